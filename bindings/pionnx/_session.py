@@ -1,0 +1,289 @@
+"""The onnxruntime-shaped Python API over pionnx._core."""
+
+from __future__ import annotations
+
+import enum
+import os
+from typing import Any, Dict, List, Optional, Sequence, Union
+
+import numpy as np
+
+from . import _core
+
+_PROVIDER = "CPUExecutionProvider"
+
+
+class GraphOptimizationLevel(enum.IntEnum):
+    ORT_DISABLE_ALL = 0
+    ORT_ENABLE_BASIC = 1
+    ORT_ENABLE_EXTENDED = 2
+    ORT_ENABLE_ALL = 99
+
+
+class ExecutionMode(enum.IntEnum):
+    ORT_SEQUENTIAL = 0
+    ORT_PARALLEL = 1
+
+
+class SessionOptions:
+    """Options for :class:`InferenceSession` (onnxruntime's names)."""
+
+    def __init__(self) -> None:
+        self.intra_op_num_threads: int = 0
+        self.inter_op_num_threads: int = 0
+        self.graph_optimization_level: GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.log_severity_level: int = 2
+        self.log_verbosity_level: int = 0
+        self.optimized_model_filepath: str = ""
+        self.execution_mode: ExecutionMode = ExecutionMode.ORT_SEQUENTIAL
+        self.enable_profiling: bool = False
+        self.enable_mem_pattern: bool = True
+        self.enable_cpu_mem_arena: bool = True
+        self.logid: str = ""
+        self._config: Dict[str, str] = {}
+
+    def add_session_config_entry(self, key: str, value: str) -> None:
+        self._config[key] = value
+
+    def get_session_config_entry(self, key: str) -> str:
+        return self._config[key]
+
+    def _validated(self) -> "SessionOptions":
+        threads = self.intra_op_num_threads
+        if not isinstance(threads, (int, np.integer)) or threads < 0:
+            raise ValueError(f"intra_op_num_threads must be an int >= 0, got {threads!r}")
+        level = int(self.graph_optimization_level)
+        if level not in {int(v) for v in GraphOptimizationLevel}:
+            raise ValueError(f"graph_optimization_level must be a GraphOptimizationLevel, got {level!r}")
+        if not 0 <= int(self.log_severity_level) <= 4:
+            raise ValueError(f"log_severity_level must be 0..4, got {self.log_severity_level!r}")
+        return self
+
+
+class RunOptions:
+    """Accepted for compatibility; pionnx has no per-run settings yet."""
+
+    def __init__(self) -> None:
+        self.log_severity_level: int = 2
+        self.log_verbosity_level: int = 0
+        self.logid: str = ""
+        self.terminate: bool = False
+        self.only_execute_path_to_fetches: bool = False
+
+
+class NodeArg:
+    """A model input or output: name, shape (ints, symbolic names or None), type."""
+
+    def __init__(self, name: str, shape: Optional[List[Union[int, str, None]]], type: str) -> None:  # noqa: A002
+        self.name = name
+        self.shape = shape
+        self.type = type
+
+    def __repr__(self) -> str:
+        return f"NodeArg(name={self.name!r}, type={self.type!r}, shape={self.shape!r})"
+
+
+class ModelMetadata:
+    def __init__(self, meta: Dict[str, Any]) -> None:
+        self.producer_name: str = meta["producer_name"]
+        self.graph_name: str = meta["graph_name"]
+        self.domain: str = meta["domain"]
+        self.description: str = meta["description"]
+        self.graph_description: str = meta["graph_description"]
+        self.version: int = meta["version"]
+        self.custom_metadata_map: Dict[str, str] = dict(meta["custom_metadata_map"])
+        self.producer_version: str = meta["producer_version"]
+
+
+# numpy dtype -> the ONNX element name the model declares.
+_ONNX_ELEM = {
+    np.dtype(np.float32): "float",
+    np.dtype(np.float64): "double",
+    np.dtype(np.float16): "float16",
+    np.dtype(np.int8): "int8",
+    np.dtype(np.int16): "int16",
+    np.dtype(np.int32): "int32",
+    np.dtype(np.int64): "int64",
+    np.dtype(np.uint8): "uint8",
+    np.dtype(np.uint16): "uint16",
+    np.dtype(np.uint32): "uint32",
+    np.dtype(np.uint64): "uint64",
+    np.dtype(np.bool_): "bool",
+}
+
+
+def _node_args(descs: List[Dict[str, Any]]) -> List[NodeArg]:
+    return [NodeArg(d["name"], None if d["shape"] is None else list(d["shape"]), d["type"]) for d in descs]
+
+
+def _to_python(value: Any) -> Any:
+    """Converts what _core returns into numpy arrays (strings as object arrays)."""
+    if isinstance(value, tuple) and len(value) == 3 and value[0] == "strings":
+        items = [b.decode("utf-8", errors="surrogateescape") for b in value[1]]
+        arr = np.empty(len(items), dtype=object)
+        arr[:] = items
+        return arr.reshape(value[2])
+    if isinstance(value, list):
+        return [_to_python(v) for v in value]
+    return value
+
+
+def _expected_elem(type_str: str) -> Optional[str]:
+    if type_str.startswith("tensor(") and type_str.endswith(")"):
+        return type_str[len("tensor(") : -1]
+    return None
+
+
+def _feed_value(name: str, value: Any, type_str: Optional[str]) -> Any:
+    """numpy -> what _core accepts; checks the dtype against the model's."""
+    if value is None:
+        return None
+    if type_str is not None and type_str.startswith(("seq(", "optional(seq(")):
+        if not isinstance(value, (list, tuple)):
+            raise TypeError(f"input '{name}': expected a list of arrays for {type_str}, got {type(value).__name__}")
+        inner = type_str[type_str.index("tensor(") :].rstrip(")") + ")" if "tensor(" in type_str else None
+        return [_feed_value(name, v, inner) for v in value]
+    if not isinstance(value, np.ndarray):
+        if isinstance(value, (list, tuple, int, float, bool, np.generic, str)):
+            value = np.asarray(value)
+        else:
+            raise TypeError(f"input '{name}': expected a numpy array, got {type(value).__name__}")
+    want = _expected_elem(type_str) if type_str else None
+    if value.dtype.kind in "OUS":
+        if want is not None and want != "string":
+            raise TypeError(f"input '{name}': expected tensor({want}), got a string array (numpy dtype {value.dtype})")
+        flat = [v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in value.reshape(-1).tolist()]
+        return ("strings", flat, list(value.shape))
+    elem = _ONNX_ELEM.get(value.dtype)
+    if elem is None:
+        raise TypeError(f"input '{name}': numpy dtype {value.dtype} is not supported")
+    if want is not None and want != elem:
+        raise TypeError(f"input '{name}': expected tensor({want}), got tensor({elem}) (numpy dtype {value.dtype})")
+    return np.ascontiguousarray(value)
+
+
+class InferenceSession:
+    """Loads an ONNX model and runs it, like onnxruntime.InferenceSession."""
+
+    def __init__(
+        self,
+        path_or_bytes: Union[str, bytes, os.PathLike],
+        sess_options: Optional[SessionOptions] = None,
+        providers: Optional[Sequence[Any]] = None,
+        provider_options: Optional[Sequence[Dict[str, Any]]] = None,
+        **kwargs: Any,
+    ) -> None:
+        opts = (sess_options or SessionOptions())._validated()
+        self._sess_options = opts
+        self._providers = self._check_providers(providers)
+        args = (
+            int(opts.intra_op_num_threads),
+            int(opts.graph_optimization_level),
+            int(opts.log_severity_level),
+            str(opts.optimized_model_filepath or ""),
+        )
+        if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
+            self._model_path = None
+            self._sess = _core.Session.from_bytes(bytes(path_or_bytes), *args)
+        elif isinstance(path_or_bytes, (str, os.PathLike)):
+            path = os.fspath(path_or_bytes)
+            if not os.path.exists(path):
+                raise FileNotFoundError(f"model file not found: {path}")
+            if os.path.isdir(path):
+                raise IsADirectoryError(f"model path is a directory, not an ONNX file: {path}")
+            self._model_path = path
+            self._sess = _core.Session.from_path(path, *args)
+        else:
+            raise TypeError(
+                f"InferenceSession expects a path or the model's bytes, got {type(path_or_bytes).__name__}"
+            )
+        self._inputs = _node_args(self._sess.inputs())
+        self._outputs = _node_args(self._sess.outputs())
+        self._overridable = _node_args(self._sess.overridable_initializers())
+        self._input_types = {a.name: a.type for a in self._inputs + self._overridable}
+        self._output_names = [a.name for a in self._outputs]
+
+    @staticmethod
+    def _check_providers(providers: Optional[Sequence[Any]]) -> List[str]:
+        if not providers:
+            return [_PROVIDER]
+        names = [p[0] if isinstance(p, (tuple, list)) else p for p in providers]
+        unknown = [n for n in names if n != _PROVIDER]
+        if _PROVIDER not in names:
+            raise ValueError(f"unsupported execution providers {unknown}: pionnx offers only {[_PROVIDER]}")
+        return [_PROVIDER]
+
+    def get_inputs(self) -> List[NodeArg]:
+        return list(self._inputs)
+
+    def get_outputs(self) -> List[NodeArg]:
+        return list(self._outputs)
+
+    def get_overridable_initializers(self) -> List[NodeArg]:
+        return list(self._overridable)
+
+    def get_modelmeta(self) -> ModelMetadata:
+        return ModelMetadata(self._sess.meta())
+
+    def get_providers(self) -> List[str]:
+        return list(self._providers)
+
+    def get_provider_options(self) -> Dict[str, Dict[str, str]]:
+        return {_PROVIDER: {}}
+
+    def get_session_options(self) -> SessionOptions:
+        return self._sess_options
+
+    def set_providers(self, providers: Optional[Sequence[Any]] = None, provider_options: Any = None) -> None:
+        self._providers = self._check_providers(providers)
+
+    def get_profile(self) -> Dict[str, int]:
+        """Debug facts: node counts before/after optimization, peak intermediate bytes, threads."""
+        return dict(self._sess.profile())
+
+    def run(
+        self,
+        output_names: Optional[Sequence[str]],
+        input_feed: Dict[str, Any],
+        run_options: Optional[RunOptions] = None,
+    ) -> List[Any]:
+        if not isinstance(input_feed, dict):
+            raise TypeError(f"input_feed must be a dict of name -> numpy array, got {type(input_feed).__name__}")
+        names = list(output_names) if output_names else []
+        for n in names:
+            if n not in self._output_names:
+                raise ValueError(f"unknown output '{n}'; the model's outputs are: {self._output_names}")
+        feeds = []
+        for name, value in input_feed.items():
+            if not isinstance(name, str):
+                raise TypeError(f"input names must be str, got {type(name).__name__}")
+            if name not in self._input_types:
+                known = ", ".join(repr(a.name) for a in self._inputs)
+                raise InvalidArgumentError(f"unknown input '{name}'; the model's inputs are: {known}")
+            feeds.append((name, _feed_value(name, value, self._input_types[name])))
+        return [_to_python(v) for v in self._sess.run(feeds, names)]
+
+
+InvalidArgumentError = _core.InvalidArgument
+
+
+def get_available_providers() -> List[str]:
+    return [_PROVIDER]
+
+
+def get_all_providers() -> List[str]:
+    return [_PROVIDER]
+
+
+def get_device() -> str:
+    return "CPU"
+
+
+def tensor_from_proto(data: bytes) -> np.ndarray:
+    """Parses a serialized ONNX TensorProto with pionnx's own reader."""
+    return _to_python(_core.tensor_from_proto(bytes(data)))
+
+
+def value_from_proto(data: bytes, kind: str = "tensor") -> Any:
+    """Parses a serialized TensorProto ("tensor"), SequenceProto ("sequence") or OptionalProto ("optional")."""
+    return _to_python(_core.value_from_proto(bytes(data), kind))

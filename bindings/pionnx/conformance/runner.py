@@ -1,0 +1,296 @@
+"""Run exported conformance cases with numpy and pionnx only (no onnx package).
+
+Tensors are read with ``pionnx.tensor_from_proto``; outputs are compared as
+onnx's backend test does (``compare.assert_similar_outputs``). Sequence and optional
+data are read with ``pionnx.value_from_proto`` where pionnx has it; cases with
+data it cannot read (MapProto, sparse tensors) are skipped with the kind as reason.
+
+By default the cases run in a worker process: when pionnx crashes or hangs on
+one case, that case is recorded as ``crashed``/``timeout`` and a new worker
+goes on with the next one, so one bad kernel cannot hide the rest of the run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import expected as expected_list
+from .compare import assert_similar_outputs
+from .suites import SUITES
+
+MANIFEST = "manifest.json"
+WORKER_PREFIX = "@@pionnx-conformance@@ "
+FAILING = ("failed", "crashed", "timeout")
+
+
+def load_manifest(root: str | os.PathLike[str]) -> dict[str, Any]:
+    path = Path(root) / MANIFEST
+    manifest = json.loads(path.read_text())
+    if not str(manifest.get("format", "")).startswith("pionnx-conformance/"):
+        raise ValueError(f"{path} is not a pionnx conformance manifest")
+    return manifest
+
+
+def select(cases: list[dict[str, Any]], suites: Iterable[str] | None, pattern: str | None) -> list[int]:
+    suites = set(suites) if suites else None
+    regex = re.compile(pattern) if pattern else None
+    return [
+        i
+        for i, case in enumerate(cases)
+        if (suites is None or case["suite"] in suites) and (regex is None or regex.search(case["id"]))
+    ]
+
+
+def _readable_kinds() -> set[str]:
+    import pionnx
+
+    # value_from_proto (SequenceProto, OptionalProto) is newer than tensor_from_proto.
+    return {"tensor", "sequence", "optional"} if hasattr(pionnx, "value_from_proto") else {"tensor"}
+
+
+def _read_value(path: Path, kind: str) -> Any:
+    import pionnx
+
+    if kind == "tensor":
+        return pionnx.tensor_from_proto(path.read_bytes())
+    return pionnx.value_from_proto(path.read_bytes(), kind)
+
+
+def _data_kinds(case: dict[str, Any], data_set: dict[str, Any]) -> tuple[list[str], list[str]]:
+    kinds = {value["name"]: value["kind"] for value in case["inputs"]}
+    inputs = [kinds.get(feed["name"], "unknown") for feed in data_set["inputs"]]
+    outputs = [value["kind"] for value in case["outputs"]][: len(data_set["outputs"])]
+    outputs += ["unknown"] * (len(data_set["outputs"]) - len(outputs))
+    return inputs, outputs
+
+
+def run_case(root: Path, case: dict[str, Any], threads: int | None = None) -> dict[str, Any]:
+    """Run one case in this process: {'outcome': passed|failed|skipped, 'message': ...}."""
+    import pionnx
+
+    case_dir = root / case["dir"]
+    readable = _readable_kinds()
+    for data_set in case["data_sets"]:
+        inputs, outputs = _data_kinds(case, data_set)
+        unreadable = sorted(set(inputs + outputs) - readable)
+        if unreadable:
+            return {"outcome": "skipped", "message": f"{'/'.join(unreadable)} data: this pionnx cannot read it"}
+    try:
+        options = pionnx.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        session = pionnx.InferenceSession(str(case_dir / case["model"]), sess_options=options)
+        output_names = [value["name"] for value in case["outputs"]]
+        for data_set in case["data_sets"]:
+            set_dir = case_dir / data_set["dir"]
+            input_kinds, output_kinds = _data_kinds(case, data_set)
+            feeds = {
+                feed["name"]: _read_value(set_dir / feed["file"], kind)
+                for feed, kind in zip(data_set["inputs"], input_kinds)
+            }
+            refs = [_read_value(set_dir / file, kind) for file, kind in zip(data_set["outputs"], output_kinds)]
+            outputs = session.run(output_names, feeds)
+            assert_similar_outputs(refs, outputs, rtol=case["rtol"], atol=case["atol"])
+    except AssertionError as e:
+        return {"outcome": "failed", "message": f"mismatch: {str(e).strip()[:2000]}"}
+    except Exception as e:  # noqa: BLE001 - every failure is a result here
+        return {"outcome": "failed", "message": f"{type(e).__module__}.{type(e).__name__}: {str(e)[:2000]}"}
+    return {"outcome": "passed", "message": ""}
+
+
+def worker_main(root: Path, indices: list[int], threads: int | None) -> int:
+    """Child side of run_isolated: one JSON line before and after every case."""
+    cases = load_manifest(root)["cases"]
+    emit = sys.stdout
+    for index in indices:
+        emit.write(WORKER_PREFIX + json.dumps({"event": "start", "index": index}) + "\n")
+        emit.flush()
+        start = time.perf_counter()
+        result = run_case(root, cases[index], threads)
+        result["seconds"] = round(time.perf_counter() - start, 3)
+        emit.write(WORKER_PREFIX + json.dumps({"event": "result", "index": index, "result": result}) + "\n")
+        emit.flush()
+    return 0
+
+
+def _reader(stream: Any, lines: queue.Queue) -> None:
+    for line in stream:
+        lines.put(line)
+    lines.put(None)
+
+
+def run_isolated(
+    root: Path, indices: list[int], threads: int | None, timeout: float, progress: Any = None
+) -> dict[int, dict[str, Any]]:
+    results: dict[int, dict[str, Any]] = {}
+    pending = list(indices)
+    while pending:
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump(pending, f)
+            indices_file = f.name
+        command = [sys.executable, "-m", "pionnx.conformance", "_worker", str(root), "--indices", indices_file]
+        if threads:
+            command += ["--threads", str(threads)]
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, bufsize=1)
+        lines: queue.Queue = queue.Queue()
+        threading.Thread(target=_reader, args=(proc.stdout, lines), daemon=True).start()
+        current: int | None = None
+        started = time.perf_counter()
+        finished_before = len(results)
+        while True:
+            try:
+                line = lines.get(timeout=timeout)
+            except queue.Empty:
+                proc.kill()
+                if current is not None:
+                    results[current] = {"outcome": "timeout", "message": f"no result after {timeout:g} s"}
+                break
+            if line is None:
+                break
+            if not line.startswith(WORKER_PREFIX):
+                sys.stderr.write(line)  # whatever pionnx itself printed
+                continue
+            message = json.loads(line[len(WORKER_PREFIX) :])
+            if message["event"] == "start":
+                current, started = message["index"], time.perf_counter()
+            else:
+                results[message["index"]] = message["result"]
+                current = None
+                if progress:
+                    progress(message["index"], message["result"])
+        code = proc.wait()
+        os.unlink(indices_file)
+        if current is not None and current not in results:
+            how = f"signal {-code}" if code < 0 else f"exit code {code}"
+            results[current] = {
+                "outcome": "crashed",
+                "message": f"worker died ({how})",
+                "seconds": round(time.perf_counter() - started, 3),
+            }
+        elif current is None and len(results) == finished_before:
+            # The worker died before its first case: it cannot start at all.
+            for index in pending:
+                results[index] = {"outcome": "failed", "message": f"worker did not start (exit code {code})"}
+        pending = [i for i in pending if i not in results]
+    return results
+
+
+def summarize(
+    cases: list[dict[str, Any]], results: dict[int, dict[str, Any]], listed: dict[str, str]
+) -> dict[str, Any]:
+    per_suite: dict[str, dict[str, int]] = {}
+    rows = []
+    for index, result in sorted(results.items()):
+        case = cases[index]
+        outcome = result["outcome"]
+        is_listed = case["id"] in listed
+        if outcome in FAILING and is_listed:
+            verdict = "xfailed"
+        elif outcome == "passed" and is_listed:
+            verdict = "xpassed"  # strict: the list must shrink
+        else:
+            verdict = outcome
+        counts = per_suite.setdefault(
+            case["suite"],
+            dict.fromkeys(("total", "passed", "failed", "crashed", "timeout", "skipped", "xfailed", "xpassed"), 0),
+        )
+        counts["total"] += 1
+        counts[verdict] += 1
+        rows.append({"id": case["id"], "suite": case["suite"], "outcome": outcome, "verdict": verdict, **result})
+    order = [s for s in SUITES if s in per_suite] + [s for s in per_suite if s not in SUITES]
+    for suite in order:
+        counts = per_suite[suite]
+        counts["pass_rate"] = round(100.0 * counts["passed"] / counts["total"], 2)
+    total = sum(per_suite[s]["total"] for s in order)
+    passed = sum(per_suite[s]["passed"] for s in order)
+    unexpected = [row["id"] for row in rows if row["verdict"] in FAILING]
+    xpassed = [row["id"] for row in rows if row["verdict"] == "xpassed"]
+    return {
+        "suites": {s: per_suite[s] for s in order},
+        "total": total,
+        "passed": passed,
+        "unexpected_failures": unexpected,
+        "unexpected_passes": xpassed,
+        "results": rows,
+    }
+
+
+def run(
+    root: str | os.PathLike[str],
+    expected_failures: str | None = None,
+    json_out: str | None = None,
+    suites: Iterable[str] | None = None,
+    pattern: str | None = None,
+    threads: int | None = None,
+    timeout: float = 600.0,
+    isolate: bool = True,
+    verbose: bool = False,
+    write_expected_failures: str | None = None,
+) -> int:
+    """Run the exported cases, print the summary, return the exit code (0: no surprise)."""
+    root = Path(root).resolve()
+    cases = load_manifest(root)["cases"]
+    indices = select(cases, suites, pattern)
+    if not indices:
+        print("no conformance case selected", file=sys.stderr)
+        return 5
+    listed = expected_list.read(expected_failures) if expected_failures else {}
+    done = [0]
+    start = time.perf_counter()
+
+    def progress(index: int, result: dict[str, Any]) -> None:
+        done[0] += 1
+        if verbose:
+            print(f"{cases[index]['id']}: {result['outcome']} {result.get('message', '')[:200]}", flush=True)
+        elif done[0] % 100 == 0:
+            print(f"[{done[0]}/{len(indices)}] {time.perf_counter() - start:.0f} s", flush=True)
+
+    if isolate:
+        results = run_isolated(root, indices, threads, timeout, progress)
+    else:
+        results = {}
+        for index in indices:
+            t0 = time.perf_counter()
+            results[index] = run_case(root, cases[index], threads)
+            results[index]["seconds"] = round(time.perf_counter() - t0, 3)
+            progress(index, results[index])
+
+    summary = summarize(cases, results, listed)
+    summary["seconds"] = round(time.perf_counter() - start, 1)
+    for suite, counts in summary["suites"].items():
+        print(f"conformance {suite}: {counts['passed']}/{counts['total']} passed ({counts['pass_rate']:.1f}%)")
+    for name in summary["unexpected_failures"]:
+        row = next(r for r in summary["results"] if r["id"] == name)
+        first_line = (row.get("message") or "").strip().splitlines()[:1]
+        print(f"UNEXPECTED {row['outcome'].upper()} {name}: {' '.join(first_line)[:300]}")
+    for name in summary["unexpected_passes"]:
+        print(f"UNEXPECTED PASS {name}: listed in {expected_failures}, remove it")
+    print(f"{summary['passed']}/{summary['total']} passed")
+    if json_out:
+        Path(json_out).parent.mkdir(parents=True, exist_ok=True)
+        Path(json_out).write_text(json.dumps(summary, indent=1) + "\n")
+        print(f"results written to {json_out}")
+    if write_expected_failures:
+        failing = {
+            row["id"]: expected_list.classify(row["outcome"] + " " + row.get("message", ""))
+            for row in summary["results"]
+            if row["outcome"] in FAILING
+        }
+        passing = [row["id"] for row in summary["results"] if row["outcome"] == "passed"]
+        old = expected_list.read(write_expected_failures)
+        expected_list.write(write_expected_failures, expected_list.update(old, failing, passing))
+        print(f"expected failures written to {write_expected_failures}")
+    return 1 if summary["unexpected_failures"] or summary["unexpected_passes"] else 0

@@ -1,0 +1,247 @@
+// pionnx._core: the thin layer between numpy and the C++ runtime. No logic
+// of its own beyond converting values and exceptions.
+#include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
+#include <nanobind/stl/map.h>
+#include <nanobind/stl/pair.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/tuple.h>
+#include <nanobind/stl/vector.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "pionnx/session.h"
+
+namespace nb = nanobind;
+using namespace pionnx;
+
+namespace {
+
+struct DTypeMap {
+  DType dt;
+  uint8_t code;
+  uint8_t bits;
+};
+
+const DTypeMap kDTypes[] = {
+    {DType::Float, (uint8_t)nb::dlpack::dtype_code::Float, 32},
+    {DType::Double, (uint8_t)nb::dlpack::dtype_code::Float, 64},
+    {DType::Float16, (uint8_t)nb::dlpack::dtype_code::Float, 16},
+    {DType::Int8, (uint8_t)nb::dlpack::dtype_code::Int, 8},
+    {DType::Int16, (uint8_t)nb::dlpack::dtype_code::Int, 16},
+    {DType::Int32, (uint8_t)nb::dlpack::dtype_code::Int, 32},
+    {DType::Int64, (uint8_t)nb::dlpack::dtype_code::Int, 64},
+    {DType::UInt8, (uint8_t)nb::dlpack::dtype_code::UInt, 8},
+    {DType::UInt16, (uint8_t)nb::dlpack::dtype_code::UInt, 16},
+    {DType::UInt32, (uint8_t)nb::dlpack::dtype_code::UInt, 32},
+    {DType::UInt64, (uint8_t)nb::dlpack::dtype_code::UInt, 64},
+    {DType::Bool, (uint8_t)nb::dlpack::dtype_code::Bool, 8},
+};
+
+using Array = nb::ndarray<nb::numpy, nb::c_contig, nb::device::cpu>;
+
+// Python-side owner of a zero-copy input: dropped with the GIL held, from
+// whichever thread releases the last reference.
+std::shared_ptr<void> keep_alive(nb::handle h) {
+  h.inc_ref();
+  return std::shared_ptr<void>(h.ptr(), [](void* p) {
+    nb::gil_scoped_acquire gil;
+    Py_DECREF(static_cast<PyObject*>(p));
+  });
+}
+
+Tensor tensor_from_array(const std::string& name, nb::handle obj) {
+  Array a;
+  if (!nb::try_cast(obj, a, false))
+    throw nb::type_error(("input '" + name + "': expected a C-contiguous numpy array").c_str());
+  for (const DTypeMap& m : kDTypes) {
+    if (a.dtype().code == m.code && a.dtype().bits == m.bits && a.dtype().lanes == 1) {
+      Shape shape(a.ndim());
+      for (size_t i = 0; i < a.ndim(); ++i) shape[i] = static_cast<int64_t>(a.shape(i));
+      return Tensor::wrap(m.dt, shape, a.data(), keep_alive(obj));
+    }
+  }
+  throw nb::type_error(("input '" + name + "': numpy dtype is not supported by pionnx").c_str());
+}
+
+// A feed: numpy array, ("strings", list, shape) for string tensors, a list
+// of such for a sequence, or None for an empty optional.
+Value value_from_python(const std::string& name, nb::handle obj) {
+  if (obj.is_none()) return Value();
+  if (nb::isinstance<nb::tuple>(obj)) {
+    nb::tuple t = nb::borrow<nb::tuple>(obj);
+    std::vector<std::string> strs = nb::cast<std::vector<std::string>>(t[1]);
+    Shape shape = nb::cast<std::vector<int64_t>>(t[2]);
+    Tensor out(DType::String, shape);
+    if (static_cast<size_t>(out.numel()) != strs.size())
+      throw nb::value_error(("input '" + name + "': string count does not match shape").c_str());
+    for (size_t i = 0; i < strs.size(); ++i) out.data<std::string>()[i] = std::move(strs[i]);
+    return Value(out);
+  }
+  if (nb::isinstance<nb::list>(obj)) {
+    std::vector<Tensor> seq;
+    for (nb::handle h : nb::borrow<nb::list>(obj)) {
+      Value v = value_from_python(name, h);
+      if (!v.is_tensor()) throw nb::type_error(("input '" + name + "': sequence items must be arrays").c_str());
+      seq.push_back(v.tensor);
+    }
+    DType elem = seq.empty() ? DType::Undefined : seq[0].dtype();
+    return Value::make_sequence(std::move(seq), elem);
+  }
+  return Value(tensor_from_array(name, obj));
+}
+
+nb::object tensor_to_python(const Tensor& t) {
+  std::vector<size_t> shape(t.shape().begin(), t.shape().end());
+  if (t.dtype() == DType::String) {
+    nb::list items;
+    const std::string* s = t.data<std::string>();
+    for (int64_t i = 0; i < t.numel(); ++i) items.append(nb::bytes(s[i].data(), s[i].size()));
+    return nb::make_tuple("strings", items, t.shape());
+  }
+  // numpy has no bfloat16: widen to float32.
+  Tensor src = t;
+  if (t.dtype() == DType::BFloat16) {
+    src = Tensor(DType::Float, t.shape());
+    const uint16_t* in = static_cast<const uint16_t*>(t.raw());
+    for (int64_t i = 0; i < t.numel(); ++i) src.data<float>()[i] = bfloat16_to_float(in[i]);
+  }
+  for (const DTypeMap& m : kDTypes) {
+    if (m.dt != src.dtype()) continue;
+    auto* keep = new Tensor(src);
+    nb::capsule owner(keep, [](void* p) noexcept { delete static_cast<Tensor*>(p); });
+    nb::dlpack::dtype dt{m.code, m.bits, 1};
+    Array arr(keep->raw(), shape.size(), shape.data(), owner, nullptr, dt);
+    return nb::cast(arr, nb::rv_policy::reference);
+  }
+  throw NotImplemented(std::string("output dtype ") + dtype_name(t.dtype()) + " cannot be returned to numpy");
+}
+
+nb::object value_to_python(const Value& v) {
+  switch (v.kind) {
+    case Value::Kind::Tensor: return tensor_to_python(v.tensor);
+    case Value::Kind::Sequence: {
+      nb::list l;
+      for (const Tensor& t : v.sequence) l.append(tensor_to_python(t));
+      return l;
+    }
+    default: return nb::none();
+  }
+}
+
+nb::dict desc_to_python(const ValueDesc& d) {
+  nb::dict out;
+  out["name"] = d.name;
+  out["type"] = d.type;
+  if (d.has_shape) {
+    nb::list dims;
+    for (size_t i = 0; i < d.dims.size(); ++i) {
+      if (d.dims[i] >= 0) dims.append(d.dims[i]);
+      else if (!d.dim_params[i].empty()) dims.append(d.dim_params[i]);
+      else dims.append(nb::none());
+    }
+    out["shape"] = dims;
+  } else {
+    out["shape"] = nb::none();
+  }
+  return out;
+}
+
+nb::list descs_to_python(const std::vector<ValueDesc>& ds) {
+  nb::list l;
+  for (const auto& d : ds) l.append(desc_to_python(d));
+  return l;
+}
+
+SessionConfig make_config(int threads, int opt_level, int log_severity, const std::string& optimized_path) {
+  SessionConfig c;
+  c.intra_op_threads = threads;
+  c.opt_level = static_cast<OptLevel>(opt_level);
+  c.log_severity = log_severity;
+  c.optimized_model_path = optimized_path;
+  return c;
+}
+
+}  // namespace
+
+NB_MODULE(_core, m) {
+  m.doc() = "pionnx C++ runtime core";
+  m.attr("__version__") = pionnx::version();
+
+  // Registered base first: nanobind tries the newest translator first, so
+  // subclasses registered later win.
+  static nb::exception<pionnx::Error> fail(m, "Fail", PyExc_RuntimeError);
+  static nb::exception<pionnx::InvalidGraph> invalid_graph(m, "InvalidGraph", fail.ptr());
+  static nb::exception<pionnx::InvalidProtobuf> invalid_protobuf(m, "InvalidProtobuf", fail.ptr());
+  static nb::exception<pionnx::NotImplemented> not_implemented(m, "NotImplemented", fail.ptr());
+  static nb::exception<pionnx::InvalidArgument> invalid_argument(m, "InvalidArgument", PyExc_ValueError);
+
+  nb::class_<Session>(m, "Session")
+      .def_static(
+          "from_bytes",
+          [](nb::bytes data, int threads, int opt, int sev, const std::string& opt_path) {
+            std::string bytes(static_cast<const char*>(data.c_str()), data.size());
+            SessionConfig cfg = make_config(threads, opt, sev, opt_path);
+            nb::gil_scoped_release nogil;
+            return new Session(bytes, "", cfg);
+          },
+          nb::arg("data"), nb::arg("threads") = 0, nb::arg("opt_level") = 99, nb::arg("log_severity") = 2,
+          nb::arg("optimized_model_path") = "", nb::rv_policy::take_ownership)
+      .def_static(
+          "from_path",
+          [](const std::string& path, int threads, int opt, int sev, const std::string& opt_path) {
+            SessionConfig cfg = make_config(threads, opt, sev, opt_path);
+            nb::gil_scoped_release nogil;
+            return Session::from_file(path, cfg).release();
+          },
+          nb::arg("path"), nb::arg("threads") = 0, nb::arg("opt_level") = 99, nb::arg("log_severity") = 2,
+          nb::arg("optimized_model_path") = "", nb::rv_policy::take_ownership)
+      .def("inputs", [](const Session& s) { return descs_to_python(s.inputs()); })
+      .def("outputs", [](const Session& s) { return descs_to_python(s.outputs()); })
+      .def("overridable_initializers", [](const Session& s) { return descs_to_python(s.overridable_initializers()); })
+      .def("meta",
+           [](const Session& s) {
+             const ModelMeta& mm = s.meta();
+             nb::dict d;
+             d["producer_name"] = mm.producer_name;
+             d["producer_version"] = mm.producer_version;
+             d["domain"] = mm.domain;
+             d["description"] = mm.description;
+             d["graph_name"] = mm.graph_name;
+             d["graph_description"] = mm.graph_description;
+             d["version"] = mm.version;
+             nb::dict custom;
+             for (const auto& kv : mm.custom) custom[nb::str(kv.first.c_str())] = kv.second;
+             d["custom_metadata_map"] = custom;
+             return d;
+           })
+      .def("profile", &Session::profile)
+      .def("run", [](Session& s, nb::list feeds, std::vector<std::string> names) {
+        std::vector<std::pair<std::string, Value>> in;
+        for (nb::handle item : feeds) {
+          nb::tuple kv = nb::borrow<nb::tuple>(item);
+          std::string name = nb::cast<std::string>(kv[0]);
+          in.emplace_back(name, value_from_python(name, kv[1]));
+        }
+        std::vector<Value> out;
+        {
+          nb::gil_scoped_release nogil;
+          out = s.run(in, names);
+        }
+        nb::list res;
+        for (const Value& v : out) res.append(value_to_python(v));
+        return res;
+      });
+
+  m.def("tensor_from_proto", [](nb::bytes data) {
+    std::string bytes(static_cast<const char*>(data.c_str()), data.size());
+    return tensor_to_python(tensor_from_proto_bytes(bytes));
+  });
+  m.def("value_from_proto", [](nb::bytes data, const std::string& kind) {
+    std::string bytes(static_cast<const char*>(data.c_str()), data.size());
+    return value_to_python(value_from_proto_bytes(bytes, kind));
+  });
+  m.def("default_threads", &pionnx::default_threads);
+}

@@ -1,0 +1,74 @@
+// Element types, numbered as ONNX's TensorProto.DataType so the proto reader
+// can cast straight through.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace pionnx {
+
+enum class DType : int32_t {
+  Undefined = 0,
+  Float = 1,
+  UInt8 = 2,
+  Int8 = 3,
+  UInt16 = 4,
+  Int16 = 5,
+  Int32 = 6,
+  Int64 = 7,
+  String = 8,
+  Bool = 9,
+  Float16 = 10,
+  Double = 11,
+  UInt32 = 12,
+  UInt64 = 13,
+  BFloat16 = 16,
+};
+
+// Bytes per element (0 for Undefined; sizeof(std::string) for String).
+size_t dtype_size(DType t);
+// ONNX spelling: "float", "int64", "float16", "string", ...
+const char* dtype_name(DType t);
+bool dtype_is_valid(int32_t code);
+bool dtype_is_float(DType t);    // Float, Double, Float16, BFloat16
+bool dtype_is_integer(DType t);  // signed or unsigned ints (not Bool)
+bool dtype_is_signed(DType t);
+
+// IEEE half <-> float, exact for all representable values.
+float half_to_float(uint16_t h);
+uint16_t float_to_half(float f);
+float bfloat16_to_float(uint16_t h);
+uint16_t float_to_bfloat16(float f);
+
+// Storage types for the two 16-bit float formats, so templates can tell them
+// apart from uint16_t.
+struct float16_t {
+  uint16_t bits;
+  float16_t() = default;
+  explicit float16_t(float f) : bits(float_to_half(f)) {}
+  operator float() const { return half_to_float(bits); }
+};
+struct bfloat16_t {
+  uint16_t bits;
+  bfloat16_t() = default;
+  explicit bfloat16_t(float f) : bits(float_to_bfloat16(f)) {}
+  operator float() const { return bfloat16_to_float(bits); }
+};
+
+template <typename T> struct DTypeOf;
+template <> struct DTypeOf<float> { static constexpr DType value = DType::Float; };
+template <> struct DTypeOf<double> { static constexpr DType value = DType::Double; };
+template <> struct DTypeOf<float16_t> { static constexpr DType value = DType::Float16; };
+template <> struct DTypeOf<bfloat16_t> { static constexpr DType value = DType::BFloat16; };
+template <> struct DTypeOf<int8_t> { static constexpr DType value = DType::Int8; };
+template <> struct DTypeOf<int16_t> { static constexpr DType value = DType::Int16; };
+template <> struct DTypeOf<int32_t> { static constexpr DType value = DType::Int32; };
+template <> struct DTypeOf<int64_t> { static constexpr DType value = DType::Int64; };
+template <> struct DTypeOf<uint8_t> { static constexpr DType value = DType::UInt8; };
+template <> struct DTypeOf<uint16_t> { static constexpr DType value = DType::UInt16; };
+template <> struct DTypeOf<uint32_t> { static constexpr DType value = DType::UInt32; };
+template <> struct DTypeOf<uint64_t> { static constexpr DType value = DType::UInt64; };
+template <> struct DTypeOf<bool> { static constexpr DType value = DType::Bool; };
+template <> struct DTypeOf<std::string> { static constexpr DType value = DType::String; };
+
+}  // namespace pionnx

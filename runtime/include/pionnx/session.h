@@ -1,0 +1,79 @@
+// The public entry point: load a model, run it.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "pionnx/tensor.h"
+#include "pionnx/value.h"
+
+namespace pionnx {
+
+enum class OptLevel { Disabled = 0, Basic = 1, Extended = 2, All = 99 };
+
+struct SessionConfig {
+  int intra_op_threads = 0;  // 0: physical cores
+  OptLevel opt_level = OptLevel::All;
+  int log_severity = 2;
+  std::string optimized_model_path;  // write the optimized graph here if set
+};
+
+// One input/output as the user sees it. dims: -1 with a param name for a
+// symbolic dimension, -1 with empty name for unknown.
+struct ValueDesc {
+  std::string name;
+  std::string type;  // "tensor(float)", "seq(tensor(float))", ...
+  DType elem = DType::Undefined;
+  bool has_shape = false;
+  std::vector<int64_t> dims;
+  std::vector<std::string> dim_params;
+};
+
+struct ModelMeta {
+  std::string producer_name, producer_version, domain, description, graph_name, graph_description;
+  int64_t version = 0;
+  std::vector<std::pair<std::string, std::string>> custom;
+};
+
+class SessionImpl;
+
+class Session {
+ public:
+  // model_dir: folder for external data ("" when loading from bytes with no
+  // external data allowed).
+  Session(const std::string& model_bytes, const std::string& model_dir, const SessionConfig& cfg);
+  static std::unique_ptr<Session> from_file(const std::string& path, const SessionConfig& cfg);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  const std::vector<ValueDesc>& inputs() const;
+  const std::vector<ValueDesc>& outputs() const;
+  const std::vector<ValueDesc>& overridable_initializers() const;
+  const ModelMeta& meta() const;
+
+  // feeds: name -> value. output_names empty: all outputs in graph order.
+  std::vector<Value> run(const std::vector<std::pair<std::string, Value>>& feeds,
+                         const std::vector<std::string>& output_names);
+
+  // Debug/profile facts: node count before/after optimization, peak bytes.
+  std::map<std::string, int64_t> profile() const;
+
+ private:
+  std::unique_ptr<SessionImpl> impl_;
+};
+
+// Parses a serialized TensorProto (no external data).
+Tensor tensor_from_proto_bytes(const std::string& bytes);
+// kind: "tensor", "sequence" or "optional" (TensorProto, SequenceProto,
+// OptionalProto).
+Value value_from_proto_bytes(const std::string& bytes, const std::string& kind);
+// Threads a session uses when not told: the machine's physical cores.
+int default_threads();
+
+const char* version();
+
+}  // namespace pionnx

@@ -1,0 +1,269 @@
+#include "exec/graph_executor.h"
+
+#include <algorithm>
+#include <queue>
+#include <unordered_set>
+
+#include "exec/thread_pool.h"
+
+namespace pionnx {
+
+namespace {
+
+// Kahn's algorithm over name dependencies; keeps the file order among ready
+// nodes so execution is deterministic.
+std::vector<const Node*> topo_sort(const Graph& g, const std::unordered_set<std::string>& available) {
+  std::unordered_map<std::string, size_t> producer;
+  for (size_t i = 0; i < g.nodes.size(); ++i)
+    for (const auto& o : g.nodes[i].outputs)
+      if (!o.empty()) producer[o] = i;
+  std::vector<int> pending(g.nodes.size(), 0);
+  std::vector<std::vector<size_t>> users(g.nodes.size());
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    std::unordered_set<size_t> deps;
+    for (const auto& in : g.nodes[i].inputs) {
+      if (in.empty()) continue;
+      auto it = producer.find(in);
+      if (it != producer.end()) {
+        // A name produced by a node shadows an input/initializer of the same
+        // name only if the node is not this one.
+        if (it->second != i) deps.insert(it->second);
+      }
+    }
+    // Subgraphs may read values of this graph by name: those are
+    // dependencies too.
+    for (const Attribute& a : g.nodes[i].attrs) {
+      std::vector<const Graph*> subs;
+      if (a.g) subs.push_back(a.g.get());
+      for (const auto& sg : a.graphs) subs.push_back(sg.get());
+      std::vector<const Graph*> stack = subs;
+      while (!stack.empty()) {
+        const Graph* sg = stack.back();
+        stack.pop_back();
+        for (const Node& n : sg->nodes) {
+          for (const auto& in : n.inputs) {
+            auto it = producer.find(in);
+            if (!in.empty() && it != producer.end() && it->second != i) deps.insert(it->second);
+          }
+          for (const Attribute& b : n.attrs) {
+            if (b.g) stack.push_back(b.g.get());
+            for (const auto& gg : b.graphs) stack.push_back(gg.get());
+          }
+        }
+      }
+    }
+    pending[i] = static_cast<int>(deps.size());
+    for (size_t d : deps) users[d].push_back(i);
+  }
+  std::priority_queue<size_t, std::vector<size_t>, std::greater<size_t>> ready;
+  for (size_t i = 0; i < g.nodes.size(); ++i)
+    if (pending[i] == 0) ready.push(i);
+  std::vector<const Node*> order;
+  while (!ready.empty()) {
+    size_t i = ready.top();
+    ready.pop();
+    order.push_back(&g.nodes[i]);
+    for (size_t u : users[i])
+      if (--pending[u] == 0) ready.push(u);
+  }
+  if (order.size() != g.nodes.size()) {
+    for (size_t i = 0; i < g.nodes.size(); ++i)
+      if (pending[i] > 0)
+        throw InvalidGraph(str_cat("graph '", g.name, "' has a cycle through ", g.nodes[i].describe()));
+  }
+  (void)available;
+  return order;
+}
+
+class RunScope : public Scope {
+ public:
+  RunScope(const std::unordered_map<std::string, int>& slots, const std::vector<Value>& values, const Scope* outer)
+      : slots_(slots), values_(values), outer_(outer) {}
+  const Value* lookup(const std::string& name) const override {
+    auto it = slots_.find(name);
+    if (it != slots_.end() && values_[it->second].kind != Value::Kind::None) return &values_[it->second];
+    return outer_ ? outer_->lookup(name) : nullptr;
+  }
+
+ private:
+  const std::unordered_map<std::string, int>& slots_;
+  const std::vector<Value>& values_;
+  const Scope* outer_;
+};
+
+int64_t value_bytes(const Value& v) {
+  if (v.kind == Value::Kind::Tensor) return static_cast<int64_t>(v.tensor.nbytes());
+  int64_t b = 0;
+  for (const Tensor& t : v.sequence) b += static_cast<int64_t>(t.nbytes());
+  return b;
+}
+
+}  // namespace
+
+int GraphExecutor::slot_of(const std::string& name) {
+  auto it = slots_.find(name);
+  if (it != slots_.end()) return it->second;
+  int s = static_cast<int>(slot_names_.size());
+  slots_[name] = s;
+  slot_names_.push_back(name);
+  return s;
+}
+
+GraphExecutor::GraphExecutor(const Graph& graph, const std::map<std::string, int64_t>& opsets,
+                             const KernelRegistry& registry, bool allow_outer)
+    : graph_(graph) {
+  std::unordered_set<std::string> available;
+  for (const ValueInfo& in : graph.inputs) {
+    PIONNX_ENFORCE(!in.name.empty(), InvalidGraph, "graph '", graph.name, "' has an input without a name");
+    input_slots_.push_back(slot_of(in.name));
+    available.insert(in.name);
+  }
+  for (const std::string& name : graph.initializer_order) {
+    constants_.push_back({slot_of(name), &graph.initializers.at(name)});
+    available.insert(name);
+  }
+
+  std::vector<const Node*> order = topo_sort(graph, available);
+  std::unordered_set<std::string> produced;
+  for (const Node* n : order) {
+    Step st;
+    st.node = n;
+    for (const std::string& in : n->inputs) {
+      if (in.empty()) {
+        st.inputs.push_back(-1);
+        continue;
+      }
+      if (!available.count(in) && !produced.count(in)) {
+        PIONNX_ENFORCE(allow_outer, InvalidGraph, n->describe(), ": input '", in,
+                       "' is not a graph input, an initializer or the output of an earlier node");
+        outer_slots_.push_back(slot_of(in));
+        available.insert(in);
+      }
+      st.inputs.push_back(slot_of(in));
+    }
+    for (const std::string& out : n->outputs) {
+      st.outputs.push_back(out.empty() ? -1 : slot_of(out));
+      if (!out.empty()) produced.insert(out);
+    }
+    // Names read by subgraphs from this scope must stay alive until this
+    // node has run.
+    auto it_domain = opsets.find(n->domain);
+    PIONNX_ENFORCE(it_domain != opsets.end(), InvalidGraph, n->describe(), ": domain '",
+                   n->domain.empty() ? "ai.onnx" : n->domain, "' is not in the model's opset_import");
+    int64_t opset = it_domain->second;
+    const KernelFactory* f = registry.find(n->domain, n->op_type, opset);
+    if (!f) {
+      std::string dom = n->domain.empty() ? "ai.onnx" : n->domain;
+      if (registry.has_op(n->domain, n->op_type))
+        throw NotImplemented(str_cat("operator ", n->op_type, " (domain ", dom, ") is not implemented for opset ",
+                                     opset, " (node '", n->name, "')"));
+      throw NotImplemented(str_cat("unsupported operator: op type '", n->op_type, "', domain '", dom, "', opset ",
+                                   opset, " (node '", n->name, "')"));
+    }
+    st.kernel = (*f)(KernelInfo{*n, opset, opsets});
+    steps_.push_back(std::move(st));
+  }
+
+  for (const ValueInfo& out : graph.outputs) {
+    PIONNX_ENFORCE(available.count(out.name) || produced.count(out.name) || allow_outer, InvalidGraph, "graph '",
+                   graph.name, "' output '", out.name, "' is not produced by any node");
+    if (!available.count(out.name) && !produced.count(out.name)) outer_slots_.push_back(slot_of(out.name));
+    output_slots_.push_back(slot_of(out.name));
+  }
+
+  // Last reader of every slot; graph outputs are never released. Names read
+  // inside a node's subgraphs count as read by that node.
+  std::vector<int> last(slot_names_.size(), -1);
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    for (int s : steps_[i].inputs)
+      if (s >= 0) last[s] = static_cast<int>(i);
+    for (const Attribute& a : steps_[i].node->attrs) {
+      std::vector<const Graph*> stack;
+      if (a.g) stack.push_back(a.g.get());
+      for (const auto& g : a.graphs) stack.push_back(g.get());
+      while (!stack.empty()) {
+        const Graph* sg = stack.back();
+        stack.pop_back();
+        for (const Node& n : sg->nodes) {
+          for (const auto& in : n.inputs) {
+            auto it = slots_.find(in);
+            if (it != slots_.end()) last[it->second] = std::max(last[it->second], static_cast<int>(i));
+          }
+          for (const Attribute& b : n.attrs) {
+            if (b.g) stack.push_back(b.g.get());
+            for (const auto& g : b.graphs) stack.push_back(g.get());
+          }
+        }
+        for (const ValueInfo& o : sg->outputs) {
+          auto it = slots_.find(o.name);
+          if (it != slots_.end()) last[it->second] = std::max(last[it->second], static_cast<int>(i));
+        }
+      }
+    }
+  }
+  for (int s : output_slots_) last[s] = -1;
+  for (size_t s = 0; s < last.size(); ++s)
+    if (last[s] >= 0) steps_[last[s]].release.push_back(static_cast<int>(s));
+}
+
+std::vector<Value> GraphExecutor::run(const std::vector<const Value*>& inputs, ThreadPool& pool, const Scope* outer,
+                                      const std::vector<size_t>& wanted_outputs) const {
+  std::vector<Value> values(slot_names_.size());
+  for (const auto& c : constants_) values[c.first] = Value(*c.second);
+  for (size_t i = 0; i < input_slots_.size() && i < inputs.size(); ++i)
+    if (inputs[i]) values[input_slots_[i]] = *inputs[i];
+  for (int s : outer_slots_) {
+    const Value* v = outer ? outer->lookup(slot_names_[s]) : nullptr;
+    PIONNX_ENFORCE(v, InvalidGraph, "graph '", graph_.name, "' reads '", slot_names_[s],
+                   "' from an enclosing scope, but no such value exists");
+    values[s] = *v;
+  }
+  RunScope scope(slots_, values, outer);
+
+  // Bytes of values made during this run (inputs and weights not counted).
+  int64_t live = 0, peak = 0;
+  std::vector<int64_t> made(values.size(), 0);
+  for (const Step& st : steps_) {
+    std::vector<const Value*> ins(st.inputs.size(), nullptr);
+    for (size_t i = 0; i < st.inputs.size(); ++i) {
+      int s = st.inputs[i];
+      if (s < 0) continue;
+      // An empty optional flows as None: kernels see it as omitted.
+      ins[i] = values[s].kind == Value::Kind::None ? nullptr : &values[s];
+    }
+    std::vector<Value*> outs(st.outputs.size(), nullptr);
+    for (size_t i = 0; i < st.outputs.size(); ++i)
+      if (st.outputs[i] >= 0) outs[i] = &values[st.outputs[i]];
+    KernelContext ctx(*st.node, std::move(ins), std::move(outs), &pool, &scope);
+    try {
+      st.kernel->compute(ctx);
+    } catch (const InvalidArgument& e) {
+      throw InvalidArgument(str_cat("running ", st.node->describe(), ": ", e.what()));
+    } catch (const NotImplemented& e) {
+      throw NotImplemented(str_cat("running ", st.node->describe(), ": ", e.what()));
+    } catch (const InvalidGraph& e) {
+      throw InvalidGraph(str_cat("running ", st.node->describe(), ": ", e.what()));
+    } catch (const std::bad_alloc&) {
+      throw Error(str_cat("running ", st.node->describe(), ": out of memory"));
+    }
+    for (int s : st.outputs)
+      if (s >= 0) {
+        made[s] = value_bytes(values[s]);
+        live += made[s];
+      }
+    peak = std::max(peak, live);
+    for (int s : st.release) {
+      live -= made[s];
+      made[s] = 0;
+      values[s] = Value();
+    }
+  }
+  last_peak_bytes_ = peak;
+
+  std::vector<Value> out;
+  out.reserve(wanted_outputs.size());
+  for (size_t i : wanted_outputs) out.push_back(values[output_slots_.at(i)]);
+  return out;
+}
+
+}  // namespace pionnx

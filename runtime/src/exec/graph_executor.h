@@ -1,0 +1,56 @@
+// Runs one graph: the top-level model graph, or a subgraph of If/Loop/Scan.
+//
+// Built once: nodes sorted, names mapped to slots, a kernel made per node,
+// and for every slot the step after which nothing reads it (so its buffer is
+// released as early as possible). Run many times.
+#pragma once
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "ir/graph.h"
+#include "kernels/kernel.h"
+
+namespace pionnx {
+
+class GraphExecutor {
+ public:
+  // outer_names: names this graph may read from an enclosing scope (for
+  // subgraphs); unresolved names are an error at build time for the top
+  // level graph (allow_outer = false).
+  GraphExecutor(const Graph& graph, const std::map<std::string, int64_t>& opsets, const KernelRegistry& registry,
+                bool allow_outer);
+
+  // inputs: values for graph.inputs in order (nullptr for an input that keeps
+  // its initializer default). outer: enclosing scope for captured names.
+  std::vector<Value> run(const std::vector<const Value*>& inputs, ThreadPool& pool, const Scope* outer,
+                         const std::vector<size_t>& wanted_outputs) const;
+
+  const Graph& graph() const { return graph_; }
+  // Peak bytes held by intermediate values during the last run.
+  int64_t last_peak_bytes() const { return last_peak_bytes_; }
+
+ private:
+  struct Step {
+    const Node* node;
+    std::unique_ptr<Kernel> kernel;
+    std::vector<int> inputs;   // slot per input, -1 when omitted
+    std::vector<int> outputs;  // slot per output, -1 when unused
+    std::vector<int> release;  // slots whose last reader is this step
+  };
+
+  int slot_of(const std::string& name);
+
+  const Graph& graph_;
+  std::unordered_map<std::string, int> slots_;
+  std::vector<std::string> slot_names_;
+  std::vector<int> input_slots_, output_slots_;
+  std::vector<std::pair<int, const Tensor*>> constants_;  // initializers
+  std::vector<int> outer_slots_;                          // read from the enclosing scope
+  std::vector<Step> steps_;
+  mutable int64_t last_peak_bytes_ = 0;
+};
+
+}  // namespace pionnx

@@ -1,0 +1,206 @@
+#include "pionnx/session.h"
+
+#include <algorithm>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "exec/graph_executor.h"
+#include "exec/thread_pool.h"
+#include "ir/inline_functions.h"
+#include "optimize/passes.h"
+#include "proto/onnx.h"
+
+#ifndef PIONNX_VERSION
+#define PIONNX_VERSION "0.0.0"
+#endif
+
+namespace pionnx {
+
+const char* version() { return PIONNX_VERSION; }
+
+namespace {
+
+ValueDesc describe(const ValueInfo& vi) {
+  ValueDesc d;
+  d.name = vi.name;
+  d.type = vi.type.str();
+  d.elem = vi.type.elem;
+  d.has_shape = vi.type.has_shape;
+  for (const Dim& dim : vi.type.dims) {
+    d.dims.push_back(dim.value);
+    d.dim_params.push_back(dim.param);
+  }
+  return d;
+}
+
+std::string type_of(const Value& v) {
+  switch (v.kind) {
+    case Value::Kind::Tensor: return str_cat("tensor(", dtype_name(v.tensor.dtype()), ")");
+    case Value::Kind::Sequence: return str_cat("seq(tensor(", dtype_name(v.seq_elem), "))");
+    default: return "none";
+  }
+}
+
+std::string expected_shape(const ValueInfo& vi) {
+  std::ostringstream os;
+  os << "[";
+  for (size_t i = 0; i < vi.type.dims.size(); ++i) {
+    const Dim& d = vi.type.dims[i];
+    os << (i ? ", " : "");
+    if (d.value >= 0) os << d.value;
+    else if (!d.param.empty()) os << d.param;
+    else os << "?";
+  }
+  os << "]";
+  return os.str();
+}
+
+}  // namespace
+
+class SessionImpl {
+ public:
+  SessionImpl(const std::string& bytes, const std::string& dir, const SessionConfig& cfg)
+      : model_(proto::parse_model(bytes, proto::LoadContext{dir})),
+        pool_(cfg.intra_op_threads > 0 ? cfg.intra_op_threads : ThreadPool::default_threads()) {
+    Graph& g = model_.graph;
+    nodes_before_ = static_cast<int64_t>(g.nodes.size());
+    inline_functions(model_);
+    optimize_graph(g, cfg.opt_level, OptimizeContext{model_.opsets});
+    nodes_after_ = static_cast<int64_t>(g.nodes.size());
+    exec_ = std::make_unique<GraphExecutor>(g, model_.opsets, KernelRegistry::builtin(), false);
+
+    for (size_t i = 0; i < g.inputs.size(); ++i) {
+      const ValueInfo& vi = g.inputs[i];
+      input_index_[vi.name] = i;
+      if (g.initializers.count(vi.name)) overridable_.push_back(describe(vi));
+      else inputs_.push_back(describe(vi));
+    }
+    for (size_t i = 0; i < g.outputs.size(); ++i) {
+      outputs_.push_back(describe(g.outputs[i]));
+      output_index_[g.outputs[i].name] = i;
+    }
+    meta_.producer_name = model_.producer_name;
+    meta_.producer_version = model_.producer_version;
+    meta_.domain = model_.domain;
+    meta_.description = model_.doc;
+    meta_.graph_name = g.name;
+    meta_.graph_description = g.doc;
+    meta_.version = model_.model_version;
+    meta_.custom = model_.metadata;
+  }
+
+  void check_feed(const ValueInfo& vi, const Value& v) const {
+    const TypeInfo& t = vi.type;
+    if (t.kind == TypeInfo::Kind::Tensor) {
+      PIONNX_ENFORCE(v.is_tensor(), InvalidArgument, "input '", vi.name, "': expected ", t.str(), ", got ",
+                     type_of(v));
+      PIONNX_ENFORCE(t.elem == DType::Undefined || v.tensor.dtype() == t.elem, InvalidArgument, "input '", vi.name,
+                     "': expected ", t.str(), ", got tensor(", dtype_name(v.tensor.dtype()), ")");
+      if (!t.has_shape) return;
+      const Shape& s = v.tensor.shape();
+      PIONNX_ENFORCE(s.size() == t.dims.size(), InvalidArgument, "input '", vi.name, "': expected rank ",
+                     t.dims.size(), " (shape ", expected_shape(vi), "), got rank ", s.size(), " (shape ",
+                     shape_str(s), ")");
+      for (size_t i = 0; i < s.size(); ++i)
+        PIONNX_ENFORCE(t.dims[i].value < 0 || t.dims[i].value == s[i], InvalidArgument, "input '", vi.name,
+                       "': dimension ", i, " must be ", t.dims[i].value, " (shape ", expected_shape(vi), "), got ",
+                       s[i], " (shape ", shape_str(s), ")");
+    } else if (t.kind == TypeInfo::Kind::Sequence) {
+      PIONNX_ENFORCE(v.kind == Value::Kind::Sequence, InvalidArgument, "input '", vi.name, "': expected ", t.str(),
+                     ", got ", type_of(v));
+    }
+  }
+
+  std::vector<Value> run(const std::vector<std::pair<std::string, Value>>& feeds,
+                         const std::vector<std::string>& names) const {
+    const Graph& g = model_.graph;
+    std::vector<const Value*> in(g.inputs.size(), nullptr);
+    for (const auto& kv : feeds) {
+      auto it = input_index_.find(kv.first);
+      if (it == input_index_.end()) {
+        std::string known;
+        for (const ValueDesc& d : inputs_) known += (known.empty() ? "'" : ", '") + d.name + "'";
+        throw InvalidArgument(str_cat("unknown input '", kv.first, "'; the model's inputs are: ", known));
+      }
+      check_feed(g.inputs[it->second], kv.second);
+      in[it->second] = &kv.second;
+    }
+    for (size_t i = 0; i < g.inputs.size(); ++i) {
+      const ValueInfo& vi = g.inputs[i];
+      PIONNX_ENFORCE(in[i] || g.initializers.count(vi.name) || vi.type.kind == TypeInfo::Kind::Optional,
+                     InvalidArgument, "missing input '", vi.name, "' (expected ", vi.type.str(), " with shape ",
+                     expected_shape(vi), ")");
+    }
+    std::vector<size_t> wanted;
+    if (names.empty()) {
+      for (size_t i = 0; i < g.outputs.size(); ++i) wanted.push_back(i);
+    } else {
+      for (const std::string& n : names) {
+        auto it = output_index_.find(n);
+        PIONNX_ENFORCE(it != output_index_.end(), InvalidArgument, "unknown output '", n, "'");
+        wanted.push_back(it->second);
+      }
+    }
+    std::lock_guard<std::mutex> lk(run_mu_);  // one pool, one run at a time
+    std::vector<Value> out = exec_->run(in, pool_, nullptr, wanted);
+    peak_bytes_ = std::max(peak_bytes_, exec_->last_peak_bytes());
+    return out;
+  }
+
+  Model model_;
+  mutable ThreadPool pool_;
+  std::unique_ptr<GraphExecutor> exec_;
+  std::vector<ValueDesc> inputs_, outputs_, overridable_;
+  std::unordered_map<std::string, size_t> input_index_, output_index_;
+  ModelMeta meta_;
+  int64_t nodes_before_ = 0, nodes_after_ = 0;
+  mutable int64_t peak_bytes_ = 0;
+  mutable std::mutex run_mu_;
+};
+
+Session::Session(const std::string& bytes, const std::string& dir, const SessionConfig& cfg)
+    : impl_(std::make_unique<SessionImpl>(bytes, dir, cfg)) {}
+
+std::unique_ptr<Session> Session::from_file(const std::string& path, const SessionConfig& cfg) {
+  std::ifstream f(path, std::ios::binary);
+  PIONNX_ENFORCE(f.good(), InvalidArgument, "cannot open model file '", path, "'");
+  std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  auto slash = path.find_last_of('/');
+  std::string dir = slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash);
+  return std::make_unique<Session>(bytes, dir, cfg);
+}
+
+Session::~Session() = default;
+const std::vector<ValueDesc>& Session::inputs() const { return impl_->inputs_; }
+const std::vector<ValueDesc>& Session::outputs() const { return impl_->outputs_; }
+const std::vector<ValueDesc>& Session::overridable_initializers() const { return impl_->overridable_; }
+const ModelMeta& Session::meta() const { return impl_->meta_; }
+
+std::vector<Value> Session::run(const std::vector<std::pair<std::string, Value>>& feeds,
+                                const std::vector<std::string>& output_names) {
+  return impl_->run(feeds, output_names);
+}
+
+std::map<std::string, int64_t> Session::profile() const {
+  return {{"nodes_loaded", impl_->nodes_before_},
+          {"nodes_executed", impl_->nodes_after_},
+          {"peak_intermediate_bytes", impl_->peak_bytes_},
+          {"threads", impl_->pool_.size()}};
+}
+
+Tensor tensor_from_proto_bytes(const std::string& bytes) { return proto::parse_tensor(bytes, proto::LoadContext{}); }
+
+Value value_from_proto_bytes(const std::string& bytes, const std::string& kind) {
+  TypeInfo::Kind k = TypeInfo::Kind::Tensor;
+  if (kind == "sequence") k = TypeInfo::Kind::Sequence;
+  else if (kind == "optional") k = TypeInfo::Kind::Optional;
+  else PIONNX_ENFORCE(kind == "tensor", InvalidArgument, "value kind must be tensor, sequence or optional, not '", kind, "'");
+  return proto::parse_value(bytes, k, proto::LoadContext{});
+}
+
+int default_threads() { return ThreadPool::default_threads(); }
+
+}  // namespace pionnx

@@ -1,0 +1,107 @@
+// Helpers shared by kernel families: dtype dispatch, broadcasting, axes.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "kernels/kernel.h"
+#include "pionnx/dtype.h"
+#include "pionnx/status.h"
+#include "pionnx/tensor.h"
+
+namespace pionnx {
+
+template <typename T>
+struct TypeTag {
+  using type = T;
+};
+
+// Calls fn(TypeTag<T>{}) for the C++ type of dt among the listed families;
+// throws NotImplemented naming `what` for anything else.
+template <typename Fn>
+void dispatch_float(DType dt, const std::string& what, Fn&& fn) {
+  switch (dt) {
+    case DType::Float: return fn(TypeTag<float>{});
+    case DType::Double: return fn(TypeTag<double>{});
+    default: throw NotImplemented(str_cat(what, ": dtype ", dtype_name(dt), " is not supported"));
+  }
+}
+
+template <typename Fn>
+void dispatch_int(DType dt, const std::string& what, Fn&& fn) {
+  switch (dt) {
+    case DType::Int8: return fn(TypeTag<int8_t>{});
+    case DType::Int16: return fn(TypeTag<int16_t>{});
+    case DType::Int32: return fn(TypeTag<int32_t>{});
+    case DType::Int64: return fn(TypeTag<int64_t>{});
+    case DType::UInt8: return fn(TypeTag<uint8_t>{});
+    case DType::UInt16: return fn(TypeTag<uint16_t>{});
+    case DType::UInt32: return fn(TypeTag<uint32_t>{});
+    case DType::UInt64: return fn(TypeTag<uint64_t>{});
+    default: throw NotImplemented(str_cat(what, ": dtype ", dtype_name(dt), " is not supported"));
+  }
+}
+
+// float, double and every integer type (not bool, not 16-bit floats).
+template <typename Fn>
+void dispatch_numeric(DType dt, const std::string& what, Fn&& fn) {
+  if (dt == DType::Float || dt == DType::Double) return dispatch_float(dt, what, fn);
+  return dispatch_int(dt, what, fn);
+}
+
+// Every fixed-size type incl. bool and 16-bit floats: for ops that only move
+// elements (Gather, Transpose, Concat, ...). Dispatches on element size.
+template <typename Fn>
+void dispatch_by_size(DType dt, const std::string& what, Fn&& fn) {
+  switch (dtype_size(dt)) {
+    case 1: return fn(TypeTag<uint8_t>{});
+    case 2: return fn(TypeTag<uint16_t>{});
+    case 4: return fn(TypeTag<uint32_t>{});
+    case 8: return fn(TypeTag<uint64_t>{});
+    default: break;
+  }
+  throw NotImplemented(str_cat(what, ": dtype ", dtype_name(dt), " is not supported"));
+}
+
+// Like dispatch_by_size but also handles String (as std::string).
+template <typename Fn>
+void dispatch_movable(DType dt, const std::string& what, Fn&& fn) {
+  if (dt == DType::String) return fn(TypeTag<std::string>{});
+  return dispatch_by_size(dt, what, fn);
+}
+
+// Numpy-style broadcast of two shapes; throws InvalidArgument naming `what`.
+Shape broadcast_shapes(const Shape& a, const Shape& b, const std::string& what);
+Shape broadcast_shapes(const std::vector<Shape>& shapes, const std::string& what);
+
+// Row-major strides of `shape` (elements).
+std::vector<int64_t> strides_of(const Shape& shape);
+// Strides to read `in` as if broadcast to `out` (0 on broadcast dims). `in`
+// is right-aligned against `out`.
+std::vector<int64_t> broadcast_strides(const Shape& in, const Shape& out);
+
+// axis in [-rank, rank) -> [0, rank); throws InvalidArgument naming `what`.
+int64_t normalize_axis(int64_t axis, int64_t rank, const std::string& what);
+
+// Widens 16-bit floats to float32 and back, for kernels that compute in
+// float32 only.
+Tensor to_float32(const Tensor& t);
+Tensor cast_tensor(const Tensor& t, DType to);
+
+// Iterates a multi-index over `shape` in row-major order.
+struct IndexIter {
+  explicit IndexIter(const Shape& shape) : shape(shape), idx(shape.size(), 0) {}
+  // Advances; false when done.
+  bool next() {
+    for (int64_t d = static_cast<int64_t>(shape.size()) - 1; d >= 0; --d) {
+      if (++idx[d] < shape[d]) return true;
+      idx[d] = 0;
+    }
+    return false;
+  }
+  const Shape& shape;
+  std::vector<int64_t> idx;
+};
+
+}  // namespace pionnx

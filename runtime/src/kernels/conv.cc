@@ -1,0 +1,254 @@
+// Conv: im2col + GEMM per (image, group), a direct GEMM for 1x1 stride-1
+// convolutions and a direct loop for depthwise 2-D ones. float16/bfloat16
+// compute in float32.
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "exec/thread_pool.h"
+#include "kernels/common.h"
+#include "kernels/gemm_ref.h"
+#include "kernels/kernel.h"
+#include "kernels/window.h"
+
+namespace pionnx {
+namespace {
+
+// Reused per thread: im2col buffers are megabytes and run every inference.
+template <typename T>
+T* scratch(size_t n) {
+  thread_local std::vector<T> buf;
+  if (buf.size() < n) buf.resize(n);
+  return buf.data();
+}
+
+// im2col of a 2-D window for output rows [oh0, oh1): col row
+// (c * KH + kh) * KW + kw holds, for each output position of those rows, the
+// input value under that kernel tap (0 in the padding).
+template <typename T>
+void im2col_2d(ThreadPool& pool, const T* X, int64_t C, const WindowGeometry& g, int64_t oh0,
+               int64_t oh1, T* col) {
+  const int64_t H = g.in[0], W = g.in[1], KH = g.kernel[0], KW = g.kernel[1];
+  const int64_t SH = g.strides[0], SW = g.strides[1], DH = g.dilations[0], DW = g.dilations[1];
+  const int64_t PH = g.pad_begin[0], PW = g.pad_begin[1], OW = g.out[1];
+  const int64_t pc = (oh1 - oh0) * OW;
+  pool.parallel_for(C, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, KH * KW * pc)),
+                    [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      for (int64_t kh = 0; kh < KH; ++kh) {
+        for (int64_t kw = 0; kw < KW; ++kw) {
+          T* dst = col + ((c * KH + kh) * KW + kw) * pc;
+          const int64_t off = kw * DW - PW;
+          int64_t lo, hi;
+          valid_range(off, SW, W, OW, &lo, &hi);
+          for (int64_t oh = oh0; oh < oh1; ++oh, dst += OW) {
+            const int64_t ih = oh * SH - PH + kh * DH;
+            if (ih < 0 || ih >= H) {
+              std::fill(dst, dst + OW, T(0));
+              continue;
+            }
+            const T* src = X + (c * H + ih) * W + off;
+            std::fill(dst, dst + lo, T(0));
+            if (SW == 1)
+              std::memcpy(dst + lo, src + lo, sizeof(T) * (hi - lo));
+            else
+              for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[ow * SW];
+            std::fill(dst + hi, dst + OW, T(0));
+          }
+        }
+      }
+    }
+  });
+}
+
+// im2col for any number of spatial dims, output positions [p0, p1).
+template <typename T>
+void im2col_nd(const T* X, int64_t C, const WindowGeometry& g, int64_t p0, int64_t p1, T* col) {
+  const size_t nd = g.dims();
+  const int64_t ksize = g.kernel_size(), in_size = g.in_size(), pc = p1 - p0;
+  std::vector<int64_t> kpos(nd), opos(nd);
+  for (int64_t row = 0; row < C * ksize; ++row) {
+    const int64_t c = row / ksize;
+    for (int64_t d = static_cast<int64_t>(nd) - 1, r = row % ksize; d >= 0; --d) {
+      kpos[d] = r % g.kernel[d];
+      r /= g.kernel[d];
+    }
+    for (int64_t d = static_cast<int64_t>(nd) - 1, r = p0; d >= 0; --d) {
+      opos[d] = r % g.out[d];
+      r /= g.out[d];
+    }
+    T* dst = col + row * pc;
+    for (int64_t p = 0; p < pc; ++p) {
+      int64_t flat = 0;
+      bool inside = true;
+      for (size_t d = 0; d < nd; ++d) {
+        const int64_t i = opos[d] * g.strides[d] - g.pad_begin[d] + kpos[d] * g.dilations[d];
+        inside = inside && i >= 0 && i < g.in[d];
+        flat = flat * g.in[d] + i;
+      }
+      dst[p] = inside ? X[c * in_size + flat] : T(0);
+      for (int64_t d = static_cast<int64_t>(nd) - 1; d >= 0; --d) {
+        if (++opos[d] < g.out[d]) break;
+        opos[d] = 0;
+      }
+    }
+  }
+}
+
+// Depthwise 2-D (one input channel per group): per output channel, add each
+// kernel tap's shifted input row into the output row.
+template <typename T>
+void conv_depthwise_2d(ThreadPool& pool, const T* X, const T* Wt, const T* B, T* Y, int64_t N,
+                       int64_t C, int64_t M, const WindowGeometry& g) {
+  const int64_t Mg = M / C;  // outputs per input channel
+  const int64_t H = g.in[0], W = g.in[1], KH = g.kernel[0], KW = g.kernel[1];
+  const int64_t SH = g.strides[0], SW = g.strides[1], DH = g.dilations[0], DW = g.dilations[1];
+  const int64_t PH = g.pad_begin[0], PW = g.pad_begin[1], OH = g.out[0], OW = g.out[1];
+  pool.parallel_for(N * M, 1, [&](int64_t b, int64_t e) {
+    for (int64_t nm = b; nm < e; ++nm) {
+      const int64_t n = nm / M, m = nm % M;
+      const T* x = X + (n * C + m / Mg) * H * W;
+      const T* w = Wt + m * KH * KW;
+      T* y = Y + nm * OH * OW;
+      std::fill(y, y + OH * OW, B ? B[m] : T(0));
+      for (int64_t oh = 0; oh < OH; ++oh) {
+        T* yr = y + oh * OW;
+        for (int64_t kh = 0; kh < KH; ++kh) {
+          const int64_t ih = oh * SH - PH + kh * DH;
+          if (ih < 0 || ih >= H) continue;
+          for (int64_t kw = 0; kw < KW; ++kw) {
+            const T wv = w[kh * KW + kw];
+            const int64_t off = kw * DW - PW;
+            int64_t lo, hi;
+            valid_range(off, SW, W, OW, &lo, &hi);
+            const T* xr = x + ih * W + off;
+            if (SW == 1)
+              for (int64_t ow = lo; ow < hi; ++ow) yr[ow] += wv * xr[ow];
+            else
+              for (int64_t ow = lo; ow < hi; ++ow) yr[ow] += wv * xr[ow * SW];
+          }
+        }
+      }
+    }
+  });
+}
+
+template <typename T>
+void conv_forward(ThreadPool& pool, const T* X, const T* Wt, const T* B, T* Y, int64_t N,
+                  int64_t C, int64_t M, int64_t group, const WindowGeometry& geo) {
+  const WindowGeometry g = promote_1d(geo);
+  const int64_t Cg = C / group, Mg = M / group;
+  const int64_t in_size = g.in_size(), out_size = g.out_size(), ksize = g.kernel_size();
+  const int64_t Kd = Cg * ksize;
+  if (N == 0 || M == 0 || out_size == 0) return;
+  if (Cg == 1 && g.dims() == 2 && ksize > 1) {
+    conv_depthwise_2d(pool, X, Wt, B, Y, N, C, M, g);
+    return;
+  }
+  bool pointwise = true;
+  for (size_t d = 0; d < g.dims(); ++d)
+    pointwise = pointwise && g.kernel[d] == 1 && g.strides[d] == 1 && g.pad_begin[d] == 0 &&
+                g.pad_end[d] == 0;
+
+  // Output positions per GEMM: whole output rows, with the im2col buffer
+  // bounded (~4 MB of floats) so big images do not need a huge one.
+  const int64_t row = g.out.back();
+  const int64_t rows_per_chunk =
+      std::max<int64_t>(1, (int64_t{1} << 20) / std::max<int64_t>(1, Kd * row));
+  const int64_t chunk = std::min(out_size, rows_per_chunk * row);
+  T* col = pointwise ? nullptr : scratch<T>(static_cast<size_t>(Kd * chunk));
+
+  for (int64_t n = 0; n < N; ++n) {
+    for (int64_t grp = 0; grp < group; ++grp) {
+      const T* Xg = X + (n * C + grp * Cg) * in_size;
+      const T* Wg = Wt + grp * Mg * Kd;
+      T* Yg = Y + (n * M + grp * Mg) * out_size;
+      for (int64_t p0 = 0; p0 < out_size; p0 += chunk) {
+        const int64_t p1 = std::min(out_size, p0 + chunk);
+        const T* Bmat = Xg + p0;  // pointwise: the input is already the column matrix
+        int64_t ldb = in_size;
+        if (!pointwise) {
+          if (g.dims() == 2)
+            im2col_2d(pool, Xg, Cg, g, p0 / row, p1 / row, col);
+          else
+            im2col_nd(Xg, Cg, g, p0, p1, col);
+          Bmat = col;
+          ldb = p1 - p0;
+        }
+        gemm_any<T>(false, false, Mg, p1 - p0, Kd, 1.0, Wg, Kd, Bmat, ldb, 0.0, Yg + p0,
+                    out_size, &pool);
+        if (B) {
+          for (int64_t m = 0; m < Mg; ++m) {
+            const T bias = B[grp * Mg + m];
+            T* y = Yg + m * out_size;
+            for (int64_t p = p0; p < p1; ++p) y[p] += bias;
+          }
+        }
+      }
+    }
+  }
+}
+
+class ConvKernel : public Kernel {
+ public:
+  explicit ConvKernel(const KernelInfo& info)
+      : attrs_(WindowAttrs::from_node(info.node)), group_(info.node.attr_i("group", 1)) {}
+
+  void compute(KernelContext& ctx) override {
+    const std::string what = ctx.node().describe();
+    const Tensor& x = ctx.input(0);
+    const Tensor& w = ctx.input(1);
+    const Tensor* b = ctx.optional_input(2);
+    PIONNX_ENFORCE(x.rank() >= 3, InvalidArgument, what, ": X must be [N, C, spatial...], got ",
+                   shape_str(x.shape()));
+    PIONNX_ENFORCE(w.rank() == x.rank(), InvalidArgument, what, ": W ", shape_str(w.shape()),
+                   " must have the rank of X ", shape_str(x.shape()));
+    PIONNX_ENFORCE(w.dtype() == x.dtype() && (!b || b->dtype() == x.dtype()), InvalidArgument,
+                   what, ": X, W and B must share one dtype");
+    const int64_t N = x.dim(0), C = x.dim(1), M = w.dim(0);
+    PIONNX_ENFORCE(group_ > 0 && C % group_ == 0 && M % group_ == 0 && w.dim(1) == C / group_,
+                   InvalidArgument, what, ": X has ", C, " channels and W is ",
+                   shape_str(w.shape()), ", which does not fit group=", group_);
+    PIONNX_ENFORCE(!b || b->numel() == M, InvalidArgument, what, ": B must have ", M,
+                   " values, got ", shape_str(b->shape()));
+    const std::vector<int64_t> wk(w.shape().begin() + 2, w.shape().end());
+    PIONNX_ENFORCE(attrs_.kernel_shape.empty() || attrs_.kernel_shape == wk, InvalidArgument,
+                   what, ": kernel_shape attribute does not match W ", shape_str(w.shape()));
+    const WindowGeometry g =
+        resolve_window(attrs_, std::vector<int64_t>(x.shape().begin() + 2, x.shape().end()), wk,
+                       what);
+    Shape out{N, M};
+    out.insert(out.end(), g.out.begin(), g.out.end());
+
+    if (x.dtype() == DType::Float16 || x.dtype() == DType::BFloat16) {
+      Tensor y(DType::Float, out);
+      const Tensor x32 = to_float32(x), w32 = to_float32(w);
+      const Tensor b32 = b ? to_float32(*b) : Tensor();
+      conv_forward<float>(ctx.pool(), x32.data<float>(), w32.data<float>(),
+                          b ? b32.data<float>() : nullptr, y.data<float>(), N, C, M, group_, g);
+      ctx.set_output(0, cast_tensor(y, x.dtype()));
+      return;
+    }
+    Tensor& y = ctx.output(0, x.dtype(), out);
+    dispatch_float(x.dtype(), what, [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      conv_forward<T>(ctx.pool(), x.data<T>(), w.data<T>(), b ? b->data<T>() : nullptr,
+                      y.data<T>(), N, C, M, group_, g);
+    });
+  }
+
+ private:
+  WindowAttrs attrs_;
+  int64_t group_;
+};
+
+}  // namespace
+
+void register_conv_transpose(KernelRegistry& r);  // conv_transpose.cc
+
+void register_conv(KernelRegistry& r) {
+  r.add<ConvKernel>("", "Conv", 1, 23);
+  register_conv_transpose(r);
+}
+
+}  // namespace pionnx

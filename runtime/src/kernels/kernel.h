@@ -1,0 +1,136 @@
+// The contract between the executor and every operator.
+//
+// A kernel is made once per node at session creation (reading attributes,
+// checking what can be checked statically) and run many times. compute()
+// reads inputs through the context and allocates outputs through it; it never
+// writes into an input.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ir/graph.h"
+#include "pionnx/status.h"
+#include "pionnx/tensor.h"
+#include "pionnx/value.h"
+
+namespace pionnx {
+
+class ThreadPool;
+class KernelContext;
+
+// Values visible to a node by name: its own graph's, then enclosing graphs'
+// (subgraphs of If/Loop/Scan read outer values this way).
+class Scope {
+ public:
+  virtual ~Scope() = default;
+  virtual const Value* lookup(const std::string& name) const = 0;
+};
+
+class Kernel {
+ public:
+  virtual ~Kernel() = default;
+  virtual void compute(KernelContext& ctx) = 0;
+};
+
+// What a factory may look at when making a kernel.
+struct KernelInfo {
+  const Node& node;
+  int64_t opset;  // the model's opset for the node's domain
+  // Opsets of the whole model, for kernels that build subgraph executors.
+  const std::map<std::string, int64_t>& model_opsets;
+};
+
+using KernelFactory = std::function<std::unique_ptr<Kernel>(const KernelInfo&)>;
+
+class KernelContext {
+ public:
+  KernelContext(const Node& node, std::vector<const Value*> inputs, std::vector<Value*> outputs,
+                ThreadPool* pool, const Scope* scope = nullptr)
+      : node_(node), inputs_(std::move(inputs)), outputs_(std::move(outputs)), pool_(pool), scope_(scope) {}
+
+  const Node& node() const { return node_; }
+  size_t num_inputs() const { return inputs_.size(); }
+  size_t num_outputs() const { return outputs_.size(); }
+
+  // True when input i was given (not omitted with "" and not past the end).
+  bool has_input(size_t i) const { return i < inputs_.size() && inputs_[i] != nullptr; }
+  // Input i as a tensor; throws InvalidArgument naming the node when absent
+  // or not a tensor.
+  const Tensor& input(size_t i) const;
+  // Input i as a tensor, or nullptr when omitted.
+  const Tensor* optional_input(size_t i) const;
+  // Input i as any value (sequences, optionals); nullptr when omitted.
+  const Value* input_value(size_t i) const { return has_input(i) ? inputs_[i] : nullptr; }
+
+  // True when the graph consumes output i (its name is not "").
+  bool wants_output(size_t i) const { return i < outputs_.size() && outputs_[i] != nullptr; }
+  // Allocates output i. For an unwanted output returns a scratch tensor.
+  Tensor& output(size_t i, DType dtype, Shape shape);
+  // Sets output i to an existing tensor (a view or a reshaped input).
+  void set_output(size_t i, Tensor t);
+  void set_output_value(size_t i, Value v);
+
+  ThreadPool& pool() const { return *pool_; }
+  // The scope the node runs in, for kernels that run subgraphs.
+  const Scope* scope() const { return scope_; }
+
+ private:
+  const Node& node_;
+  std::vector<const Value*> inputs_;
+  std::vector<Value*> outputs_;
+  ThreadPool* pool_;
+  const Scope* scope_;
+  std::vector<Value> scratch_;
+};
+
+class KernelRegistry {
+ public:
+  // The registry with every built-in kernel.
+  static const KernelRegistry& builtin();
+
+  // Registers op for opsets [since, until] of domain ("" = ai.onnx).
+  void add(const std::string& domain, const std::string& op, int since, int until, KernelFactory f);
+  template <class K>
+  void add(const std::string& domain, const std::string& op, int since, int until) {
+    add(domain, op, since, until,
+        [](const KernelInfo& info) -> std::unique_ptr<Kernel> { return std::make_unique<K>(info); });
+  }
+  // Stateless kernel from a plain function.
+  void add_fn(const std::string& domain, const std::string& op, int since, int until,
+              std::function<void(KernelContext&)> fn);
+
+  // nullptr when no kernel covers (domain, op, opset).
+  const KernelFactory* find(const std::string& domain, const std::string& op, int64_t opset) const;
+  bool has_op(const std::string& domain, const std::string& op) const;
+  // Every (domain, op) registered, for listings.
+  std::vector<std::pair<std::string, std::string>> ops() const;
+
+ private:
+  struct Entry {
+    int since, until;
+    KernelFactory factory;
+  };
+  std::map<std::pair<std::string, std::string>, std::vector<Entry>> table_;
+};
+
+// One per kernel family file; registry.cc calls them all.
+void register_elementwise(KernelRegistry& r);  // math, logic, comparisons, Where, Cast
+void register_activation(KernelRegistry& r);   // Relu ... Gelu, Clip, Softmax family
+void register_gemm(KernelRegistry& r);         // MatMul, Gemm
+void register_conv(KernelRegistry& r);         // Conv, ConvTranspose
+void register_pool(KernelRegistry& r);         // Max/Average/Lp/Global pools
+void register_norm(KernelRegistry& r);         // Batch/Instance/Layer/Group norm, LRN
+void register_reduce(KernelRegistry& r);       // Reduce*, ArgMax/ArgMin
+void register_shape(KernelRegistry& r);        // Reshape, Transpose, Concat, Slice, Pad, ...
+void register_index(KernelRegistry& r);        // Gather*, Scatter*, TopK, CumSum, NonZero, ...
+void register_resize(KernelRegistry& r);       // Resize, Upsample
+void register_misc(KernelRegistry& r);         // Einsum and other one-offs
+void register_quant(KernelRegistry& r);        // (De)QuantizeLinear, integer matmul/conv
+void register_control(KernelRegistry& r);      // If, Loop, Scan, sequence ops
+void register_rnn(KernelRegistry& r);          // LSTM, GRU, RNN
+
+}  // namespace pionnx

@@ -1,0 +1,279 @@
+// The SGEMM driver (blocking, packing, threading) and the portable
+// micro-kernel. See sgemm.h for the contract and sgemm_ukernel.h for the
+// packed layout.
+#include "kernels/simd/sgemm.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "exec/thread_pool.h"
+#include "kernels/simd/sgemm_ukernel.h"
+
+namespace pionnx {
+namespace simd {
+namespace {
+
+// Four floats: one SSE / NEON register. GCC and Clang lower the arithmetic
+// to vector instructions on every target (or to scalars where there are none).
+typedef float v4f __attribute__((vector_size(16)));
+
+inline v4f load4(const float* p) {
+  v4f v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+inline void store4(float* p, v4f v) { std::memcpy(p, &v, sizeof(v)); }
+
+// Portable 4x8 micro-kernel: 8 vector accumulators fit the 16 registers of
+// SSE2, armv7 NEON and aarch64 with room for the operands.
+constexpr int kGenericMR = 4, kGenericNR = 8;
+
+void ukernel_generic(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int m,
+                     int n, bool accumulate) {
+  v4f acc[kGenericMR][2] = {};
+  for (int64_t k = 0; k < kc; ++k) {
+    const v4f b0 = load4(b), b1 = load4(b + 4);
+    for (int i = 0; i < kGenericMR; ++i) {
+      const v4f ai = v4f{} + a[i];
+      acc[i][0] += ai * b0;
+      acc[i][1] += ai * b1;
+    }
+    a += kGenericMR;
+    b += kGenericNR;
+  }
+  if (m == kGenericMR && n == kGenericNR) {
+    for (int i = 0; i < kGenericMR; ++i) {
+      float* ci = c + i * ldc;
+      if (accumulate) {
+        store4(ci, load4(ci) + acc[i][0]);
+        store4(ci + 4, load4(ci + 4) + acc[i][1]);
+      } else {
+        store4(ci, acc[i][0]);
+        store4(ci + 4, acc[i][1]);
+      }
+    }
+    return;
+  }
+  float tile[kGenericMR][kGenericNR];
+  for (int i = 0; i < kGenericMR; ++i) {
+    store4(tile[i], acc[i][0]);
+    store4(tile[i] + 4, acc[i][1]);
+  }
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < n; ++j) c[i * ldc + j] = accumulate ? c[i * ldc + j] + tile[i][j] : tile[i][j];
+}
+
+const SgemmUKernel kGeneric{kGenericMR, kGenericNR, ukernel_generic, "generic"};
+
+const SgemmUKernel& active_ukernel() {
+  static const SgemmUKernel* k = [] {
+    if (const SgemmUKernel* avx2 = sgemm_ukernel_avx2()) return avx2;
+    return &kGeneric;
+  }();
+  return *k;
+}
+
+// Cache blocking: a kc x NR panel of B stays in L1 while the mc x kc block
+// of A streams from L2; kc x nc of B is sized for L2/L3.
+constexpr int64_t kKC = 256, kMCPanels = 24, kNC = 2048;
+
+// Rows [i0, i0+mc) x depth [p0, p0+kc) of op(A), times alpha, into MR panels.
+void pack_a(bool trans, const float* A, int64_t lda, int64_t i0, int64_t p0, int64_t mc,
+            int64_t kc, int MR, float alpha, float* out) {
+  for (int64_t ir = 0; ir < mc; ir += MR) {
+    const int m = static_cast<int>(std::min<int64_t>(MR, mc - ir));
+    float* dst = out + ir * kc;
+    if (trans) {  // element (i, k) at A[k * lda + i]: rows of a panel are contiguous
+      for (int64_t k = 0; k < kc; ++k) {
+        const float* src = A + (p0 + k) * lda + i0 + ir;
+        int i = 0;
+        for (; i < m; ++i) dst[i] = alpha * src[i];
+        for (; i < MR; ++i) dst[i] = 0.f;
+        dst += MR;
+      }
+    } else {
+      for (int i = 0; i < m; ++i) {
+        const float* src = A + (i0 + ir + i) * lda + p0;
+        for (int64_t k = 0; k < kc; ++k) dst[k * MR + i] = alpha * src[k];
+      }
+      for (int i = m; i < MR; ++i)
+        for (int64_t k = 0; k < kc; ++k) dst[k * MR + i] = 0.f;
+    }
+  }
+}
+
+// Depth [p0, p0+kc) x columns [j0, j0+nc) of op(B) into NR panels.
+void pack_b(bool trans, const float* B, int64_t ldb, int64_t p0, int64_t j0, int64_t kc,
+            int64_t nc, int NR, float* out) {
+  for (int64_t jr = 0; jr < nc; jr += NR) {
+    const int n = static_cast<int>(std::min<int64_t>(NR, nc - jr));
+    float* dst = out + jr * kc;
+    if (!trans) {  // element (k, j) at B[k * ldb + j]: a panel row is contiguous
+      for (int64_t k = 0; k < kc; ++k) {
+        const float* src = B + (p0 + k) * ldb + j0 + jr;
+        if (n == NR) {
+          std::memcpy(dst, src, sizeof(float) * NR);
+        } else {
+          int j = 0;
+          for (; j < n; ++j) dst[j] = src[j];
+          for (; j < NR; ++j) dst[j] = 0.f;
+        }
+        dst += NR;
+      }
+    } else {
+      for (int j = 0; j < n; ++j) {
+        const float* src = B + (j0 + jr + j) * ldb + p0;
+        for (int64_t k = 0; k < kc; ++k) dst[k * NR + j] = src[k];
+      }
+      for (int j = n; j < NR; ++j)
+        for (int64_t k = 0; k < kc; ++k) dst[k * NR + j] = 0.f;
+    }
+  }
+}
+
+void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
+  for (int64_t i = 0; i < M; ++i) {
+    float* c = C + i * ldc;
+    if (beta == 0.f)
+      std::fill(c, c + N, 0.f);
+    else
+      for (int64_t j = 0; j < N; ++j) c[j] *= beta;
+  }
+}
+
+// Matrix-vector products (M == 1 or N == 1): packing would cost as much as
+// the arithmetic, so stream the matrix once instead.
+float dot(const float* x, int64_t incx, const float* y, int64_t n) {
+  if (incx == 1) {
+    v4f s0{}, s1{};
+    int64_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+      s0 += load4(x + k) * load4(y + k);
+      s1 += load4(x + k + 4) * load4(y + k + 4);
+    }
+    s0 += s1;
+    float s = s0[0] + s0[1] + s0[2] + s0[3];
+    for (; k < n; ++k) s += x[k] * y[k];
+    return s;
+  }
+  float s = 0.f;
+  for (int64_t k = 0; k < n; ++k) s += x[k * incx] * y[k];
+  return s;
+}
+
+// y[j] (stride incy) = alpha * sum_k x[k] * M(k, j) + beta * y[j] for
+// j in [j0, j1), where M(k, j) = m[k * ldm + j] (row-major) or m[j * ldm + k].
+void gemv(bool m_cols_contig, int64_t K, int64_t j0, int64_t j1, float alpha, const float* x,
+          int64_t incx, const float* m, int64_t ldm, float beta, float* y, int64_t incy) {
+  if (m_cols_contig) {  // M(k, j) = m[j * ldm + k]: one dot product per output
+    for (int64_t j = j0; j < j1; ++j) {
+      const float v = alpha * dot(x, incx, m + j * ldm, K);
+      float& out = y[j * incy];
+      out = beta == 0.f ? v : v + beta * out;
+    }
+    return;
+  }
+  // M(k, j) = m[k * ldm + j]: accumulate rows of M into a contiguous buffer.
+  const int64_t n = j1 - j0;
+  std::vector<float> acc(static_cast<size_t>(n), 0.f);
+  float* a = acc.data();
+  for (int64_t k = 0; k < K; ++k) {
+    const float xk = x[k * incx];
+    const float* row = m + k * ldm + j0;
+    for (int64_t j = 0; j < n; ++j) a[j] += xk * row[j];
+  }
+  for (int64_t j = 0; j < n; ++j) {
+    float& out = y[(j0 + j) * incy];
+    out = beta == 0.f ? alpha * a[j] : alpha * a[j] + beta * out;
+  }
+}
+
+void sgemm_serial(const SgemmUKernel& uk, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
+                  float alpha, const float* A, int64_t lda, const float* B, int64_t ldb,
+                  float beta, float* C, int64_t ldc) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0 || alpha == 0.f) {
+    if (beta != 1.f) scale_c(M, N, beta, C, ldc);
+    return;
+  }
+  if (M == 1) {  // C row = alpha * a^T op(B): a is row 0 of op(A)
+    gemv(tb, K, 0, N, alpha, A, ta ? lda : 1, B, ldb, beta, C, 1);
+    return;
+  }
+  if (N == 1) {  // C column = alpha * op(A) b: b is column 0 of op(B)
+    gemv(!ta, K, 0, M, alpha, B, tb ? 1 : ldb, A, lda, beta, C, ldc);
+    return;
+  }
+  if (beta != 0.f && beta != 1.f) scale_c(M, N, beta, C, ldc);
+  const int MR = uk.mr, NR = uk.nr;
+  const int64_t MC = MR * kMCPanels;
+  const int64_t NC = std::max<int64_t>(NR, kNC / NR * NR);
+  thread_local std::vector<float> abuf, bbuf;
+  const size_t asize = static_cast<size_t>((std::min(M, MC) + MR) * std::min(K, kKC));
+  const size_t bsize = static_cast<size_t>((std::min(N, NC) + NR) * std::min(K, kKC));
+  if (abuf.size() < asize) abuf.resize(asize);
+  if (bbuf.size() < bsize) bbuf.resize(bsize);
+
+  for (int64_t jc = 0; jc < N; jc += NC) {
+    const int64_t nc = std::min(NC, N - jc);
+    for (int64_t pc = 0; pc < K; pc += kKC) {
+      const int64_t kc = std::min(kKC, K - pc);
+      pack_b(tb, B, ldb, pc, jc, kc, nc, NR, bbuf.data());
+      const bool accumulate = !(beta == 0.f && pc == 0);
+      for (int64_t ic = 0; ic < M; ic += MC) {
+        const int64_t mc = std::min(MC, M - ic);
+        pack_a(ta, A, lda, ic, pc, mc, kc, MR, alpha, abuf.data());
+        for (int64_t jr = 0; jr < nc; jr += NR) {
+          const int n = static_cast<int>(std::min<int64_t>(NR, nc - jr));
+          for (int64_t ir = 0; ir < mc; ir += MR) {
+            const int m = static_cast<int>(std::min<int64_t>(MR, mc - ir));
+            uk.run(kc, abuf.data() + ir * kc, bbuf.data() + jr * kc,
+                   C + (ic + ir) * ldc + jc + jr, ldc, m, n, accumulate);
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+const char* sgemm_isa() { return active_ukernel().isa; }
+
+void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+           const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
+           int64_t ldc, ThreadPool* pool) {
+  const SgemmUKernel& uk = active_ukernel();
+  const int threads = pool ? pool->size() : 1;
+  // Below ~1 MFLOP a thread hand-off costs more than it saves.
+  if (threads < 2 || static_cast<double>(M) * N * K < (1 << 19)) {
+    sgemm_serial(uk, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  // Split the larger side of C into one slice per thread, on tile
+  // boundaries; each slice packs its own panels.
+  const bool split_n = N >= M;
+  const int64_t len = split_n ? N : M;
+  const int64_t unit = split_n ? uk.nr : uk.mr;
+  const int64_t units = (len + unit - 1) / unit;
+  const int64_t chunks = std::min<int64_t>(threads, units);
+  pool->parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      const int64_t b = std::min(len, units * c / chunks * unit);
+      const int64_t e = std::min(len, units * (c + 1) / chunks * unit);
+      if (b >= e) continue;
+      if (split_n) {
+        const float* Bs = trans_b ? B + b * ldb : B + b;
+        sgemm_serial(uk, trans_a, trans_b, M, e - b, K, alpha, A, lda, Bs, ldb, beta, C + b, ldc);
+      } else {
+        const float* As = trans_a ? A + b : A + b * lda;
+        sgemm_serial(uk, trans_a, trans_b, e - b, N, K, alpha, As, lda, B, ldb, beta, C + b * ldc,
+                     ldc);
+      }
+    }
+  });
+}
+
+}  // namespace simd
+}  // namespace pionnx

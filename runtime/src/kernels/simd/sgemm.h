@@ -1,0 +1,27 @@
+// Single-precision GEMM for the CNN hot path (MatMul, Gemm, Conv).
+//
+// A packed, cache-blocked SGEMM: panels of op(A) and op(B) are copied into
+// contiguous buffers and a register-blocked micro-kernel computes MR x NR
+// tiles of C. The micro-kernel is chosen once per process from what the CPU
+// reports (portable C++ everywhere, AVX2+FMA on x86-64 when present).
+#pragma once
+#include <cstdint>
+
+namespace pionnx {
+class ThreadPool;
+namespace simd {
+
+// C = alpha * op(A) * op(B) + beta * C, all row-major.
+// op(A) is M x K: element (i, k) is A[i * lda + k], or A[k * lda + i] when
+// trans_a. op(B) is K x N: element (k, j) is B[k * ldb + j], or
+// B[j * ldb + k] when trans_b. With beta == 0, C is not read (may hold NaN).
+// Splits the work over `pool` when given and the problem is big enough.
+void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+           const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
+           int64_t ldc, ThreadPool* pool = nullptr);
+
+// Name of the micro-kernel in use: "avx2", "generic".
+const char* sgemm_isa();
+
+}  // namespace simd
+}  // namespace pionnx

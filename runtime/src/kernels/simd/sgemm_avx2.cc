@@ -1,0 +1,73 @@
+// AVX2+FMA micro-kernel: 6x16 tile, 12 ymm accumulators plus two B vectors
+// and one broadcast A value (15 of 16 registers). Compiled with a target
+// attribute so the rest of the library stays baseline x86-64; used only when
+// the CPU reports AVX2 and FMA.
+#include "kernels/simd/sgemm_ukernel.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+
+namespace pionnx {
+namespace simd {
+namespace {
+
+constexpr int kMR = 6, kNR = 16;
+
+__attribute__((target("avx2,fma"))) void ukernel_avx2(int64_t kc, const float* a,
+                                                       const float* b, float* c, int64_t ldc,
+                                                       int m, int n, bool accumulate) {
+  __m256 acc[kMR][2];
+  for (int i = 0; i < kMR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+  for (int64_t k = 0; k < kc; ++k) {
+    const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+    for (int i = 0; i < kMR; ++i) {
+      const __m256 ai = _mm256_broadcast_ss(a + i);
+      acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
+      acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
+    }
+    a += kMR;
+    b += kNR;
+  }
+  if (m == kMR && n == kNR) {
+    for (int i = 0; i < kMR; ++i) {
+      float* ci = c + i * ldc;
+      if (accumulate) {
+        acc[i][0] = _mm256_add_ps(acc[i][0], _mm256_loadu_ps(ci));
+        acc[i][1] = _mm256_add_ps(acc[i][1], _mm256_loadu_ps(ci + 8));
+      }
+      _mm256_storeu_ps(ci, acc[i][0]);
+      _mm256_storeu_ps(ci + 8, acc[i][1]);
+    }
+    return;
+  }
+  alignas(32) float tile[kMR][kNR];
+  for (int i = 0; i < kMR; ++i) {
+    _mm256_store_ps(tile[i], acc[i][0]);
+    _mm256_store_ps(tile[i] + 8, acc[i][1]);
+  }
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < n; ++j) c[i * ldc + j] = accumulate ? c[i * ldc + j] + tile[i][j] : tile[i][j];
+}
+
+const SgemmUKernel kAvx2{kMR, kNR, ukernel_avx2, "avx2"};
+
+}  // namespace
+
+const SgemmUKernel* sgemm_ukernel_avx2() {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return &kAvx2;
+  return nullptr;
+}
+
+}  // namespace simd
+}  // namespace pionnx
+
+#else
+
+namespace pionnx {
+namespace simd {
+const SgemmUKernel* sgemm_ukernel_avx2() { return nullptr; }
+}  // namespace simd
+}  // namespace pionnx
+
+#endif

@@ -1,0 +1,30 @@
+// Internal to the SGEMM: the micro-kernel interface each instruction-set
+// variant implements, and the packed-panel layout they all share.
+//
+// Packed A: MR-row panels, for each k the MR values of rows i..i+MR (zero
+// padded), already scaled by alpha. Packed B: NR-column panels, for each k the
+// NR values of columns j..j+NR (zero padded).
+#pragma once
+#include <cstdint>
+
+namespace pionnx {
+namespace simd {
+
+// Computes the MR x NR product of one A panel and one B panel over kc steps
+// and stores its top-left m x n corner into C (row stride ldc): C = acc, or
+// C += acc when `accumulate`.
+using SgemmMicroKernel = void (*)(int64_t kc, const float* a, const float* b, float* c,
+                                  int64_t ldc, int m, int n, bool accumulate);
+
+struct SgemmUKernel {
+  int mr, nr;
+  SgemmMicroKernel run;
+  const char* isa;
+};
+
+// Each returns nullptr when the variant is not compiled in or the CPU lacks
+// the instructions it needs.
+const SgemmUKernel* sgemm_ukernel_avx2();
+
+}  // namespace simd
+}  // namespace pionnx

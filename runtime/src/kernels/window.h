@@ -1,0 +1,120 @@
+// Sliding-window geometry shared by Conv, ConvTranspose and the pools:
+// reading kernel_shape/strides/dilations/pads/auto_pad and resolving them
+// against an input's spatial shape.
+#pragma once
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ir/graph.h"
+#include "pionnx/status.h"
+#include "pionnx/tensor.h"
+
+namespace pionnx {
+
+struct WindowAttrs {
+  std::string auto_pad;  // NOTSET, SAME_UPPER, SAME_LOWER, VALID
+  std::vector<int64_t> kernel_shape, strides, dilations, pads;
+  bool ceil_mode = false;
+
+  static WindowAttrs from_node(const Node& n) {
+    WindowAttrs a;
+    a.auto_pad = n.attr_s("auto_pad", "NOTSET");
+    a.kernel_shape = n.attr_ints("kernel_shape");
+    a.strides = n.attr_ints("strides");
+    a.dilations = n.attr_ints("dilations");
+    a.pads = n.attr_ints("pads");
+    a.ceil_mode = n.attr_i("ceil_mode", 0) != 0;
+    PIONNX_ENFORCE(a.auto_pad == "NOTSET" || a.auto_pad == "SAME_UPPER" ||
+                       a.auto_pad == "SAME_LOWER" || a.auto_pad == "VALID",
+                   InvalidArgument, n.describe(), ": unknown auto_pad '", a.auto_pad, "'");
+    return a;
+  }
+};
+
+// Per spatial dim: input size, kernel, stride, dilation, pads and output size.
+struct WindowGeometry {
+  std::vector<int64_t> in, kernel, strides, dilations, pad_begin, pad_end, out;
+  size_t dims() const { return in.size(); }
+  int64_t in_size() const { return prod(in); }
+  int64_t out_size() const { return prod(out); }
+  int64_t kernel_size() const { return prod(kernel); }
+  static int64_t prod(const std::vector<int64_t>& v) {
+    int64_t p = 1;
+    for (int64_t x : v) p *= x;
+    return p;
+  }
+};
+
+// Resolves the window of a Conv or a pool over `in` (spatial dims only) with
+// `kernel` (from the attribute or the weights). The output size follows the
+// ONNX formulas: floor (or ceil with ceil_mode, the last window starting
+// inside the padded input) of (in + pads - dilated kernel) / stride + 1, and
+// ceil(in / stride) for SAME_*.
+inline WindowGeometry resolve_window(const WindowAttrs& a, const std::vector<int64_t>& in,
+                                     const std::vector<int64_t>& kernel, const std::string& what) {
+  const size_t nd = in.size();
+  WindowGeometry g;
+  g.in = in;
+  g.kernel = kernel;
+  g.strides = a.strides.empty() ? std::vector<int64_t>(nd, 1) : a.strides;
+  g.dilations = a.dilations.empty() ? std::vector<int64_t>(nd, 1) : a.dilations;
+  PIONNX_ENFORCE(kernel.size() == nd && g.strides.size() == nd && g.dilations.size() == nd,
+                 InvalidArgument, what, ": kernel_shape/strides/dilations must have ", nd,
+                 " values for an input with ", nd, " spatial dims");
+  PIONNX_ENFORCE(a.pads.empty() || a.pads.size() == 2 * nd, InvalidArgument, what, ": pads has ",
+                 a.pads.size(), " values, expected ", 2 * nd);
+  g.pad_begin.assign(nd, 0);
+  g.pad_end.assign(nd, 0);
+  g.out.assign(nd, 0);
+  for (size_t i = 0; i < nd; ++i) {
+    PIONNX_ENFORCE(g.strides[i] > 0 && g.dilations[i] > 0 && kernel[i] > 0, InvalidArgument, what,
+                   ": kernel_shape, strides and dilations must be positive");
+    const int64_t eff = (kernel[i] - 1) * g.dilations[i] + 1;
+    if (a.auto_pad == "SAME_UPPER" || a.auto_pad == "SAME_LOWER") {
+      g.out[i] = (in[i] + g.strides[i] - 1) / g.strides[i];
+      const int64_t total = std::max<int64_t>(0, (g.out[i] - 1) * g.strides[i] + eff - in[i]);
+      const int64_t small = total / 2, big = total - total / 2;
+      g.pad_begin[i] = a.auto_pad == "SAME_UPPER" ? small : big;
+      g.pad_end[i] = a.auto_pad == "SAME_UPPER" ? big : small;
+      continue;
+    }
+    if (a.auto_pad == "NOTSET" && !a.pads.empty()) {
+      g.pad_begin[i] = a.pads[i];
+      g.pad_end[i] = a.pads[i + nd];
+    }
+    const int64_t span = in[i] + g.pad_begin[i] + g.pad_end[i] - eff;
+    if (span < 0) {
+      g.out[i] = 0;
+    } else if (a.ceil_mode) {
+      g.out[i] = (span + g.strides[i] - 1) / g.strides[i] + 1;
+      if ((g.out[i] - 1) * g.strides[i] >= in[i] + g.pad_begin[i]) --g.out[i];
+    } else {
+      g.out[i] = span / g.strides[i] + 1;
+    }
+  }
+  return g;
+}
+
+// A 1-D window as a 2-D one with a unit leading dim, so 1-D and 2-D share
+// the fast 2-D loops.
+inline WindowGeometry promote_1d(WindowGeometry g) {
+  if (g.dims() != 1) return g;
+  for (auto* v : {&g.in, &g.kernel, &g.strides, &g.dilations, &g.out}) v->insert(v->begin(), 1);
+  g.pad_begin.insert(g.pad_begin.begin(), 0);
+  g.pad_end.insert(g.pad_end.begin(), 0);
+  return g;
+}
+
+// The range [lo, hi) of output positions o (0 <= o < out) whose input
+// position o * stride + offset lies in [0, in).
+inline void valid_range(int64_t offset, int64_t stride, int64_t in, int64_t out, int64_t* lo,
+                        int64_t* hi) {
+  *lo = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
+  *hi = in - offset <= 0 ? 0 : (in - offset + stride - 1) / stride;
+  *lo = std::min(*lo, out);
+  *hi = std::max(*lo, std::min(*hi, out));
+}
+
+}  // namespace pionnx

@@ -1,0 +1,561 @@
+#include "proto/onnx.h"
+
+#include <sys/stat.h>
+
+#include <climits>
+#include <cstdlib>
+#include <fstream>
+#include <utility>
+#include <vector>
+
+#include "proto/wire.h"
+
+namespace pionnx {
+namespace proto {
+namespace {
+
+// Deeper nesting than this (graphs in attributes in graphs ...) is refused:
+// a hostile file must not overflow the stack.
+constexpr int kMaxDepth = 64;
+
+struct Reader {
+  const LoadContext& ctx;
+  int depth = 0;
+
+  struct DepthGuard {
+    Reader& r;
+    explicit DepthGuard(Reader& r, size_t at) : r(r) {
+      if (++r.depth > kMaxDepth) WireReader::fail(at, "messages nested too deeply");
+    }
+    ~DepthGuard() { --r.depth; }
+  };
+
+  // Repeated scalar fields may come packed (one length-delimited run) or one
+  // per key; accept both.
+  template <typename T, typename ReadOne>
+  void repeated(WireReader& r, int wire, std::vector<T>& out, ReadOne read_one) {
+    if (wire == kLengthDelimited) {
+      WireReader s = r.sub();
+      while (!s.done()) out.push_back(read_one(s));
+    } else {
+      out.push_back(read_one(r));
+    }
+  }
+  static int64_t as_i64(WireReader& r) { return static_cast<int64_t>(r.varint()); }
+  static float as_f32(WireReader& r) { return r.float32(); }
+  static double as_f64(WireReader& r) { return r.float64(); }
+  static uint64_t as_u64(WireReader& r) { return r.varint(); }
+
+  static void expect_wire(WireReader& r, int wire, int want, uint32_t field, const char* msg) {
+    if (wire != want)
+      WireReader::fail(r.offset(), str_cat(msg, " field ", field, " has wire type ", wire, ", expected ", want));
+  }
+
+  // ---- TensorProto ----
+  struct RawTensor {
+    std::vector<int64_t> dims;
+    int32_t data_type = 0;
+    std::string name;
+    std::vector<float> float_data;
+    std::vector<int64_t> int32_data, int64_data;
+    std::vector<uint64_t> uint64_data;
+    std::vector<double> double_data;
+    std::vector<std::string> string_data;
+    std::string raw;
+    bool has_raw = false;
+    std::vector<std::pair<std::string, std::string>> external;
+    int64_t data_location = 0;
+  };
+
+  static std::pair<std::string, std::string> string_pair(WireReader r) {
+    std::pair<std::string, std::string> kv;
+    uint32_t f;
+    int w;
+    while (r.next(&f, &w)) {
+      if (f == 1 && w == kLengthDelimited) kv.first = r.bytes();
+      else if (f == 2 && w == kLengthDelimited) kv.second = r.bytes();
+      else r.skip(w);
+    }
+    return kv;
+  }
+
+  RawTensor raw_tensor(WireReader r) {
+    RawTensor t;
+    uint32_t f;
+    int w;
+    while (r.next(&f, &w)) {
+      switch (f) {
+        case 1: repeated(r, w, t.dims, as_i64); break;
+        case 2: expect_wire(r, w, kVarint, f, "TensorProto"); t.data_type = static_cast<int32_t>(r.varint()); break;
+        case 4: repeated(r, w, t.float_data, as_f32); break;
+        case 5: repeated(r, w, t.int32_data, as_i64); break;
+        case 6: expect_wire(r, w, kLengthDelimited, f, "TensorProto"); t.string_data.push_back(r.bytes()); break;
+        case 7: repeated(r, w, t.int64_data, as_i64); break;
+        case 8: expect_wire(r, w, kLengthDelimited, f, "TensorProto"); t.name = r.bytes(); break;
+        case 9: expect_wire(r, w, kLengthDelimited, f, "TensorProto"); t.raw = r.bytes(); t.has_raw = true; break;
+        case 10: repeated(r, w, t.double_data, as_f64); break;
+        case 11: repeated(r, w, t.uint64_data, as_u64); break;
+        case 13: expect_wire(r, w, kLengthDelimited, f, "TensorProto"); t.external.push_back(string_pair(r.sub())); break;
+        case 14: expect_wire(r, w, kVarint, f, "TensorProto"); t.data_location = static_cast<int64_t>(r.varint()); break;
+        default: r.skip(w);
+      }
+    }
+    return t;
+  }
+
+  std::string read_external(const RawTensor& t) {
+    std::string location;
+    int64_t offset = 0, length = -1;
+    for (const auto& kv : t.external) {
+      if (kv.first == "location") location = kv.second;
+      else if (kv.first == "offset") offset = std::strtoll(kv.second.c_str(), nullptr, 10);
+      else if (kv.first == "length") length = std::strtoll(kv.second.c_str(), nullptr, 10);
+    }
+    PIONNX_ENFORCE(!location.empty(), InvalidGraph, "tensor '", t.name, "' has external data without a location");
+    PIONNX_ENFORCE(!ctx.model_dir.empty(), InvalidArgument, "tensor '", t.name, "' stores its data in external file '",
+                   location, "', but the model was given as bytes: load it from its path so the file can be found");
+    PIONNX_ENFORCE(location[0] != '/', InvalidArgument, "tensor '", t.name, "': external data location '", location,
+                   "' is an absolute path; only files inside the model's folder are read");
+    // Refuse any '..' component, then check the resolved path (symlinks
+    // included) is still inside the model folder.
+    size_t start = 0;
+    while (start <= location.size()) {
+      size_t slash = location.find('/', start);
+      std::string part = location.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+      PIONNX_ENFORCE(part != "..", InvalidArgument, "tensor '", t.name, "': external data location '", location,
+                     "' leaves the model's folder ('..' is not allowed)");
+      if (slash == std::string::npos) break;
+      start = slash + 1;
+    }
+    std::string path = ctx.model_dir + "/" + location;
+    char dir_real[PATH_MAX], file_real[PATH_MAX];
+    PIONNX_ENFORCE(realpath(ctx.model_dir.c_str(), dir_real), InvalidArgument, "model folder '", ctx.model_dir,
+                   "' cannot be resolved");
+    PIONNX_ENFORCE(realpath(path.c_str(), file_real), InvalidArgument, "tensor '", t.name, "': external data file '",
+                   path, "' does not exist");
+    std::string d(dir_real), fr(file_real);
+    if (d.back() != '/') d += '/';
+    PIONNX_ENFORCE(fr.compare(0, d.size(), d) == 0, InvalidArgument, "tensor '", t.name, "': external data file '",
+                   location, "' resolves to '", fr, "', outside the model's folder '", dir_real, "'");
+    struct stat st;
+    PIONNX_ENFORCE(stat(file_real, &st) == 0 && S_ISREG(st.st_mode), InvalidArgument, "tensor '", t.name,
+                   "': external data '", fr, "' is not a regular file");
+    int64_t size = static_cast<int64_t>(st.st_size);
+    if (length < 0) length = size - offset;
+    PIONNX_ENFORCE(offset >= 0 && length >= 0 && offset + length <= size, InvalidArgument, "tensor '", t.name,
+                   "': external data range [", offset, ", ", offset + length, ") is outside file '", fr, "' of ",
+                   size, " bytes");
+    std::ifstream in(file_real, std::ios::binary);
+    in.seekg(offset);
+    std::string data(static_cast<size_t>(length), '\0');
+    in.read(&data[0], length);
+    PIONNX_ENFORCE(in.good() || length == 0, InvalidArgument, "tensor '", t.name, "': reading external data '", fr,
+                   "' failed");
+    return data;
+  }
+
+  Tensor tensor(WireReader r) {
+    size_t at = r.offset();
+    RawTensor t = raw_tensor(r);
+    PIONNX_ENFORCE(dtype_is_valid(t.data_type), NotImplemented, "tensor '", t.name, "' (byte ", at,
+                   ") has unsupported data type ", t.data_type);
+    for (int64_t d : t.dims)
+      PIONNX_ENFORCE(d >= 0, InvalidProtobuf, "tensor '", t.name, "' has negative dimension ", d);
+    DType dt = static_cast<DType>(t.data_type);
+    Tensor out(dt, t.dims);
+    size_t n = static_cast<size_t>(out.numel());
+    auto count_check = [&](size_t got, const char* field) {
+      PIONNX_ENFORCE(got == n, InvalidProtobuf, "tensor '", t.name, "' of shape ", shape_str(t.dims), " needs ", n,
+                     " values but ", field, " holds ", got);
+    };
+
+    if (t.data_location == 1 || !t.external.empty()) {
+      t.raw = read_external(t);
+      t.has_raw = true;
+    }
+    if (dt == DType::String) {
+      count_check(t.string_data.size(), "string_data");
+      std::string* d = out.data<std::string>();
+      for (size_t i = 0; i < n; ++i) d[i] = std::move(t.string_data[i]);
+      return out;
+    }
+    if (t.has_raw) {
+      count_check(t.raw.size() / dtype_size(dt), "raw_data");
+      PIONNX_ENFORCE(t.raw.size() == out.nbytes(), InvalidProtobuf, "tensor '", t.name, "' raw_data has ",
+                     t.raw.size(), " bytes, expected ", out.nbytes());
+      if (n) std::memcpy(out.raw(), t.raw.data(), out.nbytes());
+      return out;
+    }
+    switch (dt) {
+      case DType::Float: {
+        count_check(t.float_data.size(), "float_data");
+        if (n) std::memcpy(out.raw(), t.float_data.data(), n * 4);
+        break;
+      }
+      case DType::Double: {
+        count_check(t.double_data.size(), "double_data");
+        if (n) std::memcpy(out.raw(), t.double_data.data(), n * 8);
+        break;
+      }
+      case DType::Int64: {
+        count_check(t.int64_data.size(), "int64_data");
+        if (n) std::memcpy(out.raw(), t.int64_data.data(), n * 8);
+        break;
+      }
+      case DType::UInt32:
+      case DType::UInt64: {
+        count_check(t.uint64_data.size(), "uint64_data");
+        for (size_t i = 0; i < n; ++i) {
+          if (dt == DType::UInt32) out.data<uint32_t>()[i] = static_cast<uint32_t>(t.uint64_data[i]);
+          else out.data<uint64_t>()[i] = t.uint64_data[i];
+        }
+        break;
+      }
+      default: {
+        // int32_data carries every type of 32 bits or fewer.
+        count_check(t.int32_data.size(), "int32_data");
+        for (size_t i = 0; i < n; ++i) {
+          int64_t v = t.int32_data[i];
+          switch (dt) {
+            case DType::Int32: out.data<int32_t>()[i] = static_cast<int32_t>(v); break;
+            case DType::Int16: out.data<int16_t>()[i] = static_cast<int16_t>(v); break;
+            case DType::Int8: out.data<int8_t>()[i] = static_cast<int8_t>(v); break;
+            case DType::UInt16: out.data<uint16_t>()[i] = static_cast<uint16_t>(v); break;
+            case DType::UInt8: out.data<uint8_t>()[i] = static_cast<uint8_t>(v); break;
+            case DType::Bool: out.data<bool>()[i] = v != 0; break;
+            case DType::Float16:
+            case DType::BFloat16: static_cast<uint16_t*>(out.raw())[i] = static_cast<uint16_t>(v); break;
+            default: throw NotImplemented(str_cat("tensor '", t.name, "': dtype ", dtype_name(dt)));
+          }
+        }
+      }
+    }
+    return out;
+  }
+
+  std::string tensor_name(WireReader r) {
+    uint32_t f;
+    int w;
+    while (r.next(&f, &w)) {
+      if (f == 8 && w == kLengthDelimited) return r.bytes();
+      r.skip(w);
+    }
+    return "";
+  }
+
+  // SparseTensorProto -> dense tensor.
+  std::pair<std::string, Tensor> sparse_tensor(WireReader r) {
+    Tensor values, indices;
+    std::string name;
+    std::vector<int64_t> dims;
+    uint32_t f;
+    int w;
+    while (r.next(&f, &w)) {
+      if (f == 1 && w == kLengthDelimited) {
+        WireReader s = r.sub();
+        name = tensor_name(s);
+        values = tensor(s);
+      } else if (f == 2 && w == kLengthDelimited) {
+        indices = tensor(r.sub());
+      } else if (f == 3) {
+        repeated(r, w, dims, as_i64);
+      } else {
+        r.skip(w);
+      }
+    }
+    PIONNX_ENFORCE(values.defined() && indices.defined(), InvalidProtobuf, "sparse tensor '", name,
+                   "' lacks values or indices");
+    Tensor dense = Tensor::zeros(values.dtype(), dims);
+    PIONNX_ENFORCE(values.dtype() != DType::String, NotImplemented, "sparse string tensors are not supported");
+    std::vector<int64_t> idx = tensor_to_int64s(indices);
+    int64_t nnz = values.numel(), rank = static_cast<int64_t>(dims.size());
+    size_t es = dtype_size(values.dtype());
+    std::vector<int64_t> strides(dims.size(), 1);
+    for (int64_t i = rank - 2; i >= 0; --i) strides[i] = strides[i + 1] * dims[i + 1];
+    bool linear = indices.rank() == 1;
+    PIONNX_ENFORCE(static_cast<int64_t>(idx.size()) == (linear ? nnz : nnz * rank), InvalidProtobuf,
+                   "sparse tensor '", name, "' has ", idx.size(), " indices for ", nnz, " values");
+    for (int64_t k = 0; k < nnz; ++k) {
+      int64_t off = 0;
+      if (linear) off = idx[k];
+      else
+        for (int64_t d = 0; d < rank; ++d) off += idx[k * rank + d] * strides[d];
+      PIONNX_ENFORCE(off >= 0 && off < dense.numel(), InvalidProtobuf, "sparse tensor '", name,
+                     "' index out of range");
+      std::memcpy(static_cast<char*>(dense.raw()) + off * es, static_cast<const char*>(values.raw()) + k * es, es);
+    }
+    return {name, dense};
+  }
+
+  // ---- TypeProto ----
+  void tensor_shape(WireReader r, TypeInfo& ti) {
+    ti.has_shape = true;
+    uint32_t f;
+    int w;
+    while (r.next(&f, &w)) {
+      if (f != 1 || w != kLengthDelimited) {
+        r.skip(w);
+        continue;
+      }
+      Dim d;
+      WireReader dr = r.sub();
+      uint32_t g;
+      int v;
+      while (dr.next(&g, &v)) {
+        if (g == 1 && v == kVarint) d.value = static_cast<int64_t>(dr.varint());
+        else if (g == 2 && v == kLengthDelimited) d.param = dr.bytes();
+        else dr.skip(v);
+      }
+      ti.dims.push_back(d);
+    }
+  }
+
+  TypeInfo type_proto(WireReader r) {
+    DepthGuard guard(*this, r.offset());
+    TypeInfo ti;
+    uint32_t f;
+    int w;
+    while (r.next(&f, &w)) {
+      if (w != kLengthDelimited) {
+        r.skip(w);
+        continue;
+      }
+      WireReader s = r.sub();
+      uint32_t g;
+      int v;
+      if (f == 1 || f == 8) {  // tensor_type, sparse_tensor_type
+        ti.kind = TypeInfo::Kind::Tensor;
+        while (s.next(&g, &v)) {
+          if (g == 1 && v == kVarint) ti.elem = static_cast<DType>(s.varint());
+          else if (g == 2 && v == kLengthDelimited) tensor_shape(s.sub(), ti);
+          else s.skip(v);
+        }
+      } else if (f == 4 || f == 9) {  // sequence_type, optional_type
+        ti.kind = f == 4 ? TypeInfo::Kind::Sequence : TypeInfo::Kind::Optional;
+        while (s.next(&g, &v)) {
+          if (g == 1 && v == kLengthDelimited) ti.inner = std::make_shared<TypeInfo>(type_proto(s.sub()));
+          else s.skip(v);
+        }
+      } else if (f == 5) {
+        ti.kind = TypeInfo::Kind::Map;
+      }
+    }
+    return ti;
+  }
+
+  ValueInfo value_info(WireReader r) {
+    ValueInfo vi;
+    uint32_t f;
+    int w;
+    while (r.next(&f, &w)) {
+      if (f == 1 && w == kLengthDelimited) vi.name = r.bytes();
+      else if (f == 2 && w == kLengthDelimited) vi.type = type_proto(r.sub());
+      else if (f == 3 && w == kLengthDelimited) vi.doc = r.bytes();
+      else r.skip(w);
+    }
+    return vi;
+  }
+
+  // ---- AttributeProto / NodeProto / GraphProto ----
+  Attribute attribute(WireReader r) {
+    Attribute a;
+    uint32_t f;
+    int w;
+    bool typed = false;
+    while (r.next(&f, &w)) {
+      switch (f) {
+        case 1: expect_wire(r, w, kLengthDelimited, f, "AttributeProto"); a.name = r.bytes(); break;
+        case 2: expect_wire(r, w, kFixed32, f, "AttributeProto"); a.f = r.float32(); break;
+        case 3: expect_wire(r, w, kVarint, f, "AttributeProto"); a.i = static_cast<int64_t>(r.varint()); break;
+        case 4: expect_wire(r, w, kLengthDelimited, f, "AttributeProto"); a.s = r.bytes(); break;
+        case 5: expect_wire(r, w, kLengthDelimited, f, "AttributeProto"); a.t = tensor(r.sub()); break;
+        case 6: expect_wire(r, w, kLengthDelimited, f, "AttributeProto"); a.g = std::make_shared<Graph>(graph(r.sub())); break;
+        case 7: repeated(r, w, a.floats, as_f32); break;
+        case 8: repeated(r, w, a.ints, as_i64); break;
+        case 9: expect_wire(r, w, kLengthDelimited, f, "AttributeProto"); a.strings.push_back(r.bytes()); break;
+        case 10: expect_wire(r, w, kLengthDelimited, f, "AttributeProto"); a.tensors.push_back(tensor(r.sub())); break;
+        case 11: expect_wire(r, w, kLengthDelimited, f, "AttributeProto"); a.graphs.push_back(std::make_shared<Graph>(graph(r.sub()))); break;
+        case 14: expect_wire(r, w, kLengthDelimited, f, "AttributeProto"); a.tp = type_proto(r.sub()); break;
+        case 20: expect_wire(r, w, kVarint, f, "AttributeProto"); a.type = static_cast<Attribute::Type>(r.varint()); typed = true; break;
+        case 21: expect_wire(r, w, kLengthDelimited, f, "AttributeProto"); a.ref_attr_name = r.bytes(); break;
+        case 22: expect_wire(r, w, kLengthDelimited, f, "AttributeProto"); a.t = sparse_tensor(r.sub()).second; if (!typed) a.type = Attribute::Type::Tensor; break;
+        default: r.skip(w);
+      }
+    }
+    // Sparse tensors are densified: present them as plain tensors.
+    if (a.type == Attribute::Type::SparseTensor) a.type = Attribute::Type::Tensor;
+    return a;
+  }
+
+  Node node(WireReader r) {
+    Node n;
+    uint32_t f;
+    int w;
+    while (r.next(&f, &w)) {
+      if (w != kLengthDelimited) {
+        r.skip(w);
+        continue;
+      }
+      switch (f) {
+        case 1: n.inputs.push_back(r.bytes()); break;
+        case 2: n.outputs.push_back(r.bytes()); break;
+        case 3: n.name = r.bytes(); break;
+        case 4: n.op_type = r.bytes(); break;
+        case 5: n.attrs.push_back(attribute(r.sub())); break;
+        case 6: n.doc = r.bytes(); break;
+        case 7: n.domain = canonical_domain(r.bytes()); break;
+        default: r.skip(w);
+      }
+    }
+    PIONNX_ENFORCE(!n.op_type.empty(), InvalidProtobuf, "node '", n.name, "' has no op_type");
+    return n;
+  }
+
+  Graph graph(WireReader r) {
+    DepthGuard guard(*this, r.offset());
+    Graph g;
+    uint32_t f;
+    int w;
+    while (r.next(&f, &w)) {
+      if (w != kLengthDelimited) {
+        r.skip(w);
+        continue;
+      }
+      switch (f) {
+        case 1: g.nodes.push_back(node(r.sub())); break;
+        case 2: g.name = r.bytes(); break;
+        case 5: {
+          WireReader s = r.sub();
+          std::string name = tensor_name(s);
+          g.add_initializer(name, tensor(s));
+          break;
+        }
+        case 15: {
+          auto st = sparse_tensor(r.sub());
+          g.add_initializer(st.first, st.second);
+          break;
+        }
+        case 10: g.doc = r.bytes(); break;
+        case 11: g.inputs.push_back(value_info(r.sub())); break;
+        case 12: g.outputs.push_back(value_info(r.sub())); break;
+        case 13: g.value_info.push_back(value_info(r.sub())); break;
+        default: r.skip(w);
+      }
+    }
+    return g;
+  }
+
+  std::pair<std::string, int64_t> opset_id(WireReader r) {
+    std::pair<std::string, int64_t> id{"", 0};
+    uint32_t f;
+    int w;
+    while (r.next(&f, &w)) {
+      if (f == 1 && w == kLengthDelimited) id.first = canonical_domain(r.bytes());
+      else if (f == 2 && w == kVarint) id.second = static_cast<int64_t>(r.varint());
+      else r.skip(w);
+    }
+    return id;
+  }
+
+  Function function(WireReader r) {
+    Function fn;
+    uint32_t f;
+    int w;
+    while (r.next(&f, &w)) {
+      if (w != kLengthDelimited) {
+        r.skip(w);
+        continue;
+      }
+      switch (f) {
+        case 1: fn.name = r.bytes(); break;
+        case 4: fn.inputs.push_back(r.bytes()); break;
+        case 5: fn.outputs.push_back(r.bytes()); break;
+        case 6: fn.attributes.push_back(r.bytes()); break;
+        case 11: fn.attribute_defaults.push_back(attribute(r.sub())); break;
+        case 7: fn.nodes.push_back(node(r.sub())); break;
+        case 9: fn.opsets.insert(opset_id(r.sub())); break;
+        case 10: fn.domain = canonical_domain(r.bytes()); break;
+        default: r.skip(w);
+      }
+    }
+    return fn;
+  }
+
+  Model model(WireReader r) {
+    Model m;
+    bool has_graph = false;
+    uint32_t f;
+    int w;
+    while (r.next(&f, &w)) {
+      switch (f) {
+        case 1: expect_wire(r, w, kVarint, f, "ModelProto"); m.ir_version = static_cast<int64_t>(r.varint()); break;
+        case 2: expect_wire(r, w, kLengthDelimited, f, "ModelProto"); m.producer_name = r.bytes(); break;
+        case 3: expect_wire(r, w, kLengthDelimited, f, "ModelProto"); m.producer_version = r.bytes(); break;
+        case 4: expect_wire(r, w, kLengthDelimited, f, "ModelProto"); m.domain = r.bytes(); break;
+        case 5: expect_wire(r, w, kVarint, f, "ModelProto"); m.model_version = static_cast<int64_t>(r.varint()); break;
+        case 6: expect_wire(r, w, kLengthDelimited, f, "ModelProto"); m.doc = r.bytes(); break;
+        case 7: expect_wire(r, w, kLengthDelimited, f, "ModelProto"); m.graph = graph(r.sub()); has_graph = true; break;
+        case 8: expect_wire(r, w, kLengthDelimited, f, "ModelProto"); m.opsets.insert(opset_id(r.sub())); break;
+        case 14: expect_wire(r, w, kLengthDelimited, f, "ModelProto"); m.metadata.push_back(string_pair(r.sub())); break;
+        case 25: expect_wire(r, w, kLengthDelimited, f, "ModelProto"); m.functions.push_back(function(r.sub())); break;
+        default: r.skip(w);
+      }
+    }
+    PIONNX_ENFORCE(has_graph, InvalidProtobuf, "not an ONNX model: no graph found (ir_version ", m.ir_version, ")");
+    PIONNX_ENFORCE(m.ir_version > 0, InvalidProtobuf, "not an ONNX model: ir_version is missing");
+    if (m.opsets.empty()) m.opsets[""] = 1;  // IR v2 models have no opset_import
+    return m;
+  }
+
+  Value value(WireReader r, TypeInfo::Kind kind);
+};
+
+// SequenceProto: 2 elem_type, 3 tensor_values, 5 sequence_values, 7
+// optional_values. OptionalProto: 2 elem_type, 3 tensor_value, 5
+// sequence_value. elem_type 1 = tensor, 3 = sequence, 5 = optional; an
+// optional with no value field holds nothing.
+Value Reader::value(WireReader r, TypeInfo::Kind kind) {
+  if (kind == TypeInfo::Kind::Tensor) return Value(tensor(r));
+  std::vector<Tensor> tensors;
+  Value inner;
+  bool has_inner = false;
+  uint32_t f;
+  int w;
+  while (r.next(&f, &w)) {
+    if (f == 3 && w == kLengthDelimited) {
+      tensors.push_back(tensor(r.sub()));
+    } else if (f == 5 && w == kLengthDelimited) {
+      inner = value(r.sub(), TypeInfo::Kind::Sequence);
+      has_inner = true;
+    } else {
+      r.skip(w);
+    }
+  }
+  if (kind == TypeInfo::Kind::Optional) {
+    if (has_inner) return inner;
+    return tensors.empty() ? Value() : Value(tensors[0]);
+  }
+  DType elem = tensors.empty() ? DType::Undefined : tensors[0].dtype();
+  return Value::make_sequence(std::move(tensors), elem);
+}
+
+}  // namespace
+
+Model parse_model(const std::string& bytes, const LoadContext& ctx) {
+  PIONNX_ENFORCE(!bytes.empty(), InvalidProtobuf, "not an ONNX model: the data is empty");
+  Reader r{ctx};
+  return r.model(WireReader(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
+}
+
+Tensor parse_tensor(const std::string& bytes, const LoadContext& ctx) {
+  Reader r{ctx};
+  return r.tensor(WireReader(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
+}
+
+Value parse_value(const std::string& bytes, TypeInfo::Kind kind, const LoadContext& ctx) {
+  Reader r{ctx};
+  return r.value(WireReader(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()), kind);
+}
+
+}  // namespace proto
+}  // namespace pionnx

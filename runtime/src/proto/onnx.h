@@ -1,0 +1,24 @@
+// ONNX messages decoded straight into the IR.
+#pragma once
+#include <string>
+
+#include "ir/graph.h"
+#include "pionnx/value.h"
+
+namespace pionnx {
+namespace proto {
+
+// Where external tensor data may be read from. An empty dir refuses any
+// external data (a model given as bytes has no folder).
+struct LoadContext {
+  std::string model_dir;
+};
+
+Model parse_model(const std::string& bytes, const LoadContext& ctx);
+Tensor parse_tensor(const std::string& bytes, const LoadContext& ctx);
+// A serialized TensorProto, SequenceProto or OptionalProto (test data); the
+// caller says which, as the wire format cannot tell them apart reliably.
+Value parse_value(const std::string& bytes, TypeInfo::Kind kind, const LoadContext& ctx);
+
+}  // namespace proto
+}  // namespace pionnx
