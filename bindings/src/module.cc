@@ -41,6 +41,8 @@ const DTypeMap kDTypes[] = {
 };
 
 using Array = nb::ndarray<nb::numpy, nb::c_contig, nb::device::cpu>;
+// Inputs are never written: accept read-only arrays (np.frombuffer, views).
+using InArray = nb::ndarray<nb::ro, nb::c_contig, nb::device::cpu>;
 
 // Python-side owner of a zero-copy input: dropped with the GIL held, from
 // whichever thread releases the last reference.
@@ -53,14 +55,14 @@ std::shared_ptr<void> keep_alive(nb::handle h) {
 }
 
 Tensor tensor_from_array(const std::string& name, nb::handle obj) {
-  Array a;
+  InArray a;
   if (!nb::try_cast(obj, a, false))
     throw nb::type_error(("input '" + name + "': expected a C-contiguous numpy array").c_str());
   for (const DTypeMap& m : kDTypes) {
     if (a.dtype().code == m.code && a.dtype().bits == m.bits && a.dtype().lanes == 1) {
       Shape shape(a.ndim());
       for (size_t i = 0; i < a.ndim(); ++i) shape[i] = static_cast<int64_t>(a.shape(i));
-      return Tensor::wrap(m.dt, shape, a.data(), keep_alive(obj));
+      return Tensor::wrap(m.dt, shape, const_cast<void*>(a.data()), keep_alive(obj));
     }
   }
   throw nb::type_error(("input '" + name + "': numpy dtype is not supported by pionnx").c_str());

@@ -8,8 +8,9 @@ Host side (imports onnx). Layout of the export:
 
 The manifest carries what the runner cannot read without onnx: each case's
 rtol/atol (from the case's data.json, defaults 1e-3/1e-7 as in onnx's loader),
-the graph input/output names, and the kind of each (tensor, sequence, optional,
-map) so data that is not a TensorProto can be skipped with a reason.
+the graph input/output names, the graph input each input_K.pb feeds, and the
+kind of each value (tensor, sequence, optional, map) so the runner reads each
+file as the right message or skips the case with a reason.
 
 Light models (onnx's "real" category) have no test data in the wheel: onnx's
 runner makes the inputs with ``Runner.generate_dummy_data`` and takes the

@@ -46,7 +46,8 @@ WindowGeometry transpose_geometry(const Node& node, const std::vector<int64_t>& 
     const int64_t full = g.strides[i] * (in[i] - 1) + out_pad[i] + (kernel[i] - 1) * g.dilations[i] + 1;
     if (!out_shape.empty()) {
       const int64_t total = full - out_shape[i];
-      const int64_t small = total / 2, big = total - total / 2;
+      // Floor division, as the spec's formula means for a negative total.
+      const int64_t small = total >= 0 ? total / 2 : -((-total + 1) / 2), big = total - small;
       g.pad_begin[i] = a.auto_pad == "SAME_UPPER" ? small : big;
       g.pad_end[i] = a.auto_pad == "SAME_UPPER" ? big : small;
       g.out[i] = out_shape[i];

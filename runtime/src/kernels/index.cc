@@ -24,12 +24,39 @@ std::vector<int64_t> checked_indices(const Tensor& ind, int64_t n, const std::st
   return idx;
 }
 
-// Strides of data (rank r) with `axis` zeroed: offsets of everything but the
-// indexed axis, for walking an indices tensor of the same rank.
-std::vector<int64_t> strides_without(const Shape& s, int64_t axis) {
-  std::vector<int64_t> st = strides_of(s);
-  st[axis] = 0;
-  return st;
+// Calls fn(tag) with TypeTag<int32_t> or TypeTag<int64_t> for an index tensor.
+template <typename Fn>
+void dispatch_index(const Tensor& ind, const std::string& what, Fn&& fn) {
+  if (ind.dtype() == DType::Int64) return fn(TypeTag<int64_t>{});
+  if (ind.dtype() == DType::Int32) return fn(TypeTag<int32_t>{});
+  throw InvalidArgument(str_cat(what, ": indices must be int32 or int64, got ", dtype_name(ind.dtype())));
+}
+
+// For GatherElements/ScatterElements: calls fn(i, offset) for every element i
+// in rows [rb, re) of the indices (rows = runs along the last dim), offset
+// being the data element it addresses. Indices are read as Idx, checked
+// against the axis size and wrapped when negative.
+template <typename Idx, typename Fn>
+void walk_element_offsets(const Tensor& ind, const Shape& data_shape, int64_t axis, int64_t rb, int64_t re,
+                          const std::string& what, Fn&& fn) {
+  const int64_t r = static_cast<int64_t>(ind.rank());
+  const std::vector<int64_t> ds = strides_of(data_shape);
+  const int64_t n = data_shape[axis], axis_stride = ds[axis];
+  const int64_t last = ind.shape()[r - 1], last_stride = axis == r - 1 ? 0 : ds[r - 1];
+  const Shape lead(ind.shape().begin(), ind.shape().end() - 1);
+  std::vector<int64_t> lead_strides(ds.begin(), ds.end() - 1);
+  if (axis < r - 1) lead_strides[axis] = 0;
+  const Idx* ip = static_cast<const Idx*>(ind.raw());
+  shape_detail::OffsetWalker w(lead, lead_strides, rb);
+  for (int64_t row = rb; row < re; ++row, w.next())
+    for (int64_t j = 0; j < last; ++j) {
+      const int64_t i = row * last + j;
+      int64_t k = static_cast<int64_t>(ip[i]);
+      if (k < 0) k += n;
+      PIONNX_ENFORCE(k >= 0 && k < n, InvalidArgument, what, ": index ", ip[i], " in indices is out of range for axis ",
+                     axis, " of size ", n);
+      fn(i, w.offset + j * last_stride + k * axis_stride);
+    }
 }
 
 // ---------------------------------------------------------------- Gather
@@ -88,18 +115,19 @@ class GatherElements final : public Kernel {
     for (int64_t d = 0; d < r; ++d)
       PIONNX_ENFORCE(d == axis || ind.shape()[d] <= data.shape()[d], InvalidArgument, what, ": indices ",
                      shape_str(ind.shape()), " exceed data ", shape_str(data.shape()), " on axis ", d);
-    const std::vector<int64_t> idx = checked_indices(ind, data.shape()[axis], what, "indices");
-    const std::vector<int64_t> base = strides_without(data.shape(), axis);
-    const int64_t axis_stride = strides_of(data.shape())[axis];
     Tensor& y = ctx.output(0, data.dtype(), ind.shape());
     if (y.numel() == 0) return;
-    dispatch_movable(data.dtype(), what, [&](auto tag) {
-      using T = typename decltype(tag)::type;
-      const T* in = static_cast<const T*>(data.raw());
-      T* out = static_cast<T*>(y.raw());
-      ctx.pool().parallel_for(y.numel(), 1 << 14, [&](int64_t b, int64_t e) {
-        shape_detail::OffsetWalker w(ind.shape(), base, b);
-        for (int64_t i = b; i < e; ++i, w.next()) out[i] = in[w.offset + idx[i] * axis_stride];
+    const int64_t last = ind.shape()[r - 1], rows = y.numel() / last;
+    dispatch_index(ind, what, [&](auto itag) {
+      using Idx = typename decltype(itag)::type;
+      dispatch_movable(data.dtype(), what, [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        const T* in = static_cast<const T*>(data.raw());
+        T* out = static_cast<T*>(y.raw());
+        ctx.pool().parallel_for(rows, std::max<int64_t>(1, 16384 / last), [&](int64_t b, int64_t e) {
+          walk_element_offsets<Idx>(ind, data.shape(), axis, b, e, what,
+                                    [&](int64_t i, int64_t off) { out[i] = in[off]; });
+        });
       });
     });
   }
@@ -280,13 +308,15 @@ class ScatterElements final : public Kernel {
     for (int64_t d = 0; d < r; ++d)
       PIONNX_ENFORCE(d == axis || ind.shape()[d] <= data.shape()[d], InvalidArgument, what, ": indices ",
                      shape_str(ind.shape()), " exceed data ", shape_str(data.shape()), " on axis ", d);
-    const std::vector<int64_t> idx = checked_indices(ind, data.shape()[axis], what, "indices");
-    const std::vector<int64_t> base = strides_without(data.shape(), axis);
-    const int64_t axis_stride = strides_of(data.shape())[axis];
+    // Sequential, so duplicate indices combine in order (or the last wins).
     scatter_into(ctx, data, upd, red_, [&](auto* out, const auto* u, auto apply) {
       if (ind.numel() == 0) return;
-      shape_detail::OffsetWalker w(ind.shape(), base, 0);
-      for (int64_t i = 0; i < ind.numel(); ++i, w.next()) apply(out[w.offset + idx[i] * axis_stride], u[i]);
+      const int64_t rows = ind.numel() / ind.shape()[r - 1];
+      dispatch_index(ind, what, [&](auto itag) {
+        using Idx = typename decltype(itag)::type;
+        walk_element_offsets<Idx>(ind, data.shape(), axis, 0, rows, what,
+                                  [&](int64_t i, int64_t off) { apply(out[off], u[i]); });
+      });
     });
   }
 

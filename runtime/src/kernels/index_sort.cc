@@ -80,18 +80,34 @@ class TopK final : public Kernel {
         return a.second < b.second;
       };
       const int64_t lines = v.outer * v.inner;
+      using Item = std::pair<K, int64_t>;
       ctx.pool().parallel_for(lines, std::max<int64_t>(1, 4096 / v.n), [&](int64_t b, int64_t e) {
-        std::vector<std::pair<K, int64_t>> line(v.n);
+        std::vector<Item> line(v.n);
         for (int64_t l = b; l < e; ++l) {
           const int64_t o = l / v.inner, i = l % v.inner;
           const T* src = in + o * v.n * v.inner + i;
-          for (int64_t j = 0; j < v.n; ++j) line[j] = {static_cast<K>(src[j * v.inner]), j};
-          std::partial_sort(line.begin(), line.begin() + k, line.end(), before);
+          Item* top = line.data();
+          if (k <= 32) {
+            // Small k: keep the best k in a sorted buffer; most elements fail
+            // the one comparison against the current k-th.
+            int64_t cnt = 0;
+            for (int64_t j = 0; j < v.n; ++j) {
+              const Item it{static_cast<K>(src[j * v.inner]), j};
+              if (cnt == k && !before(it, top[k - 1])) continue;
+              int64_t p = cnt < k ? cnt++ : k - 1;
+              for (; p > 0 && before(it, top[p - 1]); --p) top[p] = top[p - 1];
+              top[p] = it;
+            }
+          } else {
+            for (int64_t j = 0; j < v.n; ++j) line[j] = {static_cast<K>(src[j * v.inner]), j};
+            if (k < v.n) std::nth_element(line.begin(), line.begin() + k, line.end(), before);
+            std::sort(line.begin(), line.begin() + k, before);
+          }
           T* dv = out + o * k * v.inner + i;
           int64_t* di = indices + o * k * v.inner + i;
           for (int64_t j = 0; j < k; ++j) {
-            dv[j * v.inner] = src[line[j].second * v.inner];
-            di[j * v.inner] = line[j].second;
+            dv[j * v.inner] = src[top[j].second * v.inner];
+            di[j * v.inner] = top[j].second;
           }
         }
       });

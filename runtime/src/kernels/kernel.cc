@@ -43,6 +43,7 @@ void KernelContext::set_output_value(size_t i, Value v) {
 
 void KernelRegistry::add(const std::string& domain, const std::string& op, int since, int until,
                          KernelFactory f) {
+  if (until >= 23) until = kLatestOpset;
   table_[{canonical_domain(domain), op}].push_back({since, until, std::move(f)});
 }
 

@@ -87,6 +87,11 @@ class KernelContext {
   std::vector<Value> scratch_;
 };
 
+// The newest ai.onnx opset the runtime knows. Kernels registered up to 23
+// (the newest opset they were written against) cover later opsets too, where
+// the changes were new dtypes rather than new semantics.
+constexpr int kLatestOpset = 25;
+
 class KernelRegistry {
  public:
   // The registry with every built-in kernel.

@@ -134,8 +134,10 @@ class Flatten final : public Kernel {
   void compute(KernelContext& ctx) override {
     const Tensor& x = ctx.input(0);
     const int64_t r = static_cast<int64_t>(x.rank());
-    // axis may equal rank here (everything goes to the outer dim).
-    const int64_t axis = normalize_axis(axis_, r + 1, ctx.node().describe());
+    // axis is in [-r, r]; r puts everything in the outer dim.
+    const int64_t axis = axis_ < 0 ? axis_ + r : axis_;
+    PIONNX_ENFORCE(axis >= 0 && axis <= r, InvalidArgument, ctx.node().describe(), ": axis ", axis_,
+                   " is out of range for rank ", r);
     int64_t outer = 1, inner = 1;
     for (int64_t i = 0; i < r; ++i) (i < axis ? outer : inner) *= x.shape()[i];
     ctx.set_output(0, x.reshaped({outer, inner}));
@@ -218,7 +220,7 @@ class Concat final : public Kernel {
     // the [outer, out_block] output.
     dispatch_movable(first.dtype(), what, [&](auto tag) {
       using T = typename decltype(tag)::type;
-      T* dst = y.data<T>();
+      T* dst = static_cast<T*>(y.raw());
       const int64_t grain = std::max<int64_t>(1, (1 << 14) / out_block);
       ctx.pool().parallel_for(outer, grain, [&](int64_t b, int64_t e) {
         for (int64_t o = b; o < e; ++o) {

@@ -63,6 +63,31 @@ inline void copy_run(const T* src, T* dst, int64_t n) {
   }
 }
 
+// dst[k * kds + j] = src[k + j * js] for k in [k0, k1), j in [j0, j1): one
+// cache tile of a transpose. 4x4 register blocks halve the loads/stores
+// the compiler issues versus the plain double loop.
+template <typename T>
+void transpose_tile(const T* src, T* dst, int64_t k0, int64_t k1, int64_t j0, int64_t j1, int64_t js,
+                    int64_t kds) {
+  int64_t k = k0;
+  if constexpr (std::is_trivially_copyable_v<T>) {
+    for (; k + 4 <= k1; k += 4) {
+      int64_t j = j0;
+      for (; j + 4 <= j1; j += 4) {
+        T r[4][4];
+        for (int a = 0; a < 4; ++a)
+          for (int b = 0; b < 4; ++b) r[a][b] = src[k + b + (j + a) * js];
+        for (int b = 0; b < 4; ++b)
+          for (int a = 0; a < 4; ++a) dst[(k + b) * kds + j + a] = r[a][b];
+      }
+      for (; j < j1; ++j)
+        for (int64_t kk = k; kk < k + 4; ++kk) dst[kk * kds + j] = src[kk + j * js];
+    }
+  }
+  for (; k < k1; ++k)
+    for (int64_t j = j0; j < j1; ++j) dst[k * kds + j] = src[k + j * js];
+}
+
 }  // namespace shape_detail
 
 // Fills dense row-major `dst` of `shape` from src viewed with `strides`
@@ -112,11 +137,7 @@ void strided_copy(const T* src, std::vector<int64_t> strides, Shape shape, T* ds
         const int64_t k0 = (w % kblocks) * B, k1 = std::min(kn, k0 + B);
         for (int64_t j0 = 0; j0 < inner; j0 += B) {
           const int64_t j1 = std::min(inner, j0 + B);
-          for (int64_t kk = k0; kk < k1; ++kk) {
-            const T* sp = src + sw.offset + kk;
-            T* dp = dst + dw.offset + kk * kds;
-            for (int64_t j = j0; j < j1; ++j) dp[j] = sp[j * inner_stride];
-          }
+          transpose_tile(src + sw.offset, dst + dw.offset, k0, k1, j0, j1, inner_stride, kds);
         }
       }
     });

@@ -4,7 +4,9 @@
 #include "kernels/simd/sgemm.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "exec/thread_pool.h"
@@ -67,7 +69,13 @@ void ukernel_generic(int64_t kc, const float* a, const float* b, float* c, int64
 const SgemmUKernel kGeneric{kGenericMR, kGenericNR, ukernel_generic, "generic"};
 
 const SgemmUKernel& active_ukernel() {
+  // PIONNX_SGEMM=generic|avx2|avx512 caps the choice (for tests and benchmarks).
   static const SgemmUKernel* k = [] {
+    const char* env = std::getenv("PIONNX_SGEMM");
+    const std::string cap = env ? env : "";
+    if (cap == "generic") return &kGeneric;
+    if (cap != "avx2")
+      if (const SgemmUKernel* avx512 = sgemm_ukernel_avx512()) return avx512;
     if (const SgemmUKernel* avx2 = sgemm_ukernel_avx2()) return avx2;
     return &kGeneric;
   }();
@@ -103,23 +111,25 @@ void pack_a(bool trans, const float* A, int64_t lda, int64_t i0, int64_t p0, int
   }
 }
 
-// Depth [p0, p0+kc) x columns [j0, j0+nc) of op(B) into NR panels.
-void pack_b(bool trans, const float* B, int64_t ldb, int64_t p0, int64_t j0, int64_t kc,
-            int64_t nc, int NR, float* out) {
+// Depth [p0, p0+kc) x columns [j0, j0+nc) of op(B) into NR panels. NR is a
+// template argument so full panel rows copy as fixed-size vector moves.
+template <int NR>
+void pack_b_nr(bool trans, const float* B, int64_t ldb, int64_t p0, int64_t j0, int64_t kc,
+               int64_t nc, float* out) {
   for (int64_t jr = 0; jr < nc; jr += NR) {
     const int n = static_cast<int>(std::min<int64_t>(NR, nc - jr));
     float* dst = out + jr * kc;
     if (!trans) {  // element (k, j) at B[k * ldb + j]: a panel row is contiguous
-      for (int64_t k = 0; k < kc; ++k) {
-        const float* src = B + (p0 + k) * ldb + j0 + jr;
-        if (n == NR) {
-          std::memcpy(dst, src, sizeof(float) * NR);
-        } else {
+      const float* src = B + p0 * ldb + j0 + jr;
+      if (n == NR) {
+        for (int64_t k = 0; k < kc; ++k, src += ldb, dst += NR)
+          for (int j = 0; j < NR; ++j) dst[j] = src[j];
+      } else {
+        for (int64_t k = 0; k < kc; ++k, src += ldb, dst += NR) {
           int j = 0;
           for (; j < n; ++j) dst[j] = src[j];
           for (; j < NR; ++j) dst[j] = 0.f;
         }
-        dst += NR;
       }
     } else {
       for (int j = 0; j < n; ++j) {
@@ -129,6 +139,23 @@ void pack_b(bool trans, const float* B, int64_t ldb, int64_t p0, int64_t j0, int
       for (int j = n; j < NR; ++j)
         for (int64_t k = 0; k < kc; ++k) dst[k * NR + j] = 0.f;
     }
+  }
+}
+
+void pack_b(bool trans, const float* B, int64_t ldb, int64_t p0, int64_t j0, int64_t kc,
+            int64_t nc, int NR, float* out) {
+  switch (NR) {
+    case 8: return pack_b_nr<8>(trans, B, ldb, p0, j0, kc, nc, out);
+    case 16: return pack_b_nr<16>(trans, B, ldb, p0, j0, kc, nc, out);
+    case 32: return pack_b_nr<32>(trans, B, ldb, p0, j0, kc, nc, out);
+    default: break;
+  }
+  for (int64_t jr = 0; jr < nc; jr += NR) {  // any other width, element by element
+    const int n = static_cast<int>(std::min<int64_t>(NR, nc - jr));
+    float* dst = out + jr * kc;
+    for (int64_t k = 0; k < kc; ++k, dst += NR)
+      for (int j = 0; j < NR; ++j)
+        dst[j] = j >= n ? 0.f : trans ? B[(j0 + jr + j) * ldb + p0 + k] : B[(p0 + k) * ldb + j0 + jr + j];
   }
 }
 

@@ -25,6 +25,7 @@ struct SgemmUKernel {
 // Each returns nullptr when the variant is not compiled in or the CPU lacks
 // the instructions it needs.
 const SgemmUKernel* sgemm_ukernel_avx2();
+const SgemmUKernel* sgemm_ukernel_avx512();
 
 }  // namespace simd
 }  // namespace pionnx
