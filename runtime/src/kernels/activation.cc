@@ -8,11 +8,19 @@
 
 #include "kernels/common.h"
 #include "kernels/elementwise_loops.h"
+#include "kernels/simd/elementwise_math.h"
 
 namespace pionnx {
 namespace {
 
 using namespace ew;
+
+// Functors with a block(x, y, n) member have a vectorized float32 path.
+template <typename F, typename = void>
+struct HasBlock : std::false_type {};
+template <typename F>
+struct HasBlock<F, std::void_t<decltype(std::declval<const F&>().block(nullptr, nullptr, int64_t{0}))>>
+    : std::true_type {};
 
 template <typename F, unsigned Mask = kFloats>
 class ActivationKernel : public Kernel {
@@ -23,7 +31,12 @@ class ActivationKernel : public Kernel {
     dispatch_types<Mask>(x.dtype(), ctx.node().describe(), [&](auto tag) {
       using T = typename decltype(tag)::type;
       Tensor& y = ctx.output(0, x.dtype(), x.shape());
-      unary_apply<T, T>(ctx.pool(), x, y, f_);
+      if constexpr (HasBlock<F>::value && std::is_same<T, float>::value) {
+        const F& f = f_;
+        float_block_apply(ctx.pool(), x, y, [&f](const float* a, float* b, int64_t n) { f.block(a, b, n); });
+      } else {
+        unary_apply<T, T>(ctx.pool(), x, y, f_);
+      }
     });
   }
 
@@ -50,12 +63,14 @@ struct SigmoidF {
   explicit SigmoidF(const Node&) {}
   template <typename T>
   T operator()(T v) const { return T(1) / (T(1) + std::exp(-v)); }
+  void block(const float* x, float* y, int64_t n) const { fastmath::sigmoid_block(x, y, n); }
 };
 
 struct TanhF {
   explicit TanhF(const Node&) {}
   template <typename T>
   T operator()(T v) const { return std::tanh(v); }
+  void block(const float* x, float* y, int64_t n) const { fastmath::tanh_block(x, y, n); }
 };
 
 struct HardSigmoidF {
@@ -135,6 +150,7 @@ struct GeluF {
     }
     return T(0.5) * v * (T(1) + std::erf(v * T(0.7071067811865476)));
   }
+  void block(const float* x, float* y, int64_t n) const { fastmath::gelu_block(x, y, n, tanh_approx); }
 };
 
 struct MishF {

@@ -12,6 +12,7 @@
 
 #include "kernels/common.h"
 #include "kernels/elementwise_loops.h"
+#include "kernels/simd/elementwise_math.h"
 
 namespace pionnx {
 namespace {
@@ -46,6 +47,19 @@ void normalize_slab(const T* x, T* y, int64_t n, int64_t inner, Mode mode, std::
     return;
   }
   std::vector<C> sum(static_cast<size_t>(inner), C(0));
+  if constexpr (std::is_same<C, float>::value) {
+    if (mode == Mode::Softmax) {
+      for (int64_t k = 0; k < n; ++k)
+        for (int64_t j = 0; j < inner; ++j) tmp[k * inner + j] -= acc[j];
+      fastmath::exp_block(tmp.data(), tmp.data(), n * inner);
+      for (int64_t k = 0; k < n; ++k)
+        for (int64_t j = 0; j < inner; ++j) sum[j] += tmp[k * inner + j];
+      for (int64_t j = 0; j < inner; ++j) sum[j] = 1.0f / sum[j];
+      for (int64_t k = 0; k < n; ++k)
+        for (int64_t j = 0; j < inner; ++j) y[k * inner + j] = static_cast<T>(tmp[k * inner + j] * sum[j]);
+      return;
+    }
+  }
   for (int64_t k = 0; k < n; ++k)
     for (int64_t j = 0; j < inner; ++j) {
       const C e = std::exp(tmp[k * inner + j] - acc[j]);
@@ -68,6 +82,21 @@ void normalize_slab(const T* x, T* y, int64_t n, int64_t inner, Mode mode, std::
 template <typename T>
 void normalize_row(const T* x, T* y, int64_t n, Mode mode) {
   using C = Compute<T>;
+  if constexpr (std::is_same<T, float>::value) {
+    if (mode != Mode::Hardmax) {
+      const float m = fastmath::max_block(x, n);
+      const float sum = fastmath::exp_shift_sum_block(x, y, n, m);
+      if (mode == Mode::Softmax) {
+        const float inv = 1.0f / sum;
+        for (int64_t k = 0; k < n; ++k) y[k] *= inv;
+      } else {
+        // (x - m) first: exact for x near m, however large m is.
+        const float lse = std::log(sum);
+        for (int64_t k = 0; k < n; ++k) y[k] = (x[k] - m) - lse;
+      }
+      return;
+    }
+  }
   C mx = -std::numeric_limits<C>::infinity();
   for (int64_t k = 0; k < n; ++k) mx = std::max(mx, static_cast<C>(widen(x[k])));
   if (mode == Mode::Hardmax) {

@@ -83,6 +83,15 @@ void unary_apply(ThreadPool& pool, const Tensor& in, Tensor& out, F f) {
   });
 }
 
+// float32 in -> float32 out through a block function fn(x, y, n) from
+// simd/elementwise_math.h, split across the pool.
+template <typename Fn>
+void float_block_apply(ThreadPool& pool, const Tensor& in, Tensor& out, Fn fn) {
+  const float* x = ptr<float>(in);
+  float* y = ptr<float>(out);
+  pool.parallel_for(in.numel(), kGrain, [&](int64_t b, int64_t e) { fn(x + b, y + b, e - b); });
+}
+
 // N input shapes broadcast to `out`, collapsed: adjacent dims merge while every
 // input stays linear across them, and size-1 output dims vanish. The innermost
 // dim then has stride 0 (broadcast) or 1 (contiguous) for every input.

@@ -6,6 +6,7 @@
 
 #include "kernels/common.h"
 #include "kernels/elementwise_loops.h"
+#include "kernels/simd/elementwise_math.h"
 
 namespace pionnx {
 namespace {
@@ -37,6 +38,18 @@ void unary_float_to_bool(KernelContext& ctx, F f) {
 template <unsigned Mask = kFloats, typename F>
 void add_unary(KernelRegistry& r, const char* op, int since, F f) {
   r.add_fn("", op, since, 23, [f](KernelContext& ctx) { unary_same<Mask>(ctx, f); });
+}
+
+// Like add_unary, with a vectorized block function for float32.
+template <unsigned Mask = kFloats, typename F>
+void add_unary_block(KernelRegistry& r, const char* op, int since, F f,
+                     void (*block)(const float*, float*, int64_t)) {
+  r.add_fn("", op, since, 23, [f, block](KernelContext& ctx) {
+    const Tensor& x = ctx.input(0);
+    if (x.dtype() != DType::Float) return unary_same<Mask>(ctx, f);
+    Tensor& y = ctx.output(0, x.dtype(), x.shape());
+    float_block_apply(ctx.pool(), x, y, block);
+  });
 }
 
 class IsInfKernel : public Kernel {
@@ -71,7 +84,7 @@ void register_elementwise_unary(KernelRegistry& r) {
     return static_cast<T>((T(0) < v) - (v < T(0)));
   });
 
-  add_unary(r, "Exp", 1, [](auto v) { return std::exp(v); });
+  add_unary_block(r, "Exp", 1, [](auto v) { return std::exp(v); }, fastmath::exp_block);
   add_unary(r, "Log", 1, [](auto v) { return std::log(v); });
   add_unary(r, "Sqrt", 1, [](auto v) { return std::sqrt(v); });
   add_unary(r, "Reciprocal", 1, [](auto v) { return decltype(v)(1) / v; });
@@ -91,14 +104,14 @@ void register_elementwise_unary(KernelRegistry& r) {
   add_unary(r, "Acosh", 9, [](auto v) { return std::acosh(v); });
   add_unary(r, "Atanh", 9, [](auto v) { return std::atanh(v); });
   // Erf also accepts integers; they go through double.
-  add_unary<kNumeric>(r, "Erf", 9, [](auto v) {
+  add_unary_block<kNumeric>(r, "Erf", 9, [](auto v) {
     using T = decltype(v);
     if constexpr (std::is_floating_point<T>::value) {
       return std::erf(v);
     } else {
       return static_cast<T>(std::erf(static_cast<double>(v)));
     }
-  });
+  }, fastmath::erf_block);
 
   r.add_fn("", "IsNaN", 9, 23, [](KernelContext& ctx) {
     unary_float_to_bool(ctx, [](auto v) { return std::isnan(v); });

@@ -93,7 +93,12 @@ class TopK final : public Kernel {
             int64_t cnt = 0;
             for (int64_t j = 0; j < v.n; ++j) {
               const Item it{static_cast<K>(src[j * v.inner]), j};
-              if (cnt == k && !before(it, top[k - 1])) continue;
+              if (cnt == k) {
+                // Cheap reject first; the full comparison settles ties and NaN.
+                const K thr = top[k - 1].first;
+                if (largest ? it.first < thr : thr < it.first) continue;
+                if (!before(it, top[k - 1])) continue;
+              }
               int64_t p = cnt < k ? cnt++ : k - 1;
               for (; p > 0 && before(it, top[p - 1]); --p) top[p] = top[p - 1];
               top[p] = it;
@@ -244,7 +249,10 @@ class Unique final : public Kernel {
         return 0;
       };
       // Stable, so each group starts with its first occurrence.
-      std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return cmp(a, b) < 0; });
+      if (v.outer == 1 && v.inner == 1)  // single elements: compare directly
+        std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return key_less(in[a], in[b]); });
+      else
+        std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return cmp(a, b) < 0; });
       for (int64_t p = 0; p < n; ++p) {
         if (p == 0 || cmp(order[p - 1], order[p]) != 0) {
           first.push_back(order[p]);

@@ -137,5 +137,6 @@ void register_misc(KernelRegistry& r);         // Einsum and other one-offs
 void register_quant(KernelRegistry& r);        // (De)QuantizeLinear, integer matmul/conv
 void register_control(KernelRegistry& r);      // If, Loop, Scan, sequence ops
 void register_rnn(KernelRegistry& r);          // LSTM, GRU, RNN
+void register_dropout(KernelRegistry& r);      // Dropout (inference: identity)
 
 }  // namespace pionnx

@@ -250,13 +250,18 @@ class ReduceKernel : public Kernel {
     if (axes_from_input_) {
       const Tensor* a = ctx.optional_input(1);
       axes = a ? tensor_to_int64s(*a) : std::vector<int64_t>{};
-      if (axes.empty() && noop_with_empty_axes_) {
-        ctx.set_output(0, in);
-        return;
-      }
+    }
+    // noop_with_empty_axes reduces over no axis: plain copies for the
+    // selection-like ops, map + finish per element for the others (ReduceL2
+    // gives |x|, as the ONNX function bodies define).
+    const bool noop = axes_from_input_ && axes.empty() && noop_with_empty_axes_;
+    if (noop && (op == ReduceOp::Sum || op == ReduceOp::Mean || op == ReduceOp::Max || op == ReduceOp::Min ||
+                 op == ReduceOp::Prod)) {
+      ctx.set_output(0, in);
+      return;
     }
     const int64_t rank = static_cast<int64_t>(in.rank());
-    std::vector<bool> reduced(static_cast<size_t>(rank), axes.empty());
+    std::vector<bool> reduced(static_cast<size_t>(rank), axes.empty() && !noop);
     for (int64_t a : axes) reduced[normalize_axis(a, rank, node_.describe())] = true;
 
     Shape out_shape;

@@ -19,6 +19,7 @@ const KernelRegistry& KernelRegistry::builtin() {
     register_quant(r);
     register_control(r);
     register_rnn(r);
+    register_dropout(r);
     return r;
   }();
   return reg;

@@ -242,7 +242,9 @@ class ResizeKernel : public Kernel {
         const double xo = ow == 1 ? span / 2 : x * span / (ow - 1);
         return xo + g.roi0 * (in - 1);
       }
-      case Ctm::PytorchHalfPixel: return g.out_len == 1 ? -0.5 : (x + 0.5) / s - 0.5;
+      // The spec's 0 for a single output (the Python reference uses -0.5;
+      // onnxruntime follows the spec).
+      case Ctm::PytorchHalfPixel: return g.out_len > 1 ? (x + 0.5) / s - 0.5 : 0.0;
       case Ctm::HalfPixel: return (x + 0.5) / s - 0.5;
       case Ctm::HalfPixelSymmetric: {
         const double adjustment = static_cast<double>(g.out_len) / ow;

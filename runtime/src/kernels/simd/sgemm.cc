@@ -86,30 +86,56 @@ const SgemmUKernel& active_ukernel() {
 // of A streams from L2; kc x nc of B is sized for L2/L3.
 constexpr int64_t kKC = 256, kMCPanels = 24, kNC = 2048;
 
-// Rows [i0, i0+mc) x depth [p0, p0+kc) of op(A), times alpha, into MR panels.
-void pack_a(bool trans, const float* A, int64_t lda, int64_t i0, int64_t p0, int64_t mc,
-            int64_t kc, int MR, float alpha, float* out) {
-  for (int64_t ir = 0; ir < mc; ir += MR) {
-    const int m = static_cast<int>(std::min<int64_t>(MR, mc - ir));
-    float* dst = out + ir * kc;
+// Rows [i0, i1) of op(A) over the whole depth K, times alpha, into MR-row
+// panels: panel p holds rows i0 + p*MR.. at [p * MR * K + k * MR + i]. The
+// MR source rows are read in lockstep, k outer, so each streams sequentially
+// (weights are read from memory once per GEMM, not once per block).
+template <int MR>
+void pack_a_mr(bool trans, const float* A, int64_t lda, int64_t i0, int64_t i1, int64_t K,
+               float alpha, float* out) {
+  for (int64_t ir = i0; ir < i1; ir += MR) {
+    const int m = static_cast<int>(std::min<int64_t>(MR, i1 - ir));
+    float* dst = out + (ir - i0) * K;
     if (trans) {  // element (i, k) at A[k * lda + i]: rows of a panel are contiguous
-      for (int64_t k = 0; k < kc; ++k) {
-        const float* src = A + (p0 + k) * lda + i0 + ir;
+      for (int64_t k = 0; k < K; ++k, dst += MR) {
+        const float* src = A + k * lda + ir;
         int i = 0;
         for (; i < m; ++i) dst[i] = alpha * src[i];
         for (; i < MR; ++i) dst[i] = 0.f;
-        dst += MR;
       }
+    } else if (m == MR) {
+      const float* rows[MR];
+      for (int i = 0; i < MR; ++i) rows[i] = A + (ir + i) * lda;
+      for (int64_t k = 0; k < K; ++k, dst += MR)
+        for (int i = 0; i < MR; ++i) dst[i] = alpha * rows[i][k];
     } else {
-      for (int i = 0; i < m; ++i) {
-        const float* src = A + (i0 + ir + i) * lda + p0;
-        for (int64_t k = 0; k < kc; ++k) dst[k * MR + i] = alpha * src[k];
+      for (int64_t k = 0; k < K; ++k, dst += MR) {
+        int i = 0;
+        for (; i < m; ++i) dst[i] = alpha * A[(ir + i) * lda + k];
+        for (; i < MR; ++i) dst[i] = 0.f;
       }
-      for (int i = m; i < MR; ++i)
-        for (int64_t k = 0; k < kc; ++k) dst[k * MR + i] = 0.f;
     }
   }
 }
+
+void pack_a(bool trans, const float* A, int64_t lda, int64_t i0, int64_t i1, int64_t K, int MR,
+            float alpha, float* out) {
+  switch (MR) {
+    case 4: return pack_a_mr<4>(trans, A, lda, i0, i1, K, alpha, out);
+    case 6: return pack_a_mr<6>(trans, A, lda, i0, i1, K, alpha, out);
+    case 8: return pack_a_mr<8>(trans, A, lda, i0, i1, K, alpha, out);
+    default: break;
+  }
+  for (int64_t ir = i0; ir < i1; ir += MR) {  // any other height, element by element
+    float* dst = out + (ir - i0) * K;
+    for (int64_t k = 0; k < K; ++k, dst += MR)
+      for (int i = 0; i < MR; ++i)
+        dst[i] = ir + i >= i1 ? 0.f : alpha * (trans ? A[k * lda + ir + i] : A[(ir + i) * lda + k]);
+  }
+}
+
+// Rows of packed A needed for M rows (rounded up to whole panels).
+int64_t packed_a_size(int64_t M, int64_t K, int MR) { return (M + MR - 1) / MR * MR * K; }
 
 // Depth [p0, p0+kc) x columns [j0, j0+nc) of op(B) into NR panels. NR is a
 // template argument so full panel rows copy as fixed-size vector moves.
@@ -216,30 +242,15 @@ void gemv(bool m_cols_contig, int64_t K, int64_t j0, int64_t j1, float alpha, co
   }
 }
 
-void sgemm_serial(const SgemmUKernel& uk, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
-                  float alpha, const float* A, int64_t lda, const float* B, int64_t ldb,
-                  float beta, float* C, int64_t ldc) {
-  if (M <= 0 || N <= 0) return;
-  if (K <= 0 || alpha == 0.f) {
-    if (beta != 1.f) scale_c(M, N, beta, C, ldc);
-    return;
-  }
-  if (M == 1) {  // C row = alpha * a^T op(B): a is row 0 of op(A)
-    gemv(tb, K, 0, N, alpha, A, ta ? lda : 1, B, ldb, beta, C, 1);
-    return;
-  }
-  if (N == 1) {  // C column = alpha * op(A) b: b is column 0 of op(B)
-    gemv(!ta, K, 0, M, alpha, B, tb ? 1 : ldb, A, lda, beta, C, ldc);
-    return;
-  }
-  if (beta != 0.f && beta != 1.f) scale_c(M, N, beta, C, ldc);
+// C (M x N) = packed A (M x K, see pack_a) times op(B) + beta * C, where
+// beta is 0 or 1 (other values are applied to C beforehand).
+void gemm_packed_a(const SgemmUKernel& uk, const float* Ap, bool tb, int64_t M, int64_t N,
+                   int64_t K, const float* B, int64_t ldb, bool overwrite, float* C, int64_t ldc) {
   const int MR = uk.mr, NR = uk.nr;
   const int64_t MC = MR * kMCPanels;
   const int64_t NC = std::max<int64_t>(NR, kNC / NR * NR);
-  thread_local std::vector<float> abuf, bbuf;
-  const size_t asize = static_cast<size_t>((std::min(M, MC) + MR) * std::min(K, kKC));
+  thread_local std::vector<float> bbuf;
   const size_t bsize = static_cast<size_t>((std::min(N, NC) + NR) * std::min(K, kKC));
-  if (abuf.size() < asize) abuf.resize(asize);
   if (bbuf.size() < bsize) bbuf.resize(bsize);
 
   for (int64_t jc = 0; jc < N; jc += NC) {
@@ -247,21 +258,53 @@ void sgemm_serial(const SgemmUKernel& uk, bool ta, bool tb, int64_t M, int64_t N
     for (int64_t pc = 0; pc < K; pc += kKC) {
       const int64_t kc = std::min(kKC, K - pc);
       pack_b(tb, B, ldb, pc, jc, kc, nc, NR, bbuf.data());
-      const bool accumulate = !(beta == 0.f && pc == 0);
+      const bool accumulate = !(overwrite && pc == 0);
       for (int64_t ic = 0; ic < M; ic += MC) {
         const int64_t mc = std::min(MC, M - ic);
-        pack_a(ta, A, lda, ic, pc, mc, kc, MR, alpha, abuf.data());
         for (int64_t jr = 0; jr < nc; jr += NR) {
           const int n = static_cast<int>(std::min<int64_t>(NR, nc - jr));
           for (int64_t ir = 0; ir < mc; ir += MR) {
             const int m = static_cast<int>(std::min<int64_t>(MR, mc - ir));
-            uk.run(kc, abuf.data() + ir * kc, bbuf.data() + jr * kc,
+            uk.run(kc, Ap + (ic + ir) * K + pc * MR, bbuf.data() + jr * kc,
                    C + (ic + ir) * ldc + jc + jr, ldc, m, n, accumulate);
           }
         }
       }
     }
   }
+}
+
+// Matrix-vector shapes and degenerate sizes; false when a real GEMM is due.
+bool sgemm_special(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
+                   const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
+                   int64_t ldc) {
+  if (M <= 0 || N <= 0) return true;
+  if (K <= 0 || alpha == 0.f) {
+    if (beta != 1.f) scale_c(M, N, beta, C, ldc);
+    return true;
+  }
+  if (M == 1) {  // C row = alpha * a^T op(B): a is row 0 of op(A)
+    gemv(tb, K, 0, N, alpha, A, ta ? lda : 1, B, ldb, beta, C, 1);
+    return true;
+  }
+  if (N == 1) {  // C column = alpha * op(A) b: b is column 0 of op(B)
+    gemv(!ta, K, 0, M, alpha, B, tb ? 1 : ldb, A, lda, beta, C, ldc);
+    return true;
+  }
+  return false;
+}
+
+thread_local std::vector<float> t_packed_a;
+
+void sgemm_serial(const SgemmUKernel& uk, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
+                  float alpha, const float* A, int64_t lda, const float* B, int64_t ldb,
+                  float beta, float* C, int64_t ldc) {
+  if (sgemm_special(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)) return;
+  if (beta != 0.f && beta != 1.f) scale_c(M, N, beta, C, ldc);
+  const size_t need = static_cast<size_t>(packed_a_size(M, K, uk.mr));
+  if (t_packed_a.size() < need) t_packed_a.resize(need);
+  pack_a(ta, A, lda, 0, M, K, uk.mr, alpha, t_packed_a.data());
+  gemm_packed_a(uk, t_packed_a.data(), tb, M, N, K, B, ldb, beta == 0.f, C, ldc);
 }
 
 }  // namespace
@@ -278,13 +321,26 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
     sgemm_serial(uk, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return;
   }
+  if (sgemm_special(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)) return;
+  if (beta != 0.f && beta != 1.f) scale_c(M, N, beta, C, ldc);
+  const int MR = uk.mr;
   // Split the larger side of C into one slice per thread, on tile
-  // boundaries; each slice packs its own panels.
+  // boundaries. A is packed once (each thread packs its own panels) and
+  // shared; every slice packs its own B panels.
   const bool split_n = N >= M;
   const int64_t len = split_n ? N : M;
-  const int64_t unit = split_n ? uk.nr : uk.mr;
+  const int64_t unit = split_n ? uk.nr : MR;
   const int64_t units = (len + unit - 1) / unit;
   const int64_t chunks = std::min<int64_t>(threads, units);
+  const size_t need = static_cast<size_t>(packed_a_size(M, K, MR));
+  if (t_packed_a.size() < need) t_packed_a.resize(need);
+  float* Ap = t_packed_a.data();
+  if (split_n) {
+    const int64_t panels = (M + MR - 1) / MR;
+    pool->parallel_for(panels, 1, [&](int64_t p0, int64_t p1) {
+      pack_a(trans_a, A, lda, p0 * MR, std::min(M, p1 * MR), K, MR, alpha, Ap + p0 * MR * K);
+    });
+  }
   pool->parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
       const int64_t b = std::min(len, units * c / chunks * unit);
@@ -292,11 +348,10 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
       if (b >= e) continue;
       if (split_n) {
         const float* Bs = trans_b ? B + b * ldb : B + b;
-        sgemm_serial(uk, trans_a, trans_b, M, e - b, K, alpha, A, lda, Bs, ldb, beta, C + b, ldc);
+        gemm_packed_a(uk, Ap, trans_b, M, e - b, K, Bs, ldb, beta == 0.f, C + b, ldc);
       } else {
-        const float* As = trans_a ? A + b : A + b * lda;
-        sgemm_serial(uk, trans_a, trans_b, e - b, N, K, alpha, As, lda, B, ldb, beta, C + b * ldc,
-                     ldc);
+        pack_a(trans_a, A, lda, b, e, K, MR, alpha, Ap + b * K);
+        gemm_packed_a(uk, Ap + b * K, trans_b, e - b, N, K, B, ldb, beta == 0.f, C + b * ldc, ldc);
       }
     }
   });

@@ -1,0 +1,29 @@
+// Vectorized float32 transcendental loops for the activation kernels: libm's
+// expf/tanhf/erff are scalar calls that dominate Sigmoid, Tanh, Gelu and
+// Softmax. Accurate to a few ulp, matching libm on inf, NaN, overflow and
+// underflow. On x86-64 an AVX2+FMA variant is chosen at run time from cpuid;
+// elsewhere the portable variant compiles to SSE2 / NEON / scalar code.
+// Every function allows y == x (in place).
+#pragma once
+#include <cstdint>
+
+namespace pionnx {
+namespace fastmath {
+
+void exp_block(const float* x, float* y, int64_t n);
+void tanh_block(const float* x, float* y, int64_t n);
+void erf_block(const float* x, float* y, int64_t n);
+void sigmoid_block(const float* x, float* y, int64_t n);
+// 0.5 x (1 + erf(x / sqrt 2)), or the tanh approximation.
+void gelu_block(const float* x, float* y, int64_t n, bool tanh_approx);
+// y = exp(x - shift); returns the sum of y (for softmax).
+float exp_shift_sum_block(const float* x, float* y, int64_t n, float shift);
+float max_block(const float* x, int64_t n);
+
+// One element, for scalar call sites (tails of strided loops).
+float exp(float x);
+float tanh(float x);
+float erf(float x);
+
+}  // namespace fastmath
+}  // namespace pionnx
