@@ -159,7 +159,8 @@ def _feed_value(name: str, value: Any, type_str: Optional[str]) -> Any:
         raise TypeError(f"input '{name}': numpy dtype {value.dtype} is not supported")
     if want is not None and want != elem:
         raise TypeError(f"input '{name}': expected tensor({want}), got tensor({elem}) (numpy dtype {value.dtype})")
-    return np.ascontiguousarray(value)
+    # np.ascontiguousarray would turn a 0-d array into shape (1,).
+    return value if value.flags.c_contiguous else value.copy(order="C")
 
 
 class InferenceSession:

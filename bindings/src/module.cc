@@ -60,9 +60,7 @@ Tensor tensor_from_array(const std::string& name, nb::handle obj) {
     throw nb::type_error(("input '" + name + "': expected a C-contiguous numpy array").c_str());
   for (const DTypeMap& m : kDTypes) {
     if (a.dtype().code == m.code && a.dtype().bits == m.bits && a.dtype().lanes == 1) {
-      // nanobind presents a 0-d numpy array as shape [1]: ask numpy.
-      bool scalar = nb::cast<int>(obj.attr("ndim")) == 0;
-      Shape shape(scalar ? 0 : a.ndim());
+      Shape shape(a.ndim());
       for (size_t i = 0; i < shape.size(); ++i) shape[i] = static_cast<int64_t>(a.shape(i));
       return Tensor::wrap(m.dt, shape, const_cast<void*>(a.data()), keep_alive(obj));
     }

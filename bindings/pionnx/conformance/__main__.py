@@ -29,7 +29,9 @@ def main(argv: list[str] | None = None) -> int:
 
     exp = commands.add_parser("export", help="copy the ONNX backend test cases to DIR (needs the onnx package)")
     exp.add_argument("dir", type=Path)
-    exp.add_argument("--suites", type=_suites, default=list(SUITES), help=f"comma-separated, default {','.join(SUITES)}")
+    exp.add_argument(
+        "--suites", type=_suites, default=list(SUITES), help=f"comma-separated, default {','.join(SUITES)}"
+    )
     exp.add_argument("--subset", type=int, default=None, help="at most N cases per suite, spread evenly")
 
     run = commands.add_parser("run", help="run exported cases with numpy + pionnx only")
@@ -56,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
 
         manifest = export(args.dir, args.suites, args.subset)
         counts = {suite: sum(1 for c in manifest["cases"] if c["suite"] == suite) for suite in args.suites}
-        print(f"exported {len(manifest['cases'])} cases to {args.dir} ({', '.join(f'{s}: {n}' for s, n in counts.items())})")
+        per_suite = ", ".join(f"{suite}: {n}" for suite, n in counts.items())
+        print(f"exported {len(manifest['cases'])} cases to {args.dir} ({per_suite})")
         return 0
     from . import runner
 

@@ -25,8 +25,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from . import expected as expected_list
 from .compare import assert_similar_outputs
 from .suites import SUITES

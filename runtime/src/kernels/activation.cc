@@ -28,7 +28,7 @@ class ActivationKernel : public Kernel {
   explicit ActivationKernel(const KernelInfo& info) : f_(info.node) {}
   void compute(KernelContext& ctx) override {
     const Tensor& x = ctx.input(0);
-    dispatch_types<Mask>(x.dtype(), ctx.node().describe(), [&](auto tag) {
+    dispatch_types<Mask>(x.dtype(), ctx.node(), [&](auto tag) {
       using T = typename decltype(tag)::type;
       Tensor& y = ctx.output(0, x.dtype(), x.shape());
       if constexpr (HasBlock<F>::value && std::is_same<T, float>::value) {
@@ -153,6 +153,13 @@ struct GeluF {
   void block(const float* x, float* y, int64_t n) const { fastmath::gelu_block(x, y, n, tanh_approx); }
 };
 
+struct SwishF {
+  float alpha;
+  explicit SwishF(const Node& n) : alpha(n.attr_f("alpha", 1.0f)) {}
+  template <typename T>
+  T operator()(T v) const { return v / (T(1) + std::exp(-T(alpha) * v)); }
+};
+
 struct MishF {
   explicit MishF(const Node&) {}
   template <typename T>
@@ -272,6 +279,7 @@ void register_activation(KernelRegistry& r) {
   r.add<ActivationKernel<ThresholdedReluF>>("", "ThresholdedRelu", 10, 23);
   r.add<ActivationKernel<GeluF>>("", "Gelu", 20, 23);
   r.add<ActivationKernel<MishF>>("", "Mish", 18, 23);
+  r.add<ActivationKernel<SwishF>>("", "Swish", 24, 25);
   r.add<ActivationKernel<ShrinkF, kNumeric>>("", "Shrink", 9, 23);
   r.add_fn("", "PRelu", 1, 23, prelu_kernel);
   r.add<ClipKernel>("", "Clip", 1, 23);

@@ -2,7 +2,11 @@
 // convolutions and a direct loop for depthwise 2-D ones. float16/bfloat16
 // compute in float32.
 #include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <memory>
+#include <mutex>
+#include <type_traits>
 #include <vector>
 
 #include "exec/thread_pool.h"
@@ -133,9 +137,63 @@ void conv_depthwise_2d(ThreadPool& pool, const T* X, const T* Wt, const T* B, T*
   });
 }
 
+// An activation fused into the convolution (com.microsoft FusedConv, or a
+// Conv the optimizer merged with the activation after it).
+struct Activation {
+  enum Kind { None, Relu, LeakyRelu, Clip, Sigmoid, Tanh, HardSigmoid } kind = None;
+  float a = 0, b = 0;
+
+  static Activation from_node(const Node& n) {
+    Activation act;
+    const std::string name = n.attr_s("activation", "");
+    const std::vector<float> p = n.attr_floats("activation_params");
+    auto param = [&](size_t i, float def) { return i < p.size() ? p[i] : def; };
+    if (name.empty()) return act;
+    if (name == "Relu") act.kind = Relu;
+    else if (name == "LeakyRelu") act = {LeakyRelu, param(0, 0.01f), 0};
+    else if (name == "Clip") act = {Clip, param(0, -3.4e38f), param(1, 3.4e38f)};
+    else if (name == "Sigmoid") act.kind = Sigmoid;
+    else if (name == "Tanh") act.kind = Tanh;
+    else if (name == "HardSigmoid") act = {HardSigmoid, param(0, 0.2f), param(1, 0.5f)};
+    else throw NotImplemented(str_cat(n.describe(), ": fused activation '", name, "' is not supported"));
+    return act;
+  }
+
+  template <typename T>
+  void apply(T* y, int64_t n) const {
+    switch (kind) {
+      case None: return;
+      case Relu: for (int64_t i = 0; i < n; ++i) y[i] = y[i] > T(0) ? y[i] : T(0); return;
+      case LeakyRelu: for (int64_t i = 0; i < n; ++i) y[i] = y[i] >= T(0) ? y[i] : y[i] * T(a); return;
+      case Clip: for (int64_t i = 0; i < n; ++i) y[i] = std::min(std::max(y[i], T(a)), T(b)); return;
+      case Sigmoid: for (int64_t i = 0; i < n; ++i) y[i] = T(1) / (T(1) + std::exp(-y[i])); return;
+      case Tanh: for (int64_t i = 0; i < n; ++i) y[i] = std::tanh(y[i]); return;
+      case HardSigmoid:
+        for (int64_t i = 0; i < n; ++i) y[i] = std::min(T(1), std::max(T(0), T(a) * y[i] + T(b)));
+        return;
+    }
+  }
+};
+
+// Bias then activation over output rows [p0, p1) of Mg channels.
+template <typename T>
+void finish_rows(T* Yg, const T* bias, int64_t Mg, int64_t out_size, int64_t p0, int64_t p1,
+                 const Activation& act) {
+  for (int64_t m = 0; m < Mg; ++m) {
+    T* y = Yg + m * out_size + p0;
+    if (bias) {
+      const T b = bias[m];
+      for (int64_t p = 0; p < p1 - p0; ++p) y[p] += b;
+    }
+    act.apply(y, p1 - p0);
+  }
+}
+
+// packed: per group, W_g packed for the SGEMM (float only), or nullptr.
 template <typename T>
 void conv_forward(ThreadPool& pool, const T* X, const T* Wt, const T* B, T* Y, int64_t N,
-                  int64_t C, int64_t M, int64_t group, const WindowGeometry& geo) {
+                  int64_t C, int64_t M, int64_t group, const WindowGeometry& geo,
+                  const Activation& act, const std::vector<simd::SgemmPackedA>* packed) {
   const WindowGeometry g = promote_1d(geo);
   const int64_t Cg = C / group, Mg = M / group;
   const int64_t in_size = g.in_size(), out_size = g.out_size(), ksize = g.kernel_size();
@@ -143,6 +201,7 @@ void conv_forward(ThreadPool& pool, const T* X, const T* Wt, const T* B, T* Y, i
   if (N == 0 || M == 0 || out_size == 0) return;
   if (Cg == 1 && g.dims() == 2 && ksize > 1) {
     conv_depthwise_2d(pool, X, Wt, B, Y, N, C, M, g);
+    for (int64_t nm = 0; nm < N * M; ++nm) act.apply(Y + nm * out_size, out_size);
     return;
   }
   bool pointwise = true;
@@ -175,30 +234,71 @@ void conv_forward(ThreadPool& pool, const T* X, const T* Wt, const T* B, T* Y, i
           Bmat = col;
           ldb = p1 - p0;
         }
-        gemm_any<T>(false, false, Mg, p1 - p0, Kd, 1.0, Wg, Kd, Bmat, ldb, 0.0, Yg + p0,
-                    out_size, &pool);
-        if (B) {
-          for (int64_t m = 0; m < Mg; ++m) {
-            const T bias = B[grp * Mg + m];
-            T* y = Yg + m * out_size;
-            for (int64_t p = p0; p < p1; ++p) y[p] += bias;
+        if constexpr (std::is_same<T, float>::value) {
+          if (packed) {
+            simd::sgemm_prepacked((*packed)[grp], false, p1 - p0, Bmat, ldb, 0.f, Yg + p0,
+                                  out_size, &pool);
+            finish_rows(Yg, B ? B + grp * Mg : nullptr, Mg, out_size, p0, p1, act);
+            continue;
           }
         }
+        gemm_any<T>(false, false, Mg, p1 - p0, Kd, 1.0, Wg, Kd, Bmat, ldb, 0.0, Yg + p0,
+                    out_size, &pool);
+        finish_rows(Yg, B ? B + grp * Mg : nullptr, Mg, out_size, p0, p1, act);
       }
     }
   }
 }
 
+// Conv weights packed for the SGEMM once and reused while the weight
+// tensor stays the same: same buffer (kept alive here, so it cannot have
+// been recycled) and the same sampled values.
+class PackedWeightCache {
+ public:
+  std::shared_ptr<const std::vector<simd::SgemmPackedA>> get(const Tensor& w, int64_t group) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (packed_ && source_.raw() == w.raw() && source_.shape() == w.shape() &&
+        samples_ == sample(w))
+      return packed_;
+    const int64_t M = w.dim(0), Mg = M / group, Kd = M == 0 ? 0 : w.numel() / M;
+    auto packed = std::make_shared<std::vector<simd::SgemmPackedA>>();
+    for (int64_t g = 0; g < group; ++g)
+      packed->push_back(simd::sgemm_pack_a(false, Mg, Kd, w.data<float>() + g * Mg * Kd, Kd));
+    source_ = w;
+    samples_ = sample(w);
+    packed_ = packed;
+    return packed_;
+  }
+
+ private:
+  static std::vector<float> sample(const Tensor& w) {
+    std::vector<float> s;
+    const float* p = w.data<float>();
+    const int64_t n = w.numel();
+    for (int64_t i = 0; i < 32 && n > 0; ++i) s.push_back(p[n * i / 32]);
+    if (n > 0) s.push_back(p[n - 1]);
+    return s;
+  }
+
+  std::mutex mu_;
+  Tensor source_;
+  std::vector<float> samples_;
+  std::shared_ptr<const std::vector<simd::SgemmPackedA>> packed_;
+};
+
 class ConvKernel : public Kernel {
  public:
   explicit ConvKernel(const KernelInfo& info)
-      : attrs_(WindowAttrs::from_node(info.node)), group_(info.node.attr_i("group", 1)) {}
+      : attrs_(WindowAttrs::from_node(info.node)),
+        group_(info.node.attr_i("group", 1)),
+        act_(Activation::from_node(info.node)) {}
 
   void compute(KernelContext& ctx) override {
     const std::string what = ctx.node().describe();
     const Tensor& x = ctx.input(0);
     const Tensor& w = ctx.input(1);
     const Tensor* b = ctx.optional_input(2);
+    PIONNX_ENFORCE(!ctx.has_input(3), NotImplemented, what, ": FusedConv's Z input is not supported");
     PIONNX_ENFORCE(x.rank() >= 3, InvalidArgument, what, ": X must be [N, C, spatial...], got ",
                    shape_str(x.shape()));
     PIONNX_ENFORCE(w.rank() == x.rank(), InvalidArgument, what, ": W ", shape_str(w.shape()),
@@ -225,21 +325,34 @@ class ConvKernel : public Kernel {
       const Tensor x32 = to_float32(x), w32 = to_float32(w);
       const Tensor b32 = b ? to_float32(*b) : Tensor();
       conv_forward<float>(ctx.pool(), x32.data<float>(), w32.data<float>(),
-                          b ? b32.data<float>() : nullptr, y.data<float>(), N, C, M, group_, g);
+                          b ? b32.data<float>() : nullptr, y.data<float>(), N, C, M, group_, g,
+                          act_, nullptr);
       ctx.set_output(0, cast_tensor(y, x.dtype()));
       return;
     }
     Tensor& y = ctx.output(0, x.dtype(), out);
+    if (x.dtype() == DType::Float) {
+      // Depthwise convolutions and empty outputs never reach the GEMM.
+      const bool gemm = !(C / group_ == 1 && g.kernel_size() > 1 && g.dims() <= 2) &&
+                        y.numel() > 0 && M > 0;
+      const auto packed = gemm ? cache_.get(w, group_) : nullptr;
+      conv_forward<float>(ctx.pool(), x.data<float>(), w.data<float>(),
+                          b ? b->data<float>() : nullptr, y.data<float>(), N, C, M, group_, g,
+                          act_, packed.get());
+      return;
+    }
     dispatch_float(x.dtype(), what, [&](auto tag) {
       using T = typename decltype(tag)::type;
       conv_forward<T>(ctx.pool(), x.data<T>(), w.data<T>(), b ? b->data<T>() : nullptr,
-                      y.data<T>(), N, C, M, group_, g);
+                      y.data<T>(), N, C, M, group_, g, act_, nullptr);
     });
   }
 
  private:
   WindowAttrs attrs_;
   int64_t group_;
+  Activation act_;
+  PackedWeightCache cache_;
 };
 
 }  // namespace
@@ -248,6 +361,8 @@ void register_conv_transpose(KernelRegistry& r);  // conv_transpose.cc
 
 void register_conv(KernelRegistry& r) {
   r.add<ConvKernel>("", "Conv", 1, 23);
+  // onnxruntime's fused form (Conv + activation), as its optimizer writes it.
+  r.add<ConvKernel>("com.microsoft", "FusedConv", 1, 1);
   register_conv_transpose(r);
 }
 

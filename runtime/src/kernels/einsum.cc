@@ -10,10 +10,12 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <type_traits>
 
 #include "exec/thread_pool.h"
 #include "kernels/common.h"
 #include "kernels/kernel.h"
+#include "kernels/simd/sgemm.h"
 
 namespace pionnx {
 namespace {
@@ -118,12 +120,28 @@ struct View {
   std::vector<int> labels;
   std::vector<int64_t> dims, strides;
   const T* data = nullptr;
-  std::shared_ptr<std::vector<T>> owned;
+  Tensor owned;  // keeps intermediate results alive; undefined for inputs
 
   int64_t find(int l) const {
     for (size_t i = 0; i < labels.size(); ++i)
       if (labels[i] == l) return static_cast<int64_t>(i);
     return -1;
+  }
+  // True when the elements are stored densely in the order of `order`.
+  bool contiguous_in(const std::vector<int>& order) const {
+    int64_t expect = 1;
+    for (size_t i = order.size(); i-- > 0;) {
+      const int64_t d = find(order[i]);
+      if (dims[d] == 1) continue;
+      if (strides[d] != expect) return false;
+      expect *= dims[d];
+    }
+    return true;
+  }
+  // Labels sorted by decreasing stride: the order the memory is laid out in.
+  std::vector<int> memory_order(std::vector<int> ls) const {
+    std::stable_sort(ls.begin(), ls.end(), [&](int a, int b) { return strides[find(a)] > strides[find(b)]; });
+    return ls;
   }
 };
 
@@ -158,14 +176,23 @@ std::vector<T> pack(const View<T>& v, const std::vector<int>& order) {
 }
 
 template <typename T>
-View<T> contiguous_view(std::vector<int> labels, Shape dims, std::vector<T> data) {
+View<T> contiguous_view(std::vector<int> labels, Tensor data) {
   View<T> v;
   v.labels = std::move(labels);
-  v.strides = strides_of(dims);
-  v.dims = std::move(dims);
-  v.owned = std::make_shared<std::vector<T>>(std::move(data));
-  v.data = v.owned->data();
+  v.dims = data.shape();
+  v.strides = strides_of(v.dims);
+  v.owned = std::move(data);
+  v.data = static_cast<const T*>(v.owned.raw());
   return v;
+}
+
+// `v` densely in `order`: the view's own memory when already laid out so,
+// else a packed copy held in `keep`.
+template <typename T>
+const T* dense_in(const View<T>& v, const std::vector<int>& order, std::vector<T>& keep) {
+  if (v.contiguous_in(order)) return v.data;
+  keep = pack(v, order);
+  return keep.data();
 }
 
 // Sums `v` over every label not in `keep`.
@@ -187,69 +214,107 @@ View<T> sum_out(const View<T>& v, const std::set<int>& keep) {
   std::vector<int> order = kept;
   order.insert(order.end(), summed.begin(), summed.end());
   const std::vector<T> packed = pack(v, order);
-  const int64_t n_out = shape_numel(kept_dims);
-  std::vector<T> out(static_cast<size_t>(n_out), T(0));
-  for (int64_t o = 0; o < n_out; ++o) {
+  Tensor out(DTypeOf<T>::value, kept_dims);
+  T* o = static_cast<T*>(out.raw());
+  for (int64_t i = 0; i < out.numel(); ++i) {
     T acc = 0;
-    const T* p = packed.data() + o * n_sum;
+    const T* p = packed.data() + i * n_sum;
     for (int64_t k = 0; k < n_sum; ++k) acc += p[k];
-    out[o] = acc;
+    o[i] = acc;
   }
-  return contiguous_view<T>(kept, kept_dims, std::move(out));
+  return contiguous_view<T>(kept, std::move(out));
 }
 
-// a and b contracted over their shared labels not in `keep`.
+// Batched product [batch] x (M x K) * (K x N), row-major, dense operands.
+// op(A) element (i, k) is A[i * K + k], or A[k * M + i] when ta; likewise B.
+template <typename T>
+void batched_matmul(bool ta, bool tb, int64_t B, int64_t M, int64_t N, int64_t K, const T* a, const T* b, T* c,
+                    ThreadPool& pool) {
+  if constexpr (std::is_same<T, float>::value) {
+    // Small products: one thread per batch entry; big ones: sgemm splits.
+    const bool per_batch = B >= 2 * pool.size() && M * N * K < (1 << 21);
+    if (per_batch) {
+      pool.parallel_for(B, 1, [&](int64_t s, int64_t e) {
+        for (int64_t i = s; i < e; ++i)
+          simd::sgemm(ta, tb, M, N, K, 1.f, a + i * M * K, ta ? M : K, b + i * K * N, tb ? K : N, 0.f,
+                      c + i * M * N, N, nullptr);
+      });
+    } else {
+      for (int64_t i = 0; i < B; ++i)
+        simd::sgemm(ta, tb, M, N, K, 1.f, a + i * M * K, ta ? M : K, b + i * K * N, tb ? K : N, 0.f,
+                    c + i * M * N, N, &pool);
+    }
+    return;
+  }
+  // Other types: row i of c = sum_k a[i, k] * b[k, :] (contiguous in j).
+  std::fill(c, c + B * M * N, T(0));
+  pool.parallel_for(B * M, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, K * N)), [&](int64_t s, int64_t e) {
+    for (int64_t r = s; r < e; ++r) {
+      const int64_t bt = r / M, i = r % M;
+      const T* am = a + bt * M * K;
+      const T* bm = b + bt * K * N;
+      T* o = c + r * N;
+      for (int64_t k = 0; k < K; ++k) {
+        const T av = ta ? am[k * M + i] : am[i * K + k];
+        if (tb) {
+          for (int64_t j = 0; j < N; ++j) o[j] += av * bm[j * K + k];
+        } else {
+          const T* br = bm + k * N;
+          for (int64_t j = 0; j < N; ++j) o[j] += av * br[j];
+        }
+      }
+    }
+  });
+}
+
+// a and b contracted over their shared labels not in `keep`. Label groups
+// follow a's memory order (b's for its own labels), and each operand is read
+// as a plain or transposed matrix without a copy when its layout allows.
 template <typename T>
 View<T> contract(const View<T>& a, const View<T>& b, const std::set<int>& keep, ThreadPool& pool) {
   std::vector<int> batch, a_only, b_only, inner;
   int64_t B = 1, M = 1, N = 1, K = 1;
-  Shape out_dims;
-  for (size_t i = 0; i < a.labels.size(); ++i) {
-    const int l = a.labels[i];
+  for (int l : a.memory_order(a.labels)) {
+    const int64_t n = a.dims[a.find(l)];
     if (b.find(l) < 0) {
       a_only.push_back(l);
-      M *= a.dims[i];
+      M *= n;
     } else if (keep.count(l)) {
       batch.push_back(l);
-      B *= a.dims[i];
+      B *= n;
     } else {
       inner.push_back(l);
-      K *= a.dims[i];
+      K *= n;
     }
   }
-  for (size_t i = 0; i < b.labels.size(); ++i)
-    if (a.find(b.labels[i]) < 0) {
-      b_only.push_back(b.labels[i]);
-      N *= b.dims[i];
+  for (int l : b.memory_order(b.labels))
+    if (a.find(l) < 0) {
+      b_only.push_back(l);
+      N *= b.dims[b.find(l)];
     }
-  std::vector<int> a_order = batch, b_order = batch, out_labels = batch;
-  a_order.insert(a_order.end(), a_only.begin(), a_only.end());
-  a_order.insert(a_order.end(), inner.begin(), inner.end());
-  b_order.insert(b_order.end(), inner.begin(), inner.end());
-  b_order.insert(b_order.end(), b_only.begin(), b_only.end());
-  out_labels.insert(out_labels.end(), a_only.begin(), a_only.end());
-  out_labels.insert(out_labels.end(), b_only.begin(), b_only.end());
+  auto cat = [](std::vector<int> x, const std::vector<int>& y, const std::vector<int>& z) {
+    x.insert(x.end(), y.begin(), y.end());
+    x.insert(x.end(), z.begin(), z.end());
+    return x;
+  };
+  const std::vector<int> a_mk = cat(batch, a_only, inner), a_km = cat(batch, inner, a_only);
+  const std::vector<int> b_kn = cat(batch, inner, b_only), b_nk = cat(batch, b_only, inner);
+  const bool ta = !a.contiguous_in(a_mk) && a.contiguous_in(a_km);
+  const bool tb = !b.contiguous_in(b_kn) && b.contiguous_in(b_nk);
+  std::vector<T> ka, kb;
+  const T* pa = dense_in(a, ta ? a_km : a_mk, ka);
+  const T* pb = dense_in(b, tb ? b_nk : b_kn, kb);
+
+  Shape out_dims;
   for (int l : batch) out_dims.push_back(a.dims[a.find(l)]);
   for (int l : a_only) out_dims.push_back(a.dims[a.find(l)]);
   for (int l : b_only) out_dims.push_back(b.dims[b.find(l)]);
-
-  const std::vector<T> pa = pack(a, a_order), pb = pack(b, b_order);
-  std::vector<T> out(static_cast<size_t>(B * M * N), T(0));
-  // Row i of batch bt: out[i, :] = sum_k a[i, k] * b[k, :] (contiguous in j).
-  pool.parallel_for(B * M, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, K * N)), [&](int64_t s, int64_t e) {
-    for (int64_t r = s; r < e; ++r) {
-      const int64_t bt = r / M;
-      const T* ar = pa.data() + r * K;
-      const T* bm = pb.data() + bt * K * N;
-      T* o = out.data() + r * N;
-      for (int64_t k = 0; k < K; ++k) {
-        const T av = ar[k];
-        const T* br = bm + k * N;
-        for (int64_t j = 0; j < N; ++j) o[j] += av * br[j];
-      }
-    }
-  });
-  return contiguous_view<T>(out_labels, out_dims, std::move(out));
+  Tensor out(DTypeOf<T>::value, out_dims);
+  if (out.numel() > 0) {
+    if (K == 0) std::fill(static_cast<T*>(out.raw()), static_cast<T*>(out.raw()) + out.numel(), T(0));
+    else batched_matmul<T>(ta, tb, B, M, N, K, pa, pb, static_cast<T*>(out.raw()), pool);
+  }
+  return contiguous_view<T>(cat(batch, a_only, b_only), std::move(out));
 }
 
 class Einsum : public Kernel {
@@ -357,6 +422,10 @@ class Einsum : public Kernel {
 
     Shape out_shape;
     for (int l : eq.output) out_shape.push_back(size[l]);
+    if (cur.owned.defined() && cur.contiguous_in(eq.output) && cur.owned.numel() == shape_numel(out_shape)) {
+      y = cur.owned.reshaped(out_shape);  // already laid out as the output
+      return;
+    }
     std::vector<T> data = pack(cur, eq.output);
     y = Tensor(DTypeOf<T>::value, out_shape);
     std::copy(data.begin(), data.end(), static_cast<T*>(y.raw()));

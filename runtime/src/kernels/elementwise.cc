@@ -45,10 +45,11 @@ int64_t legacy_axis_of(const KernelInfo& info) {
 template <unsigned Mask, bool ToBool, typename F>
 class BinaryKernel : public Kernel {
  public:
-  BinaryKernel(const KernelInfo& info, F f) : f_(f), legacy_axis_(legacy_axis_of(info)) {}
+  BinaryKernel(const KernelInfo& info, F f)
+      : f_(f), legacy_axis_(legacy_axis_of(info)), what_(info.node.describe()) {}
 
   void compute(KernelContext& ctx) override {
-    const std::string what = ctx.node().describe();
+    const std::string& what = what_;
     const Tensor& a = ctx.input(0);
     Tensor b = ctx.input(1);
     PIONNX_ENFORCE(a.dtype() == b.dtype(), InvalidArgument, what, ": inputs A and B must have the same dtype, got ",
@@ -68,6 +69,7 @@ class BinaryKernel : public Kernel {
  private:
   F f_;
   int64_t legacy_axis_;
+  std::string what_;
 };
 
 template <unsigned Mask, bool ToBool = false, typename F>

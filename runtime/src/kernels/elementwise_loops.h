@@ -36,8 +36,12 @@ enum : unsigned {
   kAll = kNumeric | kBool | kStr,
 };
 
-template <unsigned Mask, typename Fn>
-void dispatch_types(DType dt, const std::string& what, Fn&& fn) {
+// Error-message subject: a string, or a node described only when it throws.
+inline const std::string& what_str(const std::string& s) { return s; }
+inline std::string what_str(const Node& n) { return n.describe(); }
+
+template <unsigned Mask, typename What, typename Fn>
+void dispatch_types(DType dt, const What& what, Fn&& fn) {
   switch (dt) {
     case DType::Float: if constexpr ((Mask & kF32) != 0) return fn(TypeTag<float>{}); break;
     case DType::Double: if constexpr ((Mask & kF64) != 0) return fn(TypeTag<double>{}); break;
@@ -55,7 +59,7 @@ void dispatch_types(DType dt, const std::string& what, Fn&& fn) {
     case DType::String: if constexpr ((Mask & kStr) != 0) return fn(TypeTag<std::string>{}); break;
     default: break;
   }
-  throw NotImplemented(str_cat(what, ": input dtype ", dtype_name(dt), " is not supported"));
+  throw NotImplemented(str_cat(what_str(what), ": input dtype ", dtype_name(dt), " is not supported"));
 }
 
 // 16-bit floats compute in float32; everything else in its own type.

@@ -17,7 +17,7 @@ using namespace ew;
 template <unsigned Mask, typename F>
 void unary_same(KernelContext& ctx, F f) {
   const Tensor& x = ctx.input(0);
-  dispatch_types<Mask>(x.dtype(), ctx.node().describe(), [&](auto tag) {
+  dispatch_types<Mask>(x.dtype(), ctx.node(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     Tensor& y = ctx.output(0, x.dtype(), x.shape());
     unary_apply<T, T>(ctx.pool(), x, y, f);
@@ -28,7 +28,7 @@ void unary_same(KernelContext& ctx, F f) {
 template <typename F>
 void unary_float_to_bool(KernelContext& ctx, F f) {
   const Tensor& x = ctx.input(0);
-  dispatch_types<kFloats>(x.dtype(), ctx.node().describe(), [&](auto tag) {
+  dispatch_types<kFloats>(x.dtype(), ctx.node(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     Tensor& y = ctx.output(0, DType::Bool, x.shape());
     unary_apply<T, bool>(ctx.pool(), x, y, f);

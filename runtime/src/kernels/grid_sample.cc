@@ -7,6 +7,7 @@
 // channel.
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "exec/thread_pool.h"
 #include "kernels/common.h"
@@ -144,51 +145,65 @@ class GridSample : public Kernel {
     return 4;
   }
 
+  // For each image n: the taps of every output point (a fixed count per
+  // point, unused ones with weight 0), then every channel reads through them
+  // in turn, which keeps one channel plane hot in cache at a time.
   template <typename T, typename G>
   void sample(const Tensor& x, const Tensor& grid, Tensor& y, ThreadPool& pool) const {
+    using W = typename std::conditional<std::is_same<T, double>::value, double, float>::type;
     const int64_t r = static_cast<int64_t>(x.rank()) - 2;
     const int64_t N = x.shape()[0], C = x.shape()[1];
     Shape in_sp(x.shape().begin() + 2, x.shape().end());
     const int64_t in_plane = shape_numel(in_sp);
     const int64_t out_plane = y.numel() / std::max<int64_t>(1, N * C);
     const std::vector<int64_t> in_str = strides_of(in_sp);
+    const int per_axis = mode_ == GsMode::Nearest ? 1 : mode_ == GsMode::Linear ? 2 : 4;
+    int64_t n_taps = 1;
+    for (int64_t d = 0; d < r; ++d) n_taps *= per_axis;
     const T* xs = static_cast<const T*>(x.raw());
     const G* gs = static_cast<const G*>(grid.raw());
     T* ys = static_cast<T*>(y.raw());
+    std::vector<int64_t> offs(static_cast<size_t>(out_plane * n_taps));
+    std::vector<W> ws(offs.size());
 
-    pool.parallel_for(N * out_plane, std::max<int64_t>(1, 1024 / std::max<int64_t>(1, C)), [&](int64_t b, int64_t e) {
-      std::vector<int64_t> offs, no;
-      std::vector<double> ws, nw;
-      for (int64_t u = b; u < e; ++u) {
-        const int64_t n = u / out_plane, p = u % out_plane;
-        const G* g = gs + u * r;
-        // Tensor product of the per-axis taps; the grid lists axes reversed.
-        offs.assign(1, 0);
-        ws.assign(1, 1.0);
-        for (int64_t d = 0; d < r; ++d) {
-          int64_t idx[4];
-          double w[4];
-          const int k = axis_taps<G>(g[r - 1 - d], in_sp[d], idx, w);
-          const size_t prev = offs.size();
-          no.clear();
-          nw.clear();
-          for (size_t a = 0; a < prev; ++a)
-            for (int t = 0; t < k; ++t) {
-              if (idx[t] < 0 || w[t] == 0) continue;  // zero padding or no weight
-              no.push_back(offs[a] + idx[t] * in_str[d]);
-              nw.push_back(ws[a] * w[t]);
-            }
-          offs.swap(no);
-          ws.swap(nw);
+    for (int64_t n = 0; n < N; ++n) {
+      pool.parallel_for(out_plane, std::max<int64_t>(1, 2048 / n_taps), [&](int64_t b, int64_t e) {
+        for (int64_t p = b; p < e; ++p) {
+          const G* g = gs + (n * out_plane + p) * r;
+          int64_t* po = &offs[p * n_taps];
+          W* pw = &ws[p * n_taps];
+          po[0] = 0;
+          pw[0] = 1;
+          int64_t count = 1;
+          // Tensor product of the per-axis taps; the grid lists axes reversed.
+          for (int64_t d = r - 1; d >= 0; --d) {
+            int64_t idx[4];
+            double w[4];
+            const int k = axis_taps<G>(g[r - 1 - d], in_sp[d], idx, w);
+            for (int64_t a = count - 1; a >= 0; --a)
+              for (int t = k - 1; t >= 0; --t) {
+                const bool valid = idx[t] >= 0;  // zero padding reads 0
+                po[a * k + t] = po[a] + (valid ? idx[t] * in_str[d] : 0);
+                pw[a * k + t] = valid ? static_cast<W>(pw[a] * static_cast<W>(w[t])) : W(0);
+              }
+            count *= k;
+          }
         }
-        for (int64_t c = 0; c < C; ++c) {
+      });
+      pool.parallel_for(C, 1, [&](int64_t b, int64_t e) {
+        for (int64_t c = b; c < e; ++c) {
           const T* src = xs + (n * C + c) * in_plane;
-          double acc = 0;
-          for (size_t t = 0; t < offs.size(); ++t) acc += ws[t] * static_cast<double>(src[offs[t]]);
-          ys[(n * C + c) * out_plane + p] = static_cast<T>(acc);
+          T* dst = ys + (n * C + c) * out_plane;
+          for (int64_t p = 0; p < out_plane; ++p) {
+            const int64_t* po = &offs[p * n_taps];
+            const W* pw = &ws[p * n_taps];
+            W acc = 0;
+            for (int64_t t = 0; t < n_taps; ++t) acc += pw[t] * static_cast<W>(src[po[t]]);
+            dst[p] = static_cast<T>(acc);
+          }
         }
-      }
-    });
+      });
+    }
   }
 
   const Node& node_;

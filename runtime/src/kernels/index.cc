@@ -76,20 +76,32 @@ class Gather final : public Kernel {
     Shape out_shape(data.shape().begin(), data.shape().begin() + axis);
     out_shape.insert(out_shape.end(), ind.shape().begin(), ind.shape().end());
     out_shape.insert(out_shape.end(), data.shape().begin() + axis + 1, data.shape().end());
-    Tensor& y = ctx.output(0, data.dtype(), out_shape);
-    if (y.numel() == 0) return;
     int64_t outer = 1, inner = 1;
     for (int64_t d = 0; d < r; ++d) (d < axis ? outer : inner) *= d == axis ? 1 : data.shape()[d];
     const int64_t k = static_cast<int64_t>(idx.size());
+    // Consecutive indices under a unit outer extent pick one contiguous block
+    // (e.g. one row of a leading axis): alias the data.
+    bool run = outer == 1 && k > 0 && shape_numel(out_shape) > 0;
+    for (int64_t j = 1; run && j < k; ++j) run = idx[j] == idx[0] + j;
+    if (run) {
+      const char* src = static_cast<const char*>(data.raw()) + idx[0] * inner * static_cast<int64_t>(dtype_size(data.dtype()));
+      ctx.set_output(0, view_of(data, src, out_shape));
+      return;
+    }
+    Tensor& y = ctx.output(0, data.dtype(), out_shape);
+    if (y.numel() == 0) return;
     dispatch_movable(data.dtype(), what, [&](auto tag) {
       using T = typename decltype(tag)::type;
       const T* in = static_cast<const T*>(data.raw());
       T* out = static_cast<T*>(y.raw());
       ctx.pool().parallel_for(outer * k, std::max<int64_t>(1, 4096 / inner), [&](int64_t b, int64_t e) {
+        // w = o * k + j, advanced without dividing per element.
+        int64_t o = b / k, j = b % k;
         for (int64_t w = b; w < e; ++w) {
-          const T* src = in + ((w / k) * n + idx[w % k]) * inner;
+          const T* src = in + (o * n + idx[j]) * inner;
           if (inner == 1) out[w] = *src;
           else shape_detail::copy_run(src, out + w * inner, inner);
+          if (++j == k) j = 0, ++o;
         }
       });
     });

@@ -5,6 +5,7 @@
 // accumulation into the output (innermost axis kept); both vectorize.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <type_traits>
 
@@ -51,18 +52,67 @@ inline A map_value(T x, A bias) {
   if constexpr (M == MapKind::ExpMinusBias) return static_cast<A>(std::exp(v - bias));
 }
 
-// Reduces a contiguous run with 8 independent accumulators: lets the compiler
-// vectorize and keeps float sums a little more accurate than one chain.
+// 16-byte vectors (SSE2 on x86-64, NEON on ARM, scalar code elsewhere) for
+// the float hot loops: the compilers leave a scalar max/min chain alone.
+template <typename A>
+struct Vec16 {
+  static constexpr bool ok = false;
+};
+template <>
+struct Vec16<float> {
+  static constexpr bool ok = true;
+  typedef float type __attribute__((vector_size(16)));
+};
+template <>
+struct Vec16<double> {
+  static constexpr bool ok = true;
+  typedef double type __attribute__((vector_size(16)));
+};
+
+template <CombineKind C, typename V>
+inline V vcombine(V a, V b) {
+  if constexpr (C == CombineKind::Sum) return a + b;
+  if constexpr (C == CombineKind::Prod) return a * b;
+  if constexpr (C == CombineKind::Max) return a < b ? b : a;
+  if constexpr (C == CombineKind::Min) return b < a ? b : a;
+}
+
+template <MapKind M, typename V>
+inline V vmap(V v) {
+  if constexpr (M == MapKind::Identity) return v;
+  if constexpr (M == MapKind::Abs) return v < V{} ? -v : v;
+  if constexpr (M == MapKind::Square) return v * v;
+}
+
+// Reduces a contiguous run with independent accumulators, so the loop
+// pipelines and float sums stay a little more accurate than one chain.
 template <MapKind M, CombineKind C, typename A, typename T>
 A reduce_run(const T* x, int64_t n, A bias) {
-  A acc[8];
-  for (auto& a : acc) a = identity_of<C, A>();
+  A r = identity_of<C, A>();
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int j = 0; j < 8; ++j) acc[j] = combine<C, A>(acc[j], map_value<M, A>(x[i + j], bias));
-  for (; i < n; ++i) acc[0] = combine<C, A>(acc[0], map_value<M, A>(x[i], bias));
-  for (int j = 1; j < 8; ++j) acc[0] = combine<C, A>(acc[0], acc[j]);
-  return acc[0];
+  if constexpr (std::is_same<A, T>::value && Vec16<A>::ok && M != MapKind::ExpMinusBias) {
+    using V = typename Vec16<A>::type;
+    constexpr int L = static_cast<int>(16 / sizeof(A));
+    V acc[4];
+    for (auto& v : acc)
+      for (int j = 0; j < L; ++j) v[j] = identity_of<C, A>();
+    for (; i + 4 * L <= n; i += 4 * L)
+      for (int u = 0; u < 4; ++u) {
+        V v;
+        std::memcpy(&v, x + i + u * L, sizeof(V));
+        acc[u] = vcombine<C>(acc[u], vmap<M>(v));
+      }
+    const V v = vcombine<C>(vcombine<C>(acc[0], acc[1]), vcombine<C>(acc[2], acc[3]));
+    for (int j = 0; j < L; ++j) r = combine<C, A>(r, v[j]);
+  } else {
+    A acc[8];
+    for (auto& a : acc) a = identity_of<C, A>();
+    for (; i + 8 <= n; i += 8)
+      for (int j = 0; j < 8; ++j) acc[j] = combine<C, A>(acc[j], map_value<M, A>(x[i + j], bias));
+    for (int j = 0; j < 8; ++j) r = combine<C, A>(r, acc[j]);
+  }
+  for (; i < n; ++i) r = combine<C, A>(r, map_value<M, A>(x[i], bias));
+  return r;
 }
 
 // The input shape coalesced into runs of kept / reduced axes (size-1 axes
@@ -165,8 +215,11 @@ void reduce_core(const T* x, A* acc, const A* bias, const Layout& l, ThreadPool&
       for (int64_t k = k0; k < k1; ++k) out[k] = identity_of<C, A>();
       for (int64_t r : red_offs) {
         const T* src = x + row_offs[row] + r;
-        for (int64_t k = k0; k < k1; ++k)
-          out[k] = combine<C, A>(out[k], map_value<M, A>(src[k], bi ? bi[k] : A(0)));
+        if (bi) {
+          for (int64_t k = k0; k < k1; ++k) out[k] = combine<C, A>(out[k], map_value<M, A>(src[k], bi[k]));
+        } else {
+          for (int64_t k = k0; k < k1; ++k) out[k] = combine<C, A>(out[k], map_value<M, A>(src[k], A(0)));
+        }
       }
     }
   });

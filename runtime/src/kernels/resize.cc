@@ -348,7 +348,9 @@ class ResizeKernel : public Kernel {
       T ev;
       std::memcpy(&ev, ext.raw(), sizeof(T));
       const AxisTaps& tl = taps.back();
+      const bool any_outside = ctm_ == Ctm::TfCropAndResize;
       pool.parallel_for(rows, std::max<int64_t>(1, 16384 / last), [&](int64_t b, int64_t e) {
+        int64_t prev_off = -1;
         for (int64_t r = b; r < e; ++r) {
           int64_t off = 0, rem = r;
           bool outside = false;
@@ -361,10 +363,22 @@ class ResizeKernel : public Kernel {
           T* y = dst + r * last;
           if (outside) {
             std::fill(y, y + last, ev);
+            prev_off = -1;
             continue;
           }
+          if (off == prev_off) {
+            // Upsampled rows repeat their predecessor: copy it whole.
+            std::memcpy(y, y - last, sizeof(T) * last);
+            continue;
+          }
+          prev_off = off;
           const T* s = src + off;
-          for (int64_t j = 0; j < last; ++j) y[j] = tl.outside[j] ? ev : s[tl.idx[j]];
+          const int64_t* ix = tl.idx.data();
+          if (any_outside) {
+            for (int64_t j = 0; j < last; ++j) y[j] = tl.outside[j] ? ev : s[ix[j]];
+          } else {
+            for (int64_t j = 0; j < last; ++j) y[j] = s[ix[j]];
+          }
         }
       });
     });
@@ -407,6 +421,23 @@ class ResizeKernel : public Kernel {
     const int64_t n = t.n;
     std::vector<F> w(t.w.begin(), t.w.end());
     const F ev = static_cast<F>(extrapolation_);
+    if (inner == 1) {
+      // Resizing the innermost axis: gather taps along each row.
+      pool.parallel_for(outer, std::max<int64_t>(1, 8192 / (out_d * n)), [&](int64_t b, int64_t e) {
+        for (int64_t o = b; o < e; ++o) {
+          const F* src = in + o * in_d;
+          F* dst = out + o * out_d;
+          for (int64_t j = 0; j < out_d; ++j) {
+            const int64_t* ix = &t.idx[j * n];
+            const F* wj = &w[j * n];
+            F acc = 0;
+            for (int64_t k = 0; k < n; ++k) acc += wj[k] * src[ix[k]];
+            dst[j] = t.outside[j] ? ev : acc;
+          }
+        }
+      });
+      return;
+    }
     pool.parallel_for(outer * out_d, std::max<int64_t>(1, 8192 / (inner * n)), [&](int64_t b, int64_t e) {
       for (int64_t u = b; u < e; ++u) {
         const int64_t o = u / out_d, j = u % out_d;
@@ -418,14 +449,9 @@ class ResizeKernel : public Kernel {
         const int64_t* ix = &t.idx[j * n];
         const F* wj = &w[j * n];
         const F* src = in + o * in_d * inner;
-        if (inner == 1) {
-          F acc = 0;
-          for (int64_t k = 0; k < n; ++k) acc += wj[k] * src[ix[k]];
-          *dst = acc;
-          continue;
-        }
-        std::fill(dst, dst + inner, F(0));
-        for (int64_t k = 0; k < n; ++k) {
+        const F* s0 = src + ix[0] * inner;
+        for (int64_t i = 0; i < inner; ++i) dst[i] = wj[0] * s0[i];
+        for (int64_t k = 1; k < n; ++k) {
           if (wj[k] == 0) continue;
           const F wk = wj[k];
           const F* s = src + ix[k] * inner;

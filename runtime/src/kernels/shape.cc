@@ -297,11 +297,16 @@ class Split final : public Kernel {
     for (int64_t i = 0; i < n_out; ++i) {
       Shape s = x.shape();
       s[axis] = split[i];
-      Tensor& y = ctx.output(i, x.dtype(), s);
       const void* src = static_cast<const char*>(x.raw()) + offset * inner * esize;
+      offset += split[i];
+      if (outer == 1 && split[i] > 0) {
+        // One contiguous chunk: alias the input.
+        ctx.set_output(i, view_of(x, src, s));
+        continue;
+      }
+      Tensor& y = ctx.output(i, x.dtype(), s);
       // Output i is the [outer, split_i * inner] band at column offset*inner.
       strided_copy_any(x.dtype(), src, {dim * inner, 1}, {outer, split[i] * inner}, y.raw(), ctx.pool(), what);
-      offset += split[i];
     }
   }
 
@@ -372,9 +377,17 @@ class Slice final : public Kernel {
       if (len > 0) origin += s * in_strides[a];
       strides[a] = in_strides[a] * step;
     }
-    Tensor& y = ctx.output(0, x.dtype(), out_shape);
-    if (y.numel() == 0) return;
+    if (shape_numel(out_shape) == 0) {
+      ctx.output(0, x.dtype(), out_shape);
+      return;
+    }
     const void* src = static_cast<const char*>(x.raw()) + origin * static_cast<int64_t>(dtype_size(x.dtype()));
+    // A contiguous range (e.g. rows of the leading axis) aliases the input.
+    if (is_dense_view(strides, out_shape)) {
+      ctx.set_output(0, view_of(x, src, out_shape));
+      return;
+    }
+    Tensor& y = ctx.output(0, x.dtype(), out_shape);
     strided_copy_any(x.dtype(), src, strides, out_shape, y.raw(), ctx.pool(), what);
   }
 

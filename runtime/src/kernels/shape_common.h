@@ -237,4 +237,23 @@ inline Tensor scalar_of(DType dt, double v, const std::string& what) {
   return t;
 }
 
+// True when reading `shape` through `strides` walks memory densely in
+// row-major order, so the result can alias its source instead of copying.
+inline bool is_dense_view(const std::vector<int64_t>& strides, const Shape& shape) {
+  int64_t want = 1;
+  for (int64_t d = static_cast<int64_t>(shape.size()) - 1; d >= 0; --d) {
+    if (shape[d] == 1) continue;
+    if (shape[d] == 0) return true;
+    if (strides[d] != want) return false;
+    want *= shape[d];
+  }
+  return true;
+}
+
+// A tensor of `shape` sharing x's storage, starting at `origin` inside it.
+// Kernels never write into their inputs, so the alias is read-only in practice.
+inline Tensor view_of(const Tensor& x, const void* origin, Shape shape) {
+  return Tensor::wrap(x.dtype(), std::move(shape), const_cast<void*>(origin), x.storage());
+}
+
 }  // namespace pionnx

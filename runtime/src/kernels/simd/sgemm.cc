@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -296,15 +297,45 @@ bool sgemm_special(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alph
 
 thread_local std::vector<float> t_packed_a;
 
-void sgemm_serial(const SgemmUKernel& uk, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
-                  float alpha, const float* A, int64_t lda, const float* B, int64_t ldb,
-                  float beta, float* C, int64_t ldc) {
-  if (sgemm_special(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)) return;
-  if (beta != 0.f && beta != 1.f) scale_c(M, N, beta, C, ldc);
-  const size_t need = static_cast<size_t>(packed_a_size(M, K, uk.mr));
-  if (t_packed_a.size() < need) t_packed_a.resize(need);
-  pack_a(ta, A, lda, 0, M, K, uk.mr, alpha, t_packed_a.data());
-  gemm_packed_a(uk, t_packed_a.data(), tb, M, N, K, B, ldb, beta == 0.f, C, ldc);
+// Splits C over the pool: the larger side into one slice per thread, on tile
+// boundaries. `Ap` is op(A) packed for all M rows, or being packed: when
+// `pack` is set, each thread packs the panels it needs first.
+void run_packed(const SgemmUKernel& uk, float* Ap, const std::function<void(int64_t, int64_t)>* pack,
+                bool tb, int64_t M, int64_t N, int64_t K, const float* B, int64_t ldb,
+                bool overwrite, float* C, int64_t ldc, ThreadPool* pool) {
+  const int MR = uk.mr;
+  const int threads = pool ? pool->size() : 1;
+  // Below ~1 MFLOP a thread hand-off costs more than it saves.
+  if (threads < 2 || static_cast<double>(M) * N * K < (1 << 19)) {
+    if (pack) (*pack)(0, M);
+    gemm_packed_a(uk, Ap, tb, M, N, K, B, ldb, overwrite, C, ldc);
+    return;
+  }
+  const bool split_n = N >= M;
+  const int64_t len = split_n ? N : M;
+  const int64_t unit = split_n ? uk.nr : MR;
+  const int64_t units = (len + unit - 1) / unit;
+  const int64_t chunks = std::min<int64_t>(threads, units);
+  if (split_n && pack) {
+    const int64_t panels = (M + MR - 1) / MR;
+    pool->parallel_for(panels, 1, [&](int64_t p0, int64_t p1) {
+      (*pack)(p0 * MR, std::min(M, p1 * MR));
+    });
+  }
+  pool->parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      const int64_t b = std::min(len, units * c / chunks * unit);
+      const int64_t e = std::min(len, units * (c + 1) / chunks * unit);
+      if (b >= e) continue;
+      if (split_n) {
+        const float* Bs = tb ? B + b * ldb : B + b;
+        gemm_packed_a(uk, Ap, tb, M, e - b, K, Bs, ldb, overwrite, C + b, ldc);
+      } else {
+        if (pack) (*pack)(b, e);
+        gemm_packed_a(uk, Ap + b * K, tb, e - b, N, K, B, ldb, overwrite, C + b * ldc, ldc);
+      }
+    }
+  });
 }
 
 }  // namespace
@@ -314,47 +345,40 @@ const char* sgemm_isa() { return active_ukernel().isa; }
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
            const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
            int64_t ldc, ThreadPool* pool) {
-  const SgemmUKernel& uk = active_ukernel();
-  const int threads = pool ? pool->size() : 1;
-  // Below ~1 MFLOP a thread hand-off costs more than it saves.
-  if (threads < 2 || static_cast<double>(M) * N * K < (1 << 19)) {
-    sgemm_serial(uk, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-    return;
-  }
   if (sgemm_special(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)) return;
   if (beta != 0.f && beta != 1.f) scale_c(M, N, beta, C, ldc);
-  const int MR = uk.mr;
-  // Split the larger side of C into one slice per thread, on tile
-  // boundaries. A is packed once (each thread packs its own panels) and
-  // shared; every slice packs its own B panels.
-  const bool split_n = N >= M;
-  const int64_t len = split_n ? N : M;
-  const int64_t unit = split_n ? uk.nr : MR;
-  const int64_t units = (len + unit - 1) / unit;
-  const int64_t chunks = std::min<int64_t>(threads, units);
-  const size_t need = static_cast<size_t>(packed_a_size(M, K, MR));
+  const SgemmUKernel& uk = active_ukernel();
+  const size_t need = static_cast<size_t>(packed_a_size(M, K, uk.mr));
   if (t_packed_a.size() < need) t_packed_a.resize(need);
   float* Ap = t_packed_a.data();
-  if (split_n) {
-    const int64_t panels = (M + MR - 1) / MR;
-    pool->parallel_for(panels, 1, [&](int64_t p0, int64_t p1) {
-      pack_a(trans_a, A, lda, p0 * MR, std::min(M, p1 * MR), K, MR, alpha, Ap + p0 * MR * K);
-    });
+  const std::function<void(int64_t, int64_t)> pack = [&](int64_t i0, int64_t i1) {
+    pack_a(trans_a, A, lda, i0, i1, K, uk.mr, alpha, Ap + i0 * K);
+  };
+  run_packed(uk, Ap, &pack, trans_b, M, N, K, B, ldb, beta == 0.f, C, ldc, pool);
+}
+
+SgemmPackedA sgemm_pack_a(bool trans_a, int64_t M, int64_t K, const float* A, int64_t lda) {
+  const SgemmUKernel& uk = active_ukernel();
+  SgemmPackedA p;
+  p.M = M;
+  p.K = K;
+  p.mr = uk.mr;
+  p.data.resize(static_cast<size_t>(packed_a_size(M, K, uk.mr)));
+  pack_a(trans_a, A, lda, 0, M, K, uk.mr, 1.f, p.data.data());
+  return p;
+}
+
+void sgemm_prepacked(const SgemmPackedA& a, bool trans_b, int64_t N, const float* B, int64_t ldb,
+                     float beta, float* C, int64_t ldc, ThreadPool* pool) {
+  const SgemmUKernel& uk = active_ukernel();
+  if (a.M <= 0 || N <= 0) return;
+  if (a.K <= 0) {
+    if (beta != 1.f) scale_c(a.M, N, beta, C, ldc);
+    return;
   }
-  pool->parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
-    for (int64_t c = c0; c < c1; ++c) {
-      const int64_t b = std::min(len, units * c / chunks * unit);
-      const int64_t e = std::min(len, units * (c + 1) / chunks * unit);
-      if (b >= e) continue;
-      if (split_n) {
-        const float* Bs = trans_b ? B + b * ldb : B + b;
-        gemm_packed_a(uk, Ap, trans_b, M, e - b, K, Bs, ldb, beta == 0.f, C + b, ldc);
-      } else {
-        pack_a(trans_a, A, lda, b, e, K, MR, alpha, Ap + b * K);
-        gemm_packed_a(uk, Ap + b * K, trans_b, e - b, N, K, B, ldb, beta == 0.f, C + b * ldc, ldc);
-      }
-    }
-  });
+  if (beta != 0.f && beta != 1.f) scale_c(a.M, N, beta, C, ldc);
+  run_packed(uk, const_cast<float*>(a.data.data()), nullptr, trans_b, a.M, N, a.K, B, ldb,
+             beta == 0.f, C, ldc, pool);
 }
 
 }  // namespace simd

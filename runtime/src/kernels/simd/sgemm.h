@@ -6,6 +6,7 @@
 // reports (portable C++ everywhere, AVX2+FMA on x86-64 when present).
 #pragma once
 #include <cstdint>
+#include <vector>
 
 namespace pionnx {
 class ThreadPool;
@@ -20,7 +21,19 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
            const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
            int64_t ldc, ThreadPool* pool = nullptr);
 
-// Name of the micro-kernel in use: "avx2", "generic".
+// op(A) packed once for many products with the same left operand (constant
+// Conv/Gemm weights). Tied to the micro-kernel chosen at start-up.
+struct SgemmPackedA {
+  int64_t M = 0, K = 0;
+  int mr = 0;
+  std::vector<float> data;
+};
+SgemmPackedA sgemm_pack_a(bool trans_a, int64_t M, int64_t K, const float* A, int64_t lda);
+// C = packed A * op(B) + beta * C (alpha = 1); op(B) is K x N as in sgemm.
+void sgemm_prepacked(const SgemmPackedA& a, bool trans_b, int64_t N, const float* B, int64_t ldb,
+                     float beta, float* C, int64_t ldc, ThreadPool* pool = nullptr);
+
+// Name of the micro-kernel in use: "avx512", "avx2", "generic".
 const char* sgemm_isa();
 
 }  // namespace simd
