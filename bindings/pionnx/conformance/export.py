@@ -53,9 +53,19 @@ def _value_infos(values: Any) -> list[dict[str, str]]:
     return [{"name": value.name, "kind": _kind(value.type)} for value in values]
 
 
+def _reference_dtype(path: Path, kind: str) -> str | None:
+    """The numpy dtype name onnx's runner gives a reference output (e.g. 'bfloat16' via ml_dtypes)."""
+    if kind != "tensor":
+        return None
+    proto = onnx.TensorProto()
+    proto.ParseFromString(path.read_bytes())
+    return onnx.numpy_helper.to_array(proto).dtype.name
+
+
 def _data_sets(case_dir: Path, model: onnx.ModelProto) -> list[dict[str, Any]]:
     input_names = [value.name for value in model.graph.input]
     initializer_names = [init.name for init in model.graph.initializer]
+    output_kinds = [_kind(value.type) for value in model.graph.output]
     sets = []
     for set_dir in sorted(case_dir.glob("test_data_set*")):
         n_in = len(glob.glob(os.path.join(set_dir, "input_*.pb")))
@@ -68,6 +78,10 @@ def _data_sets(case_dir: Path, model: onnx.ModelProto) -> list[dict[str, Any]]:
                     for i, name in enumerate(feed_names(input_names, initializer_names, n_in))
                 ],
                 "outputs": [f"output_{i}.pb" for i in range(n_out)],
+                "output_dtypes": [
+                    _reference_dtype(set_dir / f"output_{i}.pb", output_kinds[i] if i < len(output_kinds) else "")
+                    for i in range(n_out)
+                ],
             }
         )
     return sets

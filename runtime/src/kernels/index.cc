@@ -61,13 +61,14 @@ void walk_element_offsets(const Tensor& ind, const Shape& data_shape, int64_t ax
 
 // ---------------------------------------------------------------- Gather
 
-class Gather final : public Kernel {
+class Gather final : public NamedKernel {
  public:
-  explicit Gather(const KernelInfo& info) : axis_(info.node.attr_i("axis", 0)) {}
+  explicit Gather(const KernelInfo& info)
+      : NamedKernel(info), axis_(info.node.attr_i("axis", 0)) {}
   void compute(KernelContext& ctx) override {
     const Tensor& data = ctx.input(0);
     const Tensor& ind = ctx.input(1);
-    const std::string what = ctx.node().describe();
+    const std::string& what = what_;
     const int64_t r = static_cast<int64_t>(data.rank());
     PIONNX_ENFORCE(r >= 1, InvalidArgument, what, ": data must have rank >= 1");
     const int64_t axis = normalize_axis(axis_, r, what);
@@ -84,7 +85,8 @@ class Gather final : public Kernel {
     bool run = outer == 1 && k > 0 && shape_numel(out_shape) > 0;
     for (int64_t j = 1; run && j < k; ++j) run = idx[j] == idx[0] + j;
     if (run) {
-      const char* src = static_cast<const char*>(data.raw()) + idx[0] * inner * static_cast<int64_t>(dtype_size(data.dtype()));
+      const int64_t esize = static_cast<int64_t>(dtype_size(data.dtype()));
+      const char* src = static_cast<const char*>(data.raw()) + idx[0] * inner * esize;
       ctx.set_output(0, view_of(data, src, out_shape));
       return;
     }
@@ -113,13 +115,14 @@ class Gather final : public Kernel {
 
 // ---------------------------------------------------------------- GatherElements
 
-class GatherElements final : public Kernel {
+class GatherElements final : public NamedKernel {
  public:
-  explicit GatherElements(const KernelInfo& info) : axis_(info.node.attr_i("axis", 0)) {}
+  explicit GatherElements(const KernelInfo& info)
+      : NamedKernel(info), axis_(info.node.attr_i("axis", 0)) {}
   void compute(KernelContext& ctx) override {
     const Tensor& data = ctx.input(0);
     const Tensor& ind = ctx.input(1);
-    const std::string what = ctx.node().describe();
+    const std::string& what = what_;
     const int64_t r = static_cast<int64_t>(data.rank());
     PIONNX_ENFORCE(static_cast<int64_t>(ind.rank()) == r && r >= 1, InvalidArgument, what, ": indices ",
                    shape_str(ind.shape()), " must have the rank of data ", shape_str(data.shape()));
@@ -150,13 +153,14 @@ class GatherElements final : public Kernel {
 
 // ---------------------------------------------------------------- GatherND
 
-class GatherND final : public Kernel {
+class GatherND final : public NamedKernel {
  public:
-  explicit GatherND(const KernelInfo& info) : batch_dims_(info.node.attr_i("batch_dims", 0)) {}
+  explicit GatherND(const KernelInfo& info)
+      : NamedKernel(info), batch_dims_(info.node.attr_i("batch_dims", 0)) {}
   void compute(KernelContext& ctx) override {
     const Tensor& data = ctx.input(0);
     const Tensor& ind = ctx.input(1);
-    const std::string what = ctx.node().describe();
+    const std::string& what = what_;
     const int64_t r = static_cast<int64_t>(data.rank()), q = static_cast<int64_t>(ind.rank()), b = batch_dims_;
     PIONNX_ENFORCE(q >= 1 && b >= 0 && b < std::min(r, q), InvalidArgument, what, ": batch_dims ", b,
                    " invalid for data ", shape_str(data.shape()), " and indices ", shape_str(ind.shape()));
@@ -239,8 +243,8 @@ T combine(const T& a, const T& b, Reduction r) {
 // Copies data to output 0, then calls scatter(out, upd, apply) where
 // apply(dst, src) writes or combines one element.
 template <typename Scatter>
-void scatter_into(KernelContext& ctx, const Tensor& data, const Tensor& updates, Reduction red, Scatter&& scatter) {
-  const std::string what = ctx.node().describe();
+void scatter_into(KernelContext& ctx, const Tensor& data, const Tensor& updates, Reduction red,
+                  const std::string& what, Scatter&& scatter) {
   PIONNX_ENFORCE(updates.dtype() == data.dtype(), InvalidArgument, what, ": updates have dtype ",
                  dtype_name(updates.dtype()), ", data ", dtype_name(data.dtype()));
   Tensor& y = ctx.output(0, data.dtype(), data.shape());
@@ -259,15 +263,15 @@ void scatter_into(KernelContext& ctx, const Tensor& data, const Tensor& updates,
   }
 }
 
-class ScatterND final : public Kernel {
+class ScatterND final : public NamedKernel {
  public:
   explicit ScatterND(const KernelInfo& info)
-      : red_(parse_reduction(info.node.attr_s("reduction", "none"), info.node.describe())) {}
+      : NamedKernel(info), red_(parse_reduction(info.node.attr_s("reduction", "none"), info.node.describe())) {}
   void compute(KernelContext& ctx) override {
     const Tensor& data = ctx.input(0);
     const Tensor& ind = ctx.input(1);
     const Tensor& upd = ctx.input(2);
-    const std::string what = ctx.node().describe();
+    const std::string& what = what_;
     const int64_t r = static_cast<int64_t>(data.rank()), q = static_cast<int64_t>(ind.rank());
     PIONNX_ENFORCE(q >= 1, InvalidArgument, what, ": indices must have rank >= 1");
     const int64_t k = ind.shape()[q - 1];
@@ -280,7 +284,9 @@ class ScatterND final : public Kernel {
     const std::vector<int64_t> ds = strides_of(data.shape());
     int64_t slice = 1;
     for (int64_t d = k; d < r; ++d) slice *= data.shape()[d];
-    const int64_t tuples = k > 0 ? static_cast<int64_t>(idx.size()) / k : shape_numel(want) / std::max<int64_t>(slice, 1);
+    // k == 0 (indices [..., 0]): each tuple addresses the whole data tensor.
+    const int64_t tuples = k > 0 ? static_cast<int64_t>(idx.size()) / k
+                                 : shape_numel(want) / std::max<int64_t>(slice, 1);
     std::vector<int64_t> offsets(tuples, 0);
     for (int64_t t = 0; t < tuples; ++t)
       for (int64_t j = 0; j < k; ++j) {
@@ -290,7 +296,7 @@ class ScatterND final : public Kernel {
         offsets[t] += (i < 0 ? i + n : i) * ds[j];
       }
     // In order, so duplicate indices combine (or the last write wins).
-    scatter_into(ctx, data, upd, red_, [&](auto* out, const auto* u, auto apply) {
+    scatter_into(ctx, data, upd, red_, what, [&](auto* out, const auto* u, auto apply) {
       for (int64_t t = 0; t < tuples; ++t)
         for (int64_t e = 0; e < slice; ++e) apply(out[offsets[t] + e], u[t * slice + e]);
     });
@@ -301,16 +307,16 @@ class ScatterND final : public Kernel {
 };
 
 // ScatterElements (and the opset 9-10 Scatter, which has no reduction).
-class ScatterElements final : public Kernel {
+class ScatterElements final : public NamedKernel {
  public:
   explicit ScatterElements(const KernelInfo& info)
-      : axis_(info.node.attr_i("axis", 0)),
+      : NamedKernel(info), axis_(info.node.attr_i("axis", 0)),
         red_(parse_reduction(info.node.attr_s("reduction", "none"), info.node.describe())) {}
   void compute(KernelContext& ctx) override {
     const Tensor& data = ctx.input(0);
     const Tensor& ind = ctx.input(1);
     const Tensor& upd = ctx.input(2);
-    const std::string what = ctx.node().describe();
+    const std::string& what = what_;
     const int64_t r = static_cast<int64_t>(data.rank());
     PIONNX_ENFORCE(static_cast<int64_t>(ind.rank()) == r && r >= 1, InvalidArgument, what, ": indices ",
                    shape_str(ind.shape()), " must have the rank of data ", shape_str(data.shape()));
@@ -321,7 +327,7 @@ class ScatterElements final : public Kernel {
       PIONNX_ENFORCE(d == axis || ind.shape()[d] <= data.shape()[d], InvalidArgument, what, ": indices ",
                      shape_str(ind.shape()), " exceed data ", shape_str(data.shape()), " on axis ", d);
     // Sequential, so duplicate indices combine in order (or the last wins).
-    scatter_into(ctx, data, upd, red_, [&](auto* out, const auto* u, auto apply) {
+    scatter_into(ctx, data, upd, red_, what, [&](auto* out, const auto* u, auto apply) {
       if (ind.numel() == 0) return;
       const int64_t rows = ind.numel() / ind.shape()[r - 1];
       dispatch_index(ind, what, [&](auto itag) {
@@ -337,15 +343,71 @@ class ScatterElements final : public Kernel {
   Reduction red_;
 };
 
+// TensorScatter (opset 24): writes `update` into a copy of a KV cache at
+// per-batch positions along the sequence axis.
+class TensorScatter final : public NamedKernel {
+ public:
+  explicit TensorScatter(const KernelInfo& info)
+      : NamedKernel(info),
+        axis_(info.node.attr_i("axis", -2)),
+        circular_(info.node.attr_s("mode", "linear") == "circular") {
+    const std::string mode = info.node.attr_s("mode", "linear");
+    PIONNX_ENFORCE(mode == "linear" || mode == "circular", InvalidGraph, info.node.describe(), ": unknown mode '",
+                   mode, "'");
+  }
+  void compute(KernelContext& ctx) override {
+    const Tensor& past = ctx.input(0);
+    const Tensor& upd = ctx.input(1);
+    const std::string& what = what_;
+    const int64_t r = static_cast<int64_t>(past.rank());
+    const int64_t axis = normalize_axis(axis_, r, what);
+    PIONNX_ENFORCE(axis >= 1, InvalidArgument, what, ": axis must not be the batch axis");
+    bool ok = upd.rank() == past.rank() && upd.dtype() == past.dtype();
+    for (int64_t d = 0; ok && d < r; ++d)
+      ok = d == axis ? upd.shape()[d] <= past.shape()[d] : upd.shape()[d] == past.shape()[d];
+    PIONNX_ENFORCE(ok, InvalidArgument, what, ": update ", dtype_name(upd.dtype()), " ", shape_str(upd.shape()),
+                   " does not fit cache ", dtype_name(past.dtype()), " ", shape_str(past.shape()), " on axis ", axis);
+    const int64_t batch = past.shape()[0], max_seq = past.shape()[axis], seq = upd.shape()[axis];
+    std::vector<int64_t> wi(batch, 0);
+    if (const Tensor* w = ctx.optional_input(2)) wi = tensor_to_int64s(*w);
+    PIONNX_ENFORCE(static_cast<int64_t>(wi.size()) == batch, InvalidArgument, what, ": write_indices has ", wi.size(),
+                   " values for batch ", batch);
+    int64_t outer = 1, inner = 1;
+    for (int64_t d = 0; d < r; ++d) (d < axis ? outer : inner) *= d == axis ? 1 : past.shape()[d];
+    const int64_t per_batch = batch > 0 ? outer / batch : 0;
+
+    Tensor& y = ctx.output(0, past.dtype(), past.shape());
+    strided_copy_any(past.dtype(), past.raw(), strides_of(past.shape()), past.shape(), y.raw(), ctx.pool(), what);
+    dispatch_movable(past.dtype(), what, [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      const T* u = static_cast<const T*>(upd.raw());
+      T* out = static_cast<T*>(y.raw());
+      for (int64_t o = 0; o < outer; ++o)
+        for (int64_t s = 0; s < seq; ++s) {
+          int64_t pos = wi[o / per_batch] + s;
+          if (circular_) pos = ((pos % max_seq) + max_seq) % max_seq;
+          PIONNX_ENFORCE(pos >= 0 && pos < max_seq, InvalidArgument, what, ": write index ", pos,
+                         " is outside the cache's ", max_seq, " positions");
+          shape_detail::copy_run(u + (o * seq + s) * inner, out + (o * max_seq + pos) * inner, inner);
+        }
+    });
+  }
+
+ private:
+  int64_t axis_;
+  bool circular_;
+};
+
 // ---------------------------------------------------------------- Compress / NonZero
 
-class Compress final : public Kernel {
+class Compress final : public NamedKernel {
  public:
-  explicit Compress(const KernelInfo& info) : has_axis_(info.node.has("axis")), axis_(info.node.attr_i("axis", 0)) {}
+  explicit Compress(const KernelInfo& info)
+      : NamedKernel(info), has_axis_(info.node.has("axis")), axis_(info.node.attr_i("axis", 0)) {}
   void compute(KernelContext& ctx) override {
     const Tensor& x = ctx.input(0);
     const Tensor& cond = ctx.input(1);
-    const std::string what = ctx.node().describe();
+    const std::string& what = what_;
     PIONNX_ENFORCE(cond.dtype() == DType::Bool && cond.rank() == 1, InvalidArgument, what,
                    ": condition must be a 1-D bool tensor, got ", dtype_name(cond.dtype()), " ",
                    shape_str(cond.shape()));
@@ -407,9 +469,15 @@ std::vector<uint8_t> nonzero_flags(const Tensor& x, const std::string& what) {
   return f;
 }
 
-void nonzero(KernelContext& ctx) {
+class NonZero final : public NamedKernel {
+ public:
+  using NamedKernel::NamedKernel;
+  void compute(KernelContext& ctx) override;
+};
+
+void NonZero::compute(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
-  const std::vector<uint8_t> f = nonzero_flags(x, ctx.node().describe());
+  const std::vector<uint8_t> f = nonzero_flags(x, what_);
   int64_t nnz = 0;
   for (uint8_t v : f) nnz += v;
   // A scalar reads as a 1-element vector (numpy's behaviour).
@@ -439,8 +507,9 @@ void register_index(KernelRegistry& r) {
   r.add<ScatterND>("", "ScatterND", 11, kLast);
   r.add<ScatterElements>("", "ScatterElements", 11, kLast);
   r.add<ScatterElements>("", "Scatter", 9, 10);
+  r.add<TensorScatter>("", "TensorScatter", 24, kLast);
   r.add<Compress>("", "Compress", 9, kLast);
-  r.add_fn("", "NonZero", 9, kLast, nonzero);
+  r.add<NonZero>("", "NonZero", 9, kLast);
   register_index_sort(r);
 }
 

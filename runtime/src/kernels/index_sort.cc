@@ -34,16 +34,16 @@ bool key_less(const T& a, const T& b) {
 
 // ---------------------------------------------------------------- TopK
 
-class TopK final : public Kernel {
+class TopK final : public NamedKernel {
  public:
   explicit TopK(const KernelInfo& info)
-      : opset_(info.opset),
+      : NamedKernel(info), opset_(info.opset),
         axis_(info.node.attr_i("axis", -1)),
         k_attr_(info.node.attr_i("k", -1)),
         largest_(info.node.attr_i("largest", 1) != 0) {}
   void compute(KernelContext& ctx) override {
     const Tensor& x = ctx.input(0);
-    const std::string what = ctx.node().describe();
+    const std::string& what = what_;
     const int64_t axis = normalize_axis(axis_, static_cast<int64_t>(x.rank()), what);
     int64_t k = k_attr_;
     if (opset_ >= 10) {
@@ -90,18 +90,20 @@ class TopK final : public Kernel {
           if (k <= 32) {
             // Small k: keep the best k in a sorted buffer; most elements fail
             // the one comparison against the current k-th.
-            int64_t cnt = 0;
-            for (int64_t j = 0; j < v.n; ++j) {
-              const Item it{static_cast<K>(src[j * v.inner]), j};
-              if (cnt == k) {
-                // Cheap reject first; the full comparison settles ties and NaN.
-                const K thr = top[k - 1].first;
-                if (largest ? it.first < thr : thr < it.first) continue;
-                if (!before(it, top[k - 1])) continue;
-              }
-              int64_t p = cnt < k ? cnt++ : k - 1;
+            auto insert = [&](const Item& it, int64_t p) {
               for (; p > 0 && before(it, top[p - 1]); --p) top[p] = top[p - 1];
               top[p] = it;
+            };
+            for (int64_t j = 0; j < k; ++j) insert({static_cast<K>(src[j * v.inner]), j}, j);
+            K thr = k > 0 ? top[k - 1].first : K();
+            for (int64_t j = k; j < v.n; ++j) {
+              const K val = static_cast<K>(src[j * v.inner]);
+              // Cheap reject first; the full comparison settles ties and NaN.
+              if (largest ? val < thr : thr < val) continue;
+              const Item it{val, j};
+              if (!before(it, top[k - 1])) continue;
+              insert(it, k - 1);
+              thr = top[k - 1].first;
             }
           } else {
             for (int64_t j = 0; j < v.n; ++j) line[j] = {static_cast<K>(src[j * v.inner]), j};
@@ -127,15 +129,15 @@ class TopK final : public Kernel {
 // ---------------------------------------------------------------- ArgMax / ArgMin
 
 template <bool kMax>
-class ArgExtreme final : public Kernel {
+class ArgExtreme final : public NamedKernel {
  public:
   explicit ArgExtreme(const KernelInfo& info)
-      : axis_(info.node.attr_i("axis", 0)),
+      : NamedKernel(info), axis_(info.node.attr_i("axis", 0)),
         keepdims_(info.node.attr_i("keepdims", 1) != 0),
         last_(info.node.attr_i("select_last_index", 0) != 0) {}
   void compute(KernelContext& ctx) override {
     const Tensor& x = ctx.input(0);
-    const std::string what = ctx.node().describe();
+    const std::string& what = what_;
     const int64_t axis = normalize_axis(axis_, static_cast<int64_t>(x.rank()), what);
     const AxisView v = view_around(x.shape(), axis);
     PIONNX_ENFORCE(v.n > 0, InvalidArgument, what, ": cannot take an arg-extreme over empty axis ", axis, " of ",
@@ -174,13 +176,15 @@ class ArgExtreme final : public Kernel {
 
 // ---------------------------------------------------------------- CumSum
 
-class CumSum final : public Kernel {
+class CumSum final : public NamedKernel {
  public:
   explicit CumSum(const KernelInfo& info)
-      : exclusive_(info.node.attr_i("exclusive", 0) != 0), reverse_(info.node.attr_i("reverse", 0) != 0) {}
+      : NamedKernel(info),
+        exclusive_(info.node.attr_i("exclusive", 0) != 0),
+        reverse_(info.node.attr_i("reverse", 0) != 0) {}
   void compute(KernelContext& ctx) override {
     const Tensor& x = ctx.input(0);
-    const std::string what = ctx.node().describe();
+    const std::string& what = what_;
     const std::vector<int64_t> av = tensor_to_int64s(ctx.input(1));
     PIONNX_ENFORCE(av.size() == 1, InvalidArgument, what, ": axis must be a scalar, has ", av.size(), " values");
     const int64_t axis = normalize_axis(av[0], static_cast<int64_t>(x.rank()), what);
@@ -217,14 +221,14 @@ class CumSum final : public Kernel {
 
 // ---------------------------------------------------------------- Unique
 
-class Unique final : public Kernel {
+class Unique final : public NamedKernel {
  public:
   explicit Unique(const KernelInfo& info)
-      : sorted_(info.node.attr_i("sorted", 1) != 0), has_axis_(info.node.has("axis")),
+      : NamedKernel(info), sorted_(info.node.attr_i("sorted", 1) != 0), has_axis_(info.node.has("axis")),
         axis_(info.node.attr_i("axis", 0)) {}
   void compute(KernelContext& ctx) override {
     const Tensor& x = ctx.input(0);
-    const std::string what = ctx.node().describe();
+    const std::string& what = what_;
     // Without an axis the items are the elements of the flattened input;
     // with one, the slices along it.
     const Shape shape = has_axis_ ? x.shape() : Shape{x.numel()};

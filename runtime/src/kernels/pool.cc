@@ -124,6 +124,68 @@ void pool_forward(ThreadPool& pool, PoolKind kind, const T* X, T* Y, int64_t* in
   });
 }
 
+// Fast path for the CNN case: 1-D/2-D Max (without Indices) or Average
+// pooling, no dilation. Windows fully inside the input run a tight loop
+// (unrolled for the common 2x2 and 3x3 kernels); border windows take the
+// clipped loop.
+template <typename T, bool IsMax, int KH, int KW>
+void pool2d_plane(const T* x, T* y, const WindowGeometry& g, bool count_include_pad) {
+  const int64_t H = g.in[0], W = g.in[1], OH = g.out[0], OW = g.out[1];
+  const int64_t kh = KH ? KH : g.kernel[0], kw = KW ? KW : g.kernel[1];
+  const int64_t sh = g.strides[0], sw = g.strides[1], ph = g.pad_begin[0], pw = g.pad_begin[1];
+  int64_t oh_lo, oh_hi, ow_lo, ow_hi;  // outputs whose window is inside the input
+  valid_range(-ph, sh, H - kh + 1, OH, &oh_lo, &oh_hi);
+  valid_range(-pw, sw, W - kw + 1, OW, &ow_lo, &ow_hi);
+  const T inv = T(1) / static_cast<T>(kh * kw);
+  auto border = [&](int64_t oh, int64_t ow) {
+    const int64_t h0 = oh * sh - ph, w0 = ow * sw - pw;
+    const int64_t hs = std::max<int64_t>(h0, 0), he = std::min(h0 + kh, H);
+    const int64_t ws = std::max<int64_t>(w0, 0), we = std::min(w0 + kw, W);
+    T acc = IsMax ? std::numeric_limits<T>::lowest() : T(0);
+    for (int64_t h = hs; h < he; ++h)
+      for (int64_t w = ws; w < we; ++w) acc = IsMax ? std::max(acc, x[h * W + w]) : acc + x[h * W + w];
+    if (IsMax) return hs < he && ws < we ? acc : T(0);
+    int64_t n = (he - hs) * (we - ws);
+    if (count_include_pad) {
+      const int64_t hp = std::min(h0 + kh, H + g.pad_end[0]) - h0;
+      const int64_t wp = std::min(w0 + kw, W + g.pad_end[1]) - w0;
+      n = hp * wp;
+    }
+    return n > 0 ? acc / static_cast<T>(n) : T(0);
+  };
+  for (int64_t oh = 0; oh < OH; ++oh) {
+    T* yr = y + oh * OW;
+    if (oh < oh_lo || oh >= oh_hi) {
+      for (int64_t ow = 0; ow < OW; ++ow) yr[ow] = border(oh, ow);
+      continue;
+    }
+    for (int64_t ow = 0; ow < ow_lo; ++ow) yr[ow] = border(oh, ow);
+    const T* xr = x + (oh * sh - ph) * W - pw;
+    for (int64_t ow = ow_lo; ow < ow_hi; ++ow) {
+      const T* win = xr + ow * sw;
+      T acc = win[0];
+      for (int64_t i = 0; i < kh; ++i)
+        for (int64_t j = (i == 0); j < kw; ++j)
+          acc = IsMax ? std::max(acc, win[i * W + j]) : acc + win[i * W + j];
+      yr[ow] = IsMax ? acc : acc * inv;
+    }
+    for (int64_t ow = std::max(ow_lo, ow_hi); ow < OW; ++ow) yr[ow] = border(oh, ow);
+  }
+}
+
+template <typename T, bool IsMax>
+void pool2d_fast(ThreadPool& pool, const T* X, T* Y, int64_t planes, const WindowGeometry& g,
+                 bool count_include_pad) {
+  const int64_t in_size = g.in_size(), out_size = g.out_size();
+  auto plane = &pool2d_plane<T, IsMax, 0, 0>;
+  if (g.kernel[0] == 3 && g.kernel[1] == 3) plane = &pool2d_plane<T, IsMax, 3, 3>;
+  if (g.kernel[0] == 2 && g.kernel[1] == 2) plane = &pool2d_plane<T, IsMax, 2, 2>;
+  pool.parallel_for(planes, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, out_size * g.kernel_size())),
+                    [&](int64_t b, int64_t e) {
+    for (int64_t c = b; c < e; ++c) plane(X + c * in_size, Y + c * out_size, g, count_include_pad);
+  });
+}
+
 class PoolKernel : public Kernel {
  public:
   PoolKernel(const KernelInfo& info, PoolKind kind)
@@ -161,9 +223,19 @@ class PoolKernel : public Kernel {
       return;
     }
     Tensor& y = ctx.output(0, x.dtype(), out);
+    const WindowGeometry g2 = promote_1d(g);
+    const bool fast = g2.dims() == 2 && g2.dilations[0] == 1 && g2.dilations[1] == 1 &&
+                      (kind_ == PoolKind::Avg || (kind_ == PoolKind::Max && !indices));
     auto run = [&](auto tag) {
       using T = typename decltype(tag)::type;
       using Acc = typename std::conditional<std::is_same<T, double>::value, double, float>::type;
+      if constexpr (std::is_floating_point<T>::value) {
+        if (fast && kind_ == PoolKind::Max)
+          return pool2d_fast<T, true>(ctx.pool(), x.data<T>(), y.data<T>(), planes, g2, false);
+        if (fast)
+          return pool2d_fast<T, false>(ctx.pool(), x.data<T>(), y.data<T>(), planes, g2,
+                                       count_include_pad_);
+      }
       pool_forward<T, Acc>(ctx.pool(), kind_, x.data<T>(), y.data<T>(), indices, planes, g,
                            count_include_pad_, p_, col_major_);
     };
@@ -314,6 +386,59 @@ class MaxRoiPoolKernel : public Kernel {
   float scale_;
 };
 
+// MaxUnpool: scatters X into a zero tensor at the flat positions MaxPool's
+// Indices gave. The output shape is the given output_shape, or what a
+// MaxPool with these attributes would have pooled from.
+class MaxUnpoolKernel : public Kernel {
+ public:
+  explicit MaxUnpoolKernel(const KernelInfo& info) : attrs_(WindowAttrs::from_node(info.node)) {
+    PIONNX_ENFORCE(!attrs_.kernel_shape.empty(), InvalidGraph, info.node.describe(),
+                   ": kernel_shape is required");
+  }
+
+  void compute(KernelContext& ctx) override {
+    const std::string what = ctx.node().describe();
+    const Tensor& x = ctx.input(0);
+    const Tensor& ind = ctx.input(1);
+    PIONNX_ENFORCE(x.rank() >= 3 && ind.shape() == x.shape(), InvalidArgument, what,
+                   ": X must be [N, C, spatial...] and I the same shape, got ", shape_str(x.shape()),
+                   " and ", shape_str(ind.shape()));
+    const size_t nd = x.rank() - 2;
+    Shape out;
+    if (const Tensor* os = ctx.optional_input(2)) {
+      out = tensor_to_int64s(*os);
+      PIONNX_ENFORCE(out.size() == x.rank(), InvalidArgument, what, ": output_shape must have ",
+                     x.rank(), " values");
+    } else {
+      PIONNX_ENFORCE(attrs_.kernel_shape.size() == nd, InvalidArgument, what,
+                     ": kernel_shape must have ", nd, " values");
+      out = {x.dim(0), x.dim(1)};
+      for (size_t i = 0; i < nd; ++i) {
+        const int64_t s = attrs_.strides.empty() ? 1 : attrs_.strides[i];
+        const int64_t pads = attrs_.pads.empty() ? 0 : attrs_.pads[i] + attrs_.pads[i + nd];
+        out.push_back((x.dim(2 + i) - 1) * s + attrs_.kernel_shape[i] - pads);
+      }
+    }
+    const std::vector<int64_t> idx = tensor_to_int64s(ind);
+    Tensor y = Tensor::zeros(x.dtype(), out);
+    const int64_t total = y.numel();
+    dispatch_by_size(x.dtype(), what, [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      const T* X = static_cast<const T*>(x.raw());
+      T* Y = static_cast<T*>(y.raw());
+      for (size_t i = 0; i < idx.size(); ++i) {
+        PIONNX_ENFORCE(idx[i] >= 0 && idx[i] < total, InvalidArgument, what, ": index ", idx[i],
+                       " is outside the output of ", total, " elements");
+        Y[idx[i]] = X[i];
+      }
+    });
+    ctx.set_output(0, y);
+  }
+
+ private:
+  WindowAttrs attrs_;
+};
+
 template <PoolKind K>
 KernelFactory pool_factory() {
   return [](const KernelInfo& info) -> std::unique_ptr<Kernel> {
@@ -337,6 +462,7 @@ void register_pool(KernelRegistry& r) {
   r.add("", "GlobalAveragePool", 1, 23, global_factory<PoolKind::Avg>());
   r.add("", "GlobalLpPool", 1, 23, global_factory<PoolKind::Lp>());
   r.add<MaxRoiPoolKernel>("", "MaxRoiPool", 1, 23);
+  r.add<MaxUnpoolKernel>("", "MaxUnpool", 9, 23);
 }
 
 }  // namespace pionnx

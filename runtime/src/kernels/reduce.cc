@@ -102,6 +102,11 @@ A reduce_run(const T* x, int64_t n, A bias) {
         std::memcpy(&v, x + i + u * L, sizeof(V));
         acc[u] = vcombine<C>(acc[u], vmap<M>(v));
       }
+    for (; i + L <= n; i += L) {
+      V v;
+      std::memcpy(&v, x + i, sizeof(V));
+      acc[0] = vcombine<C>(acc[0], vmap<M>(v));
+    }
     const V v = vcombine<C>(vcombine<C>(acc[0], acc[1]), vcombine<C>(acc[2], acc[3]));
     for (int j = 0; j < L; ++j) r = combine<C, A>(r, v[j]);
   } else {

@@ -13,16 +13,16 @@ constexpr int kLast = kShapeLastOpset;
 
 // ---------------------------------------------------------------- Reshape
 
-class Reshape final : public Kernel {
+class Reshape final : public NamedKernel {
  public:
   explicit Reshape(const KernelInfo& info)
-      : opset_(info.opset), allowzero_(info.node.attr_i("allowzero", 0) != 0) {
+      : NamedKernel(info), opset_(info.opset), allowzero_(info.node.attr_i("allowzero", 0) != 0) {
     if (opset_ < 5) shape_attr_ = info.node.require("shape").ints;
   }
   void compute(KernelContext& ctx) override {
     const Tensor& x = ctx.input(0);
     Shape want = opset_ < 5 ? shape_attr_ : tensor_to_int64s(ctx.input(1));
-    const std::string what = ctx.node().describe();
+    const std::string& what = what_;
     int64_t infer = -1, known = 1;
     for (size_t i = 0; i < want.size(); ++i) {
       if (want[i] == -1) {
@@ -68,13 +68,13 @@ std::vector<int64_t> axes_attr_or_input(KernelContext& ctx, const std::vector<in
   return t ? tensor_to_int64s(*t) : std::vector<int64_t>{};
 }
 
-class Squeeze final : public Kernel {
+class Squeeze final : public NamedKernel {
  public:
   explicit Squeeze(const KernelInfo& info)
-      : from_input_(info.opset >= 13), axes_(info.node.attr_ints("axes")) {}
+      : NamedKernel(info), from_input_(info.opset >= 13), axes_(info.node.attr_ints("axes")) {}
   void compute(KernelContext& ctx) override {
     const Tensor& x = ctx.input(0);
-    const std::string what = ctx.node().describe();
+    const std::string& what = what_;
     bool given = false;
     std::vector<int64_t> axes = axes_attr_or_input(ctx, axes_, from_input_, &given);
     const int64_t r = static_cast<int64_t>(x.rank());
@@ -100,13 +100,13 @@ class Squeeze final : public Kernel {
   std::vector<int64_t> axes_;
 };
 
-class Unsqueeze final : public Kernel {
+class Unsqueeze final : public NamedKernel {
  public:
   explicit Unsqueeze(const KernelInfo& info)
-      : from_input_(info.opset >= 13), axes_(info.node.attr_ints("axes")) {}
+      : NamedKernel(info), from_input_(info.opset >= 13), axes_(info.node.attr_ints("axes")) {}
   void compute(KernelContext& ctx) override {
     const Tensor& x = ctx.input(0);
-    const std::string what = ctx.node().describe();
+    const std::string& what = what_;
     bool given = false;
     std::vector<int64_t> axes = axes_attr_or_input(ctx, axes_, from_input_, &given);
     PIONNX_ENFORCE(given, InvalidArgument, what, ": axes are required");
@@ -128,15 +128,16 @@ class Unsqueeze final : public Kernel {
   std::vector<int64_t> axes_;
 };
 
-class Flatten final : public Kernel {
+class Flatten final : public NamedKernel {
  public:
-  explicit Flatten(const KernelInfo& info) : axis_(info.node.attr_i("axis", 1)) {}
+  explicit Flatten(const KernelInfo& info)
+      : NamedKernel(info), axis_(info.node.attr_i("axis", 1)) {}
   void compute(KernelContext& ctx) override {
     const Tensor& x = ctx.input(0);
     const int64_t r = static_cast<int64_t>(x.rank());
     // axis is in [-r, r]; r puts everything in the outer dim.
     const int64_t axis = axis_ < 0 ? axis_ + r : axis_;
-    PIONNX_ENFORCE(axis >= 0 && axis <= r, InvalidArgument, ctx.node().describe(), ": axis ", axis_,
+    PIONNX_ENFORCE(axis >= 0 && axis <= r, InvalidArgument, what_, ": axis ", axis_,
                    " is out of range for rank ", r);
     int64_t outer = 1, inner = 1;
     for (int64_t i = 0; i < r; ++i) (i < axis ? outer : inner) *= x.shape()[i];
@@ -149,12 +150,13 @@ class Flatten final : public Kernel {
 
 // ---------------------------------------------------------------- Transpose
 
-class Transpose final : public Kernel {
+class Transpose final : public NamedKernel {
  public:
-  explicit Transpose(const KernelInfo& info) : perm_(info.node.attr_ints("perm")), has_perm_(info.node.has("perm")) {}
+  explicit Transpose(const KernelInfo& info)
+      : NamedKernel(info), perm_(info.node.attr_ints("perm")), has_perm_(info.node.has("perm")) {}
   void compute(KernelContext& ctx) override {
     const Tensor& x = ctx.input(0);
-    const std::string what = ctx.node().describe();
+    const std::string& what = what_;
     const size_t r = x.rank();
     std::vector<int64_t> perm = perm_;
     if (!has_perm_) {
@@ -185,12 +187,12 @@ class Transpose final : public Kernel {
 
 // ---------------------------------------------------------------- Concat
 
-class Concat final : public Kernel {
+class Concat final : public NamedKernel {
  public:
   explicit Concat(const KernelInfo& info)
-      : axis_(info.opset < 4 ? info.node.attr_i("axis", 1) : info.node.require("axis").i) {}
+      : NamedKernel(info), axis_(info.opset < 4 ? info.node.attr_i("axis", 1) : info.node.require("axis").i) {}
   void compute(KernelContext& ctx) override {
-    const std::string what = ctx.node().describe();
+    const std::string& what = what_;
     std::vector<const Tensor*> xs;
     for (size_t i = 0; i < ctx.num_inputs(); ++i)
       if (ctx.has_input(i)) xs.push_back(&ctx.input(i));
@@ -241,10 +243,10 @@ class Concat final : public Kernel {
 
 // ---------------------------------------------------------------- Split
 
-class Split final : public Kernel {
+class Split final : public NamedKernel {
  public:
   explicit Split(const KernelInfo& info)
-      : opset_(info.opset),
+      : NamedKernel(info), opset_(info.opset),
         axis_(info.node.attr_i("axis", 0)),
         split_attr_(info.node.attr_ints("split")),
         num_outputs_(info.node.attr_i("num_outputs", 0)) {
@@ -253,7 +255,7 @@ class Split final : public Kernel {
   }
   void compute(KernelContext& ctx) override {
     const Tensor& x = ctx.input(0);
-    const std::string what = ctx.node().describe();
+    const std::string& what = what_;
     const int64_t r = static_cast<int64_t>(x.rank());
     const int64_t axis = normalize_axis(axis_, r, what);
     const int64_t dim = x.shape()[axis];
@@ -318,9 +320,10 @@ class Split final : public Kernel {
 
 // ---------------------------------------------------------------- Slice
 
-class Slice final : public Kernel {
+class Slice final : public NamedKernel {
  public:
-  explicit Slice(const KernelInfo& info) : opset_(info.opset) {
+  explicit Slice(const KernelInfo& info)
+      : NamedKernel(info), opset_(info.opset) {
     if (opset_ < 10) {
       starts_ = info.node.require("starts").ints;
       ends_ = info.node.require("ends").ints;
@@ -329,7 +332,7 @@ class Slice final : public Kernel {
   }
   void compute(KernelContext& ctx) override {
     const Tensor& x = ctx.input(0);
-    const std::string what = ctx.node().describe();
+    const std::string& what = what_;
     std::vector<int64_t> starts = starts_, ends = ends_, axes = axes_, steps;
     if (opset_ >= 10) {
       starts = tensor_to_int64s(ctx.input(1));
@@ -398,21 +401,25 @@ class Slice final : public Kernel {
 
 // ---------------------------------------------------------------- Expand / Tile
 
-void expand(KernelContext& ctx) {
-  const Tensor& x = ctx.input(0);
-  const std::string what = ctx.node().describe();
-  const Shape out_shape = broadcast_shapes(x.shape(), tensor_to_int64s(ctx.input(1)), what);
-  Tensor& y = ctx.output(0, x.dtype(), out_shape);
-  strided_copy_any(x.dtype(), x.raw(), broadcast_strides(x.shape(), out_shape), out_shape, y.raw(), ctx.pool(),
-                   what);
-}
-
-class Tile final : public Kernel {
+class Expand final : public NamedKernel {
  public:
-  explicit Tile(const KernelInfo& info) : opset_(info.opset) {}
+  using NamedKernel::NamedKernel;
   void compute(KernelContext& ctx) override {
     const Tensor& x = ctx.input(0);
-    const std::string what = ctx.node().describe();
+    const Shape out_shape = broadcast_shapes(x.shape(), tensor_to_int64s(ctx.input(1)), what_);
+    Tensor& y = ctx.output(0, x.dtype(), out_shape);
+    strided_copy_any(x.dtype(), x.raw(), broadcast_strides(x.shape(), out_shape), out_shape, y.raw(), ctx.pool(),
+                     what_);
+  }
+};
+
+class Tile final : public NamedKernel {
+ public:
+  explicit Tile(const KernelInfo& info)
+      : NamedKernel(info), opset_(info.opset) {}
+  void compute(KernelContext& ctx) override {
+    const Tensor& x = ctx.input(0);
+    const std::string& what = what_;
     const int64_t r = static_cast<int64_t>(x.rank());
     std::vector<int64_t> repeats;
     if (opset_ < 6) {
@@ -445,15 +452,15 @@ class Tile final : public Kernel {
 
 // ---------------------------------------------------------------- DepthToSpace / SpaceToDepth
 
-class DepthToSpace final : public Kernel {
+class DepthToSpace final : public NamedKernel {
  public:
   explicit DepthToSpace(const KernelInfo& info)
-      : b_(info.node.require("blocksize").i), crd_(info.node.attr_s("mode", "DCR") == "CRD") {
+      : NamedKernel(info), b_(info.node.require("blocksize").i), crd_(info.node.attr_s("mode", "DCR") == "CRD") {
     PIONNX_ENFORCE(b_ > 0, InvalidGraph, info.node.describe(), ": blocksize must be positive, got ", b_);
   }
   void compute(KernelContext& ctx) override {
     const Tensor& x = ctx.input(0);
-    const std::string what = ctx.node().describe();
+    const std::string& what = what_;
     PIONNX_ENFORCE(x.rank() == 4, InvalidArgument, what, ": expected a 4-D input, got ", shape_str(x.shape()));
     const int64_t N = x.shape()[0], C = x.shape()[1], H = x.shape()[2], W = x.shape()[3], b = b_;
     PIONNX_ENFORCE(C % (b * b) == 0, InvalidArgument, what, ": channels ", C, " not divisible by blocksize^2 ",
@@ -472,14 +479,15 @@ class DepthToSpace final : public Kernel {
   bool crd_;
 };
 
-class SpaceToDepth final : public Kernel {
+class SpaceToDepth final : public NamedKernel {
  public:
-  explicit SpaceToDepth(const KernelInfo& info) : b_(info.node.require("blocksize").i) {
+  explicit SpaceToDepth(const KernelInfo& info)
+      : NamedKernel(info), b_(info.node.require("blocksize").i) {
     PIONNX_ENFORCE(b_ > 0, InvalidGraph, info.node.describe(), ": blocksize must be positive, got ", b_);
   }
   void compute(KernelContext& ctx) override {
     const Tensor& x = ctx.input(0);
-    const std::string what = ctx.node().describe();
+    const std::string& what = what_;
     PIONNX_ENFORCE(x.rank() == 4, InvalidArgument, what, ": expected a 4-D input, got ", shape_str(x.shape()));
     const int64_t N = x.shape()[0], C = x.shape()[1], H = x.shape()[2], W = x.shape()[3], b = b_;
     PIONNX_ENFORCE(H % b == 0 && W % b == 0, InvalidArgument, what, ": spatial dims ", H, "x", W,
@@ -505,7 +513,7 @@ void register_shape(KernelRegistry& r) {
   r.add<Concat>("", "Concat", 1, kLast);
   r.add<Split>("", "Split", 1, kLast);
   r.add<Slice>("", "Slice", 1, kLast);
-  r.add_fn("", "Expand", 8, kLast, expand);
+  r.add<Expand>("", "Expand", 8, kLast);
   r.add<Tile>("", "Tile", 1, kLast);
   r.add<DepthToSpace>("", "DepthToSpace", 1, kLast);
   r.add<SpaceToDepth>("", "SpaceToDepth", 1, kLast);

@@ -13,10 +13,13 @@ constexpr int kLast = kShapeLastOpset;
 
 // ---------------------------------------------------------------- Shape / Size
 
-class ShapeOp final : public Kernel {
+class ShapeOp final : public NamedKernel {
  public:
   explicit ShapeOp(const KernelInfo& info)
-      : start_(info.node.attr_i("start", 0)), has_end_(info.node.has("end")), end_(info.node.attr_i("end", 0)) {}
+      : NamedKernel(info),
+        start_(info.node.attr_i("start", 0)),
+        has_end_(info.node.has("end")),
+        end_(info.node.attr_i("end", 0)) {}
   void compute(KernelContext& ctx) override {
     const Shape& s = ctx.input(0).shape();
     const int64_t r = static_cast<int64_t>(s.size());
@@ -39,9 +42,9 @@ void size_op(KernelContext& ctx) {
 
 // ---------------------------------------------------------------- Constant
 
-class Constant final : public Kernel {
+class Constant final : public NamedKernel {
  public:
-  explicit Constant(const KernelInfo& info) {
+  explicit Constant(const KernelInfo& info) : NamedKernel(info) {
     const Node& n = info.node;
     const std::string what = n.describe();
     PIONNX_ENFORCE(!n.has("sparse_value"), NotImplemented, what, ": sparse_value is not supported");
@@ -69,16 +72,16 @@ class Constant final : public Kernel {
   Tensor value_;
 };
 
-class ConstantOfShape final : public Kernel {
+class ConstantOfShape final : public NamedKernel {
  public:
-  explicit ConstantOfShape(const KernelInfo& info) {
+  explicit ConstantOfShape(const KernelInfo& info) : NamedKernel(info) {
     const Tensor* v = info.node.attr_t("value");
     value_ = v ? *v : Tensor::scalar<float>(0.f);
     PIONNX_ENFORCE(value_.numel() == 1, InvalidGraph, info.node.describe(), ": value must have one element, has ",
                    value_.numel());
   }
   void compute(KernelContext& ctx) override {
-    const std::string what = ctx.node().describe();
+    const std::string& what = what_;
     const Shape shape = tensor_to_int64s(ctx.input(0));
     for (int64_t d : shape)
       PIONNX_ENFORCE(d >= 0, InvalidArgument, what, ": negative dim in shape ", shape_str(shape));
@@ -97,41 +100,45 @@ class ConstantOfShape final : public Kernel {
 
 // ---------------------------------------------------------------- Range
 
-void range_op(KernelContext& ctx) {
-  const std::string what = ctx.node().describe();
-  const Tensor &start = ctx.input(0), &limit = ctx.input(1), &delta = ctx.input(2);
-  PIONNX_ENFORCE(start.numel() == 1 && limit.numel() == 1 && delta.numel() == 1, InvalidArgument, what,
-                 ": start, limit and delta must be scalars");
-  PIONNX_ENFORCE(limit.dtype() == start.dtype() && delta.dtype() == start.dtype(), InvalidArgument, what,
-                 ": start, limit and delta must share one dtype");
-  dispatch_numeric(start.dtype(), what, [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    const T s = *start.data<T>(), l = *limit.data<T>(), d = *delta.data<T>();
-    PIONNX_ENFORCE(d != T(0), InvalidArgument, what, ": delta is 0");
-    int64_t n = 0;
-    if constexpr (std::is_integral_v<T>) {
-      // Exact ceil((l - s) / d) in unsigned 64-bit, so l - s cannot overflow.
-      const uint64_t ud = d > T(0) ? static_cast<uint64_t>(d) : uint64_t(0) - static_cast<uint64_t>(d);
-      if (d > T(0) && l > s) n = static_cast<int64_t>((static_cast<uint64_t>(l) - static_cast<uint64_t>(s) - 1) / ud + 1);
-      if (d < T(0) && s > l) n = static_cast<int64_t>((static_cast<uint64_t>(s) - static_cast<uint64_t>(l) - 1) / ud + 1);
-    } else {
-      n = static_cast<int64_t>(std::ceil((static_cast<double>(l) - s) / d));
-    }
-    n = std::max<int64_t>(0, n);
-    T* y = ctx.output(0, start.dtype(), {n}).template data<T>();
-    for (int64_t i = 0; i < n; ++i) y[i] = static_cast<T>(s + static_cast<T>(i) * d);
-  });
-}
+class Range final : public NamedKernel {
+ public:
+  using NamedKernel::NamedKernel;
+  void compute(KernelContext& ctx) override {
+    const std::string& what = what_;
+    const Tensor &start = ctx.input(0), &limit = ctx.input(1), &delta = ctx.input(2);
+    PIONNX_ENFORCE(start.numel() == 1 && limit.numel() == 1 && delta.numel() == 1, InvalidArgument, what,
+                   ": start, limit and delta must be scalars");
+    PIONNX_ENFORCE(limit.dtype() == start.dtype() && delta.dtype() == start.dtype(), InvalidArgument, what,
+                   ": start, limit and delta must share one dtype");
+    dispatch_numeric(start.dtype(), what, [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      const T s = *start.data<T>(), l = *limit.data<T>(), d = *delta.data<T>();
+      PIONNX_ENFORCE(d != T(0), InvalidArgument, what, ": delta is 0");
+      int64_t n = 0;
+      if constexpr (std::is_integral_v<T>) {
+        // Exact ceil((l - s) / d) in unsigned 64-bit, so l - s cannot overflow.
+        const uint64_t us = static_cast<uint64_t>(s), ul = static_cast<uint64_t>(l), ud = static_cast<uint64_t>(d);
+        if (d > T(0) && l > s) n = static_cast<int64_t>((ul - us - 1) / ud + 1);
+        if (d < T(0) && s > l) n = static_cast<int64_t>((us - ul - 1) / (uint64_t(0) - ud) + 1);
+      } else {
+        n = static_cast<int64_t>(std::ceil((static_cast<double>(l) - s) / d));
+      }
+      n = std::max<int64_t>(0, n);
+      T* y = ctx.output(0, start.dtype(), {n}).template data<T>();
+      for (int64_t i = 0; i < n; ++i) y[i] = static_cast<T>(s + static_cast<T>(i) * d);
+    });
+  }
+};
 
 // ---------------------------------------------------------------- EyeLike / Trilu
 
-class EyeLike final : public Kernel {
+class EyeLike final : public NamedKernel {
  public:
   explicit EyeLike(const KernelInfo& info)
-      : dtype_(static_cast<DType>(info.node.attr_i("dtype", 0))), k_(info.node.attr_i("k", 0)) {}
+      : NamedKernel(info), dtype_(static_cast<DType>(info.node.attr_i("dtype", 0))), k_(info.node.attr_i("k", 0)) {}
   void compute(KernelContext& ctx) override {
     const Tensor& x = ctx.input(0);
-    const std::string what = ctx.node().describe();
+    const std::string& what = what_;
     PIONNX_ENFORCE(x.rank() == 2, InvalidArgument, what, ": expected a 2-D input, got ", shape_str(x.shape()));
     const DType dt = dtype_ == DType::Undefined ? x.dtype() : dtype_;
     const Tensor one = scalar_of(dt, 1.0, what);
@@ -151,12 +158,13 @@ class EyeLike final : public Kernel {
   int64_t k_;
 };
 
-class Trilu final : public Kernel {
+class Trilu final : public NamedKernel {
  public:
-  explicit Trilu(const KernelInfo& info) : upper_(info.node.attr_i("upper", 1) != 0) {}
+  explicit Trilu(const KernelInfo& info)
+      : NamedKernel(info), upper_(info.node.attr_i("upper", 1) != 0) {}
   void compute(KernelContext& ctx) override {
     const Tensor& x = ctx.input(0);
-    const std::string what = ctx.node().describe();
+    const std::string& what = what_;
     PIONNX_ENFORCE(x.rank() >= 2, InvalidArgument, what, ": expected rank >= 2, got ", shape_str(x.shape()));
     const Tensor* kt = ctx.optional_input(1);
     const int64_t k = kt ? tensor_to_int64s(*kt).at(0) : 0;
@@ -192,11 +200,12 @@ class Trilu final : public Kernel {
 
 // ---------------------------------------------------------------- OneHot
 
-class OneHot final : public Kernel {
+class OneHot final : public NamedKernel {
  public:
-  explicit OneHot(const KernelInfo& info) : axis_(info.node.attr_i("axis", -1)) {}
+  explicit OneHot(const KernelInfo& info)
+      : NamedKernel(info), axis_(info.node.attr_i("axis", -1)) {}
   void compute(KernelContext& ctx) override {
-    const std::string what = ctx.node().describe();
+    const std::string& what = what_;
     const Tensor& ind = ctx.input(0);
     const Tensor& values = ctx.input(2);
     PIONNX_ENFORCE(values.numel() == 2, InvalidArgument, what, ": values must hold [off, on], has ", values.numel(),
@@ -238,7 +247,7 @@ void register_shape_gen(KernelRegistry& r) {
   r.add_fn("", "Size", 1, kLast, size_op);
   r.add<Constant>("", "Constant", 1, kLast);
   r.add<ConstantOfShape>("", "ConstantOfShape", 9, kLast);
-  r.add_fn("", "Range", 11, kLast, range_op);
+  r.add<Range>("", "Range", 11, kLast);
   r.add<EyeLike>("", "EyeLike", 9, kLast);
   r.add<Trilu>("", "Trilu", 14, kLast);
   r.add<OneHot>("", "OneHot", 9, kLast);

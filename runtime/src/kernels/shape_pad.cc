@@ -21,33 +21,39 @@ PadMode parse_mode(const std::string& m, const std::string& what) {
 }
 
 // For each output position of a dim of size n padded by (pb, pe): the input
-// position it reads, or -1 for the constant value.
+// position it reads, or -1 for the constant value. Negative pads crop first
+// and the positive ones then pad what is left (onnxruntime's order; it
+// matters for wrap, which reads the far edge).
 std::vector<int64_t> source_map(int64_t n, int64_t pb, int64_t pe, PadMode mode, const std::string& what) {
-  const int64_t out = n + pb + pe;
+  const int64_t lo = std::max<int64_t>(0, -pb);
+  const int64_t kept = n - lo - std::max<int64_t>(0, -pe);
+  pb = std::max<int64_t>(0, pb);
+  pe = std::max<int64_t>(0, pe);
+  const int64_t out = kept + pb + pe;
   std::vector<int64_t> map(static_cast<size_t>(std::max<int64_t>(out, 0)));
   for (int64_t o = 0; o < out; ++o) {
     int64_t i = o - pb;
-    if (i < 0 || i >= n) {
-      PIONNX_ENFORCE(mode == PadMode::Constant || n > 0, InvalidArgument, what,
+    if (i < 0 || i >= kept) {
+      PIONNX_ENFORCE(mode == PadMode::Constant || kept > 0, InvalidArgument, what,
                      ": cannot pad an empty axis in a non-constant mode");
       switch (mode) {
         case PadMode::Constant: i = -1; break;
-        case PadMode::Edge: i = std::min(std::max<int64_t>(i, 0), n - 1); break;
-        case PadMode::Wrap: i = ((i % n) + n) % n; break;
+        case PadMode::Edge: i = std::min(std::max<int64_t>(i, 0), kept - 1); break;
+        case PadMode::Wrap: i = ((i % kept) + kept) % kept; break;
         case PadMode::Reflect: {
-          // Mirror without repeating the edge: period 2(n-1).
-          const int64_t period = 2 * (n - 1);
+          // Mirror without repeating the edge: period 2(kept-1).
+          const int64_t period = 2 * (kept - 1);
           if (period == 0) {
             i = 0;
           } else {
             i = ((i % period) + period) % period;
-            if (i >= n) i = period - i;
+            if (i >= kept) i = period - i;
           }
           break;
         }
       }
     }
-    map[o] = i;
+    map[o] = i < 0 ? -1 : lo + i;
   }
   return map;
 }
@@ -55,8 +61,7 @@ std::vector<int64_t> source_map(int64_t n, int64_t pb, int64_t pe, PadMode mode,
 // Pads x by (begin[d], end[d]) per dim into output 0. `value` is a 0-d tensor
 // of x's dtype, read in constant mode.
 void pad_into(KernelContext& ctx, const Tensor& x, const std::vector<int64_t>& begin, const std::vector<int64_t>& end,
-              PadMode mode, const Tensor& value) {
-  const std::string what = ctx.node().describe();
+              PadMode mode, const Tensor& value, const std::string& what) {
   const int64_t r = static_cast<int64_t>(x.rank());
   Shape out_shape(r);
   std::vector<std::vector<int64_t>> maps(r);
@@ -110,9 +115,10 @@ void pad_into(KernelContext& ctx, const Tensor& x, const std::vector<int64_t>& b
 
 // ---------------------------------------------------------------- Pad
 
-class Pad final : public Kernel {
+class Pad final : public NamedKernel {
  public:
-  explicit Pad(const KernelInfo& info) : opset_(info.opset) {
+  explicit Pad(const KernelInfo& info)
+      : NamedKernel(info), opset_(info.opset) {
     const std::string what = info.node.describe();
     mode_ = parse_mode(info.node.attr_s("mode", "constant"), what);
     PIONNX_ENFORCE(mode_ != PadMode::Wrap || opset_ >= 19, InvalidGraph, what, ": wrap mode needs opset 19");
@@ -123,7 +129,7 @@ class Pad final : public Kernel {
   }
   void compute(KernelContext& ctx) override {
     const Tensor& x = ctx.input(0);
-    const std::string what = ctx.node().describe();
+    const std::string& what = what_;
     const int64_t r = static_cast<int64_t>(x.rank());
     std::vector<int64_t> pads = pads_, axes;
     Tensor value;
@@ -149,7 +155,7 @@ class Pad final : public Kernel {
       begin[a] = pads[i];
       end[a] = pads[i + n];
     }
-    pad_into(ctx, x, begin, end, mode_, value);
+    pad_into(ctx, x, begin, end, mode_, value, what);
   }
 
  private:
@@ -161,12 +167,13 @@ class Pad final : public Kernel {
 
 // ---------------------------------------------------------------- CenterCropPad
 
-class CenterCropPad final : public Kernel {
+class CenterCropPad final : public NamedKernel {
  public:
-  explicit CenterCropPad(const KernelInfo& info) : axes_(info.node.attr_ints("axes")) {}
+  explicit CenterCropPad(const KernelInfo& info)
+      : NamedKernel(info), axes_(info.node.attr_ints("axes")) {}
   void compute(KernelContext& ctx) override {
     const Tensor& x = ctx.input(0);
-    const std::string what = ctx.node().describe();
+    const std::string& what = what_;
     const int64_t r = static_cast<int64_t>(x.rank());
     const std::vector<int64_t> target = tensor_to_int64s(ctx.input(1));
     std::vector<int64_t> axes = axes_;
@@ -184,7 +191,7 @@ class CenterCropPad final : public Kernel {
       begin[a] = sign * (mag / 2);
       end[a] = sign * (mag - mag / 2);
     }
-    pad_into(ctx, x, begin, end, PadMode::Constant, Tensor());
+    pad_into(ctx, x, begin, end, PadMode::Constant, Tensor(), what);
   }
 
  private:
@@ -193,16 +200,18 @@ class CenterCropPad final : public Kernel {
 
 // ---------------------------------------------------------------- ReverseSequence
 
-class ReverseSequence final : public Kernel {
+class ReverseSequence final : public NamedKernel {
  public:
   explicit ReverseSequence(const KernelInfo& info)
-      : batch_axis_(info.node.attr_i("batch_axis", 1)), time_axis_(info.node.attr_i("time_axis", 0)) {
+      : NamedKernel(info),
+        batch_axis_(info.node.attr_i("batch_axis", 1)),
+        time_axis_(info.node.attr_i("time_axis", 0)) {
     PIONNX_ENFORCE((batch_axis_ == 0 && time_axis_ == 1) || (batch_axis_ == 1 && time_axis_ == 0), InvalidGraph,
                    info.node.describe(), ": batch_axis and time_axis must be 0 and 1 in some order");
   }
   void compute(KernelContext& ctx) override {
     const Tensor& x = ctx.input(0);
-    const std::string what = ctx.node().describe();
+    const std::string& what = what_;
     PIONNX_ENFORCE(x.rank() >= 2, InvalidArgument, what, ": expected rank >= 2, got ", shape_str(x.shape()));
     const std::vector<int64_t> lens = tensor_to_int64s(ctx.input(1));
     const int64_t batch = x.shape()[batch_axis_], time = x.shape()[time_axis_];

@@ -1,0 +1,228 @@
+"""The armv7l build images: Debian armhf root file systems made by mmdebstrap,
+imported into the container engine with the recipes in docker/armv7/.
+
+One image per Raspberry Pi OS generation, each with Debian's own python3:
+
+    bullseye  Python 3.9   glibc 2.31   -> cp39  manylinux_2_31_armv7l
+    bookworm  Python 3.11  glibc 2.36   -> cp311
+    trixie    Python 3.13  glibc 2.41   -> cp313 (and the cp312-abi3 wheel)
+
+Images are tagged by a hash of everything that goes into them (suite, package
+list, Dockerfile, setup script, CA bundle), so a second run reuses them, and a
+changed recipe gets a new tag. No container registry is used.
+
+    python ci/armv7_images.py bookworm trixie      # build (or reuse) images
+    python ci/armv7_images.py --list
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RECIPES = ROOT / "docker" / "armv7"
+MIRROR = os.environ.get("PIONNX_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+HOST_CA_BUNDLE = Path(os.environ.get("PIP_CERT") or "/etc/ssl/certs/ca-certificates.crt")
+OFFICIAL_IMAGE = "quay.io/pypa/manylinux_2_31_armv7l"
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("PIONNX_ARMV7_CACHE") or (Path.home() / ".cache" / "pionnx-armv7")
+    path = Path(base)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@dataclass(frozen=True)
+class Distro:
+    suite: str
+    python: str  # Debian's python3 in that suite
+    glibc: str
+
+    @property
+    def cp(self) -> str:
+        return "cp" + self.python.replace(".", "")
+
+
+DISTROS: dict[str, Distro] = {
+    "bullseye": Distro("bullseye", "3.9", "2.31"),
+    "bookworm": Distro("bookworm", "3.11", "2.36"),
+    "trixie": Distro("trixie", "3.13", "2.41"),
+}
+
+
+class ImageBuildError(RuntimeError):
+    pass
+
+
+def say(msg: str) -> None:
+    print(f"[armv7-images] {msg}", flush=True)
+
+
+def read_packages(kind: str) -> list[str]:
+    text = (RECIPES / f"packages-{kind}.txt").read_text()
+    return [line.split("#", 1)[0].strip() for line in text.splitlines() if line.split("#", 1)[0].strip()]
+
+
+def recipe_files(kind: str) -> list[Path]:
+    files = [RECIPES / f"packages-{kind}.txt", RECIPES / f"Dockerfile.{kind}"]
+    if kind == "build":
+        files.append(RECIPES / "setup-build-image.sh")
+    return files
+
+
+def recipe_hash(distro: Distro, kind: str) -> str:
+    h = hashlib.sha256()
+    h.update(f"{distro.suite}\n{kind}\n{MIRROR}\n".encode())
+    for path in recipe_files(kind):
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
+    h.update(HOST_CA_BUNDLE.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def image_tag(distro: Distro, kind: str) -> str:
+    return f"pionnx-armv7-{kind}:{distro.suite}-{recipe_hash(distro, kind)}"
+
+
+def image_exists(engine: str, tag: str) -> bool:
+    return (
+        subprocess.run([engine, "image", "inspect", tag], capture_output=True).returncode == 0
+    )
+
+
+def image_platform(engine: str, tag: str) -> str:
+    out = subprocess.run(
+        [engine, "image", "inspect", tag, "--format", "{{.Os}}/{{.Architecture}}/{{.Variant}}"],
+        capture_output=True,
+        text=True,
+    )
+    return out.stdout.strip()
+
+
+def make_rootfs(distro: Distro, kind: str, attempts: int = 3) -> Path:
+    """A Debian armhf root file system as a tar, cached by recipe hash."""
+    packages = read_packages(kind)
+    key = hashlib.sha256(f"{distro.suite}\n{MIRROR}\n{packages}".encode()).hexdigest()[:12]
+    tar = cache_dir() / "rootfs" / f"{distro.suite}-{kind}-{key}.tar"
+    if tar.exists() and tar.stat().st_size > 0:
+        say(f"rootfs {tar.name}: cached")
+        return tar
+    tar.parent.mkdir(parents=True, exist_ok=True)
+    partial = tar.with_suffix(".tar.partial")
+    cmd = [
+        "nice", "-n", "10",
+        "mmdebstrap",
+        "--arch=armhf",
+        "--variant=apt",
+        "--format=tar",
+        "--aptopt=Acquire::Retries \"3\"",
+        "--include=" + ",".join(packages),
+        # apt lists and .debs are dead weight in an image.
+        "--customize-hook=rm -rf \"$1\"/var/lib/apt/lists/* \"$1\"/var/cache/apt/archives/*.deb",
+        distro.suite,
+        str(partial),
+        MIRROR,
+    ]
+    last = hint = ""
+    for attempt in range(1, attempts + 1):
+        say(f"rootfs {distro.suite}/{kind} (armhf, {len(packages)} packages), attempt {attempt}: "
+            + " ".join(cmd[3:]))
+        t0 = time.monotonic()
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode == 0:
+            partial.rename(tar)
+            say(f"rootfs {tar.name}: {tar.stat().st_size / 2**20:.0f} MiB in {time.monotonic() - t0:.0f} s")
+            return tar
+        last = (proc.stderr or proc.stdout).strip()
+        partial.unlink(missing_ok=True)
+        if "unexpected size" in last or "Mirror sync in progress" in last or "Hash Sum mismatch" in last:
+            hint = " (the Debian mirror is mid-sync for this suite)"
+        say(f"mmdebstrap failed{hint}; last lines:\n" + "\n".join(last.splitlines()[-6:]))
+        if attempt < attempts:
+            time.sleep(30 * attempt)
+    raise ImageBuildError(
+        f"mmdebstrap could not make the {distro.suite} armhf root file system{hint} after {attempts} "
+        f"attempts; last error:\n" + "\n".join(last.splitlines()[-6:])
+    )
+
+
+def ensure_image(distro: Distro, kind: str = "build", engine: str = "docker") -> str:
+    """Build the image unless one with this recipe hash already exists; return its tag."""
+    tag = image_tag(distro, kind)
+    if image_exists(engine, tag):
+        say(f"image {tag}: cached")
+        return tag
+    rootfs = make_rootfs(distro, kind)
+    with tempfile.TemporaryDirectory(prefix="pionnx-armv7-ctx-", dir=cache_dir()) as ctx_str:
+        ctx = Path(ctx_str)
+        try:
+            os.link(rootfs, ctx / "rootfs.tar")
+        except OSError:
+            shutil.copy2(rootfs, ctx / "rootfs.tar")
+        shutil.copy2(HOST_CA_BUNDLE, ctx / "ca-certificates.crt")
+        for path in recipe_files(kind):
+            shutil.copy2(path, ctx / path.name)
+        cmd = [
+            "nice", "-n", "10", engine, "build",
+            "--platform=linux/arm/v7",
+            "-f", str(ctx / f"Dockerfile.{kind}"),
+            "-t", tag,
+            "--label", f"org.pionnx.recipe={recipe_hash(distro, kind)}",
+            str(ctx),
+        ]
+        # The classic builder imports a FROM-scratch tar without a registry
+        # round trip; BuildKit's may try to resolve platform metadata.
+        env = dict(os.environ, DOCKER_BUILDKIT="0")
+        say("$ " + " ".join(cmd[3:]))
+        t0 = time.monotonic()
+        log_path = cache_dir() / f"image-{distro.suite}-{kind}.log"
+        with open(log_path, "w") as log:
+            proc = subprocess.run(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+        if proc.returncode != 0:
+            tail = "\n".join(log_path.read_text().splitlines()[-15:])
+            raise ImageBuildError(f"{engine} build of {tag} failed (log {log_path}):\n{tail}")
+    platform = image_platform(engine, tag)
+    say(f"image {tag}: built in {time.monotonic() - t0:.0f} s, platform {platform}")
+    if platform != "linux/arm/v7":
+        raise ImageBuildError(
+            f"{tag} reports platform {platform!r}, not linux/arm/v7; cibuildwheel would try to pull it"
+        )
+    return tag
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="build or reuse the armv7l images")
+    parser.add_argument("suites", nargs="*", default=list(DISTROS))
+    parser.add_argument("--kind", choices=["build", "run", "both"], default="both")
+    parser.add_argument("--engine", default=os.environ.get("PIONNX_ARMV7_ENGINE", "docker"))
+    parser.add_argument("--list", action="store_true", help="print the tags this recipe gives")
+    args = parser.parse_args(argv)
+    kinds = ["build", "run"] if args.kind == "both" else [args.kind]
+    failed = []
+    for suite in args.suites:
+        for kind in kinds:
+            if args.list:
+                print(image_tag(DISTROS[suite], kind))
+                continue
+            try:
+                ensure_image(DISTROS[suite], kind, args.engine)
+            except (ImageBuildError, subprocess.CalledProcessError) as err:
+                say(f"FAILED {suite}/{kind}: {err}")
+                failed.append(f"{suite}/{kind}")
+    if failed:
+        say("failed: " + ", ".join(failed))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

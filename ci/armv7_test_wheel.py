@@ -1,0 +1,107 @@
+"""test-command for armv7l, run by cibuildwheel inside the emulated container,
+in a fresh venv holding only the repaired wheel (and Debian's numpy).
+
+1. Keeps a copy of the repaired wheel on the host first (PIONNX_ARMV7_KEEP),
+   so a wheel whose tests fail is not lost with the container.
+2. Runs the tiny hand-written model (ci/armv7_tiny_model.py).
+3. Runs the ONNX conformance cases exported on the host
+   (PIONNX_CONFORMANCE_DIR, seen through /host) with
+   `python -m pionnx.conformance run DIR`: numpy and pionnx only, no onnx.
+4. Writes counts and seconds to PIONNX_ARMV7_REPORTS/<wheel>.test.json.
+
+    python ci/armv7_test_wheel.py WHEEL
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+PROJECT = HERE.parent
+
+
+def run_conformance(cases: Path, json_out: Path) -> dict:
+    if not (cases / "manifest.json").is_file():
+        return {"status": "not run", "reason": f"no exported cases at {cases}"}
+    probe = subprocess.run(
+        [sys.executable, "-c", "import importlib.util as u; "
+         "raise SystemExit(0 if u.find_spec('pionnx.conformance.__main__') else 1)"]
+    )
+    if probe.returncode != 0:
+        return {"status": "not run", "reason": "pionnx.conformance has no runner (__main__)"}
+    cmd = [sys.executable, "-m", "pionnx.conformance", "run", str(cases), "--json", str(json_out)]
+    # The project's list of known failures: a listed case failing here is
+    # expected; anything else failing (e.g. an armv7-only numeric bug) is not.
+    expected = PROJECT / "tests" / "expected_failures.txt"
+    if expected.is_file():
+        cmd += ["--expected-failures", str(expected)]
+    print("[armv7-test] $ " + " ".join(cmd), flush=True)
+    t0 = time.monotonic()
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    seconds = time.monotonic() - t0
+    print(proc.stdout, flush=True)
+    result = {"status": "passed" if proc.returncode == 0 else "failed",
+              "exit_code": proc.returncode, "seconds": round(seconds, 1)}
+    try:
+        summary = json.loads(json_out.read_text())
+    except (OSError, ValueError):
+        summary = {}
+    if summary:
+        suites = summary.get("suites", {})
+        result.update(
+            total=summary.get("total", 0),
+            passed=summary.get("passed", 0),
+            skipped=sum(c.get("skipped", 0) for c in suites.values()),
+            expected_failures=sum(c.get("xfailed", 0) for c in suites.values()),
+            unexpected_failures=len(summary.get("unexpected_failures", [])),
+            unexpected_passes=len(summary.get("unexpected_passes", [])),
+            suites={name: {k: c.get(k) for k in ("total", "passed", "xfailed", "failed", "crashed",
+                                                 "timeout", "skipped")}
+                    for name, c in suites.items()},
+            first_unexpected=summary.get("unexpected_failures", [])[:20],
+        )
+    result["tail"] = proc.stdout.splitlines()[-15:]
+    return result
+
+
+def main(argv: list[str]) -> int:
+    wheel = Path(argv[0])
+    reports = Path(os.environ.get("PIONNX_ARMV7_REPORTS", "/tmp/pionnx-armv7-reports"))
+    reports.mkdir(parents=True, exist_ok=True)
+    keep = os.environ.get("PIONNX_ARMV7_KEEP")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        shutil.copy2(wheel, Path(keep) / wheel.name)
+
+    t0 = time.monotonic()
+    smoke = subprocess.run([sys.executable, str(HERE / "armv7_smoke.py"), "--check"],
+                           stdout=subprocess.PIPE, text=True)
+    print(smoke.stdout, flush=True)
+    smoke_result = {"status": "ok" if smoke.returncode == 0 else "failed",
+                    "output": smoke.stdout.strip().splitlines()[-1:] }
+
+    cases = os.environ.get("PIONNX_CONFORMANCE_DIR", "")
+    conformance = (run_conformance(Path(cases), reports / f"{wheel.name}.conformance.json") if cases
+                   else {"status": "not run", "reason": "PIONNX_CONFORMANCE_DIR not set"})
+    seconds = time.monotonic() - t0
+
+    (reports / f"{wheel.name}.test.json").write_text(json.dumps({
+        "wheel": wheel.name,
+        "test_seconds": round(seconds, 1),
+        "smoke": smoke_result,
+        "conformance": conformance,
+    }, indent=2))
+    failed = smoke.returncode != 0 or conformance["status"] == "failed"
+    print(f"[armv7-test] {wheel.name}: smoke {smoke_result['status']}, "
+          f"conformance {conformance['status']} in {seconds:.0f} s", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,586 @@
+"""pionnx against onnxruntime and tract: latency, session creation, peak memory.
+
+    nox -s bench                                   # every model, 1 and 2 threads
+    nox -s bench -- --quick --models resnet50,bert # smoke run
+    python ci/bench.py --help
+
+For each model and thread count the three runtimes run the same inputs,
+round-robin (a fresh random order each iteration, so machine noise hits all of
+them alike), and the median of `--runs` timed runs after `--warmup` runs is
+reported. pionnx's outputs are checked against onnxruntime's before timing; a
+relative difference above 1e-3 is flagged MISMATCH and left out of the
+geometric means. Session creation and peak RSS come from one child process
+per runtime and model (`--rss-child`), which also keeps a runtime that crashes
+on a model from taking the benchmark down. Results: a table on stdout and
+JSON (default build/bench-results.json).
+
+Only the standard library and numpy are imported at module level: the RSS
+children must not carry onnx's memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import math
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNTIMES = ["pionnx", "onnxruntime", "tract"]
+SHORT = {"pionnx": "pionnx", "onnxruntime": "onnxrt", "tract": "tract"}
+CHILD_MARK = "BENCH-CHILD-RESULT "
+REL_TOLERANCE = 1e-3
+TRACT_THREADS_NOTE = (
+    "tract runs single-threaded: its Python binding has no thread-count setting, so every thread count "
+    "measures the same 1-thread engine (cells marked ¹)"
+)
+
+
+# ------------------------------------------------------------------ runtimes
+
+
+def import_runtime(name: str):
+    if name == "pionnx":
+        import pionnx
+
+        return pionnx
+    if name == "onnxruntime":
+        import onnxruntime
+
+        return onnxruntime
+    if name == "tract":
+        import tract
+
+        return tract
+    raise KeyError(name)
+
+
+_TRACT_DT = {
+    np.dtype(np.float32): "f32", np.dtype(np.float64): "f64", np.dtype(np.int64): "i64",
+    np.dtype(np.int32): "i32", np.dtype(np.uint8): "u8", np.dtype(np.int8): "i8", np.dtype(np.bool_): "bool",
+}
+
+
+def create_session(runtime: str, module, path: str, threads: int, feeds: dict[str, np.ndarray]):
+    """Returns a no-argument callable that runs the model once on `feeds` and returns numpy outputs."""
+    if runtime == "pionnx":
+        opts = module.SessionOptions()
+        opts.intra_op_num_threads = threads
+        sess = module.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+        return lambda: sess.run(None, feeds)
+    if runtime == "onnxruntime":
+        opts = module.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3  # the light models' unused initializers make it chatty
+        sess = module.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+        return lambda: sess.run(None, feeds)
+    if runtime == "tract":
+        # Single-threaded whatever `threads` says (see TRACT_THREADS_NOTE).
+        model = module.onnx().load(path)
+        inputs = []
+        for i in range(model.input_count()):
+            name = model.input_name(i)
+            if name not in feeds:
+                raise RuntimeError(f"tract sees an input {name!r} that the benchmark does not feed")
+            x = feeds[name]
+            model.set_input_fact(i, ",".join([*map(str, x.shape), _TRACT_DT[x.dtype]]))
+            inputs.append(x)
+        runnable = model.into_model().into_runnable()  # into_runnable optimizes for the CPU
+        return lambda: [t.to_numpy() for t in runnable.run(inputs)]
+    raise KeyError(runtime)
+
+
+def failure(runtime: str, module, exc: BaseException) -> str:
+    """'unsupported: ...' for a model the runtime says it cannot run, 'error: ...' for anything else."""
+    text = " ".join(str(exc).split("Stack backtrace:")[0].split()) or type(exc).__name__
+    if runtime == "pionnx" and isinstance(exc, module.NotImplemented):
+        return f"unsupported: {text}"
+    if runtime == "onnxruntime" and type(exc).__name__ in ("NotImplemented", "InvalidGraph"):
+        return f"unsupported: {type(exc).__name__}: {text}"
+    if runtime == "tract" and type(exc).__name__ == "TractError":
+        return f"unsupported: {text}"
+    return f"error: {type(exc).__name__}: {text}"
+
+
+# ------------------------------------------------------- RSS / creation child
+
+
+def maxrss_mb() -> float:
+    """This process's peak RSS in MB.
+
+    VmHWM where Linux has it: ru_maxrss keeps the high-water mark of the
+    parent image across fork+exec (the child would report the benchmark
+    process's size), VmHWM belongs to the current image only.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except (OSError, ValueError, IndexError):
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # kB on Linux
+
+
+def rss_child(runtime: str, model_path: str, threads: int, feeds_path: str | None, creations: int, runs: int) -> dict:
+    """Runs in its own process: imports numpy + the runtime (baseline), creates sessions, runs, reports."""
+    out: dict = {"runtime": runtime, "threads": threads}
+    try:
+        module = import_runtime(runtime)
+    except Exception as exc:  # noqa: BLE001 - reported, not raised
+        return {**out, "status": f"unavailable: {type(exc).__name__}: {exc}"}
+    out["baseline_rss_mb"] = maxrss_mb()
+    if model_path == "-":
+        return {**out, "status": "ok"}
+    with np.load(feeds_path) as data:
+        feeds = {k: data[k] for k in data.files}
+    create_ms = []
+    try:
+        run = None
+        for _ in range(creations):
+            run = None  # drop the previous session first: peak RSS is one session's
+            started = time.perf_counter()
+            run = create_session(runtime, module, model_path, threads, feeds)
+            create_ms.append((time.perf_counter() - started) * 1e3)
+        run_ms = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            run()
+            run_ms.append((time.perf_counter() - started) * 1e3)
+    except Exception as exc:  # noqa: BLE001
+        return {**out, "status": failure(runtime, module, exc), "create_ms": create_ms}
+    peak = maxrss_mb()
+    return {
+        **out, "status": "ok", "ru_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, "create_ms": create_ms, "create_ms_median": statistics.median(create_ms),
+        "first_run_ms": run_ms[0] if run_ms else None, "run_ms": run_ms,
+        "peak_rss_mb": peak, "net_rss_mb": peak - out["baseline_rss_mb"],
+    }
+
+
+def run_child(runtime: str, model_path: str, threads: int, feeds_path: str | None, args) -> dict:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--rss-child", runtime, model_path, str(threads),
+           "--creations", str(args.creations), "--child-runs", str(args.child_runs)]
+    if feeds_path:
+        cmd += ["--feeds", feeds_path]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.child_timeout)
+    except subprocess.TimeoutExpired:
+        return {"runtime": runtime, "status": f"error: timed out after {args.child_timeout} s"}
+    for line in reversed(proc.stdout.splitlines()):
+        if line.startswith(CHILD_MARK):
+            return json.loads(line[len(CHILD_MARK):])
+    how = f"killed by signal {-proc.returncode}" if proc.returncode < 0 else f"exit code {proc.returncode}"
+    tail = " | ".join(proc.stderr.strip().splitlines()[-3:])
+    return {"runtime": runtime, "status": f"crashed: {how}: {tail}"}
+
+
+# ---------------------------------------------------------------- comparison
+
+
+def compare(ref: list, got: list) -> dict:
+    """Max abs difference and that difference relative to the largest reference magnitude, over all outputs."""
+    if len(ref) != len(got):
+        return {"ok": False, "why": f"{len(got)} outputs, onnxruntime has {len(ref)}"}
+    max_abs, rel = 0.0, 0.0
+    for i, (r, g) in enumerate(zip(ref, got)):
+        r, g = np.asarray(r), np.asarray(g)
+        if r.shape != g.shape:
+            return {"ok": False, "why": f"output {i}: shape {g.shape}, onnxruntime has {r.shape}"}
+        r64, g64 = r.astype(np.float64), g.astype(np.float64)
+        if not np.array_equal(np.isnan(r64), np.isnan(g64)):
+            return {"ok": False, "why": f"output {i}: NaNs differ"}
+        finite = np.isfinite(r64) & np.isfinite(g64)
+        if not np.array_equal(r64[~finite], g64[~finite], equal_nan=True):
+            return {"ok": False, "why": f"output {i}: infinities differ"}
+        if finite.any():
+            diff = float(np.max(np.abs(r64[finite] - g64[finite])))
+            scale = float(np.max(np.abs(r64[finite])))
+            max_abs = max(max_abs, diff)
+            rel = max(rel, diff / scale if scale > 0 else (0.0 if diff == 0 else math.inf))
+    ok = rel <= REL_TOLERANCE
+    return {"ok": ok, "max_abs_diff": max_abs, "rel_diff": rel, **({} if ok else {"why": f"rel diff {rel:.3g}"})}
+
+
+# ------------------------------------------------------------------- timing
+
+
+def time_model(model, threads: int, modules: dict, usable: dict, args, rng) -> dict:
+    """One thread count: create sessions, check against onnxruntime, then interleaved timed runs."""
+    feeds = model.feeds()
+    result: dict = {"threads": threads, "runtimes": {}}
+    runs: dict = {}
+    for rt in RUNTIMES:
+        if not usable[rt]:
+            result["runtimes"][rt] = {"status": usable.get(f"{rt}_why", "skipped")}
+            continue
+        try:
+            run = create_session(rt, modules[rt], str(model.path), threads, feeds)
+            outputs = run()
+        except Exception as exc:  # noqa: BLE001
+            result["runtimes"][rt] = {"status": failure(rt, modules[rt], exc)}
+            continue
+        runs[rt] = run
+        result["runtimes"][rt] = {"status": "ok", "outputs": outputs}
+
+    reference = result["runtimes"].get("onnxruntime", {}).pop("outputs", None)
+    for rt in ("pionnx", "tract"):
+        entry = result["runtimes"][rt]
+        outputs = entry.pop("outputs", None)
+        if outputs is None:
+            continue
+        entry["check"] = compare(reference, outputs) if reference is not None else {"ok": None, "why": "no reference"}
+
+    for _ in range(args.warmup - 1):  # the check above was the first warm-up run
+        for rt in rng.permutation(list(runs)):
+            runs[rt]()
+    wall: dict = {rt: [] for rt in runs}
+    cpu: dict = {rt: [] for rt in runs}
+    for _ in range(args.runs):
+        for rt in rng.permutation(list(runs)):
+            c0, t0 = time.process_time(), time.perf_counter()
+            runs[rt]()
+            t1, c1 = time.perf_counter(), time.process_time()
+            wall[rt].append((t1 - t0) * 1e3)
+            cpu[rt].append((c1 - c0) * 1e3)
+    for rt in runs:
+        med = statistics.median(wall[rt])
+        result["runtimes"][rt].update({
+            "median_ms": med, "min_ms": min(wall[rt]), "runs_ms": wall[rt],
+            "cpu_per_wall": statistics.median(cpu[rt]) / med if med > 0 else None,
+        })
+    runs.clear()
+    return result
+
+
+# ------------------------------------------------------------------- output
+
+
+def machine_facts(modules: dict) -> dict:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() in ("model name", "Hardware", "Model") and value.strip():
+                cpu = value.strip()
+                break
+    except OSError:
+        pass
+    versions = {}
+    for rt, mod in modules.items():
+        if mod is None:
+            versions[rt] = None
+        elif rt == "tract":
+            versions[rt] = mod.version()
+        else:
+            versions[rt] = getattr(mod, "__version__", "?")
+    import onnx
+
+    try:
+        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True,
+                                timeout=10).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        commit = None
+    return {
+        "cpu_model": cpu, "cpu_count": os.cpu_count(),
+        "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "machine": platform.machine(), "platform": platform.platform(), "python": platform.python_version(),
+        "versions": {**versions, "numpy": np.__version__, "onnx": onnx.__version__},
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "loadavg_start": list(os.getloadavg()), "git_commit": commit,
+    }
+
+
+def fmt_ms(entry: dict | None, mark: str = "") -> str:
+    if not entry:
+        return "-"
+    if entry.get("status") != "ok":
+        return entry["status"]
+    return f"{entry['median_ms']:.1f}{mark}"
+
+
+def geomean(values: list[float]) -> float | None:
+    return math.exp(sum(map(math.log, values)) / len(values)) if values else None
+
+
+def summarize(results: dict, threads_list: list[int]) -> dict:
+    """Ratios per model and thread count, and their geometric means."""
+    summary: dict = {"pionnx/onnxruntime": {}, "pionnx/tract": {}, "pionnx_speedup": {}}
+    for t in threads_list:
+        for key, other in (("pionnx/onnxruntime", "onnxruntime"), ("pionnx/tract", "tract")):
+            vals = []
+            for m in results["models"].values():
+                r = m["timing"].get(str(t), {}).get("ratios", {}).get(key)
+                if r is not None:
+                    vals.append(r)
+            summary[key][str(t)] = {"geomean": geomean(vals), "models": len(vals)}
+        if t != threads_list[0]:
+            vals = [m["timing"][str(t)]["pionnx_speedup"] for m in results["models"].values()
+                    if m["timing"].get(str(t), {}).get("pionnx_speedup") is not None]
+            summary["pionnx_speedup"][str(t)] = {"geomean": geomean(vals), "models": len(vals)}
+    return summary
+
+
+def add_ratios(model_result: dict, threads_list: list[int]) -> None:
+    base = model_result["timing"].get(str(threads_list[0]), {}).get("runtimes", {}).get("pionnx", {})
+    for t in threads_list:
+        timing = model_result["timing"].get(str(t))
+        if not timing:
+            continue
+        rts = timing["runtimes"]
+        p = rts.get("pionnx", {})
+        ratios = {}
+        trusted = p.get("status") == "ok" and p.get("check", {}).get("ok") is not False
+        for key, other in (("pionnx/onnxruntime", "onnxruntime"), ("pionnx/tract", "tract")):
+            o = rts.get(other, {})
+            ratios[key] = p["median_ms"] / o["median_ms"] if trusted and o.get("status") == "ok" else None
+        timing["ratios"] = ratios
+        timing["pionnx_speedup"] = (
+            base["median_ms"] / p["median_ms"]
+            if t != threads_list[0] and trusted and base.get("status") == "ok" else None
+        )
+
+
+def print_table(results: dict, threads_list: list[int]) -> None:
+    notes: list[str] = []
+
+    def cell(text: str, model: str, rt: str, width: int) -> str:
+        if len(text) <= width:
+            return text.rjust(width)
+        note = f"{model} / {rt}: {text}"
+        if note not in notes:
+            notes.append(note)
+        head = text.split(":")[0]
+        return f"{head} [{notes.index(note) + 1}]".rjust(width)
+
+    w = 15
+    first = threads_list[0]
+    header = (f"{'model':<13}{'thr':>4}  {'pionnx ms':>{w}}{'onnxrt ms':>{w}}{'tract ms':>{w}}"
+              f"{'p/ort':>7}{'p/tract':>8}{'p ' + str(first) + '→nT':>8}  check pionnx vs onnxruntime")
+    print()
+    print(header)
+    print("-" * len(header))
+    for name, m in results["models"].items():
+        for t in threads_list:
+            timing = m["timing"].get(str(t))
+            if not timing:
+                continue
+            rts = timing["runtimes"]
+            tract = rts.get("tract", {})
+            tract_mark = ("!" if tract.get("check", {}).get("ok") is False else "") + "¹" * (tract.get("status") == "ok")
+            check = rts.get("pionnx", {}).get("check")
+            pionnx_mark = "!" if check and check.get("ok") is False else ""
+            cells = [
+                cell(fmt_ms(rts.get("pionnx"), pionnx_mark), name, "pionnx", w),
+                cell(fmt_ms(rts.get("onnxruntime")), name, "onnxruntime", w),
+                cell(fmt_ms(rts.get("tract"), tract_mark), name, "tract", w),
+            ]
+            r = timing["ratios"]
+            ratio = [f"{r[k]:.2f}" if r[k] is not None else "-" for k in ("pionnx/onnxruntime", "pionnx/tract")]
+            speed = f"{timing['pionnx_speedup']:.2f}" if timing.get("pionnx_speedup") else "-"
+            if check is None:
+                check_text = "-"
+            elif check["ok"] is None:
+                check_text = check["why"]
+            else:
+                verdict = "ok" if check["ok"] else "MISMATCH"
+                detail = (f"max|Δ| {check['max_abs_diff']:.2g}, rel {check['rel_diff']:.2g}"
+                          if "max_abs_diff" in check else check["why"])
+                check_text = f"{verdict} ({detail})"
+            print(f"{name:<13}{t:>4}  {''.join(cells)}{ratio[0]:>7}{ratio[1]:>8}{speed:>8}  {check_text}")
+
+    print()
+    header2 = f"{'model':<13}" + "".join(f"{SHORT[rt] + ' create ms':>20}" for rt in RUNTIMES) + "".join(
+        f"{SHORT[rt] + ' RSS net/raw MB':>24}" for rt in RUNTIMES)
+    print(header2)
+    print("-" * len(header2))
+    for name, m in results["models"].items():
+        creates, rss = [], []
+        for rt in RUNTIMES:
+            c = m["child"].get(rt, {})
+            if c.get("status") == "ok":
+                creates.append(f"{c['create_ms_median']:.1f}".rjust(20))
+                rss.append(f"{c['net_rss_mb']:.0f}/{c['peak_rss_mb']:.0f}".rjust(24))
+            else:
+                text = cell(c.get("status", "-"), name, rt + " (child)", 18)
+                creates.append(text.rjust(20))
+                rss.append("-".rjust(24))
+        print(f"{name:<13}{''.join(creates)}{''.join(rss)}")
+
+    print()
+    s = results["summary"]
+    for key in ("pionnx/onnxruntime", "pionnx/tract"):
+        parts = [f"{t} thread{'s' if t > 1 else ''}: " + (f"{v['geomean']:.3f}x over {v['models']} models"
+                                                            if v["geomean"] else "n/a")
+                 for t, v in ((int(k), v) for k, v in s[key].items())]
+        print(f"geomean {key}: " + "; ".join(parts))
+    for t, v in s["pionnx_speedup"].items():
+        print(f"geomean pionnx speed-up {first}→{t} threads: "
+              + (f"{v['geomean']:.2f}x over {v['models']} models" if v["geomean"] else "n/a"))
+    print()
+    print("ms = median wall time of one run; p/ort, p/tract = pionnx time / other time (lower is better for pionnx);")
+    print(f"p {first}→nT = pionnx's own speed-up from {first} thread(s); '!' = pionnx output MISMATCH "
+          f"(rel > {REL_TOLERANCE:g}), left out of the means;\n"
+          "a '!' on tract: tract's output differs from onnxruntime's (see the JSON).")
+    print(f"¹ {TRACT_THREADS_NOTE}.")
+    print("create ms / RSS: median session creation and peak RSS in a child process per runtime "
+          f"({results['config']['child_threads']} thread(s)); net = minus that process's peak after importing "
+          "numpy + the runtime.")
+    if any(m["kind"] == "light" for m in results["models"].values()):
+        print("light models: onnx's test copies with ConstantOfShape weights; their outputs are near-constant, "
+              "so the check on them is weak.")
+    for i, note in enumerate(notes, 1):
+        print(f"[{i}] {note}")
+
+
+# --------------------------------------------------------------------- main
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--models", default="", help="comma-separated subset, e.g. resnet50,bert (default: all)")
+    p.add_argument("--threads", default="1,2", help="thread counts, comma-separated (default 1,2)")
+    p.add_argument("--runs", type=int, default=None, help="timed runs per runtime (default 10, --quick 3)")
+    p.add_argument("--warmup", type=int, default=None, help="warm-up runs per runtime (default 2, --quick 1)")
+    p.add_argument("--quick", action="store_true", help="smoke test: 3 runs, 1 warm-up, 1 child run")
+    p.add_argument("--runtimes", default=",".join(RUNTIMES), help="subset of pionnx,onnxruntime,tract")
+    p.add_argument("--json", default=str(ROOT / "build" / "bench-results.json"), help="where to write the results")
+    p.add_argument("--cache-dir", default=str(ROOT / "build" / "bench-models"), help="built models and inputs")
+    p.add_argument("--creations", type=int, default=None, help="session creations per child (default 3, --quick 2)")
+    p.add_argument("--child-runs", type=int, default=None, help="runs per child after creation (default 3, quick 1)")
+    p.add_argument("--child-timeout", type=int, default=900, help="seconds before a child is given up on")
+    p.add_argument("--no-child", action="store_true", help="skip the creation/RSS children")
+    p.add_argument("--list", action="store_true", help="list the model names and exit")
+    p.add_argument("--rss-child", nargs=3, metavar=("RUNTIME", "MODEL", "THREADS"), help=argparse.SUPPRESS)
+    p.add_argument("--feeds", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    quick = args.quick
+    args.runs = args.runs if args.runs is not None else (3 if quick else 10)
+    args.warmup = max(1, args.warmup if args.warmup is not None else (1 if quick else 2))
+    args.creations = args.creations if args.creations is not None else (2 if quick else 3)
+    args.child_runs = args.child_runs if args.child_runs is not None else (1 if quick else 3)
+    if args.runs < 1 or args.creations < 1:
+        p.error("--runs and --creations must be >= 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.rss_child:
+        runtime, model, threads = args.rss_child
+        try:
+            out = rss_child(runtime, model, int(threads), args.feeds, args.creations, args.child_runs)
+        except Exception as exc:  # noqa: BLE001
+            out = {"runtime": runtime, "status": f"error: {type(exc).__name__}: {exc}",
+                   "traceback": traceback.format_exc()}
+        print(CHILD_MARK + json.dumps(out), flush=True)
+        return 0
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import bench_models
+
+    if args.list:
+        print("\n".join(bench_models.ALL_NAMES))
+        return 0
+    names = [n.strip() for n in args.models.split(",") if n.strip()] or bench_models.ALL_NAMES
+    unknown = [n for n in names if n not in bench_models.ALL_NAMES]
+    if unknown:
+        print(f"unknown model(s): {', '.join(unknown)}; known: {', '.join(bench_models.ALL_NAMES)}", file=sys.stderr)
+        return 2
+    threads_list = [int(t) for t in args.threads.split(",") if t.strip()]
+    wanted = [r.strip() for r in args.runtimes.split(",") if r.strip()]
+    if not threads_list or any(t < 1 for t in threads_list) or set(wanted) - set(RUNTIMES):
+        print("--threads needs integers >= 1; --runtimes a subset of " + ",".join(RUNTIMES), file=sys.stderr)
+        return 2
+
+    modules: dict = {}
+    usable: dict = {}
+    for rt in RUNTIMES:
+        if rt not in wanted:
+            modules[rt], usable[rt], usable[f"{rt}_why"] = None, False, "not requested"
+            continue
+        try:
+            modules[rt], usable[rt] = import_runtime(rt), True
+        except Exception as exc:  # noqa: BLE001
+            modules[rt], usable[rt], usable[f"{rt}_why"] = None, False, f"unavailable: {exc}"
+            print(f"{rt}: unavailable ({exc})", file=sys.stderr)
+
+    cache = Path(args.cache_dir)
+    child_threads = threads_list[0]
+    results: dict = {
+        "machine": machine_facts(modules),
+        "config": {"models": names, "threads": threads_list, "runs": args.runs, "warmup": args.warmup,
+                   "creations": args.creations, "child_runs": args.child_runs, "child_threads": child_threads,
+                   "runtimes": wanted, "order": "fresh random permutation of the runtimes per iteration (seed 0)",
+                   "rel_tolerance": REL_TOLERANCE, "tract_threads": TRACT_THREADS_NOTE},
+        "models": {},
+    }
+    m = results["machine"]
+    print(f"{m['cpu_model']}, {m['usable_cores']}/{m['cpu_count']} cores; "
+          + ", ".join(f"{k} {v}" for k, v in m["versions"].items()), flush=True)
+    print(f"runs {args.runs}, warm-up {args.warmup}, threads {threads_list}, models {', '.join(names)}", flush=True)
+
+    baselines = {}
+    if not args.no_child:
+        for rt in wanted:
+            if usable[rt]:
+                baselines[rt] = run_child(rt, "-", child_threads, None, args)
+    results["rss_baselines"] = baselines
+
+    rng = np.random.default_rng(0)
+    for name in names:
+        started = time.perf_counter()
+        try:
+            model = bench_models.prepare(name, cache)
+        except Exception as exc:  # noqa: BLE001
+            print(f"{name}: cannot prepare the model: {exc}", file=sys.stderr, flush=True)
+            results["models"][name] = {"kind": "?", "error": str(exc), "child": {}, "timing": {}}
+            continue
+        feeds = model.feeds()
+        entry: dict = {
+            "kind": model.kind, "path": str(model.path),
+            "inputs": {k: {"shape": list(v.shape), "dtype": str(v.dtype)} for k, v in feeds.items()},
+            "child": {}, "timing": {},
+        }
+        results["models"][name] = entry
+        model_usable = dict(usable)
+        if not args.no_child:
+            for rt in wanted:
+                if not usable[rt]:
+                    continue
+                child = run_child(rt, str(model.path), child_threads, str(model.feeds_path), args)
+                entry["child"][rt] = child
+                # A runtime that crashed in its child is not run in this process.
+                if child.get("status", "").startswith("crashed"):
+                    model_usable[rt], model_usable[f"{rt}_why"] = False, child["status"]
+        for t in threads_list:
+            entry["timing"][str(t)] = time_model(model, t, modules, model_usable, args, rng)
+        add_ratios(entry, threads_list)
+        line = []
+        for t in threads_list:
+            rts = entry["timing"][str(t)]["runtimes"]
+            line.append(f"{t}T " + " / ".join(fmt_ms(rts.get(rt))[:40] for rt in RUNTIMES))
+        print(f"{name}: " + "; ".join(line) + f"  ({time.perf_counter() - started:.0f} s)", flush=True)
+
+    results["summary"] = summarize(results, threads_list)
+    results["machine"]["loadavg_end"] = list(os.getloadavg())
+    print_table(results, threads_list)
+    out = Path(args.json)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=1, default=float) + "\n")
+    print(f"\nresults written to {out.resolve()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

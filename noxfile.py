@@ -1,0 +1,94 @@
+"""Every task a person or CI runs: `nox -s tests`, `nox -s build`, `nox -s lint`, ...
+
+Sessions use the interpreter nox itself runs on (no version is pinned here),
+in a plain venv.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).resolve().parent
+DIST = ROOT / "dist"
+
+nox.options.default_venv_backend = "venv"
+nox.options.sessions = ["tests"]
+nox.options.error_on_missing_interpreters = True
+
+TEST_DEPS = ["pytest", "pytest-xdist", "pytest-timeout", "onnx>=1.19,<1.20", "numpy"]
+
+# Parallel workers also fence the run: a test that crashes the interpreter
+# kills only its worker (reported as a failure, or as the expected failure of
+# a listed conformance test) and a hung test is stopped by pytest-timeout.
+PYTEST_DEFAULTS = ["-n", "auto", "--timeout=900", "--timeout-method=thread", "-ra"]
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Install pionnx from the working tree and run the test suite (API, errors, ONNX conformance).
+
+    Extra arguments go to pytest, e.g. `nox -s tests -- -k test_api`,
+    `nox -s tests -- --update-expected-failures`.
+    """
+    session.install(*TEST_DEPS)
+    session.install(str(ROOT))
+    session.run("python", "-c", "import pionnx; print('pionnx', pionnx.__version__, 'from', pionnx.__file__)")
+    # One intra-op thread per session: the pytest workers already use every core.
+    env = {"PIONNX_CONFORMANCE_THREADS": "1"}
+    # pytest's exit code 5 ("no tests collected") is not in success_codes, so it fails the session.
+    session.run("python", "-m", "pytest", *PYTEST_DEFAULTS, *session.posargs, env=env, success_codes=[0])
+
+
+@nox.session
+def build(session: nox.Session) -> None:
+    """Build the host wheel and the sdist into dist/ and list what was made."""
+    session.install("build")
+    DIST.mkdir(exist_ok=True)
+    started = time.time()
+    session.run("python", "-m", "build", "--outdir", str(DIST), str(ROOT))
+    made = sorted(p for p in DIST.iterdir() if p.is_file() and p.stat().st_mtime >= started - 1)
+    session.log("made:")
+    for path in made:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        session.log(f"  {path.relative_to(ROOT)}  {path.stat().st_size / 1e6:.2f} MB  sha256 {digest[:16]}")
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff over the Python code."""
+    session.install("ruff")
+    # Rules and first-party package spelled out, so the result does not move with ruff's defaults.
+    session.run(
+        "ruff", "check", "--line-length", "120", "--target-version", "py39",
+        "--select", "E,F,W,I,B,UP", "--config", "lint.isort.known-first-party=['pionnx']",
+        "bindings/pionnx/conformance", "tests", "noxfile.py", *session.posargs,
+    )
+
+
+@nox.session
+def build_armv7(session: nox.Session) -> None:
+    """Build, repair and test the armv7l wheels under QEMU (cibuildwheel, local Debian armhf images).
+
+    Options after `--`: `--images bookworm` (comma-separated; default bullseye,bookworm,trixie),
+    `--official-image` (quay.io/pypa/manylinux_2_31_armv7l; needs a registry), `--skip-tests`,
+    `--conformance-subset N`, `--no-abi3`. Prepares the host (Docker, binfmt, mmdebstrap) when run
+    as root. Writes dist/*.whl, dist/SHA256SUMS, dist/build-report.json, dist/armv7/reports/.
+    """
+    session.install("cibuildwheel==4.3.5", "abi3audit", "onnx>=1.19,<1.20", "numpy")
+    session.run("python", str(ROOT / "ci" / "build_armv7.py"), *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Time pionnx against onnxruntime and tract (latency at 1 and 2 threads, session creation, peak RSS).
+
+    Options after `--` go to ci/bench.py, e.g. `nox -s bench -- --quick --models resnet50,squeezenet`,
+    `--threads 1,2`, `--runs 20`, `--json PATH`. Prints a table, writes build/bench-results.json.
+    """
+    session.install("onnxruntime", "tract", "onnx>=1.19,<1.20", "numpy")
+    session.install(str(ROOT))
+    session.run("python", str(ROOT / "ci" / "bench.py"), *session.posargs)

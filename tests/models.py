@@ -1,0 +1,108 @@
+"""Small ONNX models for the API and error tests, built with onnx.helper."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from collections.abc import Sequence
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper
+
+OPSET = 17
+
+
+def tensor(name: str, elem_type: int, shape: Sequence[int | str | None] | None) -> onnx.ValueInfoProto:
+    return helper.make_tensor_value_info(name, elem_type, shape)
+
+
+def model(
+    nodes: list[onnx.NodeProto],
+    inputs: list[onnx.ValueInfoProto],
+    outputs: list[onnx.ValueInfoProto],
+    initializers: Sequence[onnx.TensorProto] = (),
+    opset: int = OPSET,
+    extra_opsets: Sequence[tuple[str, int]] = (),
+    name: str = "graph",
+    ir_version: int = 8,
+) -> onnx.ModelProto:
+    graph = helper.make_graph(nodes, name, inputs, outputs, initializer=list(initializers))
+    opsets = [helper.make_opsetid("", opset)] + [helper.make_opsetid(d, v) for d, v in extra_opsets]
+    m = helper.make_model(graph, opset_imports=opsets, producer_name="pionnx-tests")
+    m.ir_version = ir_version
+    return m
+
+
+def identity(elem_type: int, shape: Sequence[int | str | None] | None = None) -> onnx.ModelProto:
+    return model(
+        [helper.make_node("Identity", ["x"], ["y"], name="identity")],
+        [tensor("x", elem_type, shape)],
+        [tensor("y", elem_type, shape)],
+    )
+
+
+def add_mul() -> onnx.ModelProto:
+    """sum = a + b, prod = a * b over float [N, 3]."""
+    return model(
+        [
+            helper.make_node("Add", ["a", "b"], ["sum"], name="add"),
+            helper.make_node("Mul", ["a", "b"], ["prod"], name="mul"),
+        ],
+        [tensor("a", TensorProto.FLOAT, ["N", 3]), tensor("b", TensorProto.FLOAT, ["N", 3])],
+        [tensor("sum", TensorProto.FLOAT, ["N", 3]), tensor("prod", TensorProto.FLOAT, ["N", 3])],
+    )
+
+
+def fixed_add() -> onnx.ModelProto:
+    """y = x + 1 over float [2, 3] (no symbolic dimension)."""
+    one = helper.make_tensor("one", TensorProto.FLOAT, [1], [1.0])
+    return model(
+        [helper.make_node("Add", ["x", "one"], ["y"], name="add_one")],
+        [tensor("x", TensorProto.FLOAT, [2, 3])],
+        [tensor("y", TensorProto.FLOAT, [2, 3])],
+        initializers=[one],
+    )
+
+
+def external_weight_model(location: str, offset: int | None = None, length: int | None = None) -> onnx.ModelProto:
+    """y = x + w, with w (float [4]) stored outside the model file at `location`."""
+    w = TensorProto()
+    w.name = "w"
+    w.data_type = TensorProto.FLOAT
+    w.dims.extend([4])
+    w.data_location = TensorProto.EXTERNAL
+    entries = [("location", location)]
+    if offset is not None:
+        entries.append(("offset", str(offset)))
+    if length is not None:
+        entries.append(("length", str(length)))
+    for key, value in entries:
+        entry = w.external_data.add()
+        entry.key = key
+        entry.value = value
+    return model(
+        [helper.make_node("Add", ["x", "w"], ["y"], name="add_w")],
+        [tensor("x", TensorProto.FLOAT, [4])],
+        [tensor("y", TensorProto.FLOAT, [4])],
+        initializers=[w],
+    )
+
+
+WEIGHTS = np.array([1.0, 2.0, 3.0, 4.0], dtype=np.float32)
+
+
+def run_python(code: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run `code` in a fresh interpreter, so a crash of pionnx fails one test, not pytest."""
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def describe(proc: subprocess.CompletedProcess) -> str:
+    how = f"killed by signal {-proc.returncode}" if proc.returncode < 0 else f"exit code {proc.returncode}"
+    return f"{how}\n--- stdout\n{proc.stdout[-3000:]}\n--- stderr\n{proc.stderr[-3000:]}"
