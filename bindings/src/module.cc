@@ -110,6 +110,9 @@ nb::object tensor_to_python(const Tensor& t) {
     const uint16_t* in = static_cast<const uint16_t*>(t.raw());
     for (int64_t i = 0; i < t.numel(); ++i) src.data<float>()[i] = bfloat16_to_float(in[i]);
   }
+  // An output that shares storage with anything else (a weight, a feed,
+  // another output) is copied: the caller may write into what it gets back.
+  if (src.storage().use_count() > 1) src = src.clone();
   for (const DTypeMap& m : kDTypes) {
     if (m.dt != src.dtype()) continue;
     auto* keep = new Tensor(src);

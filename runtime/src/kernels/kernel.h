@@ -138,5 +138,6 @@ void register_quant(KernelRegistry& r);        // (De)QuantizeLinear, integer ma
 void register_control(KernelRegistry& r);      // If, Loop, Scan, sequence ops
 void register_rnn(KernelRegistry& r);          // LSTM, GRU, RNN
 void register_dropout(KernelRegistry& r);      // Dropout (inference: identity)
+void register_string(KernelRegistry& r);       // StringNormalizer, StringSplit, ...
 
 }  // namespace pionnx

@@ -20,6 +20,7 @@ const KernelRegistry& KernelRegistry::builtin() {
     register_control(r);
     register_rnn(r);
     register_dropout(r);
+    register_string(r);
     return r;
   }();
   return reg;
