@@ -95,7 +95,7 @@ def image_tag(distro: Distro, kind: str) -> str:
 
 def image_exists(engine: str, tag: str) -> bool:
     return (
-        subprocess.run([engine, "image", "inspect", tag], capture_output=True).returncode == 0
+        subprocess.run([engine, "image", "inspect", tag], capture_output=True, check=False).returncode == 0
     )
 
 
@@ -104,6 +104,7 @@ def image_platform(engine: str, tag: str) -> str:
         [engine, "image", "inspect", tag, "--format", "{{.Os}}/{{.Architecture}}/{{.Variant}}"],
         capture_output=True,
         text=True,
+        check=False,
     )
     return out.stdout.strip()
 
@@ -137,7 +138,7 @@ def make_rootfs(distro: Distro, kind: str, attempts: int = 3) -> Path:
         say(f"rootfs {distro.suite}/{kind} (armhf, {len(packages)} packages), attempt {attempt}: "
             + " ".join(cmd[3:]))
         t0 = time.monotonic()
-        proc = subprocess.run(cmd, capture_output=True, text=True)
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if proc.returncode == 0:
             partial.rename(tar)
             say(f"rootfs {tar.name}: {tar.stat().st_size / 2**20:.0f} MiB in {time.monotonic() - t0:.0f} s")
@@ -186,7 +187,7 @@ def ensure_image(distro: Distro, kind: str = "build", engine: str = "docker") ->
         t0 = time.monotonic()
         log_path = cache_dir() / f"image-{distro.suite}-{kind}.log"
         with open(log_path, "w") as log:
-            proc = subprocess.run(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+            proc = subprocess.run(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, check=False)
         if proc.returncode != 0:
             tail = "\n".join(log_path.read_text().splitlines()[-15:])
             raise ImageBuildError(f"{engine} build of {tag} failed (log {log_path}):\n{tail}")

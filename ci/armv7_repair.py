@@ -18,7 +18,7 @@ from pathlib import Path
 
 def ccache_stats() -> dict[str, int]:
     """Hits and misses of this build (ccache was zeroed in before-build)."""
-    out = subprocess.run(["ccache", "--print-stats"], capture_output=True, text=True)
+    out = subprocess.run(["ccache", "--print-stats"], capture_output=True, text=True, check=False)
     stats: dict[str, int] = {}
     if out.returncode == 0:
         for line in out.stdout.splitlines():
@@ -28,7 +28,7 @@ def ccache_stats() -> dict[str, int]:
         hits = stats.get("direct_cache_hit", 0) + stats.get("preprocessed_cache_hit", 0)
         misses = stats.get("cache_miss", 0)
     else:  # ccache < 4.2 has no --print-stats; read the human table
-        text = subprocess.run(["ccache", "-s"], capture_output=True, text=True).stdout
+        text = subprocess.run(["ccache", "-s"], capture_output=True, text=True, check=False).stdout
         hits = misses = 0
         for line in text.splitlines():
             low = line.lower()
@@ -50,7 +50,7 @@ def main(argv: list[str]) -> int:
     variant = os.environ.get("PIONNX_ARMV7_VARIANT", "")
 
     cache = ccache_stats()
-    human = subprocess.run(["ccache", "-s"], capture_output=True, text=True).stdout
+    human = subprocess.run(["ccache", "-s"], capture_output=True, text=True, check=False).stdout
     print("[armv7-repair] ccache for this build:\n" + human, flush=True)
 
     subprocess.run(["auditwheel", "repair", "-w", str(dest), str(wheel)], check=True)

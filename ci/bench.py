@@ -162,7 +162,8 @@ def rss_child(runtime: str, model_path: str, threads: int, feeds_path: str | Non
         return {**out, "status": failure(runtime, module, exc), "create_ms": create_ms}
     peak = maxrss_mb()
     return {
-        **out, "status": "ok", "ru_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, "create_ms": create_ms, "create_ms_median": statistics.median(create_ms),
+        **out, "status": "ok", "create_ms": create_ms, "create_ms_median": statistics.median(create_ms),
+        "ru_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
         "first_run_ms": run_ms[0] if run_ms else None, "run_ms": run_ms,
         "peak_rss_mb": peak, "net_rss_mb": peak - out["baseline_rss_mb"],
     }
@@ -208,14 +209,26 @@ def compare(ref: list, got: list) -> dict:
             scale = float(np.max(np.abs(r64[finite])))
             max_abs = max(max_abs, diff)
             rel = max(rel, diff / scale if scale > 0 else (0.0 if diff == 0 else math.inf))
-    ok = rel <= REL_TOLERANCE
-    return {"ok": ok, "max_abs_diff": max_abs, "rel_diff": rel, **({} if ok else {"why": f"rel diff {rel:.3g}"})}
+    return {"ok": rel <= REL_TOLERANCE, "max_abs_diff": max_abs, "rel_diff": rel}
 
 
 # ------------------------------------------------------------------- timing
 
 
-def time_model(model, threads: int, modules: dict, usable: dict, args, rng) -> dict:
+def check_twin(model, threads: int, modules: dict, twin_reference: dict) -> dict:
+    """pionnx vs onnxruntime on a light model's random-weight twin (onnxruntime's outputs kept across thread counts)."""
+    feeds = model.feeds()
+    try:
+        if "outputs" not in twin_reference:
+            twin_reference["outputs"] = create_session("onnxruntime", modules["onnxruntime"], str(model.check_path),
+                                                       1, feeds)()
+        outputs = create_session("pionnx", modules["pionnx"], str(model.check_path), threads, feeds)()
+    except Exception as exc:  # noqa: BLE001
+        return {"ok": False, "why": f"random-weight twin: {failure('pionnx', modules['pionnx'], exc)}"}
+    return compare(twin_reference["outputs"], outputs)
+
+
+def time_model(model, threads: int, modules: dict, usable: dict, args, rng, twin_reference: dict) -> dict:
     """One thread count: create sessions, check against onnxruntime, then interleaved timed runs."""
     feeds = model.feeds()
     result: dict = {"threads": threads, "runtimes": {}}
@@ -240,6 +253,14 @@ def time_model(model, threads: int, modules: dict, usable: dict, args, rng) -> d
         if outputs is None:
             continue
         entry["check"] = compare(reference, outputs) if reference is not None else {"ok": None, "why": "no reference"}
+    pionnx_entry = result["runtimes"]["pionnx"]
+    if getattr(model, "check_path", None) and "check" in pionnx_entry and reference is not None:
+        # The shipped light model computes constants; the twin with random weights is the real check.
+        shipped, twin = pionnx_entry["check"], check_twin(model, threads, modules, twin_reference)
+        pionnx_entry["check_shipped_model"], pionnx_entry["check_random_weights"] = shipped, twin
+        pionnx_entry["check"] = {**twin, "ok": bool(shipped["ok"] and twin["ok"]), "on": "random-weight twin"}
+        if not shipped["ok"]:
+            pionnx_entry["check"]["why"] = f"shipped model: {shipped.get('why')}"
 
     for _ in range(args.warmup - 1):  # the check above was the first warm-up run
         for rt in rng.permutation(list(runs)):
@@ -317,7 +338,7 @@ def summarize(results: dict, threads_list: list[int]) -> dict:
     """Ratios per model and thread count, and their geometric means."""
     summary: dict = {"pionnx/onnxruntime": {}, "pionnx/tract": {}, "pionnx_speedup": {}}
     for t in threads_list:
-        for key, other in (("pionnx/onnxruntime", "onnxruntime"), ("pionnx/tract", "tract")):
+        for key in ("pionnx/onnxruntime", "pionnx/tract"):
             vals = []
             for m in results["models"].values():
                 r = m["timing"].get(str(t), {}).get("ratios", {}).get(key)
@@ -377,7 +398,8 @@ def print_table(results: dict, threads_list: list[int]) -> None:
                 continue
             rts = timing["runtimes"]
             tract = rts.get("tract", {})
-            tract_mark = ("!" if tract.get("check", {}).get("ok") is False else "") + "¹" * (tract.get("status") == "ok")
+            tract_mark = "!" if tract.get("check", {}).get("ok") is False else ""
+            tract_mark += "¹" if tract.get("status") == "ok" else ""
             check = rts.get("pionnx", {}).get("check")
             pionnx_mark = "!" if check and check.get("ok") is False else ""
             cells = [
@@ -395,13 +417,17 @@ def print_table(results: dict, threads_list: list[int]) -> None:
             else:
                 verdict = "ok" if check["ok"] else "MISMATCH"
                 detail = (f"max|Δ| {check['max_abs_diff']:.2g}, rel {check['rel_diff']:.2g}"
-                          if "max_abs_diff" in check else check["why"])
+                          if "max_abs_diff" in check else "")
+                if check.get("why"):
+                    detail = f"{detail}; {check['why']}" if detail else check["why"]
+                if check.get("on"):
+                    detail += f"; {check['on']}"
                 check_text = f"{verdict} ({detail})"
             print(f"{name:<13}{t:>4}  {''.join(cells)}{ratio[0]:>7}{ratio[1]:>8}{speed:>8}  {check_text}")
 
     print()
-    header2 = f"{'model':<13}" + "".join(f"{SHORT[rt] + ' create ms':>20}" for rt in RUNTIMES) + "".join(
-        f"{SHORT[rt] + ' RSS net/raw MB':>24}" for rt in RUNTIMES)
+    header2 = f"{'model':<13}" + "".join(f"{SHORT[rt] + ' create/1st run ms':>26}" for rt in RUNTIMES) + "".join(
+        f"{SHORT[rt] + ' RSS net/raw MB':>22}" for rt in RUNTIMES)
     print(header2)
     print("-" * len(header2))
     for name, m in results["models"].items():
@@ -409,12 +435,11 @@ def print_table(results: dict, threads_list: list[int]) -> None:
         for rt in RUNTIMES:
             c = m["child"].get(rt, {})
             if c.get("status") == "ok":
-                creates.append(f"{c['create_ms_median']:.1f}".rjust(20))
-                rss.append(f"{c['net_rss_mb']:.0f}/{c['peak_rss_mb']:.0f}".rjust(24))
+                creates.append(f"{c['create_ms_median']:.1f} / {c['first_run_ms']:.1f}".rjust(26))
+                rss.append(f"{c['net_rss_mb']:.0f}/{c['peak_rss_mb']:.0f}".rjust(22))
             else:
-                text = cell(c.get("status", "-"), name, rt + " (child)", 18)
-                creates.append(text.rjust(20))
-                rss.append("-".rjust(24))
+                creates.append(cell(c.get("status", "-"), name, rt + " (child)", 26))
+                rss.append("-".rjust(22))
         print(f"{name:<13}{''.join(creates)}{''.join(rss)}")
 
     print()
@@ -427,18 +452,33 @@ def print_table(results: dict, threads_list: list[int]) -> None:
     for t, v in s["pionnx_speedup"].items():
         print(f"geomean pionnx speed-up {first}→{t} threads: "
               + (f"{v['geomean']:.2f}x over {v['models']} models" if v["geomean"] else "n/a"))
+    for t in threads_list:
+        shares = {}
+        for rt in RUNTIMES:
+            vals = [m["timing"][str(t)]["runtimes"].get(rt, {}).get("cpu_per_wall") for m in results["models"].values()
+                    if str(t) in m["timing"]]
+            vals = [v for v in vals if v]
+            if vals:
+                shares[rt] = statistics.median(vals)
+        if shares:
+            print(f"median CPU time / wall time at {t} thread{'s' if t > 1 else ''}: "
+                  + ", ".join(f"{rt} {v:.2f}" for rt, v in shares.items())
+                  + " (well below the thread count: the machine was busy, timings are noisy)" * (
+                      min(shares.values()) < 0.8))
     print()
     print("ms = median wall time of one run; p/ort, p/tract = pionnx time / other time (lower is better for pionnx);")
     print(f"p {first}→nT = pionnx's own speed-up from {first} thread(s); '!' = pionnx output MISMATCH "
           f"(rel > {REL_TOLERANCE:g}), left out of the means;\n"
           "a '!' on tract: tract's output differs from onnxruntime's (see the JSON).")
     print(f"¹ {TRACT_THREADS_NOTE}.")
-    print("create ms / RSS: median session creation and peak RSS in a child process per runtime "
-          f"({results['config']['child_threads']} thread(s)); net = minus that process's peak after importing "
-          "numpy + the runtime.")
+    print("create/1st run ms, RSS: median session creation, then the first run, and peak RSS (VmHWM) in a child "
+          f"process per runtime ({results['config']['child_threads']} thread(s));\n"
+          "net = minus that process's peak after importing numpy + the runtime (a runtime that defers work to its "
+          "first run shows it there).")
     if any(m["kind"] == "light" for m in results["models"].values()):
-        print("light models: onnx's test copies with ConstantOfShape weights; their outputs are near-constant, "
-              "so the check on them is weak.")
+        print("light models: onnx's test copies, every weight one ConstantOfShape value (outputs near-constant); "
+              "pionnx is checked\non them as shipped and on a twin with random weights (the numbers shown; "
+              "cached in --cache-dir); timings are of the shipped files.")
     for i, note in enumerate(notes, 1):
         print(f"[{i}] {note}")
 
@@ -460,6 +500,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--child-runs", type=int, default=None, help="runs per child after creation (default 3, quick 1)")
     p.add_argument("--child-timeout", type=int, default=900, help="seconds before a child is given up on")
     p.add_argument("--no-child", action="store_true", help="skip the creation/RSS children")
+    p.add_argument("--no-random-weights", action="store_true",
+                   help="check light models only as shipped (constant weights), not also with random weights")
     p.add_argument("--list", action="store_true", help="list the model names and exit")
     p.add_argument("--rss-child", nargs=3, metavar=("RUNTIME", "MODEL", "THREADS"), help=argparse.SUPPRESS)
     p.add_argument("--feeds", help=argparse.SUPPRESS)
@@ -515,6 +557,10 @@ def main(argv: list[str] | None = None) -> int:
             modules[rt], usable[rt], usable[f"{rt}_why"] = None, False, f"unavailable: {exc}"
             print(f"{rt}: unavailable ({exc})", file=sys.stderr)
 
+    if "pionnx" in wanted and not usable["pionnx"]:
+        print(f"cannot benchmark pionnx: {usable['pionnx_why']}", file=sys.stderr)
+        return 1
+
     cache = Path(args.cache_dir)
     child_threads = threads_list[0]
     results: dict = {
@@ -554,6 +600,10 @@ def main(argv: list[str] | None = None) -> int:
         }
         results["models"][name] = entry
         model_usable = dict(usable)
+        twin_reference: dict = {}
+        if not args.no_random_weights and usable["pionnx"] and usable["onnxruntime"]:
+            model.check_path = bench_models.random_weights_path(model, cache)
+            entry["check_model"] = str(model.check_path) if model.check_path else None
         if not args.no_child:
             for rt in wanted:
                 if not usable[rt]:
@@ -564,7 +614,7 @@ def main(argv: list[str] | None = None) -> int:
                 if child.get("status", "").startswith("crashed"):
                     model_usable[rt], model_usable[f"{rt}_why"] = False, child["status"]
         for t in threads_list:
-            entry["timing"][str(t)] = time_model(model, t, modules, model_usable, args, rng)
+            entry["timing"][str(t)] = time_model(model, t, modules, model_usable, args, rng, twin_reference)
         add_ratios(entry, threads_list)
         line = []
         for t in threads_list:

@@ -83,7 +83,9 @@ def _model(g: _Graph, name: str, inputs, outputs) -> onnx.ModelProto:
 # ---------------------------------------------------------------- MobileNetV2
 
 # (expansion t, output channels c, repeats n, first stride s): the paper's table 2, width 1.0.
-_MBV2_BLOCKS = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]
+_MBV2_BLOCKS = [
+    (1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1),
+]
 
 
 def build_mobilenetv2(image: int = 224, classes: int = 1000, seed: int = SEED) -> onnx.ModelProto:
@@ -184,7 +186,8 @@ def build_bert(
 
     g.nodes.append(helper.make_node("Identity", [x], ["last_hidden_state"], name="last_hidden_state"))
     cls = g.op("Gather", [x, g.const("cls", np.array(0, np.int64))], axis=1)
-    pooled = g.op("Gemm", [cls, g.const("pool_w", g.normal((hidden, hidden), std)), g.const("pool_b", g.normal(hidden, std))])
+    pool_w, pool_b = g.const("pool_w", g.normal((hidden, hidden), std)), g.const("pool_b", g.normal(hidden, std))
+    pooled = g.op("Gemm", [cls, pool_w, pool_b])
     g.nodes.append(helper.make_node("Tanh", [pooled], ["pooler_output"], name="pooler_output"))
     return _model(
         g, "bert",
@@ -256,6 +259,64 @@ def random_feeds(model: onnx.ModelProto, dims: dict[str, int] | None = None, see
     return feeds
 
 
+# -------------------------------------------------- light models, real weights
+
+
+def with_random_weights(model: onnx.ModelProto, seed: int = SEED) -> onnx.ModelProto:
+    """The light model with every float ConstantOfShape replaced by a random initializer of that shape.
+
+    The shipped light models fill every weight with one constant, so all channels
+    compute the same thing and the outputs are constant: a broken kernel would
+    still match. Here weight tensors (rank >= 2) get He-scaled normal values and
+    vectors (biases, BatchNorm parameters) the constant times U(0.5, 1.5), which
+    keeps BatchNorm variances positive.
+    """
+    rng = np.random.default_rng(seed)
+    model = onnx.ModelProto.FromString(model.SerializeToString())
+    graph = model.graph
+    shapes = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    kept, made = [], []
+    for node in graph.node:
+        value = next((a.t for a in node.attribute if a.name == "value"), None)
+        if node.op_type != "ConstantOfShape" or node.input[0] not in shapes or value is None \
+                or value.data_type != TensorProto.FLOAT:
+            kept.append(node)
+            continue
+        shape = [int(d) for d in shapes[node.input[0]]]
+        fill = float(numpy_helper.to_array(value).ravel()[0])
+        if len(shape) >= 2:
+            fan_in = max(1, int(np.prod(shape[1:])))
+            array = rng.standard_normal(shape) * math.sqrt(2.0 / fan_in)
+        else:
+            array = fill * rng.uniform(0.5, 1.5, shape)
+        made.append(numpy_helper.from_array(array.astype(np.float32), node.output[0]))
+    del graph.node[:]
+    graph.node.extend(kept)
+    graph.initializer.extend(made)
+    if model.ir_version < 4:  # initializers must be graph inputs too before IR 4
+        graph.input.extend(helper.make_tensor_value_info(t.name, TensorProto.FLOAT, t.dims) for t in made)
+    # Drop the shape initializers (and their graph inputs) nothing reads any more.
+    used = {i for n in graph.node for i in n.input}
+    dead = {t.name for t in graph.initializer if t.name.endswith("__SHAPE") and t.name not in used}
+    keep_init = [t for t in graph.initializer if t.name not in dead]
+    keep_inputs = [i for i in graph.input if i.name not in dead]
+    del graph.initializer[:]
+    graph.initializer.extend(keep_init)
+    del graph.input[:]
+    graph.input.extend(keep_inputs)
+    return model
+
+
+def random_weights_path(bench_model: BenchModel, cache_dir: Path) -> Path | None:
+    """A light model's random-weight twin for the correctness check (None for models with real weights)."""
+    if bench_model.kind != "light":
+        return None
+    path = cache_dir / f"{bench_model.name}-random-weights.onnx"
+    if not path.exists() or path.stat().st_mtime < Path(__file__).stat().st_mtime:
+        onnx.save(with_random_weights(onnx.load(str(bench_model.path))), str(path))
+    return path
+
+
 # ------------------------------------------------------------------- the list
 
 
@@ -266,6 +327,7 @@ class BenchModel:
     kind: str  # "light" or "synthetic"
     feeds_path: Path
     dims: dict[str, int] = field(default_factory=dict)
+    check_path: Path | None = None  # a twin with random weights to check outputs on (light models)
 
     def feeds(self) -> dict[str, np.ndarray]:
         with np.load(self.feeds_path) as data:

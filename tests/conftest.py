@@ -22,7 +22,7 @@ ROOT = TESTS_DIR.parent
 CONFORMANCE_FILE = "test_conformance.py"
 
 # Later outcomes of one test never hide an earlier, worse one.
-_SEVERITY = {"passed": 0, "skipped": 1, "xfailed": 2, "failed": 3, "error": 4, "crashed": 5}
+_SEVERITY = {"passed": 0, "skipped": 1, "xfailed": 2, "xpassed": 3, "failed": 4, "error": 5, "crashed": 6}
 
 # Light models write their generated inputs under $ONNX_HOME; keep that out of ~.
 os.environ.setdefault("ONNX_HOME", str(ROOT / "build" / "onnx-home"))
@@ -93,11 +93,15 @@ class ConformanceLog:
 
         counts: dict[str, dict[str, int]] = {}
         for suite in SUITES:
-            counts[suite] = dict.fromkeys(("total", "passed", "xfailed", "failed", "error", "crashed", "skipped"), 0)
+            counts[suite] = dict.fromkeys(
+                ("total", "passed", "xpassed", "xfailed", "failed", "error", "crashed", "skipped"), 0
+            )
         for nodeid, outcome in self.outcome.items():
             row = counts[self.suite[nodeid]]
             row["total"] += 1
             row[outcome] += 1
+            if outcome == "xpassed":
+                row["passed"] += 1
         return {suite: row for suite, row in counts.items() if row["total"]}
 
 
@@ -109,6 +113,8 @@ def _outcome_of(report: pytest.TestReport) -> str | None:
     if report.when == "???":  # pytest-xdist: the worker died while running this test
         return "xfailed" if xfail else "crashed"
     if report.failed:
+        if report.when == "call" and "[XPASS(strict)]" in report.longreprtext:
+            return "xpassed"  # it passed: counted as such, and it fails the run as a listed test
         return "failed" if report.when == "call" else "error"
     if report.skipped:
         return "xfailed" if xfail else "skipped"
@@ -162,7 +168,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     failing, passing = {}, set()
     for nodeid, outcome in log.outcome.items():
         name = nodeid.rsplit("::", 1)[-1]
-        if outcome == "passed":
+        if outcome in ("passed", "xpassed"):
             passing.add(name)
         elif outcome != "skipped":
             failing[name] = expected.classify(log.text.get(nodeid, ""))
@@ -200,9 +206,15 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     total = sum(row["total"] for row in counts.values())
     passed = sum(row["passed"] for row in counts.values())
     terminalreporter.write_line(f"conformance all: {passed}/{total} passed ({100.0 * passed / total:.1f}%)")
+    newly_passing = sum(row["xpassed"] for row in counts.values())
+    if newly_passing:
+        terminalreporter.write_line(
+            f"{newly_passing} listed expected failures now pass: take them off with --update-expected-failures",
+            yellow=True,
+        )
     unexpected = defaultdict(list)
     for nodeid, outcome in sorted(log.outcome.items()):
-        if outcome in ("failed", "error", "crashed"):
+        if outcome in ("failed", "error", "crashed", "xpassed"):
             unexpected[outcome].append(nodeid.rsplit("::", 1)[-1])
     out = Path(config.getoption("--conformance-json"))
     out.parent.mkdir(parents=True, exist_ok=True)

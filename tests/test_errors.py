@@ -30,13 +30,6 @@ import pionnx
 
 FEED_ERRORS = (ValueError, TypeError, pionnx.InvalidArgument)
 
-# Known pionnx bug: error messages stop at the first number ("input 'x': expected rank "),
-# which looks like iostream numeric output failing in _core (statically linked libstdc++?).
-# Strict: once fixed these pass and the marker must go.
-NUMBERS_DROPPED_BUG = pytest.mark.xfail(
-    strict=True, reason="pionnx bug: error messages are cut at the first number (str_cat / ostream)"
-)
-
 
 def session(m: onnx.ModelProto) -> pionnx.InferenceSession:
     return pionnx.InferenceSession(m.SerializeToString())
@@ -86,7 +79,6 @@ def test_wrong_dtype_int_for_float():
         session(fixed_add()).run(None, {"x": np.ones((2, 3), dtype=np.int64)})
 
 
-@NUMBERS_DROPPED_BUG
 def test_wrong_rank_names_input_and_shapes():
     sess = session(fixed_add())
     with pytest.raises(FEED_ERRORS) as info:
@@ -97,7 +89,6 @@ def test_wrong_rank_names_input_and_shapes():
     assert "3" in message and "2" in message
 
 
-@NUMBERS_DROPPED_BUG
 def test_wrong_dimension_names_input_and_sizes():
     sess = session(fixed_add())
     with pytest.raises(FEED_ERRORS) as info:
@@ -134,7 +125,6 @@ def test_session_still_works_after_a_bad_feed():
 # ---------------------------------------------------------------- unsupported ops
 
 
-@NUMBERS_DROPPED_BUG
 def test_unsupported_op_in_custom_domain_is_named_at_creation():
     m = model(
         [helper.make_node("FrobnicateWidget", ["x"], ["y"], name="frob_node_7", domain="com.example.widgets")],
@@ -149,7 +139,6 @@ def test_unsupported_op_in_custom_domain_is_named_at_creation():
         assert part in message, f"{part!r} not in {message!r}"
 
 
-@NUMBERS_DROPPED_BUG
 def test_unknown_op_in_default_domain_is_named_at_creation():
     m = model(
         [helper.make_node("NoSuchOperator", ["x"], ["y"], name="mystery_node")],

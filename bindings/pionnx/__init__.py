@@ -13,6 +13,7 @@ from ._core import (
     InvalidGraph,
     InvalidProtobuf,
     NotImplemented,  # noqa: A004 - the onnxruntime name
+    simd_info,
 )
 from ._session import (
     ExecutionMode,
@@ -48,4 +49,5 @@ __all__ = [
     "get_device",
     "tensor_from_proto",
     "value_from_proto",
+    "simd_info",
 ]

@@ -15,6 +15,12 @@
 #include "pionnx/session.h"
 
 namespace nb = nanobind;
+
+// From runtime/src/kernels/simd/sgemm.h (a private header of the runtime).
+namespace pionnx::simd {
+const char* sgemm_isa();
+bool cpu_has_neon();
+}  // namespace pionnx::simd
 using namespace pionnx;
 
 namespace {
@@ -249,4 +255,22 @@ NB_MODULE(_core, m) {
     return value_to_python(value_from_proto_bytes(bytes, kind));
   });
   m.def("default_threads", &pionnx::default_threads);
+  // Which SGEMM micro-kernel runs (PIONNX_SGEMM caps it) and what the CPU has.
+  m.def("simd_info", [] {
+    nb::dict d;
+    d["sgemm"] = pionnx::simd::sgemm_isa();
+    d["hwcap_neon"] = pionnx::simd::cpu_has_neon();
+#if defined(__aarch64__)
+    d["arch"] = "aarch64";
+#elif defined(__arm__)
+    d["arch"] = "armv7l";
+#elif defined(__x86_64__)
+    d["arch"] = "x86_64";
+#elif defined(__i386__)
+    d["arch"] = "i686";
+#else
+    d["arch"] = "unknown";
+#endif
+    return d;
+  });
 }

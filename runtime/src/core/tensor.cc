@@ -3,7 +3,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
-#include <sstream>
 
 namespace pionnx {
 
@@ -17,11 +16,9 @@ int64_t shape_numel(const Shape& s) {
 }
 
 std::string shape_str(const Shape& s) {
-  std::ostringstream os;
-  os << "[";
-  for (size_t i = 0; i < s.size(); ++i) os << (i ? ", " : "") << s[i];
-  os << "]";
-  return os.str();
+  std::string out = "[";
+  for (size_t i = 0; i < s.size(); ++i) out += str_cat(i ? ", " : "", s[i]);
+  return out + "]";
 }
 
 namespace {

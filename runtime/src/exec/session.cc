@@ -1,17 +1,17 @@
 #include "pionnx/session.h"
 
 #include <algorithm>
-#include <fstream>
 #include <mutex>
-#include <sstream>
 #include <unordered_map>
 #include <unordered_set>
 
+#include "core/file_io.h"
 #include "exec/graph_executor.h"
 #include "exec/thread_pool.h"
 #include "ir/inline_functions.h"
 #include "optimize/passes.h"
 #include "proto/onnx.h"
+#include "proto/writer.h"
 
 #ifndef PIONNX_VERSION
 #define PIONNX_VERSION "0.0.0"
@@ -45,17 +45,14 @@ std::string type_of(const Value& v) {
 }
 
 std::string expected_shape(const ValueInfo& vi) {
-  std::ostringstream os;
-  os << "[";
+  std::string out = "[";
   for (size_t i = 0; i < vi.type.dims.size(); ++i) {
     const Dim& d = vi.type.dims[i];
-    os << (i ? ", " : "");
-    if (d.value >= 0) os << d.value;
-    else if (!d.param.empty()) os << d.param;
-    else os << "?";
+    out += i ? ", " : "";
+    if (d.value >= 0) out += str_cat(d.value);
+    else out += d.param.empty() ? std::string("?") : d.param;
   }
-  os << "]";
-  return os.str();
+  return out + "]";
 }
 
 }  // namespace
@@ -70,6 +67,7 @@ class SessionImpl {
     inline_functions(model_);
     optimize_graph(g, cfg.opt_level, OptimizeContext{model_.opsets});
     nodes_after_ = static_cast<int64_t>(g.nodes.size());
+    if (!cfg.optimized_model_path.empty()) proto::write_model_file(model_, cfg.optimized_model_path);
     exec_ = std::make_unique<GraphExecutor>(g, model_.opsets, KernelRegistry::builtin(), false);
 
     for (size_t i = 0; i < g.inputs.size(); ++i) {
@@ -165,9 +163,7 @@ Session::Session(const std::string& bytes, const std::string& dir, const Session
     : impl_(std::make_unique<SessionImpl>(bytes, dir, cfg)) {}
 
 std::unique_ptr<Session> Session::from_file(const std::string& path, const SessionConfig& cfg) {
-  std::ifstream f(path, std::ios::binary);
-  PIONNX_ENFORCE(f.good(), InvalidArgument, "cannot open model file '", path, "'");
-  std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  std::string bytes = read_file(path, 0, -1);
   auto slash = path.find_last_of('/');
   std::string dir = slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash);
   return std::make_unique<Session>(bytes, dir, cfg);

@@ -1,7 +1,9 @@
 #include "exec/thread_pool.h"
 
+#include "core/file_io.h"
+#include "pionnx/status.h"
+
 #include <algorithm>
-#include <fstream>
 #include <set>
 #include <string>
 #include <utility>
@@ -90,10 +92,19 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void
 int ThreadPool::default_threads() {
   // Count distinct (physical id, core id) pairs: hyper-threads share a core's
   // FMA units and only add contention for GEMM-bound work.
-  std::ifstream f("/proc/cpuinfo");
   std::set<std::pair<std::string, std::string>> cores;
-  std::string line, phys = "0";
-  while (std::getline(f, line)) {
+  std::string phys = "0";
+  std::string text;
+  try {
+    text = read_file("/proc/cpuinfo", 0, -1);
+  } catch (const Error&) {
+  }
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t eol = text.find('\n', pos);
+    if (eol == std::string::npos) eol = text.size();
+    std::string line = text.substr(pos, eol - pos);
+    pos = eol + 1;
     auto colon = line.find(':');
     if (colon == std::string::npos) continue;
     std::string key = line.substr(0, line.find_first_of(" \t"));

@@ -1,6 +1,9 @@
-// Conv: im2col + GEMM per (image, group), a direct GEMM for 1x1 stride-1
-// convolutions and a direct loop for depthwise 2-D ones. float16/bfloat16
-// compute in float32.
+// Conv (and com.microsoft FusedConv): a GEMM per (image, group) of the
+// weights [Mg, Cg * k] by the im2col matrix [Cg * k, out positions].
+// float32: weights packed once for the SGEMM and cached; 1x1 stride-1 reads
+// the input as the matrix; other 2-D convolutions pack im2col straight into
+// SGEMM panels. Depthwise 2-D runs a direct loop. double and 1-/3-D use an
+// explicit, chunked im2col buffer. float16/bfloat16 compute in float32.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -99,42 +102,122 @@ void im2col_nd(const T* X, int64_t C, const WindowGeometry& g, int64_t p0, int64
   }
 }
 
-// Depthwise 2-D (one input channel per group): per output channel, add each
-// kernel tap's shifted input row into the output row.
+// One depthwise 2-D plane: y = bias + sum over taps of w * x. Outputs whose
+// window lies inside the input run a branch-free loop the compiler can
+// vectorize over ow (K and S fixed for the common 3x3 stride 1/2); border
+// outputs check every tap.
+template <typename T, int K, int S>
+void depthwise_plane(const T* x, const T* w, T bias, T* y, const WindowGeometry& g) {
+  const int64_t H = g.in[0], W = g.in[1], OH = g.out[0], OW = g.out[1];
+  const int64_t KH = K ? K : g.kernel[0], KW = K ? K : g.kernel[1];
+  const int64_t SH = g.strides[0], SW = S ? S : g.strides[1];
+  const int64_t DH = g.dilations[0], DW = g.dilations[1];
+  const int64_t PH = g.pad_begin[0], PW = g.pad_begin[1];
+  int64_t oh_lo, oh_hi, ow_lo, ow_hi;
+  valid_range(-PH, SH, H - (KH - 1) * DH, OH, &oh_lo, &oh_hi);
+  valid_range(-PW, SW, W - (KW - 1) * DW, OW, &ow_lo, &ow_hi);
+  auto border = [&](int64_t oh, int64_t ow) {
+    T acc = bias;
+    for (int64_t kh = 0; kh < KH; ++kh) {
+      const int64_t ih = oh * SH - PH + kh * DH;
+      if (ih < 0 || ih >= H) continue;
+      for (int64_t kw = 0; kw < KW; ++kw) {
+        const int64_t iw = ow * SW - PW + kw * DW;
+        if (iw >= 0 && iw < W) acc += w[kh * KW + kw] * x[ih * W + iw];
+      }
+    }
+    return acc;
+  };
+  for (int64_t oh = 0; oh < OH; ++oh) {
+    T* yr = y + oh * OW;
+    if (oh < oh_lo || oh >= oh_hi) {
+      for (int64_t ow = 0; ow < OW; ++ow) yr[ow] = border(oh, ow);
+      continue;
+    }
+    for (int64_t ow = 0; ow < ow_lo; ++ow) yr[ow] = border(oh, ow);
+    const T* xr = x + (oh * SH - PH) * W - PW;
+    for (int64_t ow = ow_lo; ow < ow_hi; ++ow) {
+      T acc = bias;
+      for (int64_t kh = 0; kh < KH; ++kh)
+        for (int64_t kw = 0; kw < KW; ++kw)
+          acc += w[kh * KW + kw] * xr[kh * DH * W + ow * SW + kw * DW];
+      yr[ow] = acc;
+    }
+    for (int64_t ow = std::max(ow_lo, ow_hi); ow < OW; ++ow) yr[ow] = border(oh, ow);
+  }
+}
+
+// Depthwise 2-D (one input channel per group): one plane per output channel.
 template <typename T>
 void conv_depthwise_2d(ThreadPool& pool, const T* X, const T* Wt, const T* B, T* Y, int64_t N,
                        int64_t C, int64_t M, const WindowGeometry& g) {
   const int64_t Mg = M / C;  // outputs per input channel
-  const int64_t H = g.in[0], W = g.in[1], KH = g.kernel[0], KW = g.kernel[1];
-  const int64_t SH = g.strides[0], SW = g.strides[1], DH = g.dilations[0], DW = g.dilations[1];
-  const int64_t PH = g.pad_begin[0], PW = g.pad_begin[1], OH = g.out[0], OW = g.out[1];
-  pool.parallel_for(N * M, 1, [&](int64_t b, int64_t e) {
+  const int64_t in_size = g.in_size(), out_size = g.out_size(), ksize = g.kernel_size();
+  auto plane = &depthwise_plane<T, 0, 0>;
+  if (g.kernel[0] == 3 && g.kernel[1] == 3 && g.strides[1] == 1) plane = &depthwise_plane<T, 3, 1>;
+  if (g.kernel[0] == 3 && g.kernel[1] == 3 && g.strides[1] == 2) plane = &depthwise_plane<T, 3, 2>;
+  pool.parallel_for(N * M, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, out_size * ksize)),
+                    [&](int64_t b, int64_t e) {
     for (int64_t nm = b; nm < e; ++nm) {
       const int64_t n = nm / M, m = nm % M;
-      const T* x = X + (n * C + m / Mg) * H * W;
-      const T* w = Wt + m * KH * KW;
-      T* y = Y + nm * OH * OW;
-      std::fill(y, y + OH * OW, B ? B[m] : T(0));
-      for (int64_t oh = 0; oh < OH; ++oh) {
-        T* yr = y + oh * OW;
-        for (int64_t kh = 0; kh < KH; ++kh) {
-          const int64_t ih = oh * SH - PH + kh * DH;
-          if (ih < 0 || ih >= H) continue;
-          for (int64_t kw = 0; kw < KW; ++kw) {
-            const T wv = w[kh * KW + kw];
-            const int64_t off = kw * DW - PW;
-            int64_t lo, hi;
-            valid_range(off, SW, W, OW, &lo, &hi);
-            const T* xr = x + ih * W + off;
-            if (SW == 1)
-              for (int64_t ow = lo; ow < hi; ++ow) yr[ow] += wv * xr[ow];
-            else
-              for (int64_t ow = lo; ow < hi; ++ow) yr[ow] += wv * xr[ow * SW];
+      plane(X + (n * C + m / Mg) * in_size, Wt + m * ksize, B ? B[m] : T(0), Y + nm * out_size, g);
+    }
+  });
+}
+
+// The im2col matrix of one image and group (rows (c, kh, kw), columns output
+// positions), written straight into SGEMM panels so it never exists whole.
+simd::SgemmPackB im2col_packer(const float* X, const WindowGeometry& g) {
+  return [X, &g](int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr, float* out) {
+    const int64_t H = g.in[0], W = g.in[1], KH = g.kernel[0], KW = g.kernel[1];
+    const int64_t SH = g.strides[0], SW = g.strides[1], DH = g.dilations[0], DW = g.dilations[1];
+    const int64_t PH = g.pad_begin[0], PW = g.pad_begin[1], OW = g.out[1];
+    struct Run {
+      int64_t oh, ow0, len, off;  // columns [off, off + len) of the panel: row oh from ow0
+    };
+    std::vector<Run> runs;
+    for (int64_t jr = 0; jr < nc; jr += nr) {
+      const int64_t n = std::min<int64_t>(nr, nc - jr);
+      runs.clear();
+      for (int64_t off = 0, p = j0 + jr; off < n;) {
+        const int64_t ow = p % OW, len = std::min(n - off, OW - ow);
+        runs.push_back({p / OW, ow, len, off});
+        off += len;
+        p += len;
+      }
+      float* dst = out + jr * kc;
+      int64_t c = k0 / (KH * KW), kh = k0 / KW % KH, kw = k0 % KW;
+      for (int64_t kk = 0; kk < kc; ++kk, dst += nr) {
+        const float* xc = X + c * H * W;
+        for (const Run& r : runs) {
+          float* d = dst + r.off;
+          const int64_t ih = r.oh * SH - PH + kh * DH;
+          if (ih < 0 || ih >= H) {
+            std::fill(d, d + r.len, 0.f);
+            continue;
+          }
+          const int64_t base = r.ow0 * SW + kw * DW - PW;
+          int64_t lo, hi;
+          valid_range(base, SW, W, r.len, &lo, &hi);
+          const float* src = xc + ih * W + base;
+          std::fill(d, d + lo, 0.f);
+          if (SW == 1)
+            for (int64_t t = lo; t < hi; ++t) d[t] = src[t];
+          else
+            for (int64_t t = lo; t < hi; ++t) d[t] = src[t * SW];
+          std::fill(d + hi, d + r.len, 0.f);
+        }
+        std::fill(dst + n, dst + nr, 0.f);
+        if (++kw == KW) {
+          kw = 0;
+          if (++kh == KH) {
+            kh = 0;
+            ++c;
           }
         }
       }
     }
-  });
+  };
 }
 
 // An activation fused into the convolution (com.microsoft FusedConv, or a
@@ -215,13 +298,22 @@ void conv_forward(ThreadPool& pool, const T* X, const T* Wt, const T* B, T* Y, i
   const int64_t rows_per_chunk =
       std::max<int64_t>(1, (int64_t{1} << 20) / std::max<int64_t>(1, Kd * row));
   const int64_t chunk = std::min(out_size, rows_per_chunk * row);
-  T* col = pointwise ? nullptr : scratch<T>(static_cast<size_t>(Kd * chunk));
+  const bool implicit = std::is_same<T, float>::value && packed && g.dims() == 2;
+  T* col = pointwise || implicit ? nullptr : scratch<T>(static_cast<size_t>(Kd * chunk));
 
   for (int64_t n = 0; n < N; ++n) {
     for (int64_t grp = 0; grp < group; ++grp) {
       const T* Xg = X + (n * C + grp * Cg) * in_size;
       const T* Wg = Wt + grp * Mg * Kd;
       T* Yg = Y + (n * M + grp * Mg) * out_size;
+      if constexpr (std::is_same<T, float>::value) {
+        if (packed && !pointwise && g.dims() == 2) {  // im2col packed straight into panels
+          simd::sgemm_prepacked_fn((*packed)[grp], out_size, im2col_packer(Xg, g), 0.f, Yg,
+                                   out_size, &pool);
+          finish_rows(Yg, B ? B + grp * Mg : nullptr, Mg, out_size, 0, out_size, act);
+          continue;
+        }
+      }
       for (int64_t p0 = 0; p0 < out_size; p0 += chunk) {
         const int64_t p1 = std::min(out_size, p0 + chunk);
         const T* Bmat = Xg + p0;  // pointwise: the input is already the column matrix

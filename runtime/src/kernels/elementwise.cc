@@ -3,6 +3,7 @@
 // in elementwise_unary.cc, Cast in elementwise_cast.cc.
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <type_traits>
 
 #include "kernels/common.h"
@@ -35,10 +36,9 @@ Tensor align_legacy(const Tensor& a, const Tensor& b, int64_t axis, const std::s
   return b.reshaped(s);
 }
 
-int64_t legacy_axis_of(const KernelInfo& info) {
-  if (info.opset >= 7 || info.node.attr_i("broadcast", 0) == 0 || !info.node.has("axis")) return -1;
-  const int64_t axis = info.node.attr_i("axis", 0);
-  return axis < 0 ? axis - 1000000 : axis;  // keep negative axes distinguishable from "none"
+std::optional<int64_t> legacy_axis_of(const KernelInfo& info) {
+  if (info.opset >= 7 || info.node.attr_i("broadcast", 0) == 0 || !info.node.has("axis")) return std::nullopt;
+  return info.node.attr_i("axis", 0);
 }
 
 // A binary op over types Mask; output is the input type, or bool when ToBool.
@@ -54,9 +54,7 @@ class BinaryKernel : public Kernel {
     Tensor b = ctx.input(1);
     PIONNX_ENFORCE(a.dtype() == b.dtype(), InvalidArgument, what, ": inputs A and B must have the same dtype, got ",
                    dtype_name(a.dtype()), " and ", dtype_name(b.dtype()));
-    if (legacy_axis_ != -1) {
-      b = align_legacy(a, b, legacy_axis_ < -1 ? legacy_axis_ + 1000000 : legacy_axis_, what);
-    }
+    if (legacy_axis_) b = align_legacy(a, b, *legacy_axis_, what);
     const Shape shape = broadcast_shapes(a.shape(), b.shape(), what);
     dispatch_types<Mask>(a.dtype(), what, [&](auto tag) {
       using T = typename decltype(tag)::type;
@@ -68,7 +66,7 @@ class BinaryKernel : public Kernel {
 
  private:
   F f_;
-  int64_t legacy_axis_;
+  std::optional<int64_t> legacy_axis_;
   std::string what_;
 };
 
@@ -106,8 +104,9 @@ struct MinF {
   T operator()(T a, T b) const { return (a < b || a != a) ? a : b; }
 };
 
-// Sum/Mean/Max/Min over any number of broadcasting inputs: the output is
-// filled with input 0 broadcast, then each further input is folded in place.
+// Sum/Mean/Max/Min over any number of broadcasting inputs: the output (with
+// the shape of all inputs broadcast) gets f(input 0, input 1), then each
+// further input is folded in place.
 template <unsigned Mask, typename F>
 void variadic(KernelContext& ctx, F f, bool mean) {
   const std::string what = ctx.node().describe();
@@ -128,8 +127,8 @@ void variadic(KernelContext& ctx, F f, bool mean) {
   dispatch_types<Mask>(first.dtype(), what, [&](auto tag) {
     using T = typename decltype(tag)::type;
     Tensor& out = ctx.output(0, first.dtype(), shape);
-    broadcast_copy<T>(ctx.pool(), first, out);
-    for (size_t i = 1; i < ctx.num_inputs(); ++i) binary_apply<T, T, T>(ctx.pool(), out, ctx.input(i), out, f);
+    binary_apply<T, T, T>(ctx.pool(), first, ctx.input(1), out, f);
+    for (size_t i = 2; i < ctx.num_inputs(); ++i) binary_apply<T, T, T>(ctx.pool(), out, ctx.input(i), out, f);
     if (mean) {
       const auto n = static_cast<Compute<T>>(ctx.num_inputs());
       unary_apply<T, T>(ctx.pool(), out, out, [n](auto x) { return x / n; });
@@ -194,7 +193,7 @@ class PowKernel : public Kernel {
     const std::string what = ctx.node().describe();
     const Tensor& a = ctx.input(0);
     Tensor b = ctx.input(1);
-    if (legacy_axis_ != -1) b = align_legacy(a, b, legacy_axis_ < -1 ? legacy_axis_ + 1000000 : legacy_axis_, what);
+    if (legacy_axis_) b = align_legacy(a, b, *legacy_axis_, what);
     const Shape shape = broadcast_shapes(a.shape(), b.shape(), what);
     dispatch_types<kNumeric>(a.dtype(), what, [&](auto bt) {
       using B = typename decltype(bt)::type;
@@ -207,7 +206,7 @@ class PowKernel : public Kernel {
   }
 
  private:
-  int64_t legacy_axis_;
+  std::optional<int64_t> legacy_axis_;
 };
 
 // fmod=1: C fmod (sign of the dividend); fmod=0: Python/numpy mod (sign of the

@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "exec/thread_pool.h"
@@ -201,24 +202,6 @@ void binary_apply(ThreadPool& pool, const Tensor& a, const Tensor& b, Tensor& ou
     } else {
       const O v = static_cast<O>(f(widen(x[0]), widen(y[0])));
       for (int64_t i = 0; i < n; ++i) z[i] = v;
-    }
-  });
-}
-
-// out = in broadcast to out's shape (a copy).
-template <typename T>
-void broadcast_copy(ThreadPool& pool, const Tensor& in, Tensor& out) {
-  BroadcastPlan<1> plan({&in.shape()}, out.shape());
-  const T* pi = ptr<T>(in);
-  T* po = ptr<T>(out);
-  const int64_t s = plan.strides.back()[0];
-  plan.for_each_run(pool, out.numel(), [&](int64_t oo, const std::array<int64_t, 1>& io, int64_t n) {
-    const T* x = pi + io[0];
-    T* z = po + oo;
-    if (s == 1) {
-      std::copy(x, x + n, z);
-    } else {
-      std::fill(z, z + n, x[0]);
     }
   });
 }

@@ -6,6 +6,7 @@
 // writes into an input.
 #pragma once
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -84,7 +85,7 @@ class KernelContext {
   std::vector<Value*> outputs_;
   ThreadPool* pool_;
   const Scope* scope_;
-  std::vector<Value> scratch_;
+  std::deque<Value> scratch_;  // deque: references stay valid as it grows
 };
 
 // The newest ai.onnx opset the runtime knows. Kernels registered up to 23

@@ -404,32 +404,39 @@ class MaxUnpoolKernel : public Kernel {
                    ": X must be [N, C, spatial...] and I the same shape, got ", shape_str(x.shape()),
                    " and ", shape_str(ind.shape()));
     const size_t nd = x.rank() - 2;
-    Shape out;
+    PIONNX_ENFORCE(attrs_.kernel_shape.size() == nd, InvalidArgument, what,
+                   ": kernel_shape must have ", nd, " values");
+    // Indices address the shape MaxPool would have pooled from; a larger
+    // output_shape holds that block in its leading corner.
+    Shape inferred{x.dim(0), x.dim(1)};
+    for (size_t i = 0; i < nd; ++i) {
+      const int64_t s = attrs_.strides.empty() ? 1 : attrs_.strides[i];
+      const int64_t pads = attrs_.pads.empty() ? 0 : attrs_.pads[i] + attrs_.pads[i + nd];
+      inferred.push_back((x.dim(2 + i) - 1) * s + attrs_.kernel_shape[i] - pads);
+    }
+    Shape out = inferred;
     if (const Tensor* os = ctx.optional_input(2)) {
       out = tensor_to_int64s(*os);
       PIONNX_ENFORCE(out.size() == x.rank(), InvalidArgument, what, ": output_shape must have ",
                      x.rank(), " values");
-    } else {
-      PIONNX_ENFORCE(attrs_.kernel_shape.size() == nd, InvalidArgument, what,
-                     ": kernel_shape must have ", nd, " values");
-      out = {x.dim(0), x.dim(1)};
-      for (size_t i = 0; i < nd; ++i) {
-        const int64_t s = attrs_.strides.empty() ? 1 : attrs_.strides[i];
-        const int64_t pads = attrs_.pads.empty() ? 0 : attrs_.pads[i] + attrs_.pads[i + nd];
-        out.push_back((x.dim(2 + i) - 1) * s + attrs_.kernel_shape[i] - pads);
-      }
+      for (size_t d = 0; d < out.size(); ++d)
+        PIONNX_ENFORCE(out[d] >= inferred[d], InvalidArgument, what, ": output_shape ",
+                       shape_str(out), " is smaller than the unpooled shape ", shape_str(inferred));
     }
     const std::vector<int64_t> idx = tensor_to_int64s(ind);
+    const std::vector<int64_t> in_str = strides_of(inferred), out_str = strides_of(out);
+    const int64_t total = shape_numel(inferred);
     Tensor y = Tensor::zeros(x.dtype(), out);
-    const int64_t total = y.numel();
     dispatch_by_size(x.dtype(), what, [&](auto tag) {
       using T = typename decltype(tag)::type;
       const T* X = static_cast<const T*>(x.raw());
       T* Y = static_cast<T*>(y.raw());
       for (size_t i = 0; i < idx.size(); ++i) {
         PIONNX_ENFORCE(idx[i] >= 0 && idx[i] < total, InvalidArgument, what, ": index ", idx[i],
-                       " is outside the output of ", total, " elements");
-        Y[idx[i]] = X[i];
+                       " is outside the unpooled shape ", shape_str(inferred));
+        int64_t flat = 0;
+        for (size_t d = 0; d < inferred.size(); ++d) flat += idx[i] / in_str[d] % inferred[d] * out_str[d];
+        Y[flat] = X[i];
       }
     });
     ctx.set_output(0, y);

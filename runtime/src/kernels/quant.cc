@@ -1,8 +1,14 @@
-#include "kernels/kernel.h"
+// The quantized-inference family: one registration entry point for the
+// kernels spread over quant_*.cc.
+#include "kernels/quant_common.h"
 
 namespace pionnx {
 
-// No quant operators yet: see the operator-coverage issue.
-void register_quant(KernelRegistry&) {}
+void register_quant(KernelRegistry& r) {
+  register_quant_linear(r);
+  register_quant_matmul(r);
+  register_quant_conv(r);
+  register_quant_microsoft(r);
+}
 
 }  // namespace pionnx

@@ -189,6 +189,25 @@ void reduce_core(const T* x, A* acc, const A* bias, const Layout& l, ThreadPool&
     std::vector<int64_t> outer_str(l.red_strides.begin(), l.red_strides.end() - 1);
     const std::vector<int64_t> red_offs = all_offsets(outer_red, outer_str);
     const std::vector<int64_t> out_offs = all_offsets(l.kept_dims, l.kept_strides);
+    if (l.n_out < pool.size() && red_offs.size() == 1 && run >= (1 << 16)) {
+      // Few outputs, each one long run (e.g. reduce everything): split the
+      // runs themselves and combine the pieces.
+      const int64_t piece = 1 << 14, pieces = (run + piece - 1) / piece;
+      std::vector<A> part(static_cast<size_t>(l.n_out * pieces));
+      pool.parallel_for(l.n_out * pieces, 1, [&](int64_t b, int64_t e) {
+        for (int64_t u = b; u < e; ++u) {
+          const int64_t o = u / pieces, p0 = (u % pieces) * piece;
+          part[u] = reduce_run<M, C, A>(x + out_offs[o] + red_offs[0] + p0, std::min(piece, run - p0),
+                                        bias ? bias[o] : A(0));
+        }
+      });
+      for (int64_t o = 0; o < l.n_out; ++o) {
+        A a = identity_of<C, A>();
+        for (int64_t p = 0; p < pieces; ++p) a = combine<C, A>(a, part[o * pieces + p]);
+        acc[o] = a;
+      }
+      return;
+    }
     const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(1, l.n_red));
     pool.parallel_for(l.n_out, grain, [&](int64_t b, int64_t e) {
       for (int64_t o = b; o < e; ++o) {

@@ -79,7 +79,7 @@ class Squeeze final : public NamedKernel {
     std::vector<int64_t> axes = axes_attr_or_input(ctx, axes_, from_input_, &given);
     const int64_t r = static_cast<int64_t>(x.rank());
     std::vector<bool> drop(r, false);
-    if (!given) {
+    if (!given || axes.empty()) {  // an empty axes list squeezes every unit dim, as onnxruntime does
       for (int64_t i = 0; i < r; ++i) drop[i] = x.shape()[i] == 1;
     } else {
       for (int64_t a : axes) {
@@ -223,6 +223,20 @@ class Concat final : public NamedKernel {
     dispatch_movable(first.dtype(), what, [&](auto tag) {
       using T = typename decltype(tag)::type;
       T* dst = static_cast<T*>(y.raw());
+      if (outer < 8) {
+        // Few long runs (e.g. channel concat at batch 1): split each run
+        // across threads instead.
+        for (int64_t o = 0; o < outer; ++o) {
+          int64_t col = 0;
+          for (const Tensor* t : xs) {
+            const int64_t block = t->numel() / outer;
+            strided_copy<T>(static_cast<const T*>(t->raw()) + o * block, {1}, {block}, dst + o * out_block + col,
+                            ctx.pool());
+            col += block;
+          }
+        }
+        return;
+      }
       const int64_t grain = std::max<int64_t>(1, (1 << 14) / out_block);
       ctx.pool().parallel_for(outer, grain, [&](int64_t b, int64_t e) {
         for (int64_t o = b; o < e; ++o) {

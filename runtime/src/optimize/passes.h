@@ -3,6 +3,7 @@
 #pragma once
 #include <map>
 #include <string>
+#include <vector>
 
 #include "ir/graph.h"
 #include "pionnx/session.h"
@@ -15,6 +16,19 @@ struct OptimizeContext {
 
 // Removes nodes none of whose outputs reach a graph output.
 bool remove_dead_nodes(Graph& g, const OptimizeContext& ctx);
+// Basic: nodes with constant inputs run once and become initializers.
+bool fold_constants(Graph& g, const OptimizeContext& ctx);
+// Basic: Identity and inference Dropout are bypassed.
+bool remove_identities(Graph& g, const OptimizeContext& ctx);
+// Basic: initializers nothing reads are dropped.
+bool remove_unused_initializers(Graph& g, const OptimizeContext& ctx);
+// Extended: BatchNormalization after Conv folds into the Conv's weights.
+bool fold_conv_batchnorm(Graph& g, const OptimizeContext& ctx);
+// Extended: Relu/Clip/LeakyRelu/Sigmoid/Tanh/HardSigmoid after Conv fuse
+// into it.
+bool fuse_conv_activation(Graph& g, const OptimizeContext& ctx);
+// Extended: MatMul + bias with 2-D A becomes Gemm.
+bool fuse_matmul_add(Graph& g, const OptimizeContext& ctx);
 
 // Runs the passes enabled at `level` over the graph (not into subgraphs).
 // Returns how many pass applications changed something.

@@ -4,10 +4,10 @@
 
 #include <climits>
 #include <cstdlib>
-#include <fstream>
 #include <utility>
 #include <vector>
 
+#include "core/file_io.h"
 #include "proto/wire.h"
 
 namespace pionnx {
@@ -145,12 +145,7 @@ struct Reader {
     PIONNX_ENFORCE(offset >= 0 && length >= 0 && offset + length <= size, InvalidArgument, "tensor '", t.name,
                    "': external data range [", offset, ", ", offset + length, ") is outside file '", fr, "' of ",
                    size, " bytes");
-    std::ifstream in(file_real, std::ios::binary);
-    in.seekg(offset);
-    std::string data(static_cast<size_t>(length), '\0');
-    in.read(&data[0], length);
-    PIONNX_ENFORCE(in.good() || length == 0, InvalidArgument, "tensor '", t.name, "': reading external data '", fr,
-                   "' failed");
+    std::string data = read_file(file_real, offset, length);
     return data;
   }
 

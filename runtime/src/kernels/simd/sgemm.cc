@@ -10,6 +10,10 @@
 #include <string>
 #include <vector>
 
+#if defined(__arm__) && defined(__linux__)
+#include <sys/auxv.h>
+#endif
+
 #include "exec/thread_pool.h"
 #include "kernels/simd/sgemm_ukernel.h"
 
@@ -70,11 +74,14 @@ void ukernel_generic(int64_t kc, const float* a, const float* b, float* c, int64
 const SgemmUKernel kGeneric{kGenericMR, kGenericNR, ukernel_generic, "generic"};
 
 const SgemmUKernel& active_ukernel() {
-  // PIONNX_SGEMM=generic|avx2|avx512 caps the choice (for tests and benchmarks).
+  // PIONNX_SGEMM=generic|neon|avx2|avx512 caps the choice (for tests and
+  // benchmarks); anything else (or unset) means the best the CPU has.
   static const SgemmUKernel* k = [] {
     const char* env = std::getenv("PIONNX_SGEMM");
     const std::string cap = env ? env : "";
     if (cap == "generic") return &kGeneric;
+    if (cpu_has_neon())
+      if (const SgemmUKernel* neon = sgemm_ukernel_neon()) return neon;
     if (cap != "avx2")
       if (const SgemmUKernel* avx512 = sgemm_ukernel_avx512()) return avx512;
     if (const SgemmUKernel* avx2 = sgemm_ukernel_avx2()) return avx2;
@@ -173,6 +180,7 @@ void pack_b(bool trans, const float* B, int64_t ldb, int64_t p0, int64_t j0, int
             int64_t nc, int NR, float* out) {
   switch (NR) {
     case 8: return pack_b_nr<8>(trans, B, ldb, p0, j0, kc, nc, out);
+    case 12: return pack_b_nr<12>(trans, B, ldb, p0, j0, kc, nc, out);
     case 16: return pack_b_nr<16>(trans, B, ldb, p0, j0, kc, nc, out);
     case 32: return pack_b_nr<32>(trans, B, ldb, p0, j0, kc, nc, out);
     default: break;
@@ -184,6 +192,13 @@ void pack_b(bool trans, const float* B, int64_t ldb, int64_t p0, int64_t j0, int
       for (int j = 0; j < NR; ++j)
         dst[j] = j >= n ? 0.f : trans ? B[(j0 + jr + j) * ldb + p0 + k] : B[(p0 + k) * ldb + j0 + jr + j];
   }
+}
+
+// op(B) of a plain matrix as a panel source.
+SgemmPackB matrix_packer(bool trans, const float* B, int64_t ldb) {
+  return [=](int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr, float* out) {
+    pack_b(trans, B, ldb, k0, j0, kc, nc, nr, out);
+  };
 }
 
 void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
@@ -244,9 +259,10 @@ void gemv(bool m_cols_contig, int64_t K, int64_t j0, int64_t j1, float alpha, co
 }
 
 // C (M x N) = packed A (M x K, see pack_a) times op(B) + beta * C, where
-// beta is 0 or 1 (other values are applied to C beforehand).
-void gemm_packed_a(const SgemmUKernel& uk, const float* Ap, bool tb, int64_t M, int64_t N,
-                   int64_t K, const float* B, int64_t ldb, bool overwrite, float* C, int64_t ldc) {
+// beta is 0 or 1 (other values are applied to C beforehand). op(B) comes
+// panel by panel from `packb`, its columns offset by j_off.
+void gemm_packed_a(const SgemmUKernel& uk, const float* Ap, int64_t M, int64_t N, int64_t K,
+                   const SgemmPackB& packb, int64_t j_off, bool overwrite, float* C, int64_t ldc) {
   const int MR = uk.mr, NR = uk.nr;
   const int64_t MC = MR * kMCPanels;
   const int64_t NC = std::max<int64_t>(NR, kNC / NR * NR);
@@ -258,7 +274,7 @@ void gemm_packed_a(const SgemmUKernel& uk, const float* Ap, bool tb, int64_t M, 
     const int64_t nc = std::min(NC, N - jc);
     for (int64_t pc = 0; pc < K; pc += kKC) {
       const int64_t kc = std::min(kKC, K - pc);
-      pack_b(tb, B, ldb, pc, jc, kc, nc, NR, bbuf.data());
+      packb(pc, kc, j_off + jc, nc, NR, bbuf.data());
       const bool accumulate = !(overwrite && pc == 0);
       for (int64_t ic = 0; ic < M; ic += MC) {
         const int64_t mc = std::min(MC, M - ic);
@@ -301,14 +317,14 @@ thread_local std::vector<float> t_packed_a;
 // boundaries. `Ap` is op(A) packed for all M rows, or being packed: when
 // `pack` is set, each thread packs the panels it needs first.
 void run_packed(const SgemmUKernel& uk, float* Ap, const std::function<void(int64_t, int64_t)>* pack,
-                bool tb, int64_t M, int64_t N, int64_t K, const float* B, int64_t ldb,
-                bool overwrite, float* C, int64_t ldc, ThreadPool* pool) {
+                int64_t M, int64_t N, int64_t K, const SgemmPackB& packb, bool overwrite, float* C,
+                int64_t ldc, ThreadPool* pool) {
   const int MR = uk.mr;
   const int threads = pool ? pool->size() : 1;
   // Below ~1 MFLOP a thread hand-off costs more than it saves.
   if (threads < 2 || static_cast<double>(M) * N * K < (1 << 19)) {
     if (pack) (*pack)(0, M);
-    gemm_packed_a(uk, Ap, tb, M, N, K, B, ldb, overwrite, C, ldc);
+    gemm_packed_a(uk, Ap, M, N, K, packb, 0, overwrite, C, ldc);
     return;
   }
   const bool split_n = N >= M;
@@ -328,17 +344,28 @@ void run_packed(const SgemmUKernel& uk, float* Ap, const std::function<void(int6
       const int64_t e = std::min(len, units * (c + 1) / chunks * unit);
       if (b >= e) continue;
       if (split_n) {
-        const float* Bs = tb ? B + b * ldb : B + b;
-        gemm_packed_a(uk, Ap, tb, M, e - b, K, Bs, ldb, overwrite, C + b, ldc);
+        gemm_packed_a(uk, Ap, M, e - b, K, packb, b, overwrite, C + b, ldc);
       } else {
         if (pack) (*pack)(b, e);
-        gemm_packed_a(uk, Ap + b * K, tb, e - b, N, K, B, ldb, overwrite, C + b * ldc, ldc);
+        gemm_packed_a(uk, Ap + b * K, e - b, N, K, packb, 0, overwrite, C + b * ldc, ldc);
       }
     }
   });
 }
 
 }  // namespace
+
+bool cpu_has_neon() {
+#if defined(__aarch64__)
+  return true;  // Advanced SIMD is mandatory in ARMv8-A
+#elif defined(__arm__) && defined(__linux__)
+  // Compiled at the no-NEON baseline, so safe to call on any armhf board.
+  constexpr unsigned long kHwcapNeon = 1ul << 12;  // HWCAP_NEON, <asm/hwcap.h>
+  return (getauxval(AT_HWCAP) & kHwcapNeon) != 0;
+#else
+  return false;
+#endif
+}
 
 const char* sgemm_isa() { return active_ukernel().isa; }
 
@@ -354,7 +381,7 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
   const std::function<void(int64_t, int64_t)> pack = [&](int64_t i0, int64_t i1) {
     pack_a(trans_a, A, lda, i0, i1, K, uk.mr, alpha, Ap + i0 * K);
   };
-  run_packed(uk, Ap, &pack, trans_b, M, N, K, B, ldb, beta == 0.f, C, ldc, pool);
+  run_packed(uk, Ap, &pack, M, N, K, matrix_packer(trans_b, B, ldb), beta == 0.f, C, ldc, pool);
 }
 
 SgemmPackedA sgemm_pack_a(bool trans_a, int64_t M, int64_t K, const float* A, int64_t lda) {
@@ -377,8 +404,21 @@ void sgemm_prepacked(const SgemmPackedA& a, bool trans_b, int64_t N, const float
     return;
   }
   if (beta != 0.f && beta != 1.f) scale_c(a.M, N, beta, C, ldc);
-  run_packed(uk, const_cast<float*>(a.data.data()), nullptr, trans_b, a.M, N, a.K, B, ldb,
-             beta == 0.f, C, ldc, pool);
+  run_packed(uk, const_cast<float*>(a.data.data()), nullptr, a.M, N, a.K,
+             matrix_packer(trans_b, B, ldb), beta == 0.f, C, ldc, pool);
+}
+
+void sgemm_prepacked_fn(const SgemmPackedA& a, int64_t N, const SgemmPackB& pack_b, float beta,
+                        float* C, int64_t ldc, ThreadPool* pool) {
+  const SgemmUKernel& uk = active_ukernel();
+  if (a.M <= 0 || N <= 0) return;
+  if (a.K <= 0) {
+    if (beta != 1.f) scale_c(a.M, N, beta, C, ldc);
+    return;
+  }
+  if (beta != 0.f && beta != 1.f) scale_c(a.M, N, beta, C, ldc);
+  run_packed(uk, const_cast<float*>(a.data.data()), nullptr, a.M, N, a.K, pack_b, beta == 0.f, C,
+             ldc, pool);
 }
 
 }  // namespace simd

@@ -3,9 +3,11 @@
 // A packed, cache-blocked SGEMM: panels of op(A) and op(B) are copied into
 // contiguous buffers and a register-blocked micro-kernel computes MR x NR
 // tiles of C. The micro-kernel is chosen once per process from what the CPU
-// reports (portable C++ everywhere, AVX2+FMA on x86-64 when present).
+// reports (portable C++ everywhere, AVX2+FMA / AVX-512 on x86-64, NEON on
+// aarch64 and on armv7 boards whose kernel reports it in AT_HWCAP).
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 namespace pionnx {
@@ -33,8 +35,23 @@ SgemmPackedA sgemm_pack_a(bool trans_a, int64_t M, int64_t K, const float* A, in
 void sgemm_prepacked(const SgemmPackedA& a, bool trans_b, int64_t N, const float* B, int64_t ldb,
                      float beta, float* C, int64_t ldc, ThreadPool* pool = nullptr);
 
-// Name of the micro-kernel in use: "avx512", "avx2", "generic".
+// A source of op(B) for products whose B is never materialised (implicit
+// im2col): packs depth rows [k0, k0 + kc) x columns [j0, j0 + nc) into
+// nr-wide panels, zero padded: panel p at out + p * nr * kc, element (k, j)
+// of it at [k * nr + j]. Called from several threads at once.
+using SgemmPackB = std::function<void(int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr,
+                                      float* out)>;
+// C (M x N) = packed A * B + beta * C with B supplied by `pack_b`.
+void sgemm_prepacked_fn(const SgemmPackedA& a, int64_t N, const SgemmPackB& pack_b, float beta,
+                        float* C, int64_t ldc, ThreadPool* pool = nullptr);
+
+// Name of the micro-kernel in use: "avx512", "avx2", "neon", "generic".
+// PIONNX_SGEMM=generic|neon|avx2|avx512 caps the choice (read once).
 const char* sgemm_isa();
+
+// True when the CPU has NEON (armv7: AT_HWCAP; aarch64: always); false on
+// every other architecture.
+bool cpu_has_neon();
 
 }  // namespace simd
 }  // namespace pionnx

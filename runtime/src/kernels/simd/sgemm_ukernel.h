@@ -26,6 +26,8 @@ struct SgemmUKernel {
 // the instructions it needs.
 const SgemmUKernel* sgemm_ukernel_avx2();
 const SgemmUKernel* sgemm_ukernel_avx512();
+// NEON: nullptr when not compiled in; the caller checks cpu_has_neon().
+const SgemmUKernel* sgemm_ukernel_neon();
 
 }  // namespace simd
 }  // namespace pionnx

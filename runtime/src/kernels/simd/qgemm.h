@@ -1,0 +1,48 @@
+// Integer GEMM for quantized inference: 8-bit x 8-bit -> int32.
+//
+//   C[i, j] (+)= sum_k (A[i, k] - a_zp[i]) * (B[k, j] - b_zp[j])
+//
+// A and B hold uint8 or int8 elements (the flag says which). Zero points are
+// per tensor (one value) or per row of A / per column of B, so the same call
+// serves MatMulInteger, QLinearMatMul, QGemm and ConvInteger/QLinearConv
+// (weights as A with per-output-channel zero points, im2col columns as B).
+// Products of zero-point-shifted 8-bit values fit 17 bits, so int32 sums
+// are exact for any K below 32768.
+//
+// The portable path packs panels of B as int16 (zero point already
+// subtracted) and accumulates a few rows of A at a time; an ISA-specific
+// micro-kernel (NEON smlal, AVX2 vpmaddwd) can replace qgemm_rows later
+// without touching the callers.
+#pragma once
+#include <cstdint>
+
+namespace pionnx {
+class ThreadPool;
+namespace simd {
+
+struct QGemmArgs {
+  int64_t M = 0, N = 0, K = 0;
+  // A: M x K, row-major with leading dimension lda.
+  const void* A = nullptr;
+  int64_t lda = 0;
+  bool a_signed = false;
+  // nullptr = 0; else a_zp[0] (a_zp_per_row false) or a_zp[i].
+  const int32_t* a_zp = nullptr;
+  bool a_zp_per_row = false;
+  // B: K x N, row-major with leading dimension ldb.
+  const void* B = nullptr;
+  int64_t ldb = 0;
+  bool b_signed = false;
+  const int32_t* b_zp = nullptr;  // nullptr = 0; else b_zp[0] or b_zp[j]
+  bool b_zp_per_col = false;
+  // C: M x N int32 with leading dimension ldc. accumulate: C += product.
+  int32_t* C = nullptr;
+  int64_t ldc = 0;
+  bool accumulate = false;
+};
+
+// Splits the work over `pool` when given and the problem is big enough.
+void qgemm(const QGemmArgs& args, ThreadPool* pool = nullptr);
+
+}  // namespace simd
+}  // namespace pionnx

@@ -1,0 +1,77 @@
+// Conv followed by an activation the Conv kernel can apply in its epilogue
+// (see Activation in kernels/conv.cc): the activation moves into the Conv's
+// `activation` / `activation_params` attributes.
+#include "optimize/graph_util.h"
+#include "optimize/passes.h"
+
+namespace pionnx {
+
+namespace {
+
+bool scalar_float(const Graph& g, const opt::GraphFacts& f, const Node& n, size_t i, float* out) {
+  if (!n.input_present(i)) return true;  // omitted: keep the default
+  const Tensor* t = opt::constant(g, f, n.inputs[i]);
+  if (!t || t->dtype() != DType::Float || t->numel() != 1) return false;
+  *out = t->data<float>()[0];
+  return true;
+}
+
+// The activation's name and parameters as conv.cc reads them; false when the
+// node is not one it can apply.
+bool as_activation(const Graph& g, const opt::GraphFacts& f, const Node& n, std::vector<float>* params) {
+  if (!n.domain.empty() || n.outputs.size() != 1) return false;
+  const std::string& op = n.op_type;
+  if (op == "Relu" || op == "Sigmoid" || op == "Tanh") return true;
+  if (op == "LeakyRelu") {
+    *params = {n.attr_f("alpha", 0.01f)};
+    return true;
+  }
+  if (op == "HardSigmoid") {
+    *params = {n.attr_f("alpha", 0.2f), n.attr_f("beta", 0.5f)};
+    return true;
+  }
+  if (op == "Clip") {
+    float lo = n.attr_f("min", -3.4028234663852886e38f), hi = n.attr_f("max", 3.4028234663852886e38f);
+    if (!scalar_float(g, f, n, 1, &lo) || !scalar_float(g, f, n, 2, &hi)) return false;
+    *params = {lo, hi};
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool fuse_conv_activation(Graph& g, const OptimizeContext&) {
+  opt::GraphFacts f(g);
+  std::vector<bool> drop(g.nodes.size(), false);
+  bool changed = false;
+  for (size_t k = 0; k < g.nodes.size(); ++k) {
+    Node& conv = g.nodes[k];
+    if (drop[k] || conv.op_type != "Conv" || !conv.domain.empty() || conv.outputs.size() != 1) continue;
+    if (conv.has("activation")) continue;
+    // Only float convolutions: the fused epilogue is the float path.
+    const Tensor* w = conv.input_present(1) ? opt::constant(g, f, conv.inputs[1]) : nullptr;
+    if (!w || w->dtype() != DType::Float) continue;
+    long a = f.sole_consumer(g, conv.outputs[0]);
+    if (a < 0 || drop[a]) continue;
+    Node& act = g.nodes[a];
+    std::vector<float> params;
+    if (act.inputs.empty() || act.inputs[0] != conv.outputs[0] || !as_activation(g, f, act, &params)) continue;
+    Attribute name;
+    name.name = "activation";
+    name.type = Attribute::Type::String;
+    name.s = act.op_type;
+    opt::set_attr(conv, name);
+    Attribute ps;
+    ps.name = "activation_params";
+    ps.type = Attribute::Type::Floats;
+    ps.floats = params;
+    opt::set_attr(conv, ps);
+    conv.outputs[0] = act.outputs[0];
+    drop[a] = changed = true;
+  }
+  if (changed) opt::erase_nodes(g, drop);
+  return changed;
+}
+
+}  // namespace pionnx

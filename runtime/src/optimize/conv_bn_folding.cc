@@ -1,0 +1,79 @@
+// Conv followed by BatchNormalization (inference) becomes one Conv:
+// W' = W * s, b' = (b - mean) * s + beta with s = gamma / sqrt(var + eps),
+// per output channel.
+#include <cmath>
+
+#include "optimize/graph_util.h"
+#include "optimize/passes.h"
+
+namespace pionnx {
+
+namespace {
+
+const Tensor* float_vec(const Graph& g, const opt::GraphFacts& f, const Node& n, size_t i, int64_t m) {
+  if (!n.input_present(i)) return nullptr;
+  const Tensor* t = opt::constant(g, f, n.inputs[i]);
+  if (!t || t->dtype() != DType::Float || t->rank() != 1 || t->dim(0) != m) return nullptr;
+  return t;
+}
+
+}  // namespace
+
+bool fold_conv_batchnorm(Graph& g, const OptimizeContext&) {
+  opt::GraphFacts f(g);
+  std::vector<bool> drop(g.nodes.size(), false);
+  bool changed = false;
+  for (size_t k = 0; k < g.nodes.size(); ++k) {
+    Node& conv = g.nodes[k];
+    if (drop[k] || conv.op_type != "Conv" || !conv.domain.empty() || conv.outputs.size() != 1) continue;
+    if (conv.has("activation") || !conv.input_present(1)) continue;
+    long b = f.sole_consumer(g, conv.outputs[0]);
+    if (b < 0 || drop[b]) continue;
+    Node& bn = g.nodes[b];
+    if (bn.op_type != "BatchNormalization" || !bn.domain.empty() || bn.inputs.size() < 5 || bn.inputs[0] != conv.outputs[0])
+      continue;
+    if (bn.attr_i("training_mode", 0) != 0 || bn.attr_i("spatial", 1) == 0)
+      continue;
+    bool extra_outputs = false;
+    // Older opsets list running mean/var outputs: fine while nothing reads them.
+    for (size_t i = 1; i < bn.outputs.size(); ++i)
+      extra_outputs = extra_outputs || (!bn.outputs[i].empty() && (f.use_count(bn.outputs[i]) > 0 || !f.is_internal(bn.outputs[i])));
+    if (extra_outputs) continue;
+    const Tensor* w = opt::constant(g, f, conv.inputs[1]);
+    if (!w || w->dtype() != DType::Float || w->rank() < 3) continue;
+    int64_t m = w->dim(0);
+    const Tensor* bias = nullptr;
+    if (conv.input_present(2) && !(bias = float_vec(g, f, conv, 2, m))) continue;
+    const Tensor* gamma = float_vec(g, f, bn, 1, m);
+    const Tensor* beta = float_vec(g, f, bn, 2, m);
+    const Tensor* mean = float_vec(g, f, bn, 3, m);
+    const Tensor* var = float_vec(g, f, bn, 4, m);
+    if (!gamma || !beta || !mean || !var) continue;
+    float eps = bn.attr_f("epsilon", 1e-5f);
+
+    Tensor nw(DType::Float, w->shape());
+    Tensor nb(DType::Float, {m});
+    int64_t per = w->numel() / m;
+    const float* pw = w->data<float>();
+    float* qw = nw.data<float>();
+    for (int64_t c = 0; c < m; ++c) {
+      float s = gamma->data<float>()[c] / std::sqrt(var->data<float>()[c] + eps);
+      for (int64_t j = 0; j < per; ++j) qw[c * per + j] = pw[c * per + j] * s;
+      float b0 = bias ? bias->data<float>()[c] : 0.f;
+      nb.data<float>()[c] = (b0 - mean->data<float>()[c]) * s + beta->data<float>()[c];
+    }
+    std::string base = conv.name.empty() ? bn.outputs[0] : conv.name;
+    std::string wn = opt::fresh_name(g, base + "_W_bn"), bnm = opt::fresh_name(g, base + "_B_bn");
+    g.add_initializer(wn, std::move(nw));
+    g.add_initializer(bnm, std::move(nb));
+    conv.inputs.resize(3);
+    conv.inputs[1] = wn;
+    conv.inputs[2] = bnm;
+    conv.outputs[0] = bn.outputs[0];
+    drop[b] = changed = true;
+  }
+  if (changed) opt::erase_nodes(g, drop);
+  return changed;
+}
+
+}  // namespace pionnx

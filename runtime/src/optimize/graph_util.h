@@ -1,0 +1,109 @@
+// Small queries the rewrite passes share: who reads a name, which names are
+// pinned (graph inputs/outputs, read inside subgraphs), which are constants.
+#pragma once
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "ir/graph.h"
+
+namespace pionnx {
+namespace opt {
+
+// Every name read by nodes of g's subgraphs (at any depth): renaming or
+// removing such a name in g would break a subgraph's outer-scope read.
+inline void collect_names_read(const Graph& g, std::unordered_set<std::string>& out) {
+  for (const Node& n : g.nodes) {
+    for (const auto& in : n.inputs) out.insert(in);
+    for (const Attribute& a : n.attrs) {
+      if (a.g) collect_names_read(*a.g, out);
+      for (const auto& sg : a.graphs) collect_names_read(*sg, out);
+    }
+  }
+  for (const ValueInfo& o : g.outputs) out.insert(o.name);
+}
+
+inline bool has_subgraph(const Node& n) {
+  for (const Attribute& a : n.attrs)
+    if (a.g || !a.graphs.empty()) return true;
+  return false;
+}
+
+struct GraphFacts {
+  std::unordered_set<std::string> graph_inputs, graph_outputs, subgraph_reads;
+  std::unordered_map<std::string, int> uses;  // reads by nodes of this graph
+  std::unordered_map<std::string, size_t> producer;
+
+  explicit GraphFacts(const Graph& g) {
+    for (const ValueInfo& v : g.inputs) graph_inputs.insert(v.name);
+    for (const ValueInfo& v : g.outputs) graph_outputs.insert(v.name);
+    for (size_t k = 0; k < g.nodes.size(); ++k) {
+      const Node& n = g.nodes[k];
+      for (const auto& in : n.inputs)
+        if (!in.empty()) ++uses[in];
+      for (const auto& o : n.outputs)
+        if (!o.empty()) producer[o] = k;
+      for (const Attribute& a : n.attrs) {
+        if (a.g) collect_names_read(*a.g, subgraph_reads);
+        for (const auto& sg : a.graphs) collect_names_read(*sg, subgraph_reads);
+      }
+    }
+  }
+  int use_count(const std::string& name) const {
+    auto it = uses.find(name);
+    return it == uses.end() ? 0 : it->second;
+  }
+  // A name only this graph's nodes see: safe to rename or drop.
+  bool is_internal(const std::string& name) const {
+    return !graph_outputs.count(name) && !graph_inputs.count(name) && !subgraph_reads.count(name);
+  }
+  // The single node reading name, or -1.
+  long sole_consumer(const Graph& g, const std::string& name) const {
+    if (use_count(name) != 1 || !is_internal(name)) return -1;
+    for (size_t k = 0; k < g.nodes.size(); ++k)
+      for (const auto& in : g.nodes[k].inputs)
+        if (in == name) return static_cast<long>(k);
+    return -1;
+  }
+};
+
+// An initializer the user cannot override (not also a graph input).
+inline const Tensor* constant(const Graph& g, const GraphFacts& f, const std::string& name) {
+  if (name.empty() || f.graph_inputs.count(name)) return nullptr;
+  auto it = g.initializers.find(name);
+  return it == g.initializers.end() ? nullptr : &it->second;
+}
+
+// A name not yet used for any value in g.
+inline std::string fresh_name(const Graph& g, const std::string& base) {
+  std::string name = base;
+  for (int k = 1;; ++k) {
+    bool taken = g.initializers.count(name) > 0;
+    for (const Node& n : g.nodes)
+      for (const auto& o : n.outputs) taken = taken || o == name;
+    for (const ValueInfo& v : g.inputs) taken = taken || v.name == name;
+    if (!taken) return name;
+    name = base + "_" + std::to_string(k);
+  }
+}
+
+inline void erase_nodes(Graph& g, const std::vector<bool>& drop) {
+  std::vector<Node> kept;
+  kept.reserve(g.nodes.size());
+  for (size_t k = 0; k < g.nodes.size(); ++k)
+    if (!drop[k]) kept.push_back(std::move(g.nodes[k]));
+  g.nodes = std::move(kept);
+}
+
+inline void set_attr(Node& n, Attribute a) {
+  for (Attribute& x : n.attrs)
+    if (x.name == a.name) {
+      x = std::move(a);
+      return;
+    }
+  n.attrs.push_back(std::move(a));
+}
+
+}  // namespace opt
+}  // namespace pionnx

@@ -1,0 +1,196 @@
+// Standalone check of the SGEMM micro-kernels against a naive reference, for
+// cross builds run under qemu (ci/sgemm_check_arm.sh) as well as the host.
+//
+//   sgemm_check                   check every micro-kernel this CPU can run
+//   sgemm_check --bench M N K     time generic vs the default kernel
+//
+// The kernel is picked once per process (PIONNX_SGEMM, read at first use), so
+// each kernel runs in a forked child with PIONNX_SGEMM set. Exit status is
+// non-zero on any mismatch.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "exec/thread_pool.h"
+#include "kernels/simd/sgemm.h"
+
+using pionnx::simd::sgemm;
+
+namespace {
+
+struct Problem {
+  bool ta, tb;
+  int64_t M, N, K;
+  float alpha, beta;
+};
+
+// Runs one problem through sgemm (or the prepacked entry point) and compares
+// with a double-precision reference; the bound scales with sum |a||b|.
+bool check(const Problem& p, std::mt19937& rng, pionnx::ThreadPool* pool, bool prepacked) {
+  std::uniform_real_distribution<float> dist(-1.f, 1.f);
+  const int64_t lda = (p.ta ? p.M : p.K) + 3, ldb = (p.tb ? p.K : p.N) + 1, ldc = p.N + 2;
+  std::vector<float> A((p.ta ? p.K : p.M) * lda), B((p.tb ? p.N : p.K) * ldb), C(p.M * ldc);
+  for (float& v : A) v = dist(rng);
+  for (float& v : B) v = dist(rng);
+  for (float& v : C) v = dist(rng);
+  std::vector<float> C0 = C;
+  if (p.beta == 0.f)
+    for (int64_t i = 0; i < p.M; ++i) C[i * ldc] = NAN;  // must not be read
+  if (prepacked) {
+    auto packed = pionnx::simd::sgemm_pack_a(p.ta, p.M, p.K, A.data(), lda);
+    pionnx::simd::sgemm_prepacked(packed, p.tb, p.N, B.data(), ldb, p.beta, C.data(), ldc, pool);
+  } else {
+    sgemm(p.ta, p.tb, p.M, p.N, p.K, p.alpha, A.data(), lda, B.data(), ldb, p.beta, C.data(), ldc,
+          pool);
+  }
+  const float alpha = prepacked ? 1.f : p.alpha;
+  for (int64_t i = 0; i < p.M; ++i)
+    for (int64_t j = 0; j < p.N; ++j) {
+      double s = 0, mag = 0;
+      for (int64_t k = 0; k < p.K; ++k) {
+        const double a = p.ta ? A[k * lda + i] : A[i * lda + k];
+        const double b = p.tb ? B[j * ldb + k] : B[k * ldb + j];
+        s += a * b;
+        mag += std::fabs(a * b);
+      }
+      const double want = alpha * s + (p.beta == 0.f ? 0.0 : p.beta * C0[i * ldc + j]);
+      const double got = C[i * ldc + j];
+      if (!(std::fabs(got - want) <= 1e-5 * (std::fabs(alpha) * mag + std::fabs(want)) + 1e-5)) {
+        std::printf("  MISMATCH %s ta=%d tb=%d M=%lld N=%lld K=%lld alpha=%g beta=%g at (%lld,%lld): "
+                    "got %.7g want %.7g\n",
+                    prepacked ? "prepacked" : "sgemm", p.ta, p.tb, (long long)p.M, (long long)p.N,
+                    (long long)p.K, alpha, p.beta, (long long)i, (long long)j, got, want);
+        return false;
+      }
+    }
+  return true;
+}
+
+int run_checks() {
+  std::mt19937 rng(1234);
+  std::vector<Problem> problems;
+  const int64_t sizes[] = {1, 2, 3, 4, 5, 7, 8, 9, 12, 13, 16, 17, 25, 33};
+  for (int64_t M : sizes)
+    for (int64_t N : sizes)
+      problems.push_back({(M + N) % 2 == 1, (M * N) % 3 == 1, M, N, 1 + (M * 7 + N) % 40, 1.f,
+                          (M + N) % 3 == 0 ? 0.f : 1.f});
+  // Deep and wide enough to cross the K (256) and N blocking, odd everywhere.
+  problems.push_back({false, false, 37, 29, 53, 1.f, 0.f});
+  problems.push_back({false, false, 67, 301, 283, 0.5f, 1.f});
+  problems.push_back({true, false, 50, 70, 600, 1.f, 0.25f});
+  problems.push_back({false, true, 31, 2100, 19, -2.f, 0.f});
+  problems.push_back({true, true, 45, 46, 47, 1.f, 1.f});
+  problems.push_back({false, false, 64, 196, 288, 1.f, 0.f});
+  pionnx::ThreadPool pool(3);
+  int failures = 0, runs = 0;
+  for (const Problem& p : problems)
+    for (int variant = 0; variant < 3; ++variant) {
+      pionnx::ThreadPool* tp = variant == 2 ? &pool : nullptr;
+      const bool prepacked = variant == 1;
+      ++runs;
+      if (!check(p, rng, tp, prepacked)) ++failures;
+    }
+  std::printf("  %s: %d/%d products match the reference\n", pionnx::simd::sgemm_isa(),
+              runs - failures, runs);
+  return failures == 0 ? 0 : 1;
+}
+
+// Seconds per M x N x K product (best of a few), single-threaded.
+double bench(int64_t M, int64_t N, int64_t K) {
+  std::vector<float> A(M * K, 0.5f), B(K * N, 0.25f), C(M * N);
+  sgemm(false, false, M, N, K, 1.f, A.data(), K, B.data(), N, 0.f, C.data(), N);  // warm up
+  double best = 1e30;
+  for (int rep = 0; rep < 3; ++rep) {
+    const auto t0 = std::chrono::steady_clock::now();
+    sgemm(false, false, M, N, K, 1.f, A.data(), K, B.data(), N, 0.f, C.data(), N);
+    const std::chrono::duration<double> dt = std::chrono::steady_clock::now() - t0;
+    if (dt.count() < best) best = dt.count();
+  }
+  if (std::fabs(C[0] - 0.125f * K) > 1e-3f * K) {
+    std::printf("  bench result wrong: %g\n", C[0]);
+    std::exit(1);
+  }
+  return best;
+}
+
+// Runs `fn` in a child with PIONNX_SGEMM=cap ("" = unset). The child writes
+// its kernel name and a number to a pipe; returns the child's exit status.
+template <class Fn>
+int in_child(const char* cap, Fn fn, std::string* isa, double* value) {
+  int fds[2];
+  if (pipe(fds) != 0) return 2;
+  std::fflush(stdout);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    if (*cap) setenv("PIONNX_SGEMM", cap, 1); else unsetenv("PIONNX_SGEMM");
+    double v = 0;
+    const int rc = fn(&v);
+    char buf[128];
+    const int len = std::snprintf(buf, sizeof(buf), "%s %.9g", pionnx::simd::sgemm_isa(), v);
+    if (write(fds[1], buf, len) != len) _exit(2);
+    std::fflush(stdout);
+    _exit(rc);
+  }
+  close(fds[1]);
+  char buf[128] = {};
+  ssize_t got = 0, n;
+  while ((n = read(fds[0], buf + got, sizeof(buf) - 1 - got)) > 0) got += n;
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  char name[64] = {};
+  if (std::sscanf(buf, "%63s %lf", name, value) != 2) return 2;
+  *isa = name;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 3;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::printf("cpu_has_neon: %s\n", pionnx::simd::cpu_has_neon() ? "yes" : "no");
+  if (argc == 5 && std::strcmp(argv[1], "--bench") == 0) {
+    const int64_t M = std::atoll(argv[2]), N = std::atoll(argv[3]), K = std::atoll(argv[4]);
+    std::string isa_g, isa_d;
+    double t_g = 0, t_d = 0;
+    auto fn = [&](double* t) { *t = bench(M, N, K); return 0; };
+    if (in_child("generic", fn, &isa_g, &t_g) || in_child("", fn, &isa_d, &t_d)) return 1;
+    const double gflop = 2.0 * M * N * K * 1e-9;
+    std::printf("sgemm %lldx%lldx%lld: %s %.4f s (%.2f GFLOP/s), %s %.4f s (%.2f GFLOP/s), "
+                "ratio %s/%s = %.2fx\n",
+                (long long)M, (long long)N, (long long)K, isa_g.c_str(), t_g, gflop / t_g,
+                isa_d.c_str(), t_d, gflop / t_d, isa_g.c_str(), isa_d.c_str(), t_g / t_d);
+    return 0;
+  }
+  // generic first, then every cap; each distinct kernel is checked once.
+  const char* caps[] = {"generic", "neon", "avx2", "avx512", ""};
+  std::vector<std::string> ran;
+  std::string default_isa;
+  int failures = 0;
+  for (const char* cap : caps) {
+    std::string isa;
+    double unused = 0;
+    const int rc = in_child(cap, [](double*) { return run_checks(); }, &isa, &unused);
+    bool seen = false;
+    for (const std::string& r : ran) seen = seen || r == isa;
+    if (!seen) ran.push_back(isa);
+    if (!*cap) default_isa = isa;
+    if (rc != 0) {
+      std::printf("  FAILED with PIONNX_SGEMM=%s (kernel %s, status %d)\n", cap, isa.c_str(), rc);
+      ++failures;
+    }
+  }
+  std::string list;
+  for (const std::string& r : ran) list += (list.empty() ? "" : ", ") + r;
+  std::printf("kernels run: %s; default: %s\n", list.c_str(), default_isa.c_str());
+  std::printf("%s\n", failures ? "FAIL" : "OK");
+  return failures ? 1 : 0;
+}
