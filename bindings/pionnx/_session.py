@@ -112,6 +112,49 @@ _ONNX_ELEM = {
 }
 
 
+# Element types numpy lacks, carried by ml_dtypes: numpy dtype name -> (ONNX
+# element name, TensorProto.DataType code). pionnx stores each one byte per
+# element (two for bfloat16) exactly as ml_dtypes does, 4-bit types unpacked.
+_ML_DTYPES = {
+    "bfloat16": ("bfloat16", 16),
+    "float8_e4m3fn": ("float8e4m3fn", 17),
+    "float8_e4m3fnuz": ("float8e4m3fnuz", 18),
+    "float8_e5m2": ("float8e5m2", 19),
+    "float8_e5m2fnuz": ("float8e5m2fnuz", 20),
+    "uint4": ("uint4", 21),
+    "int4": ("int4", 22),
+    "float4_e2m1fn": ("float4e2m1", 23),
+    "float8_e8m0fnu": ("float8e8m0", 24),
+}
+_ML_BY_CODE = {code: name for name, (_, code) in _ML_DTYPES.items()}
+
+
+def _ml_dtypes(dtype_name: str) -> Any:
+    try:
+        import ml_dtypes
+    except ImportError:
+        raise TypeError(
+            f"tensor({_ML_DTYPES[dtype_name][0]}) values need the ml_dtypes package for numpy: pip install ml_dtypes"
+        ) from None
+    return ml_dtypes
+
+
+def _from_raw(code: int, bits: np.ndarray) -> np.ndarray:
+    """A ("rawdtype", code, uint8/uint16 array) output -> an ml_dtypes array.
+
+    bfloat16 comes back as ml_dtypes.bfloat16 when ml_dtypes is importable,
+    else widened to float32 (exact); the other types need ml_dtypes.
+    """
+    name = _ML_BY_CODE[code]
+    if name == "bfloat16":
+        try:
+            import ml_dtypes
+        except ImportError:
+            return (bits.astype(np.uint32) << 16).view(np.float32)
+        return bits.view(ml_dtypes.bfloat16)
+    return bits.view(getattr(_ml_dtypes(name), name))
+
+
 def _node_args(descs: List[Dict[str, Any]]) -> List[NodeArg]:
     return [NodeArg(d["name"], None if d["shape"] is None else list(d["shape"]), d["type"]) for d in descs]
 
@@ -123,6 +166,8 @@ def _to_python(value: Any) -> Any:
         arr = np.empty(len(items), dtype=object)
         arr[:] = items
         return arr.reshape(value[2])
+    if isinstance(value, tuple) and len(value) == 3 and value[0] == "rawdtype":
+        return _from_raw(value[1], value[2])
     if isinstance(value, list):
         return [_to_python(v) for v in value]
     return value
@@ -154,6 +199,20 @@ def _feed_value(name: str, value: Any, type_str: Optional[str]) -> Any:
             raise TypeError(f"input '{name}': expected tensor({want}), got a string array (numpy dtype {value.dtype})")
         flat = [v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in value.reshape(-1).tolist()]
         return ("strings", flat, list(value.shape))
+    ml = _ML_DTYPES.get(value.dtype.name) if value.dtype.kind in "Vf" else None
+    if ml is not None and value.dtype.itemsize == (2 if ml[0] == "bfloat16" else 1):
+        elem, code = ml
+        if want is not None and want != elem:
+            raise TypeError(f"input '{name}': expected tensor({want}), got tensor({elem}) (numpy dtype {value.dtype})")
+        bits = np.ascontiguousarray(value).view(np.uint16 if elem == "bfloat16" else np.uint8)
+        if elem == "int4":  # ml_dtypes reads only the low nibble; pionnx wants it sign-extended
+            bits = ((bits.view(np.int8) & 0xF) ^ 8) - 8
+            bits = bits.astype(np.int8).view(np.uint8)
+        elif elem in ("uint4", "float4e2m1"):
+            bits = bits & np.uint8(0xF)
+        if bits.ndim != value.ndim:  # np.ascontiguousarray makes a 0-d array 1-d
+            bits = bits.reshape(value.shape)
+        return ("rawdtype", code, bits)
     elem = _ONNX_ELEM.get(value.dtype)
     if elem is None:
         raise TypeError(f"input '{name}': numpy dtype {value.dtype} is not supported")

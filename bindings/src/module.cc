@@ -60,7 +60,9 @@ std::shared_ptr<void> keep_alive(nb::handle h) {
   });
 }
 
-Tensor tensor_from_array(const std::string& name, nb::handle obj) {
+// `as` overrides the element type: a uint8/uint16 view of an ml_dtypes array
+// (bfloat16, float8, int4, ...) whose bytes already are pionnx's layout.
+Tensor tensor_from_array(const std::string& name, nb::handle obj, DType as = DType::Undefined) {
   InArray a;
   if (!nb::try_cast(obj, a, false))
     throw nb::type_error(("input '" + name + "': expected a C-contiguous numpy array").c_str());
@@ -68,18 +70,32 @@ Tensor tensor_from_array(const std::string& name, nb::handle obj) {
     if (a.dtype().code == m.code && a.dtype().bits == m.bits && a.dtype().lanes == 1) {
       Shape shape(a.ndim());
       for (size_t i = 0; i < shape.size(); ++i) shape[i] = static_cast<int64_t>(a.shape(i));
-      return Tensor::wrap(m.dt, shape, const_cast<void*>(a.data()), keep_alive(obj));
+      DType dt = m.dt;
+      if (as != DType::Undefined) {
+        if (dtype_size(as) * 8 != m.bits || dtype_size(as) != dtype_size(m.dt) || m.code != (uint8_t)nb::dlpack::dtype_code::UInt)
+          throw nb::type_error(("input '" + name + "': a " + dtype_name(as) + " tensor must be passed as a uint" +
+                                std::to_string(dtype_size(as) * 8) + " view").c_str());
+        dt = as;
+      }
+      return Tensor::wrap(dt, shape, const_cast<void*>(a.data()), keep_alive(obj));
     }
   }
   throw nb::type_error(("input '" + name + "': numpy dtype is not supported by pionnx").c_str());
 }
 
-// A feed: numpy array, ("strings", list, shape) for string tensors, a list
-// of such for a sequence, or None for an empty optional.
+// A feed: numpy array, ("strings", list, shape) for string tensors,
+// ("rawdtype", onnx dtype code, uint8/uint16 array) for types numpy lacks, a
+// list of such for a sequence, or None for an empty optional.
 Value value_from_python(const std::string& name, nb::handle obj) {
   if (obj.is_none()) return Value();
   if (nb::isinstance<nb::tuple>(obj)) {
     nb::tuple t = nb::borrow<nb::tuple>(obj);
+    if (nb::cast<std::string>(t[0]) == "rawdtype") {
+      int code = nb::cast<int>(t[1]);
+      if (!dtype_is_valid(code) || code == static_cast<int>(DType::String))
+        throw nb::type_error(("input '" + name + "': unknown dtype code " + std::to_string(code)).c_str());
+      return Value(tensor_from_array(name, t[2], static_cast<DType>(code)));
+    }
     std::vector<std::string> strs = nb::cast<std::vector<std::string>>(t[1]);
     Shape shape = nb::cast<std::vector<int64_t>>(t[2]);
     Tensor out(DType::String, shape);
@@ -109,24 +125,25 @@ nb::object tensor_to_python(const Tensor& t) {
     for (int64_t i = 0; i < t.numel(); ++i) items.append(nb::bytes(s[i].data(), s[i].size()));
     return nb::make_tuple("strings", items, t.shape());
   }
-  // numpy has no bfloat16: widen to float32.
-  Tensor src = t;
-  if (t.dtype() == DType::BFloat16) {
-    src = Tensor(DType::Float, t.shape());
-    const uint16_t* in = static_cast<const uint16_t*>(t.raw());
-    for (int64_t i = 0; i < t.numel(); ++i) src.data<float>()[i] = bfloat16_to_float(in[i]);
-  }
   // An output that shares storage with anything else (a weight, a feed,
   // another output) is copied: the caller may write into what it gets back.
+  Tensor src = t;
   if (src.storage().use_count() > 1) src = src.clone();
-  for (const DTypeMap& m : kDTypes) {
-    if (m.dt != src.dtype()) continue;
+  auto make = [&](uint8_t code, uint8_t bits) {
     auto* keep = new Tensor(src);
     nb::capsule owner(keep, [](void* p) noexcept { delete static_cast<Tensor*>(p); });
-    nb::dlpack::dtype dt{m.code, m.bits, 1};
+    nb::dlpack::dtype dt{code, bits, 1};
     Array arr(keep->raw(), shape.size(), shape.data(), owner, nullptr, dt);
     return nb::cast(arr, nb::rv_policy::reference);
+  };
+  // numpy has no bfloat16/float8/int4: the raw bits as uint8/uint16, which
+  // the Python side views as the ml_dtypes type.
+  if (src.dtype() == DType::BFloat16 || dtype_is_small(src.dtype())) {
+    auto bits = static_cast<uint8_t>(dtype_size(src.dtype()) * 8);
+    return nb::make_tuple("rawdtype", static_cast<int>(src.dtype()), make((uint8_t)nb::dlpack::dtype_code::UInt, bits));
   }
+  for (const DTypeMap& m : kDTypes)
+    if (m.dt == src.dtype()) return make(m.code, m.bits);
   throw NotImplemented(std::string("output dtype ") + dtype_name(t.dtype()) + " cannot be returned to numpy");
 }
 

@@ -23,6 +23,16 @@ enum class DType : int32_t {
   UInt32 = 12,
   UInt64 = 13,
   BFloat16 = 16,
+  // Small floats and 4-bit ints: one byte per element in memory (4-bit values
+  // unpacked; int4 sign-extended), conversions in core/small_floats.h.
+  Float8E4M3FN = 17,
+  Float8E4M3FNUZ = 18,
+  Float8E5M2 = 19,
+  Float8E5M2FNUZ = 20,
+  UInt4 = 21,
+  Int4 = 22,
+  Float4E2M1 = 23,
+  Float8E8M0 = 24,
 };
 
 // Bytes per element (0 for Undefined; sizeof(std::string) for String).
@@ -33,6 +43,12 @@ bool dtype_is_valid(int32_t code);
 bool dtype_is_float(DType t);    // Float, Double, Float16, BFloat16
 bool dtype_is_integer(DType t);  // signed or unsigned ints (not Bool)
 bool dtype_is_signed(DType t);
+// The 8-bit float formats (E4M3FN, E4M3FNUZ, E5M2, E5M2FNUZ, E8M0).
+bool dtype_is_float8(DType t);
+// UInt4, Int4, Float4E2M1: packed two per byte in protos, unpacked in memory.
+bool dtype_is_4bit(DType t);
+// float8 or 4-bit: types no kernel computes in; cast_tensor converts them.
+inline bool dtype_is_small(DType t) { return dtype_is_float8(t) || dtype_is_4bit(t); }
 
 // IEEE half <-> float, exact for all representable values.
 float half_to_float(uint16_t h);

@@ -11,6 +11,8 @@ size_t dtype_size(DType t) {
     case DType::Double: case DType::Int64: case DType::UInt64: return 8;
     case DType::Int16: case DType::UInt16: case DType::Float16: case DType::BFloat16: return 2;
     case DType::Int8: case DType::UInt8: case DType::Bool: return 1;
+    case DType::Float8E4M3FN: case DType::Float8E4M3FNUZ: case DType::Float8E5M2: case DType::Float8E5M2FNUZ:
+    case DType::UInt4: case DType::Int4: case DType::Float4E2M1: case DType::Float8E8M0: return 1;
     case DType::String: return sizeof(std::string);
     default: return 0;
   }
@@ -32,13 +34,31 @@ const char* dtype_name(DType t) {
     case DType::UInt32: return "uint32";
     case DType::UInt64: return "uint64";
     case DType::BFloat16: return "bfloat16";
+    case DType::Float8E4M3FN: return "float8e4m3fn";
+    case DType::Float8E4M3FNUZ: return "float8e4m3fnuz";
+    case DType::Float8E5M2: return "float8e5m2";
+    case DType::Float8E5M2FNUZ: return "float8e5m2fnuz";
+    case DType::UInt4: return "uint4";
+    case DType::Int4: return "int4";
+    case DType::Float4E2M1: return "float4e2m1";
+    case DType::Float8E8M0: return "float8e8m0";
     default: return "undefined";
   }
 }
 
 bool dtype_is_valid(int32_t code) {
-  return (code >= 1 && code <= 13) || code == 16;
+  return (code >= 1 && code <= 13) || (code >= 16 && code <= 24);
 }
+
+bool dtype_is_float8(DType t) {
+  switch (t) {
+    case DType::Float8E4M3FN: case DType::Float8E4M3FNUZ: case DType::Float8E5M2: case DType::Float8E5M2FNUZ:
+    case DType::Float8E8M0: return true;
+    default: return false;
+  }
+}
+
+bool dtype_is_4bit(DType t) { return t == DType::UInt4 || t == DType::Int4 || t == DType::Float4E2M1; }
 
 bool dtype_is_float(DType t) {
   return t == DType::Float || t == DType::Double || t == DType::Float16 || t == DType::BFloat16;

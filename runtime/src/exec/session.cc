@@ -65,7 +65,7 @@ class SessionImpl {
     Graph& g = model_.graph;
     nodes_before_ = static_cast<int64_t>(g.nodes.size());
     inline_functions(model_);
-    optimize_graph(g, cfg.opt_level, OptimizeContext{model_.opsets});
+    optimize_graph(g, cfg.opt_level, OptimizeContext{model_.opsets, model_.ir_version});
     nodes_after_ = static_cast<int64_t>(g.nodes.size());
     if (!cfg.optimized_model_path.empty()) proto::write_model_file(model_, cfg.optimized_model_path);
     exec_ = std::make_unique<GraphExecutor>(g, model_.opsets, KernelRegistry::builtin(), false);

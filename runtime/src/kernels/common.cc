@@ -101,10 +101,32 @@ void convert_float_to_int(const double* s, To* d, int64_t n) {
 
 }  // namespace
 
-Tensor cast_tensor(const Tensor& t, DType to) {
+Tensor cast_tensor(const Tensor& t, DType to, bool saturate, E8M0Round round) {
   if (t.dtype() == to) return t;
-  Tensor out(to, t.shape());
   int64_t n = t.numel();
+  if (dtype_is_small(t.dtype())) {
+    // Every small value is exactly a float32: widen, then cast on from there.
+    Tensor f(DType::Float, t.shape());
+    const uint8_t* s = static_cast<const uint8_t*>(t.raw());
+    float* d = f.data<float>();
+    for (int64_t i = 0; i < n; ++i) d[i] = small_to_float(t.dtype(), s[i]);
+    return cast_tensor(f, to, saturate, round);
+  }
+  if (dtype_is_small(to)) {
+    Tensor out(to, t.shape());
+    uint8_t* d = static_cast<uint8_t*>(out.raw());
+    if ((to == DType::Int4 || to == DType::UInt4) && !dtype_is_float(t.dtype())) {
+      std::vector<int64_t> tmp(static_cast<size_t>(n));
+      convert_all(t, tmp.data());
+      for (int64_t i = 0; i < n; ++i) d[i] = int_to_4bit(to, tmp[i]);
+    } else {
+      std::vector<double> tmp(static_cast<size_t>(n));
+      convert_all(t, tmp.data());
+      for (int64_t i = 0; i < n; ++i) d[i] = float_to_small(to, tmp[i], saturate, round);
+    }
+    return out;
+  }
+  Tensor out(to, t.shape());
   bool src_float = dtype_is_float(t.dtype());
   switch (to) {
     case DType::Float: convert_all(t, out.data<float>()); break;

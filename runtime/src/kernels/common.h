@@ -5,6 +5,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "core/small_floats.h"
 #include "kernels/kernel.h"
 #include "pionnx/dtype.h"
 #include "pionnx/status.h"
@@ -87,7 +88,10 @@ int64_t normalize_axis(int64_t axis, int64_t rank, const std::string& what);
 // Widens 16-bit floats to float32 and back, for kernels that compute in
 // float32 only.
 Tensor to_float32(const Tensor& t);
-Tensor cast_tensor(const Tensor& t, DType to);
+// Any non-string dtype to any other, small types (float8, float4, int4)
+// included. `saturate` and `round` only matter for float8/float4 targets
+// (Cast-19/24 attributes); the defaults are ONNX's.
+Tensor cast_tensor(const Tensor& t, DType to, bool saturate = true, E8M0Round round = E8M0Round::Up);
 
 // Iterates a multi-index over `shape` in row-major order.
 struct IndexIter {

@@ -132,24 +132,51 @@ T convert(const F& x) {
 
 constexpr unsigned kCastTypes = kAll;
 
-// Casts x into ctx's output 0; same dtype passes the input through.
-void cast_into(KernelContext& ctx, const Tensor& x, DType to, const std::string& what) {
-  if (x.dtype() == to) {
-    ctx.set_output(0, x);
-    return;
-  }
-  Tensor& y = ctx.output(0, to, x.shape());
+// The plain dtypes: every pair through convert<T, F>, split across the pool.
+void cast_plain(ThreadPool& pool, const Tensor& x, Tensor& y, const std::string& what) {
   dispatch_types<kCastTypes>(x.dtype(), what, [&](auto ft) {
     using F = typename decltype(ft)::type;
-    dispatch_types<kCastTypes>(to, what + " target", [&](auto tt) {
+    dispatch_types<kCastTypes>(y.dtype(), what + " target", [&](auto tt) {
       using T = typename decltype(tt)::type;
       const F* src = ptr<F>(x);
       T* dst = ptr<T>(y);
-      ctx.pool().parallel_for(x.numel(), kGrain, [&](int64_t b, int64_t e) {
+      pool.parallel_for(x.numel(), kGrain, [&](int64_t b, int64_t e) {
         for (int64_t i = b; i < e; ++i) dst[i] = convert<T, F>(src[i]);
       });
     });
   });
+}
+
+struct CastOptions {
+  bool saturate = true;
+  E8M0Round round = E8M0Round::Up;
+};
+
+// Casts x into ctx's output 0; same dtype passes the input through. Small
+// types (float8, float4, int4) go through cast_tensor, strings via float32
+// (int8/uint8 for the 4-bit ints, so they print as integers).
+void cast_into(KernelContext& ctx, const Tensor& x, DType to, const std::string& what, const CastOptions& opt) {
+  if (x.dtype() == to) {
+    ctx.set_output(0, x);
+    return;
+  }
+  const bool small_from = dtype_is_small(x.dtype()), small_to = dtype_is_small(to);
+  if (small_from || small_to) {
+    if (to == DType::String) {
+      const DType mid = x.dtype() == DType::Int4 ? DType::Int8 : x.dtype() == DType::UInt4 ? DType::UInt8 : DType::Float;
+      return cast_into(ctx, cast_tensor(x, mid), to, what, opt);
+    }
+    if (x.dtype() == DType::String) {
+      Tensor f(DType::Float, x.shape());
+      cast_plain(ctx.pool(), x, f, what);
+      ctx.set_output(0, cast_tensor(f, to, opt.saturate, opt.round));
+      return;
+    }
+    ctx.set_output(0, cast_tensor(x, to, opt.saturate, opt.round));
+    return;
+  }
+  Tensor& y = ctx.output(0, to, x.shape());
+  cast_plain(ctx.pool(), x, y, what);
 }
 
 // Opset 1-5 spelled `to` as a string ("FLOAT", "INT64", ...).
@@ -158,10 +185,21 @@ DType dtype_from_name(const std::string& s, const std::string& what) {
       {"FLOAT", DType::Float},   {"UINT8", DType::UInt8},     {"INT8", DType::Int8},     {"UINT16", DType::UInt16},
       {"INT16", DType::Int16},   {"INT32", DType::Int32},     {"INT64", DType::Int64},   {"STRING", DType::String},
       {"BOOL", DType::Bool},     {"FLOAT16", DType::Float16}, {"DOUBLE", DType::Double}, {"UINT32", DType::UInt32},
-      {"UINT64", DType::UInt64}, {"BFLOAT16", DType::BFloat16}};
+      {"UINT64", DType::UInt64}, {"BFLOAT16", DType::BFloat16}, {"FLOAT8E4M3FN", DType::Float8E4M3FN},
+      {"FLOAT8E4M3FNUZ", DType::Float8E4M3FNUZ}, {"FLOAT8E5M2", DType::Float8E5M2},
+      {"FLOAT8E5M2FNUZ", DType::Float8E5M2FNUZ}, {"UINT4", DType::UInt4}, {"INT4", DType::Int4},
+      {"FLOAT4E2M1", DType::Float4E2M1}, {"FLOAT8E8M0", DType::Float8E8M0}};
   for (const auto& n : names)
     if (s == n.first) return n.second;
   throw NotImplemented(str_cat(what, ": cast to '", s, "' is not supported"));
+}
+
+// Cast-19 `saturate` and Cast-24 `round_mode` (absent before: ONNX defaults).
+CastOptions options_of(const Node& node, const std::string& what) {
+  CastOptions o;
+  o.saturate = node.attr_i("saturate", 1) != 0;
+  o.round = e8m0_round_from_name(node.attr_s("round_mode", "up").c_str(), what.c_str());
+  return o;
 }
 
 class CastKernel : public Kernel {
@@ -175,24 +213,31 @@ class CastKernel : public Kernel {
                      to.i, " is not supported");
       to_ = static_cast<DType>(to.i);
     }
+    opt_ = options_of(info.node, what_);
   }
-  void compute(KernelContext& ctx) override { cast_into(ctx, ctx.input(0), to_, what_); }
+  void compute(KernelContext& ctx) override { cast_into(ctx, ctx.input(0), to_, what_, opt_); }
 
  private:
   std::string what_;
   DType to_ = DType::Undefined;
+  CastOptions opt_;
 };
 
-void cast_like(KernelContext& ctx) {
-  const std::string what = ctx.node().describe();
-  cast_into(ctx, ctx.input(0), ctx.input(1).dtype(), what);
-}
+class CastLikeKernel : public Kernel {
+ public:
+  explicit CastLikeKernel(const KernelInfo& info) : what_(info.node.describe()), opt_(options_of(info.node, what_)) {}
+  void compute(KernelContext& ctx) override { cast_into(ctx, ctx.input(0), ctx.input(1).dtype(), what_, opt_); }
+
+ private:
+  std::string what_;
+  CastOptions opt_;
+};
 
 }  // namespace
 
 void register_elementwise_cast(KernelRegistry& r) {
-  r.add<CastKernel>("", "Cast", 1, 23);
-  r.add_fn("", "CastLike", 15, 23, cast_like);
+  r.add<CastKernel>("", "Cast", 1, 24);
+  r.add<CastLikeKernel>("", "CastLike", 15, 24);
 }
 
 }  // namespace pionnx

@@ -140,5 +140,6 @@ void register_control(KernelRegistry& r);      // If, Loop, Scan, sequence ops
 void register_rnn(KernelRegistry& r);          // LSTM, GRU, RNN
 void register_dropout(KernelRegistry& r);      // Dropout (inference: identity)
 void register_string(KernelRegistry& r);       // StringNormalizer, StringSplit, ...
+void register_attention(KernelRegistry& r);    // Attention, RotaryEmbedding
 
 }  // namespace pionnx

@@ -35,7 +35,7 @@ QuantLayout quant_layout(const Node& node, const Shape& x, const Tensor& scale, 
   QuantLayout L;
   const std::string what = node.describe();
   if (zp != nullptr)
-    PIONNX_ENFORCE(zp->shape() == scale.shape(), InvalidArgument, what, ": zero point shape ",
+    PIONNX_ENFORCE(zp->numel() == scale.numel(), InvalidArgument, what, ": zero point shape ",
                    shape_str(zp->shape()), " differs from scale shape ", shape_str(scale.shape()));
   if (scale.numel() == 1) {  // per tensor, also when blocked: every element is a row
     L.D = shape_numel(x);

@@ -21,6 +21,7 @@ const KernelRegistry& KernelRegistry::builtin() {
     register_rnn(r);
     register_dropout(r);
     register_string(r);
+    register_attention(r);
     return r;
   }();
   return reg;

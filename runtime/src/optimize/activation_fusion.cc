@@ -41,8 +41,8 @@ bool as_activation(const Graph& g, const opt::GraphFacts& f, const Node& n, std:
 
 }  // namespace
 
-bool fuse_conv_activation(Graph& g, const OptimizeContext&) {
-  opt::GraphFacts f(g);
+bool fuse_conv_activation(Graph& g, const OptimizeContext& ctx) {
+  opt::GraphFacts f(g, ctx);
   std::vector<bool> drop(g.nodes.size(), false);
   bool changed = false;
   for (size_t k = 0; k < g.nodes.size(); ++k) {

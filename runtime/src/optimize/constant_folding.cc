@@ -49,7 +49,7 @@ bool fold_static_shape(Graph& g, const opt::GraphFacts& f, const Node& n, int64_
 }  // namespace
 
 bool fold_constants(Graph& g, const OptimizeContext& ctx) {
-  opt::GraphFacts f(g);
+  opt::GraphFacts f(g, ctx);
   const KernelRegistry& reg = KernelRegistry::builtin();
   ThreadPool pool(1);
   std::vector<bool> drop(g.nodes.size(), false);

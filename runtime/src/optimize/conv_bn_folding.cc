@@ -19,8 +19,8 @@ const Tensor* float_vec(const Graph& g, const opt::GraphFacts& f, const Node& n,
 
 }  // namespace
 
-bool fold_conv_batchnorm(Graph& g, const OptimizeContext&) {
-  opt::GraphFacts f(g);
+bool fold_conv_batchnorm(Graph& g, const OptimizeContext& ctx) {
+  opt::GraphFacts f(g, ctx);
   std::vector<bool> drop(g.nodes.size(), false);
   bool changed = false;
   for (size_t k = 0; k < g.nodes.size(); ++k) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "ir/graph.h"
+#include "optimize/passes.h"
 
 namespace pionnx {
 namespace opt {
@@ -32,11 +33,15 @@ inline bool has_subgraph(const Node& n) {
 
 struct GraphFacts {
   std::unordered_set<std::string> graph_inputs, graph_outputs, subgraph_reads;
+  std::unordered_set<std::string> overridable;  // initializers a feed may replace
   std::unordered_map<std::string, int> uses;  // reads by nodes of this graph
   std::unordered_map<std::string, size_t> producer;
 
-  explicit GraphFacts(const Graph& g) {
-    for (const ValueInfo& v : g.inputs) graph_inputs.insert(v.name);
+  GraphFacts(const Graph& g, const OptimizeContext& ctx) {
+    for (const ValueInfo& v : g.inputs) {
+      graph_inputs.insert(v.name);
+      if (ctx.ir_version >= 4 && g.initializers.count(v.name)) overridable.insert(v.name);
+    }
     for (const ValueInfo& v : g.outputs) graph_outputs.insert(v.name);
     for (size_t k = 0; k < g.nodes.size(); ++k) {
       const Node& n = g.nodes[k];
@@ -70,7 +75,7 @@ struct GraphFacts {
 
 // An initializer the user cannot override (not also a graph input).
 inline const Tensor* constant(const Graph& g, const GraphFacts& f, const std::string& name) {
-  if (name.empty() || f.graph_inputs.count(name)) return nullptr;
+  if (name.empty() || f.overridable.count(name)) return nullptr;
   auto it = g.initializers.find(name);
   return it == g.initializers.end() ? nullptr : &it->second;
 }

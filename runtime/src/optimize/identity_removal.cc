@@ -22,8 +22,8 @@ bool is_passthrough(const Node& n, const opt::GraphFacts& f) {
 
 }  // namespace
 
-bool remove_identities(Graph& g, const OptimizeContext&) {
-  opt::GraphFacts f(g);
+bool remove_identities(Graph& g, const OptimizeContext& ctx) {
+  opt::GraphFacts f(g, ctx);
   std::vector<bool> drop(g.nodes.size(), false);
   std::unordered_map<std::string, std::string> rename;
   for (size_t k = 0; k < g.nodes.size(); ++k) {

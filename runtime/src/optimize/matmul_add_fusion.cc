@@ -39,7 +39,7 @@ std::unordered_map<std::string, int64_t> known_ranks(const Graph& g) {
 bool fuse_matmul_add(Graph& g, const OptimizeContext& ctx) {
   auto op = ctx.opsets.find("");
   if (op == ctx.opsets.end() || op->second < 11) return false;  // Gemm-11: unidirectional bias broadcast
-  opt::GraphFacts f(g);
+  opt::GraphFacts f(g, ctx);
   std::unordered_map<std::string, int64_t> rank;
   bool ranks_done = false;
   std::vector<bool> drop(g.nodes.size(), false);

@@ -12,6 +12,9 @@ namespace pionnx {
 
 struct OptimizeContext {
   const std::map<std::string, int64_t>& opsets;
+  // Below IR 4 initializers are listed as graph inputs yet are constants
+  // (onnxruntime does not let them be overridden either).
+  int64_t ir_version = 0;
 };
 
 // Removes nodes none of whose outputs reach a graph output.

@@ -5,10 +5,17 @@
 
 namespace pionnx {
 
-bool remove_unused_initializers(Graph& g, const OptimizeContext&) {
+bool remove_unused_initializers(Graph& g, const OptimizeContext& ctx) {
   std::unordered_set<std::string> read;
   opt::collect_names_read(g, read);
-  for (const ValueInfo& v : g.inputs) read.insert(v.name);
+  // Below IR 4 an initializer listed as an input is still a constant: once
+  // unread, both go (else the input would turn into a required feed).
+  if (ctx.ir_version >= 4)
+    for (const ValueInfo& v : g.inputs) read.insert(v.name);
+  std::vector<ValueInfo> inputs;
+  for (ValueInfo& v : g.inputs)
+    if (read.count(v.name) || !g.initializers.count(v.name)) inputs.push_back(std::move(v));
+  g.inputs = std::move(inputs);
   std::vector<std::string> order;
   for (const std::string& name : g.initializer_order) {
     if (read.count(name)) order.push_back(name);

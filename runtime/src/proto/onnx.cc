@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/file_io.h"
+#include "core/small_floats.h"
 #include "proto/wire.h"
 
 namespace pionnx {
@@ -174,6 +175,24 @@ struct Reader {
       for (size_t i = 0; i < n; ++i) d[i] = std::move(t.string_data[i]);
       return out;
     }
+    if (dtype_is_4bit(dt)) {
+      // Two per byte, low nibble first: in raw_data, or in the low byte of
+      // each int32_data entry.
+      const size_t nbytes = (n + 1) / 2;
+      std::string packed;
+      if (t.has_raw) {
+        packed = std::move(t.raw);
+      } else {
+        packed.resize(t.int32_data.size());
+        for (size_t i = 0; i < packed.size(); ++i) packed[i] = static_cast<char>(t.int32_data[i] & 0xff);
+      }
+      PIONNX_ENFORCE(packed.size() == nbytes, InvalidProtobuf, "tensor '", t.name, "' of shape ", shape_str(t.dims),
+                     " (", dtype_name(dt), ") needs ", nbytes, " packed bytes but ",
+                     t.has_raw ? "raw_data" : "int32_data", " holds ", packed.size());
+      unpack_4bit(dt, reinterpret_cast<const uint8_t*>(packed.data()), static_cast<uint8_t*>(out.raw()),
+                  static_cast<int64_t>(n));
+      return out;
+    }
     if (t.has_raw) {
       count_check(t.raw.size() / dtype_size(dt), "raw_data");
       PIONNX_ENFORCE(t.raw.size() == out.nbytes(), InvalidProtobuf, "tensor '", t.name, "' raw_data has ",
@@ -220,6 +239,10 @@ struct Reader {
             case DType::Bool: out.data<bool>()[i] = v != 0; break;
             case DType::Float16:
             case DType::BFloat16: static_cast<uint16_t*>(out.raw())[i] = static_cast<uint16_t>(v); break;
+            case DType::Float8E4M3FN: case DType::Float8E4M3FNUZ: case DType::Float8E5M2:
+            case DType::Float8E5M2FNUZ: case DType::Float8E8M0:
+              static_cast<uint8_t*>(out.raw())[i] = static_cast<uint8_t>(v);
+              break;
             default: throw NotImplemented(str_cat("tensor '", t.name, "': dtype ", dtype_name(dt)));
           }
         }

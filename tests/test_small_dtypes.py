@@ -1,0 +1,180 @@
+"""bfloat16, float8, float4 and 4-bit int tensors: feeds, outputs, protos and Cast, against ml_dtypes."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+from models import model, tensor
+from onnx import TensorProto, helper, numpy_helper
+
+import pionnx
+
+ml_dtypes = pytest.importorskip("ml_dtypes")
+
+# ONNX code -> (ml_dtypes type, ONNX element name)
+TYPES = {
+    TensorProto.BFLOAT16: (ml_dtypes.bfloat16, "bfloat16"),
+    TensorProto.FLOAT8E4M3FN: (ml_dtypes.float8_e4m3fn, "float8e4m3fn"),
+    TensorProto.FLOAT8E4M3FNUZ: (ml_dtypes.float8_e4m3fnuz, "float8e4m3fnuz"),
+    TensorProto.FLOAT8E5M2: (ml_dtypes.float8_e5m2, "float8e5m2"),
+    TensorProto.FLOAT8E5M2FNUZ: (ml_dtypes.float8_e5m2fnuz, "float8e5m2fnuz"),
+    TensorProto.UINT4: (ml_dtypes.uint4, "uint4"),
+    TensorProto.INT4: (ml_dtypes.int4, "int4"),
+    TensorProto.FLOAT4E2M1: (ml_dtypes.float4_e2m1fn, "float4e2m1"),
+    TensorProto.FLOAT8E8M0: (ml_dtypes.float8_e8m0fnu, "float8e8m0"),
+}
+FLOAT8 = [TensorProto.FLOAT8E4M3FN, TensorProto.FLOAT8E4M3FNUZ, TensorProto.FLOAT8E5M2, TensorProto.FLOAT8E5M2FNUZ]
+
+# Specials, overflow, ties, subnormals of every format, and plain values.
+GRID = np.array(
+    [0.0, -0.0, np.nan, np.inf, -np.inf, 1e6, -1e6, 1e-7, -1e-7, 0.25, 0.75, 1.25, 1.5, 2.5, 3.0, 5.0, 6.5, 7.0,
+     -3.5, 100.0, 239.0, 240.0, 247.0, 250.0, 448.0, 449.0, 464.0, 465.0, 480.0, 500.0, 57344.0, 61439.0, 61440.0,
+     70000.0, 2.0**-6, 2.0**-7, 2.0**-9, 2.0**-10, 1.5 * 2.0**-10, 2.0**-14, 2.0**-16, 2.0**-17, 3 * 2.0**-17,
+     2.0**-18, 0.1, -0.3, 0.48, 0.6, 1.05, 2.0**-126, 3e38],
+    dtype=np.float32,
+)
+
+
+def session(m: onnx.ModelProto) -> pionnx.InferenceSession:
+    return pionnx.InferenceSession(m.SerializeToString())
+
+
+def identity_model(code: int) -> onnx.ModelProto:
+    return model([helper.make_node("Identity", ["x"], ["y"])], [tensor("x", code, None)], [tensor("y", code, None)],
+                 opset=24, ir_version=11)
+
+
+def cast_model(src: int, dst: int, **attrs) -> onnx.ModelProto:
+    return model([helper.make_node("Cast", ["x"], ["y"], to=dst, **attrs)], [tensor("x", src, None)],
+                 [tensor("y", dst, None)], opset=24, ir_version=11)
+
+
+def same_bits(a: np.ndarray, b: np.ndarray) -> None:
+    assert a.dtype == b.dtype and a.shape == b.shape
+    fa, fb = a.astype(np.float32), b.astype(np.float32)
+    np.testing.assert_array_equal(np.isnan(fa), np.isnan(fb))
+    np.testing.assert_array_equal(fa[~np.isnan(fa)], fb[~np.isnan(fb)])
+    np.testing.assert_array_equal(np.signbit(fa[~np.isnan(fa)]), np.signbit(fb[~np.isnan(fb)]))
+
+
+@pytest.mark.parametrize("code", list(TYPES), ids=lambda c: TYPES[c][1])
+def test_identity_round_trip(code):
+    dt, elem = TYPES[code]
+    x = GRID.reshape(-1)[:24].astype(dt).reshape(2, 3, 4) if code != TensorProto.FLOAT8E8M0 else \
+        np.array([0.5, 1, 2, 4, 1024, 2.0**-100], np.float32).astype(dt).reshape(2, 3)
+    sess = session(identity_model(code))
+    assert sess.get_inputs()[0].type == f"tensor({elem})"
+    y = sess.run(None, {"x": x})[0]
+    assert y.dtype == dt
+    same_bits(y, x)
+    # 0-d and odd-sized (packing) tensors
+    for v in (x.reshape(-1)[:1].reshape(()), x.reshape(-1)[:5]):
+        same_bits(sess.run(None, {"x": v})[0], v)
+
+
+@pytest.mark.parametrize("code", list(TYPES), ids=lambda c: TYPES[c][1])
+def test_feed_type_is_checked(code):
+    dt, elem = TYPES[code]
+    sess = session(identity_model(code))
+    with pytest.raises(TypeError, match=rf"expected tensor\({elem}\)"):
+        sess.run(None, {"x": np.zeros(3, np.float32)})
+    other = ml_dtypes.int4 if code != TensorProto.INT4 else ml_dtypes.uint4
+    with pytest.raises(TypeError, match=rf"expected tensor\({elem}\)"):
+        sess.run(None, {"x": np.zeros(3, other)})
+
+
+@pytest.mark.parametrize("code", list(TYPES), ids=lambda c: TYPES[c][1])
+def test_tensor_proto_round_trip(code):
+    dt, _ = TYPES[code]
+    src = np.array([0.5, 1, 2, 4, 0.25, 8, 1], np.float32) if code == TensorProto.FLOAT8E8M0 else \
+        np.array([0, 1, -1, 2, 3, -4, 5], np.float32)
+    if code == TensorProto.UINT4:
+        src = np.abs(src)
+    x = src.astype(dt)
+    for raw in (True, False):
+        proto = numpy_helper.from_array(x) if raw else helper.make_tensor("t", code, x.shape, src.tolist())
+        got = pionnx.tensor_from_proto(proto.SerializeToString())
+        same_bits(got, numpy_helper.to_array(proto))
+
+
+@pytest.mark.parametrize("code", FLOAT8 + [TensorProto.FLOAT4E2M1, TensorProto.BFLOAT16],
+                         ids=lambda c: TYPES[c][1])
+@pytest.mark.parametrize("saturate", [1, 0])
+def test_cast_float_grid(code, saturate):
+    dt, _ = TYPES[code]
+    if code in FLOAT8 and saturate:
+        info = ml_dtypes.finfo(dt)
+        want = np.clip(GRID, info.min, info.max).astype(dt)
+    else:
+        want = GRID.astype(dt)
+    got = session(cast_model(TensorProto.FLOAT, code, saturate=saturate)).run(None, {"x": GRID})[0]
+    same_bits(got, want)
+    back = session(cast_model(code, TensorProto.FLOAT)).run(None, {"x": want})[0]
+    same_bits(back, want.astype(np.float32))
+
+
+@pytest.mark.parametrize("code", FLOAT8 + [TensorProto.FLOAT4E2M1], ids=lambda c: TYPES[c][1])
+def test_every_code_decodes_like_ml_dtypes(code):
+    dt, _ = TYPES[code]
+    bits = np.arange(256 if code != TensorProto.FLOAT4E2M1 else 16, dtype=np.uint8)
+    got = session(cast_model(code, TensorProto.FLOAT)).run(None, {"x": bits.view(dt)})[0]
+    same_bits(got, bits.view(dt).astype(np.float32))
+    # and every value re-encodes to itself (NaN: to some NaN)
+    again = session(cast_model(TensorProto.FLOAT, code, saturate=0)).run(None, {"x": got})[0]
+    same_bits(again, bits.view(dt))
+
+
+def test_cast_float16_and_double_sources():
+    x16 = GRID.astype(np.float16)
+    for code in FLOAT8:
+        dt, _ = TYPES[code]
+        got = session(cast_model(TensorProto.FLOAT16, code, saturate=0)).run(None, {"x": x16})[0]
+        same_bits(got, x16.astype(dt))
+    x64 = np.array([1 + 2.0**-4 + 2.0**-40, 1 + 2.0**-4, 448.0 + 2.0**-30], np.float64)
+    got = session(cast_model(TensorProto.DOUBLE, TensorProto.FLOAT8E4M3FN, saturate=0)).run(None, {"x": x64})[0]
+    same_bits(got, x64.astype(ml_dtypes.float8_e4m3fn))
+
+
+@pytest.mark.parametrize("code", [TensorProto.INT4, TensorProto.UINT4], ids=lambda c: TYPES[c][1])
+def test_cast_4bit_ints(code):
+    dt, _ = TYPES[code]
+    f = np.array([-9.5, -2.5, -1.5, 2.7, -0.7, np.nan, np.inf, 20.5, 15, 7, -8], np.float32)
+    same_bits(session(cast_model(TensorProto.FLOAT, code)).run(None, {"x": f})[0], f.astype(dt))
+    i = np.array([-9, -1, 0, 7, 8, 15, 16, 17, 300], np.int32)
+    got = session(cast_model(TensorProto.INT32, code)).run(None, {"x": i})[0]
+    np.testing.assert_array_equal(got.astype(np.int32), i.astype(dt).astype(np.int32))
+    v = np.arange(-8, 8).astype(dt) if code == TensorProto.INT4 else np.arange(16).astype(dt)
+    got = session(cast_model(code, TensorProto.INT64)).run(None, {"x": v})[0]
+    np.testing.assert_array_equal(got, v.astype(np.int64))
+
+
+@pytest.mark.parametrize("mode", ["up", "down", "nearest"])
+@pytest.mark.parametrize("saturate", [1, 0])
+def test_cast_float8e8m0_matches_onnx(mode, saturate):
+    x = np.array([0, 0.124, 0.25, 0.5, 1.1, 1.5, 2, 3, 4, 8, 1e-40, 3e38, np.inf, np.nan, 1.75, 2.0**127 * 1.9],
+                 np.float32)
+    want = numpy_helper.to_float8e8m0(x, saturate=bool(saturate), round_mode=mode)
+    got = session(cast_model(TensorProto.FLOAT, TensorProto.FLOAT8E8M0, saturate=saturate, round_mode=mode)).run(
+        None, {"x": x})[0]
+    np.testing.assert_array_equal(got.view(np.uint8), want.view(np.uint8))
+
+
+def test_bfloat16_output_is_ml_dtypes():
+    x = np.array([1.0, 2.5, -3.0], np.float32)
+    y = session(cast_model(TensorProto.FLOAT, TensorProto.BFLOAT16)).run(None, {"x": x})[0]
+    assert y.dtype == ml_dtypes.bfloat16
+    np.testing.assert_array_equal(y.astype(np.float32), x)
+
+
+def test_optimized_model_keeps_4bit_initializer(tmp_path):
+    w = np.array([1, -2, 3, -4, 5], np.float32)
+    init = helper.make_tensor("w", TensorProto.INT4, [5], w.tolist())
+    m = model([helper.make_node("Cast", ["w"], ["y"], to=TensorProto.FLOAT)], [], [tensor("y", TensorProto.FLOAT, [5])],
+              initializers=[init], opset=24, ir_version=11)
+    opts = pionnx.SessionOptions()
+    opts.optimized_model_filepath = str(tmp_path / "opt.onnx")
+    np.testing.assert_array_equal(pionnx.InferenceSession(m.SerializeToString(), opts).run(None, {})[0], w)
+    saved = onnx.load(str(tmp_path / "opt.onnx"))
+    again = pionnx.InferenceSession(saved.SerializeToString()).run(None, {})[0]
+    np.testing.assert_array_equal(again, w)
