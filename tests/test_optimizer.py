@@ -67,13 +67,13 @@ def vi(name, shape):
     return helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
 
 
-def conv_model(tail_nodes, tail_inits=(), with_bias=True):
+def conv_model(tail_nodes, tail_inits=(), with_bias=True, out_shape=None):
     rng = np.random.default_rng(1)
     w = numpy_helper.from_array(rng.standard_normal((4, 3, 3, 3)).astype(np.float32), "W")
     b = numpy_helper.from_array(rng.standard_normal(4).astype(np.float32), "B")
     conv = helper.make_node("Conv", ["X", "W", "B"] if with_bias else ["X", "W"], ["c"], pads=[1, 1, 1, 1])
     inits = [w, b] if with_bias else [w]
-    return make_model([conv] + tail_nodes, [vi("X", [1, 3, 8, 8])], [vi("Y", None)], inits + list(tail_inits))
+    return make_model([conv] + tail_nodes, [vi("X", [1, 3, 8, 8])], [vi("Y", out_shape)], inits + list(tail_inits))
 
 
 def bn_inits():
@@ -210,7 +210,8 @@ def test_optimized_model_filepath_round_trip(tmp_path):
         numpy_helper.from_array(rng.standard_normal((256, 7)).astype(np.float32), "Wm"),
         numpy_helper.from_array(rng.standard_normal(7).astype(np.float32), "bm"),
     ]
-    m = conv_model([bn, relu, ident, flat, mm, add], inits)
+    m = conv_model([bn, relu, ident, flat, mm, add], inits, out_shape=[1, 7])
+    onnx.checker.check_model(m)
     path = str(tmp_path / "opt.onnx")
     s = session(m, path=path)
     want = s.run(None, X8)[0]

@@ -147,7 +147,9 @@ uint8_t float_to_small(DType t, double v, bool saturate, E8M0Round round) {
   switch (t) {
     case DType::UInt4: case DType::Int4: return float_to_4bit_int(t, v);
     case DType::Float8E8M0: return encode_e8m0(static_cast<float>(v), saturate, round);
-    default: return encode(format_of(t), v, saturate);
+    // Through float32 first, as ml_dtypes (the ONNX reference) converts a
+    // double: that double rounding is the expected result.
+    default: return encode(format_of(t), static_cast<float>(v), saturate);
   }
 }
 

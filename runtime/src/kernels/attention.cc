@@ -226,6 +226,11 @@ class Attention : public Kernel {
 
 }  // namespace
 
-void register_attention(KernelRegistry& r) { r.add<Attention>("", "Attention", 23, 23); }
+void register_rotary(KernelRegistry& r);  // rotary.cc
+
+void register_attention(KernelRegistry& r) {
+  r.add<Attention>("", "Attention", 23, 23);
+  register_rotary(r);
+}
 
 }  // namespace pionnx
