@@ -19,7 +19,8 @@ nox.options.default_venv_backend = "venv"
 nox.options.sessions = ["tests"]
 nox.options.error_on_missing_interpreters = True
 
-TEST_DEPS = ["pytest", "pytest-xdist", "pytest-timeout", "onnx>=1.19,<1.20", "numpy"]
+# onnxruntime is the reference the quantized-model and exporter tests compare against.
+TEST_DEPS = ["pytest", "pytest-xdist", "pytest-timeout", "onnx>=1.19,<1.20", "numpy", "onnxruntime", "ml_dtypes"]
 
 # Parallel workers also fence the run: a test that crashes the interpreter
 # kills only its worker (reported as a failure, or as the expected failure of

@@ -30,6 +30,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -46,6 +47,9 @@ ROOT = armv7_images.ROOT
 CIBUILDWHEEL = [sys.executable, "-m", "cibuildwheel"]
 # Top-level folders never sent into the container: build trees of other
 # platforms, earlier outputs, nox's venvs.
+# Every container this run starts carries this label, so an interrupted run
+# can remove exactly its own.
+RUN_LABEL = f"org.pionnx.armv7-run={os.getpid()}-{int(time.time())}"
 STAGE_EXCLUDE = {".git", ".nox", "build", "dist", ".venv", "venv", "__pycache__", ".pytest_cache"}
 
 
@@ -217,7 +221,8 @@ def run_cibuildwheel(variant: Variant, image_tag: str, stage: Path, work: Path,
         "CIBW_BUILD": variant.identifier,
         "CIBW_MANYLINUX_ARMV7L_IMAGE": image_tag,
         # ccache on the host, one folder per image (different compilers).
-        "CIBW_CONTAINER_ENGINE": f"{engine}; create_args: --volume={ccache_dir_for(variant)}:/ccache",
+        "CIBW_CONTAINER_ENGINE": (f"{engine}; create_args: --volume={ccache_dir_for(variant)}:/ccache "
+                                  f"--label={RUN_LABEL}"),
         "PIONNX_ARMV7_REPORTS": host_path(reports),
         "PIONNX_ARMV7_KEEP": host_path(keep_dir),
         "PIONNX_ARMV7_VARIANT": variant.name,
@@ -237,23 +242,39 @@ def run_cibuildwheel(variant: Variant, image_tag: str, stage: Path, work: Path,
     log_path = reports / f"cibuildwheel-{variant.image}-{variant.name}.log"
     cmd = ["nice", "-n", "10", *CIBUILDWHEEL, "--output-dir", str(out_dir), "."]
     say(f"{variant.label}: cibuildwheel {variant.identifier} in {image_tag} "
-        f"(log {log_path.relative_to(ROOT)})")
+        f"(log {log_path.relative_to(ROOT) if log_path.is_relative_to(ROOT) else log_path})")
     t0 = time.monotonic()
     with open(log_path, "w") as log:
         proc = subprocess.Popen(cmd, cwd=stage, env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)
         assert proc.stdout
-        for line in proc.stdout:
-            log.write(line)
-            if os.environ.get("PIONNX_ARMV7_VERBOSE"):
-                sys.stdout.write(line)
-        rc = proc.wait()
+        try:
+            for line in proc.stdout:
+                log.write(line)
+                if os.environ.get("PIONNX_ARMV7_VERBOSE"):
+                    sys.stdout.write(line)
+            rc = proc.wait()
+        finally:
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait()
+            # cibuildwheel leaves its container behind when it is killed.
+            remove_containers(engine)
     seconds = time.monotonic() - t0
     if rc != 0:
         tail = "\n".join(log_path.read_text().splitlines()[-25:])
         say(f"{variant.label}: cibuildwheel exited {rc} after {seconds:.0f} s; log tail:\n{tail}")
         say(f"{variant.label}: cause: {failure_cause(log_path)}")
     return rc, seconds, out_dir
+
+
+def remove_containers(engine: str) -> None:
+    """Remove containers this run started (labelled), e.g. after an interrupt."""
+    ids = subprocess.run([engine, "ps", "-aq", "--filter", f"label={RUN_LABEL}"],
+                         capture_output=True, text=True, check=False).stdout.split()
+    if ids:
+        say(f"removing {len(ids)} leftover container(s) of this run")
+        subprocess.run([engine, "rm", "-f", *ids], capture_output=True, check=False)
 
 
 def failure_cause(log_path: Path) -> str:
@@ -412,7 +433,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: list[str] | None = None) -> int:
+    # SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, so containers are removed.
+    signal.signal(signal.SIGTERM, _terminate)
     args = parse_args(argv)
     t_start = time.monotonic()
     dist = Path(args.dist).resolve()
@@ -519,4 +546,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt as interrupt:
+        say(f"interrupted ({interrupt or 'Ctrl-C'}); wheels already in dist/ are kept")
+        sys.exit(130)

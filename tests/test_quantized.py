@@ -385,12 +385,19 @@ def test_quantize_rounds_half_to_even_and_saturates():
     np.testing.assert_array_equal(got, np.array([2, 4, 4, 2, 0, 255, 0, 2], np.uint8))
 
 
-def test_qgemm_large_threads_match_single_thread():
-    """The threaded qgemm split gives the same integers as one thread."""
-    a, b = q8(np.uint8, (70, 600)), q8(np.int8, (600, 300))
-    node = helper.make_node("MatMulInteger", ["a", "b", "za"], ["y"])
-    m = node_model(node, [vi("a", TensorProto.UINT8, [70, 600]), vi("b", TensorProto.INT8, [600, 300])],
-                   [vi("y", TensorProto.INT32, None)], [scalar("za", 128, np.uint8)])
-    got = pionnx.InferenceSession(m.SerializeToString()).run(None, {"a": a, "b": b})[0]
-    want = (a.astype(np.int64) - 128) @ b.astype(np.int64)
+@pytest.mark.parametrize("a_dtype,b_dtype", [(np.uint8, np.int8), (np.int8, np.uint8), (np.uint8, np.uint8)])
+def test_matmul_integer_large_matches_numpy(a_dtype, b_dtype):
+    """Several depth and column blocks, odd sizes, per-column zero points:
+    the blocked (and threaded) integer GEMM gives numpy's exact integers."""
+    rng = np.random.default_rng(5)
+    a, b = q8(a_dtype, (70, 601), rng), q8(b_dtype, (601, 301), rng)
+    za, zb = q8(a_dtype, (), rng), q8(b_dtype, (301,), rng)
+    node = helper.make_node("MatMulInteger", ["a", "b", "za", "zb"], ["y"])
+    m = node_model(node, [vi("a", NP2ONNX[a_dtype], [70, 601]), vi("b", NP2ONNX[b_dtype], [601, 301])],
+                   [vi("y", TensorProto.INT32, None)],
+                   [numpy_helper.from_array(np.array(za), "za"), numpy_helper.from_array(zb, "zb")])
+    opts = pionnx.SessionOptions()
+    opts.intra_op_num_threads = 2
+    got = pionnx.InferenceSession(m.SerializeToString(), opts).run(None, {"a": a, "b": b})[0]
+    want = (a.astype(np.int64) - int(za)) @ (b.astype(np.int64) - zb.astype(np.int64))
     np.testing.assert_array_equal(got, want)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
+import pionnx
 import pytest
 from models import model, tensor
 from onnx import TensorProto, helper, numpy_helper
-
-import pionnx
 
 ml_dtypes = pytest.importorskip("ml_dtypes")
 
@@ -75,7 +74,7 @@ def test_identity_round_trip(code):
 
 @pytest.mark.parametrize("code", list(TYPES), ids=lambda c: TYPES[c][1])
 def test_feed_type_is_checked(code):
-    dt, elem = TYPES[code]
+    _, elem = TYPES[code]
     sess = session(identity_model(code))
     with pytest.raises(TypeError, match=rf"expected tensor\({elem}\)"):
         sess.run(None, {"x": np.zeros(3, np.float32)})
@@ -126,7 +125,8 @@ def test_every_code_decodes_like_ml_dtypes(code):
 
 
 def test_cast_float16_and_double_sources():
-    x16 = GRID.astype(np.float16)
+    with np.errstate(over="ignore"):
+        x16 = GRID.astype(np.float16)
     for code in FLOAT8:
         dt, _ = TYPES[code]
         got = session(cast_model(TensorProto.FLOAT16, code, saturate=0)).run(None, {"x": x16})[0]
@@ -178,3 +178,26 @@ def test_optimized_model_keeps_4bit_initializer(tmp_path):
     saved = onnx.load(str(tmp_path / "opt.onnx"))
     again = pionnx.InferenceSession(saved.SerializeToString()).run(None, {})[0]
     np.testing.assert_array_equal(again, w)
+
+
+def test_without_ml_dtypes(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ml_dtypes", None)  # import ml_dtypes -> ImportError
+    x = np.array([1.0, 2.5, -3.0], np.float32)
+    y = session(cast_model(TensorProto.FLOAT, TensorProto.BFLOAT16)).run(None, {"x": x})[0]
+    assert y.dtype == np.float32  # widened, exactly
+    np.testing.assert_array_equal(y, x)
+    with pytest.raises(TypeError, match=r"float8e4m3fn.*pip install ml_dtypes"):
+        session(cast_model(TensorProto.FLOAT, TensorProto.FLOAT8E4M3FN)).run(None, {"x": x})
+
+
+def test_cast_to_and_from_string():
+    x = np.array([0.5, -2.0, 448.0], np.float32).astype(ml_dtypes.float8_e4m3fn)
+    y = session(cast_model(TensorProto.FLOAT8E4M3FN, TensorProto.STRING)).run(None, {"x": x})[0]
+    assert y.tolist() == ["0.5", "-2.0", "448.0"]
+    s = np.array(["1.5", "-7", "1e9"], dtype=object)
+    got = session(cast_model(TensorProto.STRING, TensorProto.INT4)).run(None, {"x": s})[0]
+    assert got.dtype == ml_dtypes.int4
+    got = session(cast_model(TensorProto.STRING, TensorProto.FLOAT8E5M2)).run(None, {"x": s})[0]
+    same_bits(got, np.array([1.5, -7, 57344], np.float32).astype(ml_dtypes.float8_e5m2))

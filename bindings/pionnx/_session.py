@@ -307,6 +307,13 @@ class InferenceSession:
         input_feed: Dict[str, Any],
         run_options: Optional[RunOptions] = None,
     ) -> List[Any]:
+        """Runs the model; returns the outputs as numpy arrays.
+
+        Types numpy lacks (bfloat16, float8*, float4e2m1, int4, uint4) are fed
+        and returned as ml_dtypes arrays. Without ml_dtypes installed, bfloat16
+        outputs come back widened (exactly) to float32 and the other types
+        raise TypeError.
+        """
         if not isinstance(input_feed, dict):
             raise TypeError(f"input_feed must be a dict of name -> numpy array, got {type(input_feed).__name__}")
         names = list(output_names) if output_names else []

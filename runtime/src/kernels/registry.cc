@@ -2,6 +2,10 @@
 
 namespace pionnx {
 
+// Declared here rather than in kernel.h to spare everyone a full rebuild.
+void register_detection(KernelRegistry& r);  // detection.cc, geometry.cc
+void register_ml(KernelRegistry& r);         // ml.cc (ai.onnx.ml)
+
 const KernelRegistry& KernelRegistry::builtin() {
   static const KernelRegistry reg = [] {
     KernelRegistry r;
@@ -22,6 +26,8 @@ const KernelRegistry& KernelRegistry::builtin() {
     register_dropout(r);
     register_string(r);
     register_attention(r);
+    register_detection(r);
+    register_ml(r);
     return r;
   }();
   return reg;

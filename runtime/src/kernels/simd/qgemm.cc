@@ -6,6 +6,11 @@
 
 #include "exec/thread_pool.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define PIONNX_QGEMM_X86 1
+#endif
+
 namespace pionnx {
 namespace simd {
 namespace {
@@ -14,65 +19,209 @@ namespace {
 // every row of A in the task streams past it.
 constexpr int64_t kKc = 256;
 constexpr int64_t kNc = 256;
-constexpr int64_t kMc = 64;
-constexpr int kRows = 4;  // rows of A sharing each loaded row of the B panel
+constexpr int64_t kMc = 256;  // rows sharing one packed panel of B
+constexpr int kRows = 4;      // rows of A sharing each loaded part of the B panel
+constexpr int64_t kNr = 32;   // panel width is padded to a multiple of this
+
+// Panel layout, shared by every micro-kernel: depth is taken in pairs
+// (k, k+1) so that one multiply-add of int16 pairs (x86 pmaddwd, NEON
+// smlal pairs) consumes two depth steps. Packed B element (kp, j, t) =
+// B[k0 + 2 kp + t][j0 + j] - zp at out[(kp * ncp + j) * 2 + t]; A rows are
+// int16 runs of even length kcp. Padding is zero.
+//
+// acc[r][0 .. ncp) = sum_k a[r * kcp + k] * B(k, j) for kRows rows.
+using QKernel = void (*)(const int16_t* a, int64_t kcp, const int16_t* b, int64_t ncp, int32_t (*acc)[kNc]);
+
+void kernel_generic(const int16_t* a, int64_t kcp, const int16_t* b, int64_t ncp, int32_t (*acc)[kNc]) {
+  for (int r = 0; r < kRows; ++r) std::memset(acc[r], 0, sizeof(int32_t) * ncp);
+  for (int64_t kp = 0; kp < kcp / 2; ++kp) {
+    const int16_t* brow = b + kp * ncp * 2;
+    for (int r = 0; r < kRows; ++r) {
+      const int32_t a0 = a[r * kcp + 2 * kp], a1 = a[r * kcp + 2 * kp + 1];
+      if ((a0 | a1) == 0) continue;
+      int32_t* out = acc[r];
+      for (int64_t j = 0; j < ncp; ++j) out[j] += a0 * brow[2 * j] + a1 * brow[2 * j + 1];
+    }
+  }
+}
+
+#ifdef PIONNX_QGEMM_X86
+inline int32_t load_pair(const int16_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+#ifdef __SSE2__
+// 4 rows x 8 columns per step: 8 accumulators of 4 int32.
+void kernel_sse2(const int16_t* a, int64_t kcp, const int16_t* b, int64_t ncp, int32_t (*acc)[kNc]) {
+  for (int64_t j0 = 0; j0 < ncp; j0 += 8) {
+    __m128i c[kRows][2];
+    for (auto& row : c) row[0] = row[1] = _mm_setzero_si128();
+    for (int64_t kp = 0; kp < kcp / 2; ++kp) {
+      const int16_t* bp = b + (kp * ncp + j0) * 2;
+      const __m128i b0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bp));
+      const __m128i b1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bp + 8));
+      for (int r = 0; r < kRows; ++r) {
+        const __m128i av = _mm_set1_epi32(load_pair(a + r * kcp + 2 * kp));
+        c[r][0] = _mm_add_epi32(c[r][0], _mm_madd_epi16(av, b0));
+        c[r][1] = _mm_add_epi32(c[r][1], _mm_madd_epi16(av, b1));
+      }
+    }
+    for (int r = 0; r < kRows; ++r) {
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(acc[r] + j0), c[r][0]);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(acc[r] + j0 + 4), c[r][1]);
+    }
+  }
+}
+#endif
+
+// 4 rows x 16 columns per step: 8 accumulators of 8 int32.
+__attribute__((target("avx2"))) void kernel_avx2(const int16_t* a, int64_t kcp, const int16_t* b, int64_t ncp,
+                                                 int32_t (*acc)[kNc]) {
+  for (int64_t j0 = 0; j0 < ncp; j0 += 16) {
+    __m256i c[kRows][2];
+    for (auto& row : c) row[0] = row[1] = _mm256_setzero_si256();
+    for (int64_t kp = 0; kp < kcp / 2; ++kp) {
+      const int16_t* bp = b + (kp * ncp + j0) * 2;
+      const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bp));
+      const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bp + 16));
+      for (int r = 0; r < kRows; ++r) {
+        const __m256i av = _mm256_set1_epi32(load_pair(a + r * kcp + 2 * kp));
+        c[r][0] = _mm256_add_epi32(c[r][0], _mm256_madd_epi16(av, b0));
+        c[r][1] = _mm256_add_epi32(c[r][1], _mm256_madd_epi16(av, b1));
+      }
+    }
+    for (int r = 0; r < kRows; ++r) {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc[r] + j0), c[r][0]);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc[r] + j0 + 8), c[r][1]);
+    }
+  }
+}
+
+// VNNI: vpdpbusd multiplies unsigned by signed bytes four depth steps at a
+// time. A is fed as uint8 (int8 shifted by +128), B as int8 (uint8 shifted
+// by -128), and the zero points are applied afterwards from row sums of A
+// and column sums of B (see qgemm_block_vnni). Panel layout: depth in
+// quads, B element (kq, j, t) at b[(kq * ncp + j) * 4 + t].
+__attribute__((target("avx512vnni,avx512vl"))) void kernel_vnni(const uint8_t* a, int64_t kcq, const int8_t* b,
+                                                                int64_t ncp, int32_t (*acc)[kNc]) {
+  for (int64_t j0 = 0; j0 < ncp; j0 += 16) {
+    __m256i c[kRows][2];
+    for (auto& row : c) row[0] = row[1] = _mm256_setzero_si256();
+    for (int64_t kq = 0; kq < kcq / 4; ++kq) {
+      const int8_t* bp = b + (kq * ncp + j0) * 4;
+      const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bp));
+      const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bp + 32));
+      for (int r = 0; r < kRows; ++r) {
+        int32_t quad;
+        std::memcpy(&quad, a + r * kcq + 4 * kq, sizeof quad);
+        const __m256i av = _mm256_set1_epi32(quad);
+        c[r][0] = _mm256_dpbusd_epi32(c[r][0], av, b0);
+        c[r][1] = _mm256_dpbusd_epi32(c[r][1], av, b1);
+      }
+    }
+    for (int r = 0; r < kRows; ++r) {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc[r] + j0), c[r][0]);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc[r] + j0 + 8), c[r][1]);
+    }
+  }
+}
+
+// The same with 512-bit vectors: 4 rows x 32 columns per step.
+__attribute__((target("avx512vnni,avx512f,avx512bw"))) void kernel_vnni512(const uint8_t* a, int64_t kcq,
+                                                                           const int8_t* b, int64_t ncp,
+                                                                           int32_t (*acc)[kNc]) {
+  for (int64_t j0 = 0; j0 < ncp; j0 += 32) {
+    __m512i c[kRows][2];
+    for (auto& row : c) row[0] = row[1] = _mm512_setzero_si512();
+    for (int64_t kq = 0; kq < kcq / 4; ++kq) {
+      const int8_t* bp = b + (kq * ncp + j0) * 4;
+      const __m512i b0 = _mm512_loadu_si512(bp);
+      const __m512i b1 = _mm512_loadu_si512(bp + 64);
+      for (int r = 0; r < kRows; ++r) {
+        int32_t quad;
+        std::memcpy(&quad, a + r * kcq + 4 * kq, sizeof quad);
+        const __m512i av = _mm512_set1_epi32(quad);
+        c[r][0] = _mm512_dpbusd_epi32(c[r][0], av, b0);
+        c[r][1] = _mm512_dpbusd_epi32(c[r][1], av, b1);
+      }
+    }
+    for (int r = 0; r < kRows; ++r) {
+      _mm512_storeu_si512(acc[r] + j0, c[r][0]);
+      _mm512_storeu_si512(acc[r] + j0 + 16, c[r][1]);
+    }
+  }
+}
+
+bool has_vnni() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl");
+}
+const bool kUseVnni = has_vnni();
+// 512-bit registers pay off where the CPU runs them at full width; the
+// 256-bit kernel stays for AVX512-VL parts that down-clock on zmm.
+const bool kUseVnni512 = kUseVnni && __builtin_cpu_supports("avx512bw");
+#else
+const bool kUseVnni = false;
+#endif
+
+// Chosen once from what the CPU reports.
+QKernel pick_kernel() {
+#ifdef PIONNX_QGEMM_X86
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2")) return kernel_avx2;
+#ifdef __SSE2__
+  return kernel_sse2;
+#endif
+#endif
+  return kernel_generic;
+}
+
+const QKernel kKernel = pick_kernel();
 
 inline int32_t load8(const void* p, int64_t i, bool is_signed) {
   return is_signed ? static_cast<const int8_t*>(p)[i] : static_cast<const uint8_t*>(p)[i];
 }
 
-// B[k0 .. k0+kc) x [j0 .. j0+nc) minus its zero points, as int16 rows of nc.
 template <typename T>
-void pack_b(const QGemmArgs& g, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int16_t* out) {
+void pack_b(const QGemmArgs& g, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int64_t ncp, int16_t* out) {
   const T* B = static_cast<const T*>(g.B);
   int32_t zp_col[kNc];
-  for (int64_t j = 0; j < nc; ++j)
-    zp_col[j] = g.b_zp == nullptr ? 0 : g.b_zp[g.b_zp_per_col ? j0 + j : 0];
+  for (int64_t j = 0; j < nc; ++j) zp_col[j] = g.b_zp == nullptr ? 0 : g.b_zp[g.b_zp_per_col ? j0 + j : 0];
+  const int64_t kcp = (kc + 1) / 2 * 2;
+  std::memset(out, 0, sizeof(int16_t) * static_cast<size_t>(kcp * ncp));
   for (int64_t k = 0; k < kc; ++k) {
     const T* src = B + (k0 + k) * g.ldb + j0;
-    int16_t* dst = out + k * nc;
-    for (int64_t j = 0; j < nc; ++j) dst[j] = static_cast<int16_t>(src[j] - zp_col[j]);
-  }
-}
-
-// acc[r][0 .. nc) = sum_k a[r * kc + k] * b[k * nc + j] for `rows` rows.
-// The replaceable micro-kernel: everything around it is packing.
-void qgemm_rows(int rows, const int16_t* a, int64_t kc, const int16_t* b, int64_t nc,
-                int32_t (*acc)[kNc]) {
-  for (int r = 0; r < rows; ++r) std::memset(acc[r], 0, sizeof(int32_t) * nc);
-  for (int64_t k = 0; k < kc; ++k) {
-    const int16_t* brow = b + k * nc;
-    for (int r = 0; r < rows; ++r) {
-      const int32_t av = a[r * kc + k];
-      if (av == 0) continue;
-      int32_t* out = acc[r];
-      for (int64_t j = 0; j < nc; ++j) out[j] += av * static_cast<int32_t>(brow[j]);
-    }
+    int16_t* dst = out + (k / 2) * ncp * 2 + (k % 2);
+    for (int64_t j = 0; j < nc; ++j) dst[2 * j] = static_cast<int16_t>(src[j] - zp_col[j]);
   }
 }
 
 // One task: rows [i0, i1) x columns [j0, j0 + nc).
 void qgemm_block(const QGemmArgs& g, int64_t i0, int64_t i1, int64_t j0, int64_t nc,
                  std::vector<int16_t>& bpanel) {
-  bpanel.resize(static_cast<size_t>(kKc * nc));
-  int16_t apanel[kRows * kKc];
-  int32_t acc[kRows][kNc];
+  const int64_t ncp = (nc + kNr - 1) / kNr * kNr;
+  bpanel.resize(static_cast<size_t>(kKc * ncp));
+  alignas(32) int16_t apanel[kRows * kKc];
+  alignas(32) int32_t acc[kRows][kNc];
   for (int64_t k0 = 0; k0 < g.K; k0 += kKc) {
-    const int64_t kc = std::min(kKc, g.K - k0);
+    const int64_t kc = std::min(kKc, g.K - k0), kcp = (kc + 1) / 2 * 2;
     if (g.b_signed)
-      pack_b<int8_t>(g, k0, kc, j0, nc, bpanel.data());
+      pack_b<int8_t>(g, k0, kc, j0, nc, ncp, bpanel.data());
     else
-      pack_b<uint8_t>(g, k0, kc, j0, nc, bpanel.data());
+      pack_b<uint8_t>(g, k0, kc, j0, nc, ncp, bpanel.data());
     const bool store = k0 == 0 && !g.accumulate;
     for (int64_t i = i0; i < i1; i += kRows) {
       const int rows = static_cast<int>(std::min<int64_t>(kRows, i1 - i));
+      std::memset(apanel, 0, sizeof apanel);
       for (int r = 0; r < rows; ++r) {
         const int32_t zp = g.a_zp == nullptr ? 0 : g.a_zp[g.a_zp_per_row ? i + r : 0];
         const int64_t row = (i + r) * g.lda + k0;
         for (int64_t k = 0; k < kc; ++k)
-          apanel[r * kc + k] = static_cast<int16_t>(load8(g.A, row + k, g.a_signed) - zp);
+          apanel[r * kcp + k] = static_cast<int16_t>(load8(g.A, row + k, g.a_signed) - zp);
       }
-      qgemm_rows(rows, apanel, kc, bpanel.data(), nc, acc);
+      kKernel(apanel, kcp, bpanel.data(), ncp, acc);
       for (int r = 0; r < rows; ++r) {
         int32_t* c = g.C + (i + r) * g.ldc + j0;
         if (store)
@@ -83,6 +232,104 @@ void qgemm_block(const QGemmArgs& g, int64_t i0, int64_t i1, int64_t j0, int64_t
     }
   }
 }
+
+#ifdef PIONNX_QGEMM_X86
+// qgemm_block for the VNNI kernel: with A' = A (+128 if int8) and
+// B' = B (-128 if uint8), zero points za' and zb' shifted alike,
+//   sum (A' - za')(B' - zb') = sum A'B' - zb' sum A' - za' sum B' + K za' zb'.
+void qgemm_block_vnni(const QGemmArgs& g, int64_t i0, int64_t i1, int64_t j0, int64_t nc,
+                      std::vector<int16_t>& scratch) {
+  const int64_t ncp = (nc + kNr - 1) / kNr * kNr;
+  scratch.resize(static_cast<size_t>(kKc * ncp / 2 + ncp * 2));  // int8 panel + int32 column sums
+  int8_t* bpanel = reinterpret_cast<int8_t*>(scratch.data());
+  int32_t* colsum = reinterpret_cast<int32_t*>(scratch.data() + kKc * ncp / 2);
+  const int32_t a_shift = g.a_signed ? 128 : 0, b_shift = g.b_signed ? 0 : -128;
+  int32_t zb[kNc];
+  for (int64_t j = 0; j < nc; ++j) zb[j] = (g.b_zp == nullptr ? 0 : g.b_zp[g.b_zp_per_col ? j0 + j : 0]) + b_shift;
+  alignas(32) uint8_t apanel[kRows * kKc];
+  alignas(32) int32_t acc[kRows][kNc];
+  for (int64_t k0 = 0; k0 < g.K; k0 += kKc) {
+    const int64_t kc = std::min(kKc, g.K - k0), kcq = (kc + 3) / 4 * 4;
+    std::memset(bpanel, 0, static_cast<size_t>(kcq * ncp));
+    std::memset(colsum, 0, sizeof(int32_t) * static_cast<size_t>(nc));
+    // Whole quads of depth: interleave four rows of B 16 columns at a time.
+    // uint8 becomes int8 by flipping the top bit (v - 128).
+    const int8_t flip = g.b_signed ? 0 : static_cast<int8_t>(0x80);
+    const __m128i vflip = _mm_set1_epi8(flip);
+    int64_t k = 0;
+    const int64_t j16 = nc / 16 * 16;
+    for (; k + 4 <= kc; k += 4) {
+      const int8_t* src = static_cast<const int8_t*>(g.B) + (k0 + k) * g.ldb + j0;
+      int8_t* dst = bpanel + (k / 4) * ncp * 4;
+      for (int64_t j = 0; j < j16; j += 16) {
+        const __m128i r0 = _mm_xor_si128(vflip, _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + j)));
+        const __m128i r1 = _mm_xor_si128(vflip, _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + g.ldb + j)));
+        const __m128i r2 = _mm_xor_si128(vflip, _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 2 * g.ldb + j)));
+        const __m128i r3 = _mm_xor_si128(vflip, _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 3 * g.ldb + j)));
+        const __m128i lo01 = _mm_unpacklo_epi8(r0, r1), hi01 = _mm_unpackhi_epi8(r0, r1);
+        const __m128i lo23 = _mm_unpacklo_epi8(r2, r3), hi23 = _mm_unpackhi_epi8(r2, r3);
+        __m128i* out = reinterpret_cast<__m128i*>(dst + 4 * j);
+        _mm_storeu_si128(out + 0, _mm_unpacklo_epi16(lo01, lo23));
+        _mm_storeu_si128(out + 1, _mm_unpackhi_epi16(lo01, lo23));
+        _mm_storeu_si128(out + 2, _mm_unpacklo_epi16(hi01, hi23));
+        _mm_storeu_si128(out + 3, _mm_unpackhi_epi16(hi01, hi23));
+        for (int t = 0; t < 4; ++t)
+          for (int64_t jj = j; jj < j + 16; ++jj) colsum[jj] += static_cast<int8_t>(src[t * g.ldb + jj] ^ flip);
+      }
+      for (int64_t j = j16; j < nc; ++j)
+        for (int t = 0; t < 4; ++t) {
+          dst[4 * j + t] = static_cast<int8_t>(src[t * g.ldb + j] ^ flip);
+          colsum[j] += dst[4 * j + t];
+        }
+    }
+    for (; k < kc; ++k) {
+      int8_t* dst = bpanel + (k / 4) * ncp * 4 + (k % 4);
+      const int64_t row = (k0 + k) * g.ldb + j0;
+      if (g.b_signed) {
+        const int8_t* src = static_cast<const int8_t*>(g.B) + row;
+        for (int64_t j = 0; j < nc; ++j) {
+          dst[4 * j] = src[j];
+          colsum[j] += src[j];
+        }
+      } else {
+        const uint8_t* src = static_cast<const uint8_t*>(g.B) + row;
+        for (int64_t j = 0; j < nc; ++j) {
+          const int32_t v = static_cast<int32_t>(src[j]) - 128;
+          dst[4 * j] = static_cast<int8_t>(v);
+          colsum[j] += v;
+        }
+      }
+    }
+    const bool store = k0 == 0 && !g.accumulate;
+    for (int64_t i = i0; i < i1; i += kRows) {
+      const int rows = static_cast<int>(std::min<int64_t>(kRows, i1 - i));
+      std::memset(apanel, 0, sizeof apanel);
+      int32_t rowsum[kRows] = {0, 0, 0, 0}, za[kRows] = {0, 0, 0, 0};
+      for (int r = 0; r < rows; ++r) {
+        za[r] = (g.a_zp == nullptr ? 0 : g.a_zp[g.a_zp_per_row ? i + r : 0]) + a_shift;
+        const int64_t row = (i + r) * g.lda + k0;
+        for (int64_t k = 0; k < kc; ++k) {
+          const int32_t v = load8(g.A, row + k, g.a_signed) + a_shift;
+          apanel[r * kcq + k] = static_cast<uint8_t>(v);
+          rowsum[r] += v;
+        }
+      }
+      if (kUseVnni512)
+        kernel_vnni512(apanel, kcq, bpanel, ncp, acc);
+      else
+        kernel_vnni(apanel, kcq, bpanel, ncp, acc);
+      for (int r = 0; r < rows; ++r) {
+        int32_t* c = g.C + (i + r) * g.ldc + j0;
+        const int32_t kz = static_cast<int32_t>(kc) * za[r];
+        for (int64_t j = 0; j < nc; ++j) {
+          const int32_t v = acc[r][j] - zb[j] * rowsum[r] - za[r] * colsum[j] + kz * zb[j];
+          c[j] = store ? v : c[j] + v;
+        }
+      }
+    }
+  }
+}
+#endif
 
 }  // namespace
 
@@ -101,6 +348,12 @@ void qgemm(const QGemmArgs& g, ThreadPool* pool) {
       const int64_t mb = t / nblocks, nb = t % nblocks;
       const int64_t i0 = mb * kMc, i1 = std::min(g.M, i0 + kMc);
       const int64_t j0 = nb * kNc, nc = std::min(kNc, g.N - j0);
+#ifdef PIONNX_QGEMM_X86
+      if (kUseVnni) {
+        qgemm_block_vnni(g, i0, i1, j0, nc, bpanel);
+        continue;
+      }
+#endif
       qgemm_block(g, i0, i1, j0, nc, bpanel);
     }
   };
@@ -110,6 +363,17 @@ void qgemm(const QGemmArgs& g, ThreadPool* pool) {
     run(0, tasks);
   else
     pool->parallel_for(tasks, 1, run);
+}
+
+const char* qgemm_isa() {
+#ifdef PIONNX_QGEMM_X86
+  if (kUseVnni) return "avx512vnni";
+  if (kKernel == kernel_avx2) return "avx2";
+#ifdef __SSE2__
+  if (kKernel == kernel_sse2) return "sse2";
+#endif
+#endif
+  return "generic";
 }
 
 }  // namespace simd

@@ -9,10 +9,10 @@
 // Products of zero-point-shifted 8-bit values fit 17 bits, so int32 sums
 // are exact for any K below 32768.
 //
-// The portable path packs panels of B as int16 (zero point already
-// subtracted) and accumulates a few rows of A at a time; an ISA-specific
-// micro-kernel (NEON smlal, AVX2 vpmaddwd) can replace qgemm_rows later
-// without touching the callers.
+// Panels of B are packed as int16 (zero point already subtracted) with depth
+// in pairs, and a micro-kernel chosen once at start-up multiplies 4 rows of
+// A against them: AVX2 or SSE2 pmaddwd on x86, portable C++ elsewhere (a
+// NEON smlal kernel drops in beside them without touching the callers).
 #pragma once
 #include <cstdint>
 
@@ -43,6 +43,9 @@ struct QGemmArgs {
 
 // Splits the work over `pool` when given and the problem is big enough.
 void qgemm(const QGemmArgs& args, ThreadPool* pool = nullptr);
+
+// Name of the micro-kernel in use: "avx2", "sse2", "generic".
+const char* qgemm_isa();
 
 }  // namespace simd
 }  // namespace pionnx
