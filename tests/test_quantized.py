@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
+import pionnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
-
-import pionnx
 
 ort = pytest.importorskip("onnxruntime")
 quantization = pytest.importorskip("onnxruntime.quantization")
@@ -27,20 +26,28 @@ def run_both(model: onnx.ModelProto, feeds: dict[str, np.ndarray]):
     so = ort.SessionOptions()
     # No graph fusions: compare the operators as written.
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    ref = ort.InferenceSession(data, so, providers=["CPUExecutionProvider"]).run(None, feeds)
+    ref = ort.InferenceSession(data, so, providers=["CPUExecutionProvider"]).run(
+        None, feeds
+    )
     got = pionnx.InferenceSession(data).run(None, feeds)
     return ref, got
 
 
-def assert_close_steps(ref: np.ndarray, got: np.ndarray, step: float, steps: float = 1.0) -> None:
+def assert_close_steps(
+    ref: np.ndarray, got: np.ndarray, step: float, steps: float = 1.0
+) -> None:
     """Agreement within `steps` quantization steps (integers: `steps` units)."""
     assert got.shape == ref.shape and got.dtype == ref.dtype
     diff = np.abs(got.astype(np.float64) - ref.astype(np.float64))
-    assert diff.max(initial=0.0) <= steps * step * (1 + 1e-5) + 1e-6, f"max diff {diff.max()} > {steps} x {step}"
+    assert diff.max(initial=0.0) <= steps * step * (1 + 1e-5) + 1e-6, (
+        f"max diff {diff.max()} > {steps} x {step}"
+    )
 
 
 def init(name: str, shape, scale: float = 0.3) -> onnx.TensorProto:
-    return numpy_helper.from_array((RNG.standard_normal(shape) * scale).astype(np.float32), name)
+    return numpy_helper.from_array(
+        (RNG.standard_normal(shape) * scale).astype(np.float32), name
+    )
 
 
 # ------------------------------------------------------------ float models
@@ -50,11 +57,17 @@ def cnn_model() -> tuple[onnx.ModelProto, dict[str, tuple[int, ...]]]:
     nodes = [
         helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
         helper.make_node("Relu", ["c1"], ["r1"]),
-        helper.make_node("MaxPool", ["r1"], ["p1"], kernel_shape=[2, 2], strides=[2, 2]),
-        helper.make_node("Conv", ["p1", "w2", "b2"], ["c2"], pads=[1, 1, 1, 1], group=2),
+        helper.make_node(
+            "MaxPool", ["r1"], ["p1"], kernel_shape=[2, 2], strides=[2, 2]
+        ),
+        helper.make_node(
+            "Conv", ["p1", "w2", "b2"], ["c2"], pads=[1, 1, 1, 1], group=2
+        ),
         helper.make_node("Add", ["c2", "p1"], ["a2"]),
         helper.make_node("Sigmoid", ["a2"], ["s2"]),
-        helper.make_node("AveragePool", ["s2"], ["ap"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        helper.make_node(
+            "AveragePool", ["s2"], ["ap"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]
+        ),
         helper.make_node("Concat", ["ap", "s2"], ["cc"], axis=1),
         helper.make_node("GlobalAveragePool", ["cc"], ["g"]),
         helper.make_node("Flatten", ["g"], ["f"]),
@@ -65,10 +78,18 @@ def cnn_model() -> tuple[onnx.ModelProto, dict[str, tuple[int, ...]]]:
         "cnn",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 12, 12])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 5])],
-        [init("w1", [4, 3, 3, 3]), init("b1", [4]), init("w2", [4, 2, 3, 3]), init("b2", [4]),
-         init("wg", [5, 8]), init("bg", [5])],
+        [
+            init("w1", [4, 3, 3, 3]),
+            init("b1", [4]),
+            init("w2", [4, 2, 3, 3]),
+            init("b2", [4]),
+            init("wg", [5, 8]),
+            init("bg", [5]),
+        ],
     )
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), {"x": (1, 3, 12, 12)}
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), {
+        "x": (1, 3, 12, 12)
+    }
 
 
 def transformer_model() -> tuple[onnx.ModelProto, dict[str, tuple[int, ...]]]:
@@ -89,9 +110,16 @@ def transformer_model() -> tuple[onnx.ModelProto, dict[str, tuple[int, ...]]]:
         "transformer",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 6, 16])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 6, 16])],
-        [init("wq", [16, 16]), init("wk", [16, 16]), init("wo", [16, 16]), init("bo", [16])],
+        [
+            init("wq", [16, 16]),
+            init("wk", [16, 16]),
+            init("wo", [16, 16]),
+            init("bo", [16]),
+        ],
     )
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), {"x": (2, 6, 16)}
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), {
+        "x": (2, 6, 16)
+    }
 
 
 MODELS = {"cnn": cnn_model, "transformer": transformer_model}
@@ -100,8 +128,15 @@ MODELS = {"cnn": cnn_model, "transformer": transformer_model}
 class Reader(quantization.CalibrationDataReader):
     def __init__(self, shapes):
         rng = np.random.default_rng(7)
-        self.batches = iter([{k: rng.standard_normal(v).astype(np.float32) for k, v in shapes.items()}
-                             for _ in range(8)])
+        self.batches = iter(
+            [
+                {
+                    k: rng.standard_normal(v).astype(np.float32)
+                    for k, v in shapes.items()
+                }
+                for _ in range(8)
+            ]
+        )
 
     def get_next(self):
         return next(self.batches, None)
@@ -144,7 +179,9 @@ def test_quantize_static(tmp_path, name, fmt, act, per_channel):
     src, dst = tmp_path / "f.onnx", tmp_path / "q.onnx"
     onnx.save(model, src)
     quantization.quantize_static(
-        str(src), str(dst), Reader(shapes),
+        str(src),
+        str(dst),
+        Reader(shapes),
         quant_format=getattr(quantization.QuantFormat, fmt),
         activation_type=getattr(quantization.QuantType, act),
         weight_type=quantization.QuantType.QInt8,
@@ -168,7 +205,11 @@ def test_quantize_static(tmp_path, name, fmt, act, per_channel):
 def node_model(node, inputs, outputs, initializers=(), opset=21):
     graph = helper.make_graph([node], "g", inputs, outputs, list(initializers))
     return helper.make_model(
-        graph, opset_imports=[helper.make_opsetid("", opset), helper.make_opsetid("com.microsoft", 1)]
+        graph,
+        opset_imports=[
+            helper.make_opsetid("", opset),
+            helper.make_opsetid("com.microsoft", 1),
+        ],
     )
 
 
@@ -190,14 +231,30 @@ def scalar(name, value, dtype=np.float32):
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.int8])
 @pytest.mark.parametrize("op", ["QLinearAdd", "QLinearMul"])
-@pytest.mark.parametrize("shapes", [((2, 3, 4), (2, 3, 4)), ((2, 3, 4), (4,)), ((2, 1, 4), (3, 1)), ((1,), (2, 5))])
+@pytest.mark.parametrize(
+    "shapes",
+    [((2, 3, 4), (2, 3, 4)), ((2, 3, 4), (4,)), ((2, 1, 4), (3, 1)), ((1,), (2, 5))],
+)
 def test_qlinear_binary(op, dtype, shapes):
     zp = 10 if dtype == np.uint8 else -3
-    node = helper.make_node(op, ["a", "sa", "za", "b", "sb", "zb", "sc", "zc"], ["c"], domain="com.microsoft")
-    inits = [scalar("sa", 0.05), scalar("za", zp, dtype), scalar("sb", 0.02), scalar("zb", zp + 5, dtype),
-             scalar("sc", 0.07 if op == "QLinearAdd" else 0.3), scalar("zc", zp - 2, dtype)]
+    node = helper.make_node(
+        op,
+        ["a", "sa", "za", "b", "sb", "zb", "sc", "zc"],
+        ["c"],
+        domain="com.microsoft",
+    )
+    inits = [
+        scalar("sa", 0.05),
+        scalar("za", zp, dtype),
+        scalar("sb", 0.02),
+        scalar("zb", zp + 5, dtype),
+        scalar("sc", 0.07 if op == "QLinearAdd" else 0.3),
+        scalar("zc", zp - 2, dtype),
+    ]
     t = NP2ONNX[dtype]
-    m = node_model(node, [vi("a", t, shapes[0]), vi("b", t, shapes[1])], [vi("c", t, None)], inits)
+    m = node_model(
+        node, [vi("a", t, shapes[0]), vi("b", t, shapes[1])], [vi("c", t, None)], inits
+    )
     ref, got = run_both(m, {"a": q8(dtype, shapes[0]), "b": q8(dtype, shapes[1])})
     assert_close_steps(ref[0], got[0], 1)
 
@@ -206,10 +263,16 @@ def test_qlinear_binary(op, dtype, shapes):
 @pytest.mark.parametrize("op", ["QLinearSigmoid", "QLinearLeakyRelu"])
 def test_qlinear_unary(op, dtype):
     attrs = {"alpha": 0.1} if op == "QLinearLeakyRelu" else {}
-    node = helper.make_node(op, ["x", "sx", "zx", "sy", "zy"], ["y"], domain="com.microsoft", **attrs)
+    node = helper.make_node(
+        op, ["x", "sx", "zx", "sy", "zy"], ["y"], domain="com.microsoft", **attrs
+    )
     zp = 128 if dtype == np.uint8 else 0
-    inits = [scalar("sx", 0.05), scalar("zx", zp, dtype), scalar("sy", 1 / 255 if op == "QLinearSigmoid" else 0.04),
-             scalar("zy", 0 if op == "QLinearSigmoid" and dtype == np.uint8 else zp, dtype)]
+    inits = [
+        scalar("sx", 0.05),
+        scalar("zx", zp, dtype),
+        scalar("sy", 1 / 255 if op == "QLinearSigmoid" else 0.04),
+        scalar("zy", 0 if op == "QLinearSigmoid" and dtype == np.uint8 else zp, dtype),
+    ]
     t = NP2ONNX[dtype]
     x = np.arange(256).astype(np.int64).reshape(4, 64)
     x = (x if dtype == np.uint8 else x - 128).astype(dtype)
@@ -221,10 +284,21 @@ def test_qlinear_unary(op, dtype):
 @pytest.mark.parametrize("dtype", [np.uint8, np.int8])
 @pytest.mark.parametrize("axis", [-1, 1])
 def test_qlinear_softmax(dtype, axis):
-    node = helper.make_node("QLinearSoftmax", ["x", "sx", "zx", "sy", "zy"], ["y"], domain="com.microsoft",
-                            axis=axis, opset=13)
+    node = helper.make_node(
+        "QLinearSoftmax",
+        ["x", "sx", "zx", "sy", "zy"],
+        ["y"],
+        domain="com.microsoft",
+        axis=axis,
+        opset=13,
+    )
     zy = 0 if dtype == np.uint8 else -128
-    inits = [scalar("sx", 0.1), scalar("zx", 3, dtype), scalar("sy", 1 / 256), scalar("zy", zy, dtype)]
+    inits = [
+        scalar("sx", 0.1),
+        scalar("zx", 3, dtype),
+        scalar("sy", 1 / 256),
+        scalar("zy", zy, dtype),
+    ]
     t = NP2ONNX[dtype]
     m = node_model(node, [vi("x", t, [2, 5, 7])], [vi("y", t, [2, 5, 7])], inits)
     ref, got = run_both(m, {"x": q8(dtype, (2, 5, 7))})
@@ -233,23 +307,55 @@ def test_qlinear_softmax(dtype, axis):
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.int8])
 def test_qlinear_concat(dtype):
-    node = helper.make_node("QLinearConcat", ["sy", "zy", "a", "sa", "za", "b", "sb", "zb", "c", "sy", "zy"], ["y"],
-                            domain="com.microsoft", axis=1)
-    inits = [scalar("sy", 0.05), scalar("zy", 4, dtype), scalar("sa", 0.02), scalar("za", 1, dtype),
-             scalar("sb", 0.1), scalar("zb", 7, dtype)]
+    node = helper.make_node(
+        "QLinearConcat",
+        ["sy", "zy", "a", "sa", "za", "b", "sb", "zb", "c", "sy", "zy"],
+        ["y"],
+        domain="com.microsoft",
+        axis=1,
+    )
+    inits = [
+        scalar("sy", 0.05),
+        scalar("zy", 4, dtype),
+        scalar("sa", 0.02),
+        scalar("za", 1, dtype),
+        scalar("sb", 0.1),
+        scalar("zb", 7, dtype),
+    ]
     t = NP2ONNX[dtype]
-    m = node_model(node, [vi("a", t, [2, 3, 4]), vi("b", t, [2, 1, 4]), vi("c", t, [2, 2, 4])],
-                   [vi("y", t, [2, 6, 4])], inits)
-    ref, got = run_both(m, {"a": q8(dtype, (2, 3, 4)), "b": q8(dtype, (2, 1, 4)), "c": q8(dtype, (2, 2, 4))})
+    m = node_model(
+        node,
+        [vi("a", t, [2, 3, 4]), vi("b", t, [2, 1, 4]), vi("c", t, [2, 2, 4])],
+        [vi("y", t, [2, 6, 4])],
+        inits,
+    )
+    ref, got = run_both(
+        m,
+        {
+            "a": q8(dtype, (2, 3, 4)),
+            "b": q8(dtype, (2, 1, 4)),
+            "c": q8(dtype, (2, 2, 4)),
+        },
+    )
     assert_close_steps(ref[0], got[0], 1)
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.int8])
 @pytest.mark.parametrize("channels_last", [0, 1])
 def test_qlinear_global_average_pool(dtype, channels_last):
-    node = helper.make_node("QLinearGlobalAveragePool", ["x", "sx", "zx", "sy", "zy"], ["y"],
-                            domain="com.microsoft", channels_last=channels_last)
-    inits = [scalar("sx", 0.05), scalar("zx", 5, dtype), scalar("sy", 0.02), scalar("zy", -2 if dtype == np.int8 else 9, dtype)]
+    node = helper.make_node(
+        "QLinearGlobalAveragePool",
+        ["x", "sx", "zx", "sy", "zy"],
+        ["y"],
+        domain="com.microsoft",
+        channels_last=channels_last,
+    )
+    inits = [
+        scalar("sx", 0.05),
+        scalar("zx", 5, dtype),
+        scalar("sy", 0.02),
+        scalar("zy", -2 if dtype == np.int8 else 9, dtype),
+    ]
     t = NP2ONNX[dtype]
     shape = (2, 3, 5, 6)
     m = node_model(node, [vi("x", t, shape)], [vi("y", t, None)], inits)
@@ -258,64 +364,117 @@ def test_qlinear_global_average_pool(dtype, channels_last):
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.int8])
-@pytest.mark.parametrize("attrs", [
-    dict(kernel_shape=[3, 3]),
-    dict(kernel_shape=[3, 3], pads=[1, 1, 1, 1], strides=[2, 2]),
-    dict(kernel_shape=[3, 3], pads=[1, 1, 1, 1], count_include_pad=1),
-    dict(kernel_shape=[2, 3], strides=[2, 2], ceil_mode=1),
-    dict(kernel_shape=[3, 3], auto_pad="SAME_UPPER", strides=[2, 2]),
-])
+@pytest.mark.parametrize(
+    "attrs",
+    [
+        {"kernel_shape": [3, 3]},
+        {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1], "strides": [2, 2]},
+        {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1], "count_include_pad": 1},
+        {"kernel_shape": [2, 3], "strides": [2, 2], "ceil_mode": 1},
+        {"kernel_shape": [3, 3], "auto_pad": "SAME_UPPER", "strides": [2, 2]},
+    ],
+)
 def test_qlinear_average_pool(dtype, attrs):
-    node = helper.make_node("QLinearAveragePool", ["x", "sx", "zx", "sy", "zy"], ["y"], domain="com.microsoft",
-                            **attrs)
-    inits = [scalar("sx", 0.05), scalar("zx", 5, dtype), scalar("sy", 0.04), scalar("zy", 3, dtype)]
+    node = helper.make_node(
+        "QLinearAveragePool",
+        ["x", "sx", "zx", "sy", "zy"],
+        ["y"],
+        domain="com.microsoft",
+        **attrs,
+    )
+    inits = [
+        scalar("sx", 0.05),
+        scalar("zx", 5, dtype),
+        scalar("sy", 0.04),
+        scalar("zy", 3, dtype),
+    ]
     t = NP2ONNX[dtype]
     m = node_model(node, [vi("x", t, [2, 3, 7, 8])], [vi("y", t, None)], inits)
     ref, got = run_both(m, {"x": q8(dtype, (2, 3, 7, 8))})
     assert_close_steps(ref[0], got[0], 1)
 
 
-@pytest.mark.parametrize("a_dtype,b_dtype", [(np.uint8, np.int8), (np.uint8, np.uint8), (np.int8, np.int8)])
+@pytest.mark.parametrize(
+    "a_dtype,b_dtype", [(np.uint8, np.int8), (np.uint8, np.uint8), (np.int8, np.int8)]
+)
 @pytest.mark.parametrize("per_column", [False, True])
 def test_matmul_integer(a_dtype, b_dtype, per_column):
     node = helper.make_node("MatMulInteger", ["a", "b", "za", "zb"], ["y"])
     zb = q8(b_dtype, (20,)) if per_column else np.array(3, dtype=b_dtype)
     inits = [scalar("za", 7, a_dtype), numpy_helper.from_array(zb, "zb")]
-    m = node_model(node, [vi("a", NP2ONNX[a_dtype], [3, 5, 300]), vi("b", NP2ONNX[b_dtype], [300, 20])],
-                   [vi("y", TensorProto.INT32, None)], inits)
+    m = node_model(
+        node,
+        [vi("a", NP2ONNX[a_dtype], [3, 5, 300]), vi("b", NP2ONNX[b_dtype], [300, 20])],
+        [vi("y", TensorProto.INT32, None)],
+        inits,
+    )
     ref, got = run_both(m, {"a": q8(a_dtype, (3, 5, 300)), "b": q8(b_dtype, (300, 20))})
     np.testing.assert_array_equal(got[0], ref[0])
 
 
-@pytest.mark.parametrize("x_dtype,w_dtype", [(np.uint8, np.uint8), (np.uint8, np.int8), (np.int8, np.int8)])
-@pytest.mark.parametrize("attrs", [
-    dict(),
-    dict(pads=[1, 2, 1, 0], strides=[2, 1]),
-    dict(pads=[1, 1, 1, 1], dilations=[2, 2], group=2),
-    dict(auto_pad="SAME_LOWER", strides=[2, 2]),
-])
+@pytest.mark.parametrize(
+    "x_dtype,w_dtype", [(np.uint8, np.uint8), (np.uint8, np.int8), (np.int8, np.int8)]
+)
+@pytest.mark.parametrize(
+    "attrs",
+    [
+        {},
+        {"pads": [1, 2, 1, 0], "strides": [2, 1]},
+        {"pads": [1, 1, 1, 1], "dilations": [2, 2], "group": 2},
+        {"auto_pad": "SAME_LOWER", "strides": [2, 2]},
+    ],
+)
 def test_conv_integer(x_dtype, w_dtype, attrs):
     node = helper.make_node("ConvInteger", ["x", "w", "zx", "zw"], ["y"], **attrs)
     inits = [scalar("zx", 9, x_dtype), scalar("zw", 2, w_dtype)]
-    m = node_model(node, [vi("x", NP2ONNX[x_dtype], [2, 4, 9, 10]), vi("w", NP2ONNX[w_dtype], [6, 4 // attrs.get("group", 1), 3, 3])],
-                   [vi("y", TensorProto.INT32, None)], inits)
-    feeds = {"x": q8(x_dtype, (2, 4, 9, 10)), "w": q8(w_dtype, (6, 4 // attrs.get("group", 1), 3, 3))}
+    m = node_model(
+        node,
+        [
+            vi("x", NP2ONNX[x_dtype], [2, 4, 9, 10]),
+            vi("w", NP2ONNX[w_dtype], [6, 4 // attrs.get("group", 1), 3, 3]),
+        ],
+        [vi("y", TensorProto.INT32, None)],
+        inits,
+    )
+    feeds = {
+        "x": q8(x_dtype, (2, 4, 9, 10)),
+        "w": q8(w_dtype, (6, 4 // attrs.get("group", 1), 3, 3)),
+    }
     ref, got = run_both(m, feeds)
     np.testing.assert_array_equal(got[0], ref[0])
 
 
 @pytest.mark.parametrize("x_dtype", [np.uint8, np.int8])
-@pytest.mark.parametrize("attrs", [dict(pads=[1, 1, 1, 1]), dict(strides=[2, 2], group=3), dict(kernel_shape=[1, 1])])
+@pytest.mark.parametrize(
+    "attrs",
+    [{"pads": [1, 1, 1, 1]}, {"strides": [2, 2], "group": 3}, {"kernel_shape": [1, 1]}],
+)
 def test_qlinear_conv_per_channel(x_dtype, attrs):
     group = attrs.get("group", 1)
     k = attrs.get("kernel_shape", [3, 3])
-    node = helper.make_node("QLinearConv", ["x", "sx", "zx", "w", "sw", "zw", "sy", "zy", "bias"], ["y"], **attrs)
+    node = helper.make_node(
+        "QLinearConv",
+        ["x", "sx", "zx", "w", "sw", "zw", "sy", "zy", "bias"],
+        ["y"],
+        **attrs,
+    )
     w = q8(np.int8, (6, 6 // group, *k))
-    inits = [scalar("sx", 0.02), scalar("zx", 4, x_dtype), numpy_helper.from_array(w, "w"),
-             numpy_helper.from_array(np.linspace(0.001, 0.01, 6).astype(np.float32), "sw"),
-             numpy_helper.from_array(np.zeros(6, np.int8), "zw"), scalar("sy", 0.5), scalar("zy", 1, x_dtype),
-             numpy_helper.from_array(RNG.integers(-5000, 5000, 6).astype(np.int32), "bias")]
-    m = node_model(node, [vi("x", NP2ONNX[x_dtype], [1, 6, 8, 8])], [vi("y", NP2ONNX[x_dtype], None)], inits)
+    inits = [
+        scalar("sx", 0.02),
+        scalar("zx", 4, x_dtype),
+        numpy_helper.from_array(w, "w"),
+        numpy_helper.from_array(np.linspace(0.001, 0.01, 6).astype(np.float32), "sw"),
+        numpy_helper.from_array(np.zeros(6, np.int8), "zw"),
+        scalar("sy", 0.5),
+        scalar("zy", 1, x_dtype),
+        numpy_helper.from_array(RNG.integers(-5000, 5000, 6).astype(np.int32), "bias"),
+    ]
+    m = node_model(
+        node,
+        [vi("x", NP2ONNX[x_dtype], [1, 6, 8, 8])],
+        [vi("y", NP2ONNX[x_dtype], None)],
+        inits,
+    )
     ref, got = run_both(m, {"x": q8(x_dtype, (1, 6, 8, 8))})
     assert_close_steps(ref[0], got[0], 1)
 
@@ -324,16 +483,27 @@ def test_qlinear_conv_per_channel(x_dtype, attrs):
 @pytest.mark.parametrize("quantized_out", [False, True])
 @pytest.mark.parametrize("trans_b", [0, 1])
 def test_qgemm(a_dtype, quantized_out, trans_b):
-    inputs = ["a", "sa", "za", "b", "sb", "zb", "c"] + (["sy", "zy"] if quantized_out else [])
-    node = helper.make_node("QGemm", inputs, ["y"], domain="com.microsoft", transB=trans_b, alpha=0.5)
+    inputs = ["a", "sa", "za", "b", "sb", "zb", "c"] + (
+        ["sy", "zy"] if quantized_out else []
+    )
+    node = helper.make_node(
+        "QGemm", inputs, ["y"], domain="com.microsoft", transB=trans_b, alpha=0.5
+    )
     b_shape = (7, 33) if trans_b else (33, 7)
-    inits = [scalar("sa", 0.03), scalar("za", 5, a_dtype), numpy_helper.from_array(q8(np.int8, b_shape), "b"),
-             numpy_helper.from_array(np.linspace(0.01, 0.02, 7).astype(np.float32), "sb"),
-             numpy_helper.from_array(np.zeros(7, np.int8), "zb"),
-             numpy_helper.from_array(RNG.integers(-300, 300, 7).astype(np.int32), "c"),
-             scalar("sy", 0.2), scalar("zy", 2, a_dtype)]
+    inits = [
+        scalar("sa", 0.03),
+        scalar("za", 5, a_dtype),
+        numpy_helper.from_array(q8(np.int8, b_shape), "b"),
+        numpy_helper.from_array(np.linspace(0.01, 0.02, 7).astype(np.float32), "sb"),
+        numpy_helper.from_array(np.zeros(7, np.int8), "zb"),
+        numpy_helper.from_array(RNG.integers(-300, 300, 7).astype(np.int32), "c"),
+        scalar("sy", 0.2),
+        scalar("zy", 2, a_dtype),
+    ]
     out_t = NP2ONNX[a_dtype] if quantized_out else TensorProto.FLOAT
-    m = node_model(node, [vi("a", NP2ONNX[a_dtype], [4, 33])], [vi("y", out_t, None)], inits)
+    m = node_model(
+        node, [vi("a", NP2ONNX[a_dtype], [4, 33])], [vi("y", out_t, None)], inits
+    )
     ref, got = run_both(m, {"a": q8(a_dtype, (4, 33))})
     if quantized_out:
         assert_close_steps(ref[0], got[0], 1)
@@ -344,18 +514,47 @@ def test_qgemm(a_dtype, quantized_out, trans_b):
 @pytest.mark.parametrize("per_column", [False, True])
 def test_matmul_integer_to_float_and_dynamic_quantize_matmul(per_column):
     b = q8(np.int8, (24, 10))
-    sb = np.linspace(0.01, 0.02, 10).astype(np.float32) if per_column else np.array(0.015, np.float32)
+    sb = (
+        np.linspace(0.01, 0.02, 10).astype(np.float32)
+        if per_column
+        else np.array(0.015, np.float32)
+    )
     zb = np.zeros(10, np.int8) if per_column else np.array(0, np.int8)
-    inits = [numpy_helper.from_array(b, "b"), numpy_helper.from_array(sb, "sb"), numpy_helper.from_array(zb, "zb"),
-             init("bias", [10]), scalar("sa", 0.04), scalar("za", 120, np.uint8)]
-    mm = helper.make_node("MatMulIntegerToFloat", ["a", "b", "sa", "sb", "za", "zb", "bias"], ["y"],
-                          domain="com.microsoft")
-    m = node_model(mm, [vi("a", TensorProto.UINT8, [2, 3, 24])], [vi("y", TensorProto.FLOAT, None)], inits)
+    inits = [
+        numpy_helper.from_array(b, "b"),
+        numpy_helper.from_array(sb, "sb"),
+        numpy_helper.from_array(zb, "zb"),
+        init("bias", [10]),
+        scalar("sa", 0.04),
+        scalar("za", 120, np.uint8),
+    ]
+    mm = helper.make_node(
+        "MatMulIntegerToFloat",
+        ["a", "b", "sa", "sb", "za", "zb", "bias"],
+        ["y"],
+        domain="com.microsoft",
+    )
+    m = node_model(
+        mm,
+        [vi("a", TensorProto.UINT8, [2, 3, 24])],
+        [vi("y", TensorProto.FLOAT, None)],
+        inits,
+    )
     ref, got = run_both(m, {"a": q8(np.uint8, (2, 3, 24))})
     np.testing.assert_allclose(got[0], ref[0], rtol=1e-5, atol=1e-5)
 
-    dq = helper.make_node("DynamicQuantizeMatMul", ["x", "b", "sb", "zb", "bias"], ["y"], domain="com.microsoft")
-    m = node_model(dq, [vi("x", TensorProto.FLOAT, [2, 3, 24])], [vi("y", TensorProto.FLOAT, None)], inits)
+    dq = helper.make_node(
+        "DynamicQuantizeMatMul",
+        ["x", "b", "sb", "zb", "bias"],
+        ["y"],
+        domain="com.microsoft",
+    )
+    m = node_model(
+        dq,
+        [vi("x", TensorProto.FLOAT, [2, 3, 24])],
+        [vi("y", TensorProto.FLOAT, None)],
+        inits,
+    )
     ref, got = run_both(m, {"x": RNG.standard_normal((2, 3, 24)).astype(np.float32)})
     np.testing.assert_allclose(got[0], ref[0], rtol=1e-4, atol=1e-4)
 
@@ -366,11 +565,26 @@ def test_quantize_dequantize_per_axis(domain):
     s = np.array([0.02, 0.05, 0.1], np.float32)
     z = np.array([0, 10, -5], np.int8)
     inits = [numpy_helper.from_array(s, "s"), numpy_helper.from_array(z, "z")]
-    q = helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"], axis=1, domain=domain)
-    d = helper.make_node("DequantizeLinear", ["q", "s", "z"], ["y"], axis=1, domain=domain)
-    graph = helper.make_graph([q, d], "g", [vi("x", TensorProto.FLOAT, [2, 3, 4])],
-                              [vi("q", TensorProto.INT8, None), vi("y", TensorProto.FLOAT, None)], inits)
-    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid("com.microsoft", 1)])
+    q = helper.make_node(
+        "QuantizeLinear", ["x", "s", "z"], ["q"], axis=1, domain=domain
+    )
+    d = helper.make_node(
+        "DequantizeLinear", ["q", "s", "z"], ["y"], axis=1, domain=domain
+    )
+    graph = helper.make_graph(
+        [q, d],
+        "g",
+        [vi("x", TensorProto.FLOAT, [2, 3, 4])],
+        [vi("q", TensorProto.INT8, None), vi("y", TensorProto.FLOAT, None)],
+        inits,
+    )
+    m = helper.make_model(
+        graph,
+        opset_imports=[
+            helper.make_opsetid("", 13),
+            helper.make_opsetid("com.microsoft", 1),
+        ],
+    )
     ref, got = run_both(m, {"x": x})
     np.testing.assert_array_equal(got[0], ref[0])
     np.testing.assert_allclose(got[1], ref[1], rtol=1e-6)
@@ -379,13 +593,20 @@ def test_quantize_dequantize_per_axis(domain):
 def test_quantize_rounds_half_to_even_and_saturates():
     x = np.array([0.5, 1.5, 2.5, -0.5, -1.5, 1000.0, -1000.0, 0.0], np.float32)
     node = helper.make_node("QuantizeLinear", ["x", "s", "z"], ["y"])
-    m = node_model(node, [vi("x", TensorProto.FLOAT, [8])], [vi("y", TensorProto.UINT8, [8])],
-                   [scalar("s", 1.0), scalar("z", 2, np.uint8)], opset=13)
+    m = node_model(
+        node,
+        [vi("x", TensorProto.FLOAT, [8])],
+        [vi("y", TensorProto.UINT8, [8])],
+        [scalar("s", 1.0), scalar("z", 2, np.uint8)],
+        opset=13,
+    )
     got = pionnx.InferenceSession(m.SerializeToString()).run(None, {"x": x})[0]
     np.testing.assert_array_equal(got, np.array([2, 4, 4, 2, 0, 255, 0, 2], np.uint8))
 
 
-@pytest.mark.parametrize("a_dtype,b_dtype", [(np.uint8, np.int8), (np.int8, np.uint8), (np.uint8, np.uint8)])
+@pytest.mark.parametrize(
+    "a_dtype,b_dtype", [(np.uint8, np.int8), (np.int8, np.uint8), (np.uint8, np.uint8)]
+)
 def test_matmul_integer_large_matches_numpy(a_dtype, b_dtype):
     """Several depth and column blocks, odd sizes, per-column zero points:
     the blocked (and threaded) integer GEMM gives numpy's exact integers."""
@@ -393,11 +614,19 @@ def test_matmul_integer_large_matches_numpy(a_dtype, b_dtype):
     a, b = q8(a_dtype, (70, 601), rng), q8(b_dtype, (601, 301), rng)
     za, zb = q8(a_dtype, (), rng), q8(b_dtype, (301,), rng)
     node = helper.make_node("MatMulInteger", ["a", "b", "za", "zb"], ["y"])
-    m = node_model(node, [vi("a", NP2ONNX[a_dtype], [70, 601]), vi("b", NP2ONNX[b_dtype], [601, 301])],
-                   [vi("y", TensorProto.INT32, None)],
-                   [numpy_helper.from_array(np.array(za), "za"), numpy_helper.from_array(zb, "zb")])
+    m = node_model(
+        node,
+        [vi("a", NP2ONNX[a_dtype], [70, 601]), vi("b", NP2ONNX[b_dtype], [601, 301])],
+        [vi("y", TensorProto.INT32, None)],
+        [
+            numpy_helper.from_array(np.array(za), "za"),
+            numpy_helper.from_array(zb, "zb"),
+        ],
+    )
     opts = pionnx.SessionOptions()
     opts.intra_op_num_threads = 2
-    got = pionnx.InferenceSession(m.SerializeToString(), opts).run(None, {"a": a, "b": b})[0]
+    got = pionnx.InferenceSession(m.SerializeToString(), opts).run(
+        None, {"a": a, "b": b}
+    )[0]
     want = (a.astype(np.int64) - int(za)) @ (b.astype(np.int64) - zb.astype(np.int64))
     np.testing.assert_array_equal(got, want)

@@ -6,7 +6,7 @@
 
 #include "exec/thread_pool.h"
 
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__x86_64__) || (defined(__i386__) && defined(__SSE2__))
 #include <immintrin.h>
 #define PIONNX_QGEMM_X86 1
 #endif
@@ -104,8 +104,8 @@ __attribute__((target("avx2"))) void kernel_avx2(const int16_t* a, int64_t kcp, 
 // by -128), and the zero points are applied afterwards from row sums of A
 // and column sums of B (see qgemm_block_vnni). Panel layout: depth in
 // quads, B element (kq, j, t) at b[(kq * ncp + j) * 4 + t].
-__attribute__((target("avx512vnni,avx512vl"))) void kernel_vnni(const uint8_t* a, int64_t kcq, const int8_t* b,
-                                                                int64_t ncp, int32_t (*acc)[kNc]) {
+__attribute__((target("avx512vnni,avx512vl"))) void kernel_vnni(const uint8_t* a, int64_t lda, int64_t kcq,
+                                                                const int8_t* b, int64_t ncp, int32_t (*acc)[kNc]) {
   for (int64_t j0 = 0; j0 < ncp; j0 += 16) {
     __m256i c[kRows][2];
     for (auto& row : c) row[0] = row[1] = _mm256_setzero_si256();
@@ -115,7 +115,7 @@ __attribute__((target("avx512vnni,avx512vl"))) void kernel_vnni(const uint8_t* a
       const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bp + 32));
       for (int r = 0; r < kRows; ++r) {
         int32_t quad;
-        std::memcpy(&quad, a + r * kcq + 4 * kq, sizeof quad);
+        std::memcpy(&quad, a + r * lda + 4 * kq, sizeof quad);
         const __m256i av = _mm256_set1_epi32(quad);
         c[r][0] = _mm256_dpbusd_epi32(c[r][0], av, b0);
         c[r][1] = _mm256_dpbusd_epi32(c[r][1], av, b1);
@@ -129,7 +129,7 @@ __attribute__((target("avx512vnni,avx512vl"))) void kernel_vnni(const uint8_t* a
 }
 
 // The same with 512-bit vectors: 4 rows x 32 columns per step.
-__attribute__((target("avx512vnni,avx512f,avx512bw"))) void kernel_vnni512(const uint8_t* a, int64_t kcq,
+__attribute__((target("avx512vnni,avx512f,avx512bw"))) void kernel_vnni512(const uint8_t* a, int64_t lda, int64_t kcq,
                                                                            const int8_t* b, int64_t ncp,
                                                                            int32_t (*acc)[kNc]) {
   for (int64_t j0 = 0; j0 < ncp; j0 += 32) {
@@ -141,7 +141,7 @@ __attribute__((target("avx512vnni,avx512f,avx512bw"))) void kernel_vnni512(const
       const __m512i b1 = _mm512_loadu_si512(bp + 64);
       for (int r = 0; r < kRows; ++r) {
         int32_t quad;
-        std::memcpy(&quad, a + r * kcq + 4 * kq, sizeof quad);
+        std::memcpy(&quad, a + r * lda + 4 * kq, sizeof quad);
         const __m512i av = _mm512_set1_epi32(quad);
         c[r][0] = _mm512_dpbusd_epi32(c[r][0], av, b0);
         c[r][1] = _mm512_dpbusd_epi32(c[r][1], av, b1);
@@ -237,7 +237,39 @@ void qgemm_block(const QGemmArgs& g, int64_t i0, int64_t i1, int64_t j0, int64_t
 // qgemm_block for the VNNI kernel: with A' = A (+128 if int8) and
 // B' = B (-128 if uint8), zero points za' and zb' shifted alike,
 //   sum (A' - za')(B' - zb') = sum A'B' - zb' sum A' - za' sum B' + K za' zb'.
-void qgemm_block_vnni(const QGemmArgs& g, int64_t i0, int64_t i1, int64_t j0, int64_t nc,
+// A converted once for every column block: uint8 rows of `lda` (K rounded
+// up to quads, rows rounded up to kRows, zero padded) and the row sums of
+// each depth block.
+struct VnniA {
+  std::vector<uint8_t> data;
+  std::vector<int32_t> rowsum;  // [row][depth block]
+  int64_t lda = 0, nkb = 0;
+};
+
+VnniA vnni_prepare_a(const QGemmArgs& g) {
+  VnniA a;
+  a.lda = (g.K + 3) / 4 * 4;
+  a.nkb = (g.K + kKc - 1) / kKc;
+  const int64_t rows = (g.M + kRows - 1) / kRows * kRows;
+  a.data.assign(static_cast<size_t>(rows * a.lda), 0);
+  a.rowsum.assign(static_cast<size_t>(g.M * a.nkb), 0);
+  const uint8_t flip = g.a_signed ? 0x80 : 0;  // int8 + 128 as uint8
+  for (int64_t i = 0; i < g.M; ++i) {
+    const uint8_t* src = static_cast<const uint8_t*>(g.A) + i * g.lda;
+    uint8_t* dst = a.data.data() + i * a.lda;
+    for (int64_t kb = 0; kb < a.nkb; ++kb) {
+      int32_t sum = 0;
+      for (int64_t k = kb * kKc; k < std::min(g.K, (kb + 1) * kKc); ++k) {
+        dst[k] = static_cast<uint8_t>(src[k] ^ flip);
+        sum += dst[k];
+      }
+      a.rowsum[i * a.nkb + kb] = sum;
+    }
+  }
+  return a;
+}
+
+void qgemm_block_vnni(const QGemmArgs& g, const VnniA& A, int64_t i0, int64_t i1, int64_t j0, int64_t nc,
                       std::vector<int16_t>& scratch) {
   const int64_t ncp = (nc + kNr - 1) / kNr * kNr;
   scratch.resize(static_cast<size_t>(kKc * ncp / 2 + ncp * 2));  // int8 panel + int32 column sums
@@ -246,8 +278,7 @@ void qgemm_block_vnni(const QGemmArgs& g, int64_t i0, int64_t i1, int64_t j0, in
   const int32_t a_shift = g.a_signed ? 128 : 0, b_shift = g.b_signed ? 0 : -128;
   int32_t zb[kNc];
   for (int64_t j = 0; j < nc; ++j) zb[j] = (g.b_zp == nullptr ? 0 : g.b_zp[g.b_zp_per_col ? j0 + j : 0]) + b_shift;
-  alignas(32) uint8_t apanel[kRows * kKc];
-  alignas(32) int32_t acc[kRows][kNc];
+  alignas(64) int32_t acc[kRows][kNc];
   for (int64_t k0 = 0; k0 < g.K; k0 += kKc) {
     const int64_t kc = std::min(kKc, g.K - k0), kcq = (kc + 3) / 4 * 4;
     std::memset(bpanel, 0, static_cast<size_t>(kcq * ncp));
@@ -303,26 +334,18 @@ void qgemm_block_vnni(const QGemmArgs& g, int64_t i0, int64_t i1, int64_t j0, in
     const bool store = k0 == 0 && !g.accumulate;
     for (int64_t i = i0; i < i1; i += kRows) {
       const int rows = static_cast<int>(std::min<int64_t>(kRows, i1 - i));
-      std::memset(apanel, 0, sizeof apanel);
-      int32_t rowsum[kRows] = {0, 0, 0, 0}, za[kRows] = {0, 0, 0, 0};
-      for (int r = 0; r < rows; ++r) {
-        za[r] = (g.a_zp == nullptr ? 0 : g.a_zp[g.a_zp_per_row ? i + r : 0]) + a_shift;
-        const int64_t row = (i + r) * g.lda + k0;
-        for (int64_t k = 0; k < kc; ++k) {
-          const int32_t v = load8(g.A, row + k, g.a_signed) + a_shift;
-          apanel[r * kcq + k] = static_cast<uint8_t>(v);
-          rowsum[r] += v;
-        }
-      }
+      const uint8_t* apanel = A.data.data() + i * A.lda + k0;
       if (kUseVnni512)
-        kernel_vnni512(apanel, kcq, bpanel, ncp, acc);
+        kernel_vnni512(apanel, A.lda, kcq, bpanel, ncp, acc);
       else
-        kernel_vnni(apanel, kcq, bpanel, ncp, acc);
+        kernel_vnni(apanel, A.lda, kcq, bpanel, ncp, acc);
       for (int r = 0; r < rows; ++r) {
         int32_t* c = g.C + (i + r) * g.ldc + j0;
-        const int32_t kz = static_cast<int32_t>(kc) * za[r];
+        const int32_t za = (g.a_zp == nullptr ? 0 : g.a_zp[g.a_zp_per_row ? i + r : 0]) + a_shift;
+        const int32_t rowsum = A.rowsum[(i + r) * A.nkb + k0 / kKc];
+        const int32_t kz = static_cast<int32_t>(kc) * za;
         for (int64_t j = 0; j < nc; ++j) {
-          const int32_t v = acc[r][j] - zb[j] * rowsum[r] - za[r] * colsum[j] + kz * zb[j];
+          const int32_t v = acc[r][j] - zb[j] * rowsum - za * colsum[j] + kz * zb[j];
           c[j] = store ? v : c[j] + v;
         }
       }
@@ -342,6 +365,9 @@ void qgemm(const QGemmArgs& g, ThreadPool* pool) {
   }
   const int64_t mblocks = (g.M + kMc - 1) / kMc;
   const int64_t nblocks = (g.N + kNc - 1) / kNc;
+#ifdef PIONNX_QGEMM_X86
+  const VnniA vnni_a = kUseVnni ? vnni_prepare_a(g) : VnniA();
+#endif
   auto run = [&](int64_t t0, int64_t t1) {
     std::vector<int16_t> bpanel;
     for (int64_t t = t0; t < t1; ++t) {
@@ -350,7 +376,7 @@ void qgemm(const QGemmArgs& g, ThreadPool* pool) {
       const int64_t j0 = nb * kNc, nc = std::min(kNc, g.N - j0);
 #ifdef PIONNX_QGEMM_X86
       if (kUseVnni) {
-        qgemm_block_vnni(g, i0, i1, j0, nc, bpanel);
+        qgemm_block_vnni(g, vnni_a, i0, i1, j0, nc, bpanel);
         continue;
       }
 #endif
