@@ -1,5 +1,7 @@
 #include "pionnx/tensor.h"
 
+#include "pionnx/buffer_pool.h"
+
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -39,6 +41,11 @@ std::shared_ptr<void> allocate(DType dtype, int64_t numel, void** data) {
     auto* p = new std::string[numel > 0 ? numel : 1];
     *data = p;
     return std::shared_ptr<void>(p, [](void* q) { delete[] static_cast<std::string*>(q); });
+  }
+  if (BufferPool* pool = current_buffer_pool()) {
+    std::shared_ptr<void> owner = pool->acquire(static_cast<size_t>(bytes));
+    *data = owner.get();
+    return owner;
   }
   size_t rounded = (static_cast<size_t>(bytes) + kAlign - 1) / kAlign * kAlign;
   void* p = std::aligned_alloc(kAlign, rounded ? rounded : kAlign);

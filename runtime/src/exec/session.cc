@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "core/file_io.h"
+#include "pionnx/buffer_pool.h"
 #include "exec/graph_executor.h"
 #include "exec/thread_pool.h"
 #include "ir/inline_functions.h"
@@ -143,6 +144,7 @@ class SessionImpl {
       }
     }
     std::lock_guard<std::mutex> lk(run_mu_);  // one pool, one run at a time
+    ScopedBufferPool buffers(buffers_.get());
     std::vector<Value> out = exec_->run(in, pool_, nullptr, wanted);
     peak_bytes_ = std::max(peak_bytes_, exec_->last_peak_bytes());
     return out;
@@ -157,6 +159,10 @@ class SessionImpl {
   int64_t nodes_before_ = 0, nodes_after_ = 0;
   mutable int64_t peak_bytes_ = 0;
   mutable std::mutex run_mu_;
+  // Freed intermediates are kept for the next run, up to about what a
+  // 32-bit board can spare.
+  std::shared_ptr<BufferPool> buffers_ =
+      std::make_shared<BufferPool>(sizeof(void*) == 4 ? (size_t(256) << 20) : (size_t(1) << 30));
 };
 
 Session::Session(const std::string& bytes, const std::string& dir, const SessionConfig& cfg)
