@@ -420,8 +420,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         default=os.environ.get("PIONNX_ARMV7_OFFICIAL_IMAGE") == "1",
                         help=f"build in {OFFICIAL_IMAGE} (needs a registry) instead of local images")
     parser.add_argument("--skip-tests", action="store_true", help="build and repair only")
-    parser.add_argument("--conformance-subset", type=int, default=int(os.environ.get("PIONNX_ARMV7_SUBSET", "150")),
-                        help="at most N conformance cases per suite under emulation (0: all; default 150)")
+    parser.add_argument("--conformance-subset", type=int, default=int(os.environ.get("PIONNX_ARMV7_SUBSET", "0")),
+                        help="at most N conformance cases per suite under emulation (default 0: all)")
+    parser.add_argument("--stage", default="",
+                        help="build this earlier snapshot folder (e.g. dist/armv7/stage-bookworm) as it is")
     parser.add_argument("--no-abi3", action="store_true", help="skip the cp312-abi3 wheel")
     parser.add_argument("--engine", default=os.environ.get("PIONNX_ARMV7_ENGINE", "docker"))
     parser.add_argument("--dist", default=str(ROOT / "dist"))
@@ -502,7 +504,11 @@ def main(argv: list[str] | None = None) -> int:
             cases = host_path(cases_dir)
 
     say("step 4/6: wheels")
-    stage = stage_project(work / f"stage-{run_key}")
+    if args.stage:
+        stage = Path(args.stage).resolve()
+        say(f"building the existing snapshot {stage} (--stage), not the working tree")
+    else:
+        stage = stage_project(work / f"stage-{run_key}")
     results: list[WheelResult] = []
     for variant in variants_for([i for i in args.images if i in images], abi3=not args.no_abi3):
         build_tag, run_tag = images[variant.image]
