@@ -32,25 +32,11 @@ std::vector<const Node*> topo_sort(const Graph& g, const std::unordered_set<std:
     }
     // Subgraphs may read values of this graph by name: those are
     // dependencies too.
-    for (const Attribute& a : g.nodes[i].attrs) {
-      std::vector<const Graph*> subs;
-      if (a.g) subs.push_back(a.g.get());
-      for (const auto& sg : a.graphs) subs.push_back(sg.get());
-      std::vector<const Graph*> stack = subs;
-      while (!stack.empty()) {
-        const Graph* sg = stack.back();
-        stack.pop_back();
-        for (const Node& n : sg->nodes) {
-          for (const auto& in : n.inputs) {
-            auto it = producer.find(in);
-            if (!in.empty() && it != producer.end() && it->second != i) deps.insert(it->second);
-          }
-          for (const Attribute& b : n.attrs) {
-            if (b.g) stack.push_back(b.g.get());
-            for (const auto& gg : b.graphs) stack.push_back(gg.get());
-          }
-        }
-      }
+    std::unordered_set<std::string> captured;
+    collect_subgraph_reads(g.nodes[i], captured);
+    for (const auto& in : captured) {
+      auto it = producer.find(in);
+      if (!in.empty() && it != producer.end() && it->second != i) deps.insert(it->second);
     }
     pending[i] = static_cast<int>(deps.size());
     for (size_t d : deps) users[d].push_back(i);
@@ -177,28 +163,11 @@ GraphExecutor::GraphExecutor(const Graph& graph, const std::map<std::string, int
   for (size_t i = 0; i < steps_.size(); ++i) {
     for (int s : steps_[i].inputs)
       if (s >= 0) last[s] = static_cast<int>(i);
-    for (const Attribute& a : steps_[i].node->attrs) {
-      std::vector<const Graph*> stack;
-      if (a.g) stack.push_back(a.g.get());
-      for (const auto& g : a.graphs) stack.push_back(g.get());
-      while (!stack.empty()) {
-        const Graph* sg = stack.back();
-        stack.pop_back();
-        for (const Node& n : sg->nodes) {
-          for (const auto& in : n.inputs) {
-            auto it = slots_.find(in);
-            if (it != slots_.end()) last[it->second] = std::max(last[it->second], static_cast<int>(i));
-          }
-          for (const Attribute& b : n.attrs) {
-            if (b.g) stack.push_back(b.g.get());
-            for (const auto& g : b.graphs) stack.push_back(g.get());
-          }
-        }
-        for (const ValueInfo& o : sg->outputs) {
-          auto it = slots_.find(o.name);
-          if (it != slots_.end()) last[it->second] = std::max(last[it->second], static_cast<int>(i));
-        }
-      }
+    std::unordered_set<std::string> captured;
+    collect_subgraph_reads(*steps_[i].node, captured);
+    for (const auto& name : captured) {
+      auto it = slots_.find(name);
+      if (it != slots_.end()) last[it->second] = std::max(last[it->second], static_cast<int>(i));
     }
   }
   for (int s : output_slots_) last[s] = -1;

@@ -112,6 +112,21 @@ const ValueInfo* Graph::find_value_info(const std::string& name) const {
   return nullptr;
 }
 
+void collect_names_read(const Graph& g, std::unordered_set<std::string>& out) {
+  for (const Node& n : g.nodes) {
+    for (const auto& in : n.inputs) out.insert(in);
+    collect_subgraph_reads(n, out);
+  }
+  for (const ValueInfo& o : g.outputs) out.insert(o.name);
+}
+
+void collect_subgraph_reads(const Node& n, std::unordered_set<std::string>& out) {
+  for (const Attribute& a : n.attrs) {
+    if (a.g) collect_names_read(*a.g, out);
+    for (const auto& sg : a.graphs) collect_names_read(*sg, out);
+  }
+}
+
 int64_t Model::opset(const std::string& d) const {
   auto it = opsets.find(canonical_domain(d));
   return it == opsets.end() ? 0 : it->second;

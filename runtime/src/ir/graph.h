@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -117,6 +118,13 @@ struct Model {
 
   int64_t opset(const std::string& domain) const;  // 0 when not imported
 };
+
+// Every name read inside g (node inputs and graph outputs, at any depth of
+// nested subgraphs). For a node's subgraph these are the outer-scope names
+// it may capture, which keep their producers alive.
+void collect_names_read(const Graph& g, std::unordered_set<std::string>& out);
+// The same for all subgraphs attached to one node.
+void collect_subgraph_reads(const Node& n, std::unordered_set<std::string>& out);
 
 // "" and "ai.onnx" are the same domain.
 inline std::string canonical_domain(const std::string& d) { return d == "ai.onnx" ? std::string() : d; }

@@ -4,21 +4,6 @@
 
 namespace pionnx {
 
-namespace {
-// Names a node's subgraphs read from the enclosing scope keep their
-// producers alive.
-void collect_subgraph_reads(const Graph& g, std::unordered_set<std::string>& needed) {
-  for (const Node& n : g.nodes) {
-    for (const auto& in : n.inputs) needed.insert(in);
-    for (const Attribute& a : n.attrs) {
-      if (a.g) collect_subgraph_reads(*a.g, needed);
-      for (const auto& sg : a.graphs) collect_subgraph_reads(*sg, needed);
-    }
-  }
-  for (const ValueInfo& o : g.outputs) needed.insert(o.name);
-}
-}  // namespace
-
 bool remove_dead_nodes(Graph& g, const OptimizeContext&) {
   std::unordered_set<std::string> needed;
   for (const ValueInfo& o : g.outputs) needed.insert(o.name);
@@ -32,10 +17,7 @@ bool remove_dead_nodes(Graph& g, const OptimizeContext&) {
     if (!live) continue;
     keep[k] = true;
     for (const auto& in : n.inputs) needed.insert(in);
-    for (const Attribute& a : n.attrs) {
-      if (a.g) collect_subgraph_reads(*a.g, needed);
-      for (const auto& sg : a.graphs) collect_subgraph_reads(*sg, needed);
-    }
+    collect_subgraph_reads(n, needed);
   }
   // Out-of-order graphs would be mis-pruned by one backward sweep: keep
   // everything unless the sweep proved each dropped node dead in order.

@@ -12,18 +12,7 @@
 namespace pionnx {
 namespace opt {
 
-// Every name read by nodes of g's subgraphs (at any depth): renaming or
-// removing such a name in g would break a subgraph's outer-scope read.
-inline void collect_names_read(const Graph& g, std::unordered_set<std::string>& out) {
-  for (const Node& n : g.nodes) {
-    for (const auto& in : n.inputs) out.insert(in);
-    for (const Attribute& a : n.attrs) {
-      if (a.g) collect_names_read(*a.g, out);
-      for (const auto& sg : a.graphs) collect_names_read(*sg, out);
-    }
-  }
-  for (const ValueInfo& o : g.outputs) out.insert(o.name);
-}
+using pionnx::collect_names_read;
 
 inline bool has_subgraph(const Node& n) {
   for (const Attribute& a : n.attrs)
@@ -49,10 +38,7 @@ struct GraphFacts {
         if (!in.empty()) ++uses[in];
       for (const auto& o : n.outputs)
         if (!o.empty()) producer[o] = k;
-      for (const Attribute& a : n.attrs) {
-        if (a.g) collect_names_read(*a.g, subgraph_reads);
-        for (const auto& sg : a.graphs) collect_names_read(*sg, subgraph_reads);
-      }
+      collect_subgraph_reads(n, subgraph_reads);
     }
   }
   int use_count(const std::string& name) const {
