@@ -4,88 +4,132 @@
 #include "pionnx/status.h"
 
 #include <algorithm>
+#include <chrono>
 #include <set>
 #include <string>
 #include <utility>
 
 namespace pionnx {
 
+namespace {
+
+// The claim word: generation (32 bits) | chunk count (16) | next chunk (16).
+constexpr int64_t kMaxChunks = 0xffff;
+uint64_t pack_claim(uint32_t gen, int64_t chunks, int64_t next) {
+  return (uint64_t{gen} << 32) | (static_cast<uint64_t>(chunks) << 16) | static_cast<uint64_t>(next);
+}
+uint32_t claim_gen(uint64_t c) { return static_cast<uint32_t>(c >> 32); }
+int64_t claim_chunks(uint64_t c) { return static_cast<int64_t>((c >> 16) & 0xffff); }
+int64_t claim_next(uint64_t c) { return static_cast<int64_t>(c & 0xffff); }
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__) || (defined(__arm__) && defined(__ARM_ARCH) && __ARM_ARCH >= 7)
+  __asm__ __volatile__("yield");
+#endif
+}
+
+// How long an idle worker keeps watching for the next region before it
+// sleeps. Long enough to bridge the serial work between two parallel kernels
+// of one run, short enough that an idle session burns next to nothing.
+constexpr auto kSpinWindow = std::chrono::microseconds(1500);
+
+}  // namespace
+
 ThreadPool::ThreadPool(int threads) : threads_(std::max(1, threads)) {
-  for (int i = 1; i < threads_; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+  for (int i = 1; i < threads_; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
 
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lk(mu_);
     stop_ = true;
+    stop_flag_.store(true, std::memory_order_release);
   }
-  cv_work_.notify_all();
+  cv_.notify_all();
   for (auto& t : workers_) t.join();
 }
 
-void ThreadPool::worker_loop(int) {
-  uint64_t seen = 0;
+void ThreadPool::run_chunks(uint32_t gen) {
   for (;;) {
-    std::unique_lock<std::mutex> lk(mu_);
-    cv_work_.wait(lk, [&] { return stop_ || generation_ != seen; });
-    if (stop_) return;
-    seen = generation_;
-    while (next_chunk_ < job_chunks_) {
-      int64_t c = next_chunk_++;
-      const auto* job = job_;
-      int64_t n = job_n_, chunks = job_chunks_;
-      lk.unlock();
-      std::exception_ptr err;
-      try {
-        (*job)(c * n / chunks, (c + 1) * n / chunks);
-      } catch (...) {
-        err = std::current_exception();
-      }
-      lk.lock();
-      if (err && !error_) error_ = err;
-      if (++done_chunks_ == job_chunks_) cv_done_.notify_all();
+    uint64_t c = claim_.load(std::memory_order_acquire);
+    if (claim_gen(c) != gen || claim_next(c) >= claim_chunks(c)) return;
+    if (!claim_.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel, std::memory_order_acquire))
+      continue;
+    // The chunk is ours and the region cannot finish without it, so the job
+    // fields still describe this generation.
+    const int64_t chunk = claim_next(c), chunks = claim_chunks(c);
+    const int64_t n = job_n_.load(std::memory_order_relaxed);
+    const auto* job = job_.load(std::memory_order_relaxed);
+    try {
+      (*job)(chunk * n / chunks, (chunk + 1) * n / chunks);
+    } catch (...) {
+      std::lock_guard<std::mutex> lk(mu_);
+      if (!error_) error_ = std::current_exception();
     }
+    done_chunks_.fetch_add(1, std::memory_order_acq_rel);
+  }
+}
+
+void ThreadPool::worker_loop() {
+  uint32_t seen = claim_gen(claim_.load(std::memory_order_acquire));
+  for (;;) {
+    uint32_t gen = seen;
+    auto give_up = std::chrono::steady_clock::now() + kSpinWindow;
+    for (int spins = 1;; ++spins) {
+      if (stop_flag_.load(std::memory_order_acquire)) return;
+      gen = claim_gen(claim_.load(std::memory_order_acquire));
+      if (gen != seen) break;
+      cpu_relax();
+      if ((spins & 255) == 0 && std::chrono::steady_clock::now() > give_up) break;
+    }
+    if (gen == seen) {
+      std::unique_lock<std::mutex> lk(mu_);
+      ++sleeping_;
+      cv_.wait(lk, [&] { return stop_ || claim_gen(claim_.load(std::memory_order_acquire)) != seen; });
+      --sleeping_;
+      if (stop_) return;
+      gen = claim_gen(claim_.load(std::memory_order_acquire));
+    }
+    seen = gen;
+    run_chunks(gen);
   }
 }
 
 void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
   if (n <= 0) return;
   grain = std::max<int64_t>(1, grain);
-  // Nested calls (a kernel inside a parallel region) run inline: no
-  // oversubscription, no deadlock.
-  if (threads_ == 1 || n < 2 * grain || in_parallel_) {
+  bool idle = false;
+  // Nested calls (a kernel inside a parallel region) and a second thread
+  // running the same session run inline: no oversubscription, no deadlock.
+  if (threads_ == 1 || n < 2 * grain || !in_region_.compare_exchange_strong(idle, true)) {
     fn(0, n);
     return;
   }
-  int64_t chunks = std::min<int64_t>(n / grain, threads_ * 4);
-  std::unique_lock<std::mutex> lk(mu_);
-  job_ = &fn;
-  job_n_ = n;
-  job_chunks_ = chunks;
-  next_chunk_ = 0;
-  done_chunks_ = 0;
-  error_ = nullptr;
-  in_parallel_ = true;
-  ++generation_;
-  cv_work_.notify_all();
-  while (next_chunk_ < job_chunks_) {
-    int64_t c = next_chunk_++;
-    lk.unlock();
-    std::exception_ptr err;
-    try {
-      fn(c * n / chunks, (c + 1) * n / chunks);
-    } catch (...) {
-      err = std::current_exception();
-    }
-    lk.lock();
-    if (err && !error_) error_ = err;
-    ++done_chunks_;
+  const int64_t chunks = std::min<int64_t>({n / grain, int64_t{threads_} * 4, kMaxChunks});
+  const uint32_t gen = claim_gen(claim_.load(std::memory_order_relaxed)) + 1;
+  job_.store(&fn, std::memory_order_relaxed);
+  job_n_.store(n, std::memory_order_relaxed);
+  done_chunks_.store(0, std::memory_order_relaxed);
+  claim_.store(pack_claim(gen, chunks, 0), std::memory_order_release);
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (sleeping_ > 0) cv_.notify_all();
   }
-  cv_done_.wait(lk, [&] { return done_chunks_ == job_chunks_; });
-  in_parallel_ = false;
-  job_ = nullptr;
-  std::exception_ptr err = std::exchange(error_, nullptr);
-  lk.unlock();
+  run_chunks(gen);
+  for (int spins = 1; done_chunks_.load(std::memory_order_acquire) < chunks; ++spins) {
+    if (spins < 4096)
+      cpu_relax();
+    else
+      std::this_thread::yield();  // a worker holding a chunk was descheduled
+  }
+  std::exception_ptr err;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    err = std::exchange(error_, nullptr);
+  }
+  in_region_.store(false, std::memory_order_release);
   if (err) std::rethrow_exception(err);
 }
 
