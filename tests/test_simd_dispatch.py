@@ -103,19 +103,23 @@ def conv_model(rng) -> tuple[bytes, dict]:
 
 
 def matmul_model(rng) -> tuple[bytes, dict]:
-    """Odd-sized MatMul (37x53 by 53x29), batched and against a constant, and a Gemm."""
+    """Odd-sized MatMul (37x53 by 53x29), batched and against a constant, a Gemm, and a
+    vector times a 67x141 matrix (the row-vector kernel: full blocks plus every tail width)."""
     inits = {"b": rng.standard_normal((53, 29)).astype(np.float32),
-             "g": rng.standard_normal((31, 29)).astype(np.float32)}
+             "g": rng.standard_normal((31, 29)).astype(np.float32),
+             "bv": rng.standard_normal((67, 141)).astype(np.float32)}
     nodes = [
         _node("MatMul", ["a", "b"], ["y"]),
         _node("MatMul", ["a3", "b3"], ["y3"]),
         _node("Gemm", ["y", "g"], ["z"], [_attr_int("transB", 1)]),
+        _node("MatMul", ["v", "bv"], ["yv"]),
     ]
-    model = _model(nodes, inits, [("a", (37, 53)), ("a3", (3, 37, 53)), ("b3", (3, 53, 29))],
-                   [("y", (37, 29)), ("y3", (3, 37, 29)), ("z", (37, 31))])
+    model = _model(nodes, inits, [("a", (37, 53)), ("a3", (3, 37, 53)), ("b3", (3, 53, 29)), ("v", (1, 67))],
+                   [("y", (37, 29)), ("y3", (3, 37, 29)), ("z", (37, 31)), ("yv", (1, 141))])
     feeds = {"a": rng.standard_normal((37, 53)).astype(np.float32),
              "a3": rng.standard_normal((3, 37, 53)).astype(np.float32),
-             "b3": rng.standard_normal((3, 53, 29)).astype(np.float32)}
+             "b3": rng.standard_normal((3, 53, 29)).astype(np.float32),
+             "v": rng.standard_normal((1, 67)).astype(np.float32)}
     return model, feeds
 
 

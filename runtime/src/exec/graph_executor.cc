@@ -110,6 +110,11 @@ GraphExecutor::GraphExecutor(const Graph& graph, const std::map<std::string, int
   }
 
   std::vector<const Node*> order = topo_sort(graph, available);
+  std::unordered_set<std::string> graph_inputs;
+  for (const ValueInfo& in : graph.inputs) graph_inputs.insert(in.name);
+  std::unordered_set<std::string> produced_anywhere;
+  for (const Node& n : graph.nodes)
+    for (const std::string& out : n.outputs) produced_anywhere.insert(out);
   std::unordered_set<std::string> produced;
   for (const Node* n : order) {
     Step st;
@@ -146,7 +151,13 @@ GraphExecutor::GraphExecutor(const Graph& graph, const std::map<std::string, int
       throw NotImplemented(str_cat("unsupported operator: op type '", n->op_type, "', domain '", dom, "', opset ",
                                    opset, " (node '", n->name, "')"));
     }
-    st.kernel = (*f)(KernelInfo{*n, opset, opsets});
+    KernelInfo info{*n, opset, opsets};
+    for (const std::string& in : n->inputs) {
+      auto it = in.empty() ? graph.initializers.end() : graph.initializers.find(in);
+      const bool constant = it != graph.initializers.end() && !graph_inputs.count(in) && !produced_anywhere.count(in);
+      info.constant_inputs.push_back(constant ? &it->second : nullptr);
+    }
+    st.kernel = (*f)(info);
     steps_.push_back(std::move(st));
   }
 

@@ -1,6 +1,7 @@
 // Helpers shared by kernel families: dtype dispatch, broadcasting, axes.
 #pragma once
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -106,6 +107,29 @@ struct IndexIter {
   }
   const Shape& shape;
   std::vector<int64_t> idx;
+};
+
+// Something derived from a constant weight (packed panels, a transpose),
+// made on first use and kept for the session. Only for an input that
+// KernelInfo::constant_input names: a fed or computed weight can change from
+// run to run, so get() returns nullptr for it and the kernel works from the
+// tensor itself.
+template <typename T>
+class ConstantWeightCache {
+ public:
+  explicit ConstantWeightCache(const Tensor* constant) : constant_(constant) {}
+
+  template <typename Make>
+  const T* get(const Tensor& input, Make&& make) {
+    if (!constant_ || constant_->raw() != input.raw() || constant_->shape() != input.shape()) return nullptr;
+    std::call_once(once_, [&] { value_ = make(input); });
+    return &value_;
+  }
+
+ private:
+  const Tensor* constant_;
+  std::once_flag once_;
+  T value_{};
 };
 
 }  // namespace pionnx

@@ -1,6 +1,6 @@
 // Conv (and com.microsoft FusedConv): a GEMM per (image, group) of the
 // weights [Mg, Cg * k] by the im2col matrix [Cg * k, out positions].
-// float32: weights packed once for the SGEMM and cached; 1x1 stride-1 reads
+// float32: constant weights packed once per session for the SGEMM; 1x1 stride-1 reads
 // the input as the matrix; other 2-D convolutions pack im2col straight into
 // SGEMM panels. Depthwise 2-D runs a direct loop. double and 1-/3-D use an
 // explicit, chunked im2col buffer. float16/bfloat16 compute in float32.
@@ -342,48 +342,13 @@ void conv_forward(ThreadPool& pool, const T* X, const T* Wt, const T* B, T* Y, i
   }
 }
 
-// Conv weights packed for the SGEMM once and reused while the weight
-// tensor stays the same: same buffer (kept alive here, so it cannot have
-// been recycled) and the same sampled values.
-class PackedWeightCache {
- public:
-  std::shared_ptr<const std::vector<simd::SgemmPackedA>> get(const Tensor& w, int64_t group) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (packed_ && source_.raw() == w.raw() && source_.shape() == w.shape() &&
-        samples_ == sample(w))
-      return packed_;
-    const int64_t M = w.dim(0), Mg = M / group, Kd = M == 0 ? 0 : w.numel() / M;
-    auto packed = std::make_shared<std::vector<simd::SgemmPackedA>>();
-    for (int64_t g = 0; g < group; ++g)
-      packed->push_back(simd::sgemm_pack_a(false, Mg, Kd, w.data<float>() + g * Mg * Kd, Kd));
-    source_ = w;
-    samples_ = sample(w);
-    packed_ = packed;
-    return packed_;
-  }
-
- private:
-  static std::vector<float> sample(const Tensor& w) {
-    std::vector<float> s;
-    const float* p = w.data<float>();
-    const int64_t n = w.numel();
-    for (int64_t i = 0; i < 32 && n > 0; ++i) s.push_back(p[n * i / 32]);
-    if (n > 0) s.push_back(p[n - 1]);
-    return s;
-  }
-
-  std::mutex mu_;
-  Tensor source_;
-  std::vector<float> samples_;
-  std::shared_ptr<const std::vector<simd::SgemmPackedA>> packed_;
-};
-
 class ConvKernel : public Kernel {
  public:
   explicit ConvKernel(const KernelInfo& info)
       : attrs_(WindowAttrs::from_node(info.node)),
         group_(info.node.attr_i("group", 1)),
-        act_(Activation::from_node(info.node)) {}
+        act_(Activation::from_node(info.node)),
+        packed_(info.constant_input(1)) {}
 
   void compute(KernelContext& ctx) override {
     const std::string what = ctx.node().describe();
@@ -427,10 +392,18 @@ class ConvKernel : public Kernel {
       // Depthwise convolutions and empty outputs never reach the GEMM.
       const bool gemm = !(C / group_ == 1 && g.kernel_size() > 1 && g.dims() <= 2) &&
                         y.numel() > 0 && M > 0;
-      const auto packed = gemm ? cache_.get(w, group_) : nullptr;
+      // A constant W is packed once per session; any other is packed by
+      // the SGEMM as it goes.
+      const auto* packed = !gemm ? nullptr : packed_.get(w, [&](const Tensor& wt) {
+        const int64_t Mg = M / group_, Kd = wt.numel() / M;
+        std::vector<simd::SgemmPackedA> panels;
+        for (int64_t grp = 0; grp < group_; ++grp)
+          panels.push_back(simd::sgemm_pack_a(false, Mg, Kd, wt.data<float>() + grp * Mg * Kd, Kd));
+        return panels;
+      });
       conv_forward<float>(ctx.pool(), x.data<float>(), w.data<float>(),
                           b ? b->data<float>() : nullptr, y.data<float>(), N, C, M, group_, g,
-                          act_, packed.get());
+                          act_, packed);
       return;
     }
     dispatch_float(x.dtype(), what, [&](auto tag) {
@@ -444,7 +417,7 @@ class ConvKernel : public Kernel {
   WindowAttrs attrs_;
   int64_t group_;
   Activation act_;
-  PackedWeightCache cache_;
+  ConstantWeightCache<std::vector<simd::SgemmPackedA>> packed_;
 };
 
 }  // namespace

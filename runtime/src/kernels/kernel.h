@@ -43,6 +43,13 @@ struct KernelInfo {
   int64_t opset;  // the model's opset for the node's domain
   // Opsets of the whole model, for kernels that build subgraph executors.
   const std::map<std::string, int64_t>& model_opsets;
+  // Per input: the graph's initializer when the input is a constant no feed
+  // can override (not also a graph input, not produced by a node), else
+  // nullptr. Kernels prepare such weights (pack, transpose) once instead of
+  // on every run. The tensor lives as long as the session.
+  std::vector<const Tensor*> constant_inputs = {};
+
+  const Tensor* constant_input(size_t i) const { return i < constant_inputs.size() ? constant_inputs[i] : nullptr; }
 };
 
 using KernelFactory = std::function<std::unique_ptr<Kernel>(const KernelInfo&)>;

@@ -9,6 +9,8 @@
 #include <string>
 
 #include "kernels/common.h"
+#include "exec/thread_pool.h"
+#include "kernels/simd/elementwise_math.h"
 #include "kernels/simd/sgemm.h"
 
 namespace pionnx {
@@ -16,25 +18,31 @@ namespace pionnx {
 namespace {
 
 struct Activation {
-  std::string name;
+  enum Kind { Relu, Tanh, Sigmoid, Affine, LeakyRelu, ThresholdedRelu, ScaledTanh, HardSigmoid, Elu, Softsign, Softplus };
+  Kind kind = Tanh;
   float alpha = 0, beta = 0;
+
   float operator()(float x) const {
-    switch (name[0]) {
-      case 'S':
-        if (name == "Sigmoid") return 1.0f / (1.0f + std::exp(-x));
-        if (name == "ScaledTanh") return alpha * std::tanh(beta * x);
-        if (name == "Softsign") return x / (1.0f + std::fabs(x));
-        return std::log1p(std::exp(x));  // Softplus
-      case 'T':
-        if (name == "Tanh") return std::tanh(x);
-        return x > alpha ? x : 0.0f;  // ThresholdedRelu
-      case 'R': return x > 0 ? x : 0.0f;
-      case 'A': return alpha * x + beta;  // Affine
-      case 'L': return x >= 0 ? x : alpha * x;  // LeakyRelu
-      case 'H': return std::max(0.0f, std::min(1.0f, alpha * x + beta));  // HardSigmoid
-      case 'E': return x >= 0 ? x : alpha * (std::exp(x) - 1.0f);  // Elu
-      default: return x;
+    switch (kind) {
+      case Sigmoid: return 1.0f / (1.0f + std::exp(-x));
+      case ScaledTanh: return alpha * std::tanh(beta * x);
+      case Softsign: return x / (1.0f + std::fabs(x));
+      case Softplus: return std::log1p(std::exp(x));
+      case Tanh: return std::tanh(x);
+      case ThresholdedRelu: return x > alpha ? x : 0.0f;
+      case Relu: return x > 0 ? x : 0.0f;
+      case Affine: return alpha * x + beta;
+      case LeakyRelu: return x >= 0 ? x : alpha * x;
+      case HardSigmoid: return std::max(0.0f, std::min(1.0f, alpha * x + beta));
+      case Elu: return x >= 0 ? x : alpha * (std::exp(x) - 1.0f);
     }
+    return x;
+  }
+  // In place over a gate's n values: the vectorized forms where there are.
+  void apply(float* v, int64_t n) const {
+    if (kind == Sigmoid) return fastmath::sigmoid_block(v, v, n);
+    if (kind == Tanh) return fastmath::tanh_block(v, v, n);
+    for (int64_t j = 0; j < n; ++j) v[j] = (*this)(v[j]);
   }
 };
 
@@ -46,24 +54,37 @@ std::vector<Activation> parse_activations(const Node& n, const std::vector<std::
     for (int d = 0; d < num_dir; ++d) names.insert(names.end(), defaults.begin(), defaults.end());
   PIONNX_ENFORCE(names.size() == defaults.size() * num_dir, InvalidGraph, n.describe(), ": expected ",
                  defaults.size() * num_dir, " activations, got ", names.size());
-  static const std::vector<std::pair<std::string, std::pair<float, float>>> known = {
-      {"Relu", {0, 0}}, {"Tanh", {0, 0}}, {"Sigmoid", {0, 0}}, {"Affine", {1, 0}}, {"LeakyRelu", {0.01f, 0}},
-      {"ThresholdedRelu", {1, 0}}, {"ScaledTanh", {1, 1}}, {"HardSigmoid", {0.2f, 0.5f}}, {"Elu", {1, 0}},
-      {"Softsign", {0, 0}}, {"Softplus", {0, 0}}};
+  using A = Activation;
+  struct Known {
+    const char* name;
+    A::Kind kind;
+    float alpha, beta;
+    bool takes_alpha, takes_beta;
+  };
+  static const Known known[] = {
+      {"Relu", A::Relu, 0, 0, false, false},
+      {"Tanh", A::Tanh, 0, 0, false, false},
+      {"Sigmoid", A::Sigmoid, 0, 0, false, false},
+      {"Affine", A::Affine, 1, 0, true, true},
+      {"LeakyRelu", A::LeakyRelu, 0.01f, 0, true, false},
+      {"ThresholdedRelu", A::ThresholdedRelu, 1, 0, true, false},
+      {"ScaledTanh", A::ScaledTanh, 1, 1, true, true},
+      {"HardSigmoid", A::HardSigmoid, 0.2f, 0.5f, true, true},
+      {"Elu", A::Elu, 1, 0, true, false},
+      {"Softsign", A::Softsign, 0, 0, false, false},
+      {"Softplus", A::Softplus, 0, 0, false, false}};
   std::vector<Activation> out;
   size_t ai = 0, bi = 0;
   for (const std::string& name : names) {
-    auto it = std::find_if(known.begin(), known.end(), [&](const auto& k) {
-      return k.first.size() == name.size() &&
-             std::equal(name.begin(), name.end(), k.first.begin(), [](char a, char b) { return std::tolower(a) == std::tolower(b); });
+    const Known* it = std::find_if(std::begin(known), std::end(known), [&](const Known& k) {
+      const std::string kn = k.name;
+      return kn.size() == name.size() &&
+             std::equal(name.begin(), name.end(), kn.begin(), [](char a, char b) { return std::tolower(a) == std::tolower(b); });
     });
-    PIONNX_ENFORCE(it != known.end(), NotImplemented, n.describe(), ": activation '", name, "' is not supported");
-    Activation a{it->first, it->second.first, it->second.second};
-    bool takes_alpha = a.name == "Affine" || a.name == "LeakyRelu" || a.name == "ThresholdedRelu" ||
-                       a.name == "ScaledTanh" || a.name == "HardSigmoid" || a.name == "Elu";
-    bool takes_beta = a.name == "Affine" || a.name == "ScaledTanh" || a.name == "HardSigmoid";
-    if (takes_alpha && ai < alphas.size()) a.alpha = alphas[ai++];
-    if (takes_beta && bi < betas.size()) a.beta = betas[bi++];
+    PIONNX_ENFORCE(it != std::end(known), NotImplemented, n.describe(), ": activation '", name, "' is not supported");
+    Activation a{it->kind, it->alpha, it->beta};
+    if (it->takes_alpha && ai < alphas.size()) a.alpha = alphas[ai++];
+    if (it->takes_beta && bi < betas.size()) a.beta = betas[bi++];
     out.push_back(a);
   }
   return out;
@@ -73,7 +94,7 @@ enum class Cell { RNN, GRU, LSTM };
 
 class Recurrent : public Kernel {
  public:
-  Recurrent(const KernelInfo& info, Cell cell) : cell_(cell) {
+  Recurrent(const KernelInfo& info, Cell cell) : cell_(cell), rt_cache_(info.constant_input(2)) {
     const Node& n = info.node;
     std::string dir = n.attr_s("direction", "forward");
     PIONNX_ENFORCE(dir == "forward" || dir == "reverse" || dir == "bidirectional", InvalidGraph, n.describe(),
@@ -126,6 +147,22 @@ class Recurrent : public Kernel {
     std::vector<float> Y(static_cast<size_t>(seq * num_dir_ * batch * H), 0.0f);
     std::vector<float> Yh(static_cast<size_t>(num_dir_ * batch * H)), Yc(Yh.size());
     std::vector<float> xw(static_cast<size_t>(seq * batch * G)), hr(static_cast<size_t>(batch * G));
+    std::vector<float> scratch(static_cast<size_t>(4 * H));
+    // R^T per direction as [H, G] rows, so each step is a vector (batch 1) or
+    // a thin matrix times contiguous rows. Made once for a constant R.
+    auto transpose_r = [&](const Tensor& rr) {
+      std::vector<float> t(static_cast<size_t>(num_dir_ * G * H));
+      for (int64_t d = 0; d < num_dir_; ++d) {
+        const float* src = rr.data<float>() + d * G * H;
+        float* dst = t.data() + d * G * H;
+        for (int64_t g = 0; g < G; ++g)
+          for (int64_t k = 0; k < H; ++k) dst[k * G + g] = src[g * H + k];
+      }
+      return t;
+    };
+    std::vector<float> rt_run;
+    const std::vector<float>* rt_all = ctx.input(2).dtype() == DType::Float ? rt_cache_.get(R, transpose_r) : nullptr;
+    if (!rt_all) rt_all = &(rt_run = transpose_r(R));
     for (int64_t d = 0; d < num_dir_; ++d) {
       bool rev = reverse_only_ || d == 1;
       const float* w = W.data<float>() + d * G * in;
@@ -142,11 +179,21 @@ class Recurrent : public Kernel {
       if (C0.defined()) copy_state(C0, d, batch, H, c);
       const float* p = P.defined() ? P.data<float>() + d * 3 * H : nullptr;
       const Activation* act = &acts_[d * (acts_.size() / num_dir_)];
+      const float* rt = rt_all->data() + d * G * H;
+      // The step's product, split by gate columns over the pool.
+      const bool split = ctx.pool().size() > 1 && batch * G * H >= (int64_t{1} << 16);
       for (int64_t step = 0; step < seq; ++step) {
         int64_t t = rev ? seq - 1 - step : step;
         // h * R^T for the whole batch (GRU's h gate is redone per batch row
         // below when the reset gate applies before the product).
-        simd::sgemm(false, true, batch, G, H, 1.0f, h.data(), H, r, H, 0.0f, hr.data(), G, nullptr);
+        auto recur = [&](int64_t j0, int64_t j1) {
+          simd::sgemm(false, false, batch, j1 - j0, H, 1.0f, h.data(), H, rt + j0, G, 0.0f, hr.data() + j0, G,
+                      nullptr);
+        };
+        if (split)
+          ctx.pool().parallel_for(G, 128, recur);
+        else
+          recur(0, G);
         for (int64_t b = 0; b < batch; ++b) {
           // Reverse direction with sequence_lens: row b starts at lens[b]-1.
           int64_t tb = rev ? lens[b] - 1 - step : t;
@@ -155,7 +202,7 @@ class Recurrent : public Kernel {
           float* hb = &h[b * H];
           float* cb = &c[b * H];
           const float* hrb = &hr[b * G];
-          step_cell(xg, hrb, wb.data(), rb.data(), r, p, act, hb, cb, H);
+          step_cell(xg, hrb, wb.data(), rb.data(), r, p, act, hb, cb, H, scratch.data());
           std::memcpy(&Y[((tb * num_dir_ + d) * batch + b) * H], hb, H * sizeof(float));
         }
       }
@@ -179,26 +226,49 @@ class Recurrent : public Kernel {
                   H * sizeof(float));
   }
 
+  void clip_block(float* v, int64_t n) const {
+    if (clip_ > 0)
+      for (int64_t j = 0; j < n; ++j) v[j] = clip(v[j]);
+  }
+
+  // One time step of one batch row. `scratch` holds 4 * H floats.
   void step_cell(const float* xg, const float* hr, const float* wb, const float* rb, const float* r, const float* p,
-                 const Activation* act, float* h, float* c, int64_t H) const {
+                 const Activation* act, float* h, float* c, int64_t H, float* scratch) const {
     if (cell_ == Cell::RNN) {
       for (int64_t j = 0; j < H; ++j) h[j] = act[0](clip(xg[j] + hr[j] + wb[j] + rb[j]));
       return;
     }
     if (cell_ == Cell::LSTM) {
-      // Gate order i, o, f, c; peepholes P = [Pi, Po, Pf].
+      // Gate order i, o, f, c; peepholes P = [Pi, Po, Pf]. Pre-activations
+      // of i, f and c first (i and f peep at the old cell state), then the
+      // cell update, then o, which peeps at the new one.
+      float *gi = scratch, *gf = scratch + H, *gc = scratch + 2 * H, *go = scratch + 3 * H;
       for (int64_t j = 0; j < H; ++j) {
-        float gi = xg[j] + hr[j] + wb[j] + rb[j] + (p ? p[j] * c[j] : 0.0f);
-        float gf = xg[2 * H + j] + hr[2 * H + j] + wb[2 * H + j] + rb[2 * H + j] + (p ? p[2 * H + j] * c[j] : 0.0f);
-        float gc = xg[3 * H + j] + hr[3 * H + j] + wb[3 * H + j] + rb[3 * H + j];
-        float i = act[0](clip(gi));
-        float f = input_forget_ ? 1.0f - i : act[0](clip(gf));
-        float cc = act[1](clip(gc));
-        c[j] = f * c[j] + i * cc;
-        float go = xg[H + j] + hr[H + j] + wb[H + j] + rb[H + j] + (p ? p[H + j] * c[j] : 0.0f);
-        float o = act[0](clip(go));
-        h[j] = o * act[2](c[j]);
+        gi[j] = xg[j] + hr[j] + wb[j] + rb[j];
+        gf[j] = xg[2 * H + j] + hr[2 * H + j] + wb[2 * H + j] + rb[2 * H + j];
+        gc[j] = xg[3 * H + j] + hr[3 * H + j] + wb[3 * H + j] + rb[3 * H + j];
+        go[j] = xg[H + j] + hr[H + j] + wb[H + j] + rb[H + j];
       }
+      if (p)
+        for (int64_t j = 0; j < H; ++j) {
+          gi[j] += p[j] * c[j];
+          gf[j] += p[2 * H + j] * c[j];
+        }
+      clip_block(gi, 3 * H);
+      act[0].apply(gi, H);
+      if (input_forget_)
+        for (int64_t j = 0; j < H; ++j) gf[j] = 1.0f - gi[j];
+      else
+        act[0].apply(gf, H);
+      act[1].apply(gc, H);
+      for (int64_t j = 0; j < H; ++j) c[j] = gf[j] * c[j] + gi[j] * gc[j];
+      if (p)
+        for (int64_t j = 0; j < H; ++j) go[j] += p[H + j] * c[j];
+      clip_block(go, H);
+      act[0].apply(go, H);
+      std::memcpy(gc, c, static_cast<size_t>(H) * sizeof(float));
+      act[2].apply(gc, H);
+      for (int64_t j = 0; j < H; ++j) h[j] = go[j] * gc[j];
       return;
     }
     // GRU, gate order z, r, h.
@@ -245,6 +315,7 @@ class Recurrent : public Kernel {
   float clip_ = 0;
   bool input_forget_ = false, linear_before_reset_ = false;
   std::vector<Activation> acts_;
+  ConstantWeightCache<std::vector<float>> rt_cache_;
 };
 
 struct RNN : Recurrent {

@@ -71,7 +71,8 @@ void ukernel_generic(int64_t kc, const float* a, const float* b, float* c, int64
     for (int j = 0; j < n; ++j) c[i * ldc + j] = accumulate ? c[i * ldc + j] + tile[i][j] : tile[i][j];
 }
 
-const SgemmUKernel kGeneric{kGenericMR, kGenericNR, ukernel_generic, "generic"};
+void gemv_rows_generic(int64_t K, int64_t n, const float* x, const float* m, int64_t ldm, float* y);
+const SgemmUKernel kGeneric{kGenericMR, kGenericNR, ukernel_generic, "generic", gemv_rows_generic};
 
 const SgemmUKernel& active_ukernel() {
   // PIONNX_SGEMM=generic|neon|avx2|avx512 caps the choice (for tests and
@@ -231,6 +232,31 @@ float dot(const float* x, int64_t incx, const float* y, int64_t n) {
   return s;
 }
 
+// Portable vector-times-matrix (see SgemvRowsKernel): 16 columns per pass.
+void gemv_rows_generic(int64_t K, int64_t n, const float* x, const float* m, int64_t ldm, float* y) {
+  int64_t j = 0;
+  for (; j + 16 <= n; j += 16) {
+    v4f a0{}, a1{}, a2{}, a3{};
+    const float* p = m + j;
+    for (int64_t k = 0; k < K; ++k, p += ldm) {
+      const float xk = x[k];
+      a0 += xk * load4(p);
+      a1 += xk * load4(p + 4);
+      a2 += xk * load4(p + 8);
+      a3 += xk * load4(p + 12);
+    }
+    store4(y + j, a0);
+    store4(y + j + 4, a1);
+    store4(y + j + 8, a2);
+    store4(y + j + 12, a3);
+  }
+  for (; j < n; ++j) {
+    float s = 0.f;
+    for (int64_t k = 0; k < K; ++k) s += x[k] * m[k * ldm + j];
+    y[j] = s;
+  }
+}
+
 // y[j] (stride incy) = alpha * sum_k x[k] * M(k, j) + beta * y[j] for
 // j in [j0, j1), where M(k, j) = m[k * ldm + j] (row-major) or m[j * ldm + k].
 void gemv(bool m_cols_contig, int64_t K, int64_t j0, int64_t j1, float alpha, const float* x,
@@ -243,14 +269,19 @@ void gemv(bool m_cols_contig, int64_t K, int64_t j0, int64_t j1, float alpha, co
     }
     return;
   }
-  // M(k, j) = m[k * ldm + j]: accumulate rows of M into a contiguous buffer.
+  // M(k, j) = m[k * ldm + j]: the active instruction set's row kernel.
   const int64_t n = j1 - j0;
-  std::vector<float> acc(static_cast<size_t>(n), 0.f);
-  float* a = acc.data();
-  for (int64_t k = 0; k < K; ++k) {
-    const float xk = x[k * incx];
-    const float* row = m + k * ldm + j0;
-    for (int64_t j = 0; j < n; ++j) a[j] += xk * row[j];
+  std::vector<float> xs, acc(static_cast<size_t>(n));
+  if (incx != 1) {
+    xs.resize(static_cast<size_t>(K));
+    for (int64_t k = 0; k < K; ++k) xs[k] = x[k * incx];
+    x = xs.data();
+  }
+  active_ukernel().gemv_rows(K, n, x, m + j0, ldm, acc.data());
+  const float* a = acc.data();
+  if (incy == 1 && alpha == 1.f && beta == 0.f) {
+    std::memcpy(y + j0, a, static_cast<size_t>(n) * sizeof(float));
+    return;
   }
   for (int64_t j = 0; j < n; ++j) {
     float& out = y[(j0 + j) * incy];

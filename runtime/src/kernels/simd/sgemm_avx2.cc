@@ -49,7 +49,39 @@ __attribute__((target("avx2,fma"))) void ukernel_avx2(int64_t kc, const float* a
     for (int j = 0; j < n; ++j) c[i * ldc + j] = accumulate ? c[i * ldc + j] + tile[i][j] : tile[i][j];
 }
 
-const SgemmUKernel kAvx2{kMR, kNR, ukernel_avx2, "avx2"};
+// 32 columns (4 ymm accumulators) per pass down the rows, then 8, then the tail.
+__attribute__((target("avx2,fma"))) void gemv_rows_avx2(int64_t K, int64_t n, const float* x,
+                                                         const float* m, int64_t ldm, float* y) {
+  int64_t j = 0;
+  for (; j + 32 <= n; j += 32) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    const float* p = m + j;
+    for (int64_t k = 0; k < K; ++k, p += ldm) {
+      const __m256 xk = _mm256_broadcast_ss(x + k);
+      a0 = _mm256_fmadd_ps(xk, _mm256_loadu_ps(p), a0);
+      a1 = _mm256_fmadd_ps(xk, _mm256_loadu_ps(p + 8), a1);
+      a2 = _mm256_fmadd_ps(xk, _mm256_loadu_ps(p + 16), a2);
+      a3 = _mm256_fmadd_ps(xk, _mm256_loadu_ps(p + 24), a3);
+    }
+    _mm256_storeu_ps(y + j, a0);
+    _mm256_storeu_ps(y + j + 8, a1);
+    _mm256_storeu_ps(y + j + 16, a2);
+    _mm256_storeu_ps(y + j + 24, a3);
+  }
+  for (; j + 8 <= n; j += 8) {
+    __m256 a0 = _mm256_setzero_ps();
+    const float* p = m + j;
+    for (int64_t k = 0; k < K; ++k, p += ldm) a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(x + k), _mm256_loadu_ps(p), a0);
+    _mm256_storeu_ps(y + j, a0);
+  }
+  for (; j < n; ++j) {
+    float s = 0.f;
+    for (int64_t k = 0; k < K; ++k) s += x[k] * m[k * ldm + j];
+    y[j] = s;
+  }
+}
+
+const SgemmUKernel kAvx2{kMR, kNR, ukernel_avx2, "avx2", gemv_rows_avx2};
 
 }  // namespace
 

@@ -53,7 +53,38 @@ __attribute__((target("avx512f"))) void ukernel_avx512(int64_t kc, const float* 
   }
 }
 
-const SgemmUKernel kAvx512{kMR, kNR, ukernel_avx512, "avx512"};
+// 64 columns (4 zmm accumulators) per pass down the rows, then 16, then a
+// masked tail.
+__attribute__((target("avx512f"))) void gemv_rows_avx512(int64_t K, int64_t n, const float* x,
+                                                          const float* m, int64_t ldm, float* y) {
+  int64_t j = 0;
+  for (; j + 64 <= n; j += 64) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    const float* p = m + j;
+    for (int64_t k = 0; k < K; ++k, p += ldm) {
+      const __m512 xk = _mm512_set1_ps(x[k]);
+      a0 = _mm512_fmadd_ps(xk, _mm512_loadu_ps(p), a0);
+      a1 = _mm512_fmadd_ps(xk, _mm512_loadu_ps(p + 16), a1);
+      a2 = _mm512_fmadd_ps(xk, _mm512_loadu_ps(p + 32), a2);
+      a3 = _mm512_fmadd_ps(xk, _mm512_loadu_ps(p + 48), a3);
+    }
+    _mm512_storeu_ps(y + j, a0);
+    _mm512_storeu_ps(y + j + 16, a1);
+    _mm512_storeu_ps(y + j + 32, a2);
+    _mm512_storeu_ps(y + j + 48, a3);
+  }
+  for (; j < n; j += 16) {
+    const int live = static_cast<int>(n - j < 16 ? n - j : 16);
+    const __mmask16 mask = static_cast<__mmask16>(live == 16 ? 0xffff : (1u << live) - 1u);
+    __m512 a0 = _mm512_setzero_ps();
+    const float* p = m + j;
+    for (int64_t k = 0; k < K; ++k, p += ldm)
+      a0 = _mm512_fmadd_ps(_mm512_set1_ps(x[k]), _mm512_maskz_loadu_ps(mask, p), a0);
+    _mm512_mask_storeu_ps(y + j, mask, a0);
+  }
+}
+
+const SgemmUKernel kAvx512{kMR, kNR, ukernel_avx512, "avx512", gemv_rows_avx512};
 
 }  // namespace
 

@@ -119,7 +119,38 @@ void ukernel_neon(int64_t kc, const float* a, const float* b, float* c, int64_t 
 
 #endif
 
-const SgemmUKernel kNeon{kMR, kNR, ukernel_neon, "neon"};
+// 16 columns (4 q accumulators) per pass down the rows, then 4, then the tail.
+void gemv_rows_neon(int64_t K, int64_t n, const float* x, const float* m, int64_t ldm, float* y) {
+  int64_t j = 0;
+  for (; j + 16 <= n; j += 16) {
+    float32x4_t a0 = vdupq_n_f32(0.f), a1 = a0, a2 = a0, a3 = a0;
+    const float* p = m + j;
+    for (int64_t k = 0; k < K; ++k, p += ldm) {
+      const float32x4_t xk = vdupq_n_f32(x[k]);
+      a0 = vmlaq_f32(a0, xk, vld1q_f32(p));
+      a1 = vmlaq_f32(a1, xk, vld1q_f32(p + 4));
+      a2 = vmlaq_f32(a2, xk, vld1q_f32(p + 8));
+      a3 = vmlaq_f32(a3, xk, vld1q_f32(p + 12));
+    }
+    vst1q_f32(y + j, a0);
+    vst1q_f32(y + j + 4, a1);
+    vst1q_f32(y + j + 8, a2);
+    vst1q_f32(y + j + 12, a3);
+  }
+  for (; j + 4 <= n; j += 4) {
+    float32x4_t a0 = vdupq_n_f32(0.f);
+    const float* p = m + j;
+    for (int64_t k = 0; k < K; ++k, p += ldm) a0 = vmlaq_f32(a0, vdupq_n_f32(x[k]), vld1q_f32(p));
+    vst1q_f32(y + j, a0);
+  }
+  for (; j < n; ++j) {
+    float s = 0.f;
+    for (int64_t k = 0; k < K; ++k) s += x[k] * m[k * ldm + j];
+    y[j] = s;
+  }
+}
+
+const SgemmUKernel kNeon{kMR, kNR, ukernel_neon, "neon", gemv_rows_neon};
 
 }  // namespace
 

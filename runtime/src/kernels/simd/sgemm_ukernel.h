@@ -16,10 +16,17 @@ namespace simd {
 using SgemmMicroKernel = void (*)(int64_t kc, const float* a, const float* b, float* c,
                                   int64_t ldc, int m, int n, bool accumulate);
 
+// Vector times row-major matrix: y[j] = sum_k x[k] * m[k * ldm + j] for
+// j in [0, n). The matrix-vector shape of RNN steps and batch-1 MatMul/Gemm,
+// where a GEMM tile would be mostly padding.
+using SgemvRowsKernel = void (*)(int64_t K, int64_t n, const float* x, const float* m, int64_t ldm,
+                                 float* y);
+
 struct SgemmUKernel {
   int mr, nr;
   SgemmMicroKernel run;
   const char* isa;
+  SgemvRowsKernel gemv_rows;
 };
 
 // Each returns nullptr when the variant is not compiled in or the CPU lacks

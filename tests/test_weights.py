@@ -1,0 +1,103 @@
+"""Weights that kernels prepare once per session (Conv's packed panels, the
+recurrent kernels' transposed R) come only from constant initializers. A
+weight that is fed, or an initializer a feed may override, can change from
+run to run, and every run must use the values it is given."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from models import model, tensor
+from onnx import TensorProto, helper, numpy_helper
+
+import pionnx
+
+RNG = np.random.default_rng(11)
+
+
+def conv_ref(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    n, c, h, wd = x.shape
+    m, _, kh, kw = w.shape
+    out = np.zeros((n, m, h - kh + 1, wd - kw + 1))
+    for i in range(kh):
+        for j in range(kw):
+            patch = x[:, :, i:i + h - kh + 1, j:j + wd - kw + 1].astype(np.float64)
+            out += np.einsum("nchw,mc->nmhw", patch, w[:, :, i, j])
+    return out
+
+
+def conv_model(w_as_input: bool, w_as_initializer: bool, w: np.ndarray) -> bytes:
+    inputs = [tensor("x", TensorProto.FLOAT, [1, 8, 12, 12])]
+    if w_as_input:
+        inputs.append(tensor("w", TensorProto.FLOAT, list(w.shape)))
+    inits = [numpy_helper.from_array(w, "w")] if w_as_initializer else []
+    m = model([helper.make_node("Conv", ["x", "w"], ["y"])], inputs,
+              [tensor("y", TensorProto.FLOAT, None)], initializers=inits)
+    return m.SerializeToString()
+
+
+def nudged(w: np.ndarray) -> np.ndarray:
+    """Same buffer size, a few values changed away from any sampled positions."""
+    w2 = w.copy()
+    flat = w2.reshape(-1)
+    flat[1::97] += 3.0
+    return w2
+
+
+def test_fed_conv_weight_is_used_as_given_each_run():
+    w = RNG.standard_normal((16, 8, 3, 3)).astype(np.float32)
+    x = RNG.standard_normal((1, 8, 12, 12)).astype(np.float32)
+    sess = pionnx.InferenceSession(conv_model(True, False, w))
+    buf = w.copy()
+    for _ in range(2):
+        np.testing.assert_allclose(sess.run(None, {"x": x, "w": buf})[0], conv_ref(x, buf), rtol=1e-4, atol=1e-4)
+        buf[...] = nudged(buf)  # same numpy buffer, new values
+
+
+def test_overridable_conv_initializer_can_be_overridden():
+    w = RNG.standard_normal((16, 8, 3, 3)).astype(np.float32)
+    x = RNG.standard_normal((1, 8, 12, 12)).astype(np.float32)
+    sess = pionnx.InferenceSession(conv_model(True, True, w))
+    assert [i.name for i in sess.get_overridable_initializers()] == ["w"]
+    np.testing.assert_allclose(sess.run(None, {"x": x})[0], conv_ref(x, w), rtol=1e-4, atol=1e-4)
+    w2 = nudged(w)
+    np.testing.assert_allclose(sess.run(None, {"x": x, "w": w2})[0], conv_ref(x, w2), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(sess.run(None, {"x": x})[0], conv_ref(x, w), rtol=1e-4, atol=1e-4)
+
+
+def lstm_ref(x, w, r, hidden):
+    h = np.zeros(hidden)
+    c = np.zeros(hidden)
+    ys = []
+    sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+    for t in range(x.shape[0]):
+        g = x[t, 0].astype(np.float64) @ w[0].T + h @ r[0].T
+        i, o, f, cc = np.split(g, 4)
+        c = sig(f) * c + sig(i) * np.tanh(cc)
+        h = sig(o) * np.tanh(c)
+        ys.append(h)
+    return np.array(ys)
+
+
+@pytest.mark.parametrize("r_kind", ["constant", "fed", "overridable"])
+def test_lstm_recurrence_weight_sources(r_kind):
+    hidden, inp, seq = 32, 8, 5
+    w = (RNG.standard_normal((1, 4 * hidden, inp)) * 0.3).astype(np.float32)
+    r = (RNG.standard_normal((1, 4 * hidden, hidden)) * 0.3).astype(np.float32)
+    inputs = [tensor("x", TensorProto.FLOAT, [seq, 1, inp])]
+    inits = [numpy_helper.from_array(w, "w")]
+    if r_kind in ("fed", "overridable"):
+        inputs.append(tensor("r", TensorProto.FLOAT, list(r.shape)))
+    if r_kind in ("constant", "overridable"):
+        inits.append(numpy_helper.from_array(r, "r"))
+    m = model([helper.make_node("LSTM", ["x", "w", "r"], ["y"], hidden_size=hidden)], inputs,
+              [tensor("y", TensorProto.FLOAT, None)], initializers=inits)
+    sess = pionnx.InferenceSession(m.SerializeToString())
+    x = RNG.standard_normal((seq, 1, inp)).astype(np.float32)
+    feeds = {"x": x} if r_kind == "constant" else {"x": x, "r": r}
+    for _ in range(2):
+        np.testing.assert_allclose(sess.run(None, feeds)[0][:, 0, 0], lstm_ref(x, w, r, hidden), rtol=1e-4, atol=1e-5)
+    if r_kind != "constant":
+        r2 = (r * -0.5).astype(np.float32)
+        got = sess.run(None, {"x": x, "r": r2})[0][:, 0, 0]
+        np.testing.assert_allclose(got, lstm_ref(x, w, r2, hidden), rtol=1e-4, atol=1e-5)
