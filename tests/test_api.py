@@ -422,3 +422,16 @@ def test_python_m_pionnx_conformance_help():
     assert proc.returncode == 0, proc.stderr
     assert "export" in proc.stdout and "run" in proc.stdout
 
+
+
+def test_session_does_not_depend_on_the_model_file_after_loading(tmp_path):
+    """The file is decoded straight from a read-only mapping; nothing may point into it afterwards."""
+    m = fixed_add()
+    path = tmp_path / "model.onnx"
+    path.write_bytes(m.SerializeToString())
+    sess = pionnx.InferenceSession(str(path))
+    path.write_bytes(b"\0" * 4096)  # overwritten in place...
+    path.unlink()  # ...then gone
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    np.testing.assert_array_equal(sess.run(None, {"x": x})[0], x + 1)
+    assert sess.get_inputs()[0].name == "x"

@@ -210,7 +210,8 @@ NB_MODULE(_core, m) {
       .def_static(
           "from_bytes",
           [](nb::bytes data, int threads, int opt, int sev, const std::string& opt_path) {
-            std::string bytes(static_cast<const char*>(data.c_str()), data.size());
+            // Decoded in place: `data` is immutable and held by this call.
+            std::string_view bytes(static_cast<const char*>(data.c_str()), data.size());
             SessionConfig cfg = make_config(threads, opt, sev, opt_path);
             nb::gil_scoped_release nogil;
             return new Session(bytes, "", cfg);

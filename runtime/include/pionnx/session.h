@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -44,7 +45,7 @@ class Session {
  public:
   // model_dir: folder for external data ("" when loading from bytes with no
   // external data allowed).
-  Session(const std::string& model_bytes, const std::string& model_dir, const SessionConfig& cfg);
+  Session(std::string_view model_bytes, const std::string& model_dir, const SessionConfig& cfg);
   static std::unique_ptr<Session> from_file(const std::string& path, const SessionConfig& cfg);
   ~Session();
   Session(const Session&) = delete;

@@ -1,5 +1,7 @@
 #include "pionnx/buffer_pool.h"
 
+#include "core/aligned_alloc.h"
+
 #include <cstdlib>
 #include <new>
 
@@ -34,10 +36,7 @@ std::shared_ptr<void> BufferPool::acquire(size_t bytes) {
       free_.erase(it);
     }
   }
-  if (!p) {
-    p = std::aligned_alloc(kAlign, want);
-    if (!p) throw std::bad_alloc();
-  }
+  if (!p) p = allocate_aligned(want);
   if (capacity < kMinPooled) return std::shared_ptr<void>(p, [](void* q) { std::free(q); });
   std::shared_ptr<BufferPool> self = shared_from_this();
   return std::shared_ptr<void>(p, [self, capacity](void* q) { self->release(q, capacity); });

@@ -1,5 +1,7 @@
 #include "pionnx/tensor.h"
 
+#include "core/aligned_alloc.h"
+
 #include "pionnx/buffer_pool.h"
 
 #include <cstdlib>
@@ -25,7 +27,6 @@ std::string shape_str(const Shape& s) {
 
 namespace {
 
-constexpr size_t kAlign = 64;
 // Refuse absurd allocations up front with a message instead of bad_alloc
 // deep inside a kernel.
 constexpr uint64_t kMaxBytes = uint64_t(1) << 40;
@@ -47,9 +48,7 @@ std::shared_ptr<void> allocate(DType dtype, int64_t numel, void** data) {
     *data = owner.get();
     return owner;
   }
-  size_t rounded = (static_cast<size_t>(bytes) + kAlign - 1) / kAlign * kAlign;
-  void* p = std::aligned_alloc(kAlign, rounded ? rounded : kAlign);
-  if (!p) throw std::bad_alloc();
+  void* p = allocate_aligned(static_cast<size_t>(bytes));
   *data = p;
   return std::shared_ptr<void>(p, [](void* q) { std::free(q); });
 }

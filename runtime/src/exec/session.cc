@@ -60,7 +60,7 @@ std::string expected_shape(const ValueInfo& vi) {
 
 class SessionImpl {
  public:
-  SessionImpl(const std::string& bytes, const std::string& dir, const SessionConfig& cfg)
+  SessionImpl(std::string_view bytes, const std::string& dir, const SessionConfig& cfg)
       : model_(proto::parse_model(bytes, proto::LoadContext{dir})),
         pool_(cfg.intra_op_threads > 0 ? cfg.intra_op_threads : ThreadPool::default_threads()) {
     Graph& g = model_.graph;
@@ -165,14 +165,14 @@ class SessionImpl {
       std::make_shared<BufferPool>(sizeof(void*) == 4 ? (size_t(256) << 20) : (size_t(1) << 30));
 };
 
-Session::Session(const std::string& bytes, const std::string& dir, const SessionConfig& cfg)
+Session::Session(std::string_view bytes, const std::string& dir, const SessionConfig& cfg)
     : impl_(std::make_unique<SessionImpl>(bytes, dir, cfg)) {}
 
 std::unique_ptr<Session> Session::from_file(const std::string& path, const SessionConfig& cfg) {
-  std::string bytes = read_file(path, 0, -1);
+  const MappedFile file(path);  // the model is decoded straight from the mapping
   auto slash = path.find_last_of('/');
   std::string dir = slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash);
-  return std::make_unique<Session>(bytes, dir, cfg);
+  return std::make_unique<Session>(file.view(), dir, cfg);
 }
 
 Session::~Session() = default;

@@ -62,7 +62,8 @@ struct Reader {
     std::vector<uint64_t> uint64_data;
     std::vector<double> double_data;
     std::vector<std::string> string_data;
-    std::string raw;
+    std::string_view raw;     // raw_data in the model buffer, or in raw_owned
+    std::string raw_owned;    // external data read from its file
     bool has_raw = false;
     std::vector<std::pair<std::string, std::string>> external;
     int64_t data_location = 0;
@@ -93,7 +94,7 @@ struct Reader {
         case 6: expect_wire(r, w, kLengthDelimited, f, "TensorProto"); t.string_data.push_back(r.bytes()); break;
         case 7: repeated(r, w, t.int64_data, as_i64); break;
         case 8: expect_wire(r, w, kLengthDelimited, f, "TensorProto"); t.name = r.bytes(); break;
-        case 9: expect_wire(r, w, kLengthDelimited, f, "TensorProto"); t.raw = r.bytes(); t.has_raw = true; break;
+        case 9: expect_wire(r, w, kLengthDelimited, f, "TensorProto"); t.raw = r.bytes_view(); t.has_raw = true; break;
         case 10: repeated(r, w, t.double_data, as_f64); break;
         case 11: repeated(r, w, t.uint64_data, as_u64); break;
         case 13: expect_wire(r, w, kLengthDelimited, f, "TensorProto"); t.external.push_back(string_pair(r.sub())); break;
@@ -166,7 +167,8 @@ struct Reader {
     };
 
     if (t.data_location == 1 || !t.external.empty()) {
-      t.raw = read_external(t);
+      t.raw_owned = read_external(t);
+      t.raw = t.raw_owned;
       t.has_raw = true;
     }
     if (dt == DType::String) {
@@ -181,7 +183,7 @@ struct Reader {
       const size_t nbytes = (n + 1) / 2;
       std::string packed;
       if (t.has_raw) {
-        packed = std::move(t.raw);
+        packed = std::string(t.raw);
       } else {
         packed.resize(t.int32_data.size());
         for (size_t i = 0; i < packed.size(); ++i) packed[i] = static_cast<char>(t.int32_data[i] & 0xff);
@@ -354,8 +356,13 @@ struct Reader {
           if (g == 1 && v == kLengthDelimited) ti.inner = std::make_shared<TypeInfo>(type_proto(s.sub()));
           else s.skip(v);
         }
-      } else if (f == 5) {
+      } else if (f == 5) {  // map_type: key_type (elem), value_type (inner)
         ti.kind = TypeInfo::Kind::Map;
+        while (s.next(&g, &v)) {
+          if (g == 1 && v == kVarint) ti.elem = static_cast<DType>(s.varint());
+          else if (g == 2 && v == kLengthDelimited) ti.inner = std::make_shared<TypeInfo>(type_proto(s.sub()));
+          else s.skip(v);
+        }
       }
     }
     return ti;
@@ -559,7 +566,7 @@ Value Reader::value(WireReader r, TypeInfo::Kind kind) {
 
 }  // namespace
 
-Model parse_model(const std::string& bytes, const LoadContext& ctx) {
+Model parse_model(std::string_view bytes, const LoadContext& ctx) {
   PIONNX_ENFORCE(!bytes.empty(), InvalidProtobuf, "not an ONNX model: the data is empty");
   Reader r{ctx};
   return r.model(WireReader(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));

@@ -1,6 +1,7 @@
 // ONNX messages decoded straight into the IR.
 #pragma once
 #include <string>
+#include <string_view>
 
 #include "ir/graph.h"
 #include "pionnx/value.h"
@@ -14,7 +15,7 @@ struct LoadContext {
   std::string model_dir;
 };
 
-Model parse_model(const std::string& bytes, const LoadContext& ctx);
+Model parse_model(std::string_view bytes, const LoadContext& ctx);
 Tensor parse_tensor(const std::string& bytes, const LoadContext& ctx);
 // A serialized TensorProto, SequenceProto or OptionalProto (test data); the
 // caller says which, as the wire format cannot tell them apart reliably.

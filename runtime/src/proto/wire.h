@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <string_view>
 
 #include "pionnx/status.h"
 
@@ -78,9 +79,11 @@ class WireReader {
     p_ += len;
     return r;
   }
-  std::string bytes() {
+  std::string bytes() { return std::string(bytes_view()); }
+  // The field's bytes in place: valid while the buffer being read is.
+  std::string_view bytes_view() {
     WireReader r = sub();
-    return std::string(reinterpret_cast<const char*>(r.p_), static_cast<size_t>(r.end_ - r.p_));
+    return std::string_view(reinterpret_cast<const char*>(r.p_), static_cast<size_t>(r.end_ - r.p_));
   }
   const uint8_t* data() const { return p_; }
   size_t remaining() const { return static_cast<size_t>(end_ - p_); }

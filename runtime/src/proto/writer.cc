@@ -102,7 +102,14 @@ Out type_proto(const TypeInfo& t) {
       o.msg(t.kind == TypeInfo::Kind::Sequence ? 4 : 9, inner);
       break;
     }
-    default: break;  // Unknown/Map: the IR keeps no more to write
+    case TypeInfo::Kind::Map: {
+      Out m;
+      if (t.elem != DType::Undefined) m.int_field(1, static_cast<int64_t>(t.elem));
+      if (t.inner) m.msg(2, type_proto(*t.inner));
+      o.msg(5, m);
+      break;
+    }
+    default: break;  // Unknown: nothing to write
   }
   return o;
 }
