@@ -136,21 +136,70 @@ void depthwise_plane(const T* x, const T* w, T bias, T* y, const WindowGeometry&
     }
     for (int64_t ow = 0; ow < ow_lo; ++ow) yr[ow] = border(oh, ow);
     const T* xr = x + (oh * SH - PH) * W - PW;
-    for (int64_t ow = ow_lo; ow < ow_hi; ++ow) {
-      T acc = bias;
-      for (int64_t kh = 0; kh < KH; ++kh)
-        for (int64_t kw = 0; kw < KW; ++kw)
-          acc += w[kh * KW + kw] * xr[kh * DH * W + ow * SW + kw * DW];
-      yr[ow] = acc;
+    if constexpr (K == 3 && S == 1) {
+      // Nine taps over a contiguous run of outputs: one vectorizable pass
+      // with the nine input rows/columns as shifted streams.
+      const T *r0 = xr, *r1 = xr + DH * W, *r2 = xr + 2 * DH * W;
+      const T w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5], w6 = w[6], w7 = w[7], w8 = w[8];
+      const int64_t d1 = DW, d2 = 2 * DW;
+      for (int64_t ow = ow_lo; ow < ow_hi; ++ow)
+        yr[ow] = bias + w0 * r0[ow] + w1 * r0[ow + d1] + w2 * r0[ow + d2] + w3 * r1[ow] + w4 * r1[ow + d1] +
+                 w5 * r1[ow + d2] + w6 * r2[ow] + w7 * r2[ow + d1] + w8 * r2[ow + d2];
+    } else {
+      for (int64_t ow = ow_lo; ow < ow_hi; ++ow) {
+        T acc = bias;
+        for (int64_t kh = 0; kh < KH; ++kh)
+          for (int64_t kw = 0; kw < KW; ++kw)
+            acc += w[kh * KW + kw] * xr[kh * DH * W + ow * SW + kw * DW];
+        yr[ow] = acc;
+      }
     }
     for (int64_t ow = std::max(ow_lo, ow_hi); ow < OW; ++ow) yr[ow] = border(oh, ow);
   }
 }
 
+// An activation fused into the convolution (com.microsoft FusedConv, or a
+// Conv the optimizer merged with the activation after it).
+struct Activation {
+  enum Kind { None, Relu, LeakyRelu, Clip, Sigmoid, Tanh, HardSigmoid } kind = None;
+  float a = 0, b = 0;
+
+  static Activation from_node(const Node& n) {
+    Activation act;
+    const std::string name = n.attr_s("activation", "");
+    const std::vector<float> p = n.attr_floats("activation_params");
+    auto param = [&](size_t i, float def) { return i < p.size() ? p[i] : def; };
+    if (name.empty()) return act;
+    if (name == "Relu") act.kind = Relu;
+    else if (name == "LeakyRelu") act = {LeakyRelu, param(0, 0.01f), 0};
+    else if (name == "Clip") act = {Clip, param(0, -3.4e38f), param(1, 3.4e38f)};
+    else if (name == "Sigmoid") act.kind = Sigmoid;
+    else if (name == "Tanh") act.kind = Tanh;
+    else if (name == "HardSigmoid") act = {HardSigmoid, param(0, 0.2f), param(1, 0.5f)};
+    else throw NotImplemented(str_cat(n.describe(), ": fused activation '", name, "' is not supported"));
+    return act;
+  }
+
+  template <typename T>
+  void apply(T* y, int64_t n) const {
+    switch (kind) {
+      case None: return;
+      case Relu: for (int64_t i = 0; i < n; ++i) y[i] = y[i] > T(0) ? y[i] : T(0); return;
+      case LeakyRelu: for (int64_t i = 0; i < n; ++i) y[i] = y[i] >= T(0) ? y[i] : y[i] * T(a); return;
+      case Clip: for (int64_t i = 0; i < n; ++i) y[i] = std::min(std::max(y[i], T(a)), T(b)); return;
+      case Sigmoid: for (int64_t i = 0; i < n; ++i) y[i] = T(1) / (T(1) + std::exp(-y[i])); return;
+      case Tanh: for (int64_t i = 0; i < n; ++i) y[i] = std::tanh(y[i]); return;
+      case HardSigmoid:
+        for (int64_t i = 0; i < n; ++i) y[i] = std::min(T(1), std::max(T(0), T(a) * y[i] + T(b)));
+        return;
+    }
+  }
+};
+
 // Depthwise 2-D (one input channel per group): one plane per output channel.
 template <typename T>
 void conv_depthwise_2d(ThreadPool& pool, const T* X, const T* Wt, const T* B, T* Y, int64_t N,
-                       int64_t C, int64_t M, const WindowGeometry& g) {
+                       int64_t C, int64_t M, const WindowGeometry& g, const Activation& act) {
   const int64_t Mg = M / C;  // outputs per input channel
   const int64_t in_size = g.in_size(), out_size = g.out_size(), ksize = g.kernel_size();
   auto plane = &depthwise_plane<T, 0, 0>;
@@ -161,6 +210,7 @@ void conv_depthwise_2d(ThreadPool& pool, const T* X, const T* Wt, const T* B, T*
     for (int64_t nm = b; nm < e; ++nm) {
       const int64_t n = nm / M, m = nm % M;
       plane(X + (n * C + m / Mg) * in_size, Wt + m * ksize, B ? B[m] : T(0), Y + nm * out_size, g);
+      act.apply(Y + nm * out_size, out_size);  // while the plane is in cache
     }
   });
 }
@@ -220,44 +270,6 @@ simd::SgemmPackB im2col_packer(const float* X, const WindowGeometry& g) {
   };
 }
 
-// An activation fused into the convolution (com.microsoft FusedConv, or a
-// Conv the optimizer merged with the activation after it).
-struct Activation {
-  enum Kind { None, Relu, LeakyRelu, Clip, Sigmoid, Tanh, HardSigmoid } kind = None;
-  float a = 0, b = 0;
-
-  static Activation from_node(const Node& n) {
-    Activation act;
-    const std::string name = n.attr_s("activation", "");
-    const std::vector<float> p = n.attr_floats("activation_params");
-    auto param = [&](size_t i, float def) { return i < p.size() ? p[i] : def; };
-    if (name.empty()) return act;
-    if (name == "Relu") act.kind = Relu;
-    else if (name == "LeakyRelu") act = {LeakyRelu, param(0, 0.01f), 0};
-    else if (name == "Clip") act = {Clip, param(0, -3.4e38f), param(1, 3.4e38f)};
-    else if (name == "Sigmoid") act.kind = Sigmoid;
-    else if (name == "Tanh") act.kind = Tanh;
-    else if (name == "HardSigmoid") act = {HardSigmoid, param(0, 0.2f), param(1, 0.5f)};
-    else throw NotImplemented(str_cat(n.describe(), ": fused activation '", name, "' is not supported"));
-    return act;
-  }
-
-  template <typename T>
-  void apply(T* y, int64_t n) const {
-    switch (kind) {
-      case None: return;
-      case Relu: for (int64_t i = 0; i < n; ++i) y[i] = y[i] > T(0) ? y[i] : T(0); return;
-      case LeakyRelu: for (int64_t i = 0; i < n; ++i) y[i] = y[i] >= T(0) ? y[i] : y[i] * T(a); return;
-      case Clip: for (int64_t i = 0; i < n; ++i) y[i] = std::min(std::max(y[i], T(a)), T(b)); return;
-      case Sigmoid: for (int64_t i = 0; i < n; ++i) y[i] = T(1) / (T(1) + std::exp(-y[i])); return;
-      case Tanh: for (int64_t i = 0; i < n; ++i) y[i] = std::tanh(y[i]); return;
-      case HardSigmoid:
-        for (int64_t i = 0; i < n; ++i) y[i] = std::min(T(1), std::max(T(0), T(a) * y[i] + T(b)));
-        return;
-    }
-  }
-};
-
 // Bias then activation over output rows [p0, p1) of Mg channels.
 template <typename T>
 void finish_rows(T* Yg, const T* bias, int64_t Mg, int64_t out_size, int64_t p0, int64_t p1,
@@ -272,6 +284,21 @@ void finish_rows(T* Yg, const T* bias, int64_t Mg, int64_t out_size, int64_t p0,
   }
 }
 
+// finish_rows as an SGEMM epilogue: each block gets its bias and activation
+// as soon as it is final, while it is still in cache.
+simd::SgemmEpilogue bias_act_epilogue(const float* bias, const Activation& act) {
+  return [bias, &act](int64_t i0, int64_t i1, int64_t j0, int64_t j1, float* c, int64_t ldc) {
+    for (int64_t i = i0; i < i1; ++i) {
+      float* row = c + (i - i0) * ldc;
+      if (bias) {
+        const float b = bias[i];
+        for (int64_t j = 0; j < j1 - j0; ++j) row[j] += b;
+      }
+      act.apply(row, j1 - j0);
+    }
+  };
+}
+
 // packed: per group, W_g packed for the SGEMM (float only), or nullptr.
 template <typename T>
 void conv_forward(ThreadPool& pool, const T* X, const T* Wt, const T* B, T* Y, int64_t N,
@@ -283,8 +310,7 @@ void conv_forward(ThreadPool& pool, const T* X, const T* Wt, const T* B, T* Y, i
   const int64_t Kd = Cg * ksize;
   if (N == 0 || M == 0 || out_size == 0) return;
   if (Cg == 1 && g.dims() == 2 && ksize > 1) {
-    conv_depthwise_2d(pool, X, Wt, B, Y, N, C, M, g);
-    for (int64_t nm = 0; nm < N * M; ++nm) act.apply(Y + nm * out_size, out_size);
+    conv_depthwise_2d(pool, X, Wt, B, Y, N, C, M, g, act);
     return;
   }
   bool pointwise = true;
@@ -308,9 +334,9 @@ void conv_forward(ThreadPool& pool, const T* X, const T* Wt, const T* B, T* Y, i
       T* Yg = Y + (n * M + grp * Mg) * out_size;
       if constexpr (std::is_same<T, float>::value) {
         if (packed && !pointwise && g.dims() == 2) {  // im2col packed straight into panels
+          const simd::SgemmEpilogue epilogue = bias_act_epilogue(B ? B + grp * Mg : nullptr, act);
           simd::sgemm_prepacked_fn((*packed)[grp], out_size, im2col_packer(Xg, g), 0.f, Yg,
-                                   out_size, &pool);
-          finish_rows(Yg, B ? B + grp * Mg : nullptr, Mg, out_size, 0, out_size, act);
+                                   out_size, &pool, &epilogue);
           continue;
         }
       }
@@ -328,9 +354,9 @@ void conv_forward(ThreadPool& pool, const T* X, const T* Wt, const T* B, T* Y, i
         }
         if constexpr (std::is_same<T, float>::value) {
           if (packed) {
+            const simd::SgemmEpilogue epilogue = bias_act_epilogue(B ? B + grp * Mg : nullptr, act);
             simd::sgemm_prepacked((*packed)[grp], false, p1 - p0, Bmat, ldb, 0.f, Yg + p0,
-                                  out_size, &pool);
-            finish_rows(Yg, B ? B + grp * Mg : nullptr, Mg, out_size, p0, p1, act);
+                                  out_size, &pool, &epilogue);
             continue;
           }
         }

@@ -93,7 +93,7 @@ const SgemmUKernel& active_ukernel() {
 
 // Cache blocking: a kc x NR panel of B stays in L1 while the mc x kc block
 // of A streams from L2; kc x nc of B is sized for L2/L3.
-constexpr int64_t kKC = 256, kMCPanels = 24, kNC = 2048;
+constexpr int64_t kKC = 128, kMCPanels = 24, kNC = 2048;
 
 // Rows [i0, i1) of op(A) over the whole depth K, times alpha, into MR-row
 // panels: panel p holds rows i0 + p*MR.. at [p * MR * K + k * MR + i]. The
@@ -291,9 +291,12 @@ void gemv(bool m_cols_contig, int64_t K, int64_t j0, int64_t j1, float alpha, co
 
 // C (M x N) = packed A (M x K, see pack_a) times op(B) + beta * C, where
 // beta is 0 or 1 (other values are applied to C beforehand). op(B) comes
-// panel by panel from `packb`, its columns offset by j_off.
+// panel by panel from `packb`, its columns offset by j_off. `epi`, if set,
+// gets each finished strip of C (rows of one MC block, NR columns) in global
+// coordinates (this call's rows start at i_off) while it is still in cache.
 void gemm_packed_a(const SgemmUKernel& uk, const float* Ap, int64_t M, int64_t N, int64_t K,
-                   const SgemmPackB& packb, int64_t j_off, bool overwrite, float* C, int64_t ldc) {
+                   const SgemmPackB& packb, int64_t j_off, bool overwrite, float* C, int64_t ldc,
+                   int64_t i_off = 0, const SgemmEpilogue* epi = nullptr) {
   const int MR = uk.mr, NR = uk.nr;
   const int64_t MC = MR * kMCPanels;
   const int64_t NC = std::max<int64_t>(NR, kNC / NR * NR);
@@ -307,6 +310,7 @@ void gemm_packed_a(const SgemmUKernel& uk, const float* Ap, int64_t M, int64_t N
       const int64_t kc = std::min(kKC, K - pc);
       packb(pc, kc, j_off + jc, nc, NR, bbuf.data());
       const bool accumulate = !(overwrite && pc == 0);
+      const bool last = pc + kc >= K;
       for (int64_t ic = 0; ic < M; ic += MC) {
         const int64_t mc = std::min(MC, M - ic);
         for (int64_t jr = 0; jr < nc; jr += NR) {
@@ -316,6 +320,8 @@ void gemm_packed_a(const SgemmUKernel& uk, const float* Ap, int64_t M, int64_t N
             uk.run(kc, Ap + (ic + ir) * K + pc * MR, bbuf.data() + jr * kc,
                    C + (ic + ir) * ldc + jc + jr, ldc, m, n, accumulate);
           }
+          if (epi && last)
+            (*epi)(i_off + ic, i_off + ic + mc, j_off + jc + jr, j_off + jc + jr + n, C + ic * ldc + jc + jr, ldc);
         }
       }
     }
@@ -349,13 +355,13 @@ thread_local std::vector<float> t_packed_a;
 // `pack` is set, each thread packs the panels it needs first.
 void run_packed(const SgemmUKernel& uk, float* Ap, const std::function<void(int64_t, int64_t)>* pack,
                 int64_t M, int64_t N, int64_t K, const SgemmPackB& packb, bool overwrite, float* C,
-                int64_t ldc, ThreadPool* pool) {
+                int64_t ldc, ThreadPool* pool, const SgemmEpilogue* epi = nullptr) {
   const int MR = uk.mr;
   const int threads = pool ? pool->size() : 1;
   // Below ~1 MFLOP a thread hand-off costs more than it saves.
   if (threads < 2 || static_cast<double>(M) * N * K < (1 << 19)) {
     if (pack) (*pack)(0, M);
-    gemm_packed_a(uk, Ap, M, N, K, packb, 0, overwrite, C, ldc);
+    gemm_packed_a(uk, Ap, M, N, K, packb, 0, overwrite, C, ldc, 0, epi);
     return;
   }
   const bool split_n = N >= M;
@@ -375,10 +381,10 @@ void run_packed(const SgemmUKernel& uk, float* Ap, const std::function<void(int6
       const int64_t e = std::min(len, units * (c + 1) / chunks * unit);
       if (b >= e) continue;
       if (split_n) {
-        gemm_packed_a(uk, Ap, M, e - b, K, packb, b, overwrite, C + b, ldc);
+        gemm_packed_a(uk, Ap, M, e - b, K, packb, b, overwrite, C + b, ldc, 0, epi);
       } else {
         if (pack) (*pack)(b, e);
-        gemm_packed_a(uk, Ap + b * K, e - b, N, K, packb, 0, overwrite, C + b * ldc, ldc);
+        gemm_packed_a(uk, Ap + b * K, e - b, N, K, packb, 0, overwrite, C + b * ldc, ldc, b, epi);
       }
     }
   });
@@ -427,29 +433,31 @@ SgemmPackedA sgemm_pack_a(bool trans_a, int64_t M, int64_t K, const float* A, in
 }
 
 void sgemm_prepacked(const SgemmPackedA& a, bool trans_b, int64_t N, const float* B, int64_t ldb,
-                     float beta, float* C, int64_t ldc, ThreadPool* pool) {
+                     float beta, float* C, int64_t ldc, ThreadPool* pool, const SgemmEpilogue* epilogue) {
   const SgemmUKernel& uk = active_ukernel();
   if (a.M <= 0 || N <= 0) return;
   if (a.K <= 0) {
     if (beta != 1.f) scale_c(a.M, N, beta, C, ldc);
+    if (epilogue) (*epilogue)(0, a.M, 0, N, C, ldc);
     return;
   }
   if (beta != 0.f && beta != 1.f) scale_c(a.M, N, beta, C, ldc);
   run_packed(uk, const_cast<float*>(a.data.data()), nullptr, a.M, N, a.K,
-             matrix_packer(trans_b, B, ldb), beta == 0.f, C, ldc, pool);
+             matrix_packer(trans_b, B, ldb), beta == 0.f, C, ldc, pool, epilogue);
 }
 
 void sgemm_prepacked_fn(const SgemmPackedA& a, int64_t N, const SgemmPackB& pack_b, float beta,
-                        float* C, int64_t ldc, ThreadPool* pool) {
+                        float* C, int64_t ldc, ThreadPool* pool, const SgemmEpilogue* epilogue) {
   const SgemmUKernel& uk = active_ukernel();
   if (a.M <= 0 || N <= 0) return;
   if (a.K <= 0) {
     if (beta != 1.f) scale_c(a.M, N, beta, C, ldc);
+    if (epilogue) (*epilogue)(0, a.M, 0, N, C, ldc);
     return;
   }
   if (beta != 0.f && beta != 1.f) scale_c(a.M, N, beta, C, ldc);
   run_packed(uk, const_cast<float*>(a.data.data()), nullptr, a.M, N, a.K, pack_b, beta == 0.f, C,
-             ldc, pool);
+             ldc, pool, epilogue);
 }
 
 }  // namespace simd

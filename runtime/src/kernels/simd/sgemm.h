@@ -32,8 +32,15 @@ struct SgemmPackedA {
 };
 SgemmPackedA sgemm_pack_a(bool trans_a, int64_t M, int64_t K, const float* A, int64_t lda);
 // C = packed A * op(B) + beta * C (alpha = 1); op(B) is K x N as in sgemm.
+// Called on each finished block of C (rows [i0, i1), columns [j0, j1) of the
+// whole product; `c` points at C(i0, j0)) while it is still in cache: bias,
+// activation. Must touch only that block; may run on any pool thread.
+using SgemmEpilogue =
+    std::function<void(int64_t i0, int64_t i1, int64_t j0, int64_t j1, float* c, int64_t ldc)>;
+
 void sgemm_prepacked(const SgemmPackedA& a, bool trans_b, int64_t N, const float* B, int64_t ldb,
-                     float beta, float* C, int64_t ldc, ThreadPool* pool = nullptr);
+                     float beta, float* C, int64_t ldc, ThreadPool* pool = nullptr,
+                     const SgemmEpilogue* epilogue = nullptr);
 
 // A source of op(B) for products whose B is never materialised (implicit
 // im2col): packs depth rows [k0, k0 + kc) x columns [j0, j0 + nc) into
@@ -43,7 +50,8 @@ using SgemmPackB = std::function<void(int64_t k0, int64_t kc, int64_t j0, int64_
                                       float* out)>;
 // C (M x N) = packed A * B + beta * C with B supplied by `pack_b`.
 void sgemm_prepacked_fn(const SgemmPackedA& a, int64_t N, const SgemmPackB& pack_b, float beta,
-                        float* C, int64_t ldc, ThreadPool* pool = nullptr);
+                        float* C, int64_t ldc, ThreadPool* pool = nullptr,
+                        const SgemmEpilogue* epilogue = nullptr);
 
 // Name of the micro-kernel in use: "avx512", "avx2", "neon", "generic".
 // PIONNX_SGEMM=generic|neon|avx2|avx512 caps the choice (read once).
