@@ -184,6 +184,17 @@ GraphExecutor::GraphExecutor(const Graph& graph, const std::map<std::string, int
   for (int s : output_slots_) last[s] = -1;
   for (size_t s = 0; s < last.size(); ++s)
     if (last[s] >= 0) steps_[last[s]].release.push_back(static_cast<int>(s));
+  std::vector<bool> made_here(slot_names_.size(), false);
+  for (const Step& st : steps_)
+    for (int o : st.outputs)
+      if (o >= 0) made_here[o] = true;
+  for (int s : input_slots_) made_here[s] = false;
+  for (const auto& c : constants_) made_here[c.first] = false;
+  for (int s : outer_slots_) made_here[s] = false;
+  for (Step& st : steps_)
+    for (int s : st.release)
+      if (made_here[s] && std::find(st.inputs.begin(), st.inputs.end(), s) != st.inputs.end())
+        st.donatable.push_back(s);
 }
 
 std::vector<Value> GraphExecutor::run(const std::vector<const Value*>& inputs, ThreadPool& pool, const Scope* outer,
@@ -215,6 +226,12 @@ std::vector<Value> GraphExecutor::run(const std::vector<const Value*>& inputs, T
     for (size_t i = 0; i < st.outputs.size(); ++i)
       if (st.outputs[i] >= 0) outs[i] = &values[st.outputs[i]];
     KernelContext ctx(*st.node, std::move(ins), std::move(outs), &pool, &scope);
+    if (!st.donatable.empty() && st.kernel->computes_in_place()) {
+      std::vector<Value*> donors;
+      for (int s : st.donatable)
+        if (values[s].is_tensor() && values[s].tensor.storage().use_count() == 1) donors.push_back(&values[s]);
+      ctx.set_donors(std::move(donors));
+    }
     try {
       st.kernel->compute(ctx);
     } catch (const InvalidArgument& e) {
@@ -230,6 +247,13 @@ std::vector<Value> GraphExecutor::run(const std::vector<const Value*>& inputs, T
       if (s >= 0) {
         made[s] = value_bytes(values[s]);
         live += made[s];
+        // An output written into a donated input takes over its bytes.
+        for (int d : st.donatable)
+          if (made[d] && values[s].is_tensor() && values[d].is_tensor() &&
+              values[s].tensor.storage() == values[d].tensor.storage()) {
+            live -= made[d];
+            made[d] = 0;
+          }
       }
     peak = std::max(peak, live);
     for (int s : st.release) {

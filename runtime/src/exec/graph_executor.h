@@ -39,6 +39,9 @@ class GraphExecutor {
     std::vector<int> inputs;   // slot per input, -1 when omitted
     std::vector<int> outputs;  // slot per output, -1 when unused
     std::vector<int> release;  // slots whose last reader is this step
+    // Inputs the step may overwrite (kernels that compute in place): made by
+    // an earlier node of this graph and read by nothing after this step.
+    std::vector<int> donatable;
   };
 
   int slot_of(const std::string& name);

@@ -26,6 +26,7 @@ template <typename F, unsigned Mask = kFloats>
 class ActivationKernel : public Kernel {
  public:
   explicit ActivationKernel(const KernelInfo& info) : f_(info.node) {}
+  bool computes_in_place() const override { return true; }
   void compute(KernelContext& ctx) override {
     const Tensor& x = ctx.input(0);
     dispatch_types<Mask>(x.dtype(), ctx.node(), [&](auto tag) {
@@ -222,6 +223,7 @@ class ClipKernel : public Kernel {
       hi_ = info.node.attr_f("max", std::numeric_limits<float>::infinity());
     }
   }
+  bool computes_in_place() const override { return true; }  // bounds are read first
   void compute(KernelContext& ctx) override {
     const std::string what = ctx.node().describe();
     const Tensor& x = ctx.input(0);

@@ -47,6 +47,8 @@ class BinaryKernel : public Kernel {
  public:
   BinaryKernel(const KernelInfo& info, F f)
       : f_(f), legacy_axis_(legacy_axis_of(info)), what_(info.node.describe()) {}
+  // binary_apply reads both operands of element i before writing it.
+  bool computes_in_place() const override { return true; }
 
   void compute(KernelContext& ctx) override {
     const std::string& what = what_;

@@ -37,7 +37,7 @@ void unary_float_to_bool(KernelContext& ctx, F f) {
 
 template <unsigned Mask = kFloats, typename F>
 void add_unary(KernelRegistry& r, const char* op, int since, F f) {
-  r.add_fn("", op, since, 23, [f](KernelContext& ctx) { unary_same<Mask>(ctx, f); });
+  r.add_fn("", op, since, 23, [f](KernelContext& ctx) { unary_same<Mask>(ctx, f); }, /*in_place=*/true);
 }
 
 // Like add_unary, with a vectorized block function for float32.
@@ -49,7 +49,7 @@ void add_unary_block(KernelRegistry& r, const char* op, int since, F f,
     if (x.dtype() != DType::Float) return unary_same<Mask>(ctx, f);
     Tensor& y = ctx.output(0, x.dtype(), x.shape());
     float_block_apply(ctx.pool(), x, y, block);
-  });
+  }, /*in_place=*/true);
 }
 
 class IsInfKernel : public Kernel {

@@ -29,6 +29,13 @@ Tensor& KernelContext::output(size_t i, DType dtype, Shape shape) {
     scratch_.emplace_back(Tensor(dtype, std::move(shape)));
     return scratch_.back().tensor;
   }
+  if (i == 0)
+    for (Value* d : donors_)
+      if (d->tensor.dtype() == dtype && d->tensor.shape() == shape) {
+        *outputs_[0] = *d;  // shares the storage; the donor slot is released after this node
+        donors_.clear();
+        return outputs_[0]->tensor;
+      }
   *outputs_[i] = Value(Tensor(dtype, std::move(shape)));
   return outputs_[i]->tensor;
 }
@@ -50,18 +57,21 @@ void KernelRegistry::add(const std::string& domain, const std::string& op, int s
 namespace {
 class FnKernel : public Kernel {
  public:
-  explicit FnKernel(std::function<void(KernelContext&)> fn) : fn_(std::move(fn)) {}
+  FnKernel(std::function<void(KernelContext&)> fn, bool in_place) : fn_(std::move(fn)), in_place_(in_place) {}
   void compute(KernelContext& ctx) override { fn_(ctx); }
+  bool computes_in_place() const override { return in_place_; }
 
  private:
   std::function<void(KernelContext&)> fn_;
+  bool in_place_;
 };
 }  // namespace
 
 void KernelRegistry::add_fn(const std::string& domain, const std::string& op, int since, int until,
-                            std::function<void(KernelContext&)> fn) {
-  add(domain, op, since, until,
-      [fn](const KernelInfo&) -> std::unique_ptr<Kernel> { return std::make_unique<FnKernel>(fn); });
+                            std::function<void(KernelContext&)> fn, bool in_place) {
+  add(domain, op, since, until, [fn, in_place](const KernelInfo&) -> std::unique_ptr<Kernel> {
+    return std::make_unique<FnKernel>(fn, in_place);
+  });
 }
 
 const KernelFactory* KernelRegistry::find(const std::string& domain, const std::string& op,

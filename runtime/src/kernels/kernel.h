@@ -35,6 +35,11 @@ class Kernel {
  public:
   virtual ~Kernel() = default;
   virtual void compute(KernelContext& ctx) = 0;
+  // True when output 0 may be written into an input of the same dtype and
+  // shape: element i of the output depends only on element i of that input
+  // (and anything of the others), read before it is written. The executor
+  // then offers inputs that die at this node (KernelContext::output).
+  virtual bool computes_in_place() const { return false; }
 };
 
 // What a factory may look at when making a kernel.
@@ -77,7 +82,10 @@ class KernelContext {
   // True when the graph consumes output i (its name is not "").
   bool wants_output(size_t i) const { return i < outputs_.size() && outputs_[i] != nullptr; }
   // Allocates output i. For an unwanted output returns a scratch tensor.
+  // Output 0 of an in-place kernel reuses a donated input of the same dtype
+  // and shape when the executor offered one.
   Tensor& output(size_t i, DType dtype, Shape shape);
+  void set_donors(std::vector<Value*> donors) { donors_ = std::move(donors); }
   // Sets output i to an existing tensor (a view or a reshaped input).
   void set_output(size_t i, Tensor t);
   void set_output_value(size_t i, Value v);
@@ -93,6 +101,7 @@ class KernelContext {
   ThreadPool* pool_;
   const Scope* scope_;
   std::deque<Value> scratch_;  // deque: references stay valid as it grows
+  std::vector<Value*> donors_;  // inputs output 0 may reuse (see Kernel::computes_in_place)
 };
 
 // The newest ai.onnx opset the runtime knows. Kernels registered up to 23
@@ -113,8 +122,9 @@ class KernelRegistry {
         [](const KernelInfo& info) -> std::unique_ptr<Kernel> { return std::make_unique<K>(info); });
   }
   // Stateless kernel from a plain function.
+  // in_place: see Kernel::computes_in_place.
   void add_fn(const std::string& domain, const std::string& op, int since, int until,
-              std::function<void(KernelContext&)> fn);
+              std::function<void(KernelContext&)> fn, bool in_place = false);
 
   // nullptr when no kernel covers (domain, op, opset).
   const KernelFactory* find(const std::string& domain, const std::string& op, int64_t opset) const;
