@@ -149,3 +149,54 @@ def test_positional_feeds_skip_initializer_inputs():
     assert feed_names(["x", "y"], set(), 2) == ["x", "y"]
     # more data than non-initializer inputs: pair with graph.input as is
     assert feed_names(["x", "w"], {"w"}, 2) == ["x", "w"]
+
+
+# ------------------------------------------------ exotic types without ml_dtypes
+
+EXOTIC = r"bfloat16|BFLOAT16|float8|FLOAT8|e4m3|e5m2|int4|INT4|uint4|UINT4|float4|FLOAT4|e8m0|E8M0"
+
+
+@pytest.fixture(scope="module")
+def exported_node(tmp_path_factory):
+    root = tmp_path_factory.mktemp("node")
+    export(root, ["node"])
+    return root
+
+
+def test_raw_bit_decoders_match_ml_dtypes():
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    from pionnx.conformance import rawbits
+
+    codes = np.arange(256, dtype=np.uint8)
+    for code, name in rawbits.NAMES.items():
+        if code == 16:
+            bits = np.arange(1 << 16, dtype=np.uint32).astype(np.uint16)
+            want = bits.view(ml_dtypes.bfloat16).astype(np.float64)
+        elif code in (21, 22, 23):  # 4-bit: one element per byte, int4 sign-extended
+            nib = np.arange(16, dtype=np.uint8)
+            bits = ((nib.astype(np.int8) ^ 8) - 8).astype(np.int8).view(np.uint8) if code == 22 else nib
+            want = nib.view(getattr(ml_dtypes, name)).astype(np.float64)
+        else:
+            bits = codes
+            want = codes.view(getattr(ml_dtypes, name)).astype(np.float64)
+        got = rawbits.to_float64(rawbits.RawBits(code, bits))
+        np.testing.assert_array_equal(got, want, err_msg=name)
+
+
+def test_exotic_types_run_the_same_without_ml_dtypes(exported_node, no_onnx_env, tmp_path):
+    """The armv7 board has no ml_dtypes: those cases then run on bit patterns, with the same results."""
+    blocker = tmp_path / "noml"
+    blocker.mkdir()
+    (blocker / "ml_dtypes.py").write_text("raise ImportError('ml_dtypes hidden')\n")
+    env_noml = dict(no_onnx_env)
+    env_noml["PYTHONPATH"] = str(blocker) + ":" + no_onnx_env["PYTHONPATH"]
+    counts = {}
+    for label, env in (("with", no_onnx_env), ("without", env_noml)):
+        out = tmp_path / f"{label}.json"
+        proc = run_cli(env, "run", str(exported_node), "-k", EXOTIC, "--json", str(out))
+        rows = json.loads(out.read_text())["results"]
+        counts[label] = {row["id"]: row["outcome"] for row in rows}
+        assert proc.returncode in (0, 1), proc.stdout + proc.stderr
+    assert len(counts["with"]) > 100
+    assert counts["with"] == counts["without"]
+    assert sum(v == "passed" for v in counts["without"].values()) > 100

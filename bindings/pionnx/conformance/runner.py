@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from . import expected as expected_list
+from . import rawbits
 from .compare import assert_similar_outputs
 from .suites import SUITES
 
@@ -61,12 +62,30 @@ def _readable_kinds() -> set[str]:
     return {"tensor", "sequence", "optional"} if hasattr(pionnx, "value_from_proto") else {"tensor"}
 
 
-def _read_value(path: Path, kind: str) -> Any:
+def _read_value(path: Path, kind: str, raw: bool = False) -> Any:
+    """A .pb as numpy; with raw=True, exotic element types as rawbits.RawBits."""
     import pionnx
 
+    if raw:
+        from pionnx import _core
+        from pionnx._session import _to_python
+
+        core = _core.tensor_from_proto(path.read_bytes()) if kind == "tensor" else _core.value_from_proto(
+            path.read_bytes(), kind)
+        wrapped = rawbits.wrap(core)
+        return wrapped if isinstance(wrapped, rawbits.RawBits) else _to_python(core)
     if kind == "tensor":
         return pionnx.tensor_from_proto(path.read_bytes())
     return pionnx.value_from_proto(path.read_bytes(), kind)
+
+
+def _run_raw(session: Any, output_names: list[str], feeds: dict[str, Any]) -> list[Any]:
+    """session.run on bit patterns: RawBits in and out, the rest as numpy."""
+    from pionnx._session import _to_python
+
+    pairs = [(name, rawbits.unwrap(value)) for name, value in feeds.items()]
+    outs = session._sess.run(pairs, output_names)
+    return [rawbits.wrap(o) if isinstance(rawbits.wrap(o), rawbits.RawBits) else _to_python(o) for o in outs]
 
 
 def _data_kinds(case: dict[str, Any], data_set: dict[str, Any]) -> tuple[list[str], list[str]]:
@@ -87,12 +106,22 @@ def _check_reference_dtypes(outputs: list[Any], names: list[str | None]) -> None
             raise AssertionError(f"Output {i} has dtype {out.dtype.name}, the reference has {name}")
 
 
+def _check_raw_dtypes(outputs: list[Any], names: list[str | None]) -> None:
+    for i, (out, name) in enumerate(zip(outputs, names)):
+        if name is None or name == "object" or isinstance(out, list):
+            continue
+        got = out.dtype_name if isinstance(out, rawbits.RawBits) else getattr(getattr(out, "dtype", None), "name", None)
+        if got != name:
+            raise AssertionError(f"Output {i} has dtype {got}, the reference has {name}")
+
+
 def run_case(root: Path, case: dict[str, Any], threads: int | None = None) -> dict[str, Any]:
     """Run one case in this process: {'outcome': passed|failed|skipped, 'message': ...}."""
     import pionnx
 
     case_dir = root / case["dir"]
     readable = _readable_kinds()
+    raw = not rawbits.have_ml_dtypes()
     for data_set in case["data_sets"]:
         inputs, outputs = _data_kinds(case, data_set)
         unreadable = sorted(set(inputs + outputs) - readable)
@@ -108,10 +137,16 @@ def run_case(root: Path, case: dict[str, Any], threads: int | None = None) -> di
             set_dir = case_dir / data_set["dir"]
             input_kinds, output_kinds = _data_kinds(case, data_set)
             feeds = {
-                feed["name"]: _read_value(set_dir / feed["file"], kind)
+                feed["name"]: _read_value(set_dir / feed["file"], kind, raw)
                 for feed, kind in zip(data_set["inputs"], input_kinds)
             }
-            refs = [_read_value(set_dir / file, kind) for file, kind in zip(data_set["outputs"], output_kinds)]
+            refs = [_read_value(set_dir / file, kind, raw) for file, kind in zip(data_set["outputs"], output_kinds)]
+            if raw and any(isinstance(v, rawbits.RawBits) for v in list(feeds.values()) + refs):
+                outputs = _run_raw(session, output_names, feeds)
+                _check_raw_dtypes(outputs, data_set.get("output_dtypes", []))
+                assert_similar_outputs(rawbits.decode(refs), rawbits.decode(outputs), rtol=case["rtol"],
+                                       atol=case["atol"])
+                continue
             outputs = session.run(output_names, feeds)
             assert_similar_outputs(refs, outputs, rtol=case["rtol"], atol=case["atol"])
             _check_reference_dtypes(outputs, data_set.get("output_dtypes", []))
