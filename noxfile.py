@@ -20,7 +20,13 @@ nox.options.sessions = ["tests"]
 nox.options.error_on_missing_interpreters = True
 
 # onnxruntime is the reference the quantized-model and exporter tests compare against.
-TEST_DEPS = ["pytest", "pytest-xdist", "pytest-timeout", "onnx>=1.19,<1.20", "numpy", "onnxruntime", "ml_dtypes"]
+# The exporters for tests/test_exporters.py: torch pinned to the local CPU wheel (a plain
+# `torch` pulls the CUDA builds), onnxscript for its dynamo exporter (0.7.x works with onnx 1.19).
+EXPORTER_DEPS = ["torch==2.13.0", "onnxscript>=0.7,<0.8", "scikit-learn", "skl2onnx"]
+TEST_DEPS = [
+    "pytest", "pytest-xdist", "pytest-timeout", "onnx>=1.19,<1.20", "numpy", "onnxruntime", "ml_dtypes",
+    *EXPORTER_DEPS,
+]
 
 # Parallel workers also fence the run: a test that crashes the interpreter
 # kills only its worker (reported as a failure, or as the expected failure of

@@ -173,6 +173,18 @@ def _to_python(value: Any) -> Any:
     return value
 
 
+def _output_to_python(value: Any, type_str: str) -> Any:
+    """Like _to_python; a seq(map(K, V)) output becomes a list of dicts, as onnxruntime returns it.
+
+    The runtime carries such a sequence (ZipMap's output) as [keys [C], values [N, C]].
+    """
+    if type_str.startswith("seq(map(") and isinstance(value, list) and len(value) == 2:
+        keys, values = (_to_python(v) for v in value)
+        keys = keys.tolist()
+        return [dict(zip(keys, row)) for row in values.tolist()]
+    return _to_python(value)
+
+
 def _expected_elem(type_str: str) -> Optional[str]:
     if type_str.startswith("tensor(") and type_str.endswith(")"):
         return type_str[len("tensor(") : -1]
@@ -262,6 +274,7 @@ class InferenceSession:
         self._overridable = _node_args(self._sess.overridable_initializers())
         self._input_types = {a.name: a.type for a in self._inputs + self._overridable}
         self._output_names = [a.name for a in self._outputs]
+        self._output_types = {a.name: a.type for a in self._outputs}
 
     @staticmethod
     def _check_providers(providers: Optional[Sequence[Any]]) -> List[str]:
@@ -328,7 +341,8 @@ class InferenceSession:
                 known = ", ".join(repr(a.name) for a in self._inputs)
                 raise InvalidArgumentError(f"unknown input '{name}'; the model's inputs are: {known}")
             feeds.append((name, _feed_value(name, value, self._input_types[name])))
-        return [_to_python(v) for v in self._sess.run(feeds, names)]
+        types = [self._output_types[n] for n in (names or self._output_names)]
+        return [_output_to_python(v, t) for v, t in zip(self._sess.run(feeds, names), types)]
 
 
 InvalidArgumentError = _core.InvalidArgument

@@ -9,7 +9,8 @@ std::string TypeInfo::str() const {
     case Kind::Tensor: return str_cat("tensor(", dtype_name(elem), ")");
     case Kind::Sequence: return str_cat("seq(", inner ? inner->str() : std::string("unknown"), ")");
     case Kind::Optional: return str_cat("optional(", inner ? inner->str() : std::string("unknown"), ")");
-    case Kind::Map: return "map";
+    case Kind::Map:
+      return str_cat("map(", dtype_name(elem), ",", inner ? inner->str() : std::string("unknown"), ")");
     default: return "unknown";
   }
 }

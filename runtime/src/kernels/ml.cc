@@ -1,6 +1,11 @@
 // Classic-ML operators of the ai.onnx.ml domain: Binarizer (1),
 // ArrayFeatureExtractor (1), LabelEncoder (1, 2, 4), TreeEnsemble (5),
-// TreeEnsembleRegressor / TreeEnsembleClassifier (1, 3).
+// TreeEnsembleRegressor / TreeEnsembleClassifier (1, 3), Scaler (1),
+// Normalizer (1), LinearClassifier (1), LinearRegressor (1), ZipMap (1).
+//
+// ZipMap's seq(map(K, float)) output is carried as a two-tensor sequence
+// [keys [C] (string or int64), values [N, C] float]; the Python binding turns
+// it into a list of {key: value} dicts, as onnxruntime returns it.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -602,6 +607,230 @@ class TreeEnsembleClassifier : public LegacyTrees {
   bool binary_ = false;
 };
 
+// ---------------------------------------------------------------- Scaler / Normalizer
+
+// [N, F] (or [F]) rows as float64 with their row count and width.
+Tensor rows_as_double(const Tensor& x, int64_t* n, int64_t* f) {
+  *f = x.rank() == 0 ? 1 : x.dim(-1);
+  *n = *f > 0 ? x.numel() / *f : 0;
+  return cast_tensor(x, DType::Double);
+}
+
+// y = (x - offset) * scale per feature (offset/scale of length 1 or F); float output.
+class Scaler : public Kernel {
+ public:
+  explicit Scaler(const KernelInfo& info) : node_(info.node) {
+    offset_ = info.node.attr_floats("offset");
+    scale_ = info.node.attr_floats("scale");
+  }
+  void compute(KernelContext& ctx) override {
+    const std::string what = node_.describe();
+    const Tensor& in = ctx.input(0);
+    int64_t n, f;
+    const Tensor x = rows_as_double(in, &n, &f);
+    auto pick = [&](const std::vector<float>& v, int64_t j, float def) -> double {
+      if (v.empty()) return def;
+      return v.size() == 1 ? v[0] : v[static_cast<size_t>(j)];
+    };
+    for (const auto* v : {&offset_, &scale_})
+      PIONNX_ENFORCE(v->size() <= 1 || static_cast<int64_t>(v->size()) == f, InvalidArgument, what,
+                     ": offset/scale have ", v->size(), " entries for ", f, " features");
+    Tensor& y = ctx.output(0, DType::Float, in.shape());
+    const double* xd = x.data<double>();
+    float* yd = y.data<float>();
+    for (int64_t r = 0; r < n; ++r)
+      for (int64_t j = 0; j < f; ++j)
+        yd[r * f + j] = static_cast<float>((xd[r * f + j] - pick(offset_, j, 0.f)) * pick(scale_, j, 1.f));
+  }
+
+ private:
+  const Node& node_;
+  std::vector<float> offset_, scale_;
+};
+
+// Each row divided by its MAX, L1 or L2 norm; float output.
+class Normalizer : public Kernel {
+ public:
+  explicit Normalizer(const KernelInfo& info) : node_(info.node) {
+    norm_ = info.node.attr_s("norm", "MAX");
+    PIONNX_ENFORCE(norm_ == "MAX" || norm_ == "L1" || norm_ == "L2", InvalidGraph, node_.describe(),
+                   ": unknown norm '", norm_, "'");
+  }
+  void compute(KernelContext& ctx) override {
+    const Tensor& in = ctx.input(0);
+    int64_t n, f;
+    const Tensor x = rows_as_double(in, &n, &f);
+    Tensor& y = ctx.output(0, DType::Float, in.shape());
+    const double* xd = x.data<double>();
+    float* yd = y.data<float>();
+    for (int64_t r = 0; r < n; ++r) {
+      const double* row = xd + r * f;
+      double d = 0;
+      if (norm_ == "MAX") {
+        d = f > 0 ? row[0] : 0;
+        for (int64_t j = 1; j < f; ++j) d = std::max(d, row[j]);
+      } else if (norm_ == "L1") {
+        for (int64_t j = 0; j < f; ++j) d += std::fabs(row[j]);
+      } else {
+        for (int64_t j = 0; j < f; ++j) d += row[j] * row[j];
+        d = std::sqrt(d);
+      }
+      for (int64_t j = 0; j < f; ++j) yd[r * f + j] = static_cast<float>(d != 0 ? row[j] / d : row[j]);
+    }
+  }
+
+ private:
+  const Node& node_;
+  std::string norm_;
+};
+
+// ---------------------------------------------------------------- LinearClassifier / LinearRegressor
+
+// scores [N, C] = X [N, F] . coefficients[C, F]^T + intercepts, in float64.
+Tensor linear_scores(const Node& node, const Tensor& in, const std::vector<float>& coef,
+                     const std::vector<float>& intercepts, int64_t c) {
+  const std::string what = node.describe();
+  int64_t n, f;
+  const Tensor x = rows_as_double(in, &n, &f);
+  PIONNX_ENFORCE(c > 0 && static_cast<int64_t>(coef.size()) == c * f, InvalidArgument, what, ": ", coef.size(),
+                 " coefficients do not make ", c, " rows of the ", f, " input features");
+  PIONNX_ENFORCE(intercepts.empty() || static_cast<int64_t>(intercepts.size()) == c, InvalidGraph, what,
+                 ": intercepts must have ", c, " entries");
+  Tensor s(DType::Double, {n, c});
+  const double* xd = x.data<double>();
+  double* sd = s.data<double>();
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t k = 0; k < c; ++k) {
+      double acc = intercepts.empty() ? 0.0 : intercepts[k];
+      for (int64_t j = 0; j < f; ++j) acc += xd[r * f + j] * coef[k * f + j];
+      sd[r * c + k] = acc;
+    }
+  return s;
+}
+
+int64_t post_transform_code(const Node& n) {
+  static const std::map<std::string, int64_t> kPost = {
+      {"NONE", 0}, {"SOFTMAX", 1}, {"LOGISTIC", 2}, {"SOFTMAX_ZERO", 3}, {"PROBIT", 4}};
+  const std::string post = n.attr_s("post_transform", "NONE");
+  PIONNX_ENFORCE(kPost.count(post), InvalidGraph, n.describe(), ": unknown post_transform '", post, "'");
+  return kPost.at(post);
+}
+
+// Outputs the label [N] and the scores [N, C] (C = number of intercepts; one
+// score with two labels is binary: the label is the second one when the
+// score is positive, 0.5 after LOGISTIC/PROBIT, and the scores become the two
+// columns [1 - s, s] as onnxruntime writes them).
+class LinearClassifier : public Kernel {
+ public:
+  explicit LinearClassifier(const KernelInfo& info) : node_(info.node) {
+    const Node& n = info.node;
+    coef_ = n.attr_floats("coefficients");
+    intercepts_ = n.attr_floats("intercepts");
+    int_labels_ = n.attr_ints("classlabels_ints");
+    str_labels_ = n.attr_strings("classlabels_strings");
+    post_ = post_transform_code(n);
+    n_labels_ = static_cast<int64_t>(std::max(int_labels_.size(), str_labels_.size()));
+    PIONNX_ENFORCE(n_labels_ > 0, InvalidGraph, n.describe(), ": needs classlabels_ints or classlabels_strings");
+    n_scores_ = intercepts_.empty() ? n_labels_ : static_cast<int64_t>(intercepts_.size());
+  }
+
+  void compute(KernelContext& ctx) override {
+    Tensor s = linear_scores(node_, ctx.input(0), coef_, intercepts_, n_scores_);
+    const int64_t N = s.dim(0), C = n_scores_;
+    double* sd = s.data<double>();
+    std::vector<int64_t> best(static_cast<size_t>(N));
+    Tensor out;
+    if (C == 1 && n_labels_ == 2) {
+      out = Tensor(DType::Double, {N, 2});
+      double* od = out.data<double>();
+      for (int64_t r = 0; r < N; ++r) {
+        double v = sd[r];
+        post_transform(post_, &v, 1);
+        const bool positive = (post_ == 2 || post_ == 4) ? v > 0.5 : v > 0;
+        best[r] = positive ? 1 : 0;
+        od[r * 2 + 1] = v;
+        od[r * 2] = 1 - v;  // as onnxruntime, whatever the post_transform
+      }
+    } else {
+      for (int64_t r = 0; r < N; ++r) {
+        double* row = sd + r * C;
+        int64_t k = 0;
+        for (int64_t j = 1; j < C; ++j)
+          if (row[j] > row[k]) k = j;
+        best[r] = k;
+        post_transform(post_, row, C);
+      }
+      out = s;
+    }
+    if (str_labels_.empty()) {
+      int64_t* ld = ctx.output(0, DType::Int64, {N}).data<int64_t>();
+      for (int64_t r = 0; r < N; ++r)
+        ld[r] = best[r] < n_labels_ ? int_labels_[best[r]] : best[r];
+    } else {
+      std::string* ld = ctx.output(0, DType::String, {N}).data<std::string>();
+      for (int64_t r = 0; r < N; ++r) ld[r] = best[r] < n_labels_ ? str_labels_[best[r]] : std::string();
+    }
+    ctx.set_output(1, cast_tensor(out, DType::Float));
+  }
+
+ private:
+  const Node& node_;
+  std::vector<float> coef_, intercepts_;
+  std::vector<int64_t> int_labels_;
+  std::vector<std::string> str_labels_;
+  int64_t post_ = 0, n_labels_ = 0, n_scores_ = 0;
+};
+
+class LinearRegressor : public Kernel {
+ public:
+  explicit LinearRegressor(const KernelInfo& info) : node_(info.node) {
+    coef_ = info.node.attr_floats("coefficients");
+    intercepts_ = info.node.attr_floats("intercepts");
+    targets_ = info.node.attr_i("targets", 1);
+    post_ = post_transform_code(info.node);
+  }
+  void compute(KernelContext& ctx) override {
+    Tensor s = linear_scores(node_, ctx.input(0), coef_, intercepts_, targets_);
+    double* sd = s.data<double>();
+    for (int64_t r = 0; r < s.dim(0); ++r) post_transform(post_, sd + r * targets_, targets_);
+    ctx.set_output(0, cast_tensor(s, DType::Float));
+  }
+
+ private:
+  const Node& node_;
+  std::vector<float> coef_, intercepts_;
+  int64_t targets_ = 1, post_ = 0;
+};
+
+// ---------------------------------------------------------------- ZipMap
+
+// [N, C] float -> seq(map(K, float)), carried as the sequence [keys [C], X as [N, C]].
+class ZipMap : public Kernel {
+ public:
+  explicit ZipMap(const KernelInfo& info) : node_(info.node) {
+    const std::vector<int64_t> ints = info.node.attr_ints("classlabels_int64s");
+    const std::vector<std::string> strs = info.node.attr_strings("classlabels_strings");
+    PIONNX_ENFORCE(ints.empty() != strs.empty(), InvalidGraph, node_.describe(),
+                   ": needs exactly one of classlabels_int64s and classlabels_strings");
+    keys_ = strs.empty() ? vec1d(ints) : vec1d(strs);
+  }
+  void compute(KernelContext& ctx) override {
+    const Tensor& x = ctx.input(0);
+    const int64_t c = keys_.numel();
+    PIONNX_ENFORCE(x.dtype() == DType::Float, InvalidArgument, node_.describe(), ": X must be float, got ",
+                   dtype_name(x.dtype()));
+    PIONNX_ENFORCE((x.rank() == 1 || x.rank() == 2) && x.dim(-1) == c, InvalidArgument, node_.describe(),
+                   ": X must be [N, ", c, "] (one column per class label)");
+    const int64_t n = x.rank() == 1 ? 1 : x.dim(0);
+    std::vector<Tensor> seq{keys_, x.clone().reshaped({n, c})};
+    ctx.set_output_value(0, Value::make_sequence(std::move(seq), DType::Float));
+  }
+
+ private:
+  const Node& node_;
+  Tensor keys_;
+};
+
 }  // namespace
 
 void register_ml(KernelRegistry& r) {
@@ -611,6 +840,11 @@ void register_ml(KernelRegistry& r) {
   r.add<TreeEnsemble>(kMl, "TreeEnsemble", 5, 23);
   r.add<TreeEnsembleRegressor>(kMl, "TreeEnsembleRegressor", 1, 23);
   r.add<TreeEnsembleClassifier>(kMl, "TreeEnsembleClassifier", 1, 23);
+  r.add<Scaler>(kMl, "Scaler", 1, 23);
+  r.add<Normalizer>(kMl, "Normalizer", 1, 23);
+  r.add<LinearClassifier>(kMl, "LinearClassifier", 1, 23);
+  r.add<LinearRegressor>(kMl, "LinearRegressor", 1, 23);
+  r.add<ZipMap>(kMl, "ZipMap", 1, 23);
 }
 
 }  // namespace pionnx
