@@ -7,7 +7,10 @@
 For each model and thread count the three runtimes run the same inputs,
 round-robin (a fresh random order each iteration, so machine noise hits all of
 them alike), and the median of `--runs` timed runs after `--warmup` runs is
-reported. pionnx's outputs are checked against onnxruntime's before timing; a
+reported. With more than one thread each timed run starts after a short
+pause (`--settle-ms`): onnxruntime's and pionnx's idle workers spin for a
+while after a run, and on a 2-core machine a runtime still spinning would
+steal a core from the next runtime's run. pionnx's outputs are checked against onnxruntime's before timing; a
 relative difference above 1e-3 is flagged MISMATCH and left out of the
 geometric means. Session creation and peak RSS come from one child process
 per runtime and model (`--rss-child`), which also keeps a runtime that crashes
@@ -267,8 +270,11 @@ def time_model(model, threads: int, modules: dict, usable: dict, args, rng, twin
             runs[rt]()
     wall: dict = {rt: [] for rt in runs}
     cpu: dict = {rt: [] for rt in runs}
+    settle = args.settle_ms / 1e3 if threads > 1 else 0.0
     for _ in range(args.runs):
         for rt in rng.permutation(list(runs)):
+            if settle:
+                time.sleep(settle)  # let the previous runtime's workers stop spinning
             c0, t0 = time.process_time(), time.perf_counter()
             runs[rt]()
             t1, c1 = time.perf_counter(), time.process_time()
@@ -492,6 +498,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--threads", default="1,2", help="thread counts, comma-separated (default 1,2)")
     p.add_argument("--runs", type=int, default=None, help="timed runs per runtime (default 10, --quick 3)")
     p.add_argument("--warmup", type=int, default=None, help="warm-up runs per runtime (default 2, --quick 1)")
+    p.add_argument("--settle-ms", type=float, default=20.0,
+                   help="pause before each timed run at >1 thread, so no runtime's spinning workers overlap another's run")
     p.add_argument("--quick", action="store_true", help="smoke test: 3 runs, 1 warm-up, 1 child run")
     p.add_argument("--runtimes", default=",".join(RUNTIMES), help="subset of pionnx,onnxruntime,tract")
     p.add_argument("--json", default=str(ROOT / "build" / "bench-results.json"), help="where to write the results")
@@ -565,7 +573,7 @@ def main(argv: list[str] | None = None) -> int:
     child_threads = threads_list[0]
     results: dict = {
         "machine": machine_facts(modules),
-        "config": {"models": names, "threads": threads_list, "runs": args.runs, "warmup": args.warmup,
+        "config": {"models": names, "threads": threads_list, "runs": args.runs, "warmup": args.warmup, "settle_ms": args.settle_ms,
                    "creations": args.creations, "child_runs": args.child_runs, "child_threads": child_threads,
                    "runtimes": wanted, "order": "fresh random permutation of the runtimes per iteration (seed 0)",
                    "rel_tolerance": REL_TOLERANCE, "tract_threads": TRACT_THREADS_NOTE},

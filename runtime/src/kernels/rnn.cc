@@ -150,18 +150,20 @@ class Recurrent : public Kernel {
     std::vector<float> scratch(static_cast<size_t>(4 * H));
     // R^T per direction as [H, G] rows, so each step is a vector (batch 1) or
     // a thin matrix times contiguous rows. Made once for a constant R.
+    // A Tensor, so 64-byte aligned: the vector loads of each step must not
+    // straddle cache lines.
     auto transpose_r = [&](const Tensor& rr) {
-      std::vector<float> t(static_cast<size_t>(num_dir_ * G * H));
+      Tensor t(DType::Float, {num_dir_, H, G});
       for (int64_t d = 0; d < num_dir_; ++d) {
         const float* src = rr.data<float>() + d * G * H;
-        float* dst = t.data() + d * G * H;
+        float* dst = t.data<float>() + d * G * H;
         for (int64_t g = 0; g < G; ++g)
           for (int64_t k = 0; k < H; ++k) dst[k * G + g] = src[g * H + k];
       }
       return t;
     };
-    std::vector<float> rt_run;
-    const std::vector<float>* rt_all = ctx.input(2).dtype() == DType::Float ? rt_cache_.get(R, transpose_r) : nullptr;
+    Tensor rt_run;
+    const Tensor* rt_all = ctx.input(2).dtype() == DType::Float ? rt_cache_.get(R, transpose_r) : nullptr;
     if (!rt_all) rt_all = &(rt_run = transpose_r(R));
     for (int64_t d = 0; d < num_dir_; ++d) {
       bool rev = reverse_only_ || d == 1;
@@ -179,7 +181,7 @@ class Recurrent : public Kernel {
       if (C0.defined()) copy_state(C0, d, batch, H, c);
       const float* p = P.defined() ? P.data<float>() + d * 3 * H : nullptr;
       const Activation* act = &acts_[d * (acts_.size() / num_dir_)];
-      const float* rt = rt_all->data() + d * G * H;
+      const float* rt = rt_all->data<float>() + d * G * H;
       // The step's product, split by gate columns over the pool.
       const bool split = ctx.pool().size() > 1 && batch * G * H >= (int64_t{1} << 16);
       for (int64_t step = 0; step < seq; ++step) {
@@ -315,7 +317,7 @@ class Recurrent : public Kernel {
   float clip_ = 0;
   bool input_forget_ = false, linear_before_reset_ = false;
   std::vector<Activation> acts_;
-  ConstantWeightCache<std::vector<float>> rt_cache_;
+  ConstantWeightCache<Tensor> rt_cache_;
 };
 
 struct RNN : Recurrent {

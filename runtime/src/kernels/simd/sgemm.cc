@@ -300,15 +300,18 @@ void gemm_packed_a(const SgemmUKernel& uk, const float* Ap, int64_t M, int64_t N
   const int MR = uk.mr, NR = uk.nr;
   const int64_t MC = MR * kMCPanels;
   const int64_t NC = std::max<int64_t>(NR, kNC / NR * NR);
-  thread_local std::vector<float> bbuf;
+  // The B panel, 64-byte aligned: the micro-kernels load whole vectors from
+  // it every k step, and a load straddling two cache lines costs two.
+  thread_local std::vector<float> bstore;
   const size_t bsize = static_cast<size_t>((std::min(N, NC) + NR) * std::min(K, kKC));
-  if (bbuf.size() < bsize) bbuf.resize(bsize);
+  if (bstore.size() < bsize + 16) bstore.resize(bsize + 16);
+  float* const bpanel = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(bstore.data()) + 63) & ~uintptr_t{63});
 
   for (int64_t jc = 0; jc < N; jc += NC) {
     const int64_t nc = std::min(NC, N - jc);
     for (int64_t pc = 0; pc < K; pc += kKC) {
       const int64_t kc = std::min(kKC, K - pc);
-      packb(pc, kc, j_off + jc, nc, NR, bbuf.data());
+      packb(pc, kc, j_off + jc, nc, NR, bpanel);
       const bool accumulate = !(overwrite && pc == 0);
       const bool last = pc + kc >= K;
       for (int64_t ic = 0; ic < M; ic += MC) {
@@ -317,7 +320,7 @@ void gemm_packed_a(const SgemmUKernel& uk, const float* Ap, int64_t M, int64_t N
           const int n = static_cast<int>(std::min<int64_t>(NR, nc - jr));
           for (int64_t ir = 0; ir < mc; ir += MR) {
             const int m = static_cast<int>(std::min<int64_t>(MR, mc - ir));
-            uk.run(kc, Ap + (ic + ir) * K + pc * MR, bbuf.data() + jr * kc,
+            uk.run(kc, Ap + (ic + ir) * K + pc * MR, bpanel + jr * kc,
                    C + (ic + ir) * ldc + jc + jr, ldc, m, n, accumulate);
           }
           if (epi && last)
