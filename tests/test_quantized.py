@@ -630,3 +630,57 @@ def test_matmul_integer_large_matches_numpy(a_dtype, b_dtype):
     )[0]
     want = (a.astype(np.int64) - int(za)) @ (b.astype(np.int64) - zb.astype(np.int64))
     np.testing.assert_array_equal(got, want)
+
+
+_QGEMM_RUNNER = r"""
+import sys, numpy as np, pionnx
+model, feeds, out = sys.argv[1:4]
+f = dict(np.load(feeds))
+y = pionnx.InferenceSession(model).run(None, f)
+np.savez(out, *y)
+"""
+
+
+def test_integer_kernel_matches_portable_kernel(tmp_path):
+    """The CPU's integer GEMM kernel (VNNI/AVX2/SSE2 here, NEON on ARM) gives the portable kernel's bits."""
+    import os
+    import subprocess
+    import sys
+
+    rng = np.random.default_rng(9)
+    b = rng.integers(-128, 128, (300, 260), dtype=np.int8)
+    nodes = [helper.make_node("MatMulInteger", ["a", "b", "azp", "bzp"], ["y"]),
+             helper.make_node("ConvInteger", ["x", "w", "xzp"], ["z"], pads=[1, 1, 1, 1])]
+    inits = [numpy_helper.from_array(b, "b"), numpy_helper.from_array(np.int8(3).reshape(()), "bzp"),
+             numpy_helper.from_array(np.uint8(131).reshape(()), "azp"),
+             numpy_helper.from_array(rng.integers(0, 256, (16, 8, 3, 3), dtype=np.uint8), "w"),
+             numpy_helper.from_array(np.uint8(100).reshape(()), "xzp")]
+    graph = helper.make_graph(
+        nodes, "q",
+        [helper.make_tensor_value_info("a", TensorProto.UINT8, [64, 300]),
+         helper.make_tensor_value_info("x", TensorProto.UINT8, [1, 8, 20, 20])],
+        [helper.make_tensor_value_info("y", TensorProto.INT32, None),
+         helper.make_tensor_value_info("z", TensorProto.INT32, None)],
+        initializer=inits)
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    path = tmp_path / "q.onnx"
+    path.write_bytes(m.SerializeToString())
+    feeds = tmp_path / "feeds.npz"
+    np.savez(feeds, a=rng.integers(0, 256, (64, 300), dtype=np.uint8),
+             x=rng.integers(0, 256, (1, 8, 20, 20), dtype=np.uint8))
+    outs = {}
+    for mode in ("default", "generic"):
+        env = dict(os.environ)
+        env.pop("PIONNX_QGEMM", None)
+        if mode == "generic":
+            env["PIONNX_QGEMM"] = "generic"
+        out = tmp_path / f"{mode}.npz"
+        proc = subprocess.run([sys.executable, "-c", _QGEMM_RUNNER, str(path), str(feeds), str(out)],
+                              env=env, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        with np.load(out) as z:
+            outs[mode] = [z[k] for k in sorted(z.files)]
+    for got, want in zip(outs["default"], outs["generic"]):
+        np.testing.assert_array_equal(got, want)
+    a = np.load(feeds)["a"].astype(np.int64) - 131
+    np.testing.assert_array_equal(outs["generic"][0], a @ (b.astype(np.int64) - 3))

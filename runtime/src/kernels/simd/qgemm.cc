@@ -1,10 +1,13 @@
 #include "kernels/simd/qgemm.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
 #include "exec/thread_pool.h"
+#include "kernels/simd/qgemm_ukernel.h"
+#include "kernels/simd/sgemm.h"
 
 #if defined(__x86_64__) || (defined(__i386__) && defined(__SSE2__))
 #include <immintrin.h>
@@ -15,12 +18,18 @@ namespace pionnx {
 namespace simd {
 namespace {
 
+// PIONNX_QGEMM=generic forces the portable kernel (tests, benchmarks).
+bool forced_generic() {
+  const char* cap = std::getenv("PIONNX_QGEMM");
+  return cap && std::strcmp(cap, "generic") == 0;
+}
+
 // Block sizes: a kKc x kNc int16 panel of B (128 KiB) stays in L2 while
 // every row of A in the task streams past it.
 constexpr int64_t kKc = 256;
-constexpr int64_t kNc = 256;
+constexpr int64_t kNc = kQNc;
 constexpr int64_t kMc = 256;  // rows sharing one packed panel of B
-constexpr int kRows = 4;      // rows of A sharing each loaded part of the B panel
+constexpr int kRows = kQRows;  // rows of A sharing each loaded part of the B panel
 constexpr int64_t kNr = 32;   // panel width is padded to a multiple of this
 
 // Panel layout, shared by every micro-kernel: depth is taken in pairs
@@ -155,6 +164,7 @@ __attribute__((target("avx512vnni,avx512f,avx512bw"))) void kernel_vnni512(const
 }
 
 bool has_vnni() {
+  if (forced_generic()) return false;
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl");
 }
@@ -168,6 +178,8 @@ const bool kUseVnni = false;
 
 // Chosen once from what the CPU reports.
 QKernel pick_kernel() {
+  if (forced_generic()) return kernel_generic;
+  if (qgemm_has_neon_kernel() && cpu_has_neon()) return qgemm_kernel_neon;
 #ifdef PIONNX_QGEMM_X86
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx2")) return kernel_avx2;
@@ -392,6 +404,7 @@ void qgemm(const QGemmArgs& g, ThreadPool* pool) {
 }
 
 const char* qgemm_isa() {
+  if (kKernel == qgemm_kernel_neon) return "neon";
 #ifdef PIONNX_QGEMM_X86
   if (kUseVnni) return "avx512vnni";
   if (kKernel == kernel_avx2) return "avx2";

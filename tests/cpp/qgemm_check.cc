@@ -1,0 +1,97 @@
+// Standalone check of the integer GEMM against a naive int32 reference, for
+// cross builds run under qemu (ci/sgemm_check_arm.sh) as well as the host.
+//
+//   qgemm_check                  check the kernel this CPU gets
+//   qgemm_check --bench M N K    seconds per product, single-threaded
+//
+// PIONNX_QGEMM=generic (read at start-up) forces the portable kernel, so the
+// script runs each mode in its own process. Exit status non-zero on mismatch.
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "exec/thread_pool.h"
+#include "kernels/simd/qgemm.h"
+
+using pionnx::simd::QGemmArgs;
+
+namespace {
+
+bool check(int64_t M, int64_t N, int64_t K, bool a_signed, bool b_signed, bool per_channel, std::mt19937& rng,
+           pionnx::ThreadPool* pool) {
+  std::uniform_int_distribution<int> byte(0, 255);
+  const int64_t lda = K + 3, ldb = N + 5, ldc = N + 1;
+  std::vector<uint8_t> A(M * lda), B(K * ldb);
+  for (auto& v : A) v = static_cast<uint8_t>(byte(rng));
+  for (auto& v : B) v = static_cast<uint8_t>(byte(rng));
+  std::vector<int32_t> azp(M), bzp(N);
+  for (auto& z : azp) z = a_signed ? byte(rng) - 128 : byte(rng);
+  for (auto& z : bzp) z = b_signed ? byte(rng) - 128 : byte(rng);
+  QGemmArgs q;
+  q.M = M, q.N = N, q.K = K;
+  q.A = A.data(), q.lda = lda, q.a_signed = a_signed, q.a_zp = azp.data(), q.a_zp_per_row = per_channel;
+  q.B = B.data(), q.ldb = ldb, q.b_signed = b_signed, q.b_zp = bzp.data(), q.b_zp_per_col = per_channel;
+  std::vector<int32_t> C(M * ldc, 7);
+  q.C = C.data(), q.ldc = ldc;
+  pionnx::simd::qgemm(q, pool);
+  auto a_at = [&](int64_t i, int64_t k) { return a_signed ? int32_t(int8_t(A[i * lda + k])) : int32_t(A[i * lda + k]); };
+  auto b_at = [&](int64_t k, int64_t j) { return b_signed ? int32_t(int8_t(B[k * ldb + j])) : int32_t(B[k * ldb + j]); };
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t j = 0; j < N; ++j) {
+      int64_t want = 0;
+      for (int64_t k = 0; k < K; ++k)
+        want += int64_t(a_at(i, k) - azp[per_channel ? i : 0]) * (b_at(k, j) - bzp[per_channel ? j : 0]);
+      if (C[i * ldc + j] != static_cast<int32_t>(want)) {
+        std::printf("  MISMATCH M=%lld N=%lld K=%lld a_signed=%d b_signed=%d at (%lld,%lld): %d != %lld\n",
+                    (long long)M, (long long)N, (long long)K, a_signed, b_signed, (long long)i, (long long)j,
+                    C[i * ldc + j], (long long)want);
+        return false;
+      }
+    }
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc == 5 && std::strcmp(argv[1], "--bench") == 0) {
+    const int64_t M = std::atoll(argv[2]), N = std::atoll(argv[3]), K = std::atoll(argv[4]);
+    std::vector<uint8_t> A(M * K, 3), B(K * N, 5);
+    std::vector<int32_t> C(M * N);
+    QGemmArgs q;
+    q.M = M, q.N = N, q.K = K, q.A = A.data(), q.lda = K, q.B = B.data(), q.ldb = N, q.C = C.data(), q.ldc = N;
+    pionnx::simd::qgemm(q);
+    double best = 1e30;
+    for (int rep = 0; rep < 3; ++rep) {
+      const auto t0 = std::chrono::steady_clock::now();
+      pionnx::simd::qgemm(q);
+      const std::chrono::duration<double> dt = std::chrono::steady_clock::now() - t0;
+      best = dt.count() < best ? dt.count() : best;
+    }
+    if (C[0] != 15 * K) {
+      std::printf("bench result wrong: %d\n", C[0]);
+      return 1;
+    }
+    std::printf("qgemm %s: %lldx%lldx%lld in %.4f s\n", pionnx::simd::qgemm_isa(), (long long)M, (long long)N,
+                (long long)K, best);
+    return 0;
+  }
+  std::mt19937 rng(5);
+  pionnx::ThreadPool pool(2);
+  const int64_t shapes[][3] = {{1, 1, 1},   {4, 8, 2},    {5, 9, 3},     {7, 33, 17},  {16, 64, 64},
+                               {3, 300, 41}, {37, 29, 53}, {64, 260, 300}, {1, 1000, 512}, {130, 7, 257}};
+  int runs = 0, failures = 0;
+  for (const auto& s : shapes)
+    for (int sa = 0; sa < 2; ++sa)
+      for (int sb = 0; sb < 2; ++sb)
+        for (int pc = 0; pc < 2; ++pc)
+          for (pionnx::ThreadPool* p : {static_cast<pionnx::ThreadPool*>(nullptr), &pool}) {
+            ++runs;
+            if (!check(s[0], s[1], s[2], sa, sb, pc, rng, p)) ++failures;
+          }
+  std::printf("  qgemm %s: %d/%d products match the reference\n", pionnx::simd::qgemm_isa(), runs - failures, runs);
+  return failures == 0 ? 0 : 1;
+}
