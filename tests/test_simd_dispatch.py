@@ -21,65 +21,27 @@ import numpy as np
 import pytest
 
 pionnx = pytest.importorskip("pionnx")
+from pionnx import _wire  # noqa: E402
 
 # ---------------------------------------------------------------- protobuf
 
 
-def _varint(n: int) -> bytes:
-    n &= (1 << 64) - 1
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def _int(field: int, n: int) -> bytes:
-    return _varint(field << 3) + _varint(n)
-
-
-def _bytes(field: int, data) -> bytes:
-    if isinstance(data, str):
-        data = data.encode()
-    return _varint(field << 3 | 2) + _varint(len(data)) + data
-
-
 def _tensor(name: str, arr: np.ndarray) -> bytes:  # TensorProto, float32
     arr = np.ascontiguousarray(arr, dtype="<f4")
-    dims = b"".join(_int(1, d) for d in arr.shape)
-    return dims + _int(2, 1) + _bytes(8, name) + _bytes(9, arr.tobytes())
-
-
-def _value_info(name: str, shape) -> bytes:  # ValueInfoProto, float32
-    dims = b"".join(_bytes(1, _int(1, d)) for d in shape)
-    tensor_type = _int(1, 1) + _bytes(2, dims)
-    return _bytes(1, name) + _bytes(2, _bytes(1, tensor_type))
-
-
-def _attr_ints(name: str, values) -> bytes:  # AttributeProto, INTS
-    return _bytes(1, name) + b"".join(_int(8, v) for v in values) + _int(20, 7)
-
-
-def _attr_int(name: str, value: int) -> bytes:  # AttributeProto, INT
-    return _bytes(1, name) + _int(3, value) + _int(20, 2)
+    return _wire.tensor(name, arr.shape, arr.tobytes())
 
 
 def _node(op: str, inputs, outputs, attrs=()) -> bytes:
-    return (b"".join(_bytes(1, i) for i in inputs) + b"".join(_bytes(2, o) for o in outputs)
-            + _bytes(4, op) + b"".join(_bytes(5, a) for a in attrs))
+    return _wire.node(op, inputs, outputs, attrs)
 
 
 def _model(nodes, inits, inputs, outputs, opset: int = 13) -> bytes:
-    graph = (b"".join(_bytes(1, n) for n in nodes) + _bytes(2, "g")
-             + b"".join(_bytes(5, _tensor(k, v)) for k, v in inits.items())
-             + b"".join(_bytes(11, _value_info(k, s)) for k, s in inputs)
-             + b"".join(_bytes(12, _value_info(k, s)) for k, s in outputs))
-    opset_id = _bytes(1, "") + _int(2, opset)
-    return _int(1, 8) + _bytes(8, opset_id) + _bytes(7, graph)
+    return _wire.model(nodes, [_tensor(k, v) for k, v in inits.items()],
+                       [_wire.value_info(k, s) for k, s in inputs], [_wire.value_info(k, s) for k, s in outputs],
+                       opset=opset)
+
+
+_attr_ints, _attr_int = _wire.attr_ints, _wire.attr_int
 
 
 # ------------------------------------------------------------------ models

@@ -1,0 +1,43 @@
+"""pionnx._wire, the protobuf writer for places without onnx (the armv7 smoke
+model, tests that also run on the board), writes models onnx accepts."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+import pionnx
+from pionnx import _wire
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "ci"))
+import armv7_tiny_model  # noqa: E402
+
+
+def test_smoke_model_is_valid_onnx_and_runs():
+    data = armv7_tiny_model.model_bytes()
+    m = onnx.load_from_string(data)
+    onnx.checker.check_model(m, full_check=True)
+    assert [n.op_type for n in m.graph.node] == ["MatMul", "Add", "Relu"]
+    np.testing.assert_array_equal(numpy_helper.to_array(m.graph.initializer[0]).ravel(), armv7_tiny_model.W)
+    np.testing.assert_array_equal(numpy_helper.to_array(m.graph.initializer[1]), np.float32(armv7_tiny_model.B))
+    x = np.random.default_rng(0).standard_normal((2, 3)).astype(np.float32)
+    y = pionnx.InferenceSession(data).run(None, {"X": x})[0]
+    np.testing.assert_allclose(y, armv7_tiny_model.expected(x), atol=1e-6)
+
+
+def test_attributes_round_trip():
+    w = np.arange(2 * 3 * 3 * 3, dtype=np.float32).reshape(2, 3, 3, 3)
+    data = _wire.model(
+        [_wire.node("Conv", ["x", "w"], ["y"], [_wire.attr_ints("pads", [1, 1, 1, 1]), _wire.attr_int("group", 1)])],
+        [_wire.tensor("w", w.shape, w.tobytes())],
+        [_wire.value_info("x", [1, 3, 4, 4])],
+        [_wire.value_info("y", [1, 2, 4, 4])],
+    )
+    m = onnx.load_from_string(data)
+    onnx.checker.check_model(m, full_check=True)
+    attrs = {a.name: onnx.helper.get_attribute_value(a) for a in m.graph.node[0].attribute}
+    assert attrs == {"pads": [1, 1, 1, 1], "group": 1}
