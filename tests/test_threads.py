@@ -115,3 +115,35 @@ def test_failure_inside_a_parallel_kernel_is_raised_and_the_pool_recovers():
         with pytest.raises(pionnx.InvalidArgument, match="10000"):
             sess.run(None, {"data": data, "idx": bad})
     np.testing.assert_array_equal(sess.run(None, {"data": data, "idx": idx})[0], data[::-1])
+
+
+def test_sessions_side_by_side_share_the_cores():
+    """Two 4-thread sessions run at once from two Python threads. A region takes helper threads
+    only while fewer than default_threads() threads are busy, so the callers (which always run)
+    plus helpers stay within cores + callers - 1, instead of 2 x 4 threads."""
+    from pionnx import _core
+
+    cores = _core.default_threads()
+    sessions = [make(4), make(4)]
+    x = RNG.standard_normal((2000, 256)).astype(np.float32)
+    ref_y, _ = reference(x)
+    _core.peak_busy_threads(reset=True)
+    errors: list[BaseException] = []
+
+    def work(sess):
+        try:
+            for _ in range(20):
+                np.testing.assert_allclose(sess.run(None, {"x": x})[0], ref_y, rtol=1e-5, atol=1e-6)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(s,)) for s in sessions]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not errors, errors
+    peak = _core.peak_busy_threads()
+    assert 1 <= peak <= cores + len(sessions) - 1, (peak, cores)
+    assert peak < 2 * 4
+    assert _core.busy_threads() == 0

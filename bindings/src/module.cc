@@ -273,6 +273,8 @@ NB_MODULE(_core, m) {
     return value_to_python(value_from_proto_bytes(bytes, kind));
   });
   m.def("default_threads", &pionnx::default_threads);
+  m.def("busy_threads", &pionnx::busy_threads);
+  m.def("peak_busy_threads", &pionnx::peak_busy_threads, nb::arg("reset") = false);
   // Which SGEMM micro-kernel runs (PIONNX_SGEMM caps it) and what the CPU has.
   m.def("simd_info", [] {
     nb::dict d;

@@ -74,6 +74,10 @@ Tensor tensor_from_proto_bytes(const std::string& bytes);
 Value value_from_proto_bytes(const std::string& bytes, const std::string& kind);
 // Threads a session uses when not told: the machine's physical cores.
 int default_threads();
+// Threads busy in parallel regions now, over all sessions, and the highest
+// count seen (reset=true clears it): sessions share default_threads() cores.
+int busy_threads();
+int peak_busy_threads(bool reset = false);
 
 const char* version();
 

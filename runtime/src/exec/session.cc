@@ -204,5 +204,7 @@ Value value_from_proto_bytes(const std::string& bytes, const std::string& kind) 
 }
 
 int default_threads() { return ThreadPool::default_threads(); }
+int busy_threads() { return ThreadPool::busy_threads(); }
+int peak_busy_threads(bool reset) { return ThreadPool::peak_busy_threads(reset); }
 
 }  // namespace pionnx

@@ -35,6 +35,34 @@ inline void cpu_relax() {
 // of one run, short enough that an idle session burns next to nothing.
 constexpr auto kSpinWindow = std::chrono::microseconds(1500);
 
+// Threads computing in parallel regions right now, over every pool.
+std::atomic<int> g_busy{0};
+std::atomic<int> g_peak{0};
+
+void note_peak(int busy) {
+  int peak = g_peak.load(std::memory_order_relaxed);
+  while (busy > peak && !g_peak.compare_exchange_weak(peak, busy, std::memory_order_relaxed)) {
+  }
+}
+
+// Takes up to `want` helper slots beside the calling thread (which counts as
+// busy too); returns how many it got.
+int reserve_helpers(int want, int cores) {
+  int busy = g_busy.load(std::memory_order_relaxed);
+  for (;;) {
+    const int got = std::max(0, std::min(want, cores - busy - 1));
+    if (g_busy.compare_exchange_weak(busy, busy + 1 + got, std::memory_order_acq_rel)) {
+      note_peak(busy + 1 + got);
+      return got;
+    }
+  }
+}
+
+int cores() {
+  static const int n = ThreadPool::default_threads();
+  return n;
+}
+
 }  // namespace
 
 ThreadPool::ThreadPool(int threads) : threads_(std::max(1, threads)) {
@@ -93,7 +121,12 @@ void ThreadPool::worker_loop() {
       gen = claim_gen(claim_.load(std::memory_order_acquire));
     }
     seen = gen;
-    run_chunks(gen);
+    // Only as many helpers as the region was granted join it.
+    int t = tickets_.load(std::memory_order_acquire);
+    bool admitted = false;
+    while (t > 0 && !(admitted = tickets_.compare_exchange_weak(t, t - 1, std::memory_order_acq_rel))) {
+    }
+    if (admitted) run_chunks(gen);
   }
 }
 
@@ -107,8 +140,16 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void
     fn(0, n);
     return;
   }
-  const int64_t chunks = std::min<int64_t>({n / grain, int64_t{threads_} * 4, kMaxChunks});
+  const int helpers = reserve_helpers(threads_ - 1, cores());
+  if (helpers == 0) {  // every core is busy in some region: no hand-off
+    g_busy.fetch_sub(1, std::memory_order_acq_rel);
+    in_region_.store(false, std::memory_order_release);
+    fn(0, n);
+    return;
+  }
+  const int64_t chunks = std::min<int64_t>({n / grain, int64_t{helpers + 1} * 4, kMaxChunks});
   const uint32_t gen = claim_gen(claim_.load(std::memory_order_relaxed)) + 1;
+  tickets_.store(helpers, std::memory_order_relaxed);
   job_.store(&fn, std::memory_order_relaxed);
   job_n_.store(n, std::memory_order_relaxed);
   done_chunks_.store(0, std::memory_order_relaxed);
@@ -124,6 +165,8 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void
     else
       std::this_thread::yield();  // a worker holding a chunk was descheduled
   }
+  tickets_.store(0, std::memory_order_relaxed);
+  g_busy.fetch_sub(1 + helpers, std::memory_order_acq_rel);
   std::exception_ptr err;
   {
     std::lock_guard<std::mutex> lk(mu_);
@@ -131,6 +174,12 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void
   }
   in_region_.store(false, std::memory_order_release);
   if (err) std::rethrow_exception(err);
+}
+
+int ThreadPool::busy_threads() { return g_busy.load(std::memory_order_relaxed); }
+
+int ThreadPool::peak_busy_threads(bool reset) {
+  return reset ? g_peak.exchange(0, std::memory_order_relaxed) : g_peak.load(std::memory_order_relaxed);
 }
 
 int ThreadPool::default_threads() {

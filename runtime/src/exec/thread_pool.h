@@ -38,6 +38,15 @@ class ThreadPool {
   // Physical cores of this machine (falls back to hardware_concurrency).
   static int default_threads();
 
+  // Process-wide cap on threads computing inside parallel regions at once,
+  // over every pool: a region takes helpers only while fewer than
+  // default_threads() threads (callers and helpers) are busy, so sessions
+  // running side by side share the cores instead of each bringing its own
+  // full set of threads. The calling threads themselves always run.
+  static int busy_threads();
+  // Highest busy_threads() seen since the last reset (a debug figure).
+  static int peak_busy_threads(bool reset = false);
+
  private:
   void worker_loop();
   // Claims and runs chunks of the region tagged `gen` until none is left.
@@ -53,6 +62,7 @@ class ThreadPool {
   std::atomic<const std::function<void(int64_t, int64_t)>*> job_{nullptr};
   std::atomic<int64_t> job_n_{0}, job_chunks_{0};
   std::atomic<int64_t> done_chunks_{0};
+  std::atomic<int> tickets_{0};  // helpers the current region may still admit
   std::atomic<bool> in_region_{false};
 
   std::mutex mu_;  // guards sleeping_, stop_ and error_; pairs with cv_
