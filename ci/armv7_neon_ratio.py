@@ -67,7 +67,9 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("wheel", type=Path)
     p.add_argument("--image", default="bookworm", help="Debian generation of the run image (default bookworm)")
-    p.add_argument("--model", default=None, help="default: onnx's light ResNet-50")
+    p.add_argument("--model", default=None,
+                   help="default: the random-weight ResNet-50 twin `nox -s bench` leaves in build/bench-models "
+                        "(outputs worth comparing), else onnx's light ResNet-50 (every weight one value)")
     p.add_argument("--runs", type=int, default=3, help="timed runs per process (default 3)")
     p.add_argument("--rounds", type=int, default=2, help="generic/default process pairs, alternating (default 2)")
     p.add_argument("--engine", default="docker")
@@ -75,9 +77,13 @@ def main() -> int:
     args = p.parse_args()
 
     if args.model is None:
-        import onnx
+        twin = ROOT / "build" / "bench-models" / "resnet50-random-weights.onnx"
+        if twin.is_file():
+            args.model = str(twin)
+        else:
+            import onnx
 
-        args.model = str(Path(onnx.__file__).parent / "backend" / "test" / "data" / "light" / "light_resnet50.onnx")
+            args.model = str(Path(onnx.__file__).parent / "backend" / "test" / "data" / "light" / "light_resnet50.onnx")
     model = Path(args.model).resolve()
     wheel = args.wheel.resolve()
     image = armv7_images.image_tag(armv7_images.DISTROS[args.image], "run")
