@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
-import pionnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
+
+import pionnx
 
 ort = pytest.importorskip("onnxruntime")
 quantization = pytest.importorskip("onnxruntime.quantization")

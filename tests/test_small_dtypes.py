@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
-import pionnx
 import pytest
 from models import model, tensor
 from onnx import TensorProto, helper, numpy_helper
+
+import pionnx
 
 ml_dtypes = pytest.importorskip("ml_dtypes")
 
