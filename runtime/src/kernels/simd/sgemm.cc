@@ -437,16 +437,7 @@ SgemmPackedA sgemm_pack_a(bool trans_a, int64_t M, int64_t K, const float* A, in
 
 void sgemm_prepacked(const SgemmPackedA& a, bool trans_b, int64_t N, const float* B, int64_t ldb,
                      float beta, float* C, int64_t ldc, ThreadPool* pool, const SgemmEpilogue* epilogue) {
-  const SgemmUKernel& uk = active_ukernel();
-  if (a.M <= 0 || N <= 0) return;
-  if (a.K <= 0) {
-    if (beta != 1.f) scale_c(a.M, N, beta, C, ldc);
-    if (epilogue) (*epilogue)(0, a.M, 0, N, C, ldc);
-    return;
-  }
-  if (beta != 0.f && beta != 1.f) scale_c(a.M, N, beta, C, ldc);
-  run_packed(uk, const_cast<float*>(a.data.data()), nullptr, a.M, N, a.K,
-             matrix_packer(trans_b, B, ldb), beta == 0.f, C, ldc, pool, epilogue);
+  sgemm_prepacked_fn(a, N, matrix_packer(trans_b, B, ldb), beta, C, ldc, pool, epilogue);
 }
 
 void sgemm_prepacked_fn(const SgemmPackedA& a, int64_t N, const SgemmPackB& pack_b, float beta,
