@@ -25,6 +25,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,6 +111,59 @@ def image_platform(engine: str, tag: str) -> str:
     return out.stdout.strip()
 
 
+def release_entry(release_text: str, name: str) -> tuple[str, int] | None:
+    """(sha256, size) that a Debian (In)Release file lists for `name`, e.g. main/binary-armhf/Packages.xz."""
+    in_sha256 = False
+    for line in release_text.splitlines():
+        if not line.startswith(" "):
+            in_sha256 = line.strip() == "SHA256:"
+            continue
+        fields = line.split()
+        if in_sha256 and len(fields) == 3 and fields[2] == name:
+            return fields[0], int(fields[1])
+    return None
+
+
+def release_field(release_text: str, key: str) -> str:
+    for line in release_text.splitlines():
+        if line.startswith(key + ":"):
+            return line.split(":", 1)[1].strip()
+    return ""
+
+
+def index_problem(suite: str, arch: str = "armhf", mirror: str = MIRROR, timeout: float = 30) -> str:
+    """Why the mirror's main/binary-<arch> index disagrees with its Release file; '' if it agrees.
+
+    A mirror caught mid-sync (or left stale) serves a Packages.xz whose size is
+    not the one its signed Release file declares; apt (and so mmdebstrap)
+    refuses it with "File has unexpected size". Asking first costs two small
+    requests and names the cause, instead of three mmdebstrap attempts that
+    fail the same way. '' also when the mirror cannot be asked (mmdebstrap
+    then tries and reports for itself).
+    """
+    if not mirror.startswith(("http://", "https://")):
+        return ""
+    base = f"{mirror.rstrip('/')}/dists/{suite}"
+    name = f"main/binary-{arch}/Packages.xz"
+    try:
+        with urllib.request.urlopen(f"{base}/InRelease", timeout=timeout) as response:
+            release = response.read().decode("utf-8", "replace")
+        entry = release_entry(release, name)
+        if entry is None:
+            return ""
+        head = urllib.request.Request(f"{base}/{name}", method="HEAD")
+        with urllib.request.urlopen(head, timeout=timeout) as response:
+            served = int(response.headers.get("Content-Length", "-1"))
+    except (OSError, ValueError, urllib.error.URLError):
+        return ""
+    if served < 0 or served == entry[1]:
+        return ""
+    return (f"Debian's {suite} {arch} index is out of step with its Release file on {mirror}: "
+            f"{name} is {served} bytes, the Release file of {release_field(release, 'Date') or '?'} "
+            f"declares {entry[1]} (a mirror mid-sync, or left stale). Retry later, or point "
+            f"PIONNX_DEBIAN_MIRROR at another Debian mirror")
+
+
 def make_rootfs(distro: Distro, kind: str, attempts: int = 3) -> Path:
     """A Debian armhf root file system as a tar, cached by recipe hash."""
     packages = read_packages(kind)
@@ -117,6 +172,9 @@ def make_rootfs(distro: Distro, kind: str, attempts: int = 3) -> Path:
     if tar.exists() and tar.stat().st_size > 0:
         say(f"rootfs {tar.name}: cached")
         return tar
+    problem = index_problem(distro.suite)
+    if problem:
+        raise ImageBuildError(problem)
     tar.parent.mkdir(parents=True, exist_ok=True)
     partial = tar.with_suffix(".tar.partial")
     cmd = [

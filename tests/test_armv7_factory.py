@@ -1,0 +1,169 @@
+"""The armv7l wheel factory's own logic (ci/build_armv7.py and friends), without containers.
+
+The emulated build itself runs in `nox -s build_armv7` (and CI's smoke path);
+these tests pin the decisions around it: which wheels an image makes, when a
+run counts as failed, how a stale Debian mirror and an unready host are named.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "ci"))
+
+import armv7_host  # noqa: E402
+import armv7_images  # noqa: E402
+import build_armv7  # noqa: E402
+
+RELEASE = """Origin: Debian
+Suite: stable
+Codename: trixie
+Date: Sat, 21 Nov 2026 09:15:44 UTC
+MD5Sum:
+ e2104db7bb6f387c687626a4df62302e  1111 main/binary-armhf/Packages.xz
+SHA256:
+ 1de5d816c3c5fc1e38ef27d37dda3b87ec1be229d3455b80f281696ba394a1e7 53392187 main/binary-armhf/Packages
+ d9a47ec60215279a132e7ec4d6cdfabcddd950a9f63b3bc540b61f6b612f7f18  {size} main/binary-armhf/Packages.xz
+ 0c53fb54016346a8b994d53a2786b402aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa      116 main/binary-armhf/Release
+"""
+
+
+def test_release_entry_reads_the_sha256_section_only():
+    text = RELEASE.format(size=42)
+    assert armv7_images.release_entry(text, "main/binary-armhf/Packages.xz") == (
+        "d9a47ec60215279a132e7ec4d6cdfabcddd950a9f63b3bc540b61f6b612f7f18", 42)
+    assert armv7_images.release_entry(text, "main/binary-arm64/Packages.xz") is None
+    assert armv7_images.release_field(text, "Date") == "Sat, 21 Nov 2026 09:15:44 UTC"
+
+
+@pytest.fixture
+def fake_mirror(monkeypatch):
+    """A local HTTP "Debian mirror" whose InRelease declares `declared` bytes for Packages.xz."""
+    state = {"declared": 10, "served": b"x" * 10}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def _body(self):
+            if self.path.endswith("/InRelease"):
+                return RELEASE.format(size=state["declared"]).encode()
+            if self.path.endswith("/main/binary-armhf/Packages.xz"):
+                return state["served"]
+            return None
+
+        def do_GET(self):  # noqa: N802 (http.server's spelling)
+            body = self._body()
+            self.send_response(200 if body is not None else 404)
+            self.send_header("Content-Length", str(len(body or b"")))
+            self.end_headers()
+            self.wfile.write(body or b"")
+
+        def do_HEAD(self):  # noqa: N802
+            body = self._body()
+            self.send_response(200 if body is not None else 404)
+            self.send_header("Content-Length", str(len(body or b"")))
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/debian", state
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_index_problem_names_both_sizes_when_the_mirror_is_out_of_step(fake_mirror):
+    mirror, state = fake_mirror
+    assert armv7_images.index_problem("trixie", mirror=mirror) == ""
+    state["declared"] = 9246996
+    state["served"] = b"x" * 9246  # smaller than declared: mid-sync or stale
+    problem = armv7_images.index_problem("trixie", mirror=mirror)
+    assert "trixie armhf index is out of step" in problem
+    assert "9246 bytes" in problem and "declares 9246996" in problem
+    assert "Sat, 21 Nov 2026" in problem and "PIONNX_DEBIAN_MIRROR" in problem
+
+
+def test_index_problem_defers_to_mmdebstrap_when_the_mirror_cannot_be_asked(fake_mirror):
+    mirror, _ = fake_mirror
+    assert armv7_images.index_problem("no-such-suite-arch", arch="s390x", mirror=mirror) == ""
+    assert armv7_images.index_problem("trixie", mirror="http://127.0.0.1:9/debian", timeout=2) == ""
+    assert armv7_images.index_problem("trixie", mirror="file:///srv/mirror") == ""
+
+
+def test_each_image_makes_its_wheels():
+    def names(images, abi3=True):
+        return [(v.label, v.identifier, v.config_settings) for v in build_armv7.variants_for(images, abi3)]
+
+    assert names(["bullseye"]) == [("bullseye/cp39", "cp39-manylinux_armv7l", "")]
+    assert names(["bookworm"]) == [("bookworm/cp311", "cp311-manylinux_armv7l", "")]
+    assert names(["trixie"]) == [
+        ("trixie/cp313", "cp313-manylinux_armv7l", "wheel.py-api="),
+        ("trixie/abi3", "cp313-manylinux_armv7l", "wheel.py-api=cp312"),
+    ]
+    assert [label for label, _, _ in names(["trixie"], abi3=False)] == ["trixie/cp313"]
+    assert build_armv7.wheel_tag("pionnx-0.1.0-cp312-abi3-manylinux_2_41_armv7l.whl") == \
+        "cp312-abi3-manylinux_2_41_armv7l"
+
+
+def _collect(tmp_path: Path, conformance: dict, smoke: str = "ok") -> build_armv7.WheelResult:
+    """collect() over a fake cibuildwheel output: one wheel, its build and test reports."""
+    variant = build_armv7.variants_for(["bookworm"], abi3=False)[0]
+    out_dir = tmp_path / "work" / "out" / variant.name
+    out_dir.mkdir(parents=True)
+    wheel = out_dir / "pionnx-0.1.0-cp311-cp311-manylinux_2_36_armv7l.whl"
+    wheel.write_bytes(b"PK fake wheel")
+    reports, dist = tmp_path / "reports", tmp_path / "dist"
+    reports.mkdir()
+    dist.mkdir()
+    (reports / f"{wheel.name}.build.json").write_text(json.dumps(
+        {"auditwheel_policy": "manylinux_2_36_armv7l", "ccache": {"hit_rate": 0.5}}))
+    (reports / f"{wheel.name}.test.json").write_text(json.dumps(
+        {"test_seconds": 12.5, "smoke": {"status": smoke}, "conformance": conformance}))
+    return build_armv7.collect(variant, 0, 100.0, out_dir, dist, reports, skip_tests=False)
+
+
+def test_a_run_with_conformance_passes(tmp_path):
+    result = _collect(tmp_path, {"status": "passed", "total": 30, "passed": 28, "expected_failures": 2})
+    assert result.tests == "passed" and result.error == ""
+    assert result.tag == "cp311-cp311-manylinux_2_36_armv7l"
+    assert result.build_seconds == 87.5 and result.test_seconds == 12.5
+    assert (tmp_path / "dist" / result.wheel).read_bytes() == b"PK fake wheel"
+
+
+@pytest.mark.parametrize("conformance", [
+    {"status": "not run", "reason": "no exported cases at /host/x"},
+    {"status": "passed", "total": 0, "passed": 0},
+])
+def test_a_run_without_conformance_cases_fails(tmp_path, conformance):
+    # Like pytest's exit code 5: nothing ran, so nothing passed. The wheel is kept.
+    result = _collect(tmp_path, conformance)
+    assert result.tests == "failed"
+    assert "no conformance case ran" in result.error
+    assert (tmp_path / "dist" / result.wheel).is_file()
+
+
+def test_unexpected_conformance_failures_fail_the_wheel(tmp_path):
+    result = _collect(tmp_path, {"status": "failed", "total": 30, "passed": 20, "unexpected_failures": 8})
+    assert result.tests == "failed"
+    result = _collect(tmp_path / "b", {"status": "passed", "total": 30, "passed": 30}, smoke="failed")
+    assert result.tests == "failed"
+
+
+def test_host_check_says_what_to_run(monkeypatch, tmp_path):
+    with pytest.raises(armv7_host.HostNotReady, match=r"not enough free disk(.|\n)*docker system prune"):
+        armv7_host.check_disk([tmp_path], min_gib=1e9)
+    # No engine on PATH and no permission to fix: the message names the install command.
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(armv7_host.HostNotReady, match=r"no container engine answers(.|\n)*apt-get install -y docker.io"):
+        armv7_host.ensure_engine(armv7_host.HostReport(), fix=False)
