@@ -66,6 +66,16 @@ def build(session: nox.Session) -> None:
 
 
 @nox.session
+def build_abi3(session: nox.Session) -> None:
+    """The stable-ABI wheel on the host: build cp312-abi3, `abi3audit --strict`, run it on every Python >= 3.12.
+
+    Finds the interpreters itself (PATH, then ~/.pyenv/versions); writes build/abi3/ (wheel, audit,
+    abi3-report.json). The armv7l abi3 wheel is made by `nox -s build_armv7` in the trixie image.
+    """
+    session.run("python", str(ROOT / "ci" / "abi3_check.py"), *session.posargs)
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff over the Python code."""
     session.install("ruff")
