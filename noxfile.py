@@ -83,7 +83,7 @@ def lint(session: nox.Session) -> None:
     session.run(
         "ruff", "check", "--line-length", "120", "--target-version", "py39",
         "--select", "E,F,W,I,B,UP", "--ignore", "E501", "--config", "lint.isort.known-first-party=['pionnx']",
-        "bindings/pionnx/conformance", "tests", "noxfile.py", *session.posargs,
+        "bindings/pionnx/conformance", "tests", "ci", "noxfile.py", *session.posargs,
     )
 
 

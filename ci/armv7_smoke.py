@@ -37,8 +37,9 @@ def in_venv(wheel: str) -> int:
 def check() -> int:
     sys.path.insert(0, str(HERE))
     import numpy as np
-    import pionnx
     from armv7_tiny_model import expected, model_bytes
+
+    import pionnx
 
     model = Path(tempfile.mkdtemp()) / "tiny.onnx"
     model.write_bytes(model_bytes())
