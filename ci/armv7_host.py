@@ -143,7 +143,10 @@ def start_dockerd(report: HostReport) -> None:
         say(f"$ dockerd >{DOCKERD_LOG} 2>&1 &")
         with open(DOCKERD_LOG, "ab") as log:
             subprocess.Popen(
-                ["dockerd"], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                # Detached from the caller's terminal and pipes: a CI runner waiting for its
+                # output to close must not wait for the engine, which outlives this run.
+                ["dockerd"], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
     for _ in range(60):
         if engine_answers("docker"):
