@@ -5,7 +5,7 @@ What an armv7l build needs on an x86-64 host, and how this module gets it:
 - a container engine that answers (Docker, or Podman where installed);
 - binfmt_misc mounted, with a qemu-arm handler registered with the F flag
   (the interpreter is opened at registration, so it works inside containers);
-- mmdebstrap and qemu-arm-static, to make Debian armhf root file systems
+- mmdebstrap (with arch-test) and qemu-arm-static, to make Debian armhf root file systems
   (no container registry is needed anywhere);
 - enough free disk for root file systems, images and build trees.
 
@@ -29,6 +29,8 @@ from pathlib import Path
 
 BINFMT_DIR = Path("/proc/sys/fs/binfmt_misc")
 QEMU_ARM_ENTRY = BINFMT_DIR / "qemu-arm"
+# Debian's qemu-user-static ships its registration rules for systemd-binfmt here.
+QEMU_ARM_BINFMT_D = Path("/usr/lib/binfmt.d/qemu-arm.conf")
 # ELF 32-bit little-endian, e_machine = EM_ARM (0x28); the mask ignores the
 # OS/ABI byte and the low bit of e_type, as Debian's and QEMU's own entries do.
 QEMU_ARM_MAGIC = r"\x7fELF\x01\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x28\x00"
@@ -108,7 +110,9 @@ def apt_install(packages: list[str], report: HostReport) -> None:
 
 
 def ensure_tools(report: HostReport, fix: bool) -> None:
-    needed = {"mmdebstrap": "mmdebstrap", "qemu-arm-static": "qemu-user-static"}
+    # arch-test is only a Recommends of mmdebstrap (so --no-install-recommends
+    # skips it), but mmdebstrap refuses any foreign --arch without it.
+    needed = {"mmdebstrap": "mmdebstrap", "arch-test": "arch-test", "qemu-arm-static": "qemu-user-static"}
     missing = [pkg for tool, pkg in needed.items() if shutil.which(tool) is None]
     if not missing:
         return
@@ -191,12 +195,34 @@ def qemu_arm_entry() -> dict[str, str]:
     return entry
 
 
-def qemu_arm_interpreter() -> str:
-    for candidate in ("/usr/libexec/qemu-binfmt/arm-binfmt-P", "/usr/bin/qemu-arm-static"):
-        if Path(candidate).exists():
-            return candidate
-    found = shutil.which("qemu-arm-static")
-    return found or ""
+def qemu_arm_rule(binfmt_d_conf: Path = QEMU_ARM_BINFMT_D) -> str:
+    """The line to write to binfmt_misc/register for qemu-arm; '' without qemu.
+
+    Debian's own rule (systemd's binfmt.d file, shipped by qemu-user-static)
+    where present: its interpreter, arm-binfmt-P, expects the P flag that rule
+    carries. Otherwise qemu-arm-static itself, with F only.
+    """
+    if binfmt_d_conf.is_file():
+        for line in binfmt_d_conf.read_text().splitlines():
+            line = line.strip()
+            if line.startswith(":qemu-arm:"):
+                return line if "F" in line.rsplit(":", 1)[1] else line + "F"
+    interp = "/usr/bin/qemu-arm-static" if Path("/usr/bin/qemu-arm-static").exists() else shutil.which("qemu-arm-static")
+    if not interp:
+        return ""
+    return f":qemu-arm:M::{QEMU_ARM_MAGIC}:{QEMU_ARM_MASK}:{interp}:F"
+
+
+def entry_problem(entry: dict[str, str]) -> str:
+    """What is wrong with a registered qemu-arm handler for containers; '' if nothing."""
+    flags = entry.get("flags", "")
+    if "F" not in flags:
+        return ("it is registered without the F (fix-binary) flag, so the interpreter is looked up "
+                "inside each container, where it does not exist")
+    if entry.get("interpreter", "").endswith("-binfmt-P") and "P" not in flags:
+        return ("its interpreter (a -binfmt-P wrapper) expects the P (preserve-argv0) flag, which is "
+                "missing: every armv7 program would get its arguments shifted")
+    return ""
 
 
 def ensure_binfmt(report: HostReport, fix: bool) -> None:
@@ -210,16 +236,15 @@ def ensure_binfmt(report: HostReport, fix: bool) -> None:
         report.steps.append("mounted binfmt_misc")
 
     entry = qemu_arm_entry()
-    if entry and "F" not in entry.get("flags", ""):
-        # Without F the interpreter path is looked up inside each container,
-        # where it does not exist.
+    problem = entry_problem(entry) if entry else ""
+    if problem:
         if not (fix and is_root()):
             raise HostNotReady(
-                f"qemu-arm is registered without the F (fix-binary) flag: {entry}\n"
-                "  run as root: echo -1 > /proc/sys/fs/binfmt_misc/qemu-arm && "
-                "update-binfmts --enable qemu-arm"
+                f"the qemu-arm handler in binfmt_misc is unusable: {problem} ({entry}).\n"
+                f"  run as root: echo -1 > {QEMU_ARM_ENTRY} && "
+                "apt-get install -y qemu-user-static binfmt-support && update-binfmts --enable qemu-arm"
             )
-        say("qemu-arm registered without the F flag: re-registering")
+        say(f"qemu-arm handler unusable ({problem}): re-registering")
         QEMU_ARM_ENTRY.write_text("-1")
         entry = {}
 
@@ -232,15 +257,19 @@ def ensure_binfmt(report: HostReport, fix: bool) -> None:
             )
         if shutil.which("update-binfmts"):
             run(["update-binfmts", "--enable", "qemu-arm"], check=False)
+            if entry_problem(qemu_arm_entry()):
+                QEMU_ARM_ENTRY.write_text("-1")
         if not qemu_arm_entry():
-            interp = qemu_arm_interpreter()
-            if not interp:
+            rule = qemu_arm_rule()
+            if not rule:
                 raise HostNotReady("qemu-arm-static not found: apt-get install -y qemu-user-static")
-            rule = f":qemu-arm:M::{QEMU_ARM_MAGIC}:{QEMU_ARM_MASK}:{interp}:F"
             say(f"$ echo '{rule}' > {BINFMT_DIR}/register")
             (BINFMT_DIR / "register").write_text(rule)
         report.steps.append("registered qemu-arm in binfmt_misc")
         entry = qemu_arm_entry()
+        problem = entry_problem(entry)
+        if problem:
+            raise HostNotReady(f"qemu-arm was registered but is unusable: {problem} ({entry})")
 
     if "enabled" not in entry:
         raise HostNotReady(f"qemu-arm handler present but disabled: {entry}")

@@ -164,6 +164,18 @@ def index_problem(suite: str, arch: str = "armhf", mirror: str = MIRROR, timeout
             f"PIONNX_DEBIAN_MIRROR at another Debian mirror")
 
 
+MIRROR_SYNC_MARKERS = ("unexpected size", "Mirror sync in progress", "Hash Sum mismatch")
+# What a network or mirror hiccup looks like in apt's output; anything else is not retried.
+TRANSIENT_MARKERS = MIRROR_SYNC_MARKERS + (
+    "Failed to fetch", "Temporary failure", "Could not resolve", "Connection", "timed out", "Undetermined Error",
+    "Unable to fetch", "Some index files failed to download",
+)
+
+
+def is_transient(mmdebstrap_output: str) -> bool:
+    return any(marker in mmdebstrap_output for marker in TRANSIENT_MARKERS)
+
+
 def make_rootfs(distro: Distro, kind: str, attempts: int = 3) -> Path:
     """A Debian armhf root file system as a tar, cached by recipe hash."""
     packages = read_packages(kind)
@@ -203,14 +215,17 @@ def make_rootfs(distro: Distro, kind: str, attempts: int = 3) -> Path:
             return tar
         last = (proc.stderr or proc.stdout).strip()
         partial.unlink(missing_ok=True)
-        if "unexpected size" in last or "Mirror sync in progress" in last or "Hash Sum mismatch" in last:
+        if any(marker in last for marker in MIRROR_SYNC_MARKERS):
             hint = " (the Debian mirror is mid-sync for this suite)"
         say(f"mmdebstrap failed{hint}; last lines:\n" + "\n".join(last.splitlines()[-6:]))
+        if not is_transient(last):
+            # A missing host tool or a bad package name fails the same way every time.
+            break
         if attempt < attempts:
             time.sleep(30 * attempt)
     raise ImageBuildError(
-        f"mmdebstrap could not make the {distro.suite} armhf root file system{hint} after {attempts} "
-        f"attempts; last error:\n" + "\n".join(last.splitlines()[-6:])
+        f"mmdebstrap could not make the {distro.suite} armhf root file system{hint} after {attempt} "
+        f"attempt(s); last error:\n" + "\n".join(last.splitlines()[-6:])
     )
 
 

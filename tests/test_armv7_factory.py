@@ -167,3 +167,60 @@ def test_host_check_says_what_to_run(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(armv7_host.HostNotReady, match=r"no container engine answers(.|\n)*apt-get install -y docker.io"):
         armv7_host.ensure_engine(armv7_host.HostReport(), fix=False)
+
+
+def test_missing_arch_test_is_named(monkeypatch, tmp_path):
+    # mmdebstrap installed without its recommends refuses --arch=armhf: "install arch-test".
+    for tool in ("mmdebstrap", "qemu-arm-static"):
+        (tmp_path / tool).write_text("#!/bin/sh\n")
+        (tmp_path / tool).chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(armv7_host.HostNotReady, match=r"missing tools: arch-test(.|\n)*apt-get install -y arch-test"):
+        armv7_host.ensure_tools(armv7_host.HostReport(), fix=False)
+
+
+def test_qemu_arm_rule_keeps_debians_preserve_argv0_flag(tmp_path):
+    conf = tmp_path / "qemu-arm.conf"
+    debian = (r":qemu-arm:M::\x7f\x45\x4c\x46\x01\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x28\x00:"
+              r"\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff:"
+              "/usr/libexec/qemu-binfmt/arm-binfmt-P:")
+    conf.write_text("# comment\n" + debian + "OPF\n")
+    assert armv7_host.qemu_arm_rule(conf) == debian + "OPF"
+    conf.write_text(debian + "P\n")  # F is always added: containers cannot see the host's interpreter
+    assert armv7_host.qemu_arm_rule(conf) == debian + "PF"
+
+
+def test_binfmt_p_wrapper_registered_without_p_is_unusable():
+    # Seen on a fresh host: arm-binfmt-P registered with flags "F" only shifted every
+    # program's arguments (arch-test: "armhf: not supported on this machine/kernel").
+    broken = {"enabled": "yes", "interpreter": "/usr/libexec/qemu-binfmt/arm-binfmt-P", "flags": "F"}
+    assert "preserve-argv0" in armv7_host.entry_problem(broken)
+    assert "fix-binary" in armv7_host.entry_problem({**broken, "flags": "OP"})
+    assert armv7_host.entry_problem({**broken, "flags": "POF"}) == ""
+    assert armv7_host.entry_problem({**broken, "interpreter": "/usr/bin/qemu-arm-static"}) == ""
+
+
+def test_mmdebstrap_retries_only_what_may_pass_next_time(monkeypatch, tmp_path):
+    monkeypatch.setenv("PIONNX_ARMV7_CACHE", str(tmp_path))
+    monkeypatch.setattr(armv7_images, "index_problem", lambda suite: "")
+    sleeps: list[float] = []
+    monkeypatch.setattr(armv7_images.time, "sleep", sleeps.append)
+    calls: list[list[str]] = []
+    errors = {"text": ""}
+
+    def fake_run(cmd, **kwargs):
+        calls.append(cmd)
+        return armv7_images.subprocess.CompletedProcess(cmd, 1, "", errors["text"])
+
+    monkeypatch.setattr(armv7_images.subprocess, "run", fake_run)
+    distro = armv7_images.DISTROS["bookworm"]
+    errors["text"] = "I: automatically chosen mode: root\nE: install arch-test for foreign architecture support"
+    with pytest.raises(armv7_images.ImageBuildError, match=r"after 1 attempt(.|\n)*install arch-test"):
+        armv7_images.make_rootfs(distro, "build")
+    assert len(calls) == 1 and sleeps == []
+
+    calls.clear()
+    errors["text"] = "E: Failed to fetch http://deb.debian.org/... File has unexpected size (9246 != 9246996)"
+    with pytest.raises(armv7_images.ImageBuildError, match=r"mid-sync(.|\n)*after 3 attempt"):
+        armv7_images.make_rootfs(distro, "build")
+    assert len(calls) == 3 and len(sleeps) == 2
