@@ -329,6 +329,8 @@ def collect(variant: Variant, rc: int, seconds: float, out_dir: Path, dist: Path
         result.error = f"cibuildwheel exited {rc}"
     if "abi3" in wheel.name:
         result.abi3audit = abi3audit(final, reports)
+        if result.abi3audit != "clean" and not result.error:
+            result.error = f"abi3audit --strict: {result.abi3audit}"
     return result
 
 
@@ -337,8 +339,10 @@ def abi3audit(wheel: Path, reports: Path) -> str:
                           capture_output=True, text=True, check=False)
     (reports / f"{wheel.name}.abi3audit.json").write_text(proc.stdout + proc.stderr)
     if proc.returncode == 127 or "No module named" in proc.stderr:
-        return "abi3audit not installed"
-    return "clean" if proc.returncode == 0 else "violations (see report)"
+        return "abi3audit not installed (pip install abi3audit)"
+    if proc.returncode == 0:
+        return "clean"
+    return f"violations, see {reports / (wheel.name + '.abi3audit.json')}"
 
 
 def pi_user_smoke(wheel: Path, run_image: str, engine: str, reports: Path) -> dict:
