@@ -179,6 +179,16 @@ def export_conformance(dest: Path, subset: int) -> str:
     return ""
 
 
+def source_revision() -> str:
+    """The commit the wheels were built from, '+changes' when the tree differed from it."""
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False)
+    if head.returncode != 0:
+        return "unknown (not a git checkout)"
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                           capture_output=True, text=True, check=False).stdout.strip()
+    return head.stdout.strip() + ("+changes" if dirty else "")
+
+
 def read_json(path: Path) -> dict:
     try:
         return json.loads(path.read_text())
@@ -546,6 +556,7 @@ def main(argv: list[str] | None = None) -> int:
         "musllinux": "skipped: Raspberry Pi OS and the other armv7 boards we target are "
                      "glibc (Debian); musl armv7 users build from the sdist",
         "wall_seconds": round(time.monotonic() - t_start, 1),
+        "source": f"snapshot {stage} (--stage)" if args.stage else source_revision(),
     }
     write_outputs(dist, all_results, meta)
     print()
