@@ -147,9 +147,10 @@ uint8_t float_to_small(DType t, double v, bool saturate, E8M0Round round) {
   switch (t) {
     case DType::UInt4: case DType::Int4: return float_to_4bit_int(t, v);
     case DType::Float8E8M0: return encode_e8m0(static_cast<float>(v), saturate, round);
-    // Through float32 first, as ml_dtypes (the ONNX reference) converts a
-    // double: that double rounding is the expected result.
-    default: return encode(format_of(t), static_cast<float>(v), saturate);
+    // Rounded once, from the value itself (the spec's RNE of x): a double is
+    // not narrowed to float32 first, which could round twice
+    // (1 + 2^-4 + 2^-40 is 1.125 in E4M3FN, not 1.0).
+    default: return encode(format_of(t), v, saturate);
   }
 }
 
