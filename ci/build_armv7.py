@@ -521,7 +521,7 @@ def main(argv: list[str] | None = None) -> int:
         if not export_error:
             cases = host_path(cases_dir)
 
-    say("step 4/6: wheels")
+    say("steps 4-5/6: per wheel, cibuildwheel (build, repair, test in emulation), then a clean-container pip install")
     if args.stage:
         stage = Path(args.stage).resolve()
         say(f"building the existing snapshot {stage} (--stage), not the working tree")
