@@ -4,10 +4,14 @@ in a fresh venv holding only the repaired wheel (and Debian's numpy).
 1. Keeps a copy of the repaired wheel on the host first (PIONNX_ARMV7_KEEP),
    so a wheel whose tests fail is not lost with the container.
 2. Runs the tiny hand-written model (ci/armv7_tiny_model.py).
-3. Runs the ONNX conformance cases exported on the host
+3. Checks the run-time kernel choice (ci/simd_dispatch_check.py): the
+   default pick is NEON when AT_HWCAP has it, and with QEMU_CPU=cortex-r5f (a
+   VFPv3-D16 CPU without NEON) the same wheel falls back to the portable
+   kernel; both give the portable kernel's answers.
+4. Runs the ONNX conformance cases exported on the host
    (PIONNX_CONFORMANCE_DIR, seen through /host) with
    `python -m pionnx.conformance run DIR`: numpy and pionnx only, no onnx.
-4. Writes counts and seconds to PIONNX_ARMV7_REPORTS/<wheel>.test.json.
+5. Writes counts and seconds to PIONNX_ARMV7_REPORTS/<wheel>.test.json.
 
     python ci/armv7_test_wheel.py WHEEL
 """
@@ -24,6 +28,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 PROJECT = HERE.parent
+# An ARMv7 CPU qemu-user knows that has VFPv3-D16 but no NEON (the baseline
+# the wheel is compiled for, and what Debian's armhf userland runs on).
+NO_NEON_CPU = "cortex-r5f"
 
 
 def run_conformance(cases: Path, json_out: Path) -> dict:
@@ -69,6 +76,21 @@ def run_conformance(cases: Path, json_out: Path) -> dict:
     return result
 
 
+def run_simd_check(json_out: Path) -> dict:
+    cmd = [sys.executable, str(HERE / "simd_dispatch_check.py"), "--json", str(json_out),
+           "--no-neon-cpu", NO_NEON_CPU]
+    print("[armv7-test] $ " + " ".join(cmd), flush=True)
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+    print(proc.stdout, flush=True)
+    try:
+        report = json.loads(json_out.read_text())
+    except (OSError, ValueError):
+        report = {}
+    return {"status": "passed" if proc.returncode == 0 else "failed", "exit_code": proc.returncode,
+            "kernels": report.get("kernels", []), "models": report.get("models", {}),
+            "tail": proc.stdout.splitlines()[-5:]}
+
+
 def main(argv: list[str]) -> int:
     wheel = Path(argv[0])
     reports = Path(os.environ.get("PIONNX_ARMV7_REPORTS", "/tmp/pionnx-armv7-reports"))
@@ -85,6 +107,8 @@ def main(argv: list[str]) -> int:
     smoke_result = {"status": "ok" if smoke.returncode == 0 else "failed",
                     "output": smoke.stdout.strip().splitlines()[-1:] }
 
+    simd = run_simd_check(reports / f"{wheel.name}.simd.json")
+
     cases = os.environ.get("PIONNX_CONFORMANCE_DIR", "")
     conformance = (run_conformance(Path(cases), reports / f"{wheel.name}.conformance.json") if cases
                    else {"status": "not run", "reason": "PIONNX_CONFORMANCE_DIR not set"})
@@ -94,11 +118,12 @@ def main(argv: list[str]) -> int:
         "wheel": wheel.name,
         "test_seconds": round(seconds, 1),
         "smoke": smoke_result,
+        "simd": simd,
         "conformance": conformance,
     }, indent=2))
-    failed = smoke.returncode != 0 or conformance["status"] == "failed"
-    print(f"[armv7-test] {wheel.name}: smoke {smoke_result['status']}, "
-          f"conformance {conformance['status']} in {seconds:.0f} s", flush=True)
+    failed = smoke.returncode != 0 or simd["status"] != "passed" or conformance["status"] == "failed"
+    print(f"[armv7-test] {wheel.name}: smoke {smoke_result['status']}, kernel choice {simd['status']} "
+          f"({'+'.join(simd['kernels'])}), conformance {conformance['status']} in {seconds:.0f} s", flush=True)
     return 1 if failed else 0
 
 

@@ -84,6 +84,7 @@ class WheelResult:
     auditwheel_policy: str = ""
     ccache: dict = field(default_factory=dict)
     conformance: dict = field(default_factory=dict)
+    simd: dict = field(default_factory=dict)  # run-time kernel choice, ci/simd_dispatch_check.py
     tests: str = "skipped"  # passed / failed / skipped
     pi_user_smoke: dict = field(default_factory=dict)
     abi3audit: str = ""
@@ -326,9 +327,15 @@ def collect(variant: Variant, rc: int, seconds: float, out_dir: Path, dist: Path
         result.test_seconds = test_info.get("test_seconds")
         result.conformance = test_info.get("conformance", {})
         smoke_ok = test_info.get("smoke", {}).get("status") == "ok"
+        result.simd = {k: test_info.get("simd", {}).get(k) for k in ("status", "kernels", "models")}
+        simd_ok = result.simd["status"] == "passed"
         # Like pytest's exit code 5: a test run that ran no conformance case is not a pass.
         conf_ok = result.conformance.get("status") == "passed" and result.conformance.get("total", 0) > 0
-        result.tests = "passed" if smoke_ok and conf_ok else "failed"
+        result.tests = "passed" if smoke_ok and conf_ok and simd_ok else "failed"
+        if not simd_ok:
+            result.error = result.error or ("run-time kernel choice check "
+                                            + (result.simd["status"] or "missing from the test report")
+                                            + f", see {reports / (wheel.name + '.simd.json')}")
         if not conf_ok and result.conformance.get("status") != "failed":
             result.error = result.error or ("no conformance case ran in emulation: "
                                             + result.conformance.get("reason", "0 cases"))
@@ -402,7 +409,8 @@ def write_outputs(dist: Path, results: list[WheelResult], meta: dict) -> None:
 
 
 def print_table(results: list[WheelResult]) -> None:
-    rows = [("variant", "wheel tag", "MiB", "build s", "test s", "ccache hit", "conformance", "pi user", "policy")]
+    rows = [("variant", "wheel tag", "MiB", "build s", "test s", "ccache hit", "kernels", "conformance", "pi user",
+             "policy")]
     for r in results:
         conf = r.conformance
         if "total" in conf:
@@ -419,6 +427,7 @@ def print_table(results: list[WheelResult]) -> None:
             f"{r.build_seconds:.0f}" if r.wheel else "",
             f"{r.test_seconds:.0f}" if r.test_seconds is not None else "-",
             f"{hit:.0%}" if isinstance(hit, (int, float)) else "-",
+            "+".join(r.simd.get("kernels") or []) if r.simd.get("status") == "passed" else (r.simd.get("status") or "-"),
             conf_s,
             r.pi_user_smoke.get("smoke", "-") if r.wheel else "",
             r.auditwheel_policy,

@@ -116,8 +116,12 @@ def test_each_image_makes_its_wheels():
         "cp312-abi3-manylinux_2_41_armv7l"
 
 
+SIMD_OK = {"status": "passed", "kernels": ["generic", "neon"], "models": {}}
+
+
 def _collect(tmp_path: Path, conformance: dict, smoke: str = "ok",
-             wheel_name: str = "pionnx-0.1.0-cp311-cp311-manylinux_2_36_armv7l.whl") -> build_armv7.WheelResult:
+             wheel_name: str = "pionnx-0.1.0-cp311-cp311-manylinux_2_36_armv7l.whl",
+             simd: dict | None = SIMD_OK) -> build_armv7.WheelResult:
     """collect() over a fake cibuildwheel output: one wheel, its build and test reports."""
     variant = build_armv7.variants_for(["bookworm"], abi3=False)[0]
     out_dir = tmp_path / "work" / "out" / variant.name
@@ -129,8 +133,10 @@ def _collect(tmp_path: Path, conformance: dict, smoke: str = "ok",
     dist.mkdir()
     (reports / f"{wheel.name}.build.json").write_text(json.dumps(
         {"auditwheel_policy": "manylinux_2_36_armv7l", "ccache": {"hit_rate": 0.5}}))
-    (reports / f"{wheel.name}.test.json").write_text(json.dumps(
-        {"test_seconds": 12.5, "smoke": {"status": smoke}, "conformance": conformance}))
+    test = {"test_seconds": 12.5, "smoke": {"status": smoke}, "conformance": conformance}
+    if simd is not None:
+        test["simd"] = simd
+    (reports / f"{wheel.name}.test.json").write_text(json.dumps(test))
     return build_armv7.collect(variant, 0, 100.0, out_dir, dist, reports, skip_tests=False)
 
 
@@ -159,6 +165,18 @@ def test_unexpected_conformance_failures_fail_the_wheel(tmp_path):
     assert result.tests == "failed"
     result = _collect(tmp_path / "b", {"status": "passed", "total": 30, "passed": 30}, smoke="failed")
     assert result.tests == "failed"
+
+
+@pytest.mark.parametrize("simd", [{"status": "failed", "kernels": ["generic"]}, None])
+def test_a_wrong_or_unchecked_kernel_choice_fails_the_wheel(tmp_path, simd):
+    # ci/armv7_test_wheel.py runs ci/simd_dispatch_check.py (NEON picked when AT_HWCAP has it,
+    # the portable kernel on a NEON-less CPU, same answers); a failed or missing check fails the wheel.
+    result = _collect(tmp_path, {"status": "passed", "total": 30, "passed": 30}, simd=simd)
+    assert result.tests == "failed"
+    assert "kernel choice check" in result.error
+    assert (tmp_path / "dist" / result.wheel).is_file()
+    ok = _collect(tmp_path / "ok", {"status": "passed", "total": 30, "passed": 30})
+    assert ok.tests == "passed" and ok.simd["kernels"] == ["generic", "neon"]
 
 
 def test_host_check_says_what_to_run(monkeypatch, tmp_path):
