@@ -36,19 +36,16 @@ from pathlib import Path
 
 import numpy as np
 
+import pionnx
+from pionnx import _wire as w
+
 HWCAP_NEON = 1 << 12  # <asm/hwcap.h>, 32-bit ARM
 AT_HWCAP = 16
 
 # ---------------------------------------------------------------- models
 
 
-def _wire():
-    from pionnx import _wire as w
-    return w
-
-
 def _model(nodes, inits, inputs, outputs, opset: int = 13) -> bytes:
-    w = _wire()
     tensors = []
     for name, arr in inits.items():
         arr = np.ascontiguousarray(arr, dtype="<f4")
@@ -59,7 +56,6 @@ def _model(nodes, inits, inputs, outputs, opset: int = 13) -> bytes:
 
 def conv_model(rng) -> tuple[bytes, dict]:
     """Three convolutions (3x3, strided 3x3, 1x1) with odd channel counts."""
-    w = _wire()
     def weights(*s):
         return (rng.standard_normal(s) / np.sqrt(np.prod(s[1:]))).astype(np.float32)
     inits = {"w1": weights(19, 5, 3, 3), "b1": weights(19, 1)[:, 0], "w2": weights(24, 19, 3, 3),
@@ -78,7 +74,6 @@ def conv_model(rng) -> tuple[bytes, dict]:
 def matmul_model(rng) -> tuple[bytes, dict]:
     """Odd-sized MatMul (37x53 by 53x29), batched and against a constant, a Gemm, and a
     vector times a 67x141 matrix (the row-vector kernel: full blocks plus every tail width)."""
-    w = _wire()
     inits = {"b": rng.standard_normal((53, 29)).astype(np.float32),
              "g": rng.standard_normal((31, 29)).astype(np.float32),
              "bv": rng.standard_normal((67, 141)).astype(np.float32)}
@@ -145,25 +140,16 @@ def expected_isa(neon: bool | None = None) -> str:
 
 # ------------------------------------------------------------- subprocesses
 
-# Runs one model, saves the outputs, and reports the kernel pionnx picked
-# beside the NEON bit this process itself reads from its auxiliary vector.
-_RUNNER = r"""
-import json, struct, sys
-from pathlib import Path
-import numpy as np
-import pionnx
-model, feeds_path, out_path = sys.argv[1:4]
-feeds = dict(np.load(feeds_path))
-sess = pionnx.InferenceSession(model)
-names = [o.name for o in sess.get_outputs()]
-np.savez(out_path, **dict(zip(names, sess.run(None, feeds))))
-word = struct.calcsize("L"); data = Path("/proc/self/auxv").read_bytes(); cap = 0
-for i in range(0, len(data) - 2 * word + 1, 2 * word):
-    k, v = struct.unpack_from("LL", data, i)
-    if k == 16:
-        cap = v
-print(json.dumps({"simd": pionnx.simd_info(), "auxv_neon": bool(cap & (1 << 12))}))
-"""
+def run_one(model: Path, feeds_path: Path, out_path: Path) -> None:
+    """The body of one leg's subprocess (``--run-one``): runs the model, saves the
+    outputs, and prints the kernel pionnx picked beside the NEON bit this process
+    itself reads from its auxiliary vector."""
+    feeds = dict(np.load(feeds_path))
+    sess = pionnx.InferenceSession(str(model))
+    names = [o.name for o in sess.get_outputs()]
+    np.savez(out_path, **dict(zip(names, sess.run(None, feeds))))
+    # Bit 12 means NEON only on 32-bit ARM (on x86 it is another feature's bit).
+    print(json.dumps({"simd": pionnx.simd_info(), "auxv_neon": is_arm32() and bool(hwcap() & HWCAP_NEON)}))
 
 
 def run_leg(tmp: Path, model: Path, feeds: Path, leg: str, env_extra: dict | None = None):
@@ -173,7 +159,7 @@ def run_leg(tmp: Path, model: Path, feeds: Path, leg: str, env_extra: dict | Non
     env.pop("QEMU_CPU", None)
     env.update(env_extra or {})
     out = tmp / f"out-{model.stem}-{leg}.npz"
-    proc = subprocess.run([sys.executable, "-c", _RUNNER, str(model), str(feeds), str(out)],
+    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--run-one", str(model), str(feeds), str(out)],
                           env=env, capture_output=True, text=True, timeout=900)
     if proc.returncode != 0:
         raise AssertionError(f"{leg} run of {model.name} failed (exit {proc.returncode}): "
@@ -244,9 +230,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path, help="write the per-model, per-leg report here")
     p.add_argument("--no-neon-cpu", default=None,
                    help="armv7l under qemu-user: also run with QEMU_CPU=this CPU (one without NEON)")
+    p.add_argument("--run-one", nargs=3, metavar=("MODEL", "FEEDS", "OUT"), type=Path, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-
-    import pionnx
+    if args.run_one:
+        run_one(*args.run_one)
+        return 0
 
     result: dict = {"machine": platform.machine(), "pionnx": pionnx.__version__, "models": {}}
     status = "passed"
