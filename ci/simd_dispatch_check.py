@@ -120,22 +120,36 @@ def is_arm32() -> bool:
     return machine.startswith("arm") or (struct.calcsize("P") == 4 and "aarch64" in machine)
 
 
-def expected_isa(neon: bool | None = None) -> str:
-    """The kernel this CPU should get; `neon` overrides the HWCAP read (32-bit ARM)."""
+# The SGEMM paths, portable first, as PIONNX_SGEMM names them.
+SGEMM_LADDER = ("generic", "neon", "avx2", "avx512")
+
+
+def expected_paths(neon: bool | None = None) -> list[str]:
+    """The SGEMM paths this CPU can run, portable first; `neon` overrides the HWCAP read (32-bit ARM)."""
     machine = platform.machine().lower()
     if machine in ("aarch64", "arm64") and struct.calcsize("P") == 8:
-        return "neon"
+        return ["generic", "neon"]
     if is_arm32():
         if neon is None:
             neon = bool(hwcap() & HWCAP_NEON)
-        return "neon" if neon else "generic"
+        return ["generic", "neon"] if neon else ["generic"]
+    paths = ["generic"]
     if machine in ("x86_64", "amd64"):
         flags = _x86_flags()
-        if "avx512f" in flags:
-            return "avx512"
         if {"avx2", "fma"} <= flags:
-            return "avx2"
-    return "generic"
+            paths.append("avx2")
+        if "avx512f" in flags:
+            paths.append("avx512")
+    return paths
+
+
+def expected_isa(neon: bool | None = None, cap: str | None = None) -> str:
+    """The kernel this CPU should get: its fastest, or with `cap` (a PIONNX_SGEMM value)
+    the fastest not above the named path."""
+    paths = expected_paths(neon)
+    if cap in SGEMM_LADDER:
+        paths = [p for p in paths if SGEMM_LADDER.index(p) <= SGEMM_LADDER.index(cap)]
+    return paths[-1]
 
 
 # ------------------------------------------------------------- subprocesses

@@ -6,6 +6,7 @@ NEON-less CPU as a third leg).
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -26,10 +27,21 @@ def test_default_kernel_matches_generic(tmp_path, name):
 
 
 def test_simd_info_in_process():
-    info = pionnx.simd_info()
-    assert set(info) == {"sgemm", "hwcap_neon", "arch"}
-    assert info["sgemm"] in ("generic", "neon", "avx2", "avx512")
-    assert info["sgemm"] == sdc.expected_isa()
+    """The path each family runs is one this CPU can run; SGEMM's is the fastest one,
+    or the one PIONNX_SGEMM caps it to (the suite also runs with every path forced)."""
+    info, paths = pionnx.simd_info(), pionnx.simd_paths()
+    assert set(info) == {"sgemm", "qgemm", "fastmath", "hwcap_neon", "arch"}
+    assert set(paths) == {"sgemm", "qgemm", "fastmath"}
+    for family, available in paths.items():
+        assert available[0] == "generic" and info[family] in available
+        forced = os.environ.get(f"PIONNX_{family.upper()}")
+        if forced in available:
+            assert info[family] == forced
+        elif not forced:
+            assert info[family] == available[-1]
+    assert info["sgemm"] in sdc.SGEMM_LADDER
+    assert info["sgemm"] == sdc.expected_isa(cap=os.environ.get("PIONNX_SGEMM"))
+    assert paths["sgemm"] == sdc.expected_paths()
     if info["arch"] not in ("armv7l", "aarch64"):
         assert info["hwcap_neon"] is False
 

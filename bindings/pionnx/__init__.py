@@ -14,6 +14,7 @@ from ._core import (
     InvalidProtobuf,
     NotImplemented,  # noqa: A004 - the onnxruntime name
     simd_info,
+    simd_paths,
 )
 from ._session import (
     ExecutionMode,
@@ -50,4 +51,5 @@ __all__ = [
     "tensor_from_proto",
     "value_from_proto",
     "simd_info",
+    "simd_paths",
 ]

@@ -13,14 +13,9 @@
 #include <vector>
 
 #include "pionnx/session.h"
+#include "pionnx/simd.h"
 
 namespace nb = nanobind;
-
-// From runtime/src/kernels/simd/sgemm.h (a private header of the runtime).
-namespace pionnx::simd {
-const char* sgemm_isa();
-bool cpu_has_neon();
-}  // namespace pionnx::simd
 using namespace pionnx;
 
 namespace {
@@ -275,11 +270,12 @@ NB_MODULE(_core, m) {
   m.def("default_threads", &pionnx::default_threads);
   m.def("busy_threads", &pionnx::busy_threads);
   m.def("peak_busy_threads", &pionnx::peak_busy_threads, nb::arg("reset") = false);
-  // Which SGEMM micro-kernel runs (PIONNX_SGEMM caps it) and what the CPU has.
+  // The path each kernel family runs (PIONNX_SGEMM, PIONNX_QGEMM, PIONNX_FASTMATH
+  // cap them) and what the CPU has.
   m.def("simd_info", [] {
     nb::dict d;
-    d["sgemm"] = pionnx::simd::sgemm_isa();
-    d["hwcap_neon"] = pionnx::simd::cpu_has_neon();
+    for (const KernelFamily& f : kernel_families()) d[f.name.c_str()] = f.active;
+    d["hwcap_neon"] = pionnx::cpu_has_neon();
 #if defined(__aarch64__)
     d["arch"] = "aarch64";
 #elif defined(__arm__)
@@ -291,6 +287,12 @@ NB_MODULE(_core, m) {
 #else
     d["arch"] = "unknown";
 #endif
+    return d;
+  });
+  // Every path each family can run on this CPU, portable first (PIONNX_<FAMILY> forces one).
+  m.def("simd_paths", [] {
+    nb::dict d;
+    for (const KernelFamily& f : kernel_families()) d[f.name.c_str()] = f.available;
     return d;
   });
 }

@@ -3,6 +3,8 @@
 // wrappers and to pairs of SSE2 / NEON registers (or scalar code) elsewhere.
 #include "kernels/simd/elementwise_math.h"
 
+#include "kernels/simd/dispatch.h"
+
 #include <cstring>
 #include <limits>
 
@@ -194,7 +196,7 @@ PIONNX_TARGET_AVX2 float exp_shift_sum_avx2(const float* x, float* y, int64_t n,
 PIONNX_TARGET_AVX2 float max_avx2(const float* x, int64_t n) { return max_of(x, n); }
 
 bool use_avx2() {
-  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  static const bool yes = simd::fastmath_paths().active == "avx2";
   return yes;
 }
 #define PIONNX_PICK(name) (use_avx2() ? name##_avx2 : name##_generic)
@@ -225,4 +227,23 @@ float tanh(float x) { return tanh_v(splat(x))[0]; }
 float erf(float x) { return erf_v(splat(x))[0]; }
 
 }  // namespace fastmath
+}  // namespace pionnx
+
+namespace pionnx {
+namespace simd {
+
+// PIONNX_FASTMATH=generic|avx2 caps the choice (tests, benchmarks).
+const PathChoice& fastmath_paths() {
+  static const PathChoice choice = [] {
+    bool avx2 = false;
+#if PIONNX_EW_AVX2
+    __builtin_cpu_init();
+    avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+    return choose_path("vector math", "PIONNX_FASTMATH", {"generic", "avx2"}, {true, avx2});
+  }();
+  return choice;
+}
+
+}  // namespace simd
 }  // namespace pionnx

@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "exec/thread_pool.h"
+#include "kernels/simd/dispatch.h"
 #include "kernels/simd/qgemm_ukernel.h"
 #include "kernels/simd/sgemm.h"
 
@@ -17,12 +19,6 @@
 namespace pionnx {
 namespace simd {
 namespace {
-
-// PIONNX_QGEMM=generic forces the portable kernel (tests, benchmarks).
-bool forced_generic() {
-  const char* cap = std::getenv("PIONNX_QGEMM");
-  return cap && std::strcmp(cap, "generic") == 0;
-}
 
 // Block sizes: a kKc x kNc int16 panel of B (128 KiB) stays in L2 while
 // every row of A in the task streams past it.
@@ -163,28 +159,49 @@ __attribute__((target("avx512vnni,avx512f,avx512bw"))) void kernel_vnni512(const
   }
 }
 
-bool has_vnni() {
-  if (forced_generic()) return false;
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl");
+#endif
+
+}  // namespace
+
+// Paths, portable first. vnni: u8 x s8 dot products in 256-bit AVX512-VL
+// registers; vnni512: the same in 512-bit ones (a part that down-clocks on
+// zmm can be held to the 256-bit kernel with PIONNX_QGEMM=vnni).
+const PathChoice& qgemm_paths() {
+  static const PathChoice choice = [] {
+    bool sse2 = false, avx2 = false, vnni = false, vnni512 = false;
+#ifdef PIONNX_QGEMM_X86
+    __builtin_cpu_init();
+#ifdef __SSE2__
+    sse2 = true;
+#endif
+    avx2 = __builtin_cpu_supports("avx2");
+    vnni = __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl");
+    vnni512 = vnni && __builtin_cpu_supports("avx512bw");
+#endif
+    return choose_path("integer GEMM", "PIONNX_QGEMM", {"generic", "neon", "sse2", "avx2", "vnni", "vnni512"},
+                       {true, qgemm_has_neon_kernel() && cpu_has_neon(), sse2, avx2, vnni, vnni512});
+  }();
+  return choice;
 }
-const bool kUseVnni = has_vnni();
-// 512-bit registers pay off where the CPU runs them at full width; the
-// 256-bit kernel stays for AVX512-VL parts that down-clock on zmm.
-const bool kUseVnni512 = kUseVnni && __builtin_cpu_supports("avx512bw");
+
+namespace {
+
+#ifdef PIONNX_QGEMM_X86
+const bool kUseVnni = qgemm_paths().active == "vnni" || qgemm_paths().active == "vnni512";
+const bool kUseVnni512 = qgemm_paths().active == "vnni512";
 #else
 const bool kUseVnni = false;
 #endif
 
-// Chosen once from what the CPU reports.
+// The int16 pair kernel of the chosen path (the VNNI paths keep AVX2's for
+// anything they do not take).
 QKernel pick_kernel() {
-  if (forced_generic()) return kernel_generic;
-  if (qgemm_has_neon_kernel() && cpu_has_neon()) return qgemm_kernel_neon;
+  const std::string& path = qgemm_paths().active;
+  if (path == "neon") return qgemm_kernel_neon;
 #ifdef PIONNX_QGEMM_X86
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx2")) return kernel_avx2;
+  if (path == "avx2" || path == "vnni" || path == "vnni512") return kernel_avx2;
 #ifdef __SSE2__
-  return kernel_sse2;
+  if (path == "sse2") return kernel_sse2;
 #endif
 #endif
   return kernel_generic;
@@ -403,17 +420,7 @@ void qgemm(const QGemmArgs& g, ThreadPool* pool) {
     pool->parallel_for(tasks, 1, run);
 }
 
-const char* qgemm_isa() {
-  if (kKernel == qgemm_kernel_neon) return "neon";
-#ifdef PIONNX_QGEMM_X86
-  if (kUseVnni) return "avx512vnni";
-  if (kKernel == kernel_avx2) return "avx2";
-#ifdef __SSE2__
-  if (kKernel == kernel_sse2) return "sse2";
-#endif
-#endif
-  return "generic";
-}
+const char* qgemm_isa() { return qgemm_paths().active.c_str(); }
 
 }  // namespace simd
 }  // namespace pionnx

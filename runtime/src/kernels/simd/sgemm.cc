@@ -15,6 +15,7 @@
 #endif
 
 #include "exec/thread_pool.h"
+#include "kernels/simd/dispatch.h"
 #include "kernels/simd/sgemm_ukernel.h"
 
 namespace pionnx {
@@ -75,21 +76,28 @@ void gemv_rows_generic(int64_t K, int64_t n, const float* x, const float* m, int
 const SgemmUKernel kGeneric{kGenericMR, kGenericNR, ukernel_generic, "generic", gemv_rows_generic};
 
 const SgemmUKernel& active_ukernel() {
-  // PIONNX_SGEMM=generic|neon|avx2|avx512 caps the choice (for tests and
-  // benchmarks); anything else (or unset) means the best the CPU has.
   static const SgemmUKernel* k = [] {
-    const char* env = std::getenv("PIONNX_SGEMM");
-    const std::string cap = env ? env : "";
-    if (cap == "generic") return &kGeneric;
-    if (cpu_has_neon())
-      if (const SgemmUKernel* neon = sgemm_ukernel_neon()) return neon;
-    if (cap != "avx2")
-      if (const SgemmUKernel* avx512 = sgemm_ukernel_avx512()) return avx512;
-    if (const SgemmUKernel* avx2 = sgemm_ukernel_avx2()) return avx2;
+    const std::string& path = sgemm_paths().active;
+    if (path == "neon") return sgemm_ukernel_neon();
+    if (path == "avx2") return sgemm_ukernel_avx2();
+    if (path == "avx512") return sgemm_ukernel_avx512();
     return &kGeneric;
   }();
   return *k;
 }
+
+}  // namespace
+
+// PIONNX_SGEMM=generic|neon|avx2|avx512 caps the choice (tests, benchmarks).
+const PathChoice& sgemm_paths() {
+  static const PathChoice choice =
+      choose_path("SGEMM", "PIONNX_SGEMM", {"generic", "neon", "avx2", "avx512"},
+                  {true, cpu_has_neon() && sgemm_ukernel_neon() != nullptr, sgemm_ukernel_avx2() != nullptr,
+                   sgemm_ukernel_avx512() != nullptr});
+  return choice;
+}
+
+namespace {
 
 // Cache blocking: a kc x NR panel of B stays in L1 while the mc x kc block
 // of A streams from L2; kc x nc of B is sized for L2/L3.
@@ -407,7 +415,7 @@ bool cpu_has_neon() {
 #endif
 }
 
-const char* sgemm_isa() { return active_ukernel().isa; }
+const char* sgemm_isa() { return sgemm_paths().active.c_str(); }
 
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
            const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,

@@ -1,0 +1,21 @@
+// pionnx/simd.h: the run-time kernel choice of every family, in one list.
+#include <tuple>
+
+#include "kernels/simd/dispatch.h"
+#include "kernels/simd/sgemm.h"
+#include "pionnx/simd.h"
+
+namespace pionnx {
+
+std::vector<KernelFamily> kernel_families() {
+  std::vector<KernelFamily> out;
+  for (auto [name, env, choice] : {std::make_tuple("sgemm", "PIONNX_SGEMM", &simd::sgemm_paths()),
+                                   std::make_tuple("qgemm", "PIONNX_QGEMM", &simd::qgemm_paths()),
+                                   std::make_tuple("fastmath", "PIONNX_FASTMATH", &simd::fastmath_paths())})
+    out.push_back(KernelFamily{name, env, choice->active, choice->available});
+  return out;
+}
+
+bool cpu_has_neon() { return simd::cpu_has_neon(); }
+
+}  // namespace pionnx
