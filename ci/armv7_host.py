@@ -7,6 +7,7 @@ What an armv7l build needs on an x86-64 host, and how this module gets it:
   (the interpreter is opened at registration, so it works inside containers);
 - mmdebstrap (with arch-test) and qemu-arm-static, to make Debian armhf root file systems
   (no container registry is needed anywhere);
+- for `build_armv7 --cross`, Debian's arm-linux-gnueabihf cross g++;
 - enough free disk for root file systems, images and build trees.
 
 Run as root with apt available, missing pieces are installed and started and
@@ -109,10 +110,16 @@ def apt_install(packages: list[str], report: HostReport) -> None:
     report.steps.append("installed " + " ".join(packages))
 
 
-def ensure_tools(report: HostReport, fix: bool) -> None:
+# The host cross compiler for `--cross` builds (tool -> Debian package).
+CROSS_TOOLS = {"arm-linux-gnueabihf-g++": "g++-arm-linux-gnueabihf"}
+
+
+def ensure_tools(report: HostReport, fix: bool, cross: bool = False) -> None:
     # arch-test is only a Recommends of mmdebstrap (so --no-install-recommends
     # skips it), but mmdebstrap refuses any foreign --arch without it.
     needed = {"mmdebstrap": "mmdebstrap", "arch-test": "arch-test", "qemu-arm-static": "qemu-user-static"}
+    if cross:
+        needed.update(CROSS_TOOLS)
     missing = [pkg for tool, pkg in needed.items() if shutil.which(tool) is None]
     if not missing:
         return
@@ -293,11 +300,12 @@ def smoke_test_arm(engine: str, image: str) -> None:
 
 
 def prepare_host(*, fix: bool = True, disk_paths: list[Path] | None = None,
-                 need_local_tools: bool = True, engine: str = "docker") -> HostReport:
+                 need_local_tools: bool = True, engine: str = "docker", cross: bool = False) -> HostReport:
+    """Everything an armv7l build needs on this host; `cross`: also the armhf cross g++."""
     report = HostReport()
     report.free_gib = check_disk(disk_paths or [Path.cwd(), Path("/var/lib")])
     if need_local_tools:
-        ensure_tools(report, fix)
+        ensure_tools(report, fix, cross)
     ensure_binfmt(report, fix)
     ensure_engine(report, fix, engine)
     say(
@@ -311,9 +319,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="check only, change nothing")
     parser.add_argument("--engine", default=os.environ.get("PIONNX_ARMV7_ENGINE", "docker"))
+    parser.add_argument("--cross", action="store_true", help="also the armhf cross compiler (build_armv7 --cross)")
     args = parser.parse_args(argv)
     try:
-        prepare_host(fix=not args.check, engine=args.engine)
+        prepare_host(fix=not args.check, engine=args.engine, cross=args.cross)
     except HostNotReady as err:
         print(f"[armv7-host] NOT READY: {err}", file=sys.stderr)
         return 2

@@ -184,37 +184,65 @@ def make_rootfs(distro: Distro, kind: str, attempts: int = 3) -> Path:
     if tar.exists() and tar.stat().st_size > 0:
         say(f"rootfs {tar.name}: cached")
         return tar
+    tar.parent.mkdir(parents=True, exist_ok=True)
+    partial = tar.with_suffix(".tar.partial")
+    # apt lists and .debs are dead weight in an image.
+    mmdebstrap(distro, kind, packages, partial, ["--variant=apt", "--format=tar",
+               "--customize-hook=rm -rf \"$1\"/var/lib/apt/lists/* \"$1\"/var/cache/apt/archives/*.deb"],
+               attempts, cleanup=lambda: partial.unlink(missing_ok=True))
+    partial.rename(tar)
+    say(f"rootfs {tar.name}: {tar.stat().st_size / 2**20:.0f} MiB")
+    return tar
+
+
+def make_sysroot(distro: Distro, attempts: int = 3) -> Path:
+    """The armhf headers and libraries a cross compiler builds against (glibc, the kernel's
+    and Python's headers; docker/armv7/packages-sysroot.txt), unpacked into a folder and
+    cached by recipe hash. mmdebstrap's `extract` variant only downloads and unpacks the
+    packages and their dependencies, running no maintainer script, so nothing is emulated."""
+    packages = read_packages("sysroot")
+    key = hashlib.sha256(f"{distro.suite}\n{MIRROR}\nextract\n{packages}".encode()).hexdigest()[:12]
+    dest = cache_dir() / "sysroot" / f"{distro.suite}-{key}"
+    if (dest / "usr" / "include").is_dir():
+        say(f"sysroot {dest.name}: cached")
+        return dest
+    partial = dest.with_name(dest.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    mmdebstrap(distro, "sysroot", packages, partial, ["--variant=extract", "--format=directory"], attempts,
+               cleanup=lambda: shutil.rmtree(partial, ignore_errors=True))
+    shutil.rmtree(dest, ignore_errors=True)
+    partial.rename(dest)
+    return dest
+
+
+def mmdebstrap(distro: Distro, kind: str, packages: list[str], target: Path, options: list[str],
+               attempts: int, cleanup) -> None:
+    """Run mmdebstrap for an armhf tree, retrying only mirror and network errors."""
     problem = index_problem(distro.suite)
     if problem:
         raise ImageBuildError(problem)
-    tar.parent.mkdir(parents=True, exist_ok=True)
-    partial = tar.with_suffix(".tar.partial")
     cmd = [
         "nice", "-n", "10",
         "mmdebstrap",
         "--arch=armhf",
-        "--variant=apt",
-        "--format=tar",
+        *options,
         "--aptopt=Acquire::Retries \"3\"",
         "--include=" + ",".join(packages),
-        # apt lists and .debs are dead weight in an image.
-        "--customize-hook=rm -rf \"$1\"/var/lib/apt/lists/* \"$1\"/var/cache/apt/archives/*.deb",
         distro.suite,
-        str(partial),
+        str(target),
         MIRROR,
     ]
     last = hint = ""
     for attempt in range(1, attempts + 1):
-        say(f"rootfs {distro.suite}/{kind} (armhf, {len(packages)} packages), attempt {attempt}: "
-            + " ".join(cmd[3:]))
+        say(f"{kind} {distro.suite} (armhf, {len(packages)} packages), attempt {attempt}: " + " ".join(cmd[3:]))
         t0 = time.monotonic()
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if proc.returncode == 0:
-            partial.rename(tar)
-            say(f"rootfs {tar.name}: {tar.stat().st_size / 2**20:.0f} MiB in {time.monotonic() - t0:.0f} s")
-            return tar
+            say(f"{kind} {distro.suite}: made in {time.monotonic() - t0:.0f} s")
+            return
         last = (proc.stderr or proc.stdout).strip()
-        partial.unlink(missing_ok=True)
+        cleanup()
         if any(marker in last for marker in MIRROR_SYNC_MARKERS):
             hint = " (the Debian mirror is mid-sync for this suite)"
         say(f"mmdebstrap failed{hint}; last lines:\n" + "\n".join(last.splitlines()[-6:]))
@@ -224,7 +252,7 @@ def make_rootfs(distro: Distro, kind: str, attempts: int = 3) -> Path:
         if attempt < attempts:
             time.sleep(30 * attempt)
     raise ImageBuildError(
-        f"mmdebstrap could not make the {distro.suite} armhf root file system{hint} after {attempt} "
+        f"mmdebstrap could not make the {distro.suite} armhf {kind} tree{hint} after {attempt} "
         f"attempt(s); last error:\n" + "\n".join(last.splitlines()[-6:])
     )
 

@@ -20,6 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "ci"))
 import armv7_host  # noqa: E402
 import armv7_images  # noqa: E402
 import build_armv7  # noqa: E402
+import cpu_matrix  # noqa: E402
+import cross_build  # noqa: E402
 
 RELEASE = """Origin: Debian
 Suite: stable
@@ -263,3 +265,75 @@ def test_cibuildwheel_audit_needs_no_github():
     overrides = config["tool"]["cibuildwheel"]["overrides"]
     armv7 = [o for o in overrides if o["select"] == "*-manylinux_armv7l"]
     assert armv7 and armv7[0].get("audit-command") == ""
+
+
+# ------------------------------------------------------------ the cross path
+
+
+def test_cross_build_names_a_missing_target_python(monkeypatch, tmp_path):
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path))
+    monkeypatch.setattr(cross_build.shutil, "which", lambda name: None)
+    with pytest.raises(cross_build.CrossBuildError, match=r"no CPython 2\.5 .*pyenv install 2\.5"):
+        cross_build.find_python("2.5")
+
+
+def test_cross_build_names_a_sysroot_without_python_headers(tmp_path):
+    (tmp_path / "usr" / "include" / "python3.9").mkdir(parents=True)
+    with pytest.raises(cross_build.CrossBuildError, match=r"no Python 3\.11 headers"):
+        cross_build.python_include(tmp_path, "3.11")
+    (tmp_path / "usr" / "include" / "python3.9" / "Python.h").write_text("")
+    assert cross_build.python_include(tmp_path, "3.9").name == "python3.9"
+
+
+def test_cross_wheel_whose_container_tests_fail_is_kept_and_named(tmp_path):
+    variant = build_armv7.variants_for(["bookworm"], abi3=False)[0]
+    out_dir = tmp_path / "work" / "out" / variant.name
+    out_dir.mkdir(parents=True)
+    wheel = out_dir / "pionnx-0.1.0-cp311-cp311-manylinux_2_36_armv7l.whl"
+    wheel.write_bytes(b"PK")
+    reports, dist = tmp_path / "reports", tmp_path / "dist"
+    reports.mkdir()
+    dist.mkdir()
+    result = build_armv7.collect(variant, 3, 50.0, out_dir, dist, reports, skip_tests=False, cross=True)
+    assert result.build_path == "cross" and result.wheel == wheel.name
+    assert result.tests == "failed" and "clean container exited 3" in result.error
+
+
+def test_cross_build_without_a_wheel_names_the_cross_build(tmp_path):
+    variant = build_armv7.variants_for(["bookworm"], abi3=False)[0]
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / "cross-bookworm-cp311.log").write_text("x.cc:1:1: error: oops\n")
+    result = build_armv7.collect(variant, 1, 5.0, tmp_path / "none", tmp_path, reports, skip_tests=False,
+                                 cross=True)
+    assert not result.wheel and result.error.startswith("the cross build failed") and "oops" in result.error
+
+
+def test_cross_and_official_image_do_not_combine(capsys):
+    with pytest.raises(SystemExit):
+        build_armv7.parse_args(["--cross", "--official-image"])
+    assert "--cross" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------- the CPU matrix
+
+
+def test_cpu_matrix_rungs_force_every_path_of_every_family_once():
+    avx512_vnni = {"sgemm": ["generic", "avx2", "avx512"], "qgemm": ["generic", "sse2", "avx2", "vnni", "vnni512"],
+                   "fastmath": ["generic", "avx2"]}
+    rungs = cpu_matrix.rungs(avx512_vnni)
+    assert [tuple(r.values()) for r in rungs] == [
+        ("generic", "generic", "generic"), ("avx2", "sse2", "avx2"), ("avx512", "avx2", "avx2"),
+        ("avx512", "vnni", "avx2")]
+    # The top rung (every family's fastest) is nox -s tests' own run; together they cover every path.
+    for family, paths in avx512_vnni.items():
+        assert {r[family] for r in rungs} | {paths[-1]} == set(paths)
+    avx2_only = {"sgemm": ["generic", "avx2"], "qgemm": ["generic", "sse2", "avx2"], "fastmath": ["generic", "avx2"]}
+    assert [tuple(r.values()) for r in cpu_matrix.rungs(avx2_only)] == [
+        ("generic", "generic", "generic"), ("avx2", "sse2", "avx2")]
+
+
+def test_cpu_matrix_reads_pytest_summaries():
+    out = "....\n===== 2186 passed, 58 xfailed, 3 warnings in 36.70s =====\n"
+    assert cpu_matrix.summary_of(out) == "2186 passed, 58 xfailed, 3 warnings in 36.70s"
+    assert cpu_matrix.summary_of("no tests ran in 0.01s\n") == "no tests ran in 0.01s"

