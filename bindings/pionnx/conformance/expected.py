@@ -8,8 +8,11 @@ Reasons in use: unsupported (op/type not implemented), mismatch (wrong
 numbers, dtype or shape), error (any other exception), crash (the process
 died), timeout, harness (fails because of onnx's BackendTest itself, e.g. its
 element-wise recursion into sequences of 0-d tensors; the numpy-only runner
-does not hold such an entry to strictness). Shared by the pytest run and the
-numpy-only runner.
+does not hold such an entry to strictness), random (the output is random, e.g.
+an unseeded Bernoulli, or seeded with another generator than the one that
+made the expected data: it matches now and then by chance, so such a case is
+skipped, never counted as passed or failed, and a run's verdict cannot depend
+on luck). Shared by the pytest run and the numpy-only runner.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ def write(path: str | Path, entries: Mapping[str, str]) -> None:
 
 
 HARNESS = "harness"
+RANDOM = "random"
 
 _REASON_PATTERNS = [
     (HARNESS, re.compile(r"Unable to compare expected type")),
