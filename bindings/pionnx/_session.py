@@ -25,6 +25,10 @@ class ExecutionMode(enum.IntEnum):
     ORT_PARALLEL = 1
 
 
+# SessionOptions' limits and their smallest allowed values.
+LIMITS = {"max_tensor_bytes": 0, "max_memory_bytes": 0, "max_nesting_depth": 1, "max_inlined_nodes": 0}
+
+
 class SessionOptions:
     """Options for :class:`InferenceSession` (onnxruntime's names)."""
 
@@ -40,6 +44,12 @@ class SessionOptions:
         self.enable_mem_pattern: bool = True
         self.enable_cpu_mem_arena: bool = True
         self.logid: str = ""
+        # pionnx's limits on what one model may claim (not in onnxruntime). 0: the default,
+        # this machine's RAM for the two byte limits. Each refusal names its limit.
+        self.max_tensor_bytes: int = 0  # one tensor
+        self.max_memory_bytes: int = 0  # a run's live intermediates together
+        self.max_nesting_depth: int = 64  # nested messages/graphs in the model file
+        self.max_inlined_nodes: int = 1_000_000  # nodes after expanding the model's own functions
         self._config: Dict[str, str] = {}
 
     def add_session_config_entry(self, key: str, value: str) -> None:
@@ -57,7 +67,14 @@ class SessionOptions:
             raise ValueError(f"graph_optimization_level must be a GraphOptimizationLevel, got {level!r}")
         if not 0 <= int(self.log_severity_level) <= 4:
             raise ValueError(f"log_severity_level must be 0..4, got {self.log_severity_level!r}")
+        for name, low in LIMITS.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value < 2**63:
+                raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
         return self
+
+    def _limits(self) -> Dict[str, int]:
+        return {name: int(getattr(self, name)) for name in LIMITS}
 
 
 class RunOptions:
@@ -253,6 +270,7 @@ class InferenceSession:
             int(opts.graph_optimization_level),
             int(opts.log_severity_level),
             str(opts.optimized_model_filepath or ""),
+            opts._limits(),
         )
         if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
             self._model_path = None

@@ -8,6 +8,10 @@
 #include <nanobind/stl/tuple.h>
 #include <nanobind/stl/vector.h>
 
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -71,6 +75,15 @@ Tensor tensor_from_array(const std::string& name, nb::handle obj, DType as = DTy
           throw nb::type_error(("input '" + name + "': a " + dtype_name(as) + " tensor must be passed as a uint" +
                                 std::to_string(dtype_size(as) * 8) + " view").c_str());
         dt = as;
+      }
+      // A view into the middle of a buffer (np.frombuffer with an offset) may be
+      // unaligned: kernels load whole elements, which armv7 may fault on, so such
+      // a feed is copied once instead of handed over in place.
+      const size_t align = std::min<size_t>(dtype_size(dt), alignof(std::max_align_t));
+      if (align > 1 && reinterpret_cast<uintptr_t>(a.data()) % align != 0) {
+        Tensor copy(dt, shape);
+        std::memcpy(copy.raw(), a.data(), copy.nbytes());
+        return copy;
       }
       return Tensor::wrap(dt, shape, const_cast<void*>(a.data()), keep_alive(obj));
     }
@@ -178,12 +191,21 @@ nb::list descs_to_python(const std::vector<ValueDesc>& ds) {
   return l;
 }
 
-SessionConfig make_config(int threads, int opt_level, int log_severity, const std::string& optimized_path) {
+SessionConfig make_config(int threads, int opt_level, int log_severity, const std::string& optimized_path,
+                          const std::map<std::string, int64_t>& limits) {
   SessionConfig c;
   c.intra_op_threads = threads;
   c.opt_level = static_cast<OptLevel>(opt_level);
   c.log_severity = log_severity;
   c.optimized_model_path = optimized_path;
+  for (const auto& [key, v] : limits) {
+    PIONNX_ENFORCE(v >= 0, InvalidArgument, key, " must be >= 0, got ", v);
+    if (key == "max_tensor_bytes") c.limits.max_tensor_bytes = static_cast<uint64_t>(v);
+    else if (key == "max_memory_bytes") c.limits.max_memory_bytes = static_cast<uint64_t>(v);
+    else if (key == "max_nesting_depth") c.limits.max_nesting_depth = static_cast<int>(std::min<int64_t>(v, 1 << 20));
+    else if (key == "max_inlined_nodes") c.limits.max_inlined_nodes = v;
+    else throw InvalidArgument(str_cat("unknown session limit '", key, "'"));
+  }
   return c;
 }
 
@@ -204,24 +226,28 @@ NB_MODULE(_core, m) {
   nb::class_<Session>(m, "Session")
       .def_static(
           "from_bytes",
-          [](nb::bytes data, int threads, int opt, int sev, const std::string& opt_path) {
+          [](nb::bytes data, int threads, int opt, int sev, const std::string& opt_path,
+             const std::map<std::string, int64_t>& limits) {
             // Decoded in place: `data` is immutable and held by this call.
             std::string_view bytes(static_cast<const char*>(data.c_str()), data.size());
-            SessionConfig cfg = make_config(threads, opt, sev, opt_path);
+            SessionConfig cfg = make_config(threads, opt, sev, opt_path, limits);
             nb::gil_scoped_release nogil;
             return new Session(bytes, "", cfg);
           },
           nb::arg("data"), nb::arg("threads") = 0, nb::arg("opt_level") = 99, nb::arg("log_severity") = 2,
-          nb::arg("optimized_model_path") = "", nb::rv_policy::take_ownership)
+          nb::arg("optimized_model_path") = "", nb::arg("limits") = std::map<std::string, int64_t>(),
+          nb::rv_policy::take_ownership)
       .def_static(
           "from_path",
-          [](const std::string& path, int threads, int opt, int sev, const std::string& opt_path) {
-            SessionConfig cfg = make_config(threads, opt, sev, opt_path);
+          [](const std::string& path, int threads, int opt, int sev, const std::string& opt_path,
+             const std::map<std::string, int64_t>& limits) {
+            SessionConfig cfg = make_config(threads, opt, sev, opt_path, limits);
             nb::gil_scoped_release nogil;
             return Session::from_file(path, cfg).release();
           },
           nb::arg("path"), nb::arg("threads") = 0, nb::arg("opt_level") = 99, nb::arg("log_severity") = 2,
-          nb::arg("optimized_model_path") = "", nb::rv_policy::take_ownership)
+          nb::arg("optimized_model_path") = "", nb::arg("limits") = std::map<std::string, int64_t>(),
+          nb::rv_policy::take_ownership)
       .def("inputs", [](const Session& s) { return descs_to_python(s.inputs()); })
       .def("outputs", [](const Session& s) { return descs_to_python(s.outputs()); })
       .def("overridable_initializers", [](const Session& s) { return descs_to_python(s.overridable_initializers()); })

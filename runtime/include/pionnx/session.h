@@ -15,11 +15,20 @@ namespace pionnx {
 
 enum class OptLevel { Disabled = 0, Basic = 1, Extended = 2, All = 99 };
 
+// What one model may claim; each refusal names its limit and how to raise it.
+struct SessionLimits {
+  uint64_t max_tensor_bytes = 0;        // one tensor (0: this machine's RAM)
+  uint64_t max_memory_bytes = 0;        // a run's live intermediates together (0: this machine's RAM)
+  int max_nesting_depth = 64;           // nested messages and graphs in the model file
+  int64_t max_inlined_nodes = 1000000;  // nodes after expanding the model's own functions
+};
+
 struct SessionConfig {
   int intra_op_threads = 0;  // 0: physical cores
   OptLevel opt_level = OptLevel::All;
   int log_severity = 2;
   std::string optimized_model_path;  // write the optimized graph here if set
+  SessionLimits limits;
 };
 
 // One input/output as the user sees it. dims: -1 with a param name for a

@@ -14,6 +14,27 @@ namespace pionnx {
 using Shape = std::vector<int64_t>;
 
 int64_t shape_numel(const Shape& s);
+
+// The largest single tensor allocation allowed on this thread: the session's
+// max_tensor_bytes while it loads or runs a model (ScopedTensorLimit), else
+// this machine's RAM. A tensor over it is refused with an InvalidArgument
+// that names the limit, before any memory is touched.
+uint64_t machine_ram_bytes();
+uint64_t tensor_byte_limit();
+// The bytes of a tensor of `numel` elements of `dtype`, refused (as above)
+// when over the limit: for kernels that size tables by an output before
+// allocating it.
+uint64_t checked_tensor_bytes(DType dtype, int64_t numel);
+class ScopedTensorLimit {
+ public:
+  explicit ScopedTensorLimit(uint64_t bytes);  // 0: this machine's RAM
+  ~ScopedTensorLimit();
+  ScopedTensorLimit(const ScopedTensorLimit&) = delete;
+  ScopedTensorLimit& operator=(const ScopedTensorLimit&) = delete;
+
+ private:
+  uint64_t prev_;
+};
 std::string shape_str(const Shape& s);  // "[2, 3, 4]"
 
 class Tensor {

@@ -4,6 +4,8 @@
 
 #include "pionnx/buffer_pool.h"
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -14,7 +16,8 @@ int64_t shape_numel(const Shape& s) {
   int64_t n = 1;
   for (int64_t d : s) {
     PIONNX_ENFORCE(d >= 0, InvalidArgument, "negative dimension in shape ", shape_str(s));
-    n *= d;
+    PIONNX_ENFORCE(!__builtin_mul_overflow(n, d, &n), InvalidArgument, "shape ", shape_str(s),
+                   ": its element count overflows a 64-bit size");
   }
   return n;
 }
@@ -25,19 +28,45 @@ std::string shape_str(const Shape& s) {
   return out + "]";
 }
 
+uint64_t machine_ram_bytes() {
+  static const uint64_t ram = [] {
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    // Unknown: assume 1 TiB rather than refuse everything.
+    return pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) : uint64_t(1) << 40;
+  }();
+  return ram;
+}
+
 namespace {
+thread_local uint64_t tls_tensor_limit = 0;  // 0: machine_ram_bytes()
+}  // namespace
 
-// Refuse absurd allocations up front with a message instead of bad_alloc
-// deep inside a kernel.
-constexpr uint64_t kMaxBytes = uint64_t(1) << 40;
+uint64_t tensor_byte_limit() { return tls_tensor_limit ? tls_tensor_limit : machine_ram_bytes(); }
 
-std::shared_ptr<void> allocate(DType dtype, int64_t numel, void** data) {
+ScopedTensorLimit::ScopedTensorLimit(uint64_t bytes) : prev_(tls_tensor_limit) { tls_tensor_limit = bytes; }
+ScopedTensorLimit::~ScopedTensorLimit() { tls_tensor_limit = prev_; }
+
+uint64_t checked_tensor_bytes(DType dtype, int64_t numel) {
   size_t elem = dtype_size(dtype);
   PIONNX_ENFORCE(elem > 0, InvalidArgument, "cannot allocate a tensor of dtype ", dtype_name(dtype));
+  PIONNX_ENFORCE(numel >= 0, InvalidArgument, "tensor of ", numel, " elements");
   uint64_t bytes = static_cast<uint64_t>(numel) * elem;
   PIONNX_ENFORCE(numel == 0 || bytes / elem == static_cast<uint64_t>(numel), InvalidArgument,
                  "tensor of ", numel, " elements overflows");
-  PIONNX_ENFORCE(bytes <= kMaxBytes, InvalidArgument, "tensor of ", bytes, " bytes is too large");
+  const uint64_t limit = tensor_byte_limit();
+  PIONNX_ENFORCE(bytes <= limit, InvalidArgument, "a tensor of ", bytes, " bytes (", numel, " x ",
+                 dtype_name(dtype), ") is over the limit of ", limit, " bytes for one tensor (",
+                 tls_tensor_limit ? "SessionOptions.max_tensor_bytes" : "this machine's RAM",
+                 "; raise it with SessionOptions.max_tensor_bytes)");
+  return bytes;
+}
+
+namespace {
+
+// Refuse absurd allocations up front with a message instead of bad_alloc (or
+// the OOM killer) deep inside a kernel.
+std::shared_ptr<void> allocate(DType dtype, int64_t numel, void** data) {
+  const uint64_t bytes = checked_tensor_bytes(dtype, numel);
   if (dtype == DType::String) {
     auto* p = new std::string[numel > 0 ? numel : 1];
     *data = p;

@@ -84,6 +84,27 @@ int64_t value_bytes(const Value& v) {
   return b;
 }
 
+// Every value is defined once: a graph input (an initializer may give it a
+// default), an initializer, or one output of one node. A second definition
+// would let a node read a slot that nothing has written yet.
+void check_single_assignment(const Graph& graph) {
+  std::unordered_set<std::string> inputs;
+  for (const ValueInfo& in : graph.inputs) inputs.insert(in.name);
+  std::unordered_map<std::string, const Node*> defined_by;
+  for (const Node& n : graph.nodes)
+    for (const std::string& out : n.outputs) {
+      if (out.empty()) continue;
+      PIONNX_ENFORCE(!inputs.count(out), InvalidGraph, n.describe(), ": output '", out,
+                     "' is already defined as an input of graph '", graph.name, "'");
+      PIONNX_ENFORCE(!graph.initializers.count(out), InvalidGraph, n.describe(), ": output '", out,
+                     "' is already defined as an initializer of graph '", graph.name, "'");
+      auto [it, fresh] = defined_by.emplace(out, &n);
+      PIONNX_ENFORCE(fresh, InvalidGraph, n.describe(), ": output '", out, "' is also written by ",
+                     it->second == &n ? std::string("this node") : it->second->describe(),
+                     " (each value must be defined once)");
+    }
+}
+
 }  // namespace
 
 int GraphExecutor::slot_of(const std::string& name) {
@@ -98,6 +119,7 @@ int GraphExecutor::slot_of(const std::string& name) {
 GraphExecutor::GraphExecutor(const Graph& graph, const std::map<std::string, int64_t>& opsets,
                              const KernelRegistry& registry, bool allow_outer)
     : graph_(graph) {
+  check_single_assignment(graph);
   std::unordered_set<std::string> available;
   for (const ValueInfo& in : graph.inputs) {
     PIONNX_ENFORCE(!in.name.empty(), InvalidGraph, "graph '", graph.name, "' has an input without a name");
@@ -256,6 +278,11 @@ std::vector<Value> GraphExecutor::run(const std::vector<const Value*>& inputs, T
           }
       }
     peak = std::max(peak, live);
+    PIONNX_ENFORCE(memory_limit_ == 0 || static_cast<uint64_t>(live) <= memory_limit_, InvalidArgument, "running ",
+                   st.node->describe(), ": the run's live intermediates reach ", live, " bytes, over the limit of ",
+                   memory_limit_, " bytes (", memory_limit_is_option_ ? "SessionOptions.max_memory_bytes"
+                                                                     : "this machine's RAM",
+                   "; raise it with SessionOptions.max_memory_bytes)");
     for (int s : st.release) {
       live -= made[s];
       made[s] = 0;

@@ -31,6 +31,13 @@ class GraphExecutor {
   const Graph& graph() const { return graph_; }
   // Peak bytes held by intermediate values during the last run.
   int64_t last_peak_bytes() const { return last_peak_bytes_; }
+  // A run whose live intermediates together pass `bytes` stops with an
+  // InvalidArgument naming the node (`from_option`: the limit is the session's
+  // max_memory_bytes, else this machine's RAM).
+  void set_memory_limit(uint64_t bytes, bool from_option) {
+    memory_limit_ = bytes;
+    memory_limit_is_option_ = from_option;
+  }
 
  private:
   struct Step {
@@ -54,6 +61,8 @@ class GraphExecutor {
   std::vector<int> outer_slots_;                          // read from the enclosing scope
   std::vector<Step> steps_;
   mutable int64_t last_peak_bytes_ = 0;
+  uint64_t memory_limit_ = 0;  // 0: none (subgraphs)
+  bool memory_limit_is_option_ = false;
 };
 
 }  // namespace pionnx

@@ -61,15 +61,19 @@ std::string expected_shape(const ValueInfo& vi) {
 class SessionImpl {
  public:
   SessionImpl(std::string_view bytes, const std::string& dir, const SessionConfig& cfg)
-      : model_(proto::parse_model(bytes, proto::LoadContext{dir})),
+      : limits_(checked_limits(cfg.limits)),
+        model_(load(bytes, dir, limits_)),
         pool_(cfg.intra_op_threads > 0 ? cfg.intra_op_threads : ThreadPool::default_threads()) {
+    ScopedTensorLimit tensor_limit(limits_.max_tensor_bytes);
     Graph& g = model_.graph;
     nodes_before_ = static_cast<int64_t>(g.nodes.size());
-    inline_functions(model_);
+    inline_functions(model_, limits_.max_inlined_nodes);
     optimize_graph(g, cfg.opt_level, OptimizeContext{model_.opsets, model_.ir_version});
     nodes_after_ = static_cast<int64_t>(g.nodes.size());
     if (!cfg.optimized_model_path.empty()) proto::write_model_file(model_, cfg.optimized_model_path);
     exec_ = std::make_unique<GraphExecutor>(g, model_.opsets, KernelRegistry::builtin(), false);
+    exec_->set_memory_limit(limits_.max_memory_bytes ? limits_.max_memory_bytes : machine_ram_bytes(),
+                            limits_.max_memory_bytes != 0);
 
     for (size_t i = 0; i < g.inputs.size(); ++i) {
       const ValueInfo& vi = g.inputs[i];
@@ -145,11 +149,25 @@ class SessionImpl {
     }
     std::lock_guard<std::mutex> lk(run_mu_);  // one pool, one run at a time
     ScopedBufferPool buffers(buffers_.get());
+    ScopedTensorLimit tensor_limit(limits_.max_tensor_bytes);
     std::vector<Value> out = exec_->run(in, pool_, nullptr, wanted);
     peak_bytes_ = std::max(peak_bytes_, exec_->last_peak_bytes());
     return out;
   }
 
+  static SessionLimits checked_limits(const SessionLimits& l) {
+    PIONNX_ENFORCE(l.max_nesting_depth >= 1, InvalidArgument, "max_nesting_depth must be >= 1, got ",
+                   l.max_nesting_depth);
+    PIONNX_ENFORCE(l.max_inlined_nodes >= 0, InvalidArgument, "max_inlined_nodes must be >= 0, got ",
+                   l.max_inlined_nodes);
+    return l;
+  }
+  static Model load(std::string_view bytes, const std::string& dir, const SessionLimits& l) {
+    ScopedTensorLimit tensor_limit(l.max_tensor_bytes);  // initializers are tensors too
+    return proto::parse_model(bytes, proto::LoadContext{dir, l.max_nesting_depth});
+  }
+
+  SessionLimits limits_;
   Model model_;
   mutable ThreadPool pool_;
   std::unique_ptr<GraphExecutor> exec_;

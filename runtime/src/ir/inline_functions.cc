@@ -35,7 +35,7 @@ std::vector<Attribute> bind_attrs(const Node& body, const Node& call, const Func
 
 class Inliner {
  public:
-  explicit Inliner(const Model& m) {
+  Inliner(const Model& m, int64_t max_nodes) : max_nodes_(max_nodes) {
     for (const Function& f : m.functions) funcs_[{f.domain, f.name}] = &f;
   }
 
@@ -75,6 +75,9 @@ class Inliner {
       if (it != rename.end()) return it->second;
       return prefix + s;
     };
+    made_ += static_cast<int64_t>(fn.nodes.size());
+    PIONNX_ENFORCE(made_ <= max_nodes_, InvalidGraph, "inlining the model's functions makes more than ", max_nodes_,
+                   " nodes (at ", call.describe(), "); SessionOptions.max_inlined_nodes raises the limit");
     for (const Node& b : fn.nodes) {
       Node n = b;
       n.name = prefix + b.name;
@@ -87,12 +90,13 @@ class Inliner {
 
   std::map<std::pair<std::string, std::string>, const Function*> funcs_;
   int counter_ = 0;
+  int64_t max_nodes_, made_ = 0;
 };
 
 }  // namespace
 
-void inline_functions(Model& m) {
-  Inliner in(m);
+void inline_functions(Model& m, int64_t max_nodes) {
+  Inliner in(m, max_nodes);
   if (in.empty()) return;
   // A function's opset imports join the model's where the model lacks them.
   for (const Function& f : m.functions)

@@ -5,6 +5,8 @@
 
 namespace pionnx {
 
-void inline_functions(Model& m);
+// Refuses (InvalidGraph) a model whose expansion would exceed `max_nodes`
+// nodes in all: a few KB of nested calls can stand for millions of nodes.
+void inline_functions(Model& m, int64_t max_nodes = 1000000);
 
 }  // namespace pionnx

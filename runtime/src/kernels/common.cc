@@ -1,5 +1,7 @@
 #include "kernels/common.h"
 
+#include "core/checked.h"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -26,16 +28,26 @@ Shape broadcast_shapes(const std::vector<Shape>& shapes, const std::string& what
 }
 
 std::vector<int64_t> strides_of(const Shape& shape) {
+  // Checked: an empty tensor may have dimensions whose product does not fit.
   std::vector<int64_t> s(shape.size(), 1);
-  for (int64_t i = static_cast<int64_t>(shape.size()) - 2; i >= 0; --i) s[i] = s[i + 1] * shape[i + 1];
+  for (int64_t i = static_cast<int64_t>(shape.size()) - 2; i >= 0; --i)
+    s[i] = checked_mul(s[i + 1], shape[i + 1], "strides");
   return s;
 }
 
 std::vector<int64_t> broadcast_strides(const Shape& in, const Shape& out) {
+  // Every caller's `in` must broadcast to `out`; a kernel that forgot to check
+  // (a mask, a bias) gets a clean error here instead of reading past `in`.
+  PIONNX_ENFORCE(in.size() <= out.size(), InvalidArgument, "shape ", shape_str(in), " does not broadcast to ",
+                 shape_str(out));
   std::vector<int64_t> res(out.size(), 0);
   std::vector<int64_t> st = strides_of(in);
   size_t off = out.size() - in.size();
-  for (size_t i = 0; i < in.size(); ++i) res[off + i] = in[i] == 1 ? 0 : st[i];
+  for (size_t i = 0; i < in.size(); ++i) {
+    PIONNX_ENFORCE(in[i] == 1 || in[i] == out[off + i], InvalidArgument, "shape ", shape_str(in),
+                   " does not broadcast to ", shape_str(out));
+    res[off + i] = in[i] == 1 ? 0 : st[i];
+  }
   return res;
 }
 

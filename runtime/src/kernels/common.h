@@ -1,5 +1,6 @@
 // Helpers shared by kernel families: dtype dispatch, broadcasting, axes.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -82,6 +83,13 @@ std::vector<int64_t> strides_of(const Shape& shape);
 // Strides to read `in` as if broadcast to `out` (0 on broadcast dims). `in`
 // is right-aligned against `out`.
 std::vector<int64_t> broadcast_strides(const Shape& in, const Shape& out);
+
+// Items per parallel task so that a task holds about `target` units of work
+// when each item is `per_item` units; an empty dimension (per_item 0) is no
+// division by zero.
+inline int64_t grain_size(int64_t target, int64_t per_item) {
+  return per_item > 0 ? std::max<int64_t>(1, target / per_item) : target;
+}
 
 // axis in [-rank, rank) -> [0, rank); throws InvalidArgument naming `what`.
 int64_t normalize_axis(int64_t axis, int64_t rank, const std::string& what);

@@ -80,6 +80,10 @@ class GridSample : public Kernel {
                    shape_str(x.shape()), " (expected [N, out dims..., ", r, "])");
     Shape out_shape = {x.shape()[0], x.shape()[1]};
     for (int64_t d = 1; d <= r; ++d) out_shape.push_back(grid.shape()[d]);
+    // Every sample reads (or clamps into) the input plane: there is none to read.
+    for (int64_t d = 0; d < r; ++d)
+      PIONNX_ENFORCE(x.shape()[2 + d] > 0 || shape_numel(out_shape) == 0, InvalidArgument, what,
+                     ": X ", shape_str(x.shape()), " has an empty spatial dimension to sample from");
 
     const DType dt = x.dtype();
     if (dt == DType::Float16 || dt == DType::BFloat16) {
@@ -167,7 +171,7 @@ class GridSample : public Kernel {
     std::vector<W> ws(offs.size());
 
     for (int64_t n = 0; n < N; ++n) {
-      pool.parallel_for(out_plane, std::max<int64_t>(1, 2048 / n_taps), [&](int64_t b, int64_t e) {
+      pool.parallel_for(out_plane, grain_size(2048, n_taps), [&](int64_t b, int64_t e) {
         for (int64_t p = b; p < e; ++p) {
           const G* g = gs + (n * out_plane + p) * r;
           int64_t* po = &offs[p * n_taps];

@@ -96,7 +96,7 @@ class Gather final : public NamedKernel {
       using T = typename decltype(tag)::type;
       const T* in = static_cast<const T*>(data.raw());
       T* out = static_cast<T*>(y.raw());
-      ctx.pool().parallel_for(outer * k, std::max<int64_t>(1, 4096 / inner), [&](int64_t b, int64_t e) {
+      ctx.pool().parallel_for(outer * k, grain_size(4096, inner), [&](int64_t b, int64_t e) {
         // w = o * k + j, advanced without dividing per element.
         int64_t o = b / k, j = b % k;
         for (int64_t w = b; w < e; ++w) {
@@ -139,7 +139,7 @@ class GatherElements final : public NamedKernel {
         using T = typename decltype(tag)::type;
         const T* in = static_cast<const T*>(data.raw());
         T* out = static_cast<T*>(y.raw());
-        ctx.pool().parallel_for(rows, std::max<int64_t>(1, 16384 / last), [&](int64_t b, int64_t e) {
+        ctx.pool().parallel_for(rows, grain_size(16384, last), [&](int64_t b, int64_t e) {
           walk_element_offsets<Idx>(ind, data.shape(), axis, b, e, what,
                                     [&](int64_t i, int64_t off) { out[i] = in[off]; });
         });
@@ -202,7 +202,7 @@ class GatherND final : public NamedKernel {
       using T = typename decltype(tag)::type;
       const T* in = static_cast<const T*>(data.raw());
       T* out = static_cast<T*>(y.raw());
-      ctx.pool().parallel_for(tuples, std::max<int64_t>(1, 4096 / slice), [&](int64_t b0, int64_t e0) {
+      ctx.pool().parallel_for(tuples, grain_size(4096, slice), [&](int64_t b0, int64_t e0) {
         for (int64_t t = b0; t < e0; ++t) shape_detail::copy_run(in + offsets[t], out + t * slice, slice);
       });
     });

@@ -81,7 +81,7 @@ class TopK final : public NamedKernel {
       };
       const int64_t lines = v.outer * v.inner;
       using Item = std::pair<K, int64_t>;
-      ctx.pool().parallel_for(lines, std::max<int64_t>(1, 4096 / v.n), [&](int64_t b, int64_t e) {
+      ctx.pool().parallel_for(lines, grain_size(4096, v.n), [&](int64_t b, int64_t e) {
         std::vector<Item> line(v.n);
         for (int64_t l = b; l < e; ++l) {
           const int64_t o = l / v.inner, i = l % v.inner;
@@ -145,14 +145,16 @@ class ArgExtreme final : public NamedKernel {
     Shape out_shape = x.shape();
     if (keepdims_) out_shape[axis] = 1;
     else out_shape.erase(out_shape.begin() + axis);
-    int64_t* out = ctx.output(0, DType::Int64, out_shape).data<int64_t>();
+    Tensor& y = ctx.output(0, DType::Int64, out_shape);
+    if (y.numel() == 0) return;
+    int64_t* out = y.data<int64_t>();
     const bool last = last_;
     dispatch_arith(x.dtype(), what, [&](auto tag) {
       using T = typename decltype(tag)::type;
       using K = KeyOf<T>;
       const T* in = static_cast<const T*>(x.raw());
       // Row by row along the axis so reads stay contiguous over `inner`.
-      ctx.pool().parallel_for(v.outer, std::max<int64_t>(1, 16384 / (v.n * v.inner)), [&](int64_t b, int64_t e) {
+      ctx.pool().parallel_for(v.outer, grain_size(16384, v.n * v.inner), [&](int64_t b, int64_t e) {
         std::vector<K> best(v.inner);
         for (int64_t o = b; o < e; ++o) {
           const T* src = in + o * v.n * v.inner;
@@ -196,7 +198,7 @@ class CumSum final : public NamedKernel {
       using K = KeyOf<T>;
       const T* in = static_cast<const T*>(x.raw());
       T* out = static_cast<T*>(y.raw());
-      ctx.pool().parallel_for(v.outer, std::max<int64_t>(1, 16384 / (v.n * v.inner)), [&](int64_t b, int64_t e) {
+      ctx.pool().parallel_for(v.outer, grain_size(16384, v.n * v.inner), [&](int64_t b, int64_t e) {
         std::vector<K> acc(v.inner);
         for (int64_t o = b; o < e; ++o) {
           std::fill(acc.begin(), acc.end(), K(0));

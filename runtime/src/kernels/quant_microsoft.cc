@@ -163,7 +163,7 @@ class QLinearSoftmax final : public Kernel {
       const Q* x = X.data<Q>();
       Q* y = Y.data<Q>();
       // exp of every representable input relative to the largest one.
-      ctx.pool().parallel_for(outer * inner, std::max<int64_t>(1, 4096 / D), [&](int64_t r0, int64_t r1) {
+      ctx.pool().parallel_for(outer * inner, grain_size(4096, D), [&](int64_t r0, int64_t r1) {
         std::vector<float> e(static_cast<size_t>(D));
         for (int64_t r = r0; r < r1; ++r) {
           const int64_t base = (r / inner) * D * inner + r % inner;

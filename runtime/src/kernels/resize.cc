@@ -118,6 +118,8 @@ class ResizeKernel : public Kernel {
     for (int64_t d = 0; d < rank; ++d) out_shape[d] = geo[d].out_len;
 
     const DType dt = x.dtype();
+    // Refused here, before the per-axis tables are sized by it.
+    checked_tensor_bytes(dt, shape_numel(out_shape));
     if (x.numel() == 0 || shape_numel(out_shape) == 0) {
       ctx.set_output(0, Tensor::zeros(dt, out_shape));
       return;
@@ -194,9 +196,12 @@ class ResizeKernel : public Kernel {
     if (!scales.empty()) {
       for (size_t i = 0; i < na; ++i) {
         AxisGeometry& a = g[axes[i]];
-        PIONNX_ENFORCE(scales[i] > 0, InvalidArgument, what, ": scales must be > 0, got ", scales[i]);
+        PIONNX_ENFORCE(scales[i] > 0 && std::isfinite(scales[i]), InvalidArgument, what,
+                       ": scales must be finite and > 0, got ", scales[i]);
         a.scale = scales[i];
         a.out_width = scales[i] * static_cast<double>(a.in_len);
+        PIONNX_ENFORCE(a.out_width < 0x1p62, InvalidArgument, what, ": scale ", scales[i], " on axis ", axes[i],
+                       " of size ", a.in_len, " gives an output size over 2^62");
         a.out_len = static_cast<int64_t>(std::floor(a.out_width));
       }
       return g;
@@ -215,7 +220,9 @@ class ResizeKernel : public Kernel {
         s = keep_aspect_ == 1 ? std::min(s, g[axes[i]].scale) : std::max(s, g[axes[i]].scale);
       for (int64_t a : axes) {
         g[a].scale = s;
-        g[a].out_len = static_cast<int64_t>(s * static_cast<double>(g[a].in_len) + 0.5);
+        const double len = s * static_cast<double>(g[a].in_len) + 0.5;
+        PIONNX_ENFORCE(len < 0x1p62, InvalidArgument, what, ": keep_aspect_ratio_policy gives an output size over 2^62");
+        g[a].out_len = static_cast<int64_t>(len);
       }
     }
     for (int64_t a : axes) g[a].out_width = g[a].scale * static_cast<double>(g[a].in_len);
@@ -349,7 +356,7 @@ class ResizeKernel : public Kernel {
       std::memcpy(&ev, ext.raw(), sizeof(T));
       const AxisTaps& tl = taps.back();
       const bool any_outside = ctm_ == Ctm::TfCropAndResize;
-      pool.parallel_for(rows, std::max<int64_t>(1, 16384 / last), [&](int64_t b, int64_t e) {
+      pool.parallel_for(rows, grain_size(16384, last), [&](int64_t b, int64_t e) {
         int64_t prev_off = -1;
         for (int64_t r = b; r < e; ++r) {
           int64_t off = 0, rem = r;
@@ -444,7 +451,7 @@ class ResizeKernel : public Kernel {
     if (inner == 1) {
       // Resizing the innermost axis: gather taps along each row.
       const bool any_outside = ctm_ == Ctm::TfCropAndResize;
-      pool.parallel_for(outer, std::max<int64_t>(1, 8192 / (out_d * n)), [&](int64_t b, int64_t e) {
+      pool.parallel_for(outer, grain_size(8192, out_d * n), [&](int64_t b, int64_t e) {
         for (int64_t o = b; o < e; ++o) {
           const F* src = in + o * in_d;
           F* dst = out + o * out_d;
@@ -466,7 +473,7 @@ class ResizeKernel : public Kernel {
       });
       return;
     }
-    pool.parallel_for(outer * out_d, std::max<int64_t>(1, 8192 / (inner * n)), [&](int64_t b, int64_t e) {
+    pool.parallel_for(outer * out_d, grain_size(8192, inner * n), [&](int64_t b, int64_t e) {
       for (int64_t u = b; u < e; ++u) {
         const int64_t o = u / out_d, j = u % out_d;
         F* dst = out + u * inner;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <numeric>
 
+#include "core/checked.h"
 #include "kernels/common.h"
 #include "kernels/shape_common.h"
 
@@ -266,6 +267,10 @@ class Split final : public NamedKernel {
         num_outputs_(info.node.attr_i("num_outputs", 0)) {
     PIONNX_ENFORCE(!(opset_ >= 18 && info.node.has("num_outputs") && num_outputs_ < 1), InvalidGraph,
                    info.node.describe(), ": num_outputs must be positive");
+    // Checked here, before anything is sized by it: the node has as many outputs as parts.
+    PIONNX_ENFORCE(num_outputs_ <= 0 || num_outputs_ == static_cast<int64_t>(info.node.outputs.size()),
+                   InvalidGraph, info.node.describe(), ": num_outputs is ", num_outputs_, " but the node has ",
+                   info.node.outputs.size(), " outputs");
   }
   void compute(KernelContext& ctx) override {
     const Tensor& x = ctx.input(0);
@@ -280,6 +285,8 @@ class Split final : public NamedKernel {
     const Tensor* split_in = (opset_ == 1 || opset_ >= 13) ? ctx.optional_input(1) : nullptr;
     if (split_in) split = tensor_to_int64s(*split_in);
     else if (opset_ < 13) split = split_attr_;
+    PIONNX_ENFORCE(split.size() <= static_cast<size_t>(n_out), InvalidArgument, what, ": split has ", split.size(),
+                   " entries for ", n_out, " outputs");
     if (split.empty()) {
       const int64_t parts = num_outputs_ > 0 ? num_outputs_ : n_out;
       PIONNX_ENFORCE(parts > 0, InvalidArgument, what, ": no outputs to split into");
@@ -298,7 +305,7 @@ class Split final : public NamedKernel {
     int64_t total = 0;
     for (int64_t s : split) {
       PIONNX_ENFORCE(s >= 0, InvalidArgument, what, ": negative split size ", s);
-      total += s;
+      total = checked_add(total, s, "Split sizes");
     }
     PIONNX_ENFORCE(total == dim, InvalidArgument, what, ": split sizes sum to ", total, " but axis ", axis,
                    " has size ", dim);

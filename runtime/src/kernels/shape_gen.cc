@@ -167,10 +167,14 @@ class Trilu final : public NamedKernel {
     const std::string& what = what_;
     PIONNX_ENFORCE(x.rank() >= 2, InvalidArgument, what, ": expected rank >= 2, got ", shape_str(x.shape()));
     const Tensor* kt = ctx.optional_input(1);
-    const int64_t k = kt ? tensor_to_int64s(*kt).at(0) : 0;
+    const std::vector<int64_t> kv = kt ? tensor_to_int64s(*kt) : std::vector<int64_t>{0};
+    PIONNX_ENFORCE(kv.size() == 1, InvalidArgument, what, ": k must hold one value, has ", kv.size());
     Tensor& y = ctx.output(0, x.dtype(), x.shape());
+    if (y.numel() == 0) return;
     const int64_t N = x.dim(-2), M = x.dim(-1);
-    const int64_t rows = N == 0 ? 0 : x.numel() / M;  // over all matrices
+    // Past +-(N + M) every k keeps all or nothing; clamped, i + k cannot overflow.
+    const int64_t k = std::max(-(N + M), std::min(N + M, kv[0]));
+    const int64_t rows = x.numel() / M;  // over all matrices
     dispatch_movable(x.dtype(), what, [&](auto tag) {
       using T = typename decltype(tag)::type;
       const T* in = static_cast<const T*>(x.raw());

@@ -2,6 +2,7 @@
 // with centred pads) and ReverseSequence.
 #include <algorithm>
 
+#include "core/checked.h"
 #include "kernels/common.h"
 #include "kernels/shape_common.h"
 
@@ -66,13 +67,15 @@ void pad_into(KernelContext& ctx, const Tensor& x, const std::vector<int64_t>& b
   Shape out_shape(r);
   std::vector<std::vector<int64_t>> maps(r);
   for (int64_t d = 0; d < r; ++d) {
-    out_shape[d] = x.shape()[d] + begin[d] + end[d];
+    out_shape[d] = checked_add(checked_add(x.shape()[d], begin[d], "Pad output size"), end[d], "Pad output size");
     PIONNX_ENFORCE(out_shape[d] >= 0, InvalidArgument, what, ": pads (", begin[d], ", ", end[d], ") on axis ", d,
                    " of size ", x.shape()[d], " give a negative size");
-    maps[d] = source_map(x.shape()[d], begin[d], end[d], mode, what);
   }
+  // The output first: its allocation is checked against the size limit before
+  // anything else is sized by the pads.
   Tensor& y = ctx.output(0, x.dtype(), out_shape);
   if (y.numel() == 0) return;
+  for (int64_t d = 0; d < r; ++d) maps[d] = source_map(x.shape()[d], begin[d], end[d], mode, what);
   if (r == 0) {
     strided_copy_any(x.dtype(), x.raw(), {}, {}, y.raw(), ctx.pool(), what);
     return;
@@ -88,7 +91,7 @@ void pad_into(KernelContext& ctx, const Tensor& x, const std::vector<int64_t>& b
     const T* in = static_cast<const T*>(x.raw());
     T* out = static_cast<T*>(y.raw());
     const T pad = value.numel() > 0 ? *static_cast<const T*>(value.raw()) : T{};
-    ctx.pool().parallel_for(rows, std::max<int64_t>(1, 4096 / last), [&](int64_t b, int64_t e) {
+    ctx.pool().parallel_for(rows, grain_size(4096, last), [&](int64_t b, int64_t e) {
       std::vector<int64_t> idx(r, 0);
       for (int64_t row = b; row < e; ++row) {
         // Source row offset, or -1 when the row lies in a constant pad.

@@ -119,7 +119,7 @@ class DFT : public Kernel {
     double* dst = out.data<double>();
     const Transform tr(L, inverse_);
     const int64_t ci = complex_in ? 2 : 1;
-    ctx.pool().parallel_for(outer * inner, std::max<int64_t>(1, 4096 / L), [&](int64_t b, int64_t e) {
+    ctx.pool().parallel_for(outer * inner, grain_size(4096, L), [&](int64_t b, int64_t e) {
       std::vector<cd> a, scratch;
       for (int64_t u = b; u < e; ++u) {
         const int64_t o = u / inner, i = u % inner;

@@ -15,10 +15,6 @@ namespace pionnx {
 namespace proto {
 namespace {
 
-// Deeper nesting than this (graphs in attributes in graphs ...) is refused:
-// a hostile file must not overflow the stack.
-constexpr int kMaxDepth = 64;
-
 struct Reader {
   const LoadContext& ctx;
   int depth = 0;
@@ -26,7 +22,9 @@ struct Reader {
   struct DepthGuard {
     Reader& r;
     explicit DepthGuard(Reader& r, size_t at) : r(r) {
-      if (++r.depth > kMaxDepth) WireReader::fail(at, "messages nested too deeply");
+      if (++r.depth > r.ctx.max_depth)
+        WireReader::fail(at, str_cat("messages nested too deeply (more than ", r.ctx.max_depth,
+                                     " levels; SessionOptions.max_nesting_depth)"));
     }
     ~DepthGuard() { --r.depth; }
   };
@@ -105,13 +103,26 @@ struct Reader {
     return t;
   }
 
+  // An external_data "offset" or "length": decimal digits only, within int64.
+  static int64_t external_number(const RawTensor& t, const std::string& key, const std::string& text) {
+    bool ok = !text.empty() && text.size() <= 19;
+    int64_t v = 0;
+    for (char c : text) {
+      ok = ok && c >= '0' && c <= '9';
+      if (ok) v = v * 10 + (c - '0');  // 19 digits cannot overflow
+    }
+    PIONNX_ENFORCE(ok, InvalidProtobuf, "tensor '", t.name, "': external data ", key, " '", text,
+                   "' is not a non-negative decimal integer");
+    return v;
+  }
+
   std::string read_external(const RawTensor& t) {
     std::string location;
     int64_t offset = 0, length = -1;
     for (const auto& kv : t.external) {
       if (kv.first == "location") location = kv.second;
-      else if (kv.first == "offset") offset = std::strtoll(kv.second.c_str(), nullptr, 10);
-      else if (kv.first == "length") length = std::strtoll(kv.second.c_str(), nullptr, 10);
+      else if (kv.first == "offset") offset = external_number(t, "offset", kv.second);
+      else if (kv.first == "length") length = external_number(t, "length", kv.second);
     }
     PIONNX_ENFORCE(!location.empty(), InvalidGraph, "tensor '", t.name, "' has external data without a location");
     PIONNX_ENFORCE(!ctx.model_dir.empty(), InvalidArgument, "tensor '", t.name, "' stores its data in external file '",
@@ -143,10 +154,12 @@ struct Reader {
     PIONNX_ENFORCE(stat(file_real, &st) == 0 && S_ISREG(st.st_mode), InvalidArgument, "tensor '", t.name,
                    "': external data '", fr, "' is not a regular file");
     int64_t size = static_cast<int64_t>(st.st_size);
+    PIONNX_ENFORCE(offset <= size, InvalidArgument, "tensor '", t.name, "': external data offset ", offset,
+                   " is outside file '", fr, "' of ", size, " bytes");
     if (length < 0) length = size - offset;
-    PIONNX_ENFORCE(offset >= 0 && length >= 0 && offset + length <= size, InvalidArgument, "tensor '", t.name,
-                   "': external data range [", offset, ", ", offset + length, ") is outside file '", fr, "' of ",
-                   size, " bytes");
+    // Compared without adding: offset + length may not fit in 64 bits.
+    PIONNX_ENFORCE(length <= size - offset, InvalidArgument, "tensor '", t.name, "': external data range [",
+                   offset, ", +", length, ") is outside file '", fr, "' of ", size, " bytes");
     std::string data = read_file(file_real, offset, length);
     return data;
   }
@@ -540,6 +553,7 @@ struct Reader {
 // sequence_value. elem_type 1 = tensor, 3 = sequence, 5 = optional; an
 // optional with no value field holds nothing.
 Value Reader::value(WireReader r, TypeInfo::Kind kind) {
+  DepthGuard guard(*this, r.offset());
   if (kind == TypeInfo::Kind::Tensor) return Value(tensor(r));
   std::vector<Tensor> tensors;
   Value inner;

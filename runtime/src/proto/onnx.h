@@ -13,6 +13,10 @@ namespace proto {
 // external data (a model given as bytes has no folder).
 struct LoadContext {
   std::string model_dir;
+  // Messages nested deeper (graphs in attributes in graphs, sequences of
+  // sequences, types of types) are refused: a hostile file must not overflow
+  // the stack. SessionOptions.max_nesting_depth.
+  int max_depth = 64;
 };
 
 Model parse_model(std::string_view bytes, const LoadContext& ctx);

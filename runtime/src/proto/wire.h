@@ -88,7 +88,11 @@ class WireReader {
   const uint8_t* data() const { return p_; }
   size_t remaining() const { return static_cast<size_t>(end_ - p_); }
 
-  void skip(int wire) {
+  // Groups nested deeper than this are refused: a hostile file must not
+  // overflow the stack (100,000 nested start-group tags fit in 100 KB).
+  static constexpr int kMaxGroupDepth = 64;
+
+  void skip(int wire, int depth = 0) {
     switch (wire) {
       case kVarint: varint(); return;
       case kFixed64: need(8); p_ += 8; return;
@@ -96,11 +100,13 @@ class WireReader {
       case kLengthDelimited: sub(); return;
       case kStartGroup: {
         // Groups are obsolete but legal: skip to the matching end tag.
+        if (depth >= kMaxGroupDepth)
+          fail(offset(), str_cat("groups nested too deeply (more than ", kMaxGroupDepth, " levels)"));
         uint32_t f;
         int w;
         while (next(&f, &w)) {
           if (w == kEndGroup) return;
-          skip(w);
+          skip(w, depth + 1);
         }
         fail(offset(), "unterminated group");
       }
