@@ -7,6 +7,7 @@ in a plain venv.
 from __future__ import annotations
 
 import hashlib
+import shutil
 import time
 from pathlib import Path
 
@@ -66,6 +67,63 @@ def cpu_matrix(session: nox.Session) -> None:
     session.install(*(BASE_TEST_DEPS if skip_exporters else TEST_DEPS))
     session.install("--config-settings=build-dir=build/nox-tests/{wheel_tag}", str(ROOT))
     session.run("python", str(ROOT / "ci" / "cpu_matrix.py"), *own, "--", *rest)
+
+
+SANITIZE_BUILD = ROOT / "build" / "sanitize-build"
+
+
+def install_sanitized(session: nox.Session) -> Path:
+    """pionnx built with clang, AddressSanitizer and UndefinedBehaviorSanitizer, into the session's venv.
+
+    The same build makes the libFuzzer target (build/sanitize-build/fuzz_session) from the same
+    objects, so `nox -s sanitize` and `nox -s fuzz` compile the runtime once between them. -O1 and
+    line tables only: quick to build, stacks still symbolized.
+    """
+    clang = next((shutil.which(f"clang++{v}") for v in ("", "-19", "-18", "-17", "-16", "-15", "-14")
+                  if shutil.which(f"clang++{v}")), None)
+    if not clang:
+        session.error("clang not found: apt-get install clang-14 libclang-rt-14-dev (the sanitizer runtimes and "
+                      "libFuzzer)")
+    settings = [
+        f"--config-settings=build-dir={SANITIZE_BUILD}",
+        "--config-settings=cmake.define.PIONNX_SANITIZE=address,undefined,fuzzer-no-link",
+        "--config-settings=cmake.define.PIONNX_BUILD_FUZZERS=ON",
+        "--config-settings=cmake.define.PIONNX_NOSTRIP=ON",
+        "--config-settings=cmake.build-type=RelWithDebInfo",
+        "--config-settings=cmake.define.CMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1",
+    ]
+    if shutil.which("ccache"):
+        settings.append("--config-settings=cmake.define.CMAKE_CXX_COMPILER_LAUNCHER=ccache")
+    session.install(*settings, str(ROOT), env={"CXX": clang, "CC": clang.replace("clang++", "clang")})
+    return SANITIZE_BUILD
+
+
+@nox.session
+def sanitize(session: nox.Session) -> None:
+    """The test suite (conformance included) against pionnx built with AddressSanitizer and
+    UndefinedBehaviorSanitizer (clang, -fno-sanitize-recover); fails on any report (ci/sanitize.py).
+
+    Arguments after `--` go to pytest, e.g. `nox -s sanitize -- tests/test_hostile.py`.
+    Writes build/sanitize-summary.json and the reports under build/sanitize/.
+    """
+    skip_exporters = any(a.startswith("--ignore") and "test_exporters" in a for a in session.posargs)
+    session.install(*(BASE_TEST_DEPS if skip_exporters else TEST_DEPS))
+    install_sanitized(session)
+    session.run("python", str(ROOT / "ci" / "sanitize.py"), "--", *session.posargs)
+
+
+@nox.session
+def fuzz(session: nox.Session) -> None:
+    """Coverage-guided fuzzing (libFuzzer, clang, ASan+UBSan) of model loading, session creation and a run.
+
+    Arguments after `--` go to ci/fuzz.py: `--seconds N` (default 600), `--jobs N`, `--update-corpus`.
+    Seeds: tests/fuzz/corpus, tests/fuzz/crashes, onnx's conformance models and the security review's
+    reproducers. Findings are saved under tests/fuzz/crashes and fail the session; writes build/fuzz-report.json.
+    """
+    # pytest: the reproducer seeds are written by tests/test_hostile.py's cases.
+    session.install("onnx>=1.19,<1.20", "numpy", "pytest")
+    build_dir = install_sanitized(session)
+    session.run("python", str(ROOT / "ci" / "fuzz.py"), "--target", str(build_dir / "fuzz_session"), *session.posargs)
 
 
 @nox.session

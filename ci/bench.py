@@ -2,6 +2,7 @@
 
     nox -s bench                                   # every model, 1 and 2 threads
     nox -s bench -- --quick --models resnet50,bert # smoke run
+    nox -s bench -- --concurrent                   # one session, run() from 1 and from 2 threads
     python ci/bench.py --help
 
 For each model and thread count the three runtimes run the same inputs,
@@ -33,6 +34,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -492,6 +494,107 @@ def print_table(results: dict, threads_list: list[int]) -> None:
 # --------------------------------------------------------------------- main
 
 
+
+CONCURRENT_DEFAULT_MODELS = "squeezenet,mobilenetv2,bert"
+
+
+def concurrent_throughput(call, runs: int, callers: int) -> float:
+    """Runs per second when `callers` Python threads each make `runs` calls at once (released together)."""
+    start = threading.Barrier(callers + 1)
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            start.wait()
+            for _ in range(runs):
+                call()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(callers)]
+    for t in threads:
+        t.start()
+    start.wait()
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join()
+    seconds = time.perf_counter() - t0
+    if errors:
+        raise errors[0]
+    return callers * runs / seconds
+
+
+def bench_concurrent(names: list[str], modules: dict, usable: dict, args) -> dict:
+    """Throughput of one session (intra-op threads = 1) called from 1 thread and from 2 threads at once.
+
+    The two measurements alternate, --runs rounds of each (--concurrent-runs calls per thread per
+    round), and the ratio reported is the median of the per-round ratios: both figures of a round
+    come from the same minute of this shared machine. pionnx's outputs under 2 callers must equal
+    its serial outputs bit for bit.
+    """
+    import bench_models
+
+    cache = Path(args.cache_dir)
+    rounds = args.runs or 5
+    per_thread = args.concurrent_runs
+    out: dict = {"machine": machine_facts(modules),
+                 "config": {"models": names, "rounds": rounds, "runs_per_thread": per_thread,
+                            "intra_op_num_threads": 1, "callers": [1, 2]},
+                 "models": {}}
+    m = out["machine"]
+    print(f"{m['cpu_model']}, {m['usable_cores']}/{m['cpu_count']} cores; concurrent run() on one session, "
+          f"intra_op_num_threads=1, {rounds} rounds x {per_thread} runs per thread", flush=True)
+    for name in names:
+        model = bench_models.prepare(name, cache)
+        feeds = model.feeds()
+        entry: dict = {}
+        for rt in ("pionnx", "onnxruntime"):
+            if not usable.get(rt):
+                continue
+            call = create_session(rt, modules[rt], str(model.path), 1, feeds)
+            serial = call()
+            for _ in range(2):
+                call()
+            same = True
+            if rt == "pionnx":
+                results: list = []
+                lock = threading.Lock()
+
+                def checked(call=call, results=results, lock=lock):
+                    got = call()
+                    with lock:
+                        results.append(got)
+
+                concurrent_throughput(checked, 3, 2)
+                same = all(np.array_equal(a, b) for got in results for a, b in zip(got, serial))
+            one, two, ratios = [], [], []
+            for _ in range(rounds):
+                a = concurrent_throughput(call, per_thread, 1)
+                b = concurrent_throughput(call, per_thread, 2)
+                one.append(a)
+                two.append(b)
+                ratios.append(b / a)
+            entry[rt] = {"runs_per_s_1_caller": statistics.median(one), "runs_per_s_2_callers": statistics.median(two),
+                         "speedup": statistics.median(ratios), "round_speedups": ratios,
+                         "equal_to_serial": same if rt == "pionnx" else None}
+            print(f"  {name:12s} {rt:12s} 1 caller {statistics.median(one):8.1f}/s   2 callers "
+                  f"{statistics.median(two):8.1f}/s   speed-up {statistics.median(ratios):.2f}x"
+                  + ("" if rt != "pionnx" else f"   results equal to serial: {same}"), flush=True)
+        out["models"][name] = entry
+    speedups = [e["pionnx"]["speedup"] for e in out["models"].values() if "pionnx" in e]
+    out["summary"] = {"pionnx_geomean_speedup": geomean(speedups),
+                      "pionnx_all_equal_to_serial": all(e["pionnx"]["equal_to_serial"]
+                                                        for e in out["models"].values() if "pionnx" in e)}
+    print(f"\n{'model':12s} | {'runtime':11s} | {'1 caller':>10s} | {'2 callers':>10s} | speed-up")
+    for name, entry in out["models"].items():
+        for rt, r in entry.items():
+            print(f"{name:12s} | {rt:11s} | {r['runs_per_s_1_caller']:8.1f}/s | {r['runs_per_s_2_callers']:8.1f}/s | "
+                  f"{r['speedup']:.2f}x")
+    g = out["summary"]["pionnx_geomean_speedup"]
+    print(f"pionnx geometric mean speed-up with 2 callers: {g:.2f}x" if g else "no pionnx figures")
+    return out
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--models", default="", help="comma-separated subset, e.g. resnet50,bert (default: all)")
@@ -502,7 +605,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="pause before each timed run at >1 thread, so no runtime's spinning workers overlap another's run")
     p.add_argument("--quick", action="store_true", help="smoke test: 3 runs, 1 warm-up, 1 child run")
     p.add_argument("--runtimes", default=",".join(RUNTIMES), help="subset of pionnx,onnxruntime,tract")
-    p.add_argument("--json", default=str(ROOT / "build" / "bench-results.json"), help="where to write the results")
+    p.add_argument("--json", default=None,
+                   help="where to write the results (default build/bench-results.json; with --concurrent "
+                        "build/bench-concurrent.json)")
     p.add_argument("--cache-dir", default=str(ROOT / "build" / "bench-models"), help="built models and inputs")
     p.add_argument("--creations", type=int, default=None, help="session creations per child (default 3, --quick 2)")
     p.add_argument("--child-runs", type=int, default=None, help="runs per child after creation (default 3, quick 1)")
@@ -511,9 +616,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-random-weights", action="store_true",
                    help="check light models only as shipped (constant weights), not also with random weights")
     p.add_argument("--list", action="store_true", help="list the model names and exit")
+    p.add_argument("--concurrent", action="store_true",
+                   help="instead of latency: throughput of one session (1 intra-op thread) called from 1 and from 2 "
+                        f"threads at once (default models {CONCURRENT_DEFAULT_MODELS}); writes "
+                        "build/bench-concurrent.json unless --json is given")
+    p.add_argument("--concurrent-runs", type=int, default=20, help="runs per calling thread per round (--concurrent)")
     p.add_argument("--rss-child", nargs=3, metavar=("RUNTIME", "MODEL", "THREADS"), help=argparse.SUPPRESS)
     p.add_argument("--feeds", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    args.json_given = args.json is not None
+    if not args.json_given:
+        args.json = str(ROOT / "build" / "bench-results.json")
     quick = args.quick
     args.runs = args.runs if args.runs is not None else (3 if quick else 10)
     args.warmup = max(1, args.warmup if args.warmup is not None else (1 if quick else 2))
@@ -542,7 +655,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         print("\n".join(bench_models.ALL_NAMES))
         return 0
-    names = [n.strip() for n in args.models.split(",") if n.strip()] or bench_models.ALL_NAMES
+    default_names = CONCURRENT_DEFAULT_MODELS.split(",") if args.concurrent else bench_models.ALL_NAMES
+    names = [n.strip() for n in args.models.split(",") if n.strip()] or default_names
     unknown = [n for n in names if n not in bench_models.ALL_NAMES]
     if unknown:
         print(f"unknown model(s): {', '.join(unknown)}; known: {', '.join(bench_models.ALL_NAMES)}", file=sys.stderr)
@@ -568,6 +682,14 @@ def main(argv: list[str] | None = None) -> int:
     if "pionnx" in wanted and not usable["pionnx"]:
         print(f"cannot benchmark pionnx: {usable['pionnx_why']}", file=sys.stderr)
         return 1
+
+    if args.concurrent:
+        results = bench_concurrent(names, modules, usable, args)
+        out = Path(args.json if args.json_given else ROOT / "build" / "bench-concurrent.json")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(results, indent=1, default=float) + "\n")
+        print(f"\nresults written to {out.resolve()}")
+        return 0 if results["summary"]["pionnx_all_equal_to_serial"] else 1
 
     cache = Path(args.cache_dir)
     child_threads = threads_list[0]

@@ -147,3 +147,128 @@ def test_sessions_side_by_side_share_the_cores():
     assert 1 <= peak <= cores + len(sessions) - 1, (peak, cores)
     assert peak < 2 * 4
     assert _core.busy_threads() == 0
+
+
+def conv_net() -> bytes:
+    """Conv (packed weights), BatchNorm, pooling, Gemm, and a Loop whose body is a subgraph executor shared by runs."""
+    rng = np.random.default_rng(3)
+    w1 = rng.standard_normal((16, 3, 3, 3)).astype(np.float32) * 0.3
+    w2 = rng.standard_normal((32, 16, 3, 3)).astype(np.float32) * 0.1
+    fc = rng.standard_normal((10, 32)).astype(np.float32)
+    body = helper.make_graph(
+        [helper.make_node("Mul", ["acc_in", "half"], ["acc_out"]), helper.make_node("Identity", ["c"], ["c_out"])],
+        "body",
+        [tensor("i", TensorProto.INT64, []), tensor("c", TensorProto.BOOL, []),
+         tensor("acc_in", TensorProto.FLOAT, None)],
+        [tensor("c_out", TensorProto.BOOL, []), tensor("acc_out", TensorProto.FLOAT, None)],
+        [numpy_helper.from_array(np.array(0.5, np.float32), "half")],
+    )
+    nodes = [
+        helper.make_node("Conv", ["x", "w1"], ["c1"], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c1"], ["r1"]),
+        helper.make_node("MaxPool", ["r1"], ["p1"], kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("Conv", ["p1", "w2"], ["c2"], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c2"], ["r2"]),
+        helper.make_node("GlobalAveragePool", ["r2"], ["g"]),
+        helper.make_node("Flatten", ["g"], ["f"]),
+        helper.make_node("Gemm", ["f", "fc"], ["logits"], transB=1),
+        helper.make_node("Loop", ["trip", "", "logits"], ["y"], body=body),
+    ]
+    m = model(
+        nodes,
+        [tensor("x", TensorProto.FLOAT, ["N", 3, 32, 32])],
+        [tensor("y", TensorProto.FLOAT, None)],
+        initializers=[numpy_helper.from_array(w1, "w1"), numpy_helper.from_array(w2, "w2"),
+                      numpy_helper.from_array(fc, "fc"), numpy_helper.from_array(np.array(3, np.int64), "trip")],
+        opset=17,
+    )
+    return m.SerializeToString()
+
+
+def int8_matmul() -> bytes:
+    """MatMulInteger with a constant int8 weight (packed once, on first use)."""
+    w = np.random.default_rng(4).integers(-128, 128, (256, 128), dtype=np.int8)
+    m = model(
+        [helper.make_node("MatMulInteger", ["x", "w"], ["y"])],
+        [tensor("x", TensorProto.UINT8, ["N", 256])],
+        [tensor("y", TensorProto.INT32, ["N", 128])],
+        initializers=[numpy_helper.from_array(w, "w")],
+        opset=17,
+    )
+    return m.SerializeToString()
+
+
+CONCURRENT_MODELS = {
+    "mlp": (mlp, lambda rng, n: {"x": rng.standard_normal((n, 256)).astype(np.float32)}),
+    "conv_net": (conv_net, lambda rng, n: {"x": rng.standard_normal((n, 3, 32, 32)).astype(np.float32)}),
+    "int8_matmul": (int8_matmul, lambda rng, n: {"x": rng.integers(0, 256, (n, 256), dtype=np.uint8)}),
+}
+
+
+def single_threaded(data: bytes) -> pionnx.InferenceSession:
+    opts = pionnx.SessionOptions()
+    opts.intra_op_num_threads = 1
+    return pionnx.InferenceSession(data, opts)
+
+
+@pytest.mark.parametrize("name", list(CONCURRENT_MODELS))
+def test_concurrent_runs_equal_serial_runs(name):
+    """Four threads run one fresh session at once (so the first-use weight packing races too);
+    every result is bitwise equal to the same feed run alone on another session."""
+    build, feeds_for = CONCURRENT_MODELS[name]
+    data = build()
+    rng = np.random.default_rng(11)
+    feeds = [feeds_for(rng, int(rng.integers(1, 9))) for _ in range(16)]
+    serial = single_threaded(data)
+    expected = [serial.run(None, f) for f in feeds]
+    shared = single_threaded(data)
+    start = threading.Barrier(4)
+    got: dict[tuple[int, int], list[np.ndarray]] = {}
+    errors: list[BaseException] = []
+
+    def work(k: int) -> None:
+        try:
+            start.wait()
+            for rep in range(3):
+                for i in range(k % 2, len(feeds), 2):  # threads 0 and 2 run the even feeds, 1 and 3 the odd
+                    got[(k, i, rep)] = shared.run(None, feeds[i])
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not any(t.is_alive() for t in threads), "a run hung"
+    assert not errors, errors
+    assert len(got) == 4 * 3 * len(feeds) // 2
+    for (_, i, _), outs in got.items():
+        for a, b in zip(outs, expected[i]):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_runs_of_one_session_overlap():
+    """Two threads calling run() on one single-threaded session are inside run() at the same
+    time: the session keeps per-run state instead of serializing runs behind a lock."""
+    sess = single_threaded(conv_net())
+    x = RNG.standard_normal((8, 3, 32, 32)).astype(np.float32)
+    ref = sess.run(None, {"x": x})[0]
+    assert sess.get_profile()["peak_concurrent_runs"] == 1
+    start = threading.Barrier(2)
+    outs: list[np.ndarray] = []
+
+    def work() -> None:
+        start.wait()
+        for _ in range(40):
+            outs.append(sess.run(None, {"x": x})[0])
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert len(outs) == 80
+    for y in outs:
+        np.testing.assert_array_equal(y, ref)
+    assert sess.get_profile()["peak_concurrent_runs"] == 2

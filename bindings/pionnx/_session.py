@@ -247,6 +247,10 @@ def _feed_value(name: str, value: Any, type_str: Optional[str]) -> Any:
         raise TypeError(f"input '{name}': numpy dtype {value.dtype} is not supported")
     if want is not None and want != elem:
         raise TypeError(f"input '{name}': expected tensor({want}), got tensor({elem}) (numpy dtype {value.dtype})")
+    if elem == "bool" and value.size and value.view(np.uint8).max() > 1:
+        # A numpy bool is a byte that may hold any value (np.frombuffer(b"\x0b", bool)); the kernels
+        # read C++ bools, which must be 0 or 1. Any nonzero byte is true, as numpy treats it.
+        value = value.view(np.uint8) != 0
     # np.ascontiguousarray would turn a 0-d array into shape (1,).
     return value if value.flags.c_contiguous else value.copy(order="C")
 
@@ -329,7 +333,8 @@ class InferenceSession:
         self._providers = self._check_providers(providers)
 
     def get_profile(self) -> Dict[str, int]:
-        """Debug facts: node counts before/after optimization, peak intermediate bytes, threads."""
+        """Debug facts: node counts before/after optimization, peak intermediate bytes, threads, and the
+        most run() calls seen in progress at once (peak_concurrent_runs)."""
         return dict(self._sess.profile())
 
     def run(

@@ -167,15 +167,26 @@ nb::object value_to_python(const Value& v) {
   }
 }
 
+// A string from the model (a name, metadata, an error message quoting them)
+// as Python text. ONNX's strings should be UTF-8 but a file can hold any
+// bytes; strict decoding would turn them into a UnicodeDecodeError from deep
+// inside nanobind instead of pionnx's own answer, so invalid bytes are shown
+// as \xNN escapes.
+nb::str model_text(const std::string& s) {
+  PyObject* o = PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "backslashreplace");
+  if (!o) throw nb::python_error();
+  return nb::steal<nb::str>(o);
+}
+
 nb::dict desc_to_python(const ValueDesc& d) {
   nb::dict out;
-  out["name"] = d.name;
+  out["name"] = model_text(d.name);
   out["type"] = d.type;
   if (d.has_shape) {
     nb::list dims;
     for (size_t i = 0; i < d.dims.size(); ++i) {
       if (d.dims[i] >= 0) dims.append(d.dims[i]);
-      else if (!d.dim_params[i].empty()) dims.append(d.dim_params[i]);
+      else if (!d.dim_params[i].empty()) dims.append(model_text(d.dim_params[i]));
       else dims.append(nb::none());
     }
     out["shape"] = dims;
@@ -222,6 +233,28 @@ NB_MODULE(_core, m) {
   static nb::exception<pionnx::InvalidProtobuf> invalid_protobuf(m, "InvalidProtobuf", fail.ptr());
   static nb::exception<pionnx::NotImplemented> not_implemented(m, "NotImplemented", fail.ptr());
   static nb::exception<pionnx::InvalidArgument> invalid_argument(m, "InvalidArgument", PyExc_ValueError);
+  // Registered last, so tried first: the same classes, with messages decoded
+  // like model_text (a message quotes names from the model, which may not be
+  // UTF-8; nanobind's default would raise UnicodeDecodeError instead).
+  nb::register_exception_translator([](const std::exception_ptr& p, void*) {
+    auto raise = [](PyObject* type, const char* what) {
+      nb::str msg = model_text(what);
+      PyErr_SetObject(type, msg.ptr());
+    };
+    try {
+      std::rethrow_exception(p);
+    } catch (const pionnx::InvalidArgument& e) {
+      raise(invalid_argument.ptr(), e.what());
+    } catch (const pionnx::InvalidGraph& e) {
+      raise(invalid_graph.ptr(), e.what());
+    } catch (const pionnx::InvalidProtobuf& e) {
+      raise(invalid_protobuf.ptr(), e.what());
+    } catch (const pionnx::NotImplemented& e) {
+      raise(not_implemented.ptr(), e.what());
+    } catch (const pionnx::Error& e) {
+      raise(fail.ptr(), e.what());
+    }
+  });
 
   nb::class_<Session>(m, "Session")
       .def_static(
@@ -255,15 +288,15 @@ NB_MODULE(_core, m) {
            [](const Session& s) {
              const ModelMeta& mm = s.meta();
              nb::dict d;
-             d["producer_name"] = mm.producer_name;
-             d["producer_version"] = mm.producer_version;
-             d["domain"] = mm.domain;
-             d["description"] = mm.description;
-             d["graph_name"] = mm.graph_name;
-             d["graph_description"] = mm.graph_description;
+             d["producer_name"] = model_text(mm.producer_name);
+             d["producer_version"] = model_text(mm.producer_version);
+             d["domain"] = model_text(mm.domain);
+             d["description"] = model_text(mm.description);
+             d["graph_name"] = model_text(mm.graph_name);
+             d["graph_description"] = model_text(mm.graph_description);
              d["version"] = mm.version;
              nb::dict custom;
-             for (const auto& kv : mm.custom) custom[nb::str(kv.first.c_str())] = kv.second;
+             for (const auto& kv : mm.custom) custom[model_text(kv.first)] = model_text(kv.second);
              d["custom_metadata_map"] = custom;
              return d;
            })

@@ -66,10 +66,13 @@ class Session {
   const ModelMeta& meta() const;
 
   // feeds: name -> value. output_names empty: all outputs in graph order.
+  // Safe to call from several threads at once; the calls run in parallel,
+  // each with its own intermediate values (the weights are shared).
   std::vector<Value> run(const std::vector<std::pair<std::string, Value>>& feeds,
                          const std::vector<std::string>& output_names);
 
-  // Debug/profile facts: node count before/after optimization, peak bytes.
+  // Debug/profile facts: node count before/after optimization, peak bytes,
+  // the most run() calls seen in progress at once.
   std::map<std::string, int64_t> profile() const;
 
  private:

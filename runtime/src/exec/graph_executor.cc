@@ -220,7 +220,7 @@ GraphExecutor::GraphExecutor(const Graph& graph, const std::map<std::string, int
 }
 
 std::vector<Value> GraphExecutor::run(const std::vector<const Value*>& inputs, ThreadPool& pool, const Scope* outer,
-                                      const std::vector<size_t>& wanted_outputs) const {
+                                      const std::vector<size_t>& wanted_outputs, int64_t* peak_bytes) const {
   std::vector<Value> values(slot_names_.size());
   for (const auto& c : constants_) values[c.first] = Value(*c.second);
   for (size_t i = 0; i < input_slots_.size() && i < inputs.size(); ++i)
@@ -289,7 +289,7 @@ std::vector<Value> GraphExecutor::run(const std::vector<const Value*>& inputs, T
       values[s] = Value();
     }
   }
-  last_peak_bytes_ = peak;
+  if (peak_bytes) *peak_bytes = peak;
 
   std::vector<Value> out;
   out.reserve(wanted_outputs.size());

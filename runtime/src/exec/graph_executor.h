@@ -25,12 +25,16 @@ class GraphExecutor {
 
   // inputs: values for graph.inputs in order (nullptr for an input that keeps
   // its initializer default). outer: enclosing scope for captured names.
+  // peak_bytes: when given, receives the peak bytes held by intermediate
+  // values during this run.
+  //
+  // Reentrant: every value of a run lives in that run's own slots, kernels
+  // are const once made (what they derive from weights is made once, under
+  // std::call_once), so several threads may run one executor at once.
   std::vector<Value> run(const std::vector<const Value*>& inputs, ThreadPool& pool, const Scope* outer,
-                         const std::vector<size_t>& wanted_outputs) const;
+                         const std::vector<size_t>& wanted_outputs, int64_t* peak_bytes = nullptr) const;
 
   const Graph& graph() const { return graph_; }
-  // Peak bytes held by intermediate values during the last run.
-  int64_t last_peak_bytes() const { return last_peak_bytes_; }
   // A run whose live intermediates together pass `bytes` stops with an
   // InvalidArgument naming the node (`from_option`: the limit is the session's
   // max_memory_bytes, else this machine's RAM).
@@ -60,7 +64,6 @@ class GraphExecutor {
   std::vector<std::pair<int, const Tensor*>> constants_;  // initializers
   std::vector<int> outer_slots_;                          // read from the enclosing scope
   std::vector<Step> steps_;
-  mutable int64_t last_peak_bytes_ = 0;
   uint64_t memory_limit_ = 0;  // 0: none (subgraphs)
   bool memory_limit_is_option_ = false;
 };

@@ -1,7 +1,7 @@
 #include "pionnx/session.h"
 
 #include <algorithm>
-#include <mutex>
+#include <atomic>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -147,13 +147,30 @@ class SessionImpl {
         wanted.push_back(it->second);
       }
     }
-    std::lock_guard<std::mutex> lk(run_mu_);  // one pool, one run at a time
+    // Runs of one session may overlap (threads calling run() at once): each
+    // has its own values; the weights, the kernels and the buffer pool are
+    // shared and safe to share. A parallel region of the pool taken by one
+    // run makes the other run's regions run inline on its own thread.
     ScopedBufferPool buffers(buffers_.get());
     ScopedTensorLimit tensor_limit(limits_.max_tensor_bytes);
-    std::vector<Value> out = exec_->run(in, pool_, nullptr, wanted);
-    peak_bytes_ = std::max(peak_bytes_, exec_->last_peak_bytes());
+    InFlight in_flight(*this);
+    int64_t peak = 0;
+    std::vector<Value> out = exec_->run(in, pool_, nullptr, wanted, &peak);
+    raise_to(peak_bytes_, peak);
     return out;
   }
+
+  static void raise_to(std::atomic<int64_t>& high, int64_t v) {
+    int64_t seen = high.load(std::memory_order_relaxed);
+    while (v > seen && !high.compare_exchange_weak(seen, v, std::memory_order_relaxed)) {
+    }
+  }
+  // Counts the runs of this session in progress (profile(): the most seen at once).
+  struct InFlight {
+    explicit InFlight(const SessionImpl& s) : s_(s) { raise_to(s_.peak_runs_, ++s_.runs_now_); }
+    ~InFlight() { --s_.runs_now_; }
+    const SessionImpl& s_;
+  };
 
   static SessionLimits checked_limits(const SessionLimits& l) {
     PIONNX_ENFORCE(l.max_nesting_depth >= 1, InvalidArgument, "max_nesting_depth must be >= 1, got ",
@@ -175,8 +192,8 @@ class SessionImpl {
   std::unordered_map<std::string, size_t> input_index_, output_index_;
   ModelMeta meta_;
   int64_t nodes_before_ = 0, nodes_after_ = 0;
-  mutable int64_t peak_bytes_ = 0;
-  mutable std::mutex run_mu_;
+  mutable std::atomic<int64_t> peak_bytes_{0};
+  mutable std::atomic<int64_t> runs_now_{0}, peak_runs_{0};
   // Freed intermediates are kept for the next run, up to about what a
   // 32-bit board can spare.
   std::shared_ptr<BufferPool> buffers_ =
@@ -207,7 +224,8 @@ std::vector<Value> Session::run(const std::vector<std::pair<std::string, Value>>
 std::map<std::string, int64_t> Session::profile() const {
   return {{"nodes_loaded", impl_->nodes_before_},
           {"nodes_executed", impl_->nodes_after_},
-          {"peak_intermediate_bytes", impl_->peak_bytes_},
+          {"peak_intermediate_bytes", impl_->peak_bytes_.load()},
+          {"peak_concurrent_runs", impl_->peak_runs_.load()},
           {"threads", impl_->pool_.size()}};
 }
 

@@ -27,21 +27,27 @@ class ActivationKernel : public Kernel {
  public:
   explicit ActivationKernel(const KernelInfo& info) : f_(info.node) {}
   bool computes_in_place() const override { return true; }
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
     dispatch_types<Mask>(x.dtype(), ctx.node(), [&](auto tag) {
       using T = typename decltype(tag)::type;
-      Tensor& y = ctx.output(0, x.dtype(), x.shape());
-      if constexpr (HasBlock<F>::value && std::is_same<T, float>::value) {
-        const F& f = f_;
-        float_block_apply(ctx.pool(), x, y, [&f](const float* a, float* b, int64_t n) { f.block(a, b, n); });
-      } else {
-        unary_apply<T, T>(ctx.pool(), x, y, f_);
-      }
+      apply<T>(ctx, x, ctx.output(0, x.dtype(), x.shape()));
     });
   }
 
  private:
+  // A member template, so the branch not taken is never instantiated (an
+  // F without block() would not compile in it).
+  template <typename T>
+  void apply(KernelContext& ctx, const Tensor& x, Tensor& y) const {
+    if constexpr (HasBlock<F>::value && std::is_same<T, float>::value) {
+      const F& f = f_;
+      float_block_apply(ctx.pool(), x, y, [&f](const float* a, float* b, int64_t n) { f.block(a, b, n); });
+    } else {
+      unary_apply<T, T>(ctx.pool(), x, y, f_);
+    }
+  }
+
   F f_;
 };
 
@@ -224,7 +230,7 @@ class ClipKernel : public Kernel {
     }
   }
   bool computes_in_place() const override { return true; }  // bounds are read first
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const std::string what = ctx.node().describe();
     const Tensor& x = ctx.input(0);
     dispatch_types<kNumeric>(x.dtype(), what, [&](auto tag) {
@@ -237,8 +243,13 @@ class ClipKernel : public Kernel {
         bound(ctx, 1, "min", x.dtype(), what, lo);
         bound(ctx, 2, "max", x.dtype(), what, hi);
       } else {
-        lo = static_cast<C>(lo_);
-        hi = static_cast<C>(hi_);
+        if constexpr (std::is_integral<C>::value) {
+          lo = clamp_to_int<C>(lo_);
+          hi = clamp_to_int<C>(hi_);
+        } else {
+          lo = static_cast<C>(lo_);
+          hi = static_cast<C>(hi_);
+        }
       }
       Tensor& y = ctx.output(0, x.dtype(), x.shape());
       unary_apply<T, T>(ctx.pool(), x, y, [lo, hi](C v) { return std::min(std::max(v, lo), hi); });

@@ -135,7 +135,7 @@ class SoftmaxKernel : public Kernel {
   SoftmaxKernel(const KernelInfo& info, Mode mode)
       : mode_(mode), coerce_2d_(info.opset < 13), axis_(info.node.attr_i("axis", info.opset < 13 ? 1 : -1)) {}
 
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const std::string what = ctx.node().describe();
     const Tensor& x = ctx.input(0);
     const Shape& s = x.shape();

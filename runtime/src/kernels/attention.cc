@@ -84,7 +84,7 @@ class Attention : public Kernel {
                    ": qk_matmul_output_mode must be 0..3, got ", qk_mode_);
   }
 
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const std::string what = node_.describe();
     const Tensor& q_in = ctx.input(0);
     const Tensor& k_in = ctx.input(1);

@@ -2,6 +2,8 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
+#include <climits>
+#include <limits>
 #include <mutex>
 #include <string>
 #include <type_traits>
@@ -91,6 +93,33 @@ inline int64_t grain_size(int64_t target, int64_t per_item) {
   return per_item > 0 ? std::max<int64_t>(1, target / per_item) : target;
 }
 
+// A floating value to the integer type I without undefined behaviour: NaN
+// is 0, and anything past int64's range stops at its end before narrowing
+// (a narrower I then wraps like numpy's conversion through 64 bits on x86).
+// static_cast alone is UB for a value I cannot hold, and a model's data or
+// a feed can hold any value.
+template <typename I, typename F>
+I float_to_int(F v) {
+  static_assert(std::is_integral<I>::value, "float_to_int makes an integer");
+  const double d = static_cast<double>(v);
+  if (!(d == d)) return I(0);
+  if (d >= 0) return d >= 18446744073709551616.0 ? static_cast<I>(~uint64_t(0)) : static_cast<I>(static_cast<uint64_t>(d));
+  return d < -9223372036854775808.0 ? static_cast<I>(INT64_MIN) : static_cast<I>(static_cast<int64_t>(d));
+}
+
+// A floating value to the integer type I, saturated: NaN is 0, anything
+// past I's range is I's lowest or highest value. For sizes, indices and
+// bounds computed in floating point from a model's data (Range's count, a
+// box corner, Clip's limits), which are then checked or clamped.
+template <typename I>
+I clamp_to_int(double d) {
+  static_assert(std::is_integral<I>::value, "clamp_to_int makes an integer");
+  if (!(d == d)) return I(0);
+  if (d <= static_cast<double>(std::numeric_limits<I>::lowest())) return std::numeric_limits<I>::lowest();
+  if (d >= static_cast<double>(std::numeric_limits<I>::max())) return std::numeric_limits<I>::max();
+  return static_cast<I>(d);
+}
+
 // axis in [-rank, rank) -> [0, rank); throws InvalidArgument naming `what`.
 int64_t normalize_axis(int64_t axis, int64_t rank, const std::string& what);
 
@@ -128,7 +157,7 @@ class ConstantWeightCache {
   explicit ConstantWeightCache(const Tensor* constant) : constant_(constant) {}
 
   template <typename Make>
-  const T* get(const Tensor& input, Make&& make) {
+  const T* get(const Tensor& input, Make&& make) const {
     if (!constant_ || constant_->raw() != input.raw() || constant_->shape() != input.shape()) return nullptr;
     std::call_once(once_, [&] { value_ = make(input); });
     return &value_;
@@ -136,8 +165,9 @@ class ConstantWeightCache {
 
  private:
   const Tensor* constant_;
-  std::once_flag once_;
-  T value_{};
+  // Made once, by whichever run gets there first; runs of one session may be concurrent.
+  mutable std::once_flag once_;
+  mutable T value_{};
 };
 
 }  // namespace pionnx

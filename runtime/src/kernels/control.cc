@@ -55,7 +55,7 @@ class If : public Kernel {
  public:
   explicit If(const KernelInfo& info) : then_(make_subgraph(info, "then_branch")), else_(make_subgraph(info, "else_branch")) {}
 
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const GraphExecutor& branch = truthy(ctx.input(0), ctx.node(), "cond") ? *then_ : *else_;
     std::vector<Value> outs = branch.run({}, ctx.pool(), ctx.scope(), all_outputs(branch));
     PIONNX_ENFORCE(outs.size() >= ctx.num_outputs(), InvalidGraph, ctx.node().describe(), ": branch has ", outs.size(),
@@ -79,7 +79,7 @@ class Loop : public Kernel {
     n_scan_ = body_out - 1 - n_carried_;
   }
 
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const Node& n = ctx.node();
     const Tensor* m = ctx.optional_input(0);
     const Tensor* c = ctx.optional_input(1);
@@ -186,7 +186,7 @@ class Scan : public Kernel {
                    InvalidGraph, n.describe(), ": scan axis/direction lists do not match the scan inputs/outputs");
   }
 
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const Node& n = ctx.node();
     std::vector<Value> state(n_state_);
     for (size_t i = 0; i < n_state_; ++i) state[i] = Value(ctx.input(i));

@@ -376,7 +376,7 @@ class ConvKernel : public Kernel {
         act_(Activation::from_node(info.node)),
         packed_(info.constant_input(1)) {}
 
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const std::string what = ctx.node().describe();
     const Tensor& x = ctx.input(0);
     const Tensor& w = ctx.input(1);

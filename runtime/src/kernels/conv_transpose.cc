@@ -150,7 +150,7 @@ class ConvTransposeKernel : public Kernel {
   explicit ConvTransposeKernel(const KernelInfo& info)
       : attrs_(WindowAttrs::from_node(info.node)), group_(info.node.attr_i("group", 1)) {}
 
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const Node& node = ctx.node();
     const std::string what = node.describe();
     const Tensor& x = ctx.input(0);

@@ -4,6 +4,7 @@
 #include <numeric>
 
 #include "exec/thread_pool.h"
+#include "core/checked.h"
 #include "kernels/common.h"
 #include "kernels/kernel.h"
 
@@ -43,7 +44,7 @@ class NonMaxSuppression : public Kernel {
     center_ = info.node.attr_i("center_point_box", 0) != 0;
   }
 
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const std::string what = node_.describe();
     const Tensor boxes = to_float32(ctx.input(0));
     const Tensor scores = to_float32(ctx.input(1));
@@ -119,7 +120,7 @@ class RoiAlign : public Kernel {
     spatial_scale_ = info.node.attr_f("spatial_scale", 1.f);
   }
 
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const std::string what = node_.describe();
     const Tensor& x_in = ctx.input(0);
     const Tensor x = to_float32(x_in);
@@ -150,8 +151,12 @@ class RoiAlign : public Kernel {
         float rw = roi[2] * spatial_scale_ - off - sw, rh = roi[3] * spatial_scale_ - off - sh;
         if (!half_pixel_) rw = std::max(rw, 1.f), rh = std::max(rh, 1.f);
         const float bh = rh / PH, bw = rw / PW;
-        const int64_t gh = sampling_ratio_ > 0 ? sampling_ratio_ : static_cast<int64_t>(std::ceil(rh / PH));
-        const int64_t gw = sampling_ratio_ > 0 ? sampling_ratio_ : static_cast<int64_t>(std::ceil(rw / PW));
+        const int64_t gh = sampling_ratio_ > 0 ? sampling_ratio_ : clamp_to_int<int64_t>(std::ceil(rh / PH));
+        const int64_t gw = sampling_ratio_ > 0 ? sampling_ratio_ : clamp_to_int<int64_t>(std::ceil(rw / PW));
+        // The sampling grid follows the box's size, which is data: its taps
+        // are bounded like a tensor before any is made.
+        checked_tensor_bytes(DType::Float, checked_mul(checked_mul(checked_mul(gh, gw, "RoiAlign sampling grid"), PH * PW,
+                                                                   "RoiAlign sampling grid"), 8, "RoiAlign sampling grid"));
         const float count = static_cast<float>(std::max<int64_t>(gh * gw, 1));
         // Bilinear taps of every sample point, shared by all channels.
         taps.clear();

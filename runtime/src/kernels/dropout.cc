@@ -12,7 +12,7 @@ class Dropout : public Kernel {
  public:
   explicit Dropout(const KernelInfo& info) : is_test_(info.node.attr_i("is_test", 0) != 0), opset_(info.opset) {}
 
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
     // Opset 12+: training_mode is input 2; a true value asks for real dropout.
     if (opset_ >= 12) {

@@ -322,7 +322,7 @@ class Einsum : public Kernel {
   explicit Einsum(const KernelInfo& info)
       : node_(info.node), equation_(info.node.require("equation").s) {}
 
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     std::vector<const Tensor*> ins;
     for (size_t i = 0; i < ctx.num_inputs(); ++i) ins.push_back(&ctx.input(i));
     PIONNX_ENFORCE(!ins.empty(), InvalidArgument, node_.describe(), ": needs at least one input");

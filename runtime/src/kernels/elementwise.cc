@@ -50,7 +50,7 @@ class BinaryKernel : public Kernel {
   // binary_apply reads both operands of element i before writing it.
   bool computes_in_place() const override { return true; }
 
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const std::string& what = what_;
     const Tensor& a = ctx.input(0);
     Tensor b = ctx.input(1);
@@ -191,7 +191,7 @@ void pow_typed(ThreadPool& pool, const Tensor& base, const Tensor& expo, Tensor&
 class PowKernel : public Kernel {
  public:
   explicit PowKernel(const KernelInfo& info) : legacy_axis_(legacy_axis_of(info)) {}
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const std::string what = ctx.node().describe();
     const Tensor& a = ctx.input(0);
     Tensor b = ctx.input(1);
@@ -216,7 +216,7 @@ class PowKernel : public Kernel {
 class ModKernel : public Kernel {
  public:
   explicit ModKernel(const KernelInfo& info) : fmod_(info.node.attr_i("fmod", 0) != 0) {}
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const std::string what = ctx.node().describe();
     const Tensor& a = ctx.input(0);
     const Tensor& b = ctx.input(1);
@@ -259,7 +259,7 @@ class BitShiftKernel : public Kernel {
                    ": attribute direction must be LEFT or RIGHT, got '", dir, "'");
     left_ = dir == "LEFT";
   }
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const std::string what = ctx.node().describe();
     const Tensor& a = ctx.input(0);
     const Tensor& b = ctx.input(1);

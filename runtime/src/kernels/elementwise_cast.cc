@@ -121,8 +121,7 @@ T convert(const F& x) {
     // a 64-bit integer like numpy does on x86 for the narrow types.
     const auto v = widen(x);
     if (!std::isfinite(v)) return T(0);
-    if (v >= 0) return static_cast<T>(static_cast<uint64_t>(v));
-    return static_cast<T>(static_cast<int64_t>(v));
+    return float_to_int<T>(v);
   } else if constexpr (std::is_same<T, float16_t>::value || std::is_same<T, bfloat16_t>::value) {
     return T(static_cast<float>(widen(x)));
   } else {
@@ -215,7 +214,7 @@ class CastKernel : public Kernel {
     }
     opt_ = options_of(info.node, what_);
   }
-  void compute(KernelContext& ctx) override { cast_into(ctx, ctx.input(0), to_, what_, opt_); }
+  void compute(KernelContext& ctx) const override { cast_into(ctx, ctx.input(0), to_, what_, opt_); }
 
  private:
   std::string what_;
@@ -226,7 +225,7 @@ class CastKernel : public Kernel {
 class CastLikeKernel : public Kernel {
  public:
   explicit CastLikeKernel(const KernelInfo& info) : what_(info.node.describe()), opt_(options_of(info.node, what_)) {}
-  void compute(KernelContext& ctx) override { cast_into(ctx, ctx.input(0), ctx.input(1).dtype(), what_, opt_); }
+  void compute(KernelContext& ctx) const override { cast_into(ctx, ctx.input(0), ctx.input(1).dtype(), what_, opt_); }
 
  private:
   std::string what_;

@@ -56,7 +56,7 @@ class IsInfKernel : public Kernel {
  public:
   explicit IsInfKernel(const KernelInfo& info)
       : neg_(info.node.attr_i("detect_negative", 1) != 0), pos_(info.node.attr_i("detect_positive", 1) != 0) {}
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const bool neg = neg_, pos = pos_;
     unary_float_to_bool(ctx, [neg, pos](auto v) { return std::isinf(v) && (v > 0 ? pos : neg); });
   }

@@ -105,7 +105,7 @@ class GemmKernel : public Kernel {
         trans_a_(info.node.attr_i("transA", 0) != 0),
         trans_b_(info.node.attr_i("transB", 0) != 0) {}
 
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const Node& node = ctx.node();
     const Tensor& a = ctx.input(0);
     const Tensor& b = ctx.input(1);
@@ -148,7 +148,7 @@ class GemmKernel : public Kernel {
 
   template <typename T>
   void run(KernelContext& ctx, const Tensor& a, const Tensor& b, const Tensor* c, Tensor& y,
-           int64_t M, int64_t N, int64_t K) {
+           int64_t M, int64_t N, int64_t K) const {
     if (y.numel() == 0) return;
     T* Y = y.data<T>();
     // Seed Y with C (broadcast), then let the GEMM scale it by beta.

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "exec/thread_pool.h"
+#include "core/checked.h"
 #include "kernels/common.h"
 #include "kernels/kernel.h"
 #include "kernels/simd/sgemm.h"
@@ -24,7 +25,7 @@ class Col2Im : public Kernel {
     strides_ = info.node.attr_ints("strides");
   }
 
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const std::string what = node_.describe();
     const Tensor& x_in = ctx.input(0);
     const Shape img = tensor_to_int64s(ctx.input(1));
@@ -98,7 +99,7 @@ class AffineGrid : public Kernel {
     align_corners_ = info.node.attr_i("align_corners", 0) != 0;
   }
 
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const std::string what = node_.describe();
     const Tensor& th_in = ctx.input(0);
     const Shape size = tensor_to_int64s(ctx.input(1));
@@ -164,9 +165,21 @@ class DeformConv : public Kernel {
     kernel_shape_ = info.node.attr_ints("kernel_shape");
     group_ = info.node.attr_i("group", 1);
     offset_group_ = info.node.attr_i("offset_group", 1);
+    const std::string what = node_.describe();
+    auto check = [&](const std::vector<int64_t>& v, size_t n, int64_t low, const char* name) {
+      PIONNX_ENFORCE(v.empty() || v.size() == n, InvalidGraph, what, ": ", name, " must have ", n,
+                     " values for 2-D DeformConv, got ", v.size());
+      for (int64_t e : v)
+        PIONNX_ENFORCE(e >= low, InvalidGraph, what, ": ", name, " must be >= ", low, ", got ", shape_str(v));
+    };
+    check(kernel_shape_, 2, 1, "kernel_shape");
+    check(dilations_, 2, 1, "dilations");
+    check(strides_, 2, 1, "strides");
+    check(pads_, 4, 0, "pads");
+    PIONNX_ENFORCE(group_ >= 1 && offset_group_ >= 1, InvalidGraph, what, ": group and offset_group must be >= 1");
   }
 
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const std::string what = node_.describe();
     const Tensor& x_in = ctx.input(0);
     PIONNX_ENFORCE(x_in.rank() == 4, NotImplemented, what, ": only 2-D DeformConv is supported, X is ",
@@ -181,15 +194,23 @@ class DeformConv : public Kernel {
     const int64_t dh = dilations_.empty() ? 1 : dilations_[0], dw = dilations_.empty() ? 1 : dilations_[1];
     const int64_t sh = strides_.empty() ? 1 : strides_[0], sw = strides_.empty() ? 1 : strides_[1];
     const int64_t ph = pads_.empty() ? 0 : pads_[0], pw = pads_.empty() ? 0 : pads_[1];
-    const int64_t G = group_, OG = offset_group_, K = kh * kw;
+    const int64_t G = group_, OG = offset_group_, K = checked_mul(kh, kw, "DeformConv kernel size");
+    checked_mul(checked_mul(OG, 2, "DeformConv offsets"), K, "DeformConv offsets");
     PIONNX_ENFORCE(w.rank() == 4 && C == w.dim(1) * G && OC % G == 0 && C % OG == 0, InvalidArgument, what,
                    ": X ", shape_str(x.shape()), " and W ", shape_str(w.shape()), " do not match group ", G,
                    " / offset_group ", OG);
     PIONNX_ENFORCE(off.rank() == 4 && off.dim(0) == N && off.dim(1) == OG * 2 * K, InvalidArgument, what,
                    ": offset ", shape_str(off.shape()), " expected [", N, ", ", OG * 2 * K, ", oH, oW]");
     const int64_t OH = off.dim(2), OW = off.dim(3), L = OH * OW;
-    PIONNX_ENFORCE(OH == (H + pads_total(0) - (kh - 1) * dh - 1) / sh + 1 &&
-                       OW == (W + pads_total(1) - (kw - 1) * dw - 1) / sw + 1,
+    PIONNX_ENFORCE(kh == w.dim(2) && kw == w.dim(3), InvalidArgument, what, ": kernel_shape ", kh, "x", kw,
+                   " does not match W ", shape_str(w.shape()));
+    const int64_t span_h = checked_sub(checked_add(H, pads_total(0), "DeformConv output"),
+                                       checked_add(checked_mul(kh - 1, dh, "DeformConv output"), 1, "DeformConv output"),
+                                       "DeformConv output");
+    const int64_t span_w = checked_sub(checked_add(W, pads_total(1), "DeformConv output"),
+                                       checked_add(checked_mul(kw - 1, dw, "DeformConv output"), 1, "DeformConv output"),
+                                       "DeformConv output");
+    PIONNX_ENFORCE(span_h >= 0 && span_w >= 0 && OH == span_h / sh + 1 && OW == span_w / sw + 1,
                    InvalidArgument, what, ": offset spatial shape ", OH, "x", OW,
                    " does not match the convolution output");
     PIONNX_ENFORCE(!mask.defined() || mask.numel() == N * OG * K * L, InvalidArgument, what, ": mask ",
@@ -243,10 +264,16 @@ class DeformConv : public Kernel {
   }
 
  private:
-  int64_t pads_total(size_t axis) const { return pads_.empty() ? 0 : pads_[axis] + pads_[axis + 2]; }
+  int64_t pads_total(size_t axis) const {
+    return pads_.empty() ? 0 : checked_add(pads_[axis], pads_[axis + 2], "DeformConv pads");
+  }
 
   // Bilinear sample at pixel coordinates; taps outside the image read 0.
   static float bilinear(const float* img, int64_t H, int64_t W, float y, float x) {
+    // A sample point outside the image by more than a pixel (or NaN, from
+    // an offset of any value) reads only zeros; past here the coordinates
+    // fit int64 comfortably.
+    if (!(y > -2.f && y < static_cast<float>(H) + 1.f && x > -2.f && x < static_cast<float>(W) + 1.f)) return 0.f;
     const float fy = std::floor(y), fx = std::floor(x);
     const int64_t y0 = static_cast<int64_t>(fy), x0 = static_cast<int64_t>(fx);
     const float ly = y - fy, lx = x - fx;

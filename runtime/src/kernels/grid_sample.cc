@@ -10,6 +10,7 @@
 #include <type_traits>
 
 #include "exec/thread_pool.h"
+#include "core/checked.h"
 #include "kernels/common.h"
 #include "kernels/kernel.h"
 
@@ -19,21 +20,19 @@ namespace {
 enum class GsMode { Nearest, Linear, Cubic };
 enum class GsPadding { Zeros, Border, Reflection };
 
-// Reflects x into [lo, hi] by bouncing off the borders.
+// Reflects x into [lo, hi] by bouncing off the borders (period 2 * range;
+// fmod, so a coordinate of any size folds without an integer conversion).
+// NaN and infinities come back as NaN, which the caller reads as zero.
 double reflect(double x, double lo, double hi) {
   const double range = hi - lo;
   if (range <= 0) return lo;
   if (x < lo) {
-    const double dx = lo - x;
-    const int64_t n = static_cast<int64_t>(dx / range);
-    const double r = dx - static_cast<double>(n) * range;
-    return n % 2 == 0 ? lo + r : hi - r;
+    const double d = std::fmod(lo - x, 2 * range);
+    return d <= range ? lo + d : hi - (d - range);
   }
   if (x > hi) {
-    const double dx = x - hi;
-    const int64_t n = static_cast<int64_t>(dx / range);
-    const double r = dx - static_cast<double>(n) * range;
-    return n % 2 == 0 ? hi - r : lo + r;
+    const double d = std::fmod(x - hi, 2 * range);
+    return d <= range ? hi - d : lo + (d - range);
   }
   return x;
 }
@@ -68,7 +67,7 @@ class GridSample : public Kernel {
     align_corners_ = info.node.attr_i("align_corners", 0) != 0;
   }
 
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
     const Tensor& grid = ctx.input(1);
     const std::string what = node_.describe();
@@ -121,6 +120,13 @@ class GridSample : public Kernel {
       if (padding_ == GsPadding::Border) xd = std::clamp(xd, 0.0, static_cast<double>(len - 1));
       else if (padding_ == GsPadding::Reflection) xd = reflect(xd, lo, hi);
     }
+    const int n = mode_ == GsMode::Nearest ? 1 : mode_ == GsMode::Linear ? 2 : 4;
+    if (!(xd > lo - 4 && xd < hi + 4)) {
+      // NaN, or (zeros padding) farther out than the widest footprint: every
+      // tap reads zero, and the coordinate never becomes an integer.
+      for (int k = 0; k < n; ++k) idx[k] = -1, w[k] = 0;
+      return n;
+    }
     // Resolves an integer index against the padding mode.
     auto at = [&](int64_t i) -> int64_t {
       if (i >= 0 && i < len) return i;
@@ -163,7 +169,8 @@ class GridSample : public Kernel {
     const std::vector<int64_t> in_str = strides_of(in_sp);
     const int per_axis = mode_ == GsMode::Nearest ? 1 : mode_ == GsMode::Linear ? 2 : 4;
     int64_t n_taps = 1;
-    for (int64_t d = 0; d < r; ++d) n_taps *= per_axis;
+    for (int64_t d = 0; d < r; ++d) n_taps = checked_mul(n_taps, per_axis, "GridSample taps");
+    checked_tensor_bytes(DType::Int64, checked_mul(out_plane, n_taps, "GridSample taps"));
     const T* xs = static_cast<const T*>(x.raw());
     const G* gs = static_cast<const G*>(grid.raw());
     T* ys = static_cast<T*>(y.raw());

@@ -65,7 +65,7 @@ class Gather final : public NamedKernel {
  public:
   explicit Gather(const KernelInfo& info)
       : NamedKernel(info), axis_(info.node.attr_i("axis", 0)) {}
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const Tensor& data = ctx.input(0);
     const Tensor& ind = ctx.input(1);
     const std::string& what = what_;
@@ -119,7 +119,7 @@ class GatherElements final : public NamedKernel {
  public:
   explicit GatherElements(const KernelInfo& info)
       : NamedKernel(info), axis_(info.node.attr_i("axis", 0)) {}
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const Tensor& data = ctx.input(0);
     const Tensor& ind = ctx.input(1);
     const std::string& what = what_;
@@ -157,7 +157,7 @@ class GatherND final : public NamedKernel {
  public:
   explicit GatherND(const KernelInfo& info)
       : NamedKernel(info), batch_dims_(info.node.attr_i("batch_dims", 0)) {}
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const Tensor& data = ctx.input(0);
     const Tensor& ind = ctx.input(1);
     const std::string& what = what_;
@@ -267,7 +267,7 @@ class ScatterND final : public NamedKernel {
  public:
   explicit ScatterND(const KernelInfo& info)
       : NamedKernel(info), red_(parse_reduction(info.node.attr_s("reduction", "none"), info.node.describe())) {}
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const Tensor& data = ctx.input(0);
     const Tensor& ind = ctx.input(1);
     const Tensor& upd = ctx.input(2);
@@ -312,7 +312,7 @@ class ScatterElements final : public NamedKernel {
   explicit ScatterElements(const KernelInfo& info)
       : NamedKernel(info), axis_(info.node.attr_i("axis", 0)),
         red_(parse_reduction(info.node.attr_s("reduction", "none"), info.node.describe())) {}
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const Tensor& data = ctx.input(0);
     const Tensor& ind = ctx.input(1);
     const Tensor& upd = ctx.input(2);
@@ -355,7 +355,7 @@ class TensorScatter final : public NamedKernel {
     PIONNX_ENFORCE(mode == "linear" || mode == "circular", InvalidGraph, info.node.describe(), ": unknown mode '",
                    mode, "'");
   }
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const Tensor& past = ctx.input(0);
     const Tensor& upd = ctx.input(1);
     const std::string& what = what_;
@@ -404,7 +404,7 @@ class Compress final : public NamedKernel {
  public:
   explicit Compress(const KernelInfo& info)
       : NamedKernel(info), has_axis_(info.node.has("axis")), axis_(info.node.attr_i("axis", 0)) {}
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
     const Tensor& cond = ctx.input(1);
     const std::string& what = what_;
@@ -472,10 +472,10 @@ std::vector<uint8_t> nonzero_flags(const Tensor& x, const std::string& what) {
 class NonZero final : public NamedKernel {
  public:
   using NamedKernel::NamedKernel;
-  void compute(KernelContext& ctx) override;
+  void compute(KernelContext& ctx) const override;
 };
 
-void NonZero::compute(KernelContext& ctx) {
+void NonZero::compute(KernelContext& ctx) const {
   const Tensor& x = ctx.input(0);
   const std::vector<uint8_t> f = nonzero_flags(x, what_);
   int64_t nnz = 0;

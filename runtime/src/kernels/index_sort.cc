@@ -41,7 +41,7 @@ class TopK final : public NamedKernel {
         axis_(info.node.attr_i("axis", -1)),
         k_attr_(info.node.attr_i("k", -1)),
         largest_(info.node.attr_i("largest", 1) != 0) {}
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
     const std::string& what = what_;
     const int64_t axis = normalize_axis(axis_, static_cast<int64_t>(x.rank()), what);
@@ -135,7 +135,7 @@ class ArgExtreme final : public NamedKernel {
       : NamedKernel(info), axis_(info.node.attr_i("axis", 0)),
         keepdims_(info.node.attr_i("keepdims", 1) != 0),
         last_(info.node.attr_i("select_last_index", 0) != 0) {}
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
     const std::string& what = what_;
     const int64_t axis = normalize_axis(axis_, static_cast<int64_t>(x.rank()), what);
@@ -184,7 +184,7 @@ class CumSum final : public NamedKernel {
       : NamedKernel(info),
         exclusive_(info.node.attr_i("exclusive", 0) != 0),
         reverse_(info.node.attr_i("reverse", 0) != 0) {}
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
     const std::string& what = what_;
     const std::vector<int64_t> av = tensor_to_int64s(ctx.input(1));
@@ -228,7 +228,7 @@ class Unique final : public NamedKernel {
   explicit Unique(const KernelInfo& info)
       : NamedKernel(info), sorted_(info.node.attr_i("sorted", 1) != 0), has_axis_(info.node.has("axis")),
         axis_(info.node.attr_i("axis", 0)) {}
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
     const std::string& what = what_;
     // Without an axis the items are the elements of the flattened input;

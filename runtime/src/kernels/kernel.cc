@@ -58,7 +58,7 @@ namespace {
 class FnKernel : public Kernel {
  public:
   FnKernel(std::function<void(KernelContext&)> fn, bool in_place) : fn_(std::move(fn)), in_place_(in_place) {}
-  void compute(KernelContext& ctx) override { fn_(ctx); }
+  void compute(KernelContext& ctx) const override { fn_(ctx); }
   bool computes_in_place() const override { return in_place_; }
 
  private:

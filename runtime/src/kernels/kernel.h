@@ -34,7 +34,7 @@ class Scope {
 class Kernel {
  public:
   virtual ~Kernel() = default;
-  virtual void compute(KernelContext& ctx) = 0;
+  virtual void compute(KernelContext& ctx) const = 0;
   // True when output 0 may be written into an input of the same dtype and
   // shape: element i of the output depends only on element i of that input
   // (and anything of the others), read before it is written. The executor

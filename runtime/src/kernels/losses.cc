@@ -102,7 +102,7 @@ class NegativeLogLikelihoodLoss : public Kernel {
  public:
   explicit NegativeLogLikelihoodLoss(const KernelInfo& info) : spec_(loss_spec(info.node)) {}
 
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
     PIONNX_ENFORCE(x.rank() >= 2, InvalidArgument, ctx.node().describe(), ": input must have rank >= 2, got ",
                    shape_str(x.shape()));
@@ -120,7 +120,7 @@ class SoftmaxCrossEntropyLoss : public Kernel {
  public:
   explicit SoftmaxCrossEntropyLoss(const KernelInfo& info) : spec_(loss_spec(info.node)) {}
 
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
     PIONNX_ENFORCE(x.rank() >= 2, InvalidArgument, ctx.node().describe(), ": scores must have rank >= 2, got ",
                    shape_str(x.shape()));

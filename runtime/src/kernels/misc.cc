@@ -3,6 +3,7 @@
 // register_misc below.
 #include <algorithm>
 #include <cmath>
+#include <mutex>
 #include <random>
 
 #include "kernels/common.h"
@@ -77,23 +78,29 @@ class RandomBase : public Kernel {
                    ": invalid dtype ", code);
     return static_cast<DType>(code);
   }
-  // Fills a double tensor of `shape` with fn() and casts it to `dt`.
+  // Fills a double tensor of `shape` with fn() and casts it to `dt`. fn may
+  // draw from gen_: the generator is held for the whole fill, so concurrent
+  // runs of one session each take a contiguous stretch of the sequence.
   template <typename Fn>
-  Tensor generate(DType dt, const Shape& shape, Fn&& fn) {
+  Tensor generate(DType dt, const Shape& shape, Fn&& fn) const {
     Tensor t(DType::Double, shape);
     double* p = t.data<double>();
-    for (int64_t i = 0; i < t.numel(); ++i) p[i] = fn(i);
+    {
+      std::lock_guard<std::mutex> lk(gen_mu_);
+      for (int64_t i = 0; i < t.numel(); ++i) p[i] = fn(i);
+    }
     return cast_tensor(t, dt);
   }
 
   const Node& node_;
-  std::mt19937_64 gen_;
+  mutable std::mutex gen_mu_;
+  mutable std::mt19937_64 gen_;  // guarded by gen_mu_
 };
 
 class RandomNormal : public RandomBase {
  public:
   explicit RandomNormal(const KernelInfo& info) : RandomBase(info), like_(info.node.op_type == "RandomNormalLike") {}
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const Tensor* in = like_ ? &ctx.input(0) : nullptr;
     const Shape shape = in ? in->shape() : node_.require("shape").ints;
     std::normal_distribution<double> dist(node_.attr_f("mean", 0.f), node_.attr_f("scale", 1.f));
@@ -108,7 +115,7 @@ class RandomUniform : public RandomBase {
  public:
   explicit RandomUniform(const KernelInfo& info)
       : RandomBase(info), like_(info.node.op_type == "RandomUniformLike") {}
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const Tensor* in = like_ ? &ctx.input(0) : nullptr;
     const Shape shape = in ? in->shape() : node_.require("shape").ints;
     std::uniform_real_distribution<double> dist(node_.attr_f("low", 0.f), node_.attr_f("high", 1.f));
@@ -122,7 +129,7 @@ class RandomUniform : public RandomBase {
 class Bernoulli : public RandomBase {
  public:
   using RandomBase::RandomBase;
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
     const Tensor p = cast_tensor(x, DType::Double);
     const double* pp = p.data<double>();
@@ -136,7 +143,7 @@ class Bernoulli : public RandomBase {
 class Multinomial : public RandomBase {
  public:
   using RandomBase::RandomBase;
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
     PIONNX_ENFORCE(x.rank() == 2, InvalidArgument, node_.describe(), ": input must be [batch, classes], got ",
                    shape_str(x.shape()));
@@ -148,6 +155,7 @@ class Multinomial : public RandomBase {
     Tensor out(DType::Int64, {B, S});
     int64_t* y = out.data<int64_t>();
     std::uniform_real_distribution<double> u(0.0, 1.0);
+    std::lock_guard<std::mutex> lk(gen_mu_);
     for (int64_t b = 0; b < B; ++b) {
       double mx = -INFINITY, total = 0;
       for (int64_t c = 0; c < C; ++c) mx = std::max(mx, l[b * C + c]);

@@ -33,7 +33,7 @@ class Binarizer : public Kernel {
   explicit Binarizer(const KernelInfo& info) : node_(info.node) {
     threshold_ = info.node.attr_f("threshold", 0.f);
   }
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
     Tensor& y = ctx.output(0, x.dtype(), x.shape());
     dispatch_numeric(x.dtype(), node_.describe(), [&](auto tag) {
@@ -127,7 +127,7 @@ class LabelEncoder : public Kernel {
                    ": default must be a value of the values type ", dtype_name(values.dtype()));
   }
 
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
     if (v1_) {
       const bool from_str = x.dtype() == DType::String;
@@ -139,7 +139,7 @@ class LabelEncoder : public Kernel {
   }
 
  private:
-  void run(KernelContext& ctx, const Tensor& x, const Tensor& keys, const Tensor& values, const Tensor& def) {
+  void run(KernelContext& ctx, const Tensor& x, const Tensor& keys, const Tensor& values, const Tensor& def) const {
     const std::string what = node_.describe();
     const int64_t n = x.numel();
     std::vector<int64_t> hit(static_cast<size_t>(n), -1);  // index into values, -1 = default
@@ -294,7 +294,7 @@ class TreeEnsemble : public Kernel {
     for (int64_t r : roots_) check_ref(r, false, what);
   }
 
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const std::string what = node_.describe();
     const Tensor& x_in = ctx.input(0);
     const Tensor x = cast_tensor(x_in, DType::Double);
@@ -460,7 +460,7 @@ class LegacyTrees : public Kernel {
   }
 
   // [N, n_out] float64 aggregated scores (+ base_values), post-transformed when `post`.
-  Tensor scores(KernelContext& ctx, bool post) {
+  Tensor scores(KernelContext& ctx, bool post) const {
     const std::string what = node_.describe();
     const Tensor x = cast_tensor(ctx.input(0), DType::Double);
     const int64_t N = x.rank() == 1 ? 1 : x.dim(0);
@@ -533,7 +533,7 @@ class TreeEnsembleRegressor : public LegacyTrees {
  public:
   explicit TreeEnsembleRegressor(const KernelInfo& info)
       : LegacyTrees(info, "target", info.node.attr_i("n_targets", 1)) {}
-  void compute(KernelContext& ctx) override { ctx.set_output(0, cast_tensor(scores(ctx, true), DType::Float)); }
+  void compute(KernelContext& ctx) const override { ctx.set_output(0, cast_tensor(scores(ctx, true), DType::Float)); }
 };
 
 // Outputs the winning label [N] and the class scores [N, classes]. When every
@@ -552,7 +552,7 @@ class TreeEnsembleClassifier : public LegacyTrees {
                    NotImplemented, n.describe(), ": single class label form is not supported");
   }
 
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     Tensor raw = scores(ctx, !binary_);
     const int64_t N = raw.dim(0), C = std::max<int64_t>(n_targets_, binary_ ? 2 : 1);
     Tensor z(DType::Double, {N, C});
@@ -623,7 +623,7 @@ class Scaler : public Kernel {
     offset_ = info.node.attr_floats("offset");
     scale_ = info.node.attr_floats("scale");
   }
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const std::string what = node_.describe();
     const Tensor& in = ctx.input(0);
     int64_t n, f;
@@ -656,7 +656,7 @@ class Normalizer : public Kernel {
     PIONNX_ENFORCE(norm_ == "MAX" || norm_ == "L1" || norm_ == "L2", InvalidGraph, node_.describe(),
                    ": unknown norm '", norm_, "'");
   }
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const Tensor& in = ctx.input(0);
     int64_t n, f;
     const Tensor x = rows_as_double(in, &n, &f);
@@ -734,7 +734,7 @@ class LinearClassifier : public Kernel {
     n_scores_ = intercepts_.empty() ? n_labels_ : static_cast<int64_t>(intercepts_.size());
   }
 
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     Tensor s = linear_scores(node_, ctx.input(0), coef_, intercepts_, n_scores_);
     const int64_t N = s.dim(0), C = n_scores_;
     double* sd = s.data<double>();
@@ -789,7 +789,7 @@ class LinearRegressor : public Kernel {
     targets_ = info.node.attr_i("targets", 1);
     post_ = post_transform_code(info.node);
   }
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     Tensor s = linear_scores(node_, ctx.input(0), coef_, intercepts_, targets_);
     double* sd = s.data<double>();
     for (int64_t r = 0; r < s.dim(0); ++r) post_transform(post_, sd + r * targets_, targets_);
@@ -814,7 +814,7 @@ class ZipMap : public Kernel {
                    ": needs exactly one of classlabels_int64s and classlabels_strings");
     keys_ = strs.empty() ? vec1d(ints) : vec1d(strs);
   }
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
     const int64_t c = keys_.numel();
     PIONNX_ENFORCE(x.dtype() == DType::Float, InvalidArgument, node_.describe(), ": X must be float, got ",

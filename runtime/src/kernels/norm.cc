@@ -76,7 +76,7 @@ class BatchNormKernel : public Kernel {
     legacy_outputs_ = info.opset < 14;
   }
 
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const std::string what = ctx.node().describe();
     FloatIO io(ctx, ctx.input(0));
     const Tensor& x = io.x();
@@ -140,7 +140,7 @@ class BatchNormKernel : public Kernel {
   template <typename Tag>
   void write_running(KernelContext& ctx, FloatIO& io, const std::vector<double>& cur_mean,
                      const std::vector<double>& cur_var, const std::vector<double>& mean,
-                     const std::vector<double>& var, int64_t C, Tag) {
+                     const std::vector<double>& var, int64_t C, Tag) const {
     using T = typename Tag::type;
     auto put = [&](size_t i, auto value) {
       if (!ctx.wants_output(i)) return;
@@ -229,7 +229,7 @@ class LayerNormKernel : public Kernel {
         axis_(info.node.attr_i("axis", -1)),
         eps_(info.node.attr_f("epsilon", 1e-5f)) {}
 
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const std::string what = ctx.node().describe();
     FloatIO io(ctx, ctx.input(0));
     const Tensor& x = io.x();
@@ -299,7 +299,7 @@ class GroupNormKernel : public Kernel {
         eps_(info.node.attr_f("epsilon", 1e-5f)),
         per_group_params_(info.opset < 21) {}
 
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const std::string what = ctx.node().describe();
     FloatIO io(ctx, ctx.input(0));
     const Tensor& x = io.x();
@@ -358,7 +358,7 @@ class LrnKernel : public Kernel {
     PIONNX_ENFORCE(size_ > 0, InvalidGraph, info.node.describe(), ": size must be positive");
   }
 
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const std::string what = ctx.node().describe();
     FloatIO io(ctx, ctx.input(0));
     const Tensor& x = io.x();
@@ -408,7 +408,7 @@ class MvnKernel : public Kernel {
  public:
   explicit MvnKernel(const KernelInfo& info) : axes_(info.node.attr_ints("axes", {0, 2, 3})) {}
 
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const std::string what = ctx.node().describe();
     FloatIO io(ctx, ctx.input(0));
     const Tensor& x = io.x();
@@ -461,7 +461,7 @@ class LpNormKernel : public Kernel {
                    p_);
   }
 
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const std::string what = ctx.node().describe();
     FloatIO io(ctx, ctx.input(0));
     const Tensor& x = io.x();

@@ -200,7 +200,7 @@ class PoolKernel : public Kernel {
     p_ = !pa ? 2.0 : pa->type == Attribute::Type::Float ? pa->f : static_cast<double>(pa->i);
   }
 
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const std::string what = ctx.node().describe();
     const Tensor& x = ctx.input(0);
     PIONNX_ENFORCE(x.rank() >= 3 && x.rank() <= 5, InvalidArgument, what,
@@ -292,7 +292,7 @@ class GlobalPoolKernel : public Kernel {
     p_ = !pa ? 2.0 : pa->type == Attribute::Type::Float ? pa->f : static_cast<double>(pa->i);
   }
 
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const std::string what = ctx.node().describe();
     const Tensor& x = ctx.input(0);
     PIONNX_ENFORCE(x.rank() >= 2, InvalidArgument, what, ": X must be [N, C, ...], got ",
@@ -332,7 +332,7 @@ class MaxRoiPoolKernel : public Kernel {
                    info.node.describe(), ": pooled_shape must be 2 positive values");
   }
 
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const std::string what = ctx.node().describe();
     const Tensor& x = ctx.input(0);
     const Tensor& rois = ctx.input(1);
@@ -351,21 +351,21 @@ class MaxRoiPoolKernel : public Kernel {
     float* Y = y.data<float>();
     for (int64_t r = 0; r < R; ++r) {
       const float* b = roi + r * 5;
-      const int64_t n = static_cast<int64_t>(b[0]);
+      const int64_t n = clamp_to_int<int64_t>(b[0]);
       PIONNX_ENFORCE(n >= 0 && n < x.dim(0), InvalidArgument, what, ": roi ", r,
                      " names batch ", n, " of ", x.dim(0));
-      const int64_t x1 = std::lround(b[1] * scale_), y1 = std::lround(b[2] * scale_);
-      const int64_t x2 = std::lround(b[3] * scale_), y2 = std::lround(b[4] * scale_);
+      const int64_t x1 = clamp_to_int<int32_t>(std::round(b[1] * scale_)), y1 = clamp_to_int<int32_t>(std::round(b[2] * scale_));
+      const int64_t x2 = clamp_to_int<int32_t>(std::round(b[3] * scale_)), y2 = clamp_to_int<int32_t>(std::round(b[4] * scale_));
       const float bin_h = static_cast<float>(std::max<int64_t>(y2 - y1 + 1, 1)) / PH;
       const float bin_w = static_cast<float>(std::max<int64_t>(x2 - x1 + 1, 1)) / PW;
       for (int64_t c = 0; c < C; ++c) {
         const float* plane = X + (n * C + c) * H * W;
         for (int64_t ph = 0; ph < PH; ++ph) {
-          const int64_t h0 = std::clamp<int64_t>(static_cast<int64_t>(std::floor(ph * bin_h)) + y1, 0, H);
-          const int64_t h1 = std::clamp<int64_t>(static_cast<int64_t>(std::ceil((ph + 1) * bin_h)) + y1, 0, H);
+          const int64_t h0 = std::clamp<int64_t>(clamp_to_int<int32_t>(std::floor(ph * bin_h)) + y1, 0, H);
+          const int64_t h1 = std::clamp<int64_t>(clamp_to_int<int32_t>(std::ceil((ph + 1) * bin_h)) + y1, 0, H);
           for (int64_t pw = 0; pw < PW; ++pw) {
-            const int64_t w0 = std::clamp<int64_t>(static_cast<int64_t>(std::floor(pw * bin_w)) + x1, 0, W);
-            const int64_t w1 = std::clamp<int64_t>(static_cast<int64_t>(std::ceil((pw + 1) * bin_w)) + x1, 0, W);
+            const int64_t w0 = std::clamp<int64_t>(clamp_to_int<int32_t>(std::floor(pw * bin_w)) + x1, 0, W);
+            const int64_t w1 = std::clamp<int64_t>(clamp_to_int<int32_t>(std::ceil((pw + 1) * bin_w)) + x1, 0, W);
             float m = -std::numeric_limits<float>::max();
             bool empty = true;
             for (int64_t h = h0; h < h1; ++h)
@@ -396,7 +396,7 @@ class MaxUnpoolKernel : public Kernel {
                    ": kernel_shape is required");
   }
 
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const std::string what = ctx.node().describe();
     const Tensor& x = ctx.input(0);
     const Tensor& ind = ctx.input(1);

@@ -68,6 +68,7 @@ struct QRange {
 template <typename Q, typename V>
 inline Q saturate_round(V v, int32_t zp) {
   V r = std::nearbyint(v) + static_cast<V>(zp);
+  if (!(r == r)) r = static_cast<V>(zp);  // NaN (from the data or a scale): the zero point, never a UB cast
   r = std::min(std::max(r, static_cast<V>(QRange<Q>::lo)), static_cast<V>(QRange<Q>::hi));
   return static_cast<Q>(r);
 }

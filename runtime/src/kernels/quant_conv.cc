@@ -161,7 +161,7 @@ void conv_int32(KernelContext& ctx, const ConvGeom& g, const Tensor& x, int32_t 
 class ConvInteger final : public Kernel {
  public:
   explicit ConvInteger(const KernelInfo& info) : attrs_(info.node) {}
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const std::string what = ctx.node().describe();
     const Tensor& x = ctx.input(0);
     const Tensor& w = ctx.input(1);
@@ -180,7 +180,7 @@ class ConvInteger final : public Kernel {
 class QLinearConv final : public Kernel {
  public:
   explicit QLinearConv(const KernelInfo& info) : attrs_(info.node) {}
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const std::string what = ctx.node().describe();
     const Tensor& x = ctx.input(0);
     const Tensor& w = ctx.input(3);

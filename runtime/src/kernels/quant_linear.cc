@@ -102,7 +102,7 @@ class QuantizeLinear final : public Kernel {
         block_size_(info.node.attr_i("block_size", 0)),
         output_dtype_(info.node.attr_i("output_dtype", 0)) {}
 
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const Tensor& x_in = ctx.input(0);
     const Tensor& scale_t = ctx.input(1);
     const Tensor* zp_t = ctx.optional_input(2);
@@ -150,7 +150,7 @@ class DequantizeLinear final : public Kernel {
         block_size_(info.node.attr_i("block_size", 0)),
         output_dtype_(info.node.attr_i("output_dtype", 0)) {}
 
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
     const Tensor& scale_t = ctx.input(1);
     const Tensor* zp_t = ctx.optional_input(2);

@@ -209,7 +209,7 @@ class QGemm final : public Kernel {
         trans_a_(info.node.attr_i("transA", 0) != 0),
         trans_b_(info.node.attr_i("transB", 0) != 0) {}
 
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const std::string what = ctx.node().describe();
     const Tensor& A_in = ctx.input(0);
     const Tensor& B_in = ctx.input(3);

@@ -126,7 +126,7 @@ void qlinear_sigmoid(KernelContext& ctx) {
 class QLinearLeakyRelu final : public Kernel {
  public:
   explicit QLinearLeakyRelu(const KernelInfo& info) : alpha_(info.node.attr_f("alpha", 0.01f)) {}
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const float alpha = alpha_;
     qlinear_lookup(ctx, [alpha](float x) { return x >= 0 ? x : alpha * x; });
   }
@@ -143,7 +143,7 @@ class QLinearSoftmax final : public Kernel {
   explicit QLinearSoftmax(const KernelInfo& info)
       : opset_(info.node.attr_i("opset", 13)), axis_(info.node.attr_i("axis", opset_ < 13 ? 1 : -1)) {}
 
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const std::string what = ctx.node().describe();
     const Tensor& X = ctx.input(0);
     const QParams qx = qparams(ctx, 1, 2, what), qy = qparams(ctx, 3, 4, what);
@@ -190,7 +190,7 @@ class QLinearConcat final : public Kernel {
  public:
   explicit QLinearConcat(const KernelInfo& info) : axis_(info.node.require("axis").i) {}
 
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const std::string what = ctx.node().describe();
     const size_t n_in = (ctx.num_inputs() - 2) / 3;
     PIONNX_ENFORCE(n_in >= 1 && ctx.num_inputs() == 2 + 3 * n_in, InvalidArgument, what,
@@ -252,7 +252,7 @@ class QLinearGlobalAveragePool final : public Kernel {
   explicit QLinearGlobalAveragePool(const KernelInfo& info)
       : channels_last_(info.node.attr_i("channels_last", 0) != 0) {}
 
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const std::string what = ctx.node().describe();
     const Tensor& X = ctx.input(0);
     PIONNX_ENFORCE(X.rank() >= 3, InvalidArgument, what, ": X must have rank >= 3, got ", shape_str(X.shape()));
@@ -300,7 +300,7 @@ class QLinearAveragePool final : public Kernel {
         include_pad_(info.node.attr_i("count_include_pad", 0) != 0),
         channels_last_(info.node.attr_i("channels_last", 0) != 0) {}
 
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const std::string what = ctx.node().describe();
     const Tensor& X = ctx.input(0);
     const int nd = static_cast<int>(X.rank()) - 2;

@@ -16,6 +16,15 @@
 namespace pionnx {
 namespace {
 
+// A floating result (sqrt, log) as the output type: an integer output goes
+// through float_to_int, since log of a negative sum is NaN, which no integer
+// holds.
+template <typename T>
+T reduced_value(double v) {
+  if constexpr (std::is_integral<T>::value) return float_to_int<T>(v);
+  else return static_cast<T>(v);
+}
+
 enum class ReduceOp { Sum, Mean, Max, Min, Prod, L1, L2, LogSum, LogSumExp, SumSquare };
 enum class MapKind { Identity, Abs, Square, ExpMinusBias };
 enum class CombineKind { Sum, Max, Min, Prod };
@@ -290,7 +299,7 @@ void reduce_typed(const Tensor& in, Tensor& out, const Layout& l, ThreadPool& po
     for (auto& m : mx)
       if (!std::isfinite(static_cast<double>(m))) m = A(0);
     reduce_core<MapKind::ExpMinusBias, CombineKind::Sum, A>(x, acc.data(), mx.data(), l, pool);
-    for (int64_t o = 0; o < n_out; ++o) y[o] = static_cast<T>(std::log(static_cast<double>(acc[o])) + mx[o]);
+    for (int64_t o = 0; o < n_out; ++o) y[o] = reduced_value<T>(std::log(static_cast<double>(acc[o])) + mx[o]);
     return;
   }
   for (int64_t o = 0; o < n_out; ++o) {
@@ -299,11 +308,11 @@ void reduce_typed(const Tensor& in, Tensor& out, const Layout& l, ThreadPool& po
       if constexpr (std::is_floating_point<A>::value) y[o] = a / static_cast<A>(n);
       else y[o] = n == 0 ? T(0) : static_cast<T>(a / static_cast<A>(n));
     } else if constexpr (op == ReduceOp::L2) {
-      y[o] = static_cast<T>(std::sqrt(static_cast<double>(a)));
+      y[o] = reduced_value<T>(std::sqrt(static_cast<double>(a)));
     } else if constexpr (op == ReduceOp::LogSum) {
-      y[o] = static_cast<T>(std::log(static_cast<double>(a)));
+      y[o] = reduced_value<T>(std::log(static_cast<double>(a)));
     } else if constexpr (op == ReduceOp::LogSumExp) {
-      y[o] = static_cast<T>(std::log(static_cast<double>(a)));  // empty input: log(0) = -inf
+      y[o] = reduced_value<T>(std::log(static_cast<double>(a)));  // empty input: log(0) = -inf
     } else {
       y[o] = static_cast<T>(a);
     }
@@ -321,7 +330,7 @@ class ReduceKernel : public Kernel {
     if (!axes_from_input_) axes_ = info.node.attr_ints("axes");
   }
 
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const Tensor& in = ctx.input(0);
     std::vector<int64_t> axes = axes_;
     if (axes_from_input_) {

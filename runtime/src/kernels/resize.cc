@@ -110,7 +110,7 @@ class ResizeKernel : public Kernel {
     else throw InvalidArgument(str_cat(n.describe(), ": unknown keep_aspect_ratio_policy '", kar, "'"));
   }
 
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
     const int64_t rank = static_cast<int64_t>(x.rank());
     const std::vector<AxisGeometry> geo = geometry(ctx, x);
@@ -202,7 +202,7 @@ class ResizeKernel : public Kernel {
         a.out_width = scales[i] * static_cast<double>(a.in_len);
         PIONNX_ENFORCE(a.out_width < 0x1p62, InvalidArgument, what, ": scale ", scales[i], " on axis ", axes[i],
                        " of size ", a.in_len, " gives an output size over 2^62");
-        a.out_len = static_cast<int64_t>(std::floor(a.out_width));
+        a.out_len = clamp_to_int<int64_t>(std::floor(a.out_width));
       }
       return g;
     }
@@ -290,7 +290,7 @@ class ResizeKernel : public Kernel {
     } else {
       if (antialias_) stretch = std::min(g.scale, 1.0);
       const double radius = mode_ == Mode::Linear ? 1.0 : 2.0;
-      start = static_cast<int64_t>(std::floor(-radius / stretch)) + 1;
+      start = clamp_to_int<int64_t>(std::floor(-radius / stretch) + 1);
       t.n = 2 - 2 * start;
     }
     t.idx.assign(out * t.n, 0);

@@ -113,7 +113,7 @@ class Recurrent : public Kernel {
     acts_ = parse_activations(n, defaults, num_dir_);
   }
 
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const Node& n = ctx.node();
     Tensor X = to_float32(ctx.input(0)), W = to_float32(ctx.input(1)), R = to_float32(ctx.input(2));
     DType out_type = ctx.input(0).dtype();

@@ -22,7 +22,7 @@ class RotaryEmbedding : public Kernel {
     num_heads_ = info.node.attr_i("num_heads", 0);
   }
 
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const std::string what = node_.describe();
     const Tensor& x_in = ctx.input(0);
     const Tensor cos = to_float32(ctx.input(1));

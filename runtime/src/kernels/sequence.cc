@@ -98,6 +98,9 @@ void concat_from_sequence(KernelContext& ctx) {
   Shape out_shape = parts[0].shape();
   out_shape[axis] = 0;
   for (const Tensor& p : parts) {
+    PIONNX_ENFORCE(p.rank() == out_shape.size() && p.dtype() == first.dtype(), InvalidArgument, n.describe(),
+                   ": the sequence's tensors differ in rank or dtype (", shape_str(parts[0].shape()), " ",
+                   dtype_name(first.dtype()), ", ", shape_str(p.shape()), " ", dtype_name(p.dtype()), ")");
     for (size_t d = 0; d < out_shape.size(); ++d)
       PIONNX_ENFORCE(static_cast<int64_t>(d) == axis || p.shape()[d] == out_shape[d], InvalidArgument, n.describe(),
                      ": shapes ", shape_str(parts[0].shape()), " and ", shape_str(p.shape()), " differ off the axis");
@@ -164,7 +167,7 @@ class SequenceMap : public Kernel {
       : body_(std::make_unique<GraphExecutor>(*info.node.attr_g("body"), info.model_opsets, KernelRegistry::builtin(),
                                               true)) {}
 
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const Value& s = sequence_input(ctx, 0);
     size_t len = s.sequence.size();
     size_t n_out = body_->graph().outputs.size();

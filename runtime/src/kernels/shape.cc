@@ -20,7 +20,7 @@ class Reshape final : public NamedKernel {
       : NamedKernel(info), opset_(info.opset), allowzero_(info.node.attr_i("allowzero", 0) != 0) {
     if (opset_ < 5) shape_attr_ = info.node.require("shape").ints;
   }
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
     Shape want = opset_ < 5 ? shape_attr_ : tensor_to_int64s(ctx.input(1));
     const std::string& what = what_;
@@ -37,7 +37,7 @@ class Reshape final : public NamedKernel {
         want[i] = x.shape()[i];
       }
       PIONNX_ENFORCE(want[i] >= 0, InvalidArgument, what, ": invalid shape ", shape_str(want));
-      known *= want[i];
+      known = checked_mul(known, want[i], "Reshape: the product of the target shape");
     }
     if (infer >= 0) {
       PIONNX_ENFORCE(known != 0 && x.numel() % known == 0, InvalidArgument, what, ": cannot reshape ",
@@ -73,7 +73,7 @@ class Squeeze final : public NamedKernel {
  public:
   explicit Squeeze(const KernelInfo& info)
       : NamedKernel(info), from_input_(info.opset >= 13), axes_(info.node.attr_ints("axes")) {}
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
     const std::string& what = what_;
     bool given = false;
@@ -105,7 +105,7 @@ class Unsqueeze final : public NamedKernel {
  public:
   explicit Unsqueeze(const KernelInfo& info)
       : NamedKernel(info), from_input_(info.opset >= 13), axes_(info.node.attr_ints("axes")) {}
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
     const std::string& what = what_;
     bool given = false;
@@ -133,7 +133,7 @@ class Flatten final : public NamedKernel {
  public:
   explicit Flatten(const KernelInfo& info)
       : NamedKernel(info), axis_(info.node.attr_i("axis", 1)) {}
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
     const int64_t r = static_cast<int64_t>(x.rank());
     // axis is in [-r, r]; r puts everything in the outer dim.
@@ -155,7 +155,7 @@ class Transpose final : public NamedKernel {
  public:
   explicit Transpose(const KernelInfo& info)
       : NamedKernel(info), perm_(info.node.attr_ints("perm")), has_perm_(info.node.has("perm")) {}
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
     const std::string& what = what_;
     const size_t r = x.rank();
@@ -192,7 +192,7 @@ class Concat final : public NamedKernel {
  public:
   explicit Concat(const KernelInfo& info)
       : NamedKernel(info), axis_(info.opset < 4 ? info.node.attr_i("axis", 1) : info.node.require("axis").i) {}
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const std::string& what = what_;
     std::vector<const Tensor*> xs;
     for (size_t i = 0; i < ctx.num_inputs(); ++i)
@@ -272,7 +272,7 @@ class Split final : public NamedKernel {
                    InvalidGraph, info.node.describe(), ": num_outputs is ", num_outputs_, " but the node has ",
                    info.node.outputs.size(), " outputs");
   }
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
     const std::string& what = what_;
     const int64_t r = static_cast<int64_t>(x.rank());
@@ -351,7 +351,7 @@ class Slice final : public NamedKernel {
       axes_ = info.node.attr_ints("axes");
     }
   }
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
     const std::string& what = what_;
     std::vector<int64_t> starts = starts_, ends = ends_, axes = axes_, steps;
@@ -425,7 +425,7 @@ class Slice final : public NamedKernel {
 class Expand final : public NamedKernel {
  public:
   using NamedKernel::NamedKernel;
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
     const Shape out_shape = broadcast_shapes(x.shape(), tensor_to_int64s(ctx.input(1)), what_);
     Tensor& y = ctx.output(0, x.dtype(), out_shape);
@@ -438,7 +438,7 @@ class Tile final : public NamedKernel {
  public:
   explicit Tile(const KernelInfo& info)
       : NamedKernel(info), opset_(info.opset) {}
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
     const std::string& what = what_;
     const int64_t r = static_cast<int64_t>(x.rank());
@@ -479,7 +479,7 @@ class DepthToSpace final : public NamedKernel {
       : NamedKernel(info), b_(info.node.require("blocksize").i), crd_(info.node.attr_s("mode", "DCR") == "CRD") {
     PIONNX_ENFORCE(b_ > 0, InvalidGraph, info.node.describe(), ": blocksize must be positive, got ", b_);
   }
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
     const std::string& what = what_;
     PIONNX_ENFORCE(x.rank() == 4, InvalidArgument, what, ": expected a 4-D input, got ", shape_str(x.shape()));
@@ -506,7 +506,7 @@ class SpaceToDepth final : public NamedKernel {
       : NamedKernel(info), b_(info.node.require("blocksize").i) {
     PIONNX_ENFORCE(b_ > 0, InvalidGraph, info.node.describe(), ": blocksize must be positive, got ", b_);
   }
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
     const std::string& what = what_;
     PIONNX_ENFORCE(x.rank() == 4, InvalidArgument, what, ": expected a 4-D input, got ", shape_str(x.shape()));

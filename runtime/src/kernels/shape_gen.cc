@@ -20,7 +20,7 @@ class ShapeOp final : public NamedKernel {
         start_(info.node.attr_i("start", 0)),
         has_end_(info.node.has("end")),
         end_(info.node.attr_i("end", 0)) {}
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const Shape& s = ctx.input(0).shape();
     const int64_t r = static_cast<int64_t>(s.size());
     // Out-of-range start/end clamp rather than fail (opset 15).
@@ -66,7 +66,7 @@ class Constant final : public NamedKernel {
     }
   }
   // Kernels never write into inputs, so handing out the shared tensor is safe.
-  void compute(KernelContext& ctx) override { ctx.set_output(0, value_); }
+  void compute(KernelContext& ctx) const override { ctx.set_output(0, value_); }
 
  private:
   Tensor value_;
@@ -80,7 +80,7 @@ class ConstantOfShape final : public NamedKernel {
     PIONNX_ENFORCE(value_.numel() == 1, InvalidGraph, info.node.describe(), ": value must have one element, has ",
                    value_.numel());
   }
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const std::string& what = what_;
     const Shape shape = tensor_to_int64s(ctx.input(0));
     for (int64_t d : shape)
@@ -103,7 +103,7 @@ class ConstantOfShape final : public NamedKernel {
 class Range final : public NamedKernel {
  public:
   using NamedKernel::NamedKernel;
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const std::string& what = what_;
     const Tensor &start = ctx.input(0), &limit = ctx.input(1), &delta = ctx.input(2);
     PIONNX_ENFORCE(start.numel() == 1 && limit.numel() == 1 && delta.numel() == 1, InvalidArgument, what,
@@ -121,7 +121,7 @@ class Range final : public NamedKernel {
         if (d > T(0) && l > s) n = static_cast<int64_t>((ul - us - 1) / ud + 1);
         if (d < T(0) && s > l) n = static_cast<int64_t>((us - ul - 1) / (uint64_t(0) - ud) + 1);
       } else {
-        n = static_cast<int64_t>(std::ceil((static_cast<double>(l) - s) / d));
+        n = clamp_to_int<int64_t>(std::ceil((static_cast<double>(l) - s) / d));
       }
       n = std::max<int64_t>(0, n);
       T* y = ctx.output(0, start.dtype(), {n}).template data<T>();
@@ -136,7 +136,7 @@ class EyeLike final : public NamedKernel {
  public:
   explicit EyeLike(const KernelInfo& info)
       : NamedKernel(info), dtype_(static_cast<DType>(info.node.attr_i("dtype", 0))), k_(info.node.attr_i("k", 0)) {}
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
     const std::string& what = what_;
     PIONNX_ENFORCE(x.rank() == 2, InvalidArgument, what, ": expected a 2-D input, got ", shape_str(x.shape()));
@@ -162,7 +162,7 @@ class Trilu final : public NamedKernel {
  public:
   explicit Trilu(const KernelInfo& info)
       : NamedKernel(info), upper_(info.node.attr_i("upper", 1) != 0) {}
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
     const std::string& what = what_;
     PIONNX_ENFORCE(x.rank() >= 2, InvalidArgument, what, ": expected rank >= 2, got ", shape_str(x.shape()));
@@ -208,7 +208,7 @@ class OneHot final : public NamedKernel {
  public:
   explicit OneHot(const KernelInfo& info)
       : NamedKernel(info), axis_(info.node.attr_i("axis", -1)) {}
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const std::string& what = what_;
     const Tensor& ind = ctx.input(0);
     const Tensor& values = ctx.input(2);

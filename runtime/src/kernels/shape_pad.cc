@@ -130,7 +130,7 @@ class Pad final : public NamedKernel {
       value_ = info.node.attr_f("value", 0.f);
     }
   }
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
     const std::string& what = what_;
     const int64_t r = static_cast<int64_t>(x.rank());
@@ -174,7 +174,7 @@ class CenterCropPad final : public NamedKernel {
  public:
   explicit CenterCropPad(const KernelInfo& info)
       : NamedKernel(info), axes_(info.node.attr_ints("axes")) {}
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
     const std::string& what = what_;
     const int64_t r = static_cast<int64_t>(x.rank());
@@ -212,7 +212,7 @@ class ReverseSequence final : public NamedKernel {
     PIONNX_ENFORCE((batch_axis_ == 0 && time_axis_ == 1) || (batch_axis_ == 1 && time_axis_ == 0), InvalidGraph,
                    info.node.describe(), ": batch_axis and time_axis must be 0 and 1 in some order");
   }
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
     const std::string& what = what_;
     PIONNX_ENFORCE(x.rank() >= 2, InvalidArgument, what, ": expected rank >= 2, got ", shape_str(x.shape()));

@@ -89,7 +89,7 @@ class DFT : public Kernel {
     axis_ = info.node.attr_i("axis", 1);
   }
 
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
     const std::string what = node_.describe();
     const int64_t rank = static_cast<int64_t>(x.rank());
@@ -151,7 +151,7 @@ class STFT : public Kernel {
  public:
   explicit STFT(const KernelInfo& info) : node_(info.node), onesided_(info.node.attr_i("onesided", 1) != 0) {}
 
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
     const std::string what = node_.describe();
     PIONNX_ENFORCE(x.rank() == 3 && (x.dim(2) == 1 || x.dim(2) == 2), InvalidArgument, what,
@@ -214,7 +214,7 @@ class CosineWindow : public Kernel {
     periodic_ = info.node.attr_i("periodic", 1) != 0;
     dtype_ = static_cast<DType>(info.node.attr_i("output_datatype", static_cast<int64_t>(DType::Float)));
   }
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const int64_t size = scalar_int(ctx.input(0), node_.describe(), "size");
     PIONNX_ENFORCE(size >= 0, InvalidArgument, node_.describe(), ": size must be >= 0, got ", size);
     Tensor out(DType::Double, {size});
@@ -251,7 +251,7 @@ class MelWeightMatrix : public Kernel {
   explicit MelWeightMatrix(const KernelInfo& info) : node_(info.node) {
     dtype_ = static_cast<DType>(info.node.attr_i("output_datatype", static_cast<int64_t>(DType::Float)));
   }
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const std::string what = node_.describe();
     const int64_t mels = scalar_int(ctx.input(0), what, "num_mel_bins");
     const int64_t dft = scalar_int(ctx.input(1), what, "dft_length");
@@ -266,7 +266,7 @@ class MelWeightMatrix : public Kernel {
     std::vector<int64_t> bins(static_cast<size_t>(mels + 2));
     for (int64_t i = 0; i < mels + 2; ++i) {
       const double hz = 700 * (std::pow(10.0, (static_cast<double>(i) * step + lo_mel) / 2595) - 1);
-      bins[i] = static_cast<int64_t>(std::floor(static_cast<double>(dft + 1) * hz / static_cast<double>(rate)));
+      bins[i] = clamp_to_int<int64_t>(std::floor(static_cast<double>(dft + 1) * hz / static_cast<double>(rate)));
     }
     Tensor out = Tensor::zeros(DType::Double, {spec_bins, mels});
     double* y = out.data<double>();

@@ -30,7 +30,7 @@ class StringNormalizer : public Kernel {
     for (const std::string& w : n.attr_strings("stopwords")) stops_.insert(case_sensitive_ ? w : change_case(w, "LOWER"));
   }
 
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
     PIONNX_ENFORCE(x.dtype() == DType::String, InvalidArgument, ctx.node().describe(), ": input must be strings");
     bool two_d = x.rank() == 2;
@@ -78,7 +78,7 @@ class StringSplit : public Kernel {
   explicit StringSplit(const KernelInfo& info)
       : delim_(info.node.attr_s("delimiter", "")), maxsplit_(info.node.attr_i("maxsplit", -1)) {}
 
-  void compute(KernelContext& ctx) override {
+  void compute(KernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
     std::vector<std::vector<std::string>> parts(static_cast<size_t>(x.numel()));
     size_t widest = 0;

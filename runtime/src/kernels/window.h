@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/checked.h"
 #include "ir/graph.h"
 #include "pionnx/status.h"
 #include "pionnx/tensor.h"
@@ -40,11 +41,7 @@ struct WindowGeometry {
   int64_t in_size() const { return prod(in); }
   int64_t out_size() const { return prod(out); }
   int64_t kernel_size() const { return prod(kernel); }
-  static int64_t prod(const std::vector<int64_t>& v) {
-    int64_t p = 1;
-    for (int64_t x : v) p *= x;
-    return p;
-  }
+  static int64_t prod(const std::vector<int64_t>& v) { return checked_product(v, "window size"); }
 };
 
 // Resolves the window of a Conv or a pool over `in` (spatial dims only) with
@@ -71,10 +68,13 @@ inline WindowGeometry resolve_window(const WindowAttrs& a, const std::vector<int
   for (size_t i = 0; i < nd; ++i) {
     PIONNX_ENFORCE(g.strides[i] > 0 && g.dilations[i] > 0 && kernel[i] > 0, InvalidArgument, what,
                    ": kernel_shape, strides and dilations must be positive");
-    const int64_t eff = (kernel[i] - 1) * g.dilations[i] + 1;
+    // Every size below comes from attributes or feeds: checked, never wrapped.
+    const int64_t eff = checked_add(checked_mul(kernel[i] - 1, g.dilations[i], "dilated kernel"), 1, "dilated kernel");
     if (a.auto_pad == "SAME_UPPER" || a.auto_pad == "SAME_LOWER") {
       g.out[i] = (in[i] + g.strides[i] - 1) / g.strides[i];
-      const int64_t total = std::max<int64_t>(0, (g.out[i] - 1) * g.strides[i] + eff - in[i]);
+      const int64_t total = std::max<int64_t>(
+          0, checked_sub(checked_add(checked_mul(g.out[i] - 1, g.strides[i], "window padding"), eff, "window padding"),
+                         in[i], "window padding"));
       const int64_t small = total / 2, big = total - total / 2;
       g.pad_begin[i] = a.auto_pad == "SAME_UPPER" ? small : big;
       g.pad_end[i] = a.auto_pad == "SAME_UPPER" ? big : small;
@@ -83,8 +83,12 @@ inline WindowGeometry resolve_window(const WindowAttrs& a, const std::vector<int
     if (a.auto_pad == "NOTSET" && !a.pads.empty()) {
       g.pad_begin[i] = a.pads[i];
       g.pad_end[i] = a.pads[i + nd];
+      PIONNX_ENFORCE(g.pad_begin[i] >= 0 && g.pad_end[i] >= 0, InvalidArgument, what, ": pads must be >= 0, got ",
+                     shape_str(a.pads));
     }
-    const int64_t span = in[i] + g.pad_begin[i] + g.pad_end[i] - eff;
+    const int64_t span = checked_sub(
+        checked_add(checked_add(in[i], g.pad_begin[i], "padded input"), g.pad_end[i], "padded input"), eff,
+        "padded input");
     if (span < 0) {
       g.out[i] = 0;
     } else if (a.ceil_mode) {
@@ -94,6 +98,10 @@ inline WindowGeometry resolve_window(const WindowAttrs& a, const std::vector<int
       g.out[i] = span / g.strides[i] + 1;
     }
   }
+  // Kernels keep a few int64 tables per output position of each dim before
+  // they allocate the output (which may be empty through another dim): the
+  // same size guard as a tensor.
+  for (size_t i = 0; i < nd; ++i) checked_tensor_bytes(DType::Int64, checked_mul(g.out[i], 4, "window tables"));
   return g;
 }
 

@@ -213,6 +213,12 @@ struct Reader {
       PIONNX_ENFORCE(t.raw.size() == out.nbytes(), InvalidProtobuf, "tensor '", t.name, "' raw_data has ",
                      t.raw.size(), " bytes, expected ", out.nbytes());
       if (n) std::memcpy(out.raw(), t.raw.data(), out.nbytes());
+      if (dt == DType::Bool) {
+        // A bool is one byte that must hold 0 or 1: any other byte in the
+        // file means true (as in onnx's numpy view of it), stored as 1.
+        uint8_t* b = static_cast<uint8_t*>(out.raw());
+        for (size_t i = 0; i < n; ++i) b[i] = b[i] != 0;
+      }
       return out;
     }
     switch (dt) {
