@@ -1,6 +1,7 @@
 """Coverage-guided fuzzing of model loading, session creation and one run (libFuzzer).
 
     nox -s fuzz [-- --seconds 600] [--jobs 2] [--update-corpus]
+    nox -s fuzz -- --runs 20000 --seed 1       (one process, reproducible: what .ci/run does)
     python ci/fuzz.py --target build/sanitize-build/fuzz_session ...   (after a nox -s sanitize or fuzz build)
 
 1. The target, tests/fuzz/fuzz_session.cc, is built by the nox session with
@@ -139,8 +140,21 @@ PROGRESS = re.compile(r"^#(\d+): cov: (\d+) ft: (\d+) corp: (\d+) exec/s:? (\d+)
                       re.M)
 
 
+# One process (--runs): "#12345\tREDUCE cov: 8123 ft: 30456 corp: 2211/3Mb ..." lines and final stats.
+SINGLE = re.compile(r"^#(\d+)\s+\w+\s+cov: (\d+) ft: (\d+) corp: (\d+)/", re.M)
+STAT = re.compile(r"^stat::number_of_executed_units:\s*(\d+)", re.M)
+
+
 def read_log(log: Path) -> dict:
-    progress = PROGRESS.findall(log.read_text(errors="replace"))
+    text = log.read_text(errors="replace")
+    progress = PROGRESS.findall(text)
+    single = SINGLE.findall(text)
+    if not progress and single:
+        executed = STAT.findall(text)
+        crashed = int("ERROR: AddressSanitizer" in text or "runtime error:" in text or "ERROR: libFuzzer: deadly" in text)
+        return {"executions": int(executed[-1]) if executed else int(single[-1][0]), "cov": int(single[-1][1]),
+                "ft": int(single[-1][2]), "oom": int("out-of-memory" in text), "timeouts": int("ERROR: libFuzzer: timeout" in text),
+                "crashes": crashed}
     if not progress:
         return {"executions": 0, "cov": 0, "ft": 0, "oom": 0, "timeouts": 0, "crashes": 0}
     runs, cov, ft, _corp, _rate, oom, timeouts, crashes = (int(v) for v in progress[-1])
@@ -151,6 +165,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=600, help="campaign length (default 600)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--runs", type=int, default=0,
+                        help="instead of --seconds: one process, this many executions from --seed, stopping at the "
+                             "first finding (reproducible for a given commit: what CI runs)")
+    parser.add_argument("--seed", type=int, default=1, help="libFuzzer's -seed with --runs")
     parser.add_argument("--update-corpus", action="store_true", help="merge the new inputs into tests/fuzz/corpus/")
     parser.add_argument("--target", default=str(ROOT / "build" / "sanitize-build" / "fuzz_session"),
                         help="the libFuzzer binary (built by nox -s fuzz)")
@@ -172,8 +190,12 @@ def main(argv: list[str] | None = None) -> int:
     say(f"seeds: {len(list(CORPUS.iterdir()))} corpus inputs, {n_seeds} conformance models and regression cases")
 
     flags = ["-timeout=10", "-rss_limit_mb=2048", "-malloc_limit_mb=2048", "-max_len=262144",
-             "-use_value_profile=1", f"-artifact_prefix={artifacts}/", f"-max_total_time={args.seconds}",
-             f"-fork={args.jobs}", "-ignore_crashes=1", "-ignore_timeouts=1", "-ignore_ooms=1"]
+             "-use_value_profile=1", f"-artifact_prefix={artifacts}/"]
+    if args.runs:
+        flags += [f"-runs={args.runs}", f"-seed={args.seed}", "-print_final_stats=1"]
+    else:
+        flags += [f"-max_total_time={args.seconds}", f"-fork={args.jobs}", "-ignore_crashes=1", "-ignore_timeouts=1",
+                  "-ignore_ooms=1"]
     # Fork mode: the corpus folder given first is the one new inputs go to.
     cmd = [str(target), *flags, str(corpus), str(seeds)]
     say("$ " + " ".join(cmd))

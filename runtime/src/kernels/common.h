@@ -120,6 +120,46 @@ I clamp_to_int(double d) {
   return static_cast<I>(d);
 }
 
+// Integer arithmetic that wraps (two's complement, as numpy and onnxruntime
+// compute it) instead of overflowing: signed overflow is undefined
+// behaviour, and feeds and weights can hold any value. Done in an unsigned
+// type at least as wide as int, so small types' promotion cannot overflow
+// either (uint16 x uint16 does, in int). Floating types pass through.
+template <typename T>
+using wrapping_unsigned_t =
+    std::make_unsigned_t<std::conditional_t<(sizeof(T) < sizeof(int)), int, T>>;
+template <typename T>
+T wrapping_add(T a, T b) {
+  if constexpr (std::is_integral<T>::value && !std::is_same<T, bool>::value) {
+    using U = wrapping_unsigned_t<T>;
+    return static_cast<T>(static_cast<U>(static_cast<U>(a) + static_cast<U>(b)));
+  } else {
+    return a + b;
+  }
+}
+template <typename T>
+T wrapping_sub(T a, T b) {
+  if constexpr (std::is_integral<T>::value && !std::is_same<T, bool>::value) {
+    using U = wrapping_unsigned_t<T>;
+    return static_cast<T>(static_cast<U>(static_cast<U>(a) - static_cast<U>(b)));
+  } else {
+    return a - b;
+  }
+}
+template <typename T>
+T wrapping_mul(T a, T b) {
+  if constexpr (std::is_integral<T>::value && !std::is_same<T, bool>::value) {
+    using U = wrapping_unsigned_t<T>;
+    return static_cast<T>(static_cast<U>(static_cast<U>(a) * static_cast<U>(b)));
+  } else {
+    return a * b;
+  }
+}
+template <typename T>
+T wrapping_neg(T a) {
+  return wrapping_sub(T(0), a);
+}
+
 // axis in [-rank, rank) -> [0, rank); throws InvalidArgument naming `what`.
 int64_t normalize_axis(int64_t axis, int64_t rank, const std::string& what);
 

@@ -331,9 +331,9 @@ void identity_kernel(KernelContext& ctx) {
 
 void register_elementwise(KernelRegistry& r) {
   constexpr unsigned kMath = kNumeric;
-  add_binary<kMath>(r, "Add", 1, [](auto a, auto b) { return a + b; });
-  add_binary<kMath>(r, "Sub", 1, [](auto a, auto b) { return a - b; });
-  add_binary<kMath>(r, "Mul", 1, [](auto a, auto b) { return a * b; });
+  add_binary<kMath>(r, "Add", 1, [](auto a, auto b) { return wrapping_add(a, b); });
+  add_binary<kMath>(r, "Sub", 1, [](auto a, auto b) { return wrapping_sub(a, b); });
+  add_binary<kMath>(r, "Mul", 1, [](auto a, auto b) { return wrapping_mul(a, b); });
   add_binary<kMath>(r, "Div", 1, DivF{});
 
   constexpr unsigned kCmp = kNumeric | kBool;
@@ -355,7 +355,7 @@ void register_elementwise(KernelRegistry& r) {
   r.add<BitShiftKernel>("", "BitShift", 11, 23);
 
   r.add_fn("", "Sum", 1, 23, [](KernelContext& ctx) {
-    variadic<kNumeric>(ctx, [](auto a, auto b) { return a + b; }, false);
+    variadic<kNumeric>(ctx, [](auto a, auto b) { return wrapping_add(a, b); }, false);
   });
   r.add_fn("", "Mean", 1, 23, [](KernelContext& ctx) {
     variadic<kFloats>(ctx, [](auto a, auto b) { return a + b; }, true);

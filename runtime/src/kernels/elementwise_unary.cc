@@ -75,10 +75,10 @@ void register_elementwise_unary(KernelRegistry& r) {
     } else if constexpr (std::is_floating_point<T>::value) {
       return std::fabs(v);
     } else {
-      return static_cast<T>(v < 0 ? -v : v);
+      return v < 0 ? wrapping_neg(v) : v;  // abs(INT_MIN) stays INT_MIN, as in numpy
     }
   });
-  add_unary<kFloats | kSInt>(r, "Neg", 1, [](auto v) { return -v; });
+  add_unary<kFloats | kSInt>(r, "Neg", 1, [](auto v) { return wrapping_neg(v); });
   add_unary<kNumeric>(r, "Sign", 9, [](auto v) {
     using T = decltype(v);
     return static_cast<T>((T(0) < v) - (v < T(0)));

@@ -6,6 +6,7 @@
 #include <limits>
 #include <vector>
 
+#include "core/checked.h"
 #include "exec/thread_pool.h"
 #include "kernels/common.h"
 #include "kernels/kernel.h"
@@ -404,15 +405,24 @@ class MaxUnpoolKernel : public Kernel {
                    ": X must be [N, C, spatial...] and I the same shape, got ", shape_str(x.shape()),
                    " and ", shape_str(ind.shape()));
     const size_t nd = x.rank() - 2;
-    PIONNX_ENFORCE(attrs_.kernel_shape.size() == nd, InvalidArgument, what,
-                   ": kernel_shape must have ", nd, " values");
+    PIONNX_ENFORCE(attrs_.kernel_shape.size() == nd && (attrs_.strides.empty() || attrs_.strides.size() == nd) &&
+                       (attrs_.pads.empty() || attrs_.pads.size() == 2 * nd),
+                   InvalidArgument, what, ": kernel_shape and strides must have ", nd, " values and pads ", 2 * nd,
+                   " for an input with ", nd, " spatial dims");
     // Indices address the shape MaxPool would have pooled from; a larger
     // output_shape holds that block in its leading corner.
     Shape inferred{x.dim(0), x.dim(1)};
     for (size_t i = 0; i < nd; ++i) {
       const int64_t s = attrs_.strides.empty() ? 1 : attrs_.strides[i];
-      const int64_t pads = attrs_.pads.empty() ? 0 : attrs_.pads[i] + attrs_.pads[i + nd];
-      inferred.push_back((x.dim(2 + i) - 1) * s + attrs_.kernel_shape[i] - pads);
+      const int64_t pads =
+          attrs_.pads.empty() ? 0 : checked_add(attrs_.pads[i], attrs_.pads[i + nd], "MaxUnpool pads");
+      const int64_t dim = checked_sub(
+          checked_add(checked_mul(x.dim(2 + i) - 1, s, "MaxUnpool output"), attrs_.kernel_shape[i], "MaxUnpool output"),
+          pads, "MaxUnpool output");
+      PIONNX_ENFORCE(s > 0 && attrs_.kernel_shape[i] > 0 && dim >= 0, InvalidArgument, what,
+                     ": strides and kernel_shape must be positive and the unpooled size not negative (dim ", i,
+                     ": ", dim, ")");
+      inferred.push_back(dim);
     }
     Shape out = inferred;
     if (const Tensor* os = ctx.optional_input(2)) {
