@@ -143,6 +143,17 @@ class Recurrent : public Kernel {
     Tensor H0 = ctx.optional_input(5) ? to_float32(*ctx.optional_input(5)) : Tensor();
     Tensor C0 = cell_ == Cell::LSTM && ctx.optional_input(6) ? to_float32(*ctx.optional_input(6)) : Tensor();
     Tensor P = cell_ == Cell::LSTM && ctx.optional_input(7) ? to_float32(*ctx.optional_input(7)) : Tensor();
+    // The optional inputs are read at fixed offsets per direction and batch
+    // row: their sizes are checked like W's and R's (a wrong B read past its
+    // buffer; found by nox -s fuzz).
+    auto check_size = [&](const Tensor& t, int64_t want, const char* name, const char* form) {
+      PIONNX_ENFORCE(!t.defined() || t.numel() == want, InvalidArgument, n.describe(), ": ", name, " has shape ",
+                     shape_str(t.shape()), ", expected ", form, " (", want, " values)");
+    };
+    check_size(B, num_dir_ * 2 * G, "B", "[num_directions, 2 x gates x hidden_size]");
+    check_size(H0, num_dir_ * batch * H, "initial_h", "[num_directions, batch, hidden_size]");
+    check_size(C0, num_dir_ * batch * H, "initial_c", "[num_directions, batch, hidden_size]");
+    check_size(P, num_dir_ * 3 * H, "P", "[num_directions, 3 x hidden_size]");
 
     std::vector<float> Y(static_cast<size_t>(seq * num_dir_ * batch * H), 0.0f);
     std::vector<float> Yh(static_cast<size_t>(num_dir_ * batch * H)), Yc(Yh.size());

@@ -164,8 +164,14 @@ void split_to_sequence(KernelContext& ctx) {
 class SequenceMap : public Kernel {
  public:
   explicit SequenceMap(const KernelInfo& info)
-      : body_(std::make_unique<GraphExecutor>(*info.node.attr_g("body"), info.model_opsets, KernelRegistry::builtin(),
+      : body_(std::make_unique<GraphExecutor>(body_of(info.node), info.model_opsets, KernelRegistry::builtin(),
                                               true)) {}
+
+  static const Graph& body_of(const Node& n) {
+    const Graph* g = n.attr_g("body");
+    PIONNX_ENFORCE(g != nullptr, InvalidGraph, n.describe(), ": the body graph attribute is missing");
+    return *g;
+  }
 
   void compute(KernelContext& ctx) const override {
     const Value& s = sequence_input(ctx, 0);
