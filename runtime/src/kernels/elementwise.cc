@@ -17,13 +17,6 @@ using namespace ew;
 template <typename T>
 constexpr bool is_int_v = std::is_integral<T>::value && !std::is_same<T, bool>::value;
 
-// Two's-complement negation without signed-overflow UB (INT_MIN stays INT_MIN).
-template <typename T>
-T wrap_neg(T a) {
-  using U = std::make_unsigned_t<T>;
-  return static_cast<T>(U(0) - static_cast<U>(a));
-}
-
 // Opset < 7 Add/Sub/Mul/Div/Pow/logic with broadcast=1 and `axis`: B's dims
 // line up with A's starting at `axis` rather than at the end.
 Tensor align_legacy(const Tensor& a, const Tensor& b, int64_t axis, const std::string& what) {
@@ -87,7 +80,7 @@ struct DivF {
     if constexpr (is_int_v<T>) {
       PIONNX_ENFORCE(b != 0, InvalidArgument, "Div: integer division by zero");
       if constexpr (std::is_signed<T>::value) {
-        if (b == T(-1)) return wrap_neg(a);
+        if (b == T(-1)) return wrapping_neg(a);  // INT_MIN / -1 stays INT_MIN
       }
       return static_cast<T>(a / b);
     } else {
