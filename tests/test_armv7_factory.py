@@ -20,8 +20,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "ci"))
 import armv7_host  # noqa: E402
 import armv7_images  # noqa: E402
 import build_armv7  # noqa: E402
+import build_cross  # noqa: E402
 import cpu_matrix  # noqa: E402
 import cross_build  # noqa: E402
+import cross_toolchain  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
 
 RELEASE = """Origin: Debian
 Suite: stable
@@ -223,7 +227,7 @@ def test_binfmt_p_wrapper_registered_without_p_is_unusable():
 
 def test_mmdebstrap_retries_only_what_may_pass_next_time(monkeypatch, tmp_path):
     monkeypatch.setenv("PIONNX_ARMV7_CACHE", str(tmp_path))
-    monkeypatch.setattr(armv7_images, "index_problem", lambda suite: "")
+    monkeypatch.setattr(armv7_images, "index_problem", lambda suite, arch="armhf": "")
     sleeps: list[float] = []
     monkeypatch.setattr(armv7_images.time, "sleep", sleeps.append)
     calls: list[list[str]] = []
@@ -277,42 +281,80 @@ def test_cross_build_names_a_missing_target_python(monkeypatch, tmp_path):
         cross_build.find_python("2.5")
 
 
-def test_cross_build_names_a_sysroot_without_python_headers(tmp_path):
-    (tmp_path / "usr" / "include" / "python3.9").mkdir(parents=True)
-    with pytest.raises(cross_build.CrossBuildError, match=r"no Python 3\.11 headers"):
-        cross_build.python_include(tmp_path, "3.11")
-    (tmp_path / "usr" / "include" / "python3.9" / "Python.h").write_text("")
-    assert cross_build.python_include(tmp_path, "3.9").name == "python3.9"
+def test_cross_toolchain_makes_absolute_symlinks_relative(tmp_path):
+    # lib64/ld-linux-x86-64.so.2 -> /lib/x86_64-linux-gnu/ld-2.31.so in Debian's libc6: inside a
+    # sysroot it must point into the tree, not at the host's (missing or newer) loader.
+    (tmp_path / "lib" / "x86_64-linux-gnu").mkdir(parents=True)
+    (tmp_path / "lib" / "x86_64-linux-gnu" / "ld-2.31.so").write_text("loader")
+    (tmp_path / "lib64").mkdir()
+    link = tmp_path / "lib64" / "ld-linux-x86-64.so.2"
+    link.symlink_to("/lib/x86_64-linux-gnu/ld-2.31.so")
+    (tmp_path / "lib64" / "relative").symlink_to("../lib")
+    assert cross_toolchain.relativize_symlinks(tmp_path) == 1
+    assert link.read_text() == "loader"
+    assert not str(link.readlink()).startswith("/")
+    assert str((tmp_path / "lib64" / "relative").readlink()) == "../lib"
 
 
-def test_cross_wheel_whose_container_tests_fail_is_kept_and_named(tmp_path):
-    variant = build_armv7.variants_for(["bookworm"], abi3=False)[0]
-    out_dir = tmp_path / "work" / "out" / variant.name
-    out_dir.mkdir(parents=True)
-    wheel = out_dir / "pionnx-0.1.0-cp311-cp311-manylinux_2_36_armv7l.whl"
-    wheel.write_bytes(b"PK")
-    reports, dist = tmp_path / "reports", tmp_path / "dist"
-    reports.mkdir()
-    dist.mkdir()
-    result = build_armv7.collect(variant, 3, 50.0, out_dir, dist, reports, skip_tests=False, cross=True)
-    assert result.build_path == "cross" and result.wheel == wheel.name
-    assert result.tests == "failed" and "clean container exited 3" in result.error
+def test_cross_toolchain_has_no_python_310_headers_for_arm(monkeypatch):
+    # Debian ships no Python 3.10: the ARM wheels of 3.10 are not built (and the report says why),
+    # never built against the host's x86-64 headers.
+    arm = [cross_toolchain.TARGETS["armv7l"], cross_toolchain.TARGETS["aarch64"]]
+    monkeypatch.setattr(cross_toolchain, "unpack", lambda *a, **k: pytest.fail("nothing to unpack for 3.10"))
+    assert cross_toolchain.ensure_headers("3.10", arm) == {}
 
 
-def test_cross_build_without_a_wheel_names_the_cross_build(tmp_path):
-    variant = build_armv7.variants_for(["bookworm"], abi3=False)[0]
-    reports = tmp_path / "reports"
-    reports.mkdir()
-    (reports / "cross-bookworm-cp311.log").write_text("x.cc:1:1: error: oops\n")
-    result = build_armv7.collect(variant, 1, 5.0, tmp_path / "none", tmp_path, reports, skip_tests=False,
-                                 cross=True)
-    assert not result.wheel and result.error.startswith("the cross build failed") and "oops" in result.error
+def test_cross_build_names_the_target_extension_suffix():
+    targets = cross_toolchain.TARGETS
+    assert cross_build.ext_suffix(targets["armv7l"], "3.11") == ".cpython-311-arm-linux-gnueabihf.so"
+    assert cross_build.ext_suffix(targets["aarch64"], "3.9") == ".cpython-39-aarch64-linux-gnu.so"
+    assert cross_build.ext_suffix(targets["x86_64"], "abi3") == ".abi3.so"
 
 
-def test_cross_and_official_image_do_not_combine(capsys):
-    with pytest.raises(SystemExit):
-        build_armv7.parse_args(["--cross", "--official-image"])
-    assert "--cross" in capsys.readouterr().err
+def test_cross_build_reads_the_glibc_of_a_policy():
+    assert cross_build.glibc_of_policy("manylinux_2_31_armv7l.whl") == (2, 31)
+    assert cross_build.glibc_of_policy("manylinux_2_36_aarch64") == (2, 36)
+    assert cross_build.glibc_of_policy("linux_x86_64") is None
+    assert cross_build.glibc_of_policy("manylinux_2_36_aarch64") > cross_toolchain.GLIBC_FLOOR
+
+
+def test_every_cross_target_has_a_toolchain_file():
+    for target in cross_toolchain.TARGETS.values():
+        text = target.toolchain_file.read_text()
+        assert f"set(PIONNX_CROSS_TRIPLE {target.triple})" in text
+        assert "gcc10-bullseye.cmake" in text
+
+
+def test_the_armv7_baseline_flags_are_written_once():
+    # Every consumer reads runtime/cmake/armv7-baseline-flags.txt; no second spelling to drift.
+    flags = (ROOT / "runtime" / "cmake" / "armv7-baseline-flags.txt").read_text().strip()
+    assert flags == "-march=armv7-a -mfpu=vfpv3-d16 -mfloat-abi=hard"
+    spelled = []
+    for pattern in ("ci/*", "ci/toolchains/*", "runtime/CMakeLists.txt", "bindings/CMakeLists.txt", "pyproject.toml",
+                    "noxfile.py", "docker/*/*"):
+        for path in ROOT.glob(pattern):
+            if path.is_file() and "vfpv3-d16" in path.read_text(errors="replace").replace("vfpv3-d16 (", ""):
+                spelled.append(str(path.relative_to(ROOT)))
+    assert spelled == [], f"the armv7 baseline spelled out again in {spelled}"
+
+
+def test_build_cross_rejects_an_unknown_architecture():
+    with pytest.raises(SystemExit, match=r"unknown architecture\(s\) \['riscv64'\]"):
+        build_cross.parse_args(["--arch", "armv7l,riscv64"])
+    args = build_cross.parse_args(["--arch", "aarch64", "--python", "3.11,abi3"])
+    assert args.arch == ["aarch64"] and args.python == ["3.11", "abi3"]
+
+
+def test_build_cross_fails_by_name_but_not_on_the_documented_gap(tmp_path, capsys):
+    ok = build_cross.CrossResult("x86_64", "3.11", wheel="a.whl", tests="passed")
+    broken = build_cross.CrossResult("aarch64", "3.9", error="build failed: boom")
+    untested = build_cross.CrossResult("armv7l", "abi3", wheel="b.whl", tests="failed", error="the tiny model failed")
+    gap = build_cross.CrossResult("armv7l", "3.10", tests="not built", note="not built: no headers")
+    bad = build_cross.failed([ok, broken, untested, gap])
+    assert [r.label for r in bad] == ["aarch64/cp39", "armv7l/abi3"]
+    build_cross.print_table([ok, broken, untested, gap])
+    table = capsys.readouterr().out
+    assert "FAILED: build failed: boom" in table and "not built: no headers" in table
 
 
 # ------------------------------------------------------------- the CPU matrix
