@@ -102,25 +102,28 @@ def parse_list(text: str, allowed, what: str) -> list[str]:
 
 
 class RunImages:
-    """The clean ARM run images, made one after another in a background thread
-    while the host compiles; `get` waits for one."""
+    """The clean ARM run images, made in the background (two at a time: each is mostly one
+    emulated dpkg process) while the host compiles and tests; `get` waits for one."""
 
-    def __init__(self, wanted: list[tuple[str, str]], engine: str):
+    def __init__(self, wanted: list[tuple[str, str]], engine: str, workers: int = 2):
         self.engine = engine
+        self.order = list(wanted)
         self.results: dict[tuple[str, str], str | Exception] = {}
         self.done = {key: threading.Event() for key in wanted}
         self.lock = threading.Lock()
         self.checked: dict[str, str] = {}
-        self.thread = threading.Thread(target=self._make_all, args=(wanted,), daemon=True)
-        self.thread.start()
+        self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers)
+        for key in wanted:
+            self.pool.submit(self._make, key)
+        self.pool.shutdown(wait=False)
 
-    def _make_all(self, wanted: list[tuple[str, str]]) -> None:
-        for suite, arch in wanted:
-            try:
-                self.results[(suite, arch)] = armv7_images.ensure_image(DISTROS[suite], "run", self.engine, arch)
-            except Exception as err:  # reported per wheel, the other images still get made
-                self.results[(suite, arch)] = err
-            self.done[(suite, arch)].set()
+    def _make(self, key: tuple[str, str]) -> None:
+        suite, arch = key
+        try:
+            self.results[key] = armv7_images.ensure_image(DISTROS[suite], "run", self.engine, arch)
+        except Exception as err:  # reported per wheel, the other images still get made
+            self.results[key] = err
+        self.done[key].set()
 
     def container_problem(self, tag: str, platform: str) -> str:
         """'' once one container of `platform` has run `uname -m` rightly, else what is wrong
@@ -354,7 +357,8 @@ def main(argv: list[str] | None = None) -> int:
 
     images = None
     if tests and arm:
-        wanted = sorted({(RUN_SUITES[r.python], t.debian_arch) for r, t in plan if not t.native})
+        # In the order the tests will want them.
+        wanted = list(dict.fromkeys((RUN_SUITES[r.python], t.debian_arch) for r, t in plan if not t.native))
         say("step 4/6 (background): run images " + ", ".join(f"{s}/{a}" for s, a in wanted))
         images = RunImages(wanted, args.engine)
 
@@ -376,6 +380,9 @@ def main(argv: list[str] | None = None) -> int:
 
     if tests and built:
         say(f"step 5/6: test {len(built)} wheel(s), two at a time")
+        # Native wheels first (no image to wait for), then in the order their images come.
+        order = images.order if images else []
+        built.sort(key=lambda b: -1 if b[1].native else order.index((RUN_SUITES[b[0].python], b[1].debian_arch)))
         with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
             futures = [pool.submit(test_one, r, w, t, images, stage, cases, reports, work, args.engine)
                        for r, t, w in built]

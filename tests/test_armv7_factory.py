@@ -379,3 +379,44 @@ def test_cpu_matrix_reads_pytest_summaries():
     out = "....\n===== 2186 passed, 58 xfailed, 3 warnings in 36.70s =====\n"
     assert cpu_matrix.summary_of(out) == "2186 passed, 58 xfailed, 3 warnings in 36.70s"
     assert cpu_matrix.summary_of("no tests ran in 0.01s\n") == "no tests ran in 0.01s"
+
+
+# ------------------------------------------------------- cross/emulated equivalence
+
+
+def _wheel(path: Path, files: list[str]) -> Path:
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as zf:
+        for name in files:
+            zf.writestr(name, "x")
+    return path
+
+
+def _conformance(path: Path, outcomes: dict) -> None:
+    path.write_text(json.dumps({"results": [{"id": k, "outcome": v} for k, v in outcomes.items()]}))
+
+
+def test_wheel_equivalence_names_only_the_glibc_floor_as_a_note(tmp_path):
+    import wheel_equivalence
+
+    files = ["pionnx/__init__.py", "pionnx/_core.cpython-311-arm-linux-gnueabihf.so"]
+    a = _wheel(tmp_path / "pionnx-0.1.0-cp311-cp311-manylinux_2_31_armv7l.whl", files)
+    b = _wheel(tmp_path / "pionnx-0.1.0-cp311-cp311-manylinux_2_36_armv7l.whl", files)
+    _conformance(tmp_path / f"{a.name}.conformance.json", {"t1": "passed", "t2": "failed"})
+    _conformance(tmp_path / f"{b.name}.conformance.json", {"t1": "passed", "t2": "failed"})
+    result = wheel_equivalence.compare(a, b, tmp_path, tmp_path)
+    assert result["equivalent"] and result["notes"] and "2.31" in result["notes"][0]
+
+
+def test_wheel_equivalence_finds_a_missing_file_and_a_differing_case(tmp_path):
+    import wheel_equivalence
+
+    a = _wheel(tmp_path / "pionnx-0.1.0-cp311-cp311-manylinux_2_31_armv7l.whl", ["pionnx/a.py", "pionnx/b.py"])
+    b = _wheel(tmp_path / "pionnx-0.1.0-cp39-cp39-manylinux_2_31_armv7l.whl", ["pionnx/a.py"])
+    _conformance(tmp_path / f"{a.name}.conformance.json", {"t1": "passed", "t2": "passed"})
+    _conformance(tmp_path / f"{b.name}.conformance.json", {"t1": "passed", "t2": "crashed"})
+    result = wheel_equivalence.compare(a, b, tmp_path, tmp_path)
+    assert not result["equivalent"]
+    text = "\n".join(result["problems"])
+    assert "python: cp311 vs cp39" in text and "pionnx/b.py" in text and "1 conformance case" in text
