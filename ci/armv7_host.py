@@ -41,9 +41,6 @@ QEMU_HANDLERS = {
     "aarch64": (r"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00",
                 r"\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff"),
 }
-QEMU_ARM_ENTRY = BINFMT_DIR / "qemu-arm"
-QEMU_ARM_BINFMT_D = BINFMT_D / "qemu-arm.conf"
-QEMU_ARM_MAGIC, QEMU_ARM_MASK = QEMU_HANDLERS["arm"]
 MIN_FREE_GIB = 8.0
 DOCKERD_LOG = Path("/var/log/dockerd.log")
 

@@ -397,20 +397,34 @@ def read_json_str(text: str) -> dict:
         return {}
 
 
-def write_outputs(dist: Path, results: list[WheelResult], meta: dict) -> None:
-    # SHA256SUMS covers every wheel and sdist in dist/, whoever made it, so it
-    # stays right whichever build session ran last.
+def write_report(dist: Path, wheels: list[dict], section: str, meta: dict) -> None:
+    """SHA256SUMS over every wheel and sdist in dist/, whoever made it (so it stays right
+    whichever build session ran last), and build-report.json with these `wheels` replacing
+    their earlier entries (other sessions' wheels are kept) and `meta` under `section`."""
     lines = [f"{sha256_of(p)}  {p.name}" for p in sorted(dist.iterdir())
              if p.is_file() and (p.suffix == ".whl" or p.name.endswith(".tar.gz"))]
     (dist / "SHA256SUMS").write_text("\n".join(lines) + ("\n" if lines else ""))
-    # build-report.json may hold other sessions' wheels: replace only ours.
     report_path = dist / "build-report.json"
     report = read_json(report_path)
-    mine = {r.wheel for r in results if r.wheel}
+    mine = {w["wheel"] for w in wheels}
     kept = [w for w in report.get("wheels", []) if w.get("wheel") not in mine]
-    report["wheels"] = kept + [asdict(r) for r in results if r.wheel]
-    report["armv7"] = {**meta, "failures": [asdict(r) for r in results if not r.wheel]}
+    report["wheels"] = kept + wheels
+    report[section] = meta
     report_path.write_text(json.dumps(report, indent=2) + "\n")
+
+
+def write_outputs(dist: Path, results: list[WheelResult], meta: dict) -> None:
+    write_report(dist, [asdict(r) for r in results if r.wheel], "armv7",
+                 {**meta, "failures": [asdict(r) for r in results if not r.wheel]})
+
+
+def print_rows(rows: list[tuple]) -> None:
+    """A plain-text table: the first row is the header."""
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+    for n, row in enumerate(rows):
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
+        if n == 0:
+            print("  ".join("-" * w for w in widths))
 
 
 def print_table(results: list[WheelResult]) -> None:
@@ -437,11 +451,7 @@ def print_table(results: list[WheelResult]) -> None:
             r.pi_user_smoke.get("smoke", "-") if r.wheel else "",
             r.auditwheel_policy,
         ))
-    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
-    for n, row in enumerate(rows):
-        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
-        if n == 0:
-            print("  ".join("-" * w for w in widths))
+    print_rows(rows)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
-import json
 import os
 import shutil
 import signal
@@ -249,16 +248,8 @@ def make_sdist(dist: Path) -> dict:
 
 
 def write_outputs(dist: Path, results: list[CrossResult], meta: dict) -> None:
-    lines = [f"{build_armv7.sha256_of(p)}  {p.name}" for p in sorted(dist.iterdir())
-             if p.is_file() and (p.suffix == ".whl" or p.name.endswith(".tar.gz"))]
-    (dist / "SHA256SUMS").write_text("\n".join(lines) + ("\n" if lines else ""))
-    report_path = dist / "build-report.json"
-    report = build_armv7.read_json(report_path)
-    mine = {r.wheel for r in results if r.wheel}
-    kept = [w for w in report.get("wheels", []) if w.get("wheel") not in mine]
-    report["wheels"] = kept + [{**asdict(r), "label": r.label} for r in results if r.wheel]
-    report["cross"] = {**meta, "not_built": [{**asdict(r), "label": r.label} for r in results if not r.wheel]}
-    report_path.write_text(json.dumps(report, indent=2) + "\n")
+    build_armv7.write_report(dist, [{**asdict(r), "label": r.label} for r in results if r.wheel], "cross",
+                             {**meta, "not_built": [{**asdict(r), "label": r.label} for r in results if not r.wheel]})
 
 
 def print_table(results: list[CrossResult]) -> None:
@@ -280,11 +271,7 @@ def print_table(results: list[CrossResult]) -> None:
             r.note[:60] if r.note else
             ("FAILED: " + (r.error or "tests failed"))[:90] if r.error or r.tests == "failed" or not r.wheel else r.tests,
         ))
-    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
-    for n, row in enumerate(rows):
-        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
-        if n == 0:
-            print("  ".join("-" * w for w in widths))
+    build_armv7.print_rows(rows)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -304,12 +291,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _terminate(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def main(argv: list[str] | None = None) -> int:
-    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGTERM, build_armv7._terminate)
     args = parse_args(argv)
     t_start = time.monotonic()
     dist = Path(args.dist).resolve()

@@ -154,10 +154,11 @@ def ensure_toolchain() -> Path:
     # The .debs stay in the download cache of a normal bootstrap; not needed here.
     shutil.rmtree(dest / "var" / "cache" / "apt" / "archives", ignore_errors=True)
     say(f"toolchain {dest.name}: {relativize_symlinks(dest)} absolute symlinks made relative")
-    (dest / ".complete").write_text("\n".join(packages) + "\n")
     for target in TARGETS.values():
         if not target.cxx(dest).exists():
             raise ToolchainError(f"the toolchain has no {target.cxx(dest).name} ({RECIPE} is out of step)")
+    # Marked whole only once checked, so a folder missing a compiler is not reused as cached.
+    (dest / ".complete").write_text("\n".join(packages) + "\n")
     return dest
 
 
@@ -204,8 +205,7 @@ def ensure_headers(python: str, targets: list[Target]) -> dict[str, Path]:
 
 def host_python_include(version: str) -> Path:
     """The include folder of a host CPython `version` (x86_64 only)."""
-    sys.path.insert(0, str(ROOT / "ci"))
-    import cross_build
+    import cross_build  # imported here: cross_build imports this module
 
     python = cross_build.find_python(version)
     out = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['include'])"],
