@@ -134,6 +134,42 @@ CHILD = textwrap.dedent(
                          [vi("x", TensorProto.FLOAT, [4]), vi("p", TensorProto.INT64, [2])],
                          [vi("y", TensorProto.FLOAT, None)])
             run(data, {"x": np.ones(4, np.float32), "p": np.array([0, 2**40], np.int64)})
+        elif name == "maxpool_ceil_overflow":
+            # Found by CI's fuzz step (window.h): with ceil_mode, the last window's start
+            # (out - 1) * stride wrapped int64 for a stride and a begin pad near 2**62.
+            # Windows start at -2**62 (all padding) and at 0: the second one holds x[0].
+            data = model([helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[1], strides=[2**62],
+                                           pads=[2**62, 0], ceil_mode=1)],
+                         [vi("x", TensorProto.FLOAT, [1, 1, 2])], [vi("y", TensorProto.FLOAT, None)])
+            def check(out):
+                assert out[0].shape == (1, 1, 2), out[0].shape
+                assert out[0][0, 0, 1] == 7.0, out[0]
+            run(data, {"x": np.array([[[7, 9]]], np.float32)}, check)
+        elif name == "avgpool_same_huge_stride":
+            # SAME_* output size ceil(in / stride) computed as (in + stride - 1) / stride wrapped.
+            data = model([helper.make_node("AveragePool", ["x"], ["y"], kernel_shape=[1], strides=[2**63 - 1],
+                                           auto_pad="SAME_UPPER")],
+                         [vi("x", TensorProto.FLOAT, [1, 1, 2])], [vi("y", TensorProto.FLOAT, None)])
+            def check(out):
+                np.testing.assert_array_equal(out[0], np.array([[[7]]], np.float32))
+            run(data, {"x": np.array([[[7, 9]]], np.float32)}, check)
+        elif name == "qlinearconv_zero_stride":
+            # QLinearConv and QLinearAveragePool had window arithmetic of their own: a zero stride
+            # divided by zero (SIGFPE). Now the checked one every Conv and pool shares.
+            f32 = lambda n, v: numpy_helper.from_array(np.array(v, np.float32), n)
+            u8 = lambda n, v: numpy_helper.from_array(np.array(v, np.uint8), n)
+            inits = [f32("xs", 0.1), u8("xz", 0), u8("w", np.ones((1, 1, 2, 2))), f32("ws", 0.1), u8("wz", 0),
+                     f32("ys", 0.1), u8("yz", 0)]
+            data = model([helper.make_node("QLinearConv", ["x", "xs", "xz", "w", "ws", "wz", "ys", "yz"], ["y"],
+                                           strides=[0, 1])],
+                         [vi("x", TensorProto.UINT8, [1, 1, 4, 4])], [vi("y", TensorProto.UINT8, None)], inits)
+            run(data, {"x": np.ones((1, 1, 4, 4), np.uint8)})
+        elif name == "col2im_zero_stride":
+            data = model([helper.make_node("Col2Im", ["x", "img", "blk"], ["y"], strides=[1, 0])],
+                         [vi("x", TensorProto.FLOAT, [1, 4, 9]), vi("img", TensorProto.INT64, [2]),
+                          vi("blk", TensorProto.INT64, [2])], [vi("y", TensorProto.FLOAT, None)], opset=18)
+            run(data, {"x": np.ones((1, 4, 9), np.float32), "img": np.array([4, 4], np.int64),
+                       "blk": np.array([2, 2], np.int64)})
         elif name == "resize_huge":
             data = model([helper.make_node("Resize", ["x", "", "", "s"], ["y"])],
                          [vi("x", TensorProto.FLOAT, [1, 1, 2, 2]), vi("s", TensorProto.INT64, [4])],
@@ -221,6 +257,10 @@ CASES = {
     "split_num_outputs": ("refused", {"InvalidGraph", "InvalidArgument"}, "num_outputs"),
     "pad_huge": ("refused", {"InvalidArgument"}, "limit"),
     "resize_huge": ("refused", {"InvalidArgument"}, "limit"),
+    "maxpool_ceil_overflow": ("ok",),
+    "avgpool_same_huge_stride": ("ok",),
+    "qlinearconv_zero_stride": ("refused", {"InvalidArgument"}, "positive"),
+    "col2im_zero_stride": ("refused", {"InvalidArgument"}, "positive"),
     "inline_bomb": ("refused", {"InvalidGraph"}, "inlin"),
     "external_offset_text": ("refused", {"InvalidProtobuf"}, "offset"),
     "external_offset_overflow": ("refused", {"InvalidArgument"}, "outside file"),

@@ -54,12 +54,16 @@ void im2col_2d(ThreadPool& pool, const T* X, int64_t C, const WindowGeometry& g,
               std::fill(dst, dst + OW, T(0));
               continue;
             }
-            const T* src = X + (c * H + ih) * W + off;
             std::fill(dst, dst + lo, T(0));
-            if (SW == 1)
-              std::memcpy(dst + lo, src + lo, sizeof(T) * (hi - lo));
-            else
-              for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[ow * SW];
+            if (lo < hi) {
+              // From the first input column inside the row: off alone may lie a pad
+              // (up to INT64_MAX) before the row, which would wrap the address.
+              const T* src = X + (c * H + ih) * W + (off + lo * SW);
+              if (SW == 1)
+                std::memcpy(dst + lo, src, sizeof(T) * (hi - lo));
+              else
+                for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[(ow - lo) * SW];
+            }
             std::fill(dst + hi, dst + OW, T(0));
           }
         }
@@ -135,23 +139,27 @@ void depthwise_plane(const T* x, const T* w, T bias, T* y, const WindowGeometry&
       continue;
     }
     for (int64_t ow = 0; ow < ow_lo; ++ow) yr[ow] = border(oh, ow);
-    const T* xr = x + (oh * SH - PH) * W - PW;
+    // The top-left input of the first inside window (ow_lo): the window starts of the outputs
+    // before it may lie a pad (up to INT64_MAX) left of the row, which would wrap the address.
+    const T* xr = ow_lo < ow_hi ? x + (oh * SH - PH) * W + (ow_lo * SW - PW) : x;
+    T* yi = yr + ow_lo;
+    const int64_t n_in = std::max<int64_t>(0, ow_hi - ow_lo);
     if constexpr (K == 3 && S == 1) {
       // Nine taps over a contiguous run of outputs: one vectorizable pass
       // with the nine input rows/columns as shifted streams.
       const T *r0 = xr, *r1 = xr + DH * W, *r2 = xr + 2 * DH * W;
       const T w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5], w6 = w[6], w7 = w[7], w8 = w[8];
       const int64_t d1 = DW, d2 = 2 * DW;
-      for (int64_t ow = ow_lo; ow < ow_hi; ++ow)
-        yr[ow] = bias + w0 * r0[ow] + w1 * r0[ow + d1] + w2 * r0[ow + d2] + w3 * r1[ow] + w4 * r1[ow + d1] +
-                 w5 * r1[ow + d2] + w6 * r2[ow] + w7 * r2[ow + d1] + w8 * r2[ow + d2];
+      for (int64_t i = 0; i < n_in; ++i)
+        yi[i] = bias + w0 * r0[i] + w1 * r0[i + d1] + w2 * r0[i + d2] + w3 * r1[i] + w4 * r1[i + d1] +
+                w5 * r1[i + d2] + w6 * r2[i] + w7 * r2[i + d1] + w8 * r2[i + d2];
     } else {
-      for (int64_t ow = ow_lo; ow < ow_hi; ++ow) {
+      for (int64_t i = 0; i < n_in; ++i) {
         T acc = bias;
         for (int64_t kh = 0; kh < KH; ++kh)
           for (int64_t kw = 0; kw < KW; ++kw)
-            acc += w[kh * KW + kw] * xr[kh * DH * W + ow * SW + kw * DW];
-        yr[ow] = acc;
+            acc += w[kh * KW + kw] * xr[kh * DH * W + i * SW + kw * DW];
+        yi[i] = acc;
       }
     }
     for (int64_t ow = std::max(ow_lo, ow_hi); ow < OW; ++ow) yr[ow] = border(oh, ow);
@@ -249,12 +257,15 @@ simd::SgemmPackB im2col_packer(const float* X, const WindowGeometry& g) {
           const int64_t base = r.ow0 * SW + kw * DW - PW;
           int64_t lo, hi;
           valid_range(base, SW, W, r.len, &lo, &hi);
-          const float* src = xc + ih * W + base;
           std::fill(d, d + lo, 0.f);
-          if (SW == 1)
-            for (int64_t t = lo; t < hi; ++t) d[t] = src[t];
-          else
-            for (int64_t t = lo; t < hi; ++t) d[t] = src[t * SW];
+          if (lo < hi) {
+            // From the first input column inside the row (base may lie a whole pad before it).
+            const float* src = xc + ih * W + (base + lo * SW);
+            if (SW == 1)
+              for (int64_t t = lo; t < hi; ++t) d[t] = src[t - lo];
+            else
+              for (int64_t t = lo; t < hi; ++t) d[t] = src[(t - lo) * SW];
+          }
           std::fill(d + hi, d + r.len, 0.f);
         }
         std::fill(dst + n, dst + nr, 0.f);

@@ -167,7 +167,8 @@ class RoiAlign : public Kernel {
               for (int64_t ix = 0; ix < gw; ++ix) {
                 float xx = sw + pw * bw + (ix + 0.5f) * bw / gw, yv = yy;
                 Tap t{{0, 0, 0, 0}, {0, 0, 0, 0}};
-                if (!(yv < -1.f || yv > H || xx < -1.f || xx > W)) {
+                // Written so that a NaN sample point (a NaN box) is outside too: a zero tap.
+                if (yv >= -1.f && yv <= H && xx >= -1.f && xx <= W) {
                   yv = std::max(yv, 0.f), xx = std::max(xx, 0.f);
                   int64_t y0 = static_cast<int64_t>(yv), x0 = static_cast<int64_t>(xx), y1, x1;
                   if (y0 >= H - 1) y0 = y1 = H - 1, yv = static_cast<float>(y0);

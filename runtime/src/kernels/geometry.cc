@@ -8,6 +8,7 @@
 #include "kernels/common.h"
 #include "kernels/kernel.h"
 #include "kernels/simd/sgemm.h"
+#include "kernels/window.h"
 
 namespace pionnx {
 namespace {
@@ -39,13 +40,20 @@ class Col2Im : public Kernel {
     const Shape pad = pads_.empty() ? Shape(2 * r, 0) : pads_;
     PIONNX_ENFORCE(dil.size() == r && str.size() == r && pad.size() == 2 * r, InvalidArgument, what,
                    ": dilations/strides/pads lengths do not match image rank ", r);
+    for (size_t d = 0; d < r; ++d)
+      PIONNX_ENFORCE(img[d] >= 0, InvalidArgument, what, ": image_shape must be >= 0, got ", shape_str(img));
+    // Block positions per axis: the checked window arithmetic of Conv and the pools (block,
+    // strides and dilations > 0, pads >= 0, no size that wraps int64).
+    WindowAttrs a;
+    a.auto_pad = "NOTSET";
+    a.strides = str;
+    a.dilations = dil;
+    a.pads = pad;
+    const Shape grid = resolve_window(a, img, blk, what).out;
     const int64_t K = shape_numel(blk);
     const int64_t N = x_in.dim(0), C = x_in.dim(1) / std::max<int64_t>(K, 1);
     PIONNX_ENFORCE(C * K == x_in.dim(1), InvalidArgument, what, ": input dim 1 (", x_in.dim(1),
                    ") is not a multiple of prod(block_shape) = ", K);
-    Shape grid(r);  // block positions per axis
-    for (size_t d = 0; d < r; ++d)
-      grid[d] = (img[d] + pad[d] + pad[d + r] - dil[d] * (blk[d] - 1) - 1) / str[d] + 1;
     const int64_t L = shape_numel(grid);
     PIONNX_ENFORCE(x_in.dim(2) == L, InvalidArgument, what, ": input has ", x_in.dim(2),
                    " columns, the block grid ", shape_str(grid), " needs ", L);

@@ -36,9 +36,9 @@ std::vector<DimTaps> make_taps(const WindowGeometry& g) {
     for (int64_t o = 0; o < g.out[d]; ++o) {
       const int64_t s = o * g.strides[d] - g.pad_begin[d];
       auto taps_below = [&](int64_t limit) {  // #k in [0, K) with s + k * D < limit
-        return limit <= s ? 0 : std::min<int64_t>(K, (limit - s + D - 1) / D);
+        return limit <= s ? 0 : std::min<int64_t>(K, ceil_div_nonneg(limit - s, D));
       };
-      const int64_t lo = s >= 0 ? 0 : std::min<int64_t>(K, (-s + D - 1) / D);
+      const int64_t lo = s >= 0 ? 0 : std::min<int64_t>(K, ceil_div_nonneg(-s, D));
       t.start.push_back(s);
       t.klo.push_back(lo);
       t.khi.push_back(std::max(lo, taps_below(in)));
@@ -161,9 +161,11 @@ void pool2d_plane(const T* x, T* y, const WindowGeometry& g, bool count_include_
       continue;
     }
     for (int64_t ow = 0; ow < ow_lo; ++ow) yr[ow] = border(oh, ow);
-    const T* xr = x + (oh * sh - ph) * W - pw;
+    // From the first inside window: the window starts before it may lie a pad (up to
+    // INT64_MAX) left of the row, which would wrap the address.
+    const T* xr = ow_lo < ow_hi ? x + (oh * sh - ph) * W + (ow_lo * sw - pw) : x;
     for (int64_t ow = ow_lo; ow < ow_hi; ++ow) {
-      const T* win = xr + ow * sw;
+      const T* win = xr + (ow - ow_lo) * sw;
       T acc = win[0];
       for (int64_t i = 0; i < kh; ++i)
         for (int64_t j = (i == 0); j < kw; ++j)

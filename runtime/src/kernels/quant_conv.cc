@@ -9,6 +9,7 @@
 
 #include "exec/thread_pool.h"
 #include "kernels/quant_common.h"
+#include "kernels/window.h"
 #include "kernels/simd/qgemm.h"
 
 namespace pionnx {
@@ -36,12 +37,7 @@ struct ConvGeom {
 class ConvAttrs {
  public:
   explicit ConvAttrs(const Node& n)
-      : auto_pad_(n.attr_s("auto_pad", "NOTSET")),
-        dilations_(n.attr_ints("dilations")),
-        kernel_shape_(n.attr_ints("kernel_shape")),
-        pads_(n.attr_ints("pads")),
-        strides_(n.attr_ints("strides")),
-        group_(n.attr_i("group", 1)) {}
+      : window_(WindowAttrs::from_node(n)), group_(n.attr_i("group", 1)) {}
 
   ConvGeom geometry(const Tensor& x, const Tensor& w, const std::string& what) const {
     PIONNX_ENFORCE(x.rank() >= 3 && x.rank() == w.rank(), InvalidArgument, what, ": x ", shape_str(x.shape()),
@@ -54,45 +50,35 @@ class ConvAttrs {
                    InvalidArgument, what, ": channels do not match: x ", shape_str(x.shape()), ", w ",
                    shape_str(w.shape()), ", group ", group_);
     const int off = kMaxSpatial - g.nd;
+    std::vector<int64_t> in(g.nd), kernel(g.nd);
+    for (int d = 0; d < g.nd; ++d) {
+      in[d] = x.dim(2 + d);
+      kernel[d] = w.dim(2 + d);
+      if (!window_.kernel_shape.empty())
+        PIONNX_ENFORCE(static_cast<int>(window_.kernel_shape.size()) == g.nd && window_.kernel_shape[d] == kernel[d],
+                       InvalidArgument, what, ": kernel_shape disagrees with w ", shape_str(w.shape()));
+    }
+    // The checked window arithmetic every Conv and pool shares (strides and dilations > 0,
+    // pads >= 0, no size that wraps int64).
+    const WindowGeometry wg = resolve_window(window_, in, kernel, what);
     g.out_shape = {g.N, g.M};
     for (int d = 0; d < g.nd; ++d) {
       const int e = off + d;
-      g.in[e] = x.dim(2 + d);
-      g.k[e] = w.dim(2 + d);
-      if (!kernel_shape_.empty())
-        PIONNX_ENFORCE(static_cast<int>(kernel_shape_.size()) == g.nd && kernel_shape_[d] == g.k[e],
-                       InvalidArgument, what, ": kernel_shape disagrees with w ", shape_str(w.shape()));
-      g.stride[e] = strides_.empty() ? 1 : strides_.at(d);
-      g.dil[e] = dilations_.empty() ? 1 : dilations_.at(d);
-      const int64_t span = (g.k[e] - 1) * g.dil[e] + 1;
-      int64_t pb = 0, pe = 0;
-      if (auto_pad_ == "NOTSET") {
-        if (!pads_.empty()) {
-          PIONNX_ENFORCE(static_cast<int>(pads_.size()) == 2 * g.nd, InvalidArgument, what, ": pads needs ",
-                         2 * g.nd, " values");
-          pb = pads_[d], pe = pads_[d + g.nd];
-        }
-        g.out[e] = (g.in[e] + pb + pe - span) / g.stride[e] + 1;
-      } else if (auto_pad_ == "VALID") {
-        g.out[e] = (g.in[e] - span) / g.stride[e] + 1;
-      } else if (auto_pad_ == "SAME_UPPER" || auto_pad_ == "SAME_LOWER") {
-        g.out[e] = (g.in[e] + g.stride[e] - 1) / g.stride[e];
-        const int64_t total = std::max<int64_t>(0, (g.out[e] - 1) * g.stride[e] + span - g.in[e]);
-        pb = auto_pad_ == "SAME_UPPER" ? total / 2 : total - total / 2;
-      } else {
-        throw InvalidArgument(str_cat(what, ": unknown auto_pad '", auto_pad_, "'"));
-      }
+      g.in[e] = in[d];
+      g.k[e] = kernel[d];
+      g.stride[e] = wg.strides[d];
+      g.dil[e] = wg.dilations[d];
+      g.out[e] = wg.out[d];
+      g.pad[e] = wg.pad_begin[d];
       PIONNX_ENFORCE(g.out[e] > 0, InvalidArgument, what, ": kernel larger than padded input ",
                      shape_str(x.shape()));
-      g.pad[e] = pb;
       g.out_shape.push_back(g.out[e]);
     }
     return g;
   }
 
  private:
-  std::string auto_pad_;
-  std::vector<int64_t> dilations_, kernel_shape_, pads_, strides_;
+  WindowAttrs window_;
   int64_t group_;
 };
 

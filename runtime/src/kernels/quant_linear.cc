@@ -56,7 +56,7 @@ QuantLayout quant_layout(const Node& node, const Shape& x, const Tensor& scale, 
   }
   L.mode = QuantLayout::Blocked;
   L.block = block_size;
-  L.nblocks = (L.D + block_size - 1) / block_size;
+  L.nblocks = L.D / block_size + (L.D % block_size != 0 ? 1 : 0);  // no L.D + block_size - 1 to wrap
   Shape want = x;
   want[axis] = L.nblocks;
   PIONNX_ENFORCE(scale.shape() == want, InvalidArgument, what, ": blocked scale must have shape ",

@@ -11,6 +11,7 @@
 
 #include "exec/thread_pool.h"
 #include "kernels/quant_common.h"
+#include "kernels/window.h"
 
 namespace pionnx {
 namespace {
@@ -292,11 +293,8 @@ class QLinearGlobalAveragePool final : public Kernel {
 class QLinearAveragePool final : public Kernel {
  public:
   explicit QLinearAveragePool(const KernelInfo& info)
-      : auto_pad_(info.node.attr_s("auto_pad", "NOTSET")),
+      : window_(WindowAttrs::from_node(info.node)),
         kernel_(info.node.require("kernel_shape").ints),
-        pads_(info.node.attr_ints("pads")),
-        strides_(info.node.attr_ints("strides")),
-        ceil_mode_(info.node.attr_i("ceil_mode", 0) != 0),
         include_pad_(info.node.attr_i("count_include_pad", 0) != 0),
         channels_last_(info.node.attr_i("channels_last", 0) != 0) {}
 
@@ -312,25 +310,20 @@ class QLinearAveragePool final : public Kernel {
     int64_t in[3] = {1, 1, 1}, out[3] = {1, 1, 1}, k[3] = {1, 1, 1}, s[3] = {1, 1, 1};
     int64_t pb[3] = {0, 0, 0}, pe[3] = {0, 0, 0};
     Shape out_shape = {X.dim(0), X.dim(1)};
+    // The checked window arithmetic every Conv and pool shares (strides > 0, pads >= 0, the
+    // ceil_mode rule, no size that wraps int64).
+    std::vector<int64_t> in_dims(nd);
+    for (int d = 0; d < nd; ++d) in_dims[d] = X.dim(2 + d);
+    const WindowGeometry wg = resolve_window(window_, in_dims, kernel_, what);
+    wg.kernel_size();  // the window's element count must fit int64 too (it divides the sums)
     for (int d = 0; d < nd; ++d) {
       const int e = 3 - nd + d;
-      in[e] = X.dim(2 + d);
+      in[e] = in_dims[d];
       k[e] = kernel_[d];
-      s[e] = strides_.empty() ? 1 : strides_.at(d);
-      if (auto_pad_ == "NOTSET") {
-        if (!pads_.empty()) pb[e] = pads_.at(d), pe[e] = pads_.at(d + nd);
-        const int64_t span = in[e] + pb[e] + pe[e] - k[e];
-        out[e] = (ceil_mode_ ? (span + s[e] - 1) / s[e] : span / s[e]) + 1;
-        // A last window must start inside the input or its left padding.
-        if (ceil_mode_ && (out[e] - 1) * s[e] >= in[e] + pb[e]) --out[e];
-      } else if (auto_pad_ == "VALID") {
-        out[e] = (in[e] - k[e]) / s[e] + 1;
-      } else {
-        out[e] = (in[e] + s[e] - 1) / s[e];
-        const int64_t total = std::max<int64_t>(0, (out[e] - 1) * s[e] + k[e] - in[e]);
-        pb[e] = auto_pad_ == "SAME_LOWER" ? total - total / 2 : total / 2;
-        pe[e] = total - pb[e];
-      }
+      s[e] = wg.strides[d];
+      pb[e] = wg.pad_begin[d];
+      pe[e] = wg.pad_end[d];
+      out[e] = wg.out[d];
       PIONNX_ENFORCE(out[e] > 0, InvalidArgument, what, ": kernel larger than padded input");
       out_shape.push_back(out[e]);
     }
@@ -373,9 +366,9 @@ class QLinearAveragePool final : public Kernel {
   }
 
  private:
-  std::string auto_pad_;
-  std::vector<int64_t> kernel_, pads_, strides_;
-  bool ceil_mode_, include_pad_, channels_last_;
+  WindowAttrs window_;
+  std::vector<int64_t> kernel_;
+  bool include_pad_, channels_last_;
 };
 
 }  // namespace

@@ -459,7 +459,7 @@ class Tile final : public NamedKernel {
     Shape out_shape(r), view_shape, view_strides;
     for (int64_t d = 0; d < r; ++d) {
       PIONNX_ENFORCE(repeats[d] >= 0, InvalidArgument, what, ": negative repeat ", repeats[d], " for axis ", d);
-      out_shape[d] = x.shape()[d] * repeats[d];
+      out_shape[d] = checked_mul(x.shape()[d], repeats[d], "Tile: an output dimension");
       view_shape.insert(view_shape.end(), {repeats[d], x.shape()[d]});
       view_strides.insert(view_strides.end(), {0, in_strides[d]});
     }
@@ -484,14 +484,18 @@ class DepthToSpace final : public NamedKernel {
     const std::string& what = what_;
     PIONNX_ENFORCE(x.rank() == 4, InvalidArgument, what, ": expected a 4-D input, got ", shape_str(x.shape()));
     const int64_t N = x.shape()[0], C = x.shape()[1], H = x.shape()[2], W = x.shape()[3], b = b_;
-    PIONNX_ENFORCE(C % (b * b) == 0, InvalidArgument, what, ": channels ", C, " not divisible by blocksize^2 ",
-                   b * b);
-    const int64_t c2 = C / (b * b), sN = C * H * W, sC = H * W;
+    // The blocksize is an attribute: its square and the output's sides must not wrap.
+    const int64_t bb = checked_mul(b, b, "DepthToSpace: blocksize^2");
+    PIONNX_ENFORCE(C % bb == 0, InvalidArgument, what, ": channels ", C, " not divisible by blocksize^2 ", bb);
+    const int64_t c2 = C / bb, sN = C * H * W, sC = H * W;
+    const int64_t Hb = checked_mul(H, b, "DepthToSpace: output height"), Wb = checked_mul(W, b, "DepthToSpace: output width");
     // Read order of the output viewed as [N, c2, H, b, W, b].
     const std::vector<int64_t> strides =
-        crd_ ? std::vector<int64_t>{sN, b * b * sC, W, b * sC, 1, sC}
-             : std::vector<int64_t>{sN, sC, W, b * c2 * sC, 1, c2 * sC};
-    Tensor& y = ctx.output(0, x.dtype(), {N, c2, H * b, W * b});
+        crd_ ? std::vector<int64_t>{sN, checked_mul(bb, sC, "DepthToSpace: a stride"), W,
+                                    checked_mul(b, sC, "DepthToSpace: a stride"), 1, sC}
+             : std::vector<int64_t>{sN, sC, W, checked_mul(checked_mul(b, c2, "DepthToSpace: a stride"), sC,
+                                                           "DepthToSpace: a stride"), 1, c2 * sC};
+    Tensor& y = ctx.output(0, x.dtype(), {N, c2, Hb, Wb});
     strided_copy_any(x.dtype(), x.raw(), strides, {N, c2, H, b, W, b}, y.raw(), ctx.pool(), what);
   }
 
@@ -515,7 +519,9 @@ class SpaceToDepth final : public NamedKernel {
                    " not divisible by blocksize ", b);
     // Output viewed as [N, b, b, C, H/b, W/b] reads input [N, C, H/b, b, W/b, b].
     const std::vector<int64_t> strides{C * H * W, W, 1, H * W, b * W, b};
-    Tensor& y = ctx.output(0, x.dtype(), {N, C * b * b, H / b, W / b});
+    // b divides H and W, but with an empty H or W it is unbounded: C * b * b must not wrap.
+    const int64_t Cbb = checked_mul(checked_mul(C, b, "SpaceToDepth: output channels"), b, "SpaceToDepth: output channels");
+    Tensor& y = ctx.output(0, x.dtype(), {N, Cbb, H / b, W / b});
     strided_copy_any(x.dtype(), x.raw(), strides, {N, b, b, C, H / b, W / b}, y.raw(), ctx.pool(), what);
   }
 

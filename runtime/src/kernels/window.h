@@ -44,6 +44,10 @@ struct WindowGeometry {
   static int64_t prod(const std::vector<int64_t>& v) { return checked_product(v, "window size"); }
 };
 
+// ceil(a / b) for a >= 0 and b > 0, without the a + b - 1 that wraps near
+// INT64_MAX (sizes here come straight from attributes and feeds).
+inline int64_t ceil_div_nonneg(int64_t a, int64_t b) { return a / b + (a % b != 0 ? 1 : 0); }
+
 // Resolves the window of a Conv or a pool over `in` (spatial dims only) with
 // `kernel` (from the attribute or the weights). The output size follows the
 // ONNX formulas: floor (or ceil with ceil_mode, the last window starting
@@ -71,7 +75,7 @@ inline WindowGeometry resolve_window(const WindowAttrs& a, const std::vector<int
     // Every size below comes from attributes or feeds: checked, never wrapped.
     const int64_t eff = checked_add(checked_mul(kernel[i] - 1, g.dilations[i], "dilated kernel"), 1, "dilated kernel");
     if (a.auto_pad == "SAME_UPPER" || a.auto_pad == "SAME_LOWER") {
-      g.out[i] = (in[i] + g.strides[i] - 1) / g.strides[i];
+      g.out[i] = ceil_div_nonneg(in[i], g.strides[i]);
       const int64_t total = std::max<int64_t>(
           0, checked_sub(checked_add(checked_mul(g.out[i] - 1, g.strides[i], "window padding"), eff, "window padding"),
                          in[i], "window padding"));
@@ -92,8 +96,11 @@ inline WindowGeometry resolve_window(const WindowAttrs& a, const std::vector<int
     if (span < 0) {
       g.out[i] = 0;
     } else if (a.ceil_mode) {
-      g.out[i] = (span + g.strides[i] - 1) / g.strides[i] + 1;
-      if ((g.out[i] - 1) * g.strides[i] >= in[i] + g.pad_begin[i]) --g.out[i];
+      // The last window must start inside the input or its begin padding:
+      // (out - 1) * stride < in + pad_begin, written without a product
+      // that could wrap (in + pad_begin is within the checked span above).
+      g.out[i] = ceil_div_nonneg(span, g.strides[i]) + 1;
+      if (g.out[i] - 1 >= ceil_div_nonneg(in[i] + g.pad_begin[i], g.strides[i])) --g.out[i];
     } else {
       g.out[i] = span / g.strides[i] + 1;
     }
@@ -119,8 +126,10 @@ inline WindowGeometry promote_1d(WindowGeometry g) {
 // position o * stride + offset lies in [0, in).
 inline void valid_range(int64_t offset, int64_t stride, int64_t in, int64_t out, int64_t* lo,
                         int64_t* hi) {
-  *lo = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
-  *hi = in - offset <= 0 ? 0 : (in - offset + stride - 1) / stride;
+  // offset >= -pad_begin and in + pad_begin fit in int64 (resolve_window checked the padded
+  // size), so -offset and in - offset do too; the ceilings must not add stride - 1.
+  *lo = offset >= 0 ? 0 : ceil_div_nonneg(-offset, stride);
+  *hi = in - offset <= 0 ? 0 : ceil_div_nonneg(in - offset, stride);
   *lo = std::min(*lo, out);
   *hi = std::max(*lo, std::min(*hi, out));
 }
