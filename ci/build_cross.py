@@ -237,14 +237,20 @@ def failed(results: list[CrossResult]) -> list[CrossResult]:
 
 
 def make_sdist(dist: Path) -> dict:
+    """The release's own sdist step (ci/release.py, which imports this module): built, then
+    checked to hold what a build needs and nothing generated."""
+    import release
+
     t0 = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "build", "--sdist", "--outdir", str(dist), str(ROOT)],
-                          capture_output=True, text=True, check=False)
-    made = sorted(dist.glob("pionnx-*.tar.gz"), key=lambda p: p.stat().st_mtime)
-    if proc.returncode != 0 or not made:
-        return {"error": "python -m build --sdist failed: " + (proc.stderr or proc.stdout).strip()[-300:]}
-    return {"sdist": made[-1].name, "size_bytes": made[-1].stat().st_size, "seconds": round(time.monotonic() - t0, 1),
-            "sha256": build_armv7.sha256_of(made[-1])}
+    try:
+        sdist = release.build_sdist(dist)
+    except release.ReleaseError as err:
+        return {"error": str(err)}
+    problems = release.sdist_problems(sdist)
+    if problems:
+        return {"error": f"{sdist.name}: " + "; ".join(problems[:10])}
+    return {"sdist": sdist.name, "size_bytes": sdist.stat().st_size, "seconds": round(time.monotonic() - t0, 1),
+            "sha256": build_armv7.sha256_of(sdist)}
 
 
 def write_outputs(dist: Path, results: list[CrossResult], meta: dict) -> None:
