@@ -170,6 +170,14 @@ CHILD = textwrap.dedent(
                           vi("blk", TensorProto.INT64, [2])], [vi("y", TensorProto.FLOAT, None)], opset=18)
             run(data, {"x": np.ones((1, 4, 9), np.float32), "img": np.array([4, 4], np.int64),
                        "blk": np.array([2, 2], np.int64)})
+        elif name == "maxpool_int8_all_padding":
+            # Found by fuzzing: a window all in padding cast the float accumulator's lowest value
+            # (-3.4e38) to the integer output (undefined). It is now the type's lowest.
+            data = model([helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[1], pads=[1, 0])],
+                         [vi("x", TensorProto.INT8, [1, 1, 2])], [vi("y", TensorProto.INT8, None)])
+            def check(out):
+                np.testing.assert_array_equal(out[0], np.array([[[-128, 5, -3]]], np.int8))
+            run(data, {"x": np.array([[[5, -3]]], np.int8)}, check)
         elif name == "resize_huge":
             data = model([helper.make_node("Resize", ["x", "", "", "s"], ["y"])],
                          [vi("x", TensorProto.FLOAT, [1, 1, 2, 2]), vi("s", TensorProto.INT64, [4])],
@@ -259,6 +267,7 @@ CASES = {
     "resize_huge": ("refused", {"InvalidArgument"}, "limit"),
     "maxpool_ceil_overflow": ("ok",),
     "avgpool_same_huge_stride": ("ok",),
+    "maxpool_int8_all_padding": ("ok",),
     "qlinearconv_zero_stride": ("refused", {"InvalidArgument"}, "positive"),
     "col2im_zero_stride": ("refused", {"InvalidArgument"}, "positive"),
     "inline_bomb": ("refused", {"InvalidGraph"}, "inlin"),

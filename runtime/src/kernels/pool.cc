@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "core/checked.h"
@@ -98,7 +99,12 @@ void pool_forward(ThreadPool& pool, PoolKind kind, const T* X, T* Y, int64_t* in
               }
             }
             if (kind == PoolKind::Max) {
-              y[o] = static_cast<T>(acc);
+              // A window all in padding keeps the accumulator's lowest value: for an integer
+              // output that is the type's own lowest (the float one does not fit it).
+              if constexpr (std::is_integral_v<T>)
+                y[o] = best < 0 ? std::numeric_limits<T>::lowest() : static_cast<T>(acc);
+              else
+                y[o] = static_cast<T>(acc);
               if (indices) {
                 int64_t idx = best;
                 if (col_major_indices && best >= 0) {
