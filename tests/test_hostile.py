@@ -178,6 +178,21 @@ CHILD = textwrap.dedent(
             def check(out):
                 np.testing.assert_array_equal(out[0], np.array([[[-128, 5, -3]]], np.int8))
             run(data, {"x": np.array([[[5, -3]]], np.int8)}, check)
+        elif name == "reduce_int64_wraps":
+            # Found by fuzzing: ReduceSumSquare/ReduceProd/ReduceL1 over int64 overflowed signed
+            # integers (undefined). They now wrap as numpy's integer arithmetic does.
+            x = np.array([[2**40 + 3, 3, -2**62], [7, -(2**63), 2**33]], np.int64)
+            nodes = [helper.make_node(op, ["x"], [op], keepdims=0)
+                     for op in ("ReduceSumSquare", "ReduceProd", "ReduceL1", "ReduceSum")]
+            data = model(nodes, [vi("x", TensorProto.INT64, [2, 3])],
+                         [vi(op, TensorProto.INT64, None) for op in ("ReduceSumSquare", "ReduceProd", "ReduceL1",
+                                                                     "ReduceSum")])
+            def check(out):
+                with np.errstate(over="ignore"):
+                    want = [(x * x).sum(), x.prod(), np.abs(x).sum(), x.sum()]
+                for got, w in zip(out, want):
+                    np.testing.assert_array_equal(got, np.int64(w))
+            run(data, {"x": x}, check)
         elif name == "resize_huge":
             data = model([helper.make_node("Resize", ["x", "", "", "s"], ["y"])],
                          [vi("x", TensorProto.FLOAT, [1, 1, 2, 2]), vi("s", TensorProto.INT64, [4])],
@@ -268,6 +283,7 @@ CASES = {
     "maxpool_ceil_overflow": ("ok",),
     "avgpool_same_huge_stride": ("ok",),
     "maxpool_int8_all_padding": ("ok",),
+    "reduce_int64_wraps": ("ok",),
     "qlinearconv_zero_stride": ("refused", {"InvalidArgument"}, "positive"),
     "col2im_zero_stride": ("refused", {"InvalidArgument"}, "positive"),
     "inline_bomb": ("refused", {"InvalidGraph"}, "inlin"),

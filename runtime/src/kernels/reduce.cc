@@ -31,8 +31,10 @@ enum class CombineKind { Sum, Max, Min, Prod };
 
 template <CombineKind C, typename A>
 inline A combine(A a, A b) {
-  if constexpr (C == CombineKind::Sum) return static_cast<A>(a + b);
-  if constexpr (C == CombineKind::Prod) return static_cast<A>(a * b);
+  // Integer sums and products wrap as numpy's do (signed overflow is undefined in C++);
+  // floating types pass straight through wrapping_*.
+  if constexpr (C == CombineKind::Sum) return wrapping_add<A>(a, b);
+  if constexpr (C == CombineKind::Prod) return wrapping_mul<A>(a, b);
   if constexpr (C == CombineKind::Max) return a < b ? b : a;
   if constexpr (C == CombineKind::Min) return b < a ? b : a;
 }
@@ -54,10 +56,10 @@ inline A map_value(T x, A bias) {
   A v = static_cast<A>(x);
   if constexpr (M == MapKind::Identity) return v;
   if constexpr (M == MapKind::Abs) {
-    if constexpr (std::is_signed<A>::value) return v < 0 ? static_cast<A>(-v) : v;
+    if constexpr (std::is_signed<A>::value) return v < 0 ? wrapping_neg<A>(v) : v;
     else return v;
   }
-  if constexpr (M == MapKind::Square) return static_cast<A>(v * v);
+  if constexpr (M == MapKind::Square) return wrapping_mul<A>(v, v);
   if constexpr (M == MapKind::ExpMinusBias) return static_cast<A>(std::exp(v - bias));
 }
 
