@@ -193,6 +193,12 @@ CHILD = textwrap.dedent(
                 for got, w in zip(out, want):
                     np.testing.assert_array_equal(got, np.int64(w))
             run(data, {"x": x}, check)
+        elif name == "convtranspose_huge_stride":
+            # Found by fuzzing: ConvTranspose's output size stride * (in - 1) + ... wrapped int64.
+            data = model([helper.make_node("ConvTranspose", ["x", "w"], ["y"], strides=[2**62])],
+                         [vi("x", TensorProto.FLOAT, [1, 1, 4]), vi("w", TensorProto.FLOAT, [1, 1, 1])],
+                         [vi("y", TensorProto.FLOAT, None)])
+            run(data, {"x": np.ones((1, 1, 4), np.float32), "w": np.ones((1, 1, 1), np.float32)})
         elif name == "resize_huge":
             data = model([helper.make_node("Resize", ["x", "", "", "s"], ["y"])],
                          [vi("x", TensorProto.FLOAT, [1, 1, 2, 2]), vi("s", TensorProto.INT64, [4])],
@@ -284,6 +290,7 @@ CASES = {
     "avgpool_same_huge_stride": ("ok",),
     "maxpool_int8_all_padding": ("ok",),
     "reduce_int64_wraps": ("ok",),
+    "convtranspose_huge_stride": ("refused", {"InvalidArgument"}, "overflow"),
     "qlinearconv_zero_stride": ("refused", {"InvalidArgument"}, "positive"),
     "col2im_zero_stride": ("refused", {"InvalidArgument"}, "positive"),
     "inline_bomb": ("refused", {"InvalidGraph"}, "inlin"),

@@ -36,18 +36,28 @@ WindowGeometry transpose_geometry(const Node& node, const std::vector<int64_t>& 
                  InvalidArgument, what, ": kernel_shape/strides/dilations must have ", nd, " values");
   PIONNX_ENFORCE(a.pads.empty() || a.pads.size() == 2 * nd, InvalidArgument, what, ": pads has ",
                  a.pads.size(), " values, expected ", 2 * nd);
+  // Every size here comes from attributes or feeds: checked, never wrapped.
+  for (size_t i = 0; i < nd; ++i) {
+    PIONNX_ENFORCE(g.strides[i] > 0 && g.dilations[i] > 0 && kernel[i] > 0 && out_pad[i] >= 0, InvalidArgument,
+                   what, ": kernel_shape, strides and dilations must be positive and output_padding >= 0");
+    PIONNX_ENFORCE(out_shape.empty() || out_shape[i] >= 0, InvalidArgument, what, ": output_shape must be >= 0, got ",
+                   shape_str(out_shape));
+  }
   const bool same = a.auto_pad == "SAME_UPPER" || a.auto_pad == "SAME_LOWER";
   if (same && out_shape.empty())
-    for (size_t i = 0; i < nd; ++i) out_shape.push_back(in[i] * g.strides[i]);
+    for (size_t i = 0; i < nd; ++i) out_shape.push_back(checked_mul(in[i], g.strides[i], "ConvTranspose output size"));
   g.pad_begin.assign(nd, 0);
   g.pad_end.assign(nd, 0);
   g.out.assign(nd, 0);
   for (size_t i = 0; i < nd; ++i) {
-    const int64_t full = g.strides[i] * (in[i] - 1) + out_pad[i] + (kernel[i] - 1) * g.dilations[i] + 1;
+    const char* size = "ConvTranspose output size";
+    const int64_t full = checked_add(
+        checked_add(checked_mul(g.strides[i], in[i] - 1, size), out_pad[i], size),
+        checked_add(checked_mul(kernel[i] - 1, g.dilations[i], size), 1, size), size);
     if (!out_shape.empty()) {
-      const int64_t total = full - out_shape[i];
+      const int64_t total = checked_sub(full, out_shape[i], size);
       // Floor division, as the spec's formula means for a negative total.
-      const int64_t small = total >= 0 ? total / 2 : -((-total + 1) / 2), big = total - small;
+      const int64_t small = total / 2 - (total < 0 && total % 2 != 0 ? 1 : 0), big = total - small;
       g.pad_begin[i] = a.auto_pad == "SAME_UPPER" ? small : big;
       g.pad_end[i] = a.auto_pad == "SAME_UPPER" ? big : small;
       g.out[i] = out_shape[i];
@@ -55,8 +65,10 @@ WindowGeometry transpose_geometry(const Node& node, const std::vector<int64_t>& 
       if (!a.pads.empty() && a.auto_pad == "NOTSET") {
         g.pad_begin[i] = a.pads[i];
         g.pad_end[i] = a.pads[i + nd];
+        PIONNX_ENFORCE(g.pad_begin[i] >= 0 && g.pad_end[i] >= 0, InvalidArgument, what, ": pads must be >= 0, got ",
+                       shape_str(a.pads));
       }
-      g.out[i] = full - g.pad_begin[i] - g.pad_end[i];
+      g.out[i] = checked_sub(checked_sub(full, g.pad_begin[i], size), g.pad_end[i], size);
     }
     PIONNX_ENFORCE(g.out[i] >= 0, InvalidArgument, what, ": negative output size along dim ", i);
   }
