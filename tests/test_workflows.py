@@ -18,8 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-yaml = pytest.importorskip("yaml")
+import yaml  # pyyaml, in the test dependencies: a missing one fails, it does not skip
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / ".github" / "workflows"
