@@ -18,6 +18,10 @@ inline int64_t checked_mul(int64_t a, int64_t b, const char* what) {
   return r;
 }
 
+// ceil(a / b) for a >= 0 and b > 0, without the a + b - 1 that wraps near
+// INT64_MAX (block and window counts from attributes and feeds).
+inline int64_t ceil_div_nonneg(int64_t a, int64_t b) { return a / b + (a % b != 0 ? 1 : 0); }
+
 inline int64_t checked_add(int64_t a, int64_t b, const char* what) {
   int64_t r;
   if (__builtin_add_overflow(a, b, &r))

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/checked.h"
 #include "exec/thread_pool.h"
 #include "kernels/quant_common.h"
 
@@ -56,7 +57,7 @@ QuantLayout quant_layout(const Node& node, const Shape& x, const Tensor& scale, 
   }
   L.mode = QuantLayout::Blocked;
   L.block = block_size;
-  L.nblocks = L.D / block_size + (L.D % block_size != 0 ? 1 : 0);  // no L.D + block_size - 1 to wrap
+  L.nblocks = ceil_div_nonneg(L.D, block_size);
   Shape want = x;
   want[axis] = L.nblocks;
   PIONNX_ENFORCE(scale.shape() == want, InvalidArgument, what, ": blocked scale must have shape ",

@@ -44,10 +44,6 @@ struct WindowGeometry {
   static int64_t prod(const std::vector<int64_t>& v) { return checked_product(v, "window size"); }
 };
 
-// ceil(a / b) for a >= 0 and b > 0, without the a + b - 1 that wraps near
-// INT64_MAX (sizes here come straight from attributes and feeds).
-inline int64_t ceil_div_nonneg(int64_t a, int64_t b) { return a / b + (a % b != 0 ? 1 : 0); }
-
 // Resolves the window of a Conv or a pool over `in` (spatial dims only) with
 // `kernel` (from the attribute or the weights). The output size follows the
 // ONNX formulas: floor (or ceil with ceil_mode, the last window starting
