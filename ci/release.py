@@ -235,17 +235,17 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
     paths = [str(dist / f) for f in files]
     checks = {}
-    if paths:
-        for name, cmd in (("twine check --strict", ["twine", "check", "--strict", *paths]),
-                          ("check-wheel-contents", ["check-wheel-contents", *[p for p in paths if p.endswith(".whl")]])):
-            if name == "check-wheel-contents" and not any(p.endswith(".whl") for p in paths):
-                continue
-            say("$ " + " ".join(cmd[:3]) + f" ... ({len(cmd) - (3 if name.startswith('twine') else 1)} files)")
-            rc, out = run_tool(cmd)
-            print(out.rstrip(), flush=True)
-            checks[name] = "clean" if rc == 0 else f"failed (exit {rc})"
-            if rc != 0:
-                problems.append(f"{name} failed")
+    wheel_paths = [p for p in paths if p.endswith(".whl")]
+    for name, tool_cmd, targets in (("twine check --strict", ["twine", "check", "--strict"], paths),
+                                    ("check-wheel-contents", ["check-wheel-contents"], wheel_paths)):
+        if not targets:
+            continue
+        say(f"$ {' '.join(tool_cmd)} ... ({len(targets)} files)")
+        rc, out = run_tool([*tool_cmd, *targets])
+        print(out.rstrip(), flush=True)
+        checks[name] = "clean" if rc == 0 else f"failed (exit {rc})"
+        if rc != 0:
+            problems.append(f"{name} failed")
 
     # Per file: what it is, for the report and the summary.
     wheels = []
