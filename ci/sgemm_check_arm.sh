@@ -17,8 +17,8 @@ qemu_a64="$(command -v qemu-aarch64-static || command -v qemu-aarch64 || true)"
 inc=(-I"$root/runtime/include" -I"$root/runtime/src")
 common=(-std=c++17 -O2 -Wall -Wextra -Wno-unused-parameter "${inc[@]}")
 lib_srcs=(runtime/src/kernels/simd/sgemm.cc runtime/src/kernels/simd/dispatch.cc runtime/src/kernels/simd/sgemm_avx2.cc
-          runtime/src/kernels/simd/sgemm_avx512.cc runtime/src/exec/thread_pool.cc
-          runtime/src/core/file_io.cc tests/cpp/sgemm_check.cc)
+          runtime/src/kernels/simd/sgemm_avx512.cc runtime/src/platform/thread_pool.cc
+          runtime/src/platform/file_io.cc tests/cpp/sgemm_check.cc)
 cd "$root"
 
 # --- armv7: everything at the armhf baseline (no NEON) except sgemm_neon.cc.
@@ -87,7 +87,7 @@ if command -v aarch64-linux-gnu-g++ >/dev/null && [ -n "$qemu_a64" ]; then
   aarch64-linux-gnu-g++ "${common[@]}" runtime/src/kernels/simd/qgemm.cc runtime/src/kernels/simd/qgemm_neon.cc \
     runtime/src/kernels/simd/sgemm.cc runtime/src/kernels/simd/dispatch.cc runtime/src/kernels/simd/sgemm_avx2.cc \
     runtime/src/kernels/simd/sgemm_avx512.cc \
-    runtime/src/kernels/simd/sgemm_neon.cc runtime/src/exec/thread_pool.cc runtime/src/core/file_io.cc \
+    runtime/src/kernels/simd/sgemm_neon.cc runtime/src/platform/thread_pool.cc runtime/src/platform/file_io.cc \
     tests/cpp/qgemm_check.cc -o "$out/qgemm_check_aarch64" -pthread
   "$qemu_a64" -L /usr/aarch64-linux-gnu "$out/qgemm_check_aarch64"
   PIONNX_QGEMM=generic "$qemu_a64" -L /usr/aarch64-linux-gnu "$out/qgemm_check_aarch64"

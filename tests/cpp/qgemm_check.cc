@@ -13,7 +13,7 @@
 #include <random>
 #include <vector>
 
-#include "exec/thread_pool.h"
+#include "platform/thread_pool.h"
 #include "kernels/simd/qgemm.h"
 
 using pionnx::simd::QGemmArgs;

@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "exec/thread_pool.h"
+#include "platform/thread_pool.h"
 #include "kernels/simd/sgemm.h"
 
 using pionnx::simd::sgemm;

@@ -20,7 +20,7 @@
 #include <utility>
 #include <vector>
 
-#include "kernels/common.h"
+#include "kernels/base/common.h"
 #include "pionnx/session.h"
 #include "pionnx/status.h"
 #include "proto_mutator.h"

@@ -1,6 +1,6 @@
 #include "pionnx/buffer_pool.h"
 
-#include "core/aligned_alloc.h"
+#include "platform/aligned_alloc.h"
 
 #include <cstdlib>
 #include <new>

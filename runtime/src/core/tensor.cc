@@ -1,6 +1,6 @@
 #include "pionnx/tensor.h"
 
-#include "core/aligned_alloc.h"
+#include "platform/aligned_alloc.h"
 
 #include "pionnx/buffer_pool.h"
 

@@ -4,7 +4,7 @@
 #include <queue>
 #include <unordered_set>
 
-#include "exec/thread_pool.h"
+#include "platform/thread_pool.h"
 
 namespace pionnx {
 
@@ -174,6 +174,7 @@ GraphExecutor::GraphExecutor(const Graph& graph, const std::map<std::string, int
                                    opset, " (node '", n->name, "')"));
     }
     KernelInfo info{*n, opset, opsets};
+    info.build_subgraph = subgraph_builder(opsets, registry);
     for (const std::string& in : n->inputs) {
       auto it = in.empty() ? graph.initializers.end() : graph.initializers.find(in);
       const bool constant = it != graph.initializers.end() && !graph_inputs.count(in) && !produced_anywhere.count(in);
@@ -295,6 +296,30 @@ std::vector<Value> GraphExecutor::run(const std::vector<const Value*>& inputs, T
   out.reserve(wanted_outputs.size());
   for (size_t i : wanted_outputs) out.push_back(values[output_slots_.at(i)]);
   return out;
+}
+
+namespace {
+
+class ExecutorSubgraph final : public Subgraph {
+ public:
+  ExecutorSubgraph(const Graph& g, const std::map<std::string, int64_t>& opsets, const KernelRegistry& registry)
+      : exec_(g, opsets, registry, /*allow_outer=*/true) {}
+  const Graph& graph() const override { return exec_.graph(); }
+  std::vector<Value> run(const std::vector<const Value*>& inputs, ThreadPool& pool, const Scope* outer,
+                         const std::vector<size_t>& wanted_outputs) const override {
+    return exec_.run(inputs, pool, outer, wanted_outputs);
+  }
+
+ private:
+  GraphExecutor exec_;
+};
+
+}  // namespace
+
+SubgraphBuilder subgraph_builder(const std::map<std::string, int64_t>& opsets, const KernelRegistry& registry) {
+  return [&opsets, &registry](const Graph& g) -> std::unique_ptr<Subgraph> {
+    return std::make_unique<ExecutorSubgraph>(g, opsets, registry);
+  };
 }
 
 }  // namespace pionnx

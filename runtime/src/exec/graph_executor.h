@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "ir/graph.h"
-#include "kernels/kernel.h"
+#include "kernels/base/kernel.h"
 
 namespace pionnx {
 
@@ -67,5 +67,10 @@ class GraphExecutor {
   uint64_t memory_limit_ = 0;  // 0: none (subgraphs)
   bool memory_limit_is_option_ = false;
 };
+
+// What kernels that run subgraphs get (KernelInfo::build_subgraph): a
+// GraphExecutor over the subgraph, with the same opsets and registry.
+// `opsets` and `registry` must outlive every subgraph made.
+SubgraphBuilder subgraph_builder(const std::map<std::string, int64_t>& opsets, const KernelRegistry& registry);
 
 }  // namespace pionnx

@@ -5,10 +5,10 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "core/file_io.h"
+#include "platform/file_io.h"
 #include "pionnx/buffer_pool.h"
 #include "exec/graph_executor.h"
-#include "exec/thread_pool.h"
+#include "platform/thread_pool.h"
 #include "ir/inline_functions.h"
 #include "optimize/passes.h"
 #include "proto/onnx.h"
@@ -68,7 +68,8 @@ class SessionImpl {
     Graph& g = model_.graph;
     nodes_before_ = static_cast<int64_t>(g.nodes.size());
     inline_functions(model_, limits_.max_inlined_nodes);
-    optimize_graph(g, cfg.opt_level, OptimizeContext{model_.opsets, model_.ir_version});
+    optimize_graph(g, cfg.opt_level,
+                   OptimizeContext{model_.opsets, model_.ir_version, subgraph_builder(model_.opsets, KernelRegistry::builtin())});
     nodes_after_ = static_cast<int64_t>(g.nodes.size());
     if (!cfg.optimized_model_path.empty()) proto::write_model_file(model_, cfg.optimized_model_path);
     exec_ = std::make_unique<GraphExecutor>(g, model_.opsets, KernelRegistry::builtin(), false);

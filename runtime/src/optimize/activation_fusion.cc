@@ -1,5 +1,5 @@
 // Conv followed by an activation the Conv kernel can apply in its epilogue
-// (see Activation in kernels/conv.cc): the activation moves into the Conv's
+// (see Activation in kernels/nn/conv.cc): the activation moves into the Conv's
 // `activation` / `activation_params` attributes.
 #include "optimize/graph_util.h"
 #include "optimize/passes.h"

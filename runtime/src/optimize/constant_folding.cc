@@ -3,8 +3,8 @@
 // are all declared folds from the declared type.
 #include <unordered_set>
 
-#include "exec/thread_pool.h"
-#include "kernels/kernel.h"
+#include "platform/thread_pool.h"
+#include "kernels/base/kernel.h"
 #include "optimize/graph_util.h"
 #include "optimize/passes.h"
 
@@ -90,7 +90,7 @@ bool fold_constants(Graph& g, const OptimizeContext& ctx) {
     std::vector<Value*> outs;
     for (size_t i = 0; i < n.outputs.size(); ++i) outs.push_back(n.outputs[i].empty() ? nullptr : &out_vals[i]);
     try {
-      std::unique_ptr<Kernel> kernel = (*fac)(KernelInfo{n, dom->second, ctx.opsets});
+      std::unique_ptr<Kernel> kernel = (*fac)(KernelInfo{n, dom->second, ctx.opsets, {}, ctx.build_subgraph});
       KernelContext kc(n, ins, outs, &pool, nullptr);
       kernel->compute(kc);
     } catch (...) {

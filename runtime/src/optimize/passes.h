@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "ir/graph.h"
+#include "kernels/base/kernel.h"
 #include "pionnx/session.h"
 
 namespace pionnx {
@@ -15,6 +16,9 @@ struct OptimizeContext {
   // Below IR 4 initializers are listed as graph inputs yet are constants
   // (onnxruntime does not let them be overridden either).
   int64_t ir_version = 0;
+  // Lets constant folding run If/Loop/Scan over constant inputs (the
+  // executor's, given by the session).
+  SubgraphBuilder build_subgraph = {};
 };
 
 // Removes nodes none of whose outputs reach a graph output.

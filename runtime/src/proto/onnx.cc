@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include "core/file_io.h"
+#include "platform/file_io.h"
 #include "core/small_floats.h"
 #include "proto/wire.h"
 

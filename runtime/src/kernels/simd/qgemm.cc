@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "exec/thread_pool.h"
+#include "platform/thread_pool.h"
 #include "kernels/simd/dispatch.h"
 #include "kernels/simd/qgemm_ukernel.h"
 #include "kernels/simd/sgemm.h"

@@ -14,7 +14,7 @@
 #include <sys/auxv.h>
 #endif
 
-#include "exec/thread_pool.h"
+#include "platform/thread_pool.h"
 #include "kernels/simd/dispatch.h"
 #include "kernels/simd/sgemm_ukernel.h"
 

@@ -1,0 +1,104 @@
+#include "kernels/base/kernel.h"
+
+#include <algorithm>
+
+namespace pionnx {
+
+std::unique_ptr<Subgraph> KernelInfo::subgraph(const char* attr) const {
+  const Graph* g = node.attr_g(attr);
+  PIONNX_ENFORCE(g != nullptr, InvalidGraph, node.describe(), ": attribute '", attr, "' (a graph) is missing");
+  PIONNX_ENFORCE(static_cast<bool>(build_subgraph), InvalidGraph, node.describe(),
+                 ": subgraphs cannot be run here (no executor made this kernel)");
+  return build_subgraph(*g);
+}
+
+const Tensor& KernelContext::input(size_t i) const {
+  PIONNX_ENFORCE(has_input(i), InvalidArgument, node_.describe(), ": input ", i, " is required but missing");
+  const Value* v = inputs_[i];
+  PIONNX_ENFORCE(v->is_tensor(), InvalidArgument, node_.describe(), ": input ", i, " ('", node_.inputs[i],
+                 "') must be a tensor");
+  return v->tensor;
+}
+
+const Tensor* KernelContext::optional_input(size_t i) const {
+  if (!has_input(i)) return nullptr;
+  const Value* v = inputs_[i];
+  if (v->kind == Value::Kind::None) return nullptr;
+  return &input(i);
+}
+
+Tensor& KernelContext::output(size_t i, DType dtype, Shape shape) {
+  PIONNX_ENFORCE(i < outputs_.size() || i < node_.outputs.size() + 8, InvalidGraph, node_.describe(),
+                 ": output ", i, " does not exist");
+  for (int64_t d : shape)
+    PIONNX_ENFORCE(d >= 0, InvalidArgument, node_.describe(), ": output ", i, " would have negative shape ",
+                   shape_str(shape));
+  if (!wants_output(i)) {
+    scratch_.emplace_back(Tensor(dtype, std::move(shape)));
+    return scratch_.back().tensor;
+  }
+  if (i == 0)
+    for (Value* d : donors_)
+      if (d->tensor.dtype() == dtype && d->tensor.shape() == shape) {
+        *outputs_[0] = *d;  // shares the storage; the donor slot is released after this node
+        donors_.clear();
+        return outputs_[0]->tensor;
+      }
+  *outputs_[i] = Value(Tensor(dtype, std::move(shape)));
+  return outputs_[i]->tensor;
+}
+
+void KernelContext::set_output(size_t i, Tensor t) {
+  if (wants_output(i)) *outputs_[i] = Value(std::move(t));
+}
+
+void KernelContext::set_output_value(size_t i, Value v) {
+  if (wants_output(i)) *outputs_[i] = std::move(v);
+}
+
+void KernelRegistry::add(const std::string& domain, const std::string& op, int since, int until,
+                         KernelFactory f) {
+  if (until >= 23) until = kLatestOpset;
+  table_[{canonical_domain(domain), op}].push_back({since, until, std::move(f)});
+}
+
+namespace {
+class FnKernel : public Kernel {
+ public:
+  FnKernel(std::function<void(KernelContext&)> fn, bool in_place) : fn_(std::move(fn)), in_place_(in_place) {}
+  void compute(KernelContext& ctx) const override { fn_(ctx); }
+  bool computes_in_place() const override { return in_place_; }
+
+ private:
+  std::function<void(KernelContext&)> fn_;
+  bool in_place_;
+};
+}  // namespace
+
+void KernelRegistry::add_fn(const std::string& domain, const std::string& op, int since, int until,
+                            std::function<void(KernelContext&)> fn, bool in_place) {
+  add(domain, op, since, until, [fn, in_place](const KernelInfo&) -> std::unique_ptr<Kernel> {
+    return std::make_unique<FnKernel>(fn, in_place);
+  });
+}
+
+const KernelFactory* KernelRegistry::find(const std::string& domain, const std::string& op,
+                                          int64_t opset) const {
+  auto it = table_.find({canonical_domain(domain), op});
+  if (it == table_.end()) return nullptr;
+  for (const Entry& e : it->second)
+    if (opset >= e.since && opset <= e.until) return &e.factory;
+  return nullptr;
+}
+
+bool KernelRegistry::has_op(const std::string& domain, const std::string& op) const {
+  return table_.count({canonical_domain(domain), op}) > 0;
+}
+
+std::vector<std::pair<std::string, std::string>> KernelRegistry::ops() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& kv : table_) out.push_back(kv.first);
+  return out;
+}
+
+}  // namespace pionnx

@@ -1,0 +1,364 @@
+// Broadcasting binary math, comparisons, logic and bitwise ops, the variadic
+// Sum/Mean/Max/Min, Pow, Mod, BitShift, Where and Identity. Unary math lives
+// in elementwise_unary.cc, Cast in elementwise_cast.cc.
+#include <cmath>
+#include <limits>
+#include <optional>
+#include <type_traits>
+
+#include "kernels/base/common.h"
+#include "kernels/math/elementwise_loops.h"
+
+namespace pionnx {
+namespace {
+
+using namespace ew;
+
+template <typename T>
+constexpr bool is_int_v = std::is_integral<T>::value && !std::is_same<T, bool>::value;
+
+// Opset < 7 Add/Sub/Mul/Div/Pow/logic with broadcast=1 and `axis`: B's dims
+// line up with A's starting at `axis` rather than at the end.
+Tensor align_legacy(const Tensor& a, const Tensor& b, int64_t axis, const std::string& what) {
+  const int64_t ra = static_cast<int64_t>(a.rank()), rb = static_cast<int64_t>(b.rank());
+  if (axis < 0) axis += ra;
+  PIONNX_ENFORCE(axis >= 0 && axis + rb <= ra, InvalidArgument, what, ": legacy broadcast axis ", axis,
+                 " does not fit B of shape ", shape_str(b.shape()), " into A of shape ", shape_str(a.shape()));
+  Shape s = b.shape();
+  s.resize(static_cast<size_t>(ra - axis), 1);
+  return b.reshaped(s);
+}
+
+std::optional<int64_t> legacy_axis_of(const KernelInfo& info) {
+  if (info.opset >= 7 || info.node.attr_i("broadcast", 0) == 0 || !info.node.has("axis")) return std::nullopt;
+  return info.node.attr_i("axis", 0);
+}
+
+// A binary op over types Mask; output is the input type, or bool when ToBool.
+template <unsigned Mask, bool ToBool, typename F>
+class BinaryKernel : public Kernel {
+ public:
+  BinaryKernel(const KernelInfo& info, F f)
+      : f_(f), legacy_axis_(legacy_axis_of(info)), what_(info.node.describe()) {}
+  // binary_apply reads both operands of element i before writing it.
+  bool computes_in_place() const override { return true; }
+
+  void compute(KernelContext& ctx) const override {
+    const std::string& what = what_;
+    const Tensor& a = ctx.input(0);
+    Tensor b = ctx.input(1);
+    PIONNX_ENFORCE(a.dtype() == b.dtype(), InvalidArgument, what, ": inputs A and B must have the same dtype, got ",
+                   dtype_name(a.dtype()), " and ", dtype_name(b.dtype()));
+    if (legacy_axis_) b = align_legacy(a, b, *legacy_axis_, what);
+    const Shape shape = broadcast_shapes(a.shape(), b.shape(), what);
+    dispatch_types<Mask>(a.dtype(), what, [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      using O = std::conditional_t<ToBool, bool, T>;
+      Tensor& out = ctx.output(0, ToBool ? DType::Bool : a.dtype(), shape);
+      binary_apply<T, T, O>(ctx.pool(), a, b, out, f_);
+    });
+  }
+
+ private:
+  F f_;
+  std::optional<int64_t> legacy_axis_;
+  std::string what_;
+};
+
+template <unsigned Mask, bool ToBool = false, typename F>
+void add_binary(KernelRegistry& r, const char* op, int since, F f) {
+  r.add("", op, since, 23, [f](const KernelInfo& info) -> std::unique_ptr<Kernel> {
+    return std::make_unique<BinaryKernel<Mask, ToBool, F>>(info, f);
+  });
+}
+
+// Integer division truncates toward zero (C semantics, as ONNX's reference
+// casts numpy's true division back to the integer type).
+struct DivF {
+  template <typename T>
+  auto operator()(T a, T b) const {
+    if constexpr (is_int_v<T>) {
+      PIONNX_ENFORCE(b != 0, InvalidArgument, "Div: integer division by zero");
+      if constexpr (std::is_signed<T>::value) {
+        if (b == T(-1)) return wrapping_neg(a);  // INT_MIN / -1 stays INT_MIN
+      }
+      return static_cast<T>(a / b);
+    } else {
+      return a / b;
+    }
+  }
+};
+
+// Max/Min propagate NaN like numpy's maximum/minimum.
+struct MaxF {
+  template <typename T>
+  T operator()(T a, T b) const { return (a > b || a != a) ? a : b; }
+};
+struct MinF {
+  template <typename T>
+  T operator()(T a, T b) const { return (a < b || a != a) ? a : b; }
+};
+
+// Sum/Mean/Max/Min over any number of broadcasting inputs: the output (with
+// the shape of all inputs broadcast) gets f(input 0, input 1), then each
+// further input is folded in place.
+template <unsigned Mask, typename F>
+void variadic(KernelContext& ctx, F f, bool mean) {
+  const std::string what = ctx.node().describe();
+  std::vector<Shape> shapes;
+  for (size_t i = 0; i < ctx.num_inputs(); ++i) {
+    const Tensor& t = ctx.input(i);
+    PIONNX_ENFORCE(t.dtype() == ctx.input(0).dtype(), InvalidArgument, what, ": input ", i, " has dtype ",
+                   dtype_name(t.dtype()), ", expected ", dtype_name(ctx.input(0).dtype()));
+    shapes.push_back(t.shape());
+  }
+  PIONNX_ENFORCE(!shapes.empty(), InvalidArgument, what, ": needs at least one input");
+  const Shape shape = broadcast_shapes(shapes, what);
+  const Tensor& first = ctx.input(0);
+  if (ctx.num_inputs() == 1) {
+    ctx.set_output(0, first);
+    return;
+  }
+  dispatch_types<Mask>(first.dtype(), what, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    Tensor& out = ctx.output(0, first.dtype(), shape);
+    binary_apply<T, T, T>(ctx.pool(), first, ctx.input(1), out, f);
+    for (size_t i = 2; i < ctx.num_inputs(); ++i) binary_apply<T, T, T>(ctx.pool(), out, ctx.input(i), out, f);
+    if (mean) {
+      const auto n = static_cast<Compute<T>>(ctx.num_inputs());
+      unary_apply<T, T>(ctx.pool(), out, out, [n](auto x) { return x / n; });
+    }
+  });
+}
+
+// Pow's exponent may have a different type than the base (opset 12+); the
+// result has the base's type, computed in double unless both are float32 or
+// both are integers.
+template <typename B, typename E>
+void pow_typed(ThreadPool& pool, const Tensor& base, const Tensor& expo, Tensor& out) {
+  using CB = Compute<B>;
+  using CE = Compute<E>;
+  if constexpr (std::is_floating_point<CB>::value) {
+    // x^2 and x^0.5 are the common ones (norm decompositions): no pow call.
+    if (expo.numel() == 1) {
+      const double e = static_cast<double>(widen(ptr<E>(expo)[0]));
+      if (e == 2.0) return binary_apply<B, E, B>(pool, base, expo, out, [](CB x, CE) { return x * x; });
+      if (e == 1.0) return binary_apply<B, E, B>(pool, base, expo, out, [](CB x, CE) { return x; });
+      if (e == 0.5) return binary_apply<B, E, B>(pool, base, expo, out, [](CB x, CE) { return std::sqrt(x); });
+    }
+  }
+  if constexpr (is_int_v<CB> && is_int_v<CE>) {
+    binary_apply<B, E, B>(pool, base, expo, out, [](CB x, CE e) -> CB {
+      if (e < 0) {
+        // Truncation of 1 / x^|e|: only |x| == 1 survives.
+        if (x == 1) return 1;
+        if constexpr (std::is_signed<CB>::value) {
+          if (x == -1) return (e % 2 == 0) ? 1 : -1;
+        }
+        return 0;
+      }
+      using U = std::make_unsigned_t<CB>;
+      U result = 1, b = static_cast<U>(x);
+      for (auto k = static_cast<std::make_unsigned_t<CE>>(e); k != 0; k >>= 1) {
+        if (k & 1) result *= b;
+        b *= b;
+      }
+      return static_cast<CB>(result);
+    });
+  } else if constexpr (std::is_same<CB, float>::value && std::is_same<CE, float>::value) {
+    binary_apply<B, E, B>(pool, base, expo, out, [](float x, float e) { return std::pow(x, e); });
+  } else {
+    binary_apply<B, E, B>(pool, base, expo, out, [](CB x, CE e) {
+      const double r = std::pow(static_cast<double>(x), static_cast<double>(e));
+      if constexpr (is_int_v<CB>) {
+        // Out-of-range or NaN -> int is UB; numpy gives garbage, we give 0.
+        if (!(std::fabs(r) < 9.2e18)) return CB(0);
+        return static_cast<CB>(static_cast<int64_t>(r));
+      } else {
+        return static_cast<CB>(r);
+      }
+    });
+  }
+}
+
+class PowKernel : public Kernel {
+ public:
+  explicit PowKernel(const KernelInfo& info) : legacy_axis_(legacy_axis_of(info)) {}
+  void compute(KernelContext& ctx) const override {
+    const std::string what = ctx.node().describe();
+    const Tensor& a = ctx.input(0);
+    Tensor b = ctx.input(1);
+    if (legacy_axis_) b = align_legacy(a, b, *legacy_axis_, what);
+    const Shape shape = broadcast_shapes(a.shape(), b.shape(), what);
+    dispatch_types<kNumeric>(a.dtype(), what, [&](auto bt) {
+      using B = typename decltype(bt)::type;
+      dispatch_types<kNumeric>(b.dtype(), what + " exponent", [&](auto et) {
+        using E = typename decltype(et)::type;
+        Tensor& out = ctx.output(0, a.dtype(), shape);
+        pow_typed<B, E>(ctx.pool(), a, b, out);
+      });
+    });
+  }
+
+ private:
+  std::optional<int64_t> legacy_axis_;
+};
+
+// fmod=1: C fmod (sign of the dividend); fmod=0: Python/numpy mod (sign of the
+// divisor) for integers. Floats always use fmod, as the reference does.
+class ModKernel : public Kernel {
+ public:
+  explicit ModKernel(const KernelInfo& info) : fmod_(info.node.attr_i("fmod", 0) != 0) {}
+  void compute(KernelContext& ctx) const override {
+    const std::string what = ctx.node().describe();
+    const Tensor& a = ctx.input(0);
+    const Tensor& b = ctx.input(1);
+    PIONNX_ENFORCE(a.dtype() == b.dtype(), InvalidArgument, what, ": inputs A and B must have the same dtype, got ",
+                   dtype_name(a.dtype()), " and ", dtype_name(b.dtype()));
+    const Shape shape = broadcast_shapes(a.shape(), b.shape(), what);
+    const bool fm = fmod_;
+    dispatch_types<kNumeric>(a.dtype(), what, [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      Tensor& out = ctx.output(0, a.dtype(), shape);
+      binary_apply<T, T, T>(ctx.pool(), a, b, out, [fm, &what](auto x, auto y) {
+        using C = decltype(x);
+        if constexpr (std::is_floating_point<C>::value) {
+          const C r = std::fmod(x, y);
+          return (!fm && std::isnan(r)) ? C(0) : r;
+        } else {
+          PIONNX_ENFORCE(y != 0, InvalidArgument, what, ": integer modulo by zero");
+          if constexpr (std::is_signed<C>::value) {
+            if (y == C(-1)) return C(0);  // avoids INT_MIN % -1 trapping
+          }
+          C r = static_cast<C>(x % y);
+          if constexpr (std::is_signed<C>::value) {
+            if (!fm && r != 0 && ((r < 0) != (y < 0))) r = static_cast<C>(r + y);
+          }
+          return r;
+        }
+      });
+    });
+  }
+
+ private:
+  bool fmod_;
+};
+
+class BitShiftKernel : public Kernel {
+ public:
+  explicit BitShiftKernel(const KernelInfo& info) {
+    const std::string dir = info.node.attr_s("direction", "");
+    PIONNX_ENFORCE(dir == "LEFT" || dir == "RIGHT", InvalidGraph, info.node.describe(),
+                   ": attribute direction must be LEFT or RIGHT, got '", dir, "'");
+    left_ = dir == "LEFT";
+  }
+  void compute(KernelContext& ctx) const override {
+    const std::string what = ctx.node().describe();
+    const Tensor& a = ctx.input(0);
+    const Tensor& b = ctx.input(1);
+    PIONNX_ENFORCE(a.dtype() == b.dtype(), InvalidArgument, what, ": inputs X and Y must have the same dtype, got ",
+                   dtype_name(a.dtype()), " and ", dtype_name(b.dtype()));
+    const Shape shape = broadcast_shapes(a.shape(), b.shape(), what);
+    const bool left = left_;
+    dispatch_types<kUInt>(a.dtype(), what, [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      Tensor& out = ctx.output(0, a.dtype(), shape);
+      // Shifting by the type's width or more is UB in C++; numpy gives 0.
+      binary_apply<T, T, T>(ctx.pool(), a, b, out, [left](T x, T s) -> T {
+        if (s >= sizeof(T) * 8) return 0;
+        return left ? static_cast<T>(x << s) : static_cast<T>(x >> s);
+      });
+    });
+  }
+
+ private:
+  bool left_ = true;
+};
+
+// Where(cond, X, Y): a three-way broadcast that only moves elements.
+void where_kernel(KernelContext& ctx) {
+  const std::string what = ctx.node().describe();
+  const Tensor& c = ctx.input(0);
+  const Tensor& x = ctx.input(1);
+  const Tensor& y = ctx.input(2);
+  PIONNX_ENFORCE(c.dtype() == DType::Bool, InvalidArgument, what, ": condition must be bool, got ",
+                 dtype_name(c.dtype()));
+  PIONNX_ENFORCE(x.dtype() == y.dtype(), InvalidArgument, what, ": X and Y must have the same dtype, got ",
+                 dtype_name(x.dtype()), " and ", dtype_name(y.dtype()));
+  const Shape shape = broadcast_shapes({c.shape(), x.shape(), y.shape()}, what);
+  dispatch_movable(x.dtype(), what, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    Tensor& out = ctx.output(0, x.dtype(), shape);
+    BroadcastPlan<3> plan({&c.shape(), &x.shape(), &y.shape()}, shape);
+    const bool* pc = ptr<bool>(c);
+    const T* px = ptr<T>(x);
+    const T* py = ptr<T>(y);
+    T* po = ptr<T>(out);
+    const auto s = plan.strides.back();
+    plan.for_each_run(ctx.pool(), out.numel(), [&](int64_t oo, const std::array<int64_t, 3>& io, int64_t n) {
+      const bool* cc = pc + io[0];
+      const T* xx = px + io[1];
+      const T* yy = py + io[2];
+      T* z = po + oo;
+      if (s[0] == 1 && s[1] == 1 && s[2] == 1) {
+        for (int64_t i = 0; i < n; ++i) z[i] = cc[i] ? xx[i] : yy[i];
+      } else {
+        for (int64_t i = 0; i < n; ++i) z[i] = cc[i * s[0]] ? xx[i * s[1]] : yy[i * s[2]];
+      }
+    });
+  });
+}
+
+// Identity passes any value through (tensor, sequence, optional) unchanged.
+void identity_kernel(KernelContext& ctx) {
+  const Value* v = ctx.input_value(0);
+  PIONNX_ENFORCE(v != nullptr, InvalidArgument, ctx.node().describe(), ": input 0 is missing");
+  if (v->is_tensor()) {
+    ctx.set_output(0, v->tensor);
+  } else {
+    ctx.set_output_value(0, *v);
+  }
+}
+
+}  // namespace
+
+void register_elementwise(KernelRegistry& r) {
+  constexpr unsigned kMath = kNumeric;
+  add_binary<kMath>(r, "Add", 1, [](auto a, auto b) { return wrapping_add(a, b); });
+  add_binary<kMath>(r, "Sub", 1, [](auto a, auto b) { return wrapping_sub(a, b); });
+  add_binary<kMath>(r, "Mul", 1, [](auto a, auto b) { return wrapping_mul(a, b); });
+  add_binary<kMath>(r, "Div", 1, DivF{});
+
+  constexpr unsigned kCmp = kNumeric | kBool;
+  add_binary<kCmp | kStr, true>(r, "Equal", 1, [](const auto& a, const auto& b) { return a == b; });
+  add_binary<kCmp, true>(r, "Less", 1, [](auto a, auto b) { return a < b; });
+  add_binary<kCmp, true>(r, "Greater", 1, [](auto a, auto b) { return a > b; });
+  add_binary<kCmp, true>(r, "LessOrEqual", 12, [](auto a, auto b) { return a <= b; });
+  add_binary<kCmp, true>(r, "GreaterOrEqual", 12, [](auto a, auto b) { return a >= b; });
+
+  add_binary<kBool>(r, "And", 1, [](bool a, bool b) { return a && b; });
+  add_binary<kBool>(r, "Or", 1, [](bool a, bool b) { return a || b; });
+  add_binary<kBool>(r, "Xor", 1, [](bool a, bool b) { return a != b; });
+  add_binary<kInts>(r, "BitwiseAnd", 18, [](auto a, auto b) { return a & b; });
+  add_binary<kInts>(r, "BitwiseOr", 18, [](auto a, auto b) { return a | b; });
+  add_binary<kInts>(r, "BitwiseXor", 18, [](auto a, auto b) { return a ^ b; });
+
+  r.add<PowKernel>("", "Pow", 1, 23);
+  r.add<ModKernel>("", "Mod", 10, 23);
+  r.add<BitShiftKernel>("", "BitShift", 11, 23);
+
+  r.add_fn("", "Sum", 1, 23, [](KernelContext& ctx) {
+    variadic<kNumeric>(ctx, [](auto a, auto b) { return wrapping_add(a, b); }, false);
+  });
+  r.add_fn("", "Mean", 1, 23, [](KernelContext& ctx) {
+    variadic<kFloats>(ctx, [](auto a, auto b) { return a + b; }, true);
+  });
+  r.add_fn("", "Max", 1, 23, [](KernelContext& ctx) { variadic<kNumeric>(ctx, MaxF{}, false); });
+  r.add_fn("", "Min", 1, 23, [](KernelContext& ctx) { variadic<kNumeric>(ctx, MinF{}, false); });
+
+  r.add_fn("", "Where", 9, 23, where_kernel);
+  r.add_fn("", "Identity", 1, 23, identity_kernel);
+
+}
+
+}  // namespace pionnx

@@ -1,0 +1,469 @@
+// Conv (and com.microsoft FusedConv): a GEMM per (image, group) of the
+// weights [Mg, Cg * k] by the im2col matrix [Cg * k, out positions].
+// float32: constant weights packed once per session for the SGEMM; 1x1 stride-1 reads
+// the input as the matrix; other 2-D convolutions pack im2col straight into
+// SGEMM panels. Depthwise 2-D runs a direct loop. double and 1-/3-D use an
+// explicit, chunked im2col buffer. float16/bfloat16 compute in float32.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <type_traits>
+#include <vector>
+
+#include "platform/thread_pool.h"
+#include "kernels/base/common.h"
+#include "kernels/math/gemm_ref.h"
+#include "kernels/base/kernel.h"
+#include "kernels/nn/window.h"
+
+namespace pionnx {
+namespace {
+
+// Reused per thread: im2col buffers are megabytes and run every inference.
+template <typename T>
+T* scratch(size_t n) {
+  thread_local std::vector<T> buf;
+  if (buf.size() < n) buf.resize(n);
+  return buf.data();
+}
+
+// im2col of a 2-D window for output rows [oh0, oh1): col row
+// (c * KH + kh) * KW + kw holds, for each output position of those rows, the
+// input value under that kernel tap (0 in the padding).
+template <typename T>
+void im2col_2d(ThreadPool& pool, const T* X, int64_t C, const WindowGeometry& g, int64_t oh0,
+               int64_t oh1, T* col) {
+  const int64_t H = g.in[0], W = g.in[1], KH = g.kernel[0], KW = g.kernel[1];
+  const int64_t SH = g.strides[0], SW = g.strides[1], DH = g.dilations[0], DW = g.dilations[1];
+  const int64_t PH = g.pad_begin[0], PW = g.pad_begin[1], OW = g.out[1];
+  const int64_t pc = (oh1 - oh0) * OW;
+  pool.parallel_for(C, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, KH * KW * pc)),
+                    [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      for (int64_t kh = 0; kh < KH; ++kh) {
+        for (int64_t kw = 0; kw < KW; ++kw) {
+          T* dst = col + ((c * KH + kh) * KW + kw) * pc;
+          const int64_t off = kw * DW - PW;
+          int64_t lo, hi;
+          valid_range(off, SW, W, OW, &lo, &hi);
+          for (int64_t oh = oh0; oh < oh1; ++oh, dst += OW) {
+            const int64_t ih = oh * SH - PH + kh * DH;
+            if (ih < 0 || ih >= H) {
+              std::fill(dst, dst + OW, T(0));
+              continue;
+            }
+            std::fill(dst, dst + lo, T(0));
+            if (lo < hi) {
+              // From the first input column inside the row: off alone may lie a pad
+              // (up to INT64_MAX) before the row, which would wrap the address.
+              const T* src = X + (c * H + ih) * W + (off + lo * SW);
+              if (SW == 1)
+                std::memcpy(dst + lo, src, sizeof(T) * (hi - lo));
+              else
+                for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[(ow - lo) * SW];
+            }
+            std::fill(dst + hi, dst + OW, T(0));
+          }
+        }
+      }
+    }
+  });
+}
+
+// im2col for any number of spatial dims, output positions [p0, p1).
+template <typename T>
+void im2col_nd(const T* X, int64_t C, const WindowGeometry& g, int64_t p0, int64_t p1, T* col) {
+  const size_t nd = g.dims();
+  const int64_t ksize = g.kernel_size(), in_size = g.in_size(), pc = p1 - p0;
+  std::vector<int64_t> kpos(nd), opos(nd);
+  for (int64_t row = 0; row < C * ksize; ++row) {
+    const int64_t c = row / ksize;
+    for (int64_t d = static_cast<int64_t>(nd) - 1, r = row % ksize; d >= 0; --d) {
+      kpos[d] = r % g.kernel[d];
+      r /= g.kernel[d];
+    }
+    for (int64_t d = static_cast<int64_t>(nd) - 1, r = p0; d >= 0; --d) {
+      opos[d] = r % g.out[d];
+      r /= g.out[d];
+    }
+    T* dst = col + row * pc;
+    for (int64_t p = 0; p < pc; ++p) {
+      int64_t flat = 0;
+      bool inside = true;
+      for (size_t d = 0; d < nd; ++d) {
+        const int64_t i = opos[d] * g.strides[d] - g.pad_begin[d] + kpos[d] * g.dilations[d];
+        inside = inside && i >= 0 && i < g.in[d];
+        flat = flat * g.in[d] + i;
+      }
+      dst[p] = inside ? X[c * in_size + flat] : T(0);
+      for (int64_t d = static_cast<int64_t>(nd) - 1; d >= 0; --d) {
+        if (++opos[d] < g.out[d]) break;
+        opos[d] = 0;
+      }
+    }
+  }
+}
+
+// One depthwise 2-D plane: y = bias + sum over taps of w * x. Outputs whose
+// window lies inside the input run a branch-free loop the compiler can
+// vectorize over ow (K and S fixed for the common 3x3 stride 1/2); border
+// outputs check every tap.
+template <typename T, int K, int S>
+void depthwise_plane(const T* x, const T* w, T bias, T* y, const WindowGeometry& g) {
+  const int64_t H = g.in[0], W = g.in[1], OH = g.out[0], OW = g.out[1];
+  const int64_t KH = K ? K : g.kernel[0], KW = K ? K : g.kernel[1];
+  const int64_t SH = g.strides[0], SW = S ? S : g.strides[1];
+  const int64_t DH = g.dilations[0], DW = g.dilations[1];
+  const int64_t PH = g.pad_begin[0], PW = g.pad_begin[1];
+  int64_t oh_lo, oh_hi, ow_lo, ow_hi;
+  valid_range(-PH, SH, H - (KH - 1) * DH, OH, &oh_lo, &oh_hi);
+  valid_range(-PW, SW, W - (KW - 1) * DW, OW, &ow_lo, &ow_hi);
+  auto border = [&](int64_t oh, int64_t ow) {
+    T acc = bias;
+    for (int64_t kh = 0; kh < KH; ++kh) {
+      const int64_t ih = oh * SH - PH + kh * DH;
+      if (ih < 0 || ih >= H) continue;
+      for (int64_t kw = 0; kw < KW; ++kw) {
+        const int64_t iw = ow * SW - PW + kw * DW;
+        if (iw >= 0 && iw < W) acc += w[kh * KW + kw] * x[ih * W + iw];
+      }
+    }
+    return acc;
+  };
+  for (int64_t oh = 0; oh < OH; ++oh) {
+    T* yr = y + oh * OW;
+    if (oh < oh_lo || oh >= oh_hi) {
+      for (int64_t ow = 0; ow < OW; ++ow) yr[ow] = border(oh, ow);
+      continue;
+    }
+    for (int64_t ow = 0; ow < ow_lo; ++ow) yr[ow] = border(oh, ow);
+    // The top-left input of the first inside window (ow_lo): the window starts of the outputs
+    // before it may lie a pad (up to INT64_MAX) left of the row, which would wrap the address.
+    const T* xr = ow_lo < ow_hi ? x + (oh * SH - PH) * W + (ow_lo * SW - PW) : x;
+    T* yi = yr + ow_lo;
+    const int64_t n_in = std::max<int64_t>(0, ow_hi - ow_lo);
+    if constexpr (K == 3 && S == 1) {
+      // Nine taps over a contiguous run of outputs: one vectorizable pass
+      // with the nine input rows/columns as shifted streams.
+      const T *r0 = xr, *r1 = xr + DH * W, *r2 = xr + 2 * DH * W;
+      const T w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5], w6 = w[6], w7 = w[7], w8 = w[8];
+      const int64_t d1 = DW, d2 = 2 * DW;
+      for (int64_t i = 0; i < n_in; ++i)
+        yi[i] = bias + w0 * r0[i] + w1 * r0[i + d1] + w2 * r0[i + d2] + w3 * r1[i] + w4 * r1[i + d1] +
+                w5 * r1[i + d2] + w6 * r2[i] + w7 * r2[i + d1] + w8 * r2[i + d2];
+    } else {
+      for (int64_t i = 0; i < n_in; ++i) {
+        T acc = bias;
+        for (int64_t kh = 0; kh < KH; ++kh)
+          for (int64_t kw = 0; kw < KW; ++kw)
+            acc += w[kh * KW + kw] * xr[kh * DH * W + i * SW + kw * DW];
+        yi[i] = acc;
+      }
+    }
+    for (int64_t ow = std::max(ow_lo, ow_hi); ow < OW; ++ow) yr[ow] = border(oh, ow);
+  }
+}
+
+// An activation fused into the convolution (com.microsoft FusedConv, or a
+// Conv the optimizer merged with the activation after it).
+struct Activation {
+  enum Kind { None, Relu, LeakyRelu, Clip, Sigmoid, Tanh, HardSigmoid } kind = None;
+  float a = 0, b = 0;
+
+  static Activation from_node(const Node& n) {
+    Activation act;
+    const std::string name = n.attr_s("activation", "");
+    const std::vector<float> p = n.attr_floats("activation_params");
+    auto param = [&](size_t i, float def) { return i < p.size() ? p[i] : def; };
+    if (name.empty()) return act;
+    if (name == "Relu") act.kind = Relu;
+    else if (name == "LeakyRelu") act = {LeakyRelu, param(0, 0.01f), 0};
+    else if (name == "Clip") act = {Clip, param(0, -3.4e38f), param(1, 3.4e38f)};
+    else if (name == "Sigmoid") act.kind = Sigmoid;
+    else if (name == "Tanh") act.kind = Tanh;
+    else if (name == "HardSigmoid") act = {HardSigmoid, param(0, 0.2f), param(1, 0.5f)};
+    else throw NotImplemented(str_cat(n.describe(), ": fused activation '", name, "' is not supported"));
+    return act;
+  }
+
+  template <typename T>
+  void apply(T* y, int64_t n) const {
+    switch (kind) {
+      case None: return;
+      case Relu: for (int64_t i = 0; i < n; ++i) y[i] = y[i] > T(0) ? y[i] : T(0); return;
+      case LeakyRelu: for (int64_t i = 0; i < n; ++i) y[i] = y[i] >= T(0) ? y[i] : y[i] * T(a); return;
+      case Clip: for (int64_t i = 0; i < n; ++i) y[i] = std::min(std::max(y[i], T(a)), T(b)); return;
+      case Sigmoid: for (int64_t i = 0; i < n; ++i) y[i] = T(1) / (T(1) + std::exp(-y[i])); return;
+      case Tanh: for (int64_t i = 0; i < n; ++i) y[i] = std::tanh(y[i]); return;
+      case HardSigmoid:
+        for (int64_t i = 0; i < n; ++i) y[i] = std::min(T(1), std::max(T(0), T(a) * y[i] + T(b)));
+        return;
+    }
+  }
+};
+
+// Depthwise 2-D (one input channel per group): one plane per output channel.
+template <typename T>
+void conv_depthwise_2d(ThreadPool& pool, const T* X, const T* Wt, const T* B, T* Y, int64_t N,
+                       int64_t C, int64_t M, const WindowGeometry& g, const Activation& act) {
+  const int64_t Mg = M / C;  // outputs per input channel
+  const int64_t in_size = g.in_size(), out_size = g.out_size(), ksize = g.kernel_size();
+  auto plane = &depthwise_plane<T, 0, 0>;
+  if (g.kernel[0] == 3 && g.kernel[1] == 3 && g.strides[1] == 1) plane = &depthwise_plane<T, 3, 1>;
+  if (g.kernel[0] == 3 && g.kernel[1] == 3 && g.strides[1] == 2) plane = &depthwise_plane<T, 3, 2>;
+  pool.parallel_for(N * M, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, out_size * ksize)),
+                    [&](int64_t b, int64_t e) {
+    for (int64_t nm = b; nm < e; ++nm) {
+      const int64_t n = nm / M, m = nm % M;
+      plane(X + (n * C + m / Mg) * in_size, Wt + m * ksize, B ? B[m] : T(0), Y + nm * out_size, g);
+      act.apply(Y + nm * out_size, out_size);  // while the plane is in cache
+    }
+  });
+}
+
+// The im2col matrix of one image and group (rows (c, kh, kw), columns output
+// positions), written straight into SGEMM panels so it never exists whole.
+simd::SgemmPackB im2col_packer(const float* X, const WindowGeometry& g) {
+  return [X, &g](int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr, float* out) {
+    const int64_t H = g.in[0], W = g.in[1], KH = g.kernel[0], KW = g.kernel[1];
+    const int64_t SH = g.strides[0], SW = g.strides[1], DH = g.dilations[0], DW = g.dilations[1];
+    const int64_t PH = g.pad_begin[0], PW = g.pad_begin[1], OW = g.out[1];
+    struct Run {
+      int64_t oh, ow0, len, off;  // columns [off, off + len) of the panel: row oh from ow0
+    };
+    std::vector<Run> runs;
+    for (int64_t jr = 0; jr < nc; jr += nr) {
+      const int64_t n = std::min<int64_t>(nr, nc - jr);
+      runs.clear();
+      for (int64_t off = 0, p = j0 + jr; off < n;) {
+        const int64_t ow = p % OW, len = std::min(n - off, OW - ow);
+        runs.push_back({p / OW, ow, len, off});
+        off += len;
+        p += len;
+      }
+      float* dst = out + jr * kc;
+      int64_t c = k0 / (KH * KW), kh = k0 / KW % KH, kw = k0 % KW;
+      for (int64_t kk = 0; kk < kc; ++kk, dst += nr) {
+        const float* xc = X + c * H * W;
+        for (const Run& r : runs) {
+          float* d = dst + r.off;
+          const int64_t ih = r.oh * SH - PH + kh * DH;
+          if (ih < 0 || ih >= H) {
+            std::fill(d, d + r.len, 0.f);
+            continue;
+          }
+          const int64_t base = r.ow0 * SW + kw * DW - PW;
+          int64_t lo, hi;
+          valid_range(base, SW, W, r.len, &lo, &hi);
+          std::fill(d, d + lo, 0.f);
+          if (lo < hi) {
+            // From the first input column inside the row (base may lie a whole pad before it).
+            const float* src = xc + ih * W + (base + lo * SW);
+            if (SW == 1)
+              for (int64_t t = lo; t < hi; ++t) d[t] = src[t - lo];
+            else
+              for (int64_t t = lo; t < hi; ++t) d[t] = src[(t - lo) * SW];
+          }
+          std::fill(d + hi, d + r.len, 0.f);
+        }
+        std::fill(dst + n, dst + nr, 0.f);
+        if (++kw == KW) {
+          kw = 0;
+          if (++kh == KH) {
+            kh = 0;
+            ++c;
+          }
+        }
+      }
+    }
+  };
+}
+
+// Bias then activation over output rows [p0, p1) of Mg channels.
+template <typename T>
+void finish_rows(T* Yg, const T* bias, int64_t Mg, int64_t out_size, int64_t p0, int64_t p1,
+                 const Activation& act) {
+  for (int64_t m = 0; m < Mg; ++m) {
+    T* y = Yg + m * out_size + p0;
+    if (bias) {
+      const T b = bias[m];
+      for (int64_t p = 0; p < p1 - p0; ++p) y[p] += b;
+    }
+    act.apply(y, p1 - p0);
+  }
+}
+
+// finish_rows as an SGEMM epilogue: each block gets its bias and activation
+// as soon as it is final, while it is still in cache.
+simd::SgemmEpilogue bias_act_epilogue(const float* bias, const Activation& act) {
+  return [bias, &act](int64_t i0, int64_t i1, int64_t j0, int64_t j1, float* c, int64_t ldc) {
+    for (int64_t i = i0; i < i1; ++i) {
+      float* row = c + (i - i0) * ldc;
+      if (bias) {
+        const float b = bias[i];
+        for (int64_t j = 0; j < j1 - j0; ++j) row[j] += b;
+      }
+      act.apply(row, j1 - j0);
+    }
+  };
+}
+
+// packed: per group, W_g packed for the SGEMM (float only), or nullptr.
+template <typename T>
+void conv_forward(ThreadPool& pool, const T* X, const T* Wt, const T* B, T* Y, int64_t N,
+                  int64_t C, int64_t M, int64_t group, const WindowGeometry& geo,
+                  const Activation& act, const std::vector<simd::SgemmPackedA>* packed) {
+  const WindowGeometry g = promote_1d(geo);
+  const int64_t Cg = C / group, Mg = M / group;
+  const int64_t in_size = g.in_size(), out_size = g.out_size(), ksize = g.kernel_size();
+  const int64_t Kd = Cg * ksize;
+  if (N == 0 || M == 0 || out_size == 0) return;
+  if (Cg == 1 && g.dims() == 2 && ksize > 1) {
+    conv_depthwise_2d(pool, X, Wt, B, Y, N, C, M, g, act);
+    return;
+  }
+  bool pointwise = true;
+  for (size_t d = 0; d < g.dims(); ++d)
+    pointwise = pointwise && g.kernel[d] == 1 && g.strides[d] == 1 && g.pad_begin[d] == 0 &&
+                g.pad_end[d] == 0;
+
+  // Output positions per GEMM: whole output rows, with the im2col buffer
+  // bounded (~4 MB of floats) so big images do not need a huge one.
+  const int64_t row = g.out.back();
+  const int64_t rows_per_chunk =
+      std::max<int64_t>(1, (int64_t{1} << 20) / std::max<int64_t>(1, Kd * row));
+  const int64_t chunk = std::min(out_size, rows_per_chunk * row);
+  const bool implicit = std::is_same<T, float>::value && packed && g.dims() == 2;
+  T* col = pointwise || implicit ? nullptr : scratch<T>(static_cast<size_t>(Kd * chunk));
+
+  for (int64_t n = 0; n < N; ++n) {
+    for (int64_t grp = 0; grp < group; ++grp) {
+      const T* Xg = X + (n * C + grp * Cg) * in_size;
+      const T* Wg = Wt + grp * Mg * Kd;
+      T* Yg = Y + (n * M + grp * Mg) * out_size;
+      if constexpr (std::is_same<T, float>::value) {
+        if (packed && !pointwise && g.dims() == 2) {  // im2col packed straight into panels
+          const simd::SgemmEpilogue epilogue = bias_act_epilogue(B ? B + grp * Mg : nullptr, act);
+          simd::sgemm_prepacked_fn((*packed)[grp], out_size, im2col_packer(Xg, g), 0.f, Yg,
+                                   out_size, &pool, &epilogue);
+          continue;
+        }
+      }
+      for (int64_t p0 = 0; p0 < out_size; p0 += chunk) {
+        const int64_t p1 = std::min(out_size, p0 + chunk);
+        const T* Bmat = Xg + p0;  // pointwise: the input is already the column matrix
+        int64_t ldb = in_size;
+        if (!pointwise) {
+          if (g.dims() == 2)
+            im2col_2d(pool, Xg, Cg, g, p0 / row, p1 / row, col);
+          else
+            im2col_nd(Xg, Cg, g, p0, p1, col);
+          Bmat = col;
+          ldb = p1 - p0;
+        }
+        if constexpr (std::is_same<T, float>::value) {
+          if (packed) {
+            const simd::SgemmEpilogue epilogue = bias_act_epilogue(B ? B + grp * Mg : nullptr, act);
+            simd::sgemm_prepacked((*packed)[grp], false, p1 - p0, Bmat, ldb, 0.f, Yg + p0,
+                                  out_size, &pool, &epilogue);
+            continue;
+          }
+        }
+        gemm_any<T>(false, false, Mg, p1 - p0, Kd, 1.0, Wg, Kd, Bmat, ldb, 0.0, Yg + p0,
+                    out_size, &pool);
+        finish_rows(Yg, B ? B + grp * Mg : nullptr, Mg, out_size, p0, p1, act);
+      }
+    }
+  }
+}
+
+class ConvKernel : public Kernel {
+ public:
+  explicit ConvKernel(const KernelInfo& info)
+      : attrs_(WindowAttrs::from_node(info.node)),
+        group_(info.node.attr_i("group", 1)),
+        act_(Activation::from_node(info.node)),
+        packed_(info.constant_input(1)) {}
+
+  void compute(KernelContext& ctx) const override {
+    const std::string what = ctx.node().describe();
+    const Tensor& x = ctx.input(0);
+    const Tensor& w = ctx.input(1);
+    const Tensor* b = ctx.optional_input(2);
+    PIONNX_ENFORCE(!ctx.has_input(3), NotImplemented, what, ": FusedConv's Z input is not supported");
+    PIONNX_ENFORCE(x.rank() >= 3, InvalidArgument, what, ": X must be [N, C, spatial...], got ",
+                   shape_str(x.shape()));
+    PIONNX_ENFORCE(w.rank() == x.rank(), InvalidArgument, what, ": W ", shape_str(w.shape()),
+                   " must have the rank of X ", shape_str(x.shape()));
+    PIONNX_ENFORCE(w.dtype() == x.dtype() && (!b || b->dtype() == x.dtype()), InvalidArgument,
+                   what, ": X, W and B must share one dtype");
+    const int64_t N = x.dim(0), C = x.dim(1), M = w.dim(0);
+    PIONNX_ENFORCE(group_ > 0 && C % group_ == 0 && M % group_ == 0 && w.dim(1) == C / group_,
+                   InvalidArgument, what, ": X has ", C, " channels and W is ",
+                   shape_str(w.shape()), ", which does not fit group=", group_);
+    PIONNX_ENFORCE(!b || b->numel() == M, InvalidArgument, what, ": B must have ", M,
+                   " values, got ", shape_str(b->shape()));
+    const std::vector<int64_t> wk(w.shape().begin() + 2, w.shape().end());
+    PIONNX_ENFORCE(attrs_.kernel_shape.empty() || attrs_.kernel_shape == wk, InvalidArgument,
+                   what, ": kernel_shape attribute does not match W ", shape_str(w.shape()));
+    const WindowGeometry g =
+        resolve_window(attrs_, std::vector<int64_t>(x.shape().begin() + 2, x.shape().end()), wk,
+                       what);
+    Shape out{N, M};
+    out.insert(out.end(), g.out.begin(), g.out.end());
+
+    if (x.dtype() == DType::Float16 || x.dtype() == DType::BFloat16) {
+      Tensor y(DType::Float, out);
+      const Tensor x32 = to_float32(x), w32 = to_float32(w);
+      const Tensor b32 = b ? to_float32(*b) : Tensor();
+      conv_forward<float>(ctx.pool(), x32.data<float>(), w32.data<float>(),
+                          b ? b32.data<float>() : nullptr, y.data<float>(), N, C, M, group_, g,
+                          act_, nullptr);
+      ctx.set_output(0, cast_tensor(y, x.dtype()));
+      return;
+    }
+    Tensor& y = ctx.output(0, x.dtype(), out);
+    if (x.dtype() == DType::Float) {
+      // Depthwise convolutions and empty outputs never reach the GEMM.
+      const bool gemm = !(C / group_ == 1 && g.kernel_size() > 1 && g.dims() <= 2) &&
+                        y.numel() > 0 && M > 0;
+      // A constant W is packed once per session; any other is packed by
+      // the SGEMM as it goes.
+      const auto* packed = !gemm ? nullptr : packed_.get(w, [&](const Tensor& wt) {
+        const int64_t Mg = M / group_, Kd = wt.numel() / M;
+        std::vector<simd::SgemmPackedA> panels;
+        for (int64_t grp = 0; grp < group_; ++grp)
+          panels.push_back(simd::sgemm_pack_a(false, Mg, Kd, wt.data<float>() + grp * Mg * Kd, Kd));
+        return panels;
+      });
+      conv_forward<float>(ctx.pool(), x.data<float>(), w.data<float>(),
+                          b ? b->data<float>() : nullptr, y.data<float>(), N, C, M, group_, g,
+                          act_, packed);
+      return;
+    }
+    dispatch_float(x.dtype(), what, [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      conv_forward<T>(ctx.pool(), x.data<T>(), w.data<T>(), b ? b->data<T>() : nullptr,
+                      y.data<T>(), N, C, M, group_, g, act_, nullptr);
+    });
+  }
+
+ private:
+  WindowAttrs attrs_;
+  int64_t group_;
+  Activation act_;
+  ConstantWeightCache<std::vector<simd::SgemmPackedA>> packed_;
+};
+
+}  // namespace
+
+
+void register_conv(KernelRegistry& r) {
+  r.add<ConvKernel>("", "Conv", 1, 23);
+  // onnxruntime's fused form (Conv + activation), as its optimizer writes it.
+  r.add<ConvKernel>("com.microsoft", "FusedConv", 1, 1);
+}
+
+}  // namespace pionnx

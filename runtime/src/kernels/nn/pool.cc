@@ -1,0 +1,493 @@
+// Max/Average/Lp pools over 1-3 spatial dims, their Global forms and
+// MaxRoiPool. Windows are clipped to the input per dim, so padding never
+// materialises. float16/bfloat16 compute in float32.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <type_traits>
+#include <vector>
+
+#include "core/checked.h"
+#include "platform/thread_pool.h"
+#include "kernels/base/common.h"
+#include "kernels/base/kernel.h"
+#include "kernels/nn/window.h"
+
+namespace pionnx {
+namespace {
+
+enum class PoolKind { Max, Avg, Lp };
+
+bool is_half(DType t) { return t == DType::Float16 || t == DType::BFloat16; }
+
+// Per spatial dim and output index: the tap range [klo, khi) landing inside
+// the input, the first input index, and how many taps land inside the
+// explicitly padded input (for count_include_pad).
+struct DimTaps {
+  std::vector<int64_t> start, klo, khi, npad;
+  int64_t dilation = 1;
+};
+
+std::vector<DimTaps> make_taps(const WindowGeometry& g) {
+  std::vector<DimTaps> taps(g.dims());
+  for (size_t d = 0; d < g.dims(); ++d) {
+    DimTaps& t = taps[d];
+    const int64_t K = g.kernel[d], D = g.dilations[d], in = g.in[d];
+    t.dilation = D;
+    for (int64_t o = 0; o < g.out[d]; ++o) {
+      const int64_t s = o * g.strides[d] - g.pad_begin[d];
+      auto taps_below = [&](int64_t limit) {  // #k in [0, K) with s + k * D < limit
+        return limit <= s ? 0 : std::min<int64_t>(K, ceil_div_nonneg(limit - s, D));
+      };
+      const int64_t lo = s >= 0 ? 0 : std::min<int64_t>(K, ceil_div_nonneg(-s, D));
+      t.start.push_back(s);
+      t.klo.push_back(lo);
+      t.khi.push_back(std::max(lo, taps_below(in)));
+      t.npad.push_back(taps_below(in + g.pad_end[d]));
+    }
+  }
+  return taps;
+}
+
+// Pools one dtype. The geometry is promoted to 3 spatial dims (leading unit
+// dims) so one loop nest serves 1-D, 2-D and 3-D.
+template <typename T, typename Acc>
+void pool_forward(ThreadPool& pool, PoolKind kind, const T* X, T* Y, int64_t* indices,
+                  int64_t planes, const WindowGeometry& geo, bool count_include_pad, double p,
+                  bool col_major_indices) {
+  WindowGeometry g = geo;
+  while (g.dims() < 3) {
+    for (auto* v : {&g.in, &g.kernel, &g.strides, &g.dilations, &g.out}) v->insert(v->begin(), 1);
+    g.pad_begin.insert(g.pad_begin.begin(), 0);
+    g.pad_end.insert(g.pad_end.begin(), 0);
+  }
+  const std::vector<DimTaps> t = make_taps(g);
+  const int64_t ID = g.in[0], IH = g.in[1], IW = g.in[2];
+  const int64_t OD = g.out[0], OH = g.out[1], OW = g.out[2];
+  const int64_t in_size = ID * IH * IW, out_size = OD * OH * OW;
+  const int64_t nd = static_cast<int64_t>(geo.dims());
+  pool.parallel_for(planes, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, out_size * g.kernel_size())),
+                    [&](int64_t b, int64_t e) {
+    for (int64_t c = b; c < e; ++c) {
+      const T* x = X + c * in_size;
+      T* y = Y + c * out_size;
+      for (int64_t od = 0; od < OD; ++od)
+        for (int64_t oh = 0; oh < OH; ++oh)
+          for (int64_t ow = 0; ow < OW; ++ow) {
+            const int64_t o = (od * OH + oh) * OW + ow;
+            Acc acc = kind == PoolKind::Max ? std::numeric_limits<Acc>::lowest() : Acc(0);
+            int64_t best = -1;
+            for (int64_t kd = t[0].klo[od]; kd < t[0].khi[od]; ++kd) {
+              const int64_t id = t[0].start[od] + kd * t[0].dilation;
+              for (int64_t kh = t[1].klo[oh]; kh < t[1].khi[oh]; ++kh) {
+                const int64_t ih = t[1].start[oh] + kh * t[1].dilation;
+                const T* row = x + (id * IH + ih) * IW;
+                for (int64_t kw = t[2].klo[ow]; kw < t[2].khi[ow]; ++kw) {
+                  const int64_t iw = t[2].start[ow] + kw * t[2].dilation;
+                  const Acc v = static_cast<Acc>(row[iw]);
+                  if (kind == PoolKind::Max) {
+                    if (best < 0 || v > acc) {
+                      acc = v;
+                      best = (id * IH + ih) * IW + iw;
+                    }
+                  } else if (kind == PoolKind::Avg) {
+                    acc += v;
+                  } else {
+                    acc += static_cast<Acc>(std::pow(std::abs(static_cast<double>(v)), p));
+                  }
+                }
+              }
+            }
+            if (kind == PoolKind::Max) {
+              // A window all in padding keeps the accumulator's lowest value: for an integer
+              // output that is the type's own lowest (the float one does not fit it).
+              if constexpr (std::is_integral_v<T>)
+                y[o] = best < 0 ? std::numeric_limits<T>::lowest() : static_cast<T>(acc);
+              else
+                y[o] = static_cast<T>(acc);
+              if (indices) {
+                int64_t idx = best;
+                if (col_major_indices && best >= 0) {
+                  // Spatial coordinates of `best`, re-flattened first-dim-fastest.
+                  const int64_t pos[3] = {best / (IH * IW), best / IW % IH, best % IW};
+                  const int64_t dims[3] = {ID, IH, IW};
+                  idx = 0;
+                  for (int64_t d = 2; d >= 3 - nd; --d) idx = idx * dims[d] + pos[d];
+                }
+                indices[c * out_size + o] = best < 0 ? -1 : c * in_size + idx;
+              }
+            } else if (kind == PoolKind::Avg) {
+              const int64_t n =
+                  count_include_pad
+                      ? t[0].npad[od] * t[1].npad[oh] * t[2].npad[ow]
+                      : (t[0].khi[od] - t[0].klo[od]) * (t[1].khi[oh] - t[1].klo[oh]) *
+                            (t[2].khi[ow] - t[2].klo[ow]);
+              y[o] = n > 0 ? static_cast<T>(acc / static_cast<Acc>(n)) : T(0);
+            } else {
+              y[o] = static_cast<T>(std::pow(static_cast<double>(acc), 1.0 / p));
+            }
+          }
+    }
+  });
+}
+
+// Fast path for the CNN case: 1-D/2-D Max (without Indices) or Average
+// pooling, no dilation. Windows fully inside the input run a tight loop
+// (unrolled for the common 2x2 and 3x3 kernels); border windows take the
+// clipped loop.
+template <typename T, bool IsMax, int KH, int KW>
+void pool2d_plane(const T* x, T* y, const WindowGeometry& g, bool count_include_pad) {
+  const int64_t H = g.in[0], W = g.in[1], OH = g.out[0], OW = g.out[1];
+  const int64_t kh = KH ? KH : g.kernel[0], kw = KW ? KW : g.kernel[1];
+  const int64_t sh = g.strides[0], sw = g.strides[1], ph = g.pad_begin[0], pw = g.pad_begin[1];
+  int64_t oh_lo, oh_hi, ow_lo, ow_hi;  // outputs whose window is inside the input
+  valid_range(-ph, sh, H - kh + 1, OH, &oh_lo, &oh_hi);
+  valid_range(-pw, sw, W - kw + 1, OW, &ow_lo, &ow_hi);
+  const T inv = T(1) / static_cast<T>(kh * kw);
+  auto border = [&](int64_t oh, int64_t ow) {
+    const int64_t h0 = oh * sh - ph, w0 = ow * sw - pw;
+    const int64_t hs = std::max<int64_t>(h0, 0), he = std::min(h0 + kh, H);
+    const int64_t ws = std::max<int64_t>(w0, 0), we = std::min(w0 + kw, W);
+    T acc = IsMax ? std::numeric_limits<T>::lowest() : T(0);
+    for (int64_t h = hs; h < he; ++h)
+      for (int64_t w = ws; w < we; ++w) acc = IsMax ? std::max(acc, x[h * W + w]) : acc + x[h * W + w];
+    if (IsMax) return hs < he && ws < we ? acc : T(0);
+    int64_t n = (he - hs) * (we - ws);
+    if (count_include_pad) {
+      const int64_t hp = std::min(h0 + kh, H + g.pad_end[0]) - h0;
+      const int64_t wp = std::min(w0 + kw, W + g.pad_end[1]) - w0;
+      n = hp * wp;
+    }
+    return n > 0 ? acc / static_cast<T>(n) : T(0);
+  };
+  for (int64_t oh = 0; oh < OH; ++oh) {
+    T* yr = y + oh * OW;
+    if (oh < oh_lo || oh >= oh_hi) {
+      for (int64_t ow = 0; ow < OW; ++ow) yr[ow] = border(oh, ow);
+      continue;
+    }
+    for (int64_t ow = 0; ow < ow_lo; ++ow) yr[ow] = border(oh, ow);
+    // From the first inside window: the window starts before it may lie a pad (up to
+    // INT64_MAX) left of the row, which would wrap the address.
+    const T* xr = ow_lo < ow_hi ? x + (oh * sh - ph) * W + (ow_lo * sw - pw) : x;
+    for (int64_t ow = ow_lo; ow < ow_hi; ++ow) {
+      const T* win = xr + (ow - ow_lo) * sw;
+      T acc = win[0];
+      for (int64_t i = 0; i < kh; ++i)
+        for (int64_t j = (i == 0); j < kw; ++j)
+          acc = IsMax ? std::max(acc, win[i * W + j]) : acc + win[i * W + j];
+      yr[ow] = IsMax ? acc : acc * inv;
+    }
+    for (int64_t ow = std::max(ow_lo, ow_hi); ow < OW; ++ow) yr[ow] = border(oh, ow);
+  }
+}
+
+template <typename T, bool IsMax>
+void pool2d_fast(ThreadPool& pool, const T* X, T* Y, int64_t planes, const WindowGeometry& g,
+                 bool count_include_pad) {
+  const int64_t in_size = g.in_size(), out_size = g.out_size();
+  auto plane = &pool2d_plane<T, IsMax, 0, 0>;
+  if (g.kernel[0] == 3 && g.kernel[1] == 3) plane = &pool2d_plane<T, IsMax, 3, 3>;
+  if (g.kernel[0] == 2 && g.kernel[1] == 2) plane = &pool2d_plane<T, IsMax, 2, 2>;
+  pool.parallel_for(planes, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, out_size * g.kernel_size())),
+                    [&](int64_t b, int64_t e) {
+    for (int64_t c = b; c < e; ++c) plane(X + c * in_size, Y + c * out_size, g, count_include_pad);
+  });
+}
+
+class PoolKernel : public Kernel {
+ public:
+  PoolKernel(const KernelInfo& info, PoolKind kind)
+      : kind_(kind), attrs_(WindowAttrs::from_node(info.node)) {
+    const Node& n = info.node;
+    PIONNX_ENFORCE(!attrs_.kernel_shape.empty(), InvalidGraph, n.describe(),
+                   ": kernel_shape is required");
+    count_include_pad_ = n.attr_i("count_include_pad", 0) != 0;
+    col_major_ = n.attr_i("storage_order", 0) == 1;
+    // LpPool-1 has a float p, later versions an int one.
+    const Attribute* pa = n.find("p");
+    p_ = !pa ? 2.0 : pa->type == Attribute::Type::Float ? pa->f : static_cast<double>(pa->i);
+  }
+
+  void compute(KernelContext& ctx) const override {
+    const std::string what = ctx.node().describe();
+    const Tensor& x = ctx.input(0);
+    PIONNX_ENFORCE(x.rank() >= 3 && x.rank() <= 5, InvalidArgument, what,
+                   ": X must be [N, C, d1 (, d2 (, d3))], got ", shape_str(x.shape()));
+    const std::vector<int64_t> in(x.shape().begin() + 2, x.shape().end());
+    const WindowGeometry g = resolve_window(attrs_, in, attrs_.kernel_shape, what);
+    Shape out{x.dim(0), x.dim(1)};
+    out.insert(out.end(), g.out.begin(), g.out.end());
+    int64_t* indices = nullptr;
+    if (kind_ == PoolKind::Max && ctx.wants_output(1))
+      indices = ctx.output(1, DType::Int64, out).data<int64_t>();
+    const int64_t planes = x.dim(0) * x.dim(1);
+
+    if (is_half(x.dtype())) {
+      const Tensor x32 = to_float32(x);
+      Tensor y(DType::Float, out);
+      pool_forward<float, float>(ctx.pool(), kind_, x32.data<float>(), y.data<float>(), indices,
+                                 planes, g, count_include_pad_, p_, col_major_);
+      ctx.set_output(0, cast_tensor(y, x.dtype()));
+      return;
+    }
+    Tensor& y = ctx.output(0, x.dtype(), out);
+    const WindowGeometry g2 = promote_1d(g);
+    const bool fast = g2.dims() == 2 && g2.dilations[0] == 1 && g2.dilations[1] == 1 &&
+                      (kind_ == PoolKind::Avg || (kind_ == PoolKind::Max && !indices));
+    auto run = [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      using Acc = typename std::conditional<std::is_same<T, double>::value, double, float>::type;
+      if constexpr (std::is_floating_point<T>::value) {
+        if (fast && kind_ == PoolKind::Max)
+          return pool2d_fast<T, true>(ctx.pool(), x.data<T>(), y.data<T>(), planes, g2, false);
+        if (fast)
+          return pool2d_fast<T, false>(ctx.pool(), x.data<T>(), y.data<T>(), planes, g2,
+                                       count_include_pad_);
+      }
+      pool_forward<T, Acc>(ctx.pool(), kind_, x.data<T>(), y.data<T>(), indices, planes, g,
+                           count_include_pad_, p_, col_major_);
+    };
+    switch (x.dtype()) {
+      case DType::Float: return run(TypeTag<float>{});
+      case DType::Double: return run(TypeTag<double>{});
+      case DType::Int8:
+        if (kind_ == PoolKind::Max) return run(TypeTag<int8_t>{});
+        break;
+      case DType::UInt8:
+        if (kind_ == PoolKind::Max) return run(TypeTag<uint8_t>{});
+        break;
+      default: break;
+    }
+    throw NotImplemented(str_cat(what, ": dtype ", dtype_name(x.dtype()), " is not supported"));
+  }
+
+ private:
+  PoolKind kind_;
+  WindowAttrs attrs_;
+  bool count_include_pad_ = false, col_major_ = false;
+  double p_ = 2.0;
+};
+
+// Global pools: one reduction per (n, c) plane.
+template <typename T>
+void global_pool(ThreadPool& pool, PoolKind kind, const T* X, T* Y, int64_t planes, int64_t size,
+                 double p) {
+  pool.parallel_for(planes, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, size)),
+                    [&](int64_t b, int64_t e) {
+    for (int64_t c = b; c < e; ++c) {
+      const T* x = X + c * size;
+      if (kind == PoolKind::Max) {
+        T m = size > 0 ? x[0] : T(0);
+        for (int64_t i = 1; i < size; ++i) m = x[i] > m ? x[i] : m;
+        Y[c] = m;
+      } else if (kind == PoolKind::Avg) {
+        T s = 0;
+        for (int64_t i = 0; i < size; ++i) s += x[i];
+        Y[c] = size > 0 ? s / static_cast<T>(size) : T(0);
+      } else {
+        double s = 0;
+        for (int64_t i = 0; i < size; ++i) s += std::pow(std::abs(static_cast<double>(x[i])), p);
+        Y[c] = static_cast<T>(std::pow(s, 1.0 / p));
+      }
+    }
+  });
+}
+
+class GlobalPoolKernel : public Kernel {
+ public:
+  GlobalPoolKernel(const KernelInfo& info, PoolKind kind) : kind_(kind) {
+    const Attribute* pa = info.node.find("p");
+    p_ = !pa ? 2.0 : pa->type == Attribute::Type::Float ? pa->f : static_cast<double>(pa->i);
+  }
+
+  void compute(KernelContext& ctx) const override {
+    const std::string what = ctx.node().describe();
+    const Tensor& x = ctx.input(0);
+    PIONNX_ENFORCE(x.rank() >= 2, InvalidArgument, what, ": X must be [N, C, ...], got ",
+                   shape_str(x.shape()));
+    Shape out(x.rank(), 1);
+    out[0] = x.dim(0);
+    out[1] = x.dim(1);
+    const int64_t planes = x.dim(0) * x.dim(1);
+    const int64_t size = planes == 0 ? 0 : x.numel() / planes;
+    if (is_half(x.dtype())) {
+      const Tensor x32 = to_float32(x);
+      Tensor y(DType::Float, out);
+      global_pool<float>(ctx.pool(), kind_, x32.data<float>(), y.data<float>(), planes, size, p_);
+      ctx.set_output(0, cast_tensor(y, x.dtype()));
+      return;
+    }
+    Tensor& y = ctx.output(0, x.dtype(), out);
+    dispatch_float(x.dtype(), what, [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      global_pool<T>(ctx.pool(), kind_, x.data<T>(), y.data<T>(), planes, size, p_);
+    });
+  }
+
+ private:
+  PoolKind kind_;
+  double p_ = 2.0;
+};
+
+// MaxRoiPool (Caffe semantics): each region of interest [batch, x1, y1, x2,
+// y2] (scaled, rounded) is split into pooled_shape bins, each max-pooled.
+class MaxRoiPoolKernel : public Kernel {
+ public:
+  explicit MaxRoiPoolKernel(const KernelInfo& info)
+      : pooled_(info.node.attr_ints("pooled_shape")),
+        scale_(info.node.attr_f("spatial_scale", 1.f)) {
+    PIONNX_ENFORCE(pooled_.size() == 2 && pooled_[0] > 0 && pooled_[1] > 0, InvalidGraph,
+                   info.node.describe(), ": pooled_shape must be 2 positive values");
+  }
+
+  void compute(KernelContext& ctx) const override {
+    const std::string what = ctx.node().describe();
+    const Tensor& x = ctx.input(0);
+    const Tensor& rois = ctx.input(1);
+    PIONNX_ENFORCE(x.rank() == 4, InvalidArgument, what, ": X must be [N, C, H, W], got ",
+                   shape_str(x.shape()));
+    PIONNX_ENFORCE(rois.rank() == 2 && rois.dim(1) == 5 && rois.dtype() == x.dtype(),
+                   InvalidArgument, what, ": rois must be [num_rois, 5] of X's dtype, got ",
+                   shape_str(rois.shape()));
+    const Tensor x32 = x.dtype() == DType::Float ? x : cast_tensor(x, DType::Float);
+    const Tensor r32 = rois.dtype() == DType::Float ? rois : cast_tensor(rois, DType::Float);
+    const int64_t C = x.dim(1), H = x.dim(2), W = x.dim(3), PH = pooled_[0], PW = pooled_[1];
+    const int64_t R = rois.dim(0);
+    Tensor y(DType::Float, {R, C, PH, PW});
+    const float* X = x32.data<float>();
+    const float* roi = r32.data<float>();
+    float* Y = y.data<float>();
+    for (int64_t r = 0; r < R; ++r) {
+      const float* b = roi + r * 5;
+      const int64_t n = clamp_to_int<int64_t>(b[0]);
+      PIONNX_ENFORCE(n >= 0 && n < x.dim(0), InvalidArgument, what, ": roi ", r,
+                     " names batch ", n, " of ", x.dim(0));
+      const int64_t x1 = clamp_to_int<int32_t>(std::round(b[1] * scale_)), y1 = clamp_to_int<int32_t>(std::round(b[2] * scale_));
+      const int64_t x2 = clamp_to_int<int32_t>(std::round(b[3] * scale_)), y2 = clamp_to_int<int32_t>(std::round(b[4] * scale_));
+      const float bin_h = static_cast<float>(std::max<int64_t>(y2 - y1 + 1, 1)) / PH;
+      const float bin_w = static_cast<float>(std::max<int64_t>(x2 - x1 + 1, 1)) / PW;
+      for (int64_t c = 0; c < C; ++c) {
+        const float* plane = X + (n * C + c) * H * W;
+        for (int64_t ph = 0; ph < PH; ++ph) {
+          const int64_t h0 = std::clamp<int64_t>(clamp_to_int<int32_t>(std::floor(ph * bin_h)) + y1, 0, H);
+          const int64_t h1 = std::clamp<int64_t>(clamp_to_int<int32_t>(std::ceil((ph + 1) * bin_h)) + y1, 0, H);
+          for (int64_t pw = 0; pw < PW; ++pw) {
+            const int64_t w0 = std::clamp<int64_t>(clamp_to_int<int32_t>(std::floor(pw * bin_w)) + x1, 0, W);
+            const int64_t w1 = std::clamp<int64_t>(clamp_to_int<int32_t>(std::ceil((pw + 1) * bin_w)) + x1, 0, W);
+            float m = -std::numeric_limits<float>::max();
+            bool empty = true;
+            for (int64_t h = h0; h < h1; ++h)
+              for (int64_t w = w0; w < w1; ++w) {
+                m = std::max(m, plane[h * W + w]);
+                empty = false;
+              }
+            Y[((r * C + c) * PH + ph) * PW + pw] = empty ? 0.f : m;
+          }
+        }
+      }
+    }
+    ctx.set_output(0, x.dtype() == DType::Float ? y : cast_tensor(y, x.dtype()));
+  }
+
+ private:
+  std::vector<int64_t> pooled_;
+  float scale_;
+};
+
+// MaxUnpool: scatters X into a zero tensor at the flat positions MaxPool's
+// Indices gave. The output shape is the given output_shape, or what a
+// MaxPool with these attributes would have pooled from.
+class MaxUnpoolKernel : public Kernel {
+ public:
+  explicit MaxUnpoolKernel(const KernelInfo& info) : attrs_(WindowAttrs::from_node(info.node)) {
+    PIONNX_ENFORCE(!attrs_.kernel_shape.empty(), InvalidGraph, info.node.describe(),
+                   ": kernel_shape is required");
+  }
+
+  void compute(KernelContext& ctx) const override {
+    const std::string what = ctx.node().describe();
+    const Tensor& x = ctx.input(0);
+    const Tensor& ind = ctx.input(1);
+    PIONNX_ENFORCE(x.rank() >= 3 && ind.shape() == x.shape(), InvalidArgument, what,
+                   ": X must be [N, C, spatial...] and I the same shape, got ", shape_str(x.shape()),
+                   " and ", shape_str(ind.shape()));
+    const size_t nd = x.rank() - 2;
+    PIONNX_ENFORCE(attrs_.kernel_shape.size() == nd && (attrs_.strides.empty() || attrs_.strides.size() == nd) &&
+                       (attrs_.pads.empty() || attrs_.pads.size() == 2 * nd),
+                   InvalidArgument, what, ": kernel_shape and strides must have ", nd, " values and pads ", 2 * nd,
+                   " for an input with ", nd, " spatial dims");
+    // Indices address the shape MaxPool would have pooled from; a larger
+    // output_shape holds that block in its leading corner.
+    Shape inferred{x.dim(0), x.dim(1)};
+    for (size_t i = 0; i < nd; ++i) {
+      const int64_t s = attrs_.strides.empty() ? 1 : attrs_.strides[i];
+      const int64_t pads =
+          attrs_.pads.empty() ? 0 : checked_add(attrs_.pads[i], attrs_.pads[i + nd], "MaxUnpool pads");
+      const int64_t dim = checked_sub(
+          checked_add(checked_mul(x.dim(2 + i) - 1, s, "MaxUnpool output"), attrs_.kernel_shape[i], "MaxUnpool output"),
+          pads, "MaxUnpool output");
+      PIONNX_ENFORCE(s > 0 && attrs_.kernel_shape[i] > 0 && dim >= 0, InvalidArgument, what,
+                     ": strides and kernel_shape must be positive and the unpooled size not negative (dim ", i,
+                     ": ", dim, ")");
+      inferred.push_back(dim);
+    }
+    Shape out = inferred;
+    if (const Tensor* os = ctx.optional_input(2)) {
+      out = tensor_to_int64s(*os);
+      PIONNX_ENFORCE(out.size() == x.rank(), InvalidArgument, what, ": output_shape must have ",
+                     x.rank(), " values");
+      for (size_t d = 0; d < out.size(); ++d)
+        PIONNX_ENFORCE(out[d] >= inferred[d], InvalidArgument, what, ": output_shape ",
+                       shape_str(out), " is smaller than the unpooled shape ", shape_str(inferred));
+    }
+    const std::vector<int64_t> idx = tensor_to_int64s(ind);
+    const std::vector<int64_t> in_str = strides_of(inferred), out_str = strides_of(out);
+    const int64_t total = shape_numel(inferred);
+    Tensor y = Tensor::zeros(x.dtype(), out);
+    dispatch_by_size(x.dtype(), what, [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      const T* X = static_cast<const T*>(x.raw());
+      T* Y = static_cast<T*>(y.raw());
+      for (size_t i = 0; i < idx.size(); ++i) {
+        PIONNX_ENFORCE(idx[i] >= 0 && idx[i] < total, InvalidArgument, what, ": index ", idx[i],
+                       " is outside the unpooled shape ", shape_str(inferred));
+        int64_t flat = 0;
+        for (size_t d = 0; d < inferred.size(); ++d) flat += idx[i] / in_str[d] % inferred[d] * out_str[d];
+        Y[flat] = X[i];
+      }
+    });
+    ctx.set_output(0, y);
+  }
+
+ private:
+  WindowAttrs attrs_;
+};
+
+template <PoolKind K>
+KernelFactory pool_factory() {
+  return [](const KernelInfo& info) -> std::unique_ptr<Kernel> {
+    return std::make_unique<PoolKernel>(info, K);
+  };
+}
+template <PoolKind K>
+KernelFactory global_factory() {
+  return [](const KernelInfo& info) -> std::unique_ptr<Kernel> {
+    return std::make_unique<GlobalPoolKernel>(info, K);
+  };
+}
+
+}  // namespace
+
+void register_pool(KernelRegistry& r) {
+  r.add("", "MaxPool", 1, 23, pool_factory<PoolKind::Max>());
+  r.add("", "AveragePool", 1, 23, pool_factory<PoolKind::Avg>());
+  r.add("", "LpPool", 1, 23, pool_factory<PoolKind::Lp>());
+  r.add("", "GlobalMaxPool", 1, 23, global_factory<PoolKind::Max>());
+  r.add("", "GlobalAveragePool", 1, 23, global_factory<PoolKind::Avg>());
+  r.add("", "GlobalLpPool", 1, 23, global_factory<PoolKind::Lp>());
+  r.add<MaxRoiPoolKernel>("", "MaxRoiPool", 1, 23);
+  r.add<MaxUnpoolKernel>("", "MaxUnpool", 9, 23);
+}
+
+}  // namespace pionnx

@@ -1,0 +1,225 @@
+// ConvInteger and QLinearConv: integer im2col + simd::qgemm, with the
+// weights as A (per-output-channel zero points are per-row zero points) and
+// the im2col columns as B. Padding is filled with x's zero point so that it
+// contributes exactly zero, as the spec's (x - x_zero_point) implies.
+// Up to three spatial dimensions (1-D and 2-D convs run as 3-D with unit
+// leading dimensions).
+#include <algorithm>
+#include <cstring>
+
+#include "platform/thread_pool.h"
+#include "kernels/quant/qparams.h"
+#include "kernels/nn/window.h"
+#include "kernels/simd/qgemm.h"
+
+namespace pionnx {
+namespace {
+
+constexpr int kMaxSpatial = 3;
+
+// Conv geometry over 3 spatial dims (unused leading dims are 1).
+struct ConvGeom {
+  int64_t N = 0, C = 0, M = 0, group = 1;
+  int64_t in[3] = {1, 1, 1}, out[3] = {1, 1, 1}, k[3] = {1, 1, 1};
+  int64_t stride[3] = {1, 1, 1}, dil[3] = {1, 1, 1}, pad[3] = {0, 0, 0};
+  int nd = 0;
+  Shape out_shape;
+  int64_t in_size() const { return in[0] * in[1] * in[2]; }
+  int64_t out_size() const { return out[0] * out[1] * out[2]; }
+  int64_t kernel_size() const { return k[0] * k[1] * k[2]; }
+  bool pointwise() const {  // 1x1, stride 1, no padding: im2col is x itself
+    for (int d = 0; d < 3; ++d)
+      if (k[d] != 1 || stride[d] != 1 || pad[d] != 0) return false;
+    return true;
+  }
+};
+
+class ConvAttrs {
+ public:
+  explicit ConvAttrs(const Node& n)
+      : window_(WindowAttrs::from_node(n)), group_(n.attr_i("group", 1)) {}
+
+  ConvGeom geometry(const Tensor& x, const Tensor& w, const std::string& what) const {
+    PIONNX_ENFORCE(x.rank() >= 3 && x.rank() == w.rank(), InvalidArgument, what, ": x ", shape_str(x.shape()),
+                   " and w ", shape_str(w.shape()), " must have the same rank >= 3");
+    ConvGeom g;
+    g.nd = static_cast<int>(x.rank()) - 2;
+    PIONNX_ENFORCE(g.nd <= kMaxSpatial, NotImplemented, what, ": ", g.nd, "-D convolution is not supported");
+    g.N = x.dim(0), g.C = x.dim(1), g.M = w.dim(0), g.group = group_;
+    PIONNX_ENFORCE(group_ >= 1 && g.C % group_ == 0 && g.M % group_ == 0 && w.dim(1) * group_ == g.C,
+                   InvalidArgument, what, ": channels do not match: x ", shape_str(x.shape()), ", w ",
+                   shape_str(w.shape()), ", group ", group_);
+    const int off = kMaxSpatial - g.nd;
+    std::vector<int64_t> in(g.nd), kernel(g.nd);
+    for (int d = 0; d < g.nd; ++d) {
+      in[d] = x.dim(2 + d);
+      kernel[d] = w.dim(2 + d);
+      if (!window_.kernel_shape.empty())
+        PIONNX_ENFORCE(static_cast<int>(window_.kernel_shape.size()) == g.nd && window_.kernel_shape[d] == kernel[d],
+                       InvalidArgument, what, ": kernel_shape disagrees with w ", shape_str(w.shape()));
+    }
+    // The checked window arithmetic every Conv and pool shares (strides and dilations > 0,
+    // pads >= 0, no size that wraps int64).
+    const WindowGeometry wg = resolve_window(window_, in, kernel, what);
+    g.out_shape = {g.N, g.M};
+    for (int d = 0; d < g.nd; ++d) {
+      const int e = off + d;
+      g.in[e] = in[d];
+      g.k[e] = kernel[d];
+      g.stride[e] = wg.strides[d];
+      g.dil[e] = wg.dilations[d];
+      g.out[e] = wg.out[d];
+      g.pad[e] = wg.pad_begin[d];
+      PIONNX_ENFORCE(g.out[e] > 0, InvalidArgument, what, ": kernel larger than padded input ",
+                     shape_str(x.shape()));
+      g.out_shape.push_back(g.out[e]);
+    }
+    return g;
+  }
+
+ private:
+  WindowAttrs window_;
+  int64_t group_;
+};
+
+// Columns for one image and one group: row (c, kd, kh, kw), column
+// (od, oh, ow); out-of-image taps read the zero point.
+void im2col8(const ConvGeom& g, const uint8_t* x, int64_t channels, uint8_t pad_value, uint8_t* col) {
+  const int64_t osz = g.out_size();
+  int64_t row = 0;
+  for (int64_t c = 0; c < channels; ++c) {
+    const uint8_t* xc = x + c * g.in_size();
+    for (int64_t kd = 0; kd < g.k[0]; ++kd)
+      for (int64_t kh = 0; kh < g.k[1]; ++kh)
+        for (int64_t kw = 0; kw < g.k[2]; ++kw, ++row) {
+          uint8_t* dst = col + row * osz;
+          for (int64_t od = 0; od < g.out[0]; ++od) {
+            const int64_t id = od * g.stride[0] - g.pad[0] + kd * g.dil[0];
+            for (int64_t oh = 0; oh < g.out[1]; ++oh) {
+              const int64_t ih = oh * g.stride[1] - g.pad[1] + kh * g.dil[1];
+              if (id < 0 || id >= g.in[0] || ih < 0 || ih >= g.in[1]) {
+                std::memset(dst, pad_value, static_cast<size_t>(g.out[2]));
+                dst += g.out[2];
+                continue;
+              }
+              const uint8_t* src = xc + (id * g.in[1] + ih) * g.in[2];
+              for (int64_t ow = 0; ow < g.out[2]; ++ow) {
+                const int64_t iw = ow * g.stride[2] - g.pad[2] + kw * g.dil[2];
+                *dst++ = (iw >= 0 && iw < g.in[2]) ? src[iw] : pad_value;
+              }
+            }
+          }
+        }
+  }
+}
+
+// acc[N, M, out spatial] = conv(x - x_zp, w - w_zp) in int32.
+void conv_int32(KernelContext& ctx, const ConvGeom& g, const Tensor& x, int32_t x_zp, const Tensor& w,
+                const std::vector<int32_t>& w_zp, int32_t* acc) {
+  const std::string what = ctx.node().describe();
+  PIONNX_ENFORCE(is_q8(x.dtype()) && is_q8(w.dtype()), NotImplemented, what, ": inputs of dtype ",
+                 dtype_name(x.dtype()), " and ", dtype_name(w.dtype()), " are not supported (uint8/int8 only)");
+  PIONNX_ENFORCE(w_zp.size() == 1 || static_cast<int64_t>(w_zp.size()) == g.M, InvalidArgument, what,
+                 ": w_zero_point must be a scalar or have one value per output channel (", g.M, ")");
+  const int64_t cg = g.C / g.group, mg = g.M / g.group;
+  const int64_t kdim = cg * g.kernel_size(), osz = g.out_size();
+  const auto* xp = static_cast<const uint8_t*>(x.raw());
+  const auto* wp = static_cast<const uint8_t*>(w.raw());
+  const bool direct = g.pointwise();
+  std::vector<uint8_t> col(direct ? 0 : static_cast<size_t>(kdim * osz));
+  const int32_t xzp[1] = {x_zp};
+  for (int64_t n = 0; n < g.N; ++n)
+    for (int64_t grp = 0; grp < g.group; ++grp) {
+      const uint8_t* xg = xp + (n * g.C + grp * cg) * g.in_size();
+      if (!direct) im2col8(g, xg, cg, static_cast<uint8_t>(x_zp), col.data());
+      simd::QGemmArgs a;
+      a.M = mg, a.N = osz, a.K = kdim;
+      a.A = wp + grp * mg * kdim, a.lda = kdim, a.a_signed = w.dtype() == DType::Int8;
+      a.a_zp = w_zp.size() > 1 ? w_zp.data() + grp * mg : w_zp.data();
+      a.a_zp_per_row = w_zp.size() > 1;
+      a.B = direct ? xg : col.data(), a.ldb = osz, a.b_signed = x.dtype() == DType::Int8;
+      a.b_zp = xzp;
+      a.C = acc + (n * g.M + grp * mg) * osz, a.ldc = osz;
+      simd::qgemm(a, &ctx.pool());
+    }
+}
+
+class ConvInteger final : public Kernel {
+ public:
+  explicit ConvInteger(const KernelInfo& info) : attrs_(info.node) {}
+  void compute(KernelContext& ctx) const override {
+    const std::string what = ctx.node().describe();
+    const Tensor& x = ctx.input(0);
+    const Tensor& w = ctx.input(1);
+    const ConvGeom g = attrs_.geometry(x, w, what);
+    Tensor& y = ctx.output(0, DType::Int32, g.out_shape);
+    conv_int32(ctx, g, x, scalar_zero_point(ctx.optional_input(2), what + " x_zero_point"), w,
+               int32_values(ctx.optional_input(3)), y.data<int32_t>());
+  }
+
+ private:
+  ConvAttrs attrs_;
+};
+
+// QLinearConv(x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp, B?):
+// y = saturate(round((acc + B[m]) * x_scale * w_scale[m] / y_scale) + y_zp).
+class QLinearConv final : public Kernel {
+ public:
+  explicit QLinearConv(const KernelInfo& info) : attrs_(info.node) {}
+  void compute(KernelContext& ctx) const override {
+    const std::string what = ctx.node().describe();
+    const Tensor& x = ctx.input(0);
+    const Tensor& w = ctx.input(3);
+    const ConvGeom g = attrs_.geometry(x, w, what);
+    Tensor acc(DType::Int32, g.out_shape);
+    conv_int32(ctx, g, x, scalar_zero_point(ctx.optional_input(2), what + " x_zero_point"), w,
+               int32_values(ctx.optional_input(5)), acc.data<int32_t>());
+
+    const float sx = scalar_scale(ctx.input(1), what + " x_scale");
+    const std::vector<float> sw = float_values(ctx.input(4));
+    const float sy = scalar_scale(ctx.input(6), what + " y_scale");
+    PIONNX_ENFORCE(sw.size() == 1 || static_cast<int64_t>(sw.size()) == g.M, InvalidArgument, what,
+                   ": w_scale must be a scalar or have one value per output channel (", g.M, ")");
+    std::vector<double> mult(static_cast<size_t>(g.M));
+    for (int64_t m = 0; m < g.M; ++m) mult[m] = static_cast<double>(sx * sw[sw.size() > 1 ? m : 0] / sy);
+    std::vector<int32_t> bias(static_cast<size_t>(g.M), 0);
+    if (const Tensor* B = ctx.optional_input(8)) {
+      PIONNX_ENFORCE(B->dtype() == DType::Int32 && B->numel() == g.M, InvalidArgument, what,
+                     ": B must be int32 with one value per output channel (", g.M, "), got ",
+                     dtype_name(B->dtype()), " ", shape_str(B->shape()));
+      std::copy(B->data<int32_t>(), B->data<int32_t>() + g.M, bias.begin());
+    }
+    const Tensor* y_zp_t = ctx.optional_input(7);
+    const DType out_t = y_zp_t ? y_zp_t->dtype() : x.dtype();
+    const int32_t y_zp = scalar_zero_point(y_zp_t, what + " y_zero_point");
+    Tensor& y = ctx.output(0, out_t, g.out_shape);
+    const int64_t osz = g.out_size();
+    const int32_t* ap = acc.data<int32_t>();
+    dispatch_q8(out_t, what, [&](auto tag) {
+      using Q = typename decltype(tag)::type;
+      Q* yp = y.data<Q>();
+      ctx.pool().parallel_for(g.N * g.M, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, osz)),
+                              [&](int64_t r0, int64_t r1) {
+                                for (int64_t r = r0; r < r1; ++r) {
+                                  const int64_t m = r % g.M;
+                                  const double mul = mult[m];
+                                  const int32_t b = bias[m];
+                                  for (int64_t i = r * osz; i < (r + 1) * osz; ++i)
+                                    yp[i] = saturate_round<Q>((ap[i] + b) * mul, y_zp);
+                                }
+                              });
+    });
+  }
+
+ private:
+  ConvAttrs attrs_;
+};
+
+}  // namespace
+
+void register_quant_conv(KernelRegistry& r) {
+  r.add<ConvInteger>("", "ConvInteger", 10, kLatestOpset);
+  r.add<QLinearConv>("", "QLinearConv", 10, kLatestOpset);
+}
+
+}  // namespace pionnx

@@ -1,0 +1,233 @@
+// QuantizeLinear, DequantizeLinear (ai.onnx and com.microsoft) and
+// DynamicQuantizeLinear.
+//
+// Scales and zero points come per tensor (one value), per axis (1-D along
+// `axis`) or, from opset 21, per block (`block_size` consecutive elements
+// along `axis` share one value; the parameter has x's rank with that axis
+// shortened to ceil(dim / block_size)).
+#include <algorithm>
+#include <cmath>
+
+#include "core/checked.h"
+#include "platform/thread_pool.h"
+#include "kernels/quant/qparams.h"
+
+namespace pionnx {
+namespace {
+
+// x viewed as [outer, D, inner] around the quantization axis, and where
+// element (o, a, i) finds its parameter.
+struct QuantLayout {
+  enum Mode { PerTensor, PerAxis, Blocked } mode = PerTensor;
+  int64_t outer = 1, D = 1, inner = 1, block = 0, nblocks = 1;
+
+  int64_t param_row(int64_t o, int64_t a) const {  // blocked: + i
+    switch (mode) {
+      case PerTensor: return 0;
+      case PerAxis: return a;
+      case Blocked: return (o * nblocks + a / block) * inner;
+    }
+    return 0;
+  }
+};
+
+QuantLayout quant_layout(const Node& node, const Shape& x, const Tensor& scale, const Tensor* zp,
+                         int64_t axis_attr, int64_t block_size) {
+  QuantLayout L;
+  const std::string what = node.describe();
+  if (zp != nullptr)
+    PIONNX_ENFORCE(zp->numel() == scale.numel(), InvalidArgument, what, ": zero point shape ",
+                   shape_str(zp->shape()), " differs from scale shape ", shape_str(scale.shape()));
+  if (scale.numel() == 1) {  // per tensor, also when blocked: every element is a row
+    L.D = shape_numel(x);
+    return L;
+  }
+  const int64_t rank = static_cast<int64_t>(x.size());
+  PIONNX_ENFORCE(rank > 0, InvalidArgument, what, ": per-axis scale needs x of rank >= 1");
+  const int64_t axis = normalize_axis(axis_attr, rank, what);
+  for (int64_t d = 0; d < axis; ++d) L.outer *= x[d];
+  L.D = x[axis];
+  for (int64_t d = axis + 1; d < rank; ++d) L.inner *= x[d];
+  if (block_size <= 0) {
+    PIONNX_ENFORCE(scale.rank() == 1 && scale.numel() == L.D, InvalidArgument, what,
+                   ": per-axis scale must be 1-D of length ", L.D, " (axis ", axis, "), got ",
+                   shape_str(scale.shape()));
+    L.mode = QuantLayout::PerAxis;
+    return L;
+  }
+  L.mode = QuantLayout::Blocked;
+  L.block = block_size;
+  L.nblocks = ceil_div_nonneg(L.D, block_size);
+  Shape want = x;
+  want[axis] = L.nblocks;
+  PIONNX_ENFORCE(scale.shape() == want, InvalidArgument, what, ": blocked scale must have shape ",
+                 shape_str(want), " for block_size ", block_size, ", got ", shape_str(scale.shape()));
+  return L;
+}
+
+// Runs fn(o, a, param_index_of_inner_0, per_element) over the [outer, D]
+// rows in parallel; per_element says the parameter advances with i.
+template <typename Fn>
+void for_each_row(KernelContext& ctx, const QuantLayout& L, Fn&& fn) {
+  const int64_t rows = L.outer * L.D;
+  const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, L.inner));
+  ctx.pool().parallel_for(rows, grain, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t o = r / L.D, a = r % L.D;
+      fn(r * L.inner, L.param_row(o, a), L.mode == QuantLayout::Blocked);
+    }
+  });
+}
+
+DType quant_output_dtype(const Node& node, const Tensor* zp, int64_t output_dtype) {
+  DType t = DType::UInt8;
+  if (output_dtype != 0) {
+    PIONNX_ENFORCE(dtype_is_valid(static_cast<int32_t>(output_dtype)), NotImplemented, node.describe(),
+                   ": output_dtype ", output_dtype, " is not supported");
+    t = static_cast<DType>(output_dtype);
+  }
+  if (zp != nullptr) {
+    PIONNX_ENFORCE(output_dtype == 0 || zp->dtype() == t, InvalidArgument, node.describe(),
+                   ": output_dtype ", dtype_name(t), " differs from the zero point's ",
+                   dtype_name(zp->dtype()));
+    t = zp->dtype();
+  }
+  return t;
+}
+
+class QuantizeLinear final : public Kernel {
+ public:
+  explicit QuantizeLinear(const KernelInfo& info)
+      : node_(info.node),
+        axis_(info.node.attr_i("axis", 1)),
+        block_size_(info.node.attr_i("block_size", 0)),
+        output_dtype_(info.node.attr_i("output_dtype", 0)) {}
+
+  void compute(KernelContext& ctx) const override {
+    const Tensor& x_in = ctx.input(0);
+    const Tensor& scale_t = ctx.input(1);
+    const Tensor* zp_t = ctx.optional_input(2);
+    const DType out_t = quant_output_dtype(node_, zp_t, output_dtype_);
+    const QuantLayout L = quant_layout(node_, x_in.shape(), scale_t, zp_t, axis_, block_size_);
+    // int32 inputs (opset 21+) lose nothing that matters at 8/16-bit outputs.
+    const Tensor x = x_in.dtype() == DType::Float ? x_in : cast_tensor(to_float32(x_in), DType::Float);
+    const std::vector<float> scale = float_values(scale_t);
+    const std::vector<int32_t> zp = zp_t ? int32_values(zp_t) : std::vector<int32_t>(scale.size(), 0);
+    Tensor& y = ctx.output(0, out_t, x_in.shape());
+    if (x.numel() == 0) return;
+    const float* xp = x.data<float>();
+    auto run = [&](auto tag) {
+      using Q = typename decltype(tag)::type;
+      Q* yp = y.data<Q>();
+      for_each_row(ctx, L, [&](int64_t base, int64_t p, bool per_element) {
+        for (int64_t i = 0; i < L.inner; ++i) {
+          const int64_t q = per_element ? p + i : p;
+          // Division, not multiplication by 1/scale: matches the spec bit for bit.
+          yp[base + i] = saturate_round<Q>(xp[base + i] / scale[q], zp[q]);
+        }
+      });
+    };
+    switch (out_t) {
+      case DType::UInt8: return run(TypeTag<uint8_t>{});
+      case DType::Int8: return run(TypeTag<int8_t>{});
+      case DType::UInt16: return run(TypeTag<uint16_t>{});
+      case DType::Int16: return run(TypeTag<int16_t>{});
+      default:
+        throw NotImplemented(str_cat(node_.describe(), ": quantizing to ", dtype_name(out_t),
+                                     " is not supported"));
+    }
+  }
+
+ private:
+  const Node& node_;
+  int64_t axis_, block_size_, output_dtype_;
+};
+
+class DequantizeLinear final : public Kernel {
+ public:
+  explicit DequantizeLinear(const KernelInfo& info)
+      : node_(info.node),
+        axis_(info.node.attr_i("axis", 1)),
+        block_size_(info.node.attr_i("block_size", 0)),
+        output_dtype_(info.node.attr_i("output_dtype", 0)) {}
+
+  void compute(KernelContext& ctx) const override {
+    const Tensor& x = ctx.input(0);
+    const Tensor& scale_t = ctx.input(1);
+    const Tensor* zp_t = ctx.optional_input(2);
+    if (zp_t != nullptr)
+      PIONNX_ENFORCE(zp_t->dtype() == x.dtype(), InvalidArgument, node_.describe(), ": zero point dtype ",
+                     dtype_name(zp_t->dtype()), " differs from x dtype ", dtype_name(x.dtype()));
+    const DType out_t = output_dtype_ != 0 ? static_cast<DType>(output_dtype_) : scale_t.dtype();
+    PIONNX_ENFORCE(dtype_is_float(out_t), NotImplemented, node_.describe(), ": output dtype ",
+                   dtype_name(out_t), " is not supported");
+    const QuantLayout L = quant_layout(node_, x.shape(), scale_t, zp_t, axis_, block_size_);
+    const std::vector<float> scale = float_values(scale_t);
+    const std::vector<int32_t> zp = zp_t ? int32_values(zp_t) : std::vector<int32_t>(scale.size(), 0);
+    Tensor yf = out_t == DType::Float ? ctx.output(0, DType::Float, x.shape()) : Tensor(DType::Float, x.shape());
+    if (x.numel() > 0) {
+      float* yp = yf.data<float>();
+      auto run = [&](auto tag) {
+        using Q = typename decltype(tag)::type;
+        const Q* xp = x.data<Q>();
+        for_each_row(ctx, L, [&](int64_t base, int64_t p, bool per_element) {
+          for (int64_t i = 0; i < L.inner; ++i) {
+            const int64_t q = per_element ? p + i : p;
+            yp[base + i] = static_cast<float>(static_cast<int32_t>(xp[base + i]) - zp[q]) * scale[q];
+          }
+        });
+      };
+      switch (x.dtype()) {
+        case DType::UInt8: run(TypeTag<uint8_t>{}); break;
+        case DType::Int8: run(TypeTag<int8_t>{}); break;
+        case DType::UInt16: run(TypeTag<uint16_t>{}); break;
+        case DType::Int16: run(TypeTag<int16_t>{}); break;
+        case DType::Int32: run(TypeTag<int32_t>{}); break;
+        default:
+          throw NotImplemented(str_cat(node_.describe(), ": dequantizing ", dtype_name(x.dtype()),
+                                       " is not supported"));
+      }
+    }
+    if (out_t != DType::Float) ctx.set_output(0, cast_tensor(yf, out_t));
+  }
+
+ private:
+  const Node& node_;
+  int64_t axis_, block_size_, output_dtype_;
+};
+
+// uint8 quantization with scale and zero point from the data's range
+// (widened to include 0 so that 0 is exact).
+void dynamic_quantize_linear(KernelContext& ctx) {
+  const Tensor& x_in = ctx.input(0);
+  const Tensor x = x_in.dtype() == DType::Float ? x_in : cast_tensor(to_float32(x_in), DType::Float);
+  const float* xp = x.data<float>();
+  const int64_t n = x.numel();
+  float lo = 0.f, hi = 0.f;
+  for (int64_t i = 0; i < n; ++i) {
+    lo = std::min(lo, xp[i]);
+    hi = std::max(hi, xp[i]);
+  }
+  const float scale = (hi == lo ? 1.0f : (hi - lo)) / 255.0f;
+  const float zp_f = std::min(255.0f, std::max(0.0f, 0.0f - lo / scale));
+  const int32_t zp = static_cast<int32_t>(std::nearbyint(zp_f));
+  Tensor& y = ctx.output(0, DType::UInt8, x_in.shape());
+  uint8_t* yp = y.data<uint8_t>();
+  ctx.pool().parallel_for(n, 16384, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) yp[i] = saturate_round<uint8_t>(xp[i] / scale, zp);
+  });
+  *ctx.output(1, DType::Float, {}).data<float>() = scale;
+  *ctx.output(2, DType::UInt8, {}).data<uint8_t>() = static_cast<uint8_t>(zp);
+}
+
+}  // namespace
+
+void register_quant_linear(KernelRegistry& r) {
+  r.add<QuantizeLinear>("", "QuantizeLinear", 10, kLatestOpset);
+  r.add<DequantizeLinear>("", "DequantizeLinear", 10, kLatestOpset);
+  r.add<QuantizeLinear>(kMsDomain, "QuantizeLinear", 1, kLatestOpset);
+  r.add<DequantizeLinear>(kMsDomain, "DequantizeLinear", 1, kLatestOpset);
+  r.add_fn("", "DynamicQuantizeLinear", 11, kLatestOpset, dynamic_quantize_linear);
+}
+
+}  // namespace pionnx

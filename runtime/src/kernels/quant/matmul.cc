@@ -1,0 +1,287 @@
+// Integer matrix products: MatMulInteger, QLinearMatMul and the
+// com.microsoft QGemm, MatMulIntegerToFloat and DynamicQuantizeMatMul.
+// All run the int32 product through simd::qgemm and differ only in how the
+// int32 accumulators are turned into outputs.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "platform/thread_pool.h"
+#include "kernels/quant/qparams.h"
+#include "kernels/simd/qgemm.h"
+
+namespace pionnx {
+namespace {
+
+// acc (int32, d.out's shape) = (A - a_zp) x (B - b_zp) for every batch.
+// a_zp holds 1 or M values (per row), b_zp 1 or N values (per column).
+void int_matmul(KernelContext& ctx, const Tensor& A, const Tensor& B, const std::vector<int32_t>& a_zp,
+                const std::vector<int32_t>& b_zp, const MatMulDims& d, int32_t* acc) {
+  const std::string what = ctx.node().describe();
+  PIONNX_ENFORCE(is_q8(A.dtype()) && is_q8(B.dtype()), NotImplemented, what, ": inputs of dtype ",
+                 dtype_name(A.dtype()), " x ", dtype_name(B.dtype()), " are not supported (uint8/int8 only)");
+  PIONNX_ENFORCE(a_zp.size() == 1 || static_cast<int64_t>(a_zp.size()) == d.M, InvalidArgument, what,
+                 ": A's zero point must be a scalar or have M=", d.M, " values, got ", a_zp.size());
+  PIONNX_ENFORCE(b_zp.size() == 1 || static_cast<int64_t>(b_zp.size()) == d.N, InvalidArgument, what,
+                 ": B's zero point must be a scalar or have N=", d.N, " values, got ", b_zp.size());
+  simd::QGemmArgs g;
+  g.M = d.M, g.N = d.N, g.K = d.K;
+  g.lda = d.K, g.a_signed = A.dtype() == DType::Int8;
+  g.a_zp = a_zp.data(), g.a_zp_per_row = a_zp.size() > 1;
+  g.ldb = d.N, g.b_signed = B.dtype() == DType::Int8;
+  g.b_zp = b_zp.data(), g.b_zp_per_col = b_zp.size() > 1;
+  g.ldc = d.N;
+  const auto* a = static_cast<const uint8_t*>(A.raw());
+  const auto* b = static_cast<const uint8_t*>(B.raw());
+  const int64_t nbatch = static_cast<int64_t>(d.offsets_a.size());
+  auto one = [&](int64_t n, ThreadPool* pool) {
+    simd::QGemmArgs gb = g;
+    gb.A = a + d.offsets_a[n];
+    gb.B = b + d.offsets_b[n];
+    gb.C = acc + n * d.M * d.N;
+    simd::qgemm(gb, pool);
+  };
+  // Many small products (attention heads): one batch per task.
+  if (nbatch > 1 && d.M * d.N * d.K < (int64_t{1} << 20)) {
+    ctx.pool().parallel_for(nbatch, 1, [&](int64_t n0, int64_t n1) {
+      for (int64_t n = n0; n < n1; ++n) one(n, nullptr);
+    });
+  } else {
+    for (int64_t n = 0; n < nbatch; ++n) one(n, &ctx.pool());
+  }
+}
+
+void matmul_integer(KernelContext& ctx) {
+  const Tensor& A = ctx.input(0);
+  const Tensor& B = ctx.input(1);
+  const MatMulDims d = matmul_dims(A.shape(), B.shape(), ctx.node().describe());
+  Tensor& y = ctx.output(0, DType::Int32, d.out);
+  int_matmul(ctx, A, B, int32_values(ctx.optional_input(2)), int32_values(ctx.optional_input(3)), d,
+             y.data<int32_t>());
+}
+
+// Rounds f to the precision of dtype t, so multipliers computed from
+// float16 scales match a float16 computation.
+float round_to(DType t, float f) {
+  if (t == DType::Float16) return half_to_float(float_to_half(f));
+  if (t == DType::BFloat16) return bfloat16_to_float(float_to_bfloat16(f));
+  return f;
+}
+
+// Writes y (Q) from int32 accumulators [batch, M, N] with the multiplier of
+// row i and column j = mult[(i % mrows) * ncols + (j % ncols)].
+template <typename Q>
+void requantize(KernelContext& ctx, const int32_t* acc, int64_t rows, int64_t M, int64_t N,
+                const std::vector<float>& mult, bool per_row, bool per_col, int32_t y_zp, Q* y) {
+  ctx.pool().parallel_for(rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, N)), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t mrow = per_row ? (r % M) * (per_col ? N : 1) : 0;
+      for (int64_t j = 0; j < N; ++j) {
+        const double m = mult[mrow + (per_col ? j : 0)];
+        y[r * N + j] = saturate_round<Q>(acc[r * N + j] * m, y_zp);
+      }
+    }
+  });
+}
+
+void qlinear_matmul(KernelContext& ctx) {
+  const std::string what = ctx.node().describe();
+  const Tensor& A = ctx.input(0);
+  const Tensor& B = ctx.input(3);
+  const Tensor& a_scale = ctx.input(1);
+  const Tensor& b_scale = ctx.input(4);
+  const Tensor& y_scale = ctx.input(6);
+  const Tensor* y_zp_t = ctx.optional_input(7);
+  const MatMulDims d = matmul_dims(A.shape(), B.shape(), what);
+  const std::vector<int32_t> a_zp = int32_values(ctx.optional_input(2));
+  const std::vector<int32_t> b_zp = int32_values(ctx.optional_input(5));
+  Tensor acc(DType::Int32, d.out);
+  int_matmul(ctx, A, B, a_zp, b_zp, d, acc.data<int32_t>());
+
+  const std::vector<float> sa = float_values(a_scale), sb = float_values(b_scale);
+  const float sy = scalar_scale(y_scale, what + " y_scale");
+  const bool per_row = sa.size() > 1, per_col = sb.size() > 1;
+  PIONNX_ENFORCE(!per_row || static_cast<int64_t>(sa.size()) == d.M, InvalidArgument, what,
+                 ": a_scale must be a scalar or have M=", d.M, " values");
+  PIONNX_ENFORCE(!per_col || static_cast<int64_t>(sb.size()) == d.N, InvalidArgument, what,
+                 ": b_scale must be a scalar or have N=", d.N, " values");
+  const DType st = a_scale.dtype();
+  std::vector<float> mult(sa.size() * sb.size());
+  for (size_t i = 0; i < sa.size(); ++i)
+    for (size_t j = 0; j < sb.size(); ++j)
+      mult[i * sb.size() + j] = round_to(st, round_to(st, sa[i] * sb[j]) / sy);
+
+  const DType out_t = y_zp_t ? y_zp_t->dtype() : A.dtype();
+  const int32_t y_zp = scalar_zero_point(y_zp_t, what + " y_zero_point");
+  Tensor& y = ctx.output(0, out_t, d.out);
+  const int64_t rows = shape_numel(d.out) / std::max<int64_t>(1, d.N);
+  dispatch_q8(out_t, what, [&](auto tag) {
+    using Q = typename decltype(tag)::type;
+    requantize<Q>(ctx, acc.data<int32_t>(), rows, d.M, d.N, mult, per_row, per_col, y_zp, y.data<Q>());
+  });
+}
+
+// out = acc * a_scale * b_scale[j] + bias[j], as float.
+void scale_to_float(KernelContext& ctx, const int32_t* acc, int64_t rows, int64_t N, float a_scale,
+                    const std::vector<float>& b_scale, const Tensor* bias, float* out) {
+  const std::string what = ctx.node().describe();
+  std::vector<float> mult(b_scale.size());
+  for (size_t j = 0; j < b_scale.size(); ++j) mult[j] = a_scale * b_scale[j];
+  PIONNX_ENFORCE(mult.size() == 1 || static_cast<int64_t>(mult.size()) == N, InvalidArgument, what,
+                 ": b_scale must be a scalar or have N=", N, " values, got ", mult.size());
+  std::vector<float> bias_v;
+  if (bias != nullptr) {
+    bias_v = float_values(*bias);
+    PIONNX_ENFORCE(static_cast<int64_t>(bias_v.size()) == N, InvalidArgument, what, ": bias must have N=",
+                   N, " values, got shape ", shape_str(bias->shape()));
+  }
+  const bool per_col = mult.size() > 1;
+  ctx.pool().parallel_for(rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, N)), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r)
+      for (int64_t j = 0; j < N; ++j) {
+        float v = static_cast<float>(acc[r * N + j]) * mult[per_col ? j : 0];
+        out[r * N + j] = bias_v.empty() ? v : v + bias_v[j];
+      }
+  });
+}
+
+// com.microsoft MatMulIntegerToFloat(A, B, a_scale, b_scale, a_zp?, b_zp?, bias?).
+void matmul_integer_to_float(KernelContext& ctx) {
+  const std::string what = ctx.node().describe();
+  const Tensor& A = ctx.input(0);
+  const Tensor& B = ctx.input(1);
+  const MatMulDims d = matmul_dims(A.shape(), B.shape(), what);
+  Tensor acc(DType::Int32, d.out);
+  int_matmul(ctx, A, B, int32_values(ctx.optional_input(4)), int32_values(ctx.optional_input(5)), d,
+             acc.data<int32_t>());
+  Tensor& y = ctx.output(0, DType::Float, d.out);
+  const int64_t rows = shape_numel(d.out) / std::max<int64_t>(1, d.N);
+  scale_to_float(ctx, acc.data<int32_t>(), rows, d.N, scalar_scale(ctx.input(2), what + " a_scale"),
+                 float_values(ctx.input(3)), ctx.optional_input(6), y.data<float>());
+}
+
+// com.microsoft DynamicQuantizeMatMul(A float, B, b_scale, b_zp?, bias?):
+// A is quantized to uint8 over its own range, as DynamicQuantizeLinear does.
+void dynamic_quantize_matmul(KernelContext& ctx) {
+  const std::string what = ctx.node().describe();
+  const Tensor& A_in = ctx.input(0);
+  const Tensor Af = A_in.dtype() == DType::Float ? A_in : cast_tensor(to_float32(A_in), DType::Float);
+  const float* ap = Af.data<float>();
+  float lo = 0.f, hi = 0.f;
+  for (int64_t i = 0; i < Af.numel(); ++i) {
+    lo = std::min(lo, ap[i]);
+    hi = std::max(hi, ap[i]);
+  }
+  const float a_scale = (hi == lo ? 1.0f : (hi - lo)) / 255.0f;
+  const int32_t a_zp = static_cast<int32_t>(std::nearbyint(std::min(255.0f, std::max(0.0f, -lo / a_scale))));
+  Tensor Aq(DType::UInt8, Af.shape());
+  uint8_t* aq = Aq.data<uint8_t>();
+  for (int64_t i = 0; i < Af.numel(); ++i) aq[i] = saturate_round<uint8_t>(ap[i] / a_scale, a_zp);
+
+  const Tensor& B = ctx.input(1);
+  const MatMulDims d = matmul_dims(A_in.shape(), B.shape(), what);
+  Tensor acc(DType::Int32, d.out);
+  int_matmul(ctx, Aq, B, {a_zp}, int32_values(ctx.optional_input(3)), d, acc.data<int32_t>());
+  Tensor& y = ctx.output(0, DType::Float, d.out);
+  const int64_t rows = shape_numel(d.out) / std::max<int64_t>(1, d.N);
+  scale_to_float(ctx, acc.data<int32_t>(), rows, d.N, a_scale, float_values(ctx.input(2)),
+                 ctx.optional_input(4), y.data<float>());
+}
+
+// Copies a (rows x cols) 8-bit matrix transposed.
+Tensor transpose8(const Tensor& t) {
+  const int64_t rows = t.dim(0), cols = t.dim(1);
+  Tensor out(t.dtype(), {cols, rows});
+  const auto* src = static_cast<const uint8_t*>(t.raw());
+  auto* dst = static_cast<uint8_t*>(out.raw());
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j) dst[j * rows + i] = src[i * cols + j];
+  return out;
+}
+
+// com.microsoft QGemm(A, a_scale, a_zp, B, b_scale, b_zp, C?, y_scale?, y_zp?):
+// Y = alpha * a_scale * b_scale * ((A - a_zp) x (B - b_zp) + C), quantized
+// with y_scale/y_zp when given, else float.
+class QGemm final : public Kernel {
+ public:
+  explicit QGemm(const KernelInfo& info)
+      : alpha_(info.node.attr_f("alpha", 1.0f)),
+        trans_a_(info.node.attr_i("transA", 0) != 0),
+        trans_b_(info.node.attr_i("transB", 0) != 0) {}
+
+  void compute(KernelContext& ctx) const override {
+    const std::string what = ctx.node().describe();
+    const Tensor& A_in = ctx.input(0);
+    const Tensor& B_in = ctx.input(3);
+    PIONNX_ENFORCE(A_in.rank() == 2 && B_in.rank() == 2, InvalidArgument, what, ": A and B must be 2-D, got ",
+                   shape_str(A_in.shape()), " and ", shape_str(B_in.shape()));
+    const Tensor A = trans_a_ ? transpose8(A_in) : A_in;
+    const Tensor B = trans_b_ ? transpose8(B_in) : B_in;
+    const MatMulDims d = matmul_dims(A.shape(), B.shape(), what);
+    const int64_t M = d.M, N = d.N;
+
+    Tensor acc(DType::Int32, {M, N});
+    int32_t* accp = acc.data<int32_t>();
+    const Tensor* C = ctx.optional_input(6);
+    if (C != nullptr) {
+      PIONNX_ENFORCE(C->dtype() == DType::Int32, InvalidArgument, what, ": C must be int32, got ",
+                     dtype_name(C->dtype()));
+      const Shape mn{M, N};
+      PIONNX_ENFORCE(broadcast_shapes(C->shape(), mn, what) == mn, InvalidArgument, what, ": C of shape ",
+                     shape_str(C->shape()), " does not broadcast to ", shape_str(mn));
+      const auto st = broadcast_strides(C->shape(), mn);
+      const int32_t* cp = C->data<int32_t>();
+      for (int64_t i = 0; i < M; ++i)
+        for (int64_t j = 0; j < N; ++j) accp[i * N + j] = cp[i * st[0] + j * st[1]];
+    }
+    simd::QGemmArgs g;
+    g.M = M, g.N = N, g.K = d.K;
+    g.A = A.raw(), g.lda = d.K, g.a_signed = A.dtype() == DType::Int8;
+    const std::vector<int32_t> a_zp{scalar_zero_point(ctx.optional_input(2), what + " a_zero_point")};
+    const std::vector<int32_t> b_zp = int32_values(ctx.optional_input(5));
+    PIONNX_ENFORCE(b_zp.size() == 1 || static_cast<int64_t>(b_zp.size()) == N, InvalidArgument, what,
+                   ": b_zero_point must be a scalar or have N=", N, " values");
+    g.a_zp = a_zp.data();
+    g.B = B.raw(), g.ldb = N, g.b_signed = B.dtype() == DType::Int8;
+    g.b_zp = b_zp.data(), g.b_zp_per_col = b_zp.size() > 1;
+    g.C = accp, g.ldc = N, g.accumulate = C != nullptr;
+    PIONNX_ENFORCE(is_q8(A.dtype()) && is_q8(B.dtype()), NotImplemented, what, ": uint8/int8 inputs only");
+    simd::qgemm(g, &ctx.pool());
+
+    const float sa = scalar_scale(ctx.input(1), what + " a_scale");
+    std::vector<float> sb = float_values(ctx.input(4));
+    for (float& s : sb) s *= alpha_ * sa;
+    const Tensor* y_scale = ctx.optional_input(7);
+    if (y_scale == nullptr) {
+      Tensor& y = ctx.output(0, DType::Float, {M, N});
+      scale_to_float(ctx, accp, M, N, 1.0f, sb, nullptr, y.data<float>());
+      return;
+    }
+    const float sy = scalar_scale(*y_scale, what + " y_scale");
+    for (float& s : sb) s /= sy;
+    const Tensor* y_zp_t = ctx.optional_input(8);
+    const DType out_t = y_zp_t ? y_zp_t->dtype() : A.dtype();
+    const int32_t y_zp = scalar_zero_point(y_zp_t, what + " y_zero_point");
+    Tensor& y = ctx.output(0, out_t, {M, N});
+    dispatch_q8(out_t, what, [&](auto tag) {
+      using Q = typename decltype(tag)::type;
+      requantize<Q>(ctx, accp, M, M, N, sb, false, sb.size() > 1, y_zp, y.data<Q>());
+    });
+  }
+
+ private:
+  float alpha_;
+  bool trans_a_, trans_b_;
+};
+
+}  // namespace
+
+void register_quant_matmul(KernelRegistry& r) {
+  r.add_fn("", "MatMulInteger", 10, kLatestOpset, matmul_integer);
+  r.add_fn("", "QLinearMatMul", 10, kLatestOpset, qlinear_matmul);
+  r.add_fn(kMsDomain, "MatMulIntegerToFloat", 1, kLatestOpset, matmul_integer_to_float);
+  r.add_fn(kMsDomain, "DynamicQuantizeMatMul", 1, kLatestOpset, dynamic_quantize_matmul);
+  r.add<QGemm>(kMsDomain, "QGemm", 1, kLatestOpset);
+}
+
+}  // namespace pionnx

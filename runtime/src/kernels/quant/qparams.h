@@ -1,0 +1,127 @@
+// Helpers shared by the quantized kernels (quant_*.cc): reading scales and
+// zero points, rounding and saturating, matmul batch shapes.
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "kernels/base/common.h"
+#include "kernels/base/kernel.h"
+
+namespace pionnx {
+
+
+const char* const kMsDomain = "com.microsoft";
+
+// Scale-like input (float, float16, bfloat16, double) as float values.
+inline std::vector<float> float_values(const Tensor& t) {
+  Tensor f = (t.dtype() == DType::Float) ? t : cast_tensor(to_float32(t), DType::Float);
+  const float* p = f.data<float>();
+  return std::vector<float>(p, p + f.numel());
+}
+
+// Zero-point-like input (any integer up to 32 bits) as int32 values; an
+// absent input reads as {0}.
+inline std::vector<int32_t> int32_values(const Tensor* t) {
+  if (t == nullptr) return {0};
+  std::vector<int32_t> v(static_cast<size_t>(t->numel()));
+  switch (t->dtype()) {
+    case DType::UInt8: std::copy(t->data<uint8_t>(), t->data<uint8_t>() + t->numel(), v.begin()); break;
+    case DType::Int8: std::copy(t->data<int8_t>(), t->data<int8_t>() + t->numel(), v.begin()); break;
+    case DType::UInt16: std::copy(t->data<uint16_t>(), t->data<uint16_t>() + t->numel(), v.begin()); break;
+    case DType::Int16: std::copy(t->data<int16_t>(), t->data<int16_t>() + t->numel(), v.begin()); break;
+    case DType::Int32: std::copy(t->data<int32_t>(), t->data<int32_t>() + t->numel(), v.begin()); break;
+    default:
+      throw NotImplemented(str_cat("zero point of dtype ", dtype_name(t->dtype()), " is not supported"));
+  }
+  return v;
+}
+
+// A per-tensor parameter: a scalar or a 1-element tensor.
+inline float scalar_scale(const Tensor& t, const std::string& what) {
+  PIONNX_ENFORCE(t.numel() == 1, InvalidArgument, what, ": expected a scalar, got shape ",
+                 shape_str(t.shape()));
+  return float_values(t)[0];
+}
+inline int32_t scalar_zero_point(const Tensor* t, const std::string& what) {
+  if (t == nullptr) return 0;
+  PIONNX_ENFORCE(t->numel() == 1, InvalidArgument, what, ": expected a scalar, got shape ",
+                 shape_str(t->shape()));
+  return int32_values(t)[0];
+}
+
+template <typename Q>
+struct QRange {
+  static constexpr float lo = static_cast<float>(std::numeric_limits<Q>::lowest());
+  static constexpr float hi = static_cast<float>(std::numeric_limits<Q>::max());
+};
+
+// round-half-to-even(v) + zp, saturated to Q. The default FP rounding mode
+// is to-nearest-even, which nearbyint honours.
+template <typename Q, typename V>
+inline Q saturate_round(V v, int32_t zp) {
+  V r = std::nearbyint(v) + static_cast<V>(zp);
+  if (!(r == r)) r = static_cast<V>(zp);  // NaN (from the data or a scale): the zero point, never a UB cast
+  r = std::min(std::max(r, static_cast<V>(QRange<Q>::lo)), static_cast<V>(QRange<Q>::hi));
+  return static_cast<Q>(r);
+}
+
+// Quantized 8-bit dtypes that the integer paths accept.
+inline bool is_q8(DType t) { return t == DType::UInt8 || t == DType::Int8; }
+
+template <typename Fn>
+void dispatch_q8(DType dt, const std::string& what, Fn&& fn) {
+  switch (dt) {
+    case DType::UInt8: return fn(TypeTag<uint8_t>{});
+    case DType::Int8: return fn(TypeTag<int8_t>{});
+    default: throw NotImplemented(str_cat(what, ": dtype ", dtype_name(dt), " is not supported (uint8/int8 only)"));
+  }
+}
+
+// Shapes of a numpy-style matmul: batch dims broadcast, 1-D operands
+// promoted. offsets_a/b give the start of each batch's matrix (elements).
+struct MatMulDims {
+  int64_t M = 1, K = 1, N = 1;
+  Shape out;
+  std::vector<int64_t> offsets_a, offsets_b;
+};
+
+inline MatMulDims matmul_dims(const Shape& a_in, const Shape& b_in, const std::string& what) {
+  PIONNX_ENFORCE(!a_in.empty() && !b_in.empty(), InvalidArgument, what, ": matmul inputs must have rank >= 1");
+  Shape a = a_in, b = b_in;
+  const bool a_vec = a.size() == 1, b_vec = b.size() == 1;
+  if (a_vec) a.insert(a.begin(), 1);
+  if (b_vec) b.push_back(1);
+  MatMulDims d;
+  d.M = a[a.size() - 2];
+  d.K = a.back();
+  d.N = b.back();
+  PIONNX_ENFORCE(b[b.size() - 2] == d.K, InvalidArgument, what, ": inner dimensions differ, A ",
+                 shape_str(a_in), " x B ", shape_str(b_in));
+  const Shape ba(a.begin(), a.end() - 2), bb(b.begin(), b.end() - 2);
+  const Shape batch = broadcast_shapes(ba, bb, what);
+  const auto sa = broadcast_strides(ba, batch), sb = broadcast_strides(bb, batch);
+  const int64_t nbatch = shape_numel(batch);
+  d.offsets_a.resize(static_cast<size_t>(nbatch));
+  d.offsets_b.resize(static_cast<size_t>(nbatch));
+  IndexIter it(batch);
+  for (int64_t n = 0; n < nbatch; ++n) {
+    int64_t oa = 0, ob = 0;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      oa += it.idx[i] * sa[i];
+      ob += it.idx[i] * sb[i];
+    }
+    d.offsets_a[static_cast<size_t>(n)] = oa * d.M * d.K;
+    d.offsets_b[static_cast<size_t>(n)] = ob * d.K * d.N;
+    it.next();
+  }
+  d.out = batch;
+  if (!a_vec) d.out.push_back(d.M);
+  if (!b_vec) d.out.push_back(d.N);
+  return d;
+}
+
+}  // namespace pionnx

@@ -1,0 +1,213 @@
+#include "platform/thread_pool.h"
+
+#include "platform/file_io.h"
+#include "pionnx/status.h"
+
+#include <algorithm>
+#include <chrono>
+#include <set>
+#include <string>
+#include <utility>
+
+namespace pionnx {
+
+namespace {
+
+// The claim word: generation (32 bits) | chunk count (16) | next chunk (16).
+constexpr int64_t kMaxChunks = 0xffff;
+uint64_t pack_claim(uint32_t gen, int64_t chunks, int64_t next) {
+  return (uint64_t{gen} << 32) | (static_cast<uint64_t>(chunks) << 16) | static_cast<uint64_t>(next);
+}
+uint32_t claim_gen(uint64_t c) { return static_cast<uint32_t>(c >> 32); }
+int64_t claim_chunks(uint64_t c) { return static_cast<int64_t>((c >> 16) & 0xffff); }
+int64_t claim_next(uint64_t c) { return static_cast<int64_t>(c & 0xffff); }
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__) || (defined(__arm__) && defined(__ARM_ARCH) && __ARM_ARCH >= 7)
+  __asm__ __volatile__("yield");
+#endif
+}
+
+// How long an idle worker keeps watching for the next region before it
+// sleeps. Long enough to bridge the serial work between two parallel kernels
+// of one run, short enough that an idle session burns next to nothing.
+constexpr auto kSpinWindow = std::chrono::microseconds(1500);
+
+// Threads computing in parallel regions right now, over every pool.
+std::atomic<int> g_busy{0};
+std::atomic<int> g_peak{0};
+
+void note_peak(int busy) {
+  int peak = g_peak.load(std::memory_order_relaxed);
+  while (busy > peak && !g_peak.compare_exchange_weak(peak, busy, std::memory_order_relaxed)) {
+  }
+}
+
+// Takes up to `want` helper slots beside the calling thread (which counts as
+// busy too); returns how many it got.
+int reserve_helpers(int want, int cores) {
+  int busy = g_busy.load(std::memory_order_relaxed);
+  for (;;) {
+    const int got = std::max(0, std::min(want, cores - busy - 1));
+    if (g_busy.compare_exchange_weak(busy, busy + 1 + got, std::memory_order_acq_rel)) {
+      note_peak(busy + 1 + got);
+      return got;
+    }
+  }
+}
+
+int cores() {
+  static const int n = ThreadPool::default_threads();
+  return n;
+}
+
+}  // namespace
+
+ThreadPool::ThreadPool(int threads) : threads_(std::max(1, threads)) {
+  for (int i = 1; i < threads_; ++i) workers_.emplace_back([this] { worker_loop(); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    stop_ = true;
+    stop_flag_.store(true, std::memory_order_release);
+  }
+  cv_.notify_all();
+  for (auto& t : workers_) t.join();
+}
+
+void ThreadPool::run_chunks(uint32_t gen) {
+  for (;;) {
+    uint64_t c = claim_.load(std::memory_order_acquire);
+    if (claim_gen(c) != gen || claim_next(c) >= claim_chunks(c)) return;
+    if (!claim_.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel, std::memory_order_acquire))
+      continue;
+    // The chunk is ours and the region cannot finish without it, so the job
+    // fields still describe this generation.
+    const int64_t chunk = claim_next(c), chunks = claim_chunks(c);
+    const int64_t n = job_n_.load(std::memory_order_relaxed);
+    const auto* job = job_.load(std::memory_order_relaxed);
+    try {
+      (*job)(chunk * n / chunks, (chunk + 1) * n / chunks);
+    } catch (...) {
+      std::lock_guard<std::mutex> lk(mu_);
+      if (!error_) error_ = std::current_exception();
+    }
+    done_chunks_.fetch_add(1, std::memory_order_acq_rel);
+  }
+}
+
+void ThreadPool::worker_loop() {
+  uint32_t seen = claim_gen(claim_.load(std::memory_order_acquire));
+  for (;;) {
+    uint32_t gen = seen;
+    auto give_up = std::chrono::steady_clock::now() + kSpinWindow;
+    for (int spins = 1;; ++spins) {
+      if (stop_flag_.load(std::memory_order_acquire)) return;
+      gen = claim_gen(claim_.load(std::memory_order_acquire));
+      if (gen != seen) break;
+      cpu_relax();
+      if ((spins & 255) == 0 && std::chrono::steady_clock::now() > give_up) break;
+    }
+    if (gen == seen) {
+      std::unique_lock<std::mutex> lk(mu_);
+      ++sleeping_;
+      cv_.wait(lk, [&] { return stop_ || claim_gen(claim_.load(std::memory_order_acquire)) != seen; });
+      --sleeping_;
+      if (stop_) return;
+      gen = claim_gen(claim_.load(std::memory_order_acquire));
+    }
+    seen = gen;
+    // Only as many helpers as the region was granted join it.
+    int t = tickets_.load(std::memory_order_acquire);
+    bool admitted = false;
+    while (t > 0 && !(admitted = tickets_.compare_exchange_weak(t, t - 1, std::memory_order_acq_rel))) {
+    }
+    if (admitted) run_chunks(gen);
+  }
+}
+
+void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+  if (n <= 0) return;
+  grain = std::max<int64_t>(1, grain);
+  bool idle = false;
+  // Nested calls (a kernel inside a parallel region) and a second thread
+  // running the same session run inline: no oversubscription, no deadlock.
+  if (threads_ == 1 || n < 2 * grain || !in_region_.compare_exchange_strong(idle, true)) {
+    fn(0, n);
+    return;
+  }
+  const int helpers = reserve_helpers(threads_ - 1, cores());
+  if (helpers == 0) {  // every core is busy in some region: no hand-off
+    g_busy.fetch_sub(1, std::memory_order_acq_rel);
+    in_region_.store(false, std::memory_order_release);
+    fn(0, n);
+    return;
+  }
+  const int64_t chunks = std::min<int64_t>({n / grain, int64_t{helpers + 1} * 4, kMaxChunks});
+  const uint32_t gen = claim_gen(claim_.load(std::memory_order_relaxed)) + 1;
+  tickets_.store(helpers, std::memory_order_relaxed);
+  job_.store(&fn, std::memory_order_relaxed);
+  job_n_.store(n, std::memory_order_relaxed);
+  done_chunks_.store(0, std::memory_order_relaxed);
+  claim_.store(pack_claim(gen, chunks, 0), std::memory_order_release);
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (sleeping_ > 0) cv_.notify_all();
+  }
+  run_chunks(gen);
+  for (int spins = 1; done_chunks_.load(std::memory_order_acquire) < chunks; ++spins) {
+    if (spins < 4096)
+      cpu_relax();
+    else
+      std::this_thread::yield();  // a worker holding a chunk was descheduled
+  }
+  tickets_.store(0, std::memory_order_relaxed);
+  g_busy.fetch_sub(1 + helpers, std::memory_order_acq_rel);
+  std::exception_ptr err;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    err = std::exchange(error_, nullptr);
+  }
+  in_region_.store(false, std::memory_order_release);
+  if (err) std::rethrow_exception(err);
+}
+
+int ThreadPool::busy_threads() { return g_busy.load(std::memory_order_relaxed); }
+
+int ThreadPool::peak_busy_threads(bool reset) {
+  return reset ? g_peak.exchange(0, std::memory_order_relaxed) : g_peak.load(std::memory_order_relaxed);
+}
+
+int ThreadPool::default_threads() {
+  // Count distinct (physical id, core id) pairs: hyper-threads share a core's
+  // FMA units and only add contention for GEMM-bound work.
+  std::set<std::pair<std::string, std::string>> cores;
+  std::string phys = "0";
+  std::string text;
+  try {
+    text = read_file("/proc/cpuinfo", 0, -1);
+  } catch (const Error&) {
+  }
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t eol = text.find('\n', pos);
+    if (eol == std::string::npos) eol = text.size();
+    std::string line = text.substr(pos, eol - pos);
+    pos = eol + 1;
+    auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string key = line.substr(0, line.find_first_of(" \t"));
+    std::string val = colon + 2 <= line.size() ? line.substr(colon + 2) : "";
+    if (key == "physical") phys = val;
+    if (line.rfind("core id", 0) == 0) cores.insert({phys, val});
+  }
+  int hw = static_cast<int>(std::thread::hardware_concurrency());
+  int n = cores.empty() ? hw : static_cast<int>(cores.size());
+  return std::max(1, std::min(n, hw > 0 ? hw : n));
+}
+
+}  // namespace pionnx
