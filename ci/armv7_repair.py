@@ -38,8 +38,7 @@ def ccache_stats() -> dict[str, int]:
             elif low.startswith("cache miss") and num:
                 misses += num[0]
     total = hits + misses
-    return {"hits": hits, "misses": misses,
-            "hit_rate": round(hits / total, 3) if total else None}
+    return {"hits": hits, "misses": misses, "hit_rate": round(hits / total, 3) if total else None}
 
 
 def main(argv: list[str]) -> int:
@@ -55,8 +54,7 @@ def main(argv: list[str]) -> int:
 
     subprocess.run(["auditwheel", "repair", "-w", str(dest), str(wheel)], check=True)
     (repaired,) = sorted(dest.glob("*.whl"))
-    show = subprocess.run(["auditwheel", "show", str(repaired)], capture_output=True,
-                          text=True, check=True).stdout
+    show = subprocess.run(["auditwheel", "show", str(repaired)], capture_output=True, text=True, check=True).stdout
     print(show, flush=True)
     policy = ""
     for token in show.replace('"', " ").split():
@@ -65,13 +63,18 @@ def main(argv: list[str]) -> int:
             break
     (reports / f"{repaired.name}.auditwheel.txt").write_text(show)
     (reports / f"{repaired.name}.ccache.txt").write_text(human)
-    (reports / f"{repaired.name}.build.json").write_text(json.dumps({
-        "wheel": repaired.name,
-        "identifier": ident,
-        "variant": variant,
-        "auditwheel_policy": policy,
-        "ccache": cache,
-    }, indent=2))
+    (reports / f"{repaired.name}.build.json").write_text(
+        json.dumps(
+            {
+                "wheel": repaired.name,
+                "identifier": ident,
+                "variant": variant,
+                "auditwheel_policy": policy,
+                "ccache": cache,
+            },
+            indent=2,
+        )
+    )
     return 0
 
 

@@ -49,16 +49,21 @@ def check() -> int:
     (y,) = sess.run(None, {"X": x})
     run_s = time.monotonic() - t0
     ok = y.shape == (2, 4) and bool(np.allclose(y, expected(x), atol=1e-5))
-    print(json.dumps({
-        "smoke": "ok" if ok else "wrong answer",
-        "machine": platform.machine(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "pionnx": getattr(pionnx, "__version__", "?"),
-        "providers": pionnx.get_available_providers(),
-        "install_seconds": float(os.environ.get("PIONNX_SMOKE_INSTALL_S", "0")),
-        "run_seconds": round(run_s, 3),
-    }), flush=True)
+    print(
+        json.dumps(
+            {
+                "smoke": "ok" if ok else "wrong answer",
+                "machine": platform.machine(),
+                "python": platform.python_version(),
+                "numpy": np.__version__,
+                "pionnx": getattr(pionnx, "__version__", "?"),
+                "providers": pionnx.get_available_providers(),
+                "install_seconds": float(os.environ.get("PIONNX_SMOKE_INSTALL_S", "0")),
+                "run_seconds": round(run_s, 3),
+            }
+        ),
+        flush=True,
+    )
     if not ok:
         print(f"got {y!r}\nexpected {expected(x)!r}", file=sys.stderr)
     return 0 if ok else 1

@@ -36,8 +36,7 @@ NO_NEON_CPU = "cortex-r5f"
 def run_conformance(cases: Path, json_out: Path) -> dict:
     if not (cases / "manifest.json").is_file():
         return {"status": "not run", "reason": f"no exported cases at {cases}"}
-    probe_code = ("import importlib.util as u; "
-                  "raise SystemExit(0 if u.find_spec('pionnx.conformance.__main__') else 1)")
+    probe_code = "import importlib.util as u; raise SystemExit(0 if u.find_spec('pionnx.conformance.__main__') else 1)"
     probe = subprocess.run([sys.executable, "-c", probe_code], check=False)
     if probe.returncode != 0:
         return {"status": "not run", "reason": "pionnx.conformance has no runner (__main__)"}
@@ -52,8 +51,11 @@ def run_conformance(cases: Path, json_out: Path) -> dict:
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
     seconds = time.monotonic() - t0
     print(proc.stdout, flush=True)
-    result = {"status": "passed" if proc.returncode == 0 else "failed",
-              "exit_code": proc.returncode, "seconds": round(seconds, 1)}
+    result = {
+        "status": "passed" if proc.returncode == 0 else "failed",
+        "exit_code": proc.returncode,
+        "seconds": round(seconds, 1),
+    }
     try:
         summary = json.loads(json_out.read_text())
     except (OSError, ValueError):
@@ -67,9 +69,10 @@ def run_conformance(cases: Path, json_out: Path) -> dict:
             expected_failures=sum(c.get("xfailed", 0) for c in suites.values()),
             unexpected_failures=len(summary.get("unexpected_failures", [])),
             unexpected_passes=len(summary.get("unexpected_passes", [])),
-            suites={name: {k: c.get(k) for k in ("total", "passed", "xfailed", "failed", "crashed",
-                                                 "timeout", "skipped")}
-                    for name, c in suites.items()},
+            suites={
+                name: {k: c.get(k) for k in ("total", "passed", "xfailed", "failed", "crashed", "timeout", "skipped")}
+                for name, c in suites.items()
+            },
             first_unexpected=summary.get("unexpected_failures", [])[:20],
         )
     result["tail"] = proc.stdout.splitlines()[-15:]
@@ -77,8 +80,7 @@ def run_conformance(cases: Path, json_out: Path) -> dict:
 
 
 def run_simd_check(json_out: Path) -> dict:
-    cmd = [sys.executable, str(HERE / "simd_dispatch_check.py"), "--json", str(json_out),
-           "--no-neon-cpu", NO_NEON_CPU]
+    cmd = [sys.executable, str(HERE / "simd_dispatch_check.py"), "--json", str(json_out), "--no-neon-cpu", NO_NEON_CPU]
     print("[armv7-test] $ " + " ".join(cmd), flush=True)
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
     print(proc.stdout, flush=True)
@@ -86,20 +88,32 @@ def run_simd_check(json_out: Path) -> dict:
         report = json.loads(json_out.read_text())
     except (OSError, ValueError):
         report = {}
-    return {"status": "passed" if proc.returncode == 0 else "failed", "exit_code": proc.returncode,
-            "kernels": report.get("kernels", []), "models": report.get("models", {}),
-            "tail": proc.stdout.splitlines()[-5:]}
+    return {
+        "status": "passed" if proc.returncode == 0 else "failed",
+        "exit_code": proc.returncode,
+        "kernels": report.get("kernels", []),
+        "models": report.get("models", {}),
+        "tail": proc.stdout.splitlines()[-5:],
+    }
 
 
 def check_version(wheel: Path) -> dict:
     """One version: the wheel's file name, pionnx.__version__ and the compiled module's agree."""
     want = wheel.name.split("-")[1]
-    proc = subprocess.run([sys.executable, "-c", "import pionnx, pionnx._core as c; print(pionnx.__version__, c.__version__)"],
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", "import pionnx, pionnx._core as c; print(pionnx.__version__, c.__version__)"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        check=False,
+    )
     got = proc.stdout.split()
     ok = proc.returncode == 0 and got == [want, want]
-    print(f"[armv7-test] version: wheel {want}, pionnx.__version__ and _core.__version__ {' '.join(got[-2:])}"
-          + ("" if ok else "  MISMATCH"), flush=True)
+    print(
+        f"[armv7-test] version: wheel {want}, pionnx.__version__ and _core.__version__ {' '.join(got[-2:])}"
+        + ("" if ok else "  MISMATCH"),
+        flush=True,
+    )
     return {"status": "ok" if ok else "failed", "wheel": want, "python": got[:1], "core": got[1:2]}
 
 
@@ -113,32 +127,50 @@ def main(argv: list[str]) -> int:
         shutil.copy2(wheel, Path(keep) / wheel.name)
 
     t0 = time.monotonic()
-    smoke = subprocess.run([sys.executable, str(HERE / "armv7_smoke.py"), "--check"],
-                           stdout=subprocess.PIPE, text=True, check=False)
+    smoke = subprocess.run(
+        [sys.executable, str(HERE / "armv7_smoke.py"), "--check"], stdout=subprocess.PIPE, text=True, check=False
+    )
     print(smoke.stdout, flush=True)
-    smoke_result = {"status": "ok" if smoke.returncode == 0 else "failed",
-                    "output": smoke.stdout.strip().splitlines()[-1:] }
+    smoke_result = {
+        "status": "ok" if smoke.returncode == 0 else "failed",
+        "output": smoke.stdout.strip().splitlines()[-1:],
+    }
 
     version = check_version(wheel)
     simd = run_simd_check(reports / f"{wheel.name}.simd.json")
 
     cases = os.environ.get("PIONNX_CONFORMANCE_DIR", "")
-    conformance = (run_conformance(Path(cases), reports / f"{wheel.name}.conformance.json") if cases
-                   else {"status": "not run", "reason": "PIONNX_CONFORMANCE_DIR not set"})
+    conformance = (
+        run_conformance(Path(cases), reports / f"{wheel.name}.conformance.json")
+        if cases
+        else {"status": "not run", "reason": "PIONNX_CONFORMANCE_DIR not set"}
+    )
     seconds = time.monotonic() - t0
 
-    (reports / f"{wheel.name}.test.json").write_text(json.dumps({
-        "wheel": wheel.name,
-        "test_seconds": round(seconds, 1),
-        "smoke": smoke_result,
-        "version": version,
-        "simd": simd,
-        "conformance": conformance,
-    }, indent=2))
-    failed = (smoke.returncode != 0 or version["status"] != "ok" or simd["status"] != "passed"
-              or conformance["status"] == "failed")
-    print(f"[armv7-test] {wheel.name}: smoke {smoke_result['status']}, kernel choice {simd['status']} "
-          f"({'+'.join(simd['kernels'])}), conformance {conformance['status']} in {seconds:.0f} s", flush=True)
+    (reports / f"{wheel.name}.test.json").write_text(
+        json.dumps(
+            {
+                "wheel": wheel.name,
+                "test_seconds": round(seconds, 1),
+                "smoke": smoke_result,
+                "version": version,
+                "simd": simd,
+                "conformance": conformance,
+            },
+            indent=2,
+        )
+    )
+    failed = (
+        smoke.returncode != 0
+        or version["status"] != "ok"
+        or simd["status"] != "passed"
+        or conformance["status"] == "failed"
+    )
+    print(
+        f"[armv7-test] {wheel.name}: smoke {smoke_result['status']}, kernel choice {simd['status']} "
+        f"({'+'.join(simd['kernels'])}), conformance {conformance['status']} in {seconds:.0f} s",
+        flush=True,
+    )
     return 1 if failed else 0
 
 

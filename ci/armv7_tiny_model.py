@@ -16,8 +16,11 @@ B = [0.1, -0.2, 0.3, -0.4]
 
 def model_bytes() -> bytes:
     return model(
-        [node("MatMul", ["X", "W"], ["XW"], name="matmul"), node("Add", ["XW", "B"], ["Z"], name="add"),
-         node("Relu", ["Z"], ["Y"], name="relu")],
+        [
+            node("MatMul", ["X", "W"], ["XW"], name="matmul"),
+            node("Add", ["XW", "B"], ["Z"], name="add"),
+            node("Relu", ["Z"], ["Y"], name="relu"),
+        ],
         [tensor("W", [3, 4], W, raw=False), tensor("B", [4], B)],
         [value_info("X", [2, 3])],
         [value_info("Y", [2, 4])],

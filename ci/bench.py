@@ -72,8 +72,13 @@ def import_runtime(name: str):
 
 
 _TRACT_DT = {
-    np.dtype(np.float32): "f32", np.dtype(np.float64): "f64", np.dtype(np.int64): "i64",
-    np.dtype(np.int32): "i32", np.dtype(np.uint8): "u8", np.dtype(np.int8): "i8", np.dtype(np.bool_): "bool",
+    np.dtype(np.float32): "f32",
+    np.dtype(np.float64): "f64",
+    np.dtype(np.int64): "i64",
+    np.dtype(np.int32): "i32",
+    np.dtype(np.uint8): "u8",
+    np.dtype(np.int8): "i8",
+    np.dtype(np.bool_): "bool",
 }
 
 
@@ -167,16 +172,31 @@ def rss_child(runtime: str, model_path: str, threads: int, feeds_path: str | Non
         return {**out, "status": failure(runtime, module, exc), "create_ms": create_ms}
     peak = maxrss_mb()
     return {
-        **out, "status": "ok", "create_ms": create_ms, "create_ms_median": statistics.median(create_ms),
+        **out,
+        "status": "ok",
+        "create_ms": create_ms,
+        "create_ms_median": statistics.median(create_ms),
         "ru_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
-        "first_run_ms": run_ms[0] if run_ms else None, "run_ms": run_ms,
-        "peak_rss_mb": peak, "net_rss_mb": peak - out["baseline_rss_mb"],
+        "first_run_ms": run_ms[0] if run_ms else None,
+        "run_ms": run_ms,
+        "peak_rss_mb": peak,
+        "net_rss_mb": peak - out["baseline_rss_mb"],
     }
 
 
 def run_child(runtime: str, model_path: str, threads: int, feeds_path: str | None, args) -> dict:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--rss-child", runtime, model_path, str(threads),
-           "--creations", str(args.creations), "--child-runs", str(args.child_runs)]
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--rss-child",
+        runtime,
+        model_path,
+        str(threads),
+        "--creations",
+        str(args.creations),
+        "--child-runs",
+        str(args.child_runs),
+    ]
     if feeds_path:
         cmd += ["--feeds", feeds_path]
     try:
@@ -185,7 +205,7 @@ def run_child(runtime: str, model_path: str, threads: int, feeds_path: str | Non
         return {"runtime": runtime, "status": f"error: timed out after {args.child_timeout} s"}
     for line in reversed(proc.stdout.splitlines()):
         if line.startswith(CHILD_MARK):
-            return json.loads(line[len(CHILD_MARK):])
+            return json.loads(line[len(CHILD_MARK) :])
     how = f"killed by signal {-proc.returncode}" if proc.returncode < 0 else f"exit code {proc.returncode}"
     tail = " | ".join(proc.stderr.strip().splitlines()[-3:])
     return {"runtime": runtime, "status": f"crashed: {how}: {tail}"}
@@ -225,8 +245,9 @@ def check_twin(model, threads: int, modules: dict, twin_reference: dict) -> dict
     feeds = model.feeds()
     try:
         if "outputs" not in twin_reference:
-            twin_reference["outputs"] = create_session("onnxruntime", modules["onnxruntime"], str(model.check_path),
-                                                       1, feeds)()
+            twin_reference["outputs"] = create_session(
+                "onnxruntime", modules["onnxruntime"], str(model.check_path), 1, feeds
+            )()
         outputs = create_session("pionnx", modules["pionnx"], str(model.check_path), threads, feeds)()
     except Exception as exc:  # noqa: BLE001
         return {"ok": False, "why": f"random-weight twin: {failure('pionnx', modules['pionnx'], exc)}"}
@@ -284,10 +305,14 @@ def time_model(model, threads: int, modules: dict, usable: dict, args, rng, twin
             cpu[rt].append((c1 - c0) * 1e3)
     for rt in runs:
         med = statistics.median(wall[rt])
-        result["runtimes"][rt].update({
-            "median_ms": med, "min_ms": min(wall[rt]), "runs_ms": wall[rt],
-            "cpu_per_wall": statistics.median(cpu[rt]) / med if med > 0 else None,
-        })
+        result["runtimes"][rt].update(
+            {
+                "median_ms": med,
+                "min_ms": min(wall[rt]),
+                "runs_ms": wall[rt],
+                "cpu_per_wall": statistics.median(cpu[rt]) / med if med > 0 else None,
+            }
+        )
     runs.clear()
     return result
 
@@ -316,17 +341,25 @@ def machine_facts(modules: dict) -> dict:
     import onnx
 
     try:
-        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True,
-                                timeout=10).stdout.strip() or None
+        commit = (
+            subprocess.run(
+                ["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10
+            ).stdout.strip()
+            or None
+        )
     except (OSError, subprocess.SubprocessError):
         commit = None
     return {
-        "cpu_model": cpu, "cpu_count": os.cpu_count(),
+        "cpu_model": cpu,
+        "cpu_count": os.cpu_count(),
         "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "machine": platform.machine(), "platform": platform.platform(), "python": platform.python_version(),
+        "machine": platform.machine(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
         "versions": {**versions, "numpy": np.__version__, "onnx": onnx.__version__},
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "loadavg_start": list(os.getloadavg()), "git_commit": commit,
+        "loadavg_start": list(os.getloadavg()),
+        "git_commit": commit,
     }
 
 
@@ -354,8 +387,11 @@ def summarize(results: dict, threads_list: list[int]) -> dict:
                     vals.append(r)
             summary[key][str(t)] = {"geomean": geomean(vals), "models": len(vals)}
         if t != threads_list[0]:
-            vals = [m["timing"][str(t)]["pionnx_speedup"] for m in results["models"].values()
-                    if m["timing"].get(str(t), {}).get("pionnx_speedup") is not None]
+            vals = [
+                m["timing"][str(t)]["pionnx_speedup"]
+                for m in results["models"].values()
+                if m["timing"].get(str(t), {}).get("pionnx_speedup") is not None
+            ]
             summary["pionnx_speedup"][str(t)] = {"geomean": geomean(vals), "models": len(vals)}
     return summary
 
@@ -376,7 +412,8 @@ def add_ratios(model_result: dict, threads_list: list[int]) -> None:
         timing["ratios"] = ratios
         timing["pionnx_speedup"] = (
             base["median_ms"] / p["median_ms"]
-            if t != threads_list[0] and trusted and base.get("status") == "ok" else None
+            if t != threads_list[0] and trusted and base.get("status") == "ok"
+            else None
         )
 
 
@@ -394,8 +431,10 @@ def print_table(results: dict, threads_list: list[int]) -> None:
 
     w = 15
     first = threads_list[0]
-    header = (f"{'model':<13}{'thr':>4}  {'pionnx ms':>{w}}{'onnxrt ms':>{w}}{'tract ms':>{w}}"
-              f"{'p/ort':>7}{'p/tract':>8}{'p ' + str(first) + '→nT':>8}  check pionnx vs onnxruntime")
+    header = (
+        f"{'model':<13}{'thr':>4}  {'pionnx ms':>{w}}{'onnxrt ms':>{w}}{'tract ms':>{w}}"
+        f"{'p/ort':>7}{'p/tract':>8}{'p ' + str(first) + '→nT':>8}  check pionnx vs onnxruntime"
+    )
     print()
     print(header)
     print("-" * len(header))
@@ -424,8 +463,11 @@ def print_table(results: dict, threads_list: list[int]) -> None:
                 check_text = check["why"]
             else:
                 verdict = "ok" if check["ok"] else "MISMATCH"
-                detail = (f"max|Δ| {check['max_abs_diff']:.2g}, rel {check['rel_diff']:.2g}"
-                          if "max_abs_diff" in check else "")
+                detail = (
+                    f"max|Δ| {check['max_abs_diff']:.2g}, rel {check['rel_diff']:.2g}"
+                    if "max_abs_diff" in check
+                    else ""
+                )
                 if check.get("why"):
                     detail = f"{detail}; {check['why']}" if detail else check["why"]
                 if check.get("on"):
@@ -434,8 +476,11 @@ def print_table(results: dict, threads_list: list[int]) -> None:
             print(f"{name:<13}{t:>4}  {''.join(cells)}{ratio[0]:>7}{ratio[1]:>8}{speed:>8}  {check_text}")
 
     print()
-    header2 = f"{'model':<13}" + "".join(f"{SHORT[rt] + ' create/1st run ms':>26}" for rt in RUNTIMES) + "".join(
-        f"{SHORT[rt] + ' RSS net/raw MB':>22}" for rt in RUNTIMES)
+    header2 = (
+        f"{'model':<13}"
+        + "".join(f"{SHORT[rt] + ' create/1st run ms':>26}" for rt in RUNTIMES)
+        + "".join(f"{SHORT[rt] + ' RSS net/raw MB':>22}" for rt in RUNTIMES)
+    )
     print(header2)
     print("-" * len(header2))
     for name, m in results["models"].items():
@@ -453,46 +498,60 @@ def print_table(results: dict, threads_list: list[int]) -> None:
     print()
     s = results["summary"]
     for key in ("pionnx/onnxruntime", "pionnx/tract"):
-        parts = [f"{t} thread{'s' if t > 1 else ''}: " + (f"{v['geomean']:.3f}x over {v['models']} models"
-                                                            if v["geomean"] else "n/a")
-                 for t, v in ((int(k), v) for k, v in s[key].items())]
+        parts = [
+            f"{t} thread{'s' if t > 1 else ''}: "
+            + (f"{v['geomean']:.3f}x over {v['models']} models" if v["geomean"] else "n/a")
+            for t, v in ((int(k), v) for k, v in s[key].items())
+        ]
         print(f"geomean {key}: " + "; ".join(parts))
     for t, v in s["pionnx_speedup"].items():
-        print(f"geomean pionnx speed-up {first}→{t} threads: "
-              + (f"{v['geomean']:.2f}x over {v['models']} models" if v["geomean"] else "n/a"))
+        print(
+            f"geomean pionnx speed-up {first}→{t} threads: "
+            + (f"{v['geomean']:.2f}x over {v['models']} models" if v["geomean"] else "n/a")
+        )
     for t in threads_list:
         shares = {}
         for rt in RUNTIMES:
-            vals = [m["timing"][str(t)]["runtimes"].get(rt, {}).get("cpu_per_wall") for m in results["models"].values()
-                    if str(t) in m["timing"]]
+            vals = [
+                m["timing"][str(t)]["runtimes"].get(rt, {}).get("cpu_per_wall")
+                for m in results["models"].values()
+                if str(t) in m["timing"]
+            ]
             vals = [v for v in vals if v]
             if vals:
                 shares[rt] = statistics.median(vals)
         if shares:
-            print(f"median CPU time / wall time at {t} thread{'s' if t > 1 else ''}: "
-                  + ", ".join(f"{rt} {v:.2f}" for rt, v in shares.items())
-                  + " (well below the thread count: the machine was busy, timings are noisy)" * (
-                      min(shares.values()) < 0.8))
+            print(
+                f"median CPU time / wall time at {t} thread{'s' if t > 1 else ''}: "
+                + ", ".join(f"{rt} {v:.2f}" for rt, v in shares.items())
+                + " (well below the thread count: the machine was busy, timings are noisy)"
+                * (min(shares.values()) < 0.8)
+            )
     print()
     print("ms = median wall time of one run; p/ort, p/tract = pionnx time / other time (lower is better for pionnx);")
-    print(f"p {first}→nT = pionnx's own speed-up from {first} thread(s); '!' = pionnx output MISMATCH "
-          f"(rel > {REL_TOLERANCE:g}), left out of the means;\n"
-          "a '!' on tract: tract's output differs from onnxruntime's (see the JSON).")
+    print(
+        f"p {first}→nT = pionnx's own speed-up from {first} thread(s); '!' = pionnx output MISMATCH "
+        f"(rel > {REL_TOLERANCE:g}), left out of the means;\n"
+        "a '!' on tract: tract's output differs from onnxruntime's (see the JSON)."
+    )
     print(f"¹ {TRACT_THREADS_NOTE}.")
-    print("create/1st run ms, RSS: median session creation, then the first run, and peak RSS (VmHWM) in a child "
-          f"process per runtime ({results['config']['child_threads']} thread(s));\n"
-          "net = minus that process's peak after importing numpy + the runtime (a runtime that defers work to its "
-          "first run shows it there).")
+    print(
+        "create/1st run ms, RSS: median session creation, then the first run, and peak RSS (VmHWM) in a child "
+        f"process per runtime ({results['config']['child_threads']} thread(s));\n"
+        "net = minus that process's peak after importing numpy + the runtime (a runtime that defers work to its "
+        "first run shows it there)."
+    )
     if any(m["kind"] == "light" for m in results["models"].values()):
-        print("light models: onnx's test copies, every weight one ConstantOfShape value (outputs near-constant); "
-              "pionnx is checked\non them as shipped and on a twin with random weights (the numbers shown; "
-              "cached in --cache-dir); timings are of the shipped files.")
+        print(
+            "light models: onnx's test copies, every weight one ConstantOfShape value (outputs near-constant); "
+            "pionnx is checked\non them as shipped and on a twin with random weights (the numbers shown; "
+            "cached in --cache-dir); timings are of the shipped files."
+        )
     for i, note in enumerate(notes, 1):
         print(f"[{i}] {note}")
 
 
 # --------------------------------------------------------------------- main
-
 
 
 CONCURRENT_DEFAULT_MODELS = "squeezenet,mobilenetv2,bert"
@@ -537,13 +596,23 @@ def bench_concurrent(names: list[str], modules: dict, usable: dict, args) -> dic
     cache = Path(args.cache_dir)
     rounds = args.runs or 5
     per_thread = args.concurrent_runs
-    out: dict = {"machine": machine_facts(modules),
-                 "config": {"models": names, "rounds": rounds, "runs_per_thread": per_thread,
-                            "intra_op_num_threads": 1, "callers": [1, 2]},
-                 "models": {}}
+    out: dict = {
+        "machine": machine_facts(modules),
+        "config": {
+            "models": names,
+            "rounds": rounds,
+            "runs_per_thread": per_thread,
+            "intra_op_num_threads": 1,
+            "callers": [1, 2],
+        },
+        "models": {},
+    }
     m = out["machine"]
-    print(f"{m['cpu_model']}, {m['usable_cores']}/{m['cpu_count']} cores; concurrent run() on one session, "
-          f"intra_op_num_threads=1, {rounds} rounds x {per_thread} runs per thread", flush=True)
+    print(
+        f"{m['cpu_model']}, {m['usable_cores']}/{m['cpu_count']} cores; concurrent run() on one session, "
+        f"intra_op_num_threads=1, {rounds} rounds x {per_thread} runs per thread",
+        flush=True,
+    )
     for name in names:
         model = bench_models.prepare(name, cache)
         feeds = model.feeds()
@@ -574,22 +643,34 @@ def bench_concurrent(names: list[str], modules: dict, usable: dict, args) -> dic
                 one.append(a)
                 two.append(b)
                 ratios.append(b / a)
-            entry[rt] = {"runs_per_s_1_caller": statistics.median(one), "runs_per_s_2_callers": statistics.median(two),
-                         "speedup": statistics.median(ratios), "round_speedups": ratios,
-                         "equal_to_serial": same if rt == "pionnx" else None}
-            print(f"  {name:12s} {rt:12s} 1 caller {statistics.median(one):8.1f}/s   2 callers "
-                  f"{statistics.median(two):8.1f}/s   speed-up {statistics.median(ratios):.2f}x"
-                  + ("" if rt != "pionnx" else f"   results equal to serial: {same}"), flush=True)
+            entry[rt] = {
+                "runs_per_s_1_caller": statistics.median(one),
+                "runs_per_s_2_callers": statistics.median(two),
+                "speedup": statistics.median(ratios),
+                "round_speedups": ratios,
+                "equal_to_serial": same if rt == "pionnx" else None,
+            }
+            print(
+                f"  {name:12s} {rt:12s} 1 caller {statistics.median(one):8.1f}/s   2 callers "
+                f"{statistics.median(two):8.1f}/s   speed-up {statistics.median(ratios):.2f}x"
+                + ("" if rt != "pionnx" else f"   results equal to serial: {same}"),
+                flush=True,
+            )
         out["models"][name] = entry
     speedups = [e["pionnx"]["speedup"] for e in out["models"].values() if "pionnx" in e]
-    out["summary"] = {"pionnx_geomean_speedup": geomean(speedups),
-                      "pionnx_all_equal_to_serial": all(e["pionnx"]["equal_to_serial"]
-                                                        for e in out["models"].values() if "pionnx" in e)}
+    out["summary"] = {
+        "pionnx_geomean_speedup": geomean(speedups),
+        "pionnx_all_equal_to_serial": all(
+            e["pionnx"]["equal_to_serial"] for e in out["models"].values() if "pionnx" in e
+        ),
+    }
     print(f"\n{'model':12s} | {'runtime':11s} | {'1 caller':>10s} | {'2 callers':>10s} | speed-up")
     for name, entry in out["models"].items():
         for rt, r in entry.items():
-            print(f"{name:12s} | {rt:11s} | {r['runs_per_s_1_caller']:8.1f}/s | {r['runs_per_s_2_callers']:8.1f}/s | "
-                  f"{r['speedup']:.2f}x")
+            print(
+                f"{name:12s} | {rt:11s} | {r['runs_per_s_1_caller']:8.1f}/s | {r['runs_per_s_2_callers']:8.1f}/s | "
+                f"{r['speedup']:.2f}x"
+            )
     g = out["summary"]["pionnx_geomean_speedup"]
     print(f"pionnx geometric mean speed-up with 2 callers: {g:.2f}x" if g else "no pionnx figures")
     return out
@@ -601,25 +682,38 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--threads", default="1,2", help="thread counts, comma-separated (default 1,2)")
     p.add_argument("--runs", type=int, default=None, help="timed runs per runtime (default 10, --quick 3)")
     p.add_argument("--warmup", type=int, default=None, help="warm-up runs per runtime (default 2, --quick 1)")
-    p.add_argument("--settle-ms", type=float, default=20.0,
-                   help="pause before each timed run at >1 thread, so no runtime's spinning workers overlap another's run")
+    p.add_argument(
+        "--settle-ms",
+        type=float,
+        default=20.0,
+        help="pause before each timed run at >1 thread, so no runtime's spinning workers overlap another's run",
+    )
     p.add_argument("--quick", action="store_true", help="smoke test: 3 runs, 1 warm-up, 1 child run")
     p.add_argument("--runtimes", default=",".join(RUNTIMES), help="subset of pionnx,onnxruntime,tract")
-    p.add_argument("--json", default=None,
-                   help="where to write the results (default build/bench-results.json; with --concurrent "
-                        "build/bench-concurrent.json)")
+    p.add_argument(
+        "--json",
+        default=None,
+        help="where to write the results (default build/bench-results.json; with --concurrent "
+        "build/bench-concurrent.json)",
+    )
     p.add_argument("--cache-dir", default=str(ROOT / "build" / "bench-models"), help="built models and inputs")
     p.add_argument("--creations", type=int, default=None, help="session creations per child (default 3, --quick 2)")
     p.add_argument("--child-runs", type=int, default=None, help="runs per child after creation (default 3, quick 1)")
     p.add_argument("--child-timeout", type=int, default=900, help="seconds before a child is given up on")
     p.add_argument("--no-child", action="store_true", help="skip the creation/RSS children")
-    p.add_argument("--no-random-weights", action="store_true",
-                   help="check light models only as shipped (constant weights), not also with random weights")
+    p.add_argument(
+        "--no-random-weights",
+        action="store_true",
+        help="check light models only as shipped (constant weights), not also with random weights",
+    )
     p.add_argument("--list", action="store_true", help="list the model names and exit")
-    p.add_argument("--concurrent", action="store_true",
-                   help="instead of latency: throughput of one session (1 intra-op thread) called from 1 and from 2 "
-                        f"threads at once (default models {CONCURRENT_DEFAULT_MODELS}); writes "
-                        "build/bench-concurrent.json unless --json is given")
+    p.add_argument(
+        "--concurrent",
+        action="store_true",
+        help="instead of latency: throughput of one session (1 intra-op thread) called from 1 and from 2 "
+        f"threads at once (default models {CONCURRENT_DEFAULT_MODELS}); writes "
+        "build/bench-concurrent.json unless --json is given",
+    )
     p.add_argument("--concurrent-runs", type=int, default=20, help="runs per calling thread per round (--concurrent)")
     p.add_argument("--rss-child", nargs=3, metavar=("RUNTIME", "MODEL", "THREADS"), help=argparse.SUPPRESS)
     p.add_argument("--feeds", help=argparse.SUPPRESS)
@@ -644,8 +738,11 @@ def main(argv: list[str] | None = None) -> int:
         try:
             out = rss_child(runtime, model, int(threads), args.feeds, args.creations, args.child_runs)
         except Exception as exc:  # noqa: BLE001
-            out = {"runtime": runtime, "status": f"error: {type(exc).__name__}: {exc}",
-                   "traceback": traceback.format_exc()}
+            out = {
+                "runtime": runtime,
+                "status": f"error: {type(exc).__name__}: {exc}",
+                "traceback": traceback.format_exc(),
+            }
         print(CHILD_MARK + json.dumps(out), flush=True)
         return 0
 
@@ -695,15 +792,28 @@ def main(argv: list[str] | None = None) -> int:
     child_threads = threads_list[0]
     results: dict = {
         "machine": machine_facts(modules),
-        "config": {"models": names, "threads": threads_list, "runs": args.runs, "warmup": args.warmup, "settle_ms": args.settle_ms,
-                   "creations": args.creations, "child_runs": args.child_runs, "child_threads": child_threads,
-                   "runtimes": wanted, "order": "fresh random permutation of the runtimes per iteration (seed 0)",
-                   "rel_tolerance": REL_TOLERANCE, "tract_threads": TRACT_THREADS_NOTE},
+        "config": {
+            "models": names,
+            "threads": threads_list,
+            "runs": args.runs,
+            "warmup": args.warmup,
+            "settle_ms": args.settle_ms,
+            "creations": args.creations,
+            "child_runs": args.child_runs,
+            "child_threads": child_threads,
+            "runtimes": wanted,
+            "order": "fresh random permutation of the runtimes per iteration (seed 0)",
+            "rel_tolerance": REL_TOLERANCE,
+            "tract_threads": TRACT_THREADS_NOTE,
+        },
         "models": {},
     }
     m = results["machine"]
-    print(f"{m['cpu_model']}, {m['usable_cores']}/{m['cpu_count']} cores; "
-          + ", ".join(f"{k} {v}" for k, v in m["versions"].items()), flush=True)
+    print(
+        f"{m['cpu_model']}, {m['usable_cores']}/{m['cpu_count']} cores; "
+        + ", ".join(f"{k} {v}" for k, v in m["versions"].items()),
+        flush=True,
+    )
     print(f"runs {args.runs}, warm-up {args.warmup}, threads {threads_list}, models {', '.join(names)}", flush=True)
 
     baselines = {}
@@ -724,9 +834,11 @@ def main(argv: list[str] | None = None) -> int:
             continue
         feeds = model.feeds()
         entry: dict = {
-            "kind": model.kind, "path": str(model.path),
+            "kind": model.kind,
+            "path": str(model.path),
             "inputs": {k: {"shape": list(v.shape), "dtype": str(v.dtype)} for k, v in feeds.items()},
-            "child": {}, "timing": {},
+            "child": {},
+            "timing": {},
         }
         results["models"][name] = entry
         model_usable = dict(usable)

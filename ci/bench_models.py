@@ -29,8 +29,15 @@ OPSET = 17
 SEED = 0
 
 LIGHT_NAMES = [
-    "bvlc_alexnet", "densenet121", "inception_v1", "inception_v2", "resnet50",
-    "shufflenet", "squeezenet", "vgg19", "zfnet512",
+    "bvlc_alexnet",
+    "densenet121",
+    "inception_v1",
+    "inception_v2",
+    "resnet50",
+    "shufflenet",
+    "squeezenet",
+    "vgg19",
+    "zfnet512",
 ]
 SYNTHETIC_NAMES = ["mobilenetv2", "bert", "lstm"]
 ALL_NAMES = LIGHT_NAMES + SYNTHETIC_NAMES
@@ -84,7 +91,13 @@ def _model(g: _Graph, name: str, inputs, outputs) -> onnx.ModelProto:
 
 # (expansion t, output channels c, repeats n, first stride s): the paper's table 2, width 1.0.
 _MBV2_BLOCKS = [
-    (1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1),
+    (1, 16, 1, 1),
+    (6, 24, 2, 2),
+    (6, 32, 3, 2),
+    (6, 64, 4, 2),
+    (6, 96, 3, 1),
+    (6, 160, 3, 2),
+    (6, 320, 1, 1),
 ]
 
 
@@ -98,8 +111,10 @@ def build_mobilenetv2(image: int = 224, classes: int = 1000, seed: int = SEED) -
         w = g.const("w", g.normal((cout, cin // group, k, k), math.sqrt(2.0 / fan_in)))
         y = g.op("Conv", [x, w], kernel_shape=[k, k], strides=[stride, stride], pads=[k // 2] * 4, group=group)
         bn = [
-            g.const("bn_scale", g.uniform(cout, 0.5, 1.5)), g.const("bn_bias", g.normal(cout, 0.1)),
-            g.const("bn_mean", g.normal(cout, 0.1)), g.const("bn_var", g.uniform(cout, 0.5, 1.5)),
+            g.const("bn_scale", g.uniform(cout, 0.5, 1.5)),
+            g.const("bn_bias", g.normal(cout, 0.1)),
+            g.const("bn_mean", g.normal(cout, 0.1)),
+            g.const("bn_var", g.uniform(cout, 0.5, 1.5)),
         ]
         y = g.op("BatchNormalization", [y, *bn], epsilon=1e-5)
         return g.op("Clip", [y, zero, six]) if relu6 else y
@@ -122,7 +137,8 @@ def build_mobilenetv2(image: int = 224, classes: int = 1000, seed: int = SEED) -
     b = g.const("fc_b", g.normal(classes, 0.01))
     g.nodes.append(helper.make_node("Gemm", [x, w, b], ["logits"], name="fc", transB=1))
     return _model(
-        g, "mobilenetv2",
+        g,
+        "mobilenetv2",
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 3, image, image])],
         [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", classes])],
     )
@@ -154,8 +170,12 @@ def build_bert(
     seq_len = g.op("Gather", [g.op("Shape", ["input_ids"]), g.const("one", np.array([1], np.int64))], axis=0)
     position_ids = g.op(
         "Slice",
-        [g.const("position_ids", np.arange(max_pos, dtype=np.int64)[None, :]),
-         g.const("zero", np.array([0], np.int64)), seq_len, g.const("axis1", np.array([1], np.int64))],
+        [
+            g.const("position_ids", np.arange(max_pos, dtype=np.int64)[None, :]),
+            g.const("zero", np.array([0], np.int64)),
+            seq_len,
+            g.const("axis1", np.array([1], np.int64)),
+        ],
     )
     pos = g.op("Gather", [g.const("pos_emb", g.normal((max_pos, hidden), std)), position_ids], axis=0)
     token_type = g.const("type_emb", g.normal((1, 1, hidden), std))
@@ -190,11 +210,16 @@ def build_bert(
     pooled = g.op("Gemm", [cls, pool_w, pool_b])
     g.nodes.append(helper.make_node("Tanh", [pooled], ["pooler_output"], name="pooler_output"))
     return _model(
-        g, "bert",
-        [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"]),
-         helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "seq"])],
-        [helper.make_tensor_value_info("last_hidden_state", TensorProto.FLOAT, ["batch", "seq", hidden]),
-         helper.make_tensor_value_info("pooler_output", TensorProto.FLOAT, ["batch", hidden])],
+        g,
+        "bert",
+        [
+            helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"]),
+            helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "seq"]),
+        ],
+        [
+            helper.make_tensor_value_info("last_hidden_state", TensorProto.FLOAT, ["batch", "seq", hidden]),
+            helper.make_tensor_value_info("pooler_output", TensorProto.FLOAT, ["batch", hidden]),
+        ],
     )
 
 
@@ -209,8 +234,9 @@ def bert_feeds(batch: int = 1, seq: int = 128, vocab: int = BERT_VOCAB, seed: in
 # ----------------------------------------------------------------------- LSTM
 
 
-def build_lstm(seq: int = 64, batch: int = 1, inp: int = 128, hidden: int = 256, classes: int = 32,
-               seed: int = SEED) -> onnx.ModelProto:
+def build_lstm(
+    seq: int = 64, batch: int = 1, inp: int = 128, hidden: int = 256, classes: int = 32, seed: int = SEED
+) -> onnx.ModelProto:
     """One forward LSTM (PyTorch's uniform(+-1/sqrt(hidden)) init) and a Gemm on its last hidden state."""
     g = _Graph(seed)
     bound = 1 / math.sqrt(hidden)
@@ -223,10 +249,13 @@ def build_lstm(seq: int = 64, batch: int = 1, inp: int = 128, hidden: int = 256,
     fc_b = g.const("fc_b", g.normal(classes, 0.01))
     g.nodes.append(helper.make_node("Gemm", [last, fc_w, fc_b], ["logits"], name="fc", transB=1))
     return _model(
-        g, "lstm",
+        g,
+        "lstm",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [seq, batch, inp])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [batch, classes]),
-         helper.make_tensor_value_info("y", TensorProto.FLOAT, [seq, 1, batch, hidden])],
+        [
+            helper.make_tensor_value_info("logits", TensorProto.FLOAT, [batch, classes]),
+            helper.make_tensor_value_info("y", TensorProto.FLOAT, [seq, 1, batch, hidden]),
+        ],
     )
 
 
@@ -278,8 +307,12 @@ def with_random_weights(model: onnx.ModelProto, seed: int = SEED) -> onnx.ModelP
     kept, made = [], []
     for node in graph.node:
         value = next((a.t for a in node.attribute if a.name == "value"), None)
-        if node.op_type != "ConstantOfShape" or node.input[0] not in shapes or value is None \
-                or value.data_type != TensorProto.FLOAT:
+        if (
+            node.op_type != "ConstantOfShape"
+            or node.input[0] not in shapes
+            or value is None
+            or value.data_type != TensorProto.FLOAT
+        ):
             kept.append(node)
             continue
         shape = [int(d) for d in shapes[node.input[0]]]

@@ -126,7 +126,9 @@ def stage_project(dest: Path) -> Path:
         shutil.rmtree(dest)
     listed = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT, capture_output=True, text=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
         check=False,
     )
     if listed.returncode == 0:
@@ -190,8 +192,9 @@ def source_revision() -> str:
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False)
     if head.returncode != 0:
         return "unknown (not a git checkout)"
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                           capture_output=True, text=True, check=False).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True, check=False
+    ).stdout.strip()
     return head.stdout.strip() + ("+changes" if dirty else "")
 
 
@@ -222,8 +225,9 @@ def ccache_dir_for(variant: Variant, kind: str = "") -> Path:
     return path
 
 
-def run_cibuildwheel(variant: Variant, image_tag: str, stage: Path, work: Path,
-                     reports: Path, cases: str, skip_tests: bool, engine: str) -> tuple[int, float, Path]:
+def run_cibuildwheel(
+    variant: Variant, image_tag: str, stage: Path, work: Path, reports: Path, cases: str, skip_tests: bool, engine: str
+) -> tuple[int, float, Path]:
     out_dir = work / "out" / variant.name
     keep_dir = work / "kept" / variant.name
     for d in (out_dir, keep_dir):
@@ -231,23 +235,26 @@ def run_cibuildwheel(variant: Variant, image_tag: str, stage: Path, work: Path,
             shutil.rmtree(d)
         d.mkdir(parents=True)
     env = dict(os.environ)
-    env.update({
-        "CIBW_PLATFORM": "linux",
-        "CIBW_ARCHS_LINUX": "armv7l",
-        "CIBW_BUILD": variant.identifier,
-        "CIBW_MANYLINUX_ARMV7L_IMAGE": image_tag,
-        # ccache on the host, one folder per image (different compilers).
-        "CIBW_CONTAINER_ENGINE": (f"{engine}; create_args: --volume={ccache_dir_for(variant)}:/ccache "
-                                  f"--label={RUN_LABEL}"),
-        "PIONNX_ARMV7_REPORTS": host_path(reports),
-        "PIONNX_ARMV7_KEEP": host_path(keep_dir),
-        "PIONNX_ARMV7_VARIANT": variant.name,
-        "PIONNX_CONFORMANCE_DIR": cases,
-        # cibuildwheel copies this bundle in for pip on Python < 3.10: the
-        # host's, which trusts the TLS-intercepting proxy when there is one.
-        "SSL_CERT_FILE": str(armv7_images.HOST_CA_BUNDLE),
-        "PYTHONUNBUFFERED": "1",  # so the log file follows the build as it goes
-    })
+    env.update(
+        {
+            "CIBW_PLATFORM": "linux",
+            "CIBW_ARCHS_LINUX": "armv7l",
+            "CIBW_BUILD": variant.identifier,
+            "CIBW_MANYLINUX_ARMV7L_IMAGE": image_tag,
+            # ccache on the host, one folder per image (different compilers).
+            "CIBW_CONTAINER_ENGINE": (
+                f"{engine}; create_args: --volume={ccache_dir_for(variant)}:/ccache --label={RUN_LABEL}"
+            ),
+            "PIONNX_ARMV7_REPORTS": host_path(reports),
+            "PIONNX_ARMV7_KEEP": host_path(keep_dir),
+            "PIONNX_ARMV7_VARIANT": variant.name,
+            "PIONNX_CONFORMANCE_DIR": cases,
+            # cibuildwheel copies this bundle in for pip on Python < 3.10: the
+            # host's, which trusts the TLS-intercepting proxy when there is one.
+            "SSL_CERT_FILE": str(armv7_images.HOST_CA_BUNDLE),
+            "PYTHONUNBUFFERED": "1",  # so the log file follows the build as it goes
+        }
+    )
     if variant.config_settings:
         env["CIBW_CONFIG_SETTINGS"] = variant.config_settings
     if skip_tests:
@@ -257,12 +264,13 @@ def run_cibuildwheel(variant: Variant, image_tag: str, stage: Path, work: Path,
         env["CIBW_TEST_REQUIRES"] = "numpy"
     log_path = reports / f"cibuildwheel-{variant.image}-{variant.name}.log"
     cmd = ["nice", "-n", "10", *CIBUILDWHEEL, "--output-dir", str(out_dir), "."]
-    say(f"{variant.label}: cibuildwheel {variant.identifier} in {image_tag} "
-        f"(log {log_path.relative_to(ROOT) if log_path.is_relative_to(ROOT) else log_path})")
+    say(
+        f"{variant.label}: cibuildwheel {variant.identifier} in {image_tag} "
+        f"(log {log_path.relative_to(ROOT) if log_path.is_relative_to(ROOT) else log_path})"
+    )
     t0 = time.monotonic()
     with open(log_path, "w") as log:
-        proc = subprocess.Popen(cmd, cwd=stage, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.Popen(cmd, cwd=stage, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         assert proc.stdout
         try:
             for line in proc.stdout:
@@ -286,8 +294,9 @@ def run_cibuildwheel(variant: Variant, image_tag: str, stage: Path, work: Path,
 
 def remove_containers(engine: str) -> None:
     """Remove containers this run started (labelled), e.g. after an interrupt."""
-    ids = subprocess.run([engine, "ps", "-aq", "--filter", f"label={RUN_LABEL}"],
-                         capture_output=True, text=True, check=False).stdout.split()
+    ids = subprocess.run(
+        [engine, "ps", "-aq", "--filter", f"label={RUN_LABEL}"], capture_output=True, text=True, check=False
+    ).stdout.split()
     if ids:
         say(f"removing {len(ids)} leftover container(s) of this run")
         subprocess.run([engine, "rm", "-f", *ids], capture_output=True, check=False)
@@ -303,8 +312,9 @@ def failure_cause(log_path: Path) -> str:
     return (lines[-1].strip() if lines else "empty log")[:300]
 
 
-def collect(variant: Variant, rc: int, seconds: float, out_dir: Path, dist: Path,
-            reports: Path, skip_tests: bool) -> WheelResult:
+def collect(
+    variant: Variant, rc: int, seconds: float, out_dir: Path, dist: Path, reports: Path, skip_tests: bool
+) -> WheelResult:
     result = WheelResult(variant=variant.label, image=variant.image)
     wheels = sorted(out_dir.glob("*.whl"))
     kept = sorted((out_dir.parent.parent / "kept" / variant.name).glob("*.whl"))
@@ -338,12 +348,15 @@ def collect(variant: Variant, rc: int, seconds: float, out_dir: Path, dist: Path
         conf_ok = result.conformance.get("status") == "passed" and result.conformance.get("total", 0) > 0
         result.tests = "passed" if smoke_ok and conf_ok and simd_ok else "failed"
         if not simd_ok:
-            result.error = result.error or ("run-time kernel choice check "
-                                            + (result.simd["status"] or "missing from the test report")
-                                            + f", see {reports / (wheel.name + '.simd.json')}")
+            result.error = result.error or (
+                "run-time kernel choice check "
+                + (result.simd["status"] or "missing from the test report")
+                + f", see {reports / (wheel.name + '.simd.json')}"
+            )
         if not conf_ok and result.conformance.get("status") != "failed":
-            result.error = result.error or ("no conformance case ran in emulation: "
-                                            + result.conformance.get("reason", "0 cases"))
+            result.error = result.error or (
+                "no conformance case ran in emulation: " + result.conformance.get("reason", "0 cases")
+            )
     elif not skip_tests:
         result.tests = "failed" if rc else "not run"
     result.build_seconds = round(seconds - (result.test_seconds or 0.0), 1)
@@ -357,8 +370,12 @@ def collect(variant: Variant, rc: int, seconds: float, out_dir: Path, dist: Path
 
 
 def abi3audit(wheel: Path, reports: Path) -> str:
-    proc = subprocess.run([sys.executable, "-m", "abi3audit", "--strict", "--report", str(wheel)],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "abi3audit", "--strict", "--report", str(wheel)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     (reports / f"{wheel.name}.abi3audit.json").write_text(proc.stdout + proc.stderr)
     if proc.returncode == 127 or "No module named" in proc.stderr:
         return "abi3audit not installed (pip install abi3audit)"
@@ -371,9 +388,23 @@ def pi_user_smoke(wheel: Path, run_image: str, engine: str, reports: Path) -> di
     """A second, clean container: pip install the wheel and run a model."""
     ci_dir = ROOT / "ci"
     cmd = [
-        "nice", "-n", "10", engine, "run", "--rm", "--platform=linux/arm/v7", "--pull=never",
-        f"--volume={wheel.parent}:/dist:ro", f"--volume={ci_dir}:/smoke:ro",
-        run_image, "nice", "-n", "10", "python3", "/smoke/armv7_smoke.py", f"/dist/{wheel.name}",
+        "nice",
+        "-n",
+        "10",
+        engine,
+        "run",
+        "--rm",
+        "--platform=linux/arm/v7",
+        "--pull=never",
+        f"--volume={wheel.parent}:/dist:ro",
+        f"--volume={ci_dir}:/smoke:ro",
+        run_image,
+        "nice",
+        "-n",
+        "10",
+        "python3",
+        "/smoke/armv7_smoke.py",
+        f"/dist/{wheel.name}",
     ]
     t0 = time.monotonic()
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -401,8 +432,11 @@ def write_report(dist: Path, wheels: list[dict], section: str, meta: dict) -> No
     """SHA256SUMS over every wheel and sdist in dist/, whoever made it (so it stays right
     whichever build session ran last), and build-report.json with these `wheels` replacing
     their earlier entries (other sessions' wheels are kept) and `meta` under `section`."""
-    lines = [f"{sha256_of(p)}  {p.name}" for p in sorted(dist.iterdir())
-             if p.is_file() and (p.suffix == ".whl" or p.name.endswith(".tar.gz"))]
+    lines = [
+        f"{sha256_of(p)}  {p.name}"
+        for p in sorted(dist.iterdir())
+        if p.is_file() and (p.suffix == ".whl" or p.name.endswith(".tar.gz"))
+    ]
     (dist / "SHA256SUMS").write_text("\n".join(lines) + ("\n" if lines else ""))
     report_path = dist / "build-report.json"
     report = read_json(report_path)
@@ -414,8 +448,12 @@ def write_report(dist: Path, wheels: list[dict], section: str, meta: dict) -> No
 
 
 def write_outputs(dist: Path, results: list[WheelResult], meta: dict) -> None:
-    write_report(dist, [asdict(r) for r in results if r.wheel], "armv7",
-                 {**meta, "failures": [asdict(r) for r in results if not r.wheel]})
+    write_report(
+        dist,
+        [asdict(r) for r in results if r.wheel],
+        "armv7",
+        {**meta, "failures": [asdict(r) for r in results if not r.wheel]},
+    )
 
 
 def print_rows(rows: list[tuple]) -> None:
@@ -428,45 +466,79 @@ def print_rows(rows: list[tuple]) -> None:
 
 
 def print_table(results: list[WheelResult]) -> None:
-    rows = [("variant", "wheel tag", "MiB", "build s", "test s", "ccache hit", "kernels", "conformance", "pi user",
-             "policy")]
+    rows = [
+        (
+            "variant",
+            "wheel tag",
+            "MiB",
+            "build s",
+            "test s",
+            "ccache hit",
+            "kernels",
+            "conformance",
+            "pi user",
+            "policy",
+        )
+    ]
     for r in results:
         conf = r.conformance
         if "total" in conf:
             # passed/total, then known (listed) failures and surprises
-            conf_s = (f"{conf['passed']}/{conf['total']} xf{conf.get('expected_failures', 0)} "
-                      f"new{conf.get('unexpected_failures', 0)}")
+            conf_s = (
+                f"{conf['passed']}/{conf['total']} xf{conf.get('expected_failures', 0)} "
+                f"new{conf.get('unexpected_failures', 0)}"
+            )
         else:
             conf_s = conf.get("status", r.tests)
         hit = r.ccache.get("hit_rate")
-        rows.append((
-            r.variant,
-            r.tag or ("FAILED: " + r.error)[:100],
-            f"{r.size_bytes / 2**20:.2f}" if r.wheel else "",
-            f"{r.build_seconds:.0f}" if r.wheel else "",
-            f"{r.test_seconds:.0f}" if r.test_seconds is not None else "-",
-            f"{hit:.0%}" if isinstance(hit, (int, float)) else "-",
-            "+".join(r.simd.get("kernels") or []) if r.simd.get("status") == "passed" else (r.simd.get("status") or "-"),
-            conf_s,
-            r.pi_user_smoke.get("smoke", "-") if r.wheel else "",
-            r.auditwheel_policy,
-        ))
+        rows.append(
+            (
+                r.variant,
+                r.tag or ("FAILED: " + r.error)[:100],
+                f"{r.size_bytes / 2**20:.2f}" if r.wheel else "",
+                f"{r.build_seconds:.0f}" if r.wheel else "",
+                f"{r.test_seconds:.0f}" if r.test_seconds is not None else "-",
+                f"{hit:.0%}" if isinstance(hit, (int, float)) else "-",
+                "+".join(r.simd.get("kernels") or [])
+                if r.simd.get("status") == "passed"
+                else (r.simd.get("status") or "-"),
+                conf_s,
+                r.pi_user_smoke.get("smoke", "-") if r.wheel else "",
+                r.auditwheel_policy,
+            )
+        )
     print_rows(rows)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="build_armv7", description="build the armv7l wheels")
-    parser.add_argument("--images", default=os.environ.get("PIONNX_ARMV7_IMAGES", "bullseye,bookworm,trixie"),
-                        help="comma-separated: bullseye, bookworm, trixie (default all)")
-    parser.add_argument("--official-image", action="store_true",
-                        default=os.environ.get("PIONNX_ARMV7_OFFICIAL_IMAGE") == "1",
-                        help=f"build in {OFFICIAL_IMAGE} (needs a registry) instead of local images")
+    parser.add_argument(
+        "--images",
+        default=os.environ.get("PIONNX_ARMV7_IMAGES", "bullseye,bookworm,trixie"),
+        help="comma-separated: bullseye, bookworm, trixie (default all)",
+    )
+    parser.add_argument(
+        "--official-image",
+        action="store_true",
+        default=os.environ.get("PIONNX_ARMV7_OFFICIAL_IMAGE") == "1",
+        help=f"build in {OFFICIAL_IMAGE} (needs a registry) instead of local images",
+    )
     parser.add_argument("--skip-tests", action="store_true", help="build and repair only")
-    parser.add_argument("--conformance-subset", type=int, default=int(os.environ.get("PIONNX_ARMV7_SUBSET", "0")),
-                        help="at most N conformance cases per suite under emulation (default 0: all)")
-    parser.add_argument("--stage", default="",
-                        help="build this earlier snapshot folder (e.g. dist/armv7/stage-bookworm) as it is")
+    parser.add_argument(
+        "--conformance-subset",
+        type=int,
+        default=int(os.environ.get("PIONNX_ARMV7_SUBSET", "0")),
+        help="at most N conformance cases per suite under emulation (default 0: all)",
+    )
+    parser.add_argument(
+        "--stage", default="", help="build this earlier snapshot folder (e.g. dist/armv7/stage-bookworm) as it is"
+    )
     parser.add_argument("--no-abi3", action="store_true", help="skip the cp312-abi3 wheel")
+    parser.add_argument(
+        "--no-ccache",
+        action="store_true",
+        help="compile every object (CCACHE_DISABLE=1 in the build container): the emulated compile's own cost",
+    )
     parser.add_argument("--engine", default=os.environ.get("PIONNX_ARMV7_ENGINE", "docker"))
     parser.add_argument("--dist", default=str(ROOT / "dist"))
     args = parser.parse_args(argv)
@@ -486,6 +558,10 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     args = parse_args(argv)
     t_start = time.monotonic()
+    if args.no_ccache:
+        # Passed into the build container (pyproject's environment-pass); cibuildwheel's
+        # "Building wheel" step is then the emulated compile's whole cost.
+        os.environ["CCACHE_DISABLE"] = "1"
     dist = Path(args.dist).resolve()
     work = dist / "armv7"
     reports = work / "reports"
@@ -522,8 +598,14 @@ def main(argv: list[str] | None = None) -> int:
         except (armv7_images.ImageBuildError, subprocess.CalledProcessError) as err:
             say(f"image {image} FAILED, skipping its wheels: {err}")
             for variant in variants_for([image], abi3=not args.no_abi3):
-                failures.append(WheelResult(variant=variant.label, image=image, tests="not built",
-                                            error=f"image build failed: {str(err).splitlines()[0]}"))
+                failures.append(
+                    WheelResult(
+                        variant=variant.label,
+                        image=image,
+                        tests="not built",
+                        error=f"image build failed: {str(err).splitlines()[0]}",
+                    )
+                )
     if not images:
         write_outputs(dist, failures, {"images": {}, "wall_seconds": round(time.monotonic() - t_start, 1)})
         print_table(failures)
@@ -555,19 +637,24 @@ def main(argv: list[str] | None = None) -> int:
     results: list[WheelResult] = []
     for variant in variants_for([i for i in args.images if i in images], abi3=not args.no_abi3):
         build_tag, run_tag = images[variant.image]
-        rc, seconds, out_dir = run_cibuildwheel(variant, build_tag, stage, work, reports, cases,
-                                                args.skip_tests, args.engine)
+        rc, seconds, out_dir = run_cibuildwheel(
+            variant, build_tag, stage, work, reports, cases, args.skip_tests, args.engine
+        )
         result = collect(variant, rc, seconds, out_dir, dist, reports, args.skip_tests)
         if result.wheel:
-            say(f"{variant.label}: {result.wheel} ({result.size_bytes / 2**20:.2f} MiB, "
-                f"{result.build_seconds:.0f} s build, tests {result.tests})")
+            say(
+                f"{variant.label}: {result.wheel} ({result.size_bytes / 2**20:.2f} MiB, "
+                f"{result.build_seconds:.0f} s build, tests {result.tests})"
+            )
         else:
             say(f"{variant.label}: FAILED: {result.error}")
         # step 5: the Pi user's view, in a clean container
         if result.wheel and not args.skip_tests and not args.official_image:
             result.pi_user_smoke = pi_user_smoke(dist / result.wheel, run_tag, args.engine, reports)
-            say(f"{variant.label}: clean-container pip install + model: "
-                f"{result.pi_user_smoke.get('smoke')} ({result.pi_user_smoke['seconds']:.0f} s)")
+            say(
+                f"{variant.label}: clean-container pip install + model: "
+                f"{result.pi_user_smoke.get('smoke')} ({result.pi_user_smoke['seconds']:.0f} s)"
+            )
             if result.pi_user_smoke.get("smoke") != "ok":
                 result.tests = "failed"
         results.append(result)
@@ -580,16 +667,18 @@ def main(argv: list[str] | None = None) -> int:
         "official_image": args.official_image,
         "conformance_export": "ok" if not export_error else export_error,
         "musllinux": "skipped: Raspberry Pi OS and the other armv7 boards we target are "
-                     "glibc (Debian); musl armv7 users build from the sdist",
+        "glibc (Debian); musl armv7 users build from the sdist",
         "wall_seconds": round(time.monotonic() - t_start, 1),
         "source": f"snapshot {stage} (--stage)" if args.stage else source_revision(),
     }
     write_outputs(dist, all_results, meta)
     print()
     print_table(all_results)
-    print(f"\n{len([r for r in all_results if r.wheel])} wheel(s) in {dist}; "
-          f"reports in {reports.relative_to(ROOT) if reports.is_relative_to(ROOT) else reports}; "
-          f"{meta['wall_seconds']:.0f} s")
+    print(
+        f"\n{len([r for r in all_results if r.wheel])} wheel(s) in {dist}; "
+        f"reports in {reports.relative_to(ROOT) if reports.is_relative_to(ROOT) else reports}; "
+        f"{meta['wall_seconds']:.0f} s"
+    )
     bad = [r for r in all_results if not r.wheel or r.error or r.tests == "failed"]
     for r in bad:
         say(f"FAILED {r.variant}: {r.error or 'tests failed'}")

@@ -144,14 +144,31 @@ class RunImages:
         return result
 
 
-def build_one(result: CrossResult, target: Target, toolchain: Path, headers: Path, stage: Path, work: Path,
-              dist: Path, reports: Path) -> Path | None:
+def build_one(
+    result: CrossResult,
+    target: Target,
+    toolchain: Path,
+    headers: Path,
+    stage: Path,
+    work: Path,
+    dist: Path,
+    reports: Path,
+) -> Path | None:
     """Compile and repair one wheel into dist/; fills `result`; returns the wheel or None."""
     arch_work = work / target.arch
     ccache_dir = Path(os.environ.get("PIONNX_CROSS_CCACHE") or Path.home() / ".cache" / "pionnx-cross-ccache")
     try:
-        built = cross_build.build(stage, target, toolchain, result.python, headers, arch_work / "out" / result.python,
-                                  arch_work, [], ccache_dir / target.arch)
+        built = cross_build.build(
+            stage,
+            target,
+            toolchain,
+            result.python,
+            headers,
+            arch_work / "out" / result.python,
+            arch_work,
+            [],
+            ccache_dir / target.arch,
+        )
     except (cross_build.CrossBuildError, subprocess.CalledProcessError, OSError) as err:
         result.error = f"build failed: {str(err).splitlines()[0]}"
         (reports / f"cross-{target.arch}-{result.python}.log").write_text(str(err) + "\n")
@@ -177,14 +194,25 @@ def build_one(result: CrossResult, target: Target, toolchain: Path, headers: Pat
         result.abi3audit = build_armv7.abi3audit(final, reports)
         if result.abi3audit != "clean":
             result.error = result.error or f"abi3audit --strict: {result.abi3audit}"
-    say(f"{result.label}: {final.name} ({result.size_bytes / 2**20:.2f} MiB) compiled in "
+    say(
+        f"{result.label}: {final.name} ({result.size_bytes / 2**20:.2f} MiB) compiled in "
         f"{result.compile_seconds:.0f} s, {result.objects_compiled if result.objects_compiled is not None else '?'} "
-        f"objects compiled, {result.auditwheel_policy}")
+        f"objects compiled, {result.auditwheel_policy}"
+    )
     return final
 
 
-def test_one(result: CrossResult, wheel: Path, target: Target, images: RunImages | None, stage: Path,
-             cases: Path | None, reports: Path, work: Path, engine: str) -> None:
+def test_one(
+    result: CrossResult,
+    wheel: Path,
+    target: Target,
+    images: RunImages | None,
+    stage: Path,
+    cases: Path | None,
+    reports: Path,
+    work: Path,
+    engine: str,
+) -> None:
     """Install and test one wheel in a clean environment of its architecture; fills `result`."""
     t0 = time.monotonic()
     if target.native:
@@ -221,13 +249,17 @@ def test_one(result: CrossResult, wheel: Path, target: Target, images: RunImages
         elif not simd_ok:
             result.error = f"run-time kernel choice check {result.simd.get('status')}"
         elif not conf_ok:
-            result.error = ("conformance: " + (f"{result.conformance.get('unexpected_failures', '?')} unexpected failures"
-                                               if result.conformance.get("total") else
-                                               result.conformance.get("reason", "no case ran")))
+            result.error = "conformance: " + (
+                f"{result.conformance.get('unexpected_failures', '?')} unexpected failures"
+                if result.conformance.get("total")
+                else result.conformance.get("reason", "no case ran")
+            )
         else:
             result.error = f"the test run exited {rc}"
-    say(f"{result.label}: tests {result.tests} in {result.test_seconds:.0f} s ({result.test_env})"
-        + (f": {result.error}" if result.error else ""))
+    say(
+        f"{result.label}: tests {result.tests} in {result.test_seconds:.0f} s ({result.test_env})"
+        + (f": {result.error}" if result.error else "")
+    )
 
 
 def failed(results: list[CrossResult]) -> list[CrossResult]:
@@ -249,45 +281,68 @@ def make_sdist(dist: Path) -> dict:
     problems = release.sdist_problems(sdist)
     if problems:
         return {"error": f"{sdist.name}: " + "; ".join(problems[:10])}
-    return {"sdist": sdist.name, "size_bytes": sdist.stat().st_size, "seconds": round(time.monotonic() - t0, 1),
-            "sha256": build_armv7.sha256_of(sdist)}
+    return {
+        "sdist": sdist.name,
+        "size_bytes": sdist.stat().st_size,
+        "seconds": round(time.monotonic() - t0, 1),
+        "sha256": build_armv7.sha256_of(sdist),
+    }
 
 
 def write_outputs(dist: Path, results: list[CrossResult], meta: dict) -> None:
-    build_armv7.write_report(dist, [{**asdict(r), "label": r.label} for r in results if r.wheel], "cross",
-                             {**meta, "not_built": [{**asdict(r), "label": r.label} for r in results if not r.wheel]})
+    build_armv7.write_report(
+        dist,
+        [{**asdict(r), "label": r.label} for r in results if r.wheel],
+        "cross",
+        {**meta, "not_built": [{**asdict(r), "label": r.label} for r in results if not r.wheel]},
+    )
 
 
 def print_table(results: list[CrossResult]) -> None:
     rows = [("wheel", "tag", "MiB", "compile s", "objects", "test s", "kernels", "conformance", "policy", "verdict")]
     for r in results:
         conf = r.conformance
-        conf_s = (f"{conf['passed']}/{conf['total']} xf{conf.get('expected_failures', 0)} "
-                  f"new{conf.get('unexpected_failures', 0)}" if "total" in conf else conf.get("status", r.tests))
-        rows.append((
-            r.label,
-            r.tag or "-",
-            f"{r.size_bytes / 2**20:.2f}" if r.wheel else "",
-            f"{r.compile_seconds:.0f}" if r.wheel else "",
-            "" if r.objects_compiled is None else str(r.objects_compiled),
-            f"{r.test_seconds:.0f}" if r.test_seconds is not None else "-",
-            "+".join(r.simd.get("kernels") or []) if r.simd.get("status") == "passed" else (r.simd.get("status") or "-"),
-            conf_s,
-            r.auditwheel_policy,
-            r.note[:60] if r.note else
-            ("FAILED: " + (r.error or "tests failed"))[:90] if r.error or r.tests == "failed" or not r.wheel else r.tests,
-        ))
+        conf_s = (
+            f"{conf['passed']}/{conf['total']} xf{conf.get('expected_failures', 0)} "
+            f"new{conf.get('unexpected_failures', 0)}"
+            if "total" in conf
+            else conf.get("status", r.tests)
+        )
+        rows.append(
+            (
+                r.label,
+                r.tag or "-",
+                f"{r.size_bytes / 2**20:.2f}" if r.wheel else "",
+                f"{r.compile_seconds:.0f}" if r.wheel else "",
+                "" if r.objects_compiled is None else str(r.objects_compiled),
+                f"{r.test_seconds:.0f}" if r.test_seconds is not None else "-",
+                "+".join(r.simd.get("kernels") or [])
+                if r.simd.get("status") == "passed"
+                else (r.simd.get("status") or "-"),
+                conf_s,
+                r.auditwheel_policy,
+                r.note[:60]
+                if r.note
+                else ("FAILED: " + (r.error or "tests failed"))[:90]
+                if r.error or r.tests == "failed" or not r.wheel
+                else r.tests,
+            )
+        )
     build_armv7.print_rows(rows)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="build_cross", description=__doc__.splitlines()[0])
     parser.add_argument("--arch", default="armv7l,aarch64,x86_64", help="comma-separated: armv7l, aarch64, x86_64")
-    parser.add_argument("--python", default=",".join(PYTHONS),
-                        help="comma-separated: 3.9, 3.10, 3.11, abi3 (cp312-abi3, for 3.12 and later)")
+    parser.add_argument(
+        "--python",
+        default=",".join(PYTHONS),
+        help="comma-separated: 3.9, 3.10, 3.11, abi3 (cp312-abi3, for 3.12 and later)",
+    )
     parser.add_argument("--skip-tests", action="store_true", help="build and repair only")
-    parser.add_argument("--conformance-subset", type=int, default=0,
-                        help="at most N conformance cases per suite (default 0: all)")
+    parser.add_argument(
+        "--conformance-subset", type=int, default=0, help="at most N conformance cases per suite (default 0: all)"
+    )
     parser.add_argument("--sdist", action="store_true", help="also the sdist (nox -s build_all)")
     parser.add_argument("--engine", default=os.environ.get("PIONNX_ARMV7_ENGINE", "docker"))
     parser.add_argument("--dist", default=str(ROOT / "dist"))
@@ -312,9 +367,13 @@ def main(argv: list[str] | None = None) -> int:
     say(f"step 1/6: host ({cross_toolchain.host_machine()})")
     try:
         if arm and tests:
-            armv7_host.prepare_host(fix=True, disk_paths=[dist, armv7_images.cache_dir(), Path("/var/lib")],
-                                    engine=args.engine, cross=True,
-                                    handlers=tuple(sorted({"arm" if t.arch == "armv7l" else "aarch64" for t in arm})))
+            armv7_host.prepare_host(
+                fix=True,
+                disk_paths=[dist, armv7_images.cache_dir(), Path("/var/lib")],
+                engine=args.engine,
+                cross=True,
+                handlers=tuple(sorted({"arm" if t.arch == "armv7l" else "aarch64" for t in arm})),
+            )
         else:
             armv7_host.ensure_tools(armv7_host.HostReport(), fix=True, cross=bool(arm))
     except (armv7_host.HostNotReady, subprocess.CalledProcessError) as err:
@@ -337,8 +396,10 @@ def main(argv: list[str] | None = None) -> int:
             result = CrossResult(target.arch, py, commit=commit)
             results.append(result)
             if target.arch not in headers[py]:
-                result.note = (f"not built: no trustworthy Python {py} headers for {target.arch} (Debian ships "
-                               "no Python 3.10; the GitHub release builds it in cibuildwheel's images)")
+                result.note = (
+                    f"not built: no trustworthy Python {py} headers for {target.arch} (Debian ships "
+                    "no Python 3.10; the GitHub release builds it in cibuildwheel's images)"
+                )
                 result.tests = "not built"
                 say(f"{result.label}: {result.note}")
                 continue
@@ -373,8 +434,9 @@ def main(argv: list[str] | None = None) -> int:
         order = images.order if images else []
         built.sort(key=lambda b: -1 if b[1].native else order.index((RUN_SUITES[b[0].python], b[1].debian_arch)))
         with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-            futures = [pool.submit(test_one, r, w, t, images, stage, cases, reports, work, args.engine)
-                       for r, t, w in built]
+            futures = [
+                pool.submit(test_one, r, w, t, images, stage, cases, reports, work, args.engine) for r, t, w in built
+            ]
             for future in futures:
                 future.result()
 
@@ -397,8 +459,10 @@ def main(argv: list[str] | None = None) -> int:
     write_outputs(dist, results, meta)
     print()
     print_table(results)
-    print(f"\n{len(built)} wheel(s) in {dist}; build {build_seconds:.0f} s, all {meta['wall_seconds']:.0f} s; "
-          f"reports in {reports}")
+    print(
+        f"\n{len(built)} wheel(s) in {dist}; build {build_seconds:.0f} s, all {meta['wall_seconds']:.0f} s; "
+        f"reports in {reports}"
+    )
     # cp310 on ARM is a documented gap, not a failure.
     bad = failed(results)
     if args.sdist and sdist.get("error"):

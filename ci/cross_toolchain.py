@@ -133,9 +133,16 @@ def unpack(suite: str, packages: list[str], arch: str, dest: Path) -> None:
     if not shutil.which("mmdebstrap"):
         raise ToolchainError("mmdebstrap not found: apt-get install -y mmdebstrap arch-test")
     try:
-        armv7_images.mmdebstrap(DISTROS[suite], "cross", packages, partial,
-                                ["--variant=extract", "--format=directory"], 3,
-                                cleanup=lambda: shutil.rmtree(partial, ignore_errors=True), arch=arch)
+        armv7_images.mmdebstrap(
+            DISTROS[suite],
+            "cross",
+            packages,
+            partial,
+            ["--variant=extract", "--format=directory"],
+            3,
+            cleanup=lambda: shutil.rmtree(partial, ignore_errors=True),
+            arch=arch,
+        )
     except ImageBuildError as err:
         raise ToolchainError(str(err)) from err
     shutil.rmtree(dest, ignore_errors=True)
@@ -208,8 +215,12 @@ def host_python_include(version: str) -> Path:
     import cross_build  # imported here: cross_build imports this module
 
     python = cross_build.find_python(version)
-    out = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['include'])"],
-                         capture_output=True, text=True, check=True).stdout.strip()
+    out = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['include'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     if not (Path(out) / "Python.h").is_file():
         raise ToolchainError(f"{python} has no Python.h in {out}")
     return Path(out)

@@ -108,8 +108,13 @@ def reproducer_seeds(dest: Path) -> list[str]:
     dest.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, PIONNX_HOSTILE_SAVE=str(dest))
     for name in test_hostile.CASES:
-        subprocess.run([sys.executable, "-c", test_hostile.CHILD, name, str(dest)], env=env, capture_output=True,
-                       check=False, timeout=300)
+        subprocess.run(
+            [sys.executable, "-c", test_hostile.CHILD, name, str(dest)],
+            env=env,
+            capture_output=True,
+            check=False,
+            timeout=300,
+        )
     return sorted(glob.glob(str(dest / "*.onnx")))
 
 
@@ -136,8 +141,9 @@ def stage_seeds(seeds_dir: Path) -> int:
 
 # Fork mode's progress line: "#1234567: cov: 8123 ft: 30456 corp: 2211 exec/s: 812 oom/timeout/crash: 0/0/0 time: 61s
 # job: 12 dft_time: 0".
-PROGRESS = re.compile(r"^#(\d+): cov: (\d+) ft: (\d+) corp: (\d+) exec/s:? (\d+) oom/timeout/crash: (\d+)/(\d+)/(\d+)",
-                      re.M)
+PROGRESS = re.compile(
+    r"^#(\d+): cov: (\d+) ft: (\d+) corp: (\d+) exec/s:? (\d+) oom/timeout/crash: (\d+)/(\d+)/(\d+)", re.M
+)
 
 
 # One process (--runs): "#12345\tREDUCE cov: 8123 ft: 30456 corp: 2211/3Mb ..." lines and final stats.
@@ -151,10 +157,17 @@ def read_log(log: Path) -> dict:
     single = SINGLE.findall(text)
     if not progress and single:
         executed = STAT.findall(text)
-        crashed = int("ERROR: AddressSanitizer" in text or "runtime error:" in text or "ERROR: libFuzzer: deadly" in text)
-        return {"executions": int(executed[-1]) if executed else int(single[-1][0]), "cov": int(single[-1][1]),
-                "ft": int(single[-1][2]), "oom": int("out-of-memory" in text), "timeouts": int("ERROR: libFuzzer: timeout" in text),
-                "crashes": crashed}
+        crashed = int(
+            "ERROR: AddressSanitizer" in text or "runtime error:" in text or "ERROR: libFuzzer: deadly" in text
+        )
+        return {
+            "executions": int(executed[-1]) if executed else int(single[-1][0]),
+            "cov": int(single[-1][1]),
+            "ft": int(single[-1][2]),
+            "oom": int("out-of-memory" in text),
+            "timeouts": int("ERROR: libFuzzer: timeout" in text),
+            "crashes": crashed,
+        }
     if not progress:
         return {"executions": 0, "cov": 0, "ft": 0, "oom": 0, "timeouts": 0, "crashes": 0}
     runs, cov, ft, _corp, _rate, oom, timeouts, crashes = (int(v) for v in progress[-1])
@@ -165,13 +178,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=600, help="campaign length (default 600)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
-    parser.add_argument("--runs", type=int, default=0,
-                        help="instead of --seconds: one process, this many executions from --seed, stopping at the "
-                             "first finding (reproducible for a given commit: what CI runs)")
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=0,
+        help="instead of --seconds: one process, this many executions from --seed, stopping at the "
+        "first finding (reproducible for a given commit: what CI runs)",
+    )
     parser.add_argument("--seed", type=int, default=1, help="libFuzzer's -seed with --runs")
     parser.add_argument("--update-corpus", action="store_true", help="merge the new inputs into tests/fuzz/corpus/")
-    parser.add_argument("--target", default=str(ROOT / "build" / "sanitize-build" / "fuzz_session"),
-                        help="the libFuzzer binary (built by nox -s fuzz)")
+    parser.add_argument(
+        "--target",
+        default=str(ROOT / "build" / "sanitize-build" / "fuzz_session"),
+        help="the libFuzzer binary (built by nox -s fuzz)",
+    )
     args = parser.parse_args(argv)
 
     target = Path(args.target)
@@ -189,18 +209,32 @@ def main(argv: list[str] | None = None) -> int:
     n_seeds = stage_seeds(seeds)
     say(f"seeds: {len(list(CORPUS.iterdir()))} corpus inputs, {n_seeds} conformance models and regression cases")
 
-    flags = ["-timeout=10", "-rss_limit_mb=2048", "-malloc_limit_mb=2048", "-max_len=262144",
-             "-use_value_profile=1", f"-artifact_prefix={artifacts}/"]
+    flags = [
+        "-timeout=10",
+        "-rss_limit_mb=2048",
+        "-malloc_limit_mb=2048",
+        "-max_len=262144",
+        "-use_value_profile=1",
+        f"-artifact_prefix={artifacts}/",
+    ]
     if args.runs:
         flags += [f"-runs={args.runs}", f"-seed={args.seed}", "-print_final_stats=1"]
     else:
-        flags += [f"-max_total_time={args.seconds}", f"-fork={args.jobs}", "-ignore_crashes=1", "-ignore_timeouts=1",
-                  "-ignore_ooms=1"]
+        flags += [
+            f"-max_total_time={args.seconds}",
+            f"-fork={args.jobs}",
+            "-ignore_crashes=1",
+            "-ignore_timeouts=1",
+            "-ignore_ooms=1",
+        ]
     # Fork mode: the corpus folder given first is the one new inputs go to.
     cmd = [str(target), *flags, str(corpus), str(seeds)]
     say("$ " + " ".join(cmd))
-    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0:allocator_may_return_null=1",
-               UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1")
+    env = dict(
+        os.environ,
+        ASAN_OPTIONS="detect_leaks=0:allocator_may_return_null=1",
+        UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1",
+    )
     log = work / "fuzz.log"
     t0 = time.monotonic()
     with log.open("w") as out:
@@ -212,24 +246,39 @@ def main(argv: list[str] | None = None) -> int:
     for f in findings:
         shutil.copy2(f, CRASHES / f.name)
         say(f"FINDING {f.name}: saved as tests/fuzz/crashes/{f.name}")
-    summaries = sorted({line.strip() for line in log.read_text(errors="replace").splitlines()
-                        if "SUMMARY:" in line or "ERROR: libFuzzer" in line})
+    summaries = sorted(
+        {
+            line.strip()
+            for line in log.read_text(errors="replace").splitlines()
+            if "SUMMARY:" in line or "ERROR: libFuzzer" in line
+        }
+    )
     for line in summaries[:40]:
         say(f"  {line}")
     corpus_files = list(corpus.iterdir())
     report = {
-        "executions": stats["executions"], "seconds": round(seconds, 1),
+        "executions": stats["executions"],
+        "seconds": round(seconds, 1),
         "executions_per_second": round(stats["executions"] / seconds) if seconds else 0,
-        "corpus_inputs": len(corpus_files), "corpus_bytes": sum(p.stat().st_size for p in corpus_files),
-        "coverage_edges": stats["cov"], "coverage_features": stats["ft"],
-        "findings": [f.name for f in findings], "finding_summaries": summaries,
-        "crashes_seen": stats["crashes"], "timeouts_seen": stats["timeouts"], "ooms_seen": stats["oom"],
-        "jobs": args.jobs, "seeds": n_seeds, "log": str(log.relative_to(ROOT)),
+        "corpus_inputs": len(corpus_files),
+        "corpus_bytes": sum(p.stat().st_size for p in corpus_files),
+        "coverage_edges": stats["cov"],
+        "coverage_features": stats["ft"],
+        "findings": [f.name for f in findings],
+        "finding_summaries": summaries,
+        "crashes_seen": stats["crashes"],
+        "timeouts_seen": stats["timeouts"],
+        "ooms_seen": stats["oom"],
+        "jobs": args.jobs,
+        "seeds": n_seeds,
+        "log": str(log.relative_to(ROOT)),
     }
     (ROOT / "build" / "fuzz-report.json").write_text(json.dumps(report, indent=2) + "\n")
-    say(f"{report['executions']:,} executions in {seconds:.0f} s ({report['executions_per_second']}/s), corpus "
+    say(
+        f"{report['executions']:,} executions in {seconds:.0f} s ({report['executions_per_second']}/s), corpus "
         f"{report['corpus_inputs']} inputs, coverage {report['coverage_edges']} edges / {report['coverage_features']} "
-        f"features, {len(findings)} finding(s); build/fuzz-report.json")
+        f"features, {len(findings)} finding(s); build/fuzz-report.json"
+    )
     if args.update_corpus:
         # Only inputs under 16 KB are kept in the repository (a few MB in all); libFuzzer's merge
         # then keeps those that add coverage.
@@ -239,8 +288,14 @@ def main(argv: list[str] | None = None) -> int:
         for f in corpus.iterdir():
             if f.stat().st_size < MAX_KEPT_INPUT:
                 shutil.copy2(f, small / f.name)
-        subprocess.run([str(target), "-merge=1", "-timeout=10", "-rss_limit_mb=2048", str(merged), str(small)],
-                       cwd=work, env=env, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [str(target), "-merge=1", "-timeout=10", "-rss_limit_mb=2048", str(merged), str(small)],
+            cwd=work,
+            env=env,
+            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         for f in CORPUS.iterdir():
             f.unlink()
         for f in merged.iterdir():
@@ -250,8 +305,10 @@ def main(argv: list[str] | None = None) -> int:
         say("FAILED: no input was executed")
         return 1
     if findings or stats["crashes"] or stats["timeouts"] or stats["oom"]:
-        say(f"FAILED: {len(findings)} finding(s) saved; libFuzzer counted {stats['crashes']} crash(es), "
-            f"{stats['timeouts']} timeout(s), {stats['oom']} out-of-memory")
+        say(
+            f"FAILED: {len(findings)} finding(s) saved; libFuzzer counted {stats['crashes']} crash(es), "
+            f"{stats['timeouts']} timeout(s), {stats['oom']} out-of-memory"
+        )
         return 1
     return 0
 

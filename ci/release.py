@@ -42,11 +42,30 @@ VERSION_FILE = ROOT / "bindings" / "pionnx" / "_version.py"
 ARCHES = tuple(cross_toolchain.TARGETS)
 PYTHONS = build_cross.PYTHONS
 # What an sdist must hold for a build, and what it must never hold (generated or not needed).
-SDIST_REQUIRED = ("pyproject.toml", "CMakeLists.txt", "README.md", "LICENSE", "PKG-INFO",
-                  "bindings/pionnx/__init__.py", "bindings/pionnx/_version.py", "bindings/CMakeLists.txt",
-                  "runtime/CMakeLists.txt", "runtime/cmake/armv7-baseline-flags.txt")
-SDIST_FORBIDDEN = ("build/", "dist/", ".nox/", ".git/", ".github/", ".ci/", "wheelhouse/", "_skbuild/",
-                   "tests/fuzz/corpus/", "tests/fuzz/crashes/")
+SDIST_REQUIRED = (
+    "pyproject.toml",
+    "CMakeLists.txt",
+    "README.md",
+    "LICENSE",
+    "PKG-INFO",
+    "bindings/pionnx/__init__.py",
+    "bindings/pionnx/_version.py",
+    "bindings/CMakeLists.txt",
+    "runtime/CMakeLists.txt",
+    "runtime/cmake/armv7-baseline-flags.txt",
+)
+SDIST_FORBIDDEN = (
+    "build/",
+    "dist/",
+    ".nox/",
+    ".git/",
+    ".github/",
+    ".ci/",
+    "wheelhouse/",
+    "_skbuild/",
+    "tests/fuzz/corpus/",
+    "tests/fuzz/crashes/",
+)
 SDIST_FORBIDDEN_SUFFIXES = (".so", ".pyc", ".whl", ".o", ".a")
 WHEEL_RE = re.compile(r"^pionnx-(?P<version>[^-]+)-(?P<py>[^-]+)-(?P<abi>[^-]+)-(?P<plat>[^-]+)\.whl$")
 
@@ -62,7 +81,7 @@ class ReleaseError(Exception):
 def read_version() -> str:
     match = re.search(r'^__version__ = "([^"]+)"$', VERSION_FILE.read_text(), re.M)
     if not match:
-        raise ReleaseError(f"no __version__ = \"...\" line in {VERSION_FILE.relative_to(ROOT)}")
+        raise ReleaseError(f'no __version__ = "..." line in {VERSION_FILE.relative_to(ROOT)}')
     return match.group(1)
 
 
@@ -78,8 +97,10 @@ def check_ref(version: str, ref_type: str, ref_name: str, index: str) -> str:
     """'' when this ref may publish `version` to `index`, else why not (raised by the caller)."""
     if ref_type == "tag":
         if ref_name != f"v{version}":
-            return (f"tag {ref_name!r} does not match the package version {version!r} "
-                    f"(bindings/pionnx/_version.py): tag v{version}, or bump the version first")
+            return (
+                f"tag {ref_name!r} does not match the package version {version!r} "
+                f"(bindings/pionnx/_version.py): tag v{version}, or bump the version first"
+            )
         return ""
     if index == "pypi":
         return f"publishing to PyPI needs a tag v{version}; this run is on {ref_type} {ref_name!r}"
@@ -93,8 +114,10 @@ def cmd_version(args: argparse.Namespace) -> int:
         problem = check_ref(version, args.ref_type, args.ref_name or "", args.index)
         if problem:
             raise ReleaseError(problem)
-    say(f"version {version}, SOURCE_DATE_EPOCH {epoch}" + (f", ref {args.ref_type} {args.ref_name}" if args.ref_type
-                                                           else ""))
+    say(
+        f"version {version}, SOURCE_DATE_EPOCH {epoch}"
+        + (f", ref {args.ref_type} {args.ref_name}" if args.ref_type else "")
+    )
     if args.github_output:
         with open(args.github_output, "a") as f:
             f.write(f"version={version}\nepoch={epoch}\n")
@@ -118,7 +141,7 @@ def sdist_problems(sdist: Path) -> list[str]:
     with tarfile.open(sdist) as tar:
         names = tar.getnames()
     top = names[0].split("/")[0] if names else ""
-    rel = {n[len(top) + 1:] for n in names if n.startswith(top + "/")}
+    rel = {n[len(top) + 1 :] for n in names if n.startswith(top + "/")}
     problems = [f"missing {need}" for need in SDIST_REQUIRED if need not in rel]
     for name in sorted(rel):
         if name.startswith(SDIST_FORBIDDEN) or name.endswith(SDIST_FORBIDDEN_SUFFIXES) or "/__pycache__/" in name:
@@ -135,8 +158,13 @@ def build_sdist(dist: Path) -> Path:
             env["SOURCE_DATE_EPOCH"] = source_date_epoch()
         except ReleaseError:  # not a git checkout (e.g. the tests run from an unpacked sdist)
             pass
-    proc = subprocess.run([sys.executable, "-m", "build", "--sdist", "--outdir", str(dist), str(ROOT)],
-                          capture_output=True, text=True, check=False, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-m", "build", "--sdist", "--outdir", str(dist), str(ROOT)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+    )
     made = sorted(set(dist.glob("pionnx-*.tar.gz")) - before) or sorted(dist.glob(f"pionnx-{read_version()}.tar.gz"))
     if proc.returncode != 0 or not made:
         raise ReleaseError("python -m build --sdist failed: " + (proc.stderr or proc.stdout).strip()[-500:])
@@ -200,7 +228,9 @@ def coverage_problems(files: list[str], version: str, gaps: set[str]) -> tuple[l
                 matrix[key] = "documented gap"
             else:
                 matrix[key] = None
-                problems.append(f"no {arch} wheel for {'the cp312 stable ABI' if python == 'abi3' else 'CPython ' + python}")
+                problems.append(
+                    f"no {arch} wheel for {'the cp312 stable ABI' if python == 'abi3' else 'CPython ' + python}"
+                )
     return problems, matrix
 
 
@@ -224,8 +254,7 @@ def run_tool(cmd: list[str]) -> tuple[int, str]:
 def cmd_collect(args: argparse.Namespace) -> int:
     dist = Path(args.dist).resolve()
     version = read_version()
-    files = sorted(p.name for p in dist.iterdir()
-                   if p.is_file() and (p.suffix == ".whl" or p.name.endswith(".tar.gz")))
+    files = sorted(p.name for p in dist.iterdir() if p.is_file() and (p.suffix == ".whl" or p.name.endswith(".tar.gz")))
     report = build_armv7.read_json(dist / "build-report.json")
     gaps = set(args.allow_gap) | (documented_gaps(report) if args.gaps_from_report else set())
     problems, matrix = coverage_problems(files, version, gaps)
@@ -236,8 +265,10 @@ def cmd_collect(args: argparse.Namespace) -> int:
     paths = [str(dist / f) for f in files]
     checks = {}
     wheel_paths = [p for p in paths if p.endswith(".whl")]
-    for name, tool_cmd, targets in (("twine check --strict", ["twine", "check", "--strict"], paths),
-                                    ("check-wheel-contents", ["check-wheel-contents"], wheel_paths)):
+    for name, tool_cmd, targets in (
+        ("twine check --strict", ["twine", "check", "--strict"], paths),
+        ("check-wheel-contents", ["check-wheel-contents"], wheel_paths),
+    ):
         if not targets:
             continue
         say(f"$ {' '.join(tool_cmd)} ... ({len(targets)} files)")
@@ -256,24 +287,47 @@ def cmd_collect(args: argparse.Namespace) -> int:
         if key:
             entry.update(arch=key[1], python=key[2], tag=build_armv7.wheel_tag(name))
             # The test run's report: dist/reports/ (the release workflow), dist/cross/reports/ (build_all).
-            tests = next((r for r in (build_armv7.read_json(dist / sub / f"{name}.test.json")
-                                      for sub in ("reports", "cross/reports")) if r), {})
+            tests = next(
+                (
+                    r
+                    for r in (
+                        build_armv7.read_json(dist / sub / f"{name}.test.json") for sub in ("reports", "cross/reports")
+                    )
+                    if r
+                ),
+                {},
+            )
             if tests:
-                entry["tests"] = {k: tests[k].get("status") for k in ("smoke", "version", "simd", "conformance") if k in tests}
+                entry["tests"] = {
+                    k: tests[k].get("status") for k in ("smoke", "version", "simd", "conformance") if k in tests
+                }
         wheels.append(entry)
-    meta = {"version": version, "collected": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "matrix": matrix, "checks": checks, "problems": problems,
-            "source_date_epoch": os.environ.get("SOURCE_DATE_EPOCH", "")}
+    meta = {
+        "version": version,
+        "collected": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "matrix": matrix,
+        "checks": checks,
+        "problems": problems,
+        "source_date_epoch": os.environ.get("SOURCE_DATE_EPOCH", ""),
+    }
     build_armv7.write_report(dist, wheels, "release", meta)
 
     rows = [("file", "arch", "python", "MiB", "sha256")]
     for w in wheels:
-        rows.append((w["wheel"], w.get("arch", "source"), w.get("python", "-"), f"{w['size_bytes'] / 2**20:.2f}",
-                     w["sha256"][:16]))
+        rows.append(
+            (
+                w["wheel"],
+                w.get("arch", "source"),
+                w.get("python", "-"),
+                f"{w['size_bytes'] / 2**20:.2f}",
+                w["sha256"][:16],
+            )
+        )
     print(f"\nA tag v{version} would publish these {len(files)} files (dist/, with SHA256SUMS and build-report.json):")
     build_armv7.print_rows(rows)
-    print("\nmatrix: " + ", ".join(f"{k} {'ok' if isinstance(v, list) else (v or 'MISSING')}"
-                                   for k, v in matrix.items()))
+    print(
+        "\nmatrix: " + ", ".join(f"{k} {'ok' if isinstance(v, list) else (v or 'MISSING')}" for k, v in matrix.items())
+    )
     print("checks: " + ", ".join(f"{k} {v}" for k, v in checks.items()))
     if problems:
         for p in problems:
@@ -301,10 +355,18 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_sdist)
     p = sub.add_parser("collect")
     p.add_argument("dist")
-    p.add_argument("--allow-gap", action="append", default=[], metavar="ARCH/PY",
-                   help="a wheel documented as not built, e.g. armv7l/3.10")
-    p.add_argument("--gaps-from-report", action="store_true",
-                   help="accept the gaps the local factory documented in build-report.json")
+    p.add_argument(
+        "--allow-gap",
+        action="append",
+        default=[],
+        metavar="ARCH/PY",
+        help="a wheel documented as not built, e.g. armv7l/3.10",
+    )
+    p.add_argument(
+        "--gaps-from-report",
+        action="store_true",
+        help="accept the gaps the local factory documented in build-report.json",
+    )
     p.set_defaults(func=cmd_collect)
     args = parser.parse_args(argv)
     try:

@@ -47,8 +47,12 @@ class Mismatch(Exception):
 
 def copy_tree(dest: Path) -> None:
     """The working tree's files (tracked, and new ones not ignored) into `dest`."""
-    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                           capture_output=True, check=True).stdout.split(b"\0")
+    files = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.split(b"\0")
     shutil.rmtree(dest, ignore_errors=True)
     for raw in files:
         if not raw:
@@ -82,8 +86,12 @@ def build_host(src: Path, out: Path, env: dict, log: Path) -> Path:
 
 def build_armv7l(src: Path, out: Path, env: dict, log: Path) -> Path:
     env = dict(env, PIONNX_CROSS_WORK=str(out / "work"))
-    run([sys.executable, str(src / "ci" / "cross_build.py"), str(out), "--arch", "armv7l", "--python", "3.11"],
-        env, log, src)
+    run(
+        [sys.executable, str(src / "ci" / "cross_build.py"), str(out), "--arch", "armv7l", "--python", "3.11"],
+        env,
+        log,
+        src,
+    )
     (repaired,) = out.glob("*.whl")
     return repaired
 
@@ -109,8 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         raise SystemExit(f"[reproducible] unknown target(s) {unknown}; choose from {', '.join(TARGETS)}")
 
-    epoch = subprocess.run(["git", "log", "-1", "--format=%ct"], cwd=ROOT, capture_output=True, text=True,
-                           check=True).stdout.strip()
+    epoch = subprocess.run(
+        ["git", "log", "-1", "--format=%ct"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
     work = args.work.resolve()
     shutil.rmtree(work, ignore_errors=True)
     # Two folders whose paths differ in length and depth.
@@ -119,8 +128,10 @@ def main(argv: list[str] | None = None) -> int:
         copy_tree(folder)
     env = dict(os.environ, SOURCE_DATE_EPOCH=epoch, CCACHE_DISABLE="1")
     env.pop("CMAKE_CXX_COMPILER_LAUNCHER", None)
-    say(f"commit {build_armv7.source_revision()}, SOURCE_DATE_EPOCH {epoch}; folders "
-        + ", ".join(str(f) for f in folders.values()))
+    say(
+        f"commit {build_armv7.source_revision()}, SOURCE_DATE_EPOCH {epoch}; folders "
+        + ", ".join(str(f) for f in folders.values())
+    )
 
     results = []
     for target in targets:
@@ -138,24 +149,44 @@ def main(argv: list[str] | None = None) -> int:
         digests = {which: build_armv7.sha256_of(w) for which, w in wheels.items()}
         same_name = wheels["first"].name == wheels["second"].name
         identical = same_name and digests["first"] == digests["second"]
-        entry = {"target": target, "wheel": wheels["first"].name, "identical": identical,
-                 "sha256": digests, "seconds": seconds, "size_bytes": wheels["first"].stat().st_size}
+        entry = {
+            "target": target,
+            "wheel": wheels["first"].name,
+            "identical": identical,
+            "sha256": digests,
+            "seconds": seconds,
+            "size_bytes": wheels["first"].stat().st_size,
+        }
         if not identical:
             entry["diffoscope"] = diffoscope(wheels["first"], wheels["second"], work / f"diffoscope-{target}.txt")
             if not same_name:
                 entry["names"] = {k: w.name for k, w in wheels.items()}
         results.append(entry)
-        say(f"{target}: {'IDENTICAL' if identical else 'DIFFERENT'} {digests['first'][:16]} / "
-            f"{digests['second'][:16]}" + (f"; {entry['diffoscope']}" if not identical else ""))
+        say(
+            f"{target}: {'IDENTICAL' if identical else 'DIFFERENT'} {digests['first'][:16]} / "
+            f"{digests['second'][:16]}" + (f"; {entry['diffoscope']}" if not identical else "")
+        )
 
-    report = {"commit": build_armv7.source_revision(), "source_date_epoch": epoch,
-              "folders": {k: str(v) for k, v in folders.items()}, "results": results}
+    report = {
+        "commit": build_armv7.source_revision(),
+        "source_date_epoch": epoch,
+        "folders": {k: str(v) for k, v in folders.items()},
+        "results": results,
+    }
     out_path = ROOT / "build" / "reproducible-report.json"
     out_path.write_text(json.dumps(report, indent=2) + "\n")
     rows = [("target", "wheel", "MiB", "sha256 (first build)", "sha256 (second build)", "verdict")]
     for r in results:
-        rows.append((r["target"], r["wheel"], f"{r['size_bytes'] / 2**20:.2f}", r["sha256"]["first"],
-                     r["sha256"]["second"], "identical" if r["identical"] else "DIFFERENT"))
+        rows.append(
+            (
+                r["target"],
+                r["wheel"],
+                f"{r['size_bytes'] / 2**20:.2f}",
+                r["sha256"]["first"],
+                r["sha256"]["second"],
+                "identical" if r["identical"] else "DIFFERENT",
+            )
+        )
     print()
     build_armv7.print_rows(rows)
     print(f"\n(report: {out_path})")

@@ -34,8 +34,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 LOGS = ROOT / "build" / "sanitize"
 # The first line of a report, from either runtime.
-REPORT = re.compile(r"runtime error: |ERROR: AddressSanitizer|ERROR: LeakSanitizer|SUMMARY: (Address|UndefinedBehavior)"
-                    r"Sanitizer")
+REPORT = re.compile(
+    r"runtime error: |ERROR: AddressSanitizer|ERROR: LeakSanitizer|SUMMARY: (Address|UndefinedBehavior)"
+    r"Sanitizer"
+)
 
 
 def clang_runtime_dir() -> Path:
@@ -65,43 +67,78 @@ def environment() -> dict[str, str]:
     env["LD_PRELOAD"] = " ".join(filter(None, [*preload(), env.get("LD_PRELOAD", "")]))
     # Leaks: CPython and numpy keep allocations until exit by design; the leak
     # checker would report them, not pionnx's.
-    env["ASAN_OPTIONS"] = ":".join([
-        "detect_leaks=0", "abort_on_error=1", "halt_on_error=1", "detect_stack_use_after_return=0",
-        f"log_path={LOGS / 'asan'}", env.get("ASAN_OPTIONS", ""),
-    ]).rstrip(":")
-    env["UBSAN_OPTIONS"] = ":".join([
-        "print_stacktrace=1", "halt_on_error=1", "abort_on_error=1", f"log_path={LOGS / 'ubsan'}",
-        env.get("UBSAN_OPTIONS", ""),
-    ]).rstrip(":")
+    env["ASAN_OPTIONS"] = ":".join(
+        [
+            "detect_leaks=0",
+            "abort_on_error=1",
+            "halt_on_error=1",
+            "detect_stack_use_after_return=0",
+            f"log_path={LOGS / 'asan'}",
+            env.get("ASAN_OPTIONS", ""),
+        ]
+    ).rstrip(":")
+    env["UBSAN_OPTIONS"] = ":".join(
+        [
+            "print_stacktrace=1",
+            "halt_on_error=1",
+            "abort_on_error=1",
+            f"log_path={LOGS / 'ubsan'}",
+            env.get("UBSAN_OPTIONS", ""),
+        ]
+    ).rstrip(":")
     env["PIONNX_CONFORMANCE_THREADS"] = "1"
     return env
 
 
 def main(argv: list[str]) -> int:
-    pytest_args = argv[argv.index("--") + 1:] if "--" in argv else argv
+    pytest_args = argv[argv.index("--") + 1 :] if "--" in argv else argv
     if LOGS.exists():
         shutil.rmtree(LOGS)
     LOGS.mkdir(parents=True)
     env = environment()
-    probe = subprocess.run([sys.executable, "-c", "import pionnx._core as c, sys; print(c.__file__)"], env=env,
-                           capture_output=True, text=True, check=False)
+    probe = subprocess.run(
+        [sys.executable, "-c", "import pionnx._core as c, sys; print(c.__file__)"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if probe.returncode != 0:
         print(probe.stdout + probe.stderr)
         raise SystemExit("[sanitize] the instrumented pionnx does not import")
     module = probe.stdout.strip()
-    symbols = subprocess.run(["nm", "-D", "--undefined-only", module], capture_output=True, text=True,
-                             check=False).stdout
+    symbols = subprocess.run(
+        ["nm", "-D", "--undefined-only", module], capture_output=True, text=True, check=False
+    ).stdout
     if "__asan_report" not in symbols or "__ubsan_handle" not in symbols:
-        raise SystemExit(f"[sanitize] {module} is not built with ASan+UBSan (it calls no __asan_report_* or "
-                         "__ubsan_handle_*): build it with nox -s sanitize")
-    cmd = [sys.executable, "-m", "pytest", "-n", "auto", "-p", "no:cacheprovider", "--timeout=1800",
-           "--timeout-method=thread", "-q", "-ra", *pytest_args]
+        raise SystemExit(
+            f"[sanitize] {module} is not built with ASan+UBSan (it calls no __asan_report_* or "
+            "__ubsan_handle_*): build it with nox -s sanitize"
+        )
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-n",
+        "auto",
+        "-p",
+        "no:cacheprovider",
+        "--timeout=1800",
+        "--timeout-method=thread",
+        "-q",
+        "-ra",
+        *pytest_args,
+    ]
     print("[sanitize] $ " + " ".join(cmd), flush=True)
     t0 = time.monotonic()
     log = LOGS / "pytest-output.txt"
     in_output: list[str] = []
-    with subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          errors="replace") as proc, log.open("w") as out:
+    with (
+        subprocess.Popen(
+            cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
+        ) as proc,
+        log.open("w") as out,
+    ):
         assert proc.stdout is not None
         for line in proc.stdout:
             sys.stdout.write(line)
@@ -117,12 +154,19 @@ def main(argv: list[str]) -> int:
         for line in in_output[:40]:
             print("  " + line)
         reports.append(log)
-    summary = {"pytest_exit_code": proc.returncode, "sanitizer_reports": [str(p.relative_to(ROOT)) for p in reports],
-               "report_lines": in_output[:200],
-               "seconds": round(seconds, 1), "pytest_args": pytest_args, "module": module}
+    summary = {
+        "pytest_exit_code": proc.returncode,
+        "sanitizer_reports": [str(p.relative_to(ROOT)) for p in reports],
+        "report_lines": in_output[:200],
+        "seconds": round(seconds, 1),
+        "pytest_args": pytest_args,
+        "module": module,
+    }
     (ROOT / "build" / "sanitize-summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    print(f"\n[sanitize] pytest exit code {proc.returncode}; {len(reports)} sanitizer report(s); {seconds:.0f} s; "
-          f"build/sanitize-summary.json")
+    print(
+        f"\n[sanitize] pytest exit code {proc.returncode}; {len(reports)} sanitizer report(s); {seconds:.0f} s; "
+        f"build/sanitize-summary.json"
+    )
     # Exit code 5 (no tests collected) fails too.
     return 0 if proc.returncode == 0 and not reports else 1
 

@@ -16,7 +16,7 @@ qemu_arm="$(command -v qemu-arm-static || command -v qemu-arm)"
 qemu_a64="$(command -v qemu-aarch64-static || command -v qemu-aarch64 || true)"
 inc=(-I"$root/runtime/include" -I"$root/runtime/src")
 common=(-std=c++17 -O2 -Wall -Wextra -Wno-unused-parameter "${inc[@]}")
-lib_srcs=(runtime/src/kernels/simd/sgemm.cc runtime/src/kernels/simd/dispatch.cc runtime/src/kernels/simd/sgemm_avx2.cc
+lib_srcs=(runtime/src/kernels/simd/sgemm.cc runtime/src/platform/cpu_features.cc runtime/src/kernels/simd/sgemm_avx2.cc
           runtime/src/kernels/simd/sgemm_avx512.cc runtime/src/platform/thread_pool.cc
           runtime/src/platform/file_io.cc tests/cpp/sgemm_check.cc)
 cd "$root"
@@ -85,7 +85,7 @@ if command -v aarch64-linux-gnu-g++ >/dev/null && [ -n "$qemu_a64" ]; then
   "$qemu_a64" -L /usr/aarch64-linux-gnu "$out/sgemm_check_aarch64"
   "$qemu_a64" -L /usr/aarch64-linux-gnu "$out/sgemm_check_aarch64" --bench "$M" "$N" "$K"
   aarch64-linux-gnu-g++ "${common[@]}" runtime/src/kernels/simd/qgemm.cc runtime/src/kernels/simd/qgemm_neon.cc \
-    runtime/src/kernels/simd/sgemm.cc runtime/src/kernels/simd/dispatch.cc runtime/src/kernels/simd/sgemm_avx2.cc \
+    runtime/src/kernels/simd/sgemm.cc runtime/src/platform/cpu_features.cc runtime/src/kernels/simd/sgemm_avx2.cc \
     runtime/src/kernels/simd/sgemm_avx512.cc \
     runtime/src/kernels/simd/sgemm_neon.cc runtime/src/platform/thread_pool.cc runtime/src/platform/file_io.cc \
     tests/cpp/qgemm_check.cc -o "$out/qgemm_check_aarch64" -pthread

@@ -52,16 +52,24 @@ def _model(nodes, inits, inputs, outputs, opset: int = 13) -> bytes:
     for name, arr in inits.items():
         arr = np.ascontiguousarray(arr, dtype="<f4")
         tensors.append(w.tensor(name, arr.shape, arr.tobytes()))
-    return w.model(nodes, tensors, [w.value_info(k, s) for k, s in inputs],
-                   [w.value_info(k, s) for k, s in outputs], opset=opset)
+    return w.model(
+        nodes, tensors, [w.value_info(k, s) for k, s in inputs], [w.value_info(k, s) for k, s in outputs], opset=opset
+    )
 
 
 def conv_model(rng) -> tuple[bytes, dict]:
     """Three convolutions (3x3, strided 3x3, 1x1) with odd channel counts."""
+
     def weights(*s):
         return (rng.standard_normal(s) / np.sqrt(np.prod(s[1:]))).astype(np.float32)
-    inits = {"w1": weights(19, 5, 3, 3), "b1": weights(19, 1)[:, 0], "w2": weights(24, 19, 3, 3),
-             "w3": weights(13, 24, 1, 1), "b3": weights(13, 1)[:, 0]}
+
+    inits = {
+        "w1": weights(19, 5, 3, 3),
+        "b1": weights(19, 1)[:, 0],
+        "w2": weights(24, 19, 3, 3),
+        "w3": weights(13, 24, 1, 1),
+        "b3": weights(13, 1)[:, 0],
+    }
     nodes = [
         w.node("Conv", ["x", "w1", "b1"], ["c1"], [w.attr_ints("pads", [1, 1, 1, 1])]),
         w.node("Relu", ["c1"], ["r1"], ()),
@@ -76,21 +84,29 @@ def conv_model(rng) -> tuple[bytes, dict]:
 def matmul_model(rng) -> tuple[bytes, dict]:
     """Odd-sized MatMul (37x53 by 53x29), batched and against a constant, a Gemm, and a
     vector times a 67x141 matrix (the row-vector kernel: full blocks plus every tail width)."""
-    inits = {"b": rng.standard_normal((53, 29)).astype(np.float32),
-             "g": rng.standard_normal((31, 29)).astype(np.float32),
-             "bv": rng.standard_normal((67, 141)).astype(np.float32)}
+    inits = {
+        "b": rng.standard_normal((53, 29)).astype(np.float32),
+        "g": rng.standard_normal((31, 29)).astype(np.float32),
+        "bv": rng.standard_normal((67, 141)).astype(np.float32),
+    }
     nodes = [
         w.node("MatMul", ["a", "b"], ["y"], ()),
         w.node("MatMul", ["a3", "b3"], ["y3"], ()),
         w.node("Gemm", ["y", "g"], ["z"], [w.attr_int("transB", 1)]),
         w.node("MatMul", ["v", "bv"], ["yv"], ()),
     ]
-    model = _model(nodes, inits, [("a", (37, 53)), ("a3", (3, 37, 53)), ("b3", (3, 53, 29)), ("v", (1, 67))],
-                   [("y", (37, 29)), ("y3", (3, 37, 29)), ("z", (37, 31)), ("yv", (1, 141))])
-    feeds = {"a": rng.standard_normal((37, 53)).astype(np.float32),
-             "a3": rng.standard_normal((3, 37, 53)).astype(np.float32),
-             "b3": rng.standard_normal((3, 53, 29)).astype(np.float32),
-             "v": rng.standard_normal((1, 67)).astype(np.float32)}
+    model = _model(
+        nodes,
+        inits,
+        [("a", (37, 53)), ("a3", (3, 37, 53)), ("b3", (3, 53, 29)), ("v", (1, 67))],
+        [("y", (37, 29)), ("y3", (3, 37, 29)), ("z", (37, 31)), ("yv", (1, 141))],
+    )
+    feeds = {
+        "a": rng.standard_normal((37, 53)).astype(np.float32),
+        "a3": rng.standard_normal((3, 37, 53)).astype(np.float32),
+        "b3": rng.standard_normal((3, 53, 29)).astype(np.float32),
+        "v": rng.standard_normal((1, 67)).astype(np.float32),
+    }
     return model, feeds
 
 
@@ -156,6 +172,7 @@ def expected_isa(neon: bool | None = None, cap: str | None = None) -> str:
 
 # ------------------------------------------------------------- subprocesses
 
+
 def run_one(model: Path, feeds_path: Path, out_path: Path) -> None:
     """The body of one leg's subprocess (``--run-one``): runs the model, saves the
     outputs, and prints the kernel pionnx picked beside the NEON bit this process
@@ -175,11 +192,18 @@ def run_leg(tmp: Path, model: Path, feeds: Path, leg: str, env_extra: dict | Non
     env.pop("QEMU_CPU", None)
     env.update(env_extra or {})
     out = tmp / f"out-{model.stem}-{leg}.npz"
-    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--run-one", str(model), str(feeds), str(out)],
-                          env=env, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--run-one", str(model), str(feeds), str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     if proc.returncode != 0:
-        raise AssertionError(f"{leg} run of {model.name} failed (exit {proc.returncode}): "
-                             + (proc.stderr.strip().splitlines() or ["no output"])[-1])
+        raise AssertionError(
+            f"{leg} run of {model.name} failed (exit {proc.returncode}): "
+            + (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        )
     info = json.loads(proc.stdout.strip().splitlines()[-1])
     with np.load(out) as z:
         return info, {k: z[k] for k in z.files}
@@ -198,8 +222,10 @@ def max_scaled_error(ref: dict, got: dict, what: str) -> float:
         scale = float(np.max(np.abs(r))) or 1.0
         err = float(np.max(np.abs(g - r))) / scale if r.size else 0.0
         if not np.isfinite(err) or err > 1e-4:
-            raise AssertionError(f"{what}: output {name} differs from the generic kernel's by {err:.3g} "
-                                 "of its largest value (allowed 1e-4)")
+            raise AssertionError(
+                f"{what}: output {name} differs from the generic kernel's by {err:.3g} "
+                "of its largest value (allowed 1e-4)"
+            )
         worst = max(worst, err)
     return worst
 
@@ -229,27 +255,36 @@ def check_model(name: str, tmp: Path, no_neon_cpu: str | None = None, seed: int 
         info, got = run_leg(tmp, model, feeds_path, leg, env)
         simd = info["simd"]
         if leg == "no-neon" and info["auxv_neon"]:
-            report[leg] = {"status": f"not emulated: QEMU_CPU={no_neon_cpu} left NEON in AT_HWCAP "
-                                     "(not running under qemu-user?)"}
+            report[leg] = {
+                "status": f"not emulated: QEMU_CPU={no_neon_cpu} left NEON in AT_HWCAP (not running under qemu-user?)"
+            }
             continue
         want = expected_isa(info["auxv_neon"], env.get("PIONNX_SGEMM"))
         if simd["sgemm"] != want:
-            raise AssertionError(f"{name}, {leg}: picked {simd['sgemm']}, but this CPU should get {want} "
-                                 f"(simd_info {simd}, NEON in AT_HWCAP: {info['auxv_neon']})")
+            raise AssertionError(
+                f"{name}, {leg}: picked {simd['sgemm']}, but this CPU should get {want} "
+                f"(simd_info {simd}, NEON in AT_HWCAP: {info['auxv_neon']})"
+            )
         if is_arm32() and simd["hwcap_neon"] != info["auxv_neon"]:
-            raise AssertionError(f"{name}, {leg}: pionnx read hwcap_neon={simd['hwcap_neon']}, "
-                                 f"/proc/self/auxv says {info['auxv_neon']}")
+            raise AssertionError(
+                f"{name}, {leg}: pionnx read hwcap_neon={simd['hwcap_neon']}, /proc/self/auxv says {info['auxv_neon']}"
+            )
         err = max_scaled_error(ref, got, f"{name}, {leg} ({simd['sgemm']})")
-        report[leg] = {"sgemm": simd["sgemm"], "hwcap_neon": info["auxv_neon"], "max_scaled_error": err,
-                       **({"qemu_cpu": env["QEMU_CPU"]} if "QEMU_CPU" in env else {})}
+        report[leg] = {
+            "sgemm": simd["sgemm"],
+            "hwcap_neon": info["auxv_neon"],
+            "max_scaled_error": err,
+            **({"qemu_cpu": env["QEMU_CPU"]} if "QEMU_CPU" in env else {}),
+        }
     return report
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--json", type=Path, help="write the per-model, per-leg report here")
-    p.add_argument("--no-neon-cpu", default=None,
-                   help="armv7l under qemu-user: also run with QEMU_CPU=this CPU (one without NEON)")
+    p.add_argument(
+        "--no-neon-cpu", default=None, help="armv7l under qemu-user: also run with QEMU_CPU=this CPU (one without NEON)"
+    )
     p.add_argument("--run-one", nargs=3, metavar=("MODEL", "FEEDS", "OUT"), type=Path, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.run_one:
@@ -267,11 +302,16 @@ def main(argv: list[str] | None = None) -> int:
                 status = "failed"
                 print(f"[simd] {e}", flush=True)
     result["status"] = status
-    picks = sorted({leg_r.get("sgemm") for m in result["models"].values() for leg_r in m.values()
-                    if isinstance(leg_r, dict) and leg_r.get("sgemm")})
+    picks = sorted(
+        {
+            leg_r.get("sgemm")
+            for m in result["models"].values()
+            for leg_r in m.values()
+            if isinstance(leg_r, dict) and leg_r.get("sgemm")
+        }
+    )
     result["kernels"] = picks
-    print(f"[simd] {status}: kernels checked {', '.join(picks) or 'none'}; "
-          + json.dumps(result["models"]), flush=True)
+    print(f"[simd] {status}: kernels checked {', '.join(picks) or 'none'}; " + json.dumps(result["models"]), flush=True)
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
     return 0 if status == "passed" else 1

@@ -29,8 +29,13 @@ from pathlib import Path
 def tag_parts(name: str) -> dict:
     python, abi, platform = name[:-4].split("-")[-3:]
     m = re.match(r"manylinux_(\d+)_(\d+)_(.+)", platform)
-    return {"python": python, "abi": abi, "arch": m.group(3) if m else platform,
-            "glibc": f"{m.group(1)}.{m.group(2)}" if m else "", "platform": platform}
+    return {
+        "python": python,
+        "abi": abi,
+        "arch": m.group(3) if m else platform,
+        "glibc": f"{m.group(1)}.{m.group(2)}" if m else "",
+        "platform": platform,
+    }
 
 
 def file_list(wheel: Path) -> list[str]:
@@ -63,22 +68,35 @@ def compare(a: Path, b: Path, reports_a: Path, reports_b: Path) -> dict:
         if not oa:
             problems.append(f"{ca} lists no case")
         differing = sorted(k for k in set(oa) | set(ob) if oa.get(k) != ob.get(k))
-        conformance = {"cases": len(oa), "passed_first": sum(v == "passed" for v in oa.values()),
-                       "passed_second": sum(v == "passed" for v in ob.values()),
-                       "differing": [{"id": k, "first": oa.get(k, "not run"), "second": ob.get(k, "not run")}
-                                     for k in differing]}
+        conformance = {
+            "cases": len(oa),
+            "passed_first": sum(v == "passed" for v in oa.values()),
+            "passed_second": sum(v == "passed" for v in ob.values()),
+            "differing": [{"id": k, "first": oa.get(k, "not run"), "second": ob.get(k, "not run")} for k in differing],
+        }
         if differing:
             problems.append(f"{len(differing)} conformance case(s) differ, e.g. {conformance['differing'][:5]}")
-    return {"first": a.name, "second": b.name, "tags": [ta, tb], "files": len(fa), "conformance": conformance,
-            "notes": notes, "problems": problems, "equivalent": not problems}
+    return {
+        "first": a.name,
+        "second": b.name,
+        "tags": [ta, tb],
+        "files": len(fa),
+        "conformance": conformance,
+        "notes": notes,
+        "problems": problems,
+        "equivalent": not problems,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("first", type=Path)
     parser.add_argument("second", type=Path)
-    parser.add_argument("--reports-a", type=Path, help="where the first wheel's test reports are "
-                        "(default: dist/cross/reports beside it)")
+    parser.add_argument(
+        "--reports-a",
+        type=Path,
+        help="where the first wheel's test reports are (default: dist/cross/reports beside it)",
+    )
     parser.add_argument("--reports-b", type=Path, help="the second's (default: dist/armv7/reports beside it)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
@@ -87,10 +105,12 @@ def main(argv: list[str] | None = None) -> int:
     result = compare(args.first, args.second, reports_a, reports_b)
     ta, tb = result["tags"]
     print(f"first:  {result['first']}\nsecond: {result['second']}")
-    print(f"tag: {ta['python']}-{ta['abi']}-{ta['arch']} / {tb['python']}-{tb['abi']}-{tb['arch']}; "
-          f"files: {result['files']}; conformance: {result['conformance'].get('passed_first', '?')} / "
-          f"{result['conformance'].get('passed_second', '?')} passed of {result['conformance'].get('cases', '?')}, "
-          f"{len(result['conformance'].get('differing', []))} differing")
+    print(
+        f"tag: {ta['python']}-{ta['abi']}-{ta['arch']} / {tb['python']}-{tb['abi']}-{tb['arch']}; "
+        f"files: {result['files']}; conformance: {result['conformance'].get('passed_first', '?')} / "
+        f"{result['conformance'].get('passed_second', '?')} passed of {result['conformance'].get('cases', '?')}, "
+        f"{len(result['conformance'].get('differing', []))} differing"
+    )
     for note in result["notes"]:
         print(f"note: {note}")
     for problem in result["problems"]:

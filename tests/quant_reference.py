@@ -78,10 +78,14 @@ def float64_conv(x: np.ndarray, w: np.ndarray, **attrs) -> np.ndarray:
     if ev is None:
         node = helper.make_node("Conv", ["x", "w"], ["y"], **{k: v for k, v in attrs.items() if v is not None})
         graph = helper.make_graph(
-            [node], "conv",
-            [helper.make_tensor_value_info("x", TensorProto.DOUBLE, None),
-             helper.make_tensor_value_info("w", TensorProto.DOUBLE, None)],
-            [helper.make_tensor_value_info("y", TensorProto.DOUBLE, None)])
+            [node],
+            "conv",
+            [
+                helper.make_tensor_value_info("x", TensorProto.DOUBLE, None),
+                helper.make_tensor_value_info("w", TensorProto.DOUBLE, None),
+            ],
+            [helper.make_tensor_value_info("y", TensorProto.DOUBLE, None)],
+        )
         ev = ReferenceEvaluator(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
         _CONV_CACHE[key] = ev
     return ev.run(None, {"x": x.astype(np.float64), "w": w.astype(np.float64)})[0]
@@ -116,8 +120,9 @@ def int_conv(x, x_zp, w, w_zp, **attrs) -> np.ndarray:
     W = W - (wz.reshape((-1,) + (1,) * (W.ndim - 1)) if wz.ndim == 1 else wz)
     if attrs.get("auto_pad") not in (None, "", "NOTSET"):
         attrs = dict(attrs)
-        attrs["pads"] = explicit_pads(X.shape[2:], W.shape[2:], attrs.get("strides"), attrs.get("dilations"),
-                                      attrs.pop("auto_pad"))
+        attrs["pads"] = explicit_pads(
+            X.shape[2:], W.shape[2:], attrs.get("strides"), attrs.get("dilations"), attrs.pop("auto_pad")
+        )
     acc = float64_conv(X, W, **attrs)
     # Exact: every product and partial sum is an integer far below 2**53.
     assert np.abs(acc).max(initial=0) < 2**52
@@ -130,7 +135,7 @@ def direct_int_conv_2d(X: np.ndarray, W: np.ndarray, pads, strides, dilations, g
     m, cg, kh, kw = W.shape
     pt, pl, pb, pr = pads
     Xp = np.zeros((n, c, h + pt + pb, wd + pl + pr), np.int64)
-    Xp[:, :, pt:pt + h, pl:pl + wd] = X
+    Xp[:, :, pt : pt + h, pl : pl + wd] = X
     oh = (h + pt + pb - dilations[0] * (kh - 1) - 1) // strides[0] + 1
     ow = (wd + pl + pr - dilations[1] * (kw - 1) - 1) // strides[1] + 1
     out = np.zeros((n, m, oh, ow), np.int64)
@@ -139,9 +144,12 @@ def direct_int_conv_2d(X: np.ndarray, W: np.ndarray, pads, strides, dilations, g
         g = o // mg
         for i in range(oh):
             for j in range(ow):
-                patch = Xp[:, g * cg:(g + 1) * cg,
-                           i * strides[0]:i * strides[0] + dilations[0] * (kh - 1) + 1:dilations[0],
-                           j * strides[1]:j * strides[1] + dilations[1] * (kw - 1) + 1:dilations[1]]
+                patch = Xp[
+                    :,
+                    g * cg : (g + 1) * cg,
+                    i * strides[0] : i * strides[0] + dilations[0] * (kh - 1) + 1 : dilations[0],
+                    j * strides[1] : j * strides[1] + dilations[1] * (kw - 1) + 1 : dilations[1],
+                ]
                 out[:, o, i, j] = (patch * W[o]).sum(axis=(1, 2, 3))
     return out
 
@@ -182,12 +190,31 @@ class MatMulInteger(OpRun):
 
 
 class ConvInteger(OpRun):
-    def _run(self, x, w, x_zero_point=None, w_zero_point=None, auto_pad=None, dilations=None, group=None,
-             kernel_shape=None, pads=None, strides=None):
-        acc = int_conv(x, x_zero_point, w, w_zero_point, auto_pad=auto_pad or self.auto_pad,
-                       dilations=dilations or self.dilations, group=group or self.group,
-                       kernel_shape=kernel_shape or self.kernel_shape, pads=pads or self.pads,
-                       strides=strides or self.strides)
+    def _run(
+        self,
+        x,
+        w,
+        x_zero_point=None,
+        w_zero_point=None,
+        auto_pad=None,
+        dilations=None,
+        group=None,
+        kernel_shape=None,
+        pads=None,
+        strides=None,
+    ):
+        acc = int_conv(
+            x,
+            x_zero_point,
+            w,
+            w_zero_point,
+            auto_pad=auto_pad or self.auto_pad,
+            dilations=dilations or self.dilations,
+            group=group or self.group,
+            kernel_shape=kernel_shape or self.kernel_shape,
+            pads=pads or self.pads,
+            strides=strides or self.strides,
+        )
         return (acc.astype(np.int32),)
 
 
@@ -199,12 +226,36 @@ class QLinearMatMul(OpRun):
 
 
 class QLinearConv(OpRun):
-    def _run(self, x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point, B=None,
-             auto_pad=None, dilations=None, group=None, kernel_shape=None, pads=None, strides=None):
-        acc = int_conv(x, x_zero_point, w, w_zero_point, auto_pad=auto_pad or self.auto_pad,
-                       dilations=dilations or self.dilations, group=group or self.group,
-                       kernel_shape=kernel_shape or self.kernel_shape, pads=pads or self.pads,
-                       strides=strides or self.strides)
+    def _run(
+        self,
+        x,
+        x_scale,
+        x_zero_point,
+        w,
+        w_scale,
+        w_zero_point,
+        y_scale,
+        y_zero_point,
+        B=None,
+        auto_pad=None,
+        dilations=None,
+        group=None,
+        kernel_shape=None,
+        pads=None,
+        strides=None,
+    ):
+        acc = int_conv(
+            x,
+            x_zero_point,
+            w,
+            w_zero_point,
+            auto_pad=auto_pad or self.auto_pad,
+            dilations=dilations or self.dilations,
+            group=group or self.group,
+            kernel_shape=kernel_shape or self.kernel_shape,
+            pads=pads or self.pads,
+            strides=strides or self.strides,
+        )
         if B is not None:
             acc = acc + _i64(B).reshape((1, -1) + (1,) * (acc.ndim - 2))
         ws = np.asarray(w_scale, np.float32)
@@ -288,25 +339,62 @@ class QLinearGlobalAveragePool(OpRun):
 class QLinearAveragePool(OpRun):
     op_domain = MS
 
-    def _run(self, X, x_scale, x_zero_point, y_scale, y_zero_point, auto_pad=None, ceil_mode=None,
-             channels_last=0, count_include_pad=None, kernel_shape=None, pads=None, strides=None):
+    def _run(
+        self,
+        X,
+        x_scale,
+        x_zero_point,
+        y_scale,
+        y_zero_point,
+        auto_pad=None,
+        ceil_mode=None,
+        channels_last=0,
+        count_include_pad=None,
+        kernel_shape=None,
+        pads=None,
+        strides=None,
+    ):
         if channels_last:
             raise NotImplementedError("reference QLinearAveragePool: channels_last=1")
-        attrs = {"auto_pad": auto_pad, "ceil_mode": ceil_mode, "count_include_pad": count_include_pad,
-                 "kernel_shape": kernel_shape, "pads": pads, "strides": strides}
+        attrs = {
+            "auto_pad": auto_pad,
+            "ceil_mode": ceil_mode,
+            "count_include_pad": count_include_pad,
+            "kernel_shape": kernel_shape,
+            "pads": pads,
+            "strides": strides,
+        }
         node = helper.make_node("AveragePool", ["x"], ["y"], **{k: v for k, v in attrs.items() if v is not None})
-        graph = helper.make_graph([node], "pool", [helper.make_tensor_value_info("x", TensorProto.DOUBLE, None)],
-                                  [helper.make_tensor_value_info("y", TensorProto.DOUBLE, None)])
+        graph = helper.make_graph(
+            [node],
+            "pool",
+            [helper.make_tensor_value_info("x", TensorProto.DOUBLE, None)],
+            [helper.make_tensor_value_info("y", TensorProto.DOUBLE, None)],
+        )
         pooled = ReferenceEvaluator(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)])).run(
-            None, {"x": dequantize(X, x_scale, x_zero_point)})[0]
+            None, {"x": dequantize(X, x_scale, x_zero_point)}
+        )[0]
         return (quantize(pooled, y_scale, y_zero_point, _out_dtype(y_zero_point, X)),)
 
 
 class QGemm(OpRun):
     op_domain = MS
 
-    def _run(self, A, a_scale, a_zero_point, B, b_scale, b_zero_point=None, C=None, y_scale=None,
-             y_zero_point=None, alpha=1.0, transA=0, transB=0):
+    def _run(
+        self,
+        A,
+        a_scale,
+        a_zero_point,
+        B,
+        b_scale,
+        b_zero_point=None,
+        C=None,
+        y_scale=None,
+        y_zero_point=None,
+        alpha=1.0,
+        transA=0,
+        transB=0,
+    ):
         A = A.T if transA else A
         B = B.T if transB else B
         acc = int_matmul(A, a_zero_point, B, b_zero_point)
@@ -364,8 +452,9 @@ def _per_axis(v, x_ndim: int, axis: int) -> np.ndarray:
 
 def _no_blocks(block_size, other) -> None:
     if block_size or other:
-        raise NotImplementedError("reference Quantize/DequantizeLinear: block_size, output_dtype and "
-                                  "precision are not covered")
+        raise NotImplementedError(
+            "reference Quantize/DequantizeLinear: block_size, output_dtype and precision are not covered"
+        )
 
 
 class QuantizeLinear(OpRun):
@@ -405,10 +494,25 @@ _MsDequantizeLinear.__name__ = "DequantizeLinear"
 
 
 REFERENCE_OPS = [
-    MatMulInteger, ConvInteger, QLinearMatMul, QLinearConv,
-    QLinearAdd, QLinearMul, QLinearSigmoid, QLinearLeakyRelu, QLinearSoftmax, QLinearConcat,
-    QLinearGlobalAveragePool, QLinearAveragePool, QGemm, MatMulIntegerToFloat, DynamicQuantizeMatMul,
-    QuantizeLinear, DequantizeLinear, _MsQuantizeLinear, _MsDequantizeLinear,
+    MatMulInteger,
+    ConvInteger,
+    QLinearMatMul,
+    QLinearConv,
+    QLinearAdd,
+    QLinearMul,
+    QLinearSigmoid,
+    QLinearLeakyRelu,
+    QLinearSoftmax,
+    QLinearConcat,
+    QLinearGlobalAveragePool,
+    QLinearAveragePool,
+    QGemm,
+    MatMulIntegerToFloat,
+    DynamicQuantizeMatMul,
+    QuantizeLinear,
+    DequantizeLinear,
+    _MsQuantizeLinear,
+    _MsDequantizeLinear,
 ]
 
 

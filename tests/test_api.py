@@ -315,9 +315,7 @@ def test_session_options_fields():
         assert opts.graph_optimization_level == level
 
 
-@pytest.mark.parametrize(
-    "level", ["ORT_DISABLE_ALL", "ORT_ENABLE_BASIC", "ORT_ENABLE_EXTENDED", "ORT_ENABLE_ALL"]
-)
+@pytest.mark.parametrize("level", ["ORT_DISABLE_ALL", "ORT_ENABLE_BASIC", "ORT_ENABLE_EXTENDED", "ORT_ENABLE_ALL"])
 @pytest.mark.parametrize("threads", [1, 2])
 def test_every_optimization_level_gives_the_same_answer(level, threads):
     opts = pionnx.SessionOptions()
@@ -421,7 +419,6 @@ def test_python_m_pionnx_conformance_help():
     )
     assert proc.returncode == 0, proc.stderr
     assert "export" in proc.stdout and "run" in proc.stdout
-
 
 
 def test_session_does_not_depend_on_the_model_file_after_loading(tmp_path):

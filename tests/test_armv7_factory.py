@@ -43,7 +43,9 @@ SHA256:
 def test_release_entry_reads_the_sha256_section_only():
     text = RELEASE.format(size=42)
     assert armv7_images.release_entry(text, "main/binary-armhf/Packages.xz") == (
-        "d9a47ec60215279a132e7ec4d6cdfabcddd950a9f63b3bc540b61f6b612f7f18", 42)
+        "d9a47ec60215279a132e7ec4d6cdfabcddd950a9f63b3bc540b61f6b612f7f18",
+        42,
+    )
     assert armv7_images.release_entry(text, "main/binary-arm64/Packages.xz") is None
     assert armv7_images.release_field(text, "Date") == "Sat, 21 Nov 2026 09:15:44 UTC"
 
@@ -118,16 +120,21 @@ def test_each_image_makes_its_wheels():
         ("trixie/abi3", "cp313-manylinux_armv7l", "wheel.py-api=cp312"),
     ]
     assert [label for label, _, _ in names(["trixie"], abi3=False)] == ["trixie/cp313"]
-    assert build_armv7.wheel_tag("pionnx-0.1.0-cp312-abi3-manylinux_2_41_armv7l.whl") == \
-        "cp312-abi3-manylinux_2_41_armv7l"
+    assert (
+        build_armv7.wheel_tag("pionnx-0.1.0-cp312-abi3-manylinux_2_41_armv7l.whl") == "cp312-abi3-manylinux_2_41_armv7l"
+    )
 
 
 SIMD_OK = {"status": "passed", "kernels": ["generic", "neon"], "models": {}}
 
 
-def _collect(tmp_path: Path, conformance: dict, smoke: str = "ok",
-             wheel_name: str = "pionnx-0.1.0-cp311-cp311-manylinux_2_36_armv7l.whl",
-             simd: dict | None = SIMD_OK) -> build_armv7.WheelResult:
+def _collect(
+    tmp_path: Path,
+    conformance: dict,
+    smoke: str = "ok",
+    wheel_name: str = "pionnx-0.1.0-cp311-cp311-manylinux_2_36_armv7l.whl",
+    simd: dict | None = SIMD_OK,
+) -> build_armv7.WheelResult:
     """collect() over a fake cibuildwheel output: one wheel, its build and test reports."""
     variant = build_armv7.variants_for(["bookworm"], abi3=False)[0]
     out_dir = tmp_path / "work" / "out" / variant.name
@@ -137,8 +144,9 @@ def _collect(tmp_path: Path, conformance: dict, smoke: str = "ok",
     reports, dist = tmp_path / "reports", tmp_path / "dist"
     reports.mkdir()
     dist.mkdir()
-    (reports / f"{wheel.name}.build.json").write_text(json.dumps(
-        {"auditwheel_policy": "manylinux_2_36_armv7l", "ccache": {"hit_rate": 0.5}}))
+    (reports / f"{wheel.name}.build.json").write_text(
+        json.dumps({"auditwheel_policy": "manylinux_2_36_armv7l", "ccache": {"hit_rate": 0.5}})
+    )
     test = {"test_seconds": 12.5, "smoke": {"status": smoke}, "conformance": conformance}
     if simd is not None:
         test["simd"] = simd
@@ -154,10 +162,13 @@ def test_a_run_with_conformance_passes(tmp_path):
     assert (tmp_path / "dist" / result.wheel).read_bytes() == b"PK fake wheel"
 
 
-@pytest.mark.parametrize("conformance", [
-    {"status": "not run", "reason": "no exported cases at /host/x"},
-    {"status": "passed", "total": 0, "passed": 0},
-])
+@pytest.mark.parametrize(
+    "conformance",
+    [
+        {"status": "not run", "reason": "no exported cases at /host/x"},
+        {"status": "passed", "total": 0, "passed": 0},
+    ],
+)
 def test_a_run_without_conformance_cases_fails(tmp_path, conformance):
     # Like pytest's exit code 5: nothing ran, so nothing passed. The wheel is kept.
     result = _collect(tmp_path, conformance)
@@ -190,7 +201,9 @@ def test_host_check_says_what_to_run(monkeypatch, tmp_path):
         armv7_host.check_disk([tmp_path], min_gib=1e9)
     # No engine on PATH and no permission to fix: the message names the install command.
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(armv7_host.HostNotReady, match=r"no container engine answers(.|\n)*apt-get install -y docker.io"):
+    with pytest.raises(
+        armv7_host.HostNotReady, match=r"no container engine answers(.|\n)*apt-get install -y docker.io"
+    ):
         armv7_host.ensure_engine(armv7_host.HostReport(), fix=False)
 
 
@@ -206,9 +219,11 @@ def test_missing_arch_test_is_named(monkeypatch, tmp_path):
 
 def test_qemu_arm_rule_keeps_debians_preserve_argv0_flag(tmp_path):
     conf = tmp_path / "qemu-arm.conf"
-    debian = (r":qemu-arm:M::\x7f\x45\x4c\x46\x01\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x28\x00:"
-              r"\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff:"
-              "/usr/libexec/qemu-binfmt/arm-binfmt-P:")
+    debian = (
+        r":qemu-arm:M::\x7f\x45\x4c\x46\x01\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x28\x00:"
+        r"\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff:"
+        "/usr/libexec/qemu-binfmt/arm-binfmt-P:"
+    )
     conf.write_text("# comment\n" + debian + "OPF\n")
     assert armv7_host.qemu_arm_rule(conf) == debian + "OPF"
     conf.write_text(debian + "P\n")  # F is always added: containers cannot see the host's interpreter
@@ -271,6 +286,17 @@ def test_cibuildwheel_audit_needs_no_github():
     assert armv7 and armv7[0].get("audit-command") == ""
 
 
+def test_no_ccache_reaches_the_build_container():
+    # `--no-ccache` is how the emulated compile's own cost is measured (issue 12's ratio):
+    # CCACHE_DISABLE must be set for cibuildwheel and passed into the container.
+    tomllib = pytest.importorskip("tomllib")
+    config = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())
+    armv7 = [o for o in config["tool"]["cibuildwheel"]["overrides"] if o["select"] == "*-manylinux_armv7l"]
+    assert "CCACHE_DISABLE" in armv7[0]["environment-pass"]
+    assert build_armv7.parse_args(["--no-ccache"]).no_ccache
+    assert not build_armv7.parse_args([]).no_ccache
+
+
 # ------------------------------------------------------------ the cross path
 
 
@@ -330,8 +356,15 @@ def test_the_armv7_baseline_flags_are_written_once():
     flags = (ROOT / "runtime" / "cmake" / "armv7-baseline-flags.txt").read_text().strip()
     assert flags == "-march=armv7-a -mfpu=vfpv3-d16 -mfloat-abi=hard"
     spelled = []
-    for pattern in ("ci/*", "ci/toolchains/*", "runtime/CMakeLists.txt", "bindings/CMakeLists.txt", "pyproject.toml",
-                    "noxfile.py", "docker/*/*"):
+    for pattern in (
+        "ci/*",
+        "ci/toolchains/*",
+        "runtime/CMakeLists.txt",
+        "bindings/CMakeLists.txt",
+        "pyproject.toml",
+        "noxfile.py",
+        "docker/*/*",
+    ):
         for path in ROOT.glob(pattern):
             if path.is_file() and "vfpv3-d16" in path.read_text(errors="replace").replace("vfpv3-d16 (", ""):
                 spelled.append(str(path.relative_to(ROOT)))
@@ -361,18 +394,26 @@ def test_build_cross_fails_by_name_but_not_on_the_documented_gap(tmp_path, capsy
 
 
 def test_cpu_matrix_rungs_force_every_path_of_every_family_once():
-    avx512_vnni = {"sgemm": ["generic", "avx2", "avx512"], "qgemm": ["generic", "sse2", "avx2", "vnni", "vnni512"],
-                   "fastmath": ["generic", "avx2"]}
+    avx512_vnni = {
+        "sgemm": ["generic", "avx2", "avx512"],
+        "qgemm": ["generic", "sse2", "avx2", "vnni", "vnni512"],
+        "fastmath": ["generic", "avx2"],
+    }
     rungs = cpu_matrix.rungs(avx512_vnni)
     assert [tuple(r.values()) for r in rungs] == [
-        ("generic", "generic", "generic"), ("avx2", "sse2", "avx2"), ("avx512", "avx2", "avx2"),
-        ("avx512", "vnni", "avx2")]
+        ("generic", "generic", "generic"),
+        ("avx2", "sse2", "avx2"),
+        ("avx512", "avx2", "avx2"),
+        ("avx512", "vnni", "avx2"),
+    ]
     # The top rung (every family's fastest) is nox -s tests' own run; together they cover every path.
     for family, paths in avx512_vnni.items():
         assert {r[family] for r in rungs} | {paths[-1]} == set(paths)
     avx2_only = {"sgemm": ["generic", "avx2"], "qgemm": ["generic", "sse2", "avx2"], "fastmath": ["generic", "avx2"]}
     assert [tuple(r.values()) for r in cpu_matrix.rungs(avx2_only)] == [
-        ("generic", "generic", "generic"), ("avx2", "sse2", "avx2")]
+        ("generic", "generic", "generic"),
+        ("avx2", "sse2", "avx2"),
+    ]
 
 
 def test_cpu_matrix_reads_pytest_summaries():

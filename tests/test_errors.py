@@ -27,6 +27,7 @@ from models import (
 from onnx import TensorProto, helper
 
 import pionnx
+from pionnx._wire import varint
 
 FEED_ERRORS = (ValueError, TypeError, pionnx.InvalidArgument)
 
@@ -210,16 +211,6 @@ def _real_model_bytes() -> bytes:
     return m.SerializeToString()
 
 
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
 def _broken_files() -> dict[str, bytes]:
     real = _real_model_bytes()
     rng = random.Random(1234)
@@ -236,9 +227,9 @@ def _broken_files() -> dict[str, bytes]:
         "truncated_by_one_byte": real[:-1],
         "corrupted_bytes": bytes(flipped),
         # graph (field 7) claims to be 2**62 bytes long
-        "huge_length_prefix": b"\x08\x08" + b"\x3a" + _varint(2**62) + b"\x0a\x00",
+        "huge_length_prefix": b"\x08\x08" + b"\x3a" + varint(2**62) + b"\x0a\x00",
         # graph claims a length just past the end of the file
-        "length_past_end": b"\x08\x08" + b"\x3a" + _varint(1000) + b"\x0a\x01x",
+        "length_past_end": b"\x08\x08" + b"\x3a" + varint(1000) + b"\x0a\x01x",
         # a varint that never ends
         "endless_varint": b"\x08" + b"\xff" * 64,
         # ir_version only: a well-formed message that is not a usable model
@@ -268,14 +259,14 @@ def _model_with_lying_initializer() -> bytes:
 def _deeply_nested_model(depth: int) -> bytes:
     # Raw protobuf: GraphProto{node: NodeProto{attribute: AttributeProto{g: GraphProto{...}}}}, `depth` times.
     def field(number: int, payload: bytes) -> bytes:
-        return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+        return varint(number << 3 | 2) + varint(len(payload)) + payload
 
     graph = field(2, b"inner")  # GraphProto.name
     for _ in range(depth):
         attribute = field(1, b"then_branch") + field(6, graph)  # AttributeProto.name, .g
         node = field(4, b"If") + field(5, attribute)  # NodeProto.op_type, .attribute
         graph = field(1, node)  # GraphProto.node
-    opset = _varint(2 << 3 | 0) + _varint(17)  # OperatorSetIdProto.version
+    opset = varint(2 << 3 | 0) + varint(17)  # OperatorSetIdProto.version
     return b"\x08\x08" + field(7, graph) + field(8, opset)
 
 

@@ -74,9 +74,7 @@ def build_transformer():
     class Encoder(nn.Module):
         def __init__(self):
             super().__init__()
-            layer = nn.TransformerEncoderLayer(
-                d_model=64, nhead=4, dim_feedforward=128, dropout=0.0, batch_first=True
-            )
+            layer = nn.TransformerEncoderLayer(d_model=64, nhead=4, dim_feedforward=128, dropout=0.0, batch_first=True)
             # enable_nested_tensor off: the exported graph must not depend on the fast path.
             self.encoder = nn.TransformerEncoder(layer, num_layers=2, enable_nested_tensor=False)
             self.head = nn.Linear(64, 8)
@@ -230,8 +228,15 @@ def _dynamo_export(name: str, opset: int) -> onnx.ModelProto:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         program = torch.onnx.export(
-            spec["model"], spec["args"], input_names=spec["input_names"], output_names=spec["output_names"],
-            opset_version=opset, dynamo=True, external_data=False, dynamic_shapes=dynamic_shapes, verbose=False,
+            spec["model"],
+            spec["args"],
+            input_names=spec["input_names"],
+            output_names=spec["output_names"],
+            opset_version=opset,
+            dynamo=True,
+            external_data=False,
+            dynamic_shapes=dynamic_shapes,
+            verbose=False,
         )
     return program.model_proto
 
@@ -272,8 +277,13 @@ def export_torch(name: str, spec, exporter: str, opset: int, tmp_path: Path) -> 
             warnings.simplefilter("ignore")
             try:
                 torch.onnx.export(
-                    spec["model"], spec["args"], buf, input_names=spec["input_names"],
-                    output_names=spec["output_names"], opset_version=opset, dynamo=False,
+                    spec["model"],
+                    spec["args"],
+                    buf,
+                    input_names=spec["input_names"],
+                    output_names=spec["output_names"],
+                    opset_version=opset,
+                    dynamo=False,
                     dynamic_axes=spec["dynamic_axes"],
                 )
             except torch.onnx.errors.UnsupportedOperatorError as e:
@@ -324,9 +334,7 @@ def _sk():
 def classification_data(string_labels: bool, n_classes: int = 3):
     from sklearn.datasets import make_classification
 
-    x, y = make_classification(
-        n_samples=300, n_features=8, n_informative=5, n_classes=n_classes, random_state=0
-    )
+    x, y = make_classification(n_samples=300, n_features=8, n_informative=5, n_classes=n_classes, random_state=0)
     x = x.astype(np.float32)
     if string_labels:
         names = np.array(["cat", "dog", "émeu", "fox"][:n_classes], dtype=object)
@@ -461,15 +469,24 @@ def test_linear_classifier_single_score(post, labels):
 
     label_attr = {"classlabels_ints": [3, 7]} if labels == "ints" else {"classlabels_strings": ["no", "yes"]}
     node = helper.make_node(
-        "LinearClassifier", ["X"], ["label", "scores"], domain="ai.onnx.ml",
-        coefficients=[0.5, -1.0, 0.25], intercepts=[0.1], post_transform=post, **label_attr,
+        "LinearClassifier",
+        ["X"],
+        ["label", "scores"],
+        domain="ai.onnx.ml",
+        coefficients=[0.5, -1.0, 0.25],
+        intercepts=[0.1],
+        post_transform=post,
+        **label_attr,
     )
     label_type = TensorProto.INT64 if labels == "ints" else TensorProto.STRING
     graph = helper.make_graph(
-        [node], "g",
+        [node],
+        "g",
         [helper.make_tensor_value_info("X", TensorProto.FLOAT, [None, 3])],
-        [helper.make_tensor_value_info("label", label_type, [None]),
-         helper.make_tensor_value_info("scores", TensorProto.FLOAT, [None, None])],
+        [
+            helper.make_tensor_value_info("label", label_type, [None]),
+            helper.make_tensor_value_info("scores", TensorProto.FLOAT, [None, None]),
+        ],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("ai.onnx.ml", 1)])
     model.ir_version = 8

@@ -92,8 +92,7 @@ def test_fuzz_corpus_replays_without_a_crash():
         pytest.fail("tests/fuzz/corpus/ is empty: `nox -s fuzz -- --update-corpus` fills it")
     outcomes = []
     for start in range(0, len(CORPUS), 200):
-        outcomes += replay(CORPUS[start:start + 200])
+        outcomes += replay(CORPUS[start : start + 200])
     assert len(outcomes) == len(CORPUS)
     # The corpus exercises the runtime, not only its refusals.
     assert outcomes.count("ok") >= len(CORPUS) // 20, {o: outcomes.count(o) for o in set(outcomes)}
-

@@ -323,9 +323,12 @@ def _chain_model(n: int = 1024) -> bytes:
     import onnx
     from onnx import TensorProto, helper
 
-    g = helper.make_graph([helper.make_node("Neg", ["x"], ["t"]), helper.make_node("Exp", ["t"], ["y"])], "g",
-                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [n])],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [n])])
+    g = helper.make_graph(
+        [helper.make_node("Neg", ["x"], ["t"]), helper.make_node("Exp", ["t"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [n])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [n])],
+    )
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
     onnx.checker.check_model(m)
     return m.SerializeToString()
@@ -359,8 +362,11 @@ def test_max_memory_bytes_bounds_the_live_intermediates():
 
     x = np.ones(1024, np.float32)
     _session(_chain_model(), max_memory_bytes=8192).run(None, {"x": x})
-    with pytest.raises(pionnx.InvalidArgument, match=r"live intermediates reach .* over the limit of 4000 bytes "
-                                                     r"\(SessionOptions.max_memory_bytes"):
+    with pytest.raises(
+        pionnx.InvalidArgument,
+        match=r"live intermediates reach .* over the limit of 4000 bytes "
+        r"\(SessionOptions.max_memory_bytes",
+    ):
         _session(_chain_model(), max_memory_bytes=4000).run(None, {"x": x})
 
 
@@ -371,25 +377,43 @@ def test_max_nesting_depth_and_max_inlined_nodes_are_settable():
     import pionnx
 
     vi = helper.make_tensor_value_info
-    inner = helper.make_graph([helper.make_node("Identity", ["x"], ["o"])], "inner", [],
-                              [vi("o", TensorProto.FLOAT, [1])])
-    branch = helper.make_graph([helper.make_node("If", ["c"], ["o"], then_branch=inner, else_branch=inner)],
-                               "branch", [], [vi("o", TensorProto.FLOAT, [1])])
-    g = helper.make_graph([helper.make_node("If", ["c"], ["y"], then_branch=branch, else_branch=branch)], "g",
-                          [vi("c", TensorProto.BOOL, []), vi("x", TensorProto.FLOAT, [1])],
-                          [vi("y", TensorProto.FLOAT, [1])])
+    inner = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["o"])], "inner", [], [vi("o", TensorProto.FLOAT, [1])]
+    )
+    branch = helper.make_graph(
+        [helper.make_node("If", ["c"], ["o"], then_branch=inner, else_branch=inner)],
+        "branch",
+        [],
+        [vi("o", TensorProto.FLOAT, [1])],
+    )
+    g = helper.make_graph(
+        [helper.make_node("If", ["c"], ["y"], then_branch=branch, else_branch=branch)],
+        "g",
+        [vi("c", TensorProto.BOOL, []), vi("x", TensorProto.FLOAT, [1])],
+        [vi("y", TensorProto.FLOAT, [1])],
+    )
     nested = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
     _session(nested)
     with pytest.raises(pionnx.InvalidProtobuf, match="max_nesting_depth"):
         _session(nested, max_nesting_depth=3)
 
-    f = helper.make_function("local", "twice", ["a"], ["b"],
-                             [helper.make_node("Neg", ["a"], ["t"]), helper.make_node("Neg", ["t"], ["b"])],
-                             [helper.make_opsetid("", 17)])
-    g = helper.make_graph([helper.make_node("twice", ["x"], ["y"], domain="local")], "g",
-                          [vi("x", TensorProto.FLOAT, [1])], [vi("y", TensorProto.FLOAT, [1])])
-    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("local", 1)],
-                          functions=[f])
+    f = helper.make_function(
+        "local",
+        "twice",
+        ["a"],
+        ["b"],
+        [helper.make_node("Neg", ["a"], ["t"]), helper.make_node("Neg", ["t"], ["b"])],
+        [helper.make_opsetid("", 17)],
+    )
+    g = helper.make_graph(
+        [helper.make_node("twice", ["x"], ["y"], domain="local")],
+        "g",
+        [vi("x", TensorProto.FLOAT, [1])],
+        [vi("y", TensorProto.FLOAT, [1])],
+    )
+    m = helper.make_model(
+        g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("local", 1)], functions=[f]
+    )
     data = m.SerializeToString()
     onnx.checker.check_model(m)
     _session(data, max_inlined_nodes=2)
@@ -397,9 +421,16 @@ def test_max_nesting_depth_and_max_inlined_nodes_are_settable():
         _session(data, max_inlined_nodes=1)
 
 
-@pytest.mark.parametrize(("name", "value"), [("max_tensor_bytes", -1), ("max_memory_bytes", "1 GB"),
-                                             ("max_nesting_depth", 0), ("max_inlined_nodes", True),
-                                             ("max_tensor_bytes", 2**64)])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("max_tensor_bytes", -1),
+        ("max_memory_bytes", "1 GB"),
+        ("max_nesting_depth", 0),
+        ("max_inlined_nodes", True),
+        ("max_tensor_bytes", 2**64),
+    ],
+)
 def test_bad_limit_values_are_named(name, value):
     with pytest.raises(ValueError, match=name):
         _session(_chain_model(), **{name: value})
@@ -418,10 +449,15 @@ def test_bool_bytes_other_than_0_and_1_mean_true():
     raw.name, raw.data_type, raw.raw_data = "c", onnx.TensorProto.BOOL, b"\x00\x0b\x01\xff"
     raw.dims.append(4)
     m = onnx.helper.make_model(
-        onnx.helper.make_graph([onnx.helper.make_node("And", ["x", "c"], ["y"])], "g",
-                               [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.BOOL, [4])],
-                               [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.BOOL, [4])], [raw]),
-        opset_imports=[onnx.helper.make_opsetid("", 17)])
+        onnx.helper.make_graph(
+            [onnx.helper.make_node("And", ["x", "c"], ["y"])],
+            "g",
+            [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.BOOL, [4])],
+            [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.BOOL, [4])],
+            [raw],
+        ),
+        opset_imports=[onnx.helper.make_opsetid("", 17)],
+    )
     sess = pionnx.InferenceSession(m.SerializeToString())
     x = np.frombuffer(b"\x07\x02\x00\x01", dtype=np.bool_)
     np.testing.assert_array_equal(sess.run(None, {"x": x})[0], [False, True, False, True])
@@ -436,9 +472,12 @@ def test_names_that_are_not_utf8_are_shown_escaped_not_raised():
 
     import pionnx
 
-    g = helper.make_graph([helper.make_node("Relu", ["inQQ"], ["outZZ"]), helper.make_node("Relu", ["inQQ"], ["outZZ"])],
-                          "g", [helper.make_tensor_value_info("inQQ", TensorProto.FLOAT, [2])],
-                          [helper.make_tensor_value_info("outZZ", TensorProto.FLOAT, [2])])
+    g = helper.make_graph(
+        [helper.make_node("Relu", ["inQQ"], ["outZZ"]), helper.make_node("Relu", ["inQQ"], ["outZZ"])],
+        "g",
+        [helper.make_tensor_value_info("inQQ", TensorProto.FLOAT, [2])],
+        [helper.make_tensor_value_info("outZZ", TensorProto.FLOAT, [2])],
+    )
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
     data = m.SerializeToString().replace(b"outZZ", b"out\xdb\xff")
     with pytest.raises(pionnx.InvalidGraph, match=r"out\\xdb\\xff"):

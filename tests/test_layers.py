@@ -49,8 +49,15 @@ def test_kernels_sit_in_family_folders():
     loose = [p.name for p in kernels.iterdir() if p.is_file()]
     assert not loose, f"files directly under runtime/src/kernels/ (put them in a family folder): {loose}"
     families = {p.name for p in kernels.iterdir() if p.is_dir()} - KERNEL_SHARED
-    missing = sorted(f for f in families if not (kernels / f / "register.cc").is_file())
-    assert not missing, f"families without their one registration file register.cc: {missing}"
+    problems = []
+    for family in sorted(families):
+        sources_ = sorted((kernels / family).glob("*.cc"))
+        entry = [p.name for p in sources_ if re.search(rf"^void register_{family}_family\(", p.read_text(), re.M)]
+        # One registration file: register.cc, or the family's only .cc file.
+        want = ["register.cc"] if len(sources_) > 1 else [p.name for p in sources_]
+        if entry != want:
+            problems.append(f"{family}: register_{family}_family defined in {entry or 'no file'}, expected {want}")
+    assert not problems, "\n".join(problems)
     # Every family is reached from the registry through families.h.
     families_h = (kernels / "base" / "families.h").read_text()
     unlisted = sorted(f for f in families if f"register_{f}_family" not in families_h)
@@ -75,15 +82,67 @@ def test_one_place_asks_the_cpu():
     owner = SRC / "platform" / "cpu_features.cc"
     probes = re.compile(r"__builtin_cpu_supports|__builtin_cpu_init|getauxval\s*\(|\bgetenv\s*\(")
     others = [p for p in sources(SRC) + sources(ROOT / "bindings" / "src") if p != owner]
-    bad = [f"{p.relative_to(ROOT)}: {m.group(0)}" for p in others
-           for m in probes.finditer(re.sub(r"//[^\n]*", "", p.read_text(errors="replace")))]
+    bad = [
+        f"{p.relative_to(ROOT)}: {m.group(0)}"
+        for p in others
+        for m in probes.finditer(re.sub(r"//[^\n]*", "", p.read_text(errors="replace")))
+    ]
     assert not bad, "CPU or environment probes outside platform/cpu_features.cc:\n" + "\n".join(bad)
     assert probes.search(owner.read_text()), "platform/cpu_features.cc no longer probes the CPU"
 
 
 def test_bindings_reach_only_public_headers():
-    bad = [f"{p.name} includes {inc}" for p in sources(ROOT / "bindings" / "src") for inc in includes(p)
-           if not inc.startswith("pionnx/")]
+    bad = [
+        f"{p.name} includes {inc}"
+        for p in sources(ROOT / "bindings" / "src")
+        for inc in includes(p)
+        if not inc.startswith("pionnx/")
+    ]
     assert not bad, "the bindings include private runtime headers:\n" + "\n".join(bad)
-    assert all((ROOT / "runtime" / "include" / inc).is_file()
-               for p in sources(ROOT / "bindings" / "src") for inc in includes(p))
+    assert all(
+        (ROOT / "runtime" / "include" / inc).is_file()
+        for p in sources(ROOT / "bindings" / "src")
+        for inc in includes(p)
+    )
+
+
+def registrations():
+    """(file, op, since, until) of every `r.add...(domain, op, since, until, ...)` in the kernels."""
+    head = re.compile(r"\br\.add(?:_fn)?\b")
+    for path in sources(SRC / "kernels"):
+        s = path.read_text()
+        for m in head.finditer(s):
+            j = m.end()
+            if s[j] == "<":  # template arguments, balanced
+                depth = 0
+                while True:
+                    depth += {"<": 1, ">": -1}.get(s[j], 0)
+                    j += 1
+                    if depth == 0:
+                        break
+            if s[j] != "(":
+                continue
+            depth, j, args, cur = 0, j + 1, [], ""
+            while depth or s[j] != ")":
+                c = s[j]
+                depth += 1 if c in "([{" else -1 if c in ")]}" else 0
+                if c == "," and depth == 0:
+                    args.append(cur.strip())
+                    cur = ""
+                else:
+                    cur += c
+                j += 1
+            args.append(cur.strip())
+            if len(args) >= 4:
+                yield path.relative_to(SRC).as_posix(), args[1], args[2], args[3]
+
+
+def test_no_literal_opset_stands_for_open_ended():
+    """A kernel registered through the newest opset says kOpenEnded, not the number it was
+    written against; a literal `until` is a real end (a later opset changed the semantics)."""
+    found = list(registrations())
+    assert len(found) > 150, f"the registration parser found only {len(found)} registrations"
+    kernel_h = (SRC / "kernels" / "base" / "kernel.h").read_text()
+    latest = int(re.search(r"constexpr int kLatestOpset = (\d+);", kernel_h).group(1))
+    bad = [f"{f}: {op} until {until}" for f, op, _, until in found if until.isdigit() and int(until) >= latest - 2]
+    assert not bad, "literal opsets standing for open-ended:\n" + "\n".join(bad)

@@ -98,8 +98,10 @@ def test_broadcast_binary_writes_into_the_full_shape_operand(donor):
             helper.make_node("Neg", ["b_in"], ["b"]),
             helper.make_node("Sub", ["a", "b"], ["y"]),
         ],
-        [tensor("a_in", TensorProto.FLOAT, big if a_full else small),
-         tensor("b_in", TensorProto.FLOAT, small if a_full else big)],
+        [
+            tensor("a_in", TensorProto.FLOAT, big if a_full else small),
+            tensor("b_in", TensorProto.FLOAT, small if a_full else big),
+        ],
         [tensor("y", TensorProto.FLOAT, big)],
     )
     rng = np.random.default_rng(3)

@@ -112,7 +112,10 @@ def test_conv_batchnorm_relu(with_bias):
     ],
 )
 def test_conv_activation(op, attrs, extra):
-    inits = [numpy_helper.from_array(np.array(-0.5, np.float32), "lo"), numpy_helper.from_array(np.array(0.7, np.float32), "hi")]
+    inits = [
+        numpy_helper.from_array(np.array(-0.5, np.float32), "lo"),
+        numpy_helper.from_array(np.array(0.7, np.float32), "hi"),
+    ]
     act = helper.make_node(op, ["c"] + extra, ["Y"], **attrs)
     before, after = compare_levels(conv_model([act], inits), X8)
     assert (before, after[L.ORT_ENABLE_ALL]) == (2, 1)
@@ -165,7 +168,9 @@ def test_constant_subgraph_folds():
         helper.make_node("Unsqueeze", ["n", "ax"], ["n1"]),
         helper.make_node("Concat", ["n1", "minus1"], ["shape"], axis=0),
         helper.make_node("Reshape", ["X", "shape"], ["flat"]),
-        helper.make_node("ConstantOfShape", ["wshape"], ["w"], value=numpy_helper.from_array(np.array([0.5], np.float32))),
+        helper.make_node(
+            "ConstantOfShape", ["wshape"], ["w"], value=numpy_helper.from_array(np.array([0.5], np.float32))
+        ),
         helper.make_node("Add", ["flat", "w"], ["Y"]),
     ]
     inits = [

@@ -56,7 +56,10 @@ def test_two_outputs_of_one_buffer_are_independent():
     sess = _session(
         [helper.make_node("Relu", ["x"], ["a"]), helper.make_node("Identity", ["a"], ["b"])],
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3])],
-        [helper.make_tensor_value_info("a", TensorProto.FLOAT, [3]), helper.make_tensor_value_info("b", TensorProto.FLOAT, [3])],
+        [
+            helper.make_tensor_value_info("a", TensorProto.FLOAT, [3]),
+            helper.make_tensor_value_info("b", TensorProto.FLOAT, [3]),
+        ],
     )
     a, b = sess.run(None, {"x": np.array([1.0, -2.0, 3.0], dtype=np.float32)})
     a[:] = 9

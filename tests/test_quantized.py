@@ -43,7 +43,6 @@ ort = pytest.importorskip("onnxruntime")
 quantization = pytest.importorskip("onnxruntime.quantization")
 
 
-
 def case_rng(*key) -> np.random.Generator:
     """A generator seeded by the case's own parameters: the same data whichever
     worker runs the case and whatever ran before it."""
@@ -119,10 +118,14 @@ def ort_u8s8_error() -> int:
     a = rng.integers(0, 256, (8, 64), dtype=np.uint8)
     b = rng.integers(-128, 128, (64, 16), dtype=np.int8)
     g = helper.make_graph(
-        [helper.make_node("MatMulInteger", ["a", "b"], ["y"])], "probe",
-        [helper.make_tensor_value_info("a", TensorProto.UINT8, [8, 64]),
-         helper.make_tensor_value_info("b", TensorProto.INT8, [64, 16])],
-        [helper.make_tensor_value_info("y", TensorProto.INT32, None)])
+        [helper.make_node("MatMulInteger", ["a", "b"], ["y"])],
+        "probe",
+        [
+            helper.make_tensor_value_info("a", TensorProto.UINT8, [8, 64]),
+            helper.make_tensor_value_info("b", TensorProto.INT8, [64, 16]),
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.INT32, None)],
+    )
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
     y = run_ort(m, {"a": a, "b": b})[0]
     return int(np.abs(y.astype(np.int64) - a.astype(np.int64) @ b.astype(np.int64)).max())
@@ -132,9 +135,7 @@ def ort_u8s8_error() -> int:
 
 
 def init(name: str, shape, rng: np.random.Generator, scale: float = 0.3) -> onnx.TensorProto:
-    return numpy_helper.from_array(
-        (rng.standard_normal(shape) * scale).astype(np.float32), name
-    )
+    return numpy_helper.from_array((rng.standard_normal(shape) * scale).astype(np.float32), name)
 
 
 def cnn_model() -> tuple[onnx.ModelProto, dict[str, tuple[int, ...]]]:
@@ -142,17 +143,11 @@ def cnn_model() -> tuple[onnx.ModelProto, dict[str, tuple[int, ...]]]:
     nodes = [
         helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
         helper.make_node("Relu", ["c1"], ["r1"]),
-        helper.make_node(
-            "MaxPool", ["r1"], ["p1"], kernel_shape=[2, 2], strides=[2, 2]
-        ),
-        helper.make_node(
-            "Conv", ["p1", "w2", "b2"], ["c2"], pads=[1, 1, 1, 1], group=2
-        ),
+        helper.make_node("MaxPool", ["r1"], ["p1"], kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("Conv", ["p1", "w2", "b2"], ["c2"], pads=[1, 1, 1, 1], group=2),
         helper.make_node("Add", ["c2", "p1"], ["a2"]),
         helper.make_node("Sigmoid", ["a2"], ["s2"]),
-        helper.make_node(
-            "AveragePool", ["s2"], ["ap"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]
-        ),
+        helper.make_node("AveragePool", ["s2"], ["ap"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
         helper.make_node("Concat", ["ap", "s2"], ["cc"], axis=1),
         helper.make_node("GlobalAveragePool", ["cc"], ["g"]),
         helper.make_node("Flatten", ["g"], ["f"]),
@@ -172,9 +167,7 @@ def cnn_model() -> tuple[onnx.ModelProto, dict[str, tuple[int, ...]]]:
             init("bg", [5], rng),
         ],
     )
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), {
-        "x": (1, 3, 12, 12)
-    }
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), {"x": (1, 3, 12, 12)}
 
 
 def transformer_model() -> tuple[onnx.ModelProto, dict[str, tuple[int, ...]]]:
@@ -203,9 +196,7 @@ def transformer_model() -> tuple[onnx.ModelProto, dict[str, tuple[int, ...]]]:
             init("bo", [16], rng),
         ],
     )
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), {
-        "x": (2, 6, 16)
-    }
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), {"x": (2, 6, 16)}
 
 
 MODELS = {"cnn": cnn_model, "transformer": transformer_model}
@@ -215,13 +206,7 @@ class Reader(quantization.CalibrationDataReader):
     def __init__(self, shapes):
         rng = np.random.default_rng(7)
         self.batches = iter(
-            [
-                {
-                    k: rng.standard_normal(v).astype(np.float32)
-                    for k, v in shapes.items()
-                }
-                for _ in range(8)
-            ]
+            [{k: rng.standard_normal(v).astype(np.float32) for k, v in shapes.items()} for _ in range(8)]
         )
 
     def get_next(self):
@@ -256,7 +241,9 @@ def _quantized_bytes(name: str, mode: str, fmt: str = "", act: str = "", per_cha
             quantization.quantize_dynamic(str(src), str(dst))
         else:
             quantization.quantize_static(
-                str(src), str(dst), Reader(shapes),
+                str(src),
+                str(dst),
+                Reader(shapes),
                 quant_format=getattr(quantization.QuantFormat, fmt),
                 activation_type=getattr(quantization.QuantType, act),
                 weight_type=quantization.QuantType.QInt8,
@@ -347,9 +334,7 @@ def qlinear_binary_case(op, dtype, shapes) -> Case:
         scalar("zc", zp - 2, dtype),
     ]
     t = NP2ONNX[dtype]
-    m = node_model(
-        node, [vi("a", t, shapes[0]), vi("b", t, shapes[1])], [vi("c", t, None)], inits
-    )
+    m = node_model(node, [vi("a", t, shapes[0]), vi("b", t, shapes[1])], [vi("c", t, None)], inits)
     return Case(m, {"a": q8(dtype, shapes[0], rng), "b": q8(dtype, shapes[1], rng)}, ("steps", 1))
 
 
@@ -362,9 +347,7 @@ def test_qlinear_binary(op, dtype, shapes):
 
 def qlinear_unary_case(op, dtype) -> Case:
     attrs = {"alpha": 0.1} if op == "QLinearLeakyRelu" else {}
-    node = helper.make_node(
-        op, ["x", "sx", "zx", "sy", "zy"], ["y"], domain="com.microsoft", **attrs
-    )
+    node = helper.make_node(op, ["x", "sx", "zx", "sy", "zy"], ["y"], domain="com.microsoft", **attrs)
     zp = 128 if dtype == np.uint8 else 0
     inits = [
         scalar("sx", 0.05),
@@ -546,8 +529,14 @@ def qlinear_matmul_case(a_dtype, b_dtype, per_column) -> Case:
     zb = q8(b_dtype, (n,), rng) if per_column else np.array(2, b_dtype)
     if b_dtype == np.int8 and per_column:
         zb = np.zeros(n, np.int8)  # onnxruntime takes per-column int8 weights symmetric only
-    inits = [scalar("sa", 0.03), scalar("za", 9, a_dtype), numpy_helper.from_array(sb, "sb"),
-             numpy_helper.from_array(zb, "zb"), scalar("sy", 0.1), scalar("zy", 3, a_dtype)]
+    inits = [
+        scalar("sa", 0.03),
+        scalar("za", 9, a_dtype),
+        numpy_helper.from_array(sb, "sb"),
+        numpy_helper.from_array(zb, "zb"),
+        scalar("sy", 0.1),
+        scalar("zy", 3, a_dtype),
+    ]
     m = node_model(
         node,
         [vi("a", NP2ONNX[a_dtype], [2, 7, 130]), vi("b", NP2ONNX[b_dtype], [130, n])],
@@ -613,8 +602,14 @@ def test_reference_integer_conv_is_exact(attrs):
     x = rng.integers(0, 256, (2, 4, 9, 10)).astype(np.uint8)
     w = rng.integers(-128, 128, (6, 4 // attrs["group"], 3, 3)).astype(np.int8)
     zw = np.arange(6, dtype=np.int8) - 3
-    want = qref.direct_int_conv_2d(x.astype(np.int64) - 9, w.astype(np.int64) - zw.reshape(-1, 1, 1, 1).astype(np.int64),
-                                   attrs["pads"], attrs["strides"], attrs["dilations"], attrs["group"])
+    want = qref.direct_int_conv_2d(
+        x.astype(np.int64) - 9,
+        w.astype(np.int64) - zw.reshape(-1, 1, 1, 1).astype(np.int64),
+        attrs["pads"],
+        attrs["strides"],
+        attrs["dilations"],
+        attrs["group"],
+    )
     got = qref.int_conv(x, np.uint8(9), w, zw, **attrs)
     np.testing.assert_array_equal(got, want)
 
@@ -660,12 +655,8 @@ def test_qlinear_conv_per_channel(x_dtype, attrs):
 
 def qgemm_case(a_dtype, quantized_out, trans_b) -> Case:
     rng = case_rng("qgemm", a_dtype, quantized_out, trans_b)
-    inputs = ["a", "sa", "za", "b", "sb", "zb", "c"] + (
-        ["sy", "zy"] if quantized_out else []
-    )
-    node = helper.make_node(
-        "QGemm", inputs, ["y"], domain="com.microsoft", transB=trans_b, alpha=0.5
-    )
+    inputs = ["a", "sa", "za", "b", "sb", "zb", "c"] + (["sy", "zy"] if quantized_out else [])
+    node = helper.make_node("QGemm", inputs, ["y"], domain="com.microsoft", transB=trans_b, alpha=0.5)
     b_shape = (7, 33) if trans_b else (33, 7)
     inits = [
         scalar("sa", 0.03),
@@ -678,9 +669,7 @@ def qgemm_case(a_dtype, quantized_out, trans_b) -> Case:
         scalar("zy", 2, a_dtype),
     ]
     out_t = NP2ONNX[a_dtype] if quantized_out else TensorProto.FLOAT
-    m = node_model(
-        node, [vi("a", NP2ONNX[a_dtype], [4, 33])], [vi("y", out_t, None)], inits
-    )
+    m = node_model(node, [vi("a", NP2ONNX[a_dtype], [4, 33])], [vi("y", out_t, None)], inits)
     tol = ("steps", 1) if quantized_out else ("close", 1e-5, 1e-5)
     return Case(m, {"a": q8(a_dtype, (4, 33), rng)}, tol, u8s8=a_dtype == np.uint8)
 
@@ -694,11 +683,7 @@ def test_qgemm(a_dtype, quantized_out, trans_b):
 
 def _int_to_float_inits(per_column, rng):
     b = q8(np.int8, (24, 10), rng)
-    sb = (
-        np.linspace(0.01, 0.02, 10).astype(np.float32)
-        if per_column
-        else np.array(0.015, np.float32)
-    )
+    sb = np.linspace(0.01, 0.02, 10).astype(np.float32) if per_column else np.array(0.015, np.float32)
     zb = np.zeros(10, np.int8) if per_column else np.array(0, np.int8)
     return [
         numpy_helper.from_array(b, "b"),
@@ -757,12 +742,8 @@ def quantize_dequantize_case(domain) -> Case:
     s = np.array([0.02, 0.05, 0.1], np.float32)
     z = np.array([0, 10, -5], np.int8)
     inits = [numpy_helper.from_array(s, "s"), numpy_helper.from_array(z, "z")]
-    q = helper.make_node(
-        "QuantizeLinear", ["x", "s", "z"], ["q"], axis=1, domain=domain
-    )
-    d = helper.make_node(
-        "DequantizeLinear", ["q", "s", "z"], ["y"], axis=1, domain=domain
-    )
+    q = helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"], axis=1, domain=domain)
+    d = helper.make_node("DequantizeLinear", ["q", "s", "z"], ["y"], axis=1, domain=domain)
     graph = helper.make_graph(
         [q, d],
         "g",
@@ -801,9 +782,7 @@ def test_quantize_rounds_half_to_even_and_saturates():
     np.testing.assert_array_equal(got, np.array([2, 4, 4, 2, 0, 255, 0, 2], np.uint8))
 
 
-@pytest.mark.parametrize(
-    "a_dtype,b_dtype", [(np.uint8, np.int8), (np.int8, np.uint8), (np.uint8, np.uint8)]
-)
+@pytest.mark.parametrize("a_dtype,b_dtype", [(np.uint8, np.int8), (np.int8, np.uint8), (np.uint8, np.uint8)])
 def test_matmul_integer_large_matches_numpy(a_dtype, b_dtype):
     """Several depth and column blocks, odd sizes, per-column zero points:
     the blocked (and threaded) integer GEMM gives numpy's exact integers."""
@@ -822,9 +801,7 @@ def test_matmul_integer_large_matches_numpy(a_dtype, b_dtype):
     )
     opts = pionnx.SessionOptions()
     opts.intra_op_num_threads = 2
-    got = pionnx.InferenceSession(m.SerializeToString(), opts).run(
-        None, {"a": a, "b": b}
-    )[0]
+    got = pionnx.InferenceSession(m.SerializeToString(), opts).run(None, {"a": a, "b": b})[0]
     want = (a.astype(np.int64) - int(za)) @ (b.astype(np.int64) - zb.astype(np.int64))
     np.testing.assert_array_equal(got, want)
 
@@ -844,20 +821,31 @@ def test_integer_kernel_matches_portable_kernel(tmp_path):
     each forced with PIONNX_QGEMM, gives the portable kernel's bits and numpy's integers."""
     rng = np.random.default_rng(9)
     b = rng.integers(-128, 128, (300, 260), dtype=np.int8)
-    nodes = [helper.make_node("MatMulInteger", ["a", "b", "azp", "bzp"], ["y"]),
-             helper.make_node("ConvInteger", ["x", "w", "xzp"], ["z"], pads=[1, 1, 1, 1])]
+    nodes = [
+        helper.make_node("MatMulInteger", ["a", "b", "azp", "bzp"], ["y"]),
+        helper.make_node("ConvInteger", ["x", "w", "xzp"], ["z"], pads=[1, 1, 1, 1]),
+    ]
     w = rng.integers(0, 256, (16, 8, 3, 3), dtype=np.uint8)
-    inits = [numpy_helper.from_array(b, "b"), numpy_helper.from_array(np.int8(3).reshape(()), "bzp"),
-             numpy_helper.from_array(np.uint8(131).reshape(()), "azp"),
-             numpy_helper.from_array(w, "w"),
-             numpy_helper.from_array(np.uint8(100).reshape(()), "xzp")]
+    inits = [
+        numpy_helper.from_array(b, "b"),
+        numpy_helper.from_array(np.int8(3).reshape(()), "bzp"),
+        numpy_helper.from_array(np.uint8(131).reshape(()), "azp"),
+        numpy_helper.from_array(w, "w"),
+        numpy_helper.from_array(np.uint8(100).reshape(()), "xzp"),
+    ]
     graph = helper.make_graph(
-        nodes, "q",
-        [helper.make_tensor_value_info("a", TensorProto.UINT8, [64, 300]),
-         helper.make_tensor_value_info("x", TensorProto.UINT8, [1, 8, 20, 20])],
-        [helper.make_tensor_value_info("y", TensorProto.INT32, None),
-         helper.make_tensor_value_info("z", TensorProto.INT32, None)],
-        initializer=inits)
+        nodes,
+        "q",
+        [
+            helper.make_tensor_value_info("a", TensorProto.UINT8, [64, 300]),
+            helper.make_tensor_value_info("x", TensorProto.UINT8, [1, 8, 20, 20]),
+        ],
+        [
+            helper.make_tensor_value_info("y", TensorProto.INT32, None),
+            helper.make_tensor_value_info("z", TensorProto.INT32, None),
+        ],
+        initializer=inits,
+    )
     m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     path = tmp_path / "q.onnx"
     path.write_bytes(m.SerializeToString())
@@ -873,8 +861,13 @@ def test_integer_kernel_matches_portable_kernel(tmp_path):
         if mode != "default":
             env["PIONNX_QGEMM"] = mode
         out = tmp_path / f"{mode}.npz"
-        proc = subprocess.run([sys.executable, "-c", _QGEMM_RUNNER, str(path), str(feeds), str(out)],
-                              env=env, capture_output=True, text=True, timeout=300)
+        proc = subprocess.run(
+            [sys.executable, "-c", _QGEMM_RUNNER, str(path), str(feeds), str(out)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert proc.returncode == 0, proc.stderr
         picked[mode] = proc.stdout.strip().splitlines()[-1]
         with np.load(out) as z:
@@ -913,13 +906,16 @@ def _reference_cases() -> dict[str, object]:
     for a_dt, b_dt in INT_PAIRS:
         for pc in (False, True):
             cases[f"MatMulInteger-{ident[a_dt]}-{ident[b_dt]}-pc{int(pc)}"] = functools.partial(
-                matmul_integer_case, a_dt, b_dt, pc)
+                matmul_integer_case, a_dt, b_dt, pc
+            )
             cases[f"QLinearMatMul-{ident[a_dt]}-{ident[b_dt]}-pc{int(pc)}"] = functools.partial(
-                qlinear_matmul_case, a_dt, b_dt, pc)
+                qlinear_matmul_case, a_dt, b_dt, pc
+            )
     for x_dt, w_dt in CONV_PAIRS:
         for i, attrs in enumerate(CONV_INTEGER_ATTRS):
             cases[f"ConvInteger-{ident[x_dt]}-{ident[w_dt]}-attrs{i}"] = functools.partial(
-                conv_integer_case, x_dt, w_dt, attrs)
+                conv_integer_case, x_dt, w_dt, attrs
+            )
     for dt in (np.uint8, np.int8):
         for i, attrs in enumerate(QLINEAR_CONV_ATTRS):
             cases[f"QLinearConv-{ident[dt]}-attrs{i}"] = functools.partial(qlinear_conv_case, dt, attrs)
@@ -937,7 +933,8 @@ def _reference_cases() -> dict[str, object]:
             for act in ("QUInt8", "QInt8"):
                 for pc in (False, True):
                     cases[f"model-{name}-{fmt}-{act}-pc{int(pc)}"] = functools.partial(
-                        quantized_case, name, "static", fmt, act, pc)
+                        quantized_case, name, "static", fmt, act, pc
+                    )
     return cases
 
 
@@ -952,9 +949,11 @@ def test_reference_agrees_with_onnxruntime(case_id):
     if case.u8s8:
         err = ort_u8s8_error()
         if err:
-            pytest.skip(f"onnxruntime's u8 x s8 GEMM is not exact on this CPU (off by up to {err} on a "
-                        f"64-deep probe: AVX2 without VNNI saturates 16-bit pair sums); pionnx is judged "
-                        f"by the exact reference alone here")
+            pytest.skip(
+                f"onnxruntime's u8 x s8 GEMM is not exact on this CPU (off by up to {err} on a "
+                f"64-deep probe: AVX2 without VNNI saturates 16-bit pair sums); pionnx is judged "
+                f"by the exact reference alone here"
+            )
     want = qref.run_reference(case.model, case.feeds)
     ref = run_ort(case.model, case.feeds)
     assert len(ref) == len(want)

@@ -17,8 +17,11 @@ V = "1.2.3"
 
 def full_set(version: str = V) -> list[str]:
     names = [f"pionnx-{version}.tar.gz"]
-    plat = {"x86_64": "manylinux_2_27_x86_64.manylinux_2_28_x86_64", "aarch64": "manylinux_2_31_aarch64",
-            "armv7l": "manylinux_2_31_armv7l"}
+    plat = {
+        "x86_64": "manylinux_2_27_x86_64.manylinux_2_28_x86_64",
+        "aarch64": "manylinux_2_31_aarch64",
+        "armv7l": "manylinux_2_31_armv7l",
+    }
     for arch in release.ARCHES:
         for py in release.PYTHONS:
             tag = "cp312-abi3" if py == "abi3" else f"cp{py.replace('.', '')}-cp{py.replace('.', '')}"
@@ -26,13 +29,16 @@ def full_set(version: str = V) -> list[str]:
     return names
 
 
-@pytest.mark.parametrize(("name", "key"), [
-    ("pionnx-1.2.3-cp39-cp39-manylinux_2_31_armv7l.whl", ("1.2.3", "armv7l", "3.9")),
-    ("pionnx-1.2.3-cp310-cp310-manylinux_2_27_x86_64.manylinux_2_28_x86_64.whl", ("1.2.3", "x86_64", "3.10")),
-    ("pionnx-1.2.3-cp312-abi3-manylinux_2_31_aarch64.whl", ("1.2.3", "aarch64", "abi3")),
-    ("pionnx-1.2.3.tar.gz", None),
-    ("other-1.0-py3-none-any.whl", None),
-])
+@pytest.mark.parametrize(
+    ("name", "key"),
+    [
+        ("pionnx-1.2.3-cp39-cp39-manylinux_2_31_armv7l.whl", ("1.2.3", "armv7l", "3.9")),
+        ("pionnx-1.2.3-cp310-cp310-manylinux_2_27_x86_64.manylinux_2_28_x86_64.whl", ("1.2.3", "x86_64", "3.10")),
+        ("pionnx-1.2.3-cp312-abi3-manylinux_2_31_aarch64.whl", ("1.2.3", "aarch64", "abi3")),
+        ("pionnx-1.2.3.tar.gz", None),
+        ("other-1.0-py3-none-any.whl", None),
+    ],
+)
 def test_wheel_names_are_read(name, key):
     assert release.wheel_key(name) == key
 
@@ -58,11 +64,15 @@ def test_only_a_documented_gap_may_be_missing():
     files = [f for f in full_set() if "cp310-cp310-manylinux_2_31_a" not in f]
     problems, _ = release.coverage_problems(files, V, set())
     assert sorted(problems) == ["no aarch64 wheel for CPython 3.10", "no armv7l wheel for CPython 3.10"]
-    report = {"cross": {"not_built": [
-        {"arch": "armv7l", "python": "3.10", "note": "no Debian suite ships Python 3.10 for ARM"},
-        {"arch": "aarch64", "python": "3.10", "note": "no Debian suite ships Python 3.10 for ARM"},
-        {"arch": "armv7l", "python": "3.9", "note": "", "error": "compile failed"},
-    ]}}
+    report = {
+        "cross": {
+            "not_built": [
+                {"arch": "armv7l", "python": "3.10", "note": "no Debian suite ships Python 3.10 for ARM"},
+                {"arch": "aarch64", "python": "3.10", "note": "no Debian suite ships Python 3.10 for ARM"},
+                {"arch": "armv7l", "python": "3.9", "note": "", "error": "compile failed"},
+            ]
+        }
+    }
     gaps = release.documented_gaps(report)
     assert gaps == {"armv7l/3.10", "aarch64/3.10"}
     problems, matrix = release.coverage_problems(files, V, gaps)

@@ -70,8 +70,11 @@ def test_wheel_built_from_the_sdist_alone_runs_a_model(tmp_path):
     env = dict(os.environ, CMAKE_BUILD_PARALLEL_LEVEL=os.environ.get("CMAKE_BUILD_PARALLEL_LEVEL", "2"))
     wheels = tmp_path / "wheels"
     # An isolated build from the unpacked folder: only what the sdist holds and its build requirements.
-    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--wheel-dir", str(wheels), str(unpacked)],
-        cwd=tmp_path, env=env)
+    run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--wheel-dir", str(wheels), str(unpacked)],
+        cwd=tmp_path,
+        env=env,
+    )
     (wheel,) = wheels.glob("pionnx-*.whl")
     assert wheel.name.startswith(f"pionnx-{release.read_version()}-")
 

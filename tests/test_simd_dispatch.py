@@ -81,11 +81,17 @@ def test_forcing_names_are_checked(tmp_path):
     code = "import pionnx, json; print(json.dumps(pionnx.simd_info()))"
     paths = pionnx.simd_paths()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIONNX_")}
-    proc = subprocess.run([sys.executable, "-c", code], env={**env, "PIONNX_QGEMM": "avx1024"},
-                          capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env={**env, "PIONNX_QGEMM": "avx1024"}, capture_output=True, text=True, check=True
+    )
     assert "PIONNX_QGEMM=avx1024 names no integer GEMM path" in proc.stderr
     assert json.loads(proc.stdout)["qgemm"] == paths["qgemm"][-1]
-    proc = subprocess.run([sys.executable, "-c", code], env={**env, "PIONNX_SGEMM": "generic", "PIONNX_QGEMM":
-                          "generic", "PIONNX_FASTMATH": "generic"}, capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**env, "PIONNX_SGEMM": "generic", "PIONNX_QGEMM": "generic", "PIONNX_FASTMATH": "generic"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert proc.stderr == ""
     assert {k: v for k, v in json.loads(proc.stdout).items() if k in paths} == dict.fromkeys(paths, "generic")

@@ -28,10 +28,59 @@ FLOAT8 = [TensorProto.FLOAT8E4M3FN, TensorProto.FLOAT8E4M3FNUZ, TensorProto.FLOA
 
 # Specials, overflow, ties, subnormals of every format, and plain values.
 GRID = np.array(
-    [0.0, -0.0, np.nan, np.inf, -np.inf, 1e6, -1e6, 1e-7, -1e-7, 0.25, 0.75, 1.25, 1.5, 2.5, 3.0, 5.0, 6.5, 7.0,
-     -3.5, 100.0, 239.0, 240.0, 247.0, 250.0, 448.0, 449.0, 464.0, 465.0, 480.0, 500.0, 57344.0, 61439.0, 61440.0,
-     70000.0, 2.0**-6, 2.0**-7, 2.0**-9, 2.0**-10, 1.5 * 2.0**-10, 2.0**-14, 2.0**-16, 2.0**-17, 3 * 2.0**-17,
-     2.0**-18, 0.1, -0.3, 0.48, 0.6, 1.05, 2.0**-126, 3e38],
+    [
+        0.0,
+        -0.0,
+        np.nan,
+        np.inf,
+        -np.inf,
+        1e6,
+        -1e6,
+        1e-7,
+        -1e-7,
+        0.25,
+        0.75,
+        1.25,
+        1.5,
+        2.5,
+        3.0,
+        5.0,
+        6.5,
+        7.0,
+        -3.5,
+        100.0,
+        239.0,
+        240.0,
+        247.0,
+        250.0,
+        448.0,
+        449.0,
+        464.0,
+        465.0,
+        480.0,
+        500.0,
+        57344.0,
+        61439.0,
+        61440.0,
+        70000.0,
+        2.0**-6,
+        2.0**-7,
+        2.0**-9,
+        2.0**-10,
+        1.5 * 2.0**-10,
+        2.0**-14,
+        2.0**-16,
+        2.0**-17,
+        3 * 2.0**-17,
+        2.0**-18,
+        0.1,
+        -0.3,
+        0.48,
+        0.6,
+        1.05,
+        2.0**-126,
+        3e38,
+    ],
     dtype=np.float32,
 )
 
@@ -41,13 +90,23 @@ def session(m: onnx.ModelProto) -> pionnx.InferenceSession:
 
 
 def identity_model(code: int) -> onnx.ModelProto:
-    return model([helper.make_node("Identity", ["x"], ["y"])], [tensor("x", code, None)], [tensor("y", code, None)],
-                 opset=24, ir_version=11)
+    return model(
+        [helper.make_node("Identity", ["x"], ["y"])],
+        [tensor("x", code, None)],
+        [tensor("y", code, None)],
+        opset=24,
+        ir_version=11,
+    )
 
 
 def cast_model(src: int, dst: int, **attrs) -> onnx.ModelProto:
-    return model([helper.make_node("Cast", ["x"], ["y"], to=dst, **attrs)], [tensor("x", src, None)],
-                 [tensor("y", dst, None)], opset=24, ir_version=11)
+    return model(
+        [helper.make_node("Cast", ["x"], ["y"], to=dst, **attrs)],
+        [tensor("x", src, None)],
+        [tensor("y", dst, None)],
+        opset=24,
+        ir_version=11,
+    )
 
 
 def same_bits(a: np.ndarray, b: np.ndarray) -> None:
@@ -61,8 +120,11 @@ def same_bits(a: np.ndarray, b: np.ndarray) -> None:
 @pytest.mark.parametrize("code", list(TYPES), ids=lambda c: TYPES[c][1])
 def test_identity_round_trip(code):
     dt, elem = TYPES[code]
-    x = GRID.reshape(-1)[:24].astype(dt).reshape(2, 3, 4) if code != TensorProto.FLOAT8E8M0 else \
-        np.array([0.5, 1, 2, 4, 1024, 2.0**-100], np.float32).astype(dt).reshape(2, 3)
+    x = (
+        GRID.reshape(-1)[:24].astype(dt).reshape(2, 3, 4)
+        if code != TensorProto.FLOAT8E8M0
+        else np.array([0.5, 1, 2, 4, 1024, 2.0**-100], np.float32).astype(dt).reshape(2, 3)
+    )
     sess = session(identity_model(code))
     assert sess.get_inputs()[0].type == f"tensor({elem})"
     y = sess.run(None, {"x": x})[0]
@@ -87,8 +149,11 @@ def test_feed_type_is_checked(code):
 @pytest.mark.parametrize("code", list(TYPES), ids=lambda c: TYPES[c][1])
 def test_tensor_proto_round_trip(code):
     dt, _ = TYPES[code]
-    src = np.array([0.5, 1, 2, 4, 0.25, 8, 1], np.float32) if code == TensorProto.FLOAT8E8M0 else \
-        np.array([0, 1, -1, 2, 3, -4, 5], np.float32)
+    src = (
+        np.array([0.5, 1, 2, 4, 0.25, 8, 1], np.float32)
+        if code == TensorProto.FLOAT8E8M0
+        else np.array([0, 1, -1, 2, 3, -4, 5], np.float32)
+    )
     if code == TensorProto.UINT4:
         src = np.abs(src)
     x = src.astype(dt)
@@ -98,8 +163,7 @@ def test_tensor_proto_round_trip(code):
         same_bits(got, numpy_helper.to_array(proto))
 
 
-@pytest.mark.parametrize("code", FLOAT8 + [TensorProto.FLOAT4E2M1, TensorProto.BFLOAT16],
-                         ids=lambda c: TYPES[c][1])
+@pytest.mark.parametrize("code", FLOAT8 + [TensorProto.FLOAT4E2M1, TensorProto.BFLOAT16], ids=lambda c: TYPES[c][1])
 @pytest.mark.parametrize("saturate", [1, 0])
 def test_cast_float_grid(code, saturate):
     dt, _ = TYPES[code]
@@ -137,14 +201,17 @@ def test_cast_float16_and_double_sources():
     # between 1.0 and 1.125, so it is 1.125 (via float32 it would be the tie,
     # then 1.0). ml_dtypes < 0.7 rounded twice, so the reference is computed
     # here from the format's own value grid.
-    x64 = np.array([1 + 2.0**-4 + 2.0**-40, 1 + 2.0**-4, 1 + 3 * 2.0**-4, 448.0 + 2.0**-30, -(0.5 + 2.0**-5 + 2.0**-50)],
-                   np.float64)
+    x64 = np.array(
+        [1 + 2.0**-4 + 2.0**-40, 1 + 2.0**-4, 1 + 3 * 2.0**-4, 448.0 + 2.0**-30, -(0.5 + 2.0**-5 + 2.0**-50)],
+        np.float64,
+    )
     for code in (TensorProto.FLOAT8E4M3FN, TensorProto.FLOAT8E5M2):
         dt, _ = TYPES[code]
         got = session(cast_model(TensorProto.DOUBLE, code, saturate=0)).run(None, {"x": x64})[0]
         same_bits(got, round_once(x64, dt))
-    assert session(cast_model(TensorProto.DOUBLE, TensorProto.FLOAT8E4M3FN)).run(
-        None, {"x": x64[:2]})[0].astype(np.float32).tolist() == [1.125, 1.0]
+    assert session(cast_model(TensorProto.DOUBLE, TensorProto.FLOAT8E4M3FN)).run(None, {"x": x64[:2]})[0].astype(
+        np.float32
+    ).tolist() == [1.125, 1.0]
 
 
 def round_once(x: np.ndarray, dt) -> np.ndarray:
@@ -189,11 +256,13 @@ def test_cast_4bit_ints(code):
 @pytest.mark.parametrize("mode", ["up", "down", "nearest"])
 @pytest.mark.parametrize("saturate", [1, 0])
 def test_cast_float8e8m0_matches_onnx(mode, saturate):
-    x = np.array([0, 0.124, 0.25, 0.5, 1.1, 1.5, 2, 3, 4, 8, 1e-40, 3e38, np.inf, np.nan, 1.75, 2.0**127 * 1.9],
-                 np.float32)
+    x = np.array(
+        [0, 0.124, 0.25, 0.5, 1.1, 1.5, 2, 3, 4, 8, 1e-40, 3e38, np.inf, np.nan, 1.75, 2.0**127 * 1.9], np.float32
+    )
     want = numpy_helper.to_float8e8m0(x, saturate=bool(saturate), round_mode=mode)
     got = session(cast_model(TensorProto.FLOAT, TensorProto.FLOAT8E8M0, saturate=saturate, round_mode=mode)).run(
-        None, {"x": x})[0]
+        None, {"x": x}
+    )[0]
     np.testing.assert_array_equal(got.view(np.uint8), want.view(np.uint8))
 
 
@@ -207,8 +276,14 @@ def test_bfloat16_output_is_ml_dtypes():
 def test_optimized_model_keeps_4bit_initializer(tmp_path):
     w = np.array([1, -2, 3, -4, 5], np.float32)
     init = helper.make_tensor("w", TensorProto.INT4, [5], w.tolist())
-    m = model([helper.make_node("Cast", ["w"], ["y"], to=TensorProto.FLOAT)], [], [tensor("y", TensorProto.FLOAT, [5])],
-              initializers=[init], opset=24, ir_version=11)
+    m = model(
+        [helper.make_node("Cast", ["w"], ["y"], to=TensorProto.FLOAT)],
+        [],
+        [tensor("y", TensorProto.FLOAT, [5])],
+        initializers=[init],
+        opset=24,
+        ir_version=11,
+    )
     opts = pionnx.SessionOptions()
     opts.optimized_model_filepath = str(tmp_path / "opt.onnx")
     np.testing.assert_array_equal(pionnx.InferenceSession(m.SerializeToString(), opts).run(None, {})[0], w)

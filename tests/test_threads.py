@@ -18,6 +18,26 @@ W = RNG.standard_normal((256, 192)).astype(np.float32)
 B = RNG.standard_normal(192).astype(np.float32)
 
 
+def run_in_threads(work, args_list, timeout: float) -> None:
+    """work(*args) in one thread per args; fails on a thread still running after `timeout` seconds
+    and on any exception a thread raised (re-raised here, in the test's own thread)."""
+    errors: list[BaseException] = []
+
+    def guarded(*args) -> None:
+        try:
+            work(*args)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=guarded, args=args) for args in args_list]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=timeout)
+    assert not any(t.is_alive() for t in threads), "a run hung"
+    assert not errors, errors
+
+
 def mlp() -> bytes:
     """Large enough that MatMul, Add, Relu, Softmax and ReduceSum all split across threads."""
     nodes = [
@@ -67,22 +87,12 @@ def test_one_session_from_many_python_threads():
     sess = make(2)
     inputs = [RNG.standard_normal((int(RNG.integers(1, 300)), 256)).astype(np.float32) for _ in range(24)]
     results: dict[int, list[np.ndarray]] = {}
-    errors: list[BaseException] = []
 
     def work(i: int) -> None:
-        try:
-            for _ in range(5):
-                results[i] = sess.run(None, {"x": inputs[i]})
-        except BaseException as exc:  # reported below
-            errors.append(exc)
+        for _ in range(5):
+            results[i] = sess.run(None, {"x": inputs[i]})
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(inputs))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not any(t.is_alive() for t in threads), "a run hung"
-    assert not errors, errors
+    run_in_threads(work, [(i,) for i in range(len(inputs))], timeout=120)
     for i, x in enumerate(inputs):
         ref_y, _ = reference(x)
         np.testing.assert_allclose(results[i][0], ref_y, rtol=1e-5, atol=1e-6)
@@ -128,21 +138,12 @@ def test_sessions_side_by_side_share_the_cores():
     x = RNG.standard_normal((2000, 256)).astype(np.float32)
     ref_y, _ = reference(x)
     _core.peak_busy_threads(reset=True)
-    errors: list[BaseException] = []
 
     def work(sess):
-        try:
-            for _ in range(20):
-                np.testing.assert_allclose(sess.run(None, {"x": x})[0], ref_y, rtol=1e-5, atol=1e-6)
-        except BaseException as exc:
-            errors.append(exc)
+        for _ in range(20):
+            np.testing.assert_allclose(sess.run(None, {"x": x})[0], ref_y, rtol=1e-5, atol=1e-6)
 
-    threads = [threading.Thread(target=work, args=(s,)) for s in sessions]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=300)
-    assert not errors, errors
+    run_in_threads(work, [(s,) for s in sessions], timeout=300)
     peak = _core.peak_busy_threads()
     assert 1 <= peak <= cores + len(sessions) - 1, (peak, cores)
     assert peak < 2 * 4
@@ -158,8 +159,11 @@ def conv_net() -> bytes:
     body = helper.make_graph(
         [helper.make_node("Mul", ["acc_in", "half"], ["acc_out"]), helper.make_node("Identity", ["c"], ["c_out"])],
         "body",
-        [tensor("i", TensorProto.INT64, []), tensor("c", TensorProto.BOOL, []),
-         tensor("acc_in", TensorProto.FLOAT, None)],
+        [
+            tensor("i", TensorProto.INT64, []),
+            tensor("c", TensorProto.BOOL, []),
+            tensor("acc_in", TensorProto.FLOAT, None),
+        ],
         [tensor("c_out", TensorProto.BOOL, []), tensor("acc_out", TensorProto.FLOAT, None)],
         [numpy_helper.from_array(np.array(0.5, np.float32), "half")],
     )
@@ -178,8 +182,12 @@ def conv_net() -> bytes:
         nodes,
         [tensor("x", TensorProto.FLOAT, ["N", 3, 32, 32])],
         [tensor("y", TensorProto.FLOAT, None)],
-        initializers=[numpy_helper.from_array(w1, "w1"), numpy_helper.from_array(w2, "w2"),
-                      numpy_helper.from_array(fc, "fc"), numpy_helper.from_array(np.array(3, np.int64), "trip")],
+        initializers=[
+            numpy_helper.from_array(w1, "w1"),
+            numpy_helper.from_array(w2, "w2"),
+            numpy_helper.from_array(fc, "fc"),
+            numpy_helper.from_array(np.array(3, np.int64), "trip"),
+        ],
         opset=17,
     )
     return m.SerializeToString()
@@ -224,24 +232,14 @@ def test_concurrent_runs_equal_serial_runs(name):
     shared = single_threaded(data)
     start = threading.Barrier(4)
     got: dict[tuple[int, int], list[np.ndarray]] = {}
-    errors: list[BaseException] = []
 
     def work(k: int) -> None:
-        try:
-            start.wait()
-            for rep in range(3):
-                for i in range(k % 2, len(feeds), 2):  # threads 0 and 2 run the even feeds, 1 and 3 the odd
-                    got[(k, i, rep)] = shared.run(None, feeds[i])
-        except BaseException as exc:  # reported below
-            errors.append(exc)
+        start.wait()
+        for rep in range(3):
+            for i in range(k % 2, len(feeds), 2):  # threads 0 and 2 run the even feeds, 1 and 3 the odd
+                got[(k, i, rep)] = shared.run(None, feeds[i])
 
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=300)
-    assert not any(t.is_alive() for t in threads), "a run hung"
-    assert not errors, errors
+    run_in_threads(work, [(k,) for k in range(4)], timeout=300)
     assert len(got) == 4 * 3 * len(feeds) // 2
     for (_, i, _), outs in got.items():
         for a, b in zip(outs, expected[i]):
@@ -263,11 +261,7 @@ def test_runs_of_one_session_overlap():
         for _ in range(40):
             outs.append(sess.run(None, {"x": x})[0])
 
-    threads = [threading.Thread(target=work) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=300)
+    run_in_threads(work, [(), ()], timeout=300)
     assert len(outs) == 80
     for y in outs:
         np.testing.assert_array_equal(y, ref)

@@ -21,7 +21,7 @@ def conv_ref(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     out = np.zeros((n, m, h - kh + 1, wd - kw + 1))
     for i in range(kh):
         for j in range(kw):
-            patch = x[:, :, i:i + h - kh + 1, j:j + wd - kw + 1].astype(np.float64)
+            patch = x[:, :, i : i + h - kh + 1, j : j + wd - kw + 1].astype(np.float64)
             out += np.einsum("nchw,mc->nmhw", patch, w[:, :, i, j])
     return out
 
@@ -31,8 +31,12 @@ def conv_model(w_as_input: bool, w_as_initializer: bool, w: np.ndarray) -> bytes
     if w_as_input:
         inputs.append(tensor("w", TensorProto.FLOAT, list(w.shape)))
     inits = [numpy_helper.from_array(w, "w")] if w_as_initializer else []
-    m = model([helper.make_node("Conv", ["x", "w"], ["y"])], inputs,
-              [tensor("y", TensorProto.FLOAT, None)], initializers=inits)
+    m = model(
+        [helper.make_node("Conv", ["x", "w"], ["y"])],
+        inputs,
+        [tensor("y", TensorProto.FLOAT, None)],
+        initializers=inits,
+    )
     return m.SerializeToString()
 
 
@@ -90,8 +94,12 @@ def test_lstm_recurrence_weight_sources(r_kind):
         inputs.append(tensor("r", TensorProto.FLOAT, list(r.shape)))
     if r_kind in ("constant", "overridable"):
         inits.append(numpy_helper.from_array(r, "r"))
-    m = model([helper.make_node("LSTM", ["x", "w", "r"], ["y"], hidden_size=hidden)], inputs,
-              [tensor("y", TensorProto.FLOAT, None)], initializers=inits)
+    m = model(
+        [helper.make_node("LSTM", ["x", "w", "r"], ["y"], hidden_size=hidden)],
+        inputs,
+        [tensor("y", TensorProto.FLOAT, None)],
+        initializers=inits,
+    )
     sess = pionnx.InferenceSession(m.SerializeToString())
     x = RNG.standard_normal((seq, 1, inp)).astype(np.float32)
     feeds = {"x": x} if r_kind == "constant" else {"x": x, "r": r}

@@ -3,6 +3,8 @@ model, tests that also run on the board), writes models onnx accepts."""
 
 from __future__ import annotations
 
+import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -41,3 +43,30 @@ def test_attributes_round_trip():
     onnx.checker.check_model(m, full_check=True)
     attrs = {a.name: onnx.helper.get_attribute_value(a) for a in m.graph.node[0].attribute}
     assert attrs == {"pads": [1, 1, 1, 1], "group": 1}
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_one_schema_matches_onnx_proto():
+    """The field numbers the C++ reader and writer and this Python writer use come from one table,
+    generated from onnx's onnx.proto; regenerating it must change nothing."""
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "ci" / "gen_onnx_fields.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    from pionnx import _onnx_fields as F
+
+    assert F.TensorProto.raw_data == onnx.TensorProto.DESCRIPTOR.fields_by_name["raw_data"].number
+
+
+def test_no_field_number_is_written_outside_the_schema():
+    reader = (ROOT / "runtime" / "src" / "proto" / "onnx.cc").read_text()
+    writer = (ROOT / "runtime" / "src" / "proto" / "writer.cc").read_text()
+    python = (ROOT / "bindings" / "pionnx" / "_wire.py").read_text()
+    assert not re.findall(r"\bcase \d+:|\b[fg] [=!]= \d+\b", reader), "onnx.cc names a field by number"
+    assert not re.findall(r"\.(?:int_field|float_field|bytes_field|str|packed_ints|packed_floats|msg)\(\d+,", writer)
+    assert not re.findall(r"\b(?:int_field|bytes_field)\(\d+,", python), "_wire.py names a field by number"

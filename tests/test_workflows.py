@@ -72,15 +72,20 @@ def test_actionlint_sees_a_planted_mistake(tmp_path):
     bad.mkdir(parents=True)
     (bad / "bad.yml").write_text(
         "on: push\njobs:\n  a:\n    runs-on: ubuntu-24.04\n    steps:\n"
-        "      - run: echo ${{ matrix.nope }}\n      - uses: actions/checkout@v4\n        with: {no-such-input: 1}\n")
+        "      - run: echo ${{ matrix.nope }}\n      - uses: actions/checkout@v4\n        with: {no-such-input: 1}\n"
+    )
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     proc = subprocess.run([tool("actionlint"), "-no-color"], cwd=tmp_path, capture_output=True, text=True, check=False)
     assert proc.returncode != 0 and "matrix" in proc.stdout, proc.stdout + proc.stderr
 
 
 def test_zizmor_finds_nothing():
-    proc = subprocess.run([tool("zizmor"), "--offline", "--persona=pedantic", "--no-progress", str(WORKFLOWS)],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [tool("zizmor"), "--offline", "--persona=pedantic", "--no-progress", str(WORKFLOWS)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "No findings" in proc.stdout, proc.stdout + proc.stderr
 
@@ -88,9 +93,14 @@ def test_zizmor_finds_nothing():
 def test_zizmor_sees_a_planted_injection(tmp_path):
     (tmp_path / "bad.yml").write_text(
         "on: pull_request_target\npermissions: {}\njobs:\n  a:\n    runs-on: ubuntu-24.04\n    steps:\n"
-        "      - run: echo \"${{ github.event.pull_request.title }}\"\n")
-    proc = subprocess.run([tool("zizmor"), "--offline", "--no-progress", str(tmp_path / "bad.yml")],
-                          capture_output=True, text=True, check=False)
+        '      - run: echo "${{ github.event.pull_request.title }}"\n'
+    )
+    proc = subprocess.run(
+        [tool("zizmor"), "--offline", "--no-progress", str(tmp_path / "bad.yml")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode != 0 and "template-injection" in proc.stdout, proc.stdout + proc.stderr
 
 
@@ -165,8 +175,10 @@ def test_every_action_is_pinned_to_a_commit_with_its_tag_named():
 
 
 def test_permissions_are_read_only_except_where_a_job_needs_more():
-    allowed = {("release.yml", "publish"): {"id-token": "write"},
-               ("release.yml", "github-release"): {"contents": "write"}}
+    allowed = {
+        ("release.yml", "publish"): {"id-token": "write"},
+        ("release.yml", "github-release"): {"contents": "write"},
+    }
     for path in FILES:
         wf = load(path)
         assert wf["permissions"] == {"contents": "read"}, path.name
@@ -196,14 +208,36 @@ def test_publishing_waits_for_every_build_and_uses_trusted_publishing():
     assert all("version" in (job.get("needs") or []) for name, job in jobs.items() if name != "version")
 
 
-@pytest.mark.parametrize(("ref_type", "ref_name", "index", "ok"), [
-    ("tag", "v{v}", "pypi", True),
-    ("tag", "v{v}.post1", "pypi", False),
-    ("tag", "{v}", "testpypi", False),
-    ("branch", "main", "testpypi", True),
-    ("branch", "main", "pypi", False),
-])
+@pytest.mark.parametrize(
+    ("ref_type", "ref_name", "index", "ok"),
+    [
+        ("tag", "v{v}", "pypi", True),
+        ("tag", "v{v}.post1", "pypi", False),
+        ("tag", "{v}", "testpypi", False),
+        ("branch", "main", "testpypi", True),
+        ("branch", "main", "pypi", False),
+    ],
+)
 def test_the_version_gate(ref_type, ref_name, index, ok):
     version = release.read_version()
     problem = release.check_ref(version, ref_type, ref_name.format(v=version), index)
     assert (problem == "") is ok, problem
+
+
+def test_pre_commit_hooks_pin_the_linters_nox_lint_runs():
+    """`nox -s lint`, the CI lint job and the pre-commit hooks must judge a change alike: the same
+    pinned ruff and clang-format, and nox -s lint runs in .ci/run."""
+    tree = ast.parse((ROOT / "noxfile.py").read_text())
+    pins = {
+        t.id: node.value.value
+        for node in tree.body
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
+        for t in node.targets
+        if isinstance(t, ast.Name) and t.id in ("RUFF", "CLANG_FORMAT")
+    }
+    assert set(pins) == {"RUFF", "CLANG_FORMAT"}, pins
+    hooks = [h for repo in load(ROOT / ".pre-commit-config.yaml")["repos"] for h in repo["hooks"]]
+    deps = {d for h in hooks for d in h.get("additional_dependencies", [])}
+    assert deps == set(pins.values()), f"pre-commit pins {sorted(deps)}, noxfile.py pins {sorted(pins.values())}"
+    assert {h["id"] for h in hooks} >= {"ruff-check", "ruff-format", "clang-format"}
+    assert re.search(r"^step .*nox -s lint", (ROOT / ".ci" / "run").read_text(), re.M), ".ci/run does not lint"

@@ -6,7 +6,6 @@
     outputs = sess.run(None, {"input": x})
 """
 
-from ._version import __version__
 from ._core import (
     Fail,
     InvalidArgument,
@@ -30,6 +29,7 @@ from ._session import (
     tensor_from_proto,
     value_from_proto,
 )
+from ._version import __version__
 
 __all__ = [
     "__version__",

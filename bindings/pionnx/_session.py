@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import enum
 import os
-from typing import Any, Dict, List, Optional, Sequence, Union
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -50,7 +51,7 @@ class SessionOptions:
         self.max_memory_bytes: int = 0  # a run's live intermediates together
         self.max_nesting_depth: int = 64  # nested messages/graphs in the model file
         self.max_inlined_nodes: int = 1_000_000  # nodes after expanding the model's own functions
-        self._config: Dict[str, str] = {}
+        self._config: dict[str, str] = {}
 
     def add_session_config_entry(self, key: str, value: str) -> None:
         self._config[key] = value
@@ -58,7 +59,7 @@ class SessionOptions:
     def get_session_config_entry(self, key: str) -> str:
         return self._config[key]
 
-    def _validated(self) -> "SessionOptions":
+    def _validated(self) -> SessionOptions:
         threads = self.intra_op_num_threads
         if not isinstance(threads, (int, np.integer)) or threads < 0:
             raise ValueError(f"intra_op_num_threads must be an int >= 0, got {threads!r}")
@@ -73,7 +74,7 @@ class SessionOptions:
                 raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
         return self
 
-    def _limits(self) -> Dict[str, int]:
+    def _limits(self) -> dict[str, int]:
         return {name: int(getattr(self, name)) for name in LIMITS}
 
 
@@ -91,7 +92,7 @@ class RunOptions:
 class NodeArg:
     """A model input or output: name, shape (ints, symbolic names or None), type."""
 
-    def __init__(self, name: str, shape: Optional[List[Union[int, str, None]]], type: str) -> None:  # noqa: A002
+    def __init__(self, name: str, shape: list[int | str | None] | None, type: str) -> None:  # noqa: A002
         self.name = name
         self.shape = shape
         self.type = type
@@ -101,14 +102,14 @@ class NodeArg:
 
 
 class ModelMetadata:
-    def __init__(self, meta: Dict[str, Any]) -> None:
+    def __init__(self, meta: dict[str, Any]) -> None:
         self.producer_name: str = meta["producer_name"]
         self.graph_name: str = meta["graph_name"]
         self.domain: str = meta["domain"]
         self.description: str = meta["description"]
         self.graph_description: str = meta["graph_description"]
         self.version: int = meta["version"]
-        self.custom_metadata_map: Dict[str, str] = dict(meta["custom_metadata_map"])
+        self.custom_metadata_map: dict[str, str] = dict(meta["custom_metadata_map"])
         self.producer_version: str = meta["producer_version"]
 
 
@@ -172,7 +173,7 @@ def _from_raw(code: int, bits: np.ndarray) -> np.ndarray:
     return bits.view(getattr(_ml_dtypes(name), name))
 
 
-def _node_args(descs: List[Dict[str, Any]]) -> List[NodeArg]:
+def _node_args(descs: list[dict[str, Any]]) -> list[NodeArg]:
     return [NodeArg(d["name"], None if d["shape"] is None else list(d["shape"]), d["type"]) for d in descs]
 
 
@@ -202,13 +203,13 @@ def _output_to_python(value: Any, type_str: str) -> Any:
     return _to_python(value)
 
 
-def _expected_elem(type_str: str) -> Optional[str]:
+def _expected_elem(type_str: str) -> str | None:
     if type_str.startswith("tensor(") and type_str.endswith(")"):
         return type_str[len("tensor(") : -1]
     return None
 
 
-def _feed_value(name: str, value: Any, type_str: Optional[str]) -> Any:
+def _feed_value(name: str, value: Any, type_str: str | None) -> Any:
     """numpy -> what _core accepts; checks the dtype against the model's."""
     if value is None:
         return None
@@ -260,10 +261,10 @@ class InferenceSession:
 
     def __init__(
         self,
-        path_or_bytes: Union[str, bytes, os.PathLike],
-        sess_options: Optional[SessionOptions] = None,
-        providers: Optional[Sequence[Any]] = None,
-        provider_options: Optional[Sequence[Dict[str, Any]]] = None,
+        path_or_bytes: str | bytes | os.PathLike,
+        sess_options: SessionOptions | None = None,
+        providers: Sequence[Any] | None = None,
+        provider_options: Sequence[dict[str, Any]] | None = None,
         **kwargs: Any,
     ) -> None:
         opts = (sess_options or SessionOptions())._validated()
@@ -288,9 +289,7 @@ class InferenceSession:
             self._model_path = path
             self._sess = _core.Session.from_path(path, *args)
         else:
-            raise TypeError(
-                f"InferenceSession expects a path or the model's bytes, got {type(path_or_bytes).__name__}"
-            )
+            raise TypeError(f"InferenceSession expects a path or the model's bytes, got {type(path_or_bytes).__name__}")
         self._inputs = _node_args(self._sess.inputs())
         self._outputs = _node_args(self._sess.outputs())
         self._overridable = _node_args(self._sess.overridable_initializers())
@@ -299,7 +298,7 @@ class InferenceSession:
         self._output_types = {a.name: a.type for a in self._outputs}
 
     @staticmethod
-    def _check_providers(providers: Optional[Sequence[Any]]) -> List[str]:
+    def _check_providers(providers: Sequence[Any] | None) -> list[str]:
         if not providers:
             return [_PROVIDER]
         names = [p[0] if isinstance(p, (tuple, list)) else p for p in providers]
@@ -308,41 +307,41 @@ class InferenceSession:
             raise ValueError(f"unsupported execution providers {unknown}: pionnx offers only {[_PROVIDER]}")
         return [_PROVIDER]
 
-    def get_inputs(self) -> List[NodeArg]:
+    def get_inputs(self) -> list[NodeArg]:
         return list(self._inputs)
 
-    def get_outputs(self) -> List[NodeArg]:
+    def get_outputs(self) -> list[NodeArg]:
         return list(self._outputs)
 
-    def get_overridable_initializers(self) -> List[NodeArg]:
+    def get_overridable_initializers(self) -> list[NodeArg]:
         return list(self._overridable)
 
     def get_modelmeta(self) -> ModelMetadata:
         return ModelMetadata(self._sess.meta())
 
-    def get_providers(self) -> List[str]:
+    def get_providers(self) -> list[str]:
         return list(self._providers)
 
-    def get_provider_options(self) -> Dict[str, Dict[str, str]]:
+    def get_provider_options(self) -> dict[str, dict[str, str]]:
         return {_PROVIDER: {}}
 
     def get_session_options(self) -> SessionOptions:
         return self._sess_options
 
-    def set_providers(self, providers: Optional[Sequence[Any]] = None, provider_options: Any = None) -> None:
+    def set_providers(self, providers: Sequence[Any] | None = None, provider_options: Any = None) -> None:
         self._providers = self._check_providers(providers)
 
-    def get_profile(self) -> Dict[str, int]:
+    def get_profile(self) -> dict[str, int]:
         """Debug facts: node counts before/after optimization, peak intermediate bytes, threads, and the
         most run() calls seen in progress at once (peak_concurrent_runs)."""
         return dict(self._sess.profile())
 
     def run(
         self,
-        output_names: Optional[Sequence[str]],
-        input_feed: Dict[str, Any],
-        run_options: Optional[RunOptions] = None,
-    ) -> List[Any]:
+        output_names: Sequence[str] | None,
+        input_feed: dict[str, Any],
+        run_options: RunOptions | None = None,
+    ) -> list[Any]:
         """Runs the model; returns the outputs as numpy arrays.
 
         Types numpy lacks (bfloat16, float8*, float4e2m1, int4, uint4) are fed
@@ -371,11 +370,11 @@ class InferenceSession:
 InvalidArgumentError = _core.InvalidArgument
 
 
-def get_available_providers() -> List[str]:
+def get_available_providers() -> list[str]:
     return [_PROVIDER]
 
 
-def get_all_providers() -> List[str]:
+def get_all_providers() -> list[str]:
     return [_PROVIDER]
 
 

@@ -10,6 +10,20 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable, Sequence
 
+from pionnx._onnx_fields import (
+    AttributeProto,
+    GraphProto,
+    ModelProto,
+    NodeProto,
+    OperatorSetIdProto,
+    TensorProto,
+    TensorShapeProto,
+    TensorShapeProto_Dimension,
+    TypeProto,
+    TypeProto_Tensor,
+    ValueInfoProto,
+)
+
 FLOAT = 1  # TensorProto.FLOAT
 
 
@@ -40,39 +54,67 @@ def tensor(name: str, dims: Sequence[int], values: Sequence[float] | bytes, raw:
     """TensorProto of float32: `values` as little-endian bytes or a flat sequence;
     stored in raw_data, or in float_data when raw is False."""
     data = values if isinstance(values, bytes) else struct.pack(f"<{len(values)}f", *values)
-    head = b"".join(int_field(1, d) for d in dims) + int_field(2, FLOAT)
+    head = b"".join(int_field(TensorProto.dims, d) for d in dims) + int_field(TensorProto.data_type, FLOAT)
     if raw:
-        return head + bytes_field(8, name) + bytes_field(9, data)
-    return head + bytes_field(4, data) + bytes_field(8, name)
+        return head + bytes_field(TensorProto.name, name) + bytes_field(TensorProto.raw_data, data)
+    return head + bytes_field(TensorProto.float_data, data) + bytes_field(TensorProto.name, name)
 
 
 def value_info(name: str, dims: Sequence[int]) -> bytes:
     """ValueInfoProto of a float32 tensor with fixed dims."""
-    shape = b"".join(bytes_field(1, int_field(1, d)) for d in dims)
-    tensor_type = int_field(1, FLOAT) + bytes_field(2, shape)
-    return bytes_field(1, name) + bytes_field(2, bytes_field(1, tensor_type))
+    shape = b"".join(
+        bytes_field(TensorShapeProto.dim, int_field(TensorShapeProto_Dimension.dim_value, d)) for d in dims
+    )
+    tensor_type = int_field(TypeProto_Tensor.elem_type, FLOAT) + bytes_field(TypeProto_Tensor.shape, shape)
+    return bytes_field(ValueInfoProto.name, name) + bytes_field(
+        ValueInfoProto.type, bytes_field(TypeProto.tensor_type, tensor_type)
+    )
 
 
 def attr_int(name: str, value: int) -> bytes:
-    return bytes_field(1, name) + int_field(3, value) + int_field(20, 2)  # AttributeProto INT
+    return (
+        bytes_field(AttributeProto.name, name) + int_field(AttributeProto.i, value) + int_field(AttributeProto.type, 2)
+    )  # AttributeProto.INT
 
 
 def attr_ints(name: str, values: Iterable[int]) -> bytes:
-    return bytes_field(1, name) + b"".join(int_field(8, v) for v in values) + int_field(20, 7)  # INTS
+    return (
+        bytes_field(AttributeProto.name, name)
+        + b"".join(int_field(AttributeProto.ints, v) for v in values)
+        + int_field(AttributeProto.type, 7)  # AttributeProto.INTS
+    )
 
 
 def node(op: str, inputs: Sequence[str], outputs: Sequence[str], attrs: Sequence[bytes] = (), name: str = "") -> bytes:
-    out = b"".join(bytes_field(1, i) for i in inputs) + b"".join(bytes_field(2, o) for o in outputs)
+    out = b"".join(bytes_field(NodeProto.input, i) for i in inputs) + b"".join(
+        bytes_field(NodeProto.output, o) for o in outputs
+    )
     if name:
-        out += bytes_field(3, name)
-    return out + bytes_field(4, op) + b"".join(bytes_field(5, a) for a in attrs)
+        out += bytes_field(NodeProto.name, name)
+    return out + bytes_field(NodeProto.op_type, op) + b"".join(bytes_field(NodeProto.attribute, a) for a in attrs)
 
 
-def model(nodes: Sequence[bytes], initializers: Sequence[bytes], inputs: Sequence[bytes], outputs: Sequence[bytes],
-          opset: int = 13, graph_name: str = "g", producer: str = "pionnx") -> bytes:
+def model(
+    nodes: Sequence[bytes],
+    initializers: Sequence[bytes],
+    inputs: Sequence[bytes],
+    outputs: Sequence[bytes],
+    opset: int = 13,
+    graph_name: str = "g",
+    producer: str = "pionnx",
+) -> bytes:
     """ModelProto (IR 8) from encoded NodeProtos, TensorProtos and ValueInfoProtos."""
-    graph = (b"".join(bytes_field(1, n) for n in nodes) + bytes_field(2, graph_name)
-             + b"".join(bytes_field(5, t) for t in initializers)
-             + b"".join(bytes_field(11, v) for v in inputs) + b"".join(bytes_field(12, v) for v in outputs))
-    opset_id = bytes_field(1, "") + int_field(2, opset)
-    return int_field(1, 8) + bytes_field(2, producer) + bytes_field(7, graph) + bytes_field(8, opset_id)
+    graph = (
+        b"".join(bytes_field(GraphProto.node, n) for n in nodes)
+        + bytes_field(GraphProto.name, graph_name)
+        + b"".join(bytes_field(GraphProto.initializer, t) for t in initializers)
+        + b"".join(bytes_field(GraphProto.input, v) for v in inputs)
+        + b"".join(bytes_field(GraphProto.output, v) for v in outputs)
+    )
+    opset_id = bytes_field(OperatorSetIdProto.domain, "") + int_field(OperatorSetIdProto.version, opset)
+    return (
+        int_field(ModelProto.ir_version, 8)
+        + bytes_field(ModelProto.producer_name, producer)
+        + bytes_field(ModelProto.graph, graph)
+        + bytes_field(ModelProto.opset_import, opset_id)
+    )

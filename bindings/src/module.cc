@@ -71,9 +71,11 @@ Tensor tensor_from_array(const std::string& name, nb::handle obj, DType as = DTy
       for (size_t i = 0; i < shape.size(); ++i) shape[i] = static_cast<int64_t>(a.shape(i));
       DType dt = m.dt;
       if (as != DType::Undefined) {
-        if (dtype_size(as) * 8 != m.bits || dtype_size(as) != dtype_size(m.dt) || m.code != (uint8_t)nb::dlpack::dtype_code::UInt)
+        if (dtype_size(as) * 8 != m.bits || dtype_size(as) != dtype_size(m.dt) ||
+            m.code != (uint8_t)nb::dlpack::dtype_code::UInt)
           throw nb::type_error(("input '" + name + "': a " + dtype_name(as) + " tensor must be passed as a uint" +
-                                std::to_string(dtype_size(as) * 8) + " view").c_str());
+                                std::to_string(dtype_size(as) * 8) + " view")
+                                   .c_str());
         dt = as;
       }
       // A view into the middle of a buffer (np.frombuffer with an offset) may be

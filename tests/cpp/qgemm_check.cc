@@ -13,8 +13,8 @@
 #include <random>
 #include <vector>
 
-#include "platform/thread_pool.h"
 #include "kernels/simd/qgemm.h"
+#include "platform/thread_pool.h"
 
 using pionnx::simd::QGemmArgs;
 
@@ -37,8 +37,12 @@ bool check(int64_t M, int64_t N, int64_t K, bool a_signed, bool b_signed, bool p
   std::vector<int32_t> C(M * ldc, 7);
   q.C = C.data(), q.ldc = ldc;
   pionnx::simd::qgemm(q, pool);
-  auto a_at = [&](int64_t i, int64_t k) { return a_signed ? int32_t(int8_t(A[i * lda + k])) : int32_t(A[i * lda + k]); };
-  auto b_at = [&](int64_t k, int64_t j) { return b_signed ? int32_t(int8_t(B[k * ldb + j])) : int32_t(B[k * ldb + j]); };
+  auto a_at = [&](int64_t i, int64_t k) {
+    return a_signed ? int32_t(int8_t(A[i * lda + k])) : int32_t(A[i * lda + k]);
+  };
+  auto b_at = [&](int64_t k, int64_t j) {
+    return b_signed ? int32_t(int8_t(B[k * ldb + j])) : int32_t(B[k * ldb + j]);
+  };
   for (int64_t i = 0; i < M; ++i)
     for (int64_t j = 0; j < N; ++j) {
       int64_t want = 0;
@@ -81,7 +85,7 @@ int main(int argc, char** argv) {
   }
   std::mt19937 rng(5);
   pionnx::ThreadPool pool(2);
-  const int64_t shapes[][3] = {{1, 1, 1},   {4, 8, 2},    {5, 9, 3},     {7, 33, 17},  {16, 64, 64},
+  const int64_t shapes[][3] = {{1, 1, 1},    {4, 8, 2},    {5, 9, 3},      {7, 33, 17},    {16, 64, 64},
                                {3, 300, 41}, {37, 29, 53}, {64, 260, 300}, {1, 1000, 512}, {130, 7, 257}};
   int runs = 0, failures = 0;
   for (const auto& s : shapes)

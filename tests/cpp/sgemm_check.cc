@@ -19,8 +19,9 @@
 #include <string>
 #include <vector>
 
-#include "platform/thread_pool.h"
 #include "kernels/simd/sgemm.h"
+#include "platform/cpu_features.h"
+#include "platform/thread_pool.h"
 
 using pionnx::simd::sgemm;
 
@@ -48,8 +49,7 @@ bool check(const Problem& p, std::mt19937& rng, pionnx::ThreadPool* pool, bool p
     auto packed = pionnx::simd::sgemm_pack_a(p.ta, p.M, p.K, A.data(), lda);
     pionnx::simd::sgemm_prepacked(packed, p.tb, p.N, B.data(), ldb, p.beta, C.data(), ldc, pool);
   } else {
-    sgemm(p.ta, p.tb, p.M, p.N, p.K, p.alpha, A.data(), lda, B.data(), ldb, p.beta, C.data(), ldc,
-          pool);
+    sgemm(p.ta, p.tb, p.M, p.N, p.K, p.alpha, A.data(), lda, B.data(), ldb, p.beta, C.data(), ldc, pool);
   }
   const float alpha = prepacked ? 1.f : p.alpha;
   for (int64_t i = 0; i < p.M; ++i)
@@ -64,10 +64,11 @@ bool check(const Problem& p, std::mt19937& rng, pionnx::ThreadPool* pool, bool p
       const double want = alpha * s + (p.beta == 0.f ? 0.0 : p.beta * C0[i * ldc + j]);
       const double got = C[i * ldc + j];
       if (!(std::fabs(got - want) <= 1e-5 * (std::fabs(alpha) * mag + std::fabs(want)) + 1e-5)) {
-        std::printf("  MISMATCH %s ta=%d tb=%d M=%lld N=%lld K=%lld alpha=%g beta=%g at (%lld,%lld): "
-                    "got %.7g want %.7g\n",
-                    prepacked ? "prepacked" : "sgemm", p.ta, p.tb, (long long)p.M, (long long)p.N,
-                    (long long)p.K, alpha, p.beta, (long long)i, (long long)j, got, want);
+        std::printf(
+            "  MISMATCH %s ta=%d tb=%d M=%lld N=%lld K=%lld alpha=%g beta=%g at (%lld,%lld): "
+            "got %.7g want %.7g\n",
+            prepacked ? "prepacked" : "sgemm", p.ta, p.tb, (long long)p.M, (long long)p.N, (long long)p.K, alpha,
+            p.beta, (long long)i, (long long)j, got, want);
         return false;
       }
     }
@@ -80,8 +81,8 @@ int run_checks() {
   const int64_t sizes[] = {1, 2, 3, 4, 5, 7, 8, 9, 12, 13, 16, 17, 25, 33};
   for (int64_t M : sizes)
     for (int64_t N : sizes)
-      problems.push_back({(M + N) % 2 == 1, (M * N) % 3 == 1, M, N, 1 + (M * 7 + N) % 40, 1.f,
-                          (M + N) % 3 == 0 ? 0.f : 1.f});
+      problems.push_back(
+          {(M + N) % 2 == 1, (M * N) % 3 == 1, M, N, 1 + (M * 7 + N) % 40, 1.f, (M + N) % 3 == 0 ? 0.f : 1.f});
   // Deep and wide enough to cross the K (256) and N blocking, odd everywhere.
   problems.push_back({false, false, 37, 29, 53, 1.f, 0.f});
   problems.push_back({false, false, 67, 301, 283, 0.5f, 1.f});
@@ -98,8 +99,7 @@ int run_checks() {
       ++runs;
       if (!check(p, rng, tp, prepacked)) ++failures;
     }
-  std::printf("  %s: %d/%d products match the reference\n", pionnx::simd::sgemm_isa(),
-              runs - failures, runs);
+  std::printf("  %s: %d/%d products match the reference\n", pionnx::simd::sgemm_isa(), runs - failures, runs);
   return failures == 0 ? 0 : 1;
 }
 
@@ -131,7 +131,8 @@ int in_child(const char* cap, Fn fn, std::string* isa, double* value) {
   const pid_t pid = fork();
   if (pid == 0) {
     close(fds[0]);
-    if (*cap) setenv("PIONNX_SGEMM", cap, 1); else unsetenv("PIONNX_SGEMM");
+    if (*cap) setenv("PIONNX_SGEMM", cap, 1);
+    else unsetenv("PIONNX_SGEMM");
     double v = 0;
     const int rc = fn(&v);
     char buf[128];
@@ -156,18 +157,22 @@ int in_child(const char* cap, Fn fn, std::string* isa, double* value) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::printf("cpu_has_neon: %s\n", pionnx::simd::cpu_has_neon() ? "yes" : "no");
+  std::printf("cpu_has_neon: %s\n", pionnx::platform::cpu_features().neon ? "yes" : "no");
   if (argc == 5 && std::strcmp(argv[1], "--bench") == 0) {
     const int64_t M = std::atoll(argv[2]), N = std::atoll(argv[3]), K = std::atoll(argv[4]);
     std::string isa_g, isa_d;
     double t_g = 0, t_d = 0;
-    auto fn = [&](double* t) { *t = bench(M, N, K); return 0; };
+    auto fn = [&](double* t) {
+      *t = bench(M, N, K);
+      return 0;
+    };
     if (in_child("generic", fn, &isa_g, &t_g) || in_child("", fn, &isa_d, &t_d)) return 1;
     const double gflop = 2.0 * M * N * K * 1e-9;
-    std::printf("sgemm %lldx%lldx%lld: %s %.4f s (%.2f GFLOP/s), %s %.4f s (%.2f GFLOP/s), "
-                "ratio %s/%s = %.2fx\n",
-                (long long)M, (long long)N, (long long)K, isa_g.c_str(), t_g, gflop / t_g,
-                isa_d.c_str(), t_d, gflop / t_d, isa_g.c_str(), isa_d.c_str(), t_g / t_d);
+    std::printf(
+        "sgemm %lldx%lldx%lld: %s %.4f s (%.2f GFLOP/s), %s %.4f s (%.2f GFLOP/s), "
+        "ratio %s/%s = %.2fx\n",
+        (long long)M, (long long)N, (long long)K, isa_g.c_str(), t_g, gflop / t_g, isa_d.c_str(), t_d, gflop / t_d,
+        isa_g.c_str(), isa_d.c_str(), t_g / t_d);
     return 0;
   }
   // generic first, then every cap; each distinct kernel is checked once.

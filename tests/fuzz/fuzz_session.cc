@@ -20,7 +20,8 @@
 #include <utility>
 #include <vector>
 
-#include "kernels/base/common.h"
+#include "kernels/base/cast.h"
+#include "kernels/base/kernel.h"
 #include "pionnx/session.h"
 #include "pionnx/status.h"
 #include "proto_mutator.h"

@@ -69,8 +69,7 @@ bool decode(const uint8_t* p, const uint8_t* end, std::vector<Field>& out, int d
         p += len;
         break;
       }
-      default:
-        return false;  // groups and bad wire types: leave those to byte mutation
+      default: return false;  // groups and bad wire types: leave those to byte mutation
     }
     out.push_back(std::move(f));
   }
@@ -122,9 +121,36 @@ void collect(std::vector<Field>& fields, std::vector<Site>& sites) {
 
 // Values that break size arithmetic, axes, dtypes and counts.
 const uint64_t kInterestingVarints[] = {
-    0, 1, 2, 3, 7, 16, 17, 63, 64, 127, 128, 255, 256, 1023, 1024, 65535, 65536,
-    (1ull << 31) - 1, 1ull << 31, (1ull << 32) - 1, 1ull << 32, 1ull << 40, 1ull << 62, (1ull << 63) - 1,
-    1ull << 63, ~0ull /* -1 */, ~0ull - 1 /* -2 */, ~0ull - 2, static_cast<uint64_t>(-64), static_cast<uint64_t>(-(1ll << 31)),
+    0,
+    1,
+    2,
+    3,
+    7,
+    16,
+    17,
+    63,
+    64,
+    127,
+    128,
+    255,
+    256,
+    1023,
+    1024,
+    65535,
+    65536,
+    (1ull << 31) - 1,
+    1ull << 31,
+    (1ull << 32) - 1,
+    1ull << 32,
+    1ull << 40,
+    1ull << 62,
+    (1ull << 63) - 1,
+    1ull << 63,
+    ~0ull /* -1 */,
+    ~0ull - 1 /* -2 */,
+    ~0ull - 2,
+    static_cast<uint64_t>(-64),
+    static_cast<uint64_t>(-(1ll << 31)),
 };
 
 uint32_t float_bits(float f) {
@@ -168,7 +194,8 @@ size_t mutate_protobuf(uint8_t* data, size_t size, size_t max_size, unsigned int
       default:
         if (f.wire == 0) {
           const int how = static_cast<int>(rng() % 3);
-          if (how == 0) f.value = kInterestingVarints[rng() % (sizeof kInterestingVarints / sizeof kInterestingVarints[0])];
+          if (how == 0)
+            f.value = kInterestingVarints[rng() % (sizeof kInterestingVarints / sizeof kInterestingVarints[0])];
           else if (how == 1) f.value += (rng() % 2 ? 1 : static_cast<uint64_t>(-1));
           else f.value = rng() % 32;  // small: dtype codes, axes, enum values
         } else if (f.wire == 5) {

@@ -1,7 +1,7 @@
 """python -m pionnx.conformance export|run ...
 
-    export DIR [--suites node,simple,...] [--subset N]     (host, needs onnx)
-    run DIR [--expected-failures FILE] [--json OUT] ...     (numpy + pionnx only)
+export DIR [--suites node,simple,...] [--subset N]     (host, needs onnx)
+run DIR [--expected-failures FILE] [--json OUT] ...     (numpy + pionnx only)
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ def _suites(text: str) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pionnx.conformance", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m pionnx.conformance", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     exp = commands.add_parser("export", help="copy the ONNX backend test cases to DIR (needs the onnx package)")
@@ -43,8 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--threads", type=int, default=None, help="intra_op_num_threads of each session")
     run.add_argument("--timeout", type=float, default=600.0, help="seconds one case may take (default 600)")
     run.add_argument("--no-isolate", action="store_true", help="run in this process (a crash ends the run)")
-    run.add_argument("--write-expected-failures", metavar="FILE",
-                     help="update FILE with this run's failures (keeps reasons of entries that stay)")
+    run.add_argument(
+        "--write-expected-failures",
+        metavar="FILE",
+        help="update FILE with this run's failures (keeps reasons of entries that stay)",
+    )
     run.add_argument("-v", "--verbose", action="store_true", help="one line per case")
 
     worker = commands.add_parser("_worker")  # internal: the child process of an isolated run

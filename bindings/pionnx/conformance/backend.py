@@ -95,9 +95,7 @@ class PionnxBackend(Backend):
         """Run one node on numpy inputs by wrapping it in a one-node model."""
         arrays = [np.asarray(x) for x in inputs]
         graph_inputs = [
-            onnx.helper.make_tensor_value_info(
-                name, onnx.helper.np_dtype_to_tensor_dtype(array.dtype), array.shape
-            )
+            onnx.helper.make_tensor_value_info(name, onnx.helper.np_dtype_to_tensor_dtype(array.dtype), array.shape)
             for name, array in zip(node.input, arrays)
         ]
         graph_outputs = [onnx.helper.make_empty_tensor_value_info(name) for name in node.output]

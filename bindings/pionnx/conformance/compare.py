@@ -13,9 +13,7 @@ from typing import Any
 import numpy as np
 
 
-def assert_similar_outputs(
-    ref_outputs: Sequence[Any], outputs: Sequence[Any], rtol: float, atol: float
-) -> None:
+def assert_similar_outputs(ref_outputs: Sequence[Any], outputs: Sequence[Any], rtol: float, atol: float) -> None:
     np.testing.assert_equal(len(outputs), len(ref_outputs))
     for i, (out, ref) in enumerate(zip(outputs, ref_outputs)):
         if ref is None or out is None:  # an empty optional

@@ -70,8 +70,11 @@ def _read_value(path: Path, kind: str, raw: bool = False) -> Any:
         from pionnx import _core
         from pionnx._session import _to_python
 
-        core = _core.tensor_from_proto(path.read_bytes()) if kind == "tensor" else _core.value_from_proto(
-            path.read_bytes(), kind)
+        core = (
+            _core.tensor_from_proto(path.read_bytes())
+            if kind == "tensor"
+            else _core.value_from_proto(path.read_bytes(), kind)
+        )
         wrapped = rawbits.wrap(core)
         return wrapped if isinstance(wrapped, rawbits.RawBits) else _to_python(core)
     if kind == "tensor":
@@ -144,8 +147,9 @@ def run_case(root: Path, case: dict[str, Any], threads: int | None = None) -> di
             if raw and any(isinstance(v, rawbits.RawBits) for v in list(feeds.values()) + refs):
                 outputs = _run_raw(session, output_names, feeds)
                 _check_raw_dtypes(outputs, data_set.get("output_dtypes", []))
-                assert_similar_outputs(rawbits.decode(refs), rawbits.decode(outputs), rtol=case["rtol"],
-                                       atol=case["atol"])
+                assert_similar_outputs(
+                    rawbits.decode(refs), rawbits.decode(outputs), rtol=case["rtol"], atol=case["atol"]
+                )
                 continue
             outputs = session.run(output_names, feeds)
             assert_similar_outputs(refs, outputs, rtol=case["rtol"], atol=case["atol"])

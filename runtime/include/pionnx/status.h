@@ -73,7 +73,7 @@ std::string str_cat(const A&... a) {
 }  // namespace pionnx
 
 // Throws E with the concatenated message when cond is false.
-#define PIONNX_ENFORCE(cond, E, ...)                         \
-  do {                                                       \
-    if (!(cond)) throw E(::pionnx::str_cat(__VA_ARGS__));    \
+#define PIONNX_ENFORCE(cond, E, ...)                      \
+  do {                                                    \
+    if (!(cond)) throw E(::pionnx::str_cat(__VA_ARGS__)); \
   } while (0)

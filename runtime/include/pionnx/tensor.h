@@ -55,8 +55,8 @@ class Tensor {
   template <typename T>
   static Tensor from_vector(const std::vector<T>& v, Shape shape) {
     Tensor t(DTypeOf<T>::value, std::move(shape));
-    PIONNX_ENFORCE(static_cast<size_t>(t.numel()) == v.size(), InvalidArgument,
-                   "from_vector: ", v.size(), " values for shape ", shape_str(t.shape()));
+    PIONNX_ENFORCE(static_cast<size_t>(t.numel()) == v.size(), InvalidArgument, "from_vector: ", v.size(),
+                   " values for shape ", shape_str(t.shape()));
     T* d = t.data<T>();
     for (size_t i = 0; i < v.size(); ++i) d[i] = v[i];
     return t;

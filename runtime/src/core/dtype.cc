@@ -7,12 +7,27 @@ namespace pionnx {
 
 size_t dtype_size(DType t) {
   switch (t) {
-    case DType::Float: case DType::Int32: case DType::UInt32: return 4;
-    case DType::Double: case DType::Int64: case DType::UInt64: return 8;
-    case DType::Int16: case DType::UInt16: case DType::Float16: case DType::BFloat16: return 2;
-    case DType::Int8: case DType::UInt8: case DType::Bool: return 1;
-    case DType::Float8E4M3FN: case DType::Float8E4M3FNUZ: case DType::Float8E5M2: case DType::Float8E5M2FNUZ:
-    case DType::UInt4: case DType::Int4: case DType::Float4E2M1: case DType::Float8E8M0: return 1;
+    case DType::Float:
+    case DType::Int32:
+    case DType::UInt32: return 4;
+    case DType::Double:
+    case DType::Int64:
+    case DType::UInt64: return 8;
+    case DType::Int16:
+    case DType::UInt16:
+    case DType::Float16:
+    case DType::BFloat16: return 2;
+    case DType::Int8:
+    case DType::UInt8:
+    case DType::Bool: return 1;
+    case DType::Float8E4M3FN:
+    case DType::Float8E4M3FNUZ:
+    case DType::Float8E5M2:
+    case DType::Float8E5M2FNUZ:
+    case DType::UInt4:
+    case DType::Int4:
+    case DType::Float4E2M1:
+    case DType::Float8E8M0: return 1;
     case DType::String: return sizeof(std::string);
     default: return 0;
   }
@@ -46,13 +61,14 @@ const char* dtype_name(DType t) {
   }
 }
 
-bool dtype_is_valid(int32_t code) {
-  return (code >= 1 && code <= 13) || (code >= 16 && code <= 24);
-}
+bool dtype_is_valid(int32_t code) { return (code >= 1 && code <= 13) || (code >= 16 && code <= 24); }
 
 bool dtype_is_float8(DType t) {
   switch (t) {
-    case DType::Float8E4M3FN: case DType::Float8E4M3FNUZ: case DType::Float8E5M2: case DType::Float8E5M2FNUZ:
+    case DType::Float8E4M3FN:
+    case DType::Float8E4M3FNUZ:
+    case DType::Float8E5M2:
+    case DType::Float8E5M2FNUZ:
     case DType::Float8E8M0: return true;
     default: return false;
   }
@@ -66,16 +82,28 @@ bool dtype_is_float(DType t) {
 
 bool dtype_is_integer(DType t) {
   switch (t) {
-    case DType::Int8: case DType::Int16: case DType::Int32: case DType::Int64:
-    case DType::UInt8: case DType::UInt16: case DType::UInt32: case DType::UInt64: return true;
+    case DType::Int8:
+    case DType::Int16:
+    case DType::Int32:
+    case DType::Int64:
+    case DType::UInt8:
+    case DType::UInt16:
+    case DType::UInt32:
+    case DType::UInt64: return true;
     default: return false;
   }
 }
 
 bool dtype_is_signed(DType t) {
   switch (t) {
-    case DType::Int8: case DType::Int16: case DType::Int32: case DType::Int64:
-    case DType::Float: case DType::Double: case DType::Float16: case DType::BFloat16: return true;
+    case DType::Int8:
+    case DType::Int16:
+    case DType::Int32:
+    case DType::Int64:
+    case DType::Float:
+    case DType::Double:
+    case DType::Float16:
+    case DType::BFloat16: return true;
     default: return false;
   }
 }

@@ -145,7 +145,8 @@ float small_to_float(DType t, uint8_t bits) {
 
 uint8_t float_to_small(DType t, double v, bool saturate, E8M0Round round) {
   switch (t) {
-    case DType::UInt4: case DType::Int4: return float_to_4bit_int(t, v);
+    case DType::UInt4:
+    case DType::Int4: return float_to_4bit_int(t, v);
     case DType::Float8E8M0: return encode_e8m0(static_cast<float>(v), saturate, round);
     // Rounded once, from the value itself (the spec's RNE of x): a double is
     // not narrowed to float32 first, which could round twice

@@ -51,11 +51,11 @@ uint64_t checked_tensor_bytes(DType dtype, int64_t numel) {
   PIONNX_ENFORCE(elem > 0, InvalidArgument, "cannot allocate a tensor of dtype ", dtype_name(dtype));
   PIONNX_ENFORCE(numel >= 0, InvalidArgument, "tensor of ", numel, " elements");
   uint64_t bytes = static_cast<uint64_t>(numel) * elem;
-  PIONNX_ENFORCE(numel == 0 || bytes / elem == static_cast<uint64_t>(numel), InvalidArgument,
-                 "tensor of ", numel, " elements overflows");
+  PIONNX_ENFORCE(numel == 0 || bytes / elem == static_cast<uint64_t>(numel), InvalidArgument, "tensor of ", numel,
+                 " elements overflows");
   const uint64_t limit = tensor_byte_limit();
-  PIONNX_ENFORCE(bytes <= limit, InvalidArgument, "a tensor of ", bytes, " bytes (", numel, " x ",
-                 dtype_name(dtype), ") is over the limit of ", limit, " bytes for one tensor (",
+  PIONNX_ENFORCE(bytes <= limit, InvalidArgument, "a tensor of ", bytes, " bytes (", numel, " x ", dtype_name(dtype),
+                 ") is over the limit of ", limit, " bytes for one tensor (",
                  tls_tensor_limit ? "SessionOptions.max_tensor_bytes" : "this machine's RAM",
                  "; raise it with SessionOptions.max_tensor_bytes)");
   return bytes;
@@ -108,15 +108,14 @@ Tensor Tensor::wrap(DType dtype, Shape shape, void* data, std::shared_ptr<void> 
 int64_t Tensor::dim(int64_t i) const {
   int64_t r = static_cast<int64_t>(shape_.size());
   if (i < 0) i += r;
-  PIONNX_ENFORCE(i >= 0 && i < r, InvalidArgument, "dimension ", i, " out of range for shape ",
-                 shape_str(shape_));
+  PIONNX_ENFORCE(i >= 0 && i < r, InvalidArgument, "dimension ", i, " out of range for shape ", shape_str(shape_));
   return shape_[static_cast<size_t>(i)];
 }
 
 Tensor Tensor::reshaped(Shape shape) const {
   int64_t n = shape_numel(shape);
-  PIONNX_ENFORCE(n == numel_, InvalidArgument, "cannot reshape ", shape_str(shape_), " (", numel_,
-                 " elements) to ", shape_str(shape), " (", n, " elements)");
+  PIONNX_ENFORCE(n == numel_, InvalidArgument, "cannot reshape ", shape_str(shape_), " (", numel_, " elements) to ",
+                 shape_str(shape), " (", n, " elements)");
   Tensor t = *this;
   t.shape_ = std::move(shape);
   return t;
@@ -142,11 +141,11 @@ void Tensor::check_type(DType want) const {
 std::vector<int64_t> tensor_to_int64s(const Tensor& t) {
   std::vector<int64_t> out(static_cast<size_t>(t.numel()));
   switch (t.dtype()) {
-#define PIONNX_CASE(DT, T)                                                         \
-  case DType::DT: {                                                                \
-    const T* p = static_cast<const T*>(t.raw());                                  \
-    for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<int64_t>(p[i]);   \
-    return out;                                                                    \
+#define PIONNX_CASE(DT, T)                                                       \
+  case DType::DT: {                                                              \
+    const T* p = static_cast<const T*>(t.raw());                                 \
+    for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<int64_t>(p[i]); \
+    return out;                                                                  \
   }
     PIONNX_CASE(Int64, int64_t)
     PIONNX_CASE(Int32, int32_t)
@@ -157,8 +156,7 @@ std::vector<int64_t> tensor_to_int64s(const Tensor& t) {
     PIONNX_CASE(UInt16, uint16_t)
     PIONNX_CASE(UInt8, uint8_t)
 #undef PIONNX_CASE
-    default:
-      throw InvalidArgument(str_cat("expected an integer tensor, got ", dtype_name(t.dtype())));
+    default: throw InvalidArgument(str_cat("expected an integer tensor, got ", dtype_name(t.dtype())));
   }
 }
 

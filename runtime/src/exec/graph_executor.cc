@@ -281,8 +281,8 @@ std::vector<Value> GraphExecutor::run(const std::vector<const Value*>& inputs, T
     peak = std::max(peak, live);
     PIONNX_ENFORCE(memory_limit_ == 0 || static_cast<uint64_t>(live) <= memory_limit_, InvalidArgument, "running ",
                    st.node->describe(), ": the run's live intermediates reach ", live, " bytes, over the limit of ",
-                   memory_limit_, " bytes (", memory_limit_is_option_ ? "SessionOptions.max_memory_bytes"
-                                                                     : "this machine's RAM",
+                   memory_limit_, " bytes (",
+                   memory_limit_is_option_ ? "SessionOptions.max_memory_bytes" : "this machine's RAM",
                    "; raise it with SessionOptions.max_memory_bytes)");
     for (int s : st.release) {
       live -= made[s];

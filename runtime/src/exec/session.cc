@@ -5,12 +5,12 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "platform/file_io.h"
-#include "pionnx/buffer_pool.h"
 #include "exec/graph_executor.h"
-#include "platform/thread_pool.h"
 #include "ir/inline_functions.h"
 #include "optimize/passes.h"
+#include "pionnx/buffer_pool.h"
+#include "platform/file_io.h"
+#include "platform/thread_pool.h"
 #include "proto/onnx.h"
 #include "proto/writer.h"
 
@@ -68,8 +68,9 @@ class SessionImpl {
     Graph& g = model_.graph;
     nodes_before_ = static_cast<int64_t>(g.nodes.size());
     inline_functions(model_, limits_.max_inlined_nodes);
-    optimize_graph(g, cfg.opt_level,
-                   OptimizeContext{model_.opsets, model_.ir_version, subgraph_builder(model_.opsets, KernelRegistry::builtin())});
+    optimize_graph(
+        g, cfg.opt_level,
+        OptimizeContext{model_.opsets, model_.ir_version, subgraph_builder(model_.opsets, KernelRegistry::builtin())});
     nodes_after_ = static_cast<int64_t>(g.nodes.size());
     if (!cfg.optimized_model_path.empty()) proto::write_model_file(model_, cfg.optimized_model_path);
     exec_ = std::make_unique<GraphExecutor>(g, model_.opsets, KernelRegistry::builtin(), false);
@@ -99,15 +100,13 @@ class SessionImpl {
   void check_feed(const ValueInfo& vi, const Value& v) const {
     const TypeInfo& t = vi.type;
     if (t.kind == TypeInfo::Kind::Tensor) {
-      PIONNX_ENFORCE(v.is_tensor(), InvalidArgument, "input '", vi.name, "': expected ", t.str(), ", got ",
-                     type_of(v));
+      PIONNX_ENFORCE(v.is_tensor(), InvalidArgument, "input '", vi.name, "': expected ", t.str(), ", got ", type_of(v));
       PIONNX_ENFORCE(t.elem == DType::Undefined || v.tensor.dtype() == t.elem, InvalidArgument, "input '", vi.name,
                      "': expected ", t.str(), ", got tensor(", dtype_name(v.tensor.dtype()), ")");
       if (!t.has_shape) return;
       const Shape& s = v.tensor.shape();
-      PIONNX_ENFORCE(s.size() == t.dims.size(), InvalidArgument, "input '", vi.name, "': expected rank ",
-                     t.dims.size(), " (shape ", expected_shape(vi), "), got rank ", s.size(), " (shape ",
-                     shape_str(s), ")");
+      PIONNX_ENFORCE(s.size() == t.dims.size(), InvalidArgument, "input '", vi.name, "': expected rank ", t.dims.size(),
+                     " (shape ", expected_shape(vi), "), got rank ", s.size(), " (shape ", shape_str(s), ")");
       for (size_t i = 0; i < s.size(); ++i)
         PIONNX_ENFORCE(t.dims[i].value < 0 || t.dims[i].value == s[i], InvalidArgument, "input '", vi.name,
                        "': dimension ", i, " must be ", t.dims[i].value, " (shape ", expected_shape(vi), "), got ",
@@ -236,7 +235,9 @@ Value value_from_proto_bytes(const std::string& bytes, const std::string& kind) 
   TypeInfo::Kind k = TypeInfo::Kind::Tensor;
   if (kind == "sequence") k = TypeInfo::Kind::Sequence;
   else if (kind == "optional") k = TypeInfo::Kind::Optional;
-  else PIONNX_ENFORCE(kind == "tensor", InvalidArgument, "value kind must be tensor, sequence or optional, not '", kind, "'");
+  else
+    PIONNX_ENFORCE(kind == "tensor", InvalidArgument, "value kind must be tensor, sequence or optional, not '", kind,
+                   "'");
   return proto::parse_value(bytes, k, proto::LoadContext{});
 }
 

@@ -9,8 +9,7 @@ std::string TypeInfo::str() const {
     case Kind::Tensor: return str_cat("tensor(", dtype_name(elem), ")");
     case Kind::Sequence: return str_cat("seq(", inner ? inner->str() : std::string("unknown"), ")");
     case Kind::Optional: return str_cat("optional(", inner ? inner->str() : std::string("unknown"), ")");
-    case Kind::Map:
-      return str_cat("map(", dtype_name(elem), ",", inner ? inner->str() : std::string("unknown"), ")");
+    case Kind::Map: return str_cat("map(", dtype_name(elem), ",", inner ? inner->str() : std::string("unknown"), ")");
     default: return "unknown";
   }
 }
@@ -29,8 +28,8 @@ const Attribute& Node::require(const std::string& a) const {
 
 namespace {
 void expect_type(const Node& n, const Attribute& a, Attribute::Type t, const char* want) {
-  PIONNX_ENFORCE(a.type == t, InvalidGraph, n.describe(), ": attribute '", a.name, "' should be ", want,
-                 " (type code ", static_cast<int>(a.type), ")");
+  PIONNX_ENFORCE(a.type == t, InvalidGraph, n.describe(), ": attribute '", a.name, "' should be ", want, " (type code ",
+                 static_cast<int>(a.type), ")");
 }
 }  // namespace
 

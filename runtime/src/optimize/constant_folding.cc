@@ -3,18 +3,18 @@
 // are all declared folds from the declared type.
 #include <unordered_set>
 
-#include "platform/thread_pool.h"
 #include "kernels/base/kernel.h"
 #include "optimize/graph_util.h"
 #include "optimize/passes.h"
+#include "platform/thread_pool.h"
 
 namespace pionnx {
 
 namespace {
 
 bool nondeterministic(const Node& n) {
-  static const std::unordered_set<std::string> ops = {
-      "RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Bernoulli", "Multinomial"};
+  static const std::unordered_set<std::string> ops = {"RandomNormal",      "RandomUniform", "RandomNormalLike",
+                                                      "RandomUniformLike", "Bernoulli",     "Multinomial"};
   return ops.count(n.op_type) > 0;
 }
 
@@ -58,7 +58,8 @@ bool fold_constants(Graph& g, const OptimizeContext& ctx) {
     const Node& n = g.nodes[k];
     if (nondeterministic(n) || opt::has_subgraph(n)) continue;
     bool pinned = false;
-    for (const auto& o : n.outputs) pinned = pinned || (!o.empty() && (f.graph_outputs.count(o) || g.initializers.count(o)));
+    for (const auto& o : n.outputs)
+      pinned = pinned || (!o.empty() && (f.graph_outputs.count(o) || g.initializers.count(o)));
     if (pinned || n.outputs.empty()) continue;
     auto dom = ctx.opsets.find(n.domain);
     if (dom == ctx.opsets.end()) continue;

@@ -30,14 +30,15 @@ bool fold_conv_batchnorm(Graph& g, const OptimizeContext& ctx) {
     long b = f.sole_consumer(g, conv.outputs[0]);
     if (b < 0 || drop[b]) continue;
     Node& bn = g.nodes[b];
-    if (bn.op_type != "BatchNormalization" || !bn.domain.empty() || bn.inputs.size() < 5 || bn.inputs[0] != conv.outputs[0])
+    if (bn.op_type != "BatchNormalization" || !bn.domain.empty() || bn.inputs.size() < 5 ||
+        bn.inputs[0] != conv.outputs[0])
       continue;
-    if (bn.attr_i("training_mode", 0) != 0 || bn.attr_i("spatial", 1) == 0)
-      continue;
+    if (bn.attr_i("training_mode", 0) != 0 || bn.attr_i("spatial", 1) == 0) continue;
     bool extra_outputs = false;
     // Older opsets list running mean/var outputs: fine while nothing reads them.
     for (size_t i = 1; i < bn.outputs.size(); ++i)
-      extra_outputs = extra_outputs || (!bn.outputs[i].empty() && (f.use_count(bn.outputs[i]) > 0 || !f.is_internal(bn.outputs[i])));
+      extra_outputs = extra_outputs ||
+                      (!bn.outputs[i].empty() && (f.use_count(bn.outputs[i]) > 0 || !f.is_internal(bn.outputs[i])));
     if (extra_outputs) continue;
     const Tensor* w = opt::constant(g, f, conv.inputs[1]);
     if (!w || w->dtype() != DType::Float || w->rank() < 3) continue;

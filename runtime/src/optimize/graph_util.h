@@ -23,7 +23,7 @@ inline bool has_subgraph(const Node& n) {
 struct GraphFacts {
   std::unordered_set<std::string> graph_inputs, graph_outputs, subgraph_reads;
   std::unordered_set<std::string> overridable;  // initializers a feed may replace
-  std::unordered_map<std::string, int> uses;  // reads by nodes of this graph
+  std::unordered_map<std::string, int> uses;    // reads by nodes of this graph
   std::unordered_map<std::string, size_t> producer;
 
   GraphFacts(const Graph& g, const OptimizeContext& ctx) {

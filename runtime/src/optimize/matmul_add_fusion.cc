@@ -14,11 +14,12 @@ std::unordered_map<std::string, int64_t> known_ranks(const Graph& g) {
   std::unordered_map<std::string, int64_t> rank;
   for (const auto* list : {&g.inputs, &g.value_info, &g.outputs})
     for (const ValueInfo& v : *list)
-      if (v.type.kind == TypeInfo::Kind::Tensor && v.type.has_shape) rank[v.name] = static_cast<int64_t>(v.type.dims.size());
+      if (v.type.kind == TypeInfo::Kind::Tensor && v.type.has_shape)
+        rank[v.name] = static_cast<int64_t>(v.type.dims.size());
   for (const auto& kv : g.initializers) rank[kv.first] = static_cast<int64_t>(kv.second.rank());
-  static const std::unordered_set<std::string> same = {"Relu", "Sigmoid", "Tanh", "LeakyRelu", "Clip", "Dropout",
-                                                       "Identity", "Softmax", "Gelu", "Elu", "HardSigmoid", "Abs",
-                                                       "Neg", "Cast", "Erf", "Sqrt", "Exp", "Selu"};
+  static const std::unordered_set<std::string> same = {
+      "Relu", "Sigmoid",     "Tanh", "LeakyRelu", "Clip", "Dropout", "Identity", "Softmax", "Gelu",
+      "Elu",  "HardSigmoid", "Abs",  "Neg",       "Cast", "Erf",     "Sqrt",     "Exp",     "Selu"};
   auto get = [&](const std::string& n) -> int64_t {
     auto it = rank.find(n);
     return it == rank.end() ? -1 : it->second;

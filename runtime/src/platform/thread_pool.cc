@@ -1,7 +1,7 @@
 #include "platform/thread_pool.h"
 
-#include "platform/file_io.h"
 #include "pionnx/status.h"
+#include "platform/file_io.h"
 
 #include <algorithm>
 #include <chrono>
@@ -83,15 +83,14 @@ void ThreadPool::run_chunks(uint32_t gen) {
   for (;;) {
     uint64_t c = claim_.load(std::memory_order_acquire);
     if (claim_gen(c) != gen || claim_next(c) >= claim_chunks(c)) return;
-    if (!claim_.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel, std::memory_order_acquire))
-      continue;
+    if (!claim_.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
     // The chunk is ours and the region cannot finish without it, so the job
     // fields still describe this generation.
     const int64_t chunk = claim_next(c), chunks = claim_chunks(c);
     const int64_t n = job_n_.load(std::memory_order_relaxed);
     const auto* job = job_.load(std::memory_order_relaxed);
     try {
-      (*job)(chunk * n / chunks, (chunk + 1) * n / chunks);
+      (*job)(chunk* n / chunks, (chunk + 1) * n / chunks);
     } catch (...) {
       std::lock_guard<std::mutex> lk(mu_);
       if (!error_) error_ = std::current_exception();
@@ -160,10 +159,8 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void
   }
   run_chunks(gen);
   for (int spins = 1; done_chunks_.load(std::memory_order_acquire) < chunks; ++spins) {
-    if (spins < 4096)
-      cpu_relax();
-    else
-      std::this_thread::yield();  // a worker holding a chunk was descheduled
+    if (spins < 4096) cpu_relax();
+    else std::this_thread::yield();  // a worker holding a chunk was descheduled
   }
   tickets_.store(0, std::memory_order_relaxed);
   g_busy.fetch_sub(1 + helpers, std::memory_order_acq_rel);

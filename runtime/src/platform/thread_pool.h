@@ -10,6 +10,7 @@
 // asleep. A pool that sits idle (between runs, or beside other sessions)
 // costs nothing after that spin window.
 #pragma once
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -72,5 +73,12 @@ class ThreadPool {
   std::atomic<bool> stop_flag_{false};
   std::exception_ptr error_;
 };
+
+// Items per parallel task so that a task holds about `target` units of work
+// when each item is `per_item` units; an empty dimension (per_item 0) is no
+// division by zero.
+inline int64_t grain_size(int64_t target, int64_t per_item) {
+  return per_item > 0 ? std::max<int64_t>(1, target / per_item) : target;
+}
 
 }  // namespace pionnx

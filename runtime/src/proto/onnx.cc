@@ -7,12 +7,16 @@
 #include <utility>
 #include <vector>
 
-#include "platform/file_io.h"
 #include "core/small_floats.h"
+#include "platform/file_io.h"
+#include "proto/onnx_fields.h"
 #include "proto/wire.h"
 
 namespace pionnx {
 namespace proto {
+
+static_assert(fields::TypeProto_Sequence::elem_type == fields::TypeProto_Optional::elem_type,
+              "type_proto reads sequence_type and optional_type alike");
 namespace {
 
 struct Reader {
@@ -60,8 +64,8 @@ struct Reader {
     std::vector<uint64_t> uint64_data;
     std::vector<double> double_data;
     std::vector<std::string> string_data;
-    std::string_view raw;     // raw_data in the model buffer, or in raw_owned
-    std::string raw_owned;    // external data read from its file
+    std::string_view raw;   // raw_data in the model buffer, or in raw_owned
+    std::string raw_owned;  // external data read from its file
     bool has_raw = false;
     std::vector<std::pair<std::string, std::string>> external;
     int64_t data_location = 0;
@@ -72,8 +76,8 @@ struct Reader {
     uint32_t f;
     int w;
     while (r.next(&f, &w)) {
-      if (f == 1 && w == kLengthDelimited) kv.first = r.bytes();
-      else if (f == 2 && w == kLengthDelimited) kv.second = r.bytes();
+      if (f == fields::StringStringEntryProto::key && w == kLengthDelimited) kv.first = r.bytes();
+      else if (f == fields::StringStringEntryProto::value && w == kLengthDelimited) kv.second = r.bytes();
       else r.skip(w);
     }
     return kv;
@@ -85,18 +89,37 @@ struct Reader {
     int w;
     while (r.next(&f, &w)) {
       switch (f) {
-        case 1: repeated(r, w, t.dims, as_i64); break;
-        case 2: expect_wire(r, w, kVarint, f, "TensorProto"); t.data_type = static_cast<int32_t>(r.varint()); break;
-        case 4: repeated(r, w, t.float_data, as_f32); break;
-        case 5: repeated(r, w, t.int32_data, as_i64); break;
-        case 6: expect_wire(r, w, kLengthDelimited, f, "TensorProto"); t.string_data.push_back(r.bytes()); break;
-        case 7: repeated(r, w, t.int64_data, as_i64); break;
-        case 8: expect_wire(r, w, kLengthDelimited, f, "TensorProto"); t.name = r.bytes(); break;
-        case 9: expect_wire(r, w, kLengthDelimited, f, "TensorProto"); t.raw = r.bytes_view(); t.has_raw = true; break;
-        case 10: repeated(r, w, t.double_data, as_f64); break;
-        case 11: repeated(r, w, t.uint64_data, as_u64); break;
-        case 13: expect_wire(r, w, kLengthDelimited, f, "TensorProto"); t.external.push_back(string_pair(r.sub())); break;
-        case 14: expect_wire(r, w, kVarint, f, "TensorProto"); t.data_location = static_cast<int64_t>(r.varint()); break;
+        case fields::TensorProto::dims: repeated(r, w, t.dims, as_i64); break;
+        case fields::TensorProto::data_type:
+          expect_wire(r, w, kVarint, f, "TensorProto");
+          t.data_type = static_cast<int32_t>(r.varint());
+          break;
+        case fields::TensorProto::float_data: repeated(r, w, t.float_data, as_f32); break;
+        case fields::TensorProto::int32_data: repeated(r, w, t.int32_data, as_i64); break;
+        case fields::TensorProto::string_data:
+          expect_wire(r, w, kLengthDelimited, f, "TensorProto");
+          t.string_data.push_back(r.bytes());
+          break;
+        case fields::TensorProto::int64_data: repeated(r, w, t.int64_data, as_i64); break;
+        case fields::TensorProto::name:
+          expect_wire(r, w, kLengthDelimited, f, "TensorProto");
+          t.name = r.bytes();
+          break;
+        case fields::TensorProto::raw_data:
+          expect_wire(r, w, kLengthDelimited, f, "TensorProto");
+          t.raw = r.bytes_view();
+          t.has_raw = true;
+          break;
+        case fields::TensorProto::double_data: repeated(r, w, t.double_data, as_f64); break;
+        case fields::TensorProto::uint64_data: repeated(r, w, t.uint64_data, as_u64); break;
+        case fields::TensorProto::external_data:
+          expect_wire(r, w, kLengthDelimited, f, "TensorProto");
+          t.external.push_back(string_pair(r.sub()));
+          break;
+        case fields::TensorProto::data_location:
+          expect_wire(r, w, kVarint, f, "TensorProto");
+          t.data_location = static_cast<int64_t>(r.varint());
+          break;
         default: r.skip(w);
       }
     }
@@ -158,8 +181,8 @@ struct Reader {
                    " is outside file '", fr, "' of ", size, " bytes");
     if (length < 0) length = size - offset;
     // Compared without adding: offset + length may not fit in 64 bits.
-    PIONNX_ENFORCE(length <= size - offset, InvalidArgument, "tensor '", t.name, "': external data range [",
-                   offset, ", +", length, ") is outside file '", fr, "' of ", size, " bytes");
+    PIONNX_ENFORCE(length <= size - offset, InvalidArgument, "tensor '", t.name, "': external data range [", offset,
+                   ", +", length, ") is outside file '", fr, "' of ", size, " bytes");
     std::string data = read_file(file_real, offset, length);
     return data;
   }
@@ -210,8 +233,8 @@ struct Reader {
     }
     if (t.has_raw) {
       count_check(t.raw.size() / dtype_size(dt), "raw_data");
-      PIONNX_ENFORCE(t.raw.size() == out.nbytes(), InvalidProtobuf, "tensor '", t.name, "' raw_data has ",
-                     t.raw.size(), " bytes, expected ", out.nbytes());
+      PIONNX_ENFORCE(t.raw.size() == out.nbytes(), InvalidProtobuf, "tensor '", t.name, "' raw_data has ", t.raw.size(),
+                     " bytes, expected ", out.nbytes());
       if (n) std::memcpy(out.raw(), t.raw.data(), out.nbytes());
       if (dt == DType::Bool) {
         // A bool is one byte that must hold 0 or 1: any other byte in the
@@ -260,10 +283,11 @@ struct Reader {
             case DType::Bool: out.data<bool>()[i] = v != 0; break;
             case DType::Float16:
             case DType::BFloat16: static_cast<uint16_t*>(out.raw())[i] = static_cast<uint16_t>(v); break;
-            case DType::Float8E4M3FN: case DType::Float8E4M3FNUZ: case DType::Float8E5M2:
-            case DType::Float8E5M2FNUZ: case DType::Float8E8M0:
-              static_cast<uint8_t*>(out.raw())[i] = static_cast<uint8_t>(v);
-              break;
+            case DType::Float8E4M3FN:
+            case DType::Float8E4M3FNUZ:
+            case DType::Float8E5M2:
+            case DType::Float8E5M2FNUZ:
+            case DType::Float8E8M0: static_cast<uint8_t*>(out.raw())[i] = static_cast<uint8_t>(v); break;
             default: throw NotImplemented(str_cat("tensor '", t.name, "': dtype ", dtype_name(dt)));
           }
         }
@@ -276,7 +300,7 @@ struct Reader {
     uint32_t f;
     int w;
     while (r.next(&f, &w)) {
-      if (f == 8 && w == kLengthDelimited) return r.bytes();
+      if (f == fields::TensorProto::name && w == kLengthDelimited) return r.bytes();
       r.skip(w);
     }
     return "";
@@ -290,13 +314,13 @@ struct Reader {
     uint32_t f;
     int w;
     while (r.next(&f, &w)) {
-      if (f == 1 && w == kLengthDelimited) {
+      if (f == fields::SparseTensorProto::values && w == kLengthDelimited) {
         WireReader s = r.sub();
         name = tensor_name(s);
         values = tensor(s);
-      } else if (f == 2 && w == kLengthDelimited) {
+      } else if (f == fields::SparseTensorProto::indices && w == kLengthDelimited) {
         indices = tensor(r.sub());
-      } else if (f == 3) {
+      } else if (f == fields::SparseTensorProto::dims) {
         repeated(r, w, dims, as_i64);
       } else {
         r.skip(w);
@@ -312,15 +336,14 @@ struct Reader {
     std::vector<int64_t> strides(dims.size(), 1);
     for (int64_t i = rank - 2; i >= 0; --i) strides[i] = strides[i + 1] * dims[i + 1];
     bool linear = indices.rank() == 1;
-    PIONNX_ENFORCE(static_cast<int64_t>(idx.size()) == (linear ? nnz : nnz * rank), InvalidProtobuf,
-                   "sparse tensor '", name, "' has ", idx.size(), " indices for ", nnz, " values");
+    PIONNX_ENFORCE(static_cast<int64_t>(idx.size()) == (linear ? nnz : nnz * rank), InvalidProtobuf, "sparse tensor '",
+                   name, "' has ", idx.size(), " indices for ", nnz, " values");
     for (int64_t k = 0; k < nnz; ++k) {
       int64_t off = 0;
       if (linear) off = idx[k];
       else
         for (int64_t d = 0; d < rank; ++d) off += idx[k * rank + d] * strides[d];
-      PIONNX_ENFORCE(off >= 0 && off < dense.numel(), InvalidProtobuf, "sparse tensor '", name,
-                     "' index out of range");
+      PIONNX_ENFORCE(off >= 0 && off < dense.numel(), InvalidProtobuf, "sparse tensor '", name, "' index out of range");
       std::memcpy(static_cast<char*>(dense.raw()) + off * es, static_cast<const char*>(values.raw()) + k * es, es);
     }
     return {name, dense};
@@ -332,7 +355,7 @@ struct Reader {
     uint32_t f;
     int w;
     while (r.next(&f, &w)) {
-      if (f != 1 || w != kLengthDelimited) {
+      if (f != fields::TensorShapeProto::dim || w != kLengthDelimited) {
         r.skip(w);
         continue;
       }
@@ -341,8 +364,9 @@ struct Reader {
       uint32_t g;
       int v;
       while (dr.next(&g, &v)) {
-        if (g == 1 && v == kVarint) d.value = static_cast<int64_t>(dr.varint());
-        else if (g == 2 && v == kLengthDelimited) d.param = dr.bytes();
+        if (g == fields::TensorShapeProto_Dimension::dim_value && v == kVarint)
+          d.value = static_cast<int64_t>(dr.varint());
+        else if (g == fields::TensorShapeProto_Dimension::dim_param && v == kLengthDelimited) d.param = dr.bytes();
         else dr.skip(v);
       }
       ti.dims.push_back(d);
@@ -362,24 +386,26 @@ struct Reader {
       WireReader s = r.sub();
       uint32_t g;
       int v;
-      if (f == 1 || f == 8) {  // tensor_type, sparse_tensor_type
+      if (f == fields::TypeProto::tensor_type || f == fields::TypeProto::sparse_tensor_type) {
         ti.kind = TypeInfo::Kind::Tensor;
         while (s.next(&g, &v)) {
-          if (g == 1 && v == kVarint) ti.elem = static_cast<DType>(s.varint());
-          else if (g == 2 && v == kLengthDelimited) tensor_shape(s.sub(), ti);
+          if (g == fields::TypeProto_Tensor::elem_type && v == kVarint) ti.elem = static_cast<DType>(s.varint());
+          else if (g == fields::TypeProto_Tensor::shape && v == kLengthDelimited) tensor_shape(s.sub(), ti);
           else s.skip(v);
         }
-      } else if (f == 4 || f == 9) {  // sequence_type, optional_type
-        ti.kind = f == 4 ? TypeInfo::Kind::Sequence : TypeInfo::Kind::Optional;
+      } else if (f == fields::TypeProto::sequence_type || f == fields::TypeProto::optional_type) {
+        ti.kind = f == fields::TypeProto::sequence_type ? TypeInfo::Kind::Sequence : TypeInfo::Kind::Optional;
         while (s.next(&g, &v)) {
-          if (g == 1 && v == kLengthDelimited) ti.inner = std::make_shared<TypeInfo>(type_proto(s.sub()));
+          if (g == fields::TypeProto_Sequence::elem_type && v == kLengthDelimited)
+            ti.inner = std::make_shared<TypeInfo>(type_proto(s.sub()));
           else s.skip(v);
         }
-      } else if (f == 5) {  // map_type: key_type (elem), value_type (inner)
+      } else if (f == fields::TypeProto::map_type) {  // key_type as elem, value_type as inner
         ti.kind = TypeInfo::Kind::Map;
         while (s.next(&g, &v)) {
-          if (g == 1 && v == kVarint) ti.elem = static_cast<DType>(s.varint());
-          else if (g == 2 && v == kLengthDelimited) ti.inner = std::make_shared<TypeInfo>(type_proto(s.sub()));
+          if (g == fields::TypeProto_Map::key_type && v == kVarint) ti.elem = static_cast<DType>(s.varint());
+          else if (g == fields::TypeProto_Map::value_type && v == kLengthDelimited)
+            ti.inner = std::make_shared<TypeInfo>(type_proto(s.sub()));
           else s.skip(v);
         }
       }
@@ -392,9 +418,9 @@ struct Reader {
     uint32_t f;
     int w;
     while (r.next(&f, &w)) {
-      if (f == 1 && w == kLengthDelimited) vi.name = r.bytes();
-      else if (f == 2 && w == kLengthDelimited) vi.type = type_proto(r.sub());
-      else if (f == 3 && w == kLengthDelimited) vi.doc = r.bytes();
+      if (f == fields::ValueInfoProto::name && w == kLengthDelimited) vi.name = r.bytes();
+      else if (f == fields::ValueInfoProto::type && w == kLengthDelimited) vi.type = type_proto(r.sub());
+      else if (f == fields::ValueInfoProto::doc_string && w == kLengthDelimited) vi.doc = r.bytes();
       else r.skip(w);
     }
     return vi;
@@ -408,21 +434,62 @@ struct Reader {
     bool typed = false;
     while (r.next(&f, &w)) {
       switch (f) {
-        case 1: expect_wire(r, w, kLengthDelimited, f, "AttributeProto"); a.name = r.bytes(); break;
-        case 2: expect_wire(r, w, kFixed32, f, "AttributeProto"); a.f = r.float32(); break;
-        case 3: expect_wire(r, w, kVarint, f, "AttributeProto"); a.i = static_cast<int64_t>(r.varint()); break;
-        case 4: expect_wire(r, w, kLengthDelimited, f, "AttributeProto"); a.s = r.bytes(); break;
-        case 5: expect_wire(r, w, kLengthDelimited, f, "AttributeProto"); a.t = tensor(r.sub()); break;
-        case 6: expect_wire(r, w, kLengthDelimited, f, "AttributeProto"); a.g = std::make_shared<Graph>(graph(r.sub())); break;
-        case 7: repeated(r, w, a.floats, as_f32); break;
-        case 8: repeated(r, w, a.ints, as_i64); break;
-        case 9: expect_wire(r, w, kLengthDelimited, f, "AttributeProto"); a.strings.push_back(r.bytes()); break;
-        case 10: expect_wire(r, w, kLengthDelimited, f, "AttributeProto"); a.tensors.push_back(tensor(r.sub())); break;
-        case 11: expect_wire(r, w, kLengthDelimited, f, "AttributeProto"); a.graphs.push_back(std::make_shared<Graph>(graph(r.sub()))); break;
-        case 14: expect_wire(r, w, kLengthDelimited, f, "AttributeProto"); a.tp = type_proto(r.sub()); break;
-        case 20: expect_wire(r, w, kVarint, f, "AttributeProto"); a.type = static_cast<Attribute::Type>(r.varint()); typed = true; break;
-        case 21: expect_wire(r, w, kLengthDelimited, f, "AttributeProto"); a.ref_attr_name = r.bytes(); break;
-        case 22: expect_wire(r, w, kLengthDelimited, f, "AttributeProto"); a.t = sparse_tensor(r.sub()).second; if (!typed) a.type = Attribute::Type::Tensor; break;
+        case fields::AttributeProto::name:
+          expect_wire(r, w, kLengthDelimited, f, "AttributeProto");
+          a.name = r.bytes();
+          break;
+        case fields::AttributeProto::f:
+          expect_wire(r, w, kFixed32, f, "AttributeProto");
+          a.f = r.float32();
+          break;
+        case fields::AttributeProto::i:
+          expect_wire(r, w, kVarint, f, "AttributeProto");
+          a.i = static_cast<int64_t>(r.varint());
+          break;
+        case fields::AttributeProto::s:
+          expect_wire(r, w, kLengthDelimited, f, "AttributeProto");
+          a.s = r.bytes();
+          break;
+        case fields::AttributeProto::t:
+          expect_wire(r, w, kLengthDelimited, f, "AttributeProto");
+          a.t = tensor(r.sub());
+          break;
+        case fields::AttributeProto::g:
+          expect_wire(r, w, kLengthDelimited, f, "AttributeProto");
+          a.g = std::make_shared<Graph>(graph(r.sub()));
+          break;
+        case fields::AttributeProto::floats: repeated(r, w, a.floats, as_f32); break;
+        case fields::AttributeProto::ints: repeated(r, w, a.ints, as_i64); break;
+        case fields::AttributeProto::strings:
+          expect_wire(r, w, kLengthDelimited, f, "AttributeProto");
+          a.strings.push_back(r.bytes());
+          break;
+        case fields::AttributeProto::tensors:
+          expect_wire(r, w, kLengthDelimited, f, "AttributeProto");
+          a.tensors.push_back(tensor(r.sub()));
+          break;
+        case fields::AttributeProto::graphs:
+          expect_wire(r, w, kLengthDelimited, f, "AttributeProto");
+          a.graphs.push_back(std::make_shared<Graph>(graph(r.sub())));
+          break;
+        case fields::AttributeProto::tp:
+          expect_wire(r, w, kLengthDelimited, f, "AttributeProto");
+          a.tp = type_proto(r.sub());
+          break;
+        case fields::AttributeProto::type:
+          expect_wire(r, w, kVarint, f, "AttributeProto");
+          a.type = static_cast<Attribute::Type>(r.varint());
+          typed = true;
+          break;
+        case fields::AttributeProto::ref_attr_name:
+          expect_wire(r, w, kLengthDelimited, f, "AttributeProto");
+          a.ref_attr_name = r.bytes();
+          break;
+        case fields::AttributeProto::sparse_tensor:
+          expect_wire(r, w, kLengthDelimited, f, "AttributeProto");
+          a.t = sparse_tensor(r.sub()).second;
+          if (!typed) a.type = Attribute::Type::Tensor;
+          break;
         default: r.skip(w);
       }
     }
@@ -441,13 +508,13 @@ struct Reader {
         continue;
       }
       switch (f) {
-        case 1: n.inputs.push_back(r.bytes()); break;
-        case 2: n.outputs.push_back(r.bytes()); break;
-        case 3: n.name = r.bytes(); break;
-        case 4: n.op_type = r.bytes(); break;
-        case 5: n.attrs.push_back(attribute(r.sub())); break;
-        case 6: n.doc = r.bytes(); break;
-        case 7: n.domain = canonical_domain(r.bytes()); break;
+        case fields::NodeProto::input: n.inputs.push_back(r.bytes()); break;
+        case fields::NodeProto::output: n.outputs.push_back(r.bytes()); break;
+        case fields::NodeProto::name: n.name = r.bytes(); break;
+        case fields::NodeProto::op_type: n.op_type = r.bytes(); break;
+        case fields::NodeProto::attribute: n.attrs.push_back(attribute(r.sub())); break;
+        case fields::NodeProto::doc_string: n.doc = r.bytes(); break;
+        case fields::NodeProto::domain: n.domain = canonical_domain(r.bytes()); break;
         default: r.skip(w);
       }
     }
@@ -466,23 +533,23 @@ struct Reader {
         continue;
       }
       switch (f) {
-        case 1: g.nodes.push_back(node(r.sub())); break;
-        case 2: g.name = r.bytes(); break;
-        case 5: {
+        case fields::GraphProto::node: g.nodes.push_back(node(r.sub())); break;
+        case fields::GraphProto::name: g.name = r.bytes(); break;
+        case fields::GraphProto::initializer: {
           WireReader s = r.sub();
           std::string name = tensor_name(s);
           g.add_initializer(name, tensor(s));
           break;
         }
-        case 15: {
+        case fields::GraphProto::sparse_initializer: {
           auto st = sparse_tensor(r.sub());
           g.add_initializer(st.first, st.second);
           break;
         }
-        case 10: g.doc = r.bytes(); break;
-        case 11: g.inputs.push_back(value_info(r.sub())); break;
-        case 12: g.outputs.push_back(value_info(r.sub())); break;
-        case 13: g.value_info.push_back(value_info(r.sub())); break;
+        case fields::GraphProto::doc_string: g.doc = r.bytes(); break;
+        case fields::GraphProto::input: g.inputs.push_back(value_info(r.sub())); break;
+        case fields::GraphProto::output: g.outputs.push_back(value_info(r.sub())); break;
+        case fields::GraphProto::value_info: g.value_info.push_back(value_info(r.sub())); break;
         default: r.skip(w);
       }
     }
@@ -494,8 +561,8 @@ struct Reader {
     uint32_t f;
     int w;
     while (r.next(&f, &w)) {
-      if (f == 1 && w == kLengthDelimited) id.first = canonical_domain(r.bytes());
-      else if (f == 2 && w == kVarint) id.second = static_cast<int64_t>(r.varint());
+      if (f == fields::OperatorSetIdProto::domain && w == kLengthDelimited) id.first = canonical_domain(r.bytes());
+      else if (f == fields::OperatorSetIdProto::version && w == kVarint) id.second = static_cast<int64_t>(r.varint());
       else r.skip(w);
     }
     return id;
@@ -511,14 +578,14 @@ struct Reader {
         continue;
       }
       switch (f) {
-        case 1: fn.name = r.bytes(); break;
-        case 4: fn.inputs.push_back(r.bytes()); break;
-        case 5: fn.outputs.push_back(r.bytes()); break;
-        case 6: fn.attributes.push_back(r.bytes()); break;
-        case 11: fn.attribute_defaults.push_back(attribute(r.sub())); break;
-        case 7: fn.nodes.push_back(node(r.sub())); break;
-        case 9: fn.opsets.insert(opset_id(r.sub())); break;
-        case 10: fn.domain = canonical_domain(r.bytes()); break;
+        case fields::FunctionProto::name: fn.name = r.bytes(); break;
+        case fields::FunctionProto::input: fn.inputs.push_back(r.bytes()); break;
+        case fields::FunctionProto::output: fn.outputs.push_back(r.bytes()); break;
+        case fields::FunctionProto::attribute: fn.attributes.push_back(r.bytes()); break;
+        case fields::FunctionProto::attribute_proto: fn.attribute_defaults.push_back(attribute(r.sub())); break;
+        case fields::FunctionProto::node: fn.nodes.push_back(node(r.sub())); break;
+        case fields::FunctionProto::opset_import: fn.opsets.insert(opset_id(r.sub())); break;
+        case fields::FunctionProto::domain: fn.domain = canonical_domain(r.bytes()); break;
         default: r.skip(w);
       }
     }
@@ -532,16 +599,47 @@ struct Reader {
     int w;
     while (r.next(&f, &w)) {
       switch (f) {
-        case 1: expect_wire(r, w, kVarint, f, "ModelProto"); m.ir_version = static_cast<int64_t>(r.varint()); break;
-        case 2: expect_wire(r, w, kLengthDelimited, f, "ModelProto"); m.producer_name = r.bytes(); break;
-        case 3: expect_wire(r, w, kLengthDelimited, f, "ModelProto"); m.producer_version = r.bytes(); break;
-        case 4: expect_wire(r, w, kLengthDelimited, f, "ModelProto"); m.domain = r.bytes(); break;
-        case 5: expect_wire(r, w, kVarint, f, "ModelProto"); m.model_version = static_cast<int64_t>(r.varint()); break;
-        case 6: expect_wire(r, w, kLengthDelimited, f, "ModelProto"); m.doc = r.bytes(); break;
-        case 7: expect_wire(r, w, kLengthDelimited, f, "ModelProto"); m.graph = graph(r.sub()); has_graph = true; break;
-        case 8: expect_wire(r, w, kLengthDelimited, f, "ModelProto"); m.opsets.insert(opset_id(r.sub())); break;
-        case 14: expect_wire(r, w, kLengthDelimited, f, "ModelProto"); m.metadata.push_back(string_pair(r.sub())); break;
-        case 25: expect_wire(r, w, kLengthDelimited, f, "ModelProto"); m.functions.push_back(function(r.sub())); break;
+        case fields::ModelProto::ir_version:
+          expect_wire(r, w, kVarint, f, "ModelProto");
+          m.ir_version = static_cast<int64_t>(r.varint());
+          break;
+        case fields::ModelProto::producer_name:
+          expect_wire(r, w, kLengthDelimited, f, "ModelProto");
+          m.producer_name = r.bytes();
+          break;
+        case fields::ModelProto::producer_version:
+          expect_wire(r, w, kLengthDelimited, f, "ModelProto");
+          m.producer_version = r.bytes();
+          break;
+        case fields::ModelProto::domain:
+          expect_wire(r, w, kLengthDelimited, f, "ModelProto");
+          m.domain = r.bytes();
+          break;
+        case fields::ModelProto::model_version:
+          expect_wire(r, w, kVarint, f, "ModelProto");
+          m.model_version = static_cast<int64_t>(r.varint());
+          break;
+        case fields::ModelProto::doc_string:
+          expect_wire(r, w, kLengthDelimited, f, "ModelProto");
+          m.doc = r.bytes();
+          break;
+        case fields::ModelProto::graph:
+          expect_wire(r, w, kLengthDelimited, f, "ModelProto");
+          m.graph = graph(r.sub());
+          has_graph = true;
+          break;
+        case fields::ModelProto::opset_import:
+          expect_wire(r, w, kLengthDelimited, f, "ModelProto");
+          m.opsets.insert(opset_id(r.sub()));
+          break;
+        case fields::ModelProto::metadata_props:
+          expect_wire(r, w, kLengthDelimited, f, "ModelProto");
+          m.metadata.push_back(string_pair(r.sub()));
+          break;
+        case fields::ModelProto::functions:
+          expect_wire(r, w, kLengthDelimited, f, "ModelProto");
+          m.functions.push_back(function(r.sub()));
+          break;
         default: r.skip(w);
       }
     }
@@ -554,10 +652,12 @@ struct Reader {
   Value value(WireReader r, TypeInfo::Kind kind);
 };
 
-// SequenceProto: 2 elem_type, 3 tensor_values, 5 sequence_values, 7
-// optional_values. OptionalProto: 2 elem_type, 3 tensor_value, 5
-// sequence_value. elem_type 1 = tensor, 3 = sequence, 5 = optional; an
-// optional with no value field holds nothing.
+// A SequenceProto or an OptionalProto: their tensor and sequence fields share
+// numbers, so one reader serves both. An optional with no value field holds
+// nothing.
+static_assert(fields::SequenceProto::tensor_values == fields::OptionalProto::tensor_value &&
+                  fields::SequenceProto::sequence_values == fields::OptionalProto::sequence_value,
+              "SequenceProto and OptionalProto no longer share field numbers");
 Value Reader::value(WireReader r, TypeInfo::Kind kind) {
   DepthGuard guard(*this, r.offset());
   if (kind == TypeInfo::Kind::Tensor) return Value(tensor(r));
@@ -567,9 +667,9 @@ Value Reader::value(WireReader r, TypeInfo::Kind kind) {
   uint32_t f;
   int w;
   while (r.next(&f, &w)) {
-    if (f == 3 && w == kLengthDelimited) {
+    if (f == fields::SequenceProto::tensor_values && w == kLengthDelimited) {
       tensors.push_back(tensor(r.sub()));
-    } else if (f == 5 && w == kLengthDelimited) {
+    } else if (f == fields::SequenceProto::sequence_values && w == kLengthDelimited) {
       inner = value(r.sub(), TypeInfo::Kind::Sequence);
       has_inner = true;
     } else {

@@ -17,7 +17,8 @@ enum WireType { kVarint = 0, kFixed64 = 1, kLengthDelimited = 2, kStartGroup = 3
 
 class WireReader {
  public:
-  WireReader(const uint8_t* data, size_t size, size_t base = 0) : p_(data), end_(data + size), begin_(data), base_(base) {}
+  WireReader(const uint8_t* data, size_t size, size_t base = 0)
+      : p_(data), end_(data + size), begin_(data), base_(base) {}
 
   bool done() const { return p_ >= end_; }
   size_t offset() const { return base_ + static_cast<size_t>(p_ - begin_); }
@@ -95,8 +96,14 @@ class WireReader {
   void skip(int wire, int depth = 0) {
     switch (wire) {
       case kVarint: varint(); return;
-      case kFixed64: need(8); p_ += 8; return;
-      case kFixed32: need(4); p_ += 4; return;
+      case kFixed64:
+        need(8);
+        p_ += 8;
+        return;
+      case kFixed32:
+        need(4);
+        p_ += 4;
+        return;
       case kLengthDelimited: sub(); return;
       case kStartGroup: {
         // Groups are obsolete but legal: skip to the matching end tag.

@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "core/small_floats.h"
+#include "proto/onnx_fields.h"
 
 namespace pionnx {
 namespace proto {
@@ -60,19 +61,19 @@ class Out {
 
 Out tensor(const Tensor& t, const std::string& name) {
   Out o;
-  o.packed_ints(1, t.shape());
-  o.int_field(2, static_cast<int64_t>(t.dtype()));
+  o.packed_ints(fields::TensorProto::dims, t.shape());
+  o.int_field(fields::TensorProto::data_type, static_cast<int64_t>(t.dtype()));
   if (t.dtype() == DType::String) {
     const std::string* s = t.data<std::string>();
-    for (int64_t i = 0; i < t.numel(); ++i) o.bytes_field(6, s[i]);
+    for (int64_t i = 0; i < t.numel(); ++i) o.bytes_field(fields::TensorProto::string_data, s[i]);
   } else if (dtype_is_4bit(t.dtype())) {
     std::string packed(static_cast<size_t>((t.numel() + 1) / 2), '\0');
     pack_4bit(static_cast<const uint8_t*>(t.raw()), reinterpret_cast<uint8_t*>(&packed[0]), t.numel());
-    if (!packed.empty()) o.bytes_field(9, packed.data(), packed.size());
+    if (!packed.empty()) o.bytes_field(fields::TensorProto::raw_data, packed.data(), packed.size());
   } else if (t.nbytes() > 0) {
-    o.bytes_field(9, t.raw(), t.nbytes());
+    o.bytes_field(fields::TensorProto::raw_data, t.raw(), t.nbytes());
   }
-  o.str(8, name);
+  o.str(fields::TensorProto::name, name);
   return o;
 }
 
@@ -81,32 +82,33 @@ Out type_proto(const TypeInfo& t) {
   switch (t.kind) {
     case TypeInfo::Kind::Tensor: {
       Out tt;
-      if (t.elem != DType::Undefined) tt.int_field(1, static_cast<int64_t>(t.elem));
+      if (t.elem != DType::Undefined) tt.int_field(fields::TypeProto_Tensor::elem_type, static_cast<int64_t>(t.elem));
       if (t.has_shape) {
         Out sh;
         for (const Dim& d : t.dims) {
           Out dm;
-          if (d.value >= 0) dm.int_field(1, d.value);
-          else dm.str(2, d.param);
-          sh.msg(1, dm);
+          if (d.value >= 0) dm.int_field(fields::TensorShapeProto_Dimension::dim_value, d.value);
+          else dm.str(fields::TensorShapeProto_Dimension::dim_param, d.param);
+          sh.msg(fields::TensorShapeProto::dim, dm);
         }
-        tt.msg(2, sh);
+        tt.msg(fields::TypeProto_Tensor::shape, sh);
       }
-      o.msg(1, tt);
+      o.msg(fields::TypeProto::tensor_type, tt);
       break;
     }
     case TypeInfo::Kind::Sequence:
     case TypeInfo::Kind::Optional: {
       Out inner;
-      if (t.inner) inner.msg(1, type_proto(*t.inner));
-      o.msg(t.kind == TypeInfo::Kind::Sequence ? 4 : 9, inner);
+      if (t.inner) inner.msg(fields::TypeProto_Sequence::elem_type, type_proto(*t.inner));
+      o.msg(t.kind == TypeInfo::Kind::Sequence ? fields::TypeProto::sequence_type : fields::TypeProto::optional_type,
+            inner);
       break;
     }
     case TypeInfo::Kind::Map: {
       Out m;
-      if (t.elem != DType::Undefined) m.int_field(1, static_cast<int64_t>(t.elem));
-      if (t.inner) m.msg(2, type_proto(*t.inner));
-      o.msg(5, m);
+      if (t.elem != DType::Undefined) m.int_field(fields::TypeProto_Map::key_type, static_cast<int64_t>(t.elem));
+      if (t.inner) m.msg(fields::TypeProto_Map::value_type, type_proto(*t.inner));
+      o.msg(fields::TypeProto::map_type, m);
       break;
     }
     default: break;  // Unknown: nothing to write
@@ -116,9 +118,9 @@ Out type_proto(const TypeInfo& t) {
 
 Out value_info(const ValueInfo& v) {
   Out o;
-  o.str(1, v.name);
-  if (v.type.kind != TypeInfo::Kind::Unknown) o.msg(2, type_proto(v.type));
-  o.str(3, v.doc);
+  o.str(fields::ValueInfoProto::name, v.name);
+  if (v.type.kind != TypeInfo::Kind::Unknown) o.msg(fields::ValueInfoProto::type, type_proto(v.type));
+  o.str(fields::ValueInfoProto::doc_string, v.doc);
   return o;
 }
 
@@ -126,62 +128,63 @@ Out graph(const Graph& g, bool* uses_ms);
 
 Out attribute(const Attribute& a, bool* uses_ms) {
   Out o;
-  o.str(1, a.name);
+  o.str(fields::AttributeProto::name, a.name);
   using T = Attribute::Type;
   switch (a.type) {
-    case T::Float: o.float_field(2, a.f); break;
-    case T::Int: o.int_field(3, a.i); break;
-    case T::String: o.bytes_field(4, a.s); break;
-    case T::Tensor: o.msg(5, tensor(a.t, "")); break;
+    case T::Float: o.float_field(fields::AttributeProto::f, a.f); break;
+    case T::Int: o.int_field(fields::AttributeProto::i, a.i); break;
+    case T::String: o.bytes_field(fields::AttributeProto::s, a.s); break;
+    case T::Tensor: o.msg(fields::AttributeProto::t, tensor(a.t, "")); break;
     case T::Graph:
-      if (a.g) o.msg(6, graph(*a.g, uses_ms));
+      if (a.g) o.msg(fields::AttributeProto::g, graph(*a.g, uses_ms));
       break;
-    case T::Floats: o.packed_floats(7, a.floats); break;
-    case T::Ints: o.packed_ints(8, a.ints); break;
+    case T::Floats: o.packed_floats(fields::AttributeProto::floats, a.floats); break;
+    case T::Ints: o.packed_ints(fields::AttributeProto::ints, a.ints); break;
     case T::Strings:
-      for (const auto& s : a.strings) o.bytes_field(9, s);
+      for (const auto& s : a.strings) o.bytes_field(fields::AttributeProto::strings, s);
       break;
     case T::Tensors:
-      for (const auto& t : a.tensors) o.msg(10, tensor(t, ""));
+      for (const auto& t : a.tensors) o.msg(fields::AttributeProto::tensors, tensor(t, ""));
       break;
     case T::Graphs:
-      for (const auto& sg : a.graphs) o.msg(11, graph(*sg, uses_ms));
+      for (const auto& sg : a.graphs) o.msg(fields::AttributeProto::graphs, graph(*sg, uses_ms));
       break;
-    case T::TypeProto: o.msg(14, type_proto(a.tp)); break;
+    case T::TypeProto: o.msg(fields::AttributeProto::tp, type_proto(a.tp)); break;
     default: break;
   }
-  o.str(21, a.ref_attr_name);
-  o.int_field(20, static_cast<int64_t>(a.type));
+  o.str(fields::AttributeProto::ref_attr_name, a.ref_attr_name);
+  o.int_field(fields::AttributeProto::type, static_cast<int64_t>(a.type));
   return o;
 }
 
 Out node(const Node& n, bool* uses_ms) {
   Out o;
-  for (const auto& in : n.inputs) o.bytes_field(1, in);
-  for (const auto& out : n.outputs) o.bytes_field(2, out);
-  o.str(3, n.name);
+  for (const auto& in : n.inputs) o.bytes_field(fields::NodeProto::input, in);
+  for (const auto& out : n.outputs) o.bytes_field(fields::NodeProto::output, out);
+  o.str(fields::NodeProto::name, n.name);
   bool fused = n.op_type == "Conv" && n.domain.empty() && n.has("activation");
-  o.str(4, fused ? std::string("FusedConv") : n.op_type);
-  for (const Attribute& a : n.attrs) o.msg(5, attribute(a, uses_ms));
-  o.str(6, n.doc);
+  o.str(fields::NodeProto::op_type, fused ? std::string("FusedConv") : n.op_type);
+  for (const Attribute& a : n.attrs) o.msg(fields::NodeProto::attribute, attribute(a, uses_ms));
+  o.str(fields::NodeProto::doc_string, n.doc);
   if (fused) {
-    o.str(7, "com.microsoft");
+    o.str(fields::NodeProto::domain, "com.microsoft");
     *uses_ms = true;
   } else {
-    o.str(7, n.domain);
+    o.str(fields::NodeProto::domain, n.domain);
   }
   return o;
 }
 
 Out graph(const Graph& g, bool* uses_ms) {
   Out o;
-  for (const Node& n : g.nodes) o.msg(1, node(n, uses_ms));
-  o.str(2, g.name);
-  for (const std::string& name : g.initializer_order) o.msg(5, tensor(g.initializers.at(name), name));
-  o.str(10, g.doc);
-  for (const ValueInfo& v : g.inputs) o.msg(11, value_info(v));
-  for (const ValueInfo& v : g.outputs) o.msg(12, value_info(v));
-  for (const ValueInfo& v : g.value_info) o.msg(13, value_info(v));
+  for (const Node& n : g.nodes) o.msg(fields::GraphProto::node, node(n, uses_ms));
+  o.str(fields::GraphProto::name, g.name);
+  for (const std::string& name : g.initializer_order)
+    o.msg(fields::GraphProto::initializer, tensor(g.initializers.at(name), name));
+  o.str(fields::GraphProto::doc_string, g.doc);
+  for (const ValueInfo& v : g.inputs) o.msg(fields::GraphProto::input, value_info(v));
+  for (const ValueInfo& v : g.outputs) o.msg(fields::GraphProto::output, value_info(v));
+  for (const ValueInfo& v : g.value_info) o.msg(fields::GraphProto::value_info, value_info(v));
   return o;
 }
 
@@ -192,26 +195,26 @@ std::string serialize_model(const Model& m) {
   Out gr = graph(m.graph, &uses_ms);
   Out o;
   // IR < 4 requires every initializer to be a graph input; folded ones are not.
-  o.int_field(1, m.ir_version > 4 ? m.ir_version : 4);
-  o.str(2, m.producer_name.empty() ? std::string("pionnx") : m.producer_name);
-  o.str(3, m.producer_version);
-  o.str(4, m.domain);
-  if (m.model_version) o.int_field(5, m.model_version);
-  o.str(6, m.doc);
-  o.msg(7, gr);
+  o.int_field(fields::ModelProto::ir_version, m.ir_version > 4 ? m.ir_version : 4);
+  o.str(fields::ModelProto::producer_name, m.producer_name.empty() ? std::string("pionnx") : m.producer_name);
+  o.str(fields::ModelProto::producer_version, m.producer_version);
+  o.str(fields::ModelProto::domain, m.domain);
+  if (m.model_version) o.int_field(fields::ModelProto::model_version, m.model_version);
+  o.str(fields::ModelProto::doc_string, m.doc);
+  o.msg(fields::ModelProto::graph, gr);
   auto opsets = m.opsets;
   if (uses_ms && !opsets.count("com.microsoft")) opsets["com.microsoft"] = 1;
   for (const auto& kv : opsets) {
     Out op;
-    op.str(1, kv.first);
-    op.int_field(2, kv.second);
-    o.msg(8, op);
+    op.str(fields::OperatorSetIdProto::domain, kv.first);
+    op.int_field(fields::OperatorSetIdProto::version, kv.second);
+    o.msg(fields::ModelProto::opset_import, op);
   }
   for (const auto& kv : m.metadata) {
     Out e;
-    e.str(1, kv.first);
-    e.str(2, kv.second);
-    o.msg(14, e);
+    e.str(fields::StringStringEntryProto::key, kv.first);
+    e.str(fields::StringStringEntryProto::value, kv.second);
+    o.msg(fields::ModelProto::metadata_props, e);
   }
   return o.buf;
 }

@@ -1,20 +1,24 @@
-// Every kernel family's entry point (kernels/<family>/register.cc); the
-// registry (registry.cc) calls them all, in this order.
+// Every kernel family's entry point: kernels/<family>/register.cc, or the
+// family's one file where it has only one. The registry (registry.cc) calls
+// them all, in this order.
 #pragma once
 #include "kernels/base/kernel.h"
 
 namespace pionnx {
 
-void register_math_family(KernelRegistry& r);  // kernels/math/
-void register_nn_family(KernelRegistry& r);  // kernels/nn/
-void register_tensor_family(KernelRegistry& r);  // kernels/tensor/
-void register_quant_family(KernelRegistry& r);  // kernels/quant/
-void register_control_family(KernelRegistry& r);  // kernels/control/
+// What adds a group of kernels to the registry.
+using Registrar = void (*)(KernelRegistry&);
+
+void register_math_family(KernelRegistry& r);      // kernels/math/
+void register_nn_family(KernelRegistry& r);        // kernels/nn/
+void register_tensor_family(KernelRegistry& r);    // kernels/tensor/
+void register_quant_family(KernelRegistry& r);     // kernels/quant/
+void register_control_family(KernelRegistry& r);   // kernels/control/
 void register_sequence_family(KernelRegistry& r);  // kernels/sequence/
-void register_rnn_family(KernelRegistry& r);  // kernels/rnn/
-void register_vision_family(KernelRegistry& r);  // kernels/vision/
-void register_signal_family(KernelRegistry& r);  // kernels/signal/
-void register_text_family(KernelRegistry& r);  // kernels/text/
-void register_ml_family(KernelRegistry& r);  // kernels/ml/
+void register_rnn_family(KernelRegistry& r);       // kernels/rnn/
+void register_vision_family(KernelRegistry& r);    // kernels/vision/
+void register_signal_family(KernelRegistry& r);    // kernels/signal/
+void register_text_family(KernelRegistry& r);      // kernels/text/
+void register_ml_family(KernelRegistry& r);        // kernels/ml/
 
 }  // namespace pionnx

@@ -28,8 +28,8 @@ const Tensor* KernelContext::optional_input(size_t i) const {
 }
 
 Tensor& KernelContext::output(size_t i, DType dtype, Shape shape) {
-  PIONNX_ENFORCE(i < outputs_.size() || i < node_.outputs.size() + 8, InvalidGraph, node_.describe(),
-                 ": output ", i, " does not exist");
+  PIONNX_ENFORCE(i < outputs_.size() || i < node_.outputs.size() + 8, InvalidGraph, node_.describe(), ": output ", i,
+                 " does not exist");
   for (int64_t d : shape)
     PIONNX_ENFORCE(d >= 0, InvalidArgument, node_.describe(), ": output ", i, " would have negative shape ",
                    shape_str(shape));
@@ -56,9 +56,7 @@ void KernelContext::set_output_value(size_t i, Value v) {
   if (wants_output(i)) *outputs_[i] = std::move(v);
 }
 
-void KernelRegistry::add(const std::string& domain, const std::string& op, int since, int until,
-                         KernelFactory f) {
-  if (until >= 23) until = kLatestOpset;
+void KernelRegistry::add(const std::string& domain, const std::string& op, int since, int until, KernelFactory f) {
   table_[{canonical_domain(domain), op}].push_back({since, until, std::move(f)});
 }
 
@@ -82,8 +80,7 @@ void KernelRegistry::add_fn(const std::string& domain, const std::string& op, in
   });
 }
 
-const KernelFactory* KernelRegistry::find(const std::string& domain, const std::string& op,
-                                          int64_t opset) const {
+const KernelFactory* KernelRegistry::find(const std::string& domain, const std::string& op, int64_t opset) const {
   auto it = table_.find({canonical_domain(domain), op});
   if (it == table_.end()) return nullptr;
   for (const Entry& e : it->second)

@@ -5,9 +5,11 @@
 #include <algorithm>
 #include <cstring>
 
+#include "kernels/base/dtype_dispatch.h"
+#include "kernels/base/families.h"
 #include "kernels/base/kernel.h"
+#include "kernels/base/shapes.h"
 #include "platform/thread_pool.h"
-#include "kernels/base/common.h"
 
 namespace pionnx {
 
@@ -35,8 +37,8 @@ Tensor stack(const std::vector<Tensor>& items, const Node& n) {
   int64_t per = first.numel();
   for (size_t i = 0; i < items.size(); ++i) {
     PIONNX_ENFORCE(items[i].shape() == first.shape() && items[i].dtype() == first.dtype(), InvalidArgument,
-                   n.describe(), ": iteration ", i, " produced shape ", shape_str(items[i].shape()), " but iteration 0 ",
-                   shape_str(first.shape()));
+                   n.describe(), ": iteration ", i, " produced shape ", shape_str(items[i].shape()),
+                   " but iteration 0 ", shape_str(first.shape()));
     if (first.dtype() == DType::String) {
       for (int64_t k = 0; k < per; ++k) out.data<std::string>()[i * per + k] = items[i].data<std::string>()[k];
     } else if (per) {
@@ -236,11 +238,11 @@ class Scan : public Kernel {
 
 }  // namespace
 
-
-void register_control(KernelRegistry& r) {
-  r.add<If>("", "If", 1, 23);
-  r.add<Loop>("", "Loop", 1, 23);
-  r.add<Scan>("", "Scan", 9, 23);
+// The control family's one file, and its registration.
+void register_control_family(KernelRegistry& r) {
+  r.add<If>("", "If", 1, kOpenEnded);
+  r.add<Loop>("", "Loop", 1, kOpenEnded);
+  r.add<Scan>("", "Scan", 9, kOpenEnded);
 }
 
 }  // namespace pionnx

@@ -2,7 +2,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "kernels/base/common.h"
+#include "kernels/base/cast.h"
 #include "kernels/base/kernel.h"
 
 namespace pionnx {
@@ -14,8 +14,8 @@ namespace {
 void det_kernel(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   const std::string what = ctx.node().describe();
-  PIONNX_ENFORCE(x.rank() >= 2 && x.dim(-1) == x.dim(-2), InvalidArgument, what,
-                 ": input must be [..., M, M], got ", shape_str(x.shape()));
+  PIONNX_ENFORCE(x.rank() >= 2 && x.dim(-1) == x.dim(-2), InvalidArgument, what, ": input must be [..., M, M], got ",
+                 shape_str(x.shape()));
   const int64_t M = x.dim(-1);
   const Shape out_shape(x.shape().begin(), x.shape().end() - 2);
   const Tensor xd = cast_tensor(x, DType::Double);
@@ -52,8 +52,6 @@ void det_kernel(KernelContext& ctx) {
 
 }  // namespace
 
-void register_det(KernelRegistry& r) {
-  r.add_fn("", "Det", 11, 23, det_kernel);
-}
+void register_det(KernelRegistry& r) { r.add_fn("", "Det", 11, kOpenEnded, det_kernel); }
 
 }  // namespace pionnx

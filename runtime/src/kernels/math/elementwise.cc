@@ -6,7 +6,10 @@
 #include <optional>
 #include <type_traits>
 
-#include "kernels/base/common.h"
+#include "core/int_arith.h"
+#include "kernels/base/dtype_dispatch.h"
+#include "kernels/base/kernel.h"
+#include "kernels/base/shapes.h"
 #include "kernels/math/elementwise_loops.h"
 
 namespace pionnx {
@@ -38,8 +41,7 @@ std::optional<int64_t> legacy_axis_of(const KernelInfo& info) {
 template <unsigned Mask, bool ToBool, typename F>
 class BinaryKernel : public Kernel {
  public:
-  BinaryKernel(const KernelInfo& info, F f)
-      : f_(f), legacy_axis_(legacy_axis_of(info)), what_(info.node.describe()) {}
+  BinaryKernel(const KernelInfo& info, F f) : f_(f), legacy_axis_(legacy_axis_of(info)), what_(info.node.describe()) {}
   // binary_apply reads both operands of element i before writing it.
   bool computes_in_place() const override { return true; }
 
@@ -67,7 +69,7 @@ class BinaryKernel : public Kernel {
 
 template <unsigned Mask, bool ToBool = false, typename F>
 void add_binary(KernelRegistry& r, const char* op, int since, F f) {
-  r.add("", op, since, 23, [f](const KernelInfo& info) -> std::unique_ptr<Kernel> {
+  r.add("", op, since, kOpenEnded, [f](const KernelInfo& info) -> std::unique_ptr<Kernel> {
     return std::make_unique<BinaryKernel<Mask, ToBool, F>>(info, f);
   });
 }
@@ -92,11 +94,15 @@ struct DivF {
 // Max/Min propagate NaN like numpy's maximum/minimum.
 struct MaxF {
   template <typename T>
-  T operator()(T a, T b) const { return (a > b || a != a) ? a : b; }
+  T operator()(T a, T b) const {
+    return (a > b || a != a) ? a : b;
+  }
 };
 struct MinF {
   template <typename T>
-  T operator()(T a, T b) const { return (a < b || a != a) ? a : b; }
+  T operator()(T a, T b) const {
+    return (a < b || a != a) ? a : b;
+  }
 };
 
 // Sum/Mean/Max/Min over any number of broadcasting inputs: the output (with
@@ -343,22 +349,20 @@ void register_elementwise(KernelRegistry& r) {
   add_binary<kInts>(r, "BitwiseOr", 18, [](auto a, auto b) { return a | b; });
   add_binary<kInts>(r, "BitwiseXor", 18, [](auto a, auto b) { return a ^ b; });
 
-  r.add<PowKernel>("", "Pow", 1, 23);
-  r.add<ModKernel>("", "Mod", 10, 23);
-  r.add<BitShiftKernel>("", "BitShift", 11, 23);
+  r.add<PowKernel>("", "Pow", 1, kOpenEnded);
+  r.add<ModKernel>("", "Mod", 10, kOpenEnded);
+  r.add<BitShiftKernel>("", "BitShift", 11, kOpenEnded);
 
-  r.add_fn("", "Sum", 1, 23, [](KernelContext& ctx) {
+  r.add_fn("", "Sum", 1, kOpenEnded, [](KernelContext& ctx) {
     variadic<kNumeric>(ctx, [](auto a, auto b) { return wrapping_add(a, b); }, false);
   });
-  r.add_fn("", "Mean", 1, 23, [](KernelContext& ctx) {
-    variadic<kFloats>(ctx, [](auto a, auto b) { return a + b; }, true);
-  });
-  r.add_fn("", "Max", 1, 23, [](KernelContext& ctx) { variadic<kNumeric>(ctx, MaxF{}, false); });
-  r.add_fn("", "Min", 1, 23, [](KernelContext& ctx) { variadic<kNumeric>(ctx, MinF{}, false); });
+  r.add_fn("", "Mean", 1, kOpenEnded,
+           [](KernelContext& ctx) { variadic<kFloats>(ctx, [](auto a, auto b) { return a + b; }, true); });
+  r.add_fn("", "Max", 1, kOpenEnded, [](KernelContext& ctx) { variadic<kNumeric>(ctx, MaxF{}, false); });
+  r.add_fn("", "Min", 1, kOpenEnded, [](KernelContext& ctx) { variadic<kNumeric>(ctx, MinF{}, false); });
 
-  r.add_fn("", "Where", 9, 23, where_kernel);
-  r.add_fn("", "Identity", 1, 23, identity_kernel);
-
+  r.add_fn("", "Where", 9, kOpenEnded, where_kernel);
+  r.add_fn("", "Identity", 1, kOpenEnded, identity_kernel);
 }
 
 }  // namespace pionnx

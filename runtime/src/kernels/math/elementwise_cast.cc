@@ -8,7 +8,9 @@
 #include <string>
 #include <type_traits>
 
-#include "kernels/base/common.h"
+#include "core/int_arith.h"
+#include "kernels/base/cast.h"
+#include "kernels/base/kernel.h"
 #include "kernels/math/elementwise_loops.h"
 
 namespace pionnx {
@@ -162,7 +164,9 @@ void cast_into(KernelContext& ctx, const Tensor& x, DType to, const std::string&
   const bool small_from = dtype_is_small(x.dtype()), small_to = dtype_is_small(to);
   if (small_from || small_to) {
     if (to == DType::String) {
-      const DType mid = x.dtype() == DType::Int4 ? DType::Int8 : x.dtype() == DType::UInt4 ? DType::UInt8 : DType::Float;
+      const DType mid = x.dtype() == DType::Int4    ? DType::Int8
+                        : x.dtype() == DType::UInt4 ? DType::UInt8
+                                                    : DType::Float;
       return cast_into(ctx, cast_tensor(x, mid), to, what, opt);
     }
     if (x.dtype() == DType::String) {
@@ -180,14 +184,28 @@ void cast_into(KernelContext& ctx, const Tensor& x, DType to, const std::string&
 
 // Opset 1-5 spelled `to` as a string ("FLOAT", "INT64", ...).
 DType dtype_from_name(const std::string& s, const std::string& what) {
-  static const std::pair<const char*, DType> names[] = {
-      {"FLOAT", DType::Float},   {"UINT8", DType::UInt8},     {"INT8", DType::Int8},     {"UINT16", DType::UInt16},
-      {"INT16", DType::Int16},   {"INT32", DType::Int32},     {"INT64", DType::Int64},   {"STRING", DType::String},
-      {"BOOL", DType::Bool},     {"FLOAT16", DType::Float16}, {"DOUBLE", DType::Double}, {"UINT32", DType::UInt32},
-      {"UINT64", DType::UInt64}, {"BFLOAT16", DType::BFloat16}, {"FLOAT8E4M3FN", DType::Float8E4M3FN},
-      {"FLOAT8E4M3FNUZ", DType::Float8E4M3FNUZ}, {"FLOAT8E5M2", DType::Float8E5M2},
-      {"FLOAT8E5M2FNUZ", DType::Float8E5M2FNUZ}, {"UINT4", DType::UInt4}, {"INT4", DType::Int4},
-      {"FLOAT4E2M1", DType::Float4E2M1}, {"FLOAT8E8M0", DType::Float8E8M0}};
+  static const std::pair<const char*, DType> names[] = {{"FLOAT", DType::Float},
+                                                        {"UINT8", DType::UInt8},
+                                                        {"INT8", DType::Int8},
+                                                        {"UINT16", DType::UInt16},
+                                                        {"INT16", DType::Int16},
+                                                        {"INT32", DType::Int32},
+                                                        {"INT64", DType::Int64},
+                                                        {"STRING", DType::String},
+                                                        {"BOOL", DType::Bool},
+                                                        {"FLOAT16", DType::Float16},
+                                                        {"DOUBLE", DType::Double},
+                                                        {"UINT32", DType::UInt32},
+                                                        {"UINT64", DType::UInt64},
+                                                        {"BFLOAT16", DType::BFloat16},
+                                                        {"FLOAT8E4M3FN", DType::Float8E4M3FN},
+                                                        {"FLOAT8E4M3FNUZ", DType::Float8E4M3FNUZ},
+                                                        {"FLOAT8E5M2", DType::Float8E5M2},
+                                                        {"FLOAT8E5M2FNUZ", DType::Float8E5M2FNUZ},
+                                                        {"UINT4", DType::UInt4},
+                                                        {"INT4", DType::Int4},
+                                                        {"FLOAT4E2M1", DType::Float4E2M1},
+                                                        {"FLOAT8E8M0", DType::Float8E8M0}};
   for (const auto& n : names)
     if (s == n.first) return n.second;
   throw NotImplemented(str_cat(what, ": cast to '", s, "' is not supported"));
@@ -208,8 +226,8 @@ class CastKernel : public Kernel {
     if (to.type == Attribute::Type::String) {
       to_ = dtype_from_name(to.s, what_);
     } else {
-      PIONNX_ENFORCE(dtype_is_valid(static_cast<int32_t>(to.i)), NotImplemented, what_, ": cast to dtype code ",
-                     to.i, " is not supported");
+      PIONNX_ENFORCE(dtype_is_valid(static_cast<int32_t>(to.i)), NotImplemented, what_, ": cast to dtype code ", to.i,
+                     " is not supported");
       to_ = static_cast<DType>(to.i);
     }
     opt_ = options_of(info.node, what_);
@@ -235,8 +253,8 @@ class CastLikeKernel : public Kernel {
 }  // namespace
 
 void register_elementwise_cast(KernelRegistry& r) {
-  r.add<CastKernel>("", "Cast", 1, 24);
-  r.add<CastLikeKernel>("", "CastLike", 15, 24);
+  r.add<CastKernel>("", "Cast", 1, kOpenEnded);
+  r.add<CastLikeKernel>("", "CastLike", 15, kOpenEnded);
 }
 
 }  // namespace pionnx

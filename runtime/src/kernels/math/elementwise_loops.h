@@ -11,8 +11,9 @@
 #include <type_traits>
 #include <vector>
 
+#include "kernels/base/dtype_dispatch.h"
+#include "kernels/base/kernel.h"
 #include "platform/thread_pool.h"
-#include "kernels/base/common.h"
 
 namespace pionnx {
 namespace ew {
@@ -44,20 +45,48 @@ inline std::string what_str(const Node& n) { return n.describe(); }
 template <unsigned Mask, typename What, typename Fn>
 void dispatch_types(DType dt, const What& what, Fn&& fn) {
   switch (dt) {
-    case DType::Float: if constexpr ((Mask & kF32) != 0) return fn(TypeTag<float>{}); break;
-    case DType::Double: if constexpr ((Mask & kF64) != 0) return fn(TypeTag<double>{}); break;
-    case DType::Float16: if constexpr ((Mask & kF16) != 0) return fn(TypeTag<float16_t>{}); break;
-    case DType::BFloat16: if constexpr ((Mask & kBF16) != 0) return fn(TypeTag<bfloat16_t>{}); break;
-    case DType::Int8: if constexpr ((Mask & kSInt) != 0) return fn(TypeTag<int8_t>{}); break;
-    case DType::Int16: if constexpr ((Mask & kSInt) != 0) return fn(TypeTag<int16_t>{}); break;
-    case DType::Int32: if constexpr ((Mask & kSInt) != 0) return fn(TypeTag<int32_t>{}); break;
-    case DType::Int64: if constexpr ((Mask & kSInt) != 0) return fn(TypeTag<int64_t>{}); break;
-    case DType::UInt8: if constexpr ((Mask & kUInt) != 0) return fn(TypeTag<uint8_t>{}); break;
-    case DType::UInt16: if constexpr ((Mask & kUInt) != 0) return fn(TypeTag<uint16_t>{}); break;
-    case DType::UInt32: if constexpr ((Mask & kUInt) != 0) return fn(TypeTag<uint32_t>{}); break;
-    case DType::UInt64: if constexpr ((Mask & kUInt) != 0) return fn(TypeTag<uint64_t>{}); break;
-    case DType::Bool: if constexpr ((Mask & kBool) != 0) return fn(TypeTag<bool>{}); break;
-    case DType::String: if constexpr ((Mask & kStr) != 0) return fn(TypeTag<std::string>{}); break;
+    case DType::Float:
+      if constexpr ((Mask & kF32) != 0) return fn(TypeTag<float>{});
+      break;
+    case DType::Double:
+      if constexpr ((Mask & kF64) != 0) return fn(TypeTag<double>{});
+      break;
+    case DType::Float16:
+      if constexpr ((Mask & kF16) != 0) return fn(TypeTag<float16_t>{});
+      break;
+    case DType::BFloat16:
+      if constexpr ((Mask & kBF16) != 0) return fn(TypeTag<bfloat16_t>{});
+      break;
+    case DType::Int8:
+      if constexpr ((Mask & kSInt) != 0) return fn(TypeTag<int8_t>{});
+      break;
+    case DType::Int16:
+      if constexpr ((Mask & kSInt) != 0) return fn(TypeTag<int16_t>{});
+      break;
+    case DType::Int32:
+      if constexpr ((Mask & kSInt) != 0) return fn(TypeTag<int32_t>{});
+      break;
+    case DType::Int64:
+      if constexpr ((Mask & kSInt) != 0) return fn(TypeTag<int64_t>{});
+      break;
+    case DType::UInt8:
+      if constexpr ((Mask & kUInt) != 0) return fn(TypeTag<uint8_t>{});
+      break;
+    case DType::UInt16:
+      if constexpr ((Mask & kUInt) != 0) return fn(TypeTag<uint16_t>{});
+      break;
+    case DType::UInt32:
+      if constexpr ((Mask & kUInt) != 0) return fn(TypeTag<uint32_t>{});
+      break;
+    case DType::UInt64:
+      if constexpr ((Mask & kUInt) != 0) return fn(TypeTag<uint64_t>{});
+      break;
+    case DType::Bool:
+      if constexpr ((Mask & kBool) != 0) return fn(TypeTag<bool>{});
+      break;
+    case DType::String:
+      if constexpr ((Mask & kStr) != 0) return fn(TypeTag<std::string>{});
+      break;
     default: break;
   }
   throw NotImplemented(str_cat(what_str(what), ": input dtype ", dtype_name(dt), " is not supported"));
@@ -65,18 +94,23 @@ void dispatch_types(DType dt, const What& what, Fn&& fn) {
 
 // 16-bit floats compute in float32; everything else in its own type.
 template <typename T>
-inline const T& widen(const T& x) { return x; }
+inline const T& widen(const T& x) {
+  return x;
+}
 inline float widen(float16_t x) { return static_cast<float>(x); }
 inline float widen(bfloat16_t x) { return static_cast<float>(x); }
 
 template <typename T>
-using Compute = std::conditional_t<std::is_same<T, float16_t>::value || std::is_same<T, bfloat16_t>::value,
-                                   float, T>;
+using Compute = std::conditional_t<std::is_same<T, float16_t>::value || std::is_same<T, bfloat16_t>::value, float, T>;
 
 template <typename T>
-inline const T* ptr(const Tensor& t) { return static_cast<const T*>(t.raw()); }
+inline const T* ptr(const Tensor& t) {
+  return static_cast<const T*>(t.raw());
+}
 template <typename T>
-inline T* ptr(Tensor& t) { return static_cast<T*>(t.raw()); }
+inline T* ptr(Tensor& t) {
+  return static_cast<T*>(t.raw());
+}
 
 // out[i] = f(in[i]) over equal-sized contiguous tensors.
 template <typename I, typename O, typename F>

@@ -4,7 +4,8 @@
 #include <cmath>
 #include <type_traits>
 
-#include "kernels/base/common.h"
+#include "core/int_arith.h"
+#include "kernels/base/kernel.h"
 #include "kernels/math/elementwise_loops.h"
 #include "kernels/simd/elementwise_math.h"
 
@@ -37,19 +38,21 @@ void unary_float_to_bool(KernelContext& ctx, F f) {
 
 template <unsigned Mask = kFloats, typename F>
 void add_unary(KernelRegistry& r, const char* op, int since, F f) {
-  r.add_fn("", op, since, 23, [f](KernelContext& ctx) { unary_same<Mask>(ctx, f); }, /*in_place=*/true);
+  r.add_fn("", op, since, kOpenEnded, [f](KernelContext& ctx) { unary_same<Mask>(ctx, f); }, /*in_place=*/true);
 }
 
 // Like add_unary, with a vectorized block function for float32.
 template <unsigned Mask = kFloats, typename F>
-void add_unary_block(KernelRegistry& r, const char* op, int since, F f,
-                     void (*block)(const float*, float*, int64_t)) {
-  r.add_fn("", op, since, 23, [f, block](KernelContext& ctx) {
-    const Tensor& x = ctx.input(0);
-    if (x.dtype() != DType::Float) return unary_same<Mask>(ctx, f);
-    Tensor& y = ctx.output(0, x.dtype(), x.shape());
-    float_block_apply(ctx.pool(), x, y, block);
-  }, /*in_place=*/true);
+void add_unary_block(KernelRegistry& r, const char* op, int since, F f, void (*block)(const float*, float*, int64_t)) {
+  r.add_fn(
+      "", op, since, kOpenEnded,
+      [f, block](KernelContext& ctx) {
+        const Tensor& x = ctx.input(0);
+        if (x.dtype() != DType::Float) return unary_same<Mask>(ctx, f);
+        Tensor& y = ctx.output(0, x.dtype(), x.shape());
+        float_block_apply(ctx.pool(), x, y, block);
+      },
+      /*in_place=*/true);
 }
 
 class IsInfKernel : public Kernel {
@@ -104,19 +107,21 @@ void register_elementwise_unary(KernelRegistry& r) {
   add_unary(r, "Acosh", 9, [](auto v) { return std::acosh(v); });
   add_unary(r, "Atanh", 9, [](auto v) { return std::atanh(v); });
   // Erf also accepts integers; they go through double.
-  add_unary_block<kNumeric>(r, "Erf", 9, [](auto v) {
-    using T = decltype(v);
-    if constexpr (std::is_floating_point<T>::value) {
-      return std::erf(v);
-    } else {
-      return static_cast<T>(std::erf(static_cast<double>(v)));
-    }
-  }, fastmath::erf_block);
+  add_unary_block<kNumeric>(
+      r, "Erf", 9,
+      [](auto v) {
+        using T = decltype(v);
+        if constexpr (std::is_floating_point<T>::value) {
+          return std::erf(v);
+        } else {
+          return static_cast<T>(std::erf(static_cast<double>(v)));
+        }
+      },
+      fastmath::erf_block);
 
-  r.add_fn("", "IsNaN", 9, 23, [](KernelContext& ctx) {
-    unary_float_to_bool(ctx, [](auto v) { return std::isnan(v); });
-  });
-  r.add<IsInfKernel>("", "IsInf", 10, 23);
+  r.add_fn("", "IsNaN", 9, kOpenEnded,
+           [](KernelContext& ctx) { unary_float_to_bool(ctx, [](auto v) { return std::isnan(v); }); });
+  r.add<IsInfKernel>("", "IsInf", 10, kOpenEnded);
 
   add_unary<kBool>(r, "Not", 1, [](bool v) { return !v; });
   add_unary<kInts>(r, "BitwiseNot", 18, [](auto v) { return static_cast<decltype(v)>(~v); });

@@ -5,10 +5,12 @@
 #include <cstring>
 #include <vector>
 
-#include "platform/thread_pool.h"
-#include "kernels/base/common.h"
+#include "kernels/base/cast.h"
+#include "kernels/base/dtype_dispatch.h"
 #include "kernels/base/kernel.h"
+#include "kernels/base/shapes.h"
 #include "kernels/math/gemm_ref.h"
+#include "platform/thread_pool.h"
 
 namespace pionnx {
 namespace {
@@ -49,8 +51,7 @@ void matmul_typed(KernelContext& ctx, const Tensor& a, const Tensor& b, Tensor& 
       ao += idx * astr[d];
       bo += idx * bstr[d];
     }
-    gemm_any<T>(false, false, M, N, K, 1.0, A + ao * M * K, K, B + bo * K * N, N, 0.0,
-                Y + bi * M * N, N, pool);
+    gemm_any<T>(false, false, M, N, K, 1.0, A + ao * M * K, K, B + bo * K * N, N, 0.0, Y + bi * M * N, N, pool);
   };
   // Many small products: one per worker. Few big ones: split each.
   if (static_cast<double>(M) * N * K < (1 << 20)) {
@@ -63,12 +64,12 @@ void matmul_typed(KernelContext& ctx, const Tensor& a, const Tensor& b, Tensor& 
 }
 
 Shape matmul_output_shape(const Node& node, const Shape& as, const Shape& bs) {
-  PIONNX_ENFORCE(!as.empty() && !bs.empty(), InvalidArgument, node.describe(),
-                 ": inputs must have rank >= 1, got A ", shape_str(as), " and B ", shape_str(bs));
+  PIONNX_ENFORCE(!as.empty() && !bs.empty(), InvalidArgument, node.describe(), ": inputs must have rank >= 1, got A ",
+                 shape_str(as), " and B ", shape_str(bs));
   const int64_t K = as.back();
   const int64_t KB = bs.size() == 1 ? bs[0] : bs[bs.size() - 2];
-  PIONNX_ENFORCE(K == KB, InvalidArgument, node.describe(), ": inner dimensions differ: A ",
-                 shape_str(as), " has K=", K, ", B ", shape_str(bs), " has K=", KB);
+  PIONNX_ENFORCE(K == KB, InvalidArgument, node.describe(), ": inner dimensions differ: A ", shape_str(as),
+                 " has K=", K, ", B ", shape_str(bs), " has K=", KB);
   const Shape abatch(as.begin(), as.end() - std::min<size_t>(as.size(), 2));
   const Shape bbatch(bs.begin(), bs.end() - std::min<size_t>(bs.size(), 2));
   Shape out = broadcast_shapes(abatch, bbatch, node.describe());
@@ -81,8 +82,7 @@ void matmul(KernelContext& ctx) {
   const Tensor& a = ctx.input(0);
   const Tensor& b = ctx.input(1);
   PIONNX_ENFORCE(a.dtype() == b.dtype(), InvalidArgument, ctx.node().describe(),
-                 ": A and B must have the same dtype, got ", dtype_name(a.dtype()), " and ",
-                 dtype_name(b.dtype()));
+                 ": A and B must have the same dtype, got ", dtype_name(a.dtype()), " and ", dtype_name(b.dtype()));
   const Shape out = matmul_output_shape(ctx.node(), a.shape(), b.shape());
   if (is_half(a.dtype())) {
     Tensor y(DType::Float, out);
@@ -110,17 +110,16 @@ class GemmKernel : public Kernel {
     const Tensor& a = ctx.input(0);
     const Tensor& b = ctx.input(1);
     const Tensor* c = ctx.optional_input(2);
-    PIONNX_ENFORCE(a.rank() == 2 && b.rank() == 2, InvalidArgument, node.describe(),
-                   ": A and B must be 2-D, got ", shape_str(a.shape()), " and ",
-                   shape_str(b.shape()));
-    PIONNX_ENFORCE(a.dtype() == b.dtype() && (!c || c->dtype() == a.dtype()), InvalidArgument,
-                   node.describe(), ": A, B and C must share one dtype");
+    PIONNX_ENFORCE(a.rank() == 2 && b.rank() == 2, InvalidArgument, node.describe(), ": A and B must be 2-D, got ",
+                   shape_str(a.shape()), " and ", shape_str(b.shape()));
+    PIONNX_ENFORCE(a.dtype() == b.dtype() && (!c || c->dtype() == a.dtype()), InvalidArgument, node.describe(),
+                   ": A, B and C must share one dtype");
     const int64_t M = trans_a_ ? a.dim(1) : a.dim(0);
     const int64_t K = trans_a_ ? a.dim(0) : a.dim(1);
     const int64_t KB = trans_b_ ? b.dim(1) : b.dim(0);
     const int64_t N = trans_b_ ? b.dim(0) : b.dim(1);
-    PIONNX_ENFORCE(K == KB, InvalidArgument, node.describe(), ": inner dimensions differ: op(A) is ",
-                   M, "x", K, ", op(B) is ", KB, "x", N);
+    PIONNX_ENFORCE(K == KB, InvalidArgument, node.describe(), ": inner dimensions differ: op(A) is ", M, "x", K,
+                   ", op(B) is ", KB, "x", N);
     if (c) check_c_shape(node, c->shape(), M, N);
 
     if (is_half(a.dtype())) {
@@ -131,9 +130,8 @@ class GemmKernel : public Kernel {
       return;
     }
     Tensor& y = ctx.output(0, a.dtype(), {M, N});
-    dispatch_numeric(a.dtype(), node.describe(), [&](auto tag) {
-      run<typename decltype(tag)::type>(ctx, a, b, c, y, M, N, K);
-    });
+    dispatch_numeric(a.dtype(), node.describe(),
+                     [&](auto tag) { run<typename decltype(tag)::type>(ctx, a, b, c, y, M, N, K); });
   }
 
  private:
@@ -142,13 +140,13 @@ class GemmKernel : public Kernel {
     bool ok = cs.size() <= 2;
     if (ok && !cs.empty()) ok = cs.back() == 1 || cs.back() == N;
     if (ok && cs.size() == 2) ok = cs[0] == 1 || cs[0] == M;
-    PIONNX_ENFORCE(ok, InvalidArgument, node.describe(), ": C of shape ", shape_str(cs),
-                   " does not broadcast to [", M, ", ", N, "]");
+    PIONNX_ENFORCE(ok, InvalidArgument, node.describe(), ": C of shape ", shape_str(cs), " does not broadcast to [", M,
+                   ", ", N, "]");
   }
 
   template <typename T>
-  void run(KernelContext& ctx, const Tensor& a, const Tensor& b, const Tensor* c, Tensor& y,
-           int64_t M, int64_t N, int64_t K) const {
+  void run(KernelContext& ctx, const Tensor& a, const Tensor& b, const Tensor* c, Tensor& y, int64_t M, int64_t N,
+           int64_t K) const {
     if (y.numel() == 0) return;
     T* Y = y.data<T>();
     // Seed Y with C (broadcast), then let the GEMM scale it by beta.
@@ -162,8 +160,8 @@ class GemmKernel : public Kernel {
         for (int64_t j = 0; j < N; ++j) Y[i * N + j] = C[i * sm + j * sn];
       beta = beta_;
     }
-    gemm_any<T>(trans_a_, trans_b_, M, N, K, alpha_, a.data<T>(), a.dim(1), b.data<T>(),
-                b.dim(1), beta, Y, N, &ctx.pool());
+    gemm_any<T>(trans_a_, trans_b_, M, N, K, alpha_, a.data<T>(), a.dim(1), b.data<T>(), b.dim(1), beta, Y, N,
+                &ctx.pool());
   }
 
   float alpha_, beta_;
@@ -173,8 +171,8 @@ class GemmKernel : public Kernel {
 }  // namespace
 
 void register_gemm(KernelRegistry& r) {
-  r.add_fn("", "MatMul", 1, 23, matmul);
-  r.add<GemmKernel>("", "Gemm", 1, 23);
+  r.add_fn("", "MatMul", 1, kOpenEnded, matmul);
+  r.add<GemmKernel>("", "Gemm", 1, kOpenEnded);
 }
 
 }  // namespace pionnx

@@ -9,9 +9,12 @@
 #include <limits>
 #include <type_traits>
 
-#include "platform/thread_pool.h"
-#include "kernels/base/common.h"
+#include "core/int_arith.h"
+#include "kernels/base/cast.h"
+#include "kernels/base/dtype_dispatch.h"
 #include "kernels/base/kernel.h"
+#include "kernels/base/shapes.h"
+#include "platform/thread_pool.h"
 
 namespace pionnx {
 namespace {
@@ -47,8 +50,7 @@ inline A identity_of() {
     return std::numeric_limits<A>::has_infinity ? -std::numeric_limits<A>::infinity()
                                                 : std::numeric_limits<A>::lowest();
   if constexpr (C == CombineKind::Min)
-    return std::numeric_limits<A>::has_infinity ? std::numeric_limits<A>::infinity()
-                                                : std::numeric_limits<A>::max();
+    return std::numeric_limits<A>::has_infinity ? std::numeric_limits<A>::infinity() : std::numeric_limits<A>::max();
 }
 
 template <MapKind M, typename A, typename T>
@@ -208,8 +210,8 @@ void reduce_core(const T* x, A* acc, const A* bias, const Layout& l, ThreadPool&
       pool.parallel_for(l.n_out * pieces, 1, [&](int64_t b, int64_t e) {
         for (int64_t u = b; u < e; ++u) {
           const int64_t o = u / pieces, p0 = (u % pieces) * piece;
-          part[u] = reduce_run<M, C, A>(x + out_offs[o] + red_offs[0] + p0, std::min(piece, run - p0),
-                                        bias ? bias[o] : A(0));
+          part[u] =
+              reduce_run<M, C, A>(x + out_offs[o] + red_offs[0] + p0, std::min(piece, run - p0), bias ? bias[o] : A(0));
         }
       });
       for (int64_t o = 0; o < l.n_out; ++o) {
@@ -263,8 +265,8 @@ void reduce_core(const T* x, A* acc, const A* bias, const Layout& l, ThreadPool&
 // Accumulator type: the element type itself, except float sums of exp for
 // integer inputs of LogSumExp.
 template <ReduceOp op, typename T>
-using AccOf = typename std::conditional<op == ReduceOp::LogSumExp && !std::is_floating_point<T>::value,
-                                        double, T>::type;
+using AccOf =
+    typename std::conditional<op == ReduceOp::LogSumExp && !std::is_floating_point<T>::value, double, T>::type;
 
 template <ReduceOp op, typename T>
 void reduce_typed(const Tensor& in, Tensor& out, const Layout& l, ThreadPool& pool) {
@@ -276,8 +278,8 @@ void reduce_typed(const Tensor& in, Tensor& out, const Layout& l, ThreadPool& po
   const int64_t n = l.n_red;
   if (in.numel() == 0) {
     // Empty reduction: the identity of the combine, then the usual finish.
-    A id = op == ReduceOp::Max   ? identity_of<CombineKind::Max, A>()
-           : op == ReduceOp::Min ? identity_of<CombineKind::Min, A>()
+    A id = op == ReduceOp::Max    ? identity_of<CombineKind::Max, A>()
+           : op == ReduceOp::Min  ? identity_of<CombineKind::Min, A>()
            : op == ReduceOp::Prod ? A(1)
                                   : A(0);
     std::fill(acc.begin(), acc.end(), id);
@@ -395,16 +397,16 @@ struct ReduceAt : ReduceKernel<op> {
 }  // namespace
 
 void register_reduce(KernelRegistry& r) {
-  r.add<ReduceAt<ReduceOp::Sum, 13>>("", "ReduceSum", 1, 23);
-  r.add<ReduceAt<ReduceOp::Mean, 18>>("", "ReduceMean", 1, 23);
-  r.add<ReduceAt<ReduceOp::Max, 18>>("", "ReduceMax", 1, 23);
-  r.add<ReduceAt<ReduceOp::Min, 18>>("", "ReduceMin", 1, 23);
-  r.add<ReduceAt<ReduceOp::Prod, 18>>("", "ReduceProd", 1, 23);
-  r.add<ReduceAt<ReduceOp::L1, 18>>("", "ReduceL1", 1, 23);
-  r.add<ReduceAt<ReduceOp::L2, 18>>("", "ReduceL2", 1, 23);
-  r.add<ReduceAt<ReduceOp::LogSum, 18>>("", "ReduceLogSum", 1, 23);
-  r.add<ReduceAt<ReduceOp::LogSumExp, 18>>("", "ReduceLogSumExp", 1, 23);
-  r.add<ReduceAt<ReduceOp::SumSquare, 18>>("", "ReduceSumSquare", 1, 23);
+  r.add<ReduceAt<ReduceOp::Sum, 13>>("", "ReduceSum", 1, kOpenEnded);
+  r.add<ReduceAt<ReduceOp::Mean, 18>>("", "ReduceMean", 1, kOpenEnded);
+  r.add<ReduceAt<ReduceOp::Max, 18>>("", "ReduceMax", 1, kOpenEnded);
+  r.add<ReduceAt<ReduceOp::Min, 18>>("", "ReduceMin", 1, kOpenEnded);
+  r.add<ReduceAt<ReduceOp::Prod, 18>>("", "ReduceProd", 1, kOpenEnded);
+  r.add<ReduceAt<ReduceOp::L1, 18>>("", "ReduceL1", 1, kOpenEnded);
+  r.add<ReduceAt<ReduceOp::L2, 18>>("", "ReduceL2", 1, kOpenEnded);
+  r.add<ReduceAt<ReduceOp::LogSum, 18>>("", "ReduceLogSum", 1, kOpenEnded);
+  r.add<ReduceAt<ReduceOp::LogSumExp, 18>>("", "ReduceLogSumExp", 1, kOpenEnded);
+  r.add<ReduceAt<ReduceOp::SumSquare, 18>>("", "ReduceSumSquare", 1, kOpenEnded);
 }
 
 }  // namespace pionnx

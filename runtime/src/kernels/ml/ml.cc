@@ -12,9 +12,11 @@
 #include <map>
 #include <unordered_map>
 
-#include "platform/thread_pool.h"
-#include "kernels/base/common.h"
+#include "kernels/base/cast.h"
+#include "kernels/base/dtype_dispatch.h"
+#include "kernels/base/families.h"
 #include "kernels/base/kernel.h"
+#include "platform/thread_pool.h"
 
 namespace pionnx {
 namespace {
@@ -30,9 +32,7 @@ Tensor vec1d(const std::vector<T>& v) {
 
 class Binarizer : public Kernel {
  public:
-  explicit Binarizer(const KernelInfo& info) : node_(info.node) {
-    threshold_ = info.node.attr_f("threshold", 0.f);
-  }
+  explicit Binarizer(const KernelInfo& info) : node_(info.node) { threshold_ = info.node.attr_f("threshold", 0.f); }
   void compute(KernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
     Tensor& y = ctx.output(0, x.dtype(), x.shape());
@@ -120,8 +120,8 @@ class LabelEncoder : public Kernel {
       default_ = Tensor::from_vector(std::vector<int64_t>{n.attr_i("default_int64", -1)}, {1});
     } else {
       // values_tensor without default_tensor: -1 for integers, -0.0 for floats.
-      default_ = cast_tensor(Tensor::from_vector(std::vector<double>{dtype_is_float(values.dtype()) ? -0.0 : -1.0}, {1}),
-                             values.dtype());
+      default_ = cast_tensor(
+          Tensor::from_vector(std::vector<double>{dtype_is_float(values.dtype()) ? -0.0 : -1.0}, {1}), values.dtype());
     }
     PIONNX_ENFORCE(default_.numel() >= 1 && default_.dtype() == values.dtype(), InvalidGraph, what,
                    ": default must be a value of the values type ", dtype_name(values.dtype()));
@@ -276,8 +276,8 @@ class TreeEnsemble : public Kernel {
     PIONNX_ENFORCE(aggregate_ >= 0 && aggregate_ <= 3 && post_ >= 0 && post_ <= 4, InvalidGraph, what,
                    ": unknown aggregate_function ", aggregate_, " or post_transform ", post_);
     for (int64_t t : leaf_targets_)
-      PIONNX_ENFORCE(t >= 0 && t < n_targets_, InvalidGraph, what, ": leaf target ", t, " outside [0, ",
-                     n_targets_, ")");
+      PIONNX_ENFORCE(t >= 0 && t < n_targets_, InvalidGraph, what, ": leaf target ", t, " outside [0, ", n_targets_,
+                     ")");
     // Sets of BRANCH_MEMBER nodes, in node order, NaN-delimited.
     sets_.resize(nn);
     size_t pos = 0;
@@ -301,14 +301,14 @@ class TreeEnsemble : public Kernel {
     const int64_t N = x.rank() == 1 ? 1 : x.dim(0);
     const int64_t F = N > 0 ? x.numel() / N : 0;
     for (int64_t f : features_)
-      PIONNX_ENFORCE(f >= 0 && f < F, InvalidArgument, what, ": feature id ", f, " outside the ", F,
-                     " input features");
+      PIONNX_ENFORCE(f >= 0 && f < F, InvalidArgument, what, ": feature id ", f, " outside the ", F, " input features");
     const int64_t T = n_targets_;
     Tensor y(DType::Double, {N, T});
     const double* xd = x.data<double>();
     double* yd = y.data<double>();
-    const double big = x_in.dtype() == DType::Double ? std::numeric_limits<double>::max()
-                       : x_in.dtype() == DType::Float16 ? 65504.0 : std::numeric_limits<float>::max();
+    const double big = x_in.dtype() == DType::Double    ? std::numeric_limits<double>::max()
+                       : x_in.dtype() == DType::Float16 ? 65504.0
+                                                        : std::numeric_limits<float>::max();
     ctx.pool().parallel_for(N, 16, [&](int64_t begin, int64_t end) {
       for (int64_t r = begin; r < end; ++r) {
         const double* row = xd + r * F;
@@ -373,8 +373,7 @@ class TreeEnsemble : public Kernel {
   std::vector<Cmp> modes_;
   std::vector<double> splits_, leaf_weights_;
   std::vector<std::vector<double>> sets_;
-  std::vector<int64_t> features_, true_ids_, false_ids_, true_leaf_, false_leaf_, missing_true_, leaf_targets_,
-      roots_;
+  std::vector<int64_t> features_, true_ids_, false_ids_, true_leaf_, false_leaf_, missing_true_, leaf_targets_, roots_;
   int64_t n_targets_ = 0, aggregate_ = 1, post_ = 0;
 };
 
@@ -405,8 +404,8 @@ class LegacyTrees : public Kernel {
     splits_ = values("nodes_values");
     missing_true_ = n.attr_ints("nodes_missing_value_tracks_true");
     const size_t nn = tree_ids.size();
-    PIONNX_ENFORCE(node_ids.size() == nn && true_ids.size() == nn && false_ids.size() == nn &&
-                       modes.size() == nn && features_.size() == nn && splits_.size() == nn &&
+    PIONNX_ENFORCE(node_ids.size() == nn && true_ids.size() == nn && false_ids.size() == nn && modes.size() == nn &&
+                       features_.size() == nn && splits_.size() == nn &&
                        (missing_true_.empty() || missing_true_.size() == nn),
                    InvalidGraph, what, ": nodes_* attributes must all have ", nn, " entries");
     static const std::map<std::string, int> kModes = {{"BRANCH_LEQ", 0}, {"BRANCH_LT", 1}, {"BRANCH_GTE", 2},
@@ -453,8 +452,8 @@ class LegacyTrees : public Kernel {
     static const std::map<std::string, int64_t> kPost = {
         {"NONE", 0}, {"SOFTMAX", 1}, {"LOGISTIC", 2}, {"SOFTMAX_ZERO", 3}, {"PROBIT", 4}};
     const std::string agg = n.attr_s("aggregate_function", "SUM"), post = n.attr_s("post_transform", "NONE");
-    PIONNX_ENFORCE(kAgg.count(agg) && kPost.count(post), InvalidGraph, what, ": unknown aggregate_function '",
-                   agg, "' or post_transform '", post, "'");
+    PIONNX_ENFORCE(kAgg.count(agg) && kPost.count(post), InvalidGraph, what, ": unknown aggregate_function '", agg,
+                   "' or post_transform '", post, "'");
     aggregate_ = kAgg.at(agg);
     post_ = kPost.at(post);
   }
@@ -466,8 +465,8 @@ class LegacyTrees : public Kernel {
     const int64_t N = x.rank() == 1 ? 1 : x.dim(0);
     const int64_t F = N > 0 ? x.numel() / N : 0;
     for (size_t i = 0; i < modes_.size(); ++i)
-      PIONNX_ENFORCE(modes_[i] < 0 || (features_[i] >= 0 && features_[i] < F), InvalidArgument, what,
-                     ": feature id ", features_[i], " outside the ", F, " input features");
+      PIONNX_ENFORCE(modes_[i] < 0 || (features_[i] >= 0 && features_[i] < F), InvalidArgument, what, ": feature id ",
+                     features_[i], " outside the ", F, " input features");
     const int64_t T = n_targets_;
     Tensor y(DType::Double, {N, T});
     const double* xd = x.data<double>();
@@ -528,7 +527,6 @@ class LegacyTrees : public Kernel {
   int64_t n_targets_ = 1, aggregate_ = 1, post_ = 0;
 };
 
-
 class TreeEnsembleRegressor : public LegacyTrees {
  public:
   explicit TreeEnsembleRegressor(const KernelInfo& info)
@@ -547,9 +545,9 @@ class TreeEnsembleClassifier : public LegacyTrees {
     str_labels_ = n.attr_strings("classlabels_strings");
     const std::vector<int64_t> ids = n.attr_ints("class_ids");
     binary_ = !ids.empty() && std::all_of(ids.begin(), ids.end(), [&](int64_t c) { return c == ids[0]; });
-    PIONNX_ENFORCE(!(binary_ && n_targets_ == 1 && !str_labels_.empty()) &&
-                       (int_labels_.size() != 1 || int_labels_[0] == 1),
-                   NotImplemented, n.describe(), ": single class label form is not supported");
+    PIONNX_ENFORCE(
+        !(binary_ && n_targets_ == 1 && !str_labels_.empty()) && (int_labels_.size() != 1 || int_labels_[0] == 1),
+        NotImplemented, n.describe(), ": single class label form is not supported");
   }
 
   void compute(KernelContext& ctx) const override {
@@ -653,8 +651,8 @@ class Normalizer : public Kernel {
  public:
   explicit Normalizer(const KernelInfo& info) : node_(info.node) {
     norm_ = info.node.attr_s("norm", "MAX");
-    PIONNX_ENFORCE(norm_ == "MAX" || norm_ == "L1" || norm_ == "L2", InvalidGraph, node_.describe(),
-                   ": unknown norm '", norm_, "'");
+    PIONNX_ENFORCE(norm_ == "MAX" || norm_ == "L1" || norm_ == "L2", InvalidGraph, node_.describe(), ": unknown norm '",
+                   norm_, "'");
   }
   void compute(KernelContext& ctx) const override {
     const Tensor& in = ctx.input(0);
@@ -764,8 +762,7 @@ class LinearClassifier : public Kernel {
     }
     if (str_labels_.empty()) {
       int64_t* ld = ctx.output(0, DType::Int64, {N}).data<int64_t>();
-      for (int64_t r = 0; r < N; ++r)
-        ld[r] = best[r] < n_labels_ ? int_labels_[best[r]] : best[r];
+      for (int64_t r = 0; r < N; ++r) ld[r] = best[r] < n_labels_ ? int_labels_[best[r]] : best[r];
     } else {
       std::string* ld = ctx.output(0, DType::String, {N}).data<std::string>();
       for (int64_t r = 0; r < N; ++r) ld[r] = best[r] < n_labels_ ? str_labels_[best[r]] : std::string();
@@ -833,18 +830,19 @@ class ZipMap : public Kernel {
 
 }  // namespace
 
-void register_ml(KernelRegistry& r) {
-  r.add<Binarizer>(kMl, "Binarizer", 1, 23);
-  r.add_fn(kMl, "ArrayFeatureExtractor", 1, 23, array_feature_extractor);
-  r.add<LabelEncoder>(kMl, "LabelEncoder", 1, 23);
-  r.add<TreeEnsemble>(kMl, "TreeEnsemble", 5, 23);
-  r.add<TreeEnsembleRegressor>(kMl, "TreeEnsembleRegressor", 1, 23);
-  r.add<TreeEnsembleClassifier>(kMl, "TreeEnsembleClassifier", 1, 23);
-  r.add<Scaler>(kMl, "Scaler", 1, 23);
-  r.add<Normalizer>(kMl, "Normalizer", 1, 23);
-  r.add<LinearClassifier>(kMl, "LinearClassifier", 1, 23);
-  r.add<LinearRegressor>(kMl, "LinearRegressor", 1, 23);
-  r.add<ZipMap>(kMl, "ZipMap", 1, 23);
+// The ml family's one file, and its registration.
+void register_ml_family(KernelRegistry& r) {
+  r.add<Binarizer>(kMl, "Binarizer", 1, kOpenEnded);
+  r.add_fn(kMl, "ArrayFeatureExtractor", 1, kOpenEnded, array_feature_extractor);
+  r.add<LabelEncoder>(kMl, "LabelEncoder", 1, kOpenEnded);
+  r.add<TreeEnsemble>(kMl, "TreeEnsemble", 5, kOpenEnded);
+  r.add<TreeEnsembleRegressor>(kMl, "TreeEnsembleRegressor", 1, kOpenEnded);
+  r.add<TreeEnsembleClassifier>(kMl, "TreeEnsembleClassifier", 1, kOpenEnded);
+  r.add<Scaler>(kMl, "Scaler", 1, kOpenEnded);
+  r.add<Normalizer>(kMl, "Normalizer", 1, kOpenEnded);
+  r.add<LinearClassifier>(kMl, "LinearClassifier", 1, kOpenEnded);
+  r.add<LinearRegressor>(kMl, "LinearRegressor", 1, kOpenEnded);
+  r.add<ZipMap>(kMl, "ZipMap", 1, kOpenEnded);
 }
 
 }  // namespace pionnx

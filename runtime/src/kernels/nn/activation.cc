@@ -6,7 +6,9 @@
 #include <limits>
 #include <type_traits>
 
-#include "kernels/base/common.h"
+#include "core/int_arith.h"
+#include "kernels/base/kernel.h"
+#include "kernels/base/shapes.h"
 #include "kernels/math/elementwise_loops.h"
 #include "kernels/simd/elementwise_math.h"
 
@@ -55,28 +57,36 @@ class ActivationKernel : public Kernel {
 struct ReluF {
   explicit ReluF(const Node&) {}
   template <typename T>
-  T operator()(T v) const { return v < T(0) ? T(0) : v; }
+  T operator()(T v) const {
+    return v < T(0) ? T(0) : v;
+  }
 };
 
 struct LeakyReluF {
   float alpha;
   explicit LeakyReluF(const Node& n) : alpha(n.attr_f("alpha", 0.01f)) {}
   template <typename T>
-  T operator()(T v) const { return v < T(0) ? T(alpha) * v : v; }
+  T operator()(T v) const {
+    return v < T(0) ? T(alpha) * v : v;
+  }
 };
 
 // exp(-v) overflowing to inf still gives the right limit 0.
 struct SigmoidF {
   explicit SigmoidF(const Node&) {}
   template <typename T>
-  T operator()(T v) const { return T(1) / (T(1) + std::exp(-v)); }
+  T operator()(T v) const {
+    return T(1) / (T(1) + std::exp(-v));
+  }
   void block(const float* x, float* y, int64_t n) const { fastmath::sigmoid_block(x, y, n); }
 };
 
 struct TanhF {
   explicit TanhF(const Node&) {}
   template <typename T>
-  T operator()(T v) const { return std::tanh(v); }
+  T operator()(T v) const {
+    return std::tanh(v);
+  }
   void block(const float* x, float* y, int64_t n) const { fastmath::tanh_block(x, y, n); }
 };
 
@@ -84,20 +94,26 @@ struct HardSigmoidF {
   float alpha, beta;
   explicit HardSigmoidF(const Node& n) : alpha(n.attr_f("alpha", 0.2f)), beta(n.attr_f("beta", 0.5f)) {}
   template <typename T>
-  T operator()(T v) const { return std::min(T(1), std::max(T(0), T(alpha) * v + T(beta))); }
+  T operator()(T v) const {
+    return std::min(T(1), std::max(T(0), T(alpha) * v + T(beta)));
+  }
 };
 
 struct HardSwishF {
   explicit HardSwishF(const Node&) {}
   template <typename T>
-  T operator()(T v) const { return v * std::min(T(1), std::max(T(0), v / T(6) + T(0.5))); }
+  T operator()(T v) const {
+    return v * std::min(T(1), std::max(T(0), v / T(6) + T(0.5)));
+  }
 };
 
 struct EluF {
   float alpha;
   explicit EluF(const Node& n) : alpha(n.attr_f("alpha", 1.0f)) {}
   template <typename T>
-  T operator()(T v) const { return v < T(0) ? T(alpha) * (std::exp(v) - T(1)) : v; }
+  T operator()(T v) const {
+    return v < T(0) ? T(alpha) * (std::exp(v) - T(1)) : v;
+  }
 };
 
 struct SeluF {
@@ -105,7 +121,9 @@ struct SeluF {
   explicit SeluF(const Node& n)
       : alpha(n.attr_f("alpha", 1.67326319217681884765625f)), gamma(n.attr_f("gamma", 1.05070102214813232421875f)) {}
   template <typename T>
-  T operator()(T v) const { return v <= T(0) ? T(gamma) * (T(alpha) * std::exp(v) - T(alpha)) : T(gamma) * v; }
+  T operator()(T v) const {
+    return v <= T(0) ? T(gamma) * (T(alpha) * std::exp(v) - T(alpha)) : T(gamma) * v;
+  }
 };
 
 struct CeluF {
@@ -126,20 +144,26 @@ T softplus(T v) {
 struct SoftplusF {
   explicit SoftplusF(const Node&) {}
   template <typename T>
-  T operator()(T v) const { return softplus(v); }
+  T operator()(T v) const {
+    return softplus(v);
+  }
 };
 
 struct SoftsignF {
   explicit SoftsignF(const Node&) {}
   template <typename T>
-  T operator()(T v) const { return v / (T(1) + std::fabs(v)); }
+  T operator()(T v) const {
+    return v / (T(1) + std::fabs(v));
+  }
 };
 
 struct ThresholdedReluF {
   float alpha;
   explicit ThresholdedReluF(const Node& n) : alpha(n.attr_f("alpha", 1.0f)) {}
   template <typename T>
-  T operator()(T v) const { return v > T(alpha) ? v : T(0); }
+  T operator()(T v) const {
+    return v > T(alpha) ? v : T(0);
+  }
 };
 
 struct GeluF {
@@ -164,13 +188,17 @@ struct SwishF {
   float alpha;
   explicit SwishF(const Node& n) : alpha(n.attr_f("alpha", 1.0f)) {}
   template <typename T>
-  T operator()(T v) const { return v / (T(1) + std::exp(-T(alpha) * v)); }
+  T operator()(T v) const {
+    return v / (T(1) + std::exp(-T(alpha) * v));
+  }
 };
 
 struct MishF {
   explicit MishF(const Node&) {}
   template <typename T>
-  T operator()(T v) const { return v * std::tanh(softplus(v)); }
+  T operator()(T v) const {
+    return v * std::tanh(softplus(v));
+  }
 };
 
 // Integers go through double, like the reference's float bias/lambd.
@@ -236,8 +264,8 @@ class ClipKernel : public Kernel {
     dispatch_types<kNumeric>(x.dtype(), what, [&](auto tag) {
       using T = typename decltype(tag)::type;
       using C = Compute<T>;
-      C lo = std::numeric_limits<C>::has_infinity ? -std::numeric_limits<C>::infinity()
-                                                  : std::numeric_limits<C>::lowest();
+      C lo =
+          std::numeric_limits<C>::has_infinity ? -std::numeric_limits<C>::infinity() : std::numeric_limits<C>::lowest();
       C hi = std::numeric_limits<C>::has_infinity ? std::numeric_limits<C>::infinity() : std::numeric_limits<C>::max();
       if (from_inputs_) {
         bound(ctx, 1, "min", x.dtype(), what, lo);
@@ -278,24 +306,24 @@ class ClipKernel : public Kernel {
 }  // namespace
 
 void register_activation(KernelRegistry& r) {
-  r.add<ActivationKernel<ReluF, kFloats | kSInt>>("", "Relu", 1, 23);
-  r.add<ActivationKernel<LeakyReluF>>("", "LeakyRelu", 1, 23);
-  r.add<ActivationKernel<SigmoidF>>("", "Sigmoid", 1, 23);
-  r.add<ActivationKernel<TanhF>>("", "Tanh", 1, 23);
-  r.add<ActivationKernel<HardSigmoidF>>("", "HardSigmoid", 1, 23);
-  r.add<ActivationKernel<HardSwishF>>("", "HardSwish", 14, 23);
-  r.add<ActivationKernel<EluF>>("", "Elu", 1, 23);
-  r.add<ActivationKernel<SeluF>>("", "Selu", 1, 23);
-  r.add<ActivationKernel<CeluF>>("", "Celu", 12, 23);
-  r.add<ActivationKernel<SoftplusF>>("", "Softplus", 1, 23);
-  r.add<ActivationKernel<SoftsignF>>("", "Softsign", 1, 23);
-  r.add<ActivationKernel<ThresholdedReluF>>("", "ThresholdedRelu", 10, 23);
-  r.add<ActivationKernel<GeluF>>("", "Gelu", 20, 23);
-  r.add<ActivationKernel<MishF>>("", "Mish", 18, 23);
-  r.add<ActivationKernel<SwishF>>("", "Swish", 24, 25);
-  r.add<ActivationKernel<ShrinkF, kNumeric>>("", "Shrink", 9, 23);
-  r.add_fn("", "PRelu", 1, 23, prelu_kernel);
-  r.add<ClipKernel>("", "Clip", 1, 23);
+  r.add<ActivationKernel<ReluF, kFloats | kSInt>>("", "Relu", 1, kOpenEnded);
+  r.add<ActivationKernel<LeakyReluF>>("", "LeakyRelu", 1, kOpenEnded);
+  r.add<ActivationKernel<SigmoidF>>("", "Sigmoid", 1, kOpenEnded);
+  r.add<ActivationKernel<TanhF>>("", "Tanh", 1, kOpenEnded);
+  r.add<ActivationKernel<HardSigmoidF>>("", "HardSigmoid", 1, kOpenEnded);
+  r.add<ActivationKernel<HardSwishF>>("", "HardSwish", 14, kOpenEnded);
+  r.add<ActivationKernel<EluF>>("", "Elu", 1, kOpenEnded);
+  r.add<ActivationKernel<SeluF>>("", "Selu", 1, kOpenEnded);
+  r.add<ActivationKernel<CeluF>>("", "Celu", 12, kOpenEnded);
+  r.add<ActivationKernel<SoftplusF>>("", "Softplus", 1, kOpenEnded);
+  r.add<ActivationKernel<SoftsignF>>("", "Softsign", 1, kOpenEnded);
+  r.add<ActivationKernel<ThresholdedReluF>>("", "ThresholdedRelu", 10, kOpenEnded);
+  r.add<ActivationKernel<GeluF>>("", "Gelu", 20, kOpenEnded);
+  r.add<ActivationKernel<MishF>>("", "Mish", 18, kOpenEnded);
+  r.add<ActivationKernel<SwishF>>("", "Swish", 24, kOpenEnded);
+  r.add<ActivationKernel<ShrinkF, kNumeric>>("", "Shrink", 9, kOpenEnded);
+  r.add_fn("", "PRelu", 1, kOpenEnded, prelu_kernel);
+  r.add<ClipKernel>("", "Clip", 1, kOpenEnded);
 }
 
 }  // namespace pionnx

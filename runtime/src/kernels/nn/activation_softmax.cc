@@ -10,7 +10,8 @@
 #include <type_traits>
 #include <vector>
 
-#include "kernels/base/common.h"
+#include "kernels/base/kernel.h"
+#include "kernels/base/shapes.h"
 #include "kernels/math/elementwise_loops.h"
 #include "kernels/simd/elementwise_math.h"
 
@@ -179,7 +180,7 @@ class SoftmaxKernel : public Kernel {
 };
 
 void add_softmax(KernelRegistry& r, const char* op, Mode mode) {
-  r.add("", op, 1, 23, [mode](const KernelInfo& info) -> std::unique_ptr<Kernel> {
+  r.add("", op, 1, kOpenEnded, [mode](const KernelInfo& info) -> std::unique_ptr<Kernel> {
     return std::make_unique<SoftmaxKernel>(info, mode);
   });
 }

@@ -12,18 +12,19 @@
 #include <cmath>
 #include <limits>
 
-#include "platform/thread_pool.h"
-#include "kernels/base/common.h"
+#include "kernels/base/cast.h"
 #include "kernels/base/kernel.h"
+#include "kernels/base/shapes.h"
 #include "kernels/simd/sgemm.h"
+#include "platform/thread_pool.h"
 
 namespace pionnx {
 namespace {
 
 // Strides of a [B, H, S, D] view of a 3-D [B, S, H * D] or 4-D tensor.
 struct HeadView {
-  int64_t batch, heads, seq, dim;     // sizes
-  int64_t s_batch, s_head, s_seq;     // element strides (dim is contiguous)
+  int64_t batch, heads, seq, dim;  // sizes
+  int64_t s_batch, s_head, s_seq;  // element strides (dim is contiguous)
 };
 
 HeadView head_view(const Shape& s, int64_t heads, const std::string& what, const char* name) {
@@ -31,10 +32,9 @@ HeadView head_view(const Shape& s, int64_t heads, const std::string& what, const
   if (s.size() == 4) {
     v = {s[0], s[1], s[2], s[3], s[1] * s[2] * s[3], s[2] * s[3], s[3]};
   } else {
-    PIONNX_ENFORCE(s.size() == 3, InvalidArgument, what, ": ", name, " must be 3-D or 4-D, got ",
-                   shape_str(s));
-    PIONNX_ENFORCE(heads > 0 && s[2] % heads == 0, InvalidArgument, what, ": ", name, " hidden size ",
-                   s[2], " is not divisible by its head count ", heads);
+    PIONNX_ENFORCE(s.size() == 3, InvalidArgument, what, ": ", name, " must be 3-D or 4-D, got ", shape_str(s));
+    PIONNX_ENFORCE(heads > 0 && s[2] % heads == 0, InvalidArgument, what, ": ", name, " hidden size ", s[2],
+                   " is not divisible by its head count ", heads);
     const int64_t d = s[2] / heads;
     v = {s[0], heads, s[1], d, s[1] * s[2], d, s[2]};
   }
@@ -47,10 +47,9 @@ Tensor concat_cache(const Tensor* past, const float* cur, const HeadView& v, con
                     const char* name) {
   int64_t p = 0;
   if (past) {
-    PIONNX_ENFORCE(past->rank() == 4 && past->dim(0) == v.batch && past->dim(1) == v.heads &&
-                       past->dim(3) == v.dim,
-                   InvalidArgument, what, ": ", name, " shape ", shape_str(past->shape()), " expected [",
-                   v.batch, ", ", v.heads, ", P, ", v.dim, "]");
+    PIONNX_ENFORCE(past->rank() == 4 && past->dim(0) == v.batch && past->dim(1) == v.heads && past->dim(3) == v.dim,
+                   InvalidArgument, what, ": ", name, " shape ", shape_str(past->shape()), " expected [", v.batch, ", ",
+                   v.heads, ", P, ", v.dim, "]");
     p = past->dim(2);
   }
   const int64_t total = p + v.seq;
@@ -94,8 +93,8 @@ class Attention : public Kernel {
     const Tensor* past_v_in = ctx.optional_input(5);
     const Tensor* nonpad_in = ctx.optional_input(6);
     PIONNX_ENFORCE(q_in.rank() == k_in.rank() && q_in.rank() == v_in.rank(), InvalidArgument, what,
-                   ": Q, K, V must have the same rank, got ", shape_str(q_in.shape()), ", ",
-                   shape_str(k_in.shape()), ", ", shape_str(v_in.shape()));
+                   ": Q, K, V must have the same rank, got ", shape_str(q_in.shape()), ", ", shape_str(k_in.shape()),
+                   ", ", shape_str(v_in.shape()));
     const bool three_d = q_in.rank() == 3;
     PIONNX_ENFORCE(!three_d || (q_heads_ > 0 && kv_heads_ > 0), InvalidArgument, what,
                    ": 3-D inputs need q_num_heads and kv_num_heads");
@@ -108,8 +107,7 @@ class Attention : public Kernel {
     PIONNX_ENFORCE(kv.batch == B && vv.batch == B && kv.dim == Dk && vv.heads == Hkv && vv.seq == kv.seq,
                    InvalidArgument, what, ": K ", shape_str(k.shape()), " / V ", shape_str(v.shape()),
                    " do not match Q ", shape_str(q.shape()));
-    PIONNX_ENFORCE(Hq % Hkv == 0, InvalidArgument, what, ": q heads ", Hq,
-                   " must be a multiple of kv heads ", Hkv);
+    PIONNX_ENFORCE(Hq % Hkv == 0, InvalidArgument, what, ": q heads ", Hq, " must be a multiple of kv heads ", Hkv);
     const int64_t reps = Hq / Hkv;
 
     // KV cache: present = concat(past, new) along the sequence axis.
@@ -133,16 +131,15 @@ class Attention : public Kernel {
       PIONNX_ENFORCE(mask_in->rank() >= 1 && mask_in->rank() <= 4, InvalidArgument, what,
                      ": attn_mask must have rank 1..4, got ", shape_str(mask_in->shape()));
       M = mask_in->dim(-1);
-      PIONNX_ENFORCE(M <= T, InvalidArgument, what, ": attn_mask last dim ", M,
-                     " exceeds the total kv length ", T);
+      PIONNX_ENFORCE(M <= T, InvalidArgument, what, ": attn_mask last dim ", M, " exceeds the total kv length ", T);
       mask = bool_mask ? *mask_in : to_float32(*mask_in);
       ms = broadcast_strides(mask.shape(), {B, Hq, Sq, M});
     }
     std::vector<int64_t> nonpad;
     if (nonpad_in) {
       nonpad = tensor_to_int64s(*nonpad_in);
-      PIONNX_ENFORCE(static_cast<int64_t>(nonpad.size()) == B, InvalidArgument, what,
-                     ": nonpad_kv_seqlen must have ", B, " entries, got ", nonpad.size());
+      PIONNX_ENFORCE(static_cast<int64_t>(nonpad.size()) == B, InvalidArgument, what, ": nonpad_kv_seqlen must have ",
+                     B, " entries, got ", nonpad.size());
     }
 
     Shape y_shape = three_d ? Shape{B, Sq, Hq * Dv} : Shape{B, Hq, Sq, Dv};
@@ -226,9 +223,6 @@ class Attention : public Kernel {
 
 }  // namespace
 
-
-void register_attention(KernelRegistry& r) {
-  r.add<Attention>("", "Attention", 23, 23);
-}
+void register_attention(KernelRegistry& r) { r.add<Attention>("", "Attention", 23, kOpenEnded); }
 
 }  // namespace pionnx

@@ -12,11 +12,13 @@
 #include <type_traits>
 #include <vector>
 
-#include "platform/thread_pool.h"
-#include "kernels/base/common.h"
-#include "kernels/math/gemm_ref.h"
+#include "kernels/base/cast.h"
+#include "kernels/base/dtype_dispatch.h"
 #include "kernels/base/kernel.h"
+#include "kernels/base/weight_cache.h"
+#include "kernels/math/gemm_ref.h"
 #include "kernels/nn/window.h"
+#include "platform/thread_pool.h"
 
 namespace pionnx {
 namespace {
@@ -33,14 +35,12 @@ T* scratch(size_t n) {
 // (c * KH + kh) * KW + kw holds, for each output position of those rows, the
 // input value under that kernel tap (0 in the padding).
 template <typename T>
-void im2col_2d(ThreadPool& pool, const T* X, int64_t C, const WindowGeometry& g, int64_t oh0,
-               int64_t oh1, T* col) {
+void im2col_2d(ThreadPool& pool, const T* X, int64_t C, const WindowGeometry& g, int64_t oh0, int64_t oh1, T* col) {
   const int64_t H = g.in[0], W = g.in[1], KH = g.kernel[0], KW = g.kernel[1];
   const int64_t SH = g.strides[0], SW = g.strides[1], DH = g.dilations[0], DW = g.dilations[1];
   const int64_t PH = g.pad_begin[0], PW = g.pad_begin[1], OW = g.out[1];
   const int64_t pc = (oh1 - oh0) * OW;
-  pool.parallel_for(C, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, KH * KW * pc)),
-                    [&](int64_t c0, int64_t c1) {
+  pool.parallel_for(C, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, KH * KW * pc)), [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
       for (int64_t kh = 0; kh < KH; ++kh) {
         for (int64_t kw = 0; kw < KW; ++kw) {
@@ -59,8 +59,7 @@ void im2col_2d(ThreadPool& pool, const T* X, int64_t C, const WindowGeometry& g,
               // From the first input column inside the row: off alone may lie a pad
               // (up to INT64_MAX) before the row, which would wrap the address.
               const T* src = X + (c * H + ih) * W + (off + lo * SW);
-              if (SW == 1)
-                std::memcpy(dst + lo, src, sizeof(T) * (hi - lo));
+              if (SW == 1) std::memcpy(dst + lo, src, sizeof(T) * (hi - lo));
               else
                 for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[(ow - lo) * SW];
             }
@@ -151,14 +150,13 @@ void depthwise_plane(const T* x, const T* w, T bias, T* y, const WindowGeometry&
       const T w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5], w6 = w[6], w7 = w[7], w8 = w[8];
       const int64_t d1 = DW, d2 = 2 * DW;
       for (int64_t i = 0; i < n_in; ++i)
-        yi[i] = bias + w0 * r0[i] + w1 * r0[i + d1] + w2 * r0[i + d2] + w3 * r1[i] + w4 * r1[i + d1] +
-                w5 * r1[i + d2] + w6 * r2[i] + w7 * r2[i + d1] + w8 * r2[i + d2];
+        yi[i] = bias + w0 * r0[i] + w1 * r0[i + d1] + w2 * r0[i + d2] + w3 * r1[i] + w4 * r1[i + d1] + w5 * r1[i + d2] +
+                w6 * r2[i] + w7 * r2[i + d1] + w8 * r2[i + d2];
     } else {
       for (int64_t i = 0; i < n_in; ++i) {
         T acc = bias;
         for (int64_t kh = 0; kh < KH; ++kh)
-          for (int64_t kw = 0; kw < KW; ++kw)
-            acc += w[kh * KW + kw] * xr[kh * DH * W + i * SW + kw * DW];
+          for (int64_t kw = 0; kw < KW; ++kw) acc += w[kh * KW + kw] * xr[kh * DH * W + i * SW + kw * DW];
         yi[i] = acc;
       }
     }
@@ -192,11 +190,21 @@ struct Activation {
   void apply(T* y, int64_t n) const {
     switch (kind) {
       case None: return;
-      case Relu: for (int64_t i = 0; i < n; ++i) y[i] = y[i] > T(0) ? y[i] : T(0); return;
-      case LeakyRelu: for (int64_t i = 0; i < n; ++i) y[i] = y[i] >= T(0) ? y[i] : y[i] * T(a); return;
-      case Clip: for (int64_t i = 0; i < n; ++i) y[i] = std::min(std::max(y[i], T(a)), T(b)); return;
-      case Sigmoid: for (int64_t i = 0; i < n; ++i) y[i] = T(1) / (T(1) + std::exp(-y[i])); return;
-      case Tanh: for (int64_t i = 0; i < n; ++i) y[i] = std::tanh(y[i]); return;
+      case Relu:
+        for (int64_t i = 0; i < n; ++i) y[i] = y[i] > T(0) ? y[i] : T(0);
+        return;
+      case LeakyRelu:
+        for (int64_t i = 0; i < n; ++i) y[i] = y[i] >= T(0) ? y[i] : y[i] * T(a);
+        return;
+      case Clip:
+        for (int64_t i = 0; i < n; ++i) y[i] = std::min(std::max(y[i], T(a)), T(b));
+        return;
+      case Sigmoid:
+        for (int64_t i = 0; i < n; ++i) y[i] = T(1) / (T(1) + std::exp(-y[i]));
+        return;
+      case Tanh:
+        for (int64_t i = 0; i < n; ++i) y[i] = std::tanh(y[i]);
+        return;
       case HardSigmoid:
         for (int64_t i = 0; i < n; ++i) y[i] = std::min(T(1), std::max(T(0), T(a) * y[i] + T(b)));
         return;
@@ -206,8 +214,8 @@ struct Activation {
 
 // Depthwise 2-D (one input channel per group): one plane per output channel.
 template <typename T>
-void conv_depthwise_2d(ThreadPool& pool, const T* X, const T* Wt, const T* B, T* Y, int64_t N,
-                       int64_t C, int64_t M, const WindowGeometry& g, const Activation& act) {
+void conv_depthwise_2d(ThreadPool& pool, const T* X, const T* Wt, const T* B, T* Y, int64_t N, int64_t C, int64_t M,
+                       const WindowGeometry& g, const Activation& act) {
   const int64_t Mg = M / C;  // outputs per input channel
   const int64_t in_size = g.in_size(), out_size = g.out_size(), ksize = g.kernel_size();
   auto plane = &depthwise_plane<T, 0, 0>;
@@ -215,12 +223,12 @@ void conv_depthwise_2d(ThreadPool& pool, const T* X, const T* Wt, const T* B, T*
   if (g.kernel[0] == 3 && g.kernel[1] == 3 && g.strides[1] == 2) plane = &depthwise_plane<T, 3, 2>;
   pool.parallel_for(N * M, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, out_size * ksize)),
                     [&](int64_t b, int64_t e) {
-    for (int64_t nm = b; nm < e; ++nm) {
-      const int64_t n = nm / M, m = nm % M;
-      plane(X + (n * C + m / Mg) * in_size, Wt + m * ksize, B ? B[m] : T(0), Y + nm * out_size, g);
-      act.apply(Y + nm * out_size, out_size);  // while the plane is in cache
-    }
-  });
+                      for (int64_t nm = b; nm < e; ++nm) {
+                        const int64_t n = nm / M, m = nm % M;
+                        plane(X + (n * C + m / Mg) * in_size, Wt + m * ksize, B ? B[m] : T(0), Y + nm * out_size, g);
+                        act.apply(Y + nm * out_size, out_size);  // while the plane is in cache
+                      }
+                    });
 }
 
 // The im2col matrix of one image and group (rows (c, kh, kw), columns output
@@ -283,8 +291,7 @@ simd::SgemmPackB im2col_packer(const float* X, const WindowGeometry& g) {
 
 // Bias then activation over output rows [p0, p1) of Mg channels.
 template <typename T>
-void finish_rows(T* Yg, const T* bias, int64_t Mg, int64_t out_size, int64_t p0, int64_t p1,
-                 const Activation& act) {
+void finish_rows(T* Yg, const T* bias, int64_t Mg, int64_t out_size, int64_t p0, int64_t p1, const Activation& act) {
   for (int64_t m = 0; m < Mg; ++m) {
     T* y = Yg + m * out_size + p0;
     if (bias) {
@@ -312,9 +319,9 @@ simd::SgemmEpilogue bias_act_epilogue(const float* bias, const Activation& act) 
 
 // packed: per group, W_g packed for the SGEMM (float only), or nullptr.
 template <typename T>
-void conv_forward(ThreadPool& pool, const T* X, const T* Wt, const T* B, T* Y, int64_t N,
-                  int64_t C, int64_t M, int64_t group, const WindowGeometry& geo,
-                  const Activation& act, const std::vector<simd::SgemmPackedA>* packed) {
+void conv_forward(ThreadPool& pool, const T* X, const T* Wt, const T* B, T* Y, int64_t N, int64_t C, int64_t M,
+                  int64_t group, const WindowGeometry& geo, const Activation& act,
+                  const std::vector<simd::SgemmPackedA>* packed) {
   const WindowGeometry g = promote_1d(geo);
   const int64_t Cg = C / group, Mg = M / group;
   const int64_t in_size = g.in_size(), out_size = g.out_size(), ksize = g.kernel_size();
@@ -326,14 +333,12 @@ void conv_forward(ThreadPool& pool, const T* X, const T* Wt, const T* B, T* Y, i
   }
   bool pointwise = true;
   for (size_t d = 0; d < g.dims(); ++d)
-    pointwise = pointwise && g.kernel[d] == 1 && g.strides[d] == 1 && g.pad_begin[d] == 0 &&
-                g.pad_end[d] == 0;
+    pointwise = pointwise && g.kernel[d] == 1 && g.strides[d] == 1 && g.pad_begin[d] == 0 && g.pad_end[d] == 0;
 
   // Output positions per GEMM: whole output rows, with the im2col buffer
   // bounded (~4 MB of floats) so big images do not need a huge one.
   const int64_t row = g.out.back();
-  const int64_t rows_per_chunk =
-      std::max<int64_t>(1, (int64_t{1} << 20) / std::max<int64_t>(1, Kd * row));
+  const int64_t rows_per_chunk = std::max<int64_t>(1, (int64_t{1} << 20) / std::max<int64_t>(1, Kd * row));
   const int64_t chunk = std::min(out_size, rows_per_chunk * row);
   const bool implicit = std::is_same<T, float>::value && packed && g.dims() == 2;
   T* col = pointwise || implicit ? nullptr : scratch<T>(static_cast<size_t>(Kd * chunk));
@@ -346,8 +351,7 @@ void conv_forward(ThreadPool& pool, const T* X, const T* Wt, const T* B, T* Y, i
       if constexpr (std::is_same<T, float>::value) {
         if (packed && !pointwise && g.dims() == 2) {  // im2col packed straight into panels
           const simd::SgemmEpilogue epilogue = bias_act_epilogue(B ? B + grp * Mg : nullptr, act);
-          simd::sgemm_prepacked_fn((*packed)[grp], out_size, im2col_packer(Xg, g), 0.f, Yg,
-                                   out_size, &pool, &epilogue);
+          simd::sgemm_prepacked_fn((*packed)[grp], out_size, im2col_packer(Xg, g), 0.f, Yg, out_size, &pool, &epilogue);
           continue;
         }
       }
@@ -356,23 +360,19 @@ void conv_forward(ThreadPool& pool, const T* X, const T* Wt, const T* B, T* Y, i
         const T* Bmat = Xg + p0;  // pointwise: the input is already the column matrix
         int64_t ldb = in_size;
         if (!pointwise) {
-          if (g.dims() == 2)
-            im2col_2d(pool, Xg, Cg, g, p0 / row, p1 / row, col);
-          else
-            im2col_nd(Xg, Cg, g, p0, p1, col);
+          if (g.dims() == 2) im2col_2d(pool, Xg, Cg, g, p0 / row, p1 / row, col);
+          else im2col_nd(Xg, Cg, g, p0, p1, col);
           Bmat = col;
           ldb = p1 - p0;
         }
         if constexpr (std::is_same<T, float>::value) {
           if (packed) {
             const simd::SgemmEpilogue epilogue = bias_act_epilogue(B ? B + grp * Mg : nullptr, act);
-            simd::sgemm_prepacked((*packed)[grp], false, p1 - p0, Bmat, ldb, 0.f, Yg + p0,
-                                  out_size, &pool, &epilogue);
+            simd::sgemm_prepacked((*packed)[grp], false, p1 - p0, Bmat, ldb, 0.f, Yg + p0, out_size, &pool, &epilogue);
             continue;
           }
         }
-        gemm_any<T>(false, false, Mg, p1 - p0, Kd, 1.0, Wg, Kd, Bmat, ldb, 0.0, Yg + p0,
-                    out_size, &pool);
+        gemm_any<T>(false, false, Mg, p1 - p0, Kd, 1.0, Wg, Kd, Bmat, ldb, 0.0, Yg + p0, out_size, &pool);
         finish_rows(Yg, B ? B + grp * Mg : nullptr, Mg, out_size, p0, p1, act);
       }
     }
@@ -393,24 +393,21 @@ class ConvKernel : public Kernel {
     const Tensor& w = ctx.input(1);
     const Tensor* b = ctx.optional_input(2);
     PIONNX_ENFORCE(!ctx.has_input(3), NotImplemented, what, ": FusedConv's Z input is not supported");
-    PIONNX_ENFORCE(x.rank() >= 3, InvalidArgument, what, ": X must be [N, C, spatial...], got ",
-                   shape_str(x.shape()));
+    PIONNX_ENFORCE(x.rank() >= 3, InvalidArgument, what, ": X must be [N, C, spatial...], got ", shape_str(x.shape()));
     PIONNX_ENFORCE(w.rank() == x.rank(), InvalidArgument, what, ": W ", shape_str(w.shape()),
                    " must have the rank of X ", shape_str(x.shape()));
-    PIONNX_ENFORCE(w.dtype() == x.dtype() && (!b || b->dtype() == x.dtype()), InvalidArgument,
-                   what, ": X, W and B must share one dtype");
+    PIONNX_ENFORCE(w.dtype() == x.dtype() && (!b || b->dtype() == x.dtype()), InvalidArgument, what,
+                   ": X, W and B must share one dtype");
     const int64_t N = x.dim(0), C = x.dim(1), M = w.dim(0);
-    PIONNX_ENFORCE(group_ > 0 && C % group_ == 0 && M % group_ == 0 && w.dim(1) == C / group_,
-                   InvalidArgument, what, ": X has ", C, " channels and W is ",
-                   shape_str(w.shape()), ", which does not fit group=", group_);
-    PIONNX_ENFORCE(!b || b->numel() == M, InvalidArgument, what, ": B must have ", M,
-                   " values, got ", shape_str(b->shape()));
+    PIONNX_ENFORCE(group_ > 0 && C % group_ == 0 && M % group_ == 0 && w.dim(1) == C / group_, InvalidArgument, what,
+                   ": X has ", C, " channels and W is ", shape_str(w.shape()), ", which does not fit group=", group_);
+    PIONNX_ENFORCE(!b || b->numel() == M, InvalidArgument, what, ": B must have ", M, " values, got ",
+                   shape_str(b->shape()));
     const std::vector<int64_t> wk(w.shape().begin() + 2, w.shape().end());
-    PIONNX_ENFORCE(attrs_.kernel_shape.empty() || attrs_.kernel_shape == wk, InvalidArgument,
-                   what, ": kernel_shape attribute does not match W ", shape_str(w.shape()));
+    PIONNX_ENFORCE(attrs_.kernel_shape.empty() || attrs_.kernel_shape == wk, InvalidArgument, what,
+                   ": kernel_shape attribute does not match W ", shape_str(w.shape()));
     const WindowGeometry g =
-        resolve_window(attrs_, std::vector<int64_t>(x.shape().begin() + 2, x.shape().end()), wk,
-                       what);
+        resolve_window(attrs_, std::vector<int64_t>(x.shape().begin() + 2, x.shape().end()), wk, what);
     Shape out{N, M};
     out.insert(out.end(), g.out.begin(), g.out.end());
 
@@ -418,17 +415,15 @@ class ConvKernel : public Kernel {
       Tensor y(DType::Float, out);
       const Tensor x32 = to_float32(x), w32 = to_float32(w);
       const Tensor b32 = b ? to_float32(*b) : Tensor();
-      conv_forward<float>(ctx.pool(), x32.data<float>(), w32.data<float>(),
-                          b ? b32.data<float>() : nullptr, y.data<float>(), N, C, M, group_, g,
-                          act_, nullptr);
+      conv_forward<float>(ctx.pool(), x32.data<float>(), w32.data<float>(), b ? b32.data<float>() : nullptr,
+                          y.data<float>(), N, C, M, group_, g, act_, nullptr);
       ctx.set_output(0, cast_tensor(y, x.dtype()));
       return;
     }
     Tensor& y = ctx.output(0, x.dtype(), out);
     if (x.dtype() == DType::Float) {
       // Depthwise convolutions and empty outputs never reach the GEMM.
-      const bool gemm = !(C / group_ == 1 && g.kernel_size() > 1 && g.dims() <= 2) &&
-                        y.numel() > 0 && M > 0;
+      const bool gemm = !(C / group_ == 1 && g.kernel_size() > 1 && g.dims() <= 2) && y.numel() > 0 && M > 0;
       // A constant W is packed once per session; any other is packed by
       // the SGEMM as it goes.
       const auto* packed = !gemm ? nullptr : packed_.get(w, [&](const Tensor& wt) {
@@ -438,15 +433,14 @@ class ConvKernel : public Kernel {
           panels.push_back(simd::sgemm_pack_a(false, Mg, Kd, wt.data<float>() + grp * Mg * Kd, Kd));
         return panels;
       });
-      conv_forward<float>(ctx.pool(), x.data<float>(), w.data<float>(),
-                          b ? b->data<float>() : nullptr, y.data<float>(), N, C, M, group_, g,
-                          act_, packed);
+      conv_forward<float>(ctx.pool(), x.data<float>(), w.data<float>(), b ? b->data<float>() : nullptr, y.data<float>(),
+                          N, C, M, group_, g, act_, packed);
       return;
     }
     dispatch_float(x.dtype(), what, [&](auto tag) {
       using T = typename decltype(tag)::type;
-      conv_forward<T>(ctx.pool(), x.data<T>(), w.data<T>(), b ? b->data<T>() : nullptr,
-                      y.data<T>(), N, C, M, group_, g, act_, nullptr);
+      conv_forward<T>(ctx.pool(), x.data<T>(), w.data<T>(), b ? b->data<T>() : nullptr, y.data<T>(), N, C, M, group_, g,
+                      act_, nullptr);
     });
   }
 
@@ -459,9 +453,8 @@ class ConvKernel : public Kernel {
 
 }  // namespace
 
-
 void register_conv(KernelRegistry& r) {
-  r.add<ConvKernel>("", "Conv", 1, 23);
+  r.add<ConvKernel>("", "Conv", 1, kOpenEnded);
   // onnxruntime's fused form (Conv + activation), as its optimizer writes it.
   r.add<ConvKernel>("com.microsoft", "FusedConv", 1, 1);
 }

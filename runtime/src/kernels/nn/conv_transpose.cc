@@ -4,11 +4,12 @@
 #include <algorithm>
 #include <vector>
 
-#include "platform/thread_pool.h"
-#include "kernels/base/common.h"
-#include "kernels/math/gemm_ref.h"
+#include "kernels/base/cast.h"
+#include "kernels/base/dtype_dispatch.h"
 #include "kernels/base/kernel.h"
+#include "kernels/math/gemm_ref.h"
 #include "kernels/nn/window.h"
+#include "platform/thread_pool.h"
 
 namespace pionnx {
 namespace {
@@ -16,30 +17,30 @@ namespace {
 // Output geometry per the ONNX spec: `in` here is ConvTranspose's input, `out`
 // the (larger) result. With output_shape or SAME_* the pads are derived from
 // total = stride * (in - 1) + output_padding + dilated kernel - out.
-WindowGeometry transpose_geometry(const Node& node, const std::vector<int64_t>& in,
-                                  const std::vector<int64_t>& kernel, const std::string& what) {
+WindowGeometry transpose_geometry(const Node& node, const std::vector<int64_t>& in, const std::vector<int64_t>& kernel,
+                                  const std::string& what) {
   const size_t nd = in.size();
   WindowAttrs a = WindowAttrs::from_node(node);
   std::vector<int64_t> out_pad = node.attr_ints("output_padding");
   std::vector<int64_t> out_shape = node.attr_ints("output_shape");
   if (out_pad.empty()) out_pad.assign(nd, 0);
   if (out_shape.size() == nd + 2) out_shape.erase(out_shape.begin(), out_shape.begin() + 2);
-  PIONNX_ENFORCE(out_pad.size() == nd && (out_shape.empty() || out_shape.size() == nd),
-                 InvalidArgument, what, ": output_padding/output_shape must have ", nd, " values");
+  PIONNX_ENFORCE(out_pad.size() == nd && (out_shape.empty() || out_shape.size() == nd), InvalidArgument, what,
+                 ": output_padding/output_shape must have ", nd, " values");
 
   WindowGeometry g;
   g.in = in;
   g.kernel = kernel;
   g.strides = a.strides.empty() ? std::vector<int64_t>(nd, 1) : a.strides;
   g.dilations = a.dilations.empty() ? std::vector<int64_t>(nd, 1) : a.dilations;
-  PIONNX_ENFORCE(kernel.size() == nd && g.strides.size() == nd && g.dilations.size() == nd,
-                 InvalidArgument, what, ": kernel_shape/strides/dilations must have ", nd, " values");
-  PIONNX_ENFORCE(a.pads.empty() || a.pads.size() == 2 * nd, InvalidArgument, what, ": pads has ",
-                 a.pads.size(), " values, expected ", 2 * nd);
+  PIONNX_ENFORCE(kernel.size() == nd && g.strides.size() == nd && g.dilations.size() == nd, InvalidArgument, what,
+                 ": kernel_shape/strides/dilations must have ", nd, " values");
+  PIONNX_ENFORCE(a.pads.empty() || a.pads.size() == 2 * nd, InvalidArgument, what, ": pads has ", a.pads.size(),
+                 " values, expected ", 2 * nd);
   // Every size here comes from attributes or feeds: checked, never wrapped.
   for (size_t i = 0; i < nd; ++i) {
-    PIONNX_ENFORCE(g.strides[i] > 0 && g.dilations[i] > 0 && kernel[i] > 0 && out_pad[i] >= 0, InvalidArgument,
-                   what, ": kernel_shape, strides and dilations must be positive and output_padding >= 0");
+    PIONNX_ENFORCE(g.strides[i] > 0 && g.dilations[i] > 0 && kernel[i] > 0 && out_pad[i] >= 0, InvalidArgument, what,
+                   ": kernel_shape, strides and dilations must be positive and output_padding >= 0");
     PIONNX_ENFORCE(out_shape.empty() || out_shape[i] >= 0, InvalidArgument, what, ": output_shape must be >= 0, got ",
                    shape_str(out_shape));
   }
@@ -51,9 +52,8 @@ WindowGeometry transpose_geometry(const Node& node, const std::vector<int64_t>& 
   g.out.assign(nd, 0);
   for (size_t i = 0; i < nd; ++i) {
     const char* size = "ConvTranspose output size";
-    const int64_t full = checked_add(
-        checked_add(checked_mul(g.strides[i], in[i] - 1, size), out_pad[i], size),
-        checked_add(checked_mul(kernel[i] - 1, g.dilations[i], size), 1, size), size);
+    const int64_t full = checked_add(checked_add(checked_mul(g.strides[i], in[i] - 1, size), out_pad[i], size),
+                                     checked_add(checked_mul(kernel[i] - 1, g.dilations[i], size), 1, size), size);
     if (!out_shape.empty()) {
       const int64_t total = checked_sub(full, out_shape[i], size);
       // Floor division, as the spec's formula means for a negative total.
@@ -131,9 +131,8 @@ void col2im_nd(const T* col, int64_t Mg, const WindowGeometry& g, T* Y) {
 }
 
 template <typename T>
-void conv_transpose_forward(ThreadPool& pool, const T* X, const T* Wt, const T* B, T* Y,
-                            int64_t N, int64_t C, int64_t M, int64_t group,
-                            const WindowGeometry& geo) {
+void conv_transpose_forward(ThreadPool& pool, const T* X, const T* Wt, const T* B, T* Y, int64_t N, int64_t C,
+                            int64_t M, int64_t group, const WindowGeometry& geo) {
   const WindowGeometry g = promote_1d(geo);
   const int64_t Cg = C / group, Mg = M / group;
   const int64_t in_size = g.in_size(), out_size = g.out_size(), ksize = g.kernel_size();
@@ -145,14 +144,11 @@ void conv_transpose_forward(ThreadPool& pool, const T* X, const T* Wt, const T* 
       const T* Wg = Wt + grp * Cg * rows;
       T* Yg = Y + (n * M + grp * Mg) * out_size;
       // W_g is [Cg, Mg * ksize]: col = W_g^T X_g.
-      gemm_any<T>(true, false, rows, in_size, Cg, 1.0, Wg, rows, Xg, in_size, 0.0, col.data(),
-                  in_size, &pool);
+      gemm_any<T>(true, false, rows, in_size, Cg, 1.0, Wg, rows, Xg, in_size, 0.0, col.data(), in_size, &pool);
       for (int64_t m = 0; m < Mg; ++m)
         std::fill(Yg + m * out_size, Yg + (m + 1) * out_size, B ? B[grp * Mg + m] : T(0));
-      if (g.dims() == 2)
-        col2im_2d(col.data(), Mg, g, Yg);
-      else
-        col2im_nd(col.data(), Mg, g, Yg);
+      if (g.dims() == 2) col2im_2d(col.data(), Mg, g, Yg);
+      else col2im_nd(col.data(), Mg, g, Yg);
     }
   }
 }
@@ -168,24 +164,22 @@ class ConvTransposeKernel : public Kernel {
     const Tensor& x = ctx.input(0);
     const Tensor& w = ctx.input(1);
     const Tensor* b = ctx.optional_input(2);
-    PIONNX_ENFORCE(x.rank() >= 3, InvalidArgument, what, ": X must be [N, C, spatial...], got ",
-                   shape_str(x.shape()));
+    PIONNX_ENFORCE(x.rank() >= 3, InvalidArgument, what, ": X must be [N, C, spatial...], got ", shape_str(x.shape()));
     PIONNX_ENFORCE(w.rank() == x.rank(), InvalidArgument, what, ": W ", shape_str(w.shape()),
                    " must have the rank of X ", shape_str(x.shape()));
-    PIONNX_ENFORCE(w.dtype() == x.dtype() && (!b || b->dtype() == x.dtype()), InvalidArgument,
-                   what, ": X, W and B must share one dtype");
+    PIONNX_ENFORCE(w.dtype() == x.dtype() && (!b || b->dtype() == x.dtype()), InvalidArgument, what,
+                   ": X, W and B must share one dtype");
     const int64_t N = x.dim(0), C = x.dim(1);
-    PIONNX_ENFORCE(group_ > 0 && C % group_ == 0 && w.dim(0) == C, InvalidArgument, what,
-                   ": X has ", C, " channels and W is ", shape_str(w.shape()),
-                   ", which does not fit group=", group_);
+    PIONNX_ENFORCE(group_ > 0 && C % group_ == 0 && w.dim(0) == C, InvalidArgument, what, ": X has ", C,
+                   " channels and W is ", shape_str(w.shape()), ", which does not fit group=", group_);
     const int64_t M = w.dim(1) * group_;
-    PIONNX_ENFORCE(!b || b->numel() == M, InvalidArgument, what, ": B must have ", M,
-                   " values, got ", shape_str(b->shape()));
+    PIONNX_ENFORCE(!b || b->numel() == M, InvalidArgument, what, ": B must have ", M, " values, got ",
+                   shape_str(b->shape()));
     const std::vector<int64_t> wk(w.shape().begin() + 2, w.shape().end());
-    PIONNX_ENFORCE(attrs_.kernel_shape.empty() || attrs_.kernel_shape == wk, InvalidArgument,
-                   what, ": kernel_shape attribute does not match W ", shape_str(w.shape()));
-    const WindowGeometry g = transpose_geometry(
-        node, std::vector<int64_t>(x.shape().begin() + 2, x.shape().end()), wk, what);
+    PIONNX_ENFORCE(attrs_.kernel_shape.empty() || attrs_.kernel_shape == wk, InvalidArgument, what,
+                   ": kernel_shape attribute does not match W ", shape_str(w.shape()));
+    const WindowGeometry g =
+        transpose_geometry(node, std::vector<int64_t>(x.shape().begin() + 2, x.shape().end()), wk, what);
     Shape out{N, M};
     out.insert(out.end(), g.out.begin(), g.out.end());
 
@@ -193,17 +187,16 @@ class ConvTransposeKernel : public Kernel {
       Tensor y(DType::Float, out);
       const Tensor x32 = to_float32(x), w32 = to_float32(w);
       const Tensor b32 = b ? to_float32(*b) : Tensor();
-      conv_transpose_forward<float>(ctx.pool(), x32.data<float>(), w32.data<float>(),
-                                    b ? b32.data<float>() : nullptr, y.data<float>(), N, C, M,
-                                    group_, g);
+      conv_transpose_forward<float>(ctx.pool(), x32.data<float>(), w32.data<float>(), b ? b32.data<float>() : nullptr,
+                                    y.data<float>(), N, C, M, group_, g);
       ctx.set_output(0, cast_tensor(y, x.dtype()));
       return;
     }
     Tensor& y = ctx.output(0, x.dtype(), out);
     dispatch_float(x.dtype(), what, [&](auto tag) {
       using T = typename decltype(tag)::type;
-      conv_transpose_forward<T>(ctx.pool(), x.data<T>(), w.data<T>(), b ? b->data<T>() : nullptr,
-                                y.data<T>(), N, C, M, group_, g);
+      conv_transpose_forward<T>(ctx.pool(), x.data<T>(), w.data<T>(), b ? b->data<T>() : nullptr, y.data<T>(), N, C, M,
+                                group_, g);
     });
   }
 
@@ -214,8 +207,6 @@ class ConvTransposeKernel : public Kernel {
 
 }  // namespace
 
-void register_conv_transpose(KernelRegistry& r) {
-  r.add<ConvTransposeKernel>("", "ConvTranspose", 1, 23);
-}
+void register_conv_transpose(KernelRegistry& r) { r.add<ConvTransposeKernel>("", "ConvTranspose", 1, kOpenEnded); }
 
 }  // namespace pionnx

@@ -2,7 +2,8 @@
 // training_mode = true is refused: pionnx runs inference only.
 #include <cstring>
 
-#include "kernels/base/common.h"
+#include "kernels/base/cast.h"
+#include "kernels/base/kernel.h"
 
 namespace pionnx {
 
@@ -35,8 +36,7 @@ class Dropout : public Kernel {
       } else {
         Tensor ones = cast_tensor(Tensor::scalar<float>(1.0f), mask_type);
         size_t es = dtype_size(mask_type);
-        for (int64_t i = 0; i < mask.numel(); ++i)
-          std::memcpy(static_cast<char*>(mask.raw()) + i * es, ones.raw(), es);
+        for (int64_t i = 0; i < mask.numel(); ++i) std::memcpy(static_cast<char*>(mask.raw()) + i * es, ones.raw(), es);
       }
     }
   }
@@ -48,6 +48,6 @@ class Dropout : public Kernel {
 
 }  // namespace
 
-void register_dropout(KernelRegistry& r) { r.add<Dropout>("", "Dropout", 1, 23); }
+void register_dropout(KernelRegistry& r) { r.add<Dropout>("", "Dropout", 1, kOpenEnded); }
 
 }  // namespace pionnx

@@ -3,12 +3,13 @@
 #include <algorithm>
 #include <cmath>
 
-#include "platform/thread_pool.h"
 #include "core/checked.h"
-#include "kernels/base/common.h"
+#include "kernels/base/cast.h"
 #include "kernels/base/kernel.h"
-#include "kernels/simd/sgemm.h"
+#include "kernels/base/shapes.h"
 #include "kernels/nn/window.h"
+#include "kernels/simd/sgemm.h"
+#include "platform/thread_pool.h"
 
 namespace pionnx {
 namespace {
@@ -55,8 +56,8 @@ class Col2Im : public Kernel {
     PIONNX_ENFORCE(C * K == x_in.dim(1), InvalidArgument, what, ": input dim 1 (", x_in.dim(1),
                    ") is not a multiple of prod(block_shape) = ", K);
     const int64_t L = shape_numel(grid);
-    PIONNX_ENFORCE(x_in.dim(2) == L, InvalidArgument, what, ": input has ", x_in.dim(2),
-                   " columns, the block grid ", shape_str(grid), " needs ", L);
+    PIONNX_ENFORCE(x_in.dim(2) == L, InvalidArgument, what, ": input has ", x_in.dim(2), " columns, the block grid ",
+                   shape_str(grid), " needs ", L);
 
     const Tensor x = to_float32(x_in);
     Shape out_shape{N, C};
@@ -111,13 +112,13 @@ class AffineGrid : public Kernel {
     const std::string what = node_.describe();
     const Tensor& th_in = ctx.input(0);
     const Shape size = tensor_to_int64s(ctx.input(1));
-    PIONNX_ENFORCE(size.size() == 4 || size.size() == 5, InvalidArgument, what,
-                   ": size must have 4 or 5 entries, got ", shape_str(size));
+    PIONNX_ENFORCE(size.size() == 4 || size.size() == 5, InvalidArgument, what, ": size must have 4 or 5 entries, got ",
+                   shape_str(size));
     const int64_t nd = static_cast<int64_t>(size.size()) - 2;  // 2 or 3 spatial dims
     const int64_t N = size[0];
     PIONNX_ENFORCE(th_in.rank() == 3 && th_in.dim(0) == N && th_in.dim(1) == nd && th_in.dim(2) == nd + 1,
-                   InvalidArgument, what, ": theta ", shape_str(th_in.shape()), " expected [", N, ", ", nd,
-                   ", ", nd + 1, "]");
+                   InvalidArgument, what, ": theta ", shape_str(th_in.shape()), " expected [", N, ", ", nd, ", ",
+                   nd + 1, "]");
     const Tensor th = to_float32(th_in);
     // Spatial sizes, outermost first: (D,) H, W.
     const Shape sp(size.begin() + 2, size.end());
@@ -204,23 +205,22 @@ class DeformConv : public Kernel {
     const int64_t ph = pads_.empty() ? 0 : pads_[0], pw = pads_.empty() ? 0 : pads_[1];
     const int64_t G = group_, OG = offset_group_, K = checked_mul(kh, kw, "DeformConv kernel size");
     checked_mul(checked_mul(OG, 2, "DeformConv offsets"), K, "DeformConv offsets");
-    PIONNX_ENFORCE(w.rank() == 4 && C == w.dim(1) * G && OC % G == 0 && C % OG == 0, InvalidArgument, what,
-                   ": X ", shape_str(x.shape()), " and W ", shape_str(w.shape()), " do not match group ", G,
-                   " / offset_group ", OG);
-    PIONNX_ENFORCE(off.rank() == 4 && off.dim(0) == N && off.dim(1) == OG * 2 * K, InvalidArgument, what,
-                   ": offset ", shape_str(off.shape()), " expected [", N, ", ", OG * 2 * K, ", oH, oW]");
+    PIONNX_ENFORCE(w.rank() == 4 && C == w.dim(1) * G && OC % G == 0 && C % OG == 0, InvalidArgument, what, ": X ",
+                   shape_str(x.shape()), " and W ", shape_str(w.shape()), " do not match group ", G, " / offset_group ",
+                   OG);
+    PIONNX_ENFORCE(off.rank() == 4 && off.dim(0) == N && off.dim(1) == OG * 2 * K, InvalidArgument, what, ": offset ",
+                   shape_str(off.shape()), " expected [", N, ", ", OG * 2 * K, ", oH, oW]");
     const int64_t OH = off.dim(2), OW = off.dim(3), L = OH * OW;
     PIONNX_ENFORCE(kh == w.dim(2) && kw == w.dim(3), InvalidArgument, what, ": kernel_shape ", kh, "x", kw,
                    " does not match W ", shape_str(w.shape()));
-    const int64_t span_h = checked_sub(checked_add(H, pads_total(0), "DeformConv output"),
-                                       checked_add(checked_mul(kh - 1, dh, "DeformConv output"), 1, "DeformConv output"),
-                                       "DeformConv output");
-    const int64_t span_w = checked_sub(checked_add(W, pads_total(1), "DeformConv output"),
-                                       checked_add(checked_mul(kw - 1, dw, "DeformConv output"), 1, "DeformConv output"),
-                                       "DeformConv output");
-    PIONNX_ENFORCE(span_h >= 0 && span_w >= 0 && OH == span_h / sh + 1 && OW == span_w / sw + 1,
-                   InvalidArgument, what, ": offset spatial shape ", OH, "x", OW,
-                   " does not match the convolution output");
+    const int64_t span_h = checked_sub(
+        checked_add(H, pads_total(0), "DeformConv output"),
+        checked_add(checked_mul(kh - 1, dh, "DeformConv output"), 1, "DeformConv output"), "DeformConv output");
+    const int64_t span_w = checked_sub(
+        checked_add(W, pads_total(1), "DeformConv output"),
+        checked_add(checked_mul(kw - 1, dw, "DeformConv output"), 1, "DeformConv output"), "DeformConv output");
+    PIONNX_ENFORCE(span_h >= 0 && span_w >= 0 && OH == span_h / sh + 1 && OW == span_w / sw + 1, InvalidArgument, what,
+                   ": offset spatial shape ", OH, "x", OW, " does not match the convolution output");
     PIONNX_ENFORCE(!mask.defined() || mask.numel() == N * OG * K * L, InvalidArgument, what, ": mask ",
                    shape_str(mask.shape()), " expected [", N, ", ", OG * K, ", ", OH, ", ", OW, "]");
 
@@ -298,9 +298,9 @@ class DeformConv : public Kernel {
 }  // namespace
 
 void register_geometry(KernelRegistry& r) {
-  r.add<Col2Im>("", "Col2Im", 18, 23);
-  r.add<AffineGrid>("", "AffineGrid", 20, 23);
-  r.add<DeformConv>("", "DeformConv", 19, 23);
+  r.add<Col2Im>("", "Col2Im", 18, kOpenEnded);
+  r.add<AffineGrid>("", "AffineGrid", 20, kOpenEnded);
+  r.add<DeformConv>("", "DeformConv", 19, kOpenEnded);
 }
 
 }  // namespace pionnx

@@ -7,9 +7,10 @@
 #include <algorithm>
 #include <cmath>
 
-#include "platform/thread_pool.h"
-#include "kernels/base/common.h"
+#include "kernels/base/cast.h"
+#include "kernels/base/dtype_dispatch.h"
 #include "kernels/base/kernel.h"
+#include "platform/thread_pool.h"
 
 namespace pionnx {
 namespace {
@@ -40,9 +41,8 @@ void nll_from_logp(const T* logp, const Shape& in_shape, const Tensor& target, c
   for (size_t i = 2; i < in_shape.size(); ++i) D *= in_shape[i];
   Shape want_target = {N};
   want_target.insert(want_target.end(), in_shape.begin() + 2, in_shape.end());
-  PIONNX_ENFORCE(target.shape() == want_target, InvalidArgument, what, ": target shape ",
-                 shape_str(target.shape()), " does not match input shape ", shape_str(in_shape), " (expected ",
-                 shape_str(want_target), ")");
+  PIONNX_ENFORCE(target.shape() == want_target, InvalidArgument, what, ": target shape ", shape_str(target.shape()),
+                 " does not match input shape ", shape_str(in_shape), " (expected ", shape_str(want_target), ")");
   const std::vector<int64_t> t = tensor_to_int64s(target);
   std::vector<T> w;
   if (weight) {
@@ -153,8 +153,8 @@ class SoftmaxCrossEntropyLoss : public Kernel {
 }  // namespace
 
 void register_losses(KernelRegistry& r) {
-  r.add<NegativeLogLikelihoodLoss>("", "NegativeLogLikelihoodLoss", 12, 23);
-  r.add<SoftmaxCrossEntropyLoss>("", "SoftmaxCrossEntropyLoss", 12, 23);
+  r.add<NegativeLogLikelihoodLoss>("", "NegativeLogLikelihoodLoss", 12, kOpenEnded);
+  r.add<SoftmaxCrossEntropyLoss>("", "SoftmaxCrossEntropyLoss", 12, kOpenEnded);
 }
 
 }  // namespace pionnx

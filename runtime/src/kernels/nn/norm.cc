@@ -6,9 +6,11 @@
 #include <cmath>
 #include <vector>
 
-#include "platform/thread_pool.h"
-#include "kernels/base/common.h"
+#include "kernels/base/cast.h"
+#include "kernels/base/dtype_dispatch.h"
 #include "kernels/base/kernel.h"
+#include "kernels/base/shapes.h"
+#include "platform/thread_pool.h"
 
 namespace pionnx {
 namespace {
@@ -29,9 +31,8 @@ class FloatIO {
  public:
   FloatIO(KernelContext& ctx, const Tensor& x)
       : ctx_(ctx), orig_(x.dtype()), half_(is_half(x.dtype())), x_(half_ ? to_float32(x) : x) {
-    PIONNX_ENFORCE(half_ || x.dtype() == DType::Float || x.dtype() == DType::Double,
-                   NotImplemented, ctx.node().describe(), ": dtype ", dtype_name(x.dtype()),
-                   " is not supported");
+    PIONNX_ENFORCE(half_ || x.dtype() == DType::Float || x.dtype() == DType::Double, NotImplemented,
+                   ctx.node().describe(), ": dtype ", dtype_name(x.dtype()), " is not supported");
   }
   const Tensor& x() const { return x_; }
   DType dtype() const { return x_.dtype(); }
@@ -80,8 +81,7 @@ class BatchNormKernel : public Kernel {
     const std::string what = ctx.node().describe();
     FloatIO io(ctx, ctx.input(0));
     const Tensor& x = io.x();
-    PIONNX_ENFORCE(x.rank() >= 2, InvalidArgument, what, ": X must be [N, C, ...], got ",
-                   shape_str(x.shape()));
+    PIONNX_ENFORCE(x.rank() >= 2, InvalidArgument, what, ": X must be [N, C, ...], got ", shape_str(x.shape()));
     const int64_t N = x.dim(0), C = x.dim(1), S = N * C == 0 ? 0 : x.numel() / (N * C);
     std::vector<double> scale = as_doubles(ctx.input(1)), bias = as_doubles(ctx.input(2));
     std::vector<double> mean = as_doubles(ctx.input(3)), var = as_doubles(ctx.input(4));
@@ -103,13 +103,13 @@ class BatchNormKernel : public Kernel {
       T* Y = y.data<T>();
       ctx.pool().parallel_for(N * C, std::max<int64_t>(1, 32768 / std::max<int64_t>(1, S)),
                               [&](int64_t p0, int64_t p1) {
-        for (int64_t p = p0; p < p1; ++p) {
-          const T ac = a[p % C], bc = b[p % C];
-          const T* xp = X + p * S;
-          T* yp = Y + p * S;
-          for (int64_t i = 0; i < S; ++i) yp[i] = xp[i] * ac + bc;
-        }
-      });
+                                for (int64_t p = p0; p < p1; ++p) {
+                                  const T ac = a[p % C], bc = b[p % C];
+                                  const T* xp = X + p * S;
+                                  T* yp = Y + p * S;
+                                  for (int64_t i = 0; i < S; ++i) yp[i] = xp[i] * ac + bc;
+                                }
+                              });
       if (training_ || ctx.wants_output(1) || ctx.wants_output(2))
         write_running(ctx, io, cur_mean, cur_var, mean, var, C, tag);
     });
@@ -167,13 +167,12 @@ void instance_norm(KernelContext& ctx) {
   const std::string what = ctx.node().describe();
   FloatIO io(ctx, ctx.input(0));
   const Tensor& x = io.x();
-  PIONNX_ENFORCE(x.rank() >= 2, InvalidArgument, what, ": X must be [N, C, ...], got ",
-                 shape_str(x.shape()));
+  PIONNX_ENFORCE(x.rank() >= 2, InvalidArgument, what, ": X must be [N, C, ...], got ", shape_str(x.shape()));
   const double eps = ctx.node().attr_f("epsilon", 1e-5f);
   const int64_t N = x.dim(0), C = x.dim(1), S = N * C == 0 ? 0 : x.numel() / (N * C);
   const std::vector<double> scale = as_doubles(ctx.input(1)), bias = as_doubles(ctx.input(2));
-  PIONNX_ENFORCE(static_cast<int64_t>(scale.size()) == C && static_cast<int64_t>(bias.size()) == C,
-                 InvalidArgument, what, ": scale and B must have C=", C, " values");
+  PIONNX_ENFORCE(static_cast<int64_t>(scale.size()) == C && static_cast<int64_t>(bias.size()) == C, InvalidArgument,
+                 what, ": scale and B must have C=", C, " values");
   Tensor y = io.out(0, x.shape());
   dispatch_float(io.dtype(), what, [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -196,8 +195,8 @@ void instance_norm(KernelContext& ctx) {
 // Scale/bias broadcast (one way) to X, as a per-element table over the
 // normalized block when they vary only inside it, else over all of X.
 template <typename T>
-std::vector<T> broadcast_param(const Tensor* p, const Shape& xs, int64_t inner,
-                               const std::string& what, bool* per_row) {
+std::vector<T> broadcast_param(const Tensor* p, const Shape& xs, int64_t inner, const std::string& what,
+                               bool* per_row) {
   *per_row = false;
   if (!p) return {};
   const std::vector<double> v = as_doubles(*p);
@@ -207,8 +206,8 @@ std::vector<T> broadcast_param(const Tensor* p, const Shape& xs, int64_t inner,
     return out;
   }
   const Shape full = broadcast_shapes(p->shape(), xs, what);
-  PIONNX_ENFORCE(full == xs, InvalidArgument, what, ": parameter of shape ",
-                 shape_str(p->shape()), " does not broadcast to X ", shape_str(xs));
+  PIONNX_ENFORCE(full == xs, InvalidArgument, what, ": parameter of shape ", shape_str(p->shape()),
+                 " does not broadcast to X ", shape_str(xs));
   const std::vector<int64_t> st = broadcast_strides(p->shape(), xs);
   std::vector<T> out(static_cast<size_t>(shape_numel(xs)));
   IndexIter it(xs);
@@ -225,9 +224,7 @@ std::vector<T> broadcast_param(const Tensor* p, const Shape& xs, int64_t inner,
 class LayerNormKernel : public Kernel {
  public:
   LayerNormKernel(const KernelInfo& info, bool rms)
-      : rms_(rms),
-        axis_(info.node.attr_i("axis", -1)),
-        eps_(info.node.attr_f("epsilon", 1e-5f)) {}
+      : rms_(rms), axis_(info.node.attr_i("axis", -1)), eps_(info.node.attr_f("epsilon", 1e-5f)) {}
 
   void compute(KernelContext& ctx) const override {
     const std::string what = ctx.node().describe();
@@ -247,39 +244,38 @@ class LayerNormKernel : public Kernel {
     dispatch_float(io.dtype(), what, [&](auto tag) {
       using T = typename decltype(tag)::type;
       bool scale_full, bias_full;
-      const std::vector<T> scale =
-          broadcast_param<T>(&ctx.input(1), x.shape(), inner, what, &scale_full);
-      const std::vector<T> bias = broadcast_param<T>(rms_ ? nullptr : ctx.optional_input(2),
-                                                     x.shape(), inner, what, &bias_full);
+      const std::vector<T> scale = broadcast_param<T>(&ctx.input(1), x.shape(), inner, what, &scale_full);
+      const std::vector<T> bias =
+          broadcast_param<T>(rms_ ? nullptr : ctx.optional_input(2), x.shape(), inner, what, &bias_full);
       const T* X = x.data<T>();
       T* Y = y.data<T>();
       T* M = mean_t.defined() ? mean_t.data<T>() : nullptr;
       T* I = inv_t.defined() ? inv_t.data<T>() : nullptr;
       ctx.pool().parallel_for(outer, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, inner)),
                               [&](int64_t r0, int64_t r1) {
-        for (int64_t r = r0; r < r1; ++r) {
-          const T* xr = X + r * inner;
-          T* yr = Y + r * inner;
-          double m = 0, v;
-          if (rms_) {
-            double s2 = 0;
-            for (int64_t j = 0; j < inner; ++j) s2 += static_cast<double>(xr[j]) * xr[j];
-            v = inner > 0 ? s2 / inner : 0.0;
-          } else {
-            mean_var(xr, inner, &m, &v);
-          }
-          const double inv = 1.0 / std::sqrt(v + eps_);
-          if (M) M[r] = static_cast<T>(m);
-          if (I) I[r] = static_cast<T>(inv);
-          const T* sc = scale.data() + (scale_full ? r * inner : 0);
-          const T* bi = bias.empty() ? nullptr : bias.data() + (bias_full ? r * inner : 0);
-          const T tm = static_cast<T>(m), ti = static_cast<T>(inv);
-          for (int64_t j = 0; j < inner; ++j) {
-            const T n = (xr[j] - tm) * ti * sc[j];
-            yr[j] = bi ? n + bi[j] : n;
-          }
-        }
-      });
+                                for (int64_t r = r0; r < r1; ++r) {
+                                  const T* xr = X + r * inner;
+                                  T* yr = Y + r * inner;
+                                  double m = 0, v;
+                                  if (rms_) {
+                                    double s2 = 0;
+                                    for (int64_t j = 0; j < inner; ++j) s2 += static_cast<double>(xr[j]) * xr[j];
+                                    v = inner > 0 ? s2 / inner : 0.0;
+                                  } else {
+                                    mean_var(xr, inner, &m, &v);
+                                  }
+                                  const double inv = 1.0 / std::sqrt(v + eps_);
+                                  if (M) M[r] = static_cast<T>(m);
+                                  if (I) I[r] = static_cast<T>(inv);
+                                  const T* sc = scale.data() + (scale_full ? r * inner : 0);
+                                  const T* bi = bias.empty() ? nullptr : bias.data() + (bias_full ? r * inner : 0);
+                                  const T tm = static_cast<T>(m), ti = static_cast<T>(inv);
+                                  for (int64_t j = 0; j < inner; ++j) {
+                                    const T n = (xr[j] - tm) * ti * sc[j];
+                                    yr[j] = bi ? n + bi[j] : n;
+                                  }
+                                }
+                              });
     });
     io.finish();
   }
@@ -303,18 +299,16 @@ class GroupNormKernel : public Kernel {
     const std::string what = ctx.node().describe();
     FloatIO io(ctx, ctx.input(0));
     const Tensor& x = io.x();
-    PIONNX_ENFORCE(x.rank() >= 2, InvalidArgument, what, ": X must be [N, C, ...], got ",
-                   shape_str(x.shape()));
+    PIONNX_ENFORCE(x.rank() >= 2, InvalidArgument, what, ": X must be [N, C, ...], got ", shape_str(x.shape()));
     const int64_t N = x.dim(0), C = x.dim(1), S = N * C == 0 ? 0 : x.numel() / (N * C);
-    PIONNX_ENFORCE(groups_ > 0 && C % groups_ == 0, InvalidArgument, what, ": num_groups=",
-                   groups_, " does not divide C=", C);
+    PIONNX_ENFORCE(groups_ > 0 && C % groups_ == 0, InvalidArgument, what, ": num_groups=", groups_,
+                   " does not divide C=", C);
     const std::vector<double> scale = as_doubles(ctx.input(1)), bias = as_doubles(ctx.input(2));
     // Opset 18 has one scale/bias per group, opset 21 one per channel.
     const int64_t want = per_group_params_ ? groups_ : C;
-    PIONNX_ENFORCE(static_cast<int64_t>(scale.size()) == want &&
-                       static_cast<int64_t>(bias.size()) == want,
-                   InvalidArgument, what, ": scale and bias must have ", want, " values, got ",
-                   scale.size(), " and ", bias.size());
+    PIONNX_ENFORCE(static_cast<int64_t>(scale.size()) == want && static_cast<int64_t>(bias.size()) == want,
+                   InvalidArgument, what, ": scale and bias must have ", want, " values, got ", scale.size(), " and ",
+                   bias.size());
     const int64_t Cg = C / groups_;
     Tensor y = io.out(0, x.shape());
     dispatch_float(io.dtype(), what, [&](auto tag) {
@@ -362,8 +356,7 @@ class LrnKernel : public Kernel {
     const std::string what = ctx.node().describe();
     FloatIO io(ctx, ctx.input(0));
     const Tensor& x = io.x();
-    PIONNX_ENFORCE(x.rank() >= 3, InvalidArgument, what, ": X must be [N, C, d1, ...], got ",
-                   shape_str(x.shape()));
+    PIONNX_ENFORCE(x.rank() >= 3, InvalidArgument, what, ": X must be [N, C, d1, ...], got ", shape_str(x.shape()));
     const int64_t N = x.dim(0), C = x.dim(1), S = N * C == 0 ? 0 : x.numel() / (N * C);
     const int64_t lo = (size_ - 1) / 2, hi = size_ / 2;  // floor and ceil of (size-1)/2
     Tensor y = io.out(0, x.shape());
@@ -441,8 +434,7 @@ class MvnKernel : public Kernel {
         s2[slot[i]] += d * d;
       }
       for (auto& v : s2) v = std::sqrt(v / std::max<int64_t>(1, n)) + 1e-9;
-      for (int64_t i = 0; i < x.numel(); ++i)
-        Y[i] = static_cast<T>((X[i] - s[slot[i]]) / s2[slot[i]]);
+      for (int64_t i = 0; i < x.numel(); ++i) Y[i] = static_cast<T>((X[i] - s[slot[i]]) / s2[slot[i]]);
     });
     io.finish();
   }
@@ -455,10 +447,8 @@ class MvnKernel : public Kernel {
 
 class LpNormKernel : public Kernel {
  public:
-  explicit LpNormKernel(const KernelInfo& info)
-      : axis_(info.node.attr_i("axis", -1)), p_(info.node.attr_i("p", 2)) {
-    PIONNX_ENFORCE(p_ == 1 || p_ == 2, InvalidGraph, info.node.describe(), ": p must be 1 or 2, got ",
-                   p_);
+  explicit LpNormKernel(const KernelInfo& info) : axis_(info.node.attr_i("axis", -1)), p_(info.node.attr_i("p", 2)) {
+    PIONNX_ENFORCE(p_ == 1 || p_ == 2, InvalidGraph, info.node.describe(), ": p must be 1 or 2, got ", p_);
   }
 
   void compute(KernelContext& ctx) const override {
@@ -498,18 +488,18 @@ class LpNormKernel : public Kernel {
 }  // namespace
 
 void register_norm(KernelRegistry& r) {
-  r.add<BatchNormKernel>("", "BatchNormalization", 1, 23);
-  r.add_fn("", "InstanceNormalization", 1, 23, instance_norm);
-  r.add("", "LayerNormalization", 17, 23, [](const KernelInfo& info) -> std::unique_ptr<Kernel> {
+  r.add<BatchNormKernel>("", "BatchNormalization", 1, kOpenEnded);
+  r.add_fn("", "InstanceNormalization", 1, kOpenEnded, instance_norm);
+  r.add("", "LayerNormalization", 17, kOpenEnded, [](const KernelInfo& info) -> std::unique_ptr<Kernel> {
     return std::make_unique<LayerNormKernel>(info, false);
   });
-  r.add("", "RMSNormalization", 23, 23, [](const KernelInfo& info) -> std::unique_ptr<Kernel> {
+  r.add("", "RMSNormalization", 23, kOpenEnded, [](const KernelInfo& info) -> std::unique_ptr<Kernel> {
     return std::make_unique<LayerNormKernel>(info, true);
   });
-  r.add<GroupNormKernel>("", "GroupNormalization", 18, 23);
-  r.add<LrnKernel>("", "LRN", 1, 23);
-  r.add<MvnKernel>("", "MeanVarianceNormalization", 1, 23);
-  r.add<LpNormKernel>("", "LpNormalization", 1, 23);
+  r.add<GroupNormKernel>("", "GroupNormalization", 18, kOpenEnded);
+  r.add<LrnKernel>("", "LRN", 1, kOpenEnded);
+  r.add<MvnKernel>("", "MeanVarianceNormalization", 1, kOpenEnded);
+  r.add<LpNormKernel>("", "LpNormalization", 1, kOpenEnded);
 }
 
 }  // namespace pionnx

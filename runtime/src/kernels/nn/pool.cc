@@ -8,10 +8,13 @@
 #include <vector>
 
 #include "core/checked.h"
-#include "platform/thread_pool.h"
-#include "kernels/base/common.h"
+#include "core/int_arith.h"
+#include "kernels/base/cast.h"
+#include "kernels/base/dtype_dispatch.h"
 #include "kernels/base/kernel.h"
+#include "kernels/base/shapes.h"
 #include "kernels/nn/window.h"
+#include "platform/thread_pool.h"
 
 namespace pionnx {
 namespace {
@@ -52,9 +55,8 @@ std::vector<DimTaps> make_taps(const WindowGeometry& g) {
 // Pools one dtype. The geometry is promoted to 3 spatial dims (leading unit
 // dims) so one loop nest serves 1-D, 2-D and 3-D.
 template <typename T, typename Acc>
-void pool_forward(ThreadPool& pool, PoolKind kind, const T* X, T* Y, int64_t* indices,
-                  int64_t planes, const WindowGeometry& geo, bool count_include_pad, double p,
-                  bool col_major_indices) {
+void pool_forward(ThreadPool& pool, PoolKind kind, const T* X, T* Y, int64_t* indices, int64_t planes,
+                  const WindowGeometry& geo, bool count_include_pad, double p, bool col_major_indices) {
   WindowGeometry g = geo;
   while (g.dims() < 3) {
     for (auto* v : {&g.in, &g.kernel, &g.strides, &g.dilations, &g.out}) v->insert(v->begin(), 1);
@@ -68,67 +70,65 @@ void pool_forward(ThreadPool& pool, PoolKind kind, const T* X, T* Y, int64_t* in
   const int64_t nd = static_cast<int64_t>(geo.dims());
   pool.parallel_for(planes, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, out_size * g.kernel_size())),
                     [&](int64_t b, int64_t e) {
-    for (int64_t c = b; c < e; ++c) {
-      const T* x = X + c * in_size;
-      T* y = Y + c * out_size;
-      for (int64_t od = 0; od < OD; ++od)
-        for (int64_t oh = 0; oh < OH; ++oh)
-          for (int64_t ow = 0; ow < OW; ++ow) {
-            const int64_t o = (od * OH + oh) * OW + ow;
-            Acc acc = kind == PoolKind::Max ? std::numeric_limits<Acc>::lowest() : Acc(0);
-            int64_t best = -1;
-            for (int64_t kd = t[0].klo[od]; kd < t[0].khi[od]; ++kd) {
-              const int64_t id = t[0].start[od] + kd * t[0].dilation;
-              for (int64_t kh = t[1].klo[oh]; kh < t[1].khi[oh]; ++kh) {
-                const int64_t ih = t[1].start[oh] + kh * t[1].dilation;
-                const T* row = x + (id * IH + ih) * IW;
-                for (int64_t kw = t[2].klo[ow]; kw < t[2].khi[ow]; ++kw) {
-                  const int64_t iw = t[2].start[ow] + kw * t[2].dilation;
-                  const Acc v = static_cast<Acc>(row[iw]);
-                  if (kind == PoolKind::Max) {
-                    if (best < 0 || v > acc) {
-                      acc = v;
-                      best = (id * IH + ih) * IW + iw;
-                    }
-                  } else if (kind == PoolKind::Avg) {
-                    acc += v;
-                  } else {
-                    acc += static_cast<Acc>(std::pow(std::abs(static_cast<double>(v)), p));
-                  }
-                }
-              }
-            }
-            if (kind == PoolKind::Max) {
-              // A window all in padding keeps the accumulator's lowest value: for an integer
-              // output that is the type's own lowest (the float one does not fit it).
-              if constexpr (std::is_integral_v<T>)
-                y[o] = best < 0 ? std::numeric_limits<T>::lowest() : static_cast<T>(acc);
-              else
-                y[o] = static_cast<T>(acc);
-              if (indices) {
-                int64_t idx = best;
-                if (col_major_indices && best >= 0) {
-                  // Spatial coordinates of `best`, re-flattened first-dim-fastest.
-                  const int64_t pos[3] = {best / (IH * IW), best / IW % IH, best % IW};
-                  const int64_t dims[3] = {ID, IH, IW};
-                  idx = 0;
-                  for (int64_t d = 2; d >= 3 - nd; --d) idx = idx * dims[d] + pos[d];
-                }
-                indices[c * out_size + o] = best < 0 ? -1 : c * in_size + idx;
-              }
-            } else if (kind == PoolKind::Avg) {
-              const int64_t n =
-                  count_include_pad
-                      ? t[0].npad[od] * t[1].npad[oh] * t[2].npad[ow]
-                      : (t[0].khi[od] - t[0].klo[od]) * (t[1].khi[oh] - t[1].klo[oh]) *
-                            (t[2].khi[ow] - t[2].klo[ow]);
-              y[o] = n > 0 ? static_cast<T>(acc / static_cast<Acc>(n)) : T(0);
-            } else {
-              y[o] = static_cast<T>(std::pow(static_cast<double>(acc), 1.0 / p));
-            }
-          }
-    }
-  });
+                      for (int64_t c = b; c < e; ++c) {
+                        const T* x = X + c * in_size;
+                        T* y = Y + c * out_size;
+                        for (int64_t od = 0; od < OD; ++od)
+                          for (int64_t oh = 0; oh < OH; ++oh)
+                            for (int64_t ow = 0; ow < OW; ++ow) {
+                              const int64_t o = (od * OH + oh) * OW + ow;
+                              Acc acc = kind == PoolKind::Max ? std::numeric_limits<Acc>::lowest() : Acc(0);
+                              int64_t best = -1;
+                              for (int64_t kd = t[0].klo[od]; kd < t[0].khi[od]; ++kd) {
+                                const int64_t id = t[0].start[od] + kd * t[0].dilation;
+                                for (int64_t kh = t[1].klo[oh]; kh < t[1].khi[oh]; ++kh) {
+                                  const int64_t ih = t[1].start[oh] + kh * t[1].dilation;
+                                  const T* row = x + (id * IH + ih) * IW;
+                                  for (int64_t kw = t[2].klo[ow]; kw < t[2].khi[ow]; ++kw) {
+                                    const int64_t iw = t[2].start[ow] + kw * t[2].dilation;
+                                    const Acc v = static_cast<Acc>(row[iw]);
+                                    if (kind == PoolKind::Max) {
+                                      if (best < 0 || v > acc) {
+                                        acc = v;
+                                        best = (id * IH + ih) * IW + iw;
+                                      }
+                                    } else if (kind == PoolKind::Avg) {
+                                      acc += v;
+                                    } else {
+                                      acc += static_cast<Acc>(std::pow(std::abs(static_cast<double>(v)), p));
+                                    }
+                                  }
+                                }
+                              }
+                              if (kind == PoolKind::Max) {
+                                // A window all in padding keeps the accumulator's lowest value: for an integer
+                                // output that is the type's own lowest (the float one does not fit it).
+                                if constexpr (std::is_integral_v<T>)
+                                  y[o] = best < 0 ? std::numeric_limits<T>::lowest() : static_cast<T>(acc);
+                                else y[o] = static_cast<T>(acc);
+                                if (indices) {
+                                  int64_t idx = best;
+                                  if (col_major_indices && best >= 0) {
+                                    // Spatial coordinates of `best`, re-flattened first-dim-fastest.
+                                    const int64_t pos[3] = {best / (IH * IW), best / IW % IH, best % IW};
+                                    const int64_t dims[3] = {ID, IH, IW};
+                                    idx = 0;
+                                    for (int64_t d = 2; d >= 3 - nd; --d) idx = idx * dims[d] + pos[d];
+                                  }
+                                  indices[c * out_size + o] = best < 0 ? -1 : c * in_size + idx;
+                                }
+                              } else if (kind == PoolKind::Avg) {
+                                const int64_t n = count_include_pad
+                                                      ? t[0].npad[od] * t[1].npad[oh] * t[2].npad[ow]
+                                                      : (t[0].khi[od] - t[0].klo[od]) * (t[1].khi[oh] - t[1].klo[oh]) *
+                                                            (t[2].khi[ow] - t[2].klo[ow]);
+                                y[o] = n > 0 ? static_cast<T>(acc / static_cast<Acc>(n)) : T(0);
+                              } else {
+                                y[o] = static_cast<T>(std::pow(static_cast<double>(acc), 1.0 / p));
+                              }
+                            }
+                      }
+                    });
 }
 
 // Fast path for the CNN case: 1-D/2-D Max (without Indices) or Average
@@ -174,8 +174,7 @@ void pool2d_plane(const T* x, T* y, const WindowGeometry& g, bool count_include_
       const T* win = xr + (ow - ow_lo) * sw;
       T acc = win[0];
       for (int64_t i = 0; i < kh; ++i)
-        for (int64_t j = (i == 0); j < kw; ++j)
-          acc = IsMax ? std::max(acc, win[i * W + j]) : acc + win[i * W + j];
+        for (int64_t j = (i == 0); j < kw; ++j) acc = IsMax ? std::max(acc, win[i * W + j]) : acc + win[i * W + j];
       yr[ow] = IsMax ? acc : acc * inv;
     }
     for (int64_t ow = std::max(ow_lo, ow_hi); ow < OW; ++ow) yr[ow] = border(oh, ow);
@@ -183,25 +182,22 @@ void pool2d_plane(const T* x, T* y, const WindowGeometry& g, bool count_include_
 }
 
 template <typename T, bool IsMax>
-void pool2d_fast(ThreadPool& pool, const T* X, T* Y, int64_t planes, const WindowGeometry& g,
-                 bool count_include_pad) {
+void pool2d_fast(ThreadPool& pool, const T* X, T* Y, int64_t planes, const WindowGeometry& g, bool count_include_pad) {
   const int64_t in_size = g.in_size(), out_size = g.out_size();
   auto plane = &pool2d_plane<T, IsMax, 0, 0>;
   if (g.kernel[0] == 3 && g.kernel[1] == 3) plane = &pool2d_plane<T, IsMax, 3, 3>;
   if (g.kernel[0] == 2 && g.kernel[1] == 2) plane = &pool2d_plane<T, IsMax, 2, 2>;
   pool.parallel_for(planes, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, out_size * g.kernel_size())),
                     [&](int64_t b, int64_t e) {
-    for (int64_t c = b; c < e; ++c) plane(X + c * in_size, Y + c * out_size, g, count_include_pad);
-  });
+                      for (int64_t c = b; c < e; ++c) plane(X + c * in_size, Y + c * out_size, g, count_include_pad);
+                    });
 }
 
 class PoolKernel : public Kernel {
  public:
-  PoolKernel(const KernelInfo& info, PoolKind kind)
-      : kind_(kind), attrs_(WindowAttrs::from_node(info.node)) {
+  PoolKernel(const KernelInfo& info, PoolKind kind) : kind_(kind), attrs_(WindowAttrs::from_node(info.node)) {
     const Node& n = info.node;
-    PIONNX_ENFORCE(!attrs_.kernel_shape.empty(), InvalidGraph, n.describe(),
-                   ": kernel_shape is required");
+    PIONNX_ENFORCE(!attrs_.kernel_shape.empty(), InvalidGraph, n.describe(), ": kernel_shape is required");
     count_include_pad_ = n.attr_i("count_include_pad", 0) != 0;
     col_major_ = n.attr_i("storage_order", 0) == 1;
     // LpPool-1 has a float p, later versions an int one.
@@ -212,22 +208,21 @@ class PoolKernel : public Kernel {
   void compute(KernelContext& ctx) const override {
     const std::string what = ctx.node().describe();
     const Tensor& x = ctx.input(0);
-    PIONNX_ENFORCE(x.rank() >= 3 && x.rank() <= 5, InvalidArgument, what,
-                   ": X must be [N, C, d1 (, d2 (, d3))], got ", shape_str(x.shape()));
+    PIONNX_ENFORCE(x.rank() >= 3 && x.rank() <= 5, InvalidArgument, what, ": X must be [N, C, d1 (, d2 (, d3))], got ",
+                   shape_str(x.shape()));
     const std::vector<int64_t> in(x.shape().begin() + 2, x.shape().end());
     const WindowGeometry g = resolve_window(attrs_, in, attrs_.kernel_shape, what);
     Shape out{x.dim(0), x.dim(1)};
     out.insert(out.end(), g.out.begin(), g.out.end());
     int64_t* indices = nullptr;
-    if (kind_ == PoolKind::Max && ctx.wants_output(1))
-      indices = ctx.output(1, DType::Int64, out).data<int64_t>();
+    if (kind_ == PoolKind::Max && ctx.wants_output(1)) indices = ctx.output(1, DType::Int64, out).data<int64_t>();
     const int64_t planes = x.dim(0) * x.dim(1);
 
     if (is_half(x.dtype())) {
       const Tensor x32 = to_float32(x);
       Tensor y(DType::Float, out);
-      pool_forward<float, float>(ctx.pool(), kind_, x32.data<float>(), y.data<float>(), indices,
-                                 planes, g, count_include_pad_, p_, col_major_);
+      pool_forward<float, float>(ctx.pool(), kind_, x32.data<float>(), y.data<float>(), indices, planes, g,
+                                 count_include_pad_, p_, col_major_);
       ctx.set_output(0, cast_tensor(y, x.dtype()));
       return;
     }
@@ -241,12 +236,10 @@ class PoolKernel : public Kernel {
       if constexpr (std::is_floating_point<T>::value) {
         if (fast && kind_ == PoolKind::Max)
           return pool2d_fast<T, true>(ctx.pool(), x.data<T>(), y.data<T>(), planes, g2, false);
-        if (fast)
-          return pool2d_fast<T, false>(ctx.pool(), x.data<T>(), y.data<T>(), planes, g2,
-                                       count_include_pad_);
+        if (fast) return pool2d_fast<T, false>(ctx.pool(), x.data<T>(), y.data<T>(), planes, g2, count_include_pad_);
       }
-      pool_forward<T, Acc>(ctx.pool(), kind_, x.data<T>(), y.data<T>(), indices, planes, g,
-                           count_include_pad_, p_, col_major_);
+      pool_forward<T, Acc>(ctx.pool(), kind_, x.data<T>(), y.data<T>(), indices, planes, g, count_include_pad_, p_,
+                           col_major_);
     };
     switch (x.dtype()) {
       case DType::Float: return run(TypeTag<float>{});
@@ -271,10 +264,8 @@ class PoolKernel : public Kernel {
 
 // Global pools: one reduction per (n, c) plane.
 template <typename T>
-void global_pool(ThreadPool& pool, PoolKind kind, const T* X, T* Y, int64_t planes, int64_t size,
-                 double p) {
-  pool.parallel_for(planes, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, size)),
-                    [&](int64_t b, int64_t e) {
+void global_pool(ThreadPool& pool, PoolKind kind, const T* X, T* Y, int64_t planes, int64_t size, double p) {
+  pool.parallel_for(planes, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, size)), [&](int64_t b, int64_t e) {
     for (int64_t c = b; c < e; ++c) {
       const T* x = X + c * size;
       if (kind == PoolKind::Max) {
@@ -304,8 +295,7 @@ class GlobalPoolKernel : public Kernel {
   void compute(KernelContext& ctx) const override {
     const std::string what = ctx.node().describe();
     const Tensor& x = ctx.input(0);
-    PIONNX_ENFORCE(x.rank() >= 2, InvalidArgument, what, ": X must be [N, C, ...], got ",
-                   shape_str(x.shape()));
+    PIONNX_ENFORCE(x.rank() >= 2, InvalidArgument, what, ": X must be [N, C, ...], got ", shape_str(x.shape()));
     Shape out(x.rank(), 1);
     out[0] = x.dim(0);
     out[1] = x.dim(1);
@@ -335,21 +325,18 @@ class GlobalPoolKernel : public Kernel {
 class MaxRoiPoolKernel : public Kernel {
  public:
   explicit MaxRoiPoolKernel(const KernelInfo& info)
-      : pooled_(info.node.attr_ints("pooled_shape")),
-        scale_(info.node.attr_f("spatial_scale", 1.f)) {
-    PIONNX_ENFORCE(pooled_.size() == 2 && pooled_[0] > 0 && pooled_[1] > 0, InvalidGraph,
-                   info.node.describe(), ": pooled_shape must be 2 positive values");
+      : pooled_(info.node.attr_ints("pooled_shape")), scale_(info.node.attr_f("spatial_scale", 1.f)) {
+    PIONNX_ENFORCE(pooled_.size() == 2 && pooled_[0] > 0 && pooled_[1] > 0, InvalidGraph, info.node.describe(),
+                   ": pooled_shape must be 2 positive values");
   }
 
   void compute(KernelContext& ctx) const override {
     const std::string what = ctx.node().describe();
     const Tensor& x = ctx.input(0);
     const Tensor& rois = ctx.input(1);
-    PIONNX_ENFORCE(x.rank() == 4, InvalidArgument, what, ": X must be [N, C, H, W], got ",
-                   shape_str(x.shape()));
-    PIONNX_ENFORCE(rois.rank() == 2 && rois.dim(1) == 5 && rois.dtype() == x.dtype(),
-                   InvalidArgument, what, ": rois must be [num_rois, 5] of X's dtype, got ",
-                   shape_str(rois.shape()));
+    PIONNX_ENFORCE(x.rank() == 4, InvalidArgument, what, ": X must be [N, C, H, W], got ", shape_str(x.shape()));
+    PIONNX_ENFORCE(rois.rank() == 2 && rois.dim(1) == 5 && rois.dtype() == x.dtype(), InvalidArgument, what,
+                   ": rois must be [num_rois, 5] of X's dtype, got ", shape_str(rois.shape()));
     const Tensor x32 = x.dtype() == DType::Float ? x : cast_tensor(x, DType::Float);
     const Tensor r32 = rois.dtype() == DType::Float ? rois : cast_tensor(rois, DType::Float);
     const int64_t C = x.dim(1), H = x.dim(2), W = x.dim(3), PH = pooled_[0], PW = pooled_[1];
@@ -361,10 +348,11 @@ class MaxRoiPoolKernel : public Kernel {
     for (int64_t r = 0; r < R; ++r) {
       const float* b = roi + r * 5;
       const int64_t n = clamp_to_int<int64_t>(b[0]);
-      PIONNX_ENFORCE(n >= 0 && n < x.dim(0), InvalidArgument, what, ": roi ", r,
-                     " names batch ", n, " of ", x.dim(0));
-      const int64_t x1 = clamp_to_int<int32_t>(std::round(b[1] * scale_)), y1 = clamp_to_int<int32_t>(std::round(b[2] * scale_));
-      const int64_t x2 = clamp_to_int<int32_t>(std::round(b[3] * scale_)), y2 = clamp_to_int<int32_t>(std::round(b[4] * scale_));
+      PIONNX_ENFORCE(n >= 0 && n < x.dim(0), InvalidArgument, what, ": roi ", r, " names batch ", n, " of ", x.dim(0));
+      const int64_t x1 = clamp_to_int<int32_t>(std::round(b[1] * scale_)),
+                    y1 = clamp_to_int<int32_t>(std::round(b[2] * scale_));
+      const int64_t x2 = clamp_to_int<int32_t>(std::round(b[3] * scale_)),
+                    y2 = clamp_to_int<int32_t>(std::round(b[4] * scale_));
       const float bin_h = static_cast<float>(std::max<int64_t>(y2 - y1 + 1, 1)) / PH;
       const float bin_w = static_cast<float>(std::max<int64_t>(x2 - x1 + 1, 1)) / PW;
       for (int64_t c = 0; c < C; ++c) {
@@ -401,8 +389,7 @@ class MaxRoiPoolKernel : public Kernel {
 class MaxUnpoolKernel : public Kernel {
  public:
   explicit MaxUnpoolKernel(const KernelInfo& info) : attrs_(WindowAttrs::from_node(info.node)) {
-    PIONNX_ENFORCE(!attrs_.kernel_shape.empty(), InvalidGraph, info.node.describe(),
-                   ": kernel_shape is required");
+    PIONNX_ENFORCE(!attrs_.kernel_shape.empty(), InvalidGraph, info.node.describe(), ": kernel_shape is required");
   }
 
   void compute(KernelContext& ctx) const override {
@@ -410,8 +397,8 @@ class MaxUnpoolKernel : public Kernel {
     const Tensor& x = ctx.input(0);
     const Tensor& ind = ctx.input(1);
     PIONNX_ENFORCE(x.rank() >= 3 && ind.shape() == x.shape(), InvalidArgument, what,
-                   ": X must be [N, C, spatial...] and I the same shape, got ", shape_str(x.shape()),
-                   " and ", shape_str(ind.shape()));
+                   ": X must be [N, C, spatial...] and I the same shape, got ", shape_str(x.shape()), " and ",
+                   shape_str(ind.shape()));
     const size_t nd = x.rank() - 2;
     PIONNX_ENFORCE(attrs_.kernel_shape.size() == nd && (attrs_.strides.empty() || attrs_.strides.size() == nd) &&
                        (attrs_.pads.empty() || attrs_.pads.size() == 2 * nd),
@@ -422,24 +409,22 @@ class MaxUnpoolKernel : public Kernel {
     Shape inferred{x.dim(0), x.dim(1)};
     for (size_t i = 0; i < nd; ++i) {
       const int64_t s = attrs_.strides.empty() ? 1 : attrs_.strides[i];
-      const int64_t pads =
-          attrs_.pads.empty() ? 0 : checked_add(attrs_.pads[i], attrs_.pads[i + nd], "MaxUnpool pads");
+      const int64_t pads = attrs_.pads.empty() ? 0 : checked_add(attrs_.pads[i], attrs_.pads[i + nd], "MaxUnpool pads");
       const int64_t dim = checked_sub(
           checked_add(checked_mul(x.dim(2 + i) - 1, s, "MaxUnpool output"), attrs_.kernel_shape[i], "MaxUnpool output"),
           pads, "MaxUnpool output");
       PIONNX_ENFORCE(s > 0 && attrs_.kernel_shape[i] > 0 && dim >= 0, InvalidArgument, what,
-                     ": strides and kernel_shape must be positive and the unpooled size not negative (dim ", i,
-                     ": ", dim, ")");
+                     ": strides and kernel_shape must be positive and the unpooled size not negative (dim ", i, ": ",
+                     dim, ")");
       inferred.push_back(dim);
     }
     Shape out = inferred;
     if (const Tensor* os = ctx.optional_input(2)) {
       out = tensor_to_int64s(*os);
-      PIONNX_ENFORCE(out.size() == x.rank(), InvalidArgument, what, ": output_shape must have ",
-                     x.rank(), " values");
+      PIONNX_ENFORCE(out.size() == x.rank(), InvalidArgument, what, ": output_shape must have ", x.rank(), " values");
       for (size_t d = 0; d < out.size(); ++d)
-        PIONNX_ENFORCE(out[d] >= inferred[d], InvalidArgument, what, ": output_shape ",
-                       shape_str(out), " is smaller than the unpooled shape ", shape_str(inferred));
+        PIONNX_ENFORCE(out[d] >= inferred[d], InvalidArgument, what, ": output_shape ", shape_str(out),
+                       " is smaller than the unpooled shape ", shape_str(inferred));
     }
     const std::vector<int64_t> idx = tensor_to_int64s(ind);
     const std::vector<int64_t> in_str = strides_of(inferred), out_str = strides_of(out);
@@ -466,28 +451,24 @@ class MaxUnpoolKernel : public Kernel {
 
 template <PoolKind K>
 KernelFactory pool_factory() {
-  return [](const KernelInfo& info) -> std::unique_ptr<Kernel> {
-    return std::make_unique<PoolKernel>(info, K);
-  };
+  return [](const KernelInfo& info) -> std::unique_ptr<Kernel> { return std::make_unique<PoolKernel>(info, K); };
 }
 template <PoolKind K>
 KernelFactory global_factory() {
-  return [](const KernelInfo& info) -> std::unique_ptr<Kernel> {
-    return std::make_unique<GlobalPoolKernel>(info, K);
-  };
+  return [](const KernelInfo& info) -> std::unique_ptr<Kernel> { return std::make_unique<GlobalPoolKernel>(info, K); };
 }
 
 }  // namespace
 
 void register_pool(KernelRegistry& r) {
-  r.add("", "MaxPool", 1, 23, pool_factory<PoolKind::Max>());
-  r.add("", "AveragePool", 1, 23, pool_factory<PoolKind::Avg>());
-  r.add("", "LpPool", 1, 23, pool_factory<PoolKind::Lp>());
-  r.add("", "GlobalMaxPool", 1, 23, global_factory<PoolKind::Max>());
-  r.add("", "GlobalAveragePool", 1, 23, global_factory<PoolKind::Avg>());
-  r.add("", "GlobalLpPool", 1, 23, global_factory<PoolKind::Lp>());
-  r.add<MaxRoiPoolKernel>("", "MaxRoiPool", 1, 23);
-  r.add<MaxUnpoolKernel>("", "MaxUnpool", 9, 23);
+  r.add("", "MaxPool", 1, kOpenEnded, pool_factory<PoolKind::Max>());
+  r.add("", "AveragePool", 1, kOpenEnded, pool_factory<PoolKind::Avg>());
+  r.add("", "LpPool", 1, kOpenEnded, pool_factory<PoolKind::Lp>());
+  r.add("", "GlobalMaxPool", 1, kOpenEnded, global_factory<PoolKind::Max>());
+  r.add("", "GlobalAveragePool", 1, kOpenEnded, global_factory<PoolKind::Avg>());
+  r.add("", "GlobalLpPool", 1, kOpenEnded, global_factory<PoolKind::Lp>());
+  r.add<MaxRoiPoolKernel>("", "MaxRoiPool", 1, kOpenEnded);
+  r.add<MaxUnpoolKernel>("", "MaxUnpool", 9, kOpenEnded);
 }
 
 }  // namespace pionnx

@@ -7,9 +7,9 @@
 // (x[2i], x[2i + 1]); channels past R are copied through.
 #include <algorithm>
 
-#include "platform/thread_pool.h"
-#include "kernels/base/common.h"
+#include "kernels/base/cast.h"
 #include "kernels/base/kernel.h"
+#include "platform/thread_pool.h"
 
 namespace pionnx {
 namespace {
@@ -46,9 +46,9 @@ class RotaryEmbedding : public Kernel {
     PIONNX_ENFORCE(R <= D && R % 2 == 0, InvalidArgument, what, ": rotary_embedding_dim ", R,
                    " must be even and <= head size ", D);
     const int64_t half = R / 2;
-    PIONNX_ENFORCE(cos.dim(-1) == half && sin.dim(-1) == half && cos.shape() == sin.shape(),
-                   InvalidArgument, what, ": cos/sin caches ", shape_str(cos.shape()), " / ",
-                   shape_str(sin.shape()), " must end in rotary_embedding_dim / 2 = ", half);
+    PIONNX_ENFORCE(cos.dim(-1) == half && sin.dim(-1) == half && cos.shape() == sin.shape(), InvalidArgument, what,
+                   ": cos/sin caches ", shape_str(cos.shape()), " / ", shape_str(sin.shape()),
+                   " must end in rotary_embedding_dim / 2 = ", half);
 
     // Row of the caches for (b, s).
     std::vector<int64_t> rows(static_cast<size_t>(B * S));
@@ -58,15 +58,15 @@ class RotaryEmbedding : public Kernel {
                      shape_str(pos_in->shape()), " expected [", B, ", ", S, "]");
       const int64_t P = cos.numel() / half;
       for (size_t i = 0; i < pos.size(); ++i) {
-        PIONNX_ENFORCE(pos[i] >= 0 && pos[i] < P, InvalidArgument, what, ": position id ", pos[i],
-                       " out of range [0, ", P, ")");
+        PIONNX_ENFORCE(pos[i] >= 0 && pos[i] < P, InvalidArgument, what, ": position id ", pos[i], " out of range [0, ",
+                       P, ")");
         rows[i] = pos[i];
       }
     } else {
       // [B, S, R/2], or [S, R/2] shared across the batch.
       const int64_t n = cos.numel() / half;
-      PIONNX_ENFORCE(n == B * S || n == S, InvalidArgument, what, ": caches ", shape_str(cos.shape()),
-                     " expected [", B, ", ", S, ", ", half, "] without position_ids");
+      PIONNX_ENFORCE(n == B * S || n == S, InvalidArgument, what, ": caches ", shape_str(cos.shape()), " expected [", B,
+                     ", ", S, ", ", half, "] without position_ids");
       for (int64_t b = 0; b < B; ++b)
         for (int64_t t = 0; t < S; ++t) rows[b * S + t] = n == S ? t : b * S + t;
     }
@@ -109,6 +109,6 @@ class RotaryEmbedding : public Kernel {
 
 }  // namespace
 
-void register_rotary(KernelRegistry& r) { r.add<RotaryEmbedding>("", "RotaryEmbedding", 23, 23); }
+void register_rotary(KernelRegistry& r) { r.add<RotaryEmbedding>("", "RotaryEmbedding", 23, kOpenEnded); }
 
 }  // namespace pionnx

@@ -27,9 +27,9 @@ struct WindowAttrs {
     a.dilations = n.attr_ints("dilations");
     a.pads = n.attr_ints("pads");
     a.ceil_mode = n.attr_i("ceil_mode", 0) != 0;
-    PIONNX_ENFORCE(a.auto_pad == "NOTSET" || a.auto_pad == "SAME_UPPER" ||
-                       a.auto_pad == "SAME_LOWER" || a.auto_pad == "VALID",
-                   InvalidArgument, n.describe(), ": unknown auto_pad '", a.auto_pad, "'");
+    PIONNX_ENFORCE(
+        a.auto_pad == "NOTSET" || a.auto_pad == "SAME_UPPER" || a.auto_pad == "SAME_LOWER" || a.auto_pad == "VALID",
+        InvalidArgument, n.describe(), ": unknown auto_pad '", a.auto_pad, "'");
     return a;
   }
 };
@@ -57,11 +57,10 @@ inline WindowGeometry resolve_window(const WindowAttrs& a, const std::vector<int
   g.kernel = kernel;
   g.strides = a.strides.empty() ? std::vector<int64_t>(nd, 1) : a.strides;
   g.dilations = a.dilations.empty() ? std::vector<int64_t>(nd, 1) : a.dilations;
-  PIONNX_ENFORCE(kernel.size() == nd && g.strides.size() == nd && g.dilations.size() == nd,
-                 InvalidArgument, what, ": kernel_shape/strides/dilations must have ", nd,
-                 " values for an input with ", nd, " spatial dims");
-  PIONNX_ENFORCE(a.pads.empty() || a.pads.size() == 2 * nd, InvalidArgument, what, ": pads has ",
-                 a.pads.size(), " values, expected ", 2 * nd);
+  PIONNX_ENFORCE(kernel.size() == nd && g.strides.size() == nd && g.dilations.size() == nd, InvalidArgument, what,
+                 ": kernel_shape/strides/dilations must have ", nd, " values for an input with ", nd, " spatial dims");
+  PIONNX_ENFORCE(a.pads.empty() || a.pads.size() == 2 * nd, InvalidArgument, what, ": pads has ", a.pads.size(),
+                 " values, expected ", 2 * nd);
   g.pad_begin.assign(nd, 0);
   g.pad_end.assign(nd, 0);
   g.out.assign(nd, 0);
@@ -86,9 +85,9 @@ inline WindowGeometry resolve_window(const WindowAttrs& a, const std::vector<int
       PIONNX_ENFORCE(g.pad_begin[i] >= 0 && g.pad_end[i] >= 0, InvalidArgument, what, ": pads must be >= 0, got ",
                      shape_str(a.pads));
     }
-    const int64_t span = checked_sub(
-        checked_add(checked_add(in[i], g.pad_begin[i], "padded input"), g.pad_end[i], "padded input"), eff,
-        "padded input");
+    const int64_t span =
+        checked_sub(checked_add(checked_add(in[i], g.pad_begin[i], "padded input"), g.pad_end[i], "padded input"), eff,
+                    "padded input");
     if (span < 0) {
       g.out[i] = 0;
     } else if (a.ceil_mode) {
@@ -120,8 +119,7 @@ inline WindowGeometry promote_1d(WindowGeometry g) {
 
 // The range [lo, hi) of output positions o (0 <= o < out) whose input
 // position o * stride + offset lies in [0, in).
-inline void valid_range(int64_t offset, int64_t stride, int64_t in, int64_t out, int64_t* lo,
-                        int64_t* hi) {
+inline void valid_range(int64_t offset, int64_t stride, int64_t in, int64_t out, int64_t* lo, int64_t* hi) {
   // offset >= -pad_begin and in + pad_begin fit in int64 (resolve_window checked the padded
   // size), so -offset and in - offset do too; the ceilings must not add stride - 1.
   *lo = offset >= 0 ? 0 : ceil_div_nonneg(-offset, stride);

@@ -7,10 +7,10 @@
 #include <algorithm>
 #include <cstring>
 
-#include "platform/thread_pool.h"
-#include "kernels/quant/qparams.h"
 #include "kernels/nn/window.h"
+#include "kernels/quant/qparams.h"
 #include "kernels/simd/qgemm.h"
+#include "platform/thread_pool.h"
 
 namespace pionnx {
 namespace {
@@ -36,8 +36,7 @@ struct ConvGeom {
 
 class ConvAttrs {
  public:
-  explicit ConvAttrs(const Node& n)
-      : window_(WindowAttrs::from_node(n)), group_(n.attr_i("group", 1)) {}
+  explicit ConvAttrs(const Node& n) : window_(WindowAttrs::from_node(n)), group_(n.attr_i("group", 1)) {}
 
   ConvGeom geometry(const Tensor& x, const Tensor& w, const std::string& what) const {
     PIONNX_ENFORCE(x.rank() >= 3 && x.rank() == w.rank(), InvalidArgument, what, ": x ", shape_str(x.shape()),
@@ -46,9 +45,9 @@ class ConvAttrs {
     g.nd = static_cast<int>(x.rank()) - 2;
     PIONNX_ENFORCE(g.nd <= kMaxSpatial, NotImplemented, what, ": ", g.nd, "-D convolution is not supported");
     g.N = x.dim(0), g.C = x.dim(1), g.M = w.dim(0), g.group = group_;
-    PIONNX_ENFORCE(group_ >= 1 && g.C % group_ == 0 && g.M % group_ == 0 && w.dim(1) * group_ == g.C,
-                   InvalidArgument, what, ": channels do not match: x ", shape_str(x.shape()), ", w ",
-                   shape_str(w.shape()), ", group ", group_);
+    PIONNX_ENFORCE(group_ >= 1 && g.C % group_ == 0 && g.M % group_ == 0 && w.dim(1) * group_ == g.C, InvalidArgument,
+                   what, ": channels do not match: x ", shape_str(x.shape()), ", w ", shape_str(w.shape()), ", group ",
+                   group_);
     const int off = kMaxSpatial - g.nd;
     std::vector<int64_t> in(g.nd), kernel(g.nd);
     for (int d = 0; d < g.nd; ++d) {
@@ -70,8 +69,7 @@ class ConvAttrs {
       g.dil[e] = wg.dilations[d];
       g.out[e] = wg.out[d];
       g.pad[e] = wg.pad_begin[d];
-      PIONNX_ENFORCE(g.out[e] > 0, InvalidArgument, what, ": kernel larger than padded input ",
-                     shape_str(x.shape()));
+      PIONNX_ENFORCE(g.out[e] > 0, InvalidArgument, what, ": kernel larger than padded input ", shape_str(x.shape()));
       g.out_shape.push_back(g.out[e]);
     }
     return g;
@@ -185,8 +183,8 @@ class QLinearConv final : public Kernel {
     std::vector<int32_t> bias(static_cast<size_t>(g.M), 0);
     if (const Tensor* B = ctx.optional_input(8)) {
       PIONNX_ENFORCE(B->dtype() == DType::Int32 && B->numel() == g.M, InvalidArgument, what,
-                     ": B must be int32 with one value per output channel (", g.M, "), got ",
-                     dtype_name(B->dtype()), " ", shape_str(B->shape()));
+                     ": B must be int32 with one value per output channel (", g.M, "), got ", dtype_name(B->dtype()),
+                     " ", shape_str(B->shape()));
       std::copy(B->data<int32_t>(), B->data<int32_t>() + g.M, bias.begin());
     }
     const Tensor* y_zp_t = ctx.optional_input(7);
@@ -218,8 +216,8 @@ class QLinearConv final : public Kernel {
 }  // namespace
 
 void register_quant_conv(KernelRegistry& r) {
-  r.add<ConvInteger>("", "ConvInteger", 10, kLatestOpset);
-  r.add<QLinearConv>("", "QLinearConv", 10, kLatestOpset);
+  r.add<ConvInteger>("", "ConvInteger", 10, kOpenEnded);
+  r.add<QLinearConv>("", "QLinearConv", 10, kOpenEnded);
 }
 
 }  // namespace pionnx

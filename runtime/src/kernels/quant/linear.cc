@@ -9,8 +9,8 @@
 #include <cmath>
 
 #include "core/checked.h"
-#include "platform/thread_pool.h"
 #include "kernels/quant/qparams.h"
+#include "platform/thread_pool.h"
 
 namespace pionnx {
 namespace {
@@ -31,13 +31,13 @@ struct QuantLayout {
   }
 };
 
-QuantLayout quant_layout(const Node& node, const Shape& x, const Tensor& scale, const Tensor* zp,
-                         int64_t axis_attr, int64_t block_size) {
+QuantLayout quant_layout(const Node& node, const Shape& x, const Tensor& scale, const Tensor* zp, int64_t axis_attr,
+                         int64_t block_size) {
   QuantLayout L;
   const std::string what = node.describe();
   if (zp != nullptr)
-    PIONNX_ENFORCE(zp->numel() == scale.numel(), InvalidArgument, what, ": zero point shape ",
-                   shape_str(zp->shape()), " differs from scale shape ", shape_str(scale.shape()));
+    PIONNX_ENFORCE(zp->numel() == scale.numel(), InvalidArgument, what, ": zero point shape ", shape_str(zp->shape()),
+                   " differs from scale shape ", shape_str(scale.shape()));
   if (scale.numel() == 1) {  // per tensor, also when blocked: every element is a row
     L.D = shape_numel(x);
     return L;
@@ -60,8 +60,8 @@ QuantLayout quant_layout(const Node& node, const Shape& x, const Tensor& scale, 
   L.nblocks = ceil_div_nonneg(L.D, block_size);
   Shape want = x;
   want[axis] = L.nblocks;
-  PIONNX_ENFORCE(scale.shape() == want, InvalidArgument, what, ": blocked scale must have shape ",
-                 shape_str(want), " for block_size ", block_size, ", got ", shape_str(scale.shape()));
+  PIONNX_ENFORCE(scale.shape() == want, InvalidArgument, what, ": blocked scale must have shape ", shape_str(want),
+                 " for block_size ", block_size, ", got ", shape_str(scale.shape()));
   return L;
 }
 
@@ -87,9 +87,8 @@ DType quant_output_dtype(const Node& node, const Tensor* zp, int64_t output_dtyp
     t = static_cast<DType>(output_dtype);
   }
   if (zp != nullptr) {
-    PIONNX_ENFORCE(output_dtype == 0 || zp->dtype() == t, InvalidArgument, node.describe(),
-                   ": output_dtype ", dtype_name(t), " differs from the zero point's ",
-                   dtype_name(zp->dtype()));
+    PIONNX_ENFORCE(output_dtype == 0 || zp->dtype() == t, InvalidArgument, node.describe(), ": output_dtype ",
+                   dtype_name(t), " differs from the zero point's ", dtype_name(zp->dtype()));
     t = zp->dtype();
   }
   return t;
@@ -133,8 +132,7 @@ class QuantizeLinear final : public Kernel {
       case DType::UInt16: return run(TypeTag<uint16_t>{});
       case DType::Int16: return run(TypeTag<int16_t>{});
       default:
-        throw NotImplemented(str_cat(node_.describe(), ": quantizing to ", dtype_name(out_t),
-                                     " is not supported"));
+        throw NotImplemented(str_cat(node_.describe(), ": quantizing to ", dtype_name(out_t), " is not supported"));
     }
   }
 
@@ -159,8 +157,8 @@ class DequantizeLinear final : public Kernel {
       PIONNX_ENFORCE(zp_t->dtype() == x.dtype(), InvalidArgument, node_.describe(), ": zero point dtype ",
                      dtype_name(zp_t->dtype()), " differs from x dtype ", dtype_name(x.dtype()));
     const DType out_t = output_dtype_ != 0 ? static_cast<DType>(output_dtype_) : scale_t.dtype();
-    PIONNX_ENFORCE(dtype_is_float(out_t), NotImplemented, node_.describe(), ": output dtype ",
-                   dtype_name(out_t), " is not supported");
+    PIONNX_ENFORCE(dtype_is_float(out_t), NotImplemented, node_.describe(), ": output dtype ", dtype_name(out_t),
+                   " is not supported");
     const QuantLayout L = quant_layout(node_, x.shape(), scale_t, zp_t, axis_, block_size_);
     const std::vector<float> scale = float_values(scale_t);
     const std::vector<int32_t> zp = zp_t ? int32_values(zp_t) : std::vector<int32_t>(scale.size(), 0);
@@ -184,8 +182,8 @@ class DequantizeLinear final : public Kernel {
         case DType::Int16: run(TypeTag<int16_t>{}); break;
         case DType::Int32: run(TypeTag<int32_t>{}); break;
         default:
-          throw NotImplemented(str_cat(node_.describe(), ": dequantizing ", dtype_name(x.dtype()),
-                                       " is not supported"));
+          throw NotImplemented(
+              str_cat(node_.describe(), ": dequantizing ", dtype_name(x.dtype()), " is not supported"));
       }
     }
     if (out_t != DType::Float) ctx.set_output(0, cast_tensor(yf, out_t));
@@ -223,11 +221,11 @@ void dynamic_quantize_linear(KernelContext& ctx) {
 }  // namespace
 
 void register_quant_linear(KernelRegistry& r) {
-  r.add<QuantizeLinear>("", "QuantizeLinear", 10, kLatestOpset);
-  r.add<DequantizeLinear>("", "DequantizeLinear", 10, kLatestOpset);
-  r.add<QuantizeLinear>(kMsDomain, "QuantizeLinear", 1, kLatestOpset);
-  r.add<DequantizeLinear>(kMsDomain, "DequantizeLinear", 1, kLatestOpset);
-  r.add_fn("", "DynamicQuantizeLinear", 11, kLatestOpset, dynamic_quantize_linear);
+  r.add<QuantizeLinear>("", "QuantizeLinear", 10, kOpenEnded);
+  r.add<DequantizeLinear>("", "DequantizeLinear", 10, kOpenEnded);
+  r.add<QuantizeLinear>(kMsDomain, "QuantizeLinear", 1, kOpenEnded);
+  r.add<DequantizeLinear>(kMsDomain, "DequantizeLinear", 1, kOpenEnded);
+  r.add_fn("", "DynamicQuantizeLinear", 11, kOpenEnded, dynamic_quantize_linear);
 }
 
 }  // namespace pionnx

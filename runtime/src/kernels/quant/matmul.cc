@@ -6,9 +6,9 @@
 #include <cmath>
 #include <cstring>
 
-#include "platform/thread_pool.h"
 #include "kernels/quant/qparams.h"
 #include "kernels/simd/qgemm.h"
+#include "platform/thread_pool.h"
 
 namespace pionnx {
 namespace {
@@ -56,8 +56,7 @@ void matmul_integer(KernelContext& ctx) {
   const Tensor& B = ctx.input(1);
   const MatMulDims d = matmul_dims(A.shape(), B.shape(), ctx.node().describe());
   Tensor& y = ctx.output(0, DType::Int32, d.out);
-  int_matmul(ctx, A, B, int32_values(ctx.optional_input(2)), int32_values(ctx.optional_input(3)), d,
-             y.data<int32_t>());
+  int_matmul(ctx, A, B, int32_values(ctx.optional_input(2)), int32_values(ctx.optional_input(3)), d, y.data<int32_t>());
 }
 
 // Rounds f to the precision of dtype t, so multipliers computed from
@@ -108,8 +107,7 @@ void qlinear_matmul(KernelContext& ctx) {
   const DType st = a_scale.dtype();
   std::vector<float> mult(sa.size() * sb.size());
   for (size_t i = 0; i < sa.size(); ++i)
-    for (size_t j = 0; j < sb.size(); ++j)
-      mult[i * sb.size() + j] = round_to(st, round_to(st, sa[i] * sb[j]) / sy);
+    for (size_t j = 0; j < sb.size(); ++j) mult[i * sb.size() + j] = round_to(st, round_to(st, sa[i] * sb[j]) / sy);
 
   const DType out_t = y_zp_t ? y_zp_t->dtype() : A.dtype();
   const int32_t y_zp = scalar_zero_point(y_zp_t, what + " y_zero_point");
@@ -132,8 +130,8 @@ void scale_to_float(KernelContext& ctx, const int32_t* acc, int64_t rows, int64_
   std::vector<float> bias_v;
   if (bias != nullptr) {
     bias_v = float_values(*bias);
-    PIONNX_ENFORCE(static_cast<int64_t>(bias_v.size()) == N, InvalidArgument, what, ": bias must have N=",
-                   N, " values, got shape ", shape_str(bias->shape()));
+    PIONNX_ENFORCE(static_cast<int64_t>(bias_v.size()) == N, InvalidArgument, what, ": bias must have N=", N,
+                   " values, got shape ", shape_str(bias->shape()));
   }
   const bool per_col = mult.size() > 1;
   ctx.pool().parallel_for(rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, N)), [&](int64_t r0, int64_t r1) {
@@ -184,8 +182,8 @@ void dynamic_quantize_matmul(KernelContext& ctx) {
   int_matmul(ctx, Aq, B, {a_zp}, int32_values(ctx.optional_input(3)), d, acc.data<int32_t>());
   Tensor& y = ctx.output(0, DType::Float, d.out);
   const int64_t rows = shape_numel(d.out) / std::max<int64_t>(1, d.N);
-  scale_to_float(ctx, acc.data<int32_t>(), rows, d.N, a_scale, float_values(ctx.input(2)),
-                 ctx.optional_input(4), y.data<float>());
+  scale_to_float(ctx, acc.data<int32_t>(), rows, d.N, a_scale, float_values(ctx.input(2)), ctx.optional_input(4),
+                 y.data<float>());
 }
 
 // Copies a (rows x cols) 8-bit matrix transposed.
@@ -277,11 +275,11 @@ class QGemm final : public Kernel {
 }  // namespace
 
 void register_quant_matmul(KernelRegistry& r) {
-  r.add_fn("", "MatMulInteger", 10, kLatestOpset, matmul_integer);
-  r.add_fn("", "QLinearMatMul", 10, kLatestOpset, qlinear_matmul);
-  r.add_fn(kMsDomain, "MatMulIntegerToFloat", 1, kLatestOpset, matmul_integer_to_float);
-  r.add_fn(kMsDomain, "DynamicQuantizeMatMul", 1, kLatestOpset, dynamic_quantize_matmul);
-  r.add<QGemm>(kMsDomain, "QGemm", 1, kLatestOpset);
+  r.add_fn("", "MatMulInteger", 10, kOpenEnded, matmul_integer);
+  r.add_fn("", "QLinearMatMul", 10, kOpenEnded, qlinear_matmul);
+  r.add_fn(kMsDomain, "MatMulIntegerToFloat", 1, kOpenEnded, matmul_integer_to_float);
+  r.add_fn(kMsDomain, "DynamicQuantizeMatMul", 1, kOpenEnded, dynamic_quantize_matmul);
+  r.add<QGemm>(kMsDomain, "QGemm", 1, kOpenEnded);
 }
 
 }  // namespace pionnx

@@ -9,9 +9,9 @@
 #include <cmath>
 #include <cstring>
 
-#include "platform/thread_pool.h"
-#include "kernels/quant/qparams.h"
 #include "kernels/nn/window.h"
+#include "kernels/quant/qparams.h"
+#include "platform/thread_pool.h"
 
 namespace pionnx {
 namespace {
@@ -42,8 +42,8 @@ void qlinear_binary(KernelContext& ctx) {
   const std::string what = ctx.node().describe();
   const Tensor& A = ctx.input(0);
   const Tensor& B = ctx.input(3);
-  PIONNX_ENFORCE(A.dtype() == B.dtype(), InvalidArgument, what, ": A and B dtypes differ (",
-                 dtype_name(A.dtype()), " vs ", dtype_name(B.dtype()), ")");
+  PIONNX_ENFORCE(A.dtype() == B.dtype(), InvalidArgument, what, ": A and B dtypes differ (", dtype_name(A.dtype()),
+                 " vs ", dtype_name(B.dtype()), ")");
   const QParams qa = qparams(ctx, 1, 2, what), qb = qparams(ctx, 4, 5, what), qc = qparams(ctx, 6, 7, what);
   const Shape out_shape = broadcast_shapes(A.shape(), B.shape(), what);
   const DType out_t = out_dtype(ctx, 7, A.dtype());
@@ -72,19 +72,20 @@ void qlinear_binary(KernelContext& ctx) {
     const auto sa = broadcast_strides(A.shape(), out_shape), sb = broadcast_strides(B.shape(), out_shape);
     const int64_t ia = sa.empty() ? 0 : sa.back(), ib = sb.empty() ? 0 : sb.back();
     const auto row_strides = strides_of(row_shape);
-    ctx.pool().parallel_for(rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, inner)), [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) {
-        int64_t oa = 0, ob = 0, rem = r;
-        for (size_t d = 0; d < row_shape.size(); ++d) {
-          const int64_t idx = rem / row_strides[d];
-          rem %= row_strides[d];
-          oa += idx * sa[d];
-          ob += idx * sb[d];
-        }
-        Q* yr = y + r * inner;
-        for (int64_t j = 0; j < inner; ++j) yr[j] = op(a[oa + j * ia], b[ob + j * ib]);
-      }
-    });
+    ctx.pool().parallel_for(rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, inner)),
+                            [&](int64_t r0, int64_t r1) {
+                              for (int64_t r = r0; r < r1; ++r) {
+                                int64_t oa = 0, ob = 0, rem = r;
+                                for (size_t d = 0; d < row_shape.size(); ++d) {
+                                  const int64_t idx = rem / row_strides[d];
+                                  rem %= row_strides[d];
+                                  oa += idx * sa[d];
+                                  ob += idx * sb[d];
+                                }
+                                Q* yr = y + r * inner;
+                                for (int64_t j = 0; j < inner; ++j) yr[j] = op(a[oa + j * ia], b[ob + j * ib]);
+                              }
+                            });
   });
 }
 
@@ -195,8 +196,8 @@ class QLinearConcat final : public Kernel {
     const std::string what = ctx.node().describe();
     const size_t n_in = (ctx.num_inputs() - 2) / 3;
     PIONNX_ENFORCE(n_in >= 1 && ctx.num_inputs() == 2 + 3 * n_in, InvalidArgument, what,
-                   ": expected Y_scale, Y_zero_point and (X, scale, zero point) triples, got ",
-                   ctx.num_inputs(), " inputs");
+                   ": expected Y_scale, Y_zero_point and (X, scale, zero point) triples, got ", ctx.num_inputs(),
+                   " inputs");
     const QParams qy = qparams(ctx, 0, 1, what);
     const Tensor& X0 = ctx.input(2);
     const DType dt = out_dtype(ctx, 1, X0.dtype());
@@ -206,8 +207,8 @@ class QLinearConcat final : public Kernel {
     out_shape[axis] = 0;
     for (size_t i = 0; i < n_in; ++i) {
       const Tensor& Xi = ctx.input(2 + 3 * i);
-      PIONNX_ENFORCE(Xi.dtype() == dt && Xi.rank() == X0.rank(), InvalidArgument, what, ": input ", i,
-                     " has dtype ", dtype_name(Xi.dtype()), " and shape ", shape_str(Xi.shape()));
+      PIONNX_ENFORCE(Xi.dtype() == dt && Xi.rank() == X0.rank(), InvalidArgument, what, ": input ", i, " has dtype ",
+                     dtype_name(Xi.dtype()), " and shape ", shape_str(Xi.shape()));
       for (int64_t d = 0; d < rank; ++d)
         PIONNX_ENFORCE(d == axis || Xi.dim(d) == X0.dim(d), InvalidArgument, what, ": input ", i, " shape ",
                        shape_str(Xi.shape()), " does not match ", shape_str(X0.shape()), " off axis ", axis);
@@ -270,18 +271,19 @@ class QLinearGlobalAveragePool final : public Kernel {
       using Q = typename decltype(tag)::type;
       const Q* x = X.data<Q>();
       Q* y = Y.data<Q>();
-      ctx.pool().parallel_for(N * C, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, S)), [&](int64_t r0, int64_t r1) {
-        for (int64_t r = r0; r < r1; ++r) {
-          const int64_t n = r / C, c = r % C;
-          int64_t sum = 0;
-          if (channels_last_) {
-            for (int64_t s = 0; s < S; ++s) sum += x[(n * S + s) * C + c];
-          } else {
-            for (int64_t s = 0; s < S; ++s) sum += x[r * S + s];
-          }
-          y[r] = saturate_round<Q>(static_cast<double>(sum - int64_t{qx.zp} * S) * mult, qy.zp);
-        }
-      });
+      ctx.pool().parallel_for(N * C, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, S)),
+                              [&](int64_t r0, int64_t r1) {
+                                for (int64_t r = r0; r < r1; ++r) {
+                                  const int64_t n = r / C, c = r % C;
+                                  int64_t sum = 0;
+                                  if (channels_last_) {
+                                    for (int64_t s = 0; s < S; ++s) sum += x[(n * S + s) * C + c];
+                                  } else {
+                                    for (int64_t s = 0; s < S; ++s) sum += x[r * S + s];
+                                  }
+                                  y[r] = saturate_round<Q>(static_cast<double>(sum - int64_t{qx.zp} * S) * mult, qy.zp);
+                                }
+                              });
     });
   }
 
@@ -374,14 +376,14 @@ class QLinearAveragePool final : public Kernel {
 }  // namespace
 
 void register_quant_microsoft(KernelRegistry& r) {
-  r.add_fn(kMsDomain, "QLinearAdd", 1, kLatestOpset, qlinear_binary<false>);
-  r.add_fn(kMsDomain, "QLinearMul", 1, kLatestOpset, qlinear_binary<true>);
-  r.add_fn(kMsDomain, "QLinearSigmoid", 1, kLatestOpset, qlinear_sigmoid);
-  r.add<QLinearLeakyRelu>(kMsDomain, "QLinearLeakyRelu", 1, kLatestOpset);
-  r.add<QLinearSoftmax>(kMsDomain, "QLinearSoftmax", 1, kLatestOpset);
-  r.add<QLinearConcat>(kMsDomain, "QLinearConcat", 1, kLatestOpset);
-  r.add<QLinearGlobalAveragePool>(kMsDomain, "QLinearGlobalAveragePool", 1, kLatestOpset);
-  r.add<QLinearAveragePool>(kMsDomain, "QLinearAveragePool", 1, kLatestOpset);
+  r.add_fn(kMsDomain, "QLinearAdd", 1, kOpenEnded, qlinear_binary<false>);
+  r.add_fn(kMsDomain, "QLinearMul", 1, kOpenEnded, qlinear_binary<true>);
+  r.add_fn(kMsDomain, "QLinearSigmoid", 1, kOpenEnded, qlinear_sigmoid);
+  r.add<QLinearLeakyRelu>(kMsDomain, "QLinearLeakyRelu", 1, kOpenEnded);
+  r.add<QLinearSoftmax>(kMsDomain, "QLinearSoftmax", 1, kOpenEnded);
+  r.add<QLinearConcat>(kMsDomain, "QLinearConcat", 1, kOpenEnded);
+  r.add<QLinearGlobalAveragePool>(kMsDomain, "QLinearGlobalAveragePool", 1, kOpenEnded);
+  r.add<QLinearAveragePool>(kMsDomain, "QLinearAveragePool", 1, kOpenEnded);
 }
 
 }  // namespace pionnx

@@ -8,11 +8,12 @@
 #include <string>
 #include <vector>
 
-#include "kernels/base/common.h"
+#include "kernels/base/cast.h"
+#include "kernels/base/dtype_dispatch.h"
 #include "kernels/base/kernel.h"
+#include "kernels/base/shapes.h"
 
 namespace pionnx {
-
 
 const char* const kMsDomain = "com.microsoft";
 
@@ -34,22 +35,19 @@ inline std::vector<int32_t> int32_values(const Tensor* t) {
     case DType::UInt16: std::copy(t->data<uint16_t>(), t->data<uint16_t>() + t->numel(), v.begin()); break;
     case DType::Int16: std::copy(t->data<int16_t>(), t->data<int16_t>() + t->numel(), v.begin()); break;
     case DType::Int32: std::copy(t->data<int32_t>(), t->data<int32_t>() + t->numel(), v.begin()); break;
-    default:
-      throw NotImplemented(str_cat("zero point of dtype ", dtype_name(t->dtype()), " is not supported"));
+    default: throw NotImplemented(str_cat("zero point of dtype ", dtype_name(t->dtype()), " is not supported"));
   }
   return v;
 }
 
 // A per-tensor parameter: a scalar or a 1-element tensor.
 inline float scalar_scale(const Tensor& t, const std::string& what) {
-  PIONNX_ENFORCE(t.numel() == 1, InvalidArgument, what, ": expected a scalar, got shape ",
-                 shape_str(t.shape()));
+  PIONNX_ENFORCE(t.numel() == 1, InvalidArgument, what, ": expected a scalar, got shape ", shape_str(t.shape()));
   return float_values(t)[0];
 }
 inline int32_t scalar_zero_point(const Tensor* t, const std::string& what) {
   if (t == nullptr) return 0;
-  PIONNX_ENFORCE(t->numel() == 1, InvalidArgument, what, ": expected a scalar, got shape ",
-                 shape_str(t->shape()));
+  PIONNX_ENFORCE(t->numel() == 1, InvalidArgument, what, ": expected a scalar, got shape ", shape_str(t->shape()));
   return int32_values(t)[0];
 }
 
@@ -99,8 +97,8 @@ inline MatMulDims matmul_dims(const Shape& a_in, const Shape& b_in, const std::s
   d.M = a[a.size() - 2];
   d.K = a.back();
   d.N = b.back();
-  PIONNX_ENFORCE(b[b.size() - 2] == d.K, InvalidArgument, what, ": inner dimensions differ, A ",
-                 shape_str(a_in), " x B ", shape_str(b_in));
+  PIONNX_ENFORCE(b[b.size() - 2] == d.K, InvalidArgument, what, ": inner dimensions differ, A ", shape_str(a_in),
+                 " x B ", shape_str(b_in));
   const Shape ba(a.begin(), a.end() - 2), bb(b.begin(), b.end() - 2);
   const Shape batch = broadcast_shapes(ba, bb, what);
   const auto sa = broadcast_strides(ba, batch), sb = broadcast_strides(bb, batch);

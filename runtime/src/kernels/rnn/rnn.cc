@@ -8,17 +8,32 @@
 #include <cstring>
 #include <string>
 
-#include "kernels/base/common.h"
-#include "platform/thread_pool.h"
+#include "kernels/base/cast.h"
+#include "kernels/base/families.h"
+#include "kernels/base/kernel.h"
+#include "kernels/base/weight_cache.h"
 #include "kernels/simd/elementwise_math.h"
 #include "kernels/simd/sgemm.h"
+#include "platform/thread_pool.h"
 
 namespace pionnx {
 
 namespace {
 
 struct Activation {
-  enum Kind { Relu, Tanh, Sigmoid, Affine, LeakyRelu, ThresholdedRelu, ScaledTanh, HardSigmoid, Elu, Softsign, Softplus };
+  enum Kind {
+    Relu,
+    Tanh,
+    Sigmoid,
+    Affine,
+    LeakyRelu,
+    ThresholdedRelu,
+    ScaledTanh,
+    HardSigmoid,
+    Elu,
+    Softsign,
+    Softplus
+  };
   Kind kind = Tanh;
   float alpha = 0, beta = 0;
 
@@ -61,25 +76,24 @@ std::vector<Activation> parse_activations(const Node& n, const std::vector<std::
     float alpha, beta;
     bool takes_alpha, takes_beta;
   };
-  static const Known known[] = {
-      {"Relu", A::Relu, 0, 0, false, false},
-      {"Tanh", A::Tanh, 0, 0, false, false},
-      {"Sigmoid", A::Sigmoid, 0, 0, false, false},
-      {"Affine", A::Affine, 1, 0, true, true},
-      {"LeakyRelu", A::LeakyRelu, 0.01f, 0, true, false},
-      {"ThresholdedRelu", A::ThresholdedRelu, 1, 0, true, false},
-      {"ScaledTanh", A::ScaledTanh, 1, 1, true, true},
-      {"HardSigmoid", A::HardSigmoid, 0.2f, 0.5f, true, true},
-      {"Elu", A::Elu, 1, 0, true, false},
-      {"Softsign", A::Softsign, 0, 0, false, false},
-      {"Softplus", A::Softplus, 0, 0, false, false}};
+  static const Known known[] = {{"Relu", A::Relu, 0, 0, false, false},
+                                {"Tanh", A::Tanh, 0, 0, false, false},
+                                {"Sigmoid", A::Sigmoid, 0, 0, false, false},
+                                {"Affine", A::Affine, 1, 0, true, true},
+                                {"LeakyRelu", A::LeakyRelu, 0.01f, 0, true, false},
+                                {"ThresholdedRelu", A::ThresholdedRelu, 1, 0, true, false},
+                                {"ScaledTanh", A::ScaledTanh, 1, 1, true, true},
+                                {"HardSigmoid", A::HardSigmoid, 0.2f, 0.5f, true, true},
+                                {"Elu", A::Elu, 1, 0, true, false},
+                                {"Softsign", A::Softsign, 0, 0, false, false},
+                                {"Softplus", A::Softplus, 0, 0, false, false}};
   std::vector<Activation> out;
   size_t ai = 0, bi = 0;
   for (const std::string& name : names) {
     const Known* it = std::find_if(std::begin(known), std::end(known), [&](const Known& k) {
       const std::string kn = k.name;
-      return kn.size() == name.size() &&
-             std::equal(name.begin(), name.end(), kn.begin(), [](char a, char b) { return std::tolower(a) == std::tolower(b); });
+      return kn.size() == name.size() && std::equal(name.begin(), name.end(), kn.begin(),
+                                                    [](char a, char b) { return std::tolower(a) == std::tolower(b); });
     });
     PIONNX_ENFORCE(it != std::end(known), NotImplemented, n.describe(), ": activation '", name, "' is not supported");
     Activation a{it->kind, it->alpha, it->beta};
@@ -130,13 +144,13 @@ class Recurrent : public Kernel {
     std::vector<float> x(static_cast<size_t>(seq * batch * in));
     for (int64_t t = 0; t < seq; ++t)
       for (int64_t b = 0; b < batch; ++b)
-        std::memcpy(&x[(t * batch + b) * in],
-                    X.data<float>() + (layout_ ? (b * seq + t) : (t * batch + b)) * in, in * sizeof(float));
+        std::memcpy(&x[(t * batch + b) * in], X.data<float>() + (layout_ ? (b * seq + t) : (t * batch + b)) * in,
+                    in * sizeof(float));
     std::vector<int64_t> lens(static_cast<size_t>(batch), seq);
     if (const Tensor* sl = ctx.optional_input(4)) {
       lens = tensor_to_int64s(*sl);
-      PIONNX_ENFORCE(static_cast<int64_t>(lens.size()) == batch, InvalidArgument, n.describe(),
-                     ": sequence_lens has ", lens.size(), " entries for batch ", batch);
+      PIONNX_ENFORCE(static_cast<int64_t>(lens.size()) == batch, InvalidArgument, n.describe(), ": sequence_lens has ",
+                     lens.size(), " entries for batch ", batch);
       for (int64_t& l : lens) l = std::max<int64_t>(0, std::min(l, seq));
     }
     Tensor B = ctx.optional_input(3) ? to_float32(*ctx.optional_input(3)) : Tensor();
@@ -200,13 +214,10 @@ class Recurrent : public Kernel {
         // h * R^T for the whole batch (GRU's h gate is redone per batch row
         // below when the reset gate applies before the product).
         auto recur = [&](int64_t j0, int64_t j1) {
-          simd::sgemm(false, false, batch, j1 - j0, H, 1.0f, h.data(), H, rt + j0, G, 0.0f, hr.data() + j0, G,
-                      nullptr);
+          simd::sgemm(false, false, batch, j1 - j0, H, 1.0f, h.data(), H, rt + j0, G, 0.0f, hr.data() + j0, G, nullptr);
         };
-        if (split)
-          ctx.pool().parallel_for(G, 128, recur);
-        else
-          recur(0, G);
+        if (split) ctx.pool().parallel_for(G, 128, recur);
+        else recur(0, G);
         for (int64_t b = 0; b < batch; ++b) {
           // Reverse direction with sequence_lens: row b starts at lens[b]-1.
           int64_t tb = rev ? lens[b] - 1 - step : t;
@@ -224,7 +235,8 @@ class Recurrent : public Kernel {
         std::memcpy(&Yc[(d * batch + b) * H], &c[b * H], H * sizeof(float));
       }
     }
-    emit(ctx, 0, Y, layout_ ? Shape{batch, seq, num_dir_, H} : Shape{seq, num_dir_, batch, H}, seq, batch, H, true, out_type);
+    emit(ctx, 0, Y, layout_ ? Shape{batch, seq, num_dir_, H} : Shape{seq, num_dir_, batch, H}, seq, batch, H, true,
+         out_type);
     emit(ctx, 1, Yh, layout_ ? Shape{batch, num_dir_, H} : Shape{num_dir_, batch, H}, 1, batch, H, false, out_type);
     if (cell_ == Cell::LSTM)
       emit(ctx, 2, Yc, layout_ ? Shape{batch, num_dir_, H} : Shape{num_dir_, batch, H}, 1, batch, H, false, out_type);
@@ -271,8 +283,7 @@ class Recurrent : public Kernel {
       act[0].apply(gi, H);
       if (input_forget_)
         for (int64_t j = 0; j < H; ++j) gf[j] = 1.0f - gi[j];
-      else
-        act[0].apply(gf, H);
+      else act[0].apply(gf, H);
       act[1].apply(gc, H);
       for (int64_t j = 0; j < H; ++j) c[j] = gf[j] * c[j] + gi[j] * gc[j];
       if (p)
@@ -292,7 +303,8 @@ class Recurrent : public Kernel {
     }
     std::vector<float> hh(static_cast<size_t>(H));
     if (linear_before_reset_) {
-      for (int64_t j = 0; j < H; ++j) hh[j] = act[1](clip(xg[2 * H + j] + wb[2 * H + j] + rg[j] * (hr[2 * H + j] + rb[2 * H + j])));
+      for (int64_t j = 0; j < H; ++j)
+        hh[j] = act[1](clip(xg[2 * H + j] + wb[2 * H + j] + rg[j] * (hr[2 * H + j] + rb[2 * H + j])));
     } else {
       // (r . h) * Rh^T: recompute with the reset-gated state.
       const float* rh = r + 2 * H * H;
@@ -343,10 +355,11 @@ struct LSTM : Recurrent {
 
 }  // namespace
 
-void register_rnn(KernelRegistry& r) {
-  r.add<RNN>("", "RNN", 1, 23);
-  r.add<GRU>("", "GRU", 1, 23);
-  r.add<LSTM>("", "LSTM", 1, 23);
+// The rnn family's one file, and its registration.
+void register_rnn_family(KernelRegistry& r) {
+  r.add<RNN>("", "RNN", 1, kOpenEnded);
+  r.add<GRU>("", "GRU", 1, kOpenEnded);
+  r.add<LSTM>("", "LSTM", 1, kOpenEnded);
 }
 
 }  // namespace pionnx

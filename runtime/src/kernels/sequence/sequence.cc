@@ -4,8 +4,9 @@
 #include <algorithm>
 #include <cstring>
 
+#include "kernels/base/families.h"
 #include "kernels/base/kernel.h"
-#include "kernels/base/common.h"
+#include "kernels/base/shapes.h"
 
 namespace pionnx {
 
@@ -33,7 +34,8 @@ void copy_block(const Tensor& src, int64_t src_off, Tensor& dst, int64_t dst_off
     for (int64_t i = 0; i < n; ++i) dst.data<std::string>()[dst_off + i] = src.data<std::string>()[src_off + i];
   } else if (n) {
     size_t es = dtype_size(src.dtype());
-    std::memcpy(static_cast<char*>(dst.raw()) + dst_off * es, static_cast<const char*>(src.raw()) + src_off * es, n * es);
+    std::memcpy(static_cast<char*>(dst.raw()) + dst_off * es, static_cast<const char*>(src.raw()) + src_off * es,
+                n * es);
   }
 }
 
@@ -163,8 +165,7 @@ void split_to_sequence(KernelContext& ctx) {
 
 class SequenceMap : public Kernel {
  public:
-  explicit SequenceMap(const KernelInfo& info)
-      : body_(info.subgraph("body")) {}
+  explicit SequenceMap(const KernelInfo& info) : body_(info.subgraph("body")) {}
 
   void compute(KernelContext& ctx) const override {
     const Value& s = sequence_input(ctx, 0);
@@ -180,7 +181,8 @@ class SequenceMap : public Kernel {
         const Value* v = ctx.input_value(i);
         PIONNX_ENFORCE(v, InvalidArgument, ctx.node().describe(), ": input ", i, " is missing");
         if (v->kind == Value::Kind::Sequence) {
-          PIONNX_ENFORCE(v->sequence.size() == len, InvalidArgument, ctx.node().describe(), ": sequence inputs differ in length");
+          PIONNX_ENFORCE(v->sequence.size() == len, InvalidArgument, ctx.node().describe(),
+                         ": sequence inputs differ in length");
           ins.emplace_back(v->sequence[k]);
         } else {
           ins.push_back(*v);
@@ -221,19 +223,20 @@ void optional_get_element(KernelContext& ctx) {
 
 }  // namespace
 
-void register_sequence(KernelRegistry& r) {
-  r.add_fn("", "SequenceEmpty", 11, 23, sequence_empty);
-  r.add_fn("", "SequenceConstruct", 11, 23, sequence_construct);
-  r.add_fn("", "SequenceAt", 11, 23, sequence_at);
-  r.add_fn("", "SequenceInsert", 11, 23, sequence_insert);
-  r.add_fn("", "SequenceErase", 11, 23, sequence_erase);
-  r.add_fn("", "SequenceLength", 11, 23, sequence_length);
-  r.add_fn("", "ConcatFromSequence", 11, 23, concat_from_sequence);
-  r.add_fn("", "SplitToSequence", 11, 23, split_to_sequence);
-  r.add<SequenceMap>("", "SequenceMap", 17, 23);
-  r.add_fn("", "Optional", 15, 23, optional_make);
-  r.add_fn("", "OptionalHasElement", 15, 23, optional_has_element);
-  r.add_fn("", "OptionalGetElement", 15, 23, optional_get_element);
+// The sequence family's one file, and its registration.
+void register_sequence_family(KernelRegistry& r) {
+  r.add_fn("", "SequenceEmpty", 11, kOpenEnded, sequence_empty);
+  r.add_fn("", "SequenceConstruct", 11, kOpenEnded, sequence_construct);
+  r.add_fn("", "SequenceAt", 11, kOpenEnded, sequence_at);
+  r.add_fn("", "SequenceInsert", 11, kOpenEnded, sequence_insert);
+  r.add_fn("", "SequenceErase", 11, kOpenEnded, sequence_erase);
+  r.add_fn("", "SequenceLength", 11, kOpenEnded, sequence_length);
+  r.add_fn("", "ConcatFromSequence", 11, kOpenEnded, concat_from_sequence);
+  r.add_fn("", "SplitToSequence", 11, kOpenEnded, split_to_sequence);
+  r.add<SequenceMap>("", "SequenceMap", 17, kOpenEnded);
+  r.add_fn("", "Optional", 15, kOpenEnded, optional_make);
+  r.add_fn("", "OptionalHasElement", 15, kOpenEnded, optional_has_element);
+  r.add_fn("", "OptionalGetElement", 15, kOpenEnded, optional_get_element);
 }
 
 }  // namespace pionnx

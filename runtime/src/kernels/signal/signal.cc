@@ -5,9 +5,12 @@
 #include <cmath>
 #include <complex>
 
-#include "platform/thread_pool.h"
-#include "kernels/base/common.h"
+#include "core/int_arith.h"
+#include "kernels/base/cast.h"
+#include "kernels/base/families.h"
 #include "kernels/base/kernel.h"
+#include "kernels/base/shapes.h"
+#include "platform/thread_pool.h"
 
 namespace pionnx {
 namespace {
@@ -292,13 +295,14 @@ class MelWeightMatrix : public Kernel {
 
 }  // namespace
 
-void register_signal(KernelRegistry& r) {
-  r.add<DFT>("", "DFT", 17, 23);
-  r.add<STFT>("", "STFT", 17, 23);
-  r.add<HannWindow>("", "HannWindow", 17, 23);
-  r.add<HammingWindow>("", "HammingWindow", 17, 23);
-  r.add<BlackmanWindow>("", "BlackmanWindow", 17, 23);
-  r.add<MelWeightMatrix>("", "MelWeightMatrix", 17, 23);
+// The signal family's one file, and its registration.
+void register_signal_family(KernelRegistry& r) {
+  r.add<DFT>("", "DFT", 17, kOpenEnded);
+  r.add<STFT>("", "STFT", 17, kOpenEnded);
+  r.add<HannWindow>("", "HannWindow", 17, kOpenEnded);
+  r.add<HammingWindow>("", "HammingWindow", 17, kOpenEnded);
+  r.add<BlackmanWindow>("", "BlackmanWindow", 17, kOpenEnded);
+  r.add<MelWeightMatrix>("", "MelWeightMatrix", 17, kOpenEnded);
 }
 
 }  // namespace pionnx

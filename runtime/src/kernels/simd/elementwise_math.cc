@@ -1,178 +1,17 @@
-// See elementwise_math.h. The math is written once over 8-lane GCC/Clang
-// vector extensions; the compiler lowers it to AVX2 in the target("avx2,fma")
-// wrappers and to pairs of SSE2 / NEON registers (or scalar code) elsewhere.
+// See elementwise_math.h. The driver of the fastmath family: the portable
+// table, the run-time choice among the ISA tables (fastmath_paths), and the
+// entry points that call through the chosen one. The math itself is in
+// elementwise_math_kernels.h; the AVX2 table in elementwise_math_avx2.cc.
 #include "kernels/simd/elementwise_math.h"
 
 #include "kernels/simd/dispatch.h"
-
-#include <cstring>
-#include <limits>
-
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define PIONNX_EW_AVX2 1
-#define PIONNX_TARGET_AVX2 __attribute__((target("avx2,fma")))
-#else
-#define PIONNX_EW_AVX2 0
-#endif
-#define PIONNX_INLINE inline __attribute__((always_inline))
-
-// Everything below is internal and always inlined: the vector-ABI note about
-// 32-byte arguments does not apply.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wpsabi"
-#endif
+#include "kernels/simd/elementwise_math_kernels.h"
 
 namespace pionnx {
 namespace fastmath {
 namespace {
 
-typedef float vf __attribute__((vector_size(32)));
-typedef int32_t vi __attribute__((vector_size(32)));
-constexpr int64_t kLanes = 8;
-
-PIONNX_INLINE vf splat(float x) { return vf{x, x, x, x, x, x, x, x}; }
-// Lanewise mask ? a : b, with the mask from a vector comparison.
-PIONNX_INLINE vf select(vi mask, vf a, vf b) {
-  return reinterpret_cast<vf>((mask & reinterpret_cast<vi>(a)) | (~mask & reinterpret_cast<vi>(b)));
-}
-PIONNX_INLINE vf vmin(vf a, vf b) { return select(a < b, a, b); }
-PIONNX_INLINE vf vmax(vf a, vf b) { return select(a > b, a, b); }
-
-// exp(x) = 2^n e^r, n = round(x / ln2), |r| <= ln2 / 2, degree-6 polynomial
-// for e^r (Cephes expf).
-PIONNX_INLINE vf exp_v(vf x) {
-  const float hi = 88.7228394f, lo = -87.3365479f;  // past these exp overflows / underflows
-  const vf xc = vmax(vmin(x, splat(hi)), splat(lo));
-  // Round to nearest with the 1.5 * 2^23 trick: plain adds, no floor.
-  const vf magic = splat(12582912.0f);
-  const vf n = (xc * 1.44269504088896341f + magic) - magic;
-  vf r = xc - n * 0.693359375f;
-  r = r - n * -2.12194440e-4f;
-  vf p = splat(1.9875691500e-4f);
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  // 2^n through the exponent field, split in two factors so n = 128 fits.
-  const vi ni = __builtin_convertvector(n, vi);
-  const vi n1 = ni >> 1, n2 = ni - n1;
-  vf res = p * reinterpret_cast<vf>((n1 + 127) << 23) * reinterpret_cast<vf>((n2 + 127) << 23);
-  res = select(x > splat(hi), splat(std::numeric_limits<float>::infinity()), res);
-  res = select(x < splat(lo), splat(0.0f), res);
-  return select(x != x, x, res);
-}
-
-// Rational approximation on [-7.9, 7.9] (Eigen's fast tanh); beyond that tanh
-// is +-1 in float, and below 4e-4 it is x.
-PIONNX_INLINE vf tanh_v(vf x) {
-  const float bound = 7.90531110763549805f;
-  const vf xc = vmax(vmin(x, splat(bound)), splat(-bound));
-  const vf x2 = xc * xc;
-  vf p = splat(-2.76076847742355e-16f);
-  p = p * x2 + 2.00018790482477e-13f;
-  p = p * x2 + -8.60467152213735e-11f;
-  p = p * x2 + 5.12229709037114e-08f;
-  p = p * x2 + 1.48572235717979e-05f;
-  p = p * x2 + 6.37261928875436e-04f;
-  p = p * x2 + 4.89352455891786e-03f;
-  p = p * xc;
-  vf q = splat(1.19825839466702e-06f);
-  q = q * x2 + 1.18534705686654e-04f;
-  q = q * x2 + 2.26843463243900e-03f;
-  q = q * x2 + 4.89352518554385e-03f;
-  const vf ax = select(x < splat(0.0f), -x, x);
-  const vf res = select(ax < splat(0.0004f), x, p / q);
-  return select(x != x, x, res);
-}
-
-// Rational approximation on [-4, 4] (Eigen's fast erf); erf is +-1 in float
-// beyond that.
-PIONNX_INLINE vf erf_v(vf x) {
-  const vf xc = vmax(vmin(x, splat(4.0f)), splat(-4.0f));
-  const vf x2 = xc * xc;
-  vf p = splat(-2.72614225801306e-10f);
-  p = p * x2 + 2.77068142495902e-08f;
-  p = p * x2 + -2.10102402082508e-06f;
-  p = p * x2 + -5.69250639462346e-05f;
-  p = p * x2 + -7.34990630326855e-04f;
-  p = p * x2 + -2.95459980854025e-03f;
-  p = p * x2 + -1.60960333262415e-02f;
-  p = p * xc;
-  vf q = splat(-1.45660718464996e-05f);
-  q = q * x2 + -2.13374055278905e-04f;
-  q = q * x2 + -1.68282697438203e-03f;
-  q = q * x2 + -7.37332916720468e-03f;
-  q = q * x2 + -1.42647390514189e-02f;
-  return select(x != x, x, p / q);
-}
-
-struct Exp {
-  PIONNX_INLINE vf operator()(vf x) const { return exp_v(x); }
-};
-struct Tanh {
-  PIONNX_INLINE vf operator()(vf x) const { return tanh_v(x); }
-};
-struct Erf {
-  PIONNX_INLINE vf operator()(vf x) const { return erf_v(x); }
-};
-struct Sigmoid {
-  PIONNX_INLINE vf operator()(vf x) const { return 1.0f / (1.0f + exp_v(-x)); }
-};
-struct GeluErf {
-  PIONNX_INLINE vf operator()(vf x) const { return 0.5f * x * (1.0f + erf_v(x * 0.7071067811865476f)); }
-};
-struct GeluTanh {
-  PIONNX_INLINE vf operator()(vf x) const {
-    return 0.5f * x * (1.0f + tanh_v(0.7978845608028654f * (x + 0.044715f * x * x * x)));
-  }
-};
-
-PIONNX_INLINE vf load(const float* p, int64_t n) {
-  vf v = splat(0.0f);
-  std::memcpy(&v, p, sizeof(float) * static_cast<size_t>(n));
-  return v;
-}
-PIONNX_INLINE void store(float* p, vf v, int64_t n) { std::memcpy(p, &v, sizeof(float) * static_cast<size_t>(n)); }
-
-template <typename F>
-PIONNX_INLINE void apply(const float* x, float* y, int64_t n, F f) {
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) store(y + i, f(load(x + i, kLanes)), kLanes);
-  if (i < n) store(y + i, f(load(x + i, n - i)), n - i);
-}
-
-PIONNX_INLINE float exp_shift_sum(const float* x, float* y, int64_t n, float shift) {
-  vf acc = splat(0.0f);
-  const vf s = splat(shift);
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) {
-    const vf e = exp_v(load(x + i, kLanes) - s);
-    store(y + i, e, kLanes);
-    acc += e;
-  }
-  float sum = 0;
-  for (int k = 0; k < kLanes; ++k) sum += acc[k];
-  if (i < n) {
-    const vf e = exp_v(load(x + i, n - i) - s);
-    store(y + i, e, n - i);
-    for (int64_t k = 0; k < n - i; ++k) sum += e[k];
-  }
-  return sum;
-}
-
-PIONNX_INLINE float max_of(const float* x, int64_t n) {
-  float m = -std::numeric_limits<float>::infinity();
-  int64_t i = 0;
-  if (n >= kLanes) {
-    vf acc = splat(m);
-    for (; i + kLanes <= n; i += kLanes) acc = vmax(acc, load(x + i, kLanes));
-    for (int k = 0; k < kLanes; ++k) m = acc[k] > m ? acc[k] : m;
-  }
-  for (; i < n; ++i) m = x[i] > m ? x[i] : m;
-  return m;
-}
+using namespace vec;
 
 void exp_generic(const float* x, float* y, int64_t n) { apply(x, y, n, Exp{}); }
 void tanh_generic(const float* x, float* y, int64_t n) { apply(x, y, n, Tanh{}); }
@@ -183,65 +22,40 @@ void gelu_tanh_generic(const float* x, float* y, int64_t n) { apply(x, y, n, Gel
 float exp_shift_sum_generic(const float* x, float* y, int64_t n, float s) { return exp_shift_sum(x, y, n, s); }
 float max_generic(const float* x, int64_t n) { return max_of(x, n); }
 
-#if PIONNX_EW_AVX2
-PIONNX_TARGET_AVX2 void exp_avx2(const float* x, float* y, int64_t n) { apply(x, y, n, Exp{}); }
-PIONNX_TARGET_AVX2 void tanh_avx2(const float* x, float* y, int64_t n) { apply(x, y, n, Tanh{}); }
-PIONNX_TARGET_AVX2 void erf_avx2(const float* x, float* y, int64_t n) { apply(x, y, n, Erf{}); }
-PIONNX_TARGET_AVX2 void sigmoid_avx2(const float* x, float* y, int64_t n) { apply(x, y, n, Sigmoid{}); }
-PIONNX_TARGET_AVX2 void gelu_erf_avx2(const float* x, float* y, int64_t n) { apply(x, y, n, GeluErf{}); }
-PIONNX_TARGET_AVX2 void gelu_tanh_avx2(const float* x, float* y, int64_t n) { apply(x, y, n, GeluTanh{}); }
-PIONNX_TARGET_AVX2 float exp_shift_sum_avx2(const float* x, float* y, int64_t n, float s) {
-  return exp_shift_sum(x, y, n, s);
-}
-PIONNX_TARGET_AVX2 float max_avx2(const float* x, int64_t n) { return max_of(x, n); }
+const Kernels kGeneric{exp_generic,      tanh_generic,      erf_generic,           sigmoid_generic,
+                       gelu_erf_generic, gelu_tanh_generic, exp_shift_sum_generic, max_generic};
 
-bool use_avx2() {
-  static const bool yes = simd::fastmath_paths().active == "avx2";
-  return yes;
+const Kernels& active() {
+  static const Kernels& k = simd::fastmath_paths().active == "avx2" ? *kernels_avx2() : kGeneric;
+  return k;
 }
-#define PIONNX_PICK(name) (use_avx2() ? name##_avx2 : name##_generic)
-#else
-#define PIONNX_PICK(name) name##_generic
-#endif
 
 }  // namespace
 
-void exp_block(const float* x, float* y, int64_t n) { PIONNX_PICK(exp)(x, y, n); }
-void tanh_block(const float* x, float* y, int64_t n) { PIONNX_PICK(tanh)(x, y, n); }
-void erf_block(const float* x, float* y, int64_t n) { PIONNX_PICK(erf)(x, y, n); }
-void sigmoid_block(const float* x, float* y, int64_t n) { PIONNX_PICK(sigmoid)(x, y, n); }
+void exp_block(const float* x, float* y, int64_t n) { active().exp(x, y, n); }
+void tanh_block(const float* x, float* y, int64_t n) { active().tanh(x, y, n); }
+void erf_block(const float* x, float* y, int64_t n) { active().erf(x, y, n); }
+void sigmoid_block(const float* x, float* y, int64_t n) { active().sigmoid(x, y, n); }
 void gelu_block(const float* x, float* y, int64_t n, bool tanh_approx) {
-  if (tanh_approx) {
-    PIONNX_PICK(gelu_tanh)(x, y, n);
-  } else {
-    PIONNX_PICK(gelu_erf)(x, y, n);
-  }
+  (tanh_approx ? active().gelu_tanh : active().gelu_erf)(x, y, n);
 }
 float exp_shift_sum_block(const float* x, float* y, int64_t n, float shift) {
-  return PIONNX_PICK(exp_shift_sum)(x, y, n, shift);
+  return active().exp_shift_sum(x, y, n, shift);
 }
-float max_block(const float* x, int64_t n) { return PIONNX_PICK(max)(x, n); }
+float max_block(const float* x, int64_t n) { return active().max(x, n); }
 
 float exp(float x) { return exp_v(splat(x))[0]; }
 float tanh(float x) { return tanh_v(splat(x))[0]; }
 float erf(float x) { return erf_v(splat(x))[0]; }
 
 }  // namespace fastmath
-}  // namespace pionnx
 
-namespace pionnx {
 namespace simd {
 
 // PIONNX_FASTMATH=generic|avx2 caps the choice (tests, benchmarks).
 const PathChoice& fastmath_paths() {
-  static const PathChoice choice = [] {
-    bool avx2 = false;
-#if PIONNX_EW_AVX2
-    __builtin_cpu_init();
-    avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#endif
-    return choose_path("vector math", "PIONNX_FASTMATH", {"generic", "avx2"}, {true, avx2});
-  }();
+  static const PathChoice choice = platform::choose_path("vector math", "PIONNX_FASTMATH", {"generic", "avx2"},
+                                                         {true, fastmath::kernels_avx2() != nullptr});
   return choice;
 }
 

@@ -4,6 +4,7 @@
 #include "kernels/simd/dispatch.h"
 #include "kernels/simd/sgemm.h"
 #include "pionnx/simd.h"
+#include "platform/cpu_features.h"
 
 namespace pionnx {
 
@@ -16,6 +17,6 @@ std::vector<KernelFamily> kernel_families() {
   return out;
 }
 
-bool cpu_has_neon() { return simd::cpu_has_neon(); }
+bool cpu_has_neon() { return platform::cpu_features().neon; }
 
 }  // namespace pionnx

@@ -6,10 +6,10 @@
 #include <string>
 #include <vector>
 
-#include "platform/thread_pool.h"
 #include "kernels/simd/dispatch.h"
 #include "kernels/simd/qgemm_ukernel.h"
 #include "kernels/simd/sgemm.h"
+#include "platform/thread_pool.h"
 
 #if defined(__x86_64__) || (defined(__i386__) && defined(__SSE2__))
 #include <immintrin.h>
@@ -24,9 +24,9 @@ namespace {
 // every row of A in the task streams past it.
 constexpr int64_t kKc = 256;
 constexpr int64_t kNc = kQNc;
-constexpr int64_t kMc = 256;  // rows sharing one packed panel of B
+constexpr int64_t kMc = 256;   // rows sharing one packed panel of B
 constexpr int kRows = kQRows;  // rows of A sharing each loaded part of the B panel
-constexpr int64_t kNr = 32;   // panel width is padded to a multiple of this
+constexpr int64_t kNr = 32;    // panel width is padded to a multiple of this
 
 // Panel layout, shared by every micro-kernel: depth is taken in pairs
 // (k, k+1) so that one multiply-add of int16 pairs (x86 pmaddwd, NEON
@@ -170,16 +170,15 @@ const PathChoice& qgemm_paths() {
   static const PathChoice choice = [] {
     bool sse2 = false, avx2 = false, vnni = false, vnni512 = false;
 #ifdef PIONNX_QGEMM_X86
-    __builtin_cpu_init();
-#ifdef __SSE2__
-    sse2 = true;
+    const platform::CpuFeatures& cpu = platform::cpu_features();
+    sse2 = cpu.sse2;
+    avx2 = cpu.avx2;
+    vnni = cpu.avx512vnni && cpu.avx512vl;
+    vnni512 = vnni && cpu.avx512bw;
 #endif
-    avx2 = __builtin_cpu_supports("avx2");
-    vnni = __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl");
-    vnni512 = vnni && __builtin_cpu_supports("avx512bw");
-#endif
-    return choose_path("integer GEMM", "PIONNX_QGEMM", {"generic", "neon", "sse2", "avx2", "vnni", "vnni512"},
-                       {true, qgemm_has_neon_kernel() && cpu_has_neon(), sse2, avx2, vnni, vnni512});
+    return platform::choose_path(
+        "integer GEMM", "PIONNX_QGEMM", {"generic", "neon", "sse2", "avx2", "vnni", "vnni512"},
+        {true, qgemm_has_neon_kernel() && platform::cpu_features().neon, sse2, avx2, vnni, vnni512});
   }();
   return choice;
 }
@@ -228,18 +227,15 @@ void pack_b(const QGemmArgs& g, int64_t k0, int64_t kc, int64_t j0, int64_t nc, 
 }
 
 // One task: rows [i0, i1) x columns [j0, j0 + nc).
-void qgemm_block(const QGemmArgs& g, int64_t i0, int64_t i1, int64_t j0, int64_t nc,
-                 std::vector<int16_t>& bpanel) {
+void qgemm_block(const QGemmArgs& g, int64_t i0, int64_t i1, int64_t j0, int64_t nc, std::vector<int16_t>& bpanel) {
   const int64_t ncp = (nc + kNr - 1) / kNr * kNr;
   bpanel.resize(static_cast<size_t>(kKc * ncp));
   alignas(32) int16_t apanel[kRows * kKc];
   alignas(32) int32_t acc[kRows][kNc];
   for (int64_t k0 = 0; k0 < g.K; k0 += kKc) {
     const int64_t kc = std::min(kKc, g.K - k0), kcp = (kc + 1) / 2 * 2;
-    if (g.b_signed)
-      pack_b<int8_t>(g, k0, kc, j0, nc, ncp, bpanel.data());
-    else
-      pack_b<uint8_t>(g, k0, kc, j0, nc, ncp, bpanel.data());
+    if (g.b_signed) pack_b<int8_t>(g, k0, kc, j0, nc, ncp, bpanel.data());
+    else pack_b<uint8_t>(g, k0, kc, j0, nc, ncp, bpanel.data());
     const bool store = k0 == 0 && !g.accumulate;
     for (int64_t i = i0; i < i1; i += kRows) {
       const int rows = static_cast<int>(std::min<int64_t>(kRows, i1 - i));
@@ -253,8 +249,7 @@ void qgemm_block(const QGemmArgs& g, int64_t i0, int64_t i1, int64_t j0, int64_t
       kKernel(apanel, kcp, bpanel.data(), ncp, acc);
       for (int r = 0; r < rows; ++r) {
         int32_t* c = g.C + (i + r) * g.ldc + j0;
-        if (store)
-          std::memcpy(c, acc[r], sizeof(int32_t) * nc);
+        if (store) std::memcpy(c, acc[r], sizeof(int32_t) * nc);
         else
           for (int64_t j = 0; j < nc; ++j) c[j] += acc[r][j];
       }
@@ -364,10 +359,8 @@ void qgemm_block_vnni(const QGemmArgs& g, const VnniA& A, int64_t i0, int64_t i1
     for (int64_t i = i0; i < i1; i += kRows) {
       const int rows = static_cast<int>(std::min<int64_t>(kRows, i1 - i));
       const uint8_t* apanel = A.data.data() + i * A.lda + k0;
-      if (kUseVnni512)
-        kernel_vnni512(apanel, A.lda, kcq, bpanel, ncp, acc);
-      else
-        kernel_vnni(apanel, A.lda, kcq, bpanel, ncp, acc);
+      if (kUseVnni512) kernel_vnni512(apanel, A.lda, kcq, bpanel, ncp, acc);
+      else kernel_vnni(apanel, A.lda, kcq, bpanel, ncp, acc);
       for (int r = 0; r < rows; ++r) {
         int32_t* c = g.C + (i + r) * g.ldc + j0;
         const int32_t za = (g.a_zp == nullptr ? 0 : g.a_zp[g.a_zp_per_row ? i + r : 0]) + a_shift;
@@ -414,10 +407,8 @@ void qgemm(const QGemmArgs& g, ThreadPool* pool) {
   };
   const int64_t tasks = mblocks * nblocks;
   // Below ~1 M multiply-adds a thread hand-off costs more than it saves.
-  if (pool == nullptr || g.M * g.N * g.K < (int64_t{1} << 20))
-    run(0, tasks);
-  else
-    pool->parallel_for(tasks, 1, run);
+  if (pool == nullptr || g.M * g.N * g.K < (int64_t{1} << 20)) run(0, tasks);
+  else pool->parallel_for(tasks, 1, run);
 }
 
 const char* qgemm_isa() { return qgemm_paths().active.c_str(); }

@@ -13,7 +13,7 @@ constexpr int kQRows = 4;      // rows of A per micro-kernel call
 // int16-pair panel layout described in qgemm.cc, ncp a multiple of 8.
 void qgemm_kernel_neon(const int16_t* a, int64_t kcp, const int16_t* b, int64_t ncp, int32_t (*acc)[kQNc]);
 // False where the NEON kernel is not compiled in (x86, or armv7 without the
-// per-file -mfpu=neon). The CPU check is the caller's (simd::cpu_has_neon).
+// per-file -mfpu=neon). The CPU check is the caller's (platform::cpu_features().neon).
 bool qgemm_has_neon_kernel();
 
 }  // namespace simd

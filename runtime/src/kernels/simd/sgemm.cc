@@ -11,12 +11,11 @@
 #include <vector>
 
 #if defined(__arm__) && defined(__linux__)
-#include <sys/auxv.h>
 #endif
 
-#include "platform/thread_pool.h"
 #include "kernels/simd/dispatch.h"
 #include "kernels/simd/sgemm_ukernel.h"
+#include "platform/thread_pool.h"
 
 namespace pionnx {
 namespace simd {
@@ -37,8 +36,7 @@ inline void store4(float* p, v4f v) { std::memcpy(p, &v, sizeof(v)); }
 // SSE2, armv7 NEON and aarch64 with room for the operands.
 constexpr int kGenericMR = 4, kGenericNR = 8;
 
-void ukernel_generic(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int m,
-                     int n, bool accumulate) {
+void ukernel_generic(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int m, int n, bool accumulate) {
   v4f acc[kGenericMR][2] = {};
   for (int64_t k = 0; k < kc; ++k) {
     const v4f b0 = load4(b), b1 = load4(b + 4);
@@ -91,9 +89,9 @@ const SgemmUKernel& active_ukernel() {
 // PIONNX_SGEMM=generic|neon|avx2|avx512 caps the choice (tests, benchmarks).
 const PathChoice& sgemm_paths() {
   static const PathChoice choice =
-      choose_path("SGEMM", "PIONNX_SGEMM", {"generic", "neon", "avx2", "avx512"},
-                  {true, cpu_has_neon() && sgemm_ukernel_neon() != nullptr, sgemm_ukernel_avx2() != nullptr,
-                   sgemm_ukernel_avx512() != nullptr});
+      platform::choose_path("SGEMM", "PIONNX_SGEMM", {"generic", "neon", "avx2", "avx512"},
+                            {true, platform::cpu_features().neon && sgemm_ukernel_neon() != nullptr,
+                             sgemm_ukernel_avx2() != nullptr, sgemm_ukernel_avx512() != nullptr});
   return choice;
 }
 
@@ -108,8 +106,7 @@ constexpr int64_t kKC = 128, kMCPanels = 24, kNC = 2048;
 // MR source rows are read in lockstep, k outer, so each streams sequentially
 // (weights are read from memory once per GEMM, not once per block).
 template <int MR>
-void pack_a_mr(bool trans, const float* A, int64_t lda, int64_t i0, int64_t i1, int64_t K,
-               float alpha, float* out) {
+void pack_a_mr(bool trans, const float* A, int64_t lda, int64_t i0, int64_t i1, int64_t K, float alpha, float* out) {
   for (int64_t ir = i0; ir < i1; ir += MR) {
     const int m = static_cast<int>(std::min<int64_t>(MR, i1 - ir));
     float* dst = out + (ir - i0) * K;
@@ -135,8 +132,8 @@ void pack_a_mr(bool trans, const float* A, int64_t lda, int64_t i0, int64_t i1, 
   }
 }
 
-void pack_a(bool trans, const float* A, int64_t lda, int64_t i0, int64_t i1, int64_t K, int MR,
-            float alpha, float* out) {
+void pack_a(bool trans, const float* A, int64_t lda, int64_t i0, int64_t i1, int64_t K, int MR, float alpha,
+            float* out) {
   switch (MR) {
     case 4: return pack_a_mr<4>(trans, A, lda, i0, i1, K, alpha, out);
     case 6: return pack_a_mr<6>(trans, A, lda, i0, i1, K, alpha, out);
@@ -157,8 +154,7 @@ int64_t packed_a_size(int64_t M, int64_t K, int MR) { return (M + MR - 1) / MR *
 // Depth [p0, p0+kc) x columns [j0, j0+nc) of op(B) into NR panels. NR is a
 // template argument so full panel rows copy as fixed-size vector moves.
 template <int NR>
-void pack_b_nr(bool trans, const float* B, int64_t ldb, int64_t p0, int64_t j0, int64_t kc,
-               int64_t nc, float* out) {
+void pack_b_nr(bool trans, const float* B, int64_t ldb, int64_t p0, int64_t j0, int64_t kc, int64_t nc, float* out) {
   for (int64_t jr = 0; jr < nc; jr += NR) {
     const int n = static_cast<int>(std::min<int64_t>(NR, nc - jr));
     float* dst = out + jr * kc;
@@ -185,8 +181,8 @@ void pack_b_nr(bool trans, const float* B, int64_t ldb, int64_t p0, int64_t j0, 
   }
 }
 
-void pack_b(bool trans, const float* B, int64_t ldb, int64_t p0, int64_t j0, int64_t kc,
-            int64_t nc, int NR, float* out) {
+void pack_b(bool trans, const float* B, int64_t ldb, int64_t p0, int64_t j0, int64_t kc, int64_t nc, int NR,
+            float* out) {
   switch (NR) {
     case 8: return pack_b_nr<8>(trans, B, ldb, p0, j0, kc, nc, out);
     case 12: return pack_b_nr<12>(trans, B, ldb, p0, j0, kc, nc, out);
@@ -213,8 +209,7 @@ SgemmPackB matrix_packer(bool trans, const float* B, int64_t ldb) {
 void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
   for (int64_t i = 0; i < M; ++i) {
     float* c = C + i * ldc;
-    if (beta == 0.f)
-      std::fill(c, c + N, 0.f);
+    if (beta == 0.f) std::fill(c, c + N, 0.f);
     else
       for (int64_t j = 0; j < N; ++j) c[j] *= beta;
   }
@@ -267,8 +262,8 @@ void gemv_rows_generic(int64_t K, int64_t n, const float* x, const float* m, int
 
 // y[j] (stride incy) = alpha * sum_k x[k] * M(k, j) + beta * y[j] for
 // j in [j0, j1), where M(k, j) = m[k * ldm + j] (row-major) or m[j * ldm + k].
-void gemv(bool m_cols_contig, int64_t K, int64_t j0, int64_t j1, float alpha, const float* x,
-          int64_t incx, const float* m, int64_t ldm, float beta, float* y, int64_t incy) {
+void gemv(bool m_cols_contig, int64_t K, int64_t j0, int64_t j1, float alpha, const float* x, int64_t incx,
+          const float* m, int64_t ldm, float beta, float* y, int64_t incy) {
   if (m_cols_contig) {  // M(k, j) = m[j * ldm + k]: one dot product per output
     for (int64_t j = j0; j < j1; ++j) {
       const float v = alpha * dot(x, incx, m + j * ldm, K);
@@ -302,9 +297,9 @@ void gemv(bool m_cols_contig, int64_t K, int64_t j0, int64_t j1, float alpha, co
 // panel by panel from `packb`, its columns offset by j_off. `epi`, if set,
 // gets each finished strip of C (rows of one MC block, NR columns) in global
 // coordinates (this call's rows start at i_off) while it is still in cache.
-void gemm_packed_a(const SgemmUKernel& uk, const float* Ap, int64_t M, int64_t N, int64_t K,
-                   const SgemmPackB& packb, int64_t j_off, bool overwrite, float* C, int64_t ldc,
-                   int64_t i_off = 0, const SgemmEpilogue* epi = nullptr) {
+void gemm_packed_a(const SgemmUKernel& uk, const float* Ap, int64_t M, int64_t N, int64_t K, const SgemmPackB& packb,
+                   int64_t j_off, bool overwrite, float* C, int64_t ldc, int64_t i_off = 0,
+                   const SgemmEpilogue* epi = nullptr) {
   const int MR = uk.mr, NR = uk.nr;
   const int64_t MC = MR * kMCPanels;
   const int64_t NC = std::max<int64_t>(NR, kNC / NR * NR);
@@ -328,8 +323,8 @@ void gemm_packed_a(const SgemmUKernel& uk, const float* Ap, int64_t M, int64_t N
           const int n = static_cast<int>(std::min<int64_t>(NR, nc - jr));
           for (int64_t ir = 0; ir < mc; ir += MR) {
             const int m = static_cast<int>(std::min<int64_t>(MR, mc - ir));
-            uk.run(kc, Ap + (ic + ir) * K + pc * MR, bpanel + jr * kc,
-                   C + (ic + ir) * ldc + jc + jr, ldc, m, n, accumulate);
+            uk.run(kc, Ap + (ic + ir) * K + pc * MR, bpanel + jr * kc, C + (ic + ir) * ldc + jc + jr, ldc, m, n,
+                   accumulate);
           }
           if (epi && last)
             (*epi)(i_off + ic, i_off + ic + mc, j_off + jc + jr, j_off + jc + jr + n, C + ic * ldc + jc + jr, ldc);
@@ -340,9 +335,8 @@ void gemm_packed_a(const SgemmUKernel& uk, const float* Ap, int64_t M, int64_t N
 }
 
 // Matrix-vector shapes and degenerate sizes; false when a real GEMM is due.
-bool sgemm_special(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
-                   const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
-                   int64_t ldc) {
+bool sgemm_special(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                   const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   if (M <= 0 || N <= 0) return true;
   if (K <= 0 || alpha == 0.f) {
     if (beta != 1.f) scale_c(M, N, beta, C, ldc);
@@ -364,9 +358,9 @@ thread_local std::vector<float> t_packed_a;
 // Splits C over the pool: the larger side into one slice per thread, on tile
 // boundaries. `Ap` is op(A) packed for all M rows, or being packed: when
 // `pack` is set, each thread packs the panels it needs first.
-void run_packed(const SgemmUKernel& uk, float* Ap, const std::function<void(int64_t, int64_t)>* pack,
-                int64_t M, int64_t N, int64_t K, const SgemmPackB& packb, bool overwrite, float* C,
-                int64_t ldc, ThreadPool* pool, const SgemmEpilogue* epi = nullptr) {
+void run_packed(const SgemmUKernel& uk, float* Ap, const std::function<void(int64_t, int64_t)>* pack, int64_t M,
+                int64_t N, int64_t K, const SgemmPackB& packb, bool overwrite, float* C, int64_t ldc, ThreadPool* pool,
+                const SgemmEpilogue* epi = nullptr) {
   const int MR = uk.mr;
   const int threads = pool ? pool->size() : 1;
   // Below ~1 MFLOP a thread hand-off costs more than it saves.
@@ -382,9 +376,7 @@ void run_packed(const SgemmUKernel& uk, float* Ap, const std::function<void(int6
   const int64_t chunks = std::min<int64_t>(threads, units);
   if (split_n && pack) {
     const int64_t panels = (M + MR - 1) / MR;
-    pool->parallel_for(panels, 1, [&](int64_t p0, int64_t p1) {
-      (*pack)(p0 * MR, std::min(M, p1 * MR));
-    });
+    pool->parallel_for(panels, 1, [&](int64_t p0, int64_t p1) { (*pack)(p0* MR, std::min(M, p1 * MR)); });
   }
   pool->parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
@@ -403,23 +395,10 @@ void run_packed(const SgemmUKernel& uk, float* Ap, const std::function<void(int6
 
 }  // namespace
 
-bool cpu_has_neon() {
-#if defined(__aarch64__)
-  return true;  // Advanced SIMD is mandatory in ARMv8-A
-#elif defined(__arm__) && defined(__linux__)
-  // Compiled at the no-NEON baseline, so safe to call on any armhf board.
-  constexpr unsigned long kHwcapNeon = 1ul << 12;  // HWCAP_NEON, <asm/hwcap.h>
-  return (getauxval(AT_HWCAP) & kHwcapNeon) != 0;
-#else
-  return false;
-#endif
-}
-
 const char* sgemm_isa() { return sgemm_paths().active.c_str(); }
 
-void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
-           const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
-           int64_t ldc, ThreadPool* pool) {
+void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+           const float* B, int64_t ldb, float beta, float* C, int64_t ldc, ThreadPool* pool) {
   if (sgemm_special(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)) return;
   if (beta != 0.f && beta != 1.f) scale_c(M, N, beta, C, ldc);
   const SgemmUKernel& uk = active_ukernel();
@@ -443,13 +422,13 @@ SgemmPackedA sgemm_pack_a(bool trans_a, int64_t M, int64_t K, const float* A, in
   return p;
 }
 
-void sgemm_prepacked(const SgemmPackedA& a, bool trans_b, int64_t N, const float* B, int64_t ldb,
-                     float beta, float* C, int64_t ldc, ThreadPool* pool, const SgemmEpilogue* epilogue) {
+void sgemm_prepacked(const SgemmPackedA& a, bool trans_b, int64_t N, const float* B, int64_t ldb, float beta, float* C,
+                     int64_t ldc, ThreadPool* pool, const SgemmEpilogue* epilogue) {
   sgemm_prepacked_fn(a, N, matrix_packer(trans_b, B, ldb), beta, C, ldc, pool, epilogue);
 }
 
-void sgemm_prepacked_fn(const SgemmPackedA& a, int64_t N, const SgemmPackB& pack_b, float beta,
-                        float* C, int64_t ldc, ThreadPool* pool, const SgemmEpilogue* epilogue) {
+void sgemm_prepacked_fn(const SgemmPackedA& a, int64_t N, const SgemmPackB& pack_b, float beta, float* C, int64_t ldc,
+                        ThreadPool* pool, const SgemmEpilogue* epilogue) {
   const SgemmUKernel& uk = active_ukernel();
   if (a.M <= 0 || N <= 0) return;
   if (a.K <= 0) {
@@ -458,8 +437,7 @@ void sgemm_prepacked_fn(const SgemmPackedA& a, int64_t N, const SgemmPackB& pack
     return;
   }
   if (beta != 0.f && beta != 1.f) scale_c(a.M, N, beta, C, ldc);
-  run_packed(uk, const_cast<float*>(a.data.data()), nullptr, a.M, N, a.K, pack_b, beta == 0.f, C,
-             ldc, pool, epilogue);
+  run_packed(uk, const_cast<float*>(a.data.data()), nullptr, a.M, N, a.K, pack_b, beta == 0.f, C, ldc, pool, epilogue);
 }
 
 }  // namespace simd

@@ -19,9 +19,8 @@ namespace simd {
 // trans_a. op(B) is K x N: element (k, j) is B[k * ldb + j], or
 // B[j * ldb + k] when trans_b. With beta == 0, C is not read (may hold NaN).
 // Splits the work over `pool` when given and the problem is big enough.
-void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
-           const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
-           int64_t ldc, ThreadPool* pool = nullptr);
+void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+           const float* B, int64_t ldb, float beta, float* C, int64_t ldc, ThreadPool* pool = nullptr);
 
 // op(A) packed once for many products with the same left operand (constant
 // Conv/Gemm weights). Tied to the micro-kernel chosen at start-up.
@@ -35,31 +34,23 @@ SgemmPackedA sgemm_pack_a(bool trans_a, int64_t M, int64_t K, const float* A, in
 // Called on each finished block of C (rows [i0, i1), columns [j0, j1) of the
 // whole product; `c` points at C(i0, j0)) while it is still in cache: bias,
 // activation. Must touch only that block; may run on any pool thread.
-using SgemmEpilogue =
-    std::function<void(int64_t i0, int64_t i1, int64_t j0, int64_t j1, float* c, int64_t ldc)>;
+using SgemmEpilogue = std::function<void(int64_t i0, int64_t i1, int64_t j0, int64_t j1, float* c, int64_t ldc)>;
 
-void sgemm_prepacked(const SgemmPackedA& a, bool trans_b, int64_t N, const float* B, int64_t ldb,
-                     float beta, float* C, int64_t ldc, ThreadPool* pool = nullptr,
-                     const SgemmEpilogue* epilogue = nullptr);
+void sgemm_prepacked(const SgemmPackedA& a, bool trans_b, int64_t N, const float* B, int64_t ldb, float beta, float* C,
+                     int64_t ldc, ThreadPool* pool = nullptr, const SgemmEpilogue* epilogue = nullptr);
 
 // A source of op(B) for products whose B is never materialised (implicit
 // im2col): packs depth rows [k0, k0 + kc) x columns [j0, j0 + nc) into
 // nr-wide panels, zero padded: panel p at out + p * nr * kc, element (k, j)
 // of it at [k * nr + j]. Called from several threads at once.
-using SgemmPackB = std::function<void(int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr,
-                                      float* out)>;
+using SgemmPackB = std::function<void(int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr, float* out)>;
 // C (M x N) = packed A * B + beta * C with B supplied by `pack_b`.
-void sgemm_prepacked_fn(const SgemmPackedA& a, int64_t N, const SgemmPackB& pack_b, float beta,
-                        float* C, int64_t ldc, ThreadPool* pool = nullptr,
-                        const SgemmEpilogue* epilogue = nullptr);
+void sgemm_prepacked_fn(const SgemmPackedA& a, int64_t N, const SgemmPackB& pack_b, float beta, float* C, int64_t ldc,
+                        ThreadPool* pool = nullptr, const SgemmEpilogue* epilogue = nullptr);
 
 // Name of the micro-kernel in use: "avx512", "avx2", "neon", "generic".
 // PIONNX_SGEMM=generic|neon|avx2|avx512 caps the choice (read once).
 const char* sgemm_isa();
-
-// True when the CPU has NEON (armv7: AT_HWCAP; aarch64: always); false on
-// every other architecture.
-bool cpu_has_neon();
 
 }  // namespace simd
 }  // namespace pionnx

@@ -3,6 +3,7 @@
 // attribute so the rest of the library stays baseline x86-64; used only when
 // the CPU reports AVX2 and FMA.
 #include "kernels/simd/sgemm_ukernel.h"
+#include "platform/cpu_features.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
@@ -13,9 +14,8 @@ namespace {
 
 constexpr int kMR = 6, kNR = 16;
 
-__attribute__((target("avx2,fma"))) void ukernel_avx2(int64_t kc, const float* a,
-                                                       const float* b, float* c, int64_t ldc,
-                                                       int m, int n, bool accumulate) {
+__attribute__((target("avx2,fma"))) void ukernel_avx2(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
+                                                      int m, int n, bool accumulate) {
   __m256 acc[kMR][2];
   for (int i = 0; i < kMR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
   for (int64_t k = 0; k < kc; ++k) {
@@ -50,8 +50,8 @@ __attribute__((target("avx2,fma"))) void ukernel_avx2(int64_t kc, const float* a
 }
 
 // 32 columns (4 ymm accumulators) per pass down the rows, then 8, then the tail.
-__attribute__((target("avx2,fma"))) void gemv_rows_avx2(int64_t K, int64_t n, const float* x,
-                                                         const float* m, int64_t ldm, float* y) {
+__attribute__((target("avx2,fma"))) void gemv_rows_avx2(int64_t K, int64_t n, const float* x, const float* m,
+                                                        int64_t ldm, float* y) {
   int64_t j = 0;
   for (; j + 32 <= n; j += 32) {
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
@@ -86,8 +86,8 @@ const SgemmUKernel kAvx2{kMR, kNR, ukernel_avx2, "avx2", gemv_rows_avx2};
 }  // namespace
 
 const SgemmUKernel* sgemm_ukernel_avx2() {
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return &kAvx2;
+  const platform::CpuFeatures& cpu = platform::cpu_features();
+  if (cpu.avx2 && cpu.fma) return &kAvx2;
   return nullptr;
 }
 

@@ -2,6 +2,7 @@
 // and one broadcast A value (19 of 32 registers). Compiled with a target
 // attribute; used only when the CPU reports AVX-512F.
 #include "kernels/simd/sgemm_ukernel.h"
+#include "platform/cpu_features.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
@@ -12,9 +13,8 @@ namespace {
 
 constexpr int kMR = 8, kNR = 32;
 
-__attribute__((target("avx512f"))) void ukernel_avx512(int64_t kc, const float* a,
-                                                        const float* b, float* c, int64_t ldc,
-                                                        int m, int n, bool accumulate) {
+__attribute__((target("avx512f"))) void ukernel_avx512(int64_t kc, const float* a, const float* b, float* c,
+                                                       int64_t ldc, int m, int n, bool accumulate) {
   __m512 acc[kMR][2];
   for (int i = 0; i < kMR; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
   for (int64_t k = 0; k < kc; ++k) {
@@ -55,8 +55,8 @@ __attribute__((target("avx512f"))) void ukernel_avx512(int64_t kc, const float* 
 
 // 64 columns (4 zmm accumulators) per pass down the rows, then 16, then a
 // masked tail.
-__attribute__((target("avx512f"))) void gemv_rows_avx512(int64_t K, int64_t n, const float* x,
-                                                          const float* m, int64_t ldm, float* y) {
+__attribute__((target("avx512f"))) void gemv_rows_avx512(int64_t K, int64_t n, const float* x, const float* m,
+                                                         int64_t ldm, float* y) {
   int64_t j = 0;
   for (; j + 64 <= n; j += 64) {
     __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
@@ -89,8 +89,7 @@ const SgemmUKernel kAvx512{kMR, kNR, ukernel_avx512, "avx512", gemv_rows_avx512}
 }  // namespace
 
 const SgemmUKernel* sgemm_ukernel_avx512() {
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f")) return &kAvx512;
+  if (platform::cpu_features().avx512f) return &kAvx512;
   return nullptr;
 }
 

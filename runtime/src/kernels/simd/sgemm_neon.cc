@@ -21,24 +21,22 @@ namespace simd {
 namespace {
 
 // Stores the m x n top-left corner of a tile held in `tile` (row stride nr).
-inline void store_partial(const float* tile, int nr, float* c, int64_t ldc, int m, int n,
-                          bool accumulate) {
+inline void store_partial(const float* tile, int nr, float* c, int64_t ldc, int m, int n, bool accumulate) {
   for (int i = 0; i < m; ++i)
-    for (int j = 0; j < n; ++j)
-      c[i * ldc + j] = accumulate ? c[i * ldc + j] + tile[i * nr + j] : tile[i * nr + j];
+    for (int j = 0; j < n; ++j) c[i * ldc + j] = accumulate ? c[i * ldc + j] + tile[i * nr + j] : tile[i * nr + j];
 }
 
 #if defined(__aarch64__)
 
 constexpr int kMR = 8, kNR = 12;
 
-void ukernel_neon(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int m, int n,
-                  bool accumulate) {
+void ukernel_neon(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int m, int n, bool accumulate) {
   float32x4_t acc[kMR][3];
   for (int i = 0; i < kMR; ++i) acc[i][0] = acc[i][1] = acc[i][2] = vdupq_n_f32(0.f);
   for (int64_t k = 0; k < kc; ++k) {
     const float32x4_t b0 = vld1q_f32(b), b1 = vld1q_f32(b + 4), b2 = vld1q_f32(b + 8);
     const float32x4_t a0 = vld1q_f32(a), a1 = vld1q_f32(a + 4);
+    // clang-format off
 #define PIONNX_ROW(i, av, lane)                                   \
   acc[i][0] = vfmaq_laneq_f32(acc[i][0], b0, av, lane);           \
   acc[i][1] = vfmaq_laneq_f32(acc[i][1], b1, av, lane);           \
@@ -49,6 +47,7 @@ void ukernel_neon(int64_t kc, const float* a, const float* b, float* c, int64_t 
     a += kMR;
     b += kNR;
   }
+  // clang-format on
   if (m == kMR && n == kNR) {
     for (int i = 0; i < kMR; ++i) {
       float* ci = c + i * ldc;
@@ -70,8 +69,7 @@ void ukernel_neon(int64_t kc, const float* a, const float* b, float* c, int64_t 
 
 constexpr int kMR = 4, kNR = 8;
 
-void ukernel_neon(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int m, int n,
-                  bool accumulate) {
+void ukernel_neon(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int m, int n, bool accumulate) {
   float32x4_t acc[kMR][2];
   for (int i = 0; i < kMR; ++i) acc[i][0] = acc[i][1] = vdupq_n_f32(0.f);
   for (int64_t k = 0; k < kc; ++k) {
@@ -79,6 +77,7 @@ void ukernel_neon(int64_t kc, const float* a, const float* b, float* c, int64_t 
     const float32x4_t av = vld1q_f32(a);
 #if defined(__ARM_FEATURE_FMA)
     // VFPv4: fused multiply-add (no by-lane form on armv7, so broadcast).
+    // clang-format off
 #define PIONNX_ROW(i, half, lane)                                            \
   {                                                                          \
     const float32x4_t ai = vdupq_lane_f32(half, lane);                       \
@@ -96,6 +95,7 @@ void ukernel_neon(int64_t kc, const float* a, const float* b, float* c, int64_t 
     a += kMR;
     b += kNR;
   }
+  // clang-format on
   if (m == kMR && n == kNR) {
     for (int i = 0; i < kMR; ++i) {
       float* ci = c + i * ldc;
@@ -154,7 +154,7 @@ const SgemmUKernel kNeon{kMR, kNR, ukernel_neon, "neon", gemv_rows_neon};
 
 }  // namespace
 
-// Whether the CPU has NEON is decided by the caller (cpu_has_neon in
+// Whether the CPU has NEON is decided by the caller (platform::cpu_features().neon, in
 // sgemm.cc, compiled without NEON so it can run anywhere).
 const SgemmUKernel* sgemm_ukernel_neon() { return &kNeon; }
 

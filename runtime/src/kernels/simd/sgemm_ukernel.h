@@ -13,14 +13,13 @@ namespace simd {
 // Computes the MR x NR product of one A panel and one B panel over kc steps
 // and stores its top-left m x n corner into C (row stride ldc): C = acc, or
 // C += acc when `accumulate`.
-using SgemmMicroKernel = void (*)(int64_t kc, const float* a, const float* b, float* c,
-                                  int64_t ldc, int m, int n, bool accumulate);
+using SgemmMicroKernel = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int m, int n,
+                                  bool accumulate);
 
 // Vector times row-major matrix: y[j] = sum_k x[k] * m[k * ldm + j] for
 // j in [0, n). The matrix-vector shape of RNN steps and batch-1 MatMul/Gemm,
 // where a GEMM tile would be mostly padding.
-using SgemvRowsKernel = void (*)(int64_t K, int64_t n, const float* x, const float* m, int64_t ldm,
-                                 float* y);
+using SgemvRowsKernel = void (*)(int64_t K, int64_t n, const float* x, const float* m, int64_t ldm, float* y);
 
 struct SgemmUKernel {
   int mr, nr;
@@ -33,7 +32,7 @@ struct SgemmUKernel {
 // the instructions it needs.
 const SgemmUKernel* sgemm_ukernel_avx2();
 const SgemmUKernel* sgemm_ukernel_avx512();
-// NEON: nullptr when not compiled in; the caller checks cpu_has_neon().
+// NEON: nullptr when not compiled in; the caller checks platform::cpu_features().neon.
 const SgemmUKernel* sgemm_ukernel_neon();
 
 }  // namespace simd

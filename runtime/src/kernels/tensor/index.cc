@@ -3,13 +3,15 @@
 // of range is an InvalidArgument naming the node.
 #include <algorithm>
 
-#include "kernels/base/common.h"
+#include "kernels/base/dtype_dispatch.h"
+#include "kernels/base/kernel.h"
+#include "kernels/base/shapes.h"
 #include "kernels/tensor/strided.h"
+#include "platform/thread_pool.h"
 
 namespace pionnx {
 namespace {
 
-constexpr int kLast = kShapeLastOpset;
 
 // Index tensor -> int64 values in [0, n), wrapping negatives.
 std::vector<int64_t> checked_indices(const Tensor& ind, int64_t n, const std::string& what, const char* name) {
@@ -63,8 +65,7 @@ void walk_element_offsets(const Tensor& ind, const Shape& data_shape, int64_t ax
 
 class Gather final : public NamedKernel {
  public:
-  explicit Gather(const KernelInfo& info)
-      : NamedKernel(info), axis_(info.node.attr_i("axis", 0)) {}
+  explicit Gather(const KernelInfo& info) : NamedKernel(info), axis_(info.node.attr_i("axis", 0)) {}
   void compute(KernelContext& ctx) const override {
     const Tensor& data = ctx.input(0);
     const Tensor& ind = ctx.input(1);
@@ -117,8 +118,7 @@ class Gather final : public NamedKernel {
 
 class GatherElements final : public NamedKernel {
  public:
-  explicit GatherElements(const KernelInfo& info)
-      : NamedKernel(info), axis_(info.node.attr_i("axis", 0)) {}
+  explicit GatherElements(const KernelInfo& info) : NamedKernel(info), axis_(info.node.attr_i("axis", 0)) {}
   void compute(KernelContext& ctx) const override {
     const Tensor& data = ctx.input(0);
     const Tensor& ind = ctx.input(1);
@@ -155,8 +155,7 @@ class GatherElements final : public NamedKernel {
 
 class GatherND final : public NamedKernel {
  public:
-  explicit GatherND(const KernelInfo& info)
-      : NamedKernel(info), batch_dims_(info.node.attr_i("batch_dims", 0)) {}
+  explicit GatherND(const KernelInfo& info) : NamedKernel(info), batch_dims_(info.node.attr_i("batch_dims", 0)) {}
   void compute(KernelContext& ctx) const override {
     const Tensor& data = ctx.input(0);
     const Tensor& ind = ctx.input(1);
@@ -243,8 +242,8 @@ T combine(const T& a, const T& b, Reduction r) {
 // Copies data to output 0, then calls scatter(out, upd, apply) where
 // apply(dst, src) writes or combines one element.
 template <typename Scatter>
-void scatter_into(KernelContext& ctx, const Tensor& data, const Tensor& updates, Reduction red,
-                  const std::string& what, Scatter&& scatter) {
+void scatter_into(KernelContext& ctx, const Tensor& data, const Tensor& updates, Reduction red, const std::string& what,
+                  Scatter&& scatter) {
   PIONNX_ENFORCE(updates.dtype() == data.dtype(), InvalidArgument, what, ": updates have dtype ",
                  dtype_name(updates.dtype()), ", data ", dtype_name(data.dtype()));
   Tensor& y = ctx.output(0, data.dtype(), data.shape());
@@ -285,8 +284,8 @@ class ScatterND final : public NamedKernel {
     int64_t slice = 1;
     for (int64_t d = k; d < r; ++d) slice *= data.shape()[d];
     // k == 0 (indices [..., 0]): each tuple addresses the whole data tensor.
-    const int64_t tuples = k > 0 ? static_cast<int64_t>(idx.size()) / k
-                                 : shape_numel(want) / std::max<int64_t>(slice, 1);
+    const int64_t tuples =
+        k > 0 ? static_cast<int64_t>(idx.size()) / k : shape_numel(want) / std::max<int64_t>(slice, 1);
     std::vector<int64_t> offsets(tuples, 0);
     for (int64_t t = 0; t < tuples; ++t)
       for (int64_t j = 0; j < k; ++j) {
@@ -310,7 +309,8 @@ class ScatterND final : public NamedKernel {
 class ScatterElements final : public NamedKernel {
  public:
   explicit ScatterElements(const KernelInfo& info)
-      : NamedKernel(info), axis_(info.node.attr_i("axis", 0)),
+      : NamedKernel(info),
+        axis_(info.node.attr_i("axis", 0)),
         red_(parse_reduction(info.node.attr_s("reduction", "none"), info.node.describe())) {}
   void compute(KernelContext& ctx) const override {
     const Tensor& data = ctx.input(0);
@@ -352,8 +352,8 @@ class TensorScatter final : public NamedKernel {
         axis_(info.node.attr_i("axis", -2)),
         circular_(info.node.attr_s("mode", "linear") == "circular") {
     const std::string mode = info.node.attr_s("mode", "linear");
-    PIONNX_ENFORCE(mode == "linear" || mode == "circular", InvalidGraph, info.node.describe(), ": unknown mode '",
-                   mode, "'");
+    PIONNX_ENFORCE(mode == "linear" || mode == "circular", InvalidGraph, info.node.describe(), ": unknown mode '", mode,
+                   "'");
   }
   void compute(KernelContext& ctx) const override {
     const Tensor& past = ctx.input(0);
@@ -450,15 +450,21 @@ std::vector<uint8_t> nonzero_flags(const Tensor& x, const std::string& what) {
   std::vector<uint8_t> f(static_cast<size_t>(x.numel()));
   const int64_t n = x.numel();
   switch (x.dtype()) {
-    case DType::Float: for (int64_t i = 0; i < n; ++i) f[i] = x.data<float>()[i] != 0.f; return f;
-    case DType::Double: for (int64_t i = 0; i < n; ++i) f[i] = x.data<double>()[i] != 0.0; return f;
+    case DType::Float:
+      for (int64_t i = 0; i < n; ++i) f[i] = x.data<float>()[i] != 0.f;
+      return f;
+    case DType::Double:
+      for (int64_t i = 0; i < n; ++i) f[i] = x.data<double>()[i] != 0.0;
+      return f;
     case DType::Float16:
     case DType::BFloat16: {
       const uint16_t* p = static_cast<const uint16_t*>(x.raw());
       for (int64_t i = 0; i < n; ++i) f[i] = (p[i] & 0x7fff) != 0;
       return f;
     }
-    case DType::String: for (int64_t i = 0; i < n; ++i) f[i] = !x.data<std::string>()[i].empty(); return f;
+    case DType::String:
+      for (int64_t i = 0; i < n; ++i) f[i] = !x.data<std::string>()[i].empty();
+      return f;
     default: break;
   }
   dispatch_by_size(x.dtype(), what, [&](auto tag) {
@@ -501,15 +507,15 @@ void NonZero::compute(KernelContext& ctx) const {
 }  // namespace
 
 void register_index(KernelRegistry& r) {
-  r.add<Gather>("", "Gather", 1, kLast);
-  r.add<GatherElements>("", "GatherElements", 11, kLast);
-  r.add<GatherND>("", "GatherND", 11, kLast);
-  r.add<ScatterND>("", "ScatterND", 11, kLast);
-  r.add<ScatterElements>("", "ScatterElements", 11, kLast);
+  r.add<Gather>("", "Gather", 1, kOpenEnded);
+  r.add<GatherElements>("", "GatherElements", 11, kOpenEnded);
+  r.add<GatherND>("", "GatherND", 11, kOpenEnded);
+  r.add<ScatterND>("", "ScatterND", 11, kOpenEnded);
+  r.add<ScatterElements>("", "ScatterElements", 11, kOpenEnded);
   r.add<ScatterElements>("", "Scatter", 9, 10);
-  r.add<TensorScatter>("", "TensorScatter", 24, kLast);
-  r.add<Compress>("", "Compress", 9, kLast);
-  r.add<NonZero>("", "NonZero", 9, kLast);
+  r.add<TensorScatter>("", "TensorScatter", 24, kOpenEnded);
+  r.add<Compress>("", "Compress", 9, kOpenEnded);
+  r.add<NonZero>("", "NonZero", 9, kOpenEnded);
 }
 
 }  // namespace pionnx

@@ -3,13 +3,15 @@
 #include <algorithm>
 #include <numeric>
 
-#include "kernels/base/common.h"
+#include "kernels/base/dtype_dispatch.h"
+#include "kernels/base/kernel.h"
+#include "kernels/base/shapes.h"
 #include "kernels/tensor/strided.h"
+#include "platform/thread_pool.h"
 
 namespace pionnx {
 namespace {
 
-constexpr int kLast = kShapeLastOpset;
 
 struct AxisView {
   int64_t outer = 1, n = 1, inner = 1;
@@ -37,7 +39,8 @@ bool key_less(const T& a, const T& b) {
 class TopK final : public NamedKernel {
  public:
   explicit TopK(const KernelInfo& info)
-      : NamedKernel(info), opset_(info.opset),
+      : NamedKernel(info),
+        opset_(info.opset),
         axis_(info.node.attr_i("axis", -1)),
         k_attr_(info.node.attr_i("k", -1)),
         largest_(info.node.attr_i("largest", 1) != 0) {}
@@ -132,7 +135,8 @@ template <bool kMax>
 class ArgExtreme final : public NamedKernel {
  public:
   explicit ArgExtreme(const KernelInfo& info)
-      : NamedKernel(info), axis_(info.node.attr_i("axis", 0)),
+      : NamedKernel(info),
+        axis_(info.node.attr_i("axis", 0)),
         keepdims_(info.node.attr_i("keepdims", 1) != 0),
         last_(info.node.attr_i("select_last_index", 0) != 0) {}
   void compute(KernelContext& ctx) const override {
@@ -226,7 +230,9 @@ class CumSum final : public NamedKernel {
 class Unique final : public NamedKernel {
  public:
   explicit Unique(const KernelInfo& info)
-      : NamedKernel(info), sorted_(info.node.attr_i("sorted", 1) != 0), has_axis_(info.node.has("axis")),
+      : NamedKernel(info),
+        sorted_(info.node.attr_i("sorted", 1) != 0),
+        has_axis_(info.node.has("axis")),
         axis_(info.node.attr_i("axis", 0)) {}
   void compute(KernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
@@ -257,8 +263,7 @@ class Unique final : public NamedKernel {
       // Stable, so each group starts with its first occurrence.
       if (v.outer == 1 && v.inner == 1)  // single elements: compare directly
         std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return key_less(in[a], in[b]); });
-      else
-        std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return cmp(a, b) < 0; });
+      else std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return cmp(a, b) < 0; });
       for (int64_t p = 0; p < n; ++p) {
         if (p == 0 || cmp(order[p - 1], order[p]) != 0) {
           first.push_back(order[p]);
@@ -310,11 +315,11 @@ class Unique final : public NamedKernel {
 }  // namespace
 
 void register_index_sort(KernelRegistry& r) {
-  r.add<TopK>("", "TopK", 1, kLast);
-  r.add<ArgExtreme<true>>("", "ArgMax", 1, kLast);
-  r.add<ArgExtreme<false>>("", "ArgMin", 1, kLast);
-  r.add<CumSum>("", "CumSum", 11, kLast);
-  r.add<Unique>("", "Unique", 11, kLast);
+  r.add<TopK>("", "TopK", 1, kOpenEnded);
+  r.add<ArgExtreme<true>>("", "ArgMax", 1, kOpenEnded);
+  r.add<ArgExtreme<false>>("", "ArgMin", 1, kOpenEnded);
+  r.add<CumSum>("", "CumSum", 11, kOpenEnded);
+  r.add<Unique>("", "Unique", 11, kOpenEnded);
 }
 
 }  // namespace pionnx

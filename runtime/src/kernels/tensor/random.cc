@@ -5,7 +5,7 @@
 #include <mutex>
 #include <random>
 
-#include "kernels/base/common.h"
+#include "kernels/base/cast.h"
 #include "kernels/base/kernel.h"
 
 namespace pionnx {
@@ -17,18 +17,16 @@ namespace {
 class RandomBase : public Kernel {
  public:
   explicit RandomBase(const KernelInfo& info) : node_(info.node) {
-    if (info.node.has("seed"))
-      gen_.seed(static_cast<uint64_t>(static_cast<int64_t>(info.node.attr_f("seed", 0))));
-    else
-      gen_.seed((static_cast<uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}());
+    if (info.node.has("seed")) gen_.seed(static_cast<uint64_t>(static_cast<int64_t>(info.node.attr_f("seed", 0))));
+    else gen_.seed((static_cast<uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}());
   }
 
  protected:
   DType output_dtype(const Tensor* like) const {
-    const int64_t code = node_.attr_i("dtype", like ? static_cast<int64_t>(like->dtype())
-                                                    : static_cast<int64_t>(DType::Float));
-    PIONNX_ENFORCE(dtype_is_valid(static_cast<int32_t>(code)), InvalidArgument, node_.describe(),
-                   ": invalid dtype ", code);
+    const int64_t code =
+        node_.attr_i("dtype", like ? static_cast<int64_t>(like->dtype()) : static_cast<int64_t>(DType::Float));
+    PIONNX_ENFORCE(dtype_is_valid(static_cast<int32_t>(code)), InvalidArgument, node_.describe(), ": invalid dtype ",
+                   code);
     return static_cast<DType>(code);
   }
   // Fills a double tensor of `shape` with fn() and casts it to `dt`. fn may
@@ -66,8 +64,7 @@ class RandomNormal : public RandomBase {
 
 class RandomUniform : public RandomBase {
  public:
-  explicit RandomUniform(const KernelInfo& info)
-      : RandomBase(info), like_(info.node.op_type == "RandomUniformLike") {}
+  explicit RandomUniform(const KernelInfo& info) : RandomBase(info), like_(info.node.op_type == "RandomUniformLike") {}
   void compute(KernelContext& ctx) const override {
     const Tensor* in = like_ ? &ctx.input(0) : nullptr;
     const Shape shape = in ? in->shape() : node_.require("shape").ints;
@@ -123,16 +120,15 @@ class Multinomial : public RandomBase {
   }
 };
 
-
 }  // namespace
 
 void register_random(KernelRegistry& r) {
-  r.add<RandomNormal>("", "RandomNormal", 1, 23);
-  r.add<RandomNormal>("", "RandomNormalLike", 1, 23);
-  r.add<RandomUniform>("", "RandomUniform", 1, 23);
-  r.add<RandomUniform>("", "RandomUniformLike", 1, 23);
-  r.add<Bernoulli>("", "Bernoulli", 15, 23);
-  r.add<Multinomial>("", "Multinomial", 7, 23);
+  r.add<RandomNormal>("", "RandomNormal", 1, kOpenEnded);
+  r.add<RandomNormal>("", "RandomNormalLike", 1, kOpenEnded);
+  r.add<RandomUniform>("", "RandomUniform", 1, kOpenEnded);
+  r.add<RandomUniform>("", "RandomUniformLike", 1, kOpenEnded);
+  r.add<Bernoulli>("", "Bernoulli", 15, kOpenEnded);
+  r.add<Multinomial>("", "Multinomial", 7, kOpenEnded);
 }
 
 }  // namespace pionnx

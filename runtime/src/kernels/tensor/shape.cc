@@ -4,13 +4,14 @@
 #include <numeric>
 
 #include "core/checked.h"
-#include "kernels/base/common.h"
+#include "kernels/base/dtype_dispatch.h"
+#include "kernels/base/kernel.h"
+#include "kernels/base/shapes.h"
 #include "kernels/tensor/strided.h"
 
 namespace pionnx {
 namespace {
 
-constexpr int kLast = kShapeLastOpset;
 
 // ---------------------------------------------------------------- Reshape
 
@@ -44,8 +45,8 @@ class Reshape final : public NamedKernel {
                      shape_str(x.shape()), " to ", shape_str(want));
       want[infer] = x.numel() / known;
     }
-    PIONNX_ENFORCE(shape_numel(want) == x.numel(), InvalidArgument, what, ": cannot reshape ",
-                   shape_str(x.shape()), " (", x.numel(), " elements) to ", shape_str(want));
+    PIONNX_ENFORCE(shape_numel(want) == x.numel(), InvalidArgument, what, ": cannot reshape ", shape_str(x.shape()),
+                   " (", x.numel(), " elements) to ", shape_str(want));
     ctx.set_output(0, x.reshaped(want));
   }
 
@@ -131,15 +132,13 @@ class Unsqueeze final : public NamedKernel {
 
 class Flatten final : public NamedKernel {
  public:
-  explicit Flatten(const KernelInfo& info)
-      : NamedKernel(info), axis_(info.node.attr_i("axis", 1)) {}
+  explicit Flatten(const KernelInfo& info) : NamedKernel(info), axis_(info.node.attr_i("axis", 1)) {}
   void compute(KernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
     const int64_t r = static_cast<int64_t>(x.rank());
     // axis is in [-r, r]; r puts everything in the outer dim.
     const int64_t axis = axis_ < 0 ? axis_ + r : axis_;
-    PIONNX_ENFORCE(axis >= 0 && axis <= r, InvalidArgument, what_, ": axis ", axis_,
-                   " is out of range for rank ", r);
+    PIONNX_ENFORCE(axis >= 0 && axis <= r, InvalidArgument, what_, ": axis ", axis_, " is out of range for rank ", r);
     int64_t outer = 1, inner = 1;
     for (int64_t i = 0; i < r; ++i) (i < axis ? outer : inner) *= x.shape()[i];
     ctx.set_output(0, x.reshaped({outer, inner}));
@@ -261,15 +260,16 @@ class Concat final : public NamedKernel {
 class Split final : public NamedKernel {
  public:
   explicit Split(const KernelInfo& info)
-      : NamedKernel(info), opset_(info.opset),
+      : NamedKernel(info),
+        opset_(info.opset),
         axis_(info.node.attr_i("axis", 0)),
         split_attr_(info.node.attr_ints("split")),
         num_outputs_(info.node.attr_i("num_outputs", 0)) {
     PIONNX_ENFORCE(!(opset_ >= 18 && info.node.has("num_outputs") && num_outputs_ < 1), InvalidGraph,
                    info.node.describe(), ": num_outputs must be positive");
     // Checked here, before anything is sized by it: the node has as many outputs as parts.
-    PIONNX_ENFORCE(num_outputs_ <= 0 || num_outputs_ == static_cast<int64_t>(info.node.outputs.size()),
-                   InvalidGraph, info.node.describe(), ": num_outputs is ", num_outputs_, " but the node has ",
+    PIONNX_ENFORCE(num_outputs_ <= 0 || num_outputs_ == static_cast<int64_t>(info.node.outputs.size()), InvalidGraph,
+                   info.node.describe(), ": num_outputs is ", num_outputs_, " but the node has ",
                    info.node.outputs.size(), " outputs");
   }
   void compute(KernelContext& ctx) const override {
@@ -343,8 +343,7 @@ class Split final : public NamedKernel {
 
 class Slice final : public NamedKernel {
  public:
-  explicit Slice(const KernelInfo& info)
-      : NamedKernel(info), opset_(info.opset) {
+  explicit Slice(const KernelInfo& info) : NamedKernel(info), opset_(info.opset) {
     if (opset_ < 10) {
       starts_ = info.node.require("starts").ints;
       ends_ = info.node.require("ends").ints;
@@ -436,8 +435,7 @@ class Expand final : public NamedKernel {
 
 class Tile final : public NamedKernel {
  public:
-  explicit Tile(const KernelInfo& info)
-      : NamedKernel(info), opset_(info.opset) {}
+  explicit Tile(const KernelInfo& info) : NamedKernel(info), opset_(info.opset) {}
   void compute(KernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
     const std::string& what = what_;
@@ -451,8 +449,8 @@ class Tile final : public NamedKernel {
     } else {
       repeats = tensor_to_int64s(ctx.input(1));
     }
-    PIONNX_ENFORCE(static_cast<int64_t>(repeats.size()) == r, InvalidArgument, what, ": repeats has ",
-                   repeats.size(), " entries for input of rank ", r);
+    PIONNX_ENFORCE(static_cast<int64_t>(repeats.size()) == r, InvalidArgument, what, ": repeats has ", repeats.size(),
+                   " entries for input of rank ", r);
     // Output [r0*d0, r1*d1, ...] is the row-major walk of [r0, d0, r1, d1, ...]
     // where the repeat dims have stride 0.
     const std::vector<int64_t> in_strides = strides_of(x.shape());
@@ -488,13 +486,17 @@ class DepthToSpace final : public NamedKernel {
     const int64_t bb = checked_mul(b, b, "DepthToSpace: blocksize^2");
     PIONNX_ENFORCE(C % bb == 0, InvalidArgument, what, ": channels ", C, " not divisible by blocksize^2 ", bb);
     const int64_t c2 = C / bb, sN = C * H * W, sC = H * W;
-    const int64_t Hb = checked_mul(H, b, "DepthToSpace: output height"), Wb = checked_mul(W, b, "DepthToSpace: output width");
+    const int64_t Hb = checked_mul(H, b, "DepthToSpace: output height"),
+                  Wb = checked_mul(W, b, "DepthToSpace: output width");
     // Read order of the output viewed as [N, c2, H, b, W, b].
     const std::vector<int64_t> strides =
-        crd_ ? std::vector<int64_t>{sN, checked_mul(bb, sC, "DepthToSpace: a stride"), W,
-                                    checked_mul(b, sC, "DepthToSpace: a stride"), 1, sC}
-             : std::vector<int64_t>{sN, sC, W, checked_mul(checked_mul(b, c2, "DepthToSpace: a stride"), sC,
-                                                           "DepthToSpace: a stride"), 1, c2 * sC};
+        crd_ ? std::vector<int64_t>{sN, checked_mul(bb, sC, "DepthToSpace: a stride"),
+                                    W,  checked_mul(b, sC, "DepthToSpace: a stride"),
+                                    1,  sC}
+             : std::vector<int64_t>{
+                   sN, sC,
+                   W,  checked_mul(checked_mul(b, c2, "DepthToSpace: a stride"), sC, "DepthToSpace: a stride"),
+                   1,  c2 * sC};
     Tensor& y = ctx.output(0, x.dtype(), {N, c2, Hb, Wb});
     strided_copy_any(x.dtype(), x.raw(), strides, {N, c2, H, b, W, b}, y.raw(), ctx.pool(), what);
   }
@@ -506,8 +508,7 @@ class DepthToSpace final : public NamedKernel {
 
 class SpaceToDepth final : public NamedKernel {
  public:
-  explicit SpaceToDepth(const KernelInfo& info)
-      : NamedKernel(info), b_(info.node.require("blocksize").i) {
+  explicit SpaceToDepth(const KernelInfo& info) : NamedKernel(info), b_(info.node.require("blocksize").i) {
     PIONNX_ENFORCE(b_ > 0, InvalidGraph, info.node.describe(), ": blocksize must be positive, got ", b_);
   }
   void compute(KernelContext& ctx) const override {
@@ -520,7 +521,8 @@ class SpaceToDepth final : public NamedKernel {
     // Output viewed as [N, b, b, C, H/b, W/b] reads input [N, C, H/b, b, W/b, b].
     const std::vector<int64_t> strides{C * H * W, W, 1, H * W, b * W, b};
     // b divides H and W, but with an empty H or W it is unbounded: C * b * b must not wrap.
-    const int64_t Cbb = checked_mul(checked_mul(C, b, "SpaceToDepth: output channels"), b, "SpaceToDepth: output channels");
+    const int64_t Cbb =
+        checked_mul(checked_mul(C, b, "SpaceToDepth: output channels"), b, "SpaceToDepth: output channels");
     Tensor& y = ctx.output(0, x.dtype(), {N, Cbb, H / b, W / b});
     strided_copy_any(x.dtype(), x.raw(), strides, {N, b, b, C, H / b, W / b}, y.raw(), ctx.pool(), what);
   }
@@ -532,18 +534,18 @@ class SpaceToDepth final : public NamedKernel {
 }  // namespace
 
 void register_shape(KernelRegistry& r) {
-  r.add<Reshape>("", "Reshape", 1, kLast);
-  r.add<Squeeze>("", "Squeeze", 1, kLast);
-  r.add<Unsqueeze>("", "Unsqueeze", 1, kLast);
-  r.add<Flatten>("", "Flatten", 1, kLast);
-  r.add<Transpose>("", "Transpose", 1, kLast);
-  r.add<Concat>("", "Concat", 1, kLast);
-  r.add<Split>("", "Split", 1, kLast);
-  r.add<Slice>("", "Slice", 1, kLast);
-  r.add<Expand>("", "Expand", 8, kLast);
-  r.add<Tile>("", "Tile", 1, kLast);
-  r.add<DepthToSpace>("", "DepthToSpace", 1, kLast);
-  r.add<SpaceToDepth>("", "SpaceToDepth", 1, kLast);
+  r.add<Reshape>("", "Reshape", 1, kOpenEnded);
+  r.add<Squeeze>("", "Squeeze", 1, kOpenEnded);
+  r.add<Unsqueeze>("", "Unsqueeze", 1, kOpenEnded);
+  r.add<Flatten>("", "Flatten", 1, kOpenEnded);
+  r.add<Transpose>("", "Transpose", 1, kOpenEnded);
+  r.add<Concat>("", "Concat", 1, kOpenEnded);
+  r.add<Split>("", "Split", 1, kOpenEnded);
+  r.add<Slice>("", "Slice", 1, kOpenEnded);
+  r.add<Expand>("", "Expand", 8, kOpenEnded);
+  r.add<Tile>("", "Tile", 1, kOpenEnded);
+  r.add<DepthToSpace>("", "DepthToSpace", 1, kOpenEnded);
+  r.add<SpaceToDepth>("", "SpaceToDepth", 1, kOpenEnded);
 }
 
 }  // namespace pionnx

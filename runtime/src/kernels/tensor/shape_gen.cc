@@ -3,13 +3,15 @@
 #include <algorithm>
 #include <cmath>
 
-#include "kernels/base/common.h"
+#include "core/int_arith.h"
+#include "kernels/base/dtype_dispatch.h"
+#include "kernels/base/kernel.h"
+#include "kernels/base/shapes.h"
 #include "kernels/tensor/strided.h"
 
 namespace pionnx {
 namespace {
 
-constexpr int kLast = kShapeLastOpset;
 
 // ---------------------------------------------------------------- Shape / Size
 
@@ -36,9 +38,7 @@ class ShapeOp final : public NamedKernel {
   int64_t end_;
 };
 
-void size_op(KernelContext& ctx) {
-  ctx.output(0, DType::Int64, {}).data<int64_t>()[0] = ctx.input(0).numel();
-}
+void size_op(KernelContext& ctx) { ctx.output(0, DType::Int64, {}).data<int64_t>()[0] = ctx.input(0).numel(); }
 
 // ---------------------------------------------------------------- Constant
 
@@ -83,8 +83,7 @@ class ConstantOfShape final : public NamedKernel {
   void compute(KernelContext& ctx) const override {
     const std::string& what = what_;
     const Shape shape = tensor_to_int64s(ctx.input(0));
-    for (int64_t d : shape)
-      PIONNX_ENFORCE(d >= 0, InvalidArgument, what, ": negative dim in shape ", shape_str(shape));
+    for (int64_t d : shape) PIONNX_ENFORCE(d >= 0, InvalidArgument, what, ": negative dim in shape ", shape_str(shape));
     Tensor& y = ctx.output(0, value_.dtype(), shape);
     dispatch_movable(value_.dtype(), what, [&](auto tag) {
       using T = typename decltype(tag)::type;
@@ -160,8 +159,7 @@ class EyeLike final : public NamedKernel {
 
 class Trilu final : public NamedKernel {
  public:
-  explicit Trilu(const KernelInfo& info)
-      : NamedKernel(info), upper_(info.node.attr_i("upper", 1) != 0) {}
+  explicit Trilu(const KernelInfo& info) : NamedKernel(info), upper_(info.node.attr_i("upper", 1) != 0) {}
   void compute(KernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
     const std::string& what = what_;
@@ -206,8 +204,7 @@ class Trilu final : public NamedKernel {
 
 class OneHot final : public NamedKernel {
  public:
-  explicit OneHot(const KernelInfo& info)
-      : NamedKernel(info), axis_(info.node.attr_i("axis", -1)) {}
+  explicit OneHot(const KernelInfo& info) : NamedKernel(info), axis_(info.node.attr_i("axis", -1)) {}
   void compute(KernelContext& ctx) const override {
     const std::string& what = what_;
     const Tensor& ind = ctx.input(0);
@@ -247,14 +244,14 @@ class OneHot final : public NamedKernel {
 }  // namespace
 
 void register_shape_gen(KernelRegistry& r) {
-  r.add<ShapeOp>("", "Shape", 1, kLast);
-  r.add_fn("", "Size", 1, kLast, size_op);
-  r.add<Constant>("", "Constant", 1, kLast);
-  r.add<ConstantOfShape>("", "ConstantOfShape", 9, kLast);
-  r.add<Range>("", "Range", 11, kLast);
-  r.add<EyeLike>("", "EyeLike", 9, kLast);
-  r.add<Trilu>("", "Trilu", 14, kLast);
-  r.add<OneHot>("", "OneHot", 9, kLast);
+  r.add<ShapeOp>("", "Shape", 1, kOpenEnded);
+  r.add_fn("", "Size", 1, kOpenEnded, size_op);
+  r.add<Constant>("", "Constant", 1, kOpenEnded);
+  r.add<ConstantOfShape>("", "ConstantOfShape", 9, kOpenEnded);
+  r.add<Range>("", "Range", 11, kOpenEnded);
+  r.add<EyeLike>("", "EyeLike", 9, kOpenEnded);
+  r.add<Trilu>("", "Trilu", 14, kOpenEnded);
+  r.add<OneHot>("", "OneHot", 9, kOpenEnded);
 }
 
 }  // namespace pionnx

@@ -3,13 +3,15 @@
 #include <algorithm>
 
 #include "core/checked.h"
-#include "kernels/base/common.h"
+#include "kernels/base/dtype_dispatch.h"
+#include "kernels/base/kernel.h"
+#include "kernels/base/shapes.h"
 #include "kernels/tensor/strided.h"
+#include "platform/thread_pool.h"
 
 namespace pionnx {
 namespace {
 
-constexpr int kLast = kShapeLastOpset;
 
 enum class PadMode { Constant, Reflect, Edge, Wrap };
 
@@ -120,8 +122,7 @@ void pad_into(KernelContext& ctx, const Tensor& x, const std::vector<int64_t>& b
 
 class Pad final : public NamedKernel {
  public:
-  explicit Pad(const KernelInfo& info)
-      : NamedKernel(info), opset_(info.opset) {
+  explicit Pad(const KernelInfo& info) : NamedKernel(info), opset_(info.opset) {
     const std::string what = info.node.describe();
     mode_ = parse_mode(info.node.attr_s("mode", "constant"), what);
     PIONNX_ENFORCE(mode_ != PadMode::Wrap || opset_ >= 19, InvalidGraph, what, ": wrap mode needs opset 19");
@@ -172,8 +173,7 @@ class Pad final : public NamedKernel {
 
 class CenterCropPad final : public NamedKernel {
  public:
-  explicit CenterCropPad(const KernelInfo& info)
-      : NamedKernel(info), axes_(info.node.attr_ints("axes")) {}
+  explicit CenterCropPad(const KernelInfo& info) : NamedKernel(info), axes_(info.node.attr_ints("axes")) {}
   void compute(KernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
     const std::string& what = what_;
@@ -182,8 +182,8 @@ class CenterCropPad final : public NamedKernel {
     std::vector<int64_t> axes = axes_;
     if (axes.empty())
       for (int64_t d = 0; d < r; ++d) axes.push_back(d);
-    PIONNX_ENFORCE(target.size() == axes.size(), InvalidArgument, what, ": shape has ", target.size(),
-                   " values for ", axes.size(), " axes");
+    PIONNX_ENFORCE(target.size() == axes.size(), InvalidArgument, what, ": shape has ", target.size(), " values for ",
+                   axes.size(), " axes");
     std::vector<int64_t> begin(r, 0), end(r, 0);
     for (size_t i = 0; i < axes.size(); ++i) {
       const int64_t a = normalize_axis(axes[i], r, what);
@@ -244,9 +244,9 @@ class ReverseSequence final : public NamedKernel {
 }  // namespace
 
 void register_shape_pad(KernelRegistry& r) {
-  r.add<Pad>("", "Pad", 1, kLast);
-  r.add<CenterCropPad>("", "CenterCropPad", 18, kLast);
-  r.add<ReverseSequence>("", "ReverseSequence", 10, kLast);
+  r.add<Pad>("", "Pad", 1, kOpenEnded);
+  r.add<CenterCropPad>("", "CenterCropPad", 18, kOpenEnded);
+  r.add<ReverseSequence>("", "ReverseSequence", 10, kOpenEnded);
 }
 
 }  // namespace pionnx

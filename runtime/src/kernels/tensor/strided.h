@@ -10,17 +10,13 @@
 #include <type_traits>
 #include <vector>
 
+#include "kernels/base/cast.h"
+#include "kernels/base/dtype_dispatch.h"
+#include "kernels/base/kernel.h"
+#include "kernels/base/shapes.h"
 #include "platform/thread_pool.h"
-#include "kernels/base/common.h"
 
 namespace pionnx {
-
-// The shape/index family files other than shape.cc and index.cc register
-// through these; register_shape / register_index call them.
-
-// Last ai.onnx opset whose semantics these kernels follow (opset 24 only
-// added element types to the shape ops).
-constexpr int kShapeLastOpset = 24;
 
 // Base for this family's kernels: keeps the node description made once at
 // construction, so compute() never formats strings unless it throws.
@@ -74,8 +70,7 @@ inline void copy_run(const T* src, T* dst, int64_t n) {
 // cache tile of a transpose. Moving 4x4 blocks through locals measured
 // ~1.4x faster than the plain double loop (fewer strided round trips).
 template <typename T>
-void transpose_tile(const T* src, T* dst, int64_t k0, int64_t k1, int64_t j0, int64_t j1, int64_t js,
-                    int64_t kds) {
+void transpose_tile(const T* src, T* dst, int64_t k0, int64_t k1, int64_t j0, int64_t j1, int64_t js, int64_t kds) {
   int64_t k = k0;
   if constexpr (std::is_trivially_copyable_v<T>) {
     for (; k + 4 <= k1; k += 4) {
@@ -156,7 +151,8 @@ void strided_copy(const T* src, std::vector<int64_t> strides, Shape shape, T* ds
     // One long run: split the run itself.
     pool.parallel_for(inner, 1 << 14, [&](int64_t b, int64_t e) {
       if (inner_stride == 1) copy_run(src + b, dst + b, e - b);
-      else for (int64_t j = b; j < e; ++j) dst[j] = src[j * inner_stride];
+      else
+        for (int64_t j = b; j < e; ++j) dst[j] = src[j * inner_stride];
     });
     return;
   }
@@ -168,7 +164,8 @@ void strided_copy(const T* src, std::vector<int64_t> strides, Shape shape, T* ds
       T* dp = dst + row * inner;
       if (inner_stride == 1) copy_run(sp, dp, inner);
       else if (inner_stride == 0) std::fill(dp, dp + inner, sp[0]);
-      else for (int64_t j = 0; j < inner; ++j) dp[j] = sp[j * inner_stride];
+      else
+        for (int64_t j = 0; j < inner; ++j) dp[j] = sp[j * inner_stride];
     }
   });
 }

@@ -7,7 +7,9 @@
 #include <cctype>
 #include <unordered_set>
 
-#include "kernels/base/common.h"
+#include "kernels/base/families.h"
+#include "kernels/base/kernel.h"
+#include "kernels/base/shapes.h"
 
 namespace pionnx {
 
@@ -15,7 +17,8 @@ namespace {
 
 std::string change_case(std::string s, const std::string& action) {
   if (action == "LOWER") std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  else if (action == "UPPER") std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::toupper(c); });
+  else if (action == "UPPER")
+    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::toupper(c); });
   return s;
 }
 
@@ -27,7 +30,8 @@ class StringNormalizer : public Kernel {
     PIONNX_ENFORCE(action_ == "NONE" || action_ == "LOWER" || action_ == "UPPER", InvalidGraph, n.describe(),
                    ": case_change_action must be NONE, LOWER or UPPER, not '", action_, "'");
     case_sensitive_ = n.attr_i("is_case_sensitive", 0) != 0;
-    for (const std::string& w : n.attr_strings("stopwords")) stops_.insert(case_sensitive_ ? w : change_case(w, "LOWER"));
+    for (const std::string& w : n.attr_strings("stopwords"))
+      stops_.insert(case_sensitive_ ? w : change_case(w, "LOWER"));
   }
 
   void compute(KernelContext& ctx) const override {
@@ -141,10 +145,11 @@ class StringSplit : public Kernel {
 
 }  // namespace
 
-void register_string(KernelRegistry& r) {
-  r.add<StringNormalizer>("", "StringNormalizer", 10, 23);
-  r.add_fn("", "StringConcat", 20, 23, string_concat);
-  r.add<StringSplit>("", "StringSplit", 20, 23);
+// The text family's one file, and its registration.
+void register_text_family(KernelRegistry& r) {
+  r.add<StringNormalizer>("", "StringNormalizer", 10, kOpenEnded);
+  r.add_fn("", "StringConcat", 20, kOpenEnded, string_concat);
+  r.add<StringSplit>("", "StringSplit", 20, kOpenEnded);
 }
 
 }  // namespace pionnx

@@ -3,10 +3,11 @@
 #include <cmath>
 #include <numeric>
 
-#include "platform/thread_pool.h"
 #include "core/checked.h"
-#include "kernels/base/common.h"
+#include "core/int_arith.h"
+#include "kernels/base/cast.h"
 #include "kernels/base/kernel.h"
+#include "platform/thread_pool.h"
 
 namespace pionnx {
 namespace {
@@ -48,10 +49,10 @@ class NonMaxSuppression : public Kernel {
     const std::string what = node_.describe();
     const Tensor boxes = to_float32(ctx.input(0));
     const Tensor scores = to_float32(ctx.input(1));
-    PIONNX_ENFORCE(boxes.rank() == 3 && boxes.dim(2) == 4 && scores.rank() == 3 &&
-                       scores.dim(0) == boxes.dim(0) && scores.dim(2) == boxes.dim(1),
-                   InvalidArgument, what, ": boxes ", shape_str(boxes.shape()), " / scores ",
-                   shape_str(scores.shape()), " expected [B, N, 4] / [B, C, N]");
+    PIONNX_ENFORCE(boxes.rank() == 3 && boxes.dim(2) == 4 && scores.rank() == 3 && scores.dim(0) == boxes.dim(0) &&
+                       scores.dim(2) == boxes.dim(1),
+                   InvalidArgument, what, ": boxes ", shape_str(boxes.shape()), " / scores ", shape_str(scores.shape()),
+                   " expected [B, N, 4] / [B, C, N]");
     // Optional scalar inputs; absent or empty means the default.
     auto given = [&](size_t i) { return ctx.has_input(i) && ctx.input(i).numel() > 0; };
     int64_t max_out = given(2) ? std::max<int64_t>(tensor_to_int64s(ctx.input(2))[0], 0) : 0;
@@ -111,8 +112,7 @@ class RoiAlign : public Kernel {
                    ": unknown coordinate_transformation_mode '", ctm, "'");
     half_pixel_ = ctm == "half_pixel";
     const std::string mode = info.node.attr_s("mode", "avg");
-    PIONNX_ENFORCE(mode == "avg" || mode == "max", InvalidArgument, node_.describe(), ": unknown mode '",
-                   mode, "'");
+    PIONNX_ENFORCE(mode == "avg" || mode == "max", InvalidArgument, node_.describe(), ": unknown mode '", mode, "'");
     max_mode_ = mode == "max";
     out_h_ = info.node.attr_i("output_height", 1);
     out_w_ = info.node.attr_i("output_width", 1);
@@ -128,8 +128,8 @@ class RoiAlign : public Kernel {
     const std::vector<int64_t> batch_idx = tensor_to_int64s(ctx.input(2));
     PIONNX_ENFORCE(x.rank() == 4, InvalidArgument, what, ": X must be 4-D, got ", shape_str(x.shape()));
     const int64_t R = static_cast<int64_t>(batch_idx.size());
-    PIONNX_ENFORCE(rois.rank() == 2 && rois.dim(0) == R && rois.dim(1) == 4, InvalidArgument, what,
-                   ": rois ", shape_str(rois.shape()), " expected [", R, ", 4]");
+    PIONNX_ENFORCE(rois.rank() == 2 && rois.dim(0) == R && rois.dim(1) == 4, InvalidArgument, what, ": rois ",
+                   shape_str(rois.shape()), " expected [", R, ", 4]");
     const int64_t N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3), PH = out_h_, PW = out_w_;
     for (int64_t b : batch_idx)
       PIONNX_ENFORCE(b >= 0 && b < N, InvalidArgument, what, ": batch index ", b, " out of range [0, ", N, ")");
@@ -155,8 +155,9 @@ class RoiAlign : public Kernel {
         const int64_t gw = sampling_ratio_ > 0 ? sampling_ratio_ : clamp_to_int<int64_t>(std::ceil(rw / PW));
         // The sampling grid follows the box's size, which is data: its taps
         // are bounded like a tensor before any is made.
-        checked_tensor_bytes(DType::Float, checked_mul(checked_mul(checked_mul(gh, gw, "RoiAlign sampling grid"), PH * PW,
-                                                                   "RoiAlign sampling grid"), 8, "RoiAlign sampling grid"));
+        checked_tensor_bytes(DType::Float, checked_mul(checked_mul(checked_mul(gh, gw, "RoiAlign sampling grid"),
+                                                                   PH * PW, "RoiAlign sampling grid"),
+                                                       8, "RoiAlign sampling grid"));
         const float count = static_cast<float>(std::max<int64_t>(gh * gw, 1));
         // Bilinear taps of every sample point, shared by all channels.
         taps.clear();
@@ -195,8 +196,8 @@ class RoiAlign : public Kernel {
                                          std::max(t.w[2] * img[t.pos[2]], t.w[3] * img[t.pos[3]]));
                 acc = k == 0 ? v : std::max(acc, v);
               } else {
-                acc += t.w[0] * img[t.pos[0]] + t.w[1] * img[t.pos[1]] + t.w[2] * img[t.pos[2]] +
-                       t.w[3] * img[t.pos[3]];
+                acc +=
+                    t.w[0] * img[t.pos[0]] + t.w[1] * img[t.pos[1]] + t.w[2] * img[t.pos[2]] + t.w[3] * img[t.pos[3]];
               }
             }
             out[p] = max_mode_ ? acc : acc / count;
@@ -216,10 +217,9 @@ class RoiAlign : public Kernel {
 
 }  // namespace
 
-
 void register_detection(KernelRegistry& r) {
-  r.add<NonMaxSuppression>("", "NonMaxSuppression", 10, 23);
-  r.add<RoiAlign>("", "RoiAlign", 10, 23);
+  r.add<NonMaxSuppression>("", "NonMaxSuppression", 10, kOpenEnded);
+  r.add<RoiAlign>("", "RoiAlign", 10, kOpenEnded);
 }
 
 }  // namespace pionnx

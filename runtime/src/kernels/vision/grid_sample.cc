@@ -9,10 +9,12 @@
 #include <cmath>
 #include <type_traits>
 
-#include "platform/thread_pool.h"
 #include "core/checked.h"
-#include "kernels/base/common.h"
+#include "kernels/base/cast.h"
+#include "kernels/base/dtype_dispatch.h"
 #include "kernels/base/kernel.h"
+#include "kernels/base/shapes.h"
+#include "platform/thread_pool.h"
 
 namespace pionnx {
 namespace {
@@ -73,16 +75,16 @@ class GridSample : public Kernel {
     const std::string what = node_.describe();
     const int64_t r = static_cast<int64_t>(x.rank()) - 2;
     PIONNX_ENFORCE(r >= 1, InvalidArgument, what, ": X must have rank >= 3, got ", shape_str(x.shape()));
-    PIONNX_ENFORCE(static_cast<int64_t>(grid.rank()) == r + 2 && grid.shape()[0] == x.shape()[0] &&
-                       grid.shape().back() == r,
-                   InvalidArgument, what, ": grid shape ", shape_str(grid.shape()), " does not match X shape ",
-                   shape_str(x.shape()), " (expected [N, out dims..., ", r, "])");
+    PIONNX_ENFORCE(
+        static_cast<int64_t>(grid.rank()) == r + 2 && grid.shape()[0] == x.shape()[0] && grid.shape().back() == r,
+        InvalidArgument, what, ": grid shape ", shape_str(grid.shape()), " does not match X shape ",
+        shape_str(x.shape()), " (expected [N, out dims..., ", r, "])");
     Shape out_shape = {x.shape()[0], x.shape()[1]};
     for (int64_t d = 1; d <= r; ++d) out_shape.push_back(grid.shape()[d]);
     // Every sample reads (or clamps into) the input plane: there is none to read.
     for (int64_t d = 0; d < r; ++d)
-      PIONNX_ENFORCE(x.shape()[2 + d] > 0 || shape_numel(out_shape) == 0, InvalidArgument, what,
-                     ": X ", shape_str(x.shape()), " has an empty spatial dimension to sample from");
+      PIONNX_ENFORCE(x.shape()[2 + d] > 0 || shape_numel(out_shape) == 0, InvalidArgument, what, ": X ",
+                     shape_str(x.shape()), " has an empty spatial dimension to sample from");
 
     const DType dt = x.dtype();
     if (dt == DType::Float16 || dt == DType::BFloat16) {
@@ -225,6 +227,6 @@ class GridSample : public Kernel {
 
 }  // namespace
 
-void register_grid_sample(KernelRegistry& r) { r.add<GridSample>("", "GridSample", 16, 23); }
+void register_grid_sample(KernelRegistry& r) { r.add<GridSample>("", "GridSample", 16, kOpenEnded); }
 
 }  // namespace pionnx

@@ -10,16 +10,26 @@
 #include <cstring>
 #include <limits>
 
-#include "platform/thread_pool.h"
-#include "kernels/base/common.h"
+#include "core/int_arith.h"
+#include "kernels/base/cast.h"
+#include "kernels/base/dtype_dispatch.h"
 #include "kernels/base/kernel.h"
+#include "kernels/base/shapes.h"
+#include "platform/thread_pool.h"
 
 namespace pionnx {
 namespace {
 
 enum class Mode { Nearest, Linear, Cubic };
-enum class Ctm { HalfPixel, PytorchHalfPixel, AlignCorners, Asymmetric, TfCropAndResize, HalfPixelSymmetric,
-                 TfHalfPixelForNN };
+enum class Ctm {
+  HalfPixel,
+  PytorchHalfPixel,
+  AlignCorners,
+  Asymmetric,
+  TfCropAndResize,
+  HalfPixelSymmetric,
+  TfHalfPixelForNN
+};
 // Simple: the rule of opsets before 11 (as onnxruntime): floor when
 // upsampling, ceil when downsampling.
 enum class NearestMode { RoundPreferFloor, RoundPreferCeil, Floor, Ceil, Simple };
@@ -49,8 +59,8 @@ struct AxisTaps {
 
 struct AxisGeometry {
   int64_t in_len, out_len;
-  double scale;         // out / in as the model gave it (or as derived from sizes)
-  double out_width;     // the possibly fractional target length
+  double scale;      // out / in as the model gave it (or as derived from sizes)
+  double out_width;  // the possibly fractional target length
   double roi0 = 0, roi1 = 1;
 };
 
@@ -174,11 +184,11 @@ class ResizeKernel : public Kernel {
       for (int64_t d = 0; d < rank; ++d) axes.push_back(d);
     const size_t na = axes.size();
     if (!scales.empty())
-      PIONNX_ENFORCE(scales.size() == na, InvalidArgument, what, ": 'scales' has ", scales.size(),
-                     " values, expected ", na);
+      PIONNX_ENFORCE(scales.size() == na, InvalidArgument, what, ": 'scales' has ", scales.size(), " values, expected ",
+                     na);
     if (!sizes.empty())
-      PIONNX_ENFORCE(sizes.size() == na, InvalidArgument, what, ": 'sizes' has ", sizes.size(),
-                     " values, expected ", na);
+      PIONNX_ENFORCE(sizes.size() == na, InvalidArgument, what, ": 'sizes' has ", sizes.size(), " values, expected ",
+                     na);
 
     std::vector<AxisGeometry> g(rank);
     for (int64_t d = 0; d < rank; ++d) {
@@ -186,8 +196,8 @@ class ResizeKernel : public Kernel {
       g[d] = AxisGeometry{n, n, 1.0, static_cast<double>(n)};
     }
     if (ctm_ == Ctm::TfCropAndResize) {
-      PIONNX_ENFORCE(roi.size() == 2 * na, InvalidArgument, what, ": 'roi' has ", roi.size(),
-                     " values, expected ", 2 * na, " for tf_crop_and_resize");
+      PIONNX_ENFORCE(roi.size() == 2 * na, InvalidArgument, what, ": 'roi' has ", roi.size(), " values, expected ",
+                     2 * na, " for tf_crop_and_resize");
       for (size_t i = 0; i < na; ++i) {
         g[axes[i]].roi0 = roi[i];
         g[axes[i]].roi1 = roi[na + i];
@@ -221,7 +231,8 @@ class ResizeKernel : public Kernel {
       for (int64_t a : axes) {
         g[a].scale = s;
         const double len = s * static_cast<double>(g[a].in_len) + 0.5;
-        PIONNX_ENFORCE(len < 0x1p62, InvalidArgument, what, ": keep_aspect_ratio_policy gives an output size over 2^62");
+        PIONNX_ENFORCE(len < 0x1p62, InvalidArgument, what,
+                       ": keep_aspect_ratio_policy gives an output size over 2^62");
         g[a].out_len = static_cast<int64_t>(len);
       }
     }
@@ -434,8 +445,8 @@ class ResizeKernel : public Kernel {
       int64_t outer = 1, inner = 1;
       for (int64_t i = 0; i < d; ++i) outer *= shape[i];
       for (int64_t i = d + 1; i < rank; ++i) inner *= shape[i];
-      resize_axis<F>(static_cast<const F*>(cur.raw()), static_cast<F*>(next.raw()), outer, shape[d],
-                     next_shape[d], inner, t, pool);
+      resize_axis<F>(static_cast<const F*>(cur.raw()), static_cast<F*>(next.raw()), outer, shape[d], next_shape[d],
+                     inner, t, pool);
       cur = next;
       shape = next_shape;
     }
@@ -443,8 +454,8 @@ class ResizeKernel : public Kernel {
   }
 
   template <typename F>
-  void resize_axis(const F* in, F* out, int64_t outer, int64_t in_d, int64_t out_d, int64_t inner,
-                   const AxisTaps& t, ThreadPool& pool) const {
+  void resize_axis(const F* in, F* out, int64_t outer, int64_t in_d, int64_t out_d, int64_t inner, const AxisTaps& t,
+                   ThreadPool& pool) const {
     const int64_t n = t.n;
     std::vector<F> w(t.w.begin(), t.w.end());
     const F ev = static_cast<F>(extrapolation_);
@@ -458,7 +469,8 @@ class ResizeKernel : public Kernel {
           const int64_t* ix = t.idx.data();
           const F* wj = w.data();
           if (n == 2) {  // linear: the common case, unrolled
-            for (int64_t j = 0; j < out_d; ++j) dst[j] = wj[2 * j] * src[ix[2 * j]] + wj[2 * j + 1] * src[ix[2 * j + 1]];
+            for (int64_t j = 0; j < out_d; ++j)
+              dst[j] = wj[2 * j] * src[ix[2 * j]] + wj[2 * j + 1] * src[ix[2 * j + 1]];
           } else {
             for (int64_t j = 0; j < out_d; ++j) {
               F acc = 0;
@@ -535,7 +547,7 @@ struct Upsample : ResizeKernel {
 }  // namespace
 
 void register_resize(KernelRegistry& r) {
-  r.add<Resize>("", "Resize", 10, 23);
+  r.add<Resize>("", "Resize", 10, kOpenEnded);
   r.add<Upsample>("", "Upsample", 7, 9);
 }
 

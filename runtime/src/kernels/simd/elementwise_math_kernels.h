@@ -1,0 +1,190 @@
+// The vector math of the fastmath family (elementwise_math.h), written once
+// over 8-lane GCC/Clang vector extensions and included by each ISA's file:
+// elementwise_math.cc instantiates it for the baseline (SSE2 pairs, NEON
+// pairs, or scalar code), elementwise_math_avx2.cc inside target("avx2,fma")
+// functions. Everything here is internal and always inlined.
+#pragma once
+#include <cstdint>
+#include <cstring>
+#include <limits>
+
+#define PIONNX_INLINE inline __attribute__((always_inline))
+
+// Always inlined: the vector-ABI note about 32-byte arguments does not apply.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+
+namespace pionnx {
+namespace fastmath {
+namespace vec {
+
+typedef float vf __attribute__((vector_size(32)));
+typedef int32_t vi __attribute__((vector_size(32)));
+constexpr int64_t kLanes = 8;
+
+PIONNX_INLINE vf splat(float x) { return vf{x, x, x, x, x, x, x, x}; }
+// Lanewise mask ? a : b, with the mask from a vector comparison.
+PIONNX_INLINE vf select(vi mask, vf a, vf b) {
+  return reinterpret_cast<vf>((mask & reinterpret_cast<vi>(a)) | (~mask & reinterpret_cast<vi>(b)));
+}
+PIONNX_INLINE vf vmin(vf a, vf b) { return select(a < b, a, b); }
+PIONNX_INLINE vf vmax(vf a, vf b) { return select(a > b, a, b); }
+
+// exp(x) = 2^n e^r, n = round(x / ln2), |r| <= ln2 / 2, degree-6 polynomial
+// for e^r (Cephes expf).
+PIONNX_INLINE vf exp_v(vf x) {
+  const float hi = 88.7228394f, lo = -87.3365479f;  // past these exp overflows / underflows
+  const vf xc = vmax(vmin(x, splat(hi)), splat(lo));
+  // Round to nearest with the 1.5 * 2^23 trick: plain adds, no floor.
+  const vf magic = splat(12582912.0f);
+  const vf n = (xc * 1.44269504088896341f + magic) - magic;
+  vf r = xc - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  vf p = splat(1.9875691500e-4f);
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  // 2^n through the exponent field, split in two factors so n = 128 fits.
+  const vi ni = __builtin_convertvector(n, vi);
+  const vi n1 = ni >> 1, n2 = ni - n1;
+  vf res = p * reinterpret_cast<vf>((n1 + 127) << 23) * reinterpret_cast<vf>((n2 + 127) << 23);
+  res = select(x > splat(hi), splat(std::numeric_limits<float>::infinity()), res);
+  res = select(x < splat(lo), splat(0.0f), res);
+  return select(x != x, x, res);
+}
+
+// Rational approximation on [-7.9, 7.9] (Eigen's fast tanh); beyond that tanh
+// is +-1 in float, and below 4e-4 it is x.
+PIONNX_INLINE vf tanh_v(vf x) {
+  const float bound = 7.90531110763549805f;
+  const vf xc = vmax(vmin(x, splat(bound)), splat(-bound));
+  const vf x2 = xc * xc;
+  vf p = splat(-2.76076847742355e-16f);
+  p = p * x2 + 2.00018790482477e-13f;
+  p = p * x2 + -8.60467152213735e-11f;
+  p = p * x2 + 5.12229709037114e-08f;
+  p = p * x2 + 1.48572235717979e-05f;
+  p = p * x2 + 6.37261928875436e-04f;
+  p = p * x2 + 4.89352455891786e-03f;
+  p = p * xc;
+  vf q = splat(1.19825839466702e-06f);
+  q = q * x2 + 1.18534705686654e-04f;
+  q = q * x2 + 2.26843463243900e-03f;
+  q = q * x2 + 4.89352518554385e-03f;
+  const vf ax = select(x < splat(0.0f), -x, x);
+  const vf res = select(ax < splat(0.0004f), x, p / q);
+  return select(x != x, x, res);
+}
+
+// Rational approximation on [-4, 4] (Eigen's fast erf); erf is +-1 in float
+// beyond that.
+PIONNX_INLINE vf erf_v(vf x) {
+  const vf xc = vmax(vmin(x, splat(4.0f)), splat(-4.0f));
+  const vf x2 = xc * xc;
+  vf p = splat(-2.72614225801306e-10f);
+  p = p * x2 + 2.77068142495902e-08f;
+  p = p * x2 + -2.10102402082508e-06f;
+  p = p * x2 + -5.69250639462346e-05f;
+  p = p * x2 + -7.34990630326855e-04f;
+  p = p * x2 + -2.95459980854025e-03f;
+  p = p * x2 + -1.60960333262415e-02f;
+  p = p * xc;
+  vf q = splat(-1.45660718464996e-05f);
+  q = q * x2 + -2.13374055278905e-04f;
+  q = q * x2 + -1.68282697438203e-03f;
+  q = q * x2 + -7.37332916720468e-03f;
+  q = q * x2 + -1.42647390514189e-02f;
+  return select(x != x, x, p / q);
+}
+
+struct Exp {
+  PIONNX_INLINE vf operator()(vf x) const { return exp_v(x); }
+};
+struct Tanh {
+  PIONNX_INLINE vf operator()(vf x) const { return tanh_v(x); }
+};
+struct Erf {
+  PIONNX_INLINE vf operator()(vf x) const { return erf_v(x); }
+};
+struct Sigmoid {
+  PIONNX_INLINE vf operator()(vf x) const { return 1.0f / (1.0f + exp_v(-x)); }
+};
+struct GeluErf {
+  PIONNX_INLINE vf operator()(vf x) const { return 0.5f * x * (1.0f + erf_v(x * 0.7071067811865476f)); }
+};
+struct GeluTanh {
+  PIONNX_INLINE vf operator()(vf x) const {
+    return 0.5f * x * (1.0f + tanh_v(0.7978845608028654f * (x + 0.044715f * x * x * x)));
+  }
+};
+
+PIONNX_INLINE vf load(const float* p, int64_t n) {
+  vf v = splat(0.0f);
+  std::memcpy(&v, p, sizeof(float) * static_cast<size_t>(n));
+  return v;
+}
+PIONNX_INLINE void store(float* p, vf v, int64_t n) { std::memcpy(p, &v, sizeof(float) * static_cast<size_t>(n)); }
+
+template <typename F>
+PIONNX_INLINE void apply(const float* x, float* y, int64_t n, F f) {
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) store(y + i, f(load(x + i, kLanes)), kLanes);
+  if (i < n) store(y + i, f(load(x + i, n - i)), n - i);
+}
+
+PIONNX_INLINE float exp_shift_sum(const float* x, float* y, int64_t n, float shift) {
+  vf acc = splat(0.0f);
+  const vf s = splat(shift);
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    const vf e = exp_v(load(x + i, kLanes) - s);
+    store(y + i, e, kLanes);
+    acc += e;
+  }
+  float sum = 0;
+  for (int k = 0; k < kLanes; ++k) sum += acc[k];
+  if (i < n) {
+    const vf e = exp_v(load(x + i, n - i) - s);
+    store(y + i, e, n - i);
+    for (int64_t k = 0; k < n - i; ++k) sum += e[k];
+  }
+  return sum;
+}
+
+PIONNX_INLINE float max_of(const float* x, int64_t n) {
+  float m = -std::numeric_limits<float>::infinity();
+  int64_t i = 0;
+  if (n >= kLanes) {
+    vf acc = splat(m);
+    for (; i + kLanes <= n; i += kLanes) acc = vmax(acc, load(x + i, kLanes));
+    for (int k = 0; k < kLanes; ++k) m = acc[k] > m ? acc[k] : m;
+  }
+  for (; i < n; ++i) m = x[i] > m ? x[i] : m;
+  return m;
+}
+
+}  // namespace vec
+
+// One ISA's loops, filled in by its file: the driver (elementwise_math.cc)
+// picks a table once and calls through it.
+struct Kernels {
+  void (*exp)(const float*, float*, int64_t);
+  void (*tanh)(const float*, float*, int64_t);
+  void (*erf)(const float*, float*, int64_t);
+  void (*sigmoid)(const float*, float*, int64_t);
+  void (*gelu_erf)(const float*, float*, int64_t);
+  void (*gelu_tanh)(const float*, float*, int64_t);
+  float (*exp_shift_sum)(const float*, float*, int64_t, float);
+  float (*max)(const float*, int64_t);
+};
+
+// The AVX2+FMA table (elementwise_math_avx2.cc), or nullptr where it is not
+// compiled in or the CPU lacks AVX2 or FMA.
+const Kernels* kernels_avx2();
+
+}  // namespace fastmath
+}  // namespace pionnx

@@ -1,0 +1,45 @@
+// Every question pionnx asks about the CPU it runs on, asked in one place:
+// cpuid on x86-64, AT_HWCAP on 32-bit ARM Linux (NEON is part of every
+// aarch64 CPU), and the PIONNX_* environment variables that hold a kernel
+// family below its fastest path (PIONNX_SGEMM=avx2, PIONNX_QGEMM=generic,
+// PIONNX_FASTMATH=generic, ...), so any machine can run, test and time every
+// path its CPU has.
+//
+// Kernel families (kernels/simd/) list their paths and ask cpu_features()
+// which ones run here; nothing else in the runtime calls cpuid, getauxval or
+// getenv for a kernel choice.
+#pragma once
+#include <string>
+#include <vector>
+
+namespace pionnx {
+namespace platform {
+
+struct CpuFeatures {
+  // x86-64 (all false elsewhere).
+  bool sse2 = false, avx2 = false, fma = false;
+  bool avx512f = false, avx512bw = false, avx512vl = false, avx512vnni = false;
+  // ARM: Advanced SIMD (armv7: reported by the kernel in AT_HWCAP; aarch64:
+  // always).
+  bool neon = false;
+};
+
+// Detected once, on first use.
+const CpuFeatures& cpu_features();
+
+// A kernel family's choice among its paths.
+struct PathChoice {
+  std::vector<std::string> available;  // paths this CPU can run, portable first
+  std::string active;                  // the one in use
+};
+
+// `ladder`: every path the family knows, portable first; `runs[i]`: whether this
+// CPU can run ladder[i] (ladder[0], the portable one, always can). Picks the
+// fastest runnable path or, with the environment variable `env_var` set, the
+// fastest runnable one not above the path it names. An unknown name is
+// reported on stderr and ignored.
+PathChoice choose_path(const char* family, const char* env_var, const std::vector<std::string>& ladder,
+                       const std::vector<bool>& runs);
+
+}  // namespace platform
+}  // namespace pionnx
