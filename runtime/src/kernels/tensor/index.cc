@@ -12,7 +12,6 @@
 namespace pionnx {
 namespace {
 
-
 // Index tensor -> int64 values in [0, n), wrapping negatives.
 std::vector<int64_t> checked_indices(const Tensor& ind, int64_t n, const std::string& what, const char* name) {
   PIONNX_ENFORCE(ind.dtype() == DType::Int64 || ind.dtype() == DType::Int32, InvalidArgument, what, ": ", name,

@@ -12,7 +12,6 @@
 namespace pionnx {
 namespace {
 
-
 struct AxisView {
   int64_t outer = 1, n = 1, inner = 1;
 };

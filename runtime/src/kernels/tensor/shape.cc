@@ -12,7 +12,6 @@
 namespace pionnx {
 namespace {
 
-
 // ---------------------------------------------------------------- Reshape
 
 class Reshape final : public NamedKernel {

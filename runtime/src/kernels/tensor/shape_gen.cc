@@ -12,7 +12,6 @@
 namespace pionnx {
 namespace {
 
-
 // ---------------------------------------------------------------- Shape / Size
 
 class ShapeOp final : public NamedKernel {

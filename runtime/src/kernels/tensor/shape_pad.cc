@@ -12,7 +12,6 @@
 namespace pionnx {
 namespace {
 
-
 enum class PadMode { Constant, Reflect, Edge, Wrap };
 
 PadMode parse_mode(const std::string& m, const std::string& what) {
