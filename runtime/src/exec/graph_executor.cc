@@ -138,6 +138,8 @@ GraphExecutor::GraphExecutor(const Graph& graph, const std::map<std::string, int
   for (const Node& n : graph.nodes)
     for (const std::string& out : n.outputs) produced_anywhere.insert(out);
   std::unordered_set<std::string> produced;
+  // One builder for every kernel of this graph that runs a subgraph.
+  const SubgraphBuilder build_subgraph = subgraph_builder(opsets, registry);
   for (const Node* n : order) {
     Step st;
     st.node = n;
@@ -174,7 +176,7 @@ GraphExecutor::GraphExecutor(const Graph& graph, const std::map<std::string, int
                                    opset, " (node '", n->name, "')"));
     }
     KernelInfo info{*n, opset, opsets};
-    info.build_subgraph = subgraph_builder(opsets, registry);
+    info.build_subgraph = build_subgraph;
     for (const std::string& in : n->inputs) {
       auto it = in.empty() ? graph.initializers.end() : graph.initializers.find(in);
       const bool constant = it != graph.initializers.end() && !graph_inputs.count(in) && !produced_anywhere.count(in);
