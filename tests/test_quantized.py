@@ -345,20 +345,29 @@ def test_qlinear_binary(op, dtype, shapes):
     check_pionnx(qlinear_binary_case(op, dtype, shapes))
 
 
-def qlinear_unary_case(op, dtype) -> Case:
-    attrs = {"alpha": 0.1} if op == "QLinearLeakyRelu" else {}
+def qlinear_x_to_y_model(op, dtype, quant, x_shape, y_shape, **attrs) -> onnx.ModelProto:
+    """A com.microsoft `op(x, sx, zx, sy, zy) -> y` node; quant: (sx, zx, sy, zy),
+    the scales float32 and the zero points `dtype` initializers."""
     node = helper.make_node(op, ["x", "sx", "zx", "sy", "zy"], ["y"], domain="com.microsoft", **attrs)
-    zp = 128 if dtype == np.uint8 else 0
+    sx, zx, sy, zy = quant
     inits = [
-        scalar("sx", 0.05),
-        scalar("zx", zp, dtype),
-        scalar("sy", 1 / 255 if op == "QLinearSigmoid" else 0.04),
-        scalar("zy", 0 if op == "QLinearSigmoid" and dtype == np.uint8 else zp, dtype),
+        scalar("sx", sx),
+        scalar("zx", zx, dtype),
+        scalar("sy", sy),
+        scalar("zy", zy, dtype),
     ]
     t = NP2ONNX[dtype]
+    return node_model(node, [vi("x", t, x_shape)], [vi("y", t, y_shape)], inits)
+
+
+def qlinear_unary_case(op, dtype) -> Case:
+    attrs = {"alpha": 0.1} if op == "QLinearLeakyRelu" else {}
+    zp = 128 if dtype == np.uint8 else 0
+    sy = 1 / 255 if op == "QLinearSigmoid" else 0.04
+    zy = 0 if op == "QLinearSigmoid" and dtype == np.uint8 else zp
     x = np.arange(256).astype(np.int64).reshape(4, 64)
     x = (x if dtype == np.uint8 else x - 128).astype(dtype)
-    m = node_model(node, [vi("x", t, [4, 64])], [vi("y", t, [4, 64])], inits)
+    m = qlinear_x_to_y_model(op, dtype, (0.05, zp, sy, zy), [4, 64], [4, 64], **attrs)
     return Case(m, {"x": x}, ("steps", 1))
 
 
@@ -370,23 +379,8 @@ def test_qlinear_unary(op, dtype):
 
 def qlinear_softmax_case(dtype, axis) -> Case:
     rng = case_rng("softmax", dtype, axis)
-    node = helper.make_node(
-        "QLinearSoftmax",
-        ["x", "sx", "zx", "sy", "zy"],
-        ["y"],
-        domain="com.microsoft",
-        axis=axis,
-        opset=13,
-    )
     zy = 0 if dtype == np.uint8 else -128
-    inits = [
-        scalar("sx", 0.1),
-        scalar("zx", 3, dtype),
-        scalar("sy", 1 / 256),
-        scalar("zy", zy, dtype),
-    ]
-    t = NP2ONNX[dtype]
-    m = node_model(node, [vi("x", t, [2, 5, 7])], [vi("y", t, [2, 5, 7])], inits)
+    m = qlinear_x_to_y_model("QLinearSoftmax", dtype, (0.1, 3, 1 / 256, zy), [2, 5, 7], [2, 5, 7], axis=axis, opset=13)
     return Case(m, {"x": q8(dtype, (2, 5, 7), rng)}, ("steps", 1))
 
 
@@ -431,22 +425,11 @@ def test_qlinear_concat(dtype):
 
 def qlinear_gap_case(dtype, channels_last) -> Case:
     rng = case_rng("gap", dtype, channels_last)
-    node = helper.make_node(
-        "QLinearGlobalAveragePool",
-        ["x", "sx", "zx", "sy", "zy"],
-        ["y"],
-        domain="com.microsoft",
-        channels_last=channels_last,
-    )
-    inits = [
-        scalar("sx", 0.05),
-        scalar("zx", 5, dtype),
-        scalar("sy", 0.02),
-        scalar("zy", -2 if dtype == np.int8 else 9, dtype),
-    ]
-    t = NP2ONNX[dtype]
+    zy = -2 if dtype == np.int8 else 9
     shape = (2, 3, 5, 6)
-    m = node_model(node, [vi("x", t, shape)], [vi("y", t, None)], inits)
+    m = qlinear_x_to_y_model(
+        "QLinearGlobalAveragePool", dtype, (0.05, 5, 0.02, zy), shape, None, channels_last=channels_last
+    )
     return Case(m, {"x": q8(dtype, shape, rng)}, ("steps", 1))
 
 
@@ -467,21 +450,7 @@ AVERAGE_POOL_ATTRS = [
 
 def qlinear_average_pool_case(dtype, attrs) -> Case:
     rng = case_rng("avgpool", dtype, attrs)
-    node = helper.make_node(
-        "QLinearAveragePool",
-        ["x", "sx", "zx", "sy", "zy"],
-        ["y"],
-        domain="com.microsoft",
-        **attrs,
-    )
-    inits = [
-        scalar("sx", 0.05),
-        scalar("zx", 5, dtype),
-        scalar("sy", 0.04),
-        scalar("zy", 3, dtype),
-    ]
-    t = NP2ONNX[dtype]
-    m = node_model(node, [vi("x", t, [2, 3, 7, 8])], [vi("y", t, None)], inits)
+    m = qlinear_x_to_y_model("QLinearAveragePool", dtype, (0.05, 5, 0.04, 3), [2, 3, 7, 8], None, **attrs)
     return Case(m, {"x": q8(dtype, (2, 3, 7, 8), rng)}, ("steps", 1))
 
 
@@ -695,37 +664,28 @@ def _int_to_float_inits(per_column, rng):
     ]
 
 
-def matmul_integer_to_float_case(per_column) -> Case:
-    rng = case_rng("matmulintegertofloat", per_column)
-    mm = helper.make_node(
-        "MatMulIntegerToFloat",
-        ["a", "b", "sa", "sb", "za", "zb", "bias"],
-        ["y"],
-        domain="com.microsoft",
-    )
-    m = node_model(
-        mm,
-        [vi("a", TensorProto.UINT8, [2, 3, 24])],
+def _int_to_float_model(op, inputs, x_type, per_column, rng) -> onnx.ModelProto:
+    """A com.microsoft `op(*inputs) -> y` node with a float y, its first input fed ([2, 3, 24] of
+    x_type), the others the initializers of _int_to_float_inits."""
+    node = helper.make_node(op, inputs, ["y"], domain="com.microsoft")
+    return node_model(
+        node,
+        [vi(inputs[0], x_type, [2, 3, 24])],
         [vi("y", TensorProto.FLOAT, None)],
         _int_to_float_inits(per_column, rng),
     )
+
+
+def matmul_integer_to_float_case(per_column) -> Case:
+    rng = case_rng("matmulintegertofloat", per_column)
+    inputs = ["a", "b", "sa", "sb", "za", "zb", "bias"]
+    m = _int_to_float_model("MatMulIntegerToFloat", inputs, TensorProto.UINT8, per_column, rng)
     return Case(m, {"a": q8(np.uint8, (2, 3, 24), rng)}, ("close", 1e-5, 1e-5), u8s8=True)
 
 
 def dynamic_quantize_matmul_case(per_column) -> Case:
     rng = case_rng("dynamicquantizematmul", per_column)
-    dq = helper.make_node(
-        "DynamicQuantizeMatMul",
-        ["x", "b", "sb", "zb", "bias"],
-        ["y"],
-        domain="com.microsoft",
-    )
-    m = node_model(
-        dq,
-        [vi("x", TensorProto.FLOAT, [2, 3, 24])],
-        [vi("y", TensorProto.FLOAT, None)],
-        _int_to_float_inits(per_column, rng),
-    )
+    m = _int_to_float_model("DynamicQuantizeMatMul", ["x", "b", "sb", "zb", "bias"], TensorProto.FLOAT, per_column, rng)
     feeds = {"x": rng.standard_normal((2, 3, 24)).astype(np.float32)}
     return Case(m, feeds, ("close", 1e-4, 1e-4), u8s8=True)
 

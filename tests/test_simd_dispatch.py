@@ -1,5 +1,5 @@
 """The SGEMM micro-kernel chosen at run time is the best the CPU has, and it
-computes what the portable one does (ci/simd_dispatch_check.py, which the
+computes what the portable one does (ci/checks/simd_dispatch.py, which the
 armv7l wheel test also runs inside the emulated container, there with a
 NEON-less CPU as a third leg).
 """
@@ -10,15 +10,13 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 pionnx = pytest.importorskip("pionnx")
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "ci"))
-import simd_dispatch_check as sdc  # noqa: E402
+from ci.checks import simd_dispatch as sdc  # noqa: E402  (it imports pionnx)
 
 
 @pytest.mark.parametrize("name", list(sdc.MODELS))

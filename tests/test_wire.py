@@ -13,22 +13,20 @@ import onnx
 from onnx import numpy_helper
 
 import pionnx
+from ci.factory import tiny_model
 from pionnx import _wire
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "ci"))
-import armv7_tiny_model  # noqa: E402
 
 
 def test_smoke_model_is_valid_onnx_and_runs():
-    data = armv7_tiny_model.model_bytes()
+    data = tiny_model.model_bytes()
     m = onnx.load_from_string(data)
     onnx.checker.check_model(m, full_check=True)
     assert [n.op_type for n in m.graph.node] == ["MatMul", "Add", "Relu"]
-    np.testing.assert_array_equal(numpy_helper.to_array(m.graph.initializer[0]).ravel(), armv7_tiny_model.W)
-    np.testing.assert_array_equal(numpy_helper.to_array(m.graph.initializer[1]), np.float32(armv7_tiny_model.B))
+    np.testing.assert_array_equal(numpy_helper.to_array(m.graph.initializer[0]).ravel(), tiny_model.W)
+    np.testing.assert_array_equal(numpy_helper.to_array(m.graph.initializer[1]), np.float32(tiny_model.B))
     x = np.random.default_rng(0).standard_normal((2, 3)).astype(np.float32)
     y = pionnx.InferenceSession(data).run(None, {"X": x})[0]
-    np.testing.assert_allclose(y, armv7_tiny_model.expected(x), atol=1e-6)
+    np.testing.assert_allclose(y, tiny_model.expected(x), atol=1e-6)
 
 
 def test_attributes_round_trip():
@@ -52,7 +50,8 @@ def test_one_schema_matches_onnx_proto():
     """The field numbers the C++ reader and writer and this Python writer use come from one table,
     generated from onnx's onnx.proto; regenerating it must change nothing."""
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "ci" / "gen_onnx_fields.py"), "--check"],
+        [sys.executable, "-m", "ci.tools.gen_onnx_fields", "--check"],
+        cwd=ROOT,
         capture_output=True,
         text=True,
         check=False,

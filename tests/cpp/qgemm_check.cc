@@ -1,5 +1,5 @@
 // Standalone check of the integer GEMM against a naive int32 reference, for
-// cross builds run under qemu (ci/sgemm_check_arm.sh) as well as the host.
+// cross builds run under qemu (ci/checks/arm_kernels.sh) as well as the host.
 //
 //   qgemm_check                  check the kernel this CPU gets
 //   qgemm_check --bench M N K    seconds per product, single-threaded

@@ -1,5 +1,5 @@
 // Standalone check of the SGEMM micro-kernels against a naive reference, for
-// cross builds run under qemu (ci/sgemm_check_arm.sh) as well as the host.
+// cross builds run under qemu (ci/checks/arm_kernels.sh) as well as the host.
 //
 //   sgemm_check                   check every micro-kernel this CPU can run
 //   sgemm_check --bench M N K     time generic vs the default kernel

@@ -1,7 +1,7 @@
 // libFuzzer target: load a model (bytes), create the session, run it once on
 // feeds made from the inputs it declares. Built with clang under
 // AddressSanitizer + UndefinedBehaviorSanitizer by `nox -s fuzz`
-// (ci/fuzz.py). Anything the runtime refuses with an exception is a pass; a
+// (ci/checks/fuzz.py). Anything the runtime refuses with an exception is a pass; a
 // crash, a sanitizer report, a hang or an allocation over the limits below is
 // a finding.
 //

@@ -44,11 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--threads", type=int, default=None, help="intra_op_num_threads of each session")
     run.add_argument("--timeout", type=float, default=600.0, help="seconds one case may take (default 600)")
     run.add_argument("--no-isolate", action="store_true", help="run in this process (a crash ends the run)")
-    run.add_argument(
-        "--write-expected-failures",
-        metavar="FILE",
-        help="update FILE with this run's failures (keeps reasons of entries that stay)",
-    )
+    write_help = "update FILE with this run's failures (keeps reasons of entries that stay)"
+    run.add_argument("--write-expected-failures", metavar="FILE", help=write_help)
     run.add_argument("-v", "--verbose", action="store_true", help="one line per case")
 
     worker = commands.add_parser("_worker")  # internal: the child process of an isolated run

@@ -1,6 +1,8 @@
 #include "kernels/base/kernel.h"
 
 #include <algorithm>
+#include <stdexcept>
+#include <string>
 
 namespace pionnx {
 
@@ -56,8 +58,47 @@ void KernelContext::set_output_value(size_t i, Value v) {
   if (wants_output(i)) *outputs_[i] = std::move(v);
 }
 
-void KernelRegistry::add(const std::string& domain, const std::string& op, int since, int until, KernelFactory f) {
-  table_[{canonical_domain(domain), op}].push_back({since, until, std::move(f)});
+const std::vector<OperatorRow>& operator_table() {
+  static const std::vector<OperatorRow> rows = {
+#define PIONNX_OP(domain, op, since, until) {domain, op, since, until},
+#include "kernels/operators.inc"
+#undef PIONNX_OP
+  };
+  return rows;
+}
+
+void KernelRegistry::add(const std::string& domain, const std::string& op, KernelFactory f, int since) {
+  const std::string dom = canonical_domain(domain);
+  const OperatorRow* row = nullptr;
+  int matches = 0;
+  for (const OperatorRow& r : operator_table()) {
+    if (canonical_domain(r.domain) != dom || op != r.op || (since != 0 && r.since != since)) continue;
+    row = &r;
+    ++matches;
+  }
+  if (matches != 1)
+    throw std::logic_error("kernel for " + (dom.empty() ? std::string("ai.onnx") : dom) + "::" + op +
+                           (since != 0 ? " (since " + std::to_string(since) + ")" : std::string()) + ": " +
+                           (matches == 0 ? "not listed in kernels/operators.inc"
+                                         : "listed more than once in kernels/operators.inc; register with `since`"));
+  std::vector<Entry>& entries = table_[{dom, op}];
+  for (const Entry& e : entries)
+    if (e.since == row->since)
+      throw std::logic_error("kernel for " + op + " registered twice for opset " + std::to_string(row->since));
+  entries.push_back({row->since, row->until, std::move(f)});
+}
+
+void KernelRegistry::check_complete() const {
+  std::string missing;
+  for (const OperatorRow& r : operator_table()) {
+    auto it = table_.find({canonical_domain(r.domain), r.op});
+    bool found = false;
+    if (it != table_.end())
+      for (const Entry& e : it->second) found = found || e.since == r.since;
+    if (!found) missing += std::string(missing.empty() ? "" : ", ") + r.domain + "::" + r.op;
+  }
+  if (!missing.empty())
+    throw std::logic_error("kernels/operators.inc lists operators no kernel implements: " + missing);
 }
 
 namespace {
@@ -73,11 +114,15 @@ class FnKernel : public Kernel {
 };
 }  // namespace
 
-void KernelRegistry::add_fn(const std::string& domain, const std::string& op, int since, int until,
-                            std::function<void(KernelContext&)> fn, bool in_place) {
-  add(domain, op, since, until, [fn, in_place](const KernelInfo&) -> std::unique_ptr<Kernel> {
+KernelFactory kernel_fn(std::function<void(KernelContext&)> fn, bool in_place) {
+  return [fn = std::move(fn), in_place](const KernelInfo&) -> std::unique_ptr<Kernel> {
     return std::make_unique<FnKernel>(fn, in_place);
-  });
+  };
+}
+
+void KernelRegistry::add_fn(const std::string& domain, const std::string& op, std::function<void(KernelContext&)> fn,
+                            bool in_place) {
+  add(domain, op, kernel_fn(std::move(fn), in_place));
 }
 
 const KernelFactory* KernelRegistry::find(const std::string& domain, const std::string& op, int64_t opset) const {

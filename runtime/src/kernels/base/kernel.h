@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <string>
@@ -131,22 +132,63 @@ constexpr int kLatestOpset = 25;
 // through kLatestOpset, and reviewed when kLatestOpset moves.
 constexpr int kOpenEnded = kLatestOpset;
 
+// The factory of kernel class K (constructed from the node's KernelInfo), and
+// of a stateless kernel from a plain function (in_place: see
+// Kernel::computes_in_place).
+template <class K>
+KernelFactory kernel() {
+  return [](const KernelInfo& info) -> std::unique_ptr<Kernel> { return std::make_unique<K>(info); };
+}
+KernelFactory kernel_fn(std::function<void(KernelContext&)> fn, bool in_place = false);
+
+// An operator's implementation, for KernelRegistry::add_all.
+struct Impl {
+  const char* op;
+  KernelFactory factory;
+};
+template <class K>
+Impl impl(const char* op) {
+  return {op, kernel<K>()};
+}
+inline Impl impl_fn(const char* op, std::function<void(KernelContext&)> fn) { return {op, kernel_fn(std::move(fn))}; }
+
+// One row of kernels/operators.inc: an operator and the opset range its
+// kernel implements.
+struct OperatorRow {
+  const char* domain;  // "" = ai.onnx
+  const char* op;
+  int since, until;
+};
+// The whole table, in its order.
+const std::vector<OperatorRow>& operator_table();
+
 class KernelRegistry {
  public:
   // The registry with every built-in kernel.
   static const KernelRegistry& builtin();
 
-  // Registers op for opsets [since, until] of domain ("" = ai.onnx).
-  void add(const std::string& domain, const std::string& op, int since, int until, KernelFactory f);
+  // Registers the implementation of op in domain ("" = ai.onnx) for the opset
+  // range kernels/operators.inc gives it: the op's only row, or with `since`
+  // the row that starts there. An op the table does not list (or lists more
+  // than once without `since`) throws std::logic_error: a programming error
+  // the start-up check and the test suite catch.
+  void add(const std::string& domain, const std::string& op, KernelFactory f, int since = 0);
   template <class K>
-  void add(const std::string& domain, const std::string& op, int since, int until) {
-    add(domain, op, since, until,
-        [](const KernelInfo& info) -> std::unique_ptr<Kernel> { return std::make_unique<K>(info); });
+  void add(const std::string& domain, const std::string& op) {
+    add(domain, op, kernel<K>());
   }
   // Stateless kernel from a plain function.
   // in_place: see Kernel::computes_in_place.
-  void add_fn(const std::string& domain, const std::string& op, int since, int until,
-              std::function<void(KernelContext&)> fn, bool in_place = false);
+  void add_fn(const std::string& domain, const std::string& op, std::function<void(KernelContext&)> fn,
+              bool in_place = false);
+  // A file's operators of one domain at once: {impl<Reshape>("Reshape"), impl_fn("Where", where), ...}.
+  void add_all(const std::string& domain, std::initializer_list<Impl> impls) {
+    for (const Impl& i : impls) add(domain, i.op, i.factory);
+  }
+
+  // Throws std::logic_error naming every row of the table no kernel was
+  // registered for (builtin() calls it once every family has registered).
+  void check_complete() const;
 
   // nullptr when no kernel covers (domain, op, opset).
   const KernelFactory* find(const std::string& domain, const std::string& op, int64_t opset) const;

@@ -1,5 +1,7 @@
-// The built-in kernel registry: every family, each listing its operators
-// and their opset ranges (kernels/<family>/register.cc).
+// The built-in kernel registry: every family registers the implementations
+// of its operators (kernels/<family>/register.cc), each taking its opset range
+// from the one table, kernels/operators.inc; then every row of the table must
+// have its kernel.
 #include "kernels/base/families.h"
 
 namespace pionnx {
@@ -18,6 +20,7 @@ const KernelRegistry& KernelRegistry::builtin() {
     register_signal_family(r);
     register_text_family(r);
     register_ml_family(r);
+    r.check_complete();
     return r;
   }();
   return reg;

@@ -240,9 +240,7 @@ class Scan : public Kernel {
 
 // The control family's one file, and its registration.
 void register_control_family(KernelRegistry& r) {
-  r.add<If>("", "If", 1, kOpenEnded);
-  r.add<Loop>("", "Loop", 1, kOpenEnded);
-  r.add<Scan>("", "Scan", 9, kOpenEnded);
+  r.add_all("", {impl<If>("If"), impl<Loop>("Loop"), impl<Scan>("Scan")});
 }
 
 }  // namespace pionnx

@@ -52,6 +52,6 @@ void det_kernel(KernelContext& ctx) {
 
 }  // namespace
 
-void register_det(KernelRegistry& r) { r.add_fn("", "Det", 11, kOpenEnded, det_kernel); }
+void register_det(KernelRegistry& r) { r.add_fn("", "Det", det_kernel); }
 
 }  // namespace pionnx

@@ -438,6 +438,6 @@ class Einsum : public Kernel {
 
 }  // namespace
 
-void register_einsum(KernelRegistry& r) { r.add<Einsum>("", "Einsum", 12, kOpenEnded); }
+void register_einsum(KernelRegistry& r) { r.add<Einsum>("", "Einsum"); }
 
 }  // namespace pionnx

@@ -68,8 +68,8 @@ class BinaryKernel : public Kernel {
 };
 
 template <unsigned Mask, bool ToBool = false, typename F>
-void add_binary(KernelRegistry& r, const char* op, int since, F f) {
-  r.add("", op, since, kOpenEnded, [f](const KernelInfo& info) -> std::unique_ptr<Kernel> {
+void add_binary(KernelRegistry& r, const char* op, F f) {
+  r.add("", op, [f](const KernelInfo& info) -> std::unique_ptr<Kernel> {
     return std::make_unique<BinaryKernel<Mask, ToBool, F>>(info, f);
   });
 }
@@ -330,39 +330,36 @@ void identity_kernel(KernelContext& ctx) {
 
 void register_elementwise(KernelRegistry& r) {
   constexpr unsigned kMath = kNumeric;
-  add_binary<kMath>(r, "Add", 1, [](auto a, auto b) { return wrapping_add(a, b); });
-  add_binary<kMath>(r, "Sub", 1, [](auto a, auto b) { return wrapping_sub(a, b); });
-  add_binary<kMath>(r, "Mul", 1, [](auto a, auto b) { return wrapping_mul(a, b); });
-  add_binary<kMath>(r, "Div", 1, DivF{});
+  add_binary<kMath>(r, "Add", [](auto a, auto b) { return wrapping_add(a, b); });
+  add_binary<kMath>(r, "Sub", [](auto a, auto b) { return wrapping_sub(a, b); });
+  add_binary<kMath>(r, "Mul", [](auto a, auto b) { return wrapping_mul(a, b); });
+  add_binary<kMath>(r, "Div", DivF{});
 
   constexpr unsigned kCmp = kNumeric | kBool;
-  add_binary<kCmp | kStr, true>(r, "Equal", 1, [](const auto& a, const auto& b) { return a == b; });
-  add_binary<kCmp, true>(r, "Less", 1, [](auto a, auto b) { return a < b; });
-  add_binary<kCmp, true>(r, "Greater", 1, [](auto a, auto b) { return a > b; });
-  add_binary<kCmp, true>(r, "LessOrEqual", 12, [](auto a, auto b) { return a <= b; });
-  add_binary<kCmp, true>(r, "GreaterOrEqual", 12, [](auto a, auto b) { return a >= b; });
+  add_binary<kCmp | kStr, true>(r, "Equal", [](const auto& a, const auto& b) { return a == b; });
+  add_binary<kCmp, true>(r, "Less", [](auto a, auto b) { return a < b; });
+  add_binary<kCmp, true>(r, "Greater", [](auto a, auto b) { return a > b; });
+  add_binary<kCmp, true>(r, "LessOrEqual", [](auto a, auto b) { return a <= b; });
+  add_binary<kCmp, true>(r, "GreaterOrEqual", [](auto a, auto b) { return a >= b; });
 
-  add_binary<kBool>(r, "And", 1, [](bool a, bool b) { return a && b; });
-  add_binary<kBool>(r, "Or", 1, [](bool a, bool b) { return a || b; });
-  add_binary<kBool>(r, "Xor", 1, [](bool a, bool b) { return a != b; });
-  add_binary<kInts>(r, "BitwiseAnd", 18, [](auto a, auto b) { return a & b; });
-  add_binary<kInts>(r, "BitwiseOr", 18, [](auto a, auto b) { return a | b; });
-  add_binary<kInts>(r, "BitwiseXor", 18, [](auto a, auto b) { return a ^ b; });
+  add_binary<kBool>(r, "And", [](bool a, bool b) { return a && b; });
+  add_binary<kBool>(r, "Or", [](bool a, bool b) { return a || b; });
+  add_binary<kBool>(r, "Xor", [](bool a, bool b) { return a != b; });
+  add_binary<kInts>(r, "BitwiseAnd", [](auto a, auto b) { return a & b; });
+  add_binary<kInts>(r, "BitwiseOr", [](auto a, auto b) { return a | b; });
+  add_binary<kInts>(r, "BitwiseXor", [](auto a, auto b) { return a ^ b; });
 
-  r.add<PowKernel>("", "Pow", 1, kOpenEnded);
-  r.add<ModKernel>("", "Mod", 10, kOpenEnded);
-  r.add<BitShiftKernel>("", "BitShift", 11, kOpenEnded);
+  r.add_all("", {impl<PowKernel>("Pow"), impl<ModKernel>("Mod"), impl<BitShiftKernel>("BitShift")});
 
-  r.add_fn("", "Sum", 1, kOpenEnded, [](KernelContext& ctx) {
+  r.add_fn("", "Sum", [](KernelContext& ctx) {
     variadic<kNumeric>(ctx, [](auto a, auto b) { return wrapping_add(a, b); }, false);
   });
-  r.add_fn("", "Mean", 1, kOpenEnded,
-           [](KernelContext& ctx) { variadic<kFloats>(ctx, [](auto a, auto b) { return a + b; }, true); });
-  r.add_fn("", "Max", 1, kOpenEnded, [](KernelContext& ctx) { variadic<kNumeric>(ctx, MaxF{}, false); });
-  r.add_fn("", "Min", 1, kOpenEnded, [](KernelContext& ctx) { variadic<kNumeric>(ctx, MinF{}, false); });
+  r.add_fn("", "Mean", [](KernelContext& ctx) { variadic<kFloats>(ctx, [](auto a, auto b) { return a + b; }, true); });
+  r.add_fn("", "Max", [](KernelContext& ctx) { variadic<kNumeric>(ctx, MaxF{}, false); });
+  r.add_fn("", "Min", [](KernelContext& ctx) { variadic<kNumeric>(ctx, MinF{}, false); });
 
-  r.add_fn("", "Where", 9, kOpenEnded, where_kernel);
-  r.add_fn("", "Identity", 1, kOpenEnded, identity_kernel);
+  r.add_fn("", "Where", where_kernel);
+  r.add_fn("", "Identity", identity_kernel);
 }
 
 }  // namespace pionnx

@@ -253,8 +253,8 @@ class CastLikeKernel : public Kernel {
 }  // namespace
 
 void register_elementwise_cast(KernelRegistry& r) {
-  r.add<CastKernel>("", "Cast", 1, kOpenEnded);
-  r.add<CastLikeKernel>("", "CastLike", 15, kOpenEnded);
+  r.add<CastKernel>("", "Cast");
+  r.add<CastLikeKernel>("", "CastLike");
 }
 
 }  // namespace pionnx

@@ -37,15 +37,15 @@ void unary_float_to_bool(KernelContext& ctx, F f) {
 }
 
 template <unsigned Mask = kFloats, typename F>
-void add_unary(KernelRegistry& r, const char* op, int since, F f) {
-  r.add_fn("", op, since, kOpenEnded, [f](KernelContext& ctx) { unary_same<Mask>(ctx, f); }, /*in_place=*/true);
+void add_unary(KernelRegistry& r, const char* op, F f) {
+  r.add_fn("", op, [f](KernelContext& ctx) { unary_same<Mask>(ctx, f); }, /*in_place=*/true);
 }
 
 // Like add_unary, with a vectorized block function for float32.
 template <unsigned Mask = kFloats, typename F>
-void add_unary_block(KernelRegistry& r, const char* op, int since, F f, void (*block)(const float*, float*, int64_t)) {
+void add_unary_block(KernelRegistry& r, const char* op, F f, void (*block)(const float*, float*, int64_t)) {
   r.add_fn(
-      "", op, since, kOpenEnded,
+      "", op,
       [f, block](KernelContext& ctx) {
         const Tensor& x = ctx.input(0);
         if (x.dtype() != DType::Float) return unary_same<Mask>(ctx, f);
@@ -71,7 +71,7 @@ class IsInfKernel : public Kernel {
 }  // namespace
 
 void register_elementwise_unary(KernelRegistry& r) {
-  add_unary<kNumeric>(r, "Abs", 1, [](auto v) {
+  add_unary<kNumeric>(r, "Abs", [](auto v) {
     using T = decltype(v);
     if constexpr (std::is_unsigned<T>::value) {
       return v;
@@ -81,34 +81,34 @@ void register_elementwise_unary(KernelRegistry& r) {
       return v < 0 ? wrapping_neg(v) : v;  // abs(INT_MIN) stays INT_MIN, as in numpy
     }
   });
-  add_unary<kFloats | kSInt>(r, "Neg", 1, [](auto v) { return wrapping_neg(v); });
-  add_unary<kNumeric>(r, "Sign", 9, [](auto v) {
+  add_unary<kFloats | kSInt>(r, "Neg", [](auto v) { return wrapping_neg(v); });
+  add_unary<kNumeric>(r, "Sign", [](auto v) {
     using T = decltype(v);
     return static_cast<T>((T(0) < v) - (v < T(0)));
   });
 
-  add_unary_block(r, "Exp", 1, [](auto v) { return std::exp(v); }, fastmath::exp_block);
-  add_unary(r, "Log", 1, [](auto v) { return std::log(v); });
-  add_unary(r, "Sqrt", 1, [](auto v) { return std::sqrt(v); });
-  add_unary(r, "Reciprocal", 1, [](auto v) { return decltype(v)(1) / v; });
-  add_unary(r, "Floor", 1, [](auto v) { return std::floor(v); });
-  add_unary(r, "Ceil", 1, [](auto v) { return std::ceil(v); });
+  add_unary_block(r, "Exp", [](auto v) { return std::exp(v); }, fastmath::exp_block);
+  add_unary(r, "Log", [](auto v) { return std::log(v); });
+  add_unary(r, "Sqrt", [](auto v) { return std::sqrt(v); });
+  add_unary(r, "Reciprocal", [](auto v) { return decltype(v)(1) / v; });
+  add_unary(r, "Floor", [](auto v) { return std::floor(v); });
+  add_unary(r, "Ceil", [](auto v) { return std::ceil(v); });
   // nearbyint in the default rounding mode rounds half to even, as ONNX asks.
-  add_unary(r, "Round", 11, [](auto v) { return std::nearbyint(v); });
-  add_unary(r, "Sin", 7, [](auto v) { return std::sin(v); });
-  add_unary(r, "Cos", 7, [](auto v) { return std::cos(v); });
-  add_unary(r, "Tan", 7, [](auto v) { return std::tan(v); });
-  add_unary(r, "Asin", 7, [](auto v) { return std::asin(v); });
-  add_unary(r, "Acos", 7, [](auto v) { return std::acos(v); });
-  add_unary(r, "Atan", 7, [](auto v) { return std::atan(v); });
-  add_unary(r, "Sinh", 9, [](auto v) { return std::sinh(v); });
-  add_unary(r, "Cosh", 9, [](auto v) { return std::cosh(v); });
-  add_unary(r, "Asinh", 9, [](auto v) { return std::asinh(v); });
-  add_unary(r, "Acosh", 9, [](auto v) { return std::acosh(v); });
-  add_unary(r, "Atanh", 9, [](auto v) { return std::atanh(v); });
+  add_unary(r, "Round", [](auto v) { return std::nearbyint(v); });
+  add_unary(r, "Sin", [](auto v) { return std::sin(v); });
+  add_unary(r, "Cos", [](auto v) { return std::cos(v); });
+  add_unary(r, "Tan", [](auto v) { return std::tan(v); });
+  add_unary(r, "Asin", [](auto v) { return std::asin(v); });
+  add_unary(r, "Acos", [](auto v) { return std::acos(v); });
+  add_unary(r, "Atan", [](auto v) { return std::atan(v); });
+  add_unary(r, "Sinh", [](auto v) { return std::sinh(v); });
+  add_unary(r, "Cosh", [](auto v) { return std::cosh(v); });
+  add_unary(r, "Asinh", [](auto v) { return std::asinh(v); });
+  add_unary(r, "Acosh", [](auto v) { return std::acosh(v); });
+  add_unary(r, "Atanh", [](auto v) { return std::atanh(v); });
   // Erf also accepts integers; they go through double.
   add_unary_block<kNumeric>(
-      r, "Erf", 9,
+      r, "Erf",
       [](auto v) {
         using T = decltype(v);
         if constexpr (std::is_floating_point<T>::value) {
@@ -119,12 +119,11 @@ void register_elementwise_unary(KernelRegistry& r) {
       },
       fastmath::erf_block);
 
-  r.add_fn("", "IsNaN", 9, kOpenEnded,
-           [](KernelContext& ctx) { unary_float_to_bool(ctx, [](auto v) { return std::isnan(v); }); });
-  r.add<IsInfKernel>("", "IsInf", 10, kOpenEnded);
+  r.add_fn("", "IsNaN", [](KernelContext& ctx) { unary_float_to_bool(ctx, [](auto v) { return std::isnan(v); }); });
+  r.add<IsInfKernel>("", "IsInf");
 
-  add_unary<kBool>(r, "Not", 1, [](bool v) { return !v; });
-  add_unary<kInts>(r, "BitwiseNot", 18, [](auto v) { return static_cast<decltype(v)>(~v); });
+  add_unary<kBool>(r, "Not", [](bool v) { return !v; });
+  add_unary<kInts>(r, "BitwiseNot", [](auto v) { return static_cast<decltype(v)>(~v); });
 }
 
 }  // namespace pionnx

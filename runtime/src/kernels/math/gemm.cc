@@ -171,8 +171,8 @@ class GemmKernel : public Kernel {
 }  // namespace
 
 void register_gemm(KernelRegistry& r) {
-  r.add_fn("", "MatMul", 1, kOpenEnded, matmul);
-  r.add<GemmKernel>("", "Gemm", 1, kOpenEnded);
+  r.add_fn("", "MatMul", matmul);
+  r.add<GemmKernel>("", "Gemm");
 }
 
 }  // namespace pionnx

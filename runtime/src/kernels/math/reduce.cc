@@ -397,16 +397,12 @@ struct ReduceAt : ReduceKernel<op> {
 }  // namespace
 
 void register_reduce(KernelRegistry& r) {
-  r.add<ReduceAt<ReduceOp::Sum, 13>>("", "ReduceSum", 1, kOpenEnded);
-  r.add<ReduceAt<ReduceOp::Mean, 18>>("", "ReduceMean", 1, kOpenEnded);
-  r.add<ReduceAt<ReduceOp::Max, 18>>("", "ReduceMax", 1, kOpenEnded);
-  r.add<ReduceAt<ReduceOp::Min, 18>>("", "ReduceMin", 1, kOpenEnded);
-  r.add<ReduceAt<ReduceOp::Prod, 18>>("", "ReduceProd", 1, kOpenEnded);
-  r.add<ReduceAt<ReduceOp::L1, 18>>("", "ReduceL1", 1, kOpenEnded);
-  r.add<ReduceAt<ReduceOp::L2, 18>>("", "ReduceL2", 1, kOpenEnded);
-  r.add<ReduceAt<ReduceOp::LogSum, 18>>("", "ReduceLogSum", 1, kOpenEnded);
-  r.add<ReduceAt<ReduceOp::LogSumExp, 18>>("", "ReduceLogSumExp", 1, kOpenEnded);
-  r.add<ReduceAt<ReduceOp::SumSquare, 18>>("", "ReduceSumSquare", 1, kOpenEnded);
+  r.add_all("", {impl<ReduceAt<ReduceOp::Sum, 13>>("ReduceSum"), impl<ReduceAt<ReduceOp::Mean, 18>>("ReduceMean"),
+                 impl<ReduceAt<ReduceOp::Max, 18>>("ReduceMax"), impl<ReduceAt<ReduceOp::Min, 18>>("ReduceMin"),
+                 impl<ReduceAt<ReduceOp::Prod, 18>>("ReduceProd"), impl<ReduceAt<ReduceOp::L1, 18>>("ReduceL1"),
+                 impl<ReduceAt<ReduceOp::L2, 18>>("ReduceL2"), impl<ReduceAt<ReduceOp::LogSum, 18>>("ReduceLogSum"),
+                 impl<ReduceAt<ReduceOp::LogSumExp, 18>>("ReduceLogSumExp"),
+                 impl<ReduceAt<ReduceOp::SumSquare, 18>>("ReduceSumSquare")});
 }
 
 }  // namespace pionnx

@@ -832,17 +832,12 @@ class ZipMap : public Kernel {
 
 // The ml family's one file, and its registration.
 void register_ml_family(KernelRegistry& r) {
-  r.add<Binarizer>(kMl, "Binarizer", 1, kOpenEnded);
-  r.add_fn(kMl, "ArrayFeatureExtractor", 1, kOpenEnded, array_feature_extractor);
-  r.add<LabelEncoder>(kMl, "LabelEncoder", 1, kOpenEnded);
-  r.add<TreeEnsemble>(kMl, "TreeEnsemble", 5, kOpenEnded);
-  r.add<TreeEnsembleRegressor>(kMl, "TreeEnsembleRegressor", 1, kOpenEnded);
-  r.add<TreeEnsembleClassifier>(kMl, "TreeEnsembleClassifier", 1, kOpenEnded);
-  r.add<Scaler>(kMl, "Scaler", 1, kOpenEnded);
-  r.add<Normalizer>(kMl, "Normalizer", 1, kOpenEnded);
-  r.add<LinearClassifier>(kMl, "LinearClassifier", 1, kOpenEnded);
-  r.add<LinearRegressor>(kMl, "LinearRegressor", 1, kOpenEnded);
-  r.add<ZipMap>(kMl, "ZipMap", 1, kOpenEnded);
+  r.add_all(kMl, {impl<Binarizer>("Binarizer"), impl_fn("ArrayFeatureExtractor", array_feature_extractor),
+                  impl<LabelEncoder>("LabelEncoder"), impl<TreeEnsemble>("TreeEnsemble"),
+                  impl<TreeEnsembleRegressor>("TreeEnsembleRegressor"),
+                  impl<TreeEnsembleClassifier>("TreeEnsembleClassifier"), impl<Scaler>("Scaler"),
+                  impl<Normalizer>("Normalizer"), impl<LinearClassifier>("LinearClassifier"),
+                  impl<LinearRegressor>("LinearRegressor"), impl<ZipMap>("ZipMap")});
 }
 
 }  // namespace pionnx

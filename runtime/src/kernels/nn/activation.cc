@@ -306,24 +306,16 @@ class ClipKernel : public Kernel {
 }  // namespace
 
 void register_activation(KernelRegistry& r) {
-  r.add<ActivationKernel<ReluF, kFloats | kSInt>>("", "Relu", 1, kOpenEnded);
-  r.add<ActivationKernel<LeakyReluF>>("", "LeakyRelu", 1, kOpenEnded);
-  r.add<ActivationKernel<SigmoidF>>("", "Sigmoid", 1, kOpenEnded);
-  r.add<ActivationKernel<TanhF>>("", "Tanh", 1, kOpenEnded);
-  r.add<ActivationKernel<HardSigmoidF>>("", "HardSigmoid", 1, kOpenEnded);
-  r.add<ActivationKernel<HardSwishF>>("", "HardSwish", 14, kOpenEnded);
-  r.add<ActivationKernel<EluF>>("", "Elu", 1, kOpenEnded);
-  r.add<ActivationKernel<SeluF>>("", "Selu", 1, kOpenEnded);
-  r.add<ActivationKernel<CeluF>>("", "Celu", 12, kOpenEnded);
-  r.add<ActivationKernel<SoftplusF>>("", "Softplus", 1, kOpenEnded);
-  r.add<ActivationKernel<SoftsignF>>("", "Softsign", 1, kOpenEnded);
-  r.add<ActivationKernel<ThresholdedReluF>>("", "ThresholdedRelu", 10, kOpenEnded);
-  r.add<ActivationKernel<GeluF>>("", "Gelu", 20, kOpenEnded);
-  r.add<ActivationKernel<MishF>>("", "Mish", 18, kOpenEnded);
-  r.add<ActivationKernel<SwishF>>("", "Swish", 24, kOpenEnded);
-  r.add<ActivationKernel<ShrinkF, kNumeric>>("", "Shrink", 9, kOpenEnded);
-  r.add_fn("", "PRelu", 1, kOpenEnded, prelu_kernel);
-  r.add<ClipKernel>("", "Clip", 1, kOpenEnded);
+  r.add_all("",
+            {impl<ActivationKernel<ReluF, kFloats | kSInt>>("Relu"), impl<ActivationKernel<LeakyReluF>>("LeakyRelu"),
+             impl<ActivationKernel<SigmoidF>>("Sigmoid"), impl<ActivationKernel<TanhF>>("Tanh"),
+             impl<ActivationKernel<HardSigmoidF>>("HardSigmoid"), impl<ActivationKernel<HardSwishF>>("HardSwish"),
+             impl<ActivationKernel<EluF>>("Elu"), impl<ActivationKernel<SeluF>>("Selu"),
+             impl<ActivationKernel<CeluF>>("Celu"), impl<ActivationKernel<SoftplusF>>("Softplus"),
+             impl<ActivationKernel<SoftsignF>>("Softsign"), impl<ActivationKernel<ThresholdedReluF>>("ThresholdedRelu"),
+             impl<ActivationKernel<GeluF>>("Gelu"), impl<ActivationKernel<MishF>>("Mish"),
+             impl<ActivationKernel<SwishF>>("Swish"), impl<ActivationKernel<ShrinkF, kNumeric>>("Shrink"),
+             impl_fn("PRelu", prelu_kernel), impl<ClipKernel>("Clip")});
 }
 
 }  // namespace pionnx

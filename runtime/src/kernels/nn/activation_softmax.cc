@@ -180,7 +180,7 @@ class SoftmaxKernel : public Kernel {
 };
 
 void add_softmax(KernelRegistry& r, const char* op, Mode mode) {
-  r.add("", op, 1, kOpenEnded, [mode](const KernelInfo& info) -> std::unique_ptr<Kernel> {
+  r.add("", op, [mode](const KernelInfo& info) -> std::unique_ptr<Kernel> {
     return std::make_unique<SoftmaxKernel>(info, mode);
   });
 }

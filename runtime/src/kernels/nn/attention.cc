@@ -223,6 +223,6 @@ class Attention : public Kernel {
 
 }  // namespace
 
-void register_attention(KernelRegistry& r) { r.add<Attention>("", "Attention", 23, kOpenEnded); }
+void register_attention(KernelRegistry& r) { r.add<Attention>("", "Attention"); }
 
 }  // namespace pionnx

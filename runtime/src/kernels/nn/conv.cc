@@ -393,31 +393,19 @@ class ConvKernel : public Kernel {
     const Tensor& w = ctx.input(1);
     const Tensor* b = ctx.optional_input(2);
     PIONNX_ENFORCE(!ctx.has_input(3), NotImplemented, what, ": FusedConv's Z input is not supported");
-    PIONNX_ENFORCE(x.rank() >= 3, InvalidArgument, what, ": X must be [N, C, spatial...], got ", shape_str(x.shape()));
-    PIONNX_ENFORCE(w.rank() == x.rank(), InvalidArgument, what, ": W ", shape_str(w.shape()),
-                   " must have the rank of X ", shape_str(x.shape()));
-    PIONNX_ENFORCE(w.dtype() == x.dtype() && (!b || b->dtype() == x.dtype()), InvalidArgument, what,
-                   ": X, W and B must share one dtype");
+    const ConvSpatial sp = check_conv_operands(x, w, b, attrs_, what);
     const int64_t N = x.dim(0), C = x.dim(1), M = w.dim(0);
     PIONNX_ENFORCE(group_ > 0 && C % group_ == 0 && M % group_ == 0 && w.dim(1) == C / group_, InvalidArgument, what,
                    ": X has ", C, " channels and W is ", shape_str(w.shape()), ", which does not fit group=", group_);
-    PIONNX_ENFORCE(!b || b->numel() == M, InvalidArgument, what, ": B must have ", M, " values, got ",
-                   shape_str(b->shape()));
-    const std::vector<int64_t> wk(w.shape().begin() + 2, w.shape().end());
-    PIONNX_ENFORCE(attrs_.kernel_shape.empty() || attrs_.kernel_shape == wk, InvalidArgument, what,
-                   ": kernel_shape attribute does not match W ", shape_str(w.shape()));
-    const WindowGeometry g =
-        resolve_window(attrs_, std::vector<int64_t>(x.shape().begin() + 2, x.shape().end()), wk, what);
+    check_conv_bias(b, M, what);
+    const WindowGeometry g = resolve_window(attrs_, sp.in, sp.kernel, what);
     Shape out{N, M};
     out.insert(out.end(), g.out.begin(), g.out.end());
 
     if (x.dtype() == DType::Float16 || x.dtype() == DType::BFloat16) {
-      Tensor y(DType::Float, out);
-      const Tensor x32 = to_float32(x), w32 = to_float32(w);
-      const Tensor b32 = b ? to_float32(*b) : Tensor();
-      conv_forward<float>(ctx.pool(), x32.data<float>(), w32.data<float>(), b ? b32.data<float>() : nullptr,
-                          y.data<float>(), N, C, M, group_, g, act_, nullptr);
-      ctx.set_output(0, cast_tensor(y, x.dtype()));
+      conv_in_float32(ctx, x, w, b, out, [&](const float* x32, const float* w32, const float* b32, float* y32) {
+        conv_forward<float>(ctx.pool(), x32, w32, b32, y32, N, C, M, group_, g, act_, nullptr);
+      });
       return;
     }
     Tensor& y = ctx.output(0, x.dtype(), out);
@@ -454,9 +442,9 @@ class ConvKernel : public Kernel {
 }  // namespace
 
 void register_conv(KernelRegistry& r) {
-  r.add<ConvKernel>("", "Conv", 1, kOpenEnded);
+  r.add<ConvKernel>("", "Conv");
   // onnxruntime's fused form (Conv + activation), as its optimizer writes it.
-  r.add<ConvKernel>("com.microsoft", "FusedConv", 1, 1);
+  r.add<ConvKernel>("com.microsoft", "FusedConv");
 }
 
 }  // namespace pionnx

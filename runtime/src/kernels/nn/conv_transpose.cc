@@ -28,15 +28,7 @@ WindowGeometry transpose_geometry(const Node& node, const std::vector<int64_t>& 
   PIONNX_ENFORCE(out_pad.size() == nd && (out_shape.empty() || out_shape.size() == nd), InvalidArgument, what,
                  ": output_padding/output_shape must have ", nd, " values");
 
-  WindowGeometry g;
-  g.in = in;
-  g.kernel = kernel;
-  g.strides = a.strides.empty() ? std::vector<int64_t>(nd, 1) : a.strides;
-  g.dilations = a.dilations.empty() ? std::vector<int64_t>(nd, 1) : a.dilations;
-  PIONNX_ENFORCE(kernel.size() == nd && g.strides.size() == nd && g.dilations.size() == nd, InvalidArgument, what,
-                 ": kernel_shape/strides/dilations must have ", nd, " values");
-  PIONNX_ENFORCE(a.pads.empty() || a.pads.size() == 2 * nd, InvalidArgument, what, ": pads has ", a.pads.size(),
-                 " values, expected ", 2 * nd);
+  WindowGeometry g = window_start(a, in, kernel, what);
   // Every size here comes from attributes or feeds: checked, never wrapped.
   for (size_t i = 0; i < nd; ++i) {
     PIONNX_ENFORCE(g.strides[i] > 0 && g.dilations[i] > 0 && kernel[i] > 0 && out_pad[i] >= 0, InvalidArgument, what,
@@ -164,32 +156,20 @@ class ConvTransposeKernel : public Kernel {
     const Tensor& x = ctx.input(0);
     const Tensor& w = ctx.input(1);
     const Tensor* b = ctx.optional_input(2);
-    PIONNX_ENFORCE(x.rank() >= 3, InvalidArgument, what, ": X must be [N, C, spatial...], got ", shape_str(x.shape()));
-    PIONNX_ENFORCE(w.rank() == x.rank(), InvalidArgument, what, ": W ", shape_str(w.shape()),
-                   " must have the rank of X ", shape_str(x.shape()));
-    PIONNX_ENFORCE(w.dtype() == x.dtype() && (!b || b->dtype() == x.dtype()), InvalidArgument, what,
-                   ": X, W and B must share one dtype");
+    const ConvSpatial sp = check_conv_operands(x, w, b, attrs_, what);
     const int64_t N = x.dim(0), C = x.dim(1);
     PIONNX_ENFORCE(group_ > 0 && C % group_ == 0 && w.dim(0) == C, InvalidArgument, what, ": X has ", C,
                    " channels and W is ", shape_str(w.shape()), ", which does not fit group=", group_);
     const int64_t M = w.dim(1) * group_;
-    PIONNX_ENFORCE(!b || b->numel() == M, InvalidArgument, what, ": B must have ", M, " values, got ",
-                   shape_str(b->shape()));
-    const std::vector<int64_t> wk(w.shape().begin() + 2, w.shape().end());
-    PIONNX_ENFORCE(attrs_.kernel_shape.empty() || attrs_.kernel_shape == wk, InvalidArgument, what,
-                   ": kernel_shape attribute does not match W ", shape_str(w.shape()));
-    const WindowGeometry g =
-        transpose_geometry(node, std::vector<int64_t>(x.shape().begin() + 2, x.shape().end()), wk, what);
+    check_conv_bias(b, M, what);
+    const WindowGeometry g = transpose_geometry(node, sp.in, sp.kernel, what);
     Shape out{N, M};
     out.insert(out.end(), g.out.begin(), g.out.end());
 
     if (x.dtype() == DType::Float16 || x.dtype() == DType::BFloat16) {
-      Tensor y(DType::Float, out);
-      const Tensor x32 = to_float32(x), w32 = to_float32(w);
-      const Tensor b32 = b ? to_float32(*b) : Tensor();
-      conv_transpose_forward<float>(ctx.pool(), x32.data<float>(), w32.data<float>(), b ? b32.data<float>() : nullptr,
-                                    y.data<float>(), N, C, M, group_, g);
-      ctx.set_output(0, cast_tensor(y, x.dtype()));
+      conv_in_float32(ctx, x, w, b, out, [&](const float* x32, const float* w32, const float* b32, float* y32) {
+        conv_transpose_forward<float>(ctx.pool(), x32, w32, b32, y32, N, C, M, group_, g);
+      });
       return;
     }
     Tensor& y = ctx.output(0, x.dtype(), out);
@@ -207,6 +187,6 @@ class ConvTransposeKernel : public Kernel {
 
 }  // namespace
 
-void register_conv_transpose(KernelRegistry& r) { r.add<ConvTransposeKernel>("", "ConvTranspose", 1, kOpenEnded); }
+void register_conv_transpose(KernelRegistry& r) { r.add<ConvTransposeKernel>("", "ConvTranspose"); }
 
 }  // namespace pionnx

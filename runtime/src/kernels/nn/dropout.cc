@@ -48,6 +48,6 @@ class Dropout : public Kernel {
 
 }  // namespace
 
-void register_dropout(KernelRegistry& r) { r.add<Dropout>("", "Dropout", 1, kOpenEnded); }
+void register_dropout(KernelRegistry& r) { r.add<Dropout>("", "Dropout"); }
 
 }  // namespace pionnx

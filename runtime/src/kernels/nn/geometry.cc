@@ -298,9 +298,7 @@ class DeformConv : public Kernel {
 }  // namespace
 
 void register_geometry(KernelRegistry& r) {
-  r.add<Col2Im>("", "Col2Im", 18, kOpenEnded);
-  r.add<AffineGrid>("", "AffineGrid", 20, kOpenEnded);
-  r.add<DeformConv>("", "DeformConv", 19, kOpenEnded);
+  r.add_all("", {impl<Col2Im>("Col2Im"), impl<AffineGrid>("AffineGrid"), impl<DeformConv>("DeformConv")});
 }
 
 }  // namespace pionnx

@@ -153,8 +153,8 @@ class SoftmaxCrossEntropyLoss : public Kernel {
 }  // namespace
 
 void register_losses(KernelRegistry& r) {
-  r.add<NegativeLogLikelihoodLoss>("", "NegativeLogLikelihoodLoss", 12, kOpenEnded);
-  r.add<SoftmaxCrossEntropyLoss>("", "SoftmaxCrossEntropyLoss", 12, kOpenEnded);
+  r.add<NegativeLogLikelihoodLoss>("", "NegativeLogLikelihoodLoss");
+  r.add<SoftmaxCrossEntropyLoss>("", "SoftmaxCrossEntropyLoss");
 }
 
 }  // namespace pionnx

@@ -488,18 +488,16 @@ class LpNormKernel : public Kernel {
 }  // namespace
 
 void register_norm(KernelRegistry& r) {
-  r.add<BatchNormKernel>("", "BatchNormalization", 1, kOpenEnded);
-  r.add_fn("", "InstanceNormalization", 1, kOpenEnded, instance_norm);
-  r.add("", "LayerNormalization", 17, kOpenEnded, [](const KernelInfo& info) -> std::unique_ptr<Kernel> {
+  r.add<BatchNormKernel>("", "BatchNormalization");
+  r.add_fn("", "InstanceNormalization", instance_norm);
+  r.add("", "LayerNormalization", [](const KernelInfo& info) -> std::unique_ptr<Kernel> {
     return std::make_unique<LayerNormKernel>(info, false);
   });
-  r.add("", "RMSNormalization", 23, kOpenEnded, [](const KernelInfo& info) -> std::unique_ptr<Kernel> {
+  r.add("", "RMSNormalization", [](const KernelInfo& info) -> std::unique_ptr<Kernel> {
     return std::make_unique<LayerNormKernel>(info, true);
   });
-  r.add<GroupNormKernel>("", "GroupNormalization", 18, kOpenEnded);
-  r.add<LrnKernel>("", "LRN", 1, kOpenEnded);
-  r.add<MvnKernel>("", "MeanVarianceNormalization", 1, kOpenEnded);
-  r.add<LpNormKernel>("", "LpNormalization", 1, kOpenEnded);
+  r.add_all("", {impl<GroupNormKernel>("GroupNormalization"), impl<LrnKernel>("LRN"),
+                 impl<MvnKernel>("MeanVarianceNormalization"), impl<LpNormKernel>("LpNormalization")});
 }
 
 }  // namespace pionnx

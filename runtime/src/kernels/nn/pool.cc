@@ -461,14 +461,14 @@ KernelFactory global_factory() {
 }  // namespace
 
 void register_pool(KernelRegistry& r) {
-  r.add("", "MaxPool", 1, kOpenEnded, pool_factory<PoolKind::Max>());
-  r.add("", "AveragePool", 1, kOpenEnded, pool_factory<PoolKind::Avg>());
-  r.add("", "LpPool", 1, kOpenEnded, pool_factory<PoolKind::Lp>());
-  r.add("", "GlobalMaxPool", 1, kOpenEnded, global_factory<PoolKind::Max>());
-  r.add("", "GlobalAveragePool", 1, kOpenEnded, global_factory<PoolKind::Avg>());
-  r.add("", "GlobalLpPool", 1, kOpenEnded, global_factory<PoolKind::Lp>());
-  r.add<MaxRoiPoolKernel>("", "MaxRoiPool", 1, kOpenEnded);
-  r.add<MaxUnpoolKernel>("", "MaxUnpool", 9, kOpenEnded);
+  r.add("", "MaxPool", pool_factory<PoolKind::Max>());
+  r.add("", "AveragePool", pool_factory<PoolKind::Avg>());
+  r.add("", "LpPool", pool_factory<PoolKind::Lp>());
+  r.add("", "GlobalMaxPool", global_factory<PoolKind::Max>());
+  r.add("", "GlobalAveragePool", global_factory<PoolKind::Avg>());
+  r.add("", "GlobalLpPool", global_factory<PoolKind::Lp>());
+  r.add<MaxRoiPoolKernel>("", "MaxRoiPool");
+  r.add<MaxUnpoolKernel>("", "MaxUnpool");
 }
 
 }  // namespace pionnx

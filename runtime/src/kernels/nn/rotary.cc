@@ -109,6 +109,6 @@ class RotaryEmbedding : public Kernel {
 
 }  // namespace
 
-void register_rotary(KernelRegistry& r) { r.add<RotaryEmbedding>("", "RotaryEmbedding", 23, kOpenEnded); }
+void register_rotary(KernelRegistry& r) { r.add<RotaryEmbedding>("", "RotaryEmbedding"); }
 
 }  // namespace pionnx

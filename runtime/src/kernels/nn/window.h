@@ -1,6 +1,7 @@
 // Sliding-window geometry shared by Conv, ConvTranspose and the pools:
 // reading kernel_shape/strides/dilations/pads/auto_pad and resolving them
-// against an input's spatial shape.
+// against an input's spatial shape; the operand checks and the half-precision
+// route Conv and ConvTranspose share.
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -9,6 +10,8 @@
 
 #include "core/checked.h"
 #include "ir/graph.h"
+#include "kernels/base/cast.h"
+#include "kernels/base/kernel.h"
 #include "pionnx/status.h"
 #include "pionnx/tensor.h"
 
@@ -44,13 +47,11 @@ struct WindowGeometry {
   static int64_t prod(const std::vector<int64_t>& v) { return checked_product(v, "window size"); }
 };
 
-// Resolves the window of a Conv or a pool over `in` (spatial dims only) with
-// `kernel` (from the attribute or the weights). The output size follows the
-// ONNX formulas: floor (or ceil with ceil_mode, the last window starting
-// inside the padded input) of (in + pads - dilated kernel) / stride + 1, and
-// ceil(in / stride) for SAME_*.
-inline WindowGeometry resolve_window(const WindowAttrs& a, const std::vector<int64_t>& in,
-                                     const std::vector<int64_t>& kernel, const std::string& what) {
+// A window's input, kernel, strides and dilations (1 where unset), their
+// counts checked against the spatial rank, and the pads' count; the pads and
+// the output are left for the caller (a Conv or pool, or ConvTranspose).
+inline WindowGeometry window_start(const WindowAttrs& a, const std::vector<int64_t>& in,
+                                   const std::vector<int64_t>& kernel, const std::string& what) {
   const size_t nd = in.size();
   WindowGeometry g;
   g.in = in;
@@ -61,6 +62,18 @@ inline WindowGeometry resolve_window(const WindowAttrs& a, const std::vector<int
                  ": kernel_shape/strides/dilations must have ", nd, " values for an input with ", nd, " spatial dims");
   PIONNX_ENFORCE(a.pads.empty() || a.pads.size() == 2 * nd, InvalidArgument, what, ": pads has ", a.pads.size(),
                  " values, expected ", 2 * nd);
+  return g;
+}
+
+// Resolves the window of a Conv or a pool over `in` (spatial dims only) with
+// `kernel` (from the attribute or the weights). The output size follows the
+// ONNX formulas: floor (or ceil with ceil_mode, the last window starting
+// inside the padded input) of (in + pads - dilated kernel) / stride + 1, and
+// ceil(in / stride) for SAME_*.
+inline WindowGeometry resolve_window(const WindowAttrs& a, const std::vector<int64_t>& in,
+                                     const std::vector<int64_t>& kernel, const std::string& what) {
+  const size_t nd = in.size();
+  WindowGeometry g = window_start(a, in, kernel, what);
   g.pad_begin.assign(nd, 0);
   g.pad_end.assign(nd, 0);
   g.out.assign(nd, 0);
@@ -126,6 +139,42 @@ inline void valid_range(int64_t offset, int64_t stride, int64_t in, int64_t out,
   *hi = in - offset <= 0 ? 0 : ceil_div_nonneg(in - offset, stride);
   *lo = std::min(*lo, out);
   *hi = std::max(*lo, std::min(*hi, out));
+}
+
+// Conv and ConvTranspose operands: X [N, C, spatial...], W of X's rank, B
+// optional, one dtype for all; W's spatial dims (its kernel) must match
+// kernel_shape where that attribute is set. Returns X's and W's spatial dims.
+struct ConvSpatial {
+  std::vector<int64_t> in, kernel;
+};
+inline ConvSpatial check_conv_operands(const Tensor& x, const Tensor& w, const Tensor* b, const WindowAttrs& a,
+                                       const std::string& what) {
+  PIONNX_ENFORCE(x.rank() >= 3, InvalidArgument, what, ": X must be [N, C, spatial...], got ", shape_str(x.shape()));
+  PIONNX_ENFORCE(w.rank() == x.rank(), InvalidArgument, what, ": W ", shape_str(w.shape()), " must have the rank of X ",
+                 shape_str(x.shape()));
+  PIONNX_ENFORCE(w.dtype() == x.dtype() && (!b || b->dtype() == x.dtype()), InvalidArgument, what,
+                 ": X, W and B must share one dtype");
+  ConvSpatial s{std::vector<int64_t>(x.shape().begin() + 2, x.shape().end()),
+                std::vector<int64_t>(w.shape().begin() + 2, w.shape().end())};
+  PIONNX_ENFORCE(a.kernel_shape.empty() || a.kernel_shape == s.kernel, InvalidArgument, what,
+                 ": kernel_shape attribute does not match W ", shape_str(w.shape()));
+  return s;
+}
+
+inline void check_conv_bias(const Tensor* b, int64_t M, const std::string& what) {
+  PIONNX_ENFORCE(!b || b->numel() == M, InvalidArgument, what, ": B must have ", M, " values, got ",
+                 shape_str(b->shape()));
+}
+
+// Float16 and BFloat16 convolutions run in float32: f(x, w, b or nullptr, y)
+// on float32 copies, the result cast back to X's dtype as output 0.
+template <class F>
+void conv_in_float32(KernelContext& ctx, const Tensor& x, const Tensor& w, const Tensor* b, const Shape& out, F&& f) {
+  Tensor y(DType::Float, out);
+  const Tensor x32 = to_float32(x), w32 = to_float32(w);
+  const Tensor b32 = b ? to_float32(*b) : Tensor();
+  f(x32.data<float>(), w32.data<float>(), b ? b32.data<float>() : nullptr, y.data<float>());
+  ctx.set_output(0, cast_tensor(y, x.dtype()));
 }
 
 }  // namespace pionnx

@@ -216,8 +216,8 @@ class QLinearConv final : public Kernel {
 }  // namespace
 
 void register_quant_conv(KernelRegistry& r) {
-  r.add<ConvInteger>("", "ConvInteger", 10, kOpenEnded);
-  r.add<QLinearConv>("", "QLinearConv", 10, kOpenEnded);
+  r.add<ConvInteger>("", "ConvInteger");
+  r.add<QLinearConv>("", "QLinearConv");
 }
 
 }  // namespace pionnx

@@ -221,11 +221,11 @@ void dynamic_quantize_linear(KernelContext& ctx) {
 }  // namespace
 
 void register_quant_linear(KernelRegistry& r) {
-  r.add<QuantizeLinear>("", "QuantizeLinear", 10, kOpenEnded);
-  r.add<DequantizeLinear>("", "DequantizeLinear", 10, kOpenEnded);
-  r.add<QuantizeLinear>(kMsDomain, "QuantizeLinear", 1, kOpenEnded);
-  r.add<DequantizeLinear>(kMsDomain, "DequantizeLinear", 1, kOpenEnded);
-  r.add_fn("", "DynamicQuantizeLinear", 11, kOpenEnded, dynamic_quantize_linear);
+  r.add<QuantizeLinear>("", "QuantizeLinear");
+  r.add<DequantizeLinear>("", "DequantizeLinear");
+  r.add<QuantizeLinear>(kMsDomain, "QuantizeLinear");
+  r.add<DequantizeLinear>(kMsDomain, "DequantizeLinear");
+  r.add_fn("", "DynamicQuantizeLinear", dynamic_quantize_linear);
 }
 
 }  // namespace pionnx

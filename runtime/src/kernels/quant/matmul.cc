@@ -275,11 +275,10 @@ class QGemm final : public Kernel {
 }  // namespace
 
 void register_quant_matmul(KernelRegistry& r) {
-  r.add_fn("", "MatMulInteger", 10, kOpenEnded, matmul_integer);
-  r.add_fn("", "QLinearMatMul", 10, kOpenEnded, qlinear_matmul);
-  r.add_fn(kMsDomain, "MatMulIntegerToFloat", 1, kOpenEnded, matmul_integer_to_float);
-  r.add_fn(kMsDomain, "DynamicQuantizeMatMul", 1, kOpenEnded, dynamic_quantize_matmul);
-  r.add<QGemm>(kMsDomain, "QGemm", 1, kOpenEnded);
+  r.add_fn("", "MatMulInteger", matmul_integer);
+  r.add_fn("", "QLinearMatMul", qlinear_matmul);
+  r.add_all(kMsDomain, {impl_fn("MatMulIntegerToFloat", matmul_integer_to_float),
+                        impl_fn("DynamicQuantizeMatMul", dynamic_quantize_matmul), impl<QGemm>("QGemm")});
 }
 
 }  // namespace pionnx

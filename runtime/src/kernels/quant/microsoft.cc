@@ -376,14 +376,12 @@ class QLinearAveragePool final : public Kernel {
 }  // namespace
 
 void register_quant_microsoft(KernelRegistry& r) {
-  r.add_fn(kMsDomain, "QLinearAdd", 1, kOpenEnded, qlinear_binary<false>);
-  r.add_fn(kMsDomain, "QLinearMul", 1, kOpenEnded, qlinear_binary<true>);
-  r.add_fn(kMsDomain, "QLinearSigmoid", 1, kOpenEnded, qlinear_sigmoid);
-  r.add<QLinearLeakyRelu>(kMsDomain, "QLinearLeakyRelu", 1, kOpenEnded);
-  r.add<QLinearSoftmax>(kMsDomain, "QLinearSoftmax", 1, kOpenEnded);
-  r.add<QLinearConcat>(kMsDomain, "QLinearConcat", 1, kOpenEnded);
-  r.add<QLinearGlobalAveragePool>(kMsDomain, "QLinearGlobalAveragePool", 1, kOpenEnded);
-  r.add<QLinearAveragePool>(kMsDomain, "QLinearAveragePool", 1, kOpenEnded);
+  r.add_fn(kMsDomain, "QLinearAdd", qlinear_binary<false>);
+  r.add_fn(kMsDomain, "QLinearMul", qlinear_binary<true>);
+  r.add_all(kMsDomain, {impl_fn("QLinearSigmoid", qlinear_sigmoid), impl<QLinearLeakyRelu>("QLinearLeakyRelu"),
+                        impl<QLinearSoftmax>("QLinearSoftmax"), impl<QLinearConcat>("QLinearConcat"),
+                        impl<QLinearGlobalAveragePool>("QLinearGlobalAveragePool"),
+                        impl<QLinearAveragePool>("QLinearAveragePool")});
 }
 
 }  // namespace pionnx

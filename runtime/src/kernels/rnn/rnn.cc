@@ -356,10 +356,6 @@ struct LSTM : Recurrent {
 }  // namespace
 
 // The rnn family's one file, and its registration.
-void register_rnn_family(KernelRegistry& r) {
-  r.add<RNN>("", "RNN", 1, kOpenEnded);
-  r.add<GRU>("", "GRU", 1, kOpenEnded);
-  r.add<LSTM>("", "LSTM", 1, kOpenEnded);
-}
+void register_rnn_family(KernelRegistry& r) { r.add_all("", {impl<RNN>("RNN"), impl<GRU>("GRU"), impl<LSTM>("LSTM")}); }
 
 }  // namespace pionnx

@@ -225,18 +225,13 @@ void optional_get_element(KernelContext& ctx) {
 
 // The sequence family's one file, and its registration.
 void register_sequence_family(KernelRegistry& r) {
-  r.add_fn("", "SequenceEmpty", 11, kOpenEnded, sequence_empty);
-  r.add_fn("", "SequenceConstruct", 11, kOpenEnded, sequence_construct);
-  r.add_fn("", "SequenceAt", 11, kOpenEnded, sequence_at);
-  r.add_fn("", "SequenceInsert", 11, kOpenEnded, sequence_insert);
-  r.add_fn("", "SequenceErase", 11, kOpenEnded, sequence_erase);
-  r.add_fn("", "SequenceLength", 11, kOpenEnded, sequence_length);
-  r.add_fn("", "ConcatFromSequence", 11, kOpenEnded, concat_from_sequence);
-  r.add_fn("", "SplitToSequence", 11, kOpenEnded, split_to_sequence);
-  r.add<SequenceMap>("", "SequenceMap", 17, kOpenEnded);
-  r.add_fn("", "Optional", 15, kOpenEnded, optional_make);
-  r.add_fn("", "OptionalHasElement", 15, kOpenEnded, optional_has_element);
-  r.add_fn("", "OptionalGetElement", 15, kOpenEnded, optional_get_element);
+  r.add_all("",
+            {impl_fn("SequenceEmpty", sequence_empty), impl_fn("SequenceConstruct", sequence_construct),
+             impl_fn("SequenceAt", sequence_at), impl_fn("SequenceInsert", sequence_insert),
+             impl_fn("SequenceErase", sequence_erase), impl_fn("SequenceLength", sequence_length),
+             impl_fn("ConcatFromSequence", concat_from_sequence), impl_fn("SplitToSequence", split_to_sequence),
+             impl<SequenceMap>("SequenceMap"), impl_fn("Optional", optional_make),
+             impl_fn("OptionalHasElement", optional_has_element), impl_fn("OptionalGetElement", optional_get_element)});
 }
 
 }  // namespace pionnx

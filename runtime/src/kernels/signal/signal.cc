@@ -297,12 +297,9 @@ class MelWeightMatrix : public Kernel {
 
 // The signal family's one file, and its registration.
 void register_signal_family(KernelRegistry& r) {
-  r.add<DFT>("", "DFT", 17, kOpenEnded);
-  r.add<STFT>("", "STFT", 17, kOpenEnded);
-  r.add<HannWindow>("", "HannWindow", 17, kOpenEnded);
-  r.add<HammingWindow>("", "HammingWindow", 17, kOpenEnded);
-  r.add<BlackmanWindow>("", "BlackmanWindow", 17, kOpenEnded);
-  r.add<MelWeightMatrix>("", "MelWeightMatrix", 17, kOpenEnded);
+  r.add_all("",
+            {impl<DFT>("DFT"), impl<STFT>("STFT"), impl<HannWindow>("HannWindow"), impl<HammingWindow>("HammingWindow"),
+             impl<BlackmanWindow>("BlackmanWindow"), impl<MelWeightMatrix>("MelWeightMatrix")});
 }
 
 }  // namespace pionnx

@@ -11,8 +11,10 @@
 //
 // Panels of B are packed as int16 (zero point already subtracted) with depth
 // in pairs, and a micro-kernel chosen once at start-up multiplies 4 rows of
-// A against them: AVX2 or SSE2 pmaddwd on x86, portable C++ elsewhere (a
-// NEON smlal kernel drops in beside them without touching the callers).
+// A against them: AVX2 or SSE2 pmaddwd on x86, NEON smlal on ARM, portable
+// C++ elsewhere; on AVX512-VNNI parts, u8 x s8 quads (vpdpbusd) with the zero
+// points applied from row and column sums. One file per instruction set
+// (qgemm_<isa>.cc); qgemm.cc is the driver.
 #pragma once
 #include <cstdint>
 
@@ -44,7 +46,7 @@ struct QGemmArgs {
 // Splits the work over `pool` when given and the problem is big enough.
 void qgemm(const QGemmArgs& args, ThreadPool* pool = nullptr);
 
-// Name of the micro-kernel in use: "avx2", "sse2", "generic".
+// Name of the micro-kernel in use: "generic", "neon", "sse2", "avx2", "vnni", "vnni512".
 const char* qgemm_isa();
 
 }  // namespace simd

@@ -5,7 +5,8 @@
 // registers of accumulators, 2 for B: all 16 armv7 q registers fit).
 //
 // On armv7 only this file (and sgemm_neon.cc) is compiled with -mfpu=neon;
-// qgemm.cc picks the kernel only when AT_HWCAP reports NEON.
+// qgemm.cc picks the kernel only when AT_HWCAP reports NEON
+// (platform::cpu_features().neon).
 #include "kernels/simd/qgemm_ukernel.h"
 
 #if defined(__ARM_NEON) || defined(__ARM_NEON__)
@@ -14,7 +15,9 @@
 namespace pionnx {
 namespace simd {
 
-void qgemm_kernel_neon(const int16_t* a, int64_t kcp, const int16_t* b, int64_t ncp, int32_t (*acc)[kQNc]) {
+namespace {
+
+void kernel_neon(const int16_t* a, int64_t kcp, const int16_t* b, int64_t ncp, int32_t (*acc)[kQNc]) {
   for (int64_t j0 = 0; j0 < ncp; j0 += 8) {
     int32x4_t c[kQRows][2];
     for (int r = 0; r < kQRows; ++r) c[r][0] = c[r][1] = vdupq_n_s32(0);
@@ -35,7 +38,9 @@ void qgemm_kernel_neon(const int16_t* a, int64_t kcp, const int16_t* b, int64_t 
   }
 }
 
-bool qgemm_has_neon_kernel() { return true; }
+}  // namespace
+
+QPairKernel qgemm_kernel_neon() { return kernel_neon; }
 
 }  // namespace simd
 }  // namespace pionnx
@@ -44,8 +49,7 @@ bool qgemm_has_neon_kernel() { return true; }
 
 namespace pionnx {
 namespace simd {
-void qgemm_kernel_neon(const int16_t*, int64_t, const int16_t*, int64_t, int32_t (*)[kQNc]) {}
-bool qgemm_has_neon_kernel() { return false; }
+QPairKernel qgemm_kernel_neon() { return nullptr; }
 }  // namespace simd
 }  // namespace pionnx
 

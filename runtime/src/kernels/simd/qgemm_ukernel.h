@@ -1,5 +1,7 @@
-// Internal to the integer GEMM: the micro-kernel shape shared by qgemm.cc and
-// the per-instruction-set files (qgemm_neon.cc).
+// Internal to the integer GEMM: the micro-kernel interfaces each
+// instruction-set file implements (qgemm_sse2.cc, qgemm_avx2.cc,
+// qgemm_vnni.cc, qgemm_neon.cc) and the panel layouts they share with the
+// driver (qgemm.cc).
 #pragma once
 #include <cstdint>
 
@@ -9,12 +11,44 @@ namespace simd {
 constexpr int64_t kQNc = 256;  // panel width (columns of B per panel)
 constexpr int kQRows = 4;      // rows of A per micro-kernel call
 
-// acc[r][0 .. ncp) = sum_k a[r * kcp + k] * B(k, j) for kQRows rows; B in the
-// int16-pair panel layout described in qgemm.cc, ncp a multiple of 8.
-void qgemm_kernel_neon(const int16_t* a, int64_t kcp, const int16_t* b, int64_t ncp, int32_t (*acc)[kQNc]);
-// False where the NEON kernel is not compiled in (x86, or armv7 without the
-// per-file -mfpu=neon). The CPU check is the caller's (platform::cpu_features().neon).
-bool qgemm_has_neon_kernel();
+// The int16-pair kernels. Depth is taken in pairs (k, k+1) so that one
+// multiply-add of int16 pairs (x86 pmaddwd, NEON smlal pairs) consumes two
+// depth steps. Packed B element (kp, j, t) = B[k0 + 2 kp + t][j0 + j] - zp at
+// b[(kp * ncp + j) * 2 + t]; A rows are int16 runs of even length kcp; ncp is
+// a multiple of 32. Padding is zero.
+//
+//   acc[r][0 .. ncp) = sum_k a[r * kcp + k] * B(k, j)   for kQRows rows.
+using QPairKernel = void (*)(const int16_t* a, int64_t kcp, const int16_t* b, int64_t ncp, int32_t (*acc)[kQNc]);
+
+// The u8 x s8 quad kernels (VNNI vpdpbusd): A rows as uint8 with leading
+// dimension lda, B as int8 with depth in quads, element (kq, j, t) at
+// b[(kq * ncp + j) * 4 + t]; kcq a multiple of 4.
+//
+//   acc[r][0 .. ncp) = sum_k a[r * lda + k] * B(k, j)   for kQRows rows.
+using QQuadKernel = void (*)(const uint8_t* a, int64_t lda, int64_t kcq, const int8_t* b, int64_t ncp,
+                             int32_t (*acc)[kQNc]);
+
+// Packs kc rows of nc columns of B (B points at the block's first element,
+// leading dimension ldb) into the quad layout above, uint8 made int8 (v - 128)
+// unless b_signed, and adds each column's packed values into colsum[j]. The
+// panel (kc rounded up to quads) and colsum arrive zeroed.
+using QQuadPackB = void (*)(const void* B, int64_t ldb, bool b_signed, int64_t kc, int64_t nc, int64_t ncp,
+                            int8_t* panel, int32_t* colsum);
+
+struct QQuadUKernel {
+  QQuadKernel run;
+  QQuadPackB pack_b;
+};
+
+// Each returns nullptr when the variant is not compiled in or (x86) the CPU
+// lacks the instructions it needs. NEON: nullptr when not compiled in (x86,
+// or armv7 without the per-file -mfpu=neon); the CPU check is the caller's
+// (platform::cpu_features().neon).
+QPairKernel qgemm_kernel_sse2();
+QPairKernel qgemm_kernel_avx2();
+QPairKernel qgemm_kernel_neon();
+const QQuadUKernel* qgemm_ukernel_vnni();     // 256-bit AVX512-VL registers
+const QQuadUKernel* qgemm_ukernel_vnni512();  // 512-bit registers
 
 }  // namespace simd
 }  // namespace pionnx

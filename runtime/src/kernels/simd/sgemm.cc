@@ -10,9 +10,6 @@
 #include <string>
 #include <vector>
 
-#if defined(__arm__) && defined(__linux__)
-#endif
-
 #include "kernels/simd/dispatch.h"
 #include "kernels/simd/sgemm_ukernel.h"
 #include "platform/thread_pool.h"

@@ -506,15 +506,10 @@ void NonZero::compute(KernelContext& ctx) const {
 }  // namespace
 
 void register_index(KernelRegistry& r) {
-  r.add<Gather>("", "Gather", 1, kOpenEnded);
-  r.add<GatherElements>("", "GatherElements", 11, kOpenEnded);
-  r.add<GatherND>("", "GatherND", 11, kOpenEnded);
-  r.add<ScatterND>("", "ScatterND", 11, kOpenEnded);
-  r.add<ScatterElements>("", "ScatterElements", 11, kOpenEnded);
-  r.add<ScatterElements>("", "Scatter", 9, 10);
-  r.add<TensorScatter>("", "TensorScatter", 24, kOpenEnded);
-  r.add<Compress>("", "Compress", 9, kOpenEnded);
-  r.add<NonZero>("", "NonZero", 9, kOpenEnded);
+  r.add_all("",
+            {impl<Gather>("Gather"), impl<GatherElements>("GatherElements"), impl<GatherND>("GatherND"),
+             impl<ScatterND>("ScatterND"), impl<ScatterElements>("ScatterElements"), impl<ScatterElements>("Scatter"),
+             impl<TensorScatter>("TensorScatter"), impl<Compress>("Compress"), impl<NonZero>("NonZero")});
 }
 
 }  // namespace pionnx

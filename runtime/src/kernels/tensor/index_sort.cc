@@ -314,11 +314,8 @@ class Unique final : public NamedKernel {
 }  // namespace
 
 void register_index_sort(KernelRegistry& r) {
-  r.add<TopK>("", "TopK", 1, kOpenEnded);
-  r.add<ArgExtreme<true>>("", "ArgMax", 1, kOpenEnded);
-  r.add<ArgExtreme<false>>("", "ArgMin", 1, kOpenEnded);
-  r.add<CumSum>("", "CumSum", 11, kOpenEnded);
-  r.add<Unique>("", "Unique", 11, kOpenEnded);
+  r.add_all("", {impl<TopK>("TopK"), impl<ArgExtreme<true>>("ArgMax"), impl<ArgExtreme<false>>("ArgMin"),
+                 impl<CumSum>("CumSum"), impl<Unique>("Unique")});
 }
 
 }  // namespace pionnx

@@ -123,12 +123,9 @@ class Multinomial : public RandomBase {
 }  // namespace
 
 void register_random(KernelRegistry& r) {
-  r.add<RandomNormal>("", "RandomNormal", 1, kOpenEnded);
-  r.add<RandomNormal>("", "RandomNormalLike", 1, kOpenEnded);
-  r.add<RandomUniform>("", "RandomUniform", 1, kOpenEnded);
-  r.add<RandomUniform>("", "RandomUniformLike", 1, kOpenEnded);
-  r.add<Bernoulli>("", "Bernoulli", 15, kOpenEnded);
-  r.add<Multinomial>("", "Multinomial", 7, kOpenEnded);
+  r.add_all("", {impl<RandomNormal>("RandomNormal"), impl<RandomNormal>("RandomNormalLike"),
+                 impl<RandomUniform>("RandomUniform"), impl<RandomUniform>("RandomUniformLike"),
+                 impl<Bernoulli>("Bernoulli"), impl<Multinomial>("Multinomial")});
 }
 
 }  // namespace pionnx

@@ -533,18 +533,10 @@ class SpaceToDepth final : public NamedKernel {
 }  // namespace
 
 void register_shape(KernelRegistry& r) {
-  r.add<Reshape>("", "Reshape", 1, kOpenEnded);
-  r.add<Squeeze>("", "Squeeze", 1, kOpenEnded);
-  r.add<Unsqueeze>("", "Unsqueeze", 1, kOpenEnded);
-  r.add<Flatten>("", "Flatten", 1, kOpenEnded);
-  r.add<Transpose>("", "Transpose", 1, kOpenEnded);
-  r.add<Concat>("", "Concat", 1, kOpenEnded);
-  r.add<Split>("", "Split", 1, kOpenEnded);
-  r.add<Slice>("", "Slice", 1, kOpenEnded);
-  r.add<Expand>("", "Expand", 8, kOpenEnded);
-  r.add<Tile>("", "Tile", 1, kOpenEnded);
-  r.add<DepthToSpace>("", "DepthToSpace", 1, kOpenEnded);
-  r.add<SpaceToDepth>("", "SpaceToDepth", 1, kOpenEnded);
+  r.add_all("", {impl<Reshape>("Reshape"), impl<Squeeze>("Squeeze"), impl<Unsqueeze>("Unsqueeze"),
+                 impl<Flatten>("Flatten"), impl<Transpose>("Transpose"), impl<Concat>("Concat"), impl<Split>("Split"),
+                 impl<Slice>("Slice"), impl<Expand>("Expand"), impl<Tile>("Tile"), impl<DepthToSpace>("DepthToSpace"),
+                 impl<SpaceToDepth>("SpaceToDepth")});
 }
 
 }  // namespace pionnx

@@ -243,14 +243,9 @@ class OneHot final : public NamedKernel {
 }  // namespace
 
 void register_shape_gen(KernelRegistry& r) {
-  r.add<ShapeOp>("", "Shape", 1, kOpenEnded);
-  r.add_fn("", "Size", 1, kOpenEnded, size_op);
-  r.add<Constant>("", "Constant", 1, kOpenEnded);
-  r.add<ConstantOfShape>("", "ConstantOfShape", 9, kOpenEnded);
-  r.add<Range>("", "Range", 11, kOpenEnded);
-  r.add<EyeLike>("", "EyeLike", 9, kOpenEnded);
-  r.add<Trilu>("", "Trilu", 14, kOpenEnded);
-  r.add<OneHot>("", "OneHot", 9, kOpenEnded);
+  r.add_all("", {impl<ShapeOp>("Shape"), impl_fn("Size", size_op), impl<Constant>("Constant"),
+                 impl<ConstantOfShape>("ConstantOfShape"), impl<Range>("Range"), impl<EyeLike>("EyeLike"),
+                 impl<Trilu>("Trilu"), impl<OneHot>("OneHot")});
 }
 
 }  // namespace pionnx

@@ -243,9 +243,7 @@ class ReverseSequence final : public NamedKernel {
 }  // namespace
 
 void register_shape_pad(KernelRegistry& r) {
-  r.add<Pad>("", "Pad", 1, kOpenEnded);
-  r.add<CenterCropPad>("", "CenterCropPad", 18, kOpenEnded);
-  r.add<ReverseSequence>("", "ReverseSequence", 10, kOpenEnded);
+  r.add_all("", {impl<Pad>("Pad"), impl<CenterCropPad>("CenterCropPad"), impl<ReverseSequence>("ReverseSequence")});
 }
 
 }  // namespace pionnx

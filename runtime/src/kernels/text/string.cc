@@ -147,9 +147,8 @@ class StringSplit : public Kernel {
 
 // The text family's one file, and its registration.
 void register_text_family(KernelRegistry& r) {
-  r.add<StringNormalizer>("", "StringNormalizer", 10, kOpenEnded);
-  r.add_fn("", "StringConcat", 20, kOpenEnded, string_concat);
-  r.add<StringSplit>("", "StringSplit", 20, kOpenEnded);
+  r.add_all("", {impl<StringNormalizer>("StringNormalizer"), impl_fn("StringConcat", string_concat),
+                 impl<StringSplit>("StringSplit")});
 }
 
 }  // namespace pionnx

@@ -218,8 +218,8 @@ class RoiAlign : public Kernel {
 }  // namespace
 
 void register_detection(KernelRegistry& r) {
-  r.add<NonMaxSuppression>("", "NonMaxSuppression", 10, kOpenEnded);
-  r.add<RoiAlign>("", "RoiAlign", 10, kOpenEnded);
+  r.add<NonMaxSuppression>("", "NonMaxSuppression");
+  r.add<RoiAlign>("", "RoiAlign");
 }
 
 }  // namespace pionnx

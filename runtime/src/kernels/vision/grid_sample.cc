@@ -227,6 +227,6 @@ class GridSample : public Kernel {
 
 }  // namespace
 
-void register_grid_sample(KernelRegistry& r) { r.add<GridSample>("", "GridSample", 16, kOpenEnded); }
+void register_grid_sample(KernelRegistry& r) { r.add<GridSample>("", "GridSample"); }
 
 }  // namespace pionnx

@@ -547,8 +547,8 @@ struct Upsample : ResizeKernel {
 }  // namespace
 
 void register_resize(KernelRegistry& r) {
-  r.add<Resize>("", "Resize", 10, kOpenEnded);
-  r.add<Upsample>("", "Upsample", 7, 9);
+  r.add<Resize>("", "Resize");
+  r.add<Upsample>("", "Upsample");
 }
 
 }  // namespace pionnx

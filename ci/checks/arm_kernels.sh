@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Cross-builds tests/cpp/sgemm_check and tests/cpp/qgemm_check (the float
+# and the integer GEMM) for armv7 (and aarch64 when that cross compiler is
+# installed) with the wheel's flags and runs them under qemu-user:
+# correctness of every micro-kernel against a naive reference, run-time NEON
+# detection on CPUs with and without NEON, and the generic/NEON wall-clock
+# ratio of a ResNet-50-sized GEMM.
+#   apt-get install -y g++-arm-linux-gnueabihf qemu-user-static [g++-aarch64-linux-gnu]
+#   bash ci/checks/arm_kernels.sh [M N K]        (default 64 3136 576)
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+out="${SGEMM_CHECK_OUT:-/tmp/sgemm_check_arm}"
+M="${1:-64}" N="${2:-3136}" K="${3:-576}"
+mkdir -p "$out"
+qemu_arm="$(command -v qemu-arm-static || command -v qemu-arm)"
+qemu_a64="$(command -v qemu-aarch64-static || command -v qemu-aarch64 || true)"
+inc=(-I"$root/runtime/include" -I"$root/runtime/src")
+common=(-std=c++17 -O2 -Wall -Wextra -Wno-unused-parameter "${inc[@]}")
+lib_srcs=(runtime/src/kernels/simd/sgemm.cc runtime/src/platform/cpu_features.cc runtime/src/kernels/simd/sgemm_avx2.cc
+          runtime/src/kernels/simd/sgemm_avx512.cc runtime/src/platform/thread_pool.cc
+          runtime/src/platform/file_io.cc tests/cpp/sgemm_check.cc)
+cd "$root"
+
+# --- armv7: everything at the armhf baseline (no NEON) except sgemm_neon.cc.
+cxx=arm-linux-gnueabihf-g++
+read -r -a base < runtime/cmake/armv7-baseline-flags.txt  # the wheels' armv7 baseline
+objs=()
+for src in "${lib_srcs[@]}"; do
+  o="$out/armv7_$(basename "${src%.cc}").o"
+  $cxx "${common[@]}" "${base[@]}" -c "$src" -o "$o"
+  objs+=("$o")
+done
+$cxx "${common[@]}" "${base[@]}" -march=armv7-a -mfpu=neon \
+  -c runtime/src/kernels/simd/sgemm_neon.cc -o "$out/armv7_sgemm_neon.o"
+$cxx "${base[@]}" "${objs[@]}" "$out/armv7_sgemm_neon.o" -o "$out/sgemm_check_armv7" -pthread
+# The portable kernel must stay NEON-free: no q registers outside sgemm_neon.o.
+if arm-linux-gnueabihf-objdump -d "$out/armv7_sgemm.o" | grep -qE '\bq[0-9]+\b'; then
+  echo "sgemm.o uses NEON registers: the baseline flags leaked" >&2; exit 1
+fi
+echo "armv7: sgemm.o has no NEON instructions (the no-NEON baseline)"
+
+run_arm() {  # cpu, args...
+  local cpu="$1"; shift
+  echo "== qemu-arm -cpu $cpu $*"
+  "$qemu_arm" -cpu "$cpu" -L /usr/arm-linux-gnueabihf "$out/sgemm_check_armv7" "$@"
+}
+run_arm cortex-a15
+run_arm cortex-a8
+# No NEON: cortex-r5f is ARMv7 with VFPv3-D16 but no Advanced SIMD (the
+# closest qemu-arm has to an armhf board without NEON; arm1176 is ARMv6
+# and cannot run armv7-a code).
+run_arm cortex-r5f || echo "(cortex-r5f run failed: see above)"
+run_arm cortex-a15 --bench "$M" "$N" "$K"
+
+# --- the integer GEMM the same way: qgemm_neon.cc is the only NEON file (the x86 kernel
+# files compile to "not here" stubs).
+qgemm_x86=(runtime/src/kernels/simd/qgemm_sse2.cc runtime/src/kernels/simd/qgemm_avx2.cc
+           runtime/src/kernels/simd/qgemm_vnni.cc)
+qobjs=()
+for src in runtime/src/kernels/simd/qgemm.cc "${qgemm_x86[@]}" tests/cpp/qgemm_check.cc; do
+  o="$out/armv7_$(basename "${src%.cc}").o"
+  $cxx "${common[@]}" "${base[@]}" -c "$src" -o "$o"
+  qobjs+=("$o")
+done
+$cxx "${common[@]}" "${base[@]}" -march=armv7-a -mfpu=neon \
+  -c runtime/src/kernels/simd/qgemm_neon.cc -o "$out/armv7_qgemm_neon.o"
+sobjs=()
+for o in "${objs[@]}"; do [[ "$o" == *sgemm_check.o ]] || sobjs+=("$o"); done
+$cxx "${base[@]}" "${qobjs[@]}" "$out/armv7_qgemm_neon.o" "${sobjs[@]}" "$out/armv7_sgemm_neon.o" \
+  -o "$out/qgemm_check_armv7" -pthread
+if arm-linux-gnueabihf-objdump -d "$out/armv7_qgemm.o" | grep -qE '\bq[0-9]+\b'; then
+  echo "qgemm.o uses NEON registers: the baseline flags leaked" >&2; exit 1
+fi
+for cpu in cortex-a15 cortex-a8 cortex-r5f; do
+  echo "== qemu-arm -cpu $cpu qgemm_check"
+  "$qemu_arm" -cpu "$cpu" -L /usr/arm-linux-gnueabihf "$out/qgemm_check_armv7"
+done
+PIONNX_QGEMM=generic "$qemu_arm" -cpu cortex-a15 -L /usr/arm-linux-gnueabihf "$out/qgemm_check_armv7"
+"$qemu_arm" -cpu cortex-a15 -L /usr/arm-linux-gnueabihf "$out/qgemm_check_armv7" --bench "$M" "$N" "$K"
+PIONNX_QGEMM=generic "$qemu_arm" -cpu cortex-a15 -L /usr/arm-linux-gnueabihf "$out/qgemm_check_armv7" \
+  --bench "$M" "$N" "$K"
+
+# --- aarch64 (NEON always on), when the cross compiler is there.
+if command -v aarch64-linux-gnu-g++ >/dev/null && [ -n "$qemu_a64" ]; then
+  aarch64-linux-gnu-g++ "${common[@]}" "${lib_srcs[@]}" runtime/src/kernels/simd/sgemm_neon.cc \
+    -o "$out/sgemm_check_aarch64" -pthread
+  echo "== qemu-aarch64"
+  "$qemu_a64" -L /usr/aarch64-linux-gnu "$out/sgemm_check_aarch64"
+  "$qemu_a64" -L /usr/aarch64-linux-gnu "$out/sgemm_check_aarch64" --bench "$M" "$N" "$K"
+  aarch64-linux-gnu-g++ "${common[@]}" runtime/src/kernels/simd/qgemm.cc runtime/src/kernels/simd/qgemm_neon.cc \
+    "${qgemm_x86[@]}" \
+    runtime/src/kernels/simd/sgemm.cc runtime/src/platform/cpu_features.cc runtime/src/kernels/simd/sgemm_avx2.cc \
+    runtime/src/kernels/simd/sgemm_avx512.cc \
+    runtime/src/kernels/simd/sgemm_neon.cc runtime/src/platform/thread_pool.cc runtime/src/platform/file_io.cc \
+    tests/cpp/qgemm_check.cc -o "$out/qgemm_check_aarch64" -pthread
+  "$qemu_a64" -L /usr/aarch64-linux-gnu "$out/qgemm_check_aarch64"
+  PIONNX_QGEMM=generic "$qemu_a64" -L /usr/aarch64-linux-gnu "$out/qgemm_check_aarch64"
+fi

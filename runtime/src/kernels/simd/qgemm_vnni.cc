@@ -1,0 +1,143 @@
+// VNNI micro-kernels for the integer GEMM (qgemm.cc): vpdpbusd multiplies
+// unsigned by signed bytes four depth steps at a time. The driver feeds A as
+// uint8 (int8 shifted by +128) and B as int8 (uint8 shifted by -128) in the
+// quad layout (qgemm_ukernel.h), and applies the zero points afterwards from
+// row sums of A and the column sums this file's packer returns. Two widths:
+// 256-bit AVX512-VL registers (4 rows x 16 columns per step) and 512-bit
+// ones (4 rows x 32 columns); a part that down-clocks on zmm can be held to
+// the first with PIONNX_QGEMM=vnni.
+#include "kernels/simd/qgemm_ukernel.h"
+
+#if (defined(__x86_64__) || (defined(__i386__) && defined(__SSE2__))) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "platform/cpu_features.h"
+
+namespace pionnx {
+namespace simd {
+namespace {
+
+inline int32_t load_quad(const uint8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+__attribute__((target("avx512vnni,avx512vl"))) void kernel_vnni(const uint8_t* a, int64_t lda, int64_t kcq,
+                                                                const int8_t* b, int64_t ncp, int32_t (*acc)[kQNc]) {
+  for (int64_t j0 = 0; j0 < ncp; j0 += 16) {
+    __m256i c[kQRows][2];
+    for (auto& row : c) row[0] = row[1] = _mm256_setzero_si256();
+    for (int64_t kq = 0; kq < kcq / 4; ++kq) {
+      const int8_t* bp = b + (kq * ncp + j0) * 4;
+      const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bp));
+      const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bp + 32));
+      for (int r = 0; r < kQRows; ++r) {
+        const __m256i av = _mm256_set1_epi32(load_quad(a + r * lda + 4 * kq));
+        c[r][0] = _mm256_dpbusd_epi32(c[r][0], av, b0);
+        c[r][1] = _mm256_dpbusd_epi32(c[r][1], av, b1);
+      }
+    }
+    for (int r = 0; r < kQRows; ++r) {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc[r] + j0), c[r][0]);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc[r] + j0 + 8), c[r][1]);
+    }
+  }
+}
+
+__attribute__((target("avx512vnni,avx512f,avx512bw"))) void kernel_vnni512(const uint8_t* a, int64_t lda, int64_t kcq,
+                                                                           const int8_t* b, int64_t ncp,
+                                                                           int32_t (*acc)[kQNc]) {
+  for (int64_t j0 = 0; j0 < ncp; j0 += 32) {
+    __m512i c[kQRows][2];
+    for (auto& row : c) row[0] = row[1] = _mm512_setzero_si512();
+    for (int64_t kq = 0; kq < kcq / 4; ++kq) {
+      const int8_t* bp = b + (kq * ncp + j0) * 4;
+      const __m512i b0 = _mm512_loadu_si512(bp);
+      const __m512i b1 = _mm512_loadu_si512(bp + 64);
+      for (int r = 0; r < kQRows; ++r) {
+        const __m512i av = _mm512_set1_epi32(load_quad(a + r * lda + 4 * kq));
+        c[r][0] = _mm512_dpbusd_epi32(c[r][0], av, b0);
+        c[r][1] = _mm512_dpbusd_epi32(c[r][1], av, b1);
+      }
+    }
+    for (int r = 0; r < kQRows; ++r) {
+      _mm512_storeu_si512(acc[r] + j0, c[r][0]);
+      _mm512_storeu_si512(acc[r] + j0 + 16, c[r][1]);
+    }
+  }
+}
+
+// Whole quads of depth: four rows of B interleaved 16 columns at a time with
+// SSE2 unpacks (uint8 becomes int8 by flipping the top bit); the last
+// columns and the last (kc % 4) rows one value at a time.
+void pack_b_quads(const void* B, int64_t ldb, bool b_signed, int64_t kc, int64_t nc, int64_t ncp, int8_t* panel,
+                  int32_t* colsum) {
+  const int8_t flip = b_signed ? 0 : static_cast<int8_t>(0x80);
+  const __m128i vflip = _mm_set1_epi8(flip);
+  const int64_t j16 = nc / 16 * 16;
+  int64_t k = 0;
+  for (; k + 4 <= kc; k += 4) {
+    const int8_t* src = static_cast<const int8_t*>(B) + k * ldb;
+    int8_t* dst = panel + (k / 4) * ncp * 4;
+    for (int64_t j = 0; j < j16; j += 16) {
+      const __m128i r0 = _mm_xor_si128(vflip, _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + j)));
+      const __m128i r1 = _mm_xor_si128(vflip, _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + ldb + j)));
+      const __m128i r2 = _mm_xor_si128(vflip, _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 2 * ldb + j)));
+      const __m128i r3 = _mm_xor_si128(vflip, _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 3 * ldb + j)));
+      const __m128i lo01 = _mm_unpacklo_epi8(r0, r1), hi01 = _mm_unpackhi_epi8(r0, r1);
+      const __m128i lo23 = _mm_unpacklo_epi8(r2, r3), hi23 = _mm_unpackhi_epi8(r2, r3);
+      __m128i* out = reinterpret_cast<__m128i*>(dst + 4 * j);
+      _mm_storeu_si128(out + 0, _mm_unpacklo_epi16(lo01, lo23));
+      _mm_storeu_si128(out + 1, _mm_unpackhi_epi16(lo01, lo23));
+      _mm_storeu_si128(out + 2, _mm_unpacklo_epi16(hi01, hi23));
+      _mm_storeu_si128(out + 3, _mm_unpackhi_epi16(hi01, hi23));
+      for (int t = 0; t < 4; ++t)
+        for (int64_t jj = j; jj < j + 16; ++jj) colsum[jj] += static_cast<int8_t>(src[t * ldb + jj] ^ flip);
+    }
+    for (int64_t j = j16; j < nc; ++j)
+      for (int t = 0; t < 4; ++t) {
+        dst[4 * j + t] = static_cast<int8_t>(src[t * ldb + j] ^ flip);
+        colsum[j] += dst[4 * j + t];
+      }
+  }
+  for (; k < kc; ++k) {
+    const int8_t* src = static_cast<const int8_t*>(B) + k * ldb;
+    int8_t* dst = panel + (k / 4) * ncp * 4 + (k % 4);
+    for (int64_t j = 0; j < nc; ++j) {
+      dst[4 * j] = static_cast<int8_t>(src[j] ^ flip);
+      colsum[j] += dst[4 * j];
+    }
+  }
+}
+
+const QQuadUKernel kVnni{kernel_vnni, pack_b_quads};
+const QQuadUKernel kVnni512{kernel_vnni512, pack_b_quads};
+
+}  // namespace
+
+const QQuadUKernel* qgemm_ukernel_vnni() {
+  const platform::CpuFeatures& cpu = platform::cpu_features();
+  return cpu.avx512vnni && cpu.avx512vl ? &kVnni : nullptr;
+}
+
+const QQuadUKernel* qgemm_ukernel_vnni512() {
+  const platform::CpuFeatures& cpu = platform::cpu_features();
+  return cpu.avx512vnni && cpu.avx512vl && cpu.avx512bw ? &kVnni512 : nullptr;
+}
+
+}  // namespace simd
+}  // namespace pionnx
+
+#else
+
+namespace pionnx {
+namespace simd {
+const QQuadUKernel* qgemm_ukernel_vnni() { return nullptr; }
+const QQuadUKernel* qgemm_ukernel_vnni512() { return nullptr; }
+}  // namespace simd
+}  // namespace pionnx
+
+#endif

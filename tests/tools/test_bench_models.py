@@ -1,0 +1,68 @@
+"""The synthetic benchmark models (ci.bench.models) are valid ONNX and pionnx agrees with a reference on them.
+
+The reference is onnxruntime when it is installed, else onnx's ReferenceEvaluator.
+No timing is asserted here: `nox -s bench` measures, tests only check.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+import pionnx
+from ci.bench import models as bench_models
+from ci.bench import run as bench
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("bench-models")
+
+
+def reference_outputs(path: Path, feeds: dict[str, np.ndarray]) -> tuple[str, list[np.ndarray]]:
+    try:
+        import onnxruntime
+    except ImportError:
+        from onnx.reference import ReferenceEvaluator
+
+        return "onnx.reference", list(ReferenceEvaluator(str(path)).run(None, feeds))
+    opts = onnxruntime.SessionOptions()
+    opts.intra_op_num_threads = 1
+    sess = onnxruntime.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    return "onnxruntime", sess.run(None, feeds)
+
+
+@pytest.mark.parametrize("name", bench_models.SYNTHETIC_NAMES)
+def test_synthetic_model_valid_and_pionnx_agrees(name: str, cache: Path) -> None:
+    model = bench_models.prepare(name, cache)
+    onnx.checker.check_model(str(model.path), full_check=True)
+    feeds = model.feeds()
+    assert feeds, "the model needs inputs"
+
+    opts = pionnx.SessionOptions()
+    opts.intra_op_num_threads = 1
+    try:
+        sess = pionnx.InferenceSession(str(model.path), opts)
+    except pionnx.NotImplemented as exc:
+        # Turns into a real comparison as soon as pionnx has the operator.
+        pytest.skip(f"pionnx cannot run {name} yet: {exc}")
+    got = sess.run(None, feeds)
+
+    which, ref = reference_outputs(model.path, feeds)
+    assert [o.name for o in sess.get_outputs()] == [o.name for o in onnx.load(str(model.path)).graph.output]
+    for r in ref:
+        assert np.isfinite(r).all() and np.abs(r).max() > 0, "the model's outputs should carry signal"
+    verdict = bench.compare(ref, got)
+    assert verdict["ok"], f"pionnx vs {which} on {name}: {verdict}"
+
+
+def test_compare_flags_a_relative_difference_above_tolerance() -> None:
+    ref = [np.array([100.0, -50.0, 0.0], np.float32)]
+    assert bench.compare(ref, [ref[0] + 0.05])["ok"]  # 5e-4 of the largest magnitude
+    assert not bench.compare(ref, [ref[0] + np.float32(0.2)])["ok"]
+    assert not bench.compare(ref, [ref[0][:2]])["ok"]
+    assert not bench.compare(ref, [np.array([100.0, np.nan, 0.0], np.float32)])["ok"]
+    assert not bench.compare(ref, ref + ref)["ok"]
