@@ -24,14 +24,23 @@ cd "$root"
 # --- armv7: everything at the armhf baseline (no NEON) except sgemm_neon.cc.
 cxx=arm-linux-gnueabihf-g++
 read -r -a base < runtime/cmake/armv7-baseline-flags.txt  # the wheels' armv7 baseline
+# compile_armv7 ARRAY NEON_SRC SRC...: each SRC at the baseline into $out/armv7_<name>.o,
+# appended to the array named ARRAY; NEON_SRC with NEON on top, into $out/armv7_<name>.o
+# but not appended (the link lines name it).
+compile_armv7() {
+  local -n compiled="$1"
+  local neon_src="$2" src o
+  shift 2
+  for src in "$@"; do
+    o="$out/armv7_$(basename "${src%.cc}").o"
+    "$cxx" "${common[@]}" "${base[@]}" -c "$src" -o "$o"
+    compiled+=("$o")
+  done
+  "$cxx" "${common[@]}" "${base[@]}" -march=armv7-a -mfpu=neon \
+    -c "$neon_src" -o "$out/armv7_$(basename "${neon_src%.cc}").o"
+}
 objs=()
-for src in "${lib_srcs[@]}"; do
-  o="$out/armv7_$(basename "${src%.cc}").o"
-  $cxx "${common[@]}" "${base[@]}" -c "$src" -o "$o"
-  objs+=("$o")
-done
-$cxx "${common[@]}" "${base[@]}" -march=armv7-a -mfpu=neon \
-  -c runtime/src/kernels/simd/sgemm_neon.cc -o "$out/armv7_sgemm_neon.o"
+compile_armv7 objs runtime/src/kernels/simd/sgemm_neon.cc "${lib_srcs[@]}"
 $cxx "${base[@]}" "${objs[@]}" "$out/armv7_sgemm_neon.o" -o "$out/sgemm_check_armv7" -pthread
 # The portable kernel must stay NEON-free: no q registers outside sgemm_neon.o.
 if arm-linux-gnueabihf-objdump -d "$out/armv7_sgemm.o" | grep -qE '\bq[0-9]+\b'; then
@@ -57,13 +66,8 @@ run_arm cortex-a15 --bench "$M" "$N" "$K"
 qgemm_x86=(runtime/src/kernels/simd/qgemm_sse2.cc runtime/src/kernels/simd/qgemm_avx2.cc
            runtime/src/kernels/simd/qgemm_vnni.cc)
 qobjs=()
-for src in runtime/src/kernels/simd/qgemm.cc "${qgemm_x86[@]}" tests/cpp/qgemm_check.cc; do
-  o="$out/armv7_$(basename "${src%.cc}").o"
-  $cxx "${common[@]}" "${base[@]}" -c "$src" -o "$o"
-  qobjs+=("$o")
-done
-$cxx "${common[@]}" "${base[@]}" -march=armv7-a -mfpu=neon \
-  -c runtime/src/kernels/simd/qgemm_neon.cc -o "$out/armv7_qgemm_neon.o"
+compile_armv7 qobjs runtime/src/kernels/simd/qgemm_neon.cc \
+  runtime/src/kernels/simd/qgemm.cc "${qgemm_x86[@]}" tests/cpp/qgemm_check.cc
 sobjs=()
 for o in "${objs[@]}"; do [[ "$o" == *sgemm_check.o ]] || sobjs+=("$o"); done
 $cxx "${base[@]}" "${qobjs[@]}" "$out/armv7_qgemm_neon.o" "${sobjs[@]}" "$out/armv7_sgemm_neon.o" \

@@ -38,8 +38,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 from ci.factory import host as armv7_host
 from ci.factory import images as armv7_images
@@ -386,15 +388,7 @@ def pi_user_smoke(wheel: Path, run_image: str, engine: str, reports: Path) -> di
     """A second, clean container: pip install the wheel and run a model (ci.factory.smoke, from
     the project's ci/ mounted at /project/ci)."""
     cmd = [
-        "nice",
-        "-n",
-        "10",
-        engine,
-        "run",
-        "--rm",
-        "--platform=linux/arm/v7",
-        "--pull=never",
-        "--workdir=/tmp",
+        *armv7_images.run_command(engine, "linux/arm/v7"),
         f"--volume={wheel.parent}:/dist:ro",
         f"--volume={ROOT / 'ci'}:/project/ci:ro",
         "--env=PYTHONPATH=/project",
@@ -554,6 +548,16 @@ def _terminate(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def run_main(main: Callable[[], int], say: Callable[[str], None]) -> NoReturn:
+    """Exit with main()'s status (the entry point of this factory and of build_cross): an
+    interrupt (Ctrl-C, or SIGTERM through _terminate) exits 130, keeping what dist/ holds."""
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt as interrupt:
+        say(f"interrupted ({str(interrupt) or 'Ctrl-C'}); wheels already in dist/ are kept")
+        sys.exit(130)
+
+
 def main(argv: list[str] | None = None) -> int:
     # SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, so containers are removed.
     signal.signal(signal.SIGTERM, _terminate)
@@ -687,8 +691,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt as interrupt:
-        say(f"interrupted ({interrupt or 'Ctrl-C'}); wheels already in dist/ are kept")
-        sys.exit(130)
+    run_main(main, say)

@@ -36,7 +36,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -470,8 +469,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt as interrupt:
-        say(f"interrupted ({interrupt or 'Ctrl-C'}); wheels already in dist/ are kept")
-        sys.exit(130)
+    build_armv7.run_main(main, say)

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ci.factory import cross_toolchain
+from ci.factory import images as armv7_images
 from ci.factory import repair as armv7_repair
 from ci.factory.cross_toolchain import GLIBC_FLOOR, TARGETS, Target
 
@@ -321,15 +322,7 @@ def test_in_container(
         f"exec env PYTHONPATH=/project /tmp/venv/bin/python -m ci.factory.wheel_tests /dist/{wheel.name}"
     )
     cmd = [
-        "nice",
-        "-n",
-        "10",
-        engine,
-        "run",
-        "--rm",
-        f"--platform={platform}",
-        "--pull=never",
-        "--workdir=/tmp",
+        *armv7_images.run_command(engine, platform),
         *mounts,
         *env,
         run_image,

@@ -75,6 +75,12 @@ def say(msg: str) -> None:
     print(f"[armv7-images] {msg}", flush=True)
 
 
+def run_command(engine: str, platform: str) -> list[str]:
+    """The start of a command that runs a clean container of one of these images at low
+    priority: removed afterwards, never pulled (the images are made here), in /tmp."""
+    return ["nice", "-n", "10", engine, "run", "--rm", f"--platform={platform}", "--pull=never", "--workdir=/tmp"]
+
+
 def read_packages(kind: str) -> list[str]:
     text = (RECIPES / f"packages-{kind}.txt").read_text()
     return [line.split("#", 1)[0].strip() for line in text.splitlines() if line.split("#", 1)[0].strip()]

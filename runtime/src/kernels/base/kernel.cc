@@ -61,7 +61,7 @@ void KernelContext::set_output_value(size_t i, Value v) {
 const std::vector<OperatorRow>& operator_table() {
   static const std::vector<OperatorRow> rows = {
 #define PIONNX_OP(domain, op, since, until) {domain, op, since, until},
-#include "kernels/operators.inc"
+#include "kernels/base/operators.inc"
 #undef PIONNX_OP
   };
   return rows;
@@ -79,8 +79,9 @@ void KernelRegistry::add(const std::string& domain, const std::string& op, Kerne
   if (matches != 1)
     throw std::logic_error("kernel for " + (dom.empty() ? std::string("ai.onnx") : dom) + "::" + op +
                            (since != 0 ? " (since " + std::to_string(since) + ")" : std::string()) + ": " +
-                           (matches == 0 ? "not listed in kernels/operators.inc"
-                                         : "listed more than once in kernels/operators.inc; register with `since`"));
+                           (matches == 0
+                                ? "not listed in kernels/base/operators.inc"
+                                : "listed more than once in kernels/base/operators.inc; register with `since`"));
   std::vector<Entry>& entries = table_[{dom, op}];
   for (const Entry& e : entries)
     if (e.since == row->since)
@@ -98,7 +99,7 @@ void KernelRegistry::check_complete() const {
     if (!found) missing += std::string(missing.empty() ? "" : ", ") + r.domain + "::" + r.op;
   }
   if (!missing.empty())
-    throw std::logic_error("kernels/operators.inc lists operators no kernel implements: " + missing);
+    throw std::logic_error("kernels/base/operators.inc lists operators no kernel implements: " + missing);
 }
 
 namespace {

@@ -152,7 +152,7 @@ Impl impl(const char* op) {
 }
 inline Impl impl_fn(const char* op, std::function<void(KernelContext&)> fn) { return {op, kernel_fn(std::move(fn))}; }
 
-// One row of kernels/operators.inc: an operator and the opset range its
+// One row of kernels/base/operators.inc: an operator and the opset range its
 // kernel implements.
 struct OperatorRow {
   const char* domain;  // "" = ai.onnx
@@ -168,7 +168,7 @@ class KernelRegistry {
   static const KernelRegistry& builtin();
 
   // Registers the implementation of op in domain ("" = ai.onnx) for the opset
-  // range kernels/operators.inc gives it: the op's only row, or with `since`
+  // range kernels/base/operators.inc gives it: the op's only row, or with `since`
   // the row that starts there. An op the table does not list (or lists more
   // than once without `since`) throws std::logic_error: a programming error
   // the start-up check and the test suite catch.

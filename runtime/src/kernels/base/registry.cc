@@ -1,6 +1,6 @@
 // The built-in kernel registry: every family registers the implementations
 // of its operators (kernels/<family>/register.cc), each taking its opset range
-// from the one table, kernels/operators.inc; then every row of the table must
+// from the one table, kernels/base/operators.inc; then every row of the table must
 // have its kernel.
 #include "kernels/base/families.h"
 

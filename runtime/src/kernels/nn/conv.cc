@@ -79,28 +79,12 @@ void im2col_nd(const T* X, int64_t C, const WindowGeometry& g, int64_t p0, int64
   std::vector<int64_t> kpos(nd), opos(nd);
   for (int64_t row = 0; row < C * ksize; ++row) {
     const int64_t c = row / ksize;
-    for (int64_t d = static_cast<int64_t>(nd) - 1, r = row % ksize; d >= 0; --d) {
-      kpos[d] = r % g.kernel[d];
-      r /= g.kernel[d];
-    }
-    for (int64_t d = static_cast<int64_t>(nd) - 1, r = p0; d >= 0; --d) {
-      opos[d] = r % g.out[d];
-      r /= g.out[d];
-    }
+    unravel(row % ksize, g.kernel, kpos);
+    unravel(p0, g.out, opos);
     T* dst = col + row * pc;
-    for (int64_t p = 0; p < pc; ++p) {
-      int64_t flat = 0;
-      bool inside = true;
-      for (size_t d = 0; d < nd; ++d) {
-        const int64_t i = opos[d] * g.strides[d] - g.pad_begin[d] + kpos[d] * g.dilations[d];
-        inside = inside && i >= 0 && i < g.in[d];
-        flat = flat * g.in[d] + i;
-      }
-      dst[p] = inside ? X[c * in_size + flat] : T(0);
-      for (int64_t d = static_cast<int64_t>(nd) - 1; d >= 0; --d) {
-        if (++opos[d] < g.out[d]) break;
-        opos[d] = 0;
-      }
+    for (int64_t p = 0; p < pc; ++p, next_position(opos, g.out)) {
+      int64_t flat;
+      dst[p] = window_tap(g, opos, kpos, g.in, &flat) ? X[c * in_size + flat] : T(0);
     }
   }
 }

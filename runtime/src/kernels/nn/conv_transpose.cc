@@ -99,25 +99,12 @@ void col2im_nd(const T* col, int64_t Mg, const WindowGeometry& g, T* Y) {
   std::vector<int64_t> kpos(nd), ipos(nd);
   for (int64_t row = 0; row < Mg * ksize; ++row) {
     const int64_t m = row / ksize;
-    for (int64_t d = static_cast<int64_t>(nd) - 1, r = row % ksize; d >= 0; --d) {
-      kpos[d] = r % g.kernel[d];
-      r /= g.kernel[d];
-    }
+    unravel(row % ksize, g.kernel, kpos);
     std::fill(ipos.begin(), ipos.end(), 0);
     const T* src = col + row * in_size;
-    for (int64_t p = 0; p < in_size; ++p) {
-      int64_t flat = 0;
-      bool inside = true;
-      for (size_t d = 0; d < nd; ++d) {
-        const int64_t o = ipos[d] * g.strides[d] - g.pad_begin[d] + kpos[d] * g.dilations[d];
-        inside = inside && o >= 0 && o < g.out[d];
-        flat = flat * g.out[d] + o;
-      }
-      if (inside) Y[m * out_size + flat] += src[p];
-      for (int64_t d = static_cast<int64_t>(nd) - 1; d >= 0; --d) {
-        if (++ipos[d] < g.in[d]) break;
-        ipos[d] = 0;
-      }
+    for (int64_t p = 0; p < in_size; ++p, next_position(ipos, g.in)) {
+      int64_t flat;
+      if (window_tap(g, ipos, kpos, g.out, &flat)) Y[m * out_size + flat] += src[p];
     }
   }
 }

@@ -163,32 +163,50 @@ class BatchNormKernel : public Kernel {
 
 // ------------------------------------------------- InstanceNormalization
 
-void instance_norm(KernelContext& ctx) {
+// Normalizes X [N, C, ...] over groups of C / groups channels each (all the
+// positions of a group's channels), then scales and shifts per channel:
+// GroupNormalization (scale and bias per group below opset 21, per channel
+// from it) and InstanceNormalization (one group per channel: groups == 0).
+void normalize_groups(KernelContext& ctx, int64_t groups, bool per_group_params, double eps) {
   const std::string what = ctx.node().describe();
   FloatIO io(ctx, ctx.input(0));
   const Tensor& x = io.x();
   PIONNX_ENFORCE(x.rank() >= 2, InvalidArgument, what, ": X must be [N, C, ...], got ", shape_str(x.shape()));
-  const double eps = ctx.node().attr_f("epsilon", 1e-5f);
   const int64_t N = x.dim(0), C = x.dim(1), S = N * C == 0 ? 0 : x.numel() / (N * C);
+  if (groups == 0) groups = std::max<int64_t>(C, 1);
+  PIONNX_ENFORCE(groups > 0 && C % groups == 0, InvalidArgument, what, ": num_groups=", groups,
+                 " does not divide C=", C);
   const std::vector<double> scale = as_doubles(ctx.input(1)), bias = as_doubles(ctx.input(2));
-  PIONNX_ENFORCE(static_cast<int64_t>(scale.size()) == C && static_cast<int64_t>(bias.size()) == C, InvalidArgument,
-                 what, ": scale and B must have C=", C, " values");
+  const int64_t want = per_group_params ? groups : C;
+  PIONNX_ENFORCE(static_cast<int64_t>(scale.size()) == want && static_cast<int64_t>(bias.size()) == want,
+                 InvalidArgument, what, ": scale and bias must have ", want, " values, got ", scale.size(), " and ",
+                 bias.size());
+  const int64_t Cg = C / groups;
   Tensor y = io.out(0, x.shape());
   dispatch_float(io.dtype(), what, [&](auto tag) {
     using T = typename decltype(tag)::type;
     const T* X = x.data<T>();
     T* Y = y.data<T>();
-    ctx.pool().parallel_for(N * C, 1, [&](int64_t p0, int64_t p1) {
-      for (int64_t p = p0; p < p1; ++p) {
+    ctx.pool().parallel_for(N * groups, 1, [&](int64_t g0, int64_t g1) {
+      for (int64_t ng = g0; ng < g1; ++ng) {
+        const int64_t g = ng % groups;
         double m, v;
-        mean_var(X + p * S, S, &m, &v);
-        const double a = scale[p % C] / std::sqrt(v + eps), b = bias[p % C] - m * a;
-        for (int64_t i = 0; i < S; ++i) Y[p * S + i] = static_cast<T>(X[p * S + i] * a + b);
+        mean_var(X + ng * Cg * S, Cg * S, &m, &v);
+        const double inv = 1.0 / std::sqrt(v + eps);
+        for (int64_t ci = 0; ci < Cg; ++ci) {
+          const int64_t c = g * Cg + ci, k = per_group_params ? g : c;
+          const double a = scale[k] * inv, b = bias[k] - m * a;
+          const T* xc = X + (ng * Cg + ci) * S;
+          T* yc = Y + (ng * Cg + ci) * S;
+          for (int64_t i = 0; i < S; ++i) yc[i] = static_cast<T>(xc[i] * a + b);
+        }
       }
     });
   });
   io.finish();
 }
+
+void instance_norm(KernelContext& ctx) { normalize_groups(ctx, 0, false, ctx.node().attr_f("epsilon", 1e-5f)); }
 
 // ------------------------------------ LayerNormalization, RMSNormalization
 
@@ -296,42 +314,8 @@ class GroupNormKernel : public Kernel {
         per_group_params_(info.opset < 21) {}
 
   void compute(KernelContext& ctx) const override {
-    const std::string what = ctx.node().describe();
-    FloatIO io(ctx, ctx.input(0));
-    const Tensor& x = io.x();
-    PIONNX_ENFORCE(x.rank() >= 2, InvalidArgument, what, ": X must be [N, C, ...], got ", shape_str(x.shape()));
-    const int64_t N = x.dim(0), C = x.dim(1), S = N * C == 0 ? 0 : x.numel() / (N * C);
-    PIONNX_ENFORCE(groups_ > 0 && C % groups_ == 0, InvalidArgument, what, ": num_groups=", groups_,
-                   " does not divide C=", C);
-    const std::vector<double> scale = as_doubles(ctx.input(1)), bias = as_doubles(ctx.input(2));
     // Opset 18 has one scale/bias per group, opset 21 one per channel.
-    const int64_t want = per_group_params_ ? groups_ : C;
-    PIONNX_ENFORCE(static_cast<int64_t>(scale.size()) == want && static_cast<int64_t>(bias.size()) == want,
-                   InvalidArgument, what, ": scale and bias must have ", want, " values, got ", scale.size(), " and ",
-                   bias.size());
-    const int64_t Cg = C / groups_;
-    Tensor y = io.out(0, x.shape());
-    dispatch_float(io.dtype(), what, [&](auto tag) {
-      using T = typename decltype(tag)::type;
-      const T* X = x.data<T>();
-      T* Y = y.data<T>();
-      ctx.pool().parallel_for(N * groups_, 1, [&](int64_t g0, int64_t g1) {
-        for (int64_t ng = g0; ng < g1; ++ng) {
-          const int64_t g = ng % groups_;
-          double m, v;
-          mean_var(X + ng * Cg * S, Cg * S, &m, &v);
-          const double inv = 1.0 / std::sqrt(v + eps_);
-          for (int64_t ci = 0; ci < Cg; ++ci) {
-            const int64_t c = g * Cg + ci, k = per_group_params_ ? g : c;
-            const double a = scale[k] * inv, b = bias[k] - m * a;
-            const T* xc = X + (ng * Cg + ci) * S;
-            T* yc = Y + (ng * Cg + ci) * S;
-            for (int64_t i = 0; i < S; ++i) yc[i] = static_cast<T>(xc[i] * a + b);
-          }
-        }
-      });
-    });
-    io.finish();
+    normalize_groups(ctx, groups_, per_group_params_, eps_);
   }
 
  private:

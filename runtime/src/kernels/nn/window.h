@@ -141,6 +141,39 @@ inline void valid_range(int64_t offset, int64_t stride, int64_t in, int64_t out,
   *hi = std::max(*lo, std::min(*hi, out));
 }
 
+// N-D windows walked position by position (im2col and col2im of any rank).
+// pos = the row-major multi-index of flat index r over dims.
+inline void unravel(int64_t r, const std::vector<int64_t>& dims, std::vector<int64_t>& pos) {
+  for (int64_t d = static_cast<int64_t>(dims.size()) - 1; d >= 0; --d) {
+    pos[d] = r % dims[d];
+    r /= dims[d];
+  }
+}
+
+// pos = the next row-major multi-index over dims.
+inline void next_position(std::vector<int64_t>& pos, const std::vector<int64_t>& dims) {
+  for (int64_t d = static_cast<int64_t>(dims.size()) - 1; d >= 0; --d) {
+    if (++pos[d] < dims[d]) break;
+    pos[d] = 0;
+  }
+}
+
+// Tap `k` of the window at position `at`: per dim at * stride - pad_begin +
+// k * dilation, flattened row-major over `space`. False when it falls in the
+// padding (then *flat is meaningless).
+inline bool window_tap(const WindowGeometry& g, const std::vector<int64_t>& at, const std::vector<int64_t>& k,
+                       const std::vector<int64_t>& space, int64_t* flat) {
+  int64_t f = 0;
+  bool inside = true;
+  for (size_t d = 0; d < space.size(); ++d) {
+    const int64_t i = at[d] * g.strides[d] - g.pad_begin[d] + k[d] * g.dilations[d];
+    inside = inside && i >= 0 && i < space[d];
+    f = f * space[d] + i;
+  }
+  *flat = f;
+  return inside;
+}
+
 // Conv and ConvTranspose operands: X [N, C, spatial...], W of X's rank, B
 // optional, one dtype for all; W's spatial dims (its kernel) must match
 // kernel_shape where that attribute is set. Returns X's and W's spatial dims.

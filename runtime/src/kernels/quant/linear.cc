@@ -94,18 +94,29 @@ DType quant_output_dtype(const Node& node, const Tensor* zp, int64_t output_dtyp
   return t;
 }
 
-class QuantizeLinear final : public Kernel {
+// QuantizeLinear and DequantizeLinear: the attributes both read (axis,
+// block_size, output_dtype) and their inputs x, scale, optional zero point.
+class QuantLinearKernel : public Kernel {
  public:
-  explicit QuantizeLinear(const KernelInfo& info)
+  explicit QuantLinearKernel(const KernelInfo& info)
       : node_(info.node),
         axis_(info.node.attr_i("axis", 1)),
         block_size_(info.node.attr_i("block_size", 0)),
         output_dtype_(info.node.attr_i("output_dtype", 0)) {}
 
-  void compute(KernelContext& ctx) const override {
-    const Tensor& x_in = ctx.input(0);
-    const Tensor& scale_t = ctx.input(1);
-    const Tensor* zp_t = ctx.optional_input(2);
+  void compute(KernelContext& ctx) const final { run(ctx, ctx.input(0), ctx.input(1), ctx.optional_input(2)); }
+
+ protected:
+  virtual void run(KernelContext& ctx, const Tensor& x, const Tensor& scale_t, const Tensor* zp_t) const = 0;
+  const Node& node_;
+  int64_t axis_, block_size_, output_dtype_;
+};
+
+class QuantizeLinear final : public QuantLinearKernel {
+ public:
+  using QuantLinearKernel::QuantLinearKernel;
+
+  void run(KernelContext& ctx, const Tensor& x_in, const Tensor& scale_t, const Tensor* zp_t) const override {
     const DType out_t = quant_output_dtype(node_, zp_t, output_dtype_);
     const QuantLayout L = quant_layout(node_, x_in.shape(), scale_t, zp_t, axis_, block_size_);
     // int32 inputs (opset 21+) lose nothing that matters at 8/16-bit outputs.
@@ -135,24 +146,13 @@ class QuantizeLinear final : public Kernel {
         throw NotImplemented(str_cat(node_.describe(), ": quantizing to ", dtype_name(out_t), " is not supported"));
     }
   }
-
- private:
-  const Node& node_;
-  int64_t axis_, block_size_, output_dtype_;
 };
 
-class DequantizeLinear final : public Kernel {
+class DequantizeLinear final : public QuantLinearKernel {
  public:
-  explicit DequantizeLinear(const KernelInfo& info)
-      : node_(info.node),
-        axis_(info.node.attr_i("axis", 1)),
-        block_size_(info.node.attr_i("block_size", 0)),
-        output_dtype_(info.node.attr_i("output_dtype", 0)) {}
+  using QuantLinearKernel::QuantLinearKernel;
 
-  void compute(KernelContext& ctx) const override {
-    const Tensor& x = ctx.input(0);
-    const Tensor& scale_t = ctx.input(1);
-    const Tensor* zp_t = ctx.optional_input(2);
+  void run(KernelContext& ctx, const Tensor& x, const Tensor& scale_t, const Tensor* zp_t) const override {
     if (zp_t != nullptr)
       PIONNX_ENFORCE(zp_t->dtype() == x.dtype(), InvalidArgument, node_.describe(), ": zero point dtype ",
                      dtype_name(zp_t->dtype()), " differs from x dtype ", dtype_name(x.dtype()));
@@ -188,10 +188,6 @@ class DequantizeLinear final : public Kernel {
     }
     if (out_t != DType::Float) ctx.set_output(0, cast_tensor(yf, out_t));
   }
-
- private:
-  const Node& node_;
-  int64_t axis_, block_size_, output_dtype_;
 };
 
 // uint8 quantization with scale and zero point from the data's range

@@ -57,34 +57,51 @@ class Reshape final : public NamedKernel {
 
 // ---------------------------------------------------------------- Squeeze / Unsqueeze / Flatten
 
-// axes come from an attribute before opset 13, from input 1 after.
-std::vector<int64_t> axes_attr_or_input(KernelContext& ctx, const std::vector<int64_t>& attr, bool from_input,
-                                        bool* given) {
-  if (!from_input) {
-    *given = ctx.node().has("axes");
-    return attr;
-  }
-  const Tensor* t = ctx.optional_input(1);
-  *given = t != nullptr;
-  return t ? tensor_to_int64s(*t) : std::vector<int64_t>{};
-}
-
-class Squeeze final : public NamedKernel {
+// Squeeze and Unsqueeze: a view of X with unit dims dropped or inserted at
+// `axes`, which come from an attribute before opset 13, from input 1 after
+// (`given` says whether there were any).
+class AxesKernel : public NamedKernel {
  public:
-  explicit Squeeze(const KernelInfo& info)
+  explicit AxesKernel(const KernelInfo& info)
       : NamedKernel(info), from_input_(info.opset >= 13), axes_(info.node.attr_ints("axes")) {}
-  void compute(KernelContext& ctx) const override {
+  void compute(KernelContext& ctx) const final {
     const Tensor& x = ctx.input(0);
-    const std::string& what = what_;
     bool given = false;
-    std::vector<int64_t> axes = axes_attr_or_input(ctx, axes_, from_input_, &given);
+    const std::vector<int64_t> axes = read_axes(ctx, &given);
+    ctx.set_output(0, x.reshaped(out_shape(x, axes, given)));
+  }
+
+ protected:
+  virtual Shape out_shape(const Tensor& x, const std::vector<int64_t>& axes, bool given) const = 0;
+
+ private:
+  std::vector<int64_t> read_axes(KernelContext& ctx, bool* given) const {
+    if (!from_input_) {
+      *given = ctx.node().has("axes");
+      return axes_;
+    }
+    const Tensor* t = ctx.optional_input(1);
+    *given = t != nullptr;
+    return t ? tensor_to_int64s(*t) : std::vector<int64_t>{};
+  }
+
+ private:
+  bool from_input_;
+  std::vector<int64_t> axes_;
+};
+
+class Squeeze final : public AxesKernel {
+ public:
+  using AxesKernel::AxesKernel;
+  Shape out_shape(const Tensor& x, const std::vector<int64_t>& axes, bool given) const override {
+    const std::string& what = what_;
     const int64_t r = static_cast<int64_t>(x.rank());
     std::vector<bool> drop(r, false);
     if (!given || axes.empty()) {  // an empty axes list squeezes every unit dim, as onnxruntime does
       for (int64_t i = 0; i < r; ++i) drop[i] = x.shape()[i] == 1;
     } else {
-      for (int64_t a : axes) {
-        a = normalize_axis(a, r, what);
+      for (int64_t axis : axes) {
+        const int64_t a = normalize_axis(axis, r, what);
         PIONNX_ENFORCE(x.shape()[a] == 1, InvalidArgument, what, ": cannot squeeze axis ", a, " of shape ",
                        shape_str(x.shape()), " (dim is not 1)");
         drop[a] = true;
@@ -93,40 +110,28 @@ class Squeeze final : public NamedKernel {
     Shape out;
     for (int64_t i = 0; i < r; ++i)
       if (!drop[i]) out.push_back(x.shape()[i]);
-    ctx.set_output(0, x.reshaped(out));
+    return out;
   }
-
- private:
-  bool from_input_;
-  std::vector<int64_t> axes_;
 };
 
-class Unsqueeze final : public NamedKernel {
+class Unsqueeze final : public AxesKernel {
  public:
-  explicit Unsqueeze(const KernelInfo& info)
-      : NamedKernel(info), from_input_(info.opset >= 13), axes_(info.node.attr_ints("axes")) {}
-  void compute(KernelContext& ctx) const override {
-    const Tensor& x = ctx.input(0);
+  using AxesKernel::AxesKernel;
+  Shape out_shape(const Tensor& x, const std::vector<int64_t>& axes, bool given) const override {
     const std::string& what = what_;
-    bool given = false;
-    std::vector<int64_t> axes = axes_attr_or_input(ctx, axes_, from_input_, &given);
     PIONNX_ENFORCE(given, InvalidArgument, what, ": axes are required");
     const int64_t r = static_cast<int64_t>(x.rank() + axes.size());
     std::vector<bool> inserted(r, false);
-    for (int64_t a : axes) {
-      a = normalize_axis(a, r, what);
+    for (int64_t axis : axes) {
+      const int64_t a = normalize_axis(axis, r, what);
       PIONNX_ENFORCE(!inserted[a], InvalidArgument, what, ": axis ", a, " given twice");
       inserted[a] = true;
     }
     Shape out;
     size_t j = 0;
     for (int64_t i = 0; i < r; ++i) out.push_back(inserted[i] ? 1 : x.shape()[j++]);
-    ctx.set_output(0, x.reshaped(out));
+    return out;
   }
-
- private:
-  bool from_input_;
-  std::vector<int64_t> axes_;
 };
 
 class Flatten final : public NamedKernel {
@@ -470,17 +475,32 @@ class Tile final : public NamedKernel {
 
 // ---------------------------------------------------------------- DepthToSpace / SpaceToDepth
 
-class DepthToSpace final : public NamedKernel {
+// DepthToSpace and SpaceToDepth: a positive blocksize attribute and a 4-D
+// input [N, C, H, W].
+class BlockKernel : public NamedKernel {
  public:
-  explicit DepthToSpace(const KernelInfo& info)
-      : NamedKernel(info), b_(info.node.require("blocksize").i), crd_(info.node.attr_s("mode", "DCR") == "CRD") {
+  explicit BlockKernel(const KernelInfo& info) : NamedKernel(info), b_(info.node.require("blocksize").i) {
     PIONNX_ENFORCE(b_ > 0, InvalidGraph, info.node.describe(), ": blocksize must be positive, got ", b_);
   }
-  void compute(KernelContext& ctx) const override {
+  void compute(KernelContext& ctx) const final {
     const Tensor& x = ctx.input(0);
+    PIONNX_ENFORCE(x.rank() == 4, InvalidArgument, what_, ": expected a 4-D input, got ", shape_str(x.shape()));
+    run(ctx, x, x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3]);
+  }
+
+ protected:
+  virtual void run(KernelContext& ctx, const Tensor& x, int64_t N, int64_t C, int64_t H, int64_t W) const = 0;
+  int64_t b_;
+};
+
+class DepthToSpace final : public BlockKernel {
+ public:
+  explicit DepthToSpace(const KernelInfo& info) : BlockKernel(info), crd_(info.node.attr_s("mode", "DCR") == "CRD") {}
+
+ protected:
+  void run(KernelContext& ctx, const Tensor& x, int64_t N, int64_t C, int64_t H, int64_t W) const override {
     const std::string& what = what_;
-    PIONNX_ENFORCE(x.rank() == 4, InvalidArgument, what, ": expected a 4-D input, got ", shape_str(x.shape()));
-    const int64_t N = x.shape()[0], C = x.shape()[1], H = x.shape()[2], W = x.shape()[3], b = b_;
+    const int64_t b = b_;
     // The blocksize is an attribute: its square and the output's sides must not wrap.
     const int64_t bb = checked_mul(b, b, "DepthToSpace: blocksize^2");
     PIONNX_ENFORCE(C % bb == 0, InvalidArgument, what, ": channels ", C, " not divisible by blocksize^2 ", bb);
@@ -501,20 +521,17 @@ class DepthToSpace final : public NamedKernel {
   }
 
  private:
-  int64_t b_;
   bool crd_;
 };
 
-class SpaceToDepth final : public NamedKernel {
+class SpaceToDepth final : public BlockKernel {
  public:
-  explicit SpaceToDepth(const KernelInfo& info) : NamedKernel(info), b_(info.node.require("blocksize").i) {
-    PIONNX_ENFORCE(b_ > 0, InvalidGraph, info.node.describe(), ": blocksize must be positive, got ", b_);
-  }
-  void compute(KernelContext& ctx) const override {
-    const Tensor& x = ctx.input(0);
+  using BlockKernel::BlockKernel;
+
+ protected:
+  void run(KernelContext& ctx, const Tensor& x, int64_t N, int64_t C, int64_t H, int64_t W) const override {
     const std::string& what = what_;
-    PIONNX_ENFORCE(x.rank() == 4, InvalidArgument, what, ": expected a 4-D input, got ", shape_str(x.shape()));
-    const int64_t N = x.shape()[0], C = x.shape()[1], H = x.shape()[2], W = x.shape()[3], b = b_;
+    const int64_t b = b_;
     PIONNX_ENFORCE(H % b == 0 && W % b == 0, InvalidArgument, what, ": spatial dims ", H, "x", W,
                    " not divisible by blocksize ", b);
     // Output viewed as [N, b, b, C, H/b, W/b] reads input [N, C, H/b, b, W/b, b].
@@ -525,9 +542,6 @@ class SpaceToDepth final : public NamedKernel {
     Tensor& y = ctx.output(0, x.dtype(), {N, Cbb, H / b, W / b});
     strided_copy_any(x.dtype(), x.raw(), strides, {N, b, b, C, H / b, W / b}, y.raw(), ctx.pool(), what);
   }
-
- private:
-  int64_t b_;
 };
 
 }  // namespace
