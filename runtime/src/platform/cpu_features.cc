@@ -2,8 +2,16 @@
 // no -mfpu=neon), so it is safe to call on any CPU the wheel installs on.
 #include "platform/cpu_features.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <string>
+
+#if defined(__linux__)
+#include <unistd.h>
+#endif
 
 #if defined(__arm__) && defined(__linux__)
 #include <sys/auxv.h>
@@ -13,6 +21,48 @@ namespace pionnx {
 namespace platform {
 
 namespace {
+
+// One line of a /sys file, "" when it cannot be read.
+std::string sys_line(const std::string& path) {
+  std::ifstream f(path);
+  std::string line;
+  std::getline(f, line);
+  return line;
+}
+
+// "32K", "512K", "32768K", "8M" -> bytes; 0 when it does not parse.
+int64_t parse_size(const std::string& s) {
+  char* end = nullptr;
+  const long long v = std::strtoll(s.c_str(), &end, 10);
+  if (end == s.c_str() || v <= 0) return 0;
+  const char unit = *end;
+  return unit == 'K' ? v << 10 : unit == 'M' ? v << 20 : unit == 'G' ? v << 30 : v;
+}
+
+// The data caches of cpu0: sysfs gives what one core sees (on a many-core
+// part, the L3 slice its core complex shares, where sysconf reports the
+// whole package); sysconf fills what sysfs lacks (glibc reads cpuid).
+void detect_caches(CpuFeatures& f) {
+#if defined(__linux__)
+  for (int i = 0; i < 8; ++i) {
+    const std::string dir = "/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(i) + "/";
+    const std::string level = sys_line(dir + "level"), type = sys_line(dir + "type");
+    if (level.empty()) break;
+    if (type == "Instruction") continue;
+    const int64_t size = parse_size(sys_line(dir + "size"));
+    if (level == "1") f.l1d = size;
+    else if (level == "2") f.l2 = size;
+    else if (level == "3") f.l3 = size;
+  }
+#if defined(_SC_LEVEL1_DCACHE_SIZE)
+  if (f.l1d == 0) f.l1d = std::max<long>(0, sysconf(_SC_LEVEL1_DCACHE_SIZE));
+  if (f.l2 == 0) f.l2 = std::max<long>(0, sysconf(_SC_LEVEL2_CACHE_SIZE));
+  if (f.l3 == 0) f.l3 = std::max<long>(0, sysconf(_SC_LEVEL3_CACHE_SIZE));
+#endif
+#else
+  (void)f;
+#endif
+}
 
 CpuFeatures detect() {
   CpuFeatures f;
@@ -31,6 +81,7 @@ CpuFeatures detect() {
   constexpr unsigned long kHwcapNeon = 1ul << 12;  // HWCAP_NEON, <asm/hwcap.h>
   f.neon = (getauxval(AT_HWCAP) & kHwcapNeon) != 0;
 #endif
+  detect_caches(f);
   return f;
 }
 

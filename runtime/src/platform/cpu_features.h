@@ -1,5 +1,5 @@
 // Every question pionnx asks about the CPU it runs on, asked in one place:
-// cpuid on x86-64, AT_HWCAP on 32-bit ARM Linux (NEON is part of every
+// cpuid on x86-64, AT_HWCAP on 32-bit ARM Linux, the cache sizes (NEON is part of every
 // aarch64 CPU), and the PIONNX_* environment variables that hold a kernel
 // family below its fastest path (PIONNX_SGEMM=avx2, PIONNX_QGEMM=generic,
 // PIONNX_FASTMATH=generic, ...), so any machine can run, test and time every
@@ -22,6 +22,10 @@ struct CpuFeatures {
   // ARM: Advanced SIMD (armv7: reported by the kernel in AT_HWCAP; aarch64:
   // always).
   bool neon = false;
+  // Data cache sizes in bytes as one core sees them (L3: the slice its cores
+  // share), 0 where unknown: Linux's /sys/devices/system/cpu/cpu0/cache, then
+  // sysconf. GEMM block sizes derive from these (kernels/simd/sgemm.cc).
+  int64_t l1d = 0, l2 = 0, l3 = 0;
 };
 
 // Detected once, on first use.

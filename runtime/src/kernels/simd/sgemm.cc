@@ -94,9 +94,31 @@ const PathChoice& sgemm_paths() {
 
 namespace {
 
-// Cache blocking: a kc x NR panel of B stays in L1 while the mc x kc block
-// of A streams from L2; kc x nc of B is sized for L2/L3.
-constexpr int64_t kKC = 128, kMCPanels = 24, kNC = 2048;
+// Cache blocking, sized once from the caches the CPU reports and the active
+// micro-kernel's tile: a kc x NR micro-panel of B stays in L1 (three quarters
+// of it) while MR-row micro-panels of the mc x kc block of A stream from L2
+// (half of it, the rest for B and C); the kc x nc block of B is sized for an
+// eighth of the L3 slice (or the L2 where there is no L3). Unknown sizes count
+// as 32 KiB L1, 256 KiB L2 and no L3.
+struct Blocking {
+  int64_t kc, mc, nc;
+};
+
+Blocking blocking_for(const SgemmUKernel& uk, const platform::CpuFeatures& cpu) {
+  auto clamp = [](int64_t v, int64_t lo, int64_t hi) { return std::max(lo, std::min(hi, v)); };
+  const int64_t l1 = cpu.l1d > 0 ? cpu.l1d : 32 << 10, l2 = cpu.l2 > 0 ? cpu.l2 : 256 << 10;
+  const int64_t outer = cpu.l3 > 0 ? cpu.l3 / 8 : l2;
+  Blocking b;
+  b.kc = clamp(l1 * 3 / 4 / (uk.nr * 4) / 16 * 16, 128, 512);
+  b.mc = clamp(l2 / 2 / (b.kc * 4) / uk.mr * uk.mr, uk.mr * 8, uk.mr * 64);
+  b.nc = clamp(outer / (b.kc * 4) / uk.nr * uk.nr, uk.nr * 32, 4096 / uk.nr * uk.nr);
+  return b;
+}
+
+const Blocking& blocking() {
+  static const Blocking b = blocking_for(active_ukernel(), platform::cpu_features());
+  return b;
+}
 
 // Rows [i0, i1) of op(A) over the whole depth K, times alpha, into MR-row
 // panels: panel p holds rows i0 + p*MR.. at [p * MR * K + k * MR + i]. The
@@ -298,19 +320,19 @@ void gemm_packed_a(const SgemmUKernel& uk, const float* Ap, int64_t M, int64_t N
                    int64_t j_off, bool overwrite, float* C, int64_t ldc, int64_t i_off = 0,
                    const SgemmEpilogue* epi = nullptr) {
   const int MR = uk.mr, NR = uk.nr;
-  const int64_t MC = MR * kMCPanels;
-  const int64_t NC = std::max<int64_t>(NR, kNC / NR * NR);
+  const Blocking& blk = blocking();
+  const int64_t MC = blk.mc, NC = blk.nc, KC = blk.kc;
   // The B panel, 64-byte aligned: the micro-kernels load whole vectors from
   // it every k step, and a load straddling two cache lines costs two.
   thread_local std::vector<float> bstore;
-  const size_t bsize = static_cast<size_t>((std::min(N, NC) + NR) * std::min(K, kKC));
+  const size_t bsize = static_cast<size_t>((std::min(N, NC) + NR) * std::min(K, KC));
   if (bstore.size() < bsize + 16) bstore.resize(bsize + 16);
   float* const bpanel = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(bstore.data()) + 63) & ~uintptr_t{63});
 
   for (int64_t jc = 0; jc < N; jc += NC) {
     const int64_t nc = std::min(NC, N - jc);
-    for (int64_t pc = 0; pc < K; pc += kKC) {
-      const int64_t kc = std::min(kKC, K - pc);
+    for (int64_t pc = 0; pc < K; pc += KC) {
+      const int64_t kc = std::min(KC, K - pc);
       packb(pc, kc, j_off + jc, nc, NR, bpanel);
       const bool accumulate = !(overwrite && pc == 0);
       const bool last = pc + kc >= K;
