@@ -374,8 +374,11 @@ bool sgemm_special(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alph
 
 thread_local std::vector<float> t_packed_a;
 
-// Splits C over the pool: the larger side into one slice per thread, on tile
-// boundaries. `Ap` is op(A) packed for all M rows, or being packed: when
+// Splits C over the pool, one slice per thread on tile boundaries: by
+// columns wherever there are at least four NR panels per thread (A is packed
+// once, by all threads, and each packs only its own columns of B), else by
+// rows (each thread then packs all of B: duplicated work that pays only when
+// N is too narrow to share). `Ap` is op(A) packed for all M rows, or being packed: when
 // `pack` is set, each thread packs the panels it needs first.
 void run_packed(const SgemmUKernel& uk, float* Ap, const std::function<void(int64_t, int64_t)>* pack, int64_t M,
                 int64_t N, int64_t K, const SgemmPackB& packb, bool overwrite, float* C, int64_t ldc, ThreadPool* pool,
@@ -388,7 +391,7 @@ void run_packed(const SgemmUKernel& uk, float* Ap, const std::function<void(int6
     gemm_packed_a(uk, Ap, M, N, K, packb, 0, overwrite, C, ldc, 0, epi);
     return;
   }
-  const bool split_n = N >= M;
+  const bool split_n = N >= M || N >= int64_t{4} * uk.nr * threads;
   const int64_t len = split_n ? N : M;
   const int64_t unit = split_n ? uk.nr : MR;
   const int64_t units = (len + unit - 1) / unit;
