@@ -289,7 +289,11 @@ def bench(session: nox.Session) -> None:
     """Time pionnx against onnxruntime and tract (latency at 1 and 2 threads, session creation, peak RSS).
 
     Options after `--` go to ci/bench/run.py, e.g. `nox -s bench -- --quick --models resnet50,squeezenet`,
-    `--threads 1,2`, `--runs 20`, `--json PATH`. Prints a table, writes build/bench-results.json.
+    `--threads 1,2`, `--runs 20`, `--json PATH`. Prints the CPU (model, flags, caches) and the kernel path
+    each pionnx family picked, then a table; writes build/bench-results.json. `-- --gemm` instead times
+    single-precision GEMM at 1 thread, pionnx against numpy's OpenBLAS (default and Haswell kernels), over
+    square, ResNet-50 and MiniLM shapes (`--gemm-sizes 1024,64x3136x576` for a subset); it writes
+    build/bench-gemm.json.
     """
     session.install("onnxruntime", "tract", "onnx>=1.19,<1.20", "numpy")
     session.install(str(ROOT))

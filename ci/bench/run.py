@@ -3,6 +3,7 @@
     nox -s bench                                   # every model, 1 and 2 threads
     nox -s bench -- --quick --models resnet50,bert # smoke run
     nox -s bench -- --concurrent                   # one session, run() from 1 and from 2 threads
+    nox -s bench -- --gemm                         # SGEMM, 1 thread: pionnx against numpy's OpenBLAS
     python -m ci.bench.run --help
 
 For each model and thread count the three runtimes run the same inputs,
@@ -16,7 +17,11 @@ relative difference above 1e-3 is flagged MISMATCH and left out of the
 geometric means. Session creation and peak RSS come from one child process
 per runtime and model (`--rss-child`), which also keeps a runtime that crashes
 on a model from taking the benchmark down. Results: a table on stdout and
-JSON (default build/bench-results.json).
+JSON (default build/bench-results.json), whose "machine" section holds the CPU
+(model; on x86 family/model/stepping and the AVX2/FMA/AVX-512 flags; cache
+sizes), the kernel path each pionnx family picked (`pionnx.simd_info()`) and
+any PIONNX_SGEMM/QGEMM/FASTMATH override; the header lines print them. The
+GEMM table (`--gemm`) is described in ci/bench/gemm.py.
 
 Only the standard library and numpy are imported at module level: the RSS
 children must not carry onnx's memory.
@@ -327,16 +332,88 @@ def time_model(model, threads: int, modules: dict, usable: dict, args, rng, twin
 # ------------------------------------------------------------------- output
 
 
-def machine_facts(modules: dict) -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() in ("model name", "Hardware", "Model") and value.strip():
-                cpu = value.strip()
+X86_FLAGS = ["avx2", "fma", "avx512f", "avx512_vnni"]
+PIONNX_ENV = ["PIONNX_SGEMM", "PIONNX_QGEMM", "PIONNX_FASTMATH"]
+
+
+def cpu_facts(cpuinfo: str | None = None, cache_root: str = "/sys/devices/system/cpu/cpu0/cache") -> dict:
+    """The CPU as Linux describes it: model name; on x86 family/model/stepping and the SIMD flags the
+    kernels care about; the data caches of cpu0 (sysfs). What the system does not say is left out."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            cpuinfo = ""
+    first: dict[str, str] = {}  # the first processor's block
+    for line in cpuinfo.splitlines():
+        if not line.strip():
+            if first:
                 break
-    except OSError:
-        pass
+            continue
+        key, _, value = line.partition(":")
+        first.setdefault(key.strip(), value.strip())
+    out: dict = {}
+    for line in cpuinfo.splitlines():  # on ARM, Hardware/Model sit in a block after the processors'
+        key, _, value = line.partition(":")
+        if key.strip() in ("model name", "Hardware", "Model") and value.strip():
+            out["model_name"] = value.strip()
+            break
+    if "cpu family" in first:  # x86
+        for key in ("cpu family", "model", "stepping"):
+            value = first.get(key, "")
+            out[key.replace(" ", "_")] = int(value) if value.isdigit() else value or None
+        flags = set(first.get("flags", "").split())
+        out["flags"] = {f: f in flags for f in X86_FLAGS}
+    caches = []
+    for index in sorted(Path(cache_root).glob("index*"), key=lambda p: int(p.name[5:] or 0)):
+        try:
+            level, kind, size = ((index / f).read_text().strip() for f in ("level", "type", "size"))
+        except OSError:
+            continue
+        if kind == "Instruction":
+            continue
+        caches.append({"level": int(level), "type": kind, "size": size})
+    if caches:
+        out["caches"] = caches
+    return out
+
+
+def cache_text(cache: dict) -> str:
+    size = cache["size"]
+    if size.endswith("K") and size[:-1].isdigit() and int(size[:-1]) >= 1024 and int(size[:-1]) % 1024 == 0:
+        size = f"{int(size[:-1]) // 1024}M"
+    return f"L{cache['level']}{'d' if cache['type'] == 'Data' else ''} {size}"
+
+
+def machine_lines(m: dict) -> list[str]:
+    """The header lines every mode prints: CPU, cores, versions; CPU details; pionnx's kernels."""
+    lines = [
+        f"{m['cpu_model']}, {m['usable_cores']}/{m['cpu_count']} cores; "
+        + ", ".join(f"{k} {v}" for k, v in m["versions"].items())
+    ]
+    cpu, parts = m.get("cpu", {}), []
+    if "cpu_family" in cpu:
+        parts.append(f"family {cpu['cpu_family']} model {cpu['model']} stepping {cpu['stepping']}")
+    if "flags" in cpu:
+        have = [f for f, on in cpu["flags"].items() if on]
+        lack = [f for f, on in cpu["flags"].items() if not on]
+        parts.append(" ".join(have) + (f" (no {' '.join(lack)})" if lack else "") if have else f"no {' '.join(lack)}")
+    if cpu.get("caches"):
+        parts.append(", ".join(map(cache_text, cpu["caches"])))
+    if parts:
+        lines.append("CPU: " + "; ".join(parts))
+    simd = m.get("pionnx_simd")
+    if simd:
+        kernels = ", ".join(f"{k} {v}" for k, v in simd.items() if k not in ("arch", "hwcap_neon"))
+        env = m.get("pionnx_env") or {}
+        forced = f" (forced: {', '.join(f'{k}={v}' for k, v in env.items())})" if env else ""
+        lines.append(f"pionnx kernels ({simd.get('arch', '?')}): {kernels}{forced}")
+    return lines
+
+
+def machine_facts(modules: dict) -> dict:
+    cpu_info = cpu_facts()
+    cpu = cpu_info.get("model_name") or platform.processor() or platform.machine()
     versions = {}
     for rt, mod in modules.items():
         if mod is None:
@@ -356,8 +433,15 @@ def machine_facts(modules: dict) -> dict:
         )
     except (OSError, subprocess.SubprocessError):
         commit = None
+    pionnx = modules.get("pionnx")
+    simd = dict(pionnx.simd_info()) if pionnx is not None and hasattr(pionnx, "simd_info") else None
+    paths = dict(pionnx.simd_paths()) if pionnx is not None and hasattr(pionnx, "simd_paths") else None
     return {
         "cpu_model": cpu,
+        "cpu": cpu_info,
+        "pionnx_simd": simd,
+        "pionnx_simd_available": paths,
+        "pionnx_env": {k: os.environ[k] for k in PIONNX_ENV if k in os.environ},
         "cpu_count": os.cpu_count(),
         "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "machine": platform.machine(),
@@ -614,10 +698,9 @@ def bench_concurrent(names: list[str], modules: dict, usable: dict, args) -> dic
         },
         "models": {},
     }
-    m = out["machine"]
+    print("\n".join(machine_lines(out["machine"])), flush=True)
     print(
-        f"{m['cpu_model']}, {m['usable_cores']}/{m['cpu_count']} cores; concurrent run() on one session, "
-        f"intra_op_num_threads=1, {rounds} rounds x {per_thread} runs per thread",
+        f"concurrent run() on one session, intra_op_num_threads=1, {rounds} rounds x {per_thread} runs per thread",
         flush=True,
     )
     for name in names:
@@ -683,6 +766,27 @@ def bench_concurrent(names: list[str], modules: dict, usable: dict, args) -> dic
     return out
 
 
+def bench_gemm_only(args) -> int:
+    """`--gemm` without --models: the machine facts and the GEMM table (ci/bench/gemm.py), no models;
+    needs pionnx, onnx and numpy only."""
+    from ci.bench import gemm
+
+    try:
+        pionnx = import_runtime("pionnx")
+    except Exception as exc:  # noqa: BLE001
+        print(f"cannot benchmark pionnx: {exc}", file=sys.stderr)
+        return 1
+    results: dict = {"machine": machine_facts({"pionnx": pionnx})}
+    print("\n".join(machine_lines(results["machine"])), flush=True)
+    results["gemm"] = gemm.run(args, pionnx)
+    results["machine"]["loadavg_end"] = list(os.getloadavg())
+    out = Path(args.json if args.json_given else ROOT / "build" / "bench-gemm.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=1, default=float) + "\n")
+    print(f"\nresults written to {out.resolve()}")
+    return 0 if results["gemm"]["all_checks_ok"] else 1
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--models", default="", help="comma-separated subset, e.g. resnet50,bert (default: all)")
@@ -722,6 +826,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "build/bench-concurrent.json unless --json is given",
     )
     p.add_argument("--concurrent-runs", type=int, default=20, help="runs per calling thread per round (--concurrent)")
+    p.add_argument(
+        "--gemm",
+        action="store_true",
+        help="single-precision GEMM at 1 thread, pionnx (B input / B initializer) against numpy's OpenBLAS\n"
+        "(default and OPENBLAS_CORETYPE=Haswell) over square, ResNet-50 and MiniLM shapes (ci/bench/gemm.py);\n"
+        "alone it runs no models and writes build/bench-gemm.json unless --json is given; with --models\n"
+        'the table follows the models\' and goes into the same JSON under "gemm"',
+    )
+    p.add_argument(
+        "--gemm-sizes",
+        default="",
+        help="GEMM shapes (implies --gemm), comma-separated: N (NxNxN), MxNxK, B*MxNxK (batched), or a\n"
+        "group: square, resnet50, minilm, all (default all); e.g. 1024 or 1024x1024x1024,64x3136x576",
+    )
+    p.add_argument(
+        "--gemm-sample-ms",
+        type=float,
+        default=50.0,
+        help="a timed GEMM run repeats the product until it lasts this long (default 50)",
+    )
+    p.add_argument("--gemm-worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--rss-child", nargs=3, metavar=("RUNTIME", "MODEL", "THREADS"), help=argparse.SUPPRESS)
     p.add_argument("--feeds", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -735,6 +860,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.child_runs = args.child_runs if args.child_runs is not None else (1 if quick else 3)
     if args.runs < 1 or args.creations < 1:
         p.error("--runs and --creations must be >= 1")
+    args.gemm = args.gemm or bool(args.gemm_sizes.strip())
+    if args.gemm and not args.gemm_worker:
+        from ci.bench import gemm
+
+        try:
+            gemm.parse_shapes(args.gemm_sizes)
+        except ValueError as exc:
+            p.error(str(exc))
     return args
 
 
@@ -752,6 +885,12 @@ def main(argv: list[str] | None = None) -> int:
             }
         print(CHILD_MARK + json.dumps(out), flush=True)
         return 0
+    if args.gemm_worker:
+        from ci.bench import gemm
+
+        return gemm.worker_main()
+    if args.gemm and not args.models.strip():
+        return bench_gemm_only(args)
 
     from ci.bench import models as bench_models
 
@@ -814,12 +953,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "models": {},
     }
-    m = results["machine"]
-    print(
-        f"{m['cpu_model']}, {m['usable_cores']}/{m['cpu_count']} cores; "
-        + ", ".join(f"{k} {v}" for k, v in m["versions"].items()),
-        flush=True,
-    )
+    print("\n".join(machine_lines(results["machine"])), flush=True)
     print(f"runs {args.runs}, warm-up {args.warmup}, threads {threads_list}, models {', '.join(names)}", flush=True)
 
     baselines = {}
@@ -871,13 +1005,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: " + "; ".join(line) + f"  ({time.perf_counter() - started:.0f} s)", flush=True)
 
     results["summary"] = summarize(results, threads_list)
-    results["machine"]["loadavg_end"] = list(os.getloadavg())
     print_table(results, threads_list)
+    if args.gemm and usable["pionnx"]:
+        from ci.bench import gemm
+
+        print()
+        results["gemm"] = gemm.run(args, modules["pionnx"])
+    results["machine"]["loadavg_end"] = list(os.getloadavg())
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1, default=float) + "\n")
     print(f"\nresults written to {out.resolve()}")
-    return 0
+    return 0 if results.get("gemm", {}).get("all_checks_ok", True) else 1
 
 
 if __name__ == "__main__":

@@ -27,12 +27,12 @@ constexpr int kRows = kQRows;  // rows of A sharing each loaded part of the B pa
 constexpr int64_t kNr = 32;    // panel width is padded to a multiple of this
 
 // The portable int16-pair kernel.
-void kernel_generic(const int16_t* a, int64_t kcp, const int16_t* b, int64_t ncp, int32_t (*acc)[kQNc]) {
+void kernel_generic(const int16_t* a, int64_t lda, int64_t kcp, const int16_t* b, int64_t ncp, int32_t (*acc)[kQNc]) {
   for (int r = 0; r < kRows; ++r) std::memset(acc[r], 0, sizeof(int32_t) * ncp);
   for (int64_t kp = 0; kp < kcp / 2; ++kp) {
     const int16_t* brow = b + kp * ncp * 2;
     for (int r = 0; r < kRows; ++r) {
-      const int32_t a0 = a[r * kcp + 2 * kp], a1 = a[r * kcp + 2 * kp + 1];
+      const int32_t a0 = a[r * lda + 2 * kp], a1 = a[r * lda + 2 * kp + 1];
       if ((a0 | a1) == 0) continue;
       int32_t* out = acc[r];
       for (int64_t j = 0; j < ncp; ++j) out[j] += a0 * brow[2 * j] + a1 * brow[2 * j + 1];
@@ -77,10 +77,6 @@ QPairKernel pick_kernel() {
 const QQuadUKernel* const kQuad = pick_quad_kernel();
 const QPairKernel kKernel = pick_kernel();
 
-inline int32_t load8(const void* p, int64_t i, bool is_signed) {
-  return is_signed ? static_cast<const int8_t*>(p)[i] : static_cast<const uint8_t*>(p)[i];
-}
-
 template <typename T>
 void pack_b(const QGemmArgs& g, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int64_t ncp, int16_t* out) {
   const T* B = static_cast<const T*>(g.B);
@@ -95,11 +91,43 @@ void pack_b(const QGemmArgs& g, int64_t k0, int64_t kc, int64_t j0, int64_t nc, 
   }
 }
 
+// A converted once for every column block (the int16-pair kernels): rows of
+// `lda` int16 (K rounded up to even), the zero point subtracted, rows
+// rounded up to kRows, zero padded.
+struct PairA {
+  std::vector<int16_t> data;
+  int64_t lda = 0;
+};
+
+template <typename T>
+void convert_rows(const QGemmArgs& g, int64_t i0, int64_t i1, PairA& a) {
+  for (int64_t i = i0; i < i1; ++i) {
+    const T* src = static_cast<const T*>(g.A) + i * g.lda;
+    int16_t* dst = a.data.data() + i * a.lda;
+    const int32_t zp = g.a_zp == nullptr ? 0 : g.a_zp[g.a_zp_per_row ? i : 0];
+    for (int64_t k = 0; k < g.K; ++k) dst[k] = static_cast<int16_t>(src[k] - zp);
+  }
+}
+
+PairA pair_prepare_a(const QGemmArgs& g, ThreadPool* pool) {
+  PairA a;
+  a.lda = (g.K + 1) / 2 * 2;
+  const int64_t rows = (g.M + kRows - 1) / kRows * kRows;
+  a.data.assign(static_cast<size_t>(rows * a.lda), 0);
+  auto convert = [&](int64_t i0, int64_t i1) {
+    if (g.a_signed) convert_rows<int8_t>(g, i0, i1, a);
+    else convert_rows<uint8_t>(g, i0, i1, a);
+  };
+  if (pool == nullptr || g.M * g.K < (int64_t{1} << 16)) convert(0, g.M);
+  else pool->parallel_for(g.M, 16, convert);
+  return a;
+}
+
 // One task: rows [i0, i1) x columns [j0, j0 + nc).
-void qgemm_block(const QGemmArgs& g, int64_t i0, int64_t i1, int64_t j0, int64_t nc, std::vector<int16_t>& bpanel) {
+void qgemm_block(const QGemmArgs& g, const PairA& A, int64_t i0, int64_t i1, int64_t j0, int64_t nc,
+                 std::vector<int16_t>& bpanel) {
   const int64_t ncp = (nc + kNr - 1) / kNr * kNr;
   bpanel.resize(static_cast<size_t>(kKc * ncp));
-  alignas(32) int16_t apanel[kRows * kKc];
   alignas(32) int32_t acc[kRows][kNc];
   for (int64_t k0 = 0; k0 < g.K; k0 += kKc) {
     const int64_t kc = std::min(kKc, g.K - k0), kcp = (kc + 1) / 2 * 2;
@@ -108,14 +136,7 @@ void qgemm_block(const QGemmArgs& g, int64_t i0, int64_t i1, int64_t j0, int64_t
     const bool store = k0 == 0 && !g.accumulate;
     for (int64_t i = i0; i < i1; i += kRows) {
       const int rows = static_cast<int>(std::min<int64_t>(kRows, i1 - i));
-      std::memset(apanel, 0, sizeof apanel);
-      for (int r = 0; r < rows; ++r) {
-        const int32_t zp = g.a_zp == nullptr ? 0 : g.a_zp[g.a_zp_per_row ? i + r : 0];
-        const int64_t row = (i + r) * g.lda + k0;
-        for (int64_t k = 0; k < kc; ++k)
-          apanel[r * kcp + k] = static_cast<int16_t>(load8(g.A, row + k, g.a_signed) - zp);
-      }
-      kKernel(apanel, kcp, bpanel.data(), ncp, acc);
+      kKernel(A.data.data() + i * A.lda + k0, A.lda, kcp, bpanel.data(), ncp, acc);
       for (int r = 0; r < rows; ++r) {
         int32_t* c = g.C + (i + r) * g.ldc + j0;
         if (store) std::memcpy(c, acc[r], sizeof(int32_t) * nc);
@@ -205,16 +226,24 @@ void qgemm(const QGemmArgs& g, ThreadPool* pool) {
     return;
   }
   const int64_t mblocks = (g.M + kMc - 1) / kMc;
-  const int64_t nblocks = (g.N + kNc - 1) / kNc;
+  // Column blocks narrower than a panel where that gives each thread about
+  // four tasks: a 384-column product (a transformer's projections) is two
+  // tasks of 256 and 128 columns at full width, one thread then idle a third
+  // of the time.
+  const int threads = pool ? pool->size() : 1;
+  int64_t ncol = kNc;
+  while (ncol > 64 && mblocks * ((g.N + ncol - 1) / ncol) < 4 * int64_t{threads}) ncol /= 2;
+  const int64_t nblocks = (g.N + ncol - 1) / ncol;
   const VnniA vnni_a = kQuad != nullptr ? vnni_prepare_a(g) : VnniA();
+  const PairA pair_a = kQuad == nullptr ? pair_prepare_a(g, pool) : PairA();
   auto run = [&](int64_t t0, int64_t t1) {
     std::vector<int16_t> bpanel;
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t mb = t / nblocks, nb = t % nblocks;
       const int64_t i0 = mb * kMc, i1 = std::min(g.M, i0 + kMc);
-      const int64_t j0 = nb * kNc, nc = std::min(kNc, g.N - j0);
+      const int64_t j0 = nb * ncol, nc = std::min(ncol, g.N - j0);
       if (kQuad != nullptr) qgemm_block_vnni(g, vnni_a, i0, i1, j0, nc, bpanel);
-      else qgemm_block(g, i0, i1, j0, nc, bpanel);
+      else qgemm_block(g, pair_a, i0, i1, j0, nc, bpanel);
     }
   };
   const int64_t tasks = mblocks * nblocks;

@@ -22,8 +22,8 @@ inline int32_t load_pair(const int16_t* p) {
   return v;
 }
 
-__attribute__((target("avx2"))) void kernel_avx2(const int16_t* a, int64_t kcp, const int16_t* b, int64_t ncp,
-                                                 int32_t (*acc)[kQNc]) {
+__attribute__((target("avx2"))) void kernel_avx2(const int16_t* a, int64_t lda, int64_t kcp, const int16_t* b,
+                                                 int64_t ncp, int32_t (*acc)[kQNc]) {
   for (int64_t j0 = 0; j0 < ncp; j0 += 16) {
     __m256i c[kQRows][2];
     for (auto& row : c) row[0] = row[1] = _mm256_setzero_si256();
@@ -32,7 +32,7 @@ __attribute__((target("avx2"))) void kernel_avx2(const int16_t* a, int64_t kcp, 
       const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bp));
       const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bp + 16));
       for (int r = 0; r < kQRows; ++r) {
-        const __m256i av = _mm256_set1_epi32(load_pair(a + r * kcp + 2 * kp));
+        const __m256i av = _mm256_set1_epi32(load_pair(a + r * lda + 2 * kp));
         c[r][0] = _mm256_add_epi32(c[r][0], _mm256_madd_epi16(av, b0));
         c[r][1] = _mm256_add_epi32(c[r][1], _mm256_madd_epi16(av, b1));
       }

@@ -17,7 +17,7 @@ namespace simd {
 
 namespace {
 
-void kernel_neon(const int16_t* a, int64_t kcp, const int16_t* b, int64_t ncp, int32_t (*acc)[kQNc]) {
+void kernel_neon(const int16_t* a, int64_t lda, int64_t kcp, const int16_t* b, int64_t ncp, int32_t (*acc)[kQNc]) {
   for (int64_t j0 = 0; j0 < ncp; j0 += 8) {
     int32x4_t c[kQRows][2];
     for (int r = 0; r < kQRows; ++r) c[r][0] = c[r][1] = vdupq_n_s32(0);
@@ -26,7 +26,7 @@ void kernel_neon(const int16_t* a, int64_t kcp, const int16_t* b, int64_t ncp, i
       const int16x4_t k0lo = vget_low_s16(bv.val[0]), k0hi = vget_high_s16(bv.val[0]);
       const int16x4_t k1lo = vget_low_s16(bv.val[1]), k1hi = vget_high_s16(bv.val[1]);
       for (int r = 0; r < kQRows; ++r) {
-        const int16_t a0 = a[r * kcp + 2 * kp], a1 = a[r * kcp + 2 * kp + 1];
+        const int16_t a0 = a[r * lda + 2 * kp], a1 = a[r * lda + 2 * kp + 1];
         c[r][0] = vmlal_n_s16(vmlal_n_s16(c[r][0], k0lo, a0), k1lo, a1);
         c[r][1] = vmlal_n_s16(vmlal_n_s16(c[r][1], k0hi, a0), k1hi, a1);
       }

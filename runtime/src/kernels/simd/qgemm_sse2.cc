@@ -21,7 +21,7 @@ inline int32_t load_pair(const int16_t* p) {
   return v;
 }
 
-void kernel_sse2(const int16_t* a, int64_t kcp, const int16_t* b, int64_t ncp, int32_t (*acc)[kQNc]) {
+void kernel_sse2(const int16_t* a, int64_t lda, int64_t kcp, const int16_t* b, int64_t ncp, int32_t (*acc)[kQNc]) {
   for (int64_t j0 = 0; j0 < ncp; j0 += 8) {
     __m128i c[kQRows][2];
     for (auto& row : c) row[0] = row[1] = _mm_setzero_si128();
@@ -30,7 +30,7 @@ void kernel_sse2(const int16_t* a, int64_t kcp, const int16_t* b, int64_t ncp, i
       const __m128i b0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bp));
       const __m128i b1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bp + 8));
       for (int r = 0; r < kQRows; ++r) {
-        const __m128i av = _mm_set1_epi32(load_pair(a + r * kcp + 2 * kp));
+        const __m128i av = _mm_set1_epi32(load_pair(a + r * lda + 2 * kp));
         c[r][0] = _mm_add_epi32(c[r][0], _mm_madd_epi16(av, b0));
         c[r][1] = _mm_add_epi32(c[r][1], _mm_madd_epi16(av, b1));
       }

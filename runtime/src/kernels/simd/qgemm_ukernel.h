@@ -14,11 +14,13 @@ constexpr int kQRows = 4;      // rows of A per micro-kernel call
 // The int16-pair kernels. Depth is taken in pairs (k, k+1) so that one
 // multiply-add of int16 pairs (x86 pmaddwd, NEON smlal pairs) consumes two
 // depth steps. Packed B element (kp, j, t) = B[k0 + 2 kp + t][j0 + j] - zp at
-// b[(kp * ncp + j) * 2 + t]; A rows are int16 runs of even length kcp; ncp is
-// a multiple of 32. Padding is zero.
+// b[(kp * ncp + j) * 2 + t]; A rows are int16 (zero point subtracted) at
+// a + r * lda, kcp (even) of them read; ncp is a multiple of 32. Padding is
+// zero.
 //
-//   acc[r][0 .. ncp) = sum_k a[r * kcp + k] * B(k, j)   for kQRows rows.
-using QPairKernel = void (*)(const int16_t* a, int64_t kcp, const int16_t* b, int64_t ncp, int32_t (*acc)[kQNc]);
+//   acc[r][0 .. ncp) = sum_k a[r * lda + k] * B(k, j)   for kQRows rows.
+using QPairKernel = void (*)(const int16_t* a, int64_t lda, int64_t kcp, const int16_t* b, int64_t ncp,
+                             int32_t (*acc)[kQNc]);
 
 // The u8 x s8 quad kernels (VNNI vpdpbusd): A rows as uint8 with leading
 // dimension lda, B as int8 with depth in quads, element (kq, j, t) at
