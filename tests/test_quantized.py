@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import onnx.reference
 import pytest
 import quant_reference as qref
 from onnx import TensorProto, helper, numpy_helper
@@ -919,3 +920,35 @@ def test_reference_agrees_with_onnxruntime(case_id):
     assert len(ref) == len(want)
     for i, (r, w) in enumerate(zip(ref, want)):
         assert_matches(r, w, case.tol, f"onnxruntime output {i}: ")
+
+
+@pytest.mark.parametrize("case", ["normal", "ties", "one_sided", "zeros", "large"])
+def test_dynamic_quantize_linear_matches_reference(case):
+    """DynamicQuantizeLinear against onnx.reference, exactly: random data, values that land on .5 after the
+    division (round half to even), all-positive data (zero point 0), all zeros, and a tensor big enough for
+    the threaded range and quantize passes."""
+    rng = np.random.default_rng(11)
+    if case == "normal":
+        x = rng.standard_normal((3, 129)).astype(np.float32)
+    elif case == "ties":
+        # scale = 255 / 255 = 1: x / scale = k + 0.5 exactly for every element.
+        x = np.concatenate([np.arange(-100, 155, dtype=np.float32) + 0.5, [-100.0, 155.0]]).astype(np.float32)
+    elif case == "one_sided":
+        x = rng.uniform(0.5, 7.0, (1000,)).astype(np.float32)
+    elif case == "zeros":
+        x = np.zeros((17,), np.float32)
+    else:
+        x = (rng.standard_normal((64, 4096)) * 3).astype(np.float32)
+    node = helper.make_node("DynamicQuantizeLinear", ["x"], ["y", "s", "z"])
+    m = node_model(
+        node,
+        [vi("x", TensorProto.FLOAT, list(x.shape))],
+        [vi("y", TensorProto.UINT8, None), vi("s", TensorProto.FLOAT, None), vi("z", TensorProto.UINT8, None)],
+        [],
+    )
+    opts = pionnx.SessionOptions()
+    opts.intra_op_num_threads = 2
+    got = pionnx.InferenceSession(m.SerializeToString(), opts).run(None, {"x": x})
+    want = onnx.reference.ReferenceEvaluator(m).run(None, {"x": x})
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
