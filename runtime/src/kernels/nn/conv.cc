@@ -225,7 +225,14 @@ simd::SgemmPackB im2col_packer(const float* X, const WindowGeometry& g) {
     struct Run {
       int64_t oh, ow0, len, off;  // columns [off, off + len) of the panel: row oh from ow0
     };
+    // Per run and kernel column: the valid output range [lo, hi) and where it
+    // starts in the input row, computed once per panel (valid_range divides)
+    // instead of once per depth step.
+    struct Span {
+      int64_t lo, hi, src;
+    };
     std::vector<Run> runs;
+    std::vector<Span> spans;
     for (int64_t jr = 0; jr < nc; jr += nr) {
       const int64_t n = std::min<int64_t>(nr, nc - jr);
       runs.clear();
@@ -235,24 +242,32 @@ simd::SgemmPackB im2col_packer(const float* X, const WindowGeometry& g) {
         off += len;
         p += len;
       }
+      spans.resize(runs.size() * static_cast<size_t>(KW));
+      for (size_t ri = 0; ri < runs.size(); ++ri)
+        for (int64_t q = 0; q < KW; ++q) {
+          Span& sp = spans[ri * static_cast<size_t>(KW) + static_cast<size_t>(q)];
+          const int64_t base = runs[ri].ow0 * SW + q * DW - PW;
+          valid_range(base, SW, W, runs[ri].len, &sp.lo, &sp.hi);
+          // From the first input column inside the row (base may lie a whole pad before it).
+          sp.src = base + sp.lo * SW;
+        }
       float* dst = out + jr * kc;
       int64_t c = k0 / (KH * KW), kh = k0 / KW % KH, kw = k0 % KW;
       for (int64_t kk = 0; kk < kc; ++kk, dst += nr) {
         const float* xc = X + c * H * W;
-        for (const Run& r : runs) {
+        for (size_t ri = 0; ri < runs.size(); ++ri) {
+          const Run& r = runs[ri];
           float* d = dst + r.off;
           const int64_t ih = r.oh * SH - PH + kh * DH;
           if (ih < 0 || ih >= H) {
             std::fill(d, d + r.len, 0.f);
             continue;
           }
-          const int64_t base = r.ow0 * SW + kw * DW - PW;
-          int64_t lo, hi;
-          valid_range(base, SW, W, r.len, &lo, &hi);
+          const Span& sp = spans[ri * static_cast<size_t>(KW) + static_cast<size_t>(kw)];
+          const int64_t lo = sp.lo, hi = sp.hi;
           std::fill(d, d + lo, 0.f);
           if (lo < hi) {
-            // From the first input column inside the row (base may lie a whole pad before it).
-            const float* src = xc + ih * W + (base + lo * SW);
+            const float* src = xc + ih * W + sp.src;
             if (SW == 1)
               for (int64_t t = lo; t < hi; ++t) d[t] = src[t - lo];
             else
