@@ -170,6 +170,21 @@ struct Activation {
     return act;
   }
 
+  // Calls fn(op) with op(v) the activation of one value, chosen once.
+  template <typename T, typename Fn>
+  void with_op(Fn&& fn) const {
+    const T ta = T(a), tb = T(b);
+    switch (kind) {
+      case None: return fn([](T v) { return v; });
+      case Relu: return fn([](T v) { return v > T(0) ? v : T(0); });
+      case LeakyRelu: return fn([ta](T v) { return v >= T(0) ? v : v * ta; });
+      case Clip: return fn([ta, tb](T v) { return std::min(std::max(v, ta), tb); });
+      case Sigmoid: return fn([](T v) { return T(1) / (T(1) + std::exp(-v)); });
+      case Tanh: return fn([](T v) { return std::tanh(v); });
+      case HardSigmoid: return fn([ta, tb](T v) { return std::min(T(1), std::max(T(0), ta * v + tb)); });
+    }
+  }
+
   template <typename T>
   void apply(T* y, int64_t n) const {
     switch (kind) {
@@ -303,16 +318,24 @@ void finish_rows(T* Yg, const T* bias, int64_t Mg, int64_t out_size, int64_t p0,
 
 // finish_rows as an SGEMM epilogue: each block gets its bias and activation
 // as soon as it is final, while it is still in cache.
+// One pass over the block: the activation chosen once per block, the bias
+// added in the same loop (no bias: the values go through untouched, so a
+// -0.0 stays -0.0).
 simd::SgemmEpilogue bias_act_epilogue(const float* bias, const Activation& act) {
   return [bias, &act](int64_t i0, int64_t i1, int64_t j0, int64_t j1, float* c, int64_t ldc) {
-    for (int64_t i = i0; i < i1; ++i) {
-      float* row = c + (i - i0) * ldc;
-      if (bias) {
-        const float b = bias[i];
-        for (int64_t j = 0; j < j1 - j0; ++j) row[j] += b;
+    if (!bias && act.kind == Activation::None) return;
+    const int64_t cols = j1 - j0;
+    act.with_op<float>([&](auto op) {
+      for (int64_t i = i0; i < i1; ++i) {
+        float* row = c + (i - i0) * ldc;
+        if (bias) {
+          const float b = bias[i];
+          for (int64_t j = 0; j < cols; ++j) row[j] = op(row[j] + b);
+        } else {
+          for (int64_t j = 0; j < cols; ++j) row[j] = op(row[j]);
+        }
       }
-      act.apply(row, j1 - j0);
-    }
+    });
   };
 }
 
