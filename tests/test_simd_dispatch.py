@@ -30,8 +30,8 @@ def test_simd_info_in_process():
     """The path each family runs is one this CPU can run; SGEMM's is the fastest one,
     or the one PIONNX_SGEMM caps it to (the suite also runs with every path forced)."""
     info, paths = pionnx.simd_info(), pionnx.simd_paths()
-    assert set(info) == {"sgemm", "qgemm", "fastmath", "hwcap_neon", "arch"}
-    assert set(paths) == {"sgemm", "qgemm", "fastmath"}
+    assert set(info) == {"sgemm", "qgemm", "fastmath", "depthwise", "hwcap_neon", "arch"}
+    assert set(paths) == {"sgemm", "qgemm", "fastmath", "depthwise"}
     for family, available in paths.items():
         assert available[0] == "generic" and info[family] in available
         forced = os.environ.get(f"PIONNX_{family.upper()}")
@@ -86,7 +86,7 @@ def test_forcing_names_are_checked(tmp_path):
     assert json.loads(proc.stdout)["qgemm"] == paths["qgemm"][-1]
     proc = subprocess.run(
         [sys.executable, "-c", code],
-        env={**env, "PIONNX_SGEMM": "generic", "PIONNX_QGEMM": "generic", "PIONNX_FASTMATH": "generic"},
+        env={**env, **{f"PIONNX_{family.upper()}": "generic" for family in paths}},
         capture_output=True,
         text=True,
         check=True,

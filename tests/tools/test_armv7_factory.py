@@ -393,21 +393,27 @@ def test_cpu_matrix_rungs_force_every_path_of_every_family_once():
         "sgemm": ["generic", "avx2", "avx512"],
         "qgemm": ["generic", "sse2", "avx2", "vnni", "vnni512"],
         "fastmath": ["generic", "avx2"],
+        "depthwise": ["generic", "avx2"],
     }
     rungs = cpu_matrix.rungs(avx512_vnni)
     assert [tuple(r.values()) for r in rungs] == [
-        ("generic", "generic", "generic"),
-        ("avx2", "sse2", "avx2"),
-        ("avx512", "avx2", "avx2"),
-        ("avx512", "vnni", "avx2"),
+        ("generic", "generic", "generic", "generic"),
+        ("avx2", "sse2", "avx2", "avx2"),
+        ("avx512", "avx2", "avx2", "avx2"),
+        ("avx512", "vnni", "avx2", "avx2"),
     ]
     # The top rung (every family's fastest) is nox -s tests' own run; together they cover every path.
     for family, paths in avx512_vnni.items():
         assert {r[family] for r in rungs} | {paths[-1]} == set(paths)
-    avx2_only = {"sgemm": ["generic", "avx2"], "qgemm": ["generic", "sse2", "avx2"], "fastmath": ["generic", "avx2"]}
+    avx2_only = {
+        "sgemm": ["generic", "avx2"],
+        "qgemm": ["generic", "sse2", "avx2"],
+        "fastmath": ["generic", "avx2"],
+        "depthwise": ["generic", "avx2"],
+    }
     assert [tuple(r.values()) for r in cpu_matrix.rungs(avx2_only)] == [
-        ("generic", "generic", "generic"),
-        ("avx2", "sse2", "avx2"),
+        ("generic", "generic", "generic", "generic"),
+        ("avx2", "sse2", "avx2", "avx2"),
     ]
 
 

@@ -18,6 +18,7 @@
 #include "kernels/base/weight_cache.h"
 #include "kernels/math/gemm_ref.h"
 #include "kernels/nn/window.h"
+#include "kernels/simd/depthwise.h"
 #include "platform/thread_pool.h"
 
 namespace pionnx {
@@ -127,7 +128,11 @@ void depthwise_plane(const T* x, const T* w, T bias, T* y, const WindowGeometry&
     const T* xr = ow_lo < ow_hi ? x + (oh * SH - PH) * W + (ow_lo * SW - PW) : x;
     T* yi = yr + ow_lo;
     const int64_t n_in = std::max<int64_t>(0, ow_hi - ow_lo);
-    if constexpr (K == 3 && S == 1) {
+    if constexpr (K == 3 && S == 1 && std::is_same<T, float>::value) {
+      // Nine taps over a contiguous run of outputs: the depthwise family's
+      // kernel for this CPU (kernels/simd/depthwise.h).
+      simd::depthwise3x3_row(xr, xr + DH * W, xr + 2 * DH * W, DW, w, bias, yi, n_in);
+    } else if constexpr (K == 3 && S == 1) {
       // Nine taps over a contiguous run of outputs: one vectorizable pass
       // with the nine input rows/columns as shifted streams.
       const T *r0 = xr, *r1 = xr + DH * W, *r2 = xr + 2 * DH * W;

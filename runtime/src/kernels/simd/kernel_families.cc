@@ -12,7 +12,8 @@ std::vector<KernelFamily> kernel_families() {
   std::vector<KernelFamily> out;
   for (auto [name, env, choice] : {std::make_tuple("sgemm", "PIONNX_SGEMM", &simd::sgemm_paths()),
                                    std::make_tuple("qgemm", "PIONNX_QGEMM", &simd::qgemm_paths()),
-                                   std::make_tuple("fastmath", "PIONNX_FASTMATH", &simd::fastmath_paths())})
+                                   std::make_tuple("fastmath", "PIONNX_FASTMATH", &simd::fastmath_paths()),
+                                   std::make_tuple("depthwise", "PIONNX_DEPTHWISE", &simd::depthwise_paths())})
     out.push_back(KernelFamily{name, env, choice->active, choice->available});
   return out;
 }

@@ -1,0 +1,41 @@
+// See depthwise.h. The driver of the depthwise family: the portable kernel
+// (plain loops the compiler vectorizes at the baseline) and the run-time
+// choice among the instruction-set ones.
+#include "kernels/simd/depthwise.h"
+
+#include "kernels/simd/dispatch.h"
+
+namespace pionnx {
+namespace simd {
+namespace {
+
+void row_generic(const float* r0, const float* r1, const float* r2, int64_t d, const float* w, float bias, float* y,
+                 int64_t n) {
+  const float w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5], w6 = w[6], w7 = w[7], w8 = w[8];
+  const int64_t d2 = 2 * d;
+  for (int64_t i = 0; i < n; ++i)
+    y[i] = bias + w0 * r0[i] + w1 * r0[i + d] + w2 * r0[i + d2] + w3 * r1[i] + w4 * r1[i + d] + w5 * r1[i + d2] +
+           w6 * r2[i] + w7 * r2[i + d] + w8 * r2[i + d2];
+}
+
+Depthwise3x3Row active() {
+  static const Depthwise3x3Row k = depthwise_paths().active == "avx2" ? depthwise3x3_row_avx2() : row_generic;
+  return k;
+}
+
+}  // namespace
+
+void depthwise3x3_row(const float* r0, const float* r1, const float* r2, int64_t d, const float* w, float bias,
+                      float* y, int64_t n) {
+  active()(r0, r1, r2, d, w, bias, y, n);
+}
+
+// PIONNX_DEPTHWISE=generic|avx2 caps the choice (tests, benchmarks).
+const PathChoice& depthwise_paths() {
+  static const PathChoice choice = platform::choose_path(
+      "depthwise convolution", "PIONNX_DEPTHWISE", {"generic", "avx2"}, {true, depthwise3x3_row_avx2() != nullptr});
+  return choice;
+}
+
+}  // namespace simd
+}  // namespace pionnx
