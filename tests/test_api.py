@@ -110,6 +110,34 @@ def test_overridable_initializers():
     np.testing.assert_array_equal(sess.run(None, {"x": x, "bias": new_bias})[0], new_bias)
 
 
+def test_initializers_listed_as_inputs_below_ir4_are_constants():
+    """Below IR 4 the spec lists every initializer as a graph input too; such an input is a constant,
+    not a default: onnxruntime neither lists it as overridable nor accepts a feed for it (and pionnx's
+    kernels may pack it once per session)."""
+    bias = helper.make_tensor("bias", TensorProto.FLOAT, [3], [10.0, 20.0, 30.0])
+    m = model(
+        [helper.make_node("Add", ["x", "bias"], ["y"], name="add_bias")],
+        [tensor("x", TensorProto.FLOAT, [3]), tensor("bias", TensorProto.FLOAT, [3])],
+        [tensor("y", TensorProto.FLOAT, [3])],
+        initializers=[bias],
+    )
+    m.ir_version = 3
+    m.opset_import[0].version = 8
+    data = m.SerializeToString()
+    x = np.zeros(3, dtype=np.float32)
+    sess = pionnx.InferenceSession(data)
+    assert [i.name for i in sess.get_inputs()] == ["x"]
+    assert sess.get_overridable_initializers() == []
+    np.testing.assert_array_equal(sess.run(None, {"x": x})[0], [10, 20, 30])
+    with pytest.raises(pionnx.InvalidArgument, match="unknown input 'bias'"):
+        sess.run(None, {"x": x, "bias": np.ones(3, np.float32)})
+    ort = pytest.importorskip("onnxruntime")
+    ref = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    assert [i.name for i in ref.get_inputs()] == ["x"] and ref.get_overridable_initializers() == []
+    with pytest.raises(Exception, match="bias"):
+        ref.run(None, {"x": x, "bias": np.ones(3, np.float32)})
+
+
 def test_plain_initializer_is_not_an_input():
     sess = session(fixed_add())
     assert [i.name for i in sess.get_inputs()] == ["x"]

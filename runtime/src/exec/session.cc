@@ -72,6 +72,17 @@ class SessionImpl {
         g, cfg.opt_level,
         OptimizeContext{model_.opsets, model_.ir_version, subgraph_builder(model_.opsets, KernelRegistry::builtin())});
     nodes_after_ = static_cast<int64_t>(g.nodes.size());
+    // Below IR 4 every initializer is also listed as a graph input, and is a
+    // constant all the same (the optimizer already treats it so): drop those
+    // entries, so kernels see constant weights (packed once per session) and
+    // a feed cannot replace one, as in onnxruntime (get_overridable_initializers
+    // is empty; feeding one names an unknown input).
+    if (model_.ir_version < 4) {
+      std::vector<ValueInfo> inputs;
+      for (ValueInfo& v : g.inputs)
+        if (!g.initializers.count(v.name)) inputs.push_back(std::move(v));
+      g.inputs = std::move(inputs);
+    }
     if (!cfg.optimized_model_path.empty()) proto::write_model_file(model_, cfg.optimized_model_path);
     exec_ = std::make_unique<GraphExecutor>(g, model_.opsets, KernelRegistry::builtin(), false);
     exec_->set_memory_limit(limits_.max_memory_bytes ? limits_.max_memory_bytes : machine_ram_bytes(),
