@@ -109,3 +109,36 @@ def test_lstm_recurrence_weight_sources(r_kind):
         r2 = (r * -0.5).astype(np.float32)
         got = sess.run(None, {"x": x, "r": r2})[0][:, 0, 0]
         np.testing.assert_allclose(got, lstm_ref(x, w, r2, hidden), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("cell", ["RNN", "GRU", "GRU-linear-before-reset", "LSTM"])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_recurrent_cells_match_the_reference_on_odd_sizes(cell, threads):
+    """The cached R^T is laid out in panels of gate columns; hidden sizes that leave a partial panel
+    (gates x 37 and x 70 columns), a batch of 3 and 1 or 2 threads give onnx.reference's outputs (which
+    implement the forward direction only)."""
+    from onnx.reference import ReferenceEvaluator
+
+    op = cell.split("-")[0]
+    gates = {"RNN": 1, "GRU": 3, "LSTM": 4}[op]
+    for hidden in (37, 70):
+        inp, seq, batch = 11, 4, 3
+        w = (RNG.standard_normal((1, gates * hidden, inp)) * 0.3).astype(np.float32)
+        r = (RNG.standard_normal((1, gates * hidden, hidden)) * 0.3).astype(np.float32)
+        b = (RNG.standard_normal((1, 2 * gates * hidden)) * 0.1).astype(np.float32)
+        attrs = {"hidden_size": hidden}
+        if cell == "GRU-linear-before-reset":
+            attrs["linear_before_reset"] = 1
+        m = model(
+            [helper.make_node(op, ["x", "w", "r", "b"], ["y", "yh"], **attrs)],
+            [tensor("x", TensorProto.FLOAT, [seq, batch, inp])],
+            [tensor("y", TensorProto.FLOAT, None), tensor("yh", TensorProto.FLOAT, None)],
+            initializers=[numpy_helper.from_array(a, n) for a, n in ((w, "w"), (r, "r"), (b, "b"))],
+        )
+        x = RNG.standard_normal((seq, batch, inp)).astype(np.float32)
+        opts = pionnx.SessionOptions()
+        opts.intra_op_num_threads = threads
+        got = pionnx.InferenceSession(m.SerializeToString(), opts).run(None, {"x": x})
+        want = ReferenceEvaluator(m).run(None, {"x": x})
+        for g, ref in zip(got, want):
+            np.testing.assert_allclose(g, ref, rtol=1e-4, atol=1e-5)

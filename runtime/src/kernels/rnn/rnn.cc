@@ -106,6 +106,9 @@ std::vector<Activation> parse_activations(const Node& n, const std::vector<std::
 
 enum class Cell { RNN, GRU, LSTM };
 
+// Gate columns per panel of the cached R^T (see Recurrent::compute).
+constexpr int64_t kPanel = 64;
+
 class Recurrent : public Kernel {
  public:
   Recurrent(const KernelInfo& info, Cell cell) : cell_(cell), rt_cache_(info.constant_input(2)) {
@@ -173,17 +176,21 @@ class Recurrent : public Kernel {
     std::vector<float> Yh(static_cast<size_t>(num_dir_ * batch * H)), Yc(Yh.size());
     std::vector<float> xw(static_cast<size_t>(seq * batch * G)), hr(static_cast<size_t>(batch * G));
     std::vector<float> scratch(static_cast<size_t>(4 * H));
-    // R^T per direction as [H, G] rows, so each step is a vector (batch 1) or
-    // a thin matrix times contiguous rows. Made once for a constant R.
-    // A Tensor, so 64-byte aligned: the vector loads of each step must not
-    // straddle cache lines.
+    // R^T per direction in panels of kPanel gate columns: panel p is an
+    // [H, kPanel] row-major block (the last one zero padded), so each step's
+    // vector (batch 1) or thin-matrix product streams every panel contiguously
+    // instead of striding G floats from row to row (a page per row at
+    // G = 1024). Made once for a constant R. A Tensor, so 64-byte aligned:
+    // the vector loads of each step must not straddle cache lines.
+    const int64_t npanels = (G + kPanel - 1) / kPanel, per_dir = npanels * H * kPanel;
     auto transpose_r = [&](const Tensor& rr) {
-      Tensor t(DType::Float, {num_dir_, H, G});
+      Tensor t(DType::Float, {num_dir_, npanels, H, kPanel});
+      std::memset(t.raw(), 0, static_cast<size_t>(num_dir_ * per_dir) * sizeof(float));
       for (int64_t d = 0; d < num_dir_; ++d) {
         const float* src = rr.data<float>() + d * G * H;
-        float* dst = t.data<float>() + d * G * H;
+        float* dst = t.data<float>() + d * per_dir;
         for (int64_t g = 0; g < G; ++g)
-          for (int64_t k = 0; k < H; ++k) dst[k * G + g] = src[g * H + k];
+          for (int64_t k = 0; k < H; ++k) dst[(g / kPanel * H + k) * kPanel + g % kPanel] = src[g * H + k];
       }
       return t;
     };
@@ -206,18 +213,22 @@ class Recurrent : public Kernel {
       if (C0.defined()) copy_state(C0, d, batch, H, c);
       const float* p = P.defined() ? P.data<float>() + d * 3 * H : nullptr;
       const Activation* act = &acts_[d * (acts_.size() / num_dir_)];
-      const float* rt = rt_all->data<float>() + d * G * H;
-      // The step's product, split by gate columns over the pool.
+      const float* rt = rt_all->data<float>() + d * per_dir;
+      // The step's product, split by panels of gate columns over the pool.
       const bool split = ctx.pool().size() > 1 && batch * G * H >= (int64_t{1} << 16);
       for (int64_t step = 0; step < seq; ++step) {
         int64_t t = rev ? seq - 1 - step : step;
         // h * R^T for the whole batch (GRU's h gate is redone per batch row
         // below when the reset gate applies before the product).
-        auto recur = [&](int64_t j0, int64_t j1) {
-          simd::sgemm(false, false, batch, j1 - j0, H, 1.0f, h.data(), H, rt + j0, G, 0.0f, hr.data() + j0, G, nullptr);
+        auto recur = [&](int64_t p0, int64_t p1) {
+          for (int64_t pn = p0; pn < p1; ++pn) {
+            const int64_t j0 = pn * kPanel, cols = std::min(kPanel, G - j0);
+            simd::sgemm(false, false, batch, cols, H, 1.0f, h.data(), H, rt + pn * H * kPanel, kPanel, 0.0f,
+                        hr.data() + j0, G, nullptr);
+          }
         };
-        if (split) ctx.pool().parallel_for(G, 128, recur);
-        else recur(0, G);
+        if (split) ctx.pool().parallel_for(npanels, std::max<int64_t>(1, 128 / kPanel), recur);
+        else recur(0, npanels);
         for (int64_t b = 0; b < batch; ++b) {
           // Reverse direction with sequence_lens: row b starts at lens[b]-1.
           int64_t tb = rev ? lens[b] - 1 - step : t;
