@@ -142,3 +142,32 @@ def test_recurrent_cells_match_the_reference_on_odd_sizes(cell, threads):
         want = ReferenceEvaluator(m).run(None, {"x": x})
         for g, ref in zip(got, want):
             np.testing.assert_allclose(g, ref, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("b_kind", ["constant", "fed", "overridable"])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_matmul_with_a_packed_constant_b(b_kind, threads):
+    """MatMul packs a constant float B once per session when A has many rows: odd N (a partial panel),
+    a depth over two blocks, A with batch dims, 1 or 2 threads, and a fed or overridable B that is
+    never cached (new values each run) all give numpy's product."""
+    for m_rows, k, n in ((3 * 50, 777, 67), (2 * 8, 40, 200)):
+        batch, rows = (3, 50) if m_rows == 150 else (2, 8)
+        b = RNG.standard_normal((k, n)).astype(np.float32)
+        inputs = [tensor("a", TensorProto.FLOAT, [batch, rows, k])]
+        inits = []
+        if b_kind in ("fed", "overridable"):
+            inputs.append(tensor("b", TensorProto.FLOAT, [k, n]))
+        if b_kind in ("constant", "overridable"):
+            inits.append(numpy_helper.from_array(b, "b"))
+        m = model(
+            [helper.make_node("MatMul", ["a", "b"], ["y"])], inputs, [tensor("y", TensorProto.FLOAT, None)], inits
+        )
+        opts = pionnx.SessionOptions()
+        opts.intra_op_num_threads = threads
+        sess = pionnx.InferenceSession(m.SerializeToString(), opts)
+        for step in range(2):
+            a = RNG.standard_normal((batch, rows, k)).astype(np.float32)
+            bb = b if b_kind == "constant" or step == 0 else (b * -0.5).astype(np.float32)
+            feeds = {"a": a} if b_kind == "constant" else {"a": a, "b": bb}
+            want = (a.astype(np.float64) @ bb.astype(np.float64)).astype(np.float32)
+            np.testing.assert_allclose(sess.run(None, feeds)[0], want, rtol=1e-4, atol=1e-3)

@@ -3,13 +3,16 @@
 // row-streaming loop.
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/base/cast.h"
 #include "kernels/base/dtype_dispatch.h"
 #include "kernels/base/kernel.h"
 #include "kernels/base/shapes.h"
+#include "kernels/base/weight_cache.h"
 #include "kernels/math/gemm_ref.h"
+#include "kernels/simd/sgemm.h"
 #include "platform/thread_pool.h"
 
 namespace pionnx {
@@ -19,8 +22,14 @@ bool is_half(DType t) { return t == DType::Float16 || t == DType::BFloat16; }
 
 // ---------------------------------------------------------------- MatMul
 
+// Rows of A (all batches) from which a constant float B is packed once per
+// session and read in place (below it, packing costs less than it saves
+// nothing: vector-matrix products never pack B).
+constexpr int64_t kPackedBRows = 16;
+
 template <typename T>
-void matmul_typed(KernelContext& ctx, const Tensor& a, const Tensor& b, Tensor& y) {
+void matmul_typed(KernelContext& ctx, const Tensor& a, const Tensor& b, Tensor& y,
+                  const simd::SgemmPackedB* packed_b = nullptr) {
   const Shape& as = a.shape();
   const Shape& bs = b.shape();
   const int64_t M = as.size() == 1 ? 1 : as[as.size() - 2];
@@ -38,6 +47,12 @@ void matmul_typed(KernelContext& ctx, const Tensor& a, const Tensor& b, Tensor& 
 
   // B shared by every batch and A not broadcast: one tall GEMM.
   if (shape_numel(bbatch) == 1 && shape_numel(abatch) == batches) {
+    if constexpr (std::is_same<T, float>::value) {
+      if (packed_b) {
+        simd::sgemm_packed_b(false, batches * M, 1.f, A, K, *packed_b, 0.f, Y, N, &ctx.pool());
+        return;
+      }
+    }
     gemm_any<T>(false, false, batches * M, N, K, 1.0, A, K, B, N, 0.0, Y, N, &ctx.pool());
     return;
   }
@@ -78,22 +93,40 @@ Shape matmul_output_shape(const Node& node, const Shape& as, const Shape& bs) {
   return out;
 }
 
-void matmul(KernelContext& ctx) {
-  const Tensor& a = ctx.input(0);
-  const Tensor& b = ctx.input(1);
-  PIONNX_ENFORCE(a.dtype() == b.dtype(), InvalidArgument, ctx.node().describe(),
-                 ": A and B must have the same dtype, got ", dtype_name(a.dtype()), " and ", dtype_name(b.dtype()));
-  const Shape out = matmul_output_shape(ctx.node(), a.shape(), b.shape());
-  if (is_half(a.dtype())) {
-    Tensor y(DType::Float, out);
-    matmul_typed<float>(ctx, to_float32(a), to_float32(b), y);
-    ctx.set_output(0, cast_tensor(y, a.dtype()));
-    return;
+class MatMulKernel : public Kernel {
+ public:
+  explicit MatMulKernel(const KernelInfo& info) : packed_b_(info.constant_input(1)) {}
+
+  void compute(KernelContext& ctx) const override {
+    const Tensor& a = ctx.input(0);
+    const Tensor& b = ctx.input(1);
+    PIONNX_ENFORCE(a.dtype() == b.dtype(), InvalidArgument, ctx.node().describe(),
+                   ": A and B must have the same dtype, got ", dtype_name(a.dtype()), " and ", dtype_name(b.dtype()));
+    const Shape out = matmul_output_shape(ctx.node(), a.shape(), b.shape());
+    if (is_half(a.dtype())) {
+      Tensor y(DType::Float, out);
+      matmul_typed<float>(ctx, to_float32(a), to_float32(b), y);
+      ctx.set_output(0, cast_tensor(y, a.dtype()));
+      return;
+    }
+    Tensor& y = ctx.output(0, a.dtype(), out);
+    if (a.dtype() == DType::Float && b.rank() >= 2 && a.rank() >= 2 && a.numel() / a.shape().back() >= kPackedBRows &&
+        b.numel() == b.shape()[b.rank() - 2] * b.shape().back()) {
+      // A constant B (weights) with many rows of A: packed once per session.
+      const simd::SgemmPackedB* packed = packed_b_.get(b, [](const Tensor& w) {
+        const int64_t K = w.shape()[w.rank() - 2], N = w.shape().back();
+        return simd::sgemm_pack_b(false, K, N, w.data<float>(), N);
+      });
+      matmul_typed<float>(ctx, a, b, y, packed);
+      return;
+    }
+    dispatch_numeric(a.dtype(), ctx.node().describe(),
+                     [&](auto tag) { matmul_typed<typename decltype(tag)::type>(ctx, a, b, y); });
   }
-  Tensor& y = ctx.output(0, a.dtype(), out);
-  dispatch_numeric(a.dtype(), ctx.node().describe(),
-                   [&](auto tag) { matmul_typed<typename decltype(tag)::type>(ctx, a, b, y); });
-}
+
+ private:
+  ConstantWeightCache<simd::SgemmPackedB> packed_b_;
+};
 
 // ---------------------------------------------------------------- Gemm
 
@@ -171,7 +204,7 @@ class GemmKernel : public Kernel {
 }  // namespace
 
 void register_gemm(KernelRegistry& r) {
-  r.add_fn("", "MatMul", matmul);
+  r.add<MatMulKernel>("", "MatMul");
   r.add<GemmKernel>("", "Gemm");
 }
 

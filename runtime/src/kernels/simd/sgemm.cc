@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -318,22 +319,29 @@ void gemv(bool m_cols_contig, int64_t K, int64_t j0, int64_t j1, float alpha, co
 // coordinates (this call's rows start at i_off) while it is still in cache.
 void gemm_packed_a(const SgemmUKernel& uk, const float* Ap, int64_t M, int64_t N, int64_t K, const SgemmPackB& packb,
                    int64_t j_off, bool overwrite, float* C, int64_t ldc, int64_t i_off = 0,
-                   const SgemmEpilogue* epi = nullptr) {
+                   const SgemmEpilogue* epi = nullptr, const SgemmPackedB* prepacked_b = nullptr) {
   const int MR = uk.mr, NR = uk.nr;
   const Blocking& blk = blocking();
   const int64_t MC = blk.mc, NC = blk.nc, KC = blk.kc;
   // The B panel, 64-byte aligned: the micro-kernels load whole vectors from
   // it every k step, and a load straddling two cache lines costs two.
+  // A prepacked B (sgemm_pack_b) is read in place: block pc starts at pc * Np
+  // floats (Np = N rounded up to NR) and column j of it at j * kc.
   thread_local std::vector<float> bstore;
-  const size_t bsize = static_cast<size_t>((std::min(N, NC) + NR) * std::min(K, KC));
-  if (bstore.size() < bsize + 16) bstore.resize(bsize + 16);
-  float* const bpanel = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(bstore.data()) + 63) & ~uintptr_t{63});
+  float* bpanel = nullptr;
+  if (!prepacked_b) {
+    const size_t bsize = static_cast<size_t>((std::min(N, NC) + NR) * std::min(K, KC));
+    if (bstore.size() < bsize + 16) bstore.resize(bsize + 16);
+    bpanel = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(bstore.data()) + 63) & ~uintptr_t{63});
+  }
 
   for (int64_t jc = 0; jc < N; jc += NC) {
     const int64_t nc = std::min(NC, N - jc);
     for (int64_t pc = 0; pc < K; pc += KC) {
       const int64_t kc = std::min(KC, K - pc);
-      packb(pc, kc, j_off + jc, nc, NR, bpanel);
+      const float* bp = bpanel;
+      if (prepacked_b) bp = prepacked_b->data.data() + pc * prepacked_b->n_padded + (j_off + jc) * kc;
+      else packb(pc, kc, j_off + jc, nc, NR, bpanel);
       const bool accumulate = !(overwrite && pc == 0);
       const bool last = pc + kc >= K;
       for (int64_t ic = 0; ic < M; ic += MC) {
@@ -342,7 +350,7 @@ void gemm_packed_a(const SgemmUKernel& uk, const float* Ap, int64_t M, int64_t N
           const int n = static_cast<int>(std::min<int64_t>(NR, nc - jr));
           for (int64_t ir = 0; ir < mc; ir += MR) {
             const int m = static_cast<int>(std::min<int64_t>(MR, mc - ir));
-            uk.run(kc, Ap + (ic + ir) * K + pc * MR, bpanel + jr * kc, C + (ic + ir) * ldc + jc + jr, ldc, m, n,
+            uk.run(kc, Ap + (ic + ir) * K + pc * MR, bp + jr * kc, C + (ic + ir) * ldc + jc + jr, ldc, m, n,
                    accumulate);
           }
           if (epi && last)
@@ -382,13 +390,13 @@ thread_local std::vector<float> t_packed_a;
 // `pack` is set, each thread packs the panels it needs first.
 void run_packed(const SgemmUKernel& uk, float* Ap, const std::function<void(int64_t, int64_t)>* pack, int64_t M,
                 int64_t N, int64_t K, const SgemmPackB& packb, bool overwrite, float* C, int64_t ldc, ThreadPool* pool,
-                const SgemmEpilogue* epi = nullptr) {
+                const SgemmEpilogue* epi = nullptr, const SgemmPackedB* prepacked_b = nullptr) {
   const int MR = uk.mr;
   const int threads = pool ? pool->size() : 1;
   // Below ~1 MFLOP a thread hand-off costs more than it saves.
   if (threads < 2 || static_cast<double>(M) * N * K < (1 << 19)) {
     if (pack) (*pack)(0, M);
-    gemm_packed_a(uk, Ap, M, N, K, packb, 0, overwrite, C, ldc, 0, epi);
+    gemm_packed_a(uk, Ap, M, N, K, packb, 0, overwrite, C, ldc, 0, epi, prepacked_b);
     return;
   }
   const bool split_n = N >= M || N >= int64_t{4} * uk.nr * threads;
@@ -406,10 +414,10 @@ void run_packed(const SgemmUKernel& uk, float* Ap, const std::function<void(int6
       const int64_t e = std::min(len, units * (c + 1) / chunks * unit);
       if (b >= e) continue;
       if (split_n) {
-        gemm_packed_a(uk, Ap, M, e - b, K, packb, b, overwrite, C + b, ldc, 0, epi);
+        gemm_packed_a(uk, Ap, M, e - b, K, packb, b, overwrite, C + b, ldc, 0, epi, prepacked_b);
       } else {
         if (pack) (*pack)(b, e);
-        gemm_packed_a(uk, Ap + b * K, e - b, N, K, packb, 0, overwrite, C + b * ldc, ldc, b, epi);
+        gemm_packed_a(uk, Ap + b * K, e - b, N, K, packb, 0, overwrite, C + b * ldc, ldc, b, epi, prepacked_b);
       }
     }
   });
@@ -460,6 +468,43 @@ void sgemm_prepacked_fn(const SgemmPackedA& a, int64_t N, const SgemmPackB& pack
   }
   if (beta != 0.f && beta != 1.f) scale_c(a.M, N, beta, C, ldc);
   run_packed(uk, const_cast<float*>(a.data.data()), nullptr, a.M, N, a.K, pack_b, beta == 0.f, C, ldc, pool, epilogue);
+}
+
+SgemmPackedB sgemm_pack_b(bool trans_b, int64_t K, int64_t N, const float* B, int64_t ldb) {
+  const SgemmUKernel& uk = active_ukernel();
+  const int64_t KC = blocking().kc;
+  SgemmPackedB p;
+  p.K = K;
+  p.N = N;
+  p.nr = uk.nr;
+  p.kc = KC;
+  p.n_padded = (N + uk.nr - 1) / uk.nr * uk.nr;
+  p.data.resize(static_cast<size_t>(p.n_padded * K));
+  for (int64_t pc = 0; pc < K; pc += KC)
+    pack_b(trans_b, B, ldb, pc, 0, std::min(KC, K - pc), N, uk.nr, p.data.data() + pc * p.n_padded);
+  return p;
+}
+
+void sgemm_packed_b(bool trans_a, int64_t M, float alpha, const float* A, int64_t lda, const SgemmPackedB& b,
+                    float beta, float* C, int64_t ldc, ThreadPool* pool) {
+  const SgemmUKernel& uk = active_ukernel();
+  const int64_t N = b.N, K = b.K;
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0 || alpha == 0.f) {
+    if (beta != 1.f) scale_c(M, N, beta, C, ldc);
+    return;
+  }
+  if (b.nr != uk.nr || b.kc != blocking().kc)
+    throw std::logic_error("sgemm_packed_b: B was packed for another micro-kernel or block size");
+  if (beta != 0.f && beta != 1.f) scale_c(M, N, beta, C, ldc);
+  const size_t need = static_cast<size_t>(packed_a_size(M, K, uk.mr));
+  if (t_packed_a.size() < need) t_packed_a.resize(need);
+  float* Ap = t_packed_a.data();
+  const std::function<void(int64_t, int64_t)> pack = [&](int64_t i0, int64_t i1) {
+    pack_a(trans_a, A, lda, i0, i1, K, uk.mr, alpha, Ap + i0 * K);
+  };
+  const SgemmPackB unused = [](int64_t, int64_t, int64_t, int64_t, int, float*) {};
+  run_packed(uk, Ap, &pack, M, N, K, unused, beta == 0.f, C, ldc, pool, nullptr, &b);
 }
 
 }  // namespace simd

@@ -48,6 +48,20 @@ using SgemmPackB = std::function<void(int64_t k0, int64_t kc, int64_t j0, int64_
 void sgemm_prepacked_fn(const SgemmPackedA& a, int64_t N, const SgemmPackB& pack_b, float beta, float* C, int64_t ldc,
                         ThreadPool* pool = nullptr, const SgemmEpilogue* epilogue = nullptr);
 
+// op(B) packed once for many products with the same right operand (constant
+// MatMul/Gemm weights with many rows of A: a transformer's projections), in
+// the panels the SGEMM reads, block by block of depth. Tied to the
+// micro-kernel and block sizes chosen at start-up.
+struct SgemmPackedB {
+  int64_t K = 0, N = 0, kc = 0, n_padded = 0;
+  int nr = 0;
+  std::vector<float> data;
+};
+SgemmPackedB sgemm_pack_b(bool trans_b, int64_t K, int64_t N, const float* B, int64_t ldb);
+// C (M x N) = alpha * op(A) * packed B + beta * C.
+void sgemm_packed_b(bool trans_a, int64_t M, float alpha, const float* A, int64_t lda, const SgemmPackedB& b,
+                    float beta, float* C, int64_t ldc, ThreadPool* pool = nullptr);
+
 // Name of the micro-kernel in use: "avx512", "avx2", "neon", "generic".
 // PIONNX_SGEMM=generic|neon|avx2|avx512 caps the choice (read once).
 const char* sgemm_isa();
