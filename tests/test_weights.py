@@ -171,3 +171,38 @@ def test_matmul_with_a_packed_constant_b(b_kind, threads):
             feeds = {"a": a} if b_kind == "constant" else {"a": a, "b": bb}
             want = (a.astype(np.float64) @ bb.astype(np.float64)).astype(np.float32)
             np.testing.assert_allclose(sess.run(None, feeds)[0], want, rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize("dilation", [1, 2])
+def test_depthwise_conv_matches_the_reference(stride, dilation):
+    """Depthwise 3x3 convolutions (group = channels), the depthwise family's row kernels: widths around
+    the 8-output vector blocks (the stride-2 kernel's block reads 18 inputs), pads, dilation, against
+    onnx.reference. cpu_matrix runs this on every depthwise path."""
+    from onnx.reference import ReferenceEvaluator
+
+    for width in (5, 8, 9, 16, 17, 18, 19, 33, 40):
+        c = 3
+        w = RNG.standard_normal((c, 1, 3, 3)).astype(np.float32)
+        b = RNG.standard_normal((c,)).astype(np.float32)
+        m = model(
+            [
+                helper.make_node(
+                    "Conv",
+                    ["x", "w", "b"],
+                    ["y"],
+                    group=c,
+                    kernel_shape=[3, 3],
+                    strides=[stride, stride],
+                    dilations=[dilation, dilation],
+                    pads=[1, 1, 1, 1],
+                )
+            ],
+            [tensor("x", TensorProto.FLOAT, [1, c, 11, width])],
+            [tensor("y", TensorProto.FLOAT, None)],
+            initializers=[numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")],
+        )
+        x = RNG.standard_normal((1, c, 11, width)).astype(np.float32)
+        got = pionnx.InferenceSession(m.SerializeToString()).run(None, {"x": x})[0]
+        want = ReferenceEvaluator(m).run(None, {"x": x})[0]
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5, err_msg=f"width {width}")

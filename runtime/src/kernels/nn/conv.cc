@@ -132,6 +132,15 @@ void depthwise_plane(const T* x, const T* w, T bias, T* y, const WindowGeometry&
       // Nine taps over a contiguous run of outputs: the depthwise family's
       // kernel for this CPU (kernels/simd/depthwise.h).
       simd::depthwise3x3_row(xr, xr + DH * W, xr + 2 * DH * W, DW, w, bias, yi, n_in);
+    } else if constexpr (K == 3 && S == 2 && std::is_same<T, float>::value) {
+      if (DW == 1) simd::depthwise3x3s2_row(xr, xr + DH * W, xr + 2 * DH * W, w, bias, yi, n_in);
+      else
+        for (int64_t i = 0; i < n_in; ++i) {
+          T acc = bias;
+          for (int64_t kh = 0; kh < 3; ++kh)
+            for (int64_t kw = 0; kw < 3; ++kw) acc += w[kh * 3 + kw] * xr[kh * DH * W + i * 2 + kw * DW];
+          yi[i] = acc;
+        }
     } else if constexpr (K == 3 && S == 1) {
       // Nine taps over a contiguous run of outputs: one vectorizable pass
       // with the nine input rows/columns as shifted streams.

@@ -18,8 +18,23 @@ void row_generic(const float* r0, const float* r1, const float* r2, int64_t d, c
            w6 * r2[i] + w7 * r2[i + d] + w8 * r2[i + d2];
 }
 
+void row_s2_generic(const float* r0, const float* r1, const float* r2, const float* w, float bias, float* y,
+                    int64_t n) {
+  const float w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5], w6 = w[6], w7 = w[7], w8 = w[8];
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t j = 2 * i;
+    y[i] = bias + w0 * r0[j] + w1 * r0[j + 1] + w2 * r0[j + 2] + w3 * r1[j] + w4 * r1[j + 1] + w5 * r1[j + 2] +
+           w6 * r2[j] + w7 * r2[j + 1] + w8 * r2[j + 2];
+  }
+}
+
 Depthwise3x3Row active() {
   static const Depthwise3x3Row k = depthwise_paths().active == "avx2" ? depthwise3x3_row_avx2() : row_generic;
+  return k;
+}
+
+Depthwise3x3S2Row active_s2() {
+  static const Depthwise3x3S2Row k = depthwise_paths().active == "avx2" ? depthwise3x3s2_row_avx2() : row_s2_generic;
   return k;
 }
 
@@ -28,6 +43,11 @@ Depthwise3x3Row active() {
 void depthwise3x3_row(const float* r0, const float* r1, const float* r2, int64_t d, const float* w, float bias,
                       float* y, int64_t n) {
   active()(r0, r1, r2, d, w, bias, y, n);
+}
+
+void depthwise3x3s2_row(const float* r0, const float* r1, const float* r2, const float* w, float bias, float* y,
+                        int64_t n) {
+  active_s2()(r0, r1, r2, w, bias, y, n);
 }
 
 // PIONNX_DEPTHWISE=generic|avx2 caps the choice (tests, benchmarks).

@@ -1,4 +1,4 @@
-// The depthwise family: the inside run of a 3x3 stride-1 depthwise
+// The depthwise family: the inside run of a 3x3 stride-1 or stride-2 depthwise
 // convolution (MobileNet, ShuffleNet, EfficientNet), the loop their time goes
 // to. The driver (depthwise.cc) holds the portable kernel and the run-time
 // choice (PIONNX_DEPTHWISE=generic|avx2); depthwise_avx2.cc the AVX2+FMA one.
@@ -14,10 +14,18 @@ namespace simd {
 void depthwise3x3_row(const float* r0, const float* r1, const float* r2, int64_t d, const float* w, float bias,
                       float* y, int64_t n);
 
+// The same with stride 2 and no dilation: y[i] = bias + sum w[kh * 3 + kw] *
+// r_kh[2 i + kw]; reads r_kh[0 .. 2 n].
+void depthwise3x3s2_row(const float* r0, const float* r1, const float* r2, const float* w, float bias, float* y,
+                        int64_t n);
+
 using Depthwise3x3Row = void (*)(const float* r0, const float* r1, const float* r2, int64_t d, const float* w,
                                  float bias, float* y, int64_t n);
+using Depthwise3x3S2Row = void (*)(const float* r0, const float* r1, const float* r2, const float* w, float bias,
+                                   float* y, int64_t n);
 // nullptr when not compiled in or the CPU lacks AVX2 and FMA.
 Depthwise3x3Row depthwise3x3_row_avx2();
+Depthwise3x3S2Row depthwise3x3s2_row_avx2();
 
 }  // namespace simd
 }  // namespace pionnx
