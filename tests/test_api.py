@@ -89,16 +89,20 @@ def test_nodearg_has_a_readable_repr():
     assert "a" in repr(arg)
 
 
-def test_overridable_initializers():
-    # IR >= 4: an initializer that is also a graph input is a default the caller may override.
+def bias_input_model() -> onnx.ModelProto:
+    """y = x + bias, with the initializer bias ([10, 20, 30]) also listed as a graph input."""
     bias = helper.make_tensor("bias", TensorProto.FLOAT, [3], [10.0, 20.0, 30.0])
-    m = model(
+    return model(
         [helper.make_node("Add", ["x", "bias"], ["y"], name="add_bias")],
         [tensor("x", TensorProto.FLOAT, [3]), tensor("bias", TensorProto.FLOAT, [3])],
         [tensor("y", TensorProto.FLOAT, [3])],
         initializers=[bias],
     )
-    sess = session(m)
+
+
+def test_overridable_initializers():
+    # IR >= 4: an initializer that is also a graph input is a default the caller may override.
+    sess = session(bias_input_model())
     assert [i.name for i in sess.get_inputs()] == ["x"]
     overridable = sess.get_overridable_initializers()
     assert [i.name for i in overridable] == ["bias"]
@@ -110,17 +114,11 @@ def test_overridable_initializers():
     np.testing.assert_array_equal(sess.run(None, {"x": x, "bias": new_bias})[0], new_bias)
 
 
-def test_initializers_listed_as_inputs_below_ir4_are_constants():
+def test_initializers_listed_as_inputs_below_ir4_are_constants(tmp_path):
     """Below IR 4 the spec lists every initializer as a graph input too; such an input is a constant,
     not a default: onnxruntime neither lists it as overridable nor accepts a feed for it (and pionnx's
     kernels may pack it once per session)."""
-    bias = helper.make_tensor("bias", TensorProto.FLOAT, [3], [10.0, 20.0, 30.0])
-    m = model(
-        [helper.make_node("Add", ["x", "bias"], ["y"], name="add_bias")],
-        [tensor("x", TensorProto.FLOAT, [3]), tensor("bias", TensorProto.FLOAT, [3])],
-        [tensor("y", TensorProto.FLOAT, [3])],
-        initializers=[bias],
-    )
+    m = bias_input_model()
     m.ir_version = 3
     m.opset_import[0].version = 8
     data = m.SerializeToString()
@@ -131,6 +129,15 @@ def test_initializers_listed_as_inputs_below_ir4_are_constants():
     np.testing.assert_array_equal(sess.run(None, {"x": x})[0], [10, 20, 30])
     with pytest.raises(pionnx.InvalidArgument, match="unknown input 'bias'"):
         sess.run(None, {"x": x, "bias": np.ones(3, np.float32)})
+    # The optimized model is written at IR 4 or later, where an initializer listed as an input would be
+    # overridable: it is written as a plain initializer, so it stays a constant.
+    opts = pionnx.SessionOptions()
+    opts.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+    pionnx.InferenceSession(data, opts)
+    written = onnx.load(opts.optimized_model_filepath)
+    assert written.ir_version >= 4 and [i.name for i in written.graph.input] == ["x"]
+    assert [t.name for t in written.graph.initializer] == ["bias"]
+    onnx.checker.check_model(written)
     ort = pytest.importorskip("onnxruntime")
     ref = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
     assert [i.name for i in ref.get_inputs()] == ["x"] and ref.get_overridable_initializers() == []

@@ -1,6 +1,7 @@
 #include "kernels/base/kernel.h"
 
 #include <algorithm>
+#include <map>
 #include <stdexcept>
 #include <string>
 
@@ -67,15 +68,32 @@ const std::vector<OperatorRow>& operator_table() {
   return rows;
 }
 
+namespace {
+
+// The table's rows by (canonical domain, op), built once: registering a
+// kernel looks its rows up instead of scanning all of them.
+const std::map<std::pair<std::string, std::string>, std::vector<const OperatorRow*>>& operator_index() {
+  static const auto index = [] {
+    std::map<std::pair<std::string, std::string>, std::vector<const OperatorRow*>> m;
+    for (const OperatorRow& r : operator_table()) m[{canonical_domain(r.domain), r.op}].push_back(&r);
+    return m;
+  }();
+  return index;
+}
+
+}  // namespace
+
 void KernelRegistry::add(const std::string& domain, const std::string& op, KernelFactory f, int since) {
   const std::string dom = canonical_domain(domain);
   const OperatorRow* row = nullptr;
   int matches = 0;
-  for (const OperatorRow& r : operator_table()) {
-    if (canonical_domain(r.domain) != dom || op != r.op || (since != 0 && r.since != since)) continue;
-    row = &r;
-    ++matches;
-  }
+  const auto& index = operator_index();
+  if (auto it = index.find({dom, op}); it != index.end())
+    for (const OperatorRow* r : it->second) {
+      if (since != 0 && r->since != since) continue;
+      row = r;
+      ++matches;
+    }
   if (matches != 1)
     throw std::logic_error("kernel for " + (dom.empty() ? std::string("ai.onnx") : dom) + "::" + op +
                            (since != 0 ? " (since " + std::to_string(since) + ")" : std::string()) + ": " +

@@ -128,36 +128,22 @@ void depthwise_plane(const T* x, const T* w, T bias, T* y, const WindowGeometry&
     const T* xr = ow_lo < ow_hi ? x + (oh * SH - PH) * W + (ow_lo * SW - PW) : x;
     T* yi = yr + ow_lo;
     const int64_t n_in = std::max<int64_t>(0, ow_hi - ow_lo);
-    if constexpr (K == 3 && S == 1 && std::is_same<T, float>::value) {
+    bool done = false;
+    if constexpr (K == 3 && std::is_same<T, float>::value) {
       // Nine taps over a contiguous run of outputs: the depthwise family's
-      // kernel for this CPU (kernels/simd/depthwise.h).
-      simd::depthwise3x3_row(xr, xr + DH * W, xr + 2 * DH * W, DW, w, bias, yi, n_in);
-    } else if constexpr (K == 3 && S == 2 && std::is_same<T, float>::value) {
-      if (DW == 1) simd::depthwise3x3s2_row(xr, xr + DH * W, xr + 2 * DH * W, w, bias, yi, n_in);
-      else
-        for (int64_t i = 0; i < n_in; ++i) {
-          T acc = bias;
-          for (int64_t kh = 0; kh < 3; ++kh)
-            for (int64_t kw = 0; kw < 3; ++kw) acc += w[kh * 3 + kw] * xr[kh * DH * W + i * 2 + kw * DW];
-          yi[i] = acc;
-        }
-    } else if constexpr (K == 3 && S == 1) {
-      // Nine taps over a contiguous run of outputs: one vectorizable pass
-      // with the nine input rows/columns as shifted streams.
-      const T *r0 = xr, *r1 = xr + DH * W, *r2 = xr + 2 * DH * W;
-      const T w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5], w6 = w[6], w7 = w[7], w8 = w[8];
-      const int64_t d1 = DW, d2 = 2 * DW;
-      for (int64_t i = 0; i < n_in; ++i)
-        yi[i] = bias + w0 * r0[i] + w1 * r0[i + d1] + w2 * r0[i + d2] + w3 * r1[i] + w4 * r1[i + d1] + w5 * r1[i + d2] +
-                w6 * r2[i] + w7 * r2[i + d1] + w8 * r2[i + d2];
-    } else {
+      // kernels for this CPU (kernels/simd/depthwise.h); stride 2 only
+      // without dilation.
+      if (S == 1) simd::depthwise3x3_row(xr, xr + DH * W, xr + 2 * DH * W, DW, w, bias, yi, n_in);
+      else if (DW == 1) simd::depthwise3x3s2_row(xr, xr + DH * W, xr + 2 * DH * W, w, bias, yi, n_in);
+      done = S == 1 || DW == 1;
+    }
+    if (!done)
       for (int64_t i = 0; i < n_in; ++i) {
         T acc = bias;
         for (int64_t kh = 0; kh < KH; ++kh)
           for (int64_t kw = 0; kw < KW; ++kw) acc += w[kh * KW + kw] * xr[kh * DH * W + i * SW + kw * DW];
         yi[i] = acc;
       }
-    }
     for (int64_t ow = std::max(ow_lo, ow_hi); ow < OW; ++ow) yr[ow] = border(oh, ow);
   }
 }
@@ -201,27 +187,10 @@ struct Activation {
 
   template <typename T>
   void apply(T* y, int64_t n) const {
-    switch (kind) {
-      case None: return;
-      case Relu:
-        for (int64_t i = 0; i < n; ++i) y[i] = y[i] > T(0) ? y[i] : T(0);
-        return;
-      case LeakyRelu:
-        for (int64_t i = 0; i < n; ++i) y[i] = y[i] >= T(0) ? y[i] : y[i] * T(a);
-        return;
-      case Clip:
-        for (int64_t i = 0; i < n; ++i) y[i] = std::min(std::max(y[i], T(a)), T(b));
-        return;
-      case Sigmoid:
-        for (int64_t i = 0; i < n; ++i) y[i] = T(1) / (T(1) + std::exp(-y[i]));
-        return;
-      case Tanh:
-        for (int64_t i = 0; i < n; ++i) y[i] = std::tanh(y[i]);
-        return;
-      case HardSigmoid:
-        for (int64_t i = 0; i < n; ++i) y[i] = std::min(T(1), std::max(T(0), T(a) * y[i] + T(b)));
-        return;
-    }
+    if (kind == None) return;
+    with_op<T>([&](auto op) {
+      for (int64_t i = 0; i < n; ++i) y[i] = op(y[i]);
+    });
   }
 };
 
