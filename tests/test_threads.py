@@ -4,7 +4,9 @@ run) stay correct and never hang, including when a kernel fails mid-region."""
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -266,3 +268,23 @@ def test_runs_of_one_session_overlap():
     for y in outs:
         np.testing.assert_array_equal(y, ref)
     assert sess.get_profile()["peak_concurrent_runs"] == 2
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2, reason="needs Linux and two CPUs"
+)
+def test_idle_workers_may_run_on_every_allowed_cpu():
+    """A worker woken on its caller's CPU narrows its own affinity to move off it while it works (see
+    thread_pool.cc); once it sleeps again its affinity must be the process's whole set, never left pinned."""
+    allowed = os.sched_getaffinity(0)
+    before = set(os.listdir("/proc/self/task"))
+    sess = make(2)
+    workers = set(os.listdir("/proc/self/task")) - before
+    assert workers, "a 2-thread session starts a worker thread"
+    x = np.random.default_rng(0).standard_normal((512, 256)).astype(np.float32)
+    for _ in range(40):
+        time.sleep(0.01)  # past the 1.5 ms spin window: every run wakes a sleeping worker
+        np.testing.assert_allclose(sess.run(None, {"x": x})[0], reference(x)[0], rtol=1e-4, atol=1e-4)
+    time.sleep(0.05)
+    for tid in workers:
+        assert os.sched_getaffinity(int(tid)) == allowed, f"worker {tid} left with a narrowed CPU set"

@@ -10,9 +10,10 @@ For each model and thread count the three runtimes run the same inputs,
 round-robin (a fresh random order each iteration, so machine noise hits all of
 them alike), and the median of `--runs` timed runs after `--warmup` runs is
 reported. With more than one thread each timed run starts after a short
-pause (`--settle-ms`): onnxruntime's and pionnx's idle workers spin for a
-while after a run, and on a 2-core machine a runtime still spinning would
-steal a core from the next runtime's run. pionnx's outputs are checked against onnxruntime's before timing; a
+pause (`--settle-ms`, 60 ms): onnxruntime's and pionnx's idle workers spin for a
+while after a run (onnxruntime 1.32's for about 39 ms on a Zen 3 core, pionnx's
+for 1.5 ms), and on a 2-core machine a runtime still spinning would steal a
+core from the next runtime's run. pionnx's outputs are checked against onnxruntime's before timing; a
 relative difference above 1e-3 is flagged MISMATCH and left out of the
 geometric means. Session creation and peak RSS come from one child process
 per runtime and model (`--rss-child`), which also keeps a runtime that crashes
@@ -796,8 +797,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--settle-ms",
         type=float,
-        default=20.0,
-        help="pause before each timed run at >1 thread, so no runtime's spinning workers overlap another's run",
+        default=60.0,
+        help="pause before each timed run at >1 thread, so no runtime's spinning workers overlap another's run\n"
+        "(onnxruntime 1.32's idle worker spins about 39 ms after a run on a Zen 3 core)",
     )
     p.add_argument("--quick", action="store_true", help="smoke test: 3 runs, 1 warm-up, 1 child run")
     p.add_argument("--runtimes", default=",".join(RUNTIMES), help="subset of pionnx,onnxruntime,tract")

@@ -9,6 +9,10 @@
 #include <string>
 #include <utility>
 
+#if defined(__linux__)
+#include <sched.h>
+#endif
+
 namespace pionnx {
 
 namespace {
@@ -63,6 +67,50 @@ int cores() {
   return n;
 }
 
+int current_cpu() {
+#if defined(__linux__)
+  return sched_getcpu();
+#else
+  return -1;
+#endif
+}
+
+// A worker woken from its sleep is often placed on the waking thread's core:
+// Linux prefers the waker's CPU when it takes the other one for busy, and
+// under a hypervisor a halted (idle) virtual CPU counts as busy. The two
+// threads then share one core until the load balancer moves one (a few
+// milliseconds: most of a small model's run at 2 threads). So a worker that
+// wakes on the caller's CPU moves itself off it at once: its affinity is
+// narrowed to the other allowed CPUs (the kernel migrates it there) while it
+// works and spins, and restored before it sleeps again, so an idle worker
+// stays free to run anywhere.
+class CpuSteer {
+ public:
+  void move_off(int cpu) {
+#if defined(__linux__)
+    if (narrowed_ || cpu < 0 || cpu >= CPU_SETSIZE || current_cpu() != cpu) return;
+    if (sched_getaffinity(0, sizeof(allowed_), &allowed_) != 0 || !CPU_ISSET(cpu, &allowed_)) return;
+    cpu_set_t others = allowed_;
+    CPU_CLR(cpu, &others);
+    narrowed_ = CPU_COUNT(&others) > 0 && sched_setaffinity(0, sizeof(others), &others) == 0;
+#else
+    (void)cpu;
+#endif
+  }
+  void restore() {
+#if defined(__linux__)
+    if (narrowed_) sched_setaffinity(0, sizeof(allowed_), &allowed_);
+#endif
+    narrowed_ = false;
+  }
+
+ private:
+  bool narrowed_ = false;
+#if defined(__linux__)
+  cpu_set_t allowed_;
+#endif
+};
+
 }  // namespace
 
 ThreadPool::ThreadPool(int threads) : threads_(std::max(1, threads)) {
@@ -100,6 +148,7 @@ void ThreadPool::run_chunks(uint32_t gen) {
 }
 
 void ThreadPool::worker_loop() {
+  CpuSteer steer;
   uint32_t seen = claim_gen(claim_.load(std::memory_order_acquire));
   for (;;) {
     uint32_t gen = seen;
@@ -112,12 +161,16 @@ void ThreadPool::worker_loop() {
       if ((spins & 255) == 0 && std::chrono::steady_clock::now() > give_up) break;
     }
     if (gen == seen) {
+      steer.restore();
       std::unique_lock<std::mutex> lk(mu_);
       ++sleeping_;
       cv_.wait(lk, [&] { return stop_ || claim_gen(claim_.load(std::memory_order_acquire)) != seen; });
       --sleeping_;
       if (stop_) return;
       gen = claim_gen(claim_.load(std::memory_order_acquire));
+      const int waker = waker_cpu_.load(std::memory_order_relaxed);
+      lk.unlock();
+      steer.move_off(waker);
     }
     seen = gen;
     // Only as many helpers as the region was granted join it.
@@ -153,10 +206,19 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void
   job_n_.store(n, std::memory_order_relaxed);
   done_chunks_.store(0, std::memory_order_relaxed);
   claim_.store(pack_claim(gen, chunks, 0), std::memory_order_release);
+  bool woke = false;
   {
     std::lock_guard<std::mutex> lk(mu_);
-    if (sleeping_ > 0) cv_.notify_all();
+    if (sleeping_ > 0) {
+      waker_cpu_.store(current_cpu(), std::memory_order_relaxed);
+      cv_.notify_all();
+      woke = true;
+    }
   }
+  // A worker the kernel queued on this CPU would wait for this thread's time
+  // slice to end (milliseconds) before it could move itself: give it the CPU
+  // now. With nothing else queued here the yield returns at once.
+  if (woke) std::this_thread::yield();
   run_chunks(gen);
   for (int spins = 1; done_chunks_.load(std::memory_order_acquire) < chunks; ++spins) {
     if (spins < 4096) cpu_relax();

@@ -65,6 +65,7 @@ class ThreadPool {
   std::atomic<int64_t> done_chunks_{0};
   std::atomic<int> tickets_{0};  // helpers the current region may still admit
   std::atomic<bool> in_region_{false};
+  std::atomic<int> waker_cpu_{-1};  // the CPU the last wake-up came from
 
   std::mutex mu_;  // guards sleeping_, stop_ and error_; pairs with cv_
   std::condition_variable cv_;
