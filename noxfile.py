@@ -284,6 +284,19 @@ def build_armv7(session: nox.Session) -> None:
     session.run("python", "-m", "ci.factory.build_armv7", *session.posargs)
 
 
+@nox.session(venv_backend="none")
+def neon_mca(session: nox.Session) -> None:
+    """Static throughput of the NEON micro-kernels under llvm-mca (ci/bench/neon_mca.py).
+
+    Cross-compiles the NEON kernel files with the wheel's flags, cuts out each kernel's inner loop and
+    asks llvm-mca for its cycles per iteration on Cortex-A53/A57/A72 (aarch64) and Cortex-A57
+    (armv7), against a multiply-accumulate loop's peak on the same model. Prints a table, writes
+    build/neon-mca.json; `-- --min-percent N` sets the SGEMM micro-kernel's floor (default 80).
+    Needs g++-aarch64-linux-gnu, g++-arm-linux-gnueabihf and llvm (Debian packages); no wheel.
+    """
+    session.run("python3", "-m", "ci.bench.neon_mca", *session.posargs)
+
+
 @nox.session
 def bench(session: nox.Session) -> None:
     """Time pionnx against onnxruntime and tract (latency at 1 and 2 threads, session creation, peak RSS).

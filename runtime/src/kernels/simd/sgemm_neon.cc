@@ -2,9 +2,8 @@
 //
 // aarch64: 8x12 tile, 24 q-register accumulators, three B vectors and two A
 // vectors (29 of 32 registers), multiply-adds by lane (vfmaq_laneq_f32).
-// armv7: 4x8 tile, 8 accumulators, two B vectors and one A vector (11 of the
-// 16 q registers, so nothing spills), vmlaq_lane_f32 (or vfmaq_f32 when the
-// build targets VFPv4).
+// armv7: 6x8 tile, 12 accumulators, two B vectors and six A values (all 16
+// q registers), vmla.f32 by scalar, in inline assembly (see the kernel).
 //
 // On armv7 the library's baseline has no NEON: only this file is compiled
 // with -mfpu=neon (runtime/CMakeLists.txt), and sgemm.cc selects the kernel
@@ -20,104 +19,129 @@ namespace pionnx {
 namespace simd {
 namespace {
 
-// Stores the m x n top-left corner of a tile held in `tile` (row stride nr).
-inline void store_partial(const float* tile, int nr, float* c, int64_t ldc, int m, int n, bool accumulate) {
-  for (int i = 0; i < m; ++i)
-    for (int j = 0; j < n; ++j) c[i * ldc + j] = accumulate ? c[i * ldc + j] + tile[i * nr + j] : tile[i * nr + j];
+// One row of the tile into C: all of it, or its first n columns through a
+// small buffer. The accumulators reach here as named values; see below.
+template <int V>
+inline void store_row(float* ci, const float32x4_t (&v)[V], int n, bool accumulate) {
+  if (n == 4 * V) {
+    for (int j = 0; j < V; ++j) vst1q_f32(ci + 4 * j, accumulate ? vaddq_f32(v[j], vld1q_f32(ci + 4 * j)) : v[j]);
+    return;
+  }
+  float row[4 * V];
+  for (int j = 0; j < V; ++j) vst1q_f32(row + 4 * j, v[j]);
+  for (int j = 0; j < n; ++j) ci[j] = accumulate ? ci[j] + row[j] : row[j];
 }
 
+// The accumulators are named variables and the rows are stored with constant
+// indices: with an accumulator array indexed by the live row count, GCC 12
+// kept the array in memory and stored 12 of the 24 aarch64 accumulators to
+// the stack on every k step (llvm-mca: half the FMA rate on Cortex-A57/A72,
+// a quarter on A53; python -m ci.bench.neon_mca).
 #if defined(__aarch64__)
 
 constexpr int kMR = 8, kNR = 12;
 
 void ukernel_neon(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int m, int n, bool accumulate) {
-  float32x4_t acc[kMR][3];
-  for (int i = 0; i < kMR; ++i) acc[i][0] = acc[i][1] = acc[i][2] = vdupq_n_f32(0.f);
-  for (int64_t k = 0; k < kc; ++k) {
+  // clang-format off
+#define PIONNX_ACC(i) float32x4_t c##i##0 = vdupq_n_f32(0.f), c##i##1 = c##i##0, c##i##2 = c##i##0;
+  PIONNX_ACC(0) PIONNX_ACC(1) PIONNX_ACC(2) PIONNX_ACC(3) PIONNX_ACC(4) PIONNX_ACC(5) PIONNX_ACC(6) PIONNX_ACC(7)
+#undef PIONNX_ACC
+  for (int64_t k = 0; k < kc; ++k, a += kMR, b += kNR) {
     const float32x4_t b0 = vld1q_f32(b), b1 = vld1q_f32(b + 4), b2 = vld1q_f32(b + 8);
     const float32x4_t a0 = vld1q_f32(a), a1 = vld1q_f32(a + 4);
-    // clang-format off
-#define PIONNX_ROW(i, av, lane)                                   \
-  acc[i][0] = vfmaq_laneq_f32(acc[i][0], b0, av, lane);           \
-  acc[i][1] = vfmaq_laneq_f32(acc[i][1], b1, av, lane);           \
-  acc[i][2] = vfmaq_laneq_f32(acc[i][2], b2, av, lane);
+#define PIONNX_ROW(i, av, lane)                     \
+  c##i##0 = vfmaq_laneq_f32(c##i##0, b0, av, lane); \
+  c##i##1 = vfmaq_laneq_f32(c##i##1, b1, av, lane); \
+  c##i##2 = vfmaq_laneq_f32(c##i##2, b2, av, lane);
     PIONNX_ROW(0, a0, 0) PIONNX_ROW(1, a0, 1) PIONNX_ROW(2, a0, 2) PIONNX_ROW(3, a0, 3)
     PIONNX_ROW(4, a1, 0) PIONNX_ROW(5, a1, 1) PIONNX_ROW(6, a1, 2) PIONNX_ROW(7, a1, 3)
 #undef PIONNX_ROW
-    a += kMR;
-    b += kNR;
   }
+#define PIONNX_STORE(i) \
+  if (m > i) store_row<3>(c + i * ldc, {c##i##0, c##i##1, c##i##2}, n, accumulate);
+  PIONNX_STORE(0) PIONNX_STORE(1) PIONNX_STORE(2) PIONNX_STORE(3)
+  PIONNX_STORE(4) PIONNX_STORE(5) PIONNX_STORE(6) PIONNX_STORE(7)
+#undef PIONNX_STORE
   // clang-format on
-  if (m == kMR && n == kNR) {
-    for (int i = 0; i < kMR; ++i) {
-      float* ci = c + i * ldc;
-      for (int v = 0; v < 3; ++v) {
-        float32x4_t r = acc[i][v];
-        if (accumulate) r = vaddq_f32(r, vld1q_f32(ci + 4 * v));
-        vst1q_f32(ci + 4 * v, r);
-      }
-    }
-    return;
-  }
-  float tile[kMR * kNR];
-  for (int i = 0; i < kMR; ++i)
-    for (int v = 0; v < 3; ++v) vst1q_f32(tile + i * kNR + 4 * v, acc[i][v]);
-  store_partial(tile, kNR, c, ldc, m, n, accumulate);
 }
 
 #else  // armv7
 
-constexpr int kMR = 4, kNR = 8;
+// 6x8 in inline assembly: twelve accumulators q4-q15, the B row in q2-q3 and
+// six A values in d0-d2, one vld1 each, 12 vmla.f32 by scalar per k step.
+// GCC 12 compiled the same loop from intrinsics with register copies and
+// address arithmetic around every load (llvm-mca, Cortex-A57: 75 % of the
+// multiply-add rate) and, unrolled, spilled accumulators to the stack; this
+// loop is what register blocking on 16 q registers is meant to be. vmla.f32
+// (multiply, round, add) is in every NEON unit, VFPv4 or not.
+constexpr int kMR = 6, kNR = 8;
 
 void ukernel_neon(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int m, int n, bool accumulate) {
-  float32x4_t acc[kMR][2];
-  for (int i = 0; i < kMR; ++i) acc[i][0] = acc[i][1] = vdupq_n_f32(0.f);
-  for (int64_t k = 0; k < kc; ++k) {
-    const float32x4_t b0 = vld1q_f32(b), b1 = vld1q_f32(b + 4);
-    const float32x4_t av = vld1q_f32(a);
-#if defined(__ARM_FEATURE_FMA)
-    // VFPv4: fused multiply-add (no by-lane form on armv7, so broadcast).
-    // clang-format off
-#define PIONNX_ROW(i, half, lane)                                            \
-  {                                                                          \
-    const float32x4_t ai = vdupq_lane_f32(half, lane);                       \
-    acc[i][0] = vfmaq_f32(acc[i][0], b0, ai);                                \
-    acc[i][1] = vfmaq_f32(acc[i][1], b1, ai);                                \
+  alignas(16) float tile[kMR * kNR];
+  float* t = tile;
+  // kc is a depth block of the packed panels: far below 2^32.
+  uint32_t k = static_cast<uint32_t>(kc);
+  __asm__ __volatile__(
+      "vmov.i32 q4, #0\n\t"
+      "vmov.i32 q5, #0\n\t"
+      "vmov.i32 q6, #0\n\t"
+      "vmov.i32 q7, #0\n\t"
+      "vmov.i32 q8, #0\n\t"
+      "vmov.i32 q9, #0\n\t"
+      "vmov.i32 q10, #0\n\t"
+      "vmov.i32 q11, #0\n\t"
+      "vmov.i32 q12, #0\n\t"
+      "vmov.i32 q13, #0\n\t"
+      "vmov.i32 q14, #0\n\t"
+      "vmov.i32 q15, #0\n\t"
+      "cmp %[k], #0\n\t"
+      "beq 2f\n"
+      "1:\n\t"
+      "vld1.32 {d0-d2}, [%[a]]!\n\t"
+      "vld1.32 {d4-d7}, [%[b]]!\n\t"
+      "vmla.f32 q4, q2, d0[0]\n\t"
+      "vmla.f32 q5, q3, d0[0]\n\t"
+      "vmla.f32 q6, q2, d0[1]\n\t"
+      "vmla.f32 q7, q3, d0[1]\n\t"
+      "vmla.f32 q8, q2, d1[0]\n\t"
+      "vmla.f32 q9, q3, d1[0]\n\t"
+      "vmla.f32 q10, q2, d1[1]\n\t"
+      "vmla.f32 q11, q3, d1[1]\n\t"
+      "vmla.f32 q12, q2, d2[0]\n\t"
+      "vmla.f32 q13, q3, d2[0]\n\t"
+      "vmla.f32 q14, q2, d2[1]\n\t"
+      "vmla.f32 q15, q3, d2[1]\n\t"
+      "subs %[k], %[k], #1\n\t"
+      "bne 1b\n"
+      "2:\n\t"
+      "vst1.32 {d8-d11}, [%[t]]!\n\t"
+      "vst1.32 {d12-d15}, [%[t]]!\n\t"
+      "vst1.32 {d16-d19}, [%[t]]!\n\t"
+      "vst1.32 {d20-d23}, [%[t]]!\n\t"
+      "vst1.32 {d24-d27}, [%[t]]!\n\t"
+      "vst1.32 {d28-d31}, [%[t]]!\n\t"
+      : [a] "+r"(a), [b] "+r"(b), [k] "+r"(k), [t] "+r"(t)
+      :
+      : "cc", "memory", "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12", "d13", "d14",
+        "d15", "d16", "d17", "d18", "d19", "d20", "d21", "d22", "d23", "d24", "d25", "d26", "d27", "d28", "d29", "d30",
+        "d31");
+  for (int i = 0; i < m; ++i) {
+    const float32x4_t r[2] = {vld1q_f32(tile + i * kNR), vld1q_f32(tile + i * kNR + 4)};
+    store_row<2>(c + i * ldc, r, n, accumulate);
   }
-#else
-#define PIONNX_ROW(i, half, lane)                         \
-  acc[i][0] = vmlaq_lane_f32(acc[i][0], b0, half, lane);  \
-  acc[i][1] = vmlaq_lane_f32(acc[i][1], b1, half, lane);
-#endif
-    const float32x2_t lo = vget_low_f32(av), hi = vget_high_f32(av);
-    PIONNX_ROW(0, lo, 0) PIONNX_ROW(1, lo, 1) PIONNX_ROW(2, hi, 0) PIONNX_ROW(3, hi, 1)
-#undef PIONNX_ROW
-    a += kMR;
-    b += kNR;
-  }
-  // clang-format on
-  if (m == kMR && n == kNR) {
-    for (int i = 0; i < kMR; ++i) {
-      float* ci = c + i * ldc;
-      float32x4_t r0 = acc[i][0], r1 = acc[i][1];
-      if (accumulate) {
-        r0 = vaddq_f32(r0, vld1q_f32(ci));
-        r1 = vaddq_f32(r1, vld1q_f32(ci + 4));
-      }
-      vst1q_f32(ci, r0);
-      vst1q_f32(ci + 4, r1);
-    }
-    return;
-  }
-  float tile[kMR * kNR];
-  for (int i = 0; i < kMR; ++i) {
-    vst1q_f32(tile + i * kNR, acc[i][0]);
-    vst1q_f32(tile + i * kNR + 4, acc[i][1]);
-  }
-  store_partial(tile, kNR, c, ldc, m, n, accumulate);
 }
 
 #endif
+
+// A multiply-add of a whole vector: fused on aarch64 (vmlaq_f32 is an unfused
+// fmul + fadd there, two instructions), vmla.f32 on armv7's NEON.
+inline float32x4_t madd(float32x4_t acc, float32x4_t x, float32x4_t y) {
+#if defined(__aarch64__)
+  return vfmaq_f32(acc, x, y);
+#else
+  return vmlaq_f32(acc, x, y);
+#endif
+}
 
 // 16 columns (4 q accumulators) per pass down the rows, then 4, then the tail.
 void gemv_rows_neon(int64_t K, int64_t n, const float* x, const float* m, int64_t ldm, float* y) {
@@ -127,10 +151,10 @@ void gemv_rows_neon(int64_t K, int64_t n, const float* x, const float* m, int64_
     const float* p = m + j;
     for (int64_t k = 0; k < K; ++k, p += ldm) {
       const float32x4_t xk = vdupq_n_f32(x[k]);
-      a0 = vmlaq_f32(a0, xk, vld1q_f32(p));
-      a1 = vmlaq_f32(a1, xk, vld1q_f32(p + 4));
-      a2 = vmlaq_f32(a2, xk, vld1q_f32(p + 8));
-      a3 = vmlaq_f32(a3, xk, vld1q_f32(p + 12));
+      a0 = madd(a0, xk, vld1q_f32(p));
+      a1 = madd(a1, xk, vld1q_f32(p + 4));
+      a2 = madd(a2, xk, vld1q_f32(p + 8));
+      a3 = madd(a3, xk, vld1q_f32(p + 12));
     }
     vst1q_f32(y + j, a0);
     vst1q_f32(y + j + 4, a1);
@@ -140,7 +164,7 @@ void gemv_rows_neon(int64_t K, int64_t n, const float* x, const float* m, int64_
   for (; j + 4 <= n; j += 4) {
     float32x4_t a0 = vdupq_n_f32(0.f);
     const float* p = m + j;
-    for (int64_t k = 0; k < K; ++k, p += ldm) a0 = vmlaq_f32(a0, vdupq_n_f32(x[k]), vld1q_f32(p));
+    for (int64_t k = 0; k < K; ++k, p += ldm) a0 = madd(a0, vdupq_n_f32(x[k]), vld1q_f32(p));
     vst1q_f32(y + j, a0);
   }
   for (; j < n; ++j) {
