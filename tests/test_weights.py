@@ -206,3 +206,46 @@ def test_depthwise_conv_matches_the_reference(stride, dilation):
         got = pionnx.InferenceSession(m.SerializeToString()).run(None, {"x": x})[0]
         want = ReferenceEvaluator(m).run(None, {"x": x})[0]
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5, err_msg=f"width {width}")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize(
+    ("kernel", "stride", "dilation", "pads"),
+    [(3, 1, 1, 1), (3, 2, 1, 1), (3, 1, 2, 2), (5, 2, 1, 0), (1, 2, 1, 0), (7, 2, 1, 3), (3, 1, 1, 0)],
+)
+def test_conv_with_constant_weights_matches_the_reference(kernel, stride, dilation, pads, threads):
+    """A constant-weight Conv unfolds its input straight into the SGEMM's panels (conv.cc's im2col_packer):
+    output widths around the 8/12/16/32-column panels and the 256-column sub-blocks, rows that cross a
+    panel, the image edges' zeros, strides and dilations, 1 and 2 threads (each thread packs its own
+    columns) -- against onnx.reference. cpu_matrix runs it on every SGEMM path (each has its own panel
+    width)."""
+    from onnx.reference import ReferenceEvaluator
+
+    for width, height, channels in ((7, 5, 3), (13, 9, 4), (17, 6, 5), (40, 9, 3), (70, 8, 2)):
+        m_out = 5
+        w = RNG.standard_normal((m_out, channels, kernel, kernel)).astype(np.float32)
+        b = RNG.standard_normal((m_out,)).astype(np.float32)
+        m = model(
+            [
+                helper.make_node(
+                    "Conv",
+                    ["x", "w", "b"],
+                    ["y"],
+                    kernel_shape=[kernel, kernel],
+                    strides=[stride, stride],
+                    dilations=[dilation, dilation],
+                    pads=[pads] * 4,
+                )
+            ],
+            [tensor("x", TensorProto.FLOAT, [2, channels, height, width])],
+            [tensor("y", TensorProto.FLOAT, None)],
+            initializers=[numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")],
+        )
+        if (height + 2 * pads - dilation * (kernel - 1) - 1) < 0:
+            continue
+        x = RNG.standard_normal((2, channels, height, width)).astype(np.float32)
+        opts = pionnx.SessionOptions()
+        opts.intra_op_num_threads = threads
+        got = pionnx.InferenceSession(m.SerializeToString(), opts).run(None, {"x": x})[0]
+        want = ReferenceEvaluator(m).run(None, {"x": x})[0]
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4, err_msg=f"{width}x{height}x{channels}")
