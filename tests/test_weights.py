@@ -249,3 +249,42 @@ def test_conv_with_constant_weights_matches_the_reference(kernel, stride, dilati
         got = pionnx.InferenceSession(m.SerializeToString(), opts).run(None, {"x": x})[0]
         want = ReferenceEvaluator(m).run(None, {"x": x})[0]
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4, err_msg=f"{width}x{height}x{channels}")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize(
+    ("channels", "m_out", "height", "width", "pads"),
+    [
+        (32, 32, 28, 28, 1),  # 7x7 whole tiles
+        (40, 36, 27, 30, 1),  # partial tiles at the right and bottom edges
+        (33, 48, 26, 29, 2),  # wide pads: tiles in the padding
+        (256, 256, 14, 14, 1),  # 16 tiles: taken from 256 channels up
+    ],
+)
+def test_winograd_conv_matches_the_reference(channels, m_out, height, width, pads, threads):
+    """3x3 stride-1 convolutions with enough channels and tiles take the Winograd F(4x4, 3x3) path
+    (conv_winograd.cc; winograd_applies says which),
+    with a bias and a fused Relu; against onnx.reference. F(4x4, 3x3) rounds differently from a direct sum
+    (its transforms scale values by up to 8 and 1/24): the error is checked relative to the output's largest
+    value, as the conformance suite's tolerances would see it. PIONNX_CONV=im2col (cpu_matrix) forces the
+    im2col GEMM instead."""
+    from onnx.reference import ReferenceEvaluator
+
+    w = RNG.standard_normal((m_out, channels, 3, 3)).astype(np.float32)
+    b = RNG.standard_normal((m_out,)).astype(np.float32)
+    m = model(
+        [
+            helper.make_node("Conv", ["x", "w", "b"], ["c"], kernel_shape=[3, 3], pads=[pads] * 4),
+            helper.make_node("Relu", ["c"], ["y"]),
+        ],
+        [tensor("x", TensorProto.FLOAT, [2, channels, height, width])],
+        [tensor("y", TensorProto.FLOAT, None)],
+        initializers=[numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")],
+    )
+    x = RNG.standard_normal((2, channels, height, width)).astype(np.float32)
+    opts = pionnx.SessionOptions()
+    opts.intra_op_num_threads = threads
+    got = pionnx.InferenceSession(m.SerializeToString(), opts).run(None, {"x": x})[0]
+    want = ReferenceEvaluator(m).run(None, {"x": x})[0]
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=0, atol=5e-5 * np.abs(want).max())

@@ -17,6 +17,7 @@
 #include "kernels/base/kernel.h"
 #include "kernels/base/weight_cache.h"
 #include "kernels/math/gemm_ref.h"
+#include "kernels/nn/conv_winograd.h"
 #include "kernels/nn/window.h"
 #include "kernels/simd/depthwise.h"
 #include "platform/thread_pool.h"
@@ -410,7 +411,8 @@ class ConvKernel : public Kernel {
       : attrs_(WindowAttrs::from_node(info.node)),
         group_(info.node.attr_i("group", 1)),
         act_(Activation::from_node(info.node)),
-        packed_(info.constant_input(1)) {}
+        packed_(info.constant_input(1)),
+        wino_(info.constant_input(1)) {}
 
   void compute(KernelContext& ctx) const override {
     const std::string what = ctx.node().describe();
@@ -434,6 +436,16 @@ class ConvKernel : public Kernel {
       return;
     }
     Tensor& y = ctx.output(0, x.dtype(), out);
+    if (x.dtype() == DType::Float && y.numel() > 0 && winograd_applies(g, group_, C, M)) {
+      // A constant W is transformed once per session; a fed one takes the im2col path below.
+      const auto* wino = wino_.get(w, [&](const Tensor& wt) { return winograd_weights(wt.data<float>(), M, C); });
+      if (wino) {
+        const std::function<void(float*, int64_t)> finish = [this](float* v, int64_t n) { act_.apply(v, n); };
+        conv_winograd(ctx.pool(), *wino, x.data<float>(), b ? b->data<float>() : nullptr, y.data<float>(), N, g,
+                      act_.kind == Activation::None ? nullptr : &finish);
+        return;
+      }
+    }
     if (x.dtype() == DType::Float) {
       // Depthwise convolutions and empty outputs never reach the GEMM.
       const bool gemm = !(C / group_ == 1 && g.kernel_size() > 1 && g.dims() <= 2) && y.numel() > 0 && M > 0;
@@ -462,6 +474,7 @@ class ConvKernel : public Kernel {
   int64_t group_;
   Activation act_;
   ConstantWeightCache<std::vector<simd::SgemmPackedA>> packed_;
+  ConstantWeightCache<WinogradWeights> wino_;
 };
 
 }  // namespace

@@ -1,0 +1,169 @@
+#include "kernels/nn/conv_winograd.h"
+
+#include "platform/cpu_features.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace pionnx {
+
+namespace {
+
+constexpr int kTile = 6;  // input tile (4 outputs + 2 of the 3x3 window's reach)
+constexpr int kOut = 4;
+constexpr int kElems = kTile * kTile;
+
+// d (6 values, stride s) -> B^T d.
+inline void input_1d(const float* d, int s, float* o, int os) {
+  const float d0 = d[0], d1 = d[s], d2 = d[2 * s], d3 = d[3 * s], d4 = d[4 * s], d5 = d[5 * s];
+  o[0] = 4.f * d0 - 5.f * d2 + d4;
+  o[os] = -4.f * (d1 + d2) + d3 + d4;
+  o[2 * os] = 4.f * (d1 - d2) - d3 + d4;
+  o[3 * os] = 2.f * (d3 - d1) - d2 + d4;
+  o[4 * os] = 2.f * (d1 - d3) - d2 + d4;
+  o[5 * os] = 4.f * d1 - 5.f * d3 + d5;
+}
+
+// m (6 values, stride s) -> A^T m (4 values).
+inline void output_1d(const float* m, int s, float* o, int os) {
+  const float m0 = m[0], m1 = m[s], m2 = m[2 * s], m3 = m[3 * s], m4 = m[4 * s], m5 = m[5 * s];
+  const float a = m1 + m2, b = m1 - m2, c = m3 + m4, d = m3 - m4;
+  o[0] = m0 + a + c;
+  o[os] = b + 2.f * d;
+  o[2 * os] = a + 4.f * c;
+  o[3 * os] = b + 8.f * d + m5;
+}
+
+// g (3 values, stride s) -> G g (6 values).
+inline void weight_1d(const float* g, int s, float* o, int os) {
+  const float g0 = g[0], g1 = g[s], g2 = g[2 * s];
+  o[0] = g0 / 4.f;
+  o[os] = -(g0 + g1 + g2) / 6.f;
+  o[2 * os] = -(g0 - g1 + g2) / 6.f;
+  o[3 * os] = g0 / 24.f + g1 / 12.f + g2 / 6.f;
+  o[4 * os] = g0 / 24.f - g1 / 12.f + g2 / 6.f;
+  o[5 * os] = g2;
+}
+
+std::vector<float>& buffer(int which) {
+  thread_local std::vector<float> bufs[2];
+  return bufs[which];
+}
+
+}  // namespace
+
+bool winograd_applies(const WindowGeometry& g, int64_t group, int64_t C, int64_t M) {
+  // PIONNX_CONV=im2col|winograd, read with the kernel-choice variables (an unknown name is reported).
+  static const bool off =
+      platform::choose_path("conv", "PIONNX_CONV", {"im2col", "winograd"}, {true, true}).active == "im2col";
+  if (off || g.dims() != 2 || group != 1) return false;
+  for (size_t d = 0; d < 2; ++d)
+    if (g.kernel[d] != 3 || g.strides[d] != 1 || g.dilations[d] != 1) return false;
+  // Where it wins (single convolutions on Zen 3, both paths alternating in
+  // one session; docs/measurements.md): the 36 products need
+  // enough tiles for an efficient GEMM (a 14x14 output is only 16 tiles: a
+  // win from 256 channels up, a loss below), and the transforms, which cost
+  // the same per tile whatever the channel counts, need enough channels to
+  // be amortized (16 input channels: a loss). Very large planes (112x112,
+  // 784 tiles) lost too: their transformed tiles no longer stay in cache.
+  const int64_t tiles = ((g.out[0] + kOut - 1) / kOut) * ((g.out[1] + kOut - 1) / kOut);
+  if (C < 32 || M < 32) return false;
+  if (tiles >= 49 && tiles <= 400) return true;
+  return tiles >= 16 && tiles < 49 && C >= 256 && M >= 256;
+}
+
+WinogradWeights winograd_weights(const float* w, int64_t M, int64_t C) {
+  WinogradWeights u;
+  u.M = M;
+  u.C = C;
+  std::vector<float> planes(static_cast<size_t>(kElems * M * C));
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t c = 0; c < C; ++c) {
+      const float* g = w + (m * C + c) * 9;
+      float gg[kTile * 3], v[kElems];
+      for (int j = 0; j < 3; ++j) weight_1d(g + j, 3, gg + j, 3);                  // columns: G g (6 x 3)
+      for (int i = 0; i < kTile; ++i) weight_1d(gg + 3 * i, 1, v + kTile * i, 1);  // rows: (G g) G^T
+      for (int e = 0; e < kElems; ++e) planes[static_cast<size_t>((e * M + m) * C + c)] = v[e];
+    }
+  u.u.reserve(kElems);
+  for (int e = 0; e < kElems; ++e) u.u.push_back(simd::sgemm_pack_a(false, M, C, planes.data() + e * M * C, C));
+  return u;
+}
+
+void conv_winograd(ThreadPool& pool, const WinogradWeights& u, const float* X, const float* bias, float* Y, int64_t N,
+                   const WindowGeometry& g, const std::function<void(float*, int64_t)>* finish) {
+  const int64_t C = u.C, M = u.M, H = g.in[0], W = g.in[1], OH = g.out[0], OW = g.out[1];
+  const int64_t PH = g.pad_begin[0], PW = g.pad_begin[1];
+  const int64_t th = (OH + kOut - 1) / kOut, tw = (OW + kOut - 1) / kOut, tiles = th * tw;
+  // Tiles per block: the transformed input (36 x C x nt) and products
+  // (36 x M x nt) at most 2M floats each.
+  const int64_t nt_max = std::max<int64_t>(8, (int64_t{1} << 21) / (kElems * std::max(C, M)) / 8 * 8);
+  std::vector<float>& vbuf = buffer(0);
+  std::vector<float>& pbuf = buffer(1);
+  const size_t vneed = static_cast<size_t>(kElems * C * std::min(nt_max, tiles));
+  const size_t pneed = static_cast<size_t>(kElems * M * std::min(nt_max, tiles));
+  if (vbuf.size() < vneed) vbuf.resize(vneed);
+  if (pbuf.size() < pneed) pbuf.resize(pneed);
+  float* V = vbuf.data();
+  float* P = pbuf.data();
+
+  for (int64_t n = 0; n < N; ++n) {
+    const float* Xn = X + n * C * H * W;
+    float* Yn = Y + n * M * OH * OW;
+    for (int64_t t0 = 0; t0 < tiles; t0 += nt_max) {
+      const int64_t nt = std::min(nt_max, tiles - t0);
+      // Input tiles -> V[e][c][t].
+      pool.parallel_for(C, grain_size(1 << 14, nt * 100), [&](int64_t c0, int64_t c1) {
+        for (int64_t c = c0; c < c1; ++c) {
+          const float* xc = Xn + c * H * W;
+          for (int64_t t = 0; t < nt; ++t) {
+            const int64_t y0 = (t0 + t) / tw * kOut - PH, x0 = (t0 + t) % tw * kOut - PW;
+            float d[kElems], tmp[kElems];
+            if (y0 >= 0 && x0 >= 0 && y0 + kTile <= H && x0 + kTile <= W) {
+              const float* src = xc + y0 * W + x0;
+              for (int i = 0; i < kTile; ++i) std::memcpy(d + kTile * i, src + i * W, kTile * sizeof(float));
+            } else {
+              for (int i = 0; i < kTile; ++i)
+                for (int j = 0; j < kTile; ++j) {
+                  const int64_t y = y0 + i, x = x0 + j;
+                  d[kTile * i + j] = y >= 0 && y < H && x >= 0 && x < W ? xc[y * W + x] : 0.f;
+                }
+            }
+            for (int j = 0; j < kTile; ++j) input_1d(d + j, kTile, tmp + j, kTile);          // B^T d
+            for (int i = 0; i < kTile; ++i) input_1d(tmp + kTile * i, 1, d + kTile * i, 1);  // (B^T d) B
+            float* v = V + c * nt + t;
+            for (int e = 0; e < kElems; ++e) v[e * C * nt] = d[e];
+          }
+        }
+      });
+      // 36 products: P[e] (M x nt) = U[e] (M x C) * V[e] (C x nt).
+      for (int e = 0; e < kElems; ++e)
+        simd::sgemm_prepacked(u.u[static_cast<size_t>(e)], false, nt, V + e * C * nt, nt, 0.f, P + e * M * nt, nt,
+                              &pool);
+      // Product tiles -> 4x4 outputs (+ bias).
+      pool.parallel_for(M, grain_size(1 << 14, nt * 100), [&](int64_t m0, int64_t m1) {
+        for (int64_t m = m0; m < m1; ++m) {
+          float* ym = Yn + m * OH * OW;
+          const float b = bias ? bias[m] : 0.f;
+          for (int64_t t = 0; t < nt; ++t) {
+            const float* p = P + m * nt + t;
+            float s[kElems], tmp[kOut * kTile], o[kOut * kOut];
+            for (int e = 0; e < kElems; ++e) s[e] = p[e * M * nt];
+            for (int j = 0; j < kTile; ++j) output_1d(s + j, kTile, tmp + j, kTile);        // A^T s (4 x 6)
+            for (int i = 0; i < kOut; ++i) output_1d(tmp + kTile * i, 1, o + kOut * i, 1);  // (A^T s) A
+            const int64_t oy = (t0 + t) / tw * kOut, ox = (t0 + t) % tw * kOut;
+            const int64_t rows = std::min<int64_t>(kOut, OH - oy), cols = std::min<int64_t>(kOut, OW - ox);
+            for (int64_t i = 0; i < rows; ++i)
+              for (int64_t j = 0; j < cols; ++j) ym[(oy + i) * OW + ox + j] = o[kOut * i + j] + b;
+          }
+        }
+      });
+    }
+    if (finish)
+      pool.parallel_for(M, grain_size(1 << 16, OH * OW), [&](int64_t m0, int64_t m1) {
+        for (int64_t m = m0; m < m1; ++m) (*finish)(Yn + m * OH * OW, OH * OW);
+      });
+  }
+}
+
+}  // namespace pionnx

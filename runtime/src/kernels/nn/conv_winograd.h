@@ -1,0 +1,38 @@
+// Winograd F(4x4, 3x3) convolution (Lavin & Gray, "Fast Algorithms for
+// Convolutional Neural Networks", 2016) for 3x3, stride-1, undilated,
+// ungrouped float convolutions with a constant weight: each 6x6 input tile is
+// transformed once (B^T d B), the 36 transformed planes are multiplied by the
+// 36 transformed weight matrices (G g G^T, made once per session) with the
+// SGEMM, and each product tile is transformed back (A^T m A) into a 4x4 output
+// tile. 36 multiplications per 16 outputs instead of 144: a quarter of the
+// im2col GEMM's arithmetic, for the cost of the transforms.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "kernels/nn/window.h"
+#include "kernels/simd/sgemm.h"
+#include "platform/thread_pool.h"
+
+namespace pionnx {
+
+struct WinogradWeights {
+  int64_t M = 0, C = 0;
+  std::vector<simd::SgemmPackedA> u;  // 36 matrices M x C (transformed W, one per tile element)
+};
+
+// Whether the Winograd path takes this convolution: 3x3, stride 1, dilation
+// 1, one group, 2-D, enough channels for the transforms to pay (and unless
+// PIONNX_CONV=im2col forces the im2col GEMM).
+bool winograd_applies(const WindowGeometry& g, int64_t group, int64_t C, int64_t M);
+
+// W is M x C x 3 x 3.
+WinogradWeights winograd_weights(const float* w, int64_t M, int64_t C);
+
+// Y = conv(X, W) + bias, then `finish` over each written output row span
+// (channel m, its first element, the count): the activation.
+void conv_winograd(ThreadPool& pool, const WinogradWeights& u, const float* X, const float* bias, float* Y, int64_t N,
+                   const WindowGeometry& g, const std::function<void(float*, int64_t)>* finish);
+
+}  // namespace pionnx
