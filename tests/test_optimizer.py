@@ -3,6 +3,7 @@ and optimized_model_filepath writes a valid, equivalent ONNX model."""
 
 from __future__ import annotations
 
+import math
 import os
 
 import numpy as np
@@ -142,6 +143,60 @@ def test_matmul_add_to_gemm():
     m3 = make_model(nodes, [vi("A", [2, 3, 6])], [vi("Y", None)], inits)
     before, after = compare_levels(m3, {"A": rng.standard_normal((2, 3, 6)).astype(np.float32)})
     assert after[L.ORT_ENABLE_ALL] == before == 2
+
+
+def gelu_nodes(variant: str, half: float = 0.5) -> tuple[list, list]:
+    """0.5 * x * (1 + erf(x / sqrt 2)) as exporters write it before opset 20."""
+    inits = [
+        numpy_helper.from_array(np.array(np.sqrt(2.0), np.float32), "sqrt2"),
+        numpy_helper.from_array(np.array(np.sqrt(0.5), np.float32), "rsqrt2"),
+        numpy_helper.from_array(np.array(1.0, np.float32), "one"),
+        numpy_helper.from_array(np.array(half, np.float32), "half"),
+    ]
+    scale = (
+        helper.make_node("Mul", ["rsqrt2", "X"], ["s"])
+        if variant == "mul"
+        else helper.make_node("Div", ["X", "sqrt2"], ["s"])
+    )
+    nodes = [scale, helper.make_node("Erf", ["s"], ["e"]), helper.make_node("Add", ["e", "one"], ["a"])]
+    if variant == "half_first":
+        nodes += [helper.make_node("Mul", ["X", "half"], ["h"]), helper.make_node("Mul", ["h", "a"], ["Y"])]
+    else:
+        nodes += [helper.make_node("Mul", ["X", "a"], ["m"]), helper.make_node("Mul", ["m", "half"], ["Y"])]
+    return nodes, inits
+
+
+@pytest.mark.parametrize("variant", ["div", "mul", "half_first"])
+def test_gelu_pattern_becomes_one_node(variant, tmp_path):
+    """The written-out GELU of an opset-17 export fuses into com.microsoft Gelu (as onnxruntime's
+    GeluFusion does): one node, the same values, and the written model imports com.microsoft."""
+    nodes, inits = gelu_nodes(variant)
+    m = make_model(nodes, [vi("X", [4, 37])], [vi("Y", None)], inits)
+    x = np.random.default_rng(5).standard_normal((4, 37)).astype(np.float32) * 3
+    before, after = compare_levels(m, {"X": x})
+    assert (before, after[L.ORT_ENABLE_EXTENDED]) == (5, 1)
+    want = 0.5 * x.astype(np.float64) * (1 + np.vectorize(math.erf)(x.astype(np.float64) / math.sqrt(2)))
+    np.testing.assert_allclose(session(m).run(None, {"X": x})[0], want, rtol=1e-5, atol=1e-6)
+    path = tmp_path / "gelu.onnx"
+    session(m, path=str(path))
+    written = onnx.load(path)
+    assert [(n.domain, n.op_type) for n in written.graph.node] == [("com.microsoft", "Gelu")]
+    assert {o.domain: o.version for o in written.opset_import}.get("com.microsoft") == 1
+    assert session(str(path)).run(None, {"X": x})[0].shape == (4, 37)
+
+
+def test_gelu_lookalikes_are_left_alone():
+    # 0.49 is not GELU's 0.5; and an intermediate read twice must survive the fusion.
+    nodes, inits = gelu_nodes("div", half=0.49)
+    before, after = compare_levels(make_model(nodes, [vi("X", [3, 5])], [vi("Y", None)], inits), X5)
+    assert after[L.ORT_ENABLE_ALL] == before == 5
+    nodes, inits = gelu_nodes("div")
+    m = make_model(nodes, [vi("X", [3, 5])], [vi("Y", None), vi("e", None)], inits)
+    before, after = compare_levels(m, X5)
+    assert after[L.ORT_ENABLE_ALL] == before == 5
+
+
+X5 = {"X": np.random.default_rng(6).standard_normal((3, 5)).astype(np.float32)}
 
 
 def test_identity_and_dropout_chain():

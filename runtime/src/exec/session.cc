@@ -72,6 +72,10 @@ class SessionImpl {
         g, cfg.opt_level,
         OptimizeContext{model_.opsets, model_.ir_version, subgraph_builder(model_.opsets, KernelRegistry::builtin())});
     nodes_after_ = static_cast<int64_t>(g.nodes.size());
+    // A fusion may write com.microsoft operators (Gelu) into a model that
+    // imports only the default domain: import it, as onnxruntime does.
+    for (const Node& n : g.nodes)
+      if (n.domain == "com.microsoft" && !model_.opsets.count(n.domain)) model_.opsets[n.domain] = 1;
     // Below IR 4 every initializer is also listed as a graph input, and is a
     // constant all the same (the optimizer already treats it so): drop those
     // entries, so kernels see constant weights (packed once per session) and

@@ -10,6 +10,7 @@ int optimize_graph(Graph& g, OptLevel level, const OptimizeContext& ctx) {
     passes.push_back(fold_conv_batchnorm);
     passes.push_back(fuse_conv_activation);
     passes.push_back(fuse_matmul_add);
+    passes.push_back(fuse_gelu);
   }
   passes.push_back(remove_unused_initializers);
   int changes = 0;

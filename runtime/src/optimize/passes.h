@@ -36,6 +36,9 @@ bool fold_conv_batchnorm(Graph& g, const OptimizeContext& ctx);
 bool fuse_conv_activation(Graph& g, const OptimizeContext& ctx);
 // Extended: MatMul + bias with 2-D A becomes Gemm.
 bool fuse_matmul_add(Graph& g, const OptimizeContext& ctx);
+// Extended: 0.5 * x * (1 + Erf(x / sqrt(2))) becomes com.microsoft Gelu (the
+// session then imports that domain if the model did not).
+bool fuse_gelu(Graph& g, const OptimizeContext& ctx);
 
 // Runs the passes enabled at `level` over the graph (not into subgraphs).
 // Returns how many pass applications changed something.

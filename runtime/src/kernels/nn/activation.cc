@@ -316,6 +316,8 @@ void register_activation(KernelRegistry& r) {
              impl<ActivationKernel<GeluF>>("Gelu"), impl<ActivationKernel<MishF>>("Mish"),
              impl<ActivationKernel<SwishF>>("Swish"), impl<ActivationKernel<ShrinkF, kNumeric>>("Shrink"),
              impl_fn("PRelu", prelu_kernel), impl<ClipKernel>("Clip")});
+  // What onnxruntime's (and pionnx's, optimize/gelu_fusion.cc) GELU fusion writes.
+  r.add_all("com.microsoft", {impl<ActivationKernel<GeluF>>("Gelu")});
 }
 
 }  // namespace pionnx
