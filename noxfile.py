@@ -298,6 +298,19 @@ def neon_mca(session: nox.Session) -> None:
 
 
 @nox.session
+def qemu_aarch64(session: nox.Session) -> None:
+    """pionnx's aarch64 wheel against onnxruntime's aarch64 wheel from PyPI, both under qemu-aarch64.
+
+    `nox -s qemu_aarch64 -- build/aarch64/pionnx-...aarch64.whl [--models ...] [--runs N]`: the same models
+    and inputs, 1 thread, alternating, in the arm64 run image of `nox -s build_cross -- --arch aarch64`
+    (ci/bench/qemu_aarch64.py). An indication of relative emulated work, not a hardware time. Prints a
+    table, writes build/qemu-aarch64.json.
+    """
+    session.install("onnx>=1.19,<1.20", "numpy")
+    session.run("python", "-m", "ci.bench.qemu_aarch64", *session.posargs)
+
+
+@nox.session
 def bench(session: nox.Session) -> None:
     """Time pionnx against onnxruntime and tract (latency at 1 and 2 threads, session creation, peak RSS).
 
