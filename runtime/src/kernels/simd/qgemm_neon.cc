@@ -1,8 +1,9 @@
 // NEON micro-kernel for the integer GEMM (qgemm.cc): the shared int16-pair
-// panel layout, 4 rows x 8 columns per step. vld2q_s16 splits a step's eight
-// (k, k+1) column pairs into the k and k+1 halves, and vmlal_n_s16 multiplies
-// each half by the row's A value and widens into int32 accumulators (8 q
-// registers of accumulators, 2 for B: all 16 armv7 q registers fit).
+// panel layout, 4 rows x 8 columns per step. vld2q_s16 splits a depth pair's
+// eight (k, k+1) column pairs into the k and k+1 halves, and vmlal_lane_s16
+// multiplies each half by a lane of the row's A values and widens into int32
+// accumulators (8 q registers of accumulators, 4 for two depth pairs of B, 2
+// for four rows' A: 14 of the 16 armv7 q registers).
 //
 // On armv7 only this file (and sgemm_neon.cc) is compiled with -mfpu=neon;
 // qgemm.cc picks the kernel only when AT_HWCAP reports NEON
@@ -18,23 +19,60 @@ namespace simd {
 namespace {
 
 void kernel_neon(const int16_t* a, int64_t lda, int64_t kcp, const int16_t* b, int64_t ncp, int32_t (*acc)[kQNc]) {
+  static_assert(kQRows == 4, "four rows of A per call");
+  const int16_t *a0 = a, *a1 = a + lda, *a2 = a + 2 * lda, *a3 = a + 3 * lda;
   for (int64_t j0 = 0; j0 < ncp; j0 += 8) {
-    int32x4_t c[kQRows][2];
-    for (int r = 0; r < kQRows; ++r) c[r][0] = c[r][1] = vdupq_n_s32(0);
-    for (int64_t kp = 0; kp < kcp / 2; ++kp) {
-      const int16x8x2_t bv = vld2q_s16(b + (kp * ncp + j0) * 2);  // val[0]: k, val[1]: k+1
-      const int16x4_t k0lo = vget_low_s16(bv.val[0]), k0hi = vget_high_s16(bv.val[0]);
-      const int16x4_t k1lo = vget_low_s16(bv.val[1]), k1hi = vget_high_s16(bv.val[1]);
-      for (int r = 0; r < kQRows; ++r) {
-        const int16_t a0 = a[r * lda + 2 * kp], a1 = a[r * lda + 2 * kp + 1];
-        c[r][0] = vmlal_n_s16(vmlal_n_s16(c[r][0], k0lo, a0), k1lo, a1);
-        c[r][1] = vmlal_n_s16(vmlal_n_s16(c[r][1], k0hi, a0), k1hi, a1);
-      }
+    // Named accumulators: row r, columns j0..j0+3 (lo) and j0+4..j0+7 (hi).
+    int32x4_t c0l = vdupq_n_s32(0), c0h = c0l, c1l = c0l, c1h = c0l, c2l = c0l, c2h = c0l, c3l = c0l, c3h = c0l;
+    const int16_t* bp = b + j0 * 2;
+    const int64_t bstep = ncp * 2;  // one depth pair of the panel
+    int64_t kp = 0;
+    // Two depth pairs per step: each row's four A values in one 64-bit load
+    // (by-lane multiply-adds), instead of eight scalar loads moved into
+    // vector lanes (llvm-mca, Cortex-A57: the scalar form was 48 % of peak on
+    // armv7, its loads and moves outnumbering the multiply-adds).
+    for (; kp + 2 <= kcp / 2; kp += 2, bp += 2 * bstep) {
+      const int16x8x2_t p0 = vld2q_s16(bp), p1 = vld2q_s16(bp + bstep);  // k, k+1 | k+2, k+3
+      const int16x4_t k0l = vget_low_s16(p0.val[0]), k0h = vget_high_s16(p0.val[0]);
+      const int16x4_t k1l = vget_low_s16(p0.val[1]), k1h = vget_high_s16(p0.val[1]);
+      const int16x4_t k2l = vget_low_s16(p1.val[0]), k2h = vget_high_s16(p1.val[0]);
+      const int16x4_t k3l = vget_low_s16(p1.val[1]), k3h = vget_high_s16(p1.val[1]);
+      // clang-format off
+#define PIONNX_ROW(cl, ch, ap)                                                             \
+  {                                                                                        \
+    const int16x4_t av = vld1_s16((ap) + 2 * kp);                                          \
+    cl = vmlal_lane_s16(vmlal_lane_s16(vmlal_lane_s16(vmlal_lane_s16(cl, k0l, av, 0), k1l, av, 1), k2l, av, 2), \
+                        k3l, av, 3);                                                       \
+    ch = vmlal_lane_s16(vmlal_lane_s16(vmlal_lane_s16(vmlal_lane_s16(ch, k0h, av, 0), k1h, av, 1), k2h, av, 2), \
+                        k3h, av, 3);                                                       \
+  }
+      PIONNX_ROW(c0l, c0h, a0) PIONNX_ROW(c1l, c1h, a1) PIONNX_ROW(c2l, c2h, a2) PIONNX_ROW(c3l, c3h, a3)
+#undef PIONNX_ROW
+      // clang-format on
     }
-    for (int r = 0; r < kQRows; ++r) {
-      vst1q_s32(acc[r] + j0, c[r][0]);
-      vst1q_s32(acc[r] + j0 + 4, c[r][1]);
+    if (kp < kcp / 2) {  // an odd depth pair left
+      const int16x8x2_t p0 = vld2q_s16(bp);
+      const int16x4_t k0l = vget_low_s16(p0.val[0]), k0h = vget_high_s16(p0.val[0]);
+      const int16x4_t k1l = vget_low_s16(p0.val[1]), k1h = vget_high_s16(p0.val[1]);
+      // clang-format off
+#define PIONNX_ROW(cl, ch, ap)                                           \
+  {                                                                      \
+    const int16_t x0 = (ap)[2 * kp], x1 = (ap)[2 * kp + 1];              \
+    cl = vmlal_n_s16(vmlal_n_s16(cl, k0l, x0), k1l, x1);                 \
+    ch = vmlal_n_s16(vmlal_n_s16(ch, k0h, x0), k1h, x1);                 \
+  }
+      PIONNX_ROW(c0l, c0h, a0) PIONNX_ROW(c1l, c1h, a1) PIONNX_ROW(c2l, c2h, a2) PIONNX_ROW(c3l, c3h, a3)
+#undef PIONNX_ROW
+      // clang-format on
     }
+    vst1q_s32(acc[0] + j0, c0l);
+    vst1q_s32(acc[0] + j0 + 4, c0h);
+    vst1q_s32(acc[1] + j0, c1l);
+    vst1q_s32(acc[1] + j0 + 4, c1h);
+    vst1q_s32(acc[2] + j0, c2l);
+    vst1q_s32(acc[2] + j0 + 4, c2h);
+    vst1q_s32(acc[3] + j0, c3l);
+    vst1q_s32(acc[3] + j0 + 4, c3h);
   }
 }
 
