@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Cross-builds tests/cpp/sgemm_check and tests/cpp/qgemm_check (the float
-# and the integer GEMM) for armv7 (and aarch64 when that cross compiler is
-# installed) with the wheel's flags and runs them under qemu-user:
+# Cross-builds tests/cpp/sgemm_check, tests/cpp/qgemm_check and
+# tests/cpp/fastmath_check (the float and the integer GEMM, the vector math)
+# for armv7 (and aarch64 when that cross compiler is installed) with the
+# wheel's flags and runs them under qemu-user:
 # correctness of every micro-kernel against a naive reference, run-time NEON
 # detection on CPUs with and without NEON, and the generic/NEON wall-clock
 # ratio of a ResNet-50-sized GEMM.
@@ -84,6 +85,22 @@ PIONNX_QGEMM=generic "$qemu_arm" -cpu cortex-a15 -L /usr/arm-linux-gnueabihf "$o
 PIONNX_QGEMM=generic "$qemu_arm" -cpu cortex-a15 -L /usr/arm-linux-gnueabihf "$out/qgemm_check_armv7" \
   --bench "$M" "$N" "$K"
 
+# --- the vector math (exp, tanh, erf, sigmoid, GELU, softmax's pieces) against libm in double,
+# each path: NEON where the CPU has it, the portable (VFP) code on the NEON-less CPU and forced.
+fobjs=()
+compile_armv7 fobjs runtime/src/kernels/simd/elementwise_math_neon.cc \
+  runtime/src/kernels/simd/elementwise_math.cc runtime/src/kernels/simd/elementwise_math_avx2.cc tests/cpp/fastmath_check.cc
+$cxx "${base[@]}" "${fobjs[@]}" "$out/armv7_elementwise_math_neon.o" "$out/armv7_cpu_features.o" \
+  "$out/armv7_file_io.o" -o "$out/fastmath_check_armv7" -pthread
+if arm-linux-gnueabihf-objdump -d "$out/armv7_elementwise_math.o" | grep -qE '\bq[0-9]+\b'; then
+  echo "elementwise_math.o uses NEON registers: the baseline flags leaked" >&2; exit 1
+fi
+for cpu in cortex-a15 cortex-a8 cortex-r5f; do
+  echo "== qemu-arm -cpu $cpu fastmath_check"
+  "$qemu_arm" -cpu "$cpu" -L /usr/arm-linux-gnueabihf "$out/fastmath_check_armv7"
+done
+PIONNX_FASTMATH=generic "$qemu_arm" -cpu cortex-a15 -L /usr/arm-linux-gnueabihf "$out/fastmath_check_armv7"
+
 # --- aarch64 (NEON always on), when the cross compiler is there.
 if command -v aarch64-linux-gnu-g++ >/dev/null && [ -n "$qemu_a64" ]; then
   aarch64-linux-gnu-g++ "${common[@]}" "${lib_srcs[@]}" runtime/src/kernels/simd/sgemm_neon.cc \
@@ -99,4 +116,10 @@ if command -v aarch64-linux-gnu-g++ >/dev/null && [ -n "$qemu_a64" ]; then
     tests/cpp/qgemm_check.cc -o "$out/qgemm_check_aarch64" -pthread
   "$qemu_a64" -L /usr/aarch64-linux-gnu "$out/qgemm_check_aarch64"
   PIONNX_QGEMM=generic "$qemu_a64" -L /usr/aarch64-linux-gnu "$out/qgemm_check_aarch64"
+  aarch64-linux-gnu-g++ "${common[@]}" -Wno-psabi runtime/src/kernels/simd/elementwise_math.cc \
+    runtime/src/kernels/simd/elementwise_math_avx2.cc runtime/src/kernels/simd/elementwise_math_neon.cc \
+    runtime/src/platform/cpu_features.cc runtime/src/platform/file_io.cc tests/cpp/fastmath_check.cc \
+    -o "$out/fastmath_check_aarch64" -pthread
+  "$qemu_a64" -L /usr/aarch64-linux-gnu "$out/fastmath_check_aarch64"
+  PIONNX_FASTMATH=generic "$qemu_a64" -L /usr/aarch64-linux-gnu "$out/fastmath_check_aarch64"
 fi

@@ -1,8 +1,11 @@
 // See elementwise_math.h. The driver of the fastmath family: the portable
 // table, the run-time choice among the ISA tables (fastmath_paths), and the
 // entry points that call through the chosen one. The math itself is in
-// elementwise_math_kernels.h; the AVX2 table in elementwise_math_avx2.cc.
+// elementwise_math_kernels.h; the AVX2 table in elementwise_math_avx2.cc, the
+// NEON one in elementwise_math_neon.cc.
 #include "kernels/simd/elementwise_math.h"
+
+#include <string>
 
 #include "kernels/simd/dispatch.h"
 #include "kernels/simd/elementwise_math_kernels.h"
@@ -26,7 +29,10 @@ const Kernels kGeneric{exp_generic,      tanh_generic,      erf_generic,        
                        gelu_erf_generic, gelu_tanh_generic, exp_shift_sum_generic, max_generic};
 
 const Kernels& active() {
-  static const Kernels& k = simd::fastmath_paths().active == "avx2" ? *kernels_avx2() : kGeneric;
+  static const Kernels& k = [] {
+    const std::string& name = simd::fastmath_paths().active;
+    return name == "avx2" ? *kernels_avx2() : name == "neon" ? *kernels_neon() : kGeneric;
+  }();
   return k;
 }
 
@@ -52,10 +58,11 @@ float erf(float x) { return erf_v(splat(x))[0]; }
 
 namespace simd {
 
-// PIONNX_FASTMATH=generic|avx2 caps the choice (tests, benchmarks).
+// PIONNX_FASTMATH=generic|avx2|neon caps the choice (tests, benchmarks).
 const PathChoice& fastmath_paths() {
-  static const PathChoice choice = platform::choose_path("vector math", "PIONNX_FASTMATH", {"generic", "avx2"},
-                                                         {true, fastmath::kernels_avx2() != nullptr});
+  static const PathChoice choice =
+      platform::choose_path("vector math", "PIONNX_FASTMATH", {"generic", "avx2", "neon"},
+                            {true, fastmath::kernels_avx2() != nullptr, fastmath::kernels_neon() != nullptr});
   return choice;
 }
 

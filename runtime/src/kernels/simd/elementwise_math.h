@@ -1,8 +1,9 @@
 // Vectorized float32 transcendental loops for the activation kernels: libm's
 // expf/tanhf/erff are scalar calls that dominate Sigmoid, Tanh, Gelu and
 // Softmax. Accurate to a few ulp, matching libm on inf, NaN, overflow and
-// underflow. On x86-64 an AVX2+FMA variant is chosen at run time from cpuid;
-// elsewhere the portable variant compiles to SSE2 / NEON / scalar code.
+// underflow. On x86-64 an AVX2+FMA variant is chosen at run time from cpuid,
+// on ARM a NEON one from AT_HWCAP (armv7's portable code is VFP scalar);
+// the portable variant compiles to SSE2 / NEON / scalar code.
 // Every function allows y == x (in place).
 #pragma once
 #include <cstdint>

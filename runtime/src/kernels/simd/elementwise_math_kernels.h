@@ -185,6 +185,9 @@ struct Kernels {
 // The AVX2+FMA table (elementwise_math_avx2.cc), or nullptr where it is not
 // compiled in or the CPU lacks AVX2 or FMA.
 const Kernels* kernels_avx2();
+// The NEON table (elementwise_math_neon.cc), or nullptr where it is not compiled
+// in or the CPU reports no NEON.
+const Kernels* kernels_neon();
 
 }  // namespace fastmath
 }  // namespace pionnx

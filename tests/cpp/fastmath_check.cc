@@ -1,0 +1,93 @@
+// Standalone check of the fastmath family (vector exp, tanh, erf, sigmoid,
+// GELU, softmax's exp-shift-sum and max) against double-precision libm, for
+// cross builds run under qemu (ci/checks/arm_kernels.sh) as well as the host.
+// The path is the one this process picked (PIONNX_FASTMATH caps it): run it
+// once per path. Exit status is non-zero on any value out of tolerance.
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "kernels/simd/dispatch.h"
+#include "kernels/simd/elementwise_math.h"
+
+namespace fm = pionnx::fastmath;
+
+namespace {
+
+int failures = 0;
+std::string failed_functions;
+
+// |got - want| <= abs_tol + rel_tol * |want|, NaN for NaN, the same infinity where float overflows.
+void expect(const char* what, float x, float got, double want, double rel_tol, double abs_tol) {
+  bool ok;
+  const float wf = static_cast<float>(want);  // what float can hold: past FLT_MAX an infinity
+  if (std::isnan(want)) ok = std::isnan(got);
+  else if (std::isinf(wf)) ok = got == wf;
+  else ok = std::fabs(static_cast<double>(got) - want) <= abs_tol + rel_tol * std::fabs(want);
+  if (!ok && failed_functions.find(what) == std::string::npos) failed_functions += std::string(" ") + what;
+  if (!ok && ++failures <= 20)
+    std::printf("  MISMATCH %s(%.9g) = %.9g, want %.9g\n", what, static_cast<double>(x), static_cast<double>(got),
+                want);
+}
+
+double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+double gelu_erf(double x) { return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))); }
+double gelu_tanh(double x) { return 0.5 * x * (1.0 + std::tanh(0.7978845608028654 * (x + 0.044715 * x * x * x))); }
+
+}  // namespace
+
+int main() {
+  const auto& paths = pionnx::simd::fastmath_paths();
+  std::string avail;
+  for (const auto& p : paths.available) avail += (avail.empty() ? "" : ", ") + p;
+  std::printf("fastmath: paths %s; running %s\n", avail.c_str(), paths.active.c_str());
+
+  std::vector<float> x;
+  for (double v = -100; v <= 100; v += 0.0137) x.push_back(static_cast<float>(v));
+  for (double v = -6; v <= 6; v += 0.000731) x.push_back(static_cast<float>(v));
+  const float inf = std::numeric_limits<float>::infinity();
+  for (float v : {0.f, -0.f, 1e-30f, -1e-30f, 88.7f, 89.f, -87.3f, -88.f, -104.f, 1e4f, -1e4f, inf, -inf,
+                  std::numeric_limits<float>::quiet_NaN()})
+    x.push_back(v);
+  const int64_t n = static_cast<int64_t>(x.size());  // odd: the vector loops' tails run too
+  std::vector<float> y(x.size());
+
+  fm::exp_block(x.data(), y.data(), n);
+  // Results below FLT_MIN may flush to zero (armv7 NEON): an absolute slack of 1.2e-38.
+  for (int64_t i = 0; i < n; ++i) expect("exp", x[i], y[i], std::exp(static_cast<double>(x[i])), 4e-7, 1.2e-38);
+  fm::tanh_block(x.data(), y.data(), n);
+  for (int64_t i = 0; i < n; ++i) expect("tanh", x[i], y[i], std::tanh(static_cast<double>(x[i])), 2e-6, 1e-7);
+  fm::erf_block(x.data(), y.data(), n);
+  for (int64_t i = 0; i < n; ++i) expect("erf", x[i], y[i], std::erf(static_cast<double>(x[i])), 2e-6, 1e-7);
+  fm::sigmoid_block(x.data(), y.data(), n);
+  for (int64_t i = 0; i < n; ++i) expect("sigmoid", x[i], y[i], sigmoid(x[i]), 2e-6, 1e-7);
+  fm::gelu_block(x.data(), y.data(), n, false);
+  for (int64_t i = 0; i < n; ++i)
+    if (std::fabs(x[i]) < 1e3f) expect("gelu", x[i], y[i], gelu_erf(x[i]), 2e-6, 3e-7 * (1 + std::fabs(x[i])));
+  fm::gelu_block(x.data(), y.data(), n, true);
+  for (int64_t i = 0; i < n; ++i)
+    if (std::fabs(x[i]) < 1e3f) expect("gelu_tanh", x[i], y[i], gelu_tanh(x[i]), 2e-6, 3e-7 * (1 + std::fabs(x[i])));
+
+  // Softmax's pieces over a finite row.
+  std::vector<float> row;
+  for (int i = 0; i < 1001; ++i) row.push_back(static_cast<float>(std::sin(i * 0.37) * 20.0));
+  const float mx = fm::max_block(row.data(), static_cast<int64_t>(row.size()));
+  double want_max = row[0];
+  for (float v : row) want_max = std::max(want_max, static_cast<double>(v));
+  expect("max", 0.f, mx, want_max, 0, 0);
+  std::vector<float> e(row.size());
+  const float sum = fm::exp_shift_sum_block(row.data(), e.data(), static_cast<int64_t>(row.size()), mx);
+  double want_sum = 0;
+  for (size_t i = 0; i < row.size(); ++i) {
+    const double w = std::exp(static_cast<double>(row[i] - mx));  // the kernel subtracts in float
+    want_sum += w;
+    expect("exp_shift", row[i], e[i], w, 4e-7, 1.2e-38);
+  }
+  expect("exp_shift_sum", 0.f, sum, want_sum, 1e-5, 0);
+
+  std::printf("%s: %lld values per function, %d out of tolerance%s%s\n", paths.active.c_str(),
+              static_cast<long long>(n), failures, failures ? " in:" : "", failed_functions.c_str());
+  return failures == 0 ? 0 : 1;
+}
