@@ -72,6 +72,8 @@ KERNELS = [
     Kernel("sgemm micro-kernel", "sgemm_neon.cc", "ukernel_neon", "float"),
     Kernel("sgemm gemv (rows)", "sgemm_neon.cc", "gemv_rows_neon", "float"),
     Kernel("qgemm int16-pair kernel", "qgemm_neon.cc", "kernel_neon", "int16"),
+    Kernel("depthwise 3x3 row", "depthwise_neon.cc", "row_neon", "float"),
+    Kernel("depthwise 3x3 s2 row", "depthwise_neon.cc", "row_s2_neon", "float"),
 ]
 
 # Operations per instruction, by mnemonic and vector width.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Cross-builds tests/cpp/sgemm_check, tests/cpp/qgemm_check and
-# tests/cpp/fastmath_check (the float and the integer GEMM, the vector math)
-# for armv7 (and aarch64 when that cross compiler is installed) with the
+# Cross-builds tests/cpp/sgemm_check, qgemm_check, fastmath_check and
+# depthwise_check (the float and the integer GEMM, the vector math, the
+# depthwise rows) for armv7 (and aarch64 when that cross compiler is installed) with the
 # wheel's flags and runs them under qemu-user:
 # correctness of every micro-kernel against a naive reference, run-time NEON
 # detection on CPUs with and without NEON, and the generic/NEON wall-clock
@@ -101,6 +101,18 @@ for cpu in cortex-a15 cortex-a8 cortex-r5f; do
 done
 PIONNX_FASTMATH=generic "$qemu_arm" -cpu cortex-a15 -L /usr/arm-linux-gnueabihf "$out/fastmath_check_armv7"
 
+# --- the depthwise 3x3 row kernels (stride 1, dilated, stride 2) the same way.
+dobjs=()
+compile_armv7 dobjs runtime/src/kernels/simd/depthwise_neon.cc \
+  runtime/src/kernels/simd/depthwise.cc runtime/src/kernels/simd/depthwise_avx2.cc tests/cpp/depthwise_check.cc
+$cxx "${base[@]}" "${dobjs[@]}" "$out/armv7_depthwise_neon.o" "$out/armv7_cpu_features.o" \
+  "$out/armv7_file_io.o" -o "$out/depthwise_check_armv7" -pthread
+for cpu in cortex-a15 cortex-r5f; do
+  echo "== qemu-arm -cpu $cpu depthwise_check"
+  "$qemu_arm" -cpu "$cpu" -L /usr/arm-linux-gnueabihf "$out/depthwise_check_armv7"
+done
+PIONNX_DEPTHWISE=generic "$qemu_arm" -cpu cortex-a15 -L /usr/arm-linux-gnueabihf "$out/depthwise_check_armv7"
+
 # --- aarch64 (NEON always on), when the cross compiler is there.
 if command -v aarch64-linux-gnu-g++ >/dev/null && [ -n "$qemu_a64" ]; then
   aarch64-linux-gnu-g++ "${common[@]}" "${lib_srcs[@]}" runtime/src/kernels/simd/sgemm_neon.cc \
@@ -122,4 +134,10 @@ if command -v aarch64-linux-gnu-g++ >/dev/null && [ -n "$qemu_a64" ]; then
     -o "$out/fastmath_check_aarch64" -pthread
   "$qemu_a64" -L /usr/aarch64-linux-gnu "$out/fastmath_check_aarch64"
   PIONNX_FASTMATH=generic "$qemu_a64" -L /usr/aarch64-linux-gnu "$out/fastmath_check_aarch64"
+  aarch64-linux-gnu-g++ "${common[@]}" runtime/src/kernels/simd/depthwise.cc \
+    runtime/src/kernels/simd/depthwise_avx2.cc runtime/src/kernels/simd/depthwise_neon.cc \
+    runtime/src/platform/cpu_features.cc runtime/src/platform/file_io.cc tests/cpp/depthwise_check.cc \
+    -o "$out/depthwise_check_aarch64" -pthread
+  "$qemu_a64" -L /usr/aarch64-linux-gnu "$out/depthwise_check_aarch64"
+  PIONNX_DEPTHWISE=generic "$qemu_a64" -L /usr/aarch64-linux-gnu "$out/depthwise_check_aarch64"
 fi

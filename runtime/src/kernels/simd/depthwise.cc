@@ -29,12 +29,16 @@ void row_s2_generic(const float* r0, const float* r1, const float* r2, const flo
 }
 
 Depthwise3x3Row active() {
-  static const Depthwise3x3Row k = depthwise_paths().active == "avx2" ? depthwise3x3_row_avx2() : row_generic;
+  static const Depthwise3x3Row k = depthwise_paths().active == "avx2"   ? depthwise3x3_row_avx2()
+                                   : depthwise_paths().active == "neon" ? depthwise3x3_row_neon()
+                                                                        : row_generic;
   return k;
 }
 
 Depthwise3x3S2Row active_s2() {
-  static const Depthwise3x3S2Row k = depthwise_paths().active == "avx2" ? depthwise3x3s2_row_avx2() : row_s2_generic;
+  static const Depthwise3x3S2Row k = depthwise_paths().active == "avx2"   ? depthwise3x3s2_row_avx2()
+                                     : depthwise_paths().active == "neon" ? depthwise3x3s2_row_neon()
+                                                                          : row_s2_generic;
   return k;
 }
 
@@ -50,10 +54,11 @@ void depthwise3x3s2_row(const float* r0, const float* r1, const float* r2, const
   active_s2()(r0, r1, r2, w, bias, y, n);
 }
 
-// PIONNX_DEPTHWISE=generic|avx2 caps the choice (tests, benchmarks).
+// PIONNX_DEPTHWISE=generic|avx2|neon caps the choice (tests, benchmarks).
 const PathChoice& depthwise_paths() {
-  static const PathChoice choice = platform::choose_path(
-      "depthwise convolution", "PIONNX_DEPTHWISE", {"generic", "avx2"}, {true, depthwise3x3_row_avx2() != nullptr});
+  static const PathChoice choice =
+      platform::choose_path("depthwise convolution", "PIONNX_DEPTHWISE", {"generic", "avx2", "neon"},
+                            {true, depthwise3x3_row_avx2() != nullptr, depthwise3x3_row_neon() != nullptr});
   return choice;
 }
 

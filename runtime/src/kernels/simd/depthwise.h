@@ -1,7 +1,8 @@
 // The depthwise family: the inside run of a 3x3 stride-1 or stride-2 depthwise
 // convolution (MobileNet, ShuffleNet, EfficientNet), the loop their time goes
 // to. The driver (depthwise.cc) holds the portable kernel and the run-time
-// choice (PIONNX_DEPTHWISE=generic|avx2); depthwise_avx2.cc the AVX2+FMA one.
+// choice (PIONNX_DEPTHWISE=generic|avx2|neon); depthwise_avx2.cc the AVX2+FMA one,
+// depthwise_neon.cc the NEON one.
 #pragma once
 #include <cstdint>
 
@@ -26,6 +27,9 @@ using Depthwise3x3S2Row = void (*)(const float* r0, const float* r1, const float
 // nullptr when not compiled in or the CPU lacks AVX2 and FMA.
 Depthwise3x3Row depthwise3x3_row_avx2();
 Depthwise3x3S2Row depthwise3x3s2_row_avx2();
+// nullptr when not compiled in or the CPU reports no NEON (depthwise_neon.cc).
+Depthwise3x3Row depthwise3x3_row_neon();
+Depthwise3x3S2Row depthwise3x3s2_row_neon();
 
 }  // namespace simd
 }  // namespace pionnx

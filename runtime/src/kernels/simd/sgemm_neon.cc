@@ -15,6 +15,8 @@
 #if defined(__ARM_NEON) || defined(__ARM_NEON__)
 #include <arm_neon.h>
 
+#include "kernels/simd/neon_madd.h"
+
 namespace pionnx {
 namespace simd {
 namespace {
@@ -133,16 +135,6 @@ void ukernel_neon(int64_t kc, const float* a, const float* b, float* c, int64_t 
 
 #endif
 
-// A multiply-add of a whole vector: fused on aarch64 (vmlaq_f32 is an unfused
-// fmul + fadd there, two instructions), vmla.f32 on armv7's NEON.
-inline float32x4_t madd(float32x4_t acc, float32x4_t x, float32x4_t y) {
-#if defined(__aarch64__)
-  return vfmaq_f32(acc, x, y);
-#else
-  return vmlaq_f32(acc, x, y);
-#endif
-}
-
 // 16 columns (4 q accumulators) per pass down the rows, then 4, then the tail.
 void gemv_rows_neon(int64_t K, int64_t n, const float* x, const float* m, int64_t ldm, float* y) {
   int64_t j = 0;
@@ -151,10 +143,10 @@ void gemv_rows_neon(int64_t K, int64_t n, const float* x, const float* m, int64_
     const float* p = m + j;
     for (int64_t k = 0; k < K; ++k, p += ldm) {
       const float32x4_t xk = vdupq_n_f32(x[k]);
-      a0 = madd(a0, xk, vld1q_f32(p));
-      a1 = madd(a1, xk, vld1q_f32(p + 4));
-      a2 = madd(a2, xk, vld1q_f32(p + 8));
-      a3 = madd(a3, xk, vld1q_f32(p + 12));
+      a0 = neon_madd(a0, xk, vld1q_f32(p));
+      a1 = neon_madd(a1, xk, vld1q_f32(p + 4));
+      a2 = neon_madd(a2, xk, vld1q_f32(p + 8));
+      a3 = neon_madd(a3, xk, vld1q_f32(p + 12));
     }
     vst1q_f32(y + j, a0);
     vst1q_f32(y + j + 4, a1);
@@ -164,7 +156,7 @@ void gemv_rows_neon(int64_t K, int64_t n, const float* x, const float* m, int64_
   for (; j + 4 <= n; j += 4) {
     float32x4_t a0 = vdupq_n_f32(0.f);
     const float* p = m + j;
-    for (int64_t k = 0; k < K; ++k, p += ldm) a0 = madd(a0, vdupq_n_f32(x[k]), vld1q_f32(p));
+    for (int64_t k = 0; k < K; ++k, p += ldm) a0 = neon_madd(a0, vdupq_n_f32(x[k]), vld1q_f32(p));
     vst1q_f32(y + j, a0);
   }
   for (; j < n; ++j) {
