@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"image {tag} is missing: nox -s build_cross -- --arch aarch64 makes it")
     python = "3.11" if args.image == "bookworm" else {"bullseye": "3.9", "trixie": "3.13"}[args.image]
 
-    from ci.bench.models import prepare  # imports onnx: the host needs it, the container does not
+    from ci.bench.models import prepare, random_weights_path  # imports onnx: the host needs it, the container does not
 
     work = ROOT / "build" / "qemu-aarch64"
     models_dir = work / "models"
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         bm = prepare(name, ROOT / "build" / "bench-models")
         # onnx's light models set every weight to one value; their random-weight twin has outputs worth comparing.
-        src = bm.check_path or bm.path
+        src = random_weights_path(bm, ROOT / "build" / "bench-models") or bm.path
         (models_dir / f"{name}.onnx").write_bytes(src.read_bytes())
         (models_dir / f"{name}.npz").write_bytes(bm.feeds_path.read_bytes())
     wheels_dir = work / "wheels"
