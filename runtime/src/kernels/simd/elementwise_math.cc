@@ -16,17 +16,7 @@ namespace {
 
 using namespace vec;
 
-void exp_generic(const float* x, float* y, int64_t n) { apply(x, y, n, Exp{}); }
-void tanh_generic(const float* x, float* y, int64_t n) { apply(x, y, n, Tanh{}); }
-void erf_generic(const float* x, float* y, int64_t n) { apply(x, y, n, Erf{}); }
-void sigmoid_generic(const float* x, float* y, int64_t n) { apply(x, y, n, Sigmoid{}); }
-void gelu_erf_generic(const float* x, float* y, int64_t n) { apply(x, y, n, GeluErf{}); }
-void gelu_tanh_generic(const float* x, float* y, int64_t n) { apply(x, y, n, GeluTanh{}); }
-float exp_shift_sum_generic(const float* x, float* y, int64_t n, float s) { return exp_shift_sum(x, y, n, s); }
-float max_generic(const float* x, int64_t n) { return max_of(x, n); }
-
-const Kernels kGeneric{exp_generic,      tanh_generic,      erf_generic,           sigmoid_generic,
-                       gelu_erf_generic, gelu_tanh_generic, exp_shift_sum_generic, max_generic};
+PIONNX_FASTMATH_TABLE(generic, Generic, )
 
 const Kernels& active() {
   static const Kernels& k = [] {

@@ -11,23 +11,7 @@ namespace fastmath {
 
 namespace {
 
-using namespace vec;
-
-#define PIONNX_TARGET_AVX2 __attribute__((target("avx2,fma")))
-PIONNX_TARGET_AVX2 void exp_avx2(const float* x, float* y, int64_t n) { apply(x, y, n, Exp{}); }
-PIONNX_TARGET_AVX2 void tanh_avx2(const float* x, float* y, int64_t n) { apply(x, y, n, Tanh{}); }
-PIONNX_TARGET_AVX2 void erf_avx2(const float* x, float* y, int64_t n) { apply(x, y, n, Erf{}); }
-PIONNX_TARGET_AVX2 void sigmoid_avx2(const float* x, float* y, int64_t n) { apply(x, y, n, Sigmoid{}); }
-PIONNX_TARGET_AVX2 void gelu_erf_avx2(const float* x, float* y, int64_t n) { apply(x, y, n, GeluErf{}); }
-PIONNX_TARGET_AVX2 void gelu_tanh_avx2(const float* x, float* y, int64_t n) { apply(x, y, n, GeluTanh{}); }
-PIONNX_TARGET_AVX2 float exp_shift_sum_avx2(const float* x, float* y, int64_t n, float s) {
-  return exp_shift_sum(x, y, n, s);
-}
-PIONNX_TARGET_AVX2 float max_avx2(const float* x, int64_t n) { return max_of(x, n); }
-#undef PIONNX_TARGET_AVX2
-
-const Kernels kAvx2{exp_avx2,      tanh_avx2,      erf_avx2,           sigmoid_avx2,
-                    gelu_erf_avx2, gelu_tanh_avx2, exp_shift_sum_avx2, max_avx2};
+PIONNX_FASTMATH_TABLE(avx2, Avx2, __attribute__((target("avx2,fma"))))
 
 }  // namespace
 

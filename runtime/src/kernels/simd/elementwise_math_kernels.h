@@ -182,6 +182,23 @@ struct Kernels {
   float (*max)(const float*, int64_t);
 };
 
+// Defines one ISA's loops (exp_<isa> ... max_<isa>, each ATTR, e.g. a target
+// attribute, or nothing) and the table k<Name> over them, inside the ISA
+// file's anonymous namespace: the same loops, compiled for that ISA.
+#define PIONNX_FASTMATH_TABLE(isa, Name, ATTR)                                                             \
+  ATTR void exp_##isa(const float* x, float* y, int64_t n) { vec::apply(x, y, n, vec::Exp{}); }            \
+  ATTR void tanh_##isa(const float* x, float* y, int64_t n) { vec::apply(x, y, n, vec::Tanh{}); }          \
+  ATTR void erf_##isa(const float* x, float* y, int64_t n) { vec::apply(x, y, n, vec::Erf{}); }            \
+  ATTR void sigmoid_##isa(const float* x, float* y, int64_t n) { vec::apply(x, y, n, vec::Sigmoid{}); }    \
+  ATTR void gelu_erf_##isa(const float* x, float* y, int64_t n) { vec::apply(x, y, n, vec::GeluErf{}); }   \
+  ATTR void gelu_tanh_##isa(const float* x, float* y, int64_t n) { vec::apply(x, y, n, vec::GeluTanh{}); } \
+  ATTR float exp_shift_sum_##isa(const float* x, float* y, int64_t n, float s) {                           \
+    return vec::exp_shift_sum(x, y, n, s);                                                                 \
+  }                                                                                                        \
+  ATTR float max_##isa(const float* x, int64_t n) { return vec::max_of(x, n); }                            \
+  const Kernels k##Name{exp_##isa,      tanh_##isa,      erf_##isa,           sigmoid_##isa,               \
+                        gelu_erf_##isa, gelu_tanh_##isa, exp_shift_sum_##isa, max_##isa};
+
 // The AVX2+FMA table (elementwise_math_avx2.cc), or nullptr where it is not
 // compiled in or the CPU lacks AVX2 or FMA.
 const Kernels* kernels_avx2();

@@ -18,19 +18,7 @@ namespace fastmath {
 
 namespace {
 
-using namespace vec;
-
-void exp_neon(const float* x, float* y, int64_t n) { apply(x, y, n, Exp{}); }
-void tanh_neon(const float* x, float* y, int64_t n) { apply(x, y, n, Tanh{}); }
-void erf_neon(const float* x, float* y, int64_t n) { apply(x, y, n, Erf{}); }
-void sigmoid_neon(const float* x, float* y, int64_t n) { apply(x, y, n, Sigmoid{}); }
-void gelu_erf_neon(const float* x, float* y, int64_t n) { apply(x, y, n, GeluErf{}); }
-void gelu_tanh_neon(const float* x, float* y, int64_t n) { apply(x, y, n, GeluTanh{}); }
-float exp_shift_sum_neon(const float* x, float* y, int64_t n, float s) { return exp_shift_sum(x, y, n, s); }
-float max_neon(const float* x, int64_t n) { return max_of(x, n); }
-
-const Kernels kNeon{exp_neon,      tanh_neon,      erf_neon,           sigmoid_neon,
-                    gelu_erf_neon, gelu_tanh_neon, exp_shift_sum_neon, max_neon};
+PIONNX_FASTMATH_TABLE(neon, Neon, )
 
 }  // namespace
 
