@@ -62,7 +62,7 @@ run_arm cortex-a8
 run_arm cortex-r5f || echo "(cortex-r5f run failed: see above)"
 run_arm cortex-a15 --bench "$M" "$N" "$K"
 
-# --- the integer GEMM the same way: qgemm_neon.cc is the only NEON file (the x86 kernel
+# --- the integer GEMM the same way: qgemm_neon.cc is its only NEON file (the x86 kernel
 # files compile to "not here" stubs).
 qgemm_x86=(runtime/src/kernels/simd/qgemm_sse2.cc runtime/src/kernels/simd/qgemm_avx2.cc
            runtime/src/kernels/simd/qgemm_vnni.cc)
@@ -85,33 +85,38 @@ PIONNX_QGEMM=generic "$qemu_arm" -cpu cortex-a15 -L /usr/arm-linux-gnueabihf "$o
 PIONNX_QGEMM=generic "$qemu_arm" -cpu cortex-a15 -L /usr/arm-linux-gnueabihf "$out/qgemm_check_armv7" \
   --bench "$M" "$N" "$K"
 
-# --- the vector math (exp, tanh, erf, sigmoid, GELU, softmax's pieces) against libm in double,
-# each path: NEON where the CPU has it, the portable (VFP) code on the NEON-less CPU and forced.
-fobjs=()
-compile_armv7 fobjs runtime/src/kernels/simd/elementwise_math_neon.cc \
-  runtime/src/kernels/simd/elementwise_math.cc runtime/src/kernels/simd/elementwise_math_avx2.cc tests/cpp/fastmath_check.cc
-$cxx "${base[@]}" "${fobjs[@]}" "$out/armv7_elementwise_math_neon.o" "$out/armv7_cpu_features.o" \
-  "$out/armv7_file_io.o" -o "$out/fastmath_check_armv7" -pthread
-if arm-linux-gnueabihf-objdump -d "$out/armv7_elementwise_math.o" | grep -qE '\bq[0-9]+\b'; then
-  echo "elementwise_math.o uses NEON registers: the baseline flags leaked" >&2; exit 1
-fi
-for cpu in cortex-a15 cortex-a8 cortex-r5f; do
-  echo "== qemu-arm -cpu $cpu fastmath_check"
-  "$qemu_arm" -cpu "$cpu" -L /usr/arm-linux-gnueabihf "$out/fastmath_check_armv7"
-done
-PIONNX_FASTMATH=generic "$qemu_arm" -cpu cortex-a15 -L /usr/arm-linux-gnueabihf "$out/fastmath_check_armv7"
-
-# --- the depthwise 3x3 row kernels (stride 1, dilated, stride 2) the same way.
-dobjs=()
-compile_armv7 dobjs runtime/src/kernels/simd/depthwise_neon.cc \
-  runtime/src/kernels/simd/depthwise.cc runtime/src/kernels/simd/depthwise_avx2.cc tests/cpp/depthwise_check.cc
-$cxx "${base[@]}" "${dobjs[@]}" "$out/armv7_depthwise_neon.o" "$out/armv7_cpu_features.o" \
-  "$out/armv7_file_io.o" -o "$out/depthwise_check_armv7" -pthread
-for cpu in cortex-a15 cortex-r5f; do
-  echo "== qemu-arm -cpu $cpu depthwise_check"
-  "$qemu_arm" -cpu "$cpu" -L /usr/arm-linux-gnueabihf "$out/depthwise_check_armv7"
-done
-PIONNX_DEPTHWISE=generic "$qemu_arm" -cpu cortex-a15 -L /usr/arm-linux-gnueabihf "$out/depthwise_check_armv7"
+# --- the vector math (exp, tanh, erf, sigmoid, GELU, softmax's pieces) against libm in double, and
+# the depthwise 3x3 rows (stride 1, dilated, stride 2) against a double sum. Each family is
+# kernels/simd/FAMILY.cc (the driver and the portable code), FAMILY_avx2.cc (a "not here" stub on
+# ARM) and FAMILY_neon.cc, checked by tests/cpp/CHECK.cc on each path: NEON where the CPU has it,
+# the portable (VFP) code on the NEON-less CPU and forced by the family's variable.
+simd=runtime/src/kernels/simd
+family_check_armv7() {  # FAMILY CHECK ENV_VAR
+  local family="$1" check="$2" var="$3" cpu
+  local family_objs=()
+  compile_armv7 family_objs "$simd/${family}_neon.cc" "$simd/$family.cc" "$simd/${family}_avx2.cc" "tests/cpp/$check.cc"
+  $cxx "${base[@]}" "${family_objs[@]}" "$out/armv7_${family}_neon.o" "$out/armv7_cpu_features.o" \
+    "$out/armv7_file_io.o" -o "$out/${check}_armv7" -pthread
+  if arm-linux-gnueabihf-objdump -d "$out/armv7_$family.o" | grep -qE '\bq[0-9]+\b'; then
+    echo "$family.o uses NEON registers: the baseline flags leaked" >&2; exit 1
+  fi
+  for cpu in cortex-a15 cortex-a8 cortex-r5f; do
+    echo "== qemu-arm -cpu $cpu $check"
+    "$qemu_arm" -cpu "$cpu" -L /usr/arm-linux-gnueabihf "$out/${check}_armv7"
+  done
+  env "$var=generic" "$qemu_arm" -cpu cortex-a15 -L /usr/arm-linux-gnueabihf "$out/${check}_armv7"
+}
+family_check_aarch64() {  # FAMILY CHECK ENV_VAR
+  local family="$1" check="$2" var="$3"
+  aarch64-linux-gnu-g++ "${common[@]}" -Wno-psabi "$simd/$family.cc" "$simd/${family}_avx2.cc" \
+    "$simd/${family}_neon.cc" runtime/src/platform/cpu_features.cc runtime/src/platform/file_io.cc \
+    "tests/cpp/$check.cc" -o "$out/${check}_aarch64" -pthread
+  echo "== qemu-aarch64 $check"
+  "$qemu_a64" -L /usr/aarch64-linux-gnu "$out/${check}_aarch64"
+  env "$var=generic" "$qemu_a64" -L /usr/aarch64-linux-gnu "$out/${check}_aarch64"
+}
+family_check_armv7 elementwise_math fastmath_check PIONNX_FASTMATH
+family_check_armv7 depthwise depthwise_check PIONNX_DEPTHWISE
 
 # --- aarch64 (NEON always on), when the cross compiler is there.
 if command -v aarch64-linux-gnu-g++ >/dev/null && [ -n "$qemu_a64" ]; then
@@ -128,16 +133,6 @@ if command -v aarch64-linux-gnu-g++ >/dev/null && [ -n "$qemu_a64" ]; then
     tests/cpp/qgemm_check.cc -o "$out/qgemm_check_aarch64" -pthread
   "$qemu_a64" -L /usr/aarch64-linux-gnu "$out/qgemm_check_aarch64"
   PIONNX_QGEMM=generic "$qemu_a64" -L /usr/aarch64-linux-gnu "$out/qgemm_check_aarch64"
-  aarch64-linux-gnu-g++ "${common[@]}" -Wno-psabi runtime/src/kernels/simd/elementwise_math.cc \
-    runtime/src/kernels/simd/elementwise_math_avx2.cc runtime/src/kernels/simd/elementwise_math_neon.cc \
-    runtime/src/platform/cpu_features.cc runtime/src/platform/file_io.cc tests/cpp/fastmath_check.cc \
-    -o "$out/fastmath_check_aarch64" -pthread
-  "$qemu_a64" -L /usr/aarch64-linux-gnu "$out/fastmath_check_aarch64"
-  PIONNX_FASTMATH=generic "$qemu_a64" -L /usr/aarch64-linux-gnu "$out/fastmath_check_aarch64"
-  aarch64-linux-gnu-g++ "${common[@]}" runtime/src/kernels/simd/depthwise.cc \
-    runtime/src/kernels/simd/depthwise_avx2.cc runtime/src/kernels/simd/depthwise_neon.cc \
-    runtime/src/platform/cpu_features.cc runtime/src/platform/file_io.cc tests/cpp/depthwise_check.cc \
-    -o "$out/depthwise_check_aarch64" -pthread
-  "$qemu_a64" -L /usr/aarch64-linux-gnu "$out/depthwise_check_aarch64"
-  PIONNX_DEPTHWISE=generic "$qemu_a64" -L /usr/aarch64-linux-gnu "$out/depthwise_check_aarch64"
+  family_check_aarch64 elementwise_math fastmath_check PIONNX_FASTMATH
+  family_check_aarch64 depthwise depthwise_check PIONNX_DEPTHWISE
 fi
