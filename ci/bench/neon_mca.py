@@ -185,14 +185,17 @@ def compile_asm(target: Target, source: str, work: Path) -> str:
     return out.read_text()
 
 
+def llvm_mca() -> str | None:
+    return shutil.which("llvm-mca") or shutil.which("llvm-mca-14")
+
+
 def mca(target: Target, cpu: str, loop: list[str], iterations: int = 500) -> dict:
     """Cycles per iteration of `loop` on `cpu` (llvm-mca, steady state over `iterations`)."""
     prologue = ".syntax unified\n" if target.name == "armv7" else ""
     text = prologue + "\n".join(loop) + "\n"
-    tool = shutil.which("llvm-mca") or shutil.which("llvm-mca-14")
     res = subprocess.run(
         [
-            tool,
+            llvm_mca(),
             f"-mtriple={target.triple}",
             f"-mcpu={cpu}",
             f"-iterations={iterations}",
@@ -227,6 +230,7 @@ def measure(min_percent: float) -> dict:
         work = Path(tmp)
         for target in targets():
             asm_cache: dict[str, dict[str, list[str]]] = {}
+            peaks: dict[tuple[str, str], float] = {}  # (model, kind) -> the model's ops per cycle
             for kernel in KERNELS:
                 if kernel.source not in asm_cache:
                     asm_cache[kernel.source] = _symbols(compile_asm(target, kernel.source, work))
@@ -237,13 +241,15 @@ def measure(min_percent: float) -> dict:
                 if not loop:
                     raise RuntimeError(f"{target.name}: no multiply-accumulate loop found in {funcs[0]}")
                 ops = sum(ops_of(x, kernel.kind) for x in loop)
-                peak_body = peak_loop(target, kernel.kind)
-                peak_ops = sum(ops_of(x, kernel.kind) for x in peak_body)
                 for cpu in target.cpus:
                     k = mca(target, cpu, loop)
-                    p = mca(target, cpu, peak_body)
                     per_cycle = ops / k["cycles_per_iteration"]
-                    peak = peak_ops / p["cycles_per_iteration"]
+                    if (cpu, kernel.kind) not in peaks:
+                        body = peak_loop(target, kernel.kind)
+                        peaks[cpu, kernel.kind] = (
+                            sum(ops_of(x, kernel.kind) for x in body) / mca(target, cpu, body)["cycles_per_iteration"]
+                        )
+                    peak = peaks[cpu, kernel.kind]
                     rows.append(
                         {
                             "arch": target.name,
@@ -265,7 +271,7 @@ def measure(min_percent: float) -> dict:
             (
                 line.strip()
                 for line in subprocess.run(
-                    [shutil.which("llvm-mca") or "llvm-mca-14", "--version"],
+                    [llvm_mca(), "--version"],
                     capture_output=True,
                     text=True,
                     check=False,
@@ -313,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = p.parse_args(argv)
     missing = [t for t in ("aarch64-linux-gnu-g++", "arm-linux-gnueabihf-g++") if not shutil.which(t)]
-    if not (shutil.which("llvm-mca") or shutil.which("llvm-mca-14")):
+    if not llvm_mca():
         missing.append("llvm-mca")
     if missing:
         print(

@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import statistics
 import subprocess
 import sys
 from pathlib import Path
 
+from ci.bench.run import cpu_facts
 from ci.factory import images
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     geo = statistics.geometric_mean([r["ratio"] for r in rows if r["ok"]]) if any(r["ok"] for r in rows) else None
     report = {
         "note": "both runtimes emulated by qemu-aarch64 on an x86-64 host: an indication, not a hardware time",
-        "host_cpu": host_cpu(),
+        "host_cpu": cpu_facts().get("model_name", platform.machine()),
         "image": tag,
         "inside": {k: v for k, v in inside.items() if k != "models"},
         "rows": rows,
@@ -205,16 +205,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"geomean pionnx/onnxruntime under emulation: {geo:.2f} (an indication, not a hardware time)")
     print(f"written to {out}")
     return 0 if all(r["ok"] for r in rows) else 1
-
-
-def host_cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return os.uname().machine
 
 
 if __name__ == "__main__":

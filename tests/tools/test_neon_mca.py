@@ -87,7 +87,7 @@ TOOLS = ("aarch64-linux-gnu-g++", "arm-linux-gnueabihf-g++")
 
 
 @pytest.mark.skipif(
-    not all(shutil.which(t) for t in TOOLS) or not (shutil.which("llvm-mca") or shutil.which("llvm-mca-14")),
+    not all(shutil.which(t) for t in TOOLS) or not neon_mca.llvm_mca(),
     reason="needs g++-aarch64-linux-gnu, g++-arm-linux-gnueabihf and llvm (apt-get install; .ci/run does)",
 )
 def test_report_on_the_real_kernels() -> None:
