@@ -173,38 +173,48 @@ def test_matmul_with_a_packed_constant_b(b_kind, threads):
             np.testing.assert_allclose(sess.run(None, feeds)[0], want, rtol=1e-4, atol=1e-3)
 
 
+def conv_against_reference(x_shape, w, b, threads=None, relu=False, **attrs):
+    """pionnx's and onnx.reference's outputs of Conv(x, w, b) (then Relu), w and b constant initializers,
+    on a random x."""
+    from onnx.reference import ReferenceEvaluator
+
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c" if relu else "y"], **attrs)]
+    if relu:
+        nodes.append(helper.make_node("Relu", ["c"], ["y"]))
+    m = model(
+        nodes,
+        [tensor("x", TensorProto.FLOAT, list(x_shape))],
+        [tensor("y", TensorProto.FLOAT, None)],
+        initializers=[numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")],
+    )
+    x = RNG.standard_normal(x_shape).astype(np.float32)
+    opts = pionnx.SessionOptions()
+    if threads is not None:
+        opts.intra_op_num_threads = threads
+    got = pionnx.InferenceSession(m.SerializeToString(), opts).run(None, {"x": x})[0]
+    return got, ReferenceEvaluator(m).run(None, {"x": x})[0]
+
+
 @pytest.mark.parametrize("stride", [1, 2])
 @pytest.mark.parametrize("dilation", [1, 2])
 def test_depthwise_conv_matches_the_reference(stride, dilation):
     """Depthwise 3x3 convolutions (group = channels), the depthwise family's row kernels: widths around
     the 8-output vector blocks (the stride-2 kernel's block reads 18 inputs), pads, dilation, against
     onnx.reference. cpu_matrix runs this on every depthwise path."""
-    from onnx.reference import ReferenceEvaluator
-
     for width in (5, 8, 9, 16, 17, 18, 19, 33, 40):
         c = 3
         w = RNG.standard_normal((c, 1, 3, 3)).astype(np.float32)
         b = RNG.standard_normal((c,)).astype(np.float32)
-        m = model(
-            [
-                helper.make_node(
-                    "Conv",
-                    ["x", "w", "b"],
-                    ["y"],
-                    group=c,
-                    kernel_shape=[3, 3],
-                    strides=[stride, stride],
-                    dilations=[dilation, dilation],
-                    pads=[1, 1, 1, 1],
-                )
-            ],
-            [tensor("x", TensorProto.FLOAT, [1, c, 11, width])],
-            [tensor("y", TensorProto.FLOAT, None)],
-            initializers=[numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")],
+        got, want = conv_against_reference(
+            (1, c, 11, width),
+            w,
+            b,
+            group=c,
+            kernel_shape=[3, 3],
+            strides=[stride, stride],
+            dilations=[dilation, dilation],
+            pads=[1, 1, 1, 1],
         )
-        x = RNG.standard_normal((1, c, 11, width)).astype(np.float32)
-        got = pionnx.InferenceSession(m.SerializeToString()).run(None, {"x": x})[0]
-        want = ReferenceEvaluator(m).run(None, {"x": x})[0]
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5, err_msg=f"width {width}")
 
 
@@ -219,35 +229,22 @@ def test_conv_with_constant_weights_matches_the_reference(kernel, stride, dilati
     panel, the image edges' zeros, strides and dilations, 1 and 2 threads (each thread packs its own
     columns) -- against onnx.reference. cpu_matrix runs it on every SGEMM path (each has its own panel
     width)."""
-    from onnx.reference import ReferenceEvaluator
-
     for width, height, channels in ((7, 5, 3), (13, 9, 4), (17, 6, 5), (40, 9, 3), (70, 8, 2)):
         m_out = 5
         w = RNG.standard_normal((m_out, channels, kernel, kernel)).astype(np.float32)
         b = RNG.standard_normal((m_out,)).astype(np.float32)
-        m = model(
-            [
-                helper.make_node(
-                    "Conv",
-                    ["x", "w", "b"],
-                    ["y"],
-                    kernel_shape=[kernel, kernel],
-                    strides=[stride, stride],
-                    dilations=[dilation, dilation],
-                    pads=[pads] * 4,
-                )
-            ],
-            [tensor("x", TensorProto.FLOAT, [2, channels, height, width])],
-            [tensor("y", TensorProto.FLOAT, None)],
-            initializers=[numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")],
-        )
         if (height + 2 * pads - dilation * (kernel - 1) - 1) < 0:
             continue
-        x = RNG.standard_normal((2, channels, height, width)).astype(np.float32)
-        opts = pionnx.SessionOptions()
-        opts.intra_op_num_threads = threads
-        got = pionnx.InferenceSession(m.SerializeToString(), opts).run(None, {"x": x})[0]
-        want = ReferenceEvaluator(m).run(None, {"x": x})[0]
+        got, want = conv_against_reference(
+            (2, channels, height, width),
+            w,
+            b,
+            threads,
+            kernel_shape=[kernel, kernel],
+            strides=[stride, stride],
+            dilations=[dilation, dilation],
+            pads=[pads] * 4,
+        )
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4, err_msg=f"{width}x{height}x{channels}")
 
 
@@ -263,28 +260,14 @@ def test_conv_with_constant_weights_matches_the_reference(kernel, stride, dilati
 )
 def test_winograd_conv_matches_the_reference(channels, m_out, height, width, pads, threads):
     """3x3 stride-1 convolutions with enough channels and tiles take the Winograd F(4x4, 3x3) path
-    (conv_winograd.cc; winograd_applies says which),
-    with a bias and a fused Relu; against onnx.reference. F(4x4, 3x3) rounds differently from a direct sum
-    (its transforms scale values by up to 8 and 1/24): the error is checked relative to the output's largest
-    value, as the conformance suite's tolerances would see it. PIONNX_CONV=im2col (cpu_matrix) forces the
-    im2col GEMM instead."""
-    from onnx.reference import ReferenceEvaluator
-
+    (conv_winograd.cc; winograd_applies says which), with a bias and a fused Relu; against onnx.reference.
+    F(4x4, 3x3) rounds differently from a direct sum (its transforms scale values by up to 8 and 1/24): the
+    error is checked relative to the output's largest value, as the conformance suite's tolerances would
+    see it. PIONNX_CONV=im2col (cpu_matrix) forces the im2col GEMM instead."""
     w = RNG.standard_normal((m_out, channels, 3, 3)).astype(np.float32)
     b = RNG.standard_normal((m_out,)).astype(np.float32)
-    m = model(
-        [
-            helper.make_node("Conv", ["x", "w", "b"], ["c"], kernel_shape=[3, 3], pads=[pads] * 4),
-            helper.make_node("Relu", ["c"], ["y"]),
-        ],
-        [tensor("x", TensorProto.FLOAT, [2, channels, height, width])],
-        [tensor("y", TensorProto.FLOAT, None)],
-        initializers=[numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")],
+    got, want = conv_against_reference(
+        (2, channels, height, width), w, b, threads, relu=True, kernel_shape=[3, 3], pads=[pads] * 4
     )
-    x = RNG.standard_normal((2, channels, height, width)).astype(np.float32)
-    opts = pionnx.SessionOptions()
-    opts.intra_op_num_threads = threads
-    got = pionnx.InferenceSession(m.SerializeToString(), opts).run(None, {"x": x})[0]
-    want = ReferenceEvaluator(m).run(None, {"x": x})[0]
     assert got.shape == want.shape
     np.testing.assert_allclose(got, want, rtol=0, atol=5e-5 * np.abs(want).max())
