@@ -214,8 +214,6 @@ void conv_depthwise_2d(ThreadPool& pool, const T* X, const T* Wt, const T* B, T*
                     });
 }
 
-// The im2col matrix of one image and group (rows (c, kh, kw), columns output
-// positions), written straight into SGEMM panels so it never exists whole.
 // Copies rows of NR floats (a column sub-block of width w, row stride w) into
 // the SGEMM's NR-column panels (panel stride kc * NR), zero-filling columns
 // past w in the last panel. NR is a compile-time constant: a few vector moves
@@ -252,8 +250,9 @@ void panels_from_rows(const float* buf, int64_t w, int64_t kc, int nr, float* ou
   }
 }
 
-// The im2col of depth rows [k0, k0 + kc) and output positions [j0, j0 + nc),
-// packed for the SGEMM without a whole column matrix: a sub-block of columns
+// The im2col matrix of one image and group (rows (c, kh, kw), columns output
+// positions), written into SGEMM panels so it never exists whole: depth rows
+// [k0, k0 + kc) and output positions [j0, j0 + nc) per call, a sub-block of columns
 // at a time is unfolded row by row (one copy per output-row segment, as
 // im2col_2d does) into a per-thread buffer that stays in L2, then copied into
 // panels with fixed-width moves. Walking panel by panel instead (the previous

@@ -5,7 +5,7 @@
 // accumulators (8 q registers of accumulators, 4 for two depth pairs of B, 2
 // for four rows' A: 14 of the 16 armv7 q registers).
 //
-// On armv7 only this file (and sgemm_neon.cc) is compiled with -mfpu=neon;
+// On armv7 only the *_neon.cc files are compiled with -mfpu=neon;
 // qgemm.cc picks the kernel only when AT_HWCAP reports NEON
 // (platform::cpu_features().neon).
 #include "kernels/simd/qgemm_ukernel.h"

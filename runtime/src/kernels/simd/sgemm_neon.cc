@@ -5,8 +5,8 @@
 // armv7: 6x8 tile, 12 accumulators, two B vectors and six A values (all 16
 // q registers), vmla.f32 by scalar, in inline assembly (see the kernel).
 //
-// On armv7 the library's baseline has no NEON: only this file is compiled
-// with -mfpu=neon (runtime/CMakeLists.txt), and sgemm.cc selects the kernel
+// On armv7 the library's baseline has no NEON: only the *_neon.cc files are
+// compiled with -mfpu=neon (runtime/CMakeLists.txt), and sgemm.cc selects the kernel
 // only when the kernel reports NEON in AT_HWCAP. Without NEON in the compile
 // flags (x86, or an armv7 build without the per-file flag) the variant is
 // simply absent.
