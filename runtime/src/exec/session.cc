@@ -72,7 +72,7 @@ class SessionImpl {
         g, cfg.opt_level,
         OptimizeContext{model_.opsets, model_.ir_version, subgraph_builder(model_.opsets, KernelRegistry::builtin())});
     nodes_after_ = static_cast<int64_t>(g.nodes.size());
-    // A fusion may write com.microsoft operators (Gelu) into a model that
+    // A fusion may write com.microsoft operators (Gelu, MultiHeadAttention) into a model that
     // imports only the default domain: import it, as onnxruntime does.
     for (const Node& n : g.nodes)
       if (n.domain == "com.microsoft" && !model_.opsets.count(n.domain)) model_.opsets[n.domain] = 1;

@@ -13,26 +13,9 @@
 
 namespace pionnx {
 
-namespace {
-
-// A constant float scalar (any shape with one element) within 1e-5 of want.
-bool is_scalar(const Graph& g, const opt::GraphFacts& f, const std::string& name, double want) {
-  const Tensor* t = opt::constant(g, f, name);
-  if (!t || t->dtype() != DType::Float || t->numel() != 1) return false;
-  return std::fabs(static_cast<double>(t->data<float>()[0]) - want) <= 1e-5 * std::fabs(want);
-}
-
-bool is_op(const Node& n, const char* op, size_t inputs) {
-  return n.op_type == op && n.domain.empty() && n.inputs.size() == inputs && n.outputs.size() == 1;
-}
-
-// The input of n other than `name`, or "" when n does not read name once.
-std::string other_input(const Node& n, const std::string& name) {
-  if (n.inputs.size() != 2 || (n.inputs[0] == name) == (n.inputs[1] == name)) return "";
-  return n.inputs[0] == name ? n.inputs[1] : n.inputs[0];
-}
-
-}  // namespace
+using opt::is_op;
+using opt::is_scalar;
+using opt::other_input;
 
 bool fuse_gelu(Graph& g, const OptimizeContext& ctx) {
   opt::GraphFacts f(g, ctx);
@@ -86,6 +69,47 @@ bool fuse_gelu(Graph& g, const OptimizeContext& ctx) {
     for (long n : {static_cast<long>(d), static_cast<long>(k), a, m1, half})
       if (n >= 0 && n != last) drop[n] = true;
     changed = true;
+  }
+  if (changed) opt::erase_nodes(g, drop);
+  return changed;
+}
+
+// Gelu(Add(x, b)) with b a constant float vector (a projection's bias)
+// becomes com.microsoft BiasGelu(x, b), as onnxruntime's BiasGeluFusion
+// writes: the add happens in GELU's pass over each row. x's rank must be
+// known (the kernel adds b along x's last axis, as the Add broadcast it).
+bool fuse_bias_gelu(Graph& g, const OptimizeContext& ctx) {
+  opt::GraphFacts f(g, ctx);
+  std::unordered_map<std::string, int64_t> rank;
+  bool ranks_done = false, changed = false;
+  std::vector<bool> drop(g.nodes.size(), false);
+  for (size_t k = 0; k < g.nodes.size(); ++k) {
+    Node& gelu = g.nodes[k];
+    const bool ms = gelu.domain == "com.microsoft" && gelu.op_type == "Gelu";
+    const bool onnx = is_op(gelu, "Gelu", 1) && gelu.attr_s("approximate", "none") == "none";
+    if (drop[k] || !(ms || onnx) || gelu.inputs.size() != 1 || gelu.outputs.size() != 1) continue;
+    auto it = f.producer.find(gelu.inputs[0]);
+    if (it == f.producer.end() || drop[it->second] || f.sole_consumer(g, gelu.inputs[0]) != static_cast<long>(k))
+      continue;
+    const Node& add = g.nodes[it->second];
+    if (!is_op(add, "Add", 2)) continue;
+    for (int side = 0; side < 2; ++side) {
+      const Tensor* b = opt::constant(g, f, add.inputs[side]);
+      const std::string& x = add.inputs[1 - side];
+      if (!b || b->dtype() != DType::Float || b->rank() != 1 || b->numel() < 2 || opt::constant(g, f, x)) continue;
+      if (!ranks_done) {
+        rank = opt::known_ranks(g, f);
+        ranks_done = true;
+      }
+      auto r = rank.find(x);
+      if (r == rank.end() || r->second < 1) continue;
+      gelu.op_type = "BiasGelu";
+      gelu.domain = "com.microsoft";
+      gelu.inputs = {x, add.inputs[side]};
+      gelu.attrs.clear();
+      drop[it->second] = changed = true;
+      break;
+    }
   }
   if (changed) opt::erase_nodes(g, drop);
   return changed;

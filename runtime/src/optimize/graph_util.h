@@ -1,6 +1,7 @@
 // Small queries the rewrite passes share: who reads a name, which names are
 // pinned (graph inputs/outputs, read inside subgraphs), which are constants.
 #pragma once
+#include <cmath>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -79,12 +80,52 @@ inline std::string fresh_name(const Graph& g, const std::string& base) {
   }
 }
 
+// A constant float scalar (any shape with one element) within 1e-5 of want.
+inline bool is_scalar(const Graph& g, const GraphFacts& f, const std::string& name, double want) {
+  const Tensor* t = constant(g, f, name);
+  if (!t || t->dtype() != DType::Float || t->numel() != 1) return false;
+  return std::fabs(static_cast<double>(t->data<float>()[0]) - want) <= 1e-5 * std::fabs(want);
+}
+
+// An ai.onnx node of type op with `inputs` inputs and one output.
+inline bool is_op(const Node& n, const char* op, size_t inputs) {
+  return n.op_type == op && n.domain.empty() && n.inputs.size() == inputs && n.outputs.size() == 1;
+}
+
+// The input of n other than `name`, or "" when n does not read name once.
+inline std::string other_input(const Node& n, const std::string& name) {
+  if (n.inputs.size() != 2 || (n.inputs[0] == name) == (n.inputs[1] == name)) return "";
+  return n.inputs[0] == name ? n.inputs[1] : n.inputs[0];
+}
+
+// Tensor ranks known without running the graph: declared types,
+// initializers, and ops whose output rank follows from their inputs' ranks
+// (elementwise broadcasting, MatMul, Gather, Reshape/Unsqueeze with constant
+// shapes, ...). Missing names are unknown.
+std::unordered_map<std::string, int64_t> known_ranks(const Graph& g, const GraphFacts& f);
+
 inline void erase_nodes(Graph& g, const std::vector<bool>& drop) {
   std::vector<Node> kept;
   kept.reserve(g.nodes.size());
   for (size_t k = 0; k < g.nodes.size(); ++k)
     if (!drop[k]) kept.push_back(std::move(g.nodes[k]));
   g.nodes = std::move(kept);
+}
+
+inline Attribute int_attr(const char* name, int64_t v) {
+  Attribute a;
+  a.name = name;
+  a.type = Attribute::Type::Int;
+  a.i = v;
+  return a;
+}
+
+inline Attribute float_attr(const char* name, float v) {
+  Attribute a;
+  a.name = name;
+  a.type = Attribute::Type::Float;
+  a.f = v;
+  return a;
 }
 
 inline void set_attr(Node& n, Attribute a) {

@@ -6,37 +6,6 @@
 
 namespace pionnx {
 
-namespace {
-
-// Ranks known from declared types and a few ops whose output rank is fixed
-// or follows their first input.
-std::unordered_map<std::string, int64_t> known_ranks(const Graph& g) {
-  std::unordered_map<std::string, int64_t> rank;
-  for (const auto* list : {&g.inputs, &g.value_info, &g.outputs})
-    for (const ValueInfo& v : *list)
-      if (v.type.kind == TypeInfo::Kind::Tensor && v.type.has_shape)
-        rank[v.name] = static_cast<int64_t>(v.type.dims.size());
-  for (const auto& kv : g.initializers) rank[kv.first] = static_cast<int64_t>(kv.second.rank());
-  static const std::unordered_set<std::string> same = {
-      "Relu", "Sigmoid",     "Tanh", "LeakyRelu", "Clip", "Dropout", "Identity", "Softmax", "Gelu",
-      "Elu",  "HardSigmoid", "Abs",  "Neg",       "Cast", "Erf",     "Sqrt",     "Exp",     "Selu"};
-  auto get = [&](const std::string& n) -> int64_t {
-    auto it = rank.find(n);
-    return it == rank.end() ? -1 : it->second;
-  };
-  for (const Node& n : g.nodes) {
-    if (!n.domain.empty() || n.outputs.empty() || n.outputs[0].empty() || rank.count(n.outputs[0])) continue;
-    int64_t r = -1;
-    if (n.op_type == "Flatten" || n.op_type == "Gemm") r = 2;
-    else if (same.count(n.op_type) && !n.inputs.empty()) r = get(n.inputs[0]);
-    else if (n.op_type == "MatMul" && n.inputs.size() == 2 && get(n.inputs[0]) == 2 && get(n.inputs[1]) == 2) r = 2;
-    if (r >= 0) rank[n.outputs[0]] = r;
-  }
-  return rank;
-}
-
-}  // namespace
-
 bool fuse_matmul_add(Graph& g, const OptimizeContext& ctx) {
   auto op = ctx.opsets.find("");
   if (op == ctx.opsets.end() || op->second < 11) return false;  // Gemm-11: unidirectional bias broadcast
@@ -62,7 +31,7 @@ bool fuse_matmul_add(Graph& g, const OptimizeContext& ctx) {
     if (!c || c->dtype() != DType::Float || c->numel() != n || c->rank() < 1 || c->rank() > 2 || c->dim(-1) != n)
       continue;
     if (!ranks_done) {
-      rank = known_ranks(g);
+      rank = opt::known_ranks(g, f);
       ranks_done = true;
     }
     auto ra = rank.find(mm.inputs[0]);

@@ -9,8 +9,11 @@ int optimize_graph(Graph& g, OptLevel level, const OptimizeContext& ctx) {
   if (static_cast<int>(level) >= static_cast<int>(OptLevel::Extended)) {
     passes.push_back(fold_conv_batchnorm);
     passes.push_back(fuse_conv_activation);
+    passes.push_back(fuse_attention);  // before fuse_matmul_add takes the projections' biases
     passes.push_back(fuse_matmul_add);
     passes.push_back(fuse_gelu);
+    passes.push_back(fuse_bias_gelu);
+    passes.push_back(fuse_skip_layer_norm);
   }
   passes.push_back(remove_unused_initializers);
   int changes = 0;

@@ -34,11 +34,20 @@ bool fold_conv_batchnorm(Graph& g, const OptimizeContext& ctx);
 // Extended: Relu/Clip/LeakyRelu/Sigmoid/Tanh/HardSigmoid after Conv fuse
 // into it.
 bool fuse_conv_activation(Graph& g, const OptimizeContext& ctx);
+// Extended: the exporters' multi-head attention subgraph (split heads,
+// MatMul, scale, mask, Softmax, MatMul, merge heads) becomes one
+// com.microsoft MultiHeadAttention, the projections' biases folded in.
+bool fuse_attention(Graph& g, const OptimizeContext& ctx);
 // Extended: MatMul + bias with 2-D A becomes Gemm.
 bool fuse_matmul_add(Graph& g, const OptimizeContext& ctx);
 // Extended: 0.5 * x * (1 + Erf(x / sqrt(2))) becomes com.microsoft Gelu (the
 // session then imports that domain if the model did not).
 bool fuse_gelu(Graph& g, const OptimizeContext& ctx);
+// Extended: Gelu(x + constant bias vector) becomes com.microsoft BiasGelu.
+bool fuse_bias_gelu(Graph& g, const OptimizeContext& ctx);
+// Extended: LayerNormalization(a + b (+ bias)) over the last axis becomes
+// com.microsoft SkipLayerNormalization.
+bool fuse_skip_layer_norm(Graph& g, const OptimizeContext& ctx);
 
 // Runs the passes enabled at `level` over the graph (not into subgraphs).
 // Returns how many pass applications changed something.

@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "core/int_arith.h"
+#include "kernels/base/cast.h"
 #include "kernels/base/kernel.h"
 #include "kernels/base/shapes.h"
 #include "kernels/math/elementwise_loops.h"
@@ -303,6 +304,49 @@ class ClipKernel : public Kernel {
   float lo_ = 0, hi_ = 0;
 };
 
+// com.microsoft BiasGelu: Gelu(A + B) with B a [H] bias over A's last axis
+// (what pionnx's and onnxruntime's bias-GELU fusion writes after a
+// projection's MatMul). One pass per row: the add, then fastmath's GELU in
+// place while the row is in cache. float16/bfloat16 compute in float32.
+class BiasGeluKernel : public Kernel {
+ public:
+  explicit BiasGeluKernel(const KernelInfo& info) : gelu_(info.node) {}
+  void compute(KernelContext& ctx) const override {
+    const std::string what = ctx.node().describe();
+    const Tensor& a_in = ctx.input(0);
+    const Tensor& b_in = ctx.input(1);
+    PIONNX_ENFORCE(a_in.rank() >= 1 && b_in.rank() == 1 && b_in.dim(0) == a_in.dim(-1), InvalidArgument, what,
+                   ": bias must be 1-D with the input's last dimension (", a_in.rank() ? a_in.dim(-1) : 0, "), got ",
+                   shape_str(b_in.shape()), " against ", shape_str(a_in.shape()));
+    PIONNX_ENFORCE(a_in.dtype() == b_in.dtype(), InvalidArgument, what, ": input is ", dtype_name(a_in.dtype()),
+                   " but bias is ", dtype_name(b_in.dtype()));
+    PIONNX_ENFORCE(dtype_is_float(a_in.dtype()), NotImplemented, what, ": dtype ", dtype_name(a_in.dtype()),
+                   " is not supported");
+    const bool dbl = a_in.dtype() == DType::Double;
+    const Tensor a = dbl ? a_in : to_float32(a_in), b = dbl ? b_in : to_float32(b_in);
+    Tensor y(a.dtype(), a.shape());
+    const int64_t H = a.dim(-1), rows = H ? a.numel() / H : 0;
+    ctx.pool().parallel_for(rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(H, 1)), [&](int64_t r0, int64_t r1) {
+      if (dbl) {
+        const double *A = a.data<double>(), *B = b.data<double>();
+        double* Y = y.data<double>();
+        for (int64_t i = r0 * H; i < r1 * H; ++i) Y[i] = gelu_(A[i] + B[i % H]);
+        return;
+      }
+      const float *A = a.data<float>(), *B = b.data<float>();
+      float* Y = y.data<float>();
+      for (int64_t r = r0; r < r1; ++r) {
+        for (int64_t j = 0; j < H; ++j) Y[r * H + j] = A[r * H + j] + B[j];
+        gelu_.block(Y + r * H, Y + r * H, H);
+      }
+    });
+    ctx.set_output(0, dbl || a_in.dtype() == DType::Float ? y : cast_tensor(y, a_in.dtype()));
+  }
+
+ private:
+  GeluF gelu_;
+};
+
 }  // namespace
 
 void register_activation(KernelRegistry& r) {
@@ -317,7 +361,7 @@ void register_activation(KernelRegistry& r) {
              impl<ActivationKernel<SwishF>>("Swish"), impl<ActivationKernel<ShrinkF, kNumeric>>("Shrink"),
              impl_fn("PRelu", prelu_kernel), impl<ClipKernel>("Clip")});
   // What onnxruntime's (and pionnx's, optimize/gelu_fusion.cc) GELU fusion writes.
-  r.add_all("com.microsoft", {impl<ActivationKernel<GeluF>>("Gelu")});
+  r.add_all("com.microsoft", {impl<ActivationKernel<GeluF>>("Gelu"), impl<BiasGeluKernel>("BiasGelu")});
 }
 
 }  // namespace pionnx

@@ -1,13 +1,16 @@
-// Attention (ai.onnx opset 23): scaled dot-product attention with optional
-// mask, causal masking, KV cache (past/present), grouped-query heads, softcap
-// and the qk_matmul_output debug output.
+// Attention (ai.onnx opset 23) and com.microsoft MultiHeadAttention: scaled
+// dot-product attention with optional masks, causal masking, KV cache
+// (past/present), grouped-query heads (ai.onnx), softcap and the
+// qk_matmul_output debug output (ai.onnx). MultiHeadAttention is also what
+// the optimizer's attention fusion writes (optimize/attention_fusion.cc).
 //
 // Everything is computed in float32 (16-bit floats and double are cast). Q, K
 // and V may be 3-D [B, S, H * D] (heads interleaved in the last axis) or 4-D
 // [B, H, S, D]; both are read in place through (batch, head, seq) strides, so
-// no transpose copies are made. Per (batch, q head): scores = scale * Q K^T
-// (sgemm), + bias (mask / causal / padding), softcap, row softmax, then
-// Y = P V (sgemm, written straight into the output layout).
+// no transpose copies are made. Per (batch, q head), one pool task:
+// scores = scale * Q K^T (sgemm), + bias (masks, causal, padding), softcap,
+// row softmax (fastmath), then Y = P V (sgemm, written straight into the
+// output layout).
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -15,6 +18,7 @@
 #include "kernels/base/cast.h"
 #include "kernels/base/kernel.h"
 #include "kernels/base/shapes.h"
+#include "kernels/simd/elementwise_math.h"
 #include "kernels/simd/sgemm.h"
 #include "platform/thread_pool.h"
 
@@ -69,6 +73,136 @@ Tensor concat_cache(const Tensor* past, const float* cur, const HeadView& v, con
   return out;
 }
 
+// What is added to one row of scores before the softmax. Masked entries get
+// -inf from attn_mask (float columns past its end, or false booleans) and
+// `fill` from the key masks and causal masking (ai.onnx: -inf;
+// com.microsoft: mask_filter_value).
+struct ScoreBias {
+  const float* add = nullptr;  // additive, broadcast to [B, H, S, cols] by add_s
+  const bool* keep = nullptr;  // boolean, broadcast to [B, H, S, cols] by add_s
+  std::vector<int64_t> add_s;
+  int64_t cols = 0;                   // columns the mask covers; later ones get -inf
+  const int32_t* key_mask = nullptr;  // [B, T]: 0 masks the key
+  std::vector<int64_t> lengths;       // per batch: keys j >= lengths[b] masked
+  bool causal = false;
+  int64_t past_len = 0;
+  float fill = -std::numeric_limits<float>::infinity();
+
+  void apply(float* row, int64_t T, int64_t b, int64_t h, int64_t i) const {
+    const float ninf = -std::numeric_limits<float>::infinity();
+    if (add || keep) {
+      const int64_t base = b * add_s[0] + h * add_s[1] + i * add_s[2], sj = add_s[3];
+      if (keep) {
+        for (int64_t j = 0; j < cols; ++j)
+          if (!keep[base + j * sj]) row[j] += ninf;
+      } else if (sj == 1) {
+        const float* m = add + base;
+        for (int64_t j = 0; j < cols; ++j) row[j] += m[j];
+      } else {
+        for (int64_t j = 0; j < cols; ++j) row[j] += add[base + j * sj];
+      }
+      for (int64_t j = cols; j < T; ++j) row[j] += ninf;
+    }
+    if (key_mask) {
+      const int32_t* m = key_mask + b * T;
+      for (int64_t j = 0; j < T; ++j)
+        if (m[j] == 0) row[j] += fill;
+    }
+    if (!lengths.empty())
+      for (int64_t j = std::max<int64_t>(lengths[b], 0); j < T; ++j) row[j] += fill;
+    if (causal)
+      for (int64_t j = std::max<int64_t>(i + past_len + 1, 0); j < T; ++j) row[j] += fill;
+  }
+};
+
+// One attention call over views of Q, K, V (K and V hold all T keys).
+struct AttendArgs {
+  const float* q;
+  HeadView qv;
+  const float* k;
+  HeadView kv;
+  const float* v;
+  HeadView vv;
+  float scale = 1.f, softcap = 0.f;
+  ScoreBias bias;
+  float* y;
+  int64_t y_sb, y_sh, y_ss;  // output strides per batch, head, query row
+  float* qk = nullptr;       // [B, H, S, T] copy of the scores at stage qk_mode
+  int64_t qk_mode = 0;
+};
+
+// Rows of the output, per (batch, q head) task on the pool.
+void attend(ThreadPool& pool, const AttendArgs& a) {
+  const int64_t B = a.qv.batch, Hq = a.qv.heads, Sq = a.qv.seq, Dk = a.qv.dim, T = a.kv.seq, Dv = a.vv.dim;
+  const int64_t reps = Hq / a.kv.heads;
+  auto run = [&](int64_t begin, int64_t end) {
+    std::vector<float> scores(static_cast<size_t>(Sq * T));
+    for (int64_t bh = begin; bh < end; ++bh) {
+      const int64_t b = bh / Hq, h = bh % Hq, hk = h / reps;
+      const float* qp = a.q + b * a.qv.s_batch + h * a.qv.s_head;
+      const float* kp = a.k + b * a.kv.s_batch + hk * a.kv.s_head;
+      const float* vp = a.v + b * a.vv.s_batch + hk * a.vv.s_head;
+      float* s = scores.data();
+      simd::sgemm(false, true, Sq, T, Dk, a.scale, qp, a.qv.s_seq, kp, a.kv.s_seq, 0.f, s, T);
+      float* qk = a.qk ? a.qk + bh * Sq * T : nullptr;
+      if (qk && a.qk_mode == 0) std::copy(s, s + Sq * T, qk);
+      for (int64_t i = 0; i < Sq; ++i) {
+        float* row = s + i * T;
+        a.bias.apply(row, T, b, h, i);
+        if (qk && a.qk_mode == 1) std::copy(row, row + T, qk + i * T);
+        if (a.softcap > 0)
+          for (int64_t j = 0; j < T; ++j) row[j] = a.softcap * fastmath::tanh(row[j] / a.softcap);
+        if (qk && a.qk_mode == 2) std::copy(row, row + T, qk + i * T);
+        const float mx = fastmath::max_block(row, T);
+        const float inv = 1.f / fastmath::exp_shift_sum_block(row, row, T, mx);
+        for (int64_t j = 0; j < T; ++j) row[j] *= inv;
+        if (qk && a.qk_mode == 3) std::copy(row, row + T, qk + i * T);
+      }
+      simd::sgemm(false, false, Sq, Dv, T, 1.f, s, T, vp, a.vv.s_seq, 0.f, a.y + b * a.y_sb + h * a.y_sh, a.y_ss);
+    }
+  };
+  pool.parallel_for(B * Hq, 1, run);
+}
+
+// A contiguous [B, H, T, D] view (a cache from concat_cache).
+HeadView cache_view(const Tensor& t) {
+  return {t.dim(0), t.dim(1), t.dim(2), t.dim(3), t.dim(1) * t.dim(2) * t.dim(3), t.dim(2) * t.dim(3), t.dim(3)};
+}
+
+// Keys or values as attend() reads them: with a past (or when the present is
+// an output), the [B, H, P + S, D] concatenation, else `cur` in place.
+struct KvSource {
+  Tensor cache;
+  const float* data;
+  HeadView view;
+};
+
+KvSource kv_source(const Tensor* past_in, const Tensor& cur, const HeadView& v, bool want_present,
+                   const std::string& what, const char* name) {
+  KvSource s{};
+  if (!past_in && !want_present) {
+    s.data = cur.data<float>();
+    s.view = v;
+    return s;
+  }
+  Tensor past;
+  if (past_in) past = to_float32(*past_in);
+  s.cache = concat_cache(past_in ? &past : nullptr, cur.data<float>(), v, what, name);
+  s.data = s.cache.data<float>();
+  s.view = cache_view(s.cache);
+  return s;
+}
+
+// Points a at Q and at the keys and values attend() reads.
+void set_inputs(AttendArgs& a, const Tensor& q, const HeadView& qv, const KvSource& ks, const KvSource& vs) {
+  a.q = q.data<float>();
+  a.qv = qv;
+  a.k = ks.data;
+  a.kv = ks.view;
+  a.v = vs.data;
+  a.vv = vs.view;
+}
+
 class Attention : public Kernel {
  public:
   explicit Attention(const KernelInfo& info) : node_(info.node) {
@@ -108,110 +242,58 @@ class Attention : public Kernel {
                    InvalidArgument, what, ": K ", shape_str(k.shape()), " / V ", shape_str(v.shape()),
                    " do not match Q ", shape_str(q.shape()));
     PIONNX_ENFORCE(Hq % Hkv == 0, InvalidArgument, what, ": q heads ", Hq, " must be a multiple of kv heads ", Hkv);
-    const int64_t reps = Hq / Hkv;
 
     // KV cache: present = concat(past, new) along the sequence axis.
-    Tensor past_k, past_v;
-    if (past_k_in) past_k = to_float32(*past_k_in);
-    if (past_v_in) past_v = to_float32(*past_v_in);
-    const Tensor pk = concat_cache(past_k_in ? &past_k : nullptr, k.data<float>(), kv, what, "past_key");
-    const Tensor pv = concat_cache(past_v_in ? &past_v : nullptr, v.data<float>(), vv, what, "past_value");
-    const int64_t T = pk.dim(2);  // total kv length
-    PIONNX_ENFORCE(pv.dim(2) == T, InvalidArgument, what, ": past_key and past_value lengths differ");
+    const KvSource ks = kv_source(past_k_in, k, kv, ctx.wants_output(1), what, "past_key");
+    const KvSource vs = kv_source(past_v_in, v, vv, ctx.wants_output(2), what, "past_value");
+    const int64_t T = ks.view.seq;  // total kv length
+    PIONNX_ENFORCE(vs.view.seq == T, InvalidArgument, what, ": past_key and past_value lengths differ");
     const int64_t past_len = past_k_in ? past_k_in->dim(2) : 0;
-    if (ctx.wants_output(1)) ctx.set_output(1, cast_tensor(pk, k_in.dtype()));
-    if (ctx.wants_output(2)) ctx.set_output(2, cast_tensor(pv, v_in.dtype()));
+    if (ctx.wants_output(1)) ctx.set_output(1, cast_tensor(ks.cache, k_in.dtype()));
+    if (ctx.wants_output(2)) ctx.set_output(2, cast_tensor(vs.cache, v_in.dtype()));
 
     // Mask, read broadcast against [B, Hq, Sq, M]; columns >= M are masked.
+    AttendArgs a{};
     Tensor mask;
-    std::vector<int64_t> ms;
-    int64_t M = T;
-    const bool bool_mask = mask_in && mask_in->dtype() == DType::Bool;
+    a.bias.cols = T;
     if (mask_in) {
       PIONNX_ENFORCE(mask_in->rank() >= 1 && mask_in->rank() <= 4, InvalidArgument, what,
                      ": attn_mask must have rank 1..4, got ", shape_str(mask_in->shape()));
-      M = mask_in->dim(-1);
+      const int64_t M = mask_in->dim(-1);
       PIONNX_ENFORCE(M <= T, InvalidArgument, what, ": attn_mask last dim ", M, " exceeds the total kv length ", T);
-      mask = bool_mask ? *mask_in : to_float32(*mask_in);
-      ms = broadcast_strides(mask.shape(), {B, Hq, Sq, M});
+      mask = mask_in->dtype() == DType::Bool ? *mask_in : to_float32(*mask_in);
+      a.bias.add_s = broadcast_strides(mask.shape(), {B, Hq, Sq, M});
+      a.bias.cols = M;
+      if (mask.dtype() == DType::Bool) a.bias.keep = mask.data<bool>();
+      else a.bias.add = mask.data<float>();
     }
-    std::vector<int64_t> nonpad;
     if (nonpad_in) {
-      nonpad = tensor_to_int64s(*nonpad_in);
-      PIONNX_ENFORCE(static_cast<int64_t>(nonpad.size()) == B, InvalidArgument, what, ": nonpad_kv_seqlen must have ",
-                     B, " entries, got ", nonpad.size());
+      a.bias.lengths = tensor_to_int64s(*nonpad_in);
+      PIONNX_ENFORCE(static_cast<int64_t>(a.bias.lengths.size()) == B, InvalidArgument, what,
+                     ": nonpad_kv_seqlen must have ", B, " entries, got ", a.bias.lengths.size());
     }
+    a.bias.causal = is_causal_;
+    a.bias.past_len = past_len;
 
     Shape y_shape = three_d ? Shape{B, Sq, Hq * Dv} : Shape{B, Hq, Sq, Dv};
     Tensor y(DType::Float, y_shape);
-    const int64_t y_sb = three_d ? Sq * Hq * Dv : Hq * Sq * Dv;
-    const int64_t y_sh = three_d ? Dv : Sq * Dv;
-    const int64_t y_ss = three_d ? Hq * Dv : Dv;
-    const bool want_qk = ctx.wants_output(3);
+    a.y_sb = three_d ? Sq * Hq * Dv : Hq * Sq * Dv;
+    a.y_sh = three_d ? Dv : Sq * Dv;
+    a.y_ss = three_d ? Hq * Dv : Dv;
     Tensor qk_out;
-    if (want_qk) qk_out = Tensor(DType::Float, {B, Hq, Sq, T});
-
-    const float scale = has_scale_ ? scale_ : 1.f / std::sqrt(static_cast<float>(Dk));
-    const float ninf = -std::numeric_limits<float>::infinity();
-    const float* qd = q.data<float>();
-    const float* kd = pk.data<float>();
-    const float* vd = pv.data<float>();
-    float* yd = y.data<float>();
-    float* qkd = want_qk ? qk_out.data<float>() : nullptr;
-
-    auto run = [&](int64_t begin, int64_t end) {
-      std::vector<float> scores(static_cast<size_t>(Sq * T));
-      for (int64_t bh = begin; bh < end; ++bh) {
-        const int64_t b = bh / Hq, h = bh % Hq, hk = h / reps;
-        const float* qp = qd + b * qv.s_batch + h * qv.s_head;
-        const float* kp = kd + (b * Hkv + hk) * T * Dk;
-        const float* vp = vd + (b * Hkv + hk) * T * Dv;
-        float* s = scores.data();
-        simd::sgemm(false, true, Sq, T, Dk, scale, qp, qv.s_seq, kp, Dk, 0.f, s, T);
-        float* qk = want_qk ? qkd + bh * Sq * T : nullptr;
-        if (qk && qk_mode_ == 0) std::copy(s, s + Sq * T, qk);
-        for (int64_t i = 0; i < Sq; ++i) {
-          float* row = s + i * T;
-          // Bias: attn_mask (padded with -inf past its last column), causal
-          // (upper-left aligned after the past), and per-batch kv padding.
-          if (mask_in) {
-            const int64_t base = b * ms[0] + h * ms[1] + i * ms[2];
-            if (bool_mask) {
-              const bool* md = mask.data<bool>();
-              for (int64_t j = 0; j < M; ++j)
-                if (!md[base + j * ms[3]]) row[j] += ninf;
-            } else {
-              const float* md = mask.data<float>();
-              for (int64_t j = 0; j < M; ++j) row[j] += md[base + j * ms[3]];
-            }
-            for (int64_t j = M; j < T; ++j) row[j] += ninf;
-          }
-          if (is_causal_)
-            for (int64_t j = std::max<int64_t>(i + past_len + 1, 0); j < T; ++j) row[j] += ninf;
-          if (nonpad_in)
-            for (int64_t j = std::max<int64_t>(nonpad[b], 0); j < T; ++j) row[j] += ninf;
-          if (qk && qk_mode_ == 1) std::copy(row, row + T, qk + i * T);
-          if (softcap_ > 0)
-            for (int64_t j = 0; j < T; ++j) row[j] = softcap_ * std::tanh(row[j] / softcap_);
-          if (qk && qk_mode_ == 2) std::copy(row, row + T, qk + i * T);
-          float mx = ninf;
-          for (int64_t j = 0; j < T; ++j) mx = std::max(mx, row[j]);
-          float sum = 0.f;
-          for (int64_t j = 0; j < T; ++j) {
-            row[j] = std::exp(row[j] - mx);
-            sum += row[j];
-          }
-          const float inv = 1.f / sum;
-          for (int64_t j = 0; j < T; ++j) row[j] *= inv;
-          if (qk && qk_mode_ == 3) std::copy(row, row + T, qk + i * T);
-        }
-        simd::sgemm(false, false, Sq, Dv, T, 1.f, s, T, vp, Dv, 0.f, yd + b * y_sb + h * y_sh, y_ss);
-      }
-    };
-    ctx.pool().parallel_for(B * Hq, 1, run);
+    if (ctx.wants_output(3)) {
+      qk_out = Tensor(DType::Float, {B, Hq, Sq, T});
+      a.qk = qk_out.data<float>();
+      a.qk_mode = qk_mode_;
+    }
+    a.scale = has_scale_ ? scale_ : 1.f / std::sqrt(static_cast<float>(Dk));
+    a.softcap = softcap_;
+    set_inputs(a, q, qv, ks, vs);
+    a.y = y.data<float>();
+    attend(ctx.pool(), a);
 
     ctx.set_output(0, cast_tensor(y, q_in.dtype()));
-    if (want_qk) ctx.set_output(3, cast_tensor(qk_out, q_in.dtype()));
+    if (qk_out.defined()) ctx.set_output(3, cast_tensor(qk_out, q_in.dtype()));
   }
 
  private:
@@ -221,8 +303,135 @@ class Attention : public Kernel {
   float scale_ = 0.f, softcap_ = 0.f;
 };
 
+// x + bias along the last axis, as a new float tensor.
+Tensor add_last_axis(const Tensor& x, const float* bias) {
+  Tensor y(DType::Float, x.shape());
+  const int64_t n = x.dim(-1), rows = x.numel() / std::max<int64_t>(n, 1);
+  const float* xd = x.data<float>();
+  float* yd = y.data<float>();
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < n; ++j) yd[r * n + j] = xd[r * n + j] + bias[j];
+  return y;
+}
+
+// com.microsoft MultiHeadAttention (onnxruntime's contrib op, version 1):
+// query [B, S, D]; key/value [B, L, D] or already per head [B, N, L, H];
+// bias [D + D + Dv] added to the 3-D query, key and value; key_padding_mask
+// int32 [B] (valid key counts) or [B, T] (0 = masked); attention_bias
+// broadcast to [B, N, S, T] (onnxruntime asks S and T in full; the attention
+// fusion writes a [B, 1, 1, T] padding bias); past_key/past_value
+// [B, N, P, H] and the present outputs. Masked scores get mask_filter_value;
+// unidirectional masks keys j > i + P. The packed QKV/KV layouts,
+// past_sequence_length and cache_indirection (beam search) are refused by
+// name.
+class MultiHeadAttention : public Kernel {
+ public:
+  explicit MultiHeadAttention(const KernelInfo& info) : node_(info.node) {
+    heads_ = info.node.require("num_heads").i;
+    PIONNX_ENFORCE(heads_ > 0, InvalidArgument, node_.describe(), ": num_heads must be positive, got ", heads_);
+    has_scale_ = info.node.has("scale");
+    scale_ = info.node.attr_f("scale", 0.f);
+    fill_ = info.node.attr_f("mask_filter_value", -10000.f);
+    causal_ = info.node.attr_i("unidirectional", 0) != 0;
+  }
+
+  void compute(KernelContext& ctx) const override {
+    const std::string what = node_.describe();
+    const Tensor& q_in = ctx.input(0);
+    const Tensor* k_in = ctx.optional_input(1);
+    const Tensor* v_in = ctx.optional_input(2);
+    const Tensor* bias_in = ctx.optional_input(3);
+    const Tensor* kpm = ctx.optional_input(4);
+    const Tensor* ab_in = ctx.optional_input(5);
+    const Tensor* past_k_in = ctx.optional_input(6);
+    const Tensor* past_v_in = ctx.optional_input(7);
+    for (size_t i = 8; i < ctx.num_inputs(); ++i)
+      PIONNX_ENFORCE(!ctx.optional_input(i), NotImplemented, what, ": input ", i,
+                     " (past_sequence_length / cache_indirection) is not supported by pionnx");
+    PIONNX_ENFORCE(q_in.rank() == 3, NotImplemented, what, ": query must be 3-D [B, S, D], got ",
+                   shape_str(q_in.shape()), " (the packed QKV layout [B, S, N, 3, H] is not supported by pionnx)");
+    PIONNX_ENFORCE(k_in && v_in, NotImplemented, what,
+                   ": key and value are required (the packed QKV layout is not supported by pionnx)");
+    PIONNX_ENFORCE(k_in->rank() == v_in->rank() && (k_in->rank() == 3 || k_in->rank() == 4), NotImplemented, what,
+                   ": key and value must both be 3-D [B, L, D] or 4-D [B, N, L, H], got ", shape_str(k_in->shape()),
+                   " and ", shape_str(v_in->shape()), " (the packed KV layout is not supported by pionnx)");
+    Tensor q = to_float32(q_in), k = to_float32(*k_in), v = to_float32(*v_in);
+    if (bias_in) {
+      PIONNX_ENFORCE(k.rank() == 3, InvalidArgument, what, ": bias needs 3-D key and value, got key ",
+                     shape_str(k.shape()));
+      const int64_t d = q.dim(2), dk = k.dim(2), dv = v.dim(2);
+      PIONNX_ENFORCE(bias_in->rank() == 1 && bias_in->dim(0) == d + dk + dv, InvalidArgument, what, ": bias must be [",
+                     d + dk + dv, "] (query + key + value hidden sizes), got ", shape_str(bias_in->shape()));
+      const Tensor bias = to_float32(*bias_in);
+      const float* bd = bias.data<float>();
+      q = add_last_axis(q, bd);
+      k = add_last_axis(k, bd + d);
+      v = add_last_axis(v, bd + d + dk);
+    }
+    const HeadView qv = head_view(q.shape(), heads_, what, "query");
+    const HeadView kv = head_view(k.shape(), heads_, what, "key");
+    const HeadView vv = head_view(v.shape(), heads_, what, "value");
+    const int64_t B = qv.batch, N = qv.heads, Sq = qv.seq, Dv = vv.dim;
+    PIONNX_ENFORCE(
+        kv.batch == B && vv.batch == B && kv.heads == N && vv.heads == N && kv.dim == qv.dim && vv.seq == kv.seq,
+        InvalidArgument, what, ": key ", shape_str(k.shape()), " / value ", shape_str(v.shape()),
+        " do not match query ", shape_str(q.shape()), " with ", N, " heads");
+    const KvSource ks = kv_source(past_k_in, k, kv, ctx.wants_output(1), what, "past_key");
+    const KvSource vs = kv_source(past_v_in, v, vv, ctx.wants_output(2), what, "past_value");
+    const int64_t T = ks.view.seq;
+    PIONNX_ENFORCE(vs.view.seq == T, InvalidArgument, what, ": past_key and past_value lengths differ");
+    if (ctx.wants_output(1)) ctx.set_output(1, cast_tensor(ks.cache, k_in->dtype()));
+    if (ctx.wants_output(2)) ctx.set_output(2, cast_tensor(vs.cache, v_in->dtype()));
+
+    AttendArgs a{};
+    a.bias.fill = fill_;
+    a.bias.cols = T;
+    a.bias.causal = causal_;
+    a.bias.past_len = past_k_in ? past_k_in->dim(2) : 0;
+    Tensor key_mask, attn_bias;
+    if (kpm) {
+      PIONNX_ENFORCE(kpm->dtype() == DType::Int32, InvalidArgument, what, ": key_padding_mask must be int32, got ",
+                     dtype_name(kpm->dtype()));
+      if (kpm->rank() == 1 && kpm->dim(0) == B) {
+        a.bias.lengths = tensor_to_int64s(*kpm);
+      } else {
+        PIONNX_ENFORCE(kpm->rank() == 2 && kpm->dim(0) == B && kpm->dim(1) == T, NotImplemented, what,
+                       ": key_padding_mask must be [B] = [", B, "] (valid key counts) or [B, T] = [", B, ", ", T,
+                       "], got ", shape_str(kpm->shape()));
+        key_mask = *kpm;
+        a.bias.key_mask = key_mask.data<int32_t>();
+      }
+    }
+    if (ab_in) {
+      PIONNX_ENFORCE(ab_in->rank() == 4, InvalidArgument, what, ": attention_bias must be 4-D [B, N, S, T], got ",
+                     shape_str(ab_in->shape()));
+      attn_bias = to_float32(*ab_in);
+      a.bias.add_s = broadcast_strides(attn_bias.shape(), {B, N, Sq, T});
+      a.bias.add = attn_bias.data<float>();
+    }
+
+    Tensor y(DType::Float, {B, Sq, N * Dv});
+    a.y = y.data<float>();
+    a.y_sb = Sq * N * Dv;
+    a.y_sh = Dv;
+    a.y_ss = N * Dv;
+    a.scale = has_scale_ ? scale_ : 1.f / std::sqrt(static_cast<float>(qv.dim));
+    set_inputs(a, q, qv, ks, vs);
+    attend(ctx.pool(), a);
+    ctx.set_output(0, cast_tensor(y, q_in.dtype()));
+  }
+
+ private:
+  const Node& node_;
+  int64_t heads_ = 0;
+  bool has_scale_ = false, causal_ = false;
+  float scale_ = 0.f, fill_ = -10000.f;
+};
 }  // namespace
 
-void register_attention(KernelRegistry& r) { r.add<Attention>("", "Attention"); }
+void register_attention(KernelRegistry& r) {
+  r.add<Attention>("", "Attention");
+  r.add<MultiHeadAttention>("com.microsoft", "MultiHeadAttention");
+}
 
 }  // namespace pionnx

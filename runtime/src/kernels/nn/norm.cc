@@ -4,6 +4,7 @@
 // double; float16/bfloat16 compute in float32.
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/base/cast.h"
@@ -239,6 +240,55 @@ std::vector<T> broadcast_param(const Tensor* p, const Shape& xs, int64_t inner, 
   return out;
 }
 
+// Sum and sum of squared deviations from `shift` of a float row, in 8 float
+// lanes the compiler keeps in one vector register (the double loop of
+// mean_var does not vectorize); the lanes are added in double.
+inline double lane_sum(const float* x, int64_t n, float shift, bool squares) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  if (squares) {
+    for (; i + 8 <= n; i += 8)
+      for (int l = 0; l < 8; ++l) acc[l] += (x[i + l] - shift) * (x[i + l] - shift);
+  } else {
+    for (; i + 8 <= n; i += 8)
+      for (int l = 0; l < 8; ++l) acc[l] += x[i + l];
+  }
+  double s = 0;
+  for (float a : acc) s += a;
+  for (; i < n; ++i) s += squares ? static_cast<double>(x[i] - shift) * (x[i] - shift) : x[i];
+  return s;
+}
+
+// Statistics of one normalized row: mean (0 for RMS) and 1 / sqrt(var + eps)
+// (var: the mean square for RMS). Two passes for accuracy.
+template <typename T>
+void row_stats(const T* x, int64_t n, bool rms, float eps, double* mean, double* inv) {
+  double m = 0, v;
+  if constexpr (std::is_same_v<T, float>) {
+    if (!rms) m = n > 0 ? lane_sum(x, n, 0.f, false) / n : 0.0;
+    v = n > 0 ? lane_sum(x, n, static_cast<float>(m), true) / n : 0.0;
+  } else if (rms) {
+    double s2 = 0;
+    for (int64_t j = 0; j < n; ++j) s2 += static_cast<double>(x[j]) * x[j];
+    v = n > 0 ? s2 / n : 0.0;
+  } else {
+    mean_var(x, n, &m, &v);
+  }
+  *mean = m;
+  *inv = 1.0 / std::sqrt(v + eps);
+}
+
+// y = (x - mean) * inv * scale (+ bias) over one row.
+template <typename T>
+void normalize_row(const T* x, T* y, int64_t n, double mean, double inv, const T* sc, const T* bi) {
+  const T tm = static_cast<T>(mean), ti = static_cast<T>(inv);
+  if (bi) {
+    for (int64_t j = 0; j < n; ++j) y[j] = (x[j] - tm) * ti * sc[j] + bi[j];
+  } else {
+    for (int64_t j = 0; j < n; ++j) y[j] = (x[j] - tm) * ti * sc[j];
+  }
+}
+
 class LayerNormKernel : public Kernel {
  public:
   LayerNormKernel(const KernelInfo& info, bool rms)
@@ -272,26 +322,13 @@ class LayerNormKernel : public Kernel {
       ctx.pool().parallel_for(outer, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, inner)),
                               [&](int64_t r0, int64_t r1) {
                                 for (int64_t r = r0; r < r1; ++r) {
-                                  const T* xr = X + r * inner;
-                                  T* yr = Y + r * inner;
-                                  double m = 0, v;
-                                  if (rms_) {
-                                    double s2 = 0;
-                                    for (int64_t j = 0; j < inner; ++j) s2 += static_cast<double>(xr[j]) * xr[j];
-                                    v = inner > 0 ? s2 / inner : 0.0;
-                                  } else {
-                                    mean_var(xr, inner, &m, &v);
-                                  }
-                                  const double inv = 1.0 / std::sqrt(v + eps_);
+                                  double m, inv;
+                                  row_stats(X + r * inner, inner, rms_, eps_, &m, &inv);
                                   if (M) M[r] = static_cast<T>(m);
                                   if (I) I[r] = static_cast<T>(inv);
                                   const T* sc = scale.data() + (scale_full ? r * inner : 0);
                                   const T* bi = bias.empty() ? nullptr : bias.data() + (bias_full ? r * inner : 0);
-                                  const T tm = static_cast<T>(m), ti = static_cast<T>(inv);
-                                  for (int64_t j = 0; j < inner; ++j) {
-                                    const T n = (xr[j] - tm) * ti * sc[j];
-                                    yr[j] = bi ? n + bi[j] : n;
-                                  }
+                                  normalize_row(X + r * inner, Y + r * inner, inner, m, inv, sc, bi);
                                 }
                               });
     });
@@ -301,6 +338,106 @@ class LayerNormKernel : public Kernel {
  private:
   bool rms_;
   int64_t axis_;
+  float eps_;
+};
+
+// com.microsoft SkipLayerNormalization (onnxruntime's contrib op, what its
+// optimizer and pionnx's fuse_skip_layer_norm write for BERT's residual
+// blocks): s = input + skip (+ bias), y = LayerNorm(s) over the last axis
+// with gamma (and beta). Outputs: y, mean and inv_std_var (shape [..., 1]),
+// and s itself (input_skip_bias_sum) when asked for. skip may broadcast to
+// input (onnxruntime: [1, S, H] or [S, H] against [B, S, H]) and input to
+// skip; any other broadcast is computed through a full-size sum.
+class SkipLayerNormKernel : public Kernel {
+ public:
+  explicit SkipLayerNormKernel(const KernelInfo& info) : eps_(info.node.attr_f("epsilon", 1e-12f)) {}
+
+  void compute(KernelContext& ctx) const override {
+    const std::string what = ctx.node().describe();
+    const Tensor& in = ctx.input(0);
+    const Tensor& skip = ctx.input(1);
+    PIONNX_ENFORCE(in.dtype() == skip.dtype(), InvalidArgument, what, ": input is ", dtype_name(in.dtype()),
+                   " but skip is ", dtype_name(skip.dtype()));
+    const Shape shape = broadcast_shapes(in.shape(), skip.shape(), what);
+    PIONNX_ENFORCE(!shape.empty(), InvalidArgument, what, ": input and skip are both scalars");
+    const int64_t H = shape.back(), rows = shape_numel(shape) / std::max<int64_t>(H, 1);
+    FloatIO io(ctx, in);
+    const Tensor a = io.x();
+    const Tensor b = is_half(skip.dtype()) ? to_float32(skip) : skip;
+    auto param = [&](size_t i, const char* name) -> Tensor {
+      const Tensor* p = ctx.optional_input(i);
+      if (!p) return Tensor();
+      PIONNX_ENFORCE(p->numel() == H && p->dim(-1) == H, InvalidArgument, what, ": ", name, " must hold ", H,
+                     " values (the hidden size), got ", shape_str(p->shape()));
+      return cast_tensor(*p, io.dtype());
+    };
+    const Tensor gamma = param(2, "gamma"), beta = param(3, "beta"), bias = param(4, "bias");
+    PIONNX_ENFORCE(gamma.defined(), InvalidArgument, what, ": gamma is required");
+    Shape stat_shape = shape;
+    stat_shape.back() = 1;
+    Tensor y = io.out(0, shape);
+    Tensor mean_t = ctx.wants_output(1) ? io.out(1, stat_shape) : Tensor();
+    Tensor inv_t = ctx.wants_output(2) ? io.out(2, stat_shape) : Tensor();
+    Tensor sum_t = ctx.wants_output(3) ? io.out(3, shape) : Tensor();
+    // Row r of each addend: rows repeat when it broadcasts over the leading
+    // dimensions only; otherwise it is expanded once to the full shape.
+    auto rows_of = [&](const Tensor& t) -> Tensor {
+      if (t.rank() > 0) {
+        size_t lead = 0;
+        while (lead + 1 < t.rank() && t.shape()[lead] == 1) ++lead;
+        const size_t k = t.rank() - lead;
+        if (k <= shape.size() && std::equal(t.shape().begin() + lead, t.shape().end(), shape.end() - k)) return t;
+      }
+      Tensor full(t.dtype(), shape);
+      const std::vector<int64_t> st = broadcast_strides(t.shape(), shape);
+      dispatch_float(t.dtype(), what, [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        const T* src = t.data<T>();
+        T* dst = full.data<T>();
+        IndexIter it(shape);
+        size_t k = 0;
+        if (full.numel() > 0) do {
+            int64_t off = 0;
+            for (size_t d = 0; d < shape.size(); ++d) off += it.idx[d] * st[d];
+            dst[k++] = src[off];
+          } while (it.next());
+      });
+      return full;
+    };
+    const Tensor A = rows_of(a), Bt = rows_of(b);
+    const int64_t a_rows = A.numel() / std::max<int64_t>(H, 1), b_rows = Bt.numel() / std::max<int64_t>(H, 1);
+    dispatch_float(io.dtype(), what, [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      const T *X = A.data<T>(), *S = Bt.data<T>(), *G = gamma.data<T>();
+      const T* Be = beta.defined() ? beta.data<T>() : nullptr;
+      const T* Bi = bias.defined() ? bias.data<T>() : nullptr;
+      T* Y = y.data<T>();
+      T* M = mean_t.defined() ? mean_t.data<T>() : nullptr;
+      T* I = inv_t.defined() ? inv_t.data<T>() : nullptr;
+      T* Sum = sum_t.defined() ? sum_t.data<T>() : nullptr;
+      ctx.pool().parallel_for(rows, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, H)), [&](int64_t r0, int64_t r1) {
+        std::vector<T> scratch(Sum ? 0 : static_cast<size_t>(H));
+        for (int64_t r = r0; r < r1; ++r) {
+          const T* xr = X + (r % a_rows) * H;
+          const T* sr = S + (r % b_rows) * H;
+          T* s = Sum ? Sum + r * H : scratch.data();
+          if (Bi) {
+            for (int64_t j = 0; j < H; ++j) s[j] = xr[j] + sr[j] + Bi[j];
+          } else {
+            for (int64_t j = 0; j < H; ++j) s[j] = xr[j] + sr[j];
+          }
+          double m, inv;
+          row_stats(s, H, false, eps_, &m, &inv);
+          if (M) M[r] = static_cast<T>(m);
+          if (I) I[r] = static_cast<T>(inv);
+          normalize_row(s, Y + r * H, H, m, inv, G, Be);
+        }
+      });
+    });
+    io.finish();
+  }
+
+ private:
   float eps_;
 };
 
@@ -480,6 +617,7 @@ void register_norm(KernelRegistry& r) {
   r.add("", "RMSNormalization", [](const KernelInfo& info) -> std::unique_ptr<Kernel> {
     return std::make_unique<LayerNormKernel>(info, true);
   });
+  r.add<SkipLayerNormKernel>("com.microsoft", "SkipLayerNormalization");
   r.add_all("", {impl<GroupNormKernel>("GroupNormalization"), impl<LrnKernel>("LRN"),
                  impl<MvnKernel>("MeanVarianceNormalization"), impl<LpNormKernel>("LpNormalization")});
 }

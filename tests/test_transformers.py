@@ -1,0 +1,431 @@
+"""Transformer fusions and the com.microsoft kernels they write.
+
+The kernels (MultiHeadAttention, SkipLayerNormalization, BiasGelu) are checked
+against numpy references written from onnxruntime's operator documentation,
+and, where onnxruntime is installed, against onnxruntime running the same node
+(float, so within tolerance). The fusions are checked on encoder blocks written
+the way exporters write them: the fused nodes appear, the lookalikes are left
+alone, and the optimized session gives the unoptimized one's outputs.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import pionnx
+
+L = pionnx.GraphOptimizationLevel
+MS = "com.microsoft"
+
+try:
+    import onnxruntime
+except ImportError:  # pragma: no cover - the dev and CI environments install it
+    onnxruntime = None
+
+
+def session(model: onnx.ModelProto, level=L.ORT_ENABLE_ALL, path: str = "", threads: int = 2):
+    so = pionnx.SessionOptions()
+    so.graph_optimization_level = level
+    so.intra_op_num_threads = threads
+    so.optimized_model_filepath = path
+    return pionnx.InferenceSession(model.SerializeToString(), sess_options=so)
+
+
+def make_model(nodes, inputs, outputs, inits=(), opset=17, ms=False):
+    g = helper.make_graph(nodes, "g", inputs, outputs, initializer=list(inits))
+    imports = [helper.make_opsetid("", opset)] + ([helper.make_opsetid(MS, 1)] if ms else [])
+    m = helper.make_model(g, opset_imports=imports)
+    m.ir_version = 8
+    return m
+
+
+def vi(name, shape, elem=TensorProto.FLOAT):
+    return helper.make_tensor_value_info(name, elem, shape)
+
+
+def run_node(op, inputs: dict, outputs: list[str], attrs=None, onnxruntime_too=True):
+    """One com.microsoft node on pionnx (and onnxruntime when installed)."""
+    names = list(inputs)
+    node = helper.make_node(
+        op, [n if inputs[n] is not None else "" for n in names], outputs, domain=MS, **(attrs or {})
+    )
+    feeds = {n: v for n, v in inputs.items() if v is not None}
+    ins = [vi(n, list(v.shape), helper.np_dtype_to_tensor_dtype(v.dtype)) for n, v in feeds.items()]
+    m = make_model([node], ins, [vi(o, None) for o in outputs], ms=True)
+    got = session(m).run(None, feeds)
+    ref = None
+    if onnxruntime_too and onnxruntime is not None:
+        ref = onnxruntime.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)
+    return got, ref
+
+
+# --------------------------------------------------------------------------- references
+
+
+def softmax(x):
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def mha_reference(
+    q,
+    k,
+    v,
+    heads,
+    bias=None,
+    key_padding_mask=None,
+    attention_bias=None,
+    past_key=None,
+    past_value=None,
+    scale=None,
+    mask_filter_value=-10000.0,
+    unidirectional=False,
+):
+    q, k, v = (t.astype(np.float64) for t in (q, k, v))
+    if bias is not None:
+        d, dk = q.shape[-1], k.shape[-1]
+        q, k, v = q + bias[:d], k + bias[d : d + dk], v + bias[d + dk :]
+    B, S, D = q.shape
+
+    def per_head(t):  # [B, L, N*H] -> [B, N, L, H]; 4-D inputs are already per head
+        return t if t.ndim == 4 else t.reshape(t.shape[0], t.shape[1], heads, -1).transpose(0, 2, 1, 3)
+
+    qh, kh, vh = per_head(q), per_head(k), per_head(v)
+    if past_key is not None:
+        kh = np.concatenate([past_key, kh], axis=2)
+        vh = np.concatenate([past_value, vh], axis=2)
+    T, P = kh.shape[2], 0 if past_key is None else past_key.shape[2]
+    s = np.einsum("bnsh,bnth->bnst", qh, kh) * (scale if scale is not None else 1 / math.sqrt(qh.shape[-1]))
+    if attention_bias is not None:
+        s = s + attention_bias
+    if key_padding_mask is not None:
+        if key_padding_mask.ndim == 1:
+            masked = np.arange(T)[None, :] >= key_padding_mask[:, None]
+        else:
+            masked = key_padding_mask == 0
+        s = s + np.where(masked, mask_filter_value, 0.0)[:, None, None, :]
+    if unidirectional:
+        s = s + np.where(np.arange(T)[None, :] > np.arange(S)[:, None] + P, mask_filter_value, 0.0)
+    y = np.einsum("bnst,bnth->bnsh", softmax(s), vh)
+    return y.transpose(0, 2, 1, 3).reshape(B, S, -1), kh, vh
+
+
+def layer_norm(x, gamma, beta, eps):
+    m = x.mean(axis=-1, keepdims=True)
+    var = ((x - m) ** 2).mean(axis=-1, keepdims=True)
+    inv = 1 / np.sqrt(var + eps)
+    y = (x - m) * inv * gamma
+    return (y + beta if beta is not None else y), m, inv
+
+
+def gelu(x):
+    return 0.5 * x * (1 + np.vectorize(math.erf)(x / math.sqrt(2)))
+
+
+# --------------------------------------------------------------------------- MultiHeadAttention
+
+
+RNG = np.random.default_rng(11)
+
+
+def f32(*shape, scale=1.0):
+    return (RNG.standard_normal(shape) * scale).astype(np.float32)
+
+
+MHA_CASES = {
+    "plain": {},
+    "bias": {"bias": True},
+    "lengths": {"bias": True, "kpm": "1d"},
+    "key_mask": {"kpm": "2d"},
+    "attention_bias": {"ab": (2, 3, 5, 7)},
+    "attention_bias_broadcast": {"ab": (1, 1, 5, 7)},
+    "unidirectional": {"attrs": {"unidirectional": 1}, "kv_len": 5},
+    "scale": {"attrs": {"scale": 0.37}},
+    "past": {"bias": True, "past": 4, "attrs": {"unidirectional": 1}, "kv_len": 5},  # decoding: L == S
+    "bnsh_key_value": {"bnsh": True},
+}
+
+
+@pytest.mark.parametrize("case", list(MHA_CASES))
+def test_multi_head_attention_matches_reference(case):
+    c = MHA_CASES[case]
+    B, S, N, H = 2, 5, 3, 4
+    L_ = c.get("kv_len", 7)
+    q = f32(B, S, N * H)
+    k = f32(B, N, L_, H) if c.get("bnsh") else f32(B, L_, N * H)
+    v = f32(B, N, L_, H) if c.get("bnsh") else f32(B, L_, N * H)
+    P = c.get("past", 0)
+    T = L_ + P
+    inputs = {"q": q, "k": k, "v": v, "bias": None, "kpm": None, "ab": None, "pk": None, "pv": None}
+    if c.get("bias"):
+        inputs["bias"] = f32(3 * N * H, scale=0.5)
+    if c.get("kpm") == "1d":
+        inputs["kpm"] = np.array([T, T - 3], np.int32)
+    elif c.get("kpm") == "2d":
+        inputs["kpm"] = (RNG.random((B, T)) > 0.3).astype(np.int32)
+        inputs["kpm"][:, 0] = 1
+    if "ab" in c:
+        inputs["ab"] = f32(*c["ab"])
+    if P:
+        inputs["pk"], inputs["pv"] = f32(B, N, P, H), f32(B, N, P, H)
+    while inputs and list(inputs.values())[-1] is None:
+        inputs.popitem()
+    outputs = ["y", "present_key", "present_value"] if P else ["y"]
+    attrs = {"num_heads": N, **c.get("attrs", {})}
+    got, ort_out = run_node("MultiHeadAttention", inputs, outputs, attrs)
+    want, kh, vh = mha_reference(
+        q,
+        k,
+        v,
+        N,
+        inputs.get("bias"),
+        inputs.get("kpm"),
+        inputs.get("ab"),
+        inputs.get("pk"),
+        inputs.get("pv"),
+        scale=attrs.get("scale"),
+        unidirectional=bool(attrs.get("unidirectional")),
+    )
+    np.testing.assert_allclose(got[0], want, rtol=1e-5, atol=1e-5)
+    if P:
+        np.testing.assert_allclose(got[1], kh, rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(got[2], vh, rtol=1e-6, atol=1e-6)
+    if ort_out is not None:
+        np.testing.assert_allclose(got[0], ort_out[0], rtol=1e-4, atol=1e-5)
+
+
+def test_multi_head_attention_refuses_what_it_does_not_implement():
+    N, H = 2, 4
+    packed = f32(1, 3, N, 3, H)
+    with pytest.raises(pionnx.NotImplemented, match="packed QKV"):
+        run_node("MultiHeadAttention", {"q": packed}, ["y"], {"num_heads": N}, onnxruntime_too=False)
+    q = f32(1, 3, N * H)
+    bad_mask = np.ones((1, 2, 3), np.int32)
+    with pytest.raises(pionnx.NotImplemented, match="key_padding_mask must be"):
+        run_node(
+            "MultiHeadAttention",
+            {"q": q, "k": q, "v": q, "bias": None, "kpm": bad_mask},
+            ["y"],
+            {"num_heads": N},
+            onnxruntime_too=False,
+        )
+    with pytest.raises(pionnx.InvalidArgument, match="not divisible by its head count 3"):
+        run_node("MultiHeadAttention", {"q": q, "k": q, "v": q}, ["y"], {"num_heads": 3}, onnxruntime_too=False)
+
+
+# --------------------------------------------------------------------------- SkipLayerNormalization, BiasGelu
+
+
+@pytest.mark.parametrize(
+    "skip_shape,beta,bias,extra",
+    [
+        ((2, 6, 32), True, True, 3),
+        ((2, 6, 32), False, False, 0),
+        ((6, 32), True, False, 3),
+        ((1, 6, 32), True, True, 1),
+    ],
+)
+def test_skip_layer_norm_matches_reference(skip_shape, beta, bias, extra):
+    H = 32
+    x, skip, gamma = f32(2, 6, H), f32(*skip_shape), f32(H)
+    b, c = f32(H) if beta else None, f32(H) if bias else None
+    inputs = {"x": x, "skip": skip, "gamma": gamma, "beta": b, "bias": c}
+    while list(inputs.values())[-1] is None:
+        inputs.popitem()
+    outputs = ["y", "mean", "inv_std", "sum"][: 1 + extra]
+    got, ort_out = run_node("SkipLayerNormalization", inputs, outputs, {"epsilon": 1e-5})
+    s = x.astype(np.float64) + skip + (c if bias else 0)
+    y, m, inv = layer_norm(s, gamma, b, 1e-5)
+    np.testing.assert_allclose(got[0], y, rtol=1e-5, atol=1e-5)
+    for g_, w in zip(got[1:], [m, inv, s]):
+        np.testing.assert_allclose(g_, w, rtol=1e-5, atol=1e-5)
+    if ort_out is not None:
+        np.testing.assert_allclose(got[0], ort_out[0], rtol=1e-4, atol=1e-5)
+
+
+def test_bias_gelu_matches_reference():
+    x, b = f32(3, 5, 40, scale=2.0), f32(40)
+    got, ort_out = run_node("BiasGelu", {"x": x, "b": b}, ["y"])
+    np.testing.assert_allclose(got[0], gelu(x.astype(np.float64) + b), rtol=1e-5, atol=1e-6)
+    if ort_out is not None:
+        np.testing.assert_allclose(got[0], ort_out[0], rtol=1e-4, atol=1e-5)
+    with pytest.raises(pionnx.InvalidArgument, match="bias must be 1-D"):
+        run_node("BiasGelu", {"x": x, "b": f32(39)}, ["y"], onnxruntime_too=False)
+
+
+# --------------------------------------------------------------------------- the fusions
+
+
+class Encoder:
+    """A post-LN encoder layer as exporters write it (Hugging Face BERT at opset 17), with knobs for the
+    variants exporters produce and for lookalikes that must not fuse."""
+
+    def __init__(
+        self,
+        hidden=32,
+        heads=4,
+        seed=3,
+        key_two_transposes=False,
+        scale_op="Div",
+        mask=True,
+        proj_bias=True,
+        softmax_axis=-1,
+        pre_ln=False,
+        opset=17,
+    ):
+        self.rng = np.random.default_rng(seed)
+        self.nodes, self.inits, self.n = [], [], 0
+        self.hidden, self.heads, self.opset = hidden, heads, opset
+        dh = hidden // heads
+        x = self.op("LayerNormalization", ["X", self.c(np.ones(hidden)), self.c(np.zeros(hidden))], axis=-1)
+        inputs = [vi("X", ["batch", "seq", hidden])]
+        bias = None
+        if mask:
+            inputs.append(vi("M", ["batch", "seq"], TensorProto.INT64))
+            m = self.op("Unsqueeze", ["M", self.c(np.array([1, 2], np.int64))])
+            m = self.op("Cast", [m], to=TensorProto.FLOAT)
+            m = self.op("Sub", [self.c(np.array(1.0)), m])
+            bias = self.op("Mul", [m, self.c(np.array(-10000.0))])
+        split = self.c(np.array([0, 0, heads, dh], np.int64))
+
+        def linear(t, cin, cout, with_bias=True):
+            y = self.op("MatMul", [t, self.c(self.rng.standard_normal((cin, cout)) * 0.2)])
+            return self.op("Add", [y, self.c(self.rng.standard_normal(cout) * 0.1)]) if with_bias else y
+
+        q = self.op("Transpose", [self.op("Reshape", [linear(x, hidden, hidden, proj_bias), split])], perm=[0, 2, 1, 3])
+        if key_two_transposes:
+            k = self.op(
+                "Transpose", [self.op("Reshape", [linear(x, hidden, hidden, proj_bias), split])], perm=[0, 2, 1, 3]
+            )
+            k = self.op("Transpose", [k], perm=[0, 1, 3, 2])
+        else:
+            k = self.op(
+                "Transpose", [self.op("Reshape", [linear(x, hidden, hidden, proj_bias), split])], perm=[0, 2, 3, 1]
+            )
+        v = self.op("Transpose", [self.op("Reshape", [linear(x, hidden, hidden, proj_bias), split])], perm=[0, 2, 1, 3])
+        s = self.op("MatMul", [q, k])
+        if scale_op == "Div":
+            s = self.op("Div", [s, self.c(np.array(math.sqrt(dh)))])
+        elif scale_op == "Mul":
+            s = self.op("Mul", [self.c(np.array(1 / math.sqrt(dh))), s])
+        if bias is not None:
+            s = self.op("Add", [s, bias])
+        p = self.op("Softmax", [s], axis=softmax_axis)
+        ctx = self.op("Transpose", [self.op("MatMul", [p, v])], perm=[0, 2, 1, 3])
+        ctx = self.op("Reshape", [ctx, self.c(np.array([0, 0, hidden], np.int64))])
+
+        def ln(t):
+            gamma, beta = self.rng.uniform(0.8, 1.2, hidden), self.rng.standard_normal(hidden) * 0.1
+            return self.op("LayerNormalization", [t, self.c(gamma), self.c(beta)], epsilon=1e-6)
+
+        summed = self.op("Add", [linear(ctx, hidden, hidden), x])
+        x1 = ln(summed)
+        h = linear(x1, hidden, 4 * hidden)
+        erf = self.op("Erf", [self.op("Div", [h, self.c(np.array(math.sqrt(2.0)))])])
+        g = self.op("Mul", [self.op("Mul", [h, self.op("Add", [erf, self.c(np.array(1.0))])]), self.c(np.array(0.5))])
+        residual = summed if pre_ln else x1  # pre-LN: the sum, not the normalized value, carries on
+        out = ln(self.op("Add", [linear(g, 4 * hidden, hidden), residual]))
+        self.model = make_model(self.nodes, inputs, [vi(out, None)], self.inits, opset=opset)
+        self.mask = mask
+
+    def c(self, value):
+        self.n += 1
+        name = f"c{self.n}"
+        arr = np.asarray(value)
+        self.inits.append(numpy_helper.from_array(arr.astype(np.float32) if arr.dtype == np.float64 else arr, name))
+        return name
+
+    def op(self, op_type, inputs, **attrs):
+        self.n += 1
+        out = f"{op_type.lower()}{self.n}"
+        self.nodes.append(helper.make_node(op_type, inputs, [out], **attrs))
+        return out
+
+    def feeds(self, batch=2, seq=9):
+        rng = np.random.default_rng(1)
+        f = {"X": rng.standard_normal((batch, seq, self.hidden)).astype(np.float32)}
+        if self.mask:
+            m = np.ones((batch, seq), np.int64)
+            m[1, seq - 3 :] = 0
+            f["M"] = m
+        return f
+
+
+def fused_ops(model, tmp_path):
+    path = tmp_path / "opt.onnx"
+    session(model, path=str(path))
+    return collections.Counter((n.domain, n.op_type) for n in onnx.load(path).graph.node)
+
+
+def check_same_outputs(enc: Encoder, threads=2):
+    feeds = enc.feeds()
+    want = session(enc.model, L.ORT_DISABLE_ALL, threads=1).run(None, feeds)
+    got = session(enc.model, threads=threads).run(None, feeds)
+    for g_, w in zip(got, want):
+        np.testing.assert_allclose(g_, w, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        {},
+        {"key_two_transposes": True},
+        {"scale_op": "Mul"},
+        {"scale_op": None},
+        {"mask": False},
+        {"proj_bias": False},
+        {"pre_ln": True},
+    ],
+    ids=["bert", "key_two_transposes", "mul_scale", "no_scale", "no_mask", "no_proj_bias", "pre_ln_sum_reused"],
+)
+def test_encoder_layer_fuses_like_onnxruntime(variant, tmp_path):
+    enc = Encoder(**variant)
+    ops = fused_ops(enc.model, tmp_path)
+    assert ops[(MS, "MultiHeadAttention")] == 1, ops
+    assert ops[(MS, "SkipLayerNormalization")] == 2, ops
+    assert ops[(MS, "BiasGelu")] == 1, ops
+    assert ops[("", "Softmax")] == ops[("", "Transpose")] == ops[("", "Reshape")] == 0, ops
+    # What is left: the first LayerNorm, four projections, the mask arithmetic.
+    assert ops[("", "MatMul")] == 6 and ops[("", "Add")] == 0, ops
+    check_same_outputs(enc)
+    check_same_outputs(enc, threads=1)
+
+
+def test_pre_ln_sum_becomes_the_fourth_output(tmp_path):
+    path = tmp_path / "opt.onnx"
+    session(Encoder(pre_ln=True).model, path=str(path))
+    skips = [n for n in onnx.load(path).graph.node if n.op_type == "SkipLayerNormalization"]
+    assert [len(n.output) for n in skips] == [4, 1]
+
+
+@pytest.mark.parametrize("variant", [{"softmax_axis": 2}], ids=["softmax_over_queries"])
+def test_attention_lookalike_is_left_alone(variant, tmp_path):
+    enc = Encoder(**variant)
+    ops = fused_ops(enc.model, tmp_path)
+    assert ops[(MS, "MultiHeadAttention")] == 0 and ops[("", "Softmax")] == 1, ops
+    check_same_outputs(enc)
+
+
+def test_attention_intermediate_read_twice_is_left_alone(tmp_path):
+    enc = Encoder()
+    softmax_out = next(n.output[0] for n in enc.model.graph.node if n.op_type == "Softmax")
+    enc.model.graph.output.append(vi(softmax_out, None))
+    ops = fused_ops(enc.model, tmp_path)
+    assert ops[(MS, "MultiHeadAttention")] == 0 and ops[("", "Softmax")] == 1, ops
+    check_same_outputs(enc)
+
+
+def test_attention_needs_known_ranks(tmp_path):
+    """Without a declared rank for X, the projections' rank is unknown: a 4-D q would be read by
+    MultiHeadAttention as per-head, so the subgraph stays."""
+    enc = Encoder()
+    enc.model.graph.input[0].type.tensor_type.ClearField("shape")
+    ops = fused_ops(enc.model, tmp_path)
+    assert ops[(MS, "MultiHeadAttention")] == 0, ops
+    check_same_outputs(enc)
