@@ -743,28 +743,31 @@ def test_quantize_rounds_half_to_even_and_saturates():
     np.testing.assert_array_equal(got, np.array([2, 4, 4, 2, 0, 255, 0, 2], np.uint8))
 
 
+@pytest.mark.parametrize("constant_b", [False, True], ids=["fed_b", "constant_b"])
 @pytest.mark.parametrize("a_dtype,b_dtype", [(np.uint8, np.int8), (np.int8, np.uint8), (np.uint8, np.uint8)])
-def test_matmul_integer_large_matches_numpy(a_dtype, b_dtype):
+def test_matmul_integer_large_matches_numpy(a_dtype, b_dtype, constant_b):
     """Several depth and column blocks, odd sizes, per-column zero points:
-    the blocked (and threaded) integer GEMM gives numpy's exact integers."""
+    the blocked (and threaded) integer GEMM gives numpy's exact integers, with B
+    fed, or constant and so packed once per session (run twice: the packed
+    panels are reused)."""
     rng = np.random.default_rng(5)
     a, b = q8(a_dtype, (70, 601), rng), q8(b_dtype, (601, 301), rng)
     za, zb = q8(a_dtype, (), rng), q8(b_dtype, (301,), rng)
     node = helper.make_node("MatMulInteger", ["a", "b", "za", "zb"], ["y"])
-    m = node_model(
-        node,
-        [vi("a", NP2ONNX[a_dtype], [70, 601]), vi("b", NP2ONNX[b_dtype], [601, 301])],
-        [vi("y", TensorProto.INT32, None)],
-        [
-            numpy_helper.from_array(np.array(za), "za"),
-            numpy_helper.from_array(zb, "zb"),
-        ],
-    )
+    inits = [numpy_helper.from_array(np.array(za), "za"), numpy_helper.from_array(zb, "zb")]
+    inputs = [vi("a", NP2ONNX[a_dtype], [70, 601])]
+    if constant_b:
+        inits.append(numpy_helper.from_array(b, "b"))
+    else:
+        inputs.append(vi("b", NP2ONNX[b_dtype], [601, 301]))
+    m = node_model(node, inputs, [vi("y", TensorProto.INT32, None)], inits)
     opts = pionnx.SessionOptions()
     opts.intra_op_num_threads = 2
-    got = pionnx.InferenceSession(m.SerializeToString(), opts).run(None, {"a": a, "b": b})[0]
+    sess = pionnx.InferenceSession(m.SerializeToString(), opts)
+    feeds = {"a": a} if constant_b else {"a": a, "b": b}
     want = (a.astype(np.int64) - int(za)) @ (b.astype(np.int64) - zb.astype(np.int64))
-    np.testing.assert_array_equal(got, want)
+    for _ in range(2):
+        np.testing.assert_array_equal(sess.run(None, feeds)[0], want)
 
 
 _QGEMM_RUNNER = r"""

@@ -227,8 +227,9 @@ def run_child(runtime: str, model_path: str, threads: int, feeds_path: str | Non
 # ---------------------------------------------------------------- comparison
 
 
-def compare(ref: list, got: list) -> dict:
-    """Max abs difference and that difference relative to the largest reference magnitude, over all outputs."""
+def compare(ref: list, got: list, tolerance: float = REL_TOLERANCE) -> dict:
+    """Max abs difference and that difference relative to the largest reference magnitude, over all outputs;
+    ok when the relative one is at most `tolerance`."""
     if len(ref) != len(got):
         return {"ok": False, "why": f"{len(got)} outputs, onnxruntime has {len(ref)}"}
     max_abs, rel = 0.0, 0.0
@@ -247,7 +248,7 @@ def compare(ref: list, got: list) -> dict:
             scale = float(np.max(np.abs(r64[finite])))
             max_abs = max(max_abs, diff)
             rel = max(rel, diff / scale if scale > 0 else (0.0 if diff == 0 else math.inf))
-    return {"ok": rel <= REL_TOLERANCE, "max_abs_diff": max_abs, "rel_diff": rel}
+    return {"ok": rel <= tolerance, "max_abs_diff": max_abs, "rel_diff": rel, "tolerance": tolerance}
 
 
 # ------------------------------------------------------------------- timing
@@ -291,7 +292,11 @@ def time_model(model, threads: int, modules: dict, usable: dict, args, rng, twin
         outputs = entry.pop("outputs", None)
         if outputs is None:
             continue
-        entry["check"] = compare(reference, outputs) if reference is not None else {"ok": None, "why": "no reference"}
+        entry["check"] = (
+            compare(reference, outputs, getattr(model, "rel_tolerance", REL_TOLERANCE))
+            if reference is not None
+            else {"ok": None, "why": "no reference"}
+        )
     pionnx_entry = result["runtimes"]["pionnx"]
     if getattr(model, "check_path", None) and "check" in pionnx_entry and reference is not None:
         # The shipped light model computes constants; the twin with random weights is the real check.
@@ -623,7 +628,9 @@ def print_table(results: dict, threads_list: list[int]) -> None:
     print("ms = median wall time of one run; p/ort, p/tract = pionnx time / other time (lower is better for pionnx);")
     print(
         f"p {first}→nT = pionnx's own speed-up from {first} thread(s); '!' = pionnx output MISMATCH "
-        f"(rel > {REL_TOLERANCE:g}), left out of the means;\n"
+        f"(rel > {REL_TOLERANCE:g}; "
+        + ", ".join(f"{n} {v['tolerance']:g}" for n, v in results["config"].get("rel_tolerance_per_model", {}).items())
+        + "), left out of the means;\n"
         "a '!' on tract: tract's output differs from onnxruntime's (see the JSON)."
     )
     print(f"¹ {TRACT_THREADS_NOTE}.")
@@ -951,6 +958,9 @@ def main(argv: list[str] | None = None) -> int:
             "runtimes": wanted,
             "order": "fresh random permutation of the runtimes per iteration (seed 0)",
             "rel_tolerance": REL_TOLERANCE,
+            "rel_tolerance_per_model": {
+                n: {"tolerance": t, "why": why} for n, (t, why) in bench_models.TOLERANCES.items()
+            },
             "tract_threads": TRACT_THREADS_NOTE,
         },
         "models": {},

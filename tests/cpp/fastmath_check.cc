@@ -3,7 +3,9 @@
 // cross builds run under qemu (ci/checks/arm_kernels.sh) as well as the host.
 // The path is the one this process picked (PIONNX_FASTMATH caps it): run it
 // once per path. Exit status is non-zero on any value out of tolerance.
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <limits>
 #include <string>
@@ -86,6 +88,33 @@ int main() {
     expect("exp_shift", row[i], e[i], w, 4e-7, 1.2e-38);
   }
   expect("exp_shift_sum", 0.f, sum, want_sum, 1e-5, 0);
+
+  // DynamicQuantizeLinear's pieces, exactly: the range (NaN skipped) and the
+  // uint8 rounding (half to even, as std::nearbyint; NaN to the zero point).
+  std::vector<float> qx;
+  for (int i = 0; i < 2003; ++i) qx.push_back(static_cast<float>(std::sin(i * 0.61) * 7.3 - 1.1));
+  for (float v : {0.f, -0.f, 2.5f, -2.5f, 3.5f, 0.5f, -0.5f}) qx.push_back(v * (14.6f / 255.f));  // ties
+  qx.push_back(std::numeric_limits<float>::quiet_NaN());
+  const int64_t qn = static_cast<int64_t>(qx.size());
+  float lo = 0.f, hi = 0.f, want_lo = 0.f, want_hi = 0.f;
+  fm::range_block(qx.data(), qn, &lo, &hi);
+  for (float v : qx) {
+    want_lo = v < want_lo ? v : want_lo;
+    want_hi = v > want_hi ? v : want_hi;
+  }
+  expect("range_lo", 0.f, lo, want_lo, 0, 0);
+  expect("range_hi", 0.f, hi, want_hi, 0, 0);
+  for (int32_t zp : {0, 77, 128, 255}) {
+    const float scale = (want_hi - want_lo) / 255.f;
+    std::vector<uint8_t> q(qx.size());
+    fm::quantize_u8_block(qx.data(), qn, scale, zp, q.data());
+    for (int64_t i = 0; i < qn; ++i) {
+      double want = zp;
+      if (!std::isnan(qx[i]))
+        want = std::min(255.0, std::max(0.0, static_cast<double>(std::nearbyint(qx[i] / scale)) + zp));
+      expect("quantize_u8", qx[i], q[i], want, 0, 0);
+    }
+  }
 
   std::printf("%s: %lld values per function, %d out of tolerance%s%s\n", paths.active.c_str(),
               static_cast<long long>(n), failures, failures ? " in:" : "", failed_functions.c_str());

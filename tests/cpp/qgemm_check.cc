@@ -20,8 +20,8 @@ using pionnx::simd::QGemmArgs;
 
 namespace {
 
-bool check(int64_t M, int64_t N, int64_t K, bool a_signed, bool b_signed, bool per_channel, std::mt19937& rng,
-           pionnx::ThreadPool* pool) {
+bool check(int64_t M, int64_t N, int64_t K, bool a_signed, bool b_signed, bool per_channel, bool prepacked,
+           std::mt19937& rng, pionnx::ThreadPool* pool) {
   std::uniform_int_distribution<int> byte(0, 255);
   const int64_t lda = K + 3, ldb = N + 5, ldc = N + 1;
   std::vector<uint8_t> A(M * lda), B(K * ldb);
@@ -36,6 +36,10 @@ bool check(int64_t M, int64_t N, int64_t K, bool a_signed, bool b_signed, bool p
   q.B = B.data(), q.ldb = ldb, q.b_signed = b_signed, q.b_zp = bzp.data(), q.b_zp_per_col = per_channel;
   std::vector<int32_t> C(M * ldc, 7);
   q.C = C.data(), q.ldc = ldc;
+  // B packed beforehand, as a constant MatMulInteger weight is (empty on
+  // the VNNI paths, which then pack during the call).
+  const pionnx::simd::QGemmPackedB packed = prepacked ? pionnx::simd::qgemm_pack_b(q) : pionnx::simd::QGemmPackedB();
+  if (prepacked) q.packed_b = &packed;
   pionnx::simd::qgemm(q, pool);
   auto a_at = [&](int64_t i, int64_t k) {
     return a_signed ? int32_t(int8_t(A[i * lda + k])) : int32_t(A[i * lda + k]);
@@ -49,8 +53,8 @@ bool check(int64_t M, int64_t N, int64_t K, bool a_signed, bool b_signed, bool p
       for (int64_t k = 0; k < K; ++k)
         want += int64_t(a_at(i, k) - azp[per_channel ? i : 0]) * (b_at(k, j) - bzp[per_channel ? j : 0]);
       if (C[i * ldc + j] != static_cast<int32_t>(want)) {
-        std::printf("  MISMATCH M=%lld N=%lld K=%lld a_signed=%d b_signed=%d at (%lld,%lld): %d != %lld\n",
-                    (long long)M, (long long)N, (long long)K, a_signed, b_signed, (long long)i, (long long)j,
+        std::printf("  MISMATCH M=%lld N=%lld K=%lld a_signed=%d b_signed=%d prepacked=%d at (%lld,%lld): %d != %lld\n",
+                    (long long)M, (long long)N, (long long)K, a_signed, b_signed, prepacked, (long long)i, (long long)j,
                     C[i * ldc + j], (long long)want);
         return false;
       }
@@ -85,17 +89,19 @@ int main(int argc, char** argv) {
   }
   std::mt19937 rng(5);
   pionnx::ThreadPool pool(2);
-  const int64_t shapes[][3] = {{1, 1, 1},    {4, 8, 2},    {5, 9, 3},      {7, 33, 17},    {16, 64, 64},
-                               {3, 300, 41}, {37, 29, 53}, {64, 260, 300}, {1, 1000, 512}, {130, 7, 257}};
+  const int64_t shapes[][3] = {{1, 1, 1},      {4, 8, 2},     {5, 9, 3},       {7, 33, 17},
+                               {16, 64, 64},   {3, 300, 41},  {37, 29, 53},    {64, 260, 300},
+                               {1, 1000, 512}, {130, 7, 257}, {128, 256, 1024}};
   int runs = 0, failures = 0;
   for (const auto& s : shapes)
     for (int sa = 0; sa < 2; ++sa)
       for (int sb = 0; sb < 2; ++sb)
         for (int pc = 0; pc < 2; ++pc)
-          for (pionnx::ThreadPool* p : {static_cast<pionnx::ThreadPool*>(nullptr), &pool}) {
-            ++runs;
-            if (!check(s[0], s[1], s[2], sa, sb, pc, rng, p)) ++failures;
-          }
+          for (int pk = 0; pk < 2; ++pk)
+            for (pionnx::ThreadPool* p : {static_cast<pionnx::ThreadPool*>(nullptr), &pool}) {
+              ++runs;
+              if (!check(s[0], s[1], s[2], sa, sb, pc, pk, rng, p)) ++failures;
+            }
   std::printf("  qgemm %s: %d/%d products match the reference\n", pionnx::simd::qgemm_isa(), runs - failures, runs);
   return failures == 0 ? 0 : 1;
 }

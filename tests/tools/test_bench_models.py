@@ -22,13 +22,24 @@ def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("bench-models")
 
 
-def reference_outputs(path: Path, feeds: dict[str, np.ndarray]) -> tuple[str, list[np.ndarray]]:
+def reference_outputs(path: Path, feeds: dict[str, np.ndarray], exact_integers: bool) -> tuple[str, list[np.ndarray]]:
+    """onnxruntime's outputs, or onnx.reference's where integer kernels must be exact (onnxruntime's u8 x s8
+    GEMM saturates on AVX2 CPUs without VNNI, so its int8 results depend on the CPU)."""
     try:
+        if exact_integers:
+            raise ImportError
         import onnxruntime
     except ImportError:
         from onnx.reference import ReferenceEvaluator
+        from onnx.reference.ops.op_dequantize_linear import DequantizeLinear_23
 
-        return "onnx.reference", list(ReferenceEvaluator(str(path)).run(None, feeds))
+        class DequantizeLinear(DequantizeLinear_23):
+            # onnx 1.19's evaluator has no DequantizeLinear before opset 19 (quantize_dynamic writes 13's);
+            # 23's computes the same for the per-tensor int8 weights there.
+            op_domain = ""
+
+        evaluator = ReferenceEvaluator(str(path), new_ops=[DequantizeLinear])
+        return "onnx.reference", list(evaluator.run(None, feeds))
     opts = onnxruntime.SessionOptions()
     opts.intra_op_num_threads = 1
     sess = onnxruntime.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
@@ -37,7 +48,12 @@ def reference_outputs(path: Path, feeds: dict[str, np.ndarray]) -> tuple[str, li
 
 @pytest.mark.parametrize("name", bench_models.SYNTHETIC_NAMES)
 def test_synthetic_model_valid_and_pionnx_agrees(name: str, cache: Path) -> None:
-    model = bench_models.prepare(name, cache)
+    try:
+        model = bench_models.prepare(name, cache)
+    except RuntimeError as exc:
+        if "onnxruntime.quantization" not in str(exc):
+            raise
+        pytest.skip(str(exc))  # bert_int8 is made by onnxruntime's quantizer
     onnx.checker.check_model(str(model.path), full_check=True)
     feeds = model.feeds()
     assert feeds, "the model needs inputs"
@@ -51,11 +67,11 @@ def test_synthetic_model_valid_and_pionnx_agrees(name: str, cache: Path) -> None
         pytest.skip(f"pionnx cannot run {name} yet: {exc}")
     got = sess.run(None, feeds)
 
-    which, ref = reference_outputs(model.path, feeds)
+    which, ref = reference_outputs(model.path, feeds, exact_integers=name in bench_models.TOLERANCES)
     assert [o.name for o in sess.get_outputs()] == [o.name for o in onnx.load(str(model.path)).graph.output]
     for r in ref:
         assert np.isfinite(r).all() and np.abs(r).max() > 0, "the model's outputs should carry signal"
-    verdict = bench.compare(ref, got)
+    verdict = bench.compare(ref, got, model.rel_tolerance)
     assert verdict["ok"], f"pionnx vs {which} on {name}: {verdict}"
 
 

@@ -12,6 +12,7 @@
 
 #include "core/checked.h"
 #include "kernels/quant/qparams.h"
+#include "kernels/simd/elementwise_math.h"
 #include "platform/thread_pool.h"
 
 namespace pionnx {
@@ -192,60 +193,26 @@ class DequantizeLinear final : public QuantLinearKernel {
   }
 };
 
-// uint8 quantization with scale and zero point from the data's range
-// (widened to include 0 so that 0 is exact).
-// Extends [*lo, *hi] to the min and max of x[0..n), in eight independent
-// lanes the compiler vectorizes; a NaN is never selected (as with
-// std::min(lo, x)).
-void extend_range(const float* x, int64_t n, float* lo, float* hi) {
-  float l[8], h[8];
-  for (int j = 0; j < 8; ++j) l[j] = *lo, h[j] = *hi;
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int j = 0; j < 8; ++j) {
-      const float v = x[i + j];
-      l[j] = v < l[j] ? v : l[j];
-      h[j] = v > h[j] ? v : h[j];
-    }
-  for (; i < n; ++i) {
-    l[0] = x[i] < l[0] ? x[i] : l[0];
-    h[0] = x[i] > h[0] ? x[i] : h[0];
-  }
-  for (int j = 0; j < 8; ++j) {
-    *lo = l[j] < *lo ? l[j] : *lo;
-    *hi = h[j] > *hi ? h[j] : *hi;
-  }
-}
-
-// y = saturate(round_half_even(x / scale) + zp) for DynamicQuantizeLinear's
-// range, where every |x / scale| is at most 255: adding and subtracting 1.5 *
-// 2^23 rounds to the nearest integer, ties to even, in the default rounding
-// mode, exactly as std::nearbyint does there; unlike the libm call (x86-64's
-// SSE2 baseline has no roundps) it vectorizes. NaN goes to the zero point.
-void quantize_u8_range(const float* x, int64_t n, float scale, int32_t zp, uint8_t* y) {
-  constexpr float kRound = 12582912.0f;  // 1.5 * 2^23
-  const float z = static_cast<float>(zp);
-  for (int64_t i = 0; i < n; ++i) {
-    const float q = x[i] / scale;
-    float r = (q + kRound) - kRound + z;
-    r = r == r ? r : z;
-    r = r < 0.f ? 0.f : r;
-    r = r > 255.f ? 255.f : r;
-    y[i] = static_cast<uint8_t>(static_cast<int32_t>(r));
-  }
-}
-
 void dynamic_quantize_linear(KernelContext& ctx) {
   const Tensor& x_in = ctx.input(0);
   const Tensor x = x_in.dtype() == DType::Float ? x_in : cast_tensor(to_float32(x_in), DType::Float);
-  const float* xp = x.data<float>();
-  const int64_t n = x.numel();
+  Tensor& y = ctx.output(0, DType::UInt8, x_in.shape());
+  float scale;
+  int32_t zp;
+  dynamic_quantize_u8(ctx.pool(), x.data<float>(), x.numel(), y.data<uint8_t>(), &scale, &zp);
+  *ctx.output(1, DType::Float, {}).data<float>() = scale;
+  *ctx.output(2, DType::UInt8, {}).data<uint8_t>() = static_cast<uint8_t>(zp);
+}
+
+}  // namespace
+
+void dynamic_quantize_u8(ThreadPool& pool, const float* xp, int64_t n, uint8_t* yp, float* scale_out, int32_t* zp_out) {
   // The range always holds 0; each chunk's extends it under a lock.
   float lo = 0.f, hi = 0.f;
   std::mutex mu;
-  ctx.pool().parallel_for(n, 32768, [&](int64_t i0, int64_t i1) {
+  pool.parallel_for(n, 32768, [&](int64_t i0, int64_t i1) {
     float l = 0.f, h = 0.f;
-    extend_range(xp + i0, i1 - i0, &l, &h);
+    fastmath::range_block(xp + i0, i1 - i0, &l, &h);
     std::lock_guard<std::mutex> lk(mu);
     lo = std::min(lo, l);
     hi = std::max(hi, h);
@@ -253,21 +220,17 @@ void dynamic_quantize_linear(KernelContext& ctx) {
   const float scale = (hi == lo ? 1.0f : (hi - lo)) / 255.0f;
   const float zp_f = std::min(255.0f, std::max(0.0f, 0.0f - lo / scale));
   const int32_t zp = static_cast<int32_t>(std::nearbyint(zp_f));
-  Tensor& y = ctx.output(0, DType::UInt8, x_in.shape());
-  uint8_t* yp = y.data<uint8_t>();
   // Finite range and a normal scale: |x / scale| <= 255 everywhere, so the
-  // vectorized rounding holds.
+  // vector rounding holds.
   const bool fast =
       std::isfinite(lo) && std::isfinite(hi) && std::isfinite(scale) && scale >= std::numeric_limits<float>::min();
-  ctx.pool().parallel_for(n, 16384, [&](int64_t i0, int64_t i1) {
-    if (fast) return quantize_u8_range(xp + i0, i1 - i0, scale, zp, yp + i0);
+  pool.parallel_for(n, 16384, [&](int64_t i0, int64_t i1) {
+    if (fast) return fastmath::quantize_u8_block(xp + i0, i1 - i0, scale, zp, yp + i0);
     for (int64_t i = i0; i < i1; ++i) yp[i] = saturate_round<uint8_t>(xp[i] / scale, zp);
   });
-  *ctx.output(1, DType::Float, {}).data<float>() = scale;
-  *ctx.output(2, DType::UInt8, {}).data<uint8_t>() = static_cast<uint8_t>(zp);
+  *scale_out = scale;
+  *zp_out = zp;
 }
-
-}  // namespace
 
 void register_quant_linear(KernelRegistry& r) {
   r.add<QuantizeLinear>("", "QuantizeLinear");

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "kernels/base/weight_cache.h"
 #include "kernels/quant/qparams.h"
 #include "kernels/simd/qgemm.h"
 #include "platform/thread_pool.h"
@@ -13,10 +14,36 @@
 namespace pionnx {
 namespace {
 
+// A constant 2-D B (with a constant or absent zero point) packed once per
+// session for the integer GEMM; a fed B, or one whose zero point is fed, is
+// packed on every run.
+class PackedIntB {
+ public:
+  PackedIntB(const KernelInfo& info, size_t b, size_t b_zp)
+      : cache_(b_zp < info.node.inputs.size() && !info.node.inputs[b_zp].empty() && !info.constant_input(b_zp)
+                   ? nullptr
+                   : info.constant_input(b)) {}
+  // b_zp already checked against B's columns.
+  const simd::QGemmPackedB* get(const Tensor& B, const std::vector<int32_t>& b_zp) const {
+    if (B.rank() != 2) return nullptr;
+    return cache_.get(B, [&](const Tensor& w) {
+      simd::QGemmArgs g;
+      g.K = w.dim(0), g.N = w.dim(1);
+      g.B = w.raw(), g.ldb = g.N, g.b_signed = w.dtype() == DType::Int8;
+      g.b_zp = b_zp.data(), g.b_zp_per_col = b_zp.size() > 1;
+      return simd::qgemm_pack_b(g);
+    });
+  }
+
+ private:
+  ConstantWeightCache<simd::QGemmPackedB> cache_;
+};
+
 // acc (int32, d.out's shape) = (A - a_zp) x (B - b_zp) for every batch.
 // a_zp holds 1 or M values (per row), b_zp 1 or N values (per column).
 void int_matmul(KernelContext& ctx, const Tensor& A, const Tensor& B, const std::vector<int32_t>& a_zp,
-                const std::vector<int32_t>& b_zp, const MatMulDims& d, int32_t* acc) {
+                const std::vector<int32_t>& b_zp, const MatMulDims& d, int32_t* acc,
+                const PackedIntB* packed = nullptr) {
   const std::string what = ctx.node().describe();
   PIONNX_ENFORCE(is_q8(A.dtype()) && is_q8(B.dtype()), NotImplemented, what, ": inputs of dtype ",
                  dtype_name(A.dtype()), " x ", dtype_name(B.dtype()), " are not supported (uint8/int8 only)");
@@ -31,6 +58,7 @@ void int_matmul(KernelContext& ctx, const Tensor& A, const Tensor& B, const std:
   g.ldb = d.N, g.b_signed = B.dtype() == DType::Int8;
   g.b_zp = b_zp.data(), g.b_zp_per_col = b_zp.size() > 1;
   g.ldc = d.N;
+  g.packed_b = packed ? packed->get(B, b_zp) : nullptr;
   const auto* a = static_cast<const uint8_t*>(A.raw());
   const auto* b = static_cast<const uint8_t*>(B.raw());
   const int64_t nbatch = static_cast<int64_t>(d.offsets_a.size());
@@ -51,13 +79,21 @@ void int_matmul(KernelContext& ctx, const Tensor& A, const Tensor& B, const std:
   }
 }
 
-void matmul_integer(KernelContext& ctx) {
-  const Tensor& A = ctx.input(0);
-  const Tensor& B = ctx.input(1);
-  const MatMulDims d = matmul_dims(A.shape(), B.shape(), ctx.node().describe());
-  Tensor& y = ctx.output(0, DType::Int32, d.out);
-  int_matmul(ctx, A, B, int32_values(ctx.optional_input(2)), int32_values(ctx.optional_input(3)), d, y.data<int32_t>());
-}
+class MatMulInteger final : public Kernel {
+ public:
+  explicit MatMulInteger(const KernelInfo& info) : packed_(info, 1, 3) {}
+  void compute(KernelContext& ctx) const override {
+    const Tensor& A = ctx.input(0);
+    const Tensor& B = ctx.input(1);
+    const MatMulDims d = matmul_dims(A.shape(), B.shape(), ctx.node().describe());
+    Tensor& y = ctx.output(0, DType::Int32, d.out);
+    int_matmul(ctx, A, B, int32_values(ctx.optional_input(2)), int32_values(ctx.optional_input(3)), d,
+               y.data<int32_t>(), &packed_);
+  }
+
+ private:
+  PackedIntB packed_;
+};
 
 // Rounds f to the precision of dtype t, so multipliers computed from
 // float16 scales match a float16 computation.
@@ -144,47 +180,54 @@ void scale_to_float(KernelContext& ctx, const int32_t* acc, int64_t rows, int64_
 }
 
 // com.microsoft MatMulIntegerToFloat(A, B, a_scale, b_scale, a_zp?, b_zp?, bias?).
-void matmul_integer_to_float(KernelContext& ctx) {
-  const std::string what = ctx.node().describe();
-  const Tensor& A = ctx.input(0);
-  const Tensor& B = ctx.input(1);
-  const MatMulDims d = matmul_dims(A.shape(), B.shape(), what);
-  Tensor acc(DType::Int32, d.out);
-  int_matmul(ctx, A, B, int32_values(ctx.optional_input(4)), int32_values(ctx.optional_input(5)), d,
-             acc.data<int32_t>());
-  Tensor& y = ctx.output(0, DType::Float, d.out);
-  const int64_t rows = shape_numel(d.out) / std::max<int64_t>(1, d.N);
-  scale_to_float(ctx, acc.data<int32_t>(), rows, d.N, scalar_scale(ctx.input(2), what + " a_scale"),
-                 float_values(ctx.input(3)), ctx.optional_input(6), y.data<float>());
-}
+class MatMulIntegerToFloat final : public Kernel {
+ public:
+  explicit MatMulIntegerToFloat(const KernelInfo& info) : packed_(info, 1, 5) {}
+  void compute(KernelContext& ctx) const override {
+    const std::string what = ctx.node().describe();
+    const Tensor& A = ctx.input(0);
+    const Tensor& B = ctx.input(1);
+    const MatMulDims d = matmul_dims(A.shape(), B.shape(), what);
+    Tensor acc(DType::Int32, d.out);
+    int_matmul(ctx, A, B, int32_values(ctx.optional_input(4)), int32_values(ctx.optional_input(5)), d,
+               acc.data<int32_t>(), &packed_);
+    Tensor& y = ctx.output(0, DType::Float, d.out);
+    const int64_t rows = shape_numel(d.out) / std::max<int64_t>(1, d.N);
+    scale_to_float(ctx, acc.data<int32_t>(), rows, d.N, scalar_scale(ctx.input(2), what + " a_scale"),
+                   float_values(ctx.input(3)), ctx.optional_input(6), y.data<float>());
+  }
+
+ private:
+  PackedIntB packed_;
+};
 
 // com.microsoft DynamicQuantizeMatMul(A float, B, b_scale, b_zp?, bias?):
 // A is quantized to uint8 over its own range, as DynamicQuantizeLinear does.
-void dynamic_quantize_matmul(KernelContext& ctx) {
-  const std::string what = ctx.node().describe();
-  const Tensor& A_in = ctx.input(0);
-  const Tensor Af = A_in.dtype() == DType::Float ? A_in : cast_tensor(to_float32(A_in), DType::Float);
-  const float* ap = Af.data<float>();
-  float lo = 0.f, hi = 0.f;
-  for (int64_t i = 0; i < Af.numel(); ++i) {
-    lo = std::min(lo, ap[i]);
-    hi = std::max(hi, ap[i]);
-  }
-  const float a_scale = (hi == lo ? 1.0f : (hi - lo)) / 255.0f;
-  const int32_t a_zp = static_cast<int32_t>(std::nearbyint(std::min(255.0f, std::max(0.0f, -lo / a_scale))));
-  Tensor Aq(DType::UInt8, Af.shape());
-  uint8_t* aq = Aq.data<uint8_t>();
-  for (int64_t i = 0; i < Af.numel(); ++i) aq[i] = saturate_round<uint8_t>(ap[i] / a_scale, a_zp);
+class DynamicQuantizeMatMul final : public Kernel {
+ public:
+  explicit DynamicQuantizeMatMul(const KernelInfo& info) : packed_(info, 1, 3) {}
+  void compute(KernelContext& ctx) const override {
+    const std::string what = ctx.node().describe();
+    const Tensor& A_in = ctx.input(0);
+    const Tensor Af = A_in.dtype() == DType::Float ? A_in : cast_tensor(to_float32(A_in), DType::Float);
+    Tensor Aq(DType::UInt8, Af.shape());
+    float a_scale;
+    int32_t a_zp;
+    dynamic_quantize_u8(ctx.pool(), Af.data<float>(), Af.numel(), Aq.data<uint8_t>(), &a_scale, &a_zp);
 
-  const Tensor& B = ctx.input(1);
-  const MatMulDims d = matmul_dims(A_in.shape(), B.shape(), what);
-  Tensor acc(DType::Int32, d.out);
-  int_matmul(ctx, Aq, B, {a_zp}, int32_values(ctx.optional_input(3)), d, acc.data<int32_t>());
-  Tensor& y = ctx.output(0, DType::Float, d.out);
-  const int64_t rows = shape_numel(d.out) / std::max<int64_t>(1, d.N);
-  scale_to_float(ctx, acc.data<int32_t>(), rows, d.N, a_scale, float_values(ctx.input(2)), ctx.optional_input(4),
-                 y.data<float>());
-}
+    const Tensor& B = ctx.input(1);
+    const MatMulDims d = matmul_dims(A_in.shape(), B.shape(), what);
+    Tensor acc(DType::Int32, d.out);
+    int_matmul(ctx, Aq, B, {a_zp}, int32_values(ctx.optional_input(3)), d, acc.data<int32_t>(), &packed_);
+    Tensor& y = ctx.output(0, DType::Float, d.out);
+    const int64_t rows = shape_numel(d.out) / std::max<int64_t>(1, d.N);
+    scale_to_float(ctx, acc.data<int32_t>(), rows, d.N, a_scale, float_values(ctx.input(2)), ctx.optional_input(4),
+                   y.data<float>());
+  }
+
+ private:
+  PackedIntB packed_;
+};
 
 // Copies a (rows x cols) 8-bit matrix transposed.
 Tensor transpose8(const Tensor& t) {
@@ -275,10 +318,10 @@ class QGemm final : public Kernel {
 }  // namespace
 
 void register_quant_matmul(KernelRegistry& r) {
-  r.add_fn("", "MatMulInteger", matmul_integer);
+  r.add<MatMulInteger>("", "MatMulInteger");
   r.add_fn("", "QLinearMatMul", qlinear_matmul);
-  r.add_all(kMsDomain, {impl_fn("MatMulIntegerToFloat", matmul_integer_to_float),
-                        impl_fn("DynamicQuantizeMatMul", dynamic_quantize_matmul), impl<QGemm>("QGemm")});
+  r.add_all(kMsDomain, {impl<MatMulIntegerToFloat>("MatMulIntegerToFloat"),
+                        impl<DynamicQuantizeMatMul>("DynamicQuantizeMatMul"), impl<QGemm>("QGemm")});
 }
 
 }  // namespace pionnx

@@ -122,4 +122,10 @@ inline MatMulDims matmul_dims(const Shape& a_in, const Shape& b_in, const std::s
   return d;
 }
 
+// DynamicQuantizeLinear's uint8 quantization of n floats: scale and zero
+// point from the values' range widened to include 0 (so 0 is exact), then
+// y = saturate(round(x / scale) + zp). In quant/linear.cc; also used by
+// com.microsoft DynamicQuantizeMatMul.
+void dynamic_quantize_u8(ThreadPool& pool, const float* x, int64_t n, uint8_t* y, float* scale, int32_t* zp);
+
 }  // namespace pionnx

@@ -39,6 +39,10 @@ float exp_shift_sum_block(const float* x, float* y, int64_t n, float shift) {
   return active().exp_shift_sum(x, y, n, shift);
 }
 float max_block(const float* x, int64_t n) { return active().max(x, n); }
+void range_block(const float* x, int64_t n, float* lo, float* hi) { active().range(x, n, lo, hi); }
+void quantize_u8_block(const float* x, int64_t n, float scale, int32_t zp, uint8_t* y) {
+  active().quantize_u8(x, n, scale, zp, y);
+}
 
 float exp(float x) { return exp_v(splat(x))[0]; }
 float tanh(float x) { return tanh_v(splat(x))[0]; }

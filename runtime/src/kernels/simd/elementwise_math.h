@@ -20,6 +20,12 @@ void gelu_block(const float* x, float* y, int64_t n, bool tanh_approx);
 // y = exp(x - shift); returns the sum of y (for softmax).
 float exp_shift_sum_block(const float* x, float* y, int64_t n, float shift);
 float max_block(const float* x, int64_t n);
+// Extends [*lo, *hi] by the values of x (NaN skipped).
+void range_block(const float* x, int64_t n, float* lo, float* hi);
+// y = saturate(round_half_even(x / scale) + zp) as uint8, NaN to zp. Only
+// for |x / scale| <= 255 (DynamicQuantizeLinear: scale from x's own finite
+// range, a normal float) and a zp in [0, 255].
+void quantize_u8_block(const float* x, int64_t n, float scale, int32_t zp, uint8_t* y);
 
 // One element, for scalar call sites (tails of strided loops).
 float exp(float x);

@@ -1,6 +1,7 @@
 // The fastmath family's AVX2+FMA table: elementwise_math_kernels.h's loops
 // instantiated inside target("avx2,fma") functions, so the rest of the
 // library stays baseline x86-64. Used only when the CPU reports AVX2 and FMA.
+#define PIONNX_FASTMATH_WIDE 1  // 256-bit vectors (elementwise_math_kernels.h)
 #include "kernels/simd/elementwise_math_kernels.h"
 #include "platform/cpu_features.h"
 

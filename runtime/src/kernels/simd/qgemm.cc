@@ -22,9 +22,10 @@ namespace {
 // every row of A in the task streams past it.
 constexpr int64_t kKc = 256;
 constexpr int64_t kNc = kQNc;
-constexpr int64_t kMc = 256;   // rows sharing one packed panel of B
-constexpr int kRows = kQRows;  // rows of A sharing each loaded part of the B panel
-constexpr int64_t kNr = 32;    // panel width is padded to a multiple of this
+constexpr int64_t kMc = 256;     // rows sharing one packed panel of B
+constexpr int kRows = kQRows;    // rows of A sharing each loaded part of the B panel
+constexpr int64_t kNr = 32;      // panel width is padded to a multiple of this
+constexpr int64_t kPackNc = 64;  // panel width of a prepacked B (qgemm_pack_b)
 
 // The portable int16-pair kernel.
 void kernel_generic(const int16_t* a, int64_t lda, int64_t kcp, const int16_t* b, int64_t ncp, int32_t (*acc)[kQNc]) {
@@ -123,20 +124,35 @@ PairA pair_prepare_a(const QGemmArgs& g, ThreadPool* pool) {
   return a;
 }
 
-// One task: rows [i0, i1) x columns [j0, j0 + nc).
+// Where panel (depth block kb, column block nb) of a prepacked B starts:
+// every panel gets a full kKc x kPackNc slot.
+int64_t packed_offset(int64_t K, int64_t kb, int64_t nb) {
+  const int64_t nkb = (K + kKc - 1) / kKc;
+  return (nb * nkb + kb) * kKc * kPackNc;
+}
+
+void pack_b_panel(const QGemmArgs& g, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int64_t ncp, int16_t* out) {
+  if (g.b_signed) pack_b<int8_t>(g, k0, kc, j0, nc, ncp, out);
+  else pack_b<uint8_t>(g, k0, kc, j0, nc, ncp, out);
+}
+
+// One task: rows [i0, i1) x columns [j0, j0 + nc). B's panels come from
+// g.packed_b when given (then j0 is a multiple of kPackNc and nc at most
+// kPackNc), else are packed here into bpanel.
 void qgemm_block(const QGemmArgs& g, const PairA& A, int64_t i0, int64_t i1, int64_t j0, int64_t nc,
                  std::vector<int16_t>& bpanel) {
   const int64_t ncp = (nc + kNr - 1) / kNr * kNr;
-  bpanel.resize(static_cast<size_t>(kKc * ncp));
+  if (!g.packed_b) bpanel.resize(static_cast<size_t>(kKc * ncp));
   alignas(32) int32_t acc[kRows][kNc];
   for (int64_t k0 = 0; k0 < g.K; k0 += kKc) {
     const int64_t kc = std::min(kKc, g.K - k0), kcp = (kc + 1) / 2 * 2;
-    if (g.b_signed) pack_b<int8_t>(g, k0, kc, j0, nc, ncp, bpanel.data());
-    else pack_b<uint8_t>(g, k0, kc, j0, nc, ncp, bpanel.data());
+    const int16_t* panel =
+        g.packed_b ? g.packed_b->data.data() + packed_offset(g.K, k0 / kKc, j0 / kPackNc) : bpanel.data();
+    if (!g.packed_b) pack_b_panel(g, k0, kc, j0, nc, ncp, bpanel.data());
     const bool store = k0 == 0 && !g.accumulate;
     for (int64_t i = i0; i < i1; i += kRows) {
       const int rows = static_cast<int>(std::min<int64_t>(kRows, i1 - i));
-      kKernel(A.data.data() + i * A.lda + k0, A.lda, kcp, bpanel.data(), ncp, acc);
+      kKernel(A.data.data() + i * A.lda + k0, A.lda, kcp, panel, ncp, acc);
       for (int r = 0; r < rows; ++r) {
         int32_t* c = g.C + (i + r) * g.ldc + j0;
         if (store) std::memcpy(c, acc[r], sizeof(int32_t) * nc);
@@ -233,6 +249,12 @@ void qgemm(const QGemmArgs& g, ThreadPool* pool) {
   const int threads = pool ? pool->size() : 1;
   int64_t ncol = kNc;
   while (ncol > 64 && mblocks * ((g.N + ncol - 1) / ncol) < 4 * int64_t{threads}) ncol /= 2;
+  // A prepacked B is used by the pair kernels only (the VNNI path packs its
+  // quads itself); its panels are kPackNc wide.
+  QGemmArgs gp = g;
+  if (gp.packed_b && (kQuad != nullptr || gp.packed_b->data.empty() || gp.packed_b->K != g.K || gp.packed_b->N != g.N))
+    gp.packed_b = nullptr;
+  if (gp.packed_b) ncol = kPackNc;
   const int64_t nblocks = (g.N + ncol - 1) / ncol;
   const VnniA vnni_a = kQuad != nullptr ? vnni_prepare_a(g) : VnniA();
   const PairA pair_a = kQuad == nullptr ? pair_prepare_a(g, pool) : PairA();
@@ -243,13 +265,30 @@ void qgemm(const QGemmArgs& g, ThreadPool* pool) {
       const int64_t i0 = mb * kMc, i1 = std::min(g.M, i0 + kMc);
       const int64_t j0 = nb * ncol, nc = std::min(ncol, g.N - j0);
       if (kQuad != nullptr) qgemm_block_vnni(g, vnni_a, i0, i1, j0, nc, bpanel);
-      else qgemm_block(g, pair_a, i0, i1, j0, nc, bpanel);
+      else qgemm_block(gp, pair_a, i0, i1, j0, nc, bpanel);
     }
   };
   const int64_t tasks = mblocks * nblocks;
   // Below ~1 M multiply-adds a thread hand-off costs more than it saves.
   if (pool == nullptr || g.M * g.N * g.K < (int64_t{1} << 20)) run(0, tasks);
   else pool->parallel_for(tasks, 1, run);
+}
+
+QGemmPackedB qgemm_pack_b(const QGemmArgs& g) {
+  QGemmPackedB p;
+  p.K = g.K;
+  p.N = g.N;
+  if (kQuad != nullptr || g.K <= 0 || g.N <= 0) return p;
+  const int64_t nkb = (g.K + kKc - 1) / kKc, nnb = (g.N + kPackNc - 1) / kPackNc;
+  p.data.assign(static_cast<size_t>(nkb * nnb * kKc * kPackNc), 0);
+  for (int64_t nb = 0; nb < nnb; ++nb) {
+    const int64_t j0 = nb * kPackNc, nc = std::min(kPackNc, g.N - j0), ncp = (nc + kNr - 1) / kNr * kNr;
+    for (int64_t kb = 0; kb < nkb; ++kb) {
+      const int64_t k0 = kb * kKc;
+      pack_b_panel(g, k0, std::min(kKc, g.K - k0), j0, nc, ncp, p.data.data() + packed_offset(g.K, kb, nb));
+    }
+  }
+  return p;
 }
 
 const char* qgemm_isa() { return qgemm_paths().active.c_str(); }

@@ -17,10 +17,13 @@
 // (qgemm_<isa>.cc); qgemm.cc is the driver.
 #pragma once
 #include <cstdint>
+#include <vector>
 
 namespace pionnx {
 class ThreadPool;
 namespace simd {
+
+struct QGemmPackedB;
 
 struct QGemmArgs {
   int64_t M = 0, N = 0, K = 0;
@@ -41,7 +44,20 @@ struct QGemmArgs {
   int32_t* C = nullptr;
   int64_t ldc = 0;
   bool accumulate = false;
+  // B (with b_zp applied) as qgemm_pack_b made it, or nullptr: B is packed
+  // during the call. Must come from the same B, zero points, K and N.
+  const QGemmPackedB* packed_b = nullptr;
 };
+
+// B packed once for many products (constant MatMulInteger weights): the
+// int16-pair panels the call would otherwise build on every run, zero point
+// subtracted. Empty when the active kernel packs its own way (the VNNI
+// quads), and then ignored.
+struct QGemmPackedB {
+  int64_t K = 0, N = 0;
+  std::vector<int16_t> data;
+};
+QGemmPackedB qgemm_pack_b(const QGemmArgs& args);
 
 // Splits the work over `pool` when given and the problem is big enough.
 void qgemm(const QGemmArgs& args, ThreadPool* pool = nullptr);
