@@ -429,3 +429,63 @@ def test_attention_needs_known_ranks(tmp_path):
     ops = fused_ops(enc.model, tmp_path)
     assert ops[(MS, "MultiHeadAttention")] == 0, ops
     check_same_outputs(enc)
+
+
+# --------------------------------------------------------------------------- dynamic int8 MatMul
+
+
+def dynamic_int8_matmul(bias=True, per_column=False, scale_read_twice=False, cast_to=TensorProto.FLOAT):
+    """quantize_dynamic's MatMul: DynamicQuantizeLinear, MatMulInteger, Cast, Mul by a_scale * b_scale, + bias."""
+    rng = np.random.default_rng(4)
+    K, N = 48, 40
+    w = rng.integers(-128, 128, (K, N), dtype=np.int8)
+    ws = (rng.uniform(0.001, 0.01, N) if per_column else np.array(0.004)).astype(np.float32)
+    inits = [
+        numpy_helper.from_array(w, "w"),
+        numpy_helper.from_array(ws, "ws"),
+        numpy_helper.from_array(np.int8(0).reshape(()), "wzp"),
+        numpy_helper.from_array(rng.standard_normal(N).astype(np.float32), "b"),
+    ]
+    nodes = [
+        helper.make_node("DynamicQuantizeLinear", ["X"], ["xq", "xs", "xzp"]),
+        helper.make_node("Mul", ["xs", "ws"], ["s"]),
+        helper.make_node("MatMulInteger", ["xq", "w", "xzp", "wzp"], ["acc"]),
+        helper.make_node("Cast", ["acc"], ["accf"], to=cast_to),
+        helper.make_node("Mul", ["accf", "s" if cast_to == TensorProto.FLOAT else "s16"], ["y"]),
+    ]
+    if cast_to != TensorProto.FLOAT:
+        nodes.insert(1, helper.make_node("Cast", ["s"], ["s16"], to=cast_to))
+    outputs = [vi("Z" if bias else "y", None, cast_to)]
+    if bias:
+        nodes.append(helper.make_node("Add", ["y", "b"], ["Z"]))
+    if scale_read_twice:
+        outputs.append(vi("s", None))
+    return make_model(nodes, [vi("X", [2, 7, K])], outputs, inits)
+
+
+@pytest.mark.parametrize(
+    "kw,fused",
+    [
+        ({}, True),
+        ({"bias": False}, True),
+        ({"per_column": True}, True),
+        ({"scale_read_twice": True}, True),
+        ({"cast_to": TensorProto.FLOAT16, "bias": False}, False),
+    ],
+    ids=["bias", "no_bias", "per_column_scale", "scale_read_twice", "cast_to_float16"],
+)
+def test_dynamic_int8_matmul_becomes_matmul_integer_to_float(kw, fused, tmp_path):
+    """The fusion onnxruntime makes, with bit-identical outputs (the same float operations in the same order)."""
+    m = dynamic_int8_matmul(**kw)
+    ops = fused_ops(m, tmp_path)
+    assert ops[(MS, "MatMulIntegerToFloat")] == int(fused), ops
+    if fused:
+        assert (
+            ops[("", "Cast")] == 0
+            and ops[("", "Add")] == 0
+            and ops[("", "Mul")] == int(kw.get("scale_read_twice", False))
+        ), ops
+    x = {"X": np.random.default_rng(2).standard_normal((2, 7, 48)).astype(np.float32)}
+    want = session(m, L.ORT_DISABLE_ALL).run(None, x)
+    for got, w in zip(session(m).run(None, x), want):
+        np.testing.assert_array_equal(got, w)

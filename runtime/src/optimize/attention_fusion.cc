@@ -42,9 +42,8 @@ struct Matcher {
 
   // The producer of name when it is an op of that type and arity, else -1.
   long producer(const std::string& name, const char* op, size_t inputs) const {
-    auto it = f.producer.find(name);
-    if (it == f.producer.end() || drop[it->second] || !is_op(g.nodes[it->second], op, inputs)) return -1;
-    return static_cast<long>(it->second);
+    const long p = opt::live_producer(f, name, drop);
+    return p >= 0 && is_op(g.nodes[p], op, inputs) ? p : -1;
   }
   // name's producer (as above) when `reader` is the only node reading name.
   long only_for(const std::string& name, long reader, const char* op, size_t inputs) const {

@@ -104,6 +104,12 @@ inline std::string other_input(const Node& n, const std::string& name) {
 // shapes, ...). Missing names are unknown.
 std::unordered_map<std::string, int64_t> known_ranks(const Graph& g, const GraphFacts& f);
 
+// The node producing name, unless dropped; -1 when none.
+inline long live_producer(const GraphFacts& f, const std::string& name, const std::vector<bool>& drop) {
+  auto it = f.producer.find(name);
+  return it == f.producer.end() || drop[it->second] ? -1 : static_cast<long>(it->second);
+}
+
 inline void erase_nodes(Graph& g, const std::vector<bool>& drop) {
   std::vector<Node> kept;
   kept.reserve(g.nodes.size());

@@ -11,6 +11,7 @@ int optimize_graph(Graph& g, OptLevel level, const OptimizeContext& ctx) {
     passes.push_back(fuse_conv_activation);
     passes.push_back(fuse_attention);  // before fuse_matmul_add takes the projections' biases
     passes.push_back(fuse_matmul_add);
+    passes.push_back(fuse_matmul_integer_to_float);
     passes.push_back(fuse_gelu);
     passes.push_back(fuse_bias_gelu);
     passes.push_back(fuse_skip_layer_norm);

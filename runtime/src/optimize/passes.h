@@ -43,6 +43,9 @@ bool fuse_matmul_add(Graph& g, const OptimizeContext& ctx);
 // Extended: 0.5 * x * (1 + Erf(x / sqrt(2))) becomes com.microsoft Gelu (the
 // session then imports that domain if the model did not).
 bool fuse_gelu(Graph& g, const OptimizeContext& ctx);
+// Extended: DynamicQuantizeLinear + MatMulInteger + Cast + Mul (+ bias Add),
+// as quantize_dynamic writes them, become com.microsoft MatMulIntegerToFloat.
+bool fuse_matmul_integer_to_float(Graph& g, const OptimizeContext& ctx);
 // Extended: Gelu(x + constant bias vector) becomes com.microsoft BiasGelu.
 bool fuse_bias_gelu(Graph& g, const OptimizeContext& ctx);
 // Extended: LayerNormalization(a + b (+ bias)) over the last axis becomes

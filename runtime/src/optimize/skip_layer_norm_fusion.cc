@@ -14,11 +14,7 @@
 
 namespace pionnx {
 
-namespace {
-
 using opt::is_op;
-
-}  // namespace
 
 bool fuse_skip_layer_norm(Graph& g, const OptimizeContext& ctx) {
   opt::GraphFacts f(g, ctx);
@@ -26,9 +22,8 @@ bool fuse_skip_layer_norm(Graph& g, const OptimizeContext& ctx) {
   bool ranks_done = false, changed = false;
   std::vector<bool> drop(g.nodes.size(), false);
   auto producer = [&](const std::string& name, const char* op) -> long {
-    auto it = f.producer.find(name);
-    if (it == f.producer.end() || drop[it->second] || !is_op(g.nodes[it->second], op, 2)) return -1;
-    return static_cast<long>(it->second);
+    const long p = opt::live_producer(f, name, drop);
+    return p >= 0 && is_op(g.nodes[p], op, 2) ? p : -1;
   };
   for (size_t k = 0; k < g.nodes.size(); ++k) {
     Node& ln = g.nodes[k];
