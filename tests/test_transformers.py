@@ -278,12 +278,14 @@ class Encoder:
         softmax_axis=-1,
         pre_ln=False,
         opset=17,
+        written_ln=None,
     ):
         self.rng = np.random.default_rng(seed)
         self.nodes, self.inits, self.n = [], [], 0
         self.hidden, self.heads, self.opset = hidden, heads, opset
         dh = hidden // heads
-        x = self.op("LayerNormalization", ["X", self.c(np.ones(hidden)), self.c(np.zeros(hidden))], axis=-1)
+        self.written_ln = written_ln  # None, "pow" or "mul": LayerNorm written out as pre-17 exports do
+        x = self.layer_norm("X", np.ones(hidden), np.zeros(hidden), 1e-5)
         inputs = [vi("X", ["batch", "seq", hidden])]
         bias = None
         if mask:
@@ -322,7 +324,7 @@ class Encoder:
 
         def ln(t):
             gamma, beta = self.rng.uniform(0.8, 1.2, hidden), self.rng.standard_normal(hidden) * 0.1
-            return self.op("LayerNormalization", [t, self.c(gamma), self.c(beta)], epsilon=1e-6)
+            return self.layer_norm(t, gamma, beta, 1e-6)
 
         summed = self.op("Add", [linear(ctx, hidden, hidden), x])
         x1 = ln(summed)
@@ -333,6 +335,21 @@ class Encoder:
         out = ln(self.op("Add", [linear(g, 4 * hidden, hidden), residual]))
         self.model = make_model(self.nodes, inputs, [vi(out, None)], self.inits, opset=opset)
         self.mask = mask
+
+    def layer_norm(self, t, gamma, beta, eps):
+        if self.written_ln is None:
+            return self.op("LayerNormalization", [t, self.c(gamma), self.c(beta)], axis=-1, epsilon=eps)
+
+        def mean(v):
+            if self.opset >= 18:
+                return self.op("ReduceMean", [v, self.c(np.array([-1], np.int64))])
+            return self.op("ReduceMean", [v], axes=[-1])
+
+        d = self.op("Sub", [t, mean(t)])
+        sq = self.op("Pow", [d, self.c(np.array(2.0))]) if self.written_ln == "pow" else self.op("Mul", [d, d])
+        std = self.op("Sqrt", [self.op("Add", [mean(sq), self.c(np.array(eps))])])
+        y = self.op("Mul", [self.op("Div", [d, std]), self.c(gamma)])
+        return self.op("Add", [y, self.c(beta)])
 
     def c(self, value):
         self.n += 1
@@ -395,6 +412,35 @@ def test_encoder_layer_fuses_like_onnxruntime(variant, tmp_path):
     assert ops[("", "MatMul")] == 6 and ops[("", "Add")] == 0, ops
     check_same_outputs(enc)
     check_same_outputs(enc, threads=1)
+
+
+@pytest.mark.parametrize(
+    "written_ln,opset",
+    [("pow", 14), ("mul", 14), ("pow", 17), ("pow", 18)],
+)
+def test_written_out_layer_norm_fuses(written_ln, opset, tmp_path):
+    """LayerNorm as exports before opset 17 write it: after a residual Add it becomes SkipLayerNormalization at
+    any opset; the first one (on the input, no Add) becomes LayerNormalization where the opset has it."""
+    enc = Encoder(written_ln=written_ln, opset=opset)
+    ops = fused_ops(enc.model, tmp_path)
+    assert ops[(MS, "SkipLayerNormalization")] == 2, ops
+    assert ops[(MS, "MultiHeadAttention")] == 1 and ops[(MS, "BiasGelu")] == 1, ops
+    first_fused = opset >= 17
+    assert ops[("", "LayerNormalization")] == int(first_fused), ops
+    assert ops[("", "ReduceMean")] == (0 if first_fused else 2), ops
+    check_same_outputs(enc)
+
+
+def test_written_out_layer_norm_lookalike_is_left_alone(tmp_path):
+    """A mean over another axis is not a layer normalization."""
+    enc = Encoder(written_ln="pow", opset=17)
+    for n in enc.model.graph.node:
+        if n.op_type == "ReduceMean":
+            del n.attribute[:]
+            n.attribute.extend([helper.make_attribute("axes", [1])])
+    ops = fused_ops(enc.model, tmp_path)
+    assert ops[(MS, "SkipLayerNormalization")] == 0 and ops[("", "LayerNormalization")] == 0, ops
+    check_same_outputs(enc)
 
 
 def test_pre_ln_sum_becomes_the_fourth_output(tmp_path):

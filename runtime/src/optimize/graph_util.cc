@@ -63,6 +63,8 @@ std::unordered_map<std::string, int64_t> known_ranks(const Graph& g, const Graph
       if (rd >= 1 && ri >= 0) r = rd - 1 + ri;
     } else if (n.op_type == "Reshape" && n.inputs.size() == 2) {
       if (const Tensor* s = constant(g, f, n.inputs[1])) r = s->numel();
+    } else if (n.op_type == "ReduceMean" && !n.inputs.empty() && n.attr_i("keepdims", 1) == 1) {
+      r = get(n.inputs[0]);
     } else if (n.op_type == "Unsqueeze" && !n.inputs.empty()) {
       const int64_t ri = get(n.inputs[0]);
       int64_t axes = -1;

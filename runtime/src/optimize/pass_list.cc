@@ -14,7 +14,7 @@ int optimize_graph(Graph& g, OptLevel level, const OptimizeContext& ctx) {
     passes.push_back(fuse_matmul_integer_to_float);
     passes.push_back(fuse_gelu);
     passes.push_back(fuse_bias_gelu);
-    passes.push_back(fuse_skip_layer_norm);
+    passes.push_back(fuse_layer_norm);
   }
   passes.push_back(remove_unused_initializers);
   int changes = 0;

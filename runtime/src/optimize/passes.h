@@ -48,9 +48,11 @@ bool fuse_gelu(Graph& g, const OptimizeContext& ctx);
 bool fuse_matmul_integer_to_float(Graph& g, const OptimizeContext& ctx);
 // Extended: Gelu(x + constant bias vector) becomes com.microsoft BiasGelu.
 bool fuse_bias_gelu(Graph& g, const OptimizeContext& ctx);
-// Extended: LayerNormalization(a + b (+ bias)) over the last axis becomes
+// Extended: layer normalization written out (ReduceMean, Sub, Pow, ...)
+// becomes LayerNormalization (opset >= 17); LayerNormalization (or the
+// written-out form) of a + b (+ bias) over the last axis becomes
 // com.microsoft SkipLayerNormalization.
-bool fuse_skip_layer_norm(Graph& g, const OptimizeContext& ctx);
+bool fuse_layer_norm(Graph& g, const OptimizeContext& ctx);
 
 // Runs the passes enabled at `level` over the graph (not into subgraphs).
 // Returns how many pass applications changed something.

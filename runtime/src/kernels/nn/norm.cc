@@ -342,7 +342,7 @@ class LayerNormKernel : public Kernel {
 };
 
 // com.microsoft SkipLayerNormalization (onnxruntime's contrib op, what its
-// optimizer and pionnx's fuse_skip_layer_norm write for BERT's residual
+// optimizer and pionnx's fuse_layer_norm write for BERT's residual
 // blocks): s = input + skip (+ bias), y = LayerNorm(s) over the last axis
 // with gamma (and beta). Outputs: y, mean and inv_std_var (shape [..., 1]),
 // and s itself (input_skip_bias_sum) when asked for. skip may broadcast to
