@@ -288,3 +288,37 @@ def test_idle_workers_may_run_on_every_allowed_cpu():
     time.sleep(0.05)
     for tid in workers:
         assert os.sched_getaffinity(int(tid)) == allowed, f"worker {tid} left with a narrowed CPU set"
+
+
+@pytest.mark.parametrize("trans_b", [0, 1])
+@pytest.mark.parametrize("layout", ["row", "column"])
+def test_matrix_vector_products_split_over_threads(trans_b, layout):
+    """Batch-1 fully connected layers (M == 1) and matrix-vector products (N == 1) stream the
+    whole weight matrix and split it over the pool: 2 threads give 1 thread's values bit for bit,
+    and numpy's, with an output count (1000) that is no multiple of the 16-wide blocks."""
+    rng = np.random.default_rng(3)
+    K, N = 700, 1000
+    w = rng.standard_normal((N, K) if trans_b else (K, N)).astype(np.float32)
+    if layout == "row":  # x [1, K] @ op(w) -> [1, N]
+        node = helper.make_node("Gemm", ["x", "w"], ["y"], transB=trans_b)
+        x = rng.standard_normal((1, K)).astype(np.float32)
+        want = x.astype(np.float64) @ (w.T if trans_b else w).astype(np.float64)
+    else:  # op(w)^T as A [N, K] @ x [K, 1] -> [N, 1]
+        node = helper.make_node("Gemm", ["w", "x"], ["y"], transA=0 if trans_b else 1)
+        x = rng.standard_normal((K, 1)).astype(np.float32)
+        want = (w if trans_b else w.T).astype(np.float64) @ x.astype(np.float64)
+    g = helper.make_graph(
+        [node],
+        "g",
+        [tensor("x", TensorProto.FLOAT, list(x.shape))],
+        [tensor("y", TensorProto.FLOAT, None)],
+        initializer=[numpy_helper.from_array(w, "w")],
+    )
+    data = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]).SerializeToString()
+    outs = []
+    for threads in (1, 2):
+        so = pionnx.SessionOptions()
+        so.intra_op_num_threads = threads
+        outs.append(pionnx.InferenceSession(data, so).run(None, {"x": x})[0])
+    np.testing.assert_array_equal(outs[0], outs[1])
+    np.testing.assert_allclose(outs[1], want, rtol=1e-4, atol=1e-3)

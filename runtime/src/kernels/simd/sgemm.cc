@@ -361,20 +361,37 @@ void gemm_packed_a(const SgemmUKernel& uk, const float* Ap, int64_t M, int64_t N
   }
 }
 
+// gemv over outputs [0, n), split over the pool in blocks of 16 outputs (the
+// row kernels' pass width) when there is enough to share: a batch-1 fully
+// connected layer streams its whole weight matrix, which one core cannot
+// read as fast as two.
+void gemv_split(bool m_cols_contig, int64_t K, int64_t n, float alpha, const float* x, int64_t incx, const float* m,
+                int64_t ldm, float beta, float* y, int64_t incy, ThreadPool* pool) {
+  constexpr int64_t kBlock = 16;
+  const int64_t blocks = (n + kBlock - 1) / kBlock;
+  auto run = [&](int64_t b0, int64_t b1) {
+    gemv(m_cols_contig, K, b0 * kBlock, std::min(n, b1 * kBlock), alpha, x, incx, m, ldm, beta, y, incy);
+  };
+  // About 64K multiply-adds per task at least: below that a hand-off costs more.
+  const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 16) / std::max<int64_t>(1, K * kBlock));
+  if (pool == nullptr || pool->size() < 2 || n * K < (int64_t{1} << 18)) run(0, blocks);
+  else pool->parallel_for(blocks, grain, run);
+}
+
 // Matrix-vector shapes and degenerate sizes; false when a real GEMM is due.
 bool sgemm_special(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-                   const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+                   const float* B, int64_t ldb, float beta, float* C, int64_t ldc, ThreadPool* pool) {
   if (M <= 0 || N <= 0) return true;
   if (K <= 0 || alpha == 0.f) {
     if (beta != 1.f) scale_c(M, N, beta, C, ldc);
     return true;
   }
   if (M == 1) {  // C row = alpha * a^T op(B): a is row 0 of op(A)
-    gemv(tb, K, 0, N, alpha, A, ta ? lda : 1, B, ldb, beta, C, 1);
+    gemv_split(tb, K, N, alpha, A, ta ? lda : 1, B, ldb, beta, C, 1, pool);
     return true;
   }
   if (N == 1) {  // C column = alpha * op(A) b: b is column 0 of op(B)
-    gemv(!ta, K, 0, M, alpha, B, tb ? 1 : ldb, A, lda, beta, C, ldc);
+    gemv_split(!ta, K, M, alpha, B, tb ? 1 : ldb, A, lda, beta, C, ldc, pool);
     return true;
   }
   return false;
@@ -429,7 +446,7 @@ const char* sgemm_isa() { return sgemm_paths().active.c_str(); }
 
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
            const float* B, int64_t ldb, float beta, float* C, int64_t ldc, ThreadPool* pool) {
-  if (sgemm_special(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)) return;
+  if (sgemm_special(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, pool)) return;
   if (beta != 0.f && beta != 1.f) scale_c(M, N, beta, C, ldc);
   const SgemmUKernel& uk = active_ukernel();
   const size_t need = static_cast<size_t>(packed_a_size(M, K, uk.mr));
