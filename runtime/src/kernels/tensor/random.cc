@@ -2,6 +2,7 @@
 // Multinomial.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <mutex>
 #include <random>
 
@@ -12,12 +13,22 @@ namespace pionnx {
 
 namespace {
 
+// The generator seed for a float `seed` attribute: its integer value, as
+// onnxruntime takes it; a NaN, an infinity or a value past int64's range
+// (converting those is undefined behaviour) gives its bit pattern instead.
+uint64_t seed_of(float s) {
+  if (std::isfinite(s) && std::fabs(s) < 9.2e18f) return static_cast<uint64_t>(static_cast<int64_t>(s));
+  uint32_t bits;
+  std::memcpy(&bits, &s, sizeof bits);
+  return bits;
+}
+
 // Random generators: seeded from the `seed` attribute when given, else from
 // the system. The state lives in the kernel, so successive runs differ.
 class RandomBase : public Kernel {
  public:
   explicit RandomBase(const KernelInfo& info) : node_(info.node) {
-    if (info.node.has("seed")) gen_.seed(static_cast<uint64_t>(static_cast<int64_t>(info.node.attr_f("seed", 0))));
+    if (info.node.has("seed")) gen_.seed(seed_of(info.node.attr_f("seed", 0)));
     else gen_.seed((static_cast<uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}());
   }
 
