@@ -257,6 +257,10 @@ def test_bias_gelu_matches_reference():
         np.testing.assert_allclose(got[0], ort_out[0], rtol=1e-4, atol=1e-5)
     with pytest.raises(pionnx.InvalidArgument, match="bias must be 1-D"):
         run_node("BiasGelu", {"x": x, "b": f32(39)}, ["y"], onnxruntime_too=False)
+    # An input with last dimension 1 broadcasts to the bias, as Add did before the fusion.
+    x1 = f32(3, 5, 1)
+    got, _ = run_node("BiasGelu", {"x": x1, "b": b}, ["y"], onnxruntime_too=False)
+    np.testing.assert_allclose(got[0], gelu(x1.astype(np.float64) + b), rtol=1e-5, atol=1e-6)
 
 
 # --------------------------------------------------------------------------- the fusions

@@ -315,28 +315,36 @@ class BiasGeluKernel : public Kernel {
     const std::string what = ctx.node().describe();
     const Tensor& a_in = ctx.input(0);
     const Tensor& b_in = ctx.input(1);
-    PIONNX_ENFORCE(a_in.rank() >= 1 && b_in.rank() == 1 && b_in.dim(0) == a_in.dim(-1), InvalidArgument, what,
-                   ": bias must be 1-D with the input's last dimension (", a_in.rank() ? a_in.dim(-1) : 0, "), got ",
-                   shape_str(b_in.shape()), " against ", shape_str(a_in.shape()));
+    // The bias runs along the last axis; an input whose last dimension is 1
+    // broadcasts to the bias' length (as the Add the fusion replaced did).
+    PIONNX_ENFORCE(a_in.rank() >= 1 && b_in.rank() == 1 && (b_in.dim(0) == a_in.dim(-1) || a_in.dim(-1) == 1),
+                   InvalidArgument, what, ": bias must be 1-D with the input's last dimension (",
+                   a_in.rank() ? a_in.dim(-1) : 0, "), got ", shape_str(b_in.shape()), " against ",
+                   shape_str(a_in.shape()));
     PIONNX_ENFORCE(a_in.dtype() == b_in.dtype(), InvalidArgument, what, ": input is ", dtype_name(a_in.dtype()),
                    " but bias is ", dtype_name(b_in.dtype()));
     PIONNX_ENFORCE(dtype_is_float(a_in.dtype()), NotImplemented, what, ": dtype ", dtype_name(a_in.dtype()),
                    " is not supported");
     const bool dbl = a_in.dtype() == DType::Double;
     const Tensor a = dbl ? a_in : to_float32(a_in), b = dbl ? b_in : to_float32(b_in);
-    Tensor y(a.dtype(), a.shape());
-    const int64_t H = a.dim(-1), rows = H ? a.numel() / H : 0;
+    Shape shape = a.shape();
+    const int64_t H = b.dim(0), rows = a.numel() / std::max<int64_t>(a.dim(-1), 1);
+    const int64_t sa = a.dim(-1) == H ? 1 : 0;  // 0: one input value per row
+    shape.back() = H;
+    Tensor y(a.dtype(), shape);
     ctx.pool().parallel_for(rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(H, 1)), [&](int64_t r0, int64_t r1) {
+      const int64_t la = sa ? H : 1;
       if (dbl) {
         const double *A = a.data<double>(), *B = b.data<double>();
         double* Y = y.data<double>();
-        for (int64_t i = r0 * H; i < r1 * H; ++i) Y[i] = gelu_(A[i] + B[i % H]);
+        for (int64_t r = r0; r < r1; ++r)
+          for (int64_t j = 0; j < H; ++j) Y[r * H + j] = gelu_(A[r * la + j * sa] + B[j]);
         return;
       }
       const float *A = a.data<float>(), *B = b.data<float>();
       float* Y = y.data<float>();
       for (int64_t r = r0; r < r1; ++r) {
-        for (int64_t j = 0; j < H; ++j) Y[r * H + j] = A[r * H + j] + B[j];
+        for (int64_t j = 0; j < H; ++j) Y[r * H + j] = A[r * la + j * sa] + B[j];
         gelu_.block(Y + r * H, Y + r * H, H);
       }
     });
