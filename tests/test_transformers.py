@@ -539,3 +539,17 @@ def test_dynamic_int8_matmul_becomes_matmul_integer_to_float(kw, fused, tmp_path
     want = session(m, L.ORT_DISABLE_ALL).run(None, x)
     for got, w in zip(session(m).run(None, x), want):
         np.testing.assert_array_equal(got, w)
+
+
+def test_written_optimized_encoder_reloads(tmp_path):
+    """optimized_model_filepath writes the fused operators and their com.microsoft import; pionnx loads the file
+    back and gives the unoptimized outputs."""
+    enc = Encoder(written_ln="pow", opset=17)
+    path = tmp_path / "opt.onnx"
+    session(enc.model, path=str(path))
+    assert {o.domain: o.version for o in onnx.load(path).opset_import}.get(MS) == 1
+    feeds = enc.feeds()
+    want = session(enc.model, L.ORT_DISABLE_ALL).run(None, feeds)
+    got = pionnx.InferenceSession(str(path)).run(None, feeds)
+    for g_, w in zip(got, want):
+        np.testing.assert_allclose(g_, w, rtol=1e-4, atol=1e-5)
