@@ -261,7 +261,15 @@ CHILD = textwrap.dedent(
         result = {"outcome": "ok"}
     except Exception as err:
         result = {"outcome": "refused", "error": type(err).__name__, "message": str(err)[:500]}
-    result["maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # This process's own peak: VmHWM starts afresh at exec, while ru_maxrss keeps the
+    # peak of the process that forked it (a pytest worker that grew under a sanitizer).
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    try:
+        with open("/proc/self/status") as status:
+            peak_kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+    except (OSError, StopIteration, ValueError):
+        pass
+    result["maxrss_mb"] = peak_kb / 1024
     print(json.dumps(result))
     """
 )
