@@ -35,24 +35,7 @@ bool has_perm(const Node& n, std::initializer_list<int64_t> perm) {
   return is_op(n, "Transpose", 1) && n.attr_ints("perm") == std::vector<int64_t>(perm);
 }
 
-struct Matcher {
-  const Graph& g;
-  const opt::GraphFacts& f;
-  const std::vector<bool>& drop;
-
-  // The producer of name when it is an op of that type and arity, else -1.
-  long producer(const std::string& name, const char* op, size_t inputs) const {
-    const long p = opt::live_producer(f, name, drop);
-    return p >= 0 && is_op(g.nodes[p], op, inputs) ? p : -1;
-  }
-  // name's producer (as above) when `reader` is the only node reading name.
-  long only_for(const std::string& name, long reader, const char* op, size_t inputs) const {
-    return f.sole_consumer(g, name) == reader ? producer(name, op, inputs) : -1;
-  }
-  long reader(const std::string& name, const char* op, size_t inputs) const {
-    const long r = f.sole_consumer(g, name);
-    return r >= 0 && !drop[r] && is_op(g.nodes[r], op, inputs) ? r : -1;
-  }
+struct Matcher : opt::Pattern {
   // A constant int64 vector.
   bool ints(const std::string& name, std::vector<int64_t>* out) const {
     const Tensor* t = opt::constant(g, f, name);
@@ -128,23 +111,6 @@ long scaled_scores(const Matcher& m, const std::string& s, long reader, float* s
   return -1;
 }
 
-// p = Add(x, b) with b a constant float vector of n values, read only by
-// `reader`: returns the Add and fills x and b.
-long bias_add(const Matcher& m, const std::string& p, long reader, int64_t n, std::string* x, const Tensor** b) {
-  const long a = m.only_for(p, reader, "Add", 2);
-  if (a < 0) return -1;
-  for (int side = 0; side < 2; ++side) {
-    const Tensor* c = opt::constant(m.g, m.f, m.g.nodes[a].inputs[side]);
-    if (c && c->dtype() == DType::Float && c->rank() == 1 && c->numel() == n &&
-        !opt::constant(m.g, m.f, m.g.nodes[a].inputs[1 - side])) {
-      *x = m.g.nodes[a].inputs[1 - side];
-      *b = c;
-      return a;
-    }
-  }
-  return -1;
-}
-
 }  // namespace
 
 bool fuse_attention(Graph& g, const OptimizeContext& ctx) {
@@ -153,7 +119,7 @@ bool fuse_attention(Graph& g, const OptimizeContext& ctx) {
   const int64_t softmax_default_axis = onnx->second >= 13 ? -1 : 1;
   opt::GraphFacts f(g, ctx);
   std::vector<bool> drop(g.nodes.size(), false);
-  const Matcher m{g, f, drop};
+  const Matcher m{{g, f, drop}};
   std::unordered_map<std::string, int64_t> rank;
   bool ranks_done = false, changed = false;
   for (size_t k = 0; k < g.nodes.size(); ++k) {
@@ -210,23 +176,23 @@ bool fuse_attention(Graph& g, const OptimizeContext& ctx) {
     nodes.push_back(merge);
 
     // The projections' biases, when all three have one.
-    std::string x[3];
-    const Tensor* b[3] = {nullptr, nullptr, nullptr};
+    std::string x[3], b[3];
     long adds[3];
     const Heads* hs[3] = {&q, &kh, &v};
     bool biased = true;
     for (int i = 0; i < 3 && biased; ++i) {
-      adds[i] = bias_add(m, hs[i]->proj, hs[i]->reshape, hs[i]->n * hs[i]->h, &x[i], &b[i]);
+      adds[i] = m.bias_add(hs[i]->proj, hs[i]->reshape, hs[i]->n * hs[i]->h, &x[i], &b[i]);
       biased = adds[i] >= 0;
     }
     std::string bias_name;
     if (biased) {
-      const int64_t dq = b[0]->numel(), dk = b[1]->numel(), dv = b[2]->numel();
-      Tensor all(DType::Float, {dq + dk + dv});
-      float* o = all.data<float>();
-      for (int i = 0; i < 3; ++i) o = std::copy(b[i]->data<float>(), b[i]->data<float>() + b[i]->numel(), o);
+      std::vector<float> all;
+      for (const std::string& name : b) {
+        const Tensor* t = m.float_vector(name);
+        all.insert(all.end(), t->data<float>(), t->data<float>() + t->numel());
+      }
       bias_name = opt::fresh_name(g, "attention_qkv_bias");
-      g.add_initializer(bias_name, std::move(all));
+      g.add_initializer(bias_name, Tensor::from_vector(all, {static_cast<int64_t>(all.size())}));
       for (long a : adds) nodes.push_back(a);
     } else {
       for (int i = 0; i < 3; ++i) x[i] = hs[i]->proj;
@@ -236,7 +202,7 @@ bool fuse_attention(Graph& g, const OptimizeContext& ctx) {
     mha.op_type = "MultiHeadAttention";
     mha.domain = "com.microsoft";
     mha.inputs = {x[0], x[1], x[2], bias_name, "", mask};
-    while (!mha.inputs.empty() && mha.inputs.back().empty()) mha.inputs.pop_back();
+    opt::trim_trailing_empty(mha.inputs);
     mha.attrs = {opt::int_attr("num_heads", q.n), opt::float_attr("scale", scale)};
     for (long n : nodes) drop[n] = true;
     changed = true;

@@ -83,20 +83,19 @@ bool fuse_bias_gelu(Graph& g, const OptimizeContext& ctx) {
   std::unordered_map<std::string, int64_t> rank;
   bool ranks_done = false, changed = false;
   std::vector<bool> drop(g.nodes.size(), false);
+  const opt::Pattern p{g, f, drop};
   for (size_t k = 0; k < g.nodes.size(); ++k) {
     Node& gelu = g.nodes[k];
     const bool ms = gelu.domain == "com.microsoft" && gelu.op_type == "Gelu";
     const bool onnx = is_op(gelu, "Gelu", 1) && gelu.attr_s("approximate", "none") == "none";
     if (drop[k] || !(ms || onnx) || gelu.inputs.size() != 1 || gelu.outputs.size() != 1) continue;
-    auto it = f.producer.find(gelu.inputs[0]);
-    if (it == f.producer.end() || drop[it->second] || f.sole_consumer(g, gelu.inputs[0]) != static_cast<long>(k))
-      continue;
-    const Node& add = g.nodes[it->second];
-    if (!is_op(add, "Add", 2)) continue;
+    const long a = p.only_for(gelu.inputs[0], static_cast<long>(k), "Add", 2);
+    if (a < 0) continue;
+    const Node& add = g.nodes[a];
     for (int side = 0; side < 2; ++side) {
-      const Tensor* b = opt::constant(g, f, add.inputs[side]);
+      const Tensor* b = p.float_vector(add.inputs[side]);
       const std::string& x = add.inputs[1 - side];
-      if (!b || b->dtype() != DType::Float || b->rank() != 1 || b->numel() < 2 || opt::constant(g, f, x)) continue;
+      if (!b || b->numel() < 2 || opt::constant(g, f, x)) continue;
       if (!ranks_done) {
         rank = opt::known_ranks(g, f);
         ranks_done = true;
@@ -107,7 +106,7 @@ bool fuse_bias_gelu(Graph& g, const OptimizeContext& ctx) {
       gelu.domain = "com.microsoft";
       gelu.inputs = {x, add.inputs[side]};
       gelu.attrs.clear();
-      drop[it->second] = changed = true;
+      drop[a] = changed = true;
       break;
     }
   }

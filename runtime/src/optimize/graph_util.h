@@ -110,6 +110,54 @@ inline long live_producer(const GraphFacts& f, const std::string& name, const st
   return it == f.producer.end() || drop[it->second] ? -1 : static_cast<long>(it->second);
 }
 
+// Drops the trailing empty names of a node's optional inputs or outputs.
+inline void trim_trailing_empty(std::vector<std::string>& names) {
+  while (!names.empty() && names.back().empty()) names.pop_back();
+}
+
+// Node queries of a pass under way: nodes it already marked in `drop` are
+// gone.
+struct Pattern {
+  const Graph& g;
+  const GraphFacts& f;
+  const std::vector<bool>& drop;
+
+  // The producer of name when it is an ai.onnx `op` of that arity, else -1.
+  long producer(const std::string& name, const char* op, size_t inputs) const {
+    const long p = live_producer(f, name, drop);
+    return p >= 0 && is_op(g.nodes[p], op, inputs) ? p : -1;
+  }
+  // name's producer (as above) when `reader` is the only node reading name.
+  long only_for(const std::string& name, long reader, const char* op, size_t inputs) const {
+    return f.sole_consumer(g, name) == reader ? producer(name, op, inputs) : -1;
+  }
+  // The only node reading name when it is an ai.onnx `op` of that arity, else -1.
+  long reader(const std::string& name, const char* op, size_t inputs) const {
+    const long r = f.sole_consumer(g, name);
+    return r >= 0 && !drop[r] && is_op(g.nodes[r], op, inputs) ? r : -1;
+  }
+  // A constant float vector (rank 1), else nullptr.
+  const Tensor* float_vector(const std::string& name) const {
+    const Tensor* t = constant(g, f, name);
+    return t && t->dtype() == DType::Float && t->rank() == 1 ? t : nullptr;
+  }
+  // p = Add(x, c), read only by `reader`, with c a constant float vector of n
+  // values and x computed (a projection's bias): the Add, and x and c's names.
+  long bias_add(const std::string& p, long reader, int64_t n, std::string* x, std::string* c) const {
+    const long a = only_for(p, reader, "Add", 2);
+    if (a < 0) return -1;
+    for (int side = 0; side < 2; ++side) {
+      const Tensor* t = float_vector(g.nodes[a].inputs[side]);
+      if (t && t->numel() == n && !constant(g, f, g.nodes[a].inputs[1 - side])) {
+        *x = g.nodes[a].inputs[1 - side];
+        *c = g.nodes[a].inputs[side];
+        return a;
+      }
+    }
+    return -1;
+  }
+};
+
 inline void erase_nodes(Graph& g, const std::vector<bool>& drop) {
   std::vector<Node> kept;
   kept.reserve(g.nodes.size());

@@ -40,24 +40,12 @@ struct LnMatch {
   bool written_out = false;
 };
 
-struct Ctx {
-  Graph& g;
-  const opt::GraphFacts& f;
-  std::vector<bool>& drop;
+// The pass's queries, and the graph and drop marks it changes.
+struct Ctx : opt::Pattern {
+  Graph& graph;
+  std::vector<bool>& dropped;
   int64_t opset;
 
-  long producer(const std::string& name, const char* op, size_t inputs) const {
-    const long p = opt::live_producer(f, name, drop);
-    return p >= 0 && is_op(g.nodes[p], op, inputs) ? p : -1;
-  }
-  long reader(const std::string& name, const char* op, size_t inputs) const {
-    const long r = f.sole_consumer(g, name);
-    return r >= 0 && !drop[r] && is_op(g.nodes[r], op, inputs) ? r : -1;
-  }
-  const Tensor* float_vector(const std::string& name) const {
-    const Tensor* t = opt::constant(g, f, name);
-    return t && t->dtype() == DType::Float && t->rank() == 1 ? t : nullptr;
-  }
   // ReduceMean over the last axis, keeping it.
   bool mean_over_last(const Node& n) const {
     if (n.op_type != "ReduceMean" || !n.domain.empty() || n.inputs.empty() || n.outputs.size() != 1) return false;
@@ -175,14 +163,14 @@ const std::string& gamma_of(Ctx& c, LnMatch& m) {
     Tensor ones(DType::Float, {m.hidden});
     std::fill(ones.data<float>(), ones.data<float>() + ones.numel(), 1.0f);
     m.gamma = opt::fresh_name(c.g, "layer_norm_ones");
-    c.g.add_initializer(m.gamma, std::move(ones));
+    c.graph.add_initializer(m.gamma, std::move(ones));
   }
   return m.gamma;
 }
 
 // 2: SkipLayerNormalization when m's input is a qualifying Add.
 bool fuse_skip(Ctx& c, LnMatch& m) {
-  Graph& g = c.g;
+  Graph& g = c.graph;
   const long a = c.producer(m.x, "Add", 2);
   if (a < 0) return false;
   const Node& add = g.nodes[a];
@@ -195,23 +183,13 @@ bool fuse_skip(Ctx& c, LnMatch& m) {
   std::string input = add.inputs[0], skip = add.inputs[1], bias;
   long bias_add = -1;
   for (int side = 0; side < 2 && bias_add < 0; ++side) {
-    const long p = c.producer(add.inputs[side], "Add", 2);
-    if (p < 0 || c.f.sole_consumer(g, add.inputs[side]) != a) continue;
-    for (int s = 0; s < 2; ++s) {
-      const Tensor* t = c.float_vector(g.nodes[p].inputs[s]);
-      if (t && t->numel() == hidden && !opt::constant(g, c.f, g.nodes[p].inputs[1 - s])) {
-        input = g.nodes[p].inputs[1 - s];
-        skip = add.inputs[1 - side];
-        bias = g.nodes[p].inputs[s];
-        bias_add = p;
-        break;
-      }
-    }
+    bias_add = c.bias_add(add.inputs[side], a, hidden, &input, &bias);
+    if (bias_add >= 0) skip = add.inputs[1 - side];
   }
   std::vector<std::string> outputs = m.outputs;
   outputs.resize(3);
   if (sum_read_elsewhere) outputs.push_back(add.outputs[0]);
-  while (!outputs.empty() && outputs.back().empty()) outputs.pop_back();
+  opt::trim_trailing_empty(outputs);
   // The node takes the Add's place: everything it reads exists there, and
   // readers of the sum between the Add and the normalization still come
   // after it.
@@ -219,12 +197,12 @@ bool fuse_skip(Ctx& c, LnMatch& m) {
   fused.op_type = "SkipLayerNormalization";
   fused.domain = "com.microsoft";
   fused.inputs = {input, skip, gamma_of(c, m), m.beta, bias};
-  while (fused.inputs.back().empty()) fused.inputs.pop_back();
+  opt::trim_trailing_empty(fused.inputs);
   fused.outputs = outputs;
   fused.attrs = {opt::float_attr("epsilon", m.eps)};
   g.nodes[a] = std::move(fused);
-  for (long n : m.nodes) c.drop[n] = true;
-  if (bias_add >= 0) c.drop[bias_add] = true;
+  for (long n : m.nodes) c.dropped[n] = true;
+  if (bias_add >= 0) c.dropped[bias_add] = true;
   return true;
 }
 
@@ -234,7 +212,7 @@ bool fuse_layer_norm(Graph& g, const OptimizeContext& ctx) {
   const auto onnx = ctx.opsets.find("");
   opt::GraphFacts f(g, ctx);
   std::vector<bool> drop(g.nodes.size(), false);
-  Ctx c{g, f, drop, onnx == ctx.opsets.end() ? 0 : onnx->second};
+  Ctx c{{g, f, drop}, g, drop, onnx == ctx.opsets.end() ? 0 : onnx->second};
   const std::unordered_map<std::string, int64_t> rank = opt::known_ranks(g, f);
   bool changed = false;
   for (size_t k = 0; k < g.nodes.size(); ++k) {
@@ -248,7 +226,7 @@ bool fuse_layer_norm(Graph& g, const OptimizeContext& ctx) {
       last.op_type = "LayerNormalization";
       last.domain.clear();
       last.inputs = {m.x, gamma_of(c, m), m.beta};
-      while (last.inputs.back().empty()) last.inputs.pop_back();
+      opt::trim_trailing_empty(last.inputs);
       last.outputs = m.outputs;
       last.attrs = {opt::int_attr("axis", -1), opt::float_attr("epsilon", m.eps)};
       for (size_t i = 0; i + 1 < m.nodes.size(); ++i) drop[m.nodes[i]] = true;

@@ -23,11 +23,8 @@ bool fuse_matmul_integer_to_float(Graph& g, const OptimizeContext& ctx) {
   opt::GraphFacts f(g, ctx);
   std::vector<bool> drop(g.nodes.size(), false);
   bool changed = false;
+  const opt::Pattern p{g, f, drop};
   auto producer = [&](const std::string& name) { return opt::live_producer(f, name, drop); };
-  auto reader = [&](const std::string& name, const char* op, size_t inputs) -> long {
-    const long r = f.sole_consumer(g, name);
-    return r >= 0 && !drop[r] && is_op(g.nodes[r], op, inputs) ? r : -1;
-  };
   for (size_t k = 0; k < g.nodes.size(); ++k) {
     const Node& mm = g.nodes[k];
     if (drop[k] || mm.op_type != "MatMulInteger" || !mm.domain.empty() || mm.inputs.size() < 3 ||
@@ -43,9 +40,9 @@ bool fuse_matmul_integer_to_float(Graph& g, const OptimizeContext& ctx) {
     if (!b || b->rank() != 2) continue;
     const int64_t n = b->dim(1);
     // Cast to float, then Mul by s = a_scale * b_scale.
-    const long cast = reader(mm.outputs[0], "Cast", 1);
+    const long cast = p.reader(mm.outputs[0], "Cast", 1);
     if (cast < 0 || g.nodes[cast].attr_i("to", 0) != static_cast<int64_t>(DType::Float)) continue;
-    const long mul = reader(g.nodes[cast].outputs[0], "Mul", 2);
+    const long mul = p.reader(g.nodes[cast].outputs[0], "Mul", 2);
     if (mul < 0) continue;
     const std::string s = opt::other_input(g.nodes[mul], g.nodes[cast].outputs[0]);
     const long sm = s.empty() ? -1 : producer(s);
@@ -56,11 +53,11 @@ bool fuse_matmul_integer_to_float(Graph& g, const OptimizeContext& ctx) {
     if (!bs || bs->dtype() != DType::Float || bs->rank() > 1 || (bs->numel() != 1 && bs->numel() != n)) continue;
     // An Add of a constant [N] bias after it.
     std::string out = g.nodes[mul].outputs[0], bias;
-    const long add = reader(out, "Add", 2);
+    const long add = p.reader(out, "Add", 2);
     if (add >= 0) {
       const std::string c = opt::other_input(g.nodes[add], out);
-      const Tensor* ct = opt::constant(g, f, c);
-      if (ct && ct->dtype() == DType::Float && ct->rank() == 1 && ct->numel() == n) {
+      const Tensor* ct = p.float_vector(c);
+      if (ct && ct->numel() == n) {
         bias = c;
         out = g.nodes[add].outputs[0];
         drop[add] = true;
@@ -72,7 +69,7 @@ bool fuse_matmul_integer_to_float(Graph& g, const OptimizeContext& ctx) {
     fused.domain = "com.microsoft";
     fused.inputs = {
         mm.inputs[0], mm.inputs[1], a_scale, b_scale, mm.inputs[2], mm.inputs.size() > 3 ? mm.inputs[3] : "", bias};
-    while (fused.inputs.back().empty()) fused.inputs.pop_back();
+    opt::trim_trailing_empty(fused.inputs);
     fused.outputs = {out};
     // In the MatMulInteger's place: the Mul of the scales may come later.
     g.nodes[k] = std::move(fused);
