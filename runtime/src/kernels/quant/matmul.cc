@@ -23,14 +23,13 @@ class PackedIntB {
       : cache_(b_zp < info.node.inputs.size() && !info.node.inputs[b_zp].empty() && !info.constant_input(b_zp)
                    ? nullptr
                    : info.constant_input(b)) {}
-  // b_zp already checked against B's columns.
-  const simd::QGemmPackedB* get(const Tensor& B, const std::vector<int32_t>& b_zp) const {
+  // args: the product's B description (K, N, ldb, signedness, zero points
+  // already checked against B's columns); its B pointer is set here.
+  const simd::QGemmPackedB* get(const Tensor& B, const simd::QGemmArgs& args) const {
     if (B.rank() != 2) return nullptr;
     return cache_.get(B, [&](const Tensor& w) {
-      simd::QGemmArgs g;
-      g.K = w.dim(0), g.N = w.dim(1);
-      g.B = w.raw(), g.ldb = g.N, g.b_signed = w.dtype() == DType::Int8;
-      g.b_zp = b_zp.data(), g.b_zp_per_col = b_zp.size() > 1;
+      simd::QGemmArgs g = args;
+      g.B = w.raw();
       return simd::qgemm_pack_b(g);
     });
   }
@@ -58,7 +57,7 @@ void int_matmul(KernelContext& ctx, const Tensor& A, const Tensor& B, const std:
   g.ldb = d.N, g.b_signed = B.dtype() == DType::Int8;
   g.b_zp = b_zp.data(), g.b_zp_per_col = b_zp.size() > 1;
   g.ldc = d.N;
-  g.packed_b = packed ? packed->get(B, b_zp) : nullptr;
+  g.packed_b = packed ? packed->get(B, g) : nullptr;
   const auto* a = static_cast<const uint8_t*>(A.raw());
   const auto* b = static_cast<const uint8_t*>(B.raw());
   const int64_t nbatch = static_cast<int64_t>(d.offsets_a.size());
@@ -179,22 +178,28 @@ void scale_to_float(KernelContext& ctx, const int32_t* acc, int64_t rows, int64_
   });
 }
 
+// Y (float) = (A - a_zp) x (B - b_zp) * a_scale * b_scale[j] (+ bias[j]):
+// the two com.microsoft operators below.
+void int_matmul_to_float(KernelContext& ctx, const Tensor& A, const Tensor& B, const std::vector<int32_t>& a_zp,
+                         const std::vector<int32_t>& b_zp, float a_scale, const Tensor& b_scale, const Tensor* bias,
+                         const PackedIntB& packed) {
+  const MatMulDims d = matmul_dims(A.shape(), B.shape(), ctx.node().describe());
+  Tensor acc(DType::Int32, d.out);
+  int_matmul(ctx, A, B, a_zp, b_zp, d, acc.data<int32_t>(), &packed);
+  Tensor& y = ctx.output(0, DType::Float, d.out);
+  const int64_t rows = shape_numel(d.out) / std::max<int64_t>(1, d.N);
+  scale_to_float(ctx, acc.data<int32_t>(), rows, d.N, a_scale, float_values(b_scale), bias, y.data<float>());
+}
+
 // com.microsoft MatMulIntegerToFloat(A, B, a_scale, b_scale, a_zp?, b_zp?, bias?).
 class MatMulIntegerToFloat final : public Kernel {
  public:
   explicit MatMulIntegerToFloat(const KernelInfo& info) : packed_(info, 1, 5) {}
   void compute(KernelContext& ctx) const override {
     const std::string what = ctx.node().describe();
-    const Tensor& A = ctx.input(0);
-    const Tensor& B = ctx.input(1);
-    const MatMulDims d = matmul_dims(A.shape(), B.shape(), what);
-    Tensor acc(DType::Int32, d.out);
-    int_matmul(ctx, A, B, int32_values(ctx.optional_input(4)), int32_values(ctx.optional_input(5)), d,
-               acc.data<int32_t>(), &packed_);
-    Tensor& y = ctx.output(0, DType::Float, d.out);
-    const int64_t rows = shape_numel(d.out) / std::max<int64_t>(1, d.N);
-    scale_to_float(ctx, acc.data<int32_t>(), rows, d.N, scalar_scale(ctx.input(2), what + " a_scale"),
-                   float_values(ctx.input(3)), ctx.optional_input(6), y.data<float>());
+    int_matmul_to_float(ctx, ctx.input(0), ctx.input(1), int32_values(ctx.optional_input(4)),
+                        int32_values(ctx.optional_input(5)), scalar_scale(ctx.input(2), what + " a_scale"),
+                        ctx.input(3), ctx.optional_input(6), packed_);
   }
 
  private:
@@ -207,22 +212,14 @@ class DynamicQuantizeMatMul final : public Kernel {
  public:
   explicit DynamicQuantizeMatMul(const KernelInfo& info) : packed_(info, 1, 3) {}
   void compute(KernelContext& ctx) const override {
-    const std::string what = ctx.node().describe();
     const Tensor& A_in = ctx.input(0);
     const Tensor Af = A_in.dtype() == DType::Float ? A_in : cast_tensor(to_float32(A_in), DType::Float);
     Tensor Aq(DType::UInt8, Af.shape());
     float a_scale;
     int32_t a_zp;
     dynamic_quantize_u8(ctx.pool(), Af.data<float>(), Af.numel(), Aq.data<uint8_t>(), &a_scale, &a_zp);
-
-    const Tensor& B = ctx.input(1);
-    const MatMulDims d = matmul_dims(A_in.shape(), B.shape(), what);
-    Tensor acc(DType::Int32, d.out);
-    int_matmul(ctx, Aq, B, {a_zp}, int32_values(ctx.optional_input(3)), d, acc.data<int32_t>(), &packed_);
-    Tensor& y = ctx.output(0, DType::Float, d.out);
-    const int64_t rows = shape_numel(d.out) / std::max<int64_t>(1, d.N);
-    scale_to_float(ctx, acc.data<int32_t>(), rows, d.N, a_scale, float_values(ctx.input(2)), ctx.optional_input(4),
-                   y.data<float>());
+    int_matmul_to_float(ctx, Aq, ctx.input(1), {a_zp}, int32_values(ctx.optional_input(3)), a_scale, ctx.input(2),
+                        ctx.optional_input(4), packed_);
   }
 
  private:
