@@ -84,17 +84,15 @@ template <typename T>
 void normalize_row(const T* x, T* y, int64_t n, Mode mode) {
   using C = Compute<T>;
   if constexpr (std::is_same<T, float>::value) {
-    if (mode != Mode::Hardmax) {
+    if (mode == Mode::Softmax) {
+      fastmath::softmax_block(x, y, n);
+      return;
+    }
+    if (mode == Mode::LogSoftmax) {
       const float m = fastmath::max_block(x, n);
-      const float sum = fastmath::exp_shift_sum_block(x, y, n, m);
-      if (mode == Mode::Softmax) {
-        const float inv = 1.0f / sum;
-        for (int64_t k = 0; k < n; ++k) y[k] *= inv;
-      } else {
-        // (x - m) first: exact for x near m, however large m is.
-        const float lse = std::log(sum);
-        for (int64_t k = 0; k < n; ++k) y[k] = (x[k] - m) - lse;
-      }
+      // (x - m) first: exact for x near m, however large m is.
+      const float lse = std::log(fastmath::exp_shift_sum_block(x, y, n, m));
+      for (int64_t k = 0; k < n; ++k) y[k] = (x[k] - m) - lse;
       return;
     }
   }

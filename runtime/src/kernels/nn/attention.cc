@@ -153,9 +153,7 @@ void attend(ThreadPool& pool, const AttendArgs& a) {
         if (a.softcap > 0)
           for (int64_t j = 0; j < T; ++j) row[j] = a.softcap * fastmath::tanh(row[j] / a.softcap);
         if (qk && a.qk_mode == 2) std::copy(row, row + T, qk + i * T);
-        const float mx = fastmath::max_block(row, T);
-        const float inv = 1.f / fastmath::exp_shift_sum_block(row, row, T, mx);
-        for (int64_t j = 0; j < T; ++j) row[j] *= inv;
+        fastmath::softmax_block(row, row, T);
         if (qk && a.qk_mode == 3) std::copy(row, row + T, qk + i * T);
       }
       simd::sgemm(false, false, Sq, Dv, T, 1.f, s, T, vp, a.vv.s_seq, 0.f, a.y + b * a.y_sb + h * a.y_sh, a.y_ss);
