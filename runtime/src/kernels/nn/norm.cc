@@ -11,6 +11,7 @@
 #include "kernels/base/dtype_dispatch.h"
 #include "kernels/base/kernel.h"
 #include "kernels/base/shapes.h"
+#include "kernels/tensor/strided.h"
 #include "platform/thread_pool.h"
 
 namespace pionnx {
@@ -389,19 +390,7 @@ class SkipLayerNormKernel : public Kernel {
         if (k <= shape.size() && std::equal(t.shape().begin() + lead, t.shape().end(), shape.end() - k)) return t;
       }
       Tensor full(t.dtype(), shape);
-      const std::vector<int64_t> st = broadcast_strides(t.shape(), shape);
-      dispatch_float(t.dtype(), what, [&](auto tag) {
-        using T = typename decltype(tag)::type;
-        const T* src = t.data<T>();
-        T* dst = full.data<T>();
-        IndexIter it(shape);
-        size_t k = 0;
-        if (full.numel() > 0) do {
-            int64_t off = 0;
-            for (size_t d = 0; d < shape.size(); ++d) off += it.idx[d] * st[d];
-            dst[k++] = src[off];
-          } while (it.next());
-      });
+      strided_copy_any(t.dtype(), t.raw(), broadcast_strides(t.shape(), shape), shape, full.raw(), ctx.pool(), what);
       return full;
     };
     const Tensor A = rows_of(a), Bt = rows_of(b);
