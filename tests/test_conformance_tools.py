@@ -167,7 +167,7 @@ def test_positional_feeds_skip_initializer_inputs():
 
 # ------------------------------------------------ exotic types without ml_dtypes
 
-EXOTIC = r"bfloat16|BFLOAT16|float8|FLOAT8|e4m3|e5m2|int4|INT4|uint4|UINT4|float4|FLOAT4|e8m0|E8M0"
+EXOTIC = r"bfloat16|BFLOAT16|float8|FLOAT8|e4m3|e5m2|int4|INT4|uint4|UINT4|int2|INT2|uint2|UINT2|float4|FLOAT4|e8m0|E8M0"
 
 
 @pytest.fixture(scope="module")
@@ -186,10 +186,12 @@ def test_raw_bit_decoders_match_ml_dtypes():
         if code == 16:
             bits = np.arange(1 << 16, dtype=np.uint32).astype(np.uint16)
             want = bits.view(ml_dtypes.bfloat16).astype(np.float64)
-        elif code in (21, 22, 23):  # 4-bit: one element per byte, int4 sign-extended
-            nib = np.arange(16, dtype=np.uint8)
-            bits = ((nib.astype(np.int8) ^ 8) - 8).astype(np.int8).view(np.uint8) if code == 22 else nib
-            want = nib.view(getattr(ml_dtypes, name)).astype(np.float64)
+        elif code in (21, 22, 23, 25, 26):  # 4- and 2-bit: one element per byte, int4/int2 sign-extended
+            width = 2 if code in (25, 26) else 4
+            low = np.arange(1 << width, dtype=np.uint8)
+            sign = 1 << (width - 1)
+            bits = ((low.astype(np.int8) ^ sign) - sign).astype(np.int8).view(np.uint8) if code in (22, 26) else low
+            want = low.view(getattr(ml_dtypes, name)).astype(np.float64)
         else:
             bits = codes
             want = codes.view(getattr(ml_dtypes, name)).astype(np.float64)

@@ -23,6 +23,8 @@ TYPES = {
     TensorProto.INT4: (ml_dtypes.int4, "int4"),
     TensorProto.FLOAT4E2M1: (ml_dtypes.float4_e2m1fn, "float4e2m1"),
     TensorProto.FLOAT8E8M0: (ml_dtypes.float8_e8m0fnu, "float8e8m0"),
+    TensorProto.UINT2: (ml_dtypes.uint2, "uint2"),
+    TensorProto.INT2: (ml_dtypes.int2, "int2"),
 }
 FLOAT8 = [TensorProto.FLOAT8E4M3FN, TensorProto.FLOAT8E4M3FNUZ, TensorProto.FLOAT8E5M2, TensorProto.FLOAT8E5M2FNUZ]
 
@@ -156,6 +158,8 @@ def test_tensor_proto_round_trip(code):
     )
     if code == TensorProto.UINT4:
         src = np.abs(src)
+    if code in (TensorProto.INT2, TensorProto.UINT2):  # 4 per byte: 7 values fill 2 bytes
+        src = np.array([0, 1, -1, -2, 1, 0, -2], np.float32) + (2 if code == TensorProto.UINT2 else 0)
     x = src.astype(dt)
     for raw in (True, False):
         proto = numpy_helper.from_array(x) if raw else helper.make_tensor("t", code, x.shape, src.tolist())
@@ -228,27 +232,34 @@ def round_once(x: np.ndarray, dt) -> np.ndarray:
     return np.array(out, np.uint8).view(dt)
 
 
-@pytest.mark.parametrize("code", [TensorProto.INT4, TensorProto.UINT4], ids=lambda c: TYPES[c][1])
-def test_cast_4bit_ints(code):
-    dt, _ = TYPES[code]
-    lo, hi = (-8, 7) if code == TensorProto.INT4 else (0, 15)
-    f = np.array([-2.5, -1.5, 2.7, -0.7, 7, 7.9, -8, -8.9, 0.3], np.float32)
+NARROW_INTS = {  # code: (ml_dtypes type, name, lowest, highest)
+    TensorProto.INT4: (ml_dtypes.int4, "int4", -8, 7),
+    TensorProto.UINT4: (ml_dtypes.uint4, "uint4", 0, 15),
+    TensorProto.INT2: (ml_dtypes.int2, "int2", -2, 1),
+    TensorProto.UINT2: (ml_dtypes.uint2, "uint2", 0, 3),
+}
+
+
+@pytest.mark.parametrize("code", list(NARROW_INTS), ids=lambda c: NARROW_INTS[c][1])
+def test_cast_narrow_ints(code):
+    dt, _, lo, hi = NARROW_INTS[code]
+    f = np.array([-2.5, -1.5, 2.7, -0.7, 7, 7.9, -8, -8.9, 0.3, 1.9, 3.5], np.float32)
     f = f[(f > lo - 1) & (f < hi + 1)]
     same_bits(session(cast_model(TensorProto.FLOAT, code)).run(None, {"x": f})[0], f.astype(dt))
     # Out of range is undefined in the spec. pionnx truncates toward zero and
-    # keeps the low 4 bits, which is what the conformance cases
-    # cast_FLOAT_to_INT4/UINT4 expect (-9 -> 7, 8 -> -8); NaN and inf give 0.
-    # (ml_dtypes changed its answer for these in 0.7, so it is not the reference.)
-    oor = np.array([-9.5, 20.5, 15, 8, -9, 16.7, -1.5, np.nan, np.inf, -np.inf, 1e30], np.float32)
-    nib = np.where(np.isfinite(oor) & (np.abs(oor) < 2.0**62), np.trunc(oor), 0).astype(np.int64) & 0xF
-    want = (nib ^ 8) - 8 if code == TensorProto.INT4 else nib
+    # gives 0 out of range, for NaN and for inf: what onnx 1.23's
+    # cast_FLOAT_to_INT4/UINT4/INT2/UINT2 cases expect and ml_dtypes 0.7 does.
+    oor = np.array([-9.5, 20.5, 15, 8, -9, 16.7, -1.5, 4, -3, np.nan, np.inf, -np.inf, 1e30], np.float32)
+    t = np.trunc(np.nan_to_num(oor, nan=1e9, posinf=1e9, neginf=-1e9))
+    want = np.where((t >= lo) & (t <= hi), t, 0).astype(np.int64)
     got = session(cast_model(TensorProto.FLOAT, code)).run(None, {"x": oor})[0]
     assert got.dtype == dt
     np.testing.assert_array_equal(got.astype(np.int64), want)
-    i = np.array([-9, -1, 0, 7, 8, 15, 16, 17, 300], np.int32)
+    # Integers keep their low bits (wrap), as ml_dtypes' astype does.
+    i = np.array([-9, -3, -1, 0, 1, 2, 3, 7, 8, 15, 16, 17, 300], np.int32)
     got = session(cast_model(TensorProto.INT32, code)).run(None, {"x": i})[0]
     np.testing.assert_array_equal(got.astype(np.int32), i.astype(dt).astype(np.int32))
-    v = np.arange(-8, 8).astype(dt) if code == TensorProto.INT4 else np.arange(16).astype(dt)
+    v = np.arange(lo, hi + 1).astype(dt)
     got = session(cast_model(code, TensorProto.INT64)).run(None, {"x": v})[0]
     np.testing.assert_array_equal(got, v.astype(np.int64))
 

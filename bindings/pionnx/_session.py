@@ -132,7 +132,7 @@ _ONNX_ELEM = {
 
 # Element types numpy lacks, carried by ml_dtypes: numpy dtype name -> (ONNX
 # element name, TensorProto.DataType code). pionnx stores each one byte per
-# element (two for bfloat16) exactly as ml_dtypes does, 4-bit types unpacked.
+# element (two for bfloat16) exactly as ml_dtypes does, 4- and 2-bit types unpacked.
 _ML_DTYPES = {
     "bfloat16": ("bfloat16", 16),
     "float8_e4m3fn": ("float8e4m3fn", 17),
@@ -143,6 +143,8 @@ _ML_DTYPES = {
     "int4": ("int4", 22),
     "float4_e2m1fn": ("float4e2m1", 23),
     "float8_e8m0fnu": ("float8e8m0", 24),
+    "uint2": ("uint2", 25),
+    "int2": ("int2", 26),
 }
 _ML_BY_CODE = {code: name for name, (_, code) in _ML_DTYPES.items()}
 
@@ -235,11 +237,12 @@ def _feed_value(name: str, value: Any, type_str: str | None) -> Any:
         if want is not None and want != elem:
             raise TypeError(f"input '{name}': expected tensor({want}), got tensor({elem}) (numpy dtype {value.dtype})")
         bits = np.ascontiguousarray(value).view(np.uint16 if elem == "bfloat16" else np.uint8)
-        if elem == "int4":  # ml_dtypes reads only the low nibble; pionnx wants it sign-extended
-            bits = ((bits.view(np.int8) & 0xF) ^ 8) - 8
+        if elem in ("int4", "int2"):  # ml_dtypes reads only the low bits; pionnx wants them sign-extended
+            sign = 8 if elem == "int4" else 2
+            bits = ((bits.view(np.int8) & (2 * sign - 1)) ^ sign) - sign
             bits = bits.astype(np.int8).view(np.uint8)
-        elif elem in ("uint4", "float4e2m1"):
-            bits = bits & np.uint8(0xF)
+        elif elem in ("uint4", "float4e2m1", "uint2"):
+            bits = bits & np.uint8(0xF if elem != "uint2" else 0x3)
         if bits.ndim != value.ndim:  # np.ascontiguousarray makes a 0-d array 1-d
             bits = bits.reshape(value.shape)
         return ("rawdtype", code, bits)
@@ -344,7 +347,7 @@ class InferenceSession:
     ) -> list[Any]:
         """Runs the model; returns the outputs as numpy arrays.
 
-        Types numpy lacks (bfloat16, float8*, float4e2m1, int4, uint4) are fed
+        Types numpy lacks (bfloat16, float8*, float4e2m1, int4, uint4, int2, uint2) are fed
         and returned as ml_dtypes arrays. Without ml_dtypes installed, bfloat16
         outputs come back widened (exactly) to float32 and the other types
         raise TypeError.

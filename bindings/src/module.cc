@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "pionnx/operators.h"
 #include "pionnx/session.h"
 #include "pionnx/simd.h"
 
@@ -350,6 +351,14 @@ NB_MODULE(_core, m) {
 #endif
     return d;
   });
+  // The operator table: (domain, op, since, until) per row; domain "" is ai.onnx.
+  m.def("supported_operators", [] {
+    nb::list l;
+    for (const pionnx::OperatorSupport& r : pionnx::supported_operators())
+      l.append(nb::make_tuple(r.domain, r.op, r.since, r.until));
+    return l;
+  });
+  m.def("latest_opset", &pionnx::latest_opset);
   // Every path each family can run on this CPU, portable first (PIONNX_<FAMILY> forces one).
   m.def("simd_paths", [] {
     nb::dict d;

@@ -2,6 +2,7 @@
 
 export DIR [--suites node,simple,...] [--subset N]     (host, needs onnx)
 run DIR [--expected-failures FILE] [--json OUT] ...     (numpy + pionnx only)
+opsets [--since N] [--missing]                         (onnx.defs against pionnx's operator table)
 """
 
 from __future__ import annotations
@@ -48,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--write-expected-failures", metavar="FILE", help=write_help)
     run.add_argument("-v", "--verbose", action="store_true", help="one line per case")
 
+    ops = commands.add_parser("opsets", help="list every operator version onnx defines against what pionnx runs")
+    ops.add_argument("--since", type=int, default=0, help="only ai.onnx versions from this opset")
+    ops.add_argument("--missing", action="store_true", help="only the versions pionnx does not run")
+
     worker = commands.add_parser("_worker")  # internal: the child process of an isolated run
     worker.add_argument("dir", type=Path)
     worker.add_argument("--indices", required=True)
@@ -62,6 +67,14 @@ def main(argv: list[str] | None = None) -> int:
         per_suite = ", ".join(f"{suite}: {n}" for suite, n in counts.items())
         print(f"exported {len(manifest['cases'])} cases to {args.dir} ({per_suite})")
         return 0
+    if args.command == "opsets":
+        from .opsets import print_table, problems
+
+        print_table(args.since, args.missing)
+        issues = problems()
+        for line in issues:
+            print(f"PROBLEM: {line}")
+        return 1 if issues else 0
     from . import runner
 
     if args.command == "_worker":

@@ -1,4 +1,4 @@
-"""Element types numpy cannot hold (bfloat16, float8, float4, int4, e8m0) for a
+"""Element types numpy cannot hold (bfloat16, float8, float4, int4, int2, e8m0) for a
 harness without ml_dtypes, as on the armv7 board: values stay as the runtime's
 bit patterns end to end, and are decoded to float64 here only to be compared.
 
@@ -24,13 +24,15 @@ NAMES = {
     22: "int4",
     23: "float4_e2m1fn",
     24: "float8_e8m0fnu",
+    25: "uint2",
+    26: "int2",
 }
 
 
 @dataclass
 class RawBits:
     """A tensor of an exotic element type: its code and its bits, one element per
-    uint8 (uint16 for bfloat16), 4-bit types unpacked, int4 sign-extended."""
+    uint8 (uint16 for bfloat16), 4- and 2-bit types unpacked, int4 and int2 sign-extended."""
 
     code: int
     bits: np.ndarray
@@ -64,7 +66,8 @@ def wrap(value: Any) -> Any:
 def unwrap(value: Any) -> Any:
     """RawBits -> the ("rawdtype", code, bits) feed _core accepts."""
     if isinstance(value, RawBits):
-        return ("rawdtype", value.code, np.ascontiguousarray(value.bits))
+        # np.ascontiguousarray makes a 0-d array 1-d: keep the shape.
+        return ("rawdtype", value.code, np.ascontiguousarray(value.bits).reshape(value.bits.shape))
     if isinstance(value, list):
         return [unwrap(v) for v in value]
     return value
@@ -111,7 +114,9 @@ def to_float64(raw: RawBits) -> np.ndarray:
             return (bits.astype(np.uint32) << 16).view(np.float32).astype(np.float64)
     if raw.code == 21:
         return (bits & 0xF).astype(np.float64)
-    if raw.code == 22:
+    if raw.code == 25:
+        return (bits & 0x3).astype(np.float64)
+    if raw.code in (22, 26):
         return bits.view(np.int8).astype(np.float64)
     if raw.code == 24:
         out = np.exp2(bits.astype(np.float64) - 127.0)

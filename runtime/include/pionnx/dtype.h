@@ -33,6 +33,9 @@ enum class DType : int32_t {
   Int4 = 22,
   Float4E2M1 = 23,
   Float8E8M0 = 24,
+  // 2-bit ints (opset 25): one byte per element in memory, int2 sign-extended.
+  UInt2 = 25,
+  Int2 = 26,
 };
 
 // Bytes per element (0 for Undefined; sizeof(std::string) for String).
@@ -45,10 +48,13 @@ bool dtype_is_integer(DType t);  // signed or unsigned ints (not Bool)
 bool dtype_is_signed(DType t);
 // The 8-bit float formats (E4M3FN, E4M3FNUZ, E5M2, E5M2FNUZ, E8M0).
 bool dtype_is_float8(DType t);
-// UInt4, Int4, Float4E2M1: packed two per byte in protos, unpacked in memory.
-bool dtype_is_4bit(DType t);
+// UInt4, Int4, Float4E2M1 (4 bits) and UInt2, Int2 (2 bits): packed in
+// protos (element 0 in the lowest bits), one byte per element in memory.
+bool dtype_is_packed(DType t);
+// Bits per element of a packed type (4 or 2); 0 for the others.
+int dtype_packed_bits(DType t);
 // float8 or 4-bit: types no kernel computes in; cast_tensor converts them.
-inline bool dtype_is_small(DType t) { return dtype_is_float8(t) || dtype_is_4bit(t); }
+inline bool dtype_is_small(DType t) { return dtype_is_float8(t) || dtype_is_packed(t); }
 
 // IEEE half <-> float, exact for all representable values.
 float half_to_float(uint16_t h);

@@ -27,7 +27,9 @@ size_t dtype_size(DType t) {
     case DType::UInt4:
     case DType::Int4:
     case DType::Float4E2M1:
-    case DType::Float8E8M0: return 1;
+    case DType::Float8E8M0:
+    case DType::UInt2:
+    case DType::Int2: return 1;
     case DType::String: return sizeof(std::string);
     default: return 0;
   }
@@ -57,11 +59,13 @@ const char* dtype_name(DType t) {
     case DType::Int4: return "int4";
     case DType::Float4E2M1: return "float4e2m1";
     case DType::Float8E8M0: return "float8e8m0";
+    case DType::UInt2: return "uint2";
+    case DType::Int2: return "int2";
     default: return "undefined";
   }
 }
 
-bool dtype_is_valid(int32_t code) { return (code >= 1 && code <= 13) || (code >= 16 && code <= 24); }
+bool dtype_is_valid(int32_t code) { return (code >= 1 && code <= 13) || (code >= 16 && code <= 26); }
 
 bool dtype_is_float8(DType t) {
   switch (t) {
@@ -74,7 +78,18 @@ bool dtype_is_float8(DType t) {
   }
 }
 
-bool dtype_is_4bit(DType t) { return t == DType::UInt4 || t == DType::Int4 || t == DType::Float4E2M1; }
+int dtype_packed_bits(DType t) {
+  switch (t) {
+    case DType::UInt4:
+    case DType::Int4:
+    case DType::Float4E2M1: return 4;
+    case DType::UInt2:
+    case DType::Int2: return 2;
+    default: return 0;
+  }
+}
+
+bool dtype_is_packed(DType t) { return dtype_packed_bits(t) != 0; }
 
 bool dtype_is_float(DType t) {
   return t == DType::Float || t == DType::Double || t == DType::Float16 || t == DType::BFloat16;

@@ -136,7 +136,9 @@ E8M0Round e8m0_round_from_name(const char* name, const char* what) {
 float small_to_float(DType t, uint8_t bits) {
   switch (t) {
     case DType::UInt4: return static_cast<float>(bits & 0xf);
-    case DType::Int4: return static_cast<float>(static_cast<int8_t>(bits));
+    case DType::UInt2: return static_cast<float>(bits & 0x3);
+    case DType::Int4:
+    case DType::Int2: return static_cast<float>(static_cast<int8_t>(bits));
     case DType::Float8E8M0:
       return bits == 0xff ? std::numeric_limits<float>::quiet_NaN() : std::ldexp(1.0f, static_cast<int>(bits) - 127);
     default: return decode(format_of(t), bits);
@@ -146,7 +148,9 @@ float small_to_float(DType t, uint8_t bits) {
 uint8_t float_to_small(DType t, double v, bool saturate, E8M0Round round) {
   switch (t) {
     case DType::UInt4:
-    case DType::Int4: return float_to_4bit_int(t, v);
+    case DType::Int4:
+    case DType::UInt2:
+    case DType::Int2: return float_to_narrow_int(t, v);
     case DType::Float8E8M0: return encode_e8m0(static_cast<float>(v), saturate, round);
     // Rounded once, from the value itself (the spec's RNE of x): a double is
     // not narrowed to float32 first, which could round twice
@@ -155,31 +159,42 @@ uint8_t float_to_small(DType t, double v, bool saturate, E8M0Round round) {
   }
 }
 
-uint8_t int_to_4bit(DType t, int64_t v) {
-  const int nib = static_cast<int>(static_cast<uint64_t>(v) & 0xf);
-  if (t == DType::Int4) return static_cast<uint8_t>(static_cast<int8_t>((nib ^ 8) - 8));
-  return static_cast<uint8_t>(nib);
+uint8_t int_to_narrow(DType t, int64_t v) {
+  const int bits = dtype_packed_bits(t);
+  const int mask = (1 << bits) - 1, sign = 1 << (bits - 1);
+  const int low = static_cast<int>(static_cast<uint64_t>(v) & static_cast<uint64_t>(mask));
+  if (dtype_is_signed_narrow(t)) return static_cast<uint8_t>(static_cast<int8_t>((low ^ sign) - sign));
+  return static_cast<uint8_t>(low);
 }
 
-uint8_t float_to_4bit_int(DType t, double v) {
-  if (!std::isfinite(v) || std::fabs(v) >= 9.2e18) return 0;
-  return int_to_4bit(t, static_cast<int64_t>(v));
+uint8_t float_to_narrow_int(DType t, double v) {
+  const int bits = dtype_packed_bits(t);
+  const double lo = dtype_is_signed_narrow(t) ? -std::ldexp(1.0, bits - 1) : 0.0;
+  const double hi = dtype_is_signed_narrow(t) ? std::ldexp(1.0, bits - 1) - 1 : std::ldexp(1.0, bits) - 1;
+  const double r = std::trunc(v);
+  if (!(r >= lo && r <= hi)) return 0;  // also NaN
+  return int_to_narrow(t, static_cast<int64_t>(r));
 }
 
-void unpack_4bit(DType t, const uint8_t* packed, uint8_t* out, int64_t n) {
+int64_t packed_size(DType t, int64_t n) {
+  const int64_t per_byte = 8 / dtype_packed_bits(t);
+  return (n + per_byte - 1) / per_byte;
+}
+
+void unpack_packed(DType t, const uint8_t* packed, uint8_t* out, int64_t n) {
+  const int bits = dtype_packed_bits(t), per_byte = 8 / bits, mask = (1 << bits) - 1;
+  const bool sign_extend = dtype_is_signed_narrow(t);
   for (int64_t i = 0; i < n; ++i) {
-    const uint8_t b = packed[i / 2];
-    const uint8_t nib = (i & 1) ? static_cast<uint8_t>(b >> 4) : static_cast<uint8_t>(b & 0xf);
-    out[i] = t == DType::Int4 ? int_to_4bit(t, nib) : nib;
+    const uint8_t v = static_cast<uint8_t>((packed[i / per_byte] >> (bits * (i % per_byte))) & mask);
+    out[i] = sign_extend ? int_to_narrow(t, v) : v;
   }
 }
 
-void pack_4bit(const uint8_t* in, uint8_t* packed, int64_t n) {
-  for (int64_t i = 0; i < (n + 1) / 2; ++i) {
-    const uint8_t lo = in[2 * i] & 0xf;
-    const uint8_t hi = 2 * i + 1 < n ? static_cast<uint8_t>(in[2 * i + 1] & 0xf) : 0;
-    packed[i] = static_cast<uint8_t>(lo | (hi << 4));
-  }
+void pack_packed(DType t, const uint8_t* in, uint8_t* packed, int64_t n) {
+  const int bits = dtype_packed_bits(t), per_byte = 8 / bits, mask = (1 << bits) - 1;
+  std::fill(packed, packed + packed_size(t, n), uint8_t(0));
+  for (int64_t i = 0; i < n; ++i)
+    packed[i / per_byte] = static_cast<uint8_t>(packed[i / per_byte] | ((in[i] & mask) << (bits * (i % per_byte))));
 }
 
 }  // namespace pionnx

@@ -27,16 +27,25 @@ float small_to_float(DType t, uint8_t bits);
 // (Float4E2M1: zero, as ml_dtypes). E8M0 follows onnx.numpy_helper.to_float8e8m0.
 uint8_t float_to_small(DType t, double v, bool saturate = true, E8M0Round round = E8M0Round::Up);
 
-// Integer -> int4/uint4: keeps the low 4 bits (wraps, like ml_dtypes astype).
-uint8_t int_to_4bit(DType t, int64_t v);
-// Float -> int4/uint4: truncates toward zero, then wraps (out of range is
-// undefined in the spec; the conformance cases cast_FLOAT_to_INT4/UINT4 expect
-// -9 -> 7 and 8 -> -8, i.e. wrapping); NaN/inf give 0.
-uint8_t float_to_4bit_int(DType t, double v);
+// The narrow integer types: int4/uint4 and int2/uint2.
+inline bool dtype_is_narrow_int(DType t) {
+  return t == DType::Int4 || t == DType::UInt4 || t == DType::Int2 || t == DType::UInt2;
+}
+inline bool dtype_is_signed_narrow(DType t) { return t == DType::Int4 || t == DType::Int2; }
+// Integer -> a narrow int: keeps the low 4 (2) bits (wraps, like ml_dtypes
+// astype); int4/int2 sign-extended into the byte.
+uint8_t int_to_narrow(DType t, int64_t v);
+// Float -> a narrow int: truncates toward zero; out of the type's range
+// (undefined in the spec), NaN and inf give 0, as ml_dtypes 0.7's astype and
+// onnx 1.23's cast_FLOAT_to_INT4/UINT4/INT2/UINT2 cases do (onnx 1.19's
+// cases, made with an older ml_dtypes, expected wrapping).
+uint8_t float_to_narrow_int(DType t, double v);
 
-// ONNX packing of 4-bit types: two per byte, element 2k in the low nibble.
-// unpack writes n bytes (int4 sign-extended); pack writes (n + 1) / 2 bytes.
-void unpack_4bit(DType t, const uint8_t* packed, uint8_t* out, int64_t n);
-void pack_4bit(const uint8_t* in, uint8_t* packed, int64_t n);
+// ONNX packing of the packed types (dtype_is_packed): 8 / bits elements per
+// byte, element 0 in the lowest bits. unpack writes n bytes (int4 and int2
+// sign-extended); pack writes its packed_size bytes.
+int64_t packed_size(DType t, int64_t n);
+void unpack_packed(DType t, const uint8_t* packed, uint8_t* out, int64_t n);
+void pack_packed(DType t, const uint8_t* in, uint8_t* packed, int64_t n);
 
 }  // namespace pionnx

@@ -213,10 +213,10 @@ struct Reader {
       for (size_t i = 0; i < n; ++i) d[i] = std::move(t.string_data[i]);
       return out;
     }
-    if (dtype_is_4bit(dt)) {
-      // Two per byte, low nibble first: in raw_data, or in the low byte of
-      // each int32_data entry.
-      const size_t nbytes = (n + 1) / 2;
+    if (dtype_is_packed(dt)) {
+      // 8 / bits per byte, element 0 in the lowest bits: in raw_data, or in
+      // the low byte of each int32_data entry.
+      const size_t nbytes = static_cast<size_t>(packed_size(dt, static_cast<int64_t>(n)));
       std::string packed;
       if (t.has_raw) {
         packed = std::string(t.raw);
@@ -227,7 +227,7 @@ struct Reader {
       PIONNX_ENFORCE(packed.size() == nbytes, InvalidProtobuf, "tensor '", t.name, "' of shape ", shape_str(t.dims),
                      " (", dtype_name(dt), ") needs ", nbytes, " packed bytes but ",
                      t.has_raw ? "raw_data" : "int32_data", " holds ", packed.size());
-      unpack_4bit(dt, reinterpret_cast<const uint8_t*>(packed.data()), static_cast<uint8_t*>(out.raw()),
+      unpack_packed(dt, reinterpret_cast<const uint8_t*>(packed.data()), static_cast<uint8_t*>(out.raw()),
                   static_cast<int64_t>(n));
       return out;
     }

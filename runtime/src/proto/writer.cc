@@ -66,9 +66,9 @@ Out tensor(const Tensor& t, const std::string& name) {
   if (t.dtype() == DType::String) {
     const std::string* s = t.data<std::string>();
     for (int64_t i = 0; i < t.numel(); ++i) o.bytes_field(fields::TensorProto::string_data, s[i]);
-  } else if (dtype_is_4bit(t.dtype())) {
-    std::string packed(static_cast<size_t>((t.numel() + 1) / 2), '\0');
-    pack_4bit(static_cast<const uint8_t*>(t.raw()), reinterpret_cast<uint8_t*>(&packed[0]), t.numel());
+  } else if (dtype_is_packed(t.dtype())) {
+    std::string packed(static_cast<size_t>(packed_size(t.dtype(), t.numel())), '\0');
+    pack_packed(t.dtype(), static_cast<const uint8_t*>(t.raw()), reinterpret_cast<uint8_t*>(&packed[0]), t.numel());
     if (!packed.empty()) o.bytes_field(fields::TensorProto::raw_data, packed.data(), packed.size());
   } else if (t.nbytes() > 0) {
     o.bytes_field(fields::TensorProto::raw_data, t.raw(), t.nbytes());

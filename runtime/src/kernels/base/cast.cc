@@ -80,10 +80,10 @@ Tensor cast_tensor(const Tensor& t, DType to, bool saturate, E8M0Round round) {
   if (dtype_is_small(to)) {
     Tensor out(to, t.shape());
     uint8_t* d = static_cast<uint8_t*>(out.raw());
-    if ((to == DType::Int4 || to == DType::UInt4) && !dtype_is_float(t.dtype())) {
+    if (dtype_is_narrow_int(to) && !dtype_is_float(t.dtype())) {
       std::vector<int64_t> tmp(static_cast<size_t>(n));
       convert_all(t, tmp.data());
-      for (int64_t i = 0; i < n; ++i) d[i] = int_to_4bit(to, tmp[i]);
+      for (int64_t i = 0; i < n; ++i) d[i] = int_to_narrow(to, tmp[i]);
     } else {
       std::vector<double> tmp(static_cast<size_t>(n));
       convert_all(t, tmp.data());

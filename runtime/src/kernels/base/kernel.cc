@@ -68,6 +68,14 @@ const std::vector<OperatorRow>& operator_table() {
   return rows;
 }
 
+std::vector<OperatorSupport> supported_operators() {
+  std::vector<OperatorSupport> out;
+  for (const OperatorRow& r : operator_table()) out.push_back({r.domain, r.op, r.since, r.until});
+  return out;
+}
+
+int latest_opset() { return kLatestOpset; }
+
 namespace {
 
 // The table's rows by (canonical domain, op), built once: registering a

@@ -211,10 +211,15 @@ class PowKernel : public Kernel {
 };
 
 // fmod=1: C fmod (sign of the dividend); fmod=0: Python/numpy mod (sign of the
-// divisor) for integers. Floats always use fmod, as the reference does.
+// divisor) for integers. Floats with fmod=0: from opset 28, Python's float mod
+// too (A - floor(A / B) * B: a zero takes B's sign, an infinite B returns A
+// when the signs agree and B otherwise, a zero B or infinite A gives NaN);
+// opsets 10-27 allowed only integers there and the reference ran fmod, which
+// the first row keeps (a NaN becomes 0, as it always has here).
 class ModKernel : public Kernel {
  public:
-  explicit ModKernel(const KernelInfo& info) : fmod_(info.node.attr_i("fmod", 0) != 0) {}
+  explicit ModKernel(const KernelInfo& info)
+      : fmod_(info.node.attr_i("fmod", 0) != 0), python_floats_(info.opset >= 28) {}
   void compute(KernelContext& ctx) const override {
     const std::string what = ctx.node().describe();
     const Tensor& a = ctx.input(0);
@@ -222,15 +227,18 @@ class ModKernel : public Kernel {
     PIONNX_ENFORCE(a.dtype() == b.dtype(), InvalidArgument, what, ": inputs A and B must have the same dtype, got ",
                    dtype_name(a.dtype()), " and ", dtype_name(b.dtype()));
     const Shape shape = broadcast_shapes(a.shape(), b.shape(), what);
-    const bool fm = fmod_;
+    const bool fm = fmod_, py = python_floats_;
     dispatch_types<kNumeric>(a.dtype(), what, [&](auto tag) {
       using T = typename decltype(tag)::type;
       Tensor& out = ctx.output(0, a.dtype(), shape);
-      binary_apply<T, T, T>(ctx.pool(), a, b, out, [fm, &what](auto x, auto y) {
+      binary_apply<T, T, T>(ctx.pool(), a, b, out, [fm, py, &what](auto x, auto y) {
         using C = decltype(x);
         if constexpr (std::is_floating_point<C>::value) {
-          const C r = std::fmod(x, y);
-          return (!fm && std::isnan(r)) ? C(0) : r;
+          C r = std::fmod(x, y);
+          if (fm) return r;
+          if (!py) return std::isnan(r) ? C(0) : r;
+          if (r != C(0) && ((r < C(0)) != (y < C(0)))) r += y;  // fmod(x, inf) = x: then x + y = y
+          return r == C(0) ? std::copysign(C(0), y) : r;
         } else {
           PIONNX_ENFORCE(y != 0, InvalidArgument, what, ": integer modulo by zero");
           if constexpr (std::is_signed<C>::value) {
@@ -247,7 +255,7 @@ class ModKernel : public Kernel {
   }
 
  private:
-  bool fmod_;
+  bool fmod_, python_floats_;
 };
 
 class BitShiftKernel : public Kernel {
@@ -266,13 +274,21 @@ class BitShiftKernel : public Kernel {
                    dtype_name(a.dtype()), " and ", dtype_name(b.dtype()));
     const Shape shape = broadcast_shapes(a.shape(), b.shape(), what);
     const bool left = left_;
-    dispatch_types<kUInt>(a.dtype(), what, [&](auto tag) {
+    // Signed types since opset 28: the right shift is arithmetic, the left
+    // shift drops bits past the sign bit, and a shift that is negative or
+    // not below the width gives what the sign fill alone gives (-1 for a
+    // right shift of a negative X, else 0). Shifting by the width or more is
+    // UB in C++, hence the range test; the left shift runs unsigned.
+    dispatch_types<kInts>(a.dtype(), what, [&](auto tag) {
       using T = typename decltype(tag)::type;
+      using U = std::make_unsigned_t<T>;
+      constexpr int bits = static_cast<int>(sizeof(T) * 8);
       Tensor& out = ctx.output(0, a.dtype(), shape);
-      // Shifting by the type's width or more is UB in C++; numpy gives 0.
       binary_apply<T, T, T>(ctx.pool(), a, b, out, [left](T x, T s) -> T {
-        if (s >= sizeof(T) * 8) return 0;
-        return left ? static_cast<T>(x << s) : static_cast<T>(x >> s);
+        const bool negative = std::is_signed<T>::value && x < T(0);
+        if (static_cast<U>(s) >= static_cast<U>(bits)) return (!left && negative) ? static_cast<T>(-1) : T(0);
+        if (left) return static_cast<T>(static_cast<U>(static_cast<U>(x) << s));
+        return static_cast<T>(x >> s);  // arithmetic for signed T (C++20, and every compiler before it)
       });
     });
   }
@@ -349,7 +365,9 @@ void register_elementwise(KernelRegistry& r) {
   add_binary<kInts>(r, "BitwiseOr", [](auto a, auto b) { return a | b; });
   add_binary<kInts>(r, "BitwiseXor", [](auto a, auto b) { return a ^ b; });
 
-  r.add_all("", {impl<PowKernel>("Pow"), impl<ModKernel>("Mod"), impl<BitShiftKernel>("BitShift")});
+  r.add_all("", {impl<PowKernel>("Pow"), impl<BitShiftKernel>("BitShift")});
+  r.add("", "Mod", kernel<ModKernel>(), 10);
+  r.add("", "Mod", kernel<ModKernel>(), 28);
 
   r.add_fn("", "Sum", [](KernelContext& ctx) {
     variadic<kNumeric>(ctx, [](auto a, auto b) { return wrapping_add(a, b); }, false);

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <string>
 #include <type_traits>
@@ -155,7 +156,7 @@ struct CastOptions {
 
 // Casts x into ctx's output 0; same dtype passes the input through. Small
 // types (float8, float4, int4) go through cast_tensor, strings via float32
-// (int8/uint8 for the 4-bit ints, so they print as integers).
+// (int8/uint8 for the narrow ints, so they print as integers).
 void cast_into(KernelContext& ctx, const Tensor& x, DType to, const std::string& what, const CastOptions& opt) {
   if (x.dtype() == to) {
     ctx.set_output(0, x);
@@ -164,9 +165,9 @@ void cast_into(KernelContext& ctx, const Tensor& x, DType to, const std::string&
   const bool small_from = dtype_is_small(x.dtype()), small_to = dtype_is_small(to);
   if (small_from || small_to) {
     if (to == DType::String) {
-      const DType mid = x.dtype() == DType::Int4    ? DType::Int8
-                        : x.dtype() == DType::UInt4 ? DType::UInt8
-                                                    : DType::Float;
+      const DType mid = !dtype_is_narrow_int(x.dtype()) ? DType::Float
+                        : dtype_is_signed_narrow(x.dtype()) ? DType::Int8
+                                                            : DType::UInt8;
       return cast_into(ctx, cast_tensor(x, mid), to, what, opt);
     }
     if (x.dtype() == DType::String) {
@@ -250,11 +251,59 @@ class CastLikeKernel : public Kernel {
   CastOptions opt_;
 };
 
+// BitCast (opset 26): the same bits read as another type of the same width.
+// Fixed-size types share their bytes (little-endian, as the spec asks and as
+// every target pionnx builds for is); the packed types, one element per byte
+// in memory, keep their low 4 (2) bits and re-sign-extend for int4/int2.
+int bit_width(DType t) {
+  const int packed = dtype_packed_bits(t);
+  return packed != 0 ? packed : static_cast<int>(dtype_size(t) * 8);
+}
+
+class BitCastKernel : public Kernel {
+ public:
+  explicit BitCastKernel(const KernelInfo& info) : what_(info.node.describe()) {
+    const int64_t to = info.node.require("to").i;
+    PIONNX_ENFORCE(dtype_is_valid(static_cast<int32_t>(to)) && to != static_cast<int64_t>(DType::String),
+                   NotImplemented, what_, ": bit-cast to dtype code ", to, " is not supported");
+    to_ = static_cast<DType>(to);
+  }
+  void compute(KernelContext& ctx) const override {
+    const Tensor& x = ctx.input(0);
+    PIONNX_ENFORCE(x.dtype() != DType::String, InvalidArgument, what_, ": a string tensor has no fixed bit pattern");
+    PIONNX_ENFORCE(bit_width(x.dtype()) == bit_width(to_), InvalidArgument, what_, ": ", dtype_name(x.dtype()), " (",
+                   bit_width(x.dtype()), " bits) cannot be bit-cast to ", dtype_name(to_), " (", bit_width(to_),
+                   " bits): the widths must match");
+    if (x.dtype() == to_) {
+      ctx.set_output(0, x);
+      return;
+    }
+    Tensor& y = ctx.output(0, to_, x.shape());
+    if (x.nbytes() == 0) return;
+    if (!dtype_is_packed(to_)) {
+      std::memcpy(y.raw(), x.raw(), x.nbytes());
+      return;
+    }
+    const uint8_t mask = static_cast<uint8_t>((1u << dtype_packed_bits(to_)) - 1);
+    const uint8_t* in = static_cast<const uint8_t*>(x.raw());
+    uint8_t* out = static_cast<uint8_t*>(y.raw());
+    for (int64_t i = 0; i < x.numel(); ++i) {
+      const uint8_t code = in[i] & mask;
+      out[i] = dtype_is_narrow_int(to_) ? int_to_narrow(to_, code) : code;
+    }
+  }
+
+ private:
+  std::string what_;
+  DType to_ = DType::Undefined;
+};
+
 }  // namespace
 
 void register_elementwise_cast(KernelRegistry& r) {
   r.add<CastKernel>("", "Cast");
   r.add<CastLikeKernel>("", "CastLike");
+  r.add<BitCastKernel>("", "BitCast");
 }
 
 }  // namespace pionnx

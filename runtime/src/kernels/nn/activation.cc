@@ -355,6 +355,51 @@ class BiasGeluKernel : public Kernel {
   GeluF gelu_;
 };
 
+// SwiGLU (opset 28): Y = A * sigmoid(alpha * A) * B, A and B of one shape (no
+// broadcasting). float16/bfloat16 compute in float32; float32 runs the
+// fastmath sigmoid on blocks that stay in cache.
+class SwiGluKernel : public Kernel {
+ public:
+  explicit SwiGluKernel(const KernelInfo& info) : alpha_(info.node.attr_f("alpha", 1.0f)) {}
+  void compute(KernelContext& ctx) const override {
+    const std::string what = ctx.node().describe();
+    const Tensor& a_in = ctx.input(0);
+    const Tensor& b_in = ctx.input(1);
+    PIONNX_ENFORCE(a_in.shape() == b_in.shape(), InvalidArgument, what,
+                   ": A and B must have the same shape (SwiGLU does not broadcast), got ", shape_str(a_in.shape()),
+                   " and ", shape_str(b_in.shape()));
+    PIONNX_ENFORCE(a_in.dtype() == b_in.dtype(), InvalidArgument, what, ": A is ", dtype_name(a_in.dtype()),
+                   " but B is ", dtype_name(b_in.dtype()));
+    PIONNX_ENFORCE(dtype_is_float(a_in.dtype()), NotImplemented, what, ": dtype ", dtype_name(a_in.dtype()),
+                   " is not supported");
+    const bool dbl = a_in.dtype() == DType::Double;
+    const Tensor a = dbl ? a_in : to_float32(a_in), b = dbl ? b_in : to_float32(b_in);
+    Tensor y(a.dtype(), a.shape());
+    constexpr int64_t kBlock = 1024;
+    const int64_t n = a.numel(), blocks = (n + kBlock - 1) / kBlock;
+    ctx.pool().parallel_for(blocks, 16, [&](int64_t b0, int64_t b1) {
+      for (int64_t blk = b0; blk < b1; ++blk) {
+        const int64_t lo = blk * kBlock, len = std::min(kBlock, n - lo);
+        if (dbl) {
+          const double *A = a.data<double>() + lo, *B = b.data<double>() + lo;
+          double* Y = y.data<double>() + lo;
+          for (int64_t i = 0; i < len; ++i) Y[i] = A[i] / (1.0 + std::exp(-double(alpha_) * A[i])) * B[i];
+          continue;
+        }
+        const float *A = a.data<float>() + lo, *B = b.data<float>() + lo;
+        float* Y = y.data<float>() + lo;
+        for (int64_t i = 0; i < len; ++i) Y[i] = alpha_ * A[i];
+        fastmath::sigmoid_block(Y, Y, len);
+        for (int64_t i = 0; i < len; ++i) Y[i] *= A[i] * B[i];
+      }
+    });
+    ctx.set_output(0, dbl || a_in.dtype() == DType::Float ? y : cast_tensor(y, a_in.dtype()));
+  }
+
+ private:
+  float alpha_;
+};
+
 }  // namespace
 
 void register_activation(KernelRegistry& r) {
@@ -367,7 +412,7 @@ void register_activation(KernelRegistry& r) {
              impl<ActivationKernel<SoftsignF>>("Softsign"), impl<ActivationKernel<ThresholdedReluF>>("ThresholdedRelu"),
              impl<ActivationKernel<GeluF>>("Gelu"), impl<ActivationKernel<MishF>>("Mish"),
              impl<ActivationKernel<SwishF>>("Swish"), impl<ActivationKernel<ShrinkF, kNumeric>>("Shrink"),
-             impl_fn("PRelu", prelu_kernel), impl<ClipKernel>("Clip")});
+             impl<SwiGluKernel>("SwiGLU"), impl_fn("PRelu", prelu_kernel), impl<ClipKernel>("Clip")});
   // What onnxruntime's (and pionnx's, optimize/gelu_fusion.cc) GELU fusion writes.
   r.add_all("com.microsoft", {impl<ActivationKernel<GeluF>>("Gelu"), impl<BiasGeluKernel>("BiasGelu")});
 }

@@ -585,7 +585,8 @@ class LpNormKernel : public Kernel {
             norm += p_ == 1 ? std::abs(static_cast<double>(xv[k * inner]))
                             : static_cast<double>(xv[k * inner]) * xv[k * inner];
           if (p_ == 2) norm = std::sqrt(norm);
-          for (int64_t k = 0; k < len; ++k) yv[k * inner] = static_cast<T>(xv[k * inner] / norm);
+          // A zero vector stays zero (onnx's reference and onnxruntime), not 0 / 0.
+          for (int64_t k = 0; k < len; ++k) yv[k * inner] = norm == 0 ? T(0) : static_cast<T>(xv[k * inner] / norm);
         }
     });
     io.finish();

@@ -105,7 +105,8 @@ class QuantLinearKernel : public Kernel {
       : node_(info.node),
         axis_(info.node.attr_i("axis", 1)),
         block_size_(info.node.attr_i("block_size", 0)),
-        output_dtype_(info.node.attr_i("output_dtype", 0)) {}
+        output_dtype_(info.node.attr_i("output_dtype", 0)),
+        saturate_(info.node.attr_i("saturate", 1) != 0) {}
 
   void compute(KernelContext& ctx) const final { run(ctx, ctx.input(0), ctx.input(1), ctx.optional_input(2)); }
 
@@ -113,7 +114,21 @@ class QuantLinearKernel : public Kernel {
   virtual void run(KernelContext& ctx, const Tensor& x, const Tensor& scale_t, const Tensor* zp_t) const = 0;
   const Node& node_;
   int64_t axis_, block_size_, output_dtype_;
+  bool saturate_;  // float8 outputs (opset 19)
 };
+
+// The float8/float4 formats' zero points (which the spec fixes at 0, but
+// stores in the format) as float values; nullptr reads as 0.
+std::vector<float> float_zero_points(const Tensor* zp, size_t n) {
+  std::vector<float> v(n, 0.f);
+  if (zp == nullptr) return v;
+  const uint8_t* bits = static_cast<const uint8_t*>(zp->raw());
+  for (size_t i = 0; i < n; ++i) v[i] = small_to_float(zp->dtype(), bits[i]);
+  return v;
+}
+
+// The formats whose zero point is a float value, not an integer.
+bool is_float_format(DType t) { return dtype_is_float8(t) || t == DType::Float4E2M1; }
 
 class QuantizeLinear final : public QuantLinearKernel {
  public:
@@ -125,10 +140,36 @@ class QuantizeLinear final : public QuantLinearKernel {
     // int32 inputs (opset 21+) lose nothing that matters at 8/16-bit outputs.
     const Tensor x = x_in.dtype() == DType::Float ? x_in : cast_tensor(to_float32(x_in), DType::Float);
     const std::vector<float> scale = float_values(scale_t);
-    const std::vector<int32_t> zp = zp_t ? int32_values(zp_t) : std::vector<int32_t>(scale.size(), 0);
     Tensor& y = ctx.output(0, out_t, x_in.shape());
     if (x.numel() == 0) return;
     const float* xp = x.data<float>();
+    if (is_float_format(out_t)) {  // y = convert(x / scale + zp), rounded to nearest even, saturated or not
+      const std::vector<float> zpf = float_zero_points(zp_t, scale.size());
+      uint8_t* yp = static_cast<uint8_t*>(y.raw());
+      for_each_row(ctx, L, [&](int64_t base, int64_t p, bool per_element) {
+        for (int64_t i = 0; i < L.inner; ++i) {
+          const int64_t q = per_element ? p + i : p;
+          yp[base + i] = float_to_small(out_t, static_cast<double>(xp[base + i] / scale[q]) + zpf[q], saturate_);
+        }
+      });
+      return;
+    }
+    const std::vector<int32_t> zp = zp_t ? int32_values(zp_t) : std::vector<int32_t>(scale.size(), 0);
+    if (dtype_is_narrow_int(out_t)) {  // one byte per element, sign-extended for int4/int2
+      const int bits = dtype_packed_bits(out_t);
+      const bool sgn = dtype_is_signed_narrow(out_t);
+      const float lo = sgn ? -static_cast<float>(1 << (bits - 1)) : 0.f;
+      const float hi = static_cast<float>(sgn ? (1 << (bits - 1)) - 1 : (1 << bits) - 1);
+      uint8_t* yp = static_cast<uint8_t*>(y.raw());
+      for_each_row(ctx, L, [&](int64_t base, int64_t p, bool per_element) {
+        for (int64_t i = 0; i < L.inner; ++i) {
+          const int64_t q = per_element ? p + i : p;
+          const float r = saturate_round_to(xp[base + i] / scale[q], zp[q], lo, hi);
+          yp[base + i] = int_to_narrow(out_t, static_cast<int64_t>(r));
+        }
+      });
+      return;
+    }
     auto run = [&](auto tag) {
       using Q = typename decltype(tag)::type;
       Q* yp = y.data<Q>();
@@ -164,13 +205,23 @@ class DequantizeLinear final : public QuantLinearKernel {
                    " is not supported");
     const QuantLayout L = quant_layout(node_, x.shape(), scale_t, zp_t, axis_, block_size_);
     const std::vector<float> scale = float_values(scale_t);
-    const std::vector<int32_t> zp = zp_t ? int32_values(zp_t) : std::vector<int32_t>(scale.size(), 0);
     Tensor yf = out_t == DType::Float ? ctx.output(0, DType::Float, x.shape()) : Tensor(DType::Float, x.shape());
-    if (x.numel() > 0) {
+    if (x.numel() > 0 && is_float_format(x.dtype())) {  // y = (x - zp) * scale, x's value exact in float
+      const std::vector<float> zpf = float_zero_points(zp_t, scale.size());
+      const uint8_t* xp = static_cast<const uint8_t*>(x.raw());
+      float* yp = yf.data<float>();
+      for_each_row(ctx, L, [&](int64_t base, int64_t p, bool per_element) {
+        for (int64_t i = 0; i < L.inner; ++i) {
+          const int64_t q = per_element ? p + i : p;
+          yp[base + i] = (small_to_float(x.dtype(), xp[base + i]) - zpf[q]) * scale[q];
+        }
+      });
+    } else if (x.numel() > 0) {
+      const std::vector<int32_t> zp = zp_t ? int32_values(zp_t) : std::vector<int32_t>(scale.size(), 0);
       float* yp = yf.data<float>();
       auto run = [&](auto tag) {
         using Q = typename decltype(tag)::type;
-        const Q* xp = x.data<Q>();
+        const Q* xp = static_cast<const Q*>(x.raw());  // the narrow ints read as their bytes
         for_each_row(ctx, L, [&](int64_t base, int64_t p, bool per_element) {
           for (int64_t i = 0; i < L.inner; ++i) {
             const int64_t q = per_element ? p + i : p;
@@ -184,6 +235,10 @@ class DequantizeLinear final : public QuantLinearKernel {
         case DType::UInt16: run(TypeTag<uint16_t>{}); break;
         case DType::Int16: run(TypeTag<int16_t>{}); break;
         case DType::Int32: run(TypeTag<int32_t>{}); break;
+        case DType::Int4:
+        case DType::Int2: run(TypeTag<int8_t>{}); break;  // sign-extended bytes
+        case DType::UInt4:
+        case DType::UInt2: run(TypeTag<uint8_t>{}); break;
         default:
           throw NotImplemented(
               str_cat(node_.describe(), ": dequantizing ", dtype_name(x.dtype()), " is not supported"));

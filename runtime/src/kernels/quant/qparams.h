@@ -35,6 +35,19 @@ inline std::vector<int32_t> int32_values(const Tensor* t) {
     case DType::UInt16: std::copy(t->data<uint16_t>(), t->data<uint16_t>() + t->numel(), v.begin()); break;
     case DType::Int16: std::copy(t->data<int16_t>(), t->data<int16_t>() + t->numel(), v.begin()); break;
     case DType::Int32: std::copy(t->data<int32_t>(), t->data<int32_t>() + t->numel(), v.begin()); break;
+    // One byte per element in memory, int4/int2 sign-extended.
+    case DType::Int4:
+    case DType::Int2: {
+      const int8_t* p = static_cast<const int8_t*>(t->raw());
+      std::copy(p, p + t->numel(), v.begin());
+      break;
+    }
+    case DType::UInt4:
+    case DType::UInt2: {
+      const uint8_t* p = static_cast<const uint8_t*>(t->raw());
+      std::copy(p, p + t->numel(), v.begin());
+      break;
+    }
     default: throw NotImplemented(str_cat("zero point of dtype ", dtype_name(t->dtype()), " is not supported"));
   }
   return v;
@@ -57,14 +70,18 @@ struct QRange {
   static constexpr float hi = static_cast<float>(std::numeric_limits<Q>::max());
 };
 
-// round-half-to-even(v) + zp, saturated to Q. The default FP rounding mode
-// is to-nearest-even, which nearbyint honours.
-template <typename Q, typename V>
-inline Q saturate_round(V v, int32_t zp) {
+// round-half-to-even(v) + zp, saturated to [lo, hi]. The default FP
+// rounding mode is to-nearest-even, which nearbyint honours.
+template <typename V>
+inline V saturate_round_to(V v, int32_t zp, V lo, V hi) {
   V r = std::nearbyint(v) + static_cast<V>(zp);
   if (!(r == r)) r = static_cast<V>(zp);  // NaN (from the data or a scale): the zero point, never a UB cast
-  r = std::min(std::max(r, static_cast<V>(QRange<Q>::lo)), static_cast<V>(QRange<Q>::hi));
-  return static_cast<Q>(r);
+  return std::min(std::max(r, lo), hi);
+}
+// The same, saturated to Q's range.
+template <typename Q, typename V>
+inline Q saturate_round(V v, int32_t zp) {
+  return static_cast<Q>(saturate_round_to(v, zp, static_cast<V>(QRange<Q>::lo), static_cast<V>(QRange<Q>::hi)));
 }
 
 // Quantized 8-bit dtypes that the integer paths accept.

@@ -103,14 +103,18 @@ class DFT : public Kernel {
     axis = normalize_axis(axis, rank, what);
     PIONNX_ENFORCE(axis < rank - 1, InvalidArgument, what, ": axis must not be the complex axis");
     const int64_t n_in = x.shape()[axis];
-    int64_t L = n_in;
+    // inverse + onesided is the inverse real transform (numpy's irfft): the
+    // input holds bins 0..L/2 of a Hermitian spectrum, the output is L real
+    // values; L defaults to 2 * (bins - 1).
+    const bool irfft = inverse_ && onesided_;
+    int64_t L = irfft ? 2 * (n_in - 1) : n_in;
     if (const Tensor* t = ctx.optional_input(1)) L = scalar_int(*t, what, "dft_length");
     PIONNX_ENFORCE(L > 0, InvalidArgument, what, ": dft_length must be > 0, got ", L);
-    const int64_t n_keep = onesided_ ? L / 2 + 1 : L;
+    const int64_t n_keep = irfft ? L : onesided_ ? L / 2 + 1 : L;
 
     Shape out_shape = x.shape();
     out_shape[axis] = n_keep;
-    out_shape.back() = 2;
+    out_shape.back() = irfft ? 1 : 2;
     const bool complex_in = x.dim(-1) == 2;
     int64_t outer = 1, inner = 1;
     for (int64_t d = 0; d < axis; ++d) outer *= x.shape()[d];
@@ -127,15 +131,18 @@ class DFT : public Kernel {
       for (int64_t u = b; u < e; ++u) {
         const int64_t o = u / inner, i = u % inner;
         a.assign(static_cast<size_t>(L), cd(0, 0));
-        for (int64_t n = 0; n < std::min(L, n_in); ++n) {
+        const int64_t n_read = irfft ? std::min(n_in, L / 2 + 1) : std::min(L, n_in);
+        for (int64_t n = 0; n < n_read; ++n) {
           const double* p = src + ((o * n_in + n) * inner + i) * ci;
           a[n] = cd(p[0], complex_in ? p[1] : 0.0);
+          if (irfft && n > 0 && L - n > n) a[L - n] = std::conj(a[n]);  // the mirrored half
         }
         tr.run(a, scratch);
+        const int64_t co = irfft ? 1 : 2;
         for (int64_t k = 0; k < n_keep; ++k) {
-          double* q = dst + ((o * n_keep + k) * inner + i) * 2;
-          q[0] = a[k].real();
-          q[1] = a[k].imag();
+          double* q = dst + ((o * n_keep + k) * inner + i) * co;
+          q[0] = a[k].real();  // irfft: the imaginary parts of bin 0 and L/2 only add imaginary output
+          if (!irfft) q[1] = a[k].imag();
         }
       }
     });

@@ -1,8 +1,9 @@
 // Ops that order or accumulate along an axis: TopK, ArgMax/ArgMin, CumSum,
-// Unique. Each views its input as [outer, n, inner] around the axis.
+// CumProd, Unique. Each views its input as [outer, n, inner] around the axis.
 #include <algorithm>
 #include <numeric>
 
+#include "core/int_arith.h"
 #include "kernels/base/dtype_dispatch.h"
 #include "kernels/base/kernel.h"
 #include "kernels/base/shapes.h"
@@ -179,11 +180,14 @@ class ArgExtreme final : public NamedKernel {
   bool keepdims_, last_;
 };
 
-// ---------------------------------------------------------------- CumSum
+// ---------------------------------------------------------------- CumSum, CumProd
 
-class CumSum final : public NamedKernel {
+// The running sum (CumSum) or product (CumProd, opset 26) along an axis;
+// `exclusive` starts from the identity, `reverse` runs from the end.
+template <bool Product>
+class CumScan final : public NamedKernel {
  public:
-  explicit CumSum(const KernelInfo& info)
+  explicit CumScan(const KernelInfo& info)
       : NamedKernel(info),
         exclusive_(info.node.attr_i("exclusive", 0) != 0),
         reverse_(info.node.attr_i("reverse", 0) != 0) {}
@@ -204,14 +208,15 @@ class CumSum final : public NamedKernel {
       ctx.pool().parallel_for(v.outer, grain_size(16384, v.n * v.inner), [&](int64_t b, int64_t e) {
         std::vector<K> acc(v.inner);
         for (int64_t o = b; o < e; ++o) {
-          std::fill(acc.begin(), acc.end(), K(0));
+          std::fill(acc.begin(), acc.end(), K(Product ? 1 : 0));
           for (int64_t s = 0; s < v.n; ++s) {
             const int64_t j = reverse_ ? v.n - 1 - s : s;
             const T* src = in + (o * v.n + j) * v.inner;
             T* dst = out + (o * v.n + j) * v.inner;
             for (int64_t i = 0; i < v.inner; ++i) {
               const K before = acc[i];
-              acc[i] = static_cast<K>(acc[i] + static_cast<K>(src[i]));
+              const K x = static_cast<K>(src[i]);  // integers wrap, as numpy's do
+              acc[i] = Product ? wrapping_mul(acc[i], x) : wrapping_add(acc[i], x);
               dst[i] = static_cast<T>(exclusive_ ? before : acc[i]);
             }
           }
@@ -315,7 +320,8 @@ class Unique final : public NamedKernel {
 
 void register_index_sort(KernelRegistry& r) {
   r.add_all("", {impl<TopK>("TopK"), impl<ArgExtreme<true>>("ArgMax"), impl<ArgExtreme<false>>("ArgMin"),
-                 impl<CumSum>("CumSum"), impl<Unique>("Unique")});
+                 impl<CumScan<false>>("CumSum"), impl<CumScan<true>>("CumProd"),
+                 impl<Unique>("Unique")});
 }
 
 }  // namespace pionnx

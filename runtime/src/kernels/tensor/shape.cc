@@ -524,9 +524,15 @@ class DepthToSpace final : public BlockKernel {
   bool crd_;
 };
 
+// `mode` (opset 28; DCR before it): DCR puts the block offset before the
+// channel in the output channel index, CRD after it (DepthToSpace's modes).
 class SpaceToDepth final : public BlockKernel {
  public:
-  using BlockKernel::BlockKernel;
+  explicit SpaceToDepth(const KernelInfo& info) : BlockKernel(info), crd_(info.node.attr_s("mode", "DCR") == "CRD") {
+    const std::string mode = info.node.attr_s("mode", "DCR");
+    PIONNX_ENFORCE(mode == "DCR" || mode == "CRD", InvalidGraph, info.node.describe(),
+                   ": attribute mode must be DCR or CRD, got '", mode, "'");
+  }
 
  protected:
   void run(KernelContext& ctx, const Tensor& x, int64_t N, int64_t C, int64_t H, int64_t W) const override {
@@ -534,14 +540,21 @@ class SpaceToDepth final : public BlockKernel {
     const int64_t b = b_;
     PIONNX_ENFORCE(H % b == 0 && W % b == 0, InvalidArgument, what, ": spatial dims ", H, "x", W,
                    " not divisible by blocksize ", b);
-    // Output viewed as [N, b, b, C, H/b, W/b] reads input [N, C, H/b, b, W/b, b].
-    const std::vector<int64_t> strides{C * H * W, W, 1, H * W, b * W, b};
+    // DCR: output viewed as [N, b, b, C, H/b, W/b] reads input [N, C, H/b, b, W/b, b];
+    // CRD: output viewed as [N, C, b, b, H/b, W/b].
+    const std::vector<int64_t> strides = crd_ ? std::vector<int64_t>{C * H * W, H * W, W, 1, b * W, b}
+                                              : std::vector<int64_t>{C * H * W, W, 1, H * W, b * W, b};
+    const std::vector<int64_t> dims = crd_ ? std::vector<int64_t>{N, C, b, b, H / b, W / b}
+                                           : std::vector<int64_t>{N, b, b, C, H / b, W / b};
     // b divides H and W, but with an empty H or W it is unbounded: C * b * b must not wrap.
     const int64_t Cbb =
         checked_mul(checked_mul(C, b, "SpaceToDepth: output channels"), b, "SpaceToDepth: output channels");
     Tensor& y = ctx.output(0, x.dtype(), {N, Cbb, H / b, W / b});
-    strided_copy_any(x.dtype(), x.raw(), strides, {N, b, b, C, H / b, W / b}, y.raw(), ctx.pool(), what);
+    strided_copy_any(x.dtype(), x.raw(), strides, dims, y.raw(), ctx.pool(), what);
   }
+
+ private:
+  bool crd_;
 };
 
 }  // namespace

@@ -98,9 +98,15 @@ class ConstantOfShape final : public NamedKernel {
 
 // ---------------------------------------------------------------- Range
 
+// float16/bfloat16 (opset 27) count and step in the `stash_type` type
+// (float by default, or double) and round each value to T, as numpy's
+// arange in that type followed by a cast.
 class Range final : public NamedKernel {
  public:
-  using NamedKernel::NamedKernel;
+  explicit Range(const KernelInfo& info) : NamedKernel(info), stash_(info.node.attr_i("stash_type", 1)) {
+    PIONNX_ENFORCE(stash_ == static_cast<int64_t>(DType::Float) || stash_ == static_cast<int64_t>(DType::Double),
+                   InvalidGraph, info.node.describe(), ": stash_type must be 1 (float) or 11 (double), got ", stash_);
+  }
   void compute(KernelContext& ctx) const override {
     const std::string& what = what_;
     const Tensor &start = ctx.input(0), &limit = ctx.input(1), &delta = ctx.input(2);
@@ -108,24 +114,47 @@ class Range final : public NamedKernel {
                    ": start, limit and delta must be scalars");
     PIONNX_ENFORCE(limit.dtype() == start.dtype() && delta.dtype() == start.dtype(), InvalidArgument, what,
                    ": start, limit and delta must share one dtype");
+    if (start.dtype() == DType::Float16 || start.dtype() == DType::BFloat16) {
+      dispatch_arith(start.dtype(), what, [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        if constexpr (IsHalf<T>::value) {
+          if (stash_ == static_cast<int64_t>(DType::Double)) fill<double, T>(ctx, start, limit, delta);
+          else fill<float, T>(ctx, start, limit, delta);
+        }
+      });
+      return;
+    }
     dispatch_numeric(start.dtype(), what, [&](auto tag) {
       using T = typename decltype(tag)::type;
-      const T s = *start.data<T>(), l = *limit.data<T>(), d = *delta.data<T>();
-      PIONNX_ENFORCE(d != T(0), InvalidArgument, what, ": delta is 0");
+      fill<T, T>(ctx, start, limit, delta);
+    });
+  }
+
+ private:
+  // Values computed in C, stored as T.
+  template <typename C, typename T>
+  void fill(KernelContext& ctx, const Tensor& start, const Tensor& limit, const Tensor& delta) const {
+    const std::string& what = what_;
+    {
+      const C s = static_cast<C>(*start.data<T>()), l = static_cast<C>(*limit.data<T>()),
+              d = static_cast<C>(*delta.data<T>());
+      PIONNX_ENFORCE(d != C(0), InvalidArgument, what, ": delta is 0");
       int64_t n = 0;
-      if constexpr (std::is_integral_v<T>) {
+      if constexpr (std::is_integral_v<C>) {
         // Exact ceil((l - s) / d) in unsigned 64-bit, so l - s cannot overflow.
         const uint64_t us = static_cast<uint64_t>(s), ul = static_cast<uint64_t>(l), ud = static_cast<uint64_t>(d);
-        if (d > T(0) && l > s) n = static_cast<int64_t>((ul - us - 1) / ud + 1);
-        if (d < T(0) && s > l) n = static_cast<int64_t>((us - ul - 1) / (uint64_t(0) - ud) + 1);
+        if (d > C(0) && l > s) n = static_cast<int64_t>((ul - us - 1) / ud + 1);
+        if (d < C(0) && s > l) n = static_cast<int64_t>((us - ul - 1) / (uint64_t(0) - ud) + 1);
       } else {
         n = clamp_to_int<int64_t>(std::ceil((static_cast<double>(l) - s) / d));
       }
       n = std::max<int64_t>(0, n);
       T* y = ctx.output(0, start.dtype(), {n}).template data<T>();
-      for (int64_t i = 0; i < n; ++i) y[i] = static_cast<T>(s + static_cast<T>(i) * d);
-    });
+      for (int64_t i = 0; i < n; ++i) y[i] = static_cast<T>(static_cast<C>(s + static_cast<C>(i) * d));
+    }
   }
+
+  int64_t stash_;
 };
 
 // ---------------------------------------------------------------- EyeLike / Trilu

@@ -7,7 +7,6 @@
 #include <cctype>
 #include <unordered_set>
 
-#include "kernels/base/families.h"
 #include "kernels/base/kernel.h"
 #include "kernels/base/shapes.h"
 
@@ -145,8 +144,7 @@ class StringSplit : public Kernel {
 
 }  // namespace
 
-// The text family's one file, and its registration.
-void register_text_family(KernelRegistry& r) {
+void register_string(KernelRegistry& r) {
   r.add_all("", {impl<StringNormalizer>("StringNormalizer"), impl_fn("StringConcat", string_concat),
                  impl<StringSplit>("StringSplit")});
 }

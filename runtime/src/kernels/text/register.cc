@@ -1,0 +1,13 @@
+// kernels/text/: string operators and text vectorizers. Each file of this folder lists its operators in its
+// register_* function; this is the family's one entry point.
+#include "kernels/base/families.h"
+
+namespace pionnx {
+
+void register_string(KernelRegistry&), register_tfidf(KernelRegistry&);
+
+void register_text_family(KernelRegistry& r) {
+  for (Registrar add : {register_string, register_tfidf}) add(r);
+}
+
+}  // namespace pionnx
