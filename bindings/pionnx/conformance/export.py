@@ -16,6 +16,11 @@ Light models (onnx's "real" category) have no test data in the wheel: onnx's
 runner makes the inputs with ``Runner.generate_dummy_data`` and takes the
 outputs from ``light_<model>_output_K.pb``; the export does the same and writes
 them as an ordinary test_data_set_0.
+
+Node cases: onnx up to 1.19 ships them as files (model.onnx + test_data_set_N);
+from 1.20 the wheel builds them in memory (``TestCase.model`` and
+``TestCase.data_sets``) and the export writes them out the way onnx's own
+``cmd_tools generate-data`` does.
 """
 
 from __future__ import annotations
@@ -129,6 +134,34 @@ def _export_light(case: Any, dest: Path) -> None:
             (data_dir / f"output_{i}.pb").write_bytes(onnx.numpy_helper.from_array(array).SerializeToString())
 
 
+def _value_proto(value: Any, type_proto: onnx.TypeProto, name: str) -> Any:
+    """A test value as the protobuf message its graph type calls for."""
+    kind = _kind(type_proto)
+    if kind == "map":
+        return onnx.numpy_helper.from_dict(value, name)
+    if kind == "sequence":
+        return onnx.numpy_helper.from_list(value, name)
+    if kind == "optional":
+        return onnx.numpy_helper.from_optional(value, name)
+    if isinstance(value, onnx.TensorProto):  # element types numpy has no dtype for (int4, float8, ...)
+        return value
+    return onnx.numpy_helper.from_array(value, name)
+
+
+def _write_in_memory_case(case: Any, dest: Path) -> None:
+    """Write a case onnx keeps in memory (node cases from onnx 1.20) as files."""
+    dest.mkdir(parents=True, exist_ok=True)
+    (dest / "model.onnx").write_bytes(case.model.SerializeToString())
+    graph = case.model.graph
+    for i, (inputs, outputs) in enumerate(case.data_sets):
+        data_dir = dest / f"test_data_set_{i}"
+        data_dir.mkdir()
+        for prefix, values, declared in (("input", inputs, graph.input), ("output", outputs, graph.output)):
+            for j, value in enumerate(values):
+                proto = _value_proto(value, declared[j].type, declared[j].name)
+                (data_dir / f"{prefix}_{j}.pb").write_bytes(proto.SerializeToString())
+
+
 def export(
     out_dir: str | os.PathLike[str],
     suites: list[str] | None = None,
@@ -147,13 +180,15 @@ def export(
         if suite == "light":
             cases = [c for c in cases if c.model_dir is None and (c.url or "").startswith(LIGHT_URL_PREFIX)]
         else:
-            cases = [c for c in cases if c.model_dir is not None]
+            cases = [c for c in cases if c.model_dir is not None or c.model is not None]
         for case in _pick(cases, subset):
             dest = out / suite / case.name
             if dest.exists():
                 shutil.rmtree(dest)
             if suite == "light":
                 _export_light(case, dest)
+            elif case.model_dir is None:
+                _write_in_memory_case(case, dest)
             else:
                 shutil.copytree(case.model_dir, dest)
             model = onnx.load(str(dest / "model.onnx"), load_external_data=False)

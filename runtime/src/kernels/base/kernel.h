@@ -126,7 +126,7 @@ class KernelContext {
 };
 
 // The newest ai.onnx opset the runtime knows.
-constexpr int kLatestOpset = 25;
+constexpr int kLatestOpset = 28;
 // `until` of a kernel whose semantics no later opset up to kLatestOpset
 // changed (those opsets added element types, not behaviour): registered
 // through kLatestOpset, and reviewed when kLatestOpset moves.
