@@ -1,10 +1,12 @@
-"""ai.onnx Attention (23-25), LinearAttention and CausalConvWithState (27).
+"""ai.onnx Attention (23-25), LinearAttention and CausalConvWithState (27),
+ai.onnx.preview FlexAttention (1).
 
 Each case runs one node in pionnx and in onnx's ReferenceEvaluator on random
 float32 inputs, in the combinations the node conformance cases leave out
 (GQA with a past cache, a window and softcap together; every update rule of
 LinearAttention with and without a past state; every CausalConvWithState
-activation with and without a past state). Bad inputs must raise an error
+activation with and without a past state; FlexAttention with GQA, score_mod
+and prob_mod subgraphs, float16). Bad inputs must raise an error
 naming the node and the problem. Needs an onnx whose reference knows these
 operators (1.23 or later); skipped otherwise.
 """
@@ -25,11 +27,15 @@ import pionnx
 F = TensorProto.FLOAT
 
 
-def _has_schema(op: str, version: int) -> bool:
+def _has_schema_in(op: str, version: int, domain: str = "") -> bool:
     try:
-        return onnx.defs.get_schema(op, version).since_version == version
+        return onnx.defs.get_schema(op, version, domain).since_version == version
     except onnx.defs.SchemaError:
         return False
+
+
+def _has_schema(op: str, version: int) -> bool:
+    return _has_schema_in(op, version)
 
 
 needs_attention25 = pytest.mark.skipif(not _has_schema("Attention", 25), reason="onnx without Attention-25")
@@ -327,3 +333,101 @@ def test_causal_conv_with_state_bad_inputs(change, message):
     with pytest.raises(Exception, match=message) as info:  # noqa: PT011 - pionnx's InvalidArgument
         pionnx.InferenceSession(m.SerializeToString()).run(None, feeds)
     assert "the_causalconvwithstate" in str(info.value)
+
+
+# ------------------------------------------------ FlexAttention (ai.onnx.preview)
+
+needs_flex = pytest.mark.skipif(
+    not _has_schema_in("FlexAttention", 1, "ai.onnx.preview"), reason="onnx without FlexAttention"
+)
+
+
+def mod_graph(name: str, elem: int, nodes: list, initializers=(), out_shape=None) -> onnx.GraphProto:
+    return helper.make_graph(
+        nodes,
+        name,
+        [tensor("x", elem, ["B", "H", "L", "S"])],
+        [tensor("y", elem, out_shape or ["B", "H", "L", "S"])],
+        initializer=list(initializers),
+    )
+
+
+def causal_score_mod(elem: int) -> onnx.GraphProto:
+    """Where(q_idx >= k_idx, x, -inf) + 0.25 * (q_idx - k_idx), with the
+    indices built from the input's shape."""
+    i64 = TensorProto.INT64
+    nodes = [
+        helper.make_node("Shape", ["x"], ["shape"]),
+        helper.make_node("Gather", ["shape", "two"], ["l"], axis=0),
+        helper.make_node("Gather", ["shape", "three"], ["s"], axis=0),
+        helper.make_node("Range", ["zero", "l", "one"], ["qr"]),
+        helper.make_node("Unsqueeze", ["qr", "last"], ["qi"]),
+        helper.make_node("Range", ["zero", "s", "one"], ["ki"]),
+        helper.make_node("Sub", ["qi", "ki"], ["rel"]),
+        helper.make_node("GreaterOrEqual", ["rel", "zero"], ["keep"]),
+        helper.make_node("Cast", ["rel"], ["relf"], to=elem),
+        helper.make_node("Mul", ["relf", "quarter"], ["bias"]),
+        helper.make_node("Add", ["x", "bias"], ["biased"]),
+        helper.make_node("Where", ["keep", "biased", "ninf"], ["y"]),
+    ]
+    inits = [
+        helper.make_tensor("zero", i64, [], [0]),
+        helper.make_tensor("one", i64, [], [1]),
+        helper.make_tensor("two", i64, [], [2]),
+        helper.make_tensor("three", i64, [], [3]),
+        helper.make_tensor("last", i64, [1], [-1]),
+        helper.make_tensor("quarter", elem, [], [0.25]),
+        helper.make_tensor("ninf", elem, [], [float("-inf")]),
+    ]
+    return mod_graph("causal_score_mod", elem, nodes, inits)
+
+
+def scale_prob_mod(elem: int, factor: float = 0.5) -> onnx.GraphProto:
+    nodes = [helper.make_node("Mul", ["x", "f"], ["y"])]
+    return mod_graph("scale_prob_mod", elem, nodes, [helper.make_tensor("f", elem, [], [factor])])
+
+
+def flex_model(inputs: dict, **attrs) -> onnx.ModelProto:
+    node = helper.make_node("FlexAttention", list(inputs), ["Y"], name="the_flex", domain="ai.onnx.preview", **attrs)
+    ins = [tensor(n, helper.np_dtype_to_tensor_dtype(a.dtype), list(a.shape)) for n, a in inputs.items()]
+    out = tensor("Y", helper.np_dtype_to_tensor_dtype(inputs["Q"].dtype), None)
+    return model([node], ins, [out], opset=25, extra_opsets=[("ai.onnx.preview", 1)], ir_version=10)
+
+
+@needs_flex
+@pytest.mark.parametrize(("hq", "hkv"), [(2, 2), (4, 2)])
+@pytest.mark.parametrize("mods", ["none", "score", "prob", "both"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_flex_attention(hq, hkv, mods, dtype):
+    rng = seeded(hq, hkv, mods, str(dtype))
+    B, L, S, D, Dv = 2, 4, 5, 8, 3
+    inputs = {
+        "Q": rand(rng, B, hq, L, D).astype(dtype),
+        "K": rand(rng, B, hkv, S, D).astype(dtype),
+        "V": rand(rng, B, hkv, S, Dv).astype(dtype),
+    }
+    attrs = {"scale": 0.3} if hq == hkv else {}
+    if mods in ("score", "both"):
+        attrs["score_mod"] = causal_score_mod(TensorProto.FLOAT)
+    if mods in ("prob", "both"):
+        attrs["prob_mod"] = scale_prob_mod(TensorProto.FLOAT)
+    m = flex_model(inputs, **attrs)
+    tol = 1e-5 if dtype == np.float32 else 1e-3
+    check(m, inputs, rtol=tol, atol=tol)
+
+
+@needs_flex
+def test_flex_attention_mod_must_keep_shape():
+    rng = np.random.default_rng(3)
+    inputs = {"Q": rand(rng, 1, 2, 3, 4), "K": rand(rng, 1, 2, 3, 4), "V": rand(rng, 1, 2, 3, 4)}
+    bad = mod_graph(
+        "shrinks",
+        TensorProto.FLOAT,
+        [helper.make_node("ReduceSum", ["x", "axes"], ["y"], keepdims=1)],
+        [helper.make_tensor("axes", TensorProto.INT64, [1], [3])],
+        out_shape=["B", "H", "L", 1],
+    )
+    m = flex_model(inputs, score_mod=bad)
+    with pytest.raises(Exception, match="score_mod must return its input's shape") as info:  # noqa: PT011
+        pionnx.InferenceSession(m.SerializeToString()).run(None, inputs)
+    assert "the_flex" in str(info.value)

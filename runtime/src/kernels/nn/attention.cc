@@ -1,4 +1,5 @@
-// Attention (ai.onnx opsets 23-25) and com.microsoft MultiHeadAttention:
+// Attention (ai.onnx opsets 23-25), com.microsoft MultiHeadAttention and
+// ai.onnx.preview FlexAttention (at the end of the file):
 // scaled dot-product attention with optional masks, causal masking, local
 // windows, KV cache (past/present, or an external cache with
 // nonpad_kv_seqlen), grouped-query heads (ai.onnx), softcap and the
@@ -308,6 +309,37 @@ Tensor scaled_copy(const float* data, const HeadView& v, float s, Precision p) {
   return out;
 }
 
+// The softmax_precision attribute (Attention, FlexAttention) as a dtype;
+// `absent` when the node does not set it.
+DType softmax_precision_attr(const Node& node, DType absent) {
+  if (!node.has("softmax_precision")) return absent;
+  const int64_t sp = node.attr_i("softmax_precision", 0);
+  const DType dt = static_cast<DType>(sp);
+  PIONNX_ENFORCE(dt == DType::Float || dt == DType::Double || dt == DType::Float16 || dt == DType::BFloat16,
+                 InvalidArgument, node.describe(),
+                 ": softmax_precision must be 1 (FLOAT), 10 (FLOAT16), 11 (DOUBLE) or 16 (BFLOAT16), got ", sp);
+  return dt;
+}
+
+// Points a.q / a.k at copies of Q and K scaled by sqrt(scale) and rounded to
+// p (kept alive by q_scaled / k_scaled), as the function bodies compute a
+// 16-bit product; float32 work keeps the inputs and folds scale into the
+// sgemm's alpha.
+void prescale(AttendArgs& a, float scale, Precision p, Tensor& q_scaled, Tensor& k_scaled) {
+  if (p == Precision::Float) {
+    a.scale = scale;
+    return;
+  }
+  const float root = round_to(std::sqrt(scale), p);
+  q_scaled = scaled_copy(a.q, a.qv, root, p);
+  k_scaled = scaled_copy(a.k, a.kv, root, p);
+  a.q = q_scaled.data<float>();
+  a.qv = cache_view(q_scaled);
+  a.k = k_scaled.data<float>();
+  a.kv = cache_view(k_scaled);
+  a.scale = 1.f;
+}
+
 // ai.onnx Attention, opsets 23 through 25 (one kernel: Attention-24 adds the
 // nonpad_kv_seqlen input, Attention-25 the left/right_window_size attributes;
 // an older model has neither, which reads as absent). Follows the function
@@ -335,19 +367,7 @@ class Attention : public Kernel {
                    ": left_window_size and right_window_size must be -1 or nonnegative, got ", left_, " and ",
                    right_);
     PIONNX_ENFORCE(softcap_ >= 0.f, InvalidArgument, what, ": softcap must be nonnegative, got ", softcap_);
-    if (info.node.has("softmax_precision")) {
-      const int64_t sp = info.node.attr_i("softmax_precision", 0);
-      switch (static_cast<DType>(sp)) {
-        case DType::Float:
-        case DType::Double: softmax_precision_ = Precision::Float; break;
-        case DType::Float16: softmax_precision_ = Precision::Half; break;
-        case DType::BFloat16: softmax_precision_ = Precision::BFloat16; break;
-        default:
-          throw InvalidArgument(str_cat(what, ": softmax_precision must be 1 (FLOAT), 10 (FLOAT16), 11 (DOUBLE) or ",
-                                        "16 (BFLOAT16), got ", sp));
-      }
-      has_softmax_precision_ = true;
-    }
+    softmax_dtype_ = softmax_precision_attr(info.node, DType::Undefined);
   }
 
   void compute(KernelContext& ctx) const override {
@@ -430,21 +450,10 @@ class Attention : public Kernel {
     const float scale = has_scale_ ? scale_ : 1.f / std::sqrt(static_cast<float>(Dk));
     a.softcap = softcap_;
     a.round = precision_of(q_in.dtype());
-    a.softmax_round = has_softmax_precision_ ? softmax_precision_ : a.round;
+    a.softmax_round = softmax_dtype_ == DType::Undefined ? a.round : precision_of(softmax_dtype_);
     set_inputs(a, q, qv, ks, vs);
     Tensor q_scaled, k_scaled;
-    if (a.round == Precision::Float) {
-      a.scale = scale;
-    } else {
-      // Q * sqrt(scale) and K * sqrt(scale), each rounded to T1.
-      const float root = round_to(std::sqrt(scale), a.round);
-      q_scaled = scaled_copy(a.q, a.qv, root, a.round);
-      k_scaled = scaled_copy(a.k, a.kv, root, a.round);
-      a.q = q_scaled.data<float>();
-      a.qv = cache_view(q_scaled);
-      a.k = k_scaled.data<float>();
-      a.kv = cache_view(k_scaled);
-    }
+    prescale(a, scale, a.round, q_scaled, k_scaled);
     a.y = y.data<float>();
     attend(ctx.pool(), a);
 
@@ -454,10 +463,10 @@ class Attention : public Kernel {
 
  private:
   const Node& node_;
-  bool is_causal_ = false, has_scale_ = false, has_softmax_precision_ = false;
+  bool is_causal_ = false, has_scale_ = false;
   int64_t q_heads_ = 0, kv_heads_ = 0, qk_mode_ = 0, left_ = -1, right_ = -1;
   float scale_ = 0.f, softcap_ = 0.f;
-  Precision softmax_precision_ = Precision::Float;
+  DType softmax_dtype_ = DType::Undefined;  // softmax_precision, Undefined: T1
 };
 
 // x + bias along the last axis, as a new float tensor.
@@ -584,11 +593,125 @@ class MultiHeadAttention : public Kernel {
   bool has_scale_ = false, causal_ = false;
   float scale_ = 0.f, fill_ = -10000.f;
 };
+// ai.onnx.preview FlexAttention (opset 1): attention over 4-D Q, K, V with
+// optional score_mod and prob_mod subgraphs, each run once on the whole
+// [B, Hq, L, S] tensor (through the executor's subgraph runner, as If and
+// Loop run theirs) in the softmax precision: softmax_precision, else double
+// for double inputs and float32 otherwise. scores = (Q sqrt(scale))
+// (K sqrt(scale))^T in the input type (rounded for 16-bit inputs), then
+// score_mod, softmax, prob_mod, and Y = P V. No masking of its own: a row
+// score_mod masks entirely is NaN, as in the reference.
+class FlexAttention : public Kernel {
+ public:
+  explicit FlexAttention(const KernelInfo& info) : node_(info.node) {
+    const std::string what = node_.describe();
+    has_scale_ = info.node.has("scale");
+    scale_ = info.node.attr_f("scale", 0.f);
+    for (const char* attr : {"score_mod", "prob_mod"}) {
+      if (!info.node.has(attr)) continue;
+      std::unique_ptr<Subgraph> g = info.subgraph(attr);
+      PIONNX_ENFORCE(g->graph().inputs.size() == 1 && g->graph().outputs.size() == 1, InvalidGraph, what, ": ", attr,
+                     " must have one input and one output, got ", g->graph().inputs.size(), " and ",
+                     g->graph().outputs.size());
+      (std::string(attr) == "score_mod" ? score_mod_ : prob_mod_) = std::move(g);
+    }
+    compute_ = softmax_precision_attr(info.node, DType::Undefined);
+  }
+
+  void compute(KernelContext& ctx) const override {
+    const std::string what = node_.describe();
+    const Tensor& q_in = ctx.input(0);
+    const Tensor& k_in = ctx.input(1);
+    const Tensor& v_in = ctx.input(2);
+    PIONNX_ENFORCE(q_in.rank() == 4 && k_in.rank() == 4 && v_in.rank() == 4, InvalidArgument, what,
+                   ": Q, K, V must be 4-D [B, H, S, D], got ", shape_str(q_in.shape()), ", ", shape_str(k_in.shape()),
+                   ", ", shape_str(v_in.shape()));
+    const Tensor q = to_float32(q_in), k = to_float32(k_in), v = to_float32(v_in);
+    const HeadView qv = head_view(q.shape(), 0, what, "Q"), kv = head_view(k.shape(), 0, what, "K"),
+                   vv = head_view(v.shape(), 0, what, "V");
+    const int64_t B = qv.batch, Hq = qv.heads, L = qv.seq, S = kv.seq, Dv = vv.dim;
+    PIONNX_ENFORCE(kv.batch == B && vv.batch == B && kv.dim == qv.dim && vv.heads == kv.heads && vv.seq == S,
+                   InvalidArgument, what, ": K ", shape_str(k.shape()), " / V ", shape_str(v.shape()),
+                   " do not match Q ", shape_str(q.shape()));
+    PIONNX_ENFORCE(kv.heads > 0 && Hq % kv.heads == 0, InvalidArgument, what, ": q heads ", Hq,
+                   " must be a multiple of kv heads ", kv.heads);
+    const DType compute =
+        compute_ != DType::Undefined ? compute_ : q_in.dtype() == DType::Double ? DType::Double : DType::Float;
+    const Precision in_round = precision_of(q_in.dtype()), sm_round = precision_of(compute);
+
+    // scores [B, Hq, L, S]
+    AttendArgs a{};
+    a.q = q.data<float>();
+    a.qv = qv;
+    a.k = k.data<float>();
+    a.kv = kv;
+    Tensor q_scaled, k_scaled;
+    prescale(a, has_scale_ ? scale_ : 1.f / std::sqrt(static_cast<float>(qv.dim)), in_round, q_scaled, k_scaled);
+    Tensor scores(DType::Float, {B, Hq, L, S});
+    const int64_t reps = Hq / kv.heads;
+    ctx.pool().parallel_for(B * Hq, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t bh = begin; bh < end; ++bh) {
+        const int64_t b = bh / Hq, h = bh % Hq;
+        float* sp = scores.data<float>() + bh * L * S;
+        simd::sgemm(false, true, L, S, a.qv.dim, a.scale, a.q + b * a.qv.s_batch + h * a.qv.s_head, a.qv.s_seq,
+                    a.k + b * a.kv.s_batch + (h / reps) * a.kv.s_head, a.kv.s_seq, 0.f, sp, S);
+        round_block(sp, L * S, in_round);
+      }
+    });
+    if (score_mod_) scores = run_mod(*score_mod_, scores, compute, ctx, "score_mod");
+    ctx.pool().parallel_for(B * Hq * L, 16, [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) {
+        float* row = scores.data<float>() + r * S;
+        if (sm_round != Precision::Float) {
+          round_block(row, S, sm_round);
+          softmax_rounded(row, S, sm_round);
+        } else {
+          fastmath::softmax_block(row, row, S);
+        }
+      }
+    });
+    if (prob_mod_) scores = run_mod(*prob_mod_, scores, compute, ctx, "prob_mod");
+    Tensor y(DType::Float, {B, Hq, L, Dv});
+    ctx.pool().parallel_for(B * Hq, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t bh = begin; bh < end; ++bh) {
+        const int64_t b = bh / Hq, h = bh % Hq;
+        simd::sgemm(false, false, L, Dv, S, 1.f, scores.data<float>() + bh * L * S, S,
+                    v.data<float>() + b * vv.s_batch + (h / reps) * vv.s_head, vv.s_seq, 0.f,
+                    y.data<float>() + bh * L * Dv, Dv);
+        round_block(y.data<float>() + bh * L * Dv, L * Dv, sm_round);
+      }
+    });
+    ctx.set_output(0, cast_tensor(y, v_in.dtype()));
+  }
+
+ private:
+  // Runs a modifier subgraph on x (float32, shown to it as `compute`); its
+  // one output must keep x's shape and that type.
+  Tensor run_mod(const Subgraph& g, const Tensor& x, DType compute, KernelContext& ctx, const char* attr) const {
+    const Value in(cast_tensor(x, compute));
+    std::vector<Value> outs = g.run({&in}, ctx.pool(), ctx.scope(), {0});
+    PIONNX_ENFORCE(outs.size() == 1 && outs[0].is_tensor(), InvalidGraph, node_.describe(), ": ", attr,
+                   " must produce one tensor");
+    const Tensor& out = outs[0].tensor;
+    PIONNX_ENFORCE(out.shape() == x.shape() && out.dtype() == compute, InvalidGraph, node_.describe(), ": ", attr,
+                   " must return its input's shape ", shape_str(x.shape()), " and type ", dtype_name(compute),
+                   ", got ", shape_str(out.shape()), " ", dtype_name(out.dtype()));
+    return to_float32(out);
+  }
+
+  const Node& node_;
+  bool has_scale_ = false;
+  float scale_ = 0.f;
+  DType compute_ = DType::Undefined;  // softmax_precision, Undefined: by the input type
+  std::unique_ptr<Subgraph> score_mod_, prob_mod_;
+};
+
 }  // namespace
 
 void register_attention(KernelRegistry& r) {
   r.add<Attention>("", "Attention");
   r.add<MultiHeadAttention>("com.microsoft", "MultiHeadAttention");
+  r.add<FlexAttention>("ai.onnx.preview", "FlexAttention");
 }
 
 }  // namespace pionnx
