@@ -238,7 +238,9 @@ void attend(ThreadPool& pool, const AttendArgs& a) {
           round_block(row, T, a.round);
         }
         if (qk && a.qk_mode == 2) std::copy(row, row + T, qk + i * T);
-        if (masked || fastmath::max_block(row, T) == ninf) {
+        // Without a bias only infinite inputs can make a row all -inf; the
+        // unmasked fast path skips that check.
+        if (masked || (biased && fastmath::max_block(row, T) == ninf)) {
           std::fill(row, row + T, 0.f);
         } else if (a.softmax_round != Precision::Float) {
           round_block(row, T, a.softmax_round);
