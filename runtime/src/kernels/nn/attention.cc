@@ -1,16 +1,20 @@
-// Attention (ai.onnx opset 23) and com.microsoft MultiHeadAttention: scaled
-// dot-product attention with optional masks, causal masking, KV cache
-// (past/present), grouped-query heads (ai.onnx), softcap and the
+// Attention (ai.onnx opsets 23-25), com.microsoft MultiHeadAttention and
+// ai.onnx.preview FlexAttention (at the end of the file):
+// scaled dot-product attention with optional masks, causal masking, local
+// windows, KV cache (past/present, or an external cache with
+// nonpad_kv_seqlen), grouped-query heads (ai.onnx), softcap and the
 // qk_matmul_output debug output (ai.onnx). MultiHeadAttention is also what
 // the optimizer's attention fusion writes (optimize/attention_fusion.cc).
 //
-// Everything is computed in float32 (16-bit floats and double are cast). Q, K
-// and V may be 3-D [B, S, H * D] (heads interleaved in the last axis) or 4-D
-// [B, H, S, D]; both are read in place through (batch, head, seq) strides, so
-// no transpose copies are made. Per (batch, q head), one pool task:
-// scores = scale * Q K^T (sgemm), + bias (masks, causal, padding), softcap,
-// row softmax (fastmath), then Y = P V (sgemm, written straight into the
-// output layout).
+// Everything is computed in float32 (16-bit floats and double are cast);
+// for 16-bit Attention inputs the intermediate results are rounded to the
+// input type (or softmax_precision) where the function body computes in it.
+// Q, K and V may be 3-D [B, S, H * D] (heads interleaved in the last axis) or
+// 4-D [B, H, S, D]; both are read in place through (batch, head, seq)
+// strides, so no transpose copies are made. Per (batch, q head), one pool
+// task: scores = scale * Q K^T (sgemm), softcap, + bias (masks, causal,
+// window, padding), row softmax (fastmath), then Y = P V (sgemm, written
+// straight into the output layout).
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -73,10 +77,38 @@ Tensor concat_cache(const Tensor* past, const float* cur, const HeadView& v, con
   return out;
 }
 
-// What is added to one row of scores before the softmax. Masked entries get
-// -inf from attn_mask (float columns past its end, or false booleans) and
-// `fill` from the key masks and causal masking (ai.onnx: -inf;
-// com.microsoft: mask_filter_value).
+// Rounding of intermediate results to the precision the op computes in.
+// ai.onnx Attention's function body runs its MatMul / Add / Softmax in the
+// input type T1 (or softmax_precision): for float16 and bfloat16 inputs each
+// step is rounded to that type, as the reference does, so that 16-bit
+// results match it to the last bit. float32 and double compute in float32
+// without rounding (Precision::Float).
+enum class Precision { Float, Half, BFloat16 };
+
+inline float round_to(float x, Precision p) {
+  switch (p) {
+    case Precision::Half: return half_to_float(float_to_half(x));
+    case Precision::BFloat16: return bfloat16_to_float(float_to_bfloat16(x));
+    default: return x;
+  }
+}
+
+void round_block(float* x, int64_t n, Precision p) {
+  if (p == Precision::Float) return;
+  for (int64_t j = 0; j < n; ++j) x[j] = round_to(x[j], p);
+}
+
+Precision precision_of(DType dt) {
+  if (dt == DType::Float16) return Precision::Half;
+  if (dt == DType::BFloat16) return Precision::BFloat16;
+  return Precision::Float;
+}
+
+// The additive bias of one row of scores (b, h, i): the attention mask or
+// attention bias, key padding, causal masking and a local window. Masked
+// entries get -inf from attn_mask (float columns past its end, or false
+// booleans) and from the window, and `fill` from the key masks and causal
+// masking (ai.onnx: -inf; com.microsoft: mask_filter_value).
 struct ScoreBias {
   const float* add = nullptr;  // additive, broadcast to [B, H, S, cols] by add_s
   const bool* keep = nullptr;  // boolean, broadcast to [B, H, S, cols] by add_s
@@ -85,33 +117,49 @@ struct ScoreBias {
   const int32_t* key_mask = nullptr;  // [B, T]: 0 masks the key
   std::vector<int64_t> lengths;       // per batch: keys j >= lengths[b] masked
   bool causal = false;
+  int64_t left = -1, right = -1;  // window: keys p - left <= j <= p + right (-1: unbounded)
+  // Query row i sits at absolute position p = i + offset: the past length,
+  // or with an external cache (offset_from_lengths) lengths[b] - S.
   int64_t past_len = 0;
+  bool offset_from_lengths = false;
   float fill = -std::numeric_limits<float>::infinity();
 
-  void apply(float* row, int64_t T, int64_t b, int64_t h, int64_t i) const {
+  bool active() const {
+    return add || keep || key_mask || !lengths.empty() || causal || left >= 0 || right >= 0;
+  }
+
+  // Writes row (b, h, i) of the bias to out[0, T) (S = query rows); returns
+  // true when every entry is -inf, i.e. no key is attended.
+  bool row(float* out, int64_t T, int64_t S, int64_t b, int64_t h, int64_t i) const {
     const float ninf = -std::numeric_limits<float>::infinity();
+    std::fill(out, out + T, 0.f);
     if (add || keep) {
       const int64_t base = b * add_s[0] + h * add_s[1] + i * add_s[2], sj = add_s[3];
       if (keep) {
         for (int64_t j = 0; j < cols; ++j)
-          if (!keep[base + j * sj]) row[j] += ninf;
-      } else if (sj == 1) {
-        const float* m = add + base;
-        for (int64_t j = 0; j < cols; ++j) row[j] += m[j];
+          if (!keep[base + j * sj]) out[j] = ninf;
       } else {
-        for (int64_t j = 0; j < cols; ++j) row[j] += add[base + j * sj];
+        for (int64_t j = 0; j < cols; ++j) out[j] = add[base + j * sj];
       }
-      for (int64_t j = cols; j < T; ++j) row[j] += ninf;
+      std::fill(out + cols, out + T, ninf);
     }
     if (key_mask) {
       const int32_t* m = key_mask + b * T;
       for (int64_t j = 0; j < T; ++j)
-        if (m[j] == 0) row[j] += fill;
+        if (m[j] == 0) out[j] += fill;
     }
     if (!lengths.empty())
-      for (int64_t j = std::max<int64_t>(lengths[b], 0); j < T; ++j) row[j] += fill;
+      for (int64_t j = std::clamp<int64_t>(lengths[b], 0, T); j < T; ++j) out[j] += fill;
+    const int64_t p = i + (offset_from_lengths ? lengths[b] - S : past_len);
     if (causal)
-      for (int64_t j = std::max<int64_t>(i + past_len + 1, 0); j < T; ++j) row[j] += fill;
+      for (int64_t j = std::clamp<int64_t>(p + 1, 0, T); j < T; ++j) out[j] += fill;
+    if (left >= 0)
+      for (int64_t j = 0, e = std::clamp<int64_t>(p - left, 0, T); j < e; ++j) out[j] = ninf;
+    if (right >= 0)
+      for (int64_t j = std::clamp<int64_t>(p + right + 1, 0, T); j < T; ++j) out[j] = ninf;
+    for (int64_t j = 0; j < T; ++j)
+      if (out[j] != ninf) return false;
+    return true;
   }
 };
 
@@ -125,18 +173,42 @@ struct AttendArgs {
   HeadView vv;
   float scale = 1.f, softcap = 0.f;
   ScoreBias bias;
+  // Rounding of the scores and probabilities (T1), and of the softmax
+  // (softmax_precision); Float for float32 work throughout.
+  Precision round = Precision::Float, softmax_round = Precision::Float;
   float* y;
   int64_t y_sb, y_sh, y_ss;  // output strides per batch, head, query row
   float* qk = nullptr;       // [B, H, S, T] copy of the scores at stage qk_mode
   int64_t qk_mode = 0;
 };
 
-// Rows of the output, per (batch, q head) task on the pool.
+// softmax over one row of n scores computed in type p: the subtraction, exp
+// and division are rounded to p. The sum follows the reference's numpy: a
+// float16 sum accumulates in float32 and is rounded once, a bfloat16 sum
+// (ml_dtypes) rounds every partial sum.
+void softmax_rounded(float* x, int64_t n, Precision p) {
+  const float mx = *std::max_element(x, x + n);
+  const Precision partial = p == Precision::BFloat16 ? p : Precision::Float;
+  float sum = 0.f;
+  for (int64_t j = 0; j < n; ++j) {
+    x[j] = round_to(std::exp(round_to(x[j] - mx, p)), p);
+    sum = round_to(sum + x[j], partial);
+  }
+  sum = round_to(sum, p);
+  for (int64_t j = 0; j < n; ++j) x[j] = round_to(x[j] / sum, p);
+}
+
+// Rows of the output, per (batch, q head) task on the pool. Per row: the
+// scores, softcap, + bias, softmax; a row whose bias masks every key gets
+// zero probabilities (and a zero output row), not NaN.
 void attend(ThreadPool& pool, const AttendArgs& a) {
   const int64_t B = a.qv.batch, Hq = a.qv.heads, Sq = a.qv.seq, Dk = a.qv.dim, T = a.kv.seq, Dv = a.vv.dim;
   const int64_t reps = Hq / a.kv.heads;
+  const bool biased = a.bias.active(), rounded = a.round != Precision::Float;
+  const float ninf = -std::numeric_limits<float>::infinity();
   auto run = [&](int64_t begin, int64_t end) {
     std::vector<float> scores(static_cast<size_t>(Sq * T));
+    std::vector<float> bias_row(biased ? static_cast<size_t>(T) : 0);
     for (int64_t bh = begin; bh < end; ++bh) {
       const int64_t b = bh / Hq, h = bh % Hq, hk = h / reps;
       const float* qp = a.q + b * a.qv.s_batch + h * a.qv.s_head;
@@ -145,16 +217,39 @@ void attend(ThreadPool& pool, const AttendArgs& a) {
       float* s = scores.data();
       simd::sgemm(false, true, Sq, T, Dk, a.scale, qp, a.qv.s_seq, kp, a.kv.s_seq, 0.f, s, T);
       float* qk = a.qk ? a.qk + bh * Sq * T : nullptr;
-      if (qk && a.qk_mode == 0) std::copy(s, s + Sq * T, qk);
       for (int64_t i = 0; i < Sq; ++i) {
         float* row = s + i * T;
-        a.bias.apply(row, T, b, h, i);
+        round_block(row, T, a.round);
+        if (qk && a.qk_mode == 0) std::copy(row, row + T, qk + i * T);
+        if (a.softcap > 0) {
+          const float c = a.softcap;
+          if (rounded) {
+            for (int64_t j = 0; j < T; ++j)
+              row[j] = round_to(c * round_to(std::tanh(round_to(row[j] / c, a.round)), a.round), a.round);
+          } else {
+            for (int64_t j = 0; j < T; ++j) row[j] = c * fastmath::tanh(row[j] / c);
+          }
+        }
         if (qk && a.qk_mode == 1) std::copy(row, row + T, qk + i * T);
-        if (a.softcap > 0)
-          for (int64_t j = 0; j < T; ++j) row[j] = a.softcap * fastmath::tanh(row[j] / a.softcap);
+        bool masked = false;
+        if (biased) {
+          masked = a.bias.row(bias_row.data(), T, Sq, b, h, i);
+          for (int64_t j = 0; j < T; ++j) row[j] += bias_row[j];
+          round_block(row, T, a.round);
+        }
         if (qk && a.qk_mode == 2) std::copy(row, row + T, qk + i * T);
-        fastmath::softmax_block(row, row, T);
+        // Without a bias only infinite inputs can make a row all -inf; the
+        // unmasked fast path skips that check.
+        if (masked || (biased && fastmath::max_block(row, T) == ninf)) {
+          std::fill(row, row + T, 0.f);
+        } else if (a.softmax_round != Precision::Float) {
+          round_block(row, T, a.softmax_round);
+          softmax_rounded(row, T, a.softmax_round);
+        } else {
+          fastmath::softmax_block(row, row, T);
+        }
         if (qk && a.qk_mode == 3) std::copy(row, row + T, qk + i * T);
+        if (a.softmax_round != a.round) round_block(row, T, a.round);
       }
       simd::sgemm(false, false, Sq, Dv, T, 1.f, s, T, vp, a.vv.s_seq, 0.f, a.y + b * a.y_sb + h * a.y_sh, a.y_ss);
     }
@@ -201,9 +296,64 @@ void set_inputs(AttendArgs& a, const Tensor& q, const HeadView& qv, const KvSour
   a.vv = vs.view;
 }
 
+// Q or keys scaled by `s` and rounded to p, as a contiguous [B, H, S, D]
+// tensor (the 16-bit path scales Q and K by sqrt(scale) before the product,
+// as the function body does).
+Tensor scaled_copy(const float* data, const HeadView& v, float s, Precision p) {
+  Tensor out(DType::Float, {v.batch, v.heads, v.seq, v.dim});
+  float* o = out.data<float>();
+  for (int64_t b = 0; b < v.batch; ++b)
+    for (int64_t h = 0; h < v.heads; ++h)
+      for (int64_t t = 0; t < v.seq; ++t) {
+        const float* src = data + b * v.s_batch + h * v.s_head + t * v.s_seq;
+        for (int64_t d = 0; d < v.dim; ++d) *o++ = round_to(src[d] * s, p);
+      }
+  return out;
+}
+
+// The softmax_precision attribute (Attention, FlexAttention) as a dtype;
+// `absent` when the node does not set it.
+DType softmax_precision_attr(const Node& node, DType absent) {
+  if (!node.has("softmax_precision")) return absent;
+  const int64_t sp = node.attr_i("softmax_precision", 0);
+  const DType dt = static_cast<DType>(sp);
+  PIONNX_ENFORCE(dt == DType::Float || dt == DType::Double || dt == DType::Float16 || dt == DType::BFloat16,
+                 InvalidArgument, node.describe(),
+                 ": softmax_precision must be 1 (FLOAT), 10 (FLOAT16), 11 (DOUBLE) or 16 (BFLOAT16), got ", sp);
+  return dt;
+}
+
+// Points a.q / a.k at copies of Q and K scaled by sqrt(scale) and rounded to
+// p (kept alive by q_scaled / k_scaled), as the function bodies compute a
+// 16-bit product; float32 work keeps the inputs and folds scale into the
+// sgemm's alpha.
+void prescale(AttendArgs& a, float scale, Precision p, Tensor& q_scaled, Tensor& k_scaled) {
+  if (p == Precision::Float) {
+    a.scale = scale;
+    return;
+  }
+  const float root = round_to(std::sqrt(scale), p);
+  q_scaled = scaled_copy(a.q, a.qv, root, p);
+  k_scaled = scaled_copy(a.k, a.kv, root, p);
+  a.q = q_scaled.data<float>();
+  a.qv = cache_view(q_scaled);
+  a.k = k_scaled.data<float>();
+  a.kv = cache_view(k_scaled);
+  a.scale = 1.f;
+}
+
+// ai.onnx Attention, opsets 23 through 25 (one kernel: Attention-24 adds the
+// nonpad_kv_seqlen input, Attention-25 the left/right_window_size attributes;
+// an older model has neither, which reads as absent). Follows the function
+// body: causal masking and the window are bottom-right aligned (offset = past
+// length, or nonpad_kv_seqlen - S with an external cache), softcap comes
+// before the mask, and a query row whose mask leaves no key gives zeros in Y
+// and in the mode-3 qk_matmul_output. qk_matmul_output_mode 0 is the raw
+// product (the function body's; the Python reference returns it softcapped).
 class Attention : public Kernel {
  public:
   explicit Attention(const KernelInfo& info) : node_(info.node) {
+    const std::string what = node_.describe();
     is_causal_ = info.node.attr_i("is_causal", 0) != 0;
     q_heads_ = info.node.attr_i("q_num_heads", 0);
     kv_heads_ = info.node.attr_i("kv_num_heads", 0);
@@ -211,8 +361,15 @@ class Attention : public Kernel {
     scale_ = info.node.attr_f("scale", 0.f);
     softcap_ = info.node.attr_f("softcap", 0.f);
     qk_mode_ = info.node.attr_i("qk_matmul_output_mode", 0);
-    PIONNX_ENFORCE(qk_mode_ >= 0 && qk_mode_ <= 3, InvalidArgument, node_.describe(),
+    left_ = info.node.attr_i("left_window_size", -1);
+    right_ = info.node.attr_i("right_window_size", -1);
+    PIONNX_ENFORCE(qk_mode_ >= 0 && qk_mode_ <= 3, InvalidArgument, what,
                    ": qk_matmul_output_mode must be 0..3, got ", qk_mode_);
+    PIONNX_ENFORCE(left_ >= -1 && right_ >= -1, InvalidArgument, what,
+                   ": left_window_size and right_window_size must be -1 or nonnegative, got ", left_, " and ",
+                   right_);
+    PIONNX_ENFORCE(softcap_ >= 0.f, InvalidArgument, what, ": softcap must be nonnegative, got ", softcap_);
+    softmax_dtype_ = softmax_precision_attr(info.node, DType::Undefined);
   }
 
   void compute(KernelContext& ctx) const override {
@@ -229,7 +386,11 @@ class Attention : public Kernel {
                    ", ", shape_str(v_in.shape()));
     const bool three_d = q_in.rank() == 3;
     PIONNX_ENFORCE(!three_d || (q_heads_ > 0 && kv_heads_ > 0), InvalidArgument, what,
-                   ": 3-D inputs need q_num_heads and kv_num_heads");
+                   ": 3-D inputs need positive q_num_heads and kv_num_heads, got ", q_heads_, " and ", kv_heads_);
+    PIONNX_ENFORCE(!past_k_in == !past_v_in, InvalidArgument, what,
+                   ": past_key and past_value must be given together");
+    PIONNX_ENFORCE(!(nonpad_in && past_k_in), InvalidArgument, what,
+                   ": nonpad_kv_seqlen (an external cache) cannot be combined with past_key / past_value");
 
     const Tensor q = to_float32(q_in), k = to_float32(k_in), v = to_float32(v_in);
     const HeadView qv = head_view(q.shape(), q_heads_, what, "Q");
@@ -239,7 +400,8 @@ class Attention : public Kernel {
     PIONNX_ENFORCE(kv.batch == B && vv.batch == B && kv.dim == Dk && vv.heads == Hkv && vv.seq == kv.seq,
                    InvalidArgument, what, ": K ", shape_str(k.shape()), " / V ", shape_str(v.shape()),
                    " do not match Q ", shape_str(q.shape()));
-    PIONNX_ENFORCE(Hq % Hkv == 0, InvalidArgument, what, ": q heads ", Hq, " must be a multiple of kv heads ", Hkv);
+    PIONNX_ENFORCE(Hkv > 0 && Hq % Hkv == 0, InvalidArgument, what, ": q heads ", Hq,
+                   " must be a multiple of kv heads ", Hkv);
 
     // KV cache: present = concat(past, new) along the sequence axis.
     const KvSource ks = kv_source(past_k_in, k, kv, ctx.wants_output(1), what, "past_key");
@@ -267,11 +429,14 @@ class Attention : public Kernel {
     }
     if (nonpad_in) {
       a.bias.lengths = tensor_to_int64s(*nonpad_in);
-      PIONNX_ENFORCE(static_cast<int64_t>(a.bias.lengths.size()) == B, InvalidArgument, what,
-                     ": nonpad_kv_seqlen must have ", B, " entries, got ", a.bias.lengths.size());
+      PIONNX_ENFORCE(nonpad_in->rank() == 1 && static_cast<int64_t>(a.bias.lengths.size()) == B, InvalidArgument,
+                     what, ": nonpad_kv_seqlen must be [batch] = [", B, "], got ", shape_str(nonpad_in->shape()));
+      a.bias.offset_from_lengths = true;
     }
     a.bias.causal = is_causal_;
     a.bias.past_len = past_len;
+    a.bias.left = left_;
+    a.bias.right = right_;
 
     Shape y_shape = three_d ? Shape{B, Sq, Hq * Dv} : Shape{B, Hq, Sq, Dv};
     Tensor y(DType::Float, y_shape);
@@ -284,9 +449,13 @@ class Attention : public Kernel {
       a.qk = qk_out.data<float>();
       a.qk_mode = qk_mode_;
     }
-    a.scale = has_scale_ ? scale_ : 1.f / std::sqrt(static_cast<float>(Dk));
+    const float scale = has_scale_ ? scale_ : 1.f / std::sqrt(static_cast<float>(Dk));
     a.softcap = softcap_;
+    a.round = precision_of(q_in.dtype());
+    a.softmax_round = softmax_dtype_ == DType::Undefined ? a.round : precision_of(softmax_dtype_);
     set_inputs(a, q, qv, ks, vs);
+    Tensor q_scaled, k_scaled;
+    prescale(a, scale, a.round, q_scaled, k_scaled);
     a.y = y.data<float>();
     attend(ctx.pool(), a);
 
@@ -297,8 +466,9 @@ class Attention : public Kernel {
  private:
   const Node& node_;
   bool is_causal_ = false, has_scale_ = false;
-  int64_t q_heads_ = 0, kv_heads_ = 0, qk_mode_ = 0;
+  int64_t q_heads_ = 0, kv_heads_ = 0, qk_mode_ = 0, left_ = -1, right_ = -1;
   float scale_ = 0.f, softcap_ = 0.f;
+  DType softmax_dtype_ = DType::Undefined;  // softmax_precision, Undefined: T1
 };
 
 // x + bias along the last axis, as a new float tensor.
@@ -425,11 +595,125 @@ class MultiHeadAttention : public Kernel {
   bool has_scale_ = false, causal_ = false;
   float scale_ = 0.f, fill_ = -10000.f;
 };
+// ai.onnx.preview FlexAttention (opset 1): attention over 4-D Q, K, V with
+// optional score_mod and prob_mod subgraphs, each run once on the whole
+// [B, Hq, L, S] tensor (through the executor's subgraph runner, as If and
+// Loop run theirs) in the softmax precision: softmax_precision, else double
+// for double inputs and float32 otherwise. scores = (Q sqrt(scale))
+// (K sqrt(scale))^T in the input type (rounded for 16-bit inputs), then
+// score_mod, softmax, prob_mod, and Y = P V. No masking of its own: a row
+// score_mod masks entirely is NaN, as in the reference.
+class FlexAttention : public Kernel {
+ public:
+  explicit FlexAttention(const KernelInfo& info) : node_(info.node) {
+    const std::string what = node_.describe();
+    has_scale_ = info.node.has("scale");
+    scale_ = info.node.attr_f("scale", 0.f);
+    for (const char* attr : {"score_mod", "prob_mod"}) {
+      if (!info.node.has(attr)) continue;
+      std::unique_ptr<Subgraph> g = info.subgraph(attr);
+      PIONNX_ENFORCE(g->graph().inputs.size() == 1 && g->graph().outputs.size() == 1, InvalidGraph, what, ": ", attr,
+                     " must have one input and one output, got ", g->graph().inputs.size(), " and ",
+                     g->graph().outputs.size());
+      (std::string(attr) == "score_mod" ? score_mod_ : prob_mod_) = std::move(g);
+    }
+    compute_ = softmax_precision_attr(info.node, DType::Undefined);
+  }
+
+  void compute(KernelContext& ctx) const override {
+    const std::string what = node_.describe();
+    const Tensor& q_in = ctx.input(0);
+    const Tensor& k_in = ctx.input(1);
+    const Tensor& v_in = ctx.input(2);
+    PIONNX_ENFORCE(q_in.rank() == 4 && k_in.rank() == 4 && v_in.rank() == 4, InvalidArgument, what,
+                   ": Q, K, V must be 4-D [B, H, S, D], got ", shape_str(q_in.shape()), ", ", shape_str(k_in.shape()),
+                   ", ", shape_str(v_in.shape()));
+    const Tensor q = to_float32(q_in), k = to_float32(k_in), v = to_float32(v_in);
+    const HeadView qv = head_view(q.shape(), 0, what, "Q"), kv = head_view(k.shape(), 0, what, "K"),
+                   vv = head_view(v.shape(), 0, what, "V");
+    const int64_t B = qv.batch, Hq = qv.heads, L = qv.seq, S = kv.seq, Dv = vv.dim;
+    PIONNX_ENFORCE(kv.batch == B && vv.batch == B && kv.dim == qv.dim && vv.heads == kv.heads && vv.seq == S,
+                   InvalidArgument, what, ": K ", shape_str(k.shape()), " / V ", shape_str(v.shape()),
+                   " do not match Q ", shape_str(q.shape()));
+    PIONNX_ENFORCE(kv.heads > 0 && Hq % kv.heads == 0, InvalidArgument, what, ": q heads ", Hq,
+                   " must be a multiple of kv heads ", kv.heads);
+    const DType compute =
+        compute_ != DType::Undefined ? compute_ : q_in.dtype() == DType::Double ? DType::Double : DType::Float;
+    const Precision in_round = precision_of(q_in.dtype()), sm_round = precision_of(compute);
+
+    // scores [B, Hq, L, S]
+    AttendArgs a{};
+    a.q = q.data<float>();
+    a.qv = qv;
+    a.k = k.data<float>();
+    a.kv = kv;
+    Tensor q_scaled, k_scaled;
+    prescale(a, has_scale_ ? scale_ : 1.f / std::sqrt(static_cast<float>(qv.dim)), in_round, q_scaled, k_scaled);
+    Tensor scores(DType::Float, {B, Hq, L, S});
+    const int64_t reps = Hq / kv.heads;
+    ctx.pool().parallel_for(B * Hq, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t bh = begin; bh < end; ++bh) {
+        const int64_t b = bh / Hq, h = bh % Hq;
+        float* sp = scores.data<float>() + bh * L * S;
+        simd::sgemm(false, true, L, S, a.qv.dim, a.scale, a.q + b * a.qv.s_batch + h * a.qv.s_head, a.qv.s_seq,
+                    a.k + b * a.kv.s_batch + (h / reps) * a.kv.s_head, a.kv.s_seq, 0.f, sp, S);
+        round_block(sp, L * S, in_round);
+      }
+    });
+    if (score_mod_) scores = run_mod(*score_mod_, scores, compute, ctx, "score_mod");
+    ctx.pool().parallel_for(B * Hq * L, 16, [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) {
+        float* row = scores.data<float>() + r * S;
+        if (sm_round != Precision::Float) {
+          round_block(row, S, sm_round);
+          softmax_rounded(row, S, sm_round);
+        } else {
+          fastmath::softmax_block(row, row, S);
+        }
+      }
+    });
+    if (prob_mod_) scores = run_mod(*prob_mod_, scores, compute, ctx, "prob_mod");
+    Tensor y(DType::Float, {B, Hq, L, Dv});
+    ctx.pool().parallel_for(B * Hq, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t bh = begin; bh < end; ++bh) {
+        const int64_t b = bh / Hq, h = bh % Hq;
+        simd::sgemm(false, false, L, Dv, S, 1.f, scores.data<float>() + bh * L * S, S,
+                    v.data<float>() + b * vv.s_batch + (h / reps) * vv.s_head, vv.s_seq, 0.f,
+                    y.data<float>() + bh * L * Dv, Dv);
+        round_block(y.data<float>() + bh * L * Dv, L * Dv, sm_round);
+      }
+    });
+    ctx.set_output(0, cast_tensor(y, v_in.dtype()));
+  }
+
+ private:
+  // Runs a modifier subgraph on x (float32, shown to it as `compute`); its
+  // one output must keep x's shape and that type.
+  Tensor run_mod(const Subgraph& g, const Tensor& x, DType compute, KernelContext& ctx, const char* attr) const {
+    const Value in(cast_tensor(x, compute));
+    std::vector<Value> outs = g.run({&in}, ctx.pool(), ctx.scope(), {0});
+    PIONNX_ENFORCE(outs.size() == 1 && outs[0].is_tensor(), InvalidGraph, node_.describe(), ": ", attr,
+                   " must produce one tensor");
+    const Tensor& out = outs[0].tensor;
+    PIONNX_ENFORCE(out.shape() == x.shape() && out.dtype() == compute, InvalidGraph, node_.describe(), ": ", attr,
+                   " must return its input's shape ", shape_str(x.shape()), " and type ", dtype_name(compute),
+                   ", got ", shape_str(out.shape()), " ", dtype_name(out.dtype()));
+    return to_float32(out);
+  }
+
+  const Node& node_;
+  bool has_scale_ = false;
+  float scale_ = 0.f;
+  DType compute_ = DType::Undefined;  // softmax_precision, Undefined: by the input type
+  std::unique_ptr<Subgraph> score_mod_, prob_mod_;
+};
+
 }  // namespace
 
 void register_attention(KernelRegistry& r) {
   r.add<Attention>("", "Attention");
   r.add<MultiHeadAttention>("com.microsoft", "MultiHeadAttention");
+  r.add<FlexAttention>("ai.onnx.preview", "FlexAttention");
 }
 
 }  // namespace pionnx

@@ -8,12 +8,14 @@ namespace pionnx {
 void register_activation(KernelRegistry&), register_softmax(KernelRegistry&), register_conv(KernelRegistry&),
     register_conv_transpose(KernelRegistry&), register_geometry(KernelRegistry&), register_pool(KernelRegistry&),
     register_norm(KernelRegistry&), register_dropout(KernelRegistry&), register_attention(KernelRegistry&),
-    register_rotary(KernelRegistry&), register_losses(KernelRegistry&);
+    register_rotary(KernelRegistry&), register_losses(KernelRegistry&), register_linear_attention(KernelRegistry&),
+    register_causal_conv_state(KernelRegistry&);
 
 void register_nn_family(KernelRegistry& r) {
   for (Registrar add :
        {register_activation, register_softmax, register_conv, register_conv_transpose, register_geometry, register_pool,
-        register_norm, register_dropout, register_attention, register_rotary, register_losses})
+        register_norm, register_dropout, register_attention, register_rotary, register_losses,
+        register_linear_attention, register_causal_conv_state})
     add(r);
 }
 
