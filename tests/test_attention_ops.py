@@ -187,7 +187,9 @@ def test_attention_16bit_matches_function_body(dtype, precision, attrs):
     if dtype == "bfloat16":
         dtype = pytest.importorskip("ml_dtypes").bfloat16
     rng = seeded(str(dtype), precision, sorted(attrs.items()))
-    inputs = {k: rng.random(s).astype(dtype) for k, s in (("Q", (2, 3, 4, 8)), ("K", (2, 3, 6, 8)), ("V", (2, 3, 6, 8)))}
+    inputs = {
+        k: rng.random(s).astype(dtype) for k, s in (("Q", (2, 3, 4, 8)), ("K", (2, 3, 6, 8)), ("V", (2, 3, 6, 8)))
+    }
     if precision is not None:
         attrs = {**attrs, "softmax_precision": precision}
     m, feeds = one_node("Attention", inputs, ["Y"], 25, **attrs)

@@ -167,7 +167,9 @@ def test_positional_feeds_skip_initializer_inputs():
 
 # ------------------------------------------------ exotic types without ml_dtypes
 
-EXOTIC = r"bfloat16|BFLOAT16|float8|FLOAT8|e4m3|e5m2|int4|INT4|uint4|UINT4|int2|INT2|uint2|UINT2|float4|FLOAT4|e8m0|E8M0"
+EXOTIC = (
+    r"bfloat16|BFLOAT16|float8|FLOAT8|e4m3|e5m2|int4|INT4|uint4|UINT4|int2|INT2|uint2|UINT2|float4|FLOAT4|e8m0|E8M0"
+)
 
 
 @pytest.fixture(scope="module")

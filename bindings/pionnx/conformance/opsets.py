@@ -53,7 +53,11 @@ NOT_SUPPORTED_VERSIONS = {
 
 # Rows whose `since` is not a version onnx.defs has a schema for, and why.
 UNLISTED_SINCE = {
-    ("", "MeanVarianceNormalization", 1): "an experimental opset-1 operator whose schema onnx removed; old models use it",
+    (
+        "",
+        "MeanVarianceNormalization",
+        1,
+    ): "an experimental opset-1 operator whose schema onnx removed; old models use it",
 }
 
 
@@ -114,19 +118,29 @@ def problems() -> list[str]:
         op_rows = sorted(op_rows, key=lambda r: r.since)
         for row in op_rows:
             if row.since not in schema_versions and (key[0], key[1], row.since) not in UNLISTED_SINCE:
-                found.append(f"{key[0] or 'ai.onnx'}::{key[1]} row since {row.since}: onnx has versions {schema_versions}")
+                found.append(
+                    f"{key[0] or 'ai.onnx'}::{key[1]} row since {row.since}: onnx has versions {schema_versions}"
+                )
             if row.until < latest and row.until + 1 not in schema_versions:
-                found.append(f"{key[0] or 'ai.onnx'}::{key[1]} row until {row.until}: no onnx version starts at {row.until + 1}")
+                found.append(
+                    f"{key[0] or 'ai.onnx'}::{key[1]} row until {row.until}: no onnx version starts at {row.until + 1}"
+                )
         for a, b in zip(op_rows, op_rows[1:]):
             if b.since <= a.until:
-                found.append(f"{key[0] or 'ai.onnx'}::{key[1]}: rows [{a.since}, {a.until}] and [{b.since}, {b.until}] overlap")
+                found.append(
+                    f"{key[0] or 'ai.onnx'}::{key[1]}: rows [{a.since}, {a.until}] and [{b.since}, {b.until}] overlap"
+                )
     for key in sorted(versions):
         if key not in rows and key not in NOT_SUPPORTED:
-            found.append(f"{key[0] or 'ai.onnx'}::{key[1]} (versions {versions[key]}) is neither run nor listed in NOT_SUPPORTED")
+            found.append(
+                f"{key[0] or 'ai.onnx'}::{key[1]} (versions {versions[key]}) is neither run nor listed in NOT_SUPPORTED"
+            )
     for domain, op, version, row in coverage():
         key = (domain, op, version)
         if (domain, op) in rows and row is None and key not in NOT_SUPPORTED_VERSIONS:
-            found.append(f"{domain or 'ai.onnx'}::{op}-{version} is not covered by a row nor listed in NOT_SUPPORTED_VERSIONS")
+            found.append(
+                f"{domain or 'ai.onnx'}::{op}-{version} is not covered by a row nor listed in NOT_SUPPORTED_VERSIONS"
+            )
         if row is not None and key in NOT_SUPPORTED_VERSIONS:
             found.append(f"{domain or 'ai.onnx'}::{op}-{version} runs now: take it off NOT_SUPPORTED_VERSIONS")
     for key in sorted(NOT_SUPPORTED):
@@ -136,7 +150,9 @@ def problems() -> list[str]:
 
 
 def print_table(since: int = 0, missing_only: bool = False) -> None:
-    print(f"onnx {onnx.__version__} (ai.onnx opset {onnx.defs.onnx_opset_version()}); pionnx kLatestOpset {_core.latest_opset()}")
+    print(
+        f"onnx {onnx.__version__} (ai.onnx opset {onnx.defs.onnx_opset_version()}); pionnx kLatestOpset {_core.latest_opset()}"
+    )
     print(f"{'domain':<26} {'operator':<34} {'version':>7}  pionnx")
     for domain, op, version, row in coverage():
         if version < since and domain == "":

@@ -228,7 +228,7 @@ struct Reader {
                      " (", dtype_name(dt), ") needs ", nbytes, " packed bytes but ",
                      t.has_raw ? "raw_data" : "int32_data", " holds ", packed.size());
       unpack_packed(dt, reinterpret_cast<const uint8_t*>(packed.data()), static_cast<uint8_t*>(out.raw()),
-                  static_cast<int64_t>(n));
+                    static_cast<int64_t>(n));
       return out;
     }
     if (t.has_raw) {

@@ -165,7 +165,7 @@ void cast_into(KernelContext& ctx, const Tensor& x, DType to, const std::string&
   const bool small_from = dtype_is_small(x.dtype()), small_to = dtype_is_small(to);
   if (small_from || small_to) {
     if (to == DType::String) {
-      const DType mid = !dtype_is_narrow_int(x.dtype()) ? DType::Float
+      const DType mid = !dtype_is_narrow_int(x.dtype())     ? DType::Float
                         : dtype_is_signed_narrow(x.dtype()) ? DType::Int8
                                                             : DType::UInt8;
       return cast_into(ctx, cast_tensor(x, mid), to, what, opt);

@@ -124,9 +124,7 @@ struct ScoreBias {
   bool offset_from_lengths = false;
   float fill = -std::numeric_limits<float>::infinity();
 
-  bool active() const {
-    return add || keep || key_mask || !lengths.empty() || causal || left >= 0 || right >= 0;
-  }
+  bool active() const { return add || keep || key_mask || !lengths.empty() || causal || left >= 0 || right >= 0; }
 
   // Writes row (b, h, i) of the bias to out[0, T) (S = query rows); returns
   // true when every entry is -inf, i.e. no key is attended.
@@ -363,11 +361,10 @@ class Attention : public Kernel {
     qk_mode_ = info.node.attr_i("qk_matmul_output_mode", 0);
     left_ = info.node.attr_i("left_window_size", -1);
     right_ = info.node.attr_i("right_window_size", -1);
-    PIONNX_ENFORCE(qk_mode_ >= 0 && qk_mode_ <= 3, InvalidArgument, what,
-                   ": qk_matmul_output_mode must be 0..3, got ", qk_mode_);
+    PIONNX_ENFORCE(qk_mode_ >= 0 && qk_mode_ <= 3, InvalidArgument, what, ": qk_matmul_output_mode must be 0..3, got ",
+                   qk_mode_);
     PIONNX_ENFORCE(left_ >= -1 && right_ >= -1, InvalidArgument, what,
-                   ": left_window_size and right_window_size must be -1 or nonnegative, got ", left_, " and ",
-                   right_);
+                   ": left_window_size and right_window_size must be -1 or nonnegative, got ", left_, " and ", right_);
     PIONNX_ENFORCE(softcap_ >= 0.f, InvalidArgument, what, ": softcap must be nonnegative, got ", softcap_);
     softmax_dtype_ = softmax_precision_attr(info.node, DType::Undefined);
   }
@@ -387,8 +384,7 @@ class Attention : public Kernel {
     const bool three_d = q_in.rank() == 3;
     PIONNX_ENFORCE(!three_d || (q_heads_ > 0 && kv_heads_ > 0), InvalidArgument, what,
                    ": 3-D inputs need positive q_num_heads and kv_num_heads, got ", q_heads_, " and ", kv_heads_);
-    PIONNX_ENFORCE(!past_k_in == !past_v_in, InvalidArgument, what,
-                   ": past_key and past_value must be given together");
+    PIONNX_ENFORCE(!past_k_in == !past_v_in, InvalidArgument, what, ": past_key and past_value must be given together");
     PIONNX_ENFORCE(!(nonpad_in && past_k_in), InvalidArgument, what,
                    ": nonpad_kv_seqlen (an external cache) cannot be combined with past_key / past_value");
 
@@ -429,8 +425,8 @@ class Attention : public Kernel {
     }
     if (nonpad_in) {
       a.bias.lengths = tensor_to_int64s(*nonpad_in);
-      PIONNX_ENFORCE(nonpad_in->rank() == 1 && static_cast<int64_t>(a.bias.lengths.size()) == B, InvalidArgument,
-                     what, ": nonpad_kv_seqlen must be [batch] = [", B, "], got ", shape_str(nonpad_in->shape()));
+      PIONNX_ENFORCE(nonpad_in->rank() == 1 && static_cast<int64_t>(a.bias.lengths.size()) == B, InvalidArgument, what,
+                     ": nonpad_kv_seqlen must be [batch] = [", B, "], got ", shape_str(nonpad_in->shape()));
       a.bias.offset_from_lengths = true;
     }
     a.bias.causal = is_causal_;
@@ -637,8 +633,9 @@ class FlexAttention : public Kernel {
                    " do not match Q ", shape_str(q.shape()));
     PIONNX_ENFORCE(kv.heads > 0 && Hq % kv.heads == 0, InvalidArgument, what, ": q heads ", Hq,
                    " must be a multiple of kv heads ", kv.heads);
-    const DType compute =
-        compute_ != DType::Undefined ? compute_ : q_in.dtype() == DType::Double ? DType::Double : DType::Float;
+    const DType compute = compute_ != DType::Undefined    ? compute_
+                          : q_in.dtype() == DType::Double ? DType::Double
+                                                          : DType::Float;
     const Precision in_round = precision_of(q_in.dtype()), sm_round = precision_of(compute);
 
     // scores [B, Hq, L, S]
@@ -696,8 +693,8 @@ class FlexAttention : public Kernel {
                    " must produce one tensor");
     const Tensor& out = outs[0].tensor;
     PIONNX_ENFORCE(out.shape() == x.shape() && out.dtype() == compute, InvalidGraph, node_.describe(), ": ", attr,
-                   " must return its input's shape ", shape_str(x.shape()), " and type ", dtype_name(compute),
-                   ", got ", shape_str(out.shape()), " ", dtype_name(out.dtype()));
+                   " must return its input's shape ", shape_str(x.shape()), " and type ", dtype_name(compute), ", got ",
+                   shape_str(out.shape()), " ", dtype_name(out.dtype()));
     return to_float32(out);
   }
 

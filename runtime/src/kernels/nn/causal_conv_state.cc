@@ -36,15 +36,15 @@ class CausalConvWithState : public Kernel {
     PIONNX_ENFORCE(x_in.rank() == 3, InvalidArgument, what, ": input must be 3-D [batch, channels, length], got ",
                    shape_str(x_in.shape()));
     const int64_t B = x_in.dim(0), C = x_in.dim(1), L = x_in.dim(2);
-    PIONNX_ENFORCE(w_in.rank() == 3 && w_in.dim(0) == C && w_in.dim(1) == 1 && w_in.dim(2) >= 1, InvalidArgument,
-                   what, ": weight must be [", C, ", 1, k] with k >= 1, got ", shape_str(w_in.shape()));
+    PIONNX_ENFORCE(w_in.rank() == 3 && w_in.dim(0) == C && w_in.dim(1) == 1 && w_in.dim(2) >= 1, InvalidArgument, what,
+                   ": weight must be [", C, ", 1, k] with k >= 1, got ", shape_str(w_in.shape()));
     const int64_t K = w_in.dim(2), P = K - 1;
     if (bias_in)
       PIONNX_ENFORCE(bias_in->shape() == Shape({C}), InvalidArgument, what, ": bias must be [", C, "], got ",
                      shape_str(bias_in->shape()));
     if (past_in)
-      PIONNX_ENFORCE(past_in->shape() == Shape({B, C, P}), InvalidArgument, what, ": past_state must be [", B, ", ",
-                     C, ", ", P, "] (k - 1 = ", P, " positions), got ", shape_str(past_in->shape()));
+      PIONNX_ENFORCE(past_in->shape() == Shape({B, C, P}), InvalidArgument, what, ": past_state must be [", B, ", ", C,
+                     ", ", P, "] (k - 1 = ", P, " positions), got ", shape_str(past_in->shape()));
 
     const Tensor x = to_float32(x_in), w = to_float32(w_in);
     Tensor bias, past;

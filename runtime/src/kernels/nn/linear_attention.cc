@@ -34,8 +34,8 @@ class LinearAttention : public Kernel {
                    what, ": update_rule must be 'linear', 'gated', 'delta' or 'gated_delta', got '", rule, "'");
     gated_ = rule == "gated" || rule == "gated_delta";
     delta_ = rule == "delta" || rule == "gated_delta";
-    PIONNX_ENFORCE(q_heads_ > 0 && kv_heads_ > 0 && q_heads_ % kv_heads_ == 0, InvalidArgument, what,
-                   ": q_num_heads (", q_heads_, ") must be a positive multiple of kv_num_heads (", kv_heads_, ")");
+    PIONNX_ENFORCE(q_heads_ > 0 && kv_heads_ > 0 && q_heads_ % kv_heads_ == 0, InvalidArgument, what, ": q_num_heads (",
+                   q_heads_, ") must be a positive multiple of kv_num_heads (", kv_heads_, ")");
   }
 
   void compute(KernelContext& ctx) const override {
@@ -59,11 +59,10 @@ class LinearAttention : public Kernel {
     PIONNX_ENFORCE(v_in.dim(2) % Hkv == 0, InvalidArgument, what, ": value hidden size ", v_in.dim(2),
                    " is not divisible by kv_num_heads ", Hkv);
     const int64_t Dk = q_in.dim(2) / Hq, Dv = v_in.dim(2) / Hkv;
-    PIONNX_ENFORCE(k_in.dim(0) == B && k_in.dim(1) == T && k_in.dim(2) == Hkv * Dk && v_in.dim(0) == B &&
-                       v_in.dim(1) == T,
-                   InvalidArgument, what, ": key ", shape_str(k_in.shape()), " / value ", shape_str(v_in.shape()),
-                   " do not match query ", shape_str(q_in.shape()), " (key must be [", B, ", ", T, ", ", Hkv * Dk,
-                   "])");
+    PIONNX_ENFORCE(
+        k_in.dim(0) == B && k_in.dim(1) == T && k_in.dim(2) == Hkv * Dk && v_in.dim(0) == B && v_in.dim(1) == T,
+        InvalidArgument, what, ": key ", shape_str(k_in.shape()), " / value ", shape_str(v_in.shape()),
+        " do not match query ", shape_str(q_in.shape()), " (key must be [", B, ", ", T, ", ", Hkv * Dk, "])");
     // decay: per head [B, T, Hkv] or per key dimension [B, T, Hkv * Dk];
     // beta: per head [B, T, Hkv] or shared [B, T, 1].
     int64_t decay_width = 0, beta_width = 0;

@@ -12,10 +12,9 @@ void register_activation(KernelRegistry&), register_softmax(KernelRegistry&), re
     register_causal_conv_state(KernelRegistry&);
 
 void register_nn_family(KernelRegistry& r) {
-  for (Registrar add :
-       {register_activation, register_softmax, register_conv, register_conv_transpose, register_geometry, register_pool,
-        register_norm, register_dropout, register_attention, register_rotary, register_losses,
-        register_linear_attention, register_causal_conv_state})
+  for (Registrar add : {register_activation, register_softmax, register_conv, register_conv_transpose,
+                        register_geometry, register_pool, register_norm, register_dropout, register_attention,
+                        register_rotary, register_losses, register_linear_attention, register_causal_conv_state})
     add(r);
 }
 

@@ -320,8 +320,7 @@ class Unique final : public NamedKernel {
 
 void register_index_sort(KernelRegistry& r) {
   r.add_all("", {impl<TopK>("TopK"), impl<ArgExtreme<true>>("ArgMax"), impl<ArgExtreme<false>>("ArgMin"),
-                 impl<CumScan<false>>("CumSum"), impl<CumScan<true>>("CumProd"),
-                 impl<Unique>("Unique")});
+                 impl<CumScan<false>>("CumSum"), impl<CumScan<true>>("CumProd"), impl<Unique>("Unique")});
 }
 
 }  // namespace pionnx

@@ -544,8 +544,8 @@ class SpaceToDepth final : public BlockKernel {
     // CRD: output viewed as [N, C, b, b, H/b, W/b].
     const std::vector<int64_t> strides = crd_ ? std::vector<int64_t>{C * H * W, H * W, W, 1, b * W, b}
                                               : std::vector<int64_t>{C * H * W, W, 1, H * W, b * W, b};
-    const std::vector<int64_t> dims = crd_ ? std::vector<int64_t>{N, C, b, b, H / b, W / b}
-                                           : std::vector<int64_t>{N, b, b, C, H / b, W / b};
+    const std::vector<int64_t> dims =
+        crd_ ? std::vector<int64_t>{N, C, b, b, H / b, W / b} : std::vector<int64_t>{N, b, b, C, H / b, W / b};
     // b divides H and W, but with an empty H or W it is unbounded: C * b * b must not wrap.
     const int64_t Cbb =
         checked_mul(checked_mul(C, b, "SpaceToDepth: output channels"), b, "SpaceToDepth: output channels");

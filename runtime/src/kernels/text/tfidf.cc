@@ -41,8 +41,8 @@ class TfIdfVectorizer : public Kernel {
     max_n_ = n.require("max_gram_length").i;
     max_skip_ = n.require("max_skip_count").i;
     PIONNX_ENFORCE(min_n_ >= 1 && max_n_ >= min_n_ && max_skip_ >= 0, InvalidGraph, what_,
-                   ": need 1 <= min_gram_length <= max_gram_length and max_skip_count >= 0, got ", min_n_, ", ",
-                   max_n_, ", ", max_skip_);
+                   ": need 1 <= min_gram_length <= max_gram_length and max_skip_count >= 0, got ", min_n_, ", ", max_n_,
+                   ", ", max_skip_);
     const std::vector<int64_t> counts = n.require("ngram_counts").ints;
     indexes_ = n.require("ngram_indexes").ints;
     weights_ = n.attr_floats("weights");
@@ -85,8 +85,8 @@ class TfIdfVectorizer : public Kernel {
       for (int64_t i = 0; i < out_size_; ++i) {
         const int64_t f = freq[static_cast<size_t>(r * out_size_ + i)];
         const float w = weights_.empty() ? 1.f : weights_[static_cast<size_t>(i)];
-        float v = static_cast<float>(f);                        // TF
-        if (mode_ == "IDF") v = f > 0 ? w : 0.f;               // presence, weighted
+        float v = static_cast<float>(f);          // TF
+        if (mode_ == "IDF") v = f > 0 ? w : 0.f;  // presence, weighted
         else if (mode_ == "TFIDF") v = w * static_cast<float>(f);
         out[r * out_size_ + i] = v;
       }
