@@ -32,7 +32,6 @@ NOT_SUPPORTED = {
     ("ai.onnx.preview.training", "Adam"): "training operator; pionnx is an inference runtime",
     ("ai.onnx.preview.training", "Gradient"): "training operator; pionnx is an inference runtime",
     ("ai.onnx.preview.training", "Momentum"): "training operator; pionnx is an inference runtime",
-    ("", "RegexFullMatch"): "not implemented yet",
     ("ai.onnx.ml", "CastMap"): "not implemented yet (map inputs)",
     ("ai.onnx.ml", "CategoryMapper"): "not implemented yet",
     ("ai.onnx.ml", "DictVectorizer"): "not implemented yet (map inputs)",

@@ -4,10 +4,10 @@
 
 namespace pionnx {
 
-void register_string(KernelRegistry&), register_tfidf(KernelRegistry&);
+void register_regex(KernelRegistry&), register_string(KernelRegistry&), register_tfidf(KernelRegistry&);
 
 void register_text_family(KernelRegistry& r) {
-  for (Registrar add : {register_string, register_tfidf}) add(r);
+  for (Registrar add : {register_regex, register_string, register_tfidf}) add(r);
 }
 
 }  // namespace pionnx

@@ -1,8 +1,8 @@
 // String operators: StringNormalizer, StringConcat, StringSplit. Case
 // changes are ASCII-only (bytes outside ASCII pass through unchanged).
-// RegexFullMatch is not here: std::regex needs std::locale, which breaks
-// (std::bad_cast) when a statically linked libstdc++ meets the process's
-// own; it wants a small RE2-subset matcher of its own.
+// RegexFullMatch is in regex.cc, with pionnx's own linear-time RE2-subset
+// matcher (std::regex needs std::locale, which breaks when a statically
+// linked libstdc++ meets the process's own).
 #include <algorithm>
 #include <cctype>
 #include <unordered_set>
