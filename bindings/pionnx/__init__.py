@@ -15,6 +15,7 @@ from ._core import (
     simd_info,
     simd_paths,
 )
+from ._ortvalue import IOBinding, OrtValue
 from ._session import (
     ExecutionMode,
     GraphOptimizationLevel,
@@ -26,6 +27,8 @@ from ._session import (
     get_all_providers,
     get_available_providers,
     get_device,
+    get_optimizer_names,
+    set_default_logger_severity,
     tensor_from_proto,
     value_from_proto,
 )
@@ -37,17 +40,21 @@ __all__ = [
     "Fail",
     "GraphOptimizationLevel",
     "InferenceSession",
+    "IOBinding",
     "InvalidArgument",
     "InvalidGraph",
     "InvalidProtobuf",
     "ModelMetadata",
     "NodeArg",
     "NotImplemented",
+    "OrtValue",
     "RunOptions",
     "SessionOptions",
     "get_all_providers",
     "get_available_providers",
     "get_device",
+    "get_optimizer_names",
+    "set_default_logger_severity",
     "tensor_from_proto",
     "value_from_proto",
     "simd_info",

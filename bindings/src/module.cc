@@ -9,6 +9,7 @@
 #include <nanobind/stl/vector.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -16,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "pionnx/log.h"
 #include "pionnx/operators.h"
 #include "pionnx/session.h"
 #include "pionnx/simd.h"
@@ -205,12 +207,21 @@ nb::list descs_to_python(const std::vector<ValueDesc>& ds) {
   return l;
 }
 
+struct RunFlag {
+  std::atomic<bool> value{false};
+};
+
 SessionConfig make_config(int threads, int opt_level, int log_severity, const std::string& optimized_path,
-                          const std::map<std::string, int64_t>& limits) {
+                          const std::map<std::string, int64_t>& limits, const std::string& logid,
+                          const std::vector<std::string>& disabled_optimizers) {
   SessionConfig c;
   c.intra_op_threads = threads;
   c.opt_level = static_cast<OptLevel>(opt_level);
+  PIONNX_ENFORCE(log_severity >= -1 && log_severity <= 4, InvalidArgument,
+                 "log_severity_level must be -1 (the default logger's) or 0..4, got ", log_severity);
   c.log_severity = log_severity;
+  c.logid = logid;
+  c.disabled_optimizers = disabled_optimizers;
   c.optimized_model_path = optimized_path;
   for (const auto& [key, v] : limits) {
     PIONNX_ENFORCE(v >= 0, InvalidArgument, key, " must be >= 0, got ", v);
@@ -263,26 +274,30 @@ NB_MODULE(_core, m) {
       .def_static(
           "from_bytes",
           [](nb::bytes data, int threads, int opt, int sev, const std::string& opt_path,
-             const std::map<std::string, int64_t>& limits) {
+             const std::map<std::string, int64_t>& limits, const std::string& logid,
+             const std::vector<std::string>& disabled) {
             // Decoded in place: `data` is immutable and held by this call.
             std::string_view bytes(static_cast<const char*>(data.c_str()), data.size());
-            SessionConfig cfg = make_config(threads, opt, sev, opt_path, limits);
+            SessionConfig cfg = make_config(threads, opt, sev, opt_path, limits, logid, disabled);
             nb::gil_scoped_release nogil;
             return new Session(bytes, "", cfg);
           },
-          nb::arg("data"), nb::arg("threads") = 0, nb::arg("opt_level") = 99, nb::arg("log_severity") = 2,
+          nb::arg("data"), nb::arg("threads") = 0, nb::arg("opt_level") = 99, nb::arg("log_severity") = -1,
           nb::arg("optimized_model_path") = "", nb::arg("limits") = std::map<std::string, int64_t>(),
+          nb::arg("logid") = "", nb::arg("disabled_optimizers") = std::vector<std::string>(),
           nb::rv_policy::take_ownership)
       .def_static(
           "from_path",
           [](const std::string& path, int threads, int opt, int sev, const std::string& opt_path,
-             const std::map<std::string, int64_t>& limits) {
-            SessionConfig cfg = make_config(threads, opt, sev, opt_path, limits);
+             const std::map<std::string, int64_t>& limits, const std::string& logid,
+             const std::vector<std::string>& disabled) {
+            SessionConfig cfg = make_config(threads, opt, sev, opt_path, limits, logid, disabled);
             nb::gil_scoped_release nogil;
             return Session::from_file(path, cfg).release();
           },
-          nb::arg("path"), nb::arg("threads") = 0, nb::arg("opt_level") = 99, nb::arg("log_severity") = 2,
+          nb::arg("path"), nb::arg("threads") = 0, nb::arg("opt_level") = 99, nb::arg("log_severity") = -1,
           nb::arg("optimized_model_path") = "", nb::arg("limits") = std::map<std::string, int64_t>(),
+          nb::arg("logid") = "", nb::arg("disabled_optimizers") = std::vector<std::string>(),
           nb::rv_policy::take_ownership)
       .def("inputs", [](const Session& s) { return descs_to_python(s.inputs()); })
       .def("outputs", [](const Session& s) { return descs_to_python(s.outputs()); })
@@ -304,22 +319,61 @@ NB_MODULE(_core, m) {
              return d;
            })
       .def("profile", &Session::profile)
-      .def("run", [](Session& s, nb::list feeds, std::vector<std::string> names) {
-        std::vector<std::pair<std::string, Value>> in;
-        for (nb::handle item : feeds) {
-          nb::tuple kv = nb::borrow<nb::tuple>(item);
-          std::string name = nb::cast<std::string>(kv[0]);
-          in.emplace_back(name, value_from_python(name, kv[1]));
-        }
-        std::vector<Value> out;
-        {
-          nb::gil_scoped_release nogil;
-          out = s.run(in, names);
-        }
-        nb::list res;
-        for (const Value& v : out) res.append(value_to_python(v));
-        return res;
-      });
+      // flag: a RunFlag whose set() stops the run between nodes; profile: also
+      // return one dict per node (name, op_type, start_ns, duration_ns,
+      // inputs/outputs as (type, shape)).
+      .def(
+          "run",
+          [](Session& s, nb::list feeds, std::vector<std::string> names, const RunFlag* flag,
+             bool profile) -> nb::object {
+            std::vector<std::pair<std::string, Value>> in;
+            for (nb::handle item : feeds) {
+              nb::tuple kv = nb::borrow<nb::tuple>(item);
+              std::string name = nb::cast<std::string>(kv[0]);
+              in.emplace_back(name, value_from_python(name, kv[1]));
+            }
+            std::vector<Value> out;
+            std::vector<NodeEvent> events;
+            RunControl control;
+            control.terminate = flag ? &flag->value : nullptr;
+            control.node_events = profile ? &events : nullptr;
+            {
+              nb::gil_scoped_release nogil;
+              out = s.run(in, names, control);
+            }
+            nb::list res;
+            for (const Value& v : out) res.append(value_to_python(v));
+            if (!profile) return res;
+            auto args = [](const std::vector<NodeEvent::Arg>& a) {
+              nb::list l;
+              for (const NodeEvent::Arg& x : a) l.append(nb::make_tuple(x.type, x.shape));
+              return l;
+            };
+            nb::list evs;
+            for (const NodeEvent& e : events) {
+              nb::dict d;
+              d["name"] = model_text(e.name);
+              d["op_type"] = model_text(e.op_type);
+              d["start_ns"] = e.start_ns;
+              d["duration_ns"] = e.duration_ns;
+              d["inputs"] = args(e.inputs);
+              d["outputs"] = args(e.outputs);
+              evs.append(d);
+            }
+            return nb::make_tuple(res, evs);
+          },
+          nb::arg("feeds"), nb::arg("names"), nb::arg("flag") = nb::none(), nb::arg("profile") = false);
+
+  // RunOptions.terminate's flag: set from any thread, read by a run between nodes.
+  nb::class_<RunFlag>(m, "RunFlag")
+      .def(nb::init<>())
+      .def("set", [](RunFlag& f, bool v) { f.value.store(v); })
+      .def("get", [](const RunFlag& f) { return f.value.load(); });
+
+  m.def("set_default_logger_severity", &pionnx::set_default_logger_severity);
+  m.def("default_logger_severity", &pionnx::default_logger_severity);
+  m.def("optimizer_names", &pionnx::optimizer_names);
+  m.def("steady_clock_ns", &pionnx::steady_clock_ns);
 
   m.def("tensor_from_proto", [](nb::bytes data) {
     std::string bytes(static_cast<const char*>(data.c_str()), data.size());

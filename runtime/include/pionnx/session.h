@@ -1,5 +1,6 @@
 // The public entry point: load a model, run it.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -26,10 +27,40 @@ struct SessionLimits {
 struct SessionConfig {
   int intra_op_threads = 0;  // 0: physical cores
   OptLevel opt_level = OptLevel::All;
-  int log_severity = 2;
+  int log_severity = -1;  // pionnx/log.h: -1 follows the default logger severity
+  std::string logid;
   std::string optimized_model_path;  // write the optimized graph here if set
+  // Optimizer passes not to run, by name (optimizer_names()); unknown names
+  // are logged as a warning and ignored, as onnxruntime ignores them.
+  std::vector<std::string> disabled_optimizers;
   SessionLimits limits;
 };
+
+// One node's run, for profiling: when it started (steady clock, ns), how
+// long it took, and the types and shapes of what it read and wrote.
+struct NodeEvent {
+  std::string name, op_type;
+  int64_t start_ns = 0, duration_ns = 0;
+  struct Arg {
+    std::string type;  // "float", "int64", ...; "seq" or "none" for non-tensors
+    std::vector<int64_t> shape;
+  };
+  std::vector<Arg> inputs, outputs;
+};
+
+// Per-run controls. terminate: checked between nodes; once set, the run
+// stops with pionnx::Error("Exiting due to terminate flag being set to
+// true."). node_events: when given, receives one NodeEvent per node of the
+// top-level graph.
+struct RunControl {
+  const std::atomic<bool>* terminate = nullptr;
+  std::vector<NodeEvent>* node_events = nullptr;
+};
+
+// The optimizer passes, by the names SessionConfig::disabled_optimizers takes.
+std::vector<std::string> optimizer_names();
+// Nanoseconds of the steady clock NodeEvent::start_ns is measured on.
+int64_t steady_clock_ns();
 
 // One input/output as the user sees it. dims: -1 with a param name for a
 // symbolic dimension, -1 with empty name for unknown.
@@ -69,7 +100,7 @@ class Session {
   // Safe to call from several threads at once; the calls run in parallel,
   // each with its own intermediate values (the weights are shared).
   std::vector<Value> run(const std::vector<std::pair<std::string, Value>>& feeds,
-                         const std::vector<std::string>& output_names);
+                         const std::vector<std::string>& output_names, const RunControl& control = {});
 
   // Debug/profile facts: node count before/after optimization, peak bytes,
   // the most run() calls seen in progress at once.

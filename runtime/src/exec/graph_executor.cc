@@ -1,5 +1,8 @@
 #include "exec/graph_executor.h"
 
+#include <atomic>
+#include <chrono>
+
 #include <algorithm>
 #include <queue>
 #include <unordered_set>
@@ -222,8 +225,35 @@ GraphExecutor::GraphExecutor(const Graph& graph, const std::map<std::string, int
         st.donatable.push_back(s);
 }
 
+namespace {
+
+// What a profile records of one input or output of a node.
+NodeEvent::Arg event_arg(const Value* v) {
+  NodeEvent::Arg a;
+  if (v == nullptr || v->kind == Value::Kind::None) {
+    a.type = "none";
+  } else if (v->is_tensor()) {
+    a.type = dtype_name(v->tensor.dtype());
+    a.shape = v->tensor.shape();
+  } else {
+    a.type = "seq";
+    a.shape = {static_cast<int64_t>(v->sequence.size())};
+  }
+  return a;
+}
+
+}  // namespace
+
+int64_t steady_clock_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 std::vector<Value> GraphExecutor::run(const std::vector<const Value*>& inputs, ThreadPool& pool, const Scope* outer,
-                                      const std::vector<size_t>& wanted_outputs, int64_t* peak_bytes) const {
+                                      const std::vector<size_t>& wanted_outputs, int64_t* peak_bytes,
+                                      const RunControl* control) const {
+  const std::atomic<bool>* terminate = control ? control->terminate : nullptr;
+  std::vector<NodeEvent>* events = control ? control->node_events : nullptr;
   std::vector<Value> values(slot_names_.size());
   for (const auto& c : constants_) values[c.first] = Value(*c.second);
   for (size_t i = 0; i < input_slots_.size() && i < inputs.size(); ++i)
@@ -240,6 +270,8 @@ std::vector<Value> GraphExecutor::run(const std::vector<const Value*>& inputs, T
   int64_t live = 0, peak = 0;
   std::vector<int64_t> made(values.size(), 0);
   for (const Step& st : steps_) {
+    if (terminate && terminate->load(std::memory_order_relaxed))
+      throw Error("Exiting due to terminate flag being set to true.");
     std::vector<const Value*> ins(st.inputs.size(), nullptr);
     for (size_t i = 0; i < st.inputs.size(); ++i) {
       int s = st.inputs[i];
@@ -257,6 +289,13 @@ std::vector<Value> GraphExecutor::run(const std::vector<const Value*>& inputs, T
         if (values[s].is_tensor() && values[s].tensor.storage().use_count() == 1) donors.push_back(&values[s]);
       ctx.set_donors(std::move(donors));
     }
+    NodeEvent* event = nullptr;
+    if (events) {
+      events->push_back(NodeEvent{st.node->name, st.node->op_type, 0, 0, {}, {}});
+      event = &events->back();
+      for (int s : st.inputs) event->inputs.push_back(event_arg(s < 0 ? nullptr : &values[s]));
+      event->start_ns = steady_clock_ns();
+    }
     try {
       st.kernel->compute(ctx);
     } catch (const InvalidArgument& e) {
@@ -267,6 +306,10 @@ std::vector<Value> GraphExecutor::run(const std::vector<const Value*>& inputs, T
       throw InvalidGraph(str_cat("running ", st.node->describe(), ": ", e.what()));
     } catch (const std::bad_alloc&) {
       throw Error(str_cat("running ", st.node->describe(), ": out of memory"));
+    }
+    if (event) {
+      event->duration_ns = steady_clock_ns() - event->start_ns;
+      for (int s : st.outputs) event->outputs.push_back(event_arg(s < 0 ? nullptr : &values[s]));
     }
     for (int s : st.outputs)
       if (s >= 0) {

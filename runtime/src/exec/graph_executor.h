@@ -12,6 +12,7 @@
 
 #include "ir/graph.h"
 #include "kernels/base/kernel.h"
+#include "pionnx/session.h"
 
 namespace pionnx {
 
@@ -26,13 +27,15 @@ class GraphExecutor {
   // inputs: values for graph.inputs in order (nullptr for an input that keeps
   // its initializer default). outer: enclosing scope for captured names.
   // peak_bytes: when given, receives the peak bytes held by intermediate
-  // values during this run.
+  // values during this run. control: a terminate flag checked between nodes
+  // and where node timings go (pionnx/session.h RunControl).
   //
   // Reentrant: every value of a run lives in that run's own slots, kernels
   // are const once made (what they derive from weights is made once, under
   // std::call_once), so several threads may run one executor at once.
   std::vector<Value> run(const std::vector<const Value*>& inputs, ThreadPool& pool, const Scope* outer,
-                         const std::vector<size_t>& wanted_outputs, int64_t* peak_bytes = nullptr) const;
+                         const std::vector<size_t>& wanted_outputs, int64_t* peak_bytes = nullptr,
+                         const RunControl* control = nullptr) const;
 
   const Graph& graph() const { return graph_; }
   // A run whose live intermediates together pass `bytes` stops with an

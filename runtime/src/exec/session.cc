@@ -61,17 +61,28 @@ std::string expected_shape(const ValueInfo& vi) {
 class SessionImpl {
  public:
   SessionImpl(std::string_view bytes, const std::string& dir, const SessionConfig& cfg)
-      : limits_(checked_limits(cfg.limits)),
+      : logger_{cfg.log_severity, cfg.logid},
+        limits_(checked_limits(cfg.limits)),
         model_(load(bytes, dir, limits_)),
         pool_(cfg.intra_op_threads > 0 ? cfg.intra_op_threads : ThreadPool::default_threads()) {
     ScopedTensorLimit tensor_limit(limits_.max_tensor_bytes);
     Graph& g = model_.graph;
     nodes_before_ = static_cast<int64_t>(g.nodes.size());
+    warn_unused_initializers(g);
     inline_functions(model_, limits_.max_inlined_nodes);
-    optimize_graph(
+    const int rewrites = optimize_graph(
         g, cfg.opt_level,
-        OptimizeContext{model_.opsets, model_.ir_version, subgraph_builder(model_.opsets, KernelRegistry::builtin())});
+        OptimizeContext{model_.opsets, model_.ir_version, subgraph_builder(model_.opsets, KernelRegistry::builtin()),
+                        cfg.disabled_optimizers, &logger_});
     nodes_after_ = static_cast<int64_t>(g.nodes.size());
+    if (logger_.enabled(Severity::Info)) {
+      std::string opsets;
+      for (const auto& [domain, version] : model_.opsets)
+        opsets += str_cat(opsets.empty() ? "" : ", ", domain.empty() ? "ai.onnx" : domain, " ", version);
+      logger_.log(Severity::Info, str_cat("session: graph '", g.name, "' (IR ", model_.ir_version, "; opsets ", opsets,
+                                          "): ", nodes_before_, " nodes, ", nodes_after_, " after ", rewrites,
+                                          " optimizer rewrites; ", pool_.size(), " threads"));
+    }
     // A fusion may write com.microsoft operators (Gelu, MultiHeadAttention) into a model that
     // imports only the default domain: import it, as onnxruntime does.
     for (const Node& n : g.nodes)
@@ -132,8 +143,21 @@ class SessionImpl {
     }
   }
 
-  std::vector<Value> run(const std::vector<std::pair<std::string, Value>>& feeds,
-                         const std::vector<std::string>& names) const {
+  // onnxruntime's warning for an initializer no node reads (before any
+  // rewrite: the optimizer's own leftovers are not the model's fault).
+  void warn_unused_initializers(const Graph& g) const {
+    if (!logger_.enabled(Severity::Warning)) return;
+    std::unordered_set<std::string> read;
+    collect_names_read(g, read);
+    for (const ValueInfo& v : g.outputs) read.insert(v.name);
+    for (const std::string& name : g.initializer_order)
+      if (!read.count(name))
+        logger_.log(Severity::Warning, str_cat("Removing initializer '", name,
+                                               "'. It is not used by any node and should be removed from the model."));
+  }
+
+  std::vector<Value> run(const std::vector<std::pair<std::string, Value>>& feeds, const std::vector<std::string>& names,
+                         const RunControl& control) const {
     const Graph& g = model_.graph;
     std::vector<const Value*> in(g.inputs.size(), nullptr);
     for (const auto& kv : feeds) {
@@ -170,7 +194,7 @@ class SessionImpl {
     ScopedTensorLimit tensor_limit(limits_.max_tensor_bytes);
     InFlight in_flight(*this);
     int64_t peak = 0;
-    std::vector<Value> out = exec_->run(in, pool_, nullptr, wanted, &peak);
+    std::vector<Value> out = exec_->run(in, pool_, nullptr, wanted, &peak, &control);
     raise_to(peak_bytes_, peak);
     return out;
   }
@@ -199,6 +223,7 @@ class SessionImpl {
     return proto::parse_model(bytes, proto::LoadContext{dir, l.max_nesting_depth});
   }
 
+  Logger logger_;
   SessionLimits limits_;
   Model model_;
   mutable ThreadPool pool_;
@@ -232,8 +257,8 @@ const std::vector<ValueDesc>& Session::overridable_initializers() const { return
 const ModelMeta& Session::meta() const { return impl_->meta_; }
 
 std::vector<Value> Session::run(const std::vector<std::pair<std::string, Value>>& feeds,
-                                const std::vector<std::string>& output_names) {
-  return impl_->run(feeds, output_names);
+                                const std::vector<std::string>& output_names, const RunControl& control) {
+  return impl_->run(feeds, output_names, control);
 }
 
 std::map<std::string, int64_t> Session::profile() const {

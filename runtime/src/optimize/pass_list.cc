@@ -1,29 +1,66 @@
+#include <algorithm>
+
 #include "optimize/passes.h"
 
 namespace pionnx {
 
+namespace {
+
+using PassFn = bool (*)(Graph&, const OptimizeContext&);
+struct PassEntry {
+  const char* name;  // onnxruntime's name for the same rewrite where it has one
+  PassFn fn;
+  OptLevel level;  // the lowest level that runs it
+};
+
+// In the order they run within a round.
+const PassEntry kPasses[] = {
+    {"ConstantFolding", fold_constants, OptLevel::Basic},
+    {"EliminateIdentity", remove_identities, OptLevel::Basic},  // Identity and inference Dropout
+    {"EliminateDeadNodes", remove_dead_nodes, OptLevel::Basic},
+    {"ConvBNFusion", fold_conv_batchnorm, OptLevel::Extended},
+    {"ConvActivationFusion", fuse_conv_activation, OptLevel::Extended},
+    {"AttentionFusion", fuse_attention, OptLevel::Extended},  // before MatMulAddFusion takes the biases
+    {"MatMulAddFusion", fuse_matmul_add, OptLevel::Extended},
+    {"MatMulIntegerToFloatFusion", fuse_matmul_integer_to_float, OptLevel::Extended},
+    {"GeluFusion", fuse_gelu, OptLevel::Extended},
+    {"BiasGeluFusion", fuse_bias_gelu, OptLevel::Extended},
+    {"LayerNormFusion", fuse_layer_norm, OptLevel::Extended},  // also SkipLayerNormalization
+    {"UnusedInitializerRemoval", remove_unused_initializers, OptLevel::Basic},
+};
+
+}  // namespace
+
+std::vector<std::string> optimizer_names() {
+  std::vector<std::string> names;
+  for (const PassEntry& p : kPasses) names.push_back(p.name);
+  return names;
+}
+
 int optimize_graph(Graph& g, OptLevel level, const OptimizeContext& ctx) {
   if (level == OptLevel::Disabled) return 0;
-  using Pass = bool (*)(Graph&, const OptimizeContext&);
-  std::vector<Pass> passes = {fold_constants, remove_identities, remove_dead_nodes};
-  if (static_cast<int>(level) >= static_cast<int>(OptLevel::Extended)) {
-    passes.push_back(fold_conv_batchnorm);
-    passes.push_back(fuse_conv_activation);
-    passes.push_back(fuse_attention);  // before fuse_matmul_add takes the projections' biases
-    passes.push_back(fuse_matmul_add);
-    passes.push_back(fuse_matmul_integer_to_float);
-    passes.push_back(fuse_gelu);
-    passes.push_back(fuse_bias_gelu);
-    passes.push_back(fuse_layer_norm);
-  }
-  passes.push_back(remove_unused_initializers);
+  const std::vector<std::string> known = optimizer_names();
+  for (const std::string& name : ctx.disabled)
+    if (ctx.logger && std::find(known.begin(), known.end(), name) == known.end())
+      ctx.logger->log(Severity::Warning,
+                      "disabled_optimizers: pionnx has no optimizer named '" + name +
+                          "' (ignored); its optimizers are the ones pionnx.get_optimizer_names() lists");
+  std::vector<const PassEntry*> passes;
+  for (const PassEntry& p : kPasses)
+    if (static_cast<int>(level) >= static_cast<int>(p.level) &&
+        std::find(ctx.disabled.begin(), ctx.disabled.end(), p.name) == ctx.disabled.end())
+      passes.push_back(&p);
   int changes = 0;
   for (int round = 0; round < 8; ++round) {
     bool any = false;
-    for (Pass p : passes)
-      if (p(g, ctx)) {
+    for (const PassEntry* p : passes)
+      if (p->fn(g, ctx)) {
         any = true;
         ++changes;
+        if (ctx.logger)
+          ctx.logger->log(Severity::Verbose, std::string("optimizer ") + p->name + " changed the graph (round " +
+                                                 std::to_string(round + 1) + ", " + std::to_string(g.nodes.size()) +
+                                                 " nodes now)");
       }
     if (!any) break;
   }

@@ -7,6 +7,7 @@
 
 #include "ir/graph.h"
 #include "kernels/base/kernel.h"
+#include "pionnx/log.h"
 #include "pionnx/session.h"
 
 namespace pionnx {
@@ -19,6 +20,9 @@ struct OptimizeContext {
   // Lets constant folding run If/Loop/Scan over constant inputs (the
   // executor's, given by the session).
   SubgraphBuilder build_subgraph = {};
+  // Passes not to run (names: optimizer_names()), and where to report.
+  std::vector<std::string> disabled = {};
+  const Logger* logger = nullptr;
 };
 
 // Removes nodes none of whose outputs reach a graph output.
@@ -54,8 +58,9 @@ bool fuse_bias_gelu(Graph& g, const OptimizeContext& ctx);
 // com.microsoft SkipLayerNormalization.
 bool fuse_layer_norm(Graph& g, const OptimizeContext& ctx);
 
-// Runs the passes enabled at `level` over the graph (not into subgraphs).
-// Returns how many pass applications changed something.
+// Runs the passes enabled at `level` and not disabled over the graph (not
+// into subgraphs), to a fixed point. Returns how many pass applications
+// changed something; each is logged at verbose level.
 int optimize_graph(Graph& g, OptLevel level, const OptimizeContext& ctx);
 
 }  // namespace pionnx
