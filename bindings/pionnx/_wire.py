@@ -3,12 +3,17 @@ armv7 smoke test and tests that must also run on the board (numpy and the
 wheel only). Just enough of ModelProto for small float graphs: nodes with int
 and ints attributes, float32 initializers (raw_data or float_data) and
 float32 inputs/outputs with fixed shapes. Not a public API.
+
+And the matching reader, `fields`: one message's (field, wire type, value)
+triples, values of nested messages as views into the same buffer, for
+`pionnx info` (pionnx.cli), which inspects models without the onnx package.
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Union
 
 from pionnx._onnx_fields import (
     AttributeProto,
@@ -38,6 +43,58 @@ def varint(value: int) -> bytes:
         else:
             out.append(byte)
             return bytes(out)
+
+
+# A field's value as `fields` yields it: an int for varint, fixed64 and fixed32
+# fields (the raw bits), a view of the payload for length-delimited ones.
+FieldValue = Union[int, memoryview]
+
+
+def read_varint(buf: memoryview, pos: int) -> tuple[int, int]:
+    """The varint at buf[pos:] and the position after it; ValueError when truncated."""
+    value = shift = 0
+    while True:
+        if pos >= len(buf):
+            raise ValueError("truncated varint")
+        byte = buf[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+        if shift > 63:
+            raise ValueError("varint longer than 10 bytes")
+
+
+def fields(data: bytes | memoryview) -> Iterator[tuple[int, int, FieldValue]]:
+    """Each field of one serialized message, in order: (field number, wire type, value).
+    Length-delimited values are memoryviews into `data` (nothing is copied, so large
+    initializers cost nothing to skip). ValueError on anything that is not protobuf."""
+    buf = data if isinstance(data, memoryview) else memoryview(data)
+    pos = 0
+    while pos < len(buf):
+        key, pos = read_varint(buf, pos)
+        field, wire = key >> 3, key & 7
+        if field == 0:
+            raise ValueError("field number 0")
+        value: FieldValue
+        if wire == 0:
+            value, pos = read_varint(buf, pos)
+        elif wire == 1 or wire == 5:
+            size = 8 if wire == 1 else 4
+            if pos + size > len(buf):
+                raise ValueError("truncated fixed-size field")
+            value = int.from_bytes(buf[pos : pos + size], "little")
+            pos += size
+        elif wire == 2:
+            size, pos = read_varint(buf, pos)
+            if pos + size > len(buf):
+                raise ValueError(f"field {field} claims {size} bytes, {len(buf) - pos} are left")
+            value = buf[pos : pos + size]
+            pos += size
+        else:
+            raise ValueError(f"wire type {wire} (groups are not used by ONNX)")
+        yield field, wire, value
 
 
 def int_field(field: int, value: int) -> bytes:
