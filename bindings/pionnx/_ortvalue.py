@@ -49,7 +49,7 @@ _ELEM_NAMES = {
     25: "uint2",
     26: "int2",
 }
-_NUMPY_CODES = {
+_NUMPY_CODES: dict[np.dtype[Any], int] = {
     np.dtype(np.float32): 1,
     np.dtype(np.uint8): 2,
     np.dtype(np.int8): 3,
@@ -90,9 +90,9 @@ def _numpy_dtype(element_type: Any) -> np.dtype[Any]:
     """A numpy type (np.float32), a dtype, or an ONNX element code (1, 10, 16, ...) -> the numpy dtype."""
     if isinstance(element_type, (int, np.integer)) and not isinstance(element_type, bool):
         code = int(element_type)
-        for dtype, c in _NUMPY_CODES.items():
+        for known, c in _NUMPY_CODES.items():
             if c == code:
-                return dtype
+                return known
         name = next((n for n, c in _ML_CODES.items() if c == code), None)
         if name is None:
             raise ValueError(f"unsupported ONNX element type {code}")
@@ -102,8 +102,9 @@ def _numpy_dtype(element_type: Any) -> np.dtype[Any]:
             raise TypeError(
                 f"element type {_ELEM_NAMES[code]} needs the ml_dtypes package: pip install ml_dtypes"
             ) from None
-        return np.dtype(getattr(ml_dtypes, name))
-    dtype = np.dtype(element_type)
+        ml_dtype: np.dtype[Any] = np.dtype(getattr(ml_dtypes, name))
+        return ml_dtype
+    dtype: np.dtype[Any] = np.dtype(element_type)
     if _code_of_dtype(dtype) is None:
         raise ValueError(f"unsupported element type {dtype}")
     return dtype
@@ -224,7 +225,9 @@ def _array_at(buffer_ptr: int, element_type: Any, shape: Sequence[int]) -> np.nd
     dtype = _numpy_dtype(element_type)
     dims = [int(d) for d in shape]
     nbytes = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
-    raw = (ctypes.c_char * nbytes).from_address(int(buffer_ptr)) if nbytes else bytearray()
+    if nbytes == 0:
+        return np.zeros(dims, dtype=dtype)
+    raw = memoryview((ctypes.c_char * nbytes).from_address(int(buffer_ptr))).cast("B")
     return np.frombuffer(raw, dtype=dtype).reshape(dims)
 
 

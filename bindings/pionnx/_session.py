@@ -11,7 +11,7 @@ import threading
 import time
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -273,16 +273,16 @@ def _feed_value(name: str, value: Any, type_str: str | None) -> Any:
             bits = ((bits.view(np.int8) & (2 * sign - 1)) ^ sign) - sign
             bits = bits.astype(np.int8).view(np.uint8)
         elif elem in ("uint4", "float4e2m1", "uint2"):
-            bits = bits & np.uint8(0xF if elem != "uint2" else 0x3)
+            bits = np.bitwise_and(bits, np.uint8(0xF if elem != "uint2" else 0x3))
         if bits.ndim != value.ndim:  # np.ascontiguousarray makes a 0-d array 1-d
             bits = bits.reshape(value.shape)
         return ("rawdtype", code, bits)
-    elem = _ONNX_ELEM.get(value.dtype)
-    if elem is None:
+    plain = _ONNX_ELEM.get(value.dtype)
+    if plain is None:
         raise TypeError(f"input '{name}': numpy dtype {value.dtype} is not supported")
-    if want is not None and want != elem:
-        raise TypeError(f"input '{name}': expected tensor({want}), got tensor({elem}) (numpy dtype {value.dtype})")
-    if elem == "bool" and value.size and value.view(np.uint8).max() > 1:
+    if want is not None and want != plain:
+        raise TypeError(f"input '{name}': expected tensor({want}), got tensor({plain}) (numpy dtype {value.dtype})")
+    if plain == "bool" and value.size and value.view(np.uint8).max() > 1:
         # A numpy bool is a byte that may hold any value (np.frombuffer(b"\x0b", bool)); the kernels
         # read C++ bools, which must be 0 or 1. Any nonzero byte is true, as numpy treats it.
         value = value.view(np.uint8) != 0
@@ -295,7 +295,7 @@ class InferenceSession:
 
     def __init__(
         self,
-        path_or_bytes: str | bytes | os.PathLike,
+        path_or_bytes: str | bytes | os.PathLike[str],
         sess_options: SessionOptions | None = None,
         providers: Sequence[Any] | None = None,
         provider_options: Sequence[dict[str, Any]] | None = None,
@@ -501,10 +501,10 @@ class InferenceSession:
         types = [self._output_types[n] for n in (names or self._output_names)]
         flag = run_options._flag if run_options is not None else None
         if not self._profiling:
-            outs = self._sess.run(feeds, names, flag, False)
+            outs = cast("list[Any]", self._sess.run(feeds, names, flag, False))
         else:
             start = _core.steady_clock_ns()
-            outs, nodes = self._sess.run(feeds, names, flag, True)
+            outs, nodes = cast("tuple[list[Any], list[dict[str, Any]]]", self._sess.run(feeds, names, flag, True))
             self._add_profile_event("Session", "model_run", start, {})
             for node in nodes:
                 self._add_profile_event(
@@ -610,7 +610,8 @@ def get_optimizer_names() -> list[str]:
 
 def tensor_from_proto(data: bytes) -> np.ndarray:
     """Parses a serialized ONNX TensorProto with pionnx's own reader."""
-    return _to_python(_core.tensor_from_proto(bytes(data)))
+    array: np.ndarray = _to_python(_core.tensor_from_proto(bytes(data)))
+    return array
 
 
 def value_from_proto(data: bytes, kind: str = "tensor") -> Any:

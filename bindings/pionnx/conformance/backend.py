@@ -44,7 +44,7 @@ class PionnxBackendRep(BackendRep):
         self.initializer_names = initializer_names
         self.output_names = output_names
 
-    def run(self, inputs: Any, **kwargs: Any) -> list[Any]:
+    def run(self, inputs: Any, **kwargs: Any) -> tuple[Any, ...]:
         if isinstance(inputs, dict):
             feeds = dict(inputs)
         elif isinstance(inputs, (list, tuple)):
@@ -54,13 +54,13 @@ class PionnxBackendRep(BackendRep):
         else:
             feeds = {feed_names(self.input_names, self.initializer_names, 1)[0]: inputs}
         feeds = {name: _feed_value(value) for name, value in feeds.items()}
-        return list(self.session.run(self.output_names, feeds))
+        return tuple(self.session.run(self.output_names, feeds))
 
 
 class PionnxBackend(Backend):
     @classmethod
     def supports_device(cls, device: str) -> bool:
-        return Device(device).type == DeviceType.CPU
+        return bool(Device(device).type == DeviceType.CPU)
 
     @classmethod
     def prepare(cls, model: onnx.ModelProto, device: str = "CPU", **kwargs: Any) -> PionnxBackendRep:
@@ -80,7 +80,7 @@ class PionnxBackend(Backend):
         return PionnxBackendRep(session, input_names, initializer_names, output_names)
 
     @classmethod
-    def run_model(cls, model: onnx.ModelProto, inputs: Any, device: str = "CPU", **kwargs: Any) -> list[Any]:
+    def run_model(cls, model: onnx.ModelProto, inputs: Any, device: str = "CPU", **kwargs: Any) -> tuple[Any, ...]:
         return cls.prepare(model, device, **kwargs).run(inputs)
 
     @classmethod
@@ -91,7 +91,7 @@ class PionnxBackend(Backend):
         device: str = "CPU",
         outputs_info: Any = None,
         **kwargs: Any,
-    ) -> list[Any]:
+    ) -> tuple[Any, ...]:
         """Run one node on numpy inputs by wrapping it in a one-node model."""
         arrays = [np.asarray(x) for x in inputs]
         graph_inputs = [

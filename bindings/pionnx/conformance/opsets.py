@@ -134,13 +134,13 @@ def problems() -> list[str]:
             found.append(
                 f"{key[0] or 'ai.onnx'}::{key[1]} (versions {versions[key]}) is neither run nor listed in NOT_SUPPORTED"
             )
-    for domain, op, version, row in coverage():
-        key = (domain, op, version)
-        if (domain, op) in rows and row is None and key not in NOT_SUPPORTED_VERSIONS:
+    for domain, op, version, covering in coverage():
+        versioned = (domain, op, version)
+        if (domain, op) in rows and covering is None and versioned not in NOT_SUPPORTED_VERSIONS:
             found.append(
                 f"{domain or 'ai.onnx'}::{op}-{version} is not covered by a row nor listed in NOT_SUPPORTED_VERSIONS"
             )
-        if row is not None and key in NOT_SUPPORTED_VERSIONS:
+        if covering is not None and versioned in NOT_SUPPORTED_VERSIONS:
             found.append(f"{domain or 'ai.onnx'}::{op}-{version} runs now: take it off NOT_SUPPORTED_VERSIONS")
     for key in sorted(NOT_SUPPORTED):
         if key in rows:

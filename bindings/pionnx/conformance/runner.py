@@ -39,7 +39,7 @@ FAILING = ("failed", "crashed", "timeout")
 
 def load_manifest(root: str | os.PathLike[str]) -> dict[str, Any]:
     path = Path(root) / MANIFEST
-    manifest = json.loads(path.read_text())
+    manifest: dict[str, Any] = json.loads(path.read_text())
     if not str(manifest.get("format", "")).startswith("pionnx-conformance/"):
         raise ValueError(f"{path} is not a pionnx conformance manifest")
     return manifest
@@ -176,7 +176,7 @@ def worker_main(root: Path, indices: list[int], threads: int | None) -> int:
     return 0
 
 
-def _reader(stream: Any, lines: queue.Queue) -> None:
+def _reader(stream: Any, lines: queue.Queue[Any]) -> None:
     for line in stream:
         lines.put(line)
     lines.put(None)
@@ -195,7 +195,7 @@ def run_isolated(
         if threads:
             command += ["--threads", str(threads)]
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, bufsize=1)
-        lines: queue.Queue = queue.Queue()
+        lines: queue.Queue[Any] = queue.Queue()
         threading.Thread(target=_reader, args=(proc.stdout, lines), daemon=True).start()
         current: int | None = None
         started = time.perf_counter()
@@ -241,7 +241,7 @@ def run_isolated(
 def summarize(
     cases: list[dict[str, Any]], results: dict[int, dict[str, Any]], listed: dict[str, str]
 ) -> dict[str, Any]:
-    per_suite: dict[str, dict[str, int]] = {}
+    per_suite: dict[str, dict[str, float]] = {}  # counts, and each suite's pass_rate
     rows = []
     for index, result in sorted(results.items()):
         case = cases[index]
@@ -257,7 +257,7 @@ def summarize(
             verdict = "xpassed"  # strict: the list must shrink
         else:
             verdict = outcome
-        counts = per_suite.setdefault(
+        counts: dict[str, float] = per_suite.setdefault(
             case["suite"],
             dict.fromkeys(("total", "passed", "failed", "crashed", "timeout", "skipped", "xfailed", "xpassed"), 0),
         )
