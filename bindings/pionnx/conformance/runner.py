@@ -148,7 +148,11 @@ def run_case(root: Path, case: dict[str, Any], threads: int | None = None) -> di
                 outputs = _run_raw(session, output_names, feeds)
                 _check_raw_dtypes(outputs, data_set.get("output_dtypes", []))
                 assert_similar_outputs(
-                    rawbits.decode(refs), rawbits.decode(outputs), rtol=case["rtol"], atol=case["atol"]
+                    rawbits.decode(refs),
+                    rawbits.decode(outputs),
+                    rtol=case["rtol"],
+                    atol=case["atol"],
+                    bfloat16=[isinstance(r, rawbits.RawBits) and r.code == 16 for r in refs],
                 )
                 continue
             outputs = session.run(output_names, feeds)
