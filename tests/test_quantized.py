@@ -955,3 +955,54 @@ def test_dynamic_quantize_linear_matches_reference(case):
     want = onnx.reference.ReferenceEvaluator(m).run(None, {"x": x})
     for g, w in zip(got, want):
         np.testing.assert_array_equal(g, w)
+
+
+@pytest.mark.parametrize(
+    "x_type, scale_type, precision, out_type",
+    [
+        (TensorProto.FLOAT16, TensorProto.FLOAT16, 0, TensorProto.INT8),  # float16 division by default
+        (TensorProto.FLOAT, TensorProto.FLOAT16, 0, TensorProto.UINT8),  # promoted to float
+        (TensorProto.FLOAT, TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.INT8),
+        (TensorProto.FLOAT, TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.INT8),
+        (TensorProto.INT32, TensorProto.FLOAT, 0, TensorProto.INT16),  # int32 / float: double, as numpy
+        (TensorProto.BFLOAT16, TensorProto.FLOAT, TensorProto.BFLOAT16, TensorProto.INT4),
+        (TensorProto.FLOAT, TensorProto.FLOAT, 0, TensorProto.FLOAT8E4M3FN),
+        (TensorProto.FLOAT, TensorProto.FLOAT, 0, TensorProto.UINT2),
+    ],
+)
+def test_quantize_linear_division_precision_matches_the_reference(x_type, scale_type, precision, out_type):
+    """QuantizeLinear divides in opset 23's `precision`, or in numpy's promotion of x and scale
+    without it (onnx.reference), before rounding: checked exactly against onnx.reference."""
+    pytest.importorskip("ml_dtypes")
+    from onnx.reference import ReferenceEvaluator
+
+    attrs = {"precision": precision} if precision else {}
+    node = helper.make_node("QuantizeLinear", ["x", "s", "z"], ["y"], **attrs)
+    graph = helper.make_graph(
+        [node],
+        "q",
+        [
+            helper.make_tensor_value_info("x", x_type, [257]),
+            helper.make_tensor_value_info("s", scale_type, []),
+            helper.make_tensor_value_info("z", out_type, []),
+        ],
+        [helper.make_tensor_value_info("y", out_type, [257])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 25)])
+    model.ir_version = 11
+    rng = np.random.default_rng(precision + out_type)
+    x_np = helper.tensor_dtype_to_np_dtype(x_type)
+    x = (
+        rng.integers(-3000, 3000, 257).astype(np.int32)
+        if x_type == TensorProto.INT32
+        else (rng.standard_normal(257) * 30).astype(x_np)
+    )
+    feeds = {
+        "x": x,
+        "s": np.array(0.37, dtype=helper.tensor_dtype_to_np_dtype(scale_type)),
+        "z": np.array(0, dtype=helper.tensor_dtype_to_np_dtype(out_type)),
+    }
+    want = ReferenceEvaluator(model).run(None, feeds)[0]
+    got = pionnx.InferenceSession(model.SerializeToString()).run(None, feeds)[0]
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got.astype(np.float64), want.astype(np.float64))

@@ -130,41 +130,85 @@ std::vector<float> float_zero_points(const Tensor* zp, size_t n) {
 // The formats whose zero point is a float value, not an integer.
 bool is_float_format(DType t) { return dtype_is_float8(t) || t == DType::Float4E2M1; }
 
+// x / scale in the type opset 23's `precision` names, or, without it, the
+// type numpy's promotion of x's and scale's types gives (what the reference
+// computes): float16/bfloat16 round x, scale and the quotient to that type;
+// double divides in double. The common case, float x and scale, keeps the
+// float32 division (bit for bit the spec's).
+DType division_type(const Tensor& x, const Tensor& scale, int64_t precision) {
+  if (precision != 0) return static_cast<DType>(precision);
+  const DType a = x.dtype(), b = scale.dtype();
+  if (a == b) return a;
+  if (a == DType::Double || b == DType::Double || !dtype_is_float(a) || !dtype_is_float(b)) return DType::Double;
+  return DType::Float;  // float with a 16-bit float, or float16 with bfloat16
+}
+
+double round_to(DType t, double v) {
+  if (t == DType::Float16) return half_to_float(float_to_half(static_cast<float>(v)));
+  if (t == DType::BFloat16) return bfloat16_to_float(float_to_bfloat16(static_cast<float>(v)));
+  return static_cast<float>(v);
+}
+
 class QuantizeLinear final : public QuantLinearKernel {
  public:
-  using QuantLinearKernel::QuantLinearKernel;
+  explicit QuantizeLinear(const KernelInfo& info)
+      : QuantLinearKernel(info), precision_(info.node.attr_i("precision", 0)) {
+    PIONNX_ENFORCE(precision_ == 0 || precision_ == static_cast<int64_t>(DType::Float) ||
+                       precision_ == static_cast<int64_t>(DType::Double) ||
+                       precision_ == static_cast<int64_t>(DType::Float16) ||
+                       precision_ == static_cast<int64_t>(DType::BFloat16),
+                   InvalidGraph, info.node.describe(),
+                   ": precision must be float, double, float16 or bfloat16 (1, 11, 10, 16), got ", precision_);
+  }
 
   void run(KernelContext& ctx, const Tensor& x_in, const Tensor& scale_t, const Tensor* zp_t) const override {
+    const DType div_t = division_type(x_in, scale_t, precision_);
+    if (div_t == DType::Float) {
+      const Tensor x = x_in.dtype() == DType::Float ? x_in : cast_tensor(to_float32(x_in), DType::Float);
+      const float* xp = x.data<float>();
+      const std::vector<float> scale = float_values(scale_t);
+      return quantize(ctx, x_in, scale_t, zp_t, [xp, &scale](int64_t i, int64_t q) { return xp[i] / scale[q]; });
+    }
+    const Tensor xd = cast_tensor(x_in, DType::Double), sd = cast_tensor(scale_t, DType::Double);
+    const double *xp = xd.data<double>(), *sp = sd.data<double>();
+    if (div_t == DType::Double)
+      return quantize(ctx, x_in, scale_t, zp_t, [xp, sp](int64_t i, int64_t q) { return xp[i] / sp[q]; });
+    return quantize(ctx, x_in, scale_t, zp_t, [xp, sp, div_t](int64_t i, int64_t q) {
+      return round_to(div_t, round_to(div_t, xp[i]) / round_to(div_t, sp[q]));
+    });
+  }
+
+ private:
+  // div(i, q): element i of x divided by parameter q, in the division type.
+  template <typename Div>
+  void quantize(KernelContext& ctx, const Tensor& x_in, const Tensor& scale_t, const Tensor* zp_t, Div div) const {
     const DType out_t = quant_output_dtype(node_, zp_t, output_dtype_);
     const QuantLayout L = quant_layout(node_, x_in.shape(), scale_t, zp_t, axis_, block_size_);
-    // int32 inputs (opset 21+) lose nothing that matters at 8/16-bit outputs.
-    const Tensor x = x_in.dtype() == DType::Float ? x_in : cast_tensor(to_float32(x_in), DType::Float);
-    const std::vector<float> scale = float_values(scale_t);
+    const size_t nparams = static_cast<size_t>(scale_t.numel());
     Tensor& y = ctx.output(0, out_t, x_in.shape());
-    if (x.numel() == 0) return;
-    const float* xp = x.data<float>();
+    if (x_in.numel() == 0) return;
     if (is_float_format(out_t)) {  // y = convert(x / scale + zp), rounded to nearest even, saturated or not
-      const std::vector<float> zpf = float_zero_points(zp_t, scale.size());
+      const std::vector<float> zpf = float_zero_points(zp_t, nparams);
       uint8_t* yp = static_cast<uint8_t*>(y.raw());
       for_each_row(ctx, L, [&](int64_t base, int64_t p, bool per_element) {
         for (int64_t i = 0; i < L.inner; ++i) {
           const int64_t q = per_element ? p + i : p;
-          yp[base + i] = float_to_small(out_t, static_cast<double>(xp[base + i] / scale[q]) + zpf[q], saturate_);
+          yp[base + i] = float_to_small(out_t, static_cast<double>(div(base + i, q)) + zpf[q], saturate_);
         }
       });
       return;
     }
-    const std::vector<int32_t> zp = zp_t ? int32_values(zp_t) : std::vector<int32_t>(scale.size(), 0);
+    const std::vector<int32_t> zp = zp_t ? int32_values(zp_t) : std::vector<int32_t>(nparams, 0);
     if (dtype_is_narrow_int(out_t)) {  // one byte per element, sign-extended for int4/int2
       const int bits = dtype_packed_bits(out_t);
       const bool sgn = dtype_is_signed_narrow(out_t);
-      const float lo = sgn ? -static_cast<float>(1 << (bits - 1)) : 0.f;
-      const float hi = static_cast<float>(sgn ? (1 << (bits - 1)) - 1 : (1 << bits) - 1);
+      const double lo = sgn ? -static_cast<double>(1 << (bits - 1)) : 0.0;
+      const double hi = static_cast<double>(sgn ? (1 << (bits - 1)) - 1 : (1 << bits) - 1);
       uint8_t* yp = static_cast<uint8_t*>(y.raw());
       for_each_row(ctx, L, [&](int64_t base, int64_t p, bool per_element) {
         for (int64_t i = 0; i < L.inner; ++i) {
           const int64_t q = per_element ? p + i : p;
-          const float r = saturate_round_to(xp[base + i] / scale[q], zp[q], lo, hi);
+          const double r = saturate_round_to(static_cast<double>(div(base + i, q)), zp[q], lo, hi);
           yp[base + i] = int_to_narrow(out_t, static_cast<int64_t>(r));
         }
       });
@@ -177,7 +221,7 @@ class QuantizeLinear final : public QuantLinearKernel {
         for (int64_t i = 0; i < L.inner; ++i) {
           const int64_t q = per_element ? p + i : p;
           // Division, not multiplication by 1/scale: matches the spec bit for bit.
-          yp[base + i] = saturate_round<Q>(xp[base + i] / scale[q], zp[q]);
+          yp[base + i] = saturate_round<Q>(div(base + i, q), zp[q]);
         }
       });
     };
@@ -190,6 +234,8 @@ class QuantizeLinear final : public QuantLinearKernel {
         throw NotImplemented(str_cat(node_.describe(), ": quantizing to ", dtype_name(out_t), " is not supported"));
     }
   }
+
+  int64_t precision_;
 };
 
 class DequantizeLinear final : public QuantLinearKernel {
