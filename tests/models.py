@@ -93,6 +93,23 @@ def external_weight_model(location: str, offset: int | None = None, length: int 
 WEIGHTS = np.array([1.0, 2.0, 3.0, 4.0], dtype=np.float32)
 
 
+def convert_sklearn(fitted, n_features: int, options: dict | None = None) -> bytes:
+    """A fitted scikit-learn model through skl2onnx (input "X": float [None, n_features]; opsets 17 and ai.onnx.ml 3).
+
+    Needs scikit-learn and skl2onnx: callers importorskip them first.
+    """
+    import skl2onnx
+    from skl2onnx.common.data_types import FloatTensorType
+
+    onx = skl2onnx.convert_sklearn(
+        fitted,
+        initial_types=[("X", FloatTensorType([None, n_features]))],
+        options=options,
+        target_opset={"": 17, "ai.onnx.ml": 3},
+    )
+    return onx.SerializeToString()
+
+
 def run_python(code: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     """Run `code` in a fresh interpreter, so a crash of pionnx fails one test, not pytest."""
     return subprocess.run(

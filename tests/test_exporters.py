@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+from models import convert_sklearn
 
 import pionnx
 
@@ -346,16 +347,8 @@ def classification_data(string_labels: bool, n_classes: int = 3):
 
 
 def convert(model, n_features: int, options=None) -> bytes:
-    skl2onnx = _sk()
-    from skl2onnx.common.data_types import FloatTensorType
-
-    onx = skl2onnx.convert_sklearn(
-        model,
-        initial_types=[("X", FloatTensorType([None, n_features]))],
-        options=options,
-        target_opset={"": 17, "ai.onnx.ml": 3},
-    )
-    return onx.SerializeToString()
+    _sk()
+    return convert_sklearn(model, n_features, options)
 
 
 def zipmap_to_array(rows, labels) -> np.ndarray:

@@ -2,6 +2,8 @@
 // ArrayFeatureExtractor (1), LabelEncoder (1, 2, 4), TreeEnsemble (5),
 // TreeEnsembleRegressor / TreeEnsembleClassifier (1, 3), Scaler (1),
 // Normalizer (1), LinearClassifier (1), LinearRegressor (1), ZipMap (1).
+// SVMs are in svm.cc, the encoders and imputers in preprocess.cc, helpers
+// they share in ml_common.h.
 //
 // ZipMap's seq(map(K, float)) output is carried as a two-tensor sequence
 // [keys [C] (string or int64), values [N, C] float]; the Python binding turns
@@ -14,19 +16,12 @@
 
 #include "kernels/base/cast.h"
 #include "kernels/base/dtype_dispatch.h"
-#include "kernels/base/families.h"
 #include "kernels/base/kernel.h"
+#include "kernels/ml/ml_common.h"
 #include "platform/thread_pool.h"
 
 namespace pionnx {
 namespace {
-
-const char* const kMl = "ai.onnx.ml";
-
-template <typename T>
-Tensor vec1d(const std::vector<T>& v) {
-  return Tensor::from_vector(v, {static_cast<int64_t>(v.size())});
-}
 
 // ---------------------------------------------------------------- Binarizer
 
@@ -195,45 +190,6 @@ class LabelEncoder : public Kernel {
 // ---------------------------------------------------------------- TreeEnsemble
 
 enum class Cmp { Leq, Lt, Gte, Gt, Eq, Neq, Member };
-
-// sqrt(2) * erfinv(2p - 1) with the closed-form erfinv approximation
-// onnxruntime (and the onnx reference) use, so results match theirs.
-double probit(double p) {
-  const double y = 2 * p - 1, sgn = y < 0 ? -1.0 : 1.0, w = (1 - y) * (1 + y);
-  if (w == 0) return 0;
-  const double ln = std::log(w), v = 2 / (M_PI * 0.147) + 0.5 * ln, v2 = ln / 0.147;
-  return 1.41421356 * sgn * std::sqrt(-v + std::sqrt(v * v - v2));
-}
-
-// NONE (0), SOFTMAX (1), LOGISTIC (2), SOFTMAX_ZERO (3), PROBIT (4) over one row.
-void post_transform(int64_t post, double* v, int64_t n) {
-  switch (post) {
-    case 1: {  // SOFTMAX
-      double mx = -std::numeric_limits<double>::infinity(), sum = 0;
-      for (int64_t i = 0; i < n; ++i) mx = std::max(mx, v[i]);
-      for (int64_t i = 0; i < n; ++i) sum += (v[i] = std::exp(v[i] - mx));
-      for (int64_t i = 0; i < n; ++i) v[i] /= sum;
-      break;
-    }
-    case 3: {  // SOFTMAX_ZERO: (near-)zero scores stay zero; all zero -> 0.5
-      double mx = -std::numeric_limits<double>::infinity(), sum = 0;
-      for (int64_t i = 0; i < n; ++i) mx = std::max(mx, v[i]);
-      for (int64_t i = 0; i < n; ++i) {
-        v[i] = std::fabs(v[i]) > 1e-7 ? std::exp(v[i] - mx) : v[i] * std::exp(-mx);
-        sum += v[i];
-      }
-      for (int64_t i = 0; i < n; ++i) v[i] = sum == 0 ? 0.5 : v[i] / sum;
-      break;
-    }
-    case 2:
-      for (int64_t i = 0; i < n; ++i) v[i] = 1 / (1 + std::exp(-v[i]));
-      break;
-    case 4:
-      for (int64_t i = 0; i < n; ++i) v[i] = probit(v[i]);
-      break;
-    default: break;
-  }
-}
 
 class TreeEnsemble : public Kernel {
  public:
@@ -706,14 +662,6 @@ Tensor linear_scores(const Node& node, const Tensor& in, const std::vector<float
   return s;
 }
 
-int64_t post_transform_code(const Node& n) {
-  static const std::map<std::string, int64_t> kPost = {
-      {"NONE", 0}, {"SOFTMAX", 1}, {"LOGISTIC", 2}, {"SOFTMAX_ZERO", 3}, {"PROBIT", 4}};
-  const std::string post = n.attr_s("post_transform", "NONE");
-  PIONNX_ENFORCE(kPost.count(post), InvalidGraph, n.describe(), ": unknown post_transform '", post, "'");
-  return kPost.at(post);
-}
-
 // Outputs the label [N] and the scores [N, C] (C = number of intercepts; one
 // score with two labels is binary: the label is the second one when the
 // score is positive, 0.5 after LOGISTIC/PROBIT, and the scores become the two
@@ -830,8 +778,7 @@ class ZipMap : public Kernel {
 
 }  // namespace
 
-// The ml family's one file, and its registration.
-void register_ml_family(KernelRegistry& r) {
+void register_ml(KernelRegistry& r) {
   r.add_all(kMl, {impl<Binarizer>("Binarizer"), impl_fn("ArrayFeatureExtractor", array_feature_extractor),
                   impl<LabelEncoder>("LabelEncoder"), impl<TreeEnsemble>("TreeEnsemble"),
                   impl<TreeEnsembleRegressor>("TreeEnsembleRegressor"),
