@@ -199,6 +199,8 @@ RE2_ONLY = [
     ("ab*?c", "abbc", True),
     ("a{1000}", "a" * 1000, True),
     ("a{1000}", "a" * 999, False),
+    ("(" * 250 + "a" + ")" * 250, "a", True),  # the deepest nesting allowed (RE2: 1000)
+    ("(?:" * 250 + "a|b" + ")" * 250, "b", True),
     ("[^a]", "😀", True),
     ("日本+", "日本本", True),
     ("[日本]+", "本日", True),
@@ -296,7 +298,8 @@ ERRORS = [
     ("(?P<>a)", pionnx.InvalidGraph, "invalid named capture group"),
     ("(a{100}){100}", pionnx.InvalidGraph, "nested counts multiply to more than 1000"),
     ("(?:abcdefghijk){1000}", pionnx.InvalidGraph, "pattern too large"),
-    ("(" * 1001 + ")" * 1001, pionnx.InvalidGraph, "nested more than 1000"),
+    ("(" * 251 + ")" * 251, pionnx.InvalidGraph, "nested more than 250"),
+    ("(" * 5000 + ")" * 5000, pionnx.InvalidGraph, "nested more than 250"),
     (r"\p{L}", pionnx.NotImplemented, r"Unicode character class \p"),
     (r"\pL+", pionnx.NotImplemented, r"Unicode character class \p"),
     (r"[\P{Greek}]", pionnx.NotImplemented, r"Unicode character class \P"),
