@@ -18,90 +18,31 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import _core
+from ._dtypes import ELEM_CODES, ELEM_NAMES, ML_BY_ELEM, ML_DTYPES, NUMPY_BY_ELEM, NUMPY_ELEMS
 
 if TYPE_CHECKING:
     from ._session import InferenceSession, RunOptions
 
-# ONNX TensorProto element type codes and names, as onnxruntime reports them.
-_ELEM_NAMES = {
-    1: "float",
-    2: "uint8",
-    3: "int8",
-    4: "uint16",
-    5: "int16",
-    6: "int32",
-    7: "int64",
-    8: "string",
-    9: "bool",
-    10: "float16",
-    11: "double",
-    12: "uint32",
-    13: "uint64",
-    16: "bfloat16",
-    17: "float8e4m3fn",
-    18: "float8e4m3fnuz",
-    19: "float8e5m2",
-    20: "float8e5m2fnuz",
-    21: "uint4",
-    22: "int4",
-    23: "float4e2m1",
-    24: "float8e8m0",
-    25: "uint2",
-    26: "int2",
-}
-_NUMPY_CODES: dict[np.dtype[Any], int] = {
-    np.dtype(np.float32): 1,
-    np.dtype(np.uint8): 2,
-    np.dtype(np.int8): 3,
-    np.dtype(np.uint16): 4,
-    np.dtype(np.int16): 5,
-    np.dtype(np.int32): 6,
-    np.dtype(np.int64): 7,
-    np.dtype(np.bool_): 9,
-    np.dtype(np.float16): 10,
-    np.dtype(np.float64): 11,
-    np.dtype(np.uint32): 12,
-    np.dtype(np.uint64): 13,
-}
-# ml_dtypes names (numpy lacks these types) -> ONNX code.
-_ML_CODES = {
-    "bfloat16": 16,
-    "float8_e4m3fn": 17,
-    "float8_e4m3fnuz": 18,
-    "float8_e5m2": 19,
-    "float8_e5m2fnuz": 20,
-    "uint4": 21,
-    "int4": 22,
-    "float4_e2m1fn": 23,
-    "float8_e8m0fnu": 24,
-    "uint2": 25,
-    "int2": 26,
-}
-
 
 def _code_of_dtype(dtype: np.dtype[Any]) -> int | None:
-    code = _NUMPY_CODES.get(dtype)
-    if code is None and dtype.name in _ML_CODES:
-        code = _ML_CODES[dtype.name]
-    return code
+    elem = NUMPY_ELEMS.get(dtype) or ML_DTYPES.get(dtype.name)
+    return None if elem is None else ELEM_CODES[elem]
 
 
 def _numpy_dtype(element_type: Any) -> np.dtype[Any]:
     """A numpy type (np.float32), a dtype, or an ONNX element code (1, 10, 16, ...) -> the numpy dtype."""
     if isinstance(element_type, (int, np.integer)) and not isinstance(element_type, bool):
         code = int(element_type)
-        for known, c in _NUMPY_CODES.items():
-            if c == code:
-                return known
-        name = next((n for n, c in _ML_CODES.items() if c == code), None)
+        elem = ELEM_NAMES.get(code, "")
+        if elem in NUMPY_BY_ELEM:
+            return NUMPY_BY_ELEM[elem]
+        name = ML_BY_ELEM.get(elem)
         if name is None:
             raise ValueError(f"unsupported ONNX element type {code}")
         try:
             import ml_dtypes
         except ImportError:
-            raise TypeError(
-                f"element type {_ELEM_NAMES[code]} needs the ml_dtypes package: pip install ml_dtypes"
-            ) from None
+            raise TypeError(f"element type {elem} needs the ml_dtypes package: pip install ml_dtypes") from None
         ml_dtype: np.dtype[Any] = np.dtype(getattr(ml_dtypes, name))
         return ml_dtype
     dtype: np.dtype[Any] = np.dtype(element_type)
@@ -147,9 +88,7 @@ class OrtValue:
 
     # ---- what it holds
     def _array(self) -> np.ndarray:
-        if not isinstance(self._value, np.ndarray):
-            raise _core.Fail("the OrtValue is not a tensor")
-        return self._value
+        return self._as_array(self._value)
 
     def numpy(self) -> Any:
         """The tensor as a numpy array sharing the OrtValue's memory (a list for a sequence)."""
@@ -173,7 +112,7 @@ class OrtValue:
         """onnxruntime's type string: 'tensor(float)', 'seq(tensor(int64))', ..."""
         if self._value is None:
             return "optional"
-        name = _ELEM_NAMES[self.element_type()]
+        name = ELEM_NAMES[self.element_type()]
         return f"seq(tensor({name}))" if isinstance(self._value, list) else f"tensor({name})"
 
     def is_tensor(self) -> bool:

@@ -16,6 +16,7 @@ from typing import Any, cast
 import numpy as np
 
 from . import _core
+from ._dtypes import ELEM_CODES, ELEM_NAMES, ML_BY_ELEM, ML_DTYPES, NUMPY_ELEMS
 from ._ortvalue import IOBinding, OrtValue
 
 _PROVIDER = "CPUExecutionProvider"
@@ -144,48 +145,12 @@ class ModelMetadata:
         self.producer_version: str = meta["producer_version"]
 
 
-# numpy dtype -> the ONNX element name the model declares.
-_ONNX_ELEM = {
-    np.dtype(np.float32): "float",
-    np.dtype(np.float64): "double",
-    np.dtype(np.float16): "float16",
-    np.dtype(np.int8): "int8",
-    np.dtype(np.int16): "int16",
-    np.dtype(np.int32): "int32",
-    np.dtype(np.int64): "int64",
-    np.dtype(np.uint8): "uint8",
-    np.dtype(np.uint16): "uint16",
-    np.dtype(np.uint32): "uint32",
-    np.dtype(np.uint64): "uint64",
-    np.dtype(np.bool_): "bool",
-}
-
-
-# Element types numpy lacks, carried by ml_dtypes: numpy dtype name -> (ONNX
-# element name, TensorProto.DataType code). pionnx stores each one byte per
-# element (two for bfloat16) exactly as ml_dtypes does, 4- and 2-bit types unpacked.
-_ML_DTYPES = {
-    "bfloat16": ("bfloat16", 16),
-    "float8_e4m3fn": ("float8e4m3fn", 17),
-    "float8_e4m3fnuz": ("float8e4m3fnuz", 18),
-    "float8_e5m2": ("float8e5m2", 19),
-    "float8_e5m2fnuz": ("float8e5m2fnuz", 20),
-    "uint4": ("uint4", 21),
-    "int4": ("int4", 22),
-    "float4_e2m1fn": ("float4e2m1", 23),
-    "float8_e8m0fnu": ("float8e8m0", 24),
-    "uint2": ("uint2", 25),
-    "int2": ("int2", 26),
-}
-_ML_BY_CODE = {code: name for name, (_, code) in _ML_DTYPES.items()}
-
-
 def _ml_dtypes(dtype_name: str) -> Any:
     try:
         import ml_dtypes
     except ImportError:
         raise TypeError(
-            f"tensor({_ML_DTYPES[dtype_name][0]}) values need the ml_dtypes package for numpy: pip install ml_dtypes"
+            f"tensor({ML_DTYPES[dtype_name]}) values need the ml_dtypes package for numpy: pip install ml_dtypes"
         ) from None
     return ml_dtypes
 
@@ -196,7 +161,7 @@ def _from_raw(code: int, bits: np.ndarray) -> np.ndarray:
     bfloat16 comes back as ml_dtypes.bfloat16 when ml_dtypes is importable,
     else widened to float32 (exact); the other types need ml_dtypes.
     """
-    name = _ML_BY_CODE[code]
+    name = ML_BY_ELEM[ELEM_NAMES[code]]
     if name == "bfloat16":
         try:
             import ml_dtypes
@@ -262,9 +227,9 @@ def _feed_value(name: str, value: Any, type_str: str | None) -> Any:
             raise TypeError(f"input '{name}': expected tensor({want}), got a string array (numpy dtype {value.dtype})")
         flat = [v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in value.reshape(-1).tolist()]
         return ("strings", flat, list(value.shape))
-    ml = _ML_DTYPES.get(value.dtype.name) if value.dtype.kind in "Vf" else None
-    if ml is not None and value.dtype.itemsize == (2 if ml[0] == "bfloat16" else 1):
-        elem, code = ml
+    ml = ML_DTYPES.get(value.dtype.name) if value.dtype.kind in "Vf" else None
+    if ml is not None and value.dtype.itemsize == (2 if ml == "bfloat16" else 1):
+        elem, code = ml, ELEM_CODES[ml]
         if want is not None and want != elem:
             raise TypeError(f"input '{name}': expected tensor({want}), got tensor({elem}) (numpy dtype {value.dtype})")
         bits = np.ascontiguousarray(value).view(np.uint16 if elem == "bfloat16" else np.uint8)
@@ -277,7 +242,7 @@ def _feed_value(name: str, value: Any, type_str: str | None) -> Any:
         if bits.ndim != value.ndim:  # np.ascontiguousarray makes a 0-d array 1-d
             bits = bits.reshape(value.shape)
         return ("rawdtype", code, bits)
-    plain = _ONNX_ELEM.get(value.dtype)
+    plain = NUMPY_ELEMS.get(value.dtype)
     if plain is None:
         raise TypeError(f"input '{name}': numpy dtype {value.dtype} is not supported")
     if want is not None and want != plain:

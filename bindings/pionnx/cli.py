@@ -32,6 +32,7 @@ import numpy.typing as npt
 
 import pionnx
 from pionnx import _core, _wire
+from pionnx._dtypes import ELEM_NAMES, ML_BY_ELEM, ML_DTYPES, NUMPY_BY_ELEM
 from pionnx._onnx_fields import (
     AttributeProto,
     FunctionProto,
@@ -119,35 +120,6 @@ def _readable_file(path: str, what: str) -> None:
 
 # --------------------------------------------------------------------------------------------
 # Reading a model without onnx: pionnx._wire.fields over the field numbers of _onnx_fields.
-
-ELEM_TYPES = {
-    1: "float",
-    2: "uint8",
-    3: "int8",
-    4: "uint16",
-    5: "int16",
-    6: "int32",
-    7: "int64",
-    8: "string",
-    9: "bool",
-    10: "float16",
-    11: "double",
-    12: "uint32",
-    13: "uint64",
-    14: "complex64",
-    15: "complex128",
-    16: "bfloat16",
-    17: "float8e4m3fn",
-    18: "float8e4m3fnuz",
-    19: "float8e5m2",
-    20: "float8e5m2fnuz",
-    21: "uint4",
-    22: "int4",
-    23: "float4e2m1",
-    24: "float8e8m0",
-    25: "uint2",
-    26: "int2",
-}
 
 MAX_DEPTH = 64  # nested subgraphs/types, as SessionOptions.max_nesting_depth
 
@@ -253,7 +225,7 @@ def _tensor_type(buf: memoryview) -> tuple[str, list[int | str | None] | None]:
             elem = _number(value)
         elif num == TypeProto_Tensor.shape:
             shape = _shape(_view(value))
-    return ELEM_TYPES.get(elem, f"type{elem}" if elem else "undefined"), shape
+    return ELEM_NAMES.get(elem, f"type{elem}" if elem else "undefined"), shape
 
 
 def _type(buf: memoryview, depth: int = 0) -> tuple[str, list[int | str | None] | None]:
@@ -284,7 +256,7 @@ def _type(buf: memoryview, depth: int = 0) -> tuple[str, list[int | str | None] 
             key, val = "undefined", "undefined"
             for mnum, _, mvalue in _wire.fields(_view(value)):
                 if mnum == TypeProto_Map.key_type:
-                    key = ELEM_TYPES.get(_number(mvalue), "undefined")
+                    key = ELEM_NAMES.get(_number(mvalue), "undefined")
                 elif mnum == TypeProto_Map.value_type:
                     val = _type(_view(mvalue), depth + 1)[0]
             return f"map({key},{val})", None
@@ -647,37 +619,6 @@ def cmd_info(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------------------------
 # Sessions and feeds (run, bench).
 
-_NUMPY_TYPES: dict[str, Any] = {
-    "float": np.float32,
-    "double": np.float64,
-    "float16": np.float16,
-    "int8": np.int8,
-    "int16": np.int16,
-    "int32": np.int32,
-    "int64": np.int64,
-    "uint8": np.uint8,
-    "uint16": np.uint16,
-    "uint32": np.uint32,
-    "uint64": np.uint64,
-    "bool": np.bool_,
-}
-# Types numpy lacks, generated through ml_dtypes (as pionnx feeds them).
-_ML_DTYPES = (
-    "bfloat16",
-    "float8e4m3fn",
-    "float8e4m3fnuz",
-    "float8e5m2",
-    "float8e5m2fnuz",
-    "float8e8m0",
-    "float4e2m1",
-    "int4",
-    "uint4",
-    "int2",
-    "uint2",
-)
-_ML_NAMES = {"float8e4m3fn": "float8_e4m3fn", "float8e4m3fnuz": "float8_e4m3fnuz", "float8e5m2": "float8_e5m2"}
-_ML_NAMES.update({"float8e5m2fnuz": "float8_e5m2fnuz", "float8e8m0": "float8_e8m0fnu", "float4e2m1": "float4_e2m1fn"})
-
 
 def load_session(path: str, threads: int) -> tuple[pionnx.InferenceSession, float]:
     """The session and its load time in ms; CliError 3 for a file that is not a model, 4 when pionnx refuses it."""
@@ -750,7 +691,7 @@ def _ml_dtype(elem: str) -> Any:
         raise CliError(
             EXIT_USAGE, f"generating {elem} data needs ml_dtypes (pip install ml_dtypes); give a .npy file"
         ) from None
-    return getattr(ml_dtypes, _ML_NAMES.get(elem, elem))
+    return getattr(ml_dtypes, ML_BY_ELEM[elem])
 
 
 def random_feed(arg: pionnx.NodeArg, dims: tuple[int, dict[str, int]], rng: np.random.Generator) -> Array:
@@ -762,12 +703,12 @@ def random_feed(arg: pionnx.NodeArg, dims: tuple[int, dict[str, int]], rng: np.r
     shape = [d if isinstance(d, int) else named.get(str(d), default) for d in arg.shape]
     elem = arg.type[len("tensor(") : -1] if arg.type.startswith("tensor(") else ""
     if elem in ("float", "double", "float16"):
-        return rng.standard_normal(shape).astype(_NUMPY_TYPES[elem])
+        return rng.standard_normal(shape).astype(NUMPY_BY_ELEM[elem])
     if elem == "bool":
         return rng.integers(0, 2, shape).astype(np.bool_)
-    if elem in _NUMPY_TYPES:
-        return rng.integers(0, 10, shape).astype(_NUMPY_TYPES[elem])
-    if elem in _ML_DTYPES:
+    if elem in NUMPY_BY_ELEM:
+        return rng.integers(0, 10, shape).astype(NUMPY_BY_ELEM[elem])
+    if elem in ML_BY_ELEM:
         dtype = _ml_dtype(elem)
         if elem.startswith(("int", "uint")):
             return rng.integers(0, 2, shape).astype(dtype)
@@ -851,9 +792,9 @@ def _stats(value: Any) -> tuple[str, str, str, str, str]:
         size = f"len {len(value)}" if hasattr(value, "__len__") else ""
         return kind, size, "-", "-", "-"
     dtype, shape = str(value.dtype), "[" + ", ".join(str(d) for d in value.shape) + "]"
-    if value.size == 0 or (value.dtype.kind not in "iufcb" and dtype not in _ML_DTYPES_NP):
+    if value.size == 0 or (value.dtype.kind not in "iufcb" and dtype not in ML_DTYPES):
         return dtype, shape, "-", "-", "-"
-    data = value.astype(np.float64) if value.dtype.kind in "bV" or dtype in _ML_DTYPES_NP else value
+    data = value.astype(np.float64) if value.dtype.kind in "bV" or dtype in ML_DTYPES else value
     if data.dtype.kind == "c":
         return dtype, shape, "-", "-", "-"
     finite = data[np.isfinite(data)] if data.dtype.kind == "f" else data
@@ -862,10 +803,6 @@ def _stats(value: Any) -> tuple[str, str, str, str, str]:
     note = f" ({data.size - finite.size} non-finite)" if finite.size != data.size else ""
     mean = float(np.mean(finite, dtype=np.float64))
     return dtype, shape, f"{float(np.min(finite)):.6g}", f"{float(np.max(finite)):.6g}", f"{mean:.6g}{note}"
-
-
-_ML_DTYPES_NP = {"bfloat16", "float8_e4m3fn", "float8_e4m3fnuz", "float8_e5m2", "float8_e5m2fnuz", "float8_e8m0fnu"}
-_ML_DTYPES_NP |= {"float4_e2m1fn", "int4", "uint4", "int2", "uint2"}
 
 
 def cmd_run(args: argparse.Namespace) -> int:

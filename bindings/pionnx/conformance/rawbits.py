@@ -13,20 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from .._dtypes import ELEM_CODES, ML_DTYPES
+
 # TensorProto.DataType code -> the numpy dtype name onnx's reference (ml_dtypes) uses.
-NAMES = {
-    16: "bfloat16",
-    17: "float8_e4m3fn",
-    18: "float8_e4m3fnuz",
-    19: "float8_e5m2",
-    20: "float8_e5m2fnuz",
-    21: "uint4",
-    22: "int4",
-    23: "float4_e2m1fn",
-    24: "float8_e8m0fnu",
-    25: "uint2",
-    26: "int2",
-}
+NAMES = {ELEM_CODES[elem]: name for name, elem in ML_DTYPES.items()}
 
 
 @dataclass
