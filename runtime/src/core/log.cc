@@ -6,6 +6,7 @@
 #include <ctime>
 #include <mutex>
 
+#include "core/utf8.h"
 #include "pionnx/status.h"
 
 namespace pionnx {
@@ -26,19 +27,10 @@ std::string printable(const std::string& s) {
     out += kHex[c & 15];
   };
   for (size_t i = 0; i < s.size();) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    bool ok = len != 0 && i + len <= s.size();
-    for (size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(s[i + k]) >> 6) == 2;
-    if (ok && len > 1) {  // no overlong forms, no surrogates, nothing past U+10FFFF
-      const unsigned char c1 = static_cast<unsigned char>(s[i + 1]);
-      if (len == 2) ok = c >= 0xc2;
-      if (len == 3) ok = !(c == 0xe0 && c1 < 0xa0) && !(c == 0xed && c1 >= 0xa0);
-      if (len == 4) ok = c <= 0xf4 && !(c == 0xf0 && c1 < 0x90) && !(c == 0xf4 && c1 >= 0x90);
-    }
-    if (ok && len == 1 && (c < 0x20 || c == 0x7f)) ok = false;
-    if (!ok) {
-      escape(c);
+    size_t len = 0;
+    const uint32_t rune = decode_utf8(s.data(), s.size(), i, &len);
+    if (rune == kBadRune || rune < 0x20 || rune == 0x7f) {
+      escape(static_cast<unsigned char>(s[i]));
       ++i;
       continue;
     }

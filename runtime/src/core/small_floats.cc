@@ -168,11 +168,9 @@ uint8_t int_to_narrow(DType t, int64_t v) {
 }
 
 uint8_t float_to_narrow_int(DType t, double v) {
-  const int bits = dtype_packed_bits(t);
-  const double lo = dtype_is_signed_narrow(t) ? -std::ldexp(1.0, bits - 1) : 0.0;
-  const double hi = dtype_is_signed_narrow(t) ? std::ldexp(1.0, bits - 1) - 1 : std::ldexp(1.0, bits) - 1;
+  const NarrowRange range = narrow_int_range(t);
   const double r = std::trunc(v);
-  if (!(r >= lo && r <= hi)) return 0;  // also NaN
+  if (!(r >= range.lo && r <= range.hi)) return 0;  // also NaN
   return int_to_narrow(t, static_cast<int64_t>(r));
 }
 

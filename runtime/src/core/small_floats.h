@@ -32,6 +32,15 @@ inline bool dtype_is_narrow_int(DType t) {
   return t == DType::Int4 || t == DType::UInt4 || t == DType::Int2 || t == DType::UInt2;
 }
 inline bool dtype_is_signed_narrow(DType t) { return t == DType::Int4 || t == DType::Int2; }
+// The values a narrow int holds: int4 [-8, 7], uint4 [0, 15], int2 [-2, 1], uint2 [0, 3].
+struct NarrowRange {
+  int lo, hi;
+};
+inline NarrowRange narrow_int_range(DType t) {
+  const int bits = dtype_packed_bits(t);
+  return dtype_is_signed_narrow(t) ? NarrowRange{-(1 << (bits - 1)), (1 << (bits - 1)) - 1}
+                                   : NarrowRange{0, (1 << bits) - 1};
+}
 // Integer -> a narrow int: keeps the low 4 (2) bits (wraps, like ml_dtypes
 // astype); int4/int2 sign-extended into the byte.
 uint8_t int_to_narrow(DType t, int64_t v);

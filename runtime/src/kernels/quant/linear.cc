@@ -200,10 +200,8 @@ class QuantizeLinear final : public QuantLinearKernel {
     }
     const std::vector<int32_t> zp = zp_t ? int32_values(zp_t) : std::vector<int32_t>(nparams, 0);
     if (dtype_is_narrow_int(out_t)) {  // one byte per element, sign-extended for int4/int2
-      const int bits = dtype_packed_bits(out_t);
-      const bool sgn = dtype_is_signed_narrow(out_t);
-      const double lo = sgn ? -static_cast<double>(1 << (bits - 1)) : 0.0;
-      const double hi = static_cast<double>(sgn ? (1 << (bits - 1)) - 1 : (1 << bits) - 1);
+      const NarrowRange range = narrow_int_range(out_t);
+      const double lo = range.lo, hi = range.hi;
       uint8_t* yp = static_cast<uint8_t*>(y.raw());
       for_each_row(ctx, L, [&](int64_t base, int64_t p, bool per_element) {
         for (int64_t i = 0; i < L.inner; ++i) {

@@ -26,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/utf8.h"
 #include "kernels/base/kernel.h"
 #include "platform/thread_pool.h"
 
@@ -33,37 +34,14 @@ namespace pionnx {
 
 namespace {
 
-constexpr uint32_t kMaxRune = 0x10FFFF;
-constexpr uint32_t kBadRune = 0xFFFFFFFF;  // an input byte that is not valid UTF-8: matches nothing
-constexpr size_t kMaxInst = 10000;         // program size cap (counted repetitions are expanded)
-constexpr int kMaxRepeat = 1000;           // RE2's largest {n,m} count
+// kMaxRune, kBadRune, decode_utf8: core/utf8.h. An input byte that is not
+// valid UTF-8 decodes to kBadRune and matches nothing.
+constexpr size_t kMaxInst = 10000;  // program size cap (counted repetitions are expanded)
+constexpr int kMaxRepeat = 1000;    // RE2's largest {n,m} count
 // Group nesting. RE2 allows 1000; the parser and the compiler recurse per
 // level (about four frames), which at 1000 overflowed the stack of an
 // AddressSanitizer build (nox -s sanitize), so pionnx stops at 250.
 constexpr int kMaxDepth = 250;
-
-// The code point at s[i] and its length in bytes; kBadRune (length 1) when
-// the bytes there are not valid UTF-8 (overlong, surrogate, truncated).
-uint32_t decode_utf8(const char* s, size_t n, size_t i, size_t* len) {
-  auto c = static_cast<unsigned char>(s[i]);
-  *len = 1;
-  if (c < 0x80) return c;
-  size_t k;
-  uint32_t r, min;
-  if ((c & 0xE0) == 0xC0) k = 1, r = c & 0x1Fu, min = 0x80;
-  else if ((c & 0xF0) == 0xE0) k = 2, r = c & 0x0Fu, min = 0x800;
-  else if ((c & 0xF8) == 0xF0) k = 3, r = c & 0x07u, min = 0x10000;
-  else return kBadRune;
-  if (n - i <= k) return kBadRune;
-  for (size_t j = 1; j <= k; ++j) {
-    auto b = static_cast<unsigned char>(s[i + j]);
-    if ((b & 0xC0) != 0x80) return kBadRune;
-    r = (r << 6) | (b & 0x3Fu);
-  }
-  if (r < min || r > kMaxRune || (r >= 0xD800 && r <= 0xDFFF)) return kBadRune;
-  *len = k + 1;
-  return r;
-}
 
 bool is_word_byte(unsigned char c) {
   return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
