@@ -134,24 +134,21 @@ class Range final : public NamedKernel {
   // Values computed in C, stored as T.
   template <typename C, typename T>
   void fill(KernelContext& ctx, const Tensor& start, const Tensor& limit, const Tensor& delta) const {
-    const std::string& what = what_;
-    {
-      const C s = static_cast<C>(*start.data<T>()), l = static_cast<C>(*limit.data<T>()),
-              d = static_cast<C>(*delta.data<T>());
-      PIONNX_ENFORCE(d != C(0), InvalidArgument, what, ": delta is 0");
-      int64_t n = 0;
-      if constexpr (std::is_integral_v<C>) {
-        // Exact ceil((l - s) / d) in unsigned 64-bit, so l - s cannot overflow.
-        const uint64_t us = static_cast<uint64_t>(s), ul = static_cast<uint64_t>(l), ud = static_cast<uint64_t>(d);
-        if (d > C(0) && l > s) n = static_cast<int64_t>((ul - us - 1) / ud + 1);
-        if (d < C(0) && s > l) n = static_cast<int64_t>((us - ul - 1) / (uint64_t(0) - ud) + 1);
-      } else {
-        n = clamp_to_int<int64_t>(std::ceil((static_cast<double>(l) - s) / d));
-      }
-      n = std::max<int64_t>(0, n);
-      T* y = ctx.output(0, start.dtype(), {n}).template data<T>();
-      for (int64_t i = 0; i < n; ++i) y[i] = static_cast<T>(static_cast<C>(s + static_cast<C>(i) * d));
+    const C s = static_cast<C>(*start.data<T>()), l = static_cast<C>(*limit.data<T>()),
+            d = static_cast<C>(*delta.data<T>());
+    PIONNX_ENFORCE(d != C(0), InvalidArgument, what_, ": delta is 0");
+    int64_t n = 0;
+    if constexpr (std::is_integral_v<C>) {
+      // Exact ceil((l - s) / d) in unsigned 64-bit, so l - s cannot overflow.
+      const uint64_t us = static_cast<uint64_t>(s), ul = static_cast<uint64_t>(l), ud = static_cast<uint64_t>(d);
+      if (d > C(0) && l > s) n = static_cast<int64_t>((ul - us - 1) / ud + 1);
+      if (d < C(0) && s > l) n = static_cast<int64_t>((us - ul - 1) / (uint64_t(0) - ud) + 1);
+    } else {
+      n = clamp_to_int<int64_t>(std::ceil((static_cast<double>(l) - s) / d));
     }
+    n = std::max<int64_t>(0, n);
+    T* y = ctx.output(0, start.dtype(), {n}).template data<T>();
+    for (int64_t i = 0; i < n; ++i) y[i] = static_cast<T>(static_cast<C>(s + static_cast<C>(i) * d));
   }
 
   int64_t stash_;

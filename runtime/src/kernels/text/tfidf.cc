@@ -69,15 +69,13 @@ class TfIdfVectorizer : public Kernel {
       PIONNX_ENFORCE(x.dtype() == DType::String, InvalidArgument, what_, ": the pool holds strings but the input is ",
                      dtype_name(x.dtype()));
       const std::string* p = x.data<std::string>();
-      for (int64_t r = 0; r < rows; ++r)
-        count_row(std::vector<std::string>(p + r * cols, p + (r + 1) * cols), str_pool_, freq.data() + r * out_size_);
+      for (int64_t r = 0; r < rows; ++r) count_row(p + r * cols, cols, str_pool_, freq.data() + r * out_size_);
     } else {
       PIONNX_ENFORCE(x.dtype() == DType::Int32 || x.dtype() == DType::Int64, InvalidArgument, what_,
                      ": the pool holds integers; the input must be int32 or int64, got ", dtype_name(x.dtype()));
       std::vector<int64_t> items = tensor_to_int64s(x);
       for (int64_t r = 0; r < rows; ++r)
-        count_row(std::vector<int64_t>(items.begin() + r * cols, items.begin() + (r + 1) * cols), int_pool_,
-                  freq.data() + r * out_size_);
+        count_row(items.data() + r * cols, cols, int_pool_, freq.data() + r * out_size_);
     }
     Tensor& y = ctx.output(0, DType::Float, batched ? Shape{rows, out_size_} : Shape{out_size_});
     float* out = y.data<float>();
@@ -118,15 +116,15 @@ class TfIdfVectorizer : public Kernel {
   }
 
   template <typename Key>
-  void count_row(const std::vector<Key>& row, const NgramPool<Key>& pool, int64_t* freq) const {
-    const int64_t n = static_cast<int64_t>(row.size());
+  // row: the n items of one row, read in place.
+  void count_row(const Key* row, int64_t n, const NgramPool<Key>& pool, int64_t* freq) const {
     int64_t start_size = min_n_;
     std::vector<Key> gram;
     for (int64_t d = 1; d <= max_skip_ + 1; ++d) {
       for (int64_t s = 0; s < n && s + d * (start_size - 1) < n; ++s) {
         gram.clear();
         for (int64_t item = s, size = 1; size <= max_n_ && item < n; ++size, item += d) {
-          gram.push_back(row[static_cast<size_t>(item)]);
+          gram.push_back(row[item]);
           if (pool.prefixes.count(gram) == 0) break;
           auto hit = pool.ids.find(gram);
           if (size >= start_size && hit != pool.ids.end()) ++freq[indexes_[static_cast<size_t>(hit->second - 1)]];
