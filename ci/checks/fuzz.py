@@ -40,6 +40,7 @@ import shutil
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from ci.checks.suite import load as load_test_module
@@ -99,6 +100,43 @@ def conformance_seeds() -> list[str]:
     return sorted(out)
 
 
+def in_memory_node_seeds() -> list[bytes]:
+    """onnx >= 1.20 keeps its node cases in memory (no model files under data/node): each case's model,
+    plain and with its first data set's tensor inputs as initializers (as with_feeds does for files)."""
+    try:
+        import onnx
+        from onnx import numpy_helper
+        from onnx.backend.test.loader import load_model_tests
+    except ImportError:
+        return []
+    out = []
+    with warnings.catch_warnings():  # the case generators' own numpy overflow warnings
+        warnings.simplefilter("ignore")
+        cases = load_model_tests(kind="node")
+    for case in cases:
+        if getattr(case, "model", None) is None:
+            continue  # a case with files: conformance_seeds found it
+        model = onnx.ModelProto()
+        model.CopyFrom(case.model)
+        out.append(model.SerializeToString())
+        if not case.data_sets:
+            continue
+        inits = {i.name for i in model.graph.initializer}
+        names = [i.name for i in model.graph.input if i.name not in inits]
+        for name, value in zip(names, case.data_sets[0][0]):
+            try:
+                t = value if isinstance(value, onnx.TensorProto) else numpy_helper.from_array(value)
+            except Exception:  # noqa: BLE001 - a sequence, map or optional feed: left to the target
+                continue
+            t = onnx.TensorProto.FromString(t.SerializeToString())
+            t.name = name
+            model.graph.initializer.append(t)
+        if model.ir_version < 4:
+            model.ir_version = 4
+        out.append(model.SerializeToString())
+    return out
+
+
 def reproducer_seeds(dest: Path) -> list[str]:
     """The security review's reproducer models (tests/test_hostile.py), written as files."""
     try:
@@ -128,15 +166,19 @@ def stage_seeds(seeds_dir: Path) -> int:
     reproducers = reproducer_seeds(seeds_dir.parent / "reproducers")
     say(f"{len(reproducers)} reproducer models from tests/test_hostile.py")
     models = conformance_seeds()
+    datas = []
     for path in [*models, *reproducers, *glob.glob(str(CRASHES / "*"))]:
-        datas = [Path(path).read_bytes()]
+        datas.append(Path(path).read_bytes())
         if path in models:
             datas.append(with_feeds(path))
-        for data in datas:
-            seed = seeds_dir / hashlib.sha1(data).hexdigest()
-            if not seed.exists():
-                seed.write_bytes(data)
-                n += 1
+    in_memory = in_memory_node_seeds()
+    if in_memory:
+        say(f"{len(in_memory)} seeds from onnx's in-memory node cases")
+    for data in [*datas, *in_memory]:
+        seed = seeds_dir / hashlib.sha1(data).hexdigest()
+        if not seed.exists():
+            seed.write_bytes(data)
+            n += 1
     return n
 
 
@@ -175,6 +217,33 @@ def read_log(log: Path) -> dict:
     return {"executions": runs, "cov": cov, "ft": ft, "oom": oom, "timeouts": timeouts, "crashes": crashes}
 
 
+def crash_report(text: str, limit: int = 60) -> list[str]:
+    """The first finding's own words and stack, for the CI log (the artifacts stay on the runner): from
+    the line that reports it (a sanitizer's ERROR or runtime error, std::terminate's message, a failed
+    assertion) to its SUMMARY line, at most `limit` lines."""
+    lines = text.splitlines()
+    start = next(
+        (
+            i
+            for i, line in enumerate(lines)
+            if "ERROR: " in line
+            or "runtime error:" in line
+            or "terminate called" in line
+            or "Assertion" in line
+            or "==WARNING" in line
+        ),
+        None,
+    )
+    if start is None:
+        return []
+    out = []
+    for line in lines[start:]:
+        out.append(line.rstrip())
+        if "SUMMARY:" in line or len(out) >= limit:
+            break
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=600, help="campaign length (default 600)")
@@ -195,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    target = Path(args.target)
+    target = Path(args.target).resolve()  # libFuzzer runs in the campaign folder
     if not target.is_file():
         raise SystemExit(f"[fuzz] {target} does not exist: run `nox -s fuzz`, which builds it")
     work = WORK / "campaign"
@@ -256,6 +325,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     for line in summaries[:40]:
         say(f"  {line}")
+    for line in crash_report(log.read_text(errors="replace")):
+        say(f"  | {line}")
     corpus_files = list(corpus.iterdir())
     report = {
         "executions": stats["executions"],

@@ -135,10 +135,11 @@ void qlinear_matmul(KernelContext& ctx) {
   const std::vector<float> sa = float_values(a_scale), sb = float_values(b_scale);
   const float sy = scalar_scale(y_scale, what + " y_scale");
   const bool per_row = sa.size() > 1, per_col = sb.size() > 1;
-  PIONNX_ENFORCE(!per_row || static_cast<int64_t>(sa.size()) == d.M, InvalidArgument, what,
-                 ": a_scale must be a scalar or have M=", d.M, " values");
-  PIONNX_ENFORCE(!per_col || static_cast<int64_t>(sb.size()) == d.N, InvalidArgument, what,
-                 ": b_scale must be a scalar or have N=", d.N, " values");
+  // An empty scale is neither (it left the multiplier table empty: the fuzzer's find).
+  PIONNX_ENFORCE(sa.size() == 1 || static_cast<int64_t>(sa.size()) == d.M, InvalidArgument, what,
+                 ": a_scale must be a scalar or have M=", d.M, " values, got ", sa.size());
+  PIONNX_ENFORCE(sb.size() == 1 || static_cast<int64_t>(sb.size()) == d.N, InvalidArgument, what,
+                 ": b_scale must be a scalar or have N=", d.N, " values, got ", sb.size());
   const DType st = a_scale.dtype();
   std::vector<float> mult(sa.size() * sb.size());
   for (size_t i = 0; i < sa.size(); ++i)
