@@ -173,26 +173,48 @@ def test_matmul_with_a_packed_constant_b(b_kind, threads):
             np.testing.assert_allclose(sess.run(None, feeds)[0], want, rtol=1e-4, atol=1e-3)
 
 
-def conv_against_reference(x_shape, w, b, threads=None, relu=False, **attrs):
-    """pionnx's and onnx.reference's outputs of Conv(x, w, b) (then Relu), w and b constant initializers,
-    on a random x."""
+def conv_against_reference(x_shape, w, b, threads=None, relu=False, act=None, **attrs):
+    """pionnx's and onnx.reference's outputs of Conv(x, w, b) (then Relu, or the activation `act`: "Relu",
+    "Clip" (to [-0.5, 0.7], which the optimizer fuses into the Conv) or "LeakyRelu"), w and b (when not
+    None) constant initializers, on a random x."""
     from onnx.reference import ReferenceEvaluator
 
-    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c" if relu else "y"], **attrs)]
-    if relu:
-        nodes.append(helper.make_node("Relu", ["c"], ["y"]))
-    m = model(
-        nodes,
-        [tensor("x", TensorProto.FLOAT, list(x_shape))],
-        [tensor("y", TensorProto.FLOAT, None)],
-        initializers=[numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")],
-    )
+    act = "Relu" if relu else act
+    inits = [numpy_helper.from_array(w, "w")]
+    if b is not None:
+        inits.append(numpy_helper.from_array(b, "b"))
+    nodes = [helper.make_node("Conv", ["x", "w"] + (["b"] if b is not None else []), ["c" if act else "y"], **attrs)]
+    if act == "Clip":
+        inits += [numpy_helper.from_array(np.float32(-0.5), "lo"), numpy_helper.from_array(np.float32(0.7), "hi")]
+        nodes.append(helper.make_node("Clip", ["c", "lo", "hi"], ["y"]))
+    elif act:
+        nodes.append(helper.make_node(act, ["c"], ["y"]))
+    m = model(nodes, [tensor("x", TensorProto.FLOAT, list(x_shape))], [tensor("y", TensorProto.FLOAT, None)], inits)
     x = RNG.standard_normal(x_shape).astype(np.float32)
     opts = pionnx.SessionOptions()
     if threads is not None:
         opts.intra_op_num_threads = threads
     got = pionnx.InferenceSession(m.SerializeToString(), opts).run(None, {"x": x})[0]
     return got, ReferenceEvaluator(m).run(None, {"x": x})[0]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("act", [None, "Relu", "Clip", "LeakyRelu"])
+@pytest.mark.parametrize(
+    ("spatial", "channels", "m_out"), [((7, 7), 40, 96), ((3, 3), 24, 33), ((5, 9), 17, 64), ((9,), 32, 50)]
+)
+def test_pointwise_conv_on_small_maps_matches_the_reference(spatial, channels, m_out, act, threads):
+    """1x1 convolutions over a few positions (7x7 and smaller maps, a 1-D one) run as the transposed product
+    W^T-packed (conv.cc's conv_pointwise_transposed, where the tile padding it saves is large enough), with or
+    without a bias and each kind of fused activation (Relu and Clip applied as the SGEMM stores each tile,
+    LeakyRelu by the block epilogue), batch 2, against onnx.reference. cpu_matrix runs it on every SGEMM
+    path (each has its own tile, so its own choice of path)."""
+    for with_bias in (True, False):
+        w = RNG.standard_normal((m_out, channels) + (1,) * len(spatial)).astype(np.float32)
+        b = RNG.standard_normal((m_out,)).astype(np.float32) if with_bias else None
+        got, want = conv_against_reference((2, channels, *spatial), w, b, threads, act=act)
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4, err_msg=f"bias {with_bias}")
 
 
 @pytest.mark.parametrize("stride", [1, 2])

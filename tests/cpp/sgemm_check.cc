@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -35,7 +36,9 @@ struct Problem {
 
 // Runs one problem through sgemm (or the prepacked entry point) and compares
 // with a double-precision reference; the bound scales with sum |a||b|.
-bool check(const Problem& p, std::mt19937& rng, pionnx::ThreadPool* pool, bool prepacked) {
+// finish (prepacked only): the epilogue's bias and activation as each tile is
+// stored, 0 none, 1 bias + Relu, 2 bias + Clip [-0.3, 0.4], 3 Clip alone.
+bool check(const Problem& p, std::mt19937& rng, pionnx::ThreadPool* pool, bool prepacked, int finish = 0) {
   std::uniform_real_distribution<float> dist(-1.f, 1.f);
   const int64_t lda = (p.ta ? p.M : p.K) + 3, ldb = (p.tb ? p.K : p.N) + 1, ldc = p.N + 2;
   std::vector<float> A((p.ta ? p.K : p.M) * lda), B((p.tb ? p.N : p.K) * ldb), C(p.M * ldc);
@@ -45,9 +48,19 @@ bool check(const Problem& p, std::mt19937& rng, pionnx::ThreadPool* pool, bool p
   std::vector<float> C0 = C;
   if (p.beta == 0.f)
     for (int64_t i = 0; i < p.M; ++i) C[i * ldc] = NAN;  // must not be read
+  std::vector<float> bias(p.M);
+  for (float& v : bias) v = dist(rng);
+  pionnx::simd::SgemmEpilogue epi;
+  if (finish == 1 || finish == 2) epi.bias_act.bias = bias.data();
+  epi.bias_act.act = finish == 1   ? pionnx::simd::SgemmBiasAct::Relu
+                     : finish >= 2 ? pionnx::simd::SgemmBiasAct::Clip
+                                   : pionnx::simd::SgemmBiasAct::None;
+  epi.bias_act.lo = -0.3f;
+  epi.bias_act.hi = 0.4f;
   if (prepacked) {
     auto packed = pionnx::simd::sgemm_pack_a(p.ta, p.M, p.K, A.data(), lda);
-    pionnx::simd::sgemm_prepacked(packed, p.tb, p.N, B.data(), ldb, p.beta, C.data(), ldc, pool);
+    pionnx::simd::sgemm_prepacked(packed, p.tb, p.N, B.data(), ldb, p.beta, C.data(), ldc, pool,
+                                  finish ? &epi : nullptr);
   } else {
     sgemm(p.ta, p.tb, p.M, p.N, p.K, p.alpha, A.data(), lda, B.data(), ldb, p.beta, C.data(), ldc, pool);
   }
@@ -61,14 +74,17 @@ bool check(const Problem& p, std::mt19937& rng, pionnx::ThreadPool* pool, bool p
         s += a * b;
         mag += std::fabs(a * b);
       }
-      const double want = alpha * s + (p.beta == 0.f ? 0.0 : p.beta * C0[i * ldc + j]);
+      double want = alpha * s + (p.beta == 0.f ? 0.0 : p.beta * C0[i * ldc + j]);
+      if (finish == 1 || finish == 2) want += bias[i];
+      if (finish == 1) want = want > 0 ? want : 0;
+      if (finish >= 2) want = std::min(std::max(want, -0.3), 0.4);
       const double got = C[i * ldc + j];
       if (!(std::fabs(got - want) <= 1e-5 * (std::fabs(alpha) * mag + std::fabs(want)) + 1e-5)) {
         std::printf(
-            "  MISMATCH %s ta=%d tb=%d M=%lld N=%lld K=%lld alpha=%g beta=%g at (%lld,%lld): "
+            "  MISMATCH %s finish=%d ta=%d tb=%d M=%lld N=%lld K=%lld alpha=%g beta=%g at (%lld,%lld): "
             "got %.7g want %.7g\n",
-            prepacked ? "prepacked" : "sgemm", p.ta, p.tb, (long long)p.M, (long long)p.N, (long long)p.K, alpha,
-            p.beta, (long long)i, (long long)j, got, want);
+            prepacked ? "prepacked" : "sgemm", finish, p.ta, p.tb, (long long)p.M, (long long)p.N, (long long)p.K,
+            alpha, p.beta, (long long)i, (long long)j, got, want);
         return false;
       }
     }
@@ -93,11 +109,14 @@ int run_checks() {
   pionnx::ThreadPool pool(3);
   int failures = 0, runs = 0;
   for (const Problem& p : problems)
-    for (int variant = 0; variant < 3; ++variant) {
-      pionnx::ThreadPool* tp = variant == 2 ? &pool : nullptr;
-      const bool prepacked = variant == 1;
+    for (int variant = 0; variant < 4; ++variant) {
+      // 3: prepacked with a bias and activation applied as the tiles are stored, cycling the kinds;
+      // on the pool when the product is big enough to be shared.
+      pionnx::ThreadPool* tp = variant == 2 || (variant == 3 && p.M * p.N > 1000) ? &pool : nullptr;
+      const bool prepacked = variant == 1 || variant == 3;
+      const int finish = variant == 3 ? 1 + (runs % 3) : 0;
       ++runs;
-      if (!check(p, rng, tp, prepacked)) ++failures;
+      if (!check(p, rng, tp, prepacked, finish)) ++failures;
     }
   std::printf("  %s: %d/%d products match the reference\n", pionnx::simd::sgemm_isa(), runs - failures, runs);
   return failures == 0 ? 0 : 1;

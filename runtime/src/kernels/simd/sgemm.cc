@@ -69,7 +69,7 @@ void ukernel_generic(int64_t kc, const float* a, const float* b, float* c, int64
 }
 
 void gemv_rows_generic(int64_t K, int64_t n, const float* x, const float* m, int64_t ldm, float* y);
-const SgemmUKernel kGeneric{kGenericMR, kGenericNR, ukernel_generic, "generic", gemv_rows_generic};
+const SgemmUKernel kGeneric{kGenericMR, kGenericNR, ukernel_generic, "generic", gemv_rows_generic, nullptr};
 
 const SgemmUKernel& active_ukernel() {
   static const SgemmUKernel* k = [] {
@@ -312,6 +312,23 @@ void gemv(bool m_cols_contig, int64_t K, int64_t j0, int64_t j1, float alpha, co
   }
 }
 
+// The bias and activation of SgemmBiasAct over one m x n tile of C (rows
+// from `row`, in L1 as the micro-kernel just stored it): for kernels without
+// a run_bias_act. The same operations as the AVX2 kernel's registers.
+void finish_tile(const SgemmBiasAct& ba, int64_t row, float* c, int64_t ldc, int64_t m, int64_t n) {
+  for (int64_t i = 0; i < m; ++i) {
+    float* ci = c + i * ldc;
+    if (ba.bias) {
+      const float b = ba.bias[row + i];
+      for (int64_t j = 0; j < n; ++j) ci[j] += b;
+    }
+    if (ba.act == SgemmBiasAct::Relu)
+      for (int64_t j = 0; j < n; ++j) ci[j] = ci[j] > 0.f ? ci[j] : 0.f;
+    else if (ba.act == SgemmBiasAct::Clip)
+      for (int64_t j = 0; j < n; ++j) ci[j] = std::min(std::max(ci[j], ba.lo), ba.hi);
+  }
+}
+
 // C (M x N) = packed A (M x K, see pack_a) times op(B) + beta * C, where
 // beta is 0 or 1 (other values are applied to C beforehand). op(B) comes
 // panel by panel from `packb`, its columns offset by j_off. `epi`, if set,
@@ -344,17 +361,26 @@ void gemm_packed_a(const SgemmUKernel& uk, const float* Ap, int64_t M, int64_t N
       else packb(pc, kc, j_off + jc, nc, NR, bpanel);
       const bool accumulate = !(overwrite && pc == 0);
       const bool last = pc + kc >= K;
+      // Bias and activation as each final tile is stored (SgemmEpilogue::bias_act).
+      const SgemmBiasAct* ba = last && epi && !epi->fn && epi->bias_act.active() ? &epi->bias_act : nullptr;
       for (int64_t ic = 0; ic < M; ic += MC) {
         const int64_t mc = std::min(MC, M - ic);
         for (int64_t jr = 0; jr < nc; jr += NR) {
           const int n = static_cast<int>(std::min<int64_t>(NR, nc - jr));
           for (int64_t ir = 0; ir < mc; ir += MR) {
             const int m = static_cast<int>(std::min<int64_t>(MR, mc - ir));
-            uk.run(kc, Ap + (ic + ir) * K + pc * MR, bp + jr * kc, C + (ic + ir) * ldc + jc + jr, ldc, m, n,
-                   accumulate);
+            const float* a = Ap + (ic + ir) * K + pc * MR;
+            float* c = C + (ic + ir) * ldc + jc + jr;
+            const int64_t row = i_off + ic + ir;
+            if (ba && uk.run_bias_act) {
+              uk.run_bias_act(kc, a, bp + jr * kc, c, ldc, m, n, accumulate, ba->bias ? ba->bias + row : nullptr, *ba);
+            } else {
+              uk.run(kc, a, bp + jr * kc, c, ldc, m, n, accumulate);
+              if (ba) finish_tile(*ba, row, c, ldc, m, n);
+            }
           }
-          if (epi && last)
-            (*epi)(i_off + ic, i_off + ic + mc, j_off + jc + jr, j_off + jc + jr + n, C + ic * ldc + jc + jr, ldc);
+          if (epi && epi->fn && last)
+            epi->fn(i_off + ic, i_off + ic + mc, j_off + jc + jr, j_off + jc + jr + n, C + ic * ldc + jc + jr, ldc);
         }
       }
     }
@@ -444,6 +470,8 @@ void run_packed(const SgemmUKernel& uk, float* Ap, const std::function<void(int6
 
 const char* sgemm_isa() { return sgemm_paths().active.c_str(); }
 
+SgemmTile sgemm_tile() { return {active_ukernel().mr, active_ukernel().nr}; }
+
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
            const float* B, int64_t ldb, float beta, float* C, int64_t ldc, ThreadPool* pool) {
   if (sgemm_special(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, pool)) return;
@@ -480,7 +508,8 @@ void sgemm_prepacked_fn(const SgemmPackedA& a, int64_t N, const SgemmPackB& pack
   if (a.M <= 0 || N <= 0) return;
   if (a.K <= 0) {
     if (beta != 1.f) scale_c(a.M, N, beta, C, ldc);
-    if (epilogue) (*epilogue)(0, a.M, 0, N, C, ldc);
+    if (epilogue && epilogue->fn) epilogue->fn(0, a.M, 0, N, C, ldc);
+    else if (epilogue && epilogue->bias_act.active()) finish_tile(epilogue->bias_act, 0, C, ldc, a.M, N);
     return;
   }
   if (beta != 0.f && beta != 1.f) scale_c(a.M, N, beta, C, ldc);

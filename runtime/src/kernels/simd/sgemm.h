@@ -31,10 +31,27 @@ struct SgemmPackedA {
 };
 SgemmPackedA sgemm_pack_a(bool trans_a, int64_t M, int64_t K, const float* A, int64_t lda);
 // C = packed A * op(B) + beta * C (alpha = 1); op(B) is K x N as in sgemm.
-// Called on each finished block of C (rows [i0, i1), columns [j0, j1) of the
-// whole product; `c` points at C(i0, j0)) while it is still in cache: bias,
-// activation. Must touch only that block; may run on any pool thread.
-using SgemmEpilogue = std::function<void(int64_t i0, int64_t i1, int64_t j0, int64_t j1, float* c, int64_t ldc)>;
+// What is done to C as it is finished, for Conv's bias and activation:
+// * `bias_act`, the common case: C(i, j) = act(C(i, j) + bias[i]) (no bias:
+//   act alone; None and no bias: C untouched), applied to each tile as the
+//   micro-kernel stores it (in registers where the kernel can, AVX2; else
+//   over the tile while it is in L1). act: None; Relu (v > 0 ? v : 0, so NaN
+//   gives 0); Clip (min(max(v, lo), hi), NaN kept).
+// * `fn`, when set, instead: called on each finished block of C (rows
+//   [i0, i1), columns [j0, j1) of the whole product; `c` points at C(i0, j0))
+//   while it is still in cache. Must touch only that block; may run on any
+//   pool thread.
+struct SgemmBiasAct {
+  enum Act : int { None, Relu, Clip };
+  const float* bias = nullptr;
+  Act act = None;
+  float lo = 0.f, hi = 0.f;
+  bool active() const { return bias != nullptr || act != None; }
+};
+struct SgemmEpilogue {
+  SgemmBiasAct bias_act;
+  std::function<void(int64_t i0, int64_t i1, int64_t j0, int64_t j1, float* c, int64_t ldc)> fn;
+};
 
 void sgemm_prepacked(const SgemmPackedA& a, bool trans_b, int64_t N, const float* B, int64_t ldb, float beta, float* C,
                      int64_t ldc, ThreadPool* pool = nullptr, const SgemmEpilogue* epilogue = nullptr);
@@ -61,6 +78,12 @@ SgemmPackedB sgemm_pack_b(bool trans_b, int64_t K, int64_t N, const float* B, in
 // C (M x N) = alpha * op(A) * packed B + beta * C.
 void sgemm_packed_b(bool trans_a, int64_t M, float alpha, const float* A, int64_t lda, const SgemmPackedB& b,
                     float beta, float* C, int64_t ldc, ThreadPool* pool = nullptr);
+
+// The micro-kernel's tile: rows (mr) by columns (nr) of C per call.
+struct SgemmTile {
+  int mr, nr;
+};
+SgemmTile sgemm_tile();
 
 // Name of the micro-kernel in use: "avx512", "avx2", "neon", "generic".
 // PIONNX_SGEMM=generic|neon|avx2|avx512 caps the choice (read once).

@@ -166,7 +166,7 @@ void gemv_rows_neon(int64_t K, int64_t n, const float* x, const float* m, int64_
   }
 }
 
-const SgemmUKernel kNeon{kMR, kNR, ukernel_neon, "neon", gemv_rows_neon};
+const SgemmUKernel kNeon{kMR, kNR, ukernel_neon, "neon", gemv_rows_neon, nullptr};
 
 }  // namespace
 
