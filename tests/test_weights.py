@@ -240,6 +240,26 @@ def test_depthwise_conv_matches_the_reference(stride, dilation):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5, err_msg=f"width {width}")
 
 
+@pytest.mark.parametrize("act", [None, "Clip"])
+@pytest.mark.parametrize(
+    ("strides", "pads"),
+    [([1, 1], [1, 1, 1, 1]), ([2, 2], [1, 1, 1, 1]), ([2, 2], [0, 0, 1, 1]), ([1, 2], [2, 0, 1, 2]), ([2, 1], [0] * 4)],
+)
+def test_depthwise_conv_on_small_maps_matches_the_reference(strides, pads, act):
+    """Depthwise 3x3 convolutions on maps up to 32 outputs a side copy each plane into a zero-padded one and
+    run the row kernel over whole rows (conv.cc's depthwise_plane): odd and even sizes, each stride and
+    asymmetric pads up to 2 on either side, bias and a fused Clip, against onnx.reference."""
+    for height, width in ((7, 7), (14, 14), (5, 9), (28, 28), (3, 4), (33, 30)):
+        c = 4
+        w = RNG.standard_normal((c, 1, 3, 3)).astype(np.float32)
+        b = RNG.standard_normal((c,)).astype(np.float32)
+        got, want = conv_against_reference(
+            (2, c, height, width), w, b, act=act, group=c, kernel_shape=[3, 3], strides=strides, pads=pads
+        )
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5, err_msg=f"{height}x{width}")
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize(
     ("kernel", "stride", "dilation", "pads"),
