@@ -30,13 +30,15 @@ constexpr int64_t kPackNc = 64;  // panel width of a prepacked B (qgemm_pack_b)
 // The portable int16-pair kernel.
 void kernel_generic(const int16_t* a, int64_t lda, int64_t kcp, const int16_t* b, int64_t ncp, int32_t (*acc)[kQNc]) {
   for (int r = 0; r < kRows; ++r) std::memset(acc[r], 0, sizeof(int32_t) * ncp);
-  for (int64_t kp = 0; kp < kcp / 2; ++kp) {
-    const int16_t* brow = b + kp * ncp * 2;
-    for (int r = 0; r < kRows; ++r) {
-      const int32_t a0 = a[r * lda + 2 * kp], a1 = a[r * lda + 2 * kp + 1];
-      if ((a0 | a1) == 0) continue;
-      int32_t* out = acc[r];
-      for (int64_t j = 0; j < ncp; ++j) out[j] += a0 * brow[2 * j] + a1 * brow[2 * j + 1];
+  for (int64_t j0 = 0; j0 < ncp; j0 += kQStrip) {
+    for (int64_t kp = 0; kp < kcp / 2; ++kp) {
+      const int16_t* brow = b + pair_index(kcp, kp, j0);
+      for (int r = 0; r < kRows; ++r) {
+        const int32_t a0 = a[r * lda + 2 * kp], a1 = a[r * lda + 2 * kp + 1];
+        if ((a0 | a1) == 0) continue;
+        int32_t* out = acc[r] + j0;
+        for (int64_t j = 0; j < kQStrip; ++j) out[j] += a0 * brow[2 * j] + a1 * brow[2 * j + 1];
+      }
     }
   }
 }
@@ -87,8 +89,11 @@ void pack_b(const QGemmArgs& g, int64_t k0, int64_t kc, int64_t j0, int64_t nc, 
   std::memset(out, 0, sizeof(int16_t) * static_cast<size_t>(kcp * ncp));
   for (int64_t k = 0; k < kc; ++k) {
     const T* src = B + (k0 + k) * g.ldb + j0;
-    int16_t* dst = out + (k / 2) * ncp * 2 + (k % 2);
-    for (int64_t j = 0; j < nc; ++j) dst[2 * j] = static_cast<int16_t>(src[j] - zp_col[j]);
+    for (int64_t s = 0; s < nc; s += kQStrip) {
+      int16_t* dst = out + pair_index(kcp, k / 2, s) + (k % 2);
+      for (int64_t j = s; j < std::min(nc, s + kQStrip); ++j)
+        dst[2 * (j - s)] = static_cast<int16_t>(src[j] - zp_col[j]);
+    }
   }
 }
 
@@ -150,14 +155,19 @@ void qgemm_block(const QGemmArgs& g, const PairA& A, int64_t i0, int64_t i1, int
         g.packed_b ? g.packed_b->data.data() + packed_offset(g.K, k0 / kKc, j0 / kPackNc) : bpanel.data();
     if (!g.packed_b) pack_b_panel(g, k0, kc, j0, nc, ncp, bpanel.data());
     const bool store = k0 == 0 && !g.accumulate;
-    for (int64_t i = i0; i < i1; i += kRows) {
-      const int rows = static_cast<int>(std::min<int64_t>(kRows, i1 - i));
-      kKernel(A.data.data() + i * A.lda + k0, A.lda, kcp, panel, ncp, acc);
-      for (int r = 0; r < rows; ++r) {
-        int32_t* c = g.C + (i + r) * g.ldc + j0;
-        if (store) std::memcpy(c, acc[r], sizeof(int32_t) * nc);
-        else
-          for (int64_t j = 0; j < nc; ++j) c[j] += acc[r][j];
+    // kNr columns (two strips, 16 KiB at full depth) at a time past every row of the task, so the strips
+    // are read from L1 by all but the first rows.
+    for (int64_t js = 0; js < nc; js += kNr) {
+      const int64_t w = std::min(kNr, nc - js);
+      for (int64_t i = i0; i < i1; i += kRows) {
+        const int rows = static_cast<int>(std::min<int64_t>(kRows, i1 - i));
+        kKernel(A.data.data() + i * A.lda + k0, A.lda, kcp, panel + pair_index(kcp, 0, js), kNr, acc);
+        for (int r = 0; r < rows; ++r) {
+          int32_t* c = g.C + (i + r) * g.ldc + j0 + js;
+          if (store) std::memcpy(c, acc[r], sizeof(int32_t) * w);
+          else
+            for (int64_t j = 0; j < w; ++j) c[j] += acc[r][j];
+        }
       }
     }
   }

@@ -32,8 +32,8 @@ __attribute__((target("avx2"))) void kernel_avx2(const int16_t* a, int64_t lda, 
   const int16_t *a0 = a, *a1 = a + lda, *a2 = a + 2 * lda, *a3 = a + 3 * lda;
   for (int64_t j0 = 0; j0 < ncp; j0 += 16) {
     __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
-    const int16_t* bp = b + j0 * 2;
-    for (int64_t kp = 0; kp < kcp / 2; ++kp, bp += ncp * 2) {
+    const int16_t* bp = b + pair_index(kcp, 0, j0);
+    for (int64_t kp = 0; kp < kcp / 2; ++kp, bp += 2 * kQStrip) {
       const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bp));
       const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bp + 16));
       __m256i av = _mm256_set1_epi32(load_pair(a0 + 2 * kp));

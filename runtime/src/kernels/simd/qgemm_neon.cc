@@ -24,8 +24,8 @@ void kernel_neon(const int16_t* a, int64_t lda, int64_t kcp, const int16_t* b, i
   for (int64_t j0 = 0; j0 < ncp; j0 += 8) {
     // Named accumulators: row r, columns j0..j0+3 (lo) and j0+4..j0+7 (hi).
     int32x4_t c0l = vdupq_n_s32(0), c0h = c0l, c1l = c0l, c1h = c0l, c2l = c0l, c2h = c0l, c3l = c0l, c3h = c0l;
-    const int16_t* bp = b + j0 * 2;
-    const int64_t bstep = ncp * 2;  // one depth pair of the panel
+    const int16_t* bp = b + pair_index(kcp, 0, j0);
+    const int64_t bstep = 2 * kQStrip;  // one depth pair of the strip
     int64_t kp = 0;
     // Two depth pairs per step: each row's four A values in one 64-bit load
     // (by-lane multiply-adds), instead of eight scalar loads moved into

@@ -29,8 +29,8 @@ void kernel_sse2(const int16_t* a, int64_t lda, int64_t kcp, const int16_t* b, i
   const int16_t *a0 = a, *a1 = a + lda, *a2 = a + 2 * lda, *a3 = a + 3 * lda;
   for (int64_t j0 = 0; j0 < ncp; j0 += 8) {
     __m128i c00 = _mm_setzero_si128(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
-    const int16_t* bp = b + j0 * 2;
-    for (int64_t kp = 0; kp < kcp / 2; ++kp, bp += ncp * 2) {
+    const int16_t* bp = b + pair_index(kcp, 0, j0);
+    for (int64_t kp = 0; kp < kcp / 2; ++kp, bp += 2 * kQStrip) {
       const __m128i b0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bp));
       const __m128i b1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bp + 8));
       __m128i av = _mm_set1_epi32(load_pair(a0 + 2 * kp));

@@ -13,12 +13,20 @@ constexpr int kQRows = 4;      // rows of A per micro-kernel call
 
 // The int16-pair kernels. Depth is taken in pairs (k, k+1) so that one
 // multiply-add of int16 pairs (x86 pmaddwd, NEON smlal pairs) consumes two
-// depth steps. Packed B element (kp, j, t) = B[k0 + 2 kp + t][j0 + j] - zp at
-// b[(kp * ncp + j) * 2 + t]; A rows are int16 (zero point subtracted) at
-// a + r * lda, kcp (even) of them read; ncp is a multiple of 32. Padding is
-// zero.
+// depth steps. A packed panel of B is a row of strips of kQStrip columns,
+// each strip contiguous (kcp * kQStrip int16: a 256-deep strip is 8 KiB, so
+// it stays in L1 while every row of A passes it; a row-major panel put its
+// depth rows a panel width apart, on a few L1 sets). Element (kp, j, t) =
+// B[k0 + 2 kp + t][j0 + j] - zp at b[pair_index(kcp, kp, j) + t]; A rows
+// are int16 (zero point subtracted) at a + r * lda, kcp (even) of them read;
+// ncp is a multiple of 32 (a call may cover part of a panel: b at a strip's
+// start, ncp its width). Padding is zero.
 //
 //   acc[r][0 .. ncp) = sum_k a[r * lda + k] * B(k, j)   for kQRows rows.
+constexpr int64_t kQStrip = 16;
+inline int64_t pair_index(int64_t kcp, int64_t kp, int64_t j) {
+  return (j / kQStrip) * kcp * kQStrip + (kp * kQStrip + j % kQStrip) * 2;
+}
 using QPairKernel = void (*)(const int16_t* a, int64_t lda, int64_t kcp, const int16_t* b, int64_t ncp,
                              int32_t (*acc)[kQNc]);
 
