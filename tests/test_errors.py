@@ -113,6 +113,25 @@ def test_feed_object_array_for_a_numeric_input():
         session(fixed_add()).run(None, {"x": np.array([["a", "b", "c"], ["d", "e", "f"]], dtype=object)})
 
 
+@pytest.mark.parametrize(("tiles", "axis"), [([], [0]), ([2], []), ([2, 3], [0])])
+def test_tile_1_with_a_missing_tiles_or_axis_value_is_named(tiles, axis):
+    """Tile-1 reads its tiles and axis from one-value inputs: an empty (or longer) one is an InvalidArgument
+    that names both counts; it was an unnamed std::out_of_range (IndexError), which aborts a C++ caller."""
+    m = model(
+        [helper.make_node("Tile", ["x", "t", "a"], ["y"])],
+        [
+            tensor("x", TensorProto.FLOAT, [2, 3]),
+            tensor("t", TensorProto.INT64, [None]),
+            tensor("a", TensorProto.INT64, [None]),
+        ],
+        [tensor("y", TensorProto.FLOAT, None)],
+        opset=1,
+    )
+    feeds = {"x": np.ones((2, 3), np.float32), "t": np.array(tiles, np.int64), "a": np.array(axis, np.int64)}
+    with pytest.raises(pionnx.InvalidArgument, match=r"Tile-1's tiles and axis must each hold one value"):
+        session(m).run(None, feeds)
+
+
 def test_session_still_works_after_a_bad_feed():
     sess = session(fixed_add())
     with pytest.raises(FEED_ERRORS):

@@ -448,8 +448,10 @@ class Tile final : public NamedKernel {
     if (opset_ < 6) {
       // Opset 1: one axis, tiled `tiles` times, both as scalar inputs.
       repeats.assign(r, 1);
-      const int64_t axis = normalize_axis(tensor_to_int64s(ctx.input(2)).at(0), r, what);
-      repeats[axis] = tensor_to_int64s(ctx.input(1)).at(0);
+      const std::vector<int64_t> tiles = tensor_to_int64s(ctx.input(1)), axis_v = tensor_to_int64s(ctx.input(2));
+      PIONNX_ENFORCE(tiles.size() == 1 && axis_v.size() == 1, InvalidArgument, what,
+                     ": Tile-1's tiles and axis must each hold one value, got ", tiles.size(), " and ", axis_v.size());
+      repeats[normalize_axis(axis_v[0], r, what)] = tiles[0];
     } else {
       repeats = tensor_to_int64s(ctx.input(1));
     }
