@@ -57,10 +57,25 @@ def say(msg: str) -> None:
     print(f"[fuzz] {msg}", flush=True)
 
 
+def embed_feeds(model, feeds: list) -> bytes:
+    """`model` (an onnx.ModelProto, changed) with a test's inputs embedded as initializers named like the inputs
+    (the inputs' defaults): the fuzz target feeds only inputs without one, so the real shapes and values are
+    what the mutator starts from, and a mutated initializer is a mutated feed. `feeds` holds a TensorProto per
+    input without an initializer, in order, or None for one left to the target (a sequence, an optional)."""
+    inits = {i.name for i in model.graph.initializer}
+    names = [i.name for i in model.graph.input if i.name not in inits]
+    for name, t in zip(names, feeds):
+        if t is None:
+            continue
+        t.name = name
+        model.graph.initializer.append(t)
+    if model.ir_version < 4:
+        model.ir_version = 4  # initializers as input defaults
+    return model.SerializeToString()
+
+
 def with_feeds(model_path: str) -> bytes:
-    """A conformance model with its first test's inputs embedded as initializers named like the inputs
-    (the inputs' defaults): the fuzz target feeds only inputs without one, so the real shapes and values
-    are what the mutator starts from, and a mutated initializer is a mutated feed."""
+    """A conformance model file with its first test's input files embedded (embed_feeds)."""
     import onnx
 
     data = Path(model_path).read_bytes()
@@ -69,20 +84,14 @@ def with_feeds(model_path: str) -> bytes:
     if not blobs:
         return data
     try:
-        model = onnx.ModelProto()
-        model.ParseFromString(data)
-        inits = {i.name for i in model.graph.initializer}
-        names = [i.name for i in model.graph.input if i.name not in inits]
-        for name, blob in zip(names, blobs):
+        feeds = []
+        for blob in blobs:
             t = onnx.TensorProto()
             t.ParseFromString(blob.read_bytes())
-            if not t.HasField("data_type") or t.data_type == 0:
-                continue  # a sequence or an optional: left to the target
-            t.name = name
-            model.graph.initializer.append(t)
-        if model.ir_version < 4:
-            model.ir_version = 4  # initializers as input defaults
-        return model.SerializeToString()
+            feeds.append(t if t.HasField("data_type") and t.data_type != 0 else None)
+        model = onnx.ModelProto()
+        model.ParseFromString(data)
+        return embed_feeds(model, feeds)
     except Exception:  # noqa: BLE001 - a seed is a seed; keep the plain model
         return data
 
@@ -102,13 +111,24 @@ def conformance_seeds() -> list[str]:
 
 def in_memory_node_seeds() -> list[bytes]:
     """onnx >= 1.20 keeps its node cases in memory (no model files under data/node): each case's model,
-    plain and with its first data set's tensor inputs as initializers (as with_feeds does for files)."""
+    plain and with its first data set's tensor inputs embedded (embed_feeds)."""
     try:
         import onnx
         from onnx import numpy_helper
         from onnx.backend.test.loader import load_model_tests
     except ImportError:
         return []
+
+    def tensor(value):
+        if isinstance(value, onnx.TensorProto):
+            t = onnx.TensorProto()
+            t.CopyFrom(value)  # the case's own value stays as it is
+            return t
+        try:
+            return numpy_helper.from_array(value)
+        except Exception:  # noqa: BLE001 - a sequence, map or optional feed: left to the target
+            return None
+
     out = []
     with warnings.catch_warnings():  # the case generators' own numpy overflow warnings
         warnings.simplefilter("ignore")
@@ -119,21 +139,8 @@ def in_memory_node_seeds() -> list[bytes]:
         model = onnx.ModelProto()
         model.CopyFrom(case.model)
         out.append(model.SerializeToString())
-        if not case.data_sets:
-            continue
-        inits = {i.name for i in model.graph.initializer}
-        names = [i.name for i in model.graph.input if i.name not in inits]
-        for name, value in zip(names, case.data_sets[0][0]):
-            try:
-                t = value if isinstance(value, onnx.TensorProto) else numpy_helper.from_array(value)
-            except Exception:  # noqa: BLE001 - a sequence, map or optional feed: left to the target
-                continue
-            t = onnx.TensorProto.FromString(t.SerializeToString())
-            t.name = name
-            model.graph.initializer.append(t)
-        if model.ir_version < 4:
-            model.ir_version = 4
-        out.append(model.SerializeToString())
+        if case.data_sets:
+            out.append(embed_feeds(model, [tensor(v) for v in case.data_sets[0][0]]))
     return out
 
 
