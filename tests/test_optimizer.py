@@ -240,6 +240,26 @@ def test_constant_subgraph_folds():
     np.testing.assert_allclose(session(m).run(None, {"X": x})[0], x.reshape(2, 12) + 0.5)
 
 
+def test_large_constant_weight_folds():
+    # A fully connected weight built by ConstantOfShape and larger than 256 MB
+    # (VGG-19's fc6 in onnx's light models is 411 MB) folds into an
+    # initializer once: only the Gemm runs.
+    k, n = 262_144, 300  # 300 MiB of float32
+    nodes = [
+        helper.make_node(
+            "ConstantOfShape", ["wshape"], ["w"], value=numpy_helper.from_array(np.array([0.5], np.float32))
+        ),
+        helper.make_node("Gemm", ["X", "w"], ["Y"], transB=1),
+    ]
+    inits = [numpy_helper.from_array(np.array([n, k], np.int64), "wshape")]
+    m = make_model(nodes, [vi("X", [1, k])], [vi("Y", None)], inits)
+    x = np.random.default_rng(3).integers(-4, 5, (1, k)).astype(np.float32)
+    s = session(m)
+    y = s.run(None, {"X": x})[0]
+    assert s.get_profile()["nodes_executed"] == 1
+    np.testing.assert_array_equal(y, np.full((1, n), 0.5 * x.sum(), np.float32))
+
+
 def test_overridable_initializer_not_folded():
     # An initializer that is also a graph input may be fed: not a constant.
     nodes = [helper.make_node("Neg", ["C"], ["Y"])]
