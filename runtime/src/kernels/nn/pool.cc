@@ -131,53 +131,74 @@ void pool_forward(ThreadPool& pool, PoolKind kind, const T* X, T* Y, int64_t* in
                     });
 }
 
+// Reduces the kw columns of each inside window from `v`, the window rows
+// already reduced column by column: y[o] = op(v[o * SW], ..., v[o * SW + kw - 1]).
+// SW is the stride when it is 1 or 2 (so the loop vectorizes), else 0 and sw
+// is read.
+template <typename T, bool IsMax, int KW, int SW>
+void pool_row_windows(const T* v, T* y, int64_t n, int64_t kw_rt, int64_t sw_rt, T inv) {
+  const int64_t kw = KW ? KW : kw_rt, sw = SW ? SW : sw_rt;
+  for (int64_t o = 0; o < n; ++o) {
+    const T* win = v + o * sw;
+    T acc = win[0];
+    for (int64_t j = 1; j < kw; ++j) acc = IsMax ? std::max(acc, win[j]) : acc + win[j];
+    y[o] = IsMax ? acc : acc * inv;
+  }
+}
+
 // Fast path for the CNN case: 1-D/2-D Max (without Indices) or Average
-// pooling, no dilation. Windows fully inside the input run a tight loop
-// (unrolled for the common 2x2 and 3x3 kernels); border windows take the
-// clipped loop.
+// pooling, no dilation. Each output row takes two passes: the window's input
+// rows (clipped to the input) reduced column by column over the columns the
+// row's windows touch (contiguous: it vectorizes), then each window's kw
+// columns of that (unrolled for the common 2x2 and 3x3 kernels and strides 1
+// and 2). Windows clipped at the left or right reduce only their columns
+// inside the input; averages count taps as pool_forward does. `v` is scratch
+// for one input row.
 template <typename T, bool IsMax, int KH, int KW>
-void pool2d_plane(const T* x, T* y, const WindowGeometry& g, bool count_include_pad) {
+void pool2d_plane(const T* x, T* y, const WindowGeometry& g, bool count_include_pad, T* v) {
   const int64_t H = g.in[0], W = g.in[1], OH = g.out[0], OW = g.out[1];
   const int64_t kh = KH ? KH : g.kernel[0], kw = KW ? KW : g.kernel[1];
   const int64_t sh = g.strides[0], sw = g.strides[1], ph = g.pad_begin[0], pw = g.pad_begin[1];
-  int64_t oh_lo, oh_hi, ow_lo, ow_hi;  // outputs whose window is inside the input
-  valid_range(-ph, sh, H - kh + 1, OH, &oh_lo, &oh_hi);
+  int64_t ow_lo, ow_hi;  // output columns whose window is inside the input's width
   valid_range(-pw, sw, W - kw + 1, OW, &ow_lo, &ow_hi);
-  const T inv = T(1) / static_cast<T>(kh * kw);
-  auto border = [&](int64_t oh, int64_t ow) {
-    const int64_t h0 = oh * sh - ph, w0 = ow * sw - pw;
-    const int64_t hs = std::max<int64_t>(h0, 0), he = std::min(h0 + kh, H);
-    const int64_t ws = std::max<int64_t>(w0, 0), we = std::min(w0 + kw, W);
-    T acc = IsMax ? std::numeric_limits<T>::lowest() : T(0);
-    for (int64_t h = hs; h < he; ++h)
-      for (int64_t w = ws; w < we; ++w) acc = IsMax ? std::max(acc, x[h * W + w]) : acc + x[h * W + w];
-    if (IsMax) return hs < he && ws < we ? acc : T(0);
-    int64_t n = (he - hs) * (we - ws);
-    if (count_include_pad) {
-      const int64_t hp = std::min(h0 + kh, H + g.pad_end[0]) - h0;
-      const int64_t wp = std::min(w0 + kw, W + g.pad_end[1]) - w0;
-      n = hp * wp;
-    }
-    return n > 0 ? acc / static_cast<T>(n) : T(0);
-  };
   for (int64_t oh = 0; oh < OH; ++oh) {
     T* yr = y + oh * OW;
-    if (oh < oh_lo || oh >= oh_hi) {
-      for (int64_t ow = 0; ow < OW; ++ow) yr[ow] = border(oh, ow);
+    const int64_t h0 = oh * sh - ph;
+    const int64_t hs = std::max<int64_t>(h0, 0), he = std::min(h0 + kh, H);
+    // The columns [0, c1) some window of the row touches.
+    const int64_t c1 = std::min(W, (OW - 1) * sw - pw + kw);
+    if (hs >= he || c1 <= 0) {  // every window of the row lies in padding
+      std::fill(yr, yr + OW, T(0));
       continue;
     }
-    for (int64_t ow = 0; ow < ow_lo; ++ow) yr[ow] = border(oh, ow);
-    // From the first inside window: the window starts before it may lie a pad (up to
-    // INT64_MAX) left of the row, which would wrap the address.
-    const T* xr = ow_lo < ow_hi ? x + (oh * sh - ph) * W + (ow_lo * sw - pw) : x;
-    for (int64_t ow = ow_lo; ow < ow_hi; ++ow) {
-      const T* win = xr + (ow - ow_lo) * sw;
-      T acc = win[0];
-      for (int64_t i = 0; i < kh; ++i)
-        for (int64_t j = (i == 0); j < kw; ++j) acc = IsMax ? std::max(acc, win[i * W + j]) : acc + win[i * W + j];
-      yr[ow] = IsMax ? acc : acc * inv;
+    // v[c]: the window rows [hs, he) of column c, reduced.
+    std::copy(x + hs * W, x + hs * W + c1, v);
+    for (int64_t h = hs + 1; h < he; ++h) {
+      const T* r = x + h * W;
+      for (int64_t c = 0; c < c1; ++c) v[c] = IsMax ? std::max(v[c], r[c]) : v[c] + r[c];
     }
-    for (int64_t ow = std::max(ow_lo, ow_hi); ow < OW; ++ow) yr[ow] = border(oh, ow);
+    // Rows an average counts: those inside, or with count_include_pad those inside the padded input.
+    const int64_t rows = count_include_pad ? std::min(h0 + kh, H + g.pad_end[0]) - h0 : he - hs;
+    auto edge = [&](int64_t ow) {  // a window clipped at the left or right
+      const int64_t w0 = ow * sw - pw;
+      const int64_t ws = std::max<int64_t>(w0, 0), we = std::min(w0 + kw, W);
+      if (ws >= we) return T(0);
+      T acc = v[ws];
+      for (int64_t c = ws + 1; c < we; ++c) acc = IsMax ? std::max(acc, v[c]) : acc + v[c];
+      if (IsMax) return acc;
+      const int64_t cols = count_include_pad ? std::min(w0 + kw, W + g.pad_end[1]) - w0 : we - ws;
+      return acc / static_cast<T>(rows * cols);
+    };
+    for (int64_t ow = 0; ow < ow_lo; ++ow) yr[ow] = edge(ow);
+    if (ow_lo < ow_hi) {
+      const T* vr = v + (ow_lo * sw - pw);  // the first inside window (>= 0)
+      const T inv = T(1) / static_cast<T>(rows * kw);
+      const int64_t n = ow_hi - ow_lo;
+      if (sw == 1) pool_row_windows<T, IsMax, KW, 1>(vr, yr + ow_lo, n, kw, sw, inv);
+      else if (sw == 2) pool_row_windows<T, IsMax, KW, 2>(vr, yr + ow_lo, n, kw, sw, inv);
+      else pool_row_windows<T, IsMax, KW, 0>(vr, yr + ow_lo, n, kw, sw, inv);
+    }
+    for (int64_t ow = std::max(ow_lo, ow_hi); ow < OW; ++ow) yr[ow] = edge(ow);
   }
 }
 
@@ -189,7 +210,9 @@ void pool2d_fast(ThreadPool& pool, const T* X, T* Y, int64_t planes, const Windo
   if (g.kernel[0] == 2 && g.kernel[1] == 2) plane = &pool2d_plane<T, IsMax, 2, 2>;
   pool.parallel_for(planes, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, out_size * g.kernel_size())),
                     [&](int64_t b, int64_t e) {
-                      for (int64_t c = b; c < e; ++c) plane(X + c * in_size, Y + c * out_size, g, count_include_pad);
+                      std::vector<T> row(static_cast<size_t>(g.in[1]));
+                      for (int64_t c = b; c < e; ++c)
+                        plane(X + c * in_size, Y + c * out_size, g, count_include_pad, row.data());
                     });
 }
 
