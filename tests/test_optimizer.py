@@ -129,6 +129,79 @@ def test_conv_output_used_twice_not_fused():
     assert after[L.ORT_ENABLE_ALL] == before == 3
 
 
+def const(name, value):
+    return numpy_helper.from_array(np.asarray(value, np.float32), name)
+
+
+CHANNEL_SHAPES = {"c11": (4, 1, 1), "1c11": (1, 4, 1, 1), "scalar": (), "111": (1, 1, 1)}
+
+
+@pytest.mark.parametrize("shape", list(CHANNEL_SHAPES), ids=list(CHANNEL_SHAPES))
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_conv_mul_add_relu_folds_into_one_conv(shape, with_bias):
+    # Caffe2's DenseNet writes BN, Mul, Add, Relu; ConvBNFusion leaves Conv, Mul, Add, Relu.
+    rng = np.random.default_rng(4)
+    dims = CHANNEL_SHAPES[shape]
+    nodes = [
+        helper.make_node("Mul", ["s", "c"], ["m"]),  # the constant on either side
+        helper.make_node("Add", ["m", "t"], ["a"]),
+        helper.make_node("Relu", ["a"], ["Y"]),
+    ]
+    inits = [const("s", rng.uniform(-2, 2, dims)), const("t", rng.standard_normal(dims))]
+    before, after = compare_levels(conv_model(nodes, inits, with_bias), X8)
+    assert (before, after[L.ORT_ENABLE_BASIC], after[L.ORT_ENABLE_EXTENDED]) == (4, 4, 1)
+
+
+@pytest.mark.parametrize(
+    "value,why",
+    [
+        (np.ones((1, 1, 1, 8)), "broadcasts along the width"),
+        (np.ones((2, 4, 1, 1)), "broadcasts along the batch"),
+        (np.ones((1, 1, 4, 1, 1)), "adds an axis"),
+        (np.array([1, np.inf, 1, 1]).reshape(4, 1, 1), "not finite"),
+    ],
+)
+def test_conv_mul_that_is_not_per_channel_stays(value, why):
+    mul = helper.make_node("Mul", ["c", "s"], ["Y"])
+    before, after = compare_levels(conv_model([mul], [const("s", value)]), X8)
+    assert after[L.ORT_ENABLE_ALL] == before == 2, why
+
+
+def test_conv_mul_output_used_twice_stays():
+    nodes = [helper.make_node("Mul", ["c", "s"], ["m"]), helper.make_node("Add", ["m", "c"], ["Y"])]
+    before, after = compare_levels(conv_model(nodes, [const("s", np.full((4, 1, 1), 3.0))]), X8)
+    assert after[L.ORT_ENABLE_ALL] == before == 3
+
+
+@pytest.mark.parametrize("x_shape", [[1, 4, 5, 6], [2, 4, 7]], ids=["2d", "1d"])
+def test_batchnorm_mul_add_fold_into_batchnorm(x_shape):
+    rng = np.random.default_rng(6)
+    dims = (4,) + (1,) * (len(x_shape) - 2)
+    nodes = [
+        helper.make_node("BatchNormalization", ["X", "gamma", "beta", "mean", "var"], ["bn"], epsilon=1e-3),
+        helper.make_node("Mul", ["bn", "s"], ["m"]),
+        helper.make_node("Add", ["t", "m"], ["a"]),
+        helper.make_node("Relu", ["a"], ["Y"]),
+    ]
+    inits = bn_inits() + [const("s", rng.uniform(-2, 2, dims)), const("t", rng.standard_normal(dims))]
+    m = make_model(nodes, [vi("X", x_shape)], [vi("Y", None)], inits)
+    x = {"X": rng.standard_normal(x_shape).astype(np.float32)}
+    before, after = compare_levels(m, x)
+    assert (before, after[L.ORT_ENABLE_BASIC], after[L.ORT_ENABLE_EXTENDED]) == (4, 4, 2)
+
+
+def test_batchnorm_mul_of_unknown_rank_stays():
+    # [4, 1, 1] lines up with the channels only if X has rank 4: X's rank is not declared.
+    nodes = [
+        helper.make_node("BatchNormalization", ["X", "gamma", "beta", "mean", "var"], ["bn"]),
+        helper.make_node("Mul", ["bn", "s"], ["Y"]),
+    ]
+    m = make_model(nodes, [vi("X", None)], [vi("Y", None)], bn_inits() + [const("s", np.full((4, 1, 1), 2.0))])
+    x = {"X": np.random.default_rng(7).standard_normal((1, 4, 3, 3)).astype(np.float32)}
+    before, after = compare_levels(m, x)
+    assert after[L.ORT_ENABLE_ALL] == before == 2
+
+
 def test_matmul_add_to_gemm():
     rng = np.random.default_rng(4)
     inits = [

@@ -8,17 +8,6 @@
 
 namespace pionnx {
 
-namespace {
-
-const Tensor* float_vec(const Graph& g, const opt::GraphFacts& f, const Node& n, size_t i, int64_t m) {
-  if (!n.input_present(i)) return nullptr;
-  const Tensor* t = opt::constant(g, f, n.inputs[i]);
-  if (!t || t->dtype() != DType::Float || t->rank() != 1 || t->dim(0) != m) return nullptr;
-  return t;
-}
-
-}  // namespace
-
 bool fold_conv_batchnorm(Graph& g, const OptimizeContext& ctx) {
   opt::GraphFacts f(g, ctx);
   std::vector<bool> drop(g.nodes.size(), false);
@@ -30,25 +19,16 @@ bool fold_conv_batchnorm(Graph& g, const OptimizeContext& ctx) {
     long b = f.sole_consumer(g, conv.outputs[0]);
     if (b < 0 || drop[b]) continue;
     Node& bn = g.nodes[b];
-    if (bn.op_type != "BatchNormalization" || !bn.domain.empty() || bn.inputs.size() < 5 ||
-        bn.inputs[0] != conv.outputs[0])
-      continue;
-    if (bn.attr_i("training_mode", 0) != 0 || bn.attr_i("spatial", 1) == 0) continue;
-    bool extra_outputs = false;
-    // Older opsets list running mean/var outputs: fine while nothing reads them.
-    for (size_t i = 1; i < bn.outputs.size(); ++i)
-      extra_outputs = extra_outputs ||
-                      (!bn.outputs[i].empty() && (f.use_count(bn.outputs[i]) > 0 || !f.is_internal(bn.outputs[i])));
-    if (extra_outputs) continue;
+    if (bn.inputs[0] != conv.outputs[0] || !opt::inference_batchnorm(bn, f)) continue;
     const Tensor* w = opt::constant(g, f, conv.inputs[1]);
     if (!w || w->dtype() != DType::Float || w->rank() < 3) continue;
     int64_t m = w->dim(0);
     const Tensor* bias = nullptr;
-    if (conv.input_present(2) && !(bias = float_vec(g, f, conv, 2, m))) continue;
-    const Tensor* gamma = float_vec(g, f, bn, 1, m);
-    const Tensor* beta = float_vec(g, f, bn, 2, m);
-    const Tensor* mean = float_vec(g, f, bn, 3, m);
-    const Tensor* var = float_vec(g, f, bn, 4, m);
+    if (conv.input_present(2) && !(bias = opt::float_vec(g, f, conv, 2, m))) continue;
+    const Tensor* gamma = opt::float_vec(g, f, bn, 1, m);
+    const Tensor* beta = opt::float_vec(g, f, bn, 2, m);
+    const Tensor* mean = opt::float_vec(g, f, bn, 3, m);
+    const Tensor* var = opt::float_vec(g, f, bn, 4, m);
     if (!gamma || !beta || !mean || !var) continue;
     float eps = bn.attr_f("epsilon", 1e-5f);
 

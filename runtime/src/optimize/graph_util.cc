@@ -18,6 +18,10 @@ std::unordered_map<std::string, int64_t> known_ranks(const Graph& g, const Graph
       "Softmax",    "Gelu",    "Elu",  "Abs",         "Neg",   "Cast",      "Erf",
       "Sqrt",       "Exp",     "Selu", "HardSigmoid", "Slice", "Transpose", "LayerNormalization",
       "Reciprocal", "Log",     "Not"};
+  // The same, for the CNN layers (their first output).
+  static const std::unordered_set<std::string> same_nn = {
+      "Conv", "BatchNormalization",   "MaxPool", "AveragePool", "LpPool", "GlobalAveragePool", "GlobalMaxPool",
+      "LRN",  "InstanceNormalization"};
   // Output rank = the largest input rank (multidirectional broadcasting).
   static const std::unordered_set<std::string> broadcast = {"Add", "Sub", "Mul",   "Div",  "Pow",    "Where",
                                                             "Max", "Min", "Equal", "Less", "Greater"};
@@ -44,7 +48,9 @@ std::unordered_map<std::string, int64_t> known_ranks(const Graph& g, const Graph
       r = 2;
     } else if (n.op_type == "Shape") {
       r = 1;
-    } else if (same.count(n.op_type) && !n.inputs.empty()) {
+    } else if (n.op_type == "Concat") {
+      for (const auto& in : n.inputs) r = std::max(r, get(in));  // all inputs have the output's rank
+    } else if ((same.count(n.op_type) || same_nn.count(n.op_type)) && !n.inputs.empty()) {
       r = get(n.inputs[0]);
     } else if (broadcast.count(n.op_type)) {
       for (const auto& in : n.inputs) {

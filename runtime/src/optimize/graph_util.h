@@ -87,6 +87,25 @@ inline bool is_scalar(const Graph& g, const GraphFacts& f, const std::string& na
   return std::fabs(static_cast<double>(t->data<float>()[0]) - want) <= 1e-5 * std::fabs(want);
 }
 
+// Input i of n when it is a constant float vector of m values, else nullptr.
+inline const Tensor* float_vec(const Graph& g, const GraphFacts& f, const Node& n, size_t i, int64_t m) {
+  if (!n.input_present(i)) return nullptr;
+  const Tensor* t = constant(g, f, n.inputs[i]);
+  if (!t || t->dtype() != DType::Float || t->rank() != 1 || t->dim(0) != m) return nullptr;
+  return t;
+}
+
+// An ai.onnx BatchNormalization in inference mode, per channel, whose
+// running-statistics outputs (older opsets list them) nothing reads: an
+// affine map per channel that may be folded away.
+inline bool inference_batchnorm(const Node& bn, const GraphFacts& f) {
+  if (bn.op_type != "BatchNormalization" || !bn.domain.empty() || bn.inputs.size() < 5) return false;
+  if (bn.attr_i("training_mode", 0) != 0 || bn.attr_i("spatial", 1) == 0) return false;
+  for (size_t i = 1; i < bn.outputs.size(); ++i)
+    if (!bn.outputs[i].empty() && (f.use_count(bn.outputs[i]) > 0 || !f.is_internal(bn.outputs[i]))) return false;
+  return true;
+}
+
 // An ai.onnx node of type op with `inputs` inputs and one output.
 inline bool is_op(const Node& n, const char* op, size_t inputs) {
   return n.op_type == op && n.domain.empty() && n.inputs.size() == inputs && n.outputs.size() == 1;

@@ -19,6 +19,9 @@ const PassEntry kPasses[] = {
     {"EliminateIdentity", remove_identities, OptLevel::Basic},  // Identity and inference Dropout
     {"EliminateDeadNodes", remove_dead_nodes, OptLevel::Basic},
     {"ConvBNFusion", fold_conv_batchnorm, OptLevel::Extended},
+    {"ConvMulFusion", fold_conv_mul, OptLevel::Extended},
+    {"ConvAddFusion", fold_conv_add, OptLevel::Extended},
+    {"BatchNormMulAddFusion", fold_batchnorm_mul_add, OptLevel::Extended},  // pionnx's own
     {"ConvActivationFusion", fuse_conv_activation, OptLevel::Extended},
     {"AttentionFusion", fuse_attention, OptLevel::Extended},  // before MatMulAddFusion takes the biases
     {"MatMulAddFusion", fuse_matmul_add, OptLevel::Extended},

@@ -35,6 +35,12 @@ bool remove_identities(Graph& g, const OptimizeContext& ctx);
 bool remove_unused_initializers(Graph& g, const OptimizeContext& ctx);
 // Extended: BatchNormalization after Conv folds into the Conv's weights.
 bool fold_conv_batchnorm(Graph& g, const OptimizeContext& ctx);
+// Extended: a Mul or Add by a per-channel constant after Conv folds into its
+// weights and bias (onnxruntime's ConvMulFusion, ConvAddFusion); after
+// BatchNormalization, into its scale and B.
+bool fold_conv_mul(Graph& g, const OptimizeContext& ctx);
+bool fold_conv_add(Graph& g, const OptimizeContext& ctx);
+bool fold_batchnorm_mul_add(Graph& g, const OptimizeContext& ctx);
 // Extended: Relu/Clip/LeakyRelu/Sigmoid/Tanh/HardSigmoid after Conv fuse
 // into it.
 bool fuse_conv_activation(Graph& g, const OptimizeContext& ctx);
