@@ -106,6 +106,11 @@ int run_checks() {
   problems.push_back({false, true, 31, 2100, 19, -2.f, 0.f});
   problems.push_back({true, true, 45, 46, 47, 1.f, 1.f});
   problems.push_back({false, false, 64, 196, 288, 1.f, 0.f});
+  // Batch-1 fully connected layers (M = 1, B transposed: the dot-product kernels, four rows at a
+  // time), with row counts off the multiple of 4, depths off 16 and 8, and one big enough to split.
+  problems.push_back({false, true, 1, 37, 1003, 1.f, 0.f});
+  problems.push_back({false, true, 1, 130, 257, 0.5f, 1.f});
+  problems.push_back({false, true, 1, 301, 1030, 1.f, 0.f});
   pionnx::ThreadPool pool(3);
   int failures = 0, runs = 0;
   for (const Problem& p : problems)

@@ -284,7 +284,8 @@ void gemv_rows_generic(int64_t K, int64_t n, const float* x, const float* m, int
 // j in [j0, j1), where M(k, j) = m[k * ldm + j] (row-major) or m[j * ldm + k].
 void gemv(bool m_cols_contig, int64_t K, int64_t j0, int64_t j1, float alpha, const float* x, int64_t incx,
           const float* m, int64_t ldm, float beta, float* y, int64_t incy) {
-  if (m_cols_contig) {  // M(k, j) = m[j * ldm + k]: one dot product per output
+  const SgemvDotsKernel dots = active_ukernel().gemv_dots;
+  if (m_cols_contig && !(dots && incx == 1)) {  // M(k, j) = m[j * ldm + k]: one dot product per output
     for (int64_t j = j0; j < j1; ++j) {
       const float v = alpha * dot(x, incx, m + j * ldm, K);
       float& out = y[j * incy];
@@ -292,15 +293,18 @@ void gemv(bool m_cols_contig, int64_t K, int64_t j0, int64_t j1, float alpha, co
     }
     return;
   }
-  // M(k, j) = m[k * ldm + j]: the active instruction set's row kernel.
   const int64_t n = j1 - j0;
   std::vector<float> xs, acc(static_cast<size_t>(n));
-  if (incx != 1) {
-    xs.resize(static_cast<size_t>(K));
-    for (int64_t k = 0; k < K; ++k) xs[k] = x[k * incx];
-    x = xs.data();
+  if (m_cols_contig) {  // the active instruction set's dot products, several rows at a time
+    dots(K, n, x, m + j0 * ldm, ldm, acc.data());
+  } else {  // M(k, j) = m[k * ldm + j]: the active instruction set's row kernel
+    if (incx != 1) {
+      xs.resize(static_cast<size_t>(K));
+      for (int64_t k = 0; k < K; ++k) xs[k] = x[k * incx];
+      x = xs.data();
+    }
+    active_ukernel().gemv_rows(K, n, x, m + j0, ldm, acc.data());
   }
-  active_ukernel().gemv_rows(K, n, x, m + j0, ldm, acc.data());
   const float* a = acc.data();
   if (incy == 1 && alpha == 1.f && beta == 0.f) {
     std::memcpy(y + j0, a, static_cast<size_t>(n) * sizeof(float));

@@ -84,7 +84,7 @@ __attribute__((target("avx512f"))) void gemv_rows_avx512(int64_t K, int64_t n, c
   }
 }
 
-const SgemmUKernel kAvx512{kMR, kNR, ukernel_avx512, "avx512", gemv_rows_avx512, nullptr};
+const SgemmUKernel kAvx512{kMR, kNR, ukernel_avx512, "avx512", gemv_rows_avx512, nullptr, gemv_dots_avx2};
 
 }  // namespace
 

@@ -166,7 +166,40 @@ void gemv_rows_neon(int64_t K, int64_t n, const float* x, const float* m, int64_
   }
 }
 
-const SgemmUKernel kNeon{kMR, kNR, ukernel_neon, "neon", gemv_rows_neon, nullptr};
+// Four rows per pass (x loaded once for four weight streams), two
+// accumulators per row: 8 k per step.
+void gemv_dots_neon(int64_t K, int64_t n, const float* x, const float* m, int64_t ldm, float* y) {
+  int64_t j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const float* r[4] = {m + j * ldm, m + (j + 1) * ldm, m + (j + 2) * ldm, m + (j + 3) * ldm};
+    float32x4_t a[4], b[4];
+    for (int i = 0; i < 4; ++i) a[i] = b[i] = vdupq_n_f32(0.f);
+    int64_t k = 0;
+    for (; k + 8 <= K; k += 8) {
+      const float32x4_t x0 = vld1q_f32(x + k), x1 = vld1q_f32(x + k + 4);
+      for (int i = 0; i < 4; ++i) {
+        a[i] = neon_madd(a[i], x0, vld1q_f32(r[i] + k));
+        b[i] = neon_madd(b[i], x1, vld1q_f32(r[i] + k + 4));
+      }
+    }
+    for (int i = 0; i < 4; ++i) {
+      float s = neon_hsum(vaddq_f32(a[i], b[i]));
+      for (int64_t t = k; t < K; ++t) s += x[t] * r[i][t];
+      y[j + i] = s;
+    }
+  }
+  for (; j < n; ++j) {
+    const float* r = m + j * ldm;
+    float32x4_t a = vdupq_n_f32(0.f);
+    int64_t k = 0;
+    for (; k + 4 <= K; k += 4) a = neon_madd(a, vld1q_f32(x + k), vld1q_f32(r + k));
+    float s = neon_hsum(a);
+    for (; k < K; ++k) s += x[k] * r[k];
+    y[j] = s;
+  }
+}
+
+const SgemmUKernel kNeon{kMR, kNR, ukernel_neon, "neon", gemv_rows_neon, nullptr, gemv_dots_neon};
 
 }  // namespace
 

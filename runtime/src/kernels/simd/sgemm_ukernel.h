@@ -29,13 +29,24 @@ using SgemmMicroKernelBiasAct = void (*)(int64_t kc, const float* a, const float
 // where a GEMM tile would be mostly padding.
 using SgemvRowsKernel = void (*)(int64_t K, int64_t n, const float* x, const float* m, int64_t ldm, float* y);
 
+// Matrix with contiguous rows times vector: y[j] = sum_k x[k] * m[j * ldm + k]
+// for j in [0, n). Batch-1 Gemm with transB (a fully connected layer as
+// exporters write it): one stream per weight row, bound by memory bandwidth.
+using SgemvDotsKernel = void (*)(int64_t K, int64_t n, const float* x, const float* m, int64_t ldm, float* y);
+
 struct SgemmUKernel {
   int mr, nr;
   SgemmMicroKernel run;
   const char* isa;
   SgemvRowsKernel gemv_rows;
   SgemmMicroKernelBiasAct run_bias_act = nullptr;
+  SgemvDotsKernel gemv_dots = nullptr;  // optional: the portable dot products otherwise
 };
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+// The AVX2+FMA dot products (sgemm_avx2.cc), for the AVX-512 kernel as well.
+void gemv_dots_avx2(int64_t K, int64_t n, const float* x, const float* m, int64_t ldm, float* y);
+#endif
 
 // Each returns nullptr when the variant is not compiled in or the CPU lacks
 // the instructions it needs.
