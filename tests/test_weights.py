@@ -205,7 +205,7 @@ def conv_against_reference(x_shape, w, b, threads=None, relu=False, act=None, **
 )
 def test_pointwise_conv_on_small_maps_matches_the_reference(spatial, channels, m_out, act, threads):
     """1x1 convolutions over a few positions (7x7 and smaller maps, a 1-D one) run as the transposed product
-    W^T-packed (conv.cc's conv_pointwise_transposed, where the tile padding it saves is large enough), with or
+    W^T-packed (conv.cc's conv_transposed, where the tile padding it saves is large enough), with or
     without a bias and each kind of fused activation (Relu and Clip applied as the SGEMM stores each tile,
     LeakyRelu by the block epilogue), batch 2, against onnx.reference. cpu_matrix runs it on every SGEMM
     path (each has its own tile, so its own choice of path)."""
@@ -213,6 +213,39 @@ def test_pointwise_conv_on_small_maps_matches_the_reference(spatial, channels, m
         w = RNG.standard_normal((m_out, channels) + (1,) * len(spatial)).astype(np.float32)
         b = RNG.standard_normal((m_out,)).astype(np.float32) if with_bias else None
         got, want = conv_against_reference((2, channels, *spatial), w, b, threads, act=act)
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4, err_msg=f"bias {with_bias}")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("act", [None, "Relu", "LeakyRelu"])
+@pytest.mark.parametrize(
+    ("x_spatial", "kernel", "strides", "pads", "channels", "m_out"),
+    [
+        ((7, 7), (3, 3), (1, 1), (1, 1, 1, 1), 24, 40),
+        ((14, 14), (3, 3), (2, 2), (1, 1, 1, 1), 16, 64),
+        ((7, 7), (5, 5), (1, 1), (2, 1, 2, 3), 8, 33),
+        ((6, 8), (3, 1), (1, 1), (0, 0, 2, 0), 12, 48),
+        ((9,), (3,), (1,), (1, 1), 20, 32),
+    ],
+)
+def test_conv_on_small_maps_runs_transposed(x_spatial, kernel, strides, pads, channels, m_out, act, threads):
+    """Convolutions with a window over few output positions (7x7 and smaller) run transposed too: the
+    im2col matrix against W^T packed once (conv.cc's conv_transposed): 3x3 and 5x5 kernels, stride 2,
+    asymmetric pads, a 1-D one, with or without a bias, batch 2, against onnx.reference."""
+    for with_bias in (True, False):
+        w = RNG.standard_normal((m_out, channels, *kernel)).astype(np.float32)
+        b = RNG.standard_normal((m_out,)).astype(np.float32) if with_bias else None
+        got, want = conv_against_reference(
+            (2, channels, *x_spatial),
+            w,
+            b,
+            threads,
+            act=act,
+            kernel_shape=list(kernel),
+            strides=list(strides),
+            pads=list(pads),
+        )
         assert got.shape == want.shape
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4, err_msg=f"bias {with_bias}")
 
@@ -263,10 +296,25 @@ def test_depthwise_conv_on_small_maps_matches_the_reference(strides, pads, act):
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize(
     ("kernel", "stride", "dilation", "pads"),
-    [(3, 1, 1, 1), (3, 2, 1, 1), (3, 1, 2, 2), (5, 2, 1, 0), (1, 2, 1, 0), (7, 2, 1, 3), (3, 1, 1, 0)],
+    [
+        (3, 1, 1, [1] * 4),
+        (3, 2, 1, [1] * 4),
+        (3, 1, 2, [2] * 4),
+        (5, 2, 1, [0] * 4),
+        (1, 2, 1, [0] * 4),
+        (7, 2, 1, [3] * 4),
+        (3, 1, 1, [0] * 4),
+        (3, 2, 1, [2, 0, 1, 3]),  # asymmetric: the padded copy's rows and columns differ per side
+        (3, 1, 2, [0, 3, 4, 1]),
+        (5, 1, 1, [4, 4, 0, 0]),
+        (3, 1, 1, [9, 0, 0, 9]),  # wider than the window reaches: the row-by-row packer instead
+        (2, 3, 1, [0, 0, 1, 1]),  # stride past the window: padded columns no window reads
+    ],
 )
 def test_conv_with_constant_weights_matches_the_reference(kernel, stride, dilation, pads, threads):
-    """A constant-weight Conv unfolds its input straight into the SGEMM's panels (conv.cc's im2col_packer):
+    """A constant-weight Conv unfolds its input straight into the SGEMM's panels (conv.cc's
+    padded_im2col_packer, from a zero-padded copy of the input holding only what some window reads, for any
+    mix of pads per side; im2col_packer where the pads are wider than the window reaches):
     output widths around the 8/12/16/32-column panels and the 256-column sub-blocks, rows that cross a
     panel, the image edges' zeros, strides and dilations, 1 and 2 threads (each thread packs its own
     columns) -- against onnx.reference. cpu_matrix runs it on every SGEMM path (each has its own panel
@@ -275,7 +323,7 @@ def test_conv_with_constant_weights_matches_the_reference(kernel, stride, dilati
         m_out = 5
         w = RNG.standard_normal((m_out, channels, kernel, kernel)).astype(np.float32)
         b = RNG.standard_normal((m_out,)).astype(np.float32)
-        if (height + 2 * pads - dilation * (kernel - 1) - 1) < 0:
+        if (height + pads[0] + pads[2] - dilation * (kernel - 1) - 1) < 0:
             continue
         got, want = conv_against_reference(
             (2, channels, height, width),
@@ -285,8 +333,9 @@ def test_conv_with_constant_weights_matches_the_reference(kernel, stride, dilati
             kernel_shape=[kernel, kernel],
             strides=[stride, stride],
             dilations=[dilation, dilation],
-            pads=[pads] * 4,
+            pads=pads,
         )
+        assert got.shape == want.shape
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4, err_msg=f"{width}x{height}x{channels}")
 
 

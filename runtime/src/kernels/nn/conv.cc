@@ -9,6 +9,8 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
+#include <string>
 #include <type_traits>
 #include <vector>
 
@@ -275,9 +277,9 @@ void panels_from_rows(const float* buf, int64_t w, int64_t kc, int nr, float* ou
 // [k0, k0 + kc) and output positions [j0, j0 + nc) per call, a sub-block of columns
 // at a time is unfolded row by row (one copy per output-row segment, as
 // im2col_2d does) into a per-thread buffer that stays in L2, then copied into
-// panels with fixed-width moves. Walking panel by panel instead (the previous
-// packer) cost ~20 instructions of bookkeeping per depth step of 16 floats,
-// as much as the GEMM itself on DenseNet's 32-channel 3x3 convolutions.
+// panels with fixed-width moves. padded_im2col_packer is faster (no border
+// checks); this one serves pads wider than the window reaches, where a
+// padded copy would be mostly zeros.
 simd::SgemmPackB im2col_packer(const float* X, const WindowGeometry& g) {
   return [X, &g](int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr, float* out) {
     const int64_t H = g.in[0], W = g.in[1], KH = g.kernel[0], KW = g.kernel[1];
@@ -322,6 +324,101 @@ simd::SgemmPackB im2col_packer(const float* X, const WindowGeometry& g) {
         }
       }
       panels_from_rows(buf.data(), w, kc, nr, out + jb * kc);
+    }
+  };
+}
+
+// The input of one image and group zero-padded (C planes of hp x wp): what
+// padded_im2col_packer reads. Only the rows and columns some window reads.
+struct PaddedInput {
+  int64_t hp = 0, wp = 0;
+  const float* data = nullptr;
+};
+
+// How many padded rows (d = 0) or columns (d = 1) the windows read.
+int64_t window_span(const WindowGeometry& g, size_t d) {
+  return (g.out[d] - 1) * g.strides[d] + (g.kernel[d] - 1) * g.dilations[d] + 1;
+}
+
+// Whether the padded copy is worth making: pads within the kernel's reach
+// (not the absurd pads a hostile model may carry, which would make the copy
+// much larger than the input).
+bool padded_input_fits(const WindowGeometry& g) {
+  for (size_t d = 0; d < 2; ++d)
+    if (window_span(g, d) > g.in[d] + 2 * g.kernel[d] * g.dilations[d] + 2) return false;
+  return true;
+}
+
+PaddedInput pad_input(ThreadPool& pool, const float* X, int64_t C, const WindowGeometry& g, float* buf) {
+  PaddedInput p;
+  p.hp = window_span(g, 0);
+  p.wp = window_span(g, 1);
+  p.data = buf;
+  const int64_t H = g.in[0], W = g.in[1], PH = g.pad_begin[0], PW = g.pad_begin[1], hp = p.hp, wp = p.wp;
+  // Input columns [w0, w1) land at padded columns [w0 + PW, w1 + PW).
+  const int64_t w0 = std::max<int64_t>(0, -PW), w1 = std::max(w0, std::min(W, wp - PW));
+  pool.parallel_for(C, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, hp * wp)), [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c)
+      for (int64_t r = 0; r < hp; ++r) {
+        float* d = buf + (c * hp + r) * wp;
+        const int64_t ih = r - PH;
+        if (ih < 0 || ih >= H || w1 == w0) {
+          std::fill(d, d + wp, 0.f);
+          continue;
+        }
+        std::fill(d, d + w0 + PW, 0.f);
+        std::copy(X + (c * H + ih) * W + w0, X + (c * H + ih) * W + w1, d + w0 + PW);
+        std::fill(d + w1 + PW, d + wp, 0.f);
+      }
+  });
+  return p;
+}
+
+// The im2col matrix packed into NR-column panels from the padded input:
+// position (oh, ow) under tap (c, kh, kw) reads
+// xp[c][oh * SH + kh * DH][ow * SW + kw * DW], a per-position offset plus a
+// per-tap shift. Each panel's NR offsets are worked out once, then every tap
+// is NR loads at those offsets from its shift, with no bounds to check.
+template <int NR>
+void pack_padded_panels(const PaddedInput& xp, const WindowGeometry& g, int64_t k0, int64_t kc, int64_t j0, int64_t nc,
+                        float* out) {
+  const int64_t KH = g.kernel[0], KW = g.kernel[1], OW = g.out[1], hw = xp.hp * xp.wp;
+  thread_local std::vector<int64_t> shift;
+  shift.resize(static_cast<size_t>(kc));
+  for (int64_t kk = 0, c = k0 / (KH * KW), kh = k0 / KW % KH, kw = k0 % KW; kk < kc; ++kk) {
+    shift[kk] = c * hw + kh * g.dilations[0] * xp.wp + kw * g.dilations[1];
+    if (++kw == KW) {
+      kw = 0;
+      if (++kh == KH) {
+        kh = 0;
+        ++c;
+      }
+    }
+  }
+  for (int64_t jr = 0; jr < nc; jr += NR) {
+    const int n = static_cast<int>(std::min<int64_t>(NR, nc - jr));
+    int64_t off[NR];
+    for (int t = 0; t < NR; ++t) {
+      const int64_t p = j0 + jr + std::min(t, n - 1);  // past n: any valid offset, zeroed below
+      off[t] = p / OW * g.strides[0] * xp.wp + p % OW * g.strides[1];
+    }
+    float* dst = out + jr * kc;
+    for (int64_t kk = 0; kk < kc; ++kk, dst += NR) {
+      const float* src = xp.data + shift[kk];
+      for (int t = 0; t < NR; ++t) dst[t] = src[off[t]];
+      if (n < NR) std::fill(dst + n, dst + NR, 0.f);
+    }
+  }
+}
+
+simd::SgemmPackB padded_im2col_packer(const PaddedInput& xp, const WindowGeometry& g) {
+  return [xp, &g](int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr, float* out) {
+    switch (nr) {
+      case 8: return pack_padded_panels<8>(xp, g, k0, kc, j0, nc, out);
+      case 12: return pack_padded_panels<12>(xp, g, k0, kc, j0, nc, out);
+      case 16: return pack_padded_panels<16>(xp, g, k0, kc, j0, nc, out);
+      case 32: return pack_padded_panels<32>(xp, g, k0, kc, j0, nc, out);
+      default: throw std::logic_error("padded_im2col_packer: no panel width " + std::to_string(nr));
     }
   };
 }
@@ -374,31 +471,45 @@ simd::SgemmEpilogue bias_act_epilogue(const float* bias, const Activation& act) 
   return e;
 }
 
-// A 1x1 convolution over few output positions (7x7, 14x14 maps) computed
-// transposed: Y^T (P x M) = X^T (P x C) * W^T (C x M), with W^T packed once
-// (wt). The SGEMM's rows are then the P positions (6-row tiles: 49 -> 54)
-// and its panels the M channels, where the plain product pads P to whole
-// panels (49 -> 64 on AVX2) and reads all of W again for every panel of
-// positions; here each panel of W passes through L1 once, reused by every
-// tile of positions. Y^T is then transposed into Y with the bias and
-// activation, 16 x 16 at a time.
+// A 1x1 kernel with stride 1 and no padding: the input is the column matrix.
+bool is_pointwise(const WindowGeometry& g) {
+  for (size_t d = 0; d < g.dims(); ++d)
+    if (g.kernel[d] != 1 || g.strides[d] != 1 || g.pad_begin[d] != 0 || g.pad_end[d] != 0) return false;
+  return true;
+}
+
+// A convolution over few output positions (7x7 maps) computed transposed:
+// Y^T (P x M) = X'^T (P x Kd) * W^T (Kd x M), where X' is the input itself
+// for a 1x1 kernel (C x P) or else its im2col (Kd x P, Kd = C * kernel
+// taps), and W^T is packed once (wt). The SGEMM's rows are then the P
+// positions (6-row tiles: 49 -> 54) and its panels the M channels, where the
+// plain product pads P to whole panels (49 -> 64 on AVX2). Y^T is then
+// transposed into Y with the bias and activation, 16 x 16 at a time.
 // Taken where it saves a tenth of the tile work or more (P = 49 on AVX2's 6x16
 // tiles: 64 -> 54 rows' worth), W being wide enough to fill the panels; the
 // transposition costs about what a few percent of padding does (measured:
 // 14x14 maps, 196 -> 208 padded, ran 5 % slower transposed).
-bool pointwise_transposed(int64_t P, int64_t M, int64_t C) {
+bool transposed_applies(int64_t P, int64_t M, int64_t Kd) {
   const simd::SgemmTile t = simd::sgemm_tile();
   auto padded = [P](int64_t r) { return static_cast<double>((P + r - 1) / r * r); };
-  return M >= 2 * t.nr && C >= 16 && padded(t.nr) - padded(t.mr) >= 0.1 * static_cast<double>(P);
+  return M >= 2 * t.nr && Kd >= 16 && padded(t.nr) - padded(t.mr) >= 0.1 * static_cast<double>(P);
 }
 
-void conv_pointwise_transposed(ThreadPool& pool, const simd::SgemmPackedB& wt, const float* X, const float* B, float* Y,
-                               int64_t N, int64_t P, const Activation& act) {
-  const int64_t C = wt.K, M = wt.N;
-  float* yt = scratch<float>(static_cast<size_t>(P * M));
+// g: 2-D (promote_1d), or any rank for a 1x1 kernel.
+void conv_transposed(ThreadPool& pool, const simd::SgemmPackedB& wt, const float* X, int64_t C, const WindowGeometry& g,
+                     const float* B, float* Y, int64_t N, const Activation& act) {
+  const int64_t Kd = wt.K, M = wt.N, P = g.out_size(), in_size = g.in_size();
+  const bool pointwise = is_pointwise(g);
+  float* yt = scratch<float>(static_cast<size_t>(P * M + (pointwise ? 0 : Kd * P)));
+  float* col = yt + P * M;
   constexpr int64_t kT = 16;
   for (int64_t n = 0; n < N; ++n) {
-    simd::sgemm_packed_b(true, P, 1.f, X + n * C * P, P, wt, 0.f, yt, M, &pool);
+    const float* a = X + n * C * in_size;
+    if (!pointwise) {
+      im2col_2d(pool, a, C, g, 0, g.out[0], col);
+      a = col;
+    }
+    simd::sgemm_packed_b(true, P, 1.f, a, P, wt, 0.f, yt, M, &pool);
     float* y = Y + n * M * P;
     pool.parallel_for((M + kT - 1) / kT, std::max<int64_t>(1, 8192 / (kT * P)), [&](int64_t b0, int64_t b1) {
       act.with_op<float>([&](auto op) {
@@ -421,13 +532,6 @@ void conv_pointwise_transposed(ThreadPool& pool, const simd::SgemmPackedB& wt, c
       });
     });
   }
-}
-
-// A 1x1 kernel with stride 1 and no padding: the input is the column matrix.
-bool is_pointwise(const WindowGeometry& g) {
-  for (size_t d = 0; d < g.dims(); ++d)
-    if (g.kernel[d] != 1 || g.strides[d] != 1 || g.pad_begin[d] != 0 || g.pad_end[d] != 0) return false;
-  return true;
 }
 
 // packed: per group, W_g packed for the SGEMM (float only), or nullptr.
@@ -453,6 +557,9 @@ void conv_forward(ThreadPool& pool, const T* X, const T* Wt, const T* B, T* Y, i
   const int64_t chunk = std::min(out_size, rows_per_chunk * row);
   const bool implicit = std::is_same<T, float>::value && packed && g.dims() == 2;
   T* col = pointwise || implicit ? nullptr : scratch<T>(static_cast<size_t>(Kd * chunk));
+  float* padded = nullptr;  // pad_input's copy, for the implicit im2col
+  if (implicit && !pointwise && padded_input_fits(g))
+    padded = scratch<float>(static_cast<size_t>(Cg * window_span(g, 0) * window_span(g, 1)));
 
   for (int64_t n = 0; n < N; ++n) {
     for (int64_t grp = 0; grp < group; ++grp) {
@@ -462,7 +569,14 @@ void conv_forward(ThreadPool& pool, const T* X, const T* Wt, const T* B, T* Y, i
       if constexpr (std::is_same<T, float>::value) {
         if (implicit && !pointwise) {  // im2col packed straight into panels
           const simd::SgemmEpilogue epilogue = bias_act_epilogue(B ? B + grp * Mg : nullptr, act);
-          simd::sgemm_prepacked_fn((*packed)[grp], out_size, im2col_packer(Xg, g), 0.f, Yg, out_size, &pool, &epilogue);
+          if (padded_input_fits(g)) {
+            const PaddedInput xp = pad_input(pool, Xg, Cg, g, padded);
+            simd::sgemm_prepacked_fn((*packed)[grp], out_size, padded_im2col_packer(xp, g), 0.f, Yg, out_size, &pool,
+                                     &epilogue);
+          } else {
+            simd::sgemm_prepacked_fn((*packed)[grp], out_size, im2col_packer(Xg, g), 0.f, Yg, out_size, &pool,
+                                     &epilogue);
+          }
           continue;
         }
       }
@@ -532,14 +646,16 @@ class ConvKernel : public Kernel {
         return;
       }
     }
-    if (x.dtype() == DType::Float && group_ == 1 && y.numel() > 0 && is_pointwise(g) &&
-        pointwise_transposed(g.out_size(), M, C)) {
+    const WindowGeometry g2 = is_pointwise(g) ? g : promote_1d(g);
+    const int64_t Kd = C * g.kernel_size();
+    if (x.dtype() == DType::Float && group_ == 1 && y.numel() > 0 && (is_pointwise(g) || g2.dims() == 2) &&
+        transposed_applies(g.out_size(), M, Kd)) {
       // A constant W is packed transposed once per session; a fed one takes the path below.
       const auto* wt =
-          packed_t_.get(w, [&](const Tensor& wt) { return simd::sgemm_pack_b(true, C, M, wt.data<float>(), C); });
+          packed_t_.get(w, [&](const Tensor& wt) { return simd::sgemm_pack_b(true, Kd, M, wt.data<float>(), Kd); });
       if (wt) {
-        conv_pointwise_transposed(ctx.pool(), *wt, x.data<float>(), b ? b->data<float>() : nullptr, y.data<float>(), N,
-                                  g.out_size(), act_);
+        conv_transposed(ctx.pool(), *wt, x.data<float>(), C, g2, b ? b->data<float>() : nullptr, y.data<float>(), N,
+                        act_);
         return;
       }
     }
@@ -572,7 +688,7 @@ class ConvKernel : public Kernel {
   Activation act_;
   ConstantWeightCache<std::vector<simd::SgemmPackedA>> packed_;
   ConstantWeightCache<WinogradWeights> wino_;
-  ConstantWeightCache<simd::SgemmPackedB> packed_t_;  // W^T, for conv_pointwise_transposed
+  ConstantWeightCache<simd::SgemmPackedB> packed_t_;  // W^T, for conv_transposed
 };
 
 }  // namespace
