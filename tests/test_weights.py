@@ -347,6 +347,7 @@ def test_conv_with_constant_weights_matches_the_reference(kernel, stride, dilati
         (40, 36, 27, 30, 1),  # partial tiles at the right and bottom edges
         (33, 48, 26, 29, 2),  # wide pads: tiles in the padding
         (256, 256, 14, 14, 1),  # 16 tiles: taken from 256 channels up
+        (512, 40, 48, 48, 1),  # 144 tiles in two blocks (112 + 32): the Relu once both are done
     ],
 )
 def test_winograd_conv_matches_the_reference(channels, m_out, height, width, pads, threads):
