@@ -346,7 +346,8 @@ def test_conv_with_constant_weights_matches_the_reference(kernel, stride, dilati
         (32, 32, 28, 28, 1),  # 7x7 whole tiles
         (40, 36, 27, 30, 1),  # partial tiles at the right and bottom edges
         (33, 48, 26, 29, 2),  # wide pads: tiles in the padding
-        (256, 256, 14, 14, 1),  # 16 tiles: taken from 256 channels up
+        (256, 256, 14, 14, 1),  # 16 tiles: the fewest it is taken for
+        (16, 24, 58, 61, 1),  # 16 channels, the fewest it is taken for; 15x16 tiles
         (512, 40, 48, 48, 1),  # 144 tiles in two blocks (112 + 32): the Relu once both are done
     ],
 )

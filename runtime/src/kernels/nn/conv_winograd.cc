@@ -87,17 +87,17 @@ bool winograd_applies(const WindowGeometry& g, int64_t group, int64_t C, int64_t
   if (off || g.dims() != 2 || group != 1) return false;
   for (size_t d = 0; d < 2; ++d)
     if (g.kernel[d] != 3 || g.strides[d] != 1 || g.dilations[d] != 1) return false;
-  // Where it wins (single convolutions on Zen 3, both paths alternating in
-  // one session; docs/measurements.md): the 36 products need
-  // enough tiles for an efficient GEMM (a 14x14 output is only 16 tiles: a
-  // win from 256 channels up, a loss below), and the transforms, which cost
-  // the same per tile whatever the channel counts, need enough channels to
-  // be amortized (16 input channels: a loss). Very large planes (112x112,
-  // 784 tiles) lost too: their transformed tiles no longer stay in cache.
+  // Where it wins (single convolutions on Zen 3, Winograd and im2col
+  // alternating; docs/measurements.md, issue 15 fifth stop): with the tile
+  // transforms four tiles at a time, from 16 tiles (14x14 outputs) and 16
+  // channels up, at any plane size (the tiles go in blocks that stay in
+  // cache): 128->128 on 14x14 446-484 vs 870-880 us, 64->64 on 224x224
+  // 38-41 vs 67-69 ms, 16->32 on 112x112 2.1-2.3 vs 2.4 ms. It loses on
+  // 7x7 outputs (4 tiles: 512->512 6.3-6.5 vs 3.6-3.9 ms against the
+  // transposed im2col) and with 3 input channels (15 vs 6 ms); 8 channels
+  // are even.
   const int64_t tiles = ((g.out[0] + kOut - 1) / kOut) * ((g.out[1] + kOut - 1) / kOut);
-  if (C < 32 || M < 32) return false;
-  if (tiles >= 49 && tiles <= 400) return true;
-  return tiles >= 16 && tiles < 49 && C >= 256 && M >= 256;
+  return C >= 16 && M >= 16 && tiles >= 16;
 }
 
 WinogradWeights winograd_weights(const float* w, int64_t M, int64_t C) {
