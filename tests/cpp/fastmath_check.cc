@@ -95,6 +95,7 @@ int main() {
   for (int i = 0; i < 2003; ++i) qx.push_back(static_cast<float>(std::sin(i * 0.61) * 7.3 - 1.1));
   for (float v : {0.f, -0.f, 2.5f, -2.5f, 3.5f, 0.5f, -0.5f}) qx.push_back(v * (14.6f / 255.f));  // ties
   qx.push_back(std::numeric_limits<float>::quiet_NaN());
+  qx[100] = qx[1001] = std::numeric_limits<float>::quiet_NaN();  // inside the vector loops too
   const int64_t qn = static_cast<int64_t>(qx.size());
   float lo = 0.f, hi = 0.f, want_lo = 0.f, want_hi = 0.f;
   fm::range_block(qx.data(), qn, &lo, &hi);

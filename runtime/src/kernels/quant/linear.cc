@@ -68,16 +68,26 @@ QuantLayout quant_layout(const Node& node, const Shape& x, const Tensor& scale, 
   return L;
 }
 
-// Runs fn(o, a, param_index_of_inner_0, per_element) over the [outer, D]
-// rows in parallel; per_element says the parameter advances with i.
+// Runs fn(base, len, param_index_of_base, per_element) over the elements in
+// parallel: per tensor, in runs of 16384 elements with parameter 0; else one
+// call per [outer, D] row (base = row * inner, len = inner); per_element says
+// the parameter advances with the element (blocked).
 template <typename Fn>
 void for_each_row(KernelContext& ctx, const QuantLayout& L, Fn&& fn) {
+  if (L.mode == QuantLayout::PerTensor) {
+    constexpr int64_t kRun = 16384;
+    const int64_t n = L.outer * L.D * L.inner;
+    ctx.pool().parallel_for((n + kRun - 1) / kRun, 1, [&](int64_t b0, int64_t b1) {
+      for (int64_t b = b0; b < b1; ++b) fn(b * kRun, std::min(kRun, n - b * kRun), int64_t{0}, false);
+    });
+    return;
+  }
   const int64_t rows = L.outer * L.D;
   const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, L.inner));
   ctx.pool().parallel_for(rows, grain, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t o = r / L.D, a = r % L.D;
-      fn(r * L.inner, L.param_row(o, a), L.mode == QuantLayout::Blocked);
+      fn(r * L.inner, L.inner, L.param_row(o, a), L.mode == QuantLayout::Blocked);
     }
   });
 }
@@ -190,8 +200,8 @@ class QuantizeLinear final : public QuantLinearKernel {
     if (is_float_format(out_t)) {  // y = convert(x / scale + zp), rounded to nearest even, saturated or not
       const std::vector<float> zpf = float_zero_points(zp_t, nparams);
       uint8_t* yp = static_cast<uint8_t*>(y.raw());
-      for_each_row(ctx, L, [&](int64_t base, int64_t p, bool per_element) {
-        for (int64_t i = 0; i < L.inner; ++i) {
+      for_each_row(ctx, L, [&](int64_t base, int64_t len, int64_t p, bool per_element) {
+        for (int64_t i = 0; i < len; ++i) {
           const int64_t q = per_element ? p + i : p;
           yp[base + i] = float_to_small(out_t, static_cast<double>(div(base + i, q)) + zpf[q], saturate_);
         }
@@ -203,8 +213,8 @@ class QuantizeLinear final : public QuantLinearKernel {
       const NarrowRange range = narrow_int_range(out_t);
       const double lo = range.lo, hi = range.hi;
       uint8_t* yp = static_cast<uint8_t*>(y.raw());
-      for_each_row(ctx, L, [&](int64_t base, int64_t p, bool per_element) {
-        for (int64_t i = 0; i < L.inner; ++i) {
+      for_each_row(ctx, L, [&](int64_t base, int64_t len, int64_t p, bool per_element) {
+        for (int64_t i = 0; i < len; ++i) {
           const int64_t q = per_element ? p + i : p;
           const double r = saturate_round_to(static_cast<double>(div(base + i, q)), zp[q], lo, hi);
           yp[base + i] = int_to_narrow(out_t, static_cast<int64_t>(r));
@@ -215,8 +225,8 @@ class QuantizeLinear final : public QuantLinearKernel {
     auto run = [&](auto tag) {
       using Q = typename decltype(tag)::type;
       Q* yp = y.data<Q>();
-      for_each_row(ctx, L, [&](int64_t base, int64_t p, bool per_element) {
-        for (int64_t i = 0; i < L.inner; ++i) {
+      for_each_row(ctx, L, [&](int64_t base, int64_t len, int64_t p, bool per_element) {
+        for (int64_t i = 0; i < len; ++i) {
           const int64_t q = per_element ? p + i : p;
           // Division, not multiplication by 1/scale: matches the spec bit for bit.
           yp[base + i] = saturate_round<Q>(div(base + i, q), zp[q]);
@@ -254,8 +264,8 @@ class DequantizeLinear final : public QuantLinearKernel {
       const std::vector<float> zpf = float_zero_points(zp_t, scale.size());
       const uint8_t* xp = static_cast<const uint8_t*>(x.raw());
       float* yp = yf.data<float>();
-      for_each_row(ctx, L, [&](int64_t base, int64_t p, bool per_element) {
-        for (int64_t i = 0; i < L.inner; ++i) {
+      for_each_row(ctx, L, [&](int64_t base, int64_t len, int64_t p, bool per_element) {
+        for (int64_t i = 0; i < len; ++i) {
           const int64_t q = per_element ? p + i : p;
           yp[base + i] = (small_to_float(x.dtype(), xp[base + i]) - zpf[q]) * scale[q];
         }
@@ -266,8 +276,15 @@ class DequantizeLinear final : public QuantLinearKernel {
       auto run = [&](auto tag) {
         using Q = typename decltype(tag)::type;
         const Q* xp = static_cast<const Q*>(x.raw());  // the narrow ints read as their bytes
-        for_each_row(ctx, L, [&](int64_t base, int64_t p, bool per_element) {
-          for (int64_t i = 0; i < L.inner; ++i) {
+        for_each_row(ctx, L, [&](int64_t base, int64_t len, int64_t p, bool per_element) {
+          if (!per_element) {  // one scale and zero point for the run: a loop that vectorizes
+            const float s = scale[p];
+            const int32_t z = zp[p];
+            for (int64_t i = 0; i < len; ++i)
+              yp[base + i] = static_cast<float>(static_cast<int32_t>(xp[base + i]) - z) * s;
+            return;
+          }
+          for (int64_t i = 0; i < len; ++i) {
             const int64_t q = per_element ? p + i : p;
             yp[base + i] = static_cast<float>(static_cast<int32_t>(xp[base + i]) - zp[q]) * scale[q];
           }
