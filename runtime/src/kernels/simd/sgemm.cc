@@ -294,25 +294,27 @@ void gemv(bool m_cols_contig, int64_t K, int64_t j0, int64_t j1, float alpha, co
     return;
   }
   const int64_t n = j1 - j0;
-  std::vector<float> xs, acc(static_cast<size_t>(n));
+  // The kernels write n contiguous sums: straight into y when that is the
+  // result (an RNN step calls this per panel of gates, 1024 times a run: no
+  // allocation, no copy), else into a per-thread buffer.
+  const bool direct = incy == 1 && alpha == 1.f && beta == 0.f;
+  thread_local std::vector<float> xs, acc;
+  if (!direct && acc.size() < static_cast<size_t>(n)) acc.resize(static_cast<size_t>(n));
+  float* sums = direct ? y + j0 : acc.data();
   if (m_cols_contig) {  // the active instruction set's dot products, several rows at a time
-    dots(K, n, x, m + j0 * ldm, ldm, acc.data());
+    dots(K, n, x, m + j0 * ldm, ldm, sums);
   } else {  // M(k, j) = m[k * ldm + j]: the active instruction set's row kernel
     if (incx != 1) {
-      xs.resize(static_cast<size_t>(K));
+      if (xs.size() < static_cast<size_t>(K)) xs.resize(static_cast<size_t>(K));
       for (int64_t k = 0; k < K; ++k) xs[k] = x[k * incx];
       x = xs.data();
     }
-    active_ukernel().gemv_rows(K, n, x, m + j0, ldm, acc.data());
+    active_ukernel().gemv_rows(K, n, x, m + j0, ldm, sums);
   }
-  const float* a = acc.data();
-  if (incy == 1 && alpha == 1.f && beta == 0.f) {
-    std::memcpy(y + j0, a, static_cast<size_t>(n) * sizeof(float));
-    return;
-  }
+  if (direct) return;
   for (int64_t j = 0; j < n; ++j) {
     float& out = y[(j0 + j) * incy];
-    out = beta == 0.f ? alpha * a[j] : alpha * a[j] + beta * out;
+    out = beta == 0.f ? alpha * sums[j] : alpha * sums[j] + beta * out;
   }
 }
 
