@@ -111,6 +111,9 @@ int run_checks() {
   problems.push_back({false, true, 1, 37, 1003, 1.f, 0.f});
   problems.push_back({false, true, 1, 130, 257, 0.5f, 1.f});
   problems.push_back({false, true, 1, 301, 1030, 1.f, 0.f});
+  // M = 1 with B as it is (the row kernels: 64, 32, 8 columns per pass and the tail), x strided (ta).
+  problems.push_back({false, false, 1, 150, 300, 1.f, 0.f});
+  problems.push_back({true, false, 1, 77, 65, 0.5f, 1.f});
   pionnx::ThreadPool pool(3);
   int failures = 0, runs = 0;
   for (const Problem& p : problems)
