@@ -569,7 +569,7 @@ void conv_forward(ThreadPool& pool, const T* X, const T* Wt, const T* B, T* Y, i
       if constexpr (std::is_same<T, float>::value) {
         if (implicit && !pointwise) {  // im2col packed straight into panels
           const simd::SgemmEpilogue epilogue = bias_act_epilogue(B ? B + grp * Mg : nullptr, act);
-          if (padded_input_fits(g)) {
+          if (padded) {
             const PaddedInput xp = pad_input(pool, Xg, Cg, g, padded);
             simd::sgemm_prepacked_fn((*packed)[grp], out_size, padded_im2col_packer(xp, g), 0.f, Yg, out_size, &pool,
                                      &epilogue);

@@ -284,10 +284,8 @@ class DequantizeLinear final : public QuantLinearKernel {
               yp[base + i] = static_cast<float>(static_cast<int32_t>(xp[base + i]) - z) * s;
             return;
           }
-          for (int64_t i = 0; i < len; ++i) {
-            const int64_t q = per_element ? p + i : p;
-            yp[base + i] = static_cast<float>(static_cast<int32_t>(xp[base + i]) - zp[q]) * scale[q];
-          }
+          for (int64_t i = 0; i < len; ++i)  // blocked: the parameter advances with the element
+            yp[base + i] = static_cast<float>(static_cast<int32_t>(xp[base + i]) - zp[p + i]) * scale[p + i];
         });
       };
       switch (x.dtype()) {

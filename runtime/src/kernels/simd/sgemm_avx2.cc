@@ -111,43 +111,27 @@ __attribute__((target("avx2,fma"))) void ukernel_avx2_bias_act(int64_t kc, const
   tile_avx2<true>(kc, a, b, c, ldc, m, n, accumulate, bias, f);
 }
 
+// V vectors (8V columns) of y = x^T m, one pass down the K rows.
+template <int V>
+PIONNX_AVX2 void gemv_rows_pass(int64_t K, const float* x, const float* p, int64_t ldm, float* y) {
+  __m256 a[V];
+  for (int i = 0; i < V; ++i) a[i] = _mm256_setzero_ps();
+  for (int64_t k = 0; k < K; ++k, p += ldm) {
+    const __m256 xk = _mm256_broadcast_ss(x + k);
+    for (int i = 0; i < V; ++i) a[i] = _mm256_fmadd_ps(xk, _mm256_loadu_ps(p + 8 * i), a[i]);
+  }
+  for (int i = 0; i < V; ++i) _mm256_storeu_ps(y + 8 * i, a[i]);
+}
+
 // 64 columns (8 ymm accumulators) per pass down the rows: each row's 256
 // bytes read in one contiguous run (an RNN's 64-gate panels stream through
 // from L3 at every step), then 32, 8, and the tail.
 __attribute__((target("avx2,fma"))) void gemv_rows_avx2(int64_t K, int64_t n, const float* x, const float* m,
                                                         int64_t ldm, float* y) {
   int64_t j = 0;
-  for (; j + 64 <= n; j += 64) {
-    __m256 a[8];
-    for (int i = 0; i < 8; ++i) a[i] = _mm256_setzero_ps();
-    const float* p = m + j;
-    for (int64_t k = 0; k < K; ++k, p += ldm) {
-      const __m256 xk = _mm256_broadcast_ss(x + k);
-      for (int i = 0; i < 8; ++i) a[i] = _mm256_fmadd_ps(xk, _mm256_loadu_ps(p + 8 * i), a[i]);
-    }
-    for (int i = 0; i < 8; ++i) _mm256_storeu_ps(y + j + 8 * i, a[i]);
-  }
-  for (; j + 32 <= n; j += 32) {
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    const float* p = m + j;
-    for (int64_t k = 0; k < K; ++k, p += ldm) {
-      const __m256 xk = _mm256_broadcast_ss(x + k);
-      a0 = _mm256_fmadd_ps(xk, _mm256_loadu_ps(p), a0);
-      a1 = _mm256_fmadd_ps(xk, _mm256_loadu_ps(p + 8), a1);
-      a2 = _mm256_fmadd_ps(xk, _mm256_loadu_ps(p + 16), a2);
-      a3 = _mm256_fmadd_ps(xk, _mm256_loadu_ps(p + 24), a3);
-    }
-    _mm256_storeu_ps(y + j, a0);
-    _mm256_storeu_ps(y + j + 8, a1);
-    _mm256_storeu_ps(y + j + 16, a2);
-    _mm256_storeu_ps(y + j + 24, a3);
-  }
-  for (; j + 8 <= n; j += 8) {
-    __m256 a0 = _mm256_setzero_ps();
-    const float* p = m + j;
-    for (int64_t k = 0; k < K; ++k, p += ldm) a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(x + k), _mm256_loadu_ps(p), a0);
-    _mm256_storeu_ps(y + j, a0);
-  }
+  for (; j + 64 <= n; j += 64) gemv_rows_pass<8>(K, x, m + j, ldm, y + j);
+  for (; j + 32 <= n; j += 32) gemv_rows_pass<4>(K, x, m + j, ldm, y + j);
+  for (; j + 8 <= n; j += 8) gemv_rows_pass<1>(K, x, m + j, ldm, y + j);
   for (; j < n; ++j) {
     float s = 0.f;
     for (int64_t k = 0; k < K; ++k) s += x[k] * m[k * ldm + j];
