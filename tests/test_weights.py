@@ -273,21 +273,36 @@ def test_depthwise_conv_matches_the_reference(stride, dilation):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5, err_msg=f"width {width}")
 
 
+@pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("act", [None, "Clip"])
 @pytest.mark.parametrize(
     ("strides", "pads"),
     [([1, 1], [1, 1, 1, 1]), ([2, 2], [1, 1, 1, 1]), ([2, 2], [0, 0, 1, 1]), ([1, 2], [2, 0, 1, 2]), ([2, 1], [0] * 4)],
 )
-def test_depthwise_conv_on_small_maps_matches_the_reference(strides, pads, act):
-    """Depthwise 3x3 convolutions on maps up to 32 outputs a side copy each plane into a zero-padded one and
-    run the row kernel over whole rows (conv.cc's depthwise_plane): odd and even sizes, each stride and
-    asymmetric pads up to 2 on either side, bias and a fused Clip, against onnx.reference."""
-    for height, width in ((7, 7), (14, 14), (5, 9), (28, 28), (3, 4), (33, 30)):
-        c = 4
+def test_depthwise_conv_on_padded_planes_matches_the_reference(strides, pads, act, threads):
+    """Depthwise 3x3 convolutions with pads up to 2 copy each plane into a zero-padded one (its border
+    written once per thread) and run the row kernel over whole rows rounded up to 8 outputs, the extra
+    outputs landing on the next rows or, at the plane's end, in a scratch row (conv.cc's depthwise_plane):
+    odd and even sizes from 1 to 56 a side, rows narrower than one vector (the extra outputs then cross
+    several rows), each stride and asymmetric pads up to 2 on either side, bias and a fused Clip, 2 images
+    of 5 channels over 1 and 2 threads (no plane may write into another's), against onnx.reference."""
+    sizes = ((7, 7), (14, 14), (5, 9), (28, 28), (3, 4), (33, 30), (1, 1), (9, 1), (2, 3), (56, 56), (41, 23))
+    for height, width in sizes:
+        if height + pads[0] + pads[2] < 3 or width + pads[1] + pads[3] < 3:
+            continue  # no window fits
+        c = 5
         w = RNG.standard_normal((c, 1, 3, 3)).astype(np.float32)
         b = RNG.standard_normal((c,)).astype(np.float32)
         got, want = conv_against_reference(
-            (2, c, height, width), w, b, act=act, group=c, kernel_shape=[3, 3], strides=strides, pads=pads
+            (2, c, height, width),
+            w,
+            b,
+            threads=threads,
+            act=act,
+            group=c,
+            kernel_shape=[3, 3],
+            strides=strides,
+            pads=pads,
         )
         assert got.shape == want.shape
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5, err_msg=f"{height}x{width}")

@@ -97,29 +97,56 @@ void im2col_nd(const T* X, int64_t C, const WindowGeometry& g, int64_t p0, int64
 // window lies inside the input run a branch-free loop the compiler can
 // vectorize over ow (K and S fixed for the common 3x3 stride 1/2); border
 // outputs check every tap.
+// Buffers of the padded 3x3 path, kept by a thread across the planes of its
+// share: the padded plane's zero border is written once (every plane has
+// the same geometry) and only the inside is copied per plane.
+struct DepthwiseScratch {
+  std::vector<float> padded, spill;
+  bool border_ready = false;
+};
+
 template <typename T, int K, int S>
-void depthwise_plane(const T* x, const T* w, T bias, T* y, const WindowGeometry& g) {
+void depthwise_plane(const T* x, const T* w, T bias, T* y, const WindowGeometry& g,
+                     [[maybe_unused]] DepthwiseScratch& scratch) {
   const int64_t H = g.in[0], W = g.in[1], OH = g.out[0], OW = g.out[1];
   const int64_t KH = K ? K : g.kernel[0], KW = K ? K : g.kernel[1];
   const int64_t SH = g.strides[0], SW = S ? S : g.strides[1];
   const int64_t DH = g.dilations[0], DW = g.dilations[1];
   const int64_t PH = g.pad_begin[0], PW = g.pad_begin[1];
   if constexpr (K == 3 && std::is_same<T, float>::value) {
-    // A small map (7x7, 14x14, 28x28) is mostly border, which the loop below
-    // computes output by output with a bounds check per tap: copied into a
-    // zero-padded plane instead, every output row is one call of the row
-    // kernel. The copy is a ninth of the taps' work or less.
+    // The plane is copied into a zero-padded one, so every output row is one
+    // call of the row kernel with no border checks (a 7x7 or 14x14 map is
+    // mostly border). The copy is a ninth of the taps' work or less. Each call
+    // asks for whole vectors (OW rounded up to 8): the row kernels finish a
+    // row one output at a time after their last full vector, which on a 7- or
+    // 14-wide map was most of the work. The extra outputs land on the next
+    // rows (computed after, so overwritten) or, for the plane's last rows,
+    // in a scratch row; the padded rows carry the zero columns they read.
     const int64_t PE = g.pad_end[0], PEW = g.pad_end[1];
-    if (DH == 1 && DW == 1 && OH <= 32 && OW <= 32 && PH <= 2 && PW <= 2 && PE <= 2 && PEW <= 2) {
-      const int64_t Hp = H + PH + PE, Wp = W + PW + PEW;
-      thread_local std::vector<float> padded;
-      padded.assign(static_cast<size_t>(Hp * Wp), 0.f);
-      for (int64_t ih = 0; ih < H; ++ih)
-        std::memcpy(padded.data() + (ih + PH) * Wp + PW, x + ih * W, sizeof(float) * static_cast<size_t>(W));
+    if (DH == 1 && DW == 1 && PH <= 2 && PW <= 2 && PE <= 2 && PEW <= 2) {
+      const int64_t n8 = (OW + 7) / 8 * 8;
+      // Stride 2: the row kernels run a vector while one more output follows.
+      const int64_t n_call = S == 1 ? n8 : n8 + 1;
+      const int64_t Hp = H + PH + PE, Wa = std::max(W + PW + PEW, S == 1 ? n_call + 2 : 2 * n_call + 1);
+      std::vector<float>& padded = scratch.padded;
+      std::vector<float>& spill = scratch.spill;
+      if (!scratch.border_ready) {
+        padded.assign(static_cast<size_t>(Hp * Wa), 0.f);
+        spill.resize(static_cast<size_t>(n_call));
+        scratch.border_ready = true;
+      }
+      for (int64_t ih = 0; ih < H; ++ih) {
+        const float* src = x + ih * W;
+        float* dst = padded.data() + (ih + PH) * Wa + PW;
+        for (int64_t iw = 0; iw < W; ++iw) dst[iw] = src[iw];
+      }
       for (int64_t oh = 0; oh < OH; ++oh) {
-        const float* r = padded.data() + oh * SH * Wp;
-        if (S == 1) simd::depthwise3x3_row(r, r + Wp, r + 2 * Wp, 1, w, bias, y + oh * OW, OW);
-        else simd::depthwise3x3s2_row(r, r + Wp, r + 2 * Wp, w, bias, y + oh * OW, OW);
+        const float* r = padded.data() + oh * SH * Wa;
+        const bool fits = (oh * OW + n_call) <= OH * OW;
+        float* out = fits ? y + oh * OW : spill.data();
+        if (S == 1) simd::depthwise3x3_row(r, r + Wa, r + 2 * Wa, 1, w, bias, out, n_call);
+        else simd::depthwise3x3s2_row(r, r + Wa, r + 2 * Wa, w, bias, out, n_call);
+        if (!fits) std::memcpy(y + oh * OW, spill.data(), sizeof(float) * static_cast<size_t>(OW));
       }
       return;
     }
@@ -226,14 +253,15 @@ void conv_depthwise_2d(ThreadPool& pool, const T* X, const T* Wt, const T* B, T*
   auto plane = &depthwise_plane<T, 0, 0>;
   if (g.kernel[0] == 3 && g.kernel[1] == 3 && g.strides[1] == 1) plane = &depthwise_plane<T, 3, 1>;
   if (g.kernel[0] == 3 && g.kernel[1] == 3 && g.strides[1] == 2) plane = &depthwise_plane<T, 3, 2>;
-  pool.parallel_for(N * M, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, out_size * ksize)),
-                    [&](int64_t b, int64_t e) {
-                      for (int64_t nm = b; nm < e; ++nm) {
-                        const int64_t n = nm / M, m = nm % M;
-                        plane(X + (n * C + m / Mg) * in_size, Wt + m * ksize, B ? B[m] : T(0), Y + nm * out_size, g);
-                        act.apply(Y + nm * out_size, out_size);  // while the plane is in cache
-                      }
-                    });
+  pool.parallel_for(
+      N * M, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, out_size * ksize)), [&](int64_t b, int64_t e) {
+        DepthwiseScratch scratch;
+        for (int64_t nm = b; nm < e; ++nm) {
+          const int64_t n = nm / M, m = nm % M;
+          plane(X + (n * C + m / Mg) * in_size, Wt + m * ksize, B ? B[m] : T(0), Y + nm * out_size, g, scratch);
+          act.apply(Y + nm * out_size, out_size);  // while the plane is in cache
+        }
+      });
 }
 
 // Copies rows of NR floats (a column sub-block of width w, row stride w) into
