@@ -129,6 +129,40 @@ def test_conv_output_used_twice_not_fused():
     assert after[L.ORT_ENABLE_ALL] == before == 3
 
 
+def residual_model(tail_nodes, outputs=("Y",)):
+    m = conv_model(tail_nodes)
+    m.graph.input.append(vi("Z", [1, 4, 8, 8]))
+    del m.graph.output[:]
+    m.graph.output.extend(vi(o, None) for o in outputs)
+    return m
+
+
+@pytest.mark.parametrize(
+    "tail,outputs,nodes_after",
+    [
+        # Conv + Add + Relu: one FusedConv with Z
+        ([helper.make_node("Add", ["c", "Z"], ["s"]), helper.make_node("Relu", ["s"], ["Y"])], ("Y",), 1),
+        # Sum of two, Z first, no activation
+        ([helper.make_node("Sum", ["Z", "c"], ["Y"])], ("Y",), 1),
+        # the Add's output is also a graph output: the Relu stays
+        ([helper.make_node("Add", ["c", "Z"], ["s"]), helper.make_node("Relu", ["s"], ["Y"])], ("Y", "s"), 2),
+        # an activation before the Add is the Conv's own; the Add stays
+        ([helper.make_node("Relu", ["c"], ["r"]), helper.make_node("Add", ["r", "Z"], ["Y"])], ("Y",), 2),
+        # Sum of three is not a residual Add
+        ([helper.make_node("Sum", ["c", "Z", "Z"], ["Y"])], ("Y",), 2),
+        # the Conv's output read twice
+        ([helper.make_node("Add", ["c", "c"], ["Y"])], ("Y",), 2),
+    ],
+    ids=["add-relu", "sum", "add-output-kept", "act-before-add", "sum-of-three", "add-self"],
+)
+def test_conv_add_activation_fusion(tail, outputs, nodes_after):
+    """ConvAddActivationFusion: where it fires (nodes run at ORT_ENABLE_ALL) and where it must not; the
+    outputs of every level agree with the unoptimized graph's."""
+    z = np.random.default_rng(4).standard_normal((1, 4, 8, 8)).astype(np.float32)
+    before, after = compare_levels(residual_model(tail, outputs), {**X8, "Z": z})
+    assert (before, after[L.ORT_ENABLE_ALL]) == (len(tail) + 1, nodes_after)
+
+
 def const(name, value):
     return numpy_helper.from_array(np.asarray(value, np.float32), name)
 

@@ -308,6 +308,129 @@ def test_depthwise_conv_on_padded_planes_matches_the_reference(strides, pads, ac
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5, err_msg=f"{height}x{width}")
 
 
+RESIDUAL_CONVS = {
+    # name: (x shape, W shape, attributes); each reaches a different path of conv.cc
+    "im2col": ((1, 3, 9, 11), (8, 3, 3, 3), {"pads": [1] * 4, "strides": [2, 2]}),
+    "pointwise": ((2, 16, 10, 13), (24, 16, 1, 1), {}),
+    "transposed": ((1, 32, 7, 7), (64, 32, 1, 1), {}),
+    "winograd": ((1, 16, 16, 16), (16, 16, 3, 3), {"pads": [1] * 4}),
+    "depthwise": ((2, 6, 9, 9), (6, 1, 3, 3), {"pads": [1] * 4, "group": 6}),
+    "grouped": ((1, 8, 6, 6), (12, 4, 3, 3), {"pads": [1] * 4, "group": 2}),
+    "1d": ((1, 5, 20), (7, 5, 3), {"pads": [1, 1]}),
+}
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("act", [None, "Relu", "Clip", "LeakyRelu"])
+@pytest.mark.parametrize("path", list(RESIDUAL_CONVS))
+def test_conv_add_activation_matches_the_reference(path, act, threads):
+    """A Conv whose output only an Add of another tensor reads, maybe then an activation (a residual
+    block's end), runs as one com.microsoft FusedConv with that tensor as Z, added after the bias and
+    before the activation in each path's epilogue (the SGEMM's registers for None/Relu/Clip, its block
+    function for the others, the depthwise plane, Winograd's and the transposed path's finish): every
+    conv.cc path, against onnx.reference."""
+    from onnx.reference import ReferenceEvaluator
+
+    x_shape, w_shape, attrs = RESIDUAL_CONVS[path]
+    w = RNG.standard_normal(w_shape).astype(np.float32)
+    b = RNG.standard_normal(w_shape[0]).astype(np.float32)
+    inits = [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")]
+    nodes = [
+        helper.make_node("Conv", ["x", "w", "b"], ["c"], **attrs),
+        helper.make_node("Add", ["z", "c"], ["s" if act else "y"]),
+    ]
+    if act == "Clip":
+        inits += [numpy_helper.from_array(np.float32(-0.5), "lo"), numpy_helper.from_array(np.float32(0.7), "hi")]
+        nodes.append(helper.make_node("Clip", ["s", "lo", "hi"], ["y"]))
+    elif act:
+        nodes.append(helper.make_node(act, ["s"], ["y"]))
+    ref_conv = ReferenceEvaluator(
+        model(
+            [nodes[0]], [tensor("x", TensorProto.FLOAT, list(x_shape))], [tensor("c", TensorProto.FLOAT, None)], inits
+        )
+    )
+    x = RNG.standard_normal(x_shape).astype(np.float32)
+    z = RNG.standard_normal(ref_conv.run(None, {"x": x})[0].shape).astype(np.float32)
+    m = model(
+        nodes,
+        [tensor("x", TensorProto.FLOAT, list(x_shape)), tensor("z", TensorProto.FLOAT, list(z.shape))],
+        [tensor("y", TensorProto.FLOAT, None)],
+        inits,
+    )
+    opts = pionnx.SessionOptions()
+    opts.intra_op_num_threads = threads
+    sess = pionnx.InferenceSession(m.SerializeToString(), opts)
+    got = sess.run(None, {"x": x, "z": z})[0]
+    assert sess.get_profile()["nodes_executed"] == 1, "Conv + Add (+ activation) did not fuse"
+    want = ReferenceEvaluator(m).run(None, {"x": x, "z": z})[0]
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("z_shape", [(1, 8, 1, 1), (8, 5, 6), (3, 8, 5, 6), (1,)])
+def test_conv_add_with_a_broadcast_residual_matches_the_reference(z_shape):
+    """The fused Conv + Add keeps Add's broadcasting: a Z smaller than the output, or one that makes the
+    output larger (a batch of 3 from the Conv's 1), gives Add's result and shape."""
+    got, want = conv_residual_pair((1, 3, 5, 6), (8, 3, 3, 3), z_shape, pads=[1] * 4)
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+def conv_residual_pair(x_shape, w_shape, z_shape, **attrs):
+    """pionnx's and onnx.reference's Relu(Conv(x) + z) on random inputs."""
+    from onnx.reference import ReferenceEvaluator
+
+    w = RNG.standard_normal(w_shape).astype(np.float32)
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], **attrs),
+        helper.make_node("Add", ["c", "z"], ["s"]),
+        helper.make_node("Relu", ["s"], ["y"]),
+    ]
+    m = model(
+        nodes,
+        [tensor("x", TensorProto.FLOAT, list(x_shape)), tensor("z", TensorProto.FLOAT, list(z_shape))],
+        [tensor("y", TensorProto.FLOAT, None)],
+        [numpy_helper.from_array(w, "w")],
+    )
+    feeds = {"x": RNG.standard_normal(x_shape).astype(np.float32), "z": RNG.standard_normal(z_shape).astype(np.float32)}
+    return pionnx.InferenceSession(m.SerializeToString()).run(None, feeds)[0], ReferenceEvaluator(m).run(None, feeds)[0]
+
+
+def test_fused_conv_with_z_as_onnxruntime_writes_it():
+    """com.microsoft FusedConv(X, W, B, Z) with activation="Relu", as onnxruntime's optimizer saves it:
+    Relu(Conv(X, W) + B + Z); a float64 Z is refused by name."""
+    w = RNG.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    b = RNG.standard_normal(4).astype(np.float32)
+    x = RNG.standard_normal((1, 3, 6, 6)).astype(np.float32)
+    z = RNG.standard_normal((1, 4, 6, 6)).astype(np.float32)
+    inits = [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")]
+
+    def fused(z_type):
+        node = helper.make_node(
+            "FusedConv", ["x", "w", "b", "z"], ["y"], domain="com.microsoft", pads=[1] * 4, activation="Relu"
+        )
+        m = model(
+            [node],
+            [tensor("x", TensorProto.FLOAT, [1, 3, 6, 6]), tensor("z", z_type, [1, 4, 6, 6])],
+            [tensor("y", TensorProto.FLOAT, None)],
+            inits,
+        )
+        m.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+        return pionnx.InferenceSession(m.SerializeToString())
+
+    conv = model(
+        [helper.make_node("Conv", ["x", "w", "b"], ["y"], pads=[1] * 4)],
+        [tensor("x", TensorProto.FLOAT, [1, 3, 6, 6])],
+        [tensor("y", TensorProto.FLOAT, None)],
+        inits,
+    )
+    from onnx.reference import ReferenceEvaluator
+
+    want = np.maximum(ReferenceEvaluator(conv).run(None, {"x": x})[0] + z, 0)
+    np.testing.assert_allclose(fused(TensorProto.FLOAT).run(None, {"x": x, "z": z})[0], want, rtol=1e-5, atol=1e-5)
+    with pytest.raises(pionnx.NotImplemented, match="Z input is supported for float32 only"):
+        fused(TensorProto.DOUBLE).run(None, {"x": x, "z": z.astype(np.float64)})
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize(
     ("kernel", "stride", "dilation", "pads"),

@@ -1,6 +1,9 @@
 // Conv followed by an activation the Conv kernel can apply in its epilogue
 // (see Activation in kernels/nn/conv.cc): the activation moves into the Conv's
-// `activation` / `activation_params` attributes.
+// `activation` / `activation_params` attributes. And a Conv whose output goes
+// only to a two-input Add (or Sum), itself maybe followed by such an
+// activation (a residual block's end), becomes com.microsoft FusedConv with
+// the Add's other input as Z: act(conv + bias + Z) in the Conv's epilogue.
 #include "optimize/graph_util.h"
 #include "optimize/passes.h"
 
@@ -39,6 +42,19 @@ bool as_activation(const Graph& g, const opt::GraphFacts& f, const Node& n, std:
   return false;
 }
 
+void set_activation(Node& n, const std::string& op, const std::vector<float>& params) {
+  Attribute name;
+  name.name = "activation";
+  name.type = Attribute::Type::String;
+  name.s = op;
+  opt::set_attr(n, name);
+  Attribute ps;
+  ps.name = "activation_params";
+  ps.type = Attribute::Type::Floats;
+  ps.floats = params;
+  opt::set_attr(n, ps);
+}
+
 }  // namespace
 
 bool fuse_conv_activation(Graph& g, const OptimizeContext& ctx) {
@@ -57,18 +73,54 @@ bool fuse_conv_activation(Graph& g, const OptimizeContext& ctx) {
     Node& act = g.nodes[a];
     std::vector<float> params;
     if (act.inputs.empty() || act.inputs[0] != conv.outputs[0] || !as_activation(g, f, act, &params)) continue;
-    Attribute name;
-    name.name = "activation";
-    name.type = Attribute::Type::String;
-    name.s = act.op_type;
-    opt::set_attr(conv, name);
-    Attribute ps;
-    ps.name = "activation_params";
-    ps.type = Attribute::Type::Floats;
-    ps.floats = params;
-    opt::set_attr(conv, ps);
+    set_activation(conv, act.op_type, params);
     conv.outputs[0] = act.outputs[0];
     drop[a] = changed = true;
+  }
+  if (changed) opt::erase_nodes(g, drop);
+  return changed;
+}
+
+// onnxruntime's ConvAddActivationFusion. The fused node takes the Add's place
+// in the node list (where Z is computed), the Conv's and the activation's are
+// dropped. Z keeps Add's broadcasting: the kernel adds it in each path's
+// epilogue when it has the output's shape, else in a broadcast pass.
+bool fuse_conv_add_activation(Graph& g, const OptimizeContext& ctx) {
+  opt::GraphFacts f(g, ctx);
+  std::vector<bool> drop(g.nodes.size(), false);
+  bool changed = false;
+  for (size_t k = 0; k < g.nodes.size(); ++k) {
+    const Node& conv = g.nodes[k];
+    if (drop[k] || conv.op_type != "Conv" || !conv.domain.empty() || conv.outputs.size() != 1 ||
+        conv.has("activation") || conv.inputs.size() < 2)
+      continue;
+    // Float convolutions (a float W makes X, Y and so Z float): Z is a float path.
+    const Tensor* w = opt::constant(g, f, conv.inputs[1]);
+    if (!w || w->dtype() != DType::Float) continue;
+    const long a = f.sole_consumer(g, conv.outputs[0]);
+    if (a < 0 || drop[a]) continue;
+    const Node& add = g.nodes[a];
+    if ((add.op_type != "Add" && add.op_type != "Sum") || !add.domain.empty() || add.inputs.size() != 2 ||
+        add.outputs.size() != 1)
+      continue;
+    const std::string& z = add.inputs[0] == conv.outputs[0] ? add.inputs[1] : add.inputs[0];
+    if (z.empty()) continue;
+    Node fused = conv;
+    fused.domain = "com.microsoft";
+    fused.op_type = "FusedConv";
+    fused.inputs.resize(3);  // X, W, B (maybe empty), then Z
+    fused.inputs.push_back(z);
+    fused.outputs = add.outputs;
+    const long r = f.sole_consumer(g, add.outputs[0]);
+    std::vector<float> params;
+    if (r >= 0 && !drop[r] && !g.nodes[r].inputs.empty() && g.nodes[r].inputs[0] == add.outputs[0] &&
+        as_activation(g, f, g.nodes[r], &params)) {
+      set_activation(fused, g.nodes[r].op_type, params);
+      fused.outputs = g.nodes[r].outputs;
+      drop[r] = true;
+    }
+    g.nodes[a] = std::move(fused);
+    drop[k] = changed = true;
   }
   if (changed) opt::erase_nodes(g, drop);
   return changed;

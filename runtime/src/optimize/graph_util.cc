@@ -35,6 +35,7 @@ std::unordered_map<std::string, int64_t> known_ranks(const Graph& g, const Graph
     if (n.domain == "com.microsoft") {
       // What the fusions write.
       if (n.op_type == "MultiHeadAttention") r = 3;
+      else if (n.op_type == "FusedConv" && !n.inputs.empty()) r = get(n.inputs[0]);
       else if ((n.op_type == "Gelu" || n.op_type == "BiasGelu") && !n.inputs.empty()) r = get(n.inputs[0]);
       else if (n.op_type == "SkipLayerNormalization" && n.inputs.size() >= 2) {
         const int64_t ra = get(n.inputs[0]), rb = get(n.inputs[1]);

@@ -23,6 +23,7 @@ const PassEntry kPasses[] = {
     {"ConvAddFusion", fold_conv_add, OptLevel::Extended},
     {"BatchNormMulAddFusion", fold_batchnorm_mul_add, OptLevel::Extended},  // pionnx's own
     {"ConvActivationFusion", fuse_conv_activation, OptLevel::Extended},
+    {"ConvAddActivationFusion", fuse_conv_add_activation, OptLevel::Extended},
     {"AttentionFusion", fuse_attention, OptLevel::Extended},  // before MatMulAddFusion takes the biases
     {"MatMulAddFusion", fuse_matmul_add, OptLevel::Extended},
     {"MatMulIntegerToFloatFusion", fuse_matmul_integer_to_float, OptLevel::Extended},

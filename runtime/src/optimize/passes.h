@@ -44,6 +44,9 @@ bool fold_batchnorm_mul_add(Graph& g, const OptimizeContext& ctx);
 // Extended: Relu/Clip/LeakyRelu/Sigmoid/Tanh/HardSigmoid after Conv fuse
 // into it.
 bool fuse_conv_activation(Graph& g, const OptimizeContext& ctx);
+// Extended: Conv + Add (or Sum) of another tensor, maybe + one of those
+// activations, becomes com.microsoft FusedConv with Z (a residual block's end).
+bool fuse_conv_add_activation(Graph& g, const OptimizeContext& ctx);
 // Extended: the exporters' multi-head attention subgraph (split heads,
 // MatMul, scale, mask, Softmax, MatMul, merge heads) becomes one
 // com.microsoft MultiHeadAttention, the projections' biases folded in.

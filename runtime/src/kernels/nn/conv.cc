@@ -17,6 +17,7 @@
 #include "kernels/base/cast.h"
 #include "kernels/base/dtype_dispatch.h"
 #include "kernels/base/kernel.h"
+#include "kernels/base/shapes.h"
 #include "kernels/base/weight_cache.h"
 #include "kernels/math/gemm_ref.h"
 #include "kernels/nn/conv_winograd.h"
@@ -246,22 +247,25 @@ struct Activation {
 
 // Depthwise 2-D (one input channel per group): one plane per output channel.
 template <typename T>
-void conv_depthwise_2d(ThreadPool& pool, const T* X, const T* Wt, const T* B, T* Y, int64_t N, int64_t C, int64_t M,
-                       const WindowGeometry& g, const Activation& act) {
+void conv_depthwise_2d(ThreadPool& pool, const T* X, const T* Wt, const T* B, const T* Z, T* Y, int64_t N, int64_t C,
+                       int64_t M, const WindowGeometry& g, const Activation& act) {
   const int64_t Mg = M / C;  // outputs per input channel
   const int64_t in_size = g.in_size(), out_size = g.out_size(), ksize = g.kernel_size();
   auto plane = &depthwise_plane<T, 0, 0>;
   if (g.kernel[0] == 3 && g.kernel[1] == 3 && g.strides[1] == 1) plane = &depthwise_plane<T, 3, 1>;
   if (g.kernel[0] == 3 && g.kernel[1] == 3 && g.strides[1] == 2) plane = &depthwise_plane<T, 3, 2>;
-  pool.parallel_for(
-      N * M, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, out_size * ksize)), [&](int64_t b, int64_t e) {
-        DepthwiseScratch scratch;
-        for (int64_t nm = b; nm < e; ++nm) {
-          const int64_t n = nm / M, m = nm % M;
-          plane(X + (n * C + m / Mg) * in_size, Wt + m * ksize, B ? B[m] : T(0), Y + nm * out_size, g, scratch);
-          act.apply(Y + nm * out_size, out_size);  // while the plane is in cache
-        }
-      });
+  pool.parallel_for(N * M, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, out_size * ksize)),
+                    [&](int64_t b, int64_t e) {
+                      DepthwiseScratch scratch;
+                      for (int64_t nm = b; nm < e; ++nm) {
+                        const int64_t n = nm / M, m = nm % M;
+                        T* y = Y + nm * out_size;
+                        plane(X + (n * C + m / Mg) * in_size, Wt + m * ksize, B ? B[m] : T(0), y, g, scratch);
+                        if (Z)  // FusedConv's residual, then the activation, while the plane is in cache
+                          for (int64_t i = 0; i < out_size; ++i) y[i] += Z[nm * out_size + i];
+                        act.apply(y, out_size);
+                      }
+                    });
 }
 
 // Copies rows of NR floats (a column sub-block of width w, row stride w) into
@@ -453,13 +457,16 @@ simd::SgemmPackB padded_im2col_packer(const PaddedInput& xp, const WindowGeometr
 
 // Bias then activation over output rows [p0, p1) of Mg channels.
 template <typename T>
-void finish_rows(T* Yg, const T* bias, int64_t Mg, int64_t out_size, int64_t p0, int64_t p1, const Activation& act) {
+void finish_rows(T* Yg, const T* bias, const T* Zg, int64_t Mg, int64_t out_size, int64_t p0, int64_t p1,
+                 const Activation& act) {
   for (int64_t m = 0; m < Mg; ++m) {
     T* y = Yg + m * out_size + p0;
     if (bias) {
       const T b = bias[m];
       for (int64_t p = 0; p < p1 - p0; ++p) y[p] += b;
     }
+    if (Zg)
+      for (int64_t p = 0; p < p1 - p0; ++p) y[p] += Zg[m * out_size + p0 + p];
     act.apply(y, p1 - p0);
   }
 }
@@ -470,11 +477,15 @@ void finish_rows(T* Yg, const T* bias, int64_t Mg, int64_t out_size, int64_t p0,
 // micro-kernel in registers); the other activations to a function over the
 // block: one pass, the activation chosen once per block, the bias added in
 // the same loop (no bias: the values go through untouched, so a -0.0 stays
-// -0.0).
-simd::SgemmEpilogue bias_act_epilogue(const float* bias, const Activation& act) {
+// -0.0). FusedConv's residual z (C's row i, column j at z[i * ldz + j]) is
+// added after the bias, before the activation, in either.
+simd::SgemmEpilogue bias_act_epilogue(const float* bias, const Activation& act, const float* z = nullptr,
+                                      int64_t ldz = 0) {
   simd::SgemmEpilogue e;
   if (act.kind == Activation::None || act.kind == Activation::Relu || act.kind == Activation::Clip) {
     e.bias_act.bias = bias;
+    e.bias_act.residual = z;
+    e.bias_act.ldr = ldz;
     e.bias_act.act = act.kind == Activation::None   ? simd::SgemmBiasAct::None
                      : act.kind == Activation::Relu ? simd::SgemmBiasAct::Relu
                                                     : simd::SgemmBiasAct::Clip;
@@ -482,12 +493,19 @@ simd::SgemmEpilogue bias_act_epilogue(const float* bias, const Activation& act) 
     e.bias_act.hi = act.b;
     return e;
   }
-  e.fn = [bias, &act](int64_t i0, int64_t i1, int64_t j0, int64_t j1, float* c, int64_t ldc) {
+  e.fn = [bias, &act, z, ldz](int64_t i0, int64_t i1, int64_t j0, int64_t j1, float* c, int64_t ldc) {
     const int64_t cols = j1 - j0;
     act.with_op<float>([&](auto op) {
       for (int64_t i = i0; i < i1; ++i) {
         float* row = c + (i - i0) * ldc;
-        if (bias) {
+        if (z) {
+          const float* zr = z + i * ldz + j0;
+          const float b = bias ? bias[i] : 0.f;
+          if (bias)
+            for (int64_t j = 0; j < cols; ++j) row[j] = op(row[j] + b + zr[j]);
+          else
+            for (int64_t j = 0; j < cols; ++j) row[j] = op(row[j] + zr[j]);
+        } else if (bias) {
           const float b = bias[i];
           for (int64_t j = 0; j < cols; ++j) row[j] = op(row[j] + b);
         } else {
@@ -525,7 +543,7 @@ bool transposed_applies(int64_t P, int64_t M, int64_t Kd) {
 
 // g: 2-D (promote_1d), or any rank for a 1x1 kernel.
 void conv_transposed(ThreadPool& pool, const simd::SgemmPackedB& wt, const float* X, int64_t C, const WindowGeometry& g,
-                     const float* B, float* Y, int64_t N, const Activation& act) {
+                     const float* B, const float* Z, float* Y, int64_t N, const Activation& act) {
   const int64_t Kd = wt.K, M = wt.N, P = g.out_size(), in_size = g.in_size();
   const bool pointwise = is_pointwise(g);
   float* yt = scratch<float>(static_cast<size_t>(P * M + (pointwise ? 0 : Kd * P)));
@@ -548,7 +566,14 @@ void conv_transposed(ThreadPool& pool, const simd::SgemmPackedB& wt, const float
             for (int64_t m = m0; m < m1; ++m) {
               float* ym = y + m * P;
               const float* src = yt + m;
-              if (B) {
+              if (Z) {  // FusedConv's residual, after the bias
+                const float* zm = Z + (n * M + m) * P;
+                const float bm = B ? B[m] : 0.f;
+                if (B)
+                  for (int64_t q = p0; q < p1; ++q) ym[q] = op(src[q * M] + bm + zm[q]);
+                else
+                  for (int64_t q = p0; q < p1; ++q) ym[q] = op(src[q * M] + zm[q]);
+              } else if (B) {
                 const float bm = B[m];
                 for (int64_t q = p0; q < p1; ++q) ym[q] = op(src[q * M] + bm);
               } else {
@@ -563,9 +588,11 @@ void conv_transposed(ThreadPool& pool, const simd::SgemmPackedB& wt, const float
 }
 
 // packed: per group, W_g packed for the SGEMM (float only), or nullptr.
+// Z: FusedConv's residual (Y's shape, added after the bias, before the
+// activation), or nullptr.
 template <typename T>
-void conv_forward(ThreadPool& pool, const T* X, const T* Wt, const T* B, T* Y, int64_t N, int64_t C, int64_t M,
-                  int64_t group, const WindowGeometry& geo, const Activation& act,
+void conv_forward(ThreadPool& pool, const T* X, const T* Wt, const T* B, const T* Z, T* Y, int64_t N, int64_t C,
+                  int64_t M, int64_t group, const WindowGeometry& geo, const Activation& act,
                   const std::vector<simd::SgemmPackedA>* packed) {
   const WindowGeometry g = promote_1d(geo);
   const int64_t Cg = C / group, Mg = M / group;
@@ -573,7 +600,7 @@ void conv_forward(ThreadPool& pool, const T* X, const T* Wt, const T* B, T* Y, i
   const int64_t Kd = Cg * ksize;
   if (N == 0 || M == 0 || out_size == 0) return;
   if (Cg == 1 && g.dims() == 2 && ksize > 1) {
-    conv_depthwise_2d(pool, X, Wt, B, Y, N, C, M, g, act);
+    conv_depthwise_2d(pool, X, Wt, B, Z, Y, N, C, M, g, act);
     return;
   }
   const bool pointwise = is_pointwise(g);
@@ -594,9 +621,10 @@ void conv_forward(ThreadPool& pool, const T* X, const T* Wt, const T* B, T* Y, i
       const T* Xg = X + (n * C + grp * Cg) * in_size;
       const T* Wg = Wt + grp * Mg * Kd;
       T* Yg = Y + (n * M + grp * Mg) * out_size;
+      const T* Zg = Z ? Z + (n * M + grp * Mg) * out_size : nullptr;
       if constexpr (std::is_same<T, float>::value) {
         if (implicit && !pointwise) {  // im2col packed straight into panels
-          const simd::SgemmEpilogue epilogue = bias_act_epilogue(B ? B + grp * Mg : nullptr, act);
+          const simd::SgemmEpilogue epilogue = bias_act_epilogue(B ? B + grp * Mg : nullptr, act, Zg, out_size);
           if (padded) {
             const PaddedInput xp = pad_input(pool, Xg, Cg, g, padded);
             simd::sgemm_prepacked_fn((*packed)[grp], out_size, padded_im2col_packer(xp, g), 0.f, Yg, out_size, &pool,
@@ -620,13 +648,14 @@ void conv_forward(ThreadPool& pool, const T* X, const T* Wt, const T* B, T* Y, i
         }
         if constexpr (std::is_same<T, float>::value) {
           if (packed) {
-            const simd::SgemmEpilogue epilogue = bias_act_epilogue(B ? B + grp * Mg : nullptr, act);
+            const simd::SgemmEpilogue epilogue =
+                bias_act_epilogue(B ? B + grp * Mg : nullptr, act, Zg ? Zg + p0 : nullptr, out_size);
             simd::sgemm_prepacked((*packed)[grp], false, p1 - p0, Bmat, ldb, 0.f, Yg + p0, out_size, &pool, &epilogue);
             continue;
           }
         }
         gemm_any<T>(false, false, Mg, p1 - p0, Kd, 1.0, Wg, Kd, Bmat, ldb, 0.0, Yg + p0, out_size, &pool);
-        finish_rows(Yg, B ? B + grp * Mg : nullptr, Mg, out_size, p0, p1, act);
+        finish_rows(Yg, B ? B + grp * Mg : nullptr, Zg, Mg, out_size, p0, p1, act);
       }
     }
   }
@@ -647,30 +676,76 @@ class ConvKernel : public Kernel {
     const Tensor& x = ctx.input(0);
     const Tensor& w = ctx.input(1);
     const Tensor* b = ctx.optional_input(2);
-    PIONNX_ENFORCE(!ctx.has_input(3), NotImplemented, what, ": FusedConv's Z input is not supported");
+    const Tensor* z = ctx.optional_input(3);  // FusedConv's residual: act(conv + bias + Z)
     const ConvSpatial sp = check_conv_operands(x, w, b, attrs_, what);
-    const int64_t N = x.dim(0), C = x.dim(1), M = w.dim(0);
-    PIONNX_ENFORCE(group_ > 0 && C % group_ == 0 && M % group_ == 0 && w.dim(1) == C / group_, InvalidArgument, what,
-                   ": X has ", C, " channels and W is ", shape_str(w.shape()), ", which does not fit group=", group_);
+    const int64_t M = w.dim(0);
+    PIONNX_ENFORCE(group_ > 0 && x.dim(1) % group_ == 0 && M % group_ == 0 && w.dim(1) == x.dim(1) / group_,
+                   InvalidArgument, what, ": X has ", x.dim(1), " channels and W is ", shape_str(w.shape()),
+                   ", which does not fit group=", group_);
     check_conv_bias(b, M, what);
     const WindowGeometry g = resolve_window(attrs_, sp.in, sp.kernel, what);
-    Shape out{N, M};
+    Shape out{x.dim(0), M};
     out.insert(out.end(), g.out.begin(), g.out.end());
+    if (z == nullptr) {
+      // float16 and bfloat16 compute in float32 and set their own output.
+      Tensor unused;
+      const bool half = x.dtype() == DType::Float16 || x.dtype() == DType::BFloat16;
+      run(ctx, x, w, b, nullptr, g, out, act_, half ? unused : ctx.output(0, x.dtype(), out));
+      return;
+    }
+    PIONNX_ENFORCE(x.dtype() == DType::Float && z->dtype() == DType::Float, NotImplemented, what,
+                   ": the Z input is supported for float32 only, got X ", dtype_name(x.dtype()), " and Z ",
+                   dtype_name(z->dtype()));
+    if (z->shape() == out) {  // added in each path's epilogue, while the output is in cache
+      run(ctx, x, w, b, z->data<float>(), g, out, act_, ctx.output(0, DType::Float, out));
+      return;
+    }
+    // Z broadcasts (the optimizer's Conv + Add keeps Add's broadcasting):
+    // the convolution, then act(conv + Z) over the broadcast shape.
+    Tensor conv(DType::Float, out);
+    run(ctx, x, w, b, nullptr, g, out, Activation(), conv);
+    const Shape full = broadcast_shapes(out, z->shape(), what);
+    Tensor& y = ctx.output(0, DType::Float, full);
+    const std::vector<int64_t> sc = broadcast_strides(out, full), sz = broadcast_strides(z->shape(), full);
+    const float *cp = conv.data<float>(), *zp = z->data<float>();
+    float* yp = y.data<float>();
+    std::vector<int64_t> idx(full.size(), 0);
+    for (int64_t i = 0; i < y.numel(); ++i) {
+      int64_t oc = 0, oz = 0;
+      for (size_t d = 0; d < full.size(); ++d) oc += idx[d] * sc[d], oz += idx[d] * sz[d];
+      yp[i] = cp[oc] + zp[oz];
+      for (size_t d = full.size(); d-- > 0;) {
+        if (++idx[d] < full[d]) break;
+        idx[d] = 0;
+      }
+    }
+    act_.apply(yp, y.numel());
+  }
 
+ private:
+  // y (of shape out) = act(conv(x, w) + b + Z), Z (float, y's shape) optional.
+  void run(KernelContext& ctx, const Tensor& x, const Tensor& w, const Tensor* b, const float* Z,
+           const WindowGeometry& g, const Shape& out, const Activation& act, Tensor& y) const {
+    const std::string what = ctx.node().describe();
+    const int64_t N = x.dim(0), C = x.dim(1), M = w.dim(0);
     if (x.dtype() == DType::Float16 || x.dtype() == DType::BFloat16) {
       conv_in_float32(ctx, x, w, b, out, [&](const float* x32, const float* w32, const float* b32, float* y32) {
-        conv_forward<float>(ctx.pool(), x32, w32, b32, y32, N, C, M, group_, g, act_, nullptr);
+        conv_forward<float>(ctx.pool(), x32, w32, b32, nullptr, y32, N, C, M, group_, g, act, nullptr);
       });
       return;
     }
-    Tensor& y = ctx.output(0, x.dtype(), out);
     if (x.dtype() == DType::Float && y.numel() > 0 && winograd_applies(g, group_, C, M)) {
       // A constant W is transformed once per session; a fed one takes the im2col path below.
       const auto* wino = wino_.get(w, [&](const Tensor& wt) { return winograd_weights(wt.data<float>(), M, C); });
       if (wino) {
-        const std::function<void(float*, int64_t)> finish = [this](float* v, int64_t n) { act_.apply(v, n); };
-        conv_winograd(ctx.pool(), *wino, x.data<float>(), b ? b->data<float>() : nullptr, y.data<float>(), N, g,
-                      act_.kind == Activation::None ? nullptr : &finish);
+        float* yp = y.data<float>();
+        const std::function<void(float*, int64_t)> finish = [&act, Z, yp](float* v, int64_t n) {
+          if (Z)
+            for (int64_t i = 0; i < n; ++i) v[i] += Z[(v - yp) + i];
+          act.apply(v, n);
+        };
+        conv_winograd(ctx.pool(), *wino, x.data<float>(), b ? b->data<float>() : nullptr, yp, N, g,
+                      act.kind == Activation::None && !Z ? nullptr : &finish);
         return;
       }
     }
@@ -682,8 +757,8 @@ class ConvKernel : public Kernel {
       const auto* wt =
           packed_t_.get(w, [&](const Tensor& wt) { return simd::sgemm_pack_b(true, Kd, M, wt.data<float>(), Kd); });
       if (wt) {
-        conv_transposed(ctx.pool(), *wt, x.data<float>(), C, g2, b ? b->data<float>() : nullptr, y.data<float>(), N,
-                        act_);
+        conv_transposed(ctx.pool(), *wt, x.data<float>(), C, g2, b ? b->data<float>() : nullptr, Z, y.data<float>(), N,
+                        act);
         return;
       }
     }
@@ -699,18 +774,17 @@ class ConvKernel : public Kernel {
           panels.push_back(simd::sgemm_pack_a(false, Mg, Kd, wt.data<float>() + grp * Mg * Kd, Kd));
         return panels;
       });
-      conv_forward<float>(ctx.pool(), x.data<float>(), w.data<float>(), b ? b->data<float>() : nullptr, y.data<float>(),
-                          N, C, M, group_, g, act_, packed);
+      conv_forward<float>(ctx.pool(), x.data<float>(), w.data<float>(), b ? b->data<float>() : nullptr, Z,
+                          y.data<float>(), N, C, M, group_, g, act, packed);
       return;
     }
     dispatch_float(x.dtype(), what, [&](auto tag) {
       using T = typename decltype(tag)::type;
-      conv_forward<T>(ctx.pool(), x.data<T>(), w.data<T>(), b ? b->data<T>() : nullptr, y.data<T>(), N, C, M, group_, g,
-                      act_, nullptr);
+      conv_forward<T>(ctx.pool(), x.data<T>(), w.data<T>(), b ? b->data<T>() : nullptr, nullptr, y.data<T>(), N, C, M,
+                      group_, g, act, nullptr);
     });
   }
 
- private:
   WindowAttrs attrs_;
   int64_t group_;
   Activation act_;

@@ -32,8 +32,10 @@ struct SgemmPackedA {
 SgemmPackedA sgemm_pack_a(bool trans_a, int64_t M, int64_t K, const float* A, int64_t lda);
 // C = packed A * op(B) + beta * C (alpha = 1); op(B) is K x N as in sgemm.
 // What is done to C as it is finished, for Conv's bias and activation:
-// * `bias_act`, the common case: C(i, j) = act(C(i, j) + bias[i]) (no bias:
-//   act alone; None and no bias: C untouched), applied to each tile as the
+// * `bias_act`, the common case: C(i, j) = act(C(i, j) + bias[i]
+//   + residual[i * ldr + j]) (i, j of the whole product; no bias or no
+//   residual: without that term; None and neither: C untouched; the
+//   residual is com.microsoft FusedConv's Z), applied to each tile as the
 //   micro-kernel stores it (in registers where the kernel can, AVX2; else
 //   over the tile while it is in L1). act: None; Relu (v > 0 ? v : 0, so NaN
 //   gives 0); Clip (min(max(v, lo), hi), NaN kept).
@@ -46,7 +48,9 @@ struct SgemmBiasAct {
   const float* bias = nullptr;
   Act act = None;
   float lo = 0.f, hi = 0.f;
-  bool active() const { return bias != nullptr || act != None; }
+  const float* residual = nullptr;
+  int64_t ldr = 0;
+  bool active() const { return bias != nullptr || act != None || residual != nullptr; }
 };
 struct SgemmEpilogue {
   SgemmBiasAct bias_act;

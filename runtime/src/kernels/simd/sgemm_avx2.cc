@@ -17,36 +17,45 @@ constexpr int kMR = 6, kNR = 16;
 
 #define PIONNX_AVX2 __attribute__((target("avx2,fma"), always_inline)) inline
 
-// Bias and activation of one row's two vectors (SgemmBiasAct), in the order
-// the driver's finish_tile uses: + bias, then Relu as max(v, 0) (NaN and -0
-// give +0, as v > 0 ? v : 0 does) or Clip as min(hi, max(lo, v)) (NaN kept,
-// as std::min(std::max(v, lo), hi) keeps it).
+// Bias, residual and activation of a row's vectors (SgemmBiasAct), in the
+// order the driver's finish_tile uses: + bias, + residual, then Relu as
+// max(v, 0) (NaN and -0 give +0, as v > 0 ? v : 0 does) or Clip as
+// min(hi, max(lo, v)) (NaN kept, as std::min(std::max(v, lo), hi) keeps it).
 struct Finish {
   bool bias;
   int act;
   __m256 lo, hi;
 };
 
-PIONNX_AVX2 __m256 finish(__m256 v, const Finish& f, __m256 b) {
-  if (f.bias) v = _mm256_add_ps(v, b);
+PIONNX_AVX2 __m256 activate(__m256 v, const Finish& f) {
   if (f.act == SgemmBiasAct::Relu) v = _mm256_max_ps(v, _mm256_setzero_ps());
   else if (f.act == SgemmBiasAct::Clip) v = _mm256_min_ps(f.hi, _mm256_max_ps(f.lo, v));
   return v;
 }
 
 // One row of the tile into C: all 16 columns, or the first n through masks;
-// with kFinish, bias[row] and the activation applied on the way.
+// with kFinish, bias[row], the residual row res + row * ldr (when res is not
+// null) and the activation applied on the way.
 template <bool kFinish>
 PIONNX_AVX2 void store_row(float* ci, __m256 v0, __m256 v1, bool full, __m256i k0, __m256i k1, bool accumulate,
-                           const Finish& f, const float* bias, int row) {
+                           const Finish& f, const float* bias, const float* res, int64_t ldr, int row) {
   if (accumulate) {
     v0 = _mm256_add_ps(v0, full ? _mm256_loadu_ps(ci) : _mm256_maskload_ps(ci, k0));
     v1 = _mm256_add_ps(v1, full ? _mm256_loadu_ps(ci + 8) : _mm256_maskload_ps(ci + 8, k1));
   }
   if (kFinish) {
-    const __m256 b = f.bias ? _mm256_broadcast_ss(bias + row) : _mm256_setzero_ps();
-    v0 = finish(v0, f, b);
-    v1 = finish(v1, f, b);
+    if (f.bias) {
+      const __m256 b = _mm256_broadcast_ss(bias + row);
+      v0 = _mm256_add_ps(v0, b);
+      v1 = _mm256_add_ps(v1, b);
+    }
+    if (res) {
+      const float* r = res + row * ldr;
+      v0 = _mm256_add_ps(v0, full ? _mm256_loadu_ps(r) : _mm256_maskload_ps(r, k0));
+      v1 = _mm256_add_ps(v1, full ? _mm256_loadu_ps(r + 8) : _mm256_maskload_ps(r + 8, k1));
+    }
+    v0 = activate(v0, f);
+    v1 = activate(v1, f);
   }
   if (full) {
     _mm256_storeu_ps(ci, v0);
@@ -63,7 +72,7 @@ PIONNX_AVX2 void store_row(float* ci, __m256 v0, __m256 v1, bool full, __m256i k
 // a third of the FMA rate).
 template <bool kFinish>
 PIONNX_AVX2 void tile_avx2(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int m, int n,
-                           bool accumulate, const float* bias, const Finish& f) {
+                           bool accumulate, const float* bias, const float* res, int64_t ldr, const Finish& f) {
   __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
   __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
   for (int64_t k = 0; k < kc; ++k, a += kMR, b += kNR) {
@@ -91,24 +100,25 @@ PIONNX_AVX2 void tile_avx2(int64_t kc, const float* a, const float* b, float* c,
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   const __m256i k0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(n), lane);
   const __m256i k1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(n - 8), lane);
-  store_row<kFinish>(c, c00, c01, full, k0, k1, accumulate, f, bias, 0);
-  if (m > 1) store_row<kFinish>(c + ldc, c10, c11, full, k0, k1, accumulate, f, bias, 1);
-  if (m > 2) store_row<kFinish>(c + 2 * ldc, c20, c21, full, k0, k1, accumulate, f, bias, 2);
-  if (m > 3) store_row<kFinish>(c + 3 * ldc, c30, c31, full, k0, k1, accumulate, f, bias, 3);
-  if (m > 4) store_row<kFinish>(c + 4 * ldc, c40, c41, full, k0, k1, accumulate, f, bias, 4);
-  if (m > 5) store_row<kFinish>(c + 5 * ldc, c50, c51, full, k0, k1, accumulate, f, bias, 5);
+  store_row<kFinish>(c, c00, c01, full, k0, k1, accumulate, f, bias, res, ldr, 0);
+  if (m > 1) store_row<kFinish>(c + ldc, c10, c11, full, k0, k1, accumulate, f, bias, res, ldr, 1);
+  if (m > 2) store_row<kFinish>(c + 2 * ldc, c20, c21, full, k0, k1, accumulate, f, bias, res, ldr, 2);
+  if (m > 3) store_row<kFinish>(c + 3 * ldc, c30, c31, full, k0, k1, accumulate, f, bias, res, ldr, 3);
+  if (m > 4) store_row<kFinish>(c + 4 * ldc, c40, c41, full, k0, k1, accumulate, f, bias, res, ldr, 4);
+  if (m > 5) store_row<kFinish>(c + 5 * ldc, c50, c51, full, k0, k1, accumulate, f, bias, res, ldr, 5);
 }
 
 __attribute__((target("avx2,fma"))) void ukernel_avx2(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
                                                       int m, int n, bool accumulate) {
-  tile_avx2<false>(kc, a, b, c, ldc, m, n, accumulate, nullptr, Finish{});
+  tile_avx2<false>(kc, a, b, c, ldc, m, n, accumulate, nullptr, nullptr, 0, Finish{});
 }
 
 __attribute__((target("avx2,fma"))) void ukernel_avx2_bias_act(int64_t kc, const float* a, const float* b, float* c,
                                                                int64_t ldc, int m, int n, bool accumulate,
-                                                               const float* bias, const SgemmBiasAct& ba) {
+                                                               const float* bias, const float* res,
+                                                               const SgemmBiasAct& ba) {
   const Finish f{bias != nullptr, ba.act, _mm256_set1_ps(ba.lo), _mm256_set1_ps(ba.hi)};
-  tile_avx2<true>(kc, a, b, c, ldc, m, n, accumulate, bias, f);
+  tile_avx2<true>(kc, a, b, c, ldc, m, n, accumulate, bias, res, ba.ldr, f);
 }
 
 // V vectors (8V columns) of y = x^T m, one pass down the K rows.

@@ -17,12 +17,15 @@ using SgemmMicroKernel = void (*)(int64_t kc, const float* a, const float* b, fl
                                   bool accumulate);
 
 // The same product, finished as it is stored: row r of the tile gets
-// bias[r] (when bias is not null) and then ba's activation (SgemmBiasAct in
-// sgemm.h; ba.bias is not read, `bias` points at the tile's first row).
-// Optional: a variant without one has the driver finish the tile in L1.
+// bias[r] (when bias is not null), then res[r * ba.ldr + j] (when res is not
+// null), then ba's activation (SgemmBiasAct in sgemm.h; ba.bias and
+// ba.residual are not read: `bias` and `res` point at the tile's first row
+// and column). Optional: a variant without one has the driver finish the
+// tile in L1.
 struct SgemmBiasAct;
 using SgemmMicroKernelBiasAct = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int m,
-                                         int n, bool accumulate, const float* bias, const SgemmBiasAct& ba);
+                                         int n, bool accumulate, const float* bias, const float* res,
+                                         const SgemmBiasAct& ba);
 
 // Vector times row-major matrix: y[j] = sum_k x[k] * m[k * ldm + j] for
 // j in [0, n). The matrix-vector shape of RNN steps and batch-1 MatMul/Gemm,
