@@ -427,14 +427,29 @@ void pack_padded_panels(const PaddedInput& xp, const WindowGeometry& g, int64_t 
       }
     }
   }
+  const int64_t SW = g.strides[1];
   for (int64_t jr = 0; jr < nc; jr += NR) {
     const int n = static_cast<int>(std::min<int64_t>(NR, nc - jr));
     int64_t off[NR];
     for (int t = 0; t < NR; ++t) {
       const int64_t p = j0 + jr + std::min(t, n - 1);  // past n: any valid offset, zeroed below
-      off[t] = p / OW * g.strides[0] * xp.wp + p % OW * g.strides[1];
+      off[t] = p / OW * g.strides[0] * xp.wp + p % OW * SW;
     }
     float* dst = out + jr * kc;
+    // A full panel within one output row reads every tap's inputs at a fixed
+    // stride 1 or 2: a copy, or an unrolled strided loop, without the offset
+    // table (3->24 3x3/2 on 224x224: 413-424 -> 390-395 us).
+    if (n == NR && (j0 + jr) / OW == (j0 + jr + NR - 1) / OW && (SW == 1 || SW == 2)) {
+      const float* base = xp.data + off[0];
+      if (SW == 1)
+        for (int64_t kk = 0; kk < kc; ++kk, dst += NR) std::memcpy(dst, base + shift[kk], sizeof(float) * NR);
+      else
+        for (int64_t kk = 0; kk < kc; ++kk, dst += NR) {
+          const float* src = base + shift[kk];
+          for (int t = 0; t < NR; ++t) dst[t] = src[2 * t];
+        }
+      continue;
+    }
     for (int64_t kk = 0; kk < kc; ++kk, dst += NR) {
       const float* src = xp.data + shift[kk];
       for (int t = 0; t < NR; ++t) dst[t] = src[off[t]];
