@@ -3,6 +3,7 @@
     nox -s bench                                   # every model, 1 and 2 threads
     nox -s bench -- --quick --models resnet50,bert # smoke run
     nox -s bench -- --concurrent                   # one session, run() from 1 and from 2 threads
+    nox -s bench -- --scaling                      # each runtime's 1 -> 2 thread speed-up, alternated
     nox -s bench -- --gemm                         # SGEMM, 1 thread: pionnx against numpy's OpenBLAS
     python -m ci.bench.run --help
 
@@ -774,6 +775,105 @@ def bench_concurrent(names: list[str], modules: dict, usable: dict, args) -> dic
     return out
 
 
+SCALING_DEFAULT_MODELS = "resnet50,vgg19,bert,bert_int8"
+
+
+def bench_scaling(names: list[str], modules: dict, usable: dict, args) -> dict:
+    """Each runtime's own speed-up from 1 thread to N (the largest of --threads), per model.
+
+    --runs rounds alternate the two thread counts (in a random order per round). Each measurement is
+    a pause (--settle-ms: no worker of the session measured before is still spinning), one untimed
+    run (caches and workers back as a running application has them) and --scaling-runs timed runs, of
+    which the median is kept; the speed-up is the median of the per-round ratios, so both sides of
+    each ratio come from the same minute of a shared machine. The latency table instead times each
+    thread count in its own pass, minutes apart, its multi-thread runs after a pause and its 1-thread
+    runs back to back: the ratio of its medians also carries the machine's load at two moments.
+    """
+    from ci.bench import models as bench_models
+
+    cache = Path(args.cache_dir)
+    rounds = args.runs
+    per = args.scaling_runs
+    top = max(int(t) for t in args.threads.split(",") if t.strip())
+    settle = args.settle_ms / 1e3
+    out: dict = {
+        "machine": machine_facts(modules),
+        "config": {
+            "models": names,
+            "rounds": rounds,
+            "timed_runs_per_measurement": per,
+            "threads": [1, top],
+            "settle_ms": args.settle_ms,
+            "method": "per round: each thread count after a pause and one untimed run, median of the timed runs; "
+            "speed-up = median over rounds of (1-thread median / N-thread median)",
+        },
+        "models": {},
+    }
+    print("\n".join(machine_lines(out["machine"])), flush=True)
+    print(f"1 -> {top} threads, {rounds} rounds x {per} timed runs per thread count", flush=True)
+    rng = np.random.default_rng(0)
+    for name in names:
+        model = bench_models.prepare(name, cache)
+        feeds = model.feeds()
+        entry: dict = {}
+        for rt in ("pionnx", "onnxruntime"):
+            if not usable.get(rt):
+                continue
+            try:
+                calls = {t: create_session(rt, modules[rt], str(model.path), t, feeds) for t in (1, top)}
+                for call in calls.values():
+                    call()
+            except Exception as exc:  # noqa: BLE001
+                entry[rt] = {"status": failure(rt, modules[rt], exc)}
+                continue
+            med: dict = {1: [], top: []}
+            ratios = []
+            for _ in range(rounds):
+                for t in rng.permutation([1, top]):
+                    t = int(t)
+                    time.sleep(settle)
+                    calls[t]()
+                    ts = []
+                    for _ in range(per):
+                        t0 = time.perf_counter()
+                        calls[t]()
+                        ts.append((time.perf_counter() - t0) * 1e3)
+                    med[t].append(statistics.median(ts))
+                ratios.append(med[1][-1] / med[top][-1])
+            entry[rt] = {
+                "status": "ok",
+                "ms_1_thread": statistics.median(med[1]),
+                f"ms_{top}_threads": statistics.median(med[top]),
+                "speedup": statistics.median(ratios),
+                "round_speedups": ratios,
+            }
+            print(
+                f"  {name:12s} {rt:12s} 1 thread {entry[rt]['ms_1_thread']:8.2f} ms   {top} threads "
+                f"{entry[rt][f'ms_{top}_threads']:8.2f} ms   speed-up {entry[rt]['speedup']:.2f}x "
+                f"(rounds {min(ratios):.2f}-{max(ratios):.2f})",
+                flush=True,
+            )
+        out["models"][name] = entry
+    speedups = {
+        n: e["pionnx"]["speedup"] for n, e in out["models"].items() if e.get("pionnx", {}).get("status") == "ok"
+    }
+    out["summary"] = {"pionnx_speedups": speedups, "pionnx_geomean_speedup": geomean(list(speedups.values()))}
+    print(f"\n{'model':12s} | {'runtime':11s} | {'1 thread':>9s} | {f'{top} threads':>9s} | speed-up (per-round range)")
+    for name, entry in out["models"].items():
+        for rt, r in entry.items():
+            if r.get("status") != "ok":
+                print(f"{name:12s} | {rt:11s} | {r.get('status')}")
+                continue
+            rs = r["round_speedups"]
+            print(
+                f"{name:12s} | {rt:11s} | {r['ms_1_thread']:6.2f} ms | {r[f'ms_{top}_threads']:6.2f} ms | "
+                f"{r['speedup']:.2f}x ({min(rs):.2f}-{max(rs):.2f})"
+            )
+    g = out["summary"]["pionnx_geomean_speedup"]
+    print(f"pionnx geometric mean speed-up 1 -> {top} threads: {g:.2f}x" if g else "no pionnx figures")
+    return out
+
+
 def bench_gemm_only(args) -> int:
     """`--gemm` without --models: the machine facts and the GEMM table (ci/bench/gemm.py), no models;
     needs pionnx, onnx and numpy only."""
@@ -814,7 +914,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--json",
         default=None,
         help="where to write the results (default build/bench-results.json; with --concurrent "
-        "build/bench-concurrent.json)",
+        "build/bench-concurrent.json, with --scaling build/bench-scaling.json)",
     )
     p.add_argument("--cache-dir", default=str(ROOT / "build" / "bench-models"), help="built models and inputs")
     p.add_argument("--creations", type=int, default=None, help="session creations per child (default 3, --quick 2)")
@@ -835,6 +935,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "build/bench-concurrent.json unless --json is given",
     )
     p.add_argument("--concurrent-runs", type=int, default=20, help="runs per calling thread per round (--concurrent)")
+    p.add_argument(
+        "--scaling",
+        action="store_true",
+        help="instead of latency: each runtime's speed-up from 1 to the largest --threads count, the two\n"
+        f"alternated in --runs rounds (default models {SCALING_DEFAULT_MODELS}); writes build/bench-scaling.json\n"
+        "unless --json is given",
+    )
+    p.add_argument("--scaling-runs", type=int, default=5, help="timed runs per thread count per round (--scaling)")
     p.add_argument(
         "--gemm",
         action="store_true",
@@ -906,7 +1014,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         print("\n".join(bench_models.ALL_NAMES))
         return 0
-    default_names = CONCURRENT_DEFAULT_MODELS.split(",") if args.concurrent else bench_models.ALL_NAMES
+    default_names = (
+        CONCURRENT_DEFAULT_MODELS.split(",")
+        if args.concurrent
+        else SCALING_DEFAULT_MODELS.split(",")
+        if args.scaling
+        else bench_models.ALL_NAMES
+    )
     names = [n.strip() for n in args.models.split(",") if n.strip()] or default_names
     unknown = [n for n in names if n not in bench_models.ALL_NAMES]
     if unknown:
@@ -941,6 +1055,17 @@ def main(argv: list[str] | None = None) -> int:
         out.write_text(json.dumps(results, indent=1, default=float) + "\n")
         print(f"\nresults written to {out.resolve()}")
         return 0 if results["summary"]["pionnx_all_equal_to_serial"] else 1
+
+    if args.scaling:
+        if max(threads_list) < 2:
+            print("--scaling needs a thread count above 1 in --threads", file=sys.stderr)
+            return 2
+        results = bench_scaling(names, modules, usable, args)
+        out = Path(args.json if args.json_given else ROOT / "build" / "bench-scaling.json")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(results, indent=1, default=float) + "\n")
+        print(f"\nresults written to {out.resolve()}")
+        return 0 if results["summary"]["pionnx_speedups"] else 1
 
     cache = Path(args.cache_dir)
     child_threads = threads_list[0]

@@ -82,3 +82,23 @@ def test_compare_flags_a_relative_difference_above_tolerance() -> None:
     assert not bench.compare(ref, [ref[0][:2]])["ok"]
     assert not bench.compare(ref, [np.array([100.0, np.nan, 0.0], np.float32)])["ok"]
     assert not bench.compare(ref, ref + ref)["ok"]
+
+
+def test_scaling_mode_reports_the_median_of_per_round_ratios(cache: Path, tmp_path: Path) -> None:
+    """`--scaling` alternates 1 and 2 threads per round and reports the median of the rounds' ratios
+    (the figures themselves are the benchmark's business, not a test's)."""
+    import json
+    import statistics
+
+    out = tmp_path / "scaling.json"
+    argv = ["--scaling", "--models", "lstm", "--runs", "3", "--scaling-runs", "2", "--settle-ms", "0"]
+    argv += ["--runtimes", "pionnx", "--cache-dir", str(cache), "--json", str(out)]
+    assert bench.main(argv) == 0
+    result = json.loads(out.read_text())
+    entry = result["models"]["lstm"]["pionnx"]
+    assert result["config"]["threads"] == [1, 2]
+    assert len(entry["round_speedups"]) == 3
+    assert entry["speedup"] == statistics.median(entry["round_speedups"])
+    assert entry["ms_1_thread"] > 0 and entry["ms_2_threads"] > 0
+    assert result["summary"]["pionnx_speedups"] == {"lstm": entry["speedup"]}
+    assert bench.main(["--scaling", "--threads", "1", "--models", "lstm", "--runtimes", "pionnx"]) == 2
