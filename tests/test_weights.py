@@ -273,24 +273,27 @@ def test_depthwise_conv_matches_the_reference(stride, dilation):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5, err_msg=f"width {width}")
 
 
+@pytest.mark.parametrize("channels", [5, 13])
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("act", [None, "Clip"])
 @pytest.mark.parametrize(
     ("strides", "pads"),
     [([1, 1], [1, 1, 1, 1]), ([2, 2], [1, 1, 1, 1]), ([2, 2], [0, 0, 1, 1]), ([1, 2], [2, 0, 1, 2]), ([2, 1], [0] * 4)],
 )
-def test_depthwise_conv_on_padded_planes_matches_the_reference(strides, pads, act, threads):
+def test_depthwise_conv_on_padded_planes_matches_the_reference(strides, pads, act, threads, channels):
     """Depthwise 3x3 convolutions with pads up to 2 copy each plane into a zero-padded one (its border
     written once per thread) and run the row kernel over whole rows rounded up to 8 outputs, the extra
-    outputs landing on the next rows or, at the plane's end, in a scratch row (conv.cc's depthwise_plane):
-    odd and even sizes from 1 to 56 a side, rows narrower than one vector (the extra outputs then cross
-    several rows), each stride and asymmetric pads up to 2 on either side, bias and a fused Clip, 2 images
-    of 5 channels over 1 and 2 threads (no plane may write into another's), against onnx.reference."""
+    outputs landing on the next rows or, at the plane's end, in a scratch row (conv.cc's depthwise_plane);
+    with 13 channels, outputs up to 64 wide run 8 channels interleaved (simd::depthwise3x3_c8, on AVX2)
+    and the other 5 on the rows: odd and even sizes from 1 to 56 a side, rows narrower than one vector
+    (the extra outputs then cross several rows), each stride and asymmetric pads up to 2 on either side,
+    bias and a fused Clip, 2 images over 1 and 2 threads (no plane may write into another's), against
+    onnx.reference."""
     sizes = ((7, 7), (14, 14), (5, 9), (28, 28), (3, 4), (33, 30), (1, 1), (9, 1), (2, 3), (56, 56), (41, 23))
     for height, width in sizes:
         if height + pads[0] + pads[2] < 3 or width + pads[1] + pads[3] < 3:
             continue  # no window fits
-        c = 5
+        c = channels
         w = RNG.standard_normal((c, 1, 3, 3)).astype(np.float32)
         b = RNG.standard_normal((c,)).astype(np.float32)
         got, want = conv_against_reference(
@@ -315,6 +318,7 @@ RESIDUAL_CONVS = {
     "transposed": ((1, 32, 7, 7), (64, 32, 1, 1), {}),
     "winograd": ((1, 16, 16, 16), (16, 16, 3, 3), {"pads": [1] * 4}),
     "depthwise": ((2, 6, 9, 9), (6, 1, 3, 3), {"pads": [1] * 4, "group": 6}),
+    "depthwise-c8": ((2, 19, 9, 9), (19, 1, 3, 3), {"pads": [1] * 4, "group": 19, "strides": [2, 2]}),
     "grouped": ((1, 8, 6, 6), (12, 4, 3, 3), {"pads": [1] * 4, "group": 2}),
     "1d": ((1, 5, 20), (7, 5, 3), {"pads": [1, 1]}),
 }

@@ -245,6 +245,10 @@ struct Activation {
   }
 };
 
+// Output widths up to which depthwise 3x3 runs eight channels at a time
+// (simd::depthwise3x3_c8) where the CPU has that kernel.
+constexpr int64_t kDepthwiseC8MaxWidth = 64;
+
 // Depthwise 2-D (one input channel per group): one plane per output channel.
 template <typename T>
 void conv_depthwise_2d(ThreadPool& pool, const T* X, const T* Wt, const T* B, const T* Z, T* Y, int64_t N, int64_t C,
@@ -254,18 +258,59 @@ void conv_depthwise_2d(ThreadPool& pool, const T* X, const T* Wt, const T* B, co
   auto plane = &depthwise_plane<T, 0, 0>;
   if (g.kernel[0] == 3 && g.kernel[1] == 3 && g.strides[1] == 1) plane = &depthwise_plane<T, 3, 1>;
   if (g.kernel[0] == 3 && g.kernel[1] == 3 && g.strides[1] == 2) plane = &depthwise_plane<T, 3, 2>;
-  pool.parallel_for(N * M, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, out_size * ksize)),
-                    [&](int64_t b, int64_t e) {
-                      DepthwiseScratch scratch;
-                      for (int64_t nm = b; nm < e; ++nm) {
-                        const int64_t n = nm / M, m = nm % M;
-                        T* y = Y + nm * out_size;
-                        plane(X + (n * C + m / Mg) * in_size, Wt + m * ksize, B ? B[m] : T(0), y, g, scratch);
-                        if (Z)  // FusedConv's residual, then the activation, while the plane is in cache
-                          for (int64_t i = 0; i < out_size; ++i) y[i] += Z[nm * out_size + i];
-                        act.apply(y, out_size);
-                      }
-                    });
+  // FusedConv's residual, then the activation, over output planes [nm0, nm1)
+  // while they are in cache.
+  auto finish = [&](int64_t nm0, int64_t nm1) {
+    for (int64_t nm = nm0; nm < nm1; ++nm) {
+      T* y = Y + nm * out_size;
+      if (Z)
+        for (int64_t i = 0; i < out_size; ++i) y[i] += Z[nm * out_size + i];
+      act.apply(y, out_size);
+    }
+  };
+  if constexpr (std::is_same<T, float>::value) {
+    // Small maps, one output per channel: eight channels at a time,
+    // interleaved (kernels/simd/depthwise.h), where the row kernels' costs
+    // per row outweighed rows of 7 or 14 outputs.
+    const simd::Depthwise3x3C8 c8 = simd::depthwise3x3_c8();
+    const int64_t groups = C / 8;
+    if (c8 && Mg == 1 && groups > 0 && g.kernel[0] == 3 && g.kernel[1] == 3 && g.dilations[0] == 1 &&
+        g.dilations[1] == 1 && g.out[1] <= kDepthwiseC8MaxWidth) {
+      const int64_t OH = g.out[0], OW = g.out[1];
+      const size_t need = static_cast<size_t>(simd::depthwise3x3_c8_scratch(OH, OW, g.strides[0], g.strides[1]));
+      pool.parallel_for(N * groups, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, 8 * out_size * ksize)),
+                        [&](int64_t b, int64_t e) {
+                          std::vector<float> scratch(need);
+                          for (int64_t ng = b; ng < e; ++ng) {
+                            const int64_t n = ng / groups, c0 = ng % groups * 8, nm = n * M + c0;
+                            c8(X + (n * C + c0) * in_size, in_size, g.in[0], g.in[1], g.pad_begin[0], g.pad_begin[1],
+                               g.strides[0], g.strides[1], Wt + c0 * ksize, B ? B + c0 : nullptr, Y + nm * out_size,
+                               out_size, OH, OW, scratch.data());
+                            finish(nm, nm + 8);
+                          }
+                        });
+      const int64_t rest = C - groups * 8;  // the last C % 8 channels of each image: the row kernels
+      if (rest > 0)
+        pool.parallel_for(N * rest, 1, [&](int64_t b, int64_t e) {
+          DepthwiseScratch scratch;
+          for (int64_t i = b; i < e; ++i) {
+            const int64_t n = i / rest, m = groups * 8 + i % rest, nm = n * M + m;
+            plane(X + (n * C + m) * in_size, Wt + m * ksize, B ? B[m] : T(0), Y + nm * out_size, g, scratch);
+            finish(nm, nm + 1);
+          }
+        });
+      return;
+    }
+  }
+  pool.parallel_for(
+      N * M, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, out_size * ksize)), [&](int64_t b, int64_t e) {
+        DepthwiseScratch scratch;
+        for (int64_t nm = b; nm < e; ++nm) {
+          const int64_t n = nm / M, m = nm % M;
+          plane(X + (n * C + m / Mg) * in_size, Wt + m * ksize, B ? B[m] : T(0), Y + nm * out_size, g, scratch);
+          finish(nm, nm + 1);
+        }
+      });
 }
 
 // Copies rows of NR floats (a column sub-block of width w, row stride w) into

@@ -54,6 +54,11 @@ void depthwise3x3s2_row(const float* r0, const float* r1, const float* r2, const
   active_s2()(r0, r1, r2, w, bias, y, n);
 }
 
+Depthwise3x3C8 depthwise3x3_c8() {
+  static const Depthwise3x3C8 k = depthwise_paths().active == "avx2" ? depthwise3x3_c8_avx2() : nullptr;
+  return k;
+}
+
 // PIONNX_DEPTHWISE=generic|avx2|neon caps the choice (tests, benchmarks).
 const PathChoice& depthwise_paths() {
   static const PathChoice choice =

@@ -27,6 +27,28 @@ using Depthwise3x3S2Row = void (*)(const float* r0, const float* r1, const float
 // nullptr when not compiled in or the CPU lacks AVX2 and FMA.
 Depthwise3x3Row depthwise3x3_row_avx2();
 Depthwise3x3S2Row depthwise3x3s2_row_avx2();
+// Eight channels of a 3x3 depthwise convolution (no dilation) at once, for
+// small maps: the planes are interleaved into a zero-padded [rows][cols][8]
+// buffer (one vector holds one position's eight channels), each output is
+// nine multiply-adds of whole vectors, and the results are transposed back.
+// Channel k: input plane x + k * in_stride (H x W), output y + k * out_stride
+// (OH x OW), taps w[k * 9 + t], bias[k] (bias may be null). ph, pw: the top
+// and left pads (whatever else a window covers outside the input reads
+// zeros); sh, sw: the strides. scratch holds depthwise3x3_c8_scratch(OH, OW,
+// sh, sw) floats, zero before the first of a series of calls with the same
+// geometry: the kernel writes only the input's part of its padded buffer, so
+// the border stays zero for the next call.
+using Depthwise3x3C8 = void (*)(const float* x, int64_t in_stride, int64_t H, int64_t W, int64_t ph, int64_t pw,
+                                int64_t sh, int64_t sw, const float* w, const float* bias, float* y, int64_t out_stride,
+                                int64_t OH, int64_t OW, float* scratch);
+inline int64_t depthwise3x3_c8_scratch(int64_t OH, int64_t OW, int64_t sh, int64_t sw) {
+  return ((OH - 1) * sh + 3) * ((OW - 1) * sw + 3) * 8 + (OW + 8) * 8;
+}
+// The active path's eight-channel kernel, or nullptr (only the AVX2 path has
+// one; the others run the row kernels).
+Depthwise3x3C8 depthwise3x3_c8();
+// nullptr when not compiled in or the CPU lacks AVX2 and FMA.
+Depthwise3x3C8 depthwise3x3_c8_avx2();
 // nullptr when not compiled in or the CPU reports no NEON (depthwise_neon.cc).
 Depthwise3x3Row depthwise3x3_row_neon();
 Depthwise3x3S2Row depthwise3x3s2_row_neon();
