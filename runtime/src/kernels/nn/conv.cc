@@ -94,10 +94,6 @@ void im2col_nd(const T* X, int64_t C, const WindowGeometry& g, int64_t p0, int64
   }
 }
 
-// One depthwise 2-D plane: y = bias + sum over taps of w * x. Outputs whose
-// window lies inside the input run a branch-free loop the compiler can
-// vectorize over ow (K and S fixed for the common 3x3 stride 1/2); border
-// outputs check every tap.
 // Buffers of the padded 3x3 path, kept by a thread across the planes of its
 // share: the padded plane's zero border is written once (every plane has
 // the same geometry) and only the inside is copied per plane.
@@ -106,6 +102,10 @@ struct DepthwiseScratch {
   bool border_ready = false;
 };
 
+// One depthwise 2-D plane: y = bias + sum over taps of w * x. Outputs whose
+// window lies inside the input run a branch-free loop the compiler can
+// vectorize over ow (K and S fixed for the common 3x3 stride 1/2); border
+// outputs check every tap.
 template <typename T, int K, int S>
 void depthwise_plane(const T* x, const T* w, T bias, T* y, const WindowGeometry& g,
                      [[maybe_unused]] DepthwiseScratch& scratch) {
