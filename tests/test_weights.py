@@ -313,7 +313,8 @@ def test_depthwise_conv_on_padded_planes_matches_the_reference(strides, pads, ac
 
 RESIDUAL_CONVS = {
     # name: (x shape, W shape, attributes); each reaches a different path of conv.cc
-    "im2col": ((1, 3, 9, 11), (8, 3, 3, 3), {"pads": [1] * 4, "strides": [2, 2]}),
+    "im2col": ((1, 20, 9, 11), (8, 20, 3, 3), {"pads": [1] * 4, "strides": [2, 2]}),
+    "direct": ((2, 3, 9, 21), (8, 3, 3, 3), {"pads": [1] * 4, "strides": [2, 2]}),
     "pointwise": ((2, 16, 10, 13), (24, 16, 1, 1), {}),
     "transposed": ((1, 32, 7, 7), (64, 32, 1, 1), {}),
     "winograd": ((1, 16, 16, 16), (16, 16, 3, 3), {"pads": [1] * 4}),
@@ -456,14 +457,16 @@ def test_fused_conv_with_z_as_onnxruntime_writes_it():
     ],
 )
 def test_conv_with_constant_weights_matches_the_reference(kernel, stride, dilation, pads, threads):
-    """A constant-weight Conv unfolds its input straight into the SGEMM's panels (conv.cc's
-    padded_im2col_packer, from a zero-padded copy of the input holding only what some window reads, for any
-    mix of pads per side; im2col_packer where the pads are wider than the window reaches):
+    """A constant-weight Conv with up to 16 input channels has the SGEMM read its input in place (conv.cc's
+    direct path, from a zero-padded copy split by column phase); with more (17 here) it unfolds its input
+    straight into the SGEMM's panels (padded_im2col_packer, from a zero-padded copy of the input holding only
+    what some window reads, for any mix of pads per side); both take im2col_packer where the pads are wider
+    than the window reaches:
     output widths around the 8/12/16/32-column panels and the 256-column sub-blocks, rows that cross a
     panel, the image edges' zeros, strides and dilations, 1 and 2 threads (each thread packs its own
     columns) -- against onnx.reference. cpu_matrix runs it on every SGEMM path (each has its own panel
     width)."""
-    for width, height, channels in ((7, 5, 3), (13, 9, 4), (17, 6, 5), (40, 9, 3), (70, 8, 2)):
+    for width, height, channels in ((7, 5, 3), (13, 9, 4), (17, 6, 5), (40, 9, 3), (70, 8, 2), (19, 7, 17)):
         m_out = 5
         w = RNG.standard_normal((m_out, channels, kernel, kernel)).astype(np.float32)
         b = RNG.standard_normal((m_out,)).astype(np.float32)
@@ -481,6 +484,50 @@ def test_conv_with_constant_weights_matches_the_reference(kernel, stride, dilati
         )
         assert got.shape == want.shape
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4, err_msg=f"{width}x{height}x{channels}")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("act", [None, "Relu", "Clip", "LeakyRelu"])
+@pytest.mark.parametrize(
+    ("channels", "m_out", "kernel", "stride", "dilation", "pads", "height", "width"),
+    [
+        (3, 64, 3, 2, 1, [0] * 4, 23, 47),  # SqueezeNet's first layer, smaller: 23 outputs wide
+        (3, 13, 3, 1, 1, [1] * 4, 12, 16),  # a whole 16-column tile; 13 channels: bands of 6, 6 and 1
+        (3, 7, 3, 1, 1, [1] * 4, 9, 37),  # 37 wide: the last tile overlaps the one before it
+        (2, 5, 3, 2, 1, [1] * 4, 14, 17),  # 9 wide: one partial tile per row
+        (4, 7, 5, 2, 2, [3, 1, 2, 4], 31, 40),  # dilated, asymmetric pads
+        (1, 6, 7, 3, 1, [2, 3, 1, 0], 30, 50),  # stride 3: three column phases; one channel
+        (8, 16, 11, 4, 1, [0] * 4, 47, 61),  # AlexNet's window and stride
+        (16, 20, 3, 2, 1, [1] * 4, 33, 33),  # 16 channels, the most it is taken for
+    ],
+)
+def test_direct_conv_matches_the_reference(
+    channels, m_out, kernel, stride, dilation, pads, height, width, act, threads
+):
+    """Convolutions with few input channels (conv.cc's direct_applies) have the SGEMM read the input in place,
+    split by column phase (sgemm_prepacked_shifted): output widths under, at and past a tile, channel bands
+    with 1 to 6 rows, strides 1 to 4, dilation, pads per side, with and without a bias, each kind of fused
+    activation (None/Relu/Clip in the micro-kernel's registers, LeakyRelu by the row epilogue), batch 2, 1 and
+    2 threads, against onnx.reference. PIONNX_CONV=im2col (cpu_matrix's first rung) and the SGEMM paths
+    without an in-place kernel run the same cases through packed panels."""
+    for with_bias in (True, False):
+        w = (RNG.standard_normal((m_out, channels, kernel, kernel)) / np.sqrt(channels * kernel * kernel)).astype(
+            np.float32
+        )
+        b = RNG.standard_normal((m_out,)).astype(np.float32) if with_bias else None
+        got, want = conv_against_reference(
+            (2, channels, height, width),
+            w,
+            b,
+            threads,
+            act=act,
+            kernel_shape=[kernel, kernel],
+            strides=[stride, stride],
+            dilations=[dilation, dilation],
+            pads=pads,
+        )
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4, err_msg=f"bias={with_bias}")
 
 
 @pytest.mark.parametrize("threads", [1, 2])

@@ -126,7 +126,8 @@ def native_paths(pytest_args: list[str], log_dir: Path) -> list[dict]:
         label = "paths " + "/".join(rung[f] for f in FAMILIES)
         if i == 0:
             # The convolution algorithm is no instruction-set family, but the default run takes Winograd
-            # F(4x4, 3x3) where it applies; the first rung forces the im2col GEMM everywhere instead.
+            # F(4x4, 3x3) and the direct (in-place) GEMM where they apply; the first rung forces the im2col
+            # GEMM everywhere instead.
             env["PIONNX_CONV"] = "im2col"
             label += " conv im2col"
         conf = log_dir / (re.sub(r"[^A-Za-z0-9.-]+", "_", label) + ".conformance.json")

@@ -451,6 +451,99 @@ PaddedInput pad_input(ThreadPool& pool, const float* X, int64_t C, const WindowG
   return p;
 }
 
+// The direct path: the GEMM reads the im2col matrix in place
+// (simd::sgemm_prepacked_shifted) from the zero-padded input with each
+// padded row split by column phase, stride SW: phase p holds padded columns
+// p, p + SW, p + 2 SW, ... (`half` of them), so the inputs under one tap for
+// consecutive outputs of a row are contiguous, at any stride and dilation.
+// Tap (c, kh, kw) for output (oh, ow) reads padded column ow * SW + kw * DW,
+// which is phase (kw * DW) % SW, index ow + (kw * DW) / SW: a per-tap shift
+// plus an output row's offset oh * SH * row plus ow. No panel is packed at
+// all, where packing im2col panels costs a fifth of a first layer's time
+// (3 input channels, 27 taps: SqueezeNet's, MobileNet's, VGG's).
+struct PhasedInput {
+  int64_t hp = 0, half = 0, row = 0;  // rows per channel, columns per phase, floats per row
+  const float* data = nullptr;
+};
+
+int64_t phased_input_floats(const WindowGeometry& g, int64_t C) {
+  const int64_t SW = g.strides[1], half = (window_span(g, 1) + SW - 1) / SW;
+  return C * window_span(g, 0) * SW * half + simd::sgemm_tile().nr;  // the micro-kernel's overrun
+}
+
+int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+PhasedInput phase_input(ThreadPool& pool, const float* X, int64_t C, const WindowGeometry& g, float* buf) {
+  PhasedInput p;
+  const int64_t SW = g.strides[1], wp = window_span(g, 1);
+  p.hp = window_span(g, 0);
+  p.half = (wp + SW - 1) / SW;
+  p.row = SW * p.half;
+  p.data = buf;
+  const int64_t H = g.in[0], W = g.in[1], PH = g.pad_begin[0], PW = g.pad_begin[1], hp = p.hp, half = p.half;
+  pool.parallel_for(C, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, hp * p.row)), [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c)
+      for (int64_t r = 0; r < hp; ++r) {
+        float* d = buf + (c * hp + r) * p.row;
+        const int64_t ih = r - PH;
+        if (ih < 0 || ih >= H) {
+          std::fill(d, d + p.row, 0.f);
+          continue;
+        }
+        const float* x = X + (c * H + ih) * W;
+        for (int64_t ph = 0; ph < SW; ++ph) {
+          // Padded column j * SW + ph is input column j * SW + ph - PW: inside the input (and the
+          // window span) for j in [j0, j1).
+          float* dp = d + ph * half;
+          const int64_t j0 = std::min(half, std::max<int64_t>(0, floor_div(PW - ph + SW - 1, SW)));
+          const int64_t j1 =
+              std::max(j0, std::min({half, floor_div(W - 1 + PW - ph, SW) + 1, floor_div(wp - 1 - ph, SW) + 1}));
+          std::fill(dp, dp + j0, 0.f);
+          const float* src = x + (j0 * SW + ph - PW);  // read only for j0 < j1
+          if (SW == 1) std::copy(src, src + (j1 - j0), dp + j0);
+          else if (SW == 2)
+            for (int64_t j = j0; j < j1; ++j) dp[j] = src[2 * (j - j0)];
+          else
+            for (int64_t j = j0; j < j1; ++j) dp[j] = src[SW * (j - j0)];
+          std::fill(dp + j1, dp + half, 0.f);
+        }
+      }
+  });
+  std::fill(buf + C * hp * p.row, buf + phased_input_floats(g, C), 0.f);
+  return p;
+}
+
+// Per tap (c, kh, kw) of C channels, its offset in a PhasedInput.
+std::vector<int64_t> phased_shifts(const PhasedInput& xp, const WindowGeometry& g, int64_t C) {
+  const int64_t KH = g.kernel[0], KW = g.kernel[1], SW = g.strides[1];
+  std::vector<int64_t> shift;
+  shift.reserve(static_cast<size_t>(C * KH * KW));
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t kh = 0; kh < KH; ++kh)
+      for (int64_t kw = 0; kw < KW; ++kw) {
+        const int64_t col = kw * g.dilations[1];
+        shift.push_back((c * xp.hp + kh * g.dilations[0]) * xp.row + col % SW * xp.half + col / SW);
+      }
+  return shift;
+}
+
+// Where the direct path beats packing im2col panels: few input channels per
+// group, whatever the kernel (the B rows one output row reads are then a few
+// input rows, in L1 for every band of output channels). Alternated with the
+// packed path on Zen 3 (1 thread, conv node minimum of 150-200 runs): 3->64
+// 3x3/2 on 224x224 0.87-1.6 -> 0.64-0.72 ms (onnxruntime 0.67-0.74),
+// 3->64 3x3/1 3.6 -> 2.6 ms, 3->32 3x3/2 pad 1 0.49-0.52 -> 0.41-0.43,
+// 3->64 7x7/2 3.8 -> 3.2, 3->96 11x11/4 3.5-4.4 -> 3.2, 8->16 3x3 on 112x112
+// 0.53-0.72 -> 0.42-0.51, 24->64 5x5 on 14x14 0.26-0.33 -> 0.22-0.23; 16
+// channels even (3x3/2) or better (5x5); 32 even to 30 % slower, 64 and up
+// (1x1/2 on 256, 3x3/2 on 64) 25-60 % slower.
+constexpr int64_t kDirectMaxChannels = 16;
+
+bool direct_applies(const WindowGeometry& g, int64_t Cg) {
+  return g.dims() == 2 && Cg <= kDirectMaxChannels && conv_path() != "im2col" && simd::sgemm_has_shifted() &&
+         padded_input_fits(g);
+}
+
 // The im2col matrix packed into NR-column panels from the padded input:
 // position (oh, ow) under tap (c, kh, kw) reads
 // xp[c][oh * SH + kh * DH][ow * SW + kw * DW], a per-position offset plus a
@@ -659,7 +752,9 @@ void conv_forward(ThreadPool& pool, const T* X, const T* Wt, const T* B, const T
   const int64_t in_size = g.in_size(), out_size = g.out_size(), ksize = g.kernel_size();
   const int64_t Kd = Cg * ksize;
   if (N == 0 || M == 0 || out_size == 0) return;
-  if (Cg == 1 && g.dims() == 2 && ksize > 1) {
+  // One input channel per group: depthwise, unless there is only one group (a single-channel image's first
+  // layer is a GEMM of depth KH x KW, which the direct path runs 2-4x faster than planes of taps).
+  if (Cg == 1 && group > 1 && g.dims() == 2 && ksize > 1) {
     conv_depthwise_2d(pool, X, Wt, B, Z, Y, N, C, M, g, act);
     return;
   }
@@ -673,7 +768,10 @@ void conv_forward(ThreadPool& pool, const T* X, const T* Wt, const T* B, const T
   const bool implicit = std::is_same<T, float>::value && packed && g.dims() == 2;
   T* col = pointwise || implicit ? nullptr : scratch<T>(static_cast<size_t>(Kd * chunk));
   float* padded = nullptr;  // pad_input's copy, for the implicit im2col
-  if (implicit && !pointwise && padded_input_fits(g))
+  const bool direct = implicit && !pointwise && direct_applies(g, Cg);
+  std::vector<int64_t> shifts;  // the direct path's, the same for every image and group
+  if (direct) padded = scratch<float>(static_cast<size_t>(phased_input_floats(g, Cg)));
+  else if (implicit && !pointwise && padded_input_fits(g))
     padded = scratch<float>(static_cast<size_t>(Cg * window_span(g, 0) * window_span(g, 1)));
 
   for (int64_t n = 0; n < N; ++n) {
@@ -685,6 +783,13 @@ void conv_forward(ThreadPool& pool, const T* X, const T* Wt, const T* B, const T
       if constexpr (std::is_same<T, float>::value) {
         if (implicit && !pointwise) {  // im2col packed straight into panels
           const simd::SgemmEpilogue epilogue = bias_act_epilogue(B ? B + grp * Mg : nullptr, act, Zg, out_size);
+          if (direct) {
+            const PhasedInput xp = phase_input(pool, Xg, Cg, g, padded);
+            if (shifts.empty()) shifts = phased_shifts(xp, g, Cg);
+            const simd::SgemmShiftedB b{xp.data, shifts.data(), g.out[1], g.strides[0] * xp.row};
+            if (simd::sgemm_prepacked_shifted((*packed)[grp], out_size, b, Yg, out_size, &pool, &epilogue)) continue;
+            throw std::logic_error("conv: the direct path was chosen without an in-place micro-kernel");
+          }
           if (padded) {
             const PaddedInput xp = pad_input(pool, Xg, Cg, g, padded);
             simd::sgemm_prepacked_fn((*packed)[grp], out_size, padded_im2col_packer(xp, g), 0.f, Yg, out_size, &pool,
@@ -824,7 +929,8 @@ class ConvKernel : public Kernel {
     }
     if (x.dtype() == DType::Float) {
       // Depthwise convolutions and empty outputs never reach the GEMM.
-      const bool gemm = !(C / group_ == 1 && g.kernel_size() > 1 && g.dims() <= 2) && y.numel() > 0 && M > 0;
+      const bool gemm =
+          !(C / group_ == 1 && group_ > 1 && g.kernel_size() > 1 && g.dims() <= 2) && y.numel() > 0 && M > 0;
       // A constant W is packed once per session; any other is packed by
       // the SGEMM as it goes.
       const auto* packed = !gemm ? nullptr : packed_.get(w, [&](const Tensor& wt) {

@@ -80,11 +80,15 @@ std::vector<float>& buffer(int which) {
 
 }  // namespace
 
+const std::string& conv_path() {
+  // Read with the kernel-choice variables (an unknown name is reported).
+  static const platform::PathChoice choice =
+      platform::choose_path("conv", "PIONNX_CONV", {"im2col", "direct", "winograd"}, {true, true, true});
+  return choice.active;
+}
+
 bool winograd_applies(const WindowGeometry& g, int64_t group, int64_t C, int64_t M) {
-  // PIONNX_CONV=im2col|winograd, read with the kernel-choice variables (an unknown name is reported).
-  static const bool off =
-      platform::choose_path("conv", "PIONNX_CONV", {"im2col", "winograd"}, {true, true}).active == "im2col";
-  if (off || g.dims() != 2 || group != 1) return false;
+  if (conv_path() != "winograd" || g.dims() != 2 || group != 1) return false;
   for (size_t d = 0; d < 2; ++d)
     if (g.kernel[d] != 3 || g.strides[d] != 1 || g.dilations[d] != 1) return false;
   // Where it wins (single convolutions on Zen 3, Winograd and im2col

@@ -9,6 +9,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "kernels/nn/window.h"
@@ -22,9 +23,15 @@ struct WinogradWeights {
   std::vector<simd::SgemmPackedA> u;  // 36 matrices M x C (transformed W, one per tile element)
 };
 
+// PIONNX_CONV=im2col|direct|winograd caps the convolution algorithms taken
+// where they apply: im2col (the GEMM over im2col panels only), direct (also
+// the GEMM reading small kernels' inputs in place, conv.cc), winograd (the
+// default: also Winograd F(4x4, 3x3)).
+const std::string& conv_path();
+
 // Whether the Winograd path takes this convolution: 3x3, stride 1, dilation
 // 1, one group, 2-D, enough channels for the transforms to pay (and unless
-// PIONNX_CONV=im2col forces the im2col GEMM).
+// PIONNX_CONV caps the choice below winograd).
 bool winograd_applies(const WindowGeometry& g, int64_t group, int64_t C, int64_t M);
 
 // W is M x C x 3 x 3.

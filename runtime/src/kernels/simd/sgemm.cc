@@ -536,6 +536,37 @@ void sgemm_prepacked_fn(const SgemmPackedA& a, int64_t N, const SgemmPackB& pack
   run_packed(uk, const_cast<float*>(a.data.data()), nullptr, a.M, N, a.K, pack_b, beta == 0.f, C, ldc, pool, epilogue);
 }
 
+bool sgemm_has_shifted() { return active_ukernel().run_shifted != nullptr; }
+
+// Whole output rows per task, each row band by band of MR rows of A (all of
+// K in one pass: the rows of B it reads are the input rows under one output
+// row, in L1 for the few channels this path is chosen for), finished as it
+// is stored.
+bool sgemm_prepacked_shifted(const SgemmPackedA& a, int64_t N, const SgemmShiftedB& b, float* C, int64_t ldc,
+                             ThreadPool* pool, const SgemmEpilogue* epi) {
+  const SgemmUKernel& uk = active_ukernel();
+  if (!uk.run_shifted || a.mr != uk.mr || a.K <= 0 || b.width <= 0 || N % b.width != 0) return false;
+  const int64_t M = a.M, K = a.K, w = b.width, rows = N / w;
+  const SgemmBiasAct* ba = epi && !epi->fn && epi->bias_act.active() ? &epi->bias_act : nullptr;
+  const SgemmBiasAct none;
+  auto run = [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      for (int64_t i = 0; i < M; i += uk.mr) {
+        const int m = static_cast<int>(std::min<int64_t>(uk.mr, M - i));
+        const float* res = ba && ba->residual ? ba->residual + i * ba->ldr + r * w : nullptr;
+        uk.run_shifted(K, a.data.data() + i * K, b.base + r * b.stride, b.shift, w, C + i * ldc + r * w, ldc, m, false,
+                       ba && ba->bias ? ba->bias + i : nullptr, res, ba ? *ba : none);
+      }
+      if (epi && epi->fn) epi->fn(0, M, r * w, (r + 1) * w, C + r * w, ldc);
+    }
+  };
+  // About 128K multiply-adds per task at least.
+  const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 17) / std::max<int64_t>(1, M * K * w));
+  if (pool == nullptr || pool->size() < 2 || static_cast<double>(M) * N * K < (1 << 19)) run(0, rows);
+  else pool->parallel_for(rows, grain, run);
+  return true;
+}
+
 SgemmPackedB sgemm_pack_b(bool trans_b, int64_t K, int64_t N, const float* B, int64_t ldb) {
   const SgemmUKernel& uk = active_ukernel();
   const int64_t KC = blocking().kc;

@@ -69,6 +69,25 @@ using SgemmPackB = std::function<void(int64_t k0, int64_t kc, int64_t j0, int64_
 void sgemm_prepacked_fn(const SgemmPackedA& a, int64_t N, const SgemmPackB& pack_b, float beta, float* C, int64_t ldc,
                         ThreadPool* pool = nullptr, const SgemmEpilogue* epilogue = nullptr);
 
+// B read in place, never packed (a direct convolution): its columns come in
+// rows of `width` (an output row of the convolution; column j is (j /
+// width, j % width)), and B(k, j) = base[(j / width) * stride + j % width +
+// shift[k]], shift holding K offsets. The buffer must hold the nr floats
+// (sgemm_tile) past the last element any (k, j) names: the micro-kernel
+// reads whole vectors.
+struct SgemmShiftedB {
+  const float* base = nullptr;
+  const int64_t* shift = nullptr;
+  int64_t width = 0, stride = 0;
+};
+// C (M x N, N a multiple of b.width) = packed A * B, finished by `epilogue`,
+// over `pool` by rows of B. Returns false, doing nothing, where the active
+// micro-kernel has no in-place variant (then pack B instead).
+bool sgemm_prepacked_shifted(const SgemmPackedA& a, int64_t N, const SgemmShiftedB& b, float* C, int64_t ldc,
+                             ThreadPool* pool = nullptr, const SgemmEpilogue* epilogue = nullptr);
+// Whether sgemm_prepacked_shifted runs on this CPU's micro-kernel.
+bool sgemm_has_shifted();
+
 // op(B) packed once for many products with the same right operand (constant
 // MatMul/Gemm weights with many rows of A: a transformer's projections), in
 // the panels the SGEMM reads, block by block of depth. Tied to the

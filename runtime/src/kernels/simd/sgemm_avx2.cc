@@ -9,6 +9,8 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 
+#include <algorithm>
+
 namespace pionnx {
 namespace simd {
 namespace {
@@ -70,13 +72,18 @@ PIONNX_AVX2 void store_row(float* ci, __m256 v0, __m256 v1, bool full, __m256i k
 // constant indices: with an accumulator array indexed by the live row count,
 // GCC kept the whole array in memory inside the k loop (12 stores per step,
 // a third of the FMA rate).
-template <bool kFinish>
+//
+// kShifted: B is read in place, not from a packed panel: row k of the tile's
+// B is the 16 floats at b + shift[k] (SgemmShiftedKernel).
+template <bool kFinish, bool kShifted = false>
 PIONNX_AVX2 void tile_avx2(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int m, int n,
-                           bool accumulate, const float* bias, const float* res, int64_t ldr, const Finish& f) {
+                           bool accumulate, const float* bias, const float* res, int64_t ldr, const Finish& f,
+                           const int64_t* shift = nullptr) {
   __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
   __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-  for (int64_t k = 0; k < kc; ++k, a += kMR, b += kNR) {
-    const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+  for (int64_t k = 0; k < kc; ++k, a += kMR) {
+    const float* bk = kShifted ? b + shift[k] : b + k * kNR;
+    const __m256 b0 = _mm256_loadu_ps(bk), b1 = _mm256_loadu_ps(bk + 8);
     __m256 ai = _mm256_broadcast_ss(a);
     c00 = _mm256_fmadd_ps(ai, b0, c00);
     c01 = _mm256_fmadd_ps(ai, b1, c01);
@@ -119,6 +126,25 @@ __attribute__((target("avx2,fma"))) void ukernel_avx2_bias_act(int64_t kc, const
                                                                const SgemmBiasAct& ba) {
   const Finish f{bias != nullptr, ba.act, _mm256_set1_ps(ba.lo), _mm256_set1_ps(ba.hi)};
   tile_avx2<true>(kc, a, b, c, ldc, m, n, accumulate, bias, res, ba.ldr, f);
+}
+
+// Tiles of one row band read from B in place (SgemmShiftedKernel): 16
+// columns at a time across w.
+__attribute__((target("avx2,fma"))) void shifted_avx2(int64_t kc, const float* a, const float* b, const int64_t* shift,
+                                                      int64_t w, float* c, int64_t ldc, int m, bool accumulate,
+                                                      const float* bias, const float* res, const SgemmBiasAct& ba) {
+  const Finish f{bias != nullptr, ba.act, _mm256_set1_ps(ba.lo), _mm256_set1_ps(ba.hi)};
+  for (int64_t t = 0; t < w; t += kNR) {
+    int n = static_cast<int>(std::min<int64_t>(kNR, w - t));
+    // A partial last tile of a band at least a tile wide is the band's last
+    // 16 columns instead, its first ones stored again with the same values:
+    // masked stores are microcoded on Zen 3 (3x slower).
+    if (n < kNR && w >= kNR && !accumulate) {
+      t = w - kNR;
+      n = kNR;
+    }
+    tile_avx2<true, true>(kc, a, b + t, c + t, ldc, m, n, accumulate, bias, res ? res + t : nullptr, ba.ldr, f, shift);
+  }
 }
 
 // V vectors (8V columns) of y = x^T m, one pass down the K rows.
@@ -199,7 +225,8 @@ __attribute__((target("avx2,fma"))) void gemv_dots_avx2(int64_t K, int64_t n, co
 
 namespace {
 
-const SgemmUKernel kAvx2{kMR, kNR, ukernel_avx2, "avx2", gemv_rows_avx2, ukernel_avx2_bias_act, gemv_dots_avx2};
+const SgemmUKernel kAvx2{kMR,         kNR, ukernel_avx2, "avx2", gemv_rows_avx2, ukernel_avx2_bias_act, gemv_dots_avx2,
+                         shifted_avx2};
 #undef PIONNX_AVX2
 
 }  // namespace

@@ -37,13 +37,24 @@ using SgemvRowsKernel = void (*)(int64_t K, int64_t n, const float* x, const flo
 // exporters write it): one stream per weight row, bound by memory bandwidth.
 using SgemvDotsKernel = void (*)(int64_t K, int64_t n, const float* x, const float* m, int64_t ldm, float* y);
 
+// A band of up to MR rows of C over w columns with B read in place, not
+// packed: B(k, t) = b[shift[k] + t] (a direct convolution's input rows, see
+// SgemmShiftedB in sgemm.h). a is one packed A panel (kc steps); C(i, t) at
+// c[i * ldc + t] for i < m, t < w, stored (accumulate: added) and finished as
+// SgemmMicroKernelBiasAct does (bias, res with ba.ldr, ba's activation).
+// Reads up to nr - 1 floats past b[shift[k] + w - 1].
+using SgemmShiftedKernel = void (*)(int64_t kc, const float* a, const float* b, const int64_t* shift, int64_t w,
+                                    float* c, int64_t ldc, int m, bool accumulate, const float* bias, const float* res,
+                                    const SgemmBiasAct& ba);
+
 struct SgemmUKernel {
   int mr, nr;
   SgemmMicroKernel run;
   const char* isa;
   SgemvRowsKernel gemv_rows;
   SgemmMicroKernelBiasAct run_bias_act = nullptr;
-  SgemvDotsKernel gemv_dots = nullptr;  // optional: the portable dot products otherwise
+  SgemvDotsKernel gemv_dots = nullptr;       // optional: the portable dot products otherwise
+  SgemmShiftedKernel run_shifted = nullptr;  // optional: without it, sgemm_prepacked_shifted declines
 };
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
