@@ -70,6 +70,7 @@ class Kernel:
 
 KERNELS = [
     Kernel("sgemm micro-kernel", "sgemm_neon.cc", "ukernel_neon", "float"),
+    Kernel("sgemm in-place (direct conv)", "sgemm_neon.cc", "shifted_tile_neon", "float"),
     Kernel("sgemm gemv (rows)", "sgemm_neon.cc", "gemv_rows_neon", "float"),
     Kernel("qgemm int16-pair kernel", "qgemm_neon.cc", "kernel_neon", "int16"),
     Kernel("depthwise 3x3 row", "depthwise_neon.cc", "row_neon", "float"),

@@ -91,6 +91,67 @@ bool check(const Problem& p, std::mt19937& rng, pionnx::ThreadPool* pool, bool p
   return true;
 }
 
+// The in-place product (sgemm_prepacked_shifted, a direct convolution's):
+// B(k, (r, t)) = buf[r * stride + t + shift[k]] with random shifts, rows of
+// `width` columns, `rows` of them; finish as in check() plus 4: a residual
+// and Relu. ldc = rows * width + 3 (C's rows apart from the product's).
+bool check_shifted(int64_t M, int64_t K, int64_t width, int64_t rows, std::mt19937& rng, pionnx::ThreadPool* pool,
+                   int finish) {
+  std::uniform_real_distribution<float> dist(-1.f, 1.f);
+  const int64_t stride = width + 5, span = 3 * width + 40, N = rows * width, ldc = N + 3;
+  const int nr = pionnx::simd::sgemm_tile().nr;
+  std::vector<int64_t> shift(K);
+  for (int64_t& v : shift) v = std::uniform_int_distribution<int64_t>(0, span)(rng);
+  std::vector<float> buf((rows - 1) * stride + span + width + nr), A(M * K), C(M * ldc, NAN), bias(M), res(M * ldc);
+  for (float& v : buf) v = dist(rng);
+  for (float& v : A) v = dist(rng);
+  for (float& v : bias) v = dist(rng);
+  for (float& v : res) v = dist(rng);
+  pionnx::simd::SgemmEpilogue epi;
+  if (finish == 1 || finish == 2) epi.bias_act.bias = bias.data();
+  if (finish == 4) {
+    epi.bias_act.residual = res.data();
+    epi.bias_act.ldr = ldc;
+  }
+  epi.bias_act.act = finish == 1 || finish == 4   ? pionnx::simd::SgemmBiasAct::Relu
+                     : finish == 2 || finish == 3 ? pionnx::simd::SgemmBiasAct::Clip
+                                                  : pionnx::simd::SgemmBiasAct::None;
+  epi.bias_act.lo = -0.3f;
+  epi.bias_act.hi = 0.4f;
+  const auto packed = pionnx::simd::sgemm_pack_a(false, M, K, A.data(), K);
+  const pionnx::simd::SgemmShiftedB b{buf.data(), shift.data(), width, stride};
+  if (!pionnx::simd::sgemm_prepacked_shifted(packed, N, b, C.data(), ldc, pool, &epi)) {
+    std::printf("  MISMATCH shifted: declined although sgemm_has_shifted()\n");
+    return false;
+  }
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t j = 0; j < N; ++j) {
+      double s = 0, mag = 0;
+      for (int64_t k = 0; k < K; ++k) {
+        const double v = double(A[i * K + k]) * buf[j / width * stride + j % width + shift[k]];
+        s += v;
+        mag += std::fabs(v);
+      }
+      if (finish == 1 || finish == 2) s += bias[i];
+      if (finish == 4) s += res[i * ldc + j];
+      if (finish == 1 || finish == 4) s = s > 0 ? s : 0;
+      if (finish == 2 || finish == 3) s = std::min(std::max(s, -0.3), 0.4);
+      const double got = C[i * ldc + j];
+      if (!(std::fabs(got - s) <= 1e-5 * (mag + std::fabs(s)) + 1e-5)) {
+        std::printf(
+            "  MISMATCH shifted finish=%d M=%lld K=%lld width=%lld rows=%lld at (%lld,%lld): got %.7g want %.7g\n",
+            finish, (long long)M, (long long)K, (long long)width, (long long)rows, (long long)i, (long long)j, got, s);
+        return false;
+      }
+    }
+  for (int64_t i = 0; i < M; ++i)
+    if (!std::isnan(C[i * ldc + N])) {
+      std::printf("  MISMATCH shifted: wrote past row %lld of C\n", (long long)i);
+      return false;
+    }
+  return true;
+}
+
 int run_checks() {
   std::mt19937 rng(1234);
   std::vector<Problem> problems;
@@ -126,6 +187,20 @@ int run_checks() {
       ++runs;
       if (!check(p, rng, tp, prepacked, finish)) ++failures;
     }
+  if (pionnx::simd::sgemm_has_shifted()) {
+    // Band heights 1 to a tile and past it, widths under, at and past the tile width (the last tile
+    // overlapping the one before), depths 1 to 300, on the pool once big enough.
+    const int64_t shapes[][4] = {{1, 1, 1, 1},     {5, 27, 7, 3},   {6, 9, 16, 2},    {8, 27, 12, 4}, {13, 27, 37, 5},
+                                 {64, 27, 111, 3}, {7, 147, 29, 6}, {17, 300, 20, 2}, {3, 9, 8, 40}};
+    for (const auto& sh : shapes)
+      for (int finish = 0; finish <= 4; ++finish) {
+        pionnx::ThreadPool* tp = sh[0] * sh[1] * sh[2] * sh[3] > 20000 ? &pool : nullptr;
+        ++runs;
+        if (!check_shifted(sh[0], sh[1], sh[2], sh[3], rng, tp, finish)) ++failures;
+      }
+  } else {
+    std::printf("  %s: no in-place (shifted) micro-kernel\n", pionnx::simd::sgemm_isa());
+  }
   std::printf("  %s: %d/%d products match the reference\n", pionnx::simd::sgemm_isa(), runs - failures, runs);
   return failures == 0 ? 0 : 1;
 }

@@ -554,7 +554,7 @@ bool sgemm_prepacked_shifted(const SgemmPackedA& a, int64_t N, const SgemmShifte
       for (int64_t i = 0; i < M; i += uk.mr) {
         const int m = static_cast<int>(std::min<int64_t>(uk.mr, M - i));
         const float* res = ba && ba->residual ? ba->residual + i * ba->ldr + r * w : nullptr;
-        uk.run_shifted(K, a.data.data() + i * K, b.base + r * b.stride, b.shift, w, C + i * ldc + r * w, ldc, m, false,
+        uk.run_shifted(K, a.data.data() + i * K, b.base + r * b.stride, b.shift, w, C + i * ldc + r * w, ldc, m,
                        ba && ba->bias ? ba->bias + i : nullptr, res, ba ? *ba : none);
       }
       if (epi && epi->fn) epi->fn(0, M, r * w, (r + 1) * w, C + r * w, ldc);

@@ -131,19 +131,19 @@ __attribute__((target("avx2,fma"))) void ukernel_avx2_bias_act(int64_t kc, const
 // Tiles of one row band read from B in place (SgemmShiftedKernel): 16
 // columns at a time across w.
 __attribute__((target("avx2,fma"))) void shifted_avx2(int64_t kc, const float* a, const float* b, const int64_t* shift,
-                                                      int64_t w, float* c, int64_t ldc, int m, bool accumulate,
-                                                      const float* bias, const float* res, const SgemmBiasAct& ba) {
+                                                      int64_t w, float* c, int64_t ldc, int m, const float* bias,
+                                                      const float* res, const SgemmBiasAct& ba) {
   const Finish f{bias != nullptr, ba.act, _mm256_set1_ps(ba.lo), _mm256_set1_ps(ba.hi)};
   for (int64_t t = 0; t < w; t += kNR) {
     int n = static_cast<int>(std::min<int64_t>(kNR, w - t));
     // A partial last tile of a band at least a tile wide is the band's last
     // 16 columns instead, its first ones stored again with the same values:
     // masked stores are microcoded on Zen 3 (3x slower).
-    if (n < kNR && w >= kNR && !accumulate) {
+    if (n < kNR && w >= kNR) {
       t = w - kNR;
       n = kNR;
     }
-    tile_avx2<true, true>(kc, a, b + t, c + t, ldc, m, n, accumulate, bias, res ? res + t : nullptr, ba.ldr, f, shift);
+    tile_avx2<true, true>(kc, a, b + t, c + t, ldc, m, n, false, bias, res ? res + t : nullptr, ba.ldr, f, shift);
   }
 }
 

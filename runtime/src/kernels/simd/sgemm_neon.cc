@@ -15,6 +15,10 @@
 #if defined(__ARM_NEON) || defined(__ARM_NEON__)
 #include <arm_neon.h>
 
+#include <algorithm>
+
+#include "kernels/simd/sgemm.h"
+
 #include "kernels/simd/neon_madd.h"
 
 namespace pionnx {
@@ -43,13 +47,17 @@ inline void store_row(float* ci, const float32x4_t (&v)[V], int n, bool accumula
 
 constexpr int kMR = 8, kNR = 12;
 
-void ukernel_neon(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int m, int n, bool accumulate) {
+// kShifted: B read in place, row k at b + shift[k] (SgemmShiftedKernel).
+template <bool kShifted>
+__attribute__((always_inline)) inline void tile_neon(int64_t kc, const float* a, const float* b, const int64_t* shift,
+                                                     float* c, int64_t ldc, int m, int n, bool accumulate) {
   // clang-format off
 #define PIONNX_ACC(i) float32x4_t c##i##0 = vdupq_n_f32(0.f), c##i##1 = c##i##0, c##i##2 = c##i##0;
   PIONNX_ACC(0) PIONNX_ACC(1) PIONNX_ACC(2) PIONNX_ACC(3) PIONNX_ACC(4) PIONNX_ACC(5) PIONNX_ACC(6) PIONNX_ACC(7)
 #undef PIONNX_ACC
-  for (int64_t k = 0; k < kc; ++k, a += kMR, b += kNR) {
-    const float32x4_t b0 = vld1q_f32(b), b1 = vld1q_f32(b + 4), b2 = vld1q_f32(b + 8);
+  for (int64_t k = 0; k < kc; ++k, a += kMR) {
+    const float* bk = kShifted ? b + shift[k] : b + k * kNR;
+    const float32x4_t b0 = vld1q_f32(bk), b1 = vld1q_f32(bk + 4), b2 = vld1q_f32(bk + 8);
     const float32x4_t a0 = vld1q_f32(a), a1 = vld1q_f32(a + 4);
 #define PIONNX_ROW(i, av, lane)                     \
   c##i##0 = vfmaq_laneq_f32(c##i##0, b0, av, lane); \
@@ -65,6 +73,16 @@ void ukernel_neon(int64_t kc, const float* a, const float* b, float* c, int64_t 
   PIONNX_STORE(4) PIONNX_STORE(5) PIONNX_STORE(6) PIONNX_STORE(7)
 #undef PIONNX_STORE
   // clang-format on
+}
+
+void ukernel_neon(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int m, int n, bool accumulate) {
+  tile_neon<false>(kc, a, b, nullptr, c, ldc, m, n, accumulate);
+}
+
+// Not inlined, so ci/bench/neon_mca.py finds its loop by name.
+__attribute__((noinline)) void shifted_tile_neon(int64_t kc, const float* a, const float* b, const int64_t* shift,
+                                                 float* c, int64_t ldc, int m, int n) {
+  tile_neon<true>(kc, a, b, shift, c, ldc, m, n, false);
 }
 
 #else  // armv7
@@ -133,7 +151,97 @@ void ukernel_neon(int64_t kc, const float* a, const float* b, float* c, int64_t 
   }
 }
 
+// The same tile with B read in place (SgemmShiftedKernel): each step loads
+// shift[k] (the low word of the int64_t: offsets stay far below 2^31) and the
+// 8 floats at b + shift[k].
+__attribute__((noinline)) void shifted_tile_neon(int64_t kc, const float* a, const float* b, const int64_t* shift,
+                                                 float* c, int64_t ldc, int m, int n) {
+  alignas(16) float tile[kMR * kNR];
+  float* t = tile;
+  uint32_t k = static_cast<uint32_t>(kc);
+  const int64_t* s = shift;
+  uint32_t off = 0;
+  __asm__ __volatile__(
+      "vmov.i32 q4, #0\n\t"
+      "vmov.i32 q5, #0\n\t"
+      "vmov.i32 q6, #0\n\t"
+      "vmov.i32 q7, #0\n\t"
+      "vmov.i32 q8, #0\n\t"
+      "vmov.i32 q9, #0\n\t"
+      "vmov.i32 q10, #0\n\t"
+      "vmov.i32 q11, #0\n\t"
+      "vmov.i32 q12, #0\n\t"
+      "vmov.i32 q13, #0\n\t"
+      "vmov.i32 q14, #0\n\t"
+      "vmov.i32 q15, #0\n\t"
+      "cmp %[k], #0\n\t"
+      "beq 2f\n"
+      "1:\n\t"
+      "ldr %[off], [%[s]], #8\n\t"
+      "vld1.32 {d0-d2}, [%[a]]!\n\t"
+      "add %[off], %[b], %[off], lsl #2\n\t"
+      "vld1.32 {d4-d7}, [%[off]]\n\t"
+      "vmla.f32 q4, q2, d0[0]\n\t"
+      "vmla.f32 q5, q3, d0[0]\n\t"
+      "vmla.f32 q6, q2, d0[1]\n\t"
+      "vmla.f32 q7, q3, d0[1]\n\t"
+      "vmla.f32 q8, q2, d1[0]\n\t"
+      "vmla.f32 q9, q3, d1[0]\n\t"
+      "vmla.f32 q10, q2, d1[1]\n\t"
+      "vmla.f32 q11, q3, d1[1]\n\t"
+      "vmla.f32 q12, q2, d2[0]\n\t"
+      "vmla.f32 q13, q3, d2[0]\n\t"
+      "vmla.f32 q14, q2, d2[1]\n\t"
+      "vmla.f32 q15, q3, d2[1]\n\t"
+      "subs %[k], %[k], #1\n\t"
+      "bne 1b\n"
+      "2:\n\t"
+      "vst1.32 {d8-d11}, [%[t]]!\n\t"
+      "vst1.32 {d12-d15}, [%[t]]!\n\t"
+      "vst1.32 {d16-d19}, [%[t]]!\n\t"
+      "vst1.32 {d20-d23}, [%[t]]!\n\t"
+      "vst1.32 {d24-d27}, [%[t]]!\n\t"
+      "vst1.32 {d28-d31}, [%[t]]!\n\t"
+      : [a] "+r"(a), [s] "+r"(s), [k] "+r"(k), [t] "+r"(t), [off] "+&r"(off)
+      : [b] "r"(b)
+      : "cc", "memory", "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12", "d13", "d14",
+        "d15", "d16", "d17", "d18", "d19", "d20", "d21", "d22", "d23", "d24", "d25", "d26", "d27", "d28", "d29", "d30",
+        "d31");
+  for (int i = 0; i < m; ++i) {
+    const float32x4_t r[2] = {vld1q_f32(tile + i * kNR), vld1q_f32(tile + i * kNR + 4)};
+    store_row<2>(c + i * ldc, r, n, false);
+  }
+}
+
 #endif
+
+// A band of B read in place (SgemmShiftedKernel): kNR columns at a time (a
+// partial last tile of a band at least a tile wide is the band's last kNR
+// columns instead, its first ones stored again with the same values), each
+// tile finished in L1 as it is stored: + bias, + residual, the activation.
+void shifted_neon(int64_t kc, const float* a, const float* b, const int64_t* shift, int64_t w, float* c, int64_t ldc,
+                  int m, const float* bias, const float* res, const SgemmBiasAct& ba) {
+  for (int64_t t = 0; t < w; t += kNR) {
+    int n = static_cast<int>(std::min<int64_t>(kNR, w - t));
+    if (n < kNR && w >= kNR) {
+      t = w - kNR;
+      n = kNR;
+    }
+    shifted_tile_neon(kc, a, b + t, shift, c + t, ldc, m, n);
+    for (int i = 0; i < m; ++i) {
+      float* ci = c + i * ldc + t;
+      const float bi = bias ? bias[i] : 0.f;
+      const float* ri = res ? res + i * ba.ldr + t : nullptr;
+      for (int j = 0; j < n; ++j) {
+        float v = ci[j] + bi;
+        if (ri) v += ri[j];
+        if (ba.act == SgemmBiasAct::Relu) v = v > 0.f ? v : 0.f;
+        else if (ba.act == SgemmBiasAct::Clip) v = std::min(std::max(v, ba.lo), ba.hi);
+        ci[j] = v;
+      }
+    }
+  }
+}
 
 // 16 columns (4 q accumulators) per pass down the rows, then 4, then the tail.
 void gemv_rows_neon(int64_t K, int64_t n, const float* x, const float* m, int64_t ldm, float* y) {
@@ -199,7 +307,7 @@ void gemv_dots_neon(int64_t K, int64_t n, const float* x, const float* m, int64_
   }
 }
 
-const SgemmUKernel kNeon{kMR, kNR, ukernel_neon, "neon", gemv_rows_neon, nullptr, gemv_dots_neon};
+const SgemmUKernel kNeon{kMR, kNR, ukernel_neon, "neon", gemv_rows_neon, nullptr, gemv_dots_neon, shifted_neon};
 
 }  // namespace
 

@@ -40,11 +40,11 @@ using SgemvDotsKernel = void (*)(int64_t K, int64_t n, const float* x, const flo
 // A band of up to MR rows of C over w columns with B read in place, not
 // packed: B(k, t) = b[shift[k] + t] (a direct convolution's input rows, see
 // SgemmShiftedB in sgemm.h). a is one packed A panel (kc steps); C(i, t) at
-// c[i * ldc + t] for i < m, t < w, stored (accumulate: added) and finished as
-// SgemmMicroKernelBiasAct does (bias, res with ba.ldr, ba's activation).
+// c[i * ldc + t] for i < m, t < w is stored (never accumulated) and finished
+// as SgemmMicroKernelBiasAct does (bias, res with ba.ldr, ba's activation).
 // Reads up to nr - 1 floats past b[shift[k] + w - 1].
 using SgemmShiftedKernel = void (*)(int64_t kc, const float* a, const float* b, const int64_t* shift, int64_t w,
-                                    float* c, int64_t ldc, int m, bool accumulate, const float* bias, const float* res,
+                                    float* c, int64_t ldc, int m, const float* bias, const float* res,
                                     const SgemmBiasAct& ba);
 
 struct SgemmUKernel {
