@@ -317,7 +317,7 @@ RESIDUAL_CONVS = {
     "direct": ((2, 3, 9, 21), (8, 3, 3, 3), {"pads": [1] * 4, "strides": [2, 2]}),
     "pointwise": ((2, 16, 10, 13), (24, 16, 1, 1), {}),
     "transposed": ((1, 32, 7, 7), (64, 32, 1, 1), {}),
-    "winograd": ((1, 16, 16, 16), (16, 16, 3, 3), {"pads": [1] * 4}),
+    "winograd": ((1, 16, 16, 16), (48, 16, 3, 3), {"pads": [1] * 4}),
     "depthwise": ((2, 6, 9, 9), (6, 1, 3, 3), {"pads": [1] * 4, "group": 6}),
     "depthwise-c8": ((2, 19, 9, 9), (19, 1, 3, 3), {"pads": [1] * 4, "group": 19, "strides": [2, 2]}),
     "grouped": ((1, 8, 6, 6), (12, 4, 3, 3), {"pads": [1] * 4, "group": 2}),
@@ -538,7 +538,7 @@ def test_direct_conv_matches_the_reference(
         (40, 36, 27, 30, 1),  # partial tiles at the right and bottom edges
         (33, 48, 26, 29, 2),  # wide pads: tiles in the padding
         (256, 256, 14, 14, 1),  # 16 tiles: the fewest it is taken for
-        (16, 24, 58, 61, 1),  # 16 channels, the fewest it is taken for; 15x16 tiles
+        (16, 48, 58, 61, 1),  # 16 channels, the fewest it is taken for (with over 32 outputs); 15x16 tiles
         (512, 40, 48, 48, 1),  # 144 tiles in two blocks (112 + 32): the Relu once both are done
     ],
 )
