@@ -499,6 +499,7 @@ def test_conv_with_constant_weights_matches_the_reference(kernel, stride, dilati
         (1, 6, 7, 3, 1, [2, 3, 1, 0], 30, 50),  # stride 3: three column phases; one channel
         (8, 16, 11, 4, 1, [0] * 4, 47, 61),  # AlexNet's window and stride
         (16, 20, 3, 2, 1, [1] * 4, 33, 33),  # 16 channels, the most it is taken for
+        (16, 24, 5, 1, 1, [2] * 4, 12, 75),  # 400 taps: 75-wide rows in column blocks of 16, 16, 16 and 27
     ],
 )
 def test_direct_conv_matches_the_reference(

@@ -189,9 +189,11 @@ int run_checks() {
     }
   if (pionnx::simd::sgemm_has_shifted()) {
     // Band heights 1 to a tile and past it, widths under, at and past the tile width (the last tile
-    // overlapping the one before), depths 1 to 300, on the pool once big enough.
-    const int64_t shapes[][4] = {{1, 1, 1, 1},     {5, 27, 7, 3},   {6, 9, 16, 2},    {8, 27, 12, 4}, {13, 27, 37, 5},
-                                 {64, 27, 111, 3}, {7, 147, 29, 6}, {17, 300, 20, 2}, {3, 9, 8, 40}};
+    // overlapping the one before), depths 1 to 300, rows cut into column blocks (the last taking the
+    // rest), on the pool once big enough.
+    const int64_t shapes[][4] = {{1, 1, 1, 1},    {5, 27, 7, 3},    {6, 9, 16, 2},   {8, 27, 12, 4},
+                                 {13, 27, 37, 5}, {64, 27, 111, 3}, {7, 147, 29, 6}, {17, 300, 20, 2},
+                                 {3, 9, 8, 40},   {5, 100, 150, 2}, {9, 64, 100, 3}};
     for (const auto& sh : shapes)
       for (int finish = 0; finish <= 4; ++finish) {
         pionnx::ThreadPool* tp = sh[0] * sh[1] * sh[2] * sh[3] > 20000 ? &pool : nullptr;

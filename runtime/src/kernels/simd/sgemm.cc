@@ -538,32 +538,39 @@ void sgemm_prepacked_fn(const SgemmPackedA& a, int64_t N, const SgemmPackB& pack
 
 bool sgemm_has_shifted() { return active_ukernel().run_shifted != nullptr; }
 
-// Whole output rows per task, each row band by band of MR rows of A (all of
-// K in one pass: the rows of B it reads are the input rows under one output
-// row, in L1 for the few channels this path is chosen for), finished as it
-// is stored.
+// Tasks of one row of B's columns, or a block of one: about 16 KiB of B
+// (K rows of the block's columns), so every band of MR rows of A reads it
+// from L1 (a 112x112 map's 12544 columns as one block would be read from L3
+// by each band). Blocks are whole tiles (nr columns) but the last of a row,
+// which takes the rest and is at least nr wide where the row is.
 bool sgemm_prepacked_shifted(const SgemmPackedA& a, int64_t N, const SgemmShiftedB& b, float* C, int64_t ldc,
                              ThreadPool* pool, const SgemmEpilogue* epi) {
   const SgemmUKernel& uk = active_ukernel();
   if (!uk.run_shifted || a.mr != uk.mr || a.K <= 0 || b.width <= 0 || N % b.width != 0) return false;
-  const int64_t M = a.M, K = a.K, w = b.width, rows = N / w;
+  const int64_t M = a.M, K = a.K, w = b.width, rows = N / w, nr = uk.nr;
+  const int64_t block = std::max(nr, (int64_t{4096} / K) / nr * nr);
+  int64_t per_row = (w + block - 1) / block;
+  if (per_row > 1 && w - (per_row - 1) * block < nr) --per_row;  // the last block takes the short rest
   const SgemmBiasAct* ba = epi && !epi->fn && epi->bias_act.active() ? &epi->bias_act : nullptr;
   const SgemmBiasAct none;
-  auto run = [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
+  auto run = [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t r = t / per_row, j0 = t % per_row * block, j1 = t % per_row == per_row - 1 ? w : j0 + block;
+      const int64_t col = r * w + j0;
       for (int64_t i = 0; i < M; i += uk.mr) {
         const int m = static_cast<int>(std::min<int64_t>(uk.mr, M - i));
-        const float* res = ba && ba->residual ? ba->residual + i * ba->ldr + r * w : nullptr;
-        uk.run_shifted(K, a.data.data() + i * K, b.base + r * b.stride, b.shift, w, C + i * ldc + r * w, ldc, m,
-                       ba && ba->bias ? ba->bias + i : nullptr, res, ba ? *ba : none);
+        const float* res = ba && ba->residual ? ba->residual + i * ba->ldr + col : nullptr;
+        uk.run_shifted(K, a.data.data() + i * K, b.base + r * b.stride + j0, b.shift, j1 - j0, C + i * ldc + col, ldc,
+                       m, ba && ba->bias ? ba->bias + i : nullptr, res, ba ? *ba : none);
       }
-      if (epi && epi->fn) epi->fn(0, M, r * w, (r + 1) * w, C + r * w, ldc);
+      if (epi && epi->fn) epi->fn(0, M, col, col + (j1 - j0), C + col, ldc);
     }
   };
+  const int64_t tasks = rows * per_row;
   // About 128K multiply-adds per task at least.
-  const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 17) / std::max<int64_t>(1, M * K * w));
-  if (pool == nullptr || pool->size() < 2 || static_cast<double>(M) * N * K < (1 << 19)) run(0, rows);
-  else pool->parallel_for(rows, grain, run);
+  const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 17) / std::max<int64_t>(1, M * K * std::min(w, block)));
+  if (pool == nullptr || pool->size() < 2 || static_cast<double>(M) * N * K < (1 << 19)) run(0, tasks);
+  else pool->parallel_for(tasks, grain, run);
   return true;
 }
 
