@@ -29,6 +29,8 @@ GEOMETRIES = [
     ((7, 9), (4, 4), (3, 3), (3, 3, 3, 3), 1),
     ((3, 2), (3, 3), (1, 1), (2, 2, 2, 2), 0),
     ((6, 6), (1, 1), (2, 2), (0, 0, 0, 0), 0),
+    ((7, 7), (7, 7), (1, 1), (0, 0, 0, 0), 0),  # the window is the whole input: the global pool's loops
+    ((13, 11), (13, 11), (2, 3), (0, 0, 0, 0), 0),
     ((20,), (3,), (2,), (1, 1), 0),
     ((17,), (4,), (3,), (0, 2), 1),
 ]
@@ -69,6 +71,35 @@ def test_pool_matches_reference(geometry, op, include_pad, threads):
     want = ReferenceEvaluator(m).run(None, {"x": x})[0]
     assert got.shape == want.shape
     if op == "MaxPool":
+        np.testing.assert_array_equal(got, want)
+    else:
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("op", ["GlobalAveragePool", "GlobalMaxPool"])
+@pytest.mark.parametrize("size", [1, 15, 16, 31, 32, 33, 49, 169])
+def test_global_pool_matches_reference(size, op, threads):
+    """Global pools reduce each plane in 16 independent lanes (pool.cc's plane_sum and plane_max), then
+    combine them: plane sizes under, at and around the lane count and ResNet-50's and SqueezeNet's last maps
+    (7x7, 13x13), 1 and 2 threads, against onnx.reference."""
+    from onnx.reference import ReferenceEvaluator
+
+    dims = [2, 37, 1, size]  # rank 4: onnx.reference's GlobalMaxPool drops the channel axis of rank-3 inputs
+    m = model(
+        [helper.make_node(op, ["x"], ["y"])],
+        [tensor("x", TensorProto.FLOAT, dims)],
+        [tensor("y", TensorProto.FLOAT, None)],
+        opset=19,
+        ir_version=9,
+    )
+    x = (np.random.default_rng(size).standard_normal(dims) - 4.0).astype(np.float32)
+    so = pionnx.SessionOptions()
+    so.intra_op_num_threads = threads
+    got = pionnx.InferenceSession(m.SerializeToString(), so).run(None, {"x": x})[0]
+    want = ReferenceEvaluator(m).run(None, {"x": x})[0]
+    assert got.shape == want.shape
+    if op == "GlobalMaxPool":
         np.testing.assert_array_equal(got, want)
     else:
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
