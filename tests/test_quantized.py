@@ -697,6 +697,40 @@ def test_matmul_integer_to_float_and_dynamic_quantize_matmul(per_column):
     check_pionnx(dynamic_quantize_matmul_case(per_column))
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize(("m", "k", "n"), [(37, 600, 70), (128, 256, 96), (5, 1, 33)])
+def test_matmul_integer_to_float_blocks(m, k, n, threads):
+    """MatMulIntegerToFloat writes its floats as each block of sums leaves the integer GEMM (qgemm.cc's
+    store_float): depths over one 256-deep block (the earlier blocks' partial sums added), column blocks
+    and rows off the kernel's 32 x 4, per-column and per-tensor scales, with and without a bias, a batch
+    of 2, 1 and 2 threads; against the exact reference."""
+    rng = case_rng("matmulintegertofloat-blocks", m, k, n, threads)
+    for per_column in (False, True):
+        for with_bias in (False, True):
+            b = q8(np.int8, (k, n), rng)
+            sb = np.linspace(0.01, 0.02, n).astype(np.float32) if per_column else np.array(0.015, np.float32)
+            zb = np.zeros(n, np.int8) if per_column else np.array(0, np.int8)
+            inits = [
+                numpy_helper.from_array(b, "b"),
+                numpy_helper.from_array(sb, "sb"),
+                numpy_helper.from_array(zb, "zb"),
+                scalar("sa", 0.04),
+                scalar("za", 120, np.uint8),
+            ]
+            inputs = ["a", "b", "sa", "sb", "za", "zb"]
+            if with_bias:
+                inits.append(init("bias", [n], rng))
+                inputs.append("bias")
+            node = helper.make_node("MatMulIntegerToFloat", inputs, ["y"], domain="com.microsoft")
+            model = node_model(node, [vi("a", TensorProto.UINT8, [2, m, k])], [vi("y", TensorProto.FLOAT, None)], inits)
+            feeds = {"a": q8(np.uint8, (2, m, k), rng)}
+            want = qref.run_reference(model, feeds)[0]
+            so = pionnx.SessionOptions()
+            so.intra_op_num_threads = threads
+            got = pionnx.InferenceSession(model.SerializeToString(), so).run(None, feeds)[0]
+            assert_matches(got, want, ("close", 1e-5, 1e-5), f"per_column={per_column} bias={with_bias}: ")
+
+
 def quantize_dequantize_case(domain) -> Case:
     rng = case_rng("qdq", domain)
     x = rng.standard_normal((2, 3, 4)).astype(np.float32) * 3

@@ -40,9 +40,12 @@ class PackedIntB {
 
 // acc (int32, d.out's shape) = (A - a_zp) x (B - b_zp) for every batch.
 // a_zp holds 1 or M values (per row), b_zp 1 or N values (per column).
+// With `to_float` (its Cf, scale, scale_per_col and bias; Cf the float output
+// of d.out's shape), the sums are written as floats there instead and acc is
+// scratch.
 void int_matmul(KernelContext& ctx, const Tensor& A, const Tensor& B, const std::vector<int32_t>& a_zp,
-                const std::vector<int32_t>& b_zp, const MatMulDims& d, int32_t* acc,
-                const PackedIntB* packed = nullptr) {
+                const std::vector<int32_t>& b_zp, const MatMulDims& d, int32_t* acc, const PackedIntB* packed = nullptr,
+                const simd::QGemmArgs* to_float = nullptr) {
   const std::string what = ctx.node().describe();
   PIONNX_ENFORCE(is_q8(A.dtype()) && is_q8(B.dtype()), NotImplemented, what, ": inputs of dtype ",
                  dtype_name(A.dtype()), " x ", dtype_name(B.dtype()), " are not supported (uint8/int8 only)");
@@ -58,6 +61,10 @@ void int_matmul(KernelContext& ctx, const Tensor& A, const Tensor& B, const std:
   g.b_zp = b_zp.data(), g.b_zp_per_col = b_zp.size() > 1;
   g.ldc = d.N;
   g.packed_b = packed ? packed->get(B, g) : nullptr;
+  if (to_float) {
+    g.Cf = to_float->Cf, g.ldcf = d.N;
+    g.scale = to_float->scale, g.scale_per_col = to_float->scale_per_col, g.bias = to_float->bias;
+  }
   const auto* a = static_cast<const uint8_t*>(A.raw());
   const auto* b = static_cast<const uint8_t*>(B.raw());
   const int64_t nbatch = static_cast<int64_t>(d.offsets_a.size());
@@ -66,6 +73,7 @@ void int_matmul(KernelContext& ctx, const Tensor& A, const Tensor& B, const std:
     gb.A = a + d.offsets_a[n];
     gb.B = b + d.offsets_b[n];
     gb.C = acc + n * d.M * d.N;
+    if (gb.Cf) gb.Cf += n * d.M * d.N;
     simd::qgemm(gb, pool);
   };
   // Many small products (attention heads): one batch per task.
@@ -184,12 +192,29 @@ void scale_to_float(KernelContext& ctx, const int32_t* acc, int64_t rows, int64_
 void int_matmul_to_float(KernelContext& ctx, const Tensor& A, const Tensor& B, const std::vector<int32_t>& a_zp,
                          const std::vector<int32_t>& b_zp, float a_scale, const Tensor& b_scale, const Tensor* bias,
                          const PackedIntB& packed) {
-  const MatMulDims d = matmul_dims(A.shape(), B.shape(), ctx.node().describe());
+  const std::string what = ctx.node().describe();
+  const MatMulDims d = matmul_dims(A.shape(), B.shape(), what);
+  const std::vector<float> sb = float_values(b_scale);
+  std::vector<float> mult(sb.size());
+  for (size_t j = 0; j < sb.size(); ++j) mult[j] = a_scale * sb[j];
+  PIONNX_ENFORCE(mult.size() == 1 || static_cast<int64_t>(mult.size()) == d.N, InvalidArgument, what,
+                 ": b_scale must be a scalar or have N=", d.N, " values, got ", mult.size());
+  std::vector<float> bias_v;
+  if (bias != nullptr) {
+    bias_v = float_values(*bias);
+    PIONNX_ENFORCE(static_cast<int64_t>(bias_v.size()) == d.N, InvalidArgument, what, ": bias must have N=", d.N,
+                   " values, got shape ", shape_str(bias->shape()));
+  }
   Tensor acc(DType::Int32, d.out);
-  int_matmul(ctx, A, B, a_zp, b_zp, d, acc.data<int32_t>(), &packed);
   Tensor& y = ctx.output(0, DType::Float, d.out);
-  const int64_t rows = shape_numel(d.out) / std::max<int64_t>(1, d.N);
-  scale_to_float(ctx, acc.data<int32_t>(), rows, d.N, a_scale, float_values(b_scale), bias, y.data<float>());
+  // The scale and bias applied as each block of sums leaves the integer GEMM, in cache: no pass over an int32
+  // tensor afterwards.
+  simd::QGemmArgs to_float;
+  to_float.Cf = y.data<float>();
+  to_float.scale = mult.data();
+  to_float.scale_per_col = mult.size() > 1;
+  to_float.bias = bias_v.empty() ? nullptr : bias_v.data();
+  int_matmul(ctx, A, B, a_zp, b_zp, d, acc.data<int32_t>(), &packed, &to_float);
 }
 
 // com.microsoft MatMulIntegerToFloat(A, B, a_scale, b_scale, a_zp?, b_zp?, bias?).

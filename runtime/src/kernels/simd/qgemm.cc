@@ -144,6 +144,18 @@ void pack_b_panel(const QGemmArgs& g, int64_t k0, int64_t kc, int64_t j0, int64_
   else pack_b<uint8_t>(g, k0, kc, j0, nc, ncp, out);
 }
 
+// Row i, columns [j, j + w) of the float output (QGemmArgs::Cf): the sums
+// in acc plus, where K spans several depth blocks, the partial ones in prev.
+void store_float(const QGemmArgs& g, int64_t i, int64_t j, int64_t w, const int32_t* acc, const int32_t* prev) {
+  float* cf = g.Cf + i * g.ldcf + j;
+  const float* scale = g.scale + (g.scale_per_col ? j : 0);
+  const float* bias = g.bias ? g.bias + j : nullptr;
+  for (int64_t t = 0; t < w; ++t) {
+    const float v = static_cast<float>(prev ? acc[t] + prev[t] : acc[t]) * scale[g.scale_per_col ? t : 0];
+    cf[t] = bias ? v + bias[t] : v;
+  }
+}
+
 // One task: rows [i0, i1) x columns [j0, j0 + nc). B's panels come from
 // g.packed_b when given (then j0 is a multiple of kPackNc and nc at most
 // kPackNc), else are packed here into bpanel.
@@ -158,6 +170,7 @@ void qgemm_block(const QGemmArgs& g, const PairA& A, int64_t i0, int64_t i1, int
         g.packed_b ? g.packed_b->data.data() + packed_offset(g.K, k0 / kKc, j0 / kPackNc) : bpanel.data();
     if (!g.packed_b) pack_b_panel(g, k0, kc, j0, nc, ncp, bpanel.data());
     const bool store = k0 == 0 && !g.accumulate;
+    const bool to_float = g.Cf != nullptr && k0 + kc >= g.K;  // the last depth block, written as floats
     // kNr columns (two strips, 16 KiB at full depth) at a time past every row of the task, so the strips
     // are read from L1 by all but the first rows.
     for (int64_t js = 0; js < nc; js += kNr) {
@@ -167,6 +180,10 @@ void qgemm_block(const QGemmArgs& g, const PairA& A, int64_t i0, int64_t i1, int
         kKernel(A.data.get() + i * A.lda + k0, A.lda, kcp, panel + pair_index(kcp, 0, js), kNr, acc);
         for (int r = 0; r < rows; ++r) {
           int32_t* c = g.C + (i + r) * g.ldc + j0 + js;
+          if (to_float) {
+            store_float(g, i + r, j0 + js, w, acc[r], store ? nullptr : c);
+            continue;
+          }
           if (w == kNr) {  // a fixed count: vector moves (a memcpy of variable size became rep movsq, ~35
                            // cycles to start, 12 % of a 128x1024x256 product)
             if (store)
@@ -235,6 +252,7 @@ void qgemm_block_vnni(const QGemmArgs& g, const VnniA& A, int64_t i0, int64_t i1
     std::memset(colsum, 0, sizeof(int32_t) * static_cast<size_t>(nc));
     kQuad->pack_b(static_cast<const int8_t*>(g.B) + k0 * g.ldb + j0, g.ldb, g.b_signed, kc, nc, ncp, bpanel, colsum);
     const bool store = k0 == 0 && !g.accumulate;
+    const bool to_float = g.Cf != nullptr && k0 + kc >= g.K;
     for (int64_t i = i0; i < i1; i += kRows) {
       const int rows = static_cast<int>(std::min<int64_t>(kRows, i1 - i));
       const uint8_t* apanel = A.data.data() + i * A.lda + k0;
@@ -248,6 +266,7 @@ void qgemm_block_vnni(const QGemmArgs& g, const VnniA& A, int64_t i0, int64_t i1
           const int32_t v = acc[r][j] - zb[j] * rowsum - za * colsum[j] + kz * zb[j];
           c[j] = store ? v : c[j] + v;
         }
+        if (to_float) store_float(g, i + r, j0, nc, c, nullptr);  // C holds the whole sums now
       }
     }
   }
@@ -260,6 +279,8 @@ void qgemm(const QGemmArgs& g, ThreadPool* pool) {
   if (g.K <= 0) {
     if (!g.accumulate)
       for (int64_t i = 0; i < g.M; ++i) std::memset(g.C + i * g.ldc, 0, sizeof(int32_t) * g.N);
+    if (g.Cf)
+      for (int64_t i = 0; i < g.M; ++i) store_float(g, i, 0, g.N, g.C + i * g.ldc, nullptr);
     return;
   }
   const int64_t mblocks = (g.M + kMc - 1) / kMc;

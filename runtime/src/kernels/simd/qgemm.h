@@ -47,6 +47,16 @@ struct QGemmArgs {
   // B (with b_zp applied) as qgemm_pack_b made it, or nullptr: B is packed
   // during the call. Must come from the same B, zero points, K and N.
   const QGemmPackedB* packed_b = nullptr;
+  // Float output (MatMulIntegerToFloat): when Cf is set (and not
+  // accumulate), each finished sum is written as Cf[i * ldcf + j] =
+  // float(sum) * scale[scale_per_col ? j : 0], then + bias[j] when bias is
+  // set, as it leaves the micro-kernel; C is then only scratch for the
+  // partial sums of a K longer than one depth block.
+  float* Cf = nullptr;
+  int64_t ldcf = 0;
+  const float* scale = nullptr;
+  bool scale_per_col = false;
+  const float* bias = nullptr;
 };
 
 // B packed once for many products (constant MatMulInteger weights): the
