@@ -753,7 +753,8 @@ void conv_forward(ThreadPool& pool, const T* X, const T* Wt, const T* B, const T
   const int64_t Kd = Cg * ksize;
   if (N == 0 || M == 0 || out_size == 0) return;
   // One input channel per group: depthwise, unless there is only one group (a single-channel image's first
-  // layer is a GEMM of depth KH x KW, which the direct path runs 2-4x faster than planes of taps).
+  // layer is a GEMM of depth KH x KW, which the direct path runs faster than planes of taps: 1->32 5x5 on
+  // 28x28, 402 -> 34-36 us).
   if (Cg == 1 && group > 1 && g.dims() == 2 && ksize > 1) {
     conv_depthwise_2d(pool, X, Wt, B, Z, Y, N, C, M, g, act);
     return;
