@@ -96,59 +96,73 @@ __attribute__((noinline)) void shifted_tile_neon(int64_t kc, const float* a, con
 // (multiply, round, add) is in every NEON unit, VFPv4 or not.
 constexpr int kMR = 6, kNR = 8;
 
+// The parts of the two kernels' assembly that are the same: accumulators
+// q4-q15 zeroed, the 12 multiply-adds of one k step (B row in q2-q3, the six A
+// values in d0-d2), the tile stored to %[t], and the registers they clobber.
+#define PIONNX_A7_ZERO   \
+  "vmov.i32 q4, #0\n\t"  \
+  "vmov.i32 q5, #0\n\t"  \
+  "vmov.i32 q6, #0\n\t"  \
+  "vmov.i32 q7, #0\n\t"  \
+  "vmov.i32 q8, #0\n\t"  \
+  "vmov.i32 q9, #0\n\t"  \
+  "vmov.i32 q10, #0\n\t" \
+  "vmov.i32 q11, #0\n\t" \
+  "vmov.i32 q12, #0\n\t" \
+  "vmov.i32 q13, #0\n\t" \
+  "vmov.i32 q14, #0\n\t" \
+  "vmov.i32 q15, #0\n\t"
+#define PIONNX_A7_MLA           \
+  "vmla.f32 q4, q2, d0[0]\n\t"  \
+  "vmla.f32 q5, q3, d0[0]\n\t"  \
+  "vmla.f32 q6, q2, d0[1]\n\t"  \
+  "vmla.f32 q7, q3, d0[1]\n\t"  \
+  "vmla.f32 q8, q2, d1[0]\n\t"  \
+  "vmla.f32 q9, q3, d1[0]\n\t"  \
+  "vmla.f32 q10, q2, d1[1]\n\t" \
+  "vmla.f32 q11, q3, d1[1]\n\t" \
+  "vmla.f32 q12, q2, d2[0]\n\t" \
+  "vmla.f32 q13, q3, d2[0]\n\t" \
+  "vmla.f32 q14, q2, d2[1]\n\t" \
+  "vmla.f32 q15, q3, d2[1]\n\t"
+#define PIONNX_A7_STORE            \
+  "vst1.32 {d8-d11}, [%[t]]!\n\t"  \
+  "vst1.32 {d12-d15}, [%[t]]!\n\t" \
+  "vst1.32 {d16-d19}, [%[t]]!\n\t" \
+  "vst1.32 {d20-d23}, [%[t]]!\n\t" \
+  "vst1.32 {d24-d27}, [%[t]]!\n\t" \
+  "vst1.32 {d28-d31}, [%[t]]!\n\t"
+#define PIONNX_A7_CLOBBERS                                                                                            \
+  "cc", "memory", "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12", "d13", "d14",      \
+      "d15", "d16", "d17", "d18", "d19", "d20", "d21", "d22", "d23", "d24", "d25", "d26", "d27", "d28", "d29", "d30", \
+      "d31"
+
+// The first m rows, n columns of the tile the assembly stored, into C.
+inline void store_tile(const float* tile, float* c, int64_t ldc, int m, int n, bool accumulate) {
+  for (int i = 0; i < m; ++i) {
+    const float32x4_t r[2] = {vld1q_f32(tile + i * kNR), vld1q_f32(tile + i * kNR + 4)};
+    store_row<2>(c + i * ldc, r, n, accumulate);
+  }
+}
+
 void ukernel_neon(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int m, int n, bool accumulate) {
   alignas(16) float tile[kMR * kNR];
   float* t = tile;
   // kc is a depth block of the packed panels: far below 2^32.
   uint32_t k = static_cast<uint32_t>(kc);
-  __asm__ __volatile__(
-      "vmov.i32 q4, #0\n\t"
-      "vmov.i32 q5, #0\n\t"
-      "vmov.i32 q6, #0\n\t"
-      "vmov.i32 q7, #0\n\t"
-      "vmov.i32 q8, #0\n\t"
-      "vmov.i32 q9, #0\n\t"
-      "vmov.i32 q10, #0\n\t"
-      "vmov.i32 q11, #0\n\t"
-      "vmov.i32 q12, #0\n\t"
-      "vmov.i32 q13, #0\n\t"
-      "vmov.i32 q14, #0\n\t"
-      "vmov.i32 q15, #0\n\t"
-      "cmp %[k], #0\n\t"
-      "beq 2f\n"
-      "1:\n\t"
-      "vld1.32 {d0-d2}, [%[a]]!\n\t"
-      "vld1.32 {d4-d7}, [%[b]]!\n\t"
-      "vmla.f32 q4, q2, d0[0]\n\t"
-      "vmla.f32 q5, q3, d0[0]\n\t"
-      "vmla.f32 q6, q2, d0[1]\n\t"
-      "vmla.f32 q7, q3, d0[1]\n\t"
-      "vmla.f32 q8, q2, d1[0]\n\t"
-      "vmla.f32 q9, q3, d1[0]\n\t"
-      "vmla.f32 q10, q2, d1[1]\n\t"
-      "vmla.f32 q11, q3, d1[1]\n\t"
-      "vmla.f32 q12, q2, d2[0]\n\t"
-      "vmla.f32 q13, q3, d2[0]\n\t"
-      "vmla.f32 q14, q2, d2[1]\n\t"
-      "vmla.f32 q15, q3, d2[1]\n\t"
-      "subs %[k], %[k], #1\n\t"
-      "bne 1b\n"
-      "2:\n\t"
-      "vst1.32 {d8-d11}, [%[t]]!\n\t"
-      "vst1.32 {d12-d15}, [%[t]]!\n\t"
-      "vst1.32 {d16-d19}, [%[t]]!\n\t"
-      "vst1.32 {d20-d23}, [%[t]]!\n\t"
-      "vst1.32 {d24-d27}, [%[t]]!\n\t"
-      "vst1.32 {d28-d31}, [%[t]]!\n\t"
-      : [a] "+r"(a), [b] "+r"(b), [k] "+r"(k), [t] "+r"(t)
-      :
-      : "cc", "memory", "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12", "d13", "d14",
-        "d15", "d16", "d17", "d18", "d19", "d20", "d21", "d22", "d23", "d24", "d25", "d26", "d27", "d28", "d29", "d30",
-        "d31");
-  for (int i = 0; i < m; ++i) {
-    const float32x4_t r[2] = {vld1q_f32(tile + i * kNR), vld1q_f32(tile + i * kNR + 4)};
-    store_row<2>(c + i * ldc, r, n, accumulate);
-  }
+  __asm__ __volatile__(PIONNX_A7_ZERO
+                       "cmp %[k], #0\n\t"
+                       "beq 2f\n"
+                       "1:\n\t"
+                       "vld1.32 {d0-d2}, [%[a]]!\n\t"
+                       "vld1.32 {d4-d7}, [%[b]]!\n\t" PIONNX_A7_MLA
+                       "subs %[k], %[k], #1\n\t"
+                       "bne 1b\n"
+                       "2:\n\t" PIONNX_A7_STORE
+                       : [a] "+r"(a), [b] "+r"(b), [k] "+r"(k), [t] "+r"(t)
+                       :
+                       : PIONNX_A7_CLOBBERS);
+  store_tile(tile, c, ldc, m, n, accumulate);
 }
 
 // The same tile with B read in place (SgemmShiftedKernel): each step loads
@@ -161,57 +175,27 @@ __attribute__((noinline)) void shifted_tile_neon(int64_t kc, const float* a, con
   uint32_t k = static_cast<uint32_t>(kc);
   const int64_t* s = shift;
   uint32_t off = 0;
-  __asm__ __volatile__(
-      "vmov.i32 q4, #0\n\t"
-      "vmov.i32 q5, #0\n\t"
-      "vmov.i32 q6, #0\n\t"
-      "vmov.i32 q7, #0\n\t"
-      "vmov.i32 q8, #0\n\t"
-      "vmov.i32 q9, #0\n\t"
-      "vmov.i32 q10, #0\n\t"
-      "vmov.i32 q11, #0\n\t"
-      "vmov.i32 q12, #0\n\t"
-      "vmov.i32 q13, #0\n\t"
-      "vmov.i32 q14, #0\n\t"
-      "vmov.i32 q15, #0\n\t"
-      "cmp %[k], #0\n\t"
-      "beq 2f\n"
-      "1:\n\t"
-      "ldr %[off], [%[s]], #8\n\t"
-      "vld1.32 {d0-d2}, [%[a]]!\n\t"
-      "add %[off], %[b], %[off], lsl #2\n\t"
-      "vld1.32 {d4-d7}, [%[off]]\n\t"
-      "vmla.f32 q4, q2, d0[0]\n\t"
-      "vmla.f32 q5, q3, d0[0]\n\t"
-      "vmla.f32 q6, q2, d0[1]\n\t"
-      "vmla.f32 q7, q3, d0[1]\n\t"
-      "vmla.f32 q8, q2, d1[0]\n\t"
-      "vmla.f32 q9, q3, d1[0]\n\t"
-      "vmla.f32 q10, q2, d1[1]\n\t"
-      "vmla.f32 q11, q3, d1[1]\n\t"
-      "vmla.f32 q12, q2, d2[0]\n\t"
-      "vmla.f32 q13, q3, d2[0]\n\t"
-      "vmla.f32 q14, q2, d2[1]\n\t"
-      "vmla.f32 q15, q3, d2[1]\n\t"
-      "subs %[k], %[k], #1\n\t"
-      "bne 1b\n"
-      "2:\n\t"
-      "vst1.32 {d8-d11}, [%[t]]!\n\t"
-      "vst1.32 {d12-d15}, [%[t]]!\n\t"
-      "vst1.32 {d16-d19}, [%[t]]!\n\t"
-      "vst1.32 {d20-d23}, [%[t]]!\n\t"
-      "vst1.32 {d24-d27}, [%[t]]!\n\t"
-      "vst1.32 {d28-d31}, [%[t]]!\n\t"
-      : [a] "+r"(a), [s] "+r"(s), [k] "+r"(k), [t] "+r"(t), [off] "+&r"(off)
-      : [b] "r"(b)
-      : "cc", "memory", "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12", "d13", "d14",
-        "d15", "d16", "d17", "d18", "d19", "d20", "d21", "d22", "d23", "d24", "d25", "d26", "d27", "d28", "d29", "d30",
-        "d31");
-  for (int i = 0; i < m; ++i) {
-    const float32x4_t r[2] = {vld1q_f32(tile + i * kNR), vld1q_f32(tile + i * kNR + 4)};
-    store_row<2>(c + i * ldc, r, n, false);
-  }
+  __asm__ __volatile__(PIONNX_A7_ZERO
+                       "cmp %[k], #0\n\t"
+                       "beq 2f\n"
+                       "1:\n\t"
+                       "ldr %[off], [%[s]], #8\n\t"
+                       "vld1.32 {d0-d2}, [%[a]]!\n\t"
+                       "add %[off], %[b], %[off], lsl #2\n\t"
+                       "vld1.32 {d4-d7}, [%[off]]\n\t" PIONNX_A7_MLA
+                       "subs %[k], %[k], #1\n\t"
+                       "bne 1b\n"
+                       "2:\n\t" PIONNX_A7_STORE
+                       : [a] "+r"(a), [s] "+r"(s), [k] "+r"(k), [t] "+r"(t), [off] "+&r"(off)
+                       : [b] "r"(b)
+                       : PIONNX_A7_CLOBBERS);
+  store_tile(tile, c, ldc, m, n, false);
 }
+
+#undef PIONNX_A7_ZERO
+#undef PIONNX_A7_MLA
+#undef PIONNX_A7_STORE
+#undef PIONNX_A7_CLOBBERS
 
 #endif
 
