@@ -3,6 +3,7 @@
 #include "platform/aligned_alloc.h"
 
 #include <cstdlib>
+#include <iterator>
 #include <new>
 
 namespace pionnx {
@@ -28,8 +29,11 @@ std::shared_ptr<void> BufferPool::acquire(size_t bytes) {
     std::lock_guard<std::mutex> lk(mu_);
     // Best fit, but never hand out more than twice what was asked: a huge
     // buffer serving a small tensor would pin memory for nothing.
+    // Among buffers of the best-fitting size, the one released last: it is
+    // the likeliest still in cache (the first released is the coldest).
     auto it = free_.lower_bound(want);
     if (it != free_.end() && it->first <= 2 * want) {
+      it = std::prev(free_.upper_bound(it->first));
       capacity = it->first;
       p = it->second;
       cached_ -= capacity;
