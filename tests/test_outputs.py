@@ -64,3 +64,21 @@ def test_two_outputs_of_one_buffer_are_independent():
     a, b = sess.run(None, {"x": np.array([1.0, -2.0, 3.0], dtype=np.float32)})
     a[:] = 9
     np.testing.assert_array_equal(b, [1.0, 0.0, 3.0])
+
+
+def test_an_output_handed_over_without_a_copy_stays_the_callers():
+    # A computed output no one else holds is returned as it is (no copy): it must keep its values
+    # while later runs compute into buffers of the same size, and stay valid after the session is gone.
+    sess = _session(
+        [helper.make_node("Relu", ["x"], ["y"])],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [64, 1024])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [64, 1024])],
+    )
+    x = np.linspace(-1.0, 1.0, 64 * 1024, dtype=np.float32).reshape(64, 1024)
+    kept = [sess.run(None, {"x": x * (k + 1)})[0] for k in range(4)]
+    del sess
+    for k, y in enumerate(kept):
+        np.testing.assert_array_equal(y, np.maximum(x * (k + 1), 0))
+        assert y.flags.writeable
+    kept[0][:] = 7
+    np.testing.assert_array_equal(kept[1], np.maximum(x * 2, 0))

@@ -140,8 +140,9 @@ nb::object tensor_to_python(const Tensor& t) {
   }
   // An output that shares storage with anything else (a weight, a feed,
   // another output) is copied: the caller may write into what it gets back.
-  Tensor src = t;
-  if (src.storage().use_count() > 1) src = src.clone();
+  // Counted before taking a reference here (`t` itself is the run's one).
+  const bool shared = t.storage().use_count() > 1;
+  Tensor src = shared ? t.clone() : t;
   auto make = [&](uint8_t code, uint8_t bits) {
     auto* keep = new Tensor(src);
     nb::capsule owner(keep, [](void* p) noexcept { delete static_cast<Tensor*>(p); });
