@@ -275,7 +275,7 @@ def test_depthwise_conv_matches_the_reference(stride, dilation):
 
 @pytest.mark.parametrize("channels", [5, 13])
 @pytest.mark.parametrize("threads", [1, 2])
-@pytest.mark.parametrize("act", [None, "Clip"])
+@pytest.mark.parametrize("act", [None, "Relu", "Clip", "LeakyRelu"])
 @pytest.mark.parametrize(
     ("strides", "pads"),
     [([1, 1], [1, 1, 1, 1]), ([2, 2], [1, 1, 1, 1]), ([2, 2], [0, 0, 1, 1]), ([1, 2], [2, 0, 1, 2]), ([2, 1], [0] * 4)],
@@ -287,7 +287,8 @@ def test_depthwise_conv_on_padded_planes_matches_the_reference(strides, pads, ac
     with 13 channels, outputs up to 64 wide run 8 channels interleaved (simd::depthwise3x3_c8, on AVX2)
     and the other 5 on the rows: odd and even sizes from 1 to 56 a side, rows narrower than one vector
     (the extra outputs then cross several rows), each stride and asymmetric pads up to 2 on either side,
-    bias and a fused Clip, 2 images over 1 and 2 threads (no plane may write into another's), against
+    bias and a fused activation (Relu and Clip applied in the eight-channel kernel's registers, LeakyRelu
+    in a pass after), 2 images over 1 and 2 threads (no plane may write into another's), against
     onnx.reference."""
     sizes = ((7, 7), (14, 14), (5, 9), (28, 28), (3, 4), (33, 30), (1, 1), (9, 1), (2, 3), (56, 56), (41, 23))
     for height, width in sizes:

@@ -37,10 +37,16 @@ Depthwise3x3S2Row depthwise3x3s2_row_avx2();
 // zeros); sh, sw: the strides. scratch holds depthwise3x3_c8_scratch(OH, OW,
 // sh, sw) floats, zero before the first of a series of calls with the same
 // geometry: the kernel writes only the input's part of its padded buffer, so
-// the border stays zero for the next call.
+// the border stays zero for the next call. `act` is applied to each output
+// vector before it is stored (Relu and Clip as in the SGEMM's epilogue: Relu
+// takes NaN to 0, Clip keeps it).
+struct DepthwiseAct {
+  enum Kind : int { None, Relu, Clip } kind = None;
+  float lo = 0.f, hi = 0.f;
+};
 using Depthwise3x3C8 = void (*)(const float* x, int64_t in_stride, int64_t H, int64_t W, int64_t ph, int64_t pw,
-                                int64_t sh, int64_t sw, const float* w, const float* bias, float* y, int64_t out_stride,
-                                int64_t OH, int64_t OW, float* scratch);
+                                int64_t sh, int64_t sw, const float* w, const float* bias, const DepthwiseAct& act,
+                                float* y, int64_t out_stride, int64_t OH, int64_t OW, float* scratch);
 inline int64_t depthwise3x3_c8_scratch(int64_t OH, int64_t OW, int64_t sh, int64_t sw) {
   return ((OH - 1) * sh + 3) * ((OW - 1) * sw + 3) * 8 + (OW + 8) * 8;
 }

@@ -102,10 +102,10 @@ __attribute__((target("avx2,fma"), always_inline)) inline void transpose8(__m256
 // acc[b] = bias + sum over taps of w[t] * p[(kh * wp + (ow + b) * sw + kw) * 8],
 // p at the row's first padded input row. B independent chains of nine
 // multiply-adds hide the FMA latency.
-template <int B>
+template <int B, int Act>
 __attribute__((target("avx2,fma"), always_inline)) inline void c8_outputs(const float* p, int64_t wp, int64_t sw,
                                                                           int64_t ow, const __m256* wv, __m256 vb,
-                                                                          float* out) {
+                                                                          __m256 lo, __m256 hi, float* out) {
   __m256 acc[B];
   for (int b = 0; b < B; ++b) acc[b] = vb;
   for (int kh = 0; kh < 3; ++kh)
@@ -114,12 +114,27 @@ __attribute__((target("avx2,fma"), always_inline)) inline void c8_outputs(const 
       const __m256 wt = wv[kh * 3 + kw];
       for (int b = 0; b < B; ++b) acc[b] = _mm256_fmadd_ps(wt, _mm256_loadu_ps(q + b * sw * 8), acc[b]);
     }
-  for (int b = 0; b < B; ++b) _mm256_storeu_ps(out + (ow + b) * 8, acc[b]);
+  for (int b = 0; b < B; ++b) {
+    if (Act == DepthwiseAct::Relu) acc[b] = _mm256_max_ps(acc[b], lo);
+    if (Act == DepthwiseAct::Clip) acc[b] = _mm256_min_ps(hi, _mm256_max_ps(lo, acc[b]));
+    _mm256_storeu_ps(out + (ow + b) * 8, acc[b]);
+  }
+}
+
+// One output row (all OW positions, eight channels each) into `row`.
+template <int Act>
+__attribute__((target("avx2,fma"))) void c8_row(const float* p, int64_t wp, int64_t sw, int64_t OW, const __m256* wv,
+                                                __m256 vb, __m256 lo, __m256 hi, float* row) {
+  int64_t ow = 0;
+  for (; ow + 8 <= OW; ow += 8) c8_outputs<8, Act>(p, wp, sw, ow, wv, vb, lo, hi, row);
+  for (; ow + 4 <= OW; ow += 4) c8_outputs<4, Act>(p, wp, sw, ow, wv, vb, lo, hi, row);
+  for (; ow < OW; ++ow) c8_outputs<1, Act>(p, wp, sw, ow, wv, vb, lo, hi, row);
 }
 
 __attribute__((target("avx2,fma"))) void c8_avx2(const float* x, int64_t in_stride, int64_t H, int64_t W, int64_t ph,
                                                  int64_t pw, int64_t sh, int64_t sw, const float* w, const float* bias,
-                                                 float* y, int64_t out_stride, int64_t OH, int64_t OW, float* scratch) {
+                                                 const DepthwiseAct& act, float* y, int64_t out_stride, int64_t OH,
+                                                 int64_t OW, float* scratch) {
   const int64_t hp = (OH - 1) * sh + 3, wp = (OW - 1) * sw + 3;
   float* pad = scratch;                // [hp][wp][8]: only the input's part is written
   float* row = scratch + hp * wp * 8;  // one output row, [OW + 8][8]
@@ -162,15 +177,15 @@ __attribute__((target("avx2,fma"))) void c8_avx2(const float* x, int64_t in_stri
   for (int t = 0; t < 9; ++t)
     wv[t] = _mm256_setr_ps(w[t], w[9 + t], w[18 + t], w[27 + t], w[36 + t], w[45 + t], w[54 + t], w[63 + t]);
   const __m256 vb = bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps();
+  const __m256 lo = _mm256_set1_ps(act.kind == DepthwiseAct::Relu ? 0.f : act.lo), hi = _mm256_set1_ps(act.hi);
+  auto* const compute_row = act.kind == DepthwiseAct::Relu   ? &c8_row<DepthwiseAct::Relu>
+                            : act.kind == DepthwiseAct::Clip ? &c8_row<DepthwiseAct::Clip>
+                                                             : &c8_row<DepthwiseAct::None>;
   for (int64_t oh = 0; oh < OH; ++oh) {
-    const float* p = pad + oh * sh * wp * 8;
-    int64_t ow = 0;
-    for (; ow + 8 <= OW; ow += 8) c8_outputs<8>(p, wp, sw, ow, wv, vb, row);
-    for (; ow + 4 <= OW; ow += 4) c8_outputs<4>(p, wp, sw, ow, wv, vb, row);
-    for (; ow < OW; ++ow) c8_outputs<1>(p, wp, sw, ow, wv, vb, row);
+    compute_row(pad + oh * sh * wp * 8, wp, sw, OW, wv, vb, lo, hi, row);
     // Back to the eight planes: eight outputs at a time, transposed in registers.
     float* yr = y + oh * OW;
-    ow = 0;
+    int64_t ow = 0;
     for (; ow + 8 <= OW; ow += 8) {
       const float* q = row + ow * 8;
       __m256 r0 = _mm256_loadu_ps(q), r1 = _mm256_loadu_ps(q + 8), r2 = _mm256_loadu_ps(q + 16);
