@@ -218,6 +218,26 @@ def test_pointwise_conv_on_small_maps_matches_the_reference(spatial, channels, m
 
 
 @pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("act", [None, "Relu", "Clip", "LeakyRelu"])
+@pytest.mark.parametrize(
+    ("spatial", "channels", "m_out", "group"),
+    [((48, 50), 16, 24, 1), ((46, 45), 32, 7, 1), ((64, 40), 1, 13, 1), ((50, 50), 3, 96, 1), ((45, 48), 24, 40, 2)],
+)
+def test_pointwise_conv_on_large_maps_reads_its_planes_in_place(spatial, channels, m_out, group, act, threads):
+    """1x1 convolutions of up to 32 input channels per group over 2048 positions or more read the input
+    planes in place (conv.cc: row k of the product's B is plane k, no panels packed): output channels
+    off the micro-kernel's rows, widths off its columns (the last tile overlaps the one before), one and
+    three input channels, two groups, with or without a bias, each fused activation, batch 2, 1 and 2
+    threads, against onnx.reference."""
+    for with_bias in (True, False):
+        w = RNG.standard_normal((m_out, channels // group, 1, 1)).astype(np.float32)
+        b = RNG.standard_normal((m_out,)).astype(np.float32) if with_bias else None
+        got, want = conv_against_reference((2, channels, *spatial), w, b, threads, act=act, group=group)
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4, err_msg=f"bias {with_bias}")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("act", [None, "Relu", "LeakyRelu"])
 @pytest.mark.parametrize(
     ("x_spatial", "kernel", "strides", "pads", "channels", "m_out"),
@@ -317,6 +337,7 @@ RESIDUAL_CONVS = {
     "im2col": ((1, 20, 9, 11), (8, 20, 3, 3), {"pads": [1] * 4, "strides": [2, 2]}),
     "direct": ((2, 3, 9, 21), (8, 3, 3, 3), {"pads": [1] * 4, "strides": [2, 2]}),
     "pointwise": ((2, 16, 10, 13), (24, 16, 1, 1), {}),
+    "pointwise-in-place": ((2, 16, 40, 52), (24, 16, 1, 1), {}),
     "transposed": ((1, 32, 7, 7), (64, 32, 1, 1), {}),
     "winograd": ((1, 16, 16, 16), (48, 16, 3, 3), {"pads": [1] * 4}),
     "depthwise": ((2, 6, 9, 9), (6, 1, 3, 3), {"pads": [1] * 4, "group": 6}),
