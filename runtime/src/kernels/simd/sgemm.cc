@@ -327,25 +327,10 @@ void gemv(bool m_cols_contig, int64_t K, int64_t j0, int64_t j1, float alpha, co
 }
 
 // The bias, residual and activation of SgemmBiasAct over one m x n tile of C
-// (rows from `row`, columns from `col`, in L1 as the micro-kernel just stored
-// it): for kernels without a run_bias_act. The same operations as the AVX2
-// kernel's registers.
+// (rows from `row`, columns from `col` of the whole product).
 void finish_tile(const SgemmBiasAct& ba, int64_t row, int64_t col, float* c, int64_t ldc, int64_t m, int64_t n) {
-  for (int64_t i = 0; i < m; ++i) {
-    float* ci = c + i * ldc;
-    if (ba.bias) {
-      const float b = ba.bias[row + i];
-      for (int64_t j = 0; j < n; ++j) ci[j] += b;
-    }
-    if (ba.residual) {
-      const float* ri = ba.residual + (row + i) * ba.ldr + col;
-      for (int64_t j = 0; j < n; ++j) ci[j] += ri[j];
-    }
-    if (ba.act == SgemmBiasAct::Relu)
-      for (int64_t j = 0; j < n; ++j) ci[j] = ci[j] > 0.f ? ci[j] : 0.f;
-    else if (ba.act == SgemmBiasAct::Clip)
-      for (int64_t j = 0; j < n; ++j) ci[j] = std::min(std::max(ci[j], ba.lo), ba.hi);
-  }
+  sgemm_finish_tile(ba, ba.bias ? ba.bias + row : nullptr, ba.residual ? ba.residual + row * ba.ldr + col : nullptr, c,
+                    ldc, m, n);
 }
 
 // C (M x N) = packed A (M x K, see pack_a) times op(B) + beta * C, where
@@ -496,6 +481,26 @@ void run_packed(const SgemmUKernel& uk, float* Ap, const std::function<void(int6
 }
 
 }  // namespace
+
+// The same operations, in the same order, as the AVX2 kernel's registers.
+void sgemm_finish_tile(const SgemmBiasAct& ba, const float* bias, const float* res, float* c, int64_t ldc, int64_t m,
+                       int64_t n) {
+  for (int64_t i = 0; i < m; ++i) {
+    float* ci = c + i * ldc;
+    if (bias) {
+      const float b = bias[i];
+      for (int64_t j = 0; j < n; ++j) ci[j] += b;
+    }
+    if (res) {
+      const float* ri = res + i * ba.ldr;
+      for (int64_t j = 0; j < n; ++j) ci[j] += ri[j];
+    }
+    if (ba.act == SgemmBiasAct::Relu)
+      for (int64_t j = 0; j < n; ++j) ci[j] = ci[j] > 0.f ? ci[j] : 0.f;
+    else if (ba.act == SgemmBiasAct::Clip)
+      for (int64_t j = 0; j < n; ++j) ci[j] = std::min(std::max(ci[j], ba.lo), ba.hi);
+  }
+}
 
 const char* sgemm_isa() { return sgemm_paths().active.c_str(); }
 

@@ -212,18 +212,7 @@ void shifted_neon(int64_t kc, const float* a, const float* b, const int64_t* shi
       n = kNR;
     }
     shifted_tile_neon(kc, a, b + t, shift, c + t, ldc, m, n);
-    for (int i = 0; i < m; ++i) {
-      float* ci = c + i * ldc + t;
-      const float bi = bias ? bias[i] : 0.f;
-      const float* ri = res ? res + i * ba.ldr + t : nullptr;
-      for (int j = 0; j < n; ++j) {
-        float v = ci[j] + bi;
-        if (ri) v += ri[j];
-        if (ba.act == SgemmBiasAct::Relu) v = v > 0.f ? v : 0.f;
-        else if (ba.act == SgemmBiasAct::Clip) v = std::min(std::max(v, ba.lo), ba.hi);
-        ci[j] = v;
-      }
-    }
+    sgemm_finish_tile(ba, bias, res ? res + t : nullptr, c + t, ldc, m, n);
   }
 }
 

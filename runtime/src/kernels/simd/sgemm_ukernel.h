@@ -47,6 +47,13 @@ using SgemmShiftedKernel = void (*)(int64_t kc, const float* a, const float* b, 
                                     float* c, int64_t ldc, int m, const float* bias, const float* res,
                                     const SgemmBiasAct& ba);
 
+// Finishes an m x n tile of C just stored (in L1) as SgemmMicroKernelBiasAct
+// does in registers: row r gets bias[r] (bias not null), then res[r * ba.ldr +
+// j] (res not null), then ba's activation. For kernels without a
+// register epilogue (sgemm.cc's driver, the NEON in-place kernel).
+void sgemm_finish_tile(const SgemmBiasAct& ba, const float* bias, const float* res, float* c, int64_t ldc, int64_t m,
+                       int64_t n);
+
 struct SgemmUKernel {
   int mr, nr;
   SgemmMicroKernel run;
