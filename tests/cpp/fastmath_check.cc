@@ -88,6 +88,24 @@ int main() {
     expect("exp_shift", row[i], e[i], w, 4e-7, 1.2e-38);
   }
   expect("exp_shift_sum", 0.f, sum, want_sum, 1e-5, 0);
+  // The edges exp_shift meets (its argument is never above 0): masked -inf (exactly 0), far below the
+  // max (underflow), zeros and a NaN, over every length around the loops (one and two vectors a step).
+  std::vector<float> edge;
+  for (int i = 0; i < 40; ++i)
+    edge.push_back(i % 5 == 1 ? -inf : i % 5 == 2 ? -90.f - i : i % 5 == 3 ? 0.f : -0.37f * i);
+  edge.push_back(std::numeric_limits<float>::quiet_NaN());
+  for (size_t len = 1; len <= edge.size(); ++len) {
+    std::vector<float> out(len);
+    const float s = fm::exp_shift_sum_block(edge.data(), out.data(), static_cast<int64_t>(len), 0.f);
+    double want_s = 0;
+    for (size_t i = 0; i < len; ++i) {
+      const double w = std::exp(static_cast<double>(edge[i]));
+      want_s += w;
+      expect("exp_shift(edge)", edge[i], out[i], w, 4e-7, 1.2e-38);
+      if (std::isinf(edge[i])) expect("exp_shift(-inf)", edge[i], out[i], 0.0, 0, 0);
+    }
+    expect("exp_shift_sum(edge)", 0.f, s, want_s, 1e-5, 0);
+  }
 
   // DynamicQuantizeLinear's pieces, exactly: the range (NaN skipped) and the
   // uint8 rounding (half to even, as std::nearbyint; NaN to the zero point).

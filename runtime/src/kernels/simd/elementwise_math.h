@@ -17,7 +17,8 @@ void erf_block(const float* x, float* y, int64_t n);
 void sigmoid_block(const float* x, float* y, int64_t n);
 // 0.5 x (1 + erf(x / sqrt 2)), or the tanh approximation.
 void gelu_block(const float* x, float* y, int64_t n, bool tanh_approx);
-// y = exp(x - shift); returns the sum of y (for softmax).
+// y = exp(x - shift) for a shift at least every x (the max: softmax);
+// returns the sum of y.
 float exp_shift_sum_block(const float* x, float* y, int64_t n, float shift);
 float max_block(const float* x, int64_t n);
 // y = softmax(x) over one row: exp(x - max) / sum, through the two above.

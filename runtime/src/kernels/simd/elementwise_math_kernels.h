@@ -32,6 +32,7 @@ constexpr int64_t kLanes = 4;
 #endif
 typedef float vf __attribute__((vector_size(kLanes * 4)));
 typedef int32_t vi __attribute__((vector_size(kLanes * 4)));
+typedef uint32_t vu __attribute__((vector_size(kLanes * 4)));
 
 PIONNX_INLINE vf splat(float x) { return vf{} + x; }
 // Lanewise mask ? a : b, with the mask from a vector comparison.
@@ -68,6 +69,30 @@ PIONNX_INLINE vf exp_v(vf x) {
   res = select(x > splat(hi), splat(std::numeric_limits<float>::infinity()), res);
   res = select(x < splat(lo), splat(0.0f), res);
   return select(is_nan(x), x, res);
+}
+
+// exp(x) for x <= 0 or NaN (softmax's x - max), equal to exp_v there: with no
+// overflow to handle, 2^n is one factor (n >= -126 after the clamp), and a
+// NaN is carried through the arithmetic, not selected: one comparison and
+// two selects where exp_v has five (each an and/andnot/or triple).
+PIONNX_INLINE vf exp_nonpos_v(vf x) {
+  const float lo = -87.3365479f;
+  const vi under = x < splat(lo);  // false for NaN
+  const vf xc = select(under, splat(lo), x);
+  const vf magic = splat(12582912.0f);
+  const vf n = (xc * 1.44269504088896341f + magic) - magic;
+  vf r = xc - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  vf p = splat(1.9875691500e-4f);
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  const vu e = (__builtin_convertvector(__builtin_convertvector(n, vi), vu) + 127u) << 23;
+  const vf res = p * reinterpret_cast<vf>(e);
+  return reinterpret_cast<vf>(~under & reinterpret_cast<vi>(res));
 }
 
 // Rational approximation on [-7.9, 7.9] (Eigen's fast tanh); beyond that tanh
@@ -149,19 +174,30 @@ PIONNX_INLINE void apply(const float* x, float* y, int64_t n, F f) {
   if (i < n) store(y + i, f(load(x + i, n - i)), n - i);
 }
 
+// shift >= every x (the row's max), so x - shift <= 0 or NaN. Two vectors
+// per step, two sums.
 PIONNX_INLINE float exp_shift_sum(const float* x, float* y, int64_t n, float shift) {
-  vf acc = splat(0.0f);
+  vf acc = splat(0.0f), acc2 = acc;
   const vf s = splat(shift);
   int64_t i = 0;
+  for (; i + 2 * kLanes <= n; i += 2 * kLanes) {
+    const vf e = exp_nonpos_v(load(x + i, kLanes) - s);
+    const vf e2 = exp_nonpos_v(load(x + i + kLanes, kLanes) - s);
+    store(y + i, e, kLanes);
+    store(y + i + kLanes, e2, kLanes);
+    acc += e;
+    acc2 += e2;
+  }
   for (; i + kLanes <= n; i += kLanes) {
-    const vf e = exp_v(load(x + i, kLanes) - s);
+    const vf e = exp_nonpos_v(load(x + i, kLanes) - s);
     store(y + i, e, kLanes);
     acc += e;
   }
+  acc += acc2;
   float sum = 0;
   for (int k = 0; k < kLanes; ++k) sum += acc[k];
   if (i < n) {
-    const vf e = exp_v(load(x + i, n - i) - s);
+    const vf e = exp_nonpos_v(load(x + i, n - i) - s);
     store(y + i, e, n - i);
     for (int64_t k = 0; k < n - i; ++k) sum += e[k];
   }
