@@ -1,8 +1,8 @@
 """MaxPool and AveragePool against onnx.reference over the geometries the
 fast 2-D path (kernels/nn/pool.cc, pool2d_plane) takes apart: windows inside
 the input, windows clipped at each border (symmetric, asymmetric and wide
-pads, ceil_mode), strides 1, 2 and 3, the unrolled 2x2 and 3x3 kernels and
-the general one, 1-D pools, maps narrower than the window, and 1 or 2
+pads, ceil_mode), strides 1, 2 and 3, the unrolled 2x2 and 3x3 kernels (3-wide
+windows four at a time in vectors) and the general one, 1-D pools, maps narrower than the window, and 1 or 2
 threads. Max is exact; averages differ from the reference only by the order
 of the float sums."""
 
@@ -31,6 +31,9 @@ GEOMETRIES = [
     ((6, 6), (1, 1), (2, 2), (0, 0, 0, 0), 0),
     ((7, 7), (7, 7), (1, 1), (0, 0, 0, 0), 0),  # the window is the whole input: the global pool's loops
     ((13, 11), (13, 11), (2, 3), (0, 0, 0, 0), 0),
+    # 3-wide windows at strides 1 and 2 run four outputs per vector step: rows of several steps and a tail
+    ((9, 41), (3, 3), (2, 2), (1, 1, 1, 1), 0),
+    ((6, 38), (3, 3), (1, 1), (0, 0, 0, 0), 0),
     ((20,), (3,), (2,), (1, 1), 0),
     ((17,), (4,), (3,), (0, 2), 1),
 ]

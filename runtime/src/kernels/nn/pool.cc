@@ -3,6 +3,8 @@
 // materialises. float16/bfloat16 compute in float32.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <limits>
 #include <type_traits>
 #include <vector>
@@ -135,10 +137,52 @@ void pool_forward(ThreadPool& pool, PoolKind kind, const T* X, T* Y, int64_t* in
 // already reduced column by column: y[o] = op(v[o * SW], ..., v[o * SW + kw - 1]).
 // SW is the stride when it is 1 or 2 (so the loop vectorizes), else 0 and sw
 // is read.
+// Four floats as one vector (GCC and Clang lower them to SSE2 / NEON, or
+// scalars where there are none).
+typedef float v4f __attribute__((vector_size(16)));
+typedef int32_t v4i __attribute__((vector_size(16)));
+inline v4f load4(const float* p) {
+  v4f r;
+  std::memcpy(&r, p, sizeof(r));
+  return r;
+}
+// (a < b) ? b : a lanewise: std::max(a, b), NaN rule included.
+inline v4f max4(v4f a, v4f b) {
+  const v4i m = a < b;
+  return reinterpret_cast<v4f>((m & reinterpret_cast<v4i>(b)) | (~m & reinterpret_cast<v4i>(a)));
+}
+
+// pool_row_windows for 3-wide float windows at stride 1 or 2, four outputs
+// per step (the windows' columns de-interleaved by shuffles at stride 2; a
+// step reads v up to one float past its last window). The same operations
+// in the same order as the scalar loop. Returns the outputs done.
+template <bool IsMax, int SW>
+int64_t row_windows3(const float* v, float* y, int64_t n, float inv) {
+  int64_t o = 0;
+  for (; o + 4 <= n; o += 4) {
+    const float* p = v + o * SW;
+    v4f a, b, c;
+    if (SW == 1) {
+      a = load4(p), b = load4(p + 1), c = load4(p + 2);
+    } else {
+      const v4f lo = load4(p), hi = load4(p + 4), lo2 = load4(p + 2), hi2 = load4(p + 6);
+      a = __builtin_shufflevector(lo, hi, 0, 2, 4, 6);
+      b = __builtin_shufflevector(lo, hi, 1, 3, 5, 7);
+      c = __builtin_shufflevector(lo2, hi2, 0, 2, 4, 6);
+    }
+    const v4f r = IsMax ? max4(max4(a, b), c) : (a + b + c) * inv;
+    std::memcpy(y + o, &r, sizeof(r));
+  }
+  return o;
+}
+
 template <typename T, bool IsMax, int KW, int SW>
 void pool_row_windows(const T* v, T* y, int64_t n, int64_t kw_rt, int64_t sw_rt, T inv) {
   const int64_t kw = KW ? KW : kw_rt, sw = SW ? SW : sw_rt;
-  for (int64_t o = 0; o < n; ++o) {
+  int64_t start = 0;
+  if constexpr (std::is_same<T, float>::value && KW == 3 && (SW == 1 || SW == 2))
+    start = row_windows3<IsMax, SW>(v, y, n, inv);
+  for (int64_t o = start; o < n; ++o) {
     const T* win = v + o * sw;
     T acc = win[0];
     for (int64_t j = 1; j < kw; ++j) acc = IsMax ? std::max(acc, win[j]) : acc + win[j];
@@ -171,11 +215,16 @@ void pool2d_plane(const T* x, T* y, const WindowGeometry& g, bool count_include_
       std::fill(yr, yr + OW, T(0));
       continue;
     }
-    // v[c]: the window rows [hs, he) of column c, reduced.
-    std::copy(x + hs * W, x + hs * W + c1, v);
-    for (int64_t h = hs + 1; h < he; ++h) {
-      const T* r = x + h * W;
-      for (int64_t c = 0; c < c1; ++c) v[c] = IsMax ? std::max(v[c], r[c]) : v[c] + r[c];
+    // v[c]: the window rows [hs, he) of column c, reduced (three rows in one pass).
+    if (he - hs == 3) {
+      const T *r0 = x + hs * W, *r1 = r0 + W, *r2 = r1 + W;
+      for (int64_t c = 0; c < c1; ++c) v[c] = IsMax ? std::max(std::max(r0[c], r1[c]), r2[c]) : (r0[c] + r1[c]) + r2[c];
+    } else {
+      std::copy(x + hs * W, x + hs * W + c1, v);
+      for (int64_t h = hs + 1; h < he; ++h) {
+        const T* r = x + h * W;
+        for (int64_t c = 0; c < c1; ++c) v[c] = IsMax ? std::max(v[c], r[c]) : v[c] + r[c];
+      }
     }
     // Rows an average counts: those inside, or with count_include_pad those inside the padded input.
     const int64_t rows = count_include_pad ? std::min(h0 + kh, H + g.pad_end[0]) - h0 : he - hs;
@@ -210,7 +259,7 @@ void pool2d_fast(ThreadPool& pool, const T* X, T* Y, int64_t planes, const Windo
   if (g.kernel[0] == 2 && g.kernel[1] == 2) plane = &pool2d_plane<T, IsMax, 2, 2>;
   pool.parallel_for(planes, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, out_size * g.kernel_size())),
                     [&](int64_t b, int64_t e) {
-                      std::vector<T> row(static_cast<size_t>(g.in[1]));
+                      std::vector<T> row(static_cast<size_t>(g.in[1] + 8));  // + the vector steps' over-read
                       for (int64_t c = b; c < e; ++c)
                         plane(X + c * in_size, Y + c * out_size, g, count_include_pad, row.data());
                     });
