@@ -152,6 +152,24 @@ inline v4f max4(v4f a, v4f b) {
   return reinterpret_cast<v4f>((m & reinterpret_cast<v4i>(b)) | (~m & reinterpret_cast<v4i>(a)));
 }
 
+// Lanes 0 2 4 6 (evens) or 1 3 5 7 (odds) of a:b. GCC before 12 (the
+// manylinux cross toolchain's g++-10) has only __builtin_shuffle, Clang only
+// __builtin_shufflevector.
+inline v4f evens(v4f a, v4f b) {
+#if defined(__clang__)
+  return __builtin_shufflevector(a, b, 0, 2, 4, 6);
+#else
+  return __builtin_shuffle(a, b, v4i{0, 2, 4, 6});
+#endif
+}
+inline v4f odds(v4f a, v4f b) {
+#if defined(__clang__)
+  return __builtin_shufflevector(a, b, 1, 3, 5, 7);
+#else
+  return __builtin_shuffle(a, b, v4i{1, 3, 5, 7});
+#endif
+}
+
 // pool_row_windows for 3-wide float windows at stride 1 or 2, four outputs
 // per step (the windows' columns de-interleaved by shuffles at stride 2; a
 // step reads v up to one float past its last window). The same operations
@@ -166,9 +184,9 @@ int64_t row_windows3(const float* v, float* y, int64_t n, float inv) {
       a = load4(p), b = load4(p + 1), c = load4(p + 2);
     } else {
       const v4f lo = load4(p), hi = load4(p + 4), lo2 = load4(p + 2), hi2 = load4(p + 6);
-      a = __builtin_shufflevector(lo, hi, 0, 2, 4, 6);
-      b = __builtin_shufflevector(lo, hi, 1, 3, 5, 7);
-      c = __builtin_shufflevector(lo2, hi2, 0, 2, 4, 6);
+      a = evens(lo, hi);
+      b = odds(lo, hi);
+      c = evens(lo2, hi2);
     }
     const v4f r = IsMax ? max4(max4(a, b), c) : (a + b + c) * inv;
     std::memcpy(y + o, &r, sizeof(r));
