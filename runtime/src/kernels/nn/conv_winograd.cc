@@ -1,5 +1,6 @@
 #include "kernels/nn/conv_winograd.h"
 
+#include "kernels/simd/vec4.h"
 #include "platform/cpu_features.h"
 
 #include <algorithm>
@@ -13,37 +14,22 @@ constexpr int kTile = 6;  // input tile (4 outputs + 2 of the 3x3 window's reach
 constexpr int kOut = 4;
 constexpr int kElems = kTile * kTile;
 
-// Four tiles side by side, one per lane: the transforms below run on four
-// tiles at once (GCC's vector extension: SSE2 on x86-64, NEON on ARM).
-typedef float v4f __attribute__((vector_size(16)));
-
-inline v4f load4(const float* p) {
-  v4f v;
-  std::memcpy(&v, p, sizeof(v));
-  return v;
-}
-
-inline void store4(float* p, v4f v) { std::memcpy(p, &v, sizeof(v)); }
+// Four tiles side by side, one per lane (simd::v4f): the transforms below
+// run on four tiles at once.
+using simd::load4;
+using simd::shuffle4;
+using simd::store4;
+using simd::v4f;
 
 // 4x4 transpose of a, b, c, d (rows) in place: lane l of the results holds
 // row l. Tiles side by side in lanes <-> each tile's row in a vector.
 inline void transpose4(v4f& a, v4f& b, v4f& c, v4f& d) {
-#if defined(__clang__)
-  const v4f t0 = __builtin_shufflevector(a, b, 0, 4, 1, 5), t1 = __builtin_shufflevector(a, b, 2, 6, 3, 7);
-  const v4f t2 = __builtin_shufflevector(c, d, 0, 4, 1, 5), t3 = __builtin_shufflevector(c, d, 2, 6, 3, 7);
-  a = __builtin_shufflevector(t0, t2, 0, 1, 4, 5);
-  b = __builtin_shufflevector(t0, t2, 2, 3, 6, 7);
-  c = __builtin_shufflevector(t1, t3, 0, 1, 4, 5);
-  d = __builtin_shufflevector(t1, t3, 2, 3, 6, 7);
-#else
-  typedef int v4i __attribute__((vector_size(16)));
-  const v4f t0 = __builtin_shuffle(a, b, v4i{0, 4, 1, 5}), t1 = __builtin_shuffle(a, b, v4i{2, 6, 3, 7});
-  const v4f t2 = __builtin_shuffle(c, d, v4i{0, 4, 1, 5}), t3 = __builtin_shuffle(c, d, v4i{2, 6, 3, 7});
-  a = __builtin_shuffle(t0, t2, v4i{0, 1, 4, 5});
-  b = __builtin_shuffle(t0, t2, v4i{2, 3, 6, 7});
-  c = __builtin_shuffle(t1, t3, v4i{0, 1, 4, 5});
-  d = __builtin_shuffle(t1, t3, v4i{2, 3, 6, 7});
-#endif
+  const v4f t0 = shuffle4<0, 4, 1, 5>(a, b), t1 = shuffle4<2, 6, 3, 7>(a, b);
+  const v4f t2 = shuffle4<0, 4, 1, 5>(c, d), t3 = shuffle4<2, 6, 3, 7>(c, d);
+  a = shuffle4<0, 1, 4, 5>(t0, t2);
+  b = shuffle4<2, 3, 6, 7>(t0, t2);
+  c = shuffle4<0, 1, 4, 5>(t1, t3);
+  d = shuffle4<2, 3, 6, 7>(t1, t3);
 }
 
 // d (6 values, stride s) -> B^T d. T: float, or v4f for four tiles.

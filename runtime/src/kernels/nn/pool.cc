@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <limits>
 #include <type_traits>
 #include <vector>
@@ -16,6 +15,7 @@
 #include "kernels/base/kernel.h"
 #include "kernels/base/shapes.h"
 #include "kernels/nn/window.h"
+#include "kernels/simd/vec4.h"
 #include "platform/thread_pool.h"
 
 namespace pionnx {
@@ -133,41 +133,15 @@ void pool_forward(ThreadPool& pool, PoolKind kind, const T* X, T* Y, int64_t* in
                     });
 }
 
-// Reduces the kw columns of each inside window from `v`, the window rows
-// already reduced column by column: y[o] = op(v[o * SW], ..., v[o * SW + kw - 1]).
-// SW is the stride when it is 1 or 2 (so the loop vectorizes), else 0 and sw
-// is read.
-// Four floats as one vector (GCC and Clang lower them to SSE2 / NEON, or
-// scalars where there are none).
-typedef float v4f __attribute__((vector_size(16)));
-typedef int32_t v4i __attribute__((vector_size(16)));
-inline v4f load4(const float* p) {
-  v4f r;
-  std::memcpy(&r, p, sizeof(r));
-  return r;
-}
+using simd::load4;
+using simd::shuffle4;
+using simd::store4;
+using simd::v4f;
+using simd::v4i;
 // (a < b) ? b : a lanewise: std::max(a, b), NaN rule included.
 inline v4f max4(v4f a, v4f b) {
   const v4i m = a < b;
   return reinterpret_cast<v4f>((m & reinterpret_cast<v4i>(b)) | (~m & reinterpret_cast<v4i>(a)));
-}
-
-// Lanes 0 2 4 6 (evens) or 1 3 5 7 (odds) of a:b. GCC before 12 (the
-// manylinux cross toolchain's g++-10) has only __builtin_shuffle, Clang only
-// __builtin_shufflevector.
-inline v4f evens(v4f a, v4f b) {
-#if defined(__clang__)
-  return __builtin_shufflevector(a, b, 0, 2, 4, 6);
-#else
-  return __builtin_shuffle(a, b, v4i{0, 2, 4, 6});
-#endif
-}
-inline v4f odds(v4f a, v4f b) {
-#if defined(__clang__)
-  return __builtin_shufflevector(a, b, 1, 3, 5, 7);
-#else
-  return __builtin_shuffle(a, b, v4i{1, 3, 5, 7});
-#endif
 }
 
 // pool_row_windows for 3-wide float windows at stride 1 or 2, four outputs
@@ -184,16 +158,19 @@ int64_t row_windows3(const float* v, float* y, int64_t n, float inv) {
       a = load4(p), b = load4(p + 1), c = load4(p + 2);
     } else {
       const v4f lo = load4(p), hi = load4(p + 4), lo2 = load4(p + 2), hi2 = load4(p + 6);
-      a = evens(lo, hi);
-      b = odds(lo, hi);
-      c = evens(lo2, hi2);
+      a = shuffle4<0, 2, 4, 6>(lo, hi);
+      b = shuffle4<1, 3, 5, 7>(lo, hi);
+      c = shuffle4<0, 2, 4, 6>(lo2, hi2);
     }
-    const v4f r = IsMax ? max4(max4(a, b), c) : (a + b + c) * inv;
-    std::memcpy(y + o, &r, sizeof(r));
+    store4(y + o, IsMax ? max4(max4(a, b), c) : (a + b + c) * inv);
   }
   return o;
 }
 
+// Reduces the kw columns of each inside window from `v`, the window rows
+// already reduced column by column: y[o] = op(v[o * SW], ..., v[o * SW + kw - 1]).
+// SW is the stride when it is 1 or 2 (so the loop vectorizes), else 0 and sw
+// is read.
 template <typename T, bool IsMax, int KW, int SW>
 void pool_row_windows(const T* v, T* y, int64_t n, int64_t kw_rt, int64_t sw_rt, T inv) {
   const int64_t kw = KW ? KW : kw_rt, sw = SW ? SW : sw_rt;

@@ -45,11 +45,13 @@ PIONNX_INLINE vf vmin(vf a, vf b) { return select(a < b, a, b); }
 PIONNX_INLINE vi is_nan(vf x) { return (reinterpret_cast<vi>(x) & 0x7fffffff) > 0x7f800000; }
 PIONNX_INLINE vf vmax(vf a, vf b) { return select(a > b, a, b); }
 
+// The lower bound of exp's clamp: exp underflows past it.
+constexpr float kExpLo = -87.3365479f;
+
 // exp(x) = 2^n e^r, n = round(x / ln2), |r| <= ln2 / 2, degree-6 polynomial
-// for e^r (Cephes expf).
-PIONNX_INLINE vf exp_v(vf x) {
-  const float hi = 88.7228394f, lo = -87.3365479f;  // past these exp overflows / underflows
-  const vf xc = vmax(vmin(x, splat(hi)), splat(lo));
+// for e^r (Cephes expf): returns e^r and sets n, for x clamped to the range
+// exp is finite in. Shared by exp_v and exp_nonpos_v.
+PIONNX_INLINE vf exp_reduced(vf xc, vf* n_out) {
   // Round to nearest with the 1.5 * 2^23 trick: plain adds, no floor.
   const vf magic = splat(12582912.0f);
   const vf n = (xc * 1.44269504088896341f + magic) - magic;
@@ -61,13 +63,20 @@ PIONNX_INLINE vf exp_v(vf x) {
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
+  *n_out = n;
+  return p * r * r + r + 1.0f;
+}
+
+PIONNX_INLINE vf exp_v(vf x) {
+  const float hi = 88.7228394f;  // past this exp overflows
+  vf n;
+  const vf p = exp_reduced(vmax(vmin(x, splat(hi)), splat(kExpLo)), &n);
   // 2^n through the exponent field, split in two factors so n = 128 fits.
   const vi ni = __builtin_convertvector(n, vi);
   const vi n1 = ni >> 1, n2 = ni - n1;
   vf res = p * reinterpret_cast<vf>((n1 + 127) << 23) * reinterpret_cast<vf>((n2 + 127) << 23);
   res = select(x > splat(hi), splat(std::numeric_limits<float>::infinity()), res);
-  res = select(x < splat(lo), splat(0.0f), res);
+  res = select(x < splat(kExpLo), splat(0.0f), res);
   return select(is_nan(x), x, res);
 }
 
@@ -76,20 +85,9 @@ PIONNX_INLINE vf exp_v(vf x) {
 // NaN is carried through the arithmetic, not selected: one comparison and
 // two selects where exp_v has five (each an and/andnot/or triple).
 PIONNX_INLINE vf exp_nonpos_v(vf x) {
-  const float lo = -87.3365479f;
-  const vi under = x < splat(lo);  // false for NaN
-  const vf xc = select(under, splat(lo), x);
-  const vf magic = splat(12582912.0f);
-  const vf n = (xc * 1.44269504088896341f + magic) - magic;
-  vf r = xc - n * 0.693359375f;
-  r = r - n * -2.12194440e-4f;
-  vf p = splat(1.9875691500e-4f);
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
+  const vi under = x < splat(kExpLo);  // false for NaN
+  vf n;
+  const vf p = exp_reduced(select(under, splat(kExpLo), x), &n);
   const vu e = (__builtin_convertvector(__builtin_convertvector(n, vi), vu) + 127u) << 23;
   const vf res = p * reinterpret_cast<vf>(e);
   return reinterpret_cast<vf>(~under & reinterpret_cast<vi>(res));

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <cstring>
 #include <functional>
 #include <stdexcept>
 #include <string>
@@ -13,22 +12,12 @@
 
 #include "kernels/simd/dispatch.h"
 #include "kernels/simd/sgemm_ukernel.h"
+#include "kernels/simd/vec4.h"
 #include "platform/thread_pool.h"
 
 namespace pionnx {
 namespace simd {
 namespace {
-
-// Four floats: one SSE / NEON register. GCC and Clang lower the arithmetic
-// to vector instructions on every target (or to scalars where there are none).
-typedef float v4f __attribute__((vector_size(16)));
-
-inline v4f load4(const float* p) {
-  v4f v;
-  std::memcpy(&v, p, sizeof(v));
-  return v;
-}
-inline void store4(float* p, v4f v) { std::memcpy(p, &v, sizeof(v)); }
 
 // Portable 4x8 micro-kernel: 8 vector accumulators fit the 16 registers of
 // SSE2, armv7 NEON and aarch64 with room for the operands.
@@ -344,7 +333,8 @@ void gemm_packed_a(const SgemmUKernel& uk, const float* Ap, int64_t M, int64_t N
   const int MR = uk.mr, NR = uk.nr;
   const Blocking& blk = blocking();
   const int64_t MC = blk.mc, KC = blk.kc;
-  const int64_t NC = M <= MC ? std::max(blk.nc_one_block, (blk.nc_one_block * KC / std::min(K, KC)) / NR * NR) : blk.nc;
+  // One row block: about the same bytes of B whatever the depth (nc_one_block is for a full KC).
+  const int64_t NC = M <= MC ? blk.nc_one_block * KC / std::min(K, KC) / NR * NR : blk.nc;
   // The B panel, 64-byte aligned: the micro-kernels load whole vectors from
   // it every k step, and a load straddling two cache lines costs two.
   // A prepacked B (sgemm_pack_b) is read in place: block pc starts at pc * Np
