@@ -1,11 +1,17 @@
 // AVX-512F micro-kernel: 8x32 tile, 16 zmm accumulators plus two B vectors
 // and one broadcast A value (19 of 32 registers). Compiled with a target
-// attribute; used only when the CPU reports AVX-512F.
+// attribute; used only when the CPU reports AVX-512F. Like the AVX2 kernel it
+// finishes tiles in registers (bias, residual, Relu/Clip: SgemmBiasAct) and
+// reads B in place for direct convolutions (SgemmShiftedKernel); partial
+// tiles use AVX-512's masked loads and stores.
+#include "kernels/simd/sgemm.h"
 #include "kernels/simd/sgemm_ukernel.h"
 #include "platform/cpu_features.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
+
+#include <algorithm>
 
 namespace pionnx {
 namespace simd {
@@ -13,43 +19,108 @@ namespace {
 
 constexpr int kMR = 8, kNR = 32;
 
-__attribute__((target("avx512f"))) void ukernel_avx512(int64_t kc, const float* a, const float* b, float* c,
-                                                       int64_t ldc, int m, int n, bool accumulate) {
+#define PIONNX_AVX512 __attribute__((target("avx512f"), always_inline)) inline
+
+// As sgemm_avx2.cc's Finish: + bias, + residual, then Relu as max(v, 0) or
+// Clip as min(hi, max(lo, v)), the order and NaN behaviour of the driver's
+// finish_tile.
+struct Finish {
+  bool bias;
+  int act;
+  __m512 lo, hi;
+};
+
+PIONNX_AVX512 __m512 activate(__m512 v, const Finish& f) {
+  if (f.act == SgemmBiasAct::Relu) v = _mm512_max_ps(v, _mm512_setzero_ps());
+  else if (f.act == SgemmBiasAct::Clip) v = _mm512_min_ps(f.hi, _mm512_max_ps(f.lo, v));
+  return v;
+}
+
+// One row of the tile into C: columns under masks k0 (0-15) and k1 (16-31),
+// full vectors when `full`; with kFinish, bias[row], the residual row
+// res + row * ldr (res not null) and the activation on the way.
+template <bool kFinish>
+PIONNX_AVX512 void store_row(float* ci, __m512 v0, __m512 v1, bool full, __mmask16 k0, __mmask16 k1,
+                             bool accumulate, const Finish& f, const float* bias, const float* res, int64_t ldr,
+                             int row) {
+  if (accumulate) {
+    v0 = _mm512_add_ps(v0, full ? _mm512_loadu_ps(ci) : _mm512_maskz_loadu_ps(k0, ci));
+    v1 = _mm512_add_ps(v1, full ? _mm512_loadu_ps(ci + 16) : _mm512_maskz_loadu_ps(k1, ci + 16));
+  }
+  if (kFinish) {
+    if (f.bias) {
+      const __m512 b = _mm512_set1_ps(bias[row]);
+      v0 = _mm512_add_ps(v0, b);
+      v1 = _mm512_add_ps(v1, b);
+    }
+    if (res) {
+      const float* r = res + row * ldr;
+      v0 = _mm512_add_ps(v0, full ? _mm512_loadu_ps(r) : _mm512_maskz_loadu_ps(k0, r));
+      v1 = _mm512_add_ps(v1, full ? _mm512_loadu_ps(r + 16) : _mm512_maskz_loadu_ps(k1, r + 16));
+    }
+    v0 = activate(v0, f);
+    v1 = activate(v1, f);
+  }
+  if (full) {
+    _mm512_storeu_ps(ci, v0);
+    _mm512_storeu_ps(ci + 16, v1);
+    return;
+  }
+  _mm512_mask_storeu_ps(ci, k0, v0);
+  _mm512_mask_storeu_ps(ci + 16, k1, v1);
+}
+
+// kShifted: B is read in place, not from a packed panel: row k of the
+// tile's B is the 32 floats at b + shift[k] (SgemmShiftedKernel). The rows
+// are stored with constant indices (the loop below is unrolled), so the
+// accumulators stay in registers (see sgemm_avx2.cc).
+template <bool kFinish, bool kShifted = false>
+PIONNX_AVX512 void tile_avx512(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int m, int n,
+                               bool accumulate, const float* bias, const float* res, int64_t ldr, const Finish& f,
+                               const int64_t* shift = nullptr) {
   __m512 acc[kMR][2];
+#pragma GCC unroll 8
   for (int i = 0; i < kMR; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
-  for (int64_t k = 0; k < kc; ++k) {
-    const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+  for (int64_t k = 0; k < kc; ++k, a += kMR) {
+    const float* bk = kShifted ? b + shift[k] : b + k * kNR;
+    const __m512 b0 = _mm512_loadu_ps(bk), b1 = _mm512_loadu_ps(bk + 16);
+#pragma GCC unroll 8
     for (int i = 0; i < kMR; ++i) {
       const __m512 ai = _mm512_set1_ps(a[i]);
       acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
       acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
     }
-    a += kMR;
-    b += kNR;
   }
-  if (m == kMR && n == kNR) {
-    for (int i = 0; i < kMR; ++i) {
-      float* ci = c + i * ldc;
-      if (accumulate) {
-        acc[i][0] = _mm512_add_ps(acc[i][0], _mm512_loadu_ps(ci));
-        acc[i][1] = _mm512_add_ps(acc[i][1], _mm512_loadu_ps(ci + 16));
-      }
-      _mm512_storeu_ps(ci, acc[i][0]);
-      _mm512_storeu_ps(ci + 16, acc[i][1]);
-    }
-    return;
-  }
-  // Partial tile: masked loads/stores on the columns, only the live rows.
-  const uint32_t cols = n >= 32 ? 0xffffffffu : ((1u << n) - 1u);
+  const bool full = n == kNR;
+  const uint32_t cols = n >= kNR ? 0xffffffffu : ((1u << n) - 1u);
   const __mmask16 k0 = static_cast<__mmask16>(cols & 0xffff), k1 = static_cast<__mmask16>(cols >> 16);
-  for (int i = 0; i < m; ++i) {
-    float* ci = c + i * ldc;
-    if (accumulate) {
-      acc[i][0] = _mm512_add_ps(acc[i][0], _mm512_maskz_loadu_ps(k0, ci));
-      acc[i][1] = _mm512_add_ps(acc[i][1], _mm512_maskz_loadu_ps(k1, ci + 16));
-    }
-    _mm512_mask_storeu_ps(ci, k0, acc[i][0]);
-    _mm512_mask_storeu_ps(ci + 16, k1, acc[i][1]);
+#pragma GCC unroll 8
+  for (int i = 0; i < kMR; ++i)
+    if (i < m) store_row<kFinish>(c + i * ldc, acc[i][0], acc[i][1], full, k0, k1, accumulate, f, bias, res, ldr, i);
+}
+
+__attribute__((target("avx512f"))) void ukernel_avx512(int64_t kc, const float* a, const float* b, float* c,
+                                                       int64_t ldc, int m, int n, bool accumulate) {
+  tile_avx512<false>(kc, a, b, c, ldc, m, n, accumulate, nullptr, nullptr, 0, Finish{});
+}
+
+__attribute__((target("avx512f"))) void ukernel_avx512_bias_act(int64_t kc, const float* a, const float* b, float* c,
+                                                                int64_t ldc, int m, int n, bool accumulate,
+                                                                const float* bias, const float* res,
+                                                                const SgemmBiasAct& ba) {
+  const Finish f{bias != nullptr, ba.act, _mm512_set1_ps(ba.lo), _mm512_set1_ps(ba.hi)};
+  tile_avx512<true>(kc, a, b, c, ldc, m, n, accumulate, bias, res, ba.ldr, f);
+}
+
+// Tiles of one row band read from B in place (SgemmShiftedKernel): 32
+// columns at a time across w, the last one masked.
+__attribute__((target("avx512f"))) void shifted_avx512(int64_t kc, const float* a, const float* b,
+                                                       const int64_t* shift, int64_t w, float* c, int64_t ldc, int m,
+                                                       const float* bias, const float* res, const SgemmBiasAct& ba) {
+  const Finish f{bias != nullptr, ba.act, _mm512_set1_ps(ba.lo), _mm512_set1_ps(ba.hi)};
+  for (int64_t t = 0; t < w; t += kNR) {
+    const int n = static_cast<int>(std::min<int64_t>(kNR, w - t));
+    tile_avx512<true, true>(kc, a, b + t, c + t, ldc, m, n, false, bias, res ? res + t : nullptr, ba.ldr, f, shift);
   }
 }
 
@@ -84,7 +155,9 @@ __attribute__((target("avx512f"))) void gemv_rows_avx512(int64_t K, int64_t n, c
   }
 }
 
-const SgemmUKernel kAvx512{kMR, kNR, ukernel_avx512, "avx512", gemv_rows_avx512, nullptr, gemv_dots_avx2};
+const SgemmUKernel kAvx512{kMR,           kNR, ukernel_avx512, "avx512", gemv_rows_avx512, ukernel_avx512_bias_act,
+                           gemv_dots_avx2, shifted_avx512};
+#undef PIONNX_AVX512
 
 }  // namespace
 
