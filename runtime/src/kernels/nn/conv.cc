@@ -334,8 +334,7 @@ void panels_from_rows(const float* buf, int64_t w, int64_t kc, float* out) {
     const int64_t n = std::min<int64_t>(NR, w - jr);
     if (n == NR) {
       for (int64_t kk = 0; kk < kc; ++kk, dst += NR) {
-        const float* src = buf + kk * w + jr;
-        for (int t = 0; t < NR; ++t) dst[t] = src[t];
+        std::memcpy(dst, buf + kk * w + jr, sizeof(float) * NR);  // fixed size: vector moves (a loop stayed scalar)
       }
     } else {
       for (int64_t kk = 0; kk < kc; ++kk, dst += NR) {
