@@ -7,6 +7,7 @@
 // PIONNX_QGEMM=generic (read at start-up) forces the portable kernel, so the
 // script runs each mode in its own process. Exit status non-zero on mismatch.
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -20,7 +21,9 @@ using pionnx::simd::QGemmArgs;
 
 namespace {
 
-bool check(int64_t M, int64_t N, int64_t K, bool a_signed, bool b_signed, bool per_channel, bool prepacked,
+// mode 0: C = product; 1: C += product (accumulate); 2: the float output
+// (Cf = float(product) * scale[j] + bias[j], MatMulIntegerToFloat's).
+bool check(int64_t M, int64_t N, int64_t K, bool a_signed, bool b_signed, bool per_channel, bool prepacked, int mode,
            std::mt19937& rng, pionnx::ThreadPool* pool) {
   std::uniform_int_distribution<int> byte(0, 255);
   const int64_t lda = K + 3, ldb = N + 5, ldc = N + 1;
@@ -36,8 +39,14 @@ bool check(int64_t M, int64_t N, int64_t K, bool a_signed, bool b_signed, bool p
   q.B = B.data(), q.ldb = ldb, q.b_signed = b_signed, q.b_zp = bzp.data(), q.b_zp_per_col = per_channel;
   std::vector<int32_t> C(M * ldc, 7);
   q.C = C.data(), q.ldc = ldc;
-  // B packed beforehand, as a constant MatMulInteger weight is (empty on
-  // the VNNI paths, which then pack during the call).
+  q.accumulate = mode == 1;
+  const int64_t ldcf = N + 2;
+  std::vector<float> Cf(M * ldcf, -1.f), scale(N), bias(N);
+  std::uniform_real_distribution<float> real(-1.f, 1.f);
+  for (auto& v : scale) v = real(rng) * 1e-3f;
+  for (auto& v : bias) v = real(rng);
+  if (mode == 2) q.Cf = Cf.data(), q.ldcf = ldcf, q.scale = scale.data(), q.scale_per_col = true, q.bias = bias.data();
+  // B packed beforehand, as a constant MatMulInteger weight is.
   const pionnx::simd::QGemmPackedB packed = prepacked ? pionnx::simd::qgemm_pack_b(q) : pionnx::simd::QGemmPackedB();
   if (prepacked) q.packed_b = &packed;
   pionnx::simd::qgemm(q, pool);
@@ -52,10 +61,24 @@ bool check(int64_t M, int64_t N, int64_t K, bool a_signed, bool b_signed, bool p
       int64_t want = 0;
       for (int64_t k = 0; k < K; ++k)
         want += int64_t(a_at(i, k) - azp[per_channel ? i : 0]) * (b_at(k, j) - bzp[per_channel ? j : 0]);
+      if (mode == 2) {
+        const float f = static_cast<float>(static_cast<int32_t>(want)) * scale[j] + bias[j], got = Cf[i * ldcf + j];
+        if (std::fabs(got - f) > 1e-6f * std::fabs(f) + 1e-6f) {
+          std::printf(
+              "  MISMATCH float M=%lld N=%lld K=%lld a_signed=%d b_signed=%d prepacked=%d at (%lld,%lld): %g != %g\n",
+              (long long)M, (long long)N, (long long)K, a_signed, b_signed, prepacked, (long long)i, (long long)j, got,
+              f);
+          return false;
+        }
+        continue;
+      }
+      if (mode == 1) want += 7;
       if (C[i * ldc + j] != static_cast<int32_t>(want)) {
-        std::printf("  MISMATCH M=%lld N=%lld K=%lld a_signed=%d b_signed=%d prepacked=%d at (%lld,%lld): %d != %lld\n",
-                    (long long)M, (long long)N, (long long)K, a_signed, b_signed, prepacked, (long long)i, (long long)j,
-                    C[i * ldc + j], (long long)want);
+        std::printf(
+            "  MISMATCH M=%lld N=%lld K=%lld a_signed=%d b_signed=%d prepacked=%d mode=%d at (%lld,%lld): "
+            "%d != %lld\n",
+            (long long)M, (long long)N, (long long)K, a_signed, b_signed, prepacked, mode, (long long)i, (long long)j,
+            C[i * ldc + j], (long long)want);
         return false;
       }
     }
@@ -98,10 +121,11 @@ int main(int argc, char** argv) {
       for (int sb = 0; sb < 2; ++sb)
         for (int pc = 0; pc < 2; ++pc)
           for (int pk = 0; pk < 2; ++pk)
-            for (pionnx::ThreadPool* p : {static_cast<pionnx::ThreadPool*>(nullptr), &pool}) {
-              ++runs;
-              if (!check(s[0], s[1], s[2], sa, sb, pc, pk, rng, p)) ++failures;
-            }
+            for (int mode = 0; mode < 3; ++mode)
+              for (pionnx::ThreadPool* p : {static_cast<pionnx::ThreadPool*>(nullptr), &pool}) {
+                ++runs;
+                if (!check(s[0], s[1], s[2], sa, sb, pc, pk, mode, rng, p)) ++failures;
+              }
   std::printf("  qgemm %s: %d/%d products match the reference\n", pionnx::simd::qgemm_isa(), runs - failures, runs);
   return failures == 0 ? 0 : 1;
 }

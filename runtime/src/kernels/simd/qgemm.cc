@@ -148,12 +148,22 @@ void pack_b_panel(const QGemmArgs& g, int64_t k0, int64_t kc, int64_t j0, int64_
 // in acc plus, where K spans several depth blocks, the partial ones in prev.
 void store_float(const QGemmArgs& g, int64_t i, int64_t j, int64_t w, const int32_t* acc, const int32_t* prev) {
   float* cf = g.Cf + i * g.ldcf + j;
-  const float* scale = g.scale + (g.scale_per_col ? j : 0);
   const float* bias = g.bias ? g.bias + j : nullptr;
-  for (int64_t t = 0; t < w; ++t) {
-    const float v = static_cast<float>(prev ? acc[t] + prev[t] : acc[t]) * scale[g.scale_per_col ? t : 0];
-    cf[t] = bias ? v + bias[t] : v;
+  int32_t sum[kNc];
+  if (prev) {
+    for (int64_t t = 0; t < w; ++t) sum[t] = acc[t] + prev[t];
+    acc = sum;
   }
+  // The conditions outside the loops, so each loop vectorizes.
+  if (g.scale_per_col) {
+    const float* scale = g.scale + j;
+    for (int64_t t = 0; t < w; ++t) cf[t] = static_cast<float>(acc[t]) * scale[t];
+  } else {
+    const float scale = g.scale[0];
+    for (int64_t t = 0; t < w; ++t) cf[t] = static_cast<float>(acc[t]) * scale;
+  }
+  if (bias)
+    for (int64_t t = 0; t < w; ++t) cf[t] += bias[t];
 }
 
 // One task: rows [i0, i1) x columns [j0, j0 + nc). B's panels come from
@@ -205,70 +215,98 @@ void qgemm_block(const QGemmArgs& g, const PairA& A, int64_t i0, int64_t i1, int
 // B' = B (-128 if uint8), zero points za' and zb' shifted alike,
 //   sum (A' - za')(B' - zb') = sum A'B' - zb' sum A' - za' sum B' + K za' zb'.
 // A converted once for every column block: uint8 rows of `lda` (K rounded
-// up to quads, rows rounded up to kRows, zero padded) and the row sums of
-// each depth block.
+// up to quads, rows rounded up to kRows, zero padded) and each row's sum.
 struct VnniA {
   std::vector<uint8_t> data;
-  std::vector<int32_t> rowsum;  // [row][depth block]
-  int64_t lda = 0, nkb = 0;
+  std::vector<int32_t> rowsum;
+  int64_t lda = 0;
 };
 
 VnniA vnni_prepare_a(const QGemmArgs& g) {
   VnniA a;
   a.lda = (g.K + 3) / 4 * 4;
-  a.nkb = (g.K + kKc - 1) / kKc;
   const int64_t rows = (g.M + kRows - 1) / kRows * kRows;
   a.data.assign(static_cast<size_t>(rows * a.lda), 0);
-  a.rowsum.assign(static_cast<size_t>(g.M * a.nkb), 0);
+  a.rowsum.assign(static_cast<size_t>(g.M), 0);
   const uint8_t flip = g.a_signed ? 0x80 : 0;  // int8 + 128 as uint8
   for (int64_t i = 0; i < g.M; ++i) {
     const uint8_t* src = static_cast<const uint8_t*>(g.A) + i * g.lda;
     uint8_t* dst = a.data.data() + i * a.lda;
-    for (int64_t kb = 0; kb < a.nkb; ++kb) {
-      int32_t sum = 0;
-      for (int64_t k = kb * kKc; k < std::min(g.K, (kb + 1) * kKc); ++k) {
-        dst[k] = static_cast<uint8_t>(src[k] ^ flip);
-        sum += dst[k];
-      }
-      a.rowsum[i * a.nkb + kb] = sum;
+    int32_t sum = 0;
+    for (int64_t k = 0; k < g.K; ++k) {
+      dst[k] = static_cast<uint8_t>(src[k] ^ flip);
+      sum += dst[k];
     }
+    a.rowsum[i] = sum;
   }
   return a;
 }
 
+// Rows [i0, i1) x columns [j0, j0 + nc): the depth blocks' products summed
+// in an int32 block of the task's own (rows x ncp, in L2), then the zero-point
+// terms applied once per element on the way to C or, for a float output, to
+// Cf. B's quads come from g.packed_b when given (j0 a multiple of kPackNc, nc
+// at most kPackNc), else are packed here.
 void qgemm_block_vnni(const QGemmArgs& g, const VnniA& A, int64_t i0, int64_t i1, int64_t j0, int64_t nc,
                       std::vector<int16_t>& scratch) {
   const int64_t ncp = (nc + kNr - 1) / kNr * kNr;
-  scratch.resize(static_cast<size_t>(kKc * ncp / 2 + ncp * 2));  // int8 panel + int32 column sums
-  int8_t* bpanel = reinterpret_cast<int8_t*>(scratch.data());
-  int32_t* colsum = reinterpret_cast<int32_t*>(scratch.data() + kKc * ncp / 2);
-  const int32_t a_shift = g.a_signed ? 128 : 0, b_shift = g.b_signed ? 0 : -128;
-  int32_t zb[kNc];
-  for (int64_t j = 0; j < nc; ++j) zb[j] = (g.b_zp == nullptr ? 0 : g.b_zp[g.b_zp_per_col ? j0 + j : 0]) + b_shift;
-  alignas(64) int32_t acc[kRows][kNc];
+  const QGemmPackedB* pk = g.packed_b;
+  thread_local std::vector<int32_t> accbuf;
+  accbuf.resize(static_cast<size_t>((i1 - i0 + kRows - 1) / kRows * kRows * ncp));
+  int32_t* acc = accbuf.data();
+  int8_t* bpanel = nullptr;
+  int32_t* colsum = nullptr;
+  if (!pk) {
+    scratch.resize(static_cast<size_t>(kKc * ncp / 2 + ncp * 2));  // int8 panel + int32 column sums
+    bpanel = reinterpret_cast<int8_t*>(scratch.data());
+    colsum = reinterpret_cast<int32_t*>(scratch.data() + kKc * ncp / 2);
+    std::memset(colsum, 0, sizeof(int32_t) * static_cast<size_t>(nc));  // summed over every depth block
+  }
   for (int64_t k0 = 0; k0 < g.K; k0 += kKc) {
     const int64_t kc = std::min(kKc, g.K - k0), kcq = (kc + 3) / 4 * 4;
-    std::memset(bpanel, 0, static_cast<size_t>(kcq * ncp));
-    std::memset(colsum, 0, sizeof(int32_t) * static_cast<size_t>(nc));
-    kQuad->pack_b(static_cast<const int8_t*>(g.B) + k0 * g.ldb + j0, g.ldb, g.b_signed, kc, nc, ncp, bpanel, colsum);
-    const bool store = k0 == 0 && !g.accumulate;
-    const bool to_float = g.Cf != nullptr && k0 + kc >= g.K;
-    for (int64_t i = i0; i < i1; i += kRows) {
-      const int rows = static_cast<int>(std::min<int64_t>(kRows, i1 - i));
-      const uint8_t* apanel = A.data.data() + i * A.lda + k0;
-      kQuad->run(apanel, A.lda, kcq, bpanel, ncp, acc);
-      for (int r = 0; r < rows; ++r) {
-        int32_t* c = g.C + (i + r) * g.ldc + j0;
-        const int32_t za = (g.a_zp == nullptr ? 0 : g.a_zp[g.a_zp_per_row ? i + r : 0]) + a_shift;
-        const int32_t rowsum = A.rowsum[(i + r) * A.nkb + k0 / kKc];
-        const int32_t kz = static_cast<int32_t>(kc) * za;
-        for (int64_t j = 0; j < nc; ++j) {
-          const int32_t v = acc[r][j] - zb[j] * rowsum - za * colsum[j] + kz * zb[j];
-          c[j] = store ? v : c[j] + v;
-        }
-        if (to_float) store_float(g, i + r, j0, nc, c, nullptr);  // C holds the whole sums now
-      }
+    const int8_t* panel = bpanel;
+    if (pk) {
+      panel = pk->quads.data() + packed_offset(g.K, k0 / kKc, j0 / kPackNc);
+    } else {
+      std::memset(bpanel, 0, static_cast<size_t>(kcq * ncp));
+      kQuad->pack_b(static_cast<const int8_t*>(g.B) + k0 * g.ldb + j0, g.ldb, g.b_signed, kc, nc, ncp, bpanel, colsum);
     }
+    for (int64_t i = i0; i < i1; i += kRows)
+      kQuad->run(A.data.data() + i * A.lda + k0, A.lda, kcq, panel, ncp, acc + (i - i0) * ncp, ncp, k0 > 0);
+  }
+  // v = acc - zb' (rowsum - K za') - za' colsum. With one zero point each
+  // for A and B (per tensor) the two terms are a per-row and a per-column
+  // constant, and each element costs two subtractions: int32 multiplies
+  // have no baseline x86 vector instruction (SSE4.1's pmulld), so per
+  // element they were emulated with shuffles (a fifth of bert_int8's GEMMs).
+  const int32_t* cs = pk ? pk->colsum.data() + j0 : colsum;
+  const int32_t a_shift = g.a_signed ? 128 : 0, b_shift = g.b_signed ? 0 : -128;
+  const bool uniform = !(g.a_zp && g.a_zp_per_row) && !(g.b_zp && g.b_zp_per_col);
+  int32_t zb[kNc], colterm[kNc], v[kNc];
+  for (int64_t j = 0; j < nc; ++j) zb[j] = (g.b_zp == nullptr ? 0 : g.b_zp[g.b_zp_per_col ? j0 + j : 0]) + b_shift;
+  if (uniform) {
+    const int32_t za = (g.a_zp == nullptr ? 0 : g.a_zp[0]) + a_shift;
+    for (int64_t j = 0; j < nc; ++j) colterm[j] = za * cs[j];
+  }
+  for (int64_t i = i0; i < i1; ++i) {
+    const int32_t za = (g.a_zp == nullptr ? 0 : g.a_zp[g.a_zp_per_row ? i : 0]) + a_shift;
+    const int32_t rowterm = A.rowsum[i] - static_cast<int32_t>(g.K) * za;
+    const int32_t* ai = acc + (i - i0) * ncp;
+    if (uniform) {
+      const int32_t r = zb[0] * rowterm;
+      for (int64_t j = 0; j < nc; ++j) v[j] = ai[j] - colterm[j] - r;
+    } else {
+      for (int64_t j = 0; j < nc; ++j) v[j] = ai[j] - zb[j] * rowterm - za * cs[j];
+    }
+    if (g.Cf && !g.accumulate) {
+      store_float(g, i, j0, nc, v, nullptr);
+      continue;
+    }
+    int32_t* c = g.C + i * g.ldc + j0;
+    if (g.accumulate)
+      for (int64_t j = 0; j < nc; ++j) c[j] += v[j];
+    else std::memcpy(c, v, sizeof(int32_t) * static_cast<size_t>(nc));
+    if (g.Cf) store_float(g, i, j0, nc, c, nullptr);
   }
 }
 
@@ -291,10 +329,10 @@ void qgemm(const QGemmArgs& g, ThreadPool* pool) {
   const int threads = pool ? pool->size() : 1;
   int64_t ncol = kNc;
   while (ncol > 64 && mblocks * ((g.N + ncol - 1) / ncol) < 4 * int64_t{threads}) ncol /= 2;
-  // A prepacked B is used by the pair kernels only (the VNNI path packs its
-  // quads itself); its panels are kPackNc wide.
+  // A prepacked B (the active path's layout) has panels kPackNc wide.
   QGemmArgs gp = g;
-  if (gp.packed_b && (kQuad != nullptr || gp.packed_b->data.empty() || gp.packed_b->K != g.K || gp.packed_b->N != g.N))
+  if (gp.packed_b && ((kQuad != nullptr ? gp.packed_b->quads.empty() : gp.packed_b->data.empty()) ||
+                      gp.packed_b->K != g.K || gp.packed_b->N != g.N))
     gp.packed_b = nullptr;
   if (gp.packed_b) ncol = kPackNc;
   const int64_t nblocks = (g.N + ncol - 1) / ncol;
@@ -306,7 +344,7 @@ void qgemm(const QGemmArgs& g, ThreadPool* pool) {
       const int64_t mb = t / nblocks, nb = t % nblocks;
       const int64_t i0 = mb * kMc, i1 = std::min(g.M, i0 + kMc);
       const int64_t j0 = nb * ncol, nc = std::min(ncol, g.N - j0);
-      if (kQuad != nullptr) qgemm_block_vnni(g, vnni_a, i0, i1, j0, nc, bpanel);
+      if (kQuad != nullptr) qgemm_block_vnni(gp, vnni_a, i0, i1, j0, nc, bpanel);
       else qgemm_block(gp, pair_a, i0, i1, j0, nc, bpanel);
     }
   };
@@ -320,8 +358,21 @@ QGemmPackedB qgemm_pack_b(const QGemmArgs& g) {
   QGemmPackedB p;
   p.K = g.K;
   p.N = g.N;
-  if (kQuad != nullptr || g.K <= 0 || g.N <= 0) return p;
+  if (g.K <= 0 || g.N <= 0) return p;
   const int64_t nkb = (g.K + kKc - 1) / kKc, nnb = (g.N + kPackNc - 1) / kPackNc;
+  if (kQuad != nullptr) {  // int8 quads, one kKc x kPackNc slot per panel, and the column sums over all of K
+    p.quads.assign(static_cast<size_t>(nkb * nnb * kKc * kPackNc), 0);
+    p.colsum.assign(static_cast<size_t>(g.N), 0);
+    for (int64_t nb = 0; nb < nnb; ++nb) {
+      const int64_t j0 = nb * kPackNc, nc = std::min(kPackNc, g.N - j0), ncp = (nc + kNr - 1) / kNr * kNr;
+      for (int64_t kb = 0; kb < nkb; ++kb) {
+        const int64_t k0 = kb * kKc;
+        kQuad->pack_b(static_cast<const int8_t*>(g.B) + k0 * g.ldb + j0, g.ldb, g.b_signed, std::min(kKc, g.K - k0), nc,
+                      ncp, p.quads.data() + packed_offset(g.K, kb, nb), p.colsum.data() + j0);
+      }
+    }
+    return p;
+  }
   p.data.assign(static_cast<size_t>(nkb * nnb * kKc * kPackNc), 0);
   for (int64_t nb = 0; nb < nnb; ++nb) {
     const int64_t j0 = nb * kPackNc, nc = std::min(kPackNc, g.N - j0), ncp = (nc + kNr - 1) / kNr * kNr;

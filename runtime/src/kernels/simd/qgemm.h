@@ -60,12 +60,15 @@ struct QGemmArgs {
 };
 
 // B packed once for many products (constant MatMulInteger weights): the
-// int16-pair panels the call would otherwise build on every run, zero point
-// subtracted. Empty when the active kernel packs its own way (the VNNI
-// quads), and then ignored.
+// panels the call would otherwise build on every run. The int16-pair kernels
+// use `data` (zero point subtracted); the VNNI paths `quads` (int8 with depth
+// in quads, uint8 shifted by -128) and each column's sum of them over all of
+// K (`colsum`, for the zero-point terms). Only the active path's are filled.
 struct QGemmPackedB {
   int64_t K = 0, N = 0;
   std::vector<int16_t> data;
+  std::vector<int8_t> quads;
+  std::vector<int32_t> colsum;
 };
 QGemmPackedB qgemm_pack_b(const QGemmArgs& args);
 

@@ -32,11 +32,13 @@ using QPairKernel = void (*)(const int16_t* a, int64_t lda, int64_t kcp, const i
 
 // The u8 x s8 quad kernels (VNNI vpdpbusd): A rows as uint8 with leading
 // dimension lda, B as int8 with depth in quads, element (kq, j, t) at
-// b[(kq * ncp + j) * 4 + t]; kcq a multiple of 4.
+// b[(kq * ncp + j) * 4 + t]; kcq a multiple of 4, ncp of 32. Sums go to
+// acc[r * ldacc + j] for r < kQRows, j < ncp, added to what is there when
+// `accumulate` (the depth blocks of one product sum in place):
 //
-//   acc[r][0 .. ncp) = sum_k a[r * lda + k] * B(k, j)   for kQRows rows.
-using QQuadKernel = void (*)(const uint8_t* a, int64_t lda, int64_t kcq, const int8_t* b, int64_t ncp,
-                             int32_t (*acc)[kQNc]);
+//   acc[r][0 .. ncp) (+)= sum_k a[r * lda + k] * B(k, j)   for kQRows rows.
+using QQuadKernel = void (*)(const uint8_t* a, int64_t lda, int64_t kcq, const int8_t* b, int64_t ncp, int32_t* acc,
+                             int64_t ldacc, bool accumulate);
 
 // Packs kc rows of nc columns of B (B points at the block's first element,
 // leading dimension ldb) into the quad layout above, uint8 made int8 (v - 128)

@@ -25,49 +25,70 @@ inline int32_t load_quad(const uint8_t* p) {
   return v;
 }
 
-__attribute__((target("avx512vnni,avx512vl"))) void kernel_vnni(const uint8_t* a, int64_t lda, int64_t kcq,
-                                                                const int8_t* b, int64_t ncp, int32_t (*acc)[kQNc]) {
-  for (int64_t j0 = 0; j0 < ncp; j0 += 16) {
-    __m256i c[kQRows][2];
-    for (auto& row : c) row[0] = row[1] = _mm256_setzero_si256();
-    for (int64_t kq = 0; kq < kcq / 4; ++kq) {
-      const int8_t* bp = b + (kq * ncp + j0) * 4;
-      const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bp));
-      const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bp + 32));
-      for (int r = 0; r < kQRows; ++r) {
-        const __m256i av = _mm256_set1_epi32(load_quad(a + r * lda + 4 * kq));
-        c[r][0] = _mm256_dpbusd_epi32(c[r][0], av, b0);
-        c[r][1] = _mm256_dpbusd_epi32(c[r][1], av, b1);
-      }
-    }
+template <int V>  // 16 V columns per pass: 4 rows x V accumulators of 256 bits
+__attribute__((target("avx512vnni,avx512vl"), always_inline)) inline void pass_vnni(const uint8_t* a, int64_t lda,
+                                                                                    int64_t kcq, const int8_t* b,
+                                                                                    int64_t ncp, int32_t* acc,
+                                                                                    int64_t ldacc, bool accumulate) {
+  __m256i c[kQRows][V];
+  for (auto& row : c)
+    for (auto& v : row) v = _mm256_setzero_si256();
+  for (int64_t kq = 0; kq < kcq / 4; ++kq) {
+    const int8_t* bp = b + kq * ncp * 4;
+    __m256i bv[V];
+    for (int v = 0; v < V; ++v) bv[v] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bp + 32 * v));
     for (int r = 0; r < kQRows; ++r) {
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc[r] + j0), c[r][0]);
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc[r] + j0 + 8), c[r][1]);
+      const __m256i av = _mm256_set1_epi32(load_quad(a + r * lda + 4 * kq));
+      for (int v = 0; v < V; ++v) c[r][v] = _mm256_dpbusd_epi32(c[r][v], av, bv[v]);
     }
   }
+  for (int r = 0; r < kQRows; ++r)
+    for (int v = 0; v < V; ++v) {
+      __m256i* out = reinterpret_cast<__m256i*>(acc + r * ldacc + 8 * v);
+      _mm256_storeu_si256(out, accumulate ? _mm256_add_epi32(c[r][v], _mm256_loadu_si256(out)) : c[r][v]);
+    }
+}
+
+__attribute__((target("avx512vnni,avx512vl"))) void kernel_vnni(const uint8_t* a, int64_t lda, int64_t kcq,
+                                                                const int8_t* b, int64_t ncp, int32_t* acc,
+                                                                int64_t ldacc, bool accumulate) {
+  int64_t j0 = 0;
+  for (; j0 + 32 <= ncp; j0 += 32) pass_vnni<4>(a, lda, kcq, b + 4 * j0, ncp, acc + j0, ldacc, accumulate);
+  for (; j0 < ncp; j0 += 16) pass_vnni<2>(a, lda, kcq, b + 4 * j0, ncp, acc + j0, ldacc, accumulate);
+}
+
+// 512-bit registers: 64 columns per pass where the panel has them (16
+// accumulators, enough in flight to cover vpdpbusd's latency at two per
+// cycle), else 32.
+template <int V>
+__attribute__((target("avx512vnni,avx512f,avx512bw"), always_inline)) inline void pass_vnni512(
+    const uint8_t* a, int64_t lda, int64_t kcq, const int8_t* b, int64_t ncp, int32_t* acc, int64_t ldacc,
+    bool accumulate) {
+  __m512i c[kQRows][V];
+  for (auto& row : c)
+    for (auto& v : row) v = _mm512_setzero_si512();
+  for (int64_t kq = 0; kq < kcq / 4; ++kq) {
+    const int8_t* bp = b + kq * ncp * 4;
+    __m512i bv[V];
+    for (int v = 0; v < V; ++v) bv[v] = _mm512_loadu_si512(bp + 64 * v);
+    for (int r = 0; r < kQRows; ++r) {
+      const __m512i av = _mm512_set1_epi32(load_quad(a + r * lda + 4 * kq));
+      for (int v = 0; v < V; ++v) c[r][v] = _mm512_dpbusd_epi32(c[r][v], av, bv[v]);
+    }
+  }
+  for (int r = 0; r < kQRows; ++r)
+    for (int v = 0; v < V; ++v) {
+      int32_t* out = acc + r * ldacc + 16 * v;
+      _mm512_storeu_si512(out, accumulate ? _mm512_add_epi32(c[r][v], _mm512_loadu_si512(out)) : c[r][v]);
+    }
 }
 
 __attribute__((target("avx512vnni,avx512f,avx512bw"))) void kernel_vnni512(const uint8_t* a, int64_t lda, int64_t kcq,
-                                                                           const int8_t* b, int64_t ncp,
-                                                                           int32_t (*acc)[kQNc]) {
-  for (int64_t j0 = 0; j0 < ncp; j0 += 32) {
-    __m512i c[kQRows][2];
-    for (auto& row : c) row[0] = row[1] = _mm512_setzero_si512();
-    for (int64_t kq = 0; kq < kcq / 4; ++kq) {
-      const int8_t* bp = b + (kq * ncp + j0) * 4;
-      const __m512i b0 = _mm512_loadu_si512(bp);
-      const __m512i b1 = _mm512_loadu_si512(bp + 64);
-      for (int r = 0; r < kQRows; ++r) {
-        const __m512i av = _mm512_set1_epi32(load_quad(a + r * lda + 4 * kq));
-        c[r][0] = _mm512_dpbusd_epi32(c[r][0], av, b0);
-        c[r][1] = _mm512_dpbusd_epi32(c[r][1], av, b1);
-      }
-    }
-    for (int r = 0; r < kQRows; ++r) {
-      _mm512_storeu_si512(acc[r] + j0, c[r][0]);
-      _mm512_storeu_si512(acc[r] + j0 + 16, c[r][1]);
-    }
-  }
+                                                                           const int8_t* b, int64_t ncp, int32_t* acc,
+                                                                           int64_t ldacc, bool accumulate) {
+  int64_t j0 = 0;
+  for (; j0 + 64 <= ncp; j0 += 64) pass_vnni512<4>(a, lda, kcq, b + 4 * j0, ncp, acc + j0, ldacc, accumulate);
+  for (; j0 < ncp; j0 += 32) pass_vnni512<2>(a, lda, kcq, b + 4 * j0, ncp, acc + j0, ldacc, accumulate);
 }
 
 // Whole quads of depth: four rows of B interleaved 16 columns at a time with

@@ -40,9 +40,8 @@ PIONNX_AVX512 __m512 activate(__m512 v, const Finish& f) {
 // full vectors when `full`; with kFinish, bias[row], the residual row
 // res + row * ldr (res not null) and the activation on the way.
 template <bool kFinish>
-PIONNX_AVX512 void store_row(float* ci, __m512 v0, __m512 v1, bool full, __mmask16 k0, __mmask16 k1,
-                             bool accumulate, const Finish& f, const float* bias, const float* res, int64_t ldr,
-                             int row) {
+PIONNX_AVX512 void store_row(float* ci, __m512 v0, __m512 v1, bool full, __mmask16 k0, __mmask16 k1, bool accumulate,
+                             const Finish& f, const float* bias, const float* res, int64_t ldr, int row) {
   if (accumulate) {
     v0 = _mm512_add_ps(v0, full ? _mm512_loadu_ps(ci) : _mm512_maskz_loadu_ps(k0, ci));
     v1 = _mm512_add_ps(v1, full ? _mm512_loadu_ps(ci + 16) : _mm512_maskz_loadu_ps(k1, ci + 16));
@@ -114,9 +113,9 @@ __attribute__((target("avx512f"))) void ukernel_avx512_bias_act(int64_t kc, cons
 
 // Tiles of one row band read from B in place (SgemmShiftedKernel): 32
 // columns at a time across w, the last one masked.
-__attribute__((target("avx512f"))) void shifted_avx512(int64_t kc, const float* a, const float* b,
-                                                       const int64_t* shift, int64_t w, float* c, int64_t ldc, int m,
-                                                       const float* bias, const float* res, const SgemmBiasAct& ba) {
+__attribute__((target("avx512f"))) void shifted_avx512(int64_t kc, const float* a, const float* b, const int64_t* shift,
+                                                       int64_t w, float* c, int64_t ldc, int m, const float* bias,
+                                                       const float* res, const SgemmBiasAct& ba) {
   const Finish f{bias != nullptr, ba.act, _mm512_set1_ps(ba.lo), _mm512_set1_ps(ba.hi)};
   for (int64_t t = 0; t < w; t += kNR) {
     const int n = static_cast<int>(std::min<int64_t>(kNR, w - t));
@@ -155,8 +154,8 @@ __attribute__((target("avx512f"))) void gemv_rows_avx512(int64_t K, int64_t n, c
   }
 }
 
-const SgemmUKernel kAvx512{kMR,           kNR, ukernel_avx512, "avx512", gemv_rows_avx512, ukernel_avx512_bias_act,
-                           gemv_dots_avx2, shifted_avx512};
+const SgemmUKernel kAvx512{
+    kMR, kNR, ukernel_avx512, "avx512", gemv_rows_avx512, ukernel_avx512_bias_act, gemv_dots_avx2, shifted_avx512};
 #undef PIONNX_AVX512
 
 }  // namespace
