@@ -100,7 +100,7 @@ ISA_INTRINSICS = re.compile(r"\b_mm(?:256|512)?_\w+|\bv\w+q_[suf]\d+\b|immintrin
 def test_simd_drivers_hold_no_instruction_set_code():
     """MLAS's layout: in kernels/simd/ a family's driver (the file without an ISA suffix) carries no
     instruction-set #if blocks and no intrinsics; those live in <family>_<isa>.cc files only."""
-    isa_suffix = re.compile(r"_(?:sse2|avx2|avx512|vnni|neon)$")
+    isa_suffix = re.compile(r"_(?:sse2|avx2|avx512|vnni|amx|neon)$")
     drivers = [p for p in sources(SRC / "kernels" / "simd") if p.suffix == ".cc" and not isa_suffix.search(p.stem)]
     assert {p.name for p in drivers} >= {"sgemm.cc", "qgemm.cc", "elementwise_math.cc"}
     bad = []

@@ -65,7 +65,7 @@ run_arm cortex-a15 --bench "$M" "$N" "$K"
 # --- the integer GEMM the same way: qgemm_neon.cc is its only NEON file (the x86 kernel
 # files compile to "not here" stubs).
 qgemm_x86=(runtime/src/kernels/simd/qgemm_sse2.cc runtime/src/kernels/simd/qgemm_avx2.cc
-           runtime/src/kernels/simd/qgemm_vnni.cc)
+           runtime/src/kernels/simd/qgemm_vnni.cc runtime/src/kernels/simd/qgemm_amx.cc)
 qobjs=()
 compile_armv7 qobjs runtime/src/kernels/simd/qgemm_neon.cc \
   runtime/src/kernels/simd/qgemm.cc "${qgemm_x86[@]}" tests/cpp/qgemm_check.cc

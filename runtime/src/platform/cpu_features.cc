@@ -17,6 +17,12 @@
 #include <sys/auxv.h>
 #endif
 
+#if defined(__x86_64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#include <sys/syscall.h>
+#define PIONNX_DETECT_AMX 1
+#endif
+
 namespace pionnx {
 namespace platform {
 
@@ -64,6 +70,21 @@ void detect_caches(CpuFeatures& f) {
 #endif
 }
 
+#if defined(PIONNX_DETECT_AMX)
+// AMX-TILE and AMX-INT8 in cpuid leaf 7, the tile state enabled in XCR0
+// (bits 17 and 18), and Linux's permission for this process to use it.
+bool detect_amx_int8() {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(d & (1u << 24)) || !(d & (1u << 25))) return false;
+  if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 27))) return false;  // OSXSAVE: xgetbv is there
+  unsigned xcr0_lo = 0, xcr0_hi = 0;
+  __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+  if ((xcr0_lo & (3u << 17)) != (3u << 17)) return false;
+  constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+}
+#endif
+
 CpuFeatures detect() {
   CpuFeatures f;
 #if defined(__x86_64__) || defined(__i386__)
@@ -75,6 +96,9 @@ CpuFeatures detect() {
   f.avx512bw = __builtin_cpu_supports("avx512bw");
   f.avx512vl = __builtin_cpu_supports("avx512vl");
   f.avx512vnni = __builtin_cpu_supports("avx512vnni");
+#if defined(PIONNX_DETECT_AMX)
+  f.amx_int8 = detect_amx_int8();
+#endif
 #elif defined(__aarch64__)
   f.neon = true;  // Advanced SIMD is mandatory in ARMv8-A
 #elif defined(__arm__) && defined(__linux__)

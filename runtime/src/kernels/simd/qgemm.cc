@@ -48,12 +48,14 @@ void kernel_generic(const int16_t* a, int64_t lda, int64_t kcp, const int16_t* b
 
 // Paths, portable first. vnni: u8 x s8 dot products in 256-bit AVX512-VL
 // registers; vnni512: the same in 512-bit ones (a part that down-clocks on
-// zmm can be held to the 256-bit kernel with PIONNX_QGEMM=vnni).
+// zmm can be held to the 256-bit kernel with PIONNX_QGEMM=vnni); amx: AMX
+// tiles (qgemm_amx.cc), same packing and zero-point handling as VNNI.
 const PathChoice& qgemm_paths() {
   static const PathChoice choice = platform::choose_path(
-      "integer GEMM", "PIONNX_QGEMM", {"generic", "neon", "sse2", "avx2", "vnni", "vnni512"},
+      "integer GEMM", "PIONNX_QGEMM", {"generic", "neon", "sse2", "avx2", "vnni", "vnni512", "amx"},
       {true, qgemm_kernel_neon() != nullptr && platform::cpu_features().neon, qgemm_kernel_sse2() != nullptr,
-       qgemm_kernel_avx2() != nullptr, qgemm_ukernel_vnni() != nullptr, qgemm_ukernel_vnni512() != nullptr});
+       qgemm_kernel_avx2() != nullptr, qgemm_ukernel_vnni() != nullptr, qgemm_ukernel_vnni512() != nullptr,
+       qgemm_ukernel_amx() != nullptr});
   return choice;
 }
 
@@ -62,6 +64,7 @@ namespace {
 // The quad kernel of a VNNI path, else nullptr.
 const QQuadUKernel* pick_quad_kernel() {
   const std::string& path = qgemm_paths().active;
+  if (path == "amx") return qgemm_ukernel_amx();
   if (path == "vnni512") return qgemm_ukernel_vnni512();
   if (path == "vnni") return qgemm_ukernel_vnni();
   return nullptr;
@@ -73,7 +76,7 @@ QPairKernel pick_kernel() {
   const std::string& path = qgemm_paths().active;
   QPairKernel k = nullptr;
   if (path == "neon") k = qgemm_kernel_neon();
-  else if (path == "avx2" || path == "vnni" || path == "vnni512") k = qgemm_kernel_avx2();
+  else if (path == "avx2" || path == "vnni" || path == "vnni512" || path == "amx") k = qgemm_kernel_avx2();
   else if (path == "sse2") k = qgemm_kernel_sse2();
   return k != nullptr ? k : kernel_generic;
 }
@@ -215,7 +218,8 @@ void qgemm_block(const QGemmArgs& g, const PairA& A, int64_t i0, int64_t i1, int
 // B' = B (-128 if uint8), zero points za' and zb' shifted alike,
 //   sum (A' - za')(B' - zb') = sum A'B' - zb' sum A' - za' sum B' + K za' zb'.
 // A converted once for every column block: uint8 rows of `lda` (K rounded
-// up to quads, rows rounded up to kRows, zero padded) and each row's sum.
+// up to the kernel's depth_align, rows to its row_align, zero padded) and
+// each row's sum.
 struct VnniA {
   std::vector<uint8_t> data;
   std::vector<int32_t> rowsum;
@@ -224,19 +228,20 @@ struct VnniA {
 
 VnniA vnni_prepare_a(const QGemmArgs& g) {
   VnniA a;
-  a.lda = (g.K + 3) / 4 * 4;
-  const int64_t rows = (g.M + kRows - 1) / kRows * kRows;
+  a.lda = (g.K + kQuad->depth_align - 1) / kQuad->depth_align * kQuad->depth_align;
+  const int64_t rows = (g.M + kQuad->row_align - 1) / kQuad->row_align * kQuad->row_align;
   a.data.assign(static_cast<size_t>(rows * a.lda), 0);
   a.rowsum.assign(static_cast<size_t>(g.M), 0);
-  const uint8_t flip = g.a_signed ? 0x80 : 0;  // int8 + 128 as uint8
+  // Two plain loops per row, so both vectorize (the fused byte loop stayed
+  // scalar: a fifth of a 128x1536x384 product on AMX).
   for (int64_t i = 0; i < g.M; ++i) {
-    const uint8_t* src = static_cast<const uint8_t*>(g.A) + i * g.lda;
-    uint8_t* dst = a.data.data() + i * a.lda;
+    const uint8_t* __restrict src = static_cast<const uint8_t*>(g.A) + i * g.lda;
+    uint8_t* __restrict dst = a.data.data() + i * a.lda;
+    if (g.a_signed)
+      for (int64_t k = 0; k < g.K; ++k) dst[k] = static_cast<uint8_t>(src[k] ^ 0x80);  // int8 + 128 as uint8
+    else std::memcpy(dst, src, static_cast<size_t>(g.K));
     int32_t sum = 0;
-    for (int64_t k = 0; k < g.K; ++k) {
-      dst[k] = static_cast<uint8_t>(src[k] ^ flip);
-      sum += dst[k];
-    }
+    for (int64_t k = 0; k < g.K; ++k) sum += dst[k];
     a.rowsum[i] = sum;
   }
   return a;
@@ -252,7 +257,8 @@ void qgemm_block_vnni(const QGemmArgs& g, const VnniA& A, int64_t i0, int64_t i1
   const int64_t ncp = (nc + kNr - 1) / kNr * kNr;
   const QGemmPackedB* pk = g.packed_b;
   thread_local std::vector<int32_t> accbuf;
-  accbuf.resize(static_cast<size_t>((i1 - i0 + kRows - 1) / kRows * kRows * ncp));
+  const int64_t m = (i1 - i0 + kQuad->row_align - 1) / kQuad->row_align * kQuad->row_align;
+  accbuf.resize(static_cast<size_t>(m * ncp));
   int32_t* acc = accbuf.data();
   int8_t* bpanel = nullptr;
   int32_t* colsum = nullptr;
@@ -262,8 +268,15 @@ void qgemm_block_vnni(const QGemmArgs& g, const VnniA& A, int64_t i0, int64_t i1
     colsum = reinterpret_cast<int32_t*>(scratch.data() + kKc * ncp / 2);
     std::memset(colsum, 0, sizeof(int32_t) * static_cast<size_t>(nc));  // summed over every depth block
   }
-  for (int64_t k0 = 0; k0 < g.K; k0 += kKc) {
-    const int64_t kc = std::min(kKc, g.K - k0), kcq = (kc + 3) / 4 * 4;
+  const int64_t da = kQuad->depth_align;
+  // A prepacked full-width column block's depth blocks are end to end in
+  // memory (kKc-deep slots of kcq/4 rows of ncp * 4 bytes, zero past K).
+  const bool whole = pk && ncp == kPackNc && kQuad->whole_depth;
+  if (whole)
+    kQuad->run(A.data.data() + i0 * A.lda, A.lda, m, (g.K + da - 1) / da * da,
+               pk->quads.data() + packed_offset(g.K, 0, j0 / kPackNc), ncp, acc, ncp, false);
+  for (int64_t k0 = 0; k0 < g.K && !whole; k0 += kKc) {
+    const int64_t kc = std::min(kKc, g.K - k0), kcq = (kc + da - 1) / da * da;
     const int8_t* panel = bpanel;
     if (pk) {
       panel = pk->quads.data() + packed_offset(g.K, k0 / kKc, j0 / kPackNc);
@@ -271,8 +284,7 @@ void qgemm_block_vnni(const QGemmArgs& g, const VnniA& A, int64_t i0, int64_t i1
       std::memset(bpanel, 0, static_cast<size_t>(kcq * ncp));
       kQuad->pack_b(static_cast<const int8_t*>(g.B) + k0 * g.ldb + j0, g.ldb, g.b_signed, kc, nc, ncp, bpanel, colsum);
     }
-    for (int64_t i = i0; i < i1; i += kRows)
-      kQuad->run(A.data.data() + i * A.lda + k0, A.lda, kcq, panel, ncp, acc + (i - i0) * ncp, ncp, k0 > 0);
+    kQuad->run(A.data.data() + i0 * A.lda + k0, A.lda, m, kcq, panel, ncp, acc, ncp, k0 > 0);
   }
   // v = acc - zb' (rowsum - K za') - za' colsum. With one zero point each
   // for A and B (per tensor) the two terms are a per-row and a per-column
@@ -292,6 +304,11 @@ void qgemm_block_vnni(const QGemmArgs& g, const VnniA& A, int64_t i0, int64_t i1
     const int32_t za = (g.a_zp == nullptr ? 0 : g.a_zp[g.a_zp_per_row ? i : 0]) + a_shift;
     const int32_t rowterm = A.rowsum[i] - static_cast<int32_t>(g.K) * za;
     const int32_t* ai = acc + (i - i0) * ncp;
+    if (uniform && g.Cf && !g.accumulate && kQuad->finish_float) {
+      kQuad->finish_float(ai, colterm, zb[0] * rowterm, nc, g.scale_per_col ? g.scale + j0 : g.scale, g.scale_per_col,
+                          g.bias ? g.bias + j0 : nullptr, g.Cf + i * g.ldcf + j0);
+      continue;
+    }
     if (uniform) {
       const int32_t r = zb[0] * rowterm;
       for (int64_t j = 0; j < nc; ++j) v[j] = ai[j] - colterm[j] - r;

@@ -13,7 +13,8 @@
 // in pairs, and a micro-kernel chosen once at start-up multiplies 4 rows of
 // A against them: AVX2 or SSE2 pmaddwd on x86, NEON smlal on ARM, portable
 // C++ elsewhere; on AVX512-VNNI parts, u8 x s8 quads (vpdpbusd) with the zero
-// points applied from row and column sums. One file per instruction set
+// points applied from row and column sums, and on AMX parts the same quads
+// as tiles (tdpbusd). One file per instruction set
 // (qgemm_<isa>.cc); qgemm.cc is the driver.
 #pragma once
 #include <cstdint>
@@ -75,7 +76,7 @@ QGemmPackedB qgemm_pack_b(const QGemmArgs& args);
 // Splits the work over `pool` when given and the problem is big enough.
 void qgemm(const QGemmArgs& args, ThreadPool* pool = nullptr);
 
-// Name of the micro-kernel in use: "generic", "neon", "sse2", "avx2", "vnni", "vnni512".
+// Name of the micro-kernel in use: "generic", "neon", "sse2", "avx2", "vnni", "vnni512", "amx".
 const char* qgemm_isa();
 
 }  // namespace simd

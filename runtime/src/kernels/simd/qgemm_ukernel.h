@@ -1,6 +1,6 @@
 // Internal to the integer GEMM: the micro-kernel interfaces each
 // instruction-set file implements (qgemm_sse2.cc, qgemm_avx2.cc,
-// qgemm_vnni.cc, qgemm_neon.cc) and the panel layouts they share with the
+// qgemm_vnni.cc, qgemm_amx.cc, qgemm_neon.cc) and the panel layouts they share with the
 // driver (qgemm.cc).
 #pragma once
 #include <cstdint>
@@ -30,15 +30,17 @@ inline int64_t pair_index(int64_t kcp, int64_t kp, int64_t j) {
 using QPairKernel = void (*)(const int16_t* a, int64_t lda, int64_t kcp, const int16_t* b, int64_t ncp,
                              int32_t (*acc)[kQNc]);
 
-// The u8 x s8 quad kernels (VNNI vpdpbusd): A rows as uint8 with leading
-// dimension lda, B as int8 with depth in quads, element (kq, j, t) at
-// b[(kq * ncp + j) * 4 + t]; kcq a multiple of 4, ncp of 32. Sums go to
-// acc[r * ldacc + j] for r < kQRows, j < ncp, added to what is there when
+// The u8 x s8 quad kernels (VNNI vpdpbusd, AMX tdpbusd): A rows as uint8
+// with leading dimension lda, m of them (a multiple of the kernel's
+// row_align; rows past the product's are zero), B as int8 with depth in
+// quads, element (kq, j, t) at b[(kq * ncp + j) * 4 + t]; kcq a multiple of
+// the kernel's depth_align (A and B zero there), ncp of 32. Sums go to
+// acc[r * ldacc + j] for r < m, j < ncp, added to what is there when
 // `accumulate` (the depth blocks of one product sum in place):
 //
-//   acc[r][0 .. ncp) (+)= sum_k a[r * lda + k] * B(k, j)   for kQRows rows.
-using QQuadKernel = void (*)(const uint8_t* a, int64_t lda, int64_t kcq, const int8_t* b, int64_t ncp, int32_t* acc,
-                             int64_t ldacc, bool accumulate);
+//   acc[r][0 .. ncp) (+)= sum_k a[r * lda + k] * B(k, j)   for r < m.
+using QQuadKernel = void (*)(const uint8_t* a, int64_t lda, int64_t m, int64_t kcq, const int8_t* b, int64_t ncp,
+                             int32_t* acc, int64_t ldacc, bool accumulate);
 
 // Packs kc rows of nc columns of B (B points at the block's first element,
 // leading dimension ldb) into the quad layout above, uint8 made int8 (v - 128)
@@ -47,10 +49,31 @@ using QQuadKernel = void (*)(const uint8_t* a, int64_t lda, int64_t kcq, const i
 using QQuadPackB = void (*)(const void* B, int64_t ldb, bool b_signed, int64_t kc, int64_t nc, int64_t ncp,
                             int8_t* panel, int32_t* colsum);
 
+// One row of a float output with per-tensor zero points (MatMulIntegerToFloat):
+//   out[j] = float(acc[j] - colterm[j] - rowterm) * scale[scale_per_col ? j : 0]
+//            (+ bias[j] when bias is not null)   for j < n.
+using QQuadFinishFloat = void (*)(const int32_t* acc, const int32_t* colterm, int32_t rowterm, int64_t n,
+                                  const float* scale, bool scale_per_col, const float* bias, float* out);
+
 struct QQuadUKernel {
   QQuadKernel run;
   QQuadPackB pack_b;
+  int row_align = kQRows;  // m is a multiple of this
+  int depth_align = 4;     // kcq is a multiple of this
+  // Whole of K in one call where a prepacked B's depth blocks lie end to end
+  // (full-width panels): no partial sums to reload between depth blocks.
+  bool whole_depth = false;
+  QQuadFinishFloat finish_float = nullptr;  // optional: the driver's loop otherwise
 };
+
+#if (defined(__x86_64__) || (defined(__i386__) && defined(__SSE2__))) && (defined(__GNUC__) || defined(__clang__))
+// The quad packer of qgemm_vnni.cc (a QQuadPackB) and its AVX-512 float
+// finish, AMX's as well.
+void pack_b_quads(const void* B, int64_t ldb, bool b_signed, int64_t kc, int64_t nc, int64_t ncp, int8_t* panel,
+                  int32_t* colsum);
+void finish_float_avx512(const int32_t* acc, const int32_t* colterm, int32_t rowterm, int64_t n, const float* scale,
+                         bool scale_per_col, const float* bias, float* out);
+#endif
 
 // Each returns nullptr when the variant is not compiled in or (x86) the CPU
 // lacks the instructions it needs. NEON: nullptr when not compiled in (x86,
@@ -61,6 +84,7 @@ QPairKernel qgemm_kernel_avx2();
 QPairKernel qgemm_kernel_neon();
 const QQuadUKernel* qgemm_ukernel_vnni();     // 256-bit AVX512-VL registers
 const QQuadUKernel* qgemm_ukernel_vnni512();  // 512-bit registers
+const QQuadUKernel* qgemm_ukernel_amx();      // AMX tiles (qgemm_amx.cc), B packed as for VNNI
 
 }  // namespace simd
 }  // namespace pionnx

@@ -49,12 +49,14 @@ __attribute__((target("avx512vnni,avx512vl"), always_inline)) inline void pass_v
     }
 }
 
-__attribute__((target("avx512vnni,avx512vl"))) void kernel_vnni(const uint8_t* a, int64_t lda, int64_t kcq,
+__attribute__((target("avx512vnni,avx512vl"))) void kernel_vnni(const uint8_t* a, int64_t lda, int64_t m, int64_t kcq,
                                                                 const int8_t* b, int64_t ncp, int32_t* acc,
                                                                 int64_t ldacc, bool accumulate) {
-  int64_t j0 = 0;
-  for (; j0 + 32 <= ncp; j0 += 32) pass_vnni<4>(a, lda, kcq, b + 4 * j0, ncp, acc + j0, ldacc, accumulate);
-  for (; j0 < ncp; j0 += 16) pass_vnni<2>(a, lda, kcq, b + 4 * j0, ncp, acc + j0, ldacc, accumulate);
+  for (int64_t i = 0; i < m; i += kQRows, a += kQRows * lda, acc += kQRows * ldacc) {
+    int64_t j0 = 0;
+    for (; j0 + 32 <= ncp; j0 += 32) pass_vnni<4>(a, lda, kcq, b + 4 * j0, ncp, acc + j0, ldacc, accumulate);
+    for (; j0 < ncp; j0 += 16) pass_vnni<2>(a, lda, kcq, b + 4 * j0, ncp, acc + j0, ldacc, accumulate);
+  }
 }
 
 // 512-bit registers: 64 columns per pass where the panel has them (16
@@ -83,13 +85,18 @@ __attribute__((target("avx512vnni,avx512f,avx512bw"), always_inline)) inline voi
     }
 }
 
-__attribute__((target("avx512vnni,avx512f,avx512bw"))) void kernel_vnni512(const uint8_t* a, int64_t lda, int64_t kcq,
-                                                                           const int8_t* b, int64_t ncp, int32_t* acc,
-                                                                           int64_t ldacc, bool accumulate) {
-  int64_t j0 = 0;
-  for (; j0 + 64 <= ncp; j0 += 64) pass_vnni512<4>(a, lda, kcq, b + 4 * j0, ncp, acc + j0, ldacc, accumulate);
-  for (; j0 < ncp; j0 += 32) pass_vnni512<2>(a, lda, kcq, b + 4 * j0, ncp, acc + j0, ldacc, accumulate);
+__attribute__((target("avx512vnni,avx512f,avx512bw"))) void kernel_vnni512(const uint8_t* a, int64_t lda, int64_t m,
+                                                                           int64_t kcq, const int8_t* b, int64_t ncp,
+                                                                           int32_t* acc, int64_t ldacc,
+                                                                           bool accumulate) {
+  for (int64_t i = 0; i < m; i += kQRows, a += kQRows * lda, acc += kQRows * ldacc) {
+    int64_t j0 = 0;
+    for (; j0 + 64 <= ncp; j0 += 64) pass_vnni512<4>(a, lda, kcq, b + 4 * j0, ncp, acc + j0, ldacc, accumulate);
+    for (; j0 < ncp; j0 += 32) pass_vnni512<2>(a, lda, kcq, b + 4 * j0, ncp, acc + j0, ldacc, accumulate);
+  }
 }
+
+}  // namespace
 
 // Whole quads of depth: four rows of B interleaved 16 columns at a time with
 // SSE2 unpacks (uint8 becomes int8 by flipping the top bit); the last
@@ -134,8 +141,39 @@ void pack_b_quads(const void* B, int64_t ldb, bool b_signed, int64_t kc, int64_t
   }
 }
 
+// 16 columns per step, the last ones under a mask. The product and the bias
+// are two roundings, as in the portable path and in the Mul and Add that
+// MatMulIntegerToFloat fuses (its outputs are bit-identical to theirs): GCC
+// would contract them into one fused multiply-add, so contraction is off
+// here (Clang does not contract across separate intrinsics).
+#if defined(__clang__)
+#define PIONNX_NO_CONTRACT
+#else
+#define PIONNX_NO_CONTRACT __attribute__((optimize("fp-contract=off")))
+#endif
+__attribute__((target("avx512f"))) PIONNX_NO_CONTRACT void finish_float_avx512(const int32_t* acc,
+                                                                               const int32_t* colterm, int32_t rowterm,
+                                                                               int64_t n, const float* scale,
+                                                                               bool scale_per_col, const float* bias,
+                                                                               float* out) {
+  const __m512i r = _mm512_set1_epi32(rowterm);
+  const __m512 s0 = _mm512_set1_ps(scale[0]);
+  for (int64_t j = 0; j < n; j += 16) {
+    const __mmask16 k = n - j >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (n - j)) - 1u);
+    const __m512i v = _mm512_sub_epi32(
+        _mm512_sub_epi32(_mm512_maskz_loadu_epi32(k, acc + j), _mm512_maskz_loadu_epi32(k, colterm + j)), r);
+    __m512 f = _mm512_mul_ps(_mm512_maskz_cvtepi32_ps(k, v), scale_per_col ? _mm512_maskz_loadu_ps(k, scale + j) : s0);
+    if (bias) f = _mm512_add_ps(f, _mm512_maskz_loadu_ps(k, bias + j));
+    _mm512_mask_storeu_ps(out + j, k, f);
+  }
+}
+
+#undef PIONNX_NO_CONTRACT
+
+namespace {
+
 const QQuadUKernel kVnni{kernel_vnni, pack_b_quads};
-const QQuadUKernel kVnni512{kernel_vnni512, pack_b_quads};
+const QQuadUKernel kVnni512{kernel_vnni512, pack_b_quads, kQRows, 4, false, finish_float_avx512};
 
 }  // namespace
 

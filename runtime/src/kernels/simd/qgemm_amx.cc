@@ -1,0 +1,135 @@
+// AMX micro-kernel for the integer GEMM (qgemm.cc): tdpbusd multiplies a
+// 16 x 64 tile of uint8 A by a 16 x 64 tile of int8 B quads (64 depth steps
+// of 16 columns) into a 16 x 16 tile of int32 sums, 16384 multiply-adds per
+// instruction where VNNI's vpdpbusd does 64. B's quad panels (qgemm_vnni.cc's
+// packer) are already the tile layout: a B tile is 16 consecutive quad rows
+// of 16 columns, one 64-byte row each, ncp * 4 bytes apart. The driver pads
+// A's rows to 16 and the depth to 64 with zeros, so every tile is whole.
+//
+// Four accumulator tiles (32 rows x 32 columns), two A and two B tiles per
+// 64 depth steps; a prepacked B's whole depth in one call (whole_depth), so
+// the sums stay in tiles from the first depth step to the last. The tile configuration is loaded on entry and released
+// on exit (another AMX user on the thread may have changed it; a released thread carries no tile state through context
+// switches).
+//
+// Written with inline assembly, not the _tile_* intrinsics: the x86_64
+// wheels are built by bullseye's GCC 10 (the manylinux_2_31 floor), which
+// has no AMX intrinsics, while its assembler (binutils 2.35) knows the
+// instructions. Every tile statement is volatile, so they keep their order.
+#include "kernels/simd/qgemm_ukernel.h"
+
+#if defined(__x86_64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
+#include "platform/cpu_features.h"
+
+namespace pionnx {
+namespace simd {
+namespace {
+
+struct alignas(64) TileConfig {
+  uint8_t palette = 1;
+  uint8_t start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t colsb[16] = {};  // bytes per row of each tile
+  uint8_t rows[16] = {};
+};
+
+#define TILE_LOAD(t, base, stride) \
+  __asm__ volatile("tileloadd (%0,%1,1), %%tmm" #t ::"r"(base), "r"(static_cast<int64_t>(stride)) : "memory")
+#define TILE_STORE(t, base, stride) \
+  __asm__ volatile("tilestored %%tmm" #t ", (%0,%1,1)" ::"r"(base), "r"(static_cast<int64_t>(stride)) : "memory")
+#define TILE_ZERO(t) __asm__ volatile("tilezero %%tmm" #t::)
+// tmm[c] += tmm[a] (uint8) . tmm[b] (int8 quads)
+#define TILE_DPBUSD(c, a, b) __asm__ volatile("tdpbusd %%tmm" #b ", %%tmm" #a ", %%tmm" #c::)
+
+// Tiles 0-3: C (rows i, i + 16 x columns j, j + 16); 4-5: A; 6-7: B.
+void kernel_amx(const uint8_t* a, int64_t lda, int64_t m, int64_t kcq, const int8_t* b, int64_t ncp, int32_t* acc,
+                int64_t ldacc, bool accumulate) {
+  TileConfig cfg;
+  for (int t = 0; t < 8; ++t) {
+    cfg.colsb[t] = 64;
+    cfg.rows[t] = 16;
+  }
+  __asm__ volatile("ldtilecfg %0" ::"m"(cfg) : "memory");
+  const int64_t bstride = ncp * 4, cstride = ldacc * 4;
+  for (int64_t i = 0; i < m; i += 32) {
+    const uint8_t* a0 = a + i * lda;
+    const uint8_t* a1 = a0 + 16 * lda;
+    if (i + 32 <= m) {
+      for (int64_t j = 0; j < ncp; j += 32) {
+        int32_t* c0 = acc + i * ldacc + j;
+        int32_t* c1 = c0 + 16 * ldacc;
+        if (accumulate) {
+          TILE_LOAD(0, c0, cstride);
+          TILE_LOAD(1, c0 + 16, cstride);
+          TILE_LOAD(2, c1, cstride);
+          TILE_LOAD(3, c1 + 16, cstride);
+        } else {
+          TILE_ZERO(0);
+          TILE_ZERO(1);
+          TILE_ZERO(2);
+          TILE_ZERO(3);
+        }
+        const int8_t* bj = b + j * 4;
+        for (int64_t k = 0; k < kcq; k += 64) {
+          TILE_LOAD(4, a0 + k, lda);
+          TILE_LOAD(6, bj + k / 4 * bstride, bstride);
+          TILE_LOAD(7, bj + k / 4 * bstride + 64, bstride);
+          TILE_DPBUSD(0, 4, 6);
+          TILE_DPBUSD(1, 4, 7);
+          TILE_LOAD(5, a1 + k, lda);
+          TILE_DPBUSD(2, 5, 6);
+          TILE_DPBUSD(3, 5, 7);
+        }
+        TILE_STORE(0, c0, cstride);
+        TILE_STORE(1, c0 + 16, cstride);
+        TILE_STORE(2, c1, cstride);
+        TILE_STORE(3, c1 + 16, cstride);
+      }
+    } else {  // the last 16 rows
+      for (int64_t j = 0; j < ncp; j += 32) {
+        int32_t* c0 = acc + i * ldacc + j;
+        if (accumulate) {
+          TILE_LOAD(0, c0, cstride);
+          TILE_LOAD(1, c0 + 16, cstride);
+        } else {
+          TILE_ZERO(0);
+          TILE_ZERO(1);
+        }
+        const int8_t* bj = b + j * 4;
+        for (int64_t k = 0; k < kcq; k += 64) {
+          TILE_LOAD(4, a0 + k, lda);
+          TILE_LOAD(6, bj + k / 4 * bstride, bstride);
+          TILE_LOAD(7, bj + k / 4 * bstride + 64, bstride);
+          TILE_DPBUSD(0, 4, 6);
+          TILE_DPBUSD(1, 4, 7);
+        }
+        TILE_STORE(0, c0, cstride);
+        TILE_STORE(1, c0 + 16, cstride);
+      }
+    }
+  }
+  __asm__ volatile("tilerelease" ::: "memory");
+}
+#undef TILE_LOAD
+#undef TILE_STORE
+#undef TILE_ZERO
+#undef TILE_DPBUSD
+
+const QQuadUKernel kAmx{kernel_amx, pack_b_quads, 16, 64, true, finish_float_avx512};
+
+}  // namespace
+
+const QQuadUKernel* qgemm_ukernel_amx() { return platform::cpu_features().amx_int8 ? &kAmx : nullptr; }
+
+}  // namespace simd
+}  // namespace pionnx
+
+#else
+
+namespace pionnx {
+namespace simd {
+const QQuadUKernel* qgemm_ukernel_amx() { return nullptr; }
+}  // namespace simd
+}  // namespace pionnx
+
+#endif
