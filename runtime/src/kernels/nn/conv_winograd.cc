@@ -17,20 +17,12 @@ constexpr int kElems = kTile * kTile;
 // Four tiles side by side, one per lane (simd::v4f): the transforms below
 // run on four tiles at once.
 using simd::load4;
-using simd::shuffle4;
 using simd::store4;
 using simd::v4f;
 
-// 4x4 transpose of a, b, c, d (rows) in place: lane l of the results holds
-// row l. Tiles side by side in lanes <-> each tile's row in a vector.
-inline void transpose4(v4f& a, v4f& b, v4f& c, v4f& d) {
-  const v4f t0 = shuffle4<0, 4, 1, 5>(a, b), t1 = shuffle4<2, 6, 3, 7>(a, b);
-  const v4f t2 = shuffle4<0, 4, 1, 5>(c, d), t3 = shuffle4<2, 6, 3, 7>(c, d);
-  a = shuffle4<0, 1, 4, 5>(t0, t2);
-  b = shuffle4<2, 3, 6, 7>(t0, t2);
-  c = shuffle4<0, 1, 4, 5>(t1, t3);
-  d = shuffle4<2, 3, 6, 7>(t1, t3);
-}
+// transpose4 (vec4.h) turns tiles side by side in lanes into each tile's
+// row in a vector, and back.
+using simd::transpose4;
 
 // d (6 values, stride s) -> B^T d. T: float, or v4f for four tiles.
 template <typename T>

@@ -30,9 +30,16 @@ struct Finish {
   __m512 lo, hi;
 };
 
+// The masked forms with every lane set: GCC 12's plain _mm512_max_ps and
+// _mm512_min_ps pass an undefined vector that -Wmaybe-uninitialized flags.
 PIONNX_AVX512 __m512 activate(__m512 v, const Finish& f) {
-  if (f.act == SgemmBiasAct::Relu) v = _mm512_max_ps(v, _mm512_setzero_ps());
-  else if (f.act == SgemmBiasAct::Clip) v = _mm512_min_ps(f.hi, _mm512_max_ps(f.lo, v));
+  constexpr __mmask16 kAll = 0xffff;
+  if (f.act == SgemmBiasAct::Relu) {
+    v = _mm512_mask_max_ps(v, kAll, v, _mm512_setzero_ps());
+  } else if (f.act == SgemmBiasAct::Clip) {
+    v = _mm512_mask_max_ps(v, kAll, f.lo, v);
+    v = _mm512_mask_min_ps(v, kAll, f.hi, v);
+  }
   return v;
 }
 

@@ -31,5 +31,16 @@ inline v4f shuffle4(v4f a, v4f b) {
 #endif
 }
 
+// 4x4 transpose of a, b, c, d (rows) in place: lane l of the results holds
+// row l.
+inline void transpose4(v4f& a, v4f& b, v4f& c, v4f& d) {
+  const v4f t0 = shuffle4<0, 4, 1, 5>(a, b), t1 = shuffle4<2, 6, 3, 7>(a, b);
+  const v4f t2 = shuffle4<0, 4, 1, 5>(c, d), t3 = shuffle4<2, 6, 3, 7>(c, d);
+  a = shuffle4<0, 1, 4, 5>(t0, t2);
+  b = shuffle4<2, 3, 6, 7>(t0, t2);
+  c = shuffle4<0, 1, 4, 5>(t1, t3);
+  d = shuffle4<2, 3, 6, 7>(t1, t3);
+}
+
 }  // namespace simd
 }  // namespace pionnx
