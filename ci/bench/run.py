@@ -339,7 +339,7 @@ def time_model(model, threads: int, modules: dict, usable: dict, args, rng, twin
 # ------------------------------------------------------------------- output
 
 
-X86_FLAGS = ["avx2", "fma", "avx512f", "avx512_vnni"]
+X86_FLAGS = ["avx2", "fma", "avx512f", "avx512_vnni", "amx_int8"]
 PIONNX_ENV = ["PIONNX_SGEMM", "PIONNX_QGEMM", "PIONNX_FASTMATH", "PIONNX_DEPTHWISE"]
 
 

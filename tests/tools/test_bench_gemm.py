@@ -132,7 +132,7 @@ def test_cpu_facts(tmp_path: Path) -> None:
     x86 = bench.cpu_facts(CPUINFO_X86, str(tmp_path))
     assert x86["model_name"].startswith("Intel(R) Xeon(R) Platinum 8259CL")
     assert (x86["cpu_family"], x86["model"], x86["stepping"]) == (6, 85, 7)
-    assert x86["flags"] == {"avx2": True, "fma": True, "avx512f": True, "avx512_vnni": True}
+    assert x86["flags"] == {"avx2": True, "fma": True, "avx512f": True, "avx512_vnni": True, "amx_int8": False}
     assert x86["caches"] == [
         {"level": 1, "type": "Data", "size": "48K"},
         {"level": 2, "type": "Unified", "size": "1024K"},
