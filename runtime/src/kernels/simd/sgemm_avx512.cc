@@ -77,19 +77,23 @@ PIONNX_AVX512 void store_row(float* ci, __m512 v0, __m512 v1, bool full, __mmask
 }
 
 // kShifted: B is read in place, not from a packed panel: row k of the
-// tile's B is the 32 floats at b + shift[k] (SgemmShiftedKernel). The rows
-// are stored with constant indices (the loop below is unrolled), so the
-// accumulators stay in registers (see sgemm_avx2.cc).
-template <bool kFinish, bool kShifted = false>
+// tile's B is the 32 floats at b + shift[k] (SgemmShiftedKernel); with
+// kMaskB only its first n (a band narrower than a tile, so nothing past it
+// is read). The rows are stored with constant indices (the loop below is
+// unrolled), so the accumulators stay in registers (see sgemm_avx2.cc).
+template <bool kFinish, bool kShifted = false, bool kMaskB = false>
 PIONNX_AVX512 void tile_avx512(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int m, int n,
                                bool accumulate, const float* bias, const float* res, int64_t ldr, const Finish& f,
                                const int64_t* shift = nullptr) {
   __m512 acc[kMR][2];
 #pragma GCC unroll 8
   for (int i = 0; i < kMR; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  const uint32_t cols = n >= kNR ? 0xffffffffu : ((1u << n) - 1u);
+  const __mmask16 k0 = static_cast<__mmask16>(cols & 0xffff), k1 = static_cast<__mmask16>(cols >> 16);
   for (int64_t k = 0; k < kc; ++k, a += kMR) {
     const float* bk = kShifted ? b + shift[k] : b + k * kNR;
-    const __m512 b0 = _mm512_loadu_ps(bk), b1 = _mm512_loadu_ps(bk + 16);
+    const __m512 b0 = kMaskB ? _mm512_maskz_loadu_ps(k0, bk) : _mm512_loadu_ps(bk);
+    const __m512 b1 = kMaskB ? _mm512_maskz_loadu_ps(k1, bk + 16) : _mm512_loadu_ps(bk + 16);
 #pragma GCC unroll 8
     for (int i = 0; i < kMR; ++i) {
       const __m512 ai = _mm512_set1_ps(a[i]);
@@ -98,8 +102,6 @@ PIONNX_AVX512 void tile_avx512(int64_t kc, const float* a, const float* b, float
     }
   }
   const bool full = n == kNR;
-  const uint32_t cols = n >= kNR ? 0xffffffffu : ((1u << n) - 1u);
-  const __mmask16 k0 = static_cast<__mmask16>(cols & 0xffff), k1 = static_cast<__mmask16>(cols >> 16);
 #pragma GCC unroll 8
   for (int i = 0; i < kMR; ++i)
     if (i < m) store_row<kFinish>(c + i * ldc, acc[i][0], acc[i][1], full, k0, k1, accumulate, f, bias, res, ldr, i);
@@ -119,14 +121,23 @@ __attribute__((target("avx512f"))) void ukernel_avx512_bias_act(int64_t kc, cons
 }
 
 // Tiles of one row band read from B in place (SgemmShiftedKernel): 32
-// columns at a time across w, the last one masked.
+// columns at a time across w. A partial last tile of a band at least a tile
+// wide is the band's last 32 columns instead (its first ones stored again
+// with the same values), and a band narrower than a tile loads B under a
+// mask: nothing past b[shift[k] + w - 1] is read, which a 1x1 convolution
+// reading its input planes in place relies on (the last plane ends its
+// tensor).
 __attribute__((target("avx512f"))) void shifted_avx512(int64_t kc, const float* a, const float* b, const int64_t* shift,
                                                        int64_t w, float* c, int64_t ldc, int m, const float* bias,
                                                        const float* res, const SgemmBiasAct& ba) {
   const Finish f{bias != nullptr, ba.act, _mm512_set1_ps(ba.lo), _mm512_set1_ps(ba.hi)};
+  if (w < kNR) {
+    tile_avx512<true, true, true>(kc, a, b, c, ldc, m, static_cast<int>(w), false, bias, res, ba.ldr, f, shift);
+    return;
+  }
   for (int64_t t = 0; t < w; t += kNR) {
-    const int n = static_cast<int>(std::min<int64_t>(kNR, w - t));
-    tile_avx512<true, true>(kc, a, b + t, c + t, ldc, m, n, false, bias, res ? res + t : nullptr, ba.ldr, f, shift);
+    if (t + kNR > w) t = w - kNR;
+    tile_avx512<true, true>(kc, a, b + t, c + t, ldc, m, kNR, false, bias, res ? res + t : nullptr, ba.ldr, f, shift);
   }
 }
 
