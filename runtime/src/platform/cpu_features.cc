@@ -72,8 +72,13 @@ void detect_caches(CpuFeatures& f) {
 
 #if defined(PIONNX_DETECT_AMX)
 // AMX-TILE and AMX-INT8 in cpuid leaf 7, the tile state enabled in XCR0
-// (bits 17 and 18), and Linux's permission for this process to use it.
+// (bits 17 and 18), and Linux's permission for this process to use it. The
+// permission is for the whole process and enlarges its signal frames (an
+// alternate signal stack set up afterwards must hold the 8 KiB of tile
+// state), so PIONNX_QGEMM naming another path skips the request.
 bool detect_amx_int8() {
+  const char* cap = std::getenv("PIONNX_QGEMM");
+  if (cap && *cap && std::string(cap) != "amx") return false;
   unsigned a = 0, b = 0, c = 0, d = 0;
   if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(d & (1u << 24)) || !(d & (1u << 25))) return false;
   if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 27))) return false;  // OSXSAVE: xgetbv is there
