@@ -8,9 +8,10 @@
 //
 // Four accumulator tiles (32 rows x 32 columns), two A and two B tiles per
 // 64 depth steps; a prepacked B's whole depth in one call (whole_depth), so
-// the sums stay in tiles from the first depth step to the last. The tile configuration is loaded on entry and released
-// on exit (another AMX user on the thread may have changed it; a released thread carries no tile state through context
-// switches).
+// the sums stay in tiles from the first depth step to the last. The tile
+// configuration is loaded on entry and released on exit (another AMX user on
+// the thread may have changed it; a released thread carries no tile state
+// through context switches).
 //
 // Written with inline assembly, not the _tile_* intrinsics: the x86_64
 // wheels are built by bullseye's GCC 10 (the manylinux_2_31 floor), which
@@ -41,7 +42,50 @@ struct alignas(64) TileConfig {
 // tmm[c] += tmm[a] (uint8) . tmm[b] (int8 quads)
 #define TILE_DPBUSD(c, a, b) __asm__ volatile("tdpbusd %%tmm" #b ", %%tmm" #a ", %%tmm" #c::)
 
-// Tiles 0-3: C (rows i, i + 16 x columns j, j + 16); 4-5: A; 6-7: B.
+// Tiles 0-3: C (rows i, i + 16 x columns j, j + 16); 4-5: A; 6-7: B. One
+// 32 x 32 block of C at c (or, without kTwoRowTiles, its top 16 rows) over
+// kcq depth steps: A's rows at a, B's quad rows at b, bstride bytes apart.
+template <bool kTwoRowTiles>
+inline void block_amx(const uint8_t* a, int64_t lda, int64_t kcq, const int8_t* b, int64_t bstride, int32_t* c,
+                      int64_t ldacc, bool accumulate) {
+  const int64_t cstride = ldacc * 4;
+  const uint8_t* a1 = a + 16 * lda;
+  int32_t* c1 = c + 16 * ldacc;
+  if (accumulate) {
+    TILE_LOAD(0, c, cstride);
+    TILE_LOAD(1, c + 16, cstride);
+    if (kTwoRowTiles) {
+      TILE_LOAD(2, c1, cstride);
+      TILE_LOAD(3, c1 + 16, cstride);
+    }
+  } else {
+    TILE_ZERO(0);
+    TILE_ZERO(1);
+    if (kTwoRowTiles) {
+      TILE_ZERO(2);
+      TILE_ZERO(3);
+    }
+  }
+  for (int64_t k = 0; k < kcq; k += 64) {
+    TILE_LOAD(4, a + k, lda);
+    TILE_LOAD(6, b + k / 4 * bstride, bstride);
+    TILE_LOAD(7, b + k / 4 * bstride + 64, bstride);
+    TILE_DPBUSD(0, 4, 6);
+    TILE_DPBUSD(1, 4, 7);
+    if (kTwoRowTiles) {
+      TILE_LOAD(5, a1 + k, lda);
+      TILE_DPBUSD(2, 5, 6);
+      TILE_DPBUSD(3, 5, 7);
+    }
+  }
+  TILE_STORE(0, c, cstride);
+  TILE_STORE(1, c + 16, cstride);
+  if (kTwoRowTiles) {
+    TILE_STORE(2, c1, cstride);
+    TILE_STORE(3, c1 + 16, cstride);
+  }
+}
+
 void kernel_amx(const uint8_t* a, int64_t lda, int64_t m, int64_t kcq, const int8_t* b, int64_t ncp, int32_t* acc,
                 int64_t ldacc, bool accumulate) {
   TileConfig cfg;
@@ -50,64 +94,13 @@ void kernel_amx(const uint8_t* a, int64_t lda, int64_t m, int64_t kcq, const int
     cfg.rows[t] = 16;
   }
   __asm__ volatile("ldtilecfg %0" ::"m"(cfg) : "memory");
-  const int64_t bstride = ncp * 4, cstride = ldacc * 4;
-  for (int64_t i = 0; i < m; i += 32) {
-    const uint8_t* a0 = a + i * lda;
-    const uint8_t* a1 = a0 + 16 * lda;
-    if (i + 32 <= m) {
-      for (int64_t j = 0; j < ncp; j += 32) {
-        int32_t* c0 = acc + i * ldacc + j;
-        int32_t* c1 = c0 + 16 * ldacc;
-        if (accumulate) {
-          TILE_LOAD(0, c0, cstride);
-          TILE_LOAD(1, c0 + 16, cstride);
-          TILE_LOAD(2, c1, cstride);
-          TILE_LOAD(3, c1 + 16, cstride);
-        } else {
-          TILE_ZERO(0);
-          TILE_ZERO(1);
-          TILE_ZERO(2);
-          TILE_ZERO(3);
-        }
-        const int8_t* bj = b + j * 4;
-        for (int64_t k = 0; k < kcq; k += 64) {
-          TILE_LOAD(4, a0 + k, lda);
-          TILE_LOAD(6, bj + k / 4 * bstride, bstride);
-          TILE_LOAD(7, bj + k / 4 * bstride + 64, bstride);
-          TILE_DPBUSD(0, 4, 6);
-          TILE_DPBUSD(1, 4, 7);
-          TILE_LOAD(5, a1 + k, lda);
-          TILE_DPBUSD(2, 5, 6);
-          TILE_DPBUSD(3, 5, 7);
-        }
-        TILE_STORE(0, c0, cstride);
-        TILE_STORE(1, c0 + 16, cstride);
-        TILE_STORE(2, c1, cstride);
-        TILE_STORE(3, c1 + 16, cstride);
-      }
-    } else {  // the last 16 rows
-      for (int64_t j = 0; j < ncp; j += 32) {
-        int32_t* c0 = acc + i * ldacc + j;
-        if (accumulate) {
-          TILE_LOAD(0, c0, cstride);
-          TILE_LOAD(1, c0 + 16, cstride);
-        } else {
-          TILE_ZERO(0);
-          TILE_ZERO(1);
-        }
-        const int8_t* bj = b + j * 4;
-        for (int64_t k = 0; k < kcq; k += 64) {
-          TILE_LOAD(4, a0 + k, lda);
-          TILE_LOAD(6, bj + k / 4 * bstride, bstride);
-          TILE_LOAD(7, bj + k / 4 * bstride + 64, bstride);
-          TILE_DPBUSD(0, 4, 6);
-          TILE_DPBUSD(1, 4, 7);
-        }
-        TILE_STORE(0, c0, cstride);
-        TILE_STORE(1, c0 + 16, cstride);
-      }
+  const int64_t bstride = ncp * 4;
+  for (int64_t i = 0; i < m; i += 32)
+    for (int64_t j = 0; j < ncp; j += 32) {
+      if (i + 32 <= m)
+        block_amx<true>(a + i * lda, lda, kcq, b + j * 4, bstride, acc + i * ldacc + j, ldacc, accumulate);
+      else block_amx<false>(a + i * lda, lda, kcq, b + j * 4, bstride, acc + i * ldacc + j, ldacc, accumulate);
     }
-  }
   __asm__ volatile("tilerelease" ::: "memory");
 }
 #undef TILE_LOAD
