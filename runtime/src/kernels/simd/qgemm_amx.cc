@@ -13,10 +13,9 @@
 // the thread may have changed it; a released thread carries no tile state
 // through context switches).
 //
-// Written with inline assembly, not the _tile_* intrinsics: the x86_64
-// wheels are built by bullseye's GCC 10 (the manylinux_2_31 floor), which
-// has no AMX intrinsics, while its assembler (binutils 2.35) knows the
-// instructions. Every tile statement is volatile, so they keep their order.
+// Written as inline assembly, not the _tile_* intrinsics: the x86_64 wheels
+// are built by bullseye's GCC 10 (the manylinux_2_31 floor), which has no
+// AMX intrinsics. Every tile statement is volatile, so they keep their order.
 #include "kernels/simd/qgemm_ukernel.h"
 
 #if defined(__x86_64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
@@ -34,13 +33,22 @@ struct alignas(64) TileConfig {
   uint8_t rows[16] = {};
 };
 
-#define TILE_LOAD(t, base, stride) \
-  __asm__ volatile("tileloadd (%0,%1,1), %%tmm" #t ::"r"(base), "r"(static_cast<int64_t>(stride)) : "memory")
-#define TILE_STORE(t, base, stride) \
-  __asm__ volatile("tilestored %%tmm" #t ", (%0,%1,1)" ::"r"(base), "r"(static_cast<int64_t>(stride)) : "memory")
-#define TILE_ZERO(t) __asm__ volatile("tilezero %%tmm" #t::)
+// The instructions as bytes, with the address in rax and the stride in rcx
+// (tileloadd/tilestored's SIB byte 0x08): binutils learned the AMX mnemonics
+// in 2.36, and the cross factory's bullseye toolchain carries 2.35. tdpbusd
+// takes A in ModRM.rm and B in VEX.vvvv (inverted).
+#define TILE_LOAD(t, base, stride)                                                         \
+  __asm__ volatile(".byte 0xc4, 0xe2, 0x7b, 0x4b, 0x04 | (" #t " << 3), 0x08" ::"a"(base), \
+                   "c"(static_cast<int64_t>(stride))                                       \
+                   : "memory")
+#define TILE_STORE(t, base, stride)                                                        \
+  __asm__ volatile(".byte 0xc4, 0xe2, 0x7a, 0x4b, 0x04 | (" #t " << 3), 0x08" ::"a"(base), \
+                   "c"(static_cast<int64_t>(stride))                                       \
+                   : "memory")
+#define TILE_ZERO(t) __asm__ volatile(".byte 0xc4, 0xe2, 0x7b, 0x49, 0xc0 | (" #t " << 3)")
 // tmm[c] += tmm[a] (uint8) . tmm[b] (int8 quads)
-#define TILE_DPBUSD(c, a, b) __asm__ volatile("tdpbusd %%tmm" #b ", %%tmm" #a ", %%tmm" #c::)
+#define TILE_DPBUSD(c, a, b) \
+  __asm__ volatile(".byte 0xc4, 0xe2, ((~" #b " & 0xf) << 3) | 0x01, 0x5e, 0xc0 | (" #c " << 3) | " #a)
 
 // Tiles 0-3: C (rows i, i + 16 x columns j, j + 16); 4-5: A; 6-7: B. One
 // 32 x 32 block of C at c (or, without kTwoRowTiles, its top 16 rows) over
@@ -93,7 +101,7 @@ void kernel_amx(const uint8_t* a, int64_t lda, int64_t m, int64_t kcq, const int
     cfg.colsb[t] = 64;
     cfg.rows[t] = 16;
   }
-  __asm__ volatile("ldtilecfg %0" ::"m"(cfg) : "memory");
+  __asm__ volatile(".byte 0xc4, 0xe2, 0x78, 0x49, 0x00" ::"a"(&cfg) : "memory");  // ldtilecfg (%rax)
   const int64_t bstride = ncp * 4;
   for (int64_t i = 0; i < m; i += 32)
     for (int64_t j = 0; j < ncp; j += 32) {
@@ -101,7 +109,7 @@ void kernel_amx(const uint8_t* a, int64_t lda, int64_t m, int64_t kcq, const int
         block_amx<true>(a + i * lda, lda, kcq, b + j * 4, bstride, acc + i * ldacc + j, ldacc, accumulate);
       else block_amx<false>(a + i * lda, lda, kcq, b + j * 4, bstride, acc + i * ldacc + j, ldacc, accumulate);
     }
-  __asm__ volatile("tilerelease" ::: "memory");
+  __asm__ volatile(".byte 0xc4, 0xe2, 0x78, 0x49, 0xc0" ::: "memory");  // tilerelease
 }
 #undef TILE_LOAD
 #undef TILE_STORE
