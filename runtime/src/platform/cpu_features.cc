@@ -75,12 +75,10 @@ void detect_caches(CpuFeatures& f) {
 // (bits 17 and 18), and Linux's permission for this process to use it. The
 // permission is for the whole process and enlarges its signal frames (an
 // alternate signal stack set up afterwards must hold the 8 KiB of tile
-// state), so PIONNX_QGEMM naming another path skips the request (an
-// unknown name is reported and ignored by choose_path, so it does not).
+// state); it is asked for whatever PIONNX_QGEMM says, as onnxruntime and
+// PyTorch ask at start-up, so that simd_paths() names what the CPU runs in
+// every process (the CPU matrix compares them across processes).
 bool detect_amx_int8() {
-  if (const char* cap = std::getenv("PIONNX_QGEMM"))
-    for (const char* other : {"generic", "neon", "sse2", "avx2", "vnni", "vnni512"})
-      if (std::string(cap) == other) return false;
   unsigned a = 0, b = 0, c = 0, d = 0;
   if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(d & (1u << 24)) || !(d & (1u << 25))) return false;
   if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 27))) return false;  // OSXSAVE: xgetbv is there
