@@ -152,18 +152,18 @@ void pack_b_panel(const QGemmArgs& g, int64_t k0, int64_t kc, int64_t j0, int64_
 void store_float(const QGemmArgs& g, int64_t i, int64_t j, int64_t w, const int32_t* acc, const int32_t* prev) {
   float* cf = g.Cf + i * g.ldcf + j;
   const float* bias = g.bias ? g.bias + j : nullptr;
-  int32_t sum[kNc];
-  if (prev) {
-    for (int64_t t = 0; t < w; ++t) sum[t] = acc[t] + prev[t];
-    acc = sum;
-  }
-  // The conditions outside the loops, so each loop vectorizes.
+  // The conditions outside the loops, so each loop vectorizes; the sum is
+  // converted in place first (the same roundings as one expression).
+  if (prev)
+    for (int64_t t = 0; t < w; ++t) cf[t] = static_cast<float>(acc[t] + prev[t]);
+  else
+    for (int64_t t = 0; t < w; ++t) cf[t] = static_cast<float>(acc[t]);
   if (g.scale_per_col) {
     const float* scale = g.scale + j;
-    for (int64_t t = 0; t < w; ++t) cf[t] = static_cast<float>(acc[t]) * scale[t];
+    for (int64_t t = 0; t < w; ++t) cf[t] *= scale[t];
   } else {
     const float scale = g.scale[0];
-    for (int64_t t = 0; t < w; ++t) cf[t] = static_cast<float>(acc[t]) * scale;
+    for (int64_t t = 0; t < w; ++t) cf[t] *= scale;
   }
   if (bias)
     for (int64_t t = 0; t < w; ++t) cf[t] += bias[t];
