@@ -237,14 +237,16 @@ void attend(ThreadPool& pool, const AttendArgs& a) {
         }
         if (qk && a.qk_mode == 2) std::copy(row, row + T, qk + i * T);
         // Without a bias only infinite inputs can make a row all -inf; the
-        // unmasked fast path skips that check.
-        if (masked || (biased && fastmath::max_block(row, T) == ninf)) {
+        // unmasked fast path skips that check. The float softmax reuses the
+        // max it checks.
+        const float mx = masked ? ninf : fastmath::max_block(row, T);
+        if (masked || (biased && mx == ninf)) {
           std::fill(row, row + T, 0.f);
         } else if (a.softmax_round != Precision::Float) {
           round_block(row, T, a.softmax_round);
           softmax_rounded(row, T, a.softmax_round);
         } else {
-          fastmath::softmax_block(row, row, T);
+          fastmath::softmax_block(row, row, T, mx);
         }
         if (qk && a.qk_mode == 3) std::copy(row, row + T, qk + i * T);
         if (a.softmax_round != a.round) round_block(row, T, a.round);

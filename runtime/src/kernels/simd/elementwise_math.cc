@@ -39,8 +39,9 @@ float exp_shift_sum_block(const float* x, float* y, int64_t n, float shift) {
   return active().exp_shift_sum(x, y, n, shift);
 }
 float max_block(const float* x, int64_t n) { return active().max(x, n); }
-void softmax_block(const float* x, float* y, int64_t n) {
-  const float inv = 1.0f / exp_shift_sum_block(x, y, n, max_block(x, n));
+void softmax_block(const float* x, float* y, int64_t n) { softmax_block(x, y, n, max_block(x, n)); }
+void softmax_block(const float* x, float* y, int64_t n, float max) {
+  const float inv = 1.0f / exp_shift_sum_block(x, y, n, max);
   for (int64_t k = 0; k < n; ++k) y[k] *= inv;
 }
 void range_block(const float* x, int64_t n, float* lo, float* hi) { active().range(x, n, lo, hi); }

@@ -23,6 +23,8 @@ float exp_shift_sum_block(const float* x, float* y, int64_t n, float shift);
 float max_block(const float* x, int64_t n);
 // y = softmax(x) over one row: exp(x - max) / sum, through the two above.
 void softmax_block(const float* x, float* y, int64_t n);
+// The same with the row's max already known (max_block of x).
+void softmax_block(const float* x, float* y, int64_t n, float max);
 // Extends [*lo, *hi] by the values of x (NaN skipped).
 void range_block(const float* x, int64_t n, float* lo, float* hi);
 // y = saturate(round_half_even(x / scale) + zp) as uint8, NaN to zp. Only

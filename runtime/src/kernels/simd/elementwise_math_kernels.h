@@ -69,8 +69,12 @@ PIONNX_INLINE vf exp_reduced(vf xc, vf* n_out) {
 
 PIONNX_INLINE vf exp_v(vf x) {
   const float hi = 88.7228394f;  // past this exp overflows
+  // Lanes below the range reduce 0, not kExpLo: their result is replaced by
+  // 0 below, and kExpLo's would be subnormal, which costs a microcode assist
+  // per multiply on Intel cores (softmax rows with masked keys hit it on
+  // every vector).
   vf n;
-  const vf p = exp_reduced(vmax(vmin(x, splat(hi)), splat(kExpLo)), &n);
+  const vf p = exp_reduced(select(x < splat(kExpLo), splat(0.0f), vmin(x, splat(hi))), &n);
   // 2^n through the exponent field, split in two factors so n = 128 fits.
   const vi ni = __builtin_convertvector(n, vi);
   const vi n1 = ni >> 1, n2 = ni - n1;
@@ -87,7 +91,7 @@ PIONNX_INLINE vf exp_v(vf x) {
 PIONNX_INLINE vf exp_nonpos_v(vf x) {
   const vi under = x < splat(kExpLo);  // false for NaN
   vf n;
-  const vf p = exp_reduced(select(under, splat(kExpLo), x), &n);
+  const vf p = exp_reduced(select(under, splat(0.0f), x), &n);  // 0: as in exp_v
   const vu e = (__builtin_convertvector(__builtin_convertvector(n, vi), vu) + 127u) << 23;
   const vf res = p * reinterpret_cast<vf>(e);
   return reinterpret_cast<vf>(~under & reinterpret_cast<vi>(res));
@@ -210,13 +214,27 @@ PIONNX_INLINE float exp_shift_sum(const float* x, float* y, int64_t n, float shi
   return sum;
 }
 
+// The largest of x's values, NaN skipped (-inf when there is none). Four
+// accumulators, `v > a ? v : a` (one maxps on x86): a softmax row of 128 is
+// 16 vectors, which one chain of compare-and-select ran at its latency.
 PIONNX_INLINE float max_of(const float* x, int64_t n) {
   float m = -std::numeric_limits<float>::infinity();
   int64_t i = 0;
   if (n >= kLanes) {
-    vf acc = splat(m);
-    for (; i + kLanes <= n; i += kLanes) acc = vmax(acc, load(x + i, kLanes));
-    for (int k = 0; k < kLanes; ++k) m = acc[k] > m ? acc[k] : m;
+    vf acc[4] = {splat(m), splat(m), splat(m), splat(m)};
+    for (; i + 4 * kLanes <= n; i += 4 * kLanes)
+      for (int j = 0; j < 4; ++j) {
+        const vf v = load(x + i + j * kLanes, kLanes);
+        acc[j] = v > acc[j] ? v : acc[j];
+      }
+    for (; i + kLanes <= n; i += kLanes) {
+      const vf v = load(x + i, kLanes);
+      acc[0] = v > acc[0] ? v : acc[0];
+    }
+    acc[0] = acc[1] > acc[0] ? acc[1] : acc[0];
+    acc[2] = acc[3] > acc[2] ? acc[3] : acc[2];
+    acc[0] = acc[2] > acc[0] ? acc[2] : acc[0];
+    for (int64_t k = 0; k < kLanes; ++k) m = acc[0][k] > m ? acc[0][k] : m;
   }
   for (; i < n; ++i) m = x[i] > m ? x[i] : m;
   return m;
