@@ -115,9 +115,11 @@ int main(int argc, char** argv) {
   }
   std::mt19937 rng(5);
   pionnx::ThreadPool pool(2);
-  const int64_t shapes[][3] = {{1, 1, 1},      {4, 8, 2},     {5, 9, 3},       {7, 33, 17},
-                               {16, 64, 64},   {3, 300, 41},  {37, 29, 53},    {64, 260, 300},
-                               {1, 1000, 512}, {130, 7, 257}, {128, 256, 1024}};
+  // The last two: a uint8 A read in place by the quad kernels (K % 64 == 0, M % 16 == 0) with a masked last
+  // column group, and a second row block of 16 rows.
+  const int64_t shapes[][3] = {{1, 1, 1},        {4, 8, 2},      {5, 9, 3},      {7, 33, 17},    {16, 64, 64},
+                               {3, 300, 41},     {37, 29, 53},   {64, 260, 300}, {1, 1000, 512}, {130, 7, 257},
+                               {128, 256, 1024}, {48, 100, 128}, {272, 40, 64}};
   int runs = 0, failures = 0;
   for (const auto& s : shapes)
     for (int sa = 0; sa < 2; ++sa)

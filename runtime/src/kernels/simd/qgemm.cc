@@ -217,21 +217,36 @@ void qgemm_block(const QGemmArgs& g, const PairA& A, int64_t i0, int64_t i1, int
 // qgemm_block for the VNNI kernel: with A' = A (+128 if int8) and
 // B' = B (-128 if uint8), zero points za' and zb' shifted alike,
 //   sum (A' - za')(B' - zb') = sum A'B' - zb' sum A' - za' sum B' + K za' zb'.
-// A converted once for every column block: uint8 rows of `lda` (K rounded
-// up to the kernel's depth_align, rows to its row_align, zero padded) and
-// each row's sum.
+// A as the kernel reads it: uint8 rows `lda` apart, K rounded up to the
+// kernel's depth_align and rows to its row_align, zero past K and M; and each
+// row's sum. A uint8 A that already has that shape (a transformer's
+// activations: K and M multiples of 64 and 16) is used where it lies;
+// anything else is converted once for every column block.
 struct VnniA {
   std::vector<uint8_t> data;
+  const uint8_t* ptr = nullptr;
   std::vector<int32_t> rowsum;
   int64_t lda = 0;
 };
 
 VnniA vnni_prepare_a(const QGemmArgs& g) {
   VnniA a;
-  a.lda = (g.K + kQuad->depth_align - 1) / kQuad->depth_align * kQuad->depth_align;
-  const int64_t rows = (g.M + kQuad->row_align - 1) / kQuad->row_align * kQuad->row_align;
-  a.data.assign(static_cast<size_t>(rows * a.lda), 0);
-  a.rowsum.assign(static_cast<size_t>(g.M), 0);
+  const int64_t da = kQuad->depth_align, ra = kQuad->row_align;
+  a.rowsum.resize(static_cast<size_t>(g.M));
+  if (!g.a_signed && g.K % da == 0 && g.M % ra == 0) {
+    a.lda = g.lda;
+    a.ptr = static_cast<const uint8_t*>(g.A);
+    for (int64_t i = 0; i < g.M; ++i) {
+      const uint8_t* __restrict src = a.ptr + i * g.lda;
+      int32_t sum = 0;
+      for (int64_t k = 0; k < g.K; ++k) sum += src[k];
+      a.rowsum[i] = sum;
+    }
+    return a;
+  }
+  a.lda = (g.K + da - 1) / da * da;
+  const int64_t rows = (g.M + ra - 1) / ra * ra;
+  a.data.resize(static_cast<size_t>(rows * a.lda));  // every byte written below
   // Two plain loops per row, so both vectorize (the fused byte loop stayed
   // scalar: a fifth of a 128x1536x384 product on AMX).
   for (int64_t i = 0; i < g.M; ++i) {
@@ -240,26 +255,37 @@ VnniA vnni_prepare_a(const QGemmArgs& g) {
     if (g.a_signed)
       for (int64_t k = 0; k < g.K; ++k) dst[k] = static_cast<uint8_t>(src[k] ^ 0x80);  // int8 + 128 as uint8
     else std::memcpy(dst, src, static_cast<size_t>(g.K));
+    std::memset(dst + g.K, 0, static_cast<size_t>(a.lda - g.K));
     int32_t sum = 0;
     for (int64_t k = 0; k < g.K; ++k) sum += dst[k];
     a.rowsum[i] = sum;
   }
+  std::memset(a.data.data() + g.M * a.lda, 0, static_cast<size_t>((rows - g.M) * a.lda));
+  a.ptr = a.data.data();
   return a;
 }
 
 // Rows [i0, i1) x columns [j0, j0 + nc): the depth blocks' products summed
-// in an int32 block of the task's own (rows x ncp, in L2), then the zero-point
+// in an int32 block of the task's own (rows x ncp), then the zero-point
 // terms applied once per element on the way to C or, for a float output, to
 // Cf. B's quads come from g.packed_b when given (j0 a multiple of kPackNc, nc
-// at most kPackNc), else are packed here.
+// at most kPackNc), else are packed here. A prepacked B's whole depth is
+// taken in slabs of kSlab rows, each finished while its sums are in L1.
+constexpr int64_t kSlab = 32;
+
 void qgemm_block_vnni(const QGemmArgs& g, const VnniA& A, int64_t i0, int64_t i1, int64_t j0, int64_t nc,
                       std::vector<int16_t>& scratch) {
   const int64_t ncp = (nc + kNr - 1) / kNr * kNr;
   const QGemmPackedB* pk = g.packed_b;
+  const int64_t da = kQuad->depth_align, ra = kQuad->row_align;
+  auto round_rows = [ra](int64_t rows) { return (rows + ra - 1) / ra * ra; };
+  // A prepacked full-width column block's depth blocks are end to end in
+  // memory (kKc-deep slots of kcq/4 rows of ncp * 4 bytes, zero past K).
+  const bool whole = pk && ncp == kPackNc && kQuad->whole_depth;
   thread_local std::vector<int32_t> accbuf;
-  const int64_t m = (i1 - i0 + kQuad->row_align - 1) / kQuad->row_align * kQuad->row_align;
-  accbuf.resize(static_cast<size_t>(m * ncp));
+  accbuf.resize(static_cast<size_t>((whole ? round_rows(std::min(kSlab, i1 - i0)) : round_rows(i1 - i0)) * ncp));
   int32_t* acc = accbuf.data();
+
   int8_t* bpanel = nullptr;
   int32_t* colsum = nullptr;
   if (!pk) {
@@ -268,14 +294,67 @@ void qgemm_block_vnni(const QGemmArgs& g, const VnniA& A, int64_t i0, int64_t i1
     colsum = reinterpret_cast<int32_t*>(scratch.data() + kKc * ncp / 2);
     std::memset(colsum, 0, sizeof(int32_t) * static_cast<size_t>(nc));  // summed over every depth block
   }
-  const int64_t da = kQuad->depth_align;
-  // A prepacked full-width column block's depth blocks are end to end in
-  // memory (kKc-deep slots of kcq/4 rows of ncp * 4 bytes, zero past K).
-  const bool whole = pk && ncp == kPackNc && kQuad->whole_depth;
-  if (whole)
-    kQuad->run(A.data.data() + i0 * A.lda, A.lda, m, (g.K + da - 1) / da * da,
-               pk->quads.data() + packed_offset(g.K, 0, j0 / kPackNc), ncp, acc, ncp, false);
-  for (int64_t k0 = 0; k0 < g.K && !whole; k0 += kKc) {
+  const int32_t* cs = pk ? pk->colsum.data() + j0 : colsum;
+  // v = acc - zb' (rowsum - K za') - za' colsum. With one zero point each
+  // for A and B (per tensor) the two terms are a per-row and a per-column
+  // constant, and each element costs two subtractions: int32 multiplies
+  // have no baseline x86 vector instruction (SSE4.1's pmulld), so per
+  // element they were emulated with shuffles (a fifth of bert_int8's GEMMs).
+  // The column sums are complete only after the last depth block is packed,
+  // so the constants are made in `finish`.
+  const int32_t a_shift = g.a_signed ? 128 : 0, b_shift = g.b_signed ? 0 : -128;
+  const bool uniform = !(g.a_zp && g.a_zp_per_row) && !(g.b_zp && g.b_zp_per_col);
+  int32_t zb[kNc], colterm[kNc], v[kNc];
+  bool have_terms = false;
+  // Rows [ia, ib) of the product, their sums at acc (ncp apart), to the output.
+  auto finish = [&](int64_t ia, int64_t ib, const int32_t* sums) {
+    if (!have_terms) {
+      for (int64_t j = 0; j < nc; ++j) zb[j] = (g.b_zp == nullptr ? 0 : g.b_zp[g.b_zp_per_col ? j0 + j : 0]) + b_shift;
+      const int32_t za = (g.a_zp == nullptr ? 0 : g.a_zp[0]) + a_shift;
+      if (uniform)
+        for (int64_t j = 0; j < nc; ++j) colterm[j] = za * cs[j];
+      have_terms = true;
+    }
+    if (uniform && g.Cf && !g.accumulate && kQuad->finish_float) {  // the rows in one call
+      const int32_t za = (g.a_zp == nullptr ? 0 : g.a_zp[0]) + a_shift;
+      int32_t rowterm[kMc];
+      for (int64_t i = ia; i < ib; ++i) rowterm[i - ia] = zb[0] * (A.rowsum[i] - static_cast<int32_t>(g.K) * za);
+      kQuad->finish_float(sums, ncp, colterm, rowterm, ib - ia, nc, g.scale_per_col ? g.scale + j0 : g.scale,
+                          g.scale_per_col, g.bias ? g.bias + j0 : nullptr, g.Cf + ia * g.ldcf + j0, g.ldcf);
+      return;
+    }
+    for (int64_t i = ia; i < ib; ++i) {
+      const int32_t za = (g.a_zp == nullptr ? 0 : g.a_zp[g.a_zp_per_row ? i : 0]) + a_shift;
+      const int32_t rowterm = A.rowsum[i] - static_cast<int32_t>(g.K) * za;
+      const int32_t* ai = sums + (i - ia) * ncp;
+      if (uniform) {
+        const int32_t r = zb[0] * rowterm;
+        for (int64_t j = 0; j < nc; ++j) v[j] = ai[j] - colterm[j] - r;
+      } else {
+        for (int64_t j = 0; j < nc; ++j) v[j] = ai[j] - zb[j] * rowterm - za * cs[j];
+      }
+      if (g.Cf && !g.accumulate) {
+        store_float(g, i, j0, nc, v, nullptr);
+        continue;
+      }
+      int32_t* c = g.C + i * g.ldc + j0;
+      if (g.accumulate)
+        for (int64_t j = 0; j < nc; ++j) c[j] += v[j];
+      else std::memcpy(c, v, sizeof(int32_t) * static_cast<size_t>(nc));
+      if (g.Cf) store_float(g, i, j0, nc, c, nullptr);
+    }
+  };
+
+  if (whole) {
+    const int8_t* panel = pk->quads.data() + packed_offset(g.K, 0, j0 / kPackNc);
+    for (int64_t s = i0; s < i1; s += kSlab) {
+      const int64_t e = std::min(i1, s + kSlab);
+      kQuad->run(A.ptr + s * A.lda, A.lda, round_rows(e - s), (g.K + da - 1) / da * da, panel, ncp, acc, ncp, false);
+      finish(s, e, acc);
+    }
+    return;
+  }
+  for (int64_t k0 = 0; k0 < g.K; k0 += kKc) {
     const int64_t kc = std::min(kKc, g.K - k0), kcq = (kc + da - 1) / da * da;
     const int8_t* panel = bpanel;
     if (pk) {
@@ -284,47 +363,9 @@ void qgemm_block_vnni(const QGemmArgs& g, const VnniA& A, int64_t i0, int64_t i1
       std::memset(bpanel, 0, static_cast<size_t>(kcq * ncp));
       kQuad->pack_b(static_cast<const int8_t*>(g.B) + k0 * g.ldb + j0, g.ldb, g.b_signed, kc, nc, ncp, bpanel, colsum);
     }
-    kQuad->run(A.data.data() + i0 * A.lda + k0, A.lda, m, kcq, panel, ncp, acc, ncp, k0 > 0);
+    kQuad->run(A.ptr + i0 * A.lda + k0, A.lda, round_rows(i1 - i0), kcq, panel, ncp, acc, ncp, k0 > 0);
   }
-  // v = acc - zb' (rowsum - K za') - za' colsum. With one zero point each
-  // for A and B (per tensor) the two terms are a per-row and a per-column
-  // constant, and each element costs two subtractions: int32 multiplies
-  // have no baseline x86 vector instruction (SSE4.1's pmulld), so per
-  // element they were emulated with shuffles (a fifth of bert_int8's GEMMs).
-  const int32_t* cs = pk ? pk->colsum.data() + j0 : colsum;
-  const int32_t a_shift = g.a_signed ? 128 : 0, b_shift = g.b_signed ? 0 : -128;
-  const bool uniform = !(g.a_zp && g.a_zp_per_row) && !(g.b_zp && g.b_zp_per_col);
-  int32_t zb[kNc], colterm[kNc], v[kNc];
-  for (int64_t j = 0; j < nc; ++j) zb[j] = (g.b_zp == nullptr ? 0 : g.b_zp[g.b_zp_per_col ? j0 + j : 0]) + b_shift;
-  if (uniform) {
-    const int32_t za = (g.a_zp == nullptr ? 0 : g.a_zp[0]) + a_shift;
-    for (int64_t j = 0; j < nc; ++j) colterm[j] = za * cs[j];
-  }
-  for (int64_t i = i0; i < i1; ++i) {
-    const int32_t za = (g.a_zp == nullptr ? 0 : g.a_zp[g.a_zp_per_row ? i : 0]) + a_shift;
-    const int32_t rowterm = A.rowsum[i] - static_cast<int32_t>(g.K) * za;
-    const int32_t* ai = acc + (i - i0) * ncp;
-    if (uniform && g.Cf && !g.accumulate && kQuad->finish_float) {
-      kQuad->finish_float(ai, colterm, zb[0] * rowterm, nc, g.scale_per_col ? g.scale + j0 : g.scale, g.scale_per_col,
-                          g.bias ? g.bias + j0 : nullptr, g.Cf + i * g.ldcf + j0);
-      continue;
-    }
-    if (uniform) {
-      const int32_t r = zb[0] * rowterm;
-      for (int64_t j = 0; j < nc; ++j) v[j] = ai[j] - colterm[j] - r;
-    } else {
-      for (int64_t j = 0; j < nc; ++j) v[j] = ai[j] - zb[j] * rowterm - za * cs[j];
-    }
-    if (g.Cf && !g.accumulate) {
-      store_float(g, i, j0, nc, v, nullptr);
-      continue;
-    }
-    int32_t* c = g.C + i * g.ldc + j0;
-    if (g.accumulate)
-      for (int64_t j = 0; j < nc; ++j) c[j] += v[j];
-    else std::memcpy(c, v, sizeof(int32_t) * static_cast<size_t>(nc));
-    if (g.Cf) store_float(g, i, j0, nc, c, nullptr);
-  }
+  finish(i0, i1, acc);
 }
 
 }  // namespace
@@ -357,6 +398,15 @@ void qgemm(const QGemmArgs& g, ThreadPool* pool) {
   const PairA pair_a = kQuad == nullptr ? pair_prepare_a(g, pool) : PairA();
   auto run = [&](int64_t t0, int64_t t1) {
     std::vector<int16_t> bpanel;
+    struct Bracket {  // the quad kernel's enter/leave around this thread's tasks
+      explicit Bracket(const QQuadUKernel* k) : k_(k) {
+        if (k_ && k_->enter) k_->enter();
+      }
+      ~Bracket() {
+        if (k_ && k_->leave) k_->leave();
+      }
+      const QQuadUKernel* k_;
+    } bracket(kQuad);
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t mb = t / nblocks, nb = t % nblocks;
       const int64_t i0 = mb * kMc, i1 = std::min(g.M, i0 + kMc);

@@ -9,9 +9,10 @@
 // Four accumulator tiles (32 rows x 32 columns), two A and two B tiles per
 // 64 depth steps; a prepacked B's whole depth in one call (whole_depth), so
 // the sums stay in tiles from the first depth step to the last. The tile
-// configuration is loaded on entry and released on exit (another AMX user on
-// the thread may have changed it; a released thread carries no tile state
-// through context switches).
+// configuration is loaded when a thread starts its tasks of one product and
+// released when it ends them (another AMX user on the thread may change it
+// in between products; a released thread carries no tile state through
+// context switches).
 //
 // Written as inline assembly, not the _tile_* intrinsics: the x86_64 wheels
 // are built by bullseye's GCC 10 (the manylinux_2_31 floor), which has no
@@ -94,14 +95,10 @@ inline void block_amx(const uint8_t* a, int64_t lda, int64_t kcq, const int8_t* 
   }
 }
 
+// Between enter_amx and leave_amx (the driver's bracket around a thread's
+// tasks of one product).
 void kernel_amx(const uint8_t* a, int64_t lda, int64_t m, int64_t kcq, const int8_t* b, int64_t ncp, int32_t* acc,
                 int64_t ldacc, bool accumulate) {
-  TileConfig cfg;
-  for (int t = 0; t < 8; ++t) {
-    cfg.colsb[t] = 64;
-    cfg.rows[t] = 16;
-  }
-  __asm__ volatile(".byte 0xc4, 0xe2, 0x78, 0x49, 0x00" ::"a"(&cfg) : "memory");  // ldtilecfg (%rax)
   const int64_t bstride = ncp * 4;
   for (int64_t i = 0; i < m; i += 32)
     for (int64_t j = 0; j < ncp; j += 32) {
@@ -109,14 +106,26 @@ void kernel_amx(const uint8_t* a, int64_t lda, int64_t m, int64_t kcq, const int
         block_amx<true>(a + i * lda, lda, kcq, b + j * 4, bstride, acc + i * ldacc + j, ldacc, accumulate);
       else block_amx<false>(a + i * lda, lda, kcq, b + j * 4, bstride, acc + i * ldacc + j, ldacc, accumulate);
     }
-  __asm__ volatile(".byte 0xc4, 0xe2, 0x78, 0x49, 0xc0" ::: "memory");  // tilerelease
 }
+
+// ldtilecfg costs about as much as a 128 x 64 x 256 block's tile work, so
+// it is paid once per thread's run of tasks, not per kernel call.
+void enter_amx() {
+  TileConfig cfg;
+  for (int t = 0; t < 8; ++t) {
+    cfg.colsb[t] = 64;
+    cfg.rows[t] = 16;
+  }
+  __asm__ volatile(".byte 0xc4, 0xe2, 0x78, 0x49, 0x00" ::"a"(&cfg) : "memory");  // ldtilecfg (%rax)
+}
+void leave_amx() { __asm__ volatile(".byte 0xc4, 0xe2, 0x78, 0x49, 0xc0" ::: "memory"); }  // tilerelease
+
 #undef TILE_LOAD
 #undef TILE_STORE
 #undef TILE_ZERO
 #undef TILE_DPBUSD
 
-const QQuadUKernel kAmx{kernel_amx, pack_b_quads, 16, 64, true, finish_float_avx512};
+const QQuadUKernel kAmx{kernel_amx, pack_b_quads, 16, 64, true, finish_float_avx512, enter_amx, leave_amx};
 
 }  // namespace
 

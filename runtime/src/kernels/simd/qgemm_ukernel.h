@@ -49,11 +49,15 @@ using QQuadKernel = void (*)(const uint8_t* a, int64_t lda, int64_t m, int64_t k
 using QQuadPackB = void (*)(const void* B, int64_t ldb, bool b_signed, int64_t kc, int64_t nc, int64_t ncp,
                             int8_t* panel, int32_t* colsum);
 
-// One row of a float output with per-tensor zero points (MatMulIntegerToFloat):
-//   out[j] = float(acc[j] - colterm[j] - rowterm) * scale[scale_per_col ? j : 0]
-//            (+ bias[j] when bias is not null)   for j < n.
-using QQuadFinishFloat = void (*)(const int32_t* acc, const int32_t* colterm, int32_t rowterm, int64_t n,
-                                  const float* scale, bool scale_per_col, const float* bias, float* out);
+// A block of a float output with per-tensor zero points (MatMulIntegerToFloat),
+// for r < rows, j < n:
+//   out[r * ldout + j] = float(acc[r * ldacc + j] - colterm[j] - rowterm[r])
+//                        * scale[scale_per_col ? j : 0] (+ bias[j] when bias is not null).
+// One call per task's block: per row, a call's set-up cost as much as a
+// 64-column row's work.
+using QQuadFinishFloat = void (*)(const int32_t* acc, int64_t ldacc, const int32_t* colterm, const int32_t* rowterm,
+                                  int64_t rows, int64_t n, const float* scale, bool scale_per_col, const float* bias,
+                                  float* out, int64_t ldout);
 
 struct QQuadUKernel {
   QQuadKernel run;
@@ -64,6 +68,10 @@ struct QQuadUKernel {
   // (full-width panels): no partial sums to reload between depth blocks.
   bool whole_depth = false;
   QQuadFinishFloat finish_float = nullptr;  // optional: the driver's loop otherwise
+  // Optional: called by the driver around each thread's run of tasks in one
+  // product (AMX loads its tile configuration once there, not per call).
+  void (*enter)() = nullptr;
+  void (*leave)() = nullptr;
 };
 
 #if (defined(__x86_64__) || (defined(__i386__) && defined(__SSE2__))) && (defined(__GNUC__) || defined(__clang__))
@@ -71,8 +79,9 @@ struct QQuadUKernel {
 // finish, AMX's as well.
 void pack_b_quads(const void* B, int64_t ldb, bool b_signed, int64_t kc, int64_t nc, int64_t ncp, int8_t* panel,
                   int32_t* colsum);
-void finish_float_avx512(const int32_t* acc, const int32_t* colterm, int32_t rowterm, int64_t n, const float* scale,
-                         bool scale_per_col, const float* bias, float* out);
+void finish_float_avx512(const int32_t* acc, int64_t ldacc, const int32_t* colterm, const int32_t* rowterm,
+                         int64_t rows, int64_t n, const float* scale, bool scale_per_col, const float* bias, float* out,
+                         int64_t ldout);
 #endif
 
 // Each returns nullptr when the variant is not compiled in or (x86) the CPU

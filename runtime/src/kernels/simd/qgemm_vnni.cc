@@ -151,20 +151,23 @@ void pack_b_quads(const void* B, int64_t ldb, bool b_signed, int64_t kc, int64_t
 #else
 #define PIONNX_NO_CONTRACT __attribute__((optimize("fp-contract=off")))
 #endif
-__attribute__((target("avx512f"))) PIONNX_NO_CONTRACT void finish_float_avx512(const int32_t* acc,
-                                                                               const int32_t* colterm, int32_t rowterm,
-                                                                               int64_t n, const float* scale,
-                                                                               bool scale_per_col, const float* bias,
-                                                                               float* out) {
-  const __m512i r = _mm512_set1_epi32(rowterm);
+__attribute__((target("avx512f"))) PIONNX_NO_CONTRACT void finish_float_avx512(
+    const int32_t* acc, int64_t ldacc, const int32_t* colterm, const int32_t* rowterm, int64_t rows, int64_t n,
+    const float* scale, bool scale_per_col, const float* bias, float* out, int64_t ldout) {
   const __m512 s0 = _mm512_set1_ps(scale[0]);
-  for (int64_t j = 0; j < n; j += 16) {
-    const __mmask16 k = n - j >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (n - j)) - 1u);
-    const __m512i v = _mm512_sub_epi32(
-        _mm512_sub_epi32(_mm512_maskz_loadu_epi32(k, acc + j), _mm512_maskz_loadu_epi32(k, colterm + j)), r);
-    __m512 f = _mm512_mul_ps(_mm512_maskz_cvtepi32_ps(k, v), scale_per_col ? _mm512_maskz_loadu_ps(k, scale + j) : s0);
-    if (bias) f = _mm512_add_ps(f, _mm512_maskz_loadu_ps(k, bias + j));
-    _mm512_mask_storeu_ps(out + j, k, f);
+  const int64_t n16 = n / 16 * 16;
+  const __mmask16 tail = static_cast<__mmask16>((1u << (n - n16)) - 1u);
+  for (int64_t r = 0; r < rows; ++r, acc += ldacc, out += ldout) {
+    const __m512i rt = _mm512_set1_epi32(rowterm[r]);
+    for (int64_t j = 0; j < n; j += 16) {
+      const __mmask16 k = j < n16 ? static_cast<__mmask16>(0xffff) : tail;
+      const __m512i v = _mm512_sub_epi32(
+          _mm512_sub_epi32(_mm512_maskz_loadu_epi32(k, acc + j), _mm512_maskz_loadu_epi32(k, colterm + j)), rt);
+      __m512 f =
+          _mm512_mul_ps(_mm512_maskz_cvtepi32_ps(k, v), scale_per_col ? _mm512_maskz_loadu_ps(k, scale + j) : s0);
+      if (bias) f = _mm512_add_ps(f, _mm512_maskz_loadu_ps(k, bias + j));
+      _mm512_mask_storeu_ps(out + j, k, f);
+    }
   }
 }
 
