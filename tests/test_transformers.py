@@ -540,6 +540,29 @@ def test_dynamic_int8_matmul_becomes_matmul_integer_to_float(kw, fused, tmp_path
         np.testing.assert_array_equal(got, w)
 
 
+def test_int8_encoder_projection_biases_stay_in_the_integer_products(tmp_path):
+    """quantize_dynamic's encoder layer: the q, k and v projections' biases go into their MatMulIntegerToFloat
+    (added as the sums are converted), and the attention node gets none (it would add them in copies of q, k
+    and v); outputs bit-identical to the unfused graph's."""
+    quantization = pytest.importorskip("onnxruntime.quantization")
+    enc = Encoder()
+    src, dst = tmp_path / "f.onnx", tmp_path / "q.onnx"
+    onnx.save(enc.model, src)
+    quantization.quantize_dynamic(str(src), str(dst))
+    q = onnx.load(dst)
+    path = tmp_path / "opt.onnx"
+    session(q, path=str(path))
+    nodes = onnx.load(path).graph.node
+    mha = [n for n in nodes if n.op_type == "MultiHeadAttention"]
+    assert len(mha) == 1 and (len(mha[0].input) < 4 or mha[0].input[3] == ""), mha
+    fused = [n for n in nodes if n.op_type == "MatMulIntegerToFloat"]
+    assert len(fused) >= 4 and sum(len(n.input) > 6 and n.input[6] != "" for n in fused) >= 3, fused
+    feeds = enc.feeds()
+    want = session(q, L.ORT_DISABLE_ALL).run(None, feeds)
+    for got, w in zip(session(q).run(None, feeds), want):
+        np.testing.assert_allclose(got, w, rtol=1e-5, atol=1e-5)
+
+
 def test_written_optimized_encoder_reloads(tmp_path):
     """optimized_model_filepath writes the fused operators and their com.microsoft import; pionnx loads the file
     back and gives the unoptimized outputs."""

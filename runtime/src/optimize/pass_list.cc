@@ -24,9 +24,11 @@ const PassEntry kPasses[] = {
     {"BatchNormMulAddFusion", fold_batchnorm_mul_add, OptLevel::Extended},  // pionnx's own
     {"ConvActivationFusion", fuse_conv_activation, OptLevel::Extended},
     {"ConvAddActivationFusion", fuse_conv_add_activation, OptLevel::Extended},
+    // Before AttentionFusion: an int8 projection's bias goes into its MatMulIntegerToFloat (added as the
+    // sums are converted), not into the attention node, which would add it in a copy of q, k and v.
+    {"MatMulIntegerToFloatFusion", fuse_matmul_integer_to_float, OptLevel::Extended},
     {"AttentionFusion", fuse_attention, OptLevel::Extended},  // before MatMulAddFusion takes the biases
     {"MatMulAddFusion", fuse_matmul_add, OptLevel::Extended},
-    {"MatMulIntegerToFloatFusion", fuse_matmul_integer_to_float, OptLevel::Extended},
     {"GeluFusion", fuse_gelu, OptLevel::Extended},
     {"BiasGeluFusion", fuse_bias_gelu, OptLevel::Extended},
     {"LayerNormFusion", fuse_layer_norm, OptLevel::Extended},  // also SkipLayerNormalization

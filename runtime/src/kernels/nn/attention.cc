@@ -470,13 +470,15 @@ class Attention : public Kernel {
 };
 
 // x + bias along the last axis, as a new float tensor.
-Tensor add_last_axis(const Tensor& x, const float* bias) {
+Tensor add_last_axis(ThreadPool& pool, const Tensor& x, const float* bias) {
   Tensor y(DType::Float, x.shape());
   const int64_t n = x.dim(-1), rows = x.numel() / std::max<int64_t>(n, 1);
   const float* xd = x.data<float>();
   float* yd = y.data<float>();
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t j = 0; j < n; ++j) yd[r * n + j] = xd[r * n + j] + bias[j];
+  pool.parallel_for(rows, std::max<int64_t>(1, 8192 / std::max<int64_t>(n, 1)), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r)
+      for (int64_t j = 0; j < n; ++j) yd[r * n + j] = xd[r * n + j] + bias[j];
+  });
   return y;
 }
 
@@ -530,9 +532,9 @@ class MultiHeadAttention : public Kernel {
                      d + dk + dv, "] (query + key + value hidden sizes), got ", shape_str(bias_in->shape()));
       const Tensor bias = to_float32(*bias_in);
       const float* bd = bias.data<float>();
-      q = add_last_axis(q, bd);
-      k = add_last_axis(k, bd + d);
-      v = add_last_axis(v, bd + d + dk);
+      q = add_last_axis(ctx.pool(), q, bd);
+      k = add_last_axis(ctx.pool(), k, bd + d);
+      v = add_last_axis(ctx.pool(), v, bd + d + dk);
     }
     const HeadView qv = head_view(q.shape(), heads_, what, "query");
     const HeadView kv = head_view(k.shape(), heads_, what, "key");

@@ -324,7 +324,7 @@ void dynamic_quantize_u8(ThreadPool& pool, const float* xp, int64_t n, uint8_t* 
   // The range always holds 0; each chunk's extends it under a lock.
   float lo = 0.f, hi = 0.f;
   std::mutex mu;
-  pool.parallel_for(n, 32768, [&](int64_t i0, int64_t i1) {
+  pool.parallel_for(n, 8192, [&](int64_t i0, int64_t i1) {
     float l = 0.f, h = 0.f;
     fastmath::range_block(xp + i0, i1 - i0, &l, &h);
     std::lock_guard<std::mutex> lk(mu);
@@ -338,7 +338,7 @@ void dynamic_quantize_u8(ThreadPool& pool, const float* xp, int64_t n, uint8_t* 
   // vector rounding holds.
   const bool fast =
       std::isfinite(lo) && std::isfinite(hi) && std::isfinite(scale) && scale >= std::numeric_limits<float>::min();
-  pool.parallel_for(n, 16384, [&](int64_t i0, int64_t i1) {
+  pool.parallel_for(n, 8192, [&](int64_t i0, int64_t i1) {
     if (fast) return fastmath::quantize_u8_block(xp + i0, i1 - i0, scale, zp, yp + i0);
     for (int64_t i = i0; i < i1; ++i) yp[i] = saturate_round<uint8_t>(xp[i] / scale, zp);
   });
