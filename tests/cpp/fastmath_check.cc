@@ -72,6 +72,9 @@ int main() {
   for (int64_t i = 0; i < n; ++i)
     if (std::fabs(x[i]) < 1e3f) expect("gelu_tanh", x[i], y[i], gelu_tanh(x[i]), 2e-6, 3e-7 * (1 + std::fabs(x[i])));
 
+  std::vector<float> qxs;  // a finite row for the row sums
+  for (int i = 0; i < 67; ++i) qxs.push_back(static_cast<float>(std::cos(i * 0.53) * 3.1 + 0.7));
+
   // Softmax's pieces over a finite row.
   std::vector<float> row;
   for (int i = 0; i < 1001; ++i) row.push_back(static_cast<float>(std::sin(i * 0.37) * 20.0));
@@ -105,6 +108,30 @@ int main() {
       if (std::isinf(edge[i])) expect("exp_shift(-inf)", edge[i], out[i], 0.0, 0, 0);
     }
     expect("exp_shift_sum(edge)", 0.f, s, want_s, 1e-5, 0);
+  }
+
+  // LayerNormalization's row sums, every length around the loops, against double sums.
+  for (int64_t len = 0; len <= 67; ++len) {
+    const float shift = 0.25f;
+    double want_s = 0, want_q = 0;
+    for (int64_t i = 0; i < len; ++i) {
+      want_s += qxs[i];
+      want_q += (static_cast<double>(qxs[i]) - shift) * (static_cast<double>(qxs[i]) - shift);
+    }
+    expect("row_sum", static_cast<float>(len), static_cast<float>(fm::row_sum_block(qxs.data(), len, 0.f, false)),
+           want_s, 1e-6, 1e-6);
+    expect("row_sum(squares)", static_cast<float>(len),
+           static_cast<float>(fm::row_sum_block(qxs.data(), len, shift, true)), want_q, 1e-6, 1e-6);
+  }
+
+  // A normalized row, with and without bias, every length around the loop.
+  for (int64_t len = 0; len <= 19; ++len) {
+    std::vector<float> y(static_cast<size_t>(len)), sc(qxs.begin() + 3, qxs.begin() + 3 + len);
+    for (const float* bi : {static_cast<const float*>(nullptr), static_cast<const float*>(qxs.data() + 40)}) {
+      fm::normalize_row_block(qxs.data(), y.data(), len, 0.3f, 1.7f, sc.data(), bi);
+      for (int64_t i = 0; i < len; ++i)
+        expect("normalize_row", qxs[i], y[i], (qxs[i] - 0.3) * 1.7 * sc[i] + (bi ? bi[i] : 0.0), 1e-6, 1e-6);
+    }
   }
 
   // DynamicQuantizeLinear's pieces, exactly: the range (NaN skipped) and the

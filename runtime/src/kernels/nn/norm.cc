@@ -11,6 +11,7 @@
 #include "kernels/base/dtype_dispatch.h"
 #include "kernels/base/kernel.h"
 #include "kernels/base/shapes.h"
+#include "kernels/simd/elementwise_math.h"
 #include "kernels/tensor/strided.h"
 #include "platform/thread_pool.h"
 
@@ -241,33 +242,15 @@ std::vector<T> broadcast_param(const Tensor* p, const Shape& xs, int64_t inner, 
   return out;
 }
 
-// Sum and sum of squared deviations from `shift` of a float row, in 8 float
-// lanes the compiler keeps in one vector register (the double loop of
-// mean_var does not vectorize); the lanes are added in double.
-inline double lane_sum(const float* x, int64_t n, float shift, bool squares) {
-  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t i = 0;
-  if (squares) {
-    for (; i + 8 <= n; i += 8)
-      for (int l = 0; l < 8; ++l) acc[l] += (x[i + l] - shift) * (x[i + l] - shift);
-  } else {
-    for (; i + 8 <= n; i += 8)
-      for (int l = 0; l < 8; ++l) acc[l] += x[i + l];
-  }
-  double s = 0;
-  for (float a : acc) s += a;
-  for (; i < n; ++i) s += squares ? static_cast<double>(x[i] - shift) * (x[i] - shift) : x[i];
-  return s;
-}
-
 // Statistics of one normalized row: mean (0 for RMS) and 1 / sqrt(var + eps)
 // (var: the mean square for RMS). Two passes for accuracy.
 template <typename T>
 void row_stats(const T* x, int64_t n, bool rms, float eps, double* mean, double* inv) {
   double m = 0, v;
   if constexpr (std::is_same_v<T, float>) {
-    if (!rms) m = n > 0 ? lane_sum(x, n, 0.f, false) / n : 0.0;
-    v = n > 0 ? lane_sum(x, n, static_cast<float>(m), true) / n : 0.0;
+    // Vector lanes (AVX2 / NEON where the CPU has them), added in double.
+    if (!rms) m = n > 0 ? fastmath::row_sum_block(x, n, 0.f, false) / n : 0.0;
+    v = n > 0 ? fastmath::row_sum_block(x, n, static_cast<float>(m), true) / n : 0.0;
   } else if (rms) {
     double s2 = 0;
     for (int64_t j = 0; j < n; ++j) s2 += static_cast<double>(x[j]) * x[j];
@@ -283,6 +266,7 @@ void row_stats(const T* x, int64_t n, bool rms, float eps, double* mean, double*
 template <typename T>
 void normalize_row(const T* x, T* y, int64_t n, double mean, double inv, const T* sc, const T* bi) {
   const T tm = static_cast<T>(mean), ti = static_cast<T>(inv);
+  if constexpr (std::is_same_v<T, float>) return fastmath::normalize_row_block(x, y, n, tm, ti, sc, bi);
   if (bi) {
     for (int64_t j = 0; j < n; ++j) y[j] = (x[j] - tm) * ti * sc[j] + bi[j];
   } else {

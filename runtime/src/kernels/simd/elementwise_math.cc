@@ -45,6 +45,13 @@ void softmax_block(const float* x, float* y, int64_t n, float max) {
   for (int64_t k = 0; k < n; ++k) y[k] *= inv;
 }
 void range_block(const float* x, int64_t n, float* lo, float* hi) { active().range(x, n, lo, hi); }
+void normalize_row_block(const float* x, float* y, int64_t n, float mean, float inv, const float* scale,
+                         const float* bias) {
+  active().normalize_row(x, y, n, mean, inv, scale, bias);
+}
+double row_sum_block(const float* x, int64_t n, float shift, bool squares) {
+  return active().row_sum(x, n, shift, squares);
+}
 void quantize_u8_block(const float* x, int64_t n, float scale, int32_t zp, uint8_t* y) {
   active().quantize_u8(x, n, scale, zp, y);
 }

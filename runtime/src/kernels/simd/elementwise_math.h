@@ -25,6 +25,12 @@ float max_block(const float* x, int64_t n);
 void softmax_block(const float* x, float* y, int64_t n);
 // The same with the row's max already known (max_block of x).
 void softmax_block(const float* x, float* y, int64_t n, float max);
+// The sum of x (squares false) or of (x - shift)^2, accumulated in float
+// vector lanes and added up in double (LayerNormalization's row statistics).
+double row_sum_block(const float* x, int64_t n, float shift, bool squares);
+// y = (x - mean) * inv * scale (+ bias when not null) over one row.
+void normalize_row_block(const float* x, float* y, int64_t n, float mean, float inv, const float* scale,
+                         const float* bias);
 // Extends [*lo, *hi] by the values of x (NaN skipped).
 void range_block(const float* x, int64_t n, float* lo, float* hi);
 // y = saturate(round_half_even(x / scale) + zp) as uint8, NaN to zp. Only

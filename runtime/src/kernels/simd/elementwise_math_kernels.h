@@ -240,6 +240,48 @@ PIONNX_INLINE float max_of(const float* x, int64_t n) {
   return m;
 }
 
+// Sum of x (squares false) or of (x - shift)^2 over a row, in four vector
+// accumulators (one chain ran at the add's latency) added together, then
+// their lanes and the tail in double: a layer normalization's row statistics.
+PIONNX_INLINE double row_sum(const float* x, int64_t n, float shift, bool squares) {
+  vf acc[4] = {splat(0.0f), splat(0.0f), splat(0.0f), splat(0.0f)};
+  const vf s = splat(shift);
+  int64_t i = 0;
+  if (squares) {
+    for (; i + 4 * kLanes <= n; i += 4 * kLanes)
+      for (int j = 0; j < 4; ++j) {
+        const vf d = load(x + i + j * kLanes, kLanes) - s;
+        acc[j] += d * d;
+      }
+    for (; i + kLanes <= n; i += kLanes) {
+      const vf d = load(x + i, kLanes) - s;
+      acc[0] += d * d;
+    }
+  } else {
+    for (; i + 4 * kLanes <= n; i += 4 * kLanes)
+      for (int j = 0; j < 4; ++j) acc[j] += load(x + i + j * kLanes, kLanes);
+    for (; i + kLanes <= n; i += kLanes) acc[0] += load(x + i, kLanes);
+  }
+  const vf all = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+  double sum = 0;
+  for (int64_t k = 0; k < kLanes; ++k) sum += all[k];
+  for (; i < n; ++i) sum += squares ? static_cast<double>(x[i] - shift) * (x[i] - shift) : x[i];
+  return sum;
+}
+
+// y = (x - mean) * inv * scale (+ bias): a layer normalization's row.
+PIONNX_INLINE void normalize_row(const float* x, float* y, int64_t n, float mean, float inv, const float* scale,
+                                 const float* bias) {
+  const vf m = splat(mean), v = splat(inv);
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    vf r = (load(x + i, kLanes) - m) * v * load(scale + i, kLanes);
+    if (bias) r += load(bias + i, kLanes);
+    store(y + i, r, kLanes);
+  }
+  for (; i < n; ++i) y[i] = (x[i] - mean) * inv * scale[i] + (bias ? bias[i] : 0.0f);
+}
+
 // Extends [*lo, *hi] by x's values; NaN is skipped (v < l is false for it).
 // Four vector accumulators of each: `v < l ? v : l` is one minps/fmin-free
 // vector min (x86's minps keeps its second operand for NaN, exactly this),
@@ -316,6 +358,8 @@ struct Kernels {
   float (*exp_shift_sum)(const float*, float*, int64_t, float);
   float (*max)(const float*, int64_t);
   void (*range)(const float*, int64_t, float*, float*);
+  double (*row_sum)(const float*, int64_t, float, bool);
+  void (*normalize_row)(const float*, float*, int64_t, float, float, const float*, const float*);
   void (*quantize_u8)(const float*, int64_t, float, int32_t, uint8_t*);
 };
 
@@ -334,11 +378,19 @@ struct Kernels {
   }                                                                                                        \
   ATTR float max_##isa(const float* x, int64_t n) { return vec::max_of(x, n); }                            \
   ATTR void range_##isa(const float* x, int64_t n, float* lo, float* hi) { vec::range_of(x, n, lo, hi); }  \
+  ATTR double row_sum_##isa(const float* x, int64_t n, float shift, bool squares) {                        \
+    return vec::row_sum(x, n, shift, squares);                                                             \
+  }                                                                                                        \
+  ATTR void normalize_row_##isa(const float* x, float* y, int64_t n, float m, float v, const float* sc,    \
+                                const float* bi) {                                                         \
+    vec::normalize_row(x, y, n, m, v, sc, bi);                                                             \
+  }                                                                                                        \
   ATTR void quantize_u8_##isa(const float* x, int64_t n, float scale, int32_t zp, uint8_t* y) {            \
     vec::quantize_u8(x, n, scale, zp, y);                                                                  \
   }                                                                                                        \
-  const Kernels k##Name{exp_##isa,       tanh_##isa,          erf_##isa, sigmoid_##isa, gelu_erf_##isa,    \
-                        gelu_tanh_##isa, exp_shift_sum_##isa, max_##isa, range_##isa,   quantize_u8_##isa};
+  const Kernels k##Name{exp_##isa,      tanh_##isa,      erf_##isa,           sigmoid_##isa,               \
+                        gelu_erf_##isa, gelu_tanh_##isa, exp_shift_sum_##isa, max_##isa,                   \
+                        range_##isa,    row_sum_##isa,   normalize_row_##isa, quantize_u8_##isa};
 
 // The AVX2+FMA table (elementwise_math_avx2.cc), or nullptr where it is not
 // compiled in or the CPU lacks AVX2 or FMA.
