@@ -561,6 +561,10 @@ def test_direct_conv_matches_the_reference(
         (40, 36, 27, 30, 1),  # partial tiles at the right and bottom edges
         (33, 48, 26, 29, 2),  # wide pads: tiles in the padding
         (256, 256, 14, 14, 1),  # 16 tiles: the fewest it is taken for
+        # 16 tiles with 32-column panels (AVX-512): the products transposed (winograd_transposed), channel
+        # counts that leave a partial group of four, clipped tiles at the edges
+        (64, 70, 13, 13, 1),
+        (48, 66, 13, 15, 1),
         (16, 48, 58, 61, 1),  # 16 channels, the fewest it is taken for (with over 32 outputs); 15x16 tiles
         (512, 40, 48, 48, 1),  # 144 tiles in two blocks (112 + 32): the Relu once both are done
     ],

@@ -857,6 +857,7 @@ class ConvKernel : public Kernel {
         act_(Activation::from_node(info.node)),
         packed_(info.constant_input(1)),
         wino_(info.constant_input(1)),
+        wino_t_(info.constant_input(1)),
         packed_t_(info.constant_input(1)) {}
 
   void compute(KernelContext& ctx) const override {
@@ -924,7 +925,11 @@ class ConvKernel : public Kernel {
     }
     if (x.dtype() == DType::Float && y.numel() > 0 && winograd_applies(g, group_, C, M)) {
       // A constant W is transformed once per session; a fed one takes the im2col path below.
-      const auto* wino = wino_.get(w, [&](const Tensor& wt) { return winograd_weights(wt.data<float>(), M, C); });
+      // The products' form (tiles as columns, or transposed as rows) depends on the plane size: one cached
+      // transform per form.
+      const bool tr = winograd_transposed(g, M);
+      const auto* wino =
+          (tr ? wino_t_ : wino_).get(w, [&](const Tensor& wt) { return winograd_weights(wt.data<float>(), M, C, tr); });
       if (wino) {
         float* yp = y.data<float>();
         const std::function<void(float*, int64_t)> finish = [&act, Z, yp](float* v, int64_t n) {
@@ -978,8 +983,8 @@ class ConvKernel : public Kernel {
   int64_t group_;
   Activation act_;
   ConstantWeightCache<std::vector<simd::SgemmPackedA>> packed_;
-  ConstantWeightCache<WinogradWeights> wino_;
-  ConstantWeightCache<simd::SgemmPackedB> packed_t_;  // W^T, for conv_transposed
+  ConstantWeightCache<WinogradWeights> wino_, wino_t_;  // the Winograd transform, plain and transposed
+  ConstantWeightCache<simd::SgemmPackedB> packed_t_;    // W^T, for conv_transposed
 };
 
 }  // namespace

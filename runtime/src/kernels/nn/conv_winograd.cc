@@ -110,7 +110,23 @@ bool winograd_applies(const WindowGeometry& g, int64_t group, int64_t C, int64_t
   return C >= 16 && M >= 16 && tiles >= 16;
 }
 
-WinogradWeights winograd_weights(const float* w, int64_t M, int64_t C) {
+// Tiles per block of conv_winograd (the transformed input and the products
+// at most 2M floats each).
+int64_t tiles_per_block(int64_t C, int64_t M) {
+  return std::max<int64_t>(8, (int64_t{1} << 21) / (kElems * std::max(C, M)) / 8 * 8);
+}
+
+bool winograd_transposed(const WindowGeometry& g, int64_t M) {
+  const simd::SgemmTile t = simd::sgemm_tile();
+  const int64_t tiles = ((g.out[0] + kOut - 1) / kOut) * ((g.out[1] + kOut - 1) / kOut);
+  // Where the plain products would leave half of their one panel empty, M wide enough to fill the
+  // transposed ones' panels. Single convolutions on the AVX-512 Xeon (32-column panels), plain against
+  // transposed: 64->256 on 13x13 374 -> 302 us, 48->192 on 13x13 240 -> 191, 64->64 on 14x14 148 -> 111;
+  // with more tiles the transposed form lost (27x27, 49 tiles: 303 -> 334; 55x55: 399 -> 500).
+  return M >= 2 * t.nr && 2 * tiles <= t.nr;
+}
+
+WinogradWeights winograd_weights(const float* w, int64_t M, int64_t C, bool transposed) {
   WinogradWeights u;
   u.M = M;
   u.C = C;
@@ -123,10 +139,67 @@ WinogradWeights winograd_weights(const float* w, int64_t M, int64_t C) {
       for (int i = 0; i < kTile; ++i) weight_1d(gg + 3 * i, 1, v + kTile * i, 1);  // rows: (G g) G^T
       for (int e = 0; e < kElems; ++e) planes[static_cast<size_t>((e * M + m) * C + c)] = v[e];
     }
-  u.u.reserve(kElems);
-  for (int e = 0; e < kElems; ++e) u.u.push_back(simd::sgemm_pack_a(false, M, C, planes.data() + e * M * C, C));
+  if (transposed) {
+    u.ut.reserve(kElems);
+    for (int e = 0; e < kElems; ++e) u.ut.push_back(simd::sgemm_pack_b(true, C, M, planes.data() + e * M * C, C));
+  } else {
+    u.u.reserve(kElems);
+    for (int e = 0; e < kElems; ++e) u.u.push_back(simd::sgemm_pack_a(false, M, C, planes.data() + e * M * C, C));
+  }
   return u;
 }
+
+namespace {
+
+// The output transform of transposed products (P[e] holds tile t's M
+// channels at P + e * ps + t * M): four channels at a time, one per lane, so
+// each 4x4 output row comes out of a 4x4 transposition as one channel's four
+// values. Tiles [t0, t0 + nt) of a plane tw tiles wide; finish (when not
+// null) runs on each finished plane.
+void outputs_transposed(ThreadPool& pool, const float* P, int64_t ps, int64_t M, int64_t nt, int64_t t0, int64_t tw,
+                        int64_t OH, int64_t OW, const float* bias, float* Y,
+                        const std::function<void(float*, int64_t)>* finish) {
+  pool.parallel_for((M + 3) / 4, grain_size(1 << 14, nt * 400), [&](int64_t b0, int64_t b1) {
+    for (int64_t m0 = 4 * b0; m0 < std::min(M, 4 * b1); m0 += 4) {
+      const int64_t lanes = std::min<int64_t>(4, M - m0);
+      float bl[4] = {0.f, 0.f, 0.f, 0.f};
+      for (int64_t l = 0; l < lanes; ++l) bl[l] = bias ? bias[m0 + l] : 0.f;
+      for (int64_t t = 0; t < nt; ++t) {
+        v4f sv[kElems], ov[kOut * kOut];
+        for (int e = 0; e < kElems; ++e) {
+          const float* src = P + e * ps + t * M + m0;
+          if (lanes == 4) {
+            sv[e] = load4(src);
+          } else {
+            float tmp[4] = {0.f, 0.f, 0.f, 0.f};
+            for (int64_t l = 0; l < lanes; ++l) tmp[l] = src[l];
+            sv[e] = load4(tmp);
+          }
+        }
+        output_tile(sv, ov);
+        const int64_t oy = (t0 + t) / tw * kOut, ox = (t0 + t) % tw * kOut;
+        const int64_t rows = std::min<int64_t>(kOut, OH - oy), cols = std::min<int64_t>(kOut, OW - ox);
+        for (int i = 0; i < rows; ++i) {
+          v4f* r = ov + kOut * i;  // r[j] lanes: channels; after the transposition r[l]: channel l's row i
+          transpose4(r[0], r[1], r[2], r[3]);
+          for (int64_t l = 0; l < lanes; ++l) {
+            float* y = Y + (m0 + l) * OH * OW + (oy + i) * OW + ox;
+            const v4f row = r[l] + v4f{bl[l], bl[l], bl[l], bl[l]};
+            if (cols == kOut) {
+              store4(y, row);
+            } else {
+              for (int64_t j = 0; j < cols; ++j) y[j] = row[j];
+            }
+          }
+        }
+      }
+      if (finish)
+        for (int64_t l = 0; l < lanes; ++l) (*finish)(Y + (m0 + l) * OH * OW, OH * OW);
+    }
+  });
+}
+
+}  // namespace
 
 void conv_winograd(ThreadPool& pool, const WinogradWeights& u, const float* X, const float* bias, float* Y, int64_t N,
                    const WindowGeometry& g, const std::function<void(float*, int64_t)>* finish) {
@@ -135,7 +208,8 @@ void conv_winograd(ThreadPool& pool, const WinogradWeights& u, const float* X, c
   const int64_t th = (OH + kOut - 1) / kOut, tw = (OW + kOut - 1) / kOut, tiles = th * tw;
   // Tiles per block: the transformed input (36 x C x nt) and products
   // (36 x M x nt) at most 2M floats each.
-  const int64_t nt_max = std::max<int64_t>(8, (int64_t{1} << 21) / (kElems * std::max(C, M)) / 8 * 8);
+  const int64_t nt_max = tiles_per_block(C, M);
+  const bool transposed = !u.ut.empty();
   std::vector<float>& vbuf = buffer(0);
   std::vector<float>& pbuf = buffer(1);
   // V[e] and P[e] start a line past a multiple of C x nt (M x nt) floats:
@@ -226,10 +300,20 @@ void conv_winograd(ThreadPool& pool, const WinogradWeights& u, const float* X, c
       // each product would cost 36 (and products under the SGEMM's threading
       // threshold, such as 64 channels over 7x7 tiles, would not be split at
       // all: 28x28 maps ran 1.2x faster on 2 threads than on 1).
+      // Transposed: P[e]^T (nt x M, element (t, m) at P + e * ps + t * M + m) = V[e]^T U[e]^T.
       pool.parallel_for(kElems, 1, [&](int64_t e0, int64_t e1) {
-        for (int64_t e = e0; e < e1; ++e)
-          simd::sgemm_prepacked(u.u[static_cast<size_t>(e)], false, nt, V + e * vs, nt, 0.f, P + e * ps, nt, nullptr);
+        for (int64_t e = e0; e < e1; ++e) {
+          if (transposed)
+            simd::sgemm_packed_b(true, nt, 1.f, V + e * vs, nt, u.ut[static_cast<size_t>(e)], 0.f, P + e * ps, M,
+                                 nullptr);
+          else
+            simd::sgemm_prepacked(u.u[static_cast<size_t>(e)], false, nt, V + e * vs, nt, 0.f, P + e * ps, nt, nullptr);
+        }
       });
+      if (transposed) {
+        outputs_transposed(pool, P, ps, M, nt, t0, tw, OH, OW, bias, Yn, finish && nt == tiles ? finish : nullptr);
+        continue;
+      }
       // Product tiles -> 4x4 outputs (+ bias), four tiles at a time.
       pool.parallel_for(M, grain_size(1 << 14, nt * 100), [&](int64_t m0, int64_t m1) {
         for (int64_t m = m0; m < m1; ++m) {

@@ -18,9 +18,14 @@
 
 namespace pionnx {
 
+// The transformed weights in one of two forms: u, 36 packed A matrices
+// (M x C) for products P[e] = U[e] V[e] with the tiles as the SGEMM's
+// columns; or ut, 36 packed B matrices (C x M) for P[e]^T = V[e]^T U[e]^T
+// with the tiles as its rows (winograd_transposed).
 struct WinogradWeights {
   int64_t M = 0, C = 0;
-  std::vector<simd::SgemmPackedA> u;  // 36 matrices M x C (transformed W, one per tile element)
+  std::vector<simd::SgemmPackedA> u;
+  std::vector<simd::SgemmPackedB> ut;
 };
 
 // PIONNX_CONV=im2col|direct|winograd caps the convolution algorithms taken
@@ -35,7 +40,13 @@ const std::string& conv_path();
 bool winograd_applies(const WindowGeometry& g, int64_t group, int64_t C, int64_t M);
 
 // W is M x C x 3 x 3.
-WinogradWeights winograd_weights(const float* w, int64_t M, int64_t C);
+// Whether the products run transposed for this geometry: few tiles (13x13
+// and 14x14 outputs: 16) fill half of a 32-column AVX-512 panel but whole
+// 8-row tiles, so the tiles go in the rows and the M channels in the panels
+// (never with AVX2's 16-column panels: Winograd starts at 16 tiles).
+bool winograd_transposed(const WindowGeometry& g, int64_t M);
+
+WinogradWeights winograd_weights(const float* w, int64_t M, int64_t C, bool transposed);
 
 // Y = conv(X, W) + bias, then `finish` over each written output row span
 // (channel m, its first element, the count): the activation.
