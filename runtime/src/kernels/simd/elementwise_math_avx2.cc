@@ -48,17 +48,19 @@ __attribute__((target("avx2,fma"))) void quantize_u8_packed(const float* x, int6
   if (i < n) quantize_u8_avx2(x + i, n - i, scale, zp, y + i);
 }
 
-const Kernels kAvx2Packed = [] {
-  Kernels k = kAvx2;
-  k.quantize_u8 = quantize_u8_packed;
-  return k;
-}();
-
 }  // namespace
 
 const Kernels* kernels_avx2() {
+  // A function-local copy of the (constant-initialized) table with the
+  // intrinsics quantize: made on first use, so no static initializer of
+  // another file can see it unmade.
+  static const Kernels packed = [] {
+    Kernels k = kAvx2;
+    k.quantize_u8 = quantize_u8_packed;
+    return k;
+  }();
   const platform::CpuFeatures& cpu = platform::cpu_features();
-  return cpu.avx2 && cpu.fma ? &kAvx2Packed : nullptr;
+  return cpu.avx2 && cpu.fma ? &packed : nullptr;
 }
 
 #else
