@@ -79,6 +79,9 @@ std::vector<float>& buffer(int which) {
   return bufs[which];
 }
 
+// The 4x4 output tiles of a 2-D geometry (the edge ones partial).
+int64_t tile_count(const WindowGeometry& g) { return ((g.out[0] + kOut - 1) / kOut) * ((g.out[1] + kOut - 1) / kOut); }
+
 }  // namespace
 
 const std::string& conv_path() {
@@ -105,7 +108,7 @@ bool winograd_applies(const WindowGeometry& g, int64_t group, int64_t C, int64_t
   // place, where the CPU's SGEMM can) is faster up to 32 outputs: 16->16 on
   // 56x56 224-229 vs 308-326 us, 16->32 on 112x112 1.58-1.61 vs 2.2-2.3 ms;
   // at 64 Winograd stays ahead (16->64 on 55x55 0.69-0.72 vs 0.74-0.77 ms).
-  const int64_t tiles = ((g.out[0] + kOut - 1) / kOut) * ((g.out[1] + kOut - 1) / kOut);
+  const int64_t tiles = tile_count(g);
   if (C <= 16 && M <= 32 && simd::sgemm_has_shifted()) return false;
   return C >= 16 && M >= 16 && tiles >= 16;
 }
@@ -118,7 +121,7 @@ int64_t tiles_per_block(int64_t C, int64_t M) {
 
 bool winograd_transposed(const WindowGeometry& g, int64_t M) {
   const simd::SgemmTile t = simd::sgemm_tile();
-  const int64_t tiles = ((g.out[0] + kOut - 1) / kOut) * ((g.out[1] + kOut - 1) / kOut);
+  const int64_t tiles = tile_count(g);
   // Where the plain products would leave half of their one panel empty, M wide enough to fill the
   // transposed ones' panels. Single convolutions on the AVX-512 Xeon (32-column panels), plain against
   // transposed: 64->256 on 13x13 374 -> 302 us, 48->192 on 13x13 240 -> 191, 64->64 on 14x14 148 -> 111;

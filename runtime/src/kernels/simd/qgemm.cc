@@ -229,6 +229,13 @@ struct VnniA {
   int64_t lda = 0;
 };
 
+// The sum of a row of K uint8 values (a plain loop: it vectorizes).
+int32_t byte_sum(const uint8_t* __restrict p, int64_t K) {
+  int32_t sum = 0;
+  for (int64_t k = 0; k < K; ++k) sum += p[k];
+  return sum;
+}
+
 VnniA vnni_prepare_a(const QGemmArgs& g) {
   VnniA a;
   const int64_t da = kQuad->depth_align, ra = kQuad->row_align;
@@ -236,12 +243,7 @@ VnniA vnni_prepare_a(const QGemmArgs& g) {
   if (!g.a_signed && g.K % da == 0 && g.M % ra == 0) {
     a.lda = g.lda;
     a.ptr = static_cast<const uint8_t*>(g.A);
-    for (int64_t i = 0; i < g.M; ++i) {
-      const uint8_t* __restrict src = a.ptr + i * g.lda;
-      int32_t sum = 0;
-      for (int64_t k = 0; k < g.K; ++k) sum += src[k];
-      a.rowsum[i] = sum;
-    }
+    for (int64_t i = 0; i < g.M; ++i) a.rowsum[i] = byte_sum(a.ptr + i * g.lda, g.K);
     return a;
   }
   a.lda = (g.K + da - 1) / da * da;
@@ -256,9 +258,7 @@ VnniA vnni_prepare_a(const QGemmArgs& g) {
       for (int64_t k = 0; k < g.K; ++k) dst[k] = static_cast<uint8_t>(src[k] ^ 0x80);  // int8 + 128 as uint8
     else std::memcpy(dst, src, static_cast<size_t>(g.K));
     std::memset(dst + g.K, 0, static_cast<size_t>(a.lda - g.K));
-    int32_t sum = 0;
-    for (int64_t k = 0; k < g.K; ++k) sum += dst[k];
-    a.rowsum[i] = sum;
+    a.rowsum[i] = byte_sum(dst, g.K);
   }
   std::memset(a.data.data() + g.M * a.lda, 0, static_cast<size_t>((rows - g.M) * a.lda));
   a.ptr = a.data.data();
@@ -300,25 +300,22 @@ void qgemm_block_vnni(const QGemmArgs& g, const VnniA& A, int64_t i0, int64_t i1
   // constant, and each element costs two subtractions: int32 multiplies
   // have no baseline x86 vector instruction (SSE4.1's pmulld), so per
   // element they were emulated with shuffles (a fifth of bert_int8's GEMMs).
-  // The column sums are complete only after the last depth block is packed,
-  // so the constants are made in `finish`.
+  // The column sums of a B packed here are complete only after its last
+  // depth block: make_terms runs once they are.
   const int32_t a_shift = g.a_signed ? 128 : 0, b_shift = g.b_signed ? 0 : -128;
   const bool uniform = !(g.a_zp && g.a_zp_per_row) && !(g.b_zp && g.b_zp_per_col);
+  const int32_t za0 = (g.a_zp == nullptr ? 0 : g.a_zp[0]) + a_shift;  // A's zero point when uniform
   int32_t zb[kNc], colterm[kNc], v[kNc];
-  bool have_terms = false;
+  auto make_terms = [&] {
+    for (int64_t j = 0; j < nc; ++j) zb[j] = (g.b_zp == nullptr ? 0 : g.b_zp[g.b_zp_per_col ? j0 + j : 0]) + b_shift;
+    if (uniform)
+      for (int64_t j = 0; j < nc; ++j) colterm[j] = za0 * cs[j];
+  };
   // Rows [ia, ib) of the product, their sums at acc (ncp apart), to the output.
   auto finish = [&](int64_t ia, int64_t ib, const int32_t* sums) {
-    if (!have_terms) {
-      for (int64_t j = 0; j < nc; ++j) zb[j] = (g.b_zp == nullptr ? 0 : g.b_zp[g.b_zp_per_col ? j0 + j : 0]) + b_shift;
-      const int32_t za = (g.a_zp == nullptr ? 0 : g.a_zp[0]) + a_shift;
-      if (uniform)
-        for (int64_t j = 0; j < nc; ++j) colterm[j] = za * cs[j];
-      have_terms = true;
-    }
     if (uniform && g.Cf && !g.accumulate && kQuad->finish_float) {  // the rows in one call
-      const int32_t za = (g.a_zp == nullptr ? 0 : g.a_zp[0]) + a_shift;
       int32_t rowterm[kMc];
-      for (int64_t i = ia; i < ib; ++i) rowterm[i - ia] = zb[0] * (A.rowsum[i] - static_cast<int32_t>(g.K) * za);
+      for (int64_t i = ia; i < ib; ++i) rowterm[i - ia] = zb[0] * (A.rowsum[i] - static_cast<int32_t>(g.K) * za0);
       kQuad->finish_float(sums, ncp, colterm, rowterm, ib - ia, nc, g.scale_per_col ? g.scale + j0 : g.scale,
                           g.scale_per_col, g.bias ? g.bias + j0 : nullptr, g.Cf + ia * g.ldcf + j0, g.ldcf);
       return;
@@ -346,6 +343,7 @@ void qgemm_block_vnni(const QGemmArgs& g, const VnniA& A, int64_t i0, int64_t i1
   };
 
   if (whole) {
+    make_terms();
     const int8_t* panel = pk->quads.data() + packed_offset(g.K, 0, j0 / kPackNc);
     for (int64_t s = i0; s < i1; s += kSlab) {
       const int64_t e = std::min(i1, s + kSlab);
@@ -365,6 +363,7 @@ void qgemm_block_vnni(const QGemmArgs& g, const VnniA& A, int64_t i0, int64_t i1
     }
     kQuad->run(A.ptr + i0 * A.lda + k0, A.lda, round_rows(i1 - i0), kcq, panel, ncp, acc, ncp, k0 > 0);
   }
+  make_terms();
   finish(i0, i1, acc);
 }
 
