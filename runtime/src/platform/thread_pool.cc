@@ -17,14 +17,21 @@ namespace pionnx {
 
 namespace {
 
-// The claim word: generation (32 bits) | chunk count (16) | next chunk (16).
+// The claim word: generation (32 bits) | first unclaimed chunk (16) | one
+// past the last unclaimed chunk (16). The calling thread claims from the
+// front, helpers from the back: at two threads the caller's share of every
+// region is the front of the range and the helper's the back, so row-wise
+// kernels that follow one another (a transformer's LayerNorm, quantize,
+// GEMM, activation over the same rows) find their rows in their own core's
+// caches instead of the other's. Either end still takes what the other
+// leaves, so a descheduled thread delays nothing.
 constexpr int64_t kMaxChunks = 0xffff;
-uint64_t pack_claim(uint32_t gen, int64_t chunks, int64_t next) {
-  return (uint64_t{gen} << 32) | (static_cast<uint64_t>(chunks) << 16) | static_cast<uint64_t>(next);
+uint64_t pack_claim(uint32_t gen, int64_t front, int64_t back) {
+  return (uint64_t{gen} << 32) | (static_cast<uint64_t>(front) << 16) | static_cast<uint64_t>(back);
 }
 uint32_t claim_gen(uint64_t c) { return static_cast<uint32_t>(c >> 32); }
-int64_t claim_chunks(uint64_t c) { return static_cast<int64_t>((c >> 16) & 0xffff); }
-int64_t claim_next(uint64_t c) { return static_cast<int64_t>(c & 0xffff); }
+int64_t claim_front(uint64_t c) { return static_cast<int64_t>((c >> 16) & 0xffff); }
+int64_t claim_back(uint64_t c) { return static_cast<int64_t>(c & 0xffff); }
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -127,14 +134,16 @@ ThreadPool::~ThreadPool() {
   for (auto& t : workers_) t.join();
 }
 
-void ThreadPool::run_chunks(uint32_t gen) {
+void ThreadPool::run_chunks(uint32_t gen, bool from_back) {
   for (;;) {
     uint64_t c = claim_.load(std::memory_order_acquire);
-    if (claim_gen(c) != gen || claim_next(c) >= claim_chunks(c)) return;
-    if (!claim_.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
+    const int64_t front = claim_front(c), back = claim_back(c);
+    if (claim_gen(c) != gen || front >= back) return;
+    const uint64_t taken = from_back ? pack_claim(gen, front, back - 1) : pack_claim(gen, front + 1, back);
+    if (!claim_.compare_exchange_weak(c, taken, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
     // The chunk is ours and the region cannot finish without it, so the job
     // fields still describe this generation.
-    const int64_t chunk = claim_next(c), chunks = claim_chunks(c);
+    const int64_t chunk = from_back ? back - 1 : front, chunks = job_chunks_.load(std::memory_order_relaxed);
     const int64_t n = job_n_.load(std::memory_order_relaxed);
     const auto* job = job_.load(std::memory_order_relaxed);
     try {
@@ -178,7 +187,7 @@ void ThreadPool::worker_loop() {
     bool admitted = false;
     while (t > 0 && !(admitted = tickets_.compare_exchange_weak(t, t - 1, std::memory_order_acq_rel))) {
     }
-    if (admitted) run_chunks(gen);
+    if (admitted) run_chunks(gen, true);
   }
 }
 
@@ -204,8 +213,9 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void
   tickets_.store(helpers, std::memory_order_relaxed);
   job_.store(&fn, std::memory_order_relaxed);
   job_n_.store(n, std::memory_order_relaxed);
+  job_chunks_.store(chunks, std::memory_order_relaxed);
   done_chunks_.store(0, std::memory_order_relaxed);
-  claim_.store(pack_claim(gen, chunks, 0), std::memory_order_release);
+  claim_.store(pack_claim(gen, 0, chunks), std::memory_order_release);
   bool woke = false;
   {
     std::lock_guard<std::mutex> lk(mu_);
@@ -219,7 +229,7 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void
   // slice to end (milliseconds) before it could move itself: give it the CPU
   // now. With nothing else queued here the yield returns at once.
   if (woke) std::this_thread::yield();
-  run_chunks(gen);
+  run_chunks(gen, false);
   for (int spins = 1; done_chunks_.load(std::memory_order_acquire) < chunks; ++spins) {
     if (spins < 4096) cpu_relax();
     else std::this_thread::yield();  // a worker holding a chunk was descheduled

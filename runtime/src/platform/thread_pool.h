@@ -50,15 +50,16 @@ class ThreadPool {
 
  private:
   void worker_loop();
-  // Claims and runs chunks of the region tagged `gen` until none is left.
-  void run_chunks(uint32_t gen);
+  // Claims and runs chunks of the region tagged `gen` until none is left:
+  // the calling thread from the front of the range, helpers from the back.
+  void run_chunks(uint32_t gen, bool from_back);
 
   int threads_;
   std::vector<std::thread> workers_;
 
-  // The current region. `claim_` packs (generation << 32 | next chunk) so a
-  // late worker can never take a chunk of a newer region with an older
-  // region's job: its compare-and-swap fails once the generation moved on.
+  // The current region. `claim_` packs (generation << 32 | front << 16 |
+  // back), the unclaimed chunks [front, back) of job_chunks_, so a late worker can never take a chunk of a newer region
+  // with an older region's job: its compare-and-swap fails once the generation moved on.
   std::atomic<uint64_t> claim_{0};
   std::atomic<const std::function<void(int64_t, int64_t)>*> job_{nullptr};
   std::atomic<int64_t> job_n_{0}, job_chunks_{0};
