@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -229,37 +230,52 @@ struct VnniA {
   int64_t lda = 0;
 };
 
-// The sum of a row of K uint8 values (a plain loop: it vectorizes).
-int32_t byte_sum(const uint8_t* __restrict p, int64_t K) {
-  int32_t sum = 0;
-  for (int64_t k = 0; k < K; ++k) sum += p[k];
-  return sum;
+// Sums of rows of K uint8 values: the kernel's own where it has one, else a
+// plain loop (it vectorizes).
+void byte_sums(const uint8_t* a, int64_t lda, int64_t rows, int64_t K, int32_t* out) {
+  if (kQuad->row_sums) return kQuad->row_sums(a, lda, rows, K, out);
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint8_t* __restrict p = a + r * lda;
+    int32_t sum = 0;
+    for (int64_t k = 0; k < K; ++k) sum += p[k];
+    out[r] = sum;
+  }
 }
 
-VnniA vnni_prepare_a(const QGemmArgs& g) {
+// A as the quad kernels read it, and its row sums. Over the pool's threads
+// when big enough, rows split as the product's tasks will be (front rows on
+// the calling thread, see ThreadPool), so each thread reads the rows it
+// will multiply.
+VnniA vnni_prepare_a(const QGemmArgs& g, ThreadPool* pool) {
   VnniA a;
   const int64_t da = kQuad->depth_align, ra = kQuad->row_align;
   a.rowsum.resize(static_cast<size_t>(g.M));
+  auto over_rows = [&](const std::function<void(int64_t, int64_t)>& fn) {
+    if (pool == nullptr || g.M * g.K < (int64_t{1} << 16)) fn(0, g.M);
+    else pool->parallel_for(g.M, 16, fn);
+  };
   if (!g.a_signed && g.K % da == 0 && g.M % ra == 0) {
     a.lda = g.lda;
     a.ptr = static_cast<const uint8_t*>(g.A);
-    for (int64_t i = 0; i < g.M; ++i) a.rowsum[i] = byte_sum(a.ptr + i * g.lda, g.K);
+    over_rows([&](int64_t i0, int64_t i1) { byte_sums(a.ptr + i0 * g.lda, g.lda, i1 - i0, g.K, &a.rowsum[i0]); });
     return a;
   }
   a.lda = (g.K + da - 1) / da * da;
   const int64_t rows = (g.M + ra - 1) / ra * ra;
   a.data.resize(static_cast<size_t>(rows * a.lda));  // every byte written below
-  // Two plain loops per row, so both vectorize (the fused byte loop stayed
-  // scalar: a fifth of a 128x1536x384 product on AMX).
-  for (int64_t i = 0; i < g.M; ++i) {
-    const uint8_t* __restrict src = static_cast<const uint8_t*>(g.A) + i * g.lda;
-    uint8_t* __restrict dst = a.data.data() + i * a.lda;
-    if (g.a_signed)
-      for (int64_t k = 0; k < g.K; ++k) dst[k] = static_cast<uint8_t>(src[k] ^ 0x80);  // int8 + 128 as uint8
-    else std::memcpy(dst, src, static_cast<size_t>(g.K));
-    std::memset(dst + g.K, 0, static_cast<size_t>(a.lda - g.K));
-    a.rowsum[i] = byte_sum(dst, g.K);
-  }
+  // Copy, then sum (the fused byte loop stayed scalar: a fifth of a
+  // 128x1536x384 product on AMX).
+  over_rows([&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      const uint8_t* __restrict src = static_cast<const uint8_t*>(g.A) + i * g.lda;
+      uint8_t* __restrict dst = a.data.data() + i * a.lda;
+      if (g.a_signed)
+        for (int64_t k = 0; k < g.K; ++k) dst[k] = static_cast<uint8_t>(src[k] ^ 0x80);  // int8 + 128 as uint8
+      else std::memcpy(dst, src, static_cast<size_t>(g.K));
+      std::memset(dst + g.K, 0, static_cast<size_t>(a.lda - g.K));
+    }
+    byte_sums(a.data.data() + i0 * a.lda, a.lda, i1 - i0, g.K, &a.rowsum[i0]);
+  });
   std::memset(a.data.data() + g.M * a.lda, 0, static_cast<size_t>((rows - g.M) * a.lda));
   a.ptr = a.data.data();
   return a;
@@ -378,22 +394,32 @@ void qgemm(const QGemmArgs& g, ThreadPool* pool) {
       for (int64_t i = 0; i < g.M; ++i) store_float(g, i, 0, g.N, g.C + i * g.ldc, nullptr);
     return;
   }
-  const int64_t mblocks = (g.M + kMc - 1) / kMc;
-  // Column blocks narrower than a panel where that gives each thread about
-  // four tasks: a 384-column product (a transformer's projections) is two
-  // tasks of 256 and 128 columns at full width, one thread then idle a third
-  // of the time.
   const int threads = pool ? pool->size() : 1;
-  int64_t ncol = kNc;
-  while (ncol > 64 && mblocks * ((g.N + ncol - 1) / ncol) < 4 * int64_t{threads}) ncol /= 2;
   // A prepacked B (the active path's layout) has panels kPackNc wide.
   QGemmArgs gp = g;
   if (gp.packed_b && ((kQuad != nullptr ? gp.packed_b->quads.empty() : gp.packed_b->data.empty()) ||
                       gp.packed_b->K != g.K || gp.packed_b->N != g.N))
     gp.packed_b = nullptr;
+  // Rows per task: kMc, or with a prepacked B (no panel packed per task) and
+  // a few rows over several threads, a thread's share of them in multiples of
+  // 32, so the tasks split the rows first: the calling thread takes the front
+  // tasks and a helper the back ones, each then reading the rows of A its
+  // own core wrote (an int8 transformer's DynamicQuantizeLinear and the
+  // kernels after the product split the rows the same way). Columns split
+  // instead had every thread read all of A from the other core's cache.
+  int64_t mc = kMc;
+  if (gp.packed_b && threads > 1 && g.M <= kMc * threads)
+    mc = std::min(kMc, ((g.M + threads - 1) / threads + 31) / 32 * 32);
+  const int64_t mblocks = (g.M + mc - 1) / mc;
+  // Column blocks narrower than a panel where that gives each thread about
+  // four tasks: a 384-column product (a transformer's projections) is two
+  // tasks of 256 and 128 columns at full width, one thread then idle a third
+  // of the time.
+  int64_t ncol = kNc;
+  while (ncol > 64 && mblocks * ((g.N + ncol - 1) / ncol) < 4 * int64_t{threads}) ncol /= 2;
   if (gp.packed_b) ncol = kPackNc;
   const int64_t nblocks = (g.N + ncol - 1) / ncol;
-  const VnniA vnni_a = kQuad != nullptr ? vnni_prepare_a(g) : VnniA();
+  const VnniA vnni_a = kQuad != nullptr ? vnni_prepare_a(g, pool) : VnniA();
   const PairA pair_a = kQuad == nullptr ? pair_prepare_a(g, pool) : PairA();
   auto run = [&](int64_t t0, int64_t t1) {
     std::vector<int16_t> bpanel;
@@ -408,7 +434,7 @@ void qgemm(const QGemmArgs& g, ThreadPool* pool) {
     } bracket(kQuad);
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t mb = t / nblocks, nb = t % nblocks;
-      const int64_t i0 = mb * kMc, i1 = std::min(g.M, i0 + kMc);
+      const int64_t i0 = mb * mc, i1 = std::min(g.M, i0 + mc);
       const int64_t j0 = nb * ncol, nc = std::min(ncol, g.N - j0);
       if (kQuad != nullptr) qgemm_block_vnni(gp, vnni_a, i0, i1, j0, nc, bpanel);
       else qgemm_block(gp, pair_a, i0, i1, j0, nc, bpanel);

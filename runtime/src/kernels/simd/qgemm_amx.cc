@@ -125,11 +125,14 @@ void leave_amx() { __asm__ volatile(".byte 0xc4, 0xe2, 0x78, 0x49, 0xc0" ::: "me
 #undef TILE_ZERO
 #undef TILE_DPBUSD
 
-const QQuadUKernel kAmx{kernel_amx, pack_b_quads, 16, 64, true, finish_float_avx512, enter_amx, leave_amx};
+const QQuadUKernel kAmx{kernel_amx,          pack_b_quads, 16,        64,           true,
+                        finish_float_avx512, enter_amx,    leave_amx, row_sums_avx2};
 
 }  // namespace
 
-const QQuadUKernel* qgemm_ukernel_amx() { return platform::cpu_features().amx_int8 ? &kAmx : nullptr; }
+const QQuadUKernel* qgemm_ukernel_amx() {
+  return platform::cpu_features().amx_int8 && platform::cpu_features().avx2 ? &kAmx : nullptr;
+}
 
 }  // namespace simd
 }  // namespace pionnx

@@ -72,6 +72,9 @@ struct QQuadUKernel {
   // product (AMX loads its tile configuration once there, not per call).
   void (*enter)() = nullptr;
   void (*leave)() = nullptr;
+  // Optional: out[r] = sum of a[r * lda + k] over k < K for r < rows (A's
+  // side of the zero-point terms); a plain byte loop otherwise.
+  void (*row_sums)(const uint8_t* a, int64_t lda, int64_t rows, int64_t K, int32_t* out) = nullptr;
 };
 
 #if (defined(__x86_64__) || (defined(__i386__) && defined(__SSE2__))) && (defined(__GNUC__) || defined(__clang__))
@@ -82,6 +85,10 @@ void pack_b_quads(const void* B, int64_t ldb, bool b_signed, int64_t kc, int64_t
 void finish_float_avx512(const int32_t* acc, int64_t ldacc, const int32_t* colterm, const int32_t* rowterm,
                          int64_t rows, int64_t n, const float* scale, bool scale_per_col, const float* bias, float* out,
                          int64_t ldout);
+// Row sums of uint8 A by vpsadbw, 32 bytes a step (a QQuadUKernel::row_sums
+// for the VNNI and AMX kernels; the plain loop widened every byte to 32 bits:
+// a seventh of a 128x256x1024 product on AMX).
+void row_sums_avx2(const uint8_t* a, int64_t lda, int64_t rows, int64_t K, int32_t* out);
 #endif
 
 // Each returns nullptr when the variant is not compiled in or (x86) the CPU

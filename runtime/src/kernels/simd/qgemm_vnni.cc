@@ -173,21 +173,46 @@ __attribute__((target("avx512f"))) PIONNX_NO_CONTRACT void finish_float_avx512(
 
 #undef PIONNX_NO_CONTRACT
 
+__attribute__((target("avx2"))) void row_sums_avx2(const uint8_t* a, int64_t lda, int64_t rows, int64_t K,
+                                                   int32_t* out) {
+  const __m256i zero = _mm256_setzero_si256();
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint8_t* p = a + r * lda;
+    __m256i s0 = zero, s1 = zero;
+    int64_t k = 0;
+    for (; k + 64 <= K; k += 64) {
+      s0 = _mm256_add_epi64(s0, _mm256_sad_epu8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + k)), zero));
+      s1 =
+          _mm256_add_epi64(s1, _mm256_sad_epu8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + k + 32)), zero));
+    }
+    if (k + 32 <= K) {
+      s0 = _mm256_add_epi64(s0, _mm256_sad_epu8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + k)), zero));
+      k += 32;
+    }
+    alignas(32) int64_t lanes[4];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), _mm256_add_epi64(s0, s1));
+    int64_t sum = lanes[0] + lanes[1] + lanes[2] + lanes[3];
+    for (; k < K; ++k) sum += p[k];
+    out[r] = static_cast<int32_t>(sum);
+  }
+}
+
 namespace {
 
-const QQuadUKernel kVnni{kernel_vnni, pack_b_quads};
-const QQuadUKernel kVnni512{kernel_vnni512, pack_b_quads, kQRows, 4, false, finish_float_avx512};
+const QQuadUKernel kVnni{kernel_vnni, pack_b_quads, kQRows, 4, false, nullptr, nullptr, nullptr, row_sums_avx2};
+const QQuadUKernel kVnni512{kernel_vnni512, pack_b_quads, kQRows,       4, false, finish_float_avx512,
+                            nullptr,        nullptr,      row_sums_avx2};
 
 }  // namespace
 
 const QQuadUKernel* qgemm_ukernel_vnni() {
   const platform::CpuFeatures& cpu = platform::cpu_features();
-  return cpu.avx512vnni && cpu.avx512vl ? &kVnni : nullptr;
+  return cpu.avx2 && cpu.avx512vnni && cpu.avx512vl ? &kVnni : nullptr;
 }
 
 const QQuadUKernel* qgemm_ukernel_vnni512() {
   const platform::CpuFeatures& cpu = platform::cpu_features();
-  return cpu.avx512vnni && cpu.avx512vl && cpu.avx512bw ? &kVnni512 : nullptr;
+  return cpu.avx2 && cpu.avx512vnni && cpu.avx512vl && cpu.avx512bw ? &kVnni512 : nullptr;
 }
 
 }  // namespace simd
