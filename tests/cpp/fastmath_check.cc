@@ -141,6 +141,23 @@ int main() {
   for (float v : {0.f, -0.f, 2.5f, -2.5f, 3.5f, 0.5f, -0.5f}) qx.push_back(v * (14.6f / 255.f));  // ties
   qx.push_back(std::numeric_limits<float>::quiet_NaN());
   qx[100] = qx[1001] = std::numeric_limits<float>::quiet_NaN();  // inside the vector loops too
+  {
+    // Values whose quotient lies on or within a few ulps of a half-integer,
+    // at the front so the vector loops take them (the AVX2 quantize
+    // multiplies by 1 / scale and must fall back to division there).
+    float lo0 = 0.f, hi0 = 0.f;
+    for (float v : qx)
+      if (!std::isnan(v)) lo0 = std::min(lo0, v), hi0 = std::max(hi0, v);
+    const float s0 = (hi0 - lo0) / 255.f;
+    std::vector<float> near;
+    for (int k = -120; k <= 120; k += 7) {
+      float v = (static_cast<float>(k) + 0.5f) * s0;
+      for (int u = 0; u < 3; ++u) v = std::nextafter(v, -1e30f);
+      for (int u = 0; u < 7; ++u, v = std::nextafter(v, 1e30f))
+        if (v > lo0 && v < hi0) near.push_back(v);
+    }
+    qx.insert(qx.begin(), near.begin(), near.end());
+  }
   const int64_t qn = static_cast<int64_t>(qx.size());
   float lo = 0.f, hi = 0.f, want_lo = 0.f, want_hi = 0.f;
   fm::range_block(qx.data(), qn, &lo, &hi);
