@@ -223,6 +223,7 @@ PIONNX_INLINE float max_of(const float* x, int64_t n) {
   if (n >= kLanes) {
     vf acc[4] = {splat(m), splat(m), splat(m), splat(m)};
     for (; i + 4 * kLanes <= n; i += 4 * kLanes)
+#pragma GCC unroll 4
       for (int j = 0; j < 4; ++j) {
         const vf v = load(x + i + j * kLanes, kLanes);
         acc[j] = v > acc[j] ? v : acc[j];
@@ -249,6 +250,7 @@ PIONNX_INLINE double row_sum(const float* x, int64_t n, float shift, bool square
   int64_t i = 0;
   if (squares) {
     for (; i + 4 * kLanes <= n; i += 4 * kLanes)
+#pragma GCC unroll 4
       for (int j = 0; j < 4; ++j) {
         const vf d = load(x + i + j * kLanes, kLanes) - s;
         acc[j] += d * d;
@@ -259,6 +261,7 @@ PIONNX_INLINE double row_sum(const float* x, int64_t n, float shift, bool square
     }
   } else {
     for (; i + 4 * kLanes <= n; i += 4 * kLanes)
+#pragma GCC unroll 4
       for (int j = 0; j < 4; ++j) acc[j] += load(x + i + j * kLanes, kLanes);
     for (; i + kLanes <= n; i += kLanes) acc[0] += load(x + i, kLanes);
   }
@@ -289,9 +292,11 @@ PIONNX_INLINE void normalize_row(const float* x, float* y, int64_t n, float mean
 // SLP vectorizer came out as scalar vminss/vmaxss with GCC 12 for AVX2.)
 PIONNX_INLINE void range_of(const float* x, int64_t n, float* lo, float* hi) {
   vf l[4], h[4];
+#pragma GCC unroll 4
   for (int j = 0; j < 4; ++j) l[j] = splat(*lo), h[j] = splat(*hi);
   int64_t i = 0;
   for (; i + 4 * kLanes <= n; i += 4 * kLanes)
+#pragma GCC unroll 4
     for (int j = 0; j < 4; ++j) {
       const vf v = load(x + i + j * kLanes, kLanes);
       l[j] = v < l[j] ? v : l[j];
@@ -302,16 +307,21 @@ PIONNX_INLINE void range_of(const float* x, int64_t n, float* lo, float* hi) {
     l[0] = v < l[0] ? v : l[0];
     h[0] = v > h[0] ? v : h[0];
   }
+  // Lanes and the tail as scalars (writing a lane of l[0] kept all eight
+  // accumulators in memory: the loop ran at store-forwarding latency).
+  float tl = *lo, th = *hi;
   for (; i < n; ++i) {
-    const float v = x[i];
-    l[0][0] = v < l[0][0] ? v : l[0][0];
-    h[0][0] = v > h[0][0] ? v : h[0][0];
+    tl = x[i] < tl ? x[i] : tl;
+    th = x[i] > th ? x[i] : th;
   }
+#pragma GCC unroll 4
   for (int j = 0; j < 4; ++j)
     for (int64_t k = 0; k < kLanes; ++k) {
-      *lo = l[j][k] < *lo ? l[j][k] : *lo;
-      *hi = h[j][k] > *hi ? h[j][k] : *hi;
+      tl = l[j][k] < tl ? l[j][k] : tl;
+      th = h[j][k] > th ? h[j][k] : th;
     }
+  *lo = tl;
+  *hi = th;
 }
 
 // y = saturate(round_half_even(x / scale) + zp) to uint8, NaN to zp, for
