@@ -144,6 +144,22 @@ inline v4f max4(v4f a, v4f b) {
   return reinterpret_cast<v4f>((m & reinterpret_cast<v4i>(b)) | (~m & reinterpret_cast<v4i>(a)));
 }
 
+// The 2-D fast path's element: one value (T) or, for pool2d_planes4, four
+// planes' values at one position (v4f); Scalar is what a divisor is.
+template <typename T>
+inline T pool_max(T a, T b) {
+  return std::max(a, b);
+}
+inline v4f pool_max(v4f a, v4f b) { return max4(a, b); }
+template <typename T>
+struct PoolScalar {
+  using type = T;
+};
+template <>
+struct PoolScalar<v4f> {
+  using type = float;
+};
+
 // pool_row_windows for 3-wide float windows at stride 1 or 2, four outputs
 // per step (the windows' columns de-interleaved by shuffles at stride 2; a
 // step reads v up to one float past its last window). The same operations
@@ -172,7 +188,7 @@ int64_t row_windows3(const float* v, float* y, int64_t n, float inv) {
 // SW is the stride when it is 1 or 2 (so the loop vectorizes), else 0 and sw
 // is read.
 template <typename T, bool IsMax, int KW, int SW>
-void pool_row_windows(const T* v, T* y, int64_t n, int64_t kw_rt, int64_t sw_rt, T inv) {
+void pool_row_windows(const T* v, T* y, int64_t n, int64_t kw_rt, int64_t sw_rt, typename PoolScalar<T>::type inv) {
   const int64_t kw = KW ? KW : kw_rt, sw = SW ? SW : sw_rt;
   int64_t start = 0;
   if constexpr (std::is_same<T, float>::value && KW == 3 && (SW == 1 || SW == 2))
@@ -180,7 +196,7 @@ void pool_row_windows(const T* v, T* y, int64_t n, int64_t kw_rt, int64_t sw_rt,
   for (int64_t o = start; o < n; ++o) {
     const T* win = v + o * sw;
     T acc = win[0];
-    for (int64_t j = 1; j < kw; ++j) acc = IsMax ? std::max(acc, win[j]) : acc + win[j];
+    for (int64_t j = 1; j < kw; ++j) acc = IsMax ? pool_max(acc, win[j]) : acc + win[j];
     y[o] = IsMax ? acc : acc * inv;
   }
 }
@@ -195,6 +211,7 @@ void pool_row_windows(const T* v, T* y, int64_t n, int64_t kw_rt, int64_t sw_rt,
 // for one input row.
 template <typename T, bool IsMax, int KH, int KW>
 void pool2d_plane(const T* x, T* y, const WindowGeometry& g, bool count_include_pad, T* v) {
+  using S = typename PoolScalar<T>::type;
   const int64_t H = g.in[0], W = g.in[1], OH = g.out[0], OW = g.out[1];
   const int64_t kh = KH ? KH : g.kernel[0], kw = KW ? KW : g.kernel[1];
   const int64_t sh = g.strides[0], sw = g.strides[1], ph = g.pad_begin[0], pw = g.pad_begin[1];
@@ -207,18 +224,18 @@ void pool2d_plane(const T* x, T* y, const WindowGeometry& g, bool count_include_
     // The columns [0, c1) some window of the row touches.
     const int64_t c1 = std::min(W, (OW - 1) * sw - pw + kw);
     if (hs >= he || c1 <= 0) {  // every window of the row lies in padding
-      std::fill(yr, yr + OW, T(0));
+      std::fill(yr, yr + OW, T{});
       continue;
     }
     // v[c]: the window rows [hs, he) of column c, reduced (three rows in one pass).
     if (he - hs == 3) {
       const T *r0 = x + hs * W, *r1 = r0 + W, *r2 = r1 + W;
-      for (int64_t c = 0; c < c1; ++c) v[c] = IsMax ? std::max(std::max(r0[c], r1[c]), r2[c]) : (r0[c] + r1[c]) + r2[c];
+      for (int64_t c = 0; c < c1; ++c) v[c] = IsMax ? pool_max(pool_max(r0[c], r1[c]), r2[c]) : (r0[c] + r1[c]) + r2[c];
     } else {
       std::copy(x + hs * W, x + hs * W + c1, v);
       for (int64_t h = hs + 1; h < he; ++h) {
         const T* r = x + h * W;
-        for (int64_t c = 0; c < c1; ++c) v[c] = IsMax ? std::max(v[c], r[c]) : v[c] + r[c];
+        for (int64_t c = 0; c < c1; ++c) v[c] = IsMax ? pool_max(v[c], r[c]) : v[c] + r[c];
       }
     }
     // Rows an average counts: those inside, or with count_include_pad those inside the padded input.
@@ -226,17 +243,17 @@ void pool2d_plane(const T* x, T* y, const WindowGeometry& g, bool count_include_
     auto edge = [&](int64_t ow) {  // a window clipped at the left or right
       const int64_t w0 = ow * sw - pw;
       const int64_t ws = std::max<int64_t>(w0, 0), we = std::min(w0 + kw, W);
-      if (ws >= we) return T(0);
+      if (ws >= we) return T{};
       T acc = v[ws];
-      for (int64_t c = ws + 1; c < we; ++c) acc = IsMax ? std::max(acc, v[c]) : acc + v[c];
+      for (int64_t c = ws + 1; c < we; ++c) acc = IsMax ? pool_max(acc, v[c]) : acc + v[c];
       if (IsMax) return acc;
       const int64_t cols = count_include_pad ? std::min(w0 + kw, W + g.pad_end[1]) - w0 : we - ws;
-      return acc / static_cast<T>(rows * cols);
+      return acc / static_cast<S>(rows * cols);
     };
     for (int64_t ow = 0; ow < ow_lo; ++ow) yr[ow] = edge(ow);
     if (ow_lo < ow_hi) {
       const T* vr = v + (ow_lo * sw - pw);  // the first inside window (>= 0)
-      const T inv = T(1) / static_cast<T>(rows * kw);
+      const S inv = S(1) / static_cast<S>(rows * kw);
       const int64_t n = ow_hi - ow_lo;
       if (sw == 1) pool_row_windows<T, IsMax, KW, 1>(vr, yr + ow_lo, n, kw, sw, inv);
       else if (sw == 2) pool_row_windows<T, IsMax, KW, 2>(vr, yr + ow_lo, n, kw, sw, inv);
@@ -249,16 +266,14 @@ void pool2d_plane(const T* x, T* y, const WindowGeometry& g, bool count_include_
 // Four planes at once, for maps whose rows are too short for pool2d_plane's
 // vector loops to pay (7x7, 14x14: a row's set-up and its clipped edge
 // windows cost more than its inside windows). The planes are interleaved,
-// one vector of four channels per position, pooled with pool2d_plane's
-// operations in its order (so the results are the same bits, the sign of a
-// NaN aside, as the compilers may swap an add's operands), and split again. t: in_size vectors, v: W, yt: out_size.
-template <bool IsMax>
+// one vector of four channels per position, pooled by pool2d_plane itself
+// on those vectors (so the results are the same bits, the sign of a NaN
+// aside, as the compilers may swap an add's operands), and split again.
+// t: in_size vectors, v: W, yt: out_size.
+template <bool IsMax, int KH, int KW>
 void pool2d_planes4(const float* x, float* y, const WindowGeometry& g, bool count_include_pad, v4f* t, v4f* v,
                     v4f* yt) {
-  const int64_t H = g.in[0], W = g.in[1], OH = g.out[0], OW = g.out[1], in_size = H * W, out_size = OH * OW;
-  const int64_t kh = g.kernel[0], kw = g.kernel[1], sh = g.strides[0], sw = g.strides[1];
-  const int64_t ph = g.pad_begin[0], pw = g.pad_begin[1];
-  auto op = [](v4f a, v4f b) { return IsMax ? max4(a, b) : a + b; };
+  const int64_t in_size = g.in_size(), out_size = g.out_size();
   int64_t p = 0;
   for (; p + 4 <= in_size; p += 4) {
     v4f a = load4(x + p), b = load4(x + in_size + p), c = load4(x + 2 * in_size + p), d = load4(x + 3 * in_size + p);
@@ -266,50 +281,7 @@ void pool2d_planes4(const float* x, float* y, const WindowGeometry& g, bool coun
     t[p] = a, t[p + 1] = b, t[p + 2] = c, t[p + 3] = d;
   }
   for (; p < in_size; ++p) t[p] = v4f{x[p], x[in_size + p], x[2 * in_size + p], x[3 * in_size + p]};
-
-  int64_t ow_lo, ow_hi;
-  valid_range(-pw, sw, W - kw + 1, OW, &ow_lo, &ow_hi);
-  for (int64_t oh = 0; oh < OH; ++oh) {
-    v4f* yr = yt + oh * OW;
-    const int64_t h0 = oh * sh - ph;
-    const int64_t hs = std::max<int64_t>(h0, 0), he = std::min(h0 + kh, H);
-    const int64_t c1 = std::min(W, (OW - 1) * sw - pw + kw);
-    if (hs >= he || c1 <= 0) {
-      std::fill(yr, yr + OW, v4f{0.f, 0.f, 0.f, 0.f});
-      continue;
-    }
-    if (he - hs == 3) {
-      const v4f *r0 = t + hs * W, *r1 = r0 + W, *r2 = r1 + W;
-      for (int64_t c = 0; c < c1; ++c) v[c] = op(op(r0[c], r1[c]), r2[c]);
-    } else {
-      std::copy(t + hs * W, t + hs * W + c1, v);
-      for (int64_t h = hs + 1; h < he; ++h)
-        for (int64_t c = 0; c < c1; ++c) v[c] = op(v[c], t[h * W + c]);
-    }
-    const int64_t rows = count_include_pad ? std::min(h0 + kh, H + g.pad_end[0]) - h0 : he - hs;
-    auto window = [&](int64_t ws, int64_t we) {
-      v4f acc = v[ws];
-      for (int64_t c = ws + 1; c < we; ++c) acc = op(acc, v[c]);
-      return acc;
-    };
-    auto edge = [&](int64_t ow) {
-      const int64_t w0 = ow * sw - pw;
-      const int64_t ws = std::max<int64_t>(w0, 0), we = std::min(w0 + kw, W);
-      if (ws >= we) return v4f{0.f, 0.f, 0.f, 0.f};
-      const v4f acc = window(ws, we);
-      if (IsMax) return acc;
-      const int64_t cols = count_include_pad ? std::min(w0 + kw, W + g.pad_end[1]) - w0 : we - ws;
-      return acc / static_cast<float>(rows * cols);
-    };
-    for (int64_t ow = 0; ow < ow_lo; ++ow) yr[ow] = edge(ow);
-    const float inv = 1.f / static_cast<float>(rows * kw);
-    for (int64_t ow = ow_lo; ow < ow_hi; ++ow) {
-      const v4f acc = window(ow * sw - pw, ow * sw - pw + kw);
-      yr[ow] = IsMax ? acc : acc * inv;
-    }
-    for (int64_t ow = std::max(ow_lo, ow_hi); ow < OW; ++ow) yr[ow] = edge(ow);
-  }
-
+  pool2d_plane<v4f, IsMax, KH, KW>(t, yt, g, count_include_pad, v);
   int64_t q = 0;
   for (; q + 4 <= out_size; q += 4) {
     v4f a = yt[q], b = yt[q + 1], c = yt[q + 2], d = yt[q + 3];
@@ -337,11 +309,14 @@ void pool2d_fast(ThreadPool& pool, const T* X, T* Y, int64_t planes, const Windo
   if constexpr (std::is_same<T, float>::value) {
     if (g.in[1] <= kPlanes4MaxWidth && planes >= 4) {
       const int64_t groups = planes / 4;
+      auto planes4 = &pool2d_planes4<IsMax, 0, 0>;
+      if (g.kernel[0] == 3 && g.kernel[1] == 3) planes4 = &pool2d_planes4<IsMax, 3, 3>;
+      if (g.kernel[0] == 2 && g.kernel[1] == 2) planes4 = &pool2d_planes4<IsMax, 2, 2>;
       pool.parallel_for(groups, std::max<int64_t>(1, grain / 4), [&](int64_t b, int64_t e) {
         std::vector<v4f> scratch(static_cast<size_t>(in_size + g.in[1] + out_size));
         for (int64_t q = b; q < e; ++q)
-          pool2d_planes4<IsMax>(X + 4 * q * in_size, Y + 4 * q * out_size, g, count_include_pad, scratch.data(),
-                                scratch.data() + in_size, scratch.data() + in_size + g.in[1]);
+          planes4(X + 4 * q * in_size, Y + 4 * q * out_size, g, count_include_pad, scratch.data(),
+                  scratch.data() + in_size, scratch.data() + in_size + g.in[1]);
       });
       std::vector<T> row(static_cast<size_t>(g.in[1] + 8));
       for (int64_t c = groups * 4; c < planes; ++c)
