@@ -295,8 +295,8 @@ void pool2d_planes4(const float* x, float* y, const WindowGeometry& g, bool coun
 // Maps at most this wide take the four-plane path (wider rows keep
 // pool2d_plane's vector loops busy enough; 28-wide maps were 10-15 % slower
 // interleaved). 1 thread, this Xeon: MaxPool 1024 x 7x7 (3x3, stride 1)
-// 135 -> 53 us, AveragePool 576 x 14x14 130 -> 88, MaxPool 832 x 14x14
-// (stride 2) 105 -> 67.
+// 135 -> 51 us, AveragePool 576 x 14x14 130 -> 74, MaxPool 832 x 14x14
+// (stride 2) 105 -> 63.
 constexpr int64_t kPlanes4MaxWidth = 16;
 
 template <typename T, bool IsMax>
