@@ -417,16 +417,17 @@ def test_encoder_layer_fuses_like_onnxruntime(variant, tmp_path):
     check_same_outputs(enc, threads=1)
 
 
+@pytest.mark.parametrize("threads", [2, 4])
 @pytest.mark.parametrize("seq", [128, 131])
-def test_attention_query_row_blocks(seq, tmp_path):
-    """At 2 threads and 128 or more query rows the fused attention splits each head's rows in two blocks
-    (attention.cc, attend): whole and uneven blocks, a batch whose last keys are masked, against the unfused
-    graph at 1 thread."""
+def test_attention_query_row_blocks(seq, threads, tmp_path):
+    """With several threads and 128 or more query rows the fused attention splits each head's rows in two
+    blocks (attention.cc, attend): whole and uneven blocks, a batch whose last keys are masked, against the
+    unfused graph at 1 thread."""
     enc = Encoder()
     assert fused_ops(enc.model, tmp_path)[(MS, "MultiHeadAttention")] == 1
     feeds = enc.feeds(seq=seq)
     want = session(enc.model, L.ORT_DISABLE_ALL, threads=1).run(None, feeds)
-    got = session(enc.model, threads=2).run(None, feeds)
+    got = session(enc.model, threads=threads).run(None, feeds)
     for g_, w in zip(got, want):
         np.testing.assert_allclose(g_, w, rtol=1e-4, atol=1e-5)
 

@@ -33,7 +33,11 @@ class ThreadPool {
   int size() const { return threads_; }
   // fn(begin, end) over [0, n). Runs inline when n < 2 * grain, the pool has
   // one thread, or the pool is already inside a region (nested or concurrent
-  // calls). Exceptions from any chunk are rethrown in the caller.
+  // calls). Exceptions from any chunk are rethrown in the caller. The calling
+  // thread runs chunks from the front of [0, n), helpers from the back, so
+  // kernels that split the same range one after another keep most of each
+  // part on one core (an order, not a guarantee: either end takes what the
+  // other leaves).
   void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
   // Physical cores of this machine (falls back to hardware_concurrency).

@@ -199,18 +199,19 @@ void softmax_rounded(float* x, int64_t n, Precision p) {
 // Rows of the output, per (query row block, batch, q head) task on the
 // pool. Per row: the scores, softcap, + bias, softmax; a row whose bias
 // masks every key gets zero probabilities (and a zero output row), not NaN.
-// With several threads and enough query rows, each head's rows are split in
-// as many blocks as threads, block-major, so the calling thread's tasks (the
-// front ones, see ThreadPool) write the front rows of every head: the
-// kernels after attention (quantize, output projection) split by rows and
-// then find them in their own core's caches. Each block packs the head's
-// keys again (a 128 x 64 head: 32 KiB against its 1 MFLOP of products).
+// With several threads and 128 or more query rows, each head's rows are
+// split in two blocks, block-major, so the calling thread's tasks (the front
+// ones, see ThreadPool) write the front rows of every head: the kernels
+// after attention (quantize, output projection) split by rows and then find
+// them in their own core's caches. Each block packs the head's keys and
+// values again (a 128 x 64 head: 32 KiB each against its 2 MFLOP of
+// products), so the split stays at halves, the case measured (2 threads).
 void attend(ThreadPool& pool, const AttendArgs& a) {
   const int64_t B = a.qv.batch, Hq = a.qv.heads, Sq = a.qv.seq, Dk = a.qv.dim, T = a.kv.seq, Dv = a.vv.dim;
   const int64_t reps = Hq / a.kv.heads;
   const bool biased = a.bias.active(), rounded = a.round != Precision::Float;
   const float ninf = -std::numeric_limits<float>::infinity();
-  const int64_t blocks = pool.size() > 1 && Sq >= 64 * pool.size() ? pool.size() : 1;
+  const int64_t blocks = pool.size() > 1 && Sq >= 128 ? 2 : 1;
   const int64_t block_rows = (Sq + blocks - 1) / blocks;
   auto run = [&](int64_t begin, int64_t end) {
     std::vector<float> scores(static_cast<size_t>(block_rows * T));
