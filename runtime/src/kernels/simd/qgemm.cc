@@ -121,18 +121,24 @@ void convert_rows(const QGemmArgs& g, int64_t i0, int64_t i1, PairA& a) {
   }
 }
 
+// fn over rows [0, M) of A: on the pool in blocks of 16 rows once A holds
+// 64 KiB or more (front rows on the calling thread, see ThreadPool, as the
+// product's tasks will take them), else inline.
+void over_rows(const QGemmArgs& g, ThreadPool* pool, const std::function<void(int64_t, int64_t)>& fn) {
+  if (pool == nullptr || g.M * g.K < (int64_t{1} << 16)) fn(0, g.M);
+  else pool->parallel_for(g.M, 16, fn);
+}
+
 PairA pair_prepare_a(const QGemmArgs& g, ThreadPool* pool) {
   PairA a;
   a.lda = (g.K + 1) / 2 * 2;
   const int64_t rows = (g.M + kRows - 1) / kRows * kRows;
   a.data.reset(new int16_t[static_cast<size_t>(rows * a.lda)]);
   std::fill(a.data.get() + g.M * a.lda, a.data.get() + rows * a.lda, int16_t{0});  // rows past M
-  auto convert = [&](int64_t i0, int64_t i1) {
+  over_rows(g, pool, [&](int64_t i0, int64_t i1) {
     if (g.a_signed) convert_rows<int8_t>(g, i0, i1, a);
     else convert_rows<uint8_t>(g, i0, i1, a);
-  };
-  if (pool == nullptr || g.M * g.K < (int64_t{1} << 16)) convert(0, g.M);
-  else pool->parallel_for(g.M, 16, convert);
+  });
   return a;
 }
 
@@ -230,34 +236,18 @@ struct VnniA {
   int64_t lda = 0;
 };
 
-// Sums of rows of K uint8 values: the kernel's own where it has one, else a
-// plain loop (it vectorizes).
-void byte_sums(const uint8_t* a, int64_t lda, int64_t rows, int64_t K, int32_t* out) {
-  if (kQuad->row_sums) return kQuad->row_sums(a, lda, rows, K, out);
-  for (int64_t r = 0; r < rows; ++r) {
-    const uint8_t* __restrict p = a + r * lda;
-    int32_t sum = 0;
-    for (int64_t k = 0; k < K; ++k) sum += p[k];
-    out[r] = sum;
-  }
-}
-
-// A as the quad kernels read it, and its row sums. Over the pool's threads
-// when big enough, rows split as the product's tasks will be (front rows on
-// the calling thread, see ThreadPool), so each thread reads the rows it
-// will multiply.
+// A as the quad kernels read it, and its row sums (the kernel's row_sums),
+// over the pool's threads as over_rows splits them, so each thread reads
+// the rows it will multiply.
 VnniA vnni_prepare_a(const QGemmArgs& g, ThreadPool* pool) {
   VnniA a;
   const int64_t da = kQuad->depth_align, ra = kQuad->row_align;
   a.rowsum.resize(static_cast<size_t>(g.M));
-  auto over_rows = [&](const std::function<void(int64_t, int64_t)>& fn) {
-    if (pool == nullptr || g.M * g.K < (int64_t{1} << 16)) fn(0, g.M);
-    else pool->parallel_for(g.M, 16, fn);
-  };
   if (!g.a_signed && g.K % da == 0 && g.M % ra == 0) {
     a.lda = g.lda;
     a.ptr = static_cast<const uint8_t*>(g.A);
-    over_rows([&](int64_t i0, int64_t i1) { byte_sums(a.ptr + i0 * g.lda, g.lda, i1 - i0, g.K, &a.rowsum[i0]); });
+    over_rows(g, pool,
+              [&](int64_t i0, int64_t i1) { kQuad->row_sums(a.ptr + i0 * g.lda, g.lda, i1 - i0, g.K, &a.rowsum[i0]); });
     return a;
   }
   a.lda = (g.K + da - 1) / da * da;
@@ -265,7 +255,7 @@ VnniA vnni_prepare_a(const QGemmArgs& g, ThreadPool* pool) {
   a.data.resize(static_cast<size_t>(rows * a.lda));  // every byte written below
   // Copy, then sum (the fused byte loop stayed scalar: a fifth of a
   // 128x1536x384 product on AMX).
-  over_rows([&](int64_t i0, int64_t i1) {
+  over_rows(g, pool, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) {
       const uint8_t* __restrict src = static_cast<const uint8_t*>(g.A) + i * g.lda;
       uint8_t* __restrict dst = a.data.data() + i * a.lda;
@@ -274,7 +264,7 @@ VnniA vnni_prepare_a(const QGemmArgs& g, ThreadPool* pool) {
       else std::memcpy(dst, src, static_cast<size_t>(g.K));
       std::memset(dst + g.K, 0, static_cast<size_t>(a.lda - g.K));
     }
-    byte_sums(a.data.data() + i0 * a.lda, a.lda, i1 - i0, g.K, &a.rowsum[i0]);
+    kQuad->row_sums(a.data.data() + i0 * a.lda, a.lda, i1 - i0, g.K, &a.rowsum[i0]);
   });
   std::memset(a.data.data() + g.M * a.lda, 0, static_cast<size_t>((rows - g.M) * a.lda));
   a.ptr = a.data.data();

@@ -72,8 +72,8 @@ struct QQuadUKernel {
   // product (AMX loads its tile configuration once there, not per call).
   void (*enter)() = nullptr;
   void (*leave)() = nullptr;
-  // Optional: out[r] = sum of a[r * lda + k] over k < K for r < rows (A's
-  // side of the zero-point terms); a plain byte loop otherwise.
+  // Required: out[r] = sum of a[r * lda + k] over k < K for r < rows (A's
+  // side of the zero-point terms).
   void (*row_sums)(const uint8_t* a, int64_t lda, int64_t rows, int64_t K, int32_t* out) = nullptr;
 };
 
