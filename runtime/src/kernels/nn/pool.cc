@@ -299,35 +299,40 @@ void pool2d_planes4(const float* x, float* y, const WindowGeometry& g, bool coun
 // (stride 2) 105 -> 63.
 constexpr int64_t kPlanes4MaxWidth = 16;
 
-template <typename T, bool IsMax>
-void pool2d_fast(ThreadPool& pool, const T* X, T* Y, int64_t planes, const WindowGeometry& g, bool count_include_pad) {
+// One kernel size's instantiations: the four-plane path for narrow float
+// maps (the planes left over one at a time), else plane by plane.
+template <typename T, bool IsMax, int KH, int KW>
+void pool2d_fast_k(ThreadPool& pool, const T* X, T* Y, int64_t planes, const WindowGeometry& g,
+                   bool count_include_pad) {
   const int64_t in_size = g.in_size(), out_size = g.out_size();
-  auto plane = &pool2d_plane<T, IsMax, 0, 0>;
-  if (g.kernel[0] == 3 && g.kernel[1] == 3) plane = &pool2d_plane<T, IsMax, 3, 3>;
-  if (g.kernel[0] == 2 && g.kernel[1] == 2) plane = &pool2d_plane<T, IsMax, 2, 2>;
   const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, out_size * g.kernel_size()));
+  int64_t first = 0;  // the planes before it are done
   if constexpr (std::is_same<T, float>::value) {
     if (g.in[1] <= kPlanes4MaxWidth && planes >= 4) {
       const int64_t groups = planes / 4;
-      auto planes4 = &pool2d_planes4<IsMax, 0, 0>;
-      if (g.kernel[0] == 3 && g.kernel[1] == 3) planes4 = &pool2d_planes4<IsMax, 3, 3>;
-      if (g.kernel[0] == 2 && g.kernel[1] == 2) planes4 = &pool2d_planes4<IsMax, 2, 2>;
       pool.parallel_for(groups, std::max<int64_t>(1, grain / 4), [&](int64_t b, int64_t e) {
         std::vector<v4f> scratch(static_cast<size_t>(in_size + g.in[1] + out_size));
         for (int64_t q = b; q < e; ++q)
-          planes4(X + 4 * q * in_size, Y + 4 * q * out_size, g, count_include_pad, scratch.data(),
-                  scratch.data() + in_size, scratch.data() + in_size + g.in[1]);
+          pool2d_planes4<IsMax, KH, KW>(X + 4 * q * in_size, Y + 4 * q * out_size, g, count_include_pad, scratch.data(),
+                                        scratch.data() + in_size, scratch.data() + in_size + g.in[1]);
       });
-      std::vector<T> row(static_cast<size_t>(g.in[1] + 8));
-      for (int64_t c = groups * 4; c < planes; ++c)
-        plane(X + c * in_size, Y + c * out_size, g, count_include_pad, row.data());
-      return;
+      first = groups * 4;
     }
   }
-  pool.parallel_for(planes, grain, [&](int64_t b, int64_t e) {
+  pool.parallel_for(planes - first, grain, [&](int64_t b, int64_t e) {
     std::vector<T> row(static_cast<size_t>(g.in[1] + 8));  // + the vector steps' over-read
-    for (int64_t c = b; c < e; ++c) plane(X + c * in_size, Y + c * out_size, g, count_include_pad, row.data());
+    for (int64_t c = first + b; c < first + e; ++c)
+      pool2d_plane<T, IsMax, KH, KW>(X + c * in_size, Y + c * out_size, g, count_include_pad, row.data());
   });
+}
+
+template <typename T, bool IsMax>
+void pool2d_fast(ThreadPool& pool, const T* X, T* Y, int64_t planes, const WindowGeometry& g, bool count_include_pad) {
+  if (g.kernel[0] == 3 && g.kernel[1] == 3)
+    return pool2d_fast_k<T, IsMax, 3, 3>(pool, X, Y, planes, g, count_include_pad);
+  if (g.kernel[0] == 2 && g.kernel[1] == 2)
+    return pool2d_fast_k<T, IsMax, 2, 2>(pool, X, Y, planes, g, count_include_pad);
+  pool2d_fast_k<T, IsMax, 0, 0>(pool, X, Y, planes, g, count_include_pad);
 }
 
 // Global pools: one reduction per (n, c) plane. Sums and maxima run in
