@@ -37,7 +37,7 @@ def test_simd_info_in_process():
         forced = os.environ.get(f"PIONNX_{family.upper()}")
         if forced in available:
             assert info[family] == forced
-        elif not forced:
+        elif not forced and family != "sgemm":  # aarch64's SGEMM: see below
             assert info[family] == available[-1]
     assert info["sgemm"] in sdc.SGEMM_LADDER
     assert info["sgemm"] == sdc.expected_isa(cap=os.environ.get("PIONNX_SGEMM"))
@@ -93,3 +93,35 @@ def test_forcing_names_are_checked(tmp_path):
     )
     assert proc.stderr == ""
     assert {k: v for k, v in json.loads(proc.stdout).items() if k in paths} == dict.fromkeys(paths, "generic")
+
+
+def _cores(implementer: str, part: str, n: int) -> str:
+    return "".join(
+        f"processor\t: {i}\nCPU implementer\t: {implementer}\nCPU architecture: 8\nCPU part\t: {part}\n\n"
+        for i in range(n)
+    )
+
+
+def test_in_order_cores_are_read_from_cpuinfo():
+    assert sdc.arm_in_order(_cores("0x41", "0xd03", 4))  # Raspberry Pi 3: Cortex-A53
+    assert sdc.arm_in_order(_cores("0x41", "0xd05", 4))  # Cortex-A55
+    assert not sdc.arm_in_order(_cores("0x41", "0xd08", 4))  # Raspberry Pi 4: Cortex-A72
+    assert not sdc.arm_in_order(_cores("0x41", "0xd05", 4) + _cores("0x41", "0xd0b", 4))  # A55 + A76
+    assert not sdc.arm_in_order(_cores("0x51", "0xd03", 4))  # another implementer
+    assert not sdc.arm_in_order("processor\t: 0\nflags\t\t: fpu sse2 avx2\n")
+    assert not sdc.arm_in_order("")
+
+
+@pytest.mark.parametrize("in_order", [True, False])
+def test_aarch64_sgemm_default_follows_the_cores(monkeypatch, in_order):
+    """aarch64 runs both NEON kernels; the default is the one scheduled for its cores, and
+    PIONNX_SGEMM names either (the runtime's rule, runtime/src/kernels/simd/sgemm.cc)."""
+    monkeypatch.setattr(sdc, "_aarch64", lambda: True)
+    monkeypatch.setattr(sdc, "arm_in_order", lambda cpuinfo=None: in_order)
+    default = "neon_a53" if in_order else "neon"
+    assert sdc.expected_paths() == ["generic", "neon", "neon_a53"]
+    assert sdc.expected_isa() == default
+    assert sdc.expected_isa(cap="neon") == "neon"
+    assert sdc.expected_isa(cap="neon_a53") == "neon_a53"
+    assert sdc.expected_isa(cap="generic") == "generic"
+    assert sdc.expected_isa(cap="avx512") == default

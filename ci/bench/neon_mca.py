@@ -48,7 +48,13 @@ class Target:
 def targets() -> list[Target]:
     base = tuple((ROOT / "runtime" / "cmake" / "armv7-baseline-flags.txt").read_text().split())
     return [
-        Target("aarch64", "aarch64-linux-gnu-g++", (), "aarch64-linux-gnu", ("cortex-a53", "cortex-a57", "cortex-a72")),
+        Target(
+            "aarch64",
+            "aarch64-linux-gnu-g++",
+            (),
+            "aarch64-linux-gnu",
+            ("cortex-a53", "cortex-a55", "cortex-a57", "cortex-a72"),
+        ),
         # The NEON files' own flags come after the baseline, as in runtime/CMakeLists.txt.
         Target(
             "armv7",
@@ -60,17 +66,44 @@ def targets() -> list[Target]:
     ]
 
 
+# The cores whose SGEMM default is the 8x8 kernel scheduled for in-order issue
+# (runtime/src/platform/cpu_features.cc: every core a Cortex-A53, A55 or A35).
+IN_ORDER = ("cortex-a53", "cortex-a55")
+# The models whose default SGEMM kernel --min-percent holds (the cores issue 15 names). The
+# Cortex-A55 model is reported beside them: its loads are costed differently (a four-register
+# ld1 takes the load unit longer), and no kernel is scheduled for it yet.
+GATED_MODELS = ("cortex-a53", "cortex-a57", "cortex-a72")
+
+
 @dataclass(frozen=True)
 class Kernel:
     name: str
     source: str
-    function: str  # substring of the mangled symbol
+    function: str  # the function's name, as the mangled symbol spells it (length-prefixed)
     kind: str  # "float" (FLOP) or "int16" (two ops per multiply-accumulate)
+    arches: tuple[str, ...] = ("aarch64", "armv7")
+    # The SGEMM micro-kernel a modelled core runs by default: its rows are held to --min-percent.
+    default_on: tuple[str, ...] = ()
 
 
 KERNELS = [
-    Kernel("sgemm micro-kernel", "sgemm_neon.cc", "ukernel_neon", "float"),
+    Kernel(
+        "sgemm micro-kernel",
+        "sgemm_neon.cc",
+        "ukernel_neon",
+        "float",
+        default_on=("cortex-a57", "cortex-a72"),
+    ),
+    Kernel(
+        "sgemm micro-kernel, in-order 8x8",
+        "sgemm_neon.cc",
+        "ukernel_neon_a53",
+        "float",
+        arches=("aarch64",),
+        default_on=IN_ORDER,
+    ),
     Kernel("sgemm in-place (direct conv)", "sgemm_neon.cc", "shifted_tile_neon", "float"),
+    Kernel("sgemm in-place, 8x8", "sgemm_neon.cc", "shifted_tile_neon_a53", "float", arches=("aarch64",)),
     Kernel("sgemm gemv (rows)", "sgemm_neon.cc", "gemv_rows_neon", "float"),
     Kernel("qgemm int16-pair kernel", "qgemm_neon.cc", "kernel_neon", "int16"),
     Kernel("depthwise 3x3 row", "depthwise_neon.cc", "row_neon", "float"),
@@ -124,6 +157,13 @@ def _symbols(asm: str) -> dict[str, list[str]]:
         if current:
             funcs[current].append(line)
     return funcs
+
+
+def functions_named(funcs: dict[str, list[str]], name: str) -> list[str]:
+    """The mangled symbols among `funcs` of functions called `name`. Itanium mangling writes a
+    name as its length then itself: "12ukernel_neon" is not part of "16ukernel_neon_a53"."""
+    spelled = f"{len(name)}{name}"
+    return [n for n in funcs if spelled in n]
 
 
 _LABEL = re.compile(r"^(\.?L[\w.$]+|[\w.$]+):")
@@ -233,9 +273,11 @@ def measure(min_percent: float) -> dict:
             asm_cache: dict[str, dict[str, list[str]]] = {}
             peaks: dict[tuple[str, str], float] = {}  # (model, kind) -> the model's ops per cycle
             for kernel in KERNELS:
+                if target.name not in kernel.arches:
+                    continue
                 if kernel.source not in asm_cache:
                     asm_cache[kernel.source] = _symbols(compile_asm(target, kernel.source, work))
-                funcs = [n for n in asm_cache[kernel.source] if kernel.function in n]
+                funcs = functions_named(asm_cache[kernel.source], kernel.function)
                 if not funcs:
                     raise RuntimeError(f"{target.name}: no function matching {kernel.function} in {kernel.source}")
                 loop = innermost_loop(asm_cache[kernel.source][funcs[0]], kernel.kind)
@@ -263,10 +305,11 @@ def measure(min_percent: float) -> dict:
                             "ops_per_cycle": round(per_cycle, 3),
                             "peak_ops_per_cycle": round(peak, 3),
                             "percent_of_peak": round(100 * per_cycle / peak, 1),
+                            "default_sgemm": cpu in kernel.default_on,
                             "loop": loop,
                         }
                     )
-    gated = [r for r in rows if r["kernel"] == "sgemm micro-kernel"]
+    gated = [r for r in rows if r["default_sgemm"] and r["cpu"] in GATED_MODELS]
     return {
         "tool": next(
             (
@@ -297,15 +340,18 @@ def print_table(result: dict) -> None:
     print(f"llvm-mca: {result['tool']}; " + "; ".join(f"{k}: {v}" for k, v in result["compilers"].items()))
     print("static throughput of each NEON kernel's inner loop (llvm-mca; loads assumed to hit L1)")
     print(
-        f"{'arch':8} {'model':11} {'kernel':26} {'instr':>5} {'ops/it':>6} {'cyc/it':>7} {'ops/cyc':>8} "
+        f"{'arch':8} {'model':11} {'kernel':32} {'instr':>5} {'ops/it':>6} {'cyc/it':>7} {'ops/cyc':>8} "
         f"{'peak':>6} {'% peak':>7}"
     )
     for r in result["rows"]:
         unit = "FLOP" if r["kind"] == "float" else "int op"
+        mark = ""
+        if r["default_sgemm"]:
+            mark = ", the core's SGEMM default" + (": held to --min-percent" if r["cpu"] in GATED_MODELS else "")
         print(
-            f"{r['arch']:8} {r['cpu']:11} {r['kernel']:26} {r['loop_instructions']:5d} {r['ops_per_iteration']:6d} "
+            f"{r['arch']:8} {r['cpu']:11} {r['kernel']:32} {r['loop_instructions']:5d} {r['ops_per_iteration']:6d} "
             f"{r['cycles_per_iteration']:7.2f} {r['ops_per_cycle']:8.2f} {r['peak_ops_per_cycle']:6.2f} "
-            f"{r['percent_of_peak']:6.1f}%  ({unit})"
+            f"{r['percent_of_peak']:6.1f}%  ({unit}{mark})"
         )
 
 
@@ -336,7 +382,10 @@ def main(argv: list[str] | None = None) -> int:
     out.write_text(json.dumps(result, indent=1) + "\n")
     print(f"wrote {out}")
     if not result["ok"]:
-        print(f"FAIL: the SGEMM micro-kernel is under {args.min_percent}% of peak on some model", file=sys.stderr)
+        print(
+            f"FAIL: a core's default SGEMM micro-kernel is under {args.min_percent}% of peak on its model",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

@@ -139,14 +139,41 @@ def is_arm32() -> bool:
 
 
 # The SGEMM paths, portable first, as PIONNX_SGEMM names them.
-SGEMM_LADDER = ("generic", "neon", "avx2", "avx512")
+SGEMM_LADDER = ("generic", "neon", "neon_a53", "avx2", "avx512")
+
+# Arm's in-order cores (implementer 0x41): Cortex-A53, A35, A55.
+IN_ORDER_PARTS = {0xD03, 0xD04, 0xD05}
+
+
+def arm_in_order(cpuinfo: str | None = None) -> bool:
+    """Whether every "CPU part" of /proc/cpuinfo is an in-order Arm core, as
+    runtime/src/platform/cpu_features.cc decides it (aarch64's SGEMM default then is neon_a53)."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return False
+    parts, ok = 0, True
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if key == "CPU implementer":
+            ok = ok and int(value.strip(), 0) == 0x41
+        elif key == "CPU part":
+            ok = ok and int(value.strip(), 0) in IN_ORDER_PARTS
+            parts += 1
+    return parts > 0 and ok
+
+
+def _aarch64() -> bool:
+    return platform.machine().lower() in ("aarch64", "arm64") and struct.calcsize("P") == 8
 
 
 def expected_paths(neon: bool | None = None) -> list[str]:
     """The SGEMM paths this CPU can run, portable first; `neon` overrides the HWCAP read (32-bit ARM)."""
     machine = platform.machine().lower()
-    if machine in ("aarch64", "arm64") and struct.calcsize("P") == 8:
-        return ["generic", "neon"]
+    if _aarch64():
+        return ["generic", "neon", "neon_a53"]
     if is_arm32():
         if neon is None:
             neon = bool(hwcap() & HWCAP_NEON)
@@ -162,9 +189,14 @@ def expected_paths(neon: bool | None = None) -> list[str]:
 
 
 def expected_isa(neon: bool | None = None, cap: str | None = None) -> str:
-    """The kernel this CPU should get: its fastest, or with `cap` (a PIONNX_SGEMM value)
-    the fastest not above the named path."""
+    """The kernel this CPU should get: its fastest (on aarch64, the one scheduled for its cores:
+    neon_a53 where every core is in-order, neon elsewhere), or with `cap` (a PIONNX_SGEMM value)
+    the named path where it runs, else the default's rule below the named path."""
     paths = expected_paths(neon)
+    if _aarch64():
+        not_default = "neon" if arm_in_order() else "neon_a53"
+        if cap != not_default:
+            paths = [p for p in paths if p != not_default]
     if cap in SGEMM_LADDER:
         paths = [p for p in paths if SGEMM_LADDER.index(p) <= SGEMM_LADDER.index(cap)]
     return paths[-1]
@@ -249,8 +281,9 @@ def check_model(name: str, tmp: Path, no_neon_cpu: str | None = None, seed: int 
     legs = [("default", {})]
     # Every other path this CPU can run, forced (e.g. AVX2 on an AVX-512 CPU): each must be
     # the one picked and compute what the portable kernel does.
-    for path in expected_paths()[1:-1]:
-        legs.append((f"forced-{path}", {"PIONNX_SGEMM": path}))
+    for path in expected_paths()[1:]:
+        if path != expected_isa():
+            legs.append((f"forced-{path}", {"PIONNX_SGEMM": path}))
     if no_neon_cpu and is_arm32():
         legs.append(("no-neon", {"QEMU_CPU": no_neon_cpu}))
     for leg, env in legs:

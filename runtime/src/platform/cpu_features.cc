@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
+#include <sstream>
 #include <string>
 
 #if defined(__linux__)
@@ -106,6 +108,12 @@ CpuFeatures detect() {
 #endif
 #elif defined(__aarch64__)
   f.neon = true;  // Advanced SIMD is mandatory in ARMv8-A
+#if defined(__linux__)
+  {
+    std::ifstream in("/proc/cpuinfo");
+    f.arm_in_order = cpuinfo_in_order_arm(std::string(std::istreambuf_iterator<char>(in), {}));
+  }
+#endif
 #elif defined(__arm__) && defined(__linux__)
   constexpr unsigned long kHwcapNeon = 1ul << 12;  // HWCAP_NEON, <asm/hwcap.h>
   f.neon = (getauxval(AT_HWCAP) & kHwcapNeon) != 0;
@@ -116,21 +124,41 @@ CpuFeatures detect() {
 
 }  // namespace
 
+bool cpuinfo_in_order_arm(const std::string& cpuinfo) {
+  std::istringstream lines(cpuinfo);
+  std::string line;
+  int parts = 0;
+  bool all = true;
+  auto value = [](const std::string& l) { return std::strtoul(l.c_str() + l.find(':') + 1, nullptr, 0); };
+  while (std::getline(lines, line)) {
+    if (line.rfind("CPU implementer", 0) == 0) {
+      all = all && value(line) == 0x41;
+    } else if (line.rfind("CPU part", 0) == 0) {
+      const unsigned long part = value(line);
+      all = all && (part == 0xd03 || part == 0xd04 || part == 0xd05);
+      ++parts;
+    }
+  }
+  return parts > 0 && all;
+}
+
 const CpuFeatures& cpu_features() {
   static const CpuFeatures features = detect();
   return features;
 }
 
 PathChoice choose_path(const char* family, const char* env_var, const std::vector<std::string>& ladder,
-                       const std::vector<bool>& runs) {
+                       const std::vector<bool>& runs, const std::vector<bool>& preferred) {
   PathChoice out;
   size_t cap = ladder.size() - 1;
+  bool named = false;
   const char* env = std::getenv(env_var);
   if (env && *env) {
     size_t i = 0;
     while (i < ladder.size() && ladder[i] != env) ++i;
     if (i < ladder.size()) {
       cap = i;
+      named = true;
     } else {
       std::string known;
       for (const std::string& name : ladder) known += (known.empty() ? "" : ", ") + name;
@@ -142,7 +170,8 @@ PathChoice choose_path(const char* family, const char* env_var, const std::vecto
   for (size_t i = 0; i < ladder.size(); ++i) {
     if (!runs[i] && i != 0) continue;
     out.available.push_back(ladder[i]);
-    if (i <= cap) pick = i;
+    const bool wanted = preferred.empty() || preferred[i] || (named && i == cap);
+    if (i <= cap && wanted) pick = i;
   }
   out.active = ladder[pick];
   return out;

@@ -26,6 +26,11 @@ struct CpuFeatures {
   // ARM: Advanced SIMD (armv7: reported by the kernel in AT_HWCAP; aarch64:
   // always).
   bool neon = false;
+  // aarch64: every core is an in-order Arm Cortex-A53, A55 or A35 (Linux's
+  // /proc/cpuinfo: implementer 0x41, part 0xd03, 0xd05 or 0xd04), where the
+  // SGEMM takes the kernel scheduled for in-order issue (sgemm_ukernel_neon_a53).
+  // A big.LITTLE system, whose threads may run on the big cores, does not count.
+  bool arm_in_order = false;
   // Data cache sizes in bytes as one core sees them (L3: the slice its cores
   // share), 0 where unknown: Linux's /sys/devices/system/cpu/cpu0/cache, then
   // sysconf. GEMM block sizes derive from these (kernels/simd/sgemm.cc).
@@ -34,6 +39,12 @@ struct CpuFeatures {
 
 // Detected once, on first use.
 const CpuFeatures& cpu_features();
+
+// Whether every "CPU part" line of a /proc/cpuinfo text names an in-order Arm
+// core (implementer 0x41; Cortex-A53 0xd03, A35 0xd04, A55 0xd05); false when
+// there is no such line (x86, or an emulator showing its host's file).
+// CpuFeatures::arm_in_order on aarch64 Linux.
+bool cpuinfo_in_order_arm(const std::string& cpuinfo);
 
 // A kernel family's choice among its paths.
 struct PathChoice {
@@ -45,9 +56,12 @@ struct PathChoice {
 // CPU can run ladder[i] (ladder[0], the portable one, always can). Picks the
 // fastest runnable path or, with the environment variable `env_var` set, the
 // fastest runnable one not above the path it names. An unknown name is
-// reported on stderr and ignored.
+// reported on stderr and ignored. `preferred` (empty: every path) narrows the
+// choice to paths tuned for this CPU where several run on it (aarch64's 8x12
+// kernel and the in-order cores' 8x8 one): a runnable path that is not
+// preferred is taken only when the variable names it.
 PathChoice choose_path(const char* family, const char* env_var, const std::vector<std::string>& ladder,
-                       const std::vector<bool>& runs);
+                       const std::vector<bool>& runs, const std::vector<bool>& preferred = {});
 
 }  // namespace platform
 }  // namespace pionnx

@@ -65,6 +65,7 @@ const SgemmUKernel& active_ukernel() {
   static const SgemmUKernel* k = [] {
     const std::string& path = sgemm_paths().active;
     if (path == "neon") return sgemm_ukernel_neon();
+    if (path == "neon_a53") return sgemm_ukernel_neon_a53();
     if (path == "avx2") return sgemm_ukernel_avx2();
     if (path == "avx512") return sgemm_ukernel_avx512();
     return &kGeneric;
@@ -74,12 +75,19 @@ const SgemmUKernel& active_ukernel() {
 
 }  // namespace
 
-// PIONNX_SGEMM=generic|neon|avx2|avx512 caps the choice (tests, benchmarks).
+// PIONNX_SGEMM=generic|neon|neon_a53|avx2|avx512 caps the choice (tests,
+// benchmarks). Both aarch64 kernels run on every aarch64 CPU; the 8x8 one
+// scheduled for in-order issue is the default only where every core is in-order
+// (CpuFeatures::arm_in_order), the 8x12 one elsewhere, and either can be named.
 const PathChoice& sgemm_paths() {
-  static const PathChoice choice =
-      platform::choose_path("SGEMM", "PIONNX_SGEMM", {"generic", "neon", "avx2", "avx512"},
-                            {true, platform::cpu_features().neon && sgemm_ukernel_neon() != nullptr,
-                             sgemm_ukernel_avx2() != nullptr, sgemm_ukernel_avx512() != nullptr});
+  static const PathChoice choice = [] {
+    const platform::CpuFeatures& cpu = platform::cpu_features();
+    const bool neon = cpu.neon && sgemm_ukernel_neon() != nullptr;
+    const bool a53 = cpu.neon && sgemm_ukernel_neon_a53() != nullptr;
+    return platform::choose_path("SGEMM", "PIONNX_SGEMM", {"generic", "neon", "neon_a53", "avx2", "avx512"},
+                                 {true, neon, a53, sgemm_ukernel_avx2() != nullptr, sgemm_ukernel_avx512() != nullptr},
+                                 {true, !(a53 && cpu.arm_in_order), cpu.arm_in_order, true, true});
+  }();
   return choice;
 }
 

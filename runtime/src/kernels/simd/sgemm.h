@@ -108,8 +108,8 @@ struct SgemmTile {
 };
 SgemmTile sgemm_tile();
 
-// Name of the micro-kernel in use: "avx512", "avx2", "neon", "generic".
-// PIONNX_SGEMM=generic|neon|avx2|avx512 caps the choice (read once).
+// Name of the micro-kernel in use: "avx512", "avx2", "neon", "neon_a53", "generic".
+// PIONNX_SGEMM=generic|neon|neon_a53|avx2|avx512 caps the choice (read once).
 const char* sgemm_isa();
 
 }  // namespace simd

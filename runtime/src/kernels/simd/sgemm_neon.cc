@@ -48,27 +48,34 @@ inline void store_row(float* ci, const float32x4_t (&v)[V], int n, bool accumula
 constexpr int kMR = 8, kNR = 12;
 
 // kShifted: B read in place, row k at b + shift[k] (SgemmShiftedKernel).
-template <bool kShifted>
+// NV: the tile's column vectors, 3 (8x12, the default kernel) or 2 (8x8, the
+// in-order cores' kernel below, whose panels are 8 wide).
+template <bool kShifted, int NV = 3>
 __attribute__((always_inline)) inline void tile_neon(int64_t kc, const float* a, const float* b, const int64_t* shift,
                                                      float* c, int64_t ldc, int m, int n, bool accumulate) {
+  static_assert(NV == 2 || NV == 3, "8x8 or 8x12");
+  constexpr int nr = 4 * NV;
   // clang-format off
 #define PIONNX_ACC(i) float32x4_t c##i##0 = vdupq_n_f32(0.f), c##i##1 = c##i##0, c##i##2 = c##i##0;
   PIONNX_ACC(0) PIONNX_ACC(1) PIONNX_ACC(2) PIONNX_ACC(3) PIONNX_ACC(4) PIONNX_ACC(5) PIONNX_ACC(6) PIONNX_ACC(7)
 #undef PIONNX_ACC
   for (int64_t k = 0; k < kc; ++k, a += kMR) {
-    const float* bk = kShifted ? b + shift[k] : b + k * kNR;
-    const float32x4_t b0 = vld1q_f32(bk), b1 = vld1q_f32(bk + 4), b2 = vld1q_f32(bk + 8);
+    const float* bk = kShifted ? b + shift[k] : b + k * nr;
+    const float32x4_t b0 = vld1q_f32(bk), b1 = vld1q_f32(bk + 4), b2 = NV == 3 ? vld1q_f32(bk + 8) : b0;
     const float32x4_t a0 = vld1q_f32(a), a1 = vld1q_f32(a + 4);
-#define PIONNX_ROW(i, av, lane)                     \
-  c##i##0 = vfmaq_laneq_f32(c##i##0, b0, av, lane); \
-  c##i##1 = vfmaq_laneq_f32(c##i##1, b1, av, lane); \
-  c##i##2 = vfmaq_laneq_f32(c##i##2, b2, av, lane);
+#define PIONNX_ROW(i, av, lane)                                               \
+  c##i##0 = vfmaq_laneq_f32(c##i##0, b0, av, lane);                           \
+  c##i##1 = vfmaq_laneq_f32(c##i##1, b1, av, lane);                           \
+  if constexpr (NV == 3) c##i##2 = vfmaq_laneq_f32(c##i##2, b2, av, lane);
     PIONNX_ROW(0, a0, 0) PIONNX_ROW(1, a0, 1) PIONNX_ROW(2, a0, 2) PIONNX_ROW(3, a0, 3)
     PIONNX_ROW(4, a1, 0) PIONNX_ROW(5, a1, 1) PIONNX_ROW(6, a1, 2) PIONNX_ROW(7, a1, 3)
 #undef PIONNX_ROW
   }
-#define PIONNX_STORE(i) \
-  if (m > i) store_row<3>(c + i * ldc, {c##i##0, c##i##1, c##i##2}, n, accumulate);
+#define PIONNX_STORE(i)                                                                      \
+  if (m > i) {                                                                               \
+    if constexpr (NV == 3) store_row<3>(c + i * ldc, {c##i##0, c##i##1, c##i##2}, n, accumulate); \
+    else store_row<2>(c + i * ldc, {c##i##0, c##i##1}, n, accumulate);                       \
+  }
   PIONNX_STORE(0) PIONNX_STORE(1) PIONNX_STORE(2) PIONNX_STORE(3)
   PIONNX_STORE(4) PIONNX_STORE(5) PIONNX_STORE(6) PIONNX_STORE(7)
 #undef PIONNX_STORE
@@ -83,6 +90,114 @@ void ukernel_neon(int64_t kc, const float* a, const float* b, float* c, int64_t 
 __attribute__((noinline)) void shifted_tile_neon(int64_t kc, const float* a, const float* b, const int64_t* shift,
                                                  float* c, int64_t ldc, int m, int n) {
   tile_neon<true>(kc, a, b, shift, c, ldc, m, n, false);
+}
+
+// In-order cores (Cortex-A53, A55, A35): an 8x8 tile in inline assembly.
+//
+// An in-order core issues in program order and, as LLVM's Cortex-A53 model
+// has it, writes results back in order: an instruction with a shorter latency
+// than the multiply-add before it (10 cycles) waits until its result would
+// land after that one's. A 4-cycle load straight after a multiply-add loses 6
+// cycles, an integer add 7, even a branch or a nop 8; the compiled 8x12 loop
+// (five loads, two address adds, a compare and a branch among 24 multiply-adds
+// per k step) ran at 60 % of the model's multiply-add rate. This loop issues
+// only what the model lets through cheaply: 16 accumulators (v16-v31) leave
+// 16 registers for two sets of operands, each set two k steps of A and of B
+// loaded by one four-register ld1 (7 cycles: 3 lost) while the other set is
+// multiplied; eight k steps per pass, so the eight address adds, the counter
+// and the branch come once, together, per 128 multiply-adds (82 % of the
+// model's peak; python -m ci.bench.neon_mca). The last pass loads nothing past
+// its own eight steps, and the kc % 8 steps after it go one at a time.
+constexpr int kMR8 = 8, kNR8 = 8;
+
+// clang-format off
+#define PIONNX_FMLA(acc, bv, av, lane) "fmla v" #acc ".4s, v" #bv ".4s, v" #av ".s[" #lane "]\n\t"
+// One k step in two halves: rows 0-3 (A lanes of a0) and rows 4-7 (a1), each
+// row's two column vectors b0, b1; accumulator of row r, vector j: v(16+2r+j).
+#define PIONNX_A53_TOP(a0, b0, b1)                                                                     \
+  PIONNX_FMLA(16, b0, a0, 0) PIONNX_FMLA(17, b1, a0, 0) PIONNX_FMLA(18, b0, a0, 1) PIONNX_FMLA(19, b1, a0, 1) \
+  PIONNX_FMLA(20, b0, a0, 2) PIONNX_FMLA(21, b1, a0, 2) PIONNX_FMLA(22, b0, a0, 3) PIONNX_FMLA(23, b1, a0, 3)
+#define PIONNX_A53_BOTTOM(a1, b0, b1)                                                                  \
+  PIONNX_FMLA(24, b0, a1, 0) PIONNX_FMLA(25, b1, a1, 0) PIONNX_FMLA(26, b0, a1, 1) PIONNX_FMLA(27, b1, a1, 1) \
+  PIONNX_FMLA(28, b0, a1, 2) PIONNX_FMLA(29, b1, a1, 2) PIONNX_FMLA(30, b0, a1, 3) PIONNX_FMLA(31, b1, a1, 3)
+#define PIONNX_A53_STEP(a0, a1, b0, b1) PIONNX_A53_TOP(a0, b0, b1) PIONNX_A53_BOTTOM(a1, b0, b1)
+// Two k steps of one operand set: set 0 is A in v0-v3 and B in v4-v7, set 1
+// A in v8-v11 and B in v12-v15 (each register pair one step). The other set's
+// loads go between the first step's halves.
+#define PIONNX_A53_LD4(q0, q1, q2, q3, ptr) "ld1 {v" #q0 ".4s, v" #q1 ".4s, v" #q2 ".4s, v" #q3 ".4s}, [" ptr "]\n\t"
+#define PIONNX_A53_SET0(load_a, load_b) \
+  load_a PIONNX_A53_TOP(0, 4, 5) load_b PIONNX_A53_BOTTOM(1, 4, 5) PIONNX_A53_STEP(2, 3, 6, 7)
+#define PIONNX_A53_SET1(load_a, load_b) \
+  load_a PIONNX_A53_TOP(8, 12, 13) load_b PIONNX_A53_BOTTOM(9, 12, 13) PIONNX_A53_STEP(10, 11, 14, 15)
+// clang-format on
+
+void ukernel_neon_a53(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int m, int n,
+                      bool accumulate) {
+  alignas(16) float tile[kMR8 * kNR8];
+  float* t = tile;
+  uint64_t blocks = static_cast<uint64_t>(kc) / 8, rest = static_cast<uint64_t>(kc) % 8;
+  // Each stream's four quarters of an 8-step block (ld1 takes no offset).
+  const float *a1 = a + 16, *a2 = a + 32, *a3 = a + 48, *b1 = b + 16, *b2 = b + 32, *b3 = b + 48;
+  // clang-format off
+  __asm__ __volatile__(
+      "movi v16.4s, #0\n\t" "movi v17.4s, #0\n\t" "movi v18.4s, #0\n\t" "movi v19.4s, #0\n\t"
+      "movi v20.4s, #0\n\t" "movi v21.4s, #0\n\t" "movi v22.4s, #0\n\t" "movi v23.4s, #0\n\t"
+      "movi v24.4s, #0\n\t" "movi v25.4s, #0\n\t" "movi v26.4s, #0\n\t" "movi v27.4s, #0\n\t"
+      "movi v28.4s, #0\n\t" "movi v29.4s, #0\n\t" "movi v30.4s, #0\n\t" "movi v31.4s, #0\n\t"
+      "cbz %[blocks], 3f\n\t"
+      PIONNX_A53_LD4(0, 1, 2, 3, "%[a]") PIONNX_A53_LD4(4, 5, 6, 7, "%[b]")
+      "b 2f\n"
+      // Steps 6-7 of the block before (set 1) while the next block's steps 0-1 load into set 0.
+      "1:\n\t"
+      PIONNX_A53_SET1(PIONNX_A53_LD4(0, 1, 2, 3, "%[a]"), PIONNX_A53_LD4(4, 5, 6, 7, "%[b]"))
+      "2:\n\t"
+      PIONNX_A53_SET0(PIONNX_A53_LD4(8, 9, 10, 11, "%[a1]"), PIONNX_A53_LD4(12, 13, 14, 15, "%[b1]"))
+      PIONNX_A53_SET1(PIONNX_A53_LD4(0, 1, 2, 3, "%[a2]"), PIONNX_A53_LD4(4, 5, 6, 7, "%[b2]"))
+      PIONNX_A53_SET0(PIONNX_A53_LD4(8, 9, 10, 11, "%[a3]"), PIONNX_A53_LD4(12, 13, 14, 15, "%[b3]"))
+      "add %[a], %[a], #256\n\t" "add %[a1], %[a1], #256\n\t" "add %[a2], %[a2], #256\n\t" "add %[a3], %[a3], #256\n\t"
+      "add %[b], %[b], #256\n\t" "add %[b1], %[b1], #256\n\t" "add %[b2], %[b2], #256\n\t" "add %[b3], %[b3], #256\n\t"
+      "subs %[blocks], %[blocks], #1\n\t"
+      "b.ne 1b\n\t"
+      PIONNX_A53_STEP(8, 9, 12, 13) PIONNX_A53_STEP(10, 11, 14, 15)
+      // The kc % 8 steps left, one at a time.
+      "3:\n\t"
+      "cbz %[rest], 5f\n"
+      "4:\n\t"
+      "ld1 {v0.4s, v1.4s}, [%[a]], #32\n\t"
+      "ld1 {v4.4s, v5.4s}, [%[b]], #32\n\t"
+      PIONNX_A53_STEP(0, 1, 4, 5)
+      "subs %[rest], %[rest], #1\n\t"
+      "b.ne 4b\n"
+      "5:\n\t"
+      "st1 {v16.4s, v17.4s, v18.4s, v19.4s}, [%[t]], #64\n\t"
+      "st1 {v20.4s, v21.4s, v22.4s, v23.4s}, [%[t]], #64\n\t"
+      "st1 {v24.4s, v25.4s, v26.4s, v27.4s}, [%[t]], #64\n\t"
+      "st1 {v28.4s, v29.4s, v30.4s, v31.4s}, [%[t]], #64\n\t"
+      : [a] "+r"(a), [b] "+r"(b), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [b1] "+r"(b1), [b2] "+r"(b2),
+        [b3] "+r"(b3), [blocks] "+r"(blocks), [rest] "+r"(rest), [t] "+r"(t)
+      :
+      : "cc", "memory", "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11", "v12", "v13",
+        "v14", "v15", "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25", "v26", "v27", "v28",
+        "v29", "v30", "v31");
+  // clang-format on
+  for (int i = 0; i < m; ++i) {
+    const float32x4_t r[2] = {vld1q_f32(tile + i * kNR8), vld1q_f32(tile + i * kNR8 + 4)};
+    store_row<2>(c + i * ldc, r, n, accumulate);
+  }
+}
+
+#undef PIONNX_FMLA
+#undef PIONNX_A53_TOP
+#undef PIONNX_A53_BOTTOM
+#undef PIONNX_A53_STEP
+#undef PIONNX_A53_LD4
+#undef PIONNX_A53_SET0
+#undef PIONNX_A53_SET1
+
+// The in-place kernel for the 8x8 panels (compiled, like the 8x12 one).
+__attribute__((noinline)) void shifted_tile_neon_a53(int64_t kc, const float* a, const float* b, const int64_t* shift,
+                                                     float* c, int64_t ldc, int m, int n) {
+  tile_neon<true, 2>(kc, a, b, shift, c, ldc, m, n, false);
 }
 
 #else  // armv7
@@ -203,18 +318,31 @@ __attribute__((noinline)) void shifted_tile_neon(int64_t kc, const float* a, con
 // partial last tile of a band at least a tile wide is the band's last kNR
 // columns instead, its first ones stored again with the same values), each
 // tile finished in L1 as it is stored: + bias, + residual, the activation.
-void shifted_neon(int64_t kc, const float* a, const float* b, const int64_t* shift, int64_t w, float* c, int64_t ldc,
+template <int NR, void (*Tile)(int64_t, const float*, const float*, const int64_t*, float*, int64_t, int, int)>
+void shifted_band(int64_t kc, const float* a, const float* b, const int64_t* shift, int64_t w, float* c, int64_t ldc,
                   int m, const float* bias, const float* res, const SgemmBiasAct& ba) {
-  for (int64_t t = 0; t < w; t += kNR) {
-    int n = static_cast<int>(std::min<int64_t>(kNR, w - t));
-    if (n < kNR && w >= kNR) {
-      t = w - kNR;
-      n = kNR;
+  for (int64_t t = 0; t < w; t += NR) {
+    int n = static_cast<int>(std::min<int64_t>(NR, w - t));
+    if (n < NR && w >= NR) {
+      t = w - NR;
+      n = NR;
     }
-    shifted_tile_neon(kc, a, b + t, shift, c + t, ldc, m, n);
+    Tile(kc, a, b + t, shift, c + t, ldc, m, n);
     sgemm_finish_tile(ba, bias, res ? res + t : nullptr, c + t, ldc, m, n);
   }
 }
+
+void shifted_neon(int64_t kc, const float* a, const float* b, const int64_t* shift, int64_t w, float* c, int64_t ldc,
+                  int m, const float* bias, const float* res, const SgemmBiasAct& ba) {
+  shifted_band<kNR, shifted_tile_neon>(kc, a, b, shift, w, c, ldc, m, bias, res, ba);
+}
+
+#if defined(__aarch64__)
+void shifted_neon_a53(int64_t kc, const float* a, const float* b, const int64_t* shift, int64_t w, float* c,
+                      int64_t ldc, int m, const float* bias, const float* res, const SgemmBiasAct& ba) {
+  shifted_band<kNR8, shifted_tile_neon_a53>(kc, a, b, shift, w, c, ldc, m, bias, res, ba);
+}
+#endif
 
 // 16 columns (4 q accumulators) per pass down the rows, then 4, then the tail.
 void gemv_rows_neon(int64_t K, int64_t n, const float* x, const float* m, int64_t ldm, float* y) {
@@ -281,12 +409,21 @@ void gemv_dots_neon(int64_t K, int64_t n, const float* x, const float* m, int64_
 }
 
 const SgemmUKernel kNeon{kMR, kNR, ukernel_neon, "neon", gemv_rows_neon, nullptr, gemv_dots_neon, shifted_neon};
+#if defined(__aarch64__)
+const SgemmUKernel kNeonA53{kMR8,           kNR8,    ukernel_neon_a53, "neon_a53",
+                            gemv_rows_neon, nullptr, gemv_dots_neon,   shifted_neon_a53};
+#endif
 
 }  // namespace
 
 // Whether the CPU has NEON is decided by the caller (platform::cpu_features().neon, in
 // sgemm.cc, compiled without NEON so it can run anywhere).
 const SgemmUKernel* sgemm_ukernel_neon() { return &kNeon; }
+#if defined(__aarch64__)
+const SgemmUKernel* sgemm_ukernel_neon_a53() { return &kNeonA53; }
+#else
+const SgemmUKernel* sgemm_ukernel_neon_a53() { return nullptr; }
+#endif
 
 }  // namespace simd
 }  // namespace pionnx
@@ -296,6 +433,7 @@ const SgemmUKernel* sgemm_ukernel_neon() { return &kNeon; }
 namespace pionnx {
 namespace simd {
 const SgemmUKernel* sgemm_ukernel_neon() { return nullptr; }
+const SgemmUKernel* sgemm_ukernel_neon_a53() { return nullptr; }
 }  // namespace simd
 }  // namespace pionnx
 

@@ -75,6 +75,9 @@ const SgemmUKernel* sgemm_ukernel_avx2();
 const SgemmUKernel* sgemm_ukernel_avx512();
 // NEON: nullptr when not compiled in; the caller checks platform::cpu_features().neon.
 const SgemmUKernel* sgemm_ukernel_neon();
+// aarch64's 8x8 kernel scheduled for in-order cores (Cortex-A53/A55/A35): nullptr
+// elsewhere; the default where platform::cpu_features().arm_in_order.
+const SgemmUKernel* sgemm_ukernel_neon_a53();
 
 }  // namespace simd
 }  // namespace pionnx
