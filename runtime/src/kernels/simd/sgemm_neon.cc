@@ -16,6 +16,7 @@
 #include <arm_neon.h>
 
 #include <algorithm>
+#include <vector>
 
 #include "kernels/simd/sgemm.h"
 
@@ -48,34 +49,27 @@ inline void store_row(float* ci, const float32x4_t (&v)[V], int n, bool accumula
 constexpr int kMR = 8, kNR = 12;
 
 // kShifted: B read in place, row k at b + shift[k] (SgemmShiftedKernel).
-// NV: the tile's column vectors, 3 (8x12, the default kernel) or 2 (8x8, the
-// in-order cores' kernel below, whose panels are 8 wide).
-template <bool kShifted, int NV = 3>
+template <bool kShifted>
 __attribute__((always_inline)) inline void tile_neon(int64_t kc, const float* a, const float* b, const int64_t* shift,
                                                      float* c, int64_t ldc, int m, int n, bool accumulate) {
-  static_assert(NV == 2 || NV == 3, "8x8 or 8x12");
-  constexpr int nr = 4 * NV;
   // clang-format off
 #define PIONNX_ACC(i) float32x4_t c##i##0 = vdupq_n_f32(0.f), c##i##1 = c##i##0, c##i##2 = c##i##0;
   PIONNX_ACC(0) PIONNX_ACC(1) PIONNX_ACC(2) PIONNX_ACC(3) PIONNX_ACC(4) PIONNX_ACC(5) PIONNX_ACC(6) PIONNX_ACC(7)
 #undef PIONNX_ACC
   for (int64_t k = 0; k < kc; ++k, a += kMR) {
-    const float* bk = kShifted ? b + shift[k] : b + k * nr;
-    const float32x4_t b0 = vld1q_f32(bk), b1 = vld1q_f32(bk + 4), b2 = NV == 3 ? vld1q_f32(bk + 8) : b0;
+    const float* bk = kShifted ? b + shift[k] : b + k * kNR;
+    const float32x4_t b0 = vld1q_f32(bk), b1 = vld1q_f32(bk + 4), b2 = vld1q_f32(bk + 8);
     const float32x4_t a0 = vld1q_f32(a), a1 = vld1q_f32(a + 4);
-#define PIONNX_ROW(i, av, lane)                                               \
-  c##i##0 = vfmaq_laneq_f32(c##i##0, b0, av, lane);                           \
-  c##i##1 = vfmaq_laneq_f32(c##i##1, b1, av, lane);                           \
-  if constexpr (NV == 3) c##i##2 = vfmaq_laneq_f32(c##i##2, b2, av, lane);
+#define PIONNX_ROW(i, av, lane)                     \
+  c##i##0 = vfmaq_laneq_f32(c##i##0, b0, av, lane); \
+  c##i##1 = vfmaq_laneq_f32(c##i##1, b1, av, lane); \
+  c##i##2 = vfmaq_laneq_f32(c##i##2, b2, av, lane);
     PIONNX_ROW(0, a0, 0) PIONNX_ROW(1, a0, 1) PIONNX_ROW(2, a0, 2) PIONNX_ROW(3, a0, 3)
     PIONNX_ROW(4, a1, 0) PIONNX_ROW(5, a1, 1) PIONNX_ROW(6, a1, 2) PIONNX_ROW(7, a1, 3)
 #undef PIONNX_ROW
   }
-#define PIONNX_STORE(i)                                                                      \
-  if (m > i) {                                                                               \
-    if constexpr (NV == 3) store_row<3>(c + i * ldc, {c##i##0, c##i##1, c##i##2}, n, accumulate); \
-    else store_row<2>(c + i * ldc, {c##i##0, c##i##1}, n, accumulate);                       \
-  }
+#define PIONNX_STORE(i) \
+  if (m > i) store_row<3>(c + i * ldc, {c##i##0, c##i##1, c##i##2}, n, accumulate);
   PIONNX_STORE(0) PIONNX_STORE(1) PIONNX_STORE(2) PIONNX_STORE(3)
   PIONNX_STORE(4) PIONNX_STORE(5) PIONNX_STORE(6) PIONNX_STORE(7)
 #undef PIONNX_STORE
@@ -105,7 +99,7 @@ __attribute__((noinline)) void shifted_tile_neon(int64_t kc, const float* a, con
 // 16 registers for two sets of operands, each set two k steps of A and of B
 // loaded by one four-register ld1 (7 cycles: 3 lost) while the other set is
 // multiplied; eight k steps per pass, so the eight address adds, the counter
-// and the branch come once, together, per 128 multiply-adds (82 % of the
+// and the branch come once, together, per 128 multiply-adds (84 % of the
 // model's peak; python -m ci.bench.neon_mca). The last pass loads nothing past
 // its own eight steps, and the kc % 8 steps after it go one at a time.
 constexpr int kMR8 = 8, kNR8 = 8;
@@ -186,6 +180,89 @@ void ukernel_neon_a53(int64_t kc, const float* a, const float* b, float* c, int6
   }
 }
 
+// The in-place kernel (SgemmShiftedKernel) for in-order cores: the same 8x8
+// registers, A's two-step quarters by four-register ld1, but each k step's B
+// row lies at its own offset from b, so B is four q loads per two steps with
+// register offsets. off[k] is shift[k] in bytes, with at least two entries
+// past kc (read, not used, by the last block); each two steps' offsets load one
+// pair ahead. Every load of two steps goes in one block before their 32
+// multiply-adds: 71 % of the A53 model's peak, where the 8x12 and 8x8 compiled
+// loops (a shift load, an address add and the B loads inside every step) reach
+// 55 % and 46 % (python -m ci.bench.neon_mca); 80 % is out of reach here, B's
+// loads being four single loads per 32 multiply-adds.
+// clang-format off
+#define PIONNX_A53_B(q0, q1, q2, q3, o0, o1)                                        \
+  "ldr q" #q0 ", [%[b], %[" #o0 "]]\n\t" "ldr q" #q1 ", [%[b16], %[" #o0 "]]\n\t" \
+  "ldr q" #q2 ", [%[b], %[" #o1 "]]\n\t" "ldr q" #q3 ", [%[b16], %[" #o1 "]]\n\t"
+// A group of two k steps on one operand set, after the loads of the next group
+// into the other set and of the offsets two groups ahead.
+#define PIONNX_A53_GROUP0(pa, o0, o1, p0, p1, imm) \
+  PIONNX_A53_LD4(8, 9, 10, 11, pa) "ldp %[" #p0 "], %[" #p1 "], [%[s], #" #imm "]\n\t" \
+  PIONNX_A53_B(12, 13, 14, 15, o0, o1) PIONNX_A53_STEP(0, 1, 4, 5) PIONNX_A53_STEP(2, 3, 6, 7)
+#define PIONNX_A53_GROUP1(pa, o0, o1, p0, p1, imm) \
+  PIONNX_A53_LD4(0, 1, 2, 3, pa) "ldp %[" #p0 "], %[" #p1 "], [%[s], #" #imm "]\n\t" \
+  PIONNX_A53_B(4, 5, 6, 7, o0, o1) PIONNX_A53_STEP(8, 9, 12, 13) PIONNX_A53_STEP(10, 11, 14, 15)
+// clang-format on
+
+__attribute__((noinline)) void shifted_tile_neon_a53(int64_t kc, const float* a, const float* b, const int64_t* off,
+                                                     float* c, int64_t ldc, int m, int n) {
+  alignas(16) float tile[kMR8 * kNR8];
+  float* t = tile;
+  uint64_t blocks = static_cast<uint64_t>(kc) / 8, rest = static_cast<uint64_t>(kc) % 8;
+  const float *a1 = a + 16, *a2 = a + 32, *a3 = a + 48, *b16 = b + 4;
+  const int64_t* s = off;
+  int64_t o0, o1, o2, o3;  // offsets of even groups (o0, o1) and odd ones (o2, o3)
+  // clang-format off
+  __asm__ __volatile__(
+      "movi v16.4s, #0\n\t" "movi v17.4s, #0\n\t" "movi v18.4s, #0\n\t" "movi v19.4s, #0\n\t"
+      "movi v20.4s, #0\n\t" "movi v21.4s, #0\n\t" "movi v22.4s, #0\n\t" "movi v23.4s, #0\n\t"
+      "movi v24.4s, #0\n\t" "movi v25.4s, #0\n\t" "movi v26.4s, #0\n\t" "movi v27.4s, #0\n\t"
+      "movi v28.4s, #0\n\t" "movi v29.4s, #0\n\t" "movi v30.4s, #0\n\t" "movi v31.4s, #0\n\t"
+      "cbz %[blocks], 3f\n\t"
+      "ldp %[o0], %[o1], [%[s]]\n\t"
+      PIONNX_A53_LD4(0, 1, 2, 3, "%[a]") PIONNX_A53_B(4, 5, 6, 7, o0, o1)
+      "ldp %[o2], %[o3], [%[s], #16]\n\t"
+      "b 2f\n"
+      // Group 3 of the block before (set 1), loading group 0 of this one.
+      "1:\n\t"
+      PIONNX_A53_GROUP1("%[a]", o0, o1, o2, o3, 16)
+      "2:\n\t"
+      PIONNX_A53_GROUP0("%[a1]", o2, o3, o0, o1, 32)
+      PIONNX_A53_GROUP1("%[a2]", o0, o1, o2, o3, 48)
+      PIONNX_A53_GROUP0("%[a3]", o2, o3, o0, o1, 64)
+      "add %[a], %[a], #256\n\t" "add %[a1], %[a1], #256\n\t" "add %[a2], %[a2], #256\n\t"
+      "add %[a3], %[a3], #256\n\t" "add %[s], %[s], #64\n\t"
+      "subs %[blocks], %[blocks], #1\n\t"
+      "b.ne 1b\n\t"
+      PIONNX_A53_STEP(8, 9, 12, 13) PIONNX_A53_STEP(10, 11, 14, 15)
+      "3:\n\t"
+      "cbz %[rest], 5f\n"
+      "4:\n\t"
+      "ldr %[o0], [%[s]], #8\n\t"
+      "ld1 {v0.4s, v1.4s}, [%[a]], #32\n\t"
+      "ldr q4, [%[b], %[o0]]\n\t"
+      "ldr q5, [%[b16], %[o0]]\n\t"
+      PIONNX_A53_STEP(0, 1, 4, 5)
+      "subs %[rest], %[rest], #1\n\t"
+      "b.ne 4b\n"
+      "5:\n\t"
+      "st1 {v16.4s, v17.4s, v18.4s, v19.4s}, [%[t]], #64\n\t"
+      "st1 {v20.4s, v21.4s, v22.4s, v23.4s}, [%[t]], #64\n\t"
+      "st1 {v24.4s, v25.4s, v26.4s, v27.4s}, [%[t]], #64\n\t"
+      "st1 {v28.4s, v29.4s, v30.4s, v31.4s}, [%[t]], #64\n\t"
+      : [a] "+r"(a), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [s] "+r"(s), [blocks] "+r"(blocks),
+        [rest] "+r"(rest), [t] "+r"(t), [o0] "=&r"(o0), [o1] "=&r"(o1), [o2] "=&r"(o2), [o3] "=&r"(o3)
+      : [b] "r"(b), [b16] "r"(b16)
+      : "cc", "memory", "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11", "v12", "v13",
+        "v14", "v15", "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25", "v26", "v27", "v28",
+        "v29", "v30", "v31");
+  // clang-format on
+  for (int i = 0; i < m; ++i) {
+    const float32x4_t r[2] = {vld1q_f32(tile + i * kNR8), vld1q_f32(tile + i * kNR8 + 4)};
+    store_row<2>(c + i * ldc, r, n, false);
+  }
+}
+
 #undef PIONNX_FMLA
 #undef PIONNX_A53_TOP
 #undef PIONNX_A53_BOTTOM
@@ -194,11 +271,9 @@ void ukernel_neon_a53(int64_t kc, const float* a, const float* b, float* c, int6
 #undef PIONNX_A53_SET0
 #undef PIONNX_A53_SET1
 
-// The in-place kernel for the 8x8 panels (compiled, like the 8x12 one).
-__attribute__((noinline)) void shifted_tile_neon_a53(int64_t kc, const float* a, const float* b, const int64_t* shift,
-                                                     float* c, int64_t ldc, int m, int n) {
-  tile_neon<true, 2>(kc, a, b, shift, c, ldc, m, n, false);
-}
+#undef PIONNX_A53_B
+#undef PIONNX_A53_GROUP0
+#undef PIONNX_A53_GROUP1
 
 #else  // armv7
 
@@ -338,9 +413,13 @@ void shifted_neon(int64_t kc, const float* a, const float* b, const int64_t* shi
 }
 
 #if defined(__aarch64__)
+// The in-order kernel reads byte offsets, with two spare entries past kc.
 void shifted_neon_a53(int64_t kc, const float* a, const float* b, const int64_t* shift, int64_t w, float* c,
                       int64_t ldc, int m, const float* bias, const float* res, const SgemmBiasAct& ba) {
-  shifted_band<kNR8, shifted_tile_neon_a53>(kc, a, b, shift, w, c, ldc, m, bias, res, ba);
+  thread_local std::vector<int64_t> off;
+  off.assign(static_cast<size_t>(kc) + 2, 0);
+  for (int64_t k = 0; k < kc; ++k) off[k] = shift[k] * static_cast<int64_t>(sizeof(float));
+  shifted_band<kNR8, shifted_tile_neon_a53>(kc, a, b, off.data(), w, c, ldc, m, bias, res, ba);
 }
 #endif
 
