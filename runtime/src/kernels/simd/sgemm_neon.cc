@@ -119,11 +119,43 @@ constexpr int kMR8 = 8, kNR8 = 8;
 // A in v8-v11 and B in v12-v15 (each register pair one step). The other set's
 // loads go between the first step's halves.
 #define PIONNX_A53_LD4(q0, q1, q2, q3, ptr) "ld1 {v" #q0 ".4s, v" #q1 ".4s, v" #q2 ".4s, v" #q3 ".4s}, [" ptr "]\n\t"
+// The end of an 8-step block: back to 1 while blocks remain, else the last
+// block's steps 6-7 (set 1), then into the loop (4) over the kc % 8 steps left,
+// one at a time, unless there are none (to 5).
+#define PIONNX_A53_NEXT_BLOCK                                           \
+  "subs %[blocks], %[blocks], #1\n\t"                                  \
+  "b.ne 1b\n\t" PIONNX_A53_STEP(8, 9, 12, 13) PIONNX_A53_STEP(10, 11, 14, 15) \
+  "3:\n\t"                                                             \
+  "cbz %[rest], 5f\n"                                                   \
+  "4:\n\t"
+// The accumulators zeroed; stored, row by row, to %[t]; what the kernels clobber.
+#define PIONNX_A53_ZERO                                                                                     \
+  "movi v16.4s, #0\n\t" "movi v17.4s, #0\n\t" "movi v18.4s, #0\n\t" "movi v19.4s, #0\n\t" \
+  "movi v20.4s, #0\n\t" "movi v21.4s, #0\n\t" "movi v22.4s, #0\n\t" "movi v23.4s, #0\n\t" \
+  "movi v24.4s, #0\n\t" "movi v25.4s, #0\n\t" "movi v26.4s, #0\n\t" "movi v27.4s, #0\n\t" \
+  "movi v28.4s, #0\n\t" "movi v29.4s, #0\n\t" "movi v30.4s, #0\n\t" "movi v31.4s, #0\n\t"
+#define PIONNX_A53_STORE                                  \
+  "st1 {v16.4s, v17.4s, v18.4s, v19.4s}, [%[t]], #64\n\t" \
+  "st1 {v20.4s, v21.4s, v22.4s, v23.4s}, [%[t]], #64\n\t" \
+  "st1 {v24.4s, v25.4s, v26.4s, v27.4s}, [%[t]], #64\n\t" \
+  "st1 {v28.4s, v29.4s, v30.4s, v31.4s}, [%[t]], #64\n\t"
+#define PIONNX_A53_CLOBBERS                                                                                         \
+  "cc", "memory", "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11", "v12", "v13", "v14",  \
+      "v15", "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25", "v26", "v27", "v28", "v29",     \
+      "v30", "v31"
 #define PIONNX_A53_SET0(load_a, load_b) \
   load_a PIONNX_A53_TOP(0, 4, 5) load_b PIONNX_A53_BOTTOM(1, 4, 5) PIONNX_A53_STEP(2, 3, 6, 7)
 #define PIONNX_A53_SET1(load_a, load_b) \
   load_a PIONNX_A53_TOP(8, 12, 13) load_b PIONNX_A53_BOTTOM(9, 12, 13) PIONNX_A53_STEP(10, 11, 14, 15)
 // clang-format on
+
+// The first m rows, n columns of the 8x8 tile the assembly stored, into C.
+inline void store_tile8(const float* tile, float* c, int64_t ldc, int m, int n, bool accumulate) {
+  for (int i = 0; i < m; ++i) {
+    const float32x4_t r[2] = {vld1q_f32(tile + i * kNR8), vld1q_f32(tile + i * kNR8 + 4)};
+    store_row<2>(c + i * ldc, r, n, accumulate);
+  }
+}
 
 void ukernel_neon_a53(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int m, int n,
                       bool accumulate) {
@@ -134,10 +166,7 @@ void ukernel_neon_a53(int64_t kc, const float* a, const float* b, float* c, int6
   const float *a1 = a + 16, *a2 = a + 32, *a3 = a + 48, *b1 = b + 16, *b2 = b + 32, *b3 = b + 48;
   // clang-format off
   __asm__ __volatile__(
-      "movi v16.4s, #0\n\t" "movi v17.4s, #0\n\t" "movi v18.4s, #0\n\t" "movi v19.4s, #0\n\t"
-      "movi v20.4s, #0\n\t" "movi v21.4s, #0\n\t" "movi v22.4s, #0\n\t" "movi v23.4s, #0\n\t"
-      "movi v24.4s, #0\n\t" "movi v25.4s, #0\n\t" "movi v26.4s, #0\n\t" "movi v27.4s, #0\n\t"
-      "movi v28.4s, #0\n\t" "movi v29.4s, #0\n\t" "movi v30.4s, #0\n\t" "movi v31.4s, #0\n\t"
+      PIONNX_A53_ZERO
       "cbz %[blocks], 3f\n\t"
       PIONNX_A53_LD4(0, 1, 2, 3, "%[a]") PIONNX_A53_LD4(4, 5, 6, 7, "%[b]")
       "b 2f\n"
@@ -150,34 +179,20 @@ void ukernel_neon_a53(int64_t kc, const float* a, const float* b, float* c, int6
       PIONNX_A53_SET0(PIONNX_A53_LD4(8, 9, 10, 11, "%[a3]"), PIONNX_A53_LD4(12, 13, 14, 15, "%[b3]"))
       "add %[a], %[a], #256\n\t" "add %[a1], %[a1], #256\n\t" "add %[a2], %[a2], #256\n\t" "add %[a3], %[a3], #256\n\t"
       "add %[b], %[b], #256\n\t" "add %[b1], %[b1], #256\n\t" "add %[b2], %[b2], #256\n\t" "add %[b3], %[b3], #256\n\t"
-      "subs %[blocks], %[blocks], #1\n\t"
-      "b.ne 1b\n\t"
-      PIONNX_A53_STEP(8, 9, 12, 13) PIONNX_A53_STEP(10, 11, 14, 15)
-      // The kc % 8 steps left, one at a time.
-      "3:\n\t"
-      "cbz %[rest], 5f\n"
-      "4:\n\t"
+      PIONNX_A53_NEXT_BLOCK
       "ld1 {v0.4s, v1.4s}, [%[a]], #32\n\t"
       "ld1 {v4.4s, v5.4s}, [%[b]], #32\n\t"
       PIONNX_A53_STEP(0, 1, 4, 5)
       "subs %[rest], %[rest], #1\n\t"
       "b.ne 4b\n"
       "5:\n\t"
-      "st1 {v16.4s, v17.4s, v18.4s, v19.4s}, [%[t]], #64\n\t"
-      "st1 {v20.4s, v21.4s, v22.4s, v23.4s}, [%[t]], #64\n\t"
-      "st1 {v24.4s, v25.4s, v26.4s, v27.4s}, [%[t]], #64\n\t"
-      "st1 {v28.4s, v29.4s, v30.4s, v31.4s}, [%[t]], #64\n\t"
+      PIONNX_A53_STORE
       : [a] "+r"(a), [b] "+r"(b), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [b1] "+r"(b1), [b2] "+r"(b2),
         [b3] "+r"(b3), [blocks] "+r"(blocks), [rest] "+r"(rest), [t] "+r"(t)
       :
-      : "cc", "memory", "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11", "v12", "v13",
-        "v14", "v15", "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25", "v26", "v27", "v28",
-        "v29", "v30", "v31");
+      : PIONNX_A53_CLOBBERS);
   // clang-format on
-  for (int i = 0; i < m; ++i) {
-    const float32x4_t r[2] = {vld1q_f32(tile + i * kNR8), vld1q_f32(tile + i * kNR8 + 4)};
-    store_row<2>(c + i * ldc, r, n, accumulate);
-  }
+  store_tile8(tile, c, ldc, m, n, accumulate);
 }
 
 // The in-place kernel (SgemmShiftedKernel) for in-order cores: the same 8x8
@@ -214,10 +229,7 @@ __attribute__((noinline)) void shifted_tile_neon_a53(int64_t kc, const float* a,
   int64_t o0, o1, o2, o3;  // offsets of even groups (o0, o1) and odd ones (o2, o3)
   // clang-format off
   __asm__ __volatile__(
-      "movi v16.4s, #0\n\t" "movi v17.4s, #0\n\t" "movi v18.4s, #0\n\t" "movi v19.4s, #0\n\t"
-      "movi v20.4s, #0\n\t" "movi v21.4s, #0\n\t" "movi v22.4s, #0\n\t" "movi v23.4s, #0\n\t"
-      "movi v24.4s, #0\n\t" "movi v25.4s, #0\n\t" "movi v26.4s, #0\n\t" "movi v27.4s, #0\n\t"
-      "movi v28.4s, #0\n\t" "movi v29.4s, #0\n\t" "movi v30.4s, #0\n\t" "movi v31.4s, #0\n\t"
+      PIONNX_A53_ZERO
       "cbz %[blocks], 3f\n\t"
       "ldp %[o0], %[o1], [%[s]]\n\t"
       PIONNX_A53_LD4(0, 1, 2, 3, "%[a]") PIONNX_A53_B(4, 5, 6, 7, o0, o1)
@@ -232,12 +244,7 @@ __attribute__((noinline)) void shifted_tile_neon_a53(int64_t kc, const float* a,
       PIONNX_A53_GROUP0("%[a3]", o2, o3, o0, o1, 64)
       "add %[a], %[a], #256\n\t" "add %[a1], %[a1], #256\n\t" "add %[a2], %[a2], #256\n\t"
       "add %[a3], %[a3], #256\n\t" "add %[s], %[s], #64\n\t"
-      "subs %[blocks], %[blocks], #1\n\t"
-      "b.ne 1b\n\t"
-      PIONNX_A53_STEP(8, 9, 12, 13) PIONNX_A53_STEP(10, 11, 14, 15)
-      "3:\n\t"
-      "cbz %[rest], 5f\n"
-      "4:\n\t"
+      PIONNX_A53_NEXT_BLOCK
       "ldr %[o0], [%[s]], #8\n\t"
       "ld1 {v0.4s, v1.4s}, [%[a]], #32\n\t"
       "ldr q4, [%[b], %[o0]]\n\t"
@@ -246,21 +253,13 @@ __attribute__((noinline)) void shifted_tile_neon_a53(int64_t kc, const float* a,
       "subs %[rest], %[rest], #1\n\t"
       "b.ne 4b\n"
       "5:\n\t"
-      "st1 {v16.4s, v17.4s, v18.4s, v19.4s}, [%[t]], #64\n\t"
-      "st1 {v20.4s, v21.4s, v22.4s, v23.4s}, [%[t]], #64\n\t"
-      "st1 {v24.4s, v25.4s, v26.4s, v27.4s}, [%[t]], #64\n\t"
-      "st1 {v28.4s, v29.4s, v30.4s, v31.4s}, [%[t]], #64\n\t"
+      PIONNX_A53_STORE
       : [a] "+r"(a), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [s] "+r"(s), [blocks] "+r"(blocks),
         [rest] "+r"(rest), [t] "+r"(t), [o0] "=&r"(o0), [o1] "=&r"(o1), [o2] "=&r"(o2), [o3] "=&r"(o3)
       : [b] "r"(b), [b16] "r"(b16)
-      : "cc", "memory", "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11", "v12", "v13",
-        "v14", "v15", "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25", "v26", "v27", "v28",
-        "v29", "v30", "v31");
+      : PIONNX_A53_CLOBBERS);
   // clang-format on
-  for (int i = 0; i < m; ++i) {
-    const float32x4_t r[2] = {vld1q_f32(tile + i * kNR8), vld1q_f32(tile + i * kNR8 + 4)};
-    store_row<2>(c + i * ldc, r, n, false);
-  }
+  store_tile8(tile, c, ldc, m, n, false);
 }
 
 #undef PIONNX_FMLA
@@ -270,6 +269,10 @@ __attribute__((noinline)) void shifted_tile_neon_a53(int64_t kc, const float* a,
 #undef PIONNX_A53_LD4
 #undef PIONNX_A53_SET0
 #undef PIONNX_A53_SET1
+#undef PIONNX_A53_ZERO
+#undef PIONNX_A53_NEXT_BLOCK
+#undef PIONNX_A53_STORE
+#undef PIONNX_A53_CLOBBERS
 
 #undef PIONNX_A53_B
 #undef PIONNX_A53_GROUP0
