@@ -106,13 +106,19 @@ def test_report_on_the_real_kernels() -> None:
     assert rows[("aarch64", "cortex-a72", "sgemm micro-kernel")]["ops_per_iteration"] == 2 * 8 * 12
     assert rows[("armv7", "cortex-a57", "sgemm micro-kernel")]["ops_per_iteration"] == 2 * 6 * 8
     in_order = rows[("aarch64", "cortex-a53", "sgemm micro-kernel, in-order 8x8")]
-    assert in_order["ops_per_iteration"] == 8 * 2 * 8 * 8 and in_order["default_sgemm"]
-    assert not rows[("aarch64", "cortex-a53", "sgemm micro-kernel")]["default_sgemm"]
-    # Every gated model has exactly one default SGEMM kernel, and each is over the floor.
+    assert in_order["ops_per_iteration"] == 8 * 2 * 8 * 8 and in_order["default_kernel"]
+    assert not rows[("aarch64", "cortex-a53", "sgemm micro-kernel")]["default_kernel"]
+    # The aarch64 integer kernel's assembly loop: eight depth pairs of a 4x16 tile (2 ops per multiply-add).
+    assert rows[("aarch64", "cortex-a53", "qgemm int16-pair kernel")]["ops_per_iteration"] == 8 * 2 * 4 * 16 * 2
+    # Every gated model has one default SGEMM kernel and the integer one, each held to the floor.
     for target in neon_mca.targets():
         for cpu in set(target.cpus) & set(neon_mca.GATED_MODELS):
-            defaults = [r for r in result["rows"] if (r["arch"], r["cpu"]) == (target.name, cpu) and r["default_sgemm"]]
-            assert len(defaults) == 1, (target.name, cpu, defaults)
+            defaults = [
+                r["kernel"]
+                for r in result["rows"]
+                if (r["arch"], r["cpu"]) == (target.name, cpu) and r["default_kernel"]
+            ]
+            assert len(defaults) == 2 and "qgemm int16-pair kernel" in defaults, (target.name, cpu, defaults)
     assert result["ok"], [(r["arch"], r["cpu"], r["kernel"], r["percent_of_peak"]) for r in result["rows"]]
 
 
