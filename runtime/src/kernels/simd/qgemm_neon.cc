@@ -28,13 +28,14 @@ namespace {
 //
 // Eight depth pairs at a time in inline assembly, scheduled for in-order
 // cores: LLVM's Cortex-A53 model writes back in order, so a load or add
-// straight after a 6-cycle smlal waits for it, except ld2 (7 cycles). Each
-// pair's smlal go after the next pair's ld2 (two B sets, v8-v11 and v12-v15)
-// and the next four pairs' A loads (two A sets, v0-v3 and v4-v7) go in one
-// group; the address adds come twice per eight pairs. The compiled form of the
-// same tile spent 14 register moves and 10 adds per four pairs (72 % of the
-// A53 model's peak; GCC's 4x8 form before it 49 %). The last block loads
-// nothing past its own pairs; the pairs left over (kcp / 2 % 8) run in C.
+// straight after a 6-cycle smlal waits for it, except ld2 (7 cycles). The
+// next pair's two ld2 go among each pair's smlal (two B sets, v8-v11 and
+// v12-v15), the next four pairs' A loads (two A sets, v0-v3 and v4-v7) in one
+// group, the address adds twice per eight pairs: 90 % of the A53 model's peak
+// (python -m ci.bench.neon_mca), where the compiled form of the same tile
+// spent 14 register moves and 10 adds per four pairs (72 %; GCC's 4x8 form
+// before it 49 %). The last block loads nothing past its own pairs; the pairs
+// left over (kcp / 2 % 8) run in C.
 // clang-format off
 #define PIONNX_Q_SM(c, b, a, lane) "smlal v" #c ".4s, v" #b ".4h, v" #a ".h[" #lane "]\n\t"
 #define PIONNX_Q_SM2(c, b, a, lane) "smlal2 v" #c ".4s, v" #b ".8h, v" #a ".h[" #lane "]\n\t"
