@@ -27,3 +27,20 @@ inline float neon_hsum(float32x4_t v) {
 
 }  // namespace simd
 }  // namespace pionnx
+
+#if defined(__aarch64__)
+// For the aarch64 inline-assembly kernels (sgemm_neon.cc, qgemm_neon.cc), whose
+// accumulators are v16-v31: their zeroing, and the clobber list of a kernel
+// that uses every vector register.
+// clang-format off
+#define PIONNX_A64_ZERO_V16_V31                                                                 \
+  "movi v16.4s, #0\n\t" "movi v17.4s, #0\n\t" "movi v18.4s, #0\n\t" "movi v19.4s, #0\n\t" \
+  "movi v20.4s, #0\n\t" "movi v21.4s, #0\n\t" "movi v22.4s, #0\n\t" "movi v23.4s, #0\n\t" \
+  "movi v24.4s, #0\n\t" "movi v25.4s, #0\n\t" "movi v26.4s, #0\n\t" "movi v27.4s, #0\n\t" \
+  "movi v28.4s, #0\n\t" "movi v29.4s, #0\n\t" "movi v30.4s, #0\n\t" "movi v31.4s, #0\n\t"
+#define PIONNX_A64_CLOBBERS                                                                                        \
+  "cc", "memory", "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11", "v12", "v13", "v14", \
+      "v15", "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25", "v26", "v27", "v28", "v29",    \
+      "v30", "v31"
+// clang-format on
+#endif

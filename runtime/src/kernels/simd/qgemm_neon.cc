@@ -14,6 +14,8 @@
 #if defined(__ARM_NEON) || defined(__ARM_NEON__)
 #include <arm_neon.h>
 
+#include "kernels/simd/neon_madd.h"
+
 namespace pionnx {
 namespace simd {
 
@@ -84,20 +86,21 @@ namespace {
   tail PIONNX_Q_Y1(6, 7, next_lo, next_hi)
 // clang-format on
 
+// One depth pair of a strip, in int16: columns 0-7, then 8-15 at kPair / 2.
+constexpr int64_t kPair = 2 * kQStrip;
+
 // The first 8 * blocks depth pairs of one strip's 4x16 tile into acc rows
 // r0..r3 (stored, not added).
 __attribute__((always_inline)) inline void strip_blocks(const int16_t* const ar[4], const int16_t* bp, int64_t blocks,
                                                         int32_t* r0, int32_t* r1, int32_t* r2, int32_t* r3) {
   const int16_t *a0 = ar[0], *a1 = ar[1], *a2 = ar[2], *a3 = ar[3];
-  const int16_t *b0 = bp, *b1 = bp + 16, *b2 = bp + 32, *b3 = bp + 48, *b4 = bp + 64, *b5 = bp + 80, *b6 = bp + 96,
-                *b7 = bp + 112;
+  // Pairs 0-3's halves (the adds in the assembly step them 4 * kPair int16, 256 bytes).
+  const int16_t *b0 = bp, *b1 = bp + kPair / 2, *b2 = bp + kPair, *b3 = b2 + kPair / 2, *b4 = bp + 2 * kPair,
+                *b5 = b4 + kPair / 2, *b6 = bp + 3 * kPair, *b7 = b6 + kPair / 2;
   uint64_t loops = static_cast<uint64_t>(blocks) - 1;
   // clang-format off
   __asm__ __volatile__(
-      "movi v16.4s, #0\n\t" "movi v17.4s, #0\n\t" "movi v18.4s, #0\n\t" "movi v19.4s, #0\n\t"
-      "movi v20.4s, #0\n\t" "movi v21.4s, #0\n\t" "movi v22.4s, #0\n\t" "movi v23.4s, #0\n\t"
-      "movi v24.4s, #0\n\t" "movi v25.4s, #0\n\t" "movi v26.4s, #0\n\t" "movi v27.4s, #0\n\t"
-      "movi v28.4s, #0\n\t" "movi v29.4s, #0\n\t" "movi v30.4s, #0\n\t" "movi v31.4s, #0\n\t"
+      PIONNX_A64_ZERO_V16_V31
       PIONNX_Q_AX(0) PIONNX_Q_L0(b0) PIONNX_Q_H0(b1)
       "cbz %[loops], 2f\n"
       "1:\n\t"
@@ -113,9 +116,7 @@ __attribute__((always_inline)) inline void strip_blocks(const int16_t* const ar[
       : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [b0] "+r"(b0), [b1] "+r"(b1), [b2] "+r"(b2),
         [b3] "+r"(b3), [b4] "+r"(b4), [b5] "+r"(b5), [b6] "+r"(b6), [b7] "+r"(b7), [loops] "+r"(loops)
       : [r0] "r"(r0), [r1] "r"(r1), [r2] "r"(r2), [r3] "r"(r3)
-      : "cc", "memory", "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11", "v12", "v13",
-        "v14", "v15", "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25", "v26", "v27", "v28",
-        "v29", "v30", "v31");
+      : PIONNX_A64_CLOBBERS);
   // clang-format on
 }
 
@@ -149,7 +150,7 @@ void kernel_neon(const int16_t* a, int64_t lda, int64_t kcp, const int16_t* b, i
     if (blocks > 0) {
       strip_blocks(ar, bp, blocks, acc[0] + j0, acc[1] + j0, acc[2] + j0, acc[3] + j0);
       kp = 8 * blocks;
-      bp += kp * 2 * kQStrip;
+      bp += kp * kPair;
       for (int r = 0; r < 4; ++r)
         for (int v = 0; v < 4; ++v) c[r][v] = vld1q_s32(acc[r] + j0 + 4 * v);
       if (kp == pairs) continue;
@@ -158,28 +159,28 @@ void kernel_neon(const int16_t* a, int64_t lda, int64_t kcp, const int16_t* b, i
         for (auto& v : row) v = vdupq_n_s32(0);
     }
     // The pairs left: four at a time (A by lanes), then one at a time.
-#define PIONNX_PAIR(P)                                                                   \
-  {                                                                                      \
-    const int16x8x2_t lo = vld2q_s16(bp + 32 * (P)), hi = vld2q_s16(bp + 32 * (P) + 16); \
-    for (int r = 0; r < 4; ++r) {                                                        \
-      c[r][0] = vmlal_laneq_s16(c[r][0], vget_low_s16(lo.val[0]), av[r], 2 * (P));       \
-      c[r][1] = vmlal_high_laneq_s16(c[r][1], lo.val[0], av[r], 2 * (P));                \
-      c[r][2] = vmlal_laneq_s16(c[r][2], vget_low_s16(hi.val[0]), av[r], 2 * (P));       \
-      c[r][3] = vmlal_high_laneq_s16(c[r][3], hi.val[0], av[r], 2 * (P));                \
-      c[r][0] = vmlal_laneq_s16(c[r][0], vget_low_s16(lo.val[1]), av[r], 2 * (P) + 1);   \
-      c[r][1] = vmlal_high_laneq_s16(c[r][1], lo.val[1], av[r], 2 * (P) + 1);            \
-      c[r][2] = vmlal_laneq_s16(c[r][2], vget_low_s16(hi.val[1]), av[r], 2 * (P) + 1);   \
-      c[r][3] = vmlal_high_laneq_s16(c[r][3], hi.val[1], av[r], 2 * (P) + 1);            \
-    }                                                                                    \
+#define PIONNX_PAIR(P)                                                                                \
+  {                                                                                                   \
+    const int16x8x2_t lo = vld2q_s16(bp + kPair * (P)), hi = vld2q_s16(bp + kPair * (P) + kPair / 2); \
+    for (int r = 0; r < 4; ++r) {                                                                     \
+      c[r][0] = vmlal_laneq_s16(c[r][0], vget_low_s16(lo.val[0]), av[r], 2 * (P));                    \
+      c[r][1] = vmlal_high_laneq_s16(c[r][1], lo.val[0], av[r], 2 * (P));                             \
+      c[r][2] = vmlal_laneq_s16(c[r][2], vget_low_s16(hi.val[0]), av[r], 2 * (P));                    \
+      c[r][3] = vmlal_high_laneq_s16(c[r][3], hi.val[0], av[r], 2 * (P));                             \
+      c[r][0] = vmlal_laneq_s16(c[r][0], vget_low_s16(lo.val[1]), av[r], 2 * (P) + 1);                \
+      c[r][1] = vmlal_high_laneq_s16(c[r][1], lo.val[1], av[r], 2 * (P) + 1);                         \
+      c[r][2] = vmlal_laneq_s16(c[r][2], vget_low_s16(hi.val[1]), av[r], 2 * (P) + 1);                \
+      c[r][3] = vmlal_high_laneq_s16(c[r][3], hi.val[1], av[r], 2 * (P) + 1);                         \
+    }                                                                                                 \
   }
-    for (; kp + 4 <= pairs; kp += 4, bp += 4 * 32) {
+    for (; kp + 4 <= pairs; kp += 4, bp += 4 * kPair) {
       const int16x8_t av[4] = {vld1q_s16(ar[0] + 2 * kp), vld1q_s16(ar[1] + 2 * kp), vld1q_s16(ar[2] + 2 * kp),
                                vld1q_s16(ar[3] + 2 * kp)};
       PIONNX_PAIR(0) PIONNX_PAIR(1) PIONNX_PAIR(2) PIONNX_PAIR(3)
     }
 #undef PIONNX_PAIR
-    for (; kp < pairs; ++kp, bp += 32) {
-      const int16x8x2_t lo = vld2q_s16(bp), hi = vld2q_s16(bp + 16);
+    for (; kp < pairs; ++kp, bp += kPair) {
+      const int16x8x2_t lo = vld2q_s16(bp), hi = vld2q_s16(bp + kPair / 2);
       for (int r = 0; r < 4; ++r) {
         const int16_t x0 = ar[r][2 * kp], x1 = ar[r][2 * kp + 1];
         c[r][0] = vmlal_n_s16(vmlal_n_s16(c[r][0], vget_low_s16(lo.val[0]), x0), vget_low_s16(lo.val[1]), x1);

@@ -39,6 +39,15 @@ inline void store_row(float* ci, const float32x4_t (&v)[V], int n, bool accumula
   for (int j = 0; j < n; ++j) ci[j] = accumulate ? ci[j] + row[j] : row[j];
 }
 
+// The first m rows, n columns of an 8-column tile the assembly stored (rows
+// of 8 floats: aarch64's in-order 8x8, armv7's 6x8), into C.
+inline void store_tile8(const float* tile, float* c, int64_t ldc, int m, int n, bool accumulate) {
+  for (int i = 0; i < m; ++i) {
+    const float32x4_t r[2] = {vld1q_f32(tile + i * 8), vld1q_f32(tile + i * 8 + 4)};
+    store_row<2>(c + i * ldc, r, n, accumulate);
+  }
+}
+
 // The accumulators are named variables and the rows are stored with constant
 // indices: with an accumulator array indexed by the live row count, GCC 12
 // kept the array in memory and stored 12 of the 24 aarch64 accumulators to
@@ -103,6 +112,7 @@ __attribute__((noinline)) void shifted_tile_neon(int64_t kc, const float* a, con
 // model's peak; python -m ci.bench.neon_mca). The last pass loads nothing past
 // its own eight steps, and the kc % 8 steps after it go one at a time.
 constexpr int kMR8 = 8, kNR8 = 8;
+static_assert(kNR8 == 8, "store_tile8 stores 8-column rows");
 
 // clang-format off
 #define PIONNX_FMLA(acc, bv, av, lane) "fmla v" #acc ".4s, v" #bv ".4s, v" #av ".s[" #lane "]\n\t"
@@ -119,6 +129,10 @@ constexpr int kMR8 = 8, kNR8 = 8;
 // A in v8-v11 and B in v12-v15 (each register pair one step). The other set's
 // loads go between the first step's halves.
 #define PIONNX_A53_LD4(q0, q1, q2, q3, ptr) "ld1 {v" #q0 ".4s, v" #q1 ".4s, v" #q2 ".4s, v" #q3 ".4s}, [" ptr "]\n\t"
+#define PIONNX_A53_SET0(load_a, load_b) \
+  load_a PIONNX_A53_TOP(0, 4, 5) load_b PIONNX_A53_BOTTOM(1, 4, 5) PIONNX_A53_STEP(2, 3, 6, 7)
+#define PIONNX_A53_SET1(load_a, load_b) \
+  load_a PIONNX_A53_TOP(8, 12, 13) load_b PIONNX_A53_BOTTOM(9, 12, 13) PIONNX_A53_STEP(10, 11, 14, 15)
 // The end of an 8-step block: back to 1 while blocks remain, else the last
 // block's steps 6-7 (set 1), then into the loop (4) over the kc % 8 steps left,
 // one at a time, unless there are none (to 5).
@@ -128,34 +142,13 @@ constexpr int kMR8 = 8, kNR8 = 8;
   "3:\n\t"                                                             \
   "cbz %[rest], 5f\n"                                                   \
   "4:\n\t"
-// The accumulators zeroed; stored, row by row, to %[t]; what the kernels clobber.
-#define PIONNX_A53_ZERO                                                                                     \
-  "movi v16.4s, #0\n\t" "movi v17.4s, #0\n\t" "movi v18.4s, #0\n\t" "movi v19.4s, #0\n\t" \
-  "movi v20.4s, #0\n\t" "movi v21.4s, #0\n\t" "movi v22.4s, #0\n\t" "movi v23.4s, #0\n\t" \
-  "movi v24.4s, #0\n\t" "movi v25.4s, #0\n\t" "movi v26.4s, #0\n\t" "movi v27.4s, #0\n\t" \
-  "movi v28.4s, #0\n\t" "movi v29.4s, #0\n\t" "movi v30.4s, #0\n\t" "movi v31.4s, #0\n\t"
+// The accumulators stored, row by row, to %[t].
 #define PIONNX_A53_STORE                                  \
   "st1 {v16.4s, v17.4s, v18.4s, v19.4s}, [%[t]], #64\n\t" \
   "st1 {v20.4s, v21.4s, v22.4s, v23.4s}, [%[t]], #64\n\t" \
   "st1 {v24.4s, v25.4s, v26.4s, v27.4s}, [%[t]], #64\n\t" \
   "st1 {v28.4s, v29.4s, v30.4s, v31.4s}, [%[t]], #64\n\t"
-#define PIONNX_A53_CLOBBERS                                                                                         \
-  "cc", "memory", "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11", "v12", "v13", "v14",  \
-      "v15", "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25", "v26", "v27", "v28", "v29",     \
-      "v30", "v31"
-#define PIONNX_A53_SET0(load_a, load_b) \
-  load_a PIONNX_A53_TOP(0, 4, 5) load_b PIONNX_A53_BOTTOM(1, 4, 5) PIONNX_A53_STEP(2, 3, 6, 7)
-#define PIONNX_A53_SET1(load_a, load_b) \
-  load_a PIONNX_A53_TOP(8, 12, 13) load_b PIONNX_A53_BOTTOM(9, 12, 13) PIONNX_A53_STEP(10, 11, 14, 15)
 // clang-format on
-
-// The first m rows, n columns of the 8x8 tile the assembly stored, into C.
-inline void store_tile8(const float* tile, float* c, int64_t ldc, int m, int n, bool accumulate) {
-  for (int i = 0; i < m; ++i) {
-    const float32x4_t r[2] = {vld1q_f32(tile + i * kNR8), vld1q_f32(tile + i * kNR8 + 4)};
-    store_row<2>(c + i * ldc, r, n, accumulate);
-  }
-}
 
 void ukernel_neon_a53(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int m, int n,
                       bool accumulate) {
@@ -166,7 +159,7 @@ void ukernel_neon_a53(int64_t kc, const float* a, const float* b, float* c, int6
   const float *a1 = a + 16, *a2 = a + 32, *a3 = a + 48, *b1 = b + 16, *b2 = b + 32, *b3 = b + 48;
   // clang-format off
   __asm__ __volatile__(
-      PIONNX_A53_ZERO
+      PIONNX_A64_ZERO_V16_V31
       "cbz %[blocks], 3f\n\t"
       PIONNX_A53_LD4(0, 1, 2, 3, "%[a]") PIONNX_A53_LD4(4, 5, 6, 7, "%[b]")
       "b 2f\n"
@@ -190,7 +183,7 @@ void ukernel_neon_a53(int64_t kc, const float* a, const float* b, float* c, int6
       : [a] "+r"(a), [b] "+r"(b), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [b1] "+r"(b1), [b2] "+r"(b2),
         [b3] "+r"(b3), [blocks] "+r"(blocks), [rest] "+r"(rest), [t] "+r"(t)
       :
-      : PIONNX_A53_CLOBBERS);
+      : PIONNX_A64_CLOBBERS);
   // clang-format on
   store_tile8(tile, c, ldc, m, n, accumulate);
 }
@@ -229,7 +222,7 @@ __attribute__((noinline)) void shifted_tile_neon_a53(int64_t kc, const float* a,
   int64_t o0, o1, o2, o3;  // offsets of even groups (o0, o1) and odd ones (o2, o3)
   // clang-format off
   __asm__ __volatile__(
-      PIONNX_A53_ZERO
+      PIONNX_A64_ZERO_V16_V31
       "cbz %[blocks], 3f\n\t"
       "ldp %[o0], %[o1], [%[s]]\n\t"
       PIONNX_A53_LD4(0, 1, 2, 3, "%[a]") PIONNX_A53_B(4, 5, 6, 7, o0, o1)
@@ -257,7 +250,7 @@ __attribute__((noinline)) void shifted_tile_neon_a53(int64_t kc, const float* a,
       : [a] "+r"(a), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [s] "+r"(s), [blocks] "+r"(blocks),
         [rest] "+r"(rest), [t] "+r"(t), [o0] "=&r"(o0), [o1] "=&r"(o1), [o2] "=&r"(o2), [o3] "=&r"(o3)
       : [b] "r"(b), [b16] "r"(b16)
-      : PIONNX_A53_CLOBBERS);
+      : PIONNX_A64_CLOBBERS);
   // clang-format on
   store_tile8(tile, c, ldc, m, n, false);
 }
@@ -269,10 +262,9 @@ __attribute__((noinline)) void shifted_tile_neon_a53(int64_t kc, const float* a,
 #undef PIONNX_A53_LD4
 #undef PIONNX_A53_SET0
 #undef PIONNX_A53_SET1
-#undef PIONNX_A53_ZERO
+#undef PIONNX_A64_ZERO_V16_V31
 #undef PIONNX_A53_NEXT_BLOCK
 #undef PIONNX_A53_STORE
-#undef PIONNX_A53_CLOBBERS
 
 #undef PIONNX_A53_B
 #undef PIONNX_A53_GROUP0
@@ -288,6 +280,7 @@ __attribute__((noinline)) void shifted_tile_neon_a53(int64_t kc, const float* a,
 // loop is what register blocking on 16 q registers is meant to be. vmla.f32
 // (multiply, round, add) is in every NEON unit, VFPv4 or not.
 constexpr int kMR = 6, kNR = 8;
+static_assert(kNR == 8, "store_tile8 stores 8-column rows");
 
 // The parts of the two kernels' assembly that are the same: accumulators
 // q4-q15 zeroed, the 12 multiply-adds of one k step (B row in q2-q3, the six A
@@ -330,14 +323,6 @@ constexpr int kMR = 6, kNR = 8;
       "d15", "d16", "d17", "d18", "d19", "d20", "d21", "d22", "d23", "d24", "d25", "d26", "d27", "d28", "d29", "d30", \
       "d31"
 
-// The first m rows, n columns of the tile the assembly stored, into C.
-inline void store_tile(const float* tile, float* c, int64_t ldc, int m, int n, bool accumulate) {
-  for (int i = 0; i < m; ++i) {
-    const float32x4_t r[2] = {vld1q_f32(tile + i * kNR), vld1q_f32(tile + i * kNR + 4)};
-    store_row<2>(c + i * ldc, r, n, accumulate);
-  }
-}
-
 void ukernel_neon(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int m, int n, bool accumulate) {
   alignas(16) float tile[kMR * kNR];
   float* t = tile;
@@ -355,7 +340,7 @@ void ukernel_neon(int64_t kc, const float* a, const float* b, float* c, int64_t 
                        : [a] "+r"(a), [b] "+r"(b), [k] "+r"(k), [t] "+r"(t)
                        :
                        : PIONNX_A7_CLOBBERS);
-  store_tile(tile, c, ldc, m, n, accumulate);
+  store_tile8(tile, c, ldc, m, n, accumulate);
 }
 
 // The same tile with B read in place (SgemmShiftedKernel): each step loads
@@ -382,7 +367,7 @@ __attribute__((noinline)) void shifted_tile_neon(int64_t kc, const float* a, con
                        : [a] "+r"(a), [s] "+r"(s), [k] "+r"(k), [t] "+r"(t), [off] "+&r"(off)
                        : [b] "r"(b)
                        : PIONNX_A7_CLOBBERS);
-  store_tile(tile, c, ldc, m, n, false);
+  store_tile8(tile, c, ldc, m, n, false);
 }
 
 #undef PIONNX_A7_ZERO
