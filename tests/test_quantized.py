@@ -804,6 +804,35 @@ def test_matmul_integer_large_matches_numpy(a_dtype, b_dtype, constant_b):
         np.testing.assert_array_equal(sess.run(None, feeds)[0], want)
 
 
+@pytest.mark.parametrize("zb_kind", ["zero", "last_column", "tensor"])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_matmul_integer_row_sums_only_where_b_zero_point_needs_them(zb_kind, threads):
+    """A's row sums enter only multiplied by B's zero point, so for an int8 B whose zero points are
+    all 0 the integer GEMM skips them; one nonzero column zero point (here the last), or a nonzero
+    per-tensor one, must bring them back. A uint8 A of 128 x 256 is read in place (the int8
+    transformer's shape), 1 and 2 threads; numpy's exact integers."""
+    rng = case_rng("matmulinteger-rowsums", zb_kind, threads)
+    a, b = q8(np.uint8, (128, 256), rng), q8(np.int8, (256, 96), rng)
+    if zb_kind == "tensor":
+        zb = np.array(-7, np.int8)
+    else:
+        zb = np.zeros(96, np.int8)
+        if zb_kind == "last_column":
+            zb[-1] = 5
+    node = helper.make_node("MatMulInteger", ["a", "b", "za", "zb"], ["y"])
+    inits = [
+        numpy_helper.from_array(b, "b"),
+        numpy_helper.from_array(np.array(3, np.uint8), "za"),
+        numpy_helper.from_array(zb, "zb"),
+    ]
+    m = node_model(node, [vi("a", TensorProto.UINT8, [128, 256])], [vi("y", TensorProto.INT32, None)], inits)
+    opts = pionnx.SessionOptions()
+    opts.intra_op_num_threads = threads
+    got = pionnx.InferenceSession(m.SerializeToString(), opts).run(None, {"a": a})[0]
+    want = (a.astype(np.int64) - 3) @ (b.astype(np.int64) - zb.astype(np.int64))
+    np.testing.assert_array_equal(got, want)
+
+
 _QGEMM_RUNNER = r"""
 import sys, numpy as np, pionnx
 model, feeds, out = sys.argv[1:4]

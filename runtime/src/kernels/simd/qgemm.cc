@@ -242,12 +242,19 @@ struct VnniA {
 VnniA vnni_prepare_a(const QGemmArgs& g, ThreadPool* pool) {
   VnniA a;
   const int64_t da = kQuad->depth_align, ra = kQuad->row_align;
-  a.rowsum.resize(static_cast<size_t>(g.M));
+  a.rowsum.resize(static_cast<size_t>(g.M));  // zeros
+  // A's row sums are multiplied by B's shifted zero point: 0 for an int8 B
+  // whose zero points are all 0 (symmetric weights, quantize_dynamic's
+  // default), which then needs none (an int8 transformer's products).
+  bool sums = !g.b_signed;
+  for (int64_t j = 0; !sums && g.b_zp != nullptr && j < (g.b_zp_per_col ? g.N : 1); ++j) sums = g.b_zp[j] != 0;
   if (!g.a_signed && g.K % da == 0 && g.M % ra == 0) {
     a.lda = g.lda;
     a.ptr = static_cast<const uint8_t*>(g.A);
-    over_rows(g, pool,
-              [&](int64_t i0, int64_t i1) { kQuad->row_sums(a.ptr + i0 * g.lda, g.lda, i1 - i0, g.K, &a.rowsum[i0]); });
+    if (sums)
+      over_rows(g, pool, [&](int64_t i0, int64_t i1) {
+        kQuad->row_sums(a.ptr + i0 * g.lda, g.lda, i1 - i0, g.K, &a.rowsum[i0]);
+      });
     return a;
   }
   a.lda = (g.K + da - 1) / da * da;
@@ -264,7 +271,7 @@ VnniA vnni_prepare_a(const QGemmArgs& g, ThreadPool* pool) {
       else std::memcpy(dst, src, static_cast<size_t>(g.K));
       std::memset(dst + g.K, 0, static_cast<size_t>(a.lda - g.K));
     }
-    kQuad->row_sums(a.data.data() + i0 * a.lda, a.lda, i1 - i0, g.K, &a.rowsum[i0]);
+    if (sums) kQuad->row_sums(a.data.data() + i0 * a.lda, a.lda, i1 - i0, g.K, &a.rowsum[i0]);
   });
   std::memset(a.data.data() + g.M * a.lda, 0, static_cast<size_t>((rows - g.M) * a.lda));
   a.ptr = a.data.data();
