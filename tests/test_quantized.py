@@ -988,11 +988,12 @@ def test_reference_agrees_with_onnxruntime(case_id):
         assert_matches(r, w, case.tol, f"onnxruntime output {i}: ")
 
 
-@pytest.mark.parametrize("case", ["normal", "ties", "one_sided", "zeros", "large"])
+@pytest.mark.parametrize("case", ["normal", "ties", "one_sided", "zeros", "large", "extremes_at_ends"])
 def test_dynamic_quantize_linear_matches_reference(case):
     """DynamicQuantizeLinear against onnx.reference, exactly: random data, values that land on .5 after the
-    division (round half to even), all-positive data (zero point 0), all zeros, and a tensor big enough for
-    the threaded range and quantize passes."""
+    division (round half to even), all-positive data (zero point 0), all zeros, and tensors big enough for
+    the threaded range and quantize passes, one with its minimum in the first and its maximum in the last
+    element (each thread's chunk must extend the shared range)."""
     rng = np.random.default_rng(11)
     if case == "normal":
         x = rng.standard_normal((3, 129)).astype(np.float32)
@@ -1003,6 +1004,9 @@ def test_dynamic_quantize_linear_matches_reference(case):
         x = rng.uniform(0.5, 7.0, (1000,)).astype(np.float32)
     elif case == "zeros":
         x = np.zeros((17,), np.float32)
+    elif case == "extremes_at_ends":
+        x = rng.uniform(-1.0, 1.0, (128, 1024)).astype(np.float32)
+        x[0, 0], x[-1, -1] = -9.0, 11.0
     else:
         x = (rng.standard_normal((64, 4096)) * 3).astype(np.float32)
     node = helper.make_node("DynamicQuantizeLinear", ["x"], ["y", "s", "z"])

@@ -6,9 +6,9 @@
 // along `axis` share one value; the parameter has x's rank with that axis
 // shortened to ceil(dim / block_size)).
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <limits>
-#include <mutex>
 
 #include "core/checked.h"
 #include "kernels/quant/qparams.h"
@@ -321,16 +321,20 @@ void dynamic_quantize_linear(KernelContext& ctx) {
 }  // namespace
 
 void dynamic_quantize_u8(ThreadPool& pool, const float* xp, int64_t n, uint8_t* yp, float* scale_out, int32_t* zp_out) {
-  // The range always holds 0; each chunk's extends it under a lock.
-  float lo = 0.f, hi = 0.f;
-  std::mutex mu;
+  // The range always holds 0; each chunk's extends it by compare-and-swap.
+  // (Under a mutex, two threads ending their chunks together made one sleep
+  // in the kernel: 3-4 us on a 4 us region, 16 times per run of an int8
+  // encoder.) Neither bound is ever NaN: range_block skips NaN.
+  std::atomic<float> lo_a{0.f}, hi_a{0.f};
   pool.parallel_for(n, 8192, [&](int64_t i0, int64_t i1) {
     float l = 0.f, h = 0.f;
     fastmath::range_block(xp + i0, i1 - i0, &l, &h);
-    std::lock_guard<std::mutex> lk(mu);
-    lo = std::min(lo, l);
-    hi = std::max(hi, h);
+    for (float cur = lo_a.load(std::memory_order_relaxed); l < cur && !lo_a.compare_exchange_weak(cur, l);) {
+    }
+    for (float cur = hi_a.load(std::memory_order_relaxed); h > cur && !hi_a.compare_exchange_weak(cur, h);) {
+    }
   });
+  const float lo = lo_a.load(), hi = hi_a.load();
   const float scale = (hi == lo ? 1.0f : (hi - lo)) / 255.0f;
   const float zp_f = std::min(255.0f, std::max(0.0f, 0.0f - lo / scale));
   const int32_t zp = static_cast<int32_t>(std::nearbyint(zp_f));
