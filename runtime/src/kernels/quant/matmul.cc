@@ -41,12 +41,12 @@ class PackedIntB {
 // acc (int32, d.out's shape) = (A - a_zp) x (B - b_zp) for every batch.
 // a_zp holds 1 or M values (per row), b_zp 1 or N values (per column).
 // With `to_float` (its Cf, scale, scale_per_col and bias; Cf the float output
-// of d.out's shape), the sums are written as floats there instead and acc is
-// scratch.
+// of d.out's shape), the sums are written as floats there instead and acc may
+// be nullptr (qgemm then allocates what scratch its path needs).
 void int_matmul(KernelContext& ctx, const Tensor& A, const Tensor& B, const std::vector<int32_t>& a_zp,
                 const std::vector<int32_t>& b_zp, const MatMulDims& d, int32_t* acc, const PackedIntB* packed = nullptr,
                 const simd::QGemmArgs* to_float = nullptr) {
-  const std::string what = ctx.node().describe();
+  const NodeWhat what{ctx.node()};
   PIONNX_ENFORCE(is_q8(A.dtype()) && is_q8(B.dtype()), NotImplemented, what, ": inputs of dtype ",
                  dtype_name(A.dtype()), " x ", dtype_name(B.dtype()), " are not supported (uint8/int8 only)");
   PIONNX_ENFORCE(a_zp.size() == 1 || static_cast<int64_t>(a_zp.size()) == d.M, InvalidArgument, what,
@@ -72,7 +72,7 @@ void int_matmul(KernelContext& ctx, const Tensor& A, const Tensor& B, const std:
     simd::QGemmArgs gb = g;
     gb.A = a + d.offsets_a[n];
     gb.B = b + d.offsets_b[n];
-    gb.C = acc + n * d.M * d.N;
+    gb.C = acc ? acc + n * d.M * d.N : nullptr;
     if (gb.Cf) gb.Cf += n * d.M * d.N;
     simd::qgemm(gb, pool);
   };
@@ -92,7 +92,7 @@ class MatMulInteger final : public Kernel {
   void compute(KernelContext& ctx) const override {
     const Tensor& A = ctx.input(0);
     const Tensor& B = ctx.input(1);
-    const MatMulDims d = matmul_dims(A.shape(), B.shape(), ctx.node().describe());
+    const MatMulDims d = matmul_dims(A.shape(), B.shape(), NodeWhat{ctx.node()});
     Tensor& y = ctx.output(0, DType::Int32, d.out);
     int_matmul(ctx, A, B, int32_values(ctx.optional_input(2)), int32_values(ctx.optional_input(3)), d,
                y.data<int32_t>(), &packed_);
@@ -192,7 +192,7 @@ void scale_to_float(KernelContext& ctx, const int32_t* acc, int64_t rows, int64_
 void int_matmul_to_float(KernelContext& ctx, const Tensor& A, const Tensor& B, const std::vector<int32_t>& a_zp,
                          const std::vector<int32_t>& b_zp, float a_scale, const Tensor& b_scale, const Tensor* bias,
                          const PackedIntB& packed) {
-  const std::string what = ctx.node().describe();
+  const NodeWhat what{ctx.node()};
   const MatMulDims d = matmul_dims(A.shape(), B.shape(), what);
   const std::vector<float> sb = float_values(b_scale);
   std::vector<float> mult(sb.size());
@@ -205,7 +205,6 @@ void int_matmul_to_float(KernelContext& ctx, const Tensor& A, const Tensor& B, c
     PIONNX_ENFORCE(static_cast<int64_t>(bias_v.size()) == d.N, InvalidArgument, what, ": bias must have N=", d.N,
                    " values, got shape ", shape_str(bias->shape()));
   }
-  Tensor acc(DType::Int32, d.out);
   Tensor& y = ctx.output(0, DType::Float, d.out);
   // The scale and bias applied as each block of sums leaves the integer GEMM, in cache: no pass over an int32
   // tensor afterwards.
@@ -214,7 +213,7 @@ void int_matmul_to_float(KernelContext& ctx, const Tensor& A, const Tensor& B, c
   to_float.scale = mult.data();
   to_float.scale_per_col = mult.size() > 1;
   to_float.bias = bias_v.empty() ? nullptr : bias_v.data();
-  int_matmul(ctx, A, B, a_zp, b_zp, d, acc.data<int32_t>(), &packed, &to_float);
+  int_matmul(ctx, A, B, a_zp, b_zp, d, nullptr, &packed, &to_float);
 }
 
 // com.microsoft MatMulIntegerToFloat(A, B, a_scale, b_scale, a_zp?, b_zp?, bias?).
@@ -222,10 +221,9 @@ class MatMulIntegerToFloat final : public Kernel {
  public:
   explicit MatMulIntegerToFloat(const KernelInfo& info) : packed_(info, 1, 5) {}
   void compute(KernelContext& ctx) const override {
-    const std::string what = ctx.node().describe();
-    int_matmul_to_float(ctx, ctx.input(0), ctx.input(1), int32_values(ctx.optional_input(4)),
-                        int32_values(ctx.optional_input(5)), scalar_scale(ctx.input(2), what + " a_scale"),
-                        ctx.input(3), ctx.optional_input(6), packed_);
+    int_matmul_to_float(
+        ctx, ctx.input(0), ctx.input(1), int32_values(ctx.optional_input(4)), int32_values(ctx.optional_input(5)),
+        scalar_scale(ctx.input(2), NodeWhat{ctx.node(), " a_scale"}), ctx.input(3), ctx.optional_input(6), packed_);
   }
 
  private:

@@ -17,6 +17,19 @@ namespace pionnx {
 
 const char* const kMsDomain = "com.microsoft";
 
+// "<node description><suffix>" in an error message, built only when one is
+// thrown: Node::describe() allocates, and the integer matmuls (a few
+// microseconds of work each in an int8 transformer) built it three times
+// per call. Any message helper below takes it where it takes a string.
+struct NodeWhat {
+  const Node& node;
+  const char* suffix = "";
+};
+inline void append(std::string& out, const NodeWhat& w) {
+  out += w.node.describe();
+  out += w.suffix;
+}
+
 // Scale-like input (float, float16, bfloat16, double) as float values.
 inline std::vector<float> float_values(const Tensor& t) {
   Tensor f = (t.dtype() == DType::Float) ? t : cast_tensor(to_float32(t), DType::Float);
@@ -54,7 +67,8 @@ inline std::vector<int32_t> int32_values(const Tensor* t) {
 }
 
 // A per-tensor parameter: a scalar or a 1-element tensor.
-inline float scalar_scale(const Tensor& t, const std::string& what) {
+template <typename What>
+float scalar_scale(const Tensor& t, const What& what) {
   PIONNX_ENFORCE(t.numel() == 1, InvalidArgument, what, ": expected a scalar, got shape ", shape_str(t.shape()));
   return float_values(t)[0];
 }
@@ -104,7 +118,8 @@ struct MatMulDims {
   std::vector<int64_t> offsets_a, offsets_b;
 };
 
-inline MatMulDims matmul_dims(const Shape& a_in, const Shape& b_in, const std::string& what) {
+template <typename What>
+MatMulDims matmul_dims(const Shape& a_in, const Shape& b_in, const What& what) {
   PIONNX_ENFORCE(!a_in.empty() && !b_in.empty(), InvalidArgument, what, ": matmul inputs must have rank >= 1");
   Shape a = a_in, b = b_in;
   const bool a_vec = a.size() == 1, b_vec = b.size() == 1;
@@ -117,7 +132,8 @@ inline MatMulDims matmul_dims(const Shape& a_in, const Shape& b_in, const std::s
   PIONNX_ENFORCE(b[b.size() - 2] == d.K, InvalidArgument, what, ": inner dimensions differ, A ", shape_str(a_in),
                  " x B ", shape_str(b_in));
   const Shape ba(a.begin(), a.end() - 2), bb(b.begin(), b.end() - 2);
-  const Shape batch = broadcast_shapes(ba, bb, what);
+  // (A 2-D B, the usual weight, broadcasts without a message to build.)
+  const Shape batch = bb.empty() ? ba : ba.empty() ? bb : broadcast_shapes(ba, bb, str_cat(what));
   const auto sa = broadcast_strides(ba, batch), sb = broadcast_strides(bb, batch);
   const int64_t nbatch = shape_numel(batch);
   d.offsets_a.resize(static_cast<size_t>(nbatch));

@@ -199,11 +199,11 @@ void qgemm_block(const QGemmArgs& g, const PairA& A, int64_t i0, int64_t i1, int
         const int rows = static_cast<int>(std::min<int64_t>(kRows, i1 - i));
         kKernel(A.data.get() + i * A.lda + k0, A.lda, kcp, panel + pair_index(kcp, 0, js), kNr, acc);
         for (int r = 0; r < rows; ++r) {
-          int32_t* c = g.C + (i + r) * g.ldc + j0 + js;
-          if (to_float) {
-            store_float(g, i + r, j0 + js, w, acc[r], store ? nullptr : c);
+          if (to_float) {  // (C, scratch then, exists only for a depth over one block: not stored to here)
+            store_float(g, i + r, j0 + js, w, acc[r], store ? nullptr : g.C + (i + r) * g.ldc + j0 + js);
             continue;
           }
+          int32_t* c = g.C + (i + r) * g.ldc + j0 + js;
           if (w == kNr) {  // a fixed count: vector moves (a memcpy of variable size became rep movsq, ~35
                            // cycles to start, 12 % of a 128x1024x256 product)
             if (store)
@@ -382,8 +382,19 @@ void qgemm_block_vnni(const QGemmArgs& g, const VnniA& A, int64_t i0, int64_t i1
 
 }  // namespace
 
-void qgemm(const QGemmArgs& g, ThreadPool* pool) {
-  if (g.M <= 0 || g.N <= 0) return;
+void qgemm(const QGemmArgs& g_in, ThreadPool* pool) {
+  if (g_in.M <= 0 || g_in.N <= 0) return;
+  // With a float output and no C, C's scratch rows exist only where a path
+  // needs them: an empty depth, or the int16 pair kernels' partial sums of a
+  // depth over one block (the quad kernels keep theirs per task).
+  QGemmArgs gp = g_in;
+  std::vector<int32_t> scratch_c;
+  if (gp.C == nullptr && (gp.K <= 0 || (kQuad == nullptr && gp.K > kKc))) {
+    scratch_c.resize(static_cast<size_t>(gp.M * gp.N));
+    gp.C = scratch_c.data();
+    gp.ldc = gp.N;
+  }
+  const QGemmArgs& g = gp;
   if (g.K <= 0) {
     if (!g.accumulate)
       for (int64_t i = 0; i < g.M; ++i) std::memset(g.C + i * g.ldc, 0, sizeof(int32_t) * g.N);
@@ -393,7 +404,6 @@ void qgemm(const QGemmArgs& g, ThreadPool* pool) {
   }
   const int threads = pool ? pool->size() : 1;
   // A prepacked B (the active path's layout) has panels kPackNc wide.
-  QGemmArgs gp = g;
   if (gp.packed_b && ((kQuad != nullptr ? gp.packed_b->quads.empty() : gp.packed_b->data.empty()) ||
                       gp.packed_b->K != g.K || gp.packed_b->N != g.N))
     gp.packed_b = nullptr;

@@ -52,7 +52,8 @@ struct QGemmArgs {
   // accumulate), each finished sum is written as Cf[i * ldcf + j] =
   // float(sum) * scale[scale_per_col ? j : 0], then + bias[j] when bias is
   // set, as it leaves the micro-kernel; C is then only scratch for the
-  // partial sums of a K longer than one depth block.
+  // partial sums of a K longer than one depth block, and may be nullptr
+  // (qgemm allocates such scratch where its path needs it).
   float* Cf = nullptr;
   int64_t ldcf = 0;
   const float* scale = nullptr;
