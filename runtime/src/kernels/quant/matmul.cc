@@ -194,25 +194,34 @@ void int_matmul_to_float(KernelContext& ctx, const Tensor& A, const Tensor& B, c
                          const PackedIntB& packed) {
   const NodeWhat what{ctx.node()};
   const MatMulDims d = matmul_dims(A.shape(), B.shape(), what);
-  const std::vector<float> sb = float_values(b_scale);
-  std::vector<float> mult(sb.size());
-  for (size_t j = 0; j < sb.size(); ++j) mult[j] = a_scale * sb[j];
-  PIONNX_ENFORCE(mult.size() == 1 || static_cast<int64_t>(mult.size()) == d.N, InvalidArgument, what,
-                 ": b_scale must be a scalar or have N=", d.N, " values, got ", mult.size());
-  std::vector<float> bias_v;
+  // Float scales and bias are read where they lie (a transformer's 1024-float
+  // bias was copied on every call); a per-tensor multiplier needs no vector.
+  std::vector<float> sb_store, mult_v, bias_store;
+  const int64_t nsb = b_scale.numel();
+  PIONNX_ENFORCE(nsb == 1 || nsb == d.N, InvalidArgument, what, ": b_scale must be a scalar or have N=", d.N,
+                 " values, got ", nsb);
+  const float* sb = float_view(b_scale, sb_store);
+  float mult1 = nsb > 0 ? a_scale * sb[0] : 0.0f;
+  const float* mult = &mult1;
+  if (nsb > 1) {
+    mult_v.resize(static_cast<size_t>(nsb));
+    for (int64_t j = 0; j < nsb; ++j) mult_v[static_cast<size_t>(j)] = a_scale * sb[j];
+    mult = mult_v.data();
+  }
+  const float* bias_p = nullptr;
   if (bias != nullptr) {
-    bias_v = float_values(*bias);
-    PIONNX_ENFORCE(static_cast<int64_t>(bias_v.size()) == d.N, InvalidArgument, what, ": bias must have N=", d.N,
-                   " values, got shape ", shape_str(bias->shape()));
+    PIONNX_ENFORCE(bias->numel() == d.N, InvalidArgument, what, ": bias must have N=", d.N, " values, got shape ",
+                   shape_str(bias->shape()));
+    bias_p = float_view(*bias, bias_store);
   }
   Tensor& y = ctx.output(0, DType::Float, d.out);
   // The scale and bias applied as each block of sums leaves the integer GEMM, in cache: no pass over an int32
   // tensor afterwards.
   simd::QGemmArgs to_float;
   to_float.Cf = y.data<float>();
-  to_float.scale = mult.data();
-  to_float.scale_per_col = mult.size() > 1;
-  to_float.bias = bias_v.empty() ? nullptr : bias_v.data();
+  to_float.scale = mult;
+  to_float.scale_per_col = nsb > 1;
+  to_float.bias = bias_p;
   int_matmul(ctx, A, B, a_zp, b_zp, d, nullptr, &packed, &to_float);
 }
 

@@ -37,6 +37,14 @@ inline std::vector<float> float_values(const Tensor& t) {
   return std::vector<float>(p, p + f.numel());
 }
 
+// The same values in place when t is float already, else converted into
+// `store`.
+inline const float* float_view(const Tensor& t, std::vector<float>& store) {
+  if (t.dtype() == DType::Float) return t.data<float>();
+  store = float_values(t);
+  return store.data();
+}
+
 // Zero-point-like input (any integer up to 32 bits) as int32 values; an
 // absent input reads as {0}.
 inline std::vector<int32_t> int32_values(const Tensor* t) {
