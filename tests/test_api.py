@@ -112,6 +112,8 @@ def test_overridable_initializers():
     np.testing.assert_array_equal(sess.run(None, {"x": x})[0], [10, 20, 30])
     new_bias = np.array([1, 2, 3], dtype=np.float32)
     np.testing.assert_array_equal(sess.run(None, {"x": x, "bias": new_bias})[0], new_bias)
+    # The next run without the feed reads the default again (runs read initializers where they lie).
+    np.testing.assert_array_equal(sess.run(None, {"x": x})[0], [10, 20, 30])
 
 
 def test_initializers_listed_as_inputs_below_ir4_are_constants(tmp_path):

@@ -64,19 +64,28 @@ std::vector<const Node*> topo_sort(const Graph& g, const std::unordered_set<std:
   return order;
 }
 
+// Slot s of a run: its value, else (unset) the graph's initializer there.
+const Value* slot_value(const std::vector<Value>& values, const std::vector<const Value*>& constants, int s) {
+  if (values[s].kind != Value::Kind::None) return &values[s];
+  return constants[s];
+}
+
 class RunScope : public Scope {
  public:
-  RunScope(const std::unordered_map<std::string, int>& slots, const std::vector<Value>& values, const Scope* outer)
-      : slots_(slots), values_(values), outer_(outer) {}
+  RunScope(const std::unordered_map<std::string, int>& slots, const std::vector<Value>& values,
+           const std::vector<const Value*>& constants, const Scope* outer)
+      : slots_(slots), values_(values), constants_(constants), outer_(outer) {}
   const Value* lookup(const std::string& name) const override {
     auto it = slots_.find(name);
-    if (it != slots_.end() && values_[it->second].kind != Value::Kind::None) return &values_[it->second];
+    if (it != slots_.end())
+      if (const Value* v = slot_value(values_, constants_, it->second)) return v;
     return outer_ ? outer_->lookup(name) : nullptr;
   }
 
  private:
   const std::unordered_map<std::string, int>& slots_;
   const std::vector<Value>& values_;
+  const std::vector<const Value*>& constants_;
   const Scope* outer_;
 };
 
@@ -223,6 +232,10 @@ GraphExecutor::GraphExecutor(const Graph& graph, const std::map<std::string, int
     for (int s : st.release)
       if (made_here[s] && std::find(st.inputs.begin(), st.inputs.end(), s) != st.inputs.end())
         st.donatable.push_back(s);
+  constant_values_.reserve(constants_.size());
+  for (const auto& c : constants_) constant_values_.emplace_back(*c.second);
+  constant_of_slot_.assign(slot_names_.size(), nullptr);
+  for (size_t i = 0; i < constants_.size(); ++i) constant_of_slot_[constants_[i].first] = &constant_values_[i];
 }
 
 namespace {
@@ -254,8 +267,7 @@ std::vector<Value> GraphExecutor::run(const std::vector<const Value*>& inputs, T
                                       const RunControl* control) const {
   const std::atomic<bool>* terminate = control ? control->terminate : nullptr;
   std::vector<NodeEvent>* events = control ? control->node_events : nullptr;
-  std::vector<Value> values(slot_names_.size());
-  for (const auto& c : constants_) values[c.first] = Value(*c.second);
+  std::vector<Value> values(slot_names_.size());  // initializers: constant_of_slot_ unless an input sets the slot
   for (size_t i = 0; i < input_slots_.size() && i < inputs.size(); ++i)
     if (inputs[i]) values[input_slots_[i]] = *inputs[i];
   for (int s : outer_slots_) {
@@ -264,7 +276,7 @@ std::vector<Value> GraphExecutor::run(const std::vector<const Value*>& inputs, T
                    "' from an enclosing scope, but no such value exists");
     values[s] = *v;
   }
-  RunScope scope(slots_, values, outer);
+  RunScope scope(slots_, values, constant_of_slot_, outer);
 
   // Bytes of values made during this run (inputs and weights not counted).
   int64_t live = 0, peak = 0;
@@ -277,7 +289,7 @@ std::vector<Value> GraphExecutor::run(const std::vector<const Value*>& inputs, T
       int s = st.inputs[i];
       if (s < 0) continue;
       // An empty optional flows as None: kernels see it as omitted.
-      ins[i] = values[s].kind == Value::Kind::None ? nullptr : &values[s];
+      ins[i] = slot_value(values, constant_of_slot_, s);
     }
     std::vector<Value*> outs(st.outputs.size(), nullptr);
     for (size_t i = 0; i < st.outputs.size(); ++i)
@@ -293,7 +305,8 @@ std::vector<Value> GraphExecutor::run(const std::vector<const Value*>& inputs, T
     if (events) {
       events->push_back(NodeEvent{st.node->name, st.node->op_type, 0, 0, {}, {}});
       event = &events->back();
-      for (int s : st.inputs) event->inputs.push_back(event_arg(s < 0 ? nullptr : &values[s]));
+      for (int s : st.inputs)
+        event->inputs.push_back(event_arg(s < 0 ? nullptr : slot_value(values, constant_of_slot_, s)));
       event->start_ns = steady_clock_ns();
     }
     try {
@@ -339,7 +352,10 @@ std::vector<Value> GraphExecutor::run(const std::vector<const Value*>& inputs, T
 
   std::vector<Value> out;
   out.reserve(wanted_outputs.size());
-  for (size_t i : wanted_outputs) out.push_back(values[output_slots_.at(i)]);
+  for (size_t i : wanted_outputs) {
+    const Value* v = slot_value(values, constant_of_slot_, output_slots_.at(i));
+    out.push_back(v ? *v : Value());
+  }
   return out;
 }
 

@@ -65,7 +65,12 @@ class GraphExecutor {
   std::vector<std::string> slot_names_;
   std::vector<int> input_slots_, output_slots_;
   std::vector<std::pair<int, const Tensor*>> constants_;  // initializers
-  std::vector<int> outer_slots_;                          // read from the enclosing scope
+  // Each initializer as a Value, made once: a run reads them where they lie
+  // (copying every one into the run's slots cost a shape allocation and a
+  // reference count each, per run). constant_of_slot_[s]: slot s's, or null.
+  std::vector<Value> constant_values_;
+  std::vector<const Value*> constant_of_slot_;
+  std::vector<int> outer_slots_;  // read from the enclosing scope
   std::vector<Step> steps_;
   uint64_t memory_limit_ = 0;  // 0: none (subgraphs)
   bool memory_limit_is_option_ = false;
