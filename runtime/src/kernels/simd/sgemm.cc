@@ -498,7 +498,16 @@ void run_packed(const SgemmUKernel& uk, float* Ap, const std::function<void(int6
     gemm_packed_a(uk, Ap, M, N, K, packb, 0, overwrite, C, ldc, 0, epi, prepacked_b);
     return;
   }
-  const bool split_n = N >= M || N >= int64_t{4} * uk.nr * threads;
+  // A prepacked B (constant weights: a transformer's projections) with rows
+  // enough for four row tiles per thread: split the rows. Each thread then
+  // packs, multiplies and writes the rows its own core made and the next
+  // row-wise kernel (bias and activation, layer norm, quantize) reads there,
+  // and streams all of B from the shared cache. Split by columns, every
+  // thread read half of A and the next kernel half of C from the other
+  // core, and A was packed in a region of its own: the float BERT at 2
+  // threads 3.90 -> 3.77 ms (AVX2 kernel 5.30 -> 4.97).
+  const bool rows_for_all = prepacked_b != nullptr && M >= int64_t{threads} * 4 * MR;
+  const bool split_n = !rows_for_all && (N >= M || N >= int64_t{4} * uk.nr * threads);
   const int64_t len = split_n ? N : M;
   const int64_t unit = split_n ? uk.nr : MR;
   const int64_t units = (len + unit - 1) / unit;
