@@ -140,24 +140,31 @@ MatMulDims matmul_dims(const Shape& a_in, const Shape& b_in, const What& what) {
   PIONNX_ENFORCE(b[b.size() - 2] == d.K, InvalidArgument, what, ": inner dimensions differ, A ", shape_str(a_in),
                  " x B ", shape_str(b_in));
   const Shape ba(a.begin(), a.end() - 2), bb(b.begin(), b.end() - 2);
-  // (A 2-D B, the usual weight, broadcasts without a message to build.)
-  const Shape batch = bb.empty() ? ba : ba.empty() ? bb : broadcast_shapes(ba, bb, str_cat(what));
-  const auto sa = broadcast_strides(ba, batch), sb = broadcast_strides(bb, batch);
-  const int64_t nbatch = shape_numel(batch);
-  d.offsets_a.resize(static_cast<size_t>(nbatch));
-  d.offsets_b.resize(static_cast<size_t>(nbatch));
-  IndexIter it(batch);
-  for (int64_t n = 0; n < nbatch; ++n) {
-    int64_t oa = 0, ob = 0;
-    for (size_t i = 0; i < batch.size(); ++i) {
-      oa += it.idx[i] * sa[i];
-      ob += it.idx[i] * sb[i];
+  if (bb.empty()) {  // a 2-D B (the usual weight) under every matrix of A: no broadcast to work out
+    const int64_t nbatch = shape_numel(ba);
+    d.offsets_a.resize(static_cast<size_t>(nbatch));
+    d.offsets_b.assign(static_cast<size_t>(nbatch), 0);
+    for (int64_t n = 0; n < nbatch; ++n) d.offsets_a[static_cast<size_t>(n)] = n * d.M * d.K;
+    d.out = ba;
+  } else {
+    const Shape batch = ba.empty() ? bb : broadcast_shapes(ba, bb, str_cat(what));
+    const auto sa = broadcast_strides(ba, batch), sb = broadcast_strides(bb, batch);
+    const int64_t nbatch = shape_numel(batch);
+    d.offsets_a.resize(static_cast<size_t>(nbatch));
+    d.offsets_b.resize(static_cast<size_t>(nbatch));
+    IndexIter it(batch);
+    for (int64_t n = 0; n < nbatch; ++n) {
+      int64_t oa = 0, ob = 0;
+      for (size_t i = 0; i < batch.size(); ++i) {
+        oa += it.idx[i] * sa[i];
+        ob += it.idx[i] * sb[i];
+      }
+      d.offsets_a[static_cast<size_t>(n)] = oa * d.M * d.K;
+      d.offsets_b[static_cast<size_t>(n)] = ob * d.K * d.N;
+      it.next();
     }
-    d.offsets_a[static_cast<size_t>(n)] = oa * d.M * d.K;
-    d.offsets_b[static_cast<size_t>(n)] = ob * d.K * d.N;
-    it.next();
+    d.out = batch;
   }
-  d.out = batch;
   if (!a_vec) d.out.push_back(d.M);
   if (!b_vec) d.out.push_back(d.N);
   return d;
