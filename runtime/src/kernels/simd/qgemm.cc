@@ -387,11 +387,12 @@ void qgemm(const QGemmArgs& g_in, ThreadPool* pool) {
   // With a float output and no C, C's scratch rows exist only where a path
   // needs them: an empty depth, or the int16 pair kernels' partial sums of a
   // depth over one block (the quad kernels keep theirs per task).
+  // (Not zeroed: the first depth block stores, an empty depth is cleared below.)
   QGemmArgs gp = g_in;
-  std::vector<int32_t> scratch_c;
+  std::unique_ptr<int32_t[]> scratch_c;
   if (gp.C == nullptr && (gp.K <= 0 || (kQuad == nullptr && gp.K > kKc))) {
-    scratch_c.resize(static_cast<size_t>(gp.M * gp.N));
-    gp.C = scratch_c.data();
+    scratch_c.reset(new int32_t[static_cast<size_t>(gp.M * gp.N)]);
+    gp.C = scratch_c.get();
     gp.ldc = gp.N;
   }
   const QGemmArgs& g = gp;
