@@ -125,3 +125,108 @@ def test_aarch64_sgemm_default_follows_the_cores(monkeypatch, in_order):
     assert sdc.expected_isa(cap="neon_a53") == "neon_a53"
     assert sdc.expected_isa(cap="generic") == "generic"
     assert sdc.expected_isa(cap="avx512") == default
+
+
+def expected_fastmath_paths() -> list[str]:
+    """The vector-math paths this CPU runs, portable first (elementwise_math.cc's rule)."""
+    if sdc._aarch64():
+        return ["generic", "neon"]
+    if sdc.is_arm32():
+        return ["generic", "neon"] if sdc.hwcap() & sdc.HWCAP_NEON else ["generic"]
+    flags = sdc._x86_flags()
+    paths = ["generic"]
+    if {"avx2", "fma"} <= flags:
+        paths.append("avx2")
+        if {"avx512f", "avx512dq", "avx512bw", "avx512vl"} <= flags:
+            paths.append("avx512")
+    return paths
+
+
+def test_fastmath_paths_follow_the_cpu():
+    """AVX-512's 16-lane table where the CPU has AVX-512 F, DQ, BW and VL (and AVX2 + FMA), the
+    default then unless PIONNX_FASTMATH caps it."""
+    assert pionnx.simd_paths()["fastmath"] == expected_fastmath_paths()
+
+
+_FASTMATH_RUNNER = r"""
+import sys, numpy as np, pionnx
+model, feeds, out = sys.argv[1:4]
+y = pionnx.InferenceSession(model).run(None, dict(np.load(feeds)))
+np.savez(out, *y)
+print(pionnx.simd_info()["fastmath"])
+"""
+
+
+def test_every_fastmath_path_matches_the_portable_one(tmp_path):
+    """Each vector-math path this CPU runs (forced with PIONNX_FASTMATH, one process each) gives the
+    portable path's Exp, Tanh, Erf, Sigmoid, GELU (erf and tanh forms), Softmax and
+    LayerNormalization within float rounding, over rows of lengths that leave every vector tail
+    (1-67 values) and values from underflow to overflow, NaN and infinities in their places."""
+    from onnx import TensorProto, helper
+
+    rng = np.random.default_rng(17)
+    x = (rng.standard_normal((67, 67)) * 4).astype(np.float32)
+    x[0, :8] = [np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-30, -90.0, 90.0]
+    x[1, :6] = [3e-4, -3e-4, 5e-4, 7.9, -7.95, 4.0]
+    ops = [
+        ("Exp", {}),
+        ("Tanh", {}),
+        ("Erf", {}),
+        ("Sigmoid", {}),
+        ("Gelu", {}),
+        ("Gelu", {"approximate": "tanh"}),
+        ("Softmax", {"axis": -1}),
+    ]
+    nodes, outs = [], []
+    for i, (op, attrs) in enumerate(ops):
+        nodes.append(helper.make_node(op, ["x"], [f"y{i}"], **attrs))
+        outs.append(helper.make_tensor_value_info(f"y{i}", TensorProto.FLOAT, None))
+    # LayerNormalization on rows of each length 1..67 (the tails of every vector width).
+    for n in (1, 3, 7, 8, 15, 16, 17, 31, 33, 64, 67):
+        name = f"ln{n}"
+        nodes.append(helper.make_node("Slice", ["xf", "zero", f"len{n}", "axis1"], [f"{name}_in"]))
+        nodes.append(helper.make_node("LayerNormalization", [f"{name}_in", f"g{n}", f"b{n}"], [name], axis=-1))
+        outs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, None))
+    finite = np.nan_to_num(x, nan=0.5, posinf=3.0, neginf=-3.0)
+    inits = [
+        helper.make_tensor("zero", TensorProto.INT64, [1], [0]),
+        helper.make_tensor("axis1", TensorProto.INT64, [1], [1]),
+    ]
+    for n in (1, 3, 7, 8, 15, 16, 17, 31, 33, 64, 67):
+        inits += [
+            helper.make_tensor(f"len{n}", TensorProto.INT64, [1], [n]),
+            helper.make_tensor(f"g{n}", TensorProto.FLOAT, [n], rng.uniform(0.5, 1.5, n).tolist()),
+            helper.make_tensor(f"b{n}", TensorProto.FLOAT, [n], rng.uniform(-1, 1, n).tolist()),
+        ]
+    graph = helper.make_graph(
+        nodes,
+        "fastmath",
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, [67, 67]),
+            helper.make_tensor_value_info("xf", TensorProto.FLOAT, [67, 67]),
+        ],
+        outs,
+        inits,
+    )
+    model = tmp_path / "fastmath.onnx"
+    model.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)]).SerializeToString())
+    feeds = tmp_path / "feeds.npz"
+    np.savez(feeds, x=x, xf=finite)
+    results = {}
+    for path in expected_fastmath_paths():
+        out = tmp_path / f"{path}.npz"
+        proc = subprocess.run(
+            [sys.executable, "-c", _FASTMATH_RUNNER, str(model), str(feeds), str(out)],
+            env={**os.environ, "PIONNX_FASTMATH": path},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert proc.stdout.strip() == path
+        with np.load(out) as z:
+            results[path] = [z[k] for k in sorted(z.files, key=lambda k: int(k.split("_")[1]))]
+    ref = results["generic"]
+    for path, got in results.items():
+        for i, (g, r) in enumerate(zip(got, ref)):
+            np.testing.assert_array_equal(np.isnan(g), np.isnan(r), err_msg=f"{path}: output {i} NaN positions")
+            np.testing.assert_allclose(g, r, rtol=2e-6, atol=1e-6, err_msg=f"{path}: output {i}")

@@ -87,14 +87,20 @@ PIONNX_QGEMM=generic "$qemu_arm" -cpu cortex-a15 -L /usr/arm-linux-gnueabihf "$o
 
 # --- the vector math (exp, tanh, erf, sigmoid, GELU, softmax's pieces) against libm in double, and
 # the depthwise 3x3 rows (stride 1, dilated, stride 2) against a double sum. Each family is
-# kernels/simd/FAMILY.cc (the driver and the portable code), FAMILY_avx2.cc (a "not here" stub on
-# ARM) and FAMILY_neon.cc, checked by tests/cpp/CHECK.cc on each path: NEON where the CPU has it,
+# kernels/simd/FAMILY.cc (the driver and the portable code), FAMILY_avx2.cc and, where the family
+# has one, FAMILY_avx512.cc ("not here" stubs on ARM) and FAMILY_neon.cc, checked by tests/cpp/CHECK.cc on each path: NEON where the CPU has it,
 # the portable (VFP) code on the NEON-less CPU and forced by the family's variable.
 simd=runtime/src/kernels/simd
+x86_files() {  # FAMILY: its x86 table files (AVX2, and AVX-512 where it has one), "not here" stubs on ARM
+  local f
+  for f in "$simd/${1}_avx2.cc" "$simd/${1}_avx512.cc"; do [[ -f "$f" ]] && echo "$f"; done
+  return 0
+}
 family_check_armv7() {  # FAMILY CHECK ENV_VAR
   local family="$1" check="$2" var="$3" cpu
-  local family_objs=()
-  compile_armv7 family_objs "$simd/${family}_neon.cc" "$simd/$family.cc" "$simd/${family}_avx2.cc" "tests/cpp/$check.cc"
+  local family_objs=() x86=()
+  mapfile -t x86 < <(x86_files "$family")
+  compile_armv7 family_objs "$simd/${family}_neon.cc" "$simd/$family.cc" "${x86[@]}" "tests/cpp/$check.cc"
   $cxx "${base[@]}" "${family_objs[@]}" "$out/armv7_${family}_neon.o" "$out/armv7_cpu_features.o" \
     "$out/armv7_file_io.o" -o "$out/${check}_armv7" -pthread
   if arm-linux-gnueabihf-objdump -d "$out/armv7_$family.o" | grep -qE '\bq[0-9]+\b'; then
@@ -107,8 +113,9 @@ family_check_armv7() {  # FAMILY CHECK ENV_VAR
   env "$var=generic" "$qemu_arm" -cpu cortex-a15 -L /usr/arm-linux-gnueabihf "$out/${check}_armv7"
 }
 family_check_aarch64() {  # FAMILY CHECK ENV_VAR
-  local family="$1" check="$2" var="$3"
-  aarch64-linux-gnu-g++ "${common[@]}" -Wno-psabi "$simd/$family.cc" "$simd/${family}_avx2.cc" \
+  local family="$1" check="$2" var="$3" x86=()
+  mapfile -t x86 < <(x86_files "$family")
+  aarch64-linux-gnu-g++ "${common[@]}" -Wno-psabi "$simd/$family.cc" "${x86[@]}" \
     "$simd/${family}_neon.cc" runtime/src/platform/cpu_features.cc runtime/src/platform/file_io.cc \
     "tests/cpp/$check.cc" -o "$out/${check}_aarch64" -pthread
   echo "== qemu-aarch64 $check"

@@ -10,8 +10,8 @@ every kernel path this CPU has, and the onnxruntime-comparing tests on emulated 
    one it has, past its end) with PIONNX_SGEMM / PIONNX_QGEMM /
    PIONNX_FASTMATH. The top rung, every family's fastest, is the default that
    `nox -s tests` already runs. On an AVX-512 VNNI machine that is four runs
-   (generic/generic/generic, avx2/sse2/avx2, avx512/avx2/avx2,
-   avx512/vnni/avx2), five or more with vnni512 and AMX; on an AVX2-only
+   (generic/generic/generic, avx2/sse2/avx2, avx512/avx2/avx512,
+   avx512/vnni/avx512), five or more with vnni512 and AMX; on an AVX2-only
    machine, two.
 2. Emulated CPUs. onnxruntime picks its kernels from the CPU too, and its
    u8 x s8 GEMM is exact only on some (with VNNI, or without AVX2). Under

@@ -18,7 +18,7 @@ namespace platform {
 struct CpuFeatures {
   // x86-64 (all false elsewhere).
   bool sse2 = false, avx2 = false, fma = false;
-  bool avx512f = false, avx512bw = false, avx512vl = false, avx512vnni = false;
+  bool avx512f = false, avx512bw = false, avx512dq = false, avx512vl = false, avx512vnni = false;
   // AMX tiles with int8 dot products (TDPBUSD), enabled by the OS for this
   // process: on Linux the 8 KiB tile state is granted on request
   // (arch_prctl ARCH_REQ_XCOMP_PERM, kernel 5.16+), asked for at detection.

@@ -2,7 +2,8 @@
 // table, the run-time choice among the ISA tables (fastmath_paths), and the
 // entry points that call through the chosen one. The math itself is in
 // elementwise_math_kernels.h; the AVX2 table in elementwise_math_avx2.cc, the
-// NEON one in elementwise_math_neon.cc.
+// AVX-512 one in elementwise_math_avx512.cc, the NEON one in
+// elementwise_math_neon.cc.
 #include "kernels/simd/elementwise_math.h"
 
 #include <string>
@@ -21,7 +22,10 @@ PIONNX_FASTMATH_TABLE(generic, Generic, )
 const Kernels& active() {
   static const Kernels& k = [] {
     const std::string& name = simd::fastmath_paths().active;
-    return name == "avx2" ? *kernels_avx2() : name == "neon" ? *kernels_neon() : kGeneric;
+    return name == "avx512" ? *kernels_avx512()
+           : name == "avx2" ? *kernels_avx2()
+           : name == "neon" ? *kernels_neon()
+                            : kGeneric;
   }();
   return k;
 }
@@ -64,11 +68,12 @@ float erf(float x) { return erf_v(splat(x))[0]; }
 
 namespace simd {
 
-// PIONNX_FASTMATH=generic|avx2|neon caps the choice (tests, benchmarks).
+// PIONNX_FASTMATH=generic|avx2|avx512|neon caps the choice (tests, benchmarks).
 const PathChoice& fastmath_paths() {
   static const PathChoice choice =
-      platform::choose_path("vector math", "PIONNX_FASTMATH", {"generic", "avx2", "neon"},
-                            {true, fastmath::kernels_avx2() != nullptr, fastmath::kernels_neon() != nullptr});
+      platform::choose_path("vector math", "PIONNX_FASTMATH", {"generic", "avx2", "avx512", "neon"},
+                            {true, fastmath::kernels_avx2() != nullptr, fastmath::kernels_avx512() != nullptr,
+                             fastmath::kernels_neon() != nullptr});
   return choice;
 }
 
