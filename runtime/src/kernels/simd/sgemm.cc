@@ -399,6 +399,15 @@ void gemm_packed_a(const SgemmUKernel& uk, const float* Ap, int64_t M, int64_t N
     bpanel = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(bstore.data()) + 63) & ~uintptr_t{63});
   }
 
+  // A shallow product (K <= 128: ResNet-50's 1x1 convolutions from 64 and 128
+  // channels) spends little on each tile's multiply-adds next to storing its
+  // C rows (and reading its residual): there the tiles go along each row band,
+  // so C is written in MR sequential streams that the prefetchers follow,
+  // each column panel of B read again from L2. Column panel by column panel,
+  // each panel's tiles touched a line in every row of C, each on another
+  // page. 1x1 64 -> 256 on 56x56 with a residual: 1.09 -> 0.81 ms (AVX-512),
+  // 1.47 -> 1.17 (AVX2); ResNet-50 1 thread about 2-3 % faster.
+  const bool rows_outer = !(epi && epi->fn) && K <= std::min<int64_t>(KC, 128);
   for (int64_t jc = 0; jc < N; jc += NC) {
     const int64_t nc = std::min(NC, N - jc);
     for (int64_t pc = 0; pc < K; pc += KC) {
@@ -410,31 +419,41 @@ void gemm_packed_a(const SgemmUKernel& uk, const float* Ap, int64_t M, int64_t N
       const bool last = pc + kc >= K;
       // Bias and activation as each final tile is stored (SgemmEpilogue::bias_act).
       const SgemmBiasAct* ba = last && epi && !epi->fn && epi->bias_act.active() ? &epi->bias_act : nullptr;
+      // One tile: rows ic + ir of A's block times column panel jr of B's.
+      auto tile = [&](int64_t ic, int64_t mc, int64_t jr, int64_t ir) {
+        const int n = static_cast<int>(std::min<int64_t>(NR, nc - jr));
+        const int m = static_cast<int>(std::min<int64_t>(MR, mc - ir));
+        const float* a = Ap + (ic + ir) * K + pc * MR;
+        float* c = C + (ic + ir) * ldc + jc + jr;
+        const int64_t row = i_off + ic + ir, col = j_off + jc + jr;
+        const float* res = ba && ba->residual ? ba->residual + row * ba->ldr + col : nullptr;
+        // The residual's rows come from memory, one line each a row apart: fetched
+        // while the tile computes, else the stores wait on them (30 % slower).
+        if (res)
+          for (int i = 0; i < m; ++i) {
+            __builtin_prefetch(res + i * ba->ldr);
+            __builtin_prefetch(res + i * ba->ldr + n - 1);
+          }
+        if (ba && uk.run_bias_act) {
+          uk.run_bias_act(kc, a, bp + jr * kc, c, ldc, m, n, accumulate, ba->bias ? ba->bias + row : nullptr, res, *ba);
+        } else {
+          uk.run(kc, a, bp + jr * kc, c, ldc, m, n, accumulate);
+          if (ba) finish_tile(*ba, row, col, c, ldc, m, n);
+        }
+      };
+      if (rows_outer && kc == K) {
+        for (int64_t ic = 0; ic < M; ic += MC) {
+          const int64_t mc = std::min(MC, M - ic);
+          for (int64_t ir = 0; ir < mc; ir += MR)
+            for (int64_t jr = 0; jr < nc; jr += NR) tile(ic, mc, jr, ir);
+        }
+        continue;
+      }
       for (int64_t ic = 0; ic < M; ic += MC) {
         const int64_t mc = std::min(MC, M - ic);
         for (int64_t jr = 0; jr < nc; jr += NR) {
           const int n = static_cast<int>(std::min<int64_t>(NR, nc - jr));
-          for (int64_t ir = 0; ir < mc; ir += MR) {
-            const int m = static_cast<int>(std::min<int64_t>(MR, mc - ir));
-            const float* a = Ap + (ic + ir) * K + pc * MR;
-            float* c = C + (ic + ir) * ldc + jc + jr;
-            const int64_t row = i_off + ic + ir, col = j_off + jc + jr;
-            const float* res = ba && ba->residual ? ba->residual + row * ba->ldr + col : nullptr;
-            // The residual's rows come from memory, one line each a row apart: fetched
-            // while the tile computes, else the stores wait on them (30 % slower).
-            if (res)
-              for (int i = 0; i < m; ++i) {
-                __builtin_prefetch(res + i * ba->ldr);
-                __builtin_prefetch(res + i * ba->ldr + n - 1);
-              }
-            if (ba && uk.run_bias_act) {
-              uk.run_bias_act(kc, a, bp + jr * kc, c, ldc, m, n, accumulate, ba->bias ? ba->bias + row : nullptr, res,
-                              *ba);
-            } else {
-              uk.run(kc, a, bp + jr * kc, c, ldc, m, n, accumulate);
-              if (ba) finish_tile(*ba, row, col, c, ldc, m, n);
-            }
-          }
+          for (int64_t ir = 0; ir < mc; ir += MR) tile(ic, mc, jr, ir);
           if (epi && epi->fn && last)
             epi->fn(i_off + ic, i_off + ic + mc, j_off + jc + jr, j_off + jc + jr + n, C + ic * ldc + jc + jr, ldc);
         }
