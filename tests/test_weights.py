@@ -570,11 +570,13 @@ def test_direct_conv_matches_the_reference(
     ],
 )
 def test_winograd_conv_matches_the_reference(channels, m_out, height, width, pads, threads):
-    """3x3 stride-1 convolutions with enough channels and tiles take the Winograd F(4x4, 3x3) path
-    (conv_winograd.cc; winograd_applies says which), with a bias and a fused Relu; against onnx.reference.
-    F(4x4, 3x3) rounds differently from a direct sum (its transforms scale values by up to 8 and 1/24): the
-    error is checked relative to the output's largest value, as the conformance suite's tolerances would
-    see it. PIONNX_CONV=im2col (cpu_matrix) forces the im2col GEMM instead."""
+    """3x3 stride-1 convolutions with enough channels and tiles take the Winograd path (conv_winograd.cc;
+    winograd_applies says which, winograd_tile whether F(4x4, 3x3) or, on 13-16 wide maps with AVX-512's
+    panels, F(2x2, 3x3)), with a bias and a fused Relu; against onnx.reference. Winograd rounds differently
+    from a direct sum (F(4x4)'s transforms scale values by up to 8 and 1/24): the error is checked relative
+    to the output's largest value, as the conformance suite's tolerances would see it. PIONNX_CONV=im2col
+    (cpu_matrix) forces the im2col GEMM instead; test_every_winograd_tile_matches_the_reference forces each
+    tile."""
     w = RNG.standard_normal((m_out, channels, 3, 3)).astype(np.float32)
     b = RNG.standard_normal((m_out,)).astype(np.float32)
     got, want = conv_against_reference(
@@ -582,3 +584,79 @@ def test_winograd_conv_matches_the_reference(channels, m_out, height, width, pad
     )
     assert got.shape == want.shape
     np.testing.assert_allclose(got, want, rtol=0, atol=5e-5 * np.abs(want).max())
+
+
+WINOGRAD_CASES = [
+    (32, 32, 28, 28, 1),
+    (40, 36, 27, 30, 1),
+    (33, 48, 26, 29, 2),
+    (256, 256, 14, 14, 1),
+    (64, 70, 13, 13, 1),
+    (48, 66, 13, 15, 1),
+    (16, 48, 58, 61, 1),
+    (512, 40, 48, 48, 1),
+    (24, 40, 16, 16, 0),  # 16x16 input, no padding: 14x14 outputs
+]
+
+_WINOGRAD_RUNNER = r"""
+import sys, numpy as np, pionnx
+models, feeds, out = sys.argv[1], sys.argv[2], sys.argv[3]
+x = np.load(feeds)
+ys = {}
+for i, path in enumerate(models.split(",")):
+    for threads in (1, 2):
+        o = pionnx.SessionOptions()
+        o.intra_op_num_threads = threads
+        ys[f"{i}_{threads}"] = pionnx.InferenceSession(path, o).run(None, {"x": x[str(i)]})[0]
+np.savez(out, **ys)
+"""
+
+
+@pytest.mark.parametrize("tile", ["2", "4"])
+def test_every_winograd_tile_matches_the_reference(tile, tmp_path):
+    """PIONNX_WINOGRAD_TILE=2 or 4 forces F(2x2, 3x3) or F(4x4, 3x3) on every Winograd convolution (read once
+    per process: one child process each), so every CPU runs both whatever its rule picks: whole and partial
+    tiles, tiles in the padding, transposed and plain products, several tile blocks, 1 and 2 threads, with a
+    bias and a fused Relu, against onnx.reference."""
+    import os
+    import subprocess
+    import sys
+
+    from onnx.reference import ReferenceEvaluator
+
+    paths, feeds, wants = [], {}, []
+    for i, (channels, m_out, height, width, pads) in enumerate(WINOGRAD_CASES):
+        w = RNG.standard_normal((m_out, channels, 3, 3)).astype(np.float32)
+        b = RNG.standard_normal((m_out,)).astype(np.float32)
+        nodes = [
+            helper.make_node("Conv", ["x", "w", "b"], ["c"], kernel_shape=[3, 3], pads=[pads] * 4),
+            helper.make_node("Relu", ["c"], ["y"]),
+        ]
+        x_shape = [2, channels, height, width]
+        m = model(
+            nodes,
+            [tensor("x", TensorProto.FLOAT, x_shape)],
+            [tensor("y", TensorProto.FLOAT, None)],
+            [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")],
+        )
+        path = tmp_path / f"conv{i}.onnx"
+        path.write_bytes(m.SerializeToString())
+        paths.append(str(path))
+        feeds[str(i)] = RNG.standard_normal(x_shape).astype(np.float32)
+        wants.append(ReferenceEvaluator(m).run(None, {"x": feeds[str(i)]})[0])
+    np.savez(tmp_path / "x.npz", **feeds)
+    subprocess.run(
+        [sys.executable, "-c", _WINOGRAD_RUNNER, ",".join(paths), str(tmp_path / "x.npz"), str(tmp_path / "y.npz")],
+        env={**os.environ, "PIONNX_WINOGRAD_TILE": tile},
+        check=True,
+    )
+    with np.load(tmp_path / "y.npz") as got:
+        for i, want in enumerate(wants):
+            for threads in (1, 2):
+                np.testing.assert_allclose(
+                    got[f"{i}_{threads}"],
+                    want,
+                    rtol=0,
+                    atol=5e-5 * np.abs(want).max(),
+                    err_msg=f"case {WINOGRAD_CASES[i]}, {threads} thread(s), tile {tile}",
+                )

@@ -858,6 +858,8 @@ class ConvKernel : public Kernel {
         packed_(info.constant_input(1)),
         wino_(info.constant_input(1)),
         wino_t_(info.constant_input(1)),
+        wino2_(info.constant_input(1)),
+        wino2_t_(info.constant_input(1)),
         packed_t_(info.constant_input(1)) {}
 
   void compute(KernelContext& ctx) const override {
@@ -927,9 +929,11 @@ class ConvKernel : public Kernel {
       // A constant W is transformed once per session; a fed one takes the im2col path below.
       // The products' form (tiles as columns, or transposed as rows) depends on the plane size: one cached
       // transform per form.
-      const bool tr = winograd_transposed(g, M);
+      const int out = winograd_tile(g);
+      const bool tr = winograd_transposed(g, M, out);
+      auto& cache = out == 2 ? (tr ? wino2_t_ : wino2_) : (tr ? wino_t_ : wino_);
       const auto* wino =
-          (tr ? wino_t_ : wino_).get(w, [&](const Tensor& wt) { return winograd_weights(wt.data<float>(), M, C, tr); });
+          cache.get(w, [&](const Tensor& wt) { return winograd_weights(wt.data<float>(), M, C, tr, out); });
       if (wino) {
         float* yp = y.data<float>();
         const std::function<void(float*, int64_t)> finish = [&act, Z, yp](float* v, int64_t n) {
@@ -983,8 +987,9 @@ class ConvKernel : public Kernel {
   int64_t group_;
   Activation act_;
   ConstantWeightCache<std::vector<simd::SgemmPackedA>> packed_;
-  ConstantWeightCache<WinogradWeights> wino_, wino_t_;  // the Winograd transform, plain and transposed
-  ConstantWeightCache<simd::SgemmPackedB> packed_t_;    // W^T, for conv_transposed
+  ConstantWeightCache<WinogradWeights> wino_, wino_t_;    // the Winograd transform, plain and transposed
+  ConstantWeightCache<WinogradWeights> wino2_, wino2_t_;  // the same for F(2x2, 3x3)
+  ConstantWeightCache<simd::SgemmPackedB> packed_t_;      // W^T, for conv_transposed
 };
 
 }  // namespace

@@ -10,9 +10,11 @@ namespace pionnx {
 
 namespace {
 
-constexpr int kTile = 6;  // input tile (4 outputs + 2 of the 3x3 window's reach)
-constexpr int kOut = 4;
-constexpr int kElems = kTile * kTile;
+// F(kOut x kOut, 3x3): input tiles of kTile = kOut + 2 (the 3x3 window's
+// reach), kTile^2 products per tile. F(4x4) by default, F(2x2) where
+// winograd_tile says.
+template <int kOut>
+constexpr int kTileOf = kOut + 2;
 
 // Four tiles side by side, one per lane (simd::v4f): the transforms below
 // run on four tiles at once.
@@ -24,9 +26,17 @@ using simd::v4f;
 // row in a vector, and back.
 using simd::transpose4;
 
-// d (6 values, stride s) -> B^T d. T: float, or v4f for four tiles.
-template <typename T>
+// d (kTile values, stride s) -> B^T d. T: float, or v4f for four tiles.
+template <int kOut, typename T>
 inline void input_1d(const T* d, int s, T* o, int os) {
+  if constexpr (kOut == 2) {
+    const T d0 = d[0], d1 = d[s], d2 = d[2 * s], d3 = d[3 * s];
+    o[0] = d0 - d2;
+    o[os] = d1 + d2;
+    o[2 * os] = d2 - d1;
+    o[3 * os] = d1 - d3;
+    return;
+  }
   const T d0 = d[0], d1 = d[s], d2 = d[2 * s], d3 = d[3 * s], d4 = d[4 * s], d5 = d[5 * s];
   o[0] = 4.f * d0 - 5.f * d2 + d4;
   o[os] = -4.f * (d1 + d2) + d3 + d4;
@@ -36,9 +46,15 @@ inline void input_1d(const T* d, int s, T* o, int os) {
   o[5 * os] = 4.f * d1 - 5.f * d3 + d5;
 }
 
-// m (6 values, stride s) -> A^T m (4 values).
-template <typename T>
+// m (kTile values, stride s) -> A^T m (kOut values).
+template <int kOut, typename T>
 inline void output_1d(const T* m, int s, T* o, int os) {
+  if constexpr (kOut == 2) {
+    const T m0 = m[0], m1 = m[s], m2 = m[2 * s], m3 = m[3 * s];
+    o[0] = m0 + m1 + m2;
+    o[os] = m1 - m2 - m3;
+    return;
+  }
   const T m0 = m[0], m1 = m[s], m2 = m[2 * s], m3 = m[3 * s], m4 = m[4 * s], m5 = m[5 * s];
   const T a = m1 + m2, b = m1 - m2, c = m3 + m4, d = m3 - m4;
   o[0] = m0 + a + c;
@@ -47,25 +63,35 @@ inline void output_1d(const T* m, int s, T* o, int os) {
   o[3 * os] = b + 8.f * d + m5;
 }
 
-// The 6x6 input tiles -> B^T d B, in place (d: 36 values, row-major).
-template <typename T>
+// The kTile x kTile input tiles -> B^T d B, in place (d: row-major).
+template <int kOut, typename T>
 inline void input_tile(T* d) {
-  T tmp[kElems];
-  for (int j = 0; j < kTile; ++j) input_1d(d + j, kTile, tmp + j, kTile);          // B^T d
-  for (int i = 0; i < kTile; ++i) input_1d(tmp + kTile * i, 1, d + kTile * i, 1);  // (B^T d) B
+  constexpr int kTile = kTileOf<kOut>;
+  T tmp[kTile * kTile];
+  for (int j = 0; j < kTile; ++j) input_1d<kOut>(d + j, kTile, tmp + j, kTile);          // B^T d
+  for (int i = 0; i < kTile; ++i) input_1d<kOut>(tmp + kTile * i, 1, d + kTile * i, 1);  // (B^T d) B
 }
 
-// The 6x6 products -> A^T s A (o: 16 values, row-major).
-template <typename T>
+// The kTile x kTile products -> A^T s A (o: kOut x kOut values, row-major).
+template <int kOut, typename T>
 inline void output_tile(const T* s, T* o) {
+  constexpr int kTile = kTileOf<kOut>;
   T tmp[kOut * kTile];
-  for (int j = 0; j < kTile; ++j) output_1d(s + j, kTile, tmp + j, kTile);        // A^T s (4 x 6)
-  for (int i = 0; i < kOut; ++i) output_1d(tmp + kTile * i, 1, o + kOut * i, 1);  // (A^T s) A
+  for (int j = 0; j < kTile; ++j) output_1d<kOut>(s + j, kTile, tmp + j, kTile);        // A^T s (kOut x kTile)
+  for (int i = 0; i < kOut; ++i) output_1d<kOut>(tmp + kTile * i, 1, o + kOut * i, 1);  // (A^T s) A
 }
 
-// g (3 values, stride s) -> G g (6 values).
+// g (3 values, stride s) -> G g (kTile values).
+template <int kOut>
 inline void weight_1d(const float* g, int s, float* o, int os) {
   const float g0 = g[0], g1 = g[s], g2 = g[2 * s];
+  if constexpr (kOut == 2) {
+    o[0] = g0;
+    o[os] = (g0 + g1 + g2) / 2.f;
+    o[2 * os] = (g0 - g1 + g2) / 2.f;
+    o[3 * os] = g2;
+    return;
+  }
   o[0] = g0 / 4.f;
   o[os] = -(g0 + g1 + g2) / 6.f;
   o[2 * os] = -(g0 - g1 + g2) / 6.f;
@@ -79,8 +105,10 @@ std::vector<float>& buffer(int which) {
   return bufs[which];
 }
 
-// The 4x4 output tiles of a 2-D geometry (the edge ones partial).
-int64_t tile_count(const WindowGeometry& g) { return ((g.out[0] + kOut - 1) / kOut) * ((g.out[1] + kOut - 1) / kOut); }
+// The out x out output tiles of a 2-D geometry (the edge ones partial).
+int64_t tile_count(const WindowGeometry& g, int out = 4) {
+  return ((g.out[0] + out - 1) / out) * ((g.out[1] + out - 1) / out);
+}
 
 }  // namespace
 
@@ -115,13 +143,36 @@ bool winograd_applies(const WindowGeometry& g, int64_t group, int64_t C, int64_t
 
 // Tiles per block of conv_winograd (the transformed input and the products
 // at most 2M floats each).
-int64_t tiles_per_block(int64_t C, int64_t M) {
-  return std::max<int64_t>(8, (int64_t{1} << 21) / (kElems * std::max(C, M)) / 8 * 8);
+int64_t tiles_per_block(int64_t C, int64_t M, int elems) {
+  return std::max<int64_t>(8, (int64_t{1} << 21) / (elems * std::max(C, M)) / 8 * 8);
 }
 
-bool winograd_transposed(const WindowGeometry& g, int64_t M) {
+int winograd_tile(const WindowGeometry& g) {
+  // PIONNX_WINOGRAD_TILE=4|2 forces either for every convolution (tests, benchmarks); unset (or auto),
+  // the rule below.
+  static const platform::PathChoice choice = platform::choose_path(
+      "Winograd tile", "PIONNX_WINOGRAD_TILE", {"4", "auto", "2"}, {true, true, true}, {true, true, false});
+  if (choice.active != "auto") return choice.active == "2" ? 2 : 4;
+  // F(2x2, 3x3) on maps of 13 to 16 outputs a side (16 F(4x4) tiles) where
+  // those 16 tiles fill at most half of the SGEMM's column panel (AVX-512's
+  // 32 columns). Its 49 to 64 tiles make longer products, over weights 16/9
+  // of the kernel's size, not 36/9: in a network they come from memory
+  // (ResNet-50's 256 -> 256 on 14x14, twelve in a chain, 1.70 -> 1.35 ms
+  // each, though alone, in cache, 0.93 -> 1.02), and a 13x13 map is covered
+  // by 14x14 outputs, not 16x16. Intel Xeon (AVX-512), 1 thread, alternated
+  // processes: SqueezeNet 0.96 of its time, Inception v1 0.96, Inception v2
+  // 0.95, DenseNet-121 0.96, ResNet-50 0.98 (2 threads: SqueezeNet 0.95,
+  // Inception v2 0.92). With AVX2's 16-column panels, where F(4x4)'s 16
+  // tiles fill one, F(2x2) lost (SqueezeNet 1.04) and is not taken; nor for
+  // 28x28 maps (49 tiles; Inception v2 1.03).
   const simd::SgemmTile t = simd::sgemm_tile();
   const int64_t tiles = tile_count(g);
+  return tiles <= 16 && 2 * tiles <= t.nr ? 2 : 4;
+}
+
+bool winograd_transposed(const WindowGeometry& g, int64_t M, int out) {
+  const simd::SgemmTile t = simd::sgemm_tile();
+  const int64_t tiles = tile_count(g, out);
   // Where the plain products would leave half of their one panel empty, M wide enough to fill the
   // transposed ones' panels. Single convolutions on the AVX-512 Xeon (32-column panels), plain against
   // transposed: 64->256 on 13x13 374 -> 302 us, 48->192 on 13x13 240 -> 191, 64->64 on 14x14 148 -> 111;
@@ -129,17 +180,22 @@ bool winograd_transposed(const WindowGeometry& g, int64_t M) {
   return M >= 2 * t.nr && 2 * tiles <= t.nr;
 }
 
-WinogradWeights winograd_weights(const float* w, int64_t M, int64_t C, bool transposed) {
+namespace {
+
+template <int kOut>
+WinogradWeights make_weights(const float* w, int64_t M, int64_t C, bool transposed) {
+  constexpr int kTile = kTileOf<kOut>, kElems = kTile * kTile;
   WinogradWeights u;
   u.M = M;
   u.C = C;
+  u.out = kOut;
   std::vector<float> planes(static_cast<size_t>(kElems * M * C));
   for (int64_t m = 0; m < M; ++m)
     for (int64_t c = 0; c < C; ++c) {
       const float* g = w + (m * C + c) * 9;
       float gg[kTile * 3], v[kElems];
-      for (int j = 0; j < 3; ++j) weight_1d(g + j, 3, gg + j, 3);                  // columns: G g (6 x 3)
-      for (int i = 0; i < kTile; ++i) weight_1d(gg + 3 * i, 1, v + kTile * i, 1);  // rows: (G g) G^T
+      for (int j = 0; j < 3; ++j) weight_1d<kOut>(g + j, 3, gg + j, 3);                  // columns: G g (kTile x 3)
+      for (int i = 0; i < kTile; ++i) weight_1d<kOut>(gg + 3 * i, 1, v + kTile * i, 1);  // rows: (G g) G^T
       for (int e = 0; e < kElems; ++e) planes[static_cast<size_t>((e * M + m) * C + c)] = v[e];
     }
   if (transposed) {
@@ -152,6 +208,12 @@ WinogradWeights winograd_weights(const float* w, int64_t M, int64_t C, bool tran
   return u;
 }
 
+}  // namespace
+
+WinogradWeights winograd_weights(const float* w, int64_t M, int64_t C, bool transposed, int out) {
+  return out == 2 ? make_weights<2>(w, M, C, transposed) : make_weights<4>(w, M, C, transposed);
+}
+
 namespace {
 
 // The output transform of transposed products (P[e] holds tile t's M
@@ -159,9 +221,11 @@ namespace {
 // each 4x4 output row comes out of a 4x4 transposition as one channel's four
 // values. Tiles [t0, t0 + nt) of a plane tw tiles wide; finish (when not
 // null) runs on each finished plane.
+template <int kOut>
 void outputs_transposed(ThreadPool& pool, const float* P, int64_t ps, int64_t M, int64_t nt, int64_t t0, int64_t tw,
                         int64_t OH, int64_t OW, const float* bias, float* Y,
                         const std::function<void(float*, int64_t)>* finish) {
+  constexpr int kTile = kTileOf<kOut>, kElems = kTile * kTile;
   pool.parallel_for((M + 3) / 4, grain_size(1 << 14, nt * 400), [&](int64_t b0, int64_t b1) {
     for (int64_t m0 = 4 * b0; m0 < std::min(M, 4 * b1); m0 += 4) {
       const int64_t lanes = std::min<int64_t>(4, M - m0);
@@ -179,9 +243,17 @@ void outputs_transposed(ThreadPool& pool, const float* P, int64_t ps, int64_t M,
             sv[e] = load4(tmp);
           }
         }
-        output_tile(sv, ov);
+        output_tile<kOut>(sv, ov);
         const int64_t oy = (t0 + t) / tw * kOut, ox = (t0 + t) % tw * kOut;
         const int64_t rows = std::min<int64_t>(kOut, OH - oy), cols = std::min<int64_t>(kOut, OW - ox);
+        if constexpr (kOut != 4) {  // ov[kOut * i + j] lanes: channels, each written value by value
+          for (int i = 0; i < rows; ++i)
+            for (int64_t l = 0; l < lanes; ++l) {
+              float* y = Y + (m0 + l) * OH * OW + (oy + i) * OW + ox;
+              for (int64_t j = 0; j < cols; ++j) y[j] = ov[kOut * i + j][l] + bl[l];
+            }
+          continue;
+        }
         for (int i = 0; i < rows; ++i) {
           v4f* r = ov + kOut * i;  // r[j] lanes: channels; after the transposition r[l]: channel l's row i
           transpose4(r[0], r[1], r[2], r[3]);
@@ -202,16 +274,16 @@ void outputs_transposed(ThreadPool& pool, const float* P, int64_t ps, int64_t M,
   });
 }
 
-}  // namespace
-
-void conv_winograd(ThreadPool& pool, const WinogradWeights& u, const float* X, const float* bias, float* Y, int64_t N,
-                   const WindowGeometry& g, const std::function<void(float*, int64_t)>* finish) {
+template <int kOut>
+void conv_winograd_impl(ThreadPool& pool, const WinogradWeights& u, const float* X, const float* bias, float* Y,
+                        int64_t N, const WindowGeometry& g, const std::function<void(float*, int64_t)>* finish) {
+  constexpr int kTile = kTileOf<kOut>, kElems = kTile * kTile;
   const int64_t C = u.C, M = u.M, H = g.in[0], W = g.in[1], OH = g.out[0], OW = g.out[1];
   const int64_t PH = g.pad_begin[0], PW = g.pad_begin[1];
   const int64_t th = (OH + kOut - 1) / kOut, tw = (OW + kOut - 1) / kOut, tiles = th * tw;
   // Tiles per block: the transformed input (36 x C x nt) and products
   // (36 x M x nt) at most 2M floats each.
-  const int64_t nt_max = tiles_per_block(C, M);
+  const int64_t nt_max = tiles_per_block(C, M, kElems);
   const bool transposed = !u.ut.empty();
   std::vector<float>& vbuf = buffer(0);
   std::vector<float>& pbuf = buffer(1);
@@ -261,7 +333,8 @@ void conv_winograd(ThreadPool& pool, const WinogradWeights& u, const float* X, c
             // Four tiles side by side, inside the input: each input row's 20 values (tile l's start at
             // 4 l) as five vectors, transposed into the 6 lanes-by-tile columns.
             const int64_t y0 = (t0 + t) / tw * kOut - PH, x0 = (t0 + t) % tw * kOut - PW;
-            if ((t0 + t) / tw == (t0 + t + 3) / tw && y0 >= 0 && x0 >= 0 && y0 + kTile <= H && x0 + 20 <= W) {
+            if (kOut == 4 && (t0 + t) / tw == (t0 + t + 3) / tw && y0 >= 0 && x0 >= 0 && y0 + kTile <= H &&
+                x0 + 20 <= W) {
               for (int i = 0; i < kTile; ++i) {
                 const float* r = xc + (y0 + i) * W + x0;
                 v4f a = load4(r), b = load4(r + 4), c = load4(r + 8), e = load4(r + 12), f = load4(r + 16);
@@ -272,8 +345,10 @@ void conv_winograd(ThreadPool& pool, const WinogradWeights& u, const float* X, c
                 d[kTile * i + 1] = b;
                 d[kTile * i + 2] = c;
                 d[kTile * i + 3] = e;
-                d[kTile * i + 4] = a2;
-                d[kTile * i + 5] = b2;
+                if constexpr (kOut == 4) {
+                  d[kTile * i + 4] = a2;
+                  d[kTile * i + 5] = b2;
+                }
               }
             } else {
               int64_t st[4];
@@ -284,7 +359,7 @@ void conv_winograd(ThreadPool& pool, const WinogradWeights& u, const float* X, c
                   d[kTile * i + j] =
                       v4f{src[0][i * st[0] + j], src[1][i * st[1] + j], src[2][i * st[2] + j], src[3][i * st[3] + j]};
             }
-            input_tile(d);
+            input_tile<kOut>(d);
             for (int e = 0; e < kElems; ++e) std::memcpy(vc + e * vs + t, &d[e], sizeof(v4f));
           }
           for (; t < nt; ++t) {
@@ -293,7 +368,7 @@ void conv_winograd(ThreadPool& pool, const WinogradWeights& u, const float* X, c
             float d[kElems];
             for (int i = 0; i < kTile; ++i)
               for (int j = 0; j < kTile; ++j) d[kTile * i + j] = src[i * st + j];
-            input_tile(d);
+            input_tile<kOut>(d);
             for (int e = 0; e < kElems; ++e) vc[e * vs + t] = d[e];
           }
         }
@@ -314,7 +389,8 @@ void conv_winograd(ThreadPool& pool, const WinogradWeights& u, const float* X, c
         }
       });
       if (transposed) {
-        outputs_transposed(pool, P, ps, M, nt, t0, tw, OH, OW, bias, Yn, finish && nt == tiles ? finish : nullptr);
+        outputs_transposed<kOut>(pool, P, ps, M, nt, t0, tw, OH, OW, bias, Yn,
+                                 finish && nt == tiles ? finish : nullptr);
         continue;
       }
       // Product tiles -> 4x4 outputs (+ bias), four tiles at a time.
@@ -333,18 +409,20 @@ void conv_winograd(ThreadPool& pool, const WinogradWeights& u, const float* X, c
           for (; t + 4 <= nt; t += 4) {
             v4f sv[kElems], ov[kOut * kOut];
             for (int e = 0; e < kElems; ++e) sv[e] = load4(pm + e * ps + t);
-            output_tile(sv, ov);
+            output_tile<kOut>(sv, ov);
             // Four whole tiles side by side: each output row's 16 values, transposed from the lanes.
             const int64_t oy = (t0 + t) / tw * kOut, ox = (t0 + t) % tw * kOut;
-            if ((t0 + t) / tw == (t0 + t + 3) / tw && oy + kOut <= OH && ox + 16 <= OW) {
-              const v4f bv = {b, b, b, b};
-              for (int i = 0; i < kOut; ++i) {
-                v4f* r = ov + kOut * i;
-                transpose4(r[0], r[1], r[2], r[3]);
-                float* y = ym + (oy + i) * OW + ox;
-                for (int l = 0; l < 4; ++l) store4(y + 4 * l, r[l] + bv);
+            if constexpr (kOut == 4) {
+              if ((t0 + t) / tw == (t0 + t + 3) / tw && oy + kOut <= OH && ox + 16 <= OW) {
+                const v4f bv = {b, b, b, b};
+                for (int i = 0; i < kOut; ++i) {
+                  v4f* r = ov + kOut * i;
+                  transpose4(r[0], r[1], r[2], r[3]);
+                  float* y = ym + (oy + i) * OW + ox;
+                  for (int l = 0; l < 4; ++l) store4(y + 4 * l, r[l] + bv);
+                }
+                continue;
               }
-              continue;
             }
             for (int l = 0; l < 4; ++l) {
               float o[kOut * kOut];
@@ -355,7 +433,7 @@ void conv_winograd(ThreadPool& pool, const WinogradWeights& u, const float* X, c
           for (; t < nt; ++t) {
             float sv[kElems], o[kOut * kOut];
             for (int e = 0; e < kElems; ++e) sv[e] = pm[e * ps + t];
-            output_tile(sv, o);
+            output_tile<kOut>(sv, o);
             put(t, o);
           }
           if (finish && nt == tiles) (*finish)(ym, OH* OW);  // one block: the plane is whole, and in cache
@@ -367,6 +445,14 @@ void conv_winograd(ThreadPool& pool, const WinogradWeights& u, const float* X, c
         for (int64_t m = m0; m < m1; ++m) (*finish)(Yn + m * OH * OW, OH * OW);
       });
   }
+}
+
+}  // namespace
+
+void conv_winograd(ThreadPool& pool, const WinogradWeights& u, const float* X, const float* bias, float* Y, int64_t N,
+                   const WindowGeometry& g, const std::function<void(float*, int64_t)>* finish) {
+  if (u.out == 2) conv_winograd_impl<2>(pool, u, X, bias, Y, N, g, finish);
+  else conv_winograd_impl<4>(pool, u, X, bias, Y, N, g, finish);
 }
 
 }  // namespace pionnx

@@ -5,7 +5,10 @@
 // 36 transformed weight matrices (G g G^T, made once per session) with the
 // SGEMM, and each product tile is transformed back (A^T m A) into a 4x4 output
 // tile. 36 multiplications per 16 outputs instead of 144: a quarter of the
-// im2col GEMM's arithmetic, for the cost of the transforms.
+// im2col GEMM's arithmetic, for the cost of the transforms. On some small
+// maps F(2x2, 3x3) instead (winograd_tile): 4x4 input tiles, 16 products
+// per 2x2 output tile (4 multiplications per output instead of 9), the
+// weights transformed to 16/9 of their size (F(4x4): 36/9).
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -18,12 +21,13 @@
 
 namespace pionnx {
 
-// The transformed weights in one of two forms: u, 36 packed A matrices
+// The transformed weights in one of two forms: u, 36 (F(2x2): 16) packed A matrices
 // (M x C) for products P[e] = U[e] V[e] with the tiles as the SGEMM's
 // columns; or ut, 36 packed B matrices (C x M) for P[e]^T = V[e]^T U[e]^T
 // with the tiles as its rows (winograd_transposed).
 struct WinogradWeights {
   int64_t M = 0, C = 0;
+  int out = 4;  // F(out x out, 3x3): 4, or 2 (winograd_tile)
   std::vector<simd::SgemmPackedA> u;
   std::vector<simd::SgemmPackedB> ut;
 };
@@ -44,9 +48,15 @@ bool winograd_applies(const WindowGeometry& g, int64_t group, int64_t C, int64_t
 // and 14x14 outputs: 16) fill half of a 32-column AVX-512 panel but whole
 // 8-row tiles, so the tiles go in the rows and the M channels in the panels
 // (never with AVX2's 16-column panels: Winograd starts at 16 tiles).
-bool winograd_transposed(const WindowGeometry& g, int64_t M);
+bool winograd_transposed(const WindowGeometry& g, int64_t M, int out);
 
-WinogradWeights winograd_weights(const float* w, int64_t M, int64_t C, bool transposed);
+// The output tile of a convolution Winograd takes: 4 (F(4x4, 3x3)), or 2
+// (F(2x2, 3x3): its tiles fill the SGEMM's panels better and its weights
+// stream from memory in less time, on maps of 13-16 outputs a side with
+// AVX-512's panels). PIONNX_WINOGRAD_TILE=2|4 forces either (tests).
+int winograd_tile(const WindowGeometry& g);
+
+WinogradWeights winograd_weights(const float* w, int64_t M, int64_t C, bool transposed, int out);
 
 // Y = conv(X, W) + bias, then `finish` over each written output row span
 // (channel m, its first element, the count): the activation.
