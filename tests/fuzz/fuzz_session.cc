@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "kernels/base/cast.h"
+#include "kernels/base/families.h"
 #include "kernels/base/kernel.h"
 #include "pionnx/session.h"
 #include "pionnx/status.h"
@@ -67,6 +68,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   cfg.limits.max_tensor_bytes = uint64_t(4) << 20;
   cfg.limits.max_memory_bytes = uint64_t(64) << 20;
   cfg.limits.max_inlined_nodes = 20000;
+  // A Loop runs the iterations it asks for (no run timeout): a mutated trip
+  // count of 2^62 would be a hang here, not a bug.
+  pionnx::set_loop_iteration_cap(10000);
   try {
     pionnx::Session s(std::string_view(reinterpret_cast<const char*>(data), size), "", cfg);
     std::vector<std::pair<std::string, Value>> feeds;

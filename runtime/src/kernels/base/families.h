@@ -21,4 +21,9 @@ void register_signal_family(KernelRegistry& r);    // kernels/signal/
 void register_text_family(KernelRegistry& r);      // kernels/text/
 void register_ml_family(KernelRegistry& r);        // kernels/ml/
 
+// Loop refuses (InvalidArgument) to run more iterations than this, process-
+// wide (default: no bound, as ONNX asks; kernels/control/). For the fuzz
+// harness, where a mutated trip count of 2^62 is a hang, not a finding.
+void set_loop_iteration_cap(int64_t cap);
+
 }  // namespace pionnx

@@ -3,6 +3,7 @@
 // (KernelInfo::subgraph); values of enclosing graphs are read through the
 // scope at run time.
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 
 #include "kernels/base/dtype_dispatch.h"
@@ -14,6 +15,8 @@
 namespace pionnx {
 
 namespace {
+
+std::atomic<int64_t> g_loop_iteration_cap{INT64_MAX};
 
 std::vector<size_t> all_outputs(const Subgraph& e) {
   std::vector<size_t> v(e.graph().outputs.size());
@@ -89,7 +92,10 @@ class Loop : public Kernel {
     }
     std::vector<std::vector<Tensor>> scans(n_scan_);
     std::vector<size_t> wanted = all_outputs(*body_);
+    const int64_t cap = g_loop_iteration_cap.load(std::memory_order_relaxed);
     for (int64_t it = 0; it < max_trips && cond; ++it) {
+      PIONNX_ENFORCE(it < cap, InvalidArgument, n.describe(), ": more than ", cap,
+                     " iterations (the process's loop iteration cap, set_loop_iteration_cap)");
       Value iter(Tensor::scalar<int64_t>(it));
       Value cond_v(Tensor::scalar<bool>(cond));
       std::vector<const Value*> ins{&iter, &cond_v};
@@ -239,6 +245,8 @@ class Scan : public Kernel {
 }  // namespace
 
 // The control family's one file, and its registration.
+void set_loop_iteration_cap(int64_t cap) { g_loop_iteration_cap.store(cap, std::memory_order_relaxed); }
+
 void register_control_family(KernelRegistry& r) {
   r.add_all("", {impl<If>("If"), impl<Loop>("Loop"), impl<Scan>("Scan")});
 }
