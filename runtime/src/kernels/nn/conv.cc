@@ -859,7 +859,6 @@ class ConvKernel : public Kernel {
         wino_(info.constant_input(1)),
         wino_t_(info.constant_input(1)),
         wino2_(info.constant_input(1)),
-        wino2_t_(info.constant_input(1)),
         packed_t_(info.constant_input(1)) {}
 
   void compute(KernelContext& ctx) const override {
@@ -931,7 +930,7 @@ class ConvKernel : public Kernel {
       // transform per form.
       const int out = winograd_tile(g);
       const bool tr = winograd_transposed(g, M, out);
-      auto& cache = out == 2 ? (tr ? wino2_t_ : wino2_) : (tr ? wino_t_ : wino_);
+      auto& cache = out == 2 ? wino2_ : tr ? wino_t_ : wino_;  // F(2x2) runs plain only
       const auto* wino =
           cache.get(w, [&](const Tensor& wt) { return winograd_weights(wt.data<float>(), M, C, tr, out); });
       if (wino) {
@@ -987,9 +986,9 @@ class ConvKernel : public Kernel {
   int64_t group_;
   Activation act_;
   ConstantWeightCache<std::vector<simd::SgemmPackedA>> packed_;
-  ConstantWeightCache<WinogradWeights> wino_, wino_t_;    // the Winograd transform, plain and transposed
-  ConstantWeightCache<WinogradWeights> wino2_, wino2_t_;  // the same for F(2x2, 3x3)
-  ConstantWeightCache<simd::SgemmPackedB> packed_t_;      // W^T, for conv_transposed
+  ConstantWeightCache<WinogradWeights> wino_, wino_t_;  // the Winograd transform, plain and transposed
+  ConstantWeightCache<WinogradWeights> wino2_;          // F(2x2, 3x3)'s (plain products only)
+  ConstantWeightCache<simd::SgemmPackedB> packed_t_;    // W^T, for conv_transposed
 };
 
 }  // namespace

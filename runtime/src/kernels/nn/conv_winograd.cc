@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <stdexcept>
 
 namespace pionnx {
 
@@ -171,8 +172,9 @@ int winograd_tile(const WindowGeometry& g) {
 }
 
 bool winograd_transposed(const WindowGeometry& g, int64_t M, int out) {
+  if (out != 4) return false;  // F(2x2)'s 49 or more tiles fill the panels
   const simd::SgemmTile t = simd::sgemm_tile();
-  const int64_t tiles = tile_count(g, out);
+  const int64_t tiles = tile_count(g);
   // Where the plain products would leave half of their one panel empty, M wide enough to fill the
   // transposed ones' panels. Single convolutions on the AVX-512 Xeon (32-column panels), plain against
   // transposed: 64->256 on 13x13 374 -> 302 us, 48->192 on 13x13 240 -> 191, 64->64 on 14x14 148 -> 111;
@@ -211,21 +213,21 @@ WinogradWeights make_weights(const float* w, int64_t M, int64_t C, bool transpos
 }  // namespace
 
 WinogradWeights winograd_weights(const float* w, int64_t M, int64_t C, bool transposed, int out) {
+  if (out == 2 && transposed) throw std::logic_error("winograd_weights: F(2x2, 3x3) runs its products plain only");
   return out == 2 ? make_weights<2>(w, M, C, transposed) : make_weights<4>(w, M, C, transposed);
 }
 
 namespace {
 
-// The output transform of transposed products (P[e] holds tile t's M
+// The output transform of F(4x4)'s transposed products (P[e] holds tile t's M
 // channels at P + e * ps + t * M): four channels at a time, one per lane, so
 // each 4x4 output row comes out of a 4x4 transposition as one channel's four
 // values. Tiles [t0, t0 + nt) of a plane tw tiles wide; finish (when not
 // null) runs on each finished plane.
-template <int kOut>
 void outputs_transposed(ThreadPool& pool, const float* P, int64_t ps, int64_t M, int64_t nt, int64_t t0, int64_t tw,
                         int64_t OH, int64_t OW, const float* bias, float* Y,
                         const std::function<void(float*, int64_t)>* finish) {
-  constexpr int kTile = kTileOf<kOut>, kElems = kTile * kTile;
+  constexpr int kOut = 4, kTile = kTileOf<kOut>, kElems = kTile * kTile;
   pool.parallel_for((M + 3) / 4, grain_size(1 << 14, nt * 400), [&](int64_t b0, int64_t b1) {
     for (int64_t m0 = 4 * b0; m0 < std::min(M, 4 * b1); m0 += 4) {
       const int64_t lanes = std::min<int64_t>(4, M - m0);
@@ -246,14 +248,6 @@ void outputs_transposed(ThreadPool& pool, const float* P, int64_t ps, int64_t M,
         output_tile<kOut>(sv, ov);
         const int64_t oy = (t0 + t) / tw * kOut, ox = (t0 + t) % tw * kOut;
         const int64_t rows = std::min<int64_t>(kOut, OH - oy), cols = std::min<int64_t>(kOut, OW - ox);
-        if constexpr (kOut != 4) {  // ov[kOut * i + j] lanes: channels, each written value by value
-          for (int i = 0; i < rows; ++i)
-            for (int64_t l = 0; l < lanes; ++l) {
-              float* y = Y + (m0 + l) * OH * OW + (oy + i) * OW + ox;
-              for (int64_t j = 0; j < cols; ++j) y[j] = ov[kOut * i + j][l] + bl[l];
-            }
-          continue;
-        }
         for (int i = 0; i < rows; ++i) {
           v4f* r = ov + kOut * i;  // r[j] lanes: channels; after the transposition r[l]: channel l's row i
           transpose4(r[0], r[1], r[2], r[3]);
@@ -388,10 +382,11 @@ void conv_winograd_impl(ThreadPool& pool, const WinogradWeights& u, const float*
             simd::sgemm_prepacked(u.u[static_cast<size_t>(e)], false, nt, V + e * vs, nt, 0.f, P + e * ps, nt, nullptr);
         }
       });
-      if (transposed) {
-        outputs_transposed<kOut>(pool, P, ps, M, nt, t0, tw, OH, OW, bias, Yn,
-                                 finish && nt == tiles ? finish : nullptr);
-        continue;
+      if constexpr (kOut == 4) {  // only F(4x4) runs transposed (winograd_transposed)
+        if (transposed) {
+          outputs_transposed(pool, P, ps, M, nt, t0, tw, OH, OW, bias, Yn, finish && nt == tiles ? finish : nullptr);
+          continue;
+        }
       }
       // Product tiles -> 4x4 outputs (+ bias), four tiles at a time.
       pool.parallel_for(M, grain_size(1 << 14, nt * 100), [&](int64_t m0, int64_t m1) {

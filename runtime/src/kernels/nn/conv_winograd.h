@@ -44,10 +44,11 @@ const std::string& conv_path();
 bool winograd_applies(const WindowGeometry& g, int64_t group, int64_t C, int64_t M);
 
 // W is M x C x 3 x 3.
-// Whether the products run transposed for this geometry: few tiles (13x13
-// and 14x14 outputs: 16) fill half of a 32-column AVX-512 panel but whole
-// 8-row tiles, so the tiles go in the rows and the M channels in the panels
-// (never with AVX2's 16-column panels: Winograd starts at 16 tiles).
+// Whether F(out x out)'s products run transposed for this geometry: few
+// tiles (13x13 and 14x14 outputs: 16) fill half of a 32-column AVX-512 panel
+// but whole 8-row tiles, so the tiles go in the rows and the M channels in the
+// panels (never with AVX2's 16-column panels: Winograd starts at 16 tiles;
+// never for F(2x2), whose 49 or more tiles fill the panels).
 bool winograd_transposed(const WindowGeometry& g, int64_t M, int out);
 
 // The output tile of a convolution Winograd takes: 4 (F(4x4, 3x3)), or 2
