@@ -127,8 +127,9 @@ def test_aarch64_sgemm_default_follows_the_cores(monkeypatch, in_order):
     assert sdc.expected_isa(cap="avx512") == default
 
 
-def expected_fastmath_paths() -> list[str]:
-    """The vector-math paths this CPU runs, portable first (elementwise_math.cc's rule)."""
+def expected_family_paths(avx512_flags: set[str]) -> list[str]:
+    """The paths of a family with portable, AVX2 + FMA, AVX-512 (needing avx512_flags) and NEON
+    kernels that this CPU runs, portable first."""
     if sdc._aarch64():
         return ["generic", "neon"]
     if sdc.is_arm32():
@@ -137,9 +138,14 @@ def expected_fastmath_paths() -> list[str]:
     paths = ["generic"]
     if {"avx2", "fma"} <= flags:
         paths.append("avx2")
-        if {"avx512f", "avx512dq", "avx512bw", "avx512vl"} <= flags:
+        if avx512_flags <= flags:
             paths.append("avx512")
     return paths
+
+
+def expected_fastmath_paths() -> list[str]:
+    """The vector-math paths this CPU runs (elementwise_math.cc's rule)."""
+    return expected_family_paths({"avx512f", "avx512dq", "avx512bw", "avx512vl"})
 
 
 def test_fastmath_paths_follow_the_cpu():
@@ -148,13 +154,29 @@ def test_fastmath_paths_follow_the_cpu():
     assert pionnx.simd_paths()["fastmath"] == expected_fastmath_paths()
 
 
-_FASTMATH_RUNNER = r"""
+_FORCED_RUNNER = r"""
 import sys, numpy as np, pionnx
-model, feeds, out = sys.argv[1:4]
+model, feeds, out, family = sys.argv[1:5]
 y = pionnx.InferenceSession(model).run(None, dict(np.load(feeds)))
 np.savez(out, *y)
-print(pionnx.simd_info()["fastmath"])
+print(pionnx.simd_info()[family])
 """
+
+
+def forced_outputs(family: str, path: str, model, feeds) -> list[np.ndarray]:
+    """The model's outputs in a child process with `family`'s kernels forced to `path`
+    (PIONNX_<FAMILY>), which the child confirms it ran."""
+    out = model.parent / f"{family}-{path}.npz"
+    proc = subprocess.run(
+        [sys.executable, "-c", _FORCED_RUNNER, str(model), str(feeds), str(out), family],
+        env={**os.environ, f"PIONNX_{family.upper()}": path},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert proc.stdout.strip() == path
+    with np.load(out) as z:
+        return [z[k] for k in sorted(z.files, key=lambda k: int(k.split("_")[1]))]
 
 
 def test_every_fastmath_path_matches_the_portable_one(tmp_path):
@@ -212,21 +234,83 @@ def test_every_fastmath_path_matches_the_portable_one(tmp_path):
     model.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)]).SerializeToString())
     feeds = tmp_path / "feeds.npz"
     np.savez(feeds, x=x, xf=finite)
-    results = {}
-    for path in expected_fastmath_paths():
-        out = tmp_path / f"{path}.npz"
-        proc = subprocess.run(
-            [sys.executable, "-c", _FASTMATH_RUNNER, str(model), str(feeds), str(out)],
-            env={**os.environ, "PIONNX_FASTMATH": path},
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        assert proc.stdout.strip() == path
-        with np.load(out) as z:
-            results[path] = [z[k] for k in sorted(z.files, key=lambda k: int(k.split("_")[1]))]
+    results = {path: forced_outputs("fastmath", path, model, feeds) for path in expected_fastmath_paths()}
     ref = results["generic"]
     for path, got in results.items():
         for i, (g, r) in enumerate(zip(got, ref)):
             np.testing.assert_array_equal(np.isnan(g), np.isnan(r), err_msg=f"{path}: output {i} NaN positions")
             np.testing.assert_allclose(g, r, rtol=2e-6, atol=1e-6, err_msg=f"{path}: output {i}")
+
+
+def expected_depthwise_paths() -> list[str]:
+    """The depthwise paths this CPU runs (depthwise.cc's rule)."""
+    return expected_family_paths({"avx512f", "avx512vl"})
+
+
+def test_depthwise_paths_follow_the_cpu():
+    """AVX-512's depthwise kernels where the CPU has AVX-512 F and VL (and AVX2 + FMA), the default
+    then unless PIONNX_DEPTHWISE caps it."""
+    assert pionnx.simd_paths()["depthwise"] == expected_depthwise_paths()
+
+
+# (channels, height, width, stride, pads, activation): the eight-channel kernel (outputs up to 128
+# wide at stride 1, 64 at stride 2; channels past a multiple of 8 on the rows), odd and even widths
+# (a half vector of two positions last), and the row kernels (wider maps, fewer than 8 channels:
+# 16-output blocks and masked tails).
+_DEPTHWISE_CASES = [
+    (19, 7, 7, 1, [1, 1, 1, 1], "Clip"),
+    (16, 14, 13, 2, [1, 1, 1, 1], "Relu"),
+    (24, 30, 31, 1, [1, 1, 1, 1], None),
+    (8, 56, 56, 2, [0, 0, 1, 1], "Clip"),
+    (11, 9, 5, 1, [2, 0, 1, 2], "Relu"),
+    (9, 12, 100, 1, [1, 1, 1, 1], None),
+    (5, 9, 75, 2, [1, 1, 1, 1], "Clip"),
+    (3, 5, 67, 1, [0, 0, 0, 0], None),
+    (10, 5, 140, 1, [1, 1, 1, 1], "Relu"),
+]
+
+
+def test_every_depthwise_path_matches_the_reference(tmp_path):
+    """Each depthwise path this CPU runs (forced with PIONNX_DEPTHWISE, one process each) against
+    onnx.reference: 3x3 depthwise convolutions over the eight-channel kernel's and the row kernels'
+    shapes, strides 1 and 2, asymmetric pads, Relu and Clip fused into the convolution."""
+    from onnx import TensorProto, helper, numpy_helper
+    from onnx.reference import ReferenceEvaluator
+
+    rng = np.random.default_rng(23)
+    nodes, inputs, outputs, inits, feeds = [], [], [], [], {}
+    for i, (c, h, w, stride, pads, act) in enumerate(_DEPTHWISE_CASES):
+        inputs.append(helper.make_tensor_value_info(f"x{i}", TensorProto.FLOAT, [2, c, h, w]))
+        feeds[f"x{i}"] = rng.standard_normal((2, c, h, w)).astype(np.float32)
+        inits.append(numpy_helper.from_array(rng.standard_normal((c, 1, 3, 3)).astype(np.float32), f"w{i}"))
+        inits.append(numpy_helper.from_array(rng.standard_normal(c).astype(np.float32), f"b{i}"))
+        conv_out = f"c{i}" if act else f"y{i}"
+        nodes.append(
+            helper.make_node(
+                "Conv",
+                [f"x{i}", f"w{i}", f"b{i}"],
+                [conv_out],
+                group=c,
+                kernel_shape=[3, 3],
+                strides=[stride, stride],
+                pads=pads,
+            )
+        )
+        if act == "Relu":
+            nodes.append(helper.make_node("Relu", [conv_out], [f"y{i}"]))
+        elif act == "Clip":
+            nodes.append(helper.make_node("Clip", [conv_out, "lo", "hi"], [f"y{i}"]))
+        outputs.append(helper.make_tensor_value_info(f"y{i}", TensorProto.FLOAT, None))
+    inits += [numpy_helper.from_array(np.float32(0), "lo"), numpy_helper.from_array(np.float32(1.5), "hi")]
+    graph = helper.make_graph(nodes, "depthwise", inputs, outputs, inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model_path = tmp_path / "depthwise.onnx"
+    model_path.write_bytes(model.SerializeToString())
+    feeds_path = tmp_path / "feeds.npz"
+    np.savez(feeds_path, **feeds)
+    want = ReferenceEvaluator(model).run(None, feeds)
+    for path in expected_depthwise_paths():
+        got = forced_outputs("depthwise", path, model_path, feeds_path)
+        for case, g, r in zip(_DEPTHWISE_CASES, got, want):
+            assert g.shape == r.shape, f"{path}: {case}"
+            np.testing.assert_allclose(g, r, rtol=1e-5, atol=1e-5, err_msg=f"{path}: {case}")

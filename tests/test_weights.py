@@ -304,8 +304,8 @@ def test_depthwise_conv_on_padded_planes_matches_the_reference(strides, pads, ac
     """Depthwise 3x3 convolutions with pads up to 2 copy each plane into a zero-padded one (its border
     written once per thread) and run the row kernel over whole rows rounded up to 8 outputs, the extra
     outputs landing on the next rows or, at the plane's end, in a scratch row (conv.cc's depthwise_plane);
-    with 13 channels, outputs up to 64 wide run 8 channels interleaved (simd::depthwise3x3_c8, on AVX2)
-    and the other 5 on the rows: odd and even sizes from 1 to 56 a side, rows narrower than one vector
+    with 13 channels, outputs up to 128 wide (64 at stride 2) run 8 channels interleaved
+    (simd::depthwise3x3_c8, on AVX2 and AVX-512) and the other 5 on the rows: odd and even sizes from 1 to 56 a side, rows narrower than one vector
     (the extra outputs then cross several rows), each stride and asymmetric pads up to 2 on either side,
     bias and a fused activation (Relu and Clip applied in the eight-channel kernel's registers, LeakyRelu
     in a pass after), 2 images over 1 and 2 threads (no plane may write into another's), against

@@ -3,6 +3,8 @@
 // choice among the instruction-set ones.
 #include "kernels/simd/depthwise.h"
 
+#include <string>
+
 #include "kernels/simd/dispatch.h"
 
 namespace pionnx {
@@ -29,16 +31,24 @@ void row_s2_generic(const float* r0, const float* r1, const float* r2, const flo
 }
 
 Depthwise3x3Row active() {
-  static const Depthwise3x3Row k = depthwise_paths().active == "avx2"   ? depthwise3x3_row_avx2()
-                                   : depthwise_paths().active == "neon" ? depthwise3x3_row_neon()
-                                                                        : row_generic;
+  static const Depthwise3x3Row k = [] {
+    const std::string& name = depthwise_paths().active;
+    return name == "avx512" ? depthwise3x3_row_avx512()
+           : name == "avx2" ? depthwise3x3_row_avx2()
+           : name == "neon" ? depthwise3x3_row_neon()
+                            : row_generic;
+  }();
   return k;
 }
 
 Depthwise3x3S2Row active_s2() {
-  static const Depthwise3x3S2Row k = depthwise_paths().active == "avx2"   ? depthwise3x3s2_row_avx2()
-                                     : depthwise_paths().active == "neon" ? depthwise3x3s2_row_neon()
-                                                                          : row_s2_generic;
+  static const Depthwise3x3S2Row k = [] {
+    const std::string& name = depthwise_paths().active;
+    return name == "avx512" ? depthwise3x3s2_row_avx512()
+           : name == "avx2" ? depthwise3x3s2_row_avx2()
+           : name == "neon" ? depthwise3x3s2_row_neon()
+                            : row_s2_generic;
+  }();
   return k;
 }
 
@@ -55,15 +65,19 @@ void depthwise3x3s2_row(const float* r0, const float* r1, const float* r2, const
 }
 
 Depthwise3x3C8 depthwise3x3_c8() {
-  static const Depthwise3x3C8 k = depthwise_paths().active == "avx2" ? depthwise3x3_c8_avx2() : nullptr;
+  static const Depthwise3x3C8 k = [] {
+    const std::string& name = depthwise_paths().active;
+    return name == "avx512" ? depthwise3x3_c8_avx512() : name == "avx2" ? depthwise3x3_c8_avx2() : nullptr;
+  }();
   return k;
 }
 
-// PIONNX_DEPTHWISE=generic|avx2|neon caps the choice (tests, benchmarks).
+// PIONNX_DEPTHWISE=generic|avx2|avx512|neon caps the choice (tests, benchmarks).
 const PathChoice& depthwise_paths() {
   static const PathChoice choice =
-      platform::choose_path("depthwise convolution", "PIONNX_DEPTHWISE", {"generic", "avx2", "neon"},
-                            {true, depthwise3x3_row_avx2() != nullptr, depthwise3x3_row_neon() != nullptr});
+      platform::choose_path("depthwise convolution", "PIONNX_DEPTHWISE", {"generic", "avx2", "avx512", "neon"},
+                            {true, depthwise3x3_row_avx2() != nullptr, depthwise3x3_row_avx512() != nullptr,
+                             depthwise3x3_row_neon() != nullptr});
   return choice;
 }
 

@@ -1,8 +1,9 @@
 // The depthwise family: the inside run of a 3x3 stride-1 or stride-2 depthwise
 // convolution (MobileNet, ShuffleNet, EfficientNet), the loop their time goes
 // to. The driver (depthwise.cc) holds the portable kernel and the run-time
-// choice (PIONNX_DEPTHWISE=generic|avx2|neon); depthwise_avx2.cc the AVX2+FMA one,
-// depthwise_neon.cc the NEON one.
+// choice (PIONNX_DEPTHWISE=generic|avx2|avx512|neon); depthwise_avx2.cc the
+// AVX2+FMA one, depthwise_avx512.cc the AVX-512 one, depthwise_neon.cc the NEON
+// one.
 #pragma once
 #include <cstdint>
 
@@ -50,11 +51,17 @@ using Depthwise3x3C8 = void (*)(const float* x, int64_t in_stride, int64_t H, in
 inline int64_t depthwise3x3_c8_scratch(int64_t OH, int64_t OW, int64_t sh, int64_t sw) {
   return ((OH - 1) * sh + 3) * ((OW - 1) * sw + 3) * 8 + (OW + 8) * 8;
 }
-// The active path's eight-channel kernel, or nullptr (only the AVX2 path has
-// one; the others run the row kernels).
+// The active path's eight-channel kernel, or nullptr (only the AVX2 and
+// AVX-512 paths have one; the others run the row kernels).
 Depthwise3x3C8 depthwise3x3_c8();
 // nullptr when not compiled in or the CPU lacks AVX2 and FMA.
 Depthwise3x3C8 depthwise3x3_c8_avx2();
+// The AVX-512 path (depthwise_avx512.cc): sixteen outputs per step in the row
+// kernels, two positions per vector in the eight-channel one. nullptr when
+// not compiled in or the CPU lacks AVX-512 F/VL or FMA.
+Depthwise3x3Row depthwise3x3_row_avx512();
+Depthwise3x3S2Row depthwise3x3s2_row_avx512();
+Depthwise3x3C8 depthwise3x3_c8_avx512();
 // nullptr when not compiled in or the CPU reports no NEON (depthwise_neon.cc).
 Depthwise3x3Row depthwise3x3_row_neon();
 Depthwise3x3S2Row depthwise3x3s2_row_neon();

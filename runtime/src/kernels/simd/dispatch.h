@@ -14,7 +14,7 @@ using platform::PathChoice;
 const PathChoice& sgemm_paths();      // sgemm.cc: generic, neon, avx2, avx512
 const PathChoice& qgemm_paths();      // qgemm.cc: generic, neon, sse2, avx2, vnni, vnni512, amx
 const PathChoice& fastmath_paths();   // elementwise_math.cc: generic, avx2, avx512, neon
-const PathChoice& depthwise_paths();  // depthwise.cc: generic, avx2, neon
+const PathChoice& depthwise_paths();  // depthwise.cc: generic, avx2, avx512, neon
 
 }  // namespace simd
 }  // namespace pionnx
