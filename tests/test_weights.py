@@ -201,13 +201,14 @@ def conv_against_reference(x_shape, w, b, threads=None, relu=False, act=None, **
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("act", [None, "Relu", "Clip", "LeakyRelu"])
 @pytest.mark.parametrize(
-    ("spatial", "channels", "m_out"), [((7, 7), 40, 96), ((3, 3), 24, 33), ((5, 9), 17, 64), ((9,), 32, 50)]
+    ("spatial", "channels", "m_out"),
+    [((7, 7), 40, 96), ((3, 3), 24, 33), ((5, 9), 17, 64), ((9,), 32, 50), ((14, 14), 24, 70)],
 )
 def test_pointwise_conv_on_small_maps_matches_the_reference(spatial, channels, m_out, act, threads):
-    """1x1 convolutions over a few positions (7x7 and smaller maps, a 1-D one) run as the transposed product
+    """1x1 convolutions over a few positions (14x14 and smaller maps, a 1-D one) run as the transposed product
     W^T-packed (conv.cc's conv_transposed, where the tile padding it saves is large enough), with or
-    without a bias and each kind of fused activation (Relu and Clip applied as the SGEMM stores each tile,
-    LeakyRelu by the block epilogue), batch 2, against onnx.reference. cpu_matrix runs it on every SGEMM
+    without a bias and each kind of fused activation (Relu and Clip applied as the transposition stores,
+    LeakyRelu in a pass after), batch 2, against onnx.reference. cpu_matrix runs it on every SGEMM
     path (each has its own tile, so its own choice of path)."""
     for with_bias in (True, False):
         w = RNG.standard_normal((m_out, channels) + (1,) * len(spatial)).astype(np.float32)

@@ -722,32 +722,15 @@ void conv_transposed(ThreadPool& pool, const simd::SgemmPackedB& wt, const float
     }
     simd::sgemm_packed_b(true, P, 1.f, a, P, wt, 0.f, yt, M, &pool);
     float* y = Y + n * M * P;
+    // Bias, residual and Relu/Clip as the transposition stores (the SGEMM family's, 16 x 16 blocks in
+    // registers on AVX-512); any other activation in a pass over the rows after, while in cache.
+    const simd::SgemmEpilogue e = bias_act_epilogue(B, act, Z ? Z + n * M * P : nullptr, P);
+    simd::SgemmBiasAct ba = e.bias_act;
+    if (e.fn) ba = {B, simd::SgemmBiasAct::None, 0.f, 0.f, Z ? Z + n * M * P : nullptr, P};
     pool.parallel_for((M + kT - 1) / kT, std::max<int64_t>(1, 8192 / (kT * P)), [&](int64_t b0, int64_t b1) {
-      act.with_op<float>([&](auto op) {
-        for (int64_t m0 = b0 * kT; m0 < std::min(M, b1 * kT); m0 += kT) {
-          const int64_t m1 = std::min(M, m0 + kT);
-          for (int64_t p0 = 0; p0 < P; p0 += kT) {
-            const int64_t p1 = std::min(P, p0 + kT);
-            for (int64_t m = m0; m < m1; ++m) {
-              float* ym = y + m * P;
-              const float* src = yt + m;
-              if (Z) {  // FusedConv's residual, after the bias
-                const float* zm = Z + (n * M + m) * P;
-                const float bm = B ? B[m] : 0.f;
-                if (B)
-                  for (int64_t q = p0; q < p1; ++q) ym[q] = op(src[q * M] + bm + zm[q]);
-                else
-                  for (int64_t q = p0; q < p1; ++q) ym[q] = op(src[q * M] + zm[q]);
-              } else if (B) {
-                const float bm = B[m];
-                for (int64_t q = p0; q < p1; ++q) ym[q] = op(src[q * M] + bm);
-              } else {
-                for (int64_t q = p0; q < p1; ++q) ym[q] = op(src[q * M]);
-              }
-            }
-          }
-        }
-      });
+      const int64_t m0 = b0 * kT, m1 = std::min(M, b1 * kT);
+      simd::sgemm_finish_transposed(yt, M, P, m0, m1, ba, y, P);
+      if (e.fn) act.apply(y + m0 * P, (m1 - m0) * P);
     });
   }
 }

@@ -572,6 +572,28 @@ void sgemm_finish_tile(const SgemmBiasAct& ba, const float* bias, const float* r
   }
 }
 
+void sgemm_finish_transposed(const float* yt, int64_t ldt, int64_t P, int64_t m0, int64_t m1, const SgemmBiasAct& ba,
+                             float* y, int64_t ldy) {
+  if (const SgemmFinishTransposed k = active_ukernel().finish_transposed) {
+    k(yt, ldt, P, m0, m1, ba, y, ldy);
+    return;
+  }
+  // 16 x 16 blocks, Yt read down its columns within a block.
+  constexpr int64_t kT = 16;
+  for (int64_t mb = m0; mb < m1; mb += kT) {
+    const int64_t me = std::min(m1, mb + kT);
+    for (int64_t p0 = 0; p0 < P; p0 += kT) {
+      const int64_t p1 = std::min(P, p0 + kT);
+      for (int64_t m = mb; m < me; ++m) {
+        float* ym = y + m * ldy + p0;
+        for (int64_t q = p0; q < p1; ++q) ym[q - p0] = yt[q * ldt + m];
+        sgemm_finish_tile(ba, ba.bias ? ba.bias + m : nullptr, ba.residual ? ba.residual + m * ba.ldr + p0 : nullptr,
+                          ym, ldy, 1, p1 - p0);
+      }
+    }
+  }
+}
+
 const char* sgemm_isa() { return sgemm_paths().active.c_str(); }
 
 SgemmTile sgemm_tile() { return {active_ukernel().mr, active_ukernel().nr}; }

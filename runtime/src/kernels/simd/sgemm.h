@@ -102,6 +102,15 @@ SgemmPackedB sgemm_pack_b(bool trans_b, int64_t K, int64_t N, const float* B, in
 void sgemm_packed_b(bool trans_a, int64_t M, float alpha, const float* A, int64_t lda, const SgemmPackedB& b,
                     float beta, float* C, int64_t ldc, ThreadPool* pool = nullptr);
 
+// Rows [m0, m1) of Y (row stride ldy) from a product computed transposed,
+// Yt (P x M, row stride ldt): Y(m, p) = act(Yt(p, m) + bias[m] +
+// residual[m * ldr + p]), ba's terms as in SgemmEpilogue (bias, residual
+// and act optional). A convolution over a small map computed as Y^T (conv.cc)
+// finishes this way; the AVX-512 kernel transposes 16 x 16 blocks in
+// registers, the others go element by element.
+void sgemm_finish_transposed(const float* yt, int64_t ldt, int64_t P, int64_t m0, int64_t m1, const SgemmBiasAct& ba,
+                             float* y, int64_t ldy);
+
 // The micro-kernel's tile: rows (mr) by columns (nr) of C per call.
 struct SgemmTile {
   int mr, nr;

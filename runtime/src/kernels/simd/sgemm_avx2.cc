@@ -11,6 +11,8 @@
 
 #include <algorithm>
 
+#include "kernels/simd/transpose_avx2.h"
+
 namespace pionnx {
 namespace simd {
 namespace {
@@ -115,9 +117,43 @@ PIONNX_AVX2 void tile_avx2(int64_t kc, const float* a, const float* b, float* c,
   if (m > 5) store_row<kFinish>(c + 5 * ldc, c50, c51, full, k0, k1, accumulate, f, bias, res, ldr, 5);
 }
 
+// A last row tile of one to three rows (a 7x7 map's 49 positions are eight
+// tiles and one row): only those rows multiplied, the panel's first kRows.
+template <bool kFinish, int kRows>
+PIONNX_AVX2 void tile_few(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int m, int n,
+                          bool accumulate, const float* bias, const float* res, int64_t ldr, const Finish& f) {
+  __m256 acc[kRows][2];
+#pragma GCC unroll 4
+  for (int i = 0; i < kRows; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+  for (int64_t k = 0; k < kc; ++k, a += kMR) {
+    const __m256 b0 = _mm256_loadu_ps(b + k * kNR), b1 = _mm256_loadu_ps(b + k * kNR + 8);
+#pragma GCC unroll 4
+    for (int i = 0; i < kRows; ++i) {
+      const __m256 ai = _mm256_broadcast_ss(a + i);
+      acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
+      acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
+    }
+  }
+  const bool full = n == kNR;
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i k0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(n), lane);
+  const __m256i k1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(n - 8), lane);
+#pragma GCC unroll 4
+  for (int i = 0; i < kRows; ++i)
+    if (i < m) store_row<kFinish>(c + i * ldc, acc[i][0], acc[i][1], full, k0, k1, accumulate, f, bias, res, ldr, i);
+}
+
+template <bool kFinish>
+PIONNX_AVX2 void tile_rows(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int m, int n,
+                           bool accumulate, const float* bias, const float* res, int64_t ldr, const Finish& f) {
+  if (m > 3) tile_avx2<kFinish>(kc, a, b, c, ldc, m, n, accumulate, bias, res, ldr, f);
+  else if (m > 1) tile_few<kFinish, 3>(kc, a, b, c, ldc, m, n, accumulate, bias, res, ldr, f);
+  else tile_few<kFinish, 1>(kc, a, b, c, ldc, m, n, accumulate, bias, res, ldr, f);
+}
+
 __attribute__((target("avx2,fma"))) void ukernel_avx2(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
                                                       int m, int n, bool accumulate) {
-  tile_avx2<false>(kc, a, b, c, ldc, m, n, accumulate, nullptr, nullptr, 0, Finish{});
+  tile_rows<false>(kc, a, b, c, ldc, m, n, accumulate, nullptr, nullptr, 0, Finish{});
 }
 
 __attribute__((target("avx2,fma"))) void ukernel_avx2_bias_act(int64_t kc, const float* a, const float* b, float* c,
@@ -125,7 +161,7 @@ __attribute__((target("avx2,fma"))) void ukernel_avx2_bias_act(int64_t kc, const
                                                                const float* bias, const float* res,
                                                                const SgemmBiasAct& ba) {
   const Finish f{bias != nullptr, ba.act, _mm256_set1_ps(ba.lo), _mm256_set1_ps(ba.hi)};
-  tile_avx2<true>(kc, a, b, c, ldc, m, n, accumulate, bias, res, ba.ldr, f);
+  tile_rows<true>(kc, a, b, c, ldc, m, n, accumulate, bias, res, ba.ldr, f);
 }
 
 // Tiles of one row band read from B in place (SgemmShiftedKernel): 16
@@ -225,8 +261,57 @@ __attribute__((target("avx2,fma"))) void gemv_dots_avx2(int64_t K, int64_t n, co
 
 namespace {
 
-const SgemmUKernel kAvx2{kMR,         kNR, ukernel_avx2, "avx2", gemv_rows_avx2, ukernel_avx2_bias_act, gemv_dots_avx2,
-                         shifted_avx2};
+// sgemm_finish_transposed: 8 x 8 blocks of Yt transposed in registers, each
+// of Y's rows then finished as store_row does (bias, residual, activation,
+// in that order); masked loads at the edges, and masked stores only for a
+// block's last positions of a row (microcoded on AMD cores).
+__attribute__((target("avx2,fma"))) void finish_transposed_avx2(const float* yt, int64_t ldt, int64_t P, int64_t m0,
+                                                                int64_t m1, const SgemmBiasAct& ba, float* y,
+                                                                int64_t ldy) {
+  const Finish f{ba.bias != nullptr, ba.act, _mm256_set1_ps(ba.lo), _mm256_set1_ps(ba.hi)};
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  for (int64_t mb = m0; mb < m1; mb += 8) {
+    const int64_t mn = std::min<int64_t>(8, m1 - mb);
+    const __m256i mk = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(mn)), lane);
+    for (int64_t p0 = 0; p0 < P; p0 += 8) {
+      const int64_t pn = std::min<int64_t>(8, P - p0);
+      const __m256i pk = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(pn)), lane);
+      __m256 r[8];
+#pragma GCC unroll 8
+      for (int q = 0; q < 8; ++q)
+        r[q] = q < pn ? (mn == 8 ? _mm256_loadu_ps(yt + (p0 + q) * ldt + mb)
+                                 : _mm256_maskload_ps(yt + (p0 + q) * ldt + mb, mk))
+                      : _mm256_setzero_ps();
+      transpose8(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
+#pragma GCC unroll 8
+      for (int j = 0; j < 8; ++j) {
+        if (j >= mn) break;
+        const int64_t m = mb + j;
+        __m256 v = r[j];
+        if (ba.bias) v = _mm256_add_ps(v, _mm256_broadcast_ss(ba.bias + m));
+        const float* z = ba.residual ? ba.residual + m * ba.ldr + p0 : nullptr;
+        float* out = y + m * ldy + p0;
+        if (pn == 8) {
+          if (z) v = _mm256_add_ps(v, _mm256_loadu_ps(z));
+          _mm256_storeu_ps(out, activate(v, f));
+        } else {
+          if (z) v = _mm256_add_ps(v, _mm256_maskload_ps(z, pk));
+          _mm256_maskstore_ps(out, pk, activate(v, f));
+        }
+      }
+    }
+  }
+}
+
+const SgemmUKernel kAvx2{kMR,
+                         kNR,
+                         ukernel_avx2,
+                         "avx2",
+                         gemv_rows_avx2,
+                         ukernel_avx2_bias_act,
+                         gemv_dots_avx2,
+                         shifted_avx2,
+                         finish_transposed_avx2};
 #undef PIONNX_AVX2
 
 }  // namespace

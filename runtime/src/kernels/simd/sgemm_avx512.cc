@@ -81,13 +81,16 @@ PIONNX_AVX512 void store_row(float* ci, __m512 v0, __m512 v1, bool full, __mmask
 // kMaskB only its first n (a band narrower than a tile, so nothing past it
 // is read). The rows are stored with constant indices (the loop below is
 // unrolled), so the accumulators stay in registers (see sgemm_avx2.cc).
-template <bool kFinish, bool kShifted = false, bool kMaskB = false>
+// kRows: the rows multiplied (the panel's first kRows of its kMR; m <=
+// kRows): a last row tile of 1, 2 or 4 rows (a 7x7 map's 49 positions are six
+// tiles and one row) does not pay for eight.
+template <bool kFinish, bool kShifted = false, bool kMaskB = false, int kRows = kMR>
 PIONNX_AVX512 void tile_avx512(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int m, int n,
                                bool accumulate, const float* bias, const float* res, int64_t ldr, const Finish& f,
                                const int64_t* shift = nullptr) {
-  __m512 acc[kMR][2];
+  __m512 acc[kRows][2];
 #pragma GCC unroll 8
-  for (int i = 0; i < kMR; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  for (int i = 0; i < kRows; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
   const uint32_t cols = n >= kNR ? 0xffffffffu : ((1u << n) - 1u);
   const __mmask16 k0 = static_cast<__mmask16>(cols & 0xffff), k1 = static_cast<__mmask16>(cols >> 16);
   for (int64_t k = 0; k < kc; ++k, a += kMR) {
@@ -95,7 +98,7 @@ PIONNX_AVX512 void tile_avx512(int64_t kc, const float* a, const float* b, float
     const __m512 b0 = kMaskB ? _mm512_maskz_loadu_ps(k0, bk) : _mm512_loadu_ps(bk);
     const __m512 b1 = kMaskB ? _mm512_maskz_loadu_ps(k1, bk + 16) : _mm512_loadu_ps(bk + 16);
 #pragma GCC unroll 8
-    for (int i = 0; i < kMR; ++i) {
+    for (int i = 0; i < kRows; ++i) {
       const __m512 ai = _mm512_set1_ps(a[i]);
       acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
       acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
@@ -103,13 +106,23 @@ PIONNX_AVX512 void tile_avx512(int64_t kc, const float* a, const float* b, float
   }
   const bool full = n == kNR;
 #pragma GCC unroll 8
-  for (int i = 0; i < kMR; ++i)
+  for (int i = 0; i < kRows; ++i)
     if (i < m) store_row<kFinish>(c + i * ldc, acc[i][0], acc[i][1], full, k0, k1, accumulate, f, bias, res, ldr, i);
+}
+
+// A packed tile of m rows with the fewest rows multiplied that hold them.
+template <bool kFinish>
+PIONNX_AVX512 void tile_rows(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int m, int n,
+                             bool accumulate, const float* bias, const float* res, int64_t ldr, const Finish& f) {
+  if (m > 4) tile_avx512<kFinish>(kc, a, b, c, ldc, m, n, accumulate, bias, res, ldr, f);
+  else if (m > 2) tile_avx512<kFinish, false, false, 4>(kc, a, b, c, ldc, m, n, accumulate, bias, res, ldr, f);
+  else if (m > 1) tile_avx512<kFinish, false, false, 2>(kc, a, b, c, ldc, m, n, accumulate, bias, res, ldr, f);
+  else tile_avx512<kFinish, false, false, 1>(kc, a, b, c, ldc, m, n, accumulate, bias, res, ldr, f);
 }
 
 __attribute__((target("avx512f"))) void ukernel_avx512(int64_t kc, const float* a, const float* b, float* c,
                                                        int64_t ldc, int m, int n, bool accumulate) {
-  tile_avx512<false>(kc, a, b, c, ldc, m, n, accumulate, nullptr, nullptr, 0, Finish{});
+  tile_rows<false>(kc, a, b, c, ldc, m, n, accumulate, nullptr, nullptr, 0, Finish{});
 }
 
 __attribute__((target("avx512f"))) void ukernel_avx512_bias_act(int64_t kc, const float* a, const float* b, float* c,
@@ -117,7 +130,7 @@ __attribute__((target("avx512f"))) void ukernel_avx512_bias_act(int64_t kc, cons
                                                                 const float* bias, const float* res,
                                                                 const SgemmBiasAct& ba) {
   const Finish f{bias != nullptr, ba.act, _mm512_set1_ps(ba.lo), _mm512_set1_ps(ba.hi)};
-  tile_avx512<true>(kc, a, b, c, ldc, m, n, accumulate, bias, res, ba.ldr, f);
+  tile_rows<true>(kc, a, b, c, ldc, m, n, accumulate, bias, res, ba.ldr, f);
 }
 
 // Tiles of one row band read from B in place (SgemmShiftedKernel): 32
@@ -172,8 +185,71 @@ __attribute__((target("avx512f"))) void gemv_rows_avx512(int64_t K, int64_t n, c
   }
 }
 
-const SgemmUKernel kAvx512{
-    kMR, kNR, ukernel_avx512, "avx512", gemv_rows_avx512, ukernel_avx512_bias_act, gemv_dots_avx2, shifted_avx512};
+// r[0..15] (rows of 16) into their transpose: four levels of 16 shuffles.
+PIONNX_AVX512 void transpose16(__m512* r) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+    r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+    r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+    r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+  }
+  for (int h = 0; h < 16; h += 8)
+    for (int i = 0; i < 4; ++i) {
+      t[h + i] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0x88);
+      t[h + i + 4] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0xDD);
+    }
+  for (int i = 0; i < 8; ++i) {
+    r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+    r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD);
+  }
+}
+
+// sgemm_finish_transposed: 16 x 16 blocks of Yt transposed in registers, each
+// of Y's rows then finished as store_row does (bias, residual, activation,
+// in that order); masked loads and stores at the edges.
+__attribute__((target("avx512f"))) void finish_transposed_avx512(const float* yt, int64_t ldt, int64_t P, int64_t m0,
+                                                                 int64_t m1, const SgemmBiasAct& ba, float* y,
+                                                                 int64_t ldy) {
+  const Finish f{ba.bias != nullptr, ba.act, _mm512_set1_ps(ba.lo), _mm512_set1_ps(ba.hi)};
+  auto lanes = [](int64_t n) { return static_cast<__mmask16>(n >= 16 ? 0xffffu : n <= 0 ? 0u : (1u << n) - 1u); };
+  for (int64_t mb = m0; mb < m1; mb += 16) {
+    const int64_t mn = std::min<int64_t>(16, m1 - mb);
+    const __mmask16 mk = lanes(mn);
+    for (int64_t p0 = 0; p0 < P; p0 += 16) {
+      const int64_t pn = std::min<int64_t>(16, P - p0);
+      const __mmask16 pk = lanes(pn);
+      __m512 r[16];
+#pragma GCC unroll 16
+      for (int q = 0; q < 16; ++q)
+        r[q] = q < pn ? _mm512_maskz_loadu_ps(mk, yt + (p0 + q) * ldt + mb) : _mm512_setzero_ps();
+      transpose16(r);
+#pragma GCC unroll 16
+      for (int j = 0; j < 16; ++j) {
+        if (j >= mn) break;
+        const int64_t m = mb + j;
+        __m512 v = r[j];
+        if (ba.bias) v = _mm512_add_ps(v, _mm512_set1_ps(ba.bias[m]));
+        if (ba.residual) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(pk, ba.residual + m * ba.ldr + p0));
+        _mm512_mask_storeu_ps(y + m * ldy + p0, pk, activate(v, f));
+      }
+    }
+  }
+}
+
+const SgemmUKernel kAvx512{kMR,
+                           kNR,
+                           ukernel_avx512,
+                           "avx512",
+                           gemv_rows_avx512,
+                           ukernel_avx512_bias_act,
+                           gemv_dots_avx2,
+                           shifted_avx512,
+                           finish_transposed_avx512};
 #undef PIONNX_AVX512
 
 }  // namespace

@@ -54,14 +54,19 @@ using SgemmShiftedKernel = void (*)(int64_t kc, const float* a, const float* b, 
 void sgemm_finish_tile(const SgemmBiasAct& ba, const float* bias, const float* res, float* c, int64_t ldc, int64_t m,
                        int64_t n);
 
+// sgemm_finish_transposed (sgemm.h) over rows [m0, m1) of Y.
+using SgemmFinishTransposed = void (*)(const float* yt, int64_t ldt, int64_t P, int64_t m0, int64_t m1,
+                                       const SgemmBiasAct& ba, float* y, int64_t ldy);
+
 struct SgemmUKernel {
   int mr, nr;
   SgemmMicroKernel run;
   const char* isa;
   SgemvRowsKernel gemv_rows;
   SgemmMicroKernelBiasAct run_bias_act = nullptr;
-  SgemvDotsKernel gemv_dots = nullptr;       // optional: the portable dot products otherwise
-  SgemmShiftedKernel run_shifted = nullptr;  // optional: without it, sgemm_prepacked_shifted declines
+  SgemvDotsKernel gemv_dots = nullptr;                // optional: the portable dot products otherwise
+  SgemmShiftedKernel run_shifted = nullptr;           // optional: without it, sgemm_prepacked_shifted declines
+  SgemmFinishTransposed finish_transposed = nullptr;  // optional: the portable loop otherwise
 };
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
