@@ -374,3 +374,54 @@ def test_terminate_from_another_thread_stops_a_long_run() -> None:
     thread.join()
     ro.terminate = False
     np.testing.assert_allclose(sess.run(None, {"x": x}, ro)[0], x, rtol=1e-4)
+
+
+_LOOP_TERMINATE_RUNNER = r"""
+import sys, threading, time, numpy as np, pionnx
+from onnx import TensorProto, helper
+empty_body = sys.argv[1] == "empty"
+cond_in = helper.make_tensor_value_info("cond_in", TensorProto.BOOL, [])
+x_in = helper.make_tensor_value_info("x_in", TensorProto.FLOAT, [4])
+i_in = helper.make_tensor_value_info("i", TensorProto.INT64, [])
+if empty_body:  # the body's outputs are its inputs: no node inside to check the flag between
+    body = helper.make_graph([], "body", [i_in, cond_in, x_in], [cond_in, x_in])
+else:
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["cond_in"], ["cond_out"]), helper.make_node("Add", ["x_in", "x_in"], ["x_out"])],
+        "body",
+        [i_in, cond_in, x_in],
+        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("x_out", TensorProto.FLOAT, [4])],
+    )
+loop = helper.make_node("Loop", ["M", "cond", "x"], ["y"], body=body)
+graph = helper.make_graph(
+    [loop], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])],
+    [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])],
+    [helper.make_tensor("M", TensorProto.INT64, [], [2**62]), helper.make_tensor("cond", TensorProto.BOOL, [], [True])],
+)
+model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 16)])
+sess = pionnx.InferenceSession(model.SerializeToString())
+ro = pionnx.RunOptions()
+threading.Thread(target=lambda: (time.sleep(0.3), setattr(ro, "terminate", True)), daemon=True).start()
+try:
+    sess.run(None, {"x": np.zeros(4, np.float32)}, ro)
+    print("finished")
+except pionnx.Fail as e:
+    print("stopped" if "terminate flag" in str(e) else f"other: {e}")
+"""
+
+
+@pytest.mark.parametrize("body", ["nodes", "empty"])
+def test_terminate_stops_a_loop_between_iterations(body: str) -> None:
+    """RunOptions.terminate reaches inside a Loop: a trip count of 2^62 (a hang otherwise) stops with
+    the terminate error, whether the body has nodes (checked between them, as the top level is) or none
+    (checked by the Loop every iteration). In a child process, so a run that ignores the flag is
+    killed at the timeout instead of spinning inside the test process."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-c", _LOOP_TERMINATE_RUNNER, body], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "stopped"

@@ -73,20 +73,22 @@ const Value* slot_value(const std::vector<Value>& values, const std::vector<cons
 class RunScope : public Scope {
  public:
   RunScope(const std::unordered_map<std::string, int>& slots, const std::vector<Value>& values,
-           const std::vector<const Value*>& constants, const Scope* outer)
-      : slots_(slots), values_(values), constants_(constants), outer_(outer) {}
+           const std::vector<const Value*>& constants, const Scope* outer, const std::atomic<bool>* terminate)
+      : slots_(slots), values_(values), constants_(constants), outer_(outer), terminate_(terminate) {}
   const Value* lookup(const std::string& name) const override {
     auto it = slots_.find(name);
     if (it != slots_.end())
       if (const Value* v = slot_value(values_, constants_, it->second)) return v;
     return outer_ ? outer_->lookup(name) : nullptr;
   }
+  const std::atomic<bool>* terminate_flag() const override { return terminate_; }
 
  private:
   const std::unordered_map<std::string, int>& slots_;
   const std::vector<Value>& values_;
   const std::vector<const Value*>& constants_;
   const Scope* outer_;
+  const std::atomic<bool>* terminate_;
 };
 
 int64_t value_bytes(const Value& v) {
@@ -265,7 +267,9 @@ int64_t steady_clock_ns() {
 std::vector<Value> GraphExecutor::run(const std::vector<const Value*>& inputs, ThreadPool& pool, const Scope* outer,
                                       const std::vector<size_t>& wanted_outputs, int64_t* peak_bytes,
                                       const RunControl* control) const {
-  const std::atomic<bool>* terminate = control ? control->terminate : nullptr;
+  // A subgraph's run (If/Loop/Scan bodies) has no RunControl of its own: it takes the enclosing run's terminate
+  // flag from its scope, so RunOptions.terminate stops a long loop between the body's nodes too.
+  const std::atomic<bool>* terminate = control ? control->terminate : (outer ? outer->terminate_flag() : nullptr);
   std::vector<NodeEvent>* events = control ? control->node_events : nullptr;
   std::vector<Value> values(slot_names_.size());  // initializers: constant_of_slot_ unless an input sets the slot
   for (size_t i = 0; i < input_slots_.size() && i < inputs.size(); ++i)
@@ -276,7 +280,7 @@ std::vector<Value> GraphExecutor::run(const std::vector<const Value*>& inputs, T
                    "' from an enclosing scope, but no such value exists");
     values[s] = *v;
   }
-  RunScope scope(slots_, values, constant_of_slot_, outer);
+  RunScope scope(slots_, values, constant_of_slot_, outer, terminate);
 
   // Bytes of values made during this run (inputs and weights not counted).
   int64_t live = 0, peak = 0;

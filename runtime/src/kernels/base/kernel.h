@@ -5,6 +5,7 @@
 // reads inputs through the context and allocates outputs through it; it never
 // writes into an input.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -31,6 +32,9 @@ class Scope {
  public:
   virtual ~Scope() = default;
   virtual const Value* lookup(const std::string& name) const = 0;
+  // The run's RunOptions.terminate flag (nullptr: none), for subgraphs and
+  // loops to stop between their nodes and iterations as the top level does.
+  virtual const std::atomic<bool>* terminate_flag() const { return nullptr; }
 };
 
 class Kernel {

@@ -93,9 +93,13 @@ class Loop : public Kernel {
     std::vector<std::vector<Tensor>> scans(n_scan_);
     std::vector<size_t> wanted = all_outputs(*body_);
     const int64_t cap = g_loop_iteration_cap.load(std::memory_order_relaxed);
+    // RunOptions.terminate, checked every iteration: a body may have no node to check it between.
+    const std::atomic<bool>* terminate = ctx.scope() ? ctx.scope()->terminate_flag() : nullptr;
     for (int64_t it = 0; it < max_trips && cond; ++it) {
       PIONNX_ENFORCE(it < cap, InvalidArgument, n.describe(), ": more than ", cap,
                      " iterations (the process's loop iteration cap, set_loop_iteration_cap)");
+      if (terminate && terminate->load(std::memory_order_relaxed))
+        throw Error("Exiting due to terminate flag being set to true.");
       Value iter(Tensor::scalar<int64_t>(it));
       Value cond_v(Tensor::scalar<bool>(cond));
       std::vector<const Value*> ins{&iter, &cond_v};
