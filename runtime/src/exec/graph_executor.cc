@@ -286,8 +286,7 @@ std::vector<Value> GraphExecutor::run(const std::vector<const Value*>& inputs, T
   int64_t live = 0, peak = 0;
   std::vector<int64_t> made(values.size(), 0);
   for (const Step& st : steps_) {
-    if (terminate && terminate->load(std::memory_order_relaxed))
-      throw Error("Exiting due to terminate flag being set to true.");
+    stop_if_terminated(terminate);
     std::vector<const Value*> ins(st.inputs.size(), nullptr);
     for (size_t i = 0; i < st.inputs.size(); ++i) {
       int s = st.inputs[i];

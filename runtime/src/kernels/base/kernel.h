@@ -37,6 +37,12 @@ class Scope {
   virtual const std::atomic<bool>* terminate_flag() const { return nullptr; }
 };
 
+// Throws onnxruntime's terminate error when `flag` (RunOptions.terminate, or
+// nullptr) is set: between a graph's nodes and a Loop's iterations.
+inline void stop_if_terminated(const std::atomic<bool>* flag) {
+  if (flag && flag->load(std::memory_order_relaxed)) throw Error("Exiting due to terminate flag being set to true.");
+}
+
 class Kernel {
  public:
   virtual ~Kernel() = default;

@@ -98,8 +98,7 @@ class Loop : public Kernel {
     for (int64_t it = 0; it < max_trips && cond; ++it) {
       PIONNX_ENFORCE(it < cap, InvalidArgument, n.describe(), ": more than ", cap,
                      " iterations (the process's loop iteration cap, set_loop_iteration_cap)");
-      if (terminate && terminate->load(std::memory_order_relaxed))
-        throw Error("Exiting due to terminate flag being set to true.");
+      stop_if_terminated(terminate);
       Value iter(Tensor::scalar<int64_t>(it));
       Value cond_v(Tensor::scalar<bool>(cond));
       std::vector<const Value*> ins{&iter, &cond_v};

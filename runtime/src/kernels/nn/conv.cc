@@ -636,6 +636,16 @@ void finish_rows(T* Yg, const T* bias, const T* Zg, int64_t Mg, int64_t out_size
   }
 }
 
+// sgemm_bias_act: the SGEMM's form of the bias, residual and activation;
+// false (and the activation None in *ba) for an activation it has not.
+bool sgemm_bias_act(const float* bias, const Activation& act, const float* z, int64_t ldz, simd::SgemmBiasAct* ba) {
+  *ba = {bias, simd::SgemmBiasAct::None, act.a, act.b, z, ldz};
+  if (act.kind == Activation::Relu) ba->act = simd::SgemmBiasAct::Relu;
+  else if (act.kind == Activation::Clip) ba->act = simd::SgemmBiasAct::Clip;
+  else if (act.kind != Activation::None) return false;
+  return true;
+}
+
 // finish_rows as an SGEMM epilogue: each block gets its bias and activation
 // as soon as it is final, while it is still in cache. None, Relu and Clip go
 // to the SGEMM's own bias_act (applied as each tile is stored, by the AVX2
@@ -647,17 +657,8 @@ void finish_rows(T* Yg, const T* bias, const T* Zg, int64_t Mg, int64_t out_size
 simd::SgemmEpilogue bias_act_epilogue(const float* bias, const Activation& act, const float* z = nullptr,
                                       int64_t ldz = 0) {
   simd::SgemmEpilogue e;
-  if (act.kind == Activation::None || act.kind == Activation::Relu || act.kind == Activation::Clip) {
-    e.bias_act.bias = bias;
-    e.bias_act.residual = z;
-    e.bias_act.ldr = ldz;
-    e.bias_act.act = act.kind == Activation::None   ? simd::SgemmBiasAct::None
-                     : act.kind == Activation::Relu ? simd::SgemmBiasAct::Relu
-                                                    : simd::SgemmBiasAct::Clip;
-    e.bias_act.lo = act.a;
-    e.bias_act.hi = act.b;
-    return e;
-  }
+  if (sgemm_bias_act(bias, act, z, ldz, &e.bias_act)) return e;
+  e.bias_act = {};
   e.fn = [bias, &act, z, ldz](int64_t i0, int64_t i1, int64_t j0, int64_t j1, float* c, int64_t ldc) {
     const int64_t cols = j1 - j0;
     act.with_op<float>([&](auto op) {
@@ -724,13 +725,12 @@ void conv_transposed(ThreadPool& pool, const simd::SgemmPackedB& wt, const float
     float* y = Y + n * M * P;
     // Bias, residual and Relu/Clip as the transposition stores (the SGEMM family's, 16 x 16 blocks in
     // registers on AVX-512); any other activation in a pass over the rows after, while in cache.
-    const simd::SgemmEpilogue e = bias_act_epilogue(B, act, Z ? Z + n * M * P : nullptr, P);
-    simd::SgemmBiasAct ba = e.bias_act;
-    if (e.fn) ba = {B, simd::SgemmBiasAct::None, 0.f, 0.f, Z ? Z + n * M * P : nullptr, P};
+    simd::SgemmBiasAct ba;
+    const bool in_finish = sgemm_bias_act(B, act, Z ? Z + n * M * P : nullptr, P, &ba);
     pool.parallel_for((M + kT - 1) / kT, std::max<int64_t>(1, 8192 / (kT * P)), [&](int64_t b0, int64_t b1) {
       const int64_t m0 = b0 * kT, m1 = std::min(M, b1 * kT);
       simd::sgemm_finish_transposed(yt, M, P, m0, m1, ba, y, P);
-      if (e.fn) act.apply(y + m0 * P, (m1 - m0) * P);
+      if (!in_finish) act.apply(y + m0 * P, (m1 - m0) * P);
     });
   }
 }
