@@ -158,6 +158,44 @@ def test_attention_fully_masked_rows_are_zero():
     assert np.all(y[0, 1, 2] == 0) and np.all(y[1, :, 0] == 0)
 
 
+@needs_attention25
+def test_attention_fully_masked_batch_under_a_mask_shared_by_its_rows():
+    """A mask broadcast over the query rows (built once per head) that masks
+    every key of one batch: float32 probabilities left unnormalised until
+    after P V must still give that batch zero rows, not NaN."""
+    rng = np.random.default_rng(6)
+    mask = np.ones((2, 1, 1, 5), dtype=bool)
+    mask[1] = False
+    mask[0, ..., 3] = False
+    inputs = {"Q": rand(rng, 2, 3, 4, 8), "K": rand(rng, 2, 3, 5, 8), "V": rand(rng, 2, 3, 5, 8), "attn_mask": mask}
+    m, feeds = one_node("Attention", inputs, ["Y"], 23)
+    check(m, feeds)
+    y = pionnx.InferenceSession(m.SerializeToString()).run(None, feeds)[0]
+    assert np.all(y[1] == 0) and np.all(np.isfinite(y))
+
+
+@needs_attention25
+@pytest.mark.parametrize("heads", [2, 3])
+@pytest.mark.parametrize("mask", ["shared", "per_row"])
+def test_attention_long_rows_over_two_threads(heads, mask):
+    """130 query rows on 2 threads: 2 heads are split whole between the
+    threads, 3 heads split each head's rows in halves; a padding mask shared
+    by every query row and a mask per row."""
+    rng = seeded("long rows", heads, mask)
+    B, S, T, D = 1, 130, 140, 16
+    shape = (B, 1, 1, T) if mask == "shared" else (B, heads, S, T)
+    keep = rng.random(shape) > 0.2
+    keep[..., 0] = True
+    inputs = {
+        "Q": rand(rng, B, heads, S, D),
+        "K": rand(rng, B, heads, T, D),
+        "V": rand(rng, B, heads, T, D),
+        "attn_mask": keep,
+    }
+    m, feeds = one_node("Attention", inputs, ["Y"], 23)
+    check(m, feeds, rtol=1e-4, atol=1e-5)
+
+
 def function_body(m: onnx.ModelProto) -> onnx.ModelProto:
     """m with its one node replaced by the operator's function body (the graph
     of standard ops the schema defines it as)."""

@@ -1,5 +1,5 @@
 // Standalone check of the fastmath family (vector exp, tanh, erf, sigmoid,
-// GELU, softmax's exp-shift-sum and max) against double-precision libm, for
+// GELU, softmax's exp-shift-sum and max, attention's add-max and scale) against double-precision libm, for
 // cross builds run under qemu (ci/checks/arm_kernels.sh) as well as the host.
 // The path is the one this process picked (PIONNX_FASTMATH caps it): run it
 // once per path. Exit status is non-zero on any value out of tolerance.
@@ -108,6 +108,38 @@ int main() {
       if (std::isinf(edge[i])) expect("exp_shift(-inf)", edge[i], out[i], 0.0, 0, 0);
     }
     expect("exp_shift_sum(edge)", 0.f, s, want_s, 1e-5, 0);
+  }
+
+  // Attention's row pieces, every length around the loops: a mask added to the
+  // scores with their max (NaN skipped, -inf where every sum is -inf), and
+  // an output row scaled by 1 / sum.
+  for (size_t len = 0; len <= edge.size(); ++len) {
+    std::vector<float> row(len), bias(len);
+    for (size_t i = 0; i < len; ++i) {
+      row[i] = std::isnan(edge[i]) ? 0.5f : 0.31f * static_cast<float>(i % 7) - 1.f;
+      bias[i] = edge[i];  // 0, -inf masks, far negatives and a NaN
+    }
+    std::vector<float> want_row(len);
+    double want_m = -inf;
+    for (size_t i = 0; i < len; ++i) {
+      want_row[i] = row[i] + bias[i];
+      if (want_row[i] > want_m) want_m = want_row[i];
+    }
+    const float m = fm::add_max_block(row.data(), bias.data(), static_cast<int64_t>(len));
+    for (size_t i = 0; i < len; ++i) expect("add_max(row)", bias[i], row[i], want_row[i], 0, 0);
+    expect("add_max", static_cast<float>(len), m, want_m, 0, 0);
+    std::vector<float> sc(row.begin(), row.end());
+    for (size_t i = 0; i < len; ++i)
+      if (!std::isfinite(sc[i])) sc[i] = 2.5f;
+    fm::scale_block(sc.data(), static_cast<int64_t>(len), 0.37f);
+    for (size_t i = 0; i < len; ++i) {
+      const float r = std::isfinite(row[i]) ? row[i] : 2.5f;
+      expect("scale", r, sc[i], static_cast<double>(r * 0.37f), 0, 0);
+    }
+  }
+  {
+    std::vector<float> row(21, 1.f), bias(21, -inf);
+    expect("add_max(all masked)", 0.f, fm::add_max_block(row.data(), bias.data(), 21), -inf, 0, 0);
   }
 
   // LayerNormalization's row sums, every length around the loops, against double sums.

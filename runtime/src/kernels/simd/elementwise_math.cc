@@ -43,6 +43,8 @@ float exp_shift_sum_block(const float* x, float* y, int64_t n, float shift) {
   return active().exp_shift_sum(x, y, n, shift);
 }
 float max_block(const float* x, int64_t n) { return active().max(x, n); }
+float add_max_block(float* x, const float* b, int64_t n) { return active().add_max(x, b, n); }
+void scale_block(float* x, int64_t n, float s) { active().scale(x, n, s); }
 void softmax_block(const float* x, float* y, int64_t n) { softmax_block(x, y, n, max_block(x, n)); }
 void softmax_block(const float* x, float* y, int64_t n, float max) {
   const float inv = 1.0f / exp_shift_sum_block(x, y, n, max);

@@ -21,6 +21,10 @@ void gelu_block(const float* x, float* y, int64_t n, bool tanh_approx);
 // returns the sum of y.
 float exp_shift_sum_block(const float* x, float* y, int64_t n, float shift);
 float max_block(const float* x, int64_t n);
+// x += b over one row; returns the largest sum (NaN skipped, -inf if none).
+float add_max_block(float* x, const float* b, int64_t n);
+// x *= s.
+void scale_block(float* x, int64_t n, float s);
 // y = softmax(x) over one row: exp(x - max) / sum, through the two above.
 void softmax_block(const float* x, float* y, int64_t n);
 // The same with the row's max already known (max_block of x).

@@ -255,6 +255,45 @@ PIONNX_INLINE float max_of(const float* x, int64_t n) {
   return m;
 }
 
+// x += b, then the largest of the sums as max_of finds it: a softmax row
+// and its additive mask in one pass (a separate add loop's narrower stores
+// also stalled max_of's wide loads on forwarding).
+PIONNX_INLINE float add_max(float* x, const float* b, int64_t n) {
+  vf acc = splat(-std::numeric_limits<float>::infinity()), acc2 = acc;
+  int64_t i = 0;
+  for (; i + 2 * kLanes <= n; i += 2 * kLanes) {
+    const vf v = load(x + i, kLanes) + load(b + i, kLanes);
+    const vf v2 = load(x + i + kLanes, kLanes) + load(b + i + kLanes, kLanes);
+    store(x + i, v, kLanes);
+    store(x + i + kLanes, v2, kLanes);
+    acc = v > acc ? v : acc;
+    acc2 = v2 > acc2 ? v2 : acc2;
+  }
+  acc = acc2 > acc ? acc2 : acc;
+  if (i + kLanes <= n) {
+    const vf v = load(x + i, kLanes) + load(b + i, kLanes);
+    store(x + i, v, kLanes);
+    acc = v > acc ? v : acc;
+    i += kLanes;
+  }
+  float m = -std::numeric_limits<float>::infinity();
+  for (int64_t k = 0; k < kLanes; ++k) m = acc[k] > m ? acc[k] : m;
+  if (i < n) {
+    const vf v = load(x + i, n - i) + load(b + i, n - i);
+    store(x + i, v, n - i);
+    for (int64_t k = 0; k < n - i; ++k) m = v[k] > m ? v[k] : m;
+  }
+  return m;
+}
+
+// x *= s.
+PIONNX_INLINE void scale(float* x, int64_t n, float s) {
+  const vf sv = splat(s);
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) store(x + i, load(x + i, kLanes) * sv, kLanes);
+  if (i < n) store(x + i, load(x + i, n - i) * sv, n - i);
+}
+
 // Sum of x (squares false) or of (x - shift)^2 over a row, in four vector
 // accumulators (one chain ran at the add's latency) added together, then
 // their lanes and the tail in double: a layer normalization's row statistics.
@@ -381,6 +420,8 @@ struct Kernels {
   void (*gelu_tanh)(const float*, float*, int64_t);
   float (*exp_shift_sum)(const float*, float*, int64_t, float);
   float (*max)(const float*, int64_t);
+  float (*add_max)(float*, const float*, int64_t);
+  void (*scale)(float*, int64_t, float);
   void (*range)(const float*, int64_t, float*, float*);
   double (*row_sum)(const float*, int64_t, float, bool);
   void (*normalize_row)(const float*, float*, int64_t, float, float, const float*, const float*);
@@ -390,31 +431,33 @@ struct Kernels {
 // Defines one ISA's loops (exp_<isa> ... max_<isa>, each ATTR, e.g. a target
 // attribute, or nothing) and the table k<Name> over them, inside the ISA
 // file's anonymous namespace: the same loops, compiled for that ISA.
-#define PIONNX_FASTMATH_TABLE(isa, Name, ATTR)                                                             \
-  ATTR void exp_##isa(const float* x, float* y, int64_t n) { vec::apply(x, y, n, vec::Exp{}); }            \
-  ATTR void tanh_##isa(const float* x, float* y, int64_t n) { vec::apply(x, y, n, vec::Tanh{}); }          \
-  ATTR void erf_##isa(const float* x, float* y, int64_t n) { vec::apply(x, y, n, vec::Erf{}); }            \
-  ATTR void sigmoid_##isa(const float* x, float* y, int64_t n) { vec::apply(x, y, n, vec::Sigmoid{}); }    \
-  ATTR void gelu_erf_##isa(const float* x, float* y, int64_t n) { vec::apply(x, y, n, vec::GeluErf{}); }   \
-  ATTR void gelu_tanh_##isa(const float* x, float* y, int64_t n) { vec::apply(x, y, n, vec::GeluTanh{}); } \
-  ATTR float exp_shift_sum_##isa(const float* x, float* y, int64_t n, float s) {                           \
-    return vec::exp_shift_sum(x, y, n, s);                                                                 \
-  }                                                                                                        \
-  ATTR float max_##isa(const float* x, int64_t n) { return vec::max_of(x, n); }                            \
-  ATTR void range_##isa(const float* x, int64_t n, float* lo, float* hi) { vec::range_of(x, n, lo, hi); }  \
-  ATTR double row_sum_##isa(const float* x, int64_t n, float shift, bool squares) {                        \
-    return vec::row_sum(x, n, shift, squares);                                                             \
-  }                                                                                                        \
-  ATTR void normalize_row_##isa(const float* x, float* y, int64_t n, float m, float v, const float* sc,    \
-                                const float* bi) {                                                         \
-    vec::normalize_row(x, y, n, m, v, sc, bi);                                                             \
-  }                                                                                                        \
-  ATTR void quantize_u8_##isa(const float* x, int64_t n, float scale, int32_t zp, uint8_t* y) {            \
-    vec::quantize_u8(x, n, scale, zp, y);                                                                  \
-  }                                                                                                        \
-  const Kernels k##Name{exp_##isa,      tanh_##isa,      erf_##isa,           sigmoid_##isa,               \
-                        gelu_erf_##isa, gelu_tanh_##isa, exp_shift_sum_##isa, max_##isa,                   \
-                        range_##isa,    row_sum_##isa,   normalize_row_##isa, quantize_u8_##isa};
+#define PIONNX_FASTMATH_TABLE(isa, Name, ATTR)                                                                       \
+  ATTR void exp_##isa(const float* x, float* y, int64_t n) { vec::apply(x, y, n, vec::Exp{}); }                      \
+  ATTR void tanh_##isa(const float* x, float* y, int64_t n) { vec::apply(x, y, n, vec::Tanh{}); }                    \
+  ATTR void erf_##isa(const float* x, float* y, int64_t n) { vec::apply(x, y, n, vec::Erf{}); }                      \
+  ATTR void sigmoid_##isa(const float* x, float* y, int64_t n) { vec::apply(x, y, n, vec::Sigmoid{}); }              \
+  ATTR void gelu_erf_##isa(const float* x, float* y, int64_t n) { vec::apply(x, y, n, vec::GeluErf{}); }             \
+  ATTR void gelu_tanh_##isa(const float* x, float* y, int64_t n) { vec::apply(x, y, n, vec::GeluTanh{}); }           \
+  ATTR float exp_shift_sum_##isa(const float* x, float* y, int64_t n, float s) {                                     \
+    return vec::exp_shift_sum(x, y, n, s);                                                                           \
+  }                                                                                                                  \
+  ATTR float max_##isa(const float* x, int64_t n) { return vec::max_of(x, n); }                                      \
+  ATTR float add_max_##isa(float* x, const float* b, int64_t n) { return vec::add_max(x, b, n); }                    \
+  ATTR void scale_##isa(float* x, int64_t n, float s) { vec::scale(x, n, s); }                                       \
+  ATTR void range_##isa(const float* x, int64_t n, float* lo, float* hi) { vec::range_of(x, n, lo, hi); }            \
+  ATTR double row_sum_##isa(const float* x, int64_t n, float shift, bool squares) {                                  \
+    return vec::row_sum(x, n, shift, squares);                                                                       \
+  }                                                                                                                  \
+  ATTR void normalize_row_##isa(const float* x, float* y, int64_t n, float m, float v, const float* sc,              \
+                                const float* bi) {                                                                   \
+    vec::normalize_row(x, y, n, m, v, sc, bi);                                                                       \
+  }                                                                                                                  \
+  ATTR void quantize_u8_##isa(const float* x, int64_t n, float scale, int32_t zp, uint8_t* y) {                      \
+    vec::quantize_u8(x, n, scale, zp, y);                                                                            \
+  }                                                                                                                  \
+  const Kernels k##Name{exp_##isa,       tanh_##isa,          erf_##isa,           sigmoid_##isa,    gelu_erf_##isa, \
+                        gelu_tanh_##isa, exp_shift_sum_##isa, max_##isa,           add_max_##isa,    scale_##isa,    \
+                        range_##isa,     row_sum_##isa,       normalize_row_##isa, quantize_u8_##isa};
 
 // The AVX2+FMA table (elementwise_math_avx2.cc), or nullptr where it is not
 // compiled in or the CPU lacks AVX2 or FMA.
