@@ -271,6 +271,39 @@ def test_conv_on_small_maps_runs_transposed(x_spatial, kernel, strides, pads, ch
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4, err_msg=f"bias {with_bias}")
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize(
+    ("x_spatial", "kernel", "strides", "pads", "channels", "m_out"),
+    [
+        ((56, 56), (3, 3), (2, 2), (1, 1, 1, 1), 20, 24),  # 28 wide: every 32- or 16-column panel spans two rows
+        ((40, 37), (3, 3), (2, 2), (0, 1, 1, 0), 24, 17),  # 19 wide, odd height, asymmetric pads
+        ((44, 44), (5, 5), (1, 1), (2, 2, 2, 2), 20, 40),  # 44 wide at stride 1 (5x5: no Winograd)
+        ((30, 23), (5, 3), (1, 1), (2, 1, 2, 1), 18, 9),  # 23 wide, a panel over up to three rows of a short map
+        ((52, 36), (3, 3), (2, 1), (1, 1, 1, 1), 20, 16),  # strides 2 (rows) and 1 (columns)
+    ],
+)
+def test_conv_panels_across_output_rows_match_the_reference(x_spatial, kernel, strides, pads, channels, m_out, threads):
+    """More than 16 input channels over maps wider than 14 are packed into SGEMM panels from the padded
+    input (conv.cc's pack_padded_panels); a panel that spans output rows is copied row run by row run at
+    the column stride (1 or 2): the runs' boundaries, widths off the panel width and both strides, with a
+    bias and Relu, batch 2, 1 and 2 threads, against onnx.reference. cpu_matrix runs it on every SGEMM
+    path (panel widths 32, 16 and the portable one)."""
+    w = RNG.standard_normal((m_out, channels, *kernel)).astype(np.float32)
+    b = RNG.standard_normal((m_out,)).astype(np.float32)
+    got, want = conv_against_reference(
+        (2, channels, *x_spatial),
+        w,
+        b,
+        threads,
+        relu=True,
+        kernel_shape=list(kernel),
+        strides=list(strides),
+        pads=list(pads),
+    )
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
 @pytest.mark.parametrize("stride", [1, 2])
 @pytest.mark.parametrize("dilation", [1, 2])
 def test_depthwise_conv_matches_the_reference(stride, dilation):
