@@ -304,6 +304,34 @@ def test_conv_panels_across_output_rows_match_the_reference(x_spatial, kernel, s
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("act", [None, "Relu", "LeakyRelu"])
+@pytest.mark.parametrize(
+    ("x_spatial", "strides", "channels", "m_out", "group"),
+    [
+        ((56, 56), (2, 2), 40, 64, 1),  # ResNet's downsampling shortcut, scaled down
+        ((29, 31), (2, 2), 24, 48, 1),  # odd sizes: the last row and column of the input unread
+        ((28, 30), (2, 1), 16, 33, 1),  # strided in one dimension only
+        ((27, 27), (3, 3), 20, 40, 2),  # stride 3, two groups
+        ((14, 14), (2, 2), 64, 96, 1),  # a 7x7 output: the transposed product, its im2col the subsample
+        ((61,), (2,), 24, 40, 1),  # 1-D
+    ],
+)
+def test_strided_pointwise_conv_matches_the_reference(x_spatial, strides, channels, m_out, group, act, threads):
+    """A 1x1 convolution with a stride and no padding runs as a pointwise one on the positions it reads
+    (conv.cc's subsample), or over a small output transposed as before: strides 2 and 3, one dimension
+    strided, odd input sizes, two groups, a 7x7 output, 1-D, with or without a bias, each kind of
+    activation, batch 2, 1 and 2 threads, against onnx.reference."""
+    for with_bias in (True, False):
+        w = RNG.standard_normal((m_out, channels // group) + (1,) * len(x_spatial)).astype(np.float32)
+        b = RNG.standard_normal((m_out,)).astype(np.float32) if with_bias else None
+        got, want = conv_against_reference(
+            (2, channels, *x_spatial), w, b, threads, act=act, strides=list(strides), group=group
+        )
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4, err_msg=f"bias {with_bias}")
+
+
 @pytest.mark.parametrize("stride", [1, 2])
 @pytest.mark.parametrize("dilation", [1, 2])
 def test_depthwise_conv_matches_the_reference(stride, dilation):

@@ -714,6 +714,55 @@ bool is_pointwise(const WindowGeometry& g) {
   return true;
 }
 
+// A 1x1 kernel with no padding and a stride above 1 in some dimension (1-D
+// or 2-D): ResNet's downsampling shortcuts (256 -> 512 on 56x56, stride 2).
+bool is_strided_pointwise(const WindowGeometry& g) {
+  if (g.dims() > 2) return false;
+  bool strided = false;
+  for (size_t d = 0; d < g.dims(); ++d) {
+    if (g.kernel[d] != 1 || g.pad_begin[d] != 0 || g.pad_end[d] != 0) return false;
+    strided = strided || g.strides[d] != 1;
+  }
+  return strided;
+}
+
+// The positions a strided 1x1 kernel reads, [N, C, out...] (float), so the
+// convolution runs as a pointwise one on them: a quarter of the input at
+// stride 2, instead of a padded copy of all of it and im2col panels gathered
+// from that. Rows (image, channel, output row) are split over the pool.
+Tensor subsample(ThreadPool& pool, const Tensor& x, const WindowGeometry& g) {
+  const int64_t N = x.dim(0), C = x.dim(1);
+  const int64_t H = g.dims() == 2 ? g.in[0] : 1, W = g.in.back();
+  const int64_t OH = g.dims() == 2 ? g.out[0] : 1, OW = g.out.back();
+  const int64_t SH = g.dims() == 2 ? g.strides[0] : 1, SW = g.strides.back();
+  Shape shape{N, C};
+  shape.insert(shape.end(), g.out.begin(), g.out.end());
+  Tensor xs(DType::Float, shape);
+  const float* src = x.data<float>();
+  float* dst = xs.data<float>();
+  pool.parallel_for(N * C * OH, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, OW)), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t plane = r / OH, oh = r % OH;
+      const float* in = src + (plane * H + oh * SH) * W;
+      float* out = dst + r * OW;
+      if (SW == 1) std::copy(in, in + OW, out);
+      else
+        for (int64_t ow = 0; ow < OW; ++ow) out[ow] = in[ow * SW];
+    }
+  });
+  return xs;
+}
+
+// The same window with its input taken as the output's positions: the
+// pointwise convolution subsample()'s result runs.
+WindowGeometry pointwise_of(const WindowGeometry& g) {
+  WindowGeometry p = g;
+  p.in = g.out;
+  std::fill(p.strides.begin(), p.strides.end(), 1);
+  std::fill(p.dilations.begin(), p.dilations.end(), 1);
+  return p;
+}
+
 // A convolution over few output positions (7x7 maps) computed transposed:
 // Y^T (P x M) = X'^T (P x Kd) * W^T (Kd x M), where X' is the input itself
 // for a 1x1 kernel (C x P) or else its im2col (Kd x P, Kd = C * kernel
@@ -932,6 +981,14 @@ class ConvKernel : public Kernel {
       conv_in_float32(ctx, x, w, b, out, [&](const float* x32, const float* w32, const float* b32, float* y32) {
         conv_forward<float>(ctx.pool(), x32, w32, b32, nullptr, y32, N, C, M, group_, g, act, nullptr);
       });
+      return;
+    }
+    // A strided 1x1 kernel: the subsampled input, then the pointwise paths, unless the output is small enough
+    // to run transposed (whose im2col is that subsample already). ResNet-50's 256 -> 512 shortcut on 56x56,
+    // stride 2, Intel Xeon, 1 thread: in the model 2062-2119 -> 1521-1630 us.
+    if (x.dtype() == DType::Float && y.numel() > 0 && is_strided_pointwise(g) &&
+        !(group_ == 1 && transposed_applies(g.out_size(), M, C))) {
+      run(ctx, subsample(ctx.pool(), x, g), w, b, Z, pointwise_of(g), out, act, y);
       return;
     }
     if (x.dtype() == DType::Float && y.numel() > 0 && winograd_applies(g, group_, C, M)) {
