@@ -175,6 +175,17 @@ def test_attention_fully_masked_batch_under_a_mask_shared_by_its_rows():
 
 
 @needs_attention25
+def test_attention_without_keys_gives_zero_rows():
+    """An empty key and value sequence: zero outputs (nothing attended), not NaN from a softmax over no
+    scores normalised after the product."""
+    rng = np.random.default_rng(7)
+    inputs = {"Q": rand(rng, 1, 2, 3, 4), "K": rand(rng, 1, 2, 0, 4), "V": rand(rng, 1, 2, 0, 4)}
+    m, feeds = one_node("Attention", inputs, ["Y"], 23)
+    y = pionnx.InferenceSession(m.SerializeToString()).run(None, feeds)[0]
+    assert y.shape == (1, 2, 3, 4) and np.all(y == 0)
+
+
+@needs_attention25
 @pytest.mark.parametrize("heads", [2, 3])
 @pytest.mark.parametrize("mask", ["shared", "per_row"])
 def test_attention_long_rows_over_two_threads(heads, mask):

@@ -274,7 +274,9 @@ void attend(ThreadPool& pool, const AttendArgs& a) {
           std::fill(row, row + T, 0.f);
           if (defer_norm) inv_sum[i - i0] = 0.f;
         } else if (defer_norm) {
-          inv_sum[i - i0] = 1.f / fastmath::exp_shift_sum_block(row, row, T, mx);
+          // No keys (T = 0) sum to 0: a zero output row, as the normalised softmax gave.
+          const float sum = fastmath::exp_shift_sum_block(row, row, T, mx);
+          inv_sum[i - i0] = sum > 0.f ? 1.f / sum : 0.f;
         } else if (a.softmax_round != Precision::Float) {
           round_block(row, T, a.softmax_round);
           softmax_rounded(row, T, a.softmax_round);
