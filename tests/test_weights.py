@@ -198,6 +198,18 @@ def conv_against_reference(x_shape, w, b, threads=None, relu=False, act=None, **
     return got, ReferenceEvaluator(m).run(None, {"x": x})[0]
 
 
+def assert_conv_matches_reference(spatial, channels, m_out, kernel, threads, with_bias, group=None, **attrs):
+    """conv_against_reference on batch 2 of `spatial` maps with random weights of `kernel` (and a random bias
+    when with_bias; `group` set on the node when given): same shape, and within 1e-4."""
+    w = RNG.standard_normal((m_out, channels // (group or 1), *kernel)).astype(np.float32)
+    b = RNG.standard_normal((m_out,)).astype(np.float32) if with_bias else None
+    if group is not None:
+        attrs["group"] = group
+    got, want = conv_against_reference((2, channels, *spatial), w, b, threads, **attrs)
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4, err_msg=f"bias {with_bias}")
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("act", [None, "Relu", "Clip", "LeakyRelu"])
 @pytest.mark.parametrize(
@@ -211,11 +223,7 @@ def test_pointwise_conv_on_small_maps_matches_the_reference(spatial, channels, m
     LeakyRelu in a pass after), batch 2, against onnx.reference. cpu_matrix runs it on every SGEMM
     path (each has its own tile, so its own choice of path)."""
     for with_bias in (True, False):
-        w = RNG.standard_normal((m_out, channels) + (1,) * len(spatial)).astype(np.float32)
-        b = RNG.standard_normal((m_out,)).astype(np.float32) if with_bias else None
-        got, want = conv_against_reference((2, channels, *spatial), w, b, threads, act=act)
-        assert got.shape == want.shape
-        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4, err_msg=f"bias {with_bias}")
+        assert_conv_matches_reference(spatial, channels, m_out, (1,) * len(spatial), threads, with_bias, act=act)
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -231,11 +239,7 @@ def test_pointwise_conv_on_large_maps_reads_its_planes_in_place(spatial, channel
     three input channels, two groups, with or without a bias, each fused activation, batch 2, 1 and 2
     threads, against onnx.reference."""
     for with_bias in (True, False):
-        w = RNG.standard_normal((m_out, channels // group, 1, 1)).astype(np.float32)
-        b = RNG.standard_normal((m_out,)).astype(np.float32) if with_bias else None
-        got, want = conv_against_reference((2, channels, *spatial), w, b, threads, act=act, group=group)
-        assert got.shape == want.shape
-        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4, err_msg=f"bias {with_bias}")
+        assert_conv_matches_reference(spatial, channels, m_out, (1, 1), threads, with_bias, group, act=act)
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -255,20 +259,18 @@ def test_conv_on_small_maps_runs_transposed(x_spatial, kernel, strides, pads, ch
     im2col matrix against W^T packed once (conv.cc's conv_transposed): 3x3 and 5x5 kernels, stride 2,
     asymmetric pads, a 1-D one, with or without a bias, batch 2, against onnx.reference."""
     for with_bias in (True, False):
-        w = RNG.standard_normal((m_out, channels, *kernel)).astype(np.float32)
-        b = RNG.standard_normal((m_out,)).astype(np.float32) if with_bias else None
-        got, want = conv_against_reference(
-            (2, channels, *x_spatial),
-            w,
-            b,
+        assert_conv_matches_reference(
+            x_spatial,
+            channels,
+            m_out,
+            kernel,
             threads,
+            with_bias,
             act=act,
             kernel_shape=list(kernel),
             strides=list(strides),
             pads=list(pads),
         )
-        assert got.shape == want.shape
-        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4, err_msg=f"bias {with_bias}")
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -288,20 +290,18 @@ def test_conv_panels_across_output_rows_match_the_reference(x_spatial, kernel, s
     the column stride (1 or 2): the runs' boundaries, widths off the panel width and both strides, with a
     bias and Relu, batch 2, 1 and 2 threads, against onnx.reference. cpu_matrix runs it on every SGEMM
     path (panel widths 32, 16 and the portable one)."""
-    w = RNG.standard_normal((m_out, channels, *kernel)).astype(np.float32)
-    b = RNG.standard_normal((m_out,)).astype(np.float32)
-    got, want = conv_against_reference(
-        (2, channels, *x_spatial),
-        w,
-        b,
+    assert_conv_matches_reference(
+        x_spatial,
+        channels,
+        m_out,
+        kernel,
         threads,
+        True,
         relu=True,
         kernel_shape=list(kernel),
         strides=list(strides),
         pads=list(pads),
     )
-    assert got.shape == want.shape
-    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -323,13 +323,9 @@ def test_strided_pointwise_conv_matches_the_reference(x_spatial, strides, channe
     strided, odd input sizes, two groups, a 7x7 output, 1-D, with or without a bias, each kind of
     activation, batch 2, 1 and 2 threads, against onnx.reference."""
     for with_bias in (True, False):
-        w = RNG.standard_normal((m_out, channels // group) + (1,) * len(x_spatial)).astype(np.float32)
-        b = RNG.standard_normal((m_out,)).astype(np.float32) if with_bias else None
-        got, want = conv_against_reference(
-            (2, channels, *x_spatial), w, b, threads, act=act, strides=list(strides), group=group
+        assert_conv_matches_reference(
+            x_spatial, channels, m_out, (1,) * len(x_spatial), threads, with_bias, group, act=act, strides=list(strides)
         )
-        assert got.shape == want.shape
-        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4, err_msg=f"bias {with_bias}")
 
 
 @pytest.mark.parametrize("stride", [1, 2])

@@ -287,12 +287,11 @@ PIONNX_INLINE float add_max(float* x, const float* b, int64_t n) {
 }
 
 // x *= s.
-PIONNX_INLINE void scale(float* x, int64_t n, float s) {
-  const vf sv = splat(s);
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) store(x + i, load(x + i, kLanes) * sv, kLanes);
-  if (i < n) store(x + i, load(x + i, n - i) * sv, n - i);
-}
+struct Scale {
+  vf s;
+  PIONNX_INLINE vf operator()(vf x) const { return x * s; }
+};
+PIONNX_INLINE void scale(float* x, int64_t n, float s) { apply(x, x, n, Scale{splat(s)}); }
 
 // Sum of x (squares false) or of (x - shift)^2 over a row, in four vector
 // accumulators (one chain ran at the add's latency) added together, then
