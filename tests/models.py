@@ -123,3 +123,54 @@ def run_python(code: str, *args: str, timeout: float = 120) -> subprocess.Comple
 def describe(proc: subprocess.CompletedProcess) -> str:
     how = f"killed by signal {-proc.returncode}" if proc.returncode < 0 else f"exit code {proc.returncode}"
     return f"{how}\n--- stdout\n{proc.stdout[-3000:]}\n--- stderr\n{proc.stderr[-3000:]}"
+
+
+def nchwc_chain_model(batch: int = 2, seed: int = 5) -> tuple[onnx.ModelProto, dict[str, np.ndarray]]:
+    """A chain the NCHWc layout pass blocks whole (runtime/src/optimize/nchwc_layout.cc), and random feeds:
+    3x3 and 1x1 convolutions, stride 2 with asymmetric pads, a dilated 5x5, Relu and Clip fused into them, a
+    residual Add (FusedConv's Z), max and average pools (pads, count_include_pad, ceil_mode), a channel
+    Concat, Sigmoid and Mul between blocked tensors, global pools; a blocked value is also a graph output,
+    and the map sizes leave partial register tiles. Input x [batch, 32, 19, 23]."""
+    from onnx import numpy_helper
+
+    rng = np.random.default_rng(seed)
+
+    def weight(name: str, *shape: int) -> onnx.TensorProto:
+        return numpy_helper.from_array((rng.standard_normal(shape) * 0.2).astype(np.float32), name)
+
+    inits = [
+        weight("w1", 48, 32, 3, 3),
+        weight("b1", 48),
+        weight("w2", 64, 48, 1, 1),
+        weight("w3", 64, 64, 3, 3),
+        weight("b3", 64),
+        weight("w4", 64, 64, 1, 1),
+        weight("b4", 64),
+        weight("w5", 32, 64, 5, 5),
+        numpy_helper.from_array(np.float32(-0.5), "lo"),
+        numpy_helper.from_array(np.float32(0.7), "hi"),
+    ]
+    node = helper.make_node
+    nodes = [
+        node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
+        node("Relu", ["c1"], ["r1"]),
+        node("Conv", ["r1", "w2"], ["c2"]),
+        node("MaxPool", ["c2"], ["p1"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]),
+        node("Conv", ["p1", "w3", "b3"], ["c3"], strides=[2, 2], pads=[0, 1, 1, 0]),
+        node("Clip", ["c3", "lo", "hi"], ["k3"]),
+        node("Conv", ["k3", "w4", "b4"], ["c4"]),
+        node("Add", ["c4", "k3"], ["a"]),
+        node("Relu", ["a"], ["ra"]),
+        node("Conv", ["ra", "w5"], ["c5"], dilations=[2, 2], pads=[4, 4, 4, 4]),
+        node("Concat", ["ra", "c5"], ["cat"], axis=1),
+        node("AveragePool", ["cat"], ["ap"], kernel_shape=[2, 2], pads=[1, 1, 0, 0], count_include_pad=1),
+        node("Sigmoid", ["ap"], ["sg"]),
+        node("Mul", ["sg", "ap"], ["m"]),
+        node("MaxPool", ["m"], ["mp"], kernel_shape=[2, 2], strides=[2, 2]),
+        node("GlobalAveragePool", ["mp"], ["y1"]),
+        node("AveragePool", ["cat"], ["ap2"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1], ceil_mode=1),
+        node("GlobalMaxPool", ["ap2"], ["y2"]),
+    ]
+    outputs = [tensor(name, TensorProto.FLOAT, None) for name in ("y1", "y2", "c5", "c2")]
+    m = model(nodes, [tensor("x", TensorProto.FLOAT, [batch, 32, 19, 23])], outputs, inits)
+    return m, {"x": rng.standard_normal((batch, 32, 19, 23)).astype(np.float32)}

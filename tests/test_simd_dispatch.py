@@ -30,8 +30,8 @@ def test_simd_info_in_process():
     """The path each family runs is one this CPU can run; SGEMM's is the fastest one,
     or the one PIONNX_SGEMM caps it to (the suite also runs with every path forced)."""
     info, paths = pionnx.simd_info(), pionnx.simd_paths()
-    assert set(info) == {"sgemm", "qgemm", "fastmath", "depthwise", "hwcap_neon", "arch"}
-    assert set(paths) == {"sgemm", "qgemm", "fastmath", "depthwise"}
+    assert set(info) == {"sgemm", "qgemm", "fastmath", "depthwise", "nchwc", "hwcap_neon", "arch"}
+    assert set(paths) == {"sgemm", "qgemm", "fastmath", "depthwise", "nchwc"}
     for family, available in paths.items():
         assert available[0] == "generic" and info[family] in available
         forced = os.environ.get(f"PIONNX_{family.upper()}")
@@ -275,7 +275,6 @@ def test_every_depthwise_path_matches_the_reference(tmp_path):
     onnx.reference: 3x3 depthwise convolutions over the eight-channel kernel's and the row kernels'
     shapes, strides 1 and 2, asymmetric pads, Relu and Clip fused into the convolution."""
     from onnx import TensorProto, helper, numpy_helper
-    from onnx.reference import ReferenceEvaluator
 
     rng = np.random.default_rng(23)
     nodes, inputs, outputs, inits, feeds = [], [], [], [], {}
@@ -304,13 +303,46 @@ def test_every_depthwise_path_matches_the_reference(tmp_path):
     inits += [numpy_helper.from_array(np.float32(0), "lo"), numpy_helper.from_array(np.float32(1.5), "hi")]
     graph = helper.make_graph(nodes, "depthwise", inputs, outputs, inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model_path = tmp_path / "depthwise.onnx"
+    assert_forced_paths_match_the_reference("depthwise", expected_depthwise_paths(), model, feeds, tmp_path, 1e-5)
+
+
+def assert_forced_paths_match_the_reference(family, paths, model, feeds, tmp_path, tol):
+    """The model's outputs with `family` forced to each of `paths` (one child process each) against
+    onnx.reference's: as many, same shapes, within tol."""
+    from onnx.reference import ReferenceEvaluator
+
+    model_path = tmp_path / f"{family}.onnx"
     model_path.write_bytes(model.SerializeToString())
     feeds_path = tmp_path / "feeds.npz"
     np.savez(feeds_path, **feeds)
     want = ReferenceEvaluator(model).run(None, feeds)
-    for path in expected_depthwise_paths():
-        got = forced_outputs("depthwise", path, model_path, feeds_path)
-        for case, g, r in zip(_DEPTHWISE_CASES, got, want):
-            assert g.shape == r.shape, f"{path}: {case}"
-            np.testing.assert_allclose(g, r, rtol=1e-5, atol=1e-5, err_msg=f"{path}: {case}")
+    for path in paths:
+        got = forced_outputs(family, path, model_path, feeds_path)
+        assert len(got) == len(want), path
+        for i, (g, r) in enumerate(zip(got, want)):
+            assert g.shape == r.shape, f"{path}: output {i}"
+            np.testing.assert_allclose(g, r, rtol=tol, atol=tol, err_msg=f"{path}: output {i}")
+
+
+def expected_nchwc_paths() -> list[str]:
+    """The NCHWc paths this CPU runs (conv_nchwc.cc's rule): x86 only, AVX2 + FMA, AVX-512 F."""
+    if sdc._aarch64() or sdc.is_arm32():
+        return ["generic"]
+    return expected_family_paths({"avx512f"})
+
+
+def test_nchwc_paths_follow_the_cpu():
+    """The blocked-layout kernels (16 channels a block with AVX-512 F, 8 with AVX2 + FMA), the fastest the
+    default unless PIONNX_NCHWC caps it; generic, where no graph is blocked."""
+    assert pionnx.simd_paths()["nchwc"] == expected_nchwc_paths()
+
+
+def test_every_nchwc_path_matches_the_reference(tmp_path):
+    """Each NCHWc path this CPU runs (forced with PIONNX_NCHWC, one process each: generic leaves the graph
+    NCHW, avx2 blocks by 8, avx512 by 16) against onnx.reference on the layout pass's chain model
+    (models.nchwc_chain_model: convolutions, pools, Concat, a residual, activations, graph outputs inside
+    the chain)."""
+    from models import nchwc_chain_model
+
+    model, feeds = nchwc_chain_model(batch=2)
+    assert_forced_paths_match_the_reference("nchwc", expected_nchwc_paths(), model, feeds, tmp_path, 1e-4)

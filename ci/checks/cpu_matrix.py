@@ -41,7 +41,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-FAMILIES = ("sgemm", "qgemm", "fastmath", "depthwise")
+FAMILIES = ("sgemm", "qgemm", "fastmath", "depthwise", "nchwc")
 EMULATED_CPUS = {
     "EPYC-Milan-v1": "AVX2+FMA, no AVX-512/VNNI",
     "Nehalem": "SSE4.2, no AVX",

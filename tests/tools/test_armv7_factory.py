@@ -394,13 +394,14 @@ def test_cpu_matrix_rungs_force_every_path_of_every_family_once():
         "qgemm": ["generic", "sse2", "avx2", "vnni", "vnni512"],
         "fastmath": ["generic", "avx2", "avx512"],
         "depthwise": ["generic", "avx2", "avx512"],
+        "nchwc": ["generic", "avx2", "avx512"],
     }
     rungs = cpu_matrix.rungs(avx512_vnni)
     assert [tuple(r.values()) for r in rungs] == [
-        ("generic", "generic", "generic", "generic"),
-        ("avx2", "sse2", "avx2", "avx2"),
-        ("avx512", "avx2", "avx512", "avx512"),
-        ("avx512", "vnni", "avx512", "avx512"),
+        ("generic", "generic", "generic", "generic", "generic"),
+        ("avx2", "sse2", "avx2", "avx2", "avx2"),
+        ("avx512", "avx2", "avx512", "avx512", "avx512"),
+        ("avx512", "vnni", "avx512", "avx512", "avx512"),
     ]
     # The top rung (every family's fastest) is nox -s tests' own run; together they cover every path.
     for family, paths in avx512_vnni.items():
@@ -410,10 +411,11 @@ def test_cpu_matrix_rungs_force_every_path_of_every_family_once():
         "qgemm": ["generic", "sse2", "avx2"],
         "fastmath": ["generic", "avx2"],
         "depthwise": ["generic", "avx2"],
+        "nchwc": ["generic", "avx2"],
     }
     assert [tuple(r.values()) for r in cpu_matrix.rungs(avx2_only)] == [
-        ("generic", "generic", "generic", "generic"),
-        ("avx2", "sse2", "avx2", "avx2"),
+        ("generic", "generic", "generic", "generic", "generic"),
+        ("avx2", "sse2", "avx2", "avx2", "avx2"),
     ]
 
 

@@ -58,6 +58,23 @@ std::string expected_shape(const ValueInfo& vi) {
 
 }  // namespace
 
+// onnxruntime's com.microsoft.nchwc operators in a model file: its ORT_ENABLE_ALL optimizer writes them with
+// weights already blocked for the CPU it ran on, which pionnx's operators of those names (its own layout pass's,
+// optimize/nchwc_layout.cc, whose weights stay [M, C, KH, KW]) would misread. Refused, not run wrong.
+void refuse_blocked_layout(const Graph& g) {
+  for (const Node& n : g.nodes) {
+    PIONNX_ENFORCE(n.domain != "com.microsoft.nchwc", NotImplemented, n.describe(),
+                   ": the model holds onnxruntime's NCHWc layout (written by its ORT_ENABLE_ALL optimizer for one "
+                   "CPU, with blocked weights); pionnx does not read it: save the model from onnxruntime with "
+                   "ORT_ENABLE_EXTENDED, or give pionnx the original model");
+    for (const Attribute& a : n.attrs) {
+      if (a.g) refuse_blocked_layout(*a.g);
+      for (const auto& sub : a.graphs)
+        if (sub) refuse_blocked_layout(*sub);
+    }
+  }
+}
+
 class SessionImpl {
  public:
   SessionImpl(std::string_view bytes, const std::string& dir, const SessionConfig& cfg)
@@ -70,6 +87,7 @@ class SessionImpl {
     nodes_before_ = static_cast<int64_t>(g.nodes.size());
     warn_unused_initializers(g);
     inline_functions(model_, limits_.max_inlined_nodes);
+    refuse_blocked_layout(g);
     const int rewrites = optimize_graph(
         g, cfg.opt_level,
         OptimizeContext{model_.opsets, model_.ir_version, subgraph_builder(model_.opsets, KernelRegistry::builtin()),
@@ -99,6 +117,10 @@ class SessionImpl {
       g.inputs = std::move(inputs);
     }
     if (!cfg.optimized_model_path.empty()) proto::write_model_file(model_, cfg.optimized_model_path);
+    // The layout level after the file: its blocked graph is this CPU's (optimize/nchwc_layout.cc).
+    if (optimize_layout(g, cfg.opt_level,
+                        OptimizeContext{model_.opsets, model_.ir_version, {}, cfg.disabled_optimizers, &logger_}) > 0)
+      model_.opsets.emplace("com.microsoft.nchwc", 1);
     exec_ = std::make_unique<GraphExecutor>(g, model_.opsets, KernelRegistry::builtin(), false);
     exec_->set_memory_limit(limits_.max_memory_bytes ? limits_.max_memory_bytes : machine_ram_bytes(),
                             limits_.max_memory_bytes != 0);

@@ -35,11 +35,23 @@ const PassEntry kPasses[] = {
     {"UnusedInitializerRemoval", remove_unused_initializers, OptLevel::Basic},
 };
 
+// The layout level, once, after the rounds above and after the session has written optimized_model_filepath
+// (its graph depends on this CPU's vector width).
+const PassEntry kLayoutPasses[] = {
+    {"NchwcTransformer", nchwc_layout, OptLevel::All},
+};
+
+bool wanted(const PassEntry& p, OptLevel level, const OptimizeContext& ctx) {
+  return static_cast<int>(level) >= static_cast<int>(p.level) &&
+         std::find(ctx.disabled.begin(), ctx.disabled.end(), p.name) == ctx.disabled.end();
+}
+
 }  // namespace
 
 std::vector<std::string> optimizer_names() {
   std::vector<std::string> names;
   for (const PassEntry& p : kPasses) names.push_back(p.name);
+  for (const PassEntry& p : kLayoutPasses) names.push_back(p.name);
   return names;
 }
 
@@ -53,9 +65,7 @@ int optimize_graph(Graph& g, OptLevel level, const OptimizeContext& ctx) {
                           "' (ignored); its optimizers are the ones pionnx.get_optimizer_names() lists");
   std::vector<const PassEntry*> passes;
   for (const PassEntry& p : kPasses)
-    if (static_cast<int>(level) >= static_cast<int>(p.level) &&
-        std::find(ctx.disabled.begin(), ctx.disabled.end(), p.name) == ctx.disabled.end())
-      passes.push_back(&p);
+    if (wanted(p, level, ctx)) passes.push_back(&p);
   int changes = 0;
   for (int round = 0; round < 8; ++round) {
     bool any = false;
@@ -70,6 +80,18 @@ int optimize_graph(Graph& g, OptLevel level, const OptimizeContext& ctx) {
       }
     if (!any) break;
   }
+  return changes;
+}
+
+int optimize_layout(Graph& g, OptLevel level, const OptimizeContext& ctx) {
+  int changes = 0;
+  for (const PassEntry& p : kLayoutPasses)
+    if (wanted(p, level, ctx) && p.fn(g, ctx)) {
+      ++changes;
+      if (ctx.logger)
+        ctx.logger->log(Severity::Verbose, std::string("optimizer ") + p.name + " changed the graph (" +
+                                               std::to_string(g.nodes.size()) + " nodes now)");
+    }
   return changes;
 }
 

@@ -71,5 +71,10 @@ bool fuse_layer_norm(Graph& g, const OptimizeContext& ctx);
 // into subgraphs), to a fixed point. Returns how many pass applications
 // changed something; each is logged at verbose level.
 int optimize_graph(Graph& g, OptLevel level, const OptimizeContext& ctx);
+// The layout level (OptLevel::All): convolution chains into the NCHWc layout
+// (onnxruntime's NchwcTransformer), once; the session runs it after writing
+// optimized_model_filepath. Returns the passes that changed the graph.
+bool nchwc_layout(Graph& g, const OptimizeContext& ctx);
+int optimize_layout(Graph& g, OptLevel level, const OptimizeContext& ctx);
 
 }  // namespace pionnx

@@ -22,6 +22,7 @@
 #include "kernels/math/gemm_ref.h"
 #include "kernels/nn/conv_winograd.h"
 #include "kernels/nn/window.h"
+#include "kernels/simd/conv_nchwc.h"
 #include "kernels/simd/depthwise.h"
 #include "platform/thread_pool.h"
 
@@ -920,6 +921,12 @@ class ConvKernel : public Kernel {
         wino2_(info.constant_input(1)),
         packed_t_(info.constant_input(1)) {}
 
+  // y = act(conv(x, w) + b + Z) by this node's NCHW paths (NchwcConvKernel's Winograd).
+  void forward(KernelContext& ctx, const Tensor& x, const Tensor& w, const Tensor* b, const float* Z,
+               const WindowGeometry& g, const Shape& out, Tensor& y) const {
+    run(ctx, x, w, b, Z, g, out, act_, y);
+  }
+
   void compute(KernelContext& ctx) const override {
     const std::string what = ctx.node().describe();
     const Tensor& x = ctx.input(0);
@@ -1058,12 +1065,153 @@ class ConvKernel : public Kernel {
   ConstantWeightCache<simd::SgemmPackedB> packed_t_;    // W^T, for conv_transposed
 };
 
+// com.microsoft.nchwc Conv, which the layout pass (optimize/nchwc_layout.cc) writes for a float 2-D
+// convolution of one group whose channel counts are multiples of the NCHWc block: X, the residual Sum and Y
+// hold their channels in blocks (simd/conv_nchwc.h); W stays [M, C, KH, KW] in the graph and is blocked once
+// per session here. Attributes as Conv's, with FusedConv's activation.
+class NchwcConvKernel : public Kernel {
+ public:
+  explicit NchwcConvKernel(const KernelInfo& info)
+      : attrs_(WindowAttrs::from_node(info.node)),
+        act_(Activation::from_node(info.node)),
+        group_(info.node.attr_i("group", 1)),
+        filter_(info.constant_input(1)),
+        nchw_(info) {}
+
+  void compute(KernelContext& ctx) const override {
+    const std::string what = ctx.node().describe();
+    const Tensor& x = ctx.input(0);
+    const Tensor& w = ctx.input(1);
+    const Tensor* b = ctx.optional_input(2);
+    const Tensor* z = ctx.optional_input(3);
+    const ConvSpatial sp = check_conv_operands(x, w, b, attrs_, what);
+    const int64_t blk = simd::nchwc_block(), M = w.dim(0), C = x.dim(1);
+    PIONNX_ENFORCE(x.dtype() == DType::Float && x.rank() == 4 && group_ == 1 && blk > 0 && C % blk == 0 &&
+                       M % blk == 0 && w.dim(1) == C && (!z || z->dtype() == DType::Float),
+                   InvalidArgument, what,
+                   ": the NCHWc convolution takes float32 [N, C, H, W] with one group and C and M ", "multiples of ",
+                   blk, "; got X ", shape_str(x.shape()), ", W ", shape_str(w.shape()), ", group ", group_);
+    check_conv_bias(b, M, what);
+    const WindowGeometry g = resolve_window(attrs_, sp.in, sp.kernel, what);
+    const Shape out{x.dim(0), M, g.out[0], g.out[1]};
+    Tensor& y = ctx.output(0, DType::Float, out);
+    if (y.numel() == 0) return;
+    const std::vector<float>* wb = filter_.get(w, [&](const Tensor& t) { return blocked(t); });
+    std::vector<float> fed;
+    if (!wb) wb = &(fed = blocked(w));
+    simd::NchwcAct act;
+    if (act_.kind == Activation::Relu) act.kind = simd::NchwcAct::Relu;
+    else if (act_.kind == Activation::Clip) act = {simd::NchwcAct::Clip, act_.a, act_.b};
+    const bool in_kernel = act_.kind == Activation::None || act.kind != simd::NchwcAct::None;
+    // Z as Y's shape is added in the kernel; one that broadcasts (over N, H or W: blocked, its channels are M's)
+    // after it, and every activation but Relu and Clip over the finished output.
+    const bool z_in_kernel = z && z->shape() == out;
+    PIONNX_ENFORCE(!z || z_in_kernel || (z->rank() == 4 && z->dim(1) == M), InvalidArgument, what, ": Sum ",
+                   shape_str(z->shape()), " does not broadcast to ", shape_str(out), " over its blocked channels");
+    const simd::NchwcConvShape s{x.dim(0),
+                                 C,
+                                 x.dim(2),
+                                 x.dim(3),
+                                 M,
+                                 g.out[0],
+                                 g.out[1],
+                                 g.kernel[0],
+                                 g.kernel[1],
+                                 g.strides[0],
+                                 g.strides[1],
+                                 g.dilations[0],
+                                 g.dilations[1],
+                                 g.pad_begin[0],
+                                 g.pad_begin[1]};
+    if (winograd_beats_nchwc(g, C, M) && (!z || z_in_kernel)) {
+      // Where the layout pass could not tell (unknown shapes) and Winograd wins by more than the two reorders
+      // cost: the input (and residual) out of the blocks, the NCHW node's Winograd, the output back in.
+      // In buffers of the calling thread, reused run after run (not conv.cc's scratch, which the paths use).
+      thread_local std::vector<float> xbuf, ybuf, zbuf;
+      auto view = [](std::vector<float>& buf, const Shape& shape) {
+        buf.resize(static_cast<size_t>(shape_numel(shape)));
+        return Tensor::wrap(DType::Float, shape, buf.data(), nullptr);
+      };
+      Tensor xs = view(xbuf, x.shape()), ys = view(ybuf, out), zs;
+      simd::nchwc_reorder_out(ctx.pool(), x.data<float>(), x.dim(0), C, x.dim(2) * x.dim(3), xs.data<float>());
+      if (z) {
+        zs = view(zbuf, out);
+        simd::nchwc_reorder_out(ctx.pool(), z->data<float>(), out[0], M, out[2] * out[3], zs.data<float>());
+      }
+      nchw_.forward(ctx, xs, w, b, z ? zs.data<float>() : nullptr, g, out, ys);
+      simd::nchwc_reorder_in(ctx.pool(), ys.data<float>(), out[0], M, out[2] * out[3], y.data<float>());
+      return;
+    }
+    float* yp = y.data<float>();
+    const bool finish_here = z && !z_in_kernel;
+    simd::nchwc_conv(ctx.pool(), s, x.data<float>(), wb->data(), b ? b->data<float>() : nullptr,
+                     z_in_kernel ? z->data<float>() : nullptr, in_kernel && !finish_here ? act : simd::NchwcAct{}, yp);
+    if (finish_here) {
+      const float* zp = z->data<float>();
+      const int64_t N = out[0], Mb = M / blk, H = out[2], W = out[3];
+      const int64_t ZN = z->dim(0), ZH = z->dim(2), ZW = z->dim(3);
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t cb = 0; cb < Mb; ++cb)
+          for (int64_t h = 0; h < H; ++h)
+            for (int64_t wi = 0; wi < W; ++wi) {
+              const float* zv =
+                  zp + (((ZN == 1 ? 0 : n) * Mb + cb) * ZH * ZW + (ZH == 1 ? 0 : h) * ZW + (ZW == 1 ? 0 : wi)) * blk;
+              float* yv = yp + (((n * Mb + cb) * H + h) * W + wi) * blk;
+              for (int64_t i = 0; i < blk; ++i) yv[i] += zv[i];
+            }
+    }
+    if (finish_here || !in_kernel) act_.apply(yp, y.numel());
+  }
+
+ private:
+  static std::vector<float> blocked(const Tensor& w) {
+    return simd::nchwc_filter(w.data<float>(), w.dim(0), w.dim(1), w.dim(2), w.dim(3));
+  }
+
+  WindowAttrs attrs_;
+  Activation act_;
+  int64_t group_;
+  ConstantWeightCache<std::vector<float>> filter_;
+  ConvKernel nchw_;  // the same node in NCHW, for the Winograd convolutions
+};
+
+// com.microsoft.nchwc ReorderInput and ReorderOutput: a float [N, C, H, W] tensor into and out of the NCHWc
+// layout (C a multiple of the block; the shape itself is unchanged).
+class NchwcReorderKernel : public Kernel {
+ public:
+  NchwcReorderKernel(const KernelInfo& info, bool in) : in_(in) {
+    PIONNX_ENFORCE(info.node.attr_i("channels_last", 0) == 0, NotImplemented, info.node.describe(),
+                   ": channels_last=1 is not supported");
+  }
+
+  void compute(KernelContext& ctx) const override {
+    const Tensor& x = ctx.input(0);
+    const int64_t blk = simd::nchwc_block();
+    PIONNX_ENFORCE(x.dtype() == DType::Float && x.rank() == 4 && blk > 0 && x.dim(1) % blk == 0, InvalidArgument,
+                   ctx.node().describe(), ": takes float32 [N, C, H, W] with C a multiple of ", blk, ", got ",
+                   dtype_name(x.dtype()), " ", shape_str(x.shape()));
+    Tensor& y = ctx.output(0, DType::Float, x.shape());
+    const int64_t HW = x.dim(2) * x.dim(3);
+    if (in_) simd::nchwc_reorder_in(ctx.pool(), x.data<float>(), x.dim(0), x.dim(1), HW, y.data<float>());
+    else simd::nchwc_reorder_out(ctx.pool(), x.data<float>(), x.dim(0), x.dim(1), HW, y.data<float>());
+  }
+
+ private:
+  bool in_;
+};
+
 }  // namespace
 
 void register_conv(KernelRegistry& r) {
   r.add<ConvKernel>("", "Conv");
   // onnxruntime's fused form (Conv + activation), as its optimizer writes it.
   r.add<ConvKernel>("com.microsoft", "FusedConv");
+  // The layout pass's blocked forms, onnxruntime's names (its NchwcTransformer's).
+  r.add<NchwcConvKernel>("com.microsoft.nchwc", "Conv");
+  r.add("com.microsoft.nchwc", "ReorderInput",
+        [](const KernelInfo& info) { return std::make_unique<NchwcReorderKernel>(info, true); });
+  r.add("com.microsoft.nchwc", "ReorderOutput",
+        [](const KernelInfo& info) { return std::make_unique<NchwcReorderKernel>(info, false); });
 }
 
 }  // namespace pionnx

@@ -43,6 +43,12 @@ const std::string& conv_path();
 // PIONNX_CONV caps the choice below winograd).
 bool winograd_applies(const WindowGeometry& g, int64_t group, int64_t C, int64_t M);
 
+// Whether a convolution of one group the NCHWc kernel could run (simd/conv_nchwc.h) is better left to
+// Winograd in NCHW, reorders and all: winograd_applies, with 64 channels or more in and out over maps of
+// 14x14 or more. The layout pass keeps such a convolution NCHW where it knows the shapes; the blocked kernel
+// reorders around Winograd where the pass could not tell.
+bool winograd_beats_nchwc(const WindowGeometry& g, int64_t C, int64_t M);
+
 // W is M x C x 3 x 3.
 // Whether F(out x out)'s products run transposed for this geometry: few
 // tiles (13x13 and 14x14 outputs: 16) fill half of a 32-column AVX-512 panel

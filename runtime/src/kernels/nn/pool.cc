@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <tuple>
 #include <type_traits>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include "kernels/base/kernel.h"
 #include "kernels/base/shapes.h"
 #include "kernels/nn/window.h"
+#include "kernels/simd/conv_nchwc.h"
 #include "kernels/simd/vec4.h"
 #include "platform/thread_pool.h"
 
@@ -507,6 +509,59 @@ class GlobalPoolKernel : public Kernel {
   double p_ = 2.0;
 };
 
+// com.microsoft.nchwc MaxPool, AveragePool, GlobalMaxPool and GlobalAveragePool, which the layout pass
+// (optimize/nchwc_layout.cc) writes for the 2-D pools between blocked convolutions: X and Y hold their channels
+// in blocks (simd/conv_nchwc.h). Attributes as the ONNX pools' (no dilations, no Indices output).
+class NchwcPoolKernel : public Kernel {
+ public:
+  NchwcPoolKernel(const KernelInfo& info, bool is_max, bool global)
+      : is_max_(is_max), global_(global), attrs_(WindowAttrs::from_node(info.node)) {
+    count_include_pad_ = info.node.attr_i("count_include_pad", 0) != 0;
+    PIONNX_ENFORCE(global || attrs_.kernel_shape.size() == 2, InvalidGraph, info.node.describe(),
+                   ": kernel_shape must have 2 values");
+  }
+
+  void compute(KernelContext& ctx) const override {
+    const std::string what = ctx.node().describe();
+    const Tensor& x = ctx.input(0);
+    const int64_t blk = simd::nchwc_block();
+    PIONNX_ENFORCE(x.dtype() == DType::Float && x.rank() == 4 && blk > 0 && x.dim(1) % blk == 0, InvalidArgument, what,
+                   ": the NCHWc pool takes float32 [N, C, H, W] with C a multiple of ", blk, ", got ",
+                   dtype_name(x.dtype()), " ", shape_str(x.shape()));
+    if (global_) {
+      Tensor& y = ctx.output(0, DType::Float, {x.dim(0), x.dim(1), 1, 1});
+      simd::nchwc_global_pool(ctx.pool(), is_max_, x.dim(0), x.dim(1), x.dim(2) * x.dim(3), x.data<float>(),
+                              y.data<float>());
+      return;
+    }
+    const WindowGeometry g = resolve_window(attrs_, {x.dim(2), x.dim(3)}, attrs_.kernel_shape, what);
+    PIONNX_ENFORCE(g.dilations[0] == 1 && g.dilations[1] == 1, InvalidArgument, what,
+                   ": the NCHWc pool takes no dilations");
+    Tensor& y = ctx.output(0, DType::Float, {x.dim(0), x.dim(1), g.out[0], g.out[1]});
+    if (y.numel() == 0) return;
+    simd::NchwcPoolArgs a{};
+    a.H = x.dim(2);
+    a.W = x.dim(3);
+    a.OH = g.out[0];
+    a.OW = g.out[1];
+    a.KH = g.kernel[0];
+    a.KW = g.kernel[1];
+    a.SH = g.strides[0];
+    a.SW = g.strides[1];
+    a.pad_top = g.pad_begin[0];
+    a.pad_left = g.pad_begin[1];
+    a.pad_bottom = g.pad_end[0];
+    a.pad_right = g.pad_end[1];
+    a.count_include_pad = count_include_pad_;
+    simd::nchwc_pool(ctx.pool(), is_max_, a, x.dim(0), x.dim(1), x.data<float>(), y.data<float>());
+  }
+
+ private:
+  bool is_max_, global_;
+  WindowAttrs attrs_;
+  bool count_include_pad_ = false;
+};
+
 // MaxRoiPool (Caffe semantics): each region of interest [batch, x1, y1, x2,
 // y2] (scaled, rounded) is split into pooled_shape bins, each max-pooled.
 class MaxRoiPoolKernel : public Kernel {
@@ -656,6 +711,11 @@ void register_pool(KernelRegistry& r) {
   r.add("", "GlobalLpPool", global_factory<PoolKind::Lp>());
   r.add<MaxRoiPoolKernel>("", "MaxRoiPool");
   r.add<MaxUnpoolKernel>("", "MaxUnpool");
+  for (const auto& [op, is_max, global] :
+       {std::make_tuple("MaxPool", true, false), std::make_tuple("AveragePool", false, false),
+        std::make_tuple("GlobalMaxPool", true, true), std::make_tuple("GlobalAveragePool", false, true)})
+    r.add("com.microsoft.nchwc", op,
+          [is_max, global](const KernelInfo& info) { return std::make_unique<NchwcPoolKernel>(info, is_max, global); });
 }
 
 }  // namespace pionnx

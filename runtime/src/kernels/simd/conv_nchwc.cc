@@ -1,0 +1,179 @@
+// See conv_nchwc.h. The driver of the NCHWc family: the run-time choice, the
+// filter and tensor reorders, the zero-padded copy of a padded convolution's
+// input, and the tasks (portable code; the row kernels are per instruction
+// set).
+#include "kernels/simd/conv_nchwc.h"
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+
+#include "platform/cpu_features.h"
+#include "platform/thread_pool.h"
+
+namespace pionnx {
+namespace simd {
+namespace {
+
+const NchwcKernel& active() {
+  static const NchwcKernel k = [] {
+    const std::string& name = nchwc_paths().active;
+    return name == "avx512" ? nchwc_kernel_avx512() : name == "avx2" ? nchwc_kernel_avx2() : NchwcKernel{};
+  }();
+  return k;
+}
+
+// Reused by the calling thread (the helpers read it while the caller waits).
+float* scratch(size_t n) {
+  thread_local std::vector<float> buf;
+  if (buf.size() < n) buf.resize(n);
+  return buf.data();
+}
+
+}  // namespace
+
+// PIONNX_NCHWC=generic|avx2|avx512 caps the choice (tests, benchmarks); generic: no blocked kernel.
+const PathChoice& nchwc_paths() {
+  static const PathChoice choice =
+      platform::choose_path("NCHWc convolution", "PIONNX_NCHWC", {"generic", "avx2", "avx512"},
+                            {true, nchwc_kernel_avx2().row != nullptr, nchwc_kernel_avx512().row != nullptr});
+  return choice;
+}
+
+int nchwc_block() { return active().block; }
+
+std::vector<float> nchwc_filter(const float* w, int64_t M, int64_t C, int64_t KH, int64_t KW) {
+  const int64_t b = nchwc_block(), K = KH * KW;
+  std::vector<float> out(static_cast<size_t>(M * C * K));
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t k = 0; k < K; ++k)
+        out[static_cast<size_t>((((m / b) * (C / b) + c / b) * K + k) * b * b + (c % b) * b + m % b)] =
+            w[(m * C + c) * K + k];
+  return out;
+}
+
+namespace {
+
+void reorder(ThreadPool& pool, NchwcReorder fn, const float* x, int64_t N, int64_t C, int64_t HW, float* y) {
+  const int64_t b = nchwc_block(), blocks = N * (C / b);
+  // Block i (image i / (C / b), channels (i % (C / b)) x b on) is b x HW consecutive floats either way.
+  pool.parallel_for(blocks, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, HW * b)), [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) fn(x + i * b * HW, HW, y + i * b * HW);
+  });
+}
+
+}  // namespace
+
+void nchwc_reorder_in(ThreadPool& pool, const float* x, int64_t N, int64_t C, int64_t HW, float* y) {
+  reorder(pool, active().reorder_in, x, N, C, HW, y);
+}
+
+void nchwc_reorder_out(ThreadPool& pool, const float* x, int64_t N, int64_t C, int64_t HW, float* y) {
+  reorder(pool, active().reorder_out, x, N, C, HW, y);
+}
+
+void nchwc_pool(ThreadPool& pool, bool is_max, const NchwcPoolArgs& a, int64_t N, int64_t C, const float* x, float* y) {
+  const NchwcKernel& k = active();
+  const int64_t b = k.block, planes = N * (C / b), in = a.H * a.W * b, out = a.OH * a.OW * b;
+  const NchwcPool fn = is_max ? k.max_pool : k.avg_pool;
+  pool.parallel_for(planes, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, out * a.KH * a.KW)),
+                    [&](int64_t i0, int64_t i1) {
+                      NchwcPoolArgs p = a;
+                      for (int64_t i = i0; i < i1; ++i) {
+                        p.x = x + i * in;
+                        p.y = y + i * out;
+                        fn(p);
+                      }
+                    });
+}
+
+void nchwc_global_pool(ThreadPool& pool, bool is_max, int64_t N, int64_t C, int64_t HW, const float* x, float* y) {
+  const NchwcKernel& k = active();
+  const int64_t b = k.block, planes = N * (C / b);
+  const NchwcGlobalPool fn = is_max ? k.global_max : k.global_avg;
+  pool.parallel_for(planes, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, HW * b)), [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) fn(x + i * HW * b, HW, y + i * b);
+  });
+}
+
+void nchwc_conv(ThreadPool& pool, const NchwcConvShape& s, const float* x, const float* w, const float* bias,
+                const float* z, const NchwcAct& act, float* y) {
+  const NchwcKernel& k = active();
+  const int64_t b = k.block, Cb = s.C / b, Mb = s.M / b;
+  if (s.N == 0 || Mb == 0 || s.OH == 0 || s.OW == 0) return;
+  // The rows and columns every window reaches, from the top-left pad on: the input with its pads (those
+  // past the input read zeros), copied when there are any.
+  const int64_t Hp = std::max(s.pad_top + s.H, (s.OH - 1) * s.SH + (s.KH - 1) * s.DH + 1);
+  const int64_t Wp = std::max(s.pad_left + s.W, (s.OW - 1) * s.SW + (s.KW - 1) * s.DW + 1);
+  const bool pad = s.pad_top > 0 || s.pad_left > 0 || Hp > s.H || Wp > s.W;
+  const float* xp = x;
+  const int64_t row = pad ? Wp * b : s.W * b, plane = pad ? Hp * Wp * b : s.H * s.W * b;
+  if (pad) {
+    float* buf = scratch(static_cast<size_t>(s.N * Cb * plane));
+    pool.parallel_for(s.N * Cb, 1, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) {
+        float* dst = buf + i * plane;
+        const float* src = x + i * s.H * s.W * b;
+        std::fill(dst, dst + s.pad_top * row, 0.f);
+        for (int64_t h = 0; h < Hp - s.pad_top; ++h) {
+          float* d = dst + (s.pad_top + h) * row;
+          if (h >= s.H) {
+            std::fill(d, d + row, 0.f);
+            continue;
+          }
+          std::fill(d, d + s.pad_left * b, 0.f);
+          std::memcpy(d + s.pad_left * b, src + h * s.W * b, sizeof(float) * static_cast<size_t>(s.W * b));
+          std::fill(d + (s.pad_left + s.W) * b, d + row, 0.f);
+        }
+      }
+    });
+    xp = buf;
+  }
+  // Input blocks summed per call: the filter slice a call reads (nob blocks x taps x b x b floats) within
+  // two thirds of L1, where it stays while the task's rows go by.
+  const int64_t l1 = platform::cpu_features().l1d > 0 ? platform::cpu_features().l1d : 32 * 1024;
+  const int64_t slice = int64_t{k.max_blocks} * s.KH * s.KW * b * b * 4;
+  const int64_t chunk = std::clamp<int64_t>(l1 * 2 / 3 / slice, 1, Cb);
+  const int64_t groups = (Mb + k.max_blocks - 1) / k.max_blocks, units = s.N * groups * s.OH;
+  const int64_t out_plane = s.OH * s.OW * b;
+  // Tasks: runs of output rows of one (image, output block group); at least a few rows each.
+  const int64_t grain = std::max<int64_t>(1, std::min<int64_t>(s.OH, 4096 / std::max<int64_t>(1, s.OW * 16)));
+  pool.parallel_for(units, grain, [&](int64_t u0, int64_t u1) {
+    while (u0 < u1) {
+      const int64_t ng = u0 / s.OH, oh0 = u0 % s.OH, oh1 = std::min(s.OH, oh0 + (u1 - u0));
+      const int64_t n = ng / groups, ob = (ng % groups) * k.max_blocks;
+      NchwcRowArgs a{};
+      a.x_cb = plane;
+      a.x_kh = row * s.DH;
+      a.x_kw = b * s.DW;
+      a.x_pos = b * s.SW;
+      a.w_ob = Cb * s.KH * s.KW * b * b;
+      a.w_cb = s.KH * s.KW * b * b;
+      a.kh = s.KH;
+      a.kw = s.KW;
+      a.nob = std::min<int64_t>(k.max_blocks, Mb - ob);
+      a.y_ob = out_plane;
+      a.count = s.OW;
+      a.bias = bias ? bias + ob * b : nullptr;
+      a.act = act;
+      for (int64_t cb = 0; cb < Cb; cb += chunk) {
+        a.ncb = std::min(chunk, Cb - cb);
+        a.first = cb == 0;
+        a.last = cb + a.ncb == Cb;
+        a.w = w + ob * a.w_ob + cb * a.w_cb;
+        for (int64_t oh = oh0; oh < oh1; ++oh) {
+          a.x = xp + (n * Cb + cb) * plane + oh * s.SH * row;
+          const int64_t yo = ((n * Mb + ob) * s.OH + oh) * s.OW * b;
+          a.y = y + yo;
+          a.z = z && a.last ? z + yo : nullptr;
+          k.row(a);
+        }
+      }
+      u0 += oh1 - oh0;
+    }
+  });
+}
+
+}  // namespace simd
+}  // namespace pionnx

@@ -1,0 +1,123 @@
+// The NCHWc family: 2-D convolution on tensors whose channels are stored in
+// blocks of b (16 on the AVX-512 path, 8 on the AVX2 one), a [N, C, H, W]
+// tensor as [N][C / b][H][W][b], the layout onnxruntime's NCHWc kernels use
+// (MLAS). One vector holds one position's b channels, so an output tile is a
+// few output-channel blocks by a few positions of a row, each input channel
+// one broadcast multiplied into every block: no im2col, no packing of the
+// input, and the output is already the next layer's input. The layout pass
+// (optimize/nchwc_layout.cc) puts chains of convolutions in this layout and
+// reorders at their ends; models and the API never see it.
+//
+// The driver (conv_nchwc.cc) holds the reorders, the padded copy, the tasks
+// and the run-time choice (PIONNX_NCHWC=generic|avx2|avx512); the row kernels are
+// written once in conv_nchwc_kernels.h over a vector type, instantiated in
+// conv_nchwc_avx2.cc and conv_nchwc_avx512.cc.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "kernels/simd/dispatch.h"
+
+namespace pionnx {
+
+class ThreadPool;
+
+namespace simd {
+
+// PIONNX_NCHWC=generic|avx2|avx512 caps the choice; "generic" (where
+// no blocked kernel runs) leaves every graph in NCHW.
+const PathChoice& nchwc_paths();
+
+// Channels per block of the active path (16 or 8), 0 on "generic".
+int nchwc_block();
+
+// Relu and Clip are applied in the kernel's registers; other activations by
+// the caller after it.
+struct NchwcAct {
+  enum Kind : int { None, Relu, Clip } kind = None;
+  float lo = 0.f, hi = 0.f;
+};
+
+// One row kernel call: outputs [0, count) of one output row, for `nob`
+// output-channel blocks, summing input blocks [0, ncb). Pointers and strides
+// are in floats.
+struct NchwcRowArgs {
+  const float* x;     // the padded input at the chunk's first input block, the row's first window's top-left
+  int64_t x_cb;       // between input blocks
+  int64_t x_kh;       // between kernel rows (input row length x dilation)
+  int64_t x_kw;       // between kernel columns (b x dilation)
+  int64_t x_pos;      // between neighbouring outputs' windows (b x stride)
+  const float* w;     // blocked filter at (first output block, first input block)
+  int64_t w_ob;       // between output blocks
+  int64_t w_cb;       // between input blocks (KH x KW x b x b)
+  int64_t kh, kw;     // kernel size
+  int64_t ncb;        // input blocks summed by this call
+  int64_t nob;        // output blocks, 1 to the path's maximum
+  float* y;           // output at (first output block, this row, position 0)
+  int64_t y_ob;       // between output blocks (OH x OW x b)
+  int64_t count;      // outputs in the row
+  const float* bias;  // at the first output block's channels, or nullptr; used when `first`
+  const float* z;     // the residual in y's layout, or nullptr; used when `last`
+  bool first, last;   // the first call of a sum starts from the bias, the last adds z and the activation
+  NchwcAct act;
+};
+using NchwcRowKernel = void (*)(const NchwcRowArgs&);
+
+// The path's row kernel and the most output blocks one call takes, or
+// nullptr where not compiled in or the CPU lacks the instructions.
+// One block's plane of a 2-D max or average pool: y[oh][ow][b] over the
+// window's valid positions of x[H][W][b] (pads excluded from a max; an
+// average divides by the positions inside the input, or with
+// count_include_pad inside the padded input).
+struct NchwcPoolArgs {
+  const float* x;
+  float* y;
+  int64_t H, W, OH, OW, KH, KW, SH, SW;
+  int64_t pad_top, pad_left, pad_bottom, pad_right;
+  bool count_include_pad;
+};
+using NchwcPool = void (*)(const NchwcPoolArgs&);
+// One block's global pool: y[b] = max or mean of x[HW][b].
+using NchwcGlobalPool = void (*)(const float* x, int64_t HW, float* y);
+
+// One block's reorder: b planes of HW floats ([b][HW]) into [HW][b] (in), or back (out).
+using NchwcReorder = void (*)(const float* src, int64_t HW, float* dst);
+struct NchwcKernel {
+  NchwcRowKernel row = nullptr;
+  NchwcReorder reorder_in = nullptr, reorder_out = nullptr;
+  NchwcPool max_pool = nullptr, avg_pool = nullptr;
+  NchwcGlobalPool global_max = nullptr, global_avg = nullptr;
+  int block = 0;       // b
+  int max_blocks = 0;  // nob's largest value
+};
+NchwcKernel nchwc_kernel_avx2();
+NchwcKernel nchwc_kernel_avx512();
+
+// The filter [M][C][KH][KW] (M and C multiples of b) as [M/b][C/b][KH][KW][b in][b out].
+std::vector<float> nchwc_filter(const float* w, int64_t M, int64_t C, int64_t KH, int64_t KW);
+
+struct NchwcConvShape {
+  int64_t N, C, H, W;  // input
+  int64_t M, OH, OW;   // output
+  int64_t KH, KW, SH, SW, DH, DW;
+  int64_t pad_top, pad_left;  // the bottom and right pads follow from OH and OW
+};
+
+// y = act(conv(x, w) + bias + z), x, z and y blocked (C and M multiples of
+// nchwc_block()), w from nchwc_filter, bias (M) and z optional.
+void nchwc_conv(ThreadPool& pool, const NchwcConvShape& s, const float* x, const float* w, const float* bias,
+                const float* z, const NchwcAct& act, float* y);
+
+// Max or average pools over blocked x and y ([N, C, H, W] and [N, C, OH, OW],
+// C a multiple of b); `a` holds the geometry (its x and y are ignored).
+void nchwc_pool(ThreadPool& pool, bool is_max, const NchwcPoolArgs& a, int64_t N, int64_t C, const float* x, float* y);
+// Global max or average: blocked x [N, C, H, W] to y [N, C, 1, 1] (whose
+// blocked and NCHW orders are the same).
+void nchwc_global_pool(ThreadPool& pool, bool is_max, int64_t N, int64_t C, int64_t HW, const float* x, float* y);
+
+// [N][C][HW] <-> [N][C/b][HW][b], C a multiple of b.
+void nchwc_reorder_in(ThreadPool& pool, const float* x, int64_t N, int64_t C, int64_t HW, float* y);
+void nchwc_reorder_out(ThreadPool& pool, const float* x, int64_t N, int64_t C, int64_t HW, float* y);
+
+}  // namespace simd
+}  // namespace pionnx

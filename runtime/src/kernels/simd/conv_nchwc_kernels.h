@@ -1,0 +1,178 @@
+// The NCHWc row kernel (conv_nchwc.h), written once over a vector traits
+// type V and instantiated by each instruction set's file inside its target
+// attribute (`PIONNX_NCHWC_TARGET`, defined before this header is included).
+// V provides: `vec`, kLanes (= the block b), kBlocks (output blocks a tile
+// holds), kPositions (positions a tile holds), and inline load, store,
+// broadcast, set1, fmadd (a * b + c), add, mul, zero, max, min, and transpose (kLanes rows
+// of kLanes floats, in registers).
+//
+// A tile holds nb x np accumulators (nb output blocks by np positions of a
+// row): for every tap and input channel, nb filter vectors are loaded once
+// and np input values broadcast, nb x np fused multiply-adds. The first call
+// of a sum starts from the bias, later ones from the partial sums in y; the
+// last one adds the residual and applies Relu or Clip before storing.
+#pragma once
+#include <cstdint>
+
+#include "kernels/simd/conv_nchwc.h"
+
+namespace pionnx {
+namespace simd {
+namespace nchwc_detail {
+
+template <class V, int NB, int NP>
+PIONNX_NCHWC_TARGET inline void tile(const NchwcRowArgs& a, const float* x, float* y, const float* z) {
+  using vec = typename V::vec;
+  constexpr int L = V::kLanes;
+  vec acc[NB][NP];
+  for (int j = 0; j < NB; ++j) {
+    const vec init = !a.first ? V::zero() : a.bias ? V::load(a.bias + j * L) : V::zero();
+    for (int p = 0; p < NP; ++p) acc[j][p] = a.first ? init : V::load(y + j * a.y_ob + p * L);
+  }
+  const float* w = a.w;
+  for (int64_t cb = 0; cb < a.ncb; ++cb, x += a.x_cb, w += a.w_cb) {
+    for (int64_t kh = 0; kh < a.kh; ++kh) {
+      for (int64_t kw = 0; kw < a.kw; ++kw) {
+        const float* xt = x + kh * a.x_kh + kw * a.x_kw;
+        const float* wt = w + (kh * a.kw + kw) * L * L;
+        for (int ic = 0; ic < L; ++ic) {
+          vec wv[NB];
+          _Pragma("GCC unroll 8") for (int j = 0; j < NB; ++j) wv[j] = V::load(wt + j * a.w_ob + ic * L);
+          _Pragma("GCC unroll 16") for (int p = 0; p < NP; ++p) {
+            const vec xv = V::broadcast(xt + p * a.x_pos + ic);
+            _Pragma("GCC unroll 8") for (int j = 0; j < NB; ++j) acc[j][p] = V::fmadd(wv[j], xv, acc[j][p]);
+          }
+        }
+      }
+    }
+  }
+  for (int j = 0; j < NB; ++j)
+    for (int p = 0; p < NP; ++p) {
+      vec v = acc[j][p];
+      if (a.last) {
+        if (z) v = V::add(v, V::load(z + j * a.y_ob + p * L));
+        if (a.act.kind == NchwcAct::Relu) v = V::max(v, V::zero());
+        else if (a.act.kind == NchwcAct::Clip) v = V::min(V::max(v, V::set1(a.act.lo)), V::set1(a.act.hi));
+      }
+      V::store(y + j * a.y_ob + p * L, v);
+    }
+}
+
+// The row for a fixed number of output blocks: full tiles of kPositions,
+// then one tile of the rest.
+template <class V, int NB, int NP>
+PIONNX_NCHWC_TARGET inline void tail(const NchwcRowArgs& a, int64_t i, int64_t rest) {
+  constexpr int L = V::kLanes;
+  if constexpr (NP > 1) {
+    if (rest < NP) return tail<V, NB, NP - 1>(a, i, rest);
+  }
+  tile<V, NB, NP>(a, a.x + i * a.x_pos, a.y + i * L, a.z ? a.z + i * L : nullptr);
+}
+
+template <class V, int NB>
+PIONNX_NCHWC_TARGET inline void row_blocks(const NchwcRowArgs& a) {
+  constexpr int L = V::kLanes, NP = V::kPositions;
+  int64_t i = 0;
+  for (; i + NP <= a.count; i += NP) tile<V, NB, NP>(a, a.x + i * a.x_pos, a.y + i * L, a.z ? a.z + i * L : nullptr);
+  if (i < a.count) tail<V, NB, NP - 1>(a, i, a.count - i);
+}
+
+template <class V, int NB>
+PIONNX_NCHWC_TARGET inline void row_dispatch(const NchwcRowArgs& a) {
+  if constexpr (NB > 1) {
+    if (a.nob < NB) return row_dispatch<V, NB - 1>(a);
+  }
+  row_blocks<V, NB>(a);
+}
+
+template <class V>
+PIONNX_NCHWC_TARGET void row(const NchwcRowArgs& a) {
+  row_dispatch<V, V::kBlocks>(a);
+}
+
+// One block's b planes of HW floats ([b][HW]) into [HW][b] (In), or back: b positions at a time through the
+// register transpose, the rest one by one.
+template <class V, bool In>
+PIONNX_NCHWC_TARGET void reorder(const float* src, int64_t HW, float* dst) {
+  using vec = typename V::vec;
+  constexpr int L = V::kLanes;
+  auto planes = [HW](int64_t c, int64_t p) { return c * HW + p; };  // [b][HW]
+  auto blocked = [](int64_t c, int64_t p) { return p * L + c; };    // [HW][b]
+  int64_t p = 0;
+  for (; p + L <= HW; p += L) {
+    vec r[L];
+    for (int i = 0; i < L; ++i) r[i] = V::load(src + (In ? planes(i, p) : blocked(0, p + i)));
+    V::transpose(r);
+    for (int i = 0; i < L; ++i) V::store(dst + (In ? blocked(0, p + i) : planes(i, p)), r[i]);
+  }
+  for (; p < HW; ++p)
+    for (int c = 0; c < L; ++c) dst[In ? blocked(c, p) : planes(c, p)] = src[In ? planes(c, p) : blocked(c, p)];
+}
+
+// Pools: one vector per position's block of channels; the window clipped to the input.
+template <class V, bool IsMax>
+PIONNX_NCHWC_TARGET void pool(const NchwcPoolArgs& a) {
+  using vec = typename V::vec;
+  constexpr int L = V::kLanes;
+  for (int64_t oh = 0; oh < a.OH; ++oh) {
+    const int64_t h0 = oh * a.SH - a.pad_top;
+    const int64_t hs = h0 < 0 ? 0 : h0, he = h0 + a.KH < a.H ? h0 + a.KH : a.H;
+    const int64_t rows =
+        a.count_include_pad ? (h0 + a.KH < a.H + a.pad_bottom ? h0 + a.KH : a.H + a.pad_bottom) - h0 : he - hs;
+    for (int64_t ow = 0; ow < a.OW; ++ow) {
+      const int64_t w0 = ow * a.SW - a.pad_left;
+      const int64_t ws = w0 < 0 ? 0 : w0, we = w0 + a.KW < a.W ? w0 + a.KW : a.W;
+      vec acc = IsMax ? V::set1(-__builtin_inff()) : V::zero();
+      for (int64_t h = hs; h < he; ++h) {
+        const float* xr = a.x + (h * a.W + ws) * L;
+        for (int64_t w = ws; w < we; ++w, xr += L) acc = IsMax ? V::max(acc, V::load(xr)) : V::add(acc, V::load(xr));
+      }
+      if (!IsMax) {
+        const int64_t cols =
+            a.count_include_pad ? (w0 + a.KW < a.W + a.pad_right ? w0 + a.KW : a.W + a.pad_right) - w0 : we - ws;
+        const int64_t n = rows * cols;
+        acc = n > 0 ? V::mul(acc, V::set1(1.f / static_cast<float>(n))) : V::zero();
+      }
+      V::store(a.y + (oh * a.OW + ow) * L, acc);
+    }
+  }
+}
+
+template <class V, bool IsMax>
+PIONNX_NCHWC_TARGET void global_pool(const float* x, int64_t HW, float* y) {
+  using vec = typename V::vec;
+  constexpr int L = V::kLanes;
+  vec acc[4];
+  for (int i = 0; i < 4; ++i) acc[i] = IsMax ? V::set1(-__builtin_inff()) : V::zero();
+  int64_t p = 0;
+  for (; p + 4 <= HW; p += 4)
+    for (int i = 0; i < 4; ++i) {
+      const vec v = V::load(x + (p + i) * L);
+      acc[i] = IsMax ? V::max(acc[i], v) : V::add(acc[i], v);
+    }
+  for (; p < HW; ++p) acc[0] = IsMax ? V::max(acc[0], V::load(x + p * L)) : V::add(acc[0], V::load(x + p * L));
+  vec r = IsMax ? V::max(V::max(acc[0], acc[1]), V::max(acc[2], acc[3]))
+                : V::add(V::add(acc[0], acc[1]), V::add(acc[2], acc[3]));
+  if (!IsMax) r = HW > 0 ? V::mul(r, V::set1(1.f / static_cast<float>(HW))) : V::zero();
+  V::store(y, r);
+}
+
+// The family's table for the vector type V (each instruction set's file, after its CPU check).
+template <class V>
+NchwcKernel table() {
+  NchwcKernel k;
+  k.row = row<V>;
+  k.reorder_in = reorder<V, true>;
+  k.reorder_out = reorder<V, false>;
+  k.max_pool = pool<V, true>;
+  k.avg_pool = pool<V, false>;
+  k.global_max = global_pool<V, true>;
+  k.global_avg = global_pool<V, false>;
+  k.block = V::kLanes;
+  k.max_blocks = V::kBlocks;
+  return k;
+}
+
+}  // namespace nchwc_detail
+}  // namespace simd
+}  // namespace pionnx

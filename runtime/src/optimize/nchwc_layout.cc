@@ -1,0 +1,361 @@
+// onnxruntime's NchwcTransformer, the layout level (ORT_ENABLE_ALL): float
+// 2-D convolutions of one group whose input and output channel counts are
+// multiples of the NCHWc block (simd::nchwc_block(): 16 on AVX-512, 8 on
+// AVX2; none elsewhere, and the pass does nothing) become
+// com.microsoft.nchwc Conv, reading and writing channels in blocks
+// (kernels/simd/conv_nchwc.h). Between two of them a tensor stays blocked:
+// through 2-D max and average pools (com.microsoft.nchwc MaxPool,
+// AveragePool), elementwise activations, elementwise operators of two
+// blocked inputs of one known shape, and a channel Concat of blocked inputs
+// (the last three run unchanged: their results do not depend on where an
+// element sits). A global pool of a blocked tensor writes [N, C, 1, 1], whose
+// blocked and NCHW orders are the same. ReorderInput goes before the first
+// blocked reader of an NCHW tensor, ReorderOutput before the first NCHW
+// reader of a blocked one (and for graph outputs and values a subgraph
+// reads), so the model's inputs, outputs and every other node see NCHW as
+// before.
+//
+// Not every such convolution is worth its reorders. Where the input's shape
+// is known (graph inputs and value_info, carried through the operators
+// below), a 3x3 stride-1 convolution that conv.cc runs by Winograd stays
+// NCHW: Winograd beats the direct blocked kernel by more than the reorders
+// around it cost. And a region of blocked nodes (joined by blocked tensors)
+// whose only convolutions are 1x1 ones stays NCHW: a 1x1 convolution runs
+// about as fast either way, and the reorders at the region's ends would be
+// extra (MobileNetV2's projections and expansions between depthwise
+// convolutions).
+//
+// The session runs this pass after writing `optimized_model_filepath`: the
+// blocked graph depends on this CPU's block size (onnxruntime's own layout
+// level is likewise hardware-specific), and the file keeps the portable
+// graph. W stays [M, C, KH, KW] in the graph; the kernel blocks it once.
+#include <algorithm>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "kernels/nn/conv_winograd.h"
+#include "kernels/nn/window.h"
+#include "kernels/simd/conv_nchwc.h"
+#include "optimize/graph_util.h"
+#include "optimize/passes.h"
+
+namespace pionnx {
+
+namespace {
+
+const char* const kDomain = "com.microsoft.nchwc";
+using Shape4 = std::vector<int64_t>;  // [N, C, H, W], every dim known
+
+// Elementwise operators of one input whose output, element by element, does not depend on where the element
+// sits: they run on a blocked tensor unchanged.
+bool layout_free_unary(const Node& n) {
+  static const std::unordered_set<std::string> ops = {
+      "Relu", "LeakyRelu", "Sigmoid",  "Tanh",     "Clip", "HardSigmoid", "HardSwish",
+      "Elu",  "Selu",      "Softplus", "Softsign", "Mish", "Celu",        "ThresholdedRelu"};
+  return n.domain.empty() && ops.count(n.op_type) && n.outputs.size() == 1 && !n.inputs.empty();
+}
+
+// Elementwise operators of two inputs: blocked together when both are blocked and of one known shape.
+bool layout_free_binary(const Node& n) {
+  static const std::unordered_set<std::string> ops = {"Add", "Sub", "Mul", "Div", "Max", "Min", "Sum"};
+  return n.domain.empty() && ops.count(n.op_type) && n.outputs.size() == 1 && n.inputs.size() == 2;
+}
+
+bool is_pool(const Node& n) {
+  return n.domain.empty() && (n.op_type == "MaxPool" || n.op_type == "AveragePool") &&
+         n.attr_ints("kernel_shape").size() == 2 && (n.outputs.size() == 1 || n.outputs[1].empty()) &&
+         n.attr_ints("dilations", {1, 1}) == std::vector<int64_t>{1, 1};
+}
+
+bool is_global_pool(const Node& n) {
+  return n.domain.empty() && (n.op_type == "GlobalMaxPool" || n.op_type == "GlobalAveragePool") &&
+         n.outputs.size() == 1;
+}
+
+// The output window of a Conv or pool over a known 4-D input, or false (an invalid window is left for the
+// kernel to report).
+bool window_of(const Node& n, const Shape4& x, const std::vector<int64_t>& kernel, WindowGeometry* g) {
+  try {
+    *g = resolve_window(WindowAttrs::from_node(n), {x[2], x[3]}, kernel, n.describe());
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+struct Facts {
+  const Graph& g;
+  const opt::GraphFacts& f;
+  int64_t b;
+  std::unordered_map<std::string, Shape4> shapes;  // values whose 4-D shape is known
+
+  const Shape4* shape(const std::string& v) const {
+    auto it = shapes.find(v);
+    return it == shapes.end() ? nullptr : &it->second;
+  }
+
+  // The convolution's channel counts when the NCHWc kernel runs it (float, 2-D, one group, C and M multiples
+  // of b, constant W), else false.
+  bool blockable_conv(const Node& n, int64_t* C, int64_t* M) const {
+    const bool conv = n.op_type == "Conv" && n.domain.empty();
+    const bool fused = n.op_type == "FusedConv" && n.domain == "com.microsoft";
+    if (!(conv || fused) || n.outputs.size() != 1 || !n.input_present(0) || !n.input_present(1)) return false;
+    if (n.inputs.size() > (fused ? 4u : 3u) || n.attr_i("group", 1) != 1) return false;
+    const Tensor* w = opt::constant(g, f, n.inputs[1]);
+    if (!w || w->dtype() != DType::Float || w->rank() != 4) return false;
+    *M = w->dim(0);
+    *C = w->dim(1);
+    return *M > 0 && *C > 0 && *M % b == 0 && *C % b == 0;
+  }
+
+  // Better left to Winograd in NCHW (conv_winograd.h), on the known input shape.
+  bool winograd(const Node& n, int64_t C, int64_t M) const {
+    const Shape4* x = shape(n.inputs[0]);
+    const Tensor* w = opt::constant(g, f, n.inputs[1]);
+    WindowGeometry geo;
+    return x && window_of(n, *x, {w->dim(2), w->dim(3)}, &geo) && winograd_beats_nchwc(geo, C, M);
+  }
+
+  bool pointwise(const Node& n) const {
+    const Tensor* w = opt::constant(g, f, n.inputs[1]);
+    for (int64_t s : n.attr_ints("strides", {1, 1}))
+      if (s != 1) return false;
+    for (int64_t p : n.attr_ints("pads", {0, 0, 0, 0}))
+      if (p != 0) return false;
+    return w->dim(2) == 1 && w->dim(3) == 1;
+  }
+
+  // Carries known shapes through the node (the operators the pass looks at, and those that keep a shape).
+  void infer(const Node& n) {
+    if (n.outputs.empty() || n.outputs[0].empty() || shapes.count(n.outputs[0])) return;
+    const Shape4* x = n.input_present(0) ? shape(n.inputs[0]) : nullptr;
+    if (!x) return;
+    static const std::unordered_set<std::string> same = {"BatchNormalization", "LRN", "Dropout", "Identity",
+                                                         "InstanceNormalization"};
+    int64_t C = 0, M = 0;
+    WindowGeometry geo;
+    if ((n.op_type == "Conv" && n.domain.empty()) || (n.op_type == "FusedConv" && n.domain == "com.microsoft")) {
+      const Tensor* w = n.input_present(1) ? opt::constant(g, f, n.inputs[1]) : nullptr;
+      (void)C, (void)M;
+      if (w && w->rank() == 4 && window_of(n, *x, {w->dim(2), w->dim(3)}, &geo))
+        shapes[n.outputs[0]] = {(*x)[0], w->dim(0), geo.out[0], geo.out[1]};
+    } else if (is_pool(n)) {
+      if (window_of(n, *x, n.attr_ints("kernel_shape"), &geo))
+        shapes[n.outputs[0]] = {(*x)[0], (*x)[1], geo.out[0], geo.out[1]};
+    } else if (is_global_pool(n)) {
+      shapes[n.outputs[0]] = {(*x)[0], (*x)[1], 1, 1};
+    } else if (layout_free_unary(n) || (n.domain.empty() && same.count(n.op_type))) {
+      shapes[n.outputs[0]] = *x;
+    } else if (layout_free_binary(n)) {
+      const Shape4* y = shape(n.inputs[1]);
+      if (y && *y == *x) shapes[n.outputs[0]] = *x;
+    } else if (n.op_type == "Concat" && n.domain.empty() && (n.attr_i("axis", 0) == 1 || n.attr_i("axis", 0) == -3)) {
+      Shape4 s = *x;
+      s[1] = 0;
+      for (const std::string& in : n.inputs) {
+        const Shape4* y = shape(in);
+        if (!y || (*y)[0] != s[0] || (*y)[2] != s[2] || (*y)[3] != s[3]) return;
+        s[1] += (*y)[1];
+      }
+      shapes[n.outputs[0]] = s;
+    }
+  }
+};
+
+void seed_shapes(const Graph& g, Facts* facts) {
+  auto add = [facts](const ValueInfo& v) {
+    if (v.type.kind != TypeInfo::Kind::Tensor || !v.type.has_shape || v.type.dims.size() != 4) return;
+    Shape4 s;
+    for (const Dim& d : v.type.dims) {
+      if (d.value < 0) return;
+      s.push_back(d.value);
+    }
+    facts->shapes[v.name] = s;
+  };
+  for (const ValueInfo& v : g.inputs) add(v);
+  for (const ValueInfo& v : g.value_info) add(v);
+}
+
+// Which nodes would read blocked inputs if every convolution in `convs` were blocked: the convolutions, and the
+// pools, activations, elementwise pairs and Concats all of whose data inputs come from such nodes.
+std::vector<bool> blocked_nodes(const Graph& g, const Facts& facts, const std::vector<bool>& convs) {
+  std::vector<bool> on(g.nodes.size(), false);
+  std::unordered_set<std::string> blocked;
+  for (size_t k = 0; k < g.nodes.size(); ++k) {
+    const Node& n = g.nodes[k];
+    bool b = convs[k];
+    if (!b && (is_pool(n) || layout_free_unary(n) || is_global_pool(n))) b = blocked.count(n.inputs[0]) > 0;
+    if (!b && layout_free_binary(n)) {
+      const Shape4 *x = facts.shape(n.inputs[0]), *y = facts.shape(n.inputs[1]);
+      b = blocked.count(n.inputs[0]) && blocked.count(n.inputs[1]) && x && y && *x == *y;
+    }
+    if (!b && n.op_type == "Concat" && n.domain.empty() && !n.inputs.empty() &&
+        (n.attr_i("axis", 0) == 1 || n.attr_i("axis", 0) == -3)) {
+      b = true;
+      for (const std::string& in : n.inputs) b = b && blocked.count(in) > 0;
+    }
+    on[k] = b;
+    if (b && !is_global_pool(n)) blocked.insert(n.outputs[0]);
+  }
+  return on;
+}
+
+}  // namespace
+
+bool nchwc_layout(Graph& g, const OptimizeContext& ctx) {
+  const int64_t b = simd::nchwc_block();
+  if (b == 0) return false;
+  const opt::GraphFacts f(g, ctx);
+  Facts facts{g, f, b, {}};
+  seed_shapes(g, &facts);
+  for (const Node& n : g.nodes) facts.infer(n);
+
+  // The convolutions to block: every blockable one but known Winograd ones, less those in blocked regions
+  // (nodes joined by blocked tensors) with no convolution but 1x1s, to a fixed point (dropping a region's
+  // convolutions may split another).
+  std::vector<bool> convs(g.nodes.size(), false);
+  for (size_t k = 0; k < g.nodes.size(); ++k) {
+    int64_t C = 0, M = 0;
+    convs[k] = facts.blockable_conv(g.nodes[k], &C, &M) && !facts.winograd(g.nodes[k], C, M);
+  }
+  std::vector<bool> on;
+  for (bool dropped = true; dropped;) {
+    dropped = false;
+    on = blocked_nodes(g, facts, convs);
+    std::vector<size_t> root(g.nodes.size());
+    for (size_t k = 0; k < root.size(); ++k) root[k] = k;
+    auto find = [&root](size_t k) {
+      while (root[k] != k) k = root[k] = root[root[k]];
+      return k;
+    };
+    std::unordered_map<std::string, size_t> producer;
+    for (size_t k = 0; k < g.nodes.size(); ++k) {
+      if (!on[k]) continue;
+      for (const std::string& in : g.nodes[k].inputs) {
+        auto it = producer.find(in);
+        if (it != producer.end()) root[find(k)] = find(it->second);
+      }
+      if (!is_global_pool(g.nodes[k])) producer[g.nodes[k].outputs[0]] = k;
+    }
+    std::vector<bool> worth(g.nodes.size(), false);
+    for (size_t k = 0; k < g.nodes.size(); ++k)
+      if (convs[k] && !facts.pointwise(g.nodes[k])) worth[find(k)] = true;
+    for (size_t k = 0; k < g.nodes.size(); ++k)
+      if (convs[k] && !worth[find(k)]) convs[k] = false, dropped = true;
+  }
+
+  std::unordered_set<std::string> names;
+  for (const auto& [name, t] : g.initializers) names.insert(name);
+  for (const ValueInfo& v : g.inputs) names.insert(v.name);
+  for (const Node& n : g.nodes)
+    for (const std::string& o : n.outputs) names.insert(o);
+  auto fresh = [&names](const std::string& base) {
+    std::string name = base;
+    for (int k = 1; names.count(name); ++k) name = base + "_" + std::to_string(k);
+    names.insert(name);
+    return name;
+  };
+  int reorders = 0;
+  auto reorder = [&](const char* op, const std::string& in, const std::string& out, int64_t channels) {
+    Node r;
+    r.op_type = op;
+    r.domain = kDomain;
+    r.name = fresh(std::string(op) + "_" + std::to_string(reorders++));
+    r.inputs = {in};
+    r.outputs = {out};
+    if (std::string(op) == "ReorderOutput") r.attrs.push_back(opt::int_attr("channels", channels));
+    return r;
+  };
+
+  std::unordered_map<std::string, std::string> blocked;  // an NCHW value -> its blocked twin
+  std::unordered_map<std::string, int64_t> channels;     // a blocked value -> its channels
+  std::unordered_set<std::string> produced_blocked;      // NCHW names of values a blocked node made
+  std::unordered_set<std::string> nchw_made;             // those reordered back
+  std::vector<Node> out;
+  out.reserve(g.nodes.size() * 2);
+  bool changed = false;
+  // The blocked twin of an NCHW value with C channels, reordered in before the current node if it has none.
+  auto blocked_of = [&](const std::string& v, int64_t C) {
+    auto it = blocked.find(v);
+    if (it != blocked.end()) return it->second;
+    const std::string t = fresh(v + "_nchwc");
+    out.push_back(reorder("ReorderInput", v, t, C));
+    blocked[v] = t;
+    channels[t] = C;
+    return t;
+  };
+  // Each NCHW value of a blocked producer, reordered back before its first NCHW reader.
+  auto need_nchw = [&](const std::string& v) {
+    if (!produced_blocked.count(v) || nchw_made.count(v)) return;
+    const std::string& t = blocked.at(v);
+    out.push_back(reorder("ReorderOutput", t, v, channels.at(t)));
+    nchw_made.insert(v);
+  };
+  // A node's output now blocked: its NCHW name only where someone outside reads it.
+  auto make_blocked = [&](Node& n, int64_t C) {
+    const std::string v = n.outputs[0];
+    const std::string t = fresh(v + "_nchwc");
+    n.outputs[0] = t;
+    blocked[v] = t;
+    channels[t] = C;
+    produced_blocked.insert(v);
+    out.push_back(n);
+    if (!f.is_internal(v)) need_nchw(v);  // graph outputs, values a subgraph reads
+    changed = true;
+  };
+  auto channels_of = [&](const std::string& v) { return channels.at(blocked.at(v)); };
+
+  for (size_t k = 0; k < g.nodes.size(); ++k) {
+    Node n = g.nodes[k];
+    int64_t C = 0, M = 0;
+    if (convs[k] && facts.blockable_conv(n, &C, &M)) {
+      n.inputs[0] = blocked_of(n.inputs[0], C);
+      if (n.input_present(3)) n.inputs[3] = blocked_of(n.inputs[3], M);
+      n.domain = kDomain;
+      n.op_type = "Conv";
+      make_blocked(n, M);
+      continue;
+    }
+    if (on[k] && !convs[k]) {
+      // The data inputs: all of them for Concat and the elementwise pairs, the first for the rest (Clip's
+      // bounds stay as they are).
+      const bool every = n.op_type == "Concat" || layout_free_binary(n);
+      const size_t data = every ? n.inputs.size() : 1;
+      bool all = true;
+      for (size_t i = 0; i < data; ++i) all = all && produced_blocked.count(n.inputs[i]) > 0;
+      if (all && is_global_pool(n)) {  // [N, C, 1, 1]: the output is NCHW as it stands
+        n.inputs[0] = blocked.at(n.inputs[0]);
+        n.domain = kDomain;
+        out.push_back(std::move(n));
+        changed = true;
+        continue;
+      }
+      if (all) {
+        int64_t c = 0;
+        if (n.op_type == "Concat")
+          for (const std::string& in : n.inputs) c += channels_of(in);
+        else c = channels_of(n.inputs[0]);
+        for (size_t i = 0; i < data; ++i) n.inputs[i] = blocked.at(n.inputs[i]);
+        if (is_pool(n)) {
+          n.domain = kDomain;
+          n.attrs.erase(std::remove_if(n.attrs.begin(), n.attrs.end(),
+                                       [](const Attribute& a) { return a.name == "storage_order"; }),
+                        n.attrs.end());
+          n.outputs.resize(1);
+        }
+        make_blocked(n, c);
+        continue;
+      }
+    }
+    for (const std::string& in : n.inputs) need_nchw(in);
+    if (opt::has_subgraph(n))
+      for (const auto& [v, t] : blocked) need_nchw(v);  // what the bodies read is not listed as inputs
+    out.push_back(std::move(n));
+  }
+  if (!changed) return false;
+  for (const ValueInfo& v : g.outputs) need_nchw(v.name);
+  g.nodes = std::move(out);
+  return true;
+}
+
+}  // namespace pionnx

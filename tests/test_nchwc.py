@@ -1,0 +1,174 @@
+"""The NCHWc layout (runtime/src/optimize/nchwc_layout.cc, kernels/simd/conv_nchwc.h): chains of
+convolutions run with their channels in blocks, reordered in and out at the chain's ends. Every result is
+checked against onnx.reference; which nodes ran blocked is read from the session's profile. On a CPU
+without AVX2 (or with PIONNX_NCHWC=generic) nothing is blocked and the checks of what ran blocked are
+skipped; test_simd_dispatch forces each path."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnx
+import pytest
+from models import model, nchwc_chain_model, tensor
+from onnx import TensorProto, helper, numpy_helper
+from onnx.reference import ReferenceEvaluator
+
+import pionnx
+
+RNG = np.random.default_rng(17)
+BLOCKED = pionnx.simd_info()["nchwc"] != "generic"
+needs_blocks = pytest.mark.skipif(not BLOCKED, reason="no NCHWc path on this CPU (or PIONNX_NCHWC=generic)")
+
+
+def run_profiled(m: onnx.ModelProto, feeds, threads=1, disabled=None, tmp_path=None):
+    """pionnx's outputs and the op types of the nodes its profile shows (Reorder* by name)."""
+    opts = pionnx.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.enable_profiling = True
+    opts.profile_file_prefix = str(tmp_path / "nchwc")
+    sess = pionnx.InferenceSession(m.SerializeToString(), opts, disabled_optimizers=disabled)
+    out = sess.run(None, feeds)
+    events = json.loads(open(sess.end_profiling()).read())
+    names = [e["name"] for e in events if e.get("cat") == "Node"]
+    return out, names
+
+
+def reorders(names):
+    return sorted(n.split("_kernel_time")[0].rsplit("_", 1)[0] for n in names if n.startswith("Reorder"))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_chain_runs_blocked_and_matches_the_reference(tmp_path, threads):
+    """The chain model blocked whole: one ReorderInput (the graph input) and a ReorderOutput for each graph
+    output read from inside the chain (the global pools' outputs are NCHW as they stand); batch 2; the same
+    results as onnx.reference and as the NCHW graph."""
+    m, feeds = nchwc_chain_model(batch=2)
+    want = ReferenceEvaluator(m).run(None, feeds)
+    got, names = run_profiled(m, feeds, threads, tmp_path=tmp_path)
+    plain, plain_names = run_profiled(m, feeds, threads, disabled=["NchwcTransformer"], tmp_path=tmp_path)
+    for i, (g, p, r) in enumerate(zip(got, plain, want)):
+        np.testing.assert_allclose(g, r, rtol=1e-4, atol=1e-4, err_msg=f"output {i}")
+        np.testing.assert_allclose(g, p, rtol=1e-4, atol=1e-4, err_msg=f"output {i} against NCHW")
+    assert reorders(plain_names) == []
+    if BLOCKED:
+        assert reorders(names) == ["ReorderInput", "ReorderOutput", "ReorderOutput"]
+
+
+def conv_node(x, w, y, **attrs):
+    return helper.make_node("Conv", [x, w], [y], **attrs)
+
+
+def weight(name, *shape):
+    return numpy_helper.from_array((RNG.standard_normal(shape) * 0.1).astype(np.float32), name)
+
+
+@needs_blocks
+def test_winograd_convolutions_and_1x1_regions_stay_nchw(tmp_path):
+    """Where the shapes are known, a 3x3 stride-1 convolution Winograd runs faster (64 channels and more on
+    maps of 14x14 and more) stays NCHW, and so does a region whose only convolutions are 1x1 ones: no
+    reorders at all. A 3x3 stride-2 one is blocked."""
+    x = RNG.standard_normal((1, 64, 16, 16)).astype(np.float32)
+    cases = {
+        "winograd": [conv_node("x", "w3", "y", pads=[1, 1, 1, 1])],
+        "pointwise pair": [
+            conv_node("x", "w1", "h"),
+            helper.make_node("Relu", ["h"], ["r"]),
+            conv_node("r", "w1", "y"),
+        ],
+        "strided": [conv_node("x", "w3", "y", pads=[1, 1, 1, 1], strides=[2, 2])],
+    }
+    for case, nodes in cases.items():
+        m = model(
+            nodes,
+            [tensor("x", TensorProto.FLOAT, [1, 64, 16, 16])],
+            [tensor("y", TensorProto.FLOAT, None)],
+            [weight("w3", 64, 64, 3, 3), weight("w1", 64, 64, 1, 1)],
+        )
+        got, names = run_profiled(m, {"x": x}, tmp_path=tmp_path)
+        np.testing.assert_allclose(got[0], ReferenceEvaluator(m).run(None, {"x": x})[0], rtol=1e-4, atol=1e-4)
+        want = ["ReorderInput", "ReorderOutput"] if case == "strided" else []
+        assert reorders(names) == want, case
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_unknown_map_sizes_choose_at_run_time(tmp_path, threads):
+    """With the map size unknown to the pass (symbolic H and W) the 64 -> 64 3x3 convolutions are blocked,
+    and the kernel picks at run time: on 20x20 Winograd through NCHW reorders inside the node (with the
+    residual), on 9x9 the direct blocked kernel."""
+    nodes = [
+        conv_node("x", "w3", "c", pads=[1, 1, 1, 1]),
+        helper.make_node("Add", ["c", "x"], ["a"]),
+        helper.make_node("Relu", ["a"], ["r"]),
+        helper.make_node("Conv", ["r", "w3b", "b"], ["y"], pads=[1, 1, 1, 1], strides=[2, 2]),
+    ]
+    m = model(
+        nodes,
+        [tensor("x", TensorProto.FLOAT, [1, 64, "h", "w"])],
+        [tensor("y", TensorProto.FLOAT, None)],
+        [weight("w3", 64, 64, 3, 3), weight("w3b", 64, 64, 3, 3), weight("b", 64)],
+    )
+    ref = ReferenceEvaluator(m)
+    for side in (20, 9):
+        x = RNG.standard_normal((1, 64, side, side)).astype(np.float32)
+        got, names = run_profiled(m, {"x": x}, threads, tmp_path=tmp_path)
+        np.testing.assert_allclose(got[0], ref.run(None, {"x": x})[0], rtol=1e-4, atol=1e-4, err_msg=f"{side}")
+        if BLOCKED:
+            assert reorders(names) == ["ReorderInput", "ReorderOutput"]
+
+
+def test_residual_that_broadcasts_and_activations_after_the_kernel(tmp_path):
+    """A residual of shape [N, M, 1, 1] (a global pool's, reordered into blocks) added over the whole map, then
+    LeakyRelu (applied after the blocked kernel, not in its registers); batch 2."""
+    nodes = [
+        helper.make_node("GlobalAveragePool", ["z_in"], ["z"]),
+        conv_node("x", "w", "c", pads=[2, 1, 0, 1], kernel_shape=[3, 3]),
+        helper.make_node("Add", ["c", "z"], ["a"]),
+        helper.make_node("LeakyRelu", ["a"], ["y"], alpha=0.3),
+    ]
+    m = model(
+        nodes,
+        [tensor("x", TensorProto.FLOAT, [2, 16, 11, 13]), tensor("z_in", TensorProto.FLOAT, [2, 32, 4, 4])],
+        [tensor("y", TensorProto.FLOAT, None)],
+        [weight("w", 32, 16, 3, 3)],
+    )
+    feeds = {
+        "x": RNG.standard_normal((2, 16, 11, 13)).astype(np.float32),
+        "z_in": RNG.standard_normal((2, 32, 4, 4)).astype(np.float32),
+    }
+    got, names = run_profiled(m, feeds, tmp_path=tmp_path)
+    np.testing.assert_allclose(got[0], ReferenceEvaluator(m).run(None, feeds)[0], rtol=1e-4, atol=1e-4)
+    if BLOCKED:
+        assert reorders(names) == ["ReorderInput", "ReorderInput", "ReorderOutput"]
+
+
+def test_saved_optimized_model_stays_portable(tmp_path):
+    """optimized_model_filepath gets the graph before the layout level: no com.microsoft.nchwc operator (its
+    blocks are this CPU's), and onnxruntime loads it and agrees."""
+    ort = pytest.importorskip("onnxruntime")
+    m, feeds = nchwc_chain_model(batch=1)
+    opts = pionnx.SessionOptions()
+    opts.optimized_model_filepath = str(tmp_path / "opt.onnx")
+    got = pionnx.InferenceSession(m.SerializeToString(), opts).run(None, feeds)
+    saved = onnx.load(str(tmp_path / "opt.onnx"))
+    assert not [n for n in saved.graph.node if n.domain == "com.microsoft.nchwc"]
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    theirs = ort.InferenceSession(saved.SerializeToString(), so, providers=["CPUExecutionProvider"]).run(None, feeds)
+    for i, (g, t) in enumerate(zip(got, theirs)):
+        np.testing.assert_allclose(g, t, rtol=1e-4, atol=1e-4, err_msg=f"output {i}")
+
+
+def test_onnxruntime_nchwc_models_are_refused():
+    """A model holding onnxruntime's com.microsoft.nchwc operators (its ORT_ENABLE_ALL output, weights blocked
+    for the CPU it ran on) is refused with what to do instead, not run with misread weights."""
+    m = model(
+        [helper.make_node("Conv", ["x", "w"], ["y"], domain="com.microsoft.nchwc")],
+        [tensor("x", TensorProto.FLOAT, [1, 16, 4, 4])],
+        [tensor("y", TensorProto.FLOAT, None)],
+        [weight("w", 16, 16, 1, 1)],
+        extra_opsets=[("com.microsoft.nchwc", 1)],
+    )
+    with pytest.raises(pionnx.NotImplemented, match="NCHWc layout.*ORT_ENABLE_EXTENDED"):
+        pionnx.InferenceSession(m.SerializeToString())
