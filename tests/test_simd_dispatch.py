@@ -37,6 +37,8 @@ def test_simd_info_in_process():
         forced = os.environ.get(f"PIONNX_{family.upper()}")
         if forced in available:
             assert info[family] == forced
+        elif not forced and family == "nchwc":  # AVX2's blocked kernel only when named
+            assert info[family] == ("avx512" if "avx512" in available else "generic")
         elif not forced and family != "sgemm":  # aarch64's SGEMM: see below
             assert info[family] == available[-1]
     assert info["sgemm"] in sdc.SGEMM_LADDER
@@ -332,8 +334,9 @@ def expected_nchwc_paths() -> list[str]:
 
 
 def test_nchwc_paths_follow_the_cpu():
-    """The blocked-layout kernels (16 channels a block with AVX-512 F, 8 with AVX2 + FMA), the fastest the
-    default unless PIONNX_NCHWC caps it; generic, where no graph is blocked."""
+    """The blocked-layout kernels (16 channels a block with AVX-512 F, 8 with AVX2 + FMA) this CPU runs;
+    generic, where no graph is blocked. The default is avx512 where the CPU has it, else generic (the AVX2
+    path runs when PIONNX_NCHWC names it), checked in test_simd_info_in_process."""
     assert pionnx.simd_paths()["nchwc"] == expected_nchwc_paths()
 
 

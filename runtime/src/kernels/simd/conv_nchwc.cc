@@ -33,23 +33,30 @@ float* scratch(size_t n) {
 }  // namespace
 
 // PIONNX_NCHWC=generic|avx2|avx512 caps the choice (tests, benchmarks); generic: no blocked kernel.
+// The AVX2 path runs only when named: its blocked kernel (8 channels a block) is no faster than the AVX2
+// SGEMM's 6x16 tile on the same convolutions, so blocked graphs lost (ResNet-50 83 -> 91 ms, SqueezeNet 7.7
+// -> 8.8, Intel Xeon with every family forced to AVX2, 1 thread); the AVX-512 one (16 a block) wins.
 const PathChoice& nchwc_paths() {
-  static const PathChoice choice =
-      platform::choose_path("NCHWc convolution", "PIONNX_NCHWC", {"generic", "avx2", "avx512"},
-                            {true, nchwc_kernel_avx2().row != nullptr, nchwc_kernel_avx512().row != nullptr});
+  static const PathChoice choice = platform::choose_path(
+      "NCHWc convolution", "PIONNX_NCHWC", {"generic", "avx2", "avx512"},
+      {true, nchwc_kernel_avx2().row != nullptr, nchwc_kernel_avx512().row != nullptr}, {true, false, true});
   return choice;
 }
 
 int nchwc_block() { return active().block; }
 
 std::vector<float> nchwc_filter(const float* w, int64_t M, int64_t C, int64_t KH, int64_t KW) {
-  const int64_t b = nchwc_block(), K = KH * KW;
+  // Per group of the kernel's output blocks (g blocks, fewer in the last group): [C/b][KH][KW][b in][g][b out],
+  // so one input channel's g filter vectors are g x b contiguous floats.
+  const int64_t b = nchwc_block(), K = KH * KW, G = active().max_blocks;
   std::vector<float> out(static_cast<size_t>(M * C * K));
-  for (int64_t m = 0; m < M; ++m)
+  for (int64_t m = 0; m < M; ++m) {
+    const int64_t ob = m / b, g0 = ob / G * G, g = std::min(G, M / b - g0);
+    float* group = out.data() + g0 * b * C * K;
     for (int64_t c = 0; c < C; ++c)
       for (int64_t k = 0; k < K; ++k)
-        out[static_cast<size_t>((((m / b) * (C / b) + c / b) * K + k) * b * b + (c % b) * b + m % b)] =
-            w[(m * C + c) * K + k];
+        group[(((c / b) * K + k) * b + c % b) * g * b + (ob - g0) * b + m % b] = w[(m * C + c) * K + k];
+  }
   return out;
 }
 
@@ -131,46 +138,52 @@ void nchwc_conv(ThreadPool& pool, const NchwcConvShape& s, const float* x, const
     xp = buf;
   }
   // Input blocks summed per call: the filter slice a call reads (nob blocks x taps x b x b floats) within
-  // two thirds of L1, where it stays while the task's rows go by.
+  // two thirds of L1, where it stays while the task's rows go by, and at most 128 channels (the input a tile
+  // reads, positions x channels, stays small beside it: the AVX2 path's 1x1 1024 -> 256 on 14x14 went 1644 ->
+  // 1284 us with the cap, Intel Xeon, 1 thread).
   const int64_t l1 = platform::cpu_features().l1d > 0 ? platform::cpu_features().l1d : 32 * 1024;
   const int64_t slice = int64_t{k.max_blocks} * s.KH * s.KW * b * b * 4;
-  const int64_t chunk = std::clamp<int64_t>(l1 * 2 / 3 / slice, 1, Cb);
-  const int64_t groups = (Mb + k.max_blocks - 1) / k.max_blocks, units = s.N * groups * s.OH;
-  const int64_t out_plane = s.OH * s.OW * b;
-  // Tasks: runs of output rows of one (image, output block group); at least a few rows each.
-  const int64_t grain = std::max<int64_t>(1, std::min<int64_t>(s.OH, 4096 / std::max<int64_t>(1, s.OW * 16)));
+  const int64_t chunk = std::clamp<int64_t>(std::min(l1 * 2 / 3 / slice, 128 / b), 1, Cb);
+  // Rows of outputs the row kernel takes: the output rows, or, for a 1x1 stride-1 convolution without pads
+  // (whose output positions read the input positions of the same index), runs of 48 positions of the
+  // whole plane, which leave a partial tile once per plane rather than once per row.
+  const bool flat = s.KH == 1 && s.KW == 1 && s.SH == 1 && s.SW == 1 && !pad;
+  const int64_t HW = s.OH * s.OW, run = flat ? 48 : s.OW, rows = flat ? (HW + run - 1) / run : s.OH;
+  const int64_t groups = (Mb + k.max_blocks - 1) / k.max_blocks, units = s.N * groups * rows;
+  const int64_t out_plane = HW * b;
+  // Tasks: runs of rows of one (image, output block group); at least a few rows each.
+  const int64_t grain = std::max<int64_t>(1, std::min<int64_t>(rows, 4096 / std::max<int64_t>(1, run * 16)));
   pool.parallel_for(units, grain, [&](int64_t u0, int64_t u1) {
     while (u0 < u1) {
-      const int64_t ng = u0 / s.OH, oh0 = u0 % s.OH, oh1 = std::min(s.OH, oh0 + (u1 - u0));
+      const int64_t ng = u0 / rows, r0 = u0 % rows, r1 = std::min(rows, r0 + (u1 - u0));
       const int64_t n = ng / groups, ob = (ng % groups) * k.max_blocks;
       NchwcRowArgs a{};
+      a.nob = std::min<int64_t>(k.max_blocks, Mb - ob);
       a.x_cb = plane;
       a.x_kh = row * s.DH;
       a.x_kw = b * s.DW;
       a.x_pos = b * s.SW;
-      a.w_ob = Cb * s.KH * s.KW * b * b;
-      a.w_cb = s.KH * s.KW * b * b;
+      a.w_cb = s.KH * s.KW * b * b * a.nob;
       a.kh = s.KH;
       a.kw = s.KW;
-      a.nob = std::min<int64_t>(k.max_blocks, Mb - ob);
       a.y_ob = out_plane;
-      a.count = s.OW;
       a.bias = bias ? bias + ob * b : nullptr;
       a.act = act;
       for (int64_t cb = 0; cb < Cb; cb += chunk) {
         a.ncb = std::min(chunk, Cb - cb);
         a.first = cb == 0;
         a.last = cb + a.ncb == Cb;
-        a.w = w + ob * a.w_ob + cb * a.w_cb;
-        for (int64_t oh = oh0; oh < oh1; ++oh) {
-          a.x = xp + (n * Cb + cb) * plane + oh * s.SH * row;
-          const int64_t yo = ((n * Mb + ob) * s.OH + oh) * s.OW * b;
+        a.w = w + ob * Cb * s.KH * s.KW * b * b + cb * a.w_cb;
+        for (int64_t r = r0; r < r1; ++r) {
+          a.x = xp + (n * Cb + cb) * plane + (flat ? r * run * b : r * s.SH * row);
+          const int64_t yo = (n * Mb + ob) * out_plane + r * run * b;
+          a.count = std::min(run, HW - r * run);
           a.y = y + yo;
           a.z = z && a.last ? z + yo : nullptr;
           k.row(a);
         }
       }
-      u0 += oh1 - oh0;
+      u0 += r1 - r0;
     }
   });
 }

@@ -47,9 +47,8 @@ struct NchwcRowArgs {
   int64_t x_kh;       // between kernel rows (input row length x dilation)
   int64_t x_kw;       // between kernel columns (b x dilation)
   int64_t x_pos;      // between neighbouring outputs' windows (b x stride)
-  const float* w;     // blocked filter at (first output block, first input block)
-  int64_t w_ob;       // between output blocks
-  int64_t w_cb;       // between input blocks (KH x KW x b x b)
+  const float* w;     // blocked filter (nchwc_filter) at the group's first input block
+  int64_t w_cb;       // between input blocks (KH x KW x b x nob x b)
   int64_t kh, kw;     // kernel size
   int64_t ncb;        // input blocks summed by this call
   int64_t nob;        // output blocks, 1 to the path's maximum
@@ -93,7 +92,8 @@ struct NchwcKernel {
 NchwcKernel nchwc_kernel_avx2();
 NchwcKernel nchwc_kernel_avx512();
 
-// The filter [M][C][KH][KW] (M and C multiples of b) as [M/b][C/b][KH][KW][b in][b out].
+// The filter [M][C][KH][KW] (M and C multiples of b), per group of the kernel's
+// max_blocks output blocks (fewer in the last): [C/b][KH][KW][b in][blocks][b out].
 std::vector<float> nchwc_filter(const float* w, int64_t M, int64_t C, int64_t KH, int64_t KW);
 
 struct NchwcConvShape {
