@@ -94,53 +94,73 @@ def test_winograd_convolutions_and_1x1_regions_stay_nchw(tmp_path):
 
 @pytest.mark.parametrize("threads", [1, 2])
 def test_unknown_map_sizes_choose_at_run_time(tmp_path, threads):
-    """With the map size unknown to the pass (symbolic H and W) the 64 -> 64 3x3 convolutions are blocked,
-    and the kernel picks at run time: on 20x20 Winograd through NCHW reorders inside the node (with the
-    residual), on 9x9 the direct blocked kernel."""
+    """With the map size unknown to the pass (symbolic H and W) the 64 -> 64 3x3 convolution is blocked, and
+    the kernel picks at run time: on 20x20 Winograd through NCHW reorders inside the node, on 9x9 the direct
+    blocked kernel. A residual of unknown shape is not blocked: that FusedConv stays NCHW."""
     nodes = [
         conv_node("x", "w3", "c", pads=[1, 1, 1, 1]),
-        helper.make_node("Add", ["c", "x"], ["a"]),
-        helper.make_node("Relu", ["a"], ["r"]),
-        helper.make_node("Conv", ["r", "w3b", "b"], ["y"], pads=[1, 1, 1, 1], strides=[2, 2]),
+        helper.make_node("Relu", ["c"], ["r"]),
+        helper.make_node("Conv", ["r", "w3b", "b"], ["s"], pads=[1, 1, 1, 1], strides=[2, 2]),
+        helper.make_node("Relu", ["s"], ["y"]),
+        conv_node("x", "w1", "p"),
+        helper.make_node("Add", ["p", "x"], ["y2"]),
     ]
     m = model(
         nodes,
         [tensor("x", TensorProto.FLOAT, [1, 64, "h", "w"])],
-        [tensor("y", TensorProto.FLOAT, None)],
-        [weight("w3", 64, 64, 3, 3), weight("w3b", 64, 64, 3, 3), weight("b", 64)],
+        [tensor("y", TensorProto.FLOAT, None), tensor("y2", TensorProto.FLOAT, None)],
+        [weight("w3", 64, 64, 3, 3), weight("w3b", 64, 64, 3, 3), weight("b", 64), weight("w1", 64, 64, 1, 1)],
     )
     ref = ReferenceEvaluator(m)
     for side in (20, 9):
         x = RNG.standard_normal((1, 64, side, side)).astype(np.float32)
         got, names = run_profiled(m, {"x": x}, threads, tmp_path=tmp_path)
-        np.testing.assert_allclose(got[0], ref.run(None, {"x": x})[0], rtol=1e-4, atol=1e-4, err_msg=f"{side}")
+        for g, r in zip(got, ref.run(None, {"x": x})):
+            np.testing.assert_allclose(g, r, rtol=1e-4, atol=1e-4, err_msg=f"{side}")
         if BLOCKED:
             assert reorders(names) == ["ReorderInput", "ReorderOutput"]
 
 
-def test_residual_that_broadcasts_and_activations_after_the_kernel(tmp_path):
-    """A residual of shape [N, M, 1, 1] (a global pool's, reordered into blocks) added over the whole map, then
-    LeakyRelu (applied after the blocked kernel, not in its registers); batch 2."""
-    nodes = [
-        helper.make_node("GlobalAveragePool", ["z_in"], ["z"]),
-        conv_node("x", "w", "c", pads=[2, 1, 0, 1], kernel_shape=[3, 3]),
-        helper.make_node("Add", ["c", "z"], ["a"]),
-        helper.make_node("LeakyRelu", ["a"], ["y"], alpha=0.3),
-    ]
+@pytest.mark.parametrize("z_shape", [(2, 32, 1, 1), (1, 32, 11, 13), (32, 1, 1)])
+def test_residuals_of_another_shape_stay_nchw(tmp_path, z_shape):
+    """A Conv + Add whose other input broadcasts (a [N, M, 1, 1] one, a batch of 1 against 2, a lower rank)
+    fuses into FusedConv as before, but is not blocked: no reorder, Add's results."""
     m = model(
-        nodes,
-        [tensor("x", TensorProto.FLOAT, [2, 16, 11, 13]), tensor("z_in", TensorProto.FLOAT, [2, 32, 4, 4])],
+        [conv_node("x", "w", "c", pads=[2, 1, 0, 1]), helper.make_node("Add", ["c", "z"], ["y"])],
+        [tensor("x", TensorProto.FLOAT, [2, 16, 11, 13]), tensor("z", TensorProto.FLOAT, list(z_shape))],
         [tensor("y", TensorProto.FLOAT, None)],
         [weight("w", 32, 16, 3, 3)],
     )
     feeds = {
         "x": RNG.standard_normal((2, 16, 11, 13)).astype(np.float32),
-        "z_in": RNG.standard_normal((2, 32, 4, 4)).astype(np.float32),
+        "z": RNG.standard_normal(z_shape).astype(np.float32),
+    }
+    got, names = run_profiled(m, feeds, tmp_path=tmp_path)
+    np.testing.assert_allclose(got[0], ReferenceEvaluator(m).run(None, feeds)[0], rtol=1e-4, atol=1e-4)
+    assert reorders(names) == []
+
+
+def test_first_layers_and_activations_after_the_kernel(tmp_path):
+    """A first layer's 3 channels are read as NCHW into a blocked output (no ReorderInput), with a residual of
+    the output's shape and LeakyRelu (applied after the blocked kernel, not in its registers); batch 2."""
+    m = model(
+        [
+            conv_node("x", "w", "c", pads=[3, 3, 3, 3], strides=[2, 2]),
+            helper.make_node("Add", ["c", "z"], ["a"]),
+            helper.make_node("LeakyRelu", ["a"], ["y"], alpha=0.3),
+        ],
+        [tensor("x", TensorProto.FLOAT, [2, 3, 23, 21]), tensor("z", TensorProto.FLOAT, [2, 32, 12, 11])],
+        [tensor("y", TensorProto.FLOAT, None)],
+        [weight("w", 32, 3, 7, 7)],
+    )
+    feeds = {
+        "x": RNG.standard_normal((2, 3, 23, 21)).astype(np.float32),
+        "z": RNG.standard_normal((2, 32, 12, 11)).astype(np.float32),
     }
     got, names = run_profiled(m, feeds, tmp_path=tmp_path)
     np.testing.assert_allclose(got[0], ReferenceEvaluator(m).run(None, feeds)[0], rtol=1e-4, atol=1e-4)
     if BLOCKED:
-        assert reorders(names) == ["ReorderInput", "ReorderInput", "ReorderOutput"]
+        assert reorders(names) == ["ReorderInput", "ReorderOutput"]  # z in, y out
 
 
 def test_saved_optimized_model_stays_portable(tmp_path):

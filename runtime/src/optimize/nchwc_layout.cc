@@ -1,7 +1,8 @@
 // onnxruntime's NchwcTransformer, the layout level (ORT_ENABLE_ALL): float
 // 2-D convolutions of one group whose input and output channel counts are
 // multiples of the NCHWc block (simd::nchwc_block(): 16 on AVX-512, 8 on
-// AVX2; none elsewhere, and the pass does nothing) become
+// AVX2; none elsewhere, and the pass does nothing), or whose input has fewer
+// channels than a block (a first layer's image, read as NCHW), become
 // com.microsoft.nchwc Conv, reading and writing channels in blocks
 // (kernels/simd/conv_nchwc.h). Between two of them a tensor stays blocked:
 // through 2-D max and average pools (com.microsoft.nchwc MaxPool,
@@ -94,8 +95,8 @@ struct Facts {
     return it == shapes.end() ? nullptr : &it->second;
   }
 
-  // The convolution's channel counts when the NCHWc kernel runs it (float, 2-D, one group, C and M multiples
-  // of b, constant W), else false.
+  // The convolution's channel counts when the NCHWc kernel runs it (float, 2-D, one group, M a multiple of b
+  // and C one too, or fewer than b channels read as NCHW; constant W), else false.
   bool blockable_conv(const Node& n, int64_t* C, int64_t* M) const {
     const bool conv = n.op_type == "Conv" && n.domain.empty();
     const bool fused = n.op_type == "FusedConv" && n.domain == "com.microsoft";
@@ -105,7 +106,19 @@ struct Facts {
     if (!w || w->dtype() != DType::Float || w->rank() != 4) return false;
     *M = w->dim(0);
     *C = w->dim(1);
-    return *M > 0 && *C > 0 && *M % b == 0 && *C % b == 0;
+    return *M > 0 && *C > 0 && *M % b == 0 && (*C % b == 0 || *C < b);
+  }
+
+  // A FusedConv's residual is blocked only where it is known to have the output's shape (Add broadcasts,
+  // and a residual of another shape, or rank, or one that makes the output larger, is not one the blocked
+  // kernel adds).
+  bool residual_fits(const Node& n) const {
+    if (!n.input_present(3)) return true;
+    const Shape4 *x = shape(n.inputs[0]), *z = shape(n.inputs[3]);
+    const Tensor* w = opt::constant(g, f, n.inputs[1]);
+    WindowGeometry geo;
+    return x && z && window_of(n, *x, {w->dim(2), w->dim(3)}, &geo) &&
+           *z == Shape4{(*x)[0], w->dim(0), geo.out[0], geo.out[1]};
   }
 
   // Better left to Winograd in NCHW (conv_winograd.h), on the known input shape.
@@ -137,8 +150,10 @@ struct Facts {
     if ((n.op_type == "Conv" && n.domain.empty()) || (n.op_type == "FusedConv" && n.domain == "com.microsoft")) {
       const Tensor* w = n.input_present(1) ? opt::constant(g, f, n.inputs[1]) : nullptr;
       (void)C, (void)M;
-      if (w && w->rank() == 4 && window_of(n, *x, {w->dim(2), w->dim(3)}, &geo))
-        shapes[n.outputs[0]] = {(*x)[0], w->dim(0), geo.out[0], geo.out[1]};
+      if (w && w->rank() == 4 && window_of(n, *x, {w->dim(2), w->dim(3)}, &geo)) {
+        const Shape4 y = {(*x)[0], w->dim(0), geo.out[0], geo.out[1]};
+        if (!n.input_present(3) || (shape(n.inputs[3]) && *shape(n.inputs[3]) == y)) shapes[n.outputs[0]] = y;
+      }
     } else if (is_pool(n)) {
       if (window_of(n, *x, n.attr_ints("kernel_shape"), &geo))
         shapes[n.outputs[0]] = {(*x)[0], (*x)[1], geo.out[0], geo.out[1]};
@@ -216,7 +231,8 @@ bool nchwc_layout(Graph& g, const OptimizeContext& ctx) {
   std::vector<bool> convs(g.nodes.size(), false);
   for (size_t k = 0; k < g.nodes.size(); ++k) {
     int64_t C = 0, M = 0;
-    convs[k] = facts.blockable_conv(g.nodes[k], &C, &M) && !facts.winograd(g.nodes[k], C, M);
+    convs[k] = facts.blockable_conv(g.nodes[k], &C, &M) && facts.residual_fits(g.nodes[k]) &&
+               !facts.winograd(g.nodes[k], C, M);
   }
   std::vector<bool> on;
   for (bool dropped = true; dropped;) {
@@ -309,7 +325,7 @@ bool nchwc_layout(Graph& g, const OptimizeContext& ctx) {
     Node n = g.nodes[k];
     int64_t C = 0, M = 0;
     if (convs[k] && facts.blockable_conv(n, &C, &M)) {
-      n.inputs[0] = blocked_of(n.inputs[0], C);
+      if (C % b == 0) n.inputs[0] = blocked_of(n.inputs[0], C);  // else read as NCHW
       if (n.input_present(3)) n.inputs[3] = blocked_of(n.inputs[3], M);
       n.domain = kDomain;
       n.op_type = "Conv";

@@ -1086,11 +1086,11 @@ class NchwcConvKernel : public Kernel {
     const Tensor* z = ctx.optional_input(3);
     const ConvSpatial sp = check_conv_operands(x, w, b, attrs_, what);
     const int64_t blk = simd::nchwc_block(), M = w.dim(0), C = x.dim(1);
-    PIONNX_ENFORCE(x.dtype() == DType::Float && x.rank() == 4 && group_ == 1 && blk > 0 && C % blk == 0 &&
+    PIONNX_ENFORCE(x.dtype() == DType::Float && x.rank() == 4 && group_ == 1 && blk > 0 && (C % blk == 0 || C < blk) &&
                        M % blk == 0 && w.dim(1) == C && (!z || z->dtype() == DType::Float),
-                   InvalidArgument, what,
-                   ": the NCHWc convolution takes float32 [N, C, H, W] with one group and C and M ", "multiples of ",
-                   blk, "; got X ", shape_str(x.shape()), ", W ", shape_str(w.shape()), ", group ", group_);
+                   InvalidArgument, what, ": the NCHWc convolution takes float32 [N, C, H, W] with one group, M a ",
+                   "multiple of ", blk, " and C one too (blocked) or below it (NCHW); got X ", shape_str(x.shape()),
+                   ", W ", shape_str(w.shape()), ", group ", group_);
     check_conv_bias(b, M, what);
     const WindowGeometry g = resolve_window(attrs_, sp.in, sp.kernel, what);
     const Shape out{x.dim(0), M, g.out[0], g.out[1]};
@@ -1103,11 +1103,10 @@ class NchwcConvKernel : public Kernel {
     if (act_.kind == Activation::Relu) act.kind = simd::NchwcAct::Relu;
     else if (act_.kind == Activation::Clip) act = {simd::NchwcAct::Clip, act_.a, act_.b};
     const bool in_kernel = act_.kind == Activation::None || act.kind != simd::NchwcAct::None;
-    // Z as Y's shape is added in the kernel; one that broadcasts (over N, H or W: blocked, its channels are M's)
-    // after it, and every activation but Relu and Clip over the finished output.
-    const bool z_in_kernel = z && z->shape() == out;
-    PIONNX_ENFORCE(!z || z_in_kernel || (z->rank() == 4 && z->dim(1) == M), InvalidArgument, what, ": Sum ",
-                   shape_str(z->shape()), " does not broadcast to ", shape_str(out), " over its blocked channels");
+    // The layout pass blocks a residual only of the output's own shape (added in the kernel); every activation
+    // but Relu and Clip goes over the finished output.
+    PIONNX_ENFORCE(!z || z->shape() == out, InvalidArgument, what, ": the NCHWc convolution's Sum must have the ",
+                   "output's shape ", shape_str(out), ", got ", shape_str(z->shape()));
     const simd::NchwcConvShape s{x.dim(0),
                                  C,
                                  x.dim(2),
@@ -1123,44 +1122,24 @@ class NchwcConvKernel : public Kernel {
                                  g.dilations[1],
                                  g.pad_begin[0],
                                  g.pad_begin[1]};
-    if (winograd_beats_nchwc(g, C, M) && (!z || z_in_kernel)) {
-      // Where the layout pass could not tell (unknown shapes) and Winograd wins by more than the two reorders
-      // cost: the input (and residual) out of the blocks, the NCHW node's Winograd, the output back in.
-      // In buffers of the calling thread, reused run after run (not conv.cc's scratch, which the paths use).
-      thread_local std::vector<float> xbuf, ybuf, zbuf;
+    if (winograd_beats_nchwc(g, C, M) && !z) {
+      // Where the layout pass could not tell (unknown shapes, where it blocks no residual) and Winograd wins by
+      // more than the two reorders cost: the input out of the blocks, the NCHW node's Winograd, the output back
+      // in, in buffers of the calling thread reused run after run (not conv.cc's scratch, which the paths use).
+      thread_local std::vector<float> xbuf, ybuf;
       auto view = [](std::vector<float>& buf, const Shape& shape) {
         buf.resize(static_cast<size_t>(shape_numel(shape)));
         return Tensor::wrap(DType::Float, shape, buf.data(), nullptr);
       };
-      Tensor xs = view(xbuf, x.shape()), ys = view(ybuf, out), zs;
+      Tensor xs = view(xbuf, x.shape()), ys = view(ybuf, out);
       simd::nchwc_reorder_out(ctx.pool(), x.data<float>(), x.dim(0), C, x.dim(2) * x.dim(3), xs.data<float>());
-      if (z) {
-        zs = view(zbuf, out);
-        simd::nchwc_reorder_out(ctx.pool(), z->data<float>(), out[0], M, out[2] * out[3], zs.data<float>());
-      }
-      nchw_.forward(ctx, xs, w, b, z ? zs.data<float>() : nullptr, g, out, ys);
+      nchw_.forward(ctx, xs, w, b, nullptr, g, out, ys);
       simd::nchwc_reorder_in(ctx.pool(), ys.data<float>(), out[0], M, out[2] * out[3], y.data<float>());
       return;
     }
-    float* yp = y.data<float>();
-    const bool finish_here = z && !z_in_kernel;
     simd::nchwc_conv(ctx.pool(), s, x.data<float>(), wb->data(), b ? b->data<float>() : nullptr,
-                     z_in_kernel ? z->data<float>() : nullptr, in_kernel && !finish_here ? act : simd::NchwcAct{}, yp);
-    if (finish_here) {
-      const float* zp = z->data<float>();
-      const int64_t N = out[0], Mb = M / blk, H = out[2], W = out[3];
-      const int64_t ZN = z->dim(0), ZH = z->dim(2), ZW = z->dim(3);
-      for (int64_t n = 0; n < N; ++n)
-        for (int64_t cb = 0; cb < Mb; ++cb)
-          for (int64_t h = 0; h < H; ++h)
-            for (int64_t wi = 0; wi < W; ++wi) {
-              const float* zv =
-                  zp + (((ZN == 1 ? 0 : n) * Mb + cb) * ZH * ZW + (ZH == 1 ? 0 : h) * ZW + (ZW == 1 ? 0 : wi)) * blk;
-              float* yv = yp + (((n * Mb + cb) * H + h) * W + wi) * blk;
-              for (int64_t i = 0; i < blk; ++i) yv[i] += zv[i];
-            }
-    }
-    if (finish_here || !in_kernel) act_.apply(yp, y.numel());
+                     z ? z->data<float>() : nullptr, in_kernel ? act : simd::NchwcAct{}, y.data<float>());
+    if (!in_kernel) act_.apply(y.data<float>(), y.numel());
   }
 
  private:

@@ -45,17 +45,22 @@ const PathChoice& nchwc_paths() {
 
 int nchwc_block() { return active().block; }
 
+int64_t nchwc_input_block(int64_t C) {
+  const int64_t b = nchwc_block();
+  return b > 0 && C % b == 0 ? b : 1;
+}
+
 std::vector<float> nchwc_filter(const float* w, int64_t M, int64_t C, int64_t KH, int64_t KW) {
   // Per group of the kernel's output blocks (g blocks, fewer in the last group): [C/b][KH][KW][b in][g][b out],
   // so one input channel's g filter vectors are g x b contiguous floats.
-  const int64_t b = nchwc_block(), K = KH * KW, G = active().max_blocks;
+  const int64_t b = nchwc_block(), ib = nchwc_input_block(C), K = KH * KW, G = active().max_blocks;
   std::vector<float> out(static_cast<size_t>(M * C * K));
   for (int64_t m = 0; m < M; ++m) {
     const int64_t ob = m / b, g0 = ob / G * G, g = std::min(G, M / b - g0);
     float* group = out.data() + g0 * b * C * K;
     for (int64_t c = 0; c < C; ++c)
       for (int64_t k = 0; k < K; ++k)
-        group[(((c / b) * K + k) * b + c % b) * g * b + (ob - g0) * b + m % b] = w[(m * C + c) * K + k];
+        group[(((c / ib) * K + k) * ib + c % ib) * g * b + (ob - g0) * b + m % b] = w[(m * C + c) * K + k];
   }
   return out;
 }
@@ -107,7 +112,8 @@ void nchwc_global_pool(ThreadPool& pool, bool is_max, int64_t N, int64_t C, int6
 void nchwc_conv(ThreadPool& pool, const NchwcConvShape& s, const float* x, const float* w, const float* bias,
                 const float* z, const NchwcAct& act, float* y) {
   const NchwcKernel& k = active();
-  const int64_t b = k.block, Cb = s.C / b, Mb = s.M / b;
+  // Input blocks of ib channels: b, or 1 for an NCHW input (a first layer's few channels).
+  const int64_t b = k.block, ib = nchwc_input_block(s.C), Cb = s.C / ib, Mb = s.M / b;
   if (s.N == 0 || Mb == 0 || s.OH == 0 || s.OW == 0) return;
   // The rows and columns every window reaches, from the top-left pad on: the input with its pads (those
   // past the input read zeros), copied when there are any.
@@ -115,13 +121,13 @@ void nchwc_conv(ThreadPool& pool, const NchwcConvShape& s, const float* x, const
   const int64_t Wp = std::max(s.pad_left + s.W, (s.OW - 1) * s.SW + (s.KW - 1) * s.DW + 1);
   const bool pad = s.pad_top > 0 || s.pad_left > 0 || Hp > s.H || Wp > s.W;
   const float* xp = x;
-  const int64_t row = pad ? Wp * b : s.W * b, plane = pad ? Hp * Wp * b : s.H * s.W * b;
+  const int64_t row = pad ? Wp * ib : s.W * ib, plane = pad ? Hp * Wp * ib : s.H * s.W * ib;
   if (pad) {
     float* buf = scratch(static_cast<size_t>(s.N * Cb * plane));
     pool.parallel_for(s.N * Cb, 1, [&](int64_t i0, int64_t i1) {
       for (int64_t i = i0; i < i1; ++i) {
         float* dst = buf + i * plane;
-        const float* src = x + i * s.H * s.W * b;
+        const float* src = x + i * s.H * s.W * ib;
         std::fill(dst, dst + s.pad_top * row, 0.f);
         for (int64_t h = 0; h < Hp - s.pad_top; ++h) {
           float* d = dst + (s.pad_top + h) * row;
@@ -129,9 +135,9 @@ void nchwc_conv(ThreadPool& pool, const NchwcConvShape& s, const float* x, const
             std::fill(d, d + row, 0.f);
             continue;
           }
-          std::fill(d, d + s.pad_left * b, 0.f);
-          std::memcpy(d + s.pad_left * b, src + h * s.W * b, sizeof(float) * static_cast<size_t>(s.W * b));
-          std::fill(d + (s.pad_left + s.W) * b, d + row, 0.f);
+          std::fill(d, d + s.pad_left * ib, 0.f);
+          std::memcpy(d + s.pad_left * ib, src + h * s.W * ib, sizeof(float) * static_cast<size_t>(s.W * ib));
+          std::fill(d + (s.pad_left + s.W) * ib, d + row, 0.f);
         }
       }
     });
@@ -142,8 +148,8 @@ void nchwc_conv(ThreadPool& pool, const NchwcConvShape& s, const float* x, const
   // reads, positions x channels, stays small beside it: the AVX2 path's 1x1 1024 -> 256 on 14x14 went 1644 ->
   // 1284 us with the cap, Intel Xeon, 1 thread).
   const int64_t l1 = platform::cpu_features().l1d > 0 ? platform::cpu_features().l1d : 32 * 1024;
-  const int64_t slice = int64_t{k.max_blocks} * s.KH * s.KW * b * b * 4;
-  const int64_t chunk = std::clamp<int64_t>(std::min(l1 * 2 / 3 / slice, 128 / b), 1, Cb);
+  const int64_t slice = int64_t{k.max_blocks} * s.KH * s.KW * ib * b * 4;
+  const int64_t chunk = std::clamp<int64_t>(std::min(l1 * 2 / 3 / slice, 128 / ib), 1, Cb);
   // Rows of outputs the row kernel takes: the output rows, or, for a 1x1 stride-1 convolution without pads
   // (whose output positions read the input positions of the same index), runs of 48 positions of the
   // whole plane, which leave a partial tile once per plane rather than once per row.
@@ -161,9 +167,10 @@ void nchwc_conv(ThreadPool& pool, const NchwcConvShape& s, const float* x, const
       a.nob = std::min<int64_t>(k.max_blocks, Mb - ob);
       a.x_cb = plane;
       a.x_kh = row * s.DH;
-      a.x_kw = b * s.DW;
-      a.x_pos = b * s.SW;
-      a.w_cb = s.KH * s.KW * b * b * a.nob;
+      a.x_kw = ib * s.DW;
+      a.x_pos = ib * s.SW;
+      a.icb = ib;
+      a.w_cb = s.KH * s.KW * ib * b * a.nob;
       a.kh = s.KH;
       a.kw = s.KW;
       a.y_ob = out_plane;
@@ -173,9 +180,9 @@ void nchwc_conv(ThreadPool& pool, const NchwcConvShape& s, const float* x, const
         a.ncb = std::min(chunk, Cb - cb);
         a.first = cb == 0;
         a.last = cb + a.ncb == Cb;
-        a.w = w + ob * Cb * s.KH * s.KW * b * b + cb * a.w_cb;
+        a.w = w + ob * s.C * s.KH * s.KW * b + cb * a.w_cb;
         for (int64_t r = r0; r < r1; ++r) {
-          a.x = xp + (n * Cb + cb) * plane + (flat ? r * run * b : r * s.SH * row);
+          a.x = xp + (n * Cb + cb) * plane + (flat ? r * run * ib : r * s.SH * row);
           const int64_t yo = (n * Mb + ob) * out_plane + r * run * b;
           a.count = std::min(run, HW - r * run);
           a.y = y + yo;

@@ -31,6 +31,12 @@ const PathChoice& nchwc_paths();
 // Channels per block of the active path (16 or 8), 0 on "generic".
 int nchwc_block();
 
+// The input's channels per block for a convolution of C input channels: the
+// block where C is a multiple of it (a blocked input), else 1: the input read
+// as NCHW, one channel a "block" (a first layer's 3 channels, onnxruntime's
+// NCHW-input NCHWc kernel), the output blocked all the same.
+int64_t nchwc_input_block(int64_t C);
+
 // Relu and Clip are applied in the kernel's registers; other activations by
 // the caller after it.
 struct NchwcAct {
@@ -46,9 +52,10 @@ struct NchwcRowArgs {
   int64_t x_cb;       // between input blocks
   int64_t x_kh;       // between kernel rows (input row length x dilation)
   int64_t x_kw;       // between kernel columns (b x dilation)
-  int64_t x_pos;      // between neighbouring outputs' windows (b x stride)
+  int64_t x_pos;      // between neighbouring outputs' windows (input block x stride)
+  int64_t icb;        // channels per input block: b, or 1 for an NCHW input
   const float* w;     // blocked filter (nchwc_filter) at the group's first input block
-  int64_t w_cb;       // between input blocks (KH x KW x b x nob x b)
+  int64_t w_cb;       // between input blocks (KH x KW x icb x nob x b)
   int64_t kh, kw;     // kernel size
   int64_t ncb;        // input blocks summed by this call
   int64_t nob;        // output blocks, 1 to the path's maximum
@@ -92,8 +99,9 @@ struct NchwcKernel {
 NchwcKernel nchwc_kernel_avx2();
 NchwcKernel nchwc_kernel_avx512();
 
-// The filter [M][C][KH][KW] (M and C multiples of b), per group of the kernel's
-// max_blocks output blocks (fewer in the last): [C/b][KH][KW][b in][blocks][b out].
+// The filter [M][C][KH][KW] (M a multiple of b), per group of the kernel's
+// max_blocks output blocks (fewer in the last): [C/ib][KH][KW][ib][blocks][b out],
+// ib = nchwc_input_block(C).
 std::vector<float> nchwc_filter(const float* w, int64_t M, int64_t C, int64_t KH, int64_t KW);
 
 struct NchwcConvShape {
@@ -103,8 +111,9 @@ struct NchwcConvShape {
   int64_t pad_top, pad_left;  // the bottom and right pads follow from OH and OW
 };
 
-// y = act(conv(x, w) + bias + z), x, z and y blocked (C and M multiples of
-// nchwc_block()), w from nchwc_filter, bias (M) and z optional.
+// y = act(conv(x, w) + bias + z), z and y blocked (M a multiple of
+// nchwc_block()), x in blocks of nchwc_input_block(C), w from nchwc_filter,
+// bias (M) and z optional.
 void nchwc_conv(ThreadPool& pool, const NchwcConvShape& s, const float* x, const float* w, const float* bias,
                 const float* z, const NchwcAct& act, float* y);
 

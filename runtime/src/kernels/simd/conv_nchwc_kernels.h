@@ -34,10 +34,10 @@ PIONNX_NCHWC_TARGET inline void tile(const NchwcRowArgs& a, const float* x, floa
     for (int64_t kh = 0; kh < a.kh; ++kh) {
       for (int64_t kw = 0; kw < a.kw; ++kw) {
         const float* xt = x + kh * a.x_kh + kw * a.x_kw;
-        const float* wt = w + (kh * a.kw + kw) * L * NB * L;
+        const float* wt = w + (kh * a.kw + kw) * a.icb * NB * L;
         // Not unrolled: GCC interleaved the AVX2 path's unrolled iterations past its 16 registers
         // (filter vectors re-read by every multiply-add, register moves), 73-79 GFLOPS on 1x1s against 87-90.
-        _Pragma("GCC unroll 1") for (int ic = 0; ic < L; ++ic) {
+        _Pragma("GCC unroll 1") for (int64_t ic = 0; ic < a.icb; ++ic) {
           vec wv[NB];
           _Pragma("GCC unroll 8") for (int j = 0; j < NB; ++j) wv[j] = V::load(wt + (ic * NB + j) * L);
           _Pragma("GCC unroll 16") for (int p = 0; p < NP; ++p) {
