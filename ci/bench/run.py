@@ -340,7 +340,7 @@ def time_model(model, threads: int, modules: dict, usable: dict, args, rng, twin
 
 
 X86_FLAGS = ["avx2", "fma", "avx512f", "avx512_vnni", "amx_int8"]
-PIONNX_ENV = ["PIONNX_SGEMM", "PIONNX_QGEMM", "PIONNX_FASTMATH", "PIONNX_DEPTHWISE"]
+PIONNX_ENV = ["PIONNX_SGEMM", "PIONNX_QGEMM", "PIONNX_FASTMATH", "PIONNX_DEPTHWISE", "PIONNX_NCHWC", "PIONNX_CONV"]
 
 
 def cpu_facts(cpuinfo: str | None = None, cache_root: str = "/sys/devices/system/cpu/cpu0/cache") -> dict:
