@@ -141,26 +141,34 @@ def test_residuals_of_another_shape_stay_nchw(tmp_path, z_shape):
 
 
 def test_first_layers_and_activations_after_the_kernel(tmp_path):
-    """A first layer's 3 channels are read as NCHW into a blocked output (no ReorderInput), with a residual of
-    the output's shape and LeakyRelu (applied after the blocked kernel, not in its registers); batch 2."""
-    m = model(
-        [
-            conv_node("x", "w", "c", pads=[3, 3, 3, 3], strides=[2, 2]),
-            helper.make_node("Add", ["c", "z"], ["a"]),
-            helper.make_node("LeakyRelu", ["a"], ["y"], alpha=0.3),
-        ],
-        [tensor("x", TensorProto.FLOAT, [2, 3, 23, 21]), tensor("z", TensorProto.FLOAT, [2, 32, 12, 11])],
-        [tensor("y", TensorProto.FLOAT, None)],
-        [weight("w", 32, 3, 7, 7)],
-    )
+    """A first layer's 3 channels are read as NCHW into a blocked output (no ReorderInput for x), with a residual
+    of the output's shape and LeakyRelu (applied after the blocked kernel, not in its registers), feeding a
+    blocked 3x3; batch 2. Alone, the first layer stays NCHW: it is no faster blocked, and its output would
+    only be reordered back."""
+    first = [
+        conv_node("x", "w", "c", pads=[3, 3, 3, 3], strides=[2, 2]),
+        helper.make_node("Add", ["c", "z"], ["a"]),
+        helper.make_node("LeakyRelu", ["a"], ["l"], alpha=0.3),
+    ]
     feeds = {
         "x": RNG.standard_normal((2, 3, 23, 21)).astype(np.float32),
         "z": RNG.standard_normal((2, 32, 12, 11)).astype(np.float32),
     }
-    got, names = run_profiled(m, feeds, tmp_path=tmp_path)
-    np.testing.assert_allclose(got[0], ReferenceEvaluator(m).run(None, feeds)[0], rtol=1e-4, atol=1e-4)
-    if BLOCKED:
-        assert reorders(names) == ["ReorderInput", "ReorderOutput"]  # z in, y out
+    inputs = [tensor("x", TensorProto.FLOAT, [2, 3, 23, 21]), tensor("z", TensorProto.FLOAT, [2, 32, 12, 11])]
+    for nodes, want in [
+        (first + [conv_node("l", "w2", "y", pads=[1, 1, 1, 1], strides=[2, 2])], ["ReorderInput", "ReorderOutput"]),
+        (first + [helper.make_node("Identity", ["l"], ["y"])], []),
+    ]:
+        m = model(
+            nodes,
+            inputs,
+            [tensor("y", TensorProto.FLOAT, None)],
+            [weight("w", 32, 3, 7, 7), weight("w2", 32, 32, 3, 3)],
+        )
+        got, names = run_profiled(m, feeds, tmp_path=tmp_path)
+        np.testing.assert_allclose(got[0], ReferenceEvaluator(m).run(None, feeds)[0], rtol=1e-4, atol=1e-4)
+        if BLOCKED:
+            assert reorders(names) == want  # z in, y out
 
 
 def test_saved_optimized_model_stays_portable(tmp_path):
