@@ -5,10 +5,12 @@ every kernel path this CPU has, and the onnxruntime-comparing tests on emulated 
     python -m ci.checks.cpu_matrix [--paths-only | --emulated-only] [-- PYTEST_ARGS]
 
 1. Kernel paths. `pionnx.simd_paths()` lists, per kernel family (SGEMM,
-   integer GEMM, vector math), the paths this CPU runs, portable first. The
-   suite runs once per rung, every family forced to its i-th path (the last
-   one it has, past its end) with PIONNX_SGEMM / PIONNX_QGEMM /
-   PIONNX_FASTMATH. The top rung, every family's fastest, is the default that
+   integer GEMM, vector math, depthwise, NCHWc), the paths this CPU runs,
+   portable first. The suite runs once per rung, every family forced to its
+   i-th path (the last one it has, past its end) with PIONNX_SGEMM /
+   PIONNX_QGEMM / PIONNX_FASTMATH / PIONNX_DEPTHWISE / PIONNX_NCHWC (so the
+   AVX2 blocked layout, which an AVX2-only CPU runs only when named, is
+   covered on the second rung). The top rung, every family's fastest, is the default that
    `nox -s tests` already runs. On an AVX-512 VNNI machine that is four runs
    (generic/generic/generic, avx2/sse2/avx2, avx512/avx2/avx512,
    avx512/vnni/avx512), five or more with vnni512 and AMX; on an AVX2-only

@@ -5,7 +5,6 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
-#include <tuple>
 #include <type_traits>
 #include <vector>
 
@@ -711,11 +710,14 @@ void register_pool(KernelRegistry& r) {
   r.add("", "GlobalLpPool", global_factory<PoolKind::Lp>());
   r.add<MaxRoiPoolKernel>("", "MaxRoiPool");
   r.add<MaxUnpoolKernel>("", "MaxUnpool");
-  for (const auto& [op, is_max, global] :
-       {std::make_tuple("MaxPool", true, false), std::make_tuple("AveragePool", false, false),
-        std::make_tuple("GlobalMaxPool", true, true), std::make_tuple("GlobalAveragePool", false, true)})
-    r.add("com.microsoft.nchwc", op,
-          [is_max, global](const KernelInfo& info) { return std::make_unique<NchwcPoolKernel>(info, is_max, global); });
+  struct Blocked {
+    const char* op;
+    bool is_max, global;
+  };
+  for (const Blocked b : {Blocked{"MaxPool", true, false}, Blocked{"AveragePool", false, false},
+                          Blocked{"GlobalMaxPool", true, true}, Blocked{"GlobalAveragePool", false, true}})
+    r.add("com.microsoft.nchwc", b.op,
+          [b](const KernelInfo& info) { return std::make_unique<NchwcPoolKernel>(info, b.is_max, b.global); });
 }
 
 }  // namespace pionnx
