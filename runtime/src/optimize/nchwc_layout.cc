@@ -48,30 +48,44 @@ namespace {
 const char* const kDomain = "com.microsoft.nchwc";
 using Shape4 = std::vector<int64_t>;  // [N, C, H, W], every dim known
 
+// One data input and one output, both named (any node may reach the pass malformed: it runs before the
+// kernels check their nodes).
+bool one_in_one_out(const Node& n) {
+  return !n.inputs.empty() && !n.inputs[0].empty() && !n.outputs.empty() && !n.outputs[0].empty();
+}
+
 // Elementwise operators of one input whose output, element by element, does not depend on where the element
 // sits: they run on a blocked tensor unchanged.
 bool layout_free_unary(const Node& n) {
   static const std::unordered_set<std::string> ops = {
       "Relu", "LeakyRelu", "Sigmoid",  "Tanh",     "Clip", "HardSigmoid", "HardSwish",
       "Elu",  "Selu",      "Softplus", "Softsign", "Mish", "Celu",        "ThresholdedRelu"};
-  return n.domain.empty() && ops.count(n.op_type) && n.outputs.size() == 1 && !n.inputs.empty();
+  return n.domain.empty() && ops.count(n.op_type) && n.outputs.size() == 1 && one_in_one_out(n);
 }
 
 // Elementwise operators of two inputs: blocked together when both are blocked and of one known shape.
 bool layout_free_binary(const Node& n) {
   static const std::unordered_set<std::string> ops = {"Add", "Sub", "Mul", "Div", "Max", "Min", "Sum"};
-  return n.domain.empty() && ops.count(n.op_type) && n.outputs.size() == 1 && n.inputs.size() == 2;
+  return n.domain.empty() && ops.count(n.op_type) && n.outputs.size() == 1 && n.inputs.size() == 2 &&
+         one_in_one_out(n) && !n.inputs[1].empty();
 }
 
 bool is_pool(const Node& n) {
-  return n.domain.empty() && (n.op_type == "MaxPool" || n.op_type == "AveragePool") &&
-         n.attr_ints("kernel_shape").size() == 2 && (n.outputs.size() == 1 || n.outputs[1].empty()) &&
-         n.attr_ints("dilations", {1, 1}) == std::vector<int64_t>{1, 1};
+  return n.domain.empty() && (n.op_type == "MaxPool" || n.op_type == "AveragePool") && one_in_one_out(n) &&
+         n.inputs.size() == 1 && (n.outputs.size() == 1 || n.outputs[1].empty()) &&
+         n.attr_ints("kernel_shape").size() == 2 && n.attr_ints("dilations", {1, 1}) == std::vector<int64_t>{1, 1};
 }
 
 bool is_global_pool(const Node& n) {
-  return n.domain.empty() && (n.op_type == "GlobalMaxPool" || n.op_type == "GlobalAveragePool") &&
-         n.outputs.size() == 1;
+  return n.domain.empty() && (n.op_type == "GlobalMaxPool" || n.op_type == "GlobalAveragePool") && one_in_one_out(n) &&
+         n.inputs.size() == 1 && n.outputs.size() == 1;
+}
+
+bool is_channel_concat(const Node& n) {
+  if (n.op_type != "Concat" || !n.domain.empty() || !one_in_one_out(n) || n.outputs.size() != 1) return false;
+  for (const std::string& in : n.inputs)
+    if (in.empty()) return false;
+  return n.attr_i("axis", 0) == 1 || n.attr_i("axis", 0) == -3;
 }
 
 // The output window of a Conv or pool over a known 4-D input, or false (an invalid window is left for the
@@ -101,7 +115,8 @@ struct Facts {
   bool blockable_conv(const Node& n, int64_t* C, int64_t* M) const {
     const bool conv = n.op_type == "Conv" && n.domain.empty();
     const bool fused = n.op_type == "FusedConv" && n.domain == "com.microsoft";
-    if (!(conv || fused) || n.outputs.size() != 1 || !n.input_present(0) || !n.input_present(1)) return false;
+    if (!(conv || fused) || n.outputs.size() != 1 || n.outputs[0].empty() || !n.input_present(0) || !n.input_present(1))
+      return false;
     if (n.inputs.size() > (fused ? 4u : 3u) || n.attr_i("group", 1) != 1) return false;
     const Tensor* w = opt::constant(g, f, n.inputs[1]);
     if (!w || w->dtype() != DType::Float || w->rank() != 4) return false;
@@ -165,7 +180,7 @@ struct Facts {
     } else if (layout_free_binary(n)) {
       const Shape4* y = shape(n.inputs[1]);
       if (y && *y == *x) shapes[n.outputs[0]] = *x;
-    } else if (n.op_type == "Concat" && n.domain.empty() && (n.attr_i("axis", 0) == 1 || n.attr_i("axis", 0) == -3)) {
+    } else if (is_channel_concat(n)) {
       Shape4 s = *x;
       s[1] = 0;
       for (const std::string& in : n.inputs) {
@@ -205,8 +220,7 @@ std::vector<bool> blocked_nodes(const Graph& g, const Facts& facts, const std::v
       const Shape4 *x = facts.shape(n.inputs[0]), *y = facts.shape(n.inputs[1]);
       b = blocked.count(n.inputs[0]) && blocked.count(n.inputs[1]) && x && y && *x == *y;
     }
-    if (!b && n.op_type == "Concat" && n.domain.empty() && !n.inputs.empty() &&
-        (n.attr_i("axis", 0) == 1 || n.attr_i("axis", 0) == -3)) {
+    if (!b && is_channel_concat(n)) {
       b = true;
       for (const std::string& in : n.inputs) b = b && blocked.count(in) > 0;
     }
