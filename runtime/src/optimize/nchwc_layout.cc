@@ -25,7 +25,9 @@
 // 1x1 convolution runs about as fast either way, a first layer's no faster,
 // and the reorders at the region's ends would be extra (MobileNetV2's
 // projections and expansions between depthwise convolutions; VGG-19's first
-// layer, whose 64 x 224 x 224 output took 1.6 ms to reorder).
+// layer, whose 64 x 224 x 224 output took 1.6 ms to reorder). A FusedConv's
+// residual is blocked only where it is known to have the output's shape
+// (Add broadcasts; the blocked kernel adds Z of its own shape only).
 //
 // The session runs this pass after writing `optimized_model_filepath`: the
 // blocked graph depends on this CPU's block size (onnxruntime's own layout
