@@ -52,6 +52,10 @@ using Shape4 = std::vector<int64_t>;  // [N, C, H, W], every dim known
 
 // One data input and one output, both named (any node may reach the pass malformed: it runs before the
 // kernels check their nodes).
+bool is_conv(const Node& n) {
+  return (n.op_type == "Conv" && n.domain.empty()) || (n.op_type == "FusedConv" && n.domain == "com.microsoft");
+}
+
 bool one_in_one_out(const Node& n) {
   return !n.inputs.empty() && !n.inputs[0].empty() && !n.outputs.empty() && !n.outputs[0].empty();
 }
@@ -115,9 +119,8 @@ struct Facts {
   // The convolution's channel counts when the NCHWc kernel runs it (float, 2-D, one group, M a multiple of b
   // and C one too, or fewer than b channels read as NCHW; constant W), else false.
   bool blockable_conv(const Node& n, int64_t* C, int64_t* M) const {
-    const bool conv = n.op_type == "Conv" && n.domain.empty();
-    const bool fused = n.op_type == "FusedConv" && n.domain == "com.microsoft";
-    if (!(conv || fused) || n.outputs.size() != 1 || n.outputs[0].empty() || !n.input_present(0) || !n.input_present(1))
+    const bool fused = n.op_type == "FusedConv";
+    if (!is_conv(n) || n.outputs.size() != 1 || n.outputs[0].empty() || !n.input_present(0) || !n.input_present(1))
       return false;
     if (n.inputs.size() > (fused ? 4u : 3u) || n.attr_i("group", 1) != 1) return false;
     const Tensor* w = opt::constant(g, f, n.inputs[1]);
@@ -132,19 +135,28 @@ struct Facts {
   // kernel adds).
   bool residual_fits(const Node& n) const {
     if (!n.input_present(3)) return true;
-    const Shape4 *x = shape(n.inputs[0]), *z = shape(n.inputs[3]);
-    const Tensor* w = opt::constant(g, f, n.inputs[1]);
-    WindowGeometry geo;
-    return x && z && window_of(n, *x, {w->dim(2), w->dim(3)}, &geo) &&
-           *z == Shape4{(*x)[0], w->dim(0), geo.out[0], geo.out[1]};
+    const Shape4* z = shape(n.inputs[3]);
+    Shape4 y;
+    return z && conv_output(n, &y, nullptr) && *z == y;
   }
 
   // Better left to Winograd in NCHW (conv_winograd.h), on the known input shape.
   bool winograd(const Node& n, int64_t C, int64_t M) const {
-    const Shape4* x = shape(n.inputs[0]);
-    const Tensor* w = opt::constant(g, f, n.inputs[1]);
+    Shape4 y;
     WindowGeometry geo;
-    return x && window_of(n, *x, {w->dim(2), w->dim(3)}, &geo) && winograd_beats_nchwc(geo, C, M);
+    return conv_output(n, &y, &geo) && winograd_beats_nchwc(geo, C, M);
+  }
+
+  // A Conv's or FusedConv's output shape (before any residual's broadcast) and window, where its input's shape
+  // and a constant 4-D W are known.
+  bool conv_output(const Node& n, Shape4* y, WindowGeometry* geo) const {
+    const Shape4* x = n.input_present(0) ? shape(n.inputs[0]) : nullptr;
+    const Tensor* w = n.input_present(1) ? opt::constant(g, f, n.inputs[1]) : nullptr;
+    WindowGeometry local;
+    if (!x || !w || w->rank() != 4 || !window_of(n, *x, {w->dim(2), w->dim(3)}, geo ? geo : &local)) return false;
+    const WindowGeometry& wg = geo ? *geo : local;
+    *y = {(*x)[0], w->dim(0), wg.out[0], wg.out[1]};
+    return true;
   }
 
   bool pointwise(const Node& n) const {
@@ -163,15 +175,12 @@ struct Facts {
     if (!x) return;
     static const std::unordered_set<std::string> same = {"BatchNormalization", "LRN", "Dropout", "Identity",
                                                          "InstanceNormalization"};
-    int64_t C = 0, M = 0;
     WindowGeometry geo;
-    if ((n.op_type == "Conv" && n.domain.empty()) || (n.op_type == "FusedConv" && n.domain == "com.microsoft")) {
-      const Tensor* w = n.input_present(1) ? opt::constant(g, f, n.inputs[1]) : nullptr;
-      (void)C, (void)M;
-      if (w && w->rank() == 4 && window_of(n, *x, {w->dim(2), w->dim(3)}, &geo)) {
-        const Shape4 y = {(*x)[0], w->dim(0), geo.out[0], geo.out[1]};
-        if (!n.input_present(3) || (shape(n.inputs[3]) && *shape(n.inputs[3]) == y)) shapes[n.outputs[0]] = y;
-      }
+    if (is_conv(n)) {
+      // A residual of another shape may broadcast the output larger: known only where it fits.
+      Shape4 y;
+      const Shape4* z = n.input_present(3) ? shape(n.inputs[3]) : nullptr;
+      if (conv_output(n, &y, nullptr) && (!n.input_present(3) || (z && *z == y))) shapes[n.outputs[0]] = y;
     } else if (is_pool(n)) {
       if (window_of(n, *x, n.attr_ints("kernel_shape"), &geo))
         shapes[n.outputs[0]] = {(*x)[0], (*x)[1], geo.out[0], geo.out[1]};

@@ -1096,6 +1096,21 @@ class NchwcConvKernel : public Kernel {
     const Shape out{x.dim(0), M, g.out[0], g.out[1]};
     Tensor& y = ctx.output(0, DType::Float, out);
     if (y.numel() == 0) return;
+    if (winograd_beats_nchwc(g, C, M) && !z) {
+      // Where the layout pass could not tell (unknown shapes, where it blocks no residual) and Winograd wins by
+      // more than the two reorders cost: the input out of the blocks, the NCHW node's Winograd, the output back
+      // in, in buffers of the calling thread reused run after run (not conv.cc's scratch, which the paths use).
+      thread_local std::vector<float> xbuf, ybuf;
+      auto view = [](std::vector<float>& buf, const Shape& shape) {
+        buf.resize(static_cast<size_t>(shape_numel(shape)));
+        return Tensor::wrap(DType::Float, shape, buf.data(), nullptr);
+      };
+      Tensor xs = view(xbuf, x.shape()), ys = view(ybuf, out);
+      simd::nchwc_reorder_out(ctx.pool(), x.data<float>(), x.dim(0), C, x.dim(2) * x.dim(3), xs.data<float>());
+      nchw_.forward(ctx, xs, w, b, nullptr, g, out, ys);
+      simd::nchwc_reorder_in(ctx.pool(), ys.data<float>(), out[0], M, out[2] * out[3], y.data<float>());
+      return;
+    }
     const std::vector<float>* wb = filter_.get(w, [&](const Tensor& t) { return blocked(t); });
     std::vector<float> fed;
     if (!wb) wb = &(fed = blocked(w));
@@ -1122,21 +1137,6 @@ class NchwcConvKernel : public Kernel {
                                  g.dilations[1],
                                  g.pad_begin[0],
                                  g.pad_begin[1]};
-    if (winograd_beats_nchwc(g, C, M) && !z) {
-      // Where the layout pass could not tell (unknown shapes, where it blocks no residual) and Winograd wins by
-      // more than the two reorders cost: the input out of the blocks, the NCHW node's Winograd, the output back
-      // in, in buffers of the calling thread reused run after run (not conv.cc's scratch, which the paths use).
-      thread_local std::vector<float> xbuf, ybuf;
-      auto view = [](std::vector<float>& buf, const Shape& shape) {
-        buf.resize(static_cast<size_t>(shape_numel(shape)));
-        return Tensor::wrap(DType::Float, shape, buf.data(), nullptr);
-      };
-      Tensor xs = view(xbuf, x.shape()), ys = view(ybuf, out);
-      simd::nchwc_reorder_out(ctx.pool(), x.data<float>(), x.dim(0), C, x.dim(2) * x.dim(3), xs.data<float>());
-      nchw_.forward(ctx, xs, w, b, nullptr, g, out, ys);
-      simd::nchwc_reorder_in(ctx.pool(), ys.data<float>(), out[0], M, out[2] * out[3], y.data<float>());
-      return;
-    }
     simd::nchwc_conv(ctx.pool(), s, x.data<float>(), wb->data(), b ? b->data<float>() : nullptr,
                      z ? z->data<float>() : nullptr, in_kernel ? act : simd::NchwcAct{}, y.data<float>());
     if (!in_kernel) act_.apply(y.data<float>(), y.numel());
