@@ -11,6 +11,7 @@ alone, and the optimized session gives the unoptimized one's outputs.
 from __future__ import annotations
 
 import collections
+import json
 import math
 
 import numpy as np
@@ -197,11 +198,65 @@ def test_multi_head_attention_matches_reference(case):
         np.testing.assert_allclose(got[0], ort_out[0], rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize(
+    "layout,extra",
+    [
+        ("qkv", {}),
+        ("qkv", {"bias": True}),
+        ("qkv", {"bias": True, "kpm": "2d", "ab": True}),
+        ("kv", {}),
+        ("kv", {"bias": True, "kpm": "1d"}),
+        ("kv", {"bias": True, "past": 3}),
+    ],
+)
+def test_multi_head_attention_packed_layouts(layout, extra):
+    """onnxruntime's packed layouts, read in place: query [B, S, N, 3, H] holding Q, K and V (what the layout
+    pass writes, optimize/qkv_packing.cc), or key [B, L, N, 2, H] holding K and V; the bias is still
+    [D + D + D] with each part added to its slot; against the reference on the unpacked tensors.
+    (onnxruntime's CPU kernel refuses both layouts: no comparison with it.)"""
+    B, S, N, H = 2, 5, 3, 4
+    L_ = S if layout == "qkv" else 7
+    P = extra.get("past", 0)
+    q = f32(B, S, N * H)
+    packed = f32(B, L_, N, 3 if layout == "qkv" else 2, H)
+    if layout == "qkv":
+        q = packed[:, :, :, 0].reshape(B, S, N * H)
+    k, v = (packed[:, :, :, j].reshape(B, L_, N * H) for j in ((1, 2) if layout == "qkv" else (0, 1)))
+    inputs = {"q": packed if layout == "qkv" else q, "k": None if layout == "qkv" else packed, "v": None}
+    inputs.update({"bias": None, "kpm": None, "ab": None, "pk": None, "pv": None})
+    if extra.get("bias"):
+        inputs["bias"] = f32(3 * N * H, scale=0.5)
+    if extra.get("kpm") == "1d":
+        inputs["kpm"] = np.array([L_ + P, L_ + P - 2], np.int32)
+    elif extra.get("kpm") == "2d":
+        inputs["kpm"] = (RNG.random((B, L_ + P)) > 0.3).astype(np.int32)
+        inputs["kpm"][:, 0] = 1
+    if extra.get("ab"):
+        inputs["ab"] = f32(B, N, S, L_ + P)
+    if P:
+        inputs["pk"], inputs["pv"] = f32(B, N, P, H), f32(B, N, P, H)
+    while list(inputs.values())[-1] is None:
+        inputs.popitem()
+    outputs = ["y", "present_key", "present_value"] if P else ["y"]
+    got, _ = run_node("MultiHeadAttention", inputs, outputs, {"num_heads": N}, onnxruntime_too=False)
+    want, kh, vh = mha_reference(
+        q, k, v, N, inputs.get("bias"), inputs.get("kpm"), inputs.get("ab"), inputs.get("pk"), inputs.get("pv")
+    )
+    np.testing.assert_allclose(got[0], want, rtol=1e-5, atol=1e-5)
+    if P:
+        np.testing.assert_allclose(got[1], kh, rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(got[2], vh, rtol=1e-6, atol=1e-6)
+
+
 def test_multi_head_attention_refuses_what_it_does_not_implement():
     N, H = 2, 4
     packed = f32(1, 3, N, 3, H)
-    with pytest.raises(pionnx.NotImplemented, match="packed QKV"):
-        run_node("MultiHeadAttention", {"q": packed}, ["y"], {"num_heads": N}, onnxruntime_too=False)
+    with pytest.raises(pionnx.InvalidArgument, match="packed QKV query .* takes no key or value"):
+        run_node("MultiHeadAttention", {"q": packed, "k": packed}, ["y"], {"num_heads": N}, onnxruntime_too=False)
+    with pytest.raises(pionnx.InvalidArgument, match="has 2 heads, num_heads is 4"):
+        run_node("MultiHeadAttention", {"q": packed}, ["y"], {"num_heads": 4}, onnxruntime_too=False)
+    with pytest.raises(pionnx.InvalidArgument, match="query must be 3-D .* or packed QKV"):
+        run_node("MultiHeadAttention", {"q": f32(1, 3, N, 2, H)}, ["y"], {"num_heads": N}, onnxruntime_too=False)
     q = f32(1, 3, N * H)
     bad_mask = np.ones((1, 2, 3), np.int32)
     with pytest.raises(pionnx.NotImplemented, match="key_padding_mask must be"):
@@ -590,3 +645,136 @@ def test_written_optimized_encoder_reloads(tmp_path):
     got = pionnx.InferenceSession(str(path)).run(None, feeds)
     for g_, w in zip(got, want):
         np.testing.assert_allclose(g_, w, rtol=1e-4, atol=1e-5)
+
+
+# --------------------------------------------------------------------------- packed attention projections
+
+
+def profiled(m: onnx.ModelProto, feeds, threads, tmp_path, disabled=()):
+    """pionnx's outputs and how many nodes of each op type its profile shows."""
+    so = pionnx.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.enable_profiling = True
+    so.profile_file_prefix = str(tmp_path / "qkv")
+    sess = pionnx.InferenceSession(m.SerializeToString(), so, disabled_optimizers=list(disabled))
+    out = sess.run(None, feeds)
+    with open(sess.end_profiling()) as f:
+        events = json.load(f)
+    return out, collections.Counter(e["args"]["op_name"] for e in events if e.get("cat") == "Node")
+
+
+def int8_projections(
+    scales=(0.004, 0.005, 0.003), zero_points=(None, None, None), biases=(True, True, True), graph_output=None
+):
+    """x -> DynamicQuantizeLinear -> three MatMulIntegerToFloat -> MultiHeadAttention: the layout pass's
+    pattern written directly, with each projection's weight scale, zero point (None: absent) and bias (or
+    none); graph_output names a projection ("q", "k", "v") also read as a graph output."""
+    rng = np.random.default_rng(8)
+    D, N = 32, 4
+    nodes = [helper.make_node("DynamicQuantizeLinear", ["x"], ["xq", "xs", "xz"])]
+    inits = []
+    unsigned = any(zp is not None for zp in zero_points)  # uint8 weights (all three: one product's B)
+    for name, s, zp, b in zip("qkv", scales, zero_points, biases):
+        dtype = np.uint8 if unsigned else np.int8
+        lo, hi = (0, 256) if unsigned else (-128, 128)
+        inits.append(numpy_helper.from_array(rng.integers(lo, hi, (D, D), dtype=dtype), f"w{name}"))
+        inits.append(numpy_helper.from_array(np.asarray(s, np.float32), f"s{name}"))
+        ins = ["xq", f"w{name}", "xs", f"s{name}", "xz", "", ""]
+        if zp is not None:
+            inits.append(numpy_helper.from_array(np.asarray(zp, np.uint8), f"z{name}"))
+            ins[5] = f"z{name}"
+        if b:
+            inits.append(numpy_helper.from_array(rng.standard_normal(D).astype(np.float32), f"b{name}"))
+            ins[6] = f"b{name}"
+        while ins[-1] == "":
+            ins.pop()
+        nodes.append(helper.make_node("MatMulIntegerToFloat", ins, [name], domain=MS))
+    nodes.append(helper.make_node("MultiHeadAttention", ["q", "k", "v"], ["y"], domain=MS, num_heads=N))
+    outputs = [vi("y", None)] + ([vi(graph_output, None)] if graph_output else [])
+    m = make_model(nodes, [vi("x", [2, 6, D])], outputs, inits, ms=True)
+    return m, {"x": np.random.default_rng(9).standard_normal((2, 6, D)).astype(np.float32)}
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {},
+        {"scales": (0.004, 0.004, 0.004)},  # one scale for all: kept a scalar
+        {"scales": (0.004, np.linspace(0.001, 0.005, 32), 0.003)},  # per-column beside per-tensor
+        {"zero_points": (3, None, 200)},  # uint8 weights, two with zero points and one without
+        {"biases": (True, False, True)},
+        {"biases": (False, False, False)},
+    ],
+    ids=["scales_differ", "one_scale", "per_column_scale", "zero_points", "bias_missing", "no_bias"],
+)
+def test_int8_projections_packed_bit_for_bit(kw, threads, tmp_path):
+    """The three integer products become one MatMulIntegerToFloat and a Reshape (a view) read as the packed
+    QKV query: the same outputs to the bit as with the pass disabled, with onnx.reference near."""
+    m, feeds = int8_projections(**kw)
+    got, ops = profiled(m, feeds, threads, tmp_path)
+    plain, plain_ops = profiled(m, feeds, threads, tmp_path, disabled=["AttentionQkvPacking"])
+    assert ops["MatMulIntegerToFloat"] == 1 and ops["Reshape"] == 1, ops
+    assert plain_ops["MatMulIntegerToFloat"] == 3 and plain_ops["Reshape"] == 0, plain_ops
+    np.testing.assert_array_equal(got[0], plain[0])
+    # The unpacked graph against numpy: the products exactly, the attention within float rounding.
+    x = feeds["x"]
+    inits = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
+    lo, hi = min(0.0, float(x.min())), max(0.0, float(x.max()))
+    scale = np.float32((hi - lo) / 255)
+    zp = np.clip(np.round(-lo / scale), 0, 255)
+    xq = np.clip(np.round(x / scale) + zp, 0, 255).astype(np.int64)
+    proj = []
+    for name in "qkv":
+        w = inits[f"w{name}"].astype(np.int64) - inits.get(f"z{name}", np.int64(0))
+        acc = (xq - int(zp)) @ w
+        proj.append(acc * (scale * inits[f"s{name}"]).astype(np.float64) + inits.get(f"b{name}", 0.0))
+    want, _, _ = mha_reference(*proj, 4)
+    np.testing.assert_allclose(got[0], want, rtol=1e-4, atol=1e-4)
+
+
+def test_projections_read_elsewhere_or_of_other_inputs_stay_apart(tmp_path):
+    """A projection also read as a graph output, or projections of different inputs, are left as they are."""
+    m, feeds = int8_projections(graph_output="k")
+    _, ops = profiled(m, feeds, 1, tmp_path)
+    assert ops["MatMulIntegerToFloat"] == 3 and ops["Reshape"] == 0, ops
+    m, feeds = int8_projections()
+    m.graph.node[0].output[0] = "xq0"  # v's product reads a second quantization of x
+    m.graph.node.insert(1, helper.make_node("DynamicQuantizeLinear", ["x"], ["xq", "xs2", "xz2"]))
+    m.graph.node[2].input[:] = ["xq0", "wq", "xs", "sq", "xz", "", "bq"]
+    m.graph.node[3].input[:] = ["xq0", "wk", "xs", "sk", "xz", "", "bk"]
+    m.graph.node[4].input[:] = ["xq", "wv", "xs2", "sv", "xz2", "", "bv"]
+    _, ops = profiled(m, feeds, 1, tmp_path)
+    assert ops["MatMulIntegerToFloat"] == 3 and ops["Reshape"] == 0, ops
+
+
+@pytest.mark.parametrize("quantized", [False, True])
+def test_encoder_projections_packed_and_saved_file_stays_portable(quantized, tmp_path):
+    """An exported encoder layer (float, and quantize_dynamic's int8 one): its attention's three projections run
+    as one product at the layout level, with the outputs of the unpacked graph (the integer one bit for bit);
+    optimized_model_filepath, written before the layout level, keeps the three products, and onnxruntime runs
+    that file (without the padding mask: onnxruntime asks the fusion's [B, 1, 1, T] attention bias in full)."""
+    enc = Encoder(mask=False)
+    m = enc.model
+    if quantized:
+        quantization = pytest.importorskip("onnxruntime.quantization")
+        src, dst = tmp_path / "f.onnx", tmp_path / "q.onnx"
+        onnx.save(m, src)
+        quantization.quantize_dynamic(str(src), str(dst))
+        m = onnx.load(dst)
+    product = "MatMulIntegerToFloat" if quantized else "MatMul"
+    feeds = enc.feeds()
+    got, ops = profiled(m, feeds, 2, tmp_path)
+    plain, plain_ops = profiled(m, feeds, 2, tmp_path, disabled=["AttentionQkvPacking"])
+    assert plain_ops[product] - ops[product] == 2 and ops["Reshape"] == plain_ops["Reshape"] + 1, (ops, plain_ops)
+    if quantized:
+        np.testing.assert_array_equal(got[0], plain[0])
+    else:
+        np.testing.assert_allclose(got[0], plain[0], rtol=1e-5, atol=1e-5)
+    path = tmp_path / "opt.onnx"
+    session(m, path=str(path)).run(None, feeds)
+    saved = collections.Counter(n.op_type for n in onnx.load(path).graph.node)
+    assert saved[product] == plain_ops[product], saved
+    if onnxruntime is not None:
+        ref = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, feeds)
+        np.testing.assert_allclose(got[0], ref[0], rtol=1e-3, atol=1e-3)

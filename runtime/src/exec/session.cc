@@ -117,7 +117,8 @@ class SessionImpl {
       g.inputs = std::move(inputs);
     }
     if (!cfg.optimized_model_path.empty()) proto::write_model_file(model_, cfg.optimized_model_path);
-    // The layout level after the file: its blocked graph is this CPU's (optimize/nchwc_layout.cc).
+    // The layout level after the file: its blocked graph is this CPU's (optimize/nchwc_layout.cc), its packed
+    // attention projections are a layout onnxruntime's CPU kernel refuses (optimize/qkv_packing.cc).
     if (optimize_layout(g, cfg.opt_level,
                         OptimizeContext{model_.opsets, model_.ir_version, {}, cfg.disabled_optimizers, &logger_}) > 0)
       model_.opsets.emplace("com.microsoft.nchwc", 1);

@@ -39,6 +39,7 @@ const PassEntry kPasses[] = {
 // (its graph depends on this CPU's vector width).
 const PassEntry kLayoutPasses[] = {
     {"NchwcTransformer", nchwc_layout, OptLevel::All},
+    {"AttentionQkvPacking", pack_attention_qkv, OptLevel::All},  // pionnx's own
 };
 
 bool wanted(const PassEntry& p, OptLevel level, const OptimizeContext& ctx) {

@@ -72,9 +72,15 @@ bool fuse_layer_norm(Graph& g, const OptimizeContext& ctx);
 // changed something; each is logged at verbose level.
 int optimize_graph(Graph& g, OptLevel level, const OptimizeContext& ctx);
 // The layout level (OptLevel::All): convolution chains into the NCHWc layout
-// (onnxruntime's NchwcTransformer), once; the session runs it after writing
-// optimized_model_filepath. Returns the passes that changed the graph.
+// (onnxruntime's NchwcTransformer) and the attention projections packed, once
+// each; the session runs it after writing optimized_model_filepath (graphs
+// for this CPU, or that onnxruntime's CPU kernels refuse). Returns the passes
+// that changed the graph.
 bool nchwc_layout(Graph& g, const OptimizeContext& ctx);
+// The layout level: a MultiHeadAttention's three query/key/value products of
+// one input (MatMul or MatMulIntegerToFloat) become one product read as the
+// packed QKV query (optimize/qkv_packing.cc).
+bool pack_attention_qkv(Graph& g, const OptimizeContext& ctx);
 int optimize_layout(Graph& g, OptLevel level, const OptimizeContext& ctx);
 
 }  // namespace pionnx

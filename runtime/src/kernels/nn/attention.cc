@@ -308,25 +308,25 @@ struct KvSource {
   HeadView view;
 };
 
-KvSource kv_source(const Tensor* past_in, const Tensor& cur, const HeadView& v, bool want_present,
+KvSource kv_source(const Tensor* past_in, const float* cur, const HeadView& v, bool want_present,
                    const std::string& what, const char* name) {
   KvSource s{};
   if (!past_in && !want_present) {
-    s.data = cur.data<float>();
+    s.data = cur;
     s.view = v;
     return s;
   }
   Tensor past;
   if (past_in) past = to_float32(*past_in);
-  s.cache = concat_cache(past_in ? &past : nullptr, cur.data<float>(), v, what, name);
+  s.cache = concat_cache(past_in ? &past : nullptr, cur, v, what, name);
   s.data = s.cache.data<float>();
   s.view = cache_view(s.cache);
   return s;
 }
 
 // Points a at Q and at the keys and values attend() reads.
-void set_inputs(AttendArgs& a, const Tensor& q, const HeadView& qv, const KvSource& ks, const KvSource& vs) {
-  a.q = q.data<float>();
+void set_inputs(AttendArgs& a, const float* q, const HeadView& qv, const KvSource& ks, const KvSource& vs) {
+  a.q = q;
   a.qv = qv;
   a.k = ks.data;
   a.kv = ks.view;
@@ -440,8 +440,8 @@ class Attention : public Kernel {
                    " must be a multiple of kv heads ", Hkv);
 
     // KV cache: present = concat(past, new) along the sequence axis.
-    const KvSource ks = kv_source(past_k_in, k, kv, ctx.wants_output(1), what, "past_key");
-    const KvSource vs = kv_source(past_v_in, v, vv, ctx.wants_output(2), what, "past_value");
+    const KvSource ks = kv_source(past_k_in, k.data<float>(), kv, ctx.wants_output(1), what, "past_key");
+    const KvSource vs = kv_source(past_v_in, v.data<float>(), vv, ctx.wants_output(2), what, "past_value");
     const int64_t T = ks.view.seq;  // total kv length
     PIONNX_ENFORCE(vs.view.seq == T, InvalidArgument, what, ": past_key and past_value lengths differ");
     const int64_t past_len = past_k_in ? past_k_in->dim(2) : 0;
@@ -489,7 +489,7 @@ class Attention : public Kernel {
     a.softcap = softcap_;
     a.round = precision_of(q_in.dtype());
     a.softmax_round = softmax_dtype_ == DType::Undefined ? a.round : precision_of(softmax_dtype_);
-    set_inputs(a, q, qv, ks, vs);
+    set_inputs(a, q.data<float>(), qv, ks, vs);
     Tensor q_scaled, k_scaled;
     prescale(a, scale, a.round, q_scaled, k_scaled);
     a.y = y.data<float>();
@@ -520,6 +520,27 @@ Tensor add_last_axis(ThreadPool& pool, const Tensor& x, const float* bias) {
   return y;
 }
 
+// x + bias for a packed [B, L, N, P, H] tensor (P = 3: QKV, 2: KV), as a new
+// float tensor: bias holds P vectors of N * H values one after another (the
+// query's, key's and value's parts of MultiHeadAttention's bias), each
+// added to its slot of every head.
+Tensor add_packed_bias(ThreadPool& pool, const Tensor& x, const float* bias) {
+  const int64_t n = x.dim(2), p = x.dim(3), h = x.dim(4);
+  std::vector<float> row(static_cast<size_t>(n * p * h));
+  for (int64_t hn = 0; hn < n; ++hn)
+    for (int64_t j = 0; j < p; ++j)
+      for (int64_t d = 0; d < h; ++d) row[static_cast<size_t>((hn * p + j) * h + d)] = bias[(j * n + hn) * h + d];
+  return add_last_axis(pool, x.reshaped({x.dim(0), x.dim(1), n * p * h}), row.data()).reshaped(x.shape());
+}
+
+// The [B, N, L, H] view of slot j of a packed [B, L, N, P, H] tensor.
+HeadView packed_view(const Tensor& t, int64_t heads, const std::string& what, const char* name) {
+  const Shape& s = t.shape();
+  PIONNX_ENFORCE(s[2] == heads, InvalidArgument, what, ": packed ", name, " ", shape_str(s), " has ", s[2],
+                 " heads, num_heads is ", heads);
+  return {s[0], s[2], s[1], s[4], s[1] * s[2] * s[3] * s[4], s[3] * s[4], s[2] * s[3] * s[4]};
+}
+
 // com.microsoft MultiHeadAttention (onnxruntime's contrib op, version 1):
 // query [B, S, D]; key/value [B, L, D] or already per head [B, N, L, H];
 // bias [D + D + Dv] added to the 3-D query, key and value; key_padding_mask
@@ -527,9 +548,12 @@ Tensor add_last_axis(ThreadPool& pool, const Tensor& x, const float* bias) {
 // broadcast to [B, N, S, T] (onnxruntime asks S and T in full; the attention
 // fusion writes a [B, 1, 1, T] padding bias); past_key/past_value
 // [B, N, P, H] and the present outputs. Masked scores get mask_filter_value;
-// unidirectional masks keys j > i + P. The packed QKV/KV layouts,
-// past_sequence_length and cache_indirection (beam search) are refused by
-// name.
+// unidirectional masks keys j > i + P. The packed layouts are read in
+// place: query [B, S, N, 3, H] holding Q, K and V, or key [B, L, N, 2, H]
+// holding K and V (the layout pass writes the first, see
+// optimize/qkv_packing.cc); their bias is still [D + D + Dv], each part added
+// to its slot. past_sequence_length and cache_indirection (beam search) are
+// refused by name.
 class MultiHeadAttention : public Kernel {
  public:
   explicit MultiHeadAttention(const KernelInfo& info) : node_(info.node) {
@@ -554,40 +578,82 @@ class MultiHeadAttention : public Kernel {
     for (size_t i = 8; i < ctx.num_inputs(); ++i)
       PIONNX_ENFORCE(!ctx.optional_input(i), NotImplemented, what, ": input ", i,
                      " (past_sequence_length / cache_indirection) is not supported by pionnx");
-    PIONNX_ENFORCE(q_in.rank() == 3, NotImplemented, what, ": query must be 3-D [B, S, D], got ",
-                   shape_str(q_in.shape()), " (the packed QKV layout [B, S, N, 3, H] is not supported by pionnx)");
-    PIONNX_ENFORCE(k_in && v_in, NotImplemented, what,
-                   ": key and value are required (the packed QKV layout is not supported by pionnx)");
-    PIONNX_ENFORCE(k_in->rank() == v_in->rank() && (k_in->rank() == 3 || k_in->rank() == 4), NotImplemented, what,
-                   ": key and value must both be 3-D [B, L, D] or 4-D [B, N, L, H], got ", shape_str(k_in->shape()),
-                   " and ", shape_str(v_in->shape()), " (the packed KV layout is not supported by pionnx)");
-    Tensor q = to_float32(q_in), k = to_float32(*k_in), v = to_float32(*v_in);
+    // Packed layouts (onnxruntime's): query [B, S, N, 3, H] holding Q, K and V (key and value absent), or key
+    // [B, L, N, 2, H] holding K and V (value absent); each read in place through strides.
+    const bool packed_qkv = q_in.rank() == 5, packed_kv = !packed_qkv && k_in && !v_in && k_in->rank() == 5;
+    PIONNX_ENFORCE(q_in.rank() == 3 || (packed_qkv && q_in.dim(3) == 3), InvalidArgument, what,
+                   ": query must be 3-D [B, S, D] or packed QKV [B, S, N, 3, H], got ", shape_str(q_in.shape()));
+    if (packed_qkv)
+      PIONNX_ENFORCE(!k_in && !v_in, InvalidArgument, what, ": a packed QKV query ", shape_str(q_in.shape()),
+                     " takes no key or value inputs");
+    else if (packed_kv)
+      PIONNX_ENFORCE(k_in->dim(3) == 2, InvalidArgument, what, ": a packed KV key must be [B, L, N, 2, H], got ",
+                     shape_str(k_in->shape()));
+    else
+      PIONNX_ENFORCE(k_in && v_in, InvalidArgument, what,
+                     ": key and value are required unless the query is packed QKV [B, S, N, 3, H] or the key packed "
+                     "KV [B, L, N, 2, H]");
+    if (!packed_qkv && !packed_kv)
+      PIONNX_ENFORCE(k_in->rank() == v_in->rank() && (k_in->rank() == 3 || k_in->rank() == 4), InvalidArgument, what,
+                     ": key and value must both be 3-D [B, L, D] or 4-D [B, N, L, H], got ", shape_str(k_in->shape()),
+                     " and ", shape_str(v_in->shape()));
+    Tensor q = to_float32(q_in), k = k_in ? to_float32(*k_in) : Tensor(), v = v_in ? to_float32(*v_in) : Tensor();
     if (bias_in) {
-      PIONNX_ENFORCE(k.rank() == 3, InvalidArgument, what, ": bias needs 3-D key and value, got key ",
-                     shape_str(k.shape()));
-      const int64_t d = q.dim(2), dk = k.dim(2), dv = v.dim(2);
+      PIONNX_ENFORCE(packed_qkv || k.rank() == 3 || packed_kv, InvalidArgument, what,
+                     ": bias needs 3-D key and value, got key ", shape_str(k.shape()));
+      const int64_t d = packed_qkv ? q.dim(2) * q.dim(4) : q.dim(2);
+      const int64_t dk = packed_qkv ? d : packed_kv ? k.dim(2) * k.dim(4) : k.dim(2);
+      const int64_t dv = packed_qkv || packed_kv ? dk : v.dim(2);
       PIONNX_ENFORCE(bias_in->rank() == 1 && bias_in->dim(0) == d + dk + dv, InvalidArgument, what, ": bias must be [",
                      d + dk + dv, "] (query + key + value hidden sizes), got ", shape_str(bias_in->shape()));
       const Tensor bias = to_float32(*bias_in);
       const float* bd = bias.data<float>();
-      q = add_last_axis(ctx.pool(), q, bd);
-      k = add_last_axis(ctx.pool(), k, bd + d);
-      v = add_last_axis(ctx.pool(), v, bd + d + dk);
+      if (packed_qkv) {
+        q = add_packed_bias(ctx.pool(), q, bd);
+      } else {
+        q = add_last_axis(ctx.pool(), q, bd);
+        if (packed_kv) {
+          k = add_packed_bias(ctx.pool(), k, bd + d);
+        } else {
+          k = add_last_axis(ctx.pool(), k, bd + d);
+          v = add_last_axis(ctx.pool(), v, bd + d + dk);
+        }
+      }
     }
-    const HeadView qv = head_view(q.shape(), heads_, what, "query");
-    const HeadView kv = head_view(k.shape(), heads_, what, "key");
-    const HeadView vv = head_view(v.shape(), heads_, what, "value");
+    HeadView qv, kv, vv;
+    const float *qd = q.data<float>(), *kd, *vd;
+    if (packed_qkv) {
+      qv = kv = vv = packed_view(q, heads_, what, "query");
+      kd = qd + qv.dim;
+      vd = qd + 2 * qv.dim;
+    } else {
+      qv = head_view(q.shape(), heads_, what, "query");
+      if (packed_kv) {
+        kv = vv = packed_view(k, heads_, what, "key");
+        kd = k.data<float>();
+        vd = kd + kv.dim;
+      } else {
+        kv = head_view(k.shape(), heads_, what, "key");
+        vv = head_view(v.shape(), heads_, what, "value");
+        kd = k.data<float>();
+        vd = v.data<float>();
+      }
+    }
     const int64_t B = qv.batch, N = qv.heads, Sq = qv.seq, Dv = vv.dim;
+    auto dims = [](const HeadView& h) {
+      return "[" + std::to_string(h.batch) + ", " + std::to_string(h.heads) + ", " + std::to_string(h.seq) + ", " +
+             std::to_string(h.dim) + "]";
+    };
     PIONNX_ENFORCE(
         kv.batch == B && vv.batch == B && kv.heads == N && vv.heads == N && kv.dim == qv.dim && vv.seq == kv.seq,
-        InvalidArgument, what, ": key ", shape_str(k.shape()), " / value ", shape_str(v.shape()),
-        " do not match query ", shape_str(q.shape()), " with ", N, " heads");
-    const KvSource ks = kv_source(past_k_in, k, kv, ctx.wants_output(1), what, "past_key");
-    const KvSource vs = kv_source(past_v_in, v, vv, ctx.wants_output(2), what, "past_value");
+        InvalidArgument, what, ": key ", dims(kv), " / value ", dims(vv), " (batch, heads, length, head size) do not ",
+        "match query ", dims(qv), " with ", N, " heads");
+    const KvSource ks = kv_source(past_k_in, kd, kv, ctx.wants_output(1), what, "past_key");
+    const KvSource vs = kv_source(past_v_in, vd, vv, ctx.wants_output(2), what, "past_value");
     const int64_t T = ks.view.seq;
     PIONNX_ENFORCE(vs.view.seq == T, InvalidArgument, what, ": past_key and past_value lengths differ");
-    if (ctx.wants_output(1)) ctx.set_output(1, cast_tensor(ks.cache, k_in->dtype()));
-    if (ctx.wants_output(2)) ctx.set_output(2, cast_tensor(vs.cache, v_in->dtype()));
+    if (ctx.wants_output(1)) ctx.set_output(1, cast_tensor(ks.cache, q_in.dtype()));
+    if (ctx.wants_output(2)) ctx.set_output(2, cast_tensor(vs.cache, q_in.dtype()));
 
     AttendArgs a{};
     a.bias.fill = fill_;
@@ -622,7 +688,7 @@ class MultiHeadAttention : public Kernel {
     a.y_sh = Dv;
     a.y_ss = N * Dv;
     a.scale = has_scale_ ? scale_ : 1.f / std::sqrt(static_cast<float>(qv.dim));
-    set_inputs(a, q, qv, ks, vs);
+    set_inputs(a, qd, qv, ks, vs);
     attend(ctx.pool(), a);
     ctx.set_output(0, cast_tensor(y, q_in.dtype()));
   }
