@@ -174,3 +174,50 @@ def nchwc_chain_model(batch: int = 2, seed: int = 5) -> tuple[onnx.ModelProto, d
     outputs = [tensor(name, TensorProto.FLOAT, None) for name in ("y1", "y2", "c5", "c2")]
     m = model(nodes, [tensor("x", TensorProto.FLOAT, [batch, 32, 19, 23])], outputs, inits)
     return m, {"x": rng.standard_normal((batch, 32, 19, 23)).astype(np.float32)}
+
+
+def nchwc_depthwise_model(batch: int = 2, seed: int = 6) -> tuple[onnx.ModelProto, dict[str, np.ndarray]]:
+    """A MobileNet-style chain the NCHWc layout pass blocks whole with its depthwise convolutions: a 1x1
+    expansion with Clip (ReLU6) fused, a depthwise 3x3 (pads 1) with Relu, a 1x1 projection, a residual Add
+    of the chain's input, then a depthwise 3x3 of stride 2 with asymmetric pads, a dilated depthwise 3x3 and
+    a 1x1 with a bias. The batch is symbolic (the pass relates the residual to the output through the input's
+    batch); map sizes leave edge positions and partial tiles. Input x [batch, 32, 13, 11]."""
+    from onnx import numpy_helper
+
+    rng = np.random.default_rng(seed)
+
+    def weight(name: str, *shape: int) -> onnx.TensorProto:
+        return numpy_helper.from_array((rng.standard_normal(shape) * 0.2).astype(np.float32), name)
+
+    C, E = 32, 96
+    inits = [
+        weight("we", E, C, 1, 1),
+        weight("be", E),
+        weight("wd1", E, 1, 3, 3),
+        weight("bd1", E),
+        weight("wp", C, E, 1, 1),
+        weight("we2", E, C, 1, 1),
+        weight("wd2", E, 1, 3, 3),
+        weight("wd3", E, 1, 3, 3),
+        weight("wo", C, E, 1, 1),
+        weight("bo", C),
+        numpy_helper.from_array(np.float32(0.0), "lo"),
+        numpy_helper.from_array(np.float32(6.0), "hi"),
+    ]
+    node = helper.make_node
+    nodes = [
+        node("Conv", ["x", "we", "be"], ["e"]),
+        node("Clip", ["e", "lo", "hi"], ["e6"]),
+        node("Conv", ["e6", "wd1", "bd1"], ["d1"], group=E, pads=[1, 1, 1, 1]),
+        node("Relu", ["d1"], ["r1"]),
+        node("Conv", ["r1", "wp"], ["p"]),
+        node("Add", ["p", "x"], ["s"]),
+        node("Conv", ["s", "we2"], ["e2"]),
+        node("Conv", ["e2", "wd2"], ["d2"], group=E, strides=[2, 2], pads=[0, 1, 2, 1]),
+        node("Conv", ["d2", "wd3"], ["d3"], group=E, dilations=[2, 2], pads=[2, 2, 2, 2]),
+        node("Conv", ["d3", "wo", "bo"], ["y"]),
+    ]
+    m = model(
+        nodes, [tensor("x", TensorProto.FLOAT, ["batch", C, 13, 11])], [tensor("y", TensorProto.FLOAT, None)], inits
+    )
+    return m, {"x": rng.standard_normal((batch, C, 13, 11)).astype(np.float32)}

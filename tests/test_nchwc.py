@@ -11,7 +11,7 @@ import json
 import numpy as np
 import onnx
 import pytest
-from models import model, nchwc_chain_model, tensor
+from models import model, nchwc_chain_model, nchwc_depthwise_model, tensor
 from onnx import TensorProto, helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 
@@ -169,6 +169,74 @@ def test_first_layers_and_activations_after_the_kernel(tmp_path):
         np.testing.assert_allclose(got[0], ReferenceEvaluator(m).run(None, feeds)[0], rtol=1e-4, atol=1e-4)
         if BLOCKED:
             assert reorders(names) == want  # z in, y out
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("batch", [1, 2])
+def test_depthwise_chains_run_blocked(tmp_path, threads, batch):
+    """A MobileNet-style chain (1x1 expansion with ReLU6, depthwise 3x3s with pads 1, with stride 2 and
+    asymmetric pads, dilated, a 1x1 projection and a residual of the chain's input): blocked whole, one
+    ReorderInput and one ReorderOutput, with a symbolic batch (the residual is known to have the output's
+    shape through the input's batch); onnx.reference's results."""
+    m, feeds = nchwc_depthwise_model(batch=batch)
+    want = ReferenceEvaluator(m).run(None, feeds)[0]
+    got, names = run_profiled(m, feeds, threads, tmp_path=tmp_path)
+    plain, _ = run_profiled(m, feeds, threads, disabled=["NchwcTransformer"], tmp_path=tmp_path)
+    np.testing.assert_allclose(got[0], want, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(got[0], plain[0], rtol=1e-4, atol=1e-4)
+    if BLOCKED:
+        assert reorders(names) == ["ReorderInput", "ReorderOutput"]
+
+
+def test_depthwise_alone_and_other_groupings_stay_nchw(tmp_path):
+    """A depthwise convolution with no other convolution in its region stays NCHW (its reorders would cost more
+    than it gains), and so do grouped convolutions the blocked kernel does not run (two channels a group, a
+    channel multiplier of 2, channels not a multiple of the block): no reorders, the reference's results."""
+    x = RNG.standard_normal((1, 48, 9, 10)).astype(np.float32)
+    cases = {
+        "depthwise alone": ([("dw", 48, 1, 48)], 48),
+        "two channels a group": ([("g2", 48, 2, 24), ("pw", 48, 48, 1)], 48),
+        "multiplier 2": ([("m2", 96, 1, 48), ("pw", 48, 96, 1)], 48),
+        "20 channels": ([("dw", 20, 1, 20), ("pw", 20, 20, 1)], 20),
+    }
+    for name, (convs, C) in cases.items():
+        nodes, inits, cur = [], [], "x"
+        for i, (kind, M, per_group, group) in enumerate(convs):
+            k = 1 if kind == "pw" else 3
+            inits.append(weight(f"w{i}", M, per_group, k, k))
+            nodes.append(conv_node(cur, f"w{i}", f"c{i}", group=group, pads=[k // 2] * 4))
+            cur = f"c{i}"
+        nodes.append(helper.make_node("Relu", [cur], ["y"]))
+        m = model(nodes, [tensor("x", TensorProto.FLOAT, [1, C, 9, 10])], [tensor("y", TensorProto.FLOAT, None)], inits)
+        feeds = {"x": x[:, :C]}
+        got, names = run_profiled(m, feeds, tmp_path=tmp_path)
+        np.testing.assert_allclose(
+            got[0], ReferenceEvaluator(m).run(None, feeds)[0], rtol=1e-4, atol=1e-4, err_msg=name
+        )
+        assert reorders(names) == [], name
+
+
+def test_residual_of_another_input_with_a_symbolic_batch_stays_nchw(tmp_path):
+    """Two graph inputs with the same symbolic batch name are not assumed to have one batch: a residual from
+    the other input stays NCHW, and Add's broadcast of a batch of 1 against 2 holds."""
+    m = model(
+        [
+            conv_node("x", "w", "c", pads=[1, 1, 1, 1], strides=[2, 2]),
+            helper.make_node("Add", ["c", "z"], ["a"]),
+            conv_node("a", "w2", "y", pads=[1, 1, 1, 1]),
+        ],
+        [tensor("x", TensorProto.FLOAT, ["batch", 16, 12, 10]), tensor("z", TensorProto.FLOAT, ["batch", 32, 6, 5])],
+        [tensor("y", TensorProto.FLOAT, None)],
+        [weight("w", 32, 16, 3, 3), weight("w2", 32, 32, 3, 3)],
+    )
+    feeds = {
+        "x": RNG.standard_normal((2, 16, 12, 10)).astype(np.float32),
+        "z": RNG.standard_normal((1, 32, 6, 5)).astype(np.float32),
+    }
+    got, names = run_profiled(m, feeds, tmp_path=tmp_path)
+    np.testing.assert_allclose(got[0], ReferenceEvaluator(m).run(None, feeds)[0], rtol=1e-4, atol=1e-4)
+    if BLOCKED:  # the first convolution (with its residual) NCHW, the second blocked between reorders
+        assert reorders(names) == ["ReorderInput", "ReorderOutput"]
 
 
 def test_saved_optimized_model_stays_portable(tmp_path):

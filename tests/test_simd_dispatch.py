@@ -349,3 +349,12 @@ def test_every_nchwc_path_matches_the_reference(tmp_path):
 
     model, feeds = nchwc_chain_model(batch=2)
     assert_forced_paths_match_the_reference("nchwc", expected_nchwc_paths(), model, feeds, tmp_path, 1e-4)
+
+
+def test_every_nchwc_path_runs_depthwise_chains(tmp_path):
+    """The same on a MobileNet-style chain (models.nchwc_depthwise_model): depthwise convolutions blocked
+    with the 1x1s around them, on each forced path."""
+    from models import nchwc_depthwise_model
+
+    model, feeds = nchwc_depthwise_model(batch=2)
+    assert_forced_paths_match_the_reference("nchwc", expected_nchwc_paths(), model, feeds, tmp_path, 1e-4)

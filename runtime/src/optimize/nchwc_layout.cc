@@ -23,9 +23,11 @@
 // around it cost. And a region of blocked nodes (joined by blocked tensors)
 // whose only convolutions are 1x1 ones or read an NCHW image stays NCHW: a
 // 1x1 convolution runs about as fast either way, a first layer's no faster,
-// and the reorders at the region's ends would be extra (MobileNetV2's
-// projections and expansions between depthwise convolutions; VGG-19's first
-// layer, whose 64 x 224 x 224 output took 1.6 ms to reorder). A FusedConv's
+// and the reorders at the region's ends would be extra (VGG-19's first
+// layer, whose 64 x 224 x 224 output took 1.6 ms to reorder). Depthwise
+// convolutions (one channel a group, channels a multiple of the block) are
+// blocked too, so MobileNet-style chains of 1x1 expansions, depthwise 3x3s
+// and 1x1 projections are one region. A FusedConv's
 // residual is blocked only where it is known to have the output's shape
 // (Add broadcasts; the blocked kernel adds Z of its own shape only).
 //
@@ -48,7 +50,7 @@ namespace pionnx {
 namespace {
 
 const char* const kDomain = "com.microsoft.nchwc";
-using Shape4 = std::vector<int64_t>;  // [N, C, H, W], every dim known
+using Shape4 = std::vector<int64_t>;  // [N, C, H, W], known (N may be a graph input's batch id, see seed_shapes)
 
 // One data input and one output, both named (any node may reach the pass malformed: it runs before the
 // kernels check their nodes).
@@ -116,19 +118,24 @@ struct Facts {
     return it == shapes.end() ? nullptr : &it->second;
   }
 
-  // The convolution's channel counts when the NCHWc kernel runs it (float, 2-D, one group, M a multiple of b
-  // and C one too, or fewer than b channels read as NCHW; constant W), else false.
+  // The convolution's channel counts when the NCHWc kernel runs it (float, 2-D, constant W; one group with M
+  // a multiple of b and C one too, or fewer than b channels read as NCHW; or depthwise, one channel a group,
+  // C = M = group a multiple of b), else false.
   bool blockable_conv(const Node& n, int64_t* C, int64_t* M) const {
     const bool fused = n.op_type == "FusedConv";
     if (!is_conv(n) || n.outputs.size() != 1 || n.outputs[0].empty() || !n.input_present(0) || !n.input_present(1))
       return false;
-    if (n.inputs.size() > (fused ? 4u : 3u) || n.attr_i("group", 1) != 1) return false;
+    const int64_t group = n.attr_i("group", 1);
+    if (n.inputs.size() > (fused ? 4u : 3u)) return false;
     const Tensor* w = opt::constant(g, f, n.inputs[1]);
     if (!w || w->dtype() != DType::Float || w->rank() != 4) return false;
     *M = w->dim(0);
-    *C = w->dim(1);
+    *C = w->dim(1) * group;
+    if (group != 1) return group == *M && w->dim(1) == 1 && *M > 0 && *M % b == 0;
     return *M > 0 && *C > 0 && *M % b == 0 && (*C % b == 0 || *C < b);
   }
+
+  static bool depthwise(const Node& n) { return n.attr_i("group", 1) != 1; }
 
   // A FusedConv's residual is blocked only where it is known to have the output's shape (Add broadcasts,
   // and a residual of another shape, or rank, or one that makes the output larger, is not one the blocked
@@ -140,11 +147,11 @@ struct Facts {
     return z && conv_output(n, &y, nullptr) && *z == y;
   }
 
-  // Better left to Winograd in NCHW (conv_winograd.h), on the known input shape.
+  // Better left to Winograd in NCHW (conv_winograd.h), on the known input shape (never a depthwise one).
   bool winograd(const Node& n, int64_t C, int64_t M) const {
     Shape4 y;
     WindowGeometry geo;
-    return conv_output(n, &y, &geo) && winograd_beats_nchwc(geo, C, M);
+    return !depthwise(n) && conv_output(n, &y, &geo) && winograd_beats_nchwc(geo, C, M);
   }
 
   // A Conv's or FusedConv's output shape (before any residual's broadcast) and window, where its input's shape
@@ -204,18 +211,23 @@ struct Facts {
   }
 };
 
+// Shapes from the graph's inputs and value_info. A graph input's unknown batch (a symbolic or missing first
+// dimension) is carried as its own negative id: the shapes that follow from that input compare equal through
+// it (a residual of one image's layers), those of different inputs never do, and nothing reads its value.
 void seed_shapes(const Graph& g, Facts* facts) {
-  auto add = [facts](const ValueInfo& v) {
+  int64_t batch_id = -1;
+  auto add = [facts, &batch_id](const ValueInfo& v, bool input) {
     if (v.type.kind != TypeInfo::Kind::Tensor || !v.type.has_shape || v.type.dims.size() != 4) return;
     Shape4 s;
-    for (const Dim& d : v.type.dims) {
-      if (d.value < 0) return;
-      s.push_back(d.value);
+    for (size_t i = 0; i < v.type.dims.size(); ++i) {
+      const int64_t d = v.type.dims[i].value;
+      if (d < 0 && !(i == 0 && input)) return;
+      s.push_back(d < 0 ? batch_id-- : d);
     }
     facts->shapes[v.name] = s;
   };
-  for (const ValueInfo& v : g.inputs) add(v);
-  for (const ValueInfo& v : g.value_info) add(v);
+  for (const ValueInfo& v : g.inputs) add(v, true);
+  for (const ValueInfo& v : g.value_info) add(v, false);
 }
 
 // Which nodes would read blocked inputs if every convolution in `convs` were blocked: the convolutions, and the
@@ -279,12 +291,21 @@ bool nchwc_layout(Graph& g, const OptimizeContext& ctx) {
       }
       if (!is_global_pool(g.nodes[k])) producer[g.nodes[k].outputs[0]] = k;
     }
+    // Worth its reorders: a region with a blocked convolution other than a 1x1, a first layer or a depthwise
+    // one, or with a depthwise one and another convolution (a depthwise convolution alone gains less than
+    // the two reorders around it cost: ShuffleNet's, between channel shuffles).
     std::vector<bool> worth(g.nodes.size(), false);
+    std::vector<int> dw(g.nodes.size(), 0), conv_count(g.nodes.size(), 0);
     for (size_t k = 0; k < g.nodes.size(); ++k) {
       int64_t C = 0, M = 0;
-      if (convs[k] && !facts.pointwise(g.nodes[k]) && facts.blockable_conv(g.nodes[k], &C, &M) && C % b == 0)
-        worth[find(k)] = true;
+      if (!convs[k] || !facts.blockable_conv(g.nodes[k], &C, &M)) continue;
+      const size_t r = find(k);
+      ++conv_count[r];
+      if (facts.depthwise(g.nodes[k])) ++dw[r];
+      else if (!facts.pointwise(g.nodes[k]) && C % b == 0) worth[r] = true;
     }
+    for (size_t r = 0; r < g.nodes.size(); ++r)
+      if (dw[r] > 0 && conv_count[r] > 1) worth[r] = true;
     for (size_t k = 0; k < g.nodes.size(); ++k)
       if (convs[k] && !worth[find(k)]) convs[k] = false, dropped = true;
   }

@@ -1066,9 +1066,10 @@ class ConvKernel : public Kernel {
 };
 
 // com.microsoft.nchwc Conv, which the layout pass (optimize/nchwc_layout.cc) writes for a float 2-D
-// convolution of one group whose channel counts are multiples of the NCHWc block: X, the residual Sum and Y
-// hold their channels in blocks (simd/conv_nchwc.h); W stays [M, C, KH, KW] in the graph and is blocked once
-// per session here. Attributes as Conv's, with FusedConv's activation.
+// convolution of one group whose channel counts are multiples of the NCHWc block, or a depthwise one (one
+// channel a group, as many as the block's multiple of channels): X, the residual Sum and Y hold their channels
+// in blocks (simd/conv_nchwc.h); W stays [M, C / group, KH, KW] in the graph and is blocked once per session
+// here. Attributes as Conv's, with FusedConv's activation.
 class NchwcConvKernel : public Kernel {
  public:
   explicit NchwcConvKernel(const KernelInfo& info)
@@ -1086,17 +1087,21 @@ class NchwcConvKernel : public Kernel {
     const Tensor* z = ctx.optional_input(3);
     const ConvSpatial sp = check_conv_operands(x, w, b, attrs_, what);
     const int64_t blk = simd::nchwc_block(), M = w.dim(0), C = x.dim(1);
-    PIONNX_ENFORCE(x.dtype() == DType::Float && x.rank() == 4 && group_ == 1 && blk > 0 && (C % blk == 0 || C < blk) &&
-                       M % blk == 0 && w.dim(1) == C && (!z || z->dtype() == DType::Float),
-                   InvalidArgument, what, ": the NCHWc convolution takes float32 [N, C, H, W] with one group, M a ",
-                   "multiple of ", blk, " and C one too (blocked) or below it (NCHW); got X ", shape_str(x.shape()),
-                   ", W ", shape_str(w.shape()), ", group ", group_);
+    // Depthwise: one channel a group (group = C = M), each block's channels their own filters.
+    const bool depthwise = group_ > 1 && group_ == C && M == C && w.dim(1) == 1 && blk > 0 && C % blk == 0;
+    PIONNX_ENFORCE(x.dtype() == DType::Float && x.rank() == 4 && (group_ == 1 || depthwise) && blk > 0 &&
+                       (C % blk == 0 || C < blk) && M % blk == 0 && (depthwise || w.dim(1) == C) &&
+                       (!z || z->dtype() == DType::Float),
+                   InvalidArgument, what, ": the NCHWc convolution takes float32 [N, C, H, W] with one group (M a ",
+                   "multiple of ", blk, " and C one too, blocked, or below it, NCHW) or one channel a group (C = M = ",
+                   "group, a multiple of ", blk, "); got X ", shape_str(x.shape()), ", W ", shape_str(w.shape()),
+                   ", group ", group_);
     check_conv_bias(b, M, what);
     const WindowGeometry g = resolve_window(attrs_, sp.in, sp.kernel, what);
     const Shape out{x.dim(0), M, g.out[0], g.out[1]};
     Tensor& y = ctx.output(0, DType::Float, out);
     if (y.numel() == 0) return;
-    if (winograd_beats_nchwc(g, C, M) && !z) {
+    if (!depthwise && winograd_beats_nchwc(g, C, M) && !z) {
       // Where the layout pass could not tell (unknown shapes, where it blocks no residual) and Winograd wins by
       // more than the two reorders cost: the input out of the blocks, the NCHW node's Winograd, the output back
       // in, in buffers of the calling thread reused run after run (not conv.cc's scratch, which the paths use).
@@ -1111,9 +1116,9 @@ class NchwcConvKernel : public Kernel {
       simd::nchwc_reorder_in(ctx.pool(), ys.data<float>(), out[0], M, out[2] * out[3], y.data<float>());
       return;
     }
-    const std::vector<float>* wb = filter_.get(w, [&](const Tensor& t) { return blocked(t); });
+    const std::vector<float>* wb = filter_.get(w, [&](const Tensor& t) { return blocked(t, depthwise); });
     std::vector<float> fed;
-    if (!wb) wb = &(fed = blocked(w));
+    if (!wb) wb = &(fed = blocked(w, depthwise));
     simd::NchwcAct act;
     if (act_.kind == Activation::Relu) act.kind = simd::NchwcAct::Relu;
     else if (act_.kind == Activation::Clip) act = {simd::NchwcAct::Clip, act_.a, act_.b};
@@ -1137,14 +1142,16 @@ class NchwcConvKernel : public Kernel {
                                  g.dilations[1],
                                  g.pad_begin[0],
                                  g.pad_begin[1]};
-    simd::nchwc_conv(ctx.pool(), s, x.data<float>(), wb->data(), b ? b->data<float>() : nullptr,
-                     z ? z->data<float>() : nullptr, in_kernel ? act : simd::NchwcAct{}, y.data<float>());
+    (depthwise ? simd::nchwc_depthwise : simd::nchwc_conv)(
+        ctx.pool(), s, x.data<float>(), wb->data(), b ? b->data<float>() : nullptr, z ? z->data<float>() : nullptr,
+        in_kernel ? act : simd::NchwcAct{}, y.data<float>());
     if (!in_kernel) act_.apply(y.data<float>(), y.numel());
   }
 
  private:
-  static std::vector<float> blocked(const Tensor& w) {
-    return simd::nchwc_filter(w.data<float>(), w.dim(0), w.dim(1), w.dim(2), w.dim(3));
+  static std::vector<float> blocked(const Tensor& w, bool depthwise) {
+    return depthwise ? simd::nchwc_depthwise_filter(w.data<float>(), w.dim(0), w.dim(2), w.dim(3))
+                     : simd::nchwc_filter(w.data<float>(), w.dim(0), w.dim(1), w.dim(2), w.dim(3));
   }
 
   WindowAttrs attrs_;

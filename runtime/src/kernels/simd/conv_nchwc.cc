@@ -67,6 +67,16 @@ std::vector<float> nchwc_filter(const float* w, int64_t M, int64_t C, int64_t KH
   return out;
 }
 
+std::vector<float> nchwc_depthwise_filter(const float* w, int64_t C, int64_t KH, int64_t KW) {
+  const int64_t b = nchwc_block(), K = KH * KW;
+  std::vector<float> out(static_cast<size_t>(C * K));
+  float* o = out.data();
+  for (int64_t cb = 0; cb < C / b; ++cb)
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t i = 0; i < b; ++i) *o++ = w[(cb * b + i) * K + k];
+  return out;
+}
+
 namespace {
 
 void reorder(ThreadPool& pool, NchwcReorder fn, const float* x, int64_t N, int64_t C, int64_t HW, float* y) {
@@ -75,6 +85,42 @@ void reorder(ThreadPool& pool, NchwcReorder fn, const float* x, int64_t N, int64
   pool.parallel_for(blocks, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, HW * b)), [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) fn(x + i * b * HW, HW, y + i * b * HW);
   });
+}
+
+// The input as the row kernels read it: the rows and columns every window reaches, from the top-left pad on
+// (those past the input read zeros), copied into the calling thread's scratch when there are any pads; `ib`
+// channels a block, Cb blocks. Strides in floats.
+struct Padded {
+  const float* x;
+  int64_t row, plane;
+  bool copied;
+};
+
+Padded padded_input(ThreadPool& pool, const NchwcConvShape& s, const float* x, int64_t ib, int64_t Cb) {
+  const int64_t Hp = std::max(s.pad_top + s.H, (s.OH - 1) * s.SH + (s.KH - 1) * s.DH + 1);
+  const int64_t Wp = std::max(s.pad_left + s.W, (s.OW - 1) * s.SW + (s.KW - 1) * s.DW + 1);
+  const bool pad = s.pad_top > 0 || s.pad_left > 0 || Hp > s.H || Wp > s.W;
+  const int64_t row = pad ? Wp * ib : s.W * ib, plane = pad ? Hp * Wp * ib : s.H * s.W * ib;
+  if (!pad) return {x, row, plane, false};
+  float* buf = scratch(static_cast<size_t>(s.N * Cb * plane));
+  pool.parallel_for(s.N * Cb, 1, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      float* dst = buf + i * plane;
+      const float* src = x + i * s.H * s.W * ib;
+      std::fill(dst, dst + s.pad_top * row, 0.f);
+      for (int64_t h = 0; h < Hp - s.pad_top; ++h) {
+        float* d = dst + (s.pad_top + h) * row;
+        if (h >= s.H) {
+          std::fill(d, d + row, 0.f);
+          continue;
+        }
+        std::fill(d, d + s.pad_left * ib, 0.f);
+        std::memcpy(d + s.pad_left * ib, src + h * s.W * ib, sizeof(float) * static_cast<size_t>(s.W * ib));
+        std::fill(d + (s.pad_left + s.W) * ib, d + row, 0.f);
+      }
+    }
+  });
+  return {buf, row, plane, true};
 }
 
 }  // namespace
@@ -117,34 +163,10 @@ void nchwc_conv(ThreadPool& pool, const NchwcConvShape& s, const float* x, const
   // Input blocks of ib channels: b, or 1 for an NCHW input (a first layer's few channels).
   const int64_t b = k.block, ib = nchwc_input_block(s.C), Cb = s.C / ib, Mb = s.M / b;
   if (s.N == 0 || Mb == 0 || s.OH == 0 || s.OW == 0) return;
-  // The rows and columns every window reaches, from the top-left pad on: the input with its pads (those
-  // past the input read zeros), copied when there are any.
-  const int64_t Hp = std::max(s.pad_top + s.H, (s.OH - 1) * s.SH + (s.KH - 1) * s.DH + 1);
-  const int64_t Wp = std::max(s.pad_left + s.W, (s.OW - 1) * s.SW + (s.KW - 1) * s.DW + 1);
-  const bool pad = s.pad_top > 0 || s.pad_left > 0 || Hp > s.H || Wp > s.W;
-  const float* xp = x;
-  const int64_t row = pad ? Wp * ib : s.W * ib, plane = pad ? Hp * Wp * ib : s.H * s.W * ib;
-  if (pad) {
-    float* buf = scratch(static_cast<size_t>(s.N * Cb * plane));
-    pool.parallel_for(s.N * Cb, 1, [&](int64_t i0, int64_t i1) {
-      for (int64_t i = i0; i < i1; ++i) {
-        float* dst = buf + i * plane;
-        const float* src = x + i * s.H * s.W * ib;
-        std::fill(dst, dst + s.pad_top * row, 0.f);
-        for (int64_t h = 0; h < Hp - s.pad_top; ++h) {
-          float* d = dst + (s.pad_top + h) * row;
-          if (h >= s.H) {
-            std::fill(d, d + row, 0.f);
-            continue;
-          }
-          std::fill(d, d + s.pad_left * ib, 0.f);
-          std::memcpy(d + s.pad_left * ib, src + h * s.W * ib, sizeof(float) * static_cast<size_t>(s.W * ib));
-          std::fill(d + (s.pad_left + s.W) * ib, d + row, 0.f);
-        }
-      }
-    });
-    xp = buf;
-  }
+  const Padded in = padded_input(pool, s, x, ib, Cb);
+  const float* xp = in.x;
+  const int64_t row = in.row, plane = in.plane;
+  const bool pad = in.copied;
   // Input blocks summed per call: the filter slice a call reads (nob blocks x taps x b x b floats) within
   // two thirds of L1, where it stays while the task's rows go by, and at most 128 channels (the input a tile
   // reads, positions x channels, stays small beside it: the AVX2 path's 1x1 1024 -> 256 on 14x14 went 1644 ->
@@ -193,6 +215,43 @@ void nchwc_conv(ThreadPool& pool, const NchwcConvShape& s, const float* x, const
         }
       }
       u0 += r1 - r0;
+    }
+  });
+}
+
+void nchwc_depthwise(ThreadPool& pool, const NchwcConvShape& s, const float* x, const float* w, const float* bias,
+                     const float* z, const NchwcAct& act, float* y) {
+  const NchwcKernel& k = active();
+  const int64_t b = k.block, Cb = s.C / b;
+  if (s.N == 0 || Cb == 0 || s.OH == 0 || s.OW == 0) return;
+  // No padded copy (a depthwise convolution does little work per input value): kernel rows outside the input
+  // are left out here, columns by the row kernel.
+  const int64_t in_plane = s.H * s.W * b, out_plane = s.OH * s.OW * b, units = s.N * Cb * s.OH;
+  // Tasks: runs of output rows of one (image, block); a few thousand multiply-adds at least.
+  const int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, s.OW * s.KH * s.KW * b));
+  pool.parallel_for(units, grain, [&](int64_t u0, int64_t u1) {
+    NchwcDepthwiseArgs a{};
+    a.x_kh = s.DH * s.W * b;
+    a.W = s.W;
+    a.SW = s.SW;
+    a.DW = s.DW;
+    a.pad_left = s.pad_left;
+    a.kw = s.KW;
+    a.count = s.OW;
+    a.act = act;
+    for (int64_t u = u0; u < u1; ++u) {
+      const int64_t plane = u / s.OH, oh = u % s.OH, cb = plane % Cb;
+      const int64_t r0 = oh * s.SH - s.pad_top;  // the input row of kernel row 0
+      int64_t kh0 = 0, kh1 = s.KH;
+      while (kh0 < kh1 && r0 + kh0 * s.DH < 0) ++kh0;
+      while (kh1 > kh0 && r0 + (kh1 - 1) * s.DH >= s.H) --kh1;
+      a.kh = kh1 - kh0;
+      a.x = x + plane * in_plane + (kh0 < kh1 ? (r0 + kh0 * s.DH) * s.W * b : 0);
+      a.w = w + (cb * s.KH + kh0) * s.KW * b;
+      a.bias = bias ? bias + cb * b : nullptr;
+      a.y = y + plane * out_plane + oh * s.OW * b;
+      a.z = z ? z + plane * out_plane + oh * s.OW * b : nullptr;
+      k.depthwise(a);
     }
   });
 }

@@ -69,6 +69,28 @@ struct NchwcRowArgs {
 };
 using NchwcRowKernel = void (*)(const NchwcRowArgs&);
 
+// One depthwise row call: outputs [0, count) of one output row of one
+// channel block (each channel its own filter: group = C = M), read from the
+// unpadded input: the kernel rows are those inside the input (the caller
+// passes them), the columns are checked only at the row's ends. Every tap is
+// a vector multiply of the block's b filter values into the b input channels
+// of a position: no broadcasts. Pointers and strides in floats.
+struct NchwcDepthwiseArgs {
+  const float* x;     // the block's input row of the first kernel row taken, column 0
+  int64_t x_kh;       // between kernel rows (input row length x b x dilation)
+  int64_t W;          // input columns
+  int64_t SW, DW;     // column stride and dilation
+  int64_t pad_left;   // columns left of the input the first window starts at
+  const float* w;     // the block's taps from the first kernel row taken, [KH][KW][b] (nchwc_depthwise_filter)
+  int64_t kh, kw;     // kernel rows taken, kernel columns
+  float* y;           // output at (this block, this row, position 0)
+  int64_t count;      // outputs in the row
+  const float* bias;  // the block's b values, or nullptr
+  const float* z;     // the residual in y's layout at the same place, or nullptr
+  NchwcAct act;
+};
+using NchwcDepthwiseRow = void (*)(const NchwcDepthwiseArgs&);
+
 // The path's row kernel and the most output blocks one call takes, or
 // nullptr where not compiled in or the CPU lacks the instructions.
 // One block's plane of a 2-D max or average pool: y[oh][ow][b] over the
@@ -90,6 +112,7 @@ using NchwcGlobalPool = void (*)(const float* x, int64_t HW, float* y);
 using NchwcReorder = void (*)(const float* src, int64_t HW, float* dst);
 struct NchwcKernel {
   NchwcRowKernel row = nullptr;
+  NchwcDepthwiseRow depthwise = nullptr;
   NchwcReorder reorder_in = nullptr, reorder_out = nullptr;
   NchwcPool max_pool = nullptr, avg_pool = nullptr;
   NchwcGlobalPool global_max = nullptr, global_avg = nullptr;
@@ -104,6 +127,9 @@ NchwcKernel nchwc_kernel_avx512();
 // ib = nchwc_input_block(C).
 std::vector<float> nchwc_filter(const float* w, int64_t M, int64_t C, int64_t KH, int64_t KW);
 
+// A depthwise filter [C][1][KH][KW] (C a multiple of b) as [C/b][KH][KW][b].
+std::vector<float> nchwc_depthwise_filter(const float* w, int64_t C, int64_t KH, int64_t KW);
+
 struct NchwcConvShape {
   int64_t N, C, H, W;  // input
   int64_t M, OH, OW;   // output
@@ -116,6 +142,12 @@ struct NchwcConvShape {
 // bias (M) and z optional.
 void nchwc_conv(ThreadPool& pool, const NchwcConvShape& s, const float* x, const float* w, const float* bias,
                 const float* z, const NchwcAct& act, float* y);
+
+// The depthwise convolution (group = C = M, a multiple of nchwc_block()):
+// y = act(conv(x, w) + bias + z), x, z and y blocked, w from
+// nchwc_depthwise_filter, bias (C) and z optional.
+void nchwc_depthwise(ThreadPool& pool, const NchwcConvShape& s, const float* x, const float* w, const float* bias,
+                     const float* z, const NchwcAct& act, float* y);
 
 // Max or average pools over blocked x and y ([N, C, H, W] and [N, C, OH, OW],
 // C a multiple of b); `a` holds the geometry (its x and y are ignored).

@@ -92,6 +92,79 @@ PIONNX_NCHWC_TARGET void row(const NchwcRowArgs& a) {
   row_dispatch<V, V::kBlocks>(a);
 }
 
+// Depthwise: NP positions of one block's row whose windows lie inside the input's columns, in NP accumulators;
+// per tap one filter vector and NP input vectors, NP vector multiply-adds. `x` is at the first position's
+// window's left column.
+template <class V>
+PIONNX_NCHWC_TARGET inline typename V::vec dw_finish(const NchwcDepthwiseArgs& a, typename V::vec v, const float* z) {
+  if (z) v = V::add(v, V::load(z));
+  if (a.act.kind == NchwcAct::Relu) v = V::max(v, V::zero());
+  else if (a.act.kind == NchwcAct::Clip) v = V::min(V::max(v, V::set1(a.act.lo)), V::set1(a.act.hi));
+  return v;
+}
+
+template <class V, int NP>
+PIONNX_NCHWC_TARGET inline void dw_tile(const NchwcDepthwiseArgs& a, const float* x, float* y, const float* z) {
+  using vec = typename V::vec;
+  constexpr int L = V::kLanes;
+  const int64_t pos = a.SW * L, col = a.DW * L;
+  vec acc[NP];
+  const vec init = a.bias ? V::load(a.bias) : V::zero();
+  for (int p = 0; p < NP; ++p) acc[p] = init;
+  for (int64_t kh = 0; kh < a.kh; ++kh) {
+    const float* xr = x + kh * a.x_kh;
+    const float* wr = a.w + kh * a.kw * L;
+    for (int64_t kw = 0; kw < a.kw; ++kw) {
+      const vec wv = V::load(wr + kw * L);
+      const float* xt = xr + kw * col;
+      _Pragma("GCC unroll 16") for (int p = 0; p < NP; ++p) acc[p] = V::fmadd(wv, V::load(xt + p * pos), acc[p]);
+    }
+  }
+  for (int p = 0; p < NP; ++p) V::store(y + p * L, dw_finish<V>(a, acc[p], z ? z + p * L : nullptr));
+}
+
+template <class V, int NP>
+PIONNX_NCHWC_TARGET inline void dw_tail(const NchwcDepthwiseArgs& a, const float* x, float* y, const float* z,
+                                        int64_t rest) {
+  if constexpr (NP > 1) {
+    if (rest < NP) return dw_tail<V, NP - 1>(a, x, y, z, rest);
+  }
+  dw_tile<V, NP>(a, x, y, z);
+}
+
+// One position whose window crosses the input's left or right edge: the taps inside only.
+template <class V>
+PIONNX_NCHWC_TARGET inline void dw_edge(const NchwcDepthwiseArgs& a, int64_t ow) {
+  using vec = typename V::vec;
+  constexpr int L = V::kLanes;
+  vec acc = a.bias ? V::load(a.bias) : V::zero();
+  const int64_t c0 = ow * a.SW - a.pad_left;
+  for (int64_t kh = 0; kh < a.kh; ++kh)
+    for (int64_t kw = 0; kw < a.kw; ++kw) {
+      const int64_t c = c0 + kw * a.DW;
+      if (c >= 0 && c < a.W)
+        acc = V::fmadd(V::load(a.w + (kh * a.kw + kw) * L), V::load(a.x + kh * a.x_kh + c * L), acc);
+    }
+  V::store(a.y + ow * L, dw_finish<V>(a, acc, a.z ? a.z + ow * L : nullptr));
+}
+
+template <class V>
+PIONNX_NCHWC_TARGET void depthwise_row(const NchwcDepthwiseArgs& a) {
+  constexpr int L = V::kLanes, NP = V::kDepthwisePositions;
+  // Positions [lo, hi) have every kernel column inside the input.
+  const int64_t span = (a.kw - 1) * a.DW;
+  int64_t lo = (a.pad_left + a.SW - 1) / a.SW,
+          hi = a.W - span + a.pad_left <= 0 ? 0 : (a.W - 1 - span + a.pad_left) / a.SW + 1;
+  lo = lo < a.count ? lo : a.count;
+  hi = hi < lo ? lo : hi < a.count ? hi : a.count;
+  for (int64_t ow = 0; ow < lo; ++ow) dw_edge<V>(a, ow);
+  int64_t i = lo;
+  auto at = [&](int64_t ow) { return a.x + (ow * a.SW - a.pad_left) * L; };
+  for (; i + NP <= hi; i += NP) dw_tile<V, NP>(a, at(i), a.y + i * L, a.z ? a.z + i * L : nullptr);
+  if (i < hi) dw_tail<V, NP - 1>(a, at(i), a.y + i * L, a.z ? a.z + i * L : nullptr, hi - i);
+  for (int64_t ow = hi; ow < a.count; ++ow) dw_edge<V>(a, ow);
+}
+
 // One block's b planes of HW floats ([b][HW]) into [HW][b] (In), or back: b positions at a time through the
 // register transpose, the rest one by one.
 template <class V, bool In>
@@ -164,6 +237,7 @@ template <class V>
 NchwcKernel table() {
   NchwcKernel k;
   k.row = row<V>;
+  k.depthwise = depthwise_row<V>;
   k.reorder_in = reorder<V, true>;
   k.reorder_out = reorder<V, false>;
   k.max_pool = pool<V, true>;
