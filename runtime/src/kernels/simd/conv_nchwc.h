@@ -4,7 +4,10 @@
 // (MLAS). One vector holds one position's b channels, so an output tile is a
 // few output-channel blocks by a few positions of a row, each input channel
 // one broadcast multiplied into every block: no im2col, no packing of the
-// input, and the output is already the next layer's input. The layout pass
+// input, and the output is already the next layer's input. A depthwise
+// convolution (one channel a group) is plain vector arithmetic in this
+// layout: each tap multiplies the block's b filter values into a position's
+// b channels. The layout pass
 // (optimize/nchwc_layout.cc) puts chains of convolutions in this layout and
 // reorders at their ends; models and the API never see it.
 //
