@@ -30,18 +30,24 @@ PIONNX_NCHWC_TARGET inline void tile(const NchwcRowArgs& a, const float* x, floa
     for (int p = 0; p < NP; ++p) acc[j][p] = a.first ? init : V::load(y + j * a.y_ob + p * L);
   }
   const float* w = a.w;
+  // The inner loop steps through a block's input channels, or, for an NCHW input (one channel a "block": a
+  // first layer), through the kernel's columns, whose filter vectors are as far apart: a loop of one step per
+  // tap set up its six input pointers for every tap (ResNet-50's 7x7 first layer, 1842 against onnxruntime's
+  // 1308 us).
+  const bool columns = a.icb == 1;
+  const int64_t steps = columns ? a.kw : a.icb, x_step = columns ? a.x_kw : 1, kws = columns ? 1 : a.kw;
   for (int64_t cb = 0; cb < a.ncb; ++cb, x += a.x_cb, w += a.w_cb) {
     for (int64_t kh = 0; kh < a.kh; ++kh) {
-      for (int64_t kw = 0; kw < a.kw; ++kw) {
+      for (int64_t kw = 0; kw < kws; ++kw) {
         const float* xt = x + kh * a.x_kh + kw * a.x_kw;
         const float* wt = w + (kh * a.kw + kw) * a.icb * NB * L;
         // Not unrolled: GCC interleaved the AVX2 path's unrolled iterations past its 16 registers
         // (filter vectors re-read by every multiply-add, register moves), 73-79 GFLOPS on 1x1s against 87-90.
-        _Pragma("GCC unroll 1") for (int64_t ic = 0; ic < a.icb; ++ic) {
+        _Pragma("GCC unroll 1") for (int64_t ic = 0; ic < steps; ++ic) {
           vec wv[NB];
           _Pragma("GCC unroll 8") for (int j = 0; j < NB; ++j) wv[j] = V::load(wt + (ic * NB + j) * L);
           _Pragma("GCC unroll 16") for (int p = 0; p < NP; ++p) {
-            const vec xv = V::broadcast(xt + p * a.x_pos + ic);
+            const vec xv = V::broadcast(xt + p * a.x_pos + ic * x_step);
             _Pragma("GCC unroll 8") for (int j = 0; j < NB; ++j) acc[j][p] = V::fmadd(wv[j], xv, acc[j][p]);
           }
         }
