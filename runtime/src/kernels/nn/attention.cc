@@ -640,10 +640,7 @@ class MultiHeadAttention : public Kernel {
       }
     }
     const int64_t B = qv.batch, N = qv.heads, Sq = qv.seq, Dv = vv.dim;
-    auto dims = [](const HeadView& h) {
-      return "[" + std::to_string(h.batch) + ", " + std::to_string(h.heads) + ", " + std::to_string(h.seq) + ", " +
-             std::to_string(h.dim) + "]";
-    };
+    auto dims = [](const HeadView& h) { return shape_str(Shape{h.batch, h.heads, h.seq, h.dim}); };
     PIONNX_ENFORCE(
         kv.batch == B && vv.batch == B && kv.heads == N && vv.heads == N && kv.dim == qv.dim && vv.seq == kv.seq,
         InvalidArgument, what, ": key ", dims(kv), " / value ", dims(vv), " (batch, heads, length, head size) do not ",

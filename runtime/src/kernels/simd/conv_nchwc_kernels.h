@@ -20,6 +20,15 @@ namespace pionnx {
 namespace simd {
 namespace nchwc_detail {
 
+// A finished output vector: + the residual z (when given), then Relu or Clip.
+template <class V>
+PIONNX_NCHWC_TARGET inline typename V::vec finish(const NchwcAct& act, typename V::vec v, const float* z) {
+  if (z) v = V::add(v, V::load(z));
+  if (act.kind == NchwcAct::Relu) v = V::max(v, V::zero());
+  else if (act.kind == NchwcAct::Clip) v = V::min(V::max(v, V::set1(act.lo)), V::set1(act.hi));
+  return v;
+}
+
 template <class V, int NB, int NP>
 PIONNX_NCHWC_TARGET inline void tile(const NchwcRowArgs& a, const float* x, float* y, const float* z) {
   using vec = typename V::vec;
@@ -56,13 +65,8 @@ PIONNX_NCHWC_TARGET inline void tile(const NchwcRowArgs& a, const float* x, floa
   }
   for (int j = 0; j < NB; ++j)
     for (int p = 0; p < NP; ++p) {
-      vec v = acc[j][p];
-      if (a.last) {
-        if (z) v = V::add(v, V::load(z + j * a.y_ob + p * L));
-        if (a.act.kind == NchwcAct::Relu) v = V::max(v, V::zero());
-        else if (a.act.kind == NchwcAct::Clip) v = V::min(V::max(v, V::set1(a.act.lo)), V::set1(a.act.hi));
-      }
-      V::store(y + j * a.y_ob + p * L, v);
+      const vec v = acc[j][p];
+      V::store(y + j * a.y_ob + p * L, a.last ? finish<V>(a.act, v, z ? z + j * a.y_ob + p * L : nullptr) : v);
     }
 }
 
@@ -101,14 +105,6 @@ PIONNX_NCHWC_TARGET void row(const NchwcRowArgs& a) {
 // Depthwise: NP positions of one block's row whose windows lie inside the input's columns, in NP accumulators;
 // per tap one filter vector and NP input vectors, NP vector multiply-adds. `x` is at the first position's
 // window's left column.
-template <class V>
-PIONNX_NCHWC_TARGET inline typename V::vec dw_finish(const NchwcDepthwiseArgs& a, typename V::vec v, const float* z) {
-  if (z) v = V::add(v, V::load(z));
-  if (a.act.kind == NchwcAct::Relu) v = V::max(v, V::zero());
-  else if (a.act.kind == NchwcAct::Clip) v = V::min(V::max(v, V::set1(a.act.lo)), V::set1(a.act.hi));
-  return v;
-}
-
 template <class V, int NP>
 PIONNX_NCHWC_TARGET inline void dw_tile(const NchwcDepthwiseArgs& a, const float* x, float* y, const float* z) {
   using vec = typename V::vec;
@@ -126,7 +122,7 @@ PIONNX_NCHWC_TARGET inline void dw_tile(const NchwcDepthwiseArgs& a, const float
       _Pragma("GCC unroll 16") for (int p = 0; p < NP; ++p) acc[p] = V::fmadd(wv, V::load(xt + p * pos), acc[p]);
     }
   }
-  for (int p = 0; p < NP; ++p) V::store(y + p * L, dw_finish<V>(a, acc[p], z ? z + p * L : nullptr));
+  for (int p = 0; p < NP; ++p) V::store(y + p * L, finish<V>(a.act, acc[p], z ? z + p * L : nullptr));
 }
 
 template <class V, int NP>
@@ -151,7 +147,7 @@ PIONNX_NCHWC_TARGET inline void dw_edge(const NchwcDepthwiseArgs& a, int64_t ow)
       if (c >= 0 && c < a.W)
         acc = V::fmadd(V::load(a.w + (kh * a.kw + kw) * L), V::load(a.x + kh * a.x_kh + c * L), acc);
     }
-  V::store(a.y + ow * L, dw_finish<V>(a, acc, a.z ? a.z + ow * L : nullptr));
+  V::store(a.y + ow * L, finish<V>(a.act, acc, a.z ? a.z + ow * L : nullptr));
 }
 
 template <class V>
