@@ -244,6 +244,61 @@ def test_every_fastmath_path_matches_the_portable_one(tmp_path):
             np.testing.assert_allclose(g, r, rtol=2e-6, atol=1e-6, err_msg=f"{path}: output {i}")
 
 
+def _tie_tensor(lo: float, hi: float, rng) -> np.ndarray:
+    """A tensor whose range is [lo, hi] (both in it) and whose other values are the float32 quotients
+    next to every rounding tie: (k + 1/2) * scale and up to 3 ulps either side, for each k the range
+    holds, shuffled, with a length that leaves a vector tail."""
+    lo32, hi32 = np.float32(lo), np.float32(hi)
+    scale = np.float32((hi32 - lo32) / np.float32(255))
+    ties = (np.arange(-256, 256, dtype=np.float64) + 0.5) * np.float64(scale)
+    ties = ties[(ties > lo32) & (ties < hi32)].astype(np.float32)
+    near = [ties]
+    for direction in (np.inf, -np.inf):
+        step = ties
+        for _ in range(3):
+            step = np.nextafter(step, np.float32(direction))
+            near.append(step)
+    x = np.concatenate([*near, [lo32, hi32]]).astype(np.float32)
+    x = x[(x >= lo32) & (x <= hi32)]
+    rng.shuffle(x)
+    return x[: len(x) - (len(x) % 64 == 0)]
+
+
+def test_every_fastmath_path_quantizes_exactly(tmp_path):
+    """DynamicQuantizeLinear on each vector-math path (forced with PIONNX_FASTMATH) equals
+    onnx.reference exactly, on quotients x / scale at and next to every rounding tie, for ranges
+    whose scale spans 2^-70 (below the vector loops' floor, the scalar loop) to 2^100 and whose zero
+    point is 0, 255 or between: the x86 loops form the quotient with FMAs instead of a division,
+    and this is where a wrong rounding would show."""
+    from onnx import TensorProto, helper, reference
+
+    rng = np.random.default_rng(29)
+    ranges = [(-1.0, 1.0), (-3.7, 11.2), (0.0, 255.0), (0.25, 9.0), (-9.0, -0.5), (-1e-3, 7e-4), (-2e20, 3e29)]
+    ranges += [(-(2.0**-70) * 100, 2.0**-70 * 155), (-(2.0**-64) * 120, 2.0**-64 * 140)]
+    ranges += [(-(2.0**-63) * 127, 2.0**-63 * 128), (-(2.0**100), 2.0**100 * 200)]
+    ranges += [(float(-rng.uniform(0, 50)), float(rng.uniform(0, 50))) for _ in range(6)]
+    feeds = {f"x{i}": _tie_tensor(lo, hi, rng) for i, (lo, hi) in enumerate(ranges)}
+    nodes, outs = [], []
+    for i in range(len(ranges)):
+        nodes.append(helper.make_node("DynamicQuantizeLinear", [f"x{i}"], [f"y{i}", f"s{i}", f"z{i}"]))
+        outs += [
+            helper.make_tensor_value_info(f"y{i}", TensorProto.UINT8, None),
+            helper.make_tensor_value_info(f"s{i}", TensorProto.FLOAT, None),
+            helper.make_tensor_value_info(f"z{i}", TensorProto.UINT8, None),
+        ]
+    inputs = [helper.make_tensor_value_info(k, TensorProto.FLOAT, [len(v)]) for k, v in feeds.items()]
+    m = helper.make_model(helper.make_graph(nodes, "dql", inputs, outs), opset_imports=[helper.make_opsetid("", 20)])
+    model = tmp_path / "dql.onnx"
+    model.write_bytes(m.SerializeToString())
+    np.savez(tmp_path / "feeds.npz", **feeds)
+    want = reference.ReferenceEvaluator(m).run(None, feeds)
+    assert sum(len(v) for v in feeds.values()) > 20000
+    for path in expected_fastmath_paths():
+        got = forced_outputs("fastmath", path, model, tmp_path / "feeds.npz")
+        for i, (g, w) in enumerate(zip(got, want)):
+            np.testing.assert_array_equal(g, w, err_msg=f"{path}: output {i} (range {ranges[i // 3]})")
+
+
 def expected_depthwise_paths() -> list[str]:
     """The depthwise paths this CPU runs (depthwise.cc's rule)."""
     return expected_family_paths({"avx512f", "avx512vl"})

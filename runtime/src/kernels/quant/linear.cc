@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <limits>
 
 #include "core/checked.h"
 #include "kernels/quant/qparams.h"
@@ -338,10 +337,10 @@ void dynamic_quantize_u8(ThreadPool& pool, const float* xp, int64_t n, uint8_t* 
   const float scale = (hi == lo ? 1.0f : (hi - lo)) / 255.0f;
   const float zp_f = std::min(255.0f, std::max(0.0f, 0.0f - lo / scale));
   const int32_t zp = static_cast<int32_t>(std::nearbyint(zp_f));
-  // Finite range and a normal scale: |x / scale| <= 255 everywhere, so the
-  // vector rounding holds.
+  // Finite range and a scale quantize_u8_block takes: |x / scale| <= 255
+  // everywhere, so the vector rounding holds.
   const bool fast =
-      std::isfinite(lo) && std::isfinite(hi) && std::isfinite(scale) && scale >= std::numeric_limits<float>::min();
+      std::isfinite(lo) && std::isfinite(hi) && std::isfinite(scale) && scale >= fastmath::kQuantizeMinScale;
   pool.parallel_for(n, 8192, [&](int64_t i0, int64_t i1) {
     if (fast) return fastmath::quantize_u8_block(xp + i0, i1 - i0, scale, zp, yp + i0);
     for (int64_t i = i0; i < i1; ++i) yp[i] = saturate_round<uint8_t>(xp[i] / scale, zp);

@@ -39,7 +39,14 @@ void normalize_row_block(const float* x, float* y, int64_t n, float mean, float 
 void range_block(const float* x, int64_t n, float* lo, float* hi);
 // y = saturate(round_half_even(x / scale) + zp) as uint8, NaN to zp. Only
 // for |x / scale| <= 255 (DynamicQuantizeLinear: scale from x's own finite
-// range, a normal float) and a zp in [0, 255].
+// range), scale >= kQuantizeMinScale and a zp in [0, 255]. The x86 tables
+// form x / scale without a division: q = x * r with r = 1 / scale, then
+// q + (x - q * scale) * r in two FMAs (Markstein's correction), which is the
+// correctly rounded quotient; the floor on scale keeps the remainder
+// x - q * scale out of the subnormal range wherever |q| >= 1/4, and below
+// 1/4 every error rounds to 0 anyway. test_simd_dispatch.py checks every
+// path against onnx.reference on quotients at and next to every tie.
+constexpr float kQuantizeMinScale = 0x1p-64f;
 void quantize_u8_block(const float* x, int64_t n, float scale, int32_t zp, uint8_t* y);
 
 // One element, for scalar call sites (tails of strided loops).

@@ -24,18 +24,20 @@ PIONNX_FASTMATH_TABLE(avx2, Avx2, __attribute__((target("avx2,fma"))))
 // the shuffles are three packs and one permute per 32 bytes where the
 // vector-extension loop of the table needed three per 8 and the rounding
 // adds. NaN lanes are zeroed before the conversion and get the zero point.
-// The division stays (x / scale exactly as the reference rounds it); it is
-// the loop's bound.
+// x / scale is the correctly rounded quotient the reference rounds, made
+// without the division (which bounded the loop) as elementwise_math.h says.
 __attribute__((target("avx2,fma"))) void quantize_u8_packed(const float* x, int64_t n, float scale, int32_t zp,
                                                             uint8_t* y) {
-  const __m256 s = _mm256_set1_ps(scale);
+  const __m256 s = _mm256_set1_ps(scale), inv = _mm256_set1_ps(1.0f / scale);
   const __m256i z = _mm256_set1_epi16(static_cast<int16_t>(zp));
   const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
   int64_t i = 0;
   for (; i + 32 <= n; i += 32) {
     __m256i q[4];
     for (int j = 0; j < 4; ++j) {
-      const __m256 v = _mm256_div_ps(_mm256_loadu_ps(x + i + 8 * j), s);
+      const __m256 xv = _mm256_loadu_ps(x + i + 8 * j);
+      const __m256 q0 = _mm256_mul_ps(xv, inv);
+      const __m256 v = _mm256_fmadd_ps(_mm256_fnmadd_ps(q0, s, xv), inv, q0);
       q[j] = _mm256_cvtps_epi32(_mm256_and_ps(v, _mm256_cmp_ps(v, v, _CMP_ORD_Q)));
     }
     // packs work per 128-bit lane: bytes come out as q0 q1 q2 q3 (low
