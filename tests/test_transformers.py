@@ -664,13 +664,19 @@ def profiled(m: onnx.ModelProto, feeds, threads, tmp_path, disabled=()):
 
 
 def int8_projections(
-    scales=(0.004, 0.005, 0.003), zero_points=(None, None, None), biases=(True, True, True), graph_output=None
+    scales=(0.004, 0.005, 0.003),
+    zero_points=(None, None, None),
+    biases=(True, True, True),
+    graph_output=None,
+    shape=(2, 6, 32),
 ):
     """x -> DynamicQuantizeLinear -> three MatMulIntegerToFloat -> MultiHeadAttention: the layout pass's
     pattern written directly, with each projection's weight scale, zero point (None: absent) and bias (or
-    none); graph_output names a projection ("q", "k", "v") also read as a graph output."""
+    none); graph_output names a projection ("q", "k", "v") also read as a graph output; x of `shape`
+    [B, S, D], 4 heads."""
     rng = np.random.default_rng(8)
-    D, N = 32, 4
+    B, S, D = shape
+    N = 4
     nodes = [helper.make_node("DynamicQuantizeLinear", ["x"], ["xq", "xs", "xz"])]
     inits = []
     unsigned = any(zp is not None for zp in zero_points)  # uint8 weights (all three: one product's B)
@@ -691,8 +697,8 @@ def int8_projections(
         nodes.append(helper.make_node("MatMulIntegerToFloat", ins, [name], domain=MS))
     nodes.append(helper.make_node("MultiHeadAttention", ["q", "k", "v"], ["y"], domain=MS, num_heads=N))
     outputs = [vi("y", None)] + ([vi(graph_output, None)] if graph_output else [])
-    m = make_model(nodes, [vi("x", [2, 6, D])], outputs, inits, ms=True)
-    return m, {"x": np.random.default_rng(9).standard_normal((2, 6, D)).astype(np.float32)}
+    m = make_model(nodes, [vi("x", [B, S, D])], outputs, inits, ms=True)
+    return m, {"x": np.random.default_rng(9).standard_normal((B, S, D)).astype(np.float32)}
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -731,6 +737,22 @@ def test_int8_projections_packed_bit_for_bit(kw, threads, tmp_path):
         proj.append(acc * (scale * inits[f"s{name}"]).astype(np.float64) + inits.get(f"b{name}", 0.0))
     want, _, _ = mha_reference(*proj, 4)
     np.testing.assert_allclose(got[0], want, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "shape", [(1, 128, 256), (2, 64, 256), (1, 300, 128)], ids=["one_sequence", "two", "long_narrow"]
+)
+def test_int8_projections_split_by_heads_across_threads(shape, tmp_path):
+    """A product read only by an attention splits its columns by heads between threads when there are fewer
+    sequences than threads (its rows otherwise): big enough to run threaded, packed and not, on 1, 2 and 3
+    threads (3 not dividing 4 heads; 96 columns a head across 64-column panels, 300 rows in two row blocks), the same outputs to the bit."""
+    m, feeds = int8_projections(shape=shape)
+    ref, ops = profiled(m, feeds, 1, tmp_path)
+    assert ops["MatMulIntegerToFloat"] == 1, ops
+    for threads in (1, 2, 3):
+        for disabled in ([], ["AttentionQkvPacking"]):
+            got, _ = profiled(m, feeds, threads, tmp_path, disabled=disabled)
+            np.testing.assert_array_equal(got[0], ref[0], err_msg=f"{threads} threads, {disabled} disabled")
 
 
 def test_projections_read_elsewhere_or_of_other_inputs_stay_apart(tmp_path):

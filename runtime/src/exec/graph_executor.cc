@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <queue>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "platform/thread_pool.h"
@@ -119,6 +120,45 @@ void check_single_assignment(const Graph& graph) {
     }
 }
 
+// KernelInfo::output_heads for every produced name: the num_heads of the
+// MultiHeadAttention nodes that are its only readers, directly or through one
+// Reshape whose only readers they are (the packed query AttentionQkvPacking
+// makes), as query, key or value; 0 where any other node or a graph output
+// reads it, or the attentions disagree.
+std::unordered_map<std::string, int64_t> heads_reading(const Graph& graph) {
+  std::unordered_map<std::string, std::vector<std::pair<const Node*, size_t>>> readers;
+  for (const Node& n : graph.nodes)
+    for (size_t i = 0; i < n.inputs.size(); ++i)
+      if (!n.inputs[i].empty()) readers[n.inputs[i]].push_back({&n, i});
+  for (const ValueInfo& out : graph.outputs) readers[out.name].push_back({nullptr, 0});
+  auto attention_heads = [&](const std::string& name) -> int64_t {
+    auto it = readers.find(name);
+    if (it == readers.end()) return 0;
+    int64_t heads = 0;
+    for (const auto& [n, i] : it->second) {
+      if (n == nullptr || n->domain != "com.microsoft" || n->op_type != "MultiHeadAttention" || i > 2) return 0;
+      const int64_t h = n->attr_i("num_heads", 0);
+      if (h <= 0 || (heads != 0 && h != heads)) return 0;
+      heads = h;
+    }
+    return heads;
+  };
+  std::unordered_map<std::string, int64_t> heads;
+  for (const Node& n : graph.nodes)
+    for (const std::string& out : n.outputs) {
+      if (out.empty()) continue;
+      int64_t h = attention_heads(out);
+      auto it = readers.find(out);
+      if (h == 0 && it != readers.end() && it->second.size() == 1 && it->second[0].first != nullptr) {
+        const Node& r = *it->second[0].first;
+        if (r.domain.empty() && r.op_type == "Reshape" && it->second[0].second == 0 && r.outputs.size() == 1)
+          h = attention_heads(r.outputs[0]);
+      }
+      if (h > 0) heads[out] = h;
+    }
+  return heads;
+}
+
 }  // namespace
 
 int GraphExecutor::slot_of(const std::string& name) {
@@ -154,6 +194,7 @@ GraphExecutor::GraphExecutor(const Graph& graph, const std::map<std::string, int
   std::unordered_set<std::string> produced;
   // One builder for every kernel of this graph that runs a subgraph.
   const SubgraphBuilder build_subgraph = subgraph_builder(opsets, registry);
+  const std::unordered_map<std::string, int64_t> heads = heads_reading(graph);
   for (const Node* n : order) {
     Step st;
     st.node = n;
@@ -191,6 +232,10 @@ GraphExecutor::GraphExecutor(const Graph& graph, const std::map<std::string, int
     }
     KernelInfo info{*n, opset, opsets};
     info.build_subgraph = build_subgraph;
+    for (const std::string& out : n->outputs) {
+      auto h = out.empty() ? heads.end() : heads.find(out);
+      info.output_heads.push_back(h == heads.end() ? 0 : h->second);
+    }
     for (const std::string& in : n->inputs) {
       auto it = in.empty() ? graph.initializers.end() : graph.initializers.find(in);
       const bool constant = it != graph.initializers.end() && !graph_inputs.count(in) && !produced_anywhere.count(in);

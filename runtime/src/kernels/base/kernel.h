@@ -82,8 +82,15 @@ struct KernelInfo {
   // Makes a runnable subgraph with the same opsets and kernels (see
   // subgraph()); empty where nothing can run one.
   SubgraphBuilder build_subgraph = {};
+  // Per output: the number of heads an attention reads it as, when its only
+  // reader is a MultiHeadAttention (directly, or through one Reshape: a packed
+  // query or key/value), else 0. Each head's columns are then read by one
+  // thread, so a product making the output can split its columns, not its
+  // rows, between threads (graph_executor.cc).
+  std::vector<int64_t> output_heads = {};
 
   const Tensor* constant_input(size_t i) const { return i < constant_inputs.size() ? constant_inputs[i] : nullptr; }
+  int64_t heads_reading_output(size_t i) const { return i < output_heads.size() ? output_heads[i] : 0; }
   // The node's graph attribute `attr`, made runnable; throws InvalidGraph
   // when the attribute is missing.
   std::unique_ptr<Subgraph> subgraph(const char* attr) const;

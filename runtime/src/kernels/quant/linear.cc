@@ -323,9 +323,11 @@ void dynamic_quantize_u8(ThreadPool& pool, const float* xp, int64_t n, uint8_t* 
   // The range always holds 0; each chunk's extends it by compare-and-swap.
   // (Under a mutex, two threads ending their chunks together made one sleep
   // in the kernel: 3-4 us on a 4 us region, 16 times per run of an int8
-  // encoder.) Neither bound is ever NaN: range_block skips NaN.
+  // encoder.) Neither bound is ever NaN: range_block skips NaN. Chunks of at
+  // least 16384 values: a 128 x 256 activation is one chunk a thread in both
+  // passes, so each reads back what it wrote (8192 made four chunks there).
   std::atomic<float> lo_a{0.f}, hi_a{0.f};
-  pool.parallel_for(n, 8192, [&](int64_t i0, int64_t i1) {
+  pool.parallel_for(n, 16384, [&](int64_t i0, int64_t i1) {
     float l = 0.f, h = 0.f;
     fastmath::range_block(xp + i0, i1 - i0, &l, &h);
     for (float cur = lo_a.load(std::memory_order_relaxed); l < cur && !lo_a.compare_exchange_weak(cur, l);) {
@@ -341,7 +343,7 @@ void dynamic_quantize_u8(ThreadPool& pool, const float* xp, int64_t n, uint8_t* 
   // everywhere, so the vector rounding holds.
   const bool fast =
       std::isfinite(lo) && std::isfinite(hi) && std::isfinite(scale) && scale >= fastmath::kQuantizeMinScale;
-  pool.parallel_for(n, 8192, [&](int64_t i0, int64_t i1) {
+  pool.parallel_for(n, 16384, [&](int64_t i0, int64_t i1) {
     if (fast) return fastmath::quantize_u8_block(xp + i0, i1 - i0, scale, zp, yp + i0);
     for (int64_t i = i0; i < i1; ++i) yp[i] = saturate_round<uint8_t>(xp[i] / scale, zp);
   });

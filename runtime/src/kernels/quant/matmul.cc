@@ -64,6 +64,12 @@ void int_matmul(KernelContext& ctx, const Tensor& A, const Tensor& B, const std:
   if (to_float) {
     g.Cf = to_float->Cf, g.ldcf = d.N;
     g.scale = to_float->scale, g.scale_per_col = to_float->scale_per_col, g.bias = to_float->bias;
+    // Heads split the columns when the attention splits its tasks by heads
+    // within a sequence: fewer sequences (A's rows over its last-but-one dim)
+    // than threads. With more, its threads take whole sequences, the rows.
+    const int64_t seq = A.rank() >= 2 ? A.dim(A.rank() - 2) : 1;
+    if (to_float->column_groups > 0 && d.offsets_a.size() == 1 && seq > 0 && d.M / seq < ctx.pool().size())
+      g.column_groups = to_float->column_groups;
   }
   const auto* a = static_cast<const uint8_t*>(A.raw());
   const auto* b = static_cast<const uint8_t*>(B.raw());
@@ -189,9 +195,10 @@ void scale_to_float(KernelContext& ctx, const int32_t* acc, int64_t rows, int64_
 
 // Y (float) = (A - a_zp) x (B - b_zp) * a_scale * b_scale[j] (+ bias[j]):
 // the two com.microsoft operators below.
+// heads: KernelInfo::heads_reading_output(0).
 void int_matmul_to_float(KernelContext& ctx, const Tensor& A, const Tensor& B, const std::vector<int32_t>& a_zp,
                          const std::vector<int32_t>& b_zp, float a_scale, const Tensor& b_scale, const Tensor* bias,
-                         const PackedIntB& packed) {
+                         const PackedIntB& packed, int64_t heads) {
   const NodeWhat what{ctx.node()};
   const MatMulDims d = matmul_dims(A.shape(), B.shape(), what);
   // Float scales and bias are read where they lie (a transformer's 1024-float
@@ -222,28 +229,31 @@ void int_matmul_to_float(KernelContext& ctx, const Tensor& A, const Tensor& B, c
   to_float.scale = mult;
   to_float.scale_per_col = nsb > 1;
   to_float.bias = bias_p;
+  to_float.column_groups = heads;
   int_matmul(ctx, A, B, a_zp, b_zp, d, nullptr, &packed, &to_float);
 }
 
 // com.microsoft MatMulIntegerToFloat(A, B, a_scale, b_scale, a_zp?, b_zp?, bias?).
 class MatMulIntegerToFloat final : public Kernel {
  public:
-  explicit MatMulIntegerToFloat(const KernelInfo& info) : packed_(info, 1, 5) {}
+  explicit MatMulIntegerToFloat(const KernelInfo& info) : packed_(info, 1, 5), heads_(info.heads_reading_output(0)) {}
   void compute(KernelContext& ctx) const override {
-    int_matmul_to_float(
-        ctx, ctx.input(0), ctx.input(1), int32_values(ctx.optional_input(4)), int32_values(ctx.optional_input(5)),
-        scalar_scale(ctx.input(2), NodeWhat{ctx.node(), " a_scale"}), ctx.input(3), ctx.optional_input(6), packed_);
+    int_matmul_to_float(ctx, ctx.input(0), ctx.input(1), int32_values(ctx.optional_input(4)),
+                        int32_values(ctx.optional_input(5)),
+                        scalar_scale(ctx.input(2), NodeWhat{ctx.node(), " a_scale"}), ctx.input(3),
+                        ctx.optional_input(6), packed_, heads_);
   }
 
  private:
   PackedIntB packed_;
+  int64_t heads_;
 };
 
 // com.microsoft DynamicQuantizeMatMul(A float, B, b_scale, b_zp?, bias?):
 // A is quantized to uint8 over its own range, as DynamicQuantizeLinear does.
 class DynamicQuantizeMatMul final : public Kernel {
  public:
-  explicit DynamicQuantizeMatMul(const KernelInfo& info) : packed_(info, 1, 3) {}
+  explicit DynamicQuantizeMatMul(const KernelInfo& info) : packed_(info, 1, 3), heads_(info.heads_reading_output(0)) {}
   void compute(KernelContext& ctx) const override {
     const Tensor& A_in = ctx.input(0);
     const Tensor Af = A_in.dtype() == DType::Float ? A_in : cast_tensor(to_float32(A_in), DType::Float);
@@ -252,11 +262,12 @@ class DynamicQuantizeMatMul final : public Kernel {
     int32_t a_zp;
     dynamic_quantize_u8(ctx.pool(), Af.data<float>(), Af.numel(), Aq.data<uint8_t>(), &a_scale, &a_zp);
     int_matmul_to_float(ctx, Aq, ctx.input(1), {a_zp}, int32_values(ctx.optional_input(3)), a_scale, ctx.input(2),
-                        ctx.optional_input(4), packed_);
+                        ctx.optional_input(4), packed_, heads_);
   }
 
  private:
   PackedIntB packed_;
+  int64_t heads_;
 };
 
 // Copies a (rows x cols) 8-bit matrix transposed.
