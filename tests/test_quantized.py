@@ -988,12 +988,14 @@ def test_reference_agrees_with_onnxruntime(case_id):
         assert_matches(r, w, case.tol, f"onnxruntime output {i}: ")
 
 
+@pytest.mark.parametrize("threads", [2, 3])
 @pytest.mark.parametrize("case", ["normal", "ties", "one_sided", "zeros", "large", "extremes_at_ends"])
-def test_dynamic_quantize_linear_matches_reference(case):
+def test_dynamic_quantize_linear_matches_reference(case, threads):
     """DynamicQuantizeLinear against onnx.reference, exactly: random data, values that land on .5 after the
     division (round half to even), all-positive data (zero point 0), all zeros, and tensors big enough for
-    the threaded range and quantize passes, one with its minimum in the first and its maximum in the last
-    element (each thread's chunk must extend the shared range)."""
+    the threaded range and quantize passes (one region: every chunk's range before any chunk's quantize),
+    one with its minimum in the first and its maximum in the last element (each thread's chunk must extend
+    the shared range)."""
     rng = np.random.default_rng(11)
     if case == "normal":
         x = rng.standard_normal((3, 129)).astype(np.float32)
@@ -1017,7 +1019,7 @@ def test_dynamic_quantize_linear_matches_reference(case):
         [],
     )
     opts = pionnx.SessionOptions()
-    opts.intra_op_num_threads = 2
+    opts.intra_op_num_threads = threads
     got = pionnx.InferenceSession(m.SerializeToString(), opts).run(None, {"x": x})
     want = onnx.reference.ReferenceEvaluator(m).run(None, {"x": x})
     for g, w in zip(got, want):

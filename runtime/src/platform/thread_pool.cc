@@ -245,6 +245,45 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void
   if (err) std::rethrow_exception(err);
 }
 
+void ThreadPool::parallel_for_two_passes(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& first,
+                                         const std::function<void(int64_t, int64_t)>& second) {
+  if (n <= 0) return;
+  const int64_t chunks = std::min<int64_t>({n / std::max<int64_t>(1, grain), int64_t{threads_} * 4, 64});
+  if (threads_ == 1 || chunks < 2) {
+    first(0, n);
+    second(0, n);
+    return;
+  }
+  // One task per thread that may join. A task claims first-pass chunks in
+  // order until none is left, waits until every claimed one has finished
+  // (each is being run by a thread that claimed it, never waiting itself:
+  // no deadlock, whether the pool runs the tasks side by side or one after
+  // another), then runs the second pass on its own chunks and on any no
+  // task has taken.
+  std::atomic<int64_t> next{0}, done{0};
+  std::atomic<bool> taken[64];
+  for (int64_t c = 0; c < chunks; ++c) taken[c].store(false, std::memory_order_relaxed);
+  auto begin = [&](int64_t c) { return c * n / chunks; };
+  parallel_for(std::min<int64_t>(threads_, chunks), 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      uint64_t mine = 0;  // bit c: this task ran chunk c's first pass
+      for (int64_t c; (c = next.fetch_add(1, std::memory_order_relaxed)) < chunks;) {
+        first(begin(c), begin(c + 1));
+        mine |= uint64_t{1} << c;
+        done.fetch_add(1, std::memory_order_acq_rel);
+      }
+      for (int spins = 1; done.load(std::memory_order_acquire) < chunks; ++spins) {
+        if (spins < 4096) cpu_relax();
+        else std::this_thread::yield();  // a thread holding a chunk was descheduled
+      }
+      for (int pass = 0; pass < 2; ++pass)
+        for (int64_t c = 0; c < chunks; ++c)
+          if ((pass == 1 || (mine >> c & 1)) && !taken[c].exchange(true, std::memory_order_acq_rel))
+            second(begin(c), begin(c + 1));
+    }
+  });
+}
+
 int ThreadPool::busy_threads() { return g_busy.load(std::memory_order_relaxed); }
 
 int ThreadPool::peak_busy_threads(bool reset) {

@@ -39,6 +39,15 @@ class ThreadPool {
   // part on one core (an order, not a guarantee: either end takes what the
   // other leaves).
   void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
+  // Two passes over the same chunks of [0, n) in one region instead of two:
+  // every chunk's `first` has returned before any chunk's `second` starts,
+  // and each thread takes `second` first on the chunks it ran `first` on
+  // (so it reads back what its own core touched), then on any left. For a
+  // reduction and the pass that needs its result (DynamicQuantizeLinear's
+  // range, then its quantize). Chunks of at least `grain`; inline as
+  // parallel_for is.
+  void parallel_for_two_passes(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& first,
+                               const std::function<void(int64_t, int64_t)>& second);
 
   // Physical cores of this machine (falls back to hardware_concurrency).
   static int default_threads();

@@ -323,32 +323,44 @@ void dynamic_quantize_u8(ThreadPool& pool, const float* xp, int64_t n, uint8_t* 
   // The range always holds 0; each chunk's extends it by compare-and-swap.
   // (Under a mutex, two threads ending their chunks together made one sleep
   // in the kernel: 3-4 us on a 4 us region, 16 times per run of an int8
-  // encoder.) Neither bound is ever NaN: range_block skips NaN. Chunks of at
-  // least 16384 values: a 128 x 256 activation is one chunk a thread in both
-  // passes, so each reads back what it wrote (8192 made four chunks there).
+  // encoder.) Neither bound is ever NaN: range_block skips NaN. Both passes
+  // in one region, each thread quantizing the chunks it measured (two
+  // regions cost a 128 x 256 activation at 2 threads about as much as the
+  // work); chunks of at least 16384 values, so that one is a chunk a thread.
   std::atomic<float> lo_a{0.f}, hi_a{0.f};
-  pool.parallel_for(n, 16384, [&](int64_t i0, int64_t i1) {
-    float l = 0.f, h = 0.f;
-    fastmath::range_block(xp + i0, i1 - i0, &l, &h);
-    for (float cur = lo_a.load(std::memory_order_relaxed); l < cur && !lo_a.compare_exchange_weak(cur, l);) {
-    }
-    for (float cur = hi_a.load(std::memory_order_relaxed); h > cur && !hi_a.compare_exchange_weak(cur, h);) {
-    }
-  });
-  const float lo = lo_a.load(), hi = hi_a.load();
-  const float scale = (hi == lo ? 1.0f : (hi - lo)) / 255.0f;
-  const float zp_f = std::min(255.0f, std::max(0.0f, 0.0f - lo / scale));
-  const int32_t zp = static_cast<int32_t>(std::nearbyint(zp_f));
-  // Finite range and a scale quantize_u8_block takes: |x / scale| <= 255
-  // everywhere, so the vector rounding holds.
-  const bool fast =
-      std::isfinite(lo) && std::isfinite(hi) && std::isfinite(scale) && scale >= fastmath::kQuantizeMinScale;
-  pool.parallel_for(n, 16384, [&](int64_t i0, int64_t i1) {
-    if (fast) return fastmath::quantize_u8_block(xp + i0, i1 - i0, scale, zp, yp + i0);
-    for (int64_t i = i0; i < i1; ++i) yp[i] = saturate_round<uint8_t>(xp[i] / scale, zp);
-  });
-  *scale_out = scale;
-  *zp_out = zp;
+  struct Params {
+    float scale;
+    int32_t zp;
+    bool fast;
+  };
+  auto params = [&] {
+    const float lo = lo_a.load(std::memory_order_relaxed), hi = hi_a.load(std::memory_order_relaxed);
+    const float scale = (hi == lo ? 1.0f : (hi - lo)) / 255.0f;
+    const float zp_f = std::min(255.0f, std::max(0.0f, 0.0f - lo / scale));
+    // Finite range and a scale quantize_u8_block takes: |x / scale| <= 255
+    // everywhere, so the vector rounding holds.
+    const bool fast =
+        std::isfinite(lo) && std::isfinite(hi) && std::isfinite(scale) && scale >= fastmath::kQuantizeMinScale;
+    return Params{scale, static_cast<int32_t>(std::nearbyint(zp_f)), fast};
+  };
+  pool.parallel_for_two_passes(
+      n, 16384,
+      [&](int64_t i0, int64_t i1) {
+        float l = 0.f, h = 0.f;
+        fastmath::range_block(xp + i0, i1 - i0, &l, &h);
+        for (float cur = lo_a.load(std::memory_order_relaxed); l < cur && !lo_a.compare_exchange_weak(cur, l);) {
+        }
+        for (float cur = hi_a.load(std::memory_order_relaxed); h > cur && !hi_a.compare_exchange_weak(cur, h);) {
+        }
+      },
+      [&](int64_t i0, int64_t i1) {
+        const Params p = params();
+        if (p.fast) return fastmath::quantize_u8_block(xp + i0, i1 - i0, p.scale, p.zp, yp + i0);
+        for (int64_t i = i0; i < i1; ++i) yp[i] = saturate_round<uint8_t>(xp[i] / p.scale, p.zp);
+      });
+  const Params p = params();
+  *scale_out = p.scale;
+  *zp_out = p.zp;
 }
 
 void register_quant_linear(KernelRegistry& r) {
