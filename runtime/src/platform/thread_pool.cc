@@ -254,20 +254,34 @@ void ThreadPool::parallel_for_two_passes(int64_t n, int64_t grain, const std::fu
     second(0, n);
     return;
   }
-  // One task per thread that may join. A task claims first-pass chunks in
-  // order until none is left, waits until every claimed one has finished
-  // (each is being run by a thread that claimed it, never waiting itself:
-  // no deadlock, whether the pool runs the tasks side by side or one after
-  // another), then runs the second pass on its own chunks and on any no
-  // task has taken.
-  std::atomic<int64_t> next{0}, done{0};
+  // One task per thread that may join. A task claims first-pass chunks until
+  // none is left, the front half of the tasks from the front of the range and
+  // the back half from the back (as parallel_for's caller and helpers do, so
+  // each thread reads what it wrote in the region before), waits until every
+  // claimed one has finished (each is being run by a thread that claimed
+  // it, never waiting itself: no deadlock, whether the pool runs the tasks
+  // side by side or one after another), then runs the second pass on its own
+  // chunks and on any no task has taken.
+  const int64_t tasks = std::min<int64_t>(threads_, chunks);
+  std::atomic<uint64_t> ends{static_cast<uint64_t>(chunks)};  // unclaimed [front << 32, back)
+  std::atomic<int64_t> done{0};
   std::atomic<bool> taken[64];
   for (int64_t c = 0; c < chunks; ++c) taken[c].store(false, std::memory_order_relaxed);
   auto begin = [&](int64_t c) { return c * n / chunks; };
-  parallel_for(std::min<int64_t>(threads_, chunks), 1, [&](int64_t t0, int64_t t1) {
+  auto claim = [&](bool from_back) -> int64_t {
+    uint64_t e = ends.load(std::memory_order_relaxed);
+    for (;;) {
+      const uint64_t front = e >> 32, back = e & 0xFFFFFFFFu;
+      if (front >= back) return -1;
+      const uint64_t next = from_back ? (front << 32 | (back - 1)) : ((front + 1) << 32 | back);
+      if (ends.compare_exchange_weak(e, next, std::memory_order_relaxed))
+        return static_cast<int64_t>(from_back ? back - 1 : front);
+    }
+  };
+  parallel_for(tasks, 1, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
       uint64_t mine = 0;  // bit c: this task ran chunk c's first pass
-      for (int64_t c; (c = next.fetch_add(1, std::memory_order_relaxed)) < chunks;) {
+      for (int64_t c; (c = claim(2 * t >= tasks)) >= 0;) {
         first(begin(c), begin(c + 1));
         mine |= uint64_t{1} << c;
         done.fetch_add(1, std::memory_order_acq_rel);
