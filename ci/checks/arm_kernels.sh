@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Cross-builds tests/cpp/sgemm_check, qgemm_check, fastmath_check and
-# depthwise_check (the float and the integer GEMM, the vector math, the
-# depthwise rows) for armv7 (and aarch64 when that cross compiler is installed) with the
-# wheel's flags and runs them under qemu-user:
+# Cross-builds tests/cpp/sgemm_check, qgemm_check, fastmath_check,
+# depthwise_check and thread_pool_check (the float and the integer GEMM, the
+# vector math, the depthwise rows, the pool's two-pass regions) for armv7
+# (and aarch64 when that cross compiler is installed) with the wheel's flags
+# and runs them under qemu-user (the pool's check on the host too):
 # correctness of every micro-kernel against a naive reference, run-time NEON
 # detection on CPUs with and without NEON, and the generic/NEON wall-clock
 # ratio of a ResNet-50-sized GEMM.
@@ -125,6 +126,16 @@ family_check_aarch64() {  # FAMILY CHECK ENV_VAR
 family_check_armv7 elementwise_math fastmath_check PIONNX_FASTMATH
 family_check_armv7 depthwise depthwise_check PIONNX_DEPTHWISE
 
+# --- the thread pool's two-pass regions (DynamicQuantizeLinear's range, then its quantize): on
+# the host under ThreadSanitizer, and on ARM, whose memory order is weaker than x86's.
+pool_srcs=(tests/cpp/thread_pool_check.cc runtime/src/platform/thread_pool.cc runtime/src/platform/file_io.cc)
+g++ "${common[@]}" -fsanitize=thread "${pool_srcs[@]}" -o "$out/thread_pool_check_host" -pthread
+echo "== host (ThreadSanitizer) thread_pool_check"
+"$out/thread_pool_check_host"
+$cxx "${common[@]}" "${base[@]}" "${pool_srcs[@]}" -o "$out/thread_pool_check_armv7" -pthread
+echo "== qemu-arm -cpu cortex-a15 thread_pool_check"
+"$qemu_arm" -cpu cortex-a15 -L /usr/arm-linux-gnueabihf "$out/thread_pool_check_armv7"
+
 # --- aarch64 (NEON always on), when the cross compiler is there.
 if command -v aarch64-linux-gnu-g++ >/dev/null && [ -n "$qemu_a64" ]; then
   aarch64-linux-gnu-g++ "${common[@]}" "${lib_srcs[@]}" runtime/src/kernels/simd/sgemm_neon.cc \
@@ -142,4 +153,7 @@ if command -v aarch64-linux-gnu-g++ >/dev/null && [ -n "$qemu_a64" ]; then
   PIONNX_QGEMM=generic "$qemu_a64" -L /usr/aarch64-linux-gnu "$out/qgemm_check_aarch64"
   family_check_aarch64 elementwise_math fastmath_check PIONNX_FASTMATH
   family_check_aarch64 depthwise depthwise_check PIONNX_DEPTHWISE
+  aarch64-linux-gnu-g++ "${common[@]}" "${pool_srcs[@]}" -o "$out/thread_pool_check_aarch64" -pthread
+  echo "== qemu-aarch64 thread_pool_check"
+  "$qemu_a64" -L /usr/aarch64-linux-gnu "$out/thread_pool_check_aarch64"
 fi

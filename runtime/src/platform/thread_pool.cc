@@ -261,10 +261,14 @@ void ThreadPool::parallel_for_two_passes(int64_t n, int64_t grain, const std::fu
   // claimed one has finished (each is being run by a thread that claimed
   // it, never waiting itself: no deadlock, whether the pool runs the tasks
   // side by side or one after another), then runs the second pass on its own
-  // chunks and on any no task has taken.
+  // chunks and on any no task has taken. A first pass that throws still
+  // counts as finished (no task waits for it forever); the second pass is
+  // then skipped and the exception rethrown here.
   const int64_t tasks = std::min<int64_t>(threads_, chunks);
   std::atomic<uint64_t> ends{static_cast<uint64_t>(chunks)};  // unclaimed [front << 32, back)
   std::atomic<int64_t> done{0};
+  std::atomic<bool> failed{false};
+  std::exception_ptr first_error;  // written by the task that set `failed`
   std::atomic<bool> taken[64];
   for (int64_t c = 0; c < chunks; ++c) taken[c].store(false, std::memory_order_relaxed);
   auto begin = [&](int64_t c) { return c * n / chunks; };
@@ -282,7 +286,11 @@ void ThreadPool::parallel_for_two_passes(int64_t n, int64_t grain, const std::fu
     for (int64_t t = t0; t < t1; ++t) {
       uint64_t mine = 0;  // bit c: this task ran chunk c's first pass
       for (int64_t c; (c = claim(2 * t >= tasks)) >= 0;) {
-        first(begin(c), begin(c + 1));
+        try {
+          first(begin(c), begin(c + 1));
+        } catch (...) {
+          if (!failed.exchange(true, std::memory_order_acq_rel)) first_error = std::current_exception();
+        }
         mine |= uint64_t{1} << c;
         done.fetch_add(1, std::memory_order_acq_rel);
       }
@@ -290,12 +298,14 @@ void ThreadPool::parallel_for_two_passes(int64_t n, int64_t grain, const std::fu
         if (spins < 4096) cpu_relax();
         else std::this_thread::yield();  // a thread holding a chunk was descheduled
       }
+      if (failed.load(std::memory_order_acquire)) return;
       for (int pass = 0; pass < 2; ++pass)
         for (int64_t c = 0; c < chunks; ++c)
           if ((pass == 1 || (mine >> c & 1)) && !taken[c].exchange(true, std::memory_order_acq_rel))
             second(begin(c), begin(c + 1));
     }
   });
+  if (first_error) std::rethrow_exception(first_error);
 }
 
 int ThreadPool::busy_threads() { return g_busy.load(std::memory_order_relaxed); }

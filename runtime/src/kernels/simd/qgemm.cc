@@ -415,9 +415,9 @@ void qgemm(const QGemmArgs& g_in, ThreadPool* pool) {
   // own core wrote (an int8 transformer's DynamicQuantizeLinear and the
   // kernels after the product split the rows the same way). Columns split
   // instead had every thread read all of A from the other core's cache.
-  // Columns split instead where the output's readers take it by heads
-  // (column_groups): an int8 encoder's query/key/value product, whose rows
-  // split had each attention head read half its keys and values from the
+  // But where the output's readers take it by heads (column_groups: an int8
+  // encoder's query/key/value product) the columns split, in order: with the
+  // rows split each attention head read half its keys and values from the
   // other core (bert_int8 2T: MultiHeadAttention 94-96 -> 85-87 us, the
   // product 29-35 -> 25-32).
   const bool split_columns = g.column_groups > 0 && threads > 1;
