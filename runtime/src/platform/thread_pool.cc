@@ -41,6 +41,15 @@ inline void cpu_relax() {
 #endif
 }
 
+// Waits until count reaches target: spinning, then yielding (a thread still
+// holding a chunk was descheduled).
+void wait_for(const std::atomic<int64_t>& count, int64_t target) {
+  for (int spins = 1; count.load(std::memory_order_acquire) < target; ++spins) {
+    if (spins < 4096) cpu_relax();
+    else std::this_thread::yield();
+  }
+}
+
 // How long an idle worker keeps watching for the next region before it
 // sleeps. Long enough to bridge the serial work between two parallel kernels
 // of one run, short enough that an idle session burns next to nothing.
@@ -230,10 +239,7 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void
   // now. With nothing else queued here the yield returns at once.
   if (woke) std::this_thread::yield();
   run_chunks(gen, false);
-  for (int spins = 1; done_chunks_.load(std::memory_order_acquire) < chunks; ++spins) {
-    if (spins < 4096) cpu_relax();
-    else std::this_thread::yield();  // a worker holding a chunk was descheduled
-  }
+  wait_for(done_chunks_, chunks);
   tickets_.store(0, std::memory_order_relaxed);
   g_busy.fetch_sub(1 + helpers, std::memory_order_acq_rel);
   std::exception_ptr err;
@@ -265,7 +271,7 @@ void ThreadPool::parallel_for_two_passes(int64_t n, int64_t grain, const std::fu
   // counts as finished (no task waits for it forever); the second pass is
   // then skipped and the exception rethrown here.
   const int64_t tasks = std::min<int64_t>(threads_, chunks);
-  std::atomic<uint64_t> ends{static_cast<uint64_t>(chunks)};  // unclaimed [front << 32, back)
+  std::atomic<uint64_t> ends{pack_claim(0, 0, chunks)};  // the unclaimed chunks, as claim_ holds them
   std::atomic<int64_t> done{0};
   std::atomic<bool> failed{false};
   std::exception_ptr first_error;  // written by the task that set `failed`
@@ -275,11 +281,11 @@ void ThreadPool::parallel_for_two_passes(int64_t n, int64_t grain, const std::fu
   auto claim = [&](bool from_back) -> int64_t {
     uint64_t e = ends.load(std::memory_order_relaxed);
     for (;;) {
-      const uint64_t front = e >> 32, back = e & 0xFFFFFFFFu;
-      if (front >= back) return -1;
-      const uint64_t next = from_back ? (front << 32 | (back - 1)) : ((front + 1) << 32 | back);
-      if (ends.compare_exchange_weak(e, next, std::memory_order_relaxed))
-        return static_cast<int64_t>(from_back ? back - 1 : front);
+      const int64_t front = claim_front(e), back = claim_back(e);
+      if (front >= back) return int64_t{-1};
+      if (ends.compare_exchange_weak(e, from_back ? pack_claim(0, front, back - 1) : pack_claim(0, front + 1, back),
+                                     std::memory_order_relaxed))
+        return from_back ? back - 1 : front;
     }
   };
   parallel_for(tasks, 1, [&](int64_t t0, int64_t t1) {
@@ -294,10 +300,7 @@ void ThreadPool::parallel_for_two_passes(int64_t n, int64_t grain, const std::fu
         mine |= uint64_t{1} << c;
         done.fetch_add(1, std::memory_order_acq_rel);
       }
-      for (int spins = 1; done.load(std::memory_order_acquire) < chunks; ++spins) {
-        if (spins < 4096) cpu_relax();
-        else std::this_thread::yield();  // a thread holding a chunk was descheduled
-      }
+      wait_for(done, chunks);
       if (failed.load(std::memory_order_acquire)) return;
       for (int pass = 0; pass < 2; ++pass)
         for (int64_t c = 0; c < chunks; ++c)

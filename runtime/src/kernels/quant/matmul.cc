@@ -68,8 +68,7 @@ void int_matmul(KernelContext& ctx, const Tensor& A, const Tensor& B, const std:
     // within a sequence: fewer sequences (A's rows over its last-but-one dim)
     // than threads. With more, its threads take whole sequences, the rows.
     const int64_t seq = A.rank() >= 2 ? A.dim(A.rank() - 2) : 1;
-    if (to_float->column_groups > 0 && d.offsets_a.size() == 1 && seq > 0 && d.M / seq < ctx.pool().size())
-      g.column_groups = to_float->column_groups;
+    g.split_columns = to_float->split_columns && d.offsets_a.size() == 1 && seq > 0 && d.M / seq < ctx.pool().size();
   }
   const auto* a = static_cast<const uint8_t*>(A.raw());
   const auto* b = static_cast<const uint8_t*>(B.raw());
@@ -229,7 +228,7 @@ void int_matmul_to_float(KernelContext& ctx, const Tensor& A, const Tensor& B, c
   to_float.scale = mult;
   to_float.scale_per_col = nsb > 1;
   to_float.bias = bias_p;
-  to_float.column_groups = heads;
+  to_float.split_columns = heads > 0;
   int_matmul(ctx, A, B, a_zp, b_zp, d, nullptr, &packed, &to_float);
 }
 

@@ -2,8 +2,8 @@
 // over 16-lane vectors, instantiated inside target("avx512f,...") functions,
 // so the rest of the library stays baseline x86-64. Used only when the CPU
 // reports AVX-512 F, DQ, BW and VL and FMA; PIONNX_FASTMATH=avx2 keeps the
-// 8-lane table. The quantize is its own intrinsics loop (16 values a
-// vector, narrowed by one saturating vpmovusdb).
+// 8-lane table. The quantize is its own intrinsics loop (64 values a
+// step, narrowed by saturating packs).
 #define PIONNX_FASTMATH_WIDE 2  // 512-bit vectors (elementwise_math_kernels.h)
 #include "kernels/simd/elementwise_math_kernels.h"
 #include "platform/cpu_features.h"

@@ -415,12 +415,12 @@ void qgemm(const QGemmArgs& g_in, ThreadPool* pool) {
   // own core wrote (an int8 transformer's DynamicQuantizeLinear and the
   // kernels after the product split the rows the same way). Columns split
   // instead had every thread read all of A from the other core's cache.
-  // But where the output's readers take it by heads (column_groups: an int8
+  // But where the output's readers take it by heads (split_columns: an int8
   // encoder's query/key/value product) the columns split, in order: with the
   // rows split each attention head read half its keys and values from the
   // other core (bert_int8 2T: MultiHeadAttention 94-96 -> 85-87 us, the
   // product 29-35 -> 25-32).
-  const bool split_columns = g.column_groups > 0 && threads > 1;
+  const bool split_columns = g.split_columns && threads > 1;
   int64_t mc = kMc;
   if (gp.packed_b && threads > 1 && g.M <= kMc * threads && !split_columns)
     mc = std::min(kMc, ((g.M + threads - 1) / threads + 31) / 32 * 32);

@@ -59,12 +59,12 @@ struct QGemmArgs {
   const float* scale = nullptr;
   bool scale_per_col = false;
   const float* bias = nullptr;
-  // > 0: the output's columns are read in this many equal groups, each group
-  // by one thread (attention heads, see KernelInfo::output_heads). On several
-  // threads the product then splits its columns between them, in order,
-  // instead of its rows: the calling thread makes the front heads' columns,
-  // which the attention's calling thread reads.
-  int64_t column_groups = 0;
+  // The output's columns are read by heads, each head by one thread (an
+  // attention, see KernelInfo::output_heads): on several threads the product
+  // then splits its columns between them, in order, instead of its rows, so
+  // the calling thread makes the front heads' columns, which the attention's
+  // calling thread reads.
+  bool split_columns = false;
 };
 
 // B packed once for many products (constant MatMulInteger weights): the
