@@ -121,6 +121,58 @@ def test_unknown_map_sizes_choose_at_run_time(tmp_path, threads):
             assert reorders(names) == ["ReorderInput", "ReorderOutput"]
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize(
+    "side, kernel, stride, pad, dilation",
+    [
+        (7, 3, 1, 2, 2),
+        (7, 1, 2, 0, 1),
+        (13, 3, 2, 1, 1),
+        (5, 1, 1, 0, 1),
+        (5, 1, 1, 1, 1),
+        (2, 3, 1, 2, 2),
+        (1, 1, 1, 0, 1),
+        (11, 3, 1, 0, 2),
+    ],
+)
+def test_register_tiles_across_row_ends(tmp_path, threads, side, kernel, stride, pad, dilation):
+    """The blocked kernel takes runs of outputs across row ends, so one register tile can hold the end of one
+    output row and the start of the next (or several rows of a narrow map): 7-wide rows (ResNet-50's last
+    stage), 1x1 stride 2, odd widths, 1- and 2-wide maps, padded and unpadded inputs, dilation, a residual
+    read at the same positions; 160 input channels, so 1x1 sums run in more than one call (accumulated in the
+    output), batch 2, against onnx.reference. The first convolution (dilated 3x3: not Winograd, so the region
+    is worth blocking) blocks the input; the 3x3 stride-1 cases are dilated for the same reason."""
+    C, M = 160, 48
+    same = stride == 1 and 2 * pad == dilation * (kernel - 1)
+    nodes = [
+        conv_node("x", "w0", "t", pads=[2] * 4, dilations=[2, 2]),
+        helper.make_node("Relu", ["t"], ["r"]),
+        helper.make_node(
+            "Conv", ["r", "w", "b"], ["c"], strides=[stride] * 2, pads=[pad] * 4, dilations=[dilation] * 2
+        ),
+    ]
+    if same:  # a residual of the output's shape: the first product's first M channels
+        nodes += [
+            helper.make_node("Slice", ["r", "s0", "s1", "ax"], ["z"]),
+            helper.make_node("Add", ["c", "z"], ["a"]),
+            helper.make_node("Relu", ["a"], ["y"]),
+        ]
+    else:
+        nodes.append(helper.make_node("Relu", ["c"], ["y"]))
+    ints = [numpy_helper.from_array(np.array(v, np.int64), n) for n, v in (("s0", [0]), ("s1", [M]), ("ax", [1]))]
+    m = model(
+        nodes,
+        [tensor("x", TensorProto.FLOAT, [2, C, side, side + 1])],
+        [tensor("y", TensorProto.FLOAT, None)],
+        [weight("w0", C, C, 3, 3), weight("w", M, C, kernel, kernel), weight("b", M)] + ints,
+    )
+    feeds = {"x": RNG.standard_normal((2, C, side, side + 1)).astype(np.float32)}
+    got, names = run_profiled(m, feeds, threads, tmp_path=tmp_path)
+    np.testing.assert_allclose(got[0], ReferenceEvaluator(m).run(None, feeds)[0], rtol=1e-4, atol=1e-4)
+    if BLOCKED:
+        assert "ReorderInput" in reorders(names)
+
+
 @pytest.mark.parametrize("z_shape", [(2, 32, 1, 1), (1, 32, 11, 13), (32, 1, 1)])
 def test_residuals_of_another_shape_stay_nchw(tmp_path, z_shape):
     """A Conv + Add whose other input broadcasts (a [N, M, 1, 1] one, a batch of 1 against 2, a lower rank)

@@ -166,7 +166,6 @@ void nchwc_conv(ThreadPool& pool, const NchwcConvShape& s, const float* x, const
   const Padded in = padded_input(pool, s, x, ib, Cb);
   const float* xp = in.x;
   const int64_t row = in.row, plane = in.plane;
-  const bool pad = in.copied;
   // Input blocks summed per call: the filter slice a call reads (nob blocks x taps x b x b floats) within
   // two thirds of L1, where it stays while the task's rows go by, and at most 128 channels (the input a tile
   // reads, positions x channels, stays small beside it: the AVX2 path's 1x1 1024 -> 256 on 14x14 went 1644 ->
@@ -174,11 +173,10 @@ void nchwc_conv(ThreadPool& pool, const NchwcConvShape& s, const float* x, const
   const int64_t l1 = platform::cpu_features().l1d > 0 ? platform::cpu_features().l1d : 32 * 1024;
   const int64_t slice = int64_t{k.max_blocks} * s.KH * s.KW * ib * b * 4;
   const int64_t chunk = std::clamp<int64_t>(std::min(l1 * 2 / 3 / slice, 128 / ib), 1, Cb);
-  // Rows of outputs the row kernel takes: the output rows, or, for a 1x1 stride-1 convolution without pads
-  // (whose output positions read the input positions of the same index), runs of 48 positions of the
-  // whole plane, which leave a partial tile once per plane rather than once per row.
-  const bool flat = s.KH == 1 && s.KW == 1 && s.SH == 1 && s.SW == 1 && !pad;
-  const int64_t HW = s.OH * s.OW, run = flat ? 48 : s.OW, rows = flat ? (HW + run - 1) / run : s.OH;
+  // Runs of 48 outputs of the plane the row kernel takes (row-major, across row ends), which leave a partial
+  // tile once per plane rather than once per output row: ResNet-50's 7x7 maps were a tile of 6 and a tile of 1
+  // per row.
+  const int64_t HW = s.OH * s.OW, run = 48, rows = (HW + run - 1) / run;
   const int64_t groups = (Mb + k.max_blocks - 1) / k.max_blocks, units = s.N * groups * rows;
   const int64_t out_plane = HW * b;
   // Tasks: runs of rows of one (image, output block group); at least a few rows each.
@@ -193,6 +191,9 @@ void nchwc_conv(ThreadPool& pool, const NchwcConvShape& s, const float* x, const
       a.x_kh = row * s.DH;
       a.x_kw = ib * s.DW;
       a.x_pos = ib * s.SW;
+      a.x_row = row * s.SH;
+      // Rows that follow on in the input (a 1x1 stride-1 convolution without pads) make the plane one row.
+      a.ow_n = a.x_row == s.OW * a.x_pos ? HW : s.OW;
       a.icb = ib;
       a.w_cb = s.KH * s.KW * ib * b * a.nob;
       a.kh = s.KH;
@@ -206,8 +207,10 @@ void nchwc_conv(ThreadPool& pool, const NchwcConvShape& s, const float* x, const
         a.last = cb + a.ncb == Cb;
         a.w = w + ob * s.C * s.KH * s.KW * b + cb * a.w_cb;
         for (int64_t r = r0; r < r1; ++r) {
-          a.x = xp + (n * Cb + cb) * plane + (flat ? r * run * ib : r * s.SH * row);
-          const int64_t yo = (n * Mb + ob) * out_plane + r * run * b;
+          const int64_t q = r * run, oh = q / a.ow_n;  // the run's first output
+          a.ow0 = q % a.ow_n;
+          a.x = xp + (n * Cb + cb) * plane + oh * a.x_row + a.ow0 * a.x_pos;
+          const int64_t yo = (n * Mb + ob) * out_plane + q * b;
           a.count = std::min(run, HW - r * run);
           a.y = y + yo;
           a.z = z && a.last ? z + yo : nullptr;

@@ -47,24 +47,28 @@ struct NchwcAct {
   float lo = 0.f, hi = 0.f;
 };
 
-// One row kernel call: outputs [0, count) of one output row, for `nob`
-// output-channel blocks, summing input blocks [0, ncb). Pointers and strides
-// are in floats.
+// One row kernel call: `count` consecutive outputs of the output plane (row-major, so a run may go on into the
+// next output rows), for `nob` output-channel blocks, summing input blocks [0, ncb). A tile of positions
+// crosses row ends too: a 7-wide row is no longer a tile of 6 and a tile of 1, whose filter loads outnumber
+// its multiply-adds. Pointers and strides are in floats.
 struct NchwcRowArgs {
-  const float* x;     // the padded input at the chunk's first input block, the row's first window's top-left
+  const float* x;     // the padded input at the chunk's first input block, the first output's window's top-left
   int64_t x_cb;       // between input blocks
   int64_t x_kh;       // between kernel rows (input row length x dilation)
   int64_t x_kw;       // between kernel columns (b x dilation)
-  int64_t x_pos;      // between neighbouring outputs' windows (input block x stride)
+  int64_t x_pos;      // between neighbouring outputs' windows in a row (input block x stride)
+  int64_t x_row;      // between the windows of vertically neighbouring outputs (input row length x stride)
+  int64_t ow0;        // the first output's column
+  int64_t ow_n;       // outputs a row (OW)
   int64_t icb;        // channels per input block: b, or 1 for an NCHW input
   const float* w;     // blocked filter (nchwc_filter) at the group's first input block
   int64_t w_cb;       // between input blocks (KH x KW x icb x nob x b)
   int64_t kh, kw;     // kernel size
   int64_t ncb;        // input blocks summed by this call
   int64_t nob;        // output blocks, 1 to the path's maximum
-  float* y;           // output at (first output block, this row, position 0)
+  float* y;           // output at (first output block, the first output)
   int64_t y_ob;       // between output blocks (OH x OW x b)
-  int64_t count;      // outputs in the row
+  int64_t count;      // outputs in the run
   const float* bias;  // at the first output block's channels, or nullptr; used when `first`
   const float* z;     // the residual in y's layout, or nullptr; used when `last`
   bool first, last;   // the first call of a sum starts from the bias, the last adds z and the activation
