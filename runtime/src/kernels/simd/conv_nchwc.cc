@@ -179,8 +179,12 @@ void nchwc_conv(ThreadPool& pool, const NchwcConvShape& s, const float* x, const
   const int64_t HW = s.OH * s.OW, run = 48, rows = (HW + run - 1) / run;
   const int64_t groups = (Mb + k.max_blocks - 1) / k.max_blocks, units = s.N * groups * rows;
   const int64_t out_plane = HW * b;
-  // Tasks: runs of rows of one (image, output block group); at least a few rows each.
-  const int64_t grain = std::max<int64_t>(1, std::min<int64_t>(rows, 4096 / std::max<int64_t>(1, run * 16)));
+  // Tasks: runs of one (image, output block group); up to 5 a task, fewer where a run's multiply-adds are
+  // many (about 256K a task is enough): SqueezeNet's 13x13 squeezes (512 -> 64 1x1, 4 runs of 1.5M) were
+  // one task of 4 runs, on one thread at 2 threads.
+  const int64_t run_macs = run * std::min<int64_t>(Mb, k.max_blocks) * b * s.C * s.KH * s.KW;
+  const int64_t grain = std::max<int64_t>(
+      1, std::min({rows, int64_t{5}, ((int64_t{1} << 18) + run_macs - 1) / std::max<int64_t>(1, run_macs)}));
   pool.parallel_for(units, grain, [&](int64_t u0, int64_t u1) {
     while (u0 < u1) {
       const int64_t ng = u0 / rows, r0 = u0 % rows, r1 = std::min(rows, r0 + (u1 - u0));
