@@ -173,6 +173,39 @@ def test_register_tiles_across_row_ends(tmp_path, threads, side, kernel, stride,
         assert "ReorderInput" in reorders(names)
 
 
+@pytest.mark.parametrize(
+    "op, kernel, stride, pads, extra",
+    [
+        ("MaxPool", 3, 2, [1, 1, 1, 1], {}),
+        ("MaxPool", 3, 1, [1, 1, 1, 1], {}),
+        ("MaxPool", 2, 2, [0, 0, 0, 0], {"ceil_mode": 1}),
+        ("AveragePool", 3, 1, [1, 1, 1, 1], {"count_include_pad": 0}),
+        ("AveragePool", 3, 2, [1, 2, 1, 0], {"count_include_pad": 1}),
+        ("AveragePool", 5, 3, [2, 2, 2, 2], {"ceil_mode": 1}),
+    ],
+)
+def test_blocked_pools(tmp_path, op, kernel, stride, pads, extra):
+    """Max and average pools between blocked convolutions, their inner windows four positions at a time and
+    the windows at the edges one by one: strides 1 to 3, symmetric and asymmetric pads, count_include_pad,
+    ceil_mode; a 31-wide map (several groups of four and a remainder), batch 2, against onnx.reference."""
+    nodes = [
+        conv_node("x", "w0", "t", pads=[2] * 4, dilations=[2, 2]),
+        helper.make_node(op, ["t"], ["p"], kernel_shape=[kernel] * 2, strides=[stride] * 2, pads=pads, **extra),
+        conv_node("p", "w1", "y", pads=[2] * 4, dilations=[2, 2]),
+    ]
+    m = model(
+        nodes,
+        [tensor("x", TensorProto.FLOAT, [2, 32, 13, 31])],
+        [tensor("y", TensorProto.FLOAT, None)],
+        [weight("w0", 32, 32, 3, 3), weight("w1", 32, 32, 3, 3)],
+    )
+    feeds = {"x": RNG.standard_normal((2, 32, 13, 31)).astype(np.float32)}
+    got, names = run_profiled(m, feeds, tmp_path=tmp_path)
+    np.testing.assert_allclose(got[0], ReferenceEvaluator(m).run(None, feeds)[0], rtol=1e-4, atol=1e-4)
+    if BLOCKED:
+        assert reorders(names) == ["ReorderInput", "ReorderOutput"]
+
+
 @pytest.mark.parametrize("z_shape", [(2, 32, 1, 1), (1, 32, 11, 13), (32, 1, 1)])
 def test_residuals_of_another_shape_stay_nchw(tmp_path, z_shape):
     """A Conv + Add whose other input broadcasts (a [N, M, 1, 1] one, a batch of 1 against 2, a lower rank)
