@@ -125,6 +125,10 @@ struct NchwcKernel {
   NchwcGlobalPool global_max = nullptr, global_avg = nullptr;
   int block = 0;       // b
   int max_blocks = 0;  // nob's largest value
+  // Where the filter slice of one call (its input blocks' taps) is sized to stay: a quarter of L2 (the
+  // AVX-512 tile, whose 24 accumulators a call stores and the next call reloads), or two thirds of L1 and at
+  // most 128 channels (the AVX2 tile).
+  bool sums_in_l2 = false;
 };
 NchwcKernel nchwc_kernel_avx2();
 NchwcKernel nchwc_kernel_avx512();

@@ -315,6 +315,7 @@ NchwcKernel table() {
   k.global_avg = global_pool<V, false>;
   k.block = V::kLanes;
   k.max_blocks = V::kBlocks;
+  k.sums_in_l2 = V::kSumsInL2;
   return k;
 }
 
