@@ -169,7 +169,7 @@ void nchwc_conv(ThreadPool& pool, const NchwcConvShape& s, const float* x, const
   // Input blocks summed per call. Each call ends by storing its tile's partial sums and the next one starts
   // by loading them, so fewer, longer calls pay that less often. The AVX-512 path sizes the filter slice a
   // call reads (nob blocks x taps x b x b floats) to a quarter of L2, from where it streams: on an AMD EPYC
-  // Zen 4 (32K L1, 1M L2) the 1x1s went from 90-101 to 103-115 GFLOPS and the 3x3s from 99-106 to 106-114
+  // Zen 4 (32K L1, 1M L2) the 1x1s went from 97-101 to 108-113 GFLOPS and the 3x3s from 99-106 to 106-112
   // against slices within two thirds of L1 (5 blocks for a 1x1, 1 for a 3x3), 1 thread. The AVX2 path keeps
   // the slice within two thirds of L1 and at most 128 channels (the input a tile reads, positions x channels,
   // stays small beside it: its 1x1 1024 -> 256 on 14x14 went 1644 -> 1284 us with the cap, Intel Xeon, 1
