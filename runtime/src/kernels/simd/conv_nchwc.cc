@@ -182,18 +182,18 @@ void nchwc_conv(ThreadPool& pool, const NchwcConvShape& s, const float* x, const
   // Runs of 48 outputs of the plane the row kernel takes (row-major, across row ends), which leave a partial
   // tile once per plane rather than once per output row: ResNet-50's 7x7 maps were a tile of 6 and a tile of 1
   // per row.
-  const int64_t HW = s.OH * s.OW, run = 48, rows = (HW + run - 1) / run;
-  const int64_t groups = (Mb + k.max_blocks - 1) / k.max_blocks, units = s.N * groups * rows;
+  const int64_t HW = s.OH * s.OW, run = 48, runs = (HW + run - 1) / run;
+  const int64_t groups = (Mb + k.max_blocks - 1) / k.max_blocks, units = s.N * groups * runs;
   const int64_t out_plane = HW * b;
   // Tasks: runs of one (image, output block group); up to 5 a task, fewer where a run's multiply-adds are
   // many (about 256K a task is enough): SqueezeNet's 13x13 squeezes (512 -> 64 1x1, 4 runs of 1.5M) were
   // one task of 4 runs, on one thread at 2 threads.
   const int64_t run_macs = run * std::min<int64_t>(Mb, k.max_blocks) * b * s.C * s.KH * s.KW;
   const int64_t grain = std::max<int64_t>(
-      1, std::min({rows, int64_t{5}, ((int64_t{1} << 18) + run_macs - 1) / std::max<int64_t>(1, run_macs)}));
+      1, std::min({runs, int64_t{5}, ((int64_t{1} << 18) + run_macs - 1) / std::max<int64_t>(1, run_macs)}));
   pool.parallel_for(units, grain, [&](int64_t u0, int64_t u1) {
     while (u0 < u1) {
-      const int64_t ng = u0 / rows, r0 = u0 % rows, r1 = std::min(rows, r0 + (u1 - u0));
+      const int64_t ng = u0 / runs, r0 = u0 % runs, r1 = std::min(runs, r0 + (u1 - u0));
       const int64_t n = ng / groups, ob = (ng % groups) * k.max_blocks;
       NchwcRowArgs a{};
       a.nob = std::min<int64_t>(k.max_blocks, Mb - ob);
@@ -219,7 +219,7 @@ void nchwc_conv(ThreadPool& pool, const NchwcConvShape& s, const float* x, const
         for (int64_t r = r0; r < r1; ++r) {
           const int64_t q = r * run, oh = q / a.ow_n;  // the run's first output
           a.ow0 = q % a.ow_n;
-          a.x = xp + (n * Cb + cb) * plane + oh * a.x_row + a.ow0 * a.x_pos;
+          a.x = xp + (n * Cb + cb) * plane + oh * a.x_row;
           const int64_t yo = (n * Mb + ob) * out_plane + q * b;
           a.count = std::min(run, HW - r * run);
           a.y = y + yo;

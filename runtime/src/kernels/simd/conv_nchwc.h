@@ -52,7 +52,7 @@ struct NchwcAct {
 // crosses row ends too: a 7-wide row is no longer a tile of 6 and a tile of 1, whose filter loads outnumber
 // its multiply-adds. Pointers and strides are in floats.
 struct NchwcRowArgs {
-  const float* x;     // the padded input at the chunk's first input block, the first output's window's top-left
+  const float* x;     // the padded input at the chunk's first input block, the first output's row's column-0 window
   int64_t x_cb;       // between input blocks
   int64_t x_kh;       // between kernel rows (input row length x dilation)
   int64_t x_kw;       // between kernel columns (b x dilation)

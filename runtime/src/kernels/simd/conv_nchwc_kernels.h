@@ -82,12 +82,18 @@ PIONNX_NCHWC_TARGET inline void tile(const NchwcRowArgs& a, const float* const* 
 struct Windows {
   const float* row;  // the window of the current output row's column 0
   int64_t col;
-  const float* next(const NchwcRowArgs& a) {
-    const float* p = row + col * a.x_pos;
-    if (++col == a.ow_n) {
+  const float* at(const NchwcRowArgs& a) const { return row + col * a.x_pos; }
+  // n outputs on, at most to the end of the current row.
+  void advance(const NchwcRowArgs& a, int64_t n) {
+    col += n;
+    if (col == a.ow_n) {
       col = 0;
       row += a.x_row;
     }
+  }
+  const float* next(const NchwcRowArgs& a) {
+    const float* p = at(a);
+    advance(a, 1);
     return p;
   }
 };
@@ -108,15 +114,15 @@ PIONNX_NCHWC_TARGET inline void tail(const NchwcRowArgs& a, Windows& win, int64_
 template <class V, int NB>
 PIONNX_NCHWC_TARGET inline void row_blocks(const NchwcRowArgs& a) {
   constexpr int L = V::kLanes, NP = V::kPositions;
-  Windows win{a.x - a.ow0 * a.x_pos, a.ow0};
+  Windows win{a.x, a.ow0};
   int64_t i = 0;
   for (; i + NP <= a.count; i += NP) {
     float* y = a.y + i * L;
     const float* z = a.z ? a.z + i * L : nullptr;
     const float* xs[NP];
     if (win.col + NP <= a.ow_n) {
-      xs[0] = win.row + win.col * a.x_pos;
-      for (int p = 0; p < NP; ++p) win.next(a);
+      xs[0] = win.at(a);
+      win.advance(a, NP);
       tile<V, NB, NP, true>(a, xs, y, z);
     } else {
       for (int p = 0; p < NP; ++p) xs[p] = win.next(a);
@@ -260,10 +266,9 @@ PIONNX_NCHWC_TARGET void pool(const NchwcPoolArgs& a) {
         V::store(a.y + (oh * a.OW + ow + q) * L, r);
       }
     }
-    const int64_t quad_end = lo + (hi - lo) / kQ * kQ;
-    for (int64_t ow = 0; ow < a.OW; ++ow) {
-      if (ow == lo) ow = quad_end;
-      if (ow >= a.OW) break;
+    // One position, its window clipped to the input's columns: the edges, and the inner positions short of a
+    // group of four.
+    auto one = [&](int64_t ow) {
       const int64_t w0 = ow * a.SW - a.pad_left;
       const int64_t ws = w0 < 0 ? 0 : w0, we = w0 + a.KW < a.W ? w0 + a.KW : a.W;
       vec acc = IsMax ? V::set1(-__builtin_inff()) : V::zero();
@@ -278,7 +283,9 @@ PIONNX_NCHWC_TARGET void pool(const NchwcPoolArgs& a) {
         acc = n > 0 ? V::mul(acc, V::set1(1.f / static_cast<float>(n))) : V::zero();
       }
       V::store(a.y + (oh * a.OW + ow) * L, acc);
-    }
+    };
+    for (int64_t ow = 0; ow < lo; ++ow) one(ow);
+    for (int64_t ow = lo + (hi - lo) / kQ * kQ; ow < a.OW; ++ow) one(ow);
   }
 }
 
