@@ -229,6 +229,29 @@ PIONNX_NCHWC_TARGET void reorder(const float* src, int64_t HW, float* dst) {
     for (int c = 0; c < L; ++c) dst[In ? blocked(c, p) : planes(c, p)] = src[In ? planes(c, p) : blocked(c, p)];
 }
 
+// One pooled position, its window clipped to the input's columns (the edges, and the inner positions short of
+// a group of four): input rows [hs, he) of output row oh, `rows` of them counted by an average.
+template <class V, bool IsMax>
+PIONNX_NCHWC_TARGET inline void pool_one(const NchwcPoolArgs& a, int64_t oh, int64_t ow, int64_t hs, int64_t he,
+                                         int64_t rows) {
+  using vec = typename V::vec;
+  constexpr int L = V::kLanes;
+  const int64_t w0 = ow * a.SW - a.pad_left;
+  const int64_t ws = w0 < 0 ? 0 : w0, we = w0 + a.KW < a.W ? w0 + a.KW : a.W;
+  vec acc = IsMax ? V::set1(-__builtin_inff()) : V::zero();
+  for (int64_t h = hs; h < he; ++h) {
+    const float* xr = a.x + (h * a.W + ws) * L;
+    for (int64_t w = ws; w < we; ++w, xr += L) acc = IsMax ? V::max(acc, V::load(xr)) : V::add(acc, V::load(xr));
+  }
+  if (!IsMax) {
+    const int64_t cols =
+        a.count_include_pad ? (w0 + a.KW < a.W + a.pad_right ? w0 + a.KW : a.W + a.pad_right) - w0 : we - ws;
+    const int64_t n = rows * cols;
+    acc = n > 0 ? V::mul(acc, V::set1(1.f / static_cast<float>(n))) : V::zero();
+  }
+  V::store(a.y + (oh * a.OW + ow) * L, acc);
+}
+
 // Pools: one vector per position's block of channels; the window clipped to the input. Positions whose
 // window lies inside the row's columns go four at a time, in four accumulators: one position's window is a
 // chain of dependent max or add instructions (9 for 3x3), which one position alone leaves waiting on their
@@ -266,26 +289,8 @@ PIONNX_NCHWC_TARGET void pool(const NchwcPoolArgs& a) {
         V::store(a.y + (oh * a.OW + ow + q) * L, r);
       }
     }
-    // One position, its window clipped to the input's columns: the edges, and the inner positions short of a
-    // group of four.
-    auto one = [&](int64_t ow) {
-      const int64_t w0 = ow * a.SW - a.pad_left;
-      const int64_t ws = w0 < 0 ? 0 : w0, we = w0 + a.KW < a.W ? w0 + a.KW : a.W;
-      vec acc = IsMax ? V::set1(-__builtin_inff()) : V::zero();
-      for (int64_t h = hs; h < he; ++h) {
-        const float* xr = a.x + (h * a.W + ws) * L;
-        for (int64_t w = ws; w < we; ++w, xr += L) acc = IsMax ? V::max(acc, V::load(xr)) : V::add(acc, V::load(xr));
-      }
-      if (!IsMax) {
-        const int64_t cols =
-            a.count_include_pad ? (w0 + a.KW < a.W + a.pad_right ? w0 + a.KW : a.W + a.pad_right) - w0 : we - ws;
-        const int64_t n = rows * cols;
-        acc = n > 0 ? V::mul(acc, V::set1(1.f / static_cast<float>(n))) : V::zero();
-      }
-      V::store(a.y + (oh * a.OW + ow) * L, acc);
-    };
-    for (int64_t ow = 0; ow < lo; ++ow) one(ow);
-    for (int64_t ow = lo + (hi - lo) / kQ * kQ; ow < a.OW; ++ow) one(ow);
+    for (int64_t ow = 0; ow < lo; ++ow) pool_one<V, IsMax>(a, oh, ow, hs, he, rows);
+    for (int64_t ow = lo + (hi - lo) / kQ * kQ; ow < a.OW; ++ow) pool_one<V, IsMax>(a, oh, ow, hs, he, rows);
   }
 }
 
