@@ -37,7 +37,7 @@ def test_simd_info_in_process():
         forced = os.environ.get(f"PIONNX_{family.upper()}")
         if forced in available:
             assert info[family] == forced
-        elif not forced and family == "nchwc":  # AVX2's blocked kernel only when named
+        elif not forced and family == "nchwc":  # AVX2's and NEON's blocked kernels only when named
             assert info[family] == ("avx512" if "avx512" in available else "generic")
         elif not forced and family != "sgemm":  # aarch64's SGEMM: see below
             assert info[family] == available[-1]
@@ -382,16 +382,14 @@ def assert_forced_paths_match_the_reference(family, paths, model, feeds, tmp_pat
 
 
 def expected_nchwc_paths() -> list[str]:
-    """The NCHWc paths this CPU runs (conv_nchwc.cc's rule): x86 only, AVX2 + FMA, AVX-512 F."""
-    if sdc._aarch64() or sdc.is_arm32():
-        return ["generic"]
+    """The NCHWc paths this CPU runs (conv_nchwc.cc's rule): AVX2 + FMA, AVX-512 F; NEON (blocks of 4)."""
     return expected_family_paths({"avx512f"})
 
 
 def test_nchwc_paths_follow_the_cpu():
-    """The blocked-layout kernels (16 channels a block with AVX-512 F, 8 with AVX2 + FMA) this CPU runs;
-    generic, where no graph is blocked. The default is avx512 where the CPU has it, else generic (the AVX2
-    path runs when PIONNX_NCHWC names it), checked in test_simd_info_in_process."""
+    """The blocked-layout kernels (16 channels a block with AVX-512 F, 8 with AVX2 + FMA, 4 with NEON) this
+    CPU runs; generic, where no graph is blocked. The default is avx512 where the CPU has it, else generic (the
+    AVX2 and NEON paths run when PIONNX_NCHWC names them), checked in test_simd_info_in_process."""
     assert pionnx.simd_paths()["nchwc"] == expected_nchwc_paths()
 
 

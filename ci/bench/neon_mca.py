@@ -116,6 +116,9 @@ KERNELS = [
         default_on=(*IN_ORDER, "cortex-a57", "cortex-a72"),
     ),
     Kernel("depthwise 3x3 row", "depthwise_neon.cc", "row_neon", "float"),
+    # The blocked (NCHWc, pack4) row kernel, taken only with PIONNX_NCHWC=neon: its densest loop over every
+    # instantiation (the tile of the most output blocks and positions, input blocks stepped inside).
+    Kernel("nchwc row, blocked conv", "conv_nchwc_neon.cc", "row_blocks", "float"),
     Kernel("depthwise 3x3 s2 row", "depthwise_neon.cc", "row_s2_neon", "float"),
 ]
 
@@ -289,7 +292,11 @@ def measure(min_percent: float) -> dict:
                 funcs = functions_named(asm_cache[kernel.source], kernel.function)
                 if not funcs:
                     raise RuntimeError(f"{target.name}: no function matching {kernel.function} in {kernel.source}")
-                loop = innermost_loop(asm_cache[kernel.source][funcs[0]], kernel.kind)
+                # A template's instantiations (or a function's clones) are all its functions: the densest loop.
+                loop = max(
+                    (innermost_loop(asm_cache[kernel.source][f], kernel.kind) for f in funcs),
+                    key=lambda lp: (sum(ops_of(x, kernel.kind) for x in lp) / max(1, len(lp)), len(lp)),
+                )
                 if not loop:
                     raise RuntimeError(f"{target.name}: no multiply-accumulate loop found in {funcs[0]}")
                 ops = sum(ops_of(x, kernel.kind) for x in loop)

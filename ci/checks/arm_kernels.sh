@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Cross-builds tests/cpp/sgemm_check, qgemm_check, fastmath_check,
-# depthwise_check and thread_pool_check (the float and the integer GEMM, the
-# vector math, the depthwise rows, the pool's two-pass regions) for armv7
+# depthwise_check, nchwc_check and thread_pool_check (the float and the
+# integer GEMM, the vector math, the depthwise rows, the blocked NCHWc
+# convolutions and pools, the pool's two-pass regions) for armv7
 # (and aarch64 when that cross compiler is installed) with the wheel's flags
 # and runs them under qemu-user (the pool's check on the host too):
 # correctness of every micro-kernel against a naive reference, run-time NEON
@@ -97,34 +98,38 @@ x86_files() {  # FAMILY: its x86 table files (AVX2, and AVX-512 where it has one
   for f in "$simd/${1}_avx2.cc" "$simd/${1}_avx512.cc"; do [[ -f "$f" ]] && echo "$f"; done
   return 0
 }
-family_check_armv7() {  # FAMILY CHECK ENV_VAR
-  local family="$1" check="$2" var="$3" cpu
-  local family_objs=() x86=()
+family_check_armv7() {  # FAMILY CHECK ENV_VAR [PATH: the NEON path's name, for a family that takes it only when named]
+  local family="$1" check="$2" var="$3" named="${4:-}" cpu
+  local family_objs=() x86=() pick=()
+  [[ -n "$named" ]] && pick=("$var=$named")
   mapfile -t x86 < <(x86_files "$family")
   compile_armv7 family_objs "$simd/${family}_neon.cc" "$simd/$family.cc" "${x86[@]}" "tests/cpp/$check.cc"
   $cxx "${base[@]}" "${family_objs[@]}" "$out/armv7_${family}_neon.o" "$out/armv7_cpu_features.o" \
-    "$out/armv7_file_io.o" -o "$out/${check}_armv7" -pthread
+    "$out/armv7_file_io.o" "$out/armv7_thread_pool.o" -o "$out/${check}_armv7" -pthread
   if arm-linux-gnueabihf-objdump -d "$out/armv7_$family.o" | grep -qE '\bq[0-9]+\b'; then
     echo "$family.o uses NEON registers: the baseline flags leaked" >&2; exit 1
   fi
   for cpu in cortex-a15 cortex-a8 cortex-r5f; do
-    echo "== qemu-arm -cpu $cpu $check"
-    "$qemu_arm" -cpu "$cpu" -L /usr/arm-linux-gnueabihf "$out/${check}_armv7"
+    echo "== qemu-arm -cpu $cpu ${pick[*]} $check"
+    env "${pick[@]}" "$qemu_arm" -cpu "$cpu" -L /usr/arm-linux-gnueabihf "$out/${check}_armv7"
   done
   env "$var=generic" "$qemu_arm" -cpu cortex-a15 -L /usr/arm-linux-gnueabihf "$out/${check}_armv7"
 }
-family_check_aarch64() {  # FAMILY CHECK ENV_VAR
-  local family="$1" check="$2" var="$3" x86=()
+family_check_aarch64() {  # FAMILY CHECK ENV_VAR [PATH]
+  local family="$1" check="$2" var="$3" named="${4:-}" x86=() pick=()
+  [[ -n "$named" ]] && pick=("$var=$named")
   mapfile -t x86 < <(x86_files "$family")
   aarch64-linux-gnu-g++ "${common[@]}" -Wno-psabi "$simd/$family.cc" "${x86[@]}" \
     "$simd/${family}_neon.cc" runtime/src/platform/cpu_features.cc runtime/src/platform/file_io.cc \
-    "tests/cpp/$check.cc" -o "$out/${check}_aarch64" -pthread
-  echo "== qemu-aarch64 $check"
-  "$qemu_a64" -L /usr/aarch64-linux-gnu "$out/${check}_aarch64"
+    runtime/src/platform/thread_pool.cc "tests/cpp/$check.cc" -o "$out/${check}_aarch64" -pthread
+  echo "== qemu-aarch64 ${pick[*]} $check"
+  env "${pick[@]}" "$qemu_a64" -L /usr/aarch64-linux-gnu "$out/${check}_aarch64"
   env "$var=generic" "$qemu_a64" -L /usr/aarch64-linux-gnu "$out/${check}_aarch64"
 }
 family_check_armv7 elementwise_math fastmath_check PIONNX_FASTMATH
 family_check_armv7 depthwise depthwise_check PIONNX_DEPTHWISE
+# The blocked (NCHWc, "pack4") convolutions, pools and reorders: their NEON path runs only when named.
+family_check_armv7 conv_nchwc nchwc_check PIONNX_NCHWC neon
 
 # --- the thread pool's two-pass regions (DynamicQuantizeLinear's range, then its quantize): on
 # the host under ThreadSanitizer, and on ARM, whose memory order is weaker than x86's.
@@ -153,6 +158,7 @@ if command -v aarch64-linux-gnu-g++ >/dev/null && [ -n "$qemu_a64" ]; then
   PIONNX_QGEMM=generic "$qemu_a64" -L /usr/aarch64-linux-gnu "$out/qgemm_check_aarch64"
   family_check_aarch64 elementwise_math fastmath_check PIONNX_FASTMATH
   family_check_aarch64 depthwise depthwise_check PIONNX_DEPTHWISE
+  family_check_aarch64 conv_nchwc nchwc_check PIONNX_NCHWC neon
   aarch64-linux-gnu-g++ "${common[@]}" "${pool_srcs[@]}" -o "$out/thread_pool_check_aarch64" -pthread
   echo "== qemu-aarch64 thread_pool_check"
   "$qemu_a64" -L /usr/aarch64-linux-gnu "$out/thread_pool_check_aarch64"

@@ -1,7 +1,7 @@
 // onnxruntime's NchwcTransformer, the layout level (ORT_ENABLE_ALL): float
 // 2-D convolutions of one group whose input and output channel counts are
 // multiples of the NCHWc block (simd::nchwc_block(): 16 on AVX-512, 8 on
-// AVX2; none elsewhere, and the pass does nothing), or whose input has fewer
+// AVX2, 4 on NEON; none on the generic path, and the pass does nothing), or whose input has fewer
 // channels than a block (a first layer's image, read as NCHW), become
 // com.microsoft.nchwc Conv, reading and writing channels in blocks
 // (kernels/simd/conv_nchwc.h). Between two of them a tensor stays blocked:

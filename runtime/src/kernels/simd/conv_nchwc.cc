@@ -15,10 +15,17 @@ namespace pionnx {
 namespace simd {
 namespace {
 
+// The NEON file is compiled with NEON (on armv7, -mfpu=neon over a baseline without it), even the code that
+// returns its table: it is not called on a CPU without NEON.
+NchwcKernel neon_kernel() { return platform::cpu_features().neon ? nchwc_kernel_neon() : NchwcKernel{}; }
+
 const NchwcKernel& active() {
   static const NchwcKernel k = [] {
     const std::string& name = nchwc_paths().active;
-    return name == "avx512" ? nchwc_kernel_avx512() : name == "avx2" ? nchwc_kernel_avx2() : NchwcKernel{};
+    return name == "avx512" ? nchwc_kernel_avx512()
+           : name == "avx2" ? nchwc_kernel_avx2()
+           : name == "neon" ? neon_kernel()
+                            : NchwcKernel{};
   }();
   return k;
 }
@@ -32,14 +39,19 @@ float* scratch(size_t n) {
 
 }  // namespace
 
-// PIONNX_NCHWC=generic|avx2|avx512 caps the choice (tests, benchmarks); generic: no blocked kernel.
+// PIONNX_NCHWC=generic|avx2|avx512|neon caps the choice (tests, benchmarks); generic: no blocked kernel.
 // The AVX2 path runs only when named: its blocked kernel (8 channels a block) is no faster than the AVX2
 // SGEMM's 6x16 tile on the same convolutions, so blocked graphs lost (ResNet-50 83 -> 91 ms, SqueezeNet 7.7
-// -> 8.8, Intel Xeon with every family forced to AVX2, 1 thread); the AVX-512 one (16 a block) wins.
+// -> 8.8, Intel Xeon with every family forced to AVX2, 1 thread); the AVX-512 one (16 a block) wins. The
+// NEON path (4 a block) runs only when named too: no ARM hardware has timed it against the NEON SGEMM's
+// im2col convolutions. llvm-mca puts its inner loop at 100 % of a Cortex-A57/A72's peak on aarch64 but
+// about 55 % of an in-order A53's (whose SGEMM has its own scheduled kernel) and 75 % of an A57's on armv7
+// (nox -s neon_mca), where the SGEMM kernels reach 84-100 %.
 const PathChoice& nchwc_paths() {
   static const PathChoice choice = platform::choose_path(
-      "NCHWc convolution", "PIONNX_NCHWC", {"generic", "avx2", "avx512"},
-      {true, nchwc_kernel_avx2().row != nullptr, nchwc_kernel_avx512().row != nullptr}, {true, false, true});
+      "NCHWc convolution", "PIONNX_NCHWC", {"generic", "avx2", "avx512", "neon"},
+      {true, nchwc_kernel_avx2().row != nullptr, nchwc_kernel_avx512().row != nullptr, neon_kernel().row != nullptr},
+      {true, false, true, false});
   return choice;
 }
 

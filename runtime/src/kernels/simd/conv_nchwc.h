@@ -1,5 +1,6 @@
 // The NCHWc family: 2-D convolution on tensors whose channels are stored in
-// blocks of b (16 on the AVX-512 path, 8 on the AVX2 one), a [N, C, H, W]
+// blocks of b (16 on the AVX-512 path, 8 on the AVX2 one, 4 on NEON: ncnn's
+// "pack4"), a [N, C, H, W]
 // tensor as [N][C / b][H][W][b], the layout onnxruntime's NCHWc kernels use
 // (MLAS). One vector holds one position's b channels, so an output tile is a
 // few output-channel blocks by a few positions of a row, each input channel
@@ -12,9 +13,9 @@
 // reorders at their ends; models and the API never see it.
 //
 // The driver (conv_nchwc.cc) holds the reorders, the padded copy, the tasks
-// and the run-time choice (PIONNX_NCHWC=generic|avx2|avx512); the row kernels are
+// and the run-time choice (PIONNX_NCHWC=generic|avx2|avx512|neon); the row kernels are
 // written once in conv_nchwc_kernels.h over a vector type, instantiated in
-// conv_nchwc_avx2.cc and conv_nchwc_avx512.cc.
+// conv_nchwc_avx2.cc, conv_nchwc_avx512.cc and conv_nchwc_neon.cc.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -27,11 +28,12 @@ class ThreadPool;
 
 namespace simd {
 
-// PIONNX_NCHWC=generic|avx2|avx512 caps the choice; "generic" (where
-// no blocked kernel runs) leaves every graph in NCHW.
+// PIONNX_NCHWC=generic|avx2|avx512|neon caps the choice; "generic" (where
+// no blocked kernel runs) leaves every graph in NCHW. AVX2 and NEON run only
+// when named (conv_nchwc.cc says why).
 const PathChoice& nchwc_paths();
 
-// Channels per block of the active path (16 or 8), 0 on "generic".
+// Channels per block of the active path (16, 8 or 4), 0 on "generic".
 int nchwc_block();
 
 // The input's channels per block for a convolution of C input channels: the
@@ -132,6 +134,7 @@ struct NchwcKernel {
 };
 NchwcKernel nchwc_kernel_avx2();
 NchwcKernel nchwc_kernel_avx512();
+NchwcKernel nchwc_kernel_neon();
 
 // The filter [M][C][KH][KW] (M a multiple of b), per group of the kernel's
 // max_blocks output blocks (fewer in the last): [C/ib][KH][KW][ib][blocks][b out],

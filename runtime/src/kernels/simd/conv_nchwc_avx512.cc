@@ -21,6 +21,7 @@ struct V512 {
   using vec = __m512;
   static constexpr int kLanes = 16, kBlocks = 4, kPositions = 6, kDepthwisePositions = 8;
   static constexpr bool kSumsInL2 = true;
+  static constexpr bool kLaneMadd = false;  // broadcasts from memory: x86 has no multiply by lane
   PIONNX_NCHWC_TARGET static vec load(const float* p) { return _mm512_loadu_ps(p); }
   PIONNX_NCHWC_TARGET static void store(float* p, vec v) { _mm512_storeu_ps(p, v); }
   PIONNX_NCHWC_TARGET static vec broadcast(const float* p) { return _mm512_set1_ps(*p); }

@@ -12,6 +12,7 @@
 // of a sum starts from the bias, later ones from the partial sums in y; the
 // last one adds the residual and applies Relu or Clip before storing.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 
 #include "kernels/simd/conv_nchwc.h"
@@ -29,6 +30,36 @@ PIONNX_NCHWC_TARGET inline typename V::vec finish(const NchwcAct& act, typename 
   return v;
 }
 
+// The tile's sums to y: partial, or (the last call) finished.
+template <class V, int NB, int NP>
+PIONNX_NCHWC_TARGET inline void store_tile(const NchwcRowArgs& a, const typename V::vec (*acc)[NP], float* y,
+                                           const float* z) {
+  constexpr int L = V::kLanes;
+  _Pragma("GCC unroll 8") for (int j = 0; j < NB; ++j) {
+    _Pragma("GCC unroll 16") for (int p = 0; p < NP; ++p) {
+      const typename V::vec v = acc[j][p];
+      V::store(y + j * a.y_ob + p * L, a.last ? finish<V>(a.act, v, z ? z + j * a.y_ob + p * L : nullptr) : v);
+    }
+  }
+}
+
+// Lane form (V::kLaneMadd, NEON): a blocked input's L channels at a position are one vector load, and input
+// channel `Lane` multiplies by that vector's lane (fmla by element): NP loads for L x NB x NP multiply-adds
+// instead of one replicated load per position and channel. The filter vectors of channels Lane.. in turn.
+template <class V, int NB, int NP, int Lane>
+PIONNX_NCHWC_TARGET inline void lane_madds(const float* wt, const typename V::vec* xv, typename V::vec (*acc)[NP]) {
+  using vec = typename V::vec;
+  constexpr int L = V::kLanes;
+  vec wv[NB];
+  _Pragma("GCC unroll 8") for (int j = 0; j < NB; ++j) wv[j] = V::load(wt + (Lane * NB + j) * L);
+  _Pragma("GCC unroll 16") for (int p = 0; p < NP; ++p) {
+    _Pragma("GCC unroll 8") for (int j = 0; j < NB; ++j) {
+      acc[j][p] = V::template fmadd_lane<Lane>(wv[j], xv[p], acc[j][p]);
+    }
+  }
+  if constexpr (Lane + 1 < L) lane_madds<V, NB, NP, Lane + 1>(wt, xv, acc);
+}
+
 // Strided: the tile's NP windows are x_pos apart (one output row), xs[0] the first; else xs lists the NP
 // windows (a tile across a row end). The strided form keeps its pointer arithmetic in registers: the listed one
 // alone cost 1x1 convolutions 5 % (64 -> 256 on 56x56, 1024 -> 256 on 14x14, AMD EPYC Zen 4, 1 thread).
@@ -36,10 +67,12 @@ template <class V, int NB, int NP, bool Strided>
 PIONNX_NCHWC_TARGET inline void tile(const NchwcRowArgs& a, const float* const* xs, float* y, const float* z) {
   using vec = typename V::vec;
   constexpr int L = V::kLanes;
+  // Every loop over the tile fully unrolled, so the accumulators are registers (GCC 12 for aarch64 left the
+  // final loop rolled and kept acc in memory, storing all of it on every multiply-add step).
   vec acc[NB][NP];
-  for (int j = 0; j < NB; ++j) {
+  _Pragma("GCC unroll 8") for (int j = 0; j < NB; ++j) {
     const vec init = !a.first ? V::zero() : a.bias ? V::load(a.bias + j * L) : V::zero();
-    for (int p = 0; p < NP; ++p) acc[j][p] = a.first ? init : V::load(y + j * a.y_ob + p * L);
+    _Pragma("GCC unroll 16") for (int p = 0; p < NP; ++p) acc[j][p] = a.first ? init : V::load(y + j * a.y_ob + p * L);
   }
   const float* w = a.w;
   // The inner loop steps through a block's input channels, or, for an NCHW input (one channel a "block": a
@@ -47,9 +80,32 @@ PIONNX_NCHWC_TARGET inline void tile(const NchwcRowArgs& a, const float* const* 
   // tap set up its six input pointers for every tap (ResNet-50's 7x7 first layer, 1842 against onnxruntime's
   // 1308 us).
   const bool columns = a.icb == 1;
-  const int64_t steps = columns ? a.kw : a.icb, x_step = columns ? a.x_kw : 1, kws = columns ? 1 : a.kw;
+  // The innermost loop's counts and strides as pointer-sized integers (the same as int64_t on 64-bit targets;
+  // on armv7, int64_t counters cost two instructions a step).
+  const ptrdiff_t steps = columns ? a.kw : a.icb, x_step = columns ? a.x_kw : 1;
+  const int64_t kws = columns ? 1 : a.kw;
   const float* x[NP];
   for (int p = 0; p < NP; ++p) x[p] = Strided ? xs[0] : xs[p];
+  if constexpr (V::kLaneMadd) {
+    // Taps outside, input blocks inside: the innermost loop steps two pointers (the filter, the input) and
+    // holds NP input vectors and NB filter vectors beside the accumulators.
+    if (!columns) {  // icb == L
+      for (int64_t kh = 0; kh < a.kh; ++kh)
+        for (int64_t kw = 0; kw < a.kw; ++kw) {
+          const float* xt[NP];
+          for (int p = 0; p < NP; ++p)
+            xt[p] = x[Strided ? 0 : p] + kh * a.x_kh + kw * a.x_kw + (Strided ? p * a.x_pos : 0);
+          const float* wt = w + (kh * a.kw + kw) * L * NB * L;
+          const ptrdiff_t x_cb = a.x_cb, w_cb = a.w_cb, ncb = a.ncb;
+          _Pragma("GCC unroll 1") for (ptrdiff_t cb = 0; cb < ncb; ++cb) {
+            vec xv[NP];
+            _Pragma("GCC unroll 16") for (int p = 0; p < NP; ++p) xv[p] = V::load(xt[p] + cb * x_cb);
+            lane_madds<V, NB, NP, 0>(wt + cb * w_cb, xv, acc);
+          }
+        }
+      return store_tile<V, NB, NP>(a, acc, y, z);
+    }
+  }
   for (int64_t cb = 0; cb < a.ncb; ++cb, w += a.w_cb) {
     for (int64_t kh = 0; kh < a.kh; ++kh) {
       for (int64_t kw = 0; kw < kws; ++kw) {
@@ -59,7 +115,7 @@ PIONNX_NCHWC_TARGET inline void tile(const NchwcRowArgs& a, const float* const* 
         const float* wt = w + (kh * a.kw + kw) * a.icb * NB * L;
         // Not unrolled: GCC interleaved the AVX2 path's unrolled iterations past its 16 registers
         // (filter vectors re-read by every multiply-add, register moves), 73-79 GFLOPS on 1x1s against 87-90.
-        _Pragma("GCC unroll 1") for (int64_t ic = 0; ic < steps; ++ic) {
+        _Pragma("GCC unroll 1") for (ptrdiff_t ic = 0; ic < steps; ++ic) {
           vec wv[NB];
           _Pragma("GCC unroll 8") for (int j = 0; j < NB; ++j) wv[j] = V::load(wt + (ic * NB + j) * L);
           _Pragma("GCC unroll 16") for (int p = 0; p < NP; ++p) {
@@ -71,11 +127,7 @@ PIONNX_NCHWC_TARGET inline void tile(const NchwcRowArgs& a, const float* const* 
     }
     for (int p = 0; p < (Strided ? 1 : NP); ++p) x[p] += a.x_cb;
   }
-  for (int j = 0; j < NB; ++j)
-    for (int p = 0; p < NP; ++p) {
-      const vec v = acc[j][p];
-      V::store(y + j * a.y_ob + p * L, a.last ? finish<V>(a.act, v, z ? z + j * a.y_ob + p * L : nullptr) : v);
-    }
+  store_tile<V, NB, NP>(a, acc, y, z);
 }
 
 // The windows of a run's outputs in turn, across row ends.
