@@ -121,6 +121,57 @@ def test_unknown_map_sizes_choose_at_run_time(tmp_path, threads):
             assert reorders(names) == ["ReorderInput", "ReorderOutput"]
 
 
+def reorder_outputs(tmp_path, m, feeds, threads):
+    """pionnx's outputs and the channel counts its ReorderOutput nodes wrote (from the profile)."""
+    opts = pionnx.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.enable_profiling = True
+    opts.profile_file_prefix = str(tmp_path / "padded")
+    sess = pionnx.InferenceSession(m.SerializeToString(), opts)
+    out = sess.run(None, feeds)
+    events = json.loads(open(sess.end_profiling()).read())
+    shapes = [
+        list(e["args"]["output_type_shape"][0].values())[0]
+        for e in events
+        if e.get("cat") == "Node" and e["name"].startswith("ReorderOutput")
+    ]
+    return out, sorted(s[1] for s in shapes)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("m_out, padded", [(60, True), (20, False)])
+def test_output_channels_padded_to_the_block(tmp_path, threads, m_out, padded):
+    """A convolution of M output channels not a multiple of the block (a classifier's 1000: SqueezeNet's last
+    layer) reading a blocked tensor runs blocked, its channels padded with zero filters to the next multiple
+    (60 -> 64 at blocks of 8 and 16), and its output is reordered back with ReorderOutput's `channels` dropping
+    the padding: the ReorderOutput writes M channels (not the 32 of its input), before the Relu, the global
+    pool and the graph output that read it. Padding more than a quarter (20 -> 32 at 16) is not done: that
+    convolution stays NCHW (at blocks of 8, 20 -> 24 is padded). Batch 2, against onnx.reference."""
+    nodes = [
+        conv_node("x", "w3", "c", pads=[1, 1, 1, 1], strides=[2, 2]),
+        helper.make_node("Relu", ["c"], ["r"]),
+        helper.make_node("Conv", ["r", "wc", "bc"], ["y"]),
+        helper.make_node("Relu", ["y"], ["yr"]),
+        helper.make_node("GlobalAveragePool", ["yr"], ["g"]),
+    ]
+    m = model(
+        nodes,
+        [tensor("x", TensorProto.FLOAT, [2, 32, 9, 11])],
+        [tensor("y", TensorProto.FLOAT, None), tensor("g", TensorProto.FLOAT, None)],
+        [weight("w3", 32, 32, 3, 3), weight("wc", m_out, 32, 1, 1), weight("bc", m_out)],
+    )
+    feeds = {"x": RNG.standard_normal((2, 32, 9, 11)).astype(np.float32)}
+    got, channels = reorder_outputs(tmp_path, m, feeds, threads)
+    for g, r in zip(got, ReferenceEvaluator(m).run(None, feeds)):
+        assert g.shape == r.shape
+        np.testing.assert_allclose(g, r, rtol=1e-4, atol=1e-4)
+    block = {"avx512": 16, "avx2": 8, "neon": 4}.get(pionnx.simd_info()["nchwc"], 0)
+    if block:
+        padded_to = -(-m_out // block) * block
+        assert padded == (padded_to * 4 <= m_out * 5) or block < 16  # the parameters' premise, at blocks of 16
+        assert channels == ([m_out] if padded_to * 4 <= m_out * 5 else [32])
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize(
     "side, kernel, stride, pad, dilation",

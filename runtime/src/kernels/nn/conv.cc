@@ -1090,18 +1090,23 @@ class NchwcConvKernel : public Kernel {
     // Depthwise: one channel a group (group = C = M), each block's channels their own filters.
     const bool depthwise = group_ > 1 && group_ == C && M == C && w.dim(1) == 1 && blk > 0 && C % blk == 0;
     PIONNX_ENFORCE(x.dtype() == DType::Float && x.rank() == 4 && (group_ == 1 || depthwise) && blk > 0 &&
-                       (C % blk == 0 || C < blk) && M % blk == 0 && (depthwise || w.dim(1) == C) &&
-                       (!z || z->dtype() == DType::Float),
-                   InvalidArgument, what, ": the NCHWc convolution takes float32 [N, C, H, W] with one group (M a ",
-                   "multiple of ", blk, " and C one too, blocked, or below it, NCHW) or one channel a group (C = M = ",
-                   "group, a multiple of ", blk, "); got X ", shape_str(x.shape()), ", W ", shape_str(w.shape()),
-                   ", group ", group_);
+                       (C % blk == 0 || C < blk) && (depthwise || w.dim(1) == C) && (!z || z->dtype() == DType::Float),
+                   InvalidArgument, what, ": the NCHWc convolution takes float32 [N, C, H, W] with one group (C a ",
+                   "multiple of ", blk, ", blocked, or below it, NCHW) or one channel a group (C = M = group, a ",
+                   "multiple of ", blk, "); got X ", shape_str(x.shape()), ", W ", shape_str(w.shape()), ", group ",
+                   group_);
     check_conv_bias(b, M, what);
+    // M not a multiple of the block (a classifier's 1000 channels): the output's channels padded to one with
+    // zero filters and biases (onnxruntime's NchwcTransformer pads the same way); ReorderOutput's `channels`
+    // takes the first M back.
+    const int64_t Mp = (M + blk - 1) / blk * blk;
+    PIONNX_ENFORCE(Mp == M || !z, InvalidArgument, what, ": the NCHWc convolution adds no Sum when M (", M,
+                   ") is not a multiple of ", blk);
     const WindowGeometry g = resolve_window(attrs_, sp.in, sp.kernel, what);
-    const Shape out{x.dim(0), M, g.out[0], g.out[1]};
+    const Shape out{x.dim(0), Mp, g.out[0], g.out[1]};
     Tensor& y = ctx.output(0, DType::Float, out);
     if (y.numel() == 0) return;
-    if (!depthwise && winograd_beats_nchwc(g, C, M) && !z) {
+    if (!depthwise && Mp == M && winograd_beats_nchwc(g, C, M) && !z) {
       // Where the layout pass could not tell (unknown shapes, where it blocks no residual) and Winograd wins by
       // more than the two reorders cost: the input out of the blocks, the NCHW node's Winograd, the output back
       // in, in buffers of the calling thread reused run after run (not conv.cc's scratch, which the paths use).
@@ -1127,11 +1132,17 @@ class NchwcConvKernel : public Kernel {
     // but Relu and Clip goes over the finished output.
     PIONNX_ENFORCE(!z || z->shape() == out, InvalidArgument, what, ": the NCHWc convolution's Sum must have the ",
                    "output's shape ", shape_str(out), ", got ", shape_str(z->shape()));
+    std::vector<float> padded_bias;
+    if (b && Mp != M) {
+      padded_bias.assign(b->data<float>(), b->data<float>() + M);
+      padded_bias.resize(static_cast<size_t>(Mp), 0.f);
+    }
+    const float* bias = !b ? nullptr : Mp != M ? padded_bias.data() : b->data<float>();
     const simd::NchwcConvShape s{x.dim(0),
                                  C,
                                  x.dim(2),
                                  x.dim(3),
-                                 M,
+                                 Mp,
                                  g.out[0],
                                  g.out[1],
                                  g.kernel[0],
@@ -1142,16 +1153,21 @@ class NchwcConvKernel : public Kernel {
                                  g.dilations[1],
                                  g.pad_begin[0],
                                  g.pad_begin[1]};
-    (depthwise ? simd::nchwc_depthwise : simd::nchwc_conv)(
-        ctx.pool(), s, x.data<float>(), wb->data(), b ? b->data<float>() : nullptr, z ? z->data<float>() : nullptr,
-        in_kernel ? act : simd::NchwcAct{}, y.data<float>());
+    (depthwise ? simd::nchwc_depthwise : simd::nchwc_conv)(ctx.pool(), s, x.data<float>(), wb->data(), bias,
+                                                           z ? z->data<float>() : nullptr,
+                                                           in_kernel ? act : simd::NchwcAct{}, y.data<float>());
     if (!in_kernel) act_.apply(y.data<float>(), y.numel());
   }
 
  private:
+  // The filter in blocks, its output channels padded with zero filters to a multiple of the block.
   static std::vector<float> blocked(const Tensor& w, bool depthwise) {
-    return depthwise ? simd::nchwc_depthwise_filter(w.data<float>(), w.dim(0), w.dim(2), w.dim(3))
-                     : simd::nchwc_filter(w.data<float>(), w.dim(0), w.dim(1), w.dim(2), w.dim(3));
+    if (depthwise) return simd::nchwc_depthwise_filter(w.data<float>(), w.dim(0), w.dim(2), w.dim(3));
+    const int64_t blk = simd::nchwc_block(), M = w.dim(0), Mp = (M + blk - 1) / blk * blk;
+    if (Mp == M) return simd::nchwc_filter(w.data<float>(), M, w.dim(1), w.dim(2), w.dim(3));
+    std::vector<float> padded(static_cast<size_t>(Mp * w.numel() / M), 0.f);
+    std::copy(w.data<float>(), w.data<float>() + w.numel(), padded.begin());
+    return simd::nchwc_filter(padded.data(), Mp, w.dim(1), w.dim(2), w.dim(3));
   }
 
   WindowAttrs attrs_;
@@ -1162,10 +1178,12 @@ class NchwcConvKernel : public Kernel {
 };
 
 // com.microsoft.nchwc ReorderInput and ReorderOutput: a float [N, C, H, W] tensor into and out of the NCHWc
-// layout (C a multiple of the block; the shape itself is unchanged).
+// layout (C a multiple of the block; the shape itself is unchanged). ReorderOutput's `channels` (default C)
+// may be fewer than C, by less than a block: the first `channels` of a blocked tensor whose channels a
+// convolution padded (NchwcConvKernel).
 class NchwcReorderKernel : public Kernel {
  public:
-  NchwcReorderKernel(const KernelInfo& info, bool in) : in_(in) {
+  NchwcReorderKernel(const KernelInfo& info, bool in) : in_(in), channels_(in ? 0 : info.node.attr_i("channels", 0)) {
     PIONNX_ENFORCE(info.node.attr_i("channels_last", 0) == 0, NotImplemented, info.node.describe(),
                    ": channels_last=1 is not supported");
   }
@@ -1176,14 +1194,27 @@ class NchwcReorderKernel : public Kernel {
     PIONNX_ENFORCE(x.dtype() == DType::Float && x.rank() == 4 && blk > 0 && x.dim(1) % blk == 0, InvalidArgument,
                    ctx.node().describe(), ": takes float32 [N, C, H, W] with C a multiple of ", blk, ", got ",
                    dtype_name(x.dtype()), " ", shape_str(x.shape()));
-    Tensor& y = ctx.output(0, DType::Float, x.shape());
-    const int64_t HW = x.dim(2) * x.dim(3);
-    if (in_) simd::nchwc_reorder_in(ctx.pool(), x.data<float>(), x.dim(0), x.dim(1), HW, y.data<float>());
-    else simd::nchwc_reorder_out(ctx.pool(), x.data<float>(), x.dim(0), x.dim(1), HW, y.data<float>());
+    const int64_t N = x.dim(0), C = x.dim(1), HW = x.dim(2) * x.dim(3), M = channels_ > 0 ? channels_ : C;
+    PIONNX_ENFORCE(M <= C && M > C - blk, InvalidArgument, ctx.node().describe(), ": channels=", channels_,
+                   " must be the input's ", C, " channels or fewer by less than a block of ", blk);
+    Tensor& y = ctx.output(0, DType::Float, {N, M, x.dim(2), x.dim(3)});
+    if (in_) return simd::nchwc_reorder_in(ctx.pool(), x.data<float>(), N, C, HW, y.data<float>());
+    if (M == C) return simd::nchwc_reorder_out(ctx.pool(), x.data<float>(), N, C, HW, y.data<float>());
+    // Per image: the whole blocks in place, the last block through a scratch plane set of its own.
+    const int64_t whole = M / blk * blk;
+    std::vector<float> last(static_cast<size_t>(blk * HW));
+    for (int64_t n = 0; n < N; ++n) {
+      const float* xn = x.data<float>() + n * C * HW;
+      float* yn = y.data<float>() + n * M * HW;
+      if (whole > 0) simd::nchwc_reorder_out(ctx.pool(), xn, 1, whole, HW, yn);
+      simd::nchwc_reorder_out(ctx.pool(), xn + whole * HW, 1, blk, HW, last.data());
+      std::copy(last.begin(), last.begin() + (M - whole) * HW, yn + whole * HW);
+    }
   }
 
  private:
   bool in_;
+  int64_t channels_;
 };
 
 }  // namespace
