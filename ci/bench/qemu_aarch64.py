@@ -13,6 +13,7 @@ network; the models are the benchmark's (`ci.bench.models`, cached in build/benc
 
     python -m ci.bench.qemu_aarch64 build/aarch64/pionnx-...-cp311-...aarch64.whl
         [--models squeezenet,mobilenetv2,resnet50,bert] [--runs 3] [--image bookworm]
+        [--env PIONNX_NCHWC=neon]   (a path pionnx takes only when named; both runtimes see it)
 
 Prints a table and writes JSON (default build/qemu-aarch64.json).
 """
@@ -106,9 +107,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--models", default=DEFAULT_MODELS)
     p.add_argument("--runs", type=int, default=3, help="timed runs per runtime and model (default 3)")
     p.add_argument("--image", default="bookworm", help="Debian generation of the arm64 run image (default bookworm)")
+    p.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="VAR=VALUE",
+        help="set in the container for both runtimes, e.g. PIONNX_NCHWC=neon to time a path pionnx takes only when"
+        " named (repeatable)",
+    )
     p.add_argument("--engine", default="docker")
     p.add_argument("--json", default=str(ROOT / "build" / "qemu-aarch64.json"))
     args = p.parse_args(argv)
+    for e in args.env:
+        if "=" not in e or not e.split("=", 1)[0].startswith("PIONNX_"):
+            raise SystemExit(f"--env {e}: expected PIONNX_VARIABLE=value")
 
     wheel = args.wheel.resolve()
     if "aarch64" not in wheel.name or not wheel.is_file():
@@ -150,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{models_dir}:/models:ro",
         "-v",
         f"{work / 'cpuinfo'}:/proc/cpuinfo:ro",
+        *[x for e in args.env for x in ("-e", e)],
         tag,
         "python3",
         "/work/inside.py",
@@ -184,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         "note": "both runtimes emulated by qemu-aarch64 on an x86-64 host: an indication, not a hardware time",
         "host_cpu": cpu_facts().get("model_name", platform.machine()),
         "image": tag,
+        "env": args.env,
         "inside": {k: v for k, v in inside.items() if k != "models"},
         "rows": rows,
         "geomean_ratio": geo,
@@ -193,7 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     out.write_text(json.dumps(report, indent=1) + "\n")
     print(
         f"under qemu-aarch64 ({tag}; host {report['host_cpu']}); pionnx {inside['pionnx']} "
-        f"[sgemm {inside['simd']['sgemm']}, qgemm {inside['simd']['qgemm']}] vs onnxruntime {inside['onnxruntime']}"
+        f"[sgemm {inside['simd']['sgemm']}, qgemm {inside['simd']['qgemm']}, nchwc {inside['simd']['nchwc']}]"
+        f"{' with ' + ' '.join(args.env) if args.env else ''} vs onnxruntime {inside['onnxruntime']}"
     )
     print(f"{'model':14} {'pionnx s':>9} {'onnxrt s':>9} {'p/ort':>6}  check")
     for r in rows:

@@ -1,21 +1,17 @@
-// onnxruntime's NchwcTransformer, the layout level (ORT_ENABLE_ALL): float
-// 2-D convolutions of one group whose input and output channel counts are
-// multiples of the NCHWc block (simd::nchwc_block(): 16 on AVX-512, 8 on
-// AVX2, 4 on NEON; none on the generic path, and the pass does nothing), or whose input has fewer
-// channels than a block (a first layer's image, read as NCHW), become
-// com.microsoft.nchwc Conv, reading and writing channels in blocks
-// (kernels/simd/conv_nchwc.h). Output channels that are not a multiple of
-// the block are padded by the kernel (zero filters, at most a quarter more:
-// a classifier's 1000 as 1008), as onnxruntime's transformer pads them; such
-// an output is only reordered back (ReorderOutput's `channels` drops the
-// padding), never read blocked: SqueezeNet's last convolution, 2.0 -> 1.7 ms. Between two of them a tensor stays
-// blocked: through 2-D max and average pools (com.microsoft.nchwc MaxPool, AveragePool), elementwise activations,
-// elementwise operators of two blocked inputs of one known shape, and a channel Concat of blocked inputs (the last
-// three run unchanged: their results do not depend on where an element sits). A global pool of a blocked tensor writes
-// [N, C, 1, 1], whose blocked and NCHW orders are the same. ReorderInput goes before the first blocked reader of an
-// NCHW tensor, ReorderOutput before the first NCHW reader of a blocked one (and for graph outputs and values a subgraph
-// reads), so the model's inputs, outputs and every other node see NCHW as
-// before.
+// onnxruntime's NchwcTransformer, the layout level (ORT_ENABLE_ALL): float 2-D convolutions of one group whose input
+// and output channel counts are multiples of the NCHWc block (simd::nchwc_block(): 16 on AVX-512, 8 on AVX2, 4 on NEON;
+// none on the generic path, and the pass does nothing), or whose input has fewer channels than a block (a first layer's
+// image, read as NCHW), become com.microsoft.nchwc Conv, reading and writing channels in blocks
+// (kernels/simd/conv_nchwc.h). Output channels that are not a multiple of the block are padded by the kernel (zero
+// filters, at most a quarter more: a classifier's 1000 as 1008), as onnxruntime's transformer pads them; such an output
+// is only reordered back (ReorderOutput's `channels` drops the padding), never read blocked: SqueezeNet's last
+// convolution, 2.0 -> 1.7 ms. Between two of them a tensor stays blocked: through 2-D max and average pools
+// (com.microsoft.nchwc MaxPool, AveragePool), elementwise activations, elementwise operators of two blocked inputs of
+// one known shape, and a channel Concat of blocked inputs (the last three run unchanged: their results do not depend on
+// where an element sits). A global pool of a blocked tensor writes [N, C, 1, 1], whose blocked and NCHW orders are the
+// same. ReorderInput goes before the first blocked reader of an NCHW tensor, ReorderOutput before the first NCHW reader
+// of a blocked one (and for graph outputs and values a subgraph reads), so the model's inputs, outputs and every other
+// node see NCHW as before.
 //
 // Not every such convolution is worth its reorders. Where the input's shape
 // is known (graph inputs and value_info, carried through the operators
