@@ -19,7 +19,7 @@ namespace {
 
 struct V256 {
   using vec = __m256;
-  static constexpr int kLanes = 8, kBlocks = 3, kPositions = 4, kDepthwisePositions = 8;
+  static constexpr int kLanes = 8, kBlocks = 3, kPositions = 4, kMaxPositions = 8, kDepthwisePositions = 8;
   static constexpr bool kSumsInL2 = false;
   static constexpr bool kLaneMadd = false;  // broadcasts from memory: x86 has no multiply by lane
   PIONNX_NCHWC_TARGET static vec load(const float* p) { return _mm256_loadu_ps(p); }

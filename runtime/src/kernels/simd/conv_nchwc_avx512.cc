@@ -19,7 +19,7 @@ namespace {
 
 struct V512 {
   using vec = __m512;
-  static constexpr int kLanes = 16, kBlocks = 4, kPositions = 6, kDepthwisePositions = 8;
+  static constexpr int kLanes = 16, kBlocks = 4, kPositions = 6, kMaxPositions = 12, kDepthwisePositions = 8;
   static constexpr bool kSumsInL2 = true;
   static constexpr bool kLaneMadd = false;  // broadcasts from memory: x86 has no multiply by lane
   PIONNX_NCHWC_TARGET static vec load(const float* p) { return _mm512_loadu_ps(p); }

@@ -2,7 +2,8 @@
 // type V and instantiated by each instruction set's file inside its target
 // attribute (`PIONNX_NCHWC_TARGET`, defined before this header is included).
 // V provides: `vec`, kLanes (= the block b), kBlocks (output blocks a tile
-// holds), kPositions (positions a tile holds), and inline load, store,
+// holds), kPositions (positions a tile of kBlocks holds), kMaxPositions (the most a tile of fewer blocks
+// holds), and inline load, store,
 // broadcast, set1, fmadd (a * b + c), add, mul, zero, max, min, and transpose (kLanes rows
 // of kLanes floats, in registers).
 //
@@ -150,7 +151,16 @@ struct Windows {
   }
 };
 
-// The run for a fixed number of output blocks: full tiles of kPositions,
+// Positions a tile of NB output blocks holds: kPositions at kBlocks, more where fewer blocks leave
+// accumulators free (as many as kBlocks x kPositions, at most kMaxPositions): a 32-channel output at blocks of
+// 16 (MobileNetV2's projections, SqueezeNet's squeezes) was a tile of 2 x 6, 2 filter loads and 6 broadcasts
+// for 12 multiply-adds, where 2 x 12 does 24.
+template <class V, int NB>
+constexpr int positions() {
+  return V::kBlocks * V::kPositions / NB < V::kMaxPositions ? V::kBlocks * V::kPositions / NB : V::kMaxPositions;
+}
+
+// The run for a fixed number of output blocks: full tiles of positions<V, NB>(),
 // then one tile of the rest.
 template <class V, int NB, int NP>
 PIONNX_NCHWC_TARGET inline void tail(const NchwcRowArgs& a, Windows& win, int64_t i, int64_t rest) {
@@ -165,7 +175,7 @@ PIONNX_NCHWC_TARGET inline void tail(const NchwcRowArgs& a, Windows& win, int64_
 
 template <class V, int NB>
 PIONNX_NCHWC_TARGET inline void row_blocks(const NchwcRowArgs& a) {
-  constexpr int L = V::kLanes, NP = V::kPositions;
+  constexpr int L = V::kLanes, NP = positions<V, NB>();
   Windows win{a.x, a.ow0};
   int64_t i = 0;
   for (; i + NP <= a.count; i += NP) {

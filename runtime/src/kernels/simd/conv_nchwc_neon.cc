@@ -21,9 +21,9 @@ namespace {
 struct VNeon {
   using vec = float32x4_t;
 #if defined(__aarch64__)
-  static constexpr int kLanes = 4, kBlocks = 4, kPositions = 5, kDepthwisePositions = 8;
+  static constexpr int kLanes = 4, kBlocks = 4, kPositions = 5, kMaxPositions = 8, kDepthwisePositions = 8;
 #else
-  static constexpr int kLanes = 4, kBlocks = 3, kPositions = 3, kDepthwisePositions = 4;
+  static constexpr int kLanes = 4, kBlocks = 3, kPositions = 3, kMaxPositions = 6, kDepthwisePositions = 4;
 #endif
   static constexpr bool kSumsInL2 = false, kLaneMadd = true;
   static vec load(const float* p) { return vld1q_f32(p); }
