@@ -81,12 +81,14 @@ GATED_MODELS = ("cortex-a53", "cortex-a57", "cortex-a72")
 class Kernel:
     name: str
     source: str
-    function: str  # the function's name, as the mangled symbol spells it (length-prefixed)
+    function: str  # the function's name, as the mangled symbol spells it (length-prefixed); "a|b": either
     kind: str  # "float" (FLOP) or "int16" (two ops per multiply-accumulate)
     arches: tuple[str, ...] = ("aarch64", "armv7")
     # The modelled cores that run this GEMM micro-kernel by default: its rows there are held to
     # --min-percent (on GATED_MODELS).
     default_on: tuple[str, ...] = ()
+    # A template over tile sizes (every matching function an instantiation): its largest tile's loop.
+    largest_tile: bool = False
 
 
 KERNELS = [
@@ -116,9 +118,9 @@ KERNELS = [
         default_on=(*IN_ORDER, "cortex-a57", "cortex-a72"),
     ),
     Kernel("depthwise 3x3 row", "depthwise_neon.cc", "row_neon", "float"),
-    # The blocked (NCHWc, pack4) row kernel, taken only with PIONNX_NCHWC=neon: its densest loop over every
-    # instantiation (the tile of the most output blocks and positions, input blocks stepped inside).
-    Kernel("nchwc row, blocked conv", "conv_nchwc_neon.cc", "row_blocks", "float"),
+    # The blocked (NCHWc, pack4) row kernel, taken only with PIONNX_NCHWC=neon: the inner loop (input blocks
+    # stepped inside) of its largest tile among the instantiations (GCC inlines some into `row`).
+    Kernel("nchwc row, blocked conv", "conv_nchwc_neon.cc", "row_blocks|row", "float", largest_tile=True),
     Kernel("depthwise 3x3 s2 row", "depthwise_neon.cc", "row_s2_neon", "float"),
 ]
 
@@ -219,6 +221,32 @@ def innermost_loop(body: list[str], kind: str) -> list[str]:
     return best
 
 
+def largest_innermost_loop(body: list[str], kind: str) -> list[str]:
+    """Of the loops with multiply-accumulates that hold no other loop, the one with the most ops (then
+    the fewest instructions): a register-tiled kernel's largest tile, where its smaller tiles (a row's
+    rest) have denser but shorter loops."""
+    labels: dict[str, int] = {}
+    spans = []
+    for i, line in enumerate(body):
+        m = _LABEL.match(line.strip())
+        if m:
+            labels[m.group(1)] = i
+            continue
+        b = _BRANCH.match(line)
+        if b and b.group(2) in labels:
+            spans.append((labels[b.group(2)], i))
+    best: list[str] = []
+    best_key = (0, 0)
+    for lo, hi in spans:
+        if any(lo < a and b <= hi and (a, b) != (lo, hi) for a, b in spans):
+            continue  # holds another loop
+        loop = instructions(body[lo + 1 : hi + 1])
+        ops = sum(ops_of(x, kind) for x in loop)
+        if ops and (ops, -len(loop)) > best_key:
+            best, best_key = loop, (ops, -len(loop))
+    return best
+
+
 def compile_asm(target: Target, source: str, work: Path) -> str:
     out = work / f"{target.name}-{source}.s"
     cmd = [
@@ -289,13 +317,15 @@ def measure(min_percent: float) -> dict:
                     continue
                 if kernel.source not in asm_cache:
                     asm_cache[kernel.source] = _symbols(compile_asm(target, kernel.source, work))
-                funcs = functions_named(asm_cache[kernel.source], kernel.function)
+                funcs = [
+                    f for name in kernel.function.split("|") for f in functions_named(asm_cache[kernel.source], name)
+                ]
                 if not funcs:
                     raise RuntimeError(f"{target.name}: no function matching {kernel.function} in {kernel.source}")
-                # A template's instantiations (or a function's clones) are all its functions: the densest loop.
+                pick = largest_innermost_loop if kernel.largest_tile else innermost_loop
                 loop = max(
-                    (innermost_loop(asm_cache[kernel.source][f], kernel.kind) for f in funcs),
-                    key=lambda lp: (sum(ops_of(x, kernel.kind) for x in lp) / max(1, len(lp)), len(lp)),
+                    (pick(asm_cache[kernel.source][f], kernel.kind) for f in funcs),
+                    key=lambda lp: (sum(ops_of(x, kernel.kind) for x in lp), -len(lp)),
                 )
                 if not loop:
                     raise RuntimeError(f"{target.name}: no multiply-accumulate loop found in {funcs[0]}")

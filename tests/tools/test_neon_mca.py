@@ -74,6 +74,36 @@ def test_innermost_loop_is_the_multiply_accumulate_loop() -> None:
     assert sum(neon_mca.ops_of(x, "float") for x in loop) == 12
 
 
+def test_largest_tile_is_the_innermost_loop_of_most_multiply_accumulates() -> None:
+    """For a template over tile sizes: of the loops holding no other loop, the one with the most
+    multiply-accumulates (the full tile), not a denser short one (a row's rest) nor the outer loop that holds
+    the full tile's loop and has more operations in its text."""
+    body = [
+        ".L1:",  # outer loop
+        "add\tx2, x2, 4",
+        ".L2:",  # the full tile: 4 multiply-accumulates in 7 instructions
+        "ldr\tq1, [x1]",
+        "fmla\tv6.4s, v4.4s, v1.s[0]",
+        "fmla\tv7.4s, v4.4s, v1.s[1]",
+        "fmla\tv8.4s, v4.4s, v1.s[2]",
+        "fmla\tv10.4s, v4.4s, v1.s[3]",
+        "cmp\tx0, x1",
+        "bne\t.L2",
+        "fmla\tv9.4s, v4.4s, v1.s[3]",
+        "cmp\tx3, x2",
+        "bne\t.L1",
+        ".L5:",  # a row's rest: 3 multiply-accumulates in 4 instructions (denser)
+        "fmla\tv6.4s, v4.4s, v1.s[0]",
+        "subs\tx0, x0, 1",
+        "fmla\tv7.4s, v4.4s, v1.s[1]",
+        "fmla\tv8.4s, v4.4s, v1.s[2]",
+        "bne\t.L5",
+    ]
+    loop = neon_mca.largest_innermost_loop(body, "float")
+    assert len(loop) == 7 and sum(neon_mca.ops_of(x, "float") for x in loop) == 32
+    assert len(neon_mca.innermost_loop(body, "float")) == 5  # the densest, which the GEMM kernels use
+
+
 def test_peak_loops_are_independent_accumulators() -> None:
     for target in neon_mca.targets():
         for kind in ("float", "int16"):
