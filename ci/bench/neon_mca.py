@@ -198,33 +198,8 @@ def instructions(lines: list[str]) -> list[str]:
     return out
 
 
-def innermost_loop(body: list[str], kind: str) -> list[str]:
-    """The instructions of the loop (label ... backward branch to it) with the most ops per
-    instruction among loops holding multiply-accumulates; the innermost loop of a kernel is its
-    densest."""
-    labels = {}
-    best: list[str] = []
-    best_key = (0.0, 0)
-    for i, line in enumerate(body):
-        m = _LABEL.match(line.strip())
-        if m:
-            labels[m.group(1)] = i
-            continue
-        b = _BRANCH.match(line)
-        if b and b.group(2) in labels:
-            loop = instructions(body[labels[b.group(2)] + 1 : i + 1])
-            ops = sum(ops_of(x, kind) for x in loop)
-            if ops and loop:
-                key = (ops / len(loop), ops)
-                if key > best_key:
-                    best, best_key = loop, key
-    return best
-
-
-def largest_innermost_loop(body: list[str], kind: str) -> list[str]:
-    """Of the loops with multiply-accumulates that hold no other loop, the one with the most ops (then
-    the fewest instructions): a register-tiled kernel's largest tile, where its smaller tiles (a row's
-    rest) have denser but shorter loops."""
+def loop_spans(body: list[str]) -> list[tuple[int, int]]:
+    """(label line, backward branch line) of every loop in a function's lines."""
     labels: dict[str, int] = {}
     spans = []
     for i, line in enumerate(body):
@@ -235,6 +210,30 @@ def largest_innermost_loop(body: list[str], kind: str) -> list[str]:
         b = _BRANCH.match(line)
         if b and b.group(2) in labels:
             spans.append((labels[b.group(2)], i))
+    return spans
+
+
+def innermost_loop(body: list[str], kind: str) -> list[str]:
+    """The instructions of the loop (label ... backward branch to it) with the most ops per
+    instruction among loops holding multiply-accumulates; the innermost loop of a kernel is its
+    densest."""
+    best: list[str] = []
+    best_key = (0.0, 0)
+    for lo, hi in loop_spans(body):
+        loop = instructions(body[lo + 1 : hi + 1])
+        ops = sum(ops_of(x, kind) for x in loop)
+        if ops and loop:
+            key = (ops / len(loop), ops)
+            if key > best_key:
+                best, best_key = loop, key
+    return best
+
+
+def largest_innermost_loop(body: list[str], kind: str) -> list[str]:
+    """Of the loops with multiply-accumulates that hold no other loop, the one with the most ops (then
+    the fewest instructions): a register-tiled kernel's largest tile, where its smaller tiles (a row's
+    rest) have denser but shorter loops."""
+    spans = loop_spans(body)
     best: list[str] = []
     best_key = (0, 0)
     for lo, hi in spans:
