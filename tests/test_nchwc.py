@@ -173,6 +173,60 @@ def test_output_channels_padded_to_the_block(tmp_path, threads, m_out, padded):
 
 
 @pytest.mark.parametrize("threads", [1, 2])
+def test_batchnorm_on_blocked_data_runs_blocked(tmp_path, threads):
+    """A pre-activation chain (DenseNet's: Concat -> BatchNormalization -> Relu -> 1x1 -> BatchNormalization ->
+    Relu -> 3x3) stays blocked whole: each BatchNormalization of a blocked input runs as a blocked depthwise 1x1
+    convolution (scale and shift per channel), the Relu that alone reads it in the kernel's registers, so there are
+    no reorders around it. The second one's output is also a graph output (its Relu stays a node; the output is
+    reordered out). A BatchNormalization of an NCHW input (the graph input) stays as it is; batch 2, against
+    onnx.reference."""
+    c = 32
+
+    def bn(x, y, tag):
+        return helper.make_node(
+            "BatchNormalization", [x, f"g{tag}", f"b{tag}", f"m{tag}", f"v{tag}"], [y], epsilon=1e-3
+        )
+
+    def bn_weights(tag, n):
+        return [
+            numpy_helper.from_array((RNG.uniform(0.5, 1.5, n)).astype(np.float32), f"g{tag}"),
+            numpy_helper.from_array((RNG.standard_normal(n) * 0.1).astype(np.float32), f"b{tag}"),
+            numpy_helper.from_array((RNG.standard_normal(n) * 0.1).astype(np.float32), f"m{tag}"),
+            numpy_helper.from_array((RNG.uniform(0.5, 2.0, n)).astype(np.float32), f"v{tag}"),
+        ]
+
+    nodes = [
+        bn("x", "xb", 0),
+        conv_node("xb", "w0", "c0", pads=[1, 1, 1, 1], strides=[2, 2]),
+        conv_node("c0", "w1", "c1", pads=[1, 1, 1, 1], strides=[2, 2]),
+        helper.make_node("MaxPool", ["c0"], ["p0"], kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("Concat", ["p0", "c1"], ["cat"], axis=1),
+        bn("cat", "n1", 1),
+        helper.make_node("Relu", ["n1"], ["r1"]),
+        conv_node("r1", "w2", "c2"),
+        bn("c2", "n2", 2),
+        helper.make_node("Relu", ["n2"], ["r2"]),
+        conv_node("r2", "w3", "y", pads=[1, 1, 1, 1]),
+    ]
+    m = model(
+        nodes,
+        [tensor("x", TensorProto.FLOAT, [2, c, 16, 16])],
+        [tensor("y", TensorProto.FLOAT, None), tensor("n2", TensorProto.FLOAT, None)],
+        [weight("w0", c, c, 3, 3), weight("w1", c, c, 3, 3), weight("w2", 2 * c, 2 * c, 1, 1)]
+        + [weight("w3", c, 2 * c, 3, 3)]
+        + bn_weights(0, c)
+        + bn_weights(1, 2 * c)
+        + bn_weights(2, 2 * c),
+    )
+    feeds = {"x": RNG.standard_normal((2, c, 16, 16)).astype(np.float32)}
+    got, names = run_profiled(m, feeds, threads, tmp_path=tmp_path)
+    for g, r in zip(got, ReferenceEvaluator(m).run(None, feeds)):
+        np.testing.assert_allclose(g, r, rtol=1e-4, atol=1e-4)
+    if BLOCKED:
+        assert reorders(names) == ["ReorderInput", "ReorderOutput", "ReorderOutput"]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize(
     "side, kernel, stride, pad, dilation",
     [

@@ -33,6 +33,7 @@
 // level is likewise hardware-specific), and the file keeps the portable
 // graph. W stays [M, C, KH, KW] in the graph; the kernel blocks it once.
 #include <algorithm>
+#include <cmath>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -145,6 +146,19 @@ struct Facts {
 
   static bool depthwise(const Node& n) { return n.attr_i("group", 1) != 1; }
 
+  // An inference BatchNormalization of constant float statistics over C channels, C a multiple of b: on a
+  // blocked input it runs as a blocked depthwise 1x1 convolution (onnxruntime's transformer does the same), so
+  // a pre-activation network's BatchNormalization -> Relu -> Conv (DenseNet's, after each Concat) stays blocked.
+  bool blockable_bn(const Node& n, int64_t* C) const {
+    if (!opt::inference_batchnorm(n, f) || !one_in_one_out(n) || !n.input_present(1)) return false;
+    const Tensor* gamma = opt::constant(g, f, n.inputs[1]);
+    if (!gamma || gamma->dtype() != DType::Float || gamma->rank() != 1) return false;
+    *C = gamma->dim(0);
+    for (size_t i = 2; i < 5; ++i)
+      if (!opt::float_vec(g, f, n, i, *C)) return false;
+    return *C > 0 && *C % b == 0;
+  }
+
   // A FusedConv's residual is blocked only where it is known to have the output's shape (Add broadcasts,
   // and a residual of another shape, or rank, or one that makes the output larger, is not one the blocked
   // kernel adds).
@@ -247,7 +261,9 @@ std::vector<bool> blocked_nodes(const Graph& g, const Facts& facts, const std::v
   for (size_t k = 0; k < g.nodes.size(); ++k) {
     const Node& n = g.nodes[k];
     bool b = convs[k];
-    if (!b && (is_pool(n) || layout_free_unary(n) || is_global_pool(n))) b = blocked.count(n.inputs[0]) > 0;
+    int64_t C = 0;
+    if (!b && (is_pool(n) || layout_free_unary(n) || is_global_pool(n) || facts.blockable_bn(n, &C)))
+      b = blocked.count(n.inputs[0]) > 0;
     if (!b && layout_free_binary(n)) {
       const Shape4 *x = facts.shape(n.inputs[0]), *y = facts.shape(n.inputs[1]);
       b = blocked.count(n.inputs[0]) && blocked.count(n.inputs[1]) && x && y && *x == *y;
@@ -380,7 +396,9 @@ bool nchwc_layout(Graph& g, const OptimizeContext& ctx) {
   };
   auto channels_of = [&](const std::string& v) { return channels.at(blocked.at(v)); };
 
+  std::vector<bool> fused_relu(g.nodes.size(), false);  // Relus a blocked BatchNormalization took in
   for (size_t k = 0; k < g.nodes.size(); ++k) {
+    if (fused_relu[k]) continue;
     Node n = g.nodes[k];
     int64_t C = 0, M = 0;
     if (convs[k] && facts.blockable_conv(n, &C, &M)) {
@@ -399,6 +417,45 @@ bool nchwc_layout(Graph& g, const OptimizeContext& ctx) {
       const size_t data = every ? n.inputs.size() : 1;
       bool all = true;
       for (size_t i = 0; i < data; ++i) all = all && produced_blocked.count(n.inputs[i]) > 0;
+      int64_t bn_channels = 0;
+      if (all && facts.blockable_bn(n, &bn_channels)) {  // y = x * s + (beta - mean * s), s = gamma / sqrt(var + eps)
+        const int64_t C = bn_channels;
+        const float eps = n.attr_f("epsilon", 1e-5f);
+        const float *gamma = opt::constant(g, f, n.inputs[1])->data<float>(),
+                    *beta = opt::constant(g, f, n.inputs[2])->data<float>(),
+                    *mean = opt::constant(g, f, n.inputs[3])->data<float>(),
+                    *var = opt::constant(g, f, n.inputs[4])->data<float>();
+        Tensor w(DType::Float, {C, 1, 1, 1}), bias(DType::Float, {C});
+        for (int64_t c = 0; c < C; ++c) {
+          const float scale = gamma[c] / std::sqrt(var[c] + eps);
+          w.data<float>()[c] = scale;
+          bias.data<float>()[c] = beta[c] - mean[c] * scale;
+        }
+        const std::string base = n.name.empty() ? n.outputs[0] : n.name;
+        const std::string wn = fresh(base + "_nchwc_scale"), bn_ = fresh(base + "_nchwc_shift");
+        g.add_initializer(wn, std::move(w));
+        g.add_initializer(bn_, std::move(bias));
+        Node conv;
+        conv.op_type = "Conv";
+        conv.domain = kDomain;
+        conv.name = n.name;
+        conv.inputs = {blocked.at(n.inputs[0]), wn, bn_};
+        conv.outputs = {n.outputs[0]};
+        conv.attrs = {opt::int_attr("group", C)};
+        // A Relu that alone reads it (DenseNet's) runs in the kernel's registers, as a FusedConv's activation.
+        const long r = f.sole_consumer(g, n.outputs[0]);
+        if (r > static_cast<long>(k) && on[r] && opt::is_op(g.nodes[r], "Relu", 1)) {
+          Attribute act;
+          act.name = "activation";
+          act.type = Attribute::Type::String;
+          act.s = "Relu";
+          conv.attrs.push_back(act);
+          conv.outputs = {g.nodes[r].outputs[0]};
+          fused_relu[r] = true;
+        }
+        make_blocked(conv, C);
+        continue;
+      }
       if (all && is_global_pool(n)) {  // [N, C, 1, 1]: the output is NCHW as it stands
         n.inputs[0] = blocked.at(n.inputs[0]);
         n.domain = kDomain;
