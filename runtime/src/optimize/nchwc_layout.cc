@@ -8,10 +8,11 @@
 // convolution, 2.0 -> 1.7 ms. Between two of them a tensor stays blocked: through 2-D max and average pools
 // (com.microsoft.nchwc MaxPool, AveragePool), elementwise activations, elementwise operators of two blocked inputs of
 // one known shape, and a channel Concat of blocked inputs (the last three run unchanged: their results do not depend on
-// where an element sits). A global pool of a blocked tensor writes [N, C, 1, 1], whose blocked and NCHW orders are the
-// same. ReorderInput goes before the first blocked reader of an NCHW tensor, ReorderOutput before the first NCHW reader
-// of a blocked one (and for graph outputs and values a subgraph reads), so the model's inputs, outputs and every other
-// node see NCHW as before.
+// where an element sits), and an inference BatchNormalization of a blocked input runs as a blocked depthwise 1x1
+// convolution (with a Relu that alone reads it as its activation). A global pool of a blocked tensor writes [N, C, 1,
+// 1], whose blocked and NCHW orders are the same. ReorderInput goes before the first blocked reader of an NCHW tensor,
+// ReorderOutput before the first NCHW reader of a blocked one (and for graph outputs and values a subgraph reads), so
+// the model's inputs, outputs and every other node see NCHW as before.
 //
 // Not every such convolution is worth its reorders. Where the input's shape
 // is known (graph inputs and value_info, carried through the operators
