@@ -42,19 +42,6 @@ bool as_activation(const Graph& g, const opt::GraphFacts& f, const Node& n, std:
   return false;
 }
 
-void set_activation(Node& n, const std::string& op, const std::vector<float>& params) {
-  Attribute name;
-  name.name = "activation";
-  name.type = Attribute::Type::String;
-  name.s = op;
-  opt::set_attr(n, name);
-  Attribute ps;
-  ps.name = "activation_params";
-  ps.type = Attribute::Type::Floats;
-  ps.floats = params;
-  opt::set_attr(n, ps);
-}
-
 }  // namespace
 
 bool fuse_conv_activation(Graph& g, const OptimizeContext& ctx) {
@@ -73,7 +60,7 @@ bool fuse_conv_activation(Graph& g, const OptimizeContext& ctx) {
     Node& act = g.nodes[a];
     std::vector<float> params;
     if (act.inputs.empty() || act.inputs[0] != conv.outputs[0] || !as_activation(g, f, act, &params)) continue;
-    set_activation(conv, act.op_type, params);
+    opt::set_activation(conv, act.op_type, params);
     conv.outputs[0] = act.outputs[0];
     drop[a] = changed = true;
   }
@@ -115,7 +102,7 @@ bool fuse_conv_add_activation(Graph& g, const OptimizeContext& ctx) {
     std::vector<float> params;
     if (r >= 0 && !drop[r] && !g.nodes[r].inputs.empty() && g.nodes[r].inputs[0] == add.outputs[0] &&
         as_activation(g, f, g.nodes[r], &params)) {
-      set_activation(fused, g.nodes[r].op_type, params);
+      opt::set_activation(fused, g.nodes[r].op_type, params);
       fused.outputs = g.nodes[r].outputs;
       drop[r] = true;
     }

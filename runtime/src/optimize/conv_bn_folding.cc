@@ -25,12 +25,8 @@ bool fold_conv_batchnorm(Graph& g, const OptimizeContext& ctx) {
     int64_t m = w->dim(0);
     const Tensor* bias = nullptr;
     if (conv.input_present(2) && !(bias = opt::float_vec(g, f, conv, 2, m))) continue;
-    const Tensor* gamma = opt::float_vec(g, f, bn, 1, m);
-    const Tensor* beta = opt::float_vec(g, f, bn, 2, m);
-    const Tensor* mean = opt::float_vec(g, f, bn, 3, m);
-    const Tensor* var = opt::float_vec(g, f, bn, 4, m);
-    if (!gamma || !beta || !mean || !var) continue;
-    float eps = bn.attr_f("epsilon", 1e-5f);
+    opt::BatchNormParams p;
+    if (!opt::batchnorm_params(g, f, bn, m, &p)) continue;
 
     Tensor nw(DType::Float, w->shape());
     Tensor nb(DType::Float, {m});
@@ -38,10 +34,10 @@ bool fold_conv_batchnorm(Graph& g, const OptimizeContext& ctx) {
     const float* pw = w->data<float>();
     float* qw = nw.data<float>();
     for (int64_t c = 0; c < m; ++c) {
-      float s = gamma->data<float>()[c] / std::sqrt(var->data<float>()[c] + eps);
+      float s = p.scale(c);
       for (int64_t j = 0; j < per; ++j) qw[c * per + j] = pw[c * per + j] * s;
       float b0 = bias ? bias->data<float>()[c] : 0.f;
-      nb.data<float>()[c] = (b0 - mean->data<float>()[c]) * s + beta->data<float>()[c];
+      nb.data<float>()[c] = (b0 - p.mean->data<float>()[c]) * s + p.beta->data<float>()[c];
     }
     std::string base = conv.name.empty() ? bn.outputs[0] : conv.name;
     std::string wn = opt::fresh_name(g, base + "_W_bn"), bnm = opt::fresh_name(g, base + "_B_bn");

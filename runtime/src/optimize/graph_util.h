@@ -106,6 +106,23 @@ inline bool inference_batchnorm(const Node& bn, const GraphFacts& f) {
   return true;
 }
 
+// An inference BatchNormalization's per-channel scale, gamma / sqrt(var + eps), and its statistics, each a
+// constant float vector of m values (batchnorm_params), for the passes that fold it into a convolution.
+struct BatchNormParams {
+  const Tensor *gamma, *beta, *mean, *var;
+  float eps;
+  float scale(int64_t c) const { return gamma->data<float>()[c] / std::sqrt(var->data<float>()[c] + eps); }
+};
+
+inline bool batchnorm_params(const Graph& g, const GraphFacts& f, const Node& bn, int64_t m, BatchNormParams* p) {
+  p->gamma = float_vec(g, f, bn, 1, m);
+  p->beta = float_vec(g, f, bn, 2, m);
+  p->mean = float_vec(g, f, bn, 3, m);
+  p->var = float_vec(g, f, bn, 4, m);
+  p->eps = bn.attr_f("epsilon", 1e-5f);
+  return p->gamma && p->beta && p->mean && p->var;
+}
+
 // An ai.onnx node of type op with `inputs` inputs and one output.
 inline bool is_op(const Node& n, const char* op, size_t inputs) {
   return n.op_type == op && n.domain.empty() && n.inputs.size() == inputs && n.outputs.size() == 1;
@@ -208,6 +225,20 @@ inline void set_attr(Node& n, Attribute a) {
       return;
     }
   n.attrs.push_back(std::move(a));
+}
+
+// A fused activation as onnxruntime's FusedConv spells it: `activation` and `activation_params`.
+inline void set_activation(Node& n, const std::string& op, const std::vector<float>& params) {
+  Attribute name;
+  name.name = "activation";
+  name.type = Attribute::Type::String;
+  name.s = op;
+  set_attr(n, name);
+  Attribute ps;
+  ps.name = "activation_params";
+  ps.type = Attribute::Type::Floats;
+  ps.floats = params;
+  set_attr(n, ps);
 }
 
 }  // namespace opt

@@ -136,7 +136,7 @@ struct Facts {
 
   // Output channels the blocked kernel pads to a multiple of b (with zero filters) at most a quarter more: a
   // classifier's 1000 channels (SqueezeNet's last convolution, 1008 at b = 16), not 24 as 32.
-  bool padding_fits(int64_t M) const { return (M + b - 1) / b * b * 4 <= M * 5; }
+  static bool padding_fits(int64_t M) { return simd::nchwc_padded(M) * 4 <= M * 5; }
 
   // A convolution whose output channels the kernel pads: its output is only ever reordered back to NCHW
   // (ReorderOutput's `channels` drops the padding), never read blocked.
@@ -150,14 +150,12 @@ struct Facts {
   // An inference BatchNormalization of constant float statistics over C channels, C a multiple of b: on a
   // blocked input it runs as a blocked depthwise 1x1 convolution (onnxruntime's transformer does the same), so
   // a pre-activation network's BatchNormalization -> Relu -> Conv (DenseNet's, after each Concat) stays blocked.
-  bool blockable_bn(const Node& n, int64_t* C) const {
+  bool blockable_bn(const Node& n, int64_t* C, opt::BatchNormParams* p) const {
     if (!opt::inference_batchnorm(n, f) || !one_in_one_out(n) || !n.input_present(1)) return false;
     const Tensor* gamma = opt::constant(g, f, n.inputs[1]);
-    if (!gamma || gamma->dtype() != DType::Float || gamma->rank() != 1) return false;
+    if (!gamma || gamma->rank() != 1) return false;
     *C = gamma->dim(0);
-    for (size_t i = 2; i < 5; ++i)
-      if (!opt::float_vec(g, f, n, i, *C)) return false;
-    return *C > 0 && *C % b == 0;
+    return *C > 0 && *C % b == 0 && opt::batchnorm_params(g, f, n, *C, p);
   }
 
   // A FusedConv's residual is blocked only where it is known to have the output's shape (Add broadcasts,
@@ -263,7 +261,8 @@ std::vector<bool> blocked_nodes(const Graph& g, const Facts& facts, const std::v
     const Node& n = g.nodes[k];
     bool b = convs[k];
     int64_t C = 0;
-    if (!b && (is_pool(n) || layout_free_unary(n) || is_global_pool(n) || facts.blockable_bn(n, &C)))
+    opt::BatchNormParams bn;
+    if (!b && (is_pool(n) || layout_free_unary(n) || is_global_pool(n) || facts.blockable_bn(n, &C, &bn)))
       b = blocked.count(n.inputs[0]) > 0;
     if (!b && layout_free_binary(n)) {
       const Shape4 *x = facts.shape(n.inputs[0]), *y = facts.shape(n.inputs[1]);
@@ -419,18 +418,14 @@ bool nchwc_layout(Graph& g, const OptimizeContext& ctx) {
       bool all = true;
       for (size_t i = 0; i < data; ++i) all = all && produced_blocked.count(n.inputs[i]) > 0;
       int64_t bn_channels = 0;
-      if (all && facts.blockable_bn(n, &bn_channels)) {  // y = x * s + (beta - mean * s), s = gamma / sqrt(var + eps)
+      opt::BatchNormParams bn;
+      if (all && facts.blockable_bn(n, &bn_channels, &bn)) {  // y = x * s + (beta - mean * s), s = bn.scale(c)
         const int64_t C = bn_channels;
-        const float eps = n.attr_f("epsilon", 1e-5f);
-        const float *gamma = opt::constant(g, f, n.inputs[1])->data<float>(),
-                    *beta = opt::constant(g, f, n.inputs[2])->data<float>(),
-                    *mean = opt::constant(g, f, n.inputs[3])->data<float>(),
-                    *var = opt::constant(g, f, n.inputs[4])->data<float>();
         Tensor w(DType::Float, {C, 1, 1, 1}), bias(DType::Float, {C});
         for (int64_t c = 0; c < C; ++c) {
-          const float scale = gamma[c] / std::sqrt(var[c] + eps);
+          const float scale = bn.scale(c);
           w.data<float>()[c] = scale;
-          bias.data<float>()[c] = beta[c] - mean[c] * scale;
+          bias.data<float>()[c] = bn.beta->data<float>()[c] - bn.mean->data<float>()[c] * scale;
         }
         const std::string base = n.name.empty() ? n.outputs[0] : n.name;
         const std::string wn = fresh(base + "_nchwc_scale"), bn_ = fresh(base + "_nchwc_shift");
@@ -446,11 +441,7 @@ bool nchwc_layout(Graph& g, const OptimizeContext& ctx) {
         // A Relu that alone reads it (DenseNet's) runs in the kernel's registers, as a FusedConv's activation.
         const long r = f.sole_consumer(g, n.outputs[0]);
         if (r > static_cast<long>(k) && on[r] && opt::is_op(g.nodes[r], "Relu", 1)) {
-          Attribute act;
-          act.name = "activation";
-          act.type = Attribute::Type::String;
-          act.s = "Relu";
-          conv.attrs.push_back(act);
+          opt::set_activation(conv, "Relu", {});
           conv.outputs = {g.nodes[r].outputs[0]};
           fused_relu[r] = true;
         }

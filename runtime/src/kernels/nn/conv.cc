@@ -1099,7 +1099,7 @@ class NchwcConvKernel : public Kernel {
     // M not a multiple of the block (a classifier's 1000 channels): the output's channels padded to one with
     // zero filters and biases (onnxruntime's NchwcTransformer pads the same way); ReorderOutput's `channels`
     // takes the first M back.
-    const int64_t Mp = (M + blk - 1) / blk * blk;
+    const int64_t Mp = simd::nchwc_padded(M);
     PIONNX_ENFORCE(Mp == M || !z, InvalidArgument, what, ": the NCHWc convolution adds no Sum when M (", M,
                    ") is not a multiple of ", blk);
     const WindowGeometry g = resolve_window(attrs_, sp.in, sp.kernel, what);
@@ -1160,14 +1160,10 @@ class NchwcConvKernel : public Kernel {
   }
 
  private:
-  // The filter in blocks, its output channels padded with zero filters to a multiple of the block.
+  // The filter in blocks (its output channels padded with zero filters to a multiple of the block).
   static std::vector<float> blocked(const Tensor& w, bool depthwise) {
-    if (depthwise) return simd::nchwc_depthwise_filter(w.data<float>(), w.dim(0), w.dim(2), w.dim(3));
-    const int64_t blk = simd::nchwc_block(), M = w.dim(0), Mp = (M + blk - 1) / blk * blk;
-    if (Mp == M) return simd::nchwc_filter(w.data<float>(), M, w.dim(1), w.dim(2), w.dim(3));
-    std::vector<float> padded(static_cast<size_t>(Mp * w.numel() / M), 0.f);
-    std::copy(w.data<float>(), w.data<float>() + w.numel(), padded.begin());
-    return simd::nchwc_filter(padded.data(), Mp, w.dim(1), w.dim(2), w.dim(3));
+    return depthwise ? simd::nchwc_depthwise_filter(w.data<float>(), w.dim(0), w.dim(2), w.dim(3))
+                     : simd::nchwc_filter(w.data<float>(), w.dim(0), w.dim(1), w.dim(2), w.dim(3));
   }
 
   WindowAttrs attrs_;

@@ -62,19 +62,26 @@ int64_t nchwc_input_block(int64_t C) {
   return b > 0 && C % b == 0 ? b : 1;
 }
 
+int64_t nchwc_padded(int64_t M) {
+  const int64_t b = nchwc_block();
+  return (M + b - 1) / b * b;
+}
+
 std::vector<float> nchwc_filter(const float* w, int64_t M, int64_t C, int64_t KH, int64_t KW) {
   // Per group of the kernel's output blocks (g blocks, fewer in the last group): [C/ib][KH][KW][ib][g][b out],
   // so one input channel's g filter vectors are g x b contiguous floats. Written in that order (a session's
-  // first run blocks every filter: ResNet-50's 25M weights).
+  // first run blocks every filter: ResNet-50's 25M weights). Output channels from M to the padded count are
+  // zero filters.
   const int64_t b = nchwc_block(), ib = nchwc_input_block(C), K = KH * KW, G = active().max_blocks;
-  std::vector<float> out(static_cast<size_t>(M * C * K));
+  const int64_t Mb = nchwc_padded(M) / b;
+  std::vector<float> out(static_cast<size_t>(Mb * b * C * K));
   float* o = out.data();
-  for (int64_t g0 = 0; g0 < M / b; g0 += G) {
-    const int64_t g = std::min(G, M / b - g0);
+  for (int64_t g0 = 0; g0 < Mb; g0 += G) {
+    const int64_t g = std::min(G, Mb - g0);
     for (int64_t cb = 0; cb < C / ib; ++cb)
       for (int64_t k = 0; k < K; ++k)
         for (int64_t i = 0; i < ib; ++i)
-          for (int64_t m = g0 * b; m < (g0 + g) * b; ++m) *o++ = w[(m * C + cb * ib + i) * K + k];
+          for (int64_t m = g0 * b; m < (g0 + g) * b; ++m) *o++ = m < M ? w[(m * C + cb * ib + i) * K + k] : 0.f;
   }
   return out;
 }

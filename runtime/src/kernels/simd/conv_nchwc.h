@@ -136,8 +136,12 @@ NchwcKernel nchwc_kernel_avx2();
 NchwcKernel nchwc_kernel_avx512();
 NchwcKernel nchwc_kernel_neon();
 
-// The filter [M][C][KH][KW] (M a multiple of b), per group of the kernel's
-// max_blocks output blocks (fewer in the last): [C/ib][KH][KW][ib][blocks][b out],
+// M rounded up to a multiple of the block: the output channels a blocked convolution of M writes (the rest
+// zero filters, dropped by ReorderOutput's `channels`).
+int64_t nchwc_padded(int64_t M);
+
+// The filter [M][C][KH][KW], its output channels padded with zero filters to nchwc_padded(M), per group of
+// the kernel's max_blocks output blocks (fewer in the last): [C/ib][KH][KW][ib][blocks][b out],
 // ib = nchwc_input_block(C).
 std::vector<float> nchwc_filter(const float* w, int64_t M, int64_t C, int64_t KH, int64_t KW);
 
