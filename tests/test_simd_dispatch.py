@@ -244,6 +244,55 @@ def test_every_fastmath_path_matches_the_portable_one(tmp_path):
             np.testing.assert_allclose(g, r, rtol=2e-6, atol=1e-6, err_msg=f"{path}: output {i}")
 
 
+def test_every_fastmath_path_converts_halves_exactly(tmp_path):
+    """Cast float -> float16 and float16 -> float on each vector-math path (F16C, AVX-512, aarch64
+    NEON, the portable element-wise form) gives numpy's bits: every one of the 65536 halves widened,
+    and floats rounded to nearest even at and around every half's rounding boundary, through the
+    subnormal range, at the overflow threshold, infinities and NaN (any NaN for a NaN), over lengths
+    that leave every vector tail."""
+    from onnx import TensorProto, helper
+
+    rng = np.random.default_rng(41)
+    halves = np.arange(65536, dtype=np.uint16)
+    # Each half's float image, the midpoints to its neighbours (the ties) and one float ulp either side of them.
+    wide = halves.view(np.float16).astype(np.float32)
+    finite = np.isfinite(wide)
+    mids = ((wide[finite][:-1].astype(np.float64) + wide[finite][1:]) / 2).astype(np.float32)
+    near = np.concatenate([mids, np.nextafter(mids, np.inf), np.nextafter(mids, -np.inf)])
+    special = np.array([np.nan, -np.nan, np.inf, -np.inf, 65504.0, 65519.99, 65520.0, 1e-8, -3e-8, 6e-8, 0.0, -0.0])
+    bits = rng.integers(0, 2**32, 200_000, dtype=np.uint64).astype(np.uint32).view(np.float32)
+    x = np.concatenate([wide, near, special.astype(np.float32), bits]).astype(np.float32)
+    rng.shuffle(x)
+    lengths = [1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, len(x)]
+    nodes, outs, inputs, feeds = [], [], [], {}
+    for n in lengths:
+        inputs.append(helper.make_tensor_value_info(f"f{n}", TensorProto.FLOAT, [n]))
+        feeds[f"f{n}"] = x[:n]
+        nodes.append(helper.make_node("Cast", [f"f{n}"], [f"h{n}"], to=TensorProto.FLOAT16))
+        outs.append(helper.make_tensor_value_info(f"h{n}", TensorProto.FLOAT16, None))
+    for n in (1, 7, 9, 17, 65536):
+        inputs.append(helper.make_tensor_value_info(f"hh{n}", TensorProto.FLOAT16, [n]))
+        feeds[f"hh{n}"] = halves.view(np.float16)[-n:] if n < 65536 else halves.view(np.float16)
+        nodes.append(helper.make_node("Cast", [f"hh{n}"], [f"w{n}"], to=TensorProto.FLOAT))
+        outs.append(helper.make_tensor_value_info(f"w{n}", TensorProto.FLOAT, None))
+    m = helper.make_model(helper.make_graph(nodes, "halves", inputs, outs), opset_imports=[helper.make_opsetid("", 17)])
+    model = tmp_path / "halves.onnx"
+    model.write_bytes(m.SerializeToString())
+    np.savez(tmp_path / "feeds.npz", **feeds)
+    with np.errstate(over="ignore"):
+        want = [feeds[f"f{n}"].astype(np.float16) for n in lengths]
+    want += [feeds[f"hh{n}"].astype(np.float32) for n in (1, 7, 9, 17, 65536)]
+    for path in expected_fastmath_paths():
+        got = forced_outputs("fastmath", path, model, tmp_path / "feeds.npz")
+        assert len(got) == len(want)
+        for i, (g, w) in enumerate(zip(got, want)):
+            assert g.dtype == w.dtype, f"{path}: output {i} is {g.dtype}"
+            nan = np.isnan(w)
+            np.testing.assert_array_equal(np.isnan(g), nan, err_msg=f"{path}: output {i} NaN positions")
+            ui = np.uint16 if w.dtype == np.float16 else np.uint32
+            np.testing.assert_array_equal(g[~nan].view(ui), w[~nan].view(ui), err_msg=f"{path}: output {i} bits")
+
+
 def _tie_tensor(lo: float, hi: float, rng) -> np.ndarray:
     """A tensor whose range is [lo, hi] (both in it) and whose other values are the float32 quotients
     next to every rounding tie: (k + 1/2) * scale and up to 3 ulps either side, for each k the range

@@ -23,6 +23,7 @@
 #include <cpuid.h>
 #include <sys/syscall.h>
 #define PIONNX_DETECT_AMX 1
+#define PIONNX_HAVE_CPUID 1
 #endif
 
 namespace pionnx {
@@ -104,6 +105,13 @@ CpuFeatures detect() {
   f.avx512dq = __builtin_cpu_supports("avx512dq");
   f.avx512vl = __builtin_cpu_supports("avx512vl");
   f.avx512vnni = __builtin_cpu_supports("avx512vnni");
+#if defined(PIONNX_HAVE_CPUID)
+  {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    // VEX-encoded, so only where the OS saves the AVX state too (__builtin_cpu_supports checks that for AVX2).
+    f.f16c = f.avx2 && __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29)) != 0;
+  }
+#endif
 #if defined(PIONNX_DETECT_AMX)
   f.amx_int8 = detect_amx_int8();
 #endif

@@ -18,6 +18,8 @@ namespace platform {
 struct CpuFeatures {
   // x86-64 (all false elsewhere).
   bool sse2 = false, avx2 = false, fma = false;
+  // F16C (vcvtps2ph / vcvtph2ps: float <-> half, 8 lanes), cpuid leaf 1 ECX bit 29; with AVX enabled by the OS.
+  bool f16c = false;
   bool avx512f = false, avx512bw = false, avx512dq = false, avx512vl = false, avx512vnni = false;
   // AMX tiles with int8 dot products (TDPBUSD), enabled by the OS for this
   // process: on Linux the 8 KiB tile state is granted on request

@@ -4,10 +4,12 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 #include "core/checked.h"
 #include "core/int_arith.h"
 #include "kernels/base/dtype_dispatch.h"
+#include "kernels/simd/elementwise_math.h"
 
 namespace pionnx {
 
@@ -39,7 +41,9 @@ void convert_all(const Tensor& src, To* dst) {
 #undef PIONNX_CASE
     case DType::Float16: {
       const uint16_t* s = static_cast<const uint16_t*>(p);
-      for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<To>(half_to_float(s[i]));
+      if constexpr (std::is_same<To, float>::value) fastmath::float_from_half_block(s, dst, n);
+      else
+        for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<To>(half_to_float(s[i]));
       return;
     }
     case DType::BFloat16: {
@@ -104,6 +108,11 @@ Tensor cast_tensor(const Tensor& t, DType to, bool saturate, E8M0Round round) {
       break;
     }
     case DType::Float16:
+      if (t.dtype() == DType::Float) {
+        fastmath::half_from_float_block(t.data<float>(), static_cast<uint16_t*>(out.raw()), n);
+        break;
+      }
+      [[fallthrough]];
     case DType::BFloat16: {
       std::vector<float> tmp(static_cast<size_t>(n));
       convert_all(t, tmp.data());

@@ -48,6 +48,12 @@ void range_block(const float* x, int64_t n, float* lo, float* hi);
 // path against onnx.reference on quotients at and next to every tie.
 constexpr float kQuantizeMinScale = 0x1p-64f;
 void quantize_u8_block(const float* x, int64_t n, float scale, int32_t zp, uint8_t* y);
+// float32 -> IEEE half (round to nearest even, subnormals kept, NaN stays NaN)
+// and back, as pionnx::float_to_half / half_to_float give them: F16C on the
+// AVX2 path, AVX-512's own conversions, fcvtn/fcvtl on aarch64 NEON; the
+// portable path (and armv7) converts one element at a time.
+void half_from_float_block(const float* x, uint16_t* y, int64_t n);
+void float_from_half_block(const uint16_t* x, float* y, int64_t n);
 
 // One element, for scalar call sites (tails of strided loops).
 float exp(float x);

@@ -50,6 +50,36 @@ __attribute__((target("avx2,fma"))) void quantize_u8_packed(const float* x, int6
   if (i < n) quantize_u8_avx2(x + i, n - i, scale, zp, y + i);
 }
 
+// float <-> half by F16C, 8 values a step; the tail through an 8-value buffer, so every value takes the same
+// instruction (the same NaN bits wherever it sits). vcvtps2ph rounds to nearest even (imm 0), keeps subnormals
+// (MXCSR's DAZ and FTZ do not apply to it) and quiets a NaN keeping its payload's top bits.
+__attribute__((target("avx2,f16c"))) void half_from_float_f16c(const float* x, uint16_t* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i),
+                     _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+  if (i < n) {
+    float in[8] = {};
+    uint16_t out[8];
+    std::memcpy(in, x + i, static_cast<size_t>(n - i) * sizeof(float));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out), _mm256_cvtps_ph(_mm256_loadu_ps(in), _MM_FROUND_TO_NEAREST_INT));
+    std::memcpy(y + i, out, static_cast<size_t>(n - i) * sizeof(uint16_t));
+  }
+}
+
+__attribute__((target("avx2,f16c"))) void float_from_half_f16c(const uint16_t* x, float* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i))));
+  if (i < n) {
+    uint16_t in[8] = {};
+    float out[8];
+    std::memcpy(in, x + i, static_cast<size_t>(n - i) * sizeof(uint16_t));
+    _mm256_storeu_ps(out, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(in))));
+    std::memcpy(y + i, out, static_cast<size_t>(n - i) * sizeof(float));
+  }
+}
+
 }  // namespace
 
 const Kernels* kernels_avx2() {
@@ -59,6 +89,10 @@ const Kernels* kernels_avx2() {
   static const Kernels packed = [] {
     Kernels k = kAvx2;
     k.quantize_u8 = quantize_u8_packed;
+    if (platform::cpu_features().f16c) {
+      k.half_from_float = half_from_float_f16c;
+      k.float_from_half = float_from_half_f16c;
+    }
     return k;
   }();
   const platform::CpuFeatures& cpu = platform::cpu_features();

@@ -61,6 +61,22 @@ PIONNX_AVX512_TARGET void quantize_u8_zmm(const float* x, int64_t n, float scale
   }
 }
 
+// float <-> half by AVX-512F's conversions, 16 values a step, the tail under a mask (rounding and NaNs as F16C's:
+// elementwise_math_avx2.cc).
+PIONNX_AVX512_TARGET void half_from_float_zmm(const float* x, uint16_t* y, int64_t n) {
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? __mmask16{0xFFFF} : static_cast<__mmask16>((1u << (n - i)) - 1);
+    _mm256_mask_storeu_epi16(y + i, m, _mm512_cvtps_ph(_mm512_maskz_loadu_ps(m, x + i), _MM_FROUND_TO_NEAREST_INT));
+  }
+}
+
+PIONNX_AVX512_TARGET void float_from_half_zmm(const uint16_t* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? __mmask16{0xFFFF} : static_cast<__mmask16>((1u << (n - i)) - 1);
+    _mm512_mask_storeu_ps(y + i, m, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, x + i)));
+  }
+}
+
 }  // namespace
 
 const Kernels* kernels_avx512() {
@@ -70,6 +86,8 @@ const Kernels* kernels_avx512() {
   static const Kernels table = [] {
     Kernels k = kAvx512;
     k.quantize_u8 = quantize_u8_zmm;
+    k.half_from_float = half_from_float_zmm;
+    k.float_from_half = float_from_half_zmm;
     return k;
   }();
   return &table;

@@ -8,6 +8,8 @@
 #include <cstring>
 #include <limits>
 
+#include "pionnx/dtype.h"
+
 #define PIONNX_INLINE inline __attribute__((always_inline))
 
 // Always inlined: the vector-ABI note about 32-byte arguments does not apply.
@@ -405,6 +407,16 @@ PIONNX_INLINE void quantize_u8(const float* x, int64_t n, float scale, int32_t z
   }
 }
 
+// float32 <-> IEEE half, one element at a time through the exact scalar forms (pionnx/dtype.h: round to nearest
+// even, subnormals kept, NaN quiet). The x86 tables replace them with the F16C and AVX-512 conversions and the aarch64
+// NEON table with fcvtn/fcvtl, which give the same bits but a NaN's payload.
+inline void half_from_float(const float* x, uint16_t* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = float_to_half(x[i]);
+}
+inline void float_from_half(const uint16_t* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = half_to_float(x[i]);
+}
+
 }  // namespace vec
 }  // namespace
 
@@ -425,38 +437,42 @@ struct Kernels {
   double (*row_sum)(const float*, int64_t, float, bool);
   void (*normalize_row)(const float*, float*, int64_t, float, float, const float*, const float*);
   void (*quantize_u8)(const float*, int64_t, float, int32_t, uint8_t*);
+  void (*half_from_float)(const float*, uint16_t*, int64_t);
+  void (*float_from_half)(const uint16_t*, float*, int64_t);
 };
 
 // Defines one ISA's loops (exp_<isa> ... max_<isa>, each ATTR, e.g. a target
 // attribute, or nothing) and the table k<Name> over them, inside the ISA
 // file's anonymous namespace: the same loops, compiled for that ISA.
-#define PIONNX_FASTMATH_TABLE(isa, Name, ATTR)                                                                       \
-  ATTR void exp_##isa(const float* x, float* y, int64_t n) { vec::apply(x, y, n, vec::Exp{}); }                      \
-  ATTR void tanh_##isa(const float* x, float* y, int64_t n) { vec::apply(x, y, n, vec::Tanh{}); }                    \
-  ATTR void erf_##isa(const float* x, float* y, int64_t n) { vec::apply(x, y, n, vec::Erf{}); }                      \
-  ATTR void sigmoid_##isa(const float* x, float* y, int64_t n) { vec::apply(x, y, n, vec::Sigmoid{}); }              \
-  ATTR void gelu_erf_##isa(const float* x, float* y, int64_t n) { vec::apply(x, y, n, vec::GeluErf{}); }             \
-  ATTR void gelu_tanh_##isa(const float* x, float* y, int64_t n) { vec::apply(x, y, n, vec::GeluTanh{}); }           \
-  ATTR float exp_shift_sum_##isa(const float* x, float* y, int64_t n, float s) {                                     \
-    return vec::exp_shift_sum(x, y, n, s);                                                                           \
-  }                                                                                                                  \
-  ATTR float max_##isa(const float* x, int64_t n) { return vec::max_of(x, n); }                                      \
-  ATTR float add_max_##isa(float* x, const float* b, int64_t n) { return vec::add_max(x, b, n); }                    \
-  ATTR void scale_##isa(float* x, int64_t n, float s) { vec::scale(x, n, s); }                                       \
-  ATTR void range_##isa(const float* x, int64_t n, float* lo, float* hi) { vec::range_of(x, n, lo, hi); }            \
-  ATTR double row_sum_##isa(const float* x, int64_t n, float shift, bool squares) {                                  \
-    return vec::row_sum(x, n, shift, squares);                                                                       \
-  }                                                                                                                  \
-  ATTR void normalize_row_##isa(const float* x, float* y, int64_t n, float m, float v, const float* sc,              \
-                                const float* bi) {                                                                   \
-    vec::normalize_row(x, y, n, m, v, sc, bi);                                                                       \
-  }                                                                                                                  \
-  ATTR void quantize_u8_##isa(const float* x, int64_t n, float scale, int32_t zp, uint8_t* y) {                      \
-    vec::quantize_u8(x, n, scale, zp, y);                                                                            \
-  }                                                                                                                  \
-  const Kernels k##Name{exp_##isa,       tanh_##isa,          erf_##isa,           sigmoid_##isa,    gelu_erf_##isa, \
-                        gelu_tanh_##isa, exp_shift_sum_##isa, max_##isa,           add_max_##isa,    scale_##isa,    \
-                        range_##isa,     row_sum_##isa,       normalize_row_##isa, quantize_u8_##isa};
+#define PIONNX_FASTMATH_TABLE(isa, Name, ATTR)                                                                \
+  ATTR void exp_##isa(const float* x, float* y, int64_t n) { vec::apply(x, y, n, vec::Exp{}); }               \
+  ATTR void tanh_##isa(const float* x, float* y, int64_t n) { vec::apply(x, y, n, vec::Tanh{}); }             \
+  ATTR void erf_##isa(const float* x, float* y, int64_t n) { vec::apply(x, y, n, vec::Erf{}); }               \
+  ATTR void sigmoid_##isa(const float* x, float* y, int64_t n) { vec::apply(x, y, n, vec::Sigmoid{}); }       \
+  ATTR void gelu_erf_##isa(const float* x, float* y, int64_t n) { vec::apply(x, y, n, vec::GeluErf{}); }      \
+  ATTR void gelu_tanh_##isa(const float* x, float* y, int64_t n) { vec::apply(x, y, n, vec::GeluTanh{}); }    \
+  ATTR float exp_shift_sum_##isa(const float* x, float* y, int64_t n, float s) {                              \
+    return vec::exp_shift_sum(x, y, n, s);                                                                    \
+  }                                                                                                           \
+  ATTR float max_##isa(const float* x, int64_t n) { return vec::max_of(x, n); }                               \
+  ATTR float add_max_##isa(float* x, const float* b, int64_t n) { return vec::add_max(x, b, n); }             \
+  ATTR void scale_##isa(float* x, int64_t n, float s) { vec::scale(x, n, s); }                                \
+  ATTR void range_##isa(const float* x, int64_t n, float* lo, float* hi) { vec::range_of(x, n, lo, hi); }     \
+  ATTR double row_sum_##isa(const float* x, int64_t n, float shift, bool squares) {                           \
+    return vec::row_sum(x, n, shift, squares);                                                                \
+  }                                                                                                           \
+  ATTR void normalize_row_##isa(const float* x, float* y, int64_t n, float m, float v, const float* sc,       \
+                                const float* bi) {                                                            \
+    vec::normalize_row(x, y, n, m, v, sc, bi);                                                                \
+  }                                                                                                           \
+  ATTR void quantize_u8_##isa(const float* x, int64_t n, float scale, int32_t zp, uint8_t* y) {               \
+    vec::quantize_u8(x, n, scale, zp, y);                                                                     \
+  }                                                                                                           \
+  const Kernels k##Name{                                                                                      \
+      exp_##isa,           tanh_##isa,          erf_##isa,           sigmoid_##isa,     gelu_erf_##isa,       \
+      gelu_tanh_##isa,     exp_shift_sum_##isa, max_##isa,           add_max_##isa,     scale_##isa,          \
+      range_##isa,         row_sum_##isa,       normalize_row_##isa, quantize_u8_##isa, vec::half_from_float, \
+      vec::float_from_half};
 
 // The AVX2+FMA table (elementwise_math_avx2.cc), or nullptr where it is not
 // compiled in or the CPU lacks AVX2 or FMA.
