@@ -114,34 +114,43 @@ def test_lstm_recurrence_weight_sources(r_kind):
 @pytest.mark.parametrize("cell", ["RNN", "GRU", "GRU-linear-before-reset", "LSTM"])
 @pytest.mark.parametrize("threads", [1, 2])
 def test_recurrent_cells_match_the_reference_on_odd_sizes(cell, threads):
-    """The cached R^T is laid out in panels of gate columns; hidden sizes that leave a partial panel
-    (gates x 37 and x 70 columns), a batch of 3 and 1 or 2 threads give onnx.reference's outputs (which
-    implement the forward direction only)."""
+    """The cached R^T is laid out in panels of gate columns (one batch row) and R and W are packed once
+    for the SGEMM (several rows); hidden sizes that leave a partial panel (gates x 37 and x 70
+    columns), batches of 1 and 3, R constant or fed (never cached), and 1 or 2 threads give
+    onnx.reference's outputs (which implement the forward direction only)."""
     from onnx.reference import ReferenceEvaluator
 
     op = cell.split("-")[0]
     gates = {"RNN": 1, "GRU": 3, "LSTM": 4}[op]
-    for hidden in (37, 70):
-        inp, seq, batch = 11, 4, 3
+    for hidden, batch, r_fed in ((37, 3, False), (70, 3, False), (37, 1, False), (70, 1, True), (37, 3, True)):
+        inp, seq = 11, 4
         w = (RNG.standard_normal((1, gates * hidden, inp)) * 0.3).astype(np.float32)
         r = (RNG.standard_normal((1, gates * hidden, hidden)) * 0.3).astype(np.float32)
         b = (RNG.standard_normal((1, 2 * gates * hidden)) * 0.1).astype(np.float32)
         attrs = {"hidden_size": hidden}
         if cell == "GRU-linear-before-reset":
             attrs["linear_before_reset"] = 1
+        inputs = [tensor("x", TensorProto.FLOAT, [seq, batch, inp])]
+        inits = [numpy_helper.from_array(a, n) for a, n in ((w, "w"), (b, "b"))]
+        if r_fed:
+            inputs.append(tensor("r", TensorProto.FLOAT, list(r.shape)))
+        else:
+            inits.append(numpy_helper.from_array(r, "r"))
         m = model(
             [helper.make_node(op, ["x", "w", "r", "b"], ["y", "yh"], **attrs)],
-            [tensor("x", TensorProto.FLOAT, [seq, batch, inp])],
+            inputs,
             [tensor("y", TensorProto.FLOAT, None), tensor("yh", TensorProto.FLOAT, None)],
-            initializers=[numpy_helper.from_array(a, n) for a, n in ((w, "w"), (r, "r"), (b, "b"))],
+            initializers=inits,
         )
         x = RNG.standard_normal((seq, batch, inp)).astype(np.float32)
+        feeds = {"x": x, "r": r} if r_fed else {"x": x}
         opts = pionnx.SessionOptions()
         opts.intra_op_num_threads = threads
-        got = pionnx.InferenceSession(m.SerializeToString(), opts).run(None, {"x": x})
-        want = ReferenceEvaluator(m).run(None, {"x": x})
-        for g, ref in zip(got, want):
-            np.testing.assert_allclose(g, ref, rtol=1e-4, atol=1e-5)
+        sess = pionnx.InferenceSession(m.SerializeToString(), opts)
+        want = ReferenceEvaluator(m).run(None, feeds)
+        for _ in range(2):  # the second run reads what the first packed
+            for g, ref in zip(sess.run(None, feeds), want):
+                np.testing.assert_allclose(g, ref, rtol=1e-4, atol=1e-5, err_msg=f"hidden {hidden} batch {batch}")
 
 
 @pytest.mark.parametrize("b_kind", ["constant", "fed", "overridable"])

@@ -111,7 +111,11 @@ constexpr int64_t kPanel = 64;
 
 class Recurrent : public Kernel {
  public:
-  Recurrent(const KernelInfo& info, Cell cell) : cell_(cell), rt_cache_(info.constant_input(2)) {
+  Recurrent(const KernelInfo& info, Cell cell)
+      : cell_(cell),
+        rt_cache_(info.constant_input(2)),
+        wp_cache_(info.constant_input(1)),
+        rp_cache_(info.constant_input(2)) {
     const Node& n = info.node;
     std::string dir = n.attr_s("direction", "forward");
     PIONNX_ENFORCE(dir == "forward" || dir == "reverse" || dir == "bidirectional", InvalidGraph, n.describe(),
@@ -194,15 +198,32 @@ class Recurrent : public Kernel {
       }
       return t;
     };
+    // Constant W and R (a model's weights) packed once per direction for the SGEMM: W for the input projection, R
+    // for the recurrence of several batch rows (one product of the whole batch a step). One batch row keeps R^T's
+    // panels below instead: its product is a vector's, bound by reading R.
+    auto pack_dirs = [&](int64_t rows) {
+      return [&, rows](const Tensor& m) {
+        PackedDirs v;
+        for (int64_t d = 0; d < num_dir_; ++d)
+          v.push_back(simd::sgemm_pack_b(true, rows, G, m.data<float>() + d * G * rows, rows));
+        return v;
+      };
+    };
+    const PackedDirs* wp = ctx.input(1).dtype() == DType::Float ? wp_cache_.get(W, pack_dirs(in)) : nullptr;
+    const PackedDirs* rp = batch > 1 && ctx.input(2).dtype() == DType::Float ? rp_cache_.get(R, pack_dirs(H)) : nullptr;
     Tensor rt_run;
-    const Tensor* rt_all = ctx.input(2).dtype() == DType::Float ? rt_cache_.get(R, transpose_r) : nullptr;
-    if (!rt_all) rt_all = &(rt_run = transpose_r(R));
+    const Tensor* rt_all = nullptr;
+    if (batch == 1) {
+      rt_all = ctx.input(2).dtype() == DType::Float ? rt_cache_.get(R, transpose_r) : nullptr;
+      if (!rt_all) rt_all = &(rt_run = transpose_r(R));
+    }
     for (int64_t d = 0; d < num_dir_; ++d) {
       bool rev = reverse_only_ || d == 1;
       const float* w = W.data<float>() + d * G * in;
       const float* r = R.data<float>() + d * G * H;
       // xw = X * W^T + Wb (+ Rb for all but GRU's h gate when linear_before_reset).
-      simd::sgemm(false, true, seq * batch, G, in, 1.0f, x.data(), in, w, in, 0.0f, xw.data(), G, &ctx.pool());
+      if (wp) simd::sgemm_packed_b(false, seq * batch, 1.0f, x.data(), in, (*wp)[d], 0.0f, xw.data(), G, &ctx.pool());
+      else simd::sgemm(false, true, seq * batch, G, in, 1.0f, x.data(), in, w, in, 0.0f, xw.data(), G, &ctx.pool());
       std::vector<float> wb(static_cast<size_t>(G), 0.0f), rb(static_cast<size_t>(G), 0.0f);
       if (B.defined()) {
         std::memcpy(wb.data(), B.data<float>() + d * 2 * G, G * sizeof(float));
@@ -213,7 +234,7 @@ class Recurrent : public Kernel {
       if (C0.defined()) copy_state(C0, d, batch, H, c);
       const float* p = P.defined() ? P.data<float>() + d * 3 * H : nullptr;
       const Activation* act = &acts_[d * (acts_.size() / num_dir_)];
-      const float* rt = rt_all->data<float>() + d * per_dir;
+      const float* rt = rt_all ? rt_all->data<float>() + d * per_dir : nullptr;
       // The step's product, split by panels of gate columns over the pool.
       const bool split = ctx.pool().size() > 1 && batch * G * H >= (int64_t{1} << 16);
       for (int64_t step = 0; step < seq; ++step) {
@@ -231,8 +252,15 @@ class Recurrent : public Kernel {
                         hr.data() + j0, G, nullptr);
           }
         };
-        if (split) ctx.pool().parallel_for(npanels, std::max<int64_t>(1, 128 / kPanel), recur);
-        else recur(0, npanels);
+        if (batch > 1) {
+          ThreadPool* pool = split ? &ctx.pool() : nullptr;
+          if (rp) simd::sgemm_packed_b(false, batch, 1.0f, h.data(), H, (*rp)[d], 0.0f, hr.data(), G, pool);
+          else simd::sgemm(false, true, batch, G, H, 1.0f, h.data(), H, r, H, 0.0f, hr.data(), G, pool);
+        } else if (split) {
+          ctx.pool().parallel_for(npanels, std::max<int64_t>(1, 128 / kPanel), recur);
+        } else {
+          recur(0, npanels);
+        }
         for (int64_t b = 0; b < batch; ++b) {
           // Reverse direction with sequence_lens: row b starts at lens[b]-1.
           int64_t tb = rev ? lens[b] - 1 - step : t;
@@ -310,25 +338,25 @@ class Recurrent : public Kernel {
       for (int64_t j = 0; j < H; ++j) h[j] = go[j] * gc[j];
       return;
     }
-    // GRU, gate order z, r, h.
-    std::vector<float> z(static_cast<size_t>(H)), rg(static_cast<size_t>(H));
+    // GRU, gate order z, r, h: z and r side by side in scratch, so one vector pass activates both.
+    float *z = scratch, *rg = scratch + H, *hh = scratch + 2 * H;
     for (int64_t j = 0; j < H; ++j) {
-      z[j] = act[0](clip(xg[j] + hr[j] + wb[j] + rb[j]));
-      rg[j] = act[0](clip(xg[H + j] + hr[H + j] + wb[H + j] + rb[H + j]));
+      z[j] = xg[j] + hr[j] + wb[j] + rb[j];
+      rg[j] = xg[H + j] + hr[H + j] + wb[H + j] + rb[H + j];
     }
-    std::vector<float> hh(static_cast<size_t>(H));
+    clip_block(z, 2 * H);
+    act[0].apply(z, 2 * H);
     if (linear_before_reset_) {
-      for (int64_t j = 0; j < H; ++j)
-        hh[j] = act[1](clip(xg[2 * H + j] + wb[2 * H + j] + rg[j] * (hr[2 * H + j] + rb[2 * H + j])));
+      for (int64_t j = 0; j < H; ++j) hh[j] = xg[2 * H + j] + wb[2 * H + j] + rg[j] * (hr[2 * H + j] + rb[2 * H + j]);
     } else {
-      // (r . h) * Rh^T: recompute with the reset-gated state.
-      const float* rh = r + 2 * H * H;
-      for (int64_t j = 0; j < H; ++j) {
-        float acc = 0;
-        for (int64_t k = 0; k < H; ++k) acc += rg[k] * h[k] * rh[j * H + k];
-        hh[j] = act[1](clip(xg[2 * H + j] + wb[2 * H + j] + acc + rb[2 * H + j]));
-      }
+      // (r . h) * Rh^T: the reset-gated state's own product, one vector by Rh's rows (the SGEMM's dot products).
+      float* gated = scratch + 3 * H;
+      for (int64_t j = 0; j < H; ++j) gated[j] = rg[j] * h[j];
+      simd::sgemm(false, true, 1, H, H, 1.0f, gated, H, r + 2 * H * H, H, 0.0f, hh, H, nullptr);
+      for (int64_t j = 0; j < H; ++j) hh[j] += xg[2 * H + j] + wb[2 * H + j] + rb[2 * H + j];
     }
+    clip_block(hh, H);
+    act[1].apply(hh, H);
     for (int64_t j = 0; j < H; ++j) h[j] = (1.0f - z[j]) * hh[j] + z[j] * h[j];
   }
 
@@ -355,7 +383,10 @@ class Recurrent : public Kernel {
   float clip_ = 0;
   bool input_forget_ = false, linear_before_reset_ = false;
   std::vector<Activation> acts_;
-  ConstantWeightCache<Tensor> rt_cache_;
+  using PackedDirs = std::vector<simd::SgemmPackedB>;
+  ConstantWeightCache<Tensor> rt_cache_;      // R^T in panels (one batch row)
+  ConstantWeightCache<PackedDirs> wp_cache_;  // W packed per direction (the input projection)
+  ConstantWeightCache<PackedDirs> rp_cache_;  // R packed per direction (the recurrence of several batch rows)
 };
 
 struct RNN : Recurrent {
