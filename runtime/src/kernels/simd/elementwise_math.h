@@ -29,8 +29,10 @@ void scale_block(float* x, int64_t n, float s);
 void softmax_block(const float* x, float* y, int64_t n);
 // The same with the row's max already known (max_block of x).
 void softmax_block(const float* x, float* y, int64_t n, float max);
-// The sum of x (squares false) or of (x - shift)^2, accumulated in float
-// vector lanes and added up in double (LayerNormalization's row statistics).
+// The sum of x - shift (squares false) or of (x - shift)^2, accumulated in
+// float vector lanes and added up in double (LayerNormalization's row
+// statistics; a shift near the values, such as the first, keeps the lanes'
+// sums small where the values sit far from 0).
 double row_sum_block(const float* x, int64_t n, float shift, bool squares);
 // y = (x - mean) * inv * scale (+ bias when not null) over one row.
 void normalize_row_block(const float* x, float* y, int64_t n, float mean, float inv, const float* scale,

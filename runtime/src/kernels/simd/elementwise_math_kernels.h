@@ -295,7 +295,7 @@ struct Scale {
 };
 PIONNX_INLINE void scale(float* x, int64_t n, float s) { apply(x, x, n, Scale{splat(s)}); }
 
-// Sum of x (squares false) or of (x - shift)^2 over a row, in four vector
+// Sum of x - shift (squares false) or of (x - shift)^2 over a row, in four vector
 // accumulators (one chain ran at the add's latency) added together, then
 // their lanes and the tail in double: a layer normalization's row statistics.
 PIONNX_INLINE double row_sum(const float* x, int64_t n, float shift, bool squares) {
@@ -316,13 +316,13 @@ PIONNX_INLINE double row_sum(const float* x, int64_t n, float shift, bool square
   } else {
     for (; i + 4 * kLanes <= n; i += 4 * kLanes)
 #pragma GCC unroll 4
-      for (int j = 0; j < 4; ++j) acc[j] += load(x + i + j * kLanes, kLanes);
-    for (; i + kLanes <= n; i += kLanes) acc[0] += load(x + i, kLanes);
+      for (int j = 0; j < 4; ++j) acc[j] += load(x + i + j * kLanes, kLanes) - s;
+    for (; i + kLanes <= n; i += kLanes) acc[0] += load(x + i, kLanes) - s;
   }
   const vf all = (acc[0] + acc[1]) + (acc[2] + acc[3]);
   double sum = 0;
   for (int64_t k = 0; k < kLanes; ++k) sum += all[k];
-  for (; i < n; ++i) sum += squares ? static_cast<double>(x[i] - shift) * (x[i] - shift) : x[i];
+  for (; i < n; ++i) sum += squares ? static_cast<double>(x[i] - shift) * (x[i] - shift) : x[i] - shift;
   return sum;
 }
 
