@@ -66,3 +66,55 @@ def test_lp_normalization_over_rows_and_columns(threads, p):
             norm = np.abs(xd).sum(axis, keepdims=True) if p == 1 else np.sqrt((xd * xd).sum(axis, keepdims=True))
             want = np.divide(xd, norm, out=np.zeros_like(xd), where=norm != 0)
             np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6, err_msg=f"{shape} axis {axis} n {n}")
+
+
+QCONV_GEOMETRIES = [
+    ((1, 8, 23, 29), (16, 8, 3, 3), {"pads": [1, 1, 1, 1]}),
+    ((2, 6, 19, 17), (9, 6, 5, 3), {"pads": [2, 0, 1, 3], "strides": [2, 3]}),
+    ((1, 8, 21, 21), (8, 4, 3, 3), {"pads": [2, 2, 2, 2], "dilations": [2, 2], "group": 2}),
+    ((1, 4, 40), (5, 4, 7), {"pads": [3, 2], "strides": [2]}),
+    ((1, 3, 6, 7, 8), (4, 3, 3, 2, 3), {"pads": [1, 0, 1, 1, 1, 0]}),
+    ((1, 16, 12, 12), (24, 16, 1, 1), {}),
+]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("case", range(len(QCONV_GEOMETRIES)))
+def test_qlinear_conv_geometries_equal_the_reference(case, threads):
+    """QLinearConv's im2col (fills, copies and strided gathers per output row, split by channels)
+    and requantization over padded, strided, dilated, grouped, 1-D and 3-D convolutions: equal to
+    onnx.reference (int32 sums scaled in float64, rounded half to even) to the bit, per-channel weight
+    scales (2-D) and an int32 bias included."""
+    from onnx.reference import ReferenceEvaluator
+
+    xs, ws, attrs = QCONV_GEOMETRIES[case]
+    rng = np.random.default_rng(case)
+    x = rng.integers(0, 256, xs).astype(np.uint8)
+    w = rng.integers(-128, 128, ws).astype(np.int8)
+    m = ws[0]
+    inits = [
+        ("sx", np.array(0.02, np.float32)),
+        ("zx", np.array(119, np.uint8)),
+        ("w", w),
+        # Per channel on 2-D convolutions: onnx.reference broadcasts a per-channel scale as 2-D only.
+        ("sw", np.linspace(0.001, 0.004, m).astype(np.float32) if len(xs) == 4 else np.array(0.003, np.float32)),
+        ("zw", np.zeros(m, np.int8)),
+        ("sy", np.array(0.37, np.float32)),
+        ("zy", np.array(131, np.uint8)),
+        ("bias", rng.integers(-20000, 20000, m).astype(np.int32)),
+    ]
+    node = helper.make_node("QLinearConv", ["x", "sx", "zx", "w", "sw", "zw", "sy", "zy", "bias"], ["y"], **attrs)
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.UINT8, list(xs))],
+        [helper.make_tensor_value_info("y", TensorProto.UINT8, None)],
+        [numpy_helper.from_array(v, k) for k, v in inits],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    opts = pionnx.SessionOptions()
+    opts.intra_op_num_threads = threads
+    got = pionnx.InferenceSession(model.SerializeToString(), opts).run(None, {"x": x})[0]
+    want = ReferenceEvaluator(model).run(None, {"x": x})[0]
+    assert 0 < np.count_nonzero((want > 0) & (want < 255)), "every value saturated: the case checks nothing"
+    np.testing.assert_array_equal(got, want)

@@ -81,34 +81,47 @@ class ConvAttrs {
 };
 
 // Columns for one image and one group: row (c, kd, kh, kw), column
-// (od, oh, ow); out-of-image taps read the zero point.
-void im2col8(const ConvGeom& g, const uint8_t* x, int64_t channels, uint8_t pad_value, uint8_t* col) {
-  const int64_t osz = g.out_size();
-  int64_t row = 0;
-  for (int64_t c = 0; c < channels; ++c) {
-    const uint8_t* xc = x + c * g.in_size();
-    for (int64_t kd = 0; kd < g.k[0]; ++kd)
-      for (int64_t kh = 0; kh < g.k[1]; ++kh)
-        for (int64_t kw = 0; kw < g.k[2]; ++kw, ++row) {
-          uint8_t* dst = col + row * osz;
-          for (int64_t od = 0; od < g.out[0]; ++od) {
-            const int64_t id = od * g.stride[0] - g.pad[0] + kd * g.dil[0];
-            for (int64_t oh = 0; oh < g.out[1]; ++oh) {
-              const int64_t ih = oh * g.stride[1] - g.pad[1] + kh * g.dil[1];
-              if (id < 0 || id >= g.in[0] || ih < 0 || ih >= g.in[1]) {
-                std::memset(dst, pad_value, static_cast<size_t>(g.out[2]));
-                dst += g.out[2];
-                continue;
+// (od, oh, ow); out-of-image taps read the zero point. Each output row's
+// columns inside the image are found once per kernel column (ow0..ow1), so
+// a row is a fill, a copy (stride 1) or a strided gather, and a fill; the
+// channels split across the pool.
+void im2col8(ThreadPool& pool, const ConvGeom& g, const uint8_t* x, int64_t channels, uint8_t pad_value, uint8_t* col) {
+  const int64_t osz = g.out_size(), ks = g.kernel_size(), s2 = g.stride[2], out2 = g.out[2];
+  pool.parallel_for(
+      channels, std::max<int64_t>(1, 65536 / std::max<int64_t>(1, ks * osz)), [&](int64_t c0, int64_t c1) {
+        for (int64_t c = c0; c < c1; ++c) {
+          const uint8_t* xc = x + c * g.in_size();
+          int64_t row = c * ks;
+          for (int64_t kd = 0; kd < g.k[0]; ++kd)
+            for (int64_t kh = 0; kh < g.k[1]; ++kh)
+              for (int64_t kw = 0; kw < g.k[2]; ++kw, ++row) {
+                // Input column of output column ow: ow * s2 + off; inside [0, in2) for ow in [ow0, ow1).
+                const int64_t off = kw * g.dil[2] - g.pad[2];
+                const int64_t ow0 = std::min(out2, off >= 0 ? int64_t{0} : (-off + s2 - 1) / s2);
+                const int64_t ow1 =
+                    std::clamp<int64_t>(g.in[2] - off <= 0 ? 0 : (g.in[2] - off + s2 - 1) / s2, ow0, out2);
+                uint8_t* dst = col + row * osz;
+                for (int64_t od = 0; od < g.out[0]; ++od) {
+                  const int64_t id = od * g.stride[0] - g.pad[0] + kd * g.dil[0];
+                  for (int64_t oh = 0; oh < g.out[1]; ++oh, dst += out2) {
+                    const int64_t ih = oh * g.stride[1] - g.pad[1] + kh * g.dil[1];
+                    if (id < 0 || id >= g.in[0] || ih < 0 || ih >= g.in[1]) {
+                      std::memset(dst, pad_value, static_cast<size_t>(out2));
+                      continue;
+                    }
+                    const uint8_t* src = xc + (id * g.in[1] + ih) * g.in[2] + off;
+                    std::memset(dst, pad_value, static_cast<size_t>(ow0));
+                    if (s2 == 1) {
+                      std::memcpy(dst + ow0, src + ow0, static_cast<size_t>(ow1 - ow0));
+                    } else {
+                      for (int64_t ow = ow0; ow < ow1; ++ow) dst[ow] = src[ow * s2];
+                    }
+                    std::memset(dst + ow1, pad_value, static_cast<size_t>(out2 - ow1));
+                  }
+                }
               }
-              const uint8_t* src = xc + (id * g.in[1] + ih) * g.in[2];
-              for (int64_t ow = 0; ow < g.out[2]; ++ow) {
-                const int64_t iw = ow * g.stride[2] - g.pad[2] + kw * g.dil[2];
-                *dst++ = (iw >= 0 && iw < g.in[2]) ? src[iw] : pad_value;
-              }
-            }
-          }
         }
-  }
+      });
 }
 
 // acc[N, M, out spatial] = conv(x - x_zp, w - w_zp) in int32.
@@ -129,7 +142,7 @@ void conv_int32(KernelContext& ctx, const ConvGeom& g, const Tensor& x, int32_t 
   for (int64_t n = 0; n < g.N; ++n)
     for (int64_t grp = 0; grp < g.group; ++grp) {
       const uint8_t* xg = xp + (n * g.C + grp * cg) * g.in_size();
-      if (!direct) im2col8(g, xg, cg, static_cast<uint8_t>(x_zp), col.data());
+      if (!direct) im2col8(ctx.pool(), g, xg, cg, static_cast<uint8_t>(x_zp), col.data());
       simd::QGemmArgs a;
       a.M = mg, a.N = osz, a.K = kdim;
       a.A = wp + grp * mg * kdim, a.lda = kdim, a.a_signed = w.dtype() == DType::Int8;
@@ -200,10 +213,7 @@ class QLinearConv final : public Kernel {
                               [&](int64_t r0, int64_t r1) {
                                 for (int64_t r = r0; r < r1; ++r) {
                                   const int64_t m = r % g.M;
-                                  const double mul = mult[m];
-                                  const int32_t b = bias[m];
-                                  for (int64_t i = r * osz; i < (r + 1) * osz; ++i)
-                                    yp[i] = saturate_round<Q>((ap[i] + b) * mul, y_zp);
+                                  requantize_row(ap + r * osz, osz, bias[m], mult[m], y_zp, yp + r * osz);
                                 }
                               });
     });

@@ -92,11 +92,23 @@ struct QRange {
   static constexpr float hi = static_cast<float>(std::numeric_limits<Q>::max());
 };
 
-// round-half-to-even(v) + zp, saturated to [lo, hi]. The default FP
-// rounding mode is to-nearest-even, which nearbyint honours.
+// round-half-to-even(v) under the default FP rounding mode, as std::nearbyint gives it, in two adds: below 2^51
+// (float: 2^22) adding and subtracting 1.5 * 2^52 (1.5 * 2^23) leaves v rounded to an integer; larger values are
+// integers already, and NaN stays NaN. No libm call, so the requantizing loops vectorize (baseline x86-64 has no
+// rounding instruction: nearbyint was a call per value).
+template <typename V>
+inline V round_half_even(V v) {
+  constexpr bool is_double = sizeof(V) == 8;
+  const V magic = is_double ? static_cast<V>(6755399441055744.0) : static_cast<V>(12582912.0f);
+  const V limit = is_double ? static_cast<V>(2251799813685248.0) : static_cast<V>(4194304.0f);
+  const V r = (v + magic) - magic;
+  return std::fabs(v) < limit ? r : v;
+}
+
+// round-half-to-even(v) + zp, saturated to [lo, hi].
 template <typename V>
 inline V saturate_round_to(V v, int32_t zp, V lo, V hi) {
-  V r = std::nearbyint(v) + static_cast<V>(zp);
+  V r = round_half_even(v) + static_cast<V>(zp);
   if (!(r == r)) r = static_cast<V>(zp);  // NaN (from the data or a scale): the zero point, never a UB cast
   return std::min(std::max(r, lo), hi);
 }
@@ -104,6 +116,26 @@ inline V saturate_round_to(V v, int32_t zp, V lo, V hi) {
 template <typename Q, typename V>
 inline Q saturate_round(V v, int32_t zp) {
   return static_cast<Q>(saturate_round_to(v, zp, static_cast<V>(QRange<Q>::lo), static_cast<V>(QRange<Q>::hi)));
+}
+
+// y[i] = saturate(round_half_even((acc[i] + bias) * mul) + zp) over a row of int32 sums, in double (onnx's
+// reference multiplies the int32 sums by the float scale in float64 too). With a finite multiplier no value is NaN,
+// so the loop is branch-free and vectorizes; otherwise each value takes saturate_round's NaN rule.
+template <typename Q>
+void requantize_row(const int32_t* acc, int64_t n, int32_t bias, double mul, int32_t zp, Q* y) {
+  if (!std::isfinite(mul)) {
+    for (int64_t i = 0; i < n; ++i) y[i] = saturate_round<Q>((static_cast<double>(acc[i]) + bias) * mul, zp);
+    return;
+  }
+  // Clamped first to one past the range the zero point leaves (rounding is monotonic, so the result is the same),
+  // the magic-number rounding needs no range check; min and max, not branches.
+  const double lo = QRange<Q>::lo, hi = QRange<Q>::hi, z = zp, b = bias, vlo = lo - z - 1, vhi = hi - z + 1;
+  const double magic = 6755399441055744.0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double v = std::min(std::max((static_cast<double>(acc[i]) + b) * mul, vlo), vhi);
+    const double r = std::min(std::max(((v + magic) - magic) + z, lo), hi);
+    y[i] = static_cast<Q>(static_cast<int32_t>(r));
+  }
 }
 
 // Quantized 8-bit dtypes that the integer paths accept.
