@@ -120,18 +120,25 @@ float round_to(DType t, float f) {
 template <typename Q>
 void requantize(KernelContext& ctx, const int32_t* acc, int64_t rows, int64_t M, int64_t N,
                 const std::vector<float>& mult, bool per_row, bool per_col, int32_t y_zp, Q* y) {
+  const bool finite = std::all_of(mult.begin(), mult.end(), [](float m) { return std::isfinite(m); });
+  const Requantizer<Q> q(y_zp);
   ctx.pool().parallel_for(rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, N)), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t mrow = per_row ? (r % M) * (per_col ? N : 1) : 0;
-      for (int64_t j = 0; j < N; ++j) {
-        const double m = mult[mrow + (per_col ? j : 0)];
-        y[r * N + j] = saturate_round<Q>(acc[r * N + j] * m, y_zp);
+      if (!per_col) {
+        requantize_row(acc + r * N, N, 0, mult[mrow], y_zp, y + r * N);
+      } else if (finite) {
+        for (int64_t j = 0; j < N; ++j) y[r * N + j] = q(acc[r * N + j] * static_cast<double>(mult[mrow + j]));
+      } else {
+        for (int64_t j = 0; j < N; ++j) y[r * N + j] = saturate_round<Q>(acc[r * N + j] * double{mult[mrow + j]}, y_zp);
       }
     }
   });
 }
 
-void qlinear_matmul(KernelContext& ctx) {
+// QLinearMatMul(a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp): a constant B (a model's weights) packed once
+// per session, as MatMulInteger's.
+void qlinear_matmul(KernelContext& ctx, const PackedIntB* packed) {
   const std::string what = ctx.node().describe();
   const Tensor& A = ctx.input(0);
   const Tensor& B = ctx.input(3);
@@ -143,7 +150,7 @@ void qlinear_matmul(KernelContext& ctx) {
   const std::vector<int32_t> a_zp = int32_values(ctx.optional_input(2));
   const std::vector<int32_t> b_zp = int32_values(ctx.optional_input(5));
   Tensor acc(DType::Int32, d.out);
-  int_matmul(ctx, A, B, a_zp, b_zp, d, acc.data<int32_t>());
+  int_matmul(ctx, A, B, a_zp, b_zp, d, acc.data<int32_t>(), packed);
 
   const std::vector<float> sa = float_values(a_scale), sb = float_values(b_scale);
   const float sy = scalar_scale(y_scale, what + " y_scale");
@@ -167,6 +174,15 @@ void qlinear_matmul(KernelContext& ctx) {
     requantize<Q>(ctx, acc.data<int32_t>(), rows, d.M, d.N, mult, per_row, per_col, y_zp, y.data<Q>());
   });
 }
+
+class QLinearMatMul final : public Kernel {
+ public:
+  explicit QLinearMatMul(const KernelInfo& info) : packed_(info, 3, 5) {}
+  void compute(KernelContext& ctx) const override { qlinear_matmul(ctx, &packed_); }
+
+ private:
+  PackedIntB packed_;
+};
 
 // out = acc * a_scale * b_scale[j] + bias[j], as float.
 void scale_to_float(KernelContext& ctx, const int32_t* acc, int64_t rows, int64_t N, float a_scale,
@@ -359,7 +375,7 @@ class QGemm final : public Kernel {
 
 void register_quant_matmul(KernelRegistry& r) {
   r.add<MatMulInteger>("", "MatMulInteger");
-  r.add_fn("", "QLinearMatMul", qlinear_matmul);
+  r.add<QLinearMatMul>("", "QLinearMatMul");
   r.add_all(kMsDomain, {impl<MatMulIntegerToFloat>("MatMulIntegerToFloat"),
                         impl<DynamicQuantizeMatMul>("DynamicQuantizeMatMul"), impl<QGemm>("QGemm")});
 }

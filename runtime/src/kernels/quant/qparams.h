@@ -121,21 +121,31 @@ inline Q saturate_round(V v, int32_t zp) {
 // y[i] = saturate(round_half_even((acc[i] + bias) * mul) + zp) over a row of int32 sums, in double (onnx's
 // reference multiplies the int32 sums by the float scale in float64 too). With a finite multiplier no value is NaN,
 // so the loop is branch-free and vectorizes; otherwise each value takes saturate_round's NaN rule.
+// saturate_round<Q>(v, zp) for a finite or infinite v (never NaN): clamped first to one past the range the zero
+// point leaves (rounding is monotonic, so the result is the same), the 1.5 * 2^52 rounding needs no range check;
+// min and max, not branches, so loops over it vectorize.
+template <typename Q>
+struct Requantizer {
+  double z, vlo, vhi;
+  explicit Requantizer(int32_t zp) : z(zp), vlo(QRange<Q>::lo - z - 1), vhi(QRange<Q>::hi - z + 1) {}
+  Q operator()(double v) const {
+    const double magic = 6755399441055744.0;
+    const double c = std::min(std::max(v, vlo), vhi);
+    const double r = std::min(std::max(((c + magic) - magic) + z, static_cast<double>(QRange<Q>::lo)),
+                              static_cast<double>(QRange<Q>::hi));
+    return static_cast<Q>(static_cast<int32_t>(r));
+  }
+};
+
 template <typename Q>
 void requantize_row(const int32_t* acc, int64_t n, int32_t bias, double mul, int32_t zp, Q* y) {
   if (!std::isfinite(mul)) {
     for (int64_t i = 0; i < n; ++i) y[i] = saturate_round<Q>((static_cast<double>(acc[i]) + bias) * mul, zp);
     return;
   }
-  // Clamped first to one past the range the zero point leaves (rounding is monotonic, so the result is the same),
-  // the magic-number rounding needs no range check; min and max, not branches.
-  const double lo = QRange<Q>::lo, hi = QRange<Q>::hi, z = zp, b = bias, vlo = lo - z - 1, vhi = hi - z + 1;
-  const double magic = 6755399441055744.0;
-  for (int64_t i = 0; i < n; ++i) {
-    const double v = std::min(std::max((static_cast<double>(acc[i]) + b) * mul, vlo), vhi);
-    const double r = std::min(std::max(((v + magic) - magic) + z, lo), hi);
-    y[i] = static_cast<Q>(static_cast<int32_t>(r));
-  }
+  const Requantizer<Q> q(zp);
+  const double b = bias;
+  for (int64_t i = 0; i < n; ++i) y[i] = q((static_cast<double>(acc[i]) + b) * mul);
 }
 
 // Quantized 8-bit dtypes that the integer paths accept.
