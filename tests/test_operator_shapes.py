@@ -118,3 +118,43 @@ def test_qlinear_conv_geometries_equal_the_reference(case, threads):
     want = ReferenceEvaluator(model).run(None, {"x": x})[0]
     assert 0 < np.count_nonzero((want > 0) & (want < 255)), "every value saturated: the case checks nothing"
     np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("per_column", [False, True])
+def test_qlinear_matmul_with_constant_weights_equals_the_reference(per_column, threads):
+    """QLinearMatMul with B an initializer (packed once per session, the second run reads the
+    packing): u8 x s8 over a depth of 600 (more than one depth block), batch dims on A, per-tensor or
+    per-column scales, equal to onnx.reference bit for bit on both runs."""
+    from onnx.reference import ReferenceEvaluator
+
+    rng = np.random.default_rng(7 + per_column)
+    a = rng.integers(0, 256, (2, 37, 600)).astype(np.uint8)
+    b = rng.integers(-128, 128, (600, 67)).astype(np.int8)
+    sb = np.linspace(0.0005, 0.002, 67).astype(np.float32) if per_column else np.array(0.001, np.float32)
+    zb = np.zeros(67, np.int8) if per_column else np.array(0, np.int8)
+    inits = [
+        ("sa", np.array(0.03, np.float32)),
+        ("za", np.array(121, np.uint8)),
+        ("b", b),
+        ("sb", sb),
+        ("zb", zb),
+        ("sy", np.array(2.5, np.float32)),
+        ("zy", np.array(127, np.uint8)),
+    ]
+    node = helper.make_node("QLinearMatMul", ["a", "sa", "za", "b", "sb", "zb", "sy", "zy"], ["y"])
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("a", TensorProto.UINT8, list(a.shape))],
+        [helper.make_tensor_value_info("y", TensorProto.UINT8, None)],
+        [numpy_helper.from_array(v, k) for k, v in inits],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)])
+    opts = pionnx.SessionOptions()
+    opts.intra_op_num_threads = threads
+    sess = pionnx.InferenceSession(model.SerializeToString(), opts)
+    want = ReferenceEvaluator(model).run(None, {"a": a})[0]
+    assert 0 < np.count_nonzero((want > 0) & (want < 255)), "every value saturated: the case checks nothing"
+    for _ in range(2):
+        np.testing.assert_array_equal(sess.run(None, {"a": a})[0], want)
