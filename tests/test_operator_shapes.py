@@ -158,3 +158,36 @@ def test_qlinear_matmul_with_constant_weights_equals_the_reference(per_column, t
     assert 0 < np.count_nonzero((want > 0) & (want < 255)), "every value saturated: the case checks nothing"
     for _ in range(2):
         np.testing.assert_array_equal(sess.run(None, {"a": a})[0], want)
+
+
+@pytest.mark.parametrize("op", ["ArgMax", "ArgMin"])
+@pytest.mark.parametrize("last", [0, 1])
+@pytest.mark.parametrize("dtype", [np.float32, np.int32, np.int64])
+def test_arg_extremes_over_long_rows_with_ties(op, last, dtype):
+    """ArgMax/ArgMin over the last axis (the blocked row scan) and over the first (the strided one):
+    rows of 1 to 1100 values (inside one block of 256, across several, with a partial last block),
+    values drawn from a few levels so the extreme repeats within and across blocks, and
+    select_last_index: numpy's first (or, reversed, last) index of the extreme."""
+    rng = np.random.default_rng(11)
+    for n in (1, 7, 255, 256, 257, 513, 1100):
+        x = rng.integers(-3, 4, (9, n)).astype(dtype)
+        x[3] = 2  # a row of one value: the first or last index
+        if n > 300:
+            x[4, 300] = 9 if op == "ArgMax" else -9  # the extreme alone, in a later block
+        for axis, data in ((1, x), (0, np.ascontiguousarray(x.T))):
+            node = helper.make_node(op, ["x"], ["y"], axis=axis, keepdims=0, select_last_index=last)
+            graph = helper.make_graph(
+                [node],
+                "g",
+                [helper.make_tensor_value_info("x", helper.np_dtype_to_tensor_dtype(data.dtype), list(data.shape))],
+                [helper.make_tensor_value_info("y", TensorProto.INT64, None)],
+            )
+            model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+            got = pionnx.InferenceSession(model.SerializeToString()).run(None, {"x": data})[0]
+            fn = np.argmax if op == "ArgMax" else np.argmin
+            if last:
+                flipped = np.flip(data, axis)
+                want = data.shape[axis] - 1 - fn(flipped, axis=axis)
+            else:
+                want = fn(data, axis=axis)
+            np.testing.assert_array_equal(got, want, err_msg=f"n {n} axis {axis}")
