@@ -45,10 +45,10 @@ float exp_shift_sum_block(const float* x, float* y, int64_t n, float shift) {
 float max_block(const float* x, int64_t n) { return active().max(x, n); }
 float add_max_block(float* x, const float* b, int64_t n) { return active().add_max(x, b, n); }
 void scale_block(float* x, int64_t n, float s) { active().scale(x, n, s); }
-void softmax_block(const float* x, float* y, int64_t n) { softmax_block(x, y, n, max_block(x, n)); }
+void softmax_block(const float* x, float* y, int64_t n) { active().softmax(x, y, n); }
 void softmax_block(const float* x, float* y, int64_t n, float max) {
-  const float inv = 1.0f / exp_shift_sum_block(x, y, n, max);
-  for (int64_t k = 0; k < n; ++k) y[k] *= inv;
+  const Kernels& k = active();
+  k.scale(y, n, 1.0f / k.exp_shift_sum(x, y, n, max));
 }
 void range_block(const float* x, int64_t n, float* lo, float* hi) { active().range(x, n, lo, hi); }
 void normalize_row_block(const float* x, float* y, int64_t n, float mean, float inv, const float* scale,
