@@ -191,3 +191,38 @@ def test_arg_extremes_over_long_rows_with_ties(op, last, dtype):
             else:
                 want = fn(data, axis=axis)
             np.testing.assert_array_equal(got, want, err_msg=f"n {n} axis {axis}")
+
+
+FLOAT_CONV_ND = [
+    ((1, 5, 301), (7, 5, 4), {"pads": [2, 1], "strides": [2], "dilations": [3]}),
+    ((2, 4, 9, 11, 10), (6, 4, 3, 2, 3), {"pads": [1, 0, 2, 1, 1, 0], "strides": [2, 1, 3], "dilations": [1, 2, 1]}),
+    ((1, 3, 40, 40, 40), (4, 3, 3, 3, 3), {"pads": [1, 1, 1, 1, 1, 1]}),
+    ((1, 2, 6, 7, 8), (4, 1, 2, 2, 2), {"group": 2, "strides": [1, 2, 2]}),
+]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("case", range(len(FLOAT_CONV_ND)))
+def test_float_conv_1d_and_3d_match_the_reference(case, threads):
+    """1-D and 3-D float convolutions (the im2col by output rows, in chunks of positions that start
+    and end inside a row: the 40^3 case makes several): padded, strided, dilated and grouped, against
+    onnx.reference in float64."""
+    from onnx.reference import ReferenceEvaluator
+
+    xs, ws, attrs = FLOAT_CONV_ND[case]
+    rng = np.random.default_rng(100 + case)
+    x = rng.standard_normal(xs).astype(np.float32)
+    w = (rng.standard_normal(ws) * 0.3).astype(np.float32)
+    b = rng.standard_normal(ws[0]).astype(np.float32)
+    node = helper.make_node("Conv", ["x", "w", "b"], ["y"], **attrs)
+    got = run(node, {"x": x}, [("w", w), ("b", b)], threads)[0]
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w", "b"], ["y"], **attrs)],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.DOUBLE, list(xs))],
+        [helper.make_tensor_value_info("y", TensorProto.DOUBLE, None)],
+        [numpy_helper.from_array(w.astype(np.float64), "w"), numpy_helper.from_array(b.astype(np.float64), "b")],
+    )
+    ref = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    want = ReferenceEvaluator(ref).run(None, {"x": x.astype(np.float64)})[0]
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
