@@ -5,6 +5,7 @@
     nox -s bench -- --concurrent                   # one session, run() from 1 and from 2 threads
     nox -s bench -- --scaling                      # each runtime's 1 -> 2 thread speed-up, alternated
     nox -s bench -- --gemm                         # SGEMM, 1 thread: pionnx against numpy's OpenBLAS
+    nox -s bench -- --ops                          # single operators against onnxruntime (ci/bench/ops.py)
     python -m ci.bench.run --help
 
 For each model and thread count the three runtimes run the same inputs,
@@ -895,6 +896,27 @@ def bench_gemm_only(args) -> int:
     return 0 if results["gemm"]["all_checks_ok"] else 1
 
 
+def bench_ops_only(args) -> int:
+    """`--ops`: the machine facts and the single-operator table (ci/bench/ops.py), no models."""
+    from ci.bench import ops
+
+    try:
+        pionnx = import_runtime("pionnx")
+        ort = import_runtime("onnxruntime")
+    except Exception as exc:  # noqa: BLE001
+        print(f"cannot compare operators: {exc}", file=sys.stderr)
+        return 1
+    results: dict = {"machine": machine_facts({"pionnx": pionnx, "onnxruntime": ort})}
+    print("\n".join(machine_lines(results["machine"])), flush=True)
+    results["ops"] = ops.run(args, pionnx, ort)
+    results["machine"]["loadavg_end"] = list(os.getloadavg())
+    out = Path(args.json if args.json_given else ROOT / "build" / "bench-ops.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=1, default=float) + "\n")
+    print(f"\nresults written to {out.resolve()}")
+    return 0 if results["ops"]["all_checks_ok"] else 1
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--models", default="", help="comma-separated subset, e.g. resnet50,bert (default: all)")
@@ -963,6 +985,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=50.0,
         help="a timed GEMM run repeats the product until it lasts this long (default 50)",
     )
+    p.add_argument(
+        "--ops",
+        action="store_true",
+        help="instead of models: single operators (recurrent cells, casts, normalizations, 3-D and quantized\n"
+        "convolutions, reductions, index and layout operators) against onnxruntime at each --threads count\n"
+        "(ci/bench/ops.py); writes build/bench-ops.json unless --json is given",
+    )
+    p.add_argument("--ops-filter", default="", help="only the --ops cases whose name or operator holds this text")
+    p.add_argument(
+        "--ops-sample-ms", type=float, default=400.0, help="time each --ops case at least this long per runtime"
+    )
     p.add_argument("--gemm-worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--rss-child", nargs=3, metavar=("RUNTIME", "MODEL", "THREADS"), help=argparse.SUPPRESS)
     p.add_argument("--feeds", help=argparse.SUPPRESS)
@@ -1008,6 +1041,8 @@ def main(argv: list[str] | None = None) -> int:
         return gemm.worker_main()
     if args.gemm and not args.models.strip():
         return bench_gemm_only(args)
+    if args.ops:
+        return bench_ops_only(args)
 
     from ci.bench import models as bench_models
 
