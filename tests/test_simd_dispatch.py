@@ -293,6 +293,63 @@ def test_every_fastmath_path_converts_halves_exactly(tmp_path):
             np.testing.assert_array_equal(g[~nan].view(ui), w[~nan].view(ui), err_msg=f"{path}: output {i} bits")
 
 
+def test_every_fastmath_path_requantizes_exactly(tmp_path):
+    """The integer kernels' requantization (fastmath::requantize_block: AVX-512 and AVX2 intrinsics,
+    the portable loop) on each forced path equals onnx.reference bit for bit: QLinearConv (depthwise 3x3
+    at strides 1 and 2, dilated, 5x5, and a plain one) with a multiplier of exactly 1/2 (every odd sum
+    a tie, rounded to even) and QLinearMatMul with one of 1/512, u8 and s8 outputs, zero points at 0,
+    255 and between, saturation at both ends, lengths that leave every vector tail."""
+    from onnx import TensorProto, helper, numpy_helper, reference
+
+    rng = np.random.default_rng(43)
+    nodes, inits, outs, feeds, inputs = [], [], [], {}, []
+
+    def q(name, value, dtype):
+        inits.append(numpy_helper.from_array(np.array(value, dtype), name))
+        return name
+
+    cases = [
+        ("dw1", (1, 6, 13, 11), (6, 1, 3, 3), {"pads": [1, 1, 1, 1], "group": 6}, np.uint8, 0),
+        ("dw2", (1, 5, 15, 17), (5, 1, 3, 3), {"pads": [1, 0, 1, 1], "strides": [2, 2], "group": 5}, np.uint8, 255),
+        ("dwd", (1, 4, 12, 12), (4, 1, 3, 3), {"pads": [2, 2, 2, 2], "dilations": [2, 2], "group": 4}, np.int8, 3),
+        ("dw5", (2, 3, 9, 10), (3, 1, 5, 5), {"pads": [2, 2, 2, 2], "group": 3}, np.uint8, 131),
+        ("plain", (1, 4, 9, 7), (7, 4, 3, 3), {"pads": [1, 1, 1, 1]}, np.int8, -5),
+    ]
+    for name, xs, ws, attrs, out_t, zy in cases:
+        inputs.append(helper.make_tensor_value_info(name, TensorProto.UINT8, list(xs)))
+        feeds[name] = rng.integers(0, 256, xs).astype(np.uint8)
+        w = rng.integers(-128, 128, ws).astype(np.int8)
+        inits.append(numpy_helper.from_array(w, f"{name}_w"))
+        ins = [name, q(f"{name}_sx", 1.0, np.float32), q(f"{name}_zx", 127, np.uint8), f"{name}_w"]
+        ins += [q(f"{name}_sw", 0.5, np.float32), q(f"{name}_zw", 0, np.int8)]
+        ins += [q(f"{name}_sy", 1.0 if name != "plain" else 3.0, np.float32), q(f"{name}_zy", zy, out_t)]
+        nodes.append(helper.make_node("QLinearConv", ins, [f"{name}_y"], **attrs))
+        outs.append(helper.make_tensor_value_info(f"{name}_y", helper.np_dtype_to_tensor_dtype(np.dtype(out_t)), None))
+    for n in (1, 7, 8, 15, 16, 17, 33):
+        name = f"mm{n}"
+        inputs.append(helper.make_tensor_value_info(name, TensorProto.UINT8, [3, 20]))
+        feeds[name] = rng.integers(0, 256, (3, 20)).astype(np.uint8)
+        inits.append(numpy_helper.from_array(rng.integers(-128, 128, (20, n)).astype(np.int8), f"{name}_b"))
+        ins = [name, q(f"{name}_sa", 1.0, np.float32), q(f"{name}_za", 100, np.uint8), f"{name}_b"]
+        ins += [q(f"{name}_sb", 0.5, np.float32), q(f"{name}_zb", 0, np.int8)]
+        ins += [q(f"{name}_sy", 256.0, np.float32), q(f"{name}_zy", 128, np.uint8)]  # 1/512: exact, ties at 256
+        nodes.append(helper.make_node("QLinearMatMul", ins, [f"{name}_y"]))
+        outs.append(helper.make_tensor_value_info(f"{name}_y", TensorProto.UINT8, None))
+    m = helper.make_model(
+        helper.make_graph(nodes, "rq", inputs, outs, inits), opset_imports=[helper.make_opsetid("", 18)]
+    )
+    model = tmp_path / "rq.onnx"
+    model.write_bytes(m.SerializeToString())
+    np.savez(tmp_path / "feeds.npz", **feeds)
+    want = reference.ReferenceEvaluator(m).run(None, feeds)
+    for w in want:
+        assert w.size < 8 or np.count_nonzero((w > w.min()) & (w < w.max())) > 0, "a case saturates everywhere"
+    for path in expected_fastmath_paths():
+        got = forced_outputs("fastmath", path, model, tmp_path / "feeds.npz")
+        for i, (g, w) in enumerate(zip(got, want)):
+            np.testing.assert_array_equal(g, w, err_msg=f"{path}: output {outs[i].name}")
+
+
 def _tie_tensor(lo: float, hi: float, rng) -> np.ndarray:
     """A tensor whose range is [lo, hi] (both in it) and whose other values are the float32 quotients
     next to every rounding tie: (k + 1/2) * scale and up to 3 ulps either side, for each k the range

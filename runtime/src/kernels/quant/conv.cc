@@ -9,6 +9,7 @@
 
 #include "kernels/nn/window.h"
 #include "kernels/quant/qparams.h"
+#include "kernels/simd/depthwise.h"
 #include "kernels/simd/qgemm.h"
 #include "platform/thread_pool.h"
 
@@ -124,6 +125,63 @@ void im2col8(ThreadPool& pool, const ConvGeom& g, const uint8_t* x, int64_t chan
       });
 }
 
+// Depthwise 2-D (one input channel per group and per output channel: MobileNet's 3x3s), direct, in float, where
+// the sums are exact: each product (x - x_zp) * (w - w_zp) is at most 255 x 255 in size and a window of up to 256
+// taps sums to under 2^24, so every partial sum is an integer a float holds, in any order. Each plane is copied
+// as x - x_zp into a zero-bordered float plane (a tap outside the input reads the zero point: nothing), and the
+// float depthwise family's 3x3 row kernels (AVX-512, AVX2, NEON) make the rows at stride 1 (any dilation) and 2;
+// other windows take a plain loop over the padded plane. im2col and a product of one row per group made a GEMM
+// call per channel (MobileNetV2's QLinearConvs 10x onnxruntime).
+bool depthwise_int32(ThreadPool& pool, const ConvGeom& g, const uint8_t* xp, bool x_signed, int32_t x_zp,
+                     const uint8_t* wp, bool w_signed, const std::vector<int32_t>& w_zp, int32_t* acc) {
+  if (g.group != g.C || g.M != g.C || g.k[0] != 1 || g.in[0] != 1 || g.k[1] * g.k[2] > 256) return false;
+  const int64_t H = g.in[1], W = g.in[2], OH = g.out[1], OW = g.out[2], KH = g.k[1], KW = g.k[2];
+  const int64_t SH = g.stride[1], SW = g.stride[2], DH = g.dil[1], DW = g.dil[2], PH = g.pad[1], PW = g.pad[2];
+  const int64_t Hp = std::max(PH + H, (OH - 1) * SH + (KH - 1) * DH + 1);
+  const int64_t Wp = std::max(PW + W, (OW - 1) * SW + (KW - 1) * DW + 1) + 1;  // + 1: the s2 kernel reads r[2n]
+  const bool rows3x3 = KH == 3 && KW == 3 && ((SH == 1 && SW == 1) || (SH == 2 && SW == 2 && DH == 1 && DW == 1));
+  pool.parallel_for(g.N * g.C, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, OH * OW * KH * KW)),
+                    [&](int64_t p0, int64_t p1) {
+                      std::vector<float> pad(static_cast<size_t>(Hp * Wp), 0.0f), yr(static_cast<size_t>(OW));
+                      float wf[256];
+                      for (int64_t plane = p0; plane < p1; ++plane) {
+                        const int64_t c = plane % g.C;
+                        const uint8_t* x = xp + plane * H * W;
+                        const uint8_t* w = wp + c * KH * KW;
+                        const int32_t wz = w_zp[w_zp.size() > 1 ? c : 0];
+                        for (int64_t t = 0; t < KH * KW; ++t)
+                          wf[t] = static_cast<float>((w_signed ? static_cast<int8_t>(w[t]) : w[t]) - wz);
+                        // The border stays zero from plane to plane; only the inside is written.
+                        for (int64_t ih = 0; ih < H; ++ih) {
+                          const uint8_t* xr = x + ih * W;
+                          float* d = pad.data() + (PH + ih) * Wp + PW;
+                          for (int64_t i = 0; i < W; ++i)
+                            d[i] = static_cast<float>((x_signed ? static_cast<int8_t>(xr[i]) : xr[i]) - x_zp);
+                        }
+                        int32_t* y = acc + plane * OH * OW;
+                        for (int64_t oh = 0; oh < OH; ++oh) {
+                          const float* r = pad.data() + oh * SH * Wp;
+                          if (rows3x3) {
+                            if (SH == 1)
+                              simd::depthwise3x3_row(r, r + DH * Wp, r + 2 * DH * Wp, DW, wf, 0.0f, yr.data(), OW);
+                            else simd::depthwise3x3s2_row(r, r + Wp, r + 2 * Wp, wf, 0.0f, yr.data(), OW);
+                          } else {
+                            std::fill(yr.begin(), yr.end(), 0.0f);
+                            for (int64_t kh = 0; kh < KH; ++kh)
+                              for (int64_t kw = 0; kw < KW; ++kw) {
+                                const float wv = wf[kh * KW + kw];
+                                const float* src = r + kh * DH * Wp + kw * DW;
+                                for (int64_t ow = 0; ow < OW; ++ow) yr[ow] += src[ow * SW] * wv;
+                              }
+                          }
+                          int32_t* row = y + oh * OW;
+                          for (int64_t ow = 0; ow < OW; ++ow) row[ow] = static_cast<int32_t>(yr[ow]);
+                        }
+                      }
+                    });
+  return true;
+}
+
 // acc[N, M, out spatial] = conv(x - x_zp, w - w_zp) in int32.
 void conv_int32(KernelContext& ctx, const ConvGeom& g, const Tensor& x, int32_t x_zp, const Tensor& w,
                 const std::vector<int32_t>& w_zp, int32_t* acc) {
@@ -136,6 +194,8 @@ void conv_int32(KernelContext& ctx, const ConvGeom& g, const Tensor& x, int32_t 
   const int64_t kdim = cg * g.kernel_size(), osz = g.out_size();
   const auto* xp = static_cast<const uint8_t*>(x.raw());
   const auto* wp = static_cast<const uint8_t*>(w.raw());
+  if (depthwise_int32(ctx.pool(), g, xp, x.dtype() == DType::Int8, x_zp, wp, w.dtype() == DType::Int8, w_zp, acc))
+    return;
   const bool direct = g.pointwise();
   std::vector<uint8_t> col(direct ? 0 : static_cast<size_t>(kdim * osz));
   const int32_t xzp[1] = {x_zp};

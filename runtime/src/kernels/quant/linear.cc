@@ -176,6 +176,7 @@ class QuantizeLinear final : public QuantLinearKernel {
       const Tensor x = x_in.dtype() == DType::Float ? x_in : cast_tensor(to_float32(x_in), DType::Float);
       const float* xp = x.data<float>();
       const std::vector<float> scale = float_values(scale_t);
+      if (quantize_bytes(ctx, x_in, xp, scale, scale_t, zp_t)) return;
       return quantize(ctx, x_in, scale_t, zp_t, [xp, &scale](int64_t i, int64_t q) { return xp[i] / scale[q]; });
     }
     const Tensor xd = cast_tensor(x_in, DType::Double), sd = cast_tensor(scale_t, DType::Double);
@@ -240,6 +241,34 @@ class QuantizeLinear final : public QuantLinearKernel {
       default:
         throw NotImplemented(str_cat(node_.describe(), ": quantizing to ", dtype_name(out_t), " is not supported"));
     }
+  }
+
+  // 8-bit outputs of a float division: quantize_row's vector loop over each run of one scale and zero point (per
+  // tensor or per axis, the common case), element by element where they change along the run (blocked). False
+  // for the other output types.
+  bool quantize_bytes(KernelContext& ctx, const Tensor& x_in, const float* xp, const std::vector<float>& scale,
+                      const Tensor& scale_t, const Tensor* zp_t) const {
+    const DType out_t = quant_output_dtype(node_, zp_t, output_dtype_);
+    if (out_t != DType::UInt8 && out_t != DType::Int8) return false;
+    const QuantLayout L = quant_layout(node_, x_in.shape(), scale_t, zp_t, axis_, block_size_);
+    const size_t nparams = static_cast<size_t>(scale_t.numel());
+    const std::vector<int32_t> zp = zp_t ? int32_values(zp_t) : std::vector<int32_t>(nparams, 0);
+    Tensor& y = ctx.output(0, out_t, x_in.shape());
+    if (x_in.numel() == 0) return true;
+    auto go = [&](auto tag) {
+      using Q = typename decltype(tag)::type;
+      Q* yp = y.data<Q>();
+      for_each_row(ctx, L, [&](int64_t base, int64_t len, int64_t p, bool per_element) {
+        if (per_element) {
+          for (int64_t i = 0; i < len; ++i) yp[base + i] = saturate_round<Q>(xp[base + i] / scale[p + i], zp[p + i]);
+          return;
+        }
+        quantize_row(xp + base, len, scale[p], zp[p], yp + base);
+      });
+    };
+    if (out_t == DType::UInt8) go(TypeTag<uint8_t>{});
+    else go(TypeTag<int8_t>{});
+    return true;
   }
 
   int64_t precision_;

@@ -6,12 +6,14 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/base/cast.h"
 #include "kernels/base/dtype_dispatch.h"
 #include "kernels/base/kernel.h"
 #include "kernels/base/shapes.h"
+#include "kernels/simd/elementwise_math.h"
 
 namespace pionnx {
 
@@ -118,21 +120,24 @@ inline Q saturate_round(V v, int32_t zp) {
   return static_cast<Q>(saturate_round_to(v, zp, static_cast<V>(QRange<Q>::lo), static_cast<V>(QRange<Q>::hi)));
 }
 
-// y[i] = saturate(round_half_even((acc[i] + bias) * mul) + zp) over a row of int32 sums, in double (onnx's
-// reference multiplies the int32 sums by the float scale in float64 too). With a finite multiplier no value is NaN,
-// so the loop is branch-free and vectorizes; otherwise each value takes saturate_round's NaN rule.
-// saturate_round<Q>(v, zp) for a finite or infinite v (never NaN): clamped first to one past the range the zero
-// point leaves (rounding is monotonic, so the result is the same), the 1.5 * 2^52 rounding needs no range check;
-// min and max, not branches, so loops over it vectorize.
+// y[i] = saturate(round_half_even((acc[i] + bias) * mul + zp)) over a row of int32 sums, in double (onnx's
+// reference multiplies the int32 sums by the float scale in float64 too, and adds the zero point before it
+// rounds). With a finite multiplier no value is NaN: the byte outputs take fastmath::requantize_block (AVX-512,
+// AVX2 or a vectorizing loop), the others Requantizer; otherwise each value takes saturate_round's NaN rule.
+// saturate(round_half_even(v + zp)) for a finite or infinite v (never NaN), the zero point added before the
+// rounding as onnx.reference's QLinearConv and QLinearMatMul have it (saturate_round adds it after, as
+// QuantizeLinear's reference does; with an odd zero point a tie goes the other way): clamped first to one past
+// the range the zero point leaves (rounding is monotonic, so the result is the same), the 1.5 * 2^52 rounding
+// needs no range check; min and max, not branches, so loops over it vectorize.
 template <typename Q>
 struct Requantizer {
   double z, vlo, vhi;
   explicit Requantizer(int32_t zp) : z(zp), vlo(QRange<Q>::lo - z - 1), vhi(QRange<Q>::hi - z + 1) {}
   Q operator()(double v) const {
     const double magic = 6755399441055744.0;
-    const double c = std::min(std::max(v, vlo), vhi);
-    const double r = std::min(std::max(((c + magic) - magic) + z, static_cast<double>(QRange<Q>::lo)),
-                              static_cast<double>(QRange<Q>::hi));
+    const double c = std::min(std::max(v, vlo), vhi) + z;
+    const double r =
+        std::min(std::max((c + magic) - magic, static_cast<double>(QRange<Q>::lo)), static_cast<double>(QRange<Q>::hi));
     return static_cast<Q>(static_cast<int32_t>(r));
   }
 };
@@ -143,9 +148,30 @@ void requantize_row(const int32_t* acc, int64_t n, int32_t bias, double mul, int
     for (int64_t i = 0; i < n; ++i) y[i] = saturate_round<Q>((static_cast<double>(acc[i]) + bias) * mul, zp);
     return;
   }
-  const Requantizer<Q> q(zp);
-  const double b = bias;
-  for (int64_t i = 0; i < n; ++i) y[i] = q((static_cast<double>(acc[i]) + b) * mul);
+  if constexpr (sizeof(Q) == 1) {
+    fastmath::requantize_block(acc, n, bias, mul, zp, std::is_signed<Q>::value, reinterpret_cast<uint8_t*>(y));
+  } else {
+    const Requantizer<Q> q(zp);
+    const double b = bias;
+    for (int64_t i = 0; i < n; ++i) y[i] = q((static_cast<double>(acc[i]) + b) * mul);
+  }
+}
+
+// y[i] = saturate(round_half_even(x[i] / scale) + zp) over a row of floats, the quotient by a float division as
+// QuantizeLinear's spec has it (and saturate_round's NaN rule: a NaN gives the zero point), in a loop that
+// vectorizes: the quotient clamped to one past the range the zero point leaves, then rounded by the 1.5 * 2^23
+// addition (exact below 2^22), then the zero point added and the range applied.
+template <typename Q>
+void quantize_row(const float* x, int64_t n, float scale, int32_t zp, Q* y) {
+  const float lo = QRange<Q>::lo, hi = QRange<Q>::hi, z = static_cast<float>(zp);
+  const float vlo = lo - z - 1, vhi = hi - z + 1, magic = 12582912.0f;
+  for (int64_t i = 0; i < n; ++i) {
+    float v = x[i] / scale;
+    v = v == v ? v : 0.0f;
+    v = std::min(std::max(v, vlo), vhi);
+    const float r = std::min(std::max(((v + magic) - magic) + z, lo), hi);
+    y[i] = static_cast<Q>(static_cast<int32_t>(r));
+  }
 }
 
 // Quantized 8-bit dtypes that the integer paths accept.

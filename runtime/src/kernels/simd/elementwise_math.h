@@ -55,6 +55,12 @@ void quantize_u8_block(const float* x, int64_t n, float scale, int32_t zp, uint8
 // AVX2 path, AVX-512's own conversions, fcvtn/fcvtl on aarch64 NEON; the
 // portable path (and armv7) converts one element at a time.
 void half_from_float_block(const float* x, uint16_t* y, int64_t n);
+// The integer kernels' requantization: y[i] = saturate(round_half_even((acc[i]
+// + bias) * mul + zp)) over int32 sums, in double and with the zero point
+// added before the rounding as onnx.reference's QLinearConv and QLinearMatMul
+// have it, to uint8 (is_signed false) or int8 bytes; mul finite, zp in range.
+// AVX-512 and AVX2 in intrinsics (8 and 4 doubles a vector), else a loop.
+void requantize_block(const int32_t* acc, int64_t n, double bias, double mul, int32_t zp, bool is_signed, uint8_t* y);
 void float_from_half_block(const uint16_t* x, float* y, int64_t n);
 
 // One element, for scalar call sites (tails of strided loops).

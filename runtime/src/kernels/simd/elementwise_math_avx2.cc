@@ -80,6 +80,40 @@ __attribute__((target("avx2,f16c"))) void float_from_half_f16c(const uint16_t* x
   }
 }
 
+// requantize (elementwise_math_kernels.h) 8 sums a step in two 4-double vectors, the zero point added, rounded
+// half to even by vroundpd (explicit, not MXCSR's), converted, the range applied in int32, narrowed by
+// saturating packs (the values are in range already); the tail through an 8-value buffer.
+__attribute__((target("avx2,fma"))) void requantize_eight(const int32_t* src, double bias, double mul, int32_t zp,
+                                                          bool is_signed, uint8_t* dst) {
+  const double lo = is_signed ? -128.0 : 0.0, hi = is_signed ? 127.0 : 255.0, z = zp;
+  const __m256d b = _mm256_set1_pd(bias), m = _mm256_set1_pd(mul);
+  const __m256d vlo = _mm256_set1_pd(lo - z - 1), vhi = _mm256_set1_pd(hi - z + 1);
+  const __m256d zd = _mm256_set1_pd(z);
+  const __m128i ilo = _mm_set1_epi32(static_cast<int32_t>(lo)), ihi = _mm_set1_epi32(static_cast<int32_t>(hi));
+  __m128i q[2];
+  for (int h = 0; h < 2; ++h) {
+    __m256d v = _mm256_cvtepi32_pd(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 4 * h)));
+    v = _mm256_add_pd(_mm256_min_pd(_mm256_max_pd(_mm256_mul_pd(_mm256_add_pd(v, b), m), vlo), vhi), zd);
+    const __m128i r = _mm256_cvttpd_epi32(_mm256_round_pd(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    q[h] = _mm_min_epi32(_mm_max_epi32(r, ilo), ihi);
+  }
+  const __m128i w16 = _mm_packs_epi32(q[0], q[1]);
+  _mm_storel_epi64(reinterpret_cast<__m128i*>(dst), is_signed ? _mm_packs_epi16(w16, w16) : _mm_packus_epi16(w16, w16));
+}
+
+__attribute__((target("avx2,fma"))) void requantize_ymm(const int32_t* acc, int64_t n, double bias, double mul,
+                                                        int32_t zp, bool is_signed, uint8_t* y) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) requantize_eight(acc + i, bias, mul, zp, is_signed, y + i);
+  if (i < n) {
+    int32_t in[8] = {};
+    uint8_t out[8];
+    std::memcpy(in, acc + i, static_cast<size_t>(n - i) * sizeof(int32_t));
+    requantize_eight(in, bias, mul, zp, is_signed, out);
+    std::memcpy(y + i, out, static_cast<size_t>(n - i));
+  }
+}
+
 }  // namespace
 
 const Kernels* kernels_avx2() {
@@ -89,6 +123,7 @@ const Kernels* kernels_avx2() {
   static const Kernels packed = [] {
     Kernels k = kAvx2;
     k.quantize_u8 = quantize_u8_packed;
+    k.requantize = requantize_ymm;
     if (platform::cpu_features().f16c) {
       k.half_from_float = half_from_float_f16c;
       k.float_from_half = float_from_half_f16c;

@@ -77,6 +77,31 @@ PIONNX_AVX512_TARGET void float_from_half_zmm(const uint16_t* x, float* y, int64
   }
 }
 
+// requantize (elementwise_math_kernels.h) 16 sums a step in two 8-double vectors, the zero point added in double,
+// then vcvtpd2dq under round-to-nearest-even (explicit, not MXCSR's), the range applied in int32, the bytes stored
+// under a mask at the tail.
+PIONNX_AVX512_TARGET void requantize_zmm(const int32_t* acc, int64_t n, double bias, double mul, int32_t zp,
+                                         bool is_signed, uint8_t* y) {
+  const double lo = is_signed ? -128.0 : 0.0, hi = is_signed ? 127.0 : 255.0, z = zp;
+  const __m512d b = _mm512_set1_pd(bias), m = _mm512_set1_pd(mul);
+  const __m512d vlo = _mm512_set1_pd(lo - z - 1), vhi = _mm512_set1_pd(hi - z + 1);
+  const __m512d zd = _mm512_set1_pd(z);
+  const __m512i ilo = _mm512_set1_epi32(static_cast<int32_t>(lo)), ihi = _mm512_set1_epi32(static_cast<int32_t>(hi));
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 k = n - i >= 16 ? __mmask16{0xFFFF} : static_cast<__mmask16>((1u << (n - i)) - 1);
+    const __m512i a = _mm512_maskz_loadu_epi32(k, acc + i);
+    __m512d v0 = _mm512_mul_pd(_mm512_add_pd(_mm512_cvtepi32_pd(_mm512_castsi512_si256(a)), b), m);
+    __m512d v1 = _mm512_mul_pd(_mm512_add_pd(_mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(a, 1)), b), m);
+    v0 = _mm512_add_pd(_mm512_min_pd(_mm512_max_pd(v0, vlo), vhi), zd);
+    v1 = _mm512_add_pd(_mm512_min_pd(_mm512_max_pd(v1, vlo), vhi), zd);
+    const __m256i q0 = _mm512_cvt_roundpd_epi32(v0, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m256i q1 = _mm512_cvt_roundpd_epi32(v1, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(q0), q1, 1);
+    const __m512i r = _mm512_min_epi32(_mm512_max_epi32(q, ilo), ihi);
+    _mm512_mask_cvtepi32_storeu_epi8(y + i, k, r);
+  }
+}
+
 }  // namespace
 
 const Kernels* kernels_avx512() {
@@ -88,6 +113,7 @@ const Kernels* kernels_avx512() {
     k.quantize_u8 = quantize_u8_zmm;
     k.half_from_float = half_from_float_zmm;
     k.float_from_half = float_from_half_zmm;
+    k.requantize = requantize_zmm;
     return k;
   }();
   return &table;

@@ -422,6 +422,25 @@ PIONNX_INLINE void quantize_u8(const float* x, int64_t n, float scale, int32_t z
 inline void half_from_float(const float* x, uint16_t* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = float_to_half(x[i]);
 }
+// y = saturate(round_half_even((acc + bias) * mul + zp)) as uint8 (is_signed false) or int8 bytes, in double (the
+// reference's float64; the zero point added before the rounding, as onnx.reference's QLinearConv and
+// QLinearMatMul do: with an odd zero point a tie rounds the other way than round-then-add), for a finite mul: the
+// value clamped to one past the range the zero point leaves, the zero point added, rounded by the 1.5 * 2^52
+// addition, the range applied. The x86 tables replace it with intrinsics (the same rounding, half to even).
+inline void requantize(const int32_t* acc, int64_t n, double bias, double mul, int32_t zp, bool is_signed, uint8_t* y) {
+  const double lo = is_signed ? -128.0 : 0.0, hi = is_signed ? 127.0 : 255.0, z = zp;
+  const double vlo = lo - z - 1, vhi = hi - z + 1, magic = 6755399441055744.0;
+  for (int64_t i = 0; i < n; ++i) {
+    double v = (static_cast<double>(acc[i]) + bias) * mul;
+    v = v < vlo ? vlo : v;
+    v = v > vhi ? vhi : v;
+    double r = ((v + z) + magic) - magic;
+    r = r < lo ? lo : r;
+    r = r > hi ? hi : r;
+    y[i] = static_cast<uint8_t>(static_cast<int32_t>(r));
+  }
+}
+
 inline void float_from_half(const uint16_t* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = half_to_float(x[i]);
 }
@@ -449,6 +468,7 @@ struct Kernels {
   void (*half_from_float)(const float*, uint16_t*, int64_t);
   void (*float_from_half)(const uint16_t*, float*, int64_t);
   void (*softmax)(const float*, float*, int64_t);
+  void (*requantize)(const int32_t*, int64_t, double, double, int32_t, bool, uint8_t*);
 };
 
 // Defines one ISA's loops (exp_<isa> ... max_<isa>, each ATTR, e.g. a target
@@ -495,7 +515,8 @@ struct Kernels {
                         quantize_u8_##isa,                                                                 \
                         vec::half_from_float,                                                              \
                         vec::float_from_half,                                                              \
-                        softmax_##isa};
+                        softmax_##isa,                                                                     \
+                        vec::requantize};
 
 // The AVX2+FMA table (elementwise_math_avx2.cc), or nullptr where it is not
 // compiled in or the CPU lacks AVX2 or FMA.
