@@ -226,3 +226,44 @@ def test_float_conv_1d_and_3d_match_the_reference(case, threads):
     ref = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
     want = ReferenceEvaluator(ref).run(None, {"x": x.astype(np.float64)})[0]
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("trans_b", [0, 1])
+def test_qgemm_packed_constant_weights_equal_fed_ones(trans_b):
+    """com.microsoft QGemm with B an initializer (transposed when transB, and packed, once per session)
+    gives on two runs exactly what the same node gives with B fed (transposed and packed per run)."""
+    rng = np.random.default_rng(17 + trans_b)
+    a = rng.integers(0, 256, (5, 300)).astype(np.uint8)
+    b = rng.integers(-128, 128, (70, 300) if trans_b else (300, 70)).astype(np.int8)
+    params = [
+        ("sa", np.array(0.02, np.float32)),
+        ("za", np.array(120, np.uint8)),
+        ("sb", np.linspace(0.001, 0.003, 70).astype(np.float32)),
+        ("zb", np.zeros(70, np.int8)),
+        ("c", rng.integers(-3000, 3000, 70).astype(np.int32)),
+        ("sy", np.array(0.7, np.float32)),
+        ("zy", np.array(125, np.uint8)),
+    ]
+    outs = []
+    for fed in (False, True):
+        node = helper.make_node(
+            "QGemm", ["a", "sa", "za", "b", "sb", "zb", "c", "sy", "zy"], ["y"], domain="com.microsoft", transB=trans_b
+        )
+        inputs = [helper.make_tensor_value_info("a", TensorProto.UINT8, list(a.shape))]
+        inits = [numpy_helper.from_array(v, k) for k, v in params]
+        if fed:
+            inputs.append(helper.make_tensor_value_info("b", TensorProto.INT8, list(b.shape)))
+        else:
+            inits.append(numpy_helper.from_array(b, "b"))
+        graph = helper.make_graph(
+            [node], "g", inputs, [helper.make_tensor_value_info("y", TensorProto.UINT8, None)], inits
+        )
+        model = helper.make_model(
+            graph, opset_imports=[helper.make_opsetid("", 18), helper.make_opsetid("com.microsoft", 1)]
+        )
+        sess = pionnx.InferenceSession(model.SerializeToString())
+        feeds = {"a": a, "b": b} if fed else {"a": a}
+        outs += [sess.run(None, feeds)[0] for _ in range(2)]
+    assert 0 < np.count_nonzero((outs[0] > 0) & (outs[0] < 255))
+    for o in outs[1:]:
+        np.testing.assert_array_equal(o, outs[0])

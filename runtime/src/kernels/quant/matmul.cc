@@ -14,6 +14,17 @@
 namespace pionnx {
 namespace {
 
+// Copies a (rows x cols) 8-bit matrix transposed.
+Tensor transpose8(const Tensor& t) {
+  const int64_t rows = t.dim(0), cols = t.dim(1);
+  Tensor out(t.dtype(), {cols, rows});
+  const auto* src = static_cast<const uint8_t*>(t.raw());
+  auto* dst = static_cast<uint8_t*>(out.raw());
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j) dst[j * rows + i] = src[i * cols + j];
+  return out;
+}
+
 // A constant 2-D B (with a constant or absent zero point) packed once per
 // session for the integer GEMM; a fed B, or one whose zero point is fed, is
 // packed on every run.
@@ -25,11 +36,13 @@ class PackedIntB {
                    : info.constant_input(b)) {}
   // args: the product's B description (K, N, ldb, signedness, zero points
   // already checked against B's columns); its B pointer is set here.
-  const simd::QGemmPackedB* get(const Tensor& B, const simd::QGemmArgs& args) const {
+  // transposed: B is the product's B^T (QGemm's transB), transposed once here before the packing.
+  const simd::QGemmPackedB* get(const Tensor& B, const simd::QGemmArgs& args, bool transposed = false) const {
     if (B.rank() != 2) return nullptr;
     return cache_.get(B, [&](const Tensor& w) {
       simd::QGemmArgs g = args;
-      g.B = w.raw();
+      const Tensor src = transposed ? transpose8(w) : w;
+      g.B = src.raw();
       return simd::qgemm_pack_b(g);
     });
   }
@@ -285,17 +298,6 @@ class DynamicQuantizeMatMul final : public Kernel {
   int64_t heads_;
 };
 
-// Copies a (rows x cols) 8-bit matrix transposed.
-Tensor transpose8(const Tensor& t) {
-  const int64_t rows = t.dim(0), cols = t.dim(1);
-  Tensor out(t.dtype(), {cols, rows});
-  const auto* src = static_cast<const uint8_t*>(t.raw());
-  auto* dst = static_cast<uint8_t*>(out.raw());
-  for (int64_t i = 0; i < rows; ++i)
-    for (int64_t j = 0; j < cols; ++j) dst[j * rows + i] = src[i * cols + j];
-  return out;
-}
-
 // com.microsoft QGemm(A, a_scale, a_zp, B, b_scale, b_zp, C?, y_scale?, y_zp?):
 // Y = alpha * a_scale * b_scale * ((A - a_zp) x (B - b_zp) + C), quantized
 // with y_scale/y_zp when given, else float.
@@ -304,7 +306,8 @@ class QGemm final : public Kernel {
   explicit QGemm(const KernelInfo& info)
       : alpha_(info.node.attr_f("alpha", 1.0f)),
         trans_a_(info.node.attr_i("transA", 0) != 0),
-        trans_b_(info.node.attr_i("transB", 0) != 0) {}
+        trans_b_(info.node.attr_i("transB", 0) != 0),
+        packed_(info, 3, 5) {}
 
   void compute(KernelContext& ctx) const override {
     const std::string what = ctx.node().describe();
@@ -313,8 +316,9 @@ class QGemm final : public Kernel {
     PIONNX_ENFORCE(A_in.rank() == 2 && B_in.rank() == 2, InvalidArgument, what, ": A and B must be 2-D, got ",
                    shape_str(A_in.shape()), " and ", shape_str(B_in.shape()));
     const Tensor A = trans_a_ ? transpose8(A_in) : A_in;
-    const Tensor B = trans_b_ ? transpose8(B_in) : B_in;
-    const MatMulDims d = matmul_dims(A.shape(), B.shape(), what);
+    // A constant B (a layer's weights) is transposed and packed once per session, not on every run.
+    const Shape b_shape = trans_b_ ? Shape{B_in.dim(1), B_in.dim(0)} : B_in.shape();
+    const MatMulDims d = matmul_dims(A.shape(), b_shape, what);
     const int64_t M = d.M, N = d.N;
 
     Tensor acc(DType::Int32, {M, N});
@@ -339,10 +343,14 @@ class QGemm final : public Kernel {
     PIONNX_ENFORCE(b_zp.size() == 1 || static_cast<int64_t>(b_zp.size()) == N, InvalidArgument, what,
                    ": b_zero_point must be a scalar or have N=", N, " values");
     g.a_zp = a_zp.data();
-    g.B = B.raw(), g.ldb = N, g.b_signed = B.dtype() == DType::Int8;
+    g.ldb = N, g.b_signed = B_in.dtype() == DType::Int8;
     g.b_zp = b_zp.data(), g.b_zp_per_col = b_zp.size() > 1;
     g.C = accp, g.ldc = N, g.accumulate = C != nullptr;
-    PIONNX_ENFORCE(is_q8(A.dtype()) && is_q8(B.dtype()), NotImplemented, what, ": uint8/int8 inputs only");
+    PIONNX_ENFORCE(is_q8(A.dtype()) && is_q8(B_in.dtype()), NotImplemented, what, ": uint8/int8 inputs only");
+    g.packed_b = packed_.get(B_in, g, trans_b_);
+    Tensor B;
+    if (g.packed_b == nullptr) B = trans_b_ ? transpose8(B_in) : B_in;
+    g.B = g.packed_b ? B_in.raw() : B.raw();
     simd::qgemm(g, &ctx.pool());
 
     const float sa = scalar_scale(ctx.input(1), what + " a_scale");
@@ -369,6 +377,7 @@ class QGemm final : public Kernel {
  private:
   float alpha_;
   bool trans_a_, trans_b_;
+  PackedIntB packed_;
 };
 
 }  // namespace
