@@ -314,7 +314,13 @@ def scalar(name, value, dtype=np.float32):
     return numpy_helper.from_array(np.array(value, dtype=dtype), name)
 
 
-BINARY_SHAPES = [((2, 3, 4), (2, 3, 4)), ((2, 3, 4), (4,)), ((2, 1, 4), (3, 1)), ((1,), (2, 5)), ((1, 32, 71, 67), (1, 32, 71, 67))]
+BINARY_SHAPES = [
+    ((2, 3, 4), (2, 3, 4)),
+    ((2, 3, 4), (4,)),
+    ((2, 1, 4), (3, 1)),
+    ((1,), (2, 5)),
+    ((1, 32, 71, 67), (1, 32, 71, 67)),
+]
 
 
 def qlinear_binary_case(op, dtype, shapes) -> Case:

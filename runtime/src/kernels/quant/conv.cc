@@ -6,7 +6,9 @@
 // leading dimensions).
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
+#include "kernels/base/weight_cache.h"
 #include "kernels/nn/window.h"
 #include "kernels/quant/qparams.h"
 #include "kernels/simd/depthwise.h"
@@ -183,8 +185,27 @@ bool depthwise_int32(ThreadPool& pool, const ConvGeom& g, const uint8_t* xp, boo
 }
 
 // acc[N, M, out spatial] = conv(x - x_zp, w - w_zp) in int32.
+// A constant weight (with a constant or absent zero point) prepared once per session as the integer GEMM's A, one
+// per group (simd::qgemm_prepare_a: the quad kernels' int8 + 128 copy and row sums, or the int16 rows); a fed
+// weight, or one whose zero point is fed, is prepared in each call. ResNet-50's QLinearConvs spent a seventh of
+// their time re-preparing their weights.
+class PreparedConvWeights {
+ public:
+  PreparedConvWeights(const KernelInfo& info, size_t w, size_t w_zp)
+      : cache_(w_zp < info.node.inputs.size() && !info.node.inputs[w_zp].empty() && !info.constant_input(w_zp)
+                   ? nullptr
+                   : info.constant_input(w)) {}
+  template <typename Make>
+  const std::vector<simd::QGemmPreparedA>* get(const Tensor& w, Make&& make) const {
+    return cache_.get(w, std::forward<Make>(make));
+  }
+
+ private:
+  ConstantWeightCache<std::vector<simd::QGemmPreparedA>> cache_;
+};
+
 void conv_int32(KernelContext& ctx, const ConvGeom& g, const Tensor& x, int32_t x_zp, const Tensor& w,
-                const std::vector<int32_t>& w_zp, int32_t* acc) {
+                const std::vector<int32_t>& w_zp, int32_t* acc, const PreparedConvWeights* prepared) {
   const std::string what = ctx.node().describe();
   PIONNX_ENFORCE(is_q8(x.dtype()) && is_q8(w.dtype()), NotImplemented, what, ": inputs of dtype ",
                  dtype_name(x.dtype()), " and ", dtype_name(w.dtype()), " are not supported (uint8/int8 only)");
@@ -199,25 +220,41 @@ void conv_int32(KernelContext& ctx, const ConvGeom& g, const Tensor& x, int32_t 
   const bool direct = g.pointwise();
   std::vector<uint8_t> col(direct ? 0 : static_cast<size_t>(kdim * osz));
   const int32_t xzp[1] = {x_zp};
+  // Group grp's product, A (the weights) and B's signedness and zero point set: what preparing A reads.
+  auto product = [&](int64_t grp) {
+    simd::QGemmArgs a;
+    a.M = mg, a.N = osz, a.K = kdim;
+    a.A = wp + grp * mg * kdim, a.lda = kdim, a.a_signed = w.dtype() == DType::Int8;
+    a.a_zp = w_zp.size() > 1 ? w_zp.data() + grp * mg : w_zp.data();
+    a.a_zp_per_row = w_zp.size() > 1;
+    a.b_signed = x.dtype() == DType::Int8;
+    a.b_zp = xzp;
+    return a;
+  };
+  const std::vector<simd::QGemmPreparedA>* pre =
+      prepared ? prepared->get(w,
+                               [&](const Tensor&) {
+                                 std::vector<simd::QGemmPreparedA> v;
+                                 for (int64_t grp = 0; grp < g.group; ++grp)
+                                   v.push_back(simd::qgemm_prepare_a(product(grp)));
+                                 return v;
+                               })
+               : nullptr;
   for (int64_t n = 0; n < g.N; ++n)
     for (int64_t grp = 0; grp < g.group; ++grp) {
       const uint8_t* xg = xp + (n * g.C + grp * cg) * g.in_size();
       if (!direct) im2col8(ctx.pool(), g, xg, cg, static_cast<uint8_t>(x_zp), col.data());
-      simd::QGemmArgs a;
-      a.M = mg, a.N = osz, a.K = kdim;
-      a.A = wp + grp * mg * kdim, a.lda = kdim, a.a_signed = w.dtype() == DType::Int8;
-      a.a_zp = w_zp.size() > 1 ? w_zp.data() + grp * mg : w_zp.data();
-      a.a_zp_per_row = w_zp.size() > 1;
-      a.B = direct ? xg : col.data(), a.ldb = osz, a.b_signed = x.dtype() == DType::Int8;
-      a.b_zp = xzp;
+      simd::QGemmArgs a = product(grp);
+      a.B = direct ? xg : col.data(), a.ldb = osz;
       a.C = acc + (n * g.M + grp * mg) * osz, a.ldc = osz;
+      a.prepared_a = pre ? &(*pre)[static_cast<size_t>(grp)] : nullptr;
       simd::qgemm(a, &ctx.pool());
     }
 }
 
 class ConvInteger final : public Kernel {
  public:
-  explicit ConvInteger(const KernelInfo& info) : attrs_(info.node) {}
+  explicit ConvInteger(const KernelInfo& info) : attrs_(info.node), prepared_(info, 1, 3) {}
   void compute(KernelContext& ctx) const override {
     const std::string what = ctx.node().describe();
     const Tensor& x = ctx.input(0);
@@ -225,18 +262,19 @@ class ConvInteger final : public Kernel {
     const ConvGeom g = attrs_.geometry(x, w, what);
     Tensor& y = ctx.output(0, DType::Int32, g.out_shape);
     conv_int32(ctx, g, x, scalar_zero_point(ctx.optional_input(2), what + " x_zero_point"), w,
-               int32_values(ctx.optional_input(3)), y.data<int32_t>());
+               int32_values(ctx.optional_input(3)), y.data<int32_t>(), &prepared_);
   }
 
  private:
   ConvAttrs attrs_;
+  PreparedConvWeights prepared_;
 };
 
 // QLinearConv(x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp, B?):
 // y = saturate(round((acc + B[m]) * x_scale * w_scale[m] / y_scale) + y_zp).
 class QLinearConv final : public Kernel {
  public:
-  explicit QLinearConv(const KernelInfo& info) : attrs_(info.node) {}
+  explicit QLinearConv(const KernelInfo& info) : attrs_(info.node), prepared_(info, 3, 5) {}
   void compute(KernelContext& ctx) const override {
     const std::string what = ctx.node().describe();
     const Tensor& x = ctx.input(0);
@@ -244,7 +282,7 @@ class QLinearConv final : public Kernel {
     const ConvGeom g = attrs_.geometry(x, w, what);
     Tensor acc(DType::Int32, g.out_shape);
     conv_int32(ctx, g, x, scalar_zero_point(ctx.optional_input(2), what + " x_zero_point"), w,
-               int32_values(ctx.optional_input(5)), acc.data<int32_t>());
+               int32_values(ctx.optional_input(5)), acc.data<int32_t>(), &prepared_);
 
     const float sx = scalar_scale(ctx.input(1), what + " x_scale");
     const std::vector<float> sw = float_values(ctx.input(4));
@@ -281,6 +319,7 @@ class QLinearConv final : public Kernel {
 
  private:
   ConvAttrs attrs_;
+  PreparedConvWeights prepared_;
 };
 
 }  // namespace

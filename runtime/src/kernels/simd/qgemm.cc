@@ -107,6 +107,7 @@ void pack_b(const QGemmArgs& g, int64_t k0, int64_t kc, int64_t j0, int64_t nc, 
 // rounded up to kRows, zero padded.
 struct PairA {
   std::unique_ptr<int16_t[]> data;  // not value-initialized: every element is written once
+  const int16_t* ptr = nullptr;     // data, or a QGemmPreparedA's rows
   int64_t lda = 0;
 };
 
@@ -139,6 +140,7 @@ PairA pair_prepare_a(const QGemmArgs& g, ThreadPool* pool) {
     if (g.a_signed) convert_rows<int8_t>(g, i0, i1, a);
     else convert_rows<uint8_t>(g, i0, i1, a);
   });
+  a.ptr = a.data.get();
   return a;
 }
 
@@ -197,7 +199,7 @@ void qgemm_block(const QGemmArgs& g, const PairA& A, int64_t i0, int64_t i1, int
       const int64_t w = std::min(kNr, nc - js);
       for (int64_t i = i0; i < i1; i += kRows) {
         const int rows = static_cast<int>(std::min<int64_t>(kRows, i1 - i));
-        kKernel(A.data.get() + i * A.lda + k0, A.lda, kcp, panel + pair_index(kcp, 0, js), kNr, acc);
+        kKernel(A.ptr + i * A.lda + k0, A.lda, kcp, panel + pair_index(kcp, 0, js), kNr, acc);
         for (int r = 0; r < rows; ++r) {
           if (to_float) {  // (C, scratch then, exists only for a depth over one block: not stored to here)
             store_float(g, i + r, j0 + js, w, acc[r], store ? nullptr : g.C + (i + r) * g.ldc + j0 + js);
@@ -239,15 +241,20 @@ struct VnniA {
 // A as the quad kernels read it, and its row sums (the kernel's row_sums),
 // over the pool's threads as over_rows splits them, so each thread reads
 // the rows it will multiply.
+// Whether the quad kernels need A's row sums: they are multiplied by B's shifted zero point, 0 for an int8 B
+// whose zero points are all 0 (symmetric weights, quantize_dynamic's default), which then needs none (an int8
+// transformer's products).
+bool vnni_needs_row_sums(const QGemmArgs& g) {
+  bool sums = !g.b_signed;
+  for (int64_t j = 0; !sums && g.b_zp != nullptr && j < (g.b_zp_per_col ? g.N : 1); ++j) sums = g.b_zp[j] != 0;
+  return sums;
+}
+
 VnniA vnni_prepare_a(const QGemmArgs& g, ThreadPool* pool) {
   VnniA a;
   const int64_t da = kQuad->depth_align, ra = kQuad->row_align;
   a.rowsum.resize(static_cast<size_t>(g.M));  // zeros
-  // A's row sums are multiplied by B's shifted zero point: 0 for an int8 B
-  // whose zero points are all 0 (symmetric weights, quantize_dynamic's
-  // default), which then needs none (an int8 transformer's products).
-  bool sums = !g.b_signed;
-  for (int64_t j = 0; !sums && g.b_zp != nullptr && j < (g.b_zp_per_col ? g.N : 1); ++j) sums = g.b_zp[j] != 0;
+  const bool sums = vnni_needs_row_sums(g);
   if (!g.a_signed && g.K % da == 0 && g.M % ra == 0) {
     a.lda = g.lda;
     a.ptr = static_cast<const uint8_t*>(g.A);
@@ -433,8 +440,25 @@ void qgemm(const QGemmArgs& g_in, ThreadPool* pool) {
   while (ncol > 64 && mblocks * ((g.N + ncol - 1) / ncol) < 4 * int64_t{threads}) ncol /= 2;
   if (gp.packed_b) ncol = kPackNc;
   const int64_t nblocks = (g.N + ncol - 1) / ncol;
-  const VnniA vnni_a = kQuad != nullptr ? vnni_prepare_a(g, pool) : VnniA();
-  const PairA pair_a = kQuad == nullptr ? pair_prepare_a(g, pool) : PairA();
+  // A prepared once (a convolution's weights) where it fits this call, else now.
+  const QGemmPreparedA* pre = g.prepared_a;
+  if (pre && (pre->M != g.M || pre->K != g.K ||
+              (kQuad != nullptr ? pre->quad_lda == 0 || (vnni_needs_row_sums(g) && !pre->sums) : pre->pairs.empty())))
+    pre = nullptr;
+  VnniA vnni_a;
+  PairA pair_a;
+  if (pre && kQuad != nullptr) {
+    vnni_a.ptr = pre->quads.empty() ? static_cast<const uint8_t*>(g.A) : pre->quads.data();
+    vnni_a.lda = pre->quad_lda;
+    vnni_a.rowsum = pre->rowsum;
+  } else if (pre) {
+    pair_a.ptr = pre->pairs.data();
+    pair_a.lda = pre->pair_lda;
+  } else if (kQuad != nullptr) {
+    vnni_a = vnni_prepare_a(g, pool);
+  } else {
+    pair_a = pair_prepare_a(g, pool);
+  }
   auto run = [&](int64_t t0, int64_t t1) {
     std::vector<int16_t> bpanel;
     struct Bracket {  // the quad kernel's enter/leave around this thread's tasks
@@ -460,6 +484,26 @@ void qgemm(const QGemmArgs& g_in, ThreadPool* pool) {
   // One chunk per thread (tasks are alike): each chunk is a run of the lambda, and AMX's ldtilecfg at its start
   // costs about a 128 x 64 x 256 block's work. bert_int8 at 2 threads 1.59 -> 1.53 ms.
   else pool->parallel_for(tasks, std::max<int64_t>(1, tasks / threads), run);
+}
+
+QGemmPreparedA qgemm_prepare_a(const QGemmArgs& g) {
+  QGemmPreparedA p;
+  p.M = g.M;
+  p.K = g.K;
+  if (g.M <= 0 || g.K <= 0) return p;
+  if (kQuad != nullptr) {
+    VnniA a = vnni_prepare_a(g, nullptr);
+    p.sums = vnni_needs_row_sums(g);
+    p.quad_lda = a.lda;
+    p.rowsum = std::move(a.rowsum);
+    p.quads = std::move(a.data);  // empty where A is read in place
+  } else {
+    PairA a = pair_prepare_a(g, nullptr);
+    const int64_t rows = (g.M + kRows - 1) / kRows * kRows;
+    p.pair_lda = a.lda;
+    p.pairs.assign(a.data.get(), a.data.get() + rows * a.lda);
+  }
+  return p;
 }
 
 QGemmPackedB qgemm_pack_b(const QGemmArgs& g) {

@@ -25,6 +25,7 @@ class ThreadPool;
 namespace simd {
 
 struct QGemmPackedB;
+struct QGemmPreparedA;
 
 struct QGemmArgs {
   int64_t M = 0, N = 0, K = 0;
@@ -48,6 +49,10 @@ struct QGemmArgs {
   // B (with b_zp applied) as qgemm_pack_b made it, or nullptr: B is packed
   // during the call. Must come from the same B, zero points, K and N.
   const QGemmPackedB* packed_b = nullptr;
+  // A (with a_zp applied) as qgemm_prepare_a made it, or nullptr: A is
+  // prepared during the call. Must come from the same A, zero points, M and K
+  // and a B of the same signedness and zero points.
+  const QGemmPreparedA* prepared_a = nullptr;
   // Float output (MatMulIntegerToFloat): when Cf is set (and not
   // accumulate), each finished sum is written as Cf[i * ldcf + j] =
   // float(sum) * scale[scale_per_col ? j : 0], then + bias[j] when bias is
@@ -79,6 +84,24 @@ struct QGemmPackedB {
   std::vector<int32_t> colsum;
 };
 QGemmPackedB qgemm_pack_b(const QGemmArgs& args);
+
+// A prepared once for many products (a convolution's constant weights, A of
+// every call of the node): what each call otherwise makes from A. The quad
+// paths' A as their kernels read it (int8 + 128 as uint8, depth and rows
+// padded; `quads` empty where A is read in place) and its row sums (for B's
+// zero-point term; `sums` says whether they were made), the int16-pair
+// kernels' rows with the zero point subtracted. Only the active path's part
+// is filled.
+struct QGemmPreparedA {
+  int64_t M = 0, K = 0;
+  std::vector<uint8_t> quads;
+  int64_t quad_lda = 0;
+  std::vector<int32_t> rowsum;
+  bool sums = false;
+  std::vector<int16_t> pairs;
+  int64_t pair_lda = 0;
+};
+QGemmPreparedA qgemm_prepare_a(const QGemmArgs& args);
 
 // Splits the work over `pool` when given and the problem is big enough.
 void qgemm(const QGemmArgs& args, ThreadPool* pool = nullptr);
