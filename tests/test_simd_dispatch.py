@@ -350,6 +350,55 @@ def test_every_fastmath_path_requantizes_exactly(tmp_path):
             np.testing.assert_array_equal(g, w, err_msg=f"{path}: output {outs[i].name}")
 
 
+def test_every_fastmath_path_quantize_linear_equals_the_reference(tmp_path):
+    """QuantizeLinear to uint8 on each forced vector-math path (the division-free quantize where a
+    row's quotients stay within kQuantizeMaxQuotient, the division loop elsewhere) equals
+    onnx.reference: ties x / scale = k + 1/2 on both sides of 0, quotients far past the range (both
+    ends saturate), a row with a quotient beyond 2^20 (the division loop), NaN (the zero point), zero
+    points 0, 128 and 255, a per-axis case, lengths that leave every vector tail."""
+    from onnx import TensorProto, helper, numpy_helper, reference
+
+    rng = np.random.default_rng(47)
+    nodes, inits, outs, inputs, feeds = [], [], [], [], {}
+    scale = np.float32(0.25)
+    for i, (n, zp, spread) in enumerate(
+        [(1, 0, 1.0), (17, 128, 80.0), (67, 255, 3000.0), (200, 128, 70.0), (33, 7, 3e6)]
+    ):
+        x = ((rng.integers(-2 * 255, 2 * 255, n) + 0.5) * scale).astype(np.float32)  # every value a tie
+        x[::3] = (rng.standard_normal(len(x[::3])) * spread).astype(np.float32)
+        if n > 10:
+            x[5] = np.nan
+        name = f"x{i}"
+        feeds[name] = x
+        inputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, [n]))
+        inits += [numpy_helper.from_array(scale, f"s{i}"), numpy_helper.from_array(np.uint8(zp), f"z{i}")]
+        nodes.append(helper.make_node("QuantizeLinear", [name, f"s{i}", f"z{i}"], [f"y{i}"]))
+        outs.append(helper.make_tensor_value_info(f"y{i}", TensorProto.UINT8, None))
+    feeds["xa"] = (rng.standard_normal((3, 4, 37)) * 40).astype(np.float32)
+    inputs.append(helper.make_tensor_value_info("xa", TensorProto.FLOAT, [3, 4, 37]))
+    inits += [
+        numpy_helper.from_array(np.array([0.1, 0.5, 0.25, 0.125], np.float32), "sa"),
+        numpy_helper.from_array(np.array([0, 60, 128, 255], np.uint8), "za"),
+    ]
+    nodes.append(helper.make_node("QuantizeLinear", ["xa", "sa", "za"], ["ya"], axis=1))
+    outs.append(helper.make_tensor_value_info("ya", TensorProto.UINT8, None))
+    m = helper.make_model(
+        helper.make_graph(nodes, "ql", inputs, outs, inits), opset_imports=[helper.make_opsetid("", 19)]
+    )
+    model = tmp_path / "ql.onnx"
+    model.write_bytes(m.SerializeToString())
+    np.savez(tmp_path / "feeds.npz", **feeds)
+    want = reference.ReferenceEvaluator(m).run(None, feeds)
+    # A NaN quantizes to the zero point (pionnx's rule; numpy's reference casts NaN to uint8, undefined).
+    zps = [0, 128, 255, 128, 7]
+    for i, z in enumerate(zps):
+        want[i][np.isnan(feeds[f"x{i}"])] = z
+    for path in expected_fastmath_paths():
+        got = forced_outputs("fastmath", path, model, tmp_path / "feeds.npz")
+        for i, (g, w) in enumerate(zip(got, want)):
+            np.testing.assert_array_equal(g, w, err_msg=f"{path}: output {outs[i].name}")
+
+
 def _tie_tensor(lo: float, hi: float, rng) -> np.ndarray:
     """A tensor whose range is [lo, hi] (both in it) and whose other values are the float32 quotients
     next to every rounding tie: (k + 1/2) * scale and up to 3 ulps either side, for each k the range

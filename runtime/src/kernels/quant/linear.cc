@@ -263,6 +263,20 @@ class QuantizeLinear final : public QuantLinearKernel {
           for (int64_t i = 0; i < len; ++i) yp[base + i] = saturate_round<Q>(xp[base + i] / scale[p + i], zp[p + i]);
           return;
         }
+        if constexpr (std::is_same<Q, uint8_t>::value) {
+          // uint8 with every |x / scale| within kQuantizeMaxQuotient (the row's range says so): fastmath's
+          // division-free quantize (AVX-512 / AVX2, the correctly rounded quotient, elementwise_math.h), which
+          // DynamicQuantizeLinear uses; quantize_row's SSE2 division bound the rest.
+          const float sc = scale[p];
+          if (sc >= fastmath::kQuantizeMinScale && std::isfinite(sc) && zp[p] >= 0 && zp[p] <= 255) {
+            float lo = std::numeric_limits<float>::infinity(), hi = -lo;
+            fastmath::range_block(xp + base, len, &lo, &hi);
+            if (std::isfinite(lo) && std::isfinite(hi) && std::max(-lo, hi) / sc <= fastmath::kQuantizeMaxQuotient) {
+              fastmath::quantize_u8_block(xp + base, len, sc, zp[p], yp + base);
+              return;
+            }
+          }
+        }
         quantize_row(xp + base, len, scale[p], zp[p], yp + base);
       });
     };

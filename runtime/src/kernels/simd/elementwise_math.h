@@ -40,8 +40,11 @@ void normalize_row_block(const float* x, float* y, int64_t n, float mean, float 
 // Extends [*lo, *hi] by the values of x (NaN skipped).
 void range_block(const float* x, int64_t n, float* lo, float* hi);
 // y = saturate(round_half_even(x / scale) + zp) as uint8, NaN to zp. Only
-// for |x / scale| <= 255 (DynamicQuantizeLinear: scale from x's own finite
-// range), scale >= kQuantizeMinScale and a zp in [0, 255]. The x86 tables
+// for |x / scale| <= kQuantizeMaxQuotient (the vector conversions to int32,
+// which saturate through int16 packs, and the portable loop's 1.5 * 2^23
+// rounding are exact below it; DynamicQuantizeLinear's quotients are within
+// 255, QuantizeLinear checks its row's range first), scale >=
+// kQuantizeMinScale and a zp in [0, 255]. The x86 tables
 // form x / scale without a division: q = x * r with r = 1 / scale, then
 // q + (x - q * scale) * r in two FMAs (Markstein's correction), which is the
 // correctly rounded quotient; the floor on scale keeps the remainder
@@ -49,6 +52,7 @@ void range_block(const float* x, int64_t n, float* lo, float* hi);
 // 1/4 every error rounds to 0 anyway. test_simd_dispatch.py checks every
 // path against onnx.reference on quotients at and next to every tie.
 constexpr float kQuantizeMinScale = 0x1p-64f;
+constexpr float kQuantizeMaxQuotient = 0x1p20f;
 void quantize_u8_block(const float* x, int64_t n, float scale, int32_t zp, uint8_t* y);
 // float32 -> IEEE half (round to nearest even, subnormals kept, NaN stays NaN)
 // and back, as pionnx::float_to_half / half_to_float give them: F16C on the
