@@ -268,3 +268,30 @@ def test_qgemm_packed_constant_weights_equal_fed_ones(trans_b):
     assert 0 < np.count_nonzero((outs[0] > 0) & (outs[0] < 255))
     for o in outs[1:]:
         np.testing.assert_array_equal(o, outs[0])
+
+
+@pytest.mark.parametrize("largest", [0, 1])
+@pytest.mark.parametrize("k", [1, 10, 32, 33, 300])
+def test_topk_over_long_rows_with_ties(k, largest):
+    """TopK over rows of 5000 values drawn from a few levels (ties broken by the lower index) and a
+    strided axis: the small-k buffer (k <= 32) and the partial sort, against numpy's stable sort."""
+    rng = np.random.default_rng(k)
+    x = rng.integers(-20, 20, (3, 5000)).astype(np.float32)
+    for axis, data in ((1, x), (0, np.ascontiguousarray(x.T))):
+        node = helper.make_node("TopK", ["x", "k"], ["v", "i"], axis=axis, largest=largest)
+        graph = helper.make_graph(
+            [node],
+            "g",
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(data.shape))],
+            [
+                helper.make_tensor_value_info("v", TensorProto.FLOAT, None),
+                helper.make_tensor_value_info("i", TensorProto.INT64, None),
+            ],
+            [numpy_helper.from_array(np.array([k], np.int64), "k")],
+        )
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+        values, indices = pionnx.InferenceSession(model.SerializeToString()).run(None, {"x": data})
+        order = np.argsort(-data if largest else data, axis=axis, kind="stable")
+        want_i = np.take(order, np.arange(k), axis=axis)
+        np.testing.assert_array_equal(indices, want_i, err_msg=f"axis {axis}")
+        np.testing.assert_array_equal(values, np.take_along_axis(data, want_i, axis=axis))
