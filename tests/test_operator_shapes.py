@@ -28,6 +28,29 @@ def run(node, feeds: dict, inits=(), threads: int = 1, opset: int = 18) -> list[
     return pionnx.InferenceSession(m.SerializeToString(), opts).run(None, feeds)
 
 
+def assert_u8_node_equals_the_reference(node, name: str, x: np.ndarray, inits, opset: int, threads: int) -> None:
+    """One uint8-in, uint8-out node with its parameters as initializers: pionnx's output on two runs of one
+    session (the second reads what the first packed or prepared) equals onnx.reference's bit for bit, and
+    not every value saturates."""
+    from onnx.reference import ReferenceEvaluator
+
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info(name, TensorProto.UINT8, list(x.shape))],
+        [helper.make_tensor_value_info(node.output[0], TensorProto.UINT8, None)],
+        [numpy_helper.from_array(v, k) for k, v in inits],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    opts = pionnx.SessionOptions()
+    opts.intra_op_num_threads = threads
+    sess = pionnx.InferenceSession(model.SerializeToString(), opts)
+    want = ReferenceEvaluator(model).run(None, {name: x})[0]
+    assert 0 < np.count_nonzero((want > 0) & (want < 255)), "every value saturated: the case checks nothing"
+    for _ in range(2):
+        np.testing.assert_array_equal(sess.run(None, {name: x})[0], want)
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("groups", [0, 4])
 def test_instance_and_group_norm_on_large_offset_planes(threads, groups):
@@ -85,7 +108,6 @@ def test_qlinear_conv_geometries_equal_the_reference(case, threads):
     and requantization over padded, strided, dilated, grouped, 1-D and 3-D convolutions: equal to
     onnx.reference (int32 sums scaled in float64, rounded half to even) to the bit, per-channel weight
     scales (2-D) and an int32 bias included."""
-    from onnx.reference import ReferenceEvaluator
 
     xs, ws, attrs = QCONV_GEOMETRIES[case]
     rng = np.random.default_rng(case)
@@ -104,21 +126,7 @@ def test_qlinear_conv_geometries_equal_the_reference(case, threads):
         ("bias", rng.integers(-20000, 20000, m).astype(np.int32)),
     ]
     node = helper.make_node("QLinearConv", ["x", "sx", "zx", "w", "sw", "zw", "sy", "zy", "bias"], ["y"], **attrs)
-    graph = helper.make_graph(
-        [node],
-        "g",
-        [helper.make_tensor_value_info("x", TensorProto.UINT8, list(xs))],
-        [helper.make_tensor_value_info("y", TensorProto.UINT8, None)],
-        [numpy_helper.from_array(v, k) for k, v in inits],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
-    opts = pionnx.SessionOptions()
-    opts.intra_op_num_threads = threads
-    sess = pionnx.InferenceSession(model.SerializeToString(), opts)
-    want = ReferenceEvaluator(model).run(None, {"x": x})[0]
-    assert 0 < np.count_nonzero((want > 0) & (want < 255)), "every value saturated: the case checks nothing"
-    for _ in range(2):  # the second run reads the weights prepared by the first
-        np.testing.assert_array_equal(sess.run(None, {"x": x})[0], want)
+    assert_u8_node_equals_the_reference(node, "x", x, inits, 18, threads)
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -127,7 +135,6 @@ def test_qlinear_matmul_with_constant_weights_equals_the_reference(per_column, t
     """QLinearMatMul with B an initializer (packed once per session, the second run reads the
     packing): u8 x s8 over a depth of 600 (more than one depth block), batch dims on A, per-tensor or
     per-column scales, equal to onnx.reference bit for bit on both runs."""
-    from onnx.reference import ReferenceEvaluator
 
     rng = np.random.default_rng(7 + per_column)
     a = rng.integers(0, 256, (2, 37, 600)).astype(np.uint8)
@@ -144,21 +151,7 @@ def test_qlinear_matmul_with_constant_weights_equals_the_reference(per_column, t
         ("zy", np.array(127, np.uint8)),
     ]
     node = helper.make_node("QLinearMatMul", ["a", "sa", "za", "b", "sb", "zb", "sy", "zy"], ["y"])
-    graph = helper.make_graph(
-        [node],
-        "g",
-        [helper.make_tensor_value_info("a", TensorProto.UINT8, list(a.shape))],
-        [helper.make_tensor_value_info("y", TensorProto.UINT8, None)],
-        [numpy_helper.from_array(v, k) for k, v in inits],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)])
-    opts = pionnx.SessionOptions()
-    opts.intra_op_num_threads = threads
-    sess = pionnx.InferenceSession(model.SerializeToString(), opts)
-    want = ReferenceEvaluator(model).run(None, {"a": a})[0]
-    assert 0 < np.count_nonzero((want > 0) & (want < 255)), "every value saturated: the case checks nothing"
-    for _ in range(2):
-        np.testing.assert_array_equal(sess.run(None, {"a": a})[0], want)
+    assert_u8_node_equals_the_reference(node, "a", a, inits, 21, threads)
 
 
 @pytest.mark.parametrize("op", ["ArgMax", "ArgMin"])

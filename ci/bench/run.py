@@ -888,12 +888,18 @@ def bench_gemm_only(args) -> int:
     results: dict = {"machine": machine_facts({"pionnx": pionnx})}
     print("\n".join(machine_lines(results["machine"])), flush=True)
     results["gemm"] = gemm.run(args, pionnx)
+    return write_table_results(args, results, "gemm", "bench-gemm.json")
+
+
+def write_table_results(args, results: dict, key: str, default_name: str) -> int:
+    """A table mode's JSON (--json, else build/<default_name>) with the machine's load at the end; the exit
+    status: 1 when a row of results[key] failed its check."""
     results["machine"]["loadavg_end"] = list(os.getloadavg())
-    out = Path(args.json if args.json_given else ROOT / "build" / "bench-gemm.json")
+    out = Path(args.json if args.json_given else ROOT / "build" / default_name)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1, default=float) + "\n")
     print(f"\nresults written to {out.resolve()}")
-    return 0 if results["gemm"]["all_checks_ok"] else 1
+    return 0 if results[key]["all_checks_ok"] else 1
 
 
 def bench_ops_only(args) -> int:
@@ -909,12 +915,7 @@ def bench_ops_only(args) -> int:
     results: dict = {"machine": machine_facts({"pionnx": pionnx, "onnxruntime": ort})}
     print("\n".join(machine_lines(results["machine"])), flush=True)
     results["ops"] = ops.run(args, pionnx, ort)
-    results["machine"]["loadavg_end"] = list(os.getloadavg())
-    out = Path(args.json if args.json_given else ROOT / "build" / "bench-ops.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=1, default=float) + "\n")
-    print(f"\nresults written to {out.resolve()}")
-    return 0 if results["ops"]["all_checks_ok"] else 1
+    return write_table_results(args, results, "ops", "bench-ops.json")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

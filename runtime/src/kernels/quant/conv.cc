@@ -184,17 +184,13 @@ bool depthwise_int32(ThreadPool& pool, const ConvGeom& g, const uint8_t* xp, boo
   return true;
 }
 
-// acc[N, M, out spatial] = conv(x - x_zp, w - w_zp) in int32.
 // A constant weight (with a constant or absent zero point) prepared once per session as the integer GEMM's A, one
 // per group (simd::qgemm_prepare_a: the quad kernels' int8 + 128 copy and row sums, or the int16 rows); a fed
 // weight, or one whose zero point is fed, is prepared in each call. ResNet-50's QLinearConvs spent a seventh of
 // their time re-preparing their weights.
 class PreparedConvWeights {
  public:
-  PreparedConvWeights(const KernelInfo& info, size_t w, size_t w_zp)
-      : cache_(w_zp < info.node.inputs.size() && !info.node.inputs[w_zp].empty() && !info.constant_input(w_zp)
-                   ? nullptr
-                   : info.constant_input(w)) {}
+  PreparedConvWeights(const KernelInfo& info, size_t w, size_t w_zp) : cache_(constant_weight(info, w, w_zp)) {}
   template <typename Make>
   const std::vector<simd::QGemmPreparedA>* get(const Tensor& w, Make&& make) const {
     return cache_.get(w, std::forward<Make>(make));
@@ -204,6 +200,7 @@ class PreparedConvWeights {
   ConstantWeightCache<std::vector<simd::QGemmPreparedA>> cache_;
 };
 
+// acc[N, M, out spatial] = conv(x - x_zp, w - w_zp) in int32.
 void conv_int32(KernelContext& ctx, const ConvGeom& g, const Tensor& x, int32_t x_zp, const Tensor& w,
                 const std::vector<int32_t>& w_zp, int32_t* acc, const PreparedConvWeights* prepared) {
   const std::string what = ctx.node().describe();

@@ -30,10 +30,7 @@ Tensor transpose8(const Tensor& t) {
 // packed on every run.
 class PackedIntB {
  public:
-  PackedIntB(const KernelInfo& info, size_t b, size_t b_zp)
-      : cache_(b_zp < info.node.inputs.size() && !info.node.inputs[b_zp].empty() && !info.constant_input(b_zp)
-                   ? nullptr
-                   : info.constant_input(b)) {}
+  PackedIntB(const KernelInfo& info, size_t b, size_t b_zp) : cache_(constant_weight(info, b, b_zp)) {}
   // args: the product's B description (K, N, ldb, signedness, zero points
   // already checked against B's columns); its B pointer is set here.
   // transposed: B is the product's B^T (QGemm's transB), transposed once here before the packing.

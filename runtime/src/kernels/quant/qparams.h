@@ -174,6 +174,14 @@ void quantize_row(const float* x, int64_t n, float scale, int32_t zp, Q* y) {
   }
 }
 
+// Input `w` of the node when it is constant and its zero point, input `w_zp`, is constant or absent: a weight an
+// integer kernel may pack or prepare once per session. nullptr otherwise (a fed weight or zero point can change
+// from run to run).
+inline const Tensor* constant_weight(const KernelInfo& info, size_t w, size_t w_zp) {
+  const bool zp_fed = w_zp < info.node.inputs.size() && !info.node.inputs[w_zp].empty() && !info.constant_input(w_zp);
+  return zp_fed ? nullptr : info.constant_input(w);
+}
+
 // Quantized 8-bit dtypes that the integer paths accept.
 inline bool is_q8(DType t) { return t == DType::UInt8 || t == DType::Int8; }
 
