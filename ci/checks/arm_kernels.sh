@@ -103,7 +103,9 @@ family_check_armv7() {  # FAMILY CHECK ENV_VAR [PATH: the NEON path's name, for 
   local family_objs=() x86=() pick=()
   [[ -n "$named" ]] && pick=("$var=$named")
   mapfile -t x86 < <(x86_files "$family")
-  compile_armv7 family_objs "$simd/${family}_neon.cc" "$simd/$family.cc" "${x86[@]}" "tests/cpp/$check.cc"
+  # core/dtype.cc: the half conversions' exact scalar forms (elementwise_math's portable table uses them).
+  compile_armv7 family_objs "$simd/${family}_neon.cc" "$simd/$family.cc" "${x86[@]}" runtime/src/core/dtype.cc \
+    "tests/cpp/$check.cc"
   $cxx "${base[@]}" "${family_objs[@]}" "$out/armv7_${family}_neon.o" "$out/armv7_cpu_features.o" \
     "$out/armv7_file_io.o" "$out/armv7_thread_pool.o" -o "$out/${check}_armv7" -pthread
   if arm-linux-gnueabihf-objdump -d "$out/armv7_$family.o" | grep -qE '\bq[0-9]+\b'; then
@@ -121,7 +123,8 @@ family_check_aarch64() {  # FAMILY CHECK ENV_VAR [PATH]
   mapfile -t x86 < <(x86_files "$family")
   aarch64-linux-gnu-g++ "${common[@]}" -Wno-psabi "$simd/$family.cc" "${x86[@]}" \
     "$simd/${family}_neon.cc" runtime/src/platform/cpu_features.cc runtime/src/platform/file_io.cc \
-    runtime/src/platform/thread_pool.cc "tests/cpp/$check.cc" -o "$out/${check}_aarch64" -pthread
+    runtime/src/platform/thread_pool.cc runtime/src/core/dtype.cc "tests/cpp/$check.cc" -o "$out/${check}_aarch64" \
+    -pthread
   echo "== qemu-aarch64 ${pick[*]} $check"
   env "${pick[@]}" "$qemu_a64" -L /usr/aarch64-linux-gnu "$out/${check}_aarch64"
   env "$var=generic" "$qemu_a64" -L /usr/aarch64-linux-gnu "$out/${check}_aarch64"

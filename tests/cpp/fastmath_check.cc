@@ -13,6 +13,7 @@
 
 #include "kernels/simd/dispatch.h"
 #include "kernels/simd/elementwise_math.h"
+#include "pionnx/dtype.h"
 
 namespace fm = pionnx::fastmath;
 
@@ -208,6 +209,75 @@ int main() {
       if (!std::isnan(qx[i]))
         want = std::min(255.0, std::max(0.0, static_cast<double>(std::nearbyint(qx[i] / scale)) + zp));
       expect("quantize_u8", qx[i], q[i], want, 0, 0);
+    }
+  }
+
+  // The quantized kernels' requantization against double arithmetic: (acc + bias) * mul + zp rounded half to
+  // even, saturated; multipliers of 1/2 make every odd sum a tie. uint8 and int8, every tail length.
+  {
+    std::vector<int32_t> acc;
+    for (int i = -700; i <= 700; ++i) acc.push_back(i * 3 + (i % 7));
+    acc.push_back(2000000000);
+    acc.push_back(-2000000000);
+    for (bool is_signed : {false, true})
+      for (double mul : {0.5, 0.0371, 1.0 / 512})
+        for (int32_t zp : is_signed ? std::vector<int32_t>{-128, -3, 0, 127} : std::vector<int32_t>{0, 3, 128, 255})
+          for (int64_t len : {int64_t{1}, int64_t{7}, int64_t{17}, static_cast<int64_t>(acc.size())}) {
+            std::vector<uint8_t> q(static_cast<size_t>(len));
+            fm::requantize_block(acc.data(), len, 11.0, mul, zp, is_signed, q.data());
+            for (int64_t i = 0; i < len; ++i) {
+              const double lo = is_signed ? -128 : 0, hi = is_signed ? 127 : 255;
+              const double v = std::nearbyint((static_cast<double>(acc[i]) + 11.0) * mul + zp);
+              const double want = std::min(hi, std::max(lo, v));
+              const double got = is_signed ? static_cast<int8_t>(q[i]) : q[i];
+              expect("requantize", static_cast<float>(acc[i]), static_cast<float>(got), want, 0, 0);
+            }
+          }
+  }
+
+  // float <-> half: every half widened exactly, and floats at, beside and between the halves rounded to nearest
+  // even, against the scalar forms (pionnx/dtype.h), NaN as NaN.
+  {
+    std::vector<uint16_t> halves(65536);
+    for (int i = 0; i < 65536; ++i) halves[i] = static_cast<uint16_t>(i);
+    std::vector<float> wide(halves.size());
+    fm::float_from_half_block(halves.data(), wide.data(), static_cast<int64_t>(halves.size()));
+    std::vector<float> fx;
+    for (int i = 0; i < 65536; ++i) {
+      const float w = pionnx::half_to_float(static_cast<uint16_t>(i));
+      expect("float_from_half", static_cast<float>(i), wide[i], w, 0, 0);
+      if (std::isfinite(w)) {
+        fx.push_back(w);
+        fx.push_back(std::nextafter(w, 1e30f));
+        fx.push_back(std::nextafter(w, -1e30f));
+        if (i + 1 < 65536 && std::isfinite(pionnx::half_to_float(static_cast<uint16_t>(i + 1))))
+          fx.push_back(static_cast<float>((static_cast<double>(w) + pionnx::half_to_float(i + 1)) / 2));
+      }
+    }
+    fx.push_back(inf);
+    fx.push_back(std::numeric_limits<float>::quiet_NaN());
+    fx.push_back(70000.f);
+    std::vector<uint16_t> h(fx.size());
+    for (int64_t len : {int64_t{1}, int64_t{5}, int64_t{9}, int64_t{17}, static_cast<int64_t>(fx.size())}) {
+      fm::half_from_float_block(fx.data(), h.data(), len);
+      for (int64_t i = 0; i < len; ++i) {
+        const float got = pionnx::half_to_float(h[i]), want = pionnx::half_to_float(pionnx::float_to_half(fx[i]));
+        expect("half_from_float", fx[i], got, want, 0, 0);
+      }
+    }
+  }
+
+  // A softmax row in one call against the double softmax.
+  {
+    std::vector<float> srow;
+    for (int i = 0; i < 133; ++i) srow.push_back(static_cast<float>(std::sin(i * 0.71) * 9.0));
+    for (int64_t len : {int64_t{1}, int64_t{16}, int64_t{17}, int64_t{133}}) {
+      std::vector<float> sy(static_cast<size_t>(len));
+      fm::softmax_block(srow.data(), sy.data(), len);
+      double m = srow[0], sum = 0;
+      for (int64_t i = 0; i < len; ++i) m = std::max(m, static_cast<double>(srow[i]));
+      for (int64_t i = 0; i < len; ++i) sum += std::exp(srow[i] - m);
+      for (int64_t i = 0; i < len; ++i) expect("softmax", srow[i], sy[i], std::exp(srow[i] - m) / sum, 3e-6, 1e-9);
     }
   }
 
