@@ -95,52 +95,6 @@ void im2col_nd(const T* X, int64_t C, const WindowGeometry& g, int64_t p0, int64
   }
 }
 
-// im2col for 1 to 3 spatial dims (1-D and 2-D as 3-D with leading unit dims), output positions [p0, p1), rows
-// split across the pool: each row's positions walk output rows of the last dim, and each such run is a zero fill,
-// a copy (stride 1) or a strided gather over the columns inside the input, and a zero fill, the in-range columns
-// found once per kernel column (im2col_nd tested every tap of every position: 3-D convolutions 5.8x onnxruntime).
-template <typename T>
-void im2col_3d(ThreadPool& pool, const T* X, int64_t C, const WindowGeometry& g, int64_t p0, int64_t p1, T* col) {
-  const size_t nd = g.dims();
-  int64_t in[3] = {1, 1, 1}, out[3] = {1, 1, 1}, k[3] = {1, 1, 1}, st[3] = {1, 1, 1}, dl[3] = {1, 1, 1},
-          pad[3] = {0, 0, 0};
-  for (size_t d = 0; d < nd; ++d) {
-    const size_t e = 3 - nd + d;
-    in[e] = g.in[d], out[e] = g.out[d], k[e] = g.kernel[d];
-    st[e] = g.strides[d], dl[e] = g.dilations[d], pad[e] = g.pad_begin[d];
-  }
-  const int64_t ks = k[0] * k[1] * k[2], in_size = in[0] * in[1] * in[2], pc = p1 - p0;
-  pool.parallel_for(C * ks, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, pc)), [&](int64_t r0, int64_t r1) {
-    for (int64_t row = r0; row < r1; ++row) {
-      const int64_t c = row / ks, kd = row % ks / (k[1] * k[2]), kh = row % (k[1] * k[2]) / k[2], kw = row % k[2];
-      const int64_t off = kw * dl[2] - pad[2];
-      const int64_t ow0 = std::min(out[2], off >= 0 ? int64_t{0} : (-off + st[2] - 1) / st[2]);
-      const int64_t ow1 = std::clamp<int64_t>(in[2] - off <= 0 ? 0 : (in[2] - off + st[2] - 1) / st[2], ow0, out[2]);
-      T* dst = col + row * pc;
-      int64_t od = p0 / (out[1] * out[2]), oh = p0 / out[2] % out[1], ow = p0 % out[2];
-      for (int64_t p = p0; p < p1;) {
-        const int64_t seg = std::min(out[2] - ow, p1 - p), end = ow + seg;
-        const int64_t id = od * st[0] - pad[0] + kd * dl[0], ih = oh * st[1] - pad[1] + kh * dl[1];
-        if (id < 0 || id >= in[0] || ih < 0 || ih >= in[1]) {
-          std::fill(dst, dst + seg, T(0));
-        } else {
-          const T* src = X + c * in_size + (id * in[1] + ih) * in[2] + off;
-          const int64_t a = std::clamp(ow0, ow, end), b = std::clamp(ow1, a, end);
-          std::fill(dst, dst + (a - ow), T(0));
-          if (st[2] == 1) std::copy(src + a, src + b, dst + (a - ow));
-          else
-            for (int64_t q = a; q < b; ++q) dst[q - ow] = src[q * st[2]];
-          std::fill(dst + (b - ow), dst + seg, T(0));
-        }
-        dst += seg;
-        p += seg;
-        ow = 0;
-        if (++oh == out[1]) oh = 0, ++od;
-      }
-    }
-  });
-}
-
 // Buffers of the padded 3x3 path, kept by a thread across the planes of its
 // share: the padded plane's zero border is written once (every plane has
 // the same geometry) and only the inside is copied per plane.

@@ -25,6 +25,7 @@ struct ConvGeom {
   int64_t N = 0, C = 0, M = 0, group = 1;
   int64_t in[3] = {1, 1, 1}, out[3] = {1, 1, 1}, k[3] = {1, 1, 1};
   int64_t stride[3] = {1, 1, 1}, dil[3] = {1, 1, 1}, pad[3] = {0, 0, 0};
+  WindowGeometry window;  // the same, as resolve_window gave it (im2col_3d reads it)
   int nd = 0;
   Shape out_shape;
   int64_t in_size() const { return in[0] * in[1] * in[2]; }
@@ -63,6 +64,7 @@ class ConvAttrs {
     // The checked window arithmetic every Conv and pool shares (strides and dilations > 0,
     // pads >= 0, no size that wraps int64).
     const WindowGeometry wg = resolve_window(window_, in, kernel, what);
+    g.window = wg;
     g.out_shape = {g.N, g.M};
     for (int d = 0; d < g.nd; ++d) {
       const int e = off + d;
@@ -82,50 +84,6 @@ class ConvAttrs {
   WindowAttrs window_;
   int64_t group_;
 };
-
-// Columns for one image and one group: row (c, kd, kh, kw), column
-// (od, oh, ow); out-of-image taps read the zero point. Each output row's
-// columns inside the image are found once per kernel column (ow0..ow1), so
-// a row is a fill, a copy (stride 1) or a strided gather, and a fill; the
-// channels split across the pool.
-void im2col8(ThreadPool& pool, const ConvGeom& g, const uint8_t* x, int64_t channels, uint8_t pad_value, uint8_t* col) {
-  const int64_t osz = g.out_size(), ks = g.kernel_size(), s2 = g.stride[2], out2 = g.out[2];
-  pool.parallel_for(
-      channels, std::max<int64_t>(1, 65536 / std::max<int64_t>(1, ks * osz)), [&](int64_t c0, int64_t c1) {
-        for (int64_t c = c0; c < c1; ++c) {
-          const uint8_t* xc = x + c * g.in_size();
-          int64_t row = c * ks;
-          for (int64_t kd = 0; kd < g.k[0]; ++kd)
-            for (int64_t kh = 0; kh < g.k[1]; ++kh)
-              for (int64_t kw = 0; kw < g.k[2]; ++kw, ++row) {
-                // Input column of output column ow: ow * s2 + off; inside [0, in2) for ow in [ow0, ow1).
-                const int64_t off = kw * g.dil[2] - g.pad[2];
-                const int64_t ow0 = std::min(out2, off >= 0 ? int64_t{0} : (-off + s2 - 1) / s2);
-                const int64_t ow1 =
-                    std::clamp<int64_t>(g.in[2] - off <= 0 ? 0 : (g.in[2] - off + s2 - 1) / s2, ow0, out2);
-                uint8_t* dst = col + row * osz;
-                for (int64_t od = 0; od < g.out[0]; ++od) {
-                  const int64_t id = od * g.stride[0] - g.pad[0] + kd * g.dil[0];
-                  for (int64_t oh = 0; oh < g.out[1]; ++oh, dst += out2) {
-                    const int64_t ih = oh * g.stride[1] - g.pad[1] + kh * g.dil[1];
-                    if (id < 0 || id >= g.in[0] || ih < 0 || ih >= g.in[1]) {
-                      std::memset(dst, pad_value, static_cast<size_t>(out2));
-                      continue;
-                    }
-                    const uint8_t* src = xc + (id * g.in[1] + ih) * g.in[2] + off;
-                    std::memset(dst, pad_value, static_cast<size_t>(ow0));
-                    if (s2 == 1) {
-                      std::memcpy(dst + ow0, src + ow0, static_cast<size_t>(ow1 - ow0));
-                    } else {
-                      for (int64_t ow = ow0; ow < ow1; ++ow) dst[ow] = src[ow * s2];
-                    }
-                    std::memset(dst + ow1, pad_value, static_cast<size_t>(out2 - ow1));
-                  }
-                }
-              }
-        }
-      });
-}
 
 // Depthwise 2-D (one input channel per group and per output channel: MobileNet's 3x3s), direct, in float, where
 // the sums are exact: each product (x - x_zp) * (w - w_zp) is at most 255 x 255 in size and a window of up to 256
@@ -240,7 +198,8 @@ void conv_int32(KernelContext& ctx, const ConvGeom& g, const Tensor& x, int32_t 
   for (int64_t n = 0; n < g.N; ++n)
     for (int64_t grp = 0; grp < g.group; ++grp) {
       const uint8_t* xg = xp + (n * g.C + grp * cg) * g.in_size();
-      if (!direct) im2col8(ctx.pool(), g, xg, cg, static_cast<uint8_t>(x_zp), col.data());
+      // Out-of-image taps read the zero point, which contributes exactly zero (the spec's x - x_zero_point).
+      if (!direct) im2col_3d(ctx.pool(), xg, cg, g.window, 0, osz, col.data(), static_cast<uint8_t>(x_zp));
       simd::QGemmArgs a = product(grp);
       a.B = direct ? xg : col.data(), a.ldb = osz;
       a.C = acc + (n * g.M + grp * mg) * osz, a.ldc = osz;
