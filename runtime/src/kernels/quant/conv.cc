@@ -5,7 +5,6 @@
 // Up to three spatial dimensions (1-D and 2-D convs run as 3-D with unit
 // leading dimensions).
 #include <algorithm>
-#include <cstring>
 #include <utility>
 
 #include "kernels/base/weight_cache.h"

@@ -131,7 +131,7 @@ template <typename Q>
 void requantize(KernelContext& ctx, const int32_t* acc, int64_t rows, int64_t M, int64_t N,
                 const std::vector<float>& mult, bool per_row, bool per_col, int32_t y_zp, Q* y) {
   const bool finite = std::all_of(mult.begin(), mult.end(), [](float m) { return std::isfinite(m); });
-  const Requantizer<Q> q(y_zp);
+  const Requantizer<Q, double, true> q(y_zp);
   ctx.pool().parallel_for(rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, N)), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t mrow = per_row ? (r % M) * (per_col ? N : 1) : 0;

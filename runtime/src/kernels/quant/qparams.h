@@ -120,28 +120,31 @@ inline Q saturate_round(V v, int32_t zp) {
   return static_cast<Q>(saturate_round_to(v, zp, static_cast<V>(QRange<Q>::lo), static_cast<V>(QRange<Q>::hi)));
 }
 
+// saturate(round_half_even(v) + zp) (kZeroPointFirst false: saturate_round's order, QuantizeLinear's reference)
+// or saturate(round_half_even(v + zp)) (true: onnx.reference's QLinearConv and QLinearMatMul add the zero point
+// before they round; with an odd zero point a tie goes the other way), for a v that is not NaN, in V (float or
+// double): clamped first to one past the range the zero point leaves (rounding is monotonic, so the result is the
+// same), rounded by the 1.5 * 2^23 (float) or 1.5 * 2^52 (double) addition, which then needs no range check; min
+// and max, not branches, so loops over it vectorize. A lambda that stores bytes through it should capture it by
+// value (by reference, its fields are reloaded after every byte store, which may alias them).
+template <typename Q, typename V, bool kZeroPointFirst>
+struct Requantizer {
+  V z, vlo, vhi;
+  explicit Requantizer(int32_t zp)
+      : z(static_cast<V>(zp)), vlo(static_cast<V>(QRange<Q>::lo) - z - 1), vhi(static_cast<V>(QRange<Q>::hi) - z + 1) {}
+  Q operator()(V v) const {
+    const V magic = sizeof(V) == 8 ? static_cast<V>(6755399441055744.0) : static_cast<V>(12582912.0f);
+    const V lo = static_cast<V>(QRange<Q>::lo), hi = static_cast<V>(QRange<Q>::hi);
+    const V c = std::min(std::max(v, vlo), vhi);
+    const V r = kZeroPointFirst ? ((c + z) + magic) - magic : ((c + magic) - magic) + z;
+    return static_cast<Q>(static_cast<int32_t>(std::min(std::max(r, lo), hi)));
+  }
+};
+
 // y[i] = saturate(round_half_even((acc[i] + bias) * mul + zp)) over a row of int32 sums, in double (onnx's
 // reference multiplies the int32 sums by the float scale in float64 too, and adds the zero point before it
 // rounds). With a finite multiplier no value is NaN: the byte outputs take fastmath::requantize_block (AVX-512,
 // AVX2 or a vectorizing loop), the others Requantizer; otherwise each value takes saturate_round's NaN rule.
-// saturate(round_half_even(v + zp)) for a finite or infinite v (never NaN), the zero point added before the
-// rounding as onnx.reference's QLinearConv and QLinearMatMul have it (saturate_round adds it after, as
-// QuantizeLinear's reference does; with an odd zero point a tie goes the other way): clamped first to one past
-// the range the zero point leaves (rounding is monotonic, so the result is the same), the 1.5 * 2^52 rounding
-// needs no range check; min and max, not branches, so loops over it vectorize.
-template <typename Q>
-struct Requantizer {
-  double z, vlo, vhi;
-  explicit Requantizer(int32_t zp) : z(zp), vlo(QRange<Q>::lo - z - 1), vhi(QRange<Q>::hi - z + 1) {}
-  Q operator()(double v) const {
-    const double magic = 6755399441055744.0;
-    const double c = std::min(std::max(v, vlo), vhi) + z;
-    const double r =
-        std::min(std::max((c + magic) - magic, static_cast<double>(QRange<Q>::lo)), static_cast<double>(QRange<Q>::hi));
-    return static_cast<Q>(static_cast<int32_t>(r));
-  }
-};
-
 template <typename Q>
 void requantize_row(const int32_t* acc, int64_t n, int32_t bias, double mul, int32_t zp, Q* y) {
   if (!std::isfinite(mul)) {
@@ -151,7 +154,7 @@ void requantize_row(const int32_t* acc, int64_t n, int32_t bias, double mul, int
   if constexpr (sizeof(Q) == 1) {
     fastmath::requantize_block(acc, n, bias, mul, zp, std::is_signed<Q>::value, reinterpret_cast<uint8_t*>(y));
   } else {
-    const Requantizer<Q> q(zp);
+    const Requantizer<Q, double, true> q(zp);
     const double b = bias;
     for (int64_t i = 0; i < n; ++i) y[i] = q((static_cast<double>(acc[i]) + b) * mul);
   }
@@ -159,18 +162,13 @@ void requantize_row(const int32_t* acc, int64_t n, int32_t bias, double mul, int
 
 // y[i] = saturate(round_half_even(x[i] / scale) + zp) over a row of floats, the quotient by a float division as
 // QuantizeLinear's spec has it (and saturate_round's NaN rule: a NaN gives the zero point), in a loop that
-// vectorizes: the quotient clamped to one past the range the zero point leaves, then rounded by the 1.5 * 2^23
-// addition (exact below 2^22), then the zero point added and the range applied.
+// vectorizes (Requantizer's form).
 template <typename Q>
 void quantize_row(const float* x, int64_t n, float scale, int32_t zp, Q* y) {
-  const float lo = QRange<Q>::lo, hi = QRange<Q>::hi, z = static_cast<float>(zp);
-  const float vlo = lo - z - 1, vhi = hi - z + 1, magic = 12582912.0f;
+  const Requantizer<Q, float, false> q(zp);
   for (int64_t i = 0; i < n; ++i) {
-    float v = x[i] / scale;
-    v = v == v ? v : 0.0f;
-    v = std::min(std::max(v, vlo), vhi);
-    const float r = std::min(std::max(((v + magic) - magic) + z, lo), hi);
-    y[i] = static_cast<Q>(static_cast<int32_t>(r));
+    const float v = x[i] / scale;
+    y[i] = q(v == v ? v : 0.0f);
   }
 }
 
