@@ -234,7 +234,8 @@ void qgemm_block(const QGemmArgs& g, const PairA& A, int64_t i0, int64_t i1, int
 struct VnniA {
   std::vector<uint8_t> data;
   const uint8_t* ptr = nullptr;
-  std::vector<int32_t> rowsum;
+  std::vector<int32_t> rowsum_data;
+  const int32_t* rowsum = nullptr;  // rowsum_data, or a QGemmPreparedA's (not copied per call)
   int64_t lda = 0;
 };
 
@@ -253,14 +254,15 @@ bool vnni_needs_row_sums(const QGemmArgs& g) {
 VnniA vnni_prepare_a(const QGemmArgs& g, ThreadPool* pool) {
   VnniA a;
   const int64_t da = kQuad->depth_align, ra = kQuad->row_align;
-  a.rowsum.resize(static_cast<size_t>(g.M));  // zeros
+  a.rowsum_data.resize(static_cast<size_t>(g.M));  // zeros
+  a.rowsum = a.rowsum_data.data();
   const bool sums = vnni_needs_row_sums(g);
   if (!g.a_signed && g.K % da == 0 && g.M % ra == 0) {
     a.lda = g.lda;
     a.ptr = static_cast<const uint8_t*>(g.A);
     if (sums)
       over_rows(g, pool, [&](int64_t i0, int64_t i1) {
-        kQuad->row_sums(a.ptr + i0 * g.lda, g.lda, i1 - i0, g.K, &a.rowsum[i0]);
+        kQuad->row_sums(a.ptr + i0 * g.lda, g.lda, i1 - i0, g.K, &a.rowsum_data[i0]);
       });
     return a;
   }
@@ -278,7 +280,7 @@ VnniA vnni_prepare_a(const QGemmArgs& g, ThreadPool* pool) {
       else std::memcpy(dst, src, static_cast<size_t>(g.K));
       std::memset(dst + g.K, 0, static_cast<size_t>(a.lda - g.K));
     }
-    if (sums) kQuad->row_sums(a.data.data() + i0 * a.lda, a.lda, i1 - i0, g.K, &a.rowsum[i0]);
+    if (sums) kQuad->row_sums(a.data.data() + i0 * a.lda, a.lda, i1 - i0, g.K, &a.rowsum_data[i0]);
   });
   std::memset(a.data.data() + g.M * a.lda, 0, static_cast<size_t>((rows - g.M) * a.lda));
   a.ptr = a.data.data();
@@ -450,7 +452,7 @@ void qgemm(const QGemmArgs& g_in, ThreadPool* pool) {
   if (pre && kQuad != nullptr) {
     vnni_a.ptr = pre->quads.empty() ? static_cast<const uint8_t*>(g.A) : pre->quads.data();
     vnni_a.lda = pre->quad_lda;
-    vnni_a.rowsum = pre->rowsum;
+    vnni_a.rowsum = pre->rowsum.data();
   } else if (pre) {
     pair_a.ptr = pre->pairs.data();
     pair_a.lda = pre->pair_lda;
@@ -495,7 +497,7 @@ QGemmPreparedA qgemm_prepare_a(const QGemmArgs& g) {
     VnniA a = vnni_prepare_a(g, nullptr);
     p.sums = vnni_needs_row_sums(g);
     p.quad_lda = a.lda;
-    p.rowsum = std::move(a.rowsum);
+    p.rowsum = std::move(a.rowsum_data);
     p.quads = std::move(a.data);  // empty where A is read in place
   } else {
     PairA a = pair_prepare_a(g, nullptr);
