@@ -582,36 +582,34 @@ class LpNormKernel : public Kernel {
       using T = typename decltype(tag)::type;
       const T* X = x.data<T>();
       T* Y = y.data<T>();
+      auto norm_rows = [&](int64_t o0, int64_t o1) {
+        for (int64_t o = o0; o < o1; ++o) {
+          if constexpr (std::is_same_v<T, float>) {
+            if (inner == 1 && p_ == 2) {
+              // A contiguous row: the squares summed in vector lanes (added in double), then one vector division.
+              const float* xv = X + o * len;
+              float* yv = Y + o * len;
+              const double norm = std::sqrt(fastmath::row_sum_block(xv, len, 0.f, true));
+              const float nf = static_cast<float>(norm);
+              for (int64_t k = 0; k < len; ++k) yv[k] = norm == 0 ? 0.f : xv[k] / nf;
+              continue;
+            }
+          }
+          for (int64_t i = 0; i < inner; ++i) {
+            const T* xv = X + o * len * inner + i;
+            T* yv = Y + o * len * inner + i;
+            double norm = 0;
+            for (int64_t k = 0; k < len; ++k)
+              norm += p_ == 1 ? std::abs(static_cast<double>(xv[k * inner]))
+                              : static_cast<double>(xv[k * inner]) * xv[k * inner];
+            if (p_ == 2) norm = std::sqrt(norm);
+            // A zero vector stays zero (onnx's reference and onnxruntime), not 0 / 0.
+            for (int64_t k = 0; k < len; ++k) yv[k * inner] = norm == 0 ? T(0) : static_cast<T>(xv[k * inner] / norm);
+          }
+        }
+      };
       // Split by the vectors before the axis (a few thousand values a task at least).
-      ctx.pool().parallel_for(outer, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, len * inner)),
-                              [&](int64_t o0, int64_t o1) {
-                                for (int64_t o = o0; o < o1; ++o) {
-                                  if constexpr (std::is_same_v<T, float>) {
-                                    if (inner == 1 && p_ == 2) {
-                                      // A contiguous row: the squares summed in vector lanes (added in double), then
-                                      // one vector division.
-                                      const float* xv = X + o * len;
-                                      float* yv = Y + o * len;
-                                      const double norm = std::sqrt(fastmath::row_sum_block(xv, len, 0.f, true));
-                                      const float nf = static_cast<float>(norm);
-                                      for (int64_t k = 0; k < len; ++k) yv[k] = norm == 0 ? 0.f : xv[k] / nf;
-                                      continue;
-                                    }
-                                  }
-                                  for (int64_t i = 0; i < inner; ++i) {
-                                    const T* xv = X + o * len * inner + i;
-                                    T* yv = Y + o * len * inner + i;
-                                    double norm = 0;
-                                    for (int64_t k = 0; k < len; ++k)
-                                      norm += p_ == 1 ? std::abs(static_cast<double>(xv[k * inner]))
-                                                      : static_cast<double>(xv[k * inner]) * xv[k * inner];
-                                    if (p_ == 2) norm = std::sqrt(norm);
-                                    // A zero vector stays zero (onnx's reference and onnxruntime), not 0 / 0.
-                                    for (int64_t k = 0; k < len; ++k)
-                                      yv[k * inner] = norm == 0 ? T(0) : static_cast<T>(xv[k * inner] / norm);
-                                  }
-                                }
-                              });
+      ctx.pool().parallel_for(outer, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, len * inner)), norm_rows);
     });
     io.finish();
   }
