@@ -298,7 +298,11 @@ def test_every_fastmath_path_requantizes_exactly(tmp_path):
     the portable loop) on each forced path equals onnx.reference bit for bit: QLinearConv (depthwise 3x3
     at strides 1 and 2, dilated, 5x5, and a plain one) with a multiplier of exactly 1/2 (every odd sum
     a tie, rounded to even) and QLinearMatMul with one of 1/512, u8 and s8 outputs, zero points at 0,
-    255 and between, saturation at both ends, lengths that leave every vector tail."""
+    255 and between, saturation at both ends, lengths that leave every vector tail; and a 1x1
+    QLinearConv 600 channels deep (sums past 2^23, where the x86 loops leave float for double, and
+    past one depth block of the integer GEMM) with biases at and past 2^23 and a multiplier of
+    float(0.1) (sums ending in 5 lie just past a tie), also on each forced integer GEMM path (the
+    requantization as each product's rows finish)."""
     from onnx import TensorProto, helper, numpy_helper, reference
 
     rng = np.random.default_rng(43)
@@ -335,12 +339,29 @@ def test_every_fastmath_path_requantizes_exactly(tmp_path):
         ins += [q(f"{name}_sy", 256.0, np.float32), q(f"{name}_zy", 128, np.uint8)]  # 1/512: exact, ties at 256
         nodes.append(helper.make_node("QLinearMatMul", ins, [f"{name}_y"]))
         outs.append(helper.make_tensor_value_info(f"{name}_y", TensorProto.UINT8, None))
+    # Deep: x multiples of 5, so by float(0.1) every sum lands on or beside a tie; channel 5's sums
+    # pass 2^23 (scaled into range by 2^-17), channels 2 and 3 add biases near +-2^23 (by 2^-16), channel 1
+    # one past it.
+    inputs.append(helper.make_tensor_value_info("deep", TensorProto.UINT8, [1, 600, 8, 16]))
+    feeds["deep"] = (rng.integers(0, 52, (1, 600, 8, 16)) * 5).astype(np.uint8)
+    wd = rng.integers(-1, 2, (6, 600, 1, 1)).astype(np.int8)
+    wd[2:4] *= 127
+    wd[5] = 127
+    inits.append(numpy_helper.from_array(wd, "deep_w"))
+    inits.append(numpy_helper.from_array(np.array([0, 8388608, -8388600, 8200000, 5, 0], np.int32), "deep_b"))
+    sw = np.array([0.1, 0.1, 2.0**-16, 2.0**-16, 0.1, 2.0**-17], np.float32)
+    ins = ["deep", q("deep_sx", 1.0, np.float32), q("deep_zx", 0, np.uint8), "deep_w"]
+    ins += [q("deep_sw", sw, np.float32), q("deep_zw", np.zeros(6), np.int8), q("deep_sy", 1.0, np.float32)]
+    ins += [q("deep_zy", 3, np.int8), "deep_b"]
+    nodes.append(helper.make_node("QLinearConv", ins, ["deep_y"]))
+    outs.append(helper.make_tensor_value_info("deep_y", TensorProto.INT8, None))
     m = helper.make_model(
         helper.make_graph(nodes, "rq", inputs, outs, inits), opset_imports=[helper.make_opsetid("", 18)]
     )
     for w in reference.ReferenceEvaluator(m).run(None, feeds):
         assert w.size < 8 or np.count_nonzero((w > w.min()) & (w < w.max())) > 0, "a case saturates everywhere"
     assert_forced_paths_match_the_reference("fastmath", expected_fastmath_paths(), m, feeds, tmp_path, 0)
+    assert_forced_paths_match_the_reference("qgemm", pionnx.simd_paths()["qgemm"], m, feeds, tmp_path, 0)
 
 
 def test_every_fastmath_path_quantize_linear_equals_the_reference(tmp_path):

@@ -213,26 +213,33 @@ int main() {
   }
 
   // The quantized kernels' requantization against double arithmetic: (acc + bias) * mul + zp rounded half to
-  // even, saturated; multipliers of 1/2 make every odd sum a tie. uint8 and int8, every tail length.
+  // even, saturated; multipliers of 1/2 make every odd sum a tie, float(0.1) puts sums ending in 5 just past a tie
+  // (a float product rounds them onto it: the x86 float forms must take them in double), 1/3 is no float (double
+  // throughout), sums and biases at and past 2^23 (the float forms' limits). uint8 and int8, every tail length.
   {
     std::vector<int32_t> acc;
     for (int i = -700; i <= 700; ++i) acc.push_back(i * 3 + (i % 7));
-    acc.push_back(2000000000);
-    acc.push_back(-2000000000);
+    for (int32_t big : {8388607, 8388608, 8388609, 2000000000})
+      for (int32_t d : {-20, -1, 0, 5}) {
+        acc.push_back(big + d);
+        acc.push_back(-big - d);
+      }
+    acc.push_back(std::numeric_limits<int32_t>::min());
     for (bool is_signed : {false, true})
-      for (double mul : {0.5, 0.0371, 1.0 / 512})
-        for (int32_t zp : is_signed ? std::vector<int32_t>{-128, -3, 0, 127} : std::vector<int32_t>{0, 3, 128, 255})
-          for (int64_t len : {int64_t{1}, int64_t{7}, int64_t{17}, static_cast<int64_t>(acc.size())}) {
-            std::vector<uint8_t> q(static_cast<size_t>(len));
-            fm::requantize_block(acc.data(), len, 11.0, mul, zp, is_signed, q.data());
-            for (int64_t i = 0; i < len; ++i) {
-              const double lo = is_signed ? -128 : 0, hi = is_signed ? 127 : 255;
-              const double v = std::nearbyint((static_cast<double>(acc[i]) + 11.0) * mul + zp);
-              const double want = std::min(hi, std::max(lo, v));
-              const double got = is_signed ? static_cast<int8_t>(q[i]) : q[i];
-              expect("requantize", static_cast<float>(acc[i]), static_cast<float>(got), want, 0, 0);
+      for (double mul : {0.5, 0.0371, 1.0 / 512, static_cast<double>(0.1f), 1.0 / 3, 1.0 / 65536})
+        for (double bias : {11.0, -8388600.0, 8388608.0})
+          for (int32_t zp : is_signed ? std::vector<int32_t>{-128, -3, 0, 127} : std::vector<int32_t>{0, 3, 128, 255})
+            for (int64_t len : {int64_t{1}, int64_t{7}, int64_t{17}, static_cast<int64_t>(acc.size())}) {
+              std::vector<uint8_t> q(static_cast<size_t>(len));
+              fm::requantize_block(acc.data(), len, bias, mul, zp, is_signed, q.data());
+              for (int64_t i = 0; i < len; ++i) {
+                const double lo = is_signed ? -128 : 0, hi = is_signed ? 127 : 255;
+                const double v = std::nearbyint((static_cast<double>(acc[i]) + bias) * mul + zp);
+                const double want = std::min(hi, std::max(lo, v));
+                const double got = is_signed ? static_cast<int8_t>(q[i]) : q[i];
+                expect("requantize", static_cast<float>(acc[i]), static_cast<float>(got), want, 0, 0);
+              }
             }
-          }
   }
 
   // float <-> half: every half widened exactly, and floats at, beside and between the halves rounded to nearest

@@ -84,6 +84,20 @@ class ConvAttrs {
   int64_t group_;
 };
 
+// Where conv_int32's sums go: `acc` (N x M planes of the output's size, ConvInteger's output) or, when `row` is
+// set, row(ctx, plane, offset, v, n) for each finished run of n sums of plane n * M + m from spatial offset on,
+// while they are in the cache: QLinearConv requantizes them there (a separate pass over an int32 tensor, written
+// and read back from memory, was a sixth of a quantized MobileNetV2's time). Called from the pool's threads.
+struct ConvSums {
+  int32_t* acc = nullptr;
+  void (*row)(const void* ctx, int64_t plane, int64_t offset, const int32_t* v, int64_t n) = nullptr;
+  const void* ctx = nullptr;
+  void put(int64_t plane, int64_t offset, const int32_t* v, int64_t n, int64_t plane_size) const {
+    if (row) row(ctx, plane, offset, v, n);
+    else std::copy(v, v + n, acc + plane * plane_size + offset);
+  }
+};
+
 // Depthwise 2-D (one input channel per group and per output channel: MobileNet's 3x3s), direct, in float, where
 // the sums are exact: each product (x - x_zp) * (w - w_zp) is at most 255 x 255 in size and a window of up to 256
 // taps sums to under 2^24, so every partial sum is an integer a float holds, in any order. Each plane is copied
@@ -92,7 +106,7 @@ class ConvAttrs {
 // other windows take a plain loop over the padded plane. im2col and a product of one row per group made a GEMM
 // call per channel (MobileNetV2's QLinearConvs 10x onnxruntime).
 bool depthwise_int32(ThreadPool& pool, const ConvGeom& g, const uint8_t* xp, bool x_signed, int32_t x_zp,
-                     const uint8_t* wp, bool w_signed, const std::vector<int32_t>& w_zp, int32_t* acc) {
+                     const uint8_t* wp, bool w_signed, const std::vector<int32_t>& w_zp, const ConvSums& out) {
   if (g.group != g.C || g.M != g.C || g.k[0] != 1 || g.in[0] != 1 || g.k[1] * g.k[2] > 256) return false;
   const int64_t H = g.in[1], W = g.in[2], OH = g.out[1], OW = g.out[2], KH = g.k[1], KW = g.k[2];
   const int64_t SH = g.stride[1], SW = g.stride[2], DH = g.dil[1], DW = g.dil[2], PH = g.pad[1], PW = g.pad[2];
@@ -102,6 +116,7 @@ bool depthwise_int32(ThreadPool& pool, const ConvGeom& g, const uint8_t* xp, boo
   pool.parallel_for(g.N * g.C, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, OH * OW * KH * KW)),
                     [&](int64_t p0, int64_t p1) {
                       std::vector<float> pad(static_cast<size_t>(Hp * Wp), 0.0f), yr(static_cast<size_t>(OW));
+                      std::vector<int32_t> yi(static_cast<size_t>(OW));
                       float wf[256];
                       for (int64_t plane = p0; plane < p1; ++plane) {
                         const int64_t c = plane % g.C;
@@ -117,7 +132,6 @@ bool depthwise_int32(ThreadPool& pool, const ConvGeom& g, const uint8_t* xp, boo
                           for (int64_t i = 0; i < W; ++i)
                             d[i] = static_cast<float>((x_signed ? static_cast<int8_t>(xr[i]) : xr[i]) - x_zp);
                         }
-                        int32_t* y = acc + plane * OH * OW;
                         for (int64_t oh = 0; oh < OH; ++oh) {
                           const float* r = pad.data() + oh * SH * Wp;
                           if (rows3x3) {
@@ -133,8 +147,8 @@ bool depthwise_int32(ThreadPool& pool, const ConvGeom& g, const uint8_t* xp, boo
                                 for (int64_t ow = 0; ow < OW; ++ow) yr[ow] += src[ow * SW] * wv;
                               }
                           }
-                          int32_t* row = y + oh * OW;
-                          for (int64_t ow = 0; ow < OW; ++ow) row[ow] = static_cast<int32_t>(yr[ow]);
+                          for (int64_t ow = 0; ow < OW; ++ow) yi[ow] = static_cast<int32_t>(yr[ow]);
+                          out.put(plane, oh * OW, yi.data(), OW, OH * OW);
                         }
                       }
                     });
@@ -157,9 +171,9 @@ class PreparedConvWeights {
   ConstantWeightCache<std::vector<simd::QGemmPreparedA>> cache_;
 };
 
-// acc[N, M, out spatial] = conv(x - x_zp, w - w_zp) in int32.
+// [N, M, out spatial] = conv(x - x_zp, w - w_zp) in int32, to `out`.
 void conv_int32(KernelContext& ctx, const ConvGeom& g, const Tensor& x, int32_t x_zp, const Tensor& w,
-                const std::vector<int32_t>& w_zp, int32_t* acc, const PreparedConvWeights* prepared) {
+                const std::vector<int32_t>& w_zp, const ConvSums& out, const PreparedConvWeights* prepared) {
   const std::string what = ctx.node().describe();
   PIONNX_ENFORCE(is_q8(x.dtype()) && is_q8(w.dtype()), NotImplemented, what, ": inputs of dtype ",
                  dtype_name(x.dtype()), " and ", dtype_name(w.dtype()), " are not supported (uint8/int8 only)");
@@ -169,7 +183,7 @@ void conv_int32(KernelContext& ctx, const ConvGeom& g, const Tensor& x, int32_t 
   const int64_t kdim = cg * g.kernel_size(), osz = g.out_size();
   const auto* xp = static_cast<const uint8_t*>(x.raw());
   const auto* wp = static_cast<const uint8_t*>(w.raw());
-  if (depthwise_int32(ctx.pool(), g, xp, x.dtype() == DType::Int8, x_zp, wp, w.dtype() == DType::Int8, w_zp, acc))
+  if (depthwise_int32(ctx.pool(), g, xp, x.dtype() == DType::Int8, x_zp, wp, w.dtype() == DType::Int8, w_zp, out))
     return;
   const bool direct = g.pointwise();
   std::vector<uint8_t> col(direct ? 0 : static_cast<size_t>(kdim * osz));
@@ -201,8 +215,19 @@ void conv_int32(KernelContext& ctx, const ConvGeom& g, const Tensor& x, int32_t 
       if (!direct) im2col_3d(ctx.pool(), xg, cg, g.window, 0, osz, col.data(), static_cast<uint8_t>(x_zp));
       simd::QGemmArgs a = product(grp);
       a.B = direct ? xg : col.data(), a.ldb = osz;
-      a.C = acc + (n * g.M + grp * mg) * osz, a.ldc = osz;
       a.prepared_a = pre ? &(*pre)[static_cast<size_t>(grp)] : nullptr;
+      // The product's row i is plane n * M + grp * mg + i.
+      const int64_t plane0 = n * g.M + grp * mg;
+      const std::pair<const ConvSums*, int64_t> rows{&out, plane0};
+      if (out.row) {
+        a.row_out = [](const void* c, int64_t i, int64_t j, const int32_t* v, int64_t len) {
+          const auto* r = static_cast<const std::pair<const ConvSums*, int64_t>*>(c);
+          r->first->row(r->first->ctx, r->second + i, j, v, len);
+        };
+        a.row_out_ctx = &rows;
+      } else {
+        a.C = out.acc + plane0 * osz, a.ldc = osz;
+      }
       simd::qgemm(a, &ctx.pool());
     }
 }
@@ -216,8 +241,10 @@ class ConvInteger final : public Kernel {
     const Tensor& w = ctx.input(1);
     const ConvGeom g = attrs_.geometry(x, w, what);
     Tensor& y = ctx.output(0, DType::Int32, g.out_shape);
+    ConvSums out;
+    out.acc = y.data<int32_t>();
     conv_int32(ctx, g, x, scalar_zero_point(ctx.optional_input(2), what + " x_zero_point"), w,
-               int32_values(ctx.optional_input(3)), y.data<int32_t>(), &prepared_);
+               int32_values(ctx.optional_input(3)), out, &prepared_);
   }
 
  private:
@@ -235,10 +262,6 @@ class QLinearConv final : public Kernel {
     const Tensor& x = ctx.input(0);
     const Tensor& w = ctx.input(3);
     const ConvGeom g = attrs_.geometry(x, w, what);
-    Tensor acc(DType::Int32, g.out_shape);
-    conv_int32(ctx, g, x, scalar_zero_point(ctx.optional_input(2), what + " x_zero_point"), w,
-               int32_values(ctx.optional_input(5)), acc.data<int32_t>(), &prepared_);
-
     const float sx = scalar_scale(ctx.input(1), what + " x_scale");
     const std::vector<float> sw = float_values(ctx.input(4));
     const float sy = scalar_scale(ctx.input(6), what + " y_scale");
@@ -256,19 +279,27 @@ class QLinearConv final : public Kernel {
     const Tensor* y_zp_t = ctx.optional_input(7);
     const DType out_t = y_zp_t ? y_zp_t->dtype() : x.dtype();
     const int32_t y_zp = scalar_zero_point(y_zp_t, what + " y_zero_point");
+    const int32_t x_zp = scalar_zero_point(ctx.optional_input(2), what + " x_zero_point");
+    const std::vector<int32_t> w_zp = int32_values(ctx.optional_input(5));
     Tensor& y = ctx.output(0, out_t, g.out_shape);
-    const int64_t osz = g.out_size();
-    const int32_t* ap = acc.data<int32_t>();
     dispatch_q8(out_t, what, [&](auto tag) {
       using Q = typename decltype(tag)::type;
-      Q* yp = y.data<Q>();
-      ctx.pool().parallel_for(g.N * g.M, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, osz)),
-                              [&](int64_t r0, int64_t r1) {
-                                for (int64_t r = r0; r < r1; ++r) {
-                                  const int64_t m = r % g.M;
-                                  requantize_row(ap + r * osz, osz, bias[m], mult[m], y_zp, yp + r * osz);
-                                }
-                              });
+      // Each run of sums requantized as the convolution finishes it.
+      struct Requant {
+        const int32_t* bias;
+        const double* mult;
+        int64_t M, plane_size;
+        int32_t y_zp;
+        Q* y;
+      } rq{bias.data(), mult.data(), g.M, g.out_size(), y_zp, y.data<Q>()};
+      ConvSums out;
+      out.ctx = &rq;
+      out.row = [](const void* c, int64_t plane, int64_t offset, const int32_t* v, int64_t n) {
+        const auto* r = static_cast<const Requant*>(c);
+        const int64_t m = plane % r->M;
+        requantize_row(v, n, r->bias[m], r->mult[m], r->y_zp, r->y + plane * r->plane_size + offset);
+      };
+      conv_int32(ctx, g, x, x_zp, w, w_zp, out, &prepared_);
     });
   }
 

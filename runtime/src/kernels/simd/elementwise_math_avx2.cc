@@ -80,36 +80,77 @@ __attribute__((target("avx2,f16c"))) void float_from_half_f16c(const uint16_t* x
   }
 }
 
-// requantize (elementwise_math_kernels.h) 8 sums a step in two 4-double vectors, the zero point added, rounded
-// half to even by vroundpd (explicit, not MXCSR's), converted, the range applied in int32, narrowed by
-// saturating packs (the values are in range already); the tail through an 8-value buffer.
-__attribute__((target("avx2,fma"))) void requantize_eight(const int32_t* src, double bias, double mul, int32_t zp,
-                                                          bool is_signed, uint8_t* dst) {
+// requantize (elementwise_math_kernels.h) 8 sums a step: in float where requantize_in_float allows and no lane is
+// near a tie (rounded by vroundps, half to even), else in two 4-double vectors with the zero point added, rounded
+// half to even by vroundpd (explicit, not MXCSR's); converted, the range applied in int32, narrowed by saturating
+// packs (the values are in range already); the tail through an 8-value buffer.
+struct RequantizeConstants {
+  __m256d b, m, vlo, vhi, zd;
+  __m256i bi, max_sum;
+  __m256 mf, zf, flo, fhi, margin;
+  __m128i ilo, ihi;
+  bool in_float, is_signed;
+};
+
+__attribute__((target("avx2,fma"))) RequantizeConstants requantize_constants(double bias, double mul, int32_t zp,
+                                                                             bool is_signed) {
   const double lo = is_signed ? -128.0 : 0.0, hi = is_signed ? 127.0 : 255.0, z = zp;
-  const __m256d b = _mm256_set1_pd(bias), m = _mm256_set1_pd(mul);
-  const __m256d vlo = _mm256_set1_pd(lo - z - 1), vhi = _mm256_set1_pd(hi - z + 1);
-  const __m256d zd = _mm256_set1_pd(z);
-  const __m128i ilo = _mm_set1_epi32(static_cast<int32_t>(lo)), ihi = _mm_set1_epi32(static_cast<int32_t>(hi));
+  RequantizeConstants c;
+  c.in_float = requantize_in_float(bias, mul);
+  c.is_signed = is_signed;
+  c.b = _mm256_set1_pd(bias), c.m = _mm256_set1_pd(mul);
+  c.vlo = _mm256_set1_pd(lo - z - 1), c.vhi = _mm256_set1_pd(hi - z + 1), c.zd = _mm256_set1_pd(z);
+  c.bi = _mm256_set1_epi32(c.in_float ? static_cast<int32_t>(bias) : 0);
+  c.max_sum = _mm256_set1_epi32(kRequantizeMaxSum);
+  c.mf = _mm256_set1_ps(static_cast<float>(mul)), c.zf = _mm256_set1_ps(static_cast<float>(zp));
+  c.flo = _mm256_set1_ps(static_cast<float>(lo - z - 1)), c.fhi = _mm256_set1_ps(static_cast<float>(hi - z + 1));
+  c.margin = _mm256_set1_ps(kRequantizeTieMargin);
+  c.ilo = _mm_set1_epi32(static_cast<int32_t>(lo)), c.ihi = _mm_set1_epi32(static_cast<int32_t>(hi));
+  return c;
+}
+
+__attribute__((target("avx2,fma"), always_inline)) inline void requantize_eight(const int32_t* src,
+                                                                                const RequantizeConstants& c,
+                                                                                uint8_t* dst) {
+  const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src));
   __m128i q[2];
-  for (int h = 0; h < 2; ++h) {
-    __m256d v = _mm256_cvtepi32_pd(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 4 * h)));
-    v = _mm256_add_pd(_mm256_min_pd(_mm256_max_pd(_mm256_mul_pd(_mm256_add_pd(v, b), m), vlo), vhi), zd);
-    const __m128i r = _mm256_cvttpd_epi32(_mm256_round_pd(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-    q[h] = _mm_min_epi32(_mm_max_epi32(r, ilo), ihi);
+  bool redo = !c.in_float;
+  if (!redo) {
+    const __m256 v = _mm256_add_ps(
+        _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(a, c.bi)), c.mf), c.flo), c.fhi),
+        c.zf);
+    const __m256 r = _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m256 dist = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), _mm256_sub_ps(v, r));
+    // |a| > 2^23 - 1 as unsigned (|INT32_MIN| stays negative as signed): max(|a|, max_sum) != max_sum.
+    const __m256i abs_a = _mm256_abs_epi32(a);
+    const __m256i big =
+        _mm256_xor_si256(_mm256_cmpeq_epi32(_mm256_max_epu32(abs_a, c.max_sum), c.max_sum), _mm256_set1_epi32(-1));
+    redo = !_mm256_testz_si256(big, big) || _mm256_movemask_ps(_mm256_cmp_ps(dist, c.margin, _CMP_GT_OQ)) != 0;
+    const __m256i qi = _mm256_cvtps_epi32(r);
+    q[0] = _mm256_castsi256_si128(qi), q[1] = _mm256_extracti128_si256(qi, 1);
   }
+  if (redo)
+    for (int h = 0; h < 2; ++h) {
+      __m256d v = _mm256_cvtepi32_pd(h == 0 ? _mm256_castsi256_si128(a) : _mm256_extracti128_si256(a, 1));
+      v = _mm256_add_pd(_mm256_min_pd(_mm256_max_pd(_mm256_mul_pd(_mm256_add_pd(v, c.b), c.m), c.vlo), c.vhi), c.zd);
+      q[h] = _mm256_cvttpd_epi32(_mm256_round_pd(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    }
+  for (auto& h : q) h = _mm_min_epi32(_mm_max_epi32(h, c.ilo), c.ihi);
   const __m128i w16 = _mm_packs_epi32(q[0], q[1]);
-  _mm_storel_epi64(reinterpret_cast<__m128i*>(dst), is_signed ? _mm_packs_epi16(w16, w16) : _mm_packus_epi16(w16, w16));
+  _mm_storel_epi64(reinterpret_cast<__m128i*>(dst),
+                   c.is_signed ? _mm_packs_epi16(w16, w16) : _mm_packus_epi16(w16, w16));
 }
 
 __attribute__((target("avx2,fma"))) void requantize_ymm(const int32_t* acc, int64_t n, double bias, double mul,
                                                         int32_t zp, bool is_signed, uint8_t* y) {
+  const RequantizeConstants c = requantize_constants(bias, mul, zp, is_signed);
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) requantize_eight(acc + i, bias, mul, zp, is_signed, y + i);
+  for (; i + 8 <= n; i += 8) requantize_eight(acc + i, c, y + i);
   if (i < n) {
     int32_t in[8] = {};
     uint8_t out[8];
     std::memcpy(in, acc + i, static_cast<size_t>(n - i) * sizeof(int32_t));
-    requantize_eight(in, bias, mul, zp, is_signed, out);
+    requantize_eight(in, c, out);
     std::memcpy(y + i, out, static_cast<size_t>(n - i));
   }
 }

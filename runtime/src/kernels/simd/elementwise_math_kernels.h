@@ -4,6 +4,7 @@
 // pairs, or scalar code), elementwise_math_avx2.cc inside target("avx2,fma")
 // functions. Everything here is internal and always inlined.
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -446,6 +447,20 @@ inline void float_from_half(const uint16_t* x, float* y, int64_t n) {
 }
 
 }  // namespace vec
+
+// Whether requantize's x86 loops may take their float form, with the double one only for the values near a tie.
+// It gives the double form's bytes: with a bias that is an integer under 2^23 in size, a multiplier a float holds
+// exactly and a sum under 2^23 in size (each loop checks its lanes), acc + bias is exact in int32 and in float,
+// and the float value v' = fl(fl(acc + bias) * mul) + zp is within 2^-14 of the exact (acc + bias) * mul + zp
+// wherever the range can be reached (|v| under 2^9; further out both forms clamp the same); the double form's is
+// within 2^-40 of it. So where v' is more than 2^-12 from a half-integer both round alike, and a vector with any
+// lane closer (or a sum too large) is made in double instead. In float 16 values cost what 8 did in double.
+inline bool requantize_in_float(double bias, double mul) {
+  if (!(bias > -8388608.0 && bias < 8388608.0) || bias != std::trunc(bias)) return false;  // (NaN: false)
+  return static_cast<double>(static_cast<float>(mul)) == mul;
+}
+constexpr float kRequantizeTieMargin = 0.5f - 1.0f / 4096;  // |v' - round(v')| above this: near a tie
+constexpr int32_t kRequantizeMaxSum = (1 << 23) - 1;
 }  // namespace
 
 // One ISA's loops, filled in by its file: the driver (elementwise_math.cc)

@@ -70,6 +70,12 @@ struct QGemmArgs {
   // the calling thread makes the front heads' columns, which the attention's
   // calling thread reads.
   bool split_columns = false;
+  // Rows handed over instead of stored (QLinearConv's requantization to 8 bits): when row_out is set (and neither
+  // accumulate nor Cf), each finished part of a row goes to row_out(row_out_ctx, i, j, v, n) -- v the n final
+  // sums of row i from column j on, in the cache still -- and nothing is written to C, which may be nullptr
+  // (scratch is made where a path needs it). Called from the pool's threads, each (i, j) once.
+  void (*row_out)(const void* ctx, int64_t i, int64_t j, const int32_t* v, int64_t n) = nullptr;
+  const void* row_out_ctx = nullptr;
 };
 
 // B packed once for many products (constant MatMulInteger weights): the
