@@ -141,6 +141,57 @@ void pack_b_quads(const void* B, int64_t ldb, bool b_signed, int64_t kc, int64_t
   }
 }
 
+// pack_b_quads with AVX-512BW, 64 columns of four rows a step: the byte and word unpacks give each 128-bit
+// lane's quads (columns 16L..16L+15 spread over the four results), a 4x4 transpose of the 128-bit lanes puts
+// them in column order, and each column's sum of its quad is one vpdpbusd against bytes of 1. The last columns
+// (under 64) go to pack_b_quads, the last kc % 4 rows of the others one value at a time. The SSE2 form, with
+// its column sums in a byte loop, was a tenth of a quantized MobileNetV2's time.
+__attribute__((target("avx512vnni,avx512f,avx512bw"))) void pack_b_quads_avx512(const void* B, int64_t ldb,
+                                                                                bool b_signed, int64_t kc, int64_t nc,
+                                                                                int64_t ncp, int8_t* panel,
+                                                                                int32_t* colsum) {
+  const __m512i vflip = _mm512_set1_epi8(b_signed ? 0 : static_cast<char>(0x80));
+  const __m512i ones = _mm512_set1_epi8(1);
+  const int64_t j64 = nc / 64 * 64, kq = kc / 4 * 4;
+  const auto* src0 = static_cast<const int8_t*>(B);
+  for (int64_t j = 0; j < j64; j += 64) {
+    __m512i sums[4];
+    for (int v = 0; v < 4; ++v) sums[v] = _mm512_loadu_si512(colsum + j + 16 * v);
+    for (int64_t k = 0; k < kq; k += 4) {
+      const int8_t* src = src0 + k * ldb + j;
+      const __m512i r0 = _mm512_xor_si512(vflip, _mm512_loadu_si512(src));
+      const __m512i r1 = _mm512_xor_si512(vflip, _mm512_loadu_si512(src + ldb));
+      const __m512i r2 = _mm512_xor_si512(vflip, _mm512_loadu_si512(src + 2 * ldb));
+      const __m512i r3 = _mm512_xor_si512(vflip, _mm512_loadu_si512(src + 3 * ldb));
+      const __m512i lo01 = _mm512_unpacklo_epi8(r0, r1), hi01 = _mm512_unpackhi_epi8(r0, r1);
+      const __m512i lo23 = _mm512_unpacklo_epi8(r2, r3), hi23 = _mm512_unpackhi_epi8(r2, r3);
+      // Lane L of q0..q3: the quads of columns 16L + 0..3, 4..7, 8..11, 12..15.
+      const __m512i q0 = _mm512_unpacklo_epi16(lo01, lo23), q1 = _mm512_unpackhi_epi16(lo01, lo23);
+      const __m512i q2 = _mm512_unpacklo_epi16(hi01, hi23), q3 = _mm512_unpackhi_epi16(hi01, hi23);
+      const __m512i t0 = _mm512_shuffle_i64x2(q0, q1, 0x44), t1 = _mm512_shuffle_i64x2(q2, q3, 0x44);  // lanes 0,1
+      const __m512i t2 = _mm512_shuffle_i64x2(q0, q1, 0xEE), t3 = _mm512_shuffle_i64x2(q2, q3, 0xEE);  // lanes 2,3
+      const __m512i o[4] = {_mm512_shuffle_i64x2(t0, t1, 0x88), _mm512_shuffle_i64x2(t0, t1, 0xDD),
+                            _mm512_shuffle_i64x2(t2, t3, 0x88), _mm512_shuffle_i64x2(t2, t3, 0xDD)};
+      int8_t* dst = panel + (k / 4) * ncp * 4 + 4 * j;
+      for (int v = 0; v < 4; ++v) {
+        _mm512_storeu_si512(dst + 64 * v, o[v]);
+        sums[v] = _mm512_dpbusd_epi32(sums[v], ones, o[v]);
+      }
+    }
+    for (int v = 0; v < 4; ++v) _mm512_storeu_si512(colsum + j + 16 * v, sums[v]);
+  }
+  const int8_t flip = b_signed ? 0 : static_cast<int8_t>(0x80);
+  for (int64_t k = kq; k < kc; ++k) {
+    const int8_t* src = src0 + k * ldb;
+    int8_t* dst = panel + (k / 4) * ncp * 4 + (k % 4);
+    for (int64_t j = 0; j < j64; ++j) {
+      dst[4 * j] = static_cast<int8_t>(src[j] ^ flip);
+      colsum[j] += dst[4 * j];
+    }
+  }
+  if (j64 < nc) pack_b_quads(src0 + j64, ldb, b_signed, kc, nc - j64, ncp, panel + 4 * j64, colsum + j64);
+}
+
 // 16 columns per step, the last ones under a mask. The product and the bias
 // are two roundings, as in the portable path and in the Mul and Add that
 // MatMulIntegerToFloat fuses (its outputs are bit-identical to theirs): GCC
@@ -200,8 +251,8 @@ __attribute__((target("avx2"))) void row_sums_avx2(const uint8_t* a, int64_t lda
 namespace {
 
 const QQuadUKernel kVnni{kernel_vnni, pack_b_quads, kQRows, 4, false, nullptr, nullptr, nullptr, row_sums_avx2};
-const QQuadUKernel kVnni512{kernel_vnni512, pack_b_quads, kQRows,       4, false, finish_float_avx512,
-                            nullptr,        nullptr,      row_sums_avx2};
+const QQuadUKernel kVnni512{kernel_vnni512, pack_b_quads_avx512, kQRows, 4, false, finish_float_avx512, nullptr,
+                            nullptr,        row_sums_avx2};
 
 }  // namespace
 
