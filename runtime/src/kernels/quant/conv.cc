@@ -115,8 +115,8 @@ bool depthwise_int32(ThreadPool& pool, const ConvGeom& g, const uint8_t* xp, boo
   const bool rows3x3 = KH == 3 && KW == 3 && ((SH == 1 && SW == 1) || (SH == 2 && SW == 2 && DH == 1 && DW == 1));
   pool.parallel_for(g.N * g.C, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, OH * OW * KH * KW)),
                     [&](int64_t p0, int64_t p1) {
-                      std::vector<float> pad(static_cast<size_t>(Hp * Wp), 0.0f), yr(static_cast<size_t>(OW));
-                      std::vector<int32_t> yi(static_cast<size_t>(OW));
+                      std::vector<float> pad(static_cast<size_t>(Hp * Wp), 0.0f), yp(static_cast<size_t>(OH * OW));
+                      std::vector<int32_t> yi(static_cast<size_t>(OH * OW));
                       float wf[256];
                       for (int64_t plane = p0; plane < p1; ++plane) {
                         const int64_t c = plane % g.C;
@@ -125,21 +125,26 @@ bool depthwise_int32(ThreadPool& pool, const ConvGeom& g, const uint8_t* xp, boo
                         const int32_t wz = w_zp[w_zp.size() > 1 ? c : 0];
                         for (int64_t t = 0; t < KH * KW; ++t)
                           wf[t] = static_cast<float>((w_signed ? static_cast<int8_t>(w[t]) : w[t]) - wz);
-                        // The border stays zero from plane to plane; only the inside is written.
-                        for (int64_t ih = 0; ih < H; ++ih) {
-                          const uint8_t* xr = x + ih * W;
-                          float* d = pad.data() + (PH + ih) * Wp + PW;
-                          for (int64_t i = 0; i < W; ++i)
-                            d[i] = static_cast<float>((x_signed ? static_cast<int8_t>(xr[i]) : xr[i]) - x_zp);
-                        }
+                        // The border stays zero from plane to plane; only the inside is written (x's type a
+                        // template argument: with the choice inside, the loop stayed scalar).
+                        auto inside = [&](auto tag) {
+                          using X = typename decltype(tag)::type;
+                          for (int64_t ih = 0; ih < H; ++ih) {
+                            const X* xr = reinterpret_cast<const X*>(x + ih * W);
+                            float* d = pad.data() + (PH + ih) * Wp + PW;
+                            for (int64_t i = 0; i < W; ++i) d[i] = static_cast<float>(xr[i] - x_zp);
+                          }
+                        };
+                        if (x_signed) inside(TypeTag<int8_t>{});
+                        else inside(TypeTag<uint8_t>{});
                         for (int64_t oh = 0; oh < OH; ++oh) {
                           const float* r = pad.data() + oh * SH * Wp;
+                          float* yr = yp.data() + oh * OW;
                           if (rows3x3) {
-                            if (SH == 1)
-                              simd::depthwise3x3_row(r, r + DH * Wp, r + 2 * DH * Wp, DW, wf, 0.0f, yr.data(), OW);
-                            else simd::depthwise3x3s2_row(r, r + Wp, r + 2 * Wp, wf, 0.0f, yr.data(), OW);
+                            if (SH == 1) simd::depthwise3x3_row(r, r + DH * Wp, r + 2 * DH * Wp, DW, wf, 0.0f, yr, OW);
+                            else simd::depthwise3x3s2_row(r, r + Wp, r + 2 * Wp, wf, 0.0f, yr, OW);
                           } else {
-                            std::fill(yr.begin(), yr.end(), 0.0f);
+                            std::fill(yr, yr + OW, 0.0f);
                             for (int64_t kh = 0; kh < KH; ++kh)
                               for (int64_t kw = 0; kw < KW; ++kw) {
                                 const float wv = wf[kh * KW + kw];
@@ -147,9 +152,11 @@ bool depthwise_int32(ThreadPool& pool, const ConvGeom& g, const uint8_t* xp, boo
                                 for (int64_t ow = 0; ow < OW; ++ow) yr[ow] += src[ow * SW] * wv;
                               }
                           }
-                          for (int64_t ow = 0; ow < OW; ++ow) yi[ow] = static_cast<int32_t>(yr[ow]);
-                          out.put(plane, oh * OW, yi.data(), OW, OH * OW);
                         }
+                        // The whole plane's rows made first, then converted and handed over in one run: read
+                        // right after the row kernels' masked stores, a row's floats stalled their loads.
+                        for (int64_t i = 0; i < OH * OW; ++i) yi[i] = static_cast<int32_t>(yp[i]);
+                        out.put(plane, 0, yi.data(), OH * OW, OH * OW);
                       }
                     });
   return true;
