@@ -284,6 +284,115 @@ def test_quantize_static(name, fmt, act, per_channel):
     check_pionnx(quantized_case(name, "static", fmt, act, per_channel))
 
 
+# ------------------------------------------------ QDQ convolution fusion
+
+
+def qdq_conv_model(x_dtype, per_channel: bool, bias: str, group: int = 1, reads: int = 1, fed_w: bool = False):
+    """x (float) -> QuantizeLinear -> DequantizeLinear -> Conv(DequantizeLinear(int8 w)[, bias]) ->
+    QuantizeLinear -> y (8-bit), as quantize_static's QDQ format writes a convolution. bias: "none",
+    "int32" (DequantizeLinear of int32 in steps of x_scale * w_scale, the fusable form), "off_scale" (int32
+    in other steps) or "float" (a float constant). reads: 2 adds a second reader of the Conv's output."""
+    rng = case_rng("qdq_conv", str(x_dtype), per_channel, bias, group, reads, fed_w)
+    c_in, c_out = 8, 6 if group == 1 else 8
+    x_zp = 131 if x_dtype == np.uint8 else -3
+    w = rng.integers(-127, 128, (c_out, c_in // group, 3, 3)).astype(np.int8)
+    ws = (rng.uniform(0.002, 0.01, c_out) if per_channel else np.array(0.004)).astype(np.float32)
+    xs, ys = np.float32(0.05), np.float32(0.25)
+    inits = [
+        numpy_helper.from_array(np.array(xs), "xs"),
+        numpy_helper.from_array(np.array(x_zp, x_dtype), "xz"),
+        numpy_helper.from_array(ws, "ws"),
+        numpy_helper.from_array(np.zeros(ws.shape, np.int8), "wz"),
+        numpy_helper.from_array(np.array(ys), "ys"),
+        numpy_helper.from_array(np.array(128, np.uint8), "yz"),
+    ]
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, c_in, 9, 11])]
+    if fed_w:
+        inputs.append(helper.make_tensor_value_info("wq", TensorProto.INT8, list(w.shape)))
+    else:
+        inits.append(numpy_helper.from_array(w, "wq"))
+    nodes = [
+        helper.make_node("QuantizeLinear", ["x", "xs", "xz"], ["xq"]),
+        helper.make_node("DequantizeLinear", ["xq", "xs", "xz"], ["xf"]),
+        helper.make_node("DequantizeLinear", ["wq", "ws", "wz"], ["wf"], axis=0),
+    ]
+    conv_in = ["xf", "wf"]
+    if bias != "none":
+        if bias == "float":
+            inits.append(numpy_helper.from_array(rng.uniform(-2, 2, c_out).astype(np.float32), "bf"))
+        else:
+            bs = (xs * ws).astype(np.float32) * (np.float32(1.5) if bias == "off_scale" else np.float32(1))
+            inits.append(numpy_helper.from_array(rng.integers(-3000, 3000, c_out).astype(np.int32), "bq"))
+            inits.append(numpy_helper.from_array(bs, "bs"))
+            inits.append(numpy_helper.from_array(np.zeros(bs.shape, np.int32), "bz"))
+            nodes.append(helper.make_node("DequantizeLinear", ["bq", "bs", "bz"], ["bf"], axis=0))
+        conv_in.append("bf")
+    nodes.append(helper.make_node("Conv", conv_in, ["c"], pads=[1, 1, 1, 1], strides=[1, 2], group=group))
+    nodes.append(helper.make_node("QuantizeLinear", ["c", "ys", "yz"], ["y"]))
+    outputs = [helper.make_tensor_value_info("y", TensorProto.UINT8, None)]
+    if reads == 2:
+        nodes.append(helper.make_node("Relu", ["c"], ["r"]))
+        outputs.append(helper.make_tensor_value_info("r", TensorProto.FLOAT, None))
+    m = helper.make_model(
+        helper.make_graph(nodes, "qdq_conv", inputs, outputs, inits), opset_imports=[helper.make_opsetid("", 13)]
+    )
+    feeds = {"x": rng.uniform(-6, 6, (1, c_in, 9, 11)).astype(np.float32)}
+    if fed_w:
+        feeds["wq"] = w
+    return m, feeds
+
+
+def optimized_ops(model: onnx.ModelProto, feeds, tmp_path: Path, disabled=()):
+    """pionnx's outputs and the op types of its optimized graph (optimized_model_filepath)."""
+    so = pionnx.SessionOptions()
+    so.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+    got = pionnx.InferenceSession(model.SerializeToString(), so, disabled_optimizers=list(disabled)).run(None, feeds)
+    optimized = onnx.load(so.optimized_model_filepath)
+    return got, optimized, [n.op_type for n in optimized.graph.node]
+
+
+@pytest.mark.parametrize("x_dtype", [np.uint8, np.int8])
+@pytest.mark.parametrize("per_channel", [False, True])
+@pytest.mark.parametrize("bias", ["none", "int32"])
+@pytest.mark.parametrize("group", [1, 8])
+def test_qdq_conv_becomes_qlinearconv(x_dtype, per_channel, bias, group, tmp_path):
+    """DequantizeLinear(x), DequantizeLinear(int8 weights), [DequantizeLinear(int32 bias)], Conv,
+    QuantizeLinear run as one QLinearConv (onnxruntime's QDQ fusion): the optimized graph has no Conv and
+    no float DequantizeLinear of the weights; pionnx's output equals onnx.reference's QLinearConv on that
+    graph exactly (its double requantization, zero point added before rounding), and is within one quantization step of the graph as written, which disabled_optimizers=
+    ["QDQSelectorActionTransformer"] runs instead (its Conv kept)."""
+    m, feeds = qdq_conv_model(x_dtype, per_channel, bias, group)
+    got, fused, ops = optimized_ops(m, feeds, tmp_path)
+    assert ops == ["QuantizeLinear", "QLinearConv"], ops
+    np.testing.assert_array_equal(got[0], onnx.reference.ReferenceEvaluator(fused).run(None, feeds)[0])
+    want = qref.run_reference(m, feeds)[0]
+    assert_matches(got[0], want, ("steps", 1))
+    inside = (want > 0) & (want < 255)
+    assert inside.mean() > 0.5, "the case should mostly stay inside the output's range"
+    off, _, off_ops = optimized_ops(m, feeds, tmp_path, ["QDQSelectorActionTransformer"])
+    assert "Conv" in off_ops and "QLinearConv" not in off_ops
+    assert_matches(off[0], want, ("steps", 1))
+
+
+@pytest.mark.parametrize(
+    "kind,why",
+    [
+        ({"bias": "off_scale"}, "the bias is not in steps of x_scale * w_scale"),
+        ({"bias": "float"}, "a float bias has no integer form"),
+        ({"bias": "int32", "reads": 2}, "the float output is read by another node too"),
+        ({"bias": "none", "fed_w": True}, "the weights are fed, not constant"),
+    ],
+)
+def test_qdq_conv_lookalikes_stay_float(kind, why, tmp_path):
+    m, feeds = qdq_conv_model(np.uint8, True, **kind)
+    got, _, ops = optimized_ops(m, feeds, tmp_path)
+    assert "Conv" in ops and "QLinearConv" not in ops, why
+    want = qref.run_reference(m, feeds)
+    assert_matches(got[0], want[0], ("steps", 1))
+    for g, w in zip(got[1:], want[1:]):
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)
+
+
 # ------------------------------------------------------- single operators
 
 

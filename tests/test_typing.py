@@ -75,4 +75,4 @@ def test_sample_runs(tmp_path: Path) -> None:
     path.write_bytes(model.SerializeToString())
     proc = subprocess.run([sys.executable, str(SAMPLE), str(path), "x"], capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.split() == ["6", "True", "True", "['ConstantFolding']"]
+    assert proc.stdout.split() == ["6", "True", "True", "['QDQSelectorActionTransformer']"]

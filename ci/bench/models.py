@@ -8,7 +8,7 @@ Two kinds:
   outputs are near-constant and the correctness check on them is weak.
 * models built here with onnx.helper and seeded random weights of
   realistic scale: ``mobilenetv2`` (depthwise-separable CNN) and its static
-  int8 twin ``mobilenetv2_int8`` (QOperator), ``bert`` (a BERT-mini encoder
+  int8 twin ``mobilenetv2_int8`` (QDQ), ``bert`` (a BERT-mini encoder
   with symbolic ``batch``/``seq`` dims) and its dynamic int8 twin
   ``bert_int8``, and ``lstm``.
 
@@ -246,9 +246,9 @@ def build_mobilenetv2_int8() -> onnx.ModelProto:
     """The MobileNetV2 above through onnxruntime's static quantization, as a user quantizes a CNN for an ARM board:
     its default QDQ format (QuantizeLinear/DequantizeLinear pairs around float Conv, Add and Gemm: standard ops
     only, so onnx.reference checks it), uint8 activations calibrated on four seeded random images, int8 weights
-    per output channel. onnxruntime fuses each DequantizeLinear -> Conv -> QuantizeLinear into an int8
-    QLinearConv; pionnx runs the graph as written (float convolutions between the pairs). Needs
-    onnxruntime.quantization."""
+    per output channel. onnxruntime and pionnx (its QDQSelectorActionTransformer) both fuse each
+    DequantizeLinear -> Conv -> QuantizeLinear into an int8 QLinearConv; the residual Adds and the classifier
+    stay float between their pairs in pionnx. Needs onnxruntime.quantization."""
     import tempfile
 
     try:
@@ -446,10 +446,11 @@ _BUILDERS: dict[str, tuple[Callable[[], onnx.ModelProto], dict[str, int], Callab
 TOLERANCES: dict[str, tuple[float, str]] = {
     "mobilenetv2_int8": (
         1e-1,
-        "static int8 (QDQ) over 52 quantized convolutions: onnxruntime fuses them into int8 kernels that "
-        "requantize in float, so its values near a rounding boundary land a step away from onnx.reference's and "
-        "the steps compound from layer to layer (its logits 4.6 % of their range from the reference's, where "
-        "pionnx, computing the graph as written, equals the reference); a wrong kernel moves them by O(1)",
+        "static int8 (QDQ) over 52 quantized convolutions, which onnxruntime and pionnx fuse into integer "
+        "QLinearConvs: a value near a rounding boundary lands a step away from the float graph's (onnxruntime "
+        "requantizes in float, pionnx in double as onnx.reference's QLinearConv), and the steps compound from "
+        "layer to layer (onnxruntime's logits 4.6 % of their range from onnx.reference's on the graph as "
+        "written); a wrong kernel moves them by O(1)",
     ),
     "bert_int8": (
         1e-2,

@@ -15,6 +15,9 @@ struct PassEntry {
 
 // In the order they run within a round.
 const PassEntry kPasses[] = {
+    // Before ConstantFolding, which would turn a QDQ convolution's DequantizeLinear of its int8 weights into float
+    // weights.
+    {"QDQSelectorActionTransformer", fuse_qdq_conv, OptLevel::Extended},
     {"ConstantFolding", fold_constants, OptLevel::Basic},
     {"EliminateIdentity", remove_identities, OptLevel::Basic},  // Identity and inference Dropout
     {"EliminateDeadNodes", remove_dead_nodes, OptLevel::Basic},

@@ -12,12 +12,126 @@
 // and an Add over the whole output. The same float operations in the same
 // order (a_scale * b_scale[j] once, then acc * that + bias), so the values
 // are unchanged to the bit.
+//
+// And a QDQ convolution, as onnxruntime's quantize_static writes it (QDQ format):
+//
+//   x = DequantizeLinear(xq, x_scale, x_zp)            xq's producer: any
+//   w = DequantizeLinear(wq, w_scale, w_zp)            wq: constant int8/uint8, per tensor or per output channel
+//   b = DequantizeLinear(bq, x_scale * w_scale, 0)     optional, bq: constant int32
+//   yq = QuantizeLinear(Conv(x, w, b), y_scale, y_zp)  Conv's output read by that QuantizeLinear only
+//
+// becomes QLinearConv(xq, x_scale, x_zp, wq, w_scale, w_zp, y_scale, y_zp, bq), as onnxruntime's
+// QDQSelectorActionTransformer writes it: the integer convolution and one requantization (double arithmetic,
+// onnx.reference's QLinearConv) instead of a float convolution over dequantized copies and a QuantizeLinear. Not
+// to the bit: the float convolution sums in float and rounds y / y_scale, the integer one sums exactly and rounds
+// acc * (x_scale * w_scale / y_scale), so an output byte near a rounding tie can differ by one step (as
+// onnxruntime's does). The Extended level runs it; disabled_optimizers=["QDQSelectorActionTransformer"] keeps the
+// graph's float arithmetic.
 #include "optimize/graph_util.h"
 #include "optimize/passes.h"
 
 namespace pionnx {
 
 using opt::is_op;
+
+namespace {
+
+bool is_q8(DType t) { return t == DType::UInt8 || t == DType::Int8; }
+
+// Only the attributes named (a newer opset's block_size or output_dtype: not this pattern).
+bool only_attrs(const Node& n, std::initializer_list<const char*> allowed) {
+  for (const Attribute& a : n.attrs) {
+    bool ok = false;
+    for (const char* name : allowed) ok = ok || a.name == name;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// A DequantizeLinear or QuantizeLinear whose scale and zero point are constants, the scale float and the zero
+// point 8-bit, each one value or (per_channel) m values along axis 0 of a rank-`rank` input; its scale and
+// zero point then.
+bool q8_params(const Graph& g, const opt::GraphFacts& f, const Node& n, int64_t m, int64_t rank, const Tensor** scale,
+               const Tensor** zp) {
+  if (n.inputs.size() != 3 || !only_attrs(n, {"axis", "saturate"})) return false;
+  *scale = opt::constant(g, f, n.inputs[1]);
+  *zp = opt::constant(g, f, n.inputs[2]);
+  if (!*scale || !*zp || (*scale)->dtype() != DType::Float || !is_q8((*zp)->dtype())) return false;
+  const int64_t count = (*scale)->numel();
+  if ((*zp)->numel() != count) return false;
+  if (count == 1) return (*scale)->rank() <= 1 && (*zp)->rank() <= 1;
+  int64_t axis = n.attr_i("axis", 1);
+  if (axis < 0) axis += rank;
+  return m > 0 && count == m && axis == 0 && (*scale)->rank() == 1 && (*zp)->rank() == 1;
+}
+
+}  // namespace
+
+bool fuse_qdq_conv(Graph& g, const OptimizeContext& ctx) {
+  opt::GraphFacts f(g, ctx);
+  std::vector<bool> drop(g.nodes.size(), false);
+  bool changed = false;
+  const opt::Pattern p{g, f, drop};
+  for (size_t k = 0; k < g.nodes.size(); ++k) {
+    const Node& conv = g.nodes[k];
+    if (drop[k] || conv.op_type != "Conv" || !conv.domain.empty() || conv.inputs.size() < 2 || conv.inputs.size() > 3 ||
+        conv.outputs.size() != 1)
+      continue;
+    const long q = p.reader(conv.outputs[0], "QuantizeLinear", 3);
+    const long dx = p.producer(conv.inputs[0], "DequantizeLinear", 3);
+    const long dw = p.producer(conv.inputs[1], "DequantizeLinear", 3);
+    if (q < 0 || dx < 0 || dw < 0) continue;
+    const Tensor* wq = opt::constant(g, f, g.nodes[dw].inputs[0]);
+    if (!wq || !is_q8(wq->dtype()) || wq->rank() < 3) continue;
+    const int64_t m = wq->dim(0);
+    const Tensor *xs, *xz, *ws, *wz, *ys, *yz;
+    if (!q8_params(g, f, g.nodes[dx], 0, 0, &xs, &xz) || !q8_params(g, f, g.nodes[dw], m, wq->rank(), &ws, &wz) ||
+        !q8_params(g, f, g.nodes[q], 0, 0, &ys, &yz) || wz->dtype() != wq->dtype())
+      continue;
+    // The bias: int32 in steps of x_scale * w_scale (the product in float, as the quantizer makes it), no offset.
+    std::string bq;
+    long db = -1;
+    if (conv.input_present(2)) {
+      db = p.producer(conv.inputs[2], "DequantizeLinear", 3);
+      if (db < 0 || !only_attrs(g.nodes[db], {"axis"})) continue;
+      const Tensor* b = opt::constant(g, f, g.nodes[db].inputs[0]);
+      const Tensor* bs = opt::constant(g, f, g.nodes[db].inputs[1]);
+      const Tensor* bz = opt::constant(g, f, g.nodes[db].inputs[2]);
+      if (!b || !bs || !bz || b->dtype() != DType::Int32 || b->rank() != 1 || b->numel() != m ||
+          bs->dtype() != DType::Float || bz->dtype() != DType::Int32 || (bs->numel() != 1 && bs->numel() != m) ||
+          (bz->numel() != 1 && bz->numel() != m))
+        continue;
+      bool steps = true;
+      const float sx = xs->data<float>()[0];
+      for (int64_t c = 0; c < m && steps; ++c) {
+        const float want = sx * ws->data<float>()[ws->numel() > 1 ? c : 0];
+        steps = bs->data<float>()[bs->numel() > 1 ? c : 0] == want && bz->data<int32_t>()[bz->numel() > 1 ? c : 0] == 0;
+      }
+      if (!steps) continue;
+      bq = g.nodes[db].inputs[0];
+    }
+    const Node& dqx = g.nodes[dx];
+    const Node& dqw = g.nodes[dw];
+    const Node& qy = g.nodes[q];
+    Node fused;
+    fused.name = conv.name;
+    fused.op_type = "QLinearConv";
+    fused.attrs = conv.attrs;
+    fused.inputs = {dqx.inputs[0], dqx.inputs[1], dqx.inputs[2],
+                    dqw.inputs[0], dqw.inputs[1], dqw.inputs[2],
+                    qy.inputs[1],  qy.inputs[2],  bq};
+    opt::trim_trailing_empty(fused.inputs);
+    fused.outputs = {qy.outputs[0]};
+    // The DequantizeLinears nothing else reads go with the Conv; the QuantizeLinear's output is now made here.
+    for (long d : {dx, dw, db})
+      if (d >= 0 && f.sole_consumer(g, g.nodes[d].outputs[0]) == static_cast<long>(k)) drop[d] = true;
+    drop[q] = true;
+    g.nodes[k] = std::move(fused);
+    changed = true;
+  }
+  if (changed) opt::erase_nodes(g, drop);
+  return changed;
+}
 
 bool fuse_matmul_integer_to_float(Graph& g, const OptimizeContext& ctx) {
   opt::GraphFacts f(g, ctx);
