@@ -242,6 +242,26 @@ int main() {
             }
   }
 
+  // The quantized depthwise convolution's conversions: every 8-bit value, both signednesses, minus a zero point,
+  // at lengths that leave every vector tail; integer-valued floats back to int32.
+  {
+    std::vector<uint8_t> bytes(300);
+    for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<uint8_t>(i * 7);
+    for (bool is_signed : {false, true})
+      for (int64_t len : {int64_t{1}, int64_t{15}, int64_t{17}, int64_t{300}}) {
+        std::vector<float> f(static_cast<size_t>(len));
+        fm::float_from_q8_block(bytes.data(), len, is_signed, 3.0f, f.data());
+        for (int64_t i = 0; i < len; ++i) {
+          const double want = (is_signed ? static_cast<int8_t>(bytes[i]) : bytes[i]) - 3.0;
+          expect("float_from_q8", static_cast<float>(i), f[i], want, 0, 0);
+        }
+        std::vector<int32_t> back(static_cast<size_t>(len));
+        fm::int32_from_float_block(f.data(), len, back.data());
+        for (int64_t i = 0; i < len; ++i)
+          expect("int32_from_float", f[i], static_cast<float>(back[i]), static_cast<double>(f[i]), 0, 0);
+      }
+  }
+
   // float <-> half: every half widened exactly, and floats at, beside and between the halves rounded to nearest
   // even, against the scalar forms (pionnx/dtype.h), NaN as NaN.
   {

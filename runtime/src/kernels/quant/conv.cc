@@ -11,6 +11,7 @@
 #include "kernels/nn/window.h"
 #include "kernels/quant/qparams.h"
 #include "kernels/simd/depthwise.h"
+#include "kernels/simd/elementwise_math.h"
 #include "kernels/simd/qgemm.h"
 #include "platform/thread_pool.h"
 
@@ -117,6 +118,7 @@ bool depthwise_int32(ThreadPool& pool, const ConvGeom& g, const uint8_t* xp, boo
                     [&](int64_t p0, int64_t p1) {
                       std::vector<float> pad(static_cast<size_t>(Hp * Wp), 0.0f), yp(static_cast<size_t>(OH * OW));
                       std::vector<int32_t> yi(static_cast<size_t>(OH * OW));
+                      std::vector<float> xf(static_cast<size_t>(H * W));
                       float wf[256];
                       for (int64_t plane = p0; plane < p1; ++plane) {
                         const int64_t c = plane % g.C;
@@ -125,18 +127,12 @@ bool depthwise_int32(ThreadPool& pool, const ConvGeom& g, const uint8_t* xp, boo
                         const int32_t wz = w_zp[w_zp.size() > 1 ? c : 0];
                         for (int64_t t = 0; t < KH * KW; ++t)
                           wf[t] = static_cast<float>((w_signed ? static_cast<int8_t>(w[t]) : w[t]) - wz);
-                        // The border stays zero from plane to plane; only the inside is written (x's type a
-                        // template argument: with the choice inside, the loop stayed scalar).
-                        auto inside = [&](auto tag) {
-                          using X = typename decltype(tag)::type;
-                          for (int64_t ih = 0; ih < H; ++ih) {
-                            const X* xr = reinterpret_cast<const X*>(x + ih * W);
-                            float* d = pad.data() + (PH + ih) * Wp + PW;
-                            for (int64_t i = 0; i < W; ++i) d[i] = static_cast<float>(xr[i] - x_zp);
-                          }
-                        };
-                        if (x_signed) inside(TypeTag<int8_t>{});
-                        else inside(TypeTag<uint8_t>{});
+                        // The border stays zero from plane to plane; only the inside is written: the plane
+                        // converted in one call of the vector-math family's loop (AVX-512, AVX2, NEON; row by
+                        // row, short rows went to its scalar tail), then its rows copied in.
+                        fastmath::float_from_q8_block(x, H * W, x_signed, static_cast<float>(x_zp), xf.data());
+                        for (int64_t ih = 0; ih < H; ++ih)
+                          std::copy(xf.data() + ih * W, xf.data() + (ih + 1) * W, pad.data() + (PH + ih) * Wp + PW);
                         for (int64_t oh = 0; oh < OH; ++oh) {
                           const float* r = pad.data() + oh * SH * Wp;
                           float* yr = yp.data() + oh * OW;
@@ -155,7 +151,7 @@ bool depthwise_int32(ThreadPool& pool, const ConvGeom& g, const uint8_t* xp, boo
                         }
                         // The whole plane's rows made first, then converted and handed over in one run: read
                         // right after the row kernels' masked stores, a row's floats stalled their loads.
-                        for (int64_t i = 0; i < OH * OW; ++i) yi[i] = static_cast<int32_t>(yp[i]);
+                        fastmath::int32_from_float_block(yp.data(), OH * OW, yi.data());
                         out.put(plane, 0, yi.data(), OH * OW, OH * OW);
                       }
                     });

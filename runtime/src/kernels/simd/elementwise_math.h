@@ -66,6 +66,10 @@ void half_from_float_block(const float* x, uint16_t* y, int64_t n);
 // AVX-512 and AVX2 in intrinsics (8 and 4 doubles a vector), else a loop.
 void requantize_block(const int32_t* acc, int64_t n, double bias, double mul, int32_t zp, bool is_signed, uint8_t* y);
 void float_from_half_block(const uint16_t* x, float* y, int64_t n);
+// y = x - offset over 8-bit integers (int8 when is_signed, else uint8); y = int32(x) over floats holding
+// integers (truncated). The quantized depthwise convolution's float planes in and exact sums out.
+void float_from_q8_block(const uint8_t* x, int64_t n, bool is_signed, float offset, float* y);
+void int32_from_float_block(const float* x, int64_t n, int32_t* y);
 
 // One element, for scalar call sites (tails of strided loops).
 float exp(float x);
