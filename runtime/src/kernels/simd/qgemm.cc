@@ -397,7 +397,8 @@ void qgemm_block_vnni(const QGemmArgs& g, const VnniA& A, int64_t i0, int64_t i1
     if (pk) {
       panel = pk->quads.data() + packed_offset(g.K, k0 / kKc, j0 / kPackNc);
     } else {
-      std::memset(bpanel, 0, static_cast<size_t>(kcq * ncp));
+      // Zeros where the packer leaves padding: a last quad of depth short of 4, columns past nc.
+      if (kc != kcq || nc != ncp) std::memset(bpanel, 0, static_cast<size_t>(kcq * ncp));
       kQuad->pack_b(static_cast<const int8_t*>(g.B) + k0 * g.ldb + j0, g.ldb, g.b_signed, kc, nc, ncp, bpanel, colsum);
     }
     kQuad->run(A.ptr + i0 * A.lda + k0, A.lda, round_rows(i1 - i0), kcq, panel, ncp, acc, ncp, k0 > 0);
