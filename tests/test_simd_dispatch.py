@@ -302,7 +302,8 @@ def test_every_fastmath_path_requantizes_exactly(tmp_path):
     QLinearConv 600 channels deep (sums past 2^23, where the x86 loops leave float for double, and
     past one depth block of the integer GEMM) with biases at and past 2^23 and a multiplier of
     float(0.1) (sums ending in 5 lie just past a tie), also on each forced integer GEMM path (the
-    requantization as each product's rows finish)."""
+    requantization as each product's rows finish) and each forced depthwise path (the row kernels the
+    depthwise cases run on, a stride-1 plane in one call)."""
     from onnx import TensorProto, helper, numpy_helper, reference
 
     rng = np.random.default_rng(43)
@@ -362,6 +363,7 @@ def test_every_fastmath_path_requantizes_exactly(tmp_path):
         assert w.size < 8 or np.count_nonzero((w > w.min()) & (w < w.max())) > 0, "a case saturates everywhere"
     assert_forced_paths_match_the_reference("fastmath", expected_fastmath_paths(), m, feeds, tmp_path, 0)
     assert_forced_paths_match_the_reference("qgemm", pionnx.simd_paths()["qgemm"], m, feeds, tmp_path, 0)
+    assert_forced_paths_match_the_reference("depthwise", expected_depthwise_paths(), m, feeds, tmp_path, 0)
 
 
 def test_every_fastmath_path_quantize_linear_equals_the_reference(tmp_path):

@@ -114,47 +114,56 @@ bool depthwise_int32(ThreadPool& pool, const ConvGeom& g, const uint8_t* xp, boo
   const int64_t Hp = std::max(PH + H, (OH - 1) * SH + (KH - 1) * DH + 1);
   const int64_t Wp = std::max(PW + W, (OW - 1) * SW + (KW - 1) * DW + 1) + 1;  // + 1: the s2 kernel reads r[2n]
   const bool rows3x3 = KH == 3 && KW == 3 && ((SH == 1 && SW == 1) || (SH == 2 && SW == 2 && DH == 1 && DW == 1));
-  pool.parallel_for(g.N * g.C, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, OH * OW * KH * KW)),
-                    [&](int64_t p0, int64_t p1) {
-                      std::vector<float> pad(static_cast<size_t>(Hp * Wp), 0.0f), yp(static_cast<size_t>(OH * OW));
-                      std::vector<int32_t> yi(static_cast<size_t>(OH * OW));
-                      std::vector<float> xf(static_cast<size_t>(H * W));
-                      float wf[256];
-                      for (int64_t plane = p0; plane < p1; ++plane) {
-                        const int64_t c = plane % g.C;
-                        const uint8_t* x = xp + plane * H * W;
-                        const uint8_t* w = wp + c * KH * KW;
-                        const int32_t wz = w_zp[w_zp.size() > 1 ? c : 0];
-                        for (int64_t t = 0; t < KH * KW; ++t)
-                          wf[t] = static_cast<float>((w_signed ? static_cast<int8_t>(w[t]) : w[t]) - wz);
-                        // The border stays zero from plane to plane; only the inside is written: the plane
-                        // converted in one call of the vector-math family's loop (AVX-512, AVX2, NEON; row by
-                        // row, short rows went to its scalar tail), then its rows copied in.
-                        fastmath::float_from_q8_block(x, H * W, x_signed, static_cast<float>(x_zp), xf.data());
-                        for (int64_t ih = 0; ih < H; ++ih)
-                          std::copy(xf.data() + ih * W, xf.data() + (ih + 1) * W, pad.data() + (PH + ih) * Wp + PW);
-                        for (int64_t oh = 0; oh < OH; ++oh) {
-                          const float* r = pad.data() + oh * SH * Wp;
-                          float* yr = yp.data() + oh * OW;
-                          if (rows3x3) {
-                            if (SH == 1) simd::depthwise3x3_row(r, r + DH * Wp, r + 2 * DH * Wp, DW, wf, 0.0f, yr, OW);
-                            else simd::depthwise3x3s2_row(r, r + Wp, r + 2 * Wp, wf, 0.0f, yr, OW);
-                          } else {
-                            std::fill(yr, yr + OW, 0.0f);
-                            for (int64_t kh = 0; kh < KH; ++kh)
-                              for (int64_t kw = 0; kw < KW; ++kw) {
-                                const float wv = wf[kh * KW + kw];
-                                const float* src = r + kh * DH * Wp + kw * DW;
-                                for (int64_t ow = 0; ow < OW; ++ow) yr[ow] += src[ow * SW] * wv;
-                              }
-                          }
-                        }
-                        // The whole plane's rows made first, then converted and handed over in one run: read
-                        // right after the row kernels' masked stores, a row's floats stalled their loads.
-                        fastmath::int32_from_float_block(yp.data(), OH * OW, yi.data());
-                        out.put(plane, 0, yi.data(), OH * OW, OH * OW);
-                      }
-                    });
+  pool.parallel_for(
+      g.N * g.C, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, OH * OW * KH * KW)), [&](int64_t p0, int64_t p1) {
+        std::vector<float> pad(static_cast<size_t>(Hp * Wp), 0.0f), yp(static_cast<size_t>(OH * OW));
+        std::vector<int32_t> yi(static_cast<size_t>(OH * OW));
+        std::vector<float> xf(static_cast<size_t>(H * W)), wide(static_cast<size_t>(OH * Wp));
+        float wf[256];
+        for (int64_t plane = p0; plane < p1; ++plane) {
+          const int64_t c = plane % g.C;
+          const uint8_t* x = xp + plane * H * W;
+          const uint8_t* w = wp + c * KH * KW;
+          const int32_t wz = w_zp[w_zp.size() > 1 ? c : 0];
+          for (int64_t t = 0; t < KH * KW; ++t)
+            wf[t] = static_cast<float>((w_signed ? static_cast<int8_t>(w[t]) : w[t]) - wz);
+          // The border stays zero from plane to plane; only the inside is written: the plane
+          // converted in one call of the vector-math family's loop (AVX-512, AVX2, NEON; row by
+          // row, short rows went to its scalar tail), then its rows copied in.
+          fastmath::float_from_q8_block(x, H * W, x_signed, static_cast<float>(x_zp), xf.data());
+          for (int64_t ih = 0; ih < H; ++ih)
+            std::copy(xf.data() + ih * W, xf.data() + (ih + 1) * W, pad.data() + (PH + ih) * Wp + PW);
+          // At stride 1 the output rows are one run of the padded plane's width: a row kernel
+          // call over (OH - 1) * Wp + OW positions makes them all (the Wp - OW between rows are
+          // thrown away; they read inside the plane, Wp >= OW + 2 DW + 1), where a call per row was
+          // a chain of nine multiply-adds waiting on each other for a 7- or 14-wide row.
+          if (rows3x3 && SH == 1) {
+            const float* r = pad.data();
+            simd::depthwise3x3_row(r, r + DH * Wp, r + 2 * DH * Wp, DW, wf, 0.0f, wide.data(), (OH - 1) * Wp + OW);
+            for (int64_t oh = 0; oh < OH; ++oh)
+              std::copy(wide.data() + oh * Wp, wide.data() + oh * Wp + OW, yp.data() + oh * OW);
+          }
+          for (int64_t oh = 0; oh < OH && !(rows3x3 && SH == 1); ++oh) {
+            const float* r = pad.data() + oh * SH * Wp;
+            float* yr = yp.data() + oh * OW;
+            if (rows3x3) {
+              simd::depthwise3x3s2_row(r, r + Wp, r + 2 * Wp, wf, 0.0f, yr, OW);
+            } else {
+              std::fill(yr, yr + OW, 0.0f);
+              for (int64_t kh = 0; kh < KH; ++kh)
+                for (int64_t kw = 0; kw < KW; ++kw) {
+                  const float wv = wf[kh * KW + kw];
+                  const float* src = r + kh * DH * Wp + kw * DW;
+                  for (int64_t ow = 0; ow < OW; ++ow) yr[ow] += src[ow * SW] * wv;
+                }
+            }
+          }
+          // The whole plane's rows made first, then converted and handed over in one run: read
+          // right after the row kernels' masked stores, a row's floats stalled their loads.
+          fastmath::int32_from_float_block(yp.data(), OH * OW, yi.data());
+          out.put(plane, 0, yi.data(), OH * OW, OH * OW);
+        }
+      });
   return true;
 }
 
