@@ -347,7 +347,14 @@ void qgemm_block_vnni(const QGemmArgs& g, const VnniA& A, int64_t i0, int64_t i1
       for (int64_t j = 0; j < nc; ++j) colterm[j] = za0 * cs[j];
   };
   // Rows [ia, ib) of the product, their sums at acc (ncp apart), to the output.
-  auto finish = [&](int64_t ia, int64_t ib, const int32_t* sums) {
+  auto finish = [&](int64_t ia, int64_t ib, int32_t* sums) {
+    if (uniform && g.row_out && !g.Cf && !g.accumulate && kQuad->finish_int) {  // in place, then handed over
+      int32_t rowterm[kMc] = {};  // (zeroed: GCC cannot see the loop below fill what finish_int reads)
+      for (int64_t i = ia; i < ib; ++i) rowterm[i - ia] = zb[0] * (A.rowsum[i] - static_cast<int32_t>(g.K) * za0);
+      kQuad->finish_int(sums, ncp, colterm, rowterm, ib - ia, nc);
+      for (int64_t i = ia; i < ib; ++i) g.row_out(g.row_out_ctx, i, j0, sums + (i - ia) * ncp, nc);
+      return;
+    }
     if (uniform && g.Cf && !g.accumulate && kQuad->finish_float) {  // the rows in one call
       int32_t rowterm[kMc];
       for (int64_t i = ia; i < ib; ++i) rowterm[i - ia] = zb[0] * (A.rowsum[i] - static_cast<int32_t>(g.K) * za0);
