@@ -351,20 +351,29 @@ def optimized_ops(model: onnx.ModelProto, feeds, tmp_path: Path, disabled=()):
     return got, optimized, [n.op_type for n in optimized.graph.node]
 
 
+# The integer GEMM paths with u8 x s8 quad kernels, where the QDQ fusion runs (simd::qgemm_has_quad_kernels).
+QUAD_QGEMM_PATHS = {"vnni", "vnni512", "amx"}
+
+
 @pytest.mark.parametrize("x_dtype", [np.uint8, np.int8])
 @pytest.mark.parametrize("per_channel", [False, True])
 @pytest.mark.parametrize("bias", ["none", "int32"])
 @pytest.mark.parametrize("group", [1, 8])
 def test_qdq_conv_becomes_qlinearconv(x_dtype, per_channel, bias, group, tmp_path):
     """DequantizeLinear(x), DequantizeLinear(int8 weights), [DequantizeLinear(int32 bias)], Conv,
-    QuantizeLinear run as one QLinearConv (onnxruntime's QDQ fusion): the optimized graph has no Conv and
-    no float DequantizeLinear of the weights; pionnx's output equals onnx.reference's QLinearConv on that
-    graph exactly (its double requantization, zero point added before rounding), and is within one quantization step of the graph as written, which disabled_optimizers=
-    ["QDQSelectorActionTransformer"] runs instead (its Conv kept)."""
+    QuantizeLinear run as one QLinearConv (onnxruntime's QDQ fusion) where the integer GEMM has quad kernels
+    (VNNI, AMX): the optimized graph has no Conv and no float DequantizeLinear of the weights; pionnx's
+    output equals onnx.reference's QLinearConv on that graph exactly (its double requantization, zero point
+    added before rounding). Elsewhere the graph keeps its Conv. Either way the output is within one
+    quantization step of the graph as written, which disabled_optimizers=["QDQSelectorActionTransformer"]
+    runs on any CPU (its Conv kept)."""
     m, feeds = qdq_conv_model(x_dtype, per_channel, bias, group)
     got, fused, ops = optimized_ops(m, feeds, tmp_path)
-    assert ops == ["QuantizeLinear", "QLinearConv"], ops
-    np.testing.assert_array_equal(got[0], onnx.reference.ReferenceEvaluator(fused).run(None, feeds)[0])
+    if pionnx.simd_info()["qgemm"] in QUAD_QGEMM_PATHS:
+        assert ops == ["QuantizeLinear", "QLinearConv"], ops
+        np.testing.assert_array_equal(got[0], onnx.reference.ReferenceEvaluator(fused).run(None, feeds)[0])
+    else:
+        assert "Conv" in ops and "QLinearConv" not in ops, ops
     want = qref.run_reference(m, feeds)[0]
     assert_matches(got[0], want, ("steps", 1))
     inside = (want > 0) & (want < 255)
@@ -372,6 +381,31 @@ def test_qdq_conv_becomes_qlinearconv(x_dtype, per_channel, bias, group, tmp_pat
     off, _, off_ops = optimized_ops(m, feeds, tmp_path, ["QDQSelectorActionTransformer"])
     assert "Conv" in off_ops and "QLinearConv" not in off_ops
     assert_matches(off[0], want, ("steps", 1))
+
+
+def test_qdq_fusion_follows_the_integer_gemm_path(tmp_path):
+    """With each integer GEMM path this CPU runs forced (PIONNX_QGEMM, one process each), a QDQ convolution
+    becomes QLinearConv exactly on the quad-kernel paths (VNNI, AMX), where it is faster than the float
+    convolution, and stays a Conv on the int16-pair ones (portable, SSE2, AVX2, NEON), where it is not."""
+    m, _ = qdq_conv_model(np.uint8, True, "int32")
+    path = tmp_path / "qdq.onnx"
+    path.write_bytes(m.SerializeToString())
+    code = (
+        "import sys, onnx, pionnx\n"
+        "so = pionnx.SessionOptions(); so.optimized_model_filepath = sys.argv[2]\n"
+        "pionnx.InferenceSession(sys.argv[1], so)\n"
+        "print(pionnx.simd_info()['qgemm'], 'QLinearConv' in [n.op_type for n in onnx.load(sys.argv[2]).graph.node])\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIONNX_")}
+    for forced in pionnx.simd_paths()["qgemm"]:
+        out = subprocess.run(
+            [sys.executable, "-c", code, str(path), str(tmp_path / f"opt_{forced}.onnx")],
+            env={**env, "PIONNX_QGEMM": forced},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        assert out == [forced, str(forced in QUAD_QGEMM_PATHS)], out
 
 
 @pytest.mark.parametrize(

@@ -246,9 +246,10 @@ def build_mobilenetv2_int8() -> onnx.ModelProto:
     """The MobileNetV2 above through onnxruntime's static quantization, as a user quantizes a CNN for an ARM board:
     its default QDQ format (QuantizeLinear/DequantizeLinear pairs around float Conv, Add and Gemm: standard ops
     only, so onnx.reference checks it), uint8 activations calibrated on four seeded random images, int8 weights
-    per output channel. onnxruntime and pionnx (its QDQSelectorActionTransformer) both fuse each
-    DequantizeLinear -> Conv -> QuantizeLinear into an int8 QLinearConv; the residual Adds and the classifier
-    stay float between their pairs in pionnx. Needs onnxruntime.quantization."""
+    per output channel. onnxruntime fuses each DequantizeLinear -> Conv -> QuantizeLinear into an int8
+    QLinearConv, and pionnx does (its QDQSelectorActionTransformer) where its integer GEMM has VNNI or AMX
+    kernels; elsewhere, and for the residual Adds and the classifier, pionnx runs the float operators between
+    the pairs. Needs onnxruntime.quantization."""
     import tempfile
 
     try:
@@ -446,11 +447,11 @@ _BUILDERS: dict[str, tuple[Callable[[], onnx.ModelProto], dict[str, int], Callab
 TOLERANCES: dict[str, tuple[float, str]] = {
     "mobilenetv2_int8": (
         1e-1,
-        "static int8 (QDQ) over 52 quantized convolutions, which onnxruntime and pionnx fuse into integer "
-        "QLinearConvs: a value near a rounding boundary lands a step away from the float graph's (onnxruntime "
-        "requantizes in float, pionnx in double as onnx.reference's QLinearConv), and the steps compound from "
-        "layer to layer (onnxruntime's logits 4.6 % of their range from onnx.reference's on the graph as "
-        "written); a wrong kernel moves them by O(1)",
+        "static int8 (QDQ) over 52 quantized convolutions, which onnxruntime (and pionnx with VNNI or AMX) fuse "
+        "into integer QLinearConvs: a value near a rounding boundary lands a step away from the float graph's "
+        "(onnxruntime requantizes in float, pionnx in double as onnx.reference's QLinearConv), and the steps "
+        "compound from layer to layer (onnxruntime's logits 4.6 % of their range from onnx.reference's on the "
+        "graph as written); a wrong kernel moves them by O(1)",
     ),
     "bert_int8": (
         1e-2,

@@ -59,9 +59,10 @@ bool fuse_gelu(Graph& g, const OptimizeContext& ctx);
 // Extended: DynamicQuantizeLinear + MatMulInteger + Cast + Mul (+ bias Add),
 // as quantize_dynamic writes them, become com.microsoft MatMulIntegerToFloat.
 bool fuse_matmul_integer_to_float(Graph& g, const OptimizeContext& ctx);
-// Extended: a QDQ convolution (DequantizeLinear of 8-bit x and constant weights, of an int32 bias, Conv,
-// QuantizeLinear) becomes QLinearConv (onnxruntime's QDQSelectorActionTransformer; within one quantization
-// step of the float form, not to the bit). Runs before ConstantFolding.
+// Extended, where the integer GEMM has quad kernels (VNNI, AMX): a QDQ convolution (DequantizeLinear of 8-bit x
+// and constant weights, of an int32 bias, Conv, QuantizeLinear) becomes QLinearConv (onnxruntime's
+// QDQSelectorActionTransformer; within one quantization step of the float form, not to the bit). Runs before
+// ConstantFolding.
 bool fuse_qdq_conv(Graph& g, const OptimizeContext& ctx);
 // Extended: Gelu(x + constant bias vector) becomes com.microsoft BiasGelu.
 bool fuse_bias_gelu(Graph& g, const OptimizeContext& ctx);

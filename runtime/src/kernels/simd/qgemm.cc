@@ -599,5 +599,7 @@ QGemmPackedB qgemm_pack_b(const QGemmArgs& g) {
 
 const char* qgemm_isa() { return qgemm_paths().active.c_str(); }
 
+bool qgemm_has_quad_kernels() { return kQuad != nullptr; }
+
 }  // namespace simd
 }  // namespace pionnx
