@@ -683,6 +683,12 @@ CONV_INTEGER_ATTRS = [
     {"pads": [1, 2, 1, 0], "strides": [2, 1]},
     {"pads": [1, 1, 1, 1], "dilations": [2, 2], "group": 2},
     {"auto_pad": "SAME_LOWER", "strides": [2, 2]},
+    # Output rows as wide as the input's at stride 1: im2col copies each (c, kh, kw) row as one shifted plane.
+    {"pads": [1, 1, 1, 1]},
+    {"pads": [2, 2, 2, 2], "dilations": [2, 2]},
+    {"pads": [0, 1, 2, 1]},
+    {"pads": [3, 0, 0, 2], "dilations": [1, 1], "group": 2},
+    {"auto_pad": "SAME_UPPER"},
 ]
 
 
