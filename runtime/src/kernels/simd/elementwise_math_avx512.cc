@@ -95,26 +95,53 @@ PIONNX_AVX512_TARGET void requantize_zmm(const int32_t* acc, int64_t n, double b
                fhi = _mm512_set1_ps(static_cast<float>(hi - z + 1));
   const __m512 margin = _mm512_set1_ps(kRequantizeTieMargin);
   const __m512i ilo = _mm512_set1_epi32(static_cast<int32_t>(lo)), ihi = _mm512_set1_epi32(static_cast<int32_t>(hi));
-  for (int64_t i = 0; i < n; i += 16) {
-    const __mmask16 k = n - i >= 16 ? __mmask16{0xFFFF} : static_cast<__mmask16>((1u << (n - i)) - 1);
-    const __m512i a = _mm512_maskz_loadu_epi32(k, acc + i);
-    const __m512 v = _mm512_add_ps(
-        _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(a, bi)), mf), flo), fhi), zf);
-    const __m512 r = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    const __mmask16 redo = all_double | _mm512_cmpgt_epu32_mask(_mm512_abs_epi32(a), max_sum) |  // (|INT32_MIN|)
-                           _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_sub_ps(v, r)), margin, _CMP_GT_OQ);
-    __m512i q = _mm512_cvtps_epi32(r);
-    if (redo != 0) {
-      __m512d v0 = _mm512_mul_pd(_mm512_add_pd(_mm512_cvtepi32_pd(_mm512_castsi512_si256(a)), b), m);
-      __m512d v1 = _mm512_mul_pd(_mm512_add_pd(_mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(a, 1)), b), m);
-      v0 = _mm512_add_pd(_mm512_min_pd(_mm512_max_pd(v0, vlo), vhi), zd);
-      v1 = _mm512_add_pd(_mm512_min_pd(_mm512_max_pd(v1, vlo), vhi), zd);
-      const __m256i q0 = _mm512_cvt_roundpd_epi32(v0, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-      const __m256i q1 = _mm512_cvt_roundpd_epi32(v1, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-      q = _mm512_inserti64x4(_mm512_castsi256_si512(q0), q1, 1);
+  int64_t i = 0;
+  // 64 values a step in float: one test for the four vectors (the largest |sum| and the largest distance from a
+  // rounded value), narrowed by saturating packs (the values are within one of the range after the clamp); a
+  // step that fails the test goes to the loop below, vector by vector, and the 64-value steps resume after it.
+  // A quarter fewer instructions than that loop's per 64 values.
+  const __m512 sign = _mm512_set1_ps(-0.0f);
+  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  while (i < n) {
+    for (; in_float && i + 64 <= n; i += 64) {
+      __m512i q[4], big = _mm512_setzero_si512();
+      __m512 dist = _mm512_setzero_ps();
+      for (int u = 0; u < 4; ++u) {
+        const __m512i a = _mm512_loadu_si512(acc + i + 16 * u);
+        big = _mm512_max_epu32(big, _mm512_abs_epi32(a));
+        const __m512 v = _mm512_add_ps(
+            _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(a, bi)), mf), flo), fhi), zf);
+        const __m512 r = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        dist = _mm512_max_ps(dist, _mm512_andnot_ps(sign, _mm512_sub_ps(v, r)));
+        q[u] = _mm512_cvtps_epi32(r);
+      }
+      if ((_mm512_cmpgt_epu32_mask(big, max_sum) | _mm512_cmp_ps_mask(dist, margin, _CMP_GT_OQ)) != 0) break;
+      const __m512i w01 = _mm512_packs_epi32(q[0], q[1]), w23 = _mm512_packs_epi32(q[2], q[3]);
+      const __m512i bytes = is_signed ? _mm512_packs_epi16(w01, w23) : _mm512_packus_epi16(w01, w23);
+      _mm512_storeu_si512(y + i, _mm512_permutexvar_epi32(order, bytes));
     }
-    const __m512i t = _mm512_min_epi32(_mm512_max_epi32(q, ilo), ihi);
-    _mm_mask_storeu_epi8(y + i, k, _mm512_cvtepi32_epi8(t));
+    const int64_t stop = in_float && i + 64 <= n ? i + 64 : n;  // a failed step's 64 values, or the rest
+    for (; i < stop; i += 16) {
+      const __mmask16 k = n - i >= 16 ? __mmask16{0xFFFF} : static_cast<__mmask16>((1u << (n - i)) - 1);
+      const __m512i a = _mm512_maskz_loadu_epi32(k, acc + i);
+      const __m512 v = _mm512_add_ps(
+          _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(a, bi)), mf), flo), fhi), zf);
+      const __m512 r = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+      const __mmask16 redo = all_double | _mm512_cmpgt_epu32_mask(_mm512_abs_epi32(a), max_sum) |  // (|INT32_MIN|)
+                             _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_sub_ps(v, r)), margin, _CMP_GT_OQ);
+      __m512i q = _mm512_cvtps_epi32(r);
+      if (redo != 0) {
+        __m512d v0 = _mm512_mul_pd(_mm512_add_pd(_mm512_cvtepi32_pd(_mm512_castsi512_si256(a)), b), m);
+        __m512d v1 = _mm512_mul_pd(_mm512_add_pd(_mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(a, 1)), b), m);
+        v0 = _mm512_add_pd(_mm512_min_pd(_mm512_max_pd(v0, vlo), vhi), zd);
+        v1 = _mm512_add_pd(_mm512_min_pd(_mm512_max_pd(v1, vlo), vhi), zd);
+        const __m256i q0 = _mm512_cvt_roundpd_epi32(v0, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        const __m256i q1 = _mm512_cvt_roundpd_epi32(v1, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        q = _mm512_inserti64x4(_mm512_castsi256_si512(q0), q1, 1);
+      }
+      const __m512i t = _mm512_min_epi32(_mm512_max_epi32(q, ilo), ihi);
+      _mm_mask_storeu_epi8(y + i, k, _mm512_cvtepi32_epi8(t));
+    }
   }
 }
 
