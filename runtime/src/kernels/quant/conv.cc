@@ -142,20 +142,21 @@ bool depthwise_int32(ThreadPool& pool, const ConvGeom& g, const uint8_t* xp, boo
             simd::depthwise3x3_row(r, r + DH * Wp, r + 2 * DH * Wp, DW, wf, 0.0f, wide.data(), (OH - 1) * Wp + OW);
             for (int64_t oh = 0; oh < OH; ++oh)
               std::copy(wide.data() + oh * Wp, wide.data() + oh * Wp + OW, yp.data() + oh * OW);
-          }
-          for (int64_t oh = 0; oh < OH && !(rows3x3 && SH == 1); ++oh) {
-            const float* r = pad.data() + oh * SH * Wp;
-            float* yr = yp.data() + oh * OW;
-            if (rows3x3) {
-              simd::depthwise3x3s2_row(r, r + Wp, r + 2 * Wp, wf, 0.0f, yr, OW);
-            } else {
-              std::fill(yr, yr + OW, 0.0f);
-              for (int64_t kh = 0; kh < KH; ++kh)
-                for (int64_t kw = 0; kw < KW; ++kw) {
-                  const float wv = wf[kh * KW + kw];
-                  const float* src = r + kh * DH * Wp + kw * DW;
-                  for (int64_t ow = 0; ow < OW; ++ow) yr[ow] += src[ow * SW] * wv;
-                }
+          } else {
+            for (int64_t oh = 0; oh < OH; ++oh) {
+              const float* r = pad.data() + oh * SH * Wp;
+              float* yr = yp.data() + oh * OW;
+              if (rows3x3) {
+                simd::depthwise3x3s2_row(r, r + Wp, r + 2 * Wp, wf, 0.0f, yr, OW);
+              } else {
+                std::fill(yr, yr + OW, 0.0f);
+                for (int64_t kh = 0; kh < KH; ++kh)
+                  for (int64_t kw = 0; kw < KW; ++kw) {
+                    const float wv = wf[kh * KW + kw];
+                    const float* src = r + kh * DH * Wp + kw * DW;
+                    for (int64_t ow = 0; ow < OW; ++ow) yr[ow] += src[ow * SW] * wv;
+                  }
+              }
             }
           }
           // The whole plane's rows made first, then converted and handed over in one run: read
