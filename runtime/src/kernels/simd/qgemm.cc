@@ -229,17 +229,18 @@ void qgemm_block(const QGemmArgs& g, const PairA& A, int64_t i0, int64_t i1, int
             store_float(g, i + r, j0 + js, w, acc[r], store ? nullptr : g.C + (i + r) * g.ldc + j0 + js);
             continue;
           }
-          int32_t* c = g.C + (i + r) * g.ldc + j0 + js;
-          if (to_sink) {  // (C, scratch then, holds the earlier depth blocks' sums of a deep product)
+          if (to_sink) {  // (C, scratch then, holds the earlier depth blocks' sums of a deep product; else it
+                          // may be null, and no offset is taken from it)
             int32_t* out = sink.data() + (i + r - i0) * nc + js;
             if (store && w == kNr)  // a fixed count (see below)
               for (int64_t j = 0; j < kNr; ++j) out[j] = acc[r][j];
             else if (store)
               for (int64_t j = 0; j < w; ++j) out[j] = acc[r][j];
             else
-              for (int64_t j = 0; j < w; ++j) out[j] = c[j] + acc[r][j];
+              for (int64_t j = 0; j < w; ++j) out[j] = g.C[(i + r) * g.ldc + j0 + js + j] + acc[r][j];
             continue;
           }
+          int32_t* c = g.C + (i + r) * g.ldc + j0 + js;
           if (w == kNr) {  // a fixed count: vector moves (a memcpy of variable size became rep movsq, ~35
                            // cycles to start, 12 % of a 128x1024x256 product)
             if (store)
