@@ -31,6 +31,7 @@
 // ["QDQSelectorActionTransformer"] keeps it anywhere. So a QDQ model's bytes may differ by a step between a VNNI
 // machine and another (onnxruntime's differ between its kernels too); a model saved by optimized_model_filepath
 // holds only standard operators either way.
+#include "kernels/quant/qparams.h"  // is_q8
 #include "kernels/simd/qgemm.h"
 #include "optimize/graph_util.h"
 #include "optimize/passes.h"
@@ -40,8 +41,6 @@ namespace pionnx {
 using opt::is_op;
 
 namespace {
-
-bool is_q8(DType t) { return t == DType::UInt8 || t == DType::Int8; }
 
 // Only the attributes named (a newer opset's block_size or output_dtype: not this pattern).
 bool only_attrs(const Node& n, std::initializer_list<const char*> allowed) {

@@ -237,30 +237,29 @@ void im2col_3d(ThreadPool& pool, const T* X, int64_t C, const WindowGeometry& g,
   const bool shifted_plane = k[0] == 1 && in[0] == 1 && st[1] == 1 && st[2] == 1 && out[2] == in[2] && p0 == 0 &&
                              p1 == out[0] * out[1] * out[2];
   pool.parallel_for(C * ks, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, pc)), [&](int64_t r0, int64_t r1) {
-    for (int64_t row = r0; shifted_plane && row < r1; ++row) {
-      const int64_t c = row / ks, kh = row % (k[1] * k[2]) / k[2], kw = row % k[2];
-      const int64_t W = in[2], OH = out[1], off = kw * dl[2] - pad[2], dh = kh * dl[1] - pad[1];
-      T* dst = col + row * pc;
-      const T* src = X + c * in_size;
-      // Output rows oh whose input row oh + dh is inside: [a, b).
-      const int64_t a = std::clamp<int64_t>(-dh, 0, OH), b = std::clamp<int64_t>(in[1] - dh, a, OH);
-      std::fill(dst, dst + a * W, pad_value);
-      const int64_t s = (a + dh) * W + off, e = (b + dh) * W + off;  // source span, maybe a little outside
-      const int64_t s_in = std::max<int64_t>(s, 0), e_in = std::min(e, in_size);
-      if (s_in < e_in) std::copy(src + s_in, src + e_in, dst + a * W + (s_in - s));
-      for (int64_t oh = a; oh < b; ++oh) {  // the columns whose source is outside the row
-        T* r = dst + oh * W;
-        if (off < 0) std::fill(r, r + std::min(-off, W), pad_value);
-        else if (off > 0) std::fill(r + std::max<int64_t>(W - off, 0), r + W, pad_value);
-      }
-      std::fill(dst + b * W, dst + OH * W, pad_value);
-    }
-    for (int64_t row = r0; !shifted_plane && row < r1; ++row) {
+    for (int64_t row = r0; row < r1; ++row) {
       const int64_t c = row / ks, kd = row % ks / (k[1] * k[2]), kh = row % (k[1] * k[2]) / k[2], kw = row % k[2];
       const int64_t off = kw * dl[2] - pad[2];
+      T* dst = col + row * pc;
+      if (shifted_plane) {
+        const int64_t W = in[2], OH = out[1], dh = kh * dl[1] - pad[1];
+        const T* src = X + c * in_size;
+        // Output rows oh whose input row oh + dh is inside: [a, b).
+        const int64_t a = std::clamp<int64_t>(-dh, 0, OH), b = std::clamp<int64_t>(in[1] - dh, a, OH);
+        std::fill(dst, dst + a * W, pad_value);
+        const int64_t s = (a + dh) * W + off, e = (b + dh) * W + off;  // source span, maybe a little outside
+        const int64_t s_in = std::max<int64_t>(s, 0), e_in = std::min(e, in_size);
+        if (s_in < e_in) std::copy(src + s_in, src + e_in, dst + a * W + (s_in - s));
+        for (int64_t oh = a; oh < b; ++oh) {  // the columns whose source is outside the row
+          T* r = dst + oh * W;
+          if (off < 0) std::fill(r, r + std::min(-off, W), pad_value);
+          else if (off > 0) std::fill(r + std::max<int64_t>(W - off, 0), r + W, pad_value);
+        }
+        std::fill(dst + b * W, dst + OH * W, pad_value);
+        continue;
+      }
       const int64_t ow0 = std::min(out[2], off >= 0 ? int64_t{0} : (-off + st[2] - 1) / st[2]);
       const int64_t ow1 = std::clamp<int64_t>(in[2] - off <= 0 ? 0 : (in[2] - off + st[2] - 1) / st[2], ow0, out[2]);
-      T* dst = col + row * pc;
       int64_t od = p0 / (out[1] * out[2]), oh = p0 / out[2] % out[1], ow = p0 % out[2];
       for (int64_t p = p0; p < p1;) {
         const int64_t seg = std::min(out[2] - ow, p1 - p), end = ow + seg;

@@ -231,11 +231,14 @@ void conv_int32(KernelContext& ctx, const ConvGeom& g, const Tensor& x, int32_t 
       a.prepared_a = pre ? &(*pre)[static_cast<size_t>(grp)] : nullptr;
       // The product's row i is plane n * M + grp * mg + i.
       const int64_t plane0 = n * g.M + grp * mg;
-      const std::pair<const ConvSums*, int64_t> rows{&out, plane0};
+      struct ProductRows {
+        const ConvSums* sums;
+        int64_t plane0;
+      } rows{&out, plane0};
       if (out.row) {
         a.row_out = [](const void* c, int64_t i, int64_t j, const int32_t* v, int64_t len) {
-          const auto* r = static_cast<const std::pair<const ConvSums*, int64_t>*>(c);
-          r->first->row(r->first->ctx, r->second + i, j, v, len);
+          const auto* r = static_cast<const ProductRows*>(c);
+          r->sums->row(r->sums->ctx, r->plane0 + i, j, v, len);
         };
         a.row_out_ctx = &rows;
       } else {

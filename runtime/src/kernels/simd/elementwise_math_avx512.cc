@@ -94,6 +94,11 @@ PIONNX_AVX512_TARGET void requantize_zmm(const int32_t* acc, int64_t n, double b
   const __m512 flo = _mm512_set1_ps(static_cast<float>(lo - z - 1)),
                fhi = _mm512_set1_ps(static_cast<float>(hi - z + 1));
   const __m512 margin = _mm512_set1_ps(kRequantizeTieMargin);
+  // The float form of 16 sums: (acc + bias) * mul clamped to one past the range the zero point leaves, + zp.
+  const auto float_lanes = [&](__m512i a) PIONNX_AVX512_TARGET {
+    return _mm512_add_ps(
+        _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(a, bi)), mf), flo), fhi), zf);
+  };
   const __m512i ilo = _mm512_set1_epi32(static_cast<int32_t>(lo)), ihi = _mm512_set1_epi32(static_cast<int32_t>(hi));
   int64_t i = 0;
   // 64 values a step in float: one test for the four vectors (the largest |sum| and the largest distance from a
@@ -109,8 +114,7 @@ PIONNX_AVX512_TARGET void requantize_zmm(const int32_t* acc, int64_t n, double b
       for (int u = 0; u < 4; ++u) {
         const __m512i a = _mm512_loadu_si512(acc + i + 16 * u);
         big = _mm512_max_epu32(big, _mm512_abs_epi32(a));
-        const __m512 v = _mm512_add_ps(
-            _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(a, bi)), mf), flo), fhi), zf);
+        const __m512 v = float_lanes(a);
         const __m512 r = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
         dist = _mm512_max_ps(dist, _mm512_andnot_ps(sign, _mm512_sub_ps(v, r)));
         q[u] = _mm512_cvtps_epi32(r);
@@ -124,8 +128,7 @@ PIONNX_AVX512_TARGET void requantize_zmm(const int32_t* acc, int64_t n, double b
     for (; i < stop; i += 16) {
       const __mmask16 k = n - i >= 16 ? __mmask16{0xFFFF} : static_cast<__mmask16>((1u << (n - i)) - 1);
       const __m512i a = _mm512_maskz_loadu_epi32(k, acc + i);
-      const __m512 v = _mm512_add_ps(
-          _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(a, bi)), mf), flo), fhi), zf);
+      const __m512 v = float_lanes(a);
       const __m512 r = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
       const __mmask16 redo = all_double | _mm512_cmpgt_epu32_mask(_mm512_abs_epi32(a), max_sum) |  // (|INT32_MIN|)
                              _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_sub_ps(v, r)), margin, _CMP_GT_OQ);

@@ -377,17 +377,21 @@ void qgemm_block_vnni(const QGemmArgs& g, const VnniA& A, int64_t i0, int64_t i1
       for (int64_t j = 0; j < nc; ++j) colterm[j] = za0 * cs[j];
   };
   // Rows [ia, ib) of the product, their sums at acc (ncp apart), to the output.
+  // With uniform zero points, rows [ia, ib)'s terms zb' (rowsum - K za'), for the kernel's finishes.
+  auto row_terms = [&](int64_t ia, int64_t ib, int32_t* rowterm) {
+    for (int64_t i = ia; i < ib; ++i) rowterm[i - ia] = zb[0] * (A.rowsum[i] - static_cast<int32_t>(g.K) * za0);
+  };
   auto finish = [&](int64_t ia, int64_t ib, int32_t* sums) {
     if (uniform && g.row_out && !g.Cf && !g.accumulate && kQuad->finish_int) {  // in place, then handed over
-      int32_t rowterm[kMc] = {};  // (zeroed: GCC cannot see the loop below fill what finish_int reads)
-      for (int64_t i = ia; i < ib; ++i) rowterm[i - ia] = zb[0] * (A.rowsum[i] - static_cast<int32_t>(g.K) * za0);
+      int32_t rowterm[kMc] = {};  // (zeroed: GCC cannot see row_terms fill what finish_int reads)
+      row_terms(ia, ib, rowterm);
       kQuad->finish_int(sums, ncp, colterm, rowterm, ib - ia, nc);
       for (int64_t i = ia; i < ib; ++i) g.row_out(g.row_out_ctx, i, j0, sums + (i - ia) * ncp, nc);
       return;
     }
     if (uniform && g.Cf && !g.accumulate && kQuad->finish_float) {  // the rows in one call
       int32_t rowterm[kMc];
-      for (int64_t i = ia; i < ib; ++i) rowterm[i - ia] = zb[0] * (A.rowsum[i] - static_cast<int32_t>(g.K) * za0);
+      row_terms(ia, ib, rowterm);
       kQuad->finish_float(sums, ncp, colterm, rowterm, ib - ia, nc, g.scale_per_col ? g.scale + j0 : g.scale,
                           g.scale_per_col, g.bias ? g.bias + j0 : nullptr, g.Cf + ia * g.ldcf + j0, g.ldcf);
       return;
