@@ -5,6 +5,10 @@
 // 8-lane table. The quantize is its own intrinsics loop (64 values a
 // step, narrowed by saturating packs).
 #define PIONNX_FASTMATH_WIDE 2  // 512-bit vectors (elementwise_math_kernels.h)
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define PIONNX_AVX512_TARGET __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma")))
+#define PIONNX_FASTMATH_HELPER_TARGET PIONNX_AVX512_TARGET
+#endif
 #include "kernels/simd/elementwise_math_kernels.h"
 #include "platform/cpu_features.h"
 
@@ -18,8 +22,6 @@ namespace fastmath {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 
 namespace {
-
-#define PIONNX_AVX512_TARGET __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma")))
 
 PIONNX_FASTMATH_TABLE(avx512, Avx512, PIONNX_AVX512_TARGET)
 
