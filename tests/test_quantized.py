@@ -713,6 +713,49 @@ def test_conv_integer(x_dtype, w_dtype, attrs):
     check_pionnx(conv_integer_case(x_dtype, w_dtype, attrs))
 
 
+# Depthwise 3x3 geometries: the flat form (stride 1 or 2, pads of at most one, outputs no wider than the input;
+# windows over the left or right edge made again from their inside taps) and the padded plane beside it.
+DEPTHWISE_SHAPES = [(1, 1), (1, 5), (2, 2), (3, 4), (5, 3), (7, 7), (8, 9), (14, 14), (17, 12)]
+DEPTHWISE_ATTRS = [
+    {"pads": [1, 1, 1, 1]},
+    {"pads": [0, 0, 0, 0]},
+    {"pads": [1, 1, 1, 1], "strides": [2, 2]},
+    {"pads": [0, 0, 1, 1], "strides": [2, 2]},
+    {"pads": [1, 0, 0, 1], "strides": [2, 2]},
+    {"pads": [0, 1, 1, 0]},
+    {"pads": [1, 0, 1, 0], "strides": [2, 2]},
+    {"pads": [2, 2, 2, 2]},
+    {"pads": [1, 1, 1, 1], "dilations": [2, 2]},
+    {"pads": [1, 1, 1, 1], "strides": [1, 2]},
+]
+
+
+@pytest.mark.parametrize("attrs", DEPTHWISE_ATTRS, ids=str)
+@pytest.mark.parametrize("hw", DEPTHWISE_SHAPES, ids=str)
+def test_depthwise_conv_integer_geometries(hw, attrs):
+    """ConvInteger with one channel per group, equal to the int64 reference: every output, edge windows
+    and tiny planes included, per-channel weight zero points."""
+    c = 5
+    rng = case_rng("depthwise", hw, attrs)
+    k = 1 + 2 * attrs.get("dilations", [1, 1])[0]
+    h, w = hw
+    pads = attrs["pads"]
+    if h + pads[0] + pads[2] < k or w + pads[1] + pads[3] < k:
+        pytest.skip("window larger than the padded input")
+    node = helper.make_node("ConvInteger", ["x", "w", "zx", "zw"], ["y"], group=c, **attrs)
+    wz = numpy_helper.from_array((np.arange(c) - 2).astype(np.int8), "zw")
+    m = node_model(
+        node,
+        [vi("x", TensorProto.UINT8, [2, c, h, w]), vi("w", TensorProto.INT8, [c, 1, 3, 3])],
+        [vi("y", TensorProto.INT32, None)],
+        [scalar("zx", 131, np.uint8), wz],
+    )
+    feeds = {"x": q8(np.uint8, (2, c, h, w), rng), "w": q8(np.int8, (c, 1, 3, 3), rng)}
+    got = run_pionnx(m, feeds)[0]
+    want = qref.int_conv(feeds["x"], np.uint8(131), feeds["w"], (np.arange(c) - 2).astype(np.int8), group=c, **attrs)
+    np.testing.assert_array_equal(got, want.astype(np.int32))
+
+
 @pytest.mark.parametrize(
     "attrs",
     [
