@@ -232,12 +232,26 @@ int main() {
             for (int64_t len : {int64_t{1}, int64_t{7}, int64_t{17}, static_cast<int64_t>(acc.size())}) {
               std::vector<uint8_t> q(static_cast<size_t>(len));
               fm::requantize_block(acc.data(), len, bias, mul, zp, is_signed, q.data());
+              // The same sums handed over raw with terms to take off (an integer GEMM's row_out), the raw values
+              // wrapping past int32 where the sums are near its ends.
+              std::vector<int32_t> raw(static_cast<size_t>(len)), sub(static_cast<size_t>(len));
+              const int32_t row_sub = -123457;
+              for (int64_t i = 0; i < len; ++i) {
+                sub[i] = static_cast<int32_t>((i * 7919) % 2000003) - 1000000;
+                raw[i] = static_cast<int32_t>(static_cast<uint32_t>(acc[i]) + static_cast<uint32_t>(sub[i]) +
+                                              static_cast<uint32_t>(row_sub));
+              }
+              std::vector<uint8_t> q2(static_cast<size_t>(len));
+              fm::requantize_block(raw.data(), len, bias, mul, zp, is_signed, q2.data(), sub.data(), row_sub);
               for (int64_t i = 0; i < len; ++i) {
                 const double lo = is_signed ? -128 : 0, hi = is_signed ? 127 : 255;
                 const double v = std::nearbyint((static_cast<double>(acc[i]) + bias) * mul + zp);
                 const double want = std::min(hi, std::max(lo, v));
                 const double got = is_signed ? static_cast<int8_t>(q[i]) : q[i];
                 expect("requantize", static_cast<float>(acc[i]), static_cast<float>(got), want, 0, 0);
+                const double got2 = is_signed ? static_cast<int8_t>(q2[i]) : q2[i];
+                expect("requantize (raw sums, terms)", static_cast<float>(acc[i]), static_cast<float>(got2), want, 0,
+                       0);
               }
             }
   }

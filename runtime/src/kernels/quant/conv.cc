@@ -89,12 +89,15 @@ class ConvAttrs {
 // set, row(ctx, plane, offset, v, n) for each finished run of n sums of plane n * M + m from spatial offset on,
 // while they are in the cache: QLinearConv requantizes them there (a separate pass over an int32 tensor, written
 // and read back from memory, was a sixth of a quantized MobileNetV2's time). Called from the pool's threads.
+// The integer GEMM may hand its sums over raw, as v[t] - sub[t] - row_sub (QGemmArgs::row_out); `row` takes
+// that form, put() final sums.
 struct ConvSums {
   int32_t* acc = nullptr;
-  void (*row)(const void* ctx, int64_t plane, int64_t offset, const int32_t* v, int64_t n) = nullptr;
+  void (*row)(const void* ctx, int64_t plane, int64_t offset, const int32_t* v, int64_t n, const int32_t* sub,
+              int32_t row_sub) = nullptr;
   const void* ctx = nullptr;
   void put(int64_t plane, int64_t offset, const int32_t* v, int64_t n, int64_t plane_size) const {
-    if (row) row(ctx, plane, offset, v, n);
+    if (row) row(ctx, plane, offset, v, n, nullptr, 0);
     else std::copy(v, v + n, acc + plane * plane_size + offset);
   }
 };
@@ -280,9 +283,10 @@ void conv_int32(KernelContext& ctx, const ConvGeom& g, const Tensor& x, int32_t 
         int64_t plane0;
       } rows{&out, plane0};
       if (out.row) {
-        a.row_out = [](const void* c, int64_t i, int64_t j, const int32_t* v, int64_t len) {
+        a.row_out = [](const void* c, int64_t i, int64_t j, const int32_t* v, int64_t len, const int32_t* sub,
+                       int32_t row_sub) {
           const auto* r = static_cast<const ProductRows*>(c);
-          r->sums->row(r->sums->ctx, r->plane0 + i, j, v, len);
+          r->sums->row(r->sums->ctx, r->plane0 + i, j, v, len, sub, row_sub);
         };
         a.row_out_ctx = &rows;
       } else {
@@ -354,10 +358,11 @@ class QLinearConv final : public Kernel {
       } rq{bias.data(), mult.data(), g.M, g.out_size(), y_zp, y.data<Q>()};
       ConvSums out;
       out.ctx = &rq;
-      out.row = [](const void* c, int64_t plane, int64_t offset, const int32_t* v, int64_t n) {
+      out.row = [](const void* c, int64_t plane, int64_t offset, const int32_t* v, int64_t n, const int32_t* sub,
+                   int32_t row_sub) {
         const auto* r = static_cast<const Requant*>(c);
         const int64_t m = plane % r->M;
-        requantize_row(v, n, r->bias[m], r->mult[m], r->y_zp, r->y + plane * r->plane_size + offset);
+        requantize_row(v, n, r->bias[m], r->mult[m], r->y_zp, r->y + plane * r->plane_size + offset, sub, row_sub);
       };
       conv_int32(ctx, g, x, x_zp, w, w_zp, out, &prepared_);
     });

@@ -68,8 +68,9 @@ void float_from_q8_block(const uint8_t* x, int64_t n, bool is_signed, float offs
   active().float_from_q8(x, n, is_signed, offset, y);
 }
 void int32_from_float_block(const float* x, int64_t n, int32_t* y) { active().int32_from_float(x, n, y); }
-void requantize_block(const int32_t* acc, int64_t n, double bias, double mul, int32_t zp, bool is_signed, uint8_t* y) {
-  active().requantize(acc, n, bias, mul, zp, is_signed, y);
+void requantize_block(const int32_t* acc, int64_t n, double bias, double mul, int32_t zp, bool is_signed, uint8_t* y,
+                      const int32_t* sub, int32_t row_sub) {
+  active().requantize(acc, sub, row_sub, n, bias, mul, zp, is_signed, y);
 }
 
 float exp(float x) { return exp_v(splat(x))[0]; }

@@ -64,7 +64,11 @@ void half_from_float_block(const float* x, uint16_t* y, int64_t n);
 // added before the rounding as onnx.reference's QLinearConv and QLinearMatMul
 // have it, to uint8 (is_signed false) or int8 bytes; mul finite, zp in range.
 // AVX-512 and AVX2 in intrinsics (8 and 4 doubles a vector), else a loop.
-void requantize_block(const int32_t* acc, int64_t n, double bias, double mul, int32_t zp, bool is_signed, uint8_t* y);
+// With sub, the sums are acc[i] - sub[i] - row_sub: an integer GEMM's raw
+// sums and its zero-point terms (QGemmArgs::row_out), taken off here where a
+// separate pass over the block cost a third as much as the requantization.
+void requantize_block(const int32_t* acc, int64_t n, double bias, double mul, int32_t zp, bool is_signed, uint8_t* y,
+                      const int32_t* sub = nullptr, int32_t row_sub = 0);
 void float_from_half_block(const uint16_t* x, float* y, int64_t n);
 // y = x - offset over 8-bit integers (int8 when is_signed, else uint8); y = int32(x) over floats holding
 // integers (truncated). The quantized depthwise convolution's float planes in and exact sums out.

@@ -109,10 +109,14 @@ __attribute__((target("avx2,fma"))) RequantizeConstants requantize_constants(dou
   return c;
 }
 
-__attribute__((target("avx2,fma"), always_inline)) inline void requantize_eight(const int32_t* src,
+template <bool Sub>
+__attribute__((target("avx2,fma"), always_inline)) inline void requantize_eight(const int32_t* src, const int32_t* sub,
+                                                                                __m256i row_sub,
                                                                                 const RequantizeConstants& c,
                                                                                 uint8_t* dst) {
-  const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src));
+  __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src));
+  if (Sub)
+    a = _mm256_sub_epi32(_mm256_sub_epi32(a, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sub))), row_sub);
   __m128i q[2];
   bool redo = !c.in_float;
   if (!redo) {
@@ -141,18 +145,29 @@ __attribute__((target("avx2,fma"), always_inline)) inline void requantize_eight(
                    c.is_signed ? _mm_packs_epi16(w16, w16) : _mm_packus_epi16(w16, w16));
 }
 
-__attribute__((target("avx2,fma"))) void requantize_ymm(const int32_t* acc, int64_t n, double bias, double mul,
-                                                        int32_t zp, bool is_signed, uint8_t* y) {
+template <bool Sub>
+__attribute__((target("avx2,fma"))) void requantize_ymm_loop(const int32_t* acc, const int32_t* sub, int32_t row_sub,
+                                                             int64_t n, double bias, double mul, int32_t zp,
+                                                             bool is_signed, uint8_t* y) {
   const RequantizeConstants c = requantize_constants(bias, mul, zp, is_signed);
+  const __m256i rs = _mm256_set1_epi32(row_sub);
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) requantize_eight(acc + i, c, y + i);
+  for (; i + 8 <= n; i += 8) requantize_eight<Sub>(acc + i, sub + (Sub ? i : 0), rs, c, y + i);
   if (i < n) {
-    int32_t in[8] = {};
+    int32_t in[8] = {}, in_sub[8] = {};
     uint8_t out[8];
     std::memcpy(in, acc + i, static_cast<size_t>(n - i) * sizeof(int32_t));
-    requantize_eight(in, c, out);
+    if (Sub) std::memcpy(in_sub, sub + i, static_cast<size_t>(n - i) * sizeof(int32_t));
+    requantize_eight<Sub>(in, in_sub, rs, c, out);
     std::memcpy(y + i, out, static_cast<size_t>(n - i));
   }
+}
+
+__attribute__((target("avx2,fma"))) void requantize_ymm(const int32_t* acc, const int32_t* sub, int32_t row_sub,
+                                                        int64_t n, double bias, double mul, int32_t zp, bool is_signed,
+                                                        uint8_t* y) {
+  if (sub) requantize_ymm_loop<true>(acc, sub, row_sub, n, bias, mul, zp, is_signed, y);
+  else requantize_ymm_loop<false>(acc, nullptr, 0, n, bias, mul, zp, is_signed, y);
 }
 
 }  // namespace

@@ -82,8 +82,9 @@ PIONNX_AVX512_TARGET void float_from_half_zmm(const uint16_t* x, float* y, int64
 // requantize (elementwise_math_kernels.h) 16 values a step: in float where requantize_in_float allows and no
 // lane is near a tie (rounded by vrndscaleps, half to even), else in two 8-double vectors; the range applied in
 // int32 and narrowed in a register (vpmovdb to memory is slow on Zen 4), the tail under a mask.
-PIONNX_AVX512_TARGET void requantize_zmm(const int32_t* acc, int64_t n, double bias, double mul, int32_t zp,
-                                         bool is_signed, uint8_t* y) {
+template <bool Sub>
+PIONNX_AVX512_TARGET void requantize_zmm_loop(const int32_t* acc, const int32_t* sub, int32_t row_sub, int64_t n,
+                                              double bias, double mul, int32_t zp, bool is_signed, uint8_t* y) {
   const double lo = is_signed ? -128.0 : 0.0, hi = is_signed ? 127.0 : 255.0, z = zp;
   const bool in_float = requantize_in_float(bias, mul);
   const __m512d b = _mm512_set1_pd(bias), m = _mm512_set1_pd(mul);
@@ -91,34 +92,38 @@ PIONNX_AVX512_TARGET void requantize_zmm(const int32_t* acc, int64_t n, double b
   const __m512d zd = _mm512_set1_pd(z);
   const __m512i bi = _mm512_set1_epi32(in_float ? static_cast<int32_t>(bias) : 0);
   const __m512i max_sum = _mm512_set1_epi32(kRequantizeMaxSum);
+  const __m512i rs = _mm512_set1_epi32(row_sub);
   const __mmask16 all_double = in_float ? 0 : 0xFFFF;
   const __m512 mf = _mm512_set1_ps(static_cast<float>(mul)), zf = _mm512_set1_ps(static_cast<float>(zp));
-  const __m512 flo = _mm512_set1_ps(static_cast<float>(lo - z - 1)),
-               fhi = _mm512_set1_ps(static_cast<float>(hi - z + 1));
+  const __m512 flo = _mm512_set1_ps(static_cast<float>(lo - 1)), fhi = _mm512_set1_ps(static_cast<float>(hi + 1));
   const __m512 margin = _mm512_set1_ps(kRequantizeTieMargin);
-  // The float form of 16 sums: (acc + bias) * mul clamped to one past the range the zero point leaves, + zp.
+  // The sums of 16 lanes (acc - sub - row_sub with Sub), under mask k.
+  const auto sums = [&](int64_t at, __mmask16 k) PIONNX_AVX512_TARGET {
+    const __m512i a = _mm512_maskz_loadu_epi32(k, acc + at);
+    return Sub ? _mm512_sub_epi32(_mm512_sub_epi32(a, _mm512_maskz_loadu_epi32(k, sub + at)), rs) : a;
+  };
+  // The float form of 16 sums: fl((acc + bias) * mul + zp) in one rounding (the double form's value within 2^-15
+  // still, as requantize_in_float has it), clamped to one past the range.
   const auto float_lanes = [&](__m512i a) PIONNX_AVX512_TARGET {
-    return _mm512_add_ps(
-        _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(a, bi)), mf), flo), fhi), zf);
+    return _mm512_min_ps(_mm512_max_ps(_mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(a, bi)), mf, zf), flo), fhi);
   };
   const __m512i ilo = _mm512_set1_epi32(static_cast<int32_t>(lo)), ihi = _mm512_set1_epi32(static_cast<int32_t>(hi));
   int64_t i = 0;
   // 64 values a step in float: one test for the four vectors (the largest |sum| and the largest distance from a
-  // rounded value), narrowed by saturating packs (the values are within one of the range after the clamp); a
-  // step that fails the test goes to the loop below, vector by vector, and the 64-value steps resume after it.
-  // A quarter fewer instructions than that loop's per 64 values.
-  const __m512 sign = _mm512_set1_ps(-0.0f);
+  // rounded value, by vrangeps's absolute maximum), narrowed by saturating packs (the values are within one of
+  // the range after the clamp); a step that fails the test goes to the loop below, vector by vector, and the
+  // 64-value steps resume after it. A quarter fewer instructions than that loop's per 64 values.
   const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
   while (i < n) {
     for (; in_float && i + 64 <= n; i += 64) {
       __m512i q[4], big = _mm512_setzero_si512();
       __m512 dist = _mm512_setzero_ps();
       for (int u = 0; u < 4; ++u) {
-        const __m512i a = _mm512_loadu_si512(acc + i + 16 * u);
+        const __m512i a = sums(i + 16 * u, 0xFFFF);
         big = _mm512_max_epu32(big, _mm512_abs_epi32(a));
         const __m512 v = float_lanes(a);
         const __m512 r = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        dist = _mm512_max_ps(dist, _mm512_andnot_ps(sign, _mm512_sub_ps(v, r)));
+        dist = _mm512_range_ps(dist, _mm512_sub_ps(v, r), 0x0B);  // max(|dist|, |v - r|)
         q[u] = _mm512_cvtps_epi32(r);
       }
       if ((_mm512_cmpgt_epu32_mask(big, max_sum) | _mm512_cmp_ps_mask(dist, margin, _CMP_GT_OQ)) != 0) break;
@@ -129,7 +134,7 @@ PIONNX_AVX512_TARGET void requantize_zmm(const int32_t* acc, int64_t n, double b
     const int64_t stop = in_float && i + 64 <= n ? i + 64 : n;  // a failed step's 64 values, or the rest
     for (; i < stop; i += 16) {
       const __mmask16 k = n - i >= 16 ? __mmask16{0xFFFF} : static_cast<__mmask16>((1u << (n - i)) - 1);
-      const __m512i a = _mm512_maskz_loadu_epi32(k, acc + i);
+      const __m512i a = sums(i, k);
       const __m512 v = float_lanes(a);
       const __m512 r = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
       const __mmask16 redo = all_double | _mm512_cmpgt_epu32_mask(_mm512_abs_epi32(a), max_sum) |  // (|INT32_MIN|)
@@ -148,6 +153,12 @@ PIONNX_AVX512_TARGET void requantize_zmm(const int32_t* acc, int64_t n, double b
       _mm_mask_storeu_epi8(y + i, k, _mm512_cvtepi32_epi8(t));
     }
   }
+}
+
+PIONNX_AVX512_TARGET void requantize_zmm(const int32_t* acc, const int32_t* sub, int32_t row_sub, int64_t n,
+                                         double bias, double mul, int32_t zp, bool is_signed, uint8_t* y) {
+  if (sub) requantize_zmm_loop<true>(acc, sub, row_sub, n, bias, mul, zp, is_signed, y);
+  else requantize_zmm_loop<false>(acc, nullptr, 0, n, bias, mul, zp, is_signed, y);
 }
 
 }  // namespace

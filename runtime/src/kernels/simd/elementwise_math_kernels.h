@@ -89,7 +89,8 @@ PIONNX_INLINE vf exp_reduced(vf xc, vf* n_out) {
 PIONNX_INLINE vf pow2_scale(vf p, vf n) {
 #if defined(PIONNX_FASTMATH_AVX512)
   // Seven instructions fewer a vector than the exponent-field form (exp of 4M values 1.47 -> 1.27x onnxruntime's time).
-  return reinterpret_cast<vf>(_mm512_scalef_ps(reinterpret_cast<__m512>(p), reinterpret_cast<__m512>(n)));
+  // (The zero-masked form: GCC 12 warns that the plain one's undefined pass-through may be used uninitialized.)
+  return reinterpret_cast<vf>(_mm512_maskz_scalef_ps(0xFFFF, reinterpret_cast<__m512>(p), reinterpret_cast<__m512>(n)));
 #else
   const vi ni = __builtin_convertvector(n, vi);
   const vi n1 = ni >> 1, n2 = ni - n1;
@@ -489,11 +490,19 @@ inline void half_from_float(const float* x, uint16_t* y, int64_t n) {
 // QLinearMatMul do: with an odd zero point a tie rounds the other way than round-then-add), for a finite mul: the
 // value clamped to one past the range the zero point leaves, the zero point added, rounded by the 1.5 * 2^52
 // addition, the range applied. The x86 tables replace it with intrinsics (the same rounding, half to even).
-inline void requantize(const int32_t* acc, int64_t n, double bias, double mul, int32_t zp, bool is_signed, uint8_t* y) {
+// With sub, the sums are acc[i] - sub[i] - row_sub (an integer GEMM's raw sums and its zero-point terms), taken
+// modulo 2^32 as the vector loops' int32 lanes take them: the sum itself when it fits in int32.
+inline int32_t wrapping_difference(int32_t a, int32_t b, int32_t c) {
+  return static_cast<int32_t>(static_cast<uint32_t>(a) - static_cast<uint32_t>(b) - static_cast<uint32_t>(c));
+}
+template <bool Sub>
+inline void requantize_loop(const int32_t* acc, const int32_t* sub, int32_t row_sub, int64_t n, double bias, double mul,
+                            int32_t zp, bool is_signed, uint8_t* y) {
   const double lo = is_signed ? -128.0 : 0.0, hi = is_signed ? 127.0 : 255.0, z = zp;
   const double vlo = lo - z - 1, vhi = hi - z + 1, magic = 6755399441055744.0;
   for (int64_t i = 0; i < n; ++i) {
-    double v = (static_cast<double>(acc[i]) + bias) * mul;
+    const int32_t a = Sub ? wrapping_difference(acc[i], sub[i], row_sub) : acc[i];
+    double v = (static_cast<double>(a) + bias) * mul;
     v = v < vlo ? vlo : v;
     v = v > vhi ? vhi : v;
     double r = ((v + z) + magic) - magic;
@@ -501,6 +510,11 @@ inline void requantize(const int32_t* acc, int64_t n, double bias, double mul, i
     r = r > hi ? hi : r;
     y[i] = static_cast<uint8_t>(static_cast<int32_t>(r));
   }
+}
+inline void requantize(const int32_t* acc, const int32_t* sub, int32_t row_sub, int64_t n, double bias, double mul,
+                       int32_t zp, bool is_signed, uint8_t* y) {
+  if (sub) requantize_loop<true>(acc, sub, row_sub, n, bias, mul, zp, is_signed, y);
+  else requantize_loop<false>(acc, nullptr, 0, n, bias, mul, zp, is_signed, y);
 }
 
 inline void float_from_half(const uint16_t* x, float* y, int64_t n) {
@@ -527,8 +541,9 @@ inline void int32_from_float(const float* x, int64_t n, int32_t* y) {
 // Whether requantize's x86 loops may take their float form, with the double one only for the values near a tie.
 // It gives the double form's bytes: with a bias that is an integer under 2^23 in size, a multiplier a float holds
 // exactly and a sum under 2^23 in size (each loop checks its lanes), acc + bias is exact in int32 and in float,
-// and the float value v' = fl(fl(acc + bias) * mul) + zp is within 2^-14 of the exact (acc + bias) * mul + zp
-// wherever the range can be reached (|v| under 2^9; further out both forms clamp the same); the double form's is
+// and the float value v' = fl(fl(acc + bias) * mul) + zp (AVX2; AVX-512 takes fl(fl(acc + bias) * mul + zp) in one
+// fused multiply-add, closer still) is within 2^-14 of the exact (acc + bias) * mul + zp wherever the range can
+// be reached (|v| under 2^9; further out both forms clamp the same); the double form's is
 // within 2^-40 of it. So where v' is more than 2^-12 from a half-integer both round alike, and a vector with any
 // lane closer (or a sum too large) is made in double instead. In float 16 values cost what 8 did in double.
 inline bool requantize_in_float(double bias, double mul) {
@@ -559,7 +574,7 @@ struct Kernels {
   void (*half_from_float)(const float*, uint16_t*, int64_t);
   void (*float_from_half)(const uint16_t*, float*, int64_t);
   void (*softmax)(const float*, float*, int64_t);
-  void (*requantize)(const int32_t*, int64_t, double, double, int32_t, bool, uint8_t*);
+  void (*requantize)(const int32_t*, const int32_t*, int32_t, int64_t, double, double, int32_t, bool, uint8_t*);
   void (*float_from_q8)(const uint8_t*, int64_t, bool, float, float*);
   void (*int32_from_float)(const float*, int64_t, int32_t*);
 };

@@ -257,7 +257,7 @@ void qgemm_block(const QGemmArgs& g, const PairA& A, int64_t i0, int64_t i1, int
     }
   }
   if (g.row_out && !g.accumulate)
-    for (int64_t i = i0; i < i1; ++i) g.row_out(g.row_out_ctx, i, j0, sink.data() + (i - i0) * nc, nc);
+    for (int64_t i = i0; i < i1; ++i) g.row_out(g.row_out_ctx, i, j0, sink.data() + (i - i0) * nc, nc, nullptr, 0);
 }
 
 // qgemm_block for the VNNI kernel: with A' = A (+128 if int8) and
@@ -382,11 +382,11 @@ void qgemm_block_vnni(const QGemmArgs& g, const VnniA& A, int64_t i0, int64_t i1
     for (int64_t i = ia; i < ib; ++i) rowterm[i - ia] = zb[0] * (A.rowsum[i] - static_cast<int32_t>(g.K) * za0);
   };
   auto finish = [&](int64_t ia, int64_t ib, int32_t* sums) {
-    if (uniform && g.row_out && !g.Cf && !g.accumulate && kQuad->finish_int) {  // in place, then handed over
-      int32_t rowterm[kMc] = {};  // (zeroed: GCC cannot see row_terms fill what finish_int reads)
+    if (uniform && g.row_out && !g.Cf && !g.accumulate) {  // handed over raw, with the terms
+      int32_t rowterm[kMc];
       row_terms(ia, ib, rowterm);
-      kQuad->finish_int(sums, ncp, colterm, rowterm, ib - ia, nc);
-      for (int64_t i = ia; i < ib; ++i) g.row_out(g.row_out_ctx, i, j0, sums + (i - ia) * ncp, nc);
+      for (int64_t i = ia; i < ib; ++i)
+        g.row_out(g.row_out_ctx, i, j0, sums + (i - ia) * ncp, nc, colterm, rowterm[i - ia]);
       return;
     }
     if (uniform && g.Cf && !g.accumulate && kQuad->finish_float) {  // the rows in one call
@@ -411,7 +411,7 @@ void qgemm_block_vnni(const QGemmArgs& g, const VnniA& A, int64_t i0, int64_t i1
         continue;
       }
       if (g.row_out && !g.accumulate) {
-        g.row_out(g.row_out_ctx, i, j0, v, nc);
+        g.row_out(g.row_out_ctx, i, j0, v, nc, nullptr, 0);
         continue;
       }
       int32_t* c = g.C + i * g.ldc + j0;
@@ -467,7 +467,7 @@ void qgemm(const QGemmArgs& g_in, ThreadPool* pool) {
   if (g.K <= 0) {
     if (g.row_out && !g.accumulate) {
       const std::vector<int32_t> zeros(static_cast<size_t>(g.N), 0);
-      for (int64_t i = 0; i < g.M; ++i) g.row_out(g.row_out_ctx, i, 0, zeros.data(), g.N);
+      for (int64_t i = 0; i < g.M; ++i) g.row_out(g.row_out_ctx, i, 0, zeros.data(), g.N, nullptr, 0);
       return;
     }
     if (!g.accumulate)

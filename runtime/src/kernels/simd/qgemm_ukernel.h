@@ -75,10 +75,6 @@ struct QQuadUKernel {
   // Required: out[r] = sum of a[r * lda + k] over k < K for r < rows (A's
   // side of the zero-point terms).
   void (*row_sums)(const uint8_t* a, int64_t lda, int64_t rows, int64_t K, int32_t* out) = nullptr;
-  // Optional, finish_float's form for int32 sums handed to QGemmArgs::row_out (QLinearConv's requantization), in
-  // place: acc[r * ldacc + j] -= colterm[j] + rowterm[r] for r < rows, j < n.
-  void (*finish_int)(int32_t* acc, int64_t ldacc, const int32_t* colterm, const int32_t* rowterm, int64_t rows,
-                     int64_t n) = nullptr;
 };
 
 #if (defined(__x86_64__) || (defined(__i386__) && defined(__SSE2__))) && (defined(__GNUC__) || defined(__clang__))

@@ -224,23 +224,6 @@ __attribute__((target("avx512f"))) PIONNX_NO_CONTRACT void finish_float_avx512(
 
 #undef PIONNX_NO_CONTRACT
 
-// QQuadUKernel::finish_int: 16 sums a step, the last ones under a mask (the driver's loop, in baseline SSE2,
-// was a sixteenth of a quantized MobileNetV2's time).
-__attribute__((target("avx512f"))) void finish_int_avx512(int32_t* acc, int64_t ldacc, const int32_t* colterm,
-                                                          const int32_t* rowterm, int64_t rows, int64_t n) {
-  const int64_t n16 = n / 16 * 16;
-  const __mmask16 tail = static_cast<__mmask16>((1u << (n - n16)) - 1u);
-  for (int64_t r = 0; r < rows; ++r, acc += ldacc) {
-    const __m512i rt = _mm512_set1_epi32(rowterm[r]);
-    for (int64_t j = 0; j < n; j += 16) {
-      const __mmask16 k = j < n16 ? static_cast<__mmask16>(0xffff) : tail;
-      const __m512i v = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(k, acc + j),
-                                         _mm512_add_epi32(_mm512_maskz_loadu_epi32(k, colterm + j), rt));
-      _mm512_mask_storeu_epi32(acc + j, k, v);
-    }
-  }
-}
-
 __attribute__((target("avx2"))) void row_sums_avx2(const uint8_t* a, int64_t lda, int64_t rows, int64_t K,
                                                    int32_t* out) {
   const __m256i zero = _mm256_setzero_si256();
@@ -267,11 +250,9 @@ __attribute__((target("avx2"))) void row_sums_avx2(const uint8_t* a, int64_t lda
 
 namespace {
 
-const QQuadUKernel kVnni{kernel_vnni, pack_b_quads,  kQRows,           4, false, nullptr, nullptr,
-                         nullptr,     row_sums_avx2, finish_int_avx512};
-const QQuadUKernel kVnni512{kernel_vnni512, pack_b_quads_avx512, kQRows,  4,
-                            false,          finish_float_avx512, nullptr, nullptr,
-                            row_sums_avx2,  finish_int_avx512};
+const QQuadUKernel kVnni{kernel_vnni, pack_b_quads, kQRows, 4, false, nullptr, nullptr, nullptr, row_sums_avx2};
+const QQuadUKernel kVnni512{kernel_vnni512, pack_b_quads_avx512, kQRows, 4, false, finish_float_avx512, nullptr,
+                            nullptr,        row_sums_avx2};
 
 }  // namespace
 
