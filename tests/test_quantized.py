@@ -713,9 +713,10 @@ def test_conv_integer(x_dtype, w_dtype, attrs):
     check_pionnx(conv_integer_case(x_dtype, w_dtype, attrs))
 
 
-# Depthwise 3x3 geometries: the flat form (stride 1 or 2, pads of at most one, outputs no wider than the input;
-# windows over the left or right edge made again from their inside taps) and the padded plane beside it.
-DEPTHWISE_SHAPES = [(1, 1), (1, 5), (2, 2), (3, 4), (5, 3), (7, 7), (8, 9), (14, 14), (17, 12)]
+# Depthwise 3x3 geometries: the flat form (stride 1 or 2, pads of at most one before, a zero column after each
+# row for the windows over an edge) and the padded plane beside it.
+# (49, 50) and (7, 57): stride-2 rows of 24 outputs and more, made a call per row.
+DEPTHWISE_SHAPES = [(1, 1), (1, 5), (2, 2), (3, 4), (5, 3), (7, 7), (8, 9), (14, 14), (17, 12), (49, 50), (7, 57)]
 DEPTHWISE_ATTRS = [
     {"pads": [1, 1, 1, 1]},
     {"pads": [0, 0, 0, 0]},

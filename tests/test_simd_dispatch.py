@@ -296,7 +296,7 @@ def test_every_fastmath_path_converts_halves_exactly(tmp_path):
 def test_every_fastmath_path_requantizes_exactly(tmp_path):
     """The integer kernels' requantization (fastmath::requantize_block: AVX-512 and AVX2 intrinsics,
     the portable loop) on each forced path equals onnx.reference bit for bit: QLinearConv (depthwise 3x3
-    at strides 1 and 2, dilated, 5x5, and a plain one) with a multiplier of exactly 1/2 (every odd sum
+    at strides 1 and 2 (27-wide rows: a call per row), dilated, 5x5, and a plain one) with a multiplier of exactly 1/2 (every odd sum
     a tie, rounded to even) and QLinearMatMul with one of 1/512, u8 and s8 outputs, zero points at 0,
     255 and between, saturation at both ends, lengths that leave every vector tail; and a 1x1
     QLinearConv 600 channels deep (sums past 2^23, where the x86 loops leave float for double, and
@@ -316,6 +316,7 @@ def test_every_fastmath_path_requantizes_exactly(tmp_path):
     cases = [
         ("dw1", (1, 6, 13, 11), (6, 1, 3, 3), {"pads": [1, 1, 1, 1], "group": 6}, np.uint8, 0),
         ("dw2", (1, 5, 15, 17), (5, 1, 3, 3), {"pads": [1, 0, 1, 1], "strides": [2, 2], "group": 5}, np.uint8, 255),
+        ("dw2r", (1, 3, 9, 53), (3, 1, 3, 3), {"pads": [1, 1, 1, 1], "strides": [2, 2], "group": 3}, np.int8, 0),
         ("dwd", (1, 4, 12, 12), (4, 1, 3, 3), {"pads": [2, 2, 2, 2], "dilations": [2, 2], "group": 4}, np.int8, 3),
         ("dw5", (2, 3, 9, 10), (3, 1, 5, 5), {"pads": [2, 2, 2, 2], "group": 3}, np.uint8, 131),
         ("plain", (1, 4, 9, 7), (7, 4, 3, 3), {"pads": [1, 1, 1, 1]}, np.int8, -5),

@@ -276,6 +276,32 @@ int main() {
       }
   }
 
+  // The same over rows: a plane into rows one value apart (the gap left as it was), and sums out of such rows.
+  {
+    std::vector<uint8_t> bytes(300);
+    for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<uint8_t>(i * 13 + 5);
+    for (bool is_signed : {false, true})
+      for (int64_t cols : {int64_t{1}, int64_t{7}, int64_t{16}, int64_t{17}, int64_t{56}})
+        for (int64_t stride : {cols, cols + 1}) {
+          const int64_t rows = 5;
+          std::vector<float> f(static_cast<size_t>(rows * stride), -1.5f);
+          fm::float_from_q8_rows(bytes.data(), rows, cols, is_signed, 7.0f, f.data(), stride);
+          for (int64_t r = 0; r < rows; ++r)
+            for (int64_t c = 0; c < stride; ++c) {
+              const uint8_t b = bytes[static_cast<size_t>(r * cols + c)];
+              const double want = c < cols ? (is_signed ? static_cast<int8_t>(b) : b) - 7.0 : -1.5;
+              expect("float_from_q8_rows", static_cast<float>(r * stride + c), f[r * stride + c], want, 0, 0);
+            }
+          std::vector<int32_t> back(static_cast<size_t>(rows * cols) + 1, -9);
+          fm::int32_from_float_rows(f.data(), rows, cols, stride, back.data());
+          for (int64_t r = 0; r < rows; ++r)
+            for (int64_t c = 0; c < cols; ++c)
+              expect("int32_from_float_rows", static_cast<float>(r * cols + c), static_cast<float>(back[r * cols + c]),
+                     static_cast<double>(f[r * stride + c]), 0, 0);
+          expect("int32_from_float_rows (past the end)", 0.0f, static_cast<float>(back[rows * cols]), -9.0, 0, 0);
+        }
+  }
+
   // float <-> half: every half widened exactly, and floats at, beside and between the halves rounded to nearest
   // even, against the scalar forms (pionnx/dtype.h), NaN as NaN.
   {

@@ -117,22 +117,31 @@ bool depthwise_int32(ThreadPool& pool, const ConvGeom& g, const uint8_t* xp, boo
   const int64_t Hp = std::max(PH + H, (OH - 1) * SH + (KH - 1) * DH + 1);
   const int64_t Wp = std::max(PW + W, (OW - 1) * SW + (KW - 1) * DW + 1) + 1;  // + 1: the s2 kernel reads r[2n]
   const bool rows3x3 = KH == 3 && KW == 3 && ((SH == 1 && SW == 1) || (SH == 2 && SW == 2 && DH == 1 && DW == 1));
-  // The flat form, for 3x3 windows with no dilation, stride 1 or 2 both ways, pads of at most one and outputs no
-  // wider than the input (MobileNet's and EfficientNet's depthwise layers): the plane converted straight into a
-  // buffer with zeros before and after it and no padded columns, the outputs taken on a grid W wide (i = oh * W +
-  // ow, the positions past OW thrown away), where output i's taps are at S * i + (kh - PH) * W + kw - PW from the
-  // plane's start: one row-kernel call makes every output row, rows above and below the input read zeros, and a
-  // window over the left or right edge (which read the value before or after its row's, in the next row) is made
-  // again from its inside taps. No padded plane is copied row by row (a sixth of a 56x56 layer's time, more for
-  // 7x7 planes), and at stride 2 no row has a scalar tail (a 7-wide output row had no vector step at all).
-  const bool flat = rows3x3 && DH == 1 && DW == 1 && PH <= 1 && PW <= 1 && OW <= W;
-  const int64_t lead = PH * W + PW, n_flat = (OH - 1) * W + OW;
+  // The flat form, for 3x3 windows with no dilation, stride 1 or 2 both ways, pads of at most one before and
+  // windows reaching at most one column past the input (MobileNet's and EfficientNet's depthwise layers): the plane
+  // converted straight into a buffer of rows Wg = W + 1 apart, each with a zero after it, and zeros before and
+  // after the plane, the outputs taken on a grid Wg wide (i = oh * Wg + ow, the positions past OW thrown away when
+  // the sums are read back), where output i's taps are at S * i + (kh - PH) * Wg + kw - PW from the plane's
+  // start: one row-kernel call makes every output row, and a window over the left or right edge reads the zero
+  // column, rows above and below the input the zeros around it. No padded plane is copied row by row (a sixth of
+  // a 56x56 layer's time, more for 7x7 planes), and at stride 2 no row has a scalar tail (a 7-wide output row had
+  // no vector step at all).
+  const int64_t Wg = W + 1;
+  const bool flat = rows3x3 && DH == 1 && DW == 1 && PH <= 1 && PW <= 1 && (OW - 1) * SW + 2 - PW <= W;
+  const int64_t lead = PH * Wg + PW, n_flat = (OH - 1) * Wg + OW;
   // The last value a row kernel reads: s1 r_kh[i + 2] for i < n, s2 r_kh[0 .. 2n] (depthwise.h), r_2 at
-  // (2 - PH) * W - PW from the plane; 16 more for any vector step's reach.
-  const int64_t flat_size = lead + std::max(H * W, SH * n_flat + (2 - PH) * W + 2 - PW + 1) + 16;
+  // (2 - PH) * Wg - PW from the plane; 16 more for any vector step's reach.
+  // At stride 2 rows of 24 outputs and more are made one call each (half the grid's positions are the ones
+  // thrown away there), over a count rounded to whole eight-output steps of the AVX2 kernel (which leaves its
+  // last output to a scalar tail): ceil8(OW) + 1, reading and writing within the row's Wg (the reads may reach
+  // the next rows, the writes past OW are thrown away).
+  const int64_t row_n = (OW + 7) / 8 * 8 + 1;
+  const bool s2_rows = SH == 2 && OW >= 24 && row_n <= Wg;
+  const int64_t flat_size = lead + std::max(H * Wg, SH * (n_flat + Wg) + (2 - PH) * Wg + 2 - PW + 1) + 16;
   pool.parallel_for(
       g.N * g.C, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, OH * OW * KH * KW)), [&](int64_t p0, int64_t p1) {
-        std::vector<float> pad(static_cast<size_t>(flat ? 0 : Hp * Wp), 0.0f), yp(static_cast<size_t>(OH * OW));
+        std::vector<float> pad(static_cast<size_t>(flat ? 0 : Hp * Wp), 0.0f),
+            yp(static_cast<size_t>(flat ? 0 : OH * OW));
         std::vector<int32_t> yi(static_cast<size_t>(OH * OW));
         std::vector<float> xf(static_cast<size_t>(flat ? flat_size : H * W), 0.0f);
         std::vector<float> wide(static_cast<size_t>(flat ? n_flat : OH * Wp));
@@ -145,32 +154,21 @@ bool depthwise_int32(ThreadPool& pool, const ConvGeom& g, const uint8_t* xp, boo
           for (int64_t t = 0; t < KH * KW; ++t)
             wf[t] = static_cast<float>((w_signed ? static_cast<int8_t>(w[t]) : w[t]) - wz);
           if (flat) {
-            float* base = xf.data() + lead;  // the plane, x - x_zp; zeros before and after stay zero
-            fastmath::float_from_q8_block(x, H * W, x_signed, static_cast<float>(x_zp), base);
-            const float* r0 = base - PH * W - PW;
-            float* yw = OW == W ? yp.data() : wide.data();
-            if (SH == 1) simd::depthwise3x3_row(r0, r0 + W, r0 + 2 * W, 1, wf, 0.0f, yw, n_flat);
-            else simd::depthwise3x3s2_row(r0, r0 + W, r0 + 2 * W, wf, 0.0f, yw, n_flat);
-            // A window over the left or right edge read, for its taps past it, the value before or after its
-            // row's (in the row above or below, or the zeros around the plane): those products taken off again,
-            // read where the kernel read them (the sums are integers under 2^24, exact at every step).
-            auto unwrap = [&](int64_t ow, int64_t kw0, int64_t kw1) {
+            float* base = xf.data() + lead;  // the plane, x - x_zp; zeros around it and after each row stay zero
+            fastmath::float_from_q8_rows(x, H, W, x_signed, static_cast<float>(x_zp), base, Wg);
+            const float* r0 = base - PH * Wg - PW;
+            if (SH == 1) {
+              simd::depthwise3x3_row(r0, r0 + Wg, r0 + 2 * Wg, 1, wf, 0.0f, wide.data(), n_flat);
+            } else if (s2_rows) {
               for (int64_t oh = 0; oh < OH; ++oh) {
-                const int64_t i = oh * W + ow;
-                const float* r = r0 + SH * i;
-                float v = yw[i];
-                for (int64_t kh = 0; kh < 3; ++kh)
-                  for (int64_t kw = kw0; kw < kw1; ++kw) v -= wf[kh * 3 + kw] * r[kh * W + kw];
-                yw[i] = v;
+                const float* r = r0 + 2 * oh * Wg;
+                simd::depthwise3x3s2_row(r, r + Wg, r + 2 * Wg, wf, 0.0f, wide.data() + oh * Wg,
+                                         oh + 1 < OH ? row_n : OW);
               }
-            };
-            if (PW > 0) unwrap(0, 0, PW);  // column -1
-            // The windows reaching past the right edge: ow * S + kw - PW >= W for kw from W + PW - ow * S on.
-            for (int64_t ow = std::max<int64_t>(0, (W + PW - 2 + SW - 1) / SW); ow < OW; ++ow)
-              unwrap(ow, std::max<int64_t>(0, W + PW - ow * SW), 3);
-            if (OW != W)
-              for (int64_t oh = 0; oh < OH; ++oh) std::copy(yw + oh * W, yw + oh * W + OW, yp.data() + oh * OW);
-            fastmath::int32_from_float_block(yp.data(), OH * OW, yi.data());
+            } else {
+              simd::depthwise3x3s2_row(r0, r0 + Wg, r0 + 2 * Wg, wf, 0.0f, wide.data(), n_flat);
+            }
+            fastmath::int32_from_float_rows(wide.data(), OH, OW, Wg, yi.data());
             out.put(plane, 0, yi.data(), OH * OW, OH * OW);
             continue;
           }

@@ -65,9 +65,16 @@ void quantize_u8_block(const float* x, int64_t n, float scale, int32_t zp, uint8
 void half_from_float_block(const float* x, uint16_t* y, int64_t n) { active().half_from_float(x, y, n); }
 void float_from_half_block(const uint16_t* x, float* y, int64_t n) { active().float_from_half(x, y, n); }
 void float_from_q8_block(const uint8_t* x, int64_t n, bool is_signed, float offset, float* y) {
-  active().float_from_q8(x, n, is_signed, offset, y);
+  active().float_from_q8(x, 1, n, is_signed, offset, y, n);
 }
-void int32_from_float_block(const float* x, int64_t n, int32_t* y) { active().int32_from_float(x, n, y); }
+void float_from_q8_rows(const uint8_t* x, int64_t rows, int64_t cols, bool is_signed, float offset, float* y,
+                        int64_t y_stride) {
+  active().float_from_q8(x, rows, cols, is_signed, offset, y, y_stride);
+}
+void int32_from_float_block(const float* x, int64_t n, int32_t* y) { active().int32_from_float(x, 1, n, n, y); }
+void int32_from_float_rows(const float* x, int64_t rows, int64_t cols, int64_t x_stride, int32_t* y) {
+  active().int32_from_float(x, rows, cols, x_stride, y);
+}
 void requantize_block(const int32_t* acc, int64_t n, double bias, double mul, int32_t zp, bool is_signed, uint8_t* y,
                       const int32_t* sub, int32_t row_sub) {
   active().requantize(acc, sub, row_sub, n, bias, mul, zp, is_signed, y);

@@ -74,6 +74,14 @@ void float_from_half_block(const uint16_t* x, float* y, int64_t n);
 // integers (truncated). The quantized depthwise convolution's float planes in and exact sums out.
 void float_from_q8_block(const uint8_t* x, int64_t n, bool is_signed, float offset, float* y);
 void int32_from_float_block(const float* x, int64_t n, int32_t* y);
+// The same over rows: x's rows of cols values end to end to y's y_stride
+// apart (a plane into a buffer with a zero column after each row), and
+// rows of cols sums x_stride apart to y's end to end. The AVX-512 table
+// takes each row's last vector under a mask (a 7-wide row had no vector
+// step in the compiled loops).
+void float_from_q8_rows(const uint8_t* x, int64_t rows, int64_t cols, bool is_signed, float offset, float* y,
+                        int64_t y_stride);
+void int32_from_float_rows(const float* x, int64_t rows, int64_t cols, int64_t x_stride, int32_t* y);
 
 // One element, for scalar call sites (tails of strided loops).
 float exp(float x);

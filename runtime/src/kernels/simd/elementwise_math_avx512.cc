@@ -79,6 +79,31 @@ PIONNX_AVX512_TARGET void float_from_half_zmm(const uint16_t* x, float* y, int64
   }
 }
 
+// float_from_q8 and int32_from_float (elementwise_math_kernels.h) 16 values a step, each row's last ones under a
+// mask.
+PIONNX_AVX512_TARGET void float_from_q8_zmm(const uint8_t* x, int64_t rows, int64_t cols, bool is_signed, float offset,
+                                            float* y, int64_t y_stride) {
+  if (y_stride == cols) cols *= rows, rows = 1;
+  const __m512 off = _mm512_set1_ps(offset);
+  for (int64_t r = 0; r < rows; ++r, x += cols, y += y_stride)
+    for (int64_t i = 0; i < cols; i += 16) {
+      const __mmask16 m = cols - i >= 16 ? __mmask16{0xFFFF} : static_cast<__mmask16>((1u << (cols - i)) - 1);
+      const __m128i b = _mm_maskz_loadu_epi8(m, x + i);
+      const __m512i v = is_signed ? _mm512_cvtepi8_epi32(b) : _mm512_cvtepu8_epi32(b);
+      _mm512_mask_storeu_ps(y + i, m, _mm512_sub_ps(_mm512_cvtepi32_ps(v), off));
+    }
+}
+
+PIONNX_AVX512_TARGET void int32_from_float_zmm(const float* x, int64_t rows, int64_t cols, int64_t x_stride,
+                                               int32_t* y) {
+  if (x_stride == cols) cols *= rows, rows = 1;
+  for (int64_t r = 0; r < rows; ++r, x += x_stride, y += cols)
+    for (int64_t i = 0; i < cols; i += 16) {
+      const __mmask16 m = cols - i >= 16 ? __mmask16{0xFFFF} : static_cast<__mmask16>((1u << (cols - i)) - 1);
+      _mm512_mask_storeu_epi32(y + i, m, _mm512_cvttps_epi32(_mm512_maskz_loadu_ps(m, x + i)));
+    }
+}
+
 // requantize (elementwise_math_kernels.h) 16 values a step: in float where requantize_in_float allows and no
 // lane is near a tie (rounded by vrndscaleps, half to even), else in two 8-double vectors; the range applied in
 // int32 and narrowed in a register (vpmovdb to memory is slow on Zen 4), the tail under a mask.
@@ -173,6 +198,8 @@ const Kernels* kernels_avx512() {
     k.half_from_float = half_from_float_zmm;
     k.float_from_half = float_from_half_zmm;
     k.requantize = requantize_zmm;
+    k.float_from_q8 = float_from_q8_zmm;
+    k.int32_from_float = int32_from_float_zmm;
     return k;
   }();
   return &table;

@@ -521,19 +521,27 @@ inline void float_from_half(const uint16_t* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = half_to_float(x[i]);
 }
 
-// y = x - offset in float over 8-bit integers (uint8, or int8 when is_signed), and y = int32(x) over floats
-// that hold integers (the quantized depthwise convolution's planes in and sums out, exact): plain loops the
-// compiler vectorizes for each table's instruction set (the signedness chosen outside the loop).
-inline void float_from_q8(const uint8_t* x, int64_t n, bool is_signed, float offset, float* y) {
-  if (is_signed) {
-    const auto* s = reinterpret_cast<const int8_t*>(x);
-    for (int64_t i = 0; i < n; ++i) y[i] = static_cast<float>(s[i]) - offset;
-  } else {
-    for (int64_t i = 0; i < n; ++i) y[i] = static_cast<float>(x[i]) - offset;
+// y = x - offset in float over rows of 8-bit integers (uint8, or int8 when is_signed), x's rows cols apart and
+// y's y_stride apart, and y = int32(x) over rows of floats that hold integers, x's rows x_stride apart and y's
+// cols apart (the quantized depthwise convolution's planes in and sums out, exact): plain loops the compiler
+// vectorizes for each table's instruction set (the signedness chosen outside the loop), rows end to end taken
+// as one.
+inline void float_from_q8(const uint8_t* x, int64_t rows, int64_t cols, bool is_signed, float offset, float* y,
+                          int64_t y_stride) {
+  if (y_stride == cols) cols *= rows, rows = 1;
+  for (int64_t r = 0; r < rows; ++r, x += cols, y += y_stride) {
+    if (is_signed) {
+      const auto* s = reinterpret_cast<const int8_t*>(x);
+      for (int64_t i = 0; i < cols; ++i) y[i] = static_cast<float>(s[i]) - offset;
+    } else {
+      for (int64_t i = 0; i < cols; ++i) y[i] = static_cast<float>(x[i]) - offset;
+    }
   }
 }
-inline void int32_from_float(const float* x, int64_t n, int32_t* y) {
-  for (int64_t i = 0; i < n; ++i) y[i] = static_cast<int32_t>(x[i]);
+inline void int32_from_float(const float* x, int64_t rows, int64_t cols, int64_t x_stride, int32_t* y) {
+  if (x_stride == cols) cols *= rows, rows = 1;
+  for (int64_t r = 0; r < rows; ++r, x += x_stride, y += cols)
+    for (int64_t i = 0; i < cols; ++i) y[i] = static_cast<int32_t>(x[i]);
 }
 
 }  // namespace vec
@@ -575,61 +583,64 @@ struct Kernels {
   void (*float_from_half)(const uint16_t*, float*, int64_t);
   void (*softmax)(const float*, float*, int64_t);
   void (*requantize)(const int32_t*, const int32_t*, int32_t, int64_t, double, double, int32_t, bool, uint8_t*);
-  void (*float_from_q8)(const uint8_t*, int64_t, bool, float, float*);
-  void (*int32_from_float)(const float*, int64_t, int32_t*);
+  void (*float_from_q8)(const uint8_t*, int64_t, int64_t, bool, float, float*, int64_t);
+  void (*int32_from_float)(const float*, int64_t, int64_t, int64_t, int32_t*);
 };
 
 // Defines one ISA's loops (exp_<isa> ... max_<isa>, each ATTR, e.g. a target
 // attribute, or nothing) and the table k<Name> over them, inside the ISA
 // file's anonymous namespace: the same loops, compiled for that ISA.
-#define PIONNX_FASTMATH_TABLE(isa, Name, ATTR)                                                                \
-  ATTR void exp_##isa(const float* x, float* y, int64_t n) { vec::apply(x, y, n, vec::Exp{}); }               \
-  ATTR void tanh_##isa(const float* x, float* y, int64_t n) { vec::apply(x, y, n, vec::Tanh{}); }             \
-  ATTR void erf_##isa(const float* x, float* y, int64_t n) { vec::apply(x, y, n, vec::Erf{}); }               \
-  ATTR void sigmoid_##isa(const float* x, float* y, int64_t n) { vec::apply(x, y, n, vec::Sigmoid{}); }       \
-  ATTR void gelu_erf_##isa(const float* x, float* y, int64_t n) { vec::apply(x, y, n, vec::GeluErf{}); }      \
-  ATTR void gelu_tanh_##isa(const float* x, float* y, int64_t n) { vec::apply(x, y, n, vec::GeluTanh{}); }    \
-  ATTR float exp_shift_sum_##isa(const float* x, float* y, int64_t n, float s) {                              \
-    return vec::exp_shift_sum(x, y, n, s);                                                                    \
-  }                                                                                                           \
-  ATTR float max_##isa(const float* x, int64_t n) { return vec::max_of(x, n); }                               \
-  ATTR float add_max_##isa(float* x, const float* b, int64_t n) { return vec::add_max(x, b, n); }             \
-  ATTR void scale_##isa(float* x, int64_t n, float s) { vec::scale(x, n, s); }                                \
-  ATTR void range_##isa(const float* x, int64_t n, float* lo, float* hi) { vec::range_of(x, n, lo, hi); }     \
-  ATTR double row_sum_##isa(const float* x, int64_t n, float shift, bool squares) {                           \
-    return vec::row_sum(x, n, shift, squares);                                                                \
-  }                                                                                                           \
-  ATTR void normalize_row_##isa(const float* x, float* y, int64_t n, float m, float v, const float* sc,       \
-                                const float* bi) {                                                            \
-    vec::normalize_row(x, y, n, m, v, sc, bi);                                                                \
-  }                                                                                                           \
-  ATTR void quantize_u8_##isa(const float* x, int64_t n, float scale, int32_t zp, uint8_t* y) {               \
-    vec::quantize_u8(x, n, scale, zp, y);                                                                     \
-  }                                                                                                           \
-  ATTR void softmax_##isa(const float* x, float* y, int64_t n) { vec::softmax_row(x, y, n); }                 \
-  ATTR void float_from_q8_##isa(const uint8_t* x, int64_t n, bool is_signed, float offset, float* y) {        \
-    vec::float_from_q8(x, n, is_signed, offset, y);                                                           \
-  }                                                                                                           \
-  ATTR void int32_from_float_##isa(const float* x, int64_t n, int32_t* y) { vec::int32_from_float(x, n, y); } \
-  const Kernels k##Name{exp_##isa,                                                                            \
-                        tanh_##isa,                                                                           \
-                        erf_##isa,                                                                            \
-                        sigmoid_##isa,                                                                        \
-                        gelu_erf_##isa,                                                                       \
-                        gelu_tanh_##isa,                                                                      \
-                        exp_shift_sum_##isa,                                                                  \
-                        max_##isa,                                                                            \
-                        add_max_##isa,                                                                        \
-                        scale_##isa,                                                                          \
-                        range_##isa,                                                                          \
-                        row_sum_##isa,                                                                        \
-                        normalize_row_##isa,                                                                  \
-                        quantize_u8_##isa,                                                                    \
-                        vec::half_from_float,                                                                 \
-                        vec::float_from_half,                                                                 \
-                        softmax_##isa,                                                                        \
-                        vec::requantize,                                                                      \
-                        float_from_q8_##isa,                                                                  \
+#define PIONNX_FASTMATH_TABLE(isa, Name, ATTR)                                                                        \
+  ATTR void exp_##isa(const float* x, float* y, int64_t n) { vec::apply(x, y, n, vec::Exp{}); }                       \
+  ATTR void tanh_##isa(const float* x, float* y, int64_t n) { vec::apply(x, y, n, vec::Tanh{}); }                     \
+  ATTR void erf_##isa(const float* x, float* y, int64_t n) { vec::apply(x, y, n, vec::Erf{}); }                       \
+  ATTR void sigmoid_##isa(const float* x, float* y, int64_t n) { vec::apply(x, y, n, vec::Sigmoid{}); }               \
+  ATTR void gelu_erf_##isa(const float* x, float* y, int64_t n) { vec::apply(x, y, n, vec::GeluErf{}); }              \
+  ATTR void gelu_tanh_##isa(const float* x, float* y, int64_t n) { vec::apply(x, y, n, vec::GeluTanh{}); }            \
+  ATTR float exp_shift_sum_##isa(const float* x, float* y, int64_t n, float s) {                                      \
+    return vec::exp_shift_sum(x, y, n, s);                                                                            \
+  }                                                                                                                   \
+  ATTR float max_##isa(const float* x, int64_t n) { return vec::max_of(x, n); }                                       \
+  ATTR float add_max_##isa(float* x, const float* b, int64_t n) { return vec::add_max(x, b, n); }                     \
+  ATTR void scale_##isa(float* x, int64_t n, float s) { vec::scale(x, n, s); }                                        \
+  ATTR void range_##isa(const float* x, int64_t n, float* lo, float* hi) { vec::range_of(x, n, lo, hi); }             \
+  ATTR double row_sum_##isa(const float* x, int64_t n, float shift, bool squares) {                                   \
+    return vec::row_sum(x, n, shift, squares);                                                                        \
+  }                                                                                                                   \
+  ATTR void normalize_row_##isa(const float* x, float* y, int64_t n, float m, float v, const float* sc,               \
+                                const float* bi) {                                                                    \
+    vec::normalize_row(x, y, n, m, v, sc, bi);                                                                        \
+  }                                                                                                                   \
+  ATTR void quantize_u8_##isa(const float* x, int64_t n, float scale, int32_t zp, uint8_t* y) {                       \
+    vec::quantize_u8(x, n, scale, zp, y);                                                                             \
+  }                                                                                                                   \
+  ATTR void softmax_##isa(const float* x, float* y, int64_t n) { vec::softmax_row(x, y, n); }                         \
+  ATTR void float_from_q8_##isa(const uint8_t* x, int64_t rows, int64_t cols, bool is_signed, float offset, float* y, \
+                                int64_t y_stride) {                                                                   \
+    vec::float_from_q8(x, rows, cols, is_signed, offset, y, y_stride);                                                \
+  }                                                                                                                   \
+  ATTR void int32_from_float_##isa(const float* x, int64_t rows, int64_t cols, int64_t x_stride, int32_t* y) {        \
+    vec::int32_from_float(x, rows, cols, x_stride, y);                                                                \
+  }                                                                                                                   \
+  const Kernels k##Name{exp_##isa,                                                                                    \
+                        tanh_##isa,                                                                                   \
+                        erf_##isa,                                                                                    \
+                        sigmoid_##isa,                                                                                \
+                        gelu_erf_##isa,                                                                               \
+                        gelu_tanh_##isa,                                                                              \
+                        exp_shift_sum_##isa,                                                                          \
+                        max_##isa,                                                                                    \
+                        add_max_##isa,                                                                                \
+                        scale_##isa,                                                                                  \
+                        range_##isa,                                                                                  \
+                        row_sum_##isa,                                                                                \
+                        normalize_row_##isa,                                                                          \
+                        quantize_u8_##isa,                                                                            \
+                        vec::half_from_float,                                                                         \
+                        vec::float_from_half,                                                                         \
+                        softmax_##isa,                                                                                \
+                        vec::requantize,                                                                              \
+                        float_from_q8_##isa,                                                                          \
                         int32_from_float_##isa};
 
 // The AVX2+FMA table (elementwise_math_avx2.cc), or nullptr where it is not
