@@ -241,8 +241,12 @@ int main() {
                 raw[i] = static_cast<int32_t>(static_cast<uint32_t>(acc[i]) + static_cast<uint32_t>(sub[i]) +
                                               static_cast<uint32_t>(row_sub));
               }
-              std::vector<uint8_t> q2(static_cast<size_t>(len));
+              std::vector<uint8_t> q2(static_cast<size_t>(len)), q3(static_cast<size_t>(len));
               fm::requantize_block(raw.data(), len, bias, mul, zp, is_signed, q2.data(), sub.data(), row_sub);
+              // And vouched for as bounded where they are (the first 1401 sums, under 2^12 in size): the AVX-512
+              // loop's unchecked form.
+              const int64_t small = std::min<int64_t>(len, 1401);
+              fm::requantize_block(raw.data(), small, bias, mul, zp, is_signed, q3.data(), sub.data(), row_sub, true);
               for (int64_t i = 0; i < len; ++i) {
                 const double lo = is_signed ? -128 : 0, hi = is_signed ? 127 : 255;
                 const double v = std::nearbyint((static_cast<double>(acc[i]) + bias) * mul + zp);
@@ -252,6 +256,10 @@ int main() {
                 const double got2 = is_signed ? static_cast<int8_t>(q2[i]) : q2[i];
                 expect("requantize (raw sums, terms)", static_cast<float>(acc[i]), static_cast<float>(got2), want, 0,
                        0);
+                if (i < small) {
+                  const double got3 = is_signed ? static_cast<int8_t>(q3[i]) : q3[i];
+                  expect("requantize (bounded)", static_cast<float>(acc[i]), static_cast<float>(got3), want, 0, 0);
+                }
               }
             }
   }

@@ -5,6 +5,7 @@
 // Up to three spatial dimensions (1-D and 2-D convs run as 3-D with unit
 // leading dimensions).
 #include <algorithm>
+#include <cstdlib>
 #include <utility>
 
 #include "kernels/base/weight_cache.h"
@@ -318,7 +319,8 @@ class ConvInteger final : public Kernel {
 // y = saturate(round((acc + B[m]) * x_scale * w_scale[m] / y_scale) + y_zp).
 class QLinearConv final : public Kernel {
  public:
-  explicit QLinearConv(const KernelInfo& info) : attrs_(info.node), prepared_(info, 3, 5) {}
+  explicit QLinearConv(const KernelInfo& info)
+      : attrs_(info.node), prepared_(info, 3, 5), abs_sums_(constant_weight(info, 3, 5)) {}
   void compute(KernelContext& ctx) const override {
     const std::string what = ctx.node().describe();
     const Tensor& x = ctx.input(0);
@@ -344,23 +346,54 @@ class QLinearConv final : public Kernel {
     const int32_t x_zp = scalar_zero_point(ctx.optional_input(2), what + " x_zero_point");
     const std::vector<int32_t> w_zp = int32_values(ctx.optional_input(5));
     Tensor& y = ctx.output(0, out_t, g.out_shape);
+    // Output channels whose every sum is within fastmath::kRequantizeBoundedSum in size: sum over the channel's
+    // weights of |w - w_zp| times the largest |x - x_zp| the input's type allows (the requantization then skips
+    // its size test). The weight sums made once for constant weights.
+    std::vector<char> bounded(static_cast<size_t>(g.M), 0);
+    if (is_q8(w.dtype()) && w.numel() > 0) {
+      auto make = [&](const Tensor& wt) {
+        std::vector<int64_t> sums(static_cast<size_t>(g.M), 0);
+        const int64_t k = wt.numel() / g.M;
+        const auto* wb = static_cast<const uint8_t*>(wt.raw());
+        const bool ws = wt.dtype() == DType::Int8;
+        for (int64_t m = 0; m < g.M; ++m) {
+          const int32_t z = w_zp.empty() ? 0 : w_zp[static_cast<int64_t>(w_zp.size()) == g.M ? m : 0];
+          int64_t t = 0;
+          for (int64_t i = 0; i < k; ++i) {
+            const int32_t v = ws ? static_cast<int8_t>(wb[m * k + i]) : wb[m * k + i];
+            t += v > z ? v - z : z - v;
+          }
+          sums[static_cast<size_t>(m)] = t;
+        }
+        return sums;
+      };
+      std::vector<int64_t> made;
+      const std::vector<int64_t>* sums = abs_sums_.get(w, make);
+      if (!sums) sums = &(made = make(w));
+      const bool xs = x.dtype() == DType::Int8;
+      const int64_t x_far = std::max<int64_t>(std::abs((xs ? -128 : 0) - x_zp), std::abs((xs ? 127 : 255) - x_zp));
+      for (int64_t m = 0; m < g.M; ++m)
+        bounded[static_cast<size_t>(m)] = (*sums)[static_cast<size_t>(m)] * x_far <= fastmath::kRequantizeBoundedSum;
+    }
     dispatch_q8(out_t, what, [&](auto tag) {
       using Q = typename decltype(tag)::type;
       // Each run of sums requantized as the convolution finishes it.
       struct Requant {
         const int32_t* bias;
         const double* mult;
+        const char* bounded;
         int64_t M, plane_size;
         int32_t y_zp;
         Q* y;
-      } rq{bias.data(), mult.data(), g.M, g.out_size(), y_zp, y.data<Q>()};
+      } rq{bias.data(), mult.data(), bounded.data(), g.M, g.out_size(), y_zp, y.data<Q>()};
       ConvSums out;
       out.ctx = &rq;
       out.row = [](const void* c, int64_t plane, int64_t offset, const int32_t* v, int64_t n, const int32_t* sub,
                    int32_t row_sub) {
         const auto* r = static_cast<const Requant*>(c);
         const int64_t m = plane % r->M;
-        requantize_row(v, n, r->bias[m], r->mult[m], r->y_zp, r->y + plane * r->plane_size + offset, sub, row_sub);
+        requantize_row(v, n, r->bias[m], r->mult[m], r->y_zp, r->y + plane * r->plane_size + offset, sub, row_sub,
+                       r->bounded[m] != 0);
       };
       conv_int32(ctx, g, x, x_zp, w, w_zp, out, &prepared_);
     });
@@ -369,6 +402,7 @@ class QLinearConv final : public Kernel {
  private:
   ConvAttrs attrs_;
   PreparedConvWeights prepared_;
+  ConstantWeightCache<std::vector<int64_t>> abs_sums_;  // per output channel, sum of |w - w_zp|
 };
 
 }  // namespace

@@ -146,9 +146,10 @@ struct Requantizer {
 // rounds). With a finite multiplier no value is NaN: the byte outputs take fastmath::requantize_block (AVX-512,
 // AVX2 or a vectorizing loop), the others Requantizer; otherwise each value takes saturate_round's NaN rule.
 // With sub, the sums are acc[i] - sub[i] - row_sub (QGemmArgs::row_out's raw sums and zero-point terms).
+// bounded: every sum within fastmath::kRequantizeBoundedSum in size (requantize_block's).
 template <typename Q>
 void requantize_row(const int32_t* acc, int64_t n, int32_t bias, double mul, int32_t zp, Q* y,
-                    const int32_t* sub = nullptr, int32_t row_sub = 0) {
+                    const int32_t* sub = nullptr, int32_t row_sub = 0, bool bounded = false) {
   auto sum = [&](int64_t i) {  // (modulo 2^32, as fastmath's loops take it: the sum itself, which fits)
     return static_cast<double>(sub ? static_cast<int32_t>(static_cast<uint32_t>(acc[i]) -
                                                           static_cast<uint32_t>(sub[i]) -
@@ -161,7 +162,7 @@ void requantize_row(const int32_t* acc, int64_t n, int32_t bias, double mul, int
   }
   if constexpr (sizeof(Q) == 1) {
     fastmath::requantize_block(acc, n, bias, mul, zp, std::is_signed<Q>::value, reinterpret_cast<uint8_t*>(y), sub,
-                               row_sub);
+                               row_sub, bounded);
   } else {
     const Requantizer<Q, double, true> q(zp);
     const double b = bias;

@@ -76,8 +76,8 @@ void int32_from_float_rows(const float* x, int64_t rows, int64_t cols, int64_t x
   active().int32_from_float(x, rows, cols, x_stride, y);
 }
 void requantize_block(const int32_t* acc, int64_t n, double bias, double mul, int32_t zp, bool is_signed, uint8_t* y,
-                      const int32_t* sub, int32_t row_sub) {
-  active().requantize(acc, sub, row_sub, n, bias, mul, zp, is_signed, y);
+                      const int32_t* sub, int32_t row_sub, bool bounded) {
+  active().requantize(acc, sub, row_sub, n, bias, mul, zp, is_signed, y, bounded);
 }
 
 float exp(float x) { return exp_v(splat(x))[0]; }

@@ -67,8 +67,13 @@ void half_from_float_block(const float* x, uint16_t* y, int64_t n);
 // With sub, the sums are acc[i] - sub[i] - row_sub: an integer GEMM's raw
 // sums and its zero-point terms (QGemmArgs::row_out), taken off here where a
 // separate pass over the block cost a third as much as the requantization.
+// bounded: the caller vouches that every sum is within kRequantizeBoundedSum
+// in size (a convolution's, from its weights and the input's range); the
+// AVX-512 loop then tests no sum's size and, where the values cannot
+// overflow an int32, clamps nothing before its saturating packs.
+constexpr int32_t kRequantizeBoundedSum = (1 << 23) - 1;
 void requantize_block(const int32_t* acc, int64_t n, double bias, double mul, int32_t zp, bool is_signed, uint8_t* y,
-                      const int32_t* sub = nullptr, int32_t row_sub = 0);
+                      const int32_t* sub = nullptr, int32_t row_sub = 0, bool bounded = false);
 void float_from_half_block(const uint16_t* x, float* y, int64_t n);
 // y = x - offset over 8-bit integers (int8 when is_signed, else uint8); y = int32(x) over floats holding
 // integers (truncated). The quantized depthwise convolution's float planes in and exact sums out.

@@ -165,7 +165,7 @@ __attribute__((target("avx2,fma"))) void requantize_ymm_loop(const int32_t* acc,
 
 __attribute__((target("avx2,fma"))) void requantize_ymm(const int32_t* acc, const int32_t* sub, int32_t row_sub,
                                                         int64_t n, double bias, double mul, int32_t zp, bool is_signed,
-                                                        uint8_t* y) {
+                                                        uint8_t* y, bool /*bounded: checked all the same*/) {
   if (sub) requantize_ymm_loop<true>(acc, sub, row_sub, n, bias, mul, zp, is_signed, y);
   else requantize_ymm_loop<false>(acc, nullptr, 0, n, bias, mul, zp, is_signed, y);
 }

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <limits>
 
+#include "kernels/simd/elementwise_math.h"
 #include "pionnx/dtype.h"
 
 // An ISA's file may name the target its table's functions are compiled for (the AVX-512 one does), so that these
@@ -512,7 +513,7 @@ inline void requantize_loop(const int32_t* acc, const int32_t* sub, int32_t row_
   }
 }
 inline void requantize(const int32_t* acc, const int32_t* sub, int32_t row_sub, int64_t n, double bias, double mul,
-                       int32_t zp, bool is_signed, uint8_t* y) {
+                       int32_t zp, bool is_signed, uint8_t* y, bool /*bounded*/) {
   if (sub) requantize_loop<true>(acc, sub, row_sub, n, bias, mul, zp, is_signed, y);
   else requantize_loop<false>(acc, nullptr, 0, n, bias, mul, zp, is_signed, y);
 }
@@ -558,8 +559,8 @@ inline bool requantize_in_float(double bias, double mul) {
   if (!(bias > -8388608.0 && bias < 8388608.0) || bias != std::trunc(bias)) return false;  // (NaN: false)
   return static_cast<double>(static_cast<float>(mul)) == mul;
 }
-constexpr float kRequantizeTieMargin = 0.5f - 1.0f / 4096;  // |v' - round(v')| above this: near a tie
-constexpr int32_t kRequantizeMaxSum = (1 << 23) - 1;
+constexpr float kRequantizeTieMargin = 0.5f - 1.0f / 4096;    // |v' - round(v')| above this: near a tie
+constexpr int32_t kRequantizeMaxSum = kRequantizeBoundedSum;  // elementwise_math.h
 }  // namespace
 
 // One ISA's loops, filled in by its file: the driver (elementwise_math.cc)
@@ -582,7 +583,7 @@ struct Kernels {
   void (*half_from_float)(const float*, uint16_t*, int64_t);
   void (*float_from_half)(const uint16_t*, float*, int64_t);
   void (*softmax)(const float*, float*, int64_t);
-  void (*requantize)(const int32_t*, const int32_t*, int32_t, int64_t, double, double, int32_t, bool, uint8_t*);
+  void (*requantize)(const int32_t*, const int32_t*, int32_t, int64_t, double, double, int32_t, bool, uint8_t*, bool);
   void (*float_from_q8)(const uint8_t*, int64_t, int64_t, bool, float, float*, int64_t);
   void (*int32_from_float)(const float*, int64_t, int64_t, int64_t, int32_t*);
 };
