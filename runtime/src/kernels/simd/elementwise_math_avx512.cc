@@ -142,23 +142,29 @@ PIONNX_AVX512_TARGET void requantize_zmm_loop(const int32_t* acc, const int32_t*
   };
   const __m512i ilo = _mm512_set1_epi32(static_cast<int32_t>(lo)), ihi = _mm512_set1_epi32(static_cast<int32_t>(hi));
   int64_t i = 0;
-  // 64 values a step in float: one test for the four vectors (the largest |sum| and the largest distance from a
-  // rounded value, by vrangeps's absolute maximum), narrowed by saturating packs (the values are within one of
-  // the range after the clamp); a step that fails the test goes to the loop below, vector by vector, and the
-  // 64-value steps resume after it. A quarter fewer instructions than that loop's per 64 values.
+  // 64 values a step in float (the last step under masks): one test for the four vectors (the largest |sum| and the
+  // largest distance from a rounded value, by vrangeps's absolute maximum), narrowed by saturating packs (the values
+  // are within one of the range after the clamp); a step that fails the test goes to the loop below, vector by vector,
+  // and the 64-value steps resume after it. A quarter fewer instructions than that loop's per 64 values.
   const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  // The last step may be short: its lanes past n read nothing (zero sums, whose values are tested like any) and
+  // store nothing.
+  const auto lanes = [](int64_t left) PIONNX_AVX512_TARGET {
+    return left >= 16 ? __mmask16{0xFFFF} : left <= 0 ? __mmask16{0} : static_cast<__mmask16>((1u << left) - 1);
+  };
   while (i < n) {
-    for (; in_float && i + 64 <= n; i += 64) {
+    for (; in_float && i < n; i += 64) {
       __m512i q[4], big = _mm512_setzero_si512();
       __m512 dist = _mm512_setzero_ps();
       for (int u = 0; u < 4; ++u) {
+        const __mmask16 k = lanes(n - i - 16 * u);
         __m512 v;
         if (Fast) {
-          const __m512i a = _mm512_loadu_si512(acc + i + 16 * u);
-          const __m512i t = Sub ? _mm512_sub_epi32(a, _mm512_loadu_si512(sub + i + 16 * u)) : a;
+          const __m512i a = _mm512_maskz_loadu_epi32(k, acc + i + 16 * u);
+          const __m512i t = Sub ? _mm512_sub_epi32(a, _mm512_maskz_loadu_epi32(k, sub + i + 16 * u)) : a;
           v = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(t, Sub ? bias_less_row : bi)), mf, zf);
         } else {
-          const __m512i a = sums(i + 16 * u, 0xFFFF);
+          const __m512i a = sums(i + 16 * u, k);
           big = _mm512_max_epu32(big, _mm512_abs_epi32(a));
           v = float_lanes(_mm512_add_epi32(a, bi));
         }
@@ -169,7 +175,8 @@ PIONNX_AVX512_TARGET void requantize_zmm_loop(const int32_t* acc, const int32_t*
       if ((_mm512_cmpgt_epu32_mask(big, max_sum) | _mm512_cmp_ps_mask(dist, margin, _CMP_GT_OQ)) != 0) break;
       const __m512i w01 = _mm512_packs_epi32(q[0], q[1]), w23 = _mm512_packs_epi32(q[2], q[3]);
       const __m512i bytes = is_signed ? _mm512_packs_epi16(w01, w23) : _mm512_packus_epi16(w01, w23);
-      _mm512_storeu_si512(y + i, _mm512_permutexvar_epi32(order, bytes));
+      const __mmask64 all = n - i >= 64 ? ~__mmask64{0} : (__mmask64{1} << (n - i)) - 1;
+      _mm512_mask_storeu_epi8(y + i, all, _mm512_permutexvar_epi32(order, bytes));
     }
     const int64_t stop = in_float && i + 64 <= n ? i + 64 : n;  // a failed step's 64 values, or the rest
     for (; i < stop; i += 16) {
