@@ -148,7 +148,7 @@ bool depthwise_int32(ThreadPool& pool, const ConvGeom& g, const uint8_t* xp, boo
         std::vector<float> wide(static_cast<size_t>(flat ? n_flat : OH * Wp));
         float wf[256];
         for (int64_t plane = p0; plane < p1; ++plane) {
-          const int64_t c = plane % g.C;
+          const int64_t c = plane < g.C ? plane : plane % g.C;
           const uint8_t* x = xp + plane * H * W;
           const uint8_t* w = wp + c * KH * KW;
           const int32_t wz = w_zp[w_zp.size() > 1 ? c : 0];
@@ -391,7 +391,7 @@ class QLinearConv final : public Kernel {
       out.row = [](const void* c, int64_t plane, int64_t offset, const int32_t* v, int64_t n, const int32_t* sub,
                    int32_t row_sub) {
         const auto* r = static_cast<const Requant*>(c);
-        const int64_t m = plane % r->M;
+        const int64_t m = plane < r->M ? plane : plane % r->M;  // (a division per row was 2 % of MobileNetV2's time)
         requantize_row(v, n, r->bias[m], r->mult[m], r->y_zp, r->y + plane * r->plane_size + offset, sub, row_sub,
                        r->bounded[m] != 0);
       };
