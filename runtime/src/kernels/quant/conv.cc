@@ -130,14 +130,15 @@ bool depthwise_int32(ThreadPool& pool, const ConvGeom& g, const uint8_t* xp, boo
   const int64_t Wg = W + 1;
   const bool flat = rows3x3 && DH == 1 && DW == 1 && PH <= 1 && PW <= 1 && (OW - 1) * SW + 2 - PW <= W;
   const int64_t lead = PH * Wg + PW, n_flat = (OH - 1) * Wg + OW;
-  // The last value a row kernel reads: s1 r_kh[i + 2] for i < n, s2 r_kh[0 .. 2n] (depthwise.h), r_2 at
-  // (2 - PH) * Wg - PW from the plane; 16 more for any vector step's reach.
   // At stride 2 rows of 24 outputs and more are made one call each (half the grid's positions are the ones
   // thrown away there), over a count rounded to whole eight-output steps of the AVX2 kernel (which leaves its
   // last output to a scalar tail): ceil8(OW) + 1, reading and writing within the row's Wg (the reads may reach
   // the next rows, the writes past OW are thrown away).
   const int64_t row_n = (OW + 7) / 8 * 8 + 1;
   const bool s2_rows = SH == 2 && OW >= 24 && row_n <= Wg;
+  // The last value a row kernel reads: s1 r_kh[i + 2] for i < n, s2 r_kh[0 .. 2n] (depthwise.h), r_2 at
+  // (2 - PH) * Wg - PW from the plane (a row call's n within Wg, the last row's OW); 16 more for any vector
+  // step's reach.
   const int64_t flat_size = lead + std::max(H * Wg, SH * (n_flat + Wg) + (2 - PH) * Wg + 2 - PW + 1) + 16;
   pool.parallel_for(
       g.N * g.C, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, OH * OW * KH * KW)), [&](int64_t p0, int64_t p1) {
@@ -348,7 +349,7 @@ class QLinearConv final : public Kernel {
     Tensor& y = ctx.output(0, out_t, g.out_shape);
     // Output channels whose every sum is within fastmath::kRequantizeBoundedSum in size: sum over the channel's
     // weights of |w - w_zp| times the largest |x - x_zp| the input's type allows (the requantization then skips
-    // its size test). The weight sums made once for constant weights.
+    // its size test), the weight sums made once.
     std::vector<char> bounded(static_cast<size_t>(g.M), 0);
     if (is_q8(w.dtype()) && w.numel() > 0) {
       auto make = [&](const Tensor& wt) {
@@ -367,13 +368,13 @@ class QLinearConv final : public Kernel {
         }
         return sums;
       };
-      std::vector<int64_t> made;
-      const std::vector<int64_t>* sums = abs_sums_.get(w, make);
-      if (!sums) sums = &(made = make(w));
-      const bool xs = x.dtype() == DType::Int8;
-      const int64_t x_far = std::max<int64_t>(std::abs((xs ? -128 : 0) - x_zp), std::abs((xs ? 127 : 255) - x_zp));
-      for (int64_t m = 0; m < g.M; ++m)
-        bounded[static_cast<size_t>(m)] = (*sums)[static_cast<size_t>(m)] * x_far <= fastmath::kRequantizeBoundedSum;
+      // (Fed weights, or a fed zero point, are not summed on every run: their channels take the checked form.)
+      if (const std::vector<int64_t>* sums = abs_sums_.get(w, make)) {
+        const bool xs = x.dtype() == DType::Int8;
+        const int64_t x_far = std::max<int64_t>(std::abs((xs ? -128 : 0) - x_zp), std::abs((xs ? 127 : 255) - x_zp));
+        for (int64_t m = 0; m < g.M; ++m)
+          bounded[static_cast<size_t>(m)] = (*sums)[static_cast<size_t>(m)] * x_far <= fastmath::kRequantizeBoundedSum;
+      }
     }
     dispatch_q8(out_t, what, [&](auto tag) {
       using Q = typename decltype(tag)::type;
