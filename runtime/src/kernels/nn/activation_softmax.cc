@@ -29,6 +29,27 @@ void normalize_slab(const T* x, T* y, int64_t n, int64_t inner, Mode mode, std::
                     std::vector<Compute<T>>& tmp) {
   using C = Compute<T>;
   acc.assign(static_cast<size_t>(inner), -std::numeric_limits<C>::infinity());
+  if constexpr (std::is_same<T, float>::value) {
+    if (mode == Mode::Softmax) {
+      // float32 in three passes over the slab, not five, y its own scratch: the column maxima; then row by row
+      // x - max, its exp while the row is in L1 and the column sums; then the scale. The same operations in the
+      // same order as the general form below (the bits alike).
+      for (int64_t k = 0; k < n; ++k)
+        for (int64_t j = 0; j < inner; ++j) acc[j] = std::max(acc[j], x[k * inner + j]);
+      tmp.assign(static_cast<size_t>(inner), 0.0f);  // the column sums
+      for (int64_t k = 0; k < n; ++k) {
+        const float* xr = x + k * inner;
+        float* yr = y + k * inner;
+        for (int64_t j = 0; j < inner; ++j) yr[j] = xr[j] - acc[j];
+        fastmath::exp_block(yr, yr, inner);
+        for (int64_t j = 0; j < inner; ++j) tmp[j] += yr[j];
+      }
+      for (int64_t j = 0; j < inner; ++j) tmp[j] = 1.0f / tmp[j];
+      for (int64_t k = 0; k < n; ++k)
+        for (int64_t j = 0; j < inner; ++j) y[k * inner + j] *= tmp[j];
+      return;
+    }
+  }
   tmp.resize(static_cast<size_t>(n * inner));
   for (int64_t k = 0; k < n; ++k)
     for (int64_t j = 0; j < inner; ++j) {
