@@ -46,12 +46,36 @@ PIONNX_DW512 inline __m512 row16(const float* r0, const float* r1, const float* 
   return _mm512_fmadd_ps(wv[8], _mm512_maskz_loadu_ps(m, r2 + d2), acc);
 }
 
+// Thirty-two stride-1 outputs without dilation from the three rows at i: each row's three taps from two loads and
+// the two values after them, shifted by valignd (a third of row16's loads, most of which split a cache line),
+// in two independent chains; each chain's taps in row16's order (the same bits).
+PIONNX_DW512 inline void row32_d1(const float* r0, const float* r1, const float* r2, const __m512* wv, __m512 vb,
+                                  float* y) {
+  __m512 acc0 = vb, acc1 = vb;
+  const float* rows[3] = {r0, r1, r2};
+  for (int kh = 0; kh < 3; ++kh) {
+    const __m512 a = _mm512_loadu_ps(rows[kh]), b = _mm512_loadu_ps(rows[kh] + 16);
+    const __m512 c = _mm512_maskz_loadu_ps(0x3, rows[kh] + 32);
+    const __m512i ai = _mm512_castps_si512(a), bi = _mm512_castps_si512(b), ci = _mm512_castps_si512(c);
+    acc0 = _mm512_fmadd_ps(wv[kh * 3], a, acc0);
+    acc1 = _mm512_fmadd_ps(wv[kh * 3], b, acc1);
+    acc0 = _mm512_fmadd_ps(wv[kh * 3 + 1], _mm512_castsi512_ps(_mm512_alignr_epi32(bi, ai, 1)), acc0);
+    acc1 = _mm512_fmadd_ps(wv[kh * 3 + 1], _mm512_castsi512_ps(_mm512_alignr_epi32(ci, bi, 1)), acc1);
+    acc0 = _mm512_fmadd_ps(wv[kh * 3 + 2], _mm512_castsi512_ps(_mm512_alignr_epi32(bi, ai, 2)), acc0);
+    acc1 = _mm512_fmadd_ps(wv[kh * 3 + 2], _mm512_castsi512_ps(_mm512_alignr_epi32(ci, bi, 2)), acc1);
+  }
+  _mm512_storeu_ps(y, acc0);
+  _mm512_storeu_ps(y + 16, acc1);
+}
+
 PIONNX_DW512 void row_avx512(const float* r0, const float* r1, const float* r2, int64_t d, const float* w, float bias,
                              float* y, int64_t n) {
   __m512 wv[9];
   for (int t = 0; t < 9; ++t) wv[t] = _mm512_set1_ps(w[t]);
   const __m512 vb = _mm512_set1_ps(bias);
   int64_t i = 0;
+  if (d == 1)  // (reads r_kh[i .. i + 33] for outputs up to i + 31: within the contract's r_kh[n + 1])
+    for (; i + 32 <= n; i += 32) row32_d1(r0 + i, r1 + i, r2 + i, wv, vb, y + i);
   for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, row16(r0 + i, r1 + i, r2 + i, d, wv, vb, lanes(16)));
   if (i < n) {
     const __mmask16 m = lanes(n - i);
