@@ -1,7 +1,8 @@
 // AVX-512 kernels of the depthwise family (depthwise.h). The stride-1 row
-// kernel takes sixteen outputs per step, the nine taps in the portable
-// kernel's order as fused multiply-adds, and finishes a row with masked loads
-// and stores (no scalar tail); stride 2 keeps the AVX2 row kernel. The
+// kernel takes 32 outputs per step without dilation (each row's shifted taps
+// by valignd), else sixteen, the nine taps in the portable kernel's order as
+// fused multiply-adds, and finishes a row with masked loads and stores (no
+// scalar tail); stride 2 keeps the AVX2 row kernel. The
 // eight-channel kernel moves the planes in and out with a transpose of two
 // permute levels, and its stride-1 rows hold two positions' eight channels
 // per vector (in the [rows][cols][8] buffer two neighbouring positions are
