@@ -90,15 +90,16 @@ class ConvAttrs {
 // set, row(ctx, plane, offset, v, n) for each finished run of n sums of plane n * M + m from spatial offset on,
 // while they are in the cache: QLinearConv requantizes them there (a separate pass over an int32 tensor, written
 // and read back from memory, was a sixth of a quantized MobileNetV2's time). Called from the pool's threads.
-// The integer GEMM may hand its sums over raw, as v[t] - sub[t] - row_sub (QGemmArgs::row_out); `row` takes
-// that form, put() final sums.
+// `row` takes QGemmArgs::row_out's form: planes plane .. plane + planes - 1 (consecutive output channels of one
+// image), v + r * ldv plane r's n sums, raw as v[t] - sub[t] - row_sub[r] when sub is set; put() one plane's
+// final sums.
 struct ConvSums {
   int32_t* acc = nullptr;
-  void (*row)(const void* ctx, int64_t plane, int64_t offset, const int32_t* v, int64_t n, const int32_t* sub,
-              int32_t row_sub) = nullptr;
+  void (*row)(const void* ctx, int64_t plane, int64_t planes, int64_t offset, const int32_t* v, int64_t ldv, int64_t n,
+              const int32_t* sub, const int32_t* row_sub) = nullptr;
   const void* ctx = nullptr;
   void put(int64_t plane, int64_t offset, const int32_t* v, int64_t n, int64_t plane_size) const {
-    if (row) row(ctx, plane, offset, v, n, nullptr, 0);
+    if (row) row(ctx, plane, 1, offset, v, n, n, nullptr, nullptr);
     else std::copy(v, v + n, acc + plane * plane_size + offset);
   }
 };
@@ -283,10 +284,10 @@ void conv_int32(KernelContext& ctx, const ConvGeom& g, const Tensor& x, int32_t 
         int64_t plane0;
       } rows{&out, plane0};
       if (out.row) {
-        a.row_out = [](const void* c, int64_t i, int64_t j, const int32_t* v, int64_t len, const int32_t* sub,
-                       int32_t row_sub) {
+        a.row_out = [](const void* c, int64_t i, int64_t rows, int64_t j, const int32_t* v, int64_t ldv, int64_t len,
+                       const int32_t* sub, const int32_t* row_sub) {
           const auto* r = static_cast<const ProductRows*>(c);
-          r->sums->row(r->sums->ctx, r->plane0 + i, j, v, len, sub, row_sub);
+          r->sums->row(r->sums->ctx, r->plane0 + i, rows, j, v, ldv, len, sub, row_sub);
         };
         a.row_out_ctx = &rows;
       } else {
@@ -389,12 +390,12 @@ class QLinearConv final : public Kernel {
       } rq{bias.data(), mult.data(), bounded.data(), g.M, g.out_size(), y_zp, y.data<Q>()};
       ConvSums out;
       out.ctx = &rq;
-      out.row = [](const void* c, int64_t plane, int64_t offset, const int32_t* v, int64_t n, const int32_t* sub,
-                   int32_t row_sub) {
+      out.row = [](const void* c, int64_t plane, int64_t planes, int64_t offset, const int32_t* v, int64_t ldv,
+                   int64_t n, const int32_t* sub, const int32_t* row_sub) {
         const auto* r = static_cast<const Requant*>(c);
-        const int64_t m = plane < r->M ? plane : plane % r->M;  // (a division per row was 2 % of MobileNetV2's time)
-        requantize_row(v, n, r->bias[m], r->mult[m], r->y_zp, r->y + plane * r->plane_size + offset, sub, row_sub,
-                       r->bounded[m] != 0);
+        const int64_t m = plane < r->M ? plane : plane % r->M;  // the planes' channels m .. m + planes - 1
+        requantize_rows(v, ldv, planes, n, r->bias + m, r->mult + m, r->bounded + m, r->y_zp,
+                        r->y + plane * r->plane_size + offset, r->plane_size, sub, row_sub);
       };
       conv_int32(ctx, g, x, x_zp, w, w_zp, out, &prepared_);
     });

@@ -149,7 +149,28 @@ struct Requantizer {
 // bounded: every sum within fastmath::kRequantizeBoundedSum in size (requantize_block's).
 template <typename Q>
 void requantize_row(const int32_t* acc, int64_t n, int32_t bias, double mul, int32_t zp, Q* y,
-                    const int32_t* sub = nullptr, int32_t row_sub = 0, bool bounded = false) {
+                    const int32_t* sub = nullptr, int32_t row_sub = 0, bool bounded = false);
+
+// requantize_row over rows r < rows: acc + r * ld_acc to y + r * ldy with bias[r], mul[r], bounded[r] and, with
+// sub, row_sub[r]; the byte outputs with finite multipliers in one call of fastmath's rows loop.
+template <typename Q>
+void requantize_rows(const int32_t* acc, int64_t ld_acc, int64_t rows, int64_t n, const int32_t* bias,
+                     const double* mul, const char* bounded, int32_t zp, Q* y, int64_t ldy, const int32_t* sub,
+                     const int32_t* row_sub) {
+  if constexpr (sizeof(Q) == 1) {
+    if (std::all_of(mul, mul + rows, [](double m) { return std::isfinite(m); })) {
+      fastmath::requantize_rows_block(acc, ld_acc, rows, n, bias, mul, bounded, zp, std::is_signed<Q>::value,
+                                      reinterpret_cast<uint8_t*>(y), ldy, sub, row_sub);
+      return;
+    }
+  }
+  for (int64_t r = 0; r < rows; ++r)
+    requantize_row(acc + r * ld_acc, n, bias[r], mul[r], zp, y + r * ldy, sub, sub ? row_sub[r] : 0, bounded[r] != 0);
+}
+
+template <typename Q>
+void requantize_row(const int32_t* acc, int64_t n, int32_t bias, double mul, int32_t zp, Q* y, const int32_t* sub,
+                    int32_t row_sub, bool bounded) {
   auto sum = [&](int64_t i) {  // (modulo 2^32, as fastmath's loops take it: the sum itself, which fits)
     return static_cast<double>(sub ? static_cast<int32_t>(static_cast<uint32_t>(acc[i]) -
                                                           static_cast<uint32_t>(sub[i]) -

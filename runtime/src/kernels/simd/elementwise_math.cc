@@ -79,6 +79,14 @@ void requantize_block(const int32_t* acc, int64_t n, double bias, double mul, in
                       const int32_t* sub, int32_t row_sub, bool bounded) {
   active().requantize(acc, sub, row_sub, n, bias, mul, zp, is_signed, y, bounded);
 }
+void requantize_rows_block(const int32_t* acc, int64_t ld_acc, int64_t rows, int64_t n, const int32_t* bias,
+                           const double* mul, const char* bounded, int32_t zp, bool is_signed, uint8_t* y, int64_t ldy,
+                           const int32_t* sub, const int32_t* row_sub) {
+  const auto requantize = active().requantize;
+  for (int64_t r = 0; r < rows; ++r)
+    requantize(acc + r * ld_acc, sub, sub ? row_sub[r] : 0, n, bias[r], mul[r], zp, is_signed, y + r * ldy,
+               bounded[r] != 0);
+}
 
 float exp(float x) { return exp_v(splat(x))[0]; }
 float tanh(float x) { return tanh_v(splat(x))[0]; }

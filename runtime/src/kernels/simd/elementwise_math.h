@@ -74,6 +74,11 @@ void half_from_float_block(const float* x, uint16_t* y, int64_t n);
 constexpr int32_t kRequantizeBoundedSum = (1 << 23) - 1;
 void requantize_block(const int32_t* acc, int64_t n, double bias, double mul, int32_t zp, bool is_signed, uint8_t* y,
                       const int32_t* sub = nullptr, int32_t row_sub = 0, bool bounded = false);
+// requantize_block over rows r < rows: acc + r * ld_acc to y + r * ldy with bias[r], mul[r], bounded[r] and,
+// with sub, row_sub[r]: one call for a block of an integer GEMM's rows.
+void requantize_rows_block(const int32_t* acc, int64_t ld_acc, int64_t rows, int64_t n, const int32_t* bias,
+                           const double* mul, const char* bounded, int32_t zp, bool is_signed, uint8_t* y, int64_t ldy,
+                           const int32_t* sub, const int32_t* row_sub);
 void float_from_half_block(const uint16_t* x, float* y, int64_t n);
 // y = x - offset over 8-bit integers (int8 when is_signed, else uint8); y = int32(x) over floats holding
 // integers (truncated). The quantized depthwise convolution's float planes in and exact sums out.

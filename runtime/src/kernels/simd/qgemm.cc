@@ -256,8 +256,7 @@ void qgemm_block(const QGemmArgs& g, const PairA& A, int64_t i0, int64_t i1, int
       }
     }
   }
-  if (g.row_out && !g.accumulate)
-    for (int64_t i = i0; i < i1; ++i) g.row_out(g.row_out_ctx, i, j0, sink.data() + (i - i0) * nc, nc, nullptr, 0);
+  if (g.row_out && !g.accumulate) g.row_out(g.row_out_ctx, i0, i1 - i0, j0, sink.data(), nc, nc, nullptr, nullptr);
 }
 
 // qgemm_block for the VNNI kernel: with A' = A (+128 if int8) and
@@ -385,8 +384,7 @@ void qgemm_block_vnni(const QGemmArgs& g, const VnniA& A, int64_t i0, int64_t i1
     if (uniform && g.row_out && !g.Cf && !g.accumulate) {  // handed over raw, with the terms
       int32_t rowterm[kMc];
       row_terms(ia, ib, rowterm);
-      for (int64_t i = ia; i < ib; ++i)
-        g.row_out(g.row_out_ctx, i, j0, sums + (i - ia) * ncp, nc, colterm, rowterm[i - ia]);
+      g.row_out(g.row_out_ctx, ia, ib - ia, j0, sums, ncp, nc, colterm, rowterm);
       return;
     }
     if (uniform && g.Cf && !g.accumulate && kQuad->finish_float) {  // the rows in one call
@@ -411,7 +409,7 @@ void qgemm_block_vnni(const QGemmArgs& g, const VnniA& A, int64_t i0, int64_t i1
         continue;
       }
       if (g.row_out && !g.accumulate) {
-        g.row_out(g.row_out_ctx, i, j0, v, nc, nullptr, 0);
+        g.row_out(g.row_out_ctx, i, 1, j0, v, nc, nc, nullptr, nullptr);
         continue;
       }
       int32_t* c = g.C + i * g.ldc + j0;
@@ -467,7 +465,7 @@ void qgemm(const QGemmArgs& g_in, ThreadPool* pool) {
   if (g.K <= 0) {
     if (g.row_out && !g.accumulate) {
       const std::vector<int32_t> zeros(static_cast<size_t>(g.N), 0);
-      for (int64_t i = 0; i < g.M; ++i) g.row_out(g.row_out_ctx, i, 0, zeros.data(), g.N, nullptr, 0);
+      for (int64_t i = 0; i < g.M; ++i) g.row_out(g.row_out_ctx, i, 1, 0, zeros.data(), g.N, g.N, nullptr, nullptr);
       return;
     }
     if (!g.accumulate)

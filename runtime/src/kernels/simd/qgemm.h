@@ -71,13 +71,15 @@ struct QGemmArgs {
   // calling thread reads.
   bool split_columns = false;
   // Rows handed over instead of stored (QLinearConv's requantization to 8 bits): when row_out is set (and neither
-  // accumulate nor Cf), each finished part of a row goes to row_out(row_out_ctx, i, j, v, n, sub, row_sub) -- the
-  // n sums of row i from column j on, in the cache still: v[t] itself when sub is nullptr, else v[t] - sub[t] -
-  // row_sub (the quad kernels' raw sums and zero-point terms, taken off by the receiver in its own pass; each fits
-  // in int32 where the sum does) -- and nothing is written to C, which may be nullptr (scratch is made where a
-  // path needs it). Called from the pool's threads, each (i, j) once.
-  void (*row_out)(const void* ctx, int64_t i, int64_t j, const int32_t* v, int64_t n, const int32_t* sub,
-                  int32_t row_sub) = nullptr;
+  // accumulate nor Cf), each finished block of rows goes to row_out(row_out_ctx, i, rows, j, v, ldv, n, sub,
+  // row_sub) -- the n sums from column j on of rows i .. i + rows - 1, row r's at v + r * ldv, in the cache still:
+  // the values themselves when sub is nullptr, else v[t] - sub[t] - row_sub[r] (the quad kernels' raw sums and
+  // zero-point terms, taken off by the receiver in its own pass; each fits in int32 where the sum does) -- and
+  // nothing is written to C, which may be nullptr (scratch is made where a path needs it). A block of rows in one
+  // call: a call per row of 256 sums cost a third as much as their requantization. Called from the pool's
+  // threads, each (row, j) once.
+  void (*row_out)(const void* ctx, int64_t i, int64_t rows, int64_t j, const int32_t* v, int64_t ldv, int64_t n,
+                  const int32_t* sub, const int32_t* row_sub) = nullptr;
   const void* row_out_ctx = nullptr;
 };
 
