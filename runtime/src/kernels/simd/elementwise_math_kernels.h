@@ -233,38 +233,52 @@ PIONNX_INLINE void apply(const float* x, float* y, int64_t n, F f) {
 // (16 -> 8 -> 4 -> 2 -> 1 lanes): a chain of log2(kLanes) steps where a lane-by-lane loop was one of kLanes, which a
 // softmax row of 128 waited on twice (a quarter of its time with AVX-512).
 typedef float vf4 __attribute__((vector_size(16)));
+typedef float vf8 __attribute__((vector_size(32)));
+// The low and high halves of a vector, by memcpy (GCC before 12, which builds the wheels for manylinux, has no
+// __builtin_shufflevector; the copies compile to the same extracts).
+template <typename Half, typename Whole>
+PIONNX_INLINE void halves(const Whole& v, Half* lo, Half* hi) {
+  static_assert(2 * sizeof(Half) == sizeof(Whole), "halves");
+  std::memcpy(lo, &v, sizeof(Half));
+  std::memcpy(hi, reinterpret_cast<const char*>(&v) + sizeof(Half), sizeof(Half));
+}
 PIONNX_INLINE vf4 quarter_sum(vf v) {
 #if defined(PIONNX_FASTMATH_WIDE) && PIONNX_FASTMATH_WIDE == 2
-  typedef float vf8 __attribute__((vector_size(32)));
-  const vf8 h = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7) +
-                __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
-  return __builtin_shufflevector(h, h, 0, 1, 2, 3) + __builtin_shufflevector(h, h, 4, 5, 6, 7);
+  vf8 lo8, hi8;
+  halves(v, &lo8, &hi8);
+  const vf8 h = lo8 + hi8;
+  vf4 lo, hi;
+  halves(h, &lo, &hi);
+  return lo + hi;
 #elif defined(PIONNX_FASTMATH_WIDE)
-  return __builtin_shufflevector(v, v, 0, 1, 2, 3) + __builtin_shufflevector(v, v, 4, 5, 6, 7);
+  vf4 lo, hi;
+  halves(v, &lo, &hi);
+  return lo + hi;
 #else
   return v;
 #endif
 }
 PIONNX_INLINE float hsum(vf v) {
-  vf4 q = quarter_sum(v);
-  q += __builtin_shufflevector(q, q, 2, 3, 0, 1);
-  return q[0] + q[1];
+  const vf4 q = quarter_sum(v);
+  return (q[0] + q[2]) + (q[1] + q[3]);
 }
-PIONNX_INLINE vf4 vmax4(vf4 a, vf4 b) { return b > a ? b : a; }
+PIONNX_INLINE float max2(float a, float b) { return b > a ? b : a; }
 PIONNX_INLINE float hmax(vf v) {
 #if defined(PIONNX_FASTMATH_WIDE) && PIONNX_FASTMATH_WIDE == 2
-  typedef float vf8 __attribute__((vector_size(32)));
-  const vf8 lo = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7);
-  const vf8 hi = __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
-  const vf8 h = hi > lo ? hi : lo;
-  vf4 q = vmax4(__builtin_shufflevector(h, h, 0, 1, 2, 3), __builtin_shufflevector(h, h, 4, 5, 6, 7));
+  vf8 lo8, hi8;
+  halves(v, &lo8, &hi8);
+  const vf8 h = hi8 > lo8 ? hi8 : lo8;
+  vf4 lo, hi;
+  halves(h, &lo, &hi);
+  const vf4 q = hi > lo ? hi : lo;
 #elif defined(PIONNX_FASTMATH_WIDE)
-  vf4 q = vmax4(__builtin_shufflevector(v, v, 0, 1, 2, 3), __builtin_shufflevector(v, v, 4, 5, 6, 7));
+  vf4 lo, hi;
+  halves(v, &lo, &hi);
+  const vf4 q = hi > lo ? hi : lo;
 #else
-  vf4 q = v;
+  const vf4 q = v;
 #endif
-  q = vmax4(q, __builtin_shufflevector(q, q, 2, 3, 0, 1));
-  return q[1] > q[0] ? q[1] : q[0];
+  return max2(max2(q[0], q[2]), max2(q[1], q[3]));
 }
 
 // shift >= every x (the row's max), so x - shift <= 0 or NaN. Two vectors
