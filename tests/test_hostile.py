@@ -21,7 +21,6 @@ CHILD = textwrap.dedent(
     r"""
     import json, resource, sys, os
     import numpy as np
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     name, workdir = sys.argv[1], sys.argv[2]
@@ -495,3 +494,32 @@ def test_names_that_are_not_utf8_are_shown_escaped_not_raised():
     assert sess.get_inputs()[0].name == "in\\xdb\\xff"
     with pytest.raises(pionnx.InvalidArgument, match="unknown input"):
         sess.run(None, {"inQQ": np.ones(2, np.float32)})
+
+
+def test_conv_with_a_huge_stride_runs_without_a_huge_buffer():
+    """A 1-D Conv with a 2^32 stride (the fuzzer's finding 04486672) has one output per channel: it runs and
+    equals the direct sum, where the phased direct path once asked for 64 GB (`out of memory`, an OOM under
+    the fuzzer's allocation limit)."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    import pionnx
+
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((4, 4, 5)).astype(np.float32)
+    b = rng.standard_normal(4).astype(np.float32)
+    node = helper.make_node("Conv", ["x", "w", "b"], ["y"], kernel_shape=[5], pads=[2, 2], strides=[2**32])
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")],
+    )
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    x = rng.standard_normal((1, 4, 1)).astype(np.float32)
+    opts = pionnx.SessionOptions()
+    opts.max_tensor_bytes = 4 << 20
+    y = pionnx.InferenceSession(m.SerializeToString(), opts).run(None, {"x": x})[0]
+    # The one window covers x[0] with tap 2 (two pad columns before it).
+    np.testing.assert_allclose(y[0, :, 0], w[:, :, 2] @ x[0, :, 0] + b, rtol=1e-5, atol=1e-6)

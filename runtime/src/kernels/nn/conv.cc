@@ -552,9 +552,11 @@ std::vector<int64_t> phased_shifts(const PhasedInput& xp, const WindowGeometry& 
 // (1x1/2 on 256, 3x3/2 on 64) 25-60 % slower.
 constexpr int64_t kDirectMaxChannels = 16;
 
+// (A stride wider than the padded row has nothing to split into phases, and each phased row is stride x
+// ceil(width / stride) floats: a hostile 2^32 stride asked for 64 GB, the fuzzer's finding 04486672.)
 bool direct_applies(const WindowGeometry& g, int64_t Cg) {
   return g.dims() == 2 && Cg <= kDirectMaxChannels && conv_path() != "im2col" && simd::sgemm_has_shifted() &&
-         padded_input_fits(g);
+         padded_input_fits(g) && g.strides[1] <= window_span(g, 1);
 }
 
 // The im2col matrix packed into NR-column panels from the padded input:
