@@ -87,12 +87,12 @@ class ConvAttrs {
 };
 
 // Where conv_int32's sums go: `acc` (N x M planes of the output's size, ConvInteger's output) or, when `row` is
-// set, row(ctx, plane, offset, v, n) for each finished run of n sums of plane n * M + m from spatial offset on,
-// while they are in the cache: QLinearConv requantizes them there (a separate pass over an int32 tensor, written
-// and read back from memory, was a sixth of a quantized MobileNetV2's time). Called from the pool's threads.
-// `row` takes QGemmArgs::row_out's form: planes plane .. plane + planes - 1 (consecutive output channels of one
-// image), v + r * ldv plane r's n sums, raw as v[t] - sub[t] - row_sub[r] when sub is set; put() one plane's
-// final sums.
+// set, row(ctx, plane, planes, offset, v, ldv, n, sub, row_sub) for each finished run of n sums from spatial
+// offset on of planes plane .. plane + planes - 1 (consecutive output channels n * M + m of one image; plane r's
+// at v + r * ldv, raw as v[t] - sub[t] - row_sub[r] when sub is set: QGemmArgs::row_out's form), while they are
+// in the cache: QLinearConv requantizes them there (a separate pass over an int32 tensor, written and read back
+// from memory, was a sixth of a quantized MobileNetV2's time). put() hands over one plane's final sums. Called
+// from the pool's threads.
 struct ConvSums {
   int32_t* acc = nullptr;
   void (*row)(const void* ctx, int64_t plane, int64_t planes, int64_t offset, const int32_t* v, int64_t ldv, int64_t n,

@@ -9,6 +9,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "core/int_arith.h"
 #include "kernels/base/cast.h"
 #include "kernels/base/dtype_dispatch.h"
 #include "kernels/base/kernel.h"
@@ -172,10 +173,7 @@ template <typename Q>
 void requantize_row(const int32_t* acc, int64_t n, int32_t bias, double mul, int32_t zp, Q* y, const int32_t* sub,
                     int32_t row_sub, bool bounded) {
   auto sum = [&](int64_t i) {  // (modulo 2^32, as fastmath's loops take it: the sum itself, which fits)
-    return static_cast<double>(sub ? static_cast<int32_t>(static_cast<uint32_t>(acc[i]) -
-                                                          static_cast<uint32_t>(sub[i]) -
-                                                          static_cast<uint32_t>(row_sub))
-                                   : acc[i]);
+    return static_cast<double>(sub ? wrapping_sub(wrapping_sub(acc[i], sub[i]), row_sub) : acc[i]);
   };
   if (!std::isfinite(mul)) {
     for (int64_t i = 0; i < n; ++i) y[i] = saturate_round<Q>((sum(i) + bias) * mul, zp);

@@ -125,7 +125,7 @@ PIONNX_AVX512_TARGET void requantize_zmm_loop(const int32_t* acc, const int32_t*
   const __m512i max_sum = _mm512_set1_epi32(kRequantizeMaxSum);
   const __m512i rs = _mm512_set1_epi32(row_sub);
   // The integer bias less the row's term, added to acc - sub in one step (modulo 2^32, as the sums are taken).
-  const __m512i bias_less_row = _mm512_set1_epi32(static_cast<int32_t>(static_cast<uint32_t>(bias_i) - row_sub));
+  const __m512i bias_less_row = _mm512_set1_epi32(wrapping_sub(bias_i, row_sub));
   const __mmask16 all_double = in_float ? 0 : 0xFFFF;
   const __m512 mf = _mm512_set1_ps(static_cast<float>(mul)), zf = _mm512_set1_ps(static_cast<float>(zp));
   const __m512 flo = _mm512_set1_ps(static_cast<float>(lo - 1)), fhi = _mm512_set1_ps(static_cast<float>(hi + 1));

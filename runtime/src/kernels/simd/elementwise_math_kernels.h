@@ -9,6 +9,7 @@
 #include <cstring>
 #include <limits>
 
+#include "core/int_arith.h"  // wrapping_sub
 #include "kernels/simd/elementwise_math.h"
 #include "pionnx/dtype.h"
 
@@ -507,16 +508,13 @@ inline void half_from_float(const float* x, uint16_t* y, int64_t n) {
 // addition, the range applied. The x86 tables replace it with intrinsics (the same rounding, half to even).
 // With sub, the sums are acc[i] - sub[i] - row_sub (an integer GEMM's raw sums and its zero-point terms), taken
 // modulo 2^32 as the vector loops' int32 lanes take them: the sum itself when it fits in int32.
-inline int32_t wrapping_difference(int32_t a, int32_t b, int32_t c) {
-  return static_cast<int32_t>(static_cast<uint32_t>(a) - static_cast<uint32_t>(b) - static_cast<uint32_t>(c));
-}
 template <bool Sub>
 inline void requantize_loop(const int32_t* acc, const int32_t* sub, int32_t row_sub, int64_t n, double bias, double mul,
                             int32_t zp, bool is_signed, uint8_t* y) {
   const double lo = is_signed ? -128.0 : 0.0, hi = is_signed ? 127.0 : 255.0, z = zp;
   const double vlo = lo - z - 1, vhi = hi - z + 1, magic = 6755399441055744.0;
   for (int64_t i = 0; i < n; ++i) {
-    const int32_t a = Sub ? wrapping_difference(acc[i], sub[i], row_sub) : acc[i];
+    const int32_t a = Sub ? wrapping_sub(wrapping_sub(acc[i], sub[i]), row_sub) : acc[i];
     double v = (static_cast<double>(a) + bias) * mul;
     v = v < vlo ? vlo : v;
     v = v > vhi ? vhi : v;
