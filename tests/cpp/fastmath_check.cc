@@ -215,7 +215,8 @@ int main() {
   // The quantized kernels' requantization against double arithmetic: (acc + bias) * mul + zp rounded half to
   // even, saturated; multipliers of 1/2 make every odd sum a tie, float(0.1) puts sums ending in 5 just past a tie
   // (a float product rounds them onto it: the x86 float forms must take them in double), 1/3 is no float (double
-  // throughout), sums and biases at and past 2^23 (the float forms' limits). uint8 and int8, every tail length.
+  // throughout), sums and biases at and past 2^23 (the float forms' limits). uint8 and int8, every tail length, whole
+  // 64-value steps alone and with one value after them.
   {
     std::vector<int32_t> acc;
     for (int i = -700; i <= 700; ++i) acc.push_back(i * 3 + (i % 7));
@@ -229,7 +230,8 @@ int main() {
       for (double mul : {0.5, 0.0371, 1.0 / 512, static_cast<double>(0.1f), 1.0 / 3, 1.0 / 65536})
         for (double bias : {11.0, -8388600.0, 8388608.0})
           for (int32_t zp : is_signed ? std::vector<int32_t>{-128, -3, 0, 127} : std::vector<int32_t>{0, 3, 128, 255})
-            for (int64_t len : {int64_t{1}, int64_t{7}, int64_t{17}, static_cast<int64_t>(acc.size())}) {
+            for (int64_t len : {int64_t{1}, int64_t{7}, int64_t{17}, int64_t{64}, int64_t{65}, int64_t{128},
+                                static_cast<int64_t>(acc.size())}) {
               std::vector<uint8_t> q(static_cast<size_t>(len));
               fm::requantize_block(acc.data(), len, bias, mul, zp, is_signed, q.data());
               // The same sums handed over raw with terms to take off (an integer GEMM's row_out), the raw values

@@ -10,6 +10,7 @@
 #define PIONNX_FASTMATH_HELPER_TARGET PIONNX_AVX512_TARGET
 #endif
 #include <cstdlib>
+#include <type_traits>
 #include "kernels/simd/elementwise_math_kernels.h"
 #include "platform/cpu_features.h"
 
@@ -105,13 +106,18 @@ PIONNX_AVX512_TARGET void int32_from_float_zmm(const float* x, int64_t rows, int
     }
 }
 
+// vreduceps's immediate: no fraction bits kept, rounding to nearest (half to even) by the immediate, no precision
+// exception: x - round(x).
+constexpr int kReduceToNearest = 0x08;
+
 // requantize (elementwise_math_kernels.h) 16 values a step: in float where requantize_in_float allows and no
-// lane is near a tie (rounded by vrndscaleps, half to even), else in two 8-double vectors; the range applied in
-// int32 and narrowed in a register (vpmovdb to memory is slow on Zen 4), the tail under a mask.
+// lane is near a tie (its distance from the nearest integer by vreduceps; rounded half to even by the conversion's
+// embedded rounding), else in two 8-double vectors; the range applied in int32 and narrowed in a register (vpmovdb
+// to memory is slow on Zen 4), the tail under a mask.
 // Fast: the caller vouches that every sum is within kRequantizeMaxSum in size and the value (sum + bias) * mul + zp
 // within 2^30 (so no lane's int32 conversion overflows): the 64-value steps then test no sum's size and clamp
-// nothing before the saturating packs (values past the range saturate whichever way they round), 10 operations
-// for 16 values where the checked form has 14.
+// nothing before the saturating packs (values past the range saturate whichever way they round), 9 operations
+// for 16 values where the checked form has 13.
 template <bool Sub, bool Fast>
 PIONNX_AVX512_TARGET void requantize_zmm_loop(const int32_t* acc, const int32_t* sub, int32_t row_sub, int64_t n,
                                               double bias, double mul, int32_t zp, bool is_signed, uint8_t* y) {
@@ -152,41 +158,55 @@ PIONNX_AVX512_TARGET void requantize_zmm_loop(const int32_t* acc, const int32_t*
   const auto lanes = [](int64_t left) PIONNX_AVX512_TARGET {
     return left >= 16 ? __mmask16{0xFFFF} : left <= 0 ? __mmask16{0} : static_cast<__mmask16>((1u << left) - 1);
   };
-  while (i < n) {
-    for (; in_float && i < n; i += 64) {
-      __m512i q[4], big = _mm512_setzero_si512();
-      __m512 dist = _mm512_setzero_ps();
-      for (int u = 0; u < 4; ++u) {
-        const __mmask16 k = lanes(n - i - 16 * u);
-        __m512 v;
-        if (Fast) {
-          const __m512i a = _mm512_maskz_loadu_epi32(k, acc + i + 16 * u);
-          const __m512i t = Sub ? _mm512_sub_epi32(a, _mm512_maskz_loadu_epi32(k, sub + i + 16 * u)) : a;
-          v = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(t, Sub ? bias_less_row : bi)), mf, zf);
-        } else {
-          const __m512i a = sums(i + 16 * u, k);
-          big = _mm512_max_epu32(big, _mm512_abs_epi32(a));
-          v = float_lanes(_mm512_add_epi32(a, bi));
-        }
-        const __m512 r = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        dist = _mm512_range_ps(dist, _mm512_sub_ps(v, r), 0x0B);  // max(|dist|, |v - r|)
-        q[u] = _mm512_cvtps_epi32(r);
+  // The step at `at` with `left` values there (Full: 64, loaded and stored without masks, which the whole steps
+  // take: their masks cost a tenth of the loop); false, and nothing stored, when it fails the test.
+  const auto step = [&](int64_t at, int64_t left, auto full) PIONNX_AVX512_TARGET {
+    constexpr bool kFull = decltype(full)::value;
+    __m512i q[4], big = _mm512_setzero_si512();
+    __m512 dist = _mm512_setzero_ps();
+#pragma GCC unroll 4
+    for (int u = 0; u < 4; ++u) {
+      const __mmask16 k = kFull ? __mmask16{0xFFFF} : lanes(left - 16 * u);
+      const int32_t* p = acc + at + 16 * u;
+      __m512 v;
+      if (Fast) {
+        const __m512i a = kFull ? _mm512_loadu_si512(p) : _mm512_maskz_loadu_epi32(k, p);
+        const int32_t* ps = Sub ? sub + at + 16 * u : nullptr;
+        const __m512i t =
+            Sub ? _mm512_sub_epi32(a, kFull ? _mm512_loadu_si512(ps) : _mm512_maskz_loadu_epi32(k, ps)) : a;
+        v = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(t, Sub ? bias_less_row : bi)), mf, zf);
+      } else {
+        const __m512i a = sums(at + 16 * u, k);
+        big = _mm512_max_epu32(big, _mm512_abs_epi32(a));
+        v = float_lanes(_mm512_add_epi32(a, bi));
       }
-      if ((_mm512_cmpgt_epu32_mask(big, max_sum) | _mm512_cmp_ps_mask(dist, margin, _CMP_GT_OQ)) != 0) break;
-      const __m512i w01 = _mm512_packs_epi32(q[0], q[1]), w23 = _mm512_packs_epi32(q[2], q[3]);
-      const __m512i bytes = is_signed ? _mm512_packs_epi16(w01, w23) : _mm512_packus_epi16(w01, w23);
-      const __mmask64 all = n - i >= 64 ? ~__mmask64{0} : (__mmask64{1} << (n - i)) - 1;
-      _mm512_mask_storeu_epi8(y + i, all, _mm512_permutexvar_epi32(order, bytes));
+      // v less its nearest integer (half to even) by one vreduceps, the same bits as v - vrndscaleps(v) (exact:
+      // the two are within one); the integer by the conversion's own rounding, half to even.
+      dist = _mm512_range_ps(dist, _mm512_reduce_ps(v, kReduceToNearest), 0x0B);  // max(|dist|, |v - round(v)|)
+      q[u] = _mm512_cvt_roundps_epi32(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    }
+    if ((_mm512_cmpgt_epu32_mask(big, max_sum) | _mm512_cmp_ps_mask(dist, margin, _CMP_GT_OQ)) != 0) return false;
+    const __m512i w01 = _mm512_packs_epi32(q[0], q[1]), w23 = _mm512_packs_epi32(q[2], q[3]);
+    const __m512i bytes =
+        _mm512_permutexvar_epi32(order, is_signed ? _mm512_packs_epi16(w01, w23) : _mm512_packus_epi16(w01, w23));
+    if (kFull) _mm512_storeu_si512(y + at, bytes);
+    else _mm512_mask_storeu_epi8(y + at, (__mmask64{1} << left) - 1, bytes);
+    return true;
+  };
+  while (i < n) {
+    if (in_float) {
+      while (i + 64 <= n && step(i, 64, std::true_type{})) i += 64;
+      if (i < n && i + 64 > n && step(i, n - i, std::false_type{})) i = n;
     }
     const int64_t stop = in_float && i + 64 <= n ? i + 64 : n;  // a failed step's 64 values, or the rest
     for (; i < stop; i += 16) {
       const __mmask16 k = n - i >= 16 ? __mmask16{0xFFFF} : static_cast<__mmask16>((1u << (n - i)) - 1);
       const __m512i a = sums(i, k);
       const __m512 v = float_lanes(_mm512_add_epi32(a, bi));
-      const __m512 r = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-      const __mmask16 redo = all_double | _mm512_cmpgt_epu32_mask(_mm512_abs_epi32(a), max_sum) |  // (|INT32_MIN|)
-                             _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_sub_ps(v, r)), margin, _CMP_GT_OQ);
-      __m512i q = _mm512_cvtps_epi32(r);
+      const __mmask16 redo =
+          all_double | _mm512_cmpgt_epu32_mask(_mm512_abs_epi32(a), max_sum) |  // (|INT32_MIN|)
+          _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_reduce_ps(v, kReduceToNearest)), margin, _CMP_GT_OQ);
+      __m512i q = _mm512_cvt_roundps_epi32(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
       if (redo != 0) {
         __m512d v0 = _mm512_mul_pd(_mm512_add_pd(_mm512_cvtepi32_pd(_mm512_castsi512_si256(a)), b), m);
         __m512d v1 = _mm512_mul_pd(_mm512_add_pd(_mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(a, 1)), b), m);
