@@ -163,7 +163,7 @@ PIONNX_AVX512_TARGET void requantize_zmm_loop(const int32_t* acc, const int32_t*
   const auto step = [&](int64_t at, int64_t left, auto full) PIONNX_AVX512_TARGET {
     constexpr bool kFull = decltype(full)::value;
     __m512i q[4], big = _mm512_setzero_si512();
-    __m512 dist = _mm512_setzero_ps();
+    __m512 frac[4];
 #pragma GCC unroll 4
     for (int u = 0; u < 4; ++u) {
       const __mmask16 k = kFull ? __mmask16{0xFFFF} : lanes(left - 16 * u);
@@ -182,9 +182,12 @@ PIONNX_AVX512_TARGET void requantize_zmm_loop(const int32_t* acc, const int32_t*
       }
       // v less its nearest integer (half to even) by one vreduceps, the same bits as v - vrndscaleps(v) (exact:
       // the two are within one); the integer by the conversion's own rounding, half to even.
-      dist = _mm512_range_ps(dist, _mm512_reduce_ps(v, kReduceToNearest), 0x0B);  // max(|dist|, |v - round(v)|)
+      frac[u] = _mm512_reduce_ps(v, kReduceToNearest);
       q[u] = _mm512_cvt_roundps_epi32(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     }
+    // The largest |v - round(v)| of the four, by vrangeps's absolute maximum in a tree.
+    const __m512 dist =
+        _mm512_range_ps(_mm512_range_ps(frac[0], frac[1], 0x0B), _mm512_range_ps(frac[2], frac[3], 0x0B), 0x0B);
     if ((_mm512_cmpgt_epu32_mask(big, max_sum) | _mm512_cmp_ps_mask(dist, margin, _CMP_GT_OQ)) != 0) return false;
     const __m512i w01 = _mm512_packs_epi32(q[0], q[1]), w23 = _mm512_packs_epi32(q[2], q[3]);
     const __m512i bytes =
