@@ -75,6 +75,9 @@ void int32_from_float_block(const float* x, int64_t n, int32_t* y) { active().in
 void int32_from_float_rows(const float* x, int64_t rows, int64_t cols, int64_t x_stride, int32_t* y) {
   active().int32_from_float(x, rows, cols, x_stride, y);
 }
+void qlinear_binary_block(const uint8_t* a, const uint8_t* b, uint8_t* y, int64_t n, const QBinary& p) {
+  active().qlinear_binary(a, b, y, n, p);
+}
 void requantize_block(const int32_t* acc, int64_t n, double bias, double mul, int32_t zp, bool is_signed, uint8_t* y,
                       const int32_t* sub, int32_t row_sub, bool bounded) {
   active().requantize(acc, sub, row_sub, n, bias, mul, zp, is_signed, y, bounded);

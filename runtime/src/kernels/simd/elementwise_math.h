@@ -93,6 +93,18 @@ void float_from_q8_rows(const uint8_t* x, int64_t rows, int64_t cols, bool is_si
                         int64_t y_stride);
 void int32_from_float_rows(const float* x, int64_t rows, int64_t cols, int64_t x_stride, int32_t* y);
 
+// QLinearAdd's and QLinearMul's loop over operands of one shape (kernels/quant/microsoft.cc): y[i] =
+// saturate(round_half_even(v) + zc) with v = ra (a[i] - za) + rb (b[i] - zb), or ra (a[i] - za) (b[i] - zb) when
+// mul, over 8-bit values (int8 when is_signed, else uint8), in float: v clamped to one past the range the zero
+// point leaves, rounded by the 1.5 * 2^23 addition, the zero point added, the range applied. ra and rb finite.
+// Each table's instruction set (the FMA tables may fuse the add's products: within a rounding of the separate
+// form); the library's baseline x86 build made it 4 values a step.
+struct QBinary {
+  float za = 0, zb = 0, ra = 1, rb = 1, zc = 0;
+  bool mul = false, is_signed = false;
+};
+void qlinear_binary_block(const uint8_t* a, const uint8_t* b, uint8_t* y, int64_t n, const QBinary& p);
+
 // One element, for scalar call sites (tails of strided loops).
 float exp(float x);
 float tanh(float x);

@@ -4,10 +4,12 @@
 // pairs, or scalar code), elementwise_math_avx2.cc inside target("avx2,fma")
 // functions. Everything here is internal and always inlined.
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 
 #include "core/int_arith.h"  // wrapping_sub
 #include "kernels/simd/elementwise_math.h"
@@ -557,6 +559,32 @@ inline void int32_from_float(const float* x, int64_t rows, int64_t cols, int64_t
     for (int64_t i = 0; i < cols; ++i) y[i] = static_cast<int32_t>(x[i]);
 }
 
+// qlinear_binary_block (elementwise_math.h): the constants copied into locals (the byte stores could alias
+// anything reached by reference, which kept the loop scalar), the signedness and the operation chosen outside it.
+template <typename Q, bool Mul>
+inline void qlinear_binary_loop(const Q* __restrict a, const Q* __restrict b, Q* __restrict y, int64_t n, QBinary p) {
+  const float lo = std::is_signed<Q>::value ? -128.0f : 0.0f, hi = std::is_signed<Q>::value ? 127.0f : 255.0f;
+  const float z = p.zc, vlo = lo - z - 1, vhi = hi - z + 1, magic = 12582912.0f;
+  const float za = p.za, zb = p.zb, ra = p.ra, rb = p.rb;
+  for (int64_t i = 0; i < n; ++i) {
+    const float da = static_cast<float>(a[i]) - za, db = static_cast<float>(b[i]) - zb;
+    const float v = std::min(std::max(Mul ? ra * da * db : ra * da + rb * db, vlo), vhi);
+    y[i] = static_cast<Q>(static_cast<int32_t>(std::min(std::max(((v + magic) - magic) + z, lo), hi)));
+  }
+}
+inline void qlinear_binary(const uint8_t* a, const uint8_t* b, uint8_t* y, int64_t n, const QBinary& p) {
+  if (p.is_signed) {
+    const auto* sa = reinterpret_cast<const int8_t*>(a);
+    const auto* sb = reinterpret_cast<const int8_t*>(b);
+    auto* sy = reinterpret_cast<int8_t*>(y);
+    if (p.mul) qlinear_binary_loop<int8_t, true>(sa, sb, sy, n, p);
+    else qlinear_binary_loop<int8_t, false>(sa, sb, sy, n, p);
+  } else {
+    if (p.mul) qlinear_binary_loop<uint8_t, true>(a, b, y, n, p);
+    else qlinear_binary_loop<uint8_t, false>(a, b, y, n, p);
+  }
+}
+
 }  // namespace vec
 
 // Whether requantize's x86 loops may take their float form, with the double one only for the values near a tie.
@@ -598,6 +626,7 @@ struct Kernels {
   void (*requantize)(const int32_t*, const int32_t*, int32_t, int64_t, double, double, int32_t, bool, uint8_t*, bool);
   void (*float_from_q8)(const uint8_t*, int64_t, int64_t, bool, float, float*, int64_t);
   void (*int32_from_float)(const float*, int64_t, int64_t, int64_t, int32_t*);
+  void (*qlinear_binary)(const uint8_t*, const uint8_t*, uint8_t*, int64_t, const QBinary&);
 };
 
 // Defines one ISA's loops (exp_<isa> ... max_<isa>, each ATTR, e.g. a target
@@ -635,6 +664,9 @@ struct Kernels {
   ATTR void int32_from_float_##isa(const float* x, int64_t rows, int64_t cols, int64_t x_stride, int32_t* y) {        \
     vec::int32_from_float(x, rows, cols, x_stride, y);                                                                \
   }                                                                                                                   \
+  ATTR void qlinear_binary_##isa(const uint8_t* a, const uint8_t* b, uint8_t* y, int64_t n, const QBinary& p) {       \
+    vec::qlinear_binary(a, b, y, n, p);                                                                               \
+  }                                                                                                                   \
   const Kernels k##Name{exp_##isa,                                                                                    \
                         tanh_##isa,                                                                                   \
                         erf_##isa,                                                                                    \
@@ -654,7 +686,8 @@ struct Kernels {
                         softmax_##isa,                                                                                \
                         vec::requantize,                                                                              \
                         float_from_q8_##isa,                                                                          \
-                        int32_from_float_##isa};
+                        int32_from_float_##isa,                                                                       \
+                        qlinear_binary_##isa};
 
 // The AVX2+FMA table (elementwise_math_avx2.cc), or nullptr where it is not
 // compiled in or the CPU lacks AVX2 or FMA.
