@@ -85,7 +85,12 @@ void requantize_block(const int32_t* acc, int64_t n, double bias, double mul, in
 void requantize_rows_block(const int32_t* acc, int64_t ld_acc, int64_t rows, int64_t n, const int32_t* bias,
                            const double* mul, const char* bounded, int32_t zp, bool is_signed, uint8_t* y, int64_t ldy,
                            const int32_t* sub, const int32_t* row_sub) {
-  const auto requantize = active().requantize;
+  const Kernels& k = active();
+  if (k.requantize_rows) {
+    k.requantize_rows(acc, ld_acc, rows, n, bias, mul, bounded, zp, is_signed, y, ldy, sub, row_sub);
+    return;
+  }
+  const auto requantize = k.requantize;
   for (int64_t r = 0; r < rows; ++r)
     requantize(acc + r * ld_acc, sub, sub ? row_sub[r] : 0, n, bias[r], mul[r], zp, is_signed, y + r * ldy,
                bounded[r] != 0);

@@ -119,8 +119,11 @@ constexpr int kReduceToNearest = 0x08;
 // nothing before the saturating packs (values past the range saturate whichever way they round), 9 operations
 // for 16 values where the checked form has 13.
 template <bool Sub, bool Fast>
-PIONNX_AVX512_TARGET void requantize_zmm_loop(const int32_t* acc, const int32_t* sub, int32_t row_sub, int64_t n,
-                                              double bias, double mul, int32_t zp, bool is_signed, uint8_t* y) {
+PIONNX_AVX512_TARGET __attribute__((always_inline)) inline void requantize_zmm_loop(const int32_t* acc,
+                                                                                    const int32_t* sub, int32_t row_sub,
+                                                                                    int64_t n, double bias, double mul,
+                                                                                    int32_t zp, bool is_signed,
+                                                                                    uint8_t* y) {
   const double lo = is_signed ? -128.0 : 0.0, hi = is_signed ? 127.0 : 255.0, z = zp;
   const bool in_float = requantize_in_float(bias, mul);
   const __m512d b = _mm512_set1_pd(bias), m = _mm512_set1_pd(mul);
@@ -225,9 +228,11 @@ PIONNX_AVX512_TARGET void requantize_zmm_loop(const int32_t* acc, const int32_t*
   }
 }
 
-PIONNX_AVX512_TARGET void requantize_zmm(const int32_t* acc, const int32_t* sub, int32_t row_sub, int64_t n,
-                                         double bias, double mul, int32_t zp, bool is_signed, uint8_t* y,
-                                         bool bounded) {
+PIONNX_AVX512_TARGET __attribute__((always_inline)) inline void requantize_zmm_row(const int32_t* acc,
+                                                                                   const int32_t* sub, int32_t row_sub,
+                                                                                   int64_t n, double bias, double mul,
+                                                                                   int32_t zp, bool is_signed,
+                                                                                   uint8_t* y, bool bounded) {
   // Fast needs the float form and no conversion overflow: |(sum + bias) * mul + zp| under 2^30.
   const bool fast = bounded && requantize_in_float(bias, mul) &&
                     (kRequantizeMaxSum + std::fabs(bias)) * std::fabs(mul) + std::abs(zp) < 1073741824.0;
@@ -238,6 +243,23 @@ PIONNX_AVX512_TARGET void requantize_zmm(const int32_t* acc, const int32_t* sub,
     if (fast) requantize_zmm_loop<false, true>(acc, nullptr, 0, n, bias, mul, zp, is_signed, y);
     else requantize_zmm_loop<false, false>(acc, nullptr, 0, n, bias, mul, zp, is_signed, y);
   }
+}
+
+PIONNX_AVX512_TARGET void requantize_zmm(const int32_t* acc, const int32_t* sub, int32_t row_sub, int64_t n,
+                                         double bias, double mul, int32_t zp, bool is_signed, uint8_t* y,
+                                         bool bounded) {
+  requantize_zmm_row(acc, sub, row_sub, n, bias, mul, zp, is_signed, y, bounded);
+}
+
+// requantize_rows (elementwise_math_kernels.h): the rows in one call, the loops inlined into it (the zero point's
+// constants made once): a call per row cost 13 ns, a 7x7 plane's row of 49 sums 19 ns in all.
+PIONNX_AVX512_TARGET void requantize_rows_zmm(const int32_t* acc, int64_t ld_acc, int64_t rows, int64_t n,
+                                              const int32_t* bias, const double* mul, const char* bounded, int32_t zp,
+                                              bool is_signed, uint8_t* y, int64_t ldy, const int32_t* sub,
+                                              const int32_t* row_sub) {
+  for (int64_t r = 0; r < rows; ++r)
+    requantize_zmm_row(acc + r * ld_acc, sub, sub ? row_sub[r] : 0, n, bias[r], mul[r], zp, is_signed, y + r * ldy,
+                       bounded[r] != 0);
 }
 
 }  // namespace
@@ -252,6 +274,7 @@ const Kernels* kernels_avx512() {
     k.half_from_float = half_from_float_zmm;
     k.float_from_half = float_from_half_zmm;
     k.requantize = requantize_zmm;
+    k.requantize_rows = requantize_rows_zmm;
     k.float_from_q8 = float_from_q8_zmm;
     k.int32_from_float = int32_from_float_zmm;
     return k;

@@ -627,6 +627,9 @@ struct Kernels {
   void (*float_from_q8)(const uint8_t*, int64_t, int64_t, bool, float, float*, int64_t);
   void (*int32_from_float)(const float*, int64_t, int64_t, int64_t, int32_t*);
   void (*qlinear_binary)(const uint8_t*, const uint8_t*, uint8_t*, int64_t, const QBinary&);
+  // requantize_rows_block's rows in one call (elementwise_math.h's arguments), or nullptr: a requantize call a row.
+  void (*requantize_rows)(const int32_t*, int64_t, int64_t, int64_t, const int32_t*, const double*, const char*,
+                          int32_t, bool, uint8_t*, int64_t, const int32_t*, const int32_t*);
 };
 
 // Defines one ISA's loops (exp_<isa> ... max_<isa>, each ATTR, e.g. a target
@@ -687,7 +690,8 @@ struct Kernels {
                         vec::requantize,                                                                              \
                         float_from_q8_##isa,                                                                          \
                         int32_from_float_##isa,                                                                       \
-                        qlinear_binary_##isa};
+                        qlinear_binary_##isa,                                                                         \
+                        nullptr};
 
 // The AVX2+FMA table (elementwise_math_avx2.cc), or nullptr where it is not
 // compiled in or the CPU lacks AVX2 or FMA.
