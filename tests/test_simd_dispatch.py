@@ -494,6 +494,10 @@ _DEPTHWISE_CASES = [
     (5, 9, 75, 2, [1, 1, 1, 1], "Clip"),
     (3, 5, 67, 1, [0, 0, 0, 0], None),
     (10, 5, 140, 1, [1, 1, 1, 1], "Relu"),
+    # Horizontal strides past 2 (the AVX-512 eight-channel kernel ran them as 2).
+    (8, 13, 13, (3, 3), [1, 1, 1, 1], None),
+    (9, 11, 16, (1, 3), [1, 0, 1, 2], "Relu"),
+    (16, 12, 20, (2, 4), [1, 1, 1, 1], None),
 ]
 
 
@@ -518,7 +522,7 @@ def test_every_depthwise_path_matches_the_reference(tmp_path):
                 [conv_out],
                 group=c,
                 kernel_shape=[3, 3],
-                strides=[stride, stride],
+                strides=list(stride) if isinstance(stride, tuple) else [stride, stride],
                 pads=pads,
             )
         )

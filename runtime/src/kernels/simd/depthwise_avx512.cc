@@ -168,18 +168,18 @@ PIONNX_DW512 inline void c8_pairs(const float* p, int64_t wp, int64_t ow, const 
   }
 }
 
-// Stride 2: a position per 8-lane vector (two positions 16 floats apart would
+// Stride 2 and more (sw): a position per 8-lane vector (two positions 16 floats apart would
 // cost an insert per tap, on the ports the multiply-adds use).
 template <int B, int Act>
-PIONNX_DW512 inline void c8_s2(const float* p, int64_t wp, int64_t ow, const __m512* wv, __m512 vb, __m512 lo,
-                               __m512 hi, float* row) {
+PIONNX_DW512 inline void c8_s2(const float* p, int64_t wp, int64_t sw, int64_t ow, const __m512* wv, __m512 vb,
+                               __m512 lo, __m512 hi, float* row) {
   __m256 acc[B];
   for (int b = 0; b < B; ++b) acc[b] = _mm512_castps512_ps256(vb);
   for (int kh = 0; kh < 3; ++kh)
     for (int kw = 0; kw < 3; ++kw) {
-      const float* q = p + (kh * wp + ow * 2 + kw) * 8;
+      const float* q = p + (kh * wp + ow * sw + kw) * 8;
       const __m256 wt = _mm512_castps512_ps256(wv[kh * 3 + kw]);
-      for (int b = 0; b < B; ++b) acc[b] = _mm256_fmadd_ps(wt, _mm256_loadu_ps(q + b * 16), acc[b]);
+      for (int b = 0; b < B; ++b) acc[b] = _mm256_fmadd_ps(wt, _mm256_loadu_ps(q + b * sw * 8), acc[b]);
     }
   for (int b = 0; b < B; ++b) {
     if (Act == DepthwiseAct::Relu) acc[b] = _mm256_max_ps(acc[b], _mm512_castps512_ps256(lo));
@@ -189,15 +189,16 @@ PIONNX_DW512 inline void c8_s2(const float* p, int64_t wp, int64_t ow, const __m
   }
 }
 
-// One output row (all OW positions, eight channels each) into `row`.
+// One output row (all OW positions, eight channels each) into `row`; SW 2: any stride sw of 2 and more (a
+// stride of 3 ran as 2 while this path took 2 for granted).
 template <int SW, int Act>
-PIONNX_DW512 void c8_row(const float* p, int64_t wp, int64_t OW, const __m512* wv, __m512 vb, __m512 lo, __m512 hi,
-                         float* row) {
+PIONNX_DW512 void c8_row(const float* p, int64_t wp, int64_t sw, int64_t OW, const __m512* wv, __m512 vb, __m512 lo,
+                         __m512 hi, float* row) {
   int64_t ow = 0;
   if (SW == 2) {
-    for (; ow + 8 <= OW; ow += 8) c8_s2<8, Act>(p, wp, ow, wv, vb, lo, hi, row);
-    for (; ow + 4 <= OW; ow += 4) c8_s2<4, Act>(p, wp, ow, wv, vb, lo, hi, row);
-    for (; ow < OW; ++ow) c8_s2<1, Act>(p, wp, ow, wv, vb, lo, hi, row);
+    for (; ow + 8 <= OW; ow += 8) c8_s2<8, Act>(p, wp, sw, ow, wv, vb, lo, hi, row);
+    for (; ow + 4 <= OW; ow += 4) c8_s2<4, Act>(p, wp, sw, ow, wv, vb, lo, hi, row);
+    for (; ow < OW; ++ow) c8_s2<1, Act>(p, wp, sw, ow, wv, vb, lo, hi, row);
     return;
   }
   const __mmask16 all = lanes(16);
@@ -215,7 +216,7 @@ PIONNX_DW512 void c8_row(const float* p, int64_t wp, int64_t OW, const __m512* w
 }
 
 template <int SW>
-using C8Row = void (*)(const float*, int64_t, int64_t, const __m512*, __m512, __m512, __m512, float*);
+using C8Row = void (*)(const float*, int64_t, int64_t, int64_t, const __m512*, __m512, __m512, __m512, float*);
 
 template <int SW>
 C8Row<SW> c8_row_for(DepthwiseAct::Kind kind) {
@@ -263,8 +264,8 @@ PIONNX_DW512 void c8_avx512(const float* x, int64_t in_stride, int64_t H, int64_
   const C8Row<2> row_s2 = c8_row_for<2>(act.kind);
   for (int64_t oh = 0; oh < OH; ++oh) {
     const float* p = pad + oh * sh * wp * 8;
-    if (sw == 1) row_s1(p, wp, OW, wv, vb, lo, hi, row);
-    else row_s2(p, wp, OW, wv, vb, lo, hi, row);
+    if (sw == 1) row_s1(p, wp, 1, OW, wv, vb, lo, hi, row);
+    else row_s2(p, wp, sw, OW, wv, vb, lo, hi, row);
     float* yr = y + oh * OW;
     for (int64_t ow = 0; ow < OW; ow += 8) {  // back to the planes, eight positions at a time
       const __mmask8 mn = static_cast<__mmask8>(lanes(OW - ow));
