@@ -102,6 +102,11 @@ struct ConvSums {
     if (row) row(ctx, plane, 1, offset, v, n, n, nullptr, nullptr);
     else std::copy(v, v + n, acc + plane * plane_size + offset);
   }
+  // The final sums of planes plane .. plane + planes - 1 (channels of one image), whole, end to end at v.
+  void put_planes(int64_t plane, int64_t planes, const int32_t* v, int64_t plane_size) const {
+    if (row) row(ctx, plane, planes, 0, v, plane_size, plane_size, nullptr, nullptr);
+    else std::copy(v, v + planes * plane_size, acc + plane * plane_size);
+  }
 };
 
 // Depthwise 2-D (one input channel per group and per output channel: MobileNet's 3x3s), direct, in float, where
@@ -141,14 +146,19 @@ bool depthwise_int32(ThreadPool& pool, const ConvGeom& g, const uint8_t* xp, boo
   // (2 - PH) * Wg - PW from the plane (a row call's n within Wg, the last row's OW); 16 more for any vector
   // step's reach.
   const int64_t flat_size = lead + std::max(H * Wg, SH * (n_flat + Wg) + (2 - PH) * Wg + 2 - PW + 1) + 16;
+  // The flat form's planes in blocks of consecutive channels of one image, up to 4096 sums a block: each plane's
+  // grid OH * Wg apart in `wide`, read back in one int32_from_float_rows call and handed over in one put (one
+  // requantization call for the block's rows): per plane, the two calls cost more than a 7x7 plane's work.
+  const int64_t block = flat ? std::max<int64_t>(1, 4096 / (OH * Wg)) : 1;
   pool.parallel_for(
       g.N * g.C, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, OH * OW * KH * KW)), [&](int64_t p0, int64_t p1) {
         std::vector<float> pad(static_cast<size_t>(flat ? 0 : Hp * Wp), 0.0f),
             yp(static_cast<size_t>(flat ? 0 : OH * OW));
-        std::vector<int32_t> yi(static_cast<size_t>(OH * OW));
+        std::vector<int32_t> yi(static_cast<size_t>(block * OH * OW));
         std::vector<float> xf(static_cast<size_t>(flat ? flat_size : H * W), 0.0f);
-        std::vector<float> wide(static_cast<size_t>(flat ? n_flat : OH * Wp));
+        std::vector<float> wide(static_cast<size_t>(flat ? block * OH * Wg : OH * Wp));
         float wf[256];
+        int64_t first = p0;  // the flat form's block: planes first .. plane - 1, made, not yet handed over
         for (int64_t plane = p0; plane < p1; ++plane) {
           const int64_t c = plane < g.C ? plane : plane % g.C;
           const uint8_t* x = xp + plane * H * W;
@@ -160,19 +170,24 @@ bool depthwise_int32(ThreadPool& pool, const ConvGeom& g, const uint8_t* xp, boo
             float* base = xf.data() + lead;  // the plane, x - x_zp; zeros around it and after each row stay zero
             fastmath::float_from_q8_rows(x, H, W, x_signed, static_cast<float>(x_zp), base, Wg);
             const float* r0 = base - PH * Wg - PW;
+            float* grid = wide.data() + (plane - first) * OH * Wg;
             if (SH == 1) {
-              simd::depthwise3x3_row(r0, r0 + Wg, r0 + 2 * Wg, 1, wf, 0.0f, wide.data(), n_flat);
+              simd::depthwise3x3_row(r0, r0 + Wg, r0 + 2 * Wg, 1, wf, 0.0f, grid, n_flat);
             } else if (s2_rows) {
               for (int64_t oh = 0; oh < OH; ++oh) {
                 const float* r = r0 + 2 * oh * Wg;
-                simd::depthwise3x3s2_row(r, r + Wg, r + 2 * Wg, wf, 0.0f, wide.data() + oh * Wg,
-                                         oh + 1 < OH ? row_n : OW);
+                simd::depthwise3x3s2_row(r, r + Wg, r + 2 * Wg, wf, 0.0f, grid + oh * Wg, oh + 1 < OH ? row_n : OW);
               }
             } else {
-              simd::depthwise3x3s2_row(r0, r0 + Wg, r0 + 2 * Wg, wf, 0.0f, wide.data(), n_flat);
+              simd::depthwise3x3s2_row(r0, r0 + Wg, r0 + 2 * Wg, wf, 0.0f, grid, n_flat);
             }
-            fastmath::int32_from_float_rows(wide.data(), OH, OW, Wg, yi.data());
-            out.put(plane, 0, yi.data(), OH * OW, OH * OW);
+            // The block ends at its size, at the task's end and at an image's last channel (a put's planes are
+            // channels of one image).
+            if (plane + 1 - first == block || plane + 1 == p1 || (plane + 1) % g.C == 0) {
+              fastmath::int32_from_float_rows(wide.data(), (plane + 1 - first) * OH, OW, Wg, yi.data());
+              out.put_planes(first, plane + 1 - first, yi.data(), OH * OW);
+              first = plane + 1;
+            }
             continue;
           }
           // The border stays zero from plane to plane; only the inside is written: the plane
