@@ -735,8 +735,9 @@ DEPTHWISE_ATTRS = [
 @pytest.mark.parametrize("hw", DEPTHWISE_SHAPES, ids=str)
 def test_depthwise_conv_integer_geometries(hw, attrs):
     """ConvInteger with one channel per group, equal to the int64 reference: every output, edge windows
-    and tiny planes included, per-channel weight zero points."""
-    c = 5
+    and tiny planes included, per-channel weight zero points; 13 channels: eight at a time (the
+    eight-channel kernel's small maps) and the five after them plane by plane."""
+    c = 13
     rng = case_rng("depthwise", hw, attrs)
     k = 1 + 2 * attrs.get("dilations", [1, 1])[0]
     h, w = hw

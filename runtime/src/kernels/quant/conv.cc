@@ -20,6 +20,9 @@ namespace pionnx {
 namespace {
 
 constexpr int kMaxSpatial = 3;
+// Output widths up to which a quantized 3x3 stride-2 depthwise layer runs eight channels at a time
+// (depthwise_int32).
+constexpr int64_t kQuantDepthwiseC8MaxWidthS2 = 28;
 
 // Conv geometry over 3 spatial dims (unused leading dims are 1).
 struct ConvGeom {
@@ -150,84 +153,124 @@ bool depthwise_int32(ThreadPool& pool, const ConvGeom& g, const uint8_t* xp, boo
   // grid OH * Wg apart in `wide`, read back in one int32_from_float_rows call and handed over in one put (one
   // requantization call for the block's rows): per plane, the two calls cost more than a 7x7 plane's work.
   const int64_t block = flat ? std::max<int64_t>(1, 4096 / (OH * Wg)) : 1;
-  pool.parallel_for(
-      g.N * g.C, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, OH * OW * KH * KW)), [&](int64_t p0, int64_t p1) {
-        std::vector<float> pad(static_cast<size_t>(flat ? 0 : Hp * Wp), 0.0f),
-            yp(static_cast<size_t>(flat ? 0 : OH * OW));
-        std::vector<int32_t> yi(static_cast<size_t>(block * OH * OW));
-        std::vector<float> xf(static_cast<size_t>(flat ? flat_size : H * W), 0.0f);
-        std::vector<float> wide(static_cast<size_t>(flat ? block * OH * Wg : OH * Wp));
-        float wf[256];
-        int64_t first = p0;  // the flat form's block: planes first .. plane - 1, made, not yet handed over
-        for (int64_t plane = p0; plane < p1; ++plane) {
-          const int64_t c = plane < g.C ? plane : plane % g.C;
-          const uint8_t* x = xp + plane * H * W;
-          const uint8_t* w = wp + c * KH * KW;
-          const int32_t wz = w_zp[w_zp.size() > 1 ? c : 0];
-          for (int64_t t = 0; t < KH * KW; ++t)
-            wf[t] = static_cast<float>((w_signed ? static_cast<int8_t>(w[t]) : w[t]) - wz);
-          if (flat) {
-            float* base = xf.data() + lead;  // the plane, x - x_zp; zeros around it and after each row stay zero
-            fastmath::float_from_q8_rows(x, H, W, x_signed, static_cast<float>(x_zp), base, Wg);
-            const float* r0 = base - PH * Wg - PW;
-            float* grid = wide.data() + (plane - first) * OH * Wg;
-            if (SH == 1) {
-              simd::depthwise3x3_row(r0, r0 + Wg, r0 + 2 * Wg, 1, wf, 0.0f, grid, n_flat);
-            } else if (s2_rows) {
-              for (int64_t oh = 0; oh < OH; ++oh) {
-                const float* r = r0 + 2 * oh * Wg;
-                simd::depthwise3x3s2_row(r, r + Wg, r + 2 * Wg, wf, 0.0f, grid + oh * Wg, oh + 1 < OH ? row_n : OW);
-              }
-            } else {
-              simd::depthwise3x3s2_row(r0, r0 + Wg, r0 + 2 * Wg, wf, 0.0f, grid, n_flat);
-            }
-            // The block ends at its size, at the task's end and at an image's last channel (a put's planes are
-            // channels of one image).
-            if (plane + 1 - first == block || plane + 1 == p1 || (plane + 1) % g.C == 0) {
-              fastmath::int32_from_float_rows(wide.data(), (plane + 1 - first) * OH, OW, Wg, yi.data());
-              out.put_planes(first, plane + 1 - first, yi.data(), OH * OW);
-              first = plane + 1;
-            }
-            continue;
-          }
-          // The border stays zero from plane to plane; only the inside is written: the plane
-          // converted in one call of the vector-math family's loop (AVX-512, AVX2, NEON; row by
-          // row, short rows went to its scalar tail), then its rows copied in.
-          fastmath::float_from_q8_block(x, H * W, x_signed, static_cast<float>(x_zp), xf.data());
-          for (int64_t ih = 0; ih < H; ++ih)
-            std::copy(xf.data() + ih * W, xf.data() + (ih + 1) * W, pad.data() + (PH + ih) * Wp + PW);
-          // At stride 1 the output rows are one run of the padded plane's width: a row kernel
-          // call over (OH - 1) * Wp + OW positions makes them all (the Wp - OW between rows are
-          // thrown away; they read inside the plane, Wp >= OW + 2 DW + 1), where a call per row was
-          // a chain of nine multiply-adds waiting on each other for a 7- or 14-wide row.
-          if (rows3x3 && SH == 1) {
-            const float* r = pad.data();
-            simd::depthwise3x3_row(r, r + DH * Wp, r + 2 * DH * Wp, DW, wf, 0.0f, wide.data(), (OH - 1) * Wp + OW);
-            for (int64_t oh = 0; oh < OH; ++oh)
-              std::copy(wide.data() + oh * Wp, wide.data() + oh * Wp + OW, yp.data() + oh * OW);
-          } else {
-            for (int64_t oh = 0; oh < OH; ++oh) {
-              const float* r = pad.data() + oh * SH * Wp;
-              float* yr = yp.data() + oh * OW;
-              if (rows3x3) {
-                simd::depthwise3x3s2_row(r, r + Wp, r + 2 * Wp, wf, 0.0f, yr, OW);
+  // Planes plane_of(0 .. count - 1) (consecutive indices: consecutive channels, within an image), one at a time.
+  auto run_planes = [&](int64_t count, auto plane_of) {
+    pool.parallel_for(
+        count, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, OH * OW * KH * KW)), [&](int64_t p0, int64_t p1) {
+          std::vector<float> pad(static_cast<size_t>(flat ? 0 : Hp * Wp), 0.0f),
+              yp(static_cast<size_t>(flat ? 0 : OH * OW));
+          std::vector<int32_t> yi(static_cast<size_t>(block * OH * OW));
+          std::vector<float> xf(static_cast<size_t>(flat ? flat_size : H * W), 0.0f);
+          std::vector<float> wide(static_cast<size_t>(flat ? block * OH * Wg : OH * Wp));
+          float wf[256];
+          int64_t first = -1;  // the flat form's block: planes first .. plane - 1, made, not yet handed over
+          for (int64_t i = p0; i < p1; ++i) {
+            const int64_t plane = plane_of(i);
+            const int64_t c = plane < g.C ? plane : plane % g.C;
+            const uint8_t* x = xp + plane * H * W;
+            const uint8_t* w = wp + c * KH * KW;
+            const int32_t wz = w_zp[w_zp.size() > 1 ? c : 0];
+            for (int64_t t = 0; t < KH * KW; ++t)
+              wf[t] = static_cast<float>((w_signed ? static_cast<int8_t>(w[t]) : w[t]) - wz);
+            if (flat) {
+              float* base = xf.data() + lead;  // the plane, x - x_zp; zeros around it and after each row stay zero
+              fastmath::float_from_q8_rows(x, H, W, x_signed, static_cast<float>(x_zp), base, Wg);
+              const float* r0 = base - PH * Wg - PW;
+              if (first < 0) first = plane;
+              float* grid = wide.data() + (plane - first) * OH * Wg;
+              if (SH == 1) {
+                simd::depthwise3x3_row(r0, r0 + Wg, r0 + 2 * Wg, 1, wf, 0.0f, grid, n_flat);
+              } else if (s2_rows) {
+                for (int64_t oh = 0; oh < OH; ++oh) {
+                  const float* r = r0 + 2 * oh * Wg;
+                  simd::depthwise3x3s2_row(r, r + Wg, r + 2 * Wg, wf, 0.0f, grid + oh * Wg, oh + 1 < OH ? row_n : OW);
+                }
               } else {
-                std::fill(yr, yr + OW, 0.0f);
-                for (int64_t kh = 0; kh < KH; ++kh)
-                  for (int64_t kw = 0; kw < KW; ++kw) {
-                    const float wv = wf[kh * KW + kw];
-                    const float* src = r + kh * DH * Wp + kw * DW;
-                    for (int64_t ow = 0; ow < OW; ++ow) yr[ow] += src[ow * SW] * wv;
-                  }
+                simd::depthwise3x3s2_row(r0, r0 + Wg, r0 + 2 * Wg, wf, 0.0f, grid, n_flat);
+              }
+              // The block ends at its size, at the task's end and at an image's last channel (a put's planes are
+              // channels of one image).
+              if (plane + 1 - first == block || i + 1 == p1 || (plane + 1) % g.C == 0) {
+                fastmath::int32_from_float_rows(wide.data(), (plane + 1 - first) * OH, OW, Wg, yi.data());
+                out.put_planes(first, plane + 1 - first, yi.data(), OH * OW);
+                first = -1;
+              }
+              continue;
+            }
+            // The border stays zero from plane to plane; only the inside is written: the plane
+            // converted in one call of the vector-math family's loop (AVX-512, AVX2, NEON; row by
+            // row, short rows went to its scalar tail), then its rows copied in.
+            fastmath::float_from_q8_block(x, H * W, x_signed, static_cast<float>(x_zp), xf.data());
+            for (int64_t ih = 0; ih < H; ++ih)
+              std::copy(xf.data() + ih * W, xf.data() + (ih + 1) * W, pad.data() + (PH + ih) * Wp + PW);
+            // At stride 1 the output rows are one run of the padded plane's width: a row kernel
+            // call over (OH - 1) * Wp + OW positions makes them all (the Wp - OW between rows are
+            // thrown away; they read inside the plane, Wp >= OW + 2 DW + 1), where a call per row was
+            // a chain of nine multiply-adds waiting on each other for a 7- or 14-wide row.
+            if (rows3x3 && SH == 1) {
+              const float* r = pad.data();
+              simd::depthwise3x3_row(r, r + DH * Wp, r + 2 * DH * Wp, DW, wf, 0.0f, wide.data(), (OH - 1) * Wp + OW);
+              for (int64_t oh = 0; oh < OH; ++oh)
+                std::copy(wide.data() + oh * Wp, wide.data() + oh * Wp + OW, yp.data() + oh * OW);
+            } else {
+              for (int64_t oh = 0; oh < OH; ++oh) {
+                const float* r = pad.data() + oh * SH * Wp;
+                float* yr = yp.data() + oh * OW;
+                if (rows3x3) {
+                  simd::depthwise3x3s2_row(r, r + Wp, r + 2 * Wp, wf, 0.0f, yr, OW);
+                } else {
+                  std::fill(yr, yr + OW, 0.0f);
+                  for (int64_t kh = 0; kh < KH; ++kh)
+                    for (int64_t kw = 0; kw < KW; ++kw) {
+                      const float wv = wf[kh * KW + kw];
+                      const float* src = r + kh * DH * Wp + kw * DW;
+                      for (int64_t ow = 0; ow < OW; ++ow) yr[ow] += src[ow * SW] * wv;
+                    }
+                }
               }
             }
+            // The whole plane's rows made first, then converted and handed over in one run: read
+            // right after the row kernels' masked stores, a row's floats stalled their loads.
+            fastmath::int32_from_float_block(yp.data(), OH * OW, yi.data());
+            out.put(plane, 0, yi.data(), OH * OW, OH * OW);
           }
-          // The whole plane's rows made first, then converted and handed over in one run: read
-          // right after the row kernels' masked stores, a row's floats stalled their loads.
-          fastmath::int32_from_float_block(yp.data(), OH * OW, yi.data());
-          out.put(plane, 0, yi.data(), OH * OW, OH * OW);
+        });
+  };
+  // Small maps: eight channels at a time through the float depthwise family's eight-channel kernel
+  // (simd::depthwise3x3_c8, AVX-512 and AVX2: the planes interleaved, a vector holding one position's eight
+  // channels), on the eight planes of x - x_zp converted in one call: the same exact sums in another order, and
+  // each call, conversion and requantization made once for eight planes (one at a time, a 7x7 plane's calls cost
+  // more than its 441 multiply-adds). The channels past a multiple of 8 take the planes above.
+  const simd::Depthwise3x3C8 c8 = simd::depthwise3x3_c8();
+  const int64_t groups = g.C / 8;
+  if (c8 != nullptr && groups > 0 && KH == 3 && KW == 3 && DH == 1 && DW == 1 && SH == 2 && SW == 2 &&
+      OW <= kQuantDepthwiseC8MaxWidthS2) {
+    const size_t need = static_cast<size_t>(simd::depthwise3x3_c8_scratch(OH, OW, SH, SW));
+    pool.parallel_for(g.N * groups, std::max<int64_t>(1, 4096 / (8 * OH * OW * 9)), [&](int64_t b, int64_t e) {
+      std::vector<float> scratch(need, 0.0f), xf(static_cast<size_t>(8 * H * W)), yf(static_cast<size_t>(8 * OH * OW));
+      std::vector<int32_t> yi(static_cast<size_t>(8 * OH * OW));
+      float wf[72];
+      for (int64_t ng = b; ng < e; ++ng) {
+        const int64_t n = ng / groups, c0 = ng % groups * 8;
+        fastmath::float_from_q8_block(xp + (n * g.C + c0) * H * W, 8 * H * W, x_signed, static_cast<float>(x_zp),
+                                      xf.data());
+        for (int64_t k = 0; k < 8; ++k) {
+          const uint8_t* w = wp + (c0 + k) * 9;
+          const int32_t wz = w_zp[w_zp.size() > 1 ? c0 + k : 0];
+          for (int64_t t = 0; t < 9; ++t)
+            wf[k * 9 + t] = static_cast<float>((w_signed ? static_cast<int8_t>(w[t]) : w[t]) - wz);
         }
-      });
+        c8(xf.data(), H * W, H, W, PH, PW, SH, SW, wf, nullptr, simd::DepthwiseAct{}, yf.data(), OH * OW, OH, OW,
+           scratch.data());
+        fastmath::int32_from_float_block(yf.data(), 8 * OH * OW, yi.data());
+        out.put_planes(n * g.C + c0, 8, yi.data(), OH * OW);
+      }
+    });
+    const int64_t rest = g.C - groups * 8;
+    if (rest > 0) run_planes(g.N * rest, [&](int64_t i) { return i / rest * g.C + groups * 8 + i % rest; });
+    return true;
+  }
+  run_planes(g.N * g.C, [](int64_t i) { return i; });
   return true;
 }
 
