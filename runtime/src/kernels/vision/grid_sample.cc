@@ -203,19 +203,34 @@ class GridSample : public Kernel {
           }
         }
       });
-      pool.parallel_for(C, 1, [&](int64_t b, int64_t e) {
-        for (int64_t c = b; c < e; ++c) {
-          const T* src = xs + (n * C + c) * in_plane;
-          T* dst = ys + (n * C + c) * out_plane;
-          for (int64_t p = 0; p < out_plane; ++p) {
-            const int64_t* po = &offs[p * n_taps];
-            const W* pw = &ws[p * n_taps];
-            W acc = 0;
-            for (int64_t t = 0; t < n_taps; ++t) acc += pw[t] * static_cast<W>(src[po[t]]);
-            dst[p] = static_cast<T>(acc);
+      // The tap count a compile-time constant for the common ones (1-D, 2-D and 3-D linear, 2-D nearest and
+      // cubic): the loop over a point's taps unrolled (at a run-time count it was 1.6x onnxruntime's time on a
+      // 2-D bilinear sampling), the same sums in the same order.
+      auto channels = [&](auto taps) {
+        constexpr int64_t kTaps = decltype(taps)::value;
+        const int64_t nt = kTaps > 0 ? kTaps : n_taps;
+        pool.parallel_for(C, 1, [&](int64_t b, int64_t e) {
+          for (int64_t c = b; c < e; ++c) {
+            const T* src = xs + (n * C + c) * in_plane;
+            T* dst = ys + (n * C + c) * out_plane;
+            const int64_t* po = offs.data();
+            const W* pw = ws.data();
+            for (int64_t p = 0; p < out_plane; ++p, po += nt, pw += nt) {
+              W acc = 0;
+              for (int64_t t = 0; t < nt; ++t) acc += pw[t] * static_cast<W>(src[po[t]]);
+              dst[p] = static_cast<T>(acc);
+            }
           }
-        }
-      });
+        });
+      };
+      switch (n_taps) {
+        case 1: channels(std::integral_constant<int64_t, 1>{}); break;
+        case 2: channels(std::integral_constant<int64_t, 2>{}); break;
+        case 4: channels(std::integral_constant<int64_t, 4>{}); break;
+        case 8: channels(std::integral_constant<int64_t, 8>{}); break;
+        case 16: channels(std::integral_constant<int64_t, 16>{}); break;
+        default: channels(std::integral_constant<int64_t, 0>{}); break;
+      }
     }
   }
 
