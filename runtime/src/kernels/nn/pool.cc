@@ -294,11 +294,14 @@ void pool2d_planes4(const float* x, float* y, const WindowGeometry& g, bool coun
 }
 
 // Maps at most this wide take the four-plane path (wider rows keep
-// pool2d_plane's vector loops busy enough; 28-wide maps were 10-15 % slower
-// interleaved). 1 thread, this Xeon: MaxPool 1024 x 7x7 (3x3, stride 1)
-// 135 -> 51 us, AveragePool 576 x 14x14 130 -> 74, MaxPool 832 x 14x14
-// (stride 2) 105 -> 63.
-constexpr int64_t kPlanes4MaxWidth = 16;
+// pool2d_plane's vector loops busy enough). 1 thread, the Xeon: MaxPool
+// 1024 x 7x7 (3x3, stride 1) 135 -> 51 us, AveragePool 576 x 14x14 130 -> 74,
+// MaxPool 832 x 14x14 (stride 2) 105 -> 63; there 28-wide maps were 10-15 %
+// slower interleaved, and the bound was 16. On the EPYC Zen 4 of
+// docs/measurements.md's twenty-fifth stop they are faster: AveragePool
+// 192 x 28x28 (3x3, stride 1) 117 -> 80 us (1.55 -> 1.06x onnxruntime),
+// inception_v1's MaxPools 1.32 -> 1.08 ms; the bound is 32 since.
+constexpr int64_t kPlanes4MaxWidth = 32;
 
 // One kernel size's instantiations: the four-plane path for narrow float
 // maps (the planes left over one at a time), else plane by plane.
