@@ -94,17 +94,13 @@ class ConvAttrs {
 // offset on of planes plane .. plane + planes - 1 (consecutive output channels n * M + m of one image; plane r's
 // at v + r * ldv, raw as v[t] - sub[t] - row_sub[r] when sub is set: QGemmArgs::row_out's form), while they are
 // in the cache: QLinearConv requantizes them there (a separate pass over an int32 tensor, written and read back
-// from memory, was a sixth of a quantized MobileNetV2's time). put() hands over one plane's final sums. Called
-// from the pool's threads.
+// from memory, was a sixth of a quantized MobileNetV2's time). put_planes() hands over whole planes' final sums.
+// Called from the pool's threads.
 struct ConvSums {
   int32_t* acc = nullptr;
   void (*row)(const void* ctx, int64_t plane, int64_t planes, int64_t offset, const int32_t* v, int64_t ldv, int64_t n,
               const int32_t* sub, const int32_t* row_sub) = nullptr;
   const void* ctx = nullptr;
-  void put(int64_t plane, int64_t offset, const int32_t* v, int64_t n, int64_t plane_size) const {
-    if (row) row(ctx, plane, 1, offset, v, n, n, nullptr, nullptr);
-    else std::copy(v, v + n, acc + plane * plane_size + offset);
-  }
   // The final sums of planes plane .. plane + planes - 1 (channels of one image), whole, end to end at v.
   void put_planes(int64_t plane, int64_t planes, const int32_t* v, int64_t plane_size) const {
     if (row) row(ctx, plane, planes, 0, v, plane_size, plane_size, nullptr, nullptr);
@@ -153,6 +149,13 @@ bool depthwise_int32(ThreadPool& pool, const ConvGeom& g, const uint8_t* xp, boo
   // grid OH * Wg apart in `wide`, read back in one int32_from_float_rows call and handed over in one put (one
   // requantization call for the block's rows): per plane, the two calls cost more than a 7x7 plane's work.
   const int64_t block = flat ? std::max<int64_t>(1, 4096 / (OH * Wg)) : 1;
+  // Channel c's taps w - w_zp as floats, KH * KW of them to dst.
+  auto taps_of = [&](int64_t c, float* dst) {
+    const uint8_t* w = wp + c * KH * KW;
+    const int32_t wz = w_zp[w_zp.size() > 1 ? c : 0];
+    for (int64_t t = 0; t < KH * KW; ++t)
+      dst[t] = static_cast<float>((w_signed ? static_cast<int8_t>(w[t]) : w[t]) - wz);
+  };
   // Planes plane_of(0 .. count - 1) (consecutive indices: consecutive channels, within an image), one at a time.
   auto run_planes = [&](int64_t count, auto plane_of) {
     pool.parallel_for(
@@ -166,12 +169,8 @@ bool depthwise_int32(ThreadPool& pool, const ConvGeom& g, const uint8_t* xp, boo
           int64_t first = -1;  // the flat form's block: planes first .. plane - 1, made, not yet handed over
           for (int64_t i = p0; i < p1; ++i) {
             const int64_t plane = plane_of(i);
-            const int64_t c = plane < g.C ? plane : plane % g.C;
             const uint8_t* x = xp + plane * H * W;
-            const uint8_t* w = wp + c * KH * KW;
-            const int32_t wz = w_zp[w_zp.size() > 1 ? c : 0];
-            for (int64_t t = 0; t < KH * KW; ++t)
-              wf[t] = static_cast<float>((w_signed ? static_cast<int8_t>(w[t]) : w[t]) - wz);
+            taps_of(plane % g.C, wf);
             if (flat) {
               float* base = xf.data() + lead;  // the plane, x - x_zp; zeros around it and after each row stay zero
               fastmath::float_from_q8_rows(x, H, W, x_signed, static_cast<float>(x_zp), base, Wg);
@@ -232,7 +231,7 @@ bool depthwise_int32(ThreadPool& pool, const ConvGeom& g, const uint8_t* xp, boo
             // The whole plane's rows made first, then converted and handed over in one run: read
             // right after the row kernels' masked stores, a row's floats stalled their loads.
             fastmath::int32_from_float_block(yp.data(), OH * OW, yi.data());
-            out.put(plane, 0, yi.data(), OH * OW, OH * OW);
+            out.put_planes(plane, 1, yi.data(), OH * OW);
           }
         });
   };
@@ -254,12 +253,7 @@ bool depthwise_int32(ThreadPool& pool, const ConvGeom& g, const uint8_t* xp, boo
         const int64_t n = ng / groups, c0 = ng % groups * 8;
         fastmath::float_from_q8_block(xp + (n * g.C + c0) * H * W, 8 * H * W, x_signed, static_cast<float>(x_zp),
                                       xf.data());
-        for (int64_t k = 0; k < 8; ++k) {
-          const uint8_t* w = wp + (c0 + k) * 9;
-          const int32_t wz = w_zp[w_zp.size() > 1 ? c0 + k : 0];
-          for (int64_t t = 0; t < 9; ++t)
-            wf[k * 9 + t] = static_cast<float>((w_signed ? static_cast<int8_t>(w[t]) : w[t]) - wz);
-        }
+        for (int64_t k = 0; k < 8; ++k) taps_of(c0 + k, wf + k * 9);
         c8(xf.data(), H * W, H, W, PH, PW, SH, SW, wf, nullptr, simd::DepthwiseAct{}, yf.data(), OH * OW, OH, OW,
            scratch.data());
         fastmath::int32_from_float_block(yf.data(), 8 * OH * OW, yi.data());

@@ -158,7 +158,7 @@ __attribute__((target("avx512vnni,avx512f,avx512bw"))) void pack_b_quads_avx512(
   const int64_t kq = kc / 4 * 4;
   const auto* src0 = static_cast<const int8_t*>(B);
   for (int64_t j = 0; j < nc; j += 64) {
-    const int64_t left = nc - j;  // columns there; the panel has ncp - j >= left (both multiples of 16 past 64)
+    const int64_t left = nc - j;  // columns there; the panel's ncp - j (a multiple of 32) is at least left
     const bool full = left >= 64;
     const __mmask64 cols = full ? ~__mmask64{0} : (__mmask64{1} << left) - 1;
     const int stores = full ? 4 : static_cast<int>(std::min<int64_t>(4, (ncp - j) / 16));  // quads of 16 columns
