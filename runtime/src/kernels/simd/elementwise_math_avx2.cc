@@ -145,13 +145,60 @@ __attribute__((target("avx2,fma"), always_inline)) inline void requantize_eight(
                    c.is_signed ? _mm_packs_epi16(w16, w16) : _mm_packus_epi16(w16, w16));
 }
 
-template <bool Sub>
-__attribute__((target("avx2,fma"))) void requantize_ymm_loop(const int32_t* acc, const int32_t* sub, int32_t row_sub,
-                                                             int64_t n, double bias, double mul, int32_t zp,
-                                                             bool is_signed, uint8_t* y) {
-  const RequantizeConstants c = requantize_constants(bias, mul, zp, is_signed);
+// requantize_ymm_row: 32 values a step in float (four vectors: one test for all of them, the largest |sum| and the
+// largest distance from a rounded value; narrowed by saturating packs and one permute, one 32-byte store), a step
+// that fails the test, and the last values, through requantize_eight. In float the value is fl(fl(acc + bias) *
+// mul + zp), one fused rounding (within 2^-14 of the exact value as requantize_in_float has it, like AVX-512's),
+// clamped to one past the range. Fast: the caller vouches that every sum is within kRequantizeMaxSum in size and
+// |(sum + bias) * mul + zp| under 2^30 (no conversion overflows): the steps then test no sum's size and clamp
+// nothing before the saturating packs (values past the range saturate whichever way they round). The loop of 8
+// values a step it replaces cost 0.7-1 ns a value in a quantized MobileNetV2 on Zen 3 (a fifth of its time).
+template <bool Sub, bool Fast>
+__attribute__((target("avx2,fma"), always_inline)) inline void requantize_ymm_row(
+    const int32_t* acc, const int32_t* sub, int32_t row_sub, int64_t n, const RequantizeConstants& c, uint8_t* y) {
   const __m256i rs = _mm256_set1_epi32(row_sub);
+  // The integer bias less the row's term, added to acc - sub in one step (modulo 2^32, as the sums are taken).
+  const __m256i bias_less_row = _mm256_sub_epi32(c.bi, rs);
+  const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+  const __m256 flo = _mm256_add_ps(c.flo, c.zf), fhi = _mm256_add_ps(c.fhi, c.zf);  // lo - 1, hi + 1
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
   int64_t i = 0;
+  if (c.in_float)
+    while (i + 32 <= n) {
+      __m256i q[4], big = _mm256_setzero_si256();
+      __m256 dist = _mm256_setzero_ps();
+#pragma GCC unroll 4
+      for (int u = 0; u < 4; ++u) {
+        __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + i + 8 * u));
+        if (Sub) a = _mm256_sub_epi32(a, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sub + i + 8 * u)));
+        __m256 v;
+        if (Fast) {
+          v = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(a, Sub ? bias_less_row : c.bi)), c.mf, c.zf);
+        } else {
+          if (Sub) a = _mm256_sub_epi32(a, rs);
+          big = _mm256_max_epu32(big, _mm256_abs_epi32(a));  // (|INT32_MIN| stays 2^31 as unsigned)
+          v = _mm256_min_ps(
+              _mm256_max_ps(_mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(a, c.bi)), c.mf, c.zf), flo), fhi);
+        }
+        const __m256 r = _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        dist = _mm256_max_ps(dist, _mm256_and_ps(_mm256_sub_ps(v, r), abs_mask));
+        q[u] = _mm256_cvtps_epi32(r);  // (r holds an integer: exact under any MXCSR rounding)
+      }
+      // Some |sum| past max_sum: max(big, max_sum) != max_sum in some lane.
+      const bool too_big = !Fast && !_mm256_testc_si256(_mm256_cmpeq_epi32(_mm256_max_epu32(big, c.max_sum), c.max_sum),
+                                                        _mm256_set1_epi32(-1));
+      if (too_big || _mm256_movemask_ps(_mm256_cmp_ps(dist, c.margin, _CMP_GT_OQ)) != 0) {
+        for (int u = 0; u < 4; ++u)
+          requantize_eight<Sub>(acc + i + 8 * u, sub + (Sub ? i + 8 * u : 0), rs, c, y + i + 8 * u);
+        i += 32;
+        continue;
+      }
+      const __m256i w01 = _mm256_packs_epi32(q[0], q[1]), w23 = _mm256_packs_epi32(q[2], q[3]);
+      const __m256i bytes = _mm256_permutevar8x32_epi32(
+          c.is_signed ? _mm256_packs_epi16(w01, w23) : _mm256_packus_epi16(w01, w23), order);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + i), bytes);
+      i += 32;
+    }
   for (; i + 8 <= n; i += 8) requantize_eight<Sub>(acc + i, sub + (Sub ? i : 0), rs, c, y + i);
   if (i < n) {
     int32_t in[8] = {}, in_sub[8] = {};
@@ -163,11 +210,40 @@ __attribute__((target("avx2,fma"))) void requantize_ymm_loop(const int32_t* acc,
   }
 }
 
+// One row: the constants, then the loop for its form (Fast as requantize_ymm_row has it).
+__attribute__((target("avx2,fma"), always_inline)) inline void requantize_ymm_one(const int32_t* acc,
+                                                                                  const int32_t* sub, int32_t row_sub,
+                                                                                  int64_t n, double bias, double mul,
+                                                                                  int32_t zp, bool is_signed,
+                                                                                  uint8_t* y, bool bounded) {
+  const RequantizeConstants c = requantize_constants(bias, mul, zp, is_signed);
+  const bool fast =
+      bounded && c.in_float && (kRequantizeMaxSum + std::fabs(bias)) * std::fabs(mul) + std::abs(zp) < 1073741824.0;
+  if (sub) {
+    if (fast) requantize_ymm_row<true, true>(acc, sub, row_sub, n, c, y);
+    else requantize_ymm_row<true, false>(acc, sub, row_sub, n, c, y);
+  } else {
+    if (fast) requantize_ymm_row<false, true>(acc, nullptr, 0, n, c, y);
+    else requantize_ymm_row<false, false>(acc, nullptr, 0, n, c, y);
+  }
+}
+
 __attribute__((target("avx2,fma"))) void requantize_ymm(const int32_t* acc, const int32_t* sub, int32_t row_sub,
                                                         int64_t n, double bias, double mul, int32_t zp, bool is_signed,
-                                                        uint8_t* y, bool /*bounded: checked all the same*/) {
-  if (sub) requantize_ymm_loop<true>(acc, sub, row_sub, n, bias, mul, zp, is_signed, y);
-  else requantize_ymm_loop<false>(acc, nullptr, 0, n, bias, mul, zp, is_signed, y);
+                                                        uint8_t* y, bool bounded) {
+  requantize_ymm_one(acc, sub, row_sub, n, bias, mul, zp, is_signed, y, bounded);
+}
+
+// requantize_rows (elementwise_math_kernels.h): the rows in one call, the row loop inlined (no call through the
+// table per row).
+__attribute__((target("avx2,fma"))) void requantize_rows_ymm(const int32_t* acc, int64_t ld_acc, int64_t rows,
+                                                             int64_t n, const int32_t* bias, const double* mul,
+                                                             const char* bounded, int32_t zp, bool is_signed,
+                                                             uint8_t* y, int64_t ldy, const int32_t* sub,
+                                                             const int32_t* row_sub) {
+  for (int64_t r = 0; r < rows; ++r)
+    requantize_ymm_one(acc + r * ld_acc, sub, sub ? row_sub[r] : 0, n, bias[r], mul[r], zp, is_signed, y + r * ldy,
+                       bounded[r] != 0);
 }
 
 }  // namespace
@@ -180,6 +256,7 @@ const Kernels* kernels_avx2() {
     Kernels k = kAvx2;
     k.quantize_u8 = quantize_u8_packed;
     k.requantize = requantize_ymm;
+    k.requantize_rows = requantize_rows_ymm;
     if (platform::cpu_features().f16c) {
       k.half_from_float = half_from_float_f16c;
       k.float_from_half = float_from_half_f16c;
