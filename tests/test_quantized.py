@@ -351,8 +351,9 @@ def optimized_ops(model: onnx.ModelProto, feeds, tmp_path: Path, disabled=()):
     return got, optimized, [n.op_type for n in optimized.graph.node]
 
 
-# The integer GEMM paths with u8 x s8 quad kernels, where the QDQ fusion runs (simd::qgemm_has_quad_kernels).
-QUAD_QGEMM_PATHS = {"vnni", "vnni512", "amx"}
+# The integer GEMM paths where the QDQ fusion runs (simd::qgemm_int8_conv_fast): the u8 x s8 quad kernels and
+# AVX2's int16-pair kernel, where a quantized convolution is faster than the float one.
+FUSING_QGEMM_PATHS = {"avx2", "vnni", "vnni512", "amx"}
 
 
 @pytest.mark.parametrize("x_dtype", [np.uint8, np.int8])
@@ -361,15 +362,15 @@ QUAD_QGEMM_PATHS = {"vnni", "vnni512", "amx"}
 @pytest.mark.parametrize("group", [1, 8])
 def test_qdq_conv_becomes_qlinearconv(x_dtype, per_channel, bias, group, tmp_path):
     """DequantizeLinear(x), DequantizeLinear(int8 weights), [DequantizeLinear(int32 bias)], Conv,
-    QuantizeLinear run as one QLinearConv (onnxruntime's QDQ fusion) where the integer GEMM has quad kernels
-    (VNNI, AMX): the optimized graph has no Conv and no float DequantizeLinear of the weights; pionnx's
+    QuantizeLinear run as one QLinearConv (onnxruntime's QDQ fusion) where the integer GEMM path makes it faster
+    (VNNI, AMX, AVX2): the optimized graph has no Conv and no float DequantizeLinear of the weights; pionnx's
     output equals onnx.reference's QLinearConv on that graph exactly (its double requantization, zero point
     added before rounding). Elsewhere the graph keeps its Conv. Either way the output is within one
     quantization step of the graph as written, which disabled_optimizers=["QDQSelectorActionTransformer"]
     runs on any CPU (its Conv kept)."""
     m, feeds = qdq_conv_model(x_dtype, per_channel, bias, group)
     got, fused, ops = optimized_ops(m, feeds, tmp_path)
-    if pionnx.simd_info()["qgemm"] in QUAD_QGEMM_PATHS:
+    if pionnx.simd_info()["qgemm"] in FUSING_QGEMM_PATHS:
         assert ops == ["QuantizeLinear", "QLinearConv"], ops
         np.testing.assert_array_equal(got[0], onnx.reference.ReferenceEvaluator(fused).run(None, feeds)[0])
     else:
@@ -385,8 +386,8 @@ def test_qdq_conv_becomes_qlinearconv(x_dtype, per_channel, bias, group, tmp_pat
 
 def test_qdq_fusion_follows_the_integer_gemm_path(tmp_path):
     """With each integer GEMM path this CPU runs forced (PIONNX_QGEMM, one process each), a QDQ convolution
-    becomes QLinearConv exactly on the quad-kernel paths (VNNI, AMX), where it is faster than the float
-    convolution, and stays a Conv on the int16-pair ones (portable, SSE2, AVX2, NEON), where it is not."""
+    becomes QLinearConv exactly on the paths where it is faster than the float convolution (the quad kernels of
+    VNNI and AMX, AVX2's int16-pair kernel), and stays a Conv on the portable, SSE2 and NEON ones."""
     m, _ = qdq_conv_model(np.uint8, True, "int32")
     path = tmp_path / "qdq.onnx"
     path.write_bytes(m.SerializeToString())
@@ -405,7 +406,7 @@ def test_qdq_fusion_follows_the_integer_gemm_path(tmp_path):
             text=True,
             check=True,
         ).stdout.split()
-        assert out == [forced, str(forced in QUAD_QGEMM_PATHS)], out
+        assert out == [forced, str(forced in FUSING_QGEMM_PATHS)], out
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,14 @@ using pionnx::simd::QGemmArgs;
 namespace {
 
 // mode 0: C = product; 1: C += product (accumulate); 2: the float output
-// (Cf = float(product) * scale[j] + bias[j], MatMulIntegerToFloat's).
+// (Cf = float(product) * scale[j] + bias[j], MatMulIntegerToFloat's); 3: rows
+// handed over (QGemmArgs::row_out, QLinearConv's requantization), each sum
+// written to C here and counted (every one exactly once).
+struct RowsOut {
+  int32_t* C;
+  int64_t ldc, N;
+  std::vector<int>* seen;
+};
 bool check(int64_t M, int64_t N, int64_t K, bool a_signed, bool b_signed, bool per_channel, bool prepacked, int mode,
            std::mt19937& rng, pionnx::ThreadPool* pool) {
   std::uniform_int_distribution<int> byte(0, 255);
@@ -46,6 +53,23 @@ bool check(int64_t M, int64_t N, int64_t K, bool a_signed, bool b_signed, bool p
   for (auto& v : scale) v = real(rng) * 1e-3f;
   for (auto& v : bias) v = real(rng);
   if (mode == 2) q.Cf = Cf.data(), q.ldcf = ldcf, q.scale = scale.data(), q.scale_per_col = true, q.bias = bias.data();
+  std::vector<int> seen(static_cast<size_t>(M * N), 0);
+  const RowsOut rows_out{C.data(), ldc, N, &seen};
+  if (mode == 3) {
+    q.row_out = [](const void* ctx, int64_t i, int64_t rows, int64_t j, const int32_t* v, int64_t ldv, int64_t n,
+                   const int32_t* sub, const int32_t* row_sub) {
+      const auto* o = static_cast<const RowsOut*>(ctx);
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t t = 0; t < n; ++t) {
+          const uint32_t raw = static_cast<uint32_t>(v[r * ldv + t]) - static_cast<uint32_t>(sub ? sub[t] : 0) -
+                               static_cast<uint32_t>(row_sub ? row_sub[r] : 0);
+          o->C[(i + r) * o->ldc + j + t] = static_cast<int32_t>(raw);
+          ++(*o->seen)[static_cast<size_t>((i + r) * o->N + j + t)];
+        }
+    };
+    q.row_out_ctx = &rows_out;
+    q.C = nullptr;  // (the handed-over rows need none)
+  }
   // B packed beforehand, as a constant MatMulInteger weight is.
   const pionnx::simd::QGemmPackedB packed = prepacked ? pionnx::simd::qgemm_pack_b(q) : pionnx::simd::QGemmPackedB();
   if (prepacked) q.packed_b = &packed;
@@ -73,6 +97,12 @@ bool check(int64_t M, int64_t N, int64_t K, bool a_signed, bool b_signed, bool p
         continue;
       }
       if (mode == 1) want += 7;
+      if (mode == 3 && seen[static_cast<size_t>(i * N + j)] != 1) {
+        std::printf("  ROWS M=%lld N=%lld K=%lld prepacked=%d at (%lld,%lld): handed over %d times\n", (long long)M,
+                    (long long)N, (long long)K, prepacked, (long long)i, (long long)j,
+                    seen[static_cast<size_t>(i * N + j)]);
+        return false;
+      }
       if (C[i * ldc + j] != static_cast<int32_t>(want)) {
         std::printf(
             "  MISMATCH M=%lld N=%lld K=%lld a_signed=%d b_signed=%d prepacked=%d mode=%d at (%lld,%lld): "
@@ -115,18 +145,19 @@ int main(int argc, char** argv) {
   }
   std::mt19937 rng(5);
   pionnx::ThreadPool pool(2);
-  // The last two: a uint8 A read in place by the quad kernels (K % 64 == 0, M % 16 == 0) with a masked last
-  // column group, and a second row block of 16 rows.
+  // {272, 40, 64} and {48, 100, 128}: a uint8 A read in place by the quad kernels (K % 64 == 0, M % 16 == 0) with
+  // a masked last column group, and a second row block of 16 rows. The last two, for the handed-over rows of the
+  // int16-pair kernels (several groups of 32 rows, a last short one; depth blocks added; sub-blocks of columns).
   const int64_t shapes[][3] = {{1, 1, 1},        {4, 8, 2},      {5, 9, 3},      {7, 33, 17},    {16, 64, 64},
                                {3, 300, 41},     {37, 29, 53},   {64, 260, 300}, {1, 1000, 512}, {130, 7, 257},
-                               {128, 256, 1024}, {48, 100, 128}, {272, 40, 64}};
+                               {128, 256, 1024}, {48, 100, 128}, {272, 40, 64},  {70, 49, 600},  {99, 300, 17}};
   int runs = 0, failures = 0;
   for (const auto& s : shapes)
     for (int sa = 0; sa < 2; ++sa)
       for (int sb = 0; sb < 2; ++sb)
         for (int pc = 0; pc < 2; ++pc)
           for (int pk = 0; pk < 2; ++pk)
-            for (int mode = 0; mode < 3; ++mode)
+            for (int mode = 0; mode < 4; ++mode)
               for (pionnx::ThreadPool* p : {static_cast<pionnx::ThreadPool*>(nullptr), &pool}) {
                 ++runs;
                 if (!check(s[0], s[1], s[2], sa, sb, pc, pk, mode, rng, p)) ++failures;

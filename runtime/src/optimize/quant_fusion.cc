@@ -25,12 +25,12 @@
 // onnx.reference's QLinearConv) instead of a float convolution over dequantized copies and a QuantizeLinear. Not
 // to the bit: the float convolution sums in float and rounds y / y_scale, the integer one sums exactly and rounds
 // acc * (x_scale * w_scale / y_scale), so an output byte near a rounding tie can differ by one step (as
-// onnxruntime's does). The Extended level runs it, where the integer GEMM has u8 x s8 quad kernels (VNNI, AMX:
-// simd::qgemm_has_quad_kernels); with the int16-pair kernels (AVX2, SSE2, NEON) the integer convolution is slower
-// than the float one, and the graph keeps its float arithmetic, as disabled_optimizers=
-// ["QDQSelectorActionTransformer"] keeps it anywhere. So a QDQ model's bytes may differ by a step between a VNNI
-// machine and another (onnxruntime's differ between its kernels too); a model saved by optimized_model_filepath
-// holds only standard operators either way.
+// onnxruntime's does). The Extended level runs it where the integer convolution is faster than the float one
+// (simd::qgemm_int8_conv_fast: the u8 x s8 quad kernels of VNNI and AMX, and AVX2's int16-pair kernel); with the
+// portable, SSE2 and NEON int16-pair kernels (not measured faster) the graph keeps its float arithmetic, as
+// disabled_optimizers=["QDQSelectorActionTransformer"] keeps it anywhere. So a QDQ model's bytes may differ by a
+// step between an x86 machine with AVX2 and another (onnxruntime's differ between its kernels too); a model saved
+// by optimized_model_filepath holds only standard operators either way.
 #include "kernels/quant/qparams.h"  // is_q8
 #include "kernels/simd/qgemm.h"
 #include "optimize/graph_util.h"
@@ -72,7 +72,7 @@ bool q8_params(const Graph& g, const opt::GraphFacts& f, const Node& n, int64_t 
 }  // namespace
 
 bool fuse_qdq_conv(Graph& g, const OptimizeContext& ctx) {
-  if (!simd::qgemm_has_quad_kernels()) return false;
+  if (!simd::qgemm_int8_conv_fast()) return false;
   opt::GraphFacts f(g, ctx);
   std::vector<bool> drop(g.nodes.size(), false);
   bool changed = false;

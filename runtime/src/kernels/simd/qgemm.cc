@@ -84,6 +84,8 @@ QPairKernel pick_kernel() {
 
 const QQuadUKernel* const kQuad = pick_quad_kernel();
 const QPairKernel kKernel = pick_kernel();
+// The instruction set's packer for a per-tensor zero point, where its kernel is the one in use.
+const QPairPackB kPackB = kKernel == qgemm_kernel_avx2() ? qgemm_pack_b_avx2() : nullptr;
 
 template <typename T>
 void pack_b(const QGemmArgs& g, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int64_t ncp, int16_t* out) {
@@ -170,6 +172,12 @@ int64_t packed_offset(int64_t K, int64_t kb, int64_t nb) {
 }
 
 void pack_b_panel(const QGemmArgs& g, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int64_t ncp, int16_t* out) {
+  if (kPackB != nullptr && (g.b_zp == nullptr || !g.b_zp_per_col)) {
+    const int64_t elem = g.ldb * k0 + j0;  // (bytes: 8-bit B)
+    kPackB(static_cast<const uint8_t*>(g.B) + elem, g.ldb, g.b_signed, g.b_zp == nullptr ? 0 : g.b_zp[0], kc, nc, ncp,
+           out);
+    return;
+  }
   if (g.b_signed) pack_b<int8_t>(g, k0, kc, j0, nc, ncp, out);
   else pack_b<uint8_t>(g, k0, kc, j0, nc, ncp, out);
 }
@@ -257,6 +265,61 @@ void qgemm_block(const QGemmArgs& g, const PairA& A, int64_t i0, int64_t i1, int
     }
   }
   if (g.row_out && !g.accumulate) g.row_out(g.row_out_ctx, i0, i1 - i0, j0, sink.data(), nc, nc, nullptr, nullptr);
+}
+
+// qgemm_block where the rows are handed over (QGemmArgs::row_out, a quantized convolution's requantization) and B
+// is packed here: the column block in sub-blocks whose whole depth is packed at once (kRowsPanelBytes of panels),
+// each sub-block's rows in groups of kRowsGroup made by the kernel straight into the group's sums (a row kQNc
+// apart: the kernel's own output rows, no copy) and handed over while they are in the cache. A kernel call covers
+// as many strips as keep its part of the panel in L1 (kRowsCallBytes), not two: with a short depth (a 16- or
+// 24-channel 1x1 layer: 8 or 12 pairs a strip) the calls' fixed costs were most of the work. Depth past one block
+// (kKc) goes through acc and is added. qgemm_block copied every sum into a buffer of the whole task's rows and
+// handed them over at its end (a quantized MobileNetV2 on AVX2 spent a tenth of its time in that copy).
+constexpr int64_t kRowsGroup = 32;
+constexpr int64_t kRowsPanelBytes = 128 * 1024;
+constexpr int64_t kRowsCallBytes = 16 * 1024;
+
+void qgemm_block_rows(const QGemmArgs& g, const PairA& A, int64_t i0, int64_t i1, int64_t j0, int64_t nc,
+                      std::vector<int16_t>& bpanel) {
+  const int64_t nkb = (g.K + kKc - 1) / kKc;
+  const int64_t kslot = std::min(kKc, (g.K + 1) / 2 * 2);  // one depth block's pairs, as packed (even)
+  // Sub-block width: the whole depth's panels within kRowsPanelBytes, a multiple of kNr.
+  const int64_t wsub =
+      std::max(kNr, std::min((nc + kNr - 1) / kNr * kNr, kRowsPanelBytes / (2 * nkb * kslot) / kNr * kNr));
+  thread_local std::vector<int32_t> sums;
+  sums.resize(static_cast<size_t>(kRowsGroup * kQNc));
+  alignas(32) int32_t acc[kRows][kNc];
+  for (int64_t jb = 0; jb < nc; jb += wsub) {
+    const int64_t n = std::min(wsub, nc - jb), np = (n + kNr - 1) / kNr * kNr;
+    bpanel.resize(static_cast<size_t>(nkb * kslot * np));
+    for (int64_t kb = 0; kb < nkb; ++kb) {
+      const int64_t k0 = kb * kKc, kc = std::min(kKc, g.K - k0);
+      pack_b_panel(g, k0, kc, j0 + jb, n, np, bpanel.data() + kb * kslot * np);
+    }
+    for (int64_t ig = i0; ig < i1; ig += kRowsGroup) {
+      const int64_t ie = std::min(i1, ig + kRowsGroup);
+      for (int64_t kb = 0; kb < nkb; ++kb) {
+        const int64_t k0 = kb * kKc, kc = std::min(kKc, g.K - k0), kcp = (kc + 1) / 2 * 2;
+        const int16_t* panel = bpanel.data() + kb * kslot * np;
+        const int64_t wcall = std::max(kNr, std::min(np, kRowsCallBytes / (2 * kcp) / kNr * kNr));
+        for (int64_t js = 0; js < np; js += wcall) {
+          const int64_t w = std::min(wcall, np - js);
+          for (int64_t i = ig; i < ie; i += kRows) {
+            int32_t* rows = sums.data() + (i - ig) * kQNc + js;  // the group's sums hold whole kRows blocks
+            const int16_t* a = A.ptr + i * A.lda + k0;
+            if (kb == 0) {
+              kKernel(a, A.lda, kcp, panel + pair_index(kcp, 0, js), w, reinterpret_cast<int32_t(*)[kQNc]>(rows));
+              continue;
+            }
+            kKernel(a, A.lda, kcp, panel + pair_index(kcp, 0, js), w, acc);
+            for (int r = 0; r < kRows; ++r)
+              for (int64_t j = 0; j < w; ++j) rows[r * kQNc + j] += acc[r][j];
+          }
+        }
+      }
+      g.row_out(g.row_out_ctx, ig, ie - ig, j0 + jb, sums.data(), kQNc, n, nullptr, nullptr);
+    }
+  }
 }
 
 // qgemm_block for the VNNI kernel: with A' = A (+128 if int8) and
@@ -456,7 +519,9 @@ void qgemm(const QGemmArgs& g_in, ThreadPool* pool) {
   // (Not zeroed: the first depth block stores, an empty depth is cleared below.)
   QGemmArgs gp = g_in;
   std::unique_ptr<int32_t[]> scratch_c;
-  if (gp.C == nullptr && !(gp.row_out && gp.K <= 0) && (gp.K <= 0 || (kQuad == nullptr && gp.K > kKc))) {
+  // (qgemm_block_rows, the int16-pair kernels' path for handed-over rows, keeps its partial sums itself.)
+  const bool pair_rows = kQuad == nullptr && gp.row_out && !gp.accumulate && !gp.packed_b;
+  if (gp.C == nullptr && !(gp.row_out && gp.K <= 0) && (gp.K <= 0 || (kQuad == nullptr && gp.K > kKc && !pair_rows))) {
     scratch_c.reset(new int32_t[static_cast<size_t>(gp.M * gp.N)]);
     gp.C = scratch_c.get();
     gp.ldc = gp.N;
@@ -539,6 +604,7 @@ void qgemm(const QGemmArgs& g_in, ThreadPool* pool) {
       const int64_t i0 = mb * mc, i1 = std::min(g.M, i0 + mc);
       const int64_t j0 = nb * ncol, nc = std::min(ncol, g.N - j0);
       if (kQuad != nullptr) qgemm_block_vnni(gp, vnni_a, i0, i1, j0, nc, bpanel);
+      else if (pair_rows) qgemm_block_rows(gp, pair_a, i0, i1, j0, nc, bpanel);
       else qgemm_block(gp, pair_a, i0, i1, j0, nc, bpanel);
     }
   };
@@ -602,7 +668,7 @@ QGemmPackedB qgemm_pack_b(const QGemmArgs& g) {
 
 const char* qgemm_isa() { return qgemm_paths().active.c_str(); }
 
-bool qgemm_has_quad_kernels() { return kQuad != nullptr; }
+bool qgemm_int8_conv_fast() { return kQuad != nullptr || (kKernel != nullptr && kKernel == qgemm_kernel_avx2()); }
 
 }  // namespace simd
 }  // namespace pionnx

@@ -120,10 +120,10 @@ void qgemm(const QGemmArgs& args, ThreadPool* pool = nullptr);
 // Name of the micro-kernel in use: "generic", "neon", "sse2", "avx2", "vnni", "vnni512", "amx".
 const char* qgemm_isa();
 
-// Whether the active path multiplies u8 x s8 quads (VNNI, AMX): where it does, a quantized convolution beats the
-// float one it stands for (a QDQ MobileNetV2 0.78 of its float form's time), elsewhere the int16-pair kernels do
-// not (1.2 on AVX2), so the QDQ fusion (optimize/quant_fusion.cc) runs only here.
-bool qgemm_has_quad_kernels();
+// Whether a quantized convolution on the active path beats the float one it stands for, so the QDQ fusion
+// (optimize/quant_fusion.cc) runs: the quad kernels (a QDQ MobileNetV2 0.78 of its float form's time on a VNNI
+// Xeon) and AVX2's int16-pair kernel (0.85 on an AMD EPYC Zen 3), not the portable, SSE2 or NEON ones.
+bool qgemm_int8_conv_fast();
 
 }  // namespace simd
 }  // namespace pionnx

@@ -9,6 +9,7 @@
 #include <immintrin.h>
 
 #include <cstring>
+#include <type_traits>
 
 #include "platform/cpu_features.h"
 
@@ -62,9 +63,48 @@ __attribute__((target("avx2"))) void kernel_avx2(const int16_t* a, int64_t lda, 
   }
 }
 
+// QPairPackB: two depth rows at a time, 16 columns a step (one strip's depth pair): the rows' bytes interleaved
+// (punpck), widened to int16 and the zero point taken off, two 32-byte stores. The last row of an odd kc and the
+// columns of a last partial strip one value at a time; padding zero. The portable packer's loop, compiled for
+// baseline x86, was a tenth of a quantized MobileNetV2's time on this path.
+template <typename T>
+__attribute__((target("avx2"))) void pack_b_rows(const T* B, int64_t ldb, int32_t zp, int64_t kc, int64_t nc,
+                                                 int64_t ncp, int16_t* out) {
+  const int64_t kcp = (kc + 1) / 2 * 2, full = nc / kQStrip * kQStrip;
+  if (full != ncp || kc != kcp) std::memset(out, 0, sizeof(int16_t) * static_cast<size_t>(kcp * ncp));
+  const __m256i z = _mm256_set1_epi16(static_cast<int16_t>(zp));
+  int64_t k = 0;
+  for (; k + 2 <= kc; k += 2) {
+    const T* r0 = B + k * ldb;
+    const T* r1 = r0 + ldb;
+    int16_t* dst = out + pair_index(kcp, k / 2, 0);
+    for (int64_t s = 0; s < full; s += kQStrip, dst += kcp * kQStrip) {
+      const __m128i x0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(r0 + s));
+      const __m128i x1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(r1 + s));
+      const __m128i lo = _mm_unpacklo_epi8(x0, x1), hi = _mm_unpackhi_epi8(x0, x1);
+      const __m256i wl = std::is_signed<T>::value ? _mm256_cvtepi8_epi16(lo) : _mm256_cvtepu8_epi16(lo);
+      const __m256i wh = std::is_signed<T>::value ? _mm256_cvtepi8_epi16(hi) : _mm256_cvtepu8_epi16(hi);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), _mm256_sub_epi16(wl, z));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + kQStrip), _mm256_sub_epi16(wh, z));
+    }
+  }
+  for (int64_t kk = 0; kk < kc; ++kk) {
+    const T* src = B + kk * ldb;
+    for (int64_t j = kk < k ? full : 0; j < nc; ++j)
+      out[pair_index(kcp, kk / 2, j) + kk % 2] = static_cast<int16_t>(src[j] - zp);
+  }
+}
+
+__attribute__((target("avx2"))) void pack_b_avx2(const void* B, int64_t ldb, bool b_signed, int32_t zp, int64_t kc,
+                                                 int64_t nc, int64_t ncp, int16_t* out) {
+  if (b_signed) pack_b_rows(static_cast<const int8_t*>(B), ldb, zp, kc, nc, ncp, out);
+  else pack_b_rows(static_cast<const uint8_t*>(B), ldb, zp, kc, nc, ncp, out);
+}
+
 }  // namespace
 
 QPairKernel qgemm_kernel_avx2() { return platform::cpu_features().avx2 ? kernel_avx2 : nullptr; }
+QPairPackB qgemm_pack_b_avx2() { return platform::cpu_features().avx2 ? pack_b_avx2 : nullptr; }
 
 }  // namespace simd
 }  // namespace pionnx
@@ -74,6 +114,7 @@ QPairKernel qgemm_kernel_avx2() { return platform::cpu_features().avx2 ? kernel_
 namespace pionnx {
 namespace simd {
 QPairKernel qgemm_kernel_avx2() { return nullptr; }
+QPairPackB qgemm_pack_b_avx2() { return nullptr; }
 }  // namespace simd
 }  // namespace pionnx
 

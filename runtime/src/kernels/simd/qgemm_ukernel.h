@@ -30,6 +30,12 @@ inline int64_t pair_index(int64_t kcp, int64_t kp, int64_t j) {
 using QPairKernel = void (*)(const int16_t* a, int64_t lda, int64_t kcp, const int16_t* b, int64_t ncp,
                              int32_t (*acc)[kQNc]);
 
+// Packs kc rows of nc columns of 8-bit B (B at the block's first element, leading dimension ldb; int8 when
+// b_signed) less one zero point into the int16-pair layout above, kc rounded up to even and nc up to ncp with
+// zeros (an instruction set's packer; the driver's portable one takes per-column zero points too).
+using QPairPackB = void (*)(const void* B, int64_t ldb, bool b_signed, int32_t zp, int64_t kc, int64_t nc, int64_t ncp,
+                            int16_t* out);
+
 // The u8 x s8 quad kernels (VNNI vpdpbusd, AMX tdpbusd): A rows as uint8
 // with leading dimension lda, m of them (a multiple of the kernel's
 // row_align; rows past the product's are zero), B as int8 with depth in
@@ -97,6 +103,7 @@ void row_sums_avx2(const uint8_t* a, int64_t lda, int64_t rows, int64_t K, int32
 // (platform::cpu_features().neon).
 QPairKernel qgemm_kernel_sse2();
 QPairKernel qgemm_kernel_avx2();
+QPairPackB qgemm_pack_b_avx2();  // (nullptr where qgemm_kernel_avx2 is)
 QPairKernel qgemm_kernel_neon();
 const QQuadUKernel* qgemm_ukernel_vnni();     // 256-bit AVX512-VL registers
 const QQuadUKernel* qgemm_ukernel_vnni512();  // 512-bit registers
