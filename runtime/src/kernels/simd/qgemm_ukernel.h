@@ -19,8 +19,8 @@ constexpr int kQRows = 4;      // rows of A per micro-kernel call
 // depth rows a panel width apart, on a few L1 sets). Element (kp, j, t) =
 // B[k0 + 2 kp + t][j0 + j] - zp at b[pair_index(kcp, kp, j) + t]; A rows
 // are int16 (zero point subtracted) at a + r * lda, kcp (even) of them read;
-// ncp is a multiple of 32 (a call may cover part of a panel: b at a strip's
-// start, ncp its width). Padding is zero.
+// ncp is a multiple of kQStrip (a call may cover part of a panel: b at a
+// strip's start, ncp its width). Padding is zero.
 //
 //   acc[r][0 .. ncp) = sum_k a[r * lda + k] * B(k, j)   for kQRows rows.
 constexpr int64_t kQStrip = 16;
