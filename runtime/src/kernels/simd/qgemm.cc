@@ -84,8 +84,9 @@ QPairKernel pick_kernel() {
 
 const QQuadUKernel* const kQuad = pick_quad_kernel();
 const QPairKernel kKernel = pick_kernel();
-// The instruction set's packer for a per-tensor zero point, where its kernel is the one in use.
+// The instruction set's packer (for a per-tensor zero point) and float finish, where its kernel is the one in use.
 const QPairPackB kPackB = kKernel == qgemm_kernel_avx2() ? qgemm_pack_b_avx2() : nullptr;
+const QPairFinishFloat kFinishFloat = kKernel == qgemm_kernel_avx2() ? qgemm_finish_float_avx2() : nullptr;
 
 template <typename T>
 void pack_b(const QGemmArgs& g, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int64_t ncp, int16_t* out) {
@@ -267,14 +268,16 @@ void qgemm_block(const QGemmArgs& g, const PairA& A, int64_t i0, int64_t i1, int
   if (g.row_out && !g.accumulate) g.row_out(g.row_out_ctx, i0, i1 - i0, j0, sink.data(), nc, nc, nullptr, nullptr);
 }
 
-// qgemm_block where the rows are handed over (QGemmArgs::row_out, a quantized convolution's requantization) and B
-// is packed here: the column block in sub-blocks whose whole depth is packed at once (kRowsPanelBytes of panels),
+// qgemm_block where the finished rows are handed over (QGemmArgs::row_out, a quantized convolution's
+// requantization) or written as floats (Cf, MatMulIntegerToFloat), neither accumulated: the column block in
+// sub-blocks whose whole depth is packed at once (kRowsPanelBytes of panels; a prepacked B's panels as they are),
 // each sub-block's rows in groups of kRowsGroup made by the kernel straight into the group's sums (a row kQNc
-// apart: the kernel's own output rows, no copy) and handed over while they are in the cache. A kernel call covers
-// as many strips as keep its part of the panel in L1 (kRowsCallBytes), not two: with a short depth (a 16- or
+// apart: the kernel's own output rows, no copy) and finished while they are in the cache. A kernel call covers as
+// many strips as keep its part of the panel in L1 (kRowsCallBytes), not two: with a short depth (a 16- or
 // 24-channel 1x1 layer: 8 or 12 pairs a strip) the calls' fixed costs were most of the work. Depth past one block
 // (kKc) goes through acc and is added. qgemm_block copied every sum into a buffer of the whole task's rows and
-// handed them over at its end (a quantized MobileNetV2 on AVX2 spent a tenth of its time in that copy).
+// handed them over at its end (a quantized MobileNetV2 on AVX2 spent a tenth of its time in that copy), and
+// wrote floats 4 rows x 32 columns at a time.
 constexpr int64_t kRowsGroup = 32;
 constexpr int64_t kRowsPanelBytes = 128 * 1024;
 constexpr int64_t kRowsCallBytes = 16 * 1024;
@@ -283,25 +286,32 @@ void qgemm_block_rows(const QGemmArgs& g, const PairA& A, int64_t i0, int64_t i1
                       std::vector<int16_t>& bpanel) {
   const int64_t nkb = (g.K + kKc - 1) / kKc;
   const int64_t kslot = std::min(kKc, (g.K + 1) / 2 * 2);  // one depth block's pairs, as packed (even)
+  const QGemmPackedB* pk = g.packed_b;                     // (its panels: j0 a multiple of kPackNc, nc at most kPackNc)
   // Sub-block width: the whole depth's panels within kRowsPanelBytes, a multiple of kNr.
   const int64_t wsub =
-      std::max(kNr, std::min((nc + kNr - 1) / kNr * kNr, kRowsPanelBytes / (2 * nkb * kslot) / kNr * kNr));
+      pk ? nc : std::max(kNr, std::min((nc + kNr - 1) / kNr * kNr, kRowsPanelBytes / (2 * nkb * kslot) / kNr * kNr));
   thread_local std::vector<int32_t> sums;
   sums.resize(static_cast<size_t>(kRowsGroup * kQNc));
   alignas(32) int32_t acc[kRows][kNc];
   for (int64_t jb = 0; jb < nc; jb += wsub) {
     // Whole strips only (a 196-column map's last call 16 columns wide, not 32: 6 % less padding on 14x14 maps).
-    const int64_t n = std::min(wsub, nc - jb), np = (n + kQStrip - 1) / kQStrip * kQStrip;
-    bpanel.resize(static_cast<size_t>(nkb * kslot * np));
-    for (int64_t kb = 0; kb < nkb; ++kb) {
-      const int64_t k0 = kb * kKc, kc = std::min(kKc, g.K - k0);
-      pack_b_panel(g, k0, kc, j0 + jb, n, np, bpanel.data() + kb * kslot * np);
+    const int64_t n = std::min(wsub, nc - jb);
+    const int64_t np = pk ? (n + kNr - 1) / kNr * kNr : (n + kQStrip - 1) / kQStrip * kQStrip;
+    auto panel_of = [&](int64_t kb) -> const int16_t* {
+      return pk ? pk->data.data() + packed_offset(g.K, kb, j0 / kPackNc) : bpanel.data() + kb * kslot * np;
+    };
+    if (!pk) {
+      bpanel.resize(static_cast<size_t>(nkb * kslot * np));
+      for (int64_t kb = 0; kb < nkb; ++kb) {
+        const int64_t k0 = kb * kKc, kc = std::min(kKc, g.K - k0);
+        pack_b_panel(g, k0, kc, j0 + jb, n, np, bpanel.data() + kb * kslot * np);
+      }
     }
     for (int64_t ig = i0; ig < i1; ig += kRowsGroup) {
       const int64_t ie = std::min(i1, ig + kRowsGroup);
       for (int64_t kb = 0; kb < nkb; ++kb) {
         const int64_t k0 = kb * kKc, kc = std::min(kKc, g.K - k0), kcp = (kc + 1) / 2 * 2;
-        const int16_t* panel = bpanel.data() + kb * kslot * np;
+        const int16_t* panel = panel_of(kb);
         const int64_t wcall = std::max(kNr, std::min(np, kRowsCallBytes / (2 * kcp) / kNr * kNr));
         for (int64_t js = 0; js < np; js += wcall) {
           const int64_t w = std::min(wcall, np - js);
@@ -318,7 +328,12 @@ void qgemm_block_rows(const QGemmArgs& g, const PairA& A, int64_t i0, int64_t i1
           }
         }
       }
-      g.row_out(g.row_out_ctx, ig, ie - ig, j0 + jb, sums.data(), kQNc, n, nullptr, nullptr);
+      if (g.row_out) g.row_out(g.row_out_ctx, ig, ie - ig, j0 + jb, sums.data(), kQNc, n, nullptr, nullptr);
+      else if (kFinishFloat)
+        kFinishFloat(sums.data(), kQNc, ie - ig, n, g.scale_per_col ? g.scale + j0 + jb : g.scale, g.scale_per_col,
+                     g.bias ? g.bias + j0 + jb : nullptr, g.Cf + ig * g.ldcf + j0 + jb, g.ldcf);
+      else
+        for (int64_t i = ig; i < ie; ++i) store_float(g, i, j0 + jb, n, sums.data() + (i - ig) * kQNc, nullptr);
     }
   }
 }
@@ -520,8 +535,13 @@ void qgemm(const QGemmArgs& g_in, ThreadPool* pool) {
   // (Not zeroed: the first depth block stores, an empty depth is cleared below.)
   QGemmArgs gp = g_in;
   std::unique_ptr<int32_t[]> scratch_c;
-  // (qgemm_block_rows, the int16-pair kernels' path for handed-over rows, keeps its partial sums itself.)
-  const bool pair_rows = kQuad == nullptr && gp.row_out && !gp.accumulate && !gp.packed_b;
+  // A prepacked B (the active path's layout) has panels kPackNc wide.
+  if (gp.packed_b && ((kQuad != nullptr ? gp.packed_b->quads.empty() : gp.packed_b->data.empty()) ||
+                      gp.packed_b->K != gp.K || gp.packed_b->N != gp.N))
+    gp.packed_b = nullptr;
+  // (qgemm_block_rows, the int16-pair kernels' path for rows handed over or written as floats, keeps its partial
+  // sums itself.)
+  const bool pair_rows = kQuad == nullptr && (gp.row_out || gp.Cf) && !gp.accumulate;
   if (gp.C == nullptr && !(gp.row_out && gp.K <= 0) && (gp.K <= 0 || (kQuad == nullptr && gp.K > kKc && !pair_rows))) {
     scratch_c.reset(new int32_t[static_cast<size_t>(gp.M * gp.N)]);
     gp.C = scratch_c.get();
@@ -541,10 +561,6 @@ void qgemm(const QGemmArgs& g_in, ThreadPool* pool) {
     return;
   }
   const int threads = pool ? pool->size() : 1;
-  // A prepacked B (the active path's layout) has panels kPackNc wide.
-  if (gp.packed_b && ((kQuad != nullptr ? gp.packed_b->quads.empty() : gp.packed_b->data.empty()) ||
-                      gp.packed_b->K != g.K || gp.packed_b->N != g.N))
-    gp.packed_b = nullptr;
   // Rows per task: kMc, or with a prepacked B (no panel packed per task) and
   // a few rows over several threads, a thread's share of them in multiples of
   // 32, so the tasks split the rows first: the calling thread takes the front

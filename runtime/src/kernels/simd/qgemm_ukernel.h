@@ -104,6 +104,12 @@ void row_sums_avx2(const uint8_t* a, int64_t lda, int64_t rows, int64_t K, int32
 QPairKernel qgemm_kernel_sse2();
 QPairKernel qgemm_kernel_avx2();
 QPairPackB qgemm_pack_b_avx2();  // (nullptr where qgemm_kernel_avx2 is)
+// The int16-pair path's float finish (QGemmArgs::Cf) for a block of rows: out[r * ldout + j] =
+// float(acc[r * ldacc + j]) * scale[scale_per_col ? j : 0] (+ bias[j]), multiplied and added as two roundings
+// (the driver's store_float's bits); nullptr where qgemm_kernel_avx2 is.
+using QPairFinishFloat = void (*)(const int32_t* acc, int64_t ldacc, int64_t rows, int64_t n, const float* scale,
+                                  bool scale_per_col, const float* bias, float* out, int64_t ldout);
+QPairFinishFloat qgemm_finish_float_avx2();
 QPairKernel qgemm_kernel_neon();
 const QQuadUKernel* qgemm_ukernel_vnni();     // 256-bit AVX512-VL registers
 const QQuadUKernel* qgemm_ukernel_vnni512();  // 512-bit registers
