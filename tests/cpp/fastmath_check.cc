@@ -269,58 +269,65 @@ int main() {
   // requantize_rows_block (a block of an integer GEMM's rows in one call: the AVX-512 table's own loop over them)
   // against double arithmetic: each row its own bias, multiplier (ties, near-ties, no float) and bounded flag,
   // raw sums with column and row terms, rows ld apart with values between them that must not be read into the
-  // output, row lengths short of a step, whole steps, and steps and a tail.
+  // output, row lengths short of a step, whole steps, and steps and a tail; output rows with a gap between them
+  // (left as it is) and end to end (AVX2's tails then run on into the next row: 8 bytes past the last row are
+  // checked untouched).
   {
     const double muls[] = {0.5, static_cast<double>(0.1f), 0.0371, 1.0 / 3, 1.0 / 512, 1.0 / 65536};
     for (bool is_signed : {false, true})
-      for (int64_t n : {int64_t{5}, int64_t{49}, int64_t{64}, int64_t{130}}) {
-        const int64_t rows = 6, ld = n + 3, ldy = n + 2;
-        std::vector<int32_t> want_sum(static_cast<size_t>(rows * ld)), raw(want_sum.size()),
-            sub(static_cast<size_t>(n));
-        std::vector<int32_t> bias(rows), row_sub(rows);
-        std::vector<double> mul(rows);
-        std::vector<char> bounded(rows);
-        for (int64_t j = 0; j < n; ++j) sub[j] = static_cast<int32_t>((j * 7919) % 20011) - 10000;
-        for (int64_t r = 0; r < rows; ++r) {
-          bias[r] = static_cast<int32_t>(r * 37) - 90;
-          row_sub[r] = static_cast<int32_t>(r * 1013) - 2500;
-          mul[r] = muls[r];
-          // Bounded rows hold small sums (as a convolution vouches); the others some past 2^23.
-          bounded[r] = r % 2 == 0;
-          for (int64_t j = 0; j < ld; ++j) {
-            const int64_t t = r * ld + j;
-            const int32_t v =
-                bounded[r] ? static_cast<int32_t>((t * 31) % 4001) - 2000
-                           : (j % 9 == 0 ? 8388608 + static_cast<int32_t>(t) : static_cast<int32_t>(t * 3) - 400);
-            want_sum[t] = v;
-            raw[t] = static_cast<int32_t>(static_cast<uint32_t>(v) + static_cast<uint32_t>(j < n ? sub[j] : 0) +
-                                          static_cast<uint32_t>(row_sub[r]));
+      for (int64_t n : {int64_t{1}, int64_t{5}, int64_t{49}, int64_t{64}, int64_t{130}})
+        for (int64_t gap : {int64_t{2}, int64_t{0}}) {
+          const int64_t rows = 6, ld = n + 3, ldy = n + gap;
+          std::vector<int32_t> want_sum(static_cast<size_t>(rows * ld)), raw(want_sum.size()),
+              sub(static_cast<size_t>(n));
+          std::vector<int32_t> bias(rows), row_sub(rows);
+          std::vector<double> mul(rows);
+          std::vector<char> bounded(rows);
+          for (int64_t j = 0; j < n; ++j) sub[j] = static_cast<int32_t>((j * 7919) % 20011) - 10000;
+          for (int64_t r = 0; r < rows; ++r) {
+            bias[r] = static_cast<int32_t>(r * 37) - 90;
+            row_sub[r] = static_cast<int32_t>(r * 1013) - 2500;
+            mul[r] = muls[r];
+            // Bounded rows hold small sums (as a convolution vouches); the others some past 2^23.
+            bounded[r] = r % 2 == 0;
+            for (int64_t j = 0; j < ld; ++j) {
+              const int64_t t = r * ld + j;
+              const int32_t v =
+                  bounded[r] ? static_cast<int32_t>((t * 31) % 4001) - 2000
+                             : (j % 9 == 0 ? 8388608 + static_cast<int32_t>(t) : static_cast<int32_t>(t * 3) - 400);
+              want_sum[t] = v;
+              raw[t] = static_cast<int32_t>(static_cast<uint32_t>(v) + static_cast<uint32_t>(j < n ? sub[j] : 0) +
+                                            static_cast<uint32_t>(row_sub[r]));
+            }
+          }
+          for (int32_t zp : is_signed ? std::vector<int32_t>{-3, 0} : std::vector<int32_t>{0, 128}) {
+            std::vector<uint8_t> y(static_cast<size_t>(rows * ldy + 8), 0xA5), y2(y.size(), 0xA5);
+            fm::requantize_rows_block(raw.data(), ld, rows, n, bias.data(), mul.data(), bounded.data(), zp, is_signed,
+                                      y.data(), ldy, sub.data(), row_sub.data());
+            fm::requantize_rows_block(want_sum.data(), ld, rows, n, bias.data(), mul.data(), bounded.data(), zp,
+                                      is_signed, y2.data(), ldy, nullptr, nullptr);
+            for (int64_t r = 0; r < rows; ++r)
+              for (int64_t j = 0; j < ldy; ++j) {
+                const uint8_t got = y[r * ldy + j], got2 = y2[r * ldy + j];
+                if (j >= n) {  // between the rows: untouched
+                  expect("requantize_rows (gap)", 0.f, got, 0xA5, 0, 0);
+                  expect("requantize_rows (gap)", 0.f, got2, 0xA5, 0, 0);
+                  continue;
+                }
+                const double lo = is_signed ? -128 : 0, hi = is_signed ? 127 : 255;
+                const double s = want_sum[r * ld + j];
+                const double want = std::min(hi, std::max(lo, std::nearbyint((s + bias[r]) * mul[r] + zp)));
+                expect("requantize_rows (raw, terms)", static_cast<float>(s),
+                       static_cast<float>(is_signed ? static_cast<int8_t>(got) : got), want, 0, 0);
+                expect("requantize_rows", static_cast<float>(s),
+                       static_cast<float>(is_signed ? static_cast<int8_t>(got2) : got2), want, 0, 0);
+              }
+            for (int64_t t = rows * ldy; t < rows * ldy + 8; ++t) {
+              expect("requantize_rows (past the end)", 0.f, y[t], 0xA5, 0, 0);
+              expect("requantize_rows (past the end)", 0.f, y2[t], 0xA5, 0, 0);
+            }
           }
         }
-        for (int32_t zp : is_signed ? std::vector<int32_t>{-3, 0} : std::vector<int32_t>{0, 128}) {
-          std::vector<uint8_t> y(static_cast<size_t>(rows * ldy), 0xA5), y2(y.size(), 0xA5);
-          fm::requantize_rows_block(raw.data(), ld, rows, n, bias.data(), mul.data(), bounded.data(), zp, is_signed,
-                                    y.data(), ldy, sub.data(), row_sub.data());
-          fm::requantize_rows_block(want_sum.data(), ld, rows, n, bias.data(), mul.data(), bounded.data(), zp,
-                                    is_signed, y2.data(), ldy, nullptr, nullptr);
-          for (int64_t r = 0; r < rows; ++r)
-            for (int64_t j = 0; j < ldy; ++j) {
-              const uint8_t got = y[r * ldy + j], got2 = y2[r * ldy + j];
-              if (j >= n) {  // between the rows: untouched
-                expect("requantize_rows (gap)", 0.f, got, 0xA5, 0, 0);
-                expect("requantize_rows (gap)", 0.f, got2, 0xA5, 0, 0);
-                continue;
-              }
-              const double lo = is_signed ? -128 : 0, hi = is_signed ? 127 : 255;
-              const double s = want_sum[r * ld + j];
-              const double want = std::min(hi, std::max(lo, std::nearbyint((s + bias[r]) * mul[r] + zp)));
-              expect("requantize_rows (raw, terms)", static_cast<float>(s),
-                     static_cast<float>(is_signed ? static_cast<int8_t>(got) : got), want, 0, 0);
-              expect("requantize_rows", static_cast<float>(s),
-                     static_cast<float>(is_signed ? static_cast<int8_t>(got2) : got2), want, 0, 0);
-            }
-        }
-      }
   }
 
   // The quantized depthwise convolution's conversions: every 8-bit value, both signednesses, minus a zero point,
@@ -351,8 +358,11 @@ int main() {
       for (int64_t cols : {int64_t{1}, int64_t{7}, int64_t{16}, int64_t{17}, int64_t{56}})
         for (int64_t stride : {cols, cols + 1}) {
           const int64_t rows = 5;
-          std::vector<float> f(static_cast<size_t>(rows * stride), -1.5f);
+          // (8 more values past the last row's stride: left as they are too.)
+          std::vector<float> f(static_cast<size_t>(rows * stride + 8), -1.5f);
           fm::float_from_q8_rows(bytes.data(), rows, cols, is_signed, 7.0f, f.data(), stride);
+          for (int64_t t = rows * stride; t < rows * stride + 8; ++t)
+            expect("float_from_q8_rows (past the end)", static_cast<float>(t), f[t], -1.5, 0, 0);
           for (int64_t r = 0; r < rows; ++r)
             for (int64_t c = 0; c < stride; ++c) {
               const uint8_t b = bytes[static_cast<size_t>(r * cols + c)];

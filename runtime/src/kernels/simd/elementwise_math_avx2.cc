@@ -80,6 +80,64 @@ __attribute__((target("avx2,f16c"))) void float_from_half_f16c(const uint16_t* x
   }
 }
 
+// float_from_q8 and int32_from_float (elementwise_math_kernels.h) 8 values a step, a row's last ones in one more
+// step: the table's loops left up to 7 values a row to a scalar tail, all of a 7-wide row (a quantized
+// MobileNetV2's depthwise planes, 7 to 112 wide, are converted a row at a time into a padded grid and read back from
+// one: together 10 % of its time on Zen 3). A tail's vector reads past the row where the data goes on (bytes of the
+// next rows; the grid's gap), and writes a whole vector where what follows is this call's own: the rest of the row's
+// stride read and kept (float_from_q8's gap, which the caller may hold zeros in), the next row's first values, which
+// it writes after. Only where the data ends within the vector are masks used (AMD's masked stores are slow: with one
+// on every row the two loops took half again as long).
+__attribute__((target("avx2"))) inline __m256 float_of_bytes(__m128i b, bool is_signed, __m256 off) {
+  return _mm256_sub_ps(_mm256_cvtepi32_ps(is_signed ? _mm256_cvtepi8_epi32(b) : _mm256_cvtepu8_epi32(b)), off);
+}
+
+__attribute__((target("avx2"))) inline __m256i first_lanes(int64_t k) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int32_t>(k)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+__attribute__((target("avx2"))) void float_from_q8_ymm(const uint8_t* x, int64_t rows, int64_t cols, bool is_signed,
+                                                       float offset, float* y, int64_t y_stride) {
+  if (y_stride == cols) cols *= rows, rows = 1;
+  const __m256 off = _mm256_set1_ps(offset);
+  for (int64_t r = 0; r < rows; ++r, x += cols, y += y_stride) {
+    int64_t i = 0;
+    for (; i + 8 <= cols; i += 8)
+      _mm256_storeu_ps(y + i, float_of_bytes(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(x + i)), is_signed, off));
+    if (i == cols) continue;
+    __m128i b;
+    if ((rows - r) * cols - i >= 8) {  // x's bytes go on for a whole step
+      b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(x + i));
+    } else {
+      uint8_t tail[8] = {};
+      std::memcpy(tail, x + i, static_cast<size_t>(cols - i));
+      b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(tail));
+    }
+    const __m256 v = float_of_bytes(b, is_signed, off);
+    const __m256i m = first_lanes(cols - i);
+    if ((rows - 1 - r) * y_stride + cols - i >= 8)  // y goes on: the lanes past the row keep what is there
+      _mm256_storeu_ps(y + i, _mm256_blendv_ps(_mm256_loadu_ps(y + i), v, _mm256_castsi256_ps(m)));
+    else _mm256_maskstore_ps(y + i, m, v);
+  }
+}
+
+__attribute__((target("avx2"))) void int32_from_float_ymm(const float* x, int64_t rows, int64_t cols, int64_t x_stride,
+                                                          int32_t* y) {
+  if (x_stride == cols) cols *= rows, rows = 1;
+  for (int64_t r = 0; r < rows; ++r, x += x_stride, y += cols) {
+    int64_t i = 0;
+    for (; i + 8 <= cols; i += 8)
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + i), _mm256_cvttps_epi32(_mm256_loadu_ps(x + i)));
+    if (i == cols) continue;
+    const __m256i m = first_lanes(cols - i);
+    const bool x_on = (rows - 1 - r) * x_stride + cols - i >= 8;
+    const __m256i v = _mm256_cvttps_epi32(x_on ? _mm256_loadu_ps(x + i) : _mm256_maskload_ps(x + i, m));
+    if ((rows - 1 - r) * cols + cols - i >= 8)  // the lanes past the row: the next row's, written after this
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + i), v);
+    else _mm256_maskstore_epi32(y + i, m, v);
+  }
+}
+
 // requantize (elementwise_math_kernels.h) 8 sums a step: in float where requantize_in_float allows and no lane is
 // near a tie (rounded by vroundps, half to even), else in two 4-double vectors with the zero point added, rounded
 // half to even by vroundpd (explicit, not MXCSR's); converted, the range applied in int32, narrowed by saturating
@@ -154,8 +212,11 @@ __attribute__((target("avx2,fma"), always_inline)) inline void requantize_eight(
 // nothing before the saturating packs (values past the range saturate whichever way they round). The loop of 8
 // values a step it replaces cost 0.7-1 ns a value in a quantized MobileNetV2 on Zen 3 (a fifth of its time).
 template <bool Sub, bool Fast>
-__attribute__((target("avx2,fma"), always_inline)) inline void requantize_ymm_row(
-    const int32_t* acc, const int32_t* sub, int32_t row_sub, int64_t n, const RequantizeConstants& c, uint8_t* y) {
+__attribute__((target("avx2,fma"), always_inline)) inline void requantize_ymm_row(const int32_t* acc,
+                                                                                  const int32_t* sub, int32_t row_sub,
+                                                                                  int64_t n,
+                                                                                  const RequantizeConstants& c,
+                                                                                  uint8_t* y, bool spill) {
   const __m256i rs = _mm256_set1_epi32(row_sub);
   // The integer bias less the row's term, added to acc - sub in one step (modulo 2^32, as the sums are taken).
   const __m256i bias_less_row = _mm256_sub_epi32(c.bi, rs);
@@ -200,7 +261,9 @@ __attribute__((target("avx2,fma"), always_inline)) inline void requantize_ymm_ro
       i += 32;
     }
   for (; i + 8 <= n; i += 8) requantize_eight<Sub>(acc + i, sub + (Sub ? i : 0), rs, c, y + i);
-  if (i < n) {
+  if (i < n && spill) {  // the caller's: 8 sums readable and 8 bytes writable from i (see requantize_rows_ymm)
+    requantize_eight<Sub>(acc + i, sub + (Sub ? i : 0), rs, c, y + i);
+  } else if (i < n) {
     int32_t in[8] = {}, in_sub[8] = {};
     uint8_t out[8];
     std::memcpy(in, acc + i, static_cast<size_t>(n - i) * sizeof(int32_t));
@@ -211,39 +274,42 @@ __attribute__((target("avx2,fma"), always_inline)) inline void requantize_ymm_ro
 }
 
 // One row: the constants, then the loop for its form (Fast as requantize_ymm_row has it).
-__attribute__((target("avx2,fma"), always_inline)) inline void requantize_ymm_one(const int32_t* acc,
-                                                                                  const int32_t* sub, int32_t row_sub,
-                                                                                  int64_t n, double bias, double mul,
-                                                                                  int32_t zp, bool is_signed,
-                                                                                  uint8_t* y, bool bounded) {
+__attribute__((target("avx2,fma"), always_inline)) inline void requantize_ymm_one(
+    const int32_t* acc, const int32_t* sub, int32_t row_sub, int64_t n, double bias, double mul, int32_t zp,
+    bool is_signed, uint8_t* y, bool bounded, bool spill) {
   const RequantizeConstants c = requantize_constants(bias, mul, zp, is_signed);
   const bool fast =
       bounded && c.in_float && (kRequantizeMaxSum + std::fabs(bias)) * std::fabs(mul) + std::abs(zp) < 1073741824.0;
   if (sub) {
-    if (fast) requantize_ymm_row<true, true>(acc, sub, row_sub, n, c, y);
-    else requantize_ymm_row<true, false>(acc, sub, row_sub, n, c, y);
+    if (fast) requantize_ymm_row<true, true>(acc, sub, row_sub, n, c, y, spill);
+    else requantize_ymm_row<true, false>(acc, sub, row_sub, n, c, y, spill);
   } else {
-    if (fast) requantize_ymm_row<false, true>(acc, nullptr, 0, n, c, y);
-    else requantize_ymm_row<false, false>(acc, nullptr, 0, n, c, y);
+    if (fast) requantize_ymm_row<false, true>(acc, nullptr, 0, n, c, y, spill);
+    else requantize_ymm_row<false, false>(acc, nullptr, 0, n, c, y, spill);
   }
 }
 
 __attribute__((target("avx2,fma"))) void requantize_ymm(const int32_t* acc, const int32_t* sub, int32_t row_sub,
                                                         int64_t n, double bias, double mul, int32_t zp, bool is_signed,
                                                         uint8_t* y, bool bounded) {
-  requantize_ymm_one(acc, sub, row_sub, n, bias, mul, zp, is_signed, y, bounded);
+  requantize_ymm_one(acc, sub, row_sub, n, bias, mul, zp, is_signed, y, bounded, false);
 }
 
 // requantize_rows (elementwise_math_kernels.h): the rows in one call, the row loop inlined (no call through the
-// table per row).
+// table per row). Where the rows lie end to end (ldy == n: a convolution's whole planes) and no sub is read, a row's
+// last values past a multiple of 8 take one more 8-value step, not the buffered tail: its reads go on into the next
+// rows' sums (ld_acc >= n) and its writes into the next rows' bytes, which they write after; where fewer than 8
+// values follow (the last row) the buffer stays. A 7x7 plane's row of 49 had a 1-value tail costing more than its 48
+// values (two memcpy calls).
 __attribute__((target("avx2,fma"))) void requantize_rows_ymm(const int32_t* acc, int64_t ld_acc, int64_t rows,
                                                              int64_t n, const int32_t* bias, const double* mul,
                                                              const char* bounded, int32_t zp, bool is_signed,
                                                              uint8_t* y, int64_t ldy, const int32_t* sub,
                                                              const int32_t* row_sub) {
+  const bool spill = ldy == n && ld_acc >= n && sub == nullptr;
   for (int64_t r = 0; r < rows; ++r)
     requantize_ymm_one(acc + r * ld_acc, sub, sub ? row_sub[r] : 0, n, bias[r], mul[r], zp, is_signed, y + r * ldy,
-                       bounded[r] != 0);
+                       bounded[r] != 0, spill && (rows - 1 - r) * n + n % 8 >= 8);
 }
 
 }  // namespace
@@ -257,6 +323,8 @@ const Kernels* kernels_avx2() {
     k.quantize_u8 = quantize_u8_packed;
     k.requantize = requantize_ymm;
     k.requantize_rows = requantize_rows_ymm;
+    k.float_from_q8 = float_from_q8_ymm;
+    k.int32_from_float = int32_from_float_ymm;
     if (platform::cpu_features().f16c) {
       k.half_from_float = half_from_float_f16c;
       k.float_from_half = float_from_half_f16c;
