@@ -205,27 +205,20 @@ void store_float(const QGemmArgs& g, int64_t i, int64_t j, int64_t w, const int3
     for (int64_t t = 0; t < w; ++t) cf[t] += bias[t];
 }
 
-// One task: rows [i0, i1) x columns [j0, j0 + nc). B's panels come from
-// g.packed_b when given (then j0 is a multiple of kPackNc and nc at most
-// kPackNc), else are packed here into bpanel.
+// One task of a product into C (stored, or added with `accumulate`): rows [i0, i1) x columns [j0, j0 + nc). B's
+// panels come from g.packed_b when given (then j0 is a multiple of kPackNc and nc at most kPackNc), else are packed
+// here into bpanel. (Rows handed over or written as floats take qgemm_block_rows.)
 void qgemm_block(const QGemmArgs& g, const PairA& A, int64_t i0, int64_t i1, int64_t j0, int64_t nc,
                  std::vector<int16_t>& bpanel) {
   const int64_t ncp = (nc + kNr - 1) / kNr * kNr;
   if (!g.packed_b) bpanel.resize(static_cast<size_t>(kKc * ncp));
   alignas(32) int32_t acc[kRows][kNc];
-  // Rows handed to row_out whole (nc sums each, after the last depth block), not strip by strip: a requantization
-  // call per 32 sums cost as much again as its work (a quantized MobileNetV2 on this path 17.3 ms, a fifth of it
-  // there).
-  thread_local std::vector<int32_t> sink;
-  if (g.row_out && !g.accumulate) sink.resize(static_cast<size_t>((i1 - i0) * nc));
   for (int64_t k0 = 0; k0 < g.K; k0 += kKc) {
     const int64_t kc = std::min(kKc, g.K - k0), kcp = (kc + 1) / 2 * 2;
     const int16_t* panel =
         g.packed_b ? g.packed_b->data.data() + packed_offset(g.K, k0 / kKc, j0 / kPackNc) : bpanel.data();
     if (!g.packed_b) pack_b_panel(g, k0, kc, j0, nc, ncp, bpanel.data());
     const bool store = k0 == 0 && !g.accumulate;
-    const bool to_float = g.Cf != nullptr && k0 + kc >= g.K;  // the last depth block, written as floats
-    const bool to_sink = g.row_out != nullptr && !g.accumulate && k0 + kc >= g.K;  // ... or handed over
     // kNr columns (two strips, 16 KiB at full depth) at a time past every row of the task, so the strips
     // are read from L1 by all but the first rows.
     for (int64_t js = 0; js < nc; js += kNr) {
@@ -234,21 +227,6 @@ void qgemm_block(const QGemmArgs& g, const PairA& A, int64_t i0, int64_t i1, int
         const int rows = static_cast<int>(std::min<int64_t>(kRows, i1 - i));
         kKernel(A.ptr + i * A.lda + k0, A.lda, kcp, panel + pair_index(kcp, 0, js), kNr, acc);
         for (int r = 0; r < rows; ++r) {
-          if (to_float) {  // (C, scratch then, exists only for a depth over one block: not stored to here)
-            store_float(g, i + r, j0 + js, w, acc[r], store ? nullptr : g.C + (i + r) * g.ldc + j0 + js);
-            continue;
-          }
-          if (to_sink) {  // (C, scratch then, holds the earlier depth blocks' sums of a deep product; else it
-                          // may be null, and no offset is taken from it)
-            int32_t* out = sink.data() + (i + r - i0) * nc + js;
-            if (store && w == kNr)  // a fixed count (see below)
-              for (int64_t j = 0; j < kNr; ++j) out[j] = acc[r][j];
-            else if (store)
-              for (int64_t j = 0; j < w; ++j) out[j] = acc[r][j];
-            else
-              for (int64_t j = 0; j < w; ++j) out[j] = g.C[(i + r) * g.ldc + j0 + js + j] + acc[r][j];
-            continue;
-          }
           int32_t* c = g.C + (i + r) * g.ldc + j0 + js;
           if (w == kNr) {  // a fixed count: vector moves (a memcpy of variable size became rep movsq, ~35
                            // cycles to start, 12 % of a 128x1024x256 product)
@@ -265,7 +243,6 @@ void qgemm_block(const QGemmArgs& g, const PairA& A, int64_t i0, int64_t i1, int
       }
     }
   }
-  if (g.row_out && !g.accumulate) g.row_out(g.row_out_ctx, i0, i1 - i0, j0, sink.data(), nc, nc, nullptr, nullptr);
 }
 
 // qgemm_block where the finished rows are handed over (QGemmArgs::row_out, a quantized convolution's
@@ -529,20 +506,17 @@ void qgemm_block_vnni(const QGemmArgs& g, const VnniA& A, int64_t i0, int64_t i1
 
 void qgemm(const QGemmArgs& g_in, ThreadPool* pool) {
   if (g_in.M <= 0 || g_in.N <= 0) return;
-  // With a float output and no C, C's scratch rows exist only where a path
-  // needs them: an empty depth, or the int16 pair kernels' partial sums of a
-  // depth over one block (the quad kernels keep theirs per task).
-  // (Not zeroed: the first depth block stores, an empty depth is cleared below.)
+  // With a float output and no C, C's scratch rows exist only for an empty depth (cleared below): the quad paths
+  // keep a task's partial sums in its own block, the int16-pair paths' rows path (qgemm_block_rows, which takes
+  // every float output and every handed-over row on them) in its group's sums.
   QGemmArgs gp = g_in;
   std::unique_ptr<int32_t[]> scratch_c;
   // A prepacked B (the active path's layout) has panels kPackNc wide.
   if (gp.packed_b && ((kQuad != nullptr ? gp.packed_b->quads.empty() : gp.packed_b->data.empty()) ||
                       gp.packed_b->K != gp.K || gp.packed_b->N != gp.N))
     gp.packed_b = nullptr;
-  // (qgemm_block_rows, the int16-pair kernels' path for rows handed over or written as floats, keeps its partial
-  // sums itself.)
   const bool pair_rows = kQuad == nullptr && (gp.row_out || gp.Cf) && !gp.accumulate;
-  if (gp.C == nullptr && !(gp.row_out && gp.K <= 0) && (gp.K <= 0 || (kQuad == nullptr && gp.K > kKc && !pair_rows))) {
+  if (gp.C == nullptr && gp.K <= 0 && !gp.row_out) {
     scratch_c.reset(new int32_t[static_cast<size_t>(gp.M * gp.N)]);
     gp.C = scratch_c.get();
     gp.ldc = gp.N;
