@@ -87,7 +87,7 @@ __attribute__((target("avx2,f16c"))) void float_from_half_f16c(const uint16_t* x
 // next rows; the grid's gap), and writes a whole vector where what follows is this call's own: the rest of the row's
 // stride read and kept (float_from_q8's gap, which the caller may hold zeros in), the next row's first values, which
 // it writes after. Only where the data ends within the vector are masks used (AMD's masked stores are slow: with one
-// on every row the two loops took half again as long).
+// on every row the two loops took two fifths longer than the scalar tails).
 __attribute__((target("avx2"))) inline __m256 float_of_bytes(__m128i b, bool is_signed, __m256 off) {
   return _mm256_sub_ps(_mm256_cvtepi32_ps(is_signed ? _mm256_cvtepi8_epi32(b) : _mm256_cvtepu8_epi32(b)), off);
 }
