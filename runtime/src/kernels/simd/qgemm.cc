@@ -85,8 +85,9 @@ QPairKernel pick_kernel() {
 const QQuadUKernel* const kQuad = pick_quad_kernel();
 const QPairKernel kKernel = pick_kernel();
 // The instruction set's packer (for a per-tensor zero point) and float finish, where its kernel is the one in use.
-const QPairPackB kPackB = kKernel == qgemm_kernel_avx2() ? qgemm_pack_b_avx2() : nullptr;
-const QPairFinishFloat kFinishFloat = kKernel == qgemm_kernel_avx2() ? qgemm_finish_float_avx2() : nullptr;
+const bool kAvx2Pairs = kKernel == qgemm_kernel_avx2();  // (nullptr without AVX2; kKernel never is)
+const QPairPackB kPackB = kAvx2Pairs ? qgemm_pack_b_avx2() : nullptr;
+const QPairFinishFloat kFinishFloat = kAvx2Pairs ? qgemm_finish_float_avx2() : nullptr;
 
 template <typename T>
 void pack_b(const QGemmArgs& g, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int64_t ncp, int16_t* out) {
@@ -659,7 +660,7 @@ QGemmPackedB qgemm_pack_b(const QGemmArgs& g) {
 
 const char* qgemm_isa() { return qgemm_paths().active.c_str(); }
 
-bool qgemm_int8_conv_fast() { return kQuad != nullptr || (kKernel != nullptr && kKernel == qgemm_kernel_avx2()); }
+bool qgemm_int8_conv_fast() { return kQuad != nullptr || kAvx2Pairs; }
 
 }  // namespace simd
 }  // namespace pionnx

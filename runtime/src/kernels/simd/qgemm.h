@@ -122,7 +122,7 @@ const char* qgemm_isa();
 
 // Whether a quantized convolution on the active path beats the float one it stands for, so the QDQ fusion
 // (optimize/quant_fusion.cc) runs: the quad kernels (a QDQ MobileNetV2 0.78 of its float form's time on a VNNI
-// Xeon) and AVX2's int16-pair kernel (0.85 on an AMD EPYC Zen 3), not the portable, SSE2 or NEON ones.
+// Xeon) and AVX2's int16-pair kernel (0.81 on an AMD EPYC Zen 3), not the portable, SSE2 or NEON ones.
 bool qgemm_int8_conv_fast();
 
 }  // namespace simd

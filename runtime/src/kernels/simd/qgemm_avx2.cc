@@ -8,7 +8,6 @@
 #if (defined(__x86_64__) || (defined(__i386__) && defined(__SSE2__))) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 
-#include <algorithm>
 #include <cstring>
 #include <type_traits>
 
@@ -102,27 +101,29 @@ __attribute__((target("avx2"))) void pack_b_avx2(const void* B, int64_t ldb, boo
   else pack_b_rows(static_cast<const uint8_t*>(B), ldb, zp, kc, nc, ncp, out);
 }
 
-// QPairFinishFloat: 8 values a step, the last ones under a mask; no fused multiply-add (store_float's roundings).
-// The driver's loops, compiled for baseline x86 (three passes of 4 values a step), were a tenth of an int8
-// transformer's time on this path.
+// QPairFinishFloat: 8 values a step, a row's last ones under a mask; no fused multiply-add (store_float's
+// roundings). The driver's loops, compiled for baseline x86 (three passes of 4 values a step), were a tenth of an
+// int8 transformer's time on this path.
 __attribute__((target("avx2"))) void finish_float_avx2(const int32_t* acc, int64_t ldacc, int64_t rows, int64_t n,
                                                        const float* scale, bool scale_per_col, const float* bias,
                                                        float* out, int64_t ldout) {
   const __m256 s0 = _mm256_set1_ps(scale[0]);
-  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  for (int64_t r = 0; r < rows; ++r, acc += ldacc, out += ldout)
-    for (int64_t j = 0; j < n; j += 8) {
-      const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int32_t>(std::min<int64_t>(8, n - j))), lane);
-      const bool whole = n - j >= 8;
-      const __m256i a =
-          whole ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + j)) : _mm256_maskload_epi32(acc + j, m);
-      __m256 v = _mm256_cvtepi32_ps(a);
-      v = _mm256_mul_ps(v,
-                        scale_per_col ? (whole ? _mm256_loadu_ps(scale + j) : _mm256_maskload_ps(scale + j, m)) : s0);
-      if (bias) v = _mm256_add_ps(v, whole ? _mm256_loadu_ps(bias + j) : _mm256_maskload_ps(bias + j, m));
-      if (whole) _mm256_storeu_ps(out + j, v);
-      else _mm256_maskstore_ps(out + j, m, v);
+  const int64_t whole = n / 8 * 8;
+  const __m256i m =
+      _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int32_t>(n - whole)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  for (int64_t r = 0; r < rows; ++r, acc += ldacc, out += ldout) {
+    for (int64_t j = 0; j < whole; j += 8) {
+      __m256 v = _mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + j)));
+      v = _mm256_mul_ps(v, scale_per_col ? _mm256_loadu_ps(scale + j) : s0);
+      if (bias) v = _mm256_add_ps(v, _mm256_loadu_ps(bias + j));
+      _mm256_storeu_ps(out + j, v);
     }
+    if (whole == n) continue;
+    __m256 v = _mm256_cvtepi32_ps(_mm256_maskload_epi32(acc + whole, m));
+    v = _mm256_mul_ps(v, scale_per_col ? _mm256_maskload_ps(scale + whole, m) : s0);
+    if (bias) v = _mm256_add_ps(v, _mm256_maskload_ps(bias + whole, m));
+    _mm256_maskstore_ps(out + whole, m, v);
+  }
 }
 
 }  // namespace
