@@ -30,29 +30,62 @@ struct RowsOut {
   int64_t ldc, N;
   std::vector<int>* seen;
 };
-bool check(int64_t M, int64_t N, int64_t K, bool a_signed, bool b_signed, bool per_channel, bool prepacked, int mode,
-           std::mt19937& rng, pionnx::ThreadPool* pool) {
+// One product's operands and its reference, made once and checked against every variant of the
+// call (prepacked B or not, the four output modes, with and without the pool): the naive
+// reference is what costs under qemu.
+struct Case {
+  int64_t M, N, K, lda, ldb;
+  bool a_signed, b_signed, per_channel;
+  std::vector<uint8_t> A, B;
+  std::vector<int32_t> azp, bzp;
+  std::vector<float> scale, bias;
+  std::vector<int64_t> want;  // M x N
+};
+
+Case make_case(int64_t M, int64_t N, int64_t K, bool a_signed, bool b_signed, bool per_channel, std::mt19937& rng) {
   std::uniform_int_distribution<int> byte(0, 255);
-  const int64_t lda = K + 3, ldb = N + 5, ldc = N + 1;
-  std::vector<uint8_t> A(M * lda), B(K * ldb);
-  for (auto& v : A) v = static_cast<uint8_t>(byte(rng));
-  for (auto& v : B) v = static_cast<uint8_t>(byte(rng));
-  std::vector<int32_t> azp(M), bzp(N);
-  for (auto& z : azp) z = a_signed ? byte(rng) - 128 : byte(rng);
-  for (auto& z : bzp) z = b_signed ? byte(rng) - 128 : byte(rng);
+  Case c{M, N, K, K + 3, N + 5, a_signed, b_signed, per_channel, {}, {}, {}, {}, {}, {}, {}};
+  c.A.resize(M * c.lda), c.B.resize(K * c.ldb);
+  for (auto& v : c.A) v = static_cast<uint8_t>(byte(rng));
+  for (auto& v : c.B) v = static_cast<uint8_t>(byte(rng));
+  c.azp.resize(M), c.bzp.resize(N);
+  for (auto& z : c.azp) z = a_signed ? byte(rng) - 128 : byte(rng);
+  for (auto& z : c.bzp) z = b_signed ? byte(rng) - 128 : byte(rng);
+  std::uniform_real_distribution<float> real(-1.f, 1.f);
+  c.scale.resize(N), c.bias.resize(N);
+  for (auto& v : c.scale) v = real(rng) * 1e-3f;
+  for (auto& v : c.bias) v = real(rng);
+  auto a_at = [&](int64_t i, int64_t k) {
+    return a_signed ? int32_t(int8_t(c.A[i * c.lda + k])) : int32_t(c.A[i * c.lda + k]);
+  };
+  auto b_at = [&](int64_t k, int64_t j) {
+    return b_signed ? int32_t(int8_t(c.B[k * c.ldb + j])) : int32_t(c.B[k * c.ldb + j]);
+  };
+  c.want.assign(static_cast<size_t>(M * N), 0);
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t k = 0; k < K; ++k) {
+      const int64_t a = a_at(i, k) - c.azp[per_channel ? i : 0];
+      int64_t* w = &c.want[static_cast<size_t>(i * N)];
+      for (int64_t j = 0; j < N; ++j) w[j] += a * (b_at(k, j) - c.bzp[per_channel ? j : 0]);
+    }
+  return c;
+}
+
+bool check(const Case& c, bool prepacked, int mode, pionnx::ThreadPool* pool) {
+  const int64_t M = c.M, N = c.N, K = c.K, ldc = N + 1;
+  const bool a_signed = c.a_signed, b_signed = c.b_signed, per_channel = c.per_channel;
   QGemmArgs q;
   q.M = M, q.N = N, q.K = K;
-  q.A = A.data(), q.lda = lda, q.a_signed = a_signed, q.a_zp = azp.data(), q.a_zp_per_row = per_channel;
-  q.B = B.data(), q.ldb = ldb, q.b_signed = b_signed, q.b_zp = bzp.data(), q.b_zp_per_col = per_channel;
+  q.A = c.A.data(), q.lda = c.lda, q.a_signed = a_signed, q.a_zp = c.azp.data(), q.a_zp_per_row = per_channel;
+  q.B = c.B.data(), q.ldb = c.ldb, q.b_signed = b_signed, q.b_zp = c.bzp.data(), q.b_zp_per_col = per_channel;
   std::vector<int32_t> C(M * ldc, 7);
   q.C = C.data(), q.ldc = ldc;
   q.accumulate = mode == 1;
   const int64_t ldcf = N + 2;
-  std::vector<float> Cf(M * ldcf, -1.f), scale(N), bias(N);
-  std::uniform_real_distribution<float> real(-1.f, 1.f);
-  for (auto& v : scale) v = real(rng) * 1e-3f;
-  for (auto& v : bias) v = real(rng);
-  if (mode == 2) q.Cf = Cf.data(), q.ldcf = ldcf, q.scale = scale.data(), q.scale_per_col = true, q.bias = bias.data();
+  std::vector<float> Cf(M * ldcf, -1.f);
+  if (mode == 2) {
+    q.Cf = Cf.data(), q.ldcf = ldcf, q.scale = c.scale.data(), q.scale_per_col = true, q.bias = c.bias.data();
+  }
   std::vector<int> seen(static_cast<size_t>(M * N), 0);
   const RowsOut rows_out{C.data(), ldc, N, &seen};
   if (mode == 3) {
@@ -74,19 +107,12 @@ bool check(int64_t M, int64_t N, int64_t K, bool a_signed, bool b_signed, bool p
   const pionnx::simd::QGemmPackedB packed = prepacked ? pionnx::simd::qgemm_pack_b(q) : pionnx::simd::QGemmPackedB();
   if (prepacked) q.packed_b = &packed;
   pionnx::simd::qgemm(q, pool);
-  auto a_at = [&](int64_t i, int64_t k) {
-    return a_signed ? int32_t(int8_t(A[i * lda + k])) : int32_t(A[i * lda + k]);
-  };
-  auto b_at = [&](int64_t k, int64_t j) {
-    return b_signed ? int32_t(int8_t(B[k * ldb + j])) : int32_t(B[k * ldb + j]);
-  };
   for (int64_t i = 0; i < M; ++i)
     for (int64_t j = 0; j < N; ++j) {
-      int64_t want = 0;
-      for (int64_t k = 0; k < K; ++k)
-        want += int64_t(a_at(i, k) - azp[per_channel ? i : 0]) * (b_at(k, j) - bzp[per_channel ? j : 0]);
+      int64_t want = c.want[static_cast<size_t>(i * N + j)];
       if (mode == 2) {
-        const float f = static_cast<float>(static_cast<int32_t>(want)) * scale[j] + bias[j], got = Cf[i * ldcf + j];
+        const float f = static_cast<float>(static_cast<int32_t>(want)) * c.scale[j] + c.bias[j],
+                    got = Cf[i * ldcf + j];
         if (std::fabs(got - f) > 1e-6f * std::fabs(f) + 1e-6f) {
           std::printf(
               "  MISMATCH float M=%lld N=%lld K=%lld a_signed=%d b_signed=%d prepacked=%d at (%lld,%lld): %g != %g\n",
@@ -155,13 +181,15 @@ int main(int argc, char** argv) {
   for (const auto& s : shapes)
     for (int sa = 0; sa < 2; ++sa)
       for (int sb = 0; sb < 2; ++sb)
-        for (int pc = 0; pc < 2; ++pc)
+        for (int pc = 0; pc < 2; ++pc) {
+          const Case c = make_case(s[0], s[1], s[2], sa, sb, pc, rng);
           for (int pk = 0; pk < 2; ++pk)
             for (int mode = 0; mode < 4; ++mode)
               for (pionnx::ThreadPool* p : {static_cast<pionnx::ThreadPool*>(nullptr), &pool}) {
                 ++runs;
-                if (!check(s[0], s[1], s[2], sa, sb, pc, pk, mode, rng, p)) ++failures;
+                if (!check(c, pk, mode, p)) ++failures;
               }
+        }
   std::printf("  qgemm %s: %d/%d products match the reference\n", pionnx::simd::qgemm_isa(), runs - failures, runs);
   return failures == 0 ? 0 : 1;
 }
