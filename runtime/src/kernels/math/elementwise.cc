@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "core/int_arith.h"
+#include "kernels/base/cast.h"
 #include "kernels/base/dtype_dispatch.h"
 #include "kernels/base/kernel.h"
 #include "kernels/base/shapes.h"
@@ -198,11 +199,32 @@ class PowKernel : public Kernel {
     const Shape shape = broadcast_shapes(a.shape(), b.shape(), what);
     dispatch_types<kNumeric>(a.dtype(), what, [&](auto bt) {
       using B = typename decltype(bt)::type;
+      // The exponent is read in the type pow_typed computes with (exact: a wider integer of the
+      // same signedness, float32 for 16-bit floats, double where the loop converts to double
+      // anyway), so one base type needs four loops instead of eleven.
+      DType wide = DType::Double;
       dispatch_types<kNumeric>(b.dtype(), what + " exponent", [&](auto et) {
-        using E = typename decltype(et)::type;
-        Tensor& out = ctx.output(0, a.dtype(), shape);
-        pow_typed<B, E>(ctx.pool(), a, b, out);
+        using CE = Compute<typename decltype(et)::type>;
+        if constexpr (is_int_v<CE>) {
+          if constexpr (is_int_v<Compute<B>>) wide = std::is_signed<CE>::value ? DType::Int64 : DType::UInt64;
+        } else if constexpr (std::is_same<CE, float>::value && std::is_same<Compute<B>, float>::value) {
+          wide = DType::Float;
+        }
       });
+      const Tensor e = b.dtype() == wide ? b : cast_tensor(b, wide);
+      Tensor& out = ctx.output(0, a.dtype(), shape);
+      switch (wide) {
+        case DType::Int64:
+          if constexpr (is_int_v<Compute<B>>) pow_typed<B, int64_t>(ctx.pool(), a, e, out);
+          break;
+        case DType::UInt64:
+          if constexpr (is_int_v<Compute<B>>) pow_typed<B, uint64_t>(ctx.pool(), a, e, out);
+          break;
+        case DType::Float:
+          if constexpr (std::is_same<Compute<B>, float>::value) pow_typed<B, float>(ctx.pool(), a, e, out);
+          break;
+        default: pow_typed<B, double>(ctx.pool(), a, e, out);
+      }
     });
   }
 
