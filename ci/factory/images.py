@@ -18,6 +18,8 @@ changed recipe gets a new tag. No container registry is used.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import hashlib
 import os
 import shutil
@@ -279,9 +281,42 @@ def mmdebstrap(
     )
 
 
+@contextlib.contextmanager
+def image_lock(tag: str):
+    """Held while one process makes `tag`'s tree and image: a second one (`.ci/run` starts the
+    armv7l run image in the background, and the cross factory asks for it later) waits here and
+    then finds it made, instead of running mmdebstrap into the same partial file."""
+    path = cache_dir() / "locks" / (tag.replace("/", "_").replace(":", "_") + ".lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "another process"
+            say(f"image {tag}: being made by {holder}; waiting for it")
+            t0 = time.monotonic()
+            fcntl.flock(f, fcntl.LOCK_EX)
+            say(f"image {tag}: waited {time.monotonic() - t0:.0f} s")
+        f.seek(0)
+        f.truncate()
+        f.write(f"pid {os.getpid()}\n")
+        f.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def ensure_image(distro: Distro, kind: str = "build", engine: str = "docker", arch: str = "armhf") -> str:
-    """Build the image unless one with this recipe hash already exists; return its tag."""
+    """Build the image unless one with this recipe hash already exists; return its tag. One
+    process at a time per tag (image_lock)."""
     tag = image_tag(distro, kind, arch)
+    with image_lock(tag):
+        return _ensure_image(distro, kind, engine, arch, tag)
+
+
+def _ensure_image(distro: Distro, kind: str, engine: str, arch: str, tag: str) -> str:
     platform_wanted = PLATFORMS[arch]
     if image_exists(engine, tag):
         say(f"image {tag}: cached")

@@ -111,8 +111,7 @@ bool check(const Case& c, bool prepacked, int mode, pionnx::ThreadPool* pool) {
     for (int64_t j = 0; j < N; ++j) {
       int64_t want = c.want[static_cast<size_t>(i * N + j)];
       if (mode == 2) {
-        const float f = static_cast<float>(static_cast<int32_t>(want)) * c.scale[j] + c.bias[j],
-                    got = Cf[i * ldcf + j];
+        const float f = static_cast<float>(static_cast<int32_t>(want)) * c.scale[j] + c.bias[j], got = Cf[i * ldcf + j];
         if (std::fabs(got - f) > 1e-6f * std::fabs(f) + 1e-6f) {
           std::printf(
               "  MISMATCH float M=%lld N=%lld K=%lld a_signed=%d b_signed=%d prepacked=%d at (%lld,%lld): %g != %g\n",

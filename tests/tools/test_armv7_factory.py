@@ -460,3 +460,36 @@ def test_wheel_equivalence_finds_a_missing_file_and_a_differing_case(tmp_path):
     assert not result["equivalent"]
     text = "\n".join(result["problems"])
     assert "python: cp311 vs cp39" in text and "pionnx/b.py" in text and "1 conformance case" in text
+
+
+def test_one_process_at_a_time_makes_an_image(tmp_path, monkeypatch, capsys):
+    # .ci/run starts the armv7l run image in the background and the cross factory asks for the
+    # same one later: the second caller waits for the first, then finds the image made, instead
+    # of running mmdebstrap into the same partial file.
+    monkeypatch.setenv("PIONNX_ARMV7_CACHE", str(tmp_path))
+    distro = armv7_images.DISTROS["bookworm"]
+    made: list[str] = []
+    first_inside, release_first = threading.Event(), threading.Event()
+
+    def fake_ensure(distro, kind, engine, arch, tag):  # what runs under the lock
+        if tag not in made:  # (the real one asks the engine whether the image exists)
+            made.append(tag)
+            first_inside.set()
+            release_first.wait(10)
+        return tag
+
+    monkeypatch.setattr(armv7_images, "_ensure_image", fake_ensure)
+    results: list[str] = []
+    first = threading.Thread(target=lambda: results.append(armv7_images.ensure_image(distro, "run")))
+    first.start()
+    assert first_inside.wait(10)
+    second = threading.Thread(target=lambda: results.append(armv7_images.ensure_image(distro, "run")))
+    second.start()
+    second.join(0.5)
+    assert second.is_alive(), "the second caller did not wait for the first"
+    release_first.set()
+    first.join(10)
+    second.join(10)
+    tag = armv7_images.image_tag(distro, "run")
+    assert results == [tag, tag] and made == [tag]
+    assert "being made by pid" in capsys.readouterr().out
