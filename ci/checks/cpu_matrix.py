@@ -27,6 +27,7 @@ every kernel path this CPU has, and the onnxruntime-comparing tests on emulated 
    picks, onnxruntime's u8 x s8 error) equals this host's own is skipped and
    listed as such: its run would repeat the native default one, ten times
    slower (EPYC-Milan on an AVX2-only EPYC); `--every-emulated` runs it.
+   The emulated runs (one process each) go in a thread beside the native ones.
 
 Prints a table and writes build/cpu-matrix.json; exits non-zero when any run
 fails or collects no test (pytest's exit code 5).
@@ -42,6 +43,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -253,10 +255,29 @@ def main(argv: list[str] | None = None) -> int:
     log_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
     results = []
+    emulated: list[dict] = []
+    # The emulated runs are single processes (one core each, one after the other); the native
+    # runs use every core through pytest-xdist. So the emulated half runs in a thread beside the
+    # native one: the one core an emulated run takes is time the native runs lose, the rest is saved.
+    worker = None
+    if not args.paths_only:
+        failure: list[BaseException] = []
+
+        def run_emulated() -> None:
+            try:
+                emulated.extend(emulated_cpus(pytest_args, log_dir, args.every_emulated))
+            except BaseException as err:  # SystemExit included: raised again below, in the main thread
+                failure.append(err)
+
+        worker = threading.Thread(target=run_emulated, name="emulated-cpus")
+        worker.start()
     if not args.emulated_only:
         results += native_paths(pytest_args, log_dir)
-    if not args.paths_only:
-        results += emulated_cpus(pytest_args, log_dir, args.every_emulated)
+    if worker is not None:
+        worker.join()
+        if failure:
+            raise failure[0]
+    results += emulated
     counts = {json.dumps(r["conformance"], sort_keys=True) for r in results if r.get("conformance")}
     if len(counts) > 1:
         say("conformance counts differ between kernel paths: " + "; ".join(sorted(counts)))
