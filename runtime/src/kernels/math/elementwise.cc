@@ -164,8 +164,10 @@ void pow_typed(ThreadPool& pool, const Tensor& base, const Tensor& expo, Tensor&
         }
         return 0;
       }
-      using U = std::make_unsigned_t<CB>;
-      U result = 1, b = static_cast<U>(x);
+      // Unsigned arithmetic wraps as the result must; at least unsigned int wide, since a
+      // 16-bit unsigned operand promotes to (signed) int, where 65535 * 65535 overflows.
+      using U = std::conditional_t<(sizeof(CB) < sizeof(unsigned)), unsigned, std::make_unsigned_t<CB>>;
+      U result = 1, b = static_cast<U>(static_cast<std::make_unsigned_t<CB>>(x));
       for (auto k = static_cast<std::make_unsigned_t<CE>>(e); k != 0; k >>= 1) {
         if (k & 1) result *= b;
         b *= b;
