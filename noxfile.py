@@ -53,7 +53,8 @@ TEST_DEPS = [*BASE_TEST_DEPS, *EXPORTER_DEPS]
 # Parallel workers also fence the run: a test that crashes the interpreter
 # kills only its worker (reported as a failure, or as the expected failure of
 # a listed conformance test) and a hung test is stopped by pytest-timeout.
-PYTEST_DEFAULTS = ["-n", "auto", "--timeout=900", "--timeout-method=thread", "-ra"]
+# --durations: the slowest tests named in every log (CI's time budget is spent where they are).
+PYTEST_DEFAULTS = ["-n", "auto", "--timeout=900", "--timeout-method=thread", "-ra", "--durations=15"]
 
 
 @nox.session
