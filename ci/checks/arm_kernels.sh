@@ -25,6 +25,24 @@ lib_srcs=(runtime/src/kernels/simd/sgemm.cc runtime/src/platform/cpu_features.cc
           runtime/src/platform/file_io.cc tests/cpp/sgemm_check.cc)
 cd "$root"
 
+# armv7: everything at the armhf baseline (no NEON) except the NEON file of each family.
+cxx=arm-linux-gnueabihf-g++
+read -r -a base < runtime/cmake/armv7-baseline-flags.txt  # the wheels' armv7 baseline
+# compile_armv7 ARRAY NEON_SRC SRC...: each SRC at the baseline into $out/armv7_<name>.o,
+# appended to the array named ARRAY; NEON_SRC with NEON on top, into $out/armv7_<name>.o
+# but not appended (the link lines name it).
+compile_armv7() {
+  local -n compiled="$1"
+  local neon_src="$2" src o
+  shift 2
+  for src in "$@"; do
+    o="$out/armv7_$(basename "${src%.cc}").o"
+    "$cxx" "${common[@]}" "${base[@]}" -c "$src" -o "$o"
+    compiled+=("$o")
+  done
+  "$cxx" "${common[@]}" "${base[@]}" -march=armv7-a -mfpu=neon \
+    -c "$neon_src" -o "$out/armv7_$(basename "${neon_src%.cc}").o"
+}
 # The integer GEMM's x86 kernel files: "not here" stubs on ARM (qgemm_neon.cc is its only NEON file).
 qgemm_x86=(runtime/src/kernels/simd/qgemm_sse2.cc runtime/src/kernels/simd/qgemm_avx2.cc
            runtime/src/kernels/simd/qgemm_vnni.cc runtime/src/kernels/simd/qgemm_amx.cc)
@@ -75,24 +93,7 @@ family_check_aarch64() {  # FAMILY CHECK ENV_VAR [PATH]
 }
 
 armv7_checks() {
-  # --- armv7: everything at the armhf baseline (no NEON) except sgemm_neon.cc.
-  cxx=arm-linux-gnueabihf-g++
-  read -r -a base < runtime/cmake/armv7-baseline-flags.txt  # the wheels' armv7 baseline
-  # compile_armv7 ARRAY NEON_SRC SRC...: each SRC at the baseline into $out/armv7_<name>.o,
-  # appended to the array named ARRAY; NEON_SRC with NEON on top, into $out/armv7_<name>.o
-  # but not appended (the link lines name it).
-  compile_armv7() {
-    local -n compiled="$1"
-    local neon_src="$2" src o
-    shift 2
-    for src in "$@"; do
-      o="$out/armv7_$(basename "${src%.cc}").o"
-      "$cxx" "${common[@]}" "${base[@]}" -c "$src" -o "$o"
-      compiled+=("$o")
-    done
-    "$cxx" "${common[@]}" "${base[@]}" -march=armv7-a -mfpu=neon \
-      -c "$neon_src" -o "$out/armv7_$(basename "${neon_src%.cc}").o"
-  }
+  # --- armv7: the float GEMM, then the integer GEMM, the families and the pool.
   objs=()
   compile_armv7 objs runtime/src/kernels/simd/sgemm_neon.cc "${lib_srcs[@]}"
   $cxx "${base[@]}" "${objs[@]}" "$out/armv7_sgemm_neon.o" -o "$out/sgemm_check_armv7" -pthread

@@ -156,7 +156,8 @@ def qemu_x86() -> str:
 
 def probe(prefix: list[str], env: dict[str, str]) -> dict:
     """What pionnx picks and onnxruntime's u8 x s8 error, in a process started by `prefix`
-    (nothing: natively; qemu-x86_64 -cpu MODEL: as that CPU); {} when Python does not start."""
+    (nothing: natively; qemu-x86_64 -cpu MODEL: as that CPU); {"stderr": its last lines} when
+    Python does not start."""
     proc = subprocess.run(
         [*prefix, sys.executable, "-c", PROBE],
         cwd=ROOT,
