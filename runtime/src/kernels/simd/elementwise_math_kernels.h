@@ -285,9 +285,11 @@ PIONNX_INLINE float hmax(vf v) {
 }
 
 // shift >= every x (the row's max), so x - shift <= 0 or NaN. Two vectors
-// per step, two sums.
+// per step into one sum (acc + (e + e2)): with a second sum, AVX2's 16
+// registers ran out and GCC kept that sum on the stack, a store and reload
+// on every step's chain.
 PIONNX_INLINE float exp_shift_sum(const float* x, float* y, int64_t n, float shift) {
-  vf acc = splat(0.0f), acc2 = acc;
+  vf acc = splat(0.0f);
   const vf s = splat(shift);
   int64_t i = 0;
   for (; i + 2 * kLanes <= n; i += 2 * kLanes) {
@@ -295,15 +297,13 @@ PIONNX_INLINE float exp_shift_sum(const float* x, float* y, int64_t n, float shi
     const vf e2 = exp_nonpos_v(load(x + i + kLanes, kLanes) - s);
     store(y + i, e, kLanes);
     store(y + i + kLanes, e2, kLanes);
-    acc += e;
-    acc2 += e2;
+    acc += e + e2;
   }
   for (; i + kLanes <= n; i += kLanes) {
     const vf e = exp_nonpos_v(load(x + i, kLanes) - s);
     store(y + i, e, kLanes);
     acc += e;
   }
-  acc += acc2;
   float sum = hsum(acc);
   if (i < n) {
     const vf e = exp_nonpos_v(load(x + i, n - i) - s);

@@ -119,6 +119,12 @@ PIONNX_AVX2 void tile_avx2(int64_t kc, const float* a, const float* b, float* c,
 
 // A last row tile of one to three rows (a 7x7 map's 49 positions are eight
 // tiles and one row): only those rows multiplied, the panel's first kRows.
+// One chain of multiply-adds per vector, in k order, as tile_avx2's: a row
+// gets the same bits whichever tile computes it, so products split by rows
+// over 1, 2 or 3 threads agree to the bit (tests/test_transformers.py). The
+// one-row tile therefore runs at the FMA's latency (about two thirds of a
+// full tile's time on Zen 3); summing alternate k steps in separate chains
+// made 7x7 convolutions about 5 % faster and broke that agreement.
 template <bool kFinish, int kRows>
 PIONNX_AVX2 void tile_few(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int m, int n,
                           bool accumulate, const float* bias, const float* res, int64_t ldr, const Finish& f) {
