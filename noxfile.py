@@ -326,7 +326,8 @@ def bench(session: nox.Session) -> None:
     single-precision GEMM at 1 thread, pionnx against numpy's OpenBLAS (default and Haswell kernels), over
     square, ResNet-50 and MiniLM shapes (`--gemm-sizes 1024,64x3136x576` for a subset); it writes
     build/bench-gemm.json. `-- --ops` times single operators against onnxruntime (ci/bench/ops.py; integer
-    results checked against onnx.reference), writing build/bench-ops.json.
+    results checked against onnx.reference), writing build/bench-ops.json. `-- --nodes --models resnet50`
+    compares the two runtimes' profiles layer by layer (ci/bench/nodes.py), writing build/bench-nodes.json.
     """
     session.install("onnxruntime", "tract", ONNX, "numpy")
     session.install(str(ROOT))

@@ -902,20 +902,43 @@ def write_table_results(args, results: dict, key: str, default_name: str) -> int
     return 0 if results[key]["all_checks_ok"] else 1
 
 
-def bench_ops_only(args) -> int:
-    """`--ops`: the machine facts and the single-operator table (ci/bench/ops.py), no models."""
-    from ci.bench import ops
-
+def pionnx_and_onnxruntime(what: str) -> tuple | None:
+    """Both runtimes imported and the machine facts printed, for a table mode that compares the two (None,
+    said on stderr, when either does not import)."""
     try:
         pionnx = import_runtime("pionnx")
         ort = import_runtime("onnxruntime")
     except Exception as exc:  # noqa: BLE001
-        print(f"cannot compare operators: {exc}", file=sys.stderr)
-        return 1
+        print(f"cannot compare {what}: {exc}", file=sys.stderr)
+        return None
     results: dict = {"machine": machine_facts({"pionnx": pionnx, "onnxruntime": ort})}
     print("\n".join(machine_lines(results["machine"])), flush=True)
+    return pionnx, ort, results
+
+
+def bench_ops_only(args) -> int:
+    """`--ops`: the machine facts and the single-operator table (ci/bench/ops.py), no models."""
+    from ci.bench import ops
+
+    if not (got := pionnx_and_onnxruntime("operators")):
+        return 1
+    pionnx, ort, results = got
     results["ops"] = ops.run(args, pionnx, ort)
     return write_table_results(args, results, "ops", "bench-ops.json")
+
+
+def bench_nodes(args, names: list[str], threads_list: list[int]) -> int:
+    """`--nodes`: the machine facts and each model's layer-by-layer table (ci/bench/nodes.py)."""
+    import tempfile
+
+    from ci.bench import nodes
+
+    if not (got := pionnx_and_onnxruntime("layers")):
+        return 1
+    pionnx, ort, results = got
+    with tempfile.TemporaryDirectory() as tmp:
+        results["nodes"] = nodes.run(args, names, threads_list, pionnx, ort, Path(args.cache_dir), tmp)
+    return write_table_results(args, results, "nodes", "bench-nodes.json")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -937,7 +960,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--json",
         default=None,
         help="where to write the results (default build/bench-results.json; with --concurrent "
-        "build/bench-concurrent.json, with --scaling build/bench-scaling.json)",
+        "build/bench-concurrent.json, with --scaling build/bench-scaling.json, with --nodes\n"
+        "build/bench-nodes.json)",
     )
     p.add_argument("--cache-dir", default=str(ROOT / "build" / "bench-models"), help="built models and inputs")
     p.add_argument("--creations", type=int, default=None, help="session creations per child (default 3, --quick 2)")
@@ -993,6 +1017,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "convolutions, reductions, index and layout operators) against onnxruntime at each --threads count\n"
         "(ci/bench/ops.py); writes build/bench-ops.json unless --json is given",
     )
+    p.add_argument(
+        "--nodes",
+        action="store_true",
+        help="layer by layer: both runtimes' profiles of each --models model (default resnet50), nodes matched\n"
+        "by their output and input shapes, the groups where pionnx spends most over onnxruntime first\n"
+        "(ci/bench/nodes.py; JSON build/bench-nodes.json)",
+    )
+    p.add_argument("--nodes-top", type=int, default=15, help="rows of the --nodes table where pionnx spends more")
     p.add_argument("--ops-filter", default="", help="only the --ops cases whose name or operator holds this text")
     p.add_argument(
         "--ops-sample-ms", type=float, default=400.0, help="time each --ops case at least this long per runtime"
@@ -1051,7 +1083,9 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(bench_models.ALL_NAMES))
         return 0
     default_names = (
-        CONCURRENT_DEFAULT_MODELS.split(",")
+        ["resnet50"]
+        if args.nodes
+        else CONCURRENT_DEFAULT_MODELS.split(",")
         if args.concurrent
         else SCALING_DEFAULT_MODELS.split(",")
         if args.scaling
@@ -1067,6 +1101,8 @@ def main(argv: list[str] | None = None) -> int:
     if not threads_list or any(t < 1 for t in threads_list) or set(wanted) - set(RUNTIMES):
         print("--threads needs integers >= 1; --runtimes a subset of " + ",".join(RUNTIMES), file=sys.stderr)
         return 2
+    if args.nodes:
+        return bench_nodes(args, names, threads_list)
 
     modules: dict = {}
     usable: dict = {}
