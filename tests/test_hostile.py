@@ -523,3 +523,33 @@ def test_conv_with_a_huge_stride_runs_without_a_huge_buffer():
     y = pionnx.InferenceSession(m.SerializeToString(), opts).run(None, {"x": x})[0]
     # The one window covers x[0] with tap 2 (two pad columns before it).
     np.testing.assert_allclose(y[0, :, 0], w[:, :, 2] @ x[0, :, 0] + b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("new_axis", [0, 1])
+def test_concat_from_sequence_of_mixed_ranks_is_refused(new_axis):
+    """ConcatFromSequence over tensors of ranks 2 and 1 (the fuzzer's finding 8f9ec4b0): the axis is checked
+    against the first tensor's rank, and with new_axis=1 the second one's shape once had the new axis inserted
+    past its end (a heap overflow under ASan). Now refused, naming both shapes."""
+    import numpy as np
+    from onnx import TensorProto, helper
+
+    import pionnx
+
+    nodes = [
+        helper.make_node("SequenceConstruct", ["a", "b"], ["s"]),
+        helper.make_node("ConcatFromSequence", ["s"], ["y"], axis=2 if new_axis else 1, new_axis=new_axis),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [
+            helper.make_tensor_value_info("a", TensorProto.FLOAT, [2, 3]),
+            helper.make_tensor_value_info("b", TensorProto.FLOAT, [3]),
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+    )
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    sess = pionnx.InferenceSession(m.SerializeToString())
+    feeds = {"a": np.ones((2, 3), np.float32), "b": np.ones(3, np.float32)}
+    with pytest.raises(pionnx.InvalidArgument, match=r"differ in rank or dtype \(\[2, ?3\] float, \[3\] float\)"):
+        sess.run(None, feeds)

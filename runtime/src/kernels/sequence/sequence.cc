@@ -93,6 +93,11 @@ void concat_from_sequence(KernelContext& ctx) {
   int64_t axis = normalize_axis(n.require("axis").i, new_axis ? rank + 1 : rank, n.describe());
   std::vector<Tensor> parts;
   for (const Tensor& t : s.sequence) {
+    // Before the new axis goes in: `axis` was checked against the first tensor's rank (found by the fuzzer:
+    // a lower-rank tensor later in the sequence had the axis inserted past its end).
+    PIONNX_ENFORCE(t.rank() == first.rank() && t.dtype() == first.dtype(), InvalidArgument, n.describe(),
+                   ": the sequence's tensors differ in rank or dtype (", shape_str(first.shape()), " ",
+                   dtype_name(first.dtype()), ", ", shape_str(t.shape()), " ", dtype_name(t.dtype()), ")");
     Shape sh = t.shape();
     if (new_axis) sh.insert(sh.begin() + axis, 1);
     parts.push_back(t.reshaped(sh));
@@ -100,9 +105,6 @@ void concat_from_sequence(KernelContext& ctx) {
   Shape out_shape = parts[0].shape();
   out_shape[axis] = 0;
   for (const Tensor& p : parts) {
-    PIONNX_ENFORCE(p.rank() == out_shape.size() && p.dtype() == first.dtype(), InvalidArgument, n.describe(),
-                   ": the sequence's tensors differ in rank or dtype (", shape_str(parts[0].shape()), " ",
-                   dtype_name(first.dtype()), ", ", shape_str(p.shape()), " ", dtype_name(p.dtype()), ")");
     for (size_t d = 0; d < out_shape.size(); ++d)
       PIONNX_ENFORCE(static_cast<int64_t>(d) == axis || p.shape()[d] == out_shape[d], InvalidArgument, n.describe(),
                      ": shapes ", shape_str(parts[0].shape()), " and ", shape_str(p.shape()), " differ off the axis");
