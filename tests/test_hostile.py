@@ -553,3 +553,32 @@ def test_concat_from_sequence_of_mixed_ranks_is_refused(new_axis):
     feeds = {"a": np.ones((2, 3), np.float32), "b": np.ones(3, np.float32)}
     with pytest.raises(pionnx.InvalidArgument, match=r"differ in rank or dtype \(\[2, ?3\] float, \[3\] float\)"):
         sess.run(None, feeds)
+
+
+def test_one_hot_with_float_indices_past_int64_is_off():
+    """OneHot's double indices of 1e19, -1e19 and NaN (the fuzzer's finding d7102e2a: converting 1.76e19 to
+    int64 was undefined) are out of range, so their rows are all off; 1.7 truncates to 1."""
+    import numpy as np
+    from onnx import TensorProto, helper
+
+    import pionnx
+
+    node = helper.make_node("OneHot", ["i", "d", "v"], ["y"])
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [
+            helper.make_tensor_value_info("i", TensorProto.DOUBLE, [4]),
+            helper.make_tensor_value_info("d", TensorProto.DOUBLE, []),
+            helper.make_tensor_value_info("v", TensorProto.FLOAT, [2]),
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+    )
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 11)])
+    feeds = {
+        "i": np.array([1e19, -1e19, np.nan, 1.7]),
+        "d": np.array(3.0),
+        "v": np.array([0.0, 5.0], np.float32),
+    }
+    y = pionnx.InferenceSession(m.SerializeToString()).run(None, feeds)[0]
+    np.testing.assert_array_equal(y, [[0, 0, 0], [0, 0, 0], [0, 0, 0], [0, 5, 0]])

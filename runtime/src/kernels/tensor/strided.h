@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -182,11 +183,21 @@ inline void strided_copy_any(DType dtype, const void* src_origin, const std::vec
 
 // Any integer or floating tensor -> int64 values (floats truncate), for
 // inputs such as OneHot's indices/depth that the spec lets be any numeric.
+// Floats past int64's range saturate, NaN gives INT64_MIN (what x86's
+// conversion gives), so an index out of any range stays out of range; the
+// plain conversion was undefined there (found by the fuzzer: 1.76e19).
 inline std::vector<int64_t> numeric_to_int64s(const Tensor& t) {
   if (dtype_is_integer(t.dtype())) return tensor_to_int64s(t);
   const Tensor f = t.dtype() == DType::Double ? t : cast_tensor(t, DType::Double);
   const double* p = f.data<double>();
-  return std::vector<int64_t>(p, p + f.numel());
+  std::vector<int64_t> out(static_cast<size_t>(f.numel()));
+  for (size_t i = 0; i < out.size(); ++i) {
+    const double v = p[i];
+    out[i] = !(v >= -0x1p63) ? std::numeric_limits<int64_t>::min()
+             : v >= 0x1p63   ? std::numeric_limits<int64_t>::max()
+                             : static_cast<int64_t>(v);
+  }
+  return out;
 }
 
 template <typename T>
