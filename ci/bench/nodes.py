@@ -66,9 +66,13 @@ def node_medians(events: list[dict], warmup: int) -> dict[str, dict]:
     return per_node
 
 
+def empty_group() -> dict:
+    return {"us": 0.0, "nodes": 0, "ops": set()}
+
+
 def group(nodes: dict[str, dict]) -> dict[tuple[str, ...], dict]:
     """Sums the nodes of one runtime by group key: total microseconds, node count, operators."""
-    groups: dict[tuple[str, ...], dict] = defaultdict(lambda: {"us": 0.0, "nodes": 0, "ops": set()})
+    groups: dict[tuple[str, ...], dict] = defaultdict(empty_group)
     for node in nodes.values():
         g = groups[node["key"]]
         g["us"] += node["us"]
@@ -91,8 +95,8 @@ def compare(ours: dict[str, dict], theirs: dict[str, dict]) -> list[dict]:
             only_b.remove(match[0])
     rows = []
     for key in set(a) | set(b):
-        p = a.get(key, {"us": 0.0, "nodes": 0, "ops": set()})
-        o = b.get(key, {"us": 0.0, "nodes": 0, "ops": set()})
+        p = a.get(key) or empty_group()
+        o = b.get(key) or empty_group()
         rows.append(
             {
                 "output": key[0] if key else "",
@@ -113,17 +117,15 @@ def compare(ours: dict[str, dict], theirs: dict[str, dict]) -> list[dict]:
 def profile_pair(path: Path, feeds: dict, threads: int, runs: int, warmup: int, settle_s: float, pionnx, ort, tmp):
     """Both runtimes' profiles of one model at one thread count, runs alternating; returns each one's
     node medians and median wall time of a run (ms)."""
+    from ci.bench.run import session_options
+
     sessions, walls = {}, {}
     for name, rt in (("pionnx", pionnx), ("onnxruntime", ort)):
-        opts = rt.SessionOptions()
-        opts.intra_op_num_threads = threads
+        opts = session_options(name, rt, threads)
         opts.enable_profiling = True
         opts.profile_file_prefix = str(Path(tmp) / f"nodes-{name}")
-        if name == "onnxruntime":
-            opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
-        kwargs = {"providers": ["CPUExecutionProvider"]} if name == "onnxruntime" else {}
-        sessions[name] = rt.InferenceSession(str(path), opts, **kwargs)
+        opts.log_severity_level = 3  # pionnx too: the light models' unused initializers
+        sessions[name] = rt.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         walls[name] = []
     for i in range(warmup + runs):
         for name, sess in sessions.items():

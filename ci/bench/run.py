@@ -90,18 +90,21 @@ _TRACT_DT = {
 }
 
 
+def session_options(runtime: str, module, threads: int):
+    """The options a timed pionnx or onnxruntime session gets: `threads` intra-op threads (onnxruntime: one
+    inter-op thread, and quiet, as the light models' unused initializers make it chatty)."""
+    opts = module.SessionOptions()
+    opts.intra_op_num_threads = threads
+    if runtime == "onnxruntime":
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+    return opts
+
+
 def create_session(runtime: str, module, path: str, threads: int, feeds: dict[str, np.ndarray]):
     """Returns a no-argument callable that runs the model once on `feeds` and returns numpy outputs."""
-    if runtime == "pionnx":
-        opts = module.SessionOptions()
-        opts.intra_op_num_threads = threads
-        sess = module.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
-        return lambda: sess.run(None, feeds)
-    if runtime == "onnxruntime":
-        opts = module.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3  # the light models' unused initializers make it chatty
+    if runtime in ("pionnx", "onnxruntime"):
+        opts = session_options(runtime, module, threads)
         sess = module.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
         return lambda: sess.run(None, feeds)
     if runtime == "tract":
